@@ -1,0 +1,219 @@
+"""Canonical JSON (RFC 8785, JCS) and the byte encodings used on the wire.
+
+This is the ONLY encoder used for bytes that are hashed or signed. It accepts the JSON
+subset the ledger allows: objects with string keys, arrays, strings, booleans, null and
+integers in the IEEE-754 safe range. Floats, NaN/Infinity, duplicate keys, lone
+surrogates and invalid UTF-8 are refused, so every accepted value has exactly one
+canonical byte form and round-trips.
+
+Binary values (hashes, keys, signatures) travel as unpadded base64url (RFC 4648
+section 5) everywhere in ledger JSON; C2SP notes use standard padded base64 because
+their specification says so. Lowercase hex helpers exist for humans and logs.
+
+Speed: for objects whose keys are all ASCII (every ledger event), UTF-16 code-unit order
+(RFC 8785 section 3.2.3) equals code-point order, and CPython's ``json`` escapes exactly
+the characters JCS escapes, so ``json.dumps(sort_keys=True)`` yields JCS bytes; other
+values go through the reference ``rfc8785`` package. A property test proves the two equal.
+
+No I/O happens here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+import rfc8785
+
+from ledger.errors import EncodingError
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_HEX = re.compile(r"[0-9a-f]*")
+
+JSONValue = Any  # dict[str, JSONValue] | list[JSONValue] | str | int | bool | None
+
+
+def canonical(value: JSONValue) -> bytes:
+    """Return the RFC 8785 canonical UTF-8 bytes of ``value``.
+
+    Raises:
+        EncodingError: ``value`` holds a float, an integer outside +-(2**53-1), a
+            non-string key, a lone surrogate, or a type that is not JSON.
+    """
+    all_ascii_keys = _check(value, "$")
+    if all_ascii_keys:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(
+            "utf-8"
+        )
+    try:
+        return bytes(rfc8785.dumps(value))
+    except rfc8785.CanonicalizationError as e:  # pragma: no cover - _check rejects first
+        raise EncodingError(str(e)) from e
+
+
+def parse(data: bytes) -> JSONValue:
+    """Parse strict UTF-8 JSON into Python values, refusing what `canonical` refuses.
+
+    Raises:
+        EncodingError: invalid UTF-8 or JSON, a duplicate key, a float, NaN/Infinity,
+            an unsafe integer or a lone surrogate.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise EncodingError("expected bytes")
+    try:
+        text = bytes(data).decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        raise EncodingError(f"not valid UTF-8 at byte {e.start}") from e
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_no_float,
+            parse_constant=_no_constant,
+        )
+    except EncodingError:
+        raise
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise EncodingError(f"not valid JSON: {e}") from e
+    _check(value, "$")
+    return value
+
+
+def parse_canonical(data: bytes) -> JSONValue:
+    """Parse ``data`` and require that it is already in canonical form.
+
+    Used on bytes that are stored and hashed (leaves), so that one value never has two
+    byte forms in the log.
+
+    Raises:
+        EncodingError: as `parse`, or the bytes are valid JSON but not canonical.
+    """
+    value = parse(data)
+    if canonical(value) != bytes(data):
+        raise EncodingError("JSON is valid but not in RFC 8785 canonical form")
+    return value
+
+
+def _check(value: JSONValue, path: str) -> bool:
+    """Validate ``value`` recursively; return True when every object key is ASCII."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise EncodingError("integer outside the safe range +-(2**53-1)", field=path)
+        return True
+    if isinstance(value, str):
+        _check_text(value, path)
+        return True
+    if isinstance(value, float):
+        raise EncodingError("floats are not allowed; send decimals as strings", field=path)
+    if isinstance(value, list | tuple):
+        ascii_keys = True
+        for i, item in enumerate(value):
+            ascii_keys = _check(item, f"{path}[{i}]") and ascii_keys
+        return ascii_keys
+    if isinstance(value, dict):
+        ascii_keys = True
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EncodingError("object keys must be strings", field=path)
+            _check_text(key, path)
+            ascii_keys = ascii_keys and key.isascii()
+            ascii_keys = _check(item, f"{path}.{key}") and ascii_keys
+        return ascii_keys
+    raise EncodingError(f"type {type(value).__name__} is not JSON", field=path)
+
+
+def _check_text(text: str, path: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8", errors="strict")
+        except UnicodeEncodeError as e:
+            raise EncodingError("string holds a lone surrogate", field=path) from e
+
+
+def _no_duplicates(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:
+    out: dict[str, JSONValue] = {}
+    for key, value in pairs:
+        if key in out:
+            raise EncodingError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_float(text: str) -> None:
+    raise EncodingError(f"floats are not allowed ({text}); send decimals as strings")
+
+
+def _no_constant(text: str) -> None:
+    raise EncodingError(f"{text} is not allowed")
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode bytes as unpadded base64url (RFC 4648 section 5)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str, *, field: str = "value", size: int | None = None) -> bytes:
+    """Decode strict unpadded base64url; optionally require exactly ``size`` bytes.
+
+    Refuses padding, characters outside the alphabet, and non-canonical encodings
+    (non-zero trailing bits), so every byte string has exactly one text form.
+
+    Raises:
+        EncodingError: the text is not canonical unpadded base64url, or has the wrong size.
+    """
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise EncodingError("not unpadded base64url", field=field)
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as e:  # pragma: no cover - regex rejects first
+        raise EncodingError("not unpadded base64url", field=field) from e
+    if b64url_encode(data) != text:
+        raise EncodingError("non-canonical base64url (trailing bits set)", field=field)
+    if size is not None and len(data) != size:
+        raise EncodingError(f"expected {size} bytes, got {len(data)}", field=field)
+    return data
+
+
+def b64_encode(data: bytes) -> str:
+    """Encode bytes as standard padded base64 (RFC 4648 section 4), as C2SP notes use."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64_decode(text: str, *, field: str = "value") -> bytes:
+    """Decode strict standard padded base64.
+
+    Raises:
+        EncodingError: the text is not canonical padded base64.
+    """
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError) as e:
+        raise EncodingError("not valid base64", field=field) from e
+    if base64.b64encode(data).decode("ascii") != text:
+        raise EncodingError("non-canonical base64", field=field)
+    return data
+
+
+def hex_encode(data: bytes) -> str:
+    """Encode bytes as lowercase hex."""
+    return data.hex()
+
+
+def hex_decode(text: str, *, field: str = "value", size: int | None = None) -> bytes:
+    """Decode lowercase hex; optionally require exactly ``size`` bytes.
+
+    Raises:
+        EncodingError: not lowercase hex of even length, or the wrong size.
+    """
+    if not isinstance(text, str) or len(text) % 2 or not _HEX.fullmatch(text):
+        raise EncodingError("not lowercase hex", field=field)
+    data = bytes.fromhex(text)
+    if size is not None and len(data) != size:
+        raise EncodingError(f"expected {size} bytes, got {len(data)}", field=field)
+    return data

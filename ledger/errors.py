@@ -1,0 +1,137 @@
+"""The one error hierarchy of the ledger.
+
+Every refusal the ledger makes is a `LedgerError` with a stable ``code`` (used by the
+HTTP API as the problem+json ``type`` suffix and by the CLI in its one-line message)
+and an HTTP ``status``. Faces catch `LedgerError` exactly once; nothing in the core
+raises a bare ``KeyError``/``ValueError``/``IndexError`` to its caller.
+
+    LedgerError
+    ├── EncodingError            bytes or JSON that are not canonical / not allowed
+    ├── ValidationError          a field of an event, identity or request is malformed
+    │   └── GS1Error             a GTIN, serial, lot, expiry or Digital Link URI is malformed
+    ├── KeyFormatError           a key (PEM, raw, verifier key) cannot be loaded
+    ├── SignatureError           a signature does not verify (event, note, label)
+    ├── ProofError               an inclusion or consistency proof does not verify
+    ├── NoteError                a signed note or checkpoint is malformed
+    │   └── CheckpointSignatureError  no valid signature by the expected key
+    ├── RuleError                the ledger's rules refuse an otherwise valid event
+    │   └── (subclasses per rule, in ledger.rules)
+    ├── ConflictError            the unit head moved (a racing write won)
+    ├── NotFoundError            the thing asked for does not exist
+    └── StorageError             the database failed; nothing was written
+
+This module does no I/O and imports nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger raises on purpose.
+
+    Attributes:
+        code: stable, kebab-case identifier of the error kind (never reworded).
+        status: the HTTP status the API answers with.
+        field: the offending field (dotted path), when one is to blame.
+    """
+
+    code: str = "ledger-error"
+    status: int = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def to_dict(self) -> dict[str, str | int]:
+        """Return the error as a plain dict (code, status, message and field if any)."""
+        out: dict[str, str | int] = {
+            "code": self.code,
+            "status": self.status,
+            "message": self.message,
+        }
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+class EncodingError(LedgerError):
+    """Input is not valid UTF-8 JSON, or cannot be put in RFC 8785 canonical form."""
+
+    code = "encoding"
+    status = 400
+
+
+class ValidationError(LedgerError):
+    """A field is missing, unknown, of the wrong type, or out of range."""
+
+    code = "validation"
+    status = 422
+
+
+class GS1Error(ValidationError):
+    """A GS1 identifier (GTIN, serial, lot, expiry, Digital Link URI) is malformed."""
+
+    code = "gs1"
+
+
+class KeyFormatError(LedgerError):
+    """A key cannot be loaded: wrong length, wrong algorithm, bad PEM or encoding."""
+
+    code = "key-format"
+    status = 400
+
+
+class SignatureError(LedgerError):
+    """A signature does not verify under the expected key and domain."""
+
+    code = "bad-signature"
+    status = 403
+
+
+class ProofError(LedgerError):
+    """An inclusion or consistency proof does not verify (RFC 9162 section 2.1)."""
+
+    code = "bad-proof"
+    status = 422
+
+
+class NoteError(LedgerError):
+    """A C2SP signed note or checkpoint is malformed."""
+
+    code = "bad-note"
+    status = 422
+
+
+class CheckpointSignatureError(NoteError):
+    """A note carries no valid signature by the expected verifier key."""
+
+    code = "bad-checkpoint-signature"
+
+
+class RuleError(LedgerError):
+    """The ledger's rules (DESIGN section 3) refuse a well-formed, signed event."""
+
+    code = "rule"
+    status = 422
+
+
+class ConflictError(LedgerError):
+    """The event names a `prev` that is no longer the unit's head."""
+
+    code = "head-conflict"
+    status = 409
+
+
+class NotFoundError(LedgerError):
+    """The entry, unit, actor or checkpoint asked for does not exist."""
+
+    code = "not-found"
+    status = 404
+
+
+class StorageError(LedgerError):
+    """The database failed; the write that was under way left nothing behind."""
+
+    code = "storage"
+    status = 503

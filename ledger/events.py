@@ -1,0 +1,506 @@
+"""The ledger's event kinds as frozen dataclasses, parsed from and to plain dicts.
+
+An *event* is the JSON object an actor signs (see ledger.entry for signing and leaves).
+Every event has ``kind``, ``actor`` (the signer's actor id) and ``time`` (RFC 3339 UTC);
+the other fields depend on the kind and are listed in docs/FORMAT.md. Unit events carry
+``unit`` (GTIN-14 + serial) and ``prev`` (the unit chain's previous event hash, null only
+for ``commission``).
+
+Parsing is strict: unknown fields, missing fields, wrong types, explicit nulls for
+optional fields and out-of-range values are refused with a `ValidationError` naming the
+field. ``Event.from_dict(d).to_dict() == d`` for every accepted ``d``, so the signed bytes
+can always be reproduced. This module checks shape only; whether the ledger accepts an
+event (who may do what, when) is ledger.rules' job. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from ledger import gs1
+from ledger.codec import b64url_decode
+from ledger.errors import EncodingError, ValidationError
+
+ACTOR_ROLES = ("operator", "brand", "warehouse", "courier", "retailer", "customs", "inspector")
+PARTNER_ROLES = ("warehouse", "courier", "retailer", "customs", "inspector")
+INSPECT_RESULTS = ("pass", "fail")
+MAX_TEXT = 200
+MAX_LIST = 64
+
+_ACTOR_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6})?Z")
+_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_CLAIM_CODE = re.compile(r"[0-9A-Z-]{16,64}")
+
+
+def parse_time(text: object, field: str = "time") -> datetime:
+    """Parse an RFC 3339 UTC timestamp ``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z``.
+
+    Raises:
+        ValidationError: not a string of that exact form, or not a real date and time.
+    """
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
+        raise ValidationError("expected RFC 3339 UTC time like 2026-01-31T12:00:00Z", field=field)
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    except ValueError as e:
+        raise ValidationError(f"not a valid date/time: {e}", field=field) from e
+
+
+def format_time(moment: datetime) -> str:
+    """Format an aware datetime as the canonical ledger timestamp (UTC, millisecond).
+
+    Raises:
+        ValidationError: ``moment`` has no time zone.
+    """
+    if moment.tzinfo is None:
+        raise ValidationError("datetime must be timezone-aware", field="time")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+# --- field validators: (value, field path) -> stored value --------------------------
+
+Check = Callable[[object, str], Any]
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TEXT:
+        raise ValidationError(f"expected a string of 1 to {MAX_TEXT} characters", field=field)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValidationError("control characters are not allowed", field=field)
+    return value
+
+
+def _actor_id(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _ACTOR_ID.fullmatch(value):
+        raise ValidationError(
+            "expected an actor id: 1-64 of a-z 0-9 . _ -, starting and ending alphanumeric",
+            field=field,
+        )
+    return value
+
+
+def _code(value: object, field: str) -> str:
+    if not isinstance(value, str) or len(value) > 64 or not _CODE.fullmatch(value):
+        raise ValidationError("expected a kebab-case code like 'water-damage'", field=field)
+    return value
+
+
+def _one_of(options: tuple[str, ...]) -> Callable[[object, str], str]:
+    def check(value: object, field: str) -> str:
+        if value not in options:
+            raise ValidationError(f"expected one of {', '.join(options)}", field=field)
+        return str(value)
+
+    return check
+
+
+def _time(value: object, field: str) -> str:
+    parse_time(value, field)
+    return str(value)
+
+
+def _b64(size: int) -> Callable[[object, str], str]:
+    def check(value: object, field: str) -> str:
+        try:
+            b64url_decode(value, field=field, size=size)  # type: ignore[arg-type]
+        except EncodingError as e:
+            raise ValidationError(e.message, field=field) from e
+        return str(value)
+
+    return check
+
+
+_hash = _b64(32)
+_public_key = _b64(32)
+_key_id = _b64(16)
+
+
+def _gtin(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("expected a GTIN-14 string", field=field)
+    if len(value) != 14:
+        raise ValidationError("expected a GTIN-14 (14 digits; pad shorter GTINs)", field=field)
+    gs1.validate_gtin(value, field=field)
+    return value
+
+
+def _prefix(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.isdigit() or not 4 <= len(value) <= 12:
+        raise ValidationError("expected a GS1 company prefix of 4 to 12 digits", field=field)
+    return value
+
+
+def _unit(value: object, field: str) -> gs1.UnitId:
+    if not isinstance(value, Mapping) or set(value) != {"gtin", "serial"}:
+        raise ValidationError('expected {"gtin": ..., "serial": ...}', field=field)
+    gtin = _gtin(value["gtin"], f"{field}.gtin")
+    gs1.validate_serial(value["serial"], field=f"{field}.serial")
+    return gs1.UnitId(gtin=gtin, serial=str(value["serial"]))
+
+
+def _lot(value: object, field: str) -> str:
+    gs1.validate_lot(value, field=field)
+    return str(value)
+
+
+def _expiry(value: object, field: str) -> str:
+    gs1.validate_expiry(value, field=field)
+    return str(value)
+
+
+def _claim_code(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _CLAIM_CODE.fullmatch(value):
+        raise ValidationError("expected a claim code of 16 to 64 of 0-9 A-Z and -", field=field)
+    return value
+
+
+def _list_of(
+    item: Callable[[object, str], str], min_len: int = 0
+) -> Callable[[object, str], tuple[str, ...]]:
+    def check(value: object, field: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not min_len <= len(value) <= MAX_LIST:
+            raise ValidationError(f"expected a list of {min_len} to {MAX_LIST} items", field=field)
+        out = tuple(item(v, f"{field}[{i}]") for i, v in enumerate(value))
+        if len(set(out)) != len(out):
+            raise ValidationError("list items must be unique", field=field)
+        return out
+
+    return check
+
+
+@dataclass(frozen=True)
+class ClaimCommitment:
+    """A salted hash of a unit's claim code, committed at commission (DESIGN section 4)."""
+
+    salt: str
+    hash: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return ``{"salt": ..., "hash": ...}``."""
+        return {"salt": self.salt, "hash": self.hash}
+
+
+def _claim_commitment(value: object, field: str) -> ClaimCommitment:
+    if not isinstance(value, Mapping) or set(value) != {"salt", "hash"}:
+        raise ValidationError('expected {"salt": ..., "hash": ...}', field=field)
+    salt = _b64(16)(value["salt"], f"{field}.salt")
+    return ClaimCommitment(salt=salt, hash=_hash(value["hash"], f"{field}.hash"))
+
+
+def _null(value: object, field: str) -> None:
+    if value is not None:
+        raise ValidationError("must be null: a commission starts the unit chain", field=field)
+
+
+# --- the kinds ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Fields every event has. Subclasses are the kinds; parse with `event_from_dict`."""
+
+    kind: ClassVar[str] = ""
+    #: validators of the kind's own fields; a field with a default is optional
+    checks: ClassVar[dict[str, Check]] = {}
+    actor: str
+    time: str
+
+    @property
+    def at(self) -> datetime:
+        """The event time as an aware UTC datetime."""
+        return parse_time(self.time)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Event:
+        """Parse and validate an event of this kind.
+
+        Raises:
+            ValidationError: a field is unknown, missing, null or malformed.
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError("expected a JSON object", field="event")
+        if data.get("kind") != cls.kind:
+            raise ValidationError(f"expected kind {cls.kind!r}", field="kind")
+        all_checks: dict[str, Check] = {"actor": _actor_id, "time": _time, **cls.checks}
+        unknown = sorted(set(data) - set(all_checks) - {"kind"})
+        if unknown:
+            raise ValidationError("unknown field", field=unknown[0])
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        values: dict[str, Any] = {}
+        for name, check in all_checks.items():
+            if name in data:
+                values[name] = check(data[name], name)
+            elif name in required:
+                raise ValidationError("required field is missing", field=name)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the event as the plain dict that is signed (inverse of `from_dict`)."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name != "prev":
+                continue  # optional and absent
+            if isinstance(value, gs1.UnitId):
+                value = {"gtin": value.gtin, "serial": value.serial}
+            elif isinstance(value, ClaimCommitment):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitEvent(Event):
+    """An event on one unit's chain: it names the unit and the head it extends."""
+
+    unit: gs1.UnitId
+    prev: str | None
+
+
+_ON_UNIT: dict[str, Check] = {"unit": _unit, "prev": _hash}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActorRegister(Event):
+    """The operator onboards an actor with its keys (and a brand's GS1 prefixes)."""
+
+    kind: ClassVar[str] = "actor.register"
+    checks: ClassVar[dict[str, Check]] = {
+        "subject": _actor_id,
+        "role": _one_of(ACTOR_ROLES),
+        "name": _text,
+        "keys": _list_of(_public_key, 1),
+        "prefixes": _list_of(_prefix, 1),
+        "documents": _hash,
+    }
+    subject: str
+    role: str
+    name: str
+    keys: tuple[str, ...]
+    prefixes: tuple[str, ...] | None = None
+    documents: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActorRevoke(Event):
+    """The operator revokes an actor: it can sign nothing after ``time``."""
+
+    kind: ClassVar[str] = "actor.revoke"
+    checks: ClassVar[dict[str, Check]] = {"subject": _actor_id, "reason": _text}
+    subject: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyRotate(Event):
+    """An actor (or the operator for it) adds keys and retires key ids."""
+
+    kind: ClassVar[str] = "key.rotate"
+    checks: ClassVar[dict[str, Check]] = {
+        "subject": _actor_id,
+        "add": _list_of(_public_key),
+        "remove": _list_of(_key_id),
+    }
+    subject: str
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Authorize(Event):
+    """A brand lets a partner act in a role on some GTINs or prefixes, for a while."""
+
+    kind: ClassVar[str] = "authorize"
+    checks: ClassVar[dict[str, Check]] = {
+        "partner": _actor_id,
+        "role": _one_of(PARTNER_ROLES),
+        "gtins": _list_of(_gtin),
+        "prefixes": _list_of(_prefix),
+        "not_before": _time,
+        "not_after": _time,
+    }
+    partner: str
+    role: str
+    gtins: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    not_before: str
+    not_after: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizationRevoke(Event):
+    """A brand ends an authorization, named by the hash of its ``authorize`` event."""
+
+    kind: ClassVar[str] = "authorization.revoke"
+    checks: ClassVar[dict[str, Check]] = {"authorization": _hash, "reason": _text}
+    authorization: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductRegister(Event):
+    """A brand registers a GTIN under one of its prefixes."""
+
+    kind: ClassVar[str] = "product.register"
+    checks: ClassVar[dict[str, Check]] = {"gtin": _gtin, "name": _text}
+    gtin: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Commission(UnitEvent):
+    """A brand brings a serialized unit into existence; ``prev`` is null."""
+
+    kind: ClassVar[str] = "commission"
+    checks: ClassVar[dict[str, Check]] = {
+        "unit": _unit,
+        "prev": _null,
+        "lot": _lot,
+        "expiry": _expiry,
+        "claim": _claim_commitment,
+    }
+    lot: str | None = None
+    expiry: str | None = None
+    claim: ClaimCommitment | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Handoff(UnitEvent):
+    """The custodian hands the unit to ``to``, who must ``receive`` it."""
+
+    kind: ClassVar[str] = "handoff"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "to": _actor_id}
+    to: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Receive(UnitEvent):
+    """The named recipient of the pending handoff takes custody."""
+
+    kind: ClassVar[str] = "receive"
+    checks: ClassVar[dict[str, Check]] = _ON_UNIT
+
+
+@dataclass(frozen=True, kw_only=True)
+class Inspect(UnitEvent):
+    """An inspector (or the custodian) records an inspection result."""
+
+    kind: ClassVar[str] = "inspect"
+    checks: ClassVar[dict[str, Check]] = {
+        **_ON_UNIT,
+        "result": _one_of(INSPECT_RESULTS),
+        "note": _text,
+    }
+    result: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sell(UnitEvent):
+    """A retailer sells the unit to a consumer."""
+
+    kind: ClassVar[str] = "sell"
+    checks: ClassVar[dict[str, Check]] = _ON_UNIT
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deliver(UnitEvent):
+    """The custodian (a courier or retailer) delivers the sold unit to its buyer."""
+
+    kind: ClassVar[str] = "deliver"
+    checks: ClassVar[dict[str, Check]] = _ON_UNIT
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim(UnitEvent):
+    """The registry records that a buyer revealed the unit's claim code."""
+
+    kind: ClassVar[str] = "claim"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "code": _claim_code, "owner": _hash}
+    code: str
+    owner: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Return(UnitEvent):
+    """A unit goes back up the chain; ``to`` must then ``receive`` it."""
+
+    kind: ClassVar[str] = "return"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "to": _actor_id, "reason": _text}
+    to: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recall(UnitEvent):
+    """The brand or operator recalls the unit."""
+
+    kind: ClassVar[str] = "recall"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "reason": _text}
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decommission(UnitEvent):
+    """The unit leaves circulation (destroyed, consumed); nothing may follow."""
+
+    kind: ClassVar[str] = "decommission"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "reason": _text}
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flag(UnitEvent):
+    """The brand or operator marks the unit as suspicious, with a code and a note."""
+
+    kind: ClassVar[str] = "flag"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "code": _code, "note": _text}
+    code: str
+    note: str | None = None
+
+
+KINDS: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        ActorRegister,
+        ActorRevoke,
+        KeyRotate,
+        Authorize,
+        AuthorizationRevoke,
+        ProductRegister,
+        Commission,
+        Handoff,
+        Receive,
+        Inspect,
+        Sell,
+        Deliver,
+        Claim,
+        Return,
+        Recall,
+        Decommission,
+        Flag,
+    )
+}
+UNIT_KINDS = frozenset(k for k, cls in KINDS.items() if issubclass(cls, UnitEvent))
+
+
+def event_from_dict(data: object) -> Event:
+    """Parse any event by its ``kind``.
+
+    Raises:
+        ValidationError: not an object, an unknown kind, or a malformed field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValidationError("expected a JSON object", field="event")
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValidationError(f"unknown kind; expected one of {', '.join(KINDS)}", field="kind")
+    return KINDS[kind].from_dict(data)

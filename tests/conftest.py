@@ -1,0 +1,41 @@
+"""Shared fixtures: small factories for keys and events, and the PostgreSQL gate.
+
+Tests that need PostgreSQL take the ``postgres_url`` fixture. In CI (``CI=true``) an
+unreachable server is a failure; elsewhere those tests are skipped with one line that
+says how to run them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_error(url: str) -> str | None:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a test extra
+        return "psycopg is not installed"
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as e:
+        return str(e).strip().splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The URL of a reachable PostgreSQL server (``DATABASE_URL`` or the CI default)."""
+    url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    problem = _postgres_error(url)
+    if problem is None:
+        return url
+    message = f"PostgreSQL at {url} is unreachable ({problem})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + "; CI must run the PostgreSQL tests")
+    pytest.skip(message + "; start one or set DATABASE_URL to run these tests")

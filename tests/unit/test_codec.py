@@ -1,0 +1,155 @@
+"""ledger.codec: RFC 8785 canonical JSON, strict parsing, base64url/hex."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import codec
+from ledger.errors import EncodingError
+
+# Strings without lone surrogates (UTF-8 encodable).
+text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+safe_int = st.integers(-codec.MAX_SAFE_INTEGER, codec.MAX_SAFE_INTEGER)
+json_values = st.recursive(
+    st.none() | st.booleans() | safe_int | text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=20,
+)
+ascii_keyed = st.recursive(
+    st.none() | st.booleans() | safe_int | text,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def test_rfc8785_sorting_example_uses_utf16_order() -> None:
+    # RFC 8785 section 3.2.3: keys sort by UTF-16 code units, not code points.
+    value = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
+    out = codec.canonical(value).decode("utf-8")
+    order = [k for k in json.loads(out)]
+    assert order == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
+
+
+def test_escapes_match_rfc8785() -> None:
+    value = {"a": '\u0000\u001f"\\/\u007f\u2028\n\t\b\f\r', "b": [True, None, -5, 0]}
+    assert codec.canonical(value) == (
+        b'{"a":"\\u0000\\u001f\\"\\\\/\x7f\xe2\x80\xa8\\n\\t\\b\\f\\r","b":[true,null,-5,0]}'
+    )
+
+
+@given(ascii_keyed)
+@settings(max_examples=400, deadline=None)
+def test_fast_path_equals_reference_implementation(value: object) -> None:
+    assert codec.canonical(value) == rfc8785.dumps(value)
+
+
+@given(json_values)
+@settings(max_examples=400, deadline=None)
+def test_any_value_equals_reference_and_round_trips(value: object) -> None:
+    data = codec.canonical(value)
+    assert data == rfc8785.dumps(value)
+    assert codec.parse(data) == value
+    assert codec.parse_canonical(data) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"a": 1.5}, "$.a"),
+        ({"a": [1, 2.0]}, "$.a[1]"),
+        ({"a": 2**53}, "$.a"),
+        ({"a": -(2**53)}, "$.a"),
+        ({"a": "\ud800"}, "$.a"),
+        ({"\udc00": 1}, "$"),
+        ({1: "x"}, "$"),
+        ({"a": b"bytes"}, "$.a"),
+        ({"a": float("nan")}, "$.a"),
+    ],
+)
+def test_canonical_refuses_what_cannot_round_trip(value: object, field: str) -> None:
+    with pytest.raises(EncodingError) as err:
+        codec.canonical(value)
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b'{"a":1.0}', "floats"),
+        (b'{"a":1e3}', "floats"),
+        (b'{"a":NaN}', "NaN"),
+        (b'{"a":-Infinity}', "Infinity"),
+        (b'{"a":1,"a":2}', "duplicate key 'a'"),
+        (b'{"a":"\xff"}', "UTF-8"),
+        (b'{"a":"\\ud800"}', "surrogate"),
+        (b'{"a":9007199254740992}', "safe range"),
+        (b'{"a":', "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+    ],
+)
+def test_parse_refuses_malformed_input(data: bytes, needle: str) -> None:
+    with pytest.raises(EncodingError, match=needle):
+        codec.parse(data)
+
+
+def test_parse_canonical_refuses_equivalent_but_different_bytes() -> None:
+    assert codec.parse_canonical(b'{"a":1,"b":2}') == {"a": 1, "b": 2}
+    for variant in (b'{"b":2,"a":1}', b'{"a": 1,"b":2}', b'{"a":1,"b":2}\n', b'{"a":"\\u0041"}'):
+        with pytest.raises(EncodingError, match="canonical"):
+            codec.parse_canonical(variant)
+
+
+@given(st.binary(max_size=80))
+def test_base64url_round_trip(data: bytes) -> None:
+    text = codec.b64url_encode(data)
+    assert "=" not in text and "+" not in text and "/" not in text
+    assert codec.b64url_decode(text) == data
+    assert codec.b64_decode(codec.b64_encode(data)) == data
+    assert codec.hex_decode(codec.hex_encode(data)) == data
+
+
+@pytest.mark.parametrize("bad", ["AA==", "A", "AB+/", "AB C", "AB\n", "AQ", "é"])
+def test_base64url_refuses_non_canonical(bad: str) -> None:
+    if bad == "AQ":
+        assert codec.b64url_decode(bad) == b"\x01"  # canonical: accepted
+        with pytest.raises(EncodingError, match="trailing bits"):
+            codec.b64url_decode("AR")
+        return
+    with pytest.raises(EncodingError):
+        codec.b64url_decode(bad, field="sig")
+
+
+def test_base64url_size_is_enforced() -> None:
+    with pytest.raises(EncodingError, match="expected 32 bytes, got 31") as err:
+        codec.b64url_decode(codec.b64url_encode(bytes(31)), field="prev", size=32)
+    assert err.value.field == "prev"
+
+
+@pytest.mark.parametrize("bad", ["AB", "0g", "abc", "a b"])
+def test_hex_refuses_non_lowercase(bad: str) -> None:
+    with pytest.raises(EncodingError):
+        codec.hex_decode(bad)
+    with pytest.raises(EncodingError, match="expected 2 bytes"):
+        codec.hex_decode("00", size=2)
+
+
+@pytest.mark.parametrize("bad", ["AA=", "A===", "AR==", "é"])
+def test_standard_base64_is_strict(bad: str) -> None:
+    with pytest.raises(EncodingError):
+        codec.b64_decode(bad)

@@ -1,0 +1,147 @@
+"""ledger.entry: signed events, leaves, event and chain hashes."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ledger import codec, crypto, entry, events, merkle
+from ledger.errors import EncodingError, SignatureError, ValidationError
+from tests.factories import key, valid_events
+
+VALID = valid_events()
+RECEIVED = datetime(2026, 11, 28, 12, 0, 1, 250_000, tzinfo=UTC)
+
+
+def _mutations(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    """Every leaf path of a JSON value with a different value of the same type."""
+    if isinstance(value, dict):
+        return [m for k, v in value.items() for m in _mutations(v, (*path, k))]
+    if isinstance(value, list):
+        return [m for i, v in enumerate(value) for m in _mutations(v, (*path, i))]
+    if isinstance(value, str):
+        return [(path, _bump(value[0]) + value[1:])]
+    return [(path, "changed")]
+
+
+def _bump(char: str) -> str:
+    """The next character of the same class (digit, lower, upper), wrapping around."""
+    for alphabet in ("0123456789", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+        if char in alphabet:
+            return alphabet[(alphabet.index(char) + 1) % len(alphabet)]
+    return "A"
+
+
+def _set(data: dict[str, Any], path: tuple[Any, ...], new: Any) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    target: Any = out
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = new
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_signed_event_verifies_and_round_trips(kind: str) -> None:
+    signer = key(1)
+    signed = entry.sign_event(events.event_from_dict(VALID[kind]), signer)
+    entry.verify_event(signed, signer.public_key())
+    again = entry.SignedEvent.from_dict(codec.parse(codec.canonical(signed.to_dict())))
+    assert again == signed
+    entry.verify_event(again, signer.public_key())
+
+
+@pytest.mark.parametrize("kind", ["handoff", "commission", "actor.register", "authorize"])
+def test_changing_any_field_breaks_the_signature(kind: str) -> None:
+    signer = key(1)
+    signed = entry.sign_event(events.event_from_dict(VALID[kind]), signer)
+    envelope = signed.to_dict()
+    checked = 0
+    for path, new in _mutations(envelope["event"]):
+        changed = _set(envelope, ("event", *path), new)
+        try:
+            forged = entry.SignedEvent.from_dict(changed)
+        except ValidationError:
+            continue  # the change made the event malformed: refused even earlier
+        with pytest.raises(SignatureError):
+            entry.verify_event(forged, signer.public_key())
+        checked += 1
+    assert checked >= 5
+
+
+def test_other_key_and_other_domain_fail() -> None:
+    event = events.event_from_dict(VALID["sell"])
+    signed = entry.sign_event(event, key(1))
+    with pytest.raises(SignatureError, match="different key"):
+        entry.verify_event(signed, key(2).public_key())
+    # A signature by key 2 presented under key 1's id fails too.
+    forged = entry.SignedEvent(signed.event, signed.event_bytes, signed.key, key(2).sign(b"x"))
+    with pytest.raises(SignatureError, match="does not verify"):
+        entry.verify_event(forged, key(1).public_key())
+    # Same bytes signed under the label domain do not verify as an event.
+    label_sig = crypto.sign(key(1), crypto.DOMAIN_LABEL, signed.event_bytes)
+    relabelled = entry.SignedEvent(signed.event, signed.event_bytes, signed.key, label_sig)
+    with pytest.raises(SignatureError):
+        entry.verify_event(relabelled, key(1).public_key())
+
+
+def test_event_hash_is_domain_separated_sha256() -> None:
+    signed = entry.sign_event(events.event_from_dict(VALID["commission"]), key(1))
+    expected = hashlib.sha256(crypto.DOMAIN_EVENT + codec.canonical(VALID["commission"]))
+    assert signed.hash == expected.digest()
+
+
+def test_leaf_commits_to_event_key_signature_and_receive_time() -> None:
+    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1))
+    leaf = entry.Leaf.build(signed, RECEIVED)
+    assert codec.parse(leaf.data) == {**signed.to_dict(), "received": "2026-11-28T12:00:01.250Z"}
+    assert leaf.hash == merkle.leaf_hash(leaf.data)
+    assert entry.Leaf.from_bytes(leaf.data) == leaf
+    assert leaf.received_at == RECEIVED
+    later = entry.Leaf.build(signed, RECEIVED.replace(second=2))
+    assert later.hash != leaf.hash
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error"),
+    [
+        (lambda d: {**d, "extra": 1}, ValidationError),
+        (lambda d: {k: v for k, v in d.items() if k != "received"}, ValidationError),
+        (lambda d: {**d, "received": "yesterday"}, ValidationError),
+        (lambda d: {**d, "sig": d["sig"][:-2]}, ValidationError),
+        (lambda d: {**d, "key": "AAAA"}, ValidationError),
+        (lambda d: {**d, "event": {**d["event"], "kind": "teleport"}}, ValidationError),
+    ],
+)
+def test_malformed_leaf_is_refused(mutate: Any, error: type[Exception]) -> None:
+    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1))
+    data = codec.parse(entry.Leaf.build(signed, RECEIVED).data)
+    with pytest.raises(error):
+        entry.Leaf.from_bytes(codec.canonical(mutate(data)))
+
+
+def test_non_canonical_leaf_bytes_are_refused() -> None:
+    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1))
+    leaf = entry.Leaf.build(signed, RECEIVED)
+    with pytest.raises(EncodingError, match="canonical"):
+        entry.Leaf.from_bytes(leaf.data.replace(b'"event":', b'"event": '))
+    with pytest.raises(ValidationError):
+        entry.Leaf.from_bytes(b"[]")
+
+
+def test_chain_hash() -> None:
+    first = entry.chain_hash(entry.ZERO_HASH, bytes(32))
+    assert first == hashlib.sha256(bytes(64)).digest()
+    assert entry.chain_hash(first, b"\x01" * 32) == hashlib.sha256(first + b"\x01" * 32).digest()
+    with pytest.raises(ValidationError):
+        entry.chain_hash(bytes(31), bytes(32))
+
+
+@pytest.mark.parametrize("data", [None, [], {"event": {}}])
+def test_malformed_envelope(data: Any) -> None:
+    with pytest.raises(ValidationError):
+        entry.SignedEvent.from_dict(data)

@@ -1,0 +1,149 @@
+"""ledger.events: one dataclass per kind, strict from_dict/to_dict."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger import events
+from ledger.errors import GS1Error, ValidationError
+from tests.factories import GTIN, HASH, valid_events
+
+VALID = valid_events()
+
+
+def test_every_design_kind_has_a_class() -> None:
+    design = (
+        "actor.register actor.revoke key.rotate authorize authorization.revoke "
+        "product.register commission handoff receive inspect sell deliver claim return "
+        "recall decommission flag"
+    ).split()
+    assert sorted(events.KINDS) == sorted(design)
+    assert sorted(VALID) == sorted(design)
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_round_trip_is_exact(kind: str) -> None:
+    data = VALID[kind]
+    event = events.event_from_dict(data)
+    assert type(event).kind == kind
+    assert event.to_dict() == data
+    with pytest.raises(AttributeError):
+        event.actor = "mallory"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_unknown_field_is_refused(kind: str) -> None:
+    with pytest.raises(ValidationError, match="unknown field") as err:
+        events.event_from_dict({**VALID[kind], "zzz": 1})
+    assert err.value.field == "zzz"
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_each_required_field_is_required(kind: str) -> None:
+    cls = events.KINDS[kind]
+    event = cls.from_dict(VALID[kind])
+    optional = {name for name in VALID[kind] if name not in ("kind",) and _is_optional(cls, name)}
+    for name in VALID[kind]:
+        if name == "kind":
+            continue
+        data = {k: v for k, v in VALID[kind].items() if k != name}
+        if name in optional:
+            assert cls.from_dict(data).to_dict() == data
+        else:
+            with pytest.raises(ValidationError, match="missing") as err:
+                cls.from_dict(data)
+            assert err.value.field == name
+    assert event.at == datetime(2026, 11, 28, 12, tzinfo=UTC)
+
+
+def _is_optional(cls: type[events.Event], name: str) -> bool:
+    import dataclasses
+
+    return any(f.name == name and f.default is None for f in dataclasses.fields(cls))
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in VALID if k in events.UNIT_KINDS))
+def test_explicit_null_for_optional_field_is_refused(kind: str) -> None:
+    data = {**VALID[kind], "time": None}
+    with pytest.raises(ValidationError) as err:
+        events.event_from_dict(data)
+    assert err.value.field == "time"
+
+
+BAD_FIELDS: list[tuple[str, str, Any, type[ValidationError]]] = [
+    ("handoff", "actor", "Acme", ValidationError),
+    ("handoff", "actor", "-acme", ValidationError),
+    ("handoff", "actor", "a" * 65, ValidationError),
+    ("handoff", "time", "2026-11-28 12:00:00Z", ValidationError),
+    ("handoff", "time", "2026-11-28T12:00:00+00:00", ValidationError),
+    ("handoff", "time", "2026-02-30T12:00:00Z", ValidationError),
+    ("handoff", "time", "2026-11-28T12:00:00.1Z", ValidationError),
+    ("handoff", "prev", HASH[:-1], ValidationError),
+    ("handoff", "prev", None, ValidationError),
+    ("handoff", "to", 7, ValidationError),
+    ("handoff", "unit", {"gtin": GTIN}, ValidationError),
+    ("handoff", "unit", {"gtin": "09506000134353", "serial": "x"}, GS1Error),
+    ("handoff", "unit", {"gtin": "4006381333931", "serial": "x"}, ValidationError),
+    ("handoff", "unit", {"gtin": GTIN, "serial": "has space"}, GS1Error),
+    ("handoff", "unit", {"gtin": GTIN, "serial": "x" * 21}, GS1Error),
+    ("commission", "prev", HASH, ValidationError),
+    ("commission", "expiry", "271301", GS1Error),
+    ("commission", "lot", "", GS1Error),
+    ("commission", "claim", {"salt": "AA", "hash": HASH}, ValidationError),
+    ("inspect", "result", "ok", ValidationError),
+    ("inspect", "note", "line\nbreak", ValidationError),
+    ("inspect", "note", "x" * 201, ValidationError),
+    ("actor.register", "role", "pirate", ValidationError),
+    ("actor.register", "keys", [], ValidationError),
+    ("actor.register", "keys", ["not-a-key"], ValidationError),
+    ("actor.register", "prefixes", ["123"], ValidationError),
+    ("authorize", "role", "brand", ValidationError),
+    ("authorize", "gtins", [GTIN, GTIN], ValidationError),
+    ("authorize", "gtins", "09506000134352", ValidationError),
+    ("key.rotate", "remove", ["short"], ValidationError),
+    ("flag", "code", "Not Kebab", ValidationError),
+    ("claim", "code", "abc", ValidationError),
+]
+
+
+@pytest.mark.parametrize(("kind", "field", "value", "error"), BAD_FIELDS)
+def test_malformed_field_is_named(
+    kind: str, field: str, value: Any, error: type[ValidationError]
+) -> None:
+    data = copy.deepcopy(VALID[kind])
+    data[field] = value
+    with pytest.raises(error) as err:
+        events.event_from_dict(data)
+    assert err.value.field is not None and err.value.field.startswith(field)
+
+
+@pytest.mark.parametrize("data", [None, [], "x", {"kind": "teleport"}, {"actor": "a"}])
+def test_not_an_event(data: Any) -> None:
+    with pytest.raises(ValidationError):
+        events.event_from_dict(data)
+
+
+def test_wrong_class_for_kind() -> None:
+    with pytest.raises(ValidationError, match="expected kind 'sell'"):
+        events.Sell.from_dict(VALID["deliver"])
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1)))
+def test_time_format_round_trips(moment: datetime) -> None:
+    aware = moment.replace(tzinfo=UTC)
+    text = events.format_time(aware)
+    assert text.endswith("Z") and len(text) == 24
+    assert events.parse_time(text) == aware.replace(microsecond=aware.microsecond // 1000 * 1000)
+
+
+def test_format_time_converts_zones_and_refuses_naive() -> None:
+    moment = datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8)))
+    assert events.format_time(moment) == "2026-01-01T00:00:00.000Z"
+    with pytest.raises(ValidationError, match="timezone"):
+        events.format_time(datetime(2026, 1, 1))
