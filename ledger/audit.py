@@ -1,0 +1,381 @@
+"""Replay a log from genesis and report everything that does not check out.
+
+Steps, for every entry in index order (streamed in chunks, O(log n) tree memory):
+
+1. the indices are contiguous from 0 and the leaf bytes are canonical and well formed;
+2. the stored leaf hash, event hash and indexed columns match the leaf bytes;
+3. the running chain hash matches ``SHA-256(chain_{i-1} || leaf_hash_i)``;
+4. the rules accept the entry against the replayed state (at its receive time), which
+   also names the key that must have signed it;
+5. every stored Merkle node matches the recomputed tree;
+6. every stored checkpoint verifies under the log's verifier key and its root equals
+   the recomputed root at its size; so does every *trusted* checkpoint an auditor kept
+   outside the database (the only defence against an insider who re-signs checkpoints);
+7. the event signatures verify (in parallel over all cores, collected in step 4);
+8. the log's head row and the projection tables equal the replay.
+
+The result is an `AuditReport` listing every `Finding`; it is falsy when anything was
+found. `first_bad_index` is the lowest index a finding pins down exactly, or, when only
+checkpoint roots disagree, the first index of the range they implicate.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ledger import codec, crypto, entry, merkle, note, rules
+from ledger.errors import LedgerError
+from ledger.merkle import Subtree
+from ledger.state import State
+from ledger.store import Store, StoredCheckpoint, StoredEntry
+
+CHUNK = 2000
+PARALLEL_THRESHOLD = 4000  # below this many signatures a process pool costs more than it saves
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that does not check out: a stable code, a message, where and why."""
+
+    code: str
+    message: str
+    index: int | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the finding as plain JSON-ready data."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "index": self.index,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class AuditReport:
+    """Everything the audit found; truthy when the log checks out."""
+
+    entries: int = 0
+    checkpoints: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    #: first index of the earliest range that disagreeing checkpoint roots implicate
+    suspect_from: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found."""
+        return not self.findings
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def first_bad_index(self) -> int | None:
+        """The lowest index a finding names (see the module docstring)."""
+        exact = [f.index for f in self.findings if f.index is not None]
+        return min(exact) if exact else self.suspect_from
+
+    def add(self, code: str, message: str, index: int | None = None, **evidence: Any) -> None:
+        """Record a finding."""
+        self.findings.append(Finding(code, message, index, evidence))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain JSON-ready data."""
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "checkpoints": self.checkpoints,
+            "first_bad_index": self.first_bad_index,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class _Replay:
+    """Running values of the replay."""
+
+    state: State = field(default_factory=State)
+    chain: bytes = entry.ZERO_HASH
+    size: int = 0
+    frontier: dict[Subtree, bytes] = field(default_factory=dict)
+    signatures: list[tuple[int, bytes, bytes, bytes]] = field(default_factory=list)
+    roots: dict[int, bytes] = field(default_factory=dict)
+
+
+def audit_log(
+    store: Store,
+    log: int,
+    verifier_key: str,
+    *,
+    trusted: Sequence[str] = (),
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit log ``log`` in ``store`` against the log's C2SP ``verifier_key``.
+
+    Args:
+        trusted: checkpoint note texts an auditor kept outside the database.
+        workers: processes for signature verification (default: every core).
+        progress: called with (entries done, total) after each chunk.
+    """
+    report = AuditReport()
+    head = store.head(log)
+    verifier = note.Verifier.from_text(verifier_key)
+    checkpoints = store.checkpoints(log)
+    watched = _checkpoint_sizes(report, checkpoints, trusted, verifier)
+    replay = _Replay()
+    total = max([head.size, *watched]) if watched else head.size
+    for start in range(0, max(total, 1), CHUNK):
+        rows = store.entries(log, start, start + CHUNK)
+        _expect_rows(report, rows, start, min(total, start + CHUNK))
+        stored_nodes = _stored_nodes(store, log, start, start + CHUNK)
+        for row in rows:
+            _replay_entry(report, replay, row, stored_nodes, watched)
+        if progress:
+            progress(min(replay.size, total), total)
+    _check_signatures(report, replay.signatures, workers)
+    _check_checkpoints(report, checkpoints, trusted, verifier, replay.roots)
+    _check_head(report, head, replay)
+    _compare_projections(report, store.load_state(log), replay.state)
+    report.entries = replay.size
+    report.checkpoints = len(checkpoints)
+    return report
+
+
+def _checkpoint_sizes(
+    report: AuditReport,
+    stored: Sequence[StoredCheckpoint],
+    trusted: Sequence[str],
+    verifier: note.Verifier,
+) -> set[int]:
+    sizes = {c.size for c in stored}
+    for i, text in enumerate(trusted):
+        try:
+            sizes.add(note.verify_checkpoint(text, verifier).size)
+        except LedgerError as e:
+            report.add("trusted-checkpoint-invalid", f"trusted checkpoint {i} does not verify: {e}")
+    return sizes
+
+
+def _expect_rows(report: AuditReport, rows: Sequence[StoredEntry], start: int, end: int) -> None:
+    present = {r.index for r in rows}
+    for index in range(start, end):
+        if index not in present:
+            report.add("missing-entry", f"entry {index} is missing", index)
+
+
+def _replay_entry(
+    report: AuditReport,
+    replay: _Replay,
+    row: StoredEntry,
+    stored_nodes: dict[Subtree, bytes],
+    watched: set[int],
+) -> None:
+    index = replay.size
+    if row.index != index:
+        return  # a gap: reported by _expect_rows; later indices shift and are not replayed
+    leaf_hash = merkle.leaf_hash(row.leaf)
+    _check_stored_values(report, row, leaf_hash)  # (2)
+    replay.chain = entry.chain_hash(replay.chain, leaf_hash)  # (3)
+    if replay.chain != row.chain:
+        report.add(
+            "chain",
+            "running chain hash does not match",
+            index,
+            stored=row.chain.hex(),
+            expected=replay.chain.hex(),
+        )
+    _replay_rules(report, replay, row, index)  # (1), (4)
+    for sub in merkle.subtrees_completed_by(index):  # (5)
+        value = (
+            leaf_hash
+            if sub.level == 0
+            else merkle.node_hash(
+                replay.frontier.pop(Subtree(sub.level - 1, sub.start)),
+                replay.frontier.pop(Subtree(sub.level - 1, sub.start + (1 << (sub.level - 1)))),
+            )
+        )
+        replay.frontier[sub] = value
+        if sub.level > 0 and stored_nodes.get(sub) != value:
+            report.add("node", f"stored Merkle node {sub} does not match", index)
+    replay.size += 1
+    if replay.size in watched:
+        pieces = merkle.range_subtrees(0, replay.size)
+        replay.roots[replay.size] = merkle.range_root([replay.frontier[p] for p in pieces])
+
+
+def _check_stored_values(report: AuditReport, row: StoredEntry, leaf_hash: bytes) -> None:
+    if leaf_hash != row.leaf_hash:
+        report.add("leaf-hash", "stored leaf hash does not match the leaf bytes", row.index)
+
+
+def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index: int) -> None:
+    try:
+        leaf = entry.Leaf.from_bytes(row.leaf)
+    except LedgerError as e:
+        report.add("leaf", f"leaf bytes do not parse: {e}", index)
+        return
+    signed = leaf.signed
+    event = signed.event
+    unit = getattr(event, "unit", None)
+    columns = {
+        "event_hash": (row.event_hash, signed.hash),
+        "kind": (row.kind, event.kind),
+        "gtin": (row.gtin, unit.gtin if unit else None),
+        "serial": (row.serial, unit.serial if unit else None),
+        "signer": (row.signer, event.actor),
+        "key_id": (row.key_id, signed.key),
+        "received": (row.received, leaf.received),
+    }
+    for name, (stored, derived) in columns.items():
+        if stored != derived:
+            report.add("column", f"stored {name} does not match the leaf", index, column=name)
+    try:
+        public = rules.signing_key(replay.state, signed, index)
+        records = rules.check(replay.state, signed, index, leaf.received_at)
+    except LedgerError as e:
+        report.add("rule", f"the rules refuse this entry: {e}", index, rule=e.code)
+        return
+    replay.state.apply(records)
+    message = crypto.DOMAIN_EVENT + signed.event_bytes
+    replay.signatures.append((index, codec.b64url_decode(public), message, signed.sig))
+
+
+def _stored_nodes(store: Store, log: int, start: int, end: int) -> dict[Subtree, bytes]:
+    wanted = [s for i in range(start, end) for s in merkle.subtrees_completed_by(i) if s.level]
+    return store.subtrees(log, wanted)
+
+
+def _verify_chunk(items: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]:
+    """Return the indices whose signature does not verify (runs in worker processes)."""
+    bad = []
+    for index, public, message, signature in items:
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+        except (InvalidSignature, ValueError):
+            bad.append(index)
+    return bad
+
+
+def _check_signatures(
+    report: AuditReport, items: list[tuple[int, bytes, bytes, bytes]], workers: int | None
+) -> None:
+    workers = workers or os.cpu_count() or 1
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    if workers == 1 or len(items) < PARALLEL_THRESHOLD:
+        results: Iterable[list[int]] = map(_verify_chunk, chunks)
+        bad = [i for chunk in results for i in chunk]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
+            bad = [i for chunk in pool.map(_verify_chunk, chunks) for i in chunk]
+    for index in bad:
+        report.add("signature", "the event signature does not verify", index)
+
+
+def _check_checkpoints(
+    report: AuditReport,
+    stored: Sequence[StoredCheckpoint],
+    trusted: Sequence[str],
+    verifier: note.Verifier,
+    roots: dict[int, bytes],
+) -> None:
+    suspects = []
+    good = 0  # the largest size up to which a checkpoint matched
+    for cp in stored:
+        try:
+            signed = note.verify_checkpoint(cp.note, verifier)
+        except LedgerError as e:
+            report.add(
+                "checkpoint-signature", f"checkpoint {cp.size} does not verify: {e}", size=cp.size
+            )
+            continue
+        if signed.size != cp.size or signed.root != cp.root:
+            report.add(
+                "checkpoint-columns",
+                f"checkpoint {cp.size} columns differ from its note",
+                size=cp.size,
+            )
+        if roots.get(cp.size) == signed.root:
+            good = cp.size
+        else:
+            report.add(
+                "checkpoint-root",
+                f"the log does not match its checkpoint {cp.size}",
+                size=cp.size,
+                checkpoint=cp.note,
+            )
+            suspects.append(good)
+    suspects.extend(_check_trusted(report, trusted, verifier, roots))
+    if suspects:
+        report.suspect_from = min(suspects)
+
+
+def _check_trusted(
+    report: AuditReport, trusted: Sequence[str], verifier: note.Verifier, roots: dict[int, bytes]
+) -> list[int]:
+    """Compare trusted checkpoints; return where each disagreement's range starts."""
+    verified = []
+    for text in trusted:
+        try:
+            verified.append((note.verify_checkpoint(text, verifier), text))
+        except LedgerError:
+            continue  # reported by _checkpoint_sizes
+    suspects, good = [], 0
+    for cp, text in sorted(verified, key=lambda pair: pair[0].size):
+        if cp.size not in roots:
+            report.add(
+                "truncated",
+                f"the log is shorter than a trusted checkpoint of size {cp.size}",
+                size=cp.size,
+                checkpoint=text,
+            )
+            suspects.append(max(roots, default=0))
+        elif roots[cp.size] != cp.root:
+            report.add(
+                "trusted-checkpoint",
+                f"the log does not match a trusted checkpoint at size {cp.size}",
+                size=cp.size,
+                checkpoint=text,
+                recomputed_root=roots[cp.size].hex(),
+            )
+            suspects.append(good)
+        else:
+            good = cp.size
+    return suspects
+
+
+def _check_head(report: AuditReport, head: Any, replay: _Replay) -> None:
+    if head.size != replay.size:
+        report.add(
+            "head",
+            f"the log's head says {head.size} entries, the replay found {replay.size}",
+            min(head.size, replay.size),
+        )
+    elif head.chain != replay.chain:
+        report.add("head", "the head's running chain hash does not match", replay.size - 1)
+
+
+def _compare_projections(report: AuditReport, stored: State, replayed: State) -> None:
+    have = {r.key: r for r in stored.records()}
+    want = {r.key: r for r in replayed.records()}
+    for key in sorted(set(have) | set(want), key=repr):
+        if have.get(key) != want.get(key):
+            report.add(
+                "projection",
+                f"projection {key} differs from the replay",
+                table=key[0],
+                key=list(key[1:]),
+                stored=repr(have.get(key)),
+                replayed=repr(want.get(key)),
+            )

@@ -1,0 +1,273 @@
+"""Rules of the unit kinds: commission and the per-unit custody state machine.
+
+Called by `ledger.rules.check` (which has already checked the signer, its key and the
+event time) for every unit event. Each event on an existing unit is checked in order:
+
+    (1) the unit exists and is not decommissioned (nothing follows ``decommission``);
+    (2) ``prev`` is the unit's head, else `ConflictError` (409: a racing write won);
+    (3) custody events (handoff, receive, inspect, sell, deliver, return) by anyone but
+        the unit's brand need an authorization from that brand covering the unit's GTIN,
+        unrevoked, whose window holds the event time and whose role fits the kind;
+    (4) the kind's own rule (custodian, pending transfer, sold, claimed, ...).
+
+On success the unit's head, head index and length advance with the kind's changes.
+Errors are the `RuleError` subclasses of ledger.rules. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ledger import codec, gs1
+from ledger.errors import ConflictError, ValidationError
+from ledger.events import (
+    Claim,
+    Commission,
+    Decommission,
+    Deliver,
+    Flag,
+    Handoff,
+    Inspect,
+    Recall,
+    Receive,
+    Return,
+    Sell,
+    UnitEvent,
+    parse_time,
+)
+from ledger.registry import live_actor, own_product, require_role
+from ledger.rules import (
+    AlreadyClaimedError,
+    AlreadySoldError,
+    BadClaimCodeError,
+    Context,
+    DecommissionedError,
+    NoClaimCodeError,
+    NotAuthorizedError,
+    NotBrandOrOperatorError,
+    NotCustodianError,
+    NotOperatorError,
+    NotRecipientError,
+    NotSoldError,
+    SelfHandoffError,
+    TransferPendingError,
+    UnitExistsError,
+    UnknownRecipientError,
+    UnknownUnitError,
+)
+from ledger.state import AuthorizationRecord, Record, UnitRecord
+
+#: roles that may inspect a unit they do not hold
+INSPECT_ROLES = ("inspector", "customs")
+
+
+def check_unit(ctx: Context) -> list[Record]:
+    """Apply the rules of a unit event; return the unit's new record.
+
+    Raises:
+        RuleError: the subclass of the broken rule (steps in the module docstring).
+        ConflictError: ``prev`` is not the unit's head.
+        ValidationError: the event is not a unit event.
+    """
+    event = ctx.event
+    if isinstance(event, Commission):
+        return [_commission(ctx, event)]
+    if not isinstance(event, UnitEvent) or type(event) not in _KINDS:
+        raise ValidationError("not a unit kind", field="kind")
+    unit = _head(ctx, event)  # (1), (2)
+    changed = _KINDS[type(event)](ctx, event, unit)  # (3), (4)
+    return [replace(changed, head=ctx.hash, head_index=ctx.index, length=unit.length + 1)]
+
+
+def _commission(ctx: Context, event: Commission) -> UnitRecord:
+    own_product(ctx, event.unit.gtin, "unit.gtin")
+    if (event.unit.gtin, event.unit.serial) in ctx.state.units:
+        raise UnitExistsError(f"unit {event.unit.path()} was already commissioned", field="unit")
+    return UnitRecord(
+        gtin=event.unit.gtin,
+        serial=event.unit.serial,
+        brand=ctx.signer.id,
+        head=ctx.hash,
+        head_index=ctx.index,
+        length=1,
+        commissioned_index=ctx.index,
+        custodian=ctx.signer.id,
+        lot=event.lot,
+        expiry=event.expiry,
+        claim_salt=event.claim.salt if event.claim else None,
+        claim_hash=event.claim.hash if event.claim else None,
+    )
+
+
+def _head(ctx: Context, event: UnitEvent) -> UnitRecord:
+    unit = ctx.state.units.get((event.unit.gtin, event.unit.serial))
+    if unit is None:
+        raise UnknownUnitError(f"no unit {event.unit.path()} was commissioned", field="unit")
+    if unit.decommissioned:
+        raise DecommissionedError("the unit was decommissioned; nothing may follow", field="unit")
+    if event.prev != unit.head:
+        raise ConflictError(
+            f"the unit's head is {unit.head}, not {event.prev}: another event came first",
+            field="prev",
+        )
+    return unit
+
+
+# --- authorization (3) -------------------------------------------------------------------
+
+
+def _require_authorized(ctx: Context, unit: UnitRecord, roles: tuple[str, ...] | None) -> None:
+    """The brand acts on its own units; anyone else needs a fitting authorization."""
+    if ctx.signer.id == unit.brand:
+        return
+    if not any(_grants(a, unit, ctx, roles) for a in ctx.state.authorizations_of(ctx.signer.id)):
+        as_role = f" as {' or '.join(roles)}" if roles else ""
+        raise NotAuthorizedError(
+            f"{ctx.signer.id} holds no authorization from {unit.brand} for GTIN {unit.gtin}"
+            f"{as_role} valid at {ctx.event.time}",
+            field="actor",
+        )
+
+
+def _grants(
+    auth: AuthorizationRecord, unit: UnitRecord, ctx: Context, roles: tuple[str, ...] | None
+) -> bool:
+    # Revoked in the log before this entry means refused, whatever the event's own time.
+    if auth.brand != unit.brand or auth.revoked_index is not None:
+        return False
+    if roles is not None and auth.role not in roles:
+        return False
+    covered = unit.gtin in auth.gtins or any(
+        gs1.company_prefix_matches(unit.gtin, p) for p in auth.prefixes
+    )
+    at = ctx.event.at
+    window = (
+        parse_time(auth.not_before, "not_before") <= at <= parse_time(auth.not_after, "not_after")
+    )
+    return covered and window
+
+
+# --- the kinds (4) -------------------------------------------------------------------------
+
+
+def _require_custodian(ctx: Context, unit: UnitRecord) -> None:
+    if unit.custodian != ctx.signer.id:
+        holder = unit.custodian or "nobody (delivered)"
+        raise NotCustodianError(f"the unit is held by {holder}", field="actor")
+
+
+def _require_no_pending(unit: UnitRecord) -> None:
+    if unit.pending is not None:
+        raise TransferPendingError(f"the unit is on its way to {unit.pending}", field="unit")
+
+
+def _handoff(ctx: Context, event: Handoff, unit: UnitRecord) -> UnitRecord:
+    _require_authorized(ctx, unit, None)
+    _require_custodian(ctx, unit)
+    _require_no_pending(unit)
+    if event.to == ctx.signer.id:
+        raise SelfHandoffError("a custodian cannot hand a unit to itself", field="to")
+    live_actor(ctx.state, event.to, UnknownRecipientError, "to")
+    return replace(unit, pending=event.to)
+
+
+def _receive(ctx: Context, event: Receive, unit: UnitRecord) -> UnitRecord:
+    _require_authorized(ctx, unit, None)
+    if unit.pending != ctx.signer.id:
+        expected = unit.pending or "nobody (no transfer is open)"
+        raise NotRecipientError(f"the unit is on its way to {expected}", field="actor")
+    return replace(unit, custodian=ctx.signer.id, pending=None)
+
+
+def _inspect(ctx: Context, event: Inspect, unit: UnitRecord) -> UnitRecord:
+    holder = unit.custodian == ctx.signer.id
+    _require_authorized(ctx, unit, None if holder else INSPECT_ROLES)
+    return unit
+
+
+def _sell(ctx: Context, event: Sell, unit: UnitRecord) -> UnitRecord:
+    _require_authorized(ctx, unit, ("retailer",))
+    _require_custodian(ctx, unit)
+    _require_no_pending(unit)
+    if unit.sold:
+        raise AlreadySoldError("the unit is already sold", field="unit")
+    if unit.claimed:
+        raise AlreadyClaimedError("the unit is claimed by its owner", field="unit")
+    return replace(unit, sold=True)
+
+
+def _deliver(ctx: Context, event: Deliver, unit: UnitRecord) -> UnitRecord:
+    _require_authorized(ctx, unit, None)
+    _require_custodian(ctx, unit)
+    _require_no_pending(unit)
+    if not unit.sold:
+        raise NotSoldError("only a sold unit is delivered", field="unit")
+    return replace(unit, delivered=True, custodian=None)
+
+
+def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
+    require_role(ctx, "operator", NotOperatorError)
+    if unit.claim_salt is None or unit.claim_hash is None:
+        raise NoClaimCodeError("the unit was commissioned without a claim code", field="unit")
+    if unit.claimed:
+        raise AlreadyClaimedError("the unit's claim code was already used", field="unit")
+    # FORMAT section 2: hash = SHA-256(salt || code), code as printed (ASCII).
+    salt = codec.b64url_decode(unit.claim_salt, field="claim.salt")
+    digest = hashlib.sha256(salt + event.code.encode("ascii")).digest()
+    if not hmac.compare_digest(digest, codec.b64url_decode(unit.claim_hash, field="claim.hash")):
+        raise BadClaimCodeError("the claim code does not match the unit", field="code")
+    return replace(unit, claimed=True)
+
+
+def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
+    if unit.custodian is None:
+        # Delivered: who sold it is not tracked, so the brand or any of its retailers.
+        _require_authorized(ctx, unit, ("retailer",))
+    else:
+        _require_authorized(ctx, unit, None)
+        _require_custodian(ctx, unit)
+    live_actor(ctx.state, event.to, UnknownRecipientError, "to")
+    return replace(unit, pending=event.to, sold=False, delivered=False)
+
+
+def _require_brand_or_operator(ctx: Context, unit: UnitRecord) -> None:
+    if ctx.signer.id != unit.brand and ctx.signer.role != "operator":
+        raise NotBrandOrOperatorError(
+            f"only {unit.brand} or an operator may sign {ctx.event.kind}", field="actor"
+        )
+
+
+def _recall(ctx: Context, event: Recall, unit: UnitRecord) -> UnitRecord:
+    _require_brand_or_operator(ctx, unit)
+    return replace(unit, recalled=True)
+
+
+def _flag(ctx: Context, event: Flag, unit: UnitRecord) -> UnitRecord:
+    _require_brand_or_operator(ctx, unit)
+    return replace(unit, flags=unit.flags + 1)
+
+
+def _decommission(ctx: Context, event: Decommission, unit: UnitRecord) -> UnitRecord:
+    if ctx.signer.id not in (unit.custodian, unit.brand):
+        raise NotCustodianError(
+            f"only the custodian or {unit.brand} may decommission the unit", field="actor"
+        )
+    return replace(unit, decommissioned=True, pending=None)
+
+
+_KINDS: dict[type[UnitEvent], Callable[[Context, Any, UnitRecord], UnitRecord]] = {
+    Handoff: _handoff,
+    Receive: _receive,
+    Inspect: _inspect,
+    Sell: _sell,
+    Deliver: _deliver,
+    Claim: _claim,
+    Return: _return,
+    Recall: _recall,
+    Flag: _flag,
+    Decommission: _decommission,
+}

@@ -1,0 +1,77 @@
+"""Load, inside the write transaction, the slice of state a batch of events needs.
+
+The rules read a `State`; for a batch we load only the records the batch can touch
+(one query per table, not one per event): the units it names, the actors it names
+(signers, subjects, partners, recipients) plus the units' brands, custodians and
+pending recipients, every operator, the keys it uses or lists, every key of a subject
+whose keys rotate, the products it names, and the authorizations of every signer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ledger import codec, crypto
+from ledger.entry import SignedEvent
+from ledger.events import (
+    ActorRegister,
+    AuthorizationRevoke,
+    Authorize,
+    KeyRotate,
+    ProductRegister,
+    UnitEvent,
+)
+from ledger.state import (
+    ActorRecord,
+    AuthorizationRecord,
+    KeyRecord,
+    ProductRecord,
+    State,
+    UnitRecord,
+)
+from ledger.store import WriteTx
+
+
+def load_state_for(tx: WriteTx, items: Sequence[SignedEvent]) -> State:
+    """Return a `State` holding every stored record the rules may read for ``items``."""
+    refs: dict[type[Any], set[Any]] = {
+        t: set() for t in (ActorRecord, KeyRecord, ProductRecord, AuthorizationRecord, UnitRecord)
+    }
+    signers: set[str] = set()
+    rotating: set[str] = set()
+    for signed in items:
+        event = signed.event
+        signers.add(event.actor)
+        refs[KeyRecord].add(signed.key)
+        for name in ("subject", "partner", "to"):
+            value = getattr(event, name, None)
+            if isinstance(value, str):
+                refs[ActorRecord].add(value)
+        if isinstance(event, ActorRegister):
+            refs[KeyRecord].update(crypto.key_id(codec.b64url_decode(k)) for k in event.keys)
+        elif isinstance(event, KeyRotate):
+            rotating.add(event.subject)
+            refs[KeyRecord].update(event.remove)
+            refs[KeyRecord].update(crypto.key_id(codec.b64url_decode(k)) for k in event.add)
+        elif isinstance(event, ProductRegister):
+            refs[ProductRecord].add(event.gtin)
+        elif isinstance(event, Authorize):
+            refs[ProductRecord].update(event.gtins)
+        elif isinstance(event, AuthorizationRevoke):
+            refs[AuthorizationRecord].add(event.authorization)
+        elif isinstance(event, UnitEvent):
+            refs[UnitRecord].add((event.unit.gtin, event.unit.serial))
+            refs[ProductRecord].add(event.unit.gtin)
+    units = tx.load_records({UnitRecord: refs.pop(UnitRecord)})
+    for unit in units:
+        if isinstance(unit, UnitRecord):
+            refs[ActorRecord].update(a for a in (unit.brand, unit.custodian, unit.pending) if a)
+    refs[ActorRecord].update(signers)
+    state = State()
+    state.apply(units)
+    state.apply(tx.load_records(refs))
+    state.apply(tx.load_where(ActorRecord, role="operator"))
+    state.apply(tx.load_in(KeyRecord, "actor", rotating | signers))
+    state.apply(tx.load_in(AuthorizationRecord, "partner", signers))
+    return state

@@ -1,0 +1,307 @@
+"""Rules of genesis and the registry kinds: actors, keys, authorizations, products.
+
+Called by `ledger.rules.check` (which has already checked the signer, its key and the
+event time) for ``actor.register``, ``actor.revoke``, ``key.rotate``, ``authorize``,
+``authorization.revoke`` and ``product.register``; each returns the records the event
+creates or replaces, or raises the `RuleError` subclass (from ledger.rules) of the rule
+it breaks. Also holds the actor and product lookups that ledger.custody shares.
+
+No I/O, no clock; the state is read, never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from ledger import gs1
+from ledger.errors import RuleError, ValidationError
+from ledger.events import (
+    ActorRegister,
+    ActorRevoke,
+    AuthorizationRevoke,
+    Authorize,
+    Event,
+    KeyRotate,
+    ProductRegister,
+    parse_time,
+)
+from ledger.rules import (
+    ActorExistsError,
+    ActorRevokedError,
+    AlreadyRevokedError,
+    AuthorizationExistsError,
+    BadWindowError,
+    BrandPrefixesError,
+    CannotRevokeOperatorError,
+    Context,
+    EmptyRotationError,
+    EmptyScopeError,
+    GenesisError,
+    KeyInUseError,
+    LastKeyError,
+    NotAuthorizationOwnerError,
+    NotBrandError,
+    NotOperatorError,
+    NotProductOwnerError,
+    NotSubjectOrOperatorError,
+    NotUnderPrefixError,
+    ProductExistsError,
+    RoleMismatchError,
+    UnknownAuthorizationError,
+    UnknownPartnerError,
+    UnknownProductError,
+    UnknownSubjectError,
+    current_key,
+    key_id_of,
+)
+from ledger.state import (
+    ActorRecord,
+    AuthorizationRecord,
+    KeyRecord,
+    ProductRecord,
+    Record,
+    State,
+)
+
+
+def genesis(event: Event, index: int) -> list[Record]:
+    """Return the records of entry 0, the operator registering itself.
+
+    `ledger.rules.signing_key` checks the rest of genesis (role, self-registration, a
+    listed key signed it) before this is called.
+
+    Raises:
+        GenesisError: the event is not an ``actor.register``.
+        BrandPrefixesError: the operator carries GS1 prefixes.
+    """
+    if not isinstance(event, ActorRegister):
+        raise GenesisError("entry 0 must be an actor.register", field="kind")
+    _check_prefixes(event)
+    return [_actor_record(event, index), *_new_keys(State(), event.keys, event.subject, index)]
+
+
+def check_registry(ctx: Context) -> list[Record]:
+    """Apply the rules of ``ctx.event``'s (registry) kind.
+
+    Raises:
+        RuleError: the subclass of the broken rule (see each kind's rule below).
+        ValidationError: the event is a unit event (those go to ledger.custody).
+    """
+    handler = _KINDS.get(type(ctx.event))
+    if handler is None:
+        raise ValidationError("not a registry kind", field="kind")
+    return handler(ctx, ctx.event)
+
+
+# --- lookups shared with ledger.custody ------------------------------------------------
+
+
+def live_actor(state: State, actor_id: str, error: type[RuleError], field: str) -> ActorRecord:
+    """Return the registered, unrevoked actor ``actor_id``.
+
+    Raises:
+        RuleError: the caller's ``error`` subclass, if it is unknown or revoked.
+    """
+    actor = state.actors.get(actor_id)
+    if actor is None:
+        raise error(f"no actor {actor_id!r} is registered", field=field)
+    if actor.revoked_index is not None:
+        raise error(f"{actor_id} was revoked at index {actor.revoked_index}", field=field)
+    return actor
+
+
+def require_role(ctx: Context, role: str, error: type[RuleError]) -> None:
+    """Refuse unless the signer has ``role``.
+
+    Raises:
+        RuleError: the caller's ``error`` subclass, naming the field ``actor``.
+    """
+    if ctx.signer.role != role:
+        raise error(f"only an actor with role {role} may sign {ctx.event.kind}", field="actor")
+
+
+def own_product(ctx: Context, gtin: str, field: str) -> ProductRecord:
+    """Return the product ``gtin``, which the signer must have registered.
+
+    Raises:
+        UnknownProductError: no such product.
+        NotProductOwnerError: another brand registered it.
+    """
+    product = ctx.state.products.get(gtin)
+    if product is None:
+        raise UnknownProductError(f"GTIN {gtin} is not a registered product", field=field)
+    if product.brand != ctx.signer.id:
+        raise NotProductOwnerError(f"GTIN {gtin} belongs to {product.brand}", field=field)
+    return product
+
+
+# --- actors and keys ---------------------------------------------------------------------
+
+
+def _actor_register(ctx: Context, event: ActorRegister) -> list[Record]:
+    require_role(ctx, "operator", NotOperatorError)
+    if event.subject in ctx.state.actors:
+        raise ActorExistsError(f"actor {event.subject!r} is already registered", field="subject")
+    _check_prefixes(event)
+    keys = _new_keys(ctx.state, event.keys, event.subject, ctx.index)
+    return [_actor_record(event, ctx.index), *keys]
+
+
+def _actor_record(event: ActorRegister, index: int) -> ActorRecord:
+    return ActorRecord(
+        id=event.subject,
+        role=event.role,
+        name=event.name,
+        prefixes=event.prefixes or (),
+        registered_index=index,
+    )
+
+
+def _check_prefixes(event: ActorRegister) -> None:
+    if event.role == "brand" and not event.prefixes:
+        raise BrandPrefixesError("a brand is registered with its GS1 prefixes", field="prefixes")
+    if event.role != "brand" and event.prefixes:
+        raise BrandPrefixesError("only a brand carries GS1 prefixes", field="prefixes")
+
+
+def _new_keys(
+    state: State, keys: Iterable[str], owner: str, index: int, field: str = "keys"
+) -> list[KeyRecord]:
+    """Key records for keys this log has never seen: no key is ever reused."""
+    out = []
+    for i, public in enumerate(keys):
+        key_id = key_id_of(public, f"{field}[{i}]")
+        if key_id in state.keys:
+            raise KeyInUseError(
+                f"key {key_id} is already registered to {state.keys[key_id].actor}",
+                field=f"{field}[{i}]",
+            )
+        out.append(KeyRecord(key_id=key_id, actor=owner, public_key=public, added_index=index))
+    return out
+
+
+def _actor_revoke(ctx: Context, event: ActorRevoke) -> list[Record]:
+    require_role(ctx, "operator", NotOperatorError)
+    subject = ctx.state.actors.get(event.subject)
+    if subject is None:
+        raise UnknownSubjectError(f"no actor {event.subject!r} is registered", field="subject")
+    if subject.revoked_index is not None:
+        raise AlreadyRevokedError(
+            f"{event.subject} was revoked at index {subject.revoked_index}", field="subject"
+        )
+    # The signer is a live operator, so refusing self-revocation also keeps the last one.
+    if subject.id == event.actor:
+        raise CannotRevokeOperatorError(
+            "an operator cannot revoke itself (the log keeps at least one)", field="subject"
+        )
+    return [replace(subject, revoked_index=ctx.index)]
+
+
+def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
+    state = ctx.state
+    subject = state.actors.get(event.subject)
+    if subject is None:
+        raise UnknownSubjectError(f"no actor {event.subject!r} is registered", field="subject")
+    if subject.revoked_index is not None:
+        raise ActorRevokedError(f"{subject.id} is revoked", field="subject")
+    if event.actor != subject.id and ctx.signer.role != "operator":
+        raise NotSubjectOrOperatorError(
+            f"only {subject.id} or an operator may rotate its keys", field="actor"
+        )
+    if not event.add and not event.remove:
+        raise EmptyRotationError("a key.rotate adds or removes at least one key", field="add")
+    removed = [
+        replace(current_key(state, key_id, subject.id, f"remove[{i}]"), removed_index=ctx.index)
+        for i, key_id in enumerate(event.remove)
+    ]
+    added = _new_keys(state, event.add, subject.id, ctx.index, "add")
+    current = sum(
+        1 for k in state.keys.values() if k.actor == subject.id and k.removed_index is None
+    )
+    if current - len(removed) + len(added) < 1:
+        raise LastKeyError(f"{subject.id} must keep at least one current key", field="remove")
+    return [*removed, *added]
+
+
+# --- authorizations and products ---------------------------------------------------------
+
+
+def _authorize(ctx: Context, event: Authorize) -> list[Record]:
+    require_role(ctx, "brand", NotBrandError)
+    partner = live_actor(ctx.state, event.partner, UnknownPartnerError, "partner")
+    if partner.role != event.role:
+        raise RoleMismatchError(
+            f"{partner.id} is a {partner.role}, not a {event.role}", field="role"
+        )
+    if not event.gtins and not event.prefixes:
+        raise EmptyScopeError("name at least one GTIN or prefix", field="gtins")
+    for i, gtin in enumerate(event.gtins):
+        own_product(ctx, gtin, f"gtins[{i}]")
+    for i, prefix in enumerate(event.prefixes):
+        if not any(prefix.startswith(own) for own in ctx.signer.prefixes):
+            raise NotUnderPrefixError(
+                f"prefix {prefix} is not under a prefix of {ctx.signer.id}", field=f"prefixes[{i}]"
+            )
+    if parse_time(event.not_before, "not_before") >= parse_time(event.not_after, "not_after"):
+        raise BadWindowError("not_before must be earlier than not_after", field="not_after")
+    if ctx.hash in ctx.state.authorizations:
+        raise AuthorizationExistsError(f"authorization {ctx.hash} exists", field="event")
+    record = AuthorizationRecord(
+        id=ctx.hash,
+        brand=ctx.signer.id,
+        partner=partner.id,
+        role=event.role,
+        gtins=event.gtins,
+        prefixes=event.prefixes,
+        not_before=event.not_before,
+        not_after=event.not_after,
+        granted_index=ctx.index,
+    )
+    return [record]
+
+
+def _authorization_revoke(ctx: Context, event: AuthorizationRevoke) -> list[Record]:
+    require_role(ctx, "brand", NotBrandError)
+    auth = ctx.state.authorizations.get(event.authorization)
+    if auth is None:
+        raise UnknownAuthorizationError(
+            f"no authorization {event.authorization}", field="authorization"
+        )
+    if auth.brand != ctx.signer.id:
+        raise NotAuthorizationOwnerError(
+            f"the authorization was granted by {auth.brand}", field="authorization"
+        )
+    if auth.revoked_index is not None:
+        raise AlreadyRevokedError(
+            f"the authorization was revoked at index {auth.revoked_index}", field="authorization"
+        )
+    return [replace(auth, revoked_index=ctx.index, revoked_at=event.time)]
+
+
+def _product_register(ctx: Context, event: ProductRegister) -> list[Record]:
+    require_role(ctx, "brand", NotBrandError)
+    if not any(gs1.company_prefix_matches(event.gtin, p) for p in ctx.signer.prefixes):
+        raise NotUnderPrefixError(
+            f"GTIN {event.gtin} is not under a prefix of {ctx.signer.id}", field="gtin"
+        )
+    existing = ctx.state.products.get(event.gtin)
+    if existing is not None:
+        raise ProductExistsError(
+            f"GTIN {event.gtin} was registered by {existing.brand}", field="gtin"
+        )
+    product = ProductRecord(
+        gtin=event.gtin, brand=ctx.signer.id, name=event.name, registered_index=ctx.index
+    )
+    return [product]
+
+
+_KINDS: dict[type[Event], Callable[[Context, Any], list[Record]]] = {
+    ActorRegister: _actor_register,
+    ActorRevoke: _actor_revoke,
+    KeyRotate: _key_rotate,
+    Authorize: _authorize,
+    AuthorizationRevoke: _authorization_revoke,
+    ProductRegister: _product_register,
+}

@@ -1,0 +1,337 @@
+"""Use cases over a store: append (single and batch), reads, proofs, rebuild.
+
+`Ledger` is the one place where an event becomes an entry:
+
+1. outside the write lock, every signature whose key is already known is verified;
+2. under the log's write lock (one transaction): entries already in the log are
+   answered with their existing index (idempotency); the state the rules need is
+   loaded; each new event is checked by ledger.rules against that state (a key
+   introduced earlier in the same batch is verified here); its leaf, tree nodes and
+   running chain hash are computed; everything is written with the new head and one
+   checkpoint signed by the operator's key, or nothing is.
+
+A refused event refuses its whole batch, with the error's ``field`` prefixed by the
+event's position (``events[3].prev``). The faces (api, cli) call only this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger import codec, crypto, entry, merkle, note, rules
+from ledger.entry import Leaf, SignedEvent
+from ledger.errors import LedgerError, ValidationError
+from ledger.events import ActorRegister, format_time
+from ledger.merkle import Subtree
+from ledger.prefetch import load_state_for
+from ledger.state import State
+from ledger.store import LogHead, Store, StoredEntry, WriteTx
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """What identifies a log and who signs for it.
+
+    ``origin`` names the log in its checkpoints (e.g. ``provenance.example/log``);
+    ``operator_key`` signs checkpoints and the genesis entry that registers the operator.
+    """
+
+    origin: str
+    operator_key: crypto.Ed25519PrivateKey
+    name: str = "default"
+    operator_id: str = "operator"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where an event sits in the log; ``duplicate`` if it was already there."""
+
+    index: int
+    leaf_hash: bytes
+    event_hash: bytes
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class BatchReceipt:
+    """The receipts of a batch, in submission order, and the checkpoint covering them."""
+
+    receipts: tuple[Receipt, ...]
+    size: int
+    checkpoint: str
+
+
+class _TreeAppender:
+    """Extends the Merkle tree leaf by leaf from the stored right-edge subtrees."""
+
+    def __init__(self, size: int, frontier: dict[Subtree, bytes]) -> None:
+        self.size = size
+        self.known = dict(frontier)
+        self.new: dict[Subtree, bytes] = {}
+
+    def add(self, leaf_hash: bytes) -> None:
+        for sub in merkle.subtrees_completed_by(self.size):
+            if sub.level == 0:
+                value = leaf_hash
+            else:
+                half = 1 << (sub.level - 1)
+                left = self.known[Subtree(sub.level - 1, sub.start)]
+                value = merkle.node_hash(left, self.known[Subtree(sub.level - 1, sub.start + half)])
+            self.known[sub] = value
+            self.new[sub] = value
+        self.size += 1
+
+    def root(self) -> bytes:
+        pieces = merkle.range_subtrees(0, self.size)
+        return merkle.range_root([self.known[p] for p in pieces]) if pieces else merkle.EMPTY_ROOT
+
+
+class Ledger:
+    """One log in one store. Open with `Ledger.open`; close with `close`."""
+
+    def __init__(
+        self, store: Store, config: LogConfig, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.signer = note.Signer(config.origin, config.operator_key)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.log = store.ensure_log(config.name, config.origin).id
+
+    @classmethod
+    def open(
+        cls, url: str, config: LogConfig, clock: Callable[[], datetime] | None = None
+    ) -> Ledger:
+        """Open (creating and migrating if needed) the store at ``url`` and the log.
+
+        Raises:
+            StorageError: the database cannot be reached or migrated.
+        """
+        return cls(Store.open(url), config, clock)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    @property
+    def verifier_key(self) -> str:
+        """The log's C2SP verifier key text ``name+keyhash+base64``."""
+        return self.signer.verifier.to_text()
+
+    def now(self) -> datetime:
+        """The service's clock (UTC)."""
+        return self._clock()
+
+    # --- writes -------------------------------------------------------------------
+
+    def init(self, name: str = "Platform operator") -> BatchReceipt | None:
+        """Write the genesis entry (the operator registers itself) if the log is empty.
+
+        Returns the receipt, or None when the log already has entries.
+        """
+        if self.store.head(self.log).size:
+            return None
+        key = self.config.operator_key
+        event = ActorRegister(
+            actor=self.config.operator_id,
+            time=format_time(self.now()),
+            subject=self.config.operator_id,
+            role="operator",
+            name=name,
+            keys=(crypto.public_key_to_b64(key.public_key()),),
+        )
+        return self.append_batch([entry.sign_event(event, key)])
+
+    def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
+        """Append one signed event (see `append_batch`)."""
+        return self.append_batch([signed], now)
+
+    def append_batch(
+        self, items: Sequence[SignedEvent], now: datetime | None = None
+    ) -> BatchReceipt:
+        """Append signed events atomically: all are accepted, or nothing is written.
+
+        Events already in the log (same event hash) are not written again; their
+        receipt carries the existing index and ``duplicate=True``.
+
+        Raises:
+            ValidationError: an empty or oversized batch.
+            SignatureError: a signature does not verify (field ``events[i]``).
+            RuleError, ConflictError: the rules refuse an event (field ``events[i]...``).
+            StorageError: the database failed; nothing was written.
+        """
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise ValidationError(f"a batch holds 1 to {MAX_BATCH} events", field="events")
+        received = now or self.now()
+        known = self._verify_known(items)  # (1) outside the lock
+        with self.store.writer(self.log) as tx:  # (2) under the lock
+            return self._append_locked(tx, items, received, known)
+
+    def _verify_known(self, items: Sequence[SignedEvent]) -> dict[str, str]:
+        known = self.store.public_keys(self.log, {s.key for s in items})
+        for i, signed in enumerate(items):
+            if signed.key in known:
+                try:
+                    _verify(signed, known[signed.key])
+                except LedgerError as e:
+                    raise _locate(e, i, len(items)) from None
+        return known
+
+    def _append_locked(
+        self, tx: WriteTx, items: Sequence[SignedEvent], received: datetime, known: dict[str, str]
+    ) -> BatchReceipt:
+        head = tx.lock_head()
+        existing = tx.find_event_hashes([s.hash for s in items])
+        state = load_state_for(tx, [s for s in items if s.hash not in existing])
+        tree = _TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
+        chain, rows, records = head.chain, [], []
+        receipts: list[Receipt] = []
+        seen: dict[bytes, Receipt] = {}
+        for i, signed in enumerate(items):
+            event_hash = signed.hash
+            if event_hash in existing:
+                index, leaf_hash = existing[event_hash]
+                receipts.append(Receipt(index, leaf_hash, event_hash, duplicate=True))
+                continue
+            if event_hash in seen:
+                receipts.append(_duplicate(seen[event_hash]))
+                continue
+            try:
+                new = _accept(state, signed, tree.size, received, known)
+            except LedgerError as e:
+                raise _locate(e, i, len(items)) from None
+            state.apply(new)
+            records.extend(new)
+            leaf = Leaf.build(signed, received)
+            chain = entry.chain_hash(chain, leaf.hash)
+            rows.append(_entry_row(tree.size, leaf, chain, event_hash))
+            seen[event_hash] = Receipt(tree.size, leaf.hash, event_hash)
+            receipts.append(seen[event_hash])
+            tree.add(leaf.hash)
+        if not rows:
+            return BatchReceipt(tuple(receipts), head.size, tx.checkpoint_note(head.size))
+        tx.insert_entries(rows)
+        tx.insert_nodes(tree.new)
+        tx.upsert(records)
+        root = tree.root()
+        tx.set_head(tree.size, chain, root)
+        checkpoint = note.sign_checkpoint(
+            note.Checkpoint(head.origin, tree.size, root), self.signer
+        )
+        tx.insert_checkpoint(tree.size, root, checkpoint.decode(), format_time(received))
+        return BatchReceipt(tuple(receipts), tree.size, checkpoint.decode())
+
+    # --- reads --------------------------------------------------------------------
+
+    def head(self) -> LogHead:
+        """The log's committed head (size, root, running chain hash)."""
+        return self.store.head(self.log)
+
+    def checkpoint(self, size: int | None = None) -> str:
+        """The signed checkpoint at ``size`` (default: the latest) as C2SP note text.
+
+        Raises:
+            NotFoundError: no checkpoint at that size.
+        """
+        return self.store.checkpoint(self.log, size).note
+
+    def entry(self, index: int) -> StoredEntry:
+        """The stored entry at ``index``.
+
+        Raises:
+            NotFoundError: no such entry.
+        """
+        return self.store.entry(self.log, index)
+
+    def entries(self, start: int, end: int) -> list[StoredEntry]:
+        """The entries with ``start <= index < end``."""
+        return self.store.entries(self.log, start, end)
+
+    def unit_entries(self, gtin: str, serial: str) -> list[StoredEntry]:
+        """A unit's entries, oldest first (empty for an unknown unit)."""
+        return self.store.unit_entries(self.log, gtin, serial)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of ``index`` in the tree of ``size`` (O(log n) reads)."""
+        return self.store.inclusion_proof(self.log, index, size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """RFC 9162 consistency proof between two tree sizes (O(log n) reads)."""
+        return self.store.consistency_proof(self.log, old_size, new_size)
+
+    def state(self) -> State:
+        """Every projection of the log, in memory."""
+        return self.store.load_state(self.log)
+
+    # --- maintenance --------------------------------------------------------------
+
+    def replay(self, progress: Callable[[int, int], None] | None = None) -> State:
+        """Replay the log from genesis through the rules into a fresh `State`.
+
+        Raises:
+            LedgerError: an entry does not replay (the audit reports these in detail).
+        """
+        state = State()
+        size = self.head().size
+        for start in range(0, size, 1000):
+            for stored in self.entries(start, min(size, start + 1000)):
+                leaf = Leaf.from_bytes(stored.leaf)
+                state.apply(rules.check(state, leaf.signed, stored.index, leaf.received_at))
+            if progress:
+                progress(min(size, start + 1000), size)
+        return state
+
+    def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> State:
+        """Replace the projection tables with a replay of the log; return the state."""
+        state = self.replay(progress)
+        self.store.replace_projections(self.log, state)
+        return state
+
+
+def _accept(
+    state: State, signed: SignedEvent, index: int, received: datetime, known: dict[str, str]
+) -> list[Any]:
+    public = rules.signing_key(state, signed, index)
+    if known.get(signed.key) != public:
+        _verify(signed, public)  # a key registered earlier in this same batch
+    return rules.check(state, signed, index, received)
+
+
+def _verify(signed: SignedEvent, public_b64: str) -> None:
+    public = crypto.public_key_from_raw(codec.b64url_decode(public_b64, field="key"))
+    entry.verify_event(signed, public)
+
+
+def _locate(error: LedgerError, position: int, count: int) -> LedgerError:
+    """Prefix a refusal's field with ``events[position]`` when it came from a batch."""
+    if count > 1:
+        error.field = f"events[{position}]" + (f".{error.field}" if error.field else "")
+        error.args = (f"{error.field}: {error.message}",)
+    return error
+
+
+def _duplicate(receipt: Receipt) -> Receipt:
+    return Receipt(receipt.index, receipt.leaf_hash, receipt.event_hash, duplicate=True)
+
+
+def _entry_row(index: int, leaf: Leaf, chain: bytes, event_hash: bytes) -> dict[str, Any]:
+    event = leaf.signed.event
+    unit = getattr(event, "unit", None)
+    return {
+        "idx": index,
+        "leaf": leaf.data,
+        "leaf_hash": leaf.hash,
+        "chain": chain,
+        "event_hash": event_hash,
+        "kind": event.kind,
+        "gtin": unit.gtin if unit else None,
+        "serial": unit.serial if unit else None,
+        "signer": event.actor,
+        "key_id": leaf.signed.key,
+        "received": leaf.received,
+    }

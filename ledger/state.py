@@ -1,0 +1,180 @@
+"""The derived state of a log (projections) as plain records, and an in-memory view.
+
+Records are what replaying the log yields: actors, their keys, authorizations,
+products and units (with their chain head, custodian and flags). `ledger.rules`
+reads a `State` and returns the records an entry creates or replaces; `State.apply`
+upserts them. The store (ledger.store) persists the same records in tables, and the
+audit rebuilds a `State` from genesis and compares.
+
+Indices are log indices; times are the event's own RFC 3339 text. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ActorRecord:
+    """A registered actor; ``revoked_index`` is set once ``actor.revoke`` is logged."""
+
+    id: str
+    role: str
+    name: str
+    prefixes: tuple[str, ...]
+    registered_index: int
+    revoked_index: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The record's identity within its table."""
+        return ("actor", self.id)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A public key of an actor; ``removed_index`` is set once rotated out."""
+
+    key_id: str
+    actor: str
+    public_key: str
+    added_index: int
+    removed_index: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The record's identity within its table."""
+        return ("key", self.key_id)
+
+
+@dataclass(frozen=True)
+class AuthorizationRecord:
+    """A brand's authorization of a partner; ``id`` is the authorize event's hash."""
+
+    id: str
+    brand: str
+    partner: str
+    role: str
+    gtins: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    not_before: str
+    not_after: str
+    granted_index: int
+    revoked_index: int | None = None
+    revoked_at: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The record's identity within its table."""
+        return ("authorization", self.id)
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """A GTIN registered by its brand."""
+
+    gtin: str
+    brand: str
+    name: str
+    registered_index: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The record's identity within its table."""
+        return ("product", self.gtin)
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """A serialized unit and where its chain stands.
+
+    ``head`` is the event hash (base64url) of the unit's latest event and ``head_index``
+    its log index; ``length`` counts the unit's events. ``custodian`` is the actor that
+    holds the unit (None once delivered to a consumer); ``pending`` names the recipient
+    of an open handoff or return.
+    """
+
+    gtin: str
+    serial: str
+    brand: str
+    head: str
+    head_index: int
+    length: int
+    commissioned_index: int
+    custodian: str | None
+    pending: str | None = None
+    sold: bool = False
+    delivered: bool = False
+    claimed: bool = False
+    recalled: bool = False
+    decommissioned: bool = False
+    flags: int = 0
+    lot: str | None = None
+    expiry: str | None = None
+    claim_salt: str | None = None
+    claim_hash: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The record's identity within its table."""
+        return ("unit", self.gtin, self.serial)
+
+    @property
+    def state(self) -> str:
+        """One word for people: the most telling of the unit's flags."""
+        if self.decommissioned:
+            return "decommissioned"
+        if self.claimed:
+            return "claimed"
+        if self.delivered:
+            return "delivered"
+        if self.pending is not None:
+            return "in_transit"
+        if self.sold:
+            return "sold"
+        return "in_stock"
+
+
+Record = ActorRecord | KeyRecord | AuthorizationRecord | ProductRecord | UnitRecord
+
+
+@dataclass
+class State:
+    """An in-memory view of a log's projections, keyed like the store's tables."""
+
+    actors: dict[str, ActorRecord] = field(default_factory=dict)
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+    authorizations: dict[str, AuthorizationRecord] = field(default_factory=dict)
+    products: dict[str, ProductRecord] = field(default_factory=dict)
+    units: dict[tuple[str, str], UnitRecord] = field(default_factory=dict)
+    #: authorization ids by partner, kept in step with ``authorizations``
+    by_partner: dict[str, set[str]] = field(default_factory=dict)
+
+    def apply(self, records: Iterable[Record]) -> None:
+        """Insert or replace each record (the last one for a key wins)."""
+        for record in records:
+            if isinstance(record, ActorRecord):
+                self.actors[record.id] = record
+            elif isinstance(record, KeyRecord):
+                self.keys[record.key_id] = record
+            elif isinstance(record, AuthorizationRecord):
+                self.authorizations[record.id] = record
+                self.by_partner.setdefault(record.partner, set()).add(record.id)
+            elif isinstance(record, ProductRecord):
+                self.products[record.gtin] = record
+            else:
+                self.units[(record.gtin, record.serial)] = record
+
+    def authorizations_of(self, partner: str) -> list[AuthorizationRecord]:
+        """Every authorization (revoked or not) granted to ``partner``, oldest first."""
+        ids = self.by_partner.get(partner, set())
+        return sorted((self.authorizations[i] for i in ids), key=lambda a: a.granted_index)
+
+    def records(self) -> list[Record]:
+        """Every record, in a stable order (for comparison and persistence)."""
+        out: list[Record] = []
+        for table in (self.actors, self.keys, self.authorizations, self.products):
+            out.extend(table[k] for k in sorted(table))
+        out.extend(self.units[k] for k in sorted(self.units))
+        return out

@@ -1,0 +1,135 @@
+"""Engines for SQLite (embedded default) and PostgreSQL, and schema migration.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a committed append survives a crash
+of the process or the machine) and a 30 s busy timeout. Writers use their own engine
+whose transactions start with ``BEGIN IMMEDIATE``, so two processes never both believe
+they extend the same head: the second waits for the first to commit. Readers use
+deferred transactions and, thanks to WAL, never block the writer.
+
+PostgreSQL serializes writers per log with ``SELECT ... FOR UPDATE`` on the log's row
+(ledger.store.repository); migrations take an advisory lock so that several workers
+starting at once upgrade the schema exactly once.
+
+Migrations are Alembic's, run programmatically; `migrate` brings any database to head.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger.errors import StorageError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_PG_MIGRATION_LOCK = 0x70726F76  # "prov": advisory lock id for schema upgrades
+
+
+@dataclass(frozen=True)
+class Engines:
+    """A reader and a writer engine on one database."""
+
+    url: str
+    reader: Engine
+    writer: Engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
+        return self.reader.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.reader.dispose()
+        self.writer.dispose()
+
+
+def connect(url: str) -> Engines:
+    """Create the reader and writer engines for ``url``.
+
+    ``sqlite:///path`` (the parent folder is created) or ``postgresql+psycopg://...``.
+
+    Raises:
+        StorageError: the URL names an unsupported database.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise StorageError("SQLite needs a file path: several connections share it")
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return Engines(url, _sqlite_engine(url, "BEGIN"), _sqlite_engine(url, "BEGIN IMMEDIATE"))
+    if parsed.get_backend_name() == "postgresql":
+        reader = create_engine(url, pool_pre_ping=True)
+        writer = create_engine(url, pool_pre_ping=True)
+        return Engines(url, reader, writer)
+    raise StorageError(
+        f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
+    )
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN, so we choose its kind.
+        dbapi_connection.isolation_level = None
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=30000",
+        ):
+            dbapi_connection.execute(pragma)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this code."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:  # pragma: no cover - the package ships migrations
+        raise StorageError("no migrations found")
+    return head
+
+
+def migrate(engines: Engines) -> None:
+    """Upgrade the database schema to the newest revision, once even under concurrency.
+
+    Raises:
+        StorageError: the database cannot be reached or the upgrade fails.
+    """
+    head = head_revision()
+    try:
+        with engines.reader.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
+        with engines.writer.begin() as conn:
+            if not engines.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_MIGRATION_LOCK})
+            if MigrationContext.configure(conn).get_current_revision() != head:
+                command.upgrade(_alembic_config(conn), "head")
+    except SQLAlchemyError as e:
+        raise StorageError(f"cannot migrate the database: {e}") from e

@@ -1,0 +1,285 @@
+"""Reads and writes of one database holding one or more logs.
+
+`Store` answers reads (entries, unit chains, checkpoints, proofs from stored subtree
+hashes, projections) on the reader engine; `Store.writer` opens the one transaction
+in which an append happens, holding the log's write lock (`WriteTx`). No rules and no
+signatures here: ledger.service decides what to write, this module only writes it.
+Every database failure surfaces as `StorageError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger import merkle
+from ledger.entry import ZERO_HASH
+from ledger.errors import NotFoundError, StorageError
+from ledger.merkle import Subtree
+from ledger.state import KeyRecord, State
+from ledger.store.database import Engines, connect, migrate
+from ledger.store.queries import (
+    CHECKPOINTS,
+    ENTRIES,
+    LOGS,
+    LogHead,
+    StoredCheckpoint,
+    StoredEntry,
+    chunks,
+    entry_from_row,
+    find_event_hashes,
+    head_from_row,
+    read_subtrees,
+)
+from ledger.store.records import RECORD_TABLES, from_row
+from ledger.store.writer import WriteTx
+
+
+class Store:
+    """A database of logs. Create with `Store.open`; close with `close`."""
+
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True) -> Store:
+        """Connect to ``url`` and (by default) migrate its schema to head.
+
+        Raises:
+            StorageError: unsupported URL, unreachable database or failed migration.
+        """
+        store = cls(connect(url))
+        if create:
+            migrate(store.engines)
+        return store
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engines.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engines.reader.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as e:
+            raise StorageError(f"database read failed: {e}") from e
+
+    # --- logs -------------------------------------------------------------------------
+
+    def ensure_log(self, name: str, origin: str) -> LogHead:
+        """Return the log called ``name``, creating it (empty) if it does not exist.
+
+        Raises:
+            StorageError: the log exists with another origin, or the database failed.
+        """
+        head = self.find_log(name)
+        if head is None:
+            try:
+                with self.engines.writer.begin() as conn:
+                    if conn.execute(select(LOGS.c.id).where(LOGS.c.name == name)).first() is None:
+                        next_id = conn.execute(
+                            select(func.coalesce(func.max(LOGS.c.id), 0))
+                        ).scalar_one()
+                        conn.execute(
+                            insert(LOGS).values(
+                                id=next_id + 1,
+                                name=name,
+                                origin=origin,
+                                size=0,
+                                chain=ZERO_HASH,
+                                root=merkle.EMPTY_ROOT,
+                            )
+                        )
+            except SQLAlchemyError as e:
+                raise StorageError(f"cannot create log {name!r}: {e}") from e
+            head = self.find_log(name)
+        if head is None or head.origin != origin:
+            raise StorageError(f"log {name!r} exists with origin {head.origin if head else None!r}")
+        return head
+
+    def find_log(self, name: str) -> LogHead | None:
+        """Return the log called ``name`` with its current head, or None."""
+        with self._read() as conn:
+            row = conn.execute(select(LOGS).where(LOGS.c.name == name)).first()
+        return None if row is None else head_from_row(row)
+
+    def head(self, log: int) -> LogHead:
+        """Return log ``log``'s committed head.
+
+        Raises:
+            NotFoundError: no such log.
+        """
+        with self._read() as conn:
+            row = conn.execute(select(LOGS).where(LOGS.c.id == log)).first()
+        if row is None:
+            raise NotFoundError(f"no log with id {log}", field="log")
+        return head_from_row(row)
+
+    # --- entries ----------------------------------------------------------------------
+
+    def entry(self, log: int, index: int) -> StoredEntry:
+        """Return the entry at ``index``.
+
+        Raises:
+            NotFoundError: no such entry.
+        """
+        with self._read() as conn:
+            row = conn.execute(
+                select(ENTRIES).where(ENTRIES.c.log == log, ENTRIES.c.idx == index)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no entry at index {index}", field="index")
+        return entry_from_row(row)
+
+    def entries(self, log: int, start: int, end: int) -> list[StoredEntry]:
+        """Return the entries with ``start <= index < end``, in index order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(ENTRIES)
+                .where(ENTRIES.c.log == log, ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
+                .order_by(ENTRIES.c.idx)
+            )
+            return [entry_from_row(r) for r in rows]
+
+    def unit_entries(self, log: int, gtin: str, serial: str) -> list[StoredEntry]:
+        """Return a unit's entries in index order (empty if the unit is unknown)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(ENTRIES)
+                .where(ENTRIES.c.log == log, ENTRIES.c.gtin == gtin, ENTRIES.c.serial == serial)
+                .order_by(ENTRIES.c.idx)
+            )
+            return [entry_from_row(r) for r in rows]
+
+    def find_event_hashes(
+        self, log: int, hashes: Sequence[bytes]
+    ) -> dict[bytes, tuple[int, bytes]]:
+        """Return {event hash: (index, leaf hash)} for the given hashes already in the log."""
+        with self._read() as conn:
+            return find_event_hashes(conn, log, hashes)
+
+    def public_keys(self, log: int, key_ids: Iterable[str]) -> dict[str, str]:
+        """Return {key id: base64url public key} for the known ones among ``key_ids``.
+
+        Removed keys are included: whether a key may still sign is the rules' call.
+        """
+        table = RECORD_TABLES[KeyRecord]
+        out: dict[str, str] = {}
+        with self._read() as conn:
+            for chunk in chunks(list(key_ids)):
+                rows = conn.execute(
+                    select(table.c.key_id, table.c.public_key).where(
+                        table.c.log == log, table.c.key_id.in_(chunk)
+                    )
+                )
+                out.update({r.key_id: r.public_key for r in rows})
+        return out
+
+    # --- checkpoints and proofs ---------------------------------------------------------
+
+    def checkpoint(self, log: int, size: int | None = None) -> StoredCheckpoint:
+        """Return the checkpoint at ``size``, or the latest one.
+
+        Raises:
+            NotFoundError: no checkpoint at that size (or none at all).
+        """
+        query = select(CHECKPOINTS).where(CHECKPOINTS.c.log == log)
+        if size is None:
+            query = query.order_by(CHECKPOINTS.c.size.desc()).limit(1)
+        else:
+            query = query.where(CHECKPOINTS.c.size == size)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFoundError(f"no checkpoint at size {size}" if size else "no checkpoint yet")
+        return StoredCheckpoint(row.size, bytes(row.root), row.note, row.signed_at)
+
+    def checkpoints(self, log: int) -> list[StoredCheckpoint]:
+        """Return every stored checkpoint, smallest size first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(CHECKPOINTS).where(CHECKPOINTS.c.log == log).order_by(CHECKPOINTS.c.size)
+            )
+            return [StoredCheckpoint(r.size, bytes(r.root), r.note, r.signed_at) for r in rows]
+
+    def subtrees(self, log: int, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
+        """Return stored perfect-subtree hashes (see `read_subtrees`)."""
+        with self._read() as conn:
+            return read_subtrees(conn, log, wanted)
+
+    def inclusion_proof(self, log: int, index: int, size: int) -> list[bytes]:
+        """Return the RFC 9162 inclusion proof of ``index`` in the tree of ``size``.
+
+        Reads O(log size) rows in at most two queries.
+
+        Raises:
+            ValidationError: index >= size.
+            NotFoundError: the tree has fewer than ``size`` leaves.
+        """
+        self._require_size(log, size)
+        ranges = merkle.inclusion_proof_ranges(index, size)
+        return merkle.proof_from_subtrees(
+            ranges, self.subtrees(log, merkle.needed_subtrees(ranges))
+        )
+
+    def consistency_proof(self, log: int, old_size: int, new_size: int) -> list[bytes]:
+        """Return the RFC 9162 consistency proof from ``old_size`` to ``new_size``.
+
+        Raises:
+            ValidationError: old_size > new_size.
+            NotFoundError: the tree has fewer than ``new_size`` leaves.
+        """
+        self._require_size(log, new_size)
+        ranges = merkle.consistency_proof_ranges(old_size, new_size)
+        return merkle.proof_from_subtrees(
+            ranges, self.subtrees(log, merkle.needed_subtrees(ranges))
+        )
+
+    def root(self, log: int, size: int) -> bytes:
+        """Return the tree head of the first ``size`` leaves, from O(log size) rows."""
+        self._require_size(log, size)
+        pieces = merkle.range_subtrees(0, size)
+        hashes = self.subtrees(log, pieces)
+        return merkle.range_root([hashes[p] for p in pieces]) if pieces else merkle.EMPTY_ROOT
+
+    def _require_size(self, log: int, size: int) -> None:
+        current = self.head(log).size
+        if size > current:
+            raise NotFoundError(f"the log has {current} entries, not {size}", field="size")
+
+    # --- projections ------------------------------------------------------------------
+
+    def load_state(self, log: int) -> State:
+        """Return every projection of ``log`` as an in-memory `State`."""
+        state = State()
+        with self._read() as conn:
+            for record_type, table in RECORD_TABLES.items():
+                rows = conn.execute(select(table).where(table.c.log == log))
+                state.apply(from_row(record_type, r) for r in rows)
+        return state
+
+    def replace_projections(self, log: int, state: State) -> None:
+        """Replace every projection row of ``log`` with ``state``, in one transaction."""
+        with self.writer(log) as tx:
+            for table in RECORD_TABLES.values():
+                tx.conn.execute(delete(table).where(table.c.log == log))
+            tx.upsert(state.records())
+
+    @contextmanager
+    def writer(self, log: int) -> Iterator[WriteTx]:
+        """Open the write transaction of ``log`` holding its write lock.
+
+        Commits when the block ends normally, rolls back (writing nothing) otherwise.
+
+        Raises:
+            StorageError: the database failed (the transaction wrote nothing).
+        """
+        try:
+            with self.engines.writer.begin() as conn:
+                yield WriteTx(conn, log, is_sqlite=self.engines.is_sqlite)
+        except SQLAlchemyError as e:
+            raise StorageError(f"database write failed; nothing was written: {e}") from e

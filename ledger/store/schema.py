@@ -1,0 +1,164 @@
+"""The database tables of a log store (SQLAlchemy 2, typed declarative).
+
+Every table carries ``log``, the small integer id of a row in ``logs``, so several logs
+(per brand or region) can share one database. ``entries`` keeps each entry's exact leaf
+bytes with the hashes derived from them; ``nodes`` keeps the hash of every perfect
+Merkle subtree of level >= 1 (level 0 are the leaf hashes in ``entries``), so any proof
+reads O(log n) rows; ``checkpoints`` keeps every signed tree head; the remaining tables
+are the projections of ledger.state, rebuildable from the entries.
+
+Large tables are WITHOUT ROWID on SQLite: their primary key is their only index key,
+which saves a second copy of it. The Alembic migrations in ``migrations/`` create
+exactly these tables; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+_NO_ROWID = {"sqlite_with_rowid": False}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class LogRow(Base):
+    """One log: its name, checkpoint origin and current head (locked by writers)."""
+
+    __tablename__ = "logs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    origin: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    chain: Mapped[bytes] = mapped_column(LargeBinary(32))
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class EntryRow(Base):
+    """A log entry: the leaf bytes exactly as hashed, and what is indexed about them."""
+
+    __tablename__ = "entries"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    chain: Mapped[bytes] = mapped_column(LargeBinary(32))
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    serial: Mapped[str | None] = mapped_column(String(20))
+    signer: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(22))
+    received: Mapped[str] = mapped_column(String(32))
+    __table_args__ = (
+        Index("ix_entries_event_hash", "log", "event_hash", unique=True),
+        Index("ix_entries_unit", "log", "gtin", "serial", "idx"),
+        _NO_ROWID,
+    )
+
+
+class NodeRow(Base):
+    """The hash of the perfect subtree ``[idx * 2**level, (idx + 1) * 2**level)``."""
+
+    __tablename__ = "nodes"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    __table_args__ = (_NO_ROWID,)
+
+
+class CheckpointRow(Base):
+    """A signed checkpoint (C2SP signed note) of the tree at ``size``."""
+
+    __tablename__ = "checkpoints"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[str] = mapped_column(String(32))
+
+
+class ActorTable(Base):
+    """Projection of `ledger.state.ActorRecord`."""
+
+    __tablename__ = "actors"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    prefixes: Mapped[str] = mapped_column(Text)
+    registered_index: Mapped[int] = mapped_column(BigInteger)
+    revoked_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class KeyTable(Base):
+    """Projection of `ledger.state.KeyRecord`."""
+
+    __tablename__ = "actor_keys"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(22), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(String(43))
+    added_index: Mapped[int] = mapped_column(BigInteger)
+    removed_index: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_actor_keys_actor", "log", "actor"),)
+
+
+class AuthorizationTable(Base):
+    """Projection of `ledger.state.AuthorizationRecord`."""
+
+    __tablename__ = "authorizations"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    partner: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    gtins: Mapped[str] = mapped_column(Text)
+    prefixes: Mapped[str] = mapped_column(Text)
+    not_before: Mapped[str] = mapped_column(String(32))
+    not_after: Mapped[str] = mapped_column(String(32))
+    granted_index: Mapped[int] = mapped_column(BigInteger)
+    revoked_index: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (Index("ix_authorizations_partner", "log", "partner"),)
+
+
+class ProductTable(Base):
+    """Projection of `ledger.state.ProductRecord`."""
+
+    __tablename__ = "products"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    registered_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class UnitTable(Base):
+    """Projection of `ledger.state.UnitRecord`."""
+
+    __tablename__ = "units"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(20), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    head: Mapped[str] = mapped_column(String(43))
+    head_index: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(Integer)
+    commissioned_index: Mapped[int] = mapped_column(BigInteger)
+    custodian: Mapped[str | None] = mapped_column(String(64))
+    pending: Mapped[str | None] = mapped_column(String(64))
+    sold: Mapped[bool] = mapped_column(Boolean)
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    claimed: Mapped[bool] = mapped_column(Boolean)
+    recalled: Mapped[bool] = mapped_column(Boolean)
+    decommissioned: Mapped[bool] = mapped_column(Boolean)
+    flags: Mapped[int] = mapped_column(Integer)
+    lot: Mapped[str | None] = mapped_column(String(20))
+    expiry: Mapped[str | None] = mapped_column(String(6))
+    claim_salt: Mapped[str | None] = mapped_column(String(22))
+    claim_hash: Mapped[str | None] = mapped_column(String(43))
+    __table_args__ = (_NO_ROWID,)

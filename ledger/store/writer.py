@@ -1,0 +1,177 @@
+"""The write transaction of one log: lock, read what the append needs, write it all.
+
+`ledger.store.repository.Store.writer` opens it; everything written through one
+`WriteTx` commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ledger.errors import NotFoundError
+from ledger.merkle import Subtree
+from ledger.state import (
+    ActorRecord,
+    AuthorizationRecord,
+    KeyRecord,
+    ProductRecord,
+    Record,
+    UnitRecord,
+)
+from ledger.store.queries import (
+    CHECKPOINTS,
+    ENTRIES,
+    LOGS,
+    NODES,
+    LogHead,
+    chunks,
+    find_event_hashes,
+    head_from_row,
+    read_subtrees,
+)
+from ledger.store.records import RECORD_TABLES, from_row, to_row
+
+
+class WriteTx:
+    """The write transaction of one log, holding its lock (see `Store.writer`)."""
+
+    def __init__(self, conn: Connection, log: int, *, is_sqlite: bool) -> None:
+        self.conn = conn
+        self.log = log
+        self._insert = sqlite_insert if is_sqlite else pg_insert
+        self._is_sqlite = is_sqlite
+
+    def lock_head(self) -> LogHead:
+        """Lock the log's row and return its head (SQLite: BEGIN IMMEDIATE already did).
+
+        Raises:
+            NotFoundError: no such log.
+        """
+        query = select(LOGS).where(LOGS.c.id == self.log)
+        if not self._is_sqlite:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        if row is None:
+            raise NotFoundError(f"no log with id {self.log}", field="log")
+        return head_from_row(row)
+
+    def find_event_hashes(self, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
+        """Return {event hash: (index, leaf hash)} for hashes already in the log."""
+        return find_event_hashes(self.conn, self.log, hashes)
+
+    def subtrees(self, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
+        """Read perfect-subtree hashes inside this transaction."""
+        return read_subtrees(self.conn, self.log, wanted)
+
+    def load_records(self, refs: Mapping[type[Record], Iterable[Any]]) -> list[Record]:
+        """Load projection records by primary key (units by (gtin, serial))."""
+        out: list[Record] = []
+        for record_type, keys in refs.items():
+            keys = list(dict.fromkeys(keys))
+            table = RECORD_TABLES[record_type]
+            column = _key_column(record_type, table)
+            for chunk in chunks(keys):
+                rows = self.conn.execute(
+                    select(table).where(table.c.log == self.log, column.in_(chunk))
+                )
+                out.extend(from_row(record_type, r) for r in rows)
+        return out
+
+    def load_where(self, record_type: type[Record], **equals: Any) -> list[Record]:
+        """Load the records of one type whose columns equal the given values."""
+        table = RECORD_TABLES[record_type]
+        conditions = [table.c.log == self.log] + [table.c[k] == v for k, v in equals.items()]
+        rows = self.conn.execute(select(table).where(and_(*conditions)))
+        return [from_row(record_type, r) for r in rows]
+
+    def load_in(
+        self, record_type: type[Record], column: str, values: Iterable[Any]
+    ) -> list[Record]:
+        """Load the records of one type whose ``column`` is one of ``values``."""
+        table = RECORD_TABLES[record_type]
+        out: list[Record] = []
+        for chunk in chunks(list(dict.fromkeys(values))):
+            rows = self.conn.execute(
+                select(table).where(table.c.log == self.log, table.c[column].in_(chunk))
+            )
+            out.extend(from_row(record_type, r) for r in rows)
+        return out
+
+    def insert_entries(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert entry rows (column dicts without ``log``)."""
+        if rows:
+            self.conn.execute(insert(ENTRIES), [{"log": self.log, **r} for r in rows])
+
+    def insert_nodes(self, nodes: Mapping[Subtree, bytes]) -> None:
+        """Insert subtree hashes of level >= 1."""
+        rows = [
+            {"log": self.log, "level": s.level, "idx": s.start >> s.level, "hash": h}
+            for s, h in nodes.items()
+            if s.level > 0
+        ]
+        if rows:
+            self.conn.execute(insert(NODES), rows)
+
+    def upsert(self, records: Iterable[Record]) -> None:
+        """Insert or replace projection records (the last one for a key wins)."""
+        latest: dict[tuple[Any, ...], Record] = {r.key: r for r in records}
+        by_type: dict[type[Any], list[dict[str, Any]]] = {}
+        for record in latest.values():
+            by_type.setdefault(type(record), []).append(to_row(self.log, record))
+        for record_type, rows in by_type.items():
+            table = RECORD_TABLES[record_type]
+            keys = [c.name for c in table.primary_key.columns]
+            statement = self._insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=keys,
+                set_={
+                    c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys
+                },
+            )
+            self.conn.execute(statement, rows)
+
+    def set_head(self, size: int, chain: bytes, root: bytes) -> None:
+        """Move the log's head."""
+        self.conn.execute(
+            update(LOGS).where(LOGS.c.id == self.log).values(size=size, chain=chain, root=root)
+        )
+
+    def checkpoint_note(self, size: int) -> str:
+        """Return the signed checkpoint note at ``size``.
+
+        Raises:
+            NotFoundError: none was stored at that size.
+        """
+        row = self.conn.execute(
+            select(CHECKPOINTS.c.note).where(
+                CHECKPOINTS.c.log == self.log, CHECKPOINTS.c.size == size
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError(f"no checkpoint at size {size}", field="size")
+        return str(row.note)
+
+    def insert_checkpoint(self, size: int, root: bytes, note: str, signed_at: str) -> None:
+        """Store a signed checkpoint."""
+        self.conn.execute(
+            insert(CHECKPOINTS).values(
+                log=self.log, size=size, root=root, note=note, signed_at=signed_at
+            )
+        )
+
+
+def _key_column(record_type: type[Record], table: Any) -> Any:
+    if record_type is UnitRecord:
+        return tuple_(table.c.gtin, table.c.serial)
+    name = {
+        ActorRecord: "id",
+        KeyRecord: "key_id",
+        AuthorizationRecord: "id",
+        ProductRecord: "gtin",
+    }[record_type]
+    return table.c[name]

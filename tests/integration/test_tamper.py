@@ -1,0 +1,259 @@
+"""The tamper matrix: every way of editing the database behind the ledger's back is
+caught by the audit, which names the first bad index (or the projection)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from ledger import codec, entry, merkle, note
+from ledger.audit import AuditReport, audit_log
+from ledger.entry import Leaf, sign_event
+from ledger.events import event_from_dict
+from tests.factories import GTIN, key
+from tests.integration.world import LedgerWorld
+from tests.rules_factories import NOW, SERIAL
+
+TAMPERED = 15  # the index we tamper with: the receive of unit SN-0001
+
+
+@pytest.fixture
+def busy(world: LedgerWorld) -> LedgerWorld:
+    """The base world plus custody traffic on two units: 20 entries, one per batch."""
+    w = world.world
+    world.append(w.on_unit("handoff", "acme", to="ship-co"))  # 13
+    world.append(w.sign("commission", "acme", unit={"gtin": GTIN, "serial": "SN-2"}, prev=None))
+    world.append(w.on_unit("receive", "ship-co"))  # 15
+    world.append(w.on_unit("handoff", "ship-co", to="shop"))
+    world.append(w.on_unit("receive", "shop"))
+    world.append(w.on_unit("inspect", "insp", result="pass"))
+    world.append(w.on_unit("sell", "shop"))
+    world.append(w.on_unit("inspect", "insp", serial="SN-2", result="pass"))  # 20, last on SN-2
+    assert world.ledger.head().size == 21
+    return world
+
+
+def _sql(world: LedgerWorld, statement: str, **params: Any) -> None:
+    with world.ledger.store.engines.writer.begin() as conn:
+        conn.execute(text(statement), {"log": world.ledger.log, **params})
+
+
+def _audit(world: LedgerWorld, trusted: list[str] | None = None) -> AuditReport:
+    ledger = world.ledger
+    return audit_log(ledger.store, ledger.log, ledger.verifier_key, trusted=trusted or [])
+
+
+def _flip(value: Any) -> Any:
+    if isinstance(value, bytes | memoryview):
+        data = bytearray(bytes(value))
+        data[len(data) // 2] ^= 0x01
+        return bytes(data)
+    return value[:-1] + ("x" if value[-1] != "x" else "y")
+
+
+COLUMNS = [
+    "leaf",
+    "leaf_hash",
+    "chain",
+    "event_hash",
+    "kind",
+    "gtin",
+    "serial",
+    "signer",
+    "key_id",
+    "received",
+]
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+def test_one_flipped_byte_in_any_column_is_found(busy: LedgerWorld, column: str) -> None:
+    assert _audit(busy).ok
+    with busy.ledger.store.engines.reader.connect() as conn:
+        value = conn.execute(
+            text(f"SELECT {column} FROM entries WHERE log = :log AND idx = :i"),
+            {"log": busy.ledger.log, "i": TAMPERED},
+        ).scalar_one()
+    _sql(
+        busy,
+        f"UPDATE entries SET {column} = :v WHERE log = :log AND idx = :i",
+        v=_flip(value),
+        i=TAMPERED,
+    )
+    report = _audit(busy)
+    assert not report.ok
+    assert report.first_bad_index == TAMPERED, report.to_dict()
+
+
+def test_a_deleted_row_is_found(busy: LedgerWorld) -> None:
+    _sql(busy, "DELETE FROM entries WHERE log = :log AND idx = :i", i=TAMPERED)
+    report = _audit(busy)
+    assert report.first_bad_index == TAMPERED
+    assert "missing-entry" in {f.code for f in report.findings}
+
+
+def test_two_swapped_rows_are_found(busy: LedgerWorld) -> None:
+    _sql(busy, "UPDATE entries SET idx = -1 WHERE log = :log AND idx = :i", i=TAMPERED)
+    _sql(
+        busy,
+        "UPDATE entries SET idx = :i WHERE log = :log AND idx = :j",
+        i=TAMPERED,
+        j=TAMPERED + 1,
+    )
+    _sql(busy, "UPDATE entries SET idx = :j WHERE log = :log AND idx = -1", j=TAMPERED + 1)
+    report = _audit(busy)
+    assert report.first_bad_index == TAMPERED, report.to_dict()
+
+
+def test_a_truncated_tail_is_found(busy: LedgerWorld) -> None:
+    _sql(busy, "DELETE FROM entries WHERE log = :log AND idx >= :i", i=TAMPERED)
+    report = _audit(busy)
+    assert report.first_bad_index == TAMPERED
+    # A consistent truncation (head row and checkpoints cut too) is caught by a trusted
+    # checkpoint the auditor kept.
+    kept = busy.ledger.checkpoint()
+    _sql(busy, "DELETE FROM checkpoints WHERE log = :log AND size > :i", i=TAMPERED)
+    _sql(busy, "DELETE FROM nodes WHERE log = :log")
+    report = _audit(busy, trusted=[kept])
+    assert "truncated" in {f.code for f in report.findings}
+
+
+def test_an_edited_projection_is_found(busy: LedgerWorld) -> None:
+    _sql(
+        busy,
+        "UPDATE units SET custodian = 'mallory' WHERE log = :log AND serial = :s",
+        s=SERIAL,
+    )
+    report = _audit(busy)
+    assert [f.code for f in report.findings] == ["projection"]
+    assert report.findings[0].evidence["table"] == "unit"
+    assert report.first_bad_index is None
+
+
+def _rewrite(world: LedgerWorld, index: int, leaf: bytes, *, resign: bool) -> None:
+    """Replace one leaf and recompute every derived value: hashes, chain, nodes, head;
+    with ``resign`` also every checkpoint (an insider holding the operator key)."""
+    ledger = world.ledger
+    size = ledger.head().size
+    leaves = [e.leaf for e in ledger.entries(0, size)]
+    leaves[index] = leaf
+    hashes = [merkle.leaf_hash(x) for x in leaves]
+    chain = entry.ZERO_HASH
+    with ledger.store.engines.writer.begin() as conn:
+        for i, data in enumerate(leaves):
+            chain = entry.chain_hash(chain, hashes[i])
+            if i >= index:
+                parsed = Leaf.from_bytes(data)
+                conn.execute(
+                    text(
+                        "UPDATE entries SET leaf = :leaf, leaf_hash = :h, chain = :c, event_hash = :e"
+                        " WHERE log = :log AND idx = :i"
+                    ),
+                    {
+                        "leaf": data,
+                        "h": hashes[i],
+                        "c": chain,
+                        "e": parsed.signed.hash,
+                        "log": ledger.log,
+                        "i": i,
+                    },
+                )
+        conn.execute(text("DELETE FROM nodes WHERE log = :log"), {"log": ledger.log})
+        for i in range(size):
+            for sub in merkle.subtrees_completed_by(i):
+                if sub.level:
+                    value = merkle.root(hashes[sub.start : sub.end])
+                    conn.execute(
+                        text("INSERT INTO nodes (log, level, idx, hash) VALUES (:log, :l, :x, :h)"),
+                        {
+                            "log": ledger.log,
+                            "l": sub.level,
+                            "x": sub.start >> sub.level,
+                            "h": value,
+                        },
+                    )
+        conn.execute(
+            text("UPDATE logs SET chain = :c, root = :r WHERE id = :log"),
+            {"c": chain, "r": merkle.root(hashes), "log": ledger.log},
+        )
+        if resign:
+            rows = conn.execute(
+                text("SELECT size FROM checkpoints WHERE log = :log"), {"log": ledger.log}
+            )
+            for (cp_size,) in list(rows):
+                root = merkle.root(hashes[:cp_size])
+                signed = note.sign_checkpoint(
+                    note.Checkpoint(ledger.config.origin, cp_size, root), ledger.signer
+                )
+                conn.execute(
+                    text(
+                        "UPDATE checkpoints SET root = :r, note = :n WHERE log = :log AND size = :s"
+                    ),
+                    {"r": root, "n": signed.decode(), "log": ledger.log, "s": cp_size},
+                )
+
+
+def test_a_rewritten_entry_with_recomputed_nodes_is_found_by_its_signature(
+    busy: LedgerWorld,
+) -> None:
+    original = busy.ledger.entry(TAMPERED).leaf
+    forged = original.replace(b'"actor":"ship-co"', b'"actor":"shop"')  # JSON stays valid
+    assert forged != original
+    _rewrite(busy, TAMPERED, forged, resign=False)
+    report = _audit(busy)
+    assert report.first_bad_index == TAMPERED, report.to_dict()
+    codes = {f.code for f in report.findings}
+    assert "checkpoint-root" in codes
+
+
+def _resigned_last_inspect(world: LedgerWorld) -> tuple[int, bytes]:
+    """Entry 20 (the last event of SN-2) re-signed by the inspector's stolen key as 'fail'."""
+    index = 20
+    leaf = Leaf.from_bytes(world.ledger.entry(index).leaf)
+    data = {**leaf.signed.event.to_dict(), "result": "fail"}
+    signed = sign_event(event_from_dict(data), key(world.world.seeds["insp"]))
+    return index, Leaf.build(signed, leaf.received_at).data
+
+
+def test_a_validly_resigned_rewrite_is_found_by_the_old_checkpoints(busy: LedgerWorld) -> None:
+    index, forged = _resigned_last_inspect(busy)
+    _rewrite(busy, index, forged, resign=False)
+    busy.ledger.rebuild_projections()  # even with consistent projections
+    report = _audit(busy)
+    assert {f.code for f in report.findings} == {"checkpoint-root"}
+    assert report.first_bad_index == index
+
+
+def test_an_insider_rewrite_needs_trusted_checkpoints(busy: LedgerWorld) -> None:
+    ledger = busy.ledger
+    kept = [ledger.checkpoint(20), ledger.checkpoint()]  # what an auditor saw earlier
+    index, forged = _resigned_last_inspect(busy)
+    _rewrite(busy, index, forged, resign=True)
+    ledger.rebuild_projections()
+    assert _audit(busy).ok  # invisible from inside the database...
+    report = _audit(busy, trusted=kept)  # ...but not to an auditor who kept checkpoints
+    assert [f.code for f in report.findings] == ["trusted-checkpoint"]
+    finding = report.findings[0]
+    assert finding.evidence["checkpoint"] == kept[1]
+    assert finding.evidence["recomputed_root"] == codec.hex_encode(
+        merkle.root([merkle.leaf_hash(e.leaf) for e in ledger.entries(0, 21)])
+    )
+    assert report.first_bad_index == index
+    _ = NOW
+
+
+def test_audit_reports_progress_and_counts(busy: LedgerWorld) -> None:
+    seen: list[tuple[int, int]] = []
+    report = audit_log(
+        busy.ledger.store,
+        busy.ledger.log,
+        busy.ledger.verifier_key,
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert report.ok and report.entries == 21 and report.checkpoints == 21
+    assert seen[-1] == (21, 21)
+
+
+Tamper = Callable[[LedgerWorld], None]

@@ -1,0 +1,75 @@
+"""The rules tests' `World`, driven through a real `Ledger` (store + service).
+
+Every event the world signs is appended to the ledger; only what the ledger accepts
+is applied to the world's in-memory state, so the two must stay equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+
+from ledger.entry import Leaf, SignedEvent
+from ledger.service import BatchReceipt, Ledger, LogConfig
+from ledger.store.records import RECORD_TABLES
+from tests.factories import key
+from tests.rules_factories import NOW, World
+
+ORIGIN = "test.example/log"
+TABLES = ["logs", "entries", "nodes", "checkpoints", *(t.name for t in RECORD_TABLES.values())]
+
+
+def config(name: str) -> LogConfig:
+    """The test log's configuration: operator key seed 1, as in rules_factories."""
+    return LogConfig(origin=f"{ORIGIN}/{name}", operator_key=key(1), name=name)
+
+
+def clock() -> Any:
+    """The fixed time the rules tests use."""
+    return NOW
+
+
+@dataclass
+class LedgerWorld:
+    """A `World` whose events go through ``ledger``."""
+
+    ledger: Ledger
+    world: World
+
+    @classmethod
+    def base(cls, ledger: Ledger) -> LedgerWorld:
+        """Replay `World.base()`'s events (after the ledger's own genesis) into ledger."""
+        genesis = Leaf.from_bytes(ledger.entry(0).leaf).signed
+        world = World()
+        world.accept(genesis, NOW)
+        scripted = World.base()
+        for signed in scripted.log[1:]:
+            ledger.append(signed, NOW)
+            world.accept(signed, NOW)
+        world.seeds, world.auths = scripted.seeds, scripted.auths
+        return cls(ledger, world)
+
+    def append(self, signed: SignedEvent) -> BatchReceipt:
+        """Append through the ledger, then mirror the accepted event in the world."""
+        receipt = self.ledger.append(signed, NOW)
+        if not receipt.receipts[0].duplicate:
+            self.world.accept(signed, NOW)
+        return receipt
+
+
+def dump(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the ledger's log in every table, ordered: for byte-for-byte checks."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with ledger.store.engines.reader.connect() as conn:
+        for table in TABLES:
+            column = "id" if table == "logs" else "log"
+            rows = conn.execute(
+                text(f"SELECT * FROM {table} WHERE {column} = :log"),
+                {"log": ledger.log},
+            )
+            out[table] = sorted(
+                tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows
+            )
+    return out
