@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy import Connection, Table, and_, or_, select
 
 from ledger.merkle import Subtree
 from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow
@@ -98,9 +98,17 @@ def read_subtrees(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict
         )
         out.update({Subtree(0, r.idx): bytes(r.leaf_hash) for r in rows})
     for chunk in chunks(nodes):
+        # One "level = L AND idx IN (...)" per level: both SQLite and PostgreSQL use the
+        # primary key for that, which they do not always do for a row-value IN list.
+        by_level: dict[int, list[int]] = {}
+        for level, idx in chunk:
+            by_level.setdefault(level, []).append(idx)
+        per_level = [
+            and_(NODES.c.level == level, NODES.c.idx.in_(idxs)) for level, idxs in by_level.items()
+        ]
         rows = conn.execute(
             select(NODES.c.level, NODES.c.idx, NODES.c.hash).where(
-                NODES.c.log == log, tuple_(NODES.c.level, NODES.c.idx).in_(chunk)
+                NODES.c.log == log, or_(*per_level)
             )
         )
         out.update({Subtree(r.level, r.idx << r.level): bytes(r.hash) for r in rows})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import merkle
@@ -214,42 +214,42 @@ class Store:
     def inclusion_proof(self, log: int, index: int, size: int) -> list[bytes]:
         """Return the RFC 9162 inclusion proof of ``index`` in the tree of ``size``.
 
-        Reads O(log size) rows in at most two queries.
+        One transaction of three queries (head, leaf hashes, node hashes) reading
+        O(log size) rows.
 
         Raises:
             ValidationError: index >= size.
             NotFoundError: the tree has fewer than ``size`` leaves.
         """
-        self._require_size(log, size)
-        ranges = merkle.inclusion_proof_ranges(index, size)
-        return merkle.proof_from_subtrees(
-            ranges, self.subtrees(log, merkle.needed_subtrees(ranges))
-        )
+        return self._proof(log, size, merkle.inclusion_proof_ranges(index, size))
 
     def consistency_proof(self, log: int, old_size: int, new_size: int) -> list[bytes]:
         """Return the RFC 9162 consistency proof from ``old_size`` to ``new_size``.
+
+        Same cost as `inclusion_proof`.
 
         Raises:
             ValidationError: old_size > new_size.
             NotFoundError: the tree has fewer than ``new_size`` leaves.
         """
-        self._require_size(log, new_size)
-        ranges = merkle.consistency_proof_ranges(old_size, new_size)
-        return merkle.proof_from_subtrees(
-            ranges, self.subtrees(log, merkle.needed_subtrees(ranges))
-        )
+        return self._proof(log, new_size, merkle.consistency_proof_ranges(old_size, new_size))
 
     def root(self, log: int, size: int) -> bytes:
         """Return the tree head of the first ``size`` leaves, from O(log size) rows."""
-        self._require_size(log, size)
         pieces = merkle.range_subtrees(0, size)
-        hashes = self.subtrees(log, pieces)
-        return merkle.range_root([hashes[p] for p in pieces]) if pieces else merkle.EMPTY_ROOT
+        if not pieces:
+            return merkle.EMPTY_ROOT
+        (root,) = self._proof(log, size, [(0, size)])
+        return root
 
-    def _require_size(self, log: int, size: int) -> None:
-        current = self.head(log).size
-        if size > current:
-            raise NotFoundError(f"the log has {current} entries, not {size}", field="size")
+    def _proof(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes]:
+        with self._read() as conn:
+            row = conn.execute(select(LOGS.c.size).where(LOGS.c.id == log)).first()
+            current = 0 if row is None else row.size
+            if size > current:
+                raise NotFoundError(f"the log has {current} entries, not {size}", field="size")
+            hashes = read_subtrees(conn, log, merkle.needed_subtrees(ranges))
+        return merkle.proof_from_subtrees(ranges, hashes)
 
     # --- projections ------------------------------------------------------------------
 
@@ -280,6 +280,28 @@ class Store:
         """
         try:
             with self.engines.writer.begin() as conn:
-                yield WriteTx(conn, log, is_sqlite=self.engines.is_sqlite)
+                tx = WriteTx(conn, log, is_sqlite=self.engines.is_sqlite)
+                yield tx
         except SQLAlchemyError as e:
             raise StorageError(f"database write failed; nothing was written: {e}") from e
+        self._refresh_statistics(tx)
+
+    def _refresh_statistics(self, tx: WriteTx) -> None:
+        """ANALYZE the growing tables when a log's size crosses a power of two.
+
+        PostgreSQL plans the append's lookups (event hash, unit keys) from table
+        statistics; a young, fast-growing log whose statistics are stale (or with
+        autovacuum off) gets sequential scans that make each append O(n). Refreshing at
+        powers of two costs O(log n) ANALYZE runs over a log's life, after the commit and
+        outside the write lock. SQLite's planner needs no statistics for these lookups.
+        """
+        if self.engines.is_sqlite or tx.grew_from is None or tx.grew_to is None:
+            return
+        if tx.grew_to < 1024 or tx.grew_from.bit_length() == tx.grew_to.bit_length():
+            return
+        try:
+            with self.engines.writer.begin() as conn:
+                for table in ("entries", "units", "nodes"):
+                    conn.execute(text(f"ANALYZE {table}"))
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot refresh statistics: {e}") from e

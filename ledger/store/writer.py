@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -45,6 +45,9 @@ class WriteTx:
         self.log = log
         self._insert = sqlite_insert if is_sqlite else pg_insert
         self._is_sqlite = is_sqlite
+        #: the log's size before and after this transaction, once `set_head` ran
+        self.grew_from: int | None = None
+        self.grew_to: int | None = None
 
     def lock_head(self) -> LogHead:
         """Lock the log's row and return its head (SQLite: BEGIN IMMEDIATE already did).
@@ -58,7 +61,9 @@ class WriteTx:
         row = self.conn.execute(query).first()
         if row is None:
             raise NotFoundError(f"no log with id {self.log}", field="log")
-        return head_from_row(row)
+        head = head_from_row(row)
+        self.grew_from = head.size
+        return head
 
     def find_event_hashes(self, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         """Return {event hash: (index, leaf hash)} for hashes already in the log."""
@@ -73,6 +78,9 @@ class WriteTx:
         out: list[Record] = []
         for record_type, keys in refs.items():
             keys = list(dict.fromkeys(keys))
+            if record_type is UnitRecord:
+                out.extend(self._load_units(keys))
+                continue
             table = RECORD_TABLES[record_type]
             column = _key_column(record_type, table)
             for chunk in chunks(keys):
@@ -80,6 +88,23 @@ class WriteTx:
                     select(table).where(table.c.log == self.log, column.in_(chunk))
                 )
                 out.extend(from_row(record_type, r) for r in rows)
+        return out
+
+    def _load_units(self, keys: Sequence[tuple[str, str]]) -> list[Record]:
+        # gtin IN (...) AND serial IN (...) uses the primary key on both databases (a
+        # row-value IN list does not on PostgreSQL); exact pairs are kept afterwards.
+        table = RECORD_TABLES[UnitRecord]
+        wanted = set(keys)
+        out: list[Record] = []
+        for chunk in chunks(list(keys)):
+            rows = self.conn.execute(
+                select(table).where(
+                    table.c.log == self.log,
+                    table.c.gtin.in_(sorted({g for g, _ in chunk})),
+                    table.c.serial.in_(sorted({s for _, s in chunk})),
+                )
+            )
+            out.extend(from_row(UnitRecord, r) for r in rows if (r.gtin, r.serial) in wanted)
         return out
 
     def load_where(self, record_type: type[Record], **equals: Any) -> list[Record]:
@@ -137,6 +162,7 @@ class WriteTx:
 
     def set_head(self, size: int, chain: bytes, root: bytes) -> None:
         """Move the log's head."""
+        self.grew_to = size
         self.conn.execute(
             update(LOGS).where(LOGS.c.id == self.log).values(size=size, chain=chain, root=root)
         )
@@ -166,8 +192,6 @@ class WriteTx:
 
 
 def _key_column(record_type: type[Record], table: Any) -> Any:
-    if record_type is UnitRecord:
-        return tuple_(table.c.gtin, table.c.serial)
     name = {
         ActorRecord: "id",
         KeyRecord: "key_id",
