@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint demo clean vectors
+# Debian packages some tests need: a CJK font for labels, PDF and SVG rasterisers.
+SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils librsvg2-bin
+
+.PHONY: test lint demo clean vectors sysdeps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +15,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/pytest
+
+# Installs missing Debian packages when it can (root with apt-get); otherwise says which
+# are missing: the tests that need them skip with one line (and fail in CI).
+sysdeps:
+	@command -v dpkg >/dev/null || exit 0; \
+	missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] && exit 0; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
+	  echo "could not install:$$missing"; \
+	else echo "missing system packages:$$missing (install them to run every test)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

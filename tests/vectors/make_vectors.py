@@ -17,7 +17,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ledger import codec, crypto, entry, events, merkle, note
+from ledger import claimcode, codec, crypto, entry, events, merkle, note
 
 HERE = Path(__file__).resolve().parent
 ORIGIN = "provenance.example/log"
@@ -64,7 +64,7 @@ def build() -> dict[str, bytes]:
     operator_key = crypto.private_key_from_seed(seed("operator"))
     brand_key = crypto.private_key_from_seed(seed("brand"))
     salt = seed("claim salt")[:16]
-    claim_code = "7K3M-9QXD-2HVP-T4RB-W"
+    claim_code = claimcode.encode_claim_code(seed("claim code")[:10])
     claim_hash = hashlib.sha256(salt + claim_code.encode()).digest()
     raw = _events(
         "operator",

@@ -1,0 +1,182 @@
+"""The brand signature on a QR label, and its offline verification.
+
+What it does: defines the bytes a brand signs for a printed unit label, builds the
+label URI (a GS1 Digital Link with the signature in query parameter ``s``) and checks
+a scanned URI against the brand's public key(s), with no network (docs/FORMAT.md
+section 8):
+
+    label_message = gtin14 || "\\n" || serial || "\\n"              (ASCII)
+    sig           = Ed25519-Sign(brand key, DOMAIN_LABEL || label_message)
+    label URI     = {base}/01/{gtin14}/21/{percent-encoded serial}?s={base64url(sig)}
+
+The GTIN is always 14 digits and a serial (GS1 character set 82) holds no newline, so
+the message names exactly one unit and no two units share one. The domain prefix
+``provenance-ledger/v1 label\\n`` keeps a label signature from ever passing as an event
+signature, and the other way round.
+
+The signature covers the unit identity only: not the host, nor any lot, expiry or other
+parameter. So the URI carries nothing else, and `verify_label` refuses a label URI
+with anything more in it. A valid signature proves that the brand issued this unit
+identity; it cannot prove that the label is not a copy (clone detection does that).
+
+The label carries no key id (22 more characters would push long URIs past QR version
+10): the verifier tries each of the brand's keys it knows.
+
+What it does not do: no QR rendering (``qr/``), no I/O, no clock reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ledger import crypto
+from ledger.codec import b64url_decode, b64url_encode
+from ledger.crypto import Ed25519PrivateKey, Ed25519PublicKey
+from ledger.errors import EncodingError, GS1Error, KeyFormatError, SignatureError
+from ledger.gs1 import DigitalLink, UnitId, format_digital_link, parse_digital_link
+
+SIGNATURE_PARAM = "s"
+#: The longest base URL (scheme, host, optional path prefix, no trailing slash) of a
+#: label. With it, the longest label URI (a 20-character serial that is all
+#: percent-escapes) is 213 characters, the byte-mode capacity of a version 10 QR code
+#: at error correction M (ISO/IEC 18004:2015 table 7).
+MAX_BASE_URL_LENGTH = 42
+MAX_LABEL_URI_LENGTH = 213
+
+__all__ = [
+    "MAX_BASE_URL_LENGTH",
+    "MAX_LABEL_URI_LENGTH",
+    "SIGNATURE_PARAM",
+    "label_message",
+    "label_uri",
+    "sign_label",
+    "signed_label_uri",
+    "verify_label",
+    "verify_label_signature",
+]
+
+
+def label_message(unit: UnitId) -> bytes:
+    """Return the bytes signed for a unit label (without the domain prefix).
+
+    ``gtin14 "\\n" serial "\\n"`` in ASCII; `crypto.sign` prepends ``DOMAIN_LABEL``.
+
+    Raises:
+        GS1Error: ``unit`` is not a `UnitId` (field ``unit``).
+    """
+    if not isinstance(unit, UnitId):
+        raise GS1Error("expected a UnitId", field="unit")
+    return f"{unit.gtin}\n{unit.serial}\n".encode("ascii")
+
+
+def sign_label(unit: UnitId, key: Ed25519PrivateKey) -> str:
+    """Return the brand's label signature for ``unit`` as unpadded base64url (86 chars).
+
+    Raises:
+        GS1Error: ``unit`` is not a `UnitId`.
+    """
+    return b64url_encode(crypto.sign(key, crypto.DOMAIN_LABEL, label_message(unit)))
+
+
+def _check_label_base(base_url: str) -> None:
+    if not isinstance(base_url, str) or len(base_url.removesuffix("/")) > MAX_BASE_URL_LENGTH:
+        raise GS1Error(
+            f"a label base URL has at most {MAX_BASE_URL_LENGTH} characters, so that the "
+            "QR code stays at version 10 or below",
+            field="base_url",
+        )
+
+
+def label_uri(base_url: str, unit: UnitId, signature: str) -> str:
+    """Return the label URI ``{base}/01/{gtin14}/21/{serial}?s={signature}``.
+
+    Raises:
+        GS1Error: the base URL is malformed or longer than `MAX_BASE_URL_LENGTH`
+            (field ``base_url``), or ``unit`` is not a `UnitId` (field ``unit``).
+        EncodingError: ``signature`` is not base64url of 64 bytes (field ``s``).
+    """
+    _check_label_base(base_url)
+    if not isinstance(unit, UnitId):
+        raise GS1Error("expected a UnitId", field="unit")
+    b64url_decode(signature, field=SIGNATURE_PARAM, size=crypto.SIGNATURE_SIZE)
+    query = ((SIGNATURE_PARAM, signature),)
+    return format_digital_link(base_url, unit.gtin, unit.serial, query=query)
+
+
+def signed_label_uri(base_url: str, unit: UnitId, key: Ed25519PrivateKey) -> str:
+    """Sign ``unit`` with the brand key and return its label URI.
+
+    Raises:
+        GS1Error: as `label_uri`.
+    """
+    return label_uri(base_url, unit, sign_label(unit, key))
+
+
+def _key_list(keys: Ed25519PublicKey | Iterable[Ed25519PublicKey]) -> list[Ed25519PublicKey]:
+    found = [keys] if isinstance(keys, Ed25519PublicKey) else list(keys)
+    if not found or not all(isinstance(k, Ed25519PublicKey) for k in found):
+        raise KeyFormatError("expected one or more Ed25519 public keys", field="key")
+    return found
+
+
+def verify_label_signature(
+    unit: UnitId, signature: str, keys: Ed25519PublicKey | Iterable[Ed25519PublicKey]
+) -> Ed25519PublicKey:
+    """Check a label signature on ``unit``; return the brand key that made it.
+
+    Steps: (1) the signature is canonical base64url of 64 bytes; (2) it verifies over
+    ``DOMAIN_LABEL || label_message(unit)`` under one of ``keys`` (tried in order).
+
+    Raises:
+        SignatureError: the signature is malformed, truncated or verifies under none of
+            the keys (field ``s``).
+        KeyFormatError: ``keys`` is empty or holds something else than public keys.
+        GS1Error: ``unit`` is not a `UnitId`.
+    """
+    candidates = _key_list(keys)
+    message = label_message(unit)
+    try:  # (1)
+        raw = b64url_decode(signature, field=SIGNATURE_PARAM, size=crypto.SIGNATURE_SIZE)
+    except EncodingError as e:
+        raise SignatureError(
+            f"the label signature is not base64url of 64 bytes ({e.message})",
+            field=SIGNATURE_PARAM,
+        ) from e
+    for key in candidates:  # (2)
+        try:
+            crypto.verify(key, crypto.DOMAIN_LABEL, message, raw)
+        except SignatureError:
+            continue
+        return key
+    raise SignatureError("the label signature is not the brand's", field=SIGNATURE_PARAM)
+
+
+def verify_label(
+    uri: str, brand_public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey]
+) -> DigitalLink:
+    """Check a scanned label URI offline; return the parsed link when the brand signed it.
+
+    Steps:
+        (1) parse the GS1 Digital Link (`parse_digital_link`);
+        (2) require exactly ``/01/{gtin}/21/{serial}``: no lot, variant or expiry;
+        (3) require exactly one query parameter, ``s``;
+        (4) verify the signature over the unit identity (`verify_label_signature`).
+
+    Raises:
+        GS1Error: the URI is not a label URI (fields as `parse_digital_link`, or
+            ``path`` / ``query``).
+        SignatureError: the signature is missing, malformed, truncated, or not made by
+            any of the given keys (field ``s``).
+        KeyFormatError: no public key was given.
+    """
+    link = parse_digital_link(uri)  # (1)
+    if link.lot is not None or link.cpv is not None or link.expiry is not None:  # (2)
+        raise GS1Error("a label URI is exactly /01/{gtin}/21/{serial}", field="path")
+    unit = link.unit_id()
+    names = [name for name, _ in link.query]  # (3)
+    if SIGNATURE_PARAM not in names:
+        raise SignatureError("the label carries no signature", field=SIGNATURE_PARAM)
+    if names != [SIGNATURE_PARAM]:
+        raise GS1Error("a label URI has exactly one query parameter, s", field="query")
+    verify_label_signature(unit, link.query[0][1], brand_public_key)  # (4)
+    return link

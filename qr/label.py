@@ -1,0 +1,150 @@
+"""What a printed label says: the text in its QR code and the lines under it.
+
+What it does:
+- the outer label of a unit: its signed GS1 Digital Link URI (`ledger.label`), then
+  ``(01) {gtin14}``, ``(21) {serial}`` (the GS1 human-readable
+  interpretation: AIs in parentheses) and "Scan to verify · 扫码验真";
+- the inner claim-code label: a QR code that opens the claim form
+  ``{base}/01/{gtin14}/21/{serial}#claim={code}`` (the code travels in the fragment,
+  which browsers never send to a server, so it stays out of server, proxy and CDN
+  logs), the code itself, the serial, and "Scan to claim · 扫码认领";
+- `prepare_units`: for a batch, every unit's signed URI, a fresh claim code, and the
+  salted commitment that its ``commission`` event must carry.
+
+What it does not do: no drawing (``qr.png``, ``qr.svg``, ``qr.sheet``), no database,
+no files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ledger import claimcode
+from ledger.crypto import Ed25519PrivateKey
+from ledger.errors import GS1Error
+from ledger.gs1 import UnitId, format_digital_link
+from ledger.label import MAX_BASE_URL_LENGTH, label_uri, sign_label
+
+VERIFY_LINE = "Scan to verify · 扫码验真"
+CLAIM_LINE = "Scan to claim · 扫码认领"
+CLAIM_FRAGMENT = "claim"
+
+
+@dataclass(frozen=True)
+class Label:
+    """One label face: the exact text its QR code encodes and the lines printed under it."""
+
+    qr_text: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UnitLabels:
+    """Everything printed for one unit, and the claim commitment for its commission.
+
+    Attributes:
+        unit: the unit identity.
+        uri: the signed label URI (outer label).
+        claim_code: the canonical claim code (secret; inner label and manifest only).
+        claim_uri: the URI of the inner label's QR code.
+        claim_salt: base64url salt for the commission event's ``claim.salt``.
+        claim_hash: base64url ``SHA-256(salt || code)`` for ``claim.hash``.
+    """
+
+    unit: UnitId
+    uri: str
+    claim_code: str
+    claim_uri: str
+    claim_salt: str
+    claim_hash: str
+
+    def outer(self) -> Label:
+        """Return the outer label (signed URI, GTIN, serial, verify line)."""
+        return Label(self.uri, unit_lines(self.unit))
+
+    def inner(self) -> Label:
+        """Return the inner claim-code label."""
+        return claim_label(self.unit, self.claim_code, self.claim_uri)
+
+
+def unit_lines(unit: UnitId) -> tuple[str, str, str]:
+    """Return the three lines printed under a unit's QR code."""
+    return (f"(01) {unit.gtin}", f"(21) {unit.serial}", VERIFY_LINE)
+
+
+def unit_label(base_url: str, unit: UnitId, signature: str) -> Label:
+    """Return the outer label of ``unit`` from the brand's label signature.
+
+    Raises:
+        GS1Error: a malformed or too long base URL, or ``unit`` is not a `UnitId`.
+        EncodingError: ``signature`` is not base64url of 64 bytes.
+    """
+    return Label(label_uri(base_url, unit, signature), unit_lines(unit))
+
+
+def claim_uri(base_url: str, unit: UnitId, code: str) -> str:
+    """Return ``{base}/01/{gtin14}/21/{serial}#claim={code}``, code in canonical text.
+
+    Raises:
+        GS1Error: a malformed base URL or longer than `MAX_BASE_URL_LENGTH` (field
+            ``base_url``), or ``unit`` is not a `UnitId` (field ``unit``).
+        ValidationError: the claim code is malformed (field ``code``).
+    """
+    if not isinstance(base_url, str) or len(base_url.removesuffix("/")) > MAX_BASE_URL_LENGTH:
+        raise GS1Error(
+            f"a label base URL has at most {MAX_BASE_URL_LENGTH} characters", field="base_url"
+        )
+    if not isinstance(unit, UnitId):
+        raise GS1Error("expected a UnitId", field="unit")
+    canonical = claimcode.normalize_claim_code(code)
+    return f"{format_digital_link(base_url, unit.gtin, unit.serial)}#{CLAIM_FRAGMENT}={canonical}"
+
+
+def claim_label(unit: UnitId, code: str, uri: str) -> Label:
+    """Return the inner claim-code label: QR of ``uri``, the code, serial, claim line.
+
+    Raises:
+        ValidationError: the claim code is malformed (field ``code``).
+    """
+    canonical = claimcode.normalize_claim_code(code)
+    return Label(uri, (canonical, f"(21) {unit.serial}", CLAIM_LINE))
+
+
+def prepare_unit(
+    base_url: str,
+    unit: UnitId,
+    key: Ed25519PrivateKey,
+    *,
+    claim_base_url: str | None = None,
+) -> UnitLabels:
+    """Sign one unit, draw a fresh claim code and salt, and return what gets printed.
+
+    Raises:
+        GS1Error: a malformed or too long base URL, or ``unit`` is not a `UnitId`.
+    """
+    code = claimcode.new_claim_code()
+    salt, digest = claimcode.claim_commitment(code, claimcode.new_salt())
+    return UnitLabels(
+        unit=unit,
+        uri=label_uri(base_url, unit, sign_label(unit, key)),
+        claim_code=code,
+        claim_uri=claim_uri(claim_base_url or base_url, unit, code),
+        claim_salt=salt,
+        claim_hash=digest,
+    )
+
+
+def prepare_units(
+    base_url: str,
+    units: Iterable[UnitId],
+    key: Ed25519PrivateKey,
+    *,
+    claim_base_url: str | None = None,
+) -> list[UnitLabels]:
+    """Apply `prepare_unit` to each unit (signing is fast; rendering is the slow part).
+
+    Raises:
+        GS1Error: as `prepare_unit`.
+    """
+    return [prepare_unit(base_url, u, key, claim_base_url=claim_base_url) for u in units]

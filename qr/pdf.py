@@ -1,0 +1,147 @@
+"""Label sheets as one print-ready PDF, drawn with reportlab.
+
+What it does: every label of a batch on the grid of a `qr.sheet.SheetLayout`, page
+after page: the symbol as vector rectangles (one filled path per label, exact module
+edges at any resolution, black on a white quiet zone of 4 modules), its lines centred
+under it in the Chinese-capable TrueType font of `qr.fonts` (embedded as a subset, as
+print shops require). The PDF is reproducible (reportlab's ``invariant`` mode: no
+creation date or random id) and its page streams are compressed.
+
+The symbol of each label is a fixed string of path operators in module units
+(`PdfSymbol`, computed on all cores by ``qr.batch``) placed with one ``cm`` transform,
+so drawing a page costs little more than its text.
+
+What it does not do: QR encoding (``qr.matrix``), files, crop marks or bleed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+
+from reportlab import rl_config
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from ledger.errors import ValidationError
+from qr.errors import FontNotFoundError
+from qr.fonts import INSTALL_HINT, find_cjk_font
+from qr.label import Label
+from qr.matrix import QUIET_ZONE, QRMatrix
+from qr.sheet import Cell, SheetLayout
+from qr.svg import FONT_RATIO
+
+FONT_NAME = "ProvenanceLabel"
+
+
+@lru_cache(maxsize=1)
+def _register_font() -> str:
+    chosen = find_cjk_font()
+    try:
+        pdfmetrics.registerFont(TTFont(FONT_NAME, chosen.path, subfontIndex=chosen.index))
+    except (TTFError, OSError) as e:
+        raise FontNotFoundError(
+            f"reportlab cannot embed {chosen.path} ({e}); {INSTALL_HINT}"
+        ) from e
+    return FONT_NAME
+
+
+@dataclass(frozen=True)
+class PdfSymbol:
+    """A symbol ready to place: its size in modules and its path operators.
+
+    ``path`` draws every dark run as ``x y w 1 re`` in module units, rows downwards.
+    """
+
+    size: int
+    path: str
+
+    @classmethod
+    def from_matrix(cls, matrix: QRMatrix) -> PdfSymbol:
+        """Return the symbol of an encoded matrix."""
+        return cls(matrix.size, "".join(f"{c} {r} {n} 1 re\n" for r, c, n in matrix.runs()))
+
+
+def _draw_label(
+    canvas: Canvas, label: Label, symbol: PdfSymbol, cell: Cell, layout: SheetLayout
+) -> None:
+    side = symbol.size + 2 * QUIET_ZONE
+    module = (cell.width - 2 * layout.padding) * mm / side
+    page_height = layout.paper.height * mm
+    left = (cell.x + layout.padding) * mm
+    top = page_height - (cell.y + layout.padding) * mm
+    x0, y0 = left + QUIET_ZONE * module, top - QUIET_ZONE * module
+    # y grows downwards in module units: scale (module, -module), origin at the symbol
+    canvas.addLiteral(
+        f"q 0 g {module:.5f} 0 0 {-module:.5f} {x0:.3f} {y0:.3f} cm\n{symbol.path}f Q"
+    )
+    font_size = side * module / FONT_RATIO
+    width = side * module - 2 * module
+    centre = left + side * module / 2
+    for i, line in enumerate(label.lines):
+        points = font_size
+        while points > 3 and pdfmetrics.stringWidth(line, FONT_NAME, points) > width:
+            points *= 0.95  # a long serial: shrink until it fits
+        canvas.setFont(FONT_NAME, points)
+        baseline = top - side * module - (i * 4 / 3 + 0.95) * font_size
+        canvas.drawCentredString(centre, baseline, line)
+
+
+def sheet_pdf(
+    labels: Sequence[Label],
+    symbols: Iterable[PdfSymbol],
+    layout: SheetLayout,
+    *,
+    title: str = "provenance-ledger labels",
+) -> bytes:
+    """Return one PDF with every label on the layout's grid, pages in order.
+
+    The i-th of ``symbols`` is ``PdfSymbol.from_matrix(encode(labels[i].qr_text))``;
+    they may come from an iterator (``qr.batch.render_sheet_pdf`` computes them on all
+    cores and draws each page as soon as its symbols arrive).
+
+    Raises:
+        ValidationError: ``labels`` and ``symbols`` differ in length (field ``symbols``).
+        FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
+    """
+    _register_font()
+    out = io.BytesIO()
+    size = (layout.paper.width * mm, layout.paper.height * mm)
+    with _binary_streams():
+        canvas = Canvas(out, pagesize=size, invariant=True, pageCompression=1)
+        canvas.setTitle(title)
+        canvas.setCreator("provenance-ledger")
+        page, drawn, pending = 0, 0, iter(symbols)
+        for label, symbol in zip(labels, pending, strict=False):
+            cell = layout.cell(drawn)
+            if cell.page != page:
+                canvas.showPage()
+                page = cell.page
+            _draw_label(canvas, label, symbol, cell, layout)
+            drawn += 1
+        if drawn != len(labels) or next(pending, None) is not None:
+            raise ValidationError("one symbol per label is needed", field="symbols")
+        canvas.showPage()
+        canvas.save()
+    return out.getvalue()
+
+
+@contextmanager
+def _binary_streams() -> Iterator[None]:
+    """Write compressed streams as binary, not ASCII85 (reportlab's default).
+
+    ASCII85 only makes a PDF 7-bit clean, which no printer needs, and reportlab's
+    pure-Python encoder of it took a third of the time of a sheet. ``rl_config`` is
+    process-wide, so the old value is put back afterwards.
+    """
+    before = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = before

@@ -1,0 +1,248 @@
+"""Every label the qr package draws is read back by a real decoder (zxing-cpp).
+
+PNG labels are decoded as they are; SVG labels and SVG sheet pages are rasterised with
+``rsvg-convert`` (Debian librsvg2-bin); each page of a PDF sheet with ``pdftoppm``
+(Debian poppler-utils). The text under the codes needs a font with Chinese glyphs
+(Debian fonts-wqy-microhei). When a tool is missing these tests are skipped with one
+line saying what to install; in CI (``CI=true``) they fail instead.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from ledger import crypto
+from ledger.errors import ValidationError
+from ledger.gs1 import UnitId, gtin_check_digit
+from ledger.label import MAX_BASE_URL_LENGTH, verify_label
+from qr import fonts
+from qr.batch import render_pngs, render_sheet_pdf, render_sheet_svgs, render_svgs
+from qr.errors import FontNotFoundError
+from qr.label import Label, UnitLabels, prepare_units
+from qr.matrix import encode
+from qr.pdf import PdfSymbol, sheet_pdf
+from qr.png import render_png
+from qr.sheet import layout_for
+
+KEY = crypto.private_key_from_seed(bytes([9]) * 32)
+BASE = "https://id.example.com"
+LONG_BASE = "https://" + "r" * (MAX_BASE_URL_LENGTH - 16) + ".example"  # 42 characters
+SERIALS = [
+    "/%&+?/%&+?/%&+?/%&+?",  # 20 characters, every one percent-encoded
+    "!\"%&'()*+,-./:;<=>?_",  # every symbol of GS1 set 82, 20 characters
+    "A/B%&+?1",
+    "%25%2F%3F",  # looks like escapes: must survive as written
+    "zZ09-._",
+    "1",
+]
+GTINS = [b + str(gtin_check_digit(b)) for b in ("9638507", "03600029145", "950600013435")]
+GTINS.append("09506000134352")
+
+
+def _require(ok: bool, what: str) -> None:
+    if ok:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what}; CI must run the label rendering tests")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def zxing() -> ModuleType:
+    try:
+        import zxingcpp
+    except ImportError:
+        zxingcpp = None
+    _require(zxingcpp is not None, "zxing-cpp is not installed (pip install zxing-cpp)")
+    assert zxingcpp is not None
+    return zxingcpp
+
+
+@pytest.fixture(scope="module")
+def cjk_font() -> None:
+    try:
+        fonts.find_cjk_font()
+    except FontNotFoundError as e:
+        _require(False, f"no Chinese font for label text ({e.message})")
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    _require(path is not None, f"{name} is not installed (apt-get install {package})")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="module")
+def pdftoppm() -> str:
+    return _tool("pdftoppm", "poppler-utils")
+
+
+@pytest.fixture(scope="module")
+def rsvg() -> str:
+    return _tool("rsvg-convert", "librsvg2-bin")
+
+
+@pytest.fixture(scope="module")
+def items() -> list[UnitLabels]:
+    units = [UnitId(gtin=g, serial=s) for g in GTINS for s in SERIALS[:3]]
+    units += [UnitId(gtin=GTINS[-1], serial=s) for s in SERIALS[3:]]
+    out = prepare_units(BASE, units, KEY)
+    out += prepare_units(LONG_BASE, [UnitId(gtin=GTINS[-1], serial=SERIALS[0])], KEY)
+    assert len(out[-1].uri) == 213  # the longest label URI there can be
+    return out
+
+
+def _decode(zxing: ModuleType, image: Image.Image) -> list[Any]:
+    found = zxing.read_barcodes(image, formats=zxing.BarcodeFormat.QRCode)
+    assert all(code.valid for code in found)
+    return list(found)
+
+
+def _decode_one(zxing: ModuleType, image: Image.Image, expected: str) -> None:
+    found = _decode(zxing, image)
+    assert [code.text for code in found] == [expected]
+    assert found[0].ec_level == "M"
+    assert int(found[0].extra["Version"]) <= 10
+
+
+def _rasterise_svg(rsvg: str, document: bytes, dpi: int = 200) -> Image.Image:
+    png = subprocess.run(
+        [rsvg, "--dpi-x", str(dpi), "--dpi-y", str(dpi), "--background-color", "white"],
+        input=document,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return Image.open(io.BytesIO(png))
+
+
+def _rasterise_pdf(pdftoppm: str, document: bytes, tmp_path: Path) -> list[Image.Image]:
+    source = tmp_path / "sheet.pdf"
+    source.write_bytes(document)
+    subprocess.run([pdftoppm, "-r", "200", "-gray", "-png", source, tmp_path / "page"], check=True)
+    return [Image.open(p) for p in sorted(tmp_path.glob("page-*.png"))]
+
+
+def _page_count(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type /Page\b", pdf))
+
+
+# --- single labels ----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("cjk_font")
+def test_png_labels_decode_to_exactly_their_uri(zxing: ModuleType, items: list[UnitLabels]) -> None:
+    for item, outer, inner in zip(
+        items,
+        render_pngs([i.outer() for i in items], workers=1),
+        render_pngs([i.inner() for i in items], workers=1),
+        strict=True,
+    ):
+        _decode_one(zxing, Image.open(io.BytesIO(outer)), item.uri)
+        _decode_one(zxing, Image.open(io.BytesIO(inner)), item.claim_uri)
+        assert verify_label(item.uri, KEY.public_key()).unit_id() == item.unit
+
+
+@pytest.mark.usefixtures("cjk_font")
+@pytest.mark.parametrize("module_px", [2, 3, 10])
+def test_png_decodes_at_other_sizes(
+    zxing: ModuleType, items: list[UnitLabels], module_px: int
+) -> None:
+    item = items[-1]
+    _decode_one(
+        zxing, Image.open(io.BytesIO(render_png(item.outer(), module_px=module_px))), item.uri
+    )
+
+
+def test_svg_labels_decode_after_rasterising(
+    zxing: ModuleType, rsvg: str, items: list[UnitLabels]
+) -> None:
+    outers = render_svgs([i.outer() for i in items], workers=1)
+    inners = render_svgs([i.inner() for i in items], workers=1)
+    for item, outer, inner in zip(items, outers, inners, strict=True):
+        _decode_one(zxing, _rasterise_svg(rsvg, outer), item.uri)
+        _decode_one(zxing, _rasterise_svg(rsvg, inner), item.claim_uri)
+
+
+# --- sheets -----------------------------------------------------------------------------
+
+
+def _sheet_batch(items: list[UnitLabels], count: int) -> list[Label]:
+    labels = [i.outer() for i in items] + [i.inner() for i in items]
+    return [labels[i % len(labels)] for i in range(count)]
+
+
+@pytest.mark.usefixtures("cjk_font")
+@pytest.mark.parametrize(("paper", "count", "pages"), [("a4", 31, 2), ("letter", 26, 2)])
+def test_every_pdf_page_decodes(
+    zxing: ModuleType,
+    pdftoppm: str,
+    items: list[UnitLabels],
+    tmp_path: Path,
+    paper: str,
+    count: int,
+    pages: int,
+) -> None:
+    labels = _sheet_batch(items, count)
+    document = render_sheet_pdf(labels, paper, workers=1)
+    images = _rasterise_pdf(pdftoppm, document, tmp_path)
+    assert len(images) == _page_count(document) == pages
+    per_page = layout_for(paper).per_page
+    for number, image in enumerate(images):
+        expected = [label.qr_text for label in labels[number * per_page : (number + 1) * per_page]]
+        assert sorted(code.text for code in _decode(zxing, image)) == sorted(expected)
+
+
+def test_every_svg_sheet_page_decodes(
+    zxing: ModuleType, rsvg: str, items: list[UnitLabels]
+) -> None:
+    labels = _sheet_batch(items, 27)
+    documents = render_sheet_svgs(labels, "letter", workers=1)
+    assert len(documents) == 2
+    for number, document in enumerate(documents):
+        expected = [label.qr_text for label in labels[number * 25 : (number + 1) * 25]]
+        found = _decode(zxing, _rasterise_svg(rsvg, document))
+        assert sorted(code.text for code in found) == sorted(expected)
+
+
+@pytest.mark.usefixtures("cjk_font")
+@pytest.mark.parametrize(
+    ("paper", "counts"),
+    [("a4", {1: 1, 30: 1, 31: 2, 61: 3}), ("letter", {25: 1, 26: 2, 51: 3})],
+)
+def test_pdf_page_count(items: list[UnitLabels], paper: str, counts: dict[int, int]) -> None:
+    for count, pages in counts.items():
+        assert _page_count(render_sheet_pdf(_sheet_batch(items, count), paper, workers=1)) == pages
+
+
+@pytest.mark.usefixtures("cjk_font")
+def test_sheet_pdf_refuses_a_missing_or_extra_symbol(items: list[UnitLabels]) -> None:
+    labels = _sheet_batch(items, 3)
+    symbols = [PdfSymbol.from_matrix(encode(label.qr_text)) for label in labels]
+    layout = layout_for("a4")
+    assert _page_count(sheet_pdf(labels, iter(symbols), layout)) == 1
+    for wrong in (symbols[:2], [*symbols, symbols[0]]):
+        with pytest.raises(ValidationError) as caught:
+            sheet_pdf(labels, wrong, layout)
+        assert caught.value.field == "symbols"
+
+
+# --- all cores --------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("cjk_font")
+def test_parallel_rendering_gives_the_same_bytes(items: list[UnitLabels]) -> None:
+    labels = _sheet_batch(items, 70)  # above qr.batch.MIN_PARALLEL
+    assert render_pngs(labels, workers=2) == render_pngs(labels, workers=1)
+    assert render_sheet_pdf(labels, workers=2) == render_sheet_pdf(labels, workers=1)
+    assert render_sheet_svgs(labels, workers=2) == render_sheet_svgs(labels, workers=1)
