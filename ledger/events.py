@@ -263,9 +263,11 @@ class UnitEvent(Event):
 
     unit: gs1.UnitId
     prev: str | None
+    #: where it happened, as people say it ("Shanghai DC 3", "CN-SH"); optional
+    place: str | None = None
 
 
-_ON_UNIT: dict[str, Check] = {"unit": _unit, "prev": _hash}
+_ON_UNIT: dict[str, Check] = {"unit": _unit, "prev": _hash, "place": _text}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -363,6 +365,7 @@ class Commission(UnitEvent):
     checks: ClassVar[dict[str, Check]] = {
         "unit": _unit,
         "prev": _null,
+        "place": _text,
         "lot": _lot,
         "expiry": _expiry,
         "claim": _claim_commitment,

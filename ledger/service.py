@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger import codec, crypto, entry, merkle, note, rules
+from ledger import codec, crypto, entry, gs1, merkle, note, rules
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import LedgerError, ValidationError
 from ledger.events import ActorRegister, format_time
@@ -29,6 +29,7 @@ from ledger.merkle import Subtree
 from ledger.prefetch import load_state_for
 from ledger.state import State
 from ledger.store import LogHead, Store, StoredEntry, WriteTx
+from ledger.unitview import unit_view
 
 MAX_BATCH = 1000
 
@@ -64,6 +65,29 @@ class BatchReceipt:
     receipts: tuple[Receipt, ...]
     size: int
     checkpoint: str
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash."""
+
+    gtin: str
+    serial: str
+    at: datetime
+    place: str | None
+    client: str
+    agent: str
+
+    def to_row(self) -> dict[str, Any]:
+        """The scans-table row."""
+        return {
+            "gtin": self.gtin,
+            "serial": self.serial,
+            "at": format_time(self.at),
+            "place": self.place,
+            "client": self.client,
+            "agent": self.agent,
+        }
 
 
 class _TreeAppender:
@@ -112,7 +136,12 @@ class Ledger:
         Raises:
             StorageError: the database cannot be reached or migrated.
         """
-        return cls(Store.open(url), config, clock)
+        store = Store.open(url)
+        try:
+            return cls(store, config, clock)
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -263,6 +292,23 @@ class Ledger:
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes (O(log n) reads)."""
         return self.store.consistency_proof(self.log, old_size, new_size)
+
+    def unit_view(
+        self, gtin: str, serial: str, label_signature: str | None = None
+    ) -> dict[str, Any]:
+        """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans}`` (docs/API.md).
+
+        Every proof and signature in it is re-checked before the verdict is given.
+
+        Raises:
+            GS1Error: the GTIN or serial is malformed.
+        """
+        unit = gs1.UnitId(gtin=gtin, serial=serial)
+        return unit_view(self.store, self.log, self.verifier_key, unit, label_signature)
+
+    def record_scans(self, scans: Sequence[Scan]) -> None:
+        """Store scan telemetry (outside the signed log) in one transaction."""
+        self.store.insert_scans(self.log, [s.to_row() for s in scans])
 
     def state(self) -> State:
         """Every projection of the log, in memory."""

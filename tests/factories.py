@@ -28,7 +28,7 @@ def unit(serial: str = "SN-0001") -> dict[str, str]:
 
 def valid_events() -> dict[str, dict[str, Any]]:
     """One valid event dict per kind, with every optional field present."""
-    on_unit = {"unit": unit(), "prev": HASH}
+    on_unit = {"unit": unit(), "prev": HASH, "place": "Shanghai DC 3"}
     base = {"actor": "acme", "time": TIME}
     raw: dict[str, dict[str, Any]] = {
         "actor.register": {

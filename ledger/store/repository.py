@@ -9,8 +9,9 @@ Every database failure surfaces as `StorageError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,12 +20,13 @@ from ledger import merkle
 from ledger.entry import ZERO_HASH
 from ledger.errors import NotFoundError, StorageError
 from ledger.merkle import Subtree
-from ledger.state import KeyRecord, State
+from ledger.state import KeyRecord, Record, State
 from ledger.store.database import Engines, connect, migrate
 from ledger.store.queries import (
     CHECKPOINTS,
     ENTRIES,
     LOGS,
+    SCANS,
     LogHead,
     StoredCheckpoint,
     StoredEntry,
@@ -34,7 +36,7 @@ from ledger.store.queries import (
     head_from_row,
     read_subtrees,
 )
-from ledger.store.records import RECORD_TABLES, from_row
+from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
 from ledger.store.writer import WriteTx
 
 
@@ -53,7 +55,11 @@ class Store:
         """
         store = cls(connect(url))
         if create:
-            migrate(store.engines)
+            try:
+                migrate(store.engines)
+            except BaseException:
+                store.close()
+                raise
         return store
 
     def close(self) -> None:
@@ -242,13 +248,30 @@ class Store:
         (root,) = self._proof(log, size, [(0, size)])
         return root
 
-    def _proof(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes]:
+    def inclusion_proofs(self, log: int, indices: Sequence[int], size: int) -> list[list[bytes]]:
+        """Return the inclusion proofs of several indices in the tree of ``size``.
+
+        One transaction; the subtree hashes all proofs need are fetched together.
+
+        Raises:
+            ValidationError: an index >= size.
+            NotFoundError: the tree has fewer than ``size`` leaves.
+        """
+        plans = [merkle.inclusion_proof_ranges(i, size) for i in indices]
+        flat = [r for plan in plans for r in plan]
+        hashes = self._subtrees_at(log, size, merkle.needed_subtrees(flat))
+        return [merkle.proof_from_subtrees(plan, hashes) for plan in plans]
+
+    def _subtrees_at(self, log: int, size: int, wanted: list[Subtree]) -> dict[Subtree, bytes]:
         with self._read() as conn:
             row = conn.execute(select(LOGS.c.size).where(LOGS.c.id == log)).first()
             current = 0 if row is None else row.size
             if size > current:
                 raise NotFoundError(f"the log has {current} entries, not {size}", field="size")
-            hashes = read_subtrees(conn, log, merkle.needed_subtrees(ranges))
+            return read_subtrees(conn, log, wanted)
+
+    def _proof(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes]:
+        hashes = self._subtrees_at(log, size, merkle.needed_subtrees(ranges))
         return merkle.proof_from_subtrees(ranges, hashes)
 
     # --- projections ------------------------------------------------------------------
@@ -261,6 +284,50 @@ class Store:
                 rows = conn.execute(select(table).where(table.c.log == log))
                 state.apply(from_row(record_type, r) for r in rows)
         return state
+
+    def records(self, log: int, refs: Mapping[type[Any], Iterable[Any]]) -> list[Record]:
+        """Load projection records by primary key: {record type: keys}."""
+        with self._read() as conn:
+            return load_records(conn, log, refs)
+
+    def records_in(
+        self, log: int, record_type: type[Any], column: str, values: Iterable[Any]
+    ) -> list[Record]:
+        """Load the records of one type whose ``column`` is one of ``values``."""
+        with self._read() as conn:
+            return load_in(conn, log, record_type, column, values)
+
+    # --- scans (telemetry, outside the signed log) ------------------------------------
+
+    def insert_scans(self, log: int, scans: Sequence[Mapping[str, Any]]) -> None:
+        """Store scan records (gtin, serial, at, place, client, agent) in one transaction.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        if not scans:
+            return
+        try:
+            with self.engines.writer.begin() as conn:
+                conn.execute(insert(SCANS), [{"log": log, **s} for s in scans])
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot store scans: {e}") from e
+
+    def scan_summary(self, log: int, gtin: str, serial: str) -> tuple[int, dict[str, Any] | None]:
+        """Return how many scans a unit has and its first one (at, place), if any."""
+        where = (SCANS.c.log == log, SCANS.c.gtin == gtin, SCANS.c.serial == serial)
+        with self._read() as conn:
+            count = conn.execute(select(func.count()).select_from(SCANS).where(*where)).scalar_one()
+            first = conn.execute(
+                select(SCANS.c.at, SCANS.c.place).where(*where).order_by(SCANS.c.id).limit(1)
+            ).first()
+        return int(count), None if first is None else {"at": first.at, "place": first.place}
+
+    def delete_scans_before(self, log: int, at: str) -> int:
+        """Delete scans older than ``at`` (retention); return how many."""
+        with self.engines.writer.begin() as conn:
+            result = conn.execute(delete(SCANS).where(SCANS.c.log == log, SCANS.c.at < at))
+        return int(result.rowcount)
 
     def replace_projections(self, log: int, state: State) -> None:
         """Replace every projection row of ``log`` with ``state``, in one transaction."""

@@ -162,3 +162,21 @@ class UnitTable(Base):
     claim_salt: Mapped[str | None] = mapped_column(String(22))
     claim_hash: Mapped[str | None] = mapped_column(String(43))
     __table_args__ = (_NO_ROWID,)
+
+
+class ScanRow(Base):
+    """One resolver hit on a unit: telemetry kept out of the signed log (DESIGN section 4).
+
+    No raw client address: ``client`` is a salted hash that changes every day.
+    """
+
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"))
+    gtin: Mapped[str] = mapped_column(String(14))
+    serial: Mapped[str] = mapped_column(String(20))
+    at: Mapped[str] = mapped_column(String(32))
+    place: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(32))
+    agent: Mapped[str] = mapped_column(String(16))
+    __table_args__ = (Index("ix_scans_unit", "log", "gtin", "serial", "id"),)

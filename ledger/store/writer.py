@@ -16,12 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ledger.errors import NotFoundError
 from ledger.merkle import Subtree
 from ledger.state import (
-    ActorRecord,
-    AuthorizationRecord,
-    KeyRecord,
-    ProductRecord,
     Record,
-    UnitRecord,
 )
 from ledger.store.queries import (
     CHECKPOINTS,
@@ -29,12 +24,11 @@ from ledger.store.queries import (
     LOGS,
     NODES,
     LogHead,
-    chunks,
     find_event_hashes,
     head_from_row,
     read_subtrees,
 )
-from ledger.store.records import RECORD_TABLES, from_row, to_row
+from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records, to_row
 
 
 class WriteTx:
@@ -74,38 +68,8 @@ class WriteTx:
         return read_subtrees(self.conn, self.log, wanted)
 
     def load_records(self, refs: Mapping[type[Record], Iterable[Any]]) -> list[Record]:
-        """Load projection records by primary key (units by (gtin, serial))."""
-        out: list[Record] = []
-        for record_type, keys in refs.items():
-            keys = list(dict.fromkeys(keys))
-            if record_type is UnitRecord:
-                out.extend(self._load_units(keys))
-                continue
-            table = RECORD_TABLES[record_type]
-            column = _key_column(record_type, table)
-            for chunk in chunks(keys):
-                rows = self.conn.execute(
-                    select(table).where(table.c.log == self.log, column.in_(chunk))
-                )
-                out.extend(from_row(record_type, r) for r in rows)
-        return out
-
-    def _load_units(self, keys: Sequence[tuple[str, str]]) -> list[Record]:
-        # gtin IN (...) AND serial IN (...) uses the primary key on both databases (a
-        # row-value IN list does not on PostgreSQL); exact pairs are kept afterwards.
-        table = RECORD_TABLES[UnitRecord]
-        wanted = set(keys)
-        out: list[Record] = []
-        for chunk in chunks(list(keys)):
-            rows = self.conn.execute(
-                select(table).where(
-                    table.c.log == self.log,
-                    table.c.gtin.in_(sorted({g for g, _ in chunk})),
-                    table.c.serial.in_(sorted({s for _, s in chunk})),
-                )
-            )
-            out.extend(from_row(UnitRecord, r) for r in rows if (r.gtin, r.serial) in wanted)
-        return out
+        """Load projection records by primary key (see `records.load_records`)."""
+        return load_records(self.conn, self.log, refs)
 
     def load_where(self, record_type: type[Record], **equals: Any) -> list[Record]:
         """Load the records of one type whose columns equal the given values."""
@@ -118,14 +82,7 @@ class WriteTx:
         self, record_type: type[Record], column: str, values: Iterable[Any]
     ) -> list[Record]:
         """Load the records of one type whose ``column`` is one of ``values``."""
-        table = RECORD_TABLES[record_type]
-        out: list[Record] = []
-        for chunk in chunks(list(dict.fromkeys(values))):
-            rows = self.conn.execute(
-                select(table).where(table.c.log == self.log, table.c[column].in_(chunk))
-            )
-            out.extend(from_row(record_type, r) for r in rows)
-        return out
+        return load_in(self.conn, self.log, record_type, column, values)
 
     def insert_entries(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert entry rows (column dicts without ``log``)."""
@@ -189,13 +146,3 @@ class WriteTx:
                 log=self.log, size=size, root=root, note=note, signed_at=signed_at
             )
         )
-
-
-def _key_column(record_type: type[Record], table: Any) -> Any:
-    name = {
-        ActorRecord: "id",
-        KeyRecord: "key_id",
-        AuthorizationRecord: "id",
-        ProductRecord: "gtin",
-    }[record_type]
-    return table.c[name]

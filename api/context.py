@@ -1,0 +1,128 @@
+"""What every route needs: the ledger, the settings, the limiter, metrics, scans.
+
+One `Context` per app, created by the app factory and stored on ``app.state.ctx``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from api.metrics import Metrics
+from api.problems import PayloadTooLargeError, RateLimitedError
+from api.ratelimit import Limiter
+from api.settings import Settings
+from ledger.service import Ledger, Scan
+
+_PLACE = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
+_AGENTS = (
+    ("wechat", re.compile(r"MicroMessenger", re.I)),
+    ("alipay", re.compile(r"AlipayClient", re.I)),
+    ("bot", re.compile(r"bot|crawl|spider|curl|wget|python", re.I)),
+    ("mobile", re.compile(r"Mobile|Android|iPhone|iPad", re.I)),
+)
+
+
+@dataclass
+class Context:
+    """Shared per-app state."""
+
+    ledger: Ledger
+    settings: Settings
+    limiter: Limiter
+    metrics: Metrics
+    scan_secret: bytes
+    pending_scans: list[Scan] = field(default_factory=list)
+
+    async def limit(self, request: Request) -> None:
+        """Spend one request of the client's public budget, or raise 429.
+
+        Raises:
+            RateLimitedError: the client is over its budget.
+        """
+        wait = await self.limiter.acquire(client_address(request))
+        if wait is not None:
+            raise RateLimitedError(f"too many requests; retry in {wait} s", wait)
+
+    def scan(self, request: Request, gtin: str, serial: str, place: str | None) -> Scan:
+        """Queue a scan record for this resolver hit (flushed in the background)."""
+        now = datetime.now(UTC)
+        trusted = (
+            request.headers.get(self.settings.place_header) if self.settings.place_header else None
+        )
+        chosen = next((p for p in (trusted, place) if p and _PLACE.fullmatch(p.upper())), None)
+        scan = Scan(
+            gtin=gtin,
+            serial=serial,
+            at=now,
+            place=chosen.upper() if chosen else None,
+            client=self.client_hash(client_address(request), now),
+            agent=agent_class(request.headers.get("user-agent", "")),
+        )
+        self.pending_scans.append(scan)
+        self.metrics.scans.inc()
+        return scan
+
+    def client_hash(self, address: str, now: datetime) -> str:
+        """A salted hash of the client address that changes every UTC day (no raw IP)."""
+        day = now.strftime("%Y-%m-%d").encode()
+        return hmac.new(
+            self.scan_secret, day + b"|" + address.encode(), hashlib.sha256
+        ).hexdigest()[:32]
+
+    async def flush_scans(self) -> None:
+        """Write queued scans in one transaction."""
+        if not self.pending_scans:
+            return
+        batch, self.pending_scans = self.pending_scans, []
+        await run_in_threadpool(self.ledger.record_scans, batch)
+
+    async def flush_forever(self, interval: float = 0.5) -> None:
+        """Flush queued scans every ``interval`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.flush_scans()
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it."""
+    return request.client.host if request.client else "unknown"
+
+
+def agent_class(user_agent: str) -> str:
+    """A coarse class of user agent: wechat, alipay, bot, mobile or desktop."""
+    for name, pattern in _AGENTS:
+        if pattern.search(user_agent):
+            return name
+    return "desktop"
+
+
+def ctx(request: Request) -> Context:
+    """The app's `Context`."""
+    context: Context = request.app.state.ctx
+    return context
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the request body, refusing more than ``limit`` bytes without reading them all.
+
+    Raises:
+        PayloadTooLargeError: the body (or its declared length) exceeds ``limit``.
+    """
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the body is {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"the body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,91 @@
+"""RFC 9457 problem details: every API error is ``application/problem+json``.
+
+The ``type`` is ``urn:provenance-ledger:problem:<code>`` where ``<code>`` is the stable
+`LedgerError.code` (or one of the HTTP-level codes below); ``title`` is fixed per code,
+``detail`` says what went wrong, ``field`` names the offending field when one is to blame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.errors import LedgerError
+
+PROBLEM_TYPE = "urn:provenance-ledger:problem:"
+MEDIA_TYPE = "application/problem+json"
+
+
+class PayloadTooLargeError(LedgerError):
+    """The request body is larger than the configured limit."""
+
+    code = "payload-too-large"
+    status = 413
+
+
+class RateLimitedError(LedgerError):
+    """The client sent more requests than its rate limit allows."""
+
+    code = "rate-limited"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotAcceptableError(LedgerError):
+    """The request asks for something this endpoint does not serve."""
+
+    code = "bad-request"
+    status = 400
+
+
+def problem(
+    status: int, code: str, detail: str, field: str | None = None, **extra: Any
+) -> JSONResponse:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code,
+        "title": code.replace("-", " "),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if field:
+        body["field"] = field
+    body.update(extra)
+    headers = {"Cache-Control": "no-store"}
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_request: Request, error: LedgerError) -> JSONResponse:
+        response = problem(error.status, error.code, error.message, error.field)
+        if isinstance(error, RateLimitedError):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        return problem(422, "validation", str(first.get("msg", "invalid request")), field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}.get(
+            error.status_code, "http-error"
+        )
+        return problem(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, _error: Exception) -> JSONResponse:
+        return problem(500, "internal", "unexpected server error; nothing was written")

@@ -1,0 +1,206 @@
+"""Writes (single and batch signed events) and reads of entries with their proofs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.context import ctx, read_body
+from api.schemas import Entries, Receipt, problems
+from api.views import IMMUTABLE, REVALIDATE, cached_json, entry_views
+from ledger import codec
+from ledger.entry import SignedEvent
+from ledger.errors import NotFoundError, ValidationError
+from ledger.service import BatchReceipt
+
+router = APIRouter(tags=["entries"])
+
+_SIGNED_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "key", "sig"],
+    "additionalProperties": False,
+    "properties": {
+        "event": {
+            "type": "object",
+            "required": ["kind", "actor", "time"],
+            "properties": {
+                "kind": {"type": "string", "examples": ["handoff"]},
+                "actor": {"type": "string", "examples": ["acme"]},
+                "time": {"type": "string", "examples": ["2026-11-28T12:00:00Z"]},
+            },
+        },
+        "key": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$"},
+        "sig": {"type": "string", "pattern": "^[A-Za-z0-9_-]{86}$"},
+    },
+}
+_EXAMPLE = {
+    "event": {
+        "kind": "handoff",
+        "actor": "acme",
+        "time": "2026-11-28T12:00:00Z",
+        "unit": {"gtin": "09506000134352", "serial": "SN-1"},
+        "prev": "IgMLT2OCZhogLC4p8prf-K2NH-FRZNWQ3VeJjIcOurs",
+        "to": "ship-co",
+    },
+    "key": "ajgD1fBZkCocba-8m6Rykg",
+    "sig": "A" * 86,
+}
+_WRITE_ERRORS = problems(400, 403, 409, 413, 422, 503)
+
+
+def _receipt(receipt: BatchReceipt) -> JSONResponse:
+    body = {
+        "receipts": [
+            {
+                "index": r.index,
+                "leaf_hash": codec.b64url_encode(r.leaf_hash),
+                "event_hash": codec.b64url_encode(r.event_hash),
+                "duplicate": r.duplicate,
+            }
+            for r in receipt.receipts
+        ],
+        "size": receipt.size,
+        "checkpoint": receipt.checkpoint,
+    }
+    created = any(not r.duplicate for r in receipt.receipts)
+    return JSONResponse(
+        body, status_code=201 if created else 200, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _signed(value: object, field: str) -> SignedEvent:
+    try:
+        return SignedEvent.from_dict(value)
+    except ValidationError as e:
+        e.field = f"{field}.{e.field}" if e.field else field
+        raise
+
+
+@router.post(
+    "/v1/entries",
+    summary="Append one signed event",
+    response_model=Receipt,
+    status_code=201,
+    responses={200: {"model": Receipt, "description": "already in the log"}, **_WRITE_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _SIGNED_EVENT, "example": _EXAMPLE}},
+        }
+    },
+)
+async def append_one(request: Request) -> Response:
+    """Append a signed event; the receipt carries its index and a checkpoint including it."""
+    context = ctx(request)
+    body = await read_body(request, context.settings.max_event_bytes)
+    signed = _signed(codec.parse(body), "body")
+    receipt = await run_in_threadpool(context.ledger.append, signed)
+    context.metrics.appended.inc(sum(not r.duplicate for r in receipt.receipts))
+    return _receipt(receipt)
+
+
+@router.post(
+    "/v1/entries:batch",
+    summary="Append signed events atomically",
+    response_model=Receipt,
+    status_code=201,
+    responses={200: {"model": Receipt, "description": "all already in the log"}, **_WRITE_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["events"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "events": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 1000,
+                                "items": _SIGNED_EVENT,
+                            }
+                        },
+                    },
+                    "example": {"events": [_EXAMPLE]},
+                }
+            },
+        }
+    },
+)
+async def append_batch(request: Request) -> Response:
+    """Append 1 to 1,000 signed events in one transaction: all or none."""
+    context = ctx(request)
+    body = await read_body(request, context.settings.max_batch_bytes)
+    data = codec.parse(body)
+    if (
+        not isinstance(data, dict)
+        or set(data) != {"events"}
+        or not isinstance(data["events"], list)
+    ):
+        raise ValidationError('expected {"events": [...]}', field="body")
+    events = data["events"]
+    if not 1 <= len(events) <= context.settings.max_batch:
+        raise ValidationError(
+            f"a batch holds 1 to {context.settings.max_batch} events", field="events"
+        )
+    signed = [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
+    receipt = await run_in_threadpool(context.ledger.append_batch, signed)
+    context.metrics.appended.inc(sum(not r.duplicate for r in receipt.receipts))
+    return _receipt(receipt)
+
+
+def _checkpoint_for(request: Request, size: int | None) -> tuple[int, str, str]:
+    """(size, checkpoint note, cache policy): a fixed old size is immutable."""
+    ledger = ctx(request).ledger
+    stored = ledger.store.checkpoint(ledger.log, size)
+    return stored.size, stored.note, IMMUTABLE if size is not None else REVALIDATE
+
+
+@router.get(
+    "/v1/entries/{index}",
+    summary="One entry with its inclusion proof",
+    response_model=Entries,
+    responses=problems(404, 422),
+)
+def get_entry(
+    request: Request,
+    index: int,
+    size: int | None = Query(None, ge=1, description="prove against the checkpoint at this size"),
+) -> Response:
+    """The entry at ``index`` and its proof to the latest checkpoint (or the one at ``size``)."""
+    ledger = ctx(request).ledger
+    tree, note, policy = _checkpoint_for(request, size)
+    if not 0 <= index < tree:
+        raise NotFoundError(f"no entry at index {index} in the tree of size {tree}", field="index")
+    views = entry_views(ledger, [ledger.entry(index)], tree)
+    return cached_json(
+        request, {"entries": views, "size": tree, "checkpoint": note}, f"e{index}-{tree}", policy
+    )
+
+
+@router.get(
+    "/v1/entries",
+    summary="A range of entries with their inclusion proofs",
+    response_model=Entries,
+    responses=problems(404, 422),
+)
+def get_entries(
+    request: Request,
+    start: int = Query(0, ge=0),
+    end: int | None = Query(None, ge=1, description="exclusive; at most start + 1000"),
+    size: int | None = Query(None, ge=1, description="prove against the checkpoint at this size"),
+) -> Response:
+    """Entries ``start <= index < end`` (at most 1,000) with proofs to one checkpoint."""
+    ledger = ctx(request).ledger
+    tree, note, policy = _checkpoint_for(request, size)
+    stop = min(end if end is not None else start + 100, start + 1000, tree)
+    if stop < start:
+        raise ValidationError("end must not be below start", field="end")
+    stored = ledger.entries(start, stop)
+    body = {"entries": entry_views(ledger, stored, tree), "size": tree, "checkpoint": note}
+    return cached_json(request, body, f"r{start}-{stop}-{tree}", policy)

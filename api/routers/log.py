@@ -1,0 +1,80 @@
+"""The log itself: checkpoints, the verifier key, inclusion and consistency proofs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from api.context import ctx
+from api.schemas import ConsistencyProof, InclusionProof, problems
+from api.views import IMMUTABLE, REVALIDATE, cached_json
+from ledger import codec
+
+router = APIRouter(tags=["log"])
+_TEXT = {200: {"content": {"text/plain": {}}, "description": "C2SP text"}}
+
+
+@router.get(
+    "/v1/checkpoint",
+    summary="The latest (or a past) signed checkpoint, C2SP tlog-checkpoint text",
+    response_class=PlainTextResponse,
+    responses={**_TEXT, **problems(404, 422)},
+)
+def get_checkpoint(request: Request, size: int | None = Query(None, ge=1)) -> Response:
+    """The signed checkpoint; one at a fixed past size never changes."""
+    ledger = ctx(request).ledger
+    stored = ledger.store.checkpoint(ledger.log, size)
+    policy = IMMUTABLE if size is not None else REVALIDATE
+    tag = f'"c{stored.size}"'
+    headers = {"ETag": tag, "Cache-Control": policy}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return PlainTextResponse(stored.note, headers=headers)
+
+
+@router.get(
+    "/v1/log/key",
+    summary="The log's C2SP verifier key (name+keyhash+base64)",
+    response_class=PlainTextResponse,
+    responses=_TEXT,
+)
+def get_key(request: Request) -> Response:
+    """The verifier key that signs this log's checkpoints."""
+    return PlainTextResponse(
+        ctx(request).ledger.verifier_key + "\n", headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+@router.get(
+    "/v1/proofs/inclusion",
+    summary="RFC 9162 inclusion proof",
+    response_model=InclusionProof,
+    responses=problems(404, 422),
+)
+def inclusion(request: Request, index: int = Query(ge=0), size: int = Query(ge=1)) -> Response:
+    """The proof that entry ``index`` is in the tree of ``size`` (immutable)."""
+    ledger = ctx(request).ledger
+    proof = ledger.inclusion_proof(index, size)
+    body = {
+        "index": index,
+        "size": size,
+        "leaf_hash": codec.b64url_encode(ledger.entry(index).leaf_hash),
+        "proof": [codec.b64url_encode(h) for h in proof],
+    }
+    return cached_json(request, body, f"i{index}-{size}", IMMUTABLE)
+
+
+@router.get(
+    "/v1/proofs/consistency",
+    summary="RFC 9162 consistency proof",
+    response_model=ConsistencyProof,
+    responses=problems(404, 422),
+)
+def consistency(request: Request, old: int = Query(ge=0), new: int = Query(ge=0)) -> Response:
+    """The proof that the tree of ``old`` is a prefix of the tree of ``new`` (immutable)."""
+    proof = ctx(request).ledger.consistency_proof(old, new)
+    body = {"old": old, "new": new, "proof": [codec.b64url_encode(h) for h in proof]}
+    return cached_json(request, body, f"k{old}-{new}", IMMUTABLE)
+
+
+_ = JSONResponse

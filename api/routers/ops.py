@@ -1,0 +1,37 @@
+"""Liveness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.context import ctx
+from api.schemas import Health, problems
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/healthz",
+    summary="Liveness: the database answers",
+    response_model=Health,
+    responses=problems(503),
+)
+async def healthz(request: Request) -> JSONResponse:
+    """``{"status": "ok", "size": N}`` when the database answers, else 503."""
+    head = await run_in_threadpool(ctx(request).ledger.head)
+    return JSONResponse({"status": "ok", "size": head.size}, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def metrics(request: Request) -> Response:
+    """Request counts and latencies by route, appended entries, scans, log size."""
+    context = ctx(request)
+    head = await run_in_threadpool(context.ledger.head)
+    context.metrics.log_size.set(head.size)
+    return context.metrics.render()

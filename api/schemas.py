@@ -1,0 +1,167 @@
+"""Pydantic models that document the API's responses in OpenAPI (and nothing else).
+
+Routes build plain dicts and return them as JSON directly; these models describe those
+dicts so that clients and schemathesis know what to expect. Binary values are unpadded
+base64url strings (docs/FORMAT.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+B64 = r"^[A-Za-z0-9_-]*$"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(examples=["urn:provenance-ledger:problem:head-conflict"])
+    title: str
+    status: int
+    detail: str
+    code: str = Field(examples=["head-conflict"])
+    field: str | None = Field(default=None, examples=["events[0].prev"])
+
+
+class ReceiptItem(BaseModel):
+    """Where one submitted event sits in the log."""
+
+    index: int = Field(ge=0)
+    leaf_hash: str = Field(pattern=B64)
+    event_hash: str = Field(pattern=B64)
+    duplicate: bool
+
+
+class Receipt(BaseModel):
+    """The receipts of a write and the signed checkpoint that includes them."""
+
+    receipts: list[ReceiptItem]
+    size: int = Field(ge=0)
+    checkpoint: str
+
+
+class EntryView(BaseModel):
+    """One entry with its inclusion proof to the checkpoint returned alongside."""
+
+    model_config = ConfigDict(extra="allow")
+    index: int = Field(ge=0)
+    leaf: str = Field(pattern=B64)
+    leaf_hash: str = Field(pattern=B64)
+    proof: list[str]
+    event: dict[str, Any]
+    received: str
+
+
+class Entries(BaseModel):
+    """Entries with their proofs to one checkpoint."""
+
+    entries: list[EntryView]
+    size: int = Field(ge=0)
+    checkpoint: str
+
+
+class InclusionProof(BaseModel):
+    """RFC 9162 inclusion proof of ``index`` in the tree of ``size``."""
+
+    index: int = Field(ge=0)
+    size: int = Field(ge=1)
+    leaf_hash: str = Field(pattern=B64)
+    proof: list[str]
+
+
+class ConsistencyProof(BaseModel):
+    """RFC 9162 consistency proof from ``old`` to ``new``."""
+
+    old: int = Field(ge=0)
+    new: int = Field(ge=0)
+    proof: list[str]
+
+
+class Reason(BaseModel):
+    """Why the verdict is what it is."""
+
+    code: str
+    message: str
+    evidence: dict[str, Any]
+
+
+class ActorRef(BaseModel):
+    """An actor as the unit view names it."""
+
+    id: str
+    name: str
+    role: str | None
+    revoked: bool
+
+
+class UnitInfo(BaseModel):
+    """A unit's identity and where its custody stands."""
+
+    model_config = ConfigDict(extra="allow")
+    gtin: str
+    serial: str
+    path: str
+    state: str
+    brand: ActorRef | None
+    custodian: ActorRef | None
+    label: str
+
+
+class ScanSummary(BaseModel):
+    """How often the unit's code was checked, and the first time."""
+
+    count: int = Field(ge=0)
+    first: dict[str, Any] | None
+
+
+class UnitView(BaseModel):
+    """Everything a client needs to judge one unit itself (docs/API.md)."""
+
+    verdict: str = Field(examples=["genuine"])
+    reasons: list[Reason]
+    unit: UnitInfo | None
+    entries: list[dict[str, Any]]
+    checkpoint: str | None
+    scans: ScanSummary
+
+
+class KeyView(BaseModel):
+    """A key of an actor."""
+
+    key_id: str
+    public_key: str
+    added_index: int
+    removed_index: int | None
+
+
+class ActorView(BaseModel):
+    """A registered actor and its keys."""
+
+    id: str
+    role: str
+    name: str
+    prefixes: list[str]
+    registered_index: int
+    revoked_index: int | None
+    keys: list[KeyView]
+
+
+class Health(BaseModel):
+    """Liveness and the log's size."""
+
+    status: str = Field(examples=["ok"])
+    size: int = Field(ge=0)
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for error statuses, all problem+json."""
+    return {
+        status: {
+            "model": Problem,
+            "content": {"application/problem+json": {}},
+            "description": "problem",
+        }
+        for status in statuses
+    }

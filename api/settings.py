@@ -1,0 +1,72 @@
+"""Server configuration from environment variables, in one `Settings` object.
+
+- ``DATABASE_URL``: the store, SQLite file or PostgreSQL URL
+  (default ``sqlite:///$PROVENANCE_HOME/ledger.db``).
+- ``PROVENANCE_HOME``: where the default database and keys live (``~/.provenance``).
+- ``PROVENANCE_OPERATOR_KEY``: PKCS#8 PEM of the operator's Ed25519 key
+  (default ``$PROVENANCE_HOME/operator.pem``).
+- ``PROVENANCE_ORIGIN``: the log's checkpoint origin (default ``<public host>/log``).
+- ``PROVENANCE_LOG``: the log's name in the database (``default``).
+- ``PROVENANCE_PUBLIC_URL``: the resolver base printed on labels
+  (``http://127.0.0.1:8000``).
+- ``PROVENANCE_MAX_EVENT_BYTES`` (65536), ``PROVENANCE_MAX_BATCH`` (1000): write limits.
+- ``PROVENANCE_RATE`` (20/s), ``PROVENANCE_BURST`` (60): public requests per client.
+- ``REDIS_URL``: share rate limits between workers through Redis.
+- ``PROVENANCE_PLACE_HEADER``: a trusted header with the client's country
+  (e.g. ``CF-IPCountry``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+def home() -> Path:
+    """The provenance home folder (``$PROVENANCE_HOME`` or ``~/.provenance``)."""
+    return Path(os.environ.get("PROVENANCE_HOME", "~/.provenance")).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server is configured with."""
+
+    database_url: str
+    operator_key_file: Path
+    origin: str
+    log_name: str = "default"
+    public_url: str = "http://127.0.0.1:8000"
+    max_event_bytes: int = 64 * 1024
+    max_batch: int = 1000
+    rate: float = 20.0
+    burst: int = 60
+    redis_url: str | None = None
+    place_header: str | None = None
+
+    @property
+    def max_batch_bytes(self) -> int:
+        """Largest batch body: a full batch of maximal events is refused long before."""
+        return min(self.max_event_bytes * self.max_batch, 16 * 1024 * 1024)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default: the process environment)."""
+        env = dict(os.environ if environ is None else environ)
+        base = Path(env.get("PROVENANCE_HOME", "~/.provenance")).expanduser()
+        public_url = env.get("PROVENANCE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+        host = urlsplit(public_url).netloc or "localhost"
+        return cls(
+            database_url=env.get("DATABASE_URL", f"sqlite:///{base / 'ledger.db'}"),
+            operator_key_file=Path(env.get("PROVENANCE_OPERATOR_KEY", str(base / "operator.pem"))),
+            origin=env.get("PROVENANCE_ORIGIN", f"{host}/log"),
+            log_name=env.get("PROVENANCE_LOG", "default"),
+            public_url=public_url,
+            max_event_bytes=int(env.get("PROVENANCE_MAX_EVENT_BYTES", 64 * 1024)),
+            max_batch=int(env.get("PROVENANCE_MAX_BATCH", 1000)),
+            rate=float(env.get("PROVENANCE_RATE", 20)),
+            burst=int(env.get("PROVENANCE_BURST", 60)),
+            redis_url=env.get("REDIS_URL") or None,
+            place_header=env.get("PROVENANCE_PLACE_HEADER") or None,
+        )

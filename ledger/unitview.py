@@ -1,0 +1,168 @@
+"""The unit view: everything a phone or a client needs to judge one unit itself.
+
+`unit_view` reads, for one unit, the latest checkpoint, the unit's entries with their
+inclusion proofs to that checkpoint (fetched together, O(k log n) rows), the actors,
+keys and product involved, and the scan summary; it re-checks every proof and
+signature (ledger.verdict) and returns the JSON-ready view of docs/API.md:
+``{verdict, reasons, unit, entries, checkpoint, scans}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger import codec, crypto, gs1, label
+from ledger.entry import Leaf
+from ledger.errors import LedgerError, NotFoundError
+from ledger.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
+from ledger.store import Store
+from ledger.verdict import ServedEntry, check_unit_chain, judge
+
+
+def unit_view(
+    store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, label_signature: str | None
+) -> dict[str, Any]:
+    """Return the unit view of ``unit_id`` (see the module docstring).
+
+    Raises:
+        StorageError: the database failed.
+    """
+    try:
+        checkpoint = store.checkpoint(log)
+    except NotFoundError:
+        return _empty_view(unit_id)
+    stored = [
+        e
+        for e in store.unit_entries(log, unit_id.gtin, unit_id.serial)
+        if e.index < checkpoint.size
+    ]
+    proofs = store.inclusion_proofs(log, [e.index for e in stored], checkpoint.size)
+    served = [
+        ServedEntry(e.index, e.leaf, e.leaf_hash, p) for e, p in zip(stored, proofs, strict=True)
+    ]
+    leaves = [Leaf.from_bytes(e.leaf) for e in stored]
+    records = store.records(
+        log, {UnitRecord: [(unit_id.gtin, unit_id.serial)], ProductRecord: [unit_id.gtin]}
+    )
+    unit = next((r for r in records if isinstance(r, UnitRecord)), None)
+    product = next((r for r in records if isinstance(r, ProductRecord)), None)
+    actor_ids = {leaf.signed.event.actor for leaf in leaves} | _unit_actors(unit)
+    actors = {
+        a.id: a for a in store.records(log, {ActorRecord: actor_ids}) if isinstance(a, ActorRecord)
+    }
+    keys = {
+        k.key_id: k.public_key
+        for k in store.records(log, {KeyRecord: {leaf.signed.key for leaf in leaves}})
+        if isinstance(k, KeyRecord)
+    }
+    failures = check_unit_chain(served, checkpoint.note, verifier_key, keys)
+    label_state = _label_state(store, log, unit, unit_id, label_signature)
+    signers = {
+        leaf.signed.event.actor: actors[leaf.signed.event.actor]
+        for leaf in leaves
+        if leaf.signed.event.actor in actors
+    }
+    verdict, reasons = judge(unit, signers, failures, label_state)
+    count, first = store.scan_summary(log, unit_id.gtin, unit_id.serial)
+    return {
+        "verdict": verdict,
+        "reasons": [r.to_dict() for r in reasons],
+        "unit": None if unit is None else _unit(unit, unit_id, product, actors, label_state),
+        "entries": [_entry(s, leaf, actors) for s, leaf in zip(served, leaves, strict=True)],
+        "checkpoint": checkpoint.note,
+        "scans": {"count": count, "first": first},
+    }
+
+
+def _empty_view(unit_id: gs1.UnitId) -> dict[str, Any]:
+    reason = {
+        "code": "not-found",
+        "message": "this code is not in the ledger: likely counterfeit",
+        "evidence": {},
+    }
+    return {
+        "verdict": "unknown",
+        "reasons": [reason],
+        "unit": None,
+        "entries": [],
+        "checkpoint": None,
+        "scans": {"count": 0, "first": None},
+    }
+
+
+def _unit_actors(unit: UnitRecord | None) -> set[str]:
+    if unit is None:
+        return set()
+    return {a for a in (unit.brand, unit.custodian, unit.pending) if a}
+
+
+def _label_state(
+    store: Store, log: int, unit: UnitRecord | None, unit_id: gs1.UnitId, signature: str | None
+) -> str:
+    if signature is None:
+        return "absent"
+    if unit is None:
+        return "invalid"
+    brand_keys = store.records_in(log, KeyRecord, "actor", [unit.brand])
+    public = [
+        crypto.public_key_from_b64(k.public_key) for k in brand_keys if isinstance(k, KeyRecord)
+    ]
+    try:
+        label.verify_label_signature(unit_id, signature, public)
+    except LedgerError:
+        return "invalid"
+    return "valid"
+
+
+def _actor(actors: dict[str, ActorRecord], actor_id: str | None) -> dict[str, Any] | None:
+    if actor_id is None:
+        return None
+    record = actors.get(actor_id)
+    if record is None:
+        return {"id": actor_id, "name": actor_id, "role": None, "revoked": False}
+    return {
+        "id": record.id,
+        "name": record.name,
+        "role": record.role,
+        "revoked": record.revoked_index is not None,
+    }
+
+
+def _unit(
+    unit: UnitRecord,
+    unit_id: gs1.UnitId,
+    product: ProductRecord | None,
+    actors: dict[str, ActorRecord],
+    label_state: str,
+) -> dict[str, Any]:
+    return {
+        "gtin": unit.gtin,
+        "serial": unit.serial,
+        "path": unit_id.path(),
+        "lot": unit.lot,
+        "expiry": unit.expiry,
+        "brand": _actor(actors, unit.brand),
+        "product": None if product is None else {"gtin": product.gtin, "name": product.name},
+        "state": unit.state,
+        "custodian": _actor(actors, unit.custodian),
+        "pending": _actor(actors, unit.pending),
+        "sold": unit.sold,
+        "delivered": unit.delivered,
+        "claimed": unit.claimed,
+        "recalled": unit.recalled,
+        "decommissioned": unit.decommissioned,
+        "flags": unit.flags,
+        "label": label_state,
+    }
+
+
+def _entry(served: ServedEntry, leaf: Leaf, actors: dict[str, ActorRecord]) -> dict[str, Any]:
+    return {
+        "index": served.index,
+        "leaf": codec.b64url_encode(served.leaf),
+        "leaf_hash": codec.b64url_encode(served.leaf_hash),
+        "proof": [codec.b64url_encode(h) for h in served.proof],
+        "event": leaf.signed.event.to_dict(),
+        "received": leaf.received,
+        "signer": _actor(actors, leaf.signed.event.actor),
+    }

@@ -1,0 +1,123 @@
+"""Start the real API under uvicorn on a random loopback port, seeded with stories."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ledger import crypto
+from ledger.service import Ledger
+from tests.factories import GTIN, key
+from tests.integration.world import LedgerWorld, clock, config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LiveServer:
+    """A running server: its base URL, the seeded units and the world that wrote them."""
+
+    url: str
+    units: dict[str, tuple[str, str]]
+    world: LedgerWorld
+    process: subprocess.Popen[bytes]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        """Stop the server and wait for it."""
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]]]:
+    """Write the base world plus a sold and a recalled unit; return them by story."""
+    ledger = Ledger.open(db_url, config(name), clock=clock)
+    ledger.init(name="Registry")
+    world = LedgerWorld.base(ledger)
+    w = world.world
+    for serial in ("SOLD-1", "RECALL-1"):
+        world.append(w.sign("commission", "acme", unit={"gtin": GTIN, "serial": serial}, prev=None))
+    for step in (
+        ("handoff", "acme", {"to": "shop", "place": "Shenzhen DC"}),
+        ("receive", "shop", {"place": "Shanghai store"}),
+        ("sell", "shop", {}),
+    ):
+        world.append(w.on_unit(step[0], step[1], serial="SOLD-1", **step[2]))
+    world.append(w.on_unit("recall", "acme", serial="RECALL-1", reason="battery fault"))
+    ledger.close()
+    units = {
+        "genuine": (GTIN, "SN-0001"),
+        "sold": (GTIN, "SOLD-1"),
+        "recalled": (GTIN, "RECALL-1"),
+        "unknown": (GTIN, "NO-SUCH-1"),
+    }
+    return world, units
+
+
+def start(
+    db_url: str, tmp: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> LiveServer:
+    """Seed a fresh log in ``db_url`` and serve it on a random port."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    world, units = seed(db_url, name)
+    key_file = tmp / "operator.pem"
+    key_file.write_bytes(crypto.private_key_to_pem(key(1)))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "PROVENANCE_OPERATOR_KEY": str(key_file),
+        "PROVENANCE_ORIGIN": config(name).origin,
+        "PROVENANCE_LOG": name,
+        "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PROVENANCE_RATE": "1000",
+        "PROVENANCE_BURST": "5000",
+        **(extra_env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.app:app_from_env",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return LiveServer(url, units, world, process, env)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise RuntimeError(f"the server did not start (exit {process.poll()})")

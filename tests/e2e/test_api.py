@@ -1,0 +1,275 @@
+"""The HTTP API on a real uvicorn server: a custody story written and read back, every
+proof checked by an independent few-line verifier, and bad writes refused cleanly."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ledger import codec, merkle
+from ledger.entry import SignedEvent
+from tests.e2e.server import LiveServer
+from tests.factories import GTIN
+from tests.rules_factories import World
+
+PROBLEM = "application/problem+json"
+
+
+# --- an independent verifier: hashlib + cryptography + base64, no ledger code ------------
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _node(a: bytes, b: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + a + b).digest()
+
+
+def _root_from_proof(index: int, size: int, leaf_hash: bytes, proof: list[bytes]) -> bytes:
+    """RFC 9162 section 2.1.3.2, step by step."""
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            raise AssertionError("proof too long")
+        if fn & 1 or fn == sn:
+            r = _node(p, r)
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = _node(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    assert sn == 0, "proof too short"
+    return r
+
+
+def _checkpoint(text: str, verifier_key: str) -> tuple[int, bytes]:
+    name, key_hash, blob = verifier_key.strip().split("+")
+    raw = base64.b64decode(blob)
+    assert (
+        raw[0] == 1 and hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() == key_hash
+    )
+    body, _, sigs = text.partition("\n\n")
+    for line in sigs.splitlines():
+        signer, sig = line.removeprefix("\u2014 ").split(" ")
+        data = base64.b64decode(sig)
+        if signer == name and data[:4].hex() == key_hash:
+            Ed25519PublicKey.from_public_bytes(raw[1:]).verify(data[4:], (body + "\n").encode())
+            _origin, size, root = body.split("\n")[:3]
+            return int(size), base64.b64decode(root)
+    raise AssertionError("no signature by the log's key")
+
+
+def check_entries(
+    body: dict[str, Any], verifier_key: str, keys: dict[str, bytes] | None = None
+) -> None:
+    """Verify every entry in ``body`` against its checkpoint, independently."""
+    size, root = _checkpoint(body["checkpoint"], verifier_key)
+    for item in body["entries"]:
+        leaf = _b64url(item["leaf"])
+        leaf_hash = hashlib.sha256(b"\x00" + leaf).digest()
+        assert leaf_hash == _b64url(item["leaf_hash"])
+        proof = [_b64url(p) for p in item["proof"]]
+        assert _root_from_proof(item["index"], size, leaf_hash, proof) == root
+        parsed = json.loads(leaf)
+        assert parsed["event"] == item["event"]
+        if keys is not None and parsed["key"] in keys:
+            message = (
+                b"provenance-ledger/v1 event\n"
+                + json.dumps(
+                    parsed["event"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                ).encode()
+            )
+            Ed25519PublicKey.from_public_bytes(keys[parsed["key"]]).verify(
+                _b64url(parsed["sig"]), message
+            )
+
+
+# --- the story ------------------------------------------------------------------------
+
+
+def _post(server: LiveServer, signed: SignedEvent) -> httpx.Response:
+    return httpx.post(f"{server.url}/v1/entries", json=signed.to_dict(), timeout=10)
+
+
+def _keys(world: World) -> dict[str, bytes]:
+    from ledger import crypto
+
+    out = {}
+    for seed in set(world.seeds.values()):
+        public = crypto.private_key_from_seed(bytes([seed]) * 32).public_key()
+        out[crypto.key_id(public)] = crypto.public_key_to_raw(public)
+    return out
+
+
+def test_a_custody_story_written_and_read_back(live_server: LiveServer) -> None:
+    server, w = live_server, live_server.world.world
+    verifier_key = httpx.get(f"{server.url}/v1/log/key").text
+    serial = "STORY-1"
+    story = [
+        w.sign("commission", "acme", unit={"gtin": GTIN, "serial": serial}, prev=None, lot="L7"),
+    ]
+    first = _post(server, story[0])
+    assert first.status_code == 201, first.text
+    w.accept(story[0])
+    steps = [
+        ("handoff", "acme", {"to": "ship-co", "place": "Shenzhen DC"}),
+        ("receive", "ship-co", {"place": "Shenzhen DC"}),
+        ("inspect", "insp", {"result": "pass", "note": "seal intact"}),
+        ("handoff", "ship-co", {"to": "shop"}),
+        ("receive", "shop", {"place": "Shanghai store"}),
+        ("sell", "shop", {}),
+    ]
+    for kind, actor, fields in steps:
+        signed = w.on_unit(kind, actor, serial=serial, **fields)
+        response = _post(server, signed)
+        assert response.status_code == 201, response.text
+        receipt = response.json()
+        size, _root = _checkpoint(receipt["checkpoint"], verifier_key)
+        assert size == receipt["size"] and receipt["receipts"][0]["index"] < size
+        w.accept(signed)
+    view = httpx.get(f"{server.url}/v1/units/{GTIN}/{serial}").json()
+    assert view["verdict"] == "caution" and [r["code"] for r in view["reasons"]] == ["sold"]
+    assert [e["event"]["kind"] for e in view["entries"]] == ["commission", *[s[0] for s in steps]]
+    check_entries(view, verifier_key, _keys(w))
+    # The same signed event again: 200, same index, nothing new.
+    again = _post(server, w.log[-1])
+    assert again.status_code == 200 and again.json()["receipts"][0]["duplicate"]
+    # Ranges, single entries and proofs check out too.
+    head = int(httpx.get(f"{server.url}/healthz").json()["size"])
+    page = httpx.get(f"{server.url}/v1/entries", params={"start": 0, "end": head}).json()
+    assert [e["index"] for e in page["entries"]] == list(range(head))
+    check_entries(page, verifier_key, _keys(w))
+    one = httpx.get(f"{server.url}/v1/entries/{head - 1}", params={"size": head})
+    assert one.headers["cache-control"].endswith("immutable")
+    check_entries(one.json(), verifier_key)
+    assert (
+        httpx.get(
+            f"{server.url}/v1/entries/{head - 1}",
+            params={"size": head},
+            headers={"If-None-Match": one.headers["etag"]},
+        ).status_code
+        == 304
+    )
+    old = 10
+    proof = httpx.get(
+        f"{server.url}/v1/proofs/consistency", params={"old": old, "new": head}
+    ).json()
+    old_size, old_root = _checkpoint(
+        httpx.get(f"{server.url}/v1/checkpoint", params={"size": old}).text, verifier_key
+    )
+    _, new_root = _checkpoint(page["checkpoint"], verifier_key)
+    assert old_size == old
+    merkle.verify_consistency(old, head, old_root, new_root, [_b64url(p) for p in proof["proof"]])
+
+
+def _size(server: LiveServer) -> int:
+    return int(httpx.get(f"{server.url}/healthz").json()["size"])
+
+
+def _forged(w: World) -> dict[str, Any]:
+    signed = w.on_unit("handoff", "acme", to="ship-co").to_dict()
+    signed["sig"] = codec.b64url_encode(bytes(64))
+    return signed
+
+
+BAD_WRITES = [
+    ("bad signature", lambda w: json.dumps(_forged(w)).encode(), 403, "bad-signature"),
+    (
+        "stale prev",
+        lambda w: json.dumps(
+            w.sign(
+                "handoff",
+                "acme",
+                unit={"gtin": GTIN, "serial": "SN-0001"},
+                prev=codec.b64url_encode(bytes(32)),
+                to="ship-co",
+            ).to_dict()
+        ).encode(),
+        409,
+        "head-conflict",
+    ),
+    (
+        "unauthorized actor",
+        lambda w: json.dumps(w.on_unit("handoff", "ship-co", to="shop").to_dict()).encode(),
+        422,
+        "not-custodian",
+    ),
+    ("2 MB body", lambda w: b'{"event": "' + b"x" * 2_000_000 + b'"}', 413, "payload-too-large"),
+    ("malformed JSON", lambda w: b'{"event": {"kind": ', 400, "encoding"),
+    (
+        "float in event",
+        lambda w: json.dumps({**w.on_unit("sell", "acme").to_dict(), "x": 1.5}).encode(),
+        400,
+        "encoding",
+    ),
+    ("schema error", lambda w: b'{"event": {}, "key": "x", "sig": "y"}', 422, "validation"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "code"), BAD_WRITES, ids=[b[0] for b in BAD_WRITES]
+)
+def test_bad_writes_are_refused_and_change_nothing(
+    live_server: LiveServer, name: str, body: Any, status: int, code: str
+) -> None:
+    before = _size(live_server)
+    checkpoint = httpx.get(f"{live_server.url}/v1/checkpoint").text
+    response = httpx.post(
+        f"{live_server.url}/v1/entries",
+        content=body(live_server.world.world),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    problem = response.json()
+    assert (
+        problem["type"] == f"urn:provenance-ledger:problem:{code}" and problem["status"] == status
+    )
+    assert _size(live_server) == before
+    assert httpx.get(f"{live_server.url}/v1/checkpoint").text == checkpoint
+
+
+def test_batch_is_all_or_nothing_over_http(live_server: LiveServer) -> None:
+    w = live_server.world.world
+    good = w.on_unit("handoff", "acme", to="ship-co")
+    stale = w.on_unit("sell", "acme")
+    before = _size(live_server)
+    response = httpx.post(
+        f"{live_server.url}/v1/entries:batch", json={"events": [good.to_dict(), stale.to_dict()]}
+    )
+    assert response.status_code == 409 and response.json()["field"] == "events[1].prev"
+    assert _size(live_server) == before
+    ok = httpx.post(f"{live_server.url}/v1/entries:batch", json={"events": [good.to_dict()]})
+    assert ok.status_code == 201 and ok.json()["size"] == before + 1
+
+
+def test_reads_and_errors(live_server: LiveServer) -> None:
+    url = live_server.url
+    assert httpx.get(f"{url}/v1/actors/acme").json()["role"] == "brand"
+    for path, status in [
+        ("/v1/actors/nobody", 404),
+        ("/v1/entries/99999", 404),
+        ("/v1/proofs/inclusion?index=5&size=2", 422),
+        ("/nope", 404),
+        ("/v1/units/123/x", 422),
+    ]:
+        response = httpx.get(url + path)
+        assert response.status_code == status, (path, response.text)
+        assert response.headers["content-type"].startswith(PROBLEM)
+    metrics = httpx.get(f"{url}/metrics").text
+    assert "provenance_http_requests_total" in metrics and "provenance_log_size" in metrics
+    unit = httpx.get(f"{url}/v1/units/{GTIN}/SN-0001")
+    assert (
+        httpx.get(
+            f"{url}/v1/units/{GTIN}/SN-0001", headers={"If-None-Match": unit.headers["etag"]}
+        ).status_code
+        == 304
+    )
