@@ -39,8 +39,9 @@ lint: $(STAMP)
 vectors: $(STAMP)
 	$(BIN)/python tests/vectors/make_vectors.py
 
-demo:
-	@echo "make demo arrives with the CLI issue (#6); see README.md" >&2; exit 2
+# Builds the demo world in ./provenance-demo, labels in ./labels, then serves it on :8000.
+demo: $(STAMP)
+	$(BIN)/provenance demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

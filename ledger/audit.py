@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -113,6 +113,54 @@ class _Replay:
     roots: dict[int, bytes] = field(default_factory=dict)
 
 
+class AuditSource(Protocol):
+    """Where the audited entries come from: a store (`StoreSource`) or a remote server."""
+
+    def head(self) -> tuple[int, bytes | None]:
+        """The log's size and running chain hash (None when the source has no chain)."""
+
+    def entries(self, start: int, end: int) -> list[StoredEntry]:
+        """Entries with ``start <= index < end``, in order."""
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every checkpoint the source keeps."""
+
+    def nodes(self, wanted: list[Subtree]) -> dict[Subtree, bytes] | None:
+        """Stored Merkle nodes, or None when the source keeps none."""
+
+    def state(self) -> State | None:
+        """The stored projections, or None when the source keeps none."""
+
+
+@dataclass
+class StoreSource:
+    """A log in a `Store`."""
+
+    store: Store
+    log: int
+
+    def head(self) -> tuple[int, bytes | None]:
+        """The log row's size and chain."""
+        head = self.store.head(self.log)
+        return head.size, head.chain
+
+    def entries(self, start: int, end: int) -> list[StoredEntry]:
+        """Stored entries."""
+        return self.store.entries(self.log, start, end)
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Stored checkpoints."""
+        return self.store.checkpoints(self.log)
+
+    def nodes(self, wanted: list[Subtree]) -> dict[Subtree, bytes] | None:
+        """Stored Merkle nodes."""
+        return self.store.subtrees(self.log, wanted)
+
+    def state(self) -> State | None:
+        """Stored projections."""
+        return self.store.load_state(self.log)
+
+
 def audit_log(
     store: Store,
     log: int,
@@ -129,25 +177,47 @@ def audit_log(
         workers: processes for signature verification (default: every core).
         progress: called with (entries done, total) after each chunk.
     """
+    return audit_source(
+        StoreSource(store, log), verifier_key, trusted=trusted, workers=workers, progress=progress
+    )
+
+
+def audit_source(
+    source: AuditSource,
+    verifier_key: str,
+    *,
+    trusted: Sequence[str] = (),
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit any `AuditSource` (see `audit_log`); checks what the source keeps."""
     report = AuditReport()
-    head = store.head(log)
+    size, chain = source.head()
     verifier = note.Verifier.from_text(verifier_key)
-    checkpoints = store.checkpoints(log)
+    checkpoints = source.checkpoints()
     watched = _checkpoint_sizes(report, checkpoints, trusted, verifier)
     replay = _Replay()
-    total = max([head.size, *watched]) if watched else head.size
+    total = max([size, *watched]) if watched else size
     for start in range(0, max(total, 1), CHUNK):
-        rows = store.entries(log, start, start + CHUNK)
+        rows = source.entries(start, start + CHUNK)
         _expect_rows(report, rows, start, min(total, start + CHUNK))
-        stored_nodes = _stored_nodes(store, log, start, start + CHUNK)
+        wanted = [
+            s
+            for i in range(start, start + CHUNK)
+            for s in merkle.subtrees_completed_by(i)
+            if s.level
+        ]
+        stored_nodes = source.nodes(wanted)
         for row in rows:
             _replay_entry(report, replay, row, stored_nodes, watched)
         if progress:
             progress(min(replay.size, total), total)
     _check_signatures(report, replay.signatures, workers)
     _check_checkpoints(report, checkpoints, trusted, verifier, replay.roots)
-    _check_head(report, head, replay)
-    _compare_projections(report, store.load_state(log), replay.state)
+    _check_head(report, size, chain, replay)
+    stored_state = source.state()
+    if stored_state is not None:
+        _compare_projections(report, stored_state, replay.state)
     report.entries = replay.size
     report.checkpoints = len(checkpoints)
     return report
@@ -179,7 +249,7 @@ def _replay_entry(
     report: AuditReport,
     replay: _Replay,
     row: StoredEntry,
-    stored_nodes: dict[Subtree, bytes],
+    stored_nodes: dict[Subtree, bytes] | None,
     watched: set[int],
 ) -> None:
     index = replay.size
@@ -188,7 +258,7 @@ def _replay_entry(
     leaf_hash = merkle.leaf_hash(row.leaf)
     _check_stored_values(report, row, leaf_hash)  # (2)
     replay.chain = entry.chain_hash(replay.chain, leaf_hash)  # (3)
-    if replay.chain != row.chain:
+    if row.chain is not None and replay.chain != row.chain:
         report.add(
             "chain",
             "running chain hash does not match",
@@ -207,7 +277,7 @@ def _replay_entry(
             )
         )
         replay.frontier[sub] = value
-        if sub.level > 0 and stored_nodes.get(sub) != value:
+        if sub.level > 0 and stored_nodes is not None and stored_nodes.get(sub) != value:
             report.add("node", f"stored Merkle node {sub} does not match", index)
     replay.size += 1
     if replay.size in watched:
@@ -250,11 +320,6 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
     replay.state.apply(records)
     message = crypto.DOMAIN_EVENT + signed.event_bytes
     replay.signatures.append((index, codec.b64url_decode(public), message, signed.sig))
-
-
-def _stored_nodes(store: Store, log: int, start: int, end: int) -> dict[Subtree, bytes]:
-    wanted = [s for i in range(start, end) for s in merkle.subtrees_completed_by(i) if s.level]
-    return store.subtrees(log, wanted)
 
 
 def _verify_chunk(items: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]:
@@ -355,14 +420,14 @@ def _check_trusted(
     return suspects
 
 
-def _check_head(report: AuditReport, head: Any, replay: _Replay) -> None:
-    if head.size != replay.size:
+def _check_head(report: AuditReport, size: int, chain: bytes | None, replay: _Replay) -> None:
+    if size != replay.size:
         report.add(
             "head",
-            f"the log's head says {head.size} entries, the replay found {replay.size}",
-            min(head.size, replay.size),
+            f"the log's head says {size} entries, the replay found {replay.size}",
+            min(size, replay.size),
         )
-    elif head.chain != replay.chain:
+    elif chain is not None and chain != replay.chain:
         report.add("head", "the head's running chain hash does not match", replay.size - 1)
 
 

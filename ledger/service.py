@@ -23,7 +23,7 @@ from typing import Any
 
 from ledger import codec, crypto, entry, gs1, merkle, note, rules
 from ledger.entry import Leaf, SignedEvent
-from ledger.errors import LedgerError, ValidationError
+from ledger.errors import KeyFormatError, LedgerError, NotFoundError, ValidationError
 from ledger.events import ActorRegister, format_time
 from ledger.merkle import Subtree
 from ledger.prefetch import load_state_for
@@ -40,12 +40,15 @@ class LogConfig:
 
     ``origin`` names the log in its checkpoints (e.g. ``provenance.example/log``);
     ``operator_key`` signs checkpoints and the genesis entry that registers the operator.
+    Without it the ledger is read-only (an auditor's view): the log must exist and
+    ``verifier_key`` (the log's C2SP verifier key, pinned by the reader) is required.
     """
 
     origin: str
-    operator_key: crypto.Ed25519PrivateKey
+    operator_key: crypto.Ed25519PrivateKey | None
     name: str = "default"
     operator_id: str = "operator"
+    verifier_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,9 +126,20 @@ class Ledger:
     ) -> None:
         self.store = store
         self.config = config
-        self.signer = note.Signer(config.origin, config.operator_key)
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.log = store.ensure_log(config.name, config.origin).id
+        if config.operator_key is None:
+            if config.verifier_key is None:
+                raise KeyFormatError("a read-only ledger needs the log's verifier key")
+            self.signer: note.Signer | None = None
+            self._verifier_key = config.verifier_key
+            found = store.find_log(config.name)
+            if found is None:
+                raise NotFoundError(f"no log named {config.name!r} in this database", field="log")
+            self.log = found.id
+        else:
+            self.signer = note.Signer(config.origin, config.operator_key)
+            self._verifier_key = self.signer.verifier.to_text()
+            self.log = store.ensure_log(config.name, config.origin).id
 
     @classmethod
     def open(
@@ -150,7 +164,12 @@ class Ledger:
     @property
     def verifier_key(self) -> str:
         """The log's C2SP verifier key text ``name+keyhash+base64``."""
-        return self.signer.verifier.to_text()
+        return self._verifier_key
+
+    def _require_signer(self) -> note.Signer:
+        if self.signer is None:
+            raise KeyFormatError("read-only ledger: writing needs the operator key")
+        return self.signer
 
     def now(self) -> datetime:
         """The service's clock (UTC)."""
@@ -166,6 +185,8 @@ class Ledger:
         if self.store.head(self.log).size:
             return None
         key = self.config.operator_key
+        if key is None:
+            raise KeyFormatError("read-only ledger: writing needs the operator key")
         event = ActorRegister(
             actor=self.config.operator_id,
             time=format_time(self.now()),
@@ -197,6 +218,7 @@ class Ledger:
         if not 1 <= len(items) <= MAX_BATCH:
             raise ValidationError(f"a batch holds 1 to {MAX_BATCH} events", field="events")
         received = now or self.now()
+        self._require_signer()
         known = self._verify_known(items)  # (1) outside the lock
         with self.store.writer(self.log) as tx:  # (2) under the lock
             return self._append_locked(tx, items, received, known)
@@ -250,7 +272,7 @@ class Ledger:
         root = tree.root()
         tx.set_head(tree.size, chain, root)
         checkpoint = note.sign_checkpoint(
-            note.Checkpoint(head.origin, tree.size, root), self.signer
+            note.Checkpoint(head.origin, tree.size, root), self._require_signer()
         )
         tx.insert_checkpoint(tree.size, root, checkpoint.decode(), format_time(received))
         return BatchReceipt(tuple(receipts), tree.size, checkpoint.decode())

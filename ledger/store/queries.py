@@ -41,7 +41,8 @@ class StoredEntry:
     index: int
     leaf: bytes
     leaf_hash: bytes
-    chain: bytes
+    #: the running chain hash; None where the source does not keep it (a remote audit)
+    chain: bytes | None
     event_hash: bytes
     kind: str
     gtin: str | None

@@ -1,0 +1,218 @@
+"""Where commands send and read: the local database (`Local`) or a server (`Remote`).
+
+Both answer in the API's JSON shapes (docs/API.md), so commands do not care which one
+they talk to. Private keys never leave the machine: events are signed before either
+backend sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from api.settings import Settings
+from ledger import codec
+from ledger.audit import AuditReport, StoreSource, audit_source
+from ledger.entry import SignedEvent
+from ledger.errors import LedgerError
+from ledger.service import BatchReceipt, Ledger, LogConfig
+
+
+class RemoteError(LedgerError):
+    """The server refused the request; ``code`` is the problem type's code."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None) -> None:
+        super().__init__(message, field=field)
+        self.status = status
+        self.code = code
+
+
+class Backend(Protocol):
+    """The operations commands need."""
+
+    def append(self, events: list[SignedEvent]) -> dict[str, Any]:
+        """Append atomically; the receipt JSON."""
+
+    def unit(self, gtin: str, serial: str, signature: str | None = None) -> dict[str, Any]:
+        """The unit view JSON."""
+
+    def verifier_key(self) -> str:
+        """The log's C2SP verifier key."""
+
+    def actor(self, actor_id: str) -> dict[str, Any]:
+        """The actor JSON."""
+
+    def audit(self, trusted: list[str], progress: Any) -> AuditReport:
+        """Replay and check the whole log."""
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+def receipt_json(receipt: BatchReceipt) -> dict[str, Any]:
+    """The API's receipt JSON for a service receipt."""
+    return {
+        "receipts": [
+            {
+                "index": r.index,
+                "leaf_hash": codec.b64url_encode(r.leaf_hash),
+                "event_hash": codec.b64url_encode(r.event_hash),
+                "duplicate": r.duplicate,
+            }
+            for r in receipt.receipts
+        ],
+        "size": receipt.size,
+        "checkpoint": receipt.checkpoint,
+    }
+
+
+class Local:
+    """The ledger in a local database (the operator's machine, or the demo)."""
+
+    def __init__(self, database_url: str) -> None:
+        import os
+
+        from api.app import open_ledger
+
+        settings = Settings.from_env()
+        pinned = os.environ.get("PROVENANCE_LOG_KEY")
+        if pinned and not settings.operator_key_file.exists():
+            # An auditor's machine: no operator key, the log's verifier key pinned.
+            config = LogConfig(
+                origin=settings.origin,
+                operator_key=None,
+                name=settings.log_name,
+                verifier_key=pinned.strip(),
+            )
+            self.ledger = Ledger.open(database_url, config)
+            return
+        self.ledger = open_ledger(
+            Settings(
+                database_url=database_url,
+                operator_key_file=settings.operator_key_file,
+                origin=settings.origin,
+                log_name=settings.log_name,
+                public_url=settings.public_url,
+            )
+        )
+
+    def append(self, events: list[SignedEvent]) -> dict[str, Any]:
+        """Append through the service."""
+        out: dict[str, Any] = {"receipts": [], "size": 0, "checkpoint": ""}
+        for start in range(0, len(events), 1000):
+            part = receipt_json(self.ledger.append_batch(events[start : start + 1000]))
+            out = {**part, "receipts": out["receipts"] + part["receipts"]}
+        return out
+
+    def unit(self, gtin: str, serial: str, signature: str | None = None) -> dict[str, Any]:
+        """The unit view from the service."""
+        return self.ledger.unit_view(gtin, serial, signature)
+
+    def verifier_key(self) -> str:
+        """The local log's verifier key."""
+        return self.ledger.verifier_key
+
+    def actor(self, actor_id: str) -> dict[str, Any]:
+        """The actor from the projections."""
+        from ledger.errors import NotFoundError
+
+        state = self.ledger.state()
+        actor = state.actors.get(actor_id)
+        if actor is None:
+            raise NotFoundError(f"no actor {actor_id!r}", field="actor")
+        keys = [k for k in state.keys.values() if k.actor == actor_id]
+        return {
+            "id": actor.id,
+            "role": actor.role,
+            "name": actor.name,
+            "prefixes": list(actor.prefixes),
+            "registered_index": actor.registered_index,
+            "revoked_index": actor.revoked_index,
+            "keys": [
+                {
+                    "key_id": k.key_id,
+                    "public_key": k.public_key,
+                    "added_index": k.added_index,
+                    "removed_index": k.removed_index,
+                }
+                for k in sorted(keys, key=lambda k: k.added_index)
+            ],
+        }
+
+    def audit(self, trusted: list[str], progress: Any) -> AuditReport:
+        """The full audit of the local database."""
+        source = StoreSource(self.ledger.store, self.ledger.log)
+        return audit_source(source, self.ledger.verifier_key, trusted=trusted, progress=progress)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.ledger.close()
+
+
+class Remote:
+    """A provenance server over HTTP."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+
+    def _json(self, response: httpx.Response) -> Any:
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"code": "http-error", "detail": response.text[:200]}
+            raise RemoteError(
+                response.status_code,
+                str(problem.get("code", "http-error")),
+                str(problem.get("detail", "")),
+                problem.get("field"),
+            )
+        return response.json()
+
+    def _get(self, path: str, **params: Any) -> httpx.Response:
+        try:
+            return self.http.get(path, params=params or None)
+        except httpx.HTTPError as e:
+            raise RemoteError(503, "unreachable", f"cannot reach {self.url}: {e}", None) from e
+
+    def append(self, events: list[SignedEvent]) -> dict[str, Any]:
+        """POST the events in batches of 1,000."""
+        out: dict[str, Any] = {"receipts": [], "size": 0, "checkpoint": ""}
+        for start in range(0, len(events), 1000):
+            body = {"events": [e.to_dict() for e in events[start : start + 1000]]}
+            try:
+                response = self.http.post("/v1/entries:batch", json=body)
+            except httpx.HTTPError as e:
+                raise RemoteError(503, "unreachable", f"cannot reach {self.url}: {e}", None) from e
+            part = self._json(response)
+            out = {**part, "receipts": out["receipts"] + part["receipts"]}
+        return out
+
+    def unit(self, gtin: str, serial: str, signature: str | None = None) -> dict[str, Any]:
+        """GET the unit view."""
+        params = {"s": signature} if signature else {}
+        return dict(self._json(self._get(f"/v1/units/{gtin}/{serial}", **params)))
+
+    def verifier_key(self) -> str:
+        """GET /v1/log/key (pin it with PROVENANCE_LOG_KEY to not trust the server for it)."""
+        response = self._get("/v1/log/key")
+        if response.status_code != 200:
+            self._json(response)
+        return response.text.strip()
+
+    def actor(self, actor_id: str) -> dict[str, Any]:
+        """GET the actor."""
+        return dict(self._json(self._get(f"/v1/actors/{actor_id}")))
+
+    def audit(self, trusted: list[str], progress: Any) -> AuditReport:
+        """Fetch every entry with proofs and replay it (see cli.remote_audit)."""
+        from cli.remote_audit import RemoteSource
+
+        source = RemoteSource(self)
+        return audit_source(source, self.verifier_key(), trusted=trusted, progress=progress)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()

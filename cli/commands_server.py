@@ -1,0 +1,126 @@
+"""``provenance init | serve | demo``: set up a log, serve it, show it off."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from cli.common import OPTIONS, console, emit, write_private_key
+from ledger import crypto
+
+
+def _operator_key_file() -> Path:
+    return Path(os.environ.get("PROVENANCE_OPERATOR_KEY", str(OPTIONS.home / "operator.pem")))
+
+
+def install(app: typer.Typer) -> None:
+    """Add ``init``, ``serve`` and ``demo``."""
+
+    @app.command()
+    def init() -> None:
+        """Create the operator key (mode 0600) and the database with its genesis entry."""
+        from cli.backend import Local
+
+        key_file = _operator_key_file()
+        if not key_file.exists():
+            write_private_key(key_file, crypto.generate_private_key())
+            write_private_key(
+                OPTIONS.home / "keys" / "operator.pem",
+                crypto.private_key_from_pem(key_file.read_bytes()),
+            )
+        store = Local(OPTIONS.database_url)
+        try:
+            info = {
+                "database": OPTIONS.database_url,
+                "operator_key": str(key_file),
+                "verifier_key": store.verifier_key(),
+                "size": store.ledger.head().size,
+            }
+        finally:
+            store.close()
+        emit(
+            info,
+            f"log ready in {info['database']} ({info['size']} entries)",
+            f"operator key {key_file}",
+            f"verifier key {info['verifier_key']}",
+        )
+
+    @app.command()
+    def serve(
+        host: str = typer.Option("127.0.0.1", "--host"),
+        port: int = typer.Option(8000, "--port"),
+        workers: int = typer.Option(1, "--workers", min=1),
+    ) -> None:
+        """Serve the API and the consumer page with uvicorn."""
+        import uvicorn
+
+        if OPTIONS.db:
+            os.environ["DATABASE_URL"] = OPTIONS.db
+        os.environ.setdefault("PROVENANCE_PUBLIC_URL", f"http://{host}:{port}")
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+
+    @app.command()
+    def demo(
+        serve_: bool = typer.Option(
+            True, "--serve/--no-serve", help="serve the API and page afterwards"
+        ),
+        port: int = typer.Option(8000, "--port"),
+        folder: Path = typer.Option(
+            Path("provenance-demo"), "--home", help="folder for the demo's database and keys"
+        ),
+    ) -> None:
+        """Build a realistic demo world, print each story's URL, and serve it."""
+        from cli.backend import Local
+        from cli.demo import build
+
+        base_url = f"http://127.0.0.1:{port}"
+        folder = folder.resolve()
+        os.environ["PROVENANCE_HOME"] = str(folder)
+        os.environ["PROVENANCE_PUBLIC_URL"] = base_url
+        os.environ.pop("PROVENANCE_OPERATOR_KEY", None)
+        database = OPTIONS.db or f"sqlite:///{folder / 'ledger.db'}"
+        os.environ["DATABASE_URL"] = database
+        key_file = folder / "operator.pem"
+        if not key_file.exists():
+            write_private_key(key_file, crypto.generate_private_key())
+        store = Local(database)
+        try:
+            if store.ledger.head().size > 1:
+                console.print(
+                    f"[yellow]{database} already holds a log; delete {folder} for a fresh demo[/]"
+                )
+                from cli.demo import PARTNERS  # noqa: F401 - stories need the original labels
+
+                raise typer.Exit(1)
+            stories = build(store, folder, base_url, Path("labels").resolve())
+        finally:
+            store.close()
+        emit(
+            {
+                "stories": [{"story": s, "url": u} for s, u in stories],
+                "database": database,
+                "labels": str(Path("labels").resolve()),
+            },
+            f"demo log in {database}; labels in ./labels/",
+            *[f"  {s:<48} {u}" for s, u in stories],
+        )
+        if serve_:
+            import uvicorn
+
+            console.print(f"serving on {base_url} (Ctrl-C to stop)")
+            uvicorn.run(
+                "api.app:app_from_env",
+                factory=True,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+            )

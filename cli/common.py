@@ -1,0 +1,122 @@
+"""What every command shares: global options, output, key files, unit references."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from api.settings import home
+from ledger import crypto, gs1
+from ledger.errors import KeyFormatError, LedgerError
+
+console = Console(stderr=False, highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+class UsageError(LedgerError):
+    """The command line is incomplete or contradictory (exit 2)."""
+
+    code = "usage"
+    status = 400
+
+
+@dataclass
+class Options:
+    """Global options (set by the main callback)."""
+
+    db: str | None = None
+    server: str | None = None
+    json: bool = False
+    debug: bool = False
+
+    @property
+    def home(self) -> Path:
+        """``$PROVENANCE_HOME`` (default ``~/.provenance``)."""
+        return home()
+
+    @property
+    def database_url(self) -> str:
+        """``--db``, else ``DATABASE_URL``, else the SQLite file under the home folder."""
+        return self.db or os.environ.get("DATABASE_URL") or f"sqlite:///{self.home / 'ledger.db'}"
+
+
+OPTIONS = Options()
+
+
+def emit(data: Any, *human: Any) -> None:
+    """Print ``data`` as JSON with ``--json``; otherwise print ``human`` (rich renderables)."""
+    if OPTIONS.json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        for item in human:
+            console.print(item, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one readable line to stderr and exit with ``code``."""
+    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def write_private_key(path: Path, key: crypto.Ed25519PrivateKey) -> None:
+    """Write a PKCS#8 PEM private key with mode 0600, never overwriting a file.
+
+    Raises:
+        KeyFormatError: the file exists.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as e:
+        raise KeyFormatError(f"{path} exists; refusing to overwrite a key") from e
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(crypto.private_key_to_pem(key))
+
+
+def load_private_key(path: Path) -> crypto.Ed25519PrivateKey:
+    """Load a private key file, refusing one that group or others can read.
+
+    Raises:
+        KeyFormatError: missing, readable by others, or not an Ed25519 PEM key.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise KeyFormatError(f"cannot read key file {path}: {e.strerror}") from e
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFormatError(
+            f"key file {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
+            f"run chmod 600 {path}"
+        )
+    return crypto.private_key_from_pem(path.read_bytes())
+
+
+def key_path(key: Path | None, actor: str) -> Path:
+    """``--key``, else ``$PROVENANCE_HOME/keys/<actor>.pem``."""
+    return key if key is not None else OPTIONS.home / "keys" / f"{actor}.pem"
+
+
+def parse_unit(text: str) -> tuple[gs1.UnitId, str | None]:
+    """A unit from ``GTIN/SERIAL`` or a scanned Digital Link URL; also the label signature.
+
+    Raises:
+        GS1Error: neither form parses.
+    """
+    if "://" in text:
+        link = gs1.parse_digital_link(text)
+        if link.serial is None:
+            raise gs1.GS1Error("the URL names no serial (/21/...)", field="unit")
+        return gs1.UnitId(gtin=link.gtin, serial=link.serial), link.param("s")
+    gtin, sep, serial = text.partition("/")
+    if not sep:
+        raise gs1.GS1Error("expected GTIN/SERIAL or a scanned URL", field="unit")
+    return gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial), None
