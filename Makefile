@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Debian packages some tests need: a CJK font for labels, PDF and SVG rasterisers.
-SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils librsvg2-bin
+# Debian packages some tests need: a CJK font for labels, PDF and SVG rasterisers, and
+# chromium for the consumer page in a real browser.
+SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils librsvg2-bin chromium
 
 .PHONY: test lint demo clean vectors sysdeps
 
