@@ -29,7 +29,7 @@ from ledger.merkle import Subtree
 from ledger.prefetch import load_state_for
 from ledger.state import State
 from ledger.store import LogHead, Store, StoredEntry, WriteTx
-from ledger.unitview import unit_view
+from ledger.unitview import ViewCache
 
 MAX_BATCH = 1000
 
@@ -127,6 +127,7 @@ class Ledger:
         self.store = store
         self.config = config
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._views = ViewCache()
         if config.operator_key is None:
             if config.verifier_key is None:
                 raise KeyFormatError("a read-only ledger needs the log's verifier key")
@@ -326,7 +327,7 @@ class Ledger:
             GS1Error: the GTIN or serial is malformed.
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
-        return unit_view(self.store, self.log, self.verifier_key, unit, label_signature)
+        return self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
 
     def record_scans(self, scans: Sequence[Scan]) -> None:
         """Store scan telemetry (outside the signed log) in one transaction."""

@@ -9,6 +9,7 @@ signature (ledger.verdict) and returns the JSON-ready view of docs/API.md:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from ledger import codec, crypto, gs1, label
@@ -19,8 +20,43 @@ from ledger.store import Store
 from ledger.verdict import ServedEntry, check_unit_chain, judge
 
 
+class ViewCache:
+    """Unit views by (unit, label signature, log size), least recently used first out.
+
+    Everything in a view but the scan summary is a function of the log's contents, and
+    those change only when the log grows: a view built at size n stays right until the
+    size moves. Under scan-heavy traffic a view costs a size lookup and a scan count.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._views: OrderedDict[tuple[str, str, str | None, int], dict[str, Any]] = OrderedDict()
+
+    def view(
+        self, store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, signature: str | None
+    ) -> dict[str, Any]:
+        """The unit view, from the cache when the log has not grown since it was built."""
+        size, count, first = store.size_and_scans(log, unit_id.gtin, unit_id.serial)
+        key = (unit_id.gtin, unit_id.serial, signature, size)
+        cached = self._views.get(key)
+        if cached is None:
+            cached = unit_view(store, log, verifier_key, unit_id, signature, scans=False)
+            self._views[key] = cached
+            while len(self._views) > self.capacity:
+                self._views.popitem(last=False)
+        else:
+            self._views.move_to_end(key)
+        return {**cached, "scans": {"count": count, "first": first}}
+
+
 def unit_view(
-    store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, label_signature: str | None
+    store: Store,
+    log: int,
+    verifier_key: str,
+    unit_id: gs1.UnitId,
+    label_signature: str | None,
+    *,
+    scans: bool = True,
 ) -> dict[str, Any]:
     """Return the unit view of ``unit_id`` (see the module docstring).
 
@@ -63,7 +99,7 @@ def unit_view(
         if leaf.signed.event.actor in actors
     }
     verdict, reasons = judge(unit, signers, failures, label_state)
-    count, first = store.scan_summary(log, unit_id.gtin, unit_id.serial)
+    count, first = store.scan_summary(log, unit_id.gtin, unit_id.serial) if scans else (0, None)
     return {
         "verdict": verdict,
         "reasons": [r.to_dict() for r in reasons],

@@ -12,13 +12,14 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, or_, select
 
 from ledger.merkle import Subtree
-from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow, ScanRow
+from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow, ScanCountRow, ScanRow
 
 LOGS = cast(Table, LogRow.__table__)
 ENTRIES = cast(Table, EntryRow.__table__)
 NODES = cast(Table, NodeRow.__table__)
 CHECKPOINTS = cast(Table, CheckpointRow.__table__)
 SCANS = cast(Table, ScanRow.__table__)
+SCAN_COUNTS = cast(Table, ScanCountRow.__table__)
 CHUNK = 500  # rows per IN (...) query, well below every driver's parameter limit
 
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import merkle
@@ -26,6 +28,7 @@ from ledger.store.queries import (
     CHECKPOINTS,
     ENTRIES,
     LOGS,
+    SCAN_COUNTS,
     SCANS,
     LogHead,
     StoredCheckpoint,
@@ -300,28 +303,68 @@ class Store:
     # --- scans (telemetry, outside the signed log) ------------------------------------
 
     def insert_scans(self, log: int, scans: Sequence[Mapping[str, Any]]) -> None:
-        """Store scan records (gtin, serial, at, place, client, agent) in one transaction.
+        """Store scan records (gtin, serial, at, place, client, agent) and bump the
+        per-unit counts, in one transaction.
 
         Raises:
             StorageError: the database failed.
         """
         if not scans:
             return
+        counts: dict[tuple[str, str], list[Any]] = {}
+        for scan in scans:
+            entry = counts.setdefault(
+                (scan["gtin"], scan["serial"]), [0, scan["at"], scan["place"]]
+            )
+            entry[0] += 1
         try:
             with self.engines.writer.begin() as conn:
                 conn.execute(insert(SCANS), [{"log": log, **s} for s in scans])
+                upsert = (sqlite_insert if self.engines.is_sqlite else pg_insert)(SCAN_COUNTS)
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=["log", "gtin", "serial"],
+                    set_={"count": SCAN_COUNTS.c.count + upsert.excluded["count"]},
+                )
+                rows = [
+                    {
+                        "log": log,
+                        "gtin": g,
+                        "serial": s,
+                        "count": n,
+                        "first_at": at,
+                        "first_place": place,
+                    }
+                    for (g, s), (n, at, place) in counts.items()
+                ]
+                conn.execute(upsert, rows)
         except SQLAlchemyError as e:
             raise StorageError(f"cannot store scans: {e}") from e
 
     def scan_summary(self, log: int, gtin: str, serial: str) -> tuple[int, dict[str, Any] | None]:
         """Return how many scans a unit has and its first one (at, place), if any."""
-        where = (SCANS.c.log == log, SCANS.c.gtin == gtin, SCANS.c.serial == serial)
+        _, count, first = self.size_and_scans(log, gtin, serial)
+        return count, first
+
+    def size_and_scans(
+        self, log: int, gtin: str, serial: str
+    ) -> tuple[int, int, dict[str, Any] | None]:
+        """The log's size and a unit's scan summary (count, first), in one transaction."""
+        where = (
+            SCAN_COUNTS.c.log == log,
+            SCAN_COUNTS.c.gtin == gtin,
+            SCAN_COUNTS.c.serial == serial,
+        )
+        columns = (
+            SCAN_COUNTS.c.count.label("n"),
+            SCAN_COUNTS.c.first_at,
+            SCAN_COUNTS.c.first_place,
+        )
         with self._read() as conn:
-            count = conn.execute(select(func.count()).select_from(SCANS).where(*where)).scalar_one()
-            first = conn.execute(
-                select(SCANS.c.at, SCANS.c.place).where(*where).order_by(SCANS.c.id).limit(1)
-            ).first()
-        return int(count), None if first is None else {"at": first.at, "place": first.place}
+            size = conn.execute(select(LOGS.c.size).where(LOGS.c.id == log)).scalar_one_or_none()
+            row = conn.execute(select(*columns).where(*where)).first()
+        if row is None:
+            return int(size or 0), 0, None
+        return int(size or 0), int(row.n), {"at": row.first_at, "place": row.first_place}
 
     def delete_scans_before(self, log: int, at: str) -> int:
         """Delete scans older than ``at`` (retention); return how many."""

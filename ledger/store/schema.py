@@ -180,3 +180,16 @@ class ScanRow(Base):
     client: Mapped[str] = mapped_column(String(32))
     agent: Mapped[str] = mapped_column(String(16))
     __table_args__ = (Index("ix_scans_unit", "log", "gtin", "serial", "id"),)
+
+
+class ScanCountRow(Base):
+    """Per unit: how many scans, and the first one; kept with the scans so the page's
+    "checked N times; first on DATE in PLACE" costs one row, however popular the unit."""
+
+    __tablename__ = "scan_counts"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    first_at: Mapped[str] = mapped_column(String(32))
+    first_place: Mapped[str | None] = mapped_column(String(64))

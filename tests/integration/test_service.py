@@ -307,3 +307,27 @@ def test_unknown_unit_and_entry_reads(ledger: Ledger) -> None:
         ledger.entry(99)
     assert err.value.code == "not-found"
     _ = PREFIX, claim_commitment
+
+
+def test_unit_view_follows_the_log_and_counts_scans(world: LedgerWorld) -> None:
+    from datetime import timedelta
+
+    from ledger.service import Scan
+
+    ledger = world.ledger
+    view = ledger.unit_view(GTIN, SERIAL)
+    assert view["verdict"] == "genuine" and view["scans"] == {"count": 0, "first": None}
+    assert [e["event"]["kind"] for e in view["entries"]] == ["commission"]
+    world.append(world.world.on_unit("handoff", "acme", to="ship-co", place="Shenzhen DC"))
+    again = ledger.unit_view(GTIN, SERIAL)  # the cached view must not survive the append
+    assert [e["event"]["kind"] for e in again["entries"]] == ["commission", "handoff"]
+    assert again["unit"]["pending"]["id"] == "ship-co"
+    scans = [
+        Scan(GTIN, SERIAL, NOW + timedelta(minutes=i), "CN" if i == 0 else "DE", f"c{i}", "mobile")
+        for i in range(3)
+    ]
+    ledger.record_scans(scans[:1])
+    ledger.record_scans(scans[1:])
+    counted = ledger.unit_view(GTIN, SERIAL)["scans"]
+    assert counted == {"count": 3, "first": {"at": "2026-11-28T12:00:00.000Z", "place": "CN"}}
+    assert ledger.unit_view(GTIN, "NOPE")["verdict"] == "unknown"

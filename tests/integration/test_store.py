@@ -1,0 +1,70 @@
+"""ledger.store: migrations match the schema; failures surface as StorageError and
+leave nothing behind."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.exc import OperationalError
+
+from ledger.errors import StorageError
+from ledger.service import Ledger
+from ledger.store import Store, WriteTx
+from ledger.store.database import head_revision
+from ledger.store.schema import Base
+from tests.integration.world import LedgerWorld, dump
+from tests.rules_factories import NOW
+
+
+def test_migrations_create_exactly_the_declared_schema(db_url: str) -> None:
+    store = Store.open(db_url)
+    with store.engines.reader.connect() as conn:
+        context = MigrationContext.configure(conn)
+        assert context.get_current_revision() == head_revision()
+        assert compare_metadata(context, Base.metadata) == []
+    Store.open(db_url).close()  # a second open finds the schema at head and does nothing
+    store.close()
+
+
+def test_a_failure_mid_append_writes_nothing(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = dump(world.ledger)
+    signed = world.world.on_unit("handoff", "acme", to="ship-co")
+
+    def broken(self: WriteTx, nodes: object) -> None:
+        raise OperationalError("INSERT INTO nodes", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(WriteTx, "insert_nodes", broken)
+    with pytest.raises(StorageError, match="nothing was written"):
+        world.ledger.append(signed, NOW)
+    assert dump(world.ledger) == before
+    monkeypatch.undo()
+    assert world.ledger.append(signed, NOW).receipts[0].index == 13
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2",
+        "sqlite:///:memory:",
+        "mysql://nobody@localhost/x",
+    ],
+)
+def test_unusable_databases_are_storage_errors(url: str) -> None:
+    with pytest.raises(StorageError):
+        Store.open(url)
+
+
+def test_a_log_keeps_its_origin(db_url: str) -> None:
+    from tests.integration.world import clock, config
+
+    first = Ledger.open(db_url, config("same-name"), clock=clock)
+    other = config("same-name")
+    changed = type(other)(
+        origin="elsewhere.example/log", operator_key=other.operator_key, name="same-name"
+    )
+    with pytest.raises(StorageError, match="origin"):
+        Ledger.open(db_url, changed, clock=clock)
+    first.close()
