@@ -11,6 +11,7 @@ import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
 from api.settings import Settings
+from ledger.events import format_time
 from ledger.service import Ledger, Scan
 
 _PLACE = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
@@ -40,6 +42,8 @@ class Context:
     metrics: Metrics
     scan_secret: bytes
     pending_scans: list[Scan] = field(default_factory=list)
+    #: a sequence lock around scan flushes: odd while a batch is being written
+    flush_generation: int = 0
 
     async def limit(self, request: Request) -> None:
         """Spend one request of the client's public budget, or raise 429.
@@ -81,8 +85,31 @@ class Context:
         """Write queued scans in one transaction."""
         if not self.pending_scans:
             return
-        batch, self.pending_scans = self.pending_scans, []
-        await run_in_threadpool(self.ledger.record_scans, batch)
+        # The batch stays in pending_scans until its write committed, and readers retry
+        # a view read that overlapped a flush (flush_generation odd or moved): so each
+        # scan is counted exactly once, either from the database or from the queue.
+        batch = list(self.pending_scans)
+        self.flush_generation += 1
+        try:
+            await run_in_threadpool(self.ledger.record_scans, batch)
+            del self.pending_scans[: len(batch)]
+        finally:
+            self.flush_generation += 1
+
+    async def unit_view(self, gtin: str, serial: str, signature: str | None) -> dict[str, Any]:
+        """The unit view with every queued scan of the unit counted exactly once."""
+        for _ in range(50):
+            before = self.flush_generation
+            view = await run_in_threadpool(self.ledger.unit_view, gtin, serial, signature)
+            if before % 2 == 0 and self.flush_generation == before:
+                break
+            await asyncio.sleep(0.005)  # a flush overlapped the read: read again
+        queued = sum(1 for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
+        view["scans"]["count"] += queued
+        if view["scans"]["first"] is None and queued:
+            first = next(p for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
+            view["scans"]["first"] = {"at": format_time(first.at), "place": first.place}
+        return view
 
     async def flush_forever(self, interval: float = 0.5) -> None:
         """Flush queued scans every ``interval`` seconds until cancelled."""

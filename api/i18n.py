@@ -1,0 +1,298 @@
+"""The consumer page's words in English and Simplified Chinese, and the language choice.
+
+`choose_language` picks ``en`` or ``zh-CN`` from an explicit ``?lang=`` or the
+``Accept-Language`` header (RFC 9110 section 12.5.4, q-weighted). `text` looks a message
+up by key and fills its ``{placeholders}``; `format_moment` and `format_day` write times
+and dates the way each language's readers expect. Every message exists in both
+languages by construction (one tuple per key). Messages are plain text: the template
+escapes them, so none may carry markup. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+EN, ZH = "en", "zh-CN"
+LANGUAGES = (EN, ZH)
+_MAX_RANGES = 32  # an Accept-Language header longer than this is cut, not parsed whole
+
+#: key -> (English, Simplified Chinese)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "site": ("Product check", "商品真伪查询"),
+    "switch": ("中文", "English"),
+    # verdicts: title, what it means, what to do
+    "genuine.title": ("Genuine", "正品"),
+    "genuine.means": (
+        "The brand registered this item, and every step of its history below is signed "
+        "by whoever did it and proven in a public log.",
+        "该商品由品牌方登记，以下每一步流转记录都由经手方签名，并可在公开日志中查证。",
+    ),
+    "genuine.todo": (
+        "Check that the details below match the item in your hands. Keep the code printed "
+        "inside the package: after you buy, it lets you claim the item as yours.",
+        "请核对下方信息是否与您手中的商品一致。请保管好包装内印的认领码，购买后可凭它认领商品。",
+    ),
+    "caution.title": ("Caution", "请注意"),
+    "caution.means": (
+        "The brand registered this item, but something about it needs your attention.",
+        "该商品由品牌方登记，但存在需要您注意的情况。",
+    ),
+    "caution.todo": (
+        "Read each point below before you buy or use it. If anything does not match what "
+        "the seller told you, do not buy it.",
+        "购买或使用前请逐条阅读以下说明。如有与卖家所说不符之处，请勿购买。",
+    ),
+    "unknown.title": ("Not found: likely counterfeit", "未找到：可能是假冒产品"),
+    "unknown.means": (
+        "This code is not in the brand's register. Every genuine item carries a code "
+        "its brand registered.",
+        "此码不在品牌方的登记记录中。每件正品都带有品牌方登记过的码。",
+    ),
+    "unknown.todo": (
+        "Do not buy it. If you already bought it, keep the receipt and the packaging and "
+        "report it to the seller, the brand or the platform.",
+        "请勿购买。如已购买，请保留收据和包装，并向卖家、品牌方或平台举报。",
+    ),
+    "invalid.title": ("Record failed verification", "记录验证失败"),
+    "invalid.means": (
+        "Something is wrong with this item's record: a signature or a proof does not "
+        "check. Do not trust this record.",
+        "该商品的记录有问题：有签名或证明未通过验证。请勿相信此记录。",
+    ),
+    "invalid.todo": (
+        "Do not buy it on the strength of this page. Contact the brand and report it.",
+        "请勿凭此页面购买。请联系品牌方并举报。",
+    ),
+    "todo": ("What to do: ", "建议："),  # the space belongs to English only
+    # reasons (docs/API.md reason codes): title, explanation
+    "r.sold": ("Already sold", "已售出"),
+    "r.sold.why": (
+        "This item was already sold to a customer. If it is offered to you as new, the "
+        "code may have been copied from a sold item.",
+        "该商品已售给顾客。如果有人把它当作全新商品卖给您，此码可能是从已售商品上复制的。",
+    ),
+    "r.claimed": ("Already claimed by a buyer", "已被买家认领"),
+    "r.claimed.why": (
+        "Someone who bought this item has registered it as theirs. If that was not you, "
+        "do not buy it: the code may have been copied.",
+        "已有买家将该商品登记为本人所有。如果不是您本人，请勿购买：此码可能被复制。",
+    ),
+    "r.recalled": ("Recalled by the brand", "品牌方已召回"),
+    "r.recalled.why": (
+        "The brand has recalled this item. Do not use it; ask the seller or the brand "
+        "for a refund or a replacement.",
+        "品牌方已召回该商品。请勿使用，请联系卖家或品牌方退款或更换。",
+    ),
+    "r.decommissioned": ("Taken out of circulation", "已停止流通"),
+    "r.decommissioned.why": (
+        "This item was recorded as destroyed or used up. It should not be for sale.",
+        "该商品已登记为销毁或已用完，不应再出售。",
+    ),
+    "r.flagged": ("Flagged as suspicious", "被标记为可疑"),
+    "r.flagged.why": (
+        "The brand or the platform has marked this item as suspicious. Ask the seller "
+        "where it came from before you buy.",
+        "品牌方或平台已将该商品标记为可疑。购买前请向卖家问清来源。",
+    ),
+    "r.flagged.count": ("Flagged {count} times.", "已被标记 {count} 次。"),
+    "r.revoked-handler": ("Handled by a revoked company", "经手方已被撤销资格"),
+    "r.revoked-handler.why": (
+        "A company that handled this item has since lost its registration: {names}. Its "
+        "records may not be reliable; ask the seller where the item came from.",
+        "曾经手该商品的企业已被撤销资格：{names}。其记录可能不可靠，请向卖家问清商品来源。",
+    ),
+    "r.label-invalid": ("Forged label", "标签系伪造"),
+    "r.label-invalid.why": (
+        "The brand's signature on this label is wrong, so the brand did not print this "
+        "label. Do not buy the item, and report it.",
+        "此标签上的品牌签名不正确，说明标签并非品牌方印制。请勿购买，并进行举报。",
+    ),
+    "r.checkpoint-invalid": ("The public log's signature does not check", "公开日志签名验证失败"),
+    "r.leaf-hash-invalid": ("A record's fingerprint does not match", "记录的哈希值不匹配"),
+    "r.proof-invalid": ("A record is not proven in the public log", "记录未能在公开日志中得到证明"),
+    "r.signature-invalid": ("A record's signature does not check", "记录的签名验证失败"),
+    "r.chain-broken": ("The history has a gap or a fork", "流转记录有缺失或分叉"),
+    "r.tamper.why": (
+        "This should never happen: the record may have been tampered with.",
+        "这种情况不应出现：记录可能已被篡改。",
+    ),
+    "reason": ("Reason: {text}", "原因：{text}"),
+    "note": ("Note: {text}", "备注：{text}"),
+    # the scan message (DESIGN section 4), word for word
+    "scans": (
+        "This code has been checked {count} times; first on {date} in {place}.",
+        "此码已被查询 {count} 次，首次查询于 {date}，地点 {place}。",
+    ),
+    "scans.noplace": (
+        "This code has been checked {count} times; first on {date}.",
+        "此码已被查询 {count} 次，首次查询于 {date}。",
+    ),
+    "scans.one": (
+        "This code has been checked 1 time; first on {date} in {place}.",
+        "此码已被查询 1 次，首次查询于 {date}，地点 {place}。",
+    ),
+    "scans.one.noplace": (
+        "This code has been checked 1 time; first on {date}.",
+        "此码已被查询 1 次，首次查询于 {date}。",
+    ),
+    "scans.none": ("This code has not been checked before.", "此码此前未被查询过。"),
+    "scans.hint": (
+        "If the first check was not yours, this code may have been copied.",
+        "如果首次查询不是您本人，此码可能已被复制。",
+    ),
+    # product and status
+    "h.product": ("Product", "商品信息"),
+    "h.status": ("Status", "当前状态"),
+    "h.history": ("History", "流转记录"),
+    "h.scanned": ("The code you checked", "您查询的码"),
+    "f.name": ("Product", "商品"),
+    "f.brand": ("Brand", "品牌"),
+    "f.gtin": ("GTIN", "商品条码 (GTIN)"),
+    "f.serial": ("Serial", "序列号"),
+    "f.lot": ("Lot", "批号"),
+    "f.expiry": ("Expires", "有效期至"),
+    "f.expired": ("{date} (expired)", "{date}（已过期）"),
+    "f.state": ("Now", "状态"),
+    "f.holder": ("Held by", "当前持有方"),
+    "f.claim": ("Ownership", "认领状态"),
+    "f.recall": ("Recall", "召回"),
+    "f.inspections": ("Inspections", "检验"),
+    "f.label": ("Label", "标签"),
+    "unnamed": ("Unnamed product", "未命名商品"),
+    "s.in_stock": ("In stock", "库存中"),
+    "s.in_transit": ("On its way to {to}", "正在运往 {to}"),
+    "s.sold": ("Sold", "已售出"),
+    "s.delivered": ("Delivered to its buyer", "已交付买家"),
+    "s.claimed": ("Claimed by its buyer", "已被买家认领"),
+    "s.decommissioned": ("Out of circulation", "已停止流通"),
+    "claim.yes": ("Claimed by a buyer", "已被买家认领"),
+    "claim.no": ("Not claimed yet", "尚未被认领"),
+    "recall.yes": ("Recalled by the brand", "品牌方已召回"),
+    "recall.no": ("No recall", "无召回"),
+    "insp.none": ("None recorded", "暂无记录"),
+    "insp.count": ("{passed} passed, {failed} failed", "{passed} 次合格，{failed} 次不合格"),
+    "label.valid": (
+        "The brand's signature on this label checks out",
+        "标签上的品牌签名验证通过",
+    ),
+    "label.invalid": (
+        "The brand's signature on this label is wrong",
+        "标签上的品牌签名验证失败",
+    ),
+    "revoked": ("registration revoked", "资格已被撤销"),
+    # roles
+    "role.operator": ("Platform", "平台"),
+    "role.brand": ("Brand", "品牌方"),
+    "role.warehouse": ("Warehouse", "仓库"),
+    "role.courier": ("Courier", "物流"),
+    "role.retailer": ("Retailer", "零售商"),
+    "role.customs": ("Customs", "海关"),
+    "role.inspector": ("Inspector", "检验机构"),
+    # timeline verbs
+    "v.commission": ("Made by {actor}", "由 {actor} 生产登记"),
+    "v.handoff": ("Handed to {to}", "交给 {to}"),
+    "v.receive": ("Received by {actor}", "{actor} 已接收"),
+    "v.inspect.pass": ("Inspected: passed", "检验：合格"),
+    "v.inspect.fail": ("Inspected: FAILED", "检验：不合格"),
+    "v.sell": ("Sold by {actor}", "由 {actor} 售出"),
+    "v.deliver": ("Delivered to the buyer by {actor}", "由 {actor} 交付买家"),
+    "v.claim": ("Claimed by its buyer", "已被买家认领"),
+    "v.return": ("Returned to {to}", "退回给 {to}"),
+    "v.recall": ("Recalled by {actor}", "由 {actor} 召回"),
+    "v.decommission": ("Taken out of circulation", "已停止流通"),
+    "v.flag": ("Flagged as suspicious", "被标记为可疑"),
+    "v.other": ("Recorded: {kind}", "记录：{kind}"),
+    "where": ("Where: {place}", "地点：{place}"),
+    "entry": ("log entry #{index}", "日志第 {index} 条"),
+    "history.empty": ("No history recorded.", "暂无流转记录。"),
+    # footer
+    "footer.proof": (
+        "Every entry is signed by whoever made it and proven in a public, append-only "
+        "log ({size} entries at this check).",
+        "每条记录都由经手方签名，并可在公开、只增不改的日志中查证（本次查询时共 {size} 条）。",
+    ),
+    "footer.proof.nosize": (
+        "Every entry is signed by whoever made it and proven in a public, append-only log.",
+        "每条记录都由经手方签名，并可在公开、只增不改的日志中查证。",
+    ),
+    "footer.json": ("Check it yourself: the signed data (JSON)", "自行核验：签名数据 (JSON)"),
+    "footer.checked": ("Checked on {when}", "查询时间：{when}"),
+}
+
+
+def text(lang: str, key: str, **values: object) -> str:
+    """Return message ``key`` in ``lang`` with its placeholders filled.
+
+    Raises:
+        KeyError: ``key`` is not a message (a programming error, caught by the tests).
+    """
+    english, chinese = MESSAGES[key]
+    template = chinese if lang == ZH else english
+    return template.format(**values) if values else template
+
+
+def format_moment(moment: datetime, lang: str) -> str:
+    """Write an aware time in UTC: ``2026-11-28 12:00 UTC`` / ``2026年11月28日 12:00 UTC``.
+
+    Raises:
+        Nothing: a naive datetime is read as UTC.
+    """
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{format_day(utc.date(), lang)} {utc:%H:%M} UTC"
+
+
+def format_day(day: date, lang: str) -> str:
+    """Write a date: ``2027-12-31`` / ``2027年12月31日``.
+
+    Raises:
+        Nothing.
+    """
+    if lang == ZH:
+        return f"{day.year}年{day.month}月{day.day}日"
+    return day.isoformat()
+
+
+def _language_of(tag: str) -> str | None:
+    """Map a language tag to a page language; None when the page has no such language."""
+    primary = tag.strip().lower().split("-", 1)[0]
+    if primary == "zh":
+        return ZH  # every Chinese variant reads Simplified Chinese best of the two
+    if primary in ("en", "*"):
+        return EN
+    return None
+
+
+def _quality(params: list[str]) -> float:
+    """The q value of one Accept-Language range (1 when absent, -1 when malformed)."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = float(value.strip())
+            except ValueError:
+                return -1.0
+            return q if 0.0 <= q <= 1.0 else -1.0
+    return 1.0
+
+
+def choose_language(accept_language: str | None, explicit: str | None) -> str:
+    """Choose the page language: ``en`` or ``zh-CN``.
+
+    An explicit choice (``?lang=``) that names a page language wins; otherwise the
+    ``Accept-Language`` range with the highest q (RFC 9110 section 12.5.4; the first
+    one on ties) among those the page speaks; otherwise English.
+
+    Raises:
+        Nothing: a malformed header or value falls back to English.
+    """
+    if explicit:
+        chosen = _language_of(explicit) if explicit.strip() != "*" else None
+        if chosen is not None:
+            return chosen
+    best, best_q = EN, 0.0
+    for item in (accept_language or "").split(",")[:_MAX_RANGES]:
+        tag, *params = item.split(";")
+        language, q = _language_of(tag), _quality(params)
+        if language is not None and q > best_q:
+            best, best_q = language, q
+    return best
