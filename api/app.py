@@ -13,12 +13,14 @@ import hashlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
 from api.context import Context
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
 from api.routers import actors, entries, log, ops, units
+from api.schemas import document_problems
 from api.settings import Settings
 from ledger import crypto
 from ledger.errors import KeyFormatError
@@ -93,10 +95,21 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     )
     app.state.ctx = context
     problems.install(app)
-    app.middleware("http")(context.metrics.middleware)
+    document_problems(app)
+    app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
     for module in (entries, units, log, actors, ops):
         app.include_router(module.router)
     return app
+
+
+class _MetricsMiddleware:
+    """ASGI middleware adapter for `Metrics.asgi`."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.handler = metrics.asgi(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handler(scope, receive, send)
 
 
 def app_from_env() -> FastAPI:

@@ -7,9 +7,8 @@ behind one scrape target per process.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request, Response
+from fastapi import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -18,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -44,17 +44,33 @@ class Metrics:
         )
         self.scans = Counter("provenance_scans", "Resolver scans recorded", registry=self.registry)
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Time and count every request by its route template."""
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        self.requests.labels(name, request.method, str(response.status_code)).inc()
-        self.latency.labels(name).observe(time.perf_counter() - start)
-        return response
+    def asgi(self, app: ASGIApp) -> ASGIApp:
+        """Wrap ``app``: time and count every HTTP request by its route template.
+
+        A plain ASGI wrapper (not Starlette's BaseHTTPMiddleware, which costs a task
+        and a stream per request on the resolver's hot path).
+        """
+
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            start = time.perf_counter()
+            status = [500]
+
+            async def record(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, record)
+            finally:
+                name = getattr(scope.get("route"), "path", "unmatched")
+                self.requests.labels(name, scope["method"], str(status[0])).inc()
+                self.latency.labels(name).observe(time.perf_counter() - start)
+
+        return wrapped
 
     def render(self) -> Response:
         """The text exposition of every metric."""

@@ -7,12 +7,15 @@ The ``type`` is ``urn:provenance-ledger:problem:<code>`` where ``<code>`` is the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from ledger.errors import LedgerError
 
@@ -38,13 +41,6 @@ class RateLimitedError(LedgerError):
         self.retry_after = retry_after
 
 
-class NotAcceptableError(LedgerError):
-    """The request asks for something this endpoint does not serve."""
-
-    code = "bad-request"
-    status = 400
-
-
 def problem(
     status: int, code: str, detail: str, field: str | None = None, **extra: Any
 ) -> JSONResponse:
@@ -61,6 +57,28 @@ def problem(
     body.update(extra)
     headers = {"Cache-Control": "no-store"}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` value of a 405: every method of every route on this path.
+
+    Starlette names only the methods of the first route whose path matched, but RFC 9110
+    section 10.2.1 asks for all the methods the resource supports (``/v1/entries`` is
+    both GET and POST, on two routes).
+    """
+    return ", ".join(sorted(_methods(request.app.router.routes, request.scope)))
+
+
+def _methods(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
+    """The methods of the routes whose path matches, looking into included routers."""
+    methods: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's include_router
+        if included is not None:
+            methods |= _methods(included.routes, scope)
+        elif route.matches(scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
 
 
 def install(app: FastAPI) -> None:
@@ -80,11 +98,15 @@ def install(app: FastAPI) -> None:
         return problem(422, "validation", str(first.get("msg", "invalid request")), field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}.get(
             error.status_code, "http-error"
         )
-        return problem(error.status_code, code, str(error.detail))
+        response = problem(error.status_code, code, str(error.detail))
+        response.headers.update(error.headers or {})
+        if error.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request)
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, _error: Exception) -> JSONResponse:

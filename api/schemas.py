@@ -1,14 +1,16 @@
-"""Pydantic models that document the API's responses in OpenAPI (and nothing else).
+"""Pydantic models and ``responses`` entries that document the API in OpenAPI (only that).
 
 Routes build plain dicts and return them as JSON directly; these models describe those
-dicts so that clients and schemathesis know what to expect. Binary values are unpadded
-base64url strings (docs/FORMAT.md).
+dicts so that clients and schemathesis know what to expect. Every error status a route
+can answer is listed with `problems`, as ``application/problem+json``. Binary values are
+unpadded base64url strings (docs/FORMAT.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 B64 = r"^[A-Za-z0-9_-]*$"
@@ -155,13 +157,59 @@ class Health(BaseModel):
     size: int = Field(ge=0)
 
 
+MAX_INT64 = 2**63 - 1
+"""The largest index or tree size the stores hold (a signed 64-bit column)."""
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_MEANINGS = {
+    400: "the body is not JSON, or a value is not in its encoding",
+    403: "a signature does not verify, or the signer may not do this",
+    404: "no such entry, checkpoint, actor or route",
+    409: "a stale `prev`: the unit's chain has moved on",
+    413: "the body is over the configured limit",
+    422: "the request breaks the schema or a ledger rule",
+    429: "over the client's rate limit; retry after `Retry-After` seconds",
+    503: "the database does not answer",
+}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "not modified: the `If-None-Match` ETag is still current"}
+}
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for error statuses, all problem+json."""
+    """OpenAPI ``responses`` entries for error statuses, all problem+json with `Problem`."""
     return {
         status: {
-            "model": Problem,
-            "content": {"application/problem+json": {}},
-            "description": "problem",
+            "description": _MEANINGS.get(status, "problem"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}},
+            **({"headers": _RETRY_AFTER} if status == 429 else {}),
         }
         for status in statuses
     }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make ``app.openapi()`` define the `Problem` schema that `problems` refers to.
+
+    The problem responses name their media type themselves, so FastAPI never sees the
+    model; it is added to the generated document's components here, once.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in schemas:
+            schemas["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from api.context import ctx
@@ -17,9 +17,9 @@ router = APIRouter(tags=["actors"])
     "/v1/actors/{actor_id}",
     summary="An actor and its keys",
     response_model=ActorView,
-    responses=problems(404),
+    responses=problems(404, 422, 503),
 )
-def get_actor(request: Request, actor_id: str) -> JSONResponse:
+def get_actor(request: Request, actor_id: str = Path(examples=["acme"])) -> JSONResponse:
     """The actor's role, name, prefixes, registration and revocation, and its keys."""
     ledger = ctx(request).ledger
     found = ledger.store.records(ledger.log, {ActorRecord: [actor_id]})

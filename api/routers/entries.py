@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.context import ctx, read_body
-from api.schemas import Entries, Receipt, problems
+from api.schemas import MAX_INT64, NOT_MODIFIED, Entries, Receipt, problems
 from api.views import IMMUTABLE, REVALIDATE, cached_json, entry_views
 from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import NotFoundError, ValidationError
+from ledger.events import KINDS
 from ledger.service import BatchReceipt
 
 router = APIRouter(tags=["entries"])
@@ -27,7 +28,7 @@ _SIGNED_EVENT: dict[str, Any] = {
             "type": "object",
             "required": ["kind", "actor", "time"],
             "properties": {
-                "kind": {"type": "string", "examples": ["handoff"]},
+                "kind": {"type": "string", "enum": list(KINDS), "examples": ["handoff"]},
                 "actor": {"type": "string", "examples": ["acme"]},
                 "time": {"type": "string", "examples": ["2026-11-28T12:00:00Z"]},
             },
@@ -49,6 +50,11 @@ _EXAMPLE = {
     "sig": "A" * 86,
 }
 _WRITE_ERRORS = problems(400, 403, 409, 413, 422, 503)
+_READ_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
+_Size = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_INT64, description="prove against the checkpoint at this size"),
+]
 
 
 def _receipt(receipt: BatchReceipt) -> JSONResponse:
@@ -165,12 +171,12 @@ def _checkpoint_for(request: Request, size: int | None) -> tuple[int, str, str]:
     "/v1/entries/{index}",
     summary="One entry with its inclusion proof",
     response_model=Entries,
-    responses=problems(404, 422),
+    responses=_READ_RESPONSES,
 )
 def get_entry(
     request: Request,
-    index: int,
-    size: int | None = Query(None, ge=1, description="prove against the checkpoint at this size"),
+    index: int = Path(ge=0, le=MAX_INT64, examples=[0]),
+    size: _Size = None,
 ) -> Response:
     """The entry at ``index`` and its proof to the latest checkpoint (or the one at ``size``)."""
     ledger = ctx(request).ledger
@@ -187,20 +193,25 @@ def get_entry(
     "/v1/entries",
     summary="A range of entries with their inclusion proofs",
     response_model=Entries,
-    responses=problems(404, 422),
+    responses=_READ_RESPONSES,
 )
 def get_entries(
     request: Request,
-    start: int = Query(0, ge=0),
-    end: int | None = Query(None, ge=1, description="exclusive; at most start + 1000"),
-    size: int | None = Query(None, ge=1, description="prove against the checkpoint at this size"),
+    start: int = Query(0, ge=0, le=MAX_INT64),
+    end: int | None = Query(
+        None, ge=1, le=MAX_INT64, description="exclusive; at most start + 1000"
+    ),
+    size: _Size = None,
 ) -> Response:
-    """Entries ``start <= index < end`` (at most 1,000) with proofs to one checkpoint."""
+    """Entries ``start <= index < end`` (at most 1,000) with proofs to one checkpoint.
+
+    A range at or past the end of the tree is empty; ``size`` says where the tree ends.
+    """
+    if end is not None and end < start:
+        raise ValidationError("end must not be below start", field="end")
     ledger = ctx(request).ledger
     tree, note, policy = _checkpoint_for(request, size)
-    stop = min(end if end is not None else start + 100, start + 1000, tree)
-    if stop < start:
-        raise ValidationError("end must not be below start", field="end")
-    stored = ledger.entries(start, stop)
+    stop = max(start, min(end if end is not None else start + 100, start + 1000, tree))
+    stored = ledger.entries(start, stop) if stop > start else []
     body = {"entries": entry_views(ledger, stored, tree), "size": tree, "checkpoint": note}
     return cached_json(request, body, f"r{start}-{stop}-{tree}", policy)

@@ -6,21 +6,26 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.context import ctx
-from api.schemas import ConsistencyProof, InclusionProof, problems
+from api.schemas import MAX_INT64, NOT_MODIFIED, ConsistencyProof, InclusionProof, problems
 from api.views import IMMUTABLE, REVALIDATE, cached_json
 from ledger import codec
 
 router = APIRouter(tags=["log"])
-_TEXT = {200: {"content": {"text/plain": {}}, "description": "C2SP text"}}
+_TEXT = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "C2SP text"}
+}
+_PROOF_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
 
 
 @router.get(
     "/v1/checkpoint",
     summary="The latest (or a past) signed checkpoint, C2SP tlog-checkpoint text",
     response_class=PlainTextResponse,
-    responses={**_TEXT, **problems(404, 422)},
+    responses={**_TEXT, **NOT_MODIFIED, **problems(404, 422, 503)},
 )
-def get_checkpoint(request: Request, size: int | None = Query(None, ge=1)) -> Response:
+def get_checkpoint(
+    request: Request, size: int | None = Query(None, ge=1, le=MAX_INT64)
+) -> Response:
     """The signed checkpoint; one at a fixed past size never changes."""
     ledger = ctx(request).ledger
     stored = ledger.store.checkpoint(ledger.log, size)
@@ -49,9 +54,13 @@ def get_key(request: Request) -> Response:
     "/v1/proofs/inclusion",
     summary="RFC 9162 inclusion proof",
     response_model=InclusionProof,
-    responses=problems(404, 422),
+    responses=_PROOF_RESPONSES,
 )
-def inclusion(request: Request, index: int = Query(ge=0), size: int = Query(ge=1)) -> Response:
+def inclusion(
+    request: Request,
+    index: int = Query(ge=0, le=MAX_INT64, examples=[0]),
+    size: int = Query(ge=1, le=MAX_INT64, examples=[2]),
+) -> Response:
     """The proof that entry ``index`` is in the tree of ``size`` (immutable)."""
     ledger = ctx(request).ledger
     proof = ledger.inclusion_proof(index, size)
@@ -68,9 +77,13 @@ def inclusion(request: Request, index: int = Query(ge=0), size: int = Query(ge=1
     "/v1/proofs/consistency",
     summary="RFC 9162 consistency proof",
     response_model=ConsistencyProof,
-    responses=problems(404, 422),
+    responses=_PROOF_RESPONSES,
 )
-def consistency(request: Request, old: int = Query(ge=0), new: int = Query(ge=0)) -> Response:
+def consistency(
+    request: Request,
+    old: int = Query(ge=0, le=MAX_INT64, examples=[1]),
+    new: int = Query(ge=0, le=MAX_INT64, examples=[2]),
+) -> Response:
     """The proof that the tree of ``old`` is a prefix of the tree of ``new`` (immutable)."""
     proof = ctx(request).ledger.consistency_proof(old, new)
     body = {"old": old, "new": new, "proof": [codec.b64url_encode(h) for h in proof]}

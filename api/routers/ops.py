@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.context import ctx
@@ -27,7 +27,14 @@ async def healthz(request: Request) -> JSONResponse:
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format",
+        },
+        **problems(503),
+    },
 )
 async def metrics(request: Request) -> Response:
     """Request counts and latencies by route, appended entries, scans, log size."""

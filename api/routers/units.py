@@ -4,21 +4,67 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.context import ctx
-from api.schemas import UnitView, problems
+from api.schemas import NOT_MODIFIED, UnitView, problems
 from api.views import cached_json
 from ledger import gs1
 from ledger.errors import GS1Error
-from ledger.events import format_time
 
 router = APIRouter(tags=["units"])
+
+# The GS1 rules as OpenAPI patterns, for clients and fuzzers; `ledger.gs1` enforces them
+# (and the GTIN check digit) and answers 422 `gs1` with the field to blame.
+_GTIN_PATTERN = r"^([0-9]{8}|[0-9]{12,14})$"
+_CSET82_PATTERN = r"^[!\"%-?A-Z_a-z]{1,20}$"  # GS1 AI encodable character set 82
+_Gtin = Annotated[
+    str,
+    Path(
+        description="GTIN-8, -12, -13 or -14 (AI 01) with its check digit",
+        examples=["09506000134352"],
+        json_schema_extra={"pattern": _GTIN_PATTERN},
+    ),
+]
+_Serial = Annotated[
+    str,
+    Path(
+        description="the serial number (AI 21), percent-encoded where needed",
+        examples=["SN-0001"],
+        json_schema_extra={"pattern": _CSET82_PATTERN},
+    ),
+]
+_Signature = Annotated[str | None, Query(description="the label's brand signature")]
+_Lot = Annotated[
+    str,
+    Path(
+        description="the batch or lot (AI 10)",
+        examples=["L1"],
+        json_schema_extra={"pattern": _CSET82_PATTERN},
+    ),
+]
+_Expiry = Annotated[
+    str | None, Query(alias="17", description="the expiry date YYMMDD (AI 17)", examples=["271231"])
+]
+_Lang = Annotated[str | None, Query(description="the page's language", examples=["en", "zh-CN"])]
+_Format = Annotated[
+    str | None, Query(alias="format", description="`json` for the unit view as JSON")
+]
+_Place = Annotated[
+    str | None, Query(description="where the scan happened: ISO 3166 country or subdivision")
+]
+_RESOLVER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/html": {"schema": {"type": "string"}}},
+        "description": "the unit view (JSON), or the consumer page (HTML)",
+    },
+    **problems(404, 422, 429, 503),
+}
 
 
 def _etag(view: dict[str, Any]) -> str:
@@ -38,13 +84,13 @@ def _etag(view: dict[str, Any]) -> str:
     "/v1/units/{gtin}/{serial:path}",
     summary="The unit view: verdict, reasons, entries with proofs, checkpoint",
     response_model=UnitView,
-    responses=problems(422, 429),
+    responses={**NOT_MODIFIED, **problems(404, 422, 429, 503)},
 )
 async def get_unit(
     request: Request,
-    gtin: str,
-    serial: str,
-    s: str | None = Query(None, description="the label's brand signature"),
+    gtin: _Gtin,
+    serial: _Serial,
+    s: _Signature = None,
 ) -> Response:
     """The unit view (docs/API.md); its ETag changes when the chain or checkpoint does."""
     context = ctx(request)
@@ -59,16 +105,54 @@ def _unit_id(gtin: str, serial: str) -> gs1.UnitId:
 
 
 @router.get(
-    "/01/{rest:path}",
+    "/01/{gtin}/21/{serial}",
     summary="GS1 Digital Link resolver: the consumer page, or JSON for Accept: application/json",
     response_model=UnitView,
-    responses={
-        200: {"content": {"text/html": {}}, "description": "the unit view, or the page"},
-        **problems(404, 422, 429),
-    },
+    responses=_RESOLVER_RESPONSES,
 )
-async def resolve(request: Request, rest: str) -> Response:
-    """Resolve ``/01/{gtin}[/10/{lot}]/21/{serial}[?17=YYMMDD&s=...]``; record the scan."""
+async def resolve(
+    request: Request,
+    gtin: _Gtin,
+    serial: _Serial,
+    expiry: _Expiry = None,
+    s: _Signature = None,
+    lang: _Lang = None,
+    output: _Format = None,
+    place: _Place = None,
+) -> Response:
+    """Resolve ``/01/{gtin}/21/{serial}[?17=YYMMDD&s=...]``; record the scan."""
+    return await _resolve(request)
+
+
+@router.get(
+    "/01/{gtin}/10/{lot}/21/{serial}",
+    summary="GS1 Digital Link resolver with the batch/lot (AI 10)",
+    response_model=UnitView,
+    responses=_RESOLVER_RESPONSES,
+)
+async def resolve_with_lot(
+    request: Request,
+    gtin: _Gtin,
+    lot: _Lot,
+    serial: _Serial,
+    expiry: _Expiry = None,
+    s: _Signature = None,
+    lang: _Lang = None,
+    output: _Format = None,
+    place: _Place = None,
+) -> Response:
+    """Resolve ``/01/{gtin}/10/{lot}/21/{serial}[?17=YYMMDD&s=...]``; record the scan."""
+    return await _resolve(request)
+
+
+@router.get("/01/{rest:path}", include_in_schema=False)
+async def resolve_other(request: Request, rest: str) -> Response:
+    """Every other ``/01/...`` form (a CPV, a prefix, a serial holding ``%2F``; errors)."""
+    return await _resolve(request)
+
+
+async def _resolve(request: Request) -> Response:
+    """Parse the Digital Link from the raw path and query, record the scan, answer."""
     context = ctx(request)
     await context.limit(request)
     raw = request.scope.get("raw_path", b"").decode("latin-1")
@@ -78,14 +162,7 @@ async def resolve(request: Request, rest: str) -> Response:
         raise GS1Error("the resolver needs a serialized unit: /01/{gtin}/21/{serial}", field="path")
     params = dict(link.query)
     context.scan(request, link.gtin, link.serial, params.get("place"))
-    view = await run_in_threadpool(
-        context.ledger.unit_view, link.gtin, link.serial, params.get("s")
-    )
-    view["scans"]["count"] += sum(
-        1 for p in context.pending_scans if (p.gtin, p.serial) == (link.gtin, link.serial)
-    )
-    if view["scans"]["first"] is None and view["scans"]["count"]:
-        view["scans"]["first"] = {"at": format_time(datetime.now(UTC)), "place": params.get("place")}
+    view = await context.unit_view(link.gtin, link.serial, params.get("s"))
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
     if params.get("format") == "json" or "application/json" in request.headers.get("accept", ""):
         return JSONResponse(view, headers=headers)

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ledger import merkle
 from ledger.entry import ZERO_HASH
-from ledger.errors import NotFoundError, StorageError
+from ledger.errors import NotFoundError, StorageError, ValidationError
 from ledger.merkle import Subtree
 from ledger.state import KeyRecord, Record, State
 from ledger.store.database import Engines, connect, migrate
@@ -74,6 +74,8 @@ class Store:
         try:
             with self.engines.reader.connect() as conn, conn.begin():
                 yield conn
+        except (OverflowError, DataError) as e:  # beyond the database's 64-bit integers
+            raise ValidationError(f"number out of range: {e}") from e
         except SQLAlchemyError as e:
             raise StorageError(f"database read failed: {e}") from e
 

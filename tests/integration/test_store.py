@@ -68,3 +68,10 @@ def test_a_log_keeps_its_origin(db_url: str) -> None:
     with pytest.raises(StorageError, match="origin"):
         Ledger.open(db_url, changed, clock=clock)
     first.close()
+
+
+def test_numbers_beyond_64_bits_are_validation_errors(ledger: Ledger) -> None:
+    from ledger.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="out of range"):
+        ledger.store.checkpoint(ledger.log, 2**63)
