@@ -273,3 +273,29 @@ def test_reads_and_errors(live_server: LiveServer) -> None:
         ).status_code
         == 304
     )
+
+
+def test_public_endpoints_answer_429_with_retry_after(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.e2e.server import start
+
+    tmp = tmp_path_factory.mktemp("limited")
+    server = start(
+        f"sqlite:///{tmp}/ledger.db",
+        tmp,
+        extra_env={"PROVENANCE_RATE": "1", "PROVENANCE_BURST": "3"},
+    )
+    try:
+        gtin, serial = server.units["genuine"]
+        statuses = [httpx.get(f"{server.url}/v1/units/{gtin}/{serial}") for _ in range(5)]
+        assert [r.status_code for r in statuses[:3]] == [200, 200, 200]
+        limited = statuses[-1]
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["content-type"].startswith(PROBLEM)
+        assert limited.json()["type"] == "urn:provenance-ledger:problem:rate-limited"
+        assert (
+            httpx.get(f"{server.url}/healthz").status_code == 200
+        )  # writes and health are not limited
+    finally:
+        server.stop()
