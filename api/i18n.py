@@ -101,6 +101,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "records may not be reliable; ask the seller where the item came from.",
         "曾经手该商品的企业已被撤销资格：{names}。其记录可能不可靠，请向卖家问清商品来源。",
     ),
+    "r.inspection-failed": ("Failed its latest inspection", "最近一次检验未通过"),
+    "r.inspection-failed.why": (
+        "An inspector recorded a failed inspection for this item. Ask the seller about it "
+        "before you buy, or contact the brand.",
+        "检验方记录了该商品最近一次检验未通过。购买前请向卖家问清情况，或联系品牌方。",
+    ),
     "r.label-invalid": ("Forged label", "标签系伪造"),
     "r.label-invalid.why": (
         "The brand's signature on this label is wrong, so the brand did not print this "

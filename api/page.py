@@ -205,6 +205,8 @@ def _reason(
         who = "、" if lang == ZH else ", "
         listed = who.join(names.get(str(i), str(i)) for i in ids) or "?"
         return Line(text(lang, "r.revoked-handler"), text(lang, f"r.{code}.why", names=listed))
+    if code == "inspection-failed":
+        return Line(text(lang, f"r.{code}"), text(lang, f"r.{code}.why"), tone="bad")
     if code in ("sold", "claimed", "recalled", "decommissioned", "label-invalid"):
         detail = _latest_reason(entries, code, lang)
         tone = "bad" if code in ("recalled", "label-invalid") else ""

@@ -7,16 +7,18 @@ backend sees them.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from api.settings import Settings
 from ledger import codec
-from ledger.audit import AuditReport, StoreSource, audit_source
 from ledger.entry import SignedEvent
-from ledger.errors import LedgerError
-from ledger.service import BatchReceipt, Ledger, LogConfig
+from ledger.errors import KeyFormatError, LedgerError
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when a command needs it
+    from ledger.audit import AuditReport
+    from ledger.service import BatchReceipt
 
 
 class RemoteError(LedgerError):
@@ -73,7 +75,8 @@ class Local:
     def __init__(self, database_url: str) -> None:
         import os
 
-        from api.app import open_ledger
+        from cli.common import load_private_key
+        from ledger.service import Ledger, LogConfig
 
         settings = Settings.from_env()
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
@@ -87,15 +90,19 @@ class Local:
             )
             self.ledger = Ledger.open(database_url, config)
             return
-        self.ledger = open_ledger(
-            Settings(
-                database_url=database_url,
-                operator_key_file=settings.operator_key_file,
-                origin=settings.origin,
-                log_name=settings.log_name,
-                public_url=settings.public_url,
+        # As api.app.open_ledger, without loading FastAPI for a command line.
+        if not settings.operator_key_file.exists():
+            raise KeyFormatError(
+                f"no operator key at {settings.operator_key_file}: run `provenance init`, "
+                "set PROVENANCE_OPERATOR_KEY, or pin PROVENANCE_LOG_KEY to only read"
             )
+        config = LogConfig(
+            origin=settings.origin,
+            operator_key=load_private_key(settings.operator_key_file),
+            name=settings.log_name,
         )
+        self.ledger = Ledger.open(database_url, config)
+        self.ledger.init()
 
     def append(self, events: list[SignedEvent]) -> dict[str, Any]:
         """Append through the service."""
@@ -142,6 +149,8 @@ class Local:
 
     def audit(self, trusted: list[str], progress: Any) -> AuditReport:
         """The full audit of the local database."""
+        from ledger.audit import StoreSource, audit_source
+
         source = StoreSource(self.ledger.store, self.ledger.log)
         return audit_source(source, self.ledger.verifier_key, trusted=trusted, progress=progress)
 
@@ -209,6 +218,7 @@ class Remote:
     def audit(self, trusted: list[str], progress: Any) -> AuditReport:
         """Fetch every entry with proofs and replay it (see cli.remote_audit)."""
         from cli.remote_audit import RemoteSource
+        from ledger.audit import audit_source
 
         source = RemoteSource(self)
         return audit_source(source, self.verifier_key(), trusted=trusted, progress=progress)

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import Progress
 
-from cli.common import OPTIONS, console, emit, key_path, load_private_key, parse_unit
+from cli.common import (
+    OPTIONS,
+    UsageError,
+    console,
+    emit,
+    key_path,
+    load_private_key,
+    parse_unit,
+)
 from cli.signing import backend, head_of, sign, sign_with, unit_ref
 from ledger import gs1, label
-from ledger.errors import ValidationError
+
+if TYPE_CHECKING:
+    from qr import UnitLabels
 
 _AS = typer.Option(..., "--as", help="the signing actor id")
 _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
@@ -117,7 +128,9 @@ def install(app: typer.Typer) -> None:
             Path("labels"), "--out", help="folder for labels and the manifest"
         ),
         base_url: str = typer.Option(
-            None, "--base-url", help="resolver base on the labels (default: PROVENANCE_PUBLIC_URL)"
+            None,
+            "--base-url",
+            help="resolver base on the labels (default: PROVENANCE_PUBLIC_URL, else --server)",
         ),
         formats: str = typer.Option("pdf", "--formats", help="comma list of pdf, png, svg"),
         as_: str = _AS,
@@ -128,9 +141,9 @@ def install(app: typer.Typer) -> None:
         units = [
             gs1.UnitId(gtin=gtin14, serial=f"{prefix}-{n:06d}") for n in range(start, start + count)
         ]
-        base = base_url or os.environ.get("PROVENANCE_PUBLIC_URL", "http://127.0.0.1:8000")
-        minted = mint_units(units, as_, key, base, lot=lot, expiry=expiry)
-        paths = write_labels(minted, out, formats)
+        wanted = label_formats(formats)
+        minted, manifest = mint_units(units, as_, key, _base(base_url), out, lot=lot, expiry=expiry)
+        paths = [manifest, *write_sheets(minted, out, wanted)]
         emit(
             {"units": [f"{u.gtin}/{u.serial}" for u in units], "files": [str(p) for p in paths]},
             f"minted {count} units of {gtin14}; labels and manifest in {out}/",
@@ -150,7 +163,7 @@ def install(app: typer.Typer) -> None:
         from qr import render_sheet_pdf, unit_label
 
         private = load_private_key(key_path(key, as_))
-        base = base_url or os.environ.get("PROVENANCE_PUBLIC_URL", "http://127.0.0.1:8000")
+        base = _base(base_url)
         ids = [parse_unit(u)[0] for u in units]
         labels = [unit_label(base, u, label.sign_label(u, private)) for u in ids]
         out.mkdir(parents=True, exist_ok=True)
@@ -162,17 +175,48 @@ def install(app: typer.Typer) -> None:
         )
 
 
+def _base(base_url: str | None) -> str:
+    """The resolver base printed on labels: --base-url, PROVENANCE_PUBLIC_URL, --server."""
+    return (
+        base_url
+        or os.environ.get("PROVENANCE_PUBLIC_URL")
+        or OPTIONS.server
+        or "http://127.0.0.1:8000"
+    ).rstrip("/")
+
+
+def label_formats(text: str) -> set[str]:
+    """The label formats of a comma list, checked before anything is minted.
+
+    Raises:
+        UsageError: an unknown format, or none.
+    """
+    wanted = {f.strip() for f in text.split(",") if f.strip()}
+    if not wanted or not wanted <= {"pdf", "png", "svg"}:
+        raise UsageError("formats are a comma list of pdf, png, svg", field="formats")
+    return wanted
+
+
 def mint_units(
     units: list[gs1.UnitId],
     actor: str,
     key: Path | None,
     base: str,
+    out: Path,
     *,
     lot: str | None,
     expiry: str | None,
-) -> list[object]:
-    """Prepare labels and claim codes, commission the units (in batches); return the labels."""
-    from qr import prepare_units
+) -> tuple[list[UnitLabels], Path]:
+    """Prepare labels and claim codes, write the manifest, then commission the units.
+
+    The claim codes exist only in the manifest, so it is written (never over another
+    one) before anything is appended, and removed again only if nothing was appended.
+
+    Raises:
+        OutputExistsError: ``out`` already holds a manifest (nothing is minted).
+        LedgerError: the ledger refused a batch.
+    """
+    from qr import prepare_units, write_manifest
 
     private = load_private_key(key_path(key, actor))
     prepared = prepare_units(base, units, private)
@@ -189,29 +233,42 @@ def mint_units(
         )
         for p in prepared
     ]
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = write_manifest(out / "manifest.csv", prepared)
+    done = 0
     store = backend()
     try:
         with Progress(console=console, disable=OPTIONS.json) as bar:
             task = bar.add_task("commissioning", total=len(events))
             for begin in range(0, len(events), 1000):
                 store.append(events[begin : begin + 1000])
+                done += min(1000, len(events) - begin)
                 bar.advance(task, min(1000, len(events) - begin))
+    except BaseException:
+        if not done:
+            manifest.unlink(missing_ok=True)
+        raise
     finally:
         store.close()
-    return list(prepared)
+    return list(prepared), manifest
 
 
-def write_labels(prepared: list[object], out: Path, formats: str) -> list[Path]:
-    """Write label sheets and the 0600 manifest; return the files written."""
-    from qr import render_pngs, render_sheet_pdf, render_svgs, write_manifest
+def write_labels(prepared: list[UnitLabels], out: Path, formats: str) -> list[Path]:
+    """Write the 0600 manifest and the label sheets; return the files written."""
+    from qr import write_manifest
 
-    wanted = {f.strip() for f in formats.split(",") if f.strip()}
-    if not wanted <= {"pdf", "png", "svg"}:
-        raise ValidationError("formats are pdf, png, svg", field="formats")
+    wanted = label_formats(formats)
     out.mkdir(parents=True, exist_ok=True)
-    outer = [p.outer() for p in prepared]  # type: ignore[attr-defined]
-    inner = [p.inner() for p in prepared]  # type: ignore[attr-defined]
-    written = [write_manifest(out / "manifest.csv", prepared)]  # type: ignore[arg-type]
+    return [write_manifest(out / "manifest.csv", prepared), *write_sheets(prepared, out, wanted)]
+
+
+def write_sheets(prepared: list[UnitLabels], out: Path, wanted: set[str]) -> list[Path]:
+    """Write the outer and claim label sheets (PDF) and per-unit PNG/SVG; return the files."""
+    from qr import render_pngs, render_sheet_pdf, render_svgs
+
+    outer = [p.outer() for p in prepared]
+    inner = [p.inner() for p in prepared]
+    written: list[Path] = []
     with Progress(console=console, disable=OPTIONS.json) as bar:
         task = bar.add_task("labels", total=len(wanted))
         if "pdf" in wanted:
@@ -222,7 +279,7 @@ def write_labels(prepared: list[object], out: Path, formats: str) -> list[Path]:
         for fmt, render in (("png", render_pngs), ("svg", render_svgs)):
             if fmt in wanted:
                 for p, data in zip(prepared, render(outer), strict=True):
-                    path = out / f"{p.unit.gtin}-{_safe(p.unit.serial)}.{fmt}"  # type: ignore[attr-defined]
+                    path = out / f"{p.unit.gtin}-{_safe(p.unit.serial)}.{fmt}"
                     path.write_bytes(data)
                     written.append(path)
                 bar.advance(task)

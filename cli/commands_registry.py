@@ -75,7 +75,7 @@ def install(app: typer.Typer) -> None:
             role=role,
             name=name,
             keys=list(public_key),
-            prefixes=list(prefix) or None,
+            prefixes=list(prefix or []) or None,
             documents=digest,
         )
 
@@ -144,7 +144,10 @@ def install(app: typer.Typer) -> None:
 
     @authorize.command("revoke")
     def revoke_auth(
-        authorization: str = typer.Argument(..., help="the authorization id (its event hash)"),
+        # An option, not an argument: base64url ids may start with "-".
+        authorization: str = typer.Option(
+            ..., "--id", help="the authorization id (its event hash)"
+        ),
         reason: str = typer.Option(None, "--reason"),
         as_: str = _AS,
         key: Path = _KEY,

@@ -7,12 +7,18 @@ from pathlib import Path
 
 import typer
 
-from cli.common import OPTIONS, console, emit, write_private_key
+from cli.common import OPTIONS, console, emit, fail, write_private_key
 from ledger import crypto
 
 
 def _operator_key_file() -> Path:
     return Path(os.environ.get("PROVENANCE_OPERATOR_KEY", str(OPTIONS.home / "operator.pem")))
+
+
+def _local_only(command: str) -> None:
+    """``init``, ``serve`` and ``demo`` run where the database is, never through a server."""
+    if OPTIONS.server:
+        fail(f"{command} works on a local database (--db), not through --server", 2)
 
 
 def install(app: typer.Typer) -> None:
@@ -23,6 +29,7 @@ def install(app: typer.Typer) -> None:
         """Create the operator key (mode 0600) and the database with its genesis entry."""
         from cli.backend import Local
 
+        _local_only("init")
         key_file = _operator_key_file()
         if not key_file.exists():
             write_private_key(key_file, crypto.generate_private_key())
@@ -56,8 +63,14 @@ def install(app: typer.Typer) -> None:
         """Serve the API and the consumer page with uvicorn."""
         import uvicorn
 
+        from api.settings import Settings
+
+        _local_only("serve")
         if OPTIONS.db:
             os.environ["DATABASE_URL"] = OPTIONS.db
+        # The origin names the log for its lifetime: keep the one `init` derived from the
+        # same environment, whatever port this server listens on.
+        os.environ.setdefault("PROVENANCE_ORIGIN", Settings.from_env().origin)
         os.environ.setdefault("PROVENANCE_PUBLIC_URL", f"http://{host}:{port}")
         uvicorn.run(
             "api.app:app_from_env",
@@ -82,8 +95,11 @@ def install(app: typer.Typer) -> None:
         from cli.backend import Local
         from cli.demo import build
 
+        _local_only("demo")
         base_url = f"http://127.0.0.1:{port}"
-        folder = folder.resolve()
+        folder, labels = folder.resolve(), Path("labels").resolve()
+        if (labels / "manifest.csv").exists():
+            fail(f"{labels} holds an earlier demo's labels; delete it for a fresh demo")
         os.environ["PROVENANCE_HOME"] = str(folder)
         os.environ["PROVENANCE_PUBLIC_URL"] = base_url
         os.environ.pop("PROVENANCE_OPERATOR_KEY", None)
@@ -95,20 +111,15 @@ def install(app: typer.Typer) -> None:
         store = Local(database)
         try:
             if store.ledger.head().size > 1:
-                console.print(
-                    f"[yellow]{database} already holds a log; delete {folder} for a fresh demo[/]"
-                )
-                from cli.demo import PARTNERS  # noqa: F401 - stories need the original labels
-
-                raise typer.Exit(1)
-            stories = build(store, folder, base_url, Path("labels").resolve())
+                fail(f"{database} already holds a log; delete {folder} for a fresh demo")
+            stories = build(store, folder, base_url, labels)
         finally:
             store.close()
         emit(
             {
                 "stories": [{"story": s, "url": u} for s, u in stories],
                 "database": database,
-                "labels": str(Path("labels").resolve()),
+                "labels": str(labels),
             },
             f"demo log in {database}; labels in ./labels/",
             *[f"  {s:<48} {u}" for s, u in stories],

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from api.settings import home
 from ledger import crypto, gs1
-from ledger.errors import KeyFormatError, LedgerError
+from ledger.errors import GS1Error, KeyFormatError, LedgerError
 
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -114,9 +114,9 @@ def parse_unit(text: str) -> tuple[gs1.UnitId, str | None]:
     if "://" in text:
         link = gs1.parse_digital_link(text)
         if link.serial is None:
-            raise gs1.GS1Error("the URL names no serial (/21/...)", field="unit")
+            raise GS1Error("the URL names no serial (/21/...)", field="unit")
         return gs1.UnitId(gtin=link.gtin, serial=link.serial), link.param("s")
     gtin, sep, serial = text.partition("/")
     if not sep:
-        raise gs1.GS1Error("expected GTIN/SERIAL or a scanned URL", field="unit")
+        raise GS1Error("expected GTIN/SERIAL or a scanned URL", field="unit")
     return gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial), None

@@ -20,6 +20,11 @@ from cli import (
 from cli.common import OPTIONS, UsageError, fail
 from ledger.errors import LedgerError
 
+try:  # newer typer vendors click: its parser raises these, not the click package's
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - a typer that uses the click package
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
 app = typer.Typer(
     name="provenance",
     help="A verifiable provenance ledger for product units: sign, append, verify, audit.",
@@ -54,29 +59,29 @@ commands_server.install(app)
 def main() -> None:
     """Console-script entry point: run the app, turn errors into one line and an exit code."""
     try:
-        app(standalone_mode=False)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
+        # Not standalone: click returns the code of ``typer.Exit`` instead of exiting, and
+        # raises its usage errors for us to print as one line.
+        code = app(standalone_mode=False, prog_name="provenance")
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("aborted\n")
         sys.exit(1)
     except LedgerError as e:
         if OPTIONS.debug:
             raise
-        code = 2 if isinstance(e, UsageError) else 1
         field = f" ({e.field})" if e.field else ""
         sys.stderr.write(f"error: {e.code}: {e.message}{field}\n")
-        sys.exit(code)
+        sys.exit(2 if isinstance(e, UsageError) else 1)
+    except click_exceptions.NoArgsIsHelpError:
+        sys.exit(2)  # the help is already printed
+    except click_exceptions.UsageError as e:
+        sys.stderr.write(f"usage error: {e.format_message()}\n")
+        sys.exit(2)
+    except click_exceptions.ClickException as e:
+        sys.stderr.write(f"error: {e.format_message()}\n")
+        sys.exit(e.exit_code)
     except Exception as e:
-        import click
-
-        if isinstance(e, click.UsageError):
-            sys.stderr.write(f"usage error: {e.format_message()}\n")
-            sys.exit(2)
-        if isinstance(e, click.ClickException):
-            sys.stderr.write(f"error: {e.format_message()}\n")
-            sys.exit(e.exit_code)
         if OPTIONS.debug:
             raise
         sys.stderr.write(f"error: {type(e).__name__}: {e}\n")
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

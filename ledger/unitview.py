@@ -15,6 +15,7 @@ from typing import Any
 from ledger import codec, crypto, gs1, label
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, NotFoundError
+from ledger.events import Inspect
 from ledger.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
 from ledger.store import Store
 from ledger.verdict import ServedEntry, check_unit_chain, judge
@@ -98,7 +99,10 @@ def unit_view(
         for leaf in leaves
         if leaf.signed.event.actor in actors
     }
-    verdict, reasons = judge(unit, signers, failures, label_state)
+    inspections = [
+        e.result for e in (leaf.signed.event for leaf in leaves) if isinstance(e, Inspect)
+    ]
+    verdict, reasons = judge(unit, signers, failures, label_state, inspections)
     count, first = store.scan_summary(log, unit_id.gtin, unit_id.serial) if scans else (0, None)
     return {
         "verdict": verdict,

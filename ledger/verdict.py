@@ -107,6 +107,7 @@ def judge(
     signers: Mapping[str, ActorRecord],
     failures: Sequence[Reason],
     label: str = "absent",
+    inspections: Sequence[str] = (),
 ) -> tuple[str, list[Reason]]:
     """Return (verdict, reasons) for a unit.
 
@@ -115,6 +116,8 @@ def judge(
         signers: the actors that signed the unit's events, by id.
         failures: what `check_unit_chain` found.
         label: ``valid``, ``invalid`` or ``absent``: the brand signature on the scanned label.
+        inspections: the results (``pass``/``fail``) of the unit's inspections, in order;
+            a unit whose latest inspection failed is a caution.
     """
     if failures:
         return INVALID, list(failures)
@@ -125,6 +128,8 @@ def judge(
             Reason("label-invalid", "the label's brand signature is wrong: the label is forged")
         ]
     reasons = _cautions(unit, signers)
+    if inspections and inspections[-1] == "fail":
+        reasons.append(Reason("inspection-failed", "the unit's latest inspection failed"))
     if reasons:
         return CAUTION, reasons
     return GENUINE, [Reason("verified", "every entry of this unit is signed and proven in the log")]

@@ -1,0 +1,193 @@
+"""JSON Schemas (draft 2020-12) of every ``provenance --json`` output, quoted in docs/CLI.md.
+
+The CLI tests validate each command's ``--json`` output against these; docs/CLI.md
+quotes them, so a change here is a change to the documented interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+B64URL = "^[A-Za-z0-9_-]+$"
+UNIT = "^[0-9]{14}/[!-~]{1,20}$"
+VERDICTS = ["genuine", "caution", "unknown", "invalid"]
+_NULLABLE_INDEX = {"type": ["integer", "null"], "minimum": 0}
+_INDEX = {"type": "integer", "minimum": 0}
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with exactly ``properties``, all required."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+KEY = _object(
+    {
+        "file": {"type": "string"},
+        "key_id": {"type": "string", "pattern": B64URL},
+        "public_key": {"type": "string", "pattern": B64URL},
+    }
+)
+"""``keys new``, ``keys show``."""
+
+KEY_EXPORT = _object(
+    {
+        "public_key": {"type": "string", "pattern": B64URL},
+        "key_id": {"type": "string", "pattern": B64URL},
+    }
+)
+"""``keys export``."""
+
+INIT = _object(
+    {
+        "database": {"type": "string"},
+        "operator_key": {"type": "string"},
+        "verifier_key": {"type": "string", "pattern": r"^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$"},
+        "size": {"type": "integer", "minimum": 1},
+    }
+)
+"""``init``."""
+
+RECEIPT = _object(
+    {
+        "receipts": {
+            "type": "array",
+            "minItems": 1,
+            "items": _object(
+                {
+                    "index": _INDEX,
+                    "leaf_hash": {"type": "string", "pattern": B64URL},
+                    "event_hash": {"type": "string", "pattern": B64URL},
+                    "duplicate": {"type": "boolean"},
+                }
+            ),
+        },
+        "size": {"type": "integer", "minimum": 1},
+        "checkpoint": {"type": "string", "pattern": "^[^\\n]+\\n[0-9]+\\n[A-Za-z0-9+/=]+\\n\\n"},
+    }
+)
+"""Every write: ``actor register|revoke``, ``authorize grant|revoke``, ``product register``,
+``handoff``, ``receive``, ``inspect``, ``sell``, ``deliver``, ``return``, ``recall``,
+``decommission``."""
+
+ACTOR = _object(
+    {
+        "id": {"type": "string"},
+        "role": {"type": "string"},
+        "name": {"type": "string"},
+        "prefixes": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]+$"}},
+        "registered_index": _INDEX,
+        "revoked_index": _NULLABLE_INDEX,
+        "keys": {
+            "type": "array",
+            "items": _object(
+                {
+                    "key_id": {"type": "string", "pattern": B64URL},
+                    "public_key": {"type": "string", "pattern": B64URL},
+                    "added_index": _INDEX,
+                    "removed_index": _NULLABLE_INDEX,
+                }
+            ),
+        },
+    }
+)
+"""``actor show``."""
+
+MINT = _object(
+    {
+        "units": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": UNIT}},
+        "files": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    }
+)
+"""``mint``: the units commissioned and the files written (the manifest first)."""
+
+LABEL = _object(
+    {
+        "files": {"type": "array", "items": {"type": "string"}},
+        "uris": {"type": "array", "items": {"type": "string", "pattern": "^https?://"}},
+    }
+)
+"""``label``."""
+
+REASON = _object(
+    {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "evidence": {"type": "object"},
+    }
+)
+
+VERIFY = _object(
+    {
+        "unit": {"type": "string", "pattern": UNIT},
+        "verdict": {"enum": VERDICTS},
+        "reasons": {"type": "array", "items": REASON},
+        "checked_locally": {"type": "integer", "minimum": 0},
+        "entries": {
+            "type": "array",
+            "items": _object(
+                {
+                    "index": _INDEX,
+                    "kind": {"type": "string"},
+                    "actor": {"type": "string"},
+                    "time": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T.*Z$"},
+                }
+            ),
+        },
+    }
+)
+"""``verify``."""
+
+AUDIT = _object(
+    {
+        "ok": {"type": "boolean"},
+        "entries": {"type": "integer", "minimum": 0},
+        "checkpoints": {"type": "integer", "minimum": 0},
+        "first_bad_index": _NULLABLE_INDEX,
+        "findings": {
+            "type": "array",
+            "items": _object(
+                {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "index": _NULLABLE_INDEX,
+                    "evidence": {"type": "object"},
+                }
+            ),
+        },
+    }
+)
+"""``audit``: ``ok`` is true exactly when ``findings`` is empty."""
+
+DEMO = _object(
+    {
+        "stories": {
+            "type": "array",
+            "minItems": 1,
+            "items": _object(
+                {"story": {"type": "string"}, "url": {"type": "string", "pattern": "^https?://"}}
+            ),
+        },
+        "database": {"type": "string"},
+        "labels": {"type": "string"},
+    }
+)
+"""``demo``."""
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "keys": KEY,
+    "keys export": KEY_EXPORT,
+    "init": INIT,
+    "receipt": RECEIPT,
+    "actor show": ACTOR,
+    "mint": MINT,
+    "label": LABEL,
+    "verify": VERIFY,
+    "audit": AUDIT,
+    "demo": DEMO,
+}
+"""Every schema by the name docs/CLI.md gives it."""
