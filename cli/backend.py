@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from api.settings import Settings
-from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import KeyFormatError, LedgerError
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when a command needs it
     from ledger.audit import AuditReport
-    from ledger.service import BatchReceipt
 
 
 class RemoteError(LedgerError):
@@ -50,23 +48,6 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release resources."""
-
-
-def receipt_json(receipt: BatchReceipt) -> dict[str, Any]:
-    """The API's receipt JSON for a service receipt."""
-    return {
-        "receipts": [
-            {
-                "index": r.index,
-                "leaf_hash": codec.b64url_encode(r.leaf_hash),
-                "event_hash": codec.b64url_encode(r.event_hash),
-                "duplicate": r.duplicate,
-            }
-            for r in receipt.receipts
-        ],
-        "size": receipt.size,
-        "checkpoint": receipt.checkpoint,
-    }
 
 
 class Local:
@@ -108,7 +89,7 @@ class Local:
         """Append through the service."""
         out: dict[str, Any] = {"receipts": [], "size": 0, "checkpoint": ""}
         for start in range(0, len(events), 1000):
-            part = receipt_json(self.ledger.append_batch(events[start : start + 1000]))
+            part = self.ledger.append_batch(events[start : start + 1000]).to_dict()
             out = {**part, "receipts": out["receipts"] + part["receipts"]}
         return out
 
@@ -122,30 +103,7 @@ class Local:
 
     def actor(self, actor_id: str) -> dict[str, Any]:
         """The actor from the projections."""
-        from ledger.errors import NotFoundError
-
-        state = self.ledger.state()
-        actor = state.actors.get(actor_id)
-        if actor is None:
-            raise NotFoundError(f"no actor {actor_id!r}", field="actor")
-        keys = [k for k in state.keys.values() if k.actor == actor_id]
-        return {
-            "id": actor.id,
-            "role": actor.role,
-            "name": actor.name,
-            "prefixes": list(actor.prefixes),
-            "registered_index": actor.registered_index,
-            "revoked_index": actor.revoked_index,
-            "keys": [
-                {
-                    "key_id": k.key_id,
-                    "public_key": k.public_key,
-                    "added_index": k.added_index,
-                    "removed_index": k.removed_index,
-                }
-                for k in sorted(keys, key=lambda k: k.added_index)
-            ],
-        }
+        return self.ledger.actor_view(actor_id)
 
     def audit(self, trusted: list[str], progress: Any) -> AuditReport:
         """The full audit of the local database."""

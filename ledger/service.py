@@ -27,7 +27,7 @@ from ledger.errors import KeyFormatError, LedgerError, NotFoundError, Validation
 from ledger.events import ActorRegister, format_time
 from ledger.merkle import Subtree
 from ledger.prefetch import load_state_for
-from ledger.state import State
+from ledger.state import ActorRecord, KeyRecord, State
 from ledger.store import LogHead, Store, StoredEntry, WriteTx
 from ledger.unitview import ViewCache
 
@@ -68,6 +68,22 @@ class BatchReceipt:
     receipts: tuple[Receipt, ...]
     size: int
     checkpoint: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The receipt as the API returns it (hashes in base64url)."""
+        return {
+            "receipts": [
+                {
+                    "index": r.index,
+                    "leaf_hash": codec.b64url_encode(r.leaf_hash),
+                    "event_hash": codec.b64url_encode(r.event_hash),
+                    "duplicate": r.duplicate,
+                }
+                for r in self.receipts
+            ],
+            "size": self.size,
+            "checkpoint": self.checkpoint,
+        }
 
 
 @dataclass(frozen=True)
@@ -328,6 +344,39 @@ class Ledger:
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
         return self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
+
+    def actor_view(self, actor_id: str) -> dict[str, Any]:
+        """An actor with its role, name, prefixes, registration, revocation and keys.
+
+        Raises:
+            NotFoundError: no such actor.
+        """
+        found = self.store.records(self.log, {ActorRecord: [actor_id]})
+        actor = next((a for a in found if isinstance(a, ActorRecord)), None)
+        if actor is None:
+            raise NotFoundError(f"no actor {actor_id!r}", field="actor_id")
+        keys = [
+            k
+            for k in self.store.records_in(self.log, KeyRecord, "actor", [actor_id])
+            if isinstance(k, KeyRecord)
+        ]
+        return {
+            "id": actor.id,
+            "role": actor.role,
+            "name": actor.name,
+            "prefixes": list(actor.prefixes),
+            "registered_index": actor.registered_index,
+            "revoked_index": actor.revoked_index,
+            "keys": [
+                {
+                    "key_id": k.key_id,
+                    "public_key": k.public_key,
+                    "added_index": k.added_index,
+                    "removed_index": k.removed_index,
+                }
+                for k in sorted(keys, key=lambda k: k.added_index)
+            ],
+        }
 
     def record_scans(self, scans: Sequence[Scan]) -> None:
         """Store scan telemetry (outside the signed log) in one transaction."""

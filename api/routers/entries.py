@@ -58,19 +58,7 @@ _Size = Annotated[
 
 
 def _receipt(receipt: BatchReceipt) -> JSONResponse:
-    body = {
-        "receipts": [
-            {
-                "index": r.index,
-                "leaf_hash": codec.b64url_encode(r.leaf_hash),
-                "event_hash": codec.b64url_encode(r.event_hash),
-                "duplicate": r.duplicate,
-            }
-            for r in receipt.receipts
-        ],
-        "size": receipt.size,
-        "checkpoint": receipt.checkpoint,
-    }
+    body = receipt.to_dict()
     created = any(not r.duplicate for r in receipt.receipts)
     return JSONResponse(
         body, status_code=201 if created else 200, headers={"Cache-Control": "no-store"}
