@@ -34,7 +34,7 @@ sysdeps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check ledger api cli qr tests bench
 	$(BIN)/mypy
 
 vectors: $(STAMP)

@@ -34,6 +34,10 @@ from ledger.state import ActorRecord, KeyRecord, Record, State
 
 #: how far an event's own time may run ahead of the log's clock (inclusive)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+#: how long after the fact an event may still be logged (a courier offline for days).
+#: Bounds backdating: without it a partner whose authorization expired (not revoked)
+#: could keep signing events dated inside its old window.
+MAX_BACKDATE = timedelta(hours=72)
 
 
 # --- errors: one per rule, ``code`` is the API's problem type ----------------------------
@@ -79,6 +83,12 @@ class FutureTimeError(RuleError):
     """The event time is more than `MAX_CLOCK_SKEW` after the log's clock."""
 
     code = "future-time"
+
+
+class StaleTimeError(RuleError):
+    """The event time is more than `MAX_BACKDATE` before the log's clock."""
+
+    code = "stale-time"
 
 
 class NotOperatorError(RuleError):
@@ -332,7 +342,8 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
     Steps:
         (1) the signer: at index 0 the operator's self-registration (genesis); elsewhere
             a registered, unrevoked actor signing with one of its current keys;
-        (2) the event time is at most `MAX_CLOCK_SKEW` after ``now``;
+        (2) the event time is at most `MAX_CLOCK_SKEW` after ``now`` and at most
+            `MAX_BACKDATE` before it;
         (3) the rules of the event's kind (ledger.registry, ledger.custody).
 
     Args:
@@ -413,6 +424,10 @@ def _check_time(event: Event, now: datetime) -> None:
     if event.at - now > MAX_CLOCK_SKEW:
         raise FutureTimeError(
             f"{event.time} is more than {MAX_CLOCK_SKEW} after the log's clock", field="time"
+        )
+    if now - event.at > MAX_BACKDATE:
+        raise StaleTimeError(
+            f"{event.time} is more than {MAX_BACKDATE} before the log's clock", field="time"
         )
 
 

@@ -24,7 +24,8 @@ from tests.factories import GTIN, key, public_b64
 TIME = "2026-11-28T12:00:00Z"
 NOW = parse_time(TIME)
 PREFIX = "9506000"
-WINDOW = {"not_before": "2026-01-01T00:00:00Z", "not_after": "2027-01-01T00:00:00Z"}
+# Long enough that tests against a live server (real clock) stay inside it for years.
+WINDOW = {"not_before": "2026-01-01T00:00:00Z", "not_after": "2036-01-01T00:00:00Z"}
 CLAIM_CODE = "ABCD-EFGH-JKMN-PQRS-T"
 CLAIM_SALT = bytes(range(16))
 SERIAL = "SN-0001"

@@ -9,16 +9,39 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from ledger import crypto
+from ledger.entry import SignedEvent
+from ledger.events import format_time
 from ledger.service import Ledger
+from ledger.state import Record
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld, clock, config
+from tests.rules_factories import World
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class LiveWorld(World):
+    """A `World` whose events carry the real time, for a server that reads the real clock."""
+
+    def sign(self, kind: str, actor: str, seed: int | None = None, **fields: Any) -> SignedEvent:
+        """Sign with ``time`` = now (unless given)."""
+        fields.setdefault("time", format_time(datetime.now(UTC)))
+        return super().sign(kind, actor, seed, **fields)
+
+    def check(self, signed: SignedEvent, now: datetime | None = None) -> list[Record]:
+        """Run the rules at the real time."""
+        return super().check(signed, now or datetime.now(UTC))
+
+    def accept(self, signed: SignedEvent, now: datetime | None = None) -> list[Record]:
+        """Check at the real time and apply."""
+        return super().accept(signed, now or datetime.now(UTC))
 
 
 @dataclass
@@ -64,6 +87,7 @@ def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]
         world.append(w.on_unit(step[0], step[1], serial="SOLD-1", **step[2]))
     world.append(w.on_unit("recall", "acme", serial="RECALL-1", reason="battery fault"))
     ledger.close()
+    world.world = LiveWorld(w.state, w.log, w.seeds, w.auths)
     units = {
         "genuine": (GTIN, "SN-0001"),
         "sold": (GTIN, "SOLD-1"),

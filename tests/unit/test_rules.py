@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from ledger import codec, crypto, rules
 from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, LedgerError, RuleError, ValidationError
+from ledger.events import format_time, parse_time
 from ledger.state import ActorRecord, AuthorizationRecord, KeyRecord, ProductRecord, State
 from tests.factories import GTIN, HASH, key, public_b64
 from tests.rules_factories import (
@@ -200,6 +201,23 @@ def test_event_time_may_be_up_to_five_minutes_ahead() -> None:
     late_clock = NOW - timedelta(minutes=5, milliseconds=1)
     error = refused(world, signed, rules.FutureTimeError, "time", late_clock)
     assert error.status == 422
+
+
+def test_event_time_may_be_up_to_72_hours_behind() -> None:
+    world = base()
+    signed = world.sign("product.register", "acme", gtin=GTIN_2, name="x")
+    assert world.check(signed, NOW + timedelta(hours=72))
+    refused(world, signed, rules.StaleTimeError, "time", NOW + timedelta(hours=72, milliseconds=1))
+
+
+def test_an_expired_partner_cannot_backdate_into_its_old_window() -> None:
+    world = base()
+    world.unit_do("handoff", "acme", to="ship-co")
+    # ship-co's window ends at WINDOW["not_after"]; a week later it signs an event dated
+    # an hour before the end.
+    end = parse_time(WINDOW["not_after"])
+    signed = world.on_unit("receive", "ship-co", time=format_time(end - timedelta(hours=1)))
+    refused(world, signed, rules.StaleTimeError, "time", end + timedelta(days=7))
 
 
 # --- actor.register --------------------------------------------------------------------------
