@@ -36,12 +36,19 @@ wrk.headers["Accept"] = "application/json"
 def _wrk(url: str, seconds: int, script: Path) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"\s+(50|99)%\s+([\d.]+\w+)", out)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": lat["50"], "p99_ms": lat["99"], "non_2xx": float(errors.group(1)) if errors else 0.0}
+    return {
+        "rps": rps,
+        "p50_ms": lat["50"],
+        "p99_ms": lat["99"],
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+    }
 
 
 def _ms(text: str) -> float:
@@ -60,7 +67,9 @@ def main() -> None:
     name = "bench"
     url_db = f"sqlite:///{tmp}/ledger.db"
     _, units = seed(url_db, name)
-    (tmp / "operator.pem").write_bytes(__import__("ledger.crypto", fromlist=["x"]).private_key_to_pem(key(1)))
+    (tmp / "operator.pem").write_bytes(
+        __import__("ledger.crypto", fromlist=["x"]).private_key_to_pem(key(1))
+    )
     port = free_port()
     env = {
         **os.environ,
@@ -72,8 +81,20 @@ def main() -> None:
         "PROVENANCE_BURST": "1000000",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.resolver_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -93,16 +114,50 @@ def main() -> None:
         server.wait(10)
     ratio = resolver["rps"] / bare["rps"]
     figures = [
-        {"name": "bare endpoint requests/s (64 clients)", "value": bare["rps"], "unit": "req/s", "baseline": None, "ratio": None, "target": None, "pass": None},
-        {"name": "resolver JSON requests/s (64 clients)", "value": resolver["rps"], "unit": "req/s", "baseline": bare["rps"], "ratio": ratio, "target": 0.5, "pass": ratio >= 0.5},
-        {"name": "resolver JSON p50", "value": resolver["p50_ms"], "unit": "ms", "baseline": bare["p50_ms"], "ratio": None, "target": None, "pass": None},
-        {"name": "resolver JSON p99", "value": resolver["p99_ms"], "unit": "ms", "baseline": bare["p99_ms"], "ratio": None, "target": 50, "pass": resolver["p99_ms"] < 50},
+        {
+            "name": "bare endpoint requests/s (64 clients)",
+            "value": bare["rps"],
+            "unit": "req/s",
+            "baseline": None,
+            "ratio": None,
+            "target": None,
+            "pass": None,
+        },
+        {
+            "name": "resolver JSON requests/s (64 clients)",
+            "value": resolver["rps"],
+            "unit": "req/s",
+            "baseline": bare["rps"],
+            "ratio": ratio,
+            "target": 0.5,
+            "pass": ratio >= 0.5,
+        },
+        {
+            "name": "resolver JSON p50",
+            "value": resolver["p50_ms"],
+            "unit": "ms",
+            "baseline": bare["p50_ms"],
+            "ratio": None,
+            "target": None,
+            "pass": None,
+        },
+        {
+            "name": "resolver JSON p99",
+            "value": resolver["p99_ms"],
+            "unit": "ms",
+            "baseline": bare["p99_ms"],
+            "ratio": None,
+            "target": 50,
+            "pass": resolver["p99_ms"] < 50,
+        },
     ]
     out = ROOT / "bench" / "results" / "resolver.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     for f in figures:
-        print(f"{f['name']:<42} {f['value']:>10.1f} {f['unit']:<6} ratio {f['ratio'] if f['ratio'] is None else round(f['ratio'], 3)}  target {f['target']}  pass {f['pass']}")
+        print(
+            f"{f['name']:<42} {f['value']:>10.1f} {f['unit']:<6} ratio {f['ratio'] if f['ratio'] is None else round(f['ratio'], 3)}  target {f['target']}  pass {f['pass']}"
+        )
     print(f"non-2xx: bare {bare['non_2xx']:.0f}, resolver {resolver['non_2xx']:.0f}")
 
 
