@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from ledger import codec, crypto, merkle
@@ -60,7 +61,7 @@ class SignedEvent:
     key: str
     sig: bytes
 
-    @property
+    @cached_property
     def hash(self) -> bytes:
         """The event hash (see module docstring)."""
         return event_hash(self.event_bytes)
@@ -121,7 +122,7 @@ class Leaf:
     signed: SignedEvent
     received: str
 
-    @property
+    @cached_property
     def hash(self) -> bytes:
         """The RFC 9162 leaf hash ``SHA-256(0x00 || data)``."""
         return merkle.leaf_hash(self.data)
@@ -135,7 +136,23 @@ class Leaf:
     def build(cls, signed: SignedEvent, received: datetime) -> Leaf:
         """Make the leaf for ``signed`` received by the log at ``received``."""
         stamp = format_time(received)
-        data = codec.canonical({**signed.to_dict(), "received": stamp})
+        # JCS orders the four keys event < key < received < sig; the event bytes are
+        # already canonical and the other values are base64url or a timestamp, which
+        # JSON never escapes: splicing gives exactly codec.canonical of the leaf object
+        # (a test checks), without re-encoding the event.
+        data = b"".join(
+            (
+                b'{"event":',
+                signed.event_bytes,
+                b',"key":"',
+                signed.key.encode("ascii"),
+                b'","received":"',
+                stamp.encode("ascii"),
+                b'","sig":"',
+                codec.b64url_encode(signed.sig).encode("ascii"),
+                b'"}',
+            )
+        )
         return cls(data=data, signed=signed, received=stamp)
 
     @classmethod

@@ -145,3 +145,10 @@ def test_chain_hash() -> None:
 def test_malformed_envelope(data: Any) -> None:
     with pytest.raises(ValidationError):
         entry.SignedEvent.from_dict(data)
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_leaf_bytes_are_exactly_the_canonical_leaf_object(kind: str) -> None:
+    signed = entry.sign_event(events.event_from_dict(VALID[kind]), key(1))
+    leaf = entry.Leaf.build(signed, RECEIVED)
+    assert leaf.data == codec.canonical({**signed.to_dict(), "received": leaf.received})
