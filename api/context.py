@@ -98,12 +98,16 @@ class Context:
 
     async def unit_view(self, gtin: str, serial: str, signature: str | None) -> dict[str, Any]:
         """The unit view with every queued scan of the unit counted exactly once."""
-        for _ in range(50):
-            before = self.flush_generation
-            view = await run_in_threadpool(self.ledger.unit_view, gtin, serial, signature)
+        before = self.flush_generation
+        view = await run_in_threadpool(self.ledger.unit_view, gtin, serial, signature)
+        for _ in range(100):
             if before % 2 == 0 and self.flush_generation == before:
                 break
-            await asyncio.sleep(0.005)  # a flush overlapped the read: read again
+            # A flush overlapped the read: re-read only the (one-row) scan summary.
+            await asyncio.sleep(0.002)
+            before = self.flush_generation
+            count, first = await run_in_threadpool(self.ledger.scan_summary, gtin, serial)
+            view["scans"] = {"count": count, "first": first}
         queued = sum(1 for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
         view["scans"]["count"] += queued
         if view["scans"]["first"] is None and queued:

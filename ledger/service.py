@@ -378,6 +378,10 @@ class Ledger:
             ],
         }
 
+    def scan_summary(self, gtin: str, serial: str) -> tuple[int, dict[str, Any] | None]:
+        """How often a unit was scanned, and its first scan (at, place)."""
+        return self.store.scan_summary(self.log, gtin, serial)
+
     def record_scans(self, scans: Sequence[Scan]) -> None:
         """Store scan telemetry (outside the signed log) in one transaction."""
         self.store.insert_scans(self.log, [s.to_row() for s in scans])
