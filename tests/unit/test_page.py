@@ -196,7 +196,7 @@ HEADLINES = {
     ("invalid", "en"): "Record failed verification",
     ("invalid", "zh-CN"): "记录验证失败",
 }
-TODO = {
+WHAT_TO_DO = {
     ("genuine", "en"): "Check that the details below match",
     ("genuine", "zh-CN"): "请核对下方信息",
     ("caution", "en"): "If anything does not match what the seller told you, do not buy it.",
@@ -215,7 +215,7 @@ def test_every_story_shows_its_verdict_in_words_with_what_to_do(name: str, lang:
     page = seen(view, lang)
     verdict = view["verdict"]
     assert "".join(page.h1).strip() == HEADLINES[verdict, lang]
-    assert TODO[verdict, lang] in page.text
+    assert WHAT_TO_DO[verdict, lang] in page.text
     section = next(a for t, a in page.tags if t == "section")
     assert section["class"] == f"verdict v-{verdict}"  # colour AND words AND an icon
     assert any(t == "svg" for t, _ in page.tags)
