@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cli.common import OPTIONS, emit, key_path, load_private_key, write_private_key
+from cli.common import emit, key_path, load_private_key, write_private_key
 from ledger import crypto
 
 
@@ -52,5 +52,3 @@ def install(app: typer.Typer) -> None:
         """Print the public key (base64url) to give to the operator; the private key stays."""
         info = _describe(key_path(key, actor))
         emit({"public_key": info["public_key"], "key_id": info["key_id"]}, info["public_key"])
-
-    _ = OPTIONS

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cli.common import emit
 from cli.signing import backend, sign
-from ledger import codec, crypto, gs1
+from ledger import codec, gs1
 
 _AS = typer.Option(..., "--as", help="the signing actor id")
 _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
@@ -164,5 +164,3 @@ def install(app: typer.Typer) -> None:
     ) -> None:
         """Register a GTIN under one of the brand's prefixes."""
         _send("product.register", as_, key, gtin=gs1.normalize_gtin(gtin), name=name)
-
-    _ = crypto

@@ -29,7 +29,8 @@ from ledger.merkle import Subtree
 from ledger.prefetch import load_state_for
 from ledger.state import ActorRecord, KeyRecord, State
 from ledger.store import LogHead, Store, StoredEntry, WriteTx
-from ledger.unitview import ViewCache
+from ledger.unitview import ViewCache, entry_json
+from ledger.verdict import ServedEntry
 
 MAX_BATCH = 1000
 
@@ -323,6 +324,18 @@ class Ledger:
     def unit_entries(self, gtin: str, serial: str) -> list[StoredEntry]:
         """A unit's entries, oldest first (empty for an unknown unit)."""
         return self.store.unit_entries(self.log, gtin, serial)
+
+    def entry_views(self, stored: Sequence[StoredEntry], size: int) -> list[dict[str, Any]]:
+        """Each entry as the API shows it, with its inclusion proof at ``size``.
+
+        Raises:
+            NotFoundError: the tree has fewer than ``size`` leaves.
+        """
+        proofs = self.store.inclusion_proofs(self.log, [e.index for e in stored], size)
+        return [
+            entry_json(ServedEntry(e.index, e.leaf, e.leaf_hash, p), Leaf.from_bytes(e.leaf))
+            for e, p in zip(stored, proofs, strict=True)
+        ]
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of ``index`` in the tree of ``size`` (O(log n) reads)."""

@@ -41,7 +41,7 @@ class ViewCache:
         key = (unit_id.gtin, unit_id.serial, signature, size)
         cached = self._views.get(key)
         if cached is None:
-            cached = unit_view(store, log, verifier_key, unit_id, signature, scans=False)
+            cached = unit_view(store, log, verifier_key, unit_id, signature)
             self._views[key] = cached
             while len(self._views) > self.capacity:
                 self._views.popitem(last=False)
@@ -56,10 +56,8 @@ def unit_view(
     verifier_key: str,
     unit_id: gs1.UnitId,
     label_signature: str | None,
-    *,
-    scans: bool = True,
 ) -> dict[str, Any]:
-    """Return the unit view of ``unit_id`` (see the module docstring).
+    """Return the unit view of ``unit_id`` without its scan summary (`ViewCache` adds it).
 
     Raises:
         StorageError: the database failed.
@@ -103,30 +101,24 @@ def unit_view(
         e.result for e in (leaf.signed.event for leaf in leaves) if isinstance(e, Inspect)
     ]
     verdict, reasons = judge(unit, signers, failures, label_state, inspections)
-    count, first = store.scan_summary(log, unit_id.gtin, unit_id.serial) if scans else (0, None)
     return {
         "verdict": verdict,
         "reasons": [r.to_dict() for r in reasons],
         "unit": None if unit is None else _unit(unit, unit_id, product, actors, label_state),
         "entries": [_entry(s, leaf, actors) for s, leaf in zip(served, leaves, strict=True)],
         "checkpoint": checkpoint.note,
-        "scans": {"count": count, "first": first},
     }
 
 
 def _empty_view(unit_id: gs1.UnitId) -> dict[str, Any]:
-    reason = {
-        "code": "not-found",
-        "message": "this code is not in the ledger: likely counterfeit",
-        "evidence": {},
-    }
+    """The view before the log has a checkpoint: every unit is unknown."""
+    verdict, reasons = judge(None, {}, [])
     return {
-        "verdict": "unknown",
-        "reasons": [reason],
+        "verdict": verdict,
+        "reasons": [r.to_dict() for r in reasons],
         "unit": None,
         "entries": [],
         "checkpoint": None,
-        "scans": {"count": 0, "first": None},
     }
 
 
@@ -196,7 +188,8 @@ def _unit(
     }
 
 
-def _entry(served: ServedEntry, leaf: Leaf, actors: dict[str, ActorRecord]) -> dict[str, Any]:
+def entry_json(served: ServedEntry, leaf: Leaf) -> dict[str, Any]:
+    """One entry as the API shows it: index, leaf, leaf hash, proof, event, receive time."""
     return {
         "index": served.index,
         "leaf": codec.b64url_encode(served.leaf),
@@ -204,5 +197,8 @@ def _entry(served: ServedEntry, leaf: Leaf, actors: dict[str, ActorRecord]) -> d
         "proof": [codec.b64url_encode(h) for h in served.proof],
         "event": leaf.signed.event.to_dict(),
         "received": leaf.received,
-        "signer": _actor(actors, leaf.signed.event.actor),
     }
+
+
+def _entry(served: ServedEntry, leaf: Leaf, actors: dict[str, ActorRecord]) -> dict[str, Any]:
+    return {**entry_json(served, leaf), "signer": _actor(actors, leaf.signed.event.actor)}

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import ctx, read_body
 from api.schemas import MAX_INT64, NOT_MODIFIED, Entries, Receipt, problems
-from api.views import IMMUTABLE, REVALIDATE, cached_json, entry_views
+from api.views import IMMUTABLE, REVALIDATE, cached_json
 from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import NotFoundError, ValidationError
@@ -171,7 +171,7 @@ def get_entry(
     tree, note, policy = _checkpoint_for(request, size)
     if not 0 <= index < tree:
         raise NotFoundError(f"no entry at index {index} in the tree of size {tree}", field="index")
-    views = entry_views(ledger, [ledger.entry(index)], tree)
+    views = ledger.entry_views([ledger.entry(index)], tree)
     return cached_json(
         request, {"entries": views, "size": tree, "checkpoint": note}, f"e{index}-{tree}", policy
     )
@@ -201,5 +201,5 @@ def get_entries(
     tree, note, policy = _checkpoint_for(request, size)
     stop = max(start, min(end if end is not None else start + 100, start + 1000, tree))
     stored = ledger.entries(start, stop) if stop > start else []
-    body = {"entries": entry_views(ledger, stored, tree), "size": tree, "checkpoint": note}
+    body = {"entries": ledger.entry_views(stored, tree), "size": tree, "checkpoint": note}
     return cached_json(request, body, f"r{start}-{stop}-{tree}", policy)

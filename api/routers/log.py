@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 
 from api.context import ctx
 from api.schemas import MAX_INT64, NOT_MODIFIED, ConsistencyProof, InclusionProof, problems
@@ -88,6 +88,3 @@ def consistency(
     proof = ctx(request).ledger.consistency_proof(old, new)
     body = {"old": old, "new": new, "proof": [codec.b64url_encode(h) for h in proof]}
     return cached_json(request, body, f"k{old}-{new}", IMMUTABLE)
-
-
-_ = JSONResponse

@@ -19,7 +19,7 @@ from ledger.events import format_time
 from ledger.service import Ledger
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import LedgerWorld, dump
-from tests.rules_factories import CLAIM_CODE, NOW, PREFIX, SERIAL, World, claim_commitment
+from tests.rules_factories import CLAIM_CODE, NOW, SERIAL, World
 
 
 def test_base_world_appends_and_matches_the_rules(world: LedgerWorld) -> None:
@@ -306,7 +306,6 @@ def test_unknown_unit_and_entry_reads(ledger: Ledger) -> None:
     with pytest.raises(LedgerError) as err:
         ledger.entry(99)
     assert err.value.code == "not-found"
-    _ = PREFIX, claim_commitment
 
 
 def test_unit_view_follows_the_log_and_counts_scans(world: LedgerWorld) -> None:

@@ -3,7 +3,6 @@ caught by the audit, which names the first bad index (or the projection)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from ledger.entry import Leaf, sign_event
 from ledger.events import event_from_dict
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld
-from tests.rules_factories import NOW, SERIAL
+from tests.rules_factories import SERIAL
 
 TAMPERED = 15  # the index we tamper with: the receive of unit SN-0001
 
@@ -241,7 +240,6 @@ def test_an_insider_rewrite_needs_trusted_checkpoints(busy: LedgerWorld) -> None
         merkle.root([merkle.leaf_hash(e.leaf) for e in ledger.entries(0, 21)])
     )
     assert report.first_bad_index == index
-    _ = NOW
 
 
 def test_audit_reports_progress_and_counts(busy: LedgerWorld) -> None:
@@ -254,6 +252,3 @@ def test_audit_reports_progress_and_counts(busy: LedgerWorld) -> None:
     )
     assert report.ok and report.entries == 21 and report.checkpoints == 21
     assert seen[-1] == (21, 21)
-
-
-Tamper = Callable[[LedgerWorld], None]
