@@ -195,7 +195,8 @@ def audit_source(
     size, chain = source.head()
     verifier = note.Verifier.from_text(verifier_key)
     checkpoints = source.checkpoints()
-    watched = _checkpoint_sizes(report, checkpoints, trusted, verifier)
+    kept = _verify_trusted(report, trusted, verifier)
+    watched = {c.size for c in checkpoints} | {cp.size for cp, _ in kept}
     replay = _Replay()
     total = max([size, *watched]) if watched else size
     for start in range(0, max(total, 1), CHUNK):
@@ -213,7 +214,7 @@ def audit_source(
         if progress:
             progress(min(replay.size, total), total)
     _check_signatures(report, replay.signatures, workers)
-    _check_checkpoints(report, checkpoints, trusted, verifier, replay.roots)
+    _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
     _check_head(report, size, chain, replay)
     stored_state = source.state()
     if stored_state is not None:
@@ -223,19 +224,17 @@ def audit_source(
     return report
 
 
-def _checkpoint_sizes(
-    report: AuditReport,
-    stored: Sequence[StoredCheckpoint],
-    trusted: Sequence[str],
-    verifier: note.Verifier,
-) -> set[int]:
-    sizes = {c.size for c in stored}
+def _verify_trusted(
+    report: AuditReport, trusted: Sequence[str], verifier: note.Verifier
+) -> list[tuple[note.Checkpoint, str]]:
+    """The trusted checkpoints that verify (with their text); report the others."""
+    verified = []
     for i, text in enumerate(trusted):
         try:
-            sizes.add(note.verify_checkpoint(text, verifier).size)
+            verified.append((note.verify_checkpoint(text, verifier), text))
         except LedgerError as e:
             report.add("trusted-checkpoint-invalid", f"trusted checkpoint {i} does not verify: {e}")
-    return sizes
+    return verified
 
 
 def _expect_rows(report: AuditReport, rows: Sequence[StoredEntry], start: int, end: int) -> None:
@@ -351,7 +350,7 @@ def _check_signatures(
 def _check_checkpoints(
     report: AuditReport,
     stored: Sequence[StoredCheckpoint],
-    trusted: Sequence[str],
+    kept: Sequence[tuple[note.Checkpoint, str]],
     verifier: note.Verifier,
     roots: dict[int, bytes],
 ) -> None:
@@ -381,23 +380,17 @@ def _check_checkpoints(
                 checkpoint=cp.note,
             )
             suspects.append(good)
-    suspects.extend(_check_trusted(report, trusted, verifier, roots))
+    suspects.extend(_check_trusted(report, kept, roots))
     if suspects:
         report.suspect_from = min(suspects)
 
 
 def _check_trusted(
-    report: AuditReport, trusted: Sequence[str], verifier: note.Verifier, roots: dict[int, bytes]
+    report: AuditReport, kept: Sequence[tuple[note.Checkpoint, str]], roots: dict[int, bytes]
 ) -> list[int]:
     """Compare trusted checkpoints; return where each disagreement's range starts."""
-    verified = []
-    for text in trusted:
-        try:
-            verified.append((note.verify_checkpoint(text, verifier), text))
-        except LedgerError:
-            continue  # reported by _checkpoint_sizes
     suspects, good = [], 0
-    for cp, text in sorted(verified, key=lambda pair: pair[0].size):
+    for cp, text in sorted(kept, key=lambda pair: pair[0].size):
         if cp.size not in roots:
             report.add(
                 "truncated",
