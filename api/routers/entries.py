@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.context import ctx, read_body
+from api.context import Context, ctx, read_body
 from api.schemas import MAX_INT64, NOT_MODIFIED, Entries, Receipt, problems
 from api.views import IMMUTABLE, REVALIDATE, cached_json
 from ledger import codec
@@ -57,7 +57,9 @@ _Size = Annotated[
 ]
 
 
-def _receipt(receipt: BatchReceipt) -> JSONResponse:
+def _receipt(context: Context, receipt: BatchReceipt) -> JSONResponse:
+    """The receipt response (201 if anything was new), counting what was appended."""
+    context.metrics.appended.inc(sum(not r.duplicate for r in receipt.receipts))
     body = receipt.to_dict()
     created = any(not r.duplicate for r in receipt.receipts)
     return JSONResponse(
@@ -92,8 +94,7 @@ async def append_one(request: Request) -> Response:
     body = await read_body(request, context.settings.max_event_bytes)
     signed = _signed(codec.parse(body), "body")
     receipt = await run_in_threadpool(context.ledger.append, signed)
-    context.metrics.appended.inc(sum(not r.duplicate for r in receipt.receipts))
-    return _receipt(receipt)
+    return _receipt(context, receipt)
 
 
 @router.post(
@@ -144,8 +145,7 @@ async def append_batch(request: Request) -> Response:
         )
     signed = [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
     receipt = await run_in_threadpool(context.ledger.append_batch, signed)
-    context.metrics.appended.inc(sum(not r.duplicate for r in receipt.receipts))
-    return _receipt(receipt)
+    return _receipt(context, receipt)
 
 
 def _checkpoint_for(request: Request, size: int | None) -> tuple[int, str, str]:
