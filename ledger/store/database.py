@@ -105,14 +105,18 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest migration revision shipped with this code."""
+def head_revisions() -> frozenset[str]:
+    """The newest migration revisions shipped with this code.
+
+    Usually one; independent features may add migrations that branch from the same
+    parent, and Alembic applies every head.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    if head is None:  # pragma: no cover - the package ships migrations
+    heads = frozenset(ScriptDirectory.from_config(config).get_heads())
+    if not heads:  # pragma: no cover - the package ships migrations
         raise StorageError("no migrations found")
-    return head
+    return heads
 
 
 def migrate(engines: Engines) -> None:
@@ -121,15 +125,15 @@ def migrate(engines: Engines) -> None:
     Raises:
         StorageError: the database cannot be reached or the upgrade fails.
     """
-    head = head_revision()
+    heads = head_revisions()
     try:
         with engines.reader.connect() as conn:
-            if MigrationContext.configure(conn).get_current_revision() == head:
+            if frozenset(MigrationContext.configure(conn).get_current_heads()) == heads:
                 return
         with engines.writer.begin() as conn:
             if not engines.is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_MIGRATION_LOCK})
-            if MigrationContext.configure(conn).get_current_revision() != head:
-                command.upgrade(_alembic_config(conn), "head")
+            if frozenset(MigrationContext.configure(conn).get_current_heads()) != heads:
+                command.upgrade(_alembic_config(conn), "heads")
     except SQLAlchemyError as e:
         raise StorageError(f"cannot migrate the database: {e}") from e

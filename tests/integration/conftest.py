@@ -7,6 +7,7 @@ recreated once per session.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -15,7 +16,8 @@ import pytest
 from ledger.service import Ledger
 from tests.integration.world import LedgerWorld, clock, config
 
-PG_SCHEMA = "provenance_test"
+# Overridable so that two test runs on one machine (e.g. two worktrees) do not share it.
+PG_SCHEMA = os.environ.get("PROVENANCE_TEST_SCHEMA", "provenance_test")
 
 
 @pytest.fixture(scope="session")
