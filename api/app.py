@@ -1,8 +1,13 @@
 """The FastAPI app factory.
 
-`create_app(settings)` opens the ledger named by the settings (creating the database,
-the log and its genesis entry on first use) and mounts one router per resource.
-`create_app(ledger=...)` serves an already-open ledger (tests, the CLI's demo).
+`create_app(settings)` opens the logs named by the settings (creating each database,
+log and genesis entry on first use; one log unless ``PROVENANCE_LOGS`` names several)
+and mounts one router per resource. `create_app(ledger=...)` serves an already-open
+ledger (tests, the CLI's demo), `create_app(deployment=...)` an open deployment.
+
+The log-scoped routers are mounted twice: at their single-log URLs (``/v1/checkpoint``:
+the default log) and under ``/logs/{log}`` (``/logs/acme/v1/checkpoint``), so a client or
+a CDN names a log in the path (docs/SCALING.md).
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from api.routers import actors, entries, log, ops, units
 from api.schemas import document_problems
 from api.settings import Settings
 from ledger import crypto
-from ledger.errors import KeyFormatError
-from ledger.service import Ledger, LogConfig
+from ledger.deployment import Deployment
+from ledger.service import Ledger
+
+#: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
+LOG_SCOPED = (entries, log, actors)
 
 DESCRIPTION = """
 A verifiable provenance ledger for product units. Partners append signed custody
@@ -34,35 +42,25 @@ with type `urn:provenance-ledger:problem:<code>`.
 """
 
 
-def open_ledger(settings: Settings) -> Ledger:
-    """Open the configured ledger, writing its genesis entry on first use.
+def create_app(
+    settings: Settings | None = None,
+    ledger: Ledger | None = None,
+    deployment: Deployment | None = None,
+) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment).
 
     Raises:
-        KeyFormatError: the operator key file is missing or unreadable.
-        StorageError: the database cannot be opened.
+        KeyFormatError: an operator key cannot be read.
+        StorageError: a database cannot be opened.
+        ValidationError: the deployment file is invalid.
     """
-    try:
-        pem = settings.operator_key_file.read_bytes()
-    except OSError as e:
-        raise KeyFormatError(
-            f"cannot read the operator key {settings.operator_key_file}: {e.strerror}; "
-            "set PROVENANCE_OPERATOR_KEY or run `provenance init`"
-        ) from e
-    key = crypto.private_key_from_pem(pem)
-    ledger = Ledger.open(
-        settings.database_url,
-        LogConfig(origin=settings.origin, operator_key=key, name=settings.log_name),
-    )
-    ledger.init()
-    return ledger
-
-
-def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> FastAPI:
-    """Build the app for ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
-    served = ledger or open_ledger(settings)
+    owned = ledger is None and deployment is None
+    if deployment is None:
+        deployment = Deployment.single(ledger) if ledger else Deployment.open(settings.deployment())
+    served = deployment.default
     context = Context(
-        ledger=served,
+        deployment=deployment,
         settings=settings,
         limiter=make_limiter(settings.rate, settings.burst, settings.redis_url),
         metrics=Metrics(),
@@ -82,8 +80,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
                 await flusher
             await context.flush_scans()
             await context.limiter.close()
-            if ledger is None:
-                served.close()
+            if owned:
+                deployment.close()
 
     app = FastAPI(
         title="provenance-ledger",
@@ -99,6 +97,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
     for module in (entries, units, log, actors, ops):
         app.include_router(module.router)
+    for module in LOG_SCOPED:
+        app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app
 
 

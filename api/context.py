@@ -1,6 +1,18 @@
-"""What every route needs: the ledger, the settings, the limiter, metrics, scans.
+"""What every route needs: the right log's ledger, the settings, the limiter, metrics, scans.
 
 One `Context` per app, created by the app factory and stored on ``app.state.ctx``.
+
+Routes never hold "the" ledger: a deployment may run several logs (ledger.deployment).
+They ask the context for the one that serves the request:
+
+- `Context.ledger_for(request)`: the log the URL names (``/logs/{log}/...``), else the
+  default log; for log-level resources (entries, checkpoints, proofs, actors,
+  cosignatures);
+- `Context.ledger_for_unit(gtin)`: the log a unit lives in (routed by its GTIN's
+  company prefix); for the resolver and unit APIs;
+- `Context.ledger_for_brand(brand)`: the log a brand's units live in (alerts);
+- `Context.ledger_for_events(request, events)`: the one log a batch of signed events is
+  appended to (routed by the events; the URL's log must agree).
 """
 
 from __future__ import annotations
@@ -9,6 +21,7 @@ import asyncio
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +33,8 @@ from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
 from api.settings import Settings
+from ledger.deployment import Deployment
+from ledger.entry import SignedEvent
 from ledger.events import format_time
 from ledger.service import Ledger, Scan
 
@@ -36,7 +51,7 @@ _AGENTS = (
 class Context:
     """Shared per-app state."""
 
-    ledger: Ledger
+    deployment: Deployment
     settings: Settings
     limiter: Limiter
     metrics: Metrics
@@ -44,6 +59,36 @@ class Context:
     pending_scans: list[Scan] = field(default_factory=list)
     #: a sequence lock around scan flushes: odd while a batch is being written
     flush_generation: int = 0
+
+    def ledger_for(self, request: Request) -> Ledger:
+        """The log the request's URL names (``/logs/{log}/...``), else the default log.
+
+        Raises:
+            NotFoundError: the URL names a log this deployment does not serve.
+        """
+        return self.deployment.for_log(request.path_params.get("log"))
+
+    def ledger_for_unit(self, gtin: str) -> Ledger:
+        """The log a unit (or product) with this GTIN lives in.
+
+        Raises:
+            GS1Error: the GTIN is malformed.
+        """
+        return self.deployment.for_gtin(gtin)
+
+    def ledger_for_brand(self, brand: str) -> Ledger:
+        """The log a brand's registrations and units live in."""
+        return self.deployment.for_brand(brand)
+
+    def ledger_for_events(self, request: Request, events: Sequence[SignedEvent]) -> Ledger:
+        """The one log these signed events are appended to.
+
+        Raises:
+            NotFoundError: the URL names a log this deployment does not serve.
+            ValidationError: the events span logs or belong to another log than the
+                URL names (field ``log``).
+        """
+        return self.deployment.for_events(events, request.path_params.get("log"))
 
     async def limit(self, request: Request) -> None:
         """Spend one request of the client's public budget, or raise 429.
@@ -91,22 +136,32 @@ class Context:
         batch = list(self.pending_scans)
         self.flush_generation += 1
         try:
-            await run_in_threadpool(self.ledger.record_scans, batch)
+            await run_in_threadpool(self._record_scans, batch)
             del self.pending_scans[: len(batch)]
         finally:
             self.flush_generation += 1
 
+    def _record_scans(self, batch: list[Scan]) -> None:
+        """Write each scan to its unit's log (one transaction per log)."""
+        by_log: dict[int, tuple[Ledger, list[Scan]]] = {}
+        for scan in batch:
+            ledger = self.ledger_for_unit(scan.gtin)
+            by_log.setdefault(id(ledger), (ledger, []))[1].append(scan)
+        for ledger, scans in by_log.values():
+            ledger.record_scans(scans)
+
     async def unit_view(self, gtin: str, serial: str, signature: str | None) -> dict[str, Any]:
-        """The unit view with every queued scan of the unit counted exactly once."""
+        """The unit view from the unit's log, every queued scan counted exactly once."""
+        ledger = self.ledger_for_unit(gtin)
         before = self.flush_generation
-        view = await run_in_threadpool(self.ledger.unit_view, gtin, serial, signature)
+        view = await run_in_threadpool(ledger.unit_view, gtin, serial, signature)
         for _ in range(100):
             if before % 2 == 0 and self.flush_generation == before:
                 break
             # A flush overlapped the read: re-read only the (one-row) scan summary.
             await asyncio.sleep(0.002)
             before = self.flush_generation
-            count, first = await run_in_threadpool(self.ledger.scan_summary, gtin, serial)
+            count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
             view["scans"] = {"count": count, "first": first}
         queued = sum(1 for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
         view["scans"]["count"] += queued

@@ -38,7 +38,9 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
-        self.log_size = Gauge("provenance_log_size", "Entries in the log", registry=self.registry)
+        self.log_size = Gauge(
+            "provenance_log_size", "Entries in the log", ["log"], registry=self.registry
+        )
         self.appended = Counter(
             "provenance_entries_appended", "Entries appended", registry=self.registry
         )

@@ -1,7 +1,13 @@
 """Server configuration from environment variables, in one `Settings` object.
 
 - ``DATABASE_URL``: the store, SQLite file or PostgreSQL URL
-  (default ``sqlite:///$PROVENANCE_HOME/ledger.db``).
+  (default ``sqlite:///$PROVENANCE_HOME/ledger.db``): the primary, which takes writes.
+- ``DATABASE_REPLICA_URLS``: comma-separated PostgreSQL streaming replicas of
+  ``DATABASE_URL`` that serve reads (docs/SCALING.md).
+- ``PROVENANCE_LOGS``: a deployment file of several logs and their routing table
+  (ledger.deployment, docs/SCALING.md); when set, it replaces ``DATABASE_URL``,
+  ``DATABASE_REPLICA_URLS``, ``PROVENANCE_OPERATOR_KEY``, ``PROVENANCE_ORIGIN`` and
+  ``PROVENANCE_LOG``.
 - ``PROVENANCE_HOME``: where the default database and keys live (``~/.provenance``).
 - ``PROVENANCE_OPERATOR_KEY``: PKCS#8 PEM of the operator's Ed25519 key
   (default ``$PROVENANCE_HOME/operator.pem``).
@@ -22,6 +28,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from ledger.deployment import DeploymentConfig, LogSpec
 
 
 def home() -> Path:
@@ -44,6 +52,26 @@ class Settings:
     burst: int = 60
     redis_url: str | None = None
     place_header: str | None = None
+    replica_urls: tuple[str, ...] = ()
+    logs_file: Path | None = None
+
+    def deployment(self) -> DeploymentConfig:
+        """The logs to serve: the ``PROVENANCE_LOGS`` file, else the one log configured here.
+
+        Raises:
+            ValidationError: the deployment file is missing or invalid.
+        """
+        if self.logs_file is not None:
+            return DeploymentConfig.from_toml(self.logs_file)
+        return DeploymentConfig.single(
+            LogSpec(
+                name=self.log_name,
+                origin=self.origin,
+                database_url=self.database_url,
+                replica_urls=self.replica_urls,
+                operator_key_file=self.operator_key_file,
+            )
+        )
 
     @property
     def max_batch_bytes(self) -> int:
@@ -69,4 +97,10 @@ class Settings:
             burst=int(env.get("PROVENANCE_BURST", 60)),
             redis_url=env.get("REDIS_URL") or None,
             place_header=env.get("PROVENANCE_PLACE_HEADER") or None,
+            replica_urls=tuple(
+                u.strip() for u in env.get("DATABASE_REPLICA_URLS", "").split(",") if u.strip()
+            ),
+            logs_file=Path(env["PROVENANCE_LOGS"]).expanduser()
+            if env.get("PROVENANCE_LOGS")
+            else None,
         )

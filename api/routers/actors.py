@@ -19,5 +19,5 @@ router = APIRouter(tags=["actors"])
 )
 def get_actor(request: Request, actor_id: str = Path(examples=["acme"])) -> JSONResponse:
     """The actor's role, name, prefixes, registration and revocation, and its keys."""
-    body = ctx(request).ledger.actor_view(actor_id)
+    body = ctx(request).ledger_for(request).actor_view(actor_id)
     return JSONResponse(body, headers={"Cache-Control": "public, no-cache"})

@@ -93,7 +93,8 @@ async def append_one(request: Request) -> Response:
     context = ctx(request)
     body = await read_body(request, context.settings.max_event_bytes)
     signed = _signed(codec.parse(body), "body")
-    receipt = await run_in_threadpool(context.ledger.append, signed)
+    ledger = context.ledger_for_events(request, [signed])
+    receipt = await run_in_threadpool(ledger.append, signed)
     return _receipt(context, receipt)
 
 
@@ -144,13 +145,14 @@ async def append_batch(request: Request) -> Response:
             f"a batch holds 1 to {context.settings.max_batch} events", field="events"
         )
     signed = [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
-    receipt = await run_in_threadpool(context.ledger.append_batch, signed)
+    ledger = context.ledger_for_events(request, signed)
+    receipt = await run_in_threadpool(ledger.append_batch, signed)
     return _receipt(context, receipt)
 
 
 def _checkpoint_for(request: Request, size: int | None) -> tuple[int, str, str]:
     """(size, checkpoint note, cache policy): a fixed old size is immutable."""
-    ledger = ctx(request).ledger
+    ledger = ctx(request).ledger_for(request)
     stored = ledger.store.checkpoint(ledger.log, size)
     return stored.size, stored.note, IMMUTABLE if size is not None else REVALIDATE
 
@@ -167,7 +169,7 @@ def get_entry(
     size: _Size = None,
 ) -> Response:
     """The entry at ``index`` and its proof to the latest checkpoint (or the one at ``size``)."""
-    ledger = ctx(request).ledger
+    ledger = ctx(request).ledger_for(request)
     tree, note, policy = _checkpoint_for(request, size)
     if not 0 <= index < tree:
         raise NotFoundError(f"no entry at index {index} in the tree of size {tree}", field="index")
@@ -197,7 +199,7 @@ def get_entries(
     """
     if end is not None and end < start:
         raise ValidationError("end must not be below start", field="end")
-    ledger = ctx(request).ledger
+    ledger = ctx(request).ledger_for(request)
     tree, note, policy = _checkpoint_for(request, size)
     stop = max(start, min(end if end is not None else start + 100, start + 1000, tree))
     stored = ledger.entries(start, stop) if stop > start else []

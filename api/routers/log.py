@@ -27,7 +27,7 @@ def get_checkpoint(
     request: Request, size: int | None = Query(None, ge=1, le=MAX_INT64)
 ) -> Response:
     """The signed checkpoint; one at a fixed past size never changes."""
-    ledger = ctx(request).ledger
+    ledger = ctx(request).ledger_for(request)
     stored = ledger.store.checkpoint(ledger.log, size)
     policy = IMMUTABLE if size is not None else REVALIDATE
     tag = f'"c{stored.size}"'
@@ -46,7 +46,8 @@ def get_checkpoint(
 def get_key(request: Request) -> Response:
     """The verifier key that signs this log's checkpoints."""
     return PlainTextResponse(
-        ctx(request).ledger.verifier_key + "\n", headers={"Cache-Control": "public, max-age=3600"}
+        ctx(request).ledger_for(request).verifier_key + "\n",
+        headers={"Cache-Control": "public, max-age=3600"},
     )
 
 
@@ -62,7 +63,7 @@ def inclusion(
     size: int = Query(ge=1, le=MAX_INT64, examples=[2]),
 ) -> Response:
     """The proof that entry ``index`` is in the tree of ``size`` (immutable)."""
-    ledger = ctx(request).ledger
+    ledger = ctx(request).ledger_for(request)
     proof = ledger.inclusion_proof(index, size)
     body = {
         "index": index,
@@ -85,6 +86,6 @@ def consistency(
     new: int = Query(ge=0, le=MAX_INT64, examples=[2]),
 ) -> Response:
     """The proof that the tree of ``old`` is a prefix of the tree of ``new`` (immutable)."""
-    proof = ctx(request).ledger.consistency_proof(old, new)
+    proof = ctx(request).ledger_for(request).consistency_proof(old, new)
     body = {"old": old, "new": new, "proof": [codec.b64url_encode(h) for h in proof]}
     return cached_json(request, body, f"k{old}-{new}", IMMUTABLE)

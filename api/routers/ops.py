@@ -19,8 +19,11 @@ router = APIRouter(tags=["operations"])
     responses=problems(503),
 )
 async def healthz(request: Request) -> JSONResponse:
-    """``{"status": "ok", "size": N}`` when the database answers, else 503."""
-    head = await run_in_threadpool(ctx(request).ledger.head)
+    """``{"status": "ok", "size": N}`` (the default log's size) when every log answers."""
+    context = ctx(request)
+    for ledger in context.deployment.ledgers.values():
+        await run_in_threadpool(ledger.head)
+    head = await run_in_threadpool(context.deployment.default.head)
     return JSONResponse({"status": "ok", "size": head.size}, headers={"Cache-Control": "no-store"})
 
 
@@ -37,8 +40,9 @@ async def healthz(request: Request) -> JSONResponse:
     },
 )
 async def metrics(request: Request) -> Response:
-    """Request counts and latencies by route, appended entries, scans, log size."""
+    """Request counts and latencies by route, appended entries, scans, each log's size."""
     context = ctx(request)
-    head = await run_in_threadpool(context.ledger.head)
-    context.metrics.log_size.set(head.size)
+    for name, ledger in context.deployment.ledgers.items():
+        head = await run_in_threadpool(ledger.head)
+        context.metrics.log_size.labels(name).set(head.size)
     return context.metrics.render()

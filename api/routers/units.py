@@ -96,7 +96,8 @@ async def get_unit(
     context = ctx(request)
     await context.limit(request)
     unit = _unit_id(gtin, serial)
-    view = await run_in_threadpool(context.ledger.unit_view, unit.gtin, unit.serial, s)
+    ledger = context.ledger_for_unit(unit.gtin)
+    view = await run_in_threadpool(ledger.unit_view, unit.gtin, unit.serial, s)
     return cached_json(request, view, _etag(view), "public, no-cache")
 
 
