@@ -29,7 +29,8 @@ from ledger.errors import KeyFormatError, SignatureError
 
 DOMAIN_EVENT = b"provenance-ledger/v1 event\n"
 DOMAIN_LABEL = b"provenance-ledger/v1 label\n"
-DOMAINS = (DOMAIN_EVENT, DOMAIN_LABEL)
+DOMAIN_REQUEST = b"provenance-ledger/v1 request\n"  # signed HTTP requests (ledger.reqsig)
+DOMAINS = (DOMAIN_EVENT, DOMAIN_LABEL, DOMAIN_REQUEST)
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -38,6 +39,7 @@ KEY_ID_SIZE = 16
 __all__ = [
     "DOMAIN_EVENT",
     "DOMAIN_LABEL",
+    "DOMAIN_REQUEST",
     "Ed25519PrivateKey",
     "Ed25519PublicKey",
     "generate_private_key",

@@ -210,17 +210,34 @@ def _deliver(ctx: Context, event: Deliver, unit: UnitRecord) -> UnitRecord:
 
 
 def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
+    """A first claim opens the commission's claim commitment; a resale (the unit is
+    already claimed) opens the previous claim's transfer commitment. Either way the
+    commitment is then replaced by this claim's ``transfer`` (or by none), so every
+    code works once."""
     require_role(ctx, "operator", NotOperatorError)
     if unit.claim_salt is None or unit.claim_hash is None:
+        if unit.claimed:
+            raise AlreadyClaimedError(
+                "the unit is claimed and its owner gave no transfer code", field="unit"
+            )
         raise NoClaimCodeError("the unit was commissioned without a claim code", field="unit")
-    if unit.claimed:
-        raise AlreadyClaimedError("the unit's claim code was already used", field="unit")
     # FORMAT section 2: hash = SHA-256(salt || code), code as printed (ASCII).
     salt = codec.b64url_decode(unit.claim_salt, field="claim.salt")
     digest = hashlib.sha256(salt + event.code.encode("ascii")).digest()
     if not hmac.compare_digest(digest, codec.b64url_decode(unit.claim_hash, field="claim.hash")):
+        if unit.claimed:
+            raise AlreadyClaimedError(
+                "the unit is already claimed; a resale needs the owner's transfer code",
+                field="code",
+            )
         raise BadClaimCodeError("the claim code does not match the unit", field="code")
-    return replace(unit, claimed=True)
+    nxt = event.transfer
+    return replace(
+        unit,
+        claimed=True,
+        claim_salt=nxt.salt if nxt else None,
+        claim_hash=nxt.hash if nxt else None,
+    )
 
 
 def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:

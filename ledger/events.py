@@ -296,9 +296,12 @@ class ActorRevoke(Event):
     """The operator revokes an actor: it can sign nothing after ``time``."""
 
     kind: ClassVar[str] = "actor.revoke"
-    checks: ClassVar[dict[str, Check]] = {"subject": _actor_id, "reason": _text}
+    checks: ClassVar[dict[str, Check]] = {"subject": _actor_id, "reason": _text, "since": _time}
     subject: str
     reason: str
+    #: units it signed for at or after ``since`` are shown with a caution (the blacklist);
+    #: absent: every unit it ever handled
+    since: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -424,12 +427,24 @@ class Deliver(UnitEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class Claim(UnitEvent):
-    """The registry records that a buyer revealed the unit's claim code."""
+    """The registry records that a buyer revealed the unit's claim code.
+
+    ``code`` opens the unit's current commitment: the commission's claim commitment for
+    the first claim, the previous claim's ``transfer`` commitment for a resale.
+    ``owner`` is SHA-256 of the owner's secret token (the page recognises its owner by
+    it); ``transfer`` commits to the one-time code that lets the owner pass the unit on.
+    """
 
     kind: ClassVar[str] = "claim"
-    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "code": _claim_code, "owner": _hash}
+    checks: ClassVar[dict[str, Check]] = {
+        **_ON_UNIT,
+        "code": _claim_code,
+        "owner": _hash,
+        "transfer": _claim_commitment,
+    }
     code: str
     owner: str | None = None
+    transfer: ClaimCommitment | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

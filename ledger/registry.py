@@ -196,7 +196,7 @@ def _actor_revoke(ctx: Context, event: ActorRevoke) -> list[Record]:
         raise CannotRevokeOperatorError(
             "an operator cannot revoke itself (the log keeps at least one)", field="subject"
         )
-    return [replace(subject, revoked_index=ctx.index)]
+    return [replace(subject, revoked_index=ctx.index, revoked_since=event.since)]
 
 
 def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:

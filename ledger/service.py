@@ -22,13 +22,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import codec, crypto, entry, gs1, merkle, note, rules
+from ledger.claiming import Claiming
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError, ValidationError
 from ledger.events import ActorRegister, format_time
 from ledger.merkle import Subtree
 from ledger.prefetch import load_state_for
+from ledger.reporting import Reporting
+from ledger.signalview import Signaling
 from ledger.state import ActorRecord, KeyRecord, State
-from ledger.store import LogHead, Store, StoredEntry, WriteTx
+from ledger.store import LogHead, SignalStore, Store, StoredEntry, WriteTx
 from ledger.unitview import ViewCache, entry_json
 from ledger.verdict import ServedEntry
 
@@ -135,8 +138,12 @@ class _TreeAppender:
         return merkle.range_root([self.known[p] for p in pieces]) if pieces else merkle.EMPTY_ROOT
 
 
-class Ledger:
-    """One log in one store. Open with `Ledger.open`; close with `close`."""
+class Ledger(Claiming, Signaling, Reporting):
+    """One log in one store. Open with `Ledger.open`; close with `close`.
+
+    Claims (ledger.claiming), clone signals and alerts (ledger.signalview) and consumer
+    reports (ledger.reporting) are mixed in.
+    """
 
     def __init__(
         self, store: Store, config: LogConfig, clock: Callable[[], datetime] | None = None
@@ -145,6 +152,7 @@ class Ledger:
         self.config = config
         self._clock = clock or (lambda: datetime.now(UTC))
         self._views = ViewCache()
+        self._signal_store = SignalStore(store.engines)
         if config.operator_key is None:
             if config.verifier_key is None:
                 raise KeyFormatError("a read-only ledger needs the log's verifier key")
@@ -178,6 +186,11 @@ class Ledger:
     def close(self) -> None:
         """Release the store's connections."""
         self.store.close()
+
+    @property
+    def signal_store(self) -> SignalStore:
+        """The store of scans, owners, claim attempts and reports (outside the log)."""
+        return self._signal_store
 
     @property
     def verifier_key(self) -> str:
@@ -346,9 +359,17 @@ class Ledger:
         return self.store.consistency_proof(self.log, old_size, new_size)
 
     def unit_view(
-        self, gtin: str, serial: str, label_signature: str | None = None
+        self,
+        gtin: str,
+        serial: str,
+        label_signature: str | None = None,
+        *,
+        owner_token: str | None = None,
+        pending: Sequence[Scan] = (),
     ) -> dict[str, Any]:
-        """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans}`` (docs/API.md).
+        """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans, owner}``
+        (docs/API.md), with clone signals and open reports (``pending``: scans not yet
+        stored) and whether ``owner_token`` is the current owner's.
 
         Every proof and signature in it is re-checked before the verdict is given.
 
@@ -356,7 +377,8 @@ class Ledger:
             GS1Error: the GTIN or serial is malformed.
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
-        return self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
+        view = self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
+        return self.judge_signals(view, unit, owner_token=owner_token, pending=pending)
 
     def actor_view(self, actor_id: str) -> dict[str, Any]:
         """An actor with its role, name, prefixes, registration, revocation and keys.

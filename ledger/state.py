@@ -25,6 +25,8 @@ class ActorRecord:
     prefixes: tuple[str, ...]
     registered_index: int
     revoked_index: int | None = None
+    #: the revocation's ``since``: its handling from then on is distrusted (None: all)
+    revoked_since: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -112,6 +114,8 @@ class UnitRecord:
     flags: int = 0
     lot: str | None = None
     expiry: str | None = None
+    #: the commitment the next claim must open: the commission's claim commitment until
+    #: the first claim, then the latest claim's transfer commitment (None: no resale)
     claim_salt: str | None = None
     claim_hash: str | None = None
 

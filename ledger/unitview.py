@@ -100,7 +100,8 @@ def unit_view(
     inspections = [
         e.result for e in (leaf.signed.event for leaf in leaves) if isinstance(e, Inspect)
     ]
-    verdict, reasons = judge(unit, signers, failures, label_state, inspections)
+    handled = [(leaf.signed.event.actor, leaf.signed.event.time) for leaf in leaves]
+    verdict, reasons = judge(unit, signers, failures, label_state, inspections, handled)
     return {
         "verdict": verdict,
         "reasons": [r.to_dict() for r in reasons],

@@ -17,6 +17,8 @@ from typing import Any
 
 from ledger import codec, crypto, entry, merkle, note
 from ledger.errors import LedgerError
+from ledger.events import parse_time
+from ledger.signals import Signal
 from ledger.state import ActorRecord, UnitRecord
 
 GENUINE, CAUTION, UNKNOWN, INVALID = "genuine", "caution", "unknown", "invalid"
@@ -108,6 +110,7 @@ def judge(
     failures: Sequence[Reason],
     label: str = "absent",
     inspections: Sequence[str] = (),
+    handled: Sequence[tuple[str, str]] = (),
 ) -> tuple[str, list[Reason]]:
     """Return (verdict, reasons) for a unit.
 
@@ -118,6 +121,8 @@ def judge(
         label: ``valid``, ``invalid`` or ``absent``: the brand signature on the scanned label.
         inspections: the results (``pass``/``fail``) of the unit's inspections, in order;
             a unit whose latest inspection failed is a caution.
+        handled: (actor, event time) of each of the unit's events: a revoked actor whose
+            revocation names ``since`` taints only the units it handled from then on.
     """
     if failures:
         return INVALID, list(failures)
@@ -127,7 +132,7 @@ def judge(
         return INVALID, [
             Reason("label-invalid", "the label's brand signature is wrong: the label is forged")
         ]
-    reasons = _cautions(unit, signers)
+    reasons = _cautions(unit, signers, handled)
     if inspections and inspections[-1] == "fail":
         reasons.append(Reason("inspection-failed", "the unit's latest inspection failed"))
     if reasons:
@@ -135,7 +140,9 @@ def judge(
     return GENUINE, [Reason("verified", "every entry of this unit is signed and proven in the log")]
 
 
-def _cautions(unit: UnitRecord, signers: Mapping[str, ActorRecord]) -> list[Reason]:
+def _cautions(
+    unit: UnitRecord, signers: Mapping[str, ActorRecord], handled: Sequence[tuple[str, str]]
+) -> list[Reason]:
     reasons = []
     if unit.recalled:
         reasons.append(Reason("recalled", "the brand has recalled this unit"))
@@ -149,13 +156,93 @@ def _cautions(unit: UnitRecord, signers: Mapping[str, ActorRecord]) -> list[Reas
         reasons.append(
             Reason("flagged", "the brand or the platform flagged this unit", {"flags": unit.flags})
         )
-    revoked = sorted(a.id for a in signers.values() if a.revoked_index is not None)
-    if revoked:
+    return reasons + _blacklist(unit, signers, handled)
+
+
+def _blacklist(
+    unit: UnitRecord, signers: Mapping[str, ActorRecord], handled: Sequence[tuple[str, str]]
+) -> list[Reason]:
+    """The blacklist: the unit is held by a revoked actor, or was handled by one at or
+    after its revocation's ``since`` (every handling when the revocation names none)."""
+    reasons = []
+    holders = [a for a in (unit.custodian, unit.pending) if a is not None and a in signers]
+    held = sorted(a for a in holders if signers[a].revoked_index is not None)
+    if held:
         reasons.append(
-            Reason(
-                "revoked-handler",
-                "an actor that handled this unit has been revoked",
-                {"actors": revoked},
-            )
+            Reason("held-by-revoked", "this unit is held by a revoked actor", {"actors": held})
+        )
+    times: dict[str, list[str]] = {}
+    for actor, at in handled:
+        times.setdefault(actor, []).append(at)
+    revoked = sorted(
+        a.id
+        for a in signers.values()
+        if a.revoked_index is not None
+        and (
+            a.revoked_since is None
+            or any(parse_time(t) >= parse_time(a.revoked_since) for t in times.get(a.id, ()))
+            or not handled  # without handling times, assume the worst
+        )
+    )
+    if revoked:
+        since = {a: signers[a].revoked_since for a in revoked if signers[a].revoked_since}
+        evidence: dict[str, Any] = {"actors": revoked}
+        if since:
+            evidence["since"] = since
+        reasons.append(
+            Reason("revoked-handler", "an actor that handled this unit has been revoked", evidence)
         )
     return reasons
+
+
+#: reasons that do not call for caution
+POSITIVE = frozenset({"verified", "owned"})
+
+
+def with_signals(
+    verdict: str,
+    reasons: Sequence[Reason],
+    signals: Sequence[Signal],
+    open_reports: Sequence[str] = (),
+    owner: bool = False,
+) -> tuple[str, list[Reason]]:
+    """Add what lives outside the log to a log-based verdict (DESIGN section 4).
+
+    ``signals`` are clone signals (ledger.signals); ``open_reports`` the reasons of the
+    unit's open consumer reports; ``owner`` tells that the viewer is the unit's current
+    owner, for whom its claim is no warning (``owned`` replaces ``claimed``). An
+    ``invalid`` verdict stays as it is; an ``unknown`` one only gains its signals.
+    """
+    out = [r for r in reasons if r.code != "verified"]
+    if verdict == INVALID:
+        return verdict, list(reasons)
+    out += [Reason(s.code, SIGNAL_MESSAGES.get(s.code, s.code), s.evidence) for s in signals]
+    if verdict == UNKNOWN:
+        return verdict, out
+    if owner:
+        out = [
+            Reason("owned", "you claimed this unit: it is yours") if r.code == "claimed" else r
+            for r in out
+        ]
+    if open_reports:
+        out.append(
+            Reason(
+                "reported",
+                "buyers reported a problem with this unit; the brand is looking into it",
+                {"open": len(open_reports), "reasons": sorted(set(open_reports))},
+            )
+        )
+    if any(r.code not in POSITIVE for r in out):
+        return CAUTION, out
+    return GENUINE, [
+        *out,
+        Reason("verified", "every entry of this unit is signed and proven in the log"),
+    ]
+
+
+SIGNAL_MESSAGES = {
+    "post-claim-scans": "this claimed unit's code was scanned by someone other than its owner",
+    "impossible-travel": "this code was scanned in places too far apart for the time between",
+    "many-scanners": "this code was scanned by more people than one item plausibly has",
+    "serial-probing": "many invented serial numbers of this product are being checked",
+}

@@ -3,8 +3,10 @@
 `Store` is the only entry point; ledger.service is its only caller.
 """
 
+from ledger.store import signals_schema  # noqa: F401  (registers the signal tables)
 from ledger.store.queries import LogHead, StoredCheckpoint, StoredEntry
 from ledger.store.repository import Store
+from ledger.store.signals import SignalStore
 from ledger.store.writer import WriteTx
 
-__all__ = ["LogHead", "Store", "StoredCheckpoint", "StoredEntry", "WriteTx"]
+__all__ = ["LogHead", "SignalStore", "Store", "StoredCheckpoint", "StoredEntry", "WriteTx"]

@@ -92,6 +92,7 @@ class ActorTable(Base):
     prefixes: Mapped[str] = mapped_column(Text)
     registered_index: Mapped[int] = mapped_column(BigInteger)
     revoked_index: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_since: Mapped[str | None] = mapped_column(String(32))
 
 
 class KeyTable(Base):

@@ -1,0 +1,284 @@
+"""Reads and writes of the counterfeit-signal telemetry: scans per unit and per brand,
+owner clients, failed claim attempts and lockouts, consumer reports.
+
+None of this is in the signed log: it is telemetry and triage kept beside it (DESIGN
+section 4). No rules here: ledger.claiming and ledger.reporting decide, this module
+stores. Every database failure surfaces as `StorageError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger.errors import StorageError
+from ledger.state import ProductRecord, UnitRecord
+from ledger.store.database import Engines
+from ledger.store.queries import ENTRIES, SCANS
+from ledger.store.records import RECORD_TABLES
+from ledger.store.signals_schema import CLAIM_ATTEMPTS, CLAIM_OWNERS, REPORTS
+
+UNITS = RECORD_TABLES[UnitRecord]
+PRODUCTS = RECORD_TABLES[ProductRecord]
+#: scans read per unit to judge it: enough for every signal, bounded for speed
+UNIT_SCAN_LIMIT = 500
+
+
+class SignalStore:
+    """The signal tables of one database (shares the `Store`'s engines)."""
+
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engines.reader.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as e:
+            raise StorageError(f"database read failed: {e}") from e
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engines.writer.begin() as conn:
+                yield conn
+        except SQLAlchemyError as e:
+            raise StorageError(f"database write failed; nothing was written: {e}") from e
+
+    # --- scans -------------------------------------------------------------------------
+
+    def unit_scans(self, log: int, gtin: str, serial: str, since: str) -> list[dict[str, Any]]:
+        """The unit's latest scans at or after ``since`` (at most `UNIT_SCAN_LIMIT`), oldest
+        first, as ``{at, place, client}``."""
+        query = (
+            select(SCANS.c.at, SCANS.c.place, SCANS.c.client)
+            .where(SCANS.c.log == log, SCANS.c.gtin == gtin, SCANS.c.serial == serial)
+            .where(SCANS.c.at >= since)
+            .order_by(SCANS.c.id.desc())
+            .limit(UNIT_SCAN_LIMIT)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [{"at": r.at, "place": r.place, "client": r.client} for r in reversed(rows)]
+
+    def scanned_units(self, log: int, brand: str, since: str, limit: int) -> list[tuple[str, str]]:
+        """The brand's units scanned at or after ``since`` (most scanned first)."""
+        joined = SCANS.join(
+            UNITS,
+            and_(
+                UNITS.c.log == SCANS.c.log,
+                UNITS.c.gtin == SCANS.c.gtin,
+                UNITS.c.serial == SCANS.c.serial,
+            ),
+        )
+        query = (
+            select(SCANS.c.gtin, SCANS.c.serial)
+            .select_from(joined)
+            .where(SCANS.c.log == log, UNITS.c.brand == brand, SCANS.c.at >= since)
+            .group_by(SCANS.c.gtin, SCANS.c.serial)
+            .order_by(func.count().desc(), SCANS.c.gtin, SCANS.c.serial)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [(r.gtin, r.serial) for r in conn.execute(query)]
+
+    def unregistered_scans(
+        self, log: int, gtins: Sequence[str], since: str
+    ) -> list[dict[str, Any]]:
+        """Scans at or after ``since`` of serials under ``gtins`` that no unit has, as
+        ``{gtin, serial, scans, first, last, clients}`` per serial."""
+        if not gtins:
+            return []
+        registered = (
+            select(UNITS.c.serial)
+            .where(UNITS.c.log == SCANS.c.log, UNITS.c.gtin == SCANS.c.gtin)
+            .where(UNITS.c.serial == SCANS.c.serial)
+            .exists()
+        )
+        query = (
+            select(
+                SCANS.c.gtin,
+                SCANS.c.serial,
+                func.count().label("n"),
+                func.min(SCANS.c.at).label("first"),
+                func.max(SCANS.c.at).label("last"),
+                func.count(SCANS.c.client.distinct()).label("clients"),
+            )
+            .where(SCANS.c.log == log, SCANS.c.gtin.in_(list(gtins)), SCANS.c.at >= since)
+            .where(~registered)
+            .group_by(SCANS.c.gtin, SCANS.c.serial)
+            .order_by(SCANS.c.gtin, SCANS.c.serial)
+            .limit(10_000)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "gtin": r.gtin,
+                "serial": r.serial,
+                "scans": int(r.n),
+                "first": r.first,
+                "last": r.last,
+                "clients": int(r.clients),
+            }
+            for r in rows
+        ]
+
+    def brand_gtins(self, log: int, brand: str) -> list[str]:
+        """The GTINs the brand registered."""
+        query = select(PRODUCTS.c.gtin).where(PRODUCTS.c.log == log, PRODUCTS.c.brand == brand)
+        with self._read() as conn:
+            return sorted(r.gtin for r in conn.execute(query))
+
+    def product_brand(self, log: int, gtin: str) -> str | None:
+        """The brand that registered ``gtin``, if any."""
+        query = select(PRODUCTS.c.brand).where(PRODUCTS.c.log == log, PRODUCTS.c.gtin == gtin)
+        with self._read() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def claim_leaves(self, log: int, units: Sequence[tuple[str, str]]) -> dict[Any, bytes]:
+        """The leaf bytes of each unit's latest ``claim`` entry, by (gtin, serial)."""
+        out: dict[Any, bytes] = {}
+        with self._read() as conn:
+            for gtin, serial in units:
+                row = conn.execute(
+                    select(ENTRIES.c.leaf)
+                    .where(ENTRIES.c.log == log, ENTRIES.c.gtin == gtin)
+                    .where(ENTRIES.c.serial == serial, ENTRIES.c.kind == "claim")
+                    .order_by(ENTRIES.c.idx.desc())
+                    .limit(1)
+                ).first()
+                if row is not None:
+                    out[(gtin, serial)] = bytes(row.leaf)
+        return out
+
+    # --- owners --------------------------------------------------------------------
+
+    def add_owner_clients(
+        self, log: int, gtin: str, serial: str, clients: Sequence[str], at: str
+    ) -> None:
+        """Remember ``clients`` as the unit's owner (idempotent)."""
+        with self._write() as conn:
+            known = self._owner_clients(conn, log, gtin, serial)
+            rows = [
+                {"log": log, "gtin": gtin, "serial": serial, "client": c, "at": at}
+                for c in dict.fromkeys(clients)
+                if c not in known
+            ]
+            if rows:
+                conn.execute(insert(CLAIM_OWNERS), rows)
+
+    def owner_clients(self, log: int, gtin: str, serial: str) -> set[str]:
+        """Every client ever recorded as an owner of the unit."""
+        with self._read() as conn:
+            return self._owner_clients(conn, log, gtin, serial)
+
+    @staticmethod
+    def _owner_clients(conn: Connection, log: int, gtin: str, serial: str) -> set[str]:
+        query = select(CLAIM_OWNERS.c.client).where(
+            CLAIM_OWNERS.c.log == log, CLAIM_OWNERS.c.gtin == gtin, CLAIM_OWNERS.c.serial == serial
+        )
+        return {r.client for r in conn.execute(query)}
+
+    # --- claim attempts --------------------------------------------------------------
+
+    def attempts(self, log: int, subjects: Sequence[tuple[str, str]]) -> dict[Any, Any]:
+        """``{(scope, subject): (failures, locked_until)}`` for the subjects that have any."""
+        out: dict[Any, Any] = {}
+        with self._read() as conn:
+            for scope, subject in subjects:
+                row = conn.execute(
+                    select(CLAIM_ATTEMPTS.c.failures, CLAIM_ATTEMPTS.c.locked_until).where(
+                        CLAIM_ATTEMPTS.c.log == log,
+                        CLAIM_ATTEMPTS.c.scope == scope,
+                        CLAIM_ATTEMPTS.c.subject == subject,
+                    )
+                ).first()
+                if row is not None:
+                    out[(scope, subject)] = (int(row.failures), row.locked_until)
+        return out
+
+    def set_attempts(
+        self, log: int, values: Mapping[tuple[str, str], tuple[int, str | None]]
+    ) -> None:
+        """Write each subject's failure count and lock (0 failures and no lock: delete)."""
+        with self._write() as conn:
+            for (scope, subject), (failures, locked_until) in values.items():
+                where = (
+                    CLAIM_ATTEMPTS.c.log == log,
+                    CLAIM_ATTEMPTS.c.scope == scope,
+                    CLAIM_ATTEMPTS.c.subject == subject,
+                )
+                conn.execute(delete(CLAIM_ATTEMPTS).where(*where))
+                if failures or locked_until:
+                    conn.execute(
+                        insert(CLAIM_ATTEMPTS),
+                        {
+                            "log": log,
+                            "scope": scope,
+                            "subject": subject,
+                            "failures": failures,
+                            "locked_until": locked_until,
+                        },
+                    )
+
+    # --- reports -------------------------------------------------------------------
+
+    def insert_report(self, log: int, row: Mapping[str, Any]) -> int:
+        """Store a report; return its id."""
+        with self._write() as conn:
+            result = conn.execute(insert(REPORTS).values(log=log, **row))
+            key = result.inserted_primary_key
+        if key is None:  # pragma: no cover - every supported database returns it
+            raise StorageError("the database returned no report id")
+        return int(key[0])
+
+    def report(self, log: int, report_id: int) -> dict[str, Any] | None:
+        """One report (with its photo), or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(REPORTS).where(REPORTS.c.log == log, REPORTS.c.id == report_id)
+            ).first()
+        return None if row is None else dict(row._mapping)
+
+    def reports(
+        self,
+        log: int,
+        *,
+        brand: str | None = None,
+        unit: tuple[str, str] | None = None,
+        status: Sequence[str] = (),
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """Reports (without photos) by brand and/or unit and status, newest first."""
+        columns = [c for c in REPORTS.c if c.name != "photo"]
+        query = select(*columns, (REPORTS.c.photo.is_not(None)).label("has_photo"))
+        query = query.where(REPORTS.c.log == log)
+        if brand is not None:
+            query = query.where(REPORTS.c.brand == brand)
+        if unit is not None:
+            query = query.where(REPORTS.c.gtin == unit[0], REPORTS.c.serial == unit[1])
+        if status:
+            query = query.where(REPORTS.c.status.in_(list(status)))
+        query = query.order_by(REPORTS.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def update_report(
+        self, log: int, report_id: int, expected_status: str, values: Mapping[str, Any]
+    ) -> bool:
+        """Update a report if its status is still ``expected_status``; tell whether it was."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(REPORTS)
+                .where(REPORTS.c.log == log, REPORTS.c.id == report_id)
+                .where(REPORTS.c.status == expected_status)
+                .values(**values)
+            )
+        return bool(result.rowcount)

@@ -1,0 +1,154 @@
+"""Consumer reports, their triage (ack, close, flag), response times; the blacklist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ledger import entry
+from ledger.errors import ConflictError, ValidationError
+from ledger.events import event_from_dict, format_time
+from ledger.reporting import MAX_PHOTO
+from ledger.reqsig import ForbiddenError
+from ledger.state import ActorRecord
+from tests.factories import GTIN, key, public_b64
+from tests.integration.signals_world import SignalWorld
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+
+
+@pytest.fixture
+def sw(db_url: str) -> Iterator[SignalWorld]:
+    world = SignalWorld.open(db_url)
+    yield world
+    world.ledger.close()
+
+
+def actor(sw: SignalWorld, actor_id: str) -> ActorRecord:
+    return sw.ledger.state().actors[actor_id]
+
+
+def flag_event(sw: SignalWorld, serial: str, seed: int = 2, by: str = "acme") -> entry.SignedEvent:
+    head = sw.ledger.state().units[(GTIN, serial)].head
+    event = event_from_dict(
+        {
+            "kind": "flag",
+            "actor": by,
+            "time": format_time(sw.clock.now),
+            "unit": {"gtin": GTIN, "serial": serial},
+            "prev": head,
+            "code": "counterfeit-reported",
+        }
+    )
+    return entry.sign_event(event, key(seed))
+
+
+def test_an_open_report_cautions_until_closed_and_the_response_time_is_kept(
+    sw: SignalWorld,
+) -> None:
+    sw.mint("SN-1")
+    report = sw.ledger.report(GTIN, "SN-1", "counterfeit", text="stitching wrong", client="c")
+    assert report["brand"] == "acme"
+    view = sw.view("SN-1")
+    assert view["verdict"] == "caution" and sw.codes_of(view) == ["reported"]
+    sw.clock.advance(hours=2)
+    acked = sw.ledger.resolve_report(report["id"], by=actor(sw, "acme"), action="ack")
+    assert acked["status"] == "open" and acked["first_response_at"]
+    assert sw.view("SN-1")["verdict"] == "caution"  # acknowledged, still open
+    sw.clock.advance(hours=1)
+    closed = sw.ledger.resolve_report(report["id"], by=actor(sw, "acme"), action="close")
+    assert closed["status"] == "closed"
+    assert sw.view("SN-1")["verdict"] == "genuine"
+    alerts = sw.ledger.alerts("acme")
+    assert alerts["response"] == {
+        "open": 0,
+        "answered": 1,
+        "median_seconds": 7200,
+        "max_seconds": 7200,
+    }
+    with pytest.raises(ConflictError):
+        sw.ledger.resolve_report(report["id"], by=actor(sw, "acme"), action="close")
+
+
+def test_flagging_a_report_appends_the_brands_signed_flag(sw: SignalWorld) -> None:
+    sw.mint("SN-1")
+    report = sw.ledger.report(GTIN, "SN-1", "label-mismatch", photo=PNG, client="c")
+    with pytest.raises(ValidationError):
+        sw.ledger.resolve_report(report["id"], by=actor(sw, "acme"), action="flag")
+    flagged = sw.ledger.resolve_report(
+        report["id"], by=actor(sw, "acme"), action="flag", flag=flag_event(sw, "SN-1")
+    )
+    assert flagged["status"] == "flagged" and flagged["flag_index"] > 0
+    view = sw.view("SN-1")
+    assert sw.codes_of(view) == ["flagged"]
+    assert sw.ledger.alerts("acme")["reports"][0]["photo"] is True
+
+
+def test_only_the_brand_or_an_operator_answers(sw: SignalWorld) -> None:
+    sw.sign(
+        1,
+        "actor.register",
+        "operator",
+        subject="rival",
+        role="brand",
+        name="Rival",
+        keys=[public_b64(8)],
+        prefixes=["9506001"],
+    )
+    sw.mint("SN-1")
+    report = sw.ledger.report(GTIN, "SN-1", "other", client="c")
+    with pytest.raises(ForbiddenError):
+        sw.ledger.resolve_report(report["id"], by=actor(sw, "rival"), action="close")
+    done = sw.ledger.resolve_report(report["id"], by=actor(sw, "operator"), action="close")
+    assert done["resolved_by"] == "operator"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"reason": "because"}, "reason"),
+        ({"text": "x" * 2001}, "text"),
+        ({"photo": b"GIF89a"}, "photo"),
+        ({"photo": b"\xff\xd8\xff" + b"\0" * MAX_PHOTO}, "photo"),
+    ],
+)
+def test_malformed_reports_are_refused(sw: SignalWorld, fields: dict, field: str) -> None:
+    args = {"reason": "counterfeit", **fields}
+    with pytest.raises(ValidationError) as error:
+        sw.ledger.report(GTIN, "SN-1", args.pop("reason"), client="c", **args)
+    assert error.value.field == field
+
+
+def test_the_blacklist_cautions_units_held_or_handled_after_since(sw: SignalWorld) -> None:
+    sw.sign(
+        1, "actor.register", "operator", subject="ship", role="courier", name="Ship",
+        keys=[public_b64(4)],
+    )  # fmt: skip
+    sw.sign(
+        2, "authorize", "acme", partner="ship", role="courier", gtins=[GTIN], prefixes=[],
+        not_before="2026-01-01T00:00:00Z", not_after="2036-01-01T00:00:00Z",
+    )  # fmt: skip
+    for serial in ("EARLY", "HELD"):
+        sw.mint(serial)
+        head = sw.ledger.state().units[(GTIN, serial)].head
+        unit = {"gtin": GTIN, "serial": serial}
+        sw.sign(2, "handoff", "acme", unit=unit, prev=head, to="ship")
+        head = sw.ledger.state().units[(GTIN, serial)].head
+        sw.sign(4, "receive", "ship", unit=unit, prev=head)
+        if serial == "EARLY":
+            head = sw.ledger.state().units[(GTIN, serial)].head
+            sw.sign(4, "handoff", "ship", unit=unit, prev=head, to="acme")
+            head = sw.ledger.state().units[(GTIN, serial)].head
+            sw.sign(2, "receive", "acme", unit=unit, prev=head)
+    sw.mint("CLEAN")
+    sw.clock.advance(days=5)
+    since = format_time(sw.clock.now)
+    sw.sign(1, "actor.revoke", "operator", subject="ship", reason="relabelling", since=since)
+    assert sw.view("CLEAN")["verdict"] == "genuine"
+    early = sw.view("EARLY")  # handed back before `since`
+    assert early["verdict"] == "genuine", early["reasons"]
+    held = sw.view("HELD")
+    assert held["verdict"] == "caution"
+    assert sw.codes_of(held) == ["held-by-revoked"]
+    assert held["reasons"][0]["evidence"] == {"actors": ["ship"]}
