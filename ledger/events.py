@@ -85,6 +85,15 @@ def _actor_id(value: object, field: str) -> str:
     return value
 
 
+def check_actor_id(value: object, field: str = "actor") -> str:
+    """Return ``value`` if it is a well-formed actor id.
+
+    Raises:
+        ValidationError: it is not (field ``field``).
+    """
+    return _actor_id(value, field)
+
+
 def _code(value: object, field: str) -> str:
     if not isinstance(value, str) or len(value) > 64 or not _CODE.fullmatch(value):
         raise ValidationError("expected a kebab-case code like 'water-damage'", field=field)
