@@ -24,7 +24,7 @@ from api import problems
 from api.context import Context
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
-from api.routers import actors, entries, log, ops, units
+from api.routers import actors, entries, epcis, log, ops, units
 from api.schemas import document_problems
 from api.settings import Settings
 from ledger import crypto
@@ -95,7 +95,7 @@ def create_app(
     problems.install(app)
     document_problems(app)
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
-    for module in (entries, units, log, actors, ops):
+    for module in (entries, units, log, actors, ops, epcis):
         app.include_router(module.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)

@@ -86,7 +86,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LedgerError)
     async def ledger_error(_request: Request, error: LedgerError) -> JSONResponse:
-        response = problem(error.status, error.code, error.message, error.field)
+        # Some refusals carry more than one reason (EPCIS capture: ``events``).
+        extra = getattr(error, "problem_fields", {})
+        response = problem(error.status, error.code, error.message, error.field, **extra)
         if isinstance(error, RateLimitedError):
             response.headers["Retry-After"] = str(error.retry_after)
         return response

@@ -12,6 +12,7 @@ import typer
 
 from cli import (
     commands_custody,
+    commands_epcis,
     commands_inspect,
     commands_keys,
     commands_registry,
@@ -54,6 +55,7 @@ commands_registry.install(app)
 commands_custody.install(app)
 commands_inspect.install(app)
 commands_server.install(app)
+commands_epcis.install(app)
 
 
 def main() -> None:

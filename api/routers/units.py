@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.context import ctx
+from api.routers import epcis
 from api.schemas import NOT_MODIFIED, UnitView, problems
 from api.views import cached_json
 from ledger import gs1
@@ -60,8 +61,11 @@ _Place = Annotated[
 ]
 _RESOLVER_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "content": {"text/html": {"schema": {"type": "string"}}},
-        "description": "the unit view (JSON), or the consumer page (HTML)",
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/ld+json": {"schema": {"type": "object"}},
+        },
+        "description": "the unit view (JSON), the consumer page (HTML), or EPCIS (JSON-LD)",
     },
     **problems(404, 422, 429, 503),
 }
@@ -107,7 +111,10 @@ def _unit_id(gtin: str, serial: str) -> gs1.UnitId:
 
 @router.get(
     "/01/{gtin}/21/{serial}",
-    summary="GS1 Digital Link resolver: the consumer page, or JSON for Accept: application/json",
+    summary=(
+        "GS1 Digital Link resolver: the consumer page, JSON for Accept: application/json, "
+        "an EPCIS 2.0 document for Accept: application/ld+json"
+    ),
     response_model=UnitView,
     responses=_RESOLVER_RESPONSES,
 )
@@ -161,6 +168,8 @@ async def _resolve(request: Request) -> Response:
     link = gs1.parse_digital_link(f"http://resolver{raw}" + (f"?{query}" if query else ""))
     if link.serial is None:
         raise GS1Error("the resolver needs a serialized unit: /01/{gtin}/21/{serial}", field="path")
+    if epcis.LD_JSON in request.headers.get("accept", ""):
+        return await epcis.unit_document(request, link)  # docs/EPCIS.md; not a scan
     params = dict(link.query)
     context.scan(request, link.gtin, link.serial, params.get("place"))
     view = await context.unit_view(link.gtin, link.serial, params.get("s"))

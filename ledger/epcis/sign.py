@@ -17,10 +17,11 @@ from ledger.epcis.capture import (
     epc_units,
     event_id_of,
     event_list,
-    shape_of_event,
 )
 from ledger.epcis.errors import CaptureRefusedError, Refusal
 from ledger.errors import LedgerError
+
+_NO_HEAD = codec.b64url_encode(bytes(32))
 
 
 def sign_document(
@@ -46,7 +47,8 @@ def sign_document(
     for i, epcis in enumerate(events):
         try:
             units = epc_units(epcis)
-            shape_of_event(epcis)
+            # The event's own content first: its reasons are more precise than a missing head.
+            convert_event(epcis, actor, [_NO_HEAD] * len(units))
             prevs = [heads[u] if u in heads else head_of(u) for u in units]
             converted = convert_event(epcis, actor, prevs)
         except LedgerError as e:

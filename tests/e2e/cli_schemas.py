@@ -178,6 +178,9 @@ DEMO = _object(
 )
 """``demo``."""
 
+EXPORT_EPCIS = _object({"file": {"type": "string"}, "events": {"type": "integer", "minimum": 0}})
+"""``export epcis --out FILE``."""
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "keys": KEY,
     "keys export": KEY_EXPORT,
@@ -189,5 +192,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "verify": VERIFY,
     "audit": AUDIT,
     "demo": DEMO,
+    "export epcis": EXPORT_EPCIS,
 }
 """Every schema by the name docs/CLI.md gives it."""
