@@ -19,10 +19,11 @@ safe because appends are idempotent (accepted events come back as duplicates).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledger import codec, crypto, entry
-from ledger.entry import Leaf
+from ledger.entry import Leaf, SignedEvent
 from ledger.epcis.capture import Converted, convert_envelope, parse_envelope
 from ledger.epcis.errors import CaptureRefusedError, NotCheckedError, Refusal
 from ledger.epcis.export import export_document
@@ -82,11 +83,15 @@ def export_range(
     )
 
 
-def capture(ledger: Ledger, data: object) -> BatchReceipt:
+def capture(
+    target: Ledger | Callable[[Sequence[SignedEvent]], Ledger], data: object
+) -> BatchReceipt:
     """Append the ledger events of a partner's signed capture envelope, all or none.
 
-    Returns the batch receipt: one receipt per ledger event, in EPCIS event then EPC
-    order (``duplicate`` for events already in the log).
+    ``target`` is the ledger, or a function choosing it from the converted events (a
+    deployment of several logs routes by unit). Returns the batch receipt: one receipt
+    per ledger event, in EPCIS event then EPC order (``duplicate`` for events already in
+    the log).
 
     Raises:
         ValidationError: the envelope is malformed, or it converts to more than
@@ -98,6 +103,11 @@ def capture(ledger: Ledger, data: object) -> BatchReceipt:
     """
     envelope = parse_envelope(data)  # (1)
     converted, refusals = convert_envelope(envelope)  # (2)
+    total = len(envelope.events)
+    if not converted:
+        raise CaptureRefusedError(refusals, total)
+    signed = [c.signed for c in converted]
+    ledger = target if isinstance(target, Ledger) else target(signed)
     public = ledger.store.public_keys(ledger.log, {envelope.key}).get(envelope.key)  # (3)
     if public is None:
         raise UnknownKeyError(f"no registered key has id {envelope.key}", field="key")
@@ -113,11 +123,10 @@ def capture(ledger: Ledger, data: object) -> BatchReceipt:
             refusals.append(
                 Refusal(item.event, item.epc, e, _event_id(envelope.events[item.event]))
             )
-    total = len(envelope.events)
     if refusals:  # (5)
         raise CaptureRefusedError(refusals + _unchecked(converted, refusals, envelope), total)
     try:  # (6)
-        return ledger.append_batch([c.signed for c in converted])
+        return ledger.append_batch(signed)
     except StorageError:
         raise
     except LedgerError as e:

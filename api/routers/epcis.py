@@ -8,6 +8,7 @@ reason per EPCIS event. The resolver (api.routers.units) hands a request asking 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -77,13 +78,16 @@ async def capture_epcis(request: Request) -> Response:
     """Convert, verify and append atomically; a refusal lists a reason per EPCIS event."""
     context = ctx(request)
     body = await read_body(request, context.settings.max_batch_bytes)
-    receipt = await run_in_threadpool(capture, context.ledger, codec.parse(body))
+    data = codec.parse(body)
+    route = partial(context.ledger_for_events, request)  # the units' log
+    receipt = await run_in_threadpool(capture, route, data)
     return _receipt(context, receipt)
 
 
 async def unit_document(request: Request, link: gs1.DigitalLink) -> Response:
     """The unit's chain as an EPCISDocument (JSON-LD); not counted as a consumer scan."""
     unit = link.unit_id()
-    document = await run_in_threadpool(export_unit, ctx(request).ledger, unit.gtin, unit.serial)
+    ledger = ctx(request).ledger_for_unit(unit.gtin)
+    document = await run_in_threadpool(export_unit, ledger, unit.gtin, unit.serial)
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
     return JSONResponse(document, media_type=LD_JSON, headers=headers)
