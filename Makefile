@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # chromium for the consumer page in a real browser.
 SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils librsvg2-bin chromium
 
-.PHONY: test lint demo clean vectors sysdeps
+.PHONY: test lint demo clean vectors sysdeps bench bench-quick bench-sysdeps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,23 @@ sysdeps:
 	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
 	  echo "could not install:$$missing"; \
 	else echo "missing system packages:$$missing (install them to run every test)"; fi
+
+# The benchmark suite (issue 9, docs/PERFORMANCE.md): writes bench/results/latest.json
+# and latest.md. PostgreSQL at $(BENCH_PG_URL) if it answers (else skipped, one line).
+bench: $(STAMP) sysdeps bench-sysdeps
+	$(BIN)/python -m bench.suite
+
+bench-quick: $(STAMP) sysdeps bench-sysdeps
+	$(BIN)/python -m bench.suite --quick
+
+# wrk drives the HTTP figures (installed like sysdeps when it can be).
+bench-sysdeps:
+	@command -v wrk >/dev/null && exit 0; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1)) || \
+	  echo "could not install wrk"; \
+	else echo "missing: wrk (the HTTP benchmark figures need it)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

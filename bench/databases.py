@@ -1,7 +1,7 @@
 """Fresh, throw-away databases for benchmarks: SQLite files and a PostgreSQL schema.
 
 `SqliteTarget` hands out new files in a temporary folder; `PostgresTarget` drops and
-re-creates one dedicated schema (``bench_appends``) for each run and points the
+re-creates one dedicated schema (``bench_perf_<pid>``) for each run and points the
 SQLAlchemy URL at it with ``options=-csearch_path=...``, so the benchmark never touches
 another schema. Both measure their storage: SQLite after ``VACUUM`` (file size and, via
 the ``dbstat`` virtual table, bytes per table including its indexes), PostgreSQL with
@@ -12,6 +12,7 @@ No ledger logic here.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -21,7 +22,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-SCHEMA = "bench_appends"
+#: one schema per benchmark process, so two runs never drop each other's tables
+SCHEMA = f"bench_perf_{os.getpid()}"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 

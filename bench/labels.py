@@ -23,10 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,6 +37,9 @@ from ledger.gs1 import UnitId
 from qr.batch import default_workers, render_pngs, render_sheet_pdf, render_svgs
 from qr.label import Label, prepare_units
 from qr.sheet import layout_for
+
+if TYPE_CHECKING:
+    from bench.figures import Figure, Run
 
 BASE = "https://id.example.com"
 GTIN = "09506000134352"
@@ -130,6 +134,43 @@ def _big_sheet(labels: list[Label], mode: str, cores: int) -> None:
         for i in range((page - 1) * per_page, min(len(labels), page * per_page))
     ]
     _report(f"pdf ({len(chosen)} pages)", expected, decoded)
+
+
+def _timed(render: Callable[[], object], count: int) -> float:
+    start = time.perf_counter()
+    render()
+    return count / (time.perf_counter() - start)
+
+
+def figures(run: Run) -> list[Figure]:
+    """Figure 6: labels per second on one core (PNG, SVG, PDF), target >= 300 each.
+
+    Rendered in this process after a warm-up, from prepared labels (signing apart); a
+    sample is decoded back with zxing-cpp (PNG; SVG rasterised when rsvg-convert is
+    there), and a label that does not decode fails the run.
+    """
+    from bench.figures import Figure
+
+    count = run.pick(200, 1000)
+    labels = _labels(count, crypto.generate_private_key())
+    render_pngs(labels[:20], workers=1)  # warm-up: fonts, per-version tables
+    render_sheet_pdf(labels[:20], workers=1)
+    pngs: list[bytes] = []
+    rates = {
+        "png": _timed(lambda: pngs.extend(render_pngs(labels, workers=1)), count),
+        "svg": _timed(lambda: render_svgs(labels, workers=1), count),
+        "pdf": _timed(lambda: render_sheet_pdf(labels, "a4", workers=1), count),
+    }
+    sample = labels[:: max(1, count // 20)]
+    decoded = set(_decode(pngs[:: max(1, count // 20)]))
+    missing = [label.qr_text for label in sample if label.qr_text not in decoded]
+    if missing:
+        raise SystemExit(f"labels: {len(missing)} sampled PNG labels did not decode")
+    out = []
+    for kind, rate in rates.items():
+        print(f"  labels/{kind}/1-core: {rate:,.0f} labels/s")
+        out.append(Figure.value_at_least(f"labels/{kind}/1-core", rate, "labels/s", 300))
+    return out
 
 
 def main() -> None:

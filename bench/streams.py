@@ -16,6 +16,7 @@ No I/O, no database: this module only builds signed events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger import codec
 from ledger.entry import SignedEvent
@@ -46,10 +47,17 @@ class Fleet:
     """Units commissioned by acme, with each unit's head and holder as the stream goes."""
 
     world: World
+    #: the events' ``time`` (default: the world's fixed time; a live server needs now)
+    time: str | None = None
     serials: list[str] = field(default_factory=list)
     heads: dict[str, str] = field(default_factory=dict)
     holders: dict[str, str] = field(default_factory=dict)
     _next_pair: int = 0
+
+    def _sign(self, kind: str, actor: str, **fields: Any) -> SignedEvent:
+        if self.time is not None:
+            fields["time"] = self.time
+        return self.world.sign(kind, actor, **fields)
 
     def commission(self, tag: str, count: int) -> list[SignedEvent]:
         """Sign ``count`` commissions of fresh units ``<tag>-0000000`` ...; track them."""
@@ -57,7 +65,7 @@ class Fleet:
         for number in range(count):
             name = serial(tag, number)
             unit = {"gtin": GTIN, "serial": name}
-            signed = self.world.sign("commission", "acme", unit=unit, prev=None)
+            signed = self._sign("commission", "acme", unit=unit, prev=None)
             self.serials.append(name)
             self.heads[name] = codec.b64url_encode(signed.hash)
             self.holders[name] = "acme"
@@ -77,26 +85,28 @@ class Fleet:
             holder = self.holders[name]
             to = NEXT_HOLDER[holder]
             unit = {"gtin": GTIN, "serial": name}
-            handoff = self.world.sign("handoff", holder, unit=unit, prev=self.heads[name], to=to)
+            handoff = self._sign("handoff", holder, unit=unit, prev=self.heads[name], to=to)
             prev = codec.b64url_encode(handoff.hash)
-            receive = self.world.sign("receive", to, unit=unit, prev=prev)
+            receive = self._sign("receive", to, unit=unit, prev=prev)
             self.heads[name] = codec.b64url_encode(receive.hash)
             self.holders[name] = to
             out += [handoff, receive]
         return out
 
 
-def commission_stream(tag: str, count: int) -> list[SignedEvent]:
+def commission_stream(tag: str, count: int, time: str | None = None) -> list[SignedEvent]:
     """``count`` commissions of fresh units (valid after `base_events`)."""
-    return Fleet(base_world()).commission(tag, count)
+    return Fleet(base_world(), time).commission(tag, count)
 
 
-def custody_stream(tag: str, count: int) -> tuple[list[SignedEvent], list[SignedEvent]]:
+def custody_stream(
+    tag: str, count: int, time: str | None = None
+) -> tuple[list[SignedEvent], list[SignedEvent]]:
     """Return (setup, timed): commissions of ceil(count / 4) units, then ``count`` transfers.
 
     Each unit makes two hops (acme -> ship-co -> shop): four events.
     """
-    fleet = Fleet(base_world())
+    fleet = Fleet(base_world(), time)
     setup = fleet.commission(tag, max(1, -(-count // 4)))
     return setup, fleet.transfers(count)
 

@@ -1,0 +1,124 @@
+"""Serve a benchmark log over HTTP: the real app (plus a bare endpoint) under uvicorn.
+
+`serve` writes the operator key to a temp file, starts uvicorn with
+``bench.resolver_app:app`` (the configured app plus ``GET /bench/bare``, so the bare
+baseline runs on exactly the same server settings) on a free loopback port, waits for
+``/healthz`` and yields the base URL; it stops the server on exit. Rate limits are lifted
+(a benchmark is one client making many requests). `wrk` drives it with ``wrk_run``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from ledger import crypto
+from ledger.service import LogConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCEPT_JSON = 'wrk.headers["Accept"] = "application/json"\n'
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(db_url: str, config: LogConfig, workers: int = 1) -> Iterator[str]:
+    """Run the app on ``db_url``'s log ``config`` with ``workers`` processes; yield its URL."""
+    assert config.operator_key is not None
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        key_file = Path(tmp) / "operator.pem"
+        key_file.write_bytes(crypto.private_key_to_pem(config.operator_key))
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "PROVENANCE_OPERATOR_KEY": str(key_file),
+            "PROVENANCE_ORIGIN": config.origin,
+            "PROVENANCE_LOG": config.name,
+            "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "PROVENANCE_RATE": "10000000",
+            "PROVENANCE_BURST": "10000000",
+        }
+        command = [
+            *(sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+            *("--log-level", "warning", "--no-access-log"),
+        ]
+        process = subprocess.Popen(command, cwd=ROOT, env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the benchmark server exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the benchmark server did not answer /healthz within 60 s")
+
+
+def wrk_run(
+    url: str, seconds: float, connections: int = 64, script: str = ACCEPT_JSON
+) -> dict[str, float]:
+    """Drive ``url`` with wrk (2 threads); return rps, p50_ms, p99_ms, non_2xx, requests."""
+    tool = shutil.which("wrk")
+    if tool is None:
+        raise SystemExit("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+        command = [tool, "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+        out = subprocess.run(
+            [*command, "-s", lua.name, url], capture_output=True, text=True, check=True
+        ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"\s+(50|99)%\s+([\d.]+\w+)", out)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if rps is None or total is None or "50" not in lat or "99" not in lat:
+        raise SystemExit(f"cannot read wrk's output:\n{out}")
+    return {
+        "rps": float(rps.group(1)),
+        "requests": float(total.group(1)),
+        "p50_ms": lat["50"],
+        "p99_ms": lat["99"],
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def _ms(text: str) -> float:
+    number = re.match(r"[\d.]+", text)
+    assert number is not None
+    return float(number.group(0)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[text[number.end() :]]

@@ -1,0 +1,98 @@
+"""The benchmark suite (issue 9): run every group, write latest.json and latest.md.
+
+    .venv/bin/python -m bench.suite            # full run (make bench)
+    .venv/bin/python -m bench.suite --quick    # under 2 minutes (make bench-quick)
+    .venv/bin/python -m bench.suite --only ingest,resolver
+
+Each group is a function ``figures(run: Run) -> list[Figure]`` in a module of this
+package, listed in `GROUPS` in the order they run. To add a figure: write (or extend)
+such a function, measuring its baseline in the same run, right before and/or after the
+figure (`bench.baselines` has the shared ones), build each line with `Figure`'s
+constructors (so ``pass`` is computed one way), and add ``"name": "bench.module:figures"``
+to `GROUPS`. ``--quick`` must stay under 2 minutes in total: use ``run.pick(quick, full)``
+for counts and durations.
+
+A group that fails (an exception, a wrong answer) is reported and makes the run exit
+non-zero; the figures of the other groups are still written. A figure that misses its
+target is a measurement, not a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+
+from bench.figures import DEFAULT_PG_URL, Figure, Run, machine, table, write
+
+#: group name -> "module:function"; run in this order
+GROUPS: dict[str, str] = {
+    "baselines": "bench.baselines:figures",
+    "ingest": "bench.ingest:figures",
+    "latency": "bench.ingest:latency_figures",
+    "resolver": "bench.resolver:figures",
+    "proofs": "bench.proofs:figures",
+    "audit": "bench.audit:figures",
+    "labels": "bench.labels:figures",
+    "storage": "bench.storage:figures",
+    "appends": "bench.appends:figures",
+}
+
+
+def _load(spec: str) -> Callable[[Run], list[Figure]]:
+    module, function = spec.split(":")
+    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+
+
+def _chosen(only: str | None, skip: str | None) -> list[str]:
+    names = list(GROUPS) if not only else [n.strip() for n in only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in GROUPS]
+    if unknown:
+        raise SystemExit(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
+    skipped = {n.strip() for n in (skip or "").split(",")}
+    return [n for n in names if n not in skipped]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen groups; write the results; return the exit code."""
+    parser = argparse.ArgumentParser(description="provenance-ledger benchmark suite")
+    parser.add_argument("--quick", action="store_true", help="small counts, under 2 minutes")
+    parser.add_argument("--only", help="comma-separated groups to run")
+    parser.add_argument("--skip", help="comma-separated groups to leave out")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL))
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args(argv)
+    run = Run(quick=args.quick, pg_url=None if args.no_postgres else args.pg_url)
+    started = time.perf_counter()
+    header = [f"{'quick' if args.quick else 'full'} run; at the start: {machine()}"]
+    print(header[0])
+    figures: list[Figure] = []
+    failed: list[str] = []
+    for name in _chosen(args.only, args.skip):
+        print(f"[{name}]")
+        began = time.perf_counter()
+        try:
+            figures += _load(GROUPS[name])(run)
+        except (Exception, SystemExit) as e:  # one broken group must not hide the others
+            traceback.print_exc()
+            failed.append(name)
+            header.append(f"group {name} FAILED: {e}")
+        print(f"  ({time.perf_counter() - began:.1f} s)")
+        write(figures, header, started)
+    path = write(figures, header, started)
+    print()
+    print(table(figures))
+    missed = [f.name for f in figures if f.passed is False]
+    print(f"\nwrote {path} and latest.md in {time.perf_counter() - started:.0f} s")
+    print(f"targets met: {sum(f.passed is True for f in figures)}, missed: {len(missed)}")
+    if failed:
+        print(f"FAILED groups: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
