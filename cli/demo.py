@@ -8,17 +8,12 @@ label with a forged signature. Labels go to ``./labels/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cli.backend import Local
-from cli.common import write_private_key
-from cli.signing import sign_with
-from ledger import codec, crypto, gs1, label
-from ledger.entry import SignedEvent
-from ledger.events import format_time
+from cli.world import Brand, World, onboard
+from ledger import codec, gs1, label
 
 GTINS = {"09506000134352": "Acme Runner 42 (shoe)", "09506000134369": "Acme Trail Jacket"}
 PARTNERS = {
@@ -29,39 +24,7 @@ PARTNERS = {
     "online-shop": ("retailer", "Acme Online Shop"),
     "qc-lab": ("inspector", "QC Lab"),
 }
-
-
-@dataclass
-class World:
-    """Keys, unit heads and events of the demo as it is built."""
-
-    home: Path
-    keys: dict[str, crypto.Ed25519PrivateKey] = field(default_factory=dict)
-    heads: dict[str, str] = field(default_factory=dict)
-    events: list[SignedEvent] = field(default_factory=list)
-
-    def key(self, actor: str) -> crypto.Ed25519PrivateKey:
-        """The actor's key, created (mode 0600 under keys/) on first use."""
-        if actor not in self.keys:
-            key = crypto.generate_private_key()
-            write_private_key(self.home / "keys" / f"{actor}.pem", key)
-            self.keys[actor] = key
-        return self.keys[actor]
-
-    def add(self, actor: str, kind: str, **fields: Any) -> SignedEvent:
-        """Sign an event now and queue it."""
-        signed = sign_with(self.key(actor), actor, kind, **fields)
-        self.events.append(signed)
-        return signed
-
-    def step(
-        self, serial: str, actor: str, kind: str, gtin: str = "09506000134352", **fields: Any
-    ) -> None:
-        """Queue a unit event extending the unit's head."""
-        signed = self.add(
-            actor, kind, unit={"gtin": gtin, "serial": serial}, prev=self.heads[serial], **fields
-        )
-        self.heads[serial] = codec.b64url_encode(signed.hash)
+ACME = Brand("acme", "Acme Footwear Ltd", "9506000", GTINS)
 
 
 def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tuple[str, str]]:
@@ -71,33 +34,8 @@ def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tup
 
     world = World(home)
     world.keys["operator"] = store.ledger.config.operator_key
-    now = datetime.now(UTC)
-    window = {
-        "not_before": format_time(now - timedelta(days=1)),
-        "not_after": format_time(now + timedelta(days=365)),
-    }
-    pub = lambda actor: crypto.public_key_to_b64(world.key(actor).public_key())  # noqa: E731
-    world.add(
-        "operator",
-        "actor.register",
-        subject="acme",
-        role="brand",
-        name="Acme Footwear Ltd",
-        keys=[pub("acme")],
-        prefixes=["9506000"],
-    )
-    for actor, (role, name) in PARTNERS.items():
-        world.add(
-            "operator", "actor.register", subject=actor, role=role, name=name, keys=[pub(actor)]
-        )
-    for gtin, name in GTINS.items():
-        world.add("acme", "product.register", gtin=gtin, name=name)
-    for actor, (role, _) in PARTNERS.items():
-        world.add(
-            "acme", "authorize", partner=actor, role=role, gtins=[], prefixes=["9506000"], **window
-        )
-    store.append(world.events)
-    world.events.clear()
+    onboard(world, ACME, PARTNERS)
+    store.append(world.take())
     units = [gs1.UnitId(gtin="09506000134352", serial=f"SN-{n:06d}") for n in range(1, 41)]
     units += [gs1.UnitId(gtin="09506000134369", serial=f"JK-{n:06d}") for n in range(1, 11)]
     prepared = prepare_units(base_url, units, world.key("acme"))
@@ -112,19 +50,17 @@ def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tup
             claim={"salt": p.claim_salt, "hash": p.claim_hash},
         )
         world.heads[p.unit.serial] = codec.b64url_encode(signed.hash)
-    store.append(world.events)
-    world.events.clear()
+    store.append(world.take())
     write_labels(list(prepared), labels_dir, "pdf")
     _walk(world)
-    store.append(world.events)
-    world.events.clear()
+    store.append(world.take())
     world.add(
         "operator",
         "actor.revoke",
         subject="shady-courier",
         reason="blacklisted: caught relabelling goods",
     )
-    store.append(world.events)
+    store.append(world.take())
     return _stories(base_url, prepared, world)
 
 

@@ -17,6 +17,7 @@ from cli import (
     commands_keys,
     commands_registry,
     commands_server,
+    hammer,
 )
 from cli.common import OPTIONS, UsageError, fail
 from ledger.errors import LedgerError
@@ -56,6 +57,7 @@ commands_custody.install(app)
 commands_inspect.install(app)
 commands_server.install(app)
 commands_epcis.install(app)
+hammer.install(app)
 
 
 def main() -> None:

@@ -16,8 +16,9 @@ event's position (``events[3].prev``). The faces (api, cli) call only this modul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from ledger import codec, crypto, entry, gs1, merkle, note, rules
 from ledger.claiming import Claiming
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError, ValidationError
-from ledger.events import ActorRegister, format_time
+from ledger.events import ActorRegister, UnitEvent, format_time
 from ledger.merkle import Subtree
 from ledger.prefetch import load_state_for
 from ledger.reporting import Reporting
@@ -36,6 +37,14 @@ from ledger.unitview import ViewCache, entry_json
 from ledger.verdict import ServedEntry
 
 MAX_BATCH = 1000
+
+#: Fault injection, for the hammer's broken-build tests ONLY (docs/RELIABILITY.md): a
+#: ledger that honours it is deliberately wrong. Never set these in production.
+FAULT_ENV = "PROVENANCE_FAULT_INJECTION"
+FAULT_CONSENT_ENV = "PROVENANCE_FAULT_INJECTION_CONSENT"
+FAULT_CONSENT = "break-this-ledger-for-a-test"
+#: skip-head-check: accept a unit event whatever its ``prev`` (a unit chain can fork)
+FAULTS = frozenset({"skip-head-check"})
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,7 @@ class Ledger(Claiming, Signaling, Reporting):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._views = ViewCache()
         self._signal_store = SignalStore(store.engines)
+        self._faults = faults_from_env(os.environ)
         if config.operator_key is None:
             if config.verifier_key is None:
                 raise KeyFormatError("a read-only ledger needs the log's verifier key")
@@ -284,6 +294,8 @@ class Ledger(Claiming, Signaling, Reporting):
                 receipts.append(_duplicate(seen[event_hash]))
                 continue
             try:
+                if "skip-head-check" in self._faults:
+                    _forget_head(state, signed)
                 new = _accept(state, signed, tree.size, received, known)
             except LedgerError as e:
                 raise _locate(e, i, len(items)) from None
@@ -448,6 +460,39 @@ class Ledger(Claiming, Signaling, Reporting):
         state = self.replay(progress)
         self.store.replace_projections(self.log, state)
         return state
+
+
+def faults_from_env(environ: Mapping[str, str]) -> frozenset[str]:
+    """The injected faults named by ``PROVENANCE_FAULT_INJECTION`` (comma-separated).
+
+    The one place fault injection is read. Refused unless
+    ``PROVENANCE_FAULT_INJECTION_CONSENT`` is exactly `FAULT_CONSENT`, so that a stray
+    variable cannot break a production ledger.
+
+    Raises:
+        ValidationError: an unknown fault, or faults without the consent variable.
+    """
+    names = frozenset(n.strip() for n in environ.get(FAULT_ENV, "").split(",") if n.strip())
+    if not names:
+        return names
+    if names - FAULTS:
+        raise ValidationError(f"unknown injected fault {sorted(names - FAULTS)}", field=FAULT_ENV)
+    if environ.get(FAULT_CONSENT_ENV) != FAULT_CONSENT:
+        raise ValidationError(
+            f"{FAULT_ENV} breaks the ledger on purpose (tests only); refused without "
+            f"{FAULT_CONSENT_ENV}={FAULT_CONSENT}",
+            field=FAULT_ENV,
+        )
+    return names
+
+
+def _forget_head(state: State, signed: SignedEvent) -> None:
+    """Injected fault ``skip-head-check``: make the unit's head whatever ``prev`` names."""
+    event = signed.event
+    if isinstance(event, UnitEvent) and event.prev is not None:
+        unit = state.units.get((event.unit.gtin, event.unit.serial))
+        if unit is not None:
+            state.units[(unit.gtin, unit.serial)] = replace(unit, head=event.prev)
 
 
 def _accept(
