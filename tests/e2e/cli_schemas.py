@@ -181,6 +181,39 @@ DEMO = _object(
 EXPORT_EPCIS = _object({"file": {"type": "string"}, "events": {"type": "integer", "minimum": 0}})
 """``export epcis --out FILE``."""
 
+_COUNT = {"type": "integer", "minimum": 0}
+_MS = {"type": "number", "minimum": 0}
+
+HAMMER = _object(
+    {
+        "acked": _COUNT,
+        "lost": _COUNT,
+        "duplicates": _COUNT,
+        "forks": _COUNT,
+        "inconsistent_checkpoints": _COUNT,
+        "kills": _COUNT,
+        "p50_ms": _MS,
+        "p99_ms": _MS,
+        "bad_proofs": _COUNT,
+        "audit_ok": {"type": "boolean"},
+        "database": {"enum": ["sqlite", "postgresql", "server"]},
+        "workers": {"type": "integer", "minimum": 1},
+        "seconds": _MS,
+        "log_size": _COUNT,
+        "conflicts": _COUNT,
+        "refused": _COUNT,
+        "retries": _COUNT,
+        "in_doubt": _COUNT,
+        "races": _COUNT,
+        "reads": _COUNT,
+        "consistency_proofs": _COUNT,
+        "checkpoints_seen": _COUNT,
+        "anomalies": {"type": "array", "items": {"type": "string"}},
+    }
+)
+"""``hammer``: the first eight fields are the promise; exit 1 when lost, duplicates,
+forks, inconsistent_checkpoints or bad_proofs is not 0, or audit_ok is false."""
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "keys": KEY,
     "keys export": KEY_EXPORT,
@@ -193,5 +226,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "audit": AUDIT,
     "demo": DEMO,
     "export epcis": EXPORT_EPCIS,
+    "hammer": HAMMER,
 }
 """Every schema by the name docs/CLI.md gives it."""

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from cli.hammer.server import ServerProcess, free_port
 from ledger import crypto
 from ledger.entry import SignedEvent
 from ledger.events import format_time
@@ -51,24 +46,15 @@ class LiveServer:
     url: str
     units: dict[str, tuple[str, str]]
     world: LedgerWorld
-    process: subprocess.Popen[bytes]
+    server: ServerProcess
     env: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
         """Stop the server and wait for it."""
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        self.server.stop()
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["LiveServer", "LiveWorld", "free_port", "seed", "start"]
 
 
 def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]]]:
@@ -117,31 +103,11 @@ def start(
         "PROVENANCE_BURST": "5000",
         **(extra_env or {}),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "api.app:app_from_env",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return LiveServer(url, units, world, process, env)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-        if process.poll() is not None:
-            break
-    process.kill()
-    raise RuntimeError(f"the server did not start (exit {process.poll()})")
+    server = ServerProcess(env, port=port, workers=workers)
+    server.start()
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.kill()
+        raise
+    return LiveServer(server.url, units, world, server, env)
