@@ -88,7 +88,8 @@ class Report:
         audit = "audit passed" if self.audit_ok else "audit FAILED"
         return (
             f"{head}: {self.acked} acked, {self.kills} kills survived on {self.database} "
-            f"({self.workers} workers, {self.seconds} s): {self.lost} lost, "
+            f"({self.workers} worker{'s' if self.workers > 1 else ''}, {self.seconds} s): "
+            f"{self.lost} lost, "
             f"{self.duplicates} duplicates, {self.forks} forks, "
             f"{self.inconsistent_checkpoints} inconsistent checkpoints, "
             f"{self.bad_proofs} bad proofs; {audit}; "

@@ -131,7 +131,8 @@ def _local_server(db: str, workers: int, tmp: Path) -> tuple[LocalLog, ServerPro
         "PROVENANCE_RATE": "1000000",
         "PROVENANCE_BURST": "1000000",
     }
-    server.env.pop("REDIS_URL", None)
+    for name in ("REDIS_URL", "PROVENANCE_LOGS", "DATABASE_REPLICA_URLS"):
+        server.env.pop(name, None)  # one log, one database, nothing shared
     server.start()
     server.wait_ready()
     return local, server
