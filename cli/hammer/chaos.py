@@ -25,20 +25,23 @@ def kill_points(run: Run, kills: int) -> list[float]:
 
 
 async def chaos(run: Run, server: ServerProcess, kills: int) -> None:
-    """Kill and restart ``server`` at each kill point until the run stops.
+    """Kill and restart ``server`` at each kill point, then set ``run.chaos_done``.
 
     Raises:
         ServerStartError: the server would not come back after a kill.
     """
-    for point in kill_points(run, kills):
-        while run.progress() < point:
-            if run.stop.is_set():
-                return
-            await asyncio.sleep(0.05)
-        await asyncio.to_thread(server.kill)
-        run.obs.counts["kills"] += 1
-        await asyncio.sleep(run.rng.uniform(0.0, 0.5))
-        await restart(server)
+    try:
+        for point in kill_points(run, kills):
+            while run.progress() < point:
+                if run.stop.is_set():
+                    return
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(server.kill)
+            run.obs.counts["kills"] += 1
+            await asyncio.sleep(run.rng.uniform(0.0, 0.5))
+            await restart(server)
+    finally:
+        run.chaos_done.set()
 
 
 async def restart(server: ServerProcess) -> None:

@@ -11,6 +11,7 @@ acceptance would be a fork. A winning handoff is then walked back to the brand
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from cli.hammer.world import HammerWorld, Unit
 from cli.hammer.writers import Outcome, Run, submit
@@ -80,4 +81,4 @@ async def _walk_back(run: Run, hammer: HammerWorld, unit: Unit) -> Unit | None:
 
 def _moved(unit: Unit, signed: SignedEvent) -> Unit:
     """The unit after an inspection: only the head moves."""
-    return Unit(unit.gtin, unit.serial, codec.b64url_encode(signed.hash), unit.holder, unit.pending)
+    return replace(unit, head=codec.b64url_encode(signed.hash))

@@ -3,14 +3,15 @@
 With a database URL the run creates a fresh log (its own name and operator key) in
 that database, serves it with uvicorn on a loopback port and may kill it; with a
 server URL it appends to that server's log (the operator's key registers the world)
-and kills nothing. The run is bounded: writers stop at ``seconds`` (or ``appends``),
-unanswered requests are abandoned ``GRACE`` seconds later, and every server it started
-is stopped before it returns.
+and kills nothing. The run is bounded: writers stop at ``seconds`` (or ``appends``)
+once every kill happened, at most ``2 * seconds``; unanswered requests are abandoned
+``GRACE`` seconds later, and every server it started is stopped before it returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import secrets
@@ -150,7 +151,7 @@ async def _run(
         world = await _setup(run, operator, config)
         obs.latencies_ms.clear()  # setup batches are not the load being measured
         run.started, run.appends, run.baseline = time.monotonic(), config.appends, len(obs.acked)
-        run.give_up_at = run.started + config.seconds + GRACE
+        run.give_up_at = run.started + 2 * config.seconds + GRACE
         keys = world.public_keys()
         async with asyncio.TaskGroup() as group:
             group.create_task(_stop_after(run, config.seconds))
@@ -161,6 +162,8 @@ async def _run(
             group.create_task(racer(run, world))
             if server is not None and config.kills:
                 group.create_task(chaos(run, server, config.kills))
+            else:
+                run.chaos_done.set()
         return obs, await checks.read_log(client, obs)
 
 
@@ -175,10 +178,17 @@ async def _setup(run: Run, operator: crypto.Ed25519PrivateKey, config: Config) -
 
 
 async def _stop_after(run: Run, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(run.stop.wait(), timeout=seconds)
-    except TimeoutError:
-        run.stop.set()
+    """Stop after ``seconds`` (or the appends) once every kill happened.
+
+    Restarts on a busy machine can take long enough for kill points to fall late: the
+    load goes on for up to another ``seconds`` until the chaos task made all its kills.
+    """
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(run.enough.wait(), timeout=seconds)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(run.chaos_done.wait(), timeout=seconds)
+    run.give_up_at = min(run.give_up_at, time.monotonic() + GRACE)
+    run.stop.set()
 
 
 def _audit(local: LocalLog | None, url: str, trusted: list[str]) -> AuditReport:

@@ -15,7 +15,7 @@ import enum
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -52,6 +52,10 @@ class Run:
     give_up_at: float = float("inf")
     #: events acknowledged before the load began (the world's setup)
     baseline: int = 0
+    #: set once ``appends`` events were acknowledged (the load goes on until `stop`)
+    enough: asyncio.Event = field(default_factory=asyncio.Event)
+    #: set once the chaos task made all its kills (or at once without one)
+    chaos_done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def appended(self) -> int:
         """Events acknowledged since the load began."""
@@ -146,7 +150,7 @@ async def writer(run: Run, hammer: HammerWorld, i: int) -> None:
             for n, unit in after.items():
                 units[n] = unit
             if run.appends and run.appended() >= run.appends:
-                run.stop.set()
+                run.enough.set()
         elif outcome is Outcome.IN_DOUBT:
             return
         else:  # a refused owned unit: the hammer's model of it is wrong; leave it alone
