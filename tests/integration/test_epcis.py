@@ -407,3 +407,20 @@ def test_export_range_covers_every_unit_entry_and_validates(world: LedgerWorld) 
     assert [e["pl:index"] for e in unit_events(part)] == indices[2:4]
     assert "sourceList" not in unit_events(part)[0] or unit_events(part)[0]["pl:kind"] != "receive"
     assert unit_events(export_unit(world.ledger, GTIN, "NOPE")) == []
+
+
+def test_a_partner_cannot_capture_as_another_actor(world: LedgerWorld) -> None:
+    """acme's key signing events that claim ship-co as their actor: the rules refuse."""
+    ledger = world.ledger
+    world.append(world.world.on_unit("handoff", "acme", to="ship-co"))
+    before = dump(ledger)
+    document = shipping_document()
+    document["epcisBody"]["eventList"][0].update(bizStep="receiving", disposition="in_progress")
+    del document["epcisBody"]["eventList"][0]["destinationList"]
+    posing = sign_document(document, "ship-co", key(2), head_in(ledger))
+    with pytest.raises(CaptureRefusedError) as refused:
+        capture(ledger, posing)
+    assert refusals(refused.value) == [(0, 0, "foreign-key", "key")]
+    assert dump(ledger) == before
+    genuine = sign_document(document, "ship-co", key(4), head_in(ledger))
+    assert not capture(ledger, genuine).receipts[0].duplicate
