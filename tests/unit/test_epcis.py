@@ -470,3 +470,59 @@ def test_export_import_export_is_stable_for_random_custody_chains(steps: list[An
                 fresh.accept(item.signed)
     assert exported(fresh) == first
     assert [s.hash for s in fresh.log] == [s.hash for s in original.log]
+
+
+# --- property: any input is mapped or refused with a LedgerError, never a crash ----------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELD_VALUES = {
+    "type": st.sampled_from(["ObjectEvent", "AggregationEvent", 7]),
+    "action": st.sampled_from(["ADD", "OBSERVE", "DELETE", "NOPE"]),
+    "bizStep": st.sampled_from([s.biz_step for s in vocab.TABLE] + ["repairing", 3]),
+    "disposition": st.sampled_from([s.disposition for s in vocab.TABLE] + ["damaged", 1]),
+    "epcList": st.lists(
+        st.sampled_from([LINK, "urn:x", f"https://h.example/01/{GTIN}/21/A%2FB", 5]), max_size=3
+    ),
+    "eventTime": st.sampled_from(
+        ["2026-11-28T12:00:00Z", "2026-11-28T12:00:00.1234567Z", "x", None]
+    ),
+    "sourceList": JSON_VALUES,
+    "destinationList": st.sampled_from([shipping()["destinationList"], [{"type": 1}], "x", None]),
+    "readPoint": JSON_VALUES,
+    "pl:place": JSON_VALUES,
+    "pl:reason": JSON_VALUES,
+    "pl:note": JSON_VALUES,
+    "pl:actor": st.sampled_from(["urn:provenance-ledger:actor:ship-co", "urn:x", 1]),
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.fixed_dictionaries({}, optional=FIELD_VALUES), st.integers(0, 3))
+def test_any_event_converts_or_is_refused_with_a_ledger_error(
+    event: dict[str, Any], n: int
+) -> None:
+    try:
+        converted = capture.convert_event(event, "ship-co", [PREV] * n)
+    except (errors.EpcisError, ValidationError) as e:
+        assert e.code and e.message
+        return
+    assert len(converted) == n and all(isinstance(c, UnitEvent) for c in converted)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["format", "actor", "key", "document", "signatures", "x"]), JSON_VALUES
+    )
+)
+def test_any_envelope_parses_or_is_refused_with_a_validation_error(data: dict[str, Any]) -> None:
+    try:
+        capture.parse_envelope(data)
+    except ValidationError as e:
+        assert e.field
