@@ -9,6 +9,7 @@ capture envelope to the local database or to ``--server``'s ``POST /v1/epcis/cap
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,13 @@ import typer
 from cli.backend import Backend, Local, Remote, RemoteError
 from cli.common import UsageError, emit, key_path, load_private_key, parse_unit
 from cli.signing import backend, head_of
-from ledger import codec
+from ledger import codec, gs1
 from ledger.entry import Leaf
 from ledger.epcis.errors import CaptureRefusedError
 from ledger.epcis.export import export_document
 from ledger.epcis.sign import sign_document
 from ledger.epcis.vocab import DEFAULT_EPC_BASE
-from ledger.errors import LedgerError, ValidationError
+from ledger.errors import LedgerError, NotFoundError, ValidationError
 from ledger.events import format_time
 
 _PAGE = 1000
@@ -90,14 +91,27 @@ def install(app: typer.Typer) -> None:
         private = load_private_key(key_path(key, as_))
         store = backend()
         try:
-            envelope = _refusal_line(
-                lambda: sign_document(document, as_, private, lambda u: head_of(store, u))
-            )
+            envelope = _refusal_line(lambda: sign_document(document, as_, private, _heads(store)))
             receipt = _refusal_line(lambda: _capture(store, envelope))
         finally:
             store.close()
         count = sum(not r["duplicate"] for r in receipt["receipts"])
         emit(receipt, f"{count} entries appended from {file.name} (log size {receipt['size']})")
+
+
+def _heads(store: Backend) -> Callable[[gs1.UnitId], str]:
+    """A unit's head: from the local entries directly, else from the server's unit view."""
+    if not isinstance(store, Local):
+        return lambda unit: head_of(store, unit)
+    ledger = store.ledger
+
+    def local(unit: gs1.UnitId) -> str:
+        stored = ledger.unit_entries(unit.gtin, unit.serial)
+        if not stored:
+            raise NotFoundError(f"unit {unit.gtin}/{unit.serial} is not in the log", field="unit")
+        return codec.b64url_encode(Leaf.from_bytes(stored[-1].leaf).signed.hash)
+
+    return local
 
 
 def _export(
