@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,11 +73,18 @@ async def read_log(client: httpx.AsyncClient, obs: Observations, timeout: float 
     if checkpoint is None:
         return LogFacts()
     leaves = await _leaves(client, checkpoint, obs)
-    facts = LogFacts(size=checkpoint.size)
-    for index, leaf_hash in obs.acked.values():  # (2)
+    facts = log_facts(leaves, obs.acked.values())
+    if facts.lost:
+        obs.note(f"{facts.lost} acknowledged entries are not in the final log")
+    return facts
+
+
+def log_facts(leaves: Sequence[Leaf], acked: Iterable[tuple[int, bytes]]) -> LogFacts:
+    """Steps 2-4 on the final log's leaves (index order) and the (index, leaf hash) acks."""
+    facts = LogFacts(size=len(leaves))
+    for index, leaf_hash in acked:  # (2)
         if index >= len(leaves) or leaves[index].hash != leaf_hash:
             facts.lost += 1
-            obs.note(f"acknowledged entry {index} is not in the final log")
     events = Counter(leaf.signed.hash for leaf in leaves)  # (3)
     facts.duplicates = sum(n - 1 for n in events.values())
     heads: Counter[tuple[str, str, str | None]] = Counter()  # (4)
