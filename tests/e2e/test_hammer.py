@@ -86,7 +86,7 @@ def assert_promises_kept(report: dict[str, Any]) -> None:
     assert not broken, (broken, report["anomalies"])
     assert report["audit_ok"], report["anomalies"]
     assert report["refused"] == 0, report["anomalies"]  # every event it signs is valid
-    assert report["acked"] > 100
+    assert report["acked"] > 150  # the world's setup alone is about 110 entries
     assert report["log_size"] >= report["acked"]
 
 
