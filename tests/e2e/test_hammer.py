@@ -76,8 +76,9 @@ def hammer_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("hammer_pg_url"))
 
 
-def assert_promises_kept(report: dict[str, Any]) -> None:
-    """Nothing lost, duplicated, forked, inconsistent or unproven; the audit passed."""
+def assert_promises_kept(report: dict[str, Any], appended: int) -> None:
+    """Nothing lost, duplicated, forked, inconsistent or unproven; the audit passed;
+    more than ``appended`` events besides the world's setup (about 110) were acked."""
     broken = {
         k: report[k]
         for k in ("lost", "duplicates", "forks", "inconsistent_checkpoints", "bad_proofs")
@@ -86,14 +87,14 @@ def assert_promises_kept(report: dict[str, Any]) -> None:
     assert not broken, (broken, report["anomalies"])
     assert report["audit_ok"], report["anomalies"]
     assert report["refused"] == 0, report["anomalies"]  # every event it signs is valid
-    assert report["acked"] > 150  # the world's setup alone is about 110 entries
+    assert report["acked"] > 110 + appended
     assert report["log_size"] >= report["acked"]
 
 
 def test_sigkilled_under_load_the_ledger_keeps_every_promise(hammer_db: str) -> None:
     code, report, stderr = hammer("--db", hammer_db, "--seconds", "60", "--kills", "3")
     assert report is not None, stderr
-    assert_promises_kept(report)
+    assert_promises_kept(report, appended=40)
     assert report["kills"] >= 3
     assert report["workers"] == (1 if hammer_db.startswith("sqlite") else 2)
     assert report["conflicts"] > 0  # the racer's losers were refused with 409
@@ -140,7 +141,7 @@ def test_a_running_server_is_hammered_without_kills(
         "--server", live_sqlite.url, "--key", str(operator), "--seconds", "10"
     )
     assert report is not None, stderr
-    assert_promises_kept(report)
+    assert_promises_kept(report, appended=5)
     assert report["kills"] == 0 and report["database"] == "server"
     assert code == 0
 
