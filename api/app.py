@@ -18,15 +18,17 @@ import hashlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
 from api.context import Context
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
-from api.routers import actors, entries, epcis, log, ops, units
+from api.routers import actors, entries, epcis, log, ops, signals, units
 from api.schemas import document_problems
 from api.settings import Settings
+from api.signal_settings import configure_signals
 from ledger import crypto
 from ledger.deployment import Deployment
 from ledger.service import Ledger
@@ -59,6 +61,7 @@ def create_app(
     if deployment is None:
         deployment = Deployment.single(ledger) if ledger else Deployment.open(settings.deployment())
     served = deployment.default
+    configure_signals(deployment.ledgers.values())
     context = Context(
         deployment=deployment,
         settings=settings,
@@ -71,6 +74,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for each in deployment.ledgers.values():  # scan retention (api.signal_settings)
+            await run_in_threadpool(each.prune_scans)
         flusher = asyncio.create_task(context.flush_forever())
         try:
             yield
@@ -95,7 +100,7 @@ def create_app(
     problems.install(app)
     document_problems(app)
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
-    for module in (entries, units, log, actors, ops, epcis):
+    for module in (entries, signals, units, log, actors, ops, epcis):
         app.include_router(module.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)

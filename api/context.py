@@ -18,6 +18,7 @@ They ask the context for the one that serves the request:
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import re
@@ -33,6 +34,7 @@ from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
 from api.settings import Settings
+from ledger.claiming import owner_client, owner_hash
 from ledger.deployment import Deployment
 from ledger.entry import SignedEvent
 from ledger.events import format_time
@@ -101,7 +103,11 @@ class Context:
             raise RateLimitedError(f"too many requests; retry in {wait} s", wait)
 
     def scan(self, request: Request, gtin: str, serial: str, place: str | None) -> Scan:
-        """Queue a scan record for this resolver hit (flushed in the background)."""
+        """Queue a scan record for this resolver hit (flushed in the background).
+
+        A scan that brings the unit's owner cookie is recorded under the owner token's
+        pseudonym instead of the daily client hash (ledger.claiming.owner_client).
+        """
         now = datetime.now(UTC)
         trusted = (
             request.headers.get(self.settings.place_header) if self.settings.place_header else None
@@ -112,12 +118,18 @@ class Context:
             serial=serial,
             at=now,
             place=chosen.upper() if chosen else None,
-            client=self.client_hash(client_address(request), now),
+            client=self._scan_client(request, gtin, serial, now),
             agent=agent_class(request.headers.get("user-agent", "")),
         )
         self.pending_scans.append(scan)
         self.metrics.scans.inc()
         return scan
+
+    def _scan_client(self, request: Request, gtin: str, serial: str, now: datetime) -> str:
+        token = request.cookies.get(owner_cookie(gtin, serial))
+        if token:
+            return owner_client(owner_hash(token))
+        return self.client_hash(client_address(request), now)
 
     def client_hash(self, address: str, now: datetime) -> str:
         """A salted hash of the client address that changes every UTC day (no raw IP)."""
@@ -150,11 +162,19 @@ class Context:
         for ledger, scans in by_log.values():
             ledger.record_scans(scans)
 
-    async def unit_view(self, gtin: str, serial: str, signature: str | None) -> dict[str, Any]:
-        """The unit view from the unit's log, every queued scan counted exactly once."""
+    async def unit_view(
+        self, gtin: str, serial: str, signature: str | None, owner_token: str | None = None
+    ) -> dict[str, Any]:
+        """The unit view from the unit's log, every queued scan counted exactly once,
+        judged with its clone signals and for the owner of ``owner_token``."""
         ledger = self.ledger_for_unit(gtin)
         before = self.flush_generation
-        view = await run_in_threadpool(ledger.unit_view, gtin, serial, signature)
+        pending = [p for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial)]
+        view = await run_in_threadpool(
+            functools.partial(
+                ledger.unit_view, gtin, serial, signature, owner_token=owner_token, pending=pending
+            )
+        )
         for _ in range(100):
             if before % 2 == 0 and self.flush_generation == before:
                 break
@@ -175,6 +195,11 @@ class Context:
         while True:
             await asyncio.sleep(interval)
             await self.flush_scans()
+
+
+def owner_cookie(gtin: str, serial: str) -> str:
+    """The name of the cookie that holds a unit's owner token (one per unit)."""
+    return "pl_owner_" + hashlib.sha256(f"{gtin}/{serial}".encode()).hexdigest()[:16]
 
 
 def client_address(request: Request) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from api.i18n_signals import MESSAGES as SIGNAL_MESSAGES
+
 EN, ZH = "en", "zh-CN"
 LANGUAGES = (EN, ZH)
 _MAX_RANGES = 32  # an Accept-Language header longer than this is cut, not parsed whole
@@ -224,6 +226,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "footer.json": ("Check it yourself: the signed data (JSON)", "自行核验：签名数据 (JSON)"),
     "footer.checked": ("Checked on {when}", "查询时间：{when}"),
 }
+
+
+MESSAGES.update(SIGNAL_MESSAGES)
 
 
 def text(lang: str, key: str, **values: object) -> str:

@@ -24,11 +24,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from api.i18n import EN, ZH, choose_language, format_day, format_moment, text
+from api.page_signals import SHOWN_ANYWAY, SIGNAL_CODES, forms, signal_text
 from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.events import parse_time
 
-__all__ = ["choose_language", "render_unit_page"]
+__all__ = ["choose_language", "reason_words", "render_unit_page"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 VERDICTS = ("genuine", "caution", "unknown", "invalid")
@@ -120,6 +121,9 @@ def render_unit_page(
         "checked": text(lang, "footer.checked", when=format_moment(now, lang)),
         "json_href": f"{path}?format=json" if _is_local(path) else "?format=json",
         "switch_href": switch_href if _is_local(switch_href) else f"?lang={other}",
+        **forms(view, lang, path),
+        "here": path if _is_local(path) else "",
+        "lang_value": lang,
     }
     return _environment().get_template("unit.html").render(context)
 
@@ -178,10 +182,12 @@ def _reasons(
     names: Mapping[str, str],
     lang: str,
 ) -> list[Line]:
-    """Each caution or failure explained; genuine and unknown say it all in the banner."""
-    if verdict not in ("caution", "invalid"):
-        return []
+    """Each caution or failure explained; genuine and unknown say it all in the banner,
+    but for the owner's claim and the probing of invented serials."""
     reasons = [r for r in view.get("reasons") or () if isinstance(r, Mapping)]
+    if verdict not in ("caution", "invalid"):
+        shown = SHOWN_ANYWAY.get(verdict, frozenset())
+        reasons = [r for r in reasons if r.get("code") in shown]
     return [_reason(r, entries, names, lang) for r in reasons]
 
 
@@ -200,6 +206,9 @@ def _reason(
         many = isinstance(count, int) and count > 1
         detail = text(lang, "r.flagged.count", count=count) if many else ""
         return Line(text(lang, "r.flagged"), text(lang, "r.flagged.why"), detail, "bad")
+    if code in SIGNAL_CODES:
+        title, why = signal_text(code, evidence, names, lang)
+        return Line(title, why, tone="good" if code == "owned" else "")
     if code == "revoked-handler":
         ids = evidence.get("actors") or ()
         who = "、" if lang == ZH else ", "
@@ -212,6 +221,12 @@ def _reason(
         tone = "bad" if code in ("recalled", "label-invalid") else ""
         return Line(text(lang, f"r.{code}"), text(lang, f"r.{code}.why"), detail, tone)
     return Line(code or "?", str(reason.get("message") or ""))  # a code newer than this page
+
+
+def reason_words(reason: Mapping[str, Any], lang: str) -> tuple[str, str]:
+    """(title, explanation) of one reason in ``lang``, as the page words it."""
+    line = _reason(reason, (), {}, lang)
+    return line.title, line.text
 
 
 def _latest_reason(entries: Sequence[Mapping[str, Any]], code: str, lang: str) -> str:

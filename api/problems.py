@@ -89,8 +89,9 @@ def install(app: FastAPI) -> None:
         # Some refusals carry more than one reason (EPCIS capture: ``events``).
         extra = getattr(error, "problem_fields", {})
         response = problem(error.status, error.code, error.message, error.field, **extra)
-        if isinstance(error, RateLimitedError):
-            response.headers["Retry-After"] = str(error.retry_after)
+        retry_after = getattr(error, "retry_after", None)  # 429 rate-limited, 423 claim-locked
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)

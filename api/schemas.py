@@ -87,6 +87,9 @@ class Reason(BaseModel):
     code: str
     message: str
     evidence: dict[str, Any]
+    text: dict[str, dict[str, str]] | None = Field(
+        default=None, description="title and text per language (en, zh-CN)"
+    )
 
 
 class ActorRef(BaseModel):
@@ -127,6 +130,7 @@ class UnitView(BaseModel):
     entries: list[dict[str, Any]]
     checkpoint: str | None
     scans: ScanSummary
+    owner: bool = Field(default=False, description="the viewer's owner cookie is the owner's")
 
 
 class KeyView(BaseModel):
@@ -167,7 +171,9 @@ _MEANINGS = {
     403: "a signature does not verify, or the signer may not do this",
     404: "no such entry, checkpoint, actor or route",
     409: "a stale `prev`: the unit's chain has moved on",
+    401: "the request is not signed by a registered, current key (docs/API.md)",
     413: "the body is over the configured limit",
+    423: "too many wrong claim codes: locked; retry after `Retry-After` seconds",
     422: "the request breaks the schema or a ledger rule",
     429: "over the client's rate limit; retry after `Retry-After` seconds",
     503: "the database does not answer",
@@ -189,7 +195,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {
             "description": _MEANINGS.get(status, "problem"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}},
-            **({"headers": _RETRY_AFTER} if status == 429 else {}),
+            **({"headers": _RETRY_AFTER} if status in (423, 429) else {}),
         }
         for status in statuses
     }

@@ -165,6 +165,19 @@ class Reporting:
             "response": response_summary(reports),
         }
 
+    def report_photo(self, report_id: int, by: ActorRecord) -> tuple[bytes, str]:
+        """A report's photo and its media type, for its brand or an operator.
+
+        Raises:
+            NotFoundError: no such report, or it has no photo.
+            ForbiddenError: ``by`` may not see it.
+        """
+        found = self.signal_store.report(self.log, report_id)
+        if found is None or found["photo"] is None:
+            raise NotFoundError(f"report {report_id} has no photo", field="report_id")
+        self.may_triage(by, found["brand"])
+        return bytes(found["photo"]), str(found["photo_type"])
+
     def resolve_report(
         self,
         report_id: int,

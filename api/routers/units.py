@@ -11,7 +11,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.context import ctx
+from api.context import ctx, owner_cookie
+from api.page_signals import localise
 from api.routers import epcis
 from api.schemas import NOT_MODIFIED, UnitView, problems
 from api.views import cached_json
@@ -102,6 +103,9 @@ async def get_unit(
     unit = _unit_id(gtin, serial)
     ledger = context.ledger_for_unit(unit.gtin)
     view = await run_in_threadpool(ledger.unit_view, unit.gtin, unit.serial, s)
+    from api.page import reason_words
+
+    view = localise(view, reason_words)
     return cached_json(request, view, _etag(view), "public, no-cache")
 
 
@@ -172,11 +176,13 @@ async def _resolve(request: Request) -> Response:
         return await epcis.unit_document(request, link)  # docs/EPCIS.md; not a scan
     params = dict(link.query)
     context.scan(request, link.gtin, link.serial, params.get("place"))
-    view = await context.unit_view(link.gtin, link.serial, params.get("s"))
-    headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
+    token = request.cookies.get(owner_cookie(link.gtin, link.serial))
+    view = await context.unit_view(link.gtin, link.serial, params.get("s"), token)
+    headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
+    from api.page import choose_language, reason_words, render_unit_page
+
     if params.get("format") == "json" or "application/json" in request.headers.get("accept", ""):
-        return JSONResponse(view, headers=headers)
-    from api.page import choose_language, render_unit_page
+        return JSONResponse(localise(view, reason_words), headers=headers)
 
     lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
     other = "en" if lang == "zh-CN" else "zh-CN"

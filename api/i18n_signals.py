@@ -1,0 +1,87 @@
+"""The consumer page's words for claims, clone signals, reports and the blacklist, in
+English and Simplified Chinese (merged into `api.i18n.MESSAGES`). Plain text only."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # reasons (docs/API.md reason codes)
+    "r.owned": ("Yours", "您的商品"),
+    "r.owned.why": (
+        "You claimed this item with the code inside its package: the record shows it as yours.",
+        "您已凭包装内的认领码认领该商品，记录显示它归您所有。",
+    ),
+    "r.held-by-revoked": ("Held by a revoked company", "持有方已被撤销资格"),
+    "r.held-by-revoked.why": (
+        "The company that holds this item has lost its registration: {names}. Do not buy "
+        "it from them.",
+        "目前持有该商品的企业已被撤销资格：{names}。请勿从其处购买。",
+    ),
+    "r.post-claim-scans": ("Checked by others after it was claimed", "被认领后仍有他人查询"),
+    "r.post-claim-scans.why": (
+        "Its buyer claimed this item on {date}; since then {clients} other people checked "
+        "this code. If it is offered to you as new, the code may be a copy.",
+        "买家已于 {date} 认领该商品，此后又有 {clients} 位其他人查询此码。如果有人把它当作全新商品卖给您，此码可能是复制的。",
+    ),
+    "r.impossible-travel": ("Checked in places too far apart", "查询地点相距过远"),
+    "r.impossible-travel.why": (
+        "This code was checked in {from_place} and {minutes} minutes later in {to_place}, "
+        "{km} km away: no one item travels that fast. The code has probably been copied.",
+        "此码先在 {from_place} 被查询，{minutes} 分钟后又在 {km} 公里外的 {to_place} 被查询："
+        "同一件商品不可能移动得这么快。此码很可能已被复制。",
+    ),
+    "r.many-scanners": ("Checked by too many people", "查询人数异常"),
+    "r.many-scanners.why": (
+        "{clients} different people checked this code within one day, more than one item "
+        "plausibly has. The code may have been copied onto other items.",
+        "一天之内有 {clients} 位不同的人查询此码，超出一件商品的合理范围。此码可能被复制到了其他商品上。",
+    ),
+    "r.serial-probing": (
+        "Invented codes of this product are being checked",
+        "有人在查询编造的序列号",
+    ),
+    "r.serial-probing.why": (
+        "{serials} serial numbers of this product that the brand never made have been "
+        "checked: someone is printing invented codes.",
+        "该产品已有 {serials} 个品牌方从未生产过的序列号被查询：有人在印制编造的码。",
+    ),
+    "r.reported": ("Reported by buyers", "已被买家举报"),
+    "r.reported.why": (
+        "{count} report(s) about this item are open; the brand is looking into them. Ask "
+        "the seller before you buy.",
+        "关于该商品有 {count} 条举报尚在处理中，品牌方正在调查。购买前请向卖家问清情况。",
+    ),
+    # the claim form
+    "h.claim": ("Claim this item", "认领商品"),
+    "claim.hint": (
+        "Bought it? Enter the code printed inside the package to record the item as "
+        "yours. Bought it second-hand? Enter the transfer code the seller gave you.",
+        "已购买？请输入包装内印的认领码，将商品登记为您所有。二手购买？请输入卖家给您的转让码。",
+    ),
+    "claim.code": ("Code", "认领码"),
+    "claim.submit": ("Claim", "认领"),
+    "claim.done.title": ("Claimed: this item is yours", "认领成功：该商品归您所有"),
+    "claim.done.transfer": (
+        "Your transfer code, shown only now: write it down. Give it to the buyer if you "
+        "ever sell this item; it works once.",
+        "您的转让码仅此一次显示，请记下。日后转卖时请交给买家，该码仅可使用一次。",
+    ),
+    "claim.back": ("Back to the item", "返回商品页面"),
+    # the report form
+    "h.report": ("Report a problem", "举报问题"),
+    "report.reason": ("What is wrong?", "问题类型"),
+    "report.reason.counterfeit": ("I think it is fake", "我认为是假货"),
+    "report.reason.already-claimed": ("Claimed by someone else", "已被他人认领"),
+    "report.reason.label-mismatch": ("Label does not match the item", "标签与商品不符"),
+    "report.reason.damaged": ("Damaged or tampered package", "包装损坏或被拆封"),
+    "report.reason.seller": ("Problem with the seller", "卖家问题"),
+    "report.reason.other": ("Something else", "其他"),
+    "report.text": ("Details (optional)", "详细说明（选填）"),
+    "report.photo": ("Photo (optional, up to 2 MB)", "照片（选填，最大 2 MB）"),
+    "report.submit": ("Send report", "提交举报"),
+    "report.done.title": ("Thank you: your report was sent", "感谢您：举报已提交"),
+    "report.done.text": (
+        "The brand will look into it. Report number: {id}.",
+        "品牌方将进行调查。举报编号：{id}。",
+    ),
+    "error.title": ("That did not work", "操作未成功"),
+}

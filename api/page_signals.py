@@ -1,0 +1,138 @@
+"""The consumer page's parts for counterfeit signals: the reasons of claims, clone
+signals, reports and the blacklist in words; the claim and report forms (plain HTML
+forms, no JavaScript); the small pages that answer them; and each reason's localised
+text for the JSON view. Presents only what it is given; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from api.i18n import EN, LANGUAGES, ZH, format_day, text
+from ledger import gs1
+from ledger.errors import LedgerError
+from ledger.events import parse_time
+from ledger.reporting import REASONS
+
+#: reason codes this module words, with the evidence fields their messages use
+SIGNAL_CODES = frozenset(
+    "owned held-by-revoked post-claim-scans impossible-travel many-scanners serial-probing "
+    "reported".split()
+)
+#: reasons shown on a page whose verdict banner would otherwise say it all
+SHOWN_ANYWAY = {"genuine": frozenset({"owned"}), "unknown": frozenset({"serial-probing"})}
+
+
+def signal_text(
+    code: str, evidence: Mapping[str, Any], names: Mapping[str, str], lang: str
+) -> tuple[str, str]:
+    """(title, explanation) of one of `SIGNAL_CODES` in ``lang``, filled from its evidence."""
+    values: dict[str, Any] = {}
+    if code == "held-by-revoked":
+        sep = "、" if lang == ZH else ", "
+        values["names"] = sep.join(names.get(str(a), str(a)) for a in evidence.get("actors", ()))
+    elif code == "post-claim-scans":
+        values = {
+            "date": _day(evidence.get("claimed_at"), lang),
+            "clients": evidence.get("clients"),
+        }
+    elif code == "impossible-travel":
+        values = {
+            "from_place": _obj(evidence.get("from")).get("place") or "?",
+            "to_place": _obj(evidence.get("to")).get("place") or "?",
+            "minutes": evidence.get("minutes"),
+            "km": evidence.get("km"),
+        }
+    elif code == "many-scanners":
+        values = {"clients": evidence.get("clients")}
+    elif code == "serial-probing":
+        values = {"serials": evidence.get("serials")}
+    elif code == "reported":
+        values = {"count": evidence.get("open")}
+    return text(lang, f"r.{code}"), text(lang, f"r.{code}.why", **values)
+
+
+def localise(view: dict[str, Any], reason_text: Any) -> dict[str, Any]:
+    """The view with ``text: {en: {title, text}, zh-CN: {...}}`` on every reason;
+    ``reason_text(reason, lang) -> (title, text)`` words one reason."""
+    reasons = []
+    for reason in view.get("reasons") or ():
+        words = {lang: dict(zip(("title", "text"), reason_text(reason, lang), strict=True))
+                 for lang in LANGUAGES}  # fmt: skip
+        reasons.append({**reason, "text": words})
+    return {**view, "reasons": reasons}
+
+
+def forms(view: Mapping[str, Any], lang: str, path: str) -> dict[str, Any]:
+    """What the claim and report forms need: their actions, the unit, the reasons."""
+    unit = _obj(view.get("unit"))
+    gtin, serial = unit.get("gtin"), unit.get("serial")
+    if not unit:
+        try:
+            link = gs1.parse_digital_link("http://resolver" + path)
+            gtin, serial = link.gtin, link.serial
+        except LedgerError:
+            gtin = serial = None
+    try:  # only a well-formed unit gets forms (the view is read defensively)
+        gs1.UnitId(gtin=str(gtin), serial=str(serial))
+    except LedgerError:
+        gtin = serial = None
+    claimable = bool(unit) and not unit.get("decommissioned") and not view.get("owner")
+    claim_path = f"/v1/units/{gtin}/{quote(str(serial), safe='')}/claim"
+    return {
+        "claim_action": claim_path if claimable and gtin and serial else None,
+        "report_action": "/v1/reports" if gtin and serial else None,
+        "form_gtin": gtin,
+        "form_serial": serial,
+        "report_reasons": [(r, text(lang, f"report.reason.{r}")) for r in REASONS],
+    }
+
+
+def _obj(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _day(value: object, lang: str) -> str:
+    try:
+        moment: datetime = parse_time(value)
+    except LedgerError:
+        return "?"
+    return format_day(moment.date(), lang)
+
+
+def language(lang: str | None) -> str:
+    """``zh-CN`` or ``en``."""
+    return ZH if lang == ZH else EN
+
+
+def reason_codes(reasons: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The codes of some reasons (for tests and templates)."""
+    return [str(r.get("code")) for r in reasons]
+
+
+def render_notice(
+    lang: str,
+    title_key: str,
+    lines: Sequence[str],
+    *,
+    tone: str = "genuine",
+    secret: str | None = None,
+    back: str | None = None,
+) -> str:
+    """A small page answering a form: a title, lines of text, maybe a one-time secret."""
+    from api.page import _environment  # the page's one Jinja environment
+
+    lang = language(lang)
+    context = {
+        "lang": lang,
+        "t": lambda key, **values: text(lang, key, **values),
+        "title": text(lang, title_key),
+        "lines": list(lines),
+        "tone": tone,
+        "secret": secret,
+        "back": back if back and back.startswith("/") and not back.startswith("//") else None,
+    }
+    return _environment().get_template("notice.html").render(context)
