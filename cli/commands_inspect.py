@@ -61,7 +61,9 @@ def install(app: typer.Typer) -> None:
         finally:
             store.close()
         verdict = "invalid" if failures else view["verdict"]
-        reasons = [f.to_dict() for f in failures] or view["reasons"]
+        reasons = [f.to_dict() for f in failures] or [
+            {k: r[k] for k in ("code", "message", "evidence")} for r in view["reasons"]
+        ]  # a server's view also words each reason per language (``text``)
         report = {
             "unit": f"{unit_id.gtin}/{unit_id.serial}",
             "verdict": verdict,

@@ -3,11 +3,14 @@
 The operator; brand ``acme`` with two products; a warehouse, two couriers, two
 retailers and an inspector, each authorized; 50 units walked through varied paths; one
 lot recalled; one courier revoked after handling units; one serial never minted; one
-label with a forged signature. Labels go to ``./labels/``.
+label with a forged signature; after the sale, one unit claimed by its buyer, one
+resold with its transfer code, and one code scanned in two countries an hour apart (a
+clone). Labels go to ``./labels/``.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +64,25 @@ def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tup
         reason="blacklisted: caught relabelling goods",
     )
     store.append(world.take())
+    _after_sale(store, {p.unit.serial: p for p in prepared}, datetime.now(UTC))
     return _stories(base_url, prepared, world)
+
+
+def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
+    """A buyer claims SN-000002; SN-000012 is claimed and resold with its transfer code;
+    SN-000005's code is scanned in Shanghai and, an hour later, in the United States."""
+    from ledger.service import Scan
+
+    ledger, gtin = store.ledger, "09506000134352"
+    ledger.claim(gtin, "SN-000002", prepared["SN-000002"].claim_code, client="demo-buyer")
+    first = ledger.claim(gtin, "SN-000012", prepared["SN-000012"].claim_code, client="demo-a")
+    ledger.claim(gtin, "SN-000012", first.transfer_code, client="demo-b")
+    ledger.record_scans(
+        [
+            Scan(gtin, "SN-000005", now - timedelta(minutes=90), "CN-SH", "demo-shopper", "wechat"),
+            Scan(gtin, "SN-000005", now - timedelta(minutes=30), "US", "demo-cloner", "mobile"),
+        ]
+    )
 
 
 def _walk(world: World) -> None:
@@ -119,6 +140,9 @@ def _stories(base_url: str, prepared: list[Any], world: World) -> list[tuple[str
         ("recalled lot L-RECALL", uri["SN-000031"]),
         ("handled by a courier later blacklisted", uri["SN-000021"]),
         ("a jacket in the warehouse", uri["JK-000001"]),
+        ("claimed by its buyer (seen by someone else)", uri["SN-000002"]),
+        ("resold second-hand with its transfer code", uri["SN-000012"]),
+        ("a cloned code scanned in two countries", uri["SN-000005"]),
         ("a label with a forged brand signature", forged),
         ("a serial that was never minted (counterfeit)", never),
     ]

@@ -18,6 +18,7 @@ from cli import (
     commands_registry,
     commands_server,
     hammer,
+    commands_signals,
 )
 from cli.common import OPTIONS, UsageError, fail
 from ledger.errors import LedgerError
@@ -58,6 +59,7 @@ commands_inspect.install(app)
 commands_server.install(app)
 commands_epcis.install(app)
 hammer.install(app)
+commands_signals.install(app)
 
 
 def main() -> None:

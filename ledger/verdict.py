@@ -165,12 +165,6 @@ def _blacklist(
     """The blacklist: the unit is held by a revoked actor, or was handled by one at or
     after its revocation's ``since`` (every handling when the revocation names none)."""
     reasons = []
-    holders = [a for a in (unit.custodian, unit.pending) if a is not None and a in signers]
-    held = sorted(a for a in holders if signers[a].revoked_index is not None)
-    if held:
-        reasons.append(
-            Reason("held-by-revoked", "this unit is held by a revoked actor", {"actors": held})
-        )
     times: dict[str, list[str]] = {}
     for actor, at in handled:
         times.setdefault(actor, []).append(at)
@@ -191,6 +185,12 @@ def _blacklist(
             evidence["since"] = since
         reasons.append(
             Reason("revoked-handler", "an actor that handled this unit has been revoked", evidence)
+        )
+    holders = [a for a in (unit.custodian, unit.pending) if a is not None and a in signers]
+    held = sorted(a for a in holders if signers[a].revoked_index is not None)
+    if held:
+        reasons.append(
+            Reason("held-by-revoked", "this unit is held by a revoked actor", {"actors": held})
         )
     return reasons
 

@@ -209,7 +209,7 @@ async def _signer(request: Request, ledger: Ledger, body: bytes = b"") -> Any:
 @router.get(
     "/v1/brands/{brand}/alerts",
     summary="The brand's triage queue: clone signals, reports, response times (signed)",
-    responses=problems(401, 403, 404, 429),
+    responses=problems(401, 403, 404, 422, 429),
 )
 async def alerts(request: Request, brand: str) -> Response:
     """Signals and reports for ``brand``; the request must be signed by it or an operator."""
@@ -250,7 +250,14 @@ async def resolve(request: Request, report_id: _Id) -> Response:
 @router.get(
     "/v1/reports/{report_id}/photo",
     summary="A report's photo (signed)",
-    responses=problems(401, 403, 404, 429),
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+            "description": "the photo as it was sent",
+        },
+        **problems(401, 403, 404, 422, 429),
+    },
 )
 async def photo(request: Request, report_id: _Id) -> Response:
     """The photo attached to a report, for its brand or an operator."""

@@ -213,6 +213,92 @@ HAMMER = _object(
 )
 """``hammer``: the first eight fields are the promise; exit 1 when lost, duplicates,
 forks, inconsistent_checkpoints or bad_proofs is not 0, or audit_ok is false."""
+_TIME = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T.*Z$"}
+_NULLABLE_TIME = {"type": ["string", "null"], "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T.*Z$"}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_NULLABLE_SECONDS = {"type": ["integer", "null"], "minimum": 0}
+_UNIT_REF = _object(
+    {
+        "gtin": {"type": "string", "pattern": "^[0-9]{14}$"},
+        "serial": {"type": "string"},
+        "path": {"type": "string", "pattern": "^/01/[0-9]{14}/21/"},
+    }
+)
+
+CLAIM = _object(
+    {
+        "unit": {"type": "string", "pattern": UNIT},
+        "index": _INDEX,
+        "checkpoint": {"type": "string"},
+        "transfer_code": {"type": "string", "pattern": "^([0-9A-Z]{4}-){4}[0-9A-Z]$"},
+        "owner_token": {"type": "string", "pattern": B64URL},
+        "resale": {"type": "boolean"},
+    }
+)
+"""``claim``: the transfer code and owner token are shown this once."""
+
+REPORT = _object(
+    {
+        "id": {"type": "integer", "minimum": 1},
+        "unit": _UNIT_REF,
+        "brand": _NULLABLE_TEXT,
+        "reason": {
+            "enum": [
+                "counterfeit",
+                "already-claimed",
+                "label-mismatch",
+                "damaged",
+                "seller",
+                "other",
+            ]
+        },
+        "text": _NULLABLE_TEXT,
+        "photo": {"type": "boolean"},
+        "created_at": _TIME,
+        "status": {"enum": ["open", "closed", "flagged"]},
+        "first_response_at": _NULLABLE_TIME,
+        "resolved_at": _NULLABLE_TIME,
+        "resolved_by": _NULLABLE_TEXT,
+        "note": _NULLABLE_TEXT,
+        "flag_index": _NULLABLE_INDEX,
+    }
+)
+"""``alerts --resolve``: the answered report."""
+
+ALERTS = _object(
+    {
+        "brand": {"type": "string"},
+        "generated": _TIME,
+        "signals": {
+            "type": "array",
+            "items": _object(
+                {
+                    "unit": {"anyOf": [_UNIT_REF, {"type": "null"}]},
+                    "code": {
+                        "enum": [
+                            "post-claim-scans",
+                            "impossible-travel",
+                            "many-scanners",
+                            "serial-probing",
+                        ]
+                    },
+                    "evidence": {"type": "object"},
+                }
+            ),
+        },
+        "reports": {"type": "array", "items": REPORT},
+        "response": _object(
+            {
+                "open": {"type": "integer", "minimum": 0},
+                "answered": {"type": "integer", "minimum": 0},
+                "median_seconds": _NULLABLE_SECONDS,
+                "max_seconds": _NULLABLE_SECONDS,
+            }
+        ),
+    }
+)
+"""``alerts``: the brand's clone signals (``unit`` null for probing of a GTIN), reports
+(open first), and how fast reports were first answered."""
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "keys": KEY,
@@ -227,5 +313,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "demo": DEMO,
     "export epcis": EXPORT_EPCIS,
     "hammer": HAMMER,
+    "claim": CLAIM,
+    "alerts": ALERTS,
+    "report": REPORT,
 }
 """Every schema by the name docs/CLI.md gives it."""

@@ -362,6 +362,36 @@ def test_audit_passes_then_fails_on_one_changed_byte(story: Story) -> None:
     assert bad in [f["index"] for f in report["findings"]]
 
 
+def test_claim_resale_and_alerts(story: Story) -> None:
+    codes = {row["unit"]: row["claim_code"] for row in story.manifest()}
+    unit = f"/01/{GTIN}/21/SN-000001"
+    first = story.cli("claim", U1, codes[unit], schema="claim")
+    assert not first["resale"] and first["unit"] == U1
+    story.cli("claim", U1, codes[unit], code=1, error="already-claimed")
+    second = story.cli("claim", U1, first["transfer_code"], schema="claim")
+    assert second["resale"]
+    story.cli("claim", U1, first["transfer_code"], code=1, error="already-claimed")
+    queue = story.cli("alerts", "acme", "--as", "acme", schema="alerts")
+    assert queue["brand"] == "acme" and queue["response"]["open"] == len(
+        [r for r in queue["reports"] if r["status"] == "open"]
+    )
+    if story.url is None:
+        return
+    story.cli("alerts", "acme", "--as", "swift", code=1, error="forbidden")
+    sent = httpx.post(
+        f"{story.url}/v1/reports",
+        json={"gtin": GTIN, "serial": "SN-000002", "reason": "counterfeit", "text": "odd logo"},
+    )
+    assert sent.status_code == 201, sent.text
+    report = str(sent.json()["id"])
+    flagged = story.cli(
+        "alerts", "acme", "--resolve", report, "--action", "flag", "--as", "acme", schema="report"
+    )
+    assert flagged["status"] == "flagged" and flagged["flag_index"] is not None
+    queue = story.cli("alerts", "acme", "--as", "acme", schema="alerts")
+    assert queue["response"]["answered"] >= 1
+
+
 def test_docs_quote_the_schemas() -> None:
     text = (ROOT / "docs" / "CLI.md").read_text()
     blocks = re.finditer(r"<!-- schema: (.+?) -->\n```json\n(.*?)\n```", text, re.DOTALL)
@@ -445,6 +475,9 @@ EXPECTED = {
     "recalled lot L-RECALL": ("caution", "recalled"),
     "handled by a courier later blacklisted": ("caution", "revoked-handler"),
     "a jacket in the warehouse": ("genuine", "verified"),
+    "claimed by its buyer (seen by someone else)": ("caution", "claimed"),
+    "resold second-hand with its transfer code": ("caution", "claimed"),
+    "a cloned code scanned in two countries": ("caution", "impossible-travel"),
     "a label with a forged brand signature": ("invalid", "label-invalid"),
     "a serial that was never minted (counterfeit)": ("unknown", "not-found"),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -129,21 +130,24 @@ def test_the_blacklist_cautions_units_held_or_handled_after_since(sw: SignalWorl
         2, "authorize", "acme", partner="ship", role="courier", gtins=[GTIN], prefixes=[],
         not_before="2026-01-01T00:00:00Z", not_after="2036-01-01T00:00:00Z",
     )  # fmt: skip
-    for serial in ("EARLY", "HELD"):
+    since = ""
+    for serial in ("EARLY", "HELD", "LATE"):
+        if serial == "LATE":
+            sw.clock.advance(days=2)
+            since = format_time(sw.clock.now - timedelta(days=1))
         sw.mint(serial)
         head = sw.ledger.state().units[(GTIN, serial)].head
         unit = {"gtin": GTIN, "serial": serial}
         sw.sign(2, "handoff", "acme", unit=unit, prev=head, to="ship")
         head = sw.ledger.state().units[(GTIN, serial)].head
         sw.sign(4, "receive", "ship", unit=unit, prev=head)
-        if serial == "EARLY":
+        if serial != "HELD":
             head = sw.ledger.state().units[(GTIN, serial)].head
             sw.sign(4, "handoff", "ship", unit=unit, prev=head, to="acme")
             head = sw.ledger.state().units[(GTIN, serial)].head
             sw.sign(2, "receive", "acme", unit=unit, prev=head)
     sw.mint("CLEAN")
     sw.clock.advance(days=5)
-    since = format_time(sw.clock.now)
     sw.sign(1, "actor.revoke", "operator", subject="ship", reason="relabelling", since=since)
     assert sw.view("CLEAN")["verdict"] == "genuine"
     early = sw.view("EARLY")  # handed back before `since`
@@ -152,3 +156,6 @@ def test_the_blacklist_cautions_units_held_or_handled_after_since(sw: SignalWorl
     assert held["verdict"] == "caution"
     assert sw.codes_of(held) == ["held-by-revoked"]
     assert held["reasons"][0]["evidence"] == {"actors": ["ship"]}
+    late = sw.view("LATE")  # handled after `since`, handed back: still tainted
+    assert (late["verdict"], sw.codes_of(late)) == ("caution", ["revoked-handler"])
+    assert late["reasons"][0]["evidence"] == {"actors": ["ship"], "since": {"ship": since}}
