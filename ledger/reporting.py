@@ -165,6 +165,10 @@ class Reporting:
             "response": response_summary(reports),
         }
 
+    def has_report(self, report_id: int) -> bool:
+        """Whether this log holds report ``report_id`` (a deployment asks each log)."""
+        return self.signal_store.report(self.log, report_id) is not None
+
     def report_photo(self, report_id: int, by: ActorRecord) -> tuple[bytes, str]:
         """A report's photo and its media type, for its brand or an operator.
 

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: units whose signals an alerts listing computes at most
 ALERT_UNITS = 200
+#: how long a fired probing signal is reused for unknown units' views
+PROBING_TTL = timedelta(minutes=5)
 
 
 class Signaling:
@@ -62,7 +64,7 @@ class Signaling:
             return {**view, "owner": False}
         since = self._since()
         if view["verdict"] == UNKNOWN:
-            signals = self._probing([unit.gtin], since, only_serial=unit.serial)
+            signals = self._probing_of(unit.gtin, since)
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
         rows = self.signal_store.unit_scans(self.log, unit.gtin, unit.serial, since)
@@ -88,14 +90,30 @@ class Signaling:
         )
         return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
 
-    def _probing(
-        self, gtins: Sequence[str], since: str, only_serial: str | None = None
-    ) -> list[Signal]:
+    def _probing(self, gtins: Sequence[str], since: str) -> list[Signal]:
         known = [g for g in gtins if self.signal_store.product_brand(self.log, g) is not None]
         rows = self.signal_store.unregistered_scans(self.log, known, since)
-        if only_serial is not None and not any(r["serial"] == only_serial for r in rows):
-            return []
         return serial_probing(rows, self.signal_thresholds)
+
+    def _probing_of(self, gtin: str, since: str) -> list[Signal]:
+        """The probing signal of one GTIN for an unknown unit's view. A fired signal is
+        kept for `PROBING_TTL`: a prober hitting invented serials then costs one lookup
+        per view instead of an aggregate over the GTIN's scans."""
+        cache: dict[str, tuple[datetime, list[Signal]]] = self.__dict__.setdefault(
+            "_probing_cache", {}
+        )
+        now = self.now()
+        hit = cache.get(gtin)
+        if hit is not None and now - hit[0] < PROBING_TTL:
+            return hit[1]
+        found = self._probing([gtin], since)
+        if found:
+            cache[gtin] = (now, found)
+            if len(cache) > 10_000:
+                cache.clear()
+        else:
+            cache.pop(gtin, None)
+        return found
 
     def unit_alerts(self, brand: str) -> list[dict[str, Any]]:
         """The clone signals of the brand's units scanned within the retention window,

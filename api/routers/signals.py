@@ -206,6 +206,15 @@ async def _signer(request: Request, ledger: Ledger, body: bytes = b"") -> Any:
     return await run_in_threadpool(call)
 
 
+async def _ledger_of_report(context: Context, report_id: int) -> Ledger:
+    """The log holding the report (reports live in their unit's log); the default log
+    when none does (its answer is then 404)."""
+    for ledger in context.deployment.ledgers.values():
+        if await run_in_threadpool(ledger.has_report, report_id):
+            return ledger
+    return context.deployment.default
+
+
 @router.get(
     "/v1/brands/{brand}/alerts",
     summary="The brand's triage queue: clone signals, reports, response times (signed)",
@@ -263,7 +272,7 @@ async def photo(request: Request, report_id: _Id) -> Response:
     """The photo attached to a report, for its brand or an operator."""
     context = ctx(request)
     await context.limit(request)
-    ledger = context.deployment.default
+    ledger = await _ledger_of_report(context, report_id)
     signer = await _signer(request, ledger)
     data, media = await run_in_threadpool(ledger.report_photo, report_id, signer)
     return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})

@@ -380,7 +380,7 @@ def test_claim_resale_and_alerts(story: Story) -> None:
     story.cli("alerts", "acme", "--as", "swift", code=1, error="forbidden")
     sent = httpx.post(
         f"{story.url}/v1/reports",
-        json={"gtin": GTIN, "serial": "SN-000002", "reason": "counterfeit", "text": "odd logo"},
+        json={"gtin": GTIN, "serial": "SN-000003", "reason": "counterfeit", "text": "odd logo"},
     )
     assert sent.status_code == 201, sent.text
     report = str(sent.json()["id"])
