@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -41,8 +42,7 @@ def _is_form(request: Request) -> bool:
 
 
 def _client(context: Context, request: Request) -> str:
-    from datetime import UTC, datetime
-
+    """The requester's daily client hash (claims count wrong codes per client by it)."""
     return context.client_hash(client_address(request), datetime.now(UTC))
 
 
