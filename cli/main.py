@@ -17,8 +17,8 @@ from cli import (
     commands_keys,
     commands_registry,
     commands_server,
-    hammer,
     commands_signals,
+    hammer,
 )
 from cli.common import OPTIONS, UsageError, fail
 from ledger.errors import LedgerError
