@@ -25,7 +25,7 @@ from api import problems
 from api.context import Context
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
-from api.routers import actors, entries, epcis, log, ops, signals, units
+from api.routers import actors, entries, epcis, log, ops, proofs, signals, units
 from api.schemas import document_problems
 from api.settings import Settings
 from api.signal_settings import configure_signals
@@ -100,7 +100,7 @@ def create_app(
     problems.install(app)
     document_problems(app)
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
-    for module in (entries, signals, units, log, actors, ops, epcis):
+    for module in (entries, signals, proofs, units, log, actors, ops, epcis):  # proofs before units
         app.include_router(module.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)

@@ -224,6 +224,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "每条记录都由经手方签名，并可在公开、只增不改的日志中查证。",
     ),
     "footer.json": ("Check it yourself: the signed data (JSON)", "自行核验：签名数据 (JSON)"),
+    "footer.download": ("the offline proof", "离线证明"),
+    "footer.witnesses": (
+        "{vouched} of {configured} independent witnesses vouch for this history.",
+        "{configured} 个独立见证方中有 {vouched} 个为此记录背书。",
+    ),
     "footer.checked": ("Checked on {when}", "查询时间：{when}"),
 }
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -120,6 +121,8 @@ def render_unit_page(
         "proof": _proof_line(view.get("checkpoint"), lang),
         "checked": text(lang, "footer.checked", when=format_moment(now, lang)),
         "json_href": f"{path}?format=json" if _is_local(path) else "?format=json",
+        "proof_href": _proof_href(unit) if entries else None,
+        "witnesses": _witness_line(view.get("witnesses"), lang),
         "switch_href": switch_href if _is_local(switch_href) else f"?lang={other}",
         **forms(view, lang, path),
         "here": path if _is_local(path) else "",
@@ -387,6 +390,24 @@ def _verb(kind: str, event: Mapping[str, Any], actor: str, to: str, lang: str) -
     if kind in _VERBS:
         return text(lang, f"v.{kind}", actor=actor, to=to), _TONES.get(kind, "")
     return text(lang, "v.other", kind=kind or "?"), ""
+
+
+def _proof_href(unit: Mapping[str, Any] | None) -> str | None:
+    """The offline proof's download path, for a well-formed GS1 identity only."""
+    try:
+        valid = gs1.UnitId(gtin=str(unit["gtin"]), serial=str(unit["serial"])) if unit else None
+    except (LedgerError, KeyError):
+        return None
+    return f"/v1/units/{valid.gtin}/{quote(valid.serial, safe='')}/proof" if valid else None
+
+
+def _witness_line(witnesses: object, lang: str) -> str | None:
+    """How many configured witnesses vouched (docs/API.md), when the log has any."""
+    counts = _obj(witnesses)
+    configured, vouched = counts.get("configured"), counts.get("vouched")
+    if not isinstance(configured, int) or not isinstance(vouched, int) or configured < 1:
+        return None
+    return text(lang, "footer.witnesses", vouched=vouched, configured=configured)
 
 
 def _proof_line(checkpoint: object, lang: str) -> str:

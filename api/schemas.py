@@ -121,6 +121,21 @@ class ScanSummary(BaseModel):
     first: dict[str, Any] | None
 
 
+class WitnessSummary(BaseModel):
+    """How many configured witnesses cosigned a checkpoint holding the unit's chain."""
+
+    configured: int = Field(ge=0)
+    vouched: int = Field(ge=0)
+
+
+class CosignatureReceipt(BaseModel):
+    """The log stored a witness's cosignature."""
+
+    size: int = Field(ge=1)
+    cosigned_by: list[str]
+    witnesses: WitnessSummary
+
+
 class UnitView(BaseModel):
     """Everything a client needs to judge one unit itself (docs/API.md)."""
 
@@ -131,6 +146,7 @@ class UnitView(BaseModel):
     checkpoint: str | None
     scans: ScanSummary
     owner: bool = Field(default=False, description="the viewer's owner cookie is the owner's")
+    witnesses: WitnessSummary
 
 
 class KeyView(BaseModel):
@@ -170,7 +186,7 @@ _MEANINGS = {
     400: "the body is not JSON, or a value is not in its encoding",
     403: "a signature does not verify, or the signer may not do this",
     404: "no such entry, checkpoint, actor or route",
-    409: "a stale `prev`: the unit's chain has moved on",
+    409: "a stale `prev` (the unit's chain moved on), a witness's stale old size, a split view",
     401: "the request is not signed by a registered, current key (docs/API.md)",
     413: "the body is over the configured limit",
     423: "too many wrong claim codes: locked; retry after `Retry-After` seconds",

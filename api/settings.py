@@ -20,6 +20,8 @@
 - ``REDIS_URL``: share rate limits between workers through Redis.
 - ``PROVENANCE_PLACE_HEADER``: a trusted header with the client's country
   (e.g. ``CF-IPCountry``).
+- ``PROVENANCE_WITNESSES``: the C2SP verifier keys (type 0x04) of the witnesses whose
+  cosignatures the log accepts and counts, separated by commas or whitespace.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Settings:
     place_header: str | None = None
     replica_urls: tuple[str, ...] = ()
     logs_file: Path | None = None
+    witnesses: tuple[str, ...] = ()
 
     def deployment(self) -> DeploymentConfig:
         """The logs to serve: the ``PROVENANCE_LOGS`` file, else the one log configured here.
@@ -70,6 +73,7 @@ class Settings:
                 database_url=self.database_url,
                 replica_urls=self.replica_urls,
                 operator_key_file=self.operator_key_file,
+                witnesses=self.witnesses,
             )
         )
 
@@ -103,4 +107,5 @@ class Settings:
             logs_file=Path(env["PROVENANCE_LOGS"]).expanduser()
             if env.get("PROVENANCE_LOGS")
             else None,
+            witnesses=tuple(env.get("PROVENANCE_WITNESSES", "").replace(",", " ").split()),
         )

@@ -68,6 +68,7 @@ class Local:
                 operator_key=None,
                 name=settings.log_name,
                 verifier_key=pinned.strip(),
+                witnesses=settings.witnesses,
             )
             self.ledger = Ledger.open(database_url, config)
             return
@@ -81,6 +82,7 @@ class Local:
             origin=settings.origin,
             operator_key=load_private_key(settings.operator_key_file),
             name=settings.log_name,
+            witnesses=settings.witnesses,
         )
         self.ledger = Ledger.open(database_url, config)
         self.ledger.init()

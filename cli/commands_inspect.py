@@ -1,4 +1,4 @@
-"""``provenance verify`` (one unit, checked locally) and ``provenance audit`` (everything)."""
+"""``provenance verify``: one unit, every proof and signature checked locally."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
-from cli.common import OPTIONS, console, emit, parse_unit
+from cli.common import UsageError, emit, parse_unit
 from cli.signing import backend
+from cli.verify_proof import verify_proof_file
 from ledger import codec
 from ledger.verdict import ServedEntry, check_unit_chain
 
@@ -27,18 +27,32 @@ def _keys_of(store: Any, view: dict[str, Any]) -> dict[str, str]:
 
 
 def install(app: typer.Typer) -> None:
-    """Add ``verify`` and ``audit``."""
+    """Add ``verify``."""
 
     @app.command()
     def verify(
-        unit: str = typer.Argument(..., help="GTIN/SERIAL or a scanned label URL"),
+        unit: str = typer.Argument(None, help="GTIN/SERIAL or a scanned label URL"),
         log_key: str = typer.Option(
             None,
             "--log-key",
             help="the log's verifier key to pin (default: PROVENANCE_LOG_KEY, else ask the log)",
         ),
+        proof: Path = typer.Option(
+            None, "--proof", help="check a downloaded offline proof file, with no network"
+        ),
+        witness: list[str] = typer.Option(
+            None, "--witness", help="with --proof: a witness verifier key to trust (repeatable)"
+        ),
+        min_witnesses: int = typer.Option(
+            0, "--min-witnesses", min=0, help="with --proof: cosignatures required"
+        ),
     ) -> None:
         """Show a unit's verdict and chain, checking every proof and signature locally."""
+        if proof is not None:
+            verify_proof_file(proof, log_key, witness or [], min_witnesses)
+            return
+        if unit is None:
+            raise UsageError("name a unit (GTIN/SERIAL or a URL), or give --proof FILE")
         unit_id, signature = parse_unit(unit)
         store = backend()
         try:
@@ -100,41 +114,4 @@ def install(app: typer.Typer) -> None:
             f"{len(served)} entries: every proof and signature checked on this machine",
         )
         if verdict in ("unknown", "invalid"):
-            raise typer.Exit(1)
-
-    @app.command()
-    def audit(
-        trusted: list[Path] = typer.Option(
-            None, "--trusted", help="a checkpoint file you kept (repeatable)"
-        ),
-    ) -> None:
-        """Replay the whole log and check every hash, proof, signature and rule."""
-        kept = [p.read_text() for p in trusted or []]
-        store = backend()
-        try:
-            with Progress(console=console, disable=OPTIONS.json, transient=True) as bar:
-                task = bar.add_task("auditing", total=None)
-                report = store.audit(
-                    kept, lambda done, total: bar.update(task, completed=done, total=total)
-                )
-        finally:
-            store.close()
-        data = report.to_dict()
-        if report.ok:
-            emit(
-                data,
-                f"[bold green]audit passed[/]: {report.entries} entries, "
-                f"{report.checkpoints} checkpoints",
-            )
-        else:
-            lines = [
-                f"  {f.code} at {f.index if f.index is not None else '-'}: {f.message}"
-                for f in report.findings[:20]
-            ]
-            emit(
-                data,
-                f"[bold red]audit FAILED[/]: first bad index {report.first_bad_index}; "
-                f"{len(report.findings)} findings",
-                *lines,
-            )
             raise typer.Exit(1)

@@ -11,13 +11,16 @@ import sys
 import typer
 
 from cli import (
+    commands_audit,
     commands_custody,
     commands_epcis,
+    commands_export,
     commands_inspect,
     commands_keys,
     commands_registry,
     commands_server,
     commands_signals,
+    commands_witness,
     hammer,
 )
 from cli.common import OPTIONS, UsageError, fail
@@ -56,6 +59,9 @@ commands_keys.install(app)
 commands_registry.install(app)
 commands_custody.install(app)
 commands_inspect.install(app)
+commands_audit.install(app)
+commands_export.install(app)
+commands_witness.install(app)
 commands_server.install(app)
 commands_epcis.install(app)
 hammer.install(app)

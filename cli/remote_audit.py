@@ -1,9 +1,10 @@
-"""Audit a server's log over HTTP: fetch every entry and the latest checkpoint, replay.
+"""Audit a server's log over HTTP: fetch entries, checkpoints and proofs, replay.
 
-The server's leaf bytes are re-hashed and replayed through the rules and signature
-checks like a local audit; the recomputed tree must match the server's signed
-checkpoint. The server keeps no chain or nodes the client can read, so those checks
-are the server's own (its local audit).
+`RemoteSource` serves both audits: the full one (ledger.audit.audit_source: every
+entry re-hashed and replayed, the recomputed tree checked against the server's signed
+checkpoint) and the incremental one (ledger.auditor.follow: consistency from the last
+verified checkpoint, then only the new entries). The server keeps no chain or nodes
+the client can read, so those checks are the server's own (its local audit).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ledger import codec, merkle
-from ledger.entry import Leaf
-from ledger.errors import LedgerError
+from ledger.auditor import entry_from_leaf
 from ledger.merkle import Subtree
 from ledger.state import State
 from ledger.store import StoredCheckpoint, StoredEntry
@@ -41,16 +41,29 @@ class RemoteSource:
 
     def entries(self, start: int, end: int) -> list[StoredEntry]:
         """Entries of the checkpointed tree, fetched 1,000 at a time."""
+        return self.entries_at(start, end, self._size)
+
+    def latest_checkpoint(self) -> str:
+        """The latest signed checkpoint note, as served."""
+        self.head()
+        return self._checkpoint
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """The server's RFC 9162 consistency proof between two sizes."""
+        body = self.remote._json(self.remote._get("/v1/proofs/consistency", old=old, new=new))
+        return [codec.b64url_decode(h, field="proof", size=32) for h in body["proof"]]
+
+    def entries_at(self, start: int, end: int, size: int) -> list[StoredEntry]:
+        """Entries ``start <= index < end`` of the tree of ``size``, 1,000 per request."""
         out: list[StoredEntry] = []
-        stop = min(end, self._size)
+        stop = min(end, size)
         while start < stop:
             page = self.remote._json(
-                self.remote._get(
-                    "/v1/entries", start=start, end=min(stop, start + 1000), size=self._size
-                )
+                self.remote._get("/v1/entries", start=start, end=min(stop, start + 1000), size=size)
             )
             for item in page["entries"]:
-                out.append(_stored(item))
+                leaf = codec.b64url_decode(str(item["leaf"]), field="leaf")
+                out.append(entry_from_leaf(int(str(item["index"])), leaf))
             if not page["entries"]:
                 break
             start = out[-1].index + 1
@@ -72,35 +85,3 @@ class RemoteSource:
     def state(self) -> State | None:
         """The server's projections are not exposed."""
         return None
-
-
-def _stored(item: dict[str, object]) -> StoredEntry:
-    leaf_bytes = codec.b64url_decode(str(item["leaf"]), field="leaf")
-    leaf_hash = merkle.leaf_hash(leaf_bytes)
-    try:
-        leaf = Leaf.from_bytes(leaf_bytes)
-        event, signed, received = leaf.signed.event, leaf.signed, leaf.received
-        unit = getattr(event, "unit", None)
-        kind, gtin, serial, signer, key = (
-            event.kind,
-            unit.gtin if unit else None,
-            unit.serial if unit else None,
-            event.actor,
-            signed.key,
-        )
-        event_hash = signed.hash
-    except LedgerError:
-        kind, gtin, serial, signer, key, received, event_hash = "?", None, None, "?", "?", "?", b""
-    return StoredEntry(
-        index=int(str(item["index"])),
-        leaf=leaf_bytes,
-        leaf_hash=leaf_hash,
-        chain=None,
-        event_hash=event_hash,
-        kind=kind,
-        gtin=gtin,
-        serial=serial,
-        signer=signer,
-        key_id=key,
-        received=received,
-    )

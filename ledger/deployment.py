@@ -14,6 +14,7 @@ its origin, database URL, read replicas and operator key, and the routing table:
     database = "postgresql+psycopg://db-a/ledger"
     replicas = ["postgresql+psycopg://db-a-replica/ledger"]
     operator_key = "/etc/provenance/main.pem"
+    witnesses = ["witness.example/w1+d73d4b92+BFbg..."]   # optional (docs/AUDIT.md)
 
     [logs.acme]
     origin = "resolver.example/log/acme"
@@ -56,6 +57,8 @@ class LogSpec:
     replica_urls: tuple[str, ...] = ()
     operator_key_file: Path | None = None
     verifier_key: str | None = None
+    #: the witness verifier keys (type 0x04) whose cosignatures this log accepts
+    witnesses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,9 @@ def _spec(name: str, table: object, base: Path) -> LogSpec:
     replicas = table.get("replicas", [])
     if not isinstance(replicas, list) or not all(isinstance(r, str) for r in replicas):
         raise ValidationError("a list of database URLs", field=f"{where}.replicas")
+    witnesses = table.get("witnesses", [])
+    if not isinstance(witnesses, list) or not all(isinstance(w, str) for w in witnesses):
+        raise ValidationError("a list of witness verifier keys", field=f"{where}.witnesses")
     key = table.get("operator_key")
     verifier = table.get("verifier_key")
     if key is None and verifier is None:
@@ -141,6 +147,7 @@ def _spec(name: str, table: object, base: Path) -> LogSpec:
         replica_urls=tuple(replicas),
         operator_key_file=None if key is None else base / Path(str(key)).expanduser(),
         verifier_key=None if verifier is None else str(verifier),
+        witnesses=tuple(witnesses),
     )
 
 
@@ -210,6 +217,7 @@ class Deployment:
                     operator_key=key,
                     name=spec.name,
                     verifier_key=spec.verifier_key,
+                    witnesses=spec.witnesses,
                 )
                 ledgers[spec.name] = ledger = Ledger(store, log_config, clock)
                 if key is not None:

@@ -17,6 +17,8 @@ raises a bare ``KeyError``/``ValueError``/``IndexError`` to its caller.
     ├── RuleError                the ledger's rules refuse an otherwise valid event
     │   └── (subclasses per rule, in ledger.rules)
     ├── ConflictError            the unit head moved (a racing write won)
+    │   └── StaleCheckpointError a witness's old size is not the one the log recorded
+    ├── SplitViewError           two signed checkpoints of one log that cannot both be true
     ├── NotFoundError            the thing asked for does not exist
     └── StorageError             the database failed; nothing was written
 
@@ -121,6 +123,39 @@ class ConflictError(LedgerError):
 
     code = "head-conflict"
     status = 409
+
+
+class StaleCheckpointError(ConflictError):
+    """A cosignature's old size is not the latest size the log recorded for the witness.
+
+    C2SP tlog-witness "add-checkpoint": 409, and the body names the recorded ``size``.
+    """
+
+    code = "stale-checkpoint"
+
+    def __init__(self, message: str, size: int, *, field: str | None = "old") -> None:
+        super().__init__(message, field=field)
+        self.size = size
+
+    @property
+    def problem_fields(self) -> dict[str, int]:
+        """The recorded size, as a problem+json member (tlog-witness's 409 body)."""
+        return {"size": self.size}
+
+
+class SplitViewError(LedgerError):
+    """The log showed checkpoints that contradict each other (a fork or a rewrite).
+
+    ``evidence`` is the publishable record (ledger.witness.Evidence.to_dict()): both
+    signed checkpoints and the consistency proof that failed.
+    """
+
+    code = "split-view"
+    status = 409
+
+    def __init__(self, message: str, evidence: dict[str, object]) -> None:
+        super().__init__(message, field="checkpoint")
+        self.evidence = evidence
 
 
 class NotFoundError(LedgerError):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger import codec, crypto, entry, gs1, merkle, note, rules
+from ledger import codec, cosigning, crypto, entry, gs1, merkle, note, rules
 from ledger.claiming import Claiming
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError, ValidationError
@@ -55,6 +55,8 @@ class LogConfig:
     ``operator_key`` signs checkpoints and the genesis entry that registers the operator.
     Without it the ledger is read-only (an auditor's view): the log must exist and
     ``verifier_key`` (the log's C2SP verifier key, pinned by the reader) is required.
+    ``witnesses`` are the verifier keys (type 0x04) of the witnesses whose cosignatures
+    the log accepts and counts (ledger.cosigning).
     """
 
     origin: str
@@ -62,6 +64,7 @@ class LogConfig:
     name: str = "default"
     operator_id: str = "operator"
     verifier_key: str | None = None
+    witnesses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -379,9 +382,11 @@ class Ledger(Claiming, Signaling, Reporting):
         owner_token: str | None = None,
         pending: Sequence[Scan] = (),
     ) -> dict[str, Any]:
-        """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans, owner}``
-        (docs/API.md), with clone signals and open reports (``pending``: scans not yet
-        stored) and whether ``owner_token`` is the current owner's.
+        """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans, owner,
+        witnesses}`` (docs/API.md), with clone signals and open reports (``pending``: scans
+        not yet stored), whether ``owner_token`` is the current owner's, and how many
+        configured witnesses cosigned a checkpoint holding the unit's whole chain
+        (ledger.cosigning.witness_summary).
 
         Every proof and signature in it is re-checked before the verdict is given.
 
@@ -390,7 +395,9 @@ class Ledger(Claiming, Signaling, Reporting):
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
         view = self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
-        return self.judge_signals(view, unit, owner_token=owner_token, pending=pending)
+        judged = self.judge_signals(view, unit, owner_token=owner_token, pending=pending)
+        needed = view["entries"][-1]["index"] + 1 if view["entries"] else 0
+        return {**judged, "witnesses": cosigning.witness_summary(self, needed)}
 
     def actor_view(self, actor_id: str) -> dict[str, Any]:
         """An actor with its role, name, prefixes, registration, revocation and keys.

@@ -1,14 +1,25 @@
-"""The log itself: checkpoints, the verifier key, inclusion and consistency proofs."""
+"""The log itself: checkpoints (with witness cosignatures), the verifier key, proofs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from datetime import UTC, datetime
 
-from api.context import ctx
-from api.schemas import MAX_INT64, NOT_MODIFIED, ConsistencyProof, InclusionProof, problems
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.context import ctx, read_body
+from api.schemas import (
+    MAX_INT64,
+    NOT_MODIFIED,
+    ConsistencyProof,
+    CosignatureReceipt,
+    InclusionProof,
+    problems,
+)
 from api.views import IMMUTABLE, REVALIDATE, cached_json
-from ledger import codec
+from ledger import codec, cosigning
+from ledger.events import format_time
 
 router = APIRouter(tags=["log"])
 _TEXT = {
@@ -26,15 +37,46 @@ _PROOF_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
 def get_checkpoint(
     request: Request, size: int | None = Query(None, ge=1, le=MAX_INT64)
 ) -> Response:
-    """The signed checkpoint; one at a fixed past size never changes."""
+    """The signed checkpoint with the witness cosignatures the log holds for it.
+
+    Cosignatures may arrive later, so even a past size is revalidated (its ETag counts
+    the signature lines).
+    """
     ledger = ctx(request).ledger_for(request)
-    stored = ledger.store.checkpoint(ledger.log, size)
-    policy = IMMUTABLE if size is not None else REVALIDATE
-    tag = f'"c{stored.size}"'
-    headers = {"ETag": tag, "Cache-Control": policy}
+    text = cosigning.cosigned_checkpoint(ledger, size)
+    tree_size, signatures = text.split("\n", 2)[1], text.count("\n\u2014 ")
+    tag = f'"c{tree_size}-{signatures}"'
+    headers = {"ETag": tag, "Cache-Control": REVALIDATE}
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return PlainTextResponse(stored.note, headers=headers)
+    return PlainTextResponse(text, headers=headers)
+
+
+@router.post(
+    "/v1/checkpoint/cosignatures",
+    summary="Submit a witness cosignature (C2SP tlog-witness add-checkpoint shape)",
+    response_model=CosignatureReceipt,
+    responses=problems(400, 403, 404, 409, 413, 422, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def post_cosignature(request: Request) -> Response:
+    """Store a configured witness's cosignature on one of this log's checkpoints.
+
+    The body is ``old <size>``, optional proof lines, a blank line, then the checkpoint
+    note carrying the witness's ``cosignature/v1`` line (docs/API.md). 409 with the
+    recorded ``size`` when ``old`` is not the size this witness cosigned last.
+    """
+    context = ctx(request)
+    body = await read_body(request, 64 * 1024)
+    now = format_time(datetime.now(UTC))
+    ledger = context.ledger_for(request)
+    receipt = await run_in_threadpool(cosigning.add_cosignature, ledger, body, now)
+    return JSONResponse(receipt, headers={"Cache-Control": "no-store"})
 
 
 @router.get(

@@ -23,6 +23,7 @@ from ledger.entry import ZERO_HASH
 from ledger.errors import NotFoundError, StorageError, ValidationError
 from ledger.merkle import Subtree
 from ledger.state import KeyRecord, Record, State
+from ledger.store.cosignatures import CosignatureStore
 from ledger.store.database import Engines, connect, migrate
 from ledger.store.queries import (
     CHECKPOINTS,
@@ -48,6 +49,7 @@ class Store:
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
+        self.cosignatures = CosignatureStore(engines)
 
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> Store:

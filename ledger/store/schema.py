@@ -194,3 +194,26 @@ class ScanCountRow(Base):
     count: Mapped[int] = mapped_column(BigInteger)
     first_at: Mapped[str] = mapped_column(String(32))
     first_place: Mapped[str | None] = mapped_column(String(64))
+
+
+class CosignatureRow(Base):
+    """A witness's C2SP ``cosignature/v1`` line on the checkpoint of ``size``."""
+
+    __tablename__ = "cosignatures"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    witness: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    line: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_cosignatures_size", "log", "size"),)
+
+
+class WitnessHeadRow(Base):
+    """The latest size a witness cosigned (C2SP tlog-witness: checked and moved atomically)."""
+
+    __tablename__ = "witness_heads"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    witness: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)

@@ -300,6 +300,50 @@ ALERTS = _object(
 """``alerts``: the brand's clone signals (``unit`` null for probing of a GTIN), reports
 (open first), and how fast reports were first answered."""
 
+EXPORT_BUNDLE = _object(
+    {
+        "file": {"type": "string"},
+        "size": {"type": "integer", "minimum": 0},
+        "checkpoints": {"type": "integer", "minimum": 0},
+        "bytes": {"type": "integer", "minimum": 1},
+    }
+)
+"""``export bundle``: the file written, its entries, checkpoints and bytes."""
+
+_WITNESS_COUNTS = _object(
+    {"configured": {"type": "integer", "minimum": 0}, "vouched": {"type": "integer", "minimum": 0}}
+)
+
+WITNESS_NEW = _object(
+    {
+        "file": {"type": "string"},
+        "verifier_key": {"type": "string", "pattern": r"^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$"},
+    }
+)
+"""``witness --new NAME``: the key file and the verifier key to give the log operator."""
+
+WITNESS = _object(
+    {
+        "size": {"type": "integer", "minimum": 1},
+        "old": {"type": "integer", "minimum": 0},
+        "witness": {"type": "string"},
+        "cosigned_by": {"type": "array", "items": {"type": "string"}},
+        "witnesses": _WITNESS_COUNTS,
+    }
+)
+"""``witness``: the size cosigned, the size it was checked against, the log's receipt."""
+
+VERIFY_PROOF = _object(
+    {
+        "unit": {"type": "string", "pattern": UNIT},
+        "verified": {"const": True},
+        "size": {"type": "integer", "minimum": 1},
+        "witnesses": {"type": "array", "items": {"type": "string"}},
+        "entries": VERIFY["properties"]["entries"],
+    }
+)
+"""``verify --proof FILE``: what the offline proof establishes (a failure exits 1)."""
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "keys": KEY,
     "keys export": KEY_EXPORT,
@@ -316,5 +360,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "claim": CLAIM,
     "alerts": ALERTS,
     "report": REPORT,
+    "export bundle": EXPORT_BUNDLE,
+    "witness new": WITNESS_NEW,
+    "witness": WITNESS,
+    "verify proof": VERIFY_PROOF,
 }
 """Every schema by the name docs/CLI.md gives it."""

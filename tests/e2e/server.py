@@ -84,10 +84,19 @@ def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]
 
 
 def start(
-    db_url: str, tmp: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+    db_url: str,
+    tmp: Path,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    name: str | None = None,
 ) -> LiveServer:
-    """Seed a fresh log in ``db_url`` and serve it on a random port."""
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    """Seed a fresh log in ``db_url`` and serve it on a random port.
+
+    ``name`` (default: random) names the log; the seeded entries are the same bytes
+    whatever the database, so two databases seeded under one name share a history
+    prefix (an operator rewriting its log keeps the key and the origin).
+    """
+    name = name or f"e2e-{uuid.uuid4().hex[:8]}"
     world, units = seed(db_url, name)
     key_file = tmp / "operator.pem"
     key_file.write_bytes(crypto.private_key_to_pem(key(1)))

@@ -485,7 +485,10 @@ def test_self_contained_no_script_no_external_url(name: str, lang: str) -> None:
     assert "@import" not in html and "url(" not in html
     page = Page(html)
     links = [a.get("href") or a.get("src") for _, a in page.tags if "href" in a or "src" in a]
-    assert links == [SWITCH, f"{PATH}?format=json"]
+    assert links[:2] == [SWITCH, f"{PATH}?format=json"]
+    known = story(name)["entries"]  # a unit with a history offers its offline proof
+    proof = [f"/v1/units/{story(name)['unit']['gtin']}/SN-1/proof"] if known else []
+    assert links[2:] == proof
     assert not any(k.startswith("on") for _, a in page.tags for k in a)
 
 
@@ -503,7 +506,8 @@ def test_language_switch_link_names_the_other_language() -> None:
 def test_links_never_leave_the_server(href: str) -> None:
     html = render_unit_page(story("genuine"), "en", path=href, switch_href=href, now=NOW)
     links = [a["href"] for t, a in Page(html).tags if t == "a"]
-    assert links == ["?lang=zh-CN", "?format=json"]
+    assert links[:2] == ["?lang=zh-CN", "?format=json"]
+    assert all(x.startswith("/v1/units/") for x in links[2:])  # the offline proof
 
 
 def test_font_stack_includes_cjk_fonts() -> None:

@@ -1,0 +1,144 @@
+"""``provenance witness``: check a log's latest checkpoint, cosign it, post the cosignature.
+
+The witness keeps one state file per log (the checkpoint it cosigned last, the log's
+pinned key) and writes it BEFORE it posts the cosignature, so it can never cosign two
+trees that contradict each other, even across a crash (C2SP tlog-witness). When the log
+shows a fork or a checkpoint inconsistent with the last one, it refuses and writes the
+evidence file (docs/FORMAT.md, "Split-view evidence").
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from cli.common import OPTIONS, UsageError, emit, fail
+from cli.statefile import read_json, write_json
+from ledger import note
+from ledger.errors import KeyFormatError, SplitViewError
+from ledger.events import format_time
+
+
+def install(app: typer.Typer) -> None:
+    """Add ``witness``."""
+
+    @app.command()
+    def witness(
+        key: Path = typer.Option(..., "--key", help="the witness's signer key file (0x04)"),
+        server: str = typer.Option(None, "--server", help="the log's server"),
+        state: Path = typer.Option(
+            None, "--state", help="the witness's state file (default: next to the key)"
+        ),
+        log_key: str = typer.Option(
+            None, "--log-key", help="the log's verifier key (default: PROVENANCE_LOG_KEY)"
+        ),
+        checkpoint: Path = typer.Option(
+            None, "--checkpoint", help="check this checkpoint instead of the server's latest"
+        ),
+        evidence: Path = typer.Option(
+            None, "--evidence", help="where to write split-view evidence"
+        ),
+        new: str = typer.Option(
+            None, "--new", help="create a witness key with this name in --key, then stop"
+        ),
+    ) -> None:
+        """Cosign the log's latest checkpoint if it is consistent with the last one."""
+        if new is not None:
+            _create_key(key, new)
+            return
+        url = server or OPTIONS.server
+        if not url:
+            raise UsageError("the witness needs --server URL")
+        signer = _load_key(key)
+        state_file = state or key.with_name(key.name + ".state.json")
+        _run(url, signer, state_file, log_key, checkpoint, evidence)
+
+
+def _create_key(path: Path, name: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    signer = note.Signer(name, Ed25519PrivateKey.generate(), note.ALG_COSIGNATURE_V1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as e:
+        raise KeyFormatError(f"{path} exists; refusing to overwrite a key") from e
+    with os.fdopen(fd, "w") as out:
+        out.write(signer.to_text() + "\n")
+    verifier = signer.verifier.to_text()
+    emit(
+        {"file": str(path), "verifier_key": verifier},
+        f"witness key in {path}; give the log operator its verifier key:",
+        verifier,
+    )
+
+
+def _load_key(path: Path) -> note.Signer:
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text().strip()
+    except OSError as e:
+        raise KeyFormatError(f"cannot read key file {path}: {e.strerror}") from e
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFormatError(f"key file {path} is readable by others; run chmod 600 {path}")
+    signer = note.Signer.from_text(text)
+    if signer.algorithm != note.ALG_COSIGNATURE_V1:
+        raise KeyFormatError("a witness key must be a cosignature (0x04) key", field="key")
+    return signer
+
+
+def _run(
+    url: str,
+    signer: note.Signer,
+    state_file: Path,
+    log_key: str | None,
+    checkpoint: Path | None,
+    evidence: Path | None,
+) -> None:
+    from cli.backend import Remote
+    from cli.remote_audit import RemoteSource
+    from ledger.witness import WitnessState, cosign_next, submission
+
+    data = read_json(state_file)
+    pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY") or (data or {}).get("log_key")
+    if not pinned:
+        raise UsageError("pin the log's key: --log-key or PROVENANCE_LOG_KEY (first run)")
+    previous = WitnessState.from_dict(data, pinned) if data is not None else None
+    remote = Remote(url)
+    try:
+        source = RemoteSource(remote)
+        served = checkpoint.read_text() if checkpoint else source.latest_checkpoint()
+        size = note.Checkpoint.from_body(note.Note.from_bytes(served).text).size
+        old = previous.seen.checkpoint.size if previous else 0
+        proof = source.consistency_proof(min(old, size), max(old, size)) if old != size else []
+        now = datetime.now(UTC)
+        try:
+            new_state, line = cosign_next(
+                previous, served, pinned, proof, signer, int(time.time()), format_time(now)
+            )
+        except SplitViewError as e:
+            target = evidence or state_file.with_name(state_file.name + ".evidence.json")
+            write_json(target, e.evidence, 0o644)
+            fail(f"split-view: {e.message}; refused to cosign; evidence in {target}")
+        write_json(state_file, new_state.to_dict())  # persisted before the cosignature leaves
+        body = submission(old, proof, new_state.seen.note, line)
+        response = remote.http.post(
+            "/v1/checkpoint/cosignatures", content=body, headers={"Content-Type": "text/plain"}
+        )
+        if response.status_code == 409 and response.json().get("code") == "stale-checkpoint":
+            recorded = response.json().get("size")
+            fail(f"the log recorded size {recorded} as this witness's last, not {old}")
+        receipt = remote._json(response)
+    finally:
+        remote.close()
+    emit(
+        {"size": size, "old": old, "witness": signer.name, **receipt},
+        f"cosigned size {size} (consistent with {old}); "
+        f"{receipt['witnesses']['vouched']} of {receipt['witnesses']['configured']} "
+        "configured witnesses vouch for it",
+    )

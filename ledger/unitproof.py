@@ -1,0 +1,244 @@
+"""The offline unit proof: a unit's chain, proven in a cosigned checkpoint, in one text file.
+
+Format (docs/FORMAT.md, "Offline unit proof"), UTF-8, lines ending in ``\\n``:
+
+    provenance-ledger/unit-proof@v1
+    unit <gtin14>/<serial>
+    <blank line>
+    then one C2SP tlog-proof (c2sp.org/tlog-proof@v1) per entry, by increasing index:
+    c2sp.org/tlog-proof@v1
+    extra <standard base64 of the entry's leaf bytes>
+    index <decimal index>
+    <inclusion proof, one standard base64 hash per line>
+    <blank line>
+    <the checkpoint note, with witness cosignatures; byte-identical in every section>
+
+The entries are the unit's whole chain plus, for every key that signed one of them,
+the entry that registered that key (``actor.register`` or ``key.rotate``), transitively
+up to the genesis entry: so every signature is checked against a key the log itself
+recorded, with nothing but the log's key (and the witnesses' keys) pinned. Each section
+is a standard tlog-proof whose ``extra`` is the record (the leaf hash is
+``SHA-256(0x00 || extra)``, RFC 9162 2.1.1).
+
+The proof shows the unit's history up to the checkpoint's size; it cannot show that no
+entry came later (no offline proof can), nor a revocation that the log's rules applied
+between a key's registration and its use (the audit replays the rules).
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ledger import codec, crypto, entry, merkle
+from ledger.checkpoint import verify_checkpoint
+from ledger.cosignature import cosigners, parse_witness_keys
+from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
+from ledger.events import ActorRegister, KeyRotate
+from ledger.signednote import Note, Verifier
+
+HEADER = "provenance-ledger/unit-proof@v1"
+TLOG_PROOF = "c2sp.org/tlog-proof@v1"
+_UNIT = re.compile(r"unit ([0-9]{14})/([!-~]{1,20})")
+_INDEX = re.compile(r"index (0|[1-9][0-9]{0,19})")
+
+
+@dataclass(frozen=True)
+class ProvenEntry:
+    """One entry of a proof: its index, leaf bytes and inclusion proof."""
+
+    index: int
+    leaf: bytes
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class UnitProof:
+    """A parsed (unverified) unit proof."""
+
+    gtin: str
+    serial: str
+    entries: tuple[ProvenEntry, ...]
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class VerifiedUnit:
+    """What a verified proof establishes: the unit's chain in a checkpoint of ``size``."""
+
+    gtin: str
+    serial: str
+    size: int
+    chain: tuple[entry.Leaf, ...]
+    chain_indices: tuple[int, ...]
+    witnesses: tuple[str, ...]
+
+
+def encode(gtin: str, serial: str, entries: Iterable[ProvenEntry], checkpoint: str) -> str:
+    """Return the proof text (module docstring) for entries in any order."""
+    parts = [f"{HEADER}\nunit {gtin}/{serial}\n\n"]
+    for item in sorted(entries, key=lambda e: e.index):
+        lines = [TLOG_PROOF, f"extra {codec.b64_encode(item.leaf)}", f"index {item.index}"]
+        lines += [codec.b64_encode(h) for h in item.proof]
+        parts.append("\n".join(lines) + "\n\n" + checkpoint)
+    return "".join(parts)
+
+
+def parse(data: bytes | str) -> UnitProof:
+    """Parse a proof strictly (syntax only; see `verify`).
+
+    Raises:
+        NoteError: not UTF-8, a missing or malformed line, a section without ``extra``,
+            indices not strictly increasing, or checkpoints that differ between sections.
+    """
+    text = _text(data)
+    head, sep, rest = text.partition("\n\n")
+    lines = head.split("\n")
+    if not sep or len(lines) != 2 or lines[0] != HEADER:
+        raise NoteError(f"expected '{HEADER}', a unit line and a blank line", field="header")
+    unit = _UNIT.fullmatch(lines[1])
+    if unit is None:
+        raise NoteError("expected 'unit <gtin14>/<serial>'", field="unit")
+    starts = [m.start() for m in re.finditer(f"^{re.escape(TLOG_PROOF)}\n", rest, re.M)]
+    if not starts or starts[0] != 0:
+        raise NoteError(f"expected '{TLOG_PROOF}' sections after the header", field="proof")
+    sections = [rest[a:b] for a, b in zip(starts, [*starts[1:], len(rest)], strict=True)]
+    entries = [_section(s, i) for i, s in enumerate(sections)]
+    checkpoints = {c for _, c in entries}
+    if len(checkpoints) != 1:
+        raise NoteError("every section must carry the same checkpoint", field="checkpoint")
+    indices = [e.index for e, _ in entries]
+    if indices != sorted(set(indices)):
+        raise NoteError("indices must strictly increase", field="index")
+    return UnitProof(unit.group(1), unit.group(2), tuple(e for e, _ in entries), checkpoints.pop())
+
+
+def _text(data: bytes | str) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NoteError(f"not UTF-8 at byte {e.start}", field="proof") from e
+
+
+def _section(section: str, number: int) -> tuple[ProvenEntry, str]:
+    """Parse one tlog-proof section (C2SP tlog-proof "Format")."""
+    head, sep, checkpoint = section.partition("\n\n")
+    lines = head.split("\n")
+    where = f"sections[{number}]"
+    if not sep or len(lines) < 3 or not lines[1].startswith("extra "):
+        raise NoteError("expected the header, 'extra', 'index' and a blank line", field=where)
+    index = _INDEX.fullmatch(lines[2])
+    if index is None:
+        raise NoteError("expected 'index <decimal>'", field=f"{where}.index")
+    leaf = codec.b64_decode(lines[1][len("extra ") :], field=f"{where}.extra")
+    proof = tuple(codec.b64_decode(h, field=f"{where}.proof") for h in lines[3:])
+    Note.from_bytes(checkpoint)  # syntax now; the signature in `verify`
+    return ProvenEntry(int(index.group(1)), leaf, proof), checkpoint
+
+
+def verify(
+    data: bytes | str,
+    log_key: str,
+    witness_keys: Sequence[Verifier | str] = (),
+    min_witnesses: int = 0,
+) -> VerifiedUnit:
+    """Verify a unit proof offline against pinned keys.
+
+    Steps:
+        (1) parse (`parse`);
+        (2) the checkpoint verifies under ``log_key``; every line by one of the
+            ``witness_keys`` verifies, and at least ``min_witnesses`` of them cosigned;
+        (3) every entry is included in the checkpoint (RFC 9162 2.1.3.2);
+        (4) every entry is signed by a key that an earlier entry in the proof
+            registered for its signer (the genesis entry by the key it introduces);
+        (5) the unit's entries form its chain: a commission first, then each ``prev``
+            naming the previous event's hash; any other entry registers keys.
+
+    Raises:
+        NoteError, EncodingError: (1) malformed.
+        CheckpointSignatureError, KeyFormatError: (2) a signature or a key.
+        SignatureError: (2) too few witnesses, or (4) a signature.
+        ProofError: (3) an inclusion proof, or (5) the chain.
+    """
+    proof = parse(data)  # (1)
+    checkpoint = verify_checkpoint(proof.checkpoint, log_key)  # (2)
+    witnesses = parse_witness_keys(witness_keys)
+    signed = cosigners(checkpoint, Note.from_bytes(proof.checkpoint), witnesses)
+    if len(signed) < min_witnesses:
+        raise SignatureError(
+            f"{len(signed)} of the required {min_witnesses} witnesses cosigned", field="witnesses"
+        )
+    leaves = []
+    for item in proof.entries:  # (3)
+        merkle.verify_inclusion(
+            merkle.leaf_hash(item.leaf), item.index, checkpoint.size, item.proof, checkpoint.root
+        )
+        leaves.append((item.index, entry.Leaf.from_bytes(item.leaf)))
+    _check_signatures(leaves)  # (4)
+    chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
+    return VerifiedUnit(
+        proof.gtin,
+        proof.serial,
+        checkpoint.size,
+        tuple(leaf for _, leaf in chain),
+        tuple(i for i, _ in chain),
+        tuple(w.name for w in signed),
+    )
+
+
+def _check_signatures(leaves: Sequence[tuple[int, entry.Leaf]]) -> None:
+    """Step (4): keys come only from earlier key-registering entries of the proof."""
+    keys: dict[str, tuple[str, str]] = {}  # key id -> (actor, base64url public key)
+    for index, leaf in leaves:
+        signed, event = leaf.signed, leaf.signed.event
+        introduced = _introduced(event)
+        if index == 0 and isinstance(event, ActorRegister) and event.subject == event.actor:
+            keys.update(introduced)  # the genesis entry is signed by a key it introduces
+        owner, public = keys.get(signed.key, (None, None))
+        if public is None or owner != event.actor:
+            raise SignatureError(
+                f"entry {index} is signed by a key no earlier entry gave {event.actor}",
+                field=f"entries[{index}]",
+            )
+        try:
+            entry.verify_event(signed, crypto.public_key_from_b64(public))
+        except LedgerError as e:
+            raise SignatureError(f"entry {index}: {e.message}", field=f"entries[{index}]") from e
+        keys.update(introduced)
+
+
+def _introduced(event: object) -> dict[str, tuple[str, str]]:
+    if isinstance(event, ActorRegister):
+        return {crypto.key_id(codec.b64url_decode(k)): (event.subject, k) for k in event.keys}
+    if isinstance(event, KeyRotate):
+        return {crypto.key_id(codec.b64url_decode(k)): (event.subject, k) for k in event.add}
+    return {}
+
+
+def _check_chain(
+    gtin: str, serial: str, leaves: Sequence[tuple[int, entry.Leaf]]
+) -> list[tuple[int, entry.Leaf]]:
+    """Step (5): the unit's entries, checked as a hash chain from its commission."""
+    chain: list[tuple[int, entry.Leaf]] = []
+    previous: bytes | None = None
+    for index, leaf in leaves:
+        event = leaf.signed.event
+        unit = getattr(event, "unit", None)
+        if unit is None or (unit.gtin, unit.serial) != (gtin, serial):
+            if not isinstance(event, ActorRegister | KeyRotate):
+                raise ProofError(f"entry {index} is neither the unit's nor a key's", field="chain")
+            continue
+        expected: str | None = None if previous is None else codec.b64url_encode(previous)
+        first_ok = previous is not None or event.kind == "commission"
+        if getattr(event, "prev", None) != expected or not first_ok:
+            raise ProofError(f"entry {index} does not continue the unit's chain", field="chain")
+        chain.append((index, leaf))
+        previous = leaf.signed.hash
+    if not chain:
+        raise ProofError("the proof holds no entry of the unit", field="chain")
+    return chain

@@ -1,0 +1,281 @@
+"""What a witness or an auditor remembers of a log, and the evidence when the log lies.
+
+A log proves that it only appends by serving, between any two of its signed
+checkpoints, an RFC 9162 consistency proof. Whoever keeps the last checkpoint it
+verified (`Seen`) can check each new one against it (`check_consistent`):
+
+1. the new checkpoint verifies under the pinned log key, with the same origin;
+2. same size: the roots must be equal (two roots for one size is a fork);
+3. larger size: the consistency proof old -> new must verify (RFC 9162 2.1.4.2);
+4. smaller size: the log went back; the proof new -> old must verify, and the
+   caller refuses to move backwards (it keeps its larger checkpoint).
+
+A failure in (2) to (4) raises `SplitViewError` with an `Evidence`: both signed
+checkpoints and the proof that failed, publishable as JSON (docs/FORMAT.md, "Split-view
+evidence"). Anyone holding the log's key re-checks it with `verify_evidence`.
+
+Pure: no I/O (callers fetch proofs and write files), no clock (times are arguments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger import codec, merkle
+from ledger.checkpoint import Checkpoint, as_verifier, verify_checkpoint
+from ledger.cosignature import cosign_checkpoint
+from ledger.errors import (
+    LedgerError,
+    ProofError,
+    SplitViewError,
+    StaleCheckpointError,
+    ValidationError,
+)
+from ledger.signednote import ALG_ED25519, Note, NoteSignature, Signer
+
+EVIDENCE_FORMAT = "provenance-ledger/split-view-evidence@v1"
+STATE_FORMAT = "provenance-ledger/witness-state@v1"
+FORK, INCONSISTENT = "fork", "inconsistent"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The last checkpoint a witness cosigned or an auditor verified (signed note text)."""
+
+    note: str
+    checkpoint: Checkpoint
+
+    @classmethod
+    def verified(cls, note: str, log_key: str) -> Seen:
+        """Verify ``note`` under ``log_key`` and remember it.
+
+        Raises:
+            NoteError, CheckpointSignatureError, KeyFormatError: it does not verify.
+        """
+        return cls(note, verify_checkpoint(note, log_key))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in state files."""
+        return {"size": self.checkpoint.size, "checkpoint": self.note}
+
+    @classmethod
+    def from_dict(cls, data: Any, log_key: str) -> Seen:
+        """Load and re-verify a remembered checkpoint (a state file is not trusted blindly).
+
+        Raises:
+            ValidationError: the data is not a remembered checkpoint.
+            NoteError, CheckpointSignatureError: its checkpoint does not verify.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("checkpoint"), str):
+            raise ValidationError("expected {size, checkpoint}", field="checkpoint")
+        seen = cls.verified(data["checkpoint"], log_key)
+        if data.get("size") != seen.checkpoint.size:
+            raise ValidationError("size differs from its checkpoint", field="size")
+        return seen
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Two signed checkpoints of one log that cannot both be honest, and why."""
+
+    kind: str
+    log_key: str
+    old: str
+    new: str
+    proof: tuple[bytes, ...]
+    detail: str
+    observed_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The publishable JSON form (docs/FORMAT.md)."""
+        return {
+            "format": EVIDENCE_FORMAT,
+            "kind": self.kind,
+            "log_key": self.log_key,
+            "old_checkpoint": self.old,
+            "new_checkpoint": self.new,
+            "proof": [codec.b64_encode(h) for h in self.proof],
+            "detail": self.detail,
+            "observed_at": self.observed_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Evidence:
+        """Parse the JSON form (without checking it: see `verify_evidence`).
+
+        Raises:
+            ValidationError: a field is missing or of the wrong type.
+        """
+        if not isinstance(data, dict) or data.get("format") != EVIDENCE_FORMAT:
+            raise ValidationError(f"not {EVIDENCE_FORMAT}", field="format")
+        fields = ("kind", "log_key", "old_checkpoint", "new_checkpoint", "detail", "observed_at")
+        for name in fields:
+            if not isinstance(data.get(name), str):
+                raise ValidationError("missing or not text", field=name)
+        proof = data.get("proof")
+        if not isinstance(proof, list) or not all(isinstance(h, str) for h in proof):
+            raise ValidationError("expected a list of base64 hashes", field="proof")
+        return cls(
+            data["kind"],
+            data["log_key"],
+            data["old_checkpoint"],
+            data["new_checkpoint"],
+            tuple(codec.b64_decode(h, field="proof") for h in proof),
+            data["detail"],
+            data["observed_at"],
+        )
+
+
+def check_consistent(
+    seen: Seen, note: str, log_key: str, proof: Sequence[bytes], observed_at: str
+) -> Checkpoint:
+    """Check a newly served checkpoint against the remembered one (module docstring).
+
+    ``proof`` is the log's consistency proof from the smaller to the larger size
+    (ignored when the sizes are equal). Returns the new checkpoint.
+
+    Raises:
+        NoteError, CheckpointSignatureError: the new checkpoint does not verify (1).
+        SplitViewError: a fork (2) or a failed consistency proof (3, 4).
+    """
+    new = verify_checkpoint(note, log_key, origin=seen.checkpoint.origin)  # (1)
+    old = seen.checkpoint
+
+    def evidence(kind: str, detail: str) -> SplitViewError:
+        record = Evidence(kind, log_key, seen.note, note, tuple(proof), detail, observed_at)
+        return SplitViewError(detail, record.to_dict())
+
+    if new.size == old.size:  # (2)
+        if new.root != old.root:
+            raise evidence(FORK, f"two different roots signed for size {new.size}")
+        return new
+    small, large = (old, new) if new.size > old.size else (new, old)  # (3), (4)
+    try:
+        merkle.verify_consistency(small.size, large.size, small.root, large.root, proof)
+    except ProofError as e:
+        raise evidence(
+            INCONSISTENT, f"checkpoint {small.size} is not a prefix of {large.size}: {e}"
+        ) from None
+    return new
+
+
+def verify_evidence(data: Any, log_key: str) -> Evidence:
+    """Check published evidence: it proves the log behind ``log_key`` misbehaved.
+
+    Steps: (1) parse; (2) both checkpoints verify under ``log_key``, same origin;
+    (3) a fork: same size, different roots; (4) otherwise the proof from the smaller
+    to the larger must fail (a proof that verifies voids the evidence; a third party
+    may also ask the log for a fresh proof between the two signed sizes: none exists).
+
+    Raises:
+        ValidationError: the evidence does not show misbehaviour.
+        NoteError, CheckpointSignatureError, KeyFormatError: a checkpoint does not verify.
+    """
+    record = Evidence.from_dict(data)  # (1)
+    old = verify_checkpoint(record.old, log_key)  # (2)
+    new = verify_checkpoint(record.new, log_key)
+    if old.size == new.size:  # (3)
+        if old.root == new.root:
+            raise ValidationError("same size and same root: no fork", field="new_checkpoint")
+        return record
+    small, large = (old, new) if old.size < new.size else (new, old)
+    try:  # (4)
+        merkle.verify_consistency(small.size, large.size, small.root, large.root, record.proof)
+    except LedgerError:
+        return record
+    raise ValidationError("the consistency proof verifies: no split view", field="proof")
+
+
+@dataclass(frozen=True)
+class WitnessState:
+    """A witness's memory of one log: its pinned key and the checkpoint it cosigned last."""
+
+    log_key: str
+    seen: Seen
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the witness's state file (docs/FORMAT.md)."""
+        return {"format": STATE_FORMAT, "log_key": self.log_key, "seen": self.seen.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Any, log_key: str | None = None) -> WitnessState:
+        """Load a state file, re-verifying its checkpoint; ``log_key`` must match if given.
+
+        Raises:
+            ValidationError: not a witness state file, or kept for another key.
+            NoteError, CheckpointSignatureError: its checkpoint does not verify.
+        """
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise ValidationError(f"not a {STATE_FORMAT} file", field="state")
+        key = data.get("log_key")
+        if not isinstance(key, str) or (log_key is not None and key != log_key):
+            raise ValidationError("the state file was kept for another log key", field="state")
+        return cls(key, Seen.from_dict(data.get("seen"), key))
+
+
+def cosign_next(
+    previous: WitnessState | None,
+    note: str,
+    log_key: str,
+    proof: Sequence[bytes],
+    witness: Signer,
+    timestamp: int,
+    observed_at: str,
+) -> tuple[WitnessState, NoteSignature]:
+    """Decide whether to cosign ``note``; return the new state and the cosignature.
+
+    Steps (C2SP tlog-witness, "add-checkpoint", from the witness's side):
+        (1) the checkpoint verifies under the pinned log key;
+        (2) against the last cosigned checkpoint: `check_consistent` (a fork or a
+            failed proof raises `SplitViewError` with the evidence);
+        (3) never cosign a smaller tree than before;
+        (4) cosign (``cosignature/v1`` at ``timestamp``). The caller must persist the
+            new state before it hands the cosignature to anyone.
+
+    Raises:
+        NoteError, CheckpointSignatureError: the checkpoint does not verify.
+        SplitViewError: (2) failed.
+        StaleCheckpointError: (3) the log served a smaller tree than the one cosigned.
+        KeyFormatError: ``witness`` is not a 0x04 key.
+    """
+    if previous is None:
+        checkpoint = verify_checkpoint(note, log_key)  # (1)
+    else:
+        checkpoint = check_consistent(previous.seen, note, log_key, proof, observed_at)  # (1), (2)
+        if checkpoint.size < previous.seen.checkpoint.size:  # (3)
+            raise StaleCheckpointError(
+                f"the log served size {checkpoint.size}, below the cosigned "
+                f"{previous.seen.checkpoint.size}",
+                previous.seen.checkpoint.size,
+                field="size",
+            )
+    line = cosign_checkpoint(checkpoint, witness, timestamp)  # (4)
+    return WitnessState(log_key, Seen(log_only(note, log_key), checkpoint)), line
+
+
+def log_only(note: str, log_key: str) -> str:
+    """The note with only the log's own signature lines (others' cosignatures dropped).
+
+    Raises:
+        NoteError: the note is malformed or holds no line by the log's key.
+    """
+    verifier = as_verifier(log_key, ALG_ED25519)
+    parsed = Note.from_bytes(note)
+    own = [
+        s for s in parsed.signatures if (s.name, s.key_hash) == (verifier.name, verifier.key_hash)
+    ]
+    return Note(parsed.text, own).to_bytes().decode()
+
+
+def submission(old: int, proof: Sequence[bytes], note: str, line: NoteSignature) -> bytes:
+    """The body a witness posts to ``POST /v1/checkpoint/cosignatures``.
+
+    C2SP tlog-witness "add-checkpoint" shape: ``old <size>``, the proof lines, a blank
+    line, then the checkpoint (with the log's signature only) and the cosignature line.
+    """
+    parsed = Note.from_bytes(note)
+    cosigned = Note(parsed.text, [*parsed.signatures, line]).to_bytes().decode()
+    lines = [f"old {old}", *(codec.b64_encode(h) for h in proof)]
+    return ("\n".join(lines) + "\n\n" + cosigned).encode()
