@@ -13,6 +13,12 @@ They ask the context for the one that serves the request:
 - `Context.ledger_for_brand(brand)`: the log a brand's units live in (alerts);
 - `Context.ledger_for_events(request, events)`: the one log a batch of signed events is
   appended to (routed by the events; the URL's log must agree).
+
+Reads may be served by a PostgreSQL streaming replica (ledger.store.replicas). A client
+that must see its own write sends the tree size its write returned, as ``?min_size=N``
+or the header ``Provenance-Min-Size: N``; the ledgers handed out for reads wait briefly
+for a replica that far along, else read the primary. Each is pinned to one database for
+the request, so a request's reads agree with each other.
 """
 
 from __future__ import annotations
@@ -37,9 +43,11 @@ from api.settings import Settings
 from ledger.claiming import owner_client, owner_hash
 from ledger.deployment import Deployment
 from ledger.entry import SignedEvent
+from ledger.errors import ValidationError
 from ledger.events import format_time
 from ledger.service import Ledger, Scan
 
+MIN_SIZE_HEADER = "Provenance-Min-Size"
 _PLACE = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
 _AGENTS = (
     ("wechat", re.compile(r"MicroMessenger", re.I)),
@@ -67,20 +75,29 @@ class Context:
 
         Raises:
             NotFoundError: the URL names a log this deployment does not serve.
+            ValidationError: a malformed ``min_size``.
         """
-        return self.deployment.for_log(request.path_params.get("log"))
+        ledger = self.deployment.for_log(request.path_params.get("log"))
+        return ledger.reading(min_size(request))
 
-    def ledger_for_unit(self, gtin: str) -> Ledger:
-        """The log a unit (or product) with this GTIN lives in.
+    def ledger_for_unit(self, gtin: str, request: Request | None = None) -> Ledger:
+        """The log a unit (or product) with this GTIN lives in (reads pinned per request).
 
         Raises:
             GS1Error: the GTIN is malformed.
+            ValidationError: a malformed ``min_size``.
         """
-        return self.deployment.for_gtin(gtin)
+        ledger = self.deployment.for_gtin(gtin)
+        return ledger.reading(min_size(request) if request else 0)
 
-    def ledger_for_brand(self, brand: str) -> Ledger:
-        """The log a brand's registrations and units live in."""
-        return self.deployment.for_brand(brand)
+    def ledger_for_brand(self, brand: str, request: Request | None = None) -> Ledger:
+        """The log a brand's registrations and units live in (reads pinned per request).
+
+        Raises:
+            ValidationError: a malformed ``min_size``.
+        """
+        ledger = self.deployment.for_brand(brand)
+        return ledger.reading(min_size(request) if request else 0)
 
     def ledger_for_events(self, request: Request, events: Sequence[SignedEvent]) -> Ledger:
         """The one log these signed events are appended to.
@@ -157,17 +174,27 @@ class Context:
         """Write each scan to its unit's log (one transaction per log)."""
         by_log: dict[int, tuple[Ledger, list[Scan]]] = {}
         for scan in batch:
-            ledger = self.ledger_for_unit(scan.gtin)
+            ledger = self.deployment.for_gtin(scan.gtin)
             by_log.setdefault(id(ledger), (ledger, []))[1].append(scan)
         for ledger, scans in by_log.values():
             ledger.record_scans(scans)
 
     async def unit_view(
-        self, gtin: str, serial: str, signature: str | None, owner_token: str | None = None
+        self,
+        gtin: str,
+        serial: str,
+        signature: str | None,
+        owner_token: str | None = None,
+        request: Request | None = None,
     ) -> dict[str, Any]:
         """The unit view from the unit's log, every queued scan counted exactly once,
-        judged with its clone signals and for the owner of ``owner_token``."""
-        ledger = self.ledger_for_unit(gtin)
+        judged with its clone signals and for the owner of ``owner_token``.
+
+        Raises:
+            GS1Error: the GTIN or serial is malformed.
+            ValidationError: a malformed ``min_size`` on ``request``.
+        """
+        ledger = self.ledger_for_unit(gtin, request)
         before = self.flush_generation
         pending = [p for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial)]
         view = await run_in_threadpool(
@@ -200,6 +227,20 @@ class Context:
 def owner_cookie(gtin: str, serial: str) -> str:
     """The name of the cookie that holds a unit's owner token (one per unit)."""
     return "pl_owner_" + hashlib.sha256(f"{gtin}/{serial}".encode()).hexdigest()[:16]
+
+
+def min_size(request: Request) -> int:
+    """The tree size the client needs to see (``?min_size=`` or ``Provenance-Min-Size``).
+
+    Raises:
+        ValidationError: not a non-negative decimal integer below 2^63.
+    """
+    raw = request.query_params.get("min_size") or request.headers.get(MIN_SIZE_HEADER)
+    if raw is None:
+        return 0
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise ValidationError("min_size is a tree size: a decimal integer", field="min_size")
+    return int(raw)
 
 
 def client_address(request: Request) -> str:

@@ -45,6 +45,30 @@ class Metrics:
             "provenance_entries_appended", "Entries appended", registry=self.registry
         )
         self.scans = Counter("provenance_scans", "Resolver scans recorded", registry=self.registry)
+        self.replica_up = Gauge(
+            "provenance_replica_up",
+            "1 when the read replica answers, else 0 (its reads go to the primary)",
+            ["replica"],
+            registry=self.registry,
+        )
+        self.replica_lag_entries = Gauge(
+            "provenance_replica_lag_entries",
+            "Entries of the log the primary has and the replica has not replayed yet",
+            ["log", "replica"],
+            registry=self.registry,
+        )
+        self.replica_lag_seconds = Gauge(
+            "provenance_replica_lag_seconds",
+            "Seconds since the replica replayed its last transaction (grows while idle)",
+            ["replica"],
+            registry=self.registry,
+        )
+        self.reads = Gauge(
+            "provenance_db_read_transactions",
+            "Read transactions opened by this process, by database and role",
+            ["database", "role"],
+            registry=self.registry,
+        )
 
     def asgi(self, app: ASGIApp) -> ASGIApp:
         """Wrap ``app``: time and count every HTTP request by its route template.

@@ -200,7 +200,7 @@ class Deployment:
             KeyFormatError: an operator key cannot be read.
             StorageError: a database cannot be reached or migrated.
         """
-        stores: dict[str, Store] = {}
+        stores: dict[tuple[str, tuple[str, ...]], Store] = {}
         ledgers: dict[str, Ledger] = {}
         try:
             for spec in config.logs:
@@ -209,9 +209,11 @@ class Deployment:
                     if spec.operator_key_file is None
                     else load_operator_key(spec.operator_key_file)
                 )
-                store = stores.get(spec.database_url)
+                where = (spec.database_url, spec.replica_urls)
+                store = stores.get(where)
                 if store is None:
-                    store = stores[spec.database_url] = Store.open(spec.database_url)
+                    store = Store.open(spec.database_url, replicas=spec.replica_urls)
+                    stores[where] = store
                 log_config = LogConfig(
                     origin=spec.origin,
                     operator_key=key,

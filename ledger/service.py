@@ -16,6 +16,7 @@ event's position (``events[3].prev``). The faces (api, cli) call only this modul
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -32,7 +33,7 @@ from ledger.prefetch import load_state_for
 from ledger.reporting import Reporting
 from ledger.signalview import Signaling
 from ledger.state import ActorRecord, KeyRecord, State
-from ledger.store import LogHead, SignalStore, Store, StoredEntry, WriteTx
+from ledger.store import LogHead, ReplicaStatus, SignalStore, Store, StoredEntry, WriteTx
 from ledger.unitview import ViewCache, entry_json
 from ledger.verdict import ServedEntry
 
@@ -182,14 +183,20 @@ class Ledger(Claiming, Signaling, Reporting):
 
     @classmethod
     def open(
-        cls, url: str, config: LogConfig, clock: Callable[[], datetime] | None = None
+        cls,
+        url: str,
+        config: LogConfig,
+        clock: Callable[[], datetime] | None = None,
+        replicas: Sequence[str] = (),
     ) -> Ledger:
         """Open (creating and migrating if needed) the store at ``url`` and the log.
+
+        ``replicas`` are PostgreSQL streaming replicas of ``url`` that serve reads.
 
         Raises:
             StorageError: the database cannot be reached or migrated.
         """
-        store = Store.open(url)
+        store = Store.open(url, replicas=replicas)
         try:
             return cls(store, config, clock)
         except BaseException:
@@ -199,6 +206,22 @@ class Ledger(Claiming, Signaling, Reporting):
     def close(self) -> None:
         """Release the store's connections."""
         self.store.close()
+
+    def reading(self, min_size: int = 0) -> Ledger:
+        """This ledger with its reads on one engine that holds ``min_size`` entries.
+
+        A streaming replica that has replayed that far (after a short wait), else the
+        primary: a client that wrote and got size ``n`` back reads its write with
+        ``min_size=n``. Use one per request, so that all of its reads agree.
+        """
+        pinned = copy.copy(self)
+        pinned.store = self.store.pinned(self.log, min_size)
+        return pinned
+
+    def replica_status(self) -> list[ReplicaStatus]:
+        """Each read replica of this log's database: up, lag in entries and seconds."""
+        size = self.store.on_primary().head(self.log).size
+        return self.store.replica_status(self.log, size)
 
     @property
     def signal_store(self) -> SignalStore:
@@ -226,7 +249,7 @@ class Ledger(Claiming, Signaling, Reporting):
 
         Returns the receipt, or None when the log already has entries.
         """
-        if self.store.head(self.log).size:
+        if self.store.on_primary().head(self.log).size:
             return None
         key = self.config.operator_key
         if key is None:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.context import ctx
+from api.context import Context, ctx
 from api.schemas import Health, problems
 
 router = APIRouter(tags=["operations"])
@@ -40,9 +40,24 @@ async def healthz(request: Request) -> JSONResponse:
     },
 )
 async def metrics(request: Request) -> Response:
-    """Request counts and latencies by route, appended entries, scans, each log's size."""
+    """Request counts and latencies, appended entries, scans, log sizes, replica lag."""
     context = ctx(request)
-    for name, ledger in context.deployment.ledgers.items():
-        head = await run_in_threadpool(ledger.head)
-        context.metrics.log_size.labels(name).set(head.size)
+    await run_in_threadpool(_observe, context)
     return context.metrics.render()
+
+
+def _observe(context: Context) -> None:
+    """Set the gauges read at scrape time: each log's size, each replica's lag."""
+    metrics = context.metrics
+    reads: dict[tuple[str, str], int] = {}
+    for name, ledger in context.deployment.ledgers.items():
+        metrics.log_size.labels(name).set(ledger.store.on_primary().head(ledger.log).size)
+        for replica in ledger.replica_status():
+            metrics.replica_up.labels(replica.name).set(1 if replica.up else 0)
+            if replica.lag_entries is not None:
+                metrics.replica_lag_entries.labels(name, replica.name).set(replica.lag_entries)
+            if replica.lag_seconds is not None:
+                metrics.replica_lag_seconds.labels(replica.name).set(replica.lag_seconds)
+        reads.update(ledger.store.read_counts())  # logs sharing a store share counts
+    for (database, role), count in reads.items():
+        metrics.reads.labels(database, role).set(count)

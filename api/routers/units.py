@@ -101,7 +101,7 @@ async def get_unit(
     context = ctx(request)
     await context.limit(request)
     unit = _unit_id(gtin, serial)
-    ledger = context.ledger_for_unit(unit.gtin)
+    ledger = context.ledger_for_unit(unit.gtin, request)
     view = await run_in_threadpool(ledger.unit_view, unit.gtin, unit.serial, s)
     from api.page import reason_words
 
@@ -177,7 +177,7 @@ async def _resolve(request: Request) -> Response:
     params = dict(link.query)
     context.scan(request, link.gtin, link.serial, params.get("place"))
     token = request.cookies.get(owner_cookie(link.gtin, link.serial))
-    view = await context.unit_view(link.gtin, link.serial, params.get("s"), token)
+    view = await context.unit_view(link.gtin, link.serial, params.get("s"), token, request)
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
     from api.page import choose_language, reason_words, render_unit_page
 

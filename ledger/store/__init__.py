@@ -5,8 +5,17 @@
 
 from ledger.store import signals_schema  # noqa: F401  (registers the signal tables)
 from ledger.store.queries import LogHead, StoredCheckpoint, StoredEntry
+from ledger.store.replicas import ReplicaStatus
 from ledger.store.repository import Store
 from ledger.store.signals import SignalStore
 from ledger.store.writer import WriteTx
 
-__all__ = ["LogHead", "SignalStore", "Store", "StoredCheckpoint", "StoredEntry", "WriteTx"]
+__all__ = [
+    "LogHead",
+    "ReplicaStatus",
+    "SignalStore",
+    "Store",
+    "StoredCheckpoint",
+    "StoredEntry",
+    "WriteTx",
+]

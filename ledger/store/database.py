@@ -10,12 +10,17 @@ PostgreSQL serializes writers per log with ``SELECT ... FOR UPDATE`` on the log'
 (ledger.store.repository); migrations take an advisory lock so that several workers
 starting at once upgrade the schema exactly once.
 
+PostgreSQL streaming replicas (``replica_urls``) serve reads; ledger.store.replicas
+decides, read by read, whether a replica or the primary answers. Migrations and writes
+run on the primary only; the replicas receive both through WAL.
+
 Migrations are Alembic's, run programmatically; `migrate` brings any database to head.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import StorageError
+from ledger.store.replicas import ReadRouter
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x70726F76  # "prov": advisory lock id for schema upgrades
@@ -36,11 +42,13 @@ _PG_MIGRATION_LOCK = 0x70726F76  # "prov": advisory lock id for schema upgrades
 
 @dataclass(frozen=True)
 class Engines:
-    """A reader and a writer engine on one database."""
+    """A reader and a writer engine on one database, and where reads may go."""
 
     url: str
     reader: Engine
     writer: Engine
+    #: the primary's reader plus any streaming replicas (ledger.store.replicas)
+    reads: ReadRouter
 
     @property
     def is_sqlite(self) -> bool:
@@ -51,29 +59,45 @@ class Engines:
         """Close every pooled connection."""
         self.reader.dispose()
         self.writer.dispose()
+        self.reads.dispose()
 
 
-def connect(url: str) -> Engines:
-    """Create the reader and writer engines for ``url``.
+def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
+    """Create the reader and writer engines for ``url``, and one per read replica.
 
-    ``sqlite:///path`` (the parent folder is created) or ``postgresql+psycopg://...``.
+    ``sqlite:///path`` (the parent folder is created) or ``postgresql+psycopg://...``;
+    replicas are PostgreSQL streaming replicas of a PostgreSQL ``url``.
 
     Raises:
-        StorageError: the URL names an unsupported database.
+        StorageError: the URL names an unsupported database, or replicas are given
+            for SQLite.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if replica_urls:
+            raise StorageError("read replicas need PostgreSQL streaming replication")
         if parsed.database in (None, "", ":memory:"):
             raise StorageError("SQLite needs a file path: several connections share it")
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return Engines(url, _sqlite_engine(url, "BEGIN"), _sqlite_engine(url, "BEGIN IMMEDIATE"))
+        reader = _sqlite_engine(url, "BEGIN")
+        return Engines(
+            url, reader, _sqlite_engine(url, "BEGIN IMMEDIATE"), ReadRouter.build(reader)
+        )
     if parsed.get_backend_name() == "postgresql":
         reader = create_engine(url, pool_pre_ping=True)
         writer = create_engine(url, pool_pre_ping=True)
-        return Engines(url, reader, writer)
+        replicas = [(r, _replica_engine(r)) for r in replica_urls]
+        return Engines(url, reader, writer, ReadRouter.build(reader, replicas))
     raise StorageError(
         f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
     )
+
+
+def _replica_engine(url: str) -> Engine:
+    if make_url(url).get_backend_name() != "postgresql":
+        raise StorageError(f"a read replica must be PostgreSQL, not {url!r}")
+    # A stopped replica must fail fast so the read moves to the primary.
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 2})
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:

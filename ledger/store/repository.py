@@ -1,7 +1,8 @@
 """Reads and writes of one database holding one or more logs.
 
 `Store` answers reads (entries, unit chains, checkpoints, proofs from stored subtree
-hashes, projections) on the reader engine; `Store.writer` opens the one transaction
+hashes, projections) on the reader engine or a streaming replica (ledger.store.replicas;
+`Store.pinned` keeps one request's reads on one of them); `Store.writer` opens the one transaction
 in which an append happens, holding the log's write lock (`WriteTx`). No rules and no
 signatures here: ledger.service decides what to write, this module only writes it.
 Every database failure surfaces as `StorageError`.
@@ -41,24 +42,34 @@ from ledger.store.queries import (
     read_subtrees,
 )
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
+from ledger.store.replicas import ReadTarget, ReplicaStatus
 from ledger.store.writer import WriteTx
 
 
 class Store:
     """A database of logs. Create with `Store.open`; close with `close`."""
 
-    def __init__(self, engines: Engines) -> None:
+    def __init__(
+        self,
+        engines: Engines,
+        target: ReadTarget | None = None,
+        floor: tuple[int, int] | None = None,
+    ) -> None:
         self.engines = engines
         self.cosignatures = CosignatureStore(engines)
+        #: where this store's reads go; None: chosen afresh for every read ...
+        self._target = target
+        #: ... unless pinned: then chosen at the first read for this (log, min_size)
+        self._floor = floor
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True) -> Store:
-        """Connect to ``url`` and (by default) migrate its schema to head.
+    def open(cls, url: str, *, create: bool = True, replicas: Sequence[str] = ()) -> Store:
+        """Connect to ``url`` (and its read ``replicas``); by default migrate it to head.
 
         Raises:
             StorageError: unsupported URL, unreachable database or failed migration.
         """
-        store = cls(connect(url))
+        store = cls(connect(url, replicas))
         if create:
             try:
                 migrate(store.engines)
@@ -71,10 +82,41 @@ class Store:
         """Release every connection."""
         self.engines.dispose()
 
+    def pinned(self, log: int, min_size: int = 0) -> Store:
+        """This store with every read on one engine that holds ``min_size`` entries of ``log``.
+
+        A replica that has replayed that far (waiting briefly for it), else the primary:
+        read-your-writes for a client that knows the size its write made. Reads answered
+        from several queries stay consistent with each other on one engine.
+        """
+        return Store(self.engines, floor=(log, min_size))
+
+    def on_primary(self) -> Store:
+        """This store with every read on the primary (what must not be stale)."""
+        return Store(self.engines, self.engines.reads.primary)
+
+    def replica_status(self, log: int, primary_size: int) -> list[ReplicaStatus]:
+        """Each read replica: up, and its lag behind ``primary_size`` entries of ``log``."""
+        return self.engines.reads.status(log, primary_size)
+
+    def read_counts(self) -> dict[tuple[str, str], int]:
+        """Read transactions opened so far, by (database, ``primary`` or ``replica``)."""
+        reads = self.engines.reads
+        return {
+            (t.name, "replica" if t.is_replica else "primary"): t.reads
+            for t in (reads.primary, *reads.replicas)
+        }
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        reads = self.engines.reads
         try:
-            with self.engines.reader.connect() as conn, conn.begin():
+            if self._target is None and self._floor is not None:
+                self._target = reads.choose(*self._floor)  # in the caller's thread, once
+            target, conn = reads.connect(self._target or reads.choose())
+            if self._target is not None:
+                self._target = target  # a failed replica: the rest of the reads too
+            with conn, conn.begin():
                 yield conn
         except (OverflowError, DataError) as e:  # beyond the database's 64-bit integers
             raise ValidationError(f"number out of range: {e}") from e
@@ -89,7 +131,7 @@ class Store:
         Raises:
             StorageError: the log exists with another origin, or the database failed.
         """
-        head = self.find_log(name)
+        head = self.on_primary().find_log(name)
         if head is None:
             try:
                 with self.engines.writer.begin() as conn:
@@ -109,7 +151,7 @@ class Store:
                         )
             except SQLAlchemyError as e:
                 raise StorageError(f"cannot create log {name!r}: {e}") from e
-            head = self.find_log(name)
+            head = self.on_primary().find_log(name)
         if head is None or head.origin != origin:
             raise StorageError(f"log {name!r} exists with origin {head.origin if head else None!r}")
         return head
