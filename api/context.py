@@ -14,7 +14,9 @@ They ask the context for the one that serves the request:
 - `Context.ledger_for_events(request, events)`: the one log a batch of signed events is
   appended to (routed by the events; the URL's log must agree).
 
-Reads may be served by a PostgreSQL streaming replica (ledger.store.replicas). A client
+Reads of GET and HEAD requests may be served by a PostgreSQL streaming replica
+(ledger.store.replicas); every other request reads the primary, so a write is never
+decided on stale state (a claim's lockout, a report's triage). A client
 that must see its own write sends the tree size its write returned, as ``?min_size=N``
 or the header ``Provenance-Min-Size: N``; the ledgers handed out for reads wait briefly
 for a replica that far along, else read the primary. Each is pinned to one database for
@@ -78,7 +80,7 @@ class Context:
             ValidationError: a malformed ``min_size``.
         """
         ledger = self.deployment.for_log(request.path_params.get("log"))
-        return ledger.reading(min_size(request))
+        return _pin(ledger, request)
 
     def ledger_for_unit(self, gtin: str, request: Request | None = None) -> Ledger:
         """The log a unit (or product) with this GTIN lives in (reads pinned per request).
@@ -87,8 +89,7 @@ class Context:
             GS1Error: the GTIN is malformed.
             ValidationError: a malformed ``min_size``.
         """
-        ledger = self.deployment.for_gtin(gtin)
-        return ledger.reading(min_size(request) if request else 0)
+        return _pin(self.deployment.for_gtin(gtin), request)
 
     def ledger_for_brand(self, brand: str, request: Request | None = None) -> Ledger:
         """The log a brand's registrations and units live in (reads pinned per request).
@@ -96,8 +97,7 @@ class Context:
         Raises:
             ValidationError: a malformed ``min_size``.
         """
-        ledger = self.deployment.for_brand(brand)
-        return ledger.reading(min_size(request) if request else 0)
+        return _pin(self.deployment.for_brand(brand), request)
 
     def ledger_for_events(self, request: Request, events: Sequence[SignedEvent]) -> Ledger:
         """The one log these signed events are appended to.
@@ -107,7 +107,8 @@ class Context:
             ValidationError: the events span logs or belong to another log than the
                 URL names (field ``log``).
         """
-        return self.deployment.for_events(events, request.path_params.get("log"))
+        ledger = self.deployment.for_events(events, request.path_params.get("log"))
+        return ledger.reading(primary=True)
 
     async def limit(self, request: Request) -> None:
         """Spend one request of the client's public budget, or raise 429.
@@ -227,6 +228,16 @@ class Context:
 def owner_cookie(gtin: str, serial: str) -> str:
     """The name of the cookie that holds a unit's owner token (one per unit)."""
     return "pl_owner_" + hashlib.sha256(f"{gtin}/{serial}".encode()).hexdigest()[:16]
+
+
+def _pin(ledger: Ledger, request: Request | None) -> Ledger:
+    """The ledger with this request's reads pinned: a request that may write reads the
+    primary (never act on stale state); a read may use a replica, up to ``min_size``."""
+    if request is None:
+        return ledger.reading()
+    if request.method not in ("GET", "HEAD"):
+        return ledger.reading(primary=True)
+    return ledger.reading(min_size(request))
 
 
 def min_size(request: Request) -> int:

@@ -8,12 +8,14 @@ backend sees them.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
 import httpx
 
 from api.settings import Settings
+from ledger.deployment import LogSpec
 from ledger.entry import SignedEvent
-from ledger.errors import KeyFormatError, LedgerError
+from ledger.errors import KeyFormatError, LedgerError, NotFoundError
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when a command needs it
     from ledger.audit import AuditReport
@@ -53,38 +55,39 @@ class Backend(Protocol):
 class Local:
     """The ledger in a local database (the operator's machine, or the demo)."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, log: str | None = None) -> None:
         import os
 
         from cli.common import load_private_key
         from ledger.service import Ledger, LogConfig
 
-        settings = Settings.from_env()
+        spec = _local_log(database_url, log)
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
-        if pinned and not settings.operator_key_file.exists():
+        key_file = spec.operator_key_file
+        if pinned and (key_file is None or not key_file.exists()):
             # An auditor's machine: no operator key, the log's verifier key pinned.
             config = LogConfig(
-                origin=settings.origin,
+                origin=spec.origin,
                 operator_key=None,
-                name=settings.log_name,
+                name=spec.name,
                 verifier_key=pinned.strip(),
-                witnesses=settings.witnesses,
+                witnesses=Settings.from_env().witnesses,
             )
-            self.ledger = Ledger.open(database_url, config)
+            self.ledger = Ledger.open(spec.database_url, config)
             return
-        # As api.app.open_ledger, without loading FastAPI for a command line.
-        if not settings.operator_key_file.exists():
+        # As api.app, without loading FastAPI for a command line.
+        if key_file is None or not key_file.exists():
             raise KeyFormatError(
-                f"no operator key at {settings.operator_key_file}: run `provenance init`, "
+                f"no operator key at {key_file}: run `provenance init`, "
                 "set PROVENANCE_OPERATOR_KEY, or pin PROVENANCE_LOG_KEY to only read"
             )
         config = LogConfig(
-            origin=settings.origin,
-            operator_key=load_private_key(settings.operator_key_file),
-            name=settings.log_name,
-            witnesses=settings.witnesses,
+            origin=spec.origin,
+            operator_key=load_private_key(key_file),
+            name=spec.name,
+            witnesses=Settings.from_env().witnesses,
         )
-        self.ledger = Ledger.open(database_url, config)
+        self.ledger = Ledger.open(spec.database_url, config)
         self.ledger.init()
 
     def append(self, events: list[SignedEvent]) -> dict[str, Any]:
@@ -117,6 +120,36 @@ class Local:
     def close(self) -> None:
         """Close the database."""
         self.ledger.close()
+
+
+def _local_log(database_url: str, log: str | None) -> LogSpec:
+    """The log a local command works on: ``log`` (default: the default log) of the
+    ``PROVENANCE_LOGS`` deployment file, else the log of that name in ``database_url``.
+
+    Raises:
+        NotFoundError: the deployment file has no log ``log``.
+        ValidationError: the deployment file is invalid.
+    """
+    settings = Settings.from_env()
+    if settings.logs_file is not None:
+        deployment = settings.deployment()
+        name = log or deployment.routing.default
+        for spec in deployment.logs:
+            if spec.name == name:
+                return spec
+        raise NotFoundError(f"no log {name!r} in {settings.logs_file}", field="log")
+    return LogSpec(
+        name=log or settings.log_name,
+        origin=settings.origin,
+        database_url=database_url,
+        operator_key_file=settings.operator_key_file,
+    )
+
+
+def remote_url(server: str, log: str | None) -> str:
+    """The base URL of ``log`` on ``server`` (``/logs/{log}``; the default log: as is)."""
+    base = server.rstrip("/")
+    return f"{base}/logs/{quote(log, safe='')}" if log else base
 
 
 class Remote:

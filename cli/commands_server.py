@@ -37,7 +37,7 @@ def install(app: typer.Typer) -> None:
                 OPTIONS.home / "keys" / "operator.pem",
                 crypto.private_key_from_pem(key_file.read_bytes()),
             )
-        store = Local(OPTIONS.database_url)
+        store = Local(OPTIONS.database_url, OPTIONS.log)
         try:
             info = {
                 "database": OPTIONS.database_url,
@@ -59,8 +59,21 @@ def install(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host"),
         port: int = typer.Option(8000, "--port"),
         workers: int = typer.Option(1, "--workers", min=1),
+        replica: list[str] = typer.Option(
+            None,
+            "--replica",
+            help="a PostgreSQL streaming replica of --db that serves reads (repeatable)",
+        ),
+        logs: Path = typer.Option(
+            None, "--logs", help="a deployment file of several logs (docs/SCALING.md)"
+        ),
     ) -> None:
-        """Serve the API and the consumer page with uvicorn."""
+        """Serve the API and the consumer page with uvicorn.
+
+        Writes go to ``--db`` (``DATABASE_URL``), reads to its ``--replica`` servers
+        (``DATABASE_REPLICA_URLS``) while they answer; ``--logs`` (``PROVENANCE_LOGS``)
+        serves several logs instead, each with its own database and replicas.
+        """
         import uvicorn
 
         from api.settings import Settings
@@ -68,6 +81,10 @@ def install(app: typer.Typer) -> None:
         _local_only("serve")
         if OPTIONS.db:
             os.environ["DATABASE_URL"] = OPTIONS.db
+        if replica:
+            os.environ["DATABASE_REPLICA_URLS"] = ",".join(replica)
+        if logs:
+            os.environ["PROVENANCE_LOGS"] = str(logs.resolve())
         # The origin names the log for its lifetime: keep the one `init` derived from the
         # same environment, whatever port this server listens on.
         os.environ.setdefault("PROVENANCE_ORIGIN", Settings.from_env().origin)

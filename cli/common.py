@@ -34,6 +34,8 @@ class Options:
 
     db: str | None = None
     server: str | None = None
+    #: the log of a deployment of several (``/logs/{log}`` on a server; docs/SCALING.md)
+    log: str | None = None
     json: bool = False
     debug: bool = False
 

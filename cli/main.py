@@ -48,11 +48,15 @@ def options(
     server: str = typer.Option(None, "--server", help="send to / read from a provenance server"),
     json_output: bool = typer.Option(False, "--json", help="machine-readable output"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+    log: str = typer.Option(
+        None, "--log", help="which log of a deployment of several (default: the default log)"
+    ),
 ) -> None:
     """Global options."""
     if db and server:
         fail("use either --db or --server, not both", 2)
     OPTIONS.db, OPTIONS.server, OPTIONS.json, OPTIONS.debug = db, server, json_output, debug
+    OPTIONS.log = log
 
 
 commands_keys.install(app)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cli.backend import Backend, Local, Remote
+from cli.backend import Backend, Local, Remote, remote_url
 from cli.common import OPTIONS, key_path, load_private_key
 from ledger import codec, gs1
 from ledger.crypto import Ed25519PrivateKey
@@ -16,10 +16,10 @@ from ledger.events import event_from_dict, format_time
 
 
 def backend() -> Backend:
-    """``--server`` if given, else the local database (``--db``)."""
+    """``--server`` if given, else the local database (``--db``); the ``--log`` chosen."""
     if OPTIONS.server:
-        return Remote(OPTIONS.server)
-    return Local(OPTIONS.database_url)
+        return Remote(remote_url(OPTIONS.server, OPTIONS.log))
+    return Local(OPTIONS.database_url, OPTIONS.log)
 
 
 def sign(actor: str, key: Path | None, kind: str, **fields: Any) -> SignedEvent:

@@ -165,7 +165,7 @@ class Ledger(Claiming, Signaling, Reporting):
         self.config = config
         self._clock = clock or (lambda: datetime.now(UTC))
         self._views = ViewCache()
-        self._signal_store = SignalStore(store.engines)
+        self._signal_store = SignalStore(store.engines, store)
         self._faults = faults_from_env(os.environ)
         if config.operator_key is None:
             if config.verifier_key is None:
@@ -207,15 +207,18 @@ class Ledger(Claiming, Signaling, Reporting):
         """Release the store's connections."""
         self.store.close()
 
-    def reading(self, min_size: int = 0) -> Ledger:
+    def reading(self, min_size: int = 0, *, primary: bool = False) -> Ledger:
         """This ledger with its reads on one engine that holds ``min_size`` entries.
 
         A streaming replica that has replayed that far (after a short wait), else the
         primary: a client that wrote and got size ``n`` back reads its write with
-        ``min_size=n``. Use one per request, so that all of its reads agree.
+        ``min_size=n``. ``primary``: every read on the primary, for requests that write
+        after reading (claim lockouts, report triage) and must not act on stale state.
+        Use one per request, so that all of its reads agree.
         """
         pinned = copy.copy(self)
-        pinned.store = self.store.pinned(self.log, min_size)
+        pinned.store = self.store.on_primary() if primary else self.store.pinned(self.log, min_size)
+        pinned._signal_store = SignalStore(pinned.store.engines, pinned.store)
         return pinned
 
     def replica_status(self) -> list[ReplicaStatus]:

@@ -108,6 +108,17 @@ class Store:
         }
 
     @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction where this store reads (a replica or the primary).
+
+        Raises:
+            StorageError: the database failed.
+            ValidationError: a number beyond the database's 64-bit integers.
+        """
+        with self._read() as conn:
+            yield conn
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         reads = self.engines.reads
         try:

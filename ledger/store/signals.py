@@ -20,6 +20,7 @@ from ledger.state import ProductRecord, UnitRecord
 from ledger.store.database import Engines
 from ledger.store.queries import ENTRIES, SCANS
 from ledger.store.records import RECORD_TABLES
+from ledger.store.repository import Store
 from ledger.store.signals_schema import CLAIM_ATTEMPTS, CLAIM_OWNERS, REPORTS
 
 UNITS = RECORD_TABLES[UnitRecord]
@@ -29,13 +30,22 @@ UNIT_SCAN_LIMIT = 500
 
 
 class SignalStore:
-    """The signal tables of one database (shares the `Store`'s engines)."""
+    """The signal tables of one database (shares the `Store`'s engines).
 
-    def __init__(self, engines: Engines) -> None:
+    Reads go where ``reads`` (the ledger's `Store`, maybe pinned to a replica or the
+    primary for this request) reads; writes go to the primary.
+    """
+
+    def __init__(self, engines: Engines, reads: Store | None = None) -> None:
         self.engines = engines
+        self._reads = reads
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        if self._reads is not None:
+            with self._reads.read() as conn:
+                yield conn
+            return
         try:
             with self.engines.reader.connect() as conn, conn.begin():
                 yield conn
