@@ -237,7 +237,24 @@ def _pin(ledger: Ledger, request: Request | None) -> Ledger:
         return ledger.reading()
     if request.method not in ("GET", "HEAD"):
         return ledger.reading(primary=True)
-    return ledger.reading(min_size(request))
+    asked = min_size(request)
+    # A fixed tree size in the URL (?size=, ?new=, /entries/{index}) exists on the primary:
+    # a replica that has not reached it answers no better, so it is skipped (without a
+    # wait: an invented size must not cost more than a read of the primary does).
+    implied = _implied_size(request)
+    if implied > asked:
+        return ledger.reading(implied, wait=False)
+    return ledger.reading(asked)
+
+
+def _implied_size(request: Request) -> int:
+    """The tree size the URL itself presumes, 0 if none."""
+    values = [request.query_params.get("size"), request.query_params.get("new")]
+    index = request.path_params.get("index")
+    values.append(str(int(index) + 1) if isinstance(index, int) else None)
+    return max(
+        (int(v) for v in values if v and v.isascii() and v.isdigit() and len(v) < 19), default=0
+    )
 
 
 def min_size(request: Request) -> int:

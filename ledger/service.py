@@ -207,17 +207,20 @@ class Ledger(Claiming, Signaling, Reporting):
         """Release the store's connections."""
         self.store.close()
 
-    def reading(self, min_size: int = 0, *, primary: bool = False) -> Ledger:
+    def reading(self, min_size: int = 0, *, primary: bool = False, wait: bool = True) -> Ledger:
         """This ledger with its reads on one engine that holds ``min_size`` entries.
 
         A streaming replica that has replayed that far (after a short wait), else the
         primary: a client that wrote and got size ``n`` back reads its write with
-        ``min_size=n``. ``primary``: every read on the primary, for requests that write
-        after reading (claim lockouts, report triage) and must not act on stale state.
+        ``min_size=n``; ``wait=False`` gives a lagging replica no time to catch up.
+        ``primary``: every read on the primary, for requests that write after reading
+        (claim lockouts, report triage) and must not act on stale state.
         Use one per request, so that all of its reads agree.
         """
         pinned = copy.copy(self)
-        pinned.store = self.store.on_primary() if primary else self.store.pinned(self.log, min_size)
+        pinned.store = (
+            self.store.on_primary() if primary else self.store.pinned(self.log, min_size, wait=wait)
+        )
         pinned._signal_store = SignalStore(pinned.store.engines, pinned.store)
         return pinned
 

@@ -88,16 +88,17 @@ class ReadRouter:
         """Leave ``target`` alone for ``retry_after`` seconds."""
         target.down_until = self.clock() + self.retry_after
 
-    def choose(self, log: int | None = None, min_size: int = 0) -> ReadTarget:
+    def choose(self, log: int | None = None, min_size: int = 0, *, wait: bool = True) -> ReadTarget:
         """A replica that holds at least ``min_size`` entries of ``log``, else the primary.
 
         With ``min_size`` 0 any healthy replica will do (its connection is tried when
-        the read opens it, see `connect`).
+        the read opens it, see `connect`). ``wait``: poll lagging replicas for up to
+        ``max_wait`` seconds before giving up on them (else one look).
         """
         candidates = self.healthy()
         if not candidates or min_size <= 0 or log is None:
             return candidates[0] if candidates else self.primary
-        deadline = self.clock() + self.max_wait
+        deadline = self.clock() + (self.max_wait if wait else 0.0)
         while candidates:
             for replica in list(candidates):
                 try:

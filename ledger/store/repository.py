@@ -53,13 +53,13 @@ class Store:
         self,
         engines: Engines,
         target: ReadTarget | None = None,
-        floor: tuple[int, int] | None = None,
+        floor: tuple[int, int, bool] | None = None,
     ) -> None:
         self.engines = engines
         self.cosignatures = CosignatureStore(engines)
         #: where this store's reads go; None: chosen afresh for every read ...
         self._target = target
-        #: ... unless pinned: then chosen at the first read for this (log, min_size)
+        #: ... unless pinned: then chosen at the first read for (log, min_size, wait)
         self._floor = floor
 
     @classmethod
@@ -82,14 +82,14 @@ class Store:
         """Release every connection."""
         self.engines.dispose()
 
-    def pinned(self, log: int, min_size: int = 0) -> Store:
+    def pinned(self, log: int, min_size: int = 0, *, wait: bool = True) -> Store:
         """This store with every read on one engine that holds ``min_size`` entries of ``log``.
 
-        A replica that has replayed that far (waiting briefly for it), else the primary:
-        read-your-writes for a client that knows the size its write made. Reads answered
-        from several queries stay consistent with each other on one engine.
+        A replica that has replayed that far (``wait``: waiting briefly for it), else the
+        primary: read-your-writes for a client that knows the size its write made. Reads
+        answered from several queries stay consistent with each other on one engine.
         """
-        return Store(self.engines, floor=(log, min_size))
+        return Store(self.engines, floor=(log, min_size, wait))
 
     def on_primary(self) -> Store:
         """This store with every read on the primary (what must not be stale)."""
@@ -123,7 +123,8 @@ class Store:
         reads = self.engines.reads
         try:
             if self._target is None and self._floor is not None:
-                self._target = reads.choose(*self._floor)  # in the caller's thread, once
+                log, size, wait = self._floor  # chosen in the caller's thread, once
+                self._target = reads.choose(log, size, wait=wait)
             target, conn = reads.connect(self._target or reads.choose())
             if self._target is not None:
                 self._target = target  # a failed replica: the rest of the reads too

@@ -1,0 +1,113 @@
+"""Figure: resolver JSON requests/s with reads on a streaming replica vs on the primary alone.
+
+Starts its own PostgreSQL primary and a hot-standby replica of it on this machine
+(tests/integration/pgcluster.py: initdb, pg_basebackup -R, free ports, temp folders, as
+the postgres user), seeds a small log on the primary (tests.e2e.server.seed), and serves
+the real app (bench.server) twice over the same data: once with every read on the
+primary (the baseline, measured before and after; the better one counts), once with
+``DATABASE_REPLICA_URLS`` = the replica. ``wrk -t2 -c64`` drives the resolver each time.
+
+What it shows on one 2-core machine: the replica takes the resolver's reads (the
+primary's transactions per request drop to the scan batches) at about the same
+throughput; the replica, the primary, the server and wrk share the same two cores, so
+more throughput needs the replica on its own machine (docs/SCALING.md). Target: reads on
+the replica keep at least 0.8 x the primary-alone throughput.
+
+    .venv/bin/python -m bench.suite --only replicas [--quick]
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from bench.figures import Figure, Run
+from bench.server import serve, wrk_run
+from tests.e2e.server import seed
+from tests.integration.pgcluster import Cluster, clusters, server_binaries
+from tests.integration.world import config
+
+RATIO_TARGET = 0.8
+
+
+def _commits(cluster: Cluster) -> int:
+    rows = cluster.execute(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    )
+    return int(str(rows[0][0]))
+
+
+def _caught_up(primary: Cluster, replica: Cluster) -> None:
+    query = "SELECT coalesce(max(size), 0) FROM logs"
+    deadline = time.monotonic() + 60
+    while primary.execute(query) != replica.execute(query):
+        if time.monotonic() > deadline:
+            raise SystemExit("the replica did not catch up with the primary within 60 s")
+        time.sleep(0.1)
+
+
+def _drive(
+    url: str, path: str, seconds: float, pair: tuple[Cluster, Cluster]
+) -> tuple[dict[str, float], float, float]:
+    """wrk on ``path``: its result, and primary / replica commits per request."""
+    wrk_run(f"{url}{path}", 1)  # warm-up: connections, caches
+    before = [_commits(c) for c in pair]
+    result = wrk_run(f"{url}{path}", seconds)
+    time.sleep(1.5)  # sessions report their statistics at most once a second
+    after = [_commits(c) for c in pair]
+    requests = max(result["requests"], 1.0)
+    if result["non_2xx"]:
+        raise SystemExit(f"replica benchmark: non-2xx answers {result}")
+    return result, (after[0] - before[0]) / requests, (after[1] - before[1]) / requests
+
+
+def figures(run: Run) -> list[Figure]:
+    """Resolver req/s with reads on the replica, against the primary alone."""
+    if server_binaries() is None:
+        raise SystemExit("no PostgreSQL server binaries (initdb, pg_basebackup): apt install")
+    seconds = run.pick(4, 15)
+    with clusters() as site:
+        primary = site.primary()
+        replica = site.replica_of(primary)
+        name = "bench-replicas"
+        _, units = seed(primary.url(), name)
+        _caught_up(primary, replica)
+        gtin, serial = units["sold"]
+        path = f"/01/{gtin}/21/{serial}"
+        pair = (primary, replica)
+        with serve(primary.url(), config(name)) as url:
+            alone, alone_primary, _ = _drive(url, path, seconds, pair)
+        extra = {"DATABASE_REPLICA_URLS": replica.url()}
+        with serve(primary.url(), config(name), extra_env=extra) as url:
+            split, split_primary, split_replica = _drive(url, path, seconds, pair)
+            metrics = httpx.get(f"{url}/metrics").text
+        with serve(primary.url(), config(name)) as url:
+            again, _, _ = _drive(url, path, seconds, pair)
+    if "provenance_replica_up" not in metrics:
+        raise SystemExit("the server did not report its replica")
+    baseline = max(alone, again, key=lambda r: r["rps"])
+    print(
+        f"  primary alone {alone['rps']:,.0f} / {again['rps']:,.0f} req/s "
+        f"({alone_primary:.2f} primary commits/request); reads on the replica "
+        f"{split['rps']:,.0f} req/s ({split_primary:.2f} primary, "
+        f"{split_replica:.2f} replica commits/request)"
+    )
+    return [
+        Figure.info("baseline/resolver/json/primary-alone", baseline["rps"], "req/s"),
+        Figure.ratio_at_least(
+            "resolver/json/reads-on-replica", split["rps"], "req/s", baseline["rps"], RATIO_TARGET
+        ),
+        Figure.info(
+            "resolver/json/reads-on-replica/p99", split["p99_ms"], "ms", baseline["p99_ms"]
+        ),
+        Figure.info(
+            "resolver/json/reads-on-replica/primary-commits-per-request",
+            split_primary,
+            "commits",
+            alone_primary,
+        ),
+        Figure.info(
+            "resolver/json/reads-on-replica/replica-commits-per-request", split_replica, "commits"
+        ),
+    ]
