@@ -5,13 +5,16 @@ Starts its own PostgreSQL primary and a hot-standby replica of it on this machin
 the postgres user), seeds a small log on the primary (tests.e2e.server.seed), and serves
 the real app (bench.server) twice over the same data: once with every read on the
 primary (the baseline, measured before and after; the better one counts), once with
-``DATABASE_REPLICA_URLS`` = the replica. ``wrk -t2 -c64`` drives the resolver each time.
+``DATABASE_REPLICA_URLS`` = the replica. ``wrk -t2 -c16`` drives the resolver each time
+(16 clients, not 64: with two PostgreSQL servers, uvicorn and wrk on two shared cores,
+64 clients push requests past wrk's 2 s timeout and measure the timeout, not the server).
 
 What it shows on one 2-core machine: the replica takes the resolver's reads (the
 primary's transactions per request drop to the scan batches) at about the same
 throughput; the replica, the primary, the server and wrk share the same two cores, so
-more throughput needs the replica on its own machine (docs/SCALING.md). Target: reads on
-the replica keep at least 0.8 x the primary-alone throughput.
+more throughput needs the replica on its own machine (docs/SCALING.md). Targets: reads
+on the replica keep at least 0.8 x the primary-alone throughput, and the primary's
+transactions per request fall to at most 0.1 x (only the scan batches are left).
 
     .venv/bin/python -m bench.suite --only replicas [--quick]
 """
@@ -29,6 +32,9 @@ from tests.integration.pgcluster import Cluster, clusters, server_binaries
 from tests.integration.world import config
 
 RATIO_TARGET = 0.8
+#: the primary's transactions per resolver request with the replica, over without it
+OFFLOAD_TARGET = 0.1
+CLIENTS = 16
 
 
 def _commits(cluster: Cluster) -> int:
@@ -51,9 +57,9 @@ def _drive(
     url: str, path: str, seconds: float, pair: tuple[Cluster, Cluster]
 ) -> tuple[dict[str, float], float, float]:
     """wrk on ``path``: its result, and primary / replica commits per request."""
-    wrk_run(f"{url}{path}", 1)  # warm-up: connections, caches
+    wrk_run(f"{url}{path}", 1, CLIENTS)  # warm-up: connections, caches
     before = [_commits(c) for c in pair]
-    result = wrk_run(f"{url}{path}", seconds)
+    result = wrk_run(f"{url}{path}", seconds, CLIENTS)
     time.sleep(1.5)  # sessions report their statistics at most once a second
     after = [_commits(c) for c in pair]
     requests = max(result["requests"], 1.0)
@@ -94,20 +100,30 @@ def figures(run: Run) -> list[Figure]:
         f"{split_replica:.2f} replica commits/request)"
     )
     return [
-        Figure.info("baseline/resolver/json/primary-alone", baseline["rps"], "req/s"),
+        Figure.info("baseline/resolver/json/16-clients/primary-alone", baseline["rps"], "req/s"),
         Figure.ratio_at_least(
-            "resolver/json/reads-on-replica", split["rps"], "req/s", baseline["rps"], RATIO_TARGET
+            "resolver/json/16-clients/reads-on-replica",
+            split["rps"],
+            "req/s",
+            baseline["rps"],
+            RATIO_TARGET,
         ),
         Figure.info(
-            "resolver/json/reads-on-replica/p99", split["p99_ms"], "ms", baseline["p99_ms"]
+            "resolver/json/16-clients/reads-on-replica/p99",
+            split["p99_ms"],
+            "ms",
+            baseline["p99_ms"],
         ),
-        Figure.info(
-            "resolver/json/reads-on-replica/primary-commits-per-request",
+        Figure.ratio_at_most(
+            "resolver/json/16-clients/reads-on-replica/primary-commits-per-request",
             split_primary,
             "commits",
             alone_primary,
+            OFFLOAD_TARGET,
         ),
         Figure.info(
-            "resolver/json/reads-on-replica/replica-commits-per-request", split_replica, "commits"
+            "resolver/json/16-clients/reads-on-replica/replica-commits-per-request",
+            split_replica,
+            "commits",
         ),
     ]

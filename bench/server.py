@@ -39,8 +39,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db_url: str, config: LogConfig, workers: int = 1) -> Iterator[str]:
-    """Run the app on ``db_url``'s log ``config`` with ``workers`` processes; yield its URL."""
+def serve(
+    db_url: str, config: LogConfig, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run the app on ``db_url``'s log ``config`` with ``workers`` processes; yield its URL.
+
+    ``extra_env`` adds settings (e.g. ``DATABASE_REPLICA_URLS``).
+    """
     assert config.operator_key is not None
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         key_file = Path(tmp) / "operator.pem"
@@ -55,6 +60,7 @@ def serve(db_url: str, config: LogConfig, workers: int = 1) -> Iterator[str]:
             "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "PROVENANCE_RATE": "10000000",
             "PROVENANCE_BURST": "10000000",
+            **(extra_env or {}),
         }
         command = [
             *(sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app"),

@@ -39,6 +39,7 @@ GROUPS: dict[str, str] = {
     "labels": "bench.labels:figures",
     "storage": "bench.storage:figures",
     "appends": "bench.appends:figures",
+    "replicas": "bench.replicas:figures",
 }
 
 
