@@ -249,12 +249,16 @@ def _pin(ledger: Ledger, request: Request | None) -> Ledger:
 
 def _implied_size(request: Request) -> int:
     """The tree size the URL itself presumes, 0 if none."""
-    values = [request.query_params.get("size"), request.query_params.get("new")]
+    found = 0
     index = request.path_params.get("index")
-    values.append(str(int(index) + 1) if isinstance(index, int) else None)
-    return max(
-        (int(v) for v in values if v and v.isascii() and v.isdigit() and len(v) < 19), default=0
-    )
+    for value, extra in (
+        (request.query_params.get("size"), 0),
+        (request.query_params.get("new"), 0),
+        (index if isinstance(index, str) else None, 1),  # entry i exists: size i + 1
+    ):
+        if value and value.isascii() and value.isdigit() and len(value) < 19:
+            found = max(found, int(value) + extra)
+    return found
 
 
 def min_size(request: Request) -> int:

@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from api.app import create_app
+from api.context import _implied_size, min_size
 from api.settings import Settings
 from ledger import crypto, note
 from ledger.audit import audit_log
@@ -221,3 +222,33 @@ def test_a_bad_deployment_file_names_what_is_wrong(tmp_path: Path, text: str, fi
 def test_a_missing_deployment_file_is_a_validation_error(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="cannot read"):
         DeploymentConfig.from_toml(tmp_path / "absent.toml")
+
+
+def _request(query: str = "", headers: dict[str, str] | None = None, **path: str) -> Request:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "path_params": path,
+    }
+    return Request(scope)
+
+
+def test_min_size_comes_from_the_query_or_the_header() -> None:
+    assert min_size(_request()) == 0
+    assert min_size(_request("min_size=12")) == 12
+    assert min_size(_request(headers={"Provenance-Min-Size": "7"})) == 7
+    for bad in ("-1", "x", "1.5", "9" * 19, "١٢"):
+        with pytest.raises(ValidationError) as refused:
+            min_size(_request(f"min_size={bad}"))
+        assert refused.value.field == "min_size"
+
+
+def test_a_fixed_size_in_the_url_is_an_implied_floor() -> None:
+    assert _implied_size(_request()) == 0
+    assert _implied_size(_request("size=40")) == 40
+    assert _implied_size(_request("old=3&new=90")) == 90
+    assert _implied_size(_request(index="41")) == 42  # entry 41 exists: size 42
+    assert _implied_size(_request("size=abc", index="x")) == 0  # FastAPI refuses these
