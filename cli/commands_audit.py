@@ -44,9 +44,16 @@ def install(app: typer.Typer) -> None:
         evidence: Path = typer.Option(
             None, "--evidence", help="where to write split-view evidence (default: STATE.evidence)"
         ),
+        log: str = typer.Option(
+            None, "--log", help="the log to audit, in a deployment of several (docs/SCALING.md)"
+        ),
     ) -> None:
         """Replay the whole log (or what is new) and check every hash, proof, signature, rule."""
+        from cli.backend import remote_url
+
+        OPTIONS.log = log or OPTIONS.log
         url = server or OPTIONS.server
+        url = remote_url(url, OPTIONS.log) if url else None
         if sum(x is not None for x in (url, bundle)) > 1 or (state and not url):
             raise UsageError("use --bundle alone, or --state with --server")
         kept = [p.read_text() for p in trusted or []]
