@@ -28,9 +28,6 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from ledger import codec, crypto, entry, merkle, note, rules
 from ledger.errors import LedgerError
 from ledger.merkle import Subtree
@@ -317,7 +314,7 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
         report.add("rule", f"the rules refuse this entry: {e}", index, rule=e.code)
         return
     replay.state.apply(records)
-    message = crypto.DOMAIN_EVENT + signed.event_bytes
+    message = signed.event_bytes  # verified as DOMAIN_EVENT || message (crypto.verify)
     replay.signatures.append((index, codec.b64url_decode(public), message, signed.sig))
 
 
@@ -326,8 +323,8 @@ def _verify_chunk(items: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]
     bad = []
     for index, public, message, signature in items:
         try:
-            Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
-        except (InvalidSignature, ValueError):
+            crypto.verify(public, crypto.DOMAIN_EVENT, message, signature)
+        except LedgerError:
             bad.append(index)
     return bad
 

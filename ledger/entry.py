@@ -98,8 +98,8 @@ def sign_event(event: Event, private_key: crypto.Ed25519PrivateKey) -> SignedEve
     )
 
 
-def verify_event(signed: SignedEvent, public_key: crypto.Ed25519PublicKey) -> None:
-    """Check that ``signed`` was signed by ``public_key``.
+def verify_event(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | bytes) -> None:
+    """Check that ``signed`` was signed by ``public_key`` (a key object or its raw bytes).
 
     Steps: (1) the envelope's key id is this key's id; (2) the Ed25519 signature over
     ``DOMAIN_EVENT || JCS(event)`` verifies.

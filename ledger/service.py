@@ -541,8 +541,7 @@ def _accept(
 
 
 def _verify(signed: SignedEvent, public_b64: str) -> None:
-    public = crypto.public_key_from_raw(codec.b64url_decode(public_b64, field="key"))
-    entry.verify_event(signed, public)
+    entry.verify_event(signed, codec.b64url_decode(public_b64, field="key"))
 
 
 def _locate(error: LedgerError, position: int, count: int) -> LedgerError:

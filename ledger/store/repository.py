@@ -45,6 +45,8 @@ from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
 from ledger.store.replicas import ReadTarget, ReplicaStatus
 from ledger.store.writer import WriteTx
 
+SUBTREE_CACHE_SIZE = 200_000  # about 40 MB of cached subtree hashes per store
+
 
 class Store:
     """A database of logs. Create with `Store.open`; close with `close`."""
@@ -61,6 +63,11 @@ class Store:
         self._target = target
         #: ... unless pinned: then chosen at the first read for (log, min_size, wait)
         self._floor = floor
+        # Proof cache. A perfect subtree's hash never changes once its leaves are
+        # committed (the log is append-only), and a log's size only grows: so a proof
+        # at a size already seen committed, from subtrees already read, needs no read.
+        self._subtree_cache: dict[tuple[int, Subtree], bytes] = {}
+        self._sizes_seen: dict[int, int] = {}
 
     @classmethod
     def open(cls, url: str, *, create: bool = True, replicas: Sequence[str] = ()) -> Store:
@@ -324,12 +331,26 @@ class Store:
         return [merkle.proof_from_subtrees(plan, hashes) for plan in plans]
 
     def _subtrees_at(self, log: int, size: int, wanted: list[Subtree]) -> dict[Subtree, bytes]:
+        """The wanted subtree hashes of the tree of ``size`` (cached; see `__init__`).
+
+        Raises:
+            NotFoundError: the log has fewer than ``size`` committed entries.
+        """
+        cache = self._subtree_cache
+        hit = {s: cache[(log, s)] for s in wanted if (log, s) in cache}
+        if len(hit) == len(wanted) and size <= self._sizes_seen.get(log, 0):
+            return hit
         with self._read() as conn:
             row = conn.execute(select(LOGS.c.size).where(LOGS.c.id == log)).first()
             current = 0 if row is None else row.size
             if size > current:
                 raise NotFoundError(f"the log has {current} entries, not {size}", field="size")
-            return read_subtrees(conn, log, wanted)
+            found = read_subtrees(conn, log, [s for s in wanted if s not in hit])
+        self._sizes_seen[log] = max(current, self._sizes_seen.get(log, 0))
+        if len(cache) + len(found) > SUBTREE_CACHE_SIZE:
+            cache.clear()  # simple bound; the hot upper levels come back on the next read
+        cache.update({(log, s): h for s, h in found.items()})
+        return {**hit, **found}
 
     def _proof(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes]:
         hashes = self._subtrees_at(log, size, merkle.needed_subtrees(ranges))

@@ -120,3 +120,37 @@ def test_key_id_is_truncated_sha256_of_raw_key() -> None:
     expected = codec.b64url_encode(hashlib.sha256(raw).digest()[:16])
     assert crypto.key_id(public) == crypto.key_id(raw) == expected
     assert len(expected) == 22
+
+
+def test_verify_accepts_raw_public_key_bytes() -> None:
+    key = crypto.private_key_from_seed(SEED)
+    raw = crypto.public_key_to_raw(key.public_key())
+    sig = crypto.sign(key, crypto.DOMAIN_EVENT, b"hello")
+    crypto.verify(raw, crypto.DOMAIN_EVENT, b"hello", sig)
+    with pytest.raises(SignatureError):
+        crypto.verify(raw, crypto.DOMAIN_EVENT, b"hellp", sig)
+    other = crypto.public_key_to_raw(crypto.private_key_from_seed(bytes(32)).public_key())
+    with pytest.raises(SignatureError):
+        crypto.verify(other, crypto.DOMAIN_EVENT, b"hello", sig)
+    with pytest.raises(KeyFormatError):
+        crypto.verify(raw[:31], crypto.DOMAIN_EVENT, b"hello", sig)
+
+
+def test_small_order_public_key_is_refused() -> None:
+    # The identity point (y = 1) has order 1: with R = identity and S = 0 the RFC 8032
+    # equation [S]B = R + [k]A holds for every message. libsodium refuses such keys.
+    identity = (1).to_bytes(32, "little")
+    forged = identity + bytes(32)
+    with pytest.raises(SignatureError):
+        crypto.verify(identity, crypto.DOMAIN_EVENT, b"anything", forged)
+
+
+def test_non_canonical_s_is_refused() -> None:
+    # S + L verifies the same equation; a malleable copy of a good signature must fail.
+    order = 2**252 + 27742317777372353535851937790883648493
+    key = crypto.private_key_from_seed(SEED)
+    sig = crypto.sign(key, crypto.DOMAIN_EVENT, b"hello")
+    s = int.from_bytes(sig[32:], "little") + order
+    malleated = sig[:32] + s.to_bytes(32, "little")
+    with pytest.raises(SignatureError):
+        crypto.verify(key.public_key(), crypto.DOMAIN_EVENT, b"hello", malleated)
