@@ -21,21 +21,18 @@ checkpoint roots disagree, the first index of the range they implicate.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Any, Protocol
 
-from ledger import codec, crypto, entry, merkle, note, rules
+from ledger import codec, entry, merkle, note, rules
+from ledger.batchverify import bad_event_signatures
 from ledger.errors import LedgerError
 from ledger.merkle import Subtree
 from ledger.state import State
 from ledger.store import Store, StoredCheckpoint, StoredEntry
 
 CHUNK = 2000
-PARALLEL_THRESHOLD = 4000  # below this many signatures a process pool costs more than it saves
 
 Progress = Callable[[int, int], None]
 
@@ -171,7 +168,7 @@ def audit_log(
 
     Args:
         trusted: checkpoint note texts an auditor kept outside the database.
-        workers: processes for signature verification (default: every core).
+        workers: threads for signature verification (default: one per core).
         progress: called with (entries done, total) after each chunk.
     """
     return audit_source(
@@ -301,8 +298,7 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
         "gtin": (row.gtin, unit.gtin if unit else None),
         "serial": (row.serial, unit.serial if unit else None),
         "signer": (row.signer, event.actor),
-        "key_id": (row.key_id, signed.key),
-        "received": (row.received, leaf.received),
+        # key_id and received are read from the leaf itself (migration 0004_perf)
     }
     for name, (stored, derived) in columns.items():
         if stored != derived:
@@ -318,29 +314,11 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
     replay.signatures.append((index, codec.b64url_decode(public), message, signed.sig))
 
 
-def _verify_chunk(items: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]:
-    """Return the indices whose signature does not verify (runs in worker processes)."""
-    bad = []
-    for index, public, message, signature in items:
-        try:
-            crypto.verify(public, crypto.DOMAIN_EVENT, message, signature)
-        except LedgerError:
-            bad.append(index)
-    return bad
-
-
 def _check_signatures(
     report: AuditReport, items: list[tuple[int, bytes, bytes, bytes]], workers: int | None
 ) -> None:
-    workers = workers or os.cpu_count() or 1
-    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-    if workers == 1 or len(items) < PARALLEL_THRESHOLD:
-        results: Iterable[list[int]] = map(_verify_chunk, chunks)
-        bad = [i for chunk in results for i in chunk]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
-            bad = [i for chunk in pool.map(_verify_chunk, chunks) for i in chunk]
-    for index in bad:
+    # libsodium without the GIL, on one thread per core (ledger.batchverify).
+    for index in bad_event_signatures(items, workers):
         report.add("signature", "the event signature does not verify", index)
 
 

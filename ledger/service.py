@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import codec, cosigning, crypto, entry, gs1, merkle, note, rules
+from ledger.batchverify import first_bad_signature
 from ledger.claiming import Claiming
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError, ValidationError
@@ -298,12 +299,11 @@ class Ledger(Claiming, Signaling, Reporting):
 
     def _verify_known(self, items: Sequence[SignedEvent]) -> dict[str, str]:
         known = self.store.public_keys(self.log, {s.key for s in items})
-        for i, signed in enumerate(items):
-            if signed.key in known:
-                try:
-                    _verify(signed, known[signed.key])
-                except LedgerError as e:
-                    raise _locate(e, i, len(items)) from None
+        raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
+        jobs = [(i, s, raw[s.key]) for i, s in enumerate(items) if s.key in raw]
+        bad = first_bad_signature(jobs)  # on every core; the first bad one wins
+        if bad is not None:
+            raise _locate(bad[1], bad[0], len(items)) from None
         return known
 
     def _append_locked(
@@ -569,6 +569,4 @@ def _entry_row(index: int, leaf: Leaf, chain: bytes, event_hash: bytes) -> dict[
         "gtin": unit.gtin if unit else None,
         "serial": unit.serial if unit else None,
         "signer": event.actor,
-        "key_id": leaf.signed.key,
-        "received": leaf.received,
     }

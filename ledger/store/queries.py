@@ -5,6 +5,7 @@ No transactions are opened here: every function runs on a connection it is given
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -74,9 +75,29 @@ def entry_from_row(row: Any) -> StoredEntry:
         gtin=row.gtin,
         serial=row.serial,
         signer=row.signer,
-        key_id=row.key_id,
-        received=row.received,
+        **_envelope_tail(bytes(row.leaf)),
     )
+
+
+def _envelope_tail(leaf: bytes) -> dict[str, str]:
+    """``key_id`` and ``received`` from canonical leaf bytes, without parsing the event.
+
+    A canonical leaf ends ``,"key":"K","received":"R","sig":"S"}`` (JCS orders the keys;
+    base64url and timestamps need no escaping), and the last ``,"key":"`` starts that
+    tail: the event before it may hold the same text only inside a nested object. A
+    leaf that does not end that way (never stored by the ledger) gives empty strings;
+    the audit parses every leaf in full and reports it.
+    """
+    at = leaf.rfind(b',"key":"')
+    try:
+        tail = json.loads(b"{" + leaf[at + 1 :]) if at >= 0 else {}
+    except ValueError:
+        tail = {}
+    key, received = tail.get("key"), tail.get("received")
+    return {
+        "key_id": key if isinstance(key, str) else "",
+        "received": received if isinstance(received, str) else "",
+    }
 
 
 def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -62,8 +62,6 @@ COLUMNS = [
     "gtin",
     "serial",
     "signer",
-    "key_id",
-    "received",
 ]
 
 

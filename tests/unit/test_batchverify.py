@@ -1,0 +1,55 @@
+"""ledger.batchverify: a batch verified on several threads reports what an in-order
+check would: nothing when all verify, else the lowest bad position."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ledger import batchverify, crypto
+from ledger.batchverify import first_bad_signature
+from ledger.entry import SignedEvent
+from ledger.errors import SignatureError
+from tests.factories import GTIN, key
+from tests.rules_factories import ACTORS, World
+
+
+def _jobs(count: int) -> list[tuple[int, SignedEvent, bytes]]:
+    world = World.base()
+    public = crypto.public_key_to_raw(key(ACTORS["acme"][1]).public_key())
+    events = [
+        world.sign("commission", "acme", unit={"gtin": GTIN, "serial": f"BV{i}"}, prev=None)
+        for i in range(count)
+    ]
+    return [(i, s, public) for i, s in enumerate(events)]
+
+
+def _forge(job: tuple[int, SignedEvent, bytes]) -> tuple[int, SignedEvent, bytes]:
+    position, signed, public = job
+    sig = bytes([signed.sig[0] ^ 1]) + signed.sig[1:]
+    return position, dataclasses.replace(signed, sig=sig), public
+
+
+@pytest.mark.parametrize("count", [3, 300])
+def test_all_good_is_none(count: int) -> None:
+    assert first_bad_signature(_jobs(count)) is None
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_the_lowest_bad_position_is_reported(count: int) -> None:
+    jobs = _jobs(count)
+    for position in (count - 1, count // 3, count // 2):
+        jobs[position] = _forge(jobs[position])
+    bad = first_bad_signature(jobs)
+    assert bad is not None
+    assert bad[0] == count // 3
+    assert isinstance(bad[1], SignatureError)
+
+
+def test_one_thread_gives_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batchverify, "_threads", lambda: 1)
+    jobs = _jobs(100)
+    jobs[99] = _forge(jobs[99])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 99
