@@ -32,7 +32,7 @@ def samples(run: Run) -> list[verify.Sample]:
     """Verification samples from pre-signed commissions (made once per run, checked)."""
 
     def make() -> list[verify.Sample]:
-        items = verify.samples(streams.commission_stream("V", run.pick(3000, 20_000)))
+        items = verify.samples(streams.commission_stream("V", run.pick(3000, 6000)))
         verify.check_all(items)
         return items
 

@@ -1,6 +1,6 @@
 """Figures 1 and 2: HTTP ingest rate, and append-to-checkpoint latency, on a real server.
 
-Ingest (figure 1): signed commissions, pre-signed and pre-encoded before timing, posted
+Ingest (figure 1): 4,000 (quick) or 10,000 signed commissions, pre-signed and pre-encoded before timing, posted
 to ``POST /v1/entries:batch`` in batches of 1,000 by ``2 x workers`` client threads
 (keep-alive connections, so one batch is verified while another is written) to a
 uvicorn server (bench.server) on a fresh database holding the base world: SQLite and
@@ -144,7 +144,7 @@ def _ingest_once(target: Any, workers: int, count: int, batch: int) -> float:
 
 def figures(run: Run) -> list[Figure]:
     """Ingest rates (SQLite/PostgreSQL x 1/2 workers) over the verify rate around each."""
-    count = run.pick(4000, 20_000)
+    count = run.pick(4000, 10_000)
     out = []
     targets = open_targets(run)
     try:
@@ -170,7 +170,7 @@ def latency_figures(run: Run) -> list[Figure]:
         url = targets[0].fresh("latency")
         open_ledger(url, base).close()
         now = format_time(datetime.now(UTC))
-        count = run.pick(3000, 20_000)
+        count = run.pick(3000, 10_000)
         warm = bodies(streams.commission_stream("W", 400, now), 100)
         timed = bodies(streams.commission_stream("L", count, now), 100)
         before = baselines.verify_rate(run)
