@@ -298,7 +298,7 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
         "gtin": (row.gtin, unit.gtin if unit else None),
         "serial": (row.serial, unit.serial if unit else None),
         "signer": (row.signer, event.actor),
-        # key_id and received are read from the leaf itself (migration 0004_perf)
+        # key_id and received are read from the leaf itself (migration 0005_perf)
     }
     for name, (stored, derived) in columns.items():
         if stored != derived:

@@ -50,7 +50,7 @@ class EntryRow(Base):
     gtin: Mapped[str | None] = mapped_column(String(14))
     serial: Mapped[str | None] = mapped_column(String(20))
     signer: Mapped[str] = mapped_column(String(64))
-    # The key id and receive time are read from the leaf (migration 0004_perf).
+    # The key id and receive time are read from the leaf (migration 0005_perf).
     __table_args__ = (
         Index("ix_entries_event_hash", "log", "event_hash", unique=True),
         Index("ix_entries_unit", "log", "gtin", "serial", "idx"),

@@ -1,4 +1,4 @@
-"""Migration 0004_perf: an existing database (entries with key_id and received columns)
+"""Migration 0005_perf: an existing database (entries with key_id and received columns)
 upgrades in place, keeps every entry readable and auditable, and downgrades back with
 both columns restored from the leaf bytes."""
 
@@ -20,7 +20,7 @@ def _columns(store: Store) -> set[str]:
         return {c["name"] for c in inspect(conn).get_columns("entries")}
 
 
-def test_0004_perf_round_trip(world: LedgerWorld) -> None:
+def test_0005_perf_round_trip(world: LedgerWorld) -> None:
     ledger = world.ledger
     world.append(
         world.world.sign("commission", "acme", unit={"gtin": GTIN, "serial": "MIG-1"}, prev=None)
@@ -29,7 +29,7 @@ def test_0004_perf_round_trip(world: LedgerWorld) -> None:
     before = ledger.entries(0, size)
     assert {"key_id", "received"}.isdisjoint(_columns(ledger.store))
     with ledger.store.engines.writer.begin() as conn:  # back to the 0003 shape
-        command.downgrade(_alembic_config(conn), "0004_perf-1")
+        command.downgrade(_alembic_config(conn), "0004_signals")
     assert {"key_id", "received"} <= _columns(ledger.store)
     with ledger.store.engines.reader.connect() as conn:
         rows = conn.execute(

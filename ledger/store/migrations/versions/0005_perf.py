@@ -8,8 +8,8 @@ SQLite 3.35+ and PostgreSQL both drop a column in place (no table rebuild, so th
 entries table stays WITHOUT ROWID on SQLite). The downgrade restores both columns from
 the leaf bytes.
 
-Revision ID: 0004_perf
-Revises: 0003
+Revision ID: 0005_perf
+Revises: 0004_signals, 0004_cosignatures
 Create Date: 2026-11-28 16:10:00
 """
 
@@ -18,8 +18,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_perf"
-down_revision = "0003"
+revision = "0005_perf"
+# after both parallel 0004 migrations (this merges the two heads)
+down_revision = ("0004_signals", "0004_cosignatures")
 branch_labels = None
 depends_on = None
 
