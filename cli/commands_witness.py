@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 
+from cli.backend import remote_url
 from cli.common import OPTIONS, UsageError, emit, fail
 from cli.statefile import read_json, write_json
 from ledger import note
@@ -46,6 +47,9 @@ def install(app: typer.Typer) -> None:
         new: str = typer.Option(
             None, "--new", help="create a witness key with this name in --key, then stop"
         ),
+        log: str = typer.Option(
+            None, "--log", help="which log of a deployment of several (/logs/LOG on the server)"
+        ),
     ) -> None:
         """Cosign the log's latest checkpoint if it is consistent with the last one."""
         if new is not None:
@@ -54,9 +58,12 @@ def install(app: typer.Typer) -> None:
         url = server or OPTIONS.server
         if not url:
             raise UsageError("the witness needs --server URL")
+        log = log or OPTIONS.log
         signer = _load_key(key)
-        state_file = state or key.with_name(key.name + ".state.json")
-        _run(url, signer, state_file, log_key, checkpoint, evidence)
+        # One state file per log: each log has its own tree and its own last checkpoint.
+        suffix = f".{log}.state.json" if log else ".state.json"
+        state_file = state or key.with_name(key.name + suffix)
+        _run(remote_url(url, log), signer, state_file, log_key, checkpoint, evidence)
 
 
 def _create_key(path: Path, name: str) -> None:

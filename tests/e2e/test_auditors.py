@@ -162,7 +162,19 @@ def test_witness_cosigns_and_refuses_a_fork(tmp: Path, servers: list[LiveServer]
     )
     assert cosigned["old"] == 0 and cosigned["witnesses"] == {"configured": 1, "vouched": 1}
     commission(honest, "W", 10)
-    again = run("witness", "--server", honest.url, "--key", str(wkey), home=tmp)
+    # The same log named as one of a deployment (/logs/NAME), with the same state file.
+    again = run(
+        "witness",
+        "--server",
+        honest.url,
+        "--log",
+        "e2e-witnessed",
+        "--key",
+        str(wkey),
+        "--state",
+        str(tmp / "witness.key.state.json"),
+        home=tmp,
+    )
     assert again["old"] == cosigned["size"] and again["size"] == cosigned["size"] + 10
     served = httpx.get(f"{honest.url}/v1/checkpoint").text
     assert "\n\u2014 witness.example/w1 " in served
