@@ -21,6 +21,7 @@ Pure: times come in as arguments, no I/O, no clock.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -149,10 +150,18 @@ def many_scanners(
     """More distinct clients within any 24 hours than ``scanners_per_day``."""
     best: tuple[int, int, int] | None = None  # (clients, start, end) indices
     start = 0
+    # A sliding window with a count per client: linear in the scans, because the
+    # resolver runs this on every view of a much-scanned unit.
+    window: Counter[str] = Counter()
     for end, scan in enumerate(scans):
+        window[scan.client] += 1
         while scan.at - scans[start].at > timedelta(days=1):
+            gone = scans[start].client
+            window[gone] -= 1
+            if not window[gone]:
+                del window[gone]
             start += 1
-        clients = len({s.client for s in scans[start : end + 1]})
+        clients = len(window)
         if clients > thresholds.scanners_per_day and (best is None or clients > best[0]):
             best = (clients, start, end)
     if best is None:

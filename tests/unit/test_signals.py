@@ -76,6 +76,35 @@ def test_many_scanners_counts_distinct_clients_within_a_day() -> None:
     assert found is not None and found.evidence["clients"] == 4
 
 
+def _most_clients_in_a_day(scans: list[ScanFact]) -> int:
+    """The definition, quadratic: the most distinct clients in any window ending at a scan."""
+    return max(
+        (
+            len({s.client for s in scans if end.at - timedelta(days=1) <= s.at <= end.at})
+            for end in scans
+        ),
+        default=0,
+    )
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4 * 24 * 60), st.sampled_from("abcdefgh")), max_size=60).map(
+        sorted
+    ),
+    st.integers(1, 6),
+)
+def test_many_scanners_sliding_window_matches_the_definition(
+    raw: list[tuple[int, str]], limit: int
+) -> None:
+    scans = [at(m, "CN", c) for m, c in raw]
+    found = signals.many_scanners(scans, Thresholds(scanners_per_day=limit))
+    most = _most_clients_in_a_day(scans)
+    if most > limit:
+        assert found is not None and found.evidence["clients"] == most
+    else:
+        assert found is None
+
+
 def test_probing_fires_per_gtin_from_the_threshold() -> None:
     rows = [
         {"gtin": "A", "serial": f"S{i}", "scans": 1, "first": "1", "last": "2"} for i in range(5)
