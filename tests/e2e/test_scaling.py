@@ -32,13 +32,14 @@ import httpx
 import pytest
 
 from cli.hammer.server import ServerProcess
-from ledger import crypto, note
+from ledger import note
 from ledger.audit import audit_log
 from ledger.entry import SignedEvent
 from ledger.store import Store
 from tests.e2e.server import LiveServer, LiveWorld, free_port, seed, start
-from tests.factories import GTIN, key, public_b64
+from tests.factories import GTIN, public_b64
 from tests.integration.pgcluster import Cluster, Site, clusters, server_binaries, wait_for
+from tests.integration.test_deployment import write_config
 
 pytestmark = pytest.mark.postgres
 JSON = {"Accept": "application/json"}
@@ -203,37 +204,6 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     return result
 
 
-def _deployment_file(folder: Path, url_a: str, url_b: str) -> Path:
-    for name, seed_byte in (("a", 1), ("b", 9)):
-        pem = folder / f"{name}.pem"
-        pem.write_bytes(crypto.private_key_to_pem(key(seed_byte)))
-        pem.chmod(0o600)
-    path = folder / "logs.toml"
-    path.write_text(
-        f"""default = "a"
-
-[logs.a]
-origin = "test.example/log/a"
-database = "{url_a}"
-operator_key = "a.pem"
-
-[logs.b]
-origin = "test.example/log/b"
-database = "{url_b}"
-operator_key = "b.pem"
-
-[routes.prefixes]
-"9506000" = "a"
-"9506001" = "b"
-
-[routes.brands]
-beta = "b"
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
 def _beta_events() -> list[SignedEvent]:
     """Log b's operator (key 9) registers brand beta, which registers and mints B-1."""
     world = LiveWorld()
@@ -263,7 +233,7 @@ def test_two_logs_on_two_databases_behind_one_server(
     port = free_port()
     env = {
         **os.environ,
-        "PROVENANCE_LOGS": str(_deployment_file(tmp_path, url_a, url_b)),
+        "PROVENANCE_LOGS": str(write_config(tmp_path, url_a, url_b)),
         "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PROVENANCE_RATE": "1000",
         "PROVENANCE_BURST": "5000",

@@ -37,7 +37,9 @@ JSON = {"Accept": "application/json"}
 def write_config(tmp: Path, url_a: str, url_b: str) -> Path:
     """A deployment file: log a (default, operator key 1), log b (operator key 9)."""
     for name, seed in (("a", 1), ("b", 9)):
-        (tmp / f"{name}.pem").write_bytes(crypto.private_key_to_pem(key(seed)))
+        pem = tmp / f"{name}.pem"
+        pem.write_bytes(crypto.private_key_to_pem(key(seed)))
+        pem.chmod(0o600)  # a server refuses a key file others can read
     path = tmp / "logs.toml"
     path.write_text(
         f"""
