@@ -27,11 +27,11 @@ from api.metrics import Metrics
 from api.ratelimit import make_limiter
 from api.routers import actors, entries, epcis, log, ops, proofs, signals, units
 from api.schemas import document_problems
-from api.settings import Settings
-from api.signal_settings import configure_signals
 from ledger import crypto
-from ledger.deployment import Deployment
-from ledger.service import Ledger
+from ledger.service.deployment import Deployment
+from ledger.service.ledger import Ledger
+from ledger.service.settings import Settings
+from ledger.service.signal_settings import configure_signals
 
 #: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
 LOG_SCOPED = (entries, log, actors)
@@ -74,7 +74,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        for each in deployment.ledgers.values():  # scan retention (api.signal_settings)
+        for each in deployment.ledgers.values():  # scan retention (ledger.service.signal_settings)
             await run_in_threadpool(each.prune_scans)
         flusher = asyncio.create_task(context.flush_forever())
         try:

@@ -2,7 +2,7 @@
 
 One `Context` per app, created by the app factory and stored on ``app.state.ctx``.
 
-Routes never hold "the" ledger: a deployment may run several logs (ledger.deployment).
+Routes never hold "the" ledger: a deployment may run several logs (ledger.service.deployment).
 They ask the context for the one that serves the request:
 
 - `Context.ledger_for(request)`: the log the URL names (``/logs/{log}/...``), else the
@@ -41,13 +41,13 @@ from starlette.concurrency import run_in_threadpool
 from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
-from api.settings import Settings
-from ledger.claiming import owner_client, owner_hash
-from ledger.deployment import Deployment
 from ledger.entry import SignedEvent
 from ledger.errors import ValidationError
 from ledger.events import format_time
-from ledger.service import Ledger, Scan
+from ledger.service.claims import owner_client, owner_hash
+from ledger.service.deployment import Deployment
+from ledger.service.ledger import Ledger, Scan
+from ledger.service.settings import Settings
 
 MIN_SIZE_HEADER = "Provenance-Min-Size"
 _PLACE = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
@@ -124,7 +124,7 @@ class Context:
         """Queue a scan record for this resolver hit (flushed in the background).
 
         A scan that brings the unit's owner cookie is recorded under the owner token's
-        pseudonym instead of the daily client hash (ledger.claiming.owner_client).
+        pseudonym instead of the daily client hash (ledger.service.claims.owner_client).
         """
         now = datetime.now(UTC)
         trusted = (

@@ -15,7 +15,7 @@ from api.i18n import EN, LANGUAGES, ZH, format_day, text
 from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.events import parse_time
-from ledger.reporting import REASONS
+from ledger.service.reports import REASONS
 
 #: reason codes this module words, with the evidence fields their messages use
 SIGNAL_CODES = frozenset(

@@ -31,7 +31,7 @@ from bench import baselines, hotspots, streams
 from bench.databases import PostgresTarget, SqliteTarget
 from bench.figures import RESULTS, Figure, Run
 from ledger.entry import SignedEvent
-from ledger.service import Ledger, LogConfig
+from ledger.service.ledger import Ledger, LogConfig
 from tests.factories import key
 from tests.rules_factories import NOW
 

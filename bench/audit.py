@@ -1,7 +1,7 @@
 """Figure 5: audit replay rate (entries per second) against the all-core verify rate.
 
 A custody log (bench.streams.storage_stream: commissions, then handoff/receive hops) is
-appended on SQLite, untimed. Then `ledger.audit.audit_log` replays it from genesis with
+appended on SQLite, untimed. Then `ledger.audit.replay.audit_log` replays it from genesis with
 every check (leaf bytes, hashes, chain, rules, nodes, checkpoints, every signature on
 all cores, head and projections), timed; the report must be clean. Baseline: the
 all-core libsodium verify rate, measured right before and right after (the better of
@@ -16,7 +16,7 @@ from bench import baselines, streams
 from bench.appends import append_all, open_ledger
 from bench.databases import SqliteTarget
 from bench.figures import Figure, Run
-from ledger.audit import audit_log
+from ledger.service.audit import audit_log
 
 RATE_TARGET = 0.8
 

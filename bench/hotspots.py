@@ -1,7 +1,7 @@
 """Where an append's time goes: a cProfile of appends, grouped by the steps of the path.
 
 `phases` reads a `pstats.Stats` of `Ledger.append_batch` calls and returns the
-cumulative seconds of each step of ledger.service's append (verification outside the
+cumulative seconds of each step of ledger.service.ledger's append (verification outside the
 lock, the reads under it, rules, leaf building, tree, SQL writes, checkpoint signing,
 commit), plus cross-cutting costs (canonical JSON, SHA-256, SQLAlchemy's own work vs
 the sqlite3 driver). Steps do not nest inside one another, so their sum is at most the

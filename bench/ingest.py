@@ -35,7 +35,7 @@ from bench.figures import Figure, Run
 from bench.server import serve
 from ledger.entry import SignedEvent
 from ledger.events import format_time
-from ledger.service import LogConfig
+from ledger.service.ledger import LogConfig
 from tests.factories import key
 
 RATE_TARGET = 0.35

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from ledger import crypto
-from ledger.service import LogConfig
+from ledger.service.ledger import LogConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCEPT_JSON = 'wrk.headers["Accept"] = "application/json"\n'

@@ -12,13 +12,13 @@ from urllib.parse import quote
 
 import httpx
 
-from api.settings import Settings
-from ledger.deployment import LogSpec
 from ledger.entry import SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError
+from ledger.service.deployment import LogSpec
+from ledger.service.settings import Settings
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when a command needs it
-    from ledger.audit import AuditReport
+    from ledger.audit.replay import AuditReport
 
 
 class RemoteError(LedgerError):
@@ -59,7 +59,7 @@ class Local:
         import os
 
         from cli.common import load_private_key
-        from ledger.service import Ledger, LogConfig
+        from ledger.service.ledger import Ledger, LogConfig
 
         spec = _local_log(database_url, log)
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
@@ -112,7 +112,8 @@ class Local:
 
     def audit(self, trusted: list[str], progress: Any) -> AuditReport:
         """The full audit of the local database."""
-        from ledger.audit import StoreSource, audit_source
+        from ledger.audit.replay import audit_source
+        from ledger.service.audit import StoreSource
 
         source = StoreSource(self.ledger.store, self.ledger.log)
         return audit_source(source, self.ledger.verifier_key, trusted=trusted, progress=progress)
@@ -211,7 +212,7 @@ class Remote:
     def audit(self, trusted: list[str], progress: Any) -> AuditReport:
         """Fetch every entry with proofs and replay it (see cli.remote_audit)."""
         from cli.remote_audit import RemoteSource
-        from ledger.audit import audit_source
+        from ledger.audit.replay import audit_source
 
         source = RemoteSource(self)
         return audit_source(source, self.verifier_key(), trusted=trusted, progress=progress)

@@ -2,9 +2,9 @@
 
 Three sources (docs/AUDIT.md):
 
-- the local database (``--db``): the full replay of ledger.audit;
+- the local database (``--db``): the full replay of ledger.audit.replay;
 - a server (``--server``): the full replay over HTTP, or with ``--state FILE`` the
-  incremental audit of ledger.auditor.follow (consistency from the last verified
+  incremental audit of ledger.audit.auditor.follow (consistency from the last verified
   checkpoint, then only the new entries);
 - an export bundle (``--bundle FILE``): offline, no network.
 """
@@ -21,7 +21,7 @@ from rich.progress import Progress
 
 from cli.common import OPTIONS, UsageError, console, emit
 from cli.statefile import read_json, write_json
-from ledger.audit import AuditReport
+from ledger.audit.replay import AuditReport
 from ledger.events import format_time
 
 
@@ -85,8 +85,8 @@ def _audit_backend(url: str | None, kept: list[str], progress: Any) -> AuditRepo
 
 
 def _audit_bundle(path: Path, pinned: str | None, kept: list[str], progress: Any) -> AuditReport:
-    from ledger.auditor import audit_bundle
-    from ledger.bundle import parse_bundle
+    from ledger.audit.auditor import audit_bundle
+    from ledger.audit.bundle import parse_bundle
 
     parsed = parse_bundle(path.read_bytes())
     if pinned is None and not OPTIONS.json:
@@ -103,7 +103,7 @@ def _follow(
 ) -> AuditReport:
     from cli.backend import Remote
     from cli.remote_audit import RemoteSource
-    from ledger.auditor import AuditorState, follow
+    from ledger.audit.auditor import AuditorState, follow
 
     data = read_json(state)
     remote = Remote(url)

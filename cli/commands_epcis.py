@@ -117,7 +117,7 @@ def _heads(store: Backend) -> Callable[[gs1.UnitId], str]:
 def _export(
     store: Backend, unit: str | None, start: int, end: int | None, epc_base: str
 ) -> dict[str, Any]:
-    from ledger import epcis_service
+    from ledger.service import epcis as epcis_service
 
     if isinstance(store, Local):
         if unit:
@@ -160,7 +160,7 @@ def _remote_range(store: Remote, start: int, end: int | None, epc_base: str) -> 
 
 def _capture(store: Backend, envelope: dict[str, Any]) -> dict[str, Any]:
     if isinstance(store, Local):
-        from ledger import epcis_service
+        from ledger.service import epcis as epcis_service
 
         return epcis_service.capture(store.ledger, envelope).to_dict()
     if not isinstance(store, Remote):  # pragma: no cover - the two backends

@@ -26,7 +26,7 @@ def bundle(
 ) -> None:
     """Write the whole log (entries, checkpoints with cosignatures, keys) to one file."""
     from cli.backend import Local
-    from ledger.exports import bundle_lines
+    from ledger.service.exports import bundle_lines
 
     if OPTIONS.server:
         fail("export bundle reads the log's database (--db); over --server use audit", 2)

@@ -13,7 +13,7 @@ from cli.common import UsageError, emit, parse_unit
 from cli.signing import backend
 from cli.verify_proof import verify_proof_file
 from ledger import codec
-from ledger.verdict import ServedEntry, check_unit_chain
+from ledger.verify.verdict import ServedEntry, check_unit_chain
 
 _COLOURS = {"genuine": "green", "caution": "yellow", "unknown": "red", "invalid": "red"}
 

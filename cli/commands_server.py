@@ -76,7 +76,7 @@ def install(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from api.settings import Settings
+        from ledger.service.settings import Settings
 
         _local_only("serve")
         if OPTIONS.db:

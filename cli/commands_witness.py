@@ -109,7 +109,7 @@ def _run(
 ) -> None:
     from cli.backend import Remote
     from cli.remote_audit import RemoteSource
-    from ledger.witness import WitnessState, cosign_next, submission
+    from ledger.audit.witness import WitnessState, cosign_next, submission
 
     data = read_json(state_file)
     pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY") or (data or {}).get("log_key")

@@ -13,9 +13,9 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-from api.settings import home
 from ledger import crypto, gs1
 from ledger.errors import GS1Error, KeyFormatError, LedgerError
+from ledger.service.settings import home
 
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)

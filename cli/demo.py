@@ -71,7 +71,7 @@ def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tup
 def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
     """A buyer claims SN-000002; SN-000012 is claimed and resold with its transfer code;
     SN-000005's code is scanned in Shanghai and, an hour later, in the United States."""
-    from ledger.service import Scan
+    from ledger.service.ledger import Scan
 
     ledger, gtin = store.ledger, "09506000134352"
     ledger.claim(gtin, "SN-000002", prepared["SN-000002"].claim_code, client="demo-buyer")

@@ -1,8 +1,8 @@
 """Audit a server's log over HTTP: fetch entries, checkpoints and proofs, replay.
 
-`RemoteSource` serves both audits: the full one (ledger.audit.audit_source: every
+`RemoteSource` serves both audits: the full one (ledger.audit.replay.audit_source: every
 entry re-hashed and replayed, the recomputed tree checked against the server's signed
-checkpoint) and the incremental one (ledger.auditor.follow: consistency from the last
+checkpoint) and the incremental one (ledger.audit.auditor.follow: consistency from the last
 verified checkpoint, then only the new entries). The server keeps no chain or nodes
 the client can read, so those checks are the server's own (its local audit).
 """
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ledger import codec, merkle
-from ledger.auditor import entry_from_leaf
+from ledger.audit.auditor import entry_from_leaf
 from ledger.merkle import Subtree
-from ledger.state import State
-from ledger.store import StoredCheckpoint, StoredEntry
+from ledger.rules.state import State
+from ledger.stored import StoredCheckpoint, StoredEntry
 
 if TYPE_CHECKING:
     from cli.backend import Remote
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class RemoteSource:
-    """An `ledger.audit.AuditSource` over a server's HTTP API."""
+    """An `ledger.audit.replay.AuditSource` over a server's HTTP API."""
 
     remote: Remote
     _checkpoint: str = ""

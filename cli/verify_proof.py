@@ -12,13 +12,13 @@ from pathlib import Path
 from rich.table import Table
 
 from cli.common import UsageError, emit
-from ledger import unitproof
+from ledger.verify import unitproof
 
 
 def verify_proof_file(
     path: Path, log_key: str | None, witnesses: list[str], min_witnesses: int
 ) -> None:
-    """Verify the proof in ``path`` (ledger.unitproof.verify) and print what it shows.
+    """Verify the proof in ``path`` (ledger.verify.unitproof.verify) and print what it shows.
 
     Raises:
         UsageError: no log key pinned.

@@ -146,7 +146,7 @@ class StaleCheckpointError(ConflictError):
 class SplitViewError(LedgerError):
     """The log showed checkpoints that contradict each other (a fork or a rewrite).
 
-    ``evidence`` is the publishable record (ledger.witness.Evidence.to_dict()): both
+    ``evidence`` is the publishable record (ledger.audit.witness.Evidence.to_dict()): both
     signed checkpoints and the consistency proof that failed.
     """
 

@@ -3,7 +3,7 @@
 A `Routing` table maps GS1 company prefixes and brand ids to log names, with a default
 log for everything it does not name (DESIGN section 7: "more logs (per brand or region)
 shard writes"). It is pure: it reads no configuration file and opens no database
-(ledger.deployment does both).
+(ledger.service.deployment does both).
 
 Rules, in order:
 

@@ -18,7 +18,7 @@ from typing import Any
 from ledger import codec, rules
 from ledger.entry import SignedEvent, sign_event
 from ledger.events import event_from_dict, parse_time
-from ledger.state import Record, State, UnitRecord
+from ledger.rules.state import Record, State, UnitRecord
 from tests.factories import GTIN, key, public_b64
 
 TIME = "2026-11-28T12:00:00Z"

@@ -15,7 +15,7 @@ from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import NotFoundError, ValidationError
 from ledger.events import KINDS
-from ledger.service import BatchReceipt
+from ledger.service.ledger import BatchReceipt
 
 router = APIRouter(tags=["entries"])
 

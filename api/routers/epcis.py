@@ -19,7 +19,7 @@ from api.context import ctx, read_body
 from api.routers.entries import _receipt
 from api.schemas import Receipt, problems
 from ledger import codec, gs1
-from ledger.epcis_service import capture, export_unit
+from ledger.service.epcis import capture, export_unit
 
 router = APIRouter(tags=["epcis"])
 

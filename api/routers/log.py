@@ -18,8 +18,9 @@ from api.schemas import (
     problems,
 )
 from api.views import IMMUTABLE, REVALIDATE, cached_json
-from ledger import codec, cosigning
+from ledger import codec
 from ledger.events import format_time
+from ledger.service import cosigning
 
 router = APIRouter(tags=["log"])
 _TEXT = {

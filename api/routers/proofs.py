@@ -1,4 +1,4 @@
-"""Offline proofs: a unit's chain as a C2SP tlog-proof style text file (ledger.unitproof)."""
+"""Offline proofs: a unit's chain as a C2SP tlog-proof style text file (ledger.verify.unitproof)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import ctx
 from api.schemas import NOT_MODIFIED, problems
-from ledger import exports, gs1
+from ledger import gs1
+from ledger.service import exports
 
 router = APIRouter(tags=["units"])
 MEDIA_TYPE = "text/plain; charset=utf-8"

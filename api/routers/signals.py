@@ -25,8 +25,8 @@ from api.problems import PayloadTooLargeError
 from api.schemas import problems
 from ledger import codec, entry, gs1
 from ledger.errors import LedgerError, ValidationError
-from ledger.reporting import MAX_PHOTO, MAX_TEXT
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
+from ledger.service.reports import MAX_PHOTO, MAX_TEXT
 
 router = APIRouter(tags=["signals"])
 

@@ -7,7 +7,7 @@
    acknowledged at two indices, a re-sent request appended again).
 4. forks: a unit head with two successors, i.e. two entries of one unit naming the
    same ``prev`` (two commissions of one unit count too).
-5. The full audit (ledger.audit) replays the log with every checkpoint the run saw as
+5. The full audit (ledger.audit.replay) replays the log with every checkpoint the run saw as
    a *trusted* checkpoint: one that the log does not reproduce at its size (or that is
    beyond the log) is an inconsistent checkpoint; any other finding fails the audit.
 """
@@ -25,7 +25,7 @@ import httpx
 
 from cli.hammer.observe import Observations
 from ledger import codec, merkle, note
-from ledger.audit import AuditReport
+from ledger.audit.replay import AuditReport
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
 from ledger.events import UnitEvent

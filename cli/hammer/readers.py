@@ -4,7 +4,7 @@ Each reader keeps the latest checkpoint it verified. Every newer checkpoint it m
 must be proven consistent with it (RFC 9162 consistency proof, checked with
 ledger.merkle); a smaller one means the log went back in time. Every entry it reads
 is checked against the checkpoint served with it (leaf hash, inclusion proof); a unit's
-whole chain is checked with ledger.verdict.check_unit_chain (checkpoint signature,
+whole chain is checked with ledger.verify.verdict.check_unit_chain (checkpoint signature,
 inclusion, event signatures, ``prev`` links).
 """
 
@@ -19,7 +19,7 @@ from cli.hammer.world import HammerWorld, Unit
 from cli.hammer.writers import Run
 from ledger import codec, merkle, note
 from ledger.errors import LedgerError, ProofError
-from ledger.verdict import ServedEntry, check_unit_chain
+from ledger.verify.verdict import ServedEntry, check_unit_chain
 
 READ_TIMEOUT = 60.0
 

@@ -33,9 +33,10 @@ from cli.hammer.server import ServerProcess
 from cli.hammer.world import HammerWorld, plan
 from cli.hammer.writers import Outcome, Run, submit, writer
 from ledger import crypto
-from ledger.audit import AuditReport, audit_log, audit_source
+from ledger.audit.replay import AuditReport, audit_source
 from ledger.errors import LedgerError
-from ledger.service import Ledger, LogConfig
+from ledger.service.audit import audit_log
+from ledger.service.ledger import Ledger, LogConfig
 from ledger.store import Store
 
 GRACE = 90.0  # seconds past the end in which in-flight requests may still be answered

@@ -7,5 +7,5 @@
   or a precise refusal per EPCIS event.
 
 Pure: no I/O, no clock. The use cases that read or write a ledger live in
-`ledger.epcis_service`.
+`ledger.service.epcis`.
 """

@@ -58,7 +58,7 @@ from ledger.errors import EncodingError, LedgerError, ValidationError
 from ledger.events import Event, check_actor_id, event_from_dict
 
 FORMAT = "provenance-ledger/epcis-capture/v1"
-MAX_EVENTS = 1000  # ledger events per capture: one atomic batch (ledger.service.MAX_BATCH)
+MAX_EVENTS = 1000  # ledger events per capture: one atomic batch (ledger.service.ledger.MAX_BATCH)
 _ENVELOPE_FIELDS = {"format", "actor", "key", "document", "signatures"}
 _EVENT_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
 _SOURCE_KINDS = ("handoff", "return", "sell", "deliver")  # the signer gives the unit up

@@ -3,7 +3,7 @@
 The log checks a witness's claimed old size against the size it recorded, and moves
 it, in one transaction (C2SP tlog-witness "add-checkpoint": the check and the update
 must be atomic, or two racing submissions could roll the record back). Verifying the
-cosignature is ledger.service's job; this module only stores.
+cosignature is ledger.service.ledger's job; this module only stores.
 """
 
 from __future__ import annotations

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select
 
 from ledger.merkle import Subtree
 from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow, ScanCountRow, ScanRow
+from ledger.stored import LogHead, StoredEntry
 
 LOGS = cast(Table, LogRow.__table__)
 ENTRIES = cast(Table, EntryRow.__table__)
@@ -22,46 +22,6 @@ CHECKPOINTS = cast(Table, CheckpointRow.__table__)
 SCANS = cast(Table, ScanRow.__table__)
 SCAN_COUNTS = cast(Table, ScanCountRow.__table__)
 CHUNK = 200  # rows per IN (...) list or runs per UNION ALL: below every driver's limits
-
-
-@dataclass(frozen=True)
-class LogHead:
-    """A log's identity and current head."""
-
-    id: int
-    name: str
-    origin: str
-    size: int
-    chain: bytes
-    root: bytes
-
-
-@dataclass(frozen=True)
-class StoredEntry:
-    """One stored entry: leaf bytes and the values derived from them at append time."""
-
-    index: int
-    leaf: bytes
-    leaf_hash: bytes
-    #: the running chain hash; None where the source does not keep it (a remote audit)
-    chain: bytes | None
-    event_hash: bytes
-    kind: str
-    gtin: str | None
-    serial: str | None
-    signer: str
-    key_id: str
-    received: str
-
-
-@dataclass(frozen=True)
-class StoredCheckpoint:
-    """A signed checkpoint as stored."""
-
-    size: int
-    root: bytes
-    note: str
-    signed_at: str
 
 
 def entry_from_row(row: Any) -> StoredEntry:

@@ -1,4 +1,4 @@
-"""Conversion between ledger.state records and the store's projection rows.
+"""Conversion between ledger.rules.state records and the store's projection rows.
 
 One table per record type; columns carry the record's field names. Tuples of digits
 (GTINs, prefixes) are stored comma-joined, since neither can contain a comma.
@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from ledger.state import (
+from ledger.rules.state import (
     ActorRecord,
     AuthorizationRecord,
     KeyRecord,

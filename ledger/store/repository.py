@@ -4,7 +4,7 @@
 hashes, projections) on the reader engine or a streaming replica (ledger.store.replicas;
 `Store.pinned` keeps one request's reads on one of them); `Store.writer` opens the one transaction
 in which an append happens, holding the log's write lock (`WriteTx`). No rules and no
-signatures here: ledger.service decides what to write, this module only writes it.
+signatures here: ledger.service.ledger decides what to write, this module only writes it.
 Every database failure surfaces as `StorageError`.
 """
 
@@ -23,7 +23,7 @@ from ledger import merkle
 from ledger.entry import ZERO_HASH
 from ledger.errors import NotFoundError, StorageError, ValidationError
 from ledger.merkle import Subtree
-from ledger.state import KeyRecord, Record, State
+from ledger.rules.state import KeyRecord, Record, State
 from ledger.store.cosignatures import CosignatureStore
 from ledger.store.database import Engines, connect, migrate
 from ledger.store.queries import (
@@ -32,9 +32,6 @@ from ledger.store.queries import (
     LOGS,
     SCAN_COUNTS,
     SCANS,
-    LogHead,
-    StoredCheckpoint,
-    StoredEntry,
     chunks,
     entry_from_row,
     find_event_hashes,
@@ -44,6 +41,7 @@ from ledger.store.queries import (
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
 from ledger.store.replicas import ReadTarget, ReplicaStatus
 from ledger.store.writer import WriteTx
+from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 
 SUBTREE_CACHE_SIZE = 200_000  # about 40 MB of cached subtree hashes per store
 

@@ -5,7 +5,7 @@ Every table carries ``log``, the small integer id of a row in ``logs``, so sever
 bytes with the hashes derived from them; ``nodes`` keeps the hash of every perfect
 Merkle subtree of level >= 1 (level 0 are the leaf hashes in ``entries``), so any proof
 reads O(log n) rows; ``checkpoints`` keeps every signed tree head; the remaining tables
-are the projections of ledger.state, rebuildable from the entries.
+are the projections of ledger.rules.state, rebuildable from the entries.
 
 Large tables are WITHOUT ROWID on SQLite: their primary key is their only index key,
 which saves a second copy of it. The Alembic migrations in ``migrations/`` create
@@ -81,7 +81,7 @@ class CheckpointRow(Base):
 
 
 class ActorTable(Base):
-    """Projection of `ledger.state.ActorRecord`."""
+    """Projection of `ledger.rules.state.ActorRecord`."""
 
     __tablename__ = "actors"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
@@ -95,7 +95,7 @@ class ActorTable(Base):
 
 
 class KeyTable(Base):
-    """Projection of `ledger.state.KeyRecord`."""
+    """Projection of `ledger.rules.state.KeyRecord`."""
 
     __tablename__ = "actor_keys"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
@@ -108,7 +108,7 @@ class KeyTable(Base):
 
 
 class AuthorizationTable(Base):
-    """Projection of `ledger.state.AuthorizationRecord`."""
+    """Projection of `ledger.rules.state.AuthorizationRecord`."""
 
     __tablename__ = "authorizations"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
@@ -127,7 +127,7 @@ class AuthorizationTable(Base):
 
 
 class ProductTable(Base):
-    """Projection of `ledger.state.ProductRecord`."""
+    """Projection of `ledger.rules.state.ProductRecord`."""
 
     __tablename__ = "products"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
@@ -138,7 +138,7 @@ class ProductTable(Base):
 
 
 class UnitTable(Base):
-    """Projection of `ledger.state.UnitRecord`."""
+    """Projection of `ledger.rules.state.UnitRecord`."""
 
     __tablename__ = "units"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)

@@ -2,7 +2,7 @@
 owner clients, failed claim attempts and lockouts, consumer reports.
 
 None of this is in the signed log: it is telemetry and triage kept beside it (DESIGN
-section 4). No rules here: ledger.claiming and ledger.reporting decide, this module
+section 4). No rules here: ledger.service.claims and ledger.service.reports decide, this module
 stores. Every database failure surfaces as `StorageError`.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import StorageError
-from ledger.state import ProductRecord, UnitRecord
+from ledger.rules.state import ProductRecord, UnitRecord
 from ledger.store.database import Engines
 from ledger.store.queries import ENTRIES, SCANS
 from ledger.store.records import RECORD_TABLES

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.errors import NotFoundError
 from ledger.merkle import Subtree
-from ledger.state import (
+from ledger.rules.state import (
     Record,
 )
 from ledger.store.queries import (
@@ -23,12 +23,12 @@ from ledger.store.queries import (
     ENTRIES,
     LOGS,
     NODES,
-    LogHead,
     find_event_hashes,
     head_from_row,
     read_subtrees,
 )
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records, to_row
+from ledger.stored import LogHead
 
 
 class WriteTx:

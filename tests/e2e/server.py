@@ -13,8 +13,8 @@ from cli.hammer.server import ServerProcess, free_port
 from ledger import crypto
 from ledger.entry import SignedEvent
 from ledger.events import format_time
-from ledger.service import Ledger
-from ledger.state import Record
+from ledger.rules.state import Record
+from ledger.service.ledger import Ledger
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld, clock, config
 from tests.rules_factories import World

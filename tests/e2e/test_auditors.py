@@ -22,7 +22,7 @@ import httpx
 import jsonschema_rs
 import pytest
 
-from ledger.witness import verify_evidence
+from ledger.audit.witness import verify_evidence
 from tests.e2e.cli_schemas import SCHEMAS
 from tests.e2e.server import LiveServer, start
 from tests.factories import GTIN

@@ -18,7 +18,7 @@ import jsonschema_rs
 import pytest
 
 from ledger import crypto
-from ledger.service import FAULT_CONSENT, FAULT_CONSENT_ENV, FAULT_ENV
+from ledger.service.ledger import FAULT_CONSENT, FAULT_CONSENT_ENV, FAULT_ENV
 from tests.e2e.cli_schemas import SCHEMAS
 from tests.e2e.server import LiveServer, start
 from tests.factories import key

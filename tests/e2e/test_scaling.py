@@ -33,8 +33,8 @@ import pytest
 
 from cli.hammer.server import ServerProcess
 from ledger import note
-from ledger.audit import audit_log
 from ledger.entry import SignedEvent
+from ledger.service.audit import audit_log
 from ledger.store import Store
 from tests.e2e.server import LiveServer, LiveWorld, free_port, seed, start
 from tests.factories import GTIN, public_b64

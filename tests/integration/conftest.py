@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
 from tests.integration.world import LedgerWorld, clock, config
 
 # Overridable so that two test runs on one machine (e.g. two worktrees) do not share it.

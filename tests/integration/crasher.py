@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
 from tests.factories import GTIN
 from tests.integration.world import clock, config
 from tests.rules_factories import World

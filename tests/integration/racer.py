@@ -11,7 +11,7 @@ import sys
 
 from ledger import codec
 from ledger.errors import ConflictError, LedgerError
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
 from tests.factories import GTIN
 from tests.integration.world import clock, config
 from tests.rules_factories import TIME, World

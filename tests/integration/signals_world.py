@@ -10,7 +10,7 @@ from typing import Any
 
 from ledger import claimcode, entry
 from ledger.events import event_from_dict, format_time
-from ledger.service import Ledger, Scan
+from ledger.service.ledger import Ledger, Scan
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import config
 from tests.rules_factories import NOW, PREFIX

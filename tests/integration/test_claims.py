@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from ledger import claimcode, codec
-from ledger.claiming import ClaimLockedError, owner_hash
 from ledger.entry import Leaf
 from ledger.errors import NotFoundError, ValidationError
 from ledger.rules import AlreadyClaimedError, BadClaimCodeError
+from ledger.service.claims import ClaimLockedError, owner_hash
 from tests.factories import GTIN
 from tests.integration.signals_world import SignalWorld
 from tests.integration.world import dump

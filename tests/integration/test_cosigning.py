@@ -1,4 +1,4 @@
-"""The log's side of witnessing (ledger.cosigning) on SQLite and PostgreSQL: a configured
+"""The log's side of witnessing (ledger.service.cosigning) on SQLite and PostgreSQL: a configured
 witness's cosignature is stored and served; stale old sizes (409), unknown or bad
 cosignatures, checkpoints the log did not sign and malformed requests are refused and
 write nothing; the unit view counts witnesses; the offline proof uses the cosigned
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger import cosigning, exports, merkle, note, unitproof, witness
+from ledger import merkle, note
+from ledger.audit import witness
 from ledger.errors import (
     CheckpointSignatureError,
     NotFoundError,
@@ -21,7 +22,9 @@ from ledger.errors import (
     StaleCheckpointError,
     ValidationError,
 )
-from ledger.service import Ledger
+from ledger.service import cosigning, exports
+from ledger.service.ledger import Ledger
+from ledger.verify import unitproof
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld, clock, config
 from tests.rules_factories import SERIAL

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.audit import audit_log
 from ledger.entry import Leaf
-from ledger.service import Ledger
+from ledger.service.audit import audit_log
+from ledger.service.ledger import Ledger
 from tests.integration.crasher import BATCH
 from tests.integration.world import LedgerWorld, clock, config
 

@@ -19,12 +19,12 @@ from fastapi import FastAPI, Request
 
 from api.app import create_app
 from api.context import _implied_size, min_size
-from api.settings import Settings
 from ledger import crypto, note
-from ledger.audit import audit_log
-from ledger.deployment import Deployment, DeploymentConfig
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import ValidationError
+from ledger.service.audit import audit_log
+from ledger.service.deployment import Deployment, DeploymentConfig
+from ledger.service.settings import Settings
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import LedgerWorld, clock
 from tests.rules_factories import World

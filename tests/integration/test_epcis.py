@@ -18,10 +18,10 @@ from ledger import codec, entry
 from ledger.entry import Leaf
 from ledger.epcis.errors import CaptureRefusedError
 from ledger.epcis.sign import sign_document
-from ledger.epcis_service import capture, export_range, export_unit
 from ledger.errors import ValidationError
 from ledger.rules import UnknownKeyError
-from ledger.service import Ledger
+from ledger.service.epcis import capture, export_range, export_unit
+from ledger.service.ledger import Ledger
 from tests.epcis_support import (
     assert_valid,
     custody_chain,

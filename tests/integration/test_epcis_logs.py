@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 
 from api.app import create_app
-from api.settings import Settings
 from ledger import codec
-from ledger.deployment import Deployment
 from ledger.entry import Leaf
 from ledger.epcis.sign import sign_document
+from ledger.service.deployment import Deployment
+from ledger.service.settings import Settings
 from tests.epcis_support import assert_valid, unit_events
 from tests.factories import GTIN, key
 from tests.integration.test_deployment import GTIN_B, beta_events, deployment, run

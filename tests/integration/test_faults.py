@@ -1,4 +1,4 @@
-"""The test-only fault switch (ledger.service.faults_from_env): refused without its
+"""The test-only fault switch (ledger.service.ledger.faults_from_env): refused without its
 consent variable, and when on, the ledger really is broken the way the hammer must
 catch (a unit head gets two successors), while the same appends without it give 409.
 """
@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from ledger.audit import audit_log
 from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, ValidationError
-from ledger.service import (
+from ledger.service.audit import audit_log
+from ledger.service.ledger import (
     FAULT_CONSENT,
     FAULT_CONSENT_ENV,
     FAULT_ENV,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import inspect, text
 
-from ledger.audit import audit_log
 from ledger.entry import Leaf
+from ledger.service.audit import audit_log
 from ledger.store import Store
 from ledger.store.database import _alembic_config, migrate
 from tests.factories import GTIN

@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from ledger import merkle
 from ledger.errors import NotFoundError
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
 from ledger.store import repository
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld

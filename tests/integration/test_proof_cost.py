@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from ledger import merkle
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
 from tests.factories import GTIN
 from tests.integration.world import clock, config
 from tests.rules_factories import World

@@ -10,9 +10,9 @@ import pytest
 from ledger import entry
 from ledger.errors import ConflictError, ValidationError
 from ledger.events import event_from_dict, format_time
-from ledger.reporting import MAX_PHOTO
 from ledger.reqsig import ForbiddenError
-from ledger.state import ActorRecord
+from ledger.rules.state import ActorRecord
+from ledger.service.reports import MAX_PHOTO
 from tests.factories import GTIN, key, public_b64
 from tests.integration.signals_world import SignalWorld
 

@@ -1,4 +1,4 @@
-"""ledger.service over a real store: appends, idempotency, atomic batches, refusals.
+"""ledger.service.ledger over a real store: appends, idempotency, atomic batches, refusals.
 
 Runs on SQLite and on PostgreSQL (the ``db_url`` fixture). Every refusal must leave
 every table of the log byte-for-byte unchanged.
@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 
 from ledger import codec, crypto, merkle, note
-from ledger.audit import audit_log
 from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, LedgerError, SignatureError, ValidationError
 from ledger.events import format_time
-from ledger.service import Ledger
+from ledger.service.audit import audit_log
+from ledger.service.ledger import Ledger
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import LedgerWorld, dump
 from tests.rules_factories import CLAIM_CODE, NOW, SERIAL, World
@@ -311,7 +311,7 @@ def test_unknown_unit_and_entry_reads(ledger: Ledger) -> None:
 def test_unit_view_follows_the_log_and_counts_scans(world: LedgerWorld) -> None:
     from datetime import timedelta
 
-    from ledger.service import Scan
+    from ledger.service.ledger import Scan
 
     ledger = world.ledger
     view = ledger.unit_view(GTIN, SERIAL)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.claiming import owner_client, owner_hash
+from ledger.service.claims import owner_client, owner_hash
 from tests.factories import GTIN
 from tests.integration.signals_world import SignalWorld
 

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import OperationalError
 
 from ledger.errors import StorageError
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
 from ledger.store import Store, WriteTx
 from ledger.store.database import head_revisions
 from ledger.store.schema import Base

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from ledger import codec, entry, merkle, note
-from ledger.audit import AuditReport, audit_log
+from ledger.audit.replay import AuditReport
 from ledger.entry import Leaf, sign_event
 from ledger.events import event_from_dict
+from ledger.service.audit import audit_log
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import SERIAL

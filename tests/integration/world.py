@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 
 from ledger.entry import Leaf, SignedEvent
-from ledger.service import BatchReceipt, Ledger, LogConfig
+from ledger.service.ledger import BatchReceipt, Ledger, LogConfig
 from ledger.store.records import RECORD_TABLES
 from tests.factories import key
 from tests.rules_factories import NOW, World

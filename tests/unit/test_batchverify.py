@@ -1,4 +1,4 @@
-"""ledger.batchverify: a batch verified on several threads reports what an in-order
+"""ledger.verify.batchverify: a batch verified on several threads reports what an in-order
 check would: nothing when all verify, else the lowest bad position."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ import dataclasses
 
 import pytest
 
-from ledger import batchverify, crypto
-from ledger.batchverify import first_bad_signature
+from ledger import crypto
 from ledger.entry import SignedEvent
 from ledger.errors import SignatureError
+from ledger.verify import batchverify
+from ledger.verify.batchverify import first_bad_signature
 from tests.factories import GTIN, key
 from tests.rules_factories import ACTORS, World
 

@@ -1,4 +1,4 @@
-"""The export bundle format (ledger.bundle): lines round-trip; every malformation is a
+"""The export bundle format (ledger.audit.bundle): lines round-trip; every malformation is a
 `LedgerError` naming the line or field."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ledger import bundle
+from ledger.audit import bundle
 from ledger.errors import EncodingError, ValidationError
 
 

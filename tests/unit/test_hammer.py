@@ -15,7 +15,7 @@ from cli.hammer.checks import AuditFacts, LogFacts, judge_audit, log_facts
 from cli.hammer.observe import Observations
 from cli.hammer.report import Report
 from ledger import codec, note
-from ledger.audit import AuditReport
+from ledger.audit.replay import AuditReport
 from ledger.entry import Leaf
 from tests.factories import key
 from tests.rules_factories import NOW, base

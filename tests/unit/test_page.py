@@ -589,7 +589,7 @@ def test_choose_language_on_a_huge_header_is_bounded() -> None:
 
 
 def test_real_unit_view_from_a_sqlite_ledger(tmp_path: Path) -> None:
-    from ledger.service import Ledger, Scan
+    from ledger.service.ledger import Ledger, Scan
     from tests.integration.world import LedgerWorld, clock, config
     from tests.rules_factories import NOW as LEDGER_NOW
 

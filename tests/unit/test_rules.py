@@ -22,7 +22,7 @@ from ledger import codec, crypto, rules
 from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, LedgerError, RuleError, ValidationError
 from ledger.events import format_time, parse_time
-from ledger.state import ActorRecord, AuthorizationRecord, KeyRecord, ProductRecord, State
+from ledger.rules.state import ActorRecord, AuthorizationRecord, KeyRecord, ProductRecord, State
 from tests.factories import GTIN, HASH, key, public_b64
 from tests.rules_factories import (
     BASE,

@@ -1,4 +1,4 @@
-"""ledger.signals, ledger.places, ledger.reqsig and the verdict's signal step: pure."""
+"""ledger.signals.compute, ledger.signals.places, ledger.reqsig and the verdict's signal step: pure."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import crypto, reqsig, signals
-from ledger.places import CENTROIDS, distance_km
-from ledger.signals import ScanFact, Signal, Thresholds
-from ledger.verdict import CAUTION, GENUINE, INVALID, UNKNOWN, Reason, with_signals
+from ledger import crypto, reqsig
+from ledger.signals import compute as signals
+from ledger.signals.compute import ScanFact, Signal, Thresholds
+from ledger.signals.places import CENTROIDS, distance_km
+from ledger.verify.verdict import CAUTION, GENUINE, INVALID, UNKNOWN, Reason, with_signals
 from tests.factories import key
 
 T0 = datetime(2026, 11, 28, 12, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Offline unit proofs (ledger.unitproof): a proof built from a scripted log verifies
+"""Offline unit proofs (ledger.verify.unitproof): a proof built from a scripted log verifies
 with only the log's and a witness's keys; every changed byte makes it fail; a proof
 missing the key registrations, or naming another log key, fails."""
 
@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle, note, unitproof
+from ledger import merkle, note
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, ProofError, SignatureError
+from ledger.verify import unitproof
 from tests.factories import GTIN, key
 from tests.rules_factories import NOW, SERIAL, base
 

@@ -1,4 +1,4 @@
-"""Witness and auditor memory (ledger.witness): consistent growth is accepted; a fork, a
+"""Witness and auditor memory (ledger.audit.witness): consistent growth is accepted; a fork, a
 failed proof and a rollback are refused; the evidence re-checks for anyone holding the
 log's key and is void when it shows nothing; the add-checkpoint body round-trips."""
 
@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import cosigning, merkle, note, witness
+from ledger import merkle, note
+from ledger.audit import witness
 from ledger.errors import LedgerError, SplitViewError, StaleCheckpointError, ValidationError
+from ledger.service import cosigning
 from tests.factories import key
 
 ORIGIN = "test.example/witnessed"

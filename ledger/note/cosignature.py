@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ledger.checkpoint import Checkpoint, as_verifier
 from ledger.errors import CheckpointSignatureError, KeyFormatError
-from ledger.signednote import (
+from ledger.note.checkpoint import Checkpoint, as_verifier
+from ledger.note.signednote import (
     ALG_COSIGNATURE_V1,
     Note,
     NoteSignature,

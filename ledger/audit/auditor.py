@@ -1,6 +1,6 @@
 """The outside auditor: audit an export bundle offline, or follow a server run after run.
 
-`audit_bundle` replays a bundle (ledger.bundle) with ledger.audit's full replay and
+`audit_bundle` replays a bundle (ledger.audit.bundle) with ledger.audit.replay's full replay and
 also checks every witness cosignature in it.
 
 `follow` is the incremental remote audit. The auditor keeps an `AuditorState` file: the
@@ -8,7 +8,7 @@ last checkpoint it verified (re-verified on load), the replayed projections, the
 chain hash and the right edge of the Merkle tree. Each run:
 
 1. fetches the latest checkpoint and verifies it under the pinned log key;
-2. checks it against the remembered one (ledger.witness.check_consistent: same size,
+2. checks it against the remembered one (ledger.audit.witness.check_consistent: same size,
    same root; otherwise the server's consistency proof must verify); a failure is a
    ``split-view`` finding whose evidence is both signed checkpoints and the proof;
 3. replays only the new entries through the rules from the remembered state: leaf
@@ -27,8 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ledger import codec, merkle, note, state
-from ledger.audit import (
+from ledger import codec, merkle, note
+from ledger.audit.bundle import Bundle
+from ledger.audit.replay import (
     AuditReport,
     Progress,
     _check_checkpoints,
@@ -38,12 +39,12 @@ from ledger.audit import (
     _replay_entry,
     audit_source,
 )
-from ledger.bundle import Bundle
+from ledger.audit.witness import Seen, check_consistent
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, SplitViewError, ValidationError
 from ledger.merkle import Subtree
-from ledger.store import StoredCheckpoint, StoredEntry
-from ledger.witness import Seen, check_consistent
+from ledger.rules import state
+from ledger.stored import StoredCheckpoint, StoredEntry
 
 STATE_FORMAT = "provenance-ledger/audit-state@v1"
 CHUNK = 1000
@@ -84,7 +85,7 @@ def entry_from_leaf(index: int, leaf_bytes: bytes) -> StoredEntry:
 
 @dataclass
 class BundleSource:
-    """An `ledger.audit.AuditSource` over a parsed export bundle."""
+    """An `ledger.audit.replay.AuditSource` over a parsed export bundle."""
 
     bundle: Bundle
 
@@ -127,7 +128,7 @@ def audit_bundle(
 ) -> AuditReport:
     """Audit an export bundle offline against the pinned ``log_key``.
 
-    The full replay of ledger.audit, plus: every cosignature in a checkpoint by one of
+    The full replay of ledger.audit.replay, plus: every cosignature in a checkpoint by one of
     the bundle's witness keys must verify.
     """
     report = audit_source(

@@ -43,7 +43,7 @@ from ledger import crypto
 from ledger.entry import SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError, ValidationError
 from ledger.routing import Routing
-from ledger.service import Ledger, LogConfig
+from ledger.service.ledger import Ledger, LogConfig
 from ledger.store import Store
 
 

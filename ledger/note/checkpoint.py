@@ -3,7 +3,7 @@
 Implements c2sp.org/tlog-checkpoint: the origin / tree size / root hash / extension
 lines body, signed as a c2sp.org/signed-note by the log's Ed25519 (0x01) key whose name
 is the origin. It does not check consistency between checkpoints (ledger.merkle) nor
-cosignatures (ledger.cosignature). No I/O, no clock.
+cosignatures (ledger.note.cosignature). No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ledger.codec import b64_encode
 from ledger.errors import CheckpointSignatureError, KeyFormatError, NoteError
-from ledger.signednote import (
+from ledger.note.signednote import (
     _DECIMAL,
     _U64,
     ALG_ED25519,

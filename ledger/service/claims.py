@@ -29,10 +29,10 @@ from ledger import claimcode, codec, entry, gs1
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError
 from ledger.events import Claim, ClaimCommitment, format_time, parse_time
 from ledger.rules import AlreadyClaimedError, BadClaimCodeError, NoClaimCodeError
-from ledger.state import UnitRecord
+from ledger.rules.state import UnitRecord
 
 if TYPE_CHECKING:
-    from ledger.service import BatchReceipt, LogConfig
+    from ledger.service.ledger import BatchReceipt, LogConfig
     from ledger.store import SignalStore, Store
 
 
@@ -88,7 +88,7 @@ def owner_client(owner: str) -> str:
 
 
 class Claiming:
-    """Mixin of `ledger.service.Ledger`: claims and transfers."""
+    """Mixin of `ledger.service.ledger.Ledger`: claims and transfers."""
 
     store: Store
     log: int

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ledger import codec, entry, merkle, note, rules
-from ledger.batchverify import bad_event_signatures
 from ledger.errors import LedgerError
 from ledger.merkle import Subtree
-from ledger.state import State
-from ledger.store import Store, StoredCheckpoint, StoredEntry
+from ledger.rules.state import State
+from ledger.stored import StoredCheckpoint, StoredEntry
+from ledger.verify.batchverify import bad_event_signatures
 
 CHUNK = 2000
 
@@ -108,7 +108,8 @@ class _Replay:
 
 
 class AuditSource(Protocol):
-    """Where the audited entries come from: a store (`StoreSource`) or a remote server."""
+    """Where the audited entries come from: a store (ledger.service.audit.StoreSource) or a
+    remote server."""
 
     def head(self) -> tuple[int, bytes | None]:
         """The log's size and running chain hash (None when the source has no chain)."""
@@ -126,56 +127,6 @@ class AuditSource(Protocol):
         """The stored projections, or None when the source keeps none."""
 
 
-@dataclass
-class StoreSource:
-    """A log in a `Store`."""
-
-    store: Store
-    log: int
-
-    def head(self) -> tuple[int, bytes | None]:
-        """The log row's size and chain."""
-        head = self.store.head(self.log)
-        return head.size, head.chain
-
-    def entries(self, start: int, end: int) -> list[StoredEntry]:
-        """Stored entries."""
-        return self.store.entries(self.log, start, end)
-
-    def checkpoints(self) -> list[StoredCheckpoint]:
-        """Stored checkpoints."""
-        return self.store.checkpoints(self.log)
-
-    def nodes(self, wanted: list[Subtree]) -> dict[Subtree, bytes] | None:
-        """Stored Merkle nodes."""
-        return self.store.subtrees(self.log, wanted)
-
-    def state(self) -> State | None:
-        """Stored projections."""
-        return self.store.load_state(self.log)
-
-
-def audit_log(
-    store: Store,
-    log: int,
-    verifier_key: str,
-    *,
-    trusted: Sequence[str] = (),
-    workers: int | None = None,
-    progress: Progress | None = None,
-) -> AuditReport:
-    """Audit log ``log`` in ``store`` against the log's C2SP ``verifier_key``.
-
-    Args:
-        trusted: checkpoint note texts an auditor kept outside the database.
-        workers: threads for signature verification (default: one per core).
-        progress: called with (entries done, total) after each chunk.
-    """
-    return audit_source(
-        StoreSource(store, log), verifier_key, trusted=trusted, workers=workers, progress=progress
-    )
-
-
 def audit_source(
     source: AuditSource,
     verifier_key: str,
@@ -184,7 +135,7 @@ def audit_source(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> AuditReport:
-    """Audit any `AuditSource` (see `audit_log`); checks what the source keeps."""
+    """Audit any `AuditSource`; checks what the source keeps (a store's: ledger.service.audit)."""
     report = AuditReport()
     size, chain = source.head()
     verifier = note.Verifier.from_text(verifier_key)
@@ -317,7 +268,7 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
 def _check_signatures(
     report: AuditReport, items: list[tuple[int, bytes, bytes, bytes]], workers: int | None
 ) -> None:
-    # libsodium without the GIL, on one thread per core (ledger.batchverify).
+    # libsodium without the GIL, on one thread per core (ledger.verify.batchverify).
     for index in bad_event_signatures(items, workers):
         report.add("signature", "the event signature does not verify", index)
 

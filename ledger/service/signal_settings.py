@@ -6,7 +6,7 @@
   signals and deleted by ``Ledger.prune_scans`` (run on every server start).
 - ``PROVENANCE_TRAVEL_KMH`` (1000), ``PROVENANCE_SCANNERS_PER_DAY`` (10),
   ``PROVENANCE_PROBE_SERIALS`` (5), ``PROVENANCE_POST_CLAIM_CLIENTS`` (1): when the
-  clone signals fire (ledger.signals).
+  clone signals fire (ledger.signals.compute).
 
 A variable that is not set leaves the ledger's value as it is.
 """
@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from ledger.errors import ValidationError
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
 
 _THRESHOLDS = {
     "PROVENANCE_TRAVEL_KMH": "travel_kmh",

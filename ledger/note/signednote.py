@@ -13,7 +13,7 @@ module signs with `cryptography` directly, never through the domain prefixes of
 `ledger.crypto.sign`. A key is bound to one type: a 0x01 key signs note texts, a 0x04
 key signs cosignature messages only.
 
-Checkpoints live in ledger.checkpoint, cosignatures in ledger.cosignature; ledger.note
+Checkpoints live in ledger.note.checkpoint, cosignatures in ledger.note.cosignature; ledger.note
 re-exports all three. No I/O, no clock.
 """
 

@@ -4,7 +4,7 @@ Called by `ledger.rules.check` (which has already checked the signer, its key an
 event time) for ``actor.register``, ``actor.revoke``, ``key.rotate``, ``authorize``,
 ``authorization.revoke`` and ``product.register``; each returns the records the event
 creates or replaces, or raises the `RuleError` subclass (from ledger.rules) of the rule
-it breaks. Also holds the actor and product lookups that ledger.custody shares.
+it breaks. Also holds the actor and product lookups that ledger.rules.custody shares.
 
 No I/O, no clock; the state is read, never changed.
 """
@@ -56,7 +56,7 @@ from ledger.rules import (
     current_key,
     key_id_of,
 )
-from ledger.state import (
+from ledger.rules.state import (
     ActorRecord,
     AuthorizationRecord,
     KeyRecord,
@@ -87,7 +87,7 @@ def check_registry(ctx: Context) -> list[Record]:
 
     Raises:
         RuleError: the subclass of the broken rule (see each kind's rule below).
-        ValidationError: the event is a unit event (those go to ledger.custody).
+        ValidationError: the event is a unit event (those go to ledger.rules.custody).
     """
     handler = _KINDS.get(type(ctx.event))
     if handler is None:
@@ -95,7 +95,7 @@ def check_registry(ctx: Context) -> list[Record]:
     return handler(ctx, ctx.event)
 
 
-# --- lookups shared with ledger.custody ------------------------------------------------
+# --- lookups shared with ledger.rules.custody ------------------------------------------------
 
 
 def live_actor(state: State, actor_id: str, error: type[RuleError], field: str) -> ActorRecord:

@@ -23,20 +23,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger import codec, cosigning, crypto, entry, gs1, merkle, note, rules
-from ledger.batchverify import first_bad_signature
-from ledger.claiming import Claiming
+from ledger import codec, crypto, entry, gs1, merkle, note, rules
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError, ValidationError
 from ledger.events import ActorRegister, UnitEvent, format_time
 from ledger.merkle import Subtree
-from ledger.prefetch import load_state_for
-from ledger.reporting import Reporting
-from ledger.signalview import Signaling
-from ledger.state import ActorRecord, KeyRecord, State
-from ledger.store import LogHead, ReplicaStatus, SignalStore, Store, StoredEntry, WriteTx
-from ledger.unitview import ViewCache, entry_json
-from ledger.verdict import ServedEntry
+from ledger.rules.state import ActorRecord, KeyRecord, State
+from ledger.service import cosigning
+from ledger.service.claims import Claiming
+from ledger.service.prefetch import load_state_for
+from ledger.service.reports import Reporting
+from ledger.service.signals import Signaling
+from ledger.service.unitview import ViewCache, entry_json
+from ledger.store import ReplicaStatus, SignalStore, Store, WriteTx
+from ledger.stored import LogHead, StoredEntry
+from ledger.verify.batchverify import first_bad_signature
+from ledger.verify.verdict import ServedEntry
 
 MAX_BATCH = 1000
 
@@ -58,7 +60,7 @@ class LogConfig:
     Without it the ledger is read-only (an auditor's view): the log must exist and
     ``verifier_key`` (the log's C2SP verifier key, pinned by the reader) is required.
     ``witnesses`` are the verifier keys (type 0x04) of the witnesses whose cosignatures
-    the log accepts and counts (ledger.cosigning).
+    the log accepts and counts (ledger.service.cosigning).
     """
 
     origin: str
@@ -155,8 +157,8 @@ class _TreeAppender:
 class Ledger(Claiming, Signaling, Reporting):
     """One log in one store. Open with `Ledger.open`; close with `close`.
 
-    Claims (ledger.claiming), clone signals and alerts (ledger.signalview) and consumer
-    reports (ledger.reporting) are mixed in.
+    Claims (ledger.service.claims), clone signals and alerts (ledger.service.signals) and consumer
+    reports (ledger.service.reports) are mixed in.
     """
 
     def __init__(
@@ -415,7 +417,7 @@ class Ledger(Claiming, Signaling, Reporting):
         witnesses}`` (docs/API.md), with clone signals and open reports (``pending``: scans
         not yet stored), whether ``owner_token`` is the current owner's, and how many
         configured witnesses cosigned a checkpoint holding the unit's whole chain
-        (ledger.cosigning.witness_summary).
+        (ledger.service.cosigning.witness_summary).
 
         Every proof and signature in it is re-checked before the verdict is given.
 

@@ -1,5 +1,5 @@
-"""Export use cases over a `Ledger`: the audit bundle (ledger.bundle) and the offline
-unit proof (ledger.unitproof).
+"""Export use cases over a `Ledger`: the audit bundle (ledger.audit.bundle) and the offline
+unit proof (ledger.verify.unitproof).
 
 Reads through the service and the store; writes nothing (the face writes the file).
 """
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ledger import gs1, unitproof
-from ledger.bundle import write_lines
-from ledger.cosigning import cosigned_checkpoint
+from ledger import gs1
+from ledger.audit.bundle import write_lines
 from ledger.errors import NotFoundError
-from ledger.service import Ledger
-from ledger.state import KeyRecord
-from ledger.store import StoredEntry
+from ledger.rules.state import KeyRecord
+from ledger.service.cosigning import cosigned_checkpoint
+from ledger.service.ledger import Ledger
+from ledger.stored import StoredEntry
+from ledger.verify import unitproof
 
 CHUNK = 1000
 
@@ -48,7 +49,7 @@ def bundle_lines(ledger: Ledger) -> Iterator[str]:
 
 
 def unit_proof(ledger: Ledger, gtin: str, serial: str) -> str:
-    """The offline proof of a unit's chain (ledger.unitproof), as text.
+    """The offline proof of a unit's chain (ledger.verify.unitproof), as text.
 
     Holds the unit's entries and, transitively, the entries that registered their
     signers' keys; proven in the checkpoint that covers them all and carries the most

@@ -7,13 +7,13 @@ then calls ``state.apply(records)``. Replaying a log through `check` and `State.
 rebuilds its state exactly, so the service and the audit share this code.
 
 Layout: this module holds the errors (one class and stable ``code`` per rule), the
-signer and key checks and the dispatch; ledger.registry holds the rules of genesis and
-the registry kinds (actors, keys, authorizations, products); ledger.custody those of
+signer and key checks and the dispatch; ledger.rules.registry holds the rules of genesis and
+the registry kinds (actors, keys, authorizations, products); ledger.rules.custody those of
 the unit kinds (commission and the custody state machine).
 
 The rules read only what the event names: its signer, the signer's keys and
 authorizations, its subject, partner, recipient, products, unit, the unit's brand,
-custodian and pending recipient, and the operators (ledger.prefetch loads exactly that).
+custodian and pending recipient, and the operators (ledger.service.prefetch loads exactly that).
 
 What it does not do: no Ed25519 signature check (the caller verifies the signature
 against `signing_key`, outside its lock), no idempotency (the caller answers a repeated
@@ -30,7 +30,7 @@ from ledger import codec, crypto
 from ledger.entry import SignedEvent
 from ledger.errors import RuleError, ValidationError
 from ledger.events import ActorRegister, Event, UnitEvent
-from ledger.state import ActorRecord, KeyRecord, Record, State
+from ledger.rules.state import ActorRecord, KeyRecord, Record, State
 
 #: how far an event's own time may run ahead of the log's clock (inclusive)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -344,7 +344,7 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
             a registered, unrevoked actor signing with one of its current keys;
         (2) the event time is at most `MAX_CLOCK_SKEW` after ``now`` and at most
             `MAX_BACKDATE` before it;
-        (3) the rules of the event's kind (ledger.registry, ledger.custody).
+        (3) the rules of the event's kind (ledger.rules.registry, ledger.rules.custody).
 
     Args:
         state: the state after entries ``0 .. index - 1``; read, never changed.
@@ -358,7 +358,7 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
         ValidationError: ``index`` is negative or ``now`` is naive.
     """
     # Imported here because both build on this module (Context, errors, helpers).
-    from ledger import custody, registry
+    from ledger.rules import custody, registry
 
     event = signed.event
     signing_key(state, signed, index)  # (1)
@@ -431,7 +431,7 @@ def _check_time(event: Event, now: datetime) -> None:
         )
 
 
-# --- key checks shared with ledger.registry ----------------------------------------------
+# --- key checks shared with ledger.rules.registry ----------------------------------------------
 
 
 def key_id_of(public: str, field: str) -> str:

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger import codec, merkle
-from ledger.checkpoint import Checkpoint, as_verifier, verify_checkpoint
-from ledger.cosignature import cosign_checkpoint
 from ledger.errors import (
     LedgerError,
     ProofError,
@@ -33,7 +31,9 @@ from ledger.errors import (
     StaleCheckpointError,
     ValidationError,
 )
-from ledger.signednote import ALG_ED25519, Note, NoteSignature, Signer
+from ledger.note.checkpoint import Checkpoint, as_verifier, verify_checkpoint
+from ledger.note.cosignature import cosign_checkpoint
+from ledger.note.signednote import ALG_ED25519, Note, NoteSignature, Signer
 
 EVIDENCE_FORMAT = "provenance-ledger/split-view-evidence@v1"
 STATE_FORMAT = "provenance-ledger/witness-state@v1"

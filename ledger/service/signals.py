@@ -1,7 +1,7 @@
 """Clone signals on the unit view and in a brand's alerts (a `Ledger` mixin).
 
 `Signaling.judge_signals` takes the log-based unit view (cached by log size) and adds
-what lives outside the log: the unit's clone signals (ledger.signals over its recent
+what lives outside the log: the unit's clone signals (ledger.signals.compute over its recent
 scans), its open consumer reports, and whether the viewer is its owner. `alerts` is the
 brand's triage queue: the signals of the brand's recently scanned units, the probing of
 its GTINs with invented serials, and its consumer reports with their response times.
@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ledger import gs1
-from ledger.claiming import owner_client, owner_hash
 from ledger.entry import Leaf
 from ledger.events import Claim, format_time, parse_time
-from ledger.signals import ScanFact, Signal, Thresholds, serial_probing, unit_signals
-from ledger.verdict import INVALID, UNKNOWN, Reason, with_signals
+from ledger.service.claims import owner_client, owner_hash
+from ledger.signals.compute import ScanFact, Signal, Thresholds, serial_probing, unit_signals
+from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
 
 if TYPE_CHECKING:
-    from ledger.service import Scan
+    from ledger.service.ledger import Scan
     from ledger.store import SignalStore, Store
 
 #: units whose signals an alerts listing computes at most
@@ -33,7 +33,7 @@ PROBING_TTL = timedelta(minutes=5)
 
 
 class Signaling:
-    """Mixin of `ledger.service.Ledger`: signals, alerts, scan retention."""
+    """Mixin of `ledger.service.ledger.Ledger`: signals, alerts, scan retention."""
 
     store: Store
     log: int

@@ -39,7 +39,6 @@ from ledger.events import (
     UnitEvent,
     parse_time,
 )
-from ledger.registry import live_actor, own_product, require_role
 from ledger.rules import (
     AlreadyClaimedError,
     AlreadySoldError,
@@ -59,7 +58,8 @@ from ledger.rules import (
     UnknownRecipientError,
     UnknownUnitError,
 )
-from ledger.state import AuthorizationRecord, Record, UnitRecord
+from ledger.rules.registry import live_actor, own_product, require_role
+from ledger.rules.state import AuthorizationRecord, Record, UnitRecord
 
 #: roles that may inspect a unit they do not hold
 INSPECT_ROLES = ("inspector", "customs")

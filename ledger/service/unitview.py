@@ -3,7 +3,7 @@
 `unit_view` reads, for one unit, the latest checkpoint, the unit's entries with their
 inclusion proofs to that checkpoint (fetched together, O(k log n) rows), the actors,
 keys and product involved, and the scan summary; it re-checks every proof and
-signature (ledger.verdict) and returns the JSON-ready view of docs/API.md:
+signature (ledger.verify.verdict) and returns the JSON-ready view of docs/API.md:
 ``{verdict, reasons, unit, entries, checkpoint, scans}``.
 """
 
@@ -16,9 +16,9 @@ from ledger import codec, crypto, gs1, label
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, NotFoundError
 from ledger.events import Inspect
-from ledger.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
+from ledger.rules.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
 from ledger.store import Store
-from ledger.verdict import ServedEntry, check_unit_chain, judge
+from ledger.verify.verdict import ServedEntry, check_unit_chain, judge
 
 
 class ViewCache:

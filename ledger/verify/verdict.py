@@ -18,8 +18,8 @@ from typing import Any
 from ledger import codec, crypto, entry, merkle, note
 from ledger.errors import LedgerError
 from ledger.events import parse_time
-from ledger.signals import Signal
-from ledger.state import ActorRecord, UnitRecord
+from ledger.rules.state import ActorRecord, UnitRecord
+from ledger.signals.compute import Signal
 
 GENUINE, CAUTION, UNKNOWN, INVALID = "genuine", "caution", "unknown", "invalid"
 
@@ -208,7 +208,7 @@ def with_signals(
 ) -> tuple[str, list[Reason]]:
     """Add what lives outside the log to a log-based verdict (DESIGN section 4).
 
-    ``signals`` are clone signals (ledger.signals); ``open_reports`` the reasons of the
+    ``signals`` are clone signals (ledger.signals.compute); ``open_reports`` the reasons of the
     unit's open consumer reports; ``owner`` tells that the viewer is the unit's current
     owner, for whom its claim is no warning (``owned`` replaces ``claimed``). An
     ``invalid`` verdict stays as it is; an ``unknown`` one only gains its signals.

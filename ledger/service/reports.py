@@ -21,11 +21,11 @@ from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.events import Flag, format_time
 from ledger.reqsig import AuthenticationError, ForbiddenError
-from ledger.signalview import response_summary
-from ledger.state import ActorRecord, KeyRecord, UnitRecord
+from ledger.rules.state import ActorRecord, KeyRecord, UnitRecord
+from ledger.service.signals import response_summary
 
 if TYPE_CHECKING:
-    from ledger.service import BatchReceipt
+    from ledger.service.ledger import BatchReceipt
     from ledger.store import SignalStore, Store
 
 REASONS = ("counterfeit", "already-claimed", "label-mismatch", "damaged", "seller", "other")
@@ -54,7 +54,7 @@ def photo_type(photo: bytes) -> str:
 
 
 class Reporting:
-    """Mixin of `ledger.service.Ledger`: reports, their triage, the alerts listing."""
+    """Mixin of `ledger.service.ledger.Ledger`: reports, their triage, the alerts listing."""
 
     store: Store
     log: int

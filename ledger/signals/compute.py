@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.events import format_time
-from ledger.places import country, distance_km
+from ledger.signals.places import country, distance_km
 
 POST_CLAIM, TRAVEL, SCANNERS, PROBING = (
     "post-claim-scans",

@@ -1,6 +1,6 @@
 """Witness cosignatures on the log's side: accept, store, serve and count them.
 
-A witness (``provenance witness``, ledger.witness) checks a checkpoint against the one
+A witness (``provenance witness``, ledger.audit.witness) checks a checkpoint against the one
 it cosigned last and posts its ``cosignature/v1`` line to the log in the shape of a C2SP
 tlog-witness ``add-checkpoint`` request, the cosignature carried by the checkpoint note:
 
@@ -24,11 +24,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ledger import codec, merkle, note
+from ledger.audit.witness import Evidence
 from ledger.errors import SignatureError, SplitViewError, ValidationError
-from ledger.witness import Evidence
 
 if TYPE_CHECKING:
-    from ledger.service import Ledger
+    from ledger.service.ledger import Ledger
 
 MAX_PROOF_LINES = 63  # tlog-witness: a client MUST NOT send more
 _OLD = re.compile(r"old (0|[1-9][0-9]{0,19})")

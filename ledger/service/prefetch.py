@@ -22,7 +22,7 @@ from ledger.events import (
     ProductRegister,
     UnitEvent,
 )
-from ledger.state import (
+from ledger.rules.state import (
     ActorRecord,
     AuthorizationRecord,
     KeyRecord,

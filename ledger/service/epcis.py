@@ -31,7 +31,7 @@ from ledger.epcis.vocab import DEFAULT_EPC_BASE
 from ledger.errors import LedgerError, StorageError, ValidationError
 from ledger.events import format_time
 from ledger.rules import UnknownKeyError
-from ledger.service import MAX_BATCH, BatchReceipt, Ledger
+from ledger.service.ledger import MAX_BATCH, BatchReceipt, Ledger
 
 _POSITION = re.compile(r"events\[(\d+)\](?:\.(.+))?")
 _PAGE = 1000

@@ -34,11 +34,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ledger import codec, crypto, entry, merkle
-from ledger.checkpoint import verify_checkpoint
-from ledger.cosignature import cosigners, parse_witness_keys
 from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
 from ledger.events import ActorRegister, KeyRotate
-from ledger.signednote import Note, Verifier
+from ledger.note.checkpoint import verify_checkpoint
+from ledger.note.cosignature import cosigners, parse_witness_keys
+from ledger.note.signednote import Note, Verifier
 
 HEADER = "provenance-ledger/unit-proof@v1"
 TLOG_PROOF = "c2sp.org/tlog-proof@v1"

@@ -1,0 +1,10 @@
+"""Auditing a log without trusting its server: replay, the auditor, bundles, witnesses.
+
+- ledger.audit.replay: replays entries from genesis and checks every hash, signature,
+  rule and projection;
+- ledger.audit.auditor: full and incremental audits of a log source, with evidence;
+- ledger.audit.bundle: the export bundle format an offline auditor reads;
+- ledger.audit.witness: a witness's checks before it cosigns a checkpoint.
+
+Pure: nothing here imports the store or a framework; sources are passed in.
+"""
