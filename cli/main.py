@@ -55,7 +55,7 @@ def _version(value: bool) -> None:
     if value:
         from ledger import __version__
 
-        sys.stdout.write(f"provenance {__version__}\n")
+        typer.echo(f"provenance {__version__}")
         raise typer.Exit(0)
 
 

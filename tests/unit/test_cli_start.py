@@ -214,3 +214,21 @@ def test_where_global_options_go(args: list[str], expected: list[str]) -> None:
     root = _root()
     ctx = root.context_class(root)
     assert hoist_global_options(root, ctx, list(args)) == expected
+
+
+def test_both_backends_implement_the_whole_protocol() -> None:
+    import inspect
+
+    from cli.backends.base import Backend
+    from cli.backends.local import Local
+    from cli.backends.remote import Remote
+
+    wanted = {
+        name: inspect.signature(member)
+        for name, member in vars(Backend).items()
+        if callable(member) and not name.startswith("_")
+    }
+    assert {"append", "unit", "head", "audit", "capture_epcis", "resolve_report"} <= set(wanted)
+    for backend in (Local, Remote):
+        for name, signature in wanted.items():
+            assert inspect.signature(getattr(backend, name)) == signature, (backend, name)
