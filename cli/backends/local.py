@@ -101,6 +101,8 @@ class Local:
         from ledger.audit.replay import audit_source
         from ledger.service.audit import StoreSource
 
+        # Still reaches the store through the ledger: the one call left for the service
+        # to offer as an audit of its own log (issue 15, faces never touch the store).
         source = StoreSource(self.ledger.store, self.ledger.log)
         return audit_source(source, self.ledger.verifier_key, trusted=trusted, progress=progress)
 
@@ -134,6 +136,7 @@ class Local:
 
     def report_unit(self, brand: str, report_id: int, signer: KeyLoader) -> str | None:
         """The unit of any report in the database, whichever brand's queue it is in."""
+        # As audit above: a report lookup the service should offer without its store.
         found = self.ledger.signal_store.report(self.ledger.log, report_id)
         return None if found is None else f"{found['gtin']}/{found['serial']}"
 

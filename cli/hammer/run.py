@@ -203,6 +203,7 @@ def _audit(local: LocalLog | None, url: str, trusted: list[str]) -> AuditReport:
         except NotFoundError as e:
             raise HammerSetupError(f"the log {local.name} vanished from {local.db}") from e
         try:
+            # The store through the ledger, as cli.backends.local's audit (same follow-up).
             source = StoreSource(ledger.store, ledger.log)
             return audit_source(source, local.verifier_key, trusted=trusted)
         finally:
