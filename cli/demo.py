@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cli.backend import Local
+from cli.backends.local import Local
 from cli.world import Brand, World, onboard
 from ledger import codec, gs1, label
 
@@ -32,7 +32,7 @@ ACME = Brand("acme", "Acme Footwear Ltd", "9506000", GTINS)
 
 def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tuple[str, str]]:
     """Write the demo world through ``store``; return (story, resolver URL) pairs."""
-    from cli.commands_custody import write_labels
+    from cli.commands.mint import write_labels
     from qr import prepare_units
 
     world = World(home)

@@ -1,222 +1,182 @@
-"""Where commands send and read: the local database (`Local`) or a server (`Remote`).
+"""The `Backend` of a provenance server, over HTTP (docs/API.md).
 
-Both answer in the API's JSON shapes (docs/API.md), so commands do not care which one
-they talk to. Private keys never leave the machine: events are signed before either
-backend sees them.
+Reads are the API's JSON as served; the verify and audit commands re-check what
+matters on this machine. Requests that need an actor's authority (a brand's alerts,
+answering a report) are signed with its key (ledger.reqsig); writes carry events
+already signed here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ledger.entry import SignedEvent
-from ledger.errors import KeyFormatError, LedgerError, NotFoundError
-from ledger.service.deployment import LogSpec
-from ledger.service.settings import Settings
+from cli.backends.base import ImportRefusedError, KeyLoader, Progress, refusal_summary
+from cli.backends.http import Http, RemoteError
+from cli.common import UsageError
+from ledger import codec, reqsig
+from ledger.entry import Leaf, SignedEvent
+from ledger.epcis.vocab import DEFAULT_EPC_BASE
+from ledger.errors import NotFoundError
+from ledger.events import format_time
 
-if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when a command needs it
+if TYPE_CHECKING:
+    from ledger import gs1
     from ledger.audit.replay import AuditReport
 
+__all__ = ["Remote", "RemoteError"]
 
-class RemoteError(LedgerError):
-    """The server refused the request; ``code`` is the problem type's code."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None) -> None:
-        super().__init__(message, field=field)
-        self.status = status
-        self.code = code
-
-
-class Backend(Protocol):
-    """The operations commands need."""
-
-    def append(self, events: list[SignedEvent]) -> dict[str, Any]:
-        """Append atomically; the receipt JSON."""
-
-    def unit(self, gtin: str, serial: str, signature: str | None = None) -> dict[str, Any]:
-        """The unit view JSON."""
-
-    def verifier_key(self) -> str:
-        """The log's C2SP verifier key."""
-
-    def actor(self, actor_id: str) -> dict[str, Any]:
-        """The actor JSON."""
-
-    def audit(self, trusted: list[str], progress: Any) -> AuditReport:
-        """Replay and check the whole log."""
-
-    def close(self) -> None:
-        """Release resources."""
-
-
-class Local:
-    """The ledger in a local database (the operator's machine, or the demo)."""
-
-    def __init__(self, database_url: str, log: str | None = None) -> None:
-        import os
-
-        from cli.common import load_private_key
-        from ledger.service.ledger import Ledger, LogConfig
-
-        spec = _local_log(database_url, log)
-        pinned = os.environ.get("PROVENANCE_LOG_KEY")
-        key_file = spec.operator_key_file
-        if pinned and (key_file is None or not key_file.exists()):
-            # An auditor's machine: no operator key, the log's verifier key pinned.
-            config = LogConfig(
-                origin=spec.origin,
-                operator_key=None,
-                name=spec.name,
-                verifier_key=pinned.strip(),
-                witnesses=Settings.from_env().witnesses,
-            )
-            self.ledger = Ledger.open(spec.database_url, config)
-            return
-        # As api.app, without loading FastAPI for a command line.
-        if key_file is None or not key_file.exists():
-            raise KeyFormatError(
-                f"no operator key at {key_file}: run `provenance init`, "
-                "set PROVENANCE_OPERATOR_KEY, or pin PROVENANCE_LOG_KEY to only read"
-            )
-        config = LogConfig(
-            origin=spec.origin,
-            operator_key=load_private_key(key_file),
-            name=spec.name,
-            witnesses=Settings.from_env().witnesses,
-        )
-        self.ledger = Ledger.open(spec.database_url, config)
-        self.ledger.init()
-
-    def append(self, events: list[SignedEvent]) -> dict[str, Any]:
-        """Append through the service."""
-        out: dict[str, Any] = {"receipts": [], "size": 0, "checkpoint": ""}
-        for start in range(0, len(events), 1000):
-            part = self.ledger.append_batch(events[start : start + 1000]).to_dict()
-            out = {**part, "receipts": out["receipts"] + part["receipts"]}
-        return out
-
-    def unit(self, gtin: str, serial: str, signature: str | None = None) -> dict[str, Any]:
-        """The unit view from the service."""
-        return self.ledger.unit_view(gtin, serial, signature)
-
-    def verifier_key(self) -> str:
-        """The local log's verifier key."""
-        return self.ledger.verifier_key
-
-    def actor(self, actor_id: str) -> dict[str, Any]:
-        """The actor from the projections."""
-        return self.ledger.actor_view(actor_id)
-
-    def audit(self, trusted: list[str], progress: Any) -> AuditReport:
-        """The full audit of the local database."""
-        from ledger.audit.replay import audit_source
-        from ledger.service.audit import StoreSource
-
-        source = StoreSource(self.ledger.store, self.ledger.log)
-        return audit_source(source, self.ledger.verifier_key, trusted=trusted, progress=progress)
-
-    def close(self) -> None:
-        """Close the database."""
-        self.ledger.close()
-
-
-def _local_log(database_url: str, log: str | None) -> LogSpec:
-    """The log a local command works on: ``log`` (default: the default log) of the
-    ``PROVENANCE_LOGS`` deployment file, else the log of that name in ``database_url``.
-
-    Raises:
-        NotFoundError: the deployment file has no log ``log``.
-        ValidationError: the deployment file is invalid.
-    """
-    settings = Settings.from_env()
-    if settings.logs_file is not None:
-        deployment = settings.deployment()
-        name = log or deployment.routing.default
-        for spec in deployment.logs:
-            if spec.name == name:
-                return spec
-        raise NotFoundError(f"no log {name!r} in {settings.logs_file}", field="log")
-    return LogSpec(
-        name=log or settings.log_name,
-        origin=settings.origin,
-        database_url=database_url,
-        operator_key_file=settings.operator_key_file,
-    )
-
-
-def remote_url(server: str, log: str | None) -> str:
-    """The base URL of ``log`` on ``server`` (``/logs/{log}``; the default log: as is)."""
-    base = server.rstrip("/")
-    return f"{base}/logs/{quote(log, safe='')}" if log else base
+_PAGE = 1000
 
 
 class Remote:
-    """A provenance server over HTTP."""
+    """A provenance server over HTTP: one log's base URL (``/logs/{log}`` included)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, timeout=60)
+        self.http = Http(url)
+        self.url = self.http.url
 
-    def _json(self, response: httpx.Response) -> Any:
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"code": "http-error", "detail": response.text[:200]}
-            raise RemoteError(
-                response.status_code,
-                str(problem.get("code", "http-error")),
-                str(problem.get("detail", "")),
-                problem.get("field"),
-            )
-        return response.json()
-
-    def _get(self, path: str, **params: Any) -> httpx.Response:
-        try:
-            return self.http.get(path, params=params or None)
-        except httpx.HTTPError as e:
-            raise RemoteError(503, "unreachable", f"cannot reach {self.url}: {e}", None) from e
-
-    def append(self, events: list[SignedEvent]) -> dict[str, Any]:
+    def append(self, events: Sequence[SignedEvent]) -> dict[str, Any]:
         """POST the events in batches of 1,000."""
         out: dict[str, Any] = {"receipts": [], "size": 0, "checkpoint": ""}
-        for start in range(0, len(events), 1000):
-            body = {"events": [e.to_dict() for e in events[start : start + 1000]]}
-            try:
-                response = self.http.post("/v1/entries:batch", json=body)
-            except httpx.HTTPError as e:
-                raise RemoteError(503, "unreachable", f"cannot reach {self.url}: {e}", None) from e
-            part = self._json(response)
+        for start in range(0, len(events), _PAGE):
+            body = {"events": [e.to_dict() for e in events[start : start + _PAGE]]}
+            part = self.http.json(self.http.request("POST", "/v1/entries:batch", json=body))
             out = {**part, "receipts": out["receipts"] + part["receipts"]}
         return out
 
     def unit(self, gtin: str, serial: str, signature: str | None = None) -> dict[str, Any]:
         """GET the unit view."""
         params = {"s": signature} if signature else {}
-        return dict(self._json(self._get(f"/v1/units/{gtin}/{serial}", **params)))
+        return dict(self.http.json(self.http.get(f"/v1/units/{gtin}/{serial}", **params)))
+
+    def head(self, unit: gs1.UnitId) -> str:
+        """The latest entry of the served unit view.
+
+        Raises:
+            NotFoundError: the unit is not in the log.
+        """
+        view = self.unit(unit.gtin, unit.serial)
+        if not view["entries"]:
+            raise NotFoundError(f"unit {unit.gtin}/{unit.serial} is not in the log", field="unit")
+        last = Leaf.from_bytes(codec.b64url_decode(view["entries"][-1]["leaf"], field="leaf"))
+        return codec.b64url_encode(last.signed.hash)
 
     def verifier_key(self) -> str:
         """GET /v1/log/key (pin it with PROVENANCE_LOG_KEY to not trust the server for it)."""
-        response = self._get("/v1/log/key")
-        if response.status_code != 200:
-            self._json(response)
-        return response.text.strip()
+        return self.http.text("/v1/log/key").strip()
 
     def actor(self, actor_id: str) -> dict[str, Any]:
         """GET the actor."""
-        return dict(self._json(self._get(f"/v1/actors/{actor_id}")))
+        return dict(self.http.json(self.http.get(f"/v1/actors/{actor_id}")))
 
-    def audit(self, trusted: list[str], progress: Any) -> AuditReport:
-        """Fetch every entry with proofs and replay it (see cli.remote_audit)."""
-        from cli.remote_audit import RemoteSource
+    def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
+        """Fetch every entry with proofs and replay it (cli.backends.remote_source)."""
+        from cli.backends.remote_source import RemoteSource
         from ledger.audit.replay import audit_source
 
-        source = RemoteSource(self)
+        source = RemoteSource(self.http)
         return audit_source(source, self.verifier_key(), trusted=trusted, progress=progress)
+
+    def export_epcis_unit(self, unit: gs1.UnitId, epc_base: str) -> dict[str, Any]:
+        """The resolver's ``application/ld+json`` answer (docs/EPCIS.md).
+
+        Raises:
+            UsageError: ``epc_base`` is not the default (the server chose its own).
+        """
+        if epc_base != DEFAULT_EPC_BASE:
+            raise UsageError("--epc-base with --server works for ranges only")
+        response = self.http.request("GET", unit.path(), headers={"Accept": "application/ld+json"})
+        return dict(self.http.json(response))
+
+    def export_epcis_range(self, start: int, end: int | None, epc_base: str) -> dict[str, Any]:
+        """Entries from ``/v1/entries``, all proven to one checkpoint, exported here."""
+        from ledger.epcis.export import export_document
+
+        first = self.http.json(self.http.get("/v1/entries", start=0, end=1))
+        size, checkpoint = int(first["size"]), str(first["checkpoint"])
+        stop = size if end is None else min(end, size)
+        entries = []
+        for page in range(start, stop, _PAGE):
+            params = {"start": page, "end": min(stop, page + _PAGE), "size": size}
+            for item in self.http.json(self.http.get("/v1/entries", **params))["entries"]:
+                leaf = Leaf.from_bytes(codec.b64url_decode(item["leaf"], field="leaf"))
+                entries.append((int(item["index"]), codec.b64url_decode(item["leaf_hash"]), leaf))
+        created = format_time(datetime.now(UTC))
+        return export_document(entries, created, epc_base=epc_base, checkpoint=checkpoint)
+
+    def capture_epcis(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/epcis/capture.
+
+        Raises:
+            ImportRefusedError: the server refused events (each one named in the line).
+            RemoteError: any other refusal.
+        """
+        response = self.http.request("POST", "/v1/epcis/capture", json=envelope)
+        if response.status_code >= 400 and "events" in _problem(response):
+            raise ImportRefusedError(refusal_summary(_problem(response)))
+        return dict(self.http.json(response))
+
+    def claim(self, gtin: str, serial: str, code: str) -> dict[str, Any]:
+        """POST the claim (no key: the code is the authority)."""
+        path = f"/v1/units/{gtin}/{serial}/claim"
+        return dict(self.http.json(self._send("POST", path, {"code": code})))
+
+    def alerts(self, brand: str, signer: KeyLoader) -> dict[str, Any]:
+        """GET the brand's queue, signed with the actor's key."""
+        response = self._send("GET", f"/v1/brands/{brand}/alerts", None, signer)
+        return dict(self.http.json(response))
+
+    def report_unit(self, brand: str, report_id: int, signer: KeyLoader) -> str | None:
+        """The unit of a report in the brand's queue (the server shows no other)."""
+        queue = self.alerts(brand, signer)
+        match = next((r for r in queue["reports"] if r["id"] == report_id), None)
+        return None if match is None else f"{match['unit']['gtin']}/{match['unit']['serial']}"
+
+    def resolve_report(
+        self,
+        report_id: int,
+        *,
+        actor: str,
+        action: str,
+        note: str | None,
+        flag: SignedEvent | None,
+        signer: KeyLoader,
+    ) -> dict[str, Any]:
+        """POST the answer, signed with the actor's key."""
+        body: dict[str, Any] = {"action": action, **({"note": note} if note else {})}
+        if flag is not None:
+            body["flag"] = flag.to_dict()
+        path = f"/v1/reports/{report_id}/resolve"
+        return dict(self.http.json(self._send("POST", path, body, signer)))
 
     def close(self) -> None:
         """Close the HTTP client."""
         self.http.close()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        signer: KeyLoader | None = None,
+    ) -> httpx.Response:
+        """A request with a canonical JSON body, signed (ledger.reqsig) when ``signer``."""
+        data = b"" if body is None else codec.canonical(body)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if signer is not None:
+            headers["Authorization"] = reqsig.sign_request(
+                signer(), method, path, data, datetime.now(UTC)
+            )
+        return self.http.request(method, path, content=data or None, headers=headers)
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
