@@ -117,13 +117,11 @@ def _heads(store: Backend) -> Callable[[gs1.UnitId], str]:
 def _export(
     store: Backend, unit: str | None, start: int, end: int | None, epc_base: str
 ) -> dict[str, Any]:
-    from ledger.service import epcis as epcis_service
-
     if isinstance(store, Local):
         if unit:
             uid, _ = parse_unit(unit)
-            return epcis_service.export_unit(store.ledger, uid.gtin, uid.serial, epc_base=epc_base)
-        return epcis_service.export_range(store.ledger, start, end, epc_base=epc_base)
+            return store.ledger.epcis.export_unit(uid.gtin, uid.serial, epc_base=epc_base)
+        return store.ledger.epcis.export_range(start, end, epc_base=epc_base)
     if not isinstance(store, Remote):  # pragma: no cover - the two backends
         raise TypeError(type(store).__name__)
     if unit:
@@ -160,9 +158,7 @@ def _remote_range(store: Remote, start: int, end: int | None, epc_base: str) -> 
 
 def _capture(store: Backend, envelope: dict[str, Any]) -> dict[str, Any]:
     if isinstance(store, Local):
-        from ledger.service import epcis as epcis_service
-
-        return epcis_service.capture(store.ledger, envelope).to_dict()
+        return store.ledger.epcis.capture(envelope).to_dict()
     if not isinstance(store, Remote):  # pragma: no cover - the two backends
         raise TypeError(type(store).__name__)
     try:

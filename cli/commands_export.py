@@ -26,7 +26,6 @@ def bundle(
 ) -> None:
     """Write the whole log (entries, checkpoints with cosignatures, keys) to one file."""
     from cli.backend import Local
-    from ledger.service.exports import bundle_lines
 
     if OPTIONS.server:
         fail("export bundle reads the log's database (--db); over --server use audit", 2)
@@ -40,7 +39,7 @@ def bundle(
 
     local = Local(OPTIONS.database_url)
     try:
-        written = write_stream(out, encoded(bundle_lines(local.ledger)), 0o644)
+        written = write_stream(out, encoded(local.ledger.exports.bundle_lines()), 0o644)
     finally:
         local.close()
     size, checkpoints = counts["index"], counts["checkpoint"]

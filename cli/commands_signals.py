@@ -80,7 +80,7 @@ def install(app: typer.Typer) -> None:
 
 def _claim(store: Backend, gtin: str, serial: str, code: str) -> dict[str, Any]:
     if isinstance(store, Local):
-        return store.ledger.claim(gtin, serial, code, client="cli").to_dict()
+        return store.ledger.claims.claim(gtin, serial, code, client="cli").to_dict()
     remote = _remote(store)
     response = _send(remote, "POST", f"/v1/units/{gtin}/{serial}/claim", {"code": code})
     return dict(remote._json(response))
@@ -88,7 +88,7 @@ def _claim(store: Backend, gtin: str, serial: str, code: str) -> dict[str, Any]:
 
 def _alerts(store: Backend, brand: str, as_: str | None, key: Path | None) -> dict[str, Any]:
     if isinstance(store, Local):
-        return store.ledger.alerts(brand)
+        return store.ledger.reports.alerts(brand)
     remote = _remote(store)
     path = f"/v1/brands/{brand}/alerts"
     response = _send(remote, "GET", path, None, _signer(as_ or brand, key))
@@ -119,7 +119,9 @@ def _resolve(
         if by is None:
             raise ValidationError(f"no actor {actor!r}", field="as")
         flag = SignedEvent.from_dict(body["flag"]) if "flag" in body else None
-        return store.ledger.resolve_report(report_id, by=by, action=action, note=note, flag=flag)
+        return store.ledger.reports.resolve_report(
+            report_id, by=by, action=action, note=note, flag=flag
+        )
     remote = _remote(store)
     path = f"/v1/reports/{report_id}/resolve"
     return dict(remote._json(_send(remote, "POST", path, body, _signer(actor, key))))
@@ -128,7 +130,7 @@ def _resolve(
 def _report_unit(store: Backend, report_id: int, brand: str, actor: str, key: Path | None) -> Any:
     """The unit a report names: from the local store, or from the brand's queue."""
     if isinstance(store, Local):
-        found = store.ledger.signal_store.report(store.ledger.log, report_id)
+        found = store.ledger.reports.find(report_id)
         path = None if found is None else f"{found['gtin']}/{found['serial']}"
     else:
         queue = _alerts(store, brand, actor, key)

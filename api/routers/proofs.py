@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 from api.context import ctx
 from api.schemas import NOT_MODIFIED, problems
 from ledger import gs1
-from ledger.service import exports
 
 router = APIRouter(tags=["units"])
 MEDIA_TYPE = "text/plain; charset=utf-8"
@@ -42,7 +41,7 @@ async def get_unit_proof(request: Request, gtin: Gtin, serial: Serial) -> Respon
     await context.limit(request)
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
     ledger = context.ledger_for_unit(unit.gtin)
-    text = await run_in_threadpool(exports.unit_proof, ledger, unit.gtin, unit.serial)
+    text = await run_in_threadpool(ledger.exports.unit_proof, unit.gtin, unit.serial)
     tag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in unit.serial)
     headers = {

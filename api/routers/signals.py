@@ -68,7 +68,7 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
         code, lang = body["code"], "en"
     ledger = context.ledger_for_unit(unit.gtin)
     call = functools.partial(
-        ledger.claim, unit.gtin, unit.serial, code, client=_client(context, request)
+        ledger.claims.claim, unit.gtin, unit.serial, code, client=_client(context, request)
     )
     back = unit.path()
     if not form:
@@ -119,7 +119,7 @@ async def report(request: Request) -> Response:
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(fields["gtin"]), serial=fields["serial"])
     ledger = context.ledger_for_unit(unit.gtin)
     call = functools.partial(
-        ledger.report,
+        ledger.reports.report,
         unit.gtin,
         unit.serial,
         fields["reason"],
@@ -197,7 +197,7 @@ async def _signer(request: Request, ledger: Ledger, body: bytes = b"") -> Any:
     target = request.scope.get("raw_path", b"").decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
     call = functools.partial(
-        ledger.authenticate,
+        ledger.reports.authenticate,
         request.headers.get("authorization"),
         request.method,
         target + (f"?{query}" if query else ""),
@@ -210,7 +210,7 @@ async def _ledger_of_report(context: Context, report_id: int) -> Ledger:
     """The log holding the report (reports live in their unit's log); the default log
     when none does (its answer is then 404)."""
     for ledger in context.deployment.ledgers.values():
-        if await run_in_threadpool(ledger.has_report, report_id):
+        if await run_in_threadpool(ledger.reports.has_report, report_id):
             return ledger
     return context.deployment.default
 
@@ -226,8 +226,8 @@ async def alerts(request: Request, brand: str) -> Response:
     await context.limit(request)
     ledger = context.ledger_for_brand(brand)
     signer = await _signer(request, ledger)
-    ledger.may_triage(signer, brand)
-    body = await run_in_threadpool(ledger.alerts, brand)
+    ledger.reports.may_triage(signer, brand)
+    body = await run_in_threadpool(ledger.reports.alerts, brand)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
@@ -251,7 +251,12 @@ async def resolve(request: Request, report_id: _Id) -> Response:
     signer = await _signer(request, ledger, raw)
     note = body.get("note") if isinstance(body.get("note"), str) else None
     call = functools.partial(
-        ledger.resolve_report, report_id, by=signer, action=body["action"], note=note, flag=flag
+        ledger.reports.resolve_report,
+        report_id,
+        by=signer,
+        action=body["action"],
+        note=note,
+        flag=flag,
     )
     return JSONResponse(await run_in_threadpool(call), headers={"Cache-Control": "no-store"})
 
@@ -274,5 +279,5 @@ async def photo(request: Request, report_id: _Id) -> Response:
     await context.limit(request)
     ledger = await _ledger_of_report(context, report_id)
     signer = await _signer(request, ledger)
-    data, media = await run_in_threadpool(ledger.report_photo, report_id, signer)
+    data, media = await run_in_threadpool(ledger.reports.report_photo, report_id, signer)
     return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})

@@ -44,6 +44,7 @@ from ledger.entry import SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError, ValidationError
 from ledger.routing import Routing
 from ledger.service.ledger import Ledger, LogConfig
+from ledger.service.policies import Policies
 from ledger.store import Store
 
 
@@ -189,12 +190,16 @@ class Deployment:
 
     @classmethod
     def open(
-        cls, config: DeploymentConfig, clock: Callable[[], datetime] | None = None
+        cls,
+        config: DeploymentConfig,
+        clock: Callable[[], datetime] | None = None,
+        policies: Policies | None = None,
     ) -> Deployment:
         """Open (creating and migrating as needed) every configured log.
 
         A log with an operator key gets its genesis entry on first use; one with only a
-        verifier key is opened read-only (an auditor's view).
+        verifier key is opened read-only (an auditor's view). Every log is built with
+        ``policies`` (default: the documented defaults).
 
         Raises:
             KeyFormatError: an operator key cannot be read.
@@ -221,7 +226,7 @@ class Deployment:
                     verifier_key=spec.verifier_key,
                     witnesses=spec.witnesses,
                 )
-                ledgers[spec.name] = ledger = Ledger(store, log_config, clock)
+                ledgers[spec.name] = ledger = Ledger(store, log_config, clock, policies)
                 if key is not None:
                     ledger.init()
             return cls(ledgers, config.routing)
