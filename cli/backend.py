@@ -112,11 +112,7 @@ class Local:
 
     def audit(self, trusted: list[str], progress: Any) -> AuditReport:
         """The full audit of the local database."""
-        from ledger.audit.replay import audit_source
-        from ledger.service.audit import StoreSource
-
-        source = StoreSource(self.ledger.store, self.ledger.log)
-        return audit_source(source, self.ledger.verifier_key, trusted=trusted, progress=progress)
+        return self.ledger.audit(trusted=trusted, progress=progress)
 
     def close(self) -> None:
         """Close the database."""
