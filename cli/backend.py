@@ -14,7 +14,7 @@ import httpx
 
 from ledger.entry import SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError
-from ledger.service.deployment import LogSpec
+from ledger.service.config import LogSpec
 from ledger.service.settings import Settings
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when a command needs it
