@@ -74,9 +74,11 @@ def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
     from ledger.service.ledger import Scan
 
     ledger, gtin = store.ledger, "09506000134352"
-    ledger.claim(gtin, "SN-000002", prepared["SN-000002"].claim_code, client="demo-buyer")
-    first = ledger.claim(gtin, "SN-000012", prepared["SN-000012"].claim_code, client="demo-a")
-    ledger.claim(gtin, "SN-000012", first.transfer_code, client="demo-b")
+    ledger.claims.claim(gtin, "SN-000002", prepared["SN-000002"].claim_code, client="demo-buyer")
+    first = ledger.claims.claim(
+        gtin, "SN-000012", prepared["SN-000012"].claim_code, client="demo-a"
+    )
+    ledger.claims.claim(gtin, "SN-000012", first.transfer_code, client="demo-b")
     ledger.record_scans(
         [
             Scan(gtin, "SN-000005", now - timedelta(minutes=90), "CN-SH", "demo-shopper", "wechat"),

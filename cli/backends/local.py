@@ -21,8 +21,7 @@ from ledger import codec, gs1
 from ledger.entry import Leaf, SignedEvent
 from ledger.epcis.errors import CaptureRefusedError
 from ledger.errors import KeyFormatError, NotFoundError, ValidationError
-from ledger.service import epcis as epcis_service
-from ledger.service.deployment import LogSpec
+from ledger.service.config import LogSpec
 from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.settings import Settings
 
@@ -98,21 +97,15 @@ class Local:
 
     def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
         """The full audit of the local database (nodes, chain and projections too)."""
-        from ledger.audit.replay import audit_source
-        from ledger.service.audit import StoreSource
-
-        # Still reaches the store through the ledger: the one call left for the service
-        # to offer as an audit of its own log (issue 15, faces never touch the store).
-        source = StoreSource(self.ledger.store, self.ledger.log)
-        return audit_source(source, self.ledger.verifier_key, trusted=trusted, progress=progress)
+        return self.ledger.audit(trusted=trusted, progress=progress)
 
     def export_epcis_unit(self, unit: gs1.UnitId, epc_base: str) -> dict[str, Any]:
         """The unit's chain exported by the service."""
-        return epcis_service.export_unit(self.ledger, unit.gtin, unit.serial, epc_base=epc_base)
+        return self.ledger.epcis.export_unit(unit.gtin, unit.serial, epc_base=epc_base)
 
     def export_epcis_range(self, start: int, end: int | None, epc_base: str) -> dict[str, Any]:
         """A range of the log exported by the service."""
-        return epcis_service.export_range(self.ledger, start, end, epc_base=epc_base)
+        return self.ledger.epcis.export_range(start, end, epc_base=epc_base)
 
     def capture_epcis(self, envelope: dict[str, Any]) -> dict[str, Any]:
         """Capture through the service, as ``POST /v1/epcis/capture`` would.
@@ -121,23 +114,22 @@ class Local:
             ImportRefusedError: some event was refused (the message names each).
         """
         try:
-            return epcis_service.capture(self.ledger, envelope).to_dict()
+            return self.ledger.epcis.capture(envelope).to_dict()
         except CaptureRefusedError as e:
             summary = refusal_summary({"detail": e.message, **e.problem_fields})
             raise ImportRefusedError(summary) from None
 
     def claim(self, gtin: str, serial: str, code: str) -> dict[str, Any]:
         """Claim through the service (client ``cli``)."""
-        return self.ledger.claim(gtin, serial, code, client="cli").to_dict()
+        return self.ledger.claims.claim(gtin, serial, code, client="cli").to_dict()
 
     def alerts(self, brand: str, signer: KeyLoader) -> dict[str, Any]:
         """The brand's queue (the operator's access: ``signer`` is not read)."""
-        return self.ledger.alerts(brand)
+        return self.ledger.reports.alerts(brand)
 
     def report_unit(self, brand: str, report_id: int, signer: KeyLoader) -> str | None:
         """The unit of any report in the database, whichever brand's queue it is in."""
-        # As audit above: a report lookup the service should offer without its store.
-        found = self.ledger.signal_store.report(self.ledger.log, report_id)
+        found = self.ledger.reports.find(report_id)
         return None if found is None else f"{found['gtin']}/{found['serial']}"
 
     def resolve_report(
@@ -158,7 +150,9 @@ class Local:
         by = self.ledger.state().actors.get(actor)
         if by is None:
             raise ValidationError(f"no actor {actor!r}", field="as")
-        return self.ledger.resolve_report(report_id, by=by, action=action, note=note, flag=flag)
+        return self.ledger.reports.resolve_report(
+            report_id, by=by, action=action, note=note, flag=flag
+        )
 
     def size(self) -> int:
         """Entries in the log (local only: ``init`` reports it)."""
@@ -166,9 +160,7 @@ class Local:
 
     def bundle_lines(self) -> Iterator[str]:
         """The export bundle's lines (docs/FORMAT.md, "Export bundle"; local only)."""
-        from ledger.service.exports import bundle_lines
-
-        return bundle_lines(self.ledger)
+        return self.ledger.exports.bundle_lines()
 
     def close(self) -> None:
         """Close the database."""

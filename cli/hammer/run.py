@@ -34,8 +34,8 @@ from cli.hammer.world import HammerWorld, plan
 from cli.hammer.writers import Outcome, Run, submit, writer
 from ledger import crypto
 from ledger.audit.replay import AuditReport, audit_source
-from ledger.errors import LedgerError, NotFoundError
-from ledger.service.audit import StoreSource
+from ledger.errors import LedgerError
+from ledger.service.audit import audit_database
 from ledger.service.ledger import Ledger, LogConfig
 
 GRACE = 90.0  # seconds past the end in which in-flight requests may still be answered
@@ -194,20 +194,10 @@ async def _stop_after(run: Run, seconds: float) -> None:
 def _audit(local: LocalLog | None, url: str, trusted: list[str]) -> AuditReport:
     """The full audit: of the database for a log the run created, else over HTTP."""
     if local is not None:
-        # Read-only, as an auditor: the log's own verifier key pinned, no operator key.
-        config = LogConfig(
-            origin="", operator_key=None, name=local.name, verifier_key=local.verifier_key
-        )
-        try:
-            ledger = Ledger.open(local.db, config)
-        except NotFoundError as e:
-            raise HammerSetupError(f"the log {local.name} vanished from {local.db}") from e
-        try:
-            # The store through the ledger, as cli.backends.local's audit (same follow-up).
-            source = StoreSource(ledger.store, ledger.log)
-            return audit_source(source, local.verifier_key, trusted=trusted)
-        finally:
-            ledger.close()
+        report = audit_database(local.db, local.name, local.verifier_key, trusted=trusted)
+        if report is None:
+            raise HammerSetupError(f"the log {local.name} vanished from {local.db}")
+        return report
     from cli.backends.http import Http
     from cli.backends.remote_source import RemoteSource
 

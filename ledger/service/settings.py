@@ -5,7 +5,7 @@
 - ``DATABASE_REPLICA_URLS``: comma-separated PostgreSQL streaming replicas of
   ``DATABASE_URL`` that serve reads (docs/SCALING.md).
 - ``PROVENANCE_LOGS``: a deployment file of several logs and their routing table
-  (ledger.service.deployment, docs/SCALING.md); when set, it replaces ``DATABASE_URL``,
+  (ledger.service.config, docs/SCALING.md); when set, it replaces ``DATABASE_URL``,
   ``DATABASE_REPLICA_URLS``, ``PROVENANCE_OPERATOR_KEY``, ``PROVENANCE_ORIGIN`` and
   ``PROVENANCE_LOG``.
 - ``PROVENANCE_HOME``: where the default database and keys live (``~/.provenance``).
@@ -29,11 +29,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:  # deployment opens ledgers (SQLAlchemy): loaded only when a log is
-    from ledger.service.deployment import DeploymentConfig
+from ledger.service.config import DeploymentConfig, LogSpec
 
 
 def home() -> Path:
@@ -66,8 +64,6 @@ class Settings:
         Raises:
             ValidationError: the deployment file is missing or invalid.
         """
-        from ledger.service.deployment import DeploymentConfig, LogSpec
-
         if self.logs_file is not None:
             return DeploymentConfig.from_toml(self.logs_file)
         return DeploymentConfig.single(
