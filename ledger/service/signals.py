@@ -19,6 +19,7 @@ from ledger import gs1
 from ledger.entry import Leaf
 from ledger.events import Claim, format_time, parse_time
 from ledger.service.claims import owner_client, owner_hash
+from ledger.shapes import ReasonShape
 from ledger.signals.compute import ScanFact, Signal, Thresholds, serial_probing, unit_signals
 from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
 
@@ -177,7 +178,7 @@ def _reasons(view: dict[str, Any]) -> list[Reason]:
     return [Reason(r["code"], r["message"], r.get("evidence") or {}) for r in view["reasons"]]
 
 
-def _dicts(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
+def _dicts(reasons: Sequence[Reason]) -> list[ReasonShape]:
     return [r.to_dict() for r in reasons]
 
 
