@@ -22,20 +22,18 @@ from cli.common import UsageError, emit, key_path, load_private_key, parse_unit
 from cli.signing import backend, head_of
 from ledger import codec, gs1
 from ledger.entry import Leaf
-from ledger.epcis.errors import CaptureRefusedError
+from ledger.epcis.errors import CaptureRefusedError, EpcisRefusedError
 from ledger.epcis.export import export_document
 from ledger.epcis.sign import sign_document
 from ledger.epcis.vocab import DEFAULT_EPC_BASE
-from ledger.errors import LedgerError, NotFoundError, ValidationError
+from ledger.errors import NotFoundError, ValidationError
 from ledger.events import format_time
 
 _PAGE = 1000
 
 
-class ImportRefusedError(LedgerError):
+class ImportRefusedError(EpcisRefusedError):
     """The capture was refused; the message lists each refused event's code."""
-
-    code = "epcis-refused"
 
 
 def group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
