@@ -30,6 +30,7 @@ from ledger.errors import KeyFormatError, LedgerError, NotFoundError
 from ledger.events import Claim, ClaimCommitment, format_time, parse_time
 from ledger.rules import AlreadyClaimedError, BadClaimCodeError, NoClaimCodeError
 from ledger.rules.state import UnitRecord
+from ledger.shapes import ClaimShape
 
 if TYPE_CHECKING:
     from ledger.service.ledger import BatchReceipt, LogConfig
@@ -65,7 +66,7 @@ class ClaimResult:
     owner_token: str
     resale: bool
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ClaimShape:
         """The claim's response body (docs/API.md)."""
         return {
             "index": self.index,

@@ -21,11 +21,12 @@ the store. Service layer over ledger.store; no HTTP here.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ledger import codec, merkle, note
 from ledger.audit.witness import Evidence
 from ledger.errors import SignatureError, SplitViewError, ValidationError
+from ledger.shapes import CosignatureReceiptShape, WitnessSummaryShape
 
 if TYPE_CHECKING:
     from ledger.service.ledger import Ledger
@@ -56,7 +57,7 @@ def cosigned_checkpoint(ledger: Ledger, size: int | None = None) -> str:
     return note.with_cosignatures(stored.note, [note.NoteSignature.from_line(x) for x in lines])
 
 
-def witness_summary(ledger: Ledger, needed: int) -> dict[str, int]:
+def witness_summary(ledger: Ledger, needed: int) -> WitnessSummaryShape:
     """How many configured witnesses cosigned a checkpoint of at least ``needed`` entries.
 
     A witness cosigns only after checking consistency with what it cosigned before, so
@@ -101,7 +102,7 @@ def parse_request(body: bytes) -> tuple[int, list[bytes], str]:
     return int(match.group(1)), proof, note_text
 
 
-def add_cosignature(ledger: Ledger, body: bytes, observed_at: str) -> dict[str, Any]:
+def add_cosignature(ledger: Ledger, body: bytes, observed_at: str) -> CosignatureReceiptShape:
     """Accept a witness's cosigned checkpoint (module docstring, steps 1-7).
 
     Returns ``{size, cosigned_by: [witness names], witnesses: {configured, vouched}}``.

@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from ledger import codec, crypto, entry, gs1, merkle, note, rules
 from ledger.entry import Leaf, SignedEvent
@@ -35,10 +35,12 @@ from ledger.service.prefetch import load_state_for
 from ledger.service.reports import Reporting
 from ledger.service.signals import Signaling
 from ledger.service.unitview import ViewCache, entry_json
+from ledger.shapes import ActorShape, EntryShape, ReceiptShape, UnitViewShape
 from ledger.store import ReplicaStatus, SignalStore, Store, WriteTx
 from ledger.stored import LogHead, StoredEntry
 from ledger.verify.batchverify import first_bad_signature
 from ledger.verify.verdict import ServedEntry
+from ledger.vocab import Role
 
 MAX_BATCH = 1000
 
@@ -89,7 +91,7 @@ class BatchReceipt:
     size: int
     checkpoint: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ReceiptShape:
         """The receipt as the API returns it (hashes in base64url)."""
         return {
             "receipts": [
@@ -384,7 +386,7 @@ class Ledger(Claiming, Signaling, Reporting):
         """A unit's entries, oldest first (empty for an unknown unit)."""
         return self.store.unit_entries(self.log, gtin, serial)
 
-    def entry_views(self, stored: Sequence[StoredEntry], size: int) -> list[dict[str, Any]]:
+    def entry_views(self, stored: Sequence[StoredEntry], size: int) -> list[EntryShape]:
         """Each entry as the API shows it, with its inclusion proof at ``size``.
 
         Raises:
@@ -412,7 +414,7 @@ class Ledger(Claiming, Signaling, Reporting):
         *,
         owner_token: str | None = None,
         pending: Sequence[Scan] = (),
-    ) -> dict[str, Any]:
+    ) -> UnitViewShape:
         """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans, owner,
         witnesses}`` (docs/API.md), with clone signals and open reports (``pending``: scans
         not yet stored), whether ``owner_token`` is the current owner's, and how many
@@ -428,9 +430,10 @@ class Ledger(Claiming, Signaling, Reporting):
         view = self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
         judged = self.judge_signals(view, unit, owner_token=owner_token, pending=pending)
         needed = view["entries"][-1]["index"] + 1 if view["entries"] else 0
-        return {**judged, "witnesses": cosigning.witness_summary(self, needed)}
+        # the view grows in steps (log, scans, viewer, witnesses); here it is whole
+        return cast(UnitViewShape, {**judged, "witnesses": cosigning.witness_summary(self, needed)})
 
-    def actor_view(self, actor_id: str) -> dict[str, Any]:
+    def actor_view(self, actor_id: str) -> ActorShape:
         """An actor with its role, name, prefixes, registration, revocation and keys.
 
         Raises:
@@ -447,7 +450,7 @@ class Ledger(Claiming, Signaling, Reporting):
         ]
         return {
             "id": actor.id,
-            "role": actor.role,
+            "role": Role(actor.role),
             "name": actor.name,
             "prefixes": list(actor.prefixes),
             "registered_index": actor.registered_index,

@@ -19,9 +19,10 @@ from ledger import gs1
 from ledger.entry import Leaf
 from ledger.events import Claim, format_time, parse_time
 from ledger.service.claims import owner_client, owner_hash
-from ledger.shapes import ReasonShape
+from ledger.shapes import ReasonShape, ResponseSummaryShape, UnitAlertShape
 from ledger.signals.compute import ScanFact, Signal, Thresholds, serial_probing, unit_signals
 from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
+from ledger.vocab import ReportStatus
 
 if TYPE_CHECKING:
     from ledger.service.ledger import Scan
@@ -84,7 +85,7 @@ class Signaling:
             _facts(rows), claimed_at=claimed_at, owners=owners, thresholds=self.signal_thresholds
         )
         reports = self.signal_store.reports(
-            self.log, unit=(unit.gtin, unit.serial), status=("open",)
+            self.log, unit=(unit.gtin, unit.serial), status=(ReportStatus.OPEN,)
         )
         verdict, reasons = with_signals(
             view["verdict"], _reasons(view), signals, [r["reason"] for r in reports], owner
@@ -116,13 +117,13 @@ class Signaling:
             cache.pop(gtin, None)
         return found
 
-    def unit_alerts(self, brand: str) -> list[dict[str, Any]]:
+    def unit_alerts(self, brand: str) -> list[UnitAlertShape]:
         """The clone signals of the brand's units scanned within the retention window,
         and the probing of its GTINs, as ``{unit, code, evidence}`` (unit may be None)."""
         since = self._since()
         units = self.signal_store.scanned_units(self.log, brand, since, ALERT_UNITS)
         claims = self.signal_store.claim_leaves(self.log, units)
-        out: list[dict[str, Any]] = []
+        out: list[UnitAlertShape] = []
         for gtin, serial in units:
             rows = self.signal_store.unit_scans(self.log, gtin, serial, since)
             claimed_at, owners = None, set()
@@ -153,7 +154,7 @@ class Signaling:
         return self.store.delete_scans_before(self.log, self._since())
 
 
-def response_summary(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def response_summary(reports: Sequence[dict[str, Any]]) -> ResponseSummaryShape:
     """How fast reports were answered: open count, answered count, median and worst
     seconds from a report to its first response."""
     waits = [
@@ -162,7 +163,7 @@ def response_summary(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if r.get("first_response_at")
     ]
     return {
-        "open": sum(1 for r in reports if r["status"] == "open"),
+        "open": sum(1 for r in reports if r["status"] == ReportStatus.OPEN),
         "answered": len(waits),
         "median_seconds": round(statistics.median(waits)) if waits else None,
         "max_seconds": round(max(waits)) if waits else None,
