@@ -10,8 +10,8 @@ docs/API.md describes each shape in prose. Binary values are unpadded base64url
 strings (docs/FORMAT.md). No I/O; standard library only.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: Python 3.11's TypedDict sees ``NotRequired``
+# only in evaluated annotations (with strings every key would count as required).
 from typing import Any, NotRequired, TypedDict
 
 from ledger.vocab import (
