@@ -20,8 +20,9 @@ from cli.common import emit, key_path, load_private_key, parse_unit
 from cli.signing import backend, head_of, sign, unit_ref
 from ledger import codec, reqsig
 from ledger.errors import ValidationError
+from ledger.vocab import ReportAction, values
 
-_ACTIONS = ("ack", "close", "flag")
+_ACTIONS = values(ReportAction)
 
 
 def install(app: typer.Typer) -> None:
