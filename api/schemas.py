@@ -86,25 +86,32 @@ def _swap(hint: Any) -> Any:
     return origin[swapped] if len(swapped) > 1 else origin[swapped[0]]
 
 
-_Index = Field(ge=0)
-_B64 = Field(pattern=B64)
+def _index() -> Any:
+    """A log index (a fresh `Field` each time: pydantic keeps per-field state in it)."""
+    return Field(ge=0)
+
+
+def _b64() -> Any:
+    """An unpadded base64url string (docs/FORMAT.md)."""
+    return Field(pattern=B64)
+
 
 ReceiptItem = _model(
-    shapes.ReceiptItemShape, "ReceiptItem", index=_Index, leaf_hash=_B64, event_hash=_B64
+    shapes.ReceiptItemShape, "ReceiptItem", index=_index(), leaf_hash=_b64(), event_hash=_b64()
 )
 Receipt = _model(shapes.ReceiptShape, "Receipt", size=Field(ge=0))
-ClaimReceipt = _model(shapes.ClaimShape, "ClaimReceipt", index=_Index)
+ClaimReceipt = _model(shapes.ClaimShape, "ClaimReceipt", index=_index())
 EntryView = _model(
     shapes.EntryShape,
     "EntryView",
     config=ConfigDict(extra="allow"),
-    index=_Index,
-    leaf=_B64,
-    leaf_hash=_B64,
+    index=_index(),
+    leaf=_b64(),
+    leaf_hash=_b64(),
 )
 Entries = _model(shapes.EntriesShape, "Entries", size=Field(ge=0))
 InclusionProof = _model(
-    shapes.InclusionProofShape, "InclusionProof", index=_Index, size=Field(ge=1), leaf_hash=_B64
+    shapes.InclusionProofShape, "InclusionProof", index=_index(), size=Field(ge=1), leaf_hash=_b64()
 )
 ConsistencyProof = _model(
     shapes.ConsistencyProofShape, "ConsistencyProof", old=Field(ge=0), new=Field(ge=0)
@@ -126,9 +133,9 @@ UnitEntry = _model(
     shapes.UnitEntryShape,
     "UnitEntry",
     config=ConfigDict(extra="allow"),
-    index=_Index,
-    leaf=_B64,
-    leaf_hash=_B64,
+    index=_index(),
+    leaf=_b64(),
+    leaf_hash=_b64(),
 )
 Scan = _model(shapes.ScanShape, "Scan")
 ScanSummary = _model(shapes.ScanSummaryShape, "ScanSummary", count=Field(ge=0))
