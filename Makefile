@@ -49,10 +49,15 @@ bench-sysdeps:
 	  echo "could not install wrk"; \
 	else echo "missing: wrk (the HTTP benchmark figures need it)"; fi
 
+# The architecture contracts (docs/ARCHITECTURE.md, "Contracts"): imports that follow the
+# layers, no import circles between modules, no face reaching through the service to the store.
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check ledger api cli qr tests bench
+	$(BIN)/ruff format --check ledger api cli qr tests bench tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python tools/import_cycles.py
+	$(BIN)/python tools/store_reach.py
 
 vectors: $(STAMP)
 	$(BIN)/python tests/vectors/make_vectors.py

@@ -25,7 +25,18 @@ from api import problems
 from api.context import Context
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
-from api.routers import actors, entries, epcis, log, ops, proofs, signals, units
+from api.routers import (
+    actors,
+    brands,
+    entries,
+    epcis,
+    log,
+    ops,
+    proofs,
+    reports,
+    resolver,
+    units,
+)
 from api.schemas import document_problems
 from ledger import crypto
 from ledger.service.deployment import Deployment
@@ -33,8 +44,11 @@ from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
 from ledger.service.signal_settings import configure_signals
 
+#: Every router, one per URL prefix, in the order they are mounted (the resolver's
+#: catch-all ``/01/{rest:path}`` last among the unit routes).
+ROUTERS = (entries, units, reports, brands, resolver, log, proofs, actors, ops, epcis)
 #: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
-LOG_SCOPED = (entries, log, actors)
+LOG_SCOPED = (entries, log, proofs, actors)
 
 DESCRIPTION = """
 A verifiable provenance ledger for product units. Partners append signed custody
@@ -100,7 +114,7 @@ def create_app(
     problems.install(app)
     document_problems(app)
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
-    for module in (entries, signals, proofs, units, log, actors, ops, epcis):  # proofs before units
+    for module in ROUTERS:
         app.include_router(module.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)

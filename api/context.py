@@ -15,7 +15,7 @@ They ask the context for the one that serves the request:
   appended to (routed by the events; the URL's log must agree).
 
 Reads of GET and HEAD requests may be served by a PostgreSQL streaming replica
-(ledger.store.replicas); every other request reads the primary, so a write is never
+(docs/SCALING.md); every other request reads the primary, so a write is never
 decided on stale state (a claim's lockout, a report's triage). A client
 that must see its own write sends the tree size its write returned, as ``?min_size=N``
 or the header ``Provenance-Min-Size: N``; the ledgers handed out for reads wait briefly

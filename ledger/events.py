@@ -188,7 +188,7 @@ def _list_of(
 
 @dataclass(frozen=True)
 class ClaimCommitment:
-    """A salted hash of a unit's claim code, committed at commission (DESIGN section 4)."""
+    """A salted hash of a unit's claim code, committed at commission (FORMAT section 2)."""
 
     salt: str
     hash: str

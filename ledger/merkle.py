@@ -28,7 +28,7 @@ A proof does not bind the sizes by itself: one inclusion proof verifies leaf 0 o
 of size 5 to 8 against the same root (the hashes combine the same way). The root binds
 the size, and a checkpoint signs the two together.
 
-Planning (DESIGN section 2: proofs in O(log n) from stored nodes). ``Subtree(level,
+Planning (docs/ARCHITECTURE.md section 3: proofs in O(log n) from stored nodes). ``Subtree(level,
 start)`` is the perfect subtree of leaves ``[start, start + 2**level)``, ``start`` a
 multiple of ``2**level``; level 0 is a leaf. A store keeping every perfect subtree's hash
 (`subtrees_completed_by` says which ones an append completes) serves any proof or head:

@@ -1,8 +1,8 @@
 """Which log an event, a unit or a brand belongs to, when one deployment runs several logs.
 
 A `Routing` table maps GS1 company prefixes and brand ids to log names, with a default
-log for everything it does not name (DESIGN section 7: "more logs (per brand or region)
-shard writes"). It is pure: it reads no configuration file and opens no database
+log for everything it does not name (docs/SCALING.md: more logs, per brand or region,
+shard writes). It is pure: it reads no configuration file and opens no database
 (ledger.service.deployment does both).
 
 Rules, in order:

@@ -2,7 +2,7 @@
 
 `POST /v1/epcis/capture` takes a signed capture envelope (docs/EPCIS.md) and appends
 its custody entries atomically, or answers one problem ``epcis-refused`` listing a
-reason per EPCIS event. The resolver (api.routers.units) hands a request asking for
+reason per EPCIS event. The resolver (api.routers.resolver) hands a request asking for
 ``application/ld+json`` to `unit_document`.
 """
 

@@ -1,4 +1,7 @@
-"""The log itself: checkpoints (with witness cosignatures), the verifier key, proofs."""
+"""The log itself: checkpoints (with witness cosignatures) and the verifier key.
+
+The log's RFC 9162 proofs are `api.routers.proofs`.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +15,10 @@ from api.context import ctx, read_body
 from api.schemas import (
     MAX_INT64,
     NOT_MODIFIED,
-    ConsistencyProof,
     CosignatureReceipt,
-    InclusionProof,
     problems,
 )
-from api.views import IMMUTABLE, REVALIDATE, cached_json
-from ledger import codec
+from api.views import REVALIDATE
 from ledger.events import format_time
 from ledger.service import cosigning
 
@@ -26,7 +26,6 @@ router = APIRouter(tags=["log"])
 _TEXT = {
     200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "C2SP text"}
 }
-_PROOF_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
 
 
 @router.get(
@@ -92,43 +91,3 @@ def get_key(request: Request) -> Response:
         ctx(request).ledger_for(request).verifier_key + "\n",
         headers={"Cache-Control": "public, max-age=3600"},
     )
-
-
-@router.get(
-    "/v1/proofs/inclusion",
-    summary="RFC 9162 inclusion proof",
-    response_model=InclusionProof,
-    responses=_PROOF_RESPONSES,
-)
-def inclusion(
-    request: Request,
-    index: int = Query(ge=0, le=MAX_INT64, examples=[0]),
-    size: int = Query(ge=1, le=MAX_INT64, examples=[2]),
-) -> Response:
-    """The proof that entry ``index`` is in the tree of ``size`` (immutable)."""
-    ledger = ctx(request).ledger_for(request)
-    proof = ledger.inclusion_proof(index, size)
-    body = {
-        "index": index,
-        "size": size,
-        "leaf_hash": codec.b64url_encode(ledger.entry(index).leaf_hash),
-        "proof": [codec.b64url_encode(h) for h in proof],
-    }
-    return cached_json(request, body, f"i{index}-{size}", IMMUTABLE)
-
-
-@router.get(
-    "/v1/proofs/consistency",
-    summary="RFC 9162 consistency proof",
-    response_model=ConsistencyProof,
-    responses=_PROOF_RESPONSES,
-)
-def consistency(
-    request: Request,
-    old: int = Query(ge=0, le=MAX_INT64, examples=[1]),
-    new: int = Query(ge=0, le=MAX_INT64, examples=[2]),
-) -> Response:
-    """The proof that the tree of ``old`` is a prefix of the tree of ``new`` (immutable)."""
-    proof = ctx(request).ledger_for(request).consistency_proof(old, new)
-    body = {"old": old, "new": new, "proof": [codec.b64url_encode(h) for h in proof]}
-    return cached_json(request, body, f"k{old}-{new}", IMMUTABLE)

@@ -1,55 +1,58 @@
-"""Offline proofs: a unit's chain as a C2SP tlog-proof style text file (ledger.verify.unitproof)."""
+"""The log's RFC 9162 proofs, ``/v1/proofs/...``: inclusion of an entry in a tree, and
+consistency of an older tree with a newer one. Both are immutable once they exist.
+
+A unit's offline proof file is with the unit (`api.routers.units`).
+"""
 
 from __future__ import annotations
 
-import hashlib
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
-from fastapi.responses import PlainTextResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from api.context import ctx
-from api.schemas import NOT_MODIFIED, problems
-from ledger import gs1
-from ledger.service import exports
+from api.schemas import MAX_INT64, NOT_MODIFIED, ConsistencyProof, InclusionProof, problems
+from api.views import IMMUTABLE, cached_json
+from ledger import codec
 
-router = APIRouter(tags=["units"])
-MEDIA_TYPE = "text/plain; charset=utf-8"
-Gtin = Annotated[
-    str, Path(description="GTIN (AI 01) with its check digit", examples=["09506000134352"])
-]
-Serial = Annotated[str, Path(description="the serial number (AI 21)", examples=["SN-0001"])]
+router = APIRouter(tags=["log"])
+_PROOF_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
 
 
 @router.get(
-    "/v1/units/{gtin}/{serial:path}/proof",
-    summary="The unit's offline proof: its chain in a cosigned checkpoint (tlog-proof style)",
-    response_class=PlainTextResponse,
-    responses={
-        200: {
-            "content": {"text/plain": {"schema": {"type": "string"}}},
-            "description": "provenance-ledger/unit-proof@v1 text (docs/FORMAT.md)",
-        },
-        **NOT_MODIFIED,
-        **problems(404, 422, 429, 503),
-    },
+    "/v1/proofs/inclusion",
+    summary="RFC 9162 inclusion proof",
+    response_model=InclusionProof,
+    responses=_PROOF_RESPONSES,
 )
-async def get_unit_proof(request: Request, gtin: Gtin, serial: Serial) -> Response:
-    """Everything needed to check the unit's chain with no network: `provenance verify
-    --proof FILE`. A download (``Content-Disposition``); its ETag is its hash."""
-    context = ctx(request)
-    await context.limit(request)
-    unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
-    ledger = context.ledger_for_unit(unit.gtin)
-    text = await run_in_threadpool(exports.unit_proof, ledger, unit.gtin, unit.serial)
-    tag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in unit.serial)
-    headers = {
-        "ETag": tag,
-        "Cache-Control": "public, no-cache",
-        "Content-Disposition": f'attachment; filename="{unit.gtin}-{safe}.unit-proof"',
+def inclusion(
+    request: Request,
+    index: int = Query(ge=0, le=MAX_INT64, examples=[0]),
+    size: int = Query(ge=1, le=MAX_INT64, examples=[2]),
+) -> Response:
+    """The proof that entry ``index`` is in the tree of ``size`` (immutable)."""
+    ledger = ctx(request).ledger_for(request)
+    proof = ledger.inclusion_proof(index, size)
+    body = {
+        "index": index,
+        "size": size,
+        "leaf_hash": codec.b64url_encode(ledger.entry(index).leaf_hash),
+        "proof": [codec.b64url_encode(h) for h in proof],
     }
-    if tag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return PlainTextResponse(text, media_type=MEDIA_TYPE, headers=headers)
+    return cached_json(request, body, f"i{index}-{size}", IMMUTABLE)
+
+
+@router.get(
+    "/v1/proofs/consistency",
+    summary="RFC 9162 consistency proof",
+    response_model=ConsistencyProof,
+    responses=_PROOF_RESPONSES,
+)
+def consistency(
+    request: Request,
+    old: int = Query(ge=0, le=MAX_INT64, examples=[1]),
+    new: int = Query(ge=0, le=MAX_INT64, examples=[2]),
+) -> Response:
+    """The proof that the tree of ``old`` is a prefix of the tree of ``new`` (immutable)."""
+    proof = ctx(request).ledger_for(request).consistency_proof(old, new)
+    body = {"old": old, "new": new, "proof": [codec.b64url_encode(h) for h in proof]}
+    return cached_json(request, body, f"k{old}-{new}", IMMUTABLE)

@@ -1,75 +1,138 @@
-"""The unit view (JSON) and the GS1 Digital Link resolver (JSON or the consumer page)."""
+"""One unit, ``/v1/units/{gtin}/{serial}...``: its view (JSON), its offline proof, and
+its claim.
+
+- ``GET /v1/units/{gtin}/{serial}``: the unit view (docs/API.md) with its ETag;
+- ``GET /v1/units/{gtin}/{serial}/proof``: the unit's chain as a C2SP tlog-proof style
+  text file (ledger.verify.unitproof);
+- ``POST /v1/units/{gtin}/{serial}/claim``: JSON ``{"code": ...}`` answers JSON with the
+  one-time transfer code and owner token; the page's form answers an HTML page showing
+  the transfer code and sets the owner cookie.
+
+The GS1 Digital Link resolver (``/01/...``) that shows the same view as the consumer page
+is `api.routers.resolver`. The routes are declared proof and claim first: the unit view's
+``{serial:path}`` would match their paths too.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.context import ctx, owner_cookie
-from api.page_signals import localise
-from api.routers import epcis
+from api.callers import daily_client, is_form
+from api.consumer.page import reason_words
+from api.consumer.page_signals import localise, render_notice, words
+from api.context import ctx, owner_cookie, read_body
+from api.params import Gtin, Serial, Signature
 from api.schemas import NOT_MODIFIED, UnitView, problems
 from api.views import cached_json
-from ledger import gs1
-from ledger.errors import GS1Error
+from ledger import codec, gs1
+from ledger.errors import LedgerError, ValidationError
+from ledger.service import exports
 
-router = APIRouter(tags=["units"])
+# Tags per route, not per router: the claim is documented with the signals.
+router = APIRouter()
 
-# The GS1 rules as OpenAPI patterns, for clients and fuzzers; `ledger.gs1` enforces them
-# (and the GTIN check digit) and answers 422 `gs1` with the field to blame.
-_GTIN_PATTERN = r"^([0-9]{8}|[0-9]{12,14})$"
-_CSET82_PATTERN = r"^[!\"%-?A-Z_a-z]{1,20}$"  # GS1 AI encodable character set 82
-_Gtin = Annotated[
-    str,
-    Path(
-        description="GTIN-8, -12, -13 or -14 (AI 01) with its check digit",
-        examples=["09506000134352"],
-        json_schema_extra={"pattern": _GTIN_PATTERN},
-    ),
+_OWNER_COOKIE_AGE = 10 * 365 * 24 * 3600
+_PROOF_MEDIA_TYPE = "text/plain; charset=utf-8"
+_ProofGtin = Annotated[
+    str, Path(description="GTIN (AI 01) with its check digit", examples=["09506000134352"])
 ]
-_Serial = Annotated[
-    str,
-    Path(
-        description="the serial number (AI 21), percent-encoded where needed",
-        examples=["SN-0001"],
-        json_schema_extra={"pattern": _CSET82_PATTERN},
-    ),
-]
-_Signature = Annotated[str | None, Query(description="the label's brand signature")]
-_Lot = Annotated[
-    str,
-    Path(
-        description="the batch or lot (AI 10)",
-        examples=["L1"],
-        json_schema_extra={"pattern": _CSET82_PATTERN},
-    ),
-]
-_Expiry = Annotated[
-    str | None, Query(alias="17", description="the expiry date YYMMDD (AI 17)", examples=["271231"])
-]
-_Lang = Annotated[str | None, Query(description="the page's language", examples=["en", "zh-CN"])]
-_Format = Annotated[
-    str | None, Query(alias="format", description="`json` for the unit view as JSON")
-]
-_Place = Annotated[
-    str | None, Query(description="where the scan happened: ISO 3166 country or subdivision")
-]
-_RESOLVER_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {
-            "text/html": {"schema": {"type": "string"}},
-            "application/ld+json": {"schema": {"type": "object"}},
+_ProofSerial = Annotated[str, Path(description="the serial number (AI 21)", examples=["SN-0001"])]
+
+
+@router.get(
+    "/v1/units/{gtin}/{serial:path}/proof",
+    tags=["units"],
+    summary="The unit's offline proof: its chain in a cosigned checkpoint (tlog-proof style)",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "provenance-ledger/unit-proof@v1 text (docs/FORMAT.md)",
         },
-        "description": "the unit view (JSON), the consumer page (HTML), or EPCIS (JSON-LD)",
+        **NOT_MODIFIED,
+        **problems(404, 422, 429, 503),
     },
-    **problems(404, 422, 429, 503),
-}
+)
+async def get_unit_proof(request: Request, gtin: _ProofGtin, serial: _ProofSerial) -> Response:
+    """Everything needed to check the unit's chain with no network: `provenance verify
+    --proof FILE`. A download (``Content-Disposition``); its ETag is its hash."""
+    context = ctx(request)
+    await context.limit(request)
+    unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
+    ledger = context.ledger_for_unit(unit.gtin)
+    text = await run_in_threadpool(exports.unit_proof, ledger, unit.gtin, unit.serial)
+    tag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in unit.serial)
+    headers = {
+        "ETag": tag,
+        "Cache-Control": "public, no-cache",
+        "Content-Disposition": f'attachment; filename="{unit.gtin}-{safe}.unit-proof"',
+    }
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return PlainTextResponse(text, media_type=_PROOF_MEDIA_TYPE, headers=headers)
+
+
+@router.post(
+    "/v1/units/{gtin}/{serial}/claim",
+    tags=["signals"],
+    summary="Claim a unit with its claim code, or a resale with the owner's transfer code",
+    status_code=201,
+    responses=problems(400, 404, 409, 413, 422, 423, 429),
+)
+async def claim(request: Request, gtin: str, serial: str) -> Response:
+    """Check the code against the unit's commitment and append the claim (docs/API.md)."""
+    context = ctx(request)
+    await context.limit(request)
+    unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
+    form = is_form(request)
+    if form:
+        fields = await request.form(max_files=0, max_fields=4, max_part_size=1024)
+        code, lang = str(fields.get("code") or ""), str(fields.get("lang") or "en")
+    else:
+        body = codec.parse(await read_body(request, 4096))
+        if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+            raise ValidationError('expected {"code": "..."}', field="code")
+        code, lang = body["code"], "en"
+    ledger = context.ledger_for_unit(unit.gtin)
+    call = functools.partial(
+        ledger.claim, unit.gtin, unit.serial, code, client=daily_client(context, request)
+    )
+    back = unit.path()
+    if not form:
+        result = await run_in_threadpool(call)
+        return JSONResponse(
+            result.to_dict(), status_code=201, headers={"Cache-Control": "no-store"}
+        )
+    try:
+        result = await run_in_threadpool(call)
+    except LedgerError as e:
+        html = render_notice(lang, "error.title", [e.message], tone="unknown", back=back)
+        return HTMLResponse(html, status_code=e.status, headers={"Cache-Control": "no-store"})
+    html = render_notice(
+        lang,
+        "claim.done.title",
+        [words(lang, "claim.done.transfer")],
+        secret=result.transfer_code,
+        back=back,
+    )
+    response = HTMLResponse(html, status_code=201, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        owner_cookie(unit.gtin, unit.serial),
+        result.owner_token,
+        max_age=_OWNER_COOKIE_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
 
 
 def _etag(view: dict[str, Any]) -> str:
@@ -87,15 +150,16 @@ def _etag(view: dict[str, Any]) -> str:
 
 @router.get(
     "/v1/units/{gtin}/{serial:path}",
+    tags=["units"],
     summary="The unit view: verdict, reasons, entries with proofs, checkpoint",
     response_model=UnitView,
     responses={**NOT_MODIFIED, **problems(404, 422, 429, 503)},
 )
 async def get_unit(
     request: Request,
-    gtin: _Gtin,
-    serial: _Serial,
-    s: _Signature = None,
+    gtin: Gtin,
+    serial: Serial,
+    s: Signature = None,
 ) -> Response:
     """The unit view (docs/API.md); its ETag changes when the chain or checkpoint does."""
     context = ctx(request)
@@ -103,91 +167,9 @@ async def get_unit(
     unit = _unit_id(gtin, serial)
     ledger = context.ledger_for_unit(unit.gtin, request)
     view = await run_in_threadpool(ledger.unit_view, unit.gtin, unit.serial, s)
-    from api.page import reason_words
-
     view = localise(view, reason_words)
     return cached_json(request, view, _etag(view), "public, no-cache")
 
 
 def _unit_id(gtin: str, serial: str) -> gs1.UnitId:
     return gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
-
-
-@router.get(
-    "/01/{gtin}/21/{serial}",
-    summary=(
-        "GS1 Digital Link resolver: the consumer page, JSON for Accept: application/json, "
-        "an EPCIS 2.0 document for Accept: application/ld+json"
-    ),
-    response_model=UnitView,
-    responses=_RESOLVER_RESPONSES,
-)
-async def resolve(
-    request: Request,
-    gtin: _Gtin,
-    serial: _Serial,
-    expiry: _Expiry = None,
-    s: _Signature = None,
-    lang: _Lang = None,
-    output: _Format = None,
-    place: _Place = None,
-) -> Response:
-    """Resolve ``/01/{gtin}/21/{serial}[?17=YYMMDD&s=...]``; record the scan."""
-    return await _resolve(request)
-
-
-@router.get(
-    "/01/{gtin}/10/{lot}/21/{serial}",
-    summary="GS1 Digital Link resolver with the batch/lot (AI 10)",
-    response_model=UnitView,
-    responses=_RESOLVER_RESPONSES,
-)
-async def resolve_with_lot(
-    request: Request,
-    gtin: _Gtin,
-    lot: _Lot,
-    serial: _Serial,
-    expiry: _Expiry = None,
-    s: _Signature = None,
-    lang: _Lang = None,
-    output: _Format = None,
-    place: _Place = None,
-) -> Response:
-    """Resolve ``/01/{gtin}/10/{lot}/21/{serial}[?17=YYMMDD&s=...]``; record the scan."""
-    return await _resolve(request)
-
-
-@router.get("/01/{rest:path}", include_in_schema=False)
-async def resolve_other(request: Request, rest: str) -> Response:
-    """Every other ``/01/...`` form (a CPV, a prefix, a serial holding ``%2F``; errors)."""
-    return await _resolve(request)
-
-
-async def _resolve(request: Request) -> Response:
-    """Parse the Digital Link from the raw path and query, record the scan, answer."""
-    context = ctx(request)
-    await context.limit(request)
-    raw = request.scope.get("raw_path", b"").decode("latin-1")
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    link = gs1.parse_digital_link(f"http://resolver{raw}" + (f"?{query}" if query else ""))
-    if link.serial is None:
-        raise GS1Error("the resolver needs a serialized unit: /01/{gtin}/21/{serial}", field="path")
-    if epcis.LD_JSON in request.headers.get("accept", ""):
-        return await epcis.unit_document(request, link)  # docs/EPCIS.md; not a scan
-    params = dict(link.query)
-    context.scan(request, link.gtin, link.serial, params.get("place"))
-    token = request.cookies.get(owner_cookie(link.gtin, link.serial))
-    view = await context.unit_view(link.gtin, link.serial, params.get("s"), token, request)
-    headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
-    from api.page import choose_language, reason_words, render_unit_page
-
-    if params.get("format") == "json" or "application/json" in request.headers.get("accept", ""):
-        return JSONResponse(localise(view, reason_words), headers=headers)
-
-    lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
-    other = "en" if lang == "zh-CN" else "zh-CN"
-    switch = (
-        raw + "?" + urlencode([(k, v) for k, v in link.query if k != "lang"] + [("lang", other)])
-    )
-    html = render_unit_page(view, lang, path=raw, switch_href=switch, now=datetime.now(UTC))
-    return HTMLResponse(html, headers={**headers, "Content-Language": lang})

@@ -1,6 +1,6 @@
 """Rules of the unit kinds: commission and the per-unit custody state machine.
 
-Called by `ledger.rules.check` (which has already checked the signer, its key and the
+Called by `ledger.rules.check.check` (which has already checked the signer, its key and the
 event time) for every unit event. Each event on an existing unit is checked in order:
 
     (1) the unit exists and is not decommissioned (nothing follows ``decommission``);
@@ -11,7 +11,7 @@ event time) for every unit event. Each event on an existing unit is checked in o
     (4) the kind's own rule (custodian, pending transfer, sold, claimed, ...).
 
 On success the unit's head, head index and length advance with the kind's changes.
-Errors are the `RuleError` subclasses of ledger.rules. No I/O, no clock.
+Errors are the `RuleError` subclasses of ledger.rules.errors. No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from ledger.events import (
     UnitEvent,
     parse_time,
 )
-from ledger.rules import (
+from ledger.rules.context import Context
+from ledger.rules.errors import (
     AlreadyClaimedError,
     AlreadySoldError,
     BadClaimCodeError,
-    Context,
     DecommissionedError,
     NoClaimCodeError,
     NotAuthorizedError,

@@ -1,9 +1,9 @@
 """Rules of genesis and the registry kinds: actors, keys, authorizations, products.
 
-Called by `ledger.rules.check` (which has already checked the signer, its key and the
+Called by `ledger.rules.check.check` (which has already checked the signer, its key and the
 event time) for ``actor.register``, ``actor.revoke``, ``key.rotate``, ``authorize``,
 ``authorization.revoke`` and ``product.register``; each returns the records the event
-creates or replaces, or raises the `RuleError` subclass (from ledger.rules) of the rule
+creates or replaces, or raises the `RuleError` subclass (ledger.rules.errors) of the rule
 it breaks. Also holds the actor and product lookups that ledger.rules.custody shares.
 
 No I/O, no clock; the state is read, never changed.
@@ -27,7 +27,8 @@ from ledger.events import (
     ProductRegister,
     parse_time,
 )
-from ledger.rules import (
+from ledger.rules.context import Context, current_key, key_id_of
+from ledger.rules.errors import (
     ActorExistsError,
     ActorRevokedError,
     AlreadyRevokedError,
@@ -35,7 +36,6 @@ from ledger.rules import (
     BadWindowError,
     BrandPrefixesError,
     CannotRevokeOperatorError,
-    Context,
     EmptyRotationError,
     EmptyScopeError,
     GenesisError,
@@ -53,8 +53,6 @@ from ledger.rules import (
     UnknownPartnerError,
     UnknownProductError,
     UnknownSubjectError,
-    current_key,
-    key_id_of,
 )
 from ledger.rules.state import (
     ActorRecord,

@@ -1,4 +1,4 @@
-"""Clone signals: scans in, signals out (DESIGN section 4).
+"""Clone signals: scans in, signals out (docs/SIGNALS.md, docs/ARCHITECTURE.md section 6).
 
 Each signal has a stable code and the evidence a brand needs to act on it:
 

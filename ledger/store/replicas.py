@@ -1,4 +1,4 @@
-"""Where a read goes: a PostgreSQL streaming replica, or the primary (DESIGN section 7).
+"""Where a read goes: a PostgreSQL streaming replica, or the primary (docs/SCALING.md).
 
 Writes always go to the primary (``Engines.writer``). Reads go to a healthy replica,
 round-robin, unless

@@ -165,7 +165,7 @@ class UnitTable(Base):
 
 
 class ScanRow(Base):
-    """One resolver hit on a unit: telemetry kept out of the signed log (DESIGN section 4).
+    """One resolver hit on a unit: telemetry kept out of the signed log (docs/SIGNALS.md).
 
     No raw client address: ``client`` is a salted hash that changes every day.
     """

@@ -1,4 +1,4 @@
-"""Tables of the counterfeit signals, kept outside the signed log (DESIGN section 4).
+"""Tables of the counterfeit signals, kept outside the signed log (docs/SIGNALS.md).
 
 - ``claim_owners``: the clients known to be a unit's owner (the claimant's daily client
   hash at claim time, and the owner-token pseudonym), so that the owner rescanning the

@@ -1,6 +1,6 @@
 """What a shopper is told about a unit: the verdict and the reasons for it.
 
-Verdicts (DESIGN section 4): ``genuine``; ``caution`` (already claimed or sold,
+Verdicts (docs/ARCHITECTURE.md section 6): ``genuine``; ``caution`` (already claimed or sold,
 recalled, flagged, decommissioned, handled by a revoked actor); ``unknown`` (no such
 unit: likely counterfeit); ``invalid`` (a hash, proof or signature does not check:
 never expected). `check_unit_chain` performs the cryptographic checks on what the log
@@ -239,7 +239,7 @@ def with_signals(
     open_reports: Sequence[str] = (),
     owner: bool = False,
 ) -> tuple[Verdict, list[Reason]]:
-    """Add what lives outside the log to a log-based verdict (DESIGN section 4).
+    """Add what lives outside the log to a log-based verdict (docs/SIGNALS.md).
 
     ``signals`` are clone signals (ledger.signals.compute); ``open_reports`` the reasons of the
     unit's open consumer reports; ``owner`` tells that the viewer is the unit's current

@@ -1,4 +1,5 @@
-"""The consumer page (api.page) and its words (api.i18n), in English and Chinese.
+"""The consumer page (api.consumer.page) and its words (api.consumer.i18n), in English
+and Chinese.
 
 Views are built by hand by a small factory (`story`) in the shape of docs/API.md, and
 once for real by `Ledger.unit_view` on a SQLite file, then rendered and read back as
@@ -20,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from api.i18n import MESSAGES, choose_language, format_moment
-from api.page import render_unit_page
+from api.consumer.i18n import MESSAGES, choose_language, format_moment
+from api.consumer.page import render_unit_page
 
 GTIN = "09506000134352"
 PATH = f"/01/{GTIN}/21/SN-1"

@@ -8,8 +8,8 @@ claim, recall, inspections, label signature) and the custody timeline. The page 
 nothing from elsewhere and needs no JavaScript. Everything from the view passes through
 Jinja2 autoescaping; no message carries markup.
 
-It does not fetch the view, record the scan or choose the language (`api.i18n` does
-that); it only presents what it is given. It reads no clock: ``now`` comes in.
+It does not fetch the view, record the scan or choose the language (`api.consumer.i18n`
+does that); it only presents what it is given. It reads no clock: ``now`` comes in.
 """
 
 from __future__ import annotations
@@ -17,22 +17,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-from api.i18n import EN, ZH, choose_language, format_day, format_moment, text
-from api.page_signals import SHOWN_ANYWAY, SIGNAL_CODES, forms, signal_text
+from api.consumer.environment import environment
+from api.consumer.i18n import EN, ZH, choose_language, format_day, format_moment, text
+from api.consumer.page_signals import SHOWN_ANYWAY, SIGNAL_CODES, forms, signal_text
 from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.events import parse_time
 
 __all__ = ["choose_language", "reason_words", "render_unit_page"]
 
-TEMPLATES = Path(__file__).parent / "templates"
 VERDICTS = ("genuine", "caution", "unknown", "invalid")
 _TAMPER = frozenset(
     "checkpoint-invalid leaf-hash-invalid proof-invalid signature-invalid chain-broken".split()
@@ -69,19 +65,6 @@ class Step:
     revoked: str = ""
     entry: str = ""
     tone: str = ""
-
-
-@cache
-def _environment() -> Environment:
-    """The template environment, built once: autoescaping on for every template."""
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
 
 
 def render_unit_page(
@@ -128,7 +111,7 @@ def render_unit_page(
         "here": path if _is_local(path) else "",
         "lang_value": lang,
     }
-    return _environment().get_template("unit.html").render(context)
+    return environment().get_template("unit.html").render(context)
 
 
 def _obj(value: object) -> Mapping[str, Any]:

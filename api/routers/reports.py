@@ -1,26 +1,25 @@
-"""Claims, consumer reports and the brand's alerts.
+"""Consumer reports, and the brand's answers to them.
 
-- ``POST /v1/units/{gtin}/{serial}/claim``: JSON ``{"code": ...}`` answers JSON with the
-  one-time transfer code and owner token; the page's form answers an HTML page showing
-  the transfer code and sets the owner cookie.
 - ``POST /v1/reports``: JSON (photo as base64url) or the page's multipart form.
-- ``GET /v1/brands/{brand}/alerts``, ``POST /v1/reports/{id}/resolve``,
-  ``GET /v1/reports/{id}/photo``: signed requests (ledger.reqsig) by the brand or an
-  operator only.
+- ``POST /v1/reports/{id}/resolve``, ``GET /v1/reports/{id}/photo``: signed requests
+  (ledger.reqsig) by the brand or an operator only.
+
+Claims live with their unit (`api.routers.units`), the brand's alerts with the brand
+(`api.routers.brands`).
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.context import Context, client_address, ctx, owner_cookie, read_body
-from api.page_signals import render_notice
+from api.callers import daily_client, is_form, request_signer
+from api.consumer.page_signals import render_notice, words
+from api.context import Context, ctx, read_body
 from api.problems import PayloadTooLargeError
 from api.schemas import problems
 from ledger import codec, entry, gs1
@@ -30,75 +29,8 @@ from ledger.service.reports import MAX_PHOTO, MAX_TEXT
 
 router = APIRouter(tags=["signals"])
 
-_FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MAX_REPORT_BODY = MAX_PHOTO * 4 // 3 + 64 * 1024  # a base64 photo plus the fields
-_OWNER_COOKIE_AGE = 10 * 365 * 24 * 3600
 _Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="the report's id")]
-
-
-def _is_form(request: Request) -> bool:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return kind in _FORM
-
-
-def _client(context: Context, request: Request) -> str:
-    """The requester's daily client hash (claims count wrong codes per client by it)."""
-    return context.client_hash(client_address(request), datetime.now(UTC))
-
-
-@router.post(
-    "/v1/units/{gtin}/{serial}/claim",
-    summary="Claim a unit with its claim code, or a resale with the owner's transfer code",
-    status_code=201,
-    responses=problems(400, 404, 409, 413, 422, 423, 429),
-)
-async def claim(request: Request, gtin: str, serial: str) -> Response:
-    """Check the code against the unit's commitment and append the claim (docs/API.md)."""
-    context = ctx(request)
-    await context.limit(request)
-    unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
-    form = _is_form(request)
-    if form:
-        fields = await request.form(max_files=0, max_fields=4, max_part_size=1024)
-        code, lang = str(fields.get("code") or ""), str(fields.get("lang") or "en")
-    else:
-        body = codec.parse(await read_body(request, 4096))
-        if not isinstance(body, dict) or not isinstance(body.get("code"), str):
-            raise ValidationError('expected {"code": "..."}', field="code")
-        code, lang = body["code"], "en"
-    ledger = context.ledger_for_unit(unit.gtin)
-    call = functools.partial(
-        ledger.claim, unit.gtin, unit.serial, code, client=_client(context, request)
-    )
-    back = unit.path()
-    if not form:
-        result = await run_in_threadpool(call)
-        return JSONResponse(
-            result.to_dict(), status_code=201, headers={"Cache-Control": "no-store"}
-        )
-    try:
-        result = await run_in_threadpool(call)
-    except LedgerError as e:
-        html = render_notice(lang, "error.title", [e.message], tone="unknown", back=back)
-        return HTMLResponse(html, status_code=e.status, headers={"Cache-Control": "no-store"})
-    html = render_notice(
-        lang,
-        "claim.done.title",
-        [_words(lang, "claim.done.transfer")],
-        secret=result.transfer_code,
-        back=back,
-    )
-    response = HTMLResponse(html, status_code=201, headers={"Cache-Control": "no-store"})
-    response.set_cookie(
-        owner_cookie(unit.gtin, unit.serial),
-        result.owner_token,
-        max_age=_OWNER_COOKIE_AGE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    return response
 
 
 @router.post(
@@ -114,7 +46,7 @@ async def report(request: Request) -> Response:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > _MAX_REPORT_BODY:
         raise PayloadTooLargeError(f"the body is over {_MAX_REPORT_BODY} bytes")
-    form = _is_form(request)
+    form = is_form(request)
     fields = await (_form_fields(request) if form else _json_fields(request))
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(fields["gtin"]), serial=fields["serial"])
     ledger = context.ledger_for_unit(unit.gtin)
@@ -125,7 +57,7 @@ async def report(request: Request) -> Response:
         fields["reason"],
         text=fields["text"],
         photo=fields["photo"],
-        client=_client(context, request),
+        client=daily_client(context, request),
     )
     if not form:
         return JSONResponse(await run_in_threadpool(call), status_code=201)
@@ -135,7 +67,7 @@ async def report(request: Request) -> Response:
     except LedgerError as e:
         html = render_notice(lang, "error.title", [e.message], tone="unknown", back=unit.path())
         return HTMLResponse(html, status_code=e.status)
-    lines = [_words(lang, "report.done.text", id=done["id"])]
+    lines = [words(lang, "report.done.text", id=done["id"])]
     return HTMLResponse(
         render_notice(lang, "report.done.title", lines, back=unit.path()), status_code=201
     )
@@ -184,26 +116,7 @@ def _str(body: dict[str, Any], name: str, *, optional: bool = False) -> Any:
     return value
 
 
-def _words(lang: str, key: str, **values: object) -> str:
-    from api.i18n import text
-
-    return text("zh-CN" if lang == "zh-CN" else "en", key, **values)
-
-
 # --- the brand's side: signed requests ------------------------------------------------
-
-
-async def _signer(request: Request, ledger: Ledger, body: bytes = b"") -> Any:
-    target = request.scope.get("raw_path", b"").decode("latin-1")
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    call = functools.partial(
-        ledger.authenticate,
-        request.headers.get("authorization"),
-        request.method,
-        target + (f"?{query}" if query else ""),
-        body,
-    )
-    return await run_in_threadpool(call)
 
 
 async def _ledger_of_report(context: Context, report_id: int) -> Ledger:
@@ -213,22 +126,6 @@ async def _ledger_of_report(context: Context, report_id: int) -> Ledger:
         if await run_in_threadpool(ledger.has_report, report_id):
             return ledger
     return context.deployment.default
-
-
-@router.get(
-    "/v1/brands/{brand}/alerts",
-    summary="The brand's triage queue: clone signals, reports, response times (signed)",
-    responses=problems(401, 403, 404, 422, 429),
-)
-async def alerts(request: Request, brand: str) -> Response:
-    """Signals and reports for ``brand``; the request must be signed by it or an operator."""
-    context = ctx(request)
-    await context.limit(request)
-    ledger = context.ledger_for_brand(brand)
-    signer = await _signer(request, ledger)
-    ledger.may_triage(signer, brand)
-    body = await run_in_threadpool(ledger.alerts, brand)
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.post(
@@ -248,7 +145,7 @@ async def resolve(request: Request, report_id: _Id) -> Response:
     ledger = (
         context.deployment.default if flag is None else context.ledger_for_events(request, [flag])
     )
-    signer = await _signer(request, ledger, raw)
+    signer = await request_signer(request, ledger, raw)
     note = body.get("note") if isinstance(body.get("note"), str) else None
     call = functools.partial(
         ledger.resolve_report, report_id, by=signer, action=body["action"], note=note, flag=flag
@@ -273,6 +170,6 @@ async def photo(request: Request, report_id: _Id) -> Response:
     context = ctx(request)
     await context.limit(request)
     ledger = await _ledger_of_report(context, report_id)
-    signer = await _signer(request, ledger)
+    signer = await request_signer(request, ledger)
     data, media = await run_in_threadpool(ledger.report_photo, report_id, signer)
     return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})

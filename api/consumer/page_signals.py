@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from api.i18n import EN, LANGUAGES, ZH, format_day, text
+from api.consumer.environment import environment
+from api.consumer.i18n import EN, LANGUAGES, ZH, format_day, text
 from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.events import parse_time
@@ -108,6 +109,12 @@ def language(lang: str | None) -> str:
     return ZH if lang == ZH else EN
 
 
+def words(lang: str | None, key: str, **values: object) -> str:
+    """The message ``key`` in ``lang`` (``zh-CN``, anything else English), filled from
+    ``values``; for the lines of the notices answering the forms."""
+    return text(language(lang), key, **values)
+
+
 def reason_codes(reasons: Sequence[Mapping[str, Any]]) -> list[str]:
     """The codes of some reasons (for tests and templates)."""
     return [str(r.get("code")) for r in reasons]
@@ -123,8 +130,6 @@ def render_notice(
     back: str | None = None,
 ) -> str:
     """A small page answering a form: a title, lines of text, maybe a one-time secret."""
-    from api.page import _environment  # the page's one Jinja environment
-
     lang = language(lang)
     context = {
         "lang": lang,
@@ -135,4 +140,4 @@ def render_notice(
         "secret": secret,
         "back": back if back and back.startswith("/") and not back.startswith("//") else None,
     }
-    return _environment().get_template("notice.html").render(context)
+    return environment().get_template("notice.html").render(context)

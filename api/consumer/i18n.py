@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from api.i18n_signals import MESSAGES as SIGNAL_MESSAGES
+from api.consumer.i18n_signals import MESSAGES as SIGNAL_MESSAGES
 
 EN, ZH = "en", "zh-CN"
 LANGUAGES = (EN, ZH)

@@ -1,5 +1,6 @@
 """The consumer page's words for claims, clone signals, reports and the blacklist, in
-English and Simplified Chinese (merged into `api.i18n.MESSAGES`). Plain text only."""
+English and Simplified Chinese (merged into
+`api.consumer.i18n.MESSAGES`). Plain text only."""
 
 from __future__ import annotations
 

@@ -1,0 +1,130 @@
+"""The GS1 Digital Link resolver, ``/01/...``: the consumer page, the unit view as JSON,
+or an EPCIS document, by content negotiation. Every page or JSON answer records a scan.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.consumer.page import choose_language, reason_words, render_unit_page
+from api.consumer.page_signals import localise
+from api.context import ctx, owner_cookie
+from api.params import CSET82_PATTERN, Gtin, Serial, Signature
+from api.routers import epcis
+from api.schemas import UnitView, problems
+from ledger import gs1
+from ledger.errors import GS1Error
+
+router = APIRouter(tags=["units"])
+
+_Lot = Annotated[
+    str,
+    Path(
+        description="the batch or lot (AI 10)",
+        examples=["L1"],
+        json_schema_extra={"pattern": CSET82_PATTERN},
+    ),
+]
+_Expiry = Annotated[
+    str | None, Query(alias="17", description="the expiry date YYMMDD (AI 17)", examples=["271231"])
+]
+_Lang = Annotated[str | None, Query(description="the page's language", examples=["en", "zh-CN"])]
+_Format = Annotated[
+    str | None, Query(alias="format", description="`json` for the unit view as JSON")
+]
+_Place = Annotated[
+    str | None, Query(description="where the scan happened: ISO 3166 country or subdivision")
+]
+_RESOLVER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/ld+json": {"schema": {"type": "object"}},
+        },
+        "description": "the unit view (JSON), the consumer page (HTML), or EPCIS (JSON-LD)",
+    },
+    **problems(404, 422, 429, 503),
+}
+
+
+@router.get(
+    "/01/{gtin}/21/{serial}",
+    summary=(
+        "GS1 Digital Link resolver: the consumer page, JSON for Accept: application/json, "
+        "an EPCIS 2.0 document for Accept: application/ld+json"
+    ),
+    response_model=UnitView,
+    responses=_RESOLVER_RESPONSES,
+)
+async def resolve(
+    request: Request,
+    gtin: Gtin,
+    serial: Serial,
+    expiry: _Expiry = None,
+    s: Signature = None,
+    lang: _Lang = None,
+    output: _Format = None,
+    place: _Place = None,
+) -> Response:
+    """Resolve ``/01/{gtin}/21/{serial}[?17=YYMMDD&s=...]``; record the scan."""
+    return await _resolve(request)
+
+
+@router.get(
+    "/01/{gtin}/10/{lot}/21/{serial}",
+    summary="GS1 Digital Link resolver with the batch/lot (AI 10)",
+    response_model=UnitView,
+    responses=_RESOLVER_RESPONSES,
+)
+async def resolve_with_lot(
+    request: Request,
+    gtin: Gtin,
+    lot: _Lot,
+    serial: Serial,
+    expiry: _Expiry = None,
+    s: Signature = None,
+    lang: _Lang = None,
+    output: _Format = None,
+    place: _Place = None,
+) -> Response:
+    """Resolve ``/01/{gtin}/10/{lot}/21/{serial}[?17=YYMMDD&s=...]``; record the scan."""
+    return await _resolve(request)
+
+
+@router.get("/01/{rest:path}", include_in_schema=False)
+async def resolve_other(request: Request, rest: str) -> Response:
+    """Every other ``/01/...`` form (a CPV, a prefix, a serial holding ``%2F``; errors)."""
+    return await _resolve(request)
+
+
+async def _resolve(request: Request) -> Response:
+    """Parse the Digital Link from the raw path and query, record the scan, answer."""
+    context = ctx(request)
+    await context.limit(request)
+    raw = request.scope.get("raw_path", b"").decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    link = gs1.parse_digital_link(f"http://resolver{raw}" + (f"?{query}" if query else ""))
+    if link.serial is None:
+        raise GS1Error("the resolver needs a serialized unit: /01/{gtin}/21/{serial}", field="path")
+    if epcis.LD_JSON in request.headers.get("accept", ""):
+        return await epcis.unit_document(request, link)  # docs/EPCIS.md; not a scan
+    params = dict(link.query)
+    context.scan(request, link.gtin, link.serial, params.get("place"))
+    token = request.cookies.get(owner_cookie(link.gtin, link.serial))
+    view = await context.unit_view(link.gtin, link.serial, params.get("s"), token, request)
+    headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
+    if params.get("format") == "json" or "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(localise(view, reason_words), headers=headers)
+
+    lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
+    other = "en" if lang == "zh-CN" else "zh-CN"
+    switch = (
+        raw + "?" + urlencode([(k, v) for k, v in link.query if k != "lang"] + [("lang", other)])
+    )
+    html = render_unit_page(view, lang, path=raw, switch_href=switch, now=datetime.now(UTC))
+    return HTMLResponse(html, headers={**headers, "Content-Language": lang})

@@ -1,0 +1,48 @@
+"""The dispatch: `check` runs the signer and time checks, then the rules of the event's kind.
+
+It imports ledger.rules.registry and ledger.rules.custody at module level; neither
+imports this module (they build on ledger.rules.errors and ledger.rules.context), so the
+rules have no import circle.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ledger.entry import SignedEvent
+from ledger.events import UnitEvent
+from ledger.rules import custody, registry
+from ledger.rules.context import Context, check_time, signing_key
+from ledger.rules.state import Record, State
+
+
+def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[Record]:
+    """Check ``signed`` against the rules and return the records accepting it produces.
+
+    Steps:
+        (1) the signer: at index 0 the operator's self-registration (genesis); elsewhere
+            a registered, unrevoked actor signing with one of its current keys;
+        (2) the event time is at most `MAX_CLOCK_SKEW` after ``now`` and at most
+            `MAX_BACKDATE` before it;
+        (3) the rules of the event's kind (ledger.rules.registry, ledger.rules.custody).
+
+    Args:
+        state: the state after entries ``0 .. index - 1``; read, never changed.
+        signed: the event and its key id (the signature is NOT verified here).
+        index: the log index the event would get.
+        now: the log's clock (the entry's receive time), timezone-aware.
+
+    Raises:
+        RuleError: a subclass from ledger.rules.errors, naming the broken rule and the field.
+        ConflictError: a unit event's ``prev`` is not the unit's head (field ``prev``).
+        ValidationError: ``index`` is negative or ``now`` is naive.
+    """
+    event = signed.event
+    signing_key(state, signed, index)  # (1)
+    check_time(event, now)  # (2)
+    if index == 0:  # (3)
+        return registry.genesis(event, index)
+    ctx = Context(state=state, signed=signed, index=index, signer=state.actors[event.actor])
+    if isinstance(event, UnitEvent):
+        return custody.check_unit(ctx)
+    return registry.check_registry(ctx)

@@ -1,0 +1,281 @@
+"""The rule errors: one `RuleError` subclass per rule, each with its stable ``code``.
+
+The ``code`` is the API's problem type and the CLI's one-line message prefix, so it is
+never reworded; every class answers HTTP 422 (inherited from `RuleError`). The rules in
+ledger.rules.context, ledger.rules.registry and ledger.rules.custody raise these; no
+other module defines a rule error. Pure: imports only ledger.errors.
+"""
+
+from __future__ import annotations
+
+from ledger.errors import RuleError
+
+
+class GenesisError(RuleError):
+    """Entry 0 must be the operator registering itself, and only entry 0 may do that."""
+
+    code = "genesis"
+
+
+class UnknownActorError(RuleError):
+    """The signer is not a registered actor."""
+
+    code = "unknown-actor"
+
+
+class ActorRevokedError(RuleError):
+    """The signer (or the subject of a key rotation) has been revoked."""
+
+    code = "actor-revoked"
+
+
+class UnknownKeyError(RuleError):
+    """No registered key has this key id."""
+
+    code = "unknown-key"
+
+
+class ForeignKeyError(RuleError):
+    """The key id belongs to another actor."""
+
+    code = "foreign-key"
+
+
+class KeyRemovedError(RuleError):
+    """The key was rotated out and can sign nothing any more."""
+
+    code = "key-removed"
+
+
+class FutureTimeError(RuleError):
+    """The event time is more than `MAX_CLOCK_SKEW` after the log's clock."""
+
+    code = "future-time"
+
+
+class StaleTimeError(RuleError):
+    """The event time is more than `MAX_BACKDATE` before the log's clock."""
+
+    code = "stale-time"
+
+
+class NotOperatorError(RuleError):
+    """Only an operator may sign this kind (actor.register, actor.revoke, claim)."""
+
+    code = "not-operator"
+
+
+class NotBrandError(RuleError):
+    """Only a brand may sign this kind (authorize, authorization.revoke, product.register)."""
+
+    code = "not-brand"
+
+
+class ActorExistsError(RuleError):
+    """An actor with this id is already registered (ids are never reused)."""
+
+    code = "actor-exists"
+
+
+class UnknownSubjectError(RuleError):
+    """The actor to revoke or whose keys rotate is not registered."""
+
+    code = "unknown-subject"
+
+
+class AlreadyRevokedError(RuleError):
+    """The actor or authorization is already revoked."""
+
+    code = "already-revoked"
+
+
+class CannotRevokeOperatorError(RuleError):
+    """An operator cannot revoke itself, so the log always keeps one operator."""
+
+    code = "cannot-revoke-operator"
+
+
+class BrandPrefixesError(RuleError):
+    """A brand is registered with its GS1 prefixes; no other role carries prefixes."""
+
+    code = "brand-prefixes"
+
+
+class KeyInUseError(RuleError):
+    """The key is already registered in this log (to anyone); keys are never reused."""
+
+    code = "key-in-use"
+
+
+class NotSubjectOrOperatorError(RuleError):
+    """Only the actor itself or an operator may rotate the actor's keys."""
+
+    code = "not-subject-or-operator"
+
+
+class EmptyRotationError(RuleError):
+    """A key.rotate must add or remove at least one key."""
+
+    code = "empty-rotation"
+
+
+class LastKeyError(RuleError):
+    """A key rotation would leave the actor without a current key."""
+
+    code = "last-key"
+
+
+class UnknownPartnerError(RuleError):
+    """The authorized partner is not a registered, unrevoked actor."""
+
+    code = "unknown-partner"
+
+
+class RoleMismatchError(RuleError):
+    """The authorization's role is not the partner's registered role."""
+
+    code = "role-mismatch"
+
+
+class EmptyScopeError(RuleError):
+    """An authorization names no GTIN and no prefix."""
+
+    code = "empty-scope"
+
+
+class BadWindowError(RuleError):
+    """An authorization's not_before is not earlier than its not_after."""
+
+    code = "bad-window"
+
+
+class NotUnderPrefixError(RuleError):
+    """The GTIN or prefix is not under one of the brand's GS1 company prefixes."""
+
+    code = "not-under-prefix"
+
+
+class AuthorizationExistsError(RuleError):
+    """An authorization with this id (event hash) already exists."""
+
+    code = "authorization-exists"
+
+
+class UnknownAuthorizationError(RuleError):
+    """No authorization has this id."""
+
+    code = "unknown-authorization"
+
+
+class NotAuthorizationOwnerError(RuleError):
+    """Only the brand that granted an authorization may revoke it."""
+
+    code = "not-authorization-owner"
+
+
+class ProductExistsError(RuleError):
+    """The GTIN is already registered as a product (by any brand)."""
+
+    code = "product-exists"
+
+
+class UnknownProductError(RuleError):
+    """The GTIN is not a registered product."""
+
+    code = "unknown-product"
+
+
+class NotProductOwnerError(RuleError):
+    """The product was registered by another brand."""
+
+    code = "not-product-owner"
+
+
+class UnitExistsError(RuleError):
+    """A unit with this GTIN and serial was already commissioned."""
+
+    code = "unit-exists"
+
+
+class UnknownUnitError(RuleError):
+    """No unit with this GTIN and serial was commissioned."""
+
+    code = "unknown-unit"
+
+
+class DecommissionedError(RuleError):
+    """The unit was decommissioned: nothing may follow."""
+
+    code = "decommissioned"
+
+
+class NotAuthorizedError(RuleError):
+    """The signer holds no authorization from the unit's brand valid for this event."""
+
+    code = "not-authorized"
+
+
+class NotCustodianError(RuleError):
+    """Only the unit's custodian (for some kinds: or its brand) may sign this event."""
+
+    code = "not-custodian"
+
+
+class TransferPendingError(RuleError):
+    """The unit has an open handoff or return that its recipient has not received."""
+
+    code = "transfer-pending"
+
+
+class UnknownRecipientError(RuleError):
+    """The recipient (``to``) is not a registered, unrevoked actor."""
+
+    code = "unknown-recipient"
+
+
+class SelfHandoffError(RuleError):
+    """A custodian cannot hand a unit off to itself."""
+
+    code = "self-handoff"
+
+
+class NotRecipientError(RuleError):
+    """Only the named recipient of the open transfer may receive the unit."""
+
+    code = "not-recipient"
+
+
+class AlreadySoldError(RuleError):
+    """The unit is sold (and not returned): it cannot be sold again."""
+
+    code = "already-sold"
+
+
+class AlreadyClaimedError(RuleError):
+    """The unit's claim code was already used."""
+
+    code = "already-claimed"
+
+
+class NotSoldError(RuleError):
+    """Only a sold unit can be delivered."""
+
+    code = "not-sold"
+
+
+class NoClaimCodeError(RuleError):
+    """The unit was commissioned without a claim commitment."""
+
+    code = "no-claim-code"
+
+
+class BadClaimCodeError(RuleError):
+    """The claim code does not match the unit's commitment."""
+
+    code = "bad-claim-code"
+
+
+class NotBrandOrOperatorError(RuleError):
+    """Only the unit's brand or an operator may recall or flag it."""
+
+    code = "not-brand-or-operator"
