@@ -125,7 +125,7 @@ _BANNER = {ReasonCode.VERIFIED, ReasonCode.NOT_FOUND}
 @pytest.mark.parametrize("code", sorted({*ReasonCode, *SignalCode} - _BANNER))
 def test_the_page_has_words_for_every_reason(code: str, lang: str) -> None:
     """A reason the page cannot word would show its bare code to a shopper."""
-    from api.page import reason_words
+    from api.consumer.page import reason_words
 
     title, _ = reason_words({"code": code, "message": "m", "evidence": {}}, lang)
     assert title and title != code and title != "m", (code, lang, title)
