@@ -41,8 +41,8 @@ from api.schemas import document_problems
 from ledger import crypto
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
+from ledger.service.policies import Policies
 from ledger.service.settings import Settings
-from ledger.service.signal_settings import configure_signals
 
 #: Every router, one per URL prefix, in the order they are mounted (the resolver's
 #: catch-all ``/01/{rest:path}`` last among the unit routes).
@@ -72,10 +72,14 @@ def create_app(
     """
     settings = settings or Settings.from_env()
     owned = ledger is None and deployment is None
+    policies = Policies.from_env()  # an open ledger or deployment keeps its own policies
     if deployment is None:
-        deployment = Deployment.single(ledger) if ledger else Deployment.open(settings.deployment())
+        deployment = (
+            Deployment.single(ledger)
+            if ledger
+            else Deployment.open(settings.deployment(), policies=policies)
+        )
     served = deployment.default
-    configure_signals(deployment.ledgers.values())
     context = Context(
         deployment=deployment,
         settings=settings,
@@ -88,8 +92,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        for each in deployment.ledgers.values():  # scan retention (ledger.service.signal_settings)
-            await run_in_threadpool(each.prune_scans)
+        for each in deployment.ledgers.values():  # scan retention (ledger.service.policies)
+            await run_in_threadpool(each.signals.prune_scans)
         flusher = asyncio.create_task(context.flush_forever())
         try:
             yield

@@ -44,7 +44,7 @@ async def request_signer(request: Request, ledger: Ledger, body: bytes = b"") ->
     target = request.scope.get("raw_path", b"").decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
     call = functools.partial(
-        ledger.authenticate,
+        ledger.reports.authenticate,
         request.headers.get("authorization"),
         request.method,
         target + (f"?{query}" if query else ""),

@@ -1,9 +1,9 @@
 """Figure 5: audit replay rate (entries per second) against the all-core verify rate.
 
 A custody log (bench.streams.storage_stream: commissions, then handoff/receive hops) is
-appended on SQLite, untimed. Then `ledger.audit.replay.audit_log` replays it from genesis with
-every check (leaf bytes, hashes, chain, rules, nodes, checkpoints, every signature on
-all cores, head and projections), timed; the report must be clean. Baseline: the
+appended on SQLite, untimed. Then `Ledger.audit` (ledger.service.audit.audit_log) replays
+it from genesis with every check (leaf bytes, hashes, chain, rules, nodes, checkpoints,
+every signature on all cores, head and projections), timed; the report must be clean. Baseline: the
 all-core libsodium verify rate, measured right before and right after (the better of
 the two). Target: replay >= 0.8 x that rate.
 """
@@ -16,7 +16,6 @@ from bench import baselines, streams
 from bench.appends import append_all, open_ledger
 from bench.databases import SqliteTarget
 from bench.figures import Figure, Run
-from ledger.service.audit import audit_log
 
 RATE_TARGET = 0.8
 
@@ -31,7 +30,7 @@ def figures(run: Run) -> list[Figure]:
             append_all(ledger, streams.storage_stream(run.pick(1200, 6000)), 1000)
             before = baselines.verify_rate(run)
             start = time.perf_counter()
-            report = audit_log(ledger.store, ledger.log, ledger.verifier_key)
+            report = ledger.audit()
             seconds = time.perf_counter() - start
             ceiling = max(before, baselines.verify_rate(run))
         finally:

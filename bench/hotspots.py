@@ -1,8 +1,8 @@
 """Where an append's time goes: a cProfile of appends, grouped by the steps of the path.
 
 `phases` reads a `pstats.Stats` of `Ledger.append_batch` calls and returns the
-cumulative seconds of each step of ledger.service.ledger's append (verification outside the
-lock, the reads under it, rules, leaf building, tree, SQL writes, checkpoint signing,
+cumulative seconds of each step of the append path, ledger.service.append (verification
+outside the lock, the reads under it, rules, leaf building, tree, SQL writes, checkpoint signing,
 commit), plus cross-cutting costs (canonical JSON, SHA-256, SQLAlchemy's own work vs
 the sqlite3 driver). Steps do not nest inside one another, so their sum is at most the
 total; what is left is the loop's own code and small helpers.
@@ -18,23 +18,23 @@ from typing import Any
 #: (label, file suffix or "~" for C functions, function name)
 STEPS: list[tuple[str, str, str]] = [
     ("verify: key lookup (Store.public_keys)", "store/repository.py", "public_keys"),
-    ("verify: Ed25519 + key object + key id", "ledger/service.py", "_verify"),
+    ("verify: Ed25519 + key object + key id", "ledger/service/append.py", "_verify"),
     ("lock: BEGIN IMMEDIATE / SELECT head", "store/writer.py", "lock_head"),
     ("idempotency: find_event_hashes", "store/writer.py", "find_event_hashes"),
-    ("prefetch: load_state_for", "ledger/prefetch.py", "load_state_for"),
+    ("prefetch: load_state_for", "ledger/service/prefetch.py", "load_state_for"),
     ("tree: read right-edge subtrees", "store/writer.py", "subtrees"),
     ("rules: rules.check", "ledger/rules/check.py", "check"),
     ("rules: State.apply", "ledger/rules/state.py", "apply"),
     ("leaf: Leaf.build (JCS of the leaf)", "ledger/entry.py", "build"),
     ("leaf: chain_hash", "ledger/entry.py", "chain_hash"),
-    ("leaf: _entry_row", "ledger/service.py", "_entry_row"),
-    ("tree: _TreeAppender.add", "ledger/service.py", "add"),
-    ("tree: _TreeAppender.root", "ledger/service.py", "root"),
+    ("leaf: _entry_row", "ledger/service/append.py", "_entry_row"),
+    ("tree: _TreeAppender.add", "ledger/service/append.py", "add"),
+    ("tree: _TreeAppender.root", "ledger/service/append.py", "root"),
     ("sql: insert_entries", "store/writer.py", "insert_entries"),
     ("sql: insert_nodes", "store/writer.py", "insert_nodes"),
     ("sql: upsert projections", "store/writer.py", "upsert"),
     ("sql: set_head", "store/writer.py", "set_head"),
-    ("checkpoint: sign_checkpoint", "ledger/note.py", "sign_checkpoint"),
+    ("checkpoint: sign_checkpoint", "ledger/note/checkpoint.py", "sign_checkpoint"),
     ("sql: insert_checkpoint", "store/writer.py", "insert_checkpoint"),
     ("commit (fsync)", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
 ]

@@ -1,4 +1,8 @@
-"""What every command shares: global options, output, key files, unit references."""
+"""What every command shares: global options, output, key files, unit references.
+
+Imported by every command module, so by ``provenance --help`` too: it loads rich's
+console and the light core only; crypto and GS1 parsing load when first used.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from ledger import crypto, gs1
 from ledger.errors import GS1Error, KeyFormatError, LedgerError
 from ledger.service.settings import home
+
+if TYPE_CHECKING:
+    from ledger import crypto, gs1
 
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -38,6 +44,8 @@ class Options:
     log: str | None = None
     json: bool = False
     debug: bool = False
+    #: ``server`` came from ``PROVENANCE_SERVER``, not from ``--server``
+    server_from_env: bool = False
 
     @property
     def home(self) -> Path:
@@ -74,6 +82,8 @@ def write_private_key(path: Path, key: crypto.Ed25519PrivateKey) -> None:
     Raises:
         KeyFormatError: the file exists.
     """
+    from ledger import crypto
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -99,6 +109,8 @@ def load_private_key(path: Path) -> crypto.Ed25519PrivateKey:
             f"key file {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
             f"run chmod 600 {path}"
         )
+    from ledger import crypto
+
     return crypto.private_key_from_pem(path.read_bytes())
 
 
@@ -113,6 +125,8 @@ def parse_unit(text: str) -> tuple[gs1.UnitId, str | None]:
     Raises:
         GS1Error: neither form parses.
     """
+    from ledger import gs1
+
     if "://" in text:
         link = gs1.parse_digital_link(text)
         if link.serial is None:

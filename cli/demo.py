@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cli.backend import Local
+from cli.backends.local import Local
 from cli.world import Brand, World, onboard
 from ledger import codec, gs1, label
 
@@ -32,7 +32,7 @@ ACME = Brand("acme", "Acme Footwear Ltd", "9506000", GTINS)
 
 def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tuple[str, str]]:
     """Write the demo world through ``store``; return (story, resolver URL) pairs."""
-    from cli.commands_custody import write_labels
+    from cli.commands.mint import write_labels
     from qr import prepare_units
 
     world = World(home)
@@ -74,9 +74,11 @@ def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
     from ledger.service.ledger import Scan
 
     ledger, gtin = store.ledger, "09506000134352"
-    ledger.claim(gtin, "SN-000002", prepared["SN-000002"].claim_code, client="demo-buyer")
-    first = ledger.claim(gtin, "SN-000012", prepared["SN-000012"].claim_code, client="demo-a")
-    ledger.claim(gtin, "SN-000012", first.transfer_code, client="demo-b")
+    ledger.claims.claim(gtin, "SN-000002", prepared["SN-000002"].claim_code, client="demo-buyer")
+    first = ledger.claims.claim(
+        gtin, "SN-000012", prepared["SN-000012"].claim_code, client="demo-a"
+    )
+    ledger.claims.claim(gtin, "SN-000012", first.transfer_code, client="demo-b")
     ledger.record_scans(
         [
             Scan(gtin, "SN-000005", now - timedelta(minutes=90), "CN-SH", "demo-shopper", "wechat"),

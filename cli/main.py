@@ -1,7 +1,12 @@
-"""The ``provenance`` command: one sub-app per role's work (docs/CLI.md).
+"""The ``provenance`` command (docs/CLI.md), composed of the modules of cli/commands/:
+each defines a module-level typer app, of top-level commands or of one command group.
 
 Exit codes: 0 ok; 1 refused or verification failed; 2 usage error. Every error is one
 readable line on stderr (a traceback only with ``--debug``).
+
+Start-up stays light: the command modules import typer, rich's console and the light
+core; the store (SQLAlchemy, Alembic), httpx, the API and label rendering load inside
+the commands that use them (``provenance --help`` loads none of them).
 """
 
 from __future__ import annotations
@@ -10,29 +15,34 @@ import sys
 
 import typer
 
-from cli import (
-    commands_audit,
-    commands_custody,
-    commands_epcis,
-    commands_export,
-    commands_inspect,
-    commands_keys,
-    commands_registry,
-    commands_server,
-    commands_signals,
-    commands_witness,
+from cli.commands import (
+    audit,
+    custody,
+    export,
     hammer,
+    imports,
+    keys,
+    mint,
+    registry,
+    server,
+    signals,
+    verify,
+    witness,
 )
 from cli.common import OPTIONS, UsageError, fail
+from cli.global_options import GlobalOptionsGroup
 from ledger.errors import LedgerError
 
 try:  # newer typer vendors click: its parser raises these, not the click package's
+    from typer._click import core as click_core
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - a typer that uses the click package
+    from click import core as click_core  # type: ignore[no-redef]
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 app = typer.Typer(
     name="provenance",
+    cls=GlobalOptionsGroup,
     help="A verifiable provenance ledger for product units: sign, append, verify, audit.",
     no_args_is_help=True,
     add_completion=False,
@@ -40,36 +50,71 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    """``--version``: print ``provenance <version>`` and stop."""
+    if value:
+        from ledger import __version__
+
+        typer.echo(f"provenance {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def options(
+    ctx: typer.Context,
     db: str = typer.Option(
         None, "--db", help="database URL (default: SQLite under $PROVENANCE_HOME)"
     ),
-    server: str = typer.Option(None, "--server", help="send to / read from a provenance server"),
+    server: str = typer.Option(
+        None,
+        "--server",
+        envvar="PROVENANCE_SERVER",
+        show_envvar=True,
+        help="send to / read from a provenance server",
+    ),
     json_output: bool = typer.Option(False, "--json", help="machine-readable output"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
     log: str = typer.Option(
         None, "--log", help="which log of a deployment of several (default: the default log)"
     ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        expose_value=False,
+        help="print the version and exit",
+    ),
 ) -> None:
-    """Global options."""
-    if db and server:
+    """Global options (before or after the command name)."""
+    from_env = ctx.get_parameter_source("server") is click_core.ParameterSource.ENVIRONMENT
+    # An explicit --db wins over the environment's default server.
+    target = None if db and from_env else server
+    if db and target:
         fail("use either --db or --server, not both", 2)
-    OPTIONS.db, OPTIONS.server, OPTIONS.json, OPTIONS.debug = db, server, json_output, debug
+    OPTIONS.db, OPTIONS.server, OPTIONS.json, OPTIONS.debug = db, target, json_output, debug
     OPTIONS.log = log
+    OPTIONS.server_from_env = bool(target) and from_env
 
 
-commands_keys.install(app)
-commands_registry.install(app)
-commands_custody.install(app)
-commands_inspect.install(app)
-commands_audit.install(app)
-commands_export.install(app)
-commands_witness.install(app)
-commands_server.install(app)
-commands_epcis.install(app)
-hammer.install(app)
-commands_signals.install(app)
+# Top-level commands, in the order the help lists them; then the command groups.
+for commands in (
+    custody.app,
+    mint.app,
+    verify.app,
+    audit.app,
+    witness.app,
+    server.app,
+    hammer.app,
+    signals.app,
+):
+    app.registered_commands.extend(commands.registered_commands)
+app.add_typer(keys.app, name="keys")
+app.add_typer(registry.actor_app, name="actor")
+app.add_typer(registry.authorize_app, name="authorize")
+app.add_typer(registry.product_app, name="product")
+app.add_typer(export.app, name="export")
+app.add_typer(imports.app, name="import")
 
 
 def main() -> None:

@@ -1,25 +1,21 @@
-"""Build, sign and send events from the command line; the key stays on this machine."""
+"""Build and sign events on the command line; the key stays on this machine.
+
+The crypto and event modules load on the first signature, not when a command module
+is imported (``provenance --help`` signs nothing).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cli.backend import Backend, Local, Remote, remote_url
-from cli.common import OPTIONS, key_path, load_private_key
-from ledger import codec, gs1
-from ledger.crypto import Ed25519PrivateKey
-from ledger.entry import Leaf, SignedEvent, sign_event
-from ledger.errors import NotFoundError
-from ledger.events import event_from_dict, format_time
+from cli.common import key_path, load_private_key
 
-
-def backend() -> Backend:
-    """``--server`` if given, else the local database (``--db``); the ``--log`` chosen."""
-    if OPTIONS.server:
-        return Remote(remote_url(OPTIONS.server, OPTIONS.log))
-    return Local(OPTIONS.database_url, OPTIONS.log)
+if TYPE_CHECKING:
+    from ledger import gs1
+    from ledger.crypto import Ed25519PrivateKey
+    from ledger.entry import SignedEvent
 
 
 def sign(actor: str, key: Path | None, kind: str, **fields: Any) -> SignedEvent:
@@ -40,23 +36,13 @@ def sign_with(private: Ed25519PrivateKey, actor: str, kind: str, **fields: Any) 
     Raises:
         ValidationError: a field is malformed.
     """
+    from ledger.entry import sign_event
+    from ledger.events import event_from_dict, format_time
+
     data = {"kind": kind, "actor": actor, "time": format_time(datetime.now(UTC)), **fields}
     return sign_event(
         event_from_dict({k: v for k, v in data.items() if v is not None or k == "prev"}), private
     )
-
-
-def head_of(store: Backend, unit: gs1.UnitId) -> str:
-    """The unit's current head (event hash of its latest entry), from the backend.
-
-    Raises:
-        NotFoundError: the unit is not in the log.
-    """
-    view = store.unit(unit.gtin, unit.serial)
-    if not view["entries"]:
-        raise NotFoundError(f"unit {unit.gtin}/{unit.serial} is not in the log", field="unit")
-    last = Leaf.from_bytes(codec.b64url_decode(view["entries"][-1]["leaf"], field="leaf"))
-    return codec.b64url_encode(last.signed.hash)
 
 
 def unit_ref(unit: gs1.UnitId) -> dict[str, str]:

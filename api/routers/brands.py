@@ -29,6 +29,6 @@ async def alerts(request: Request, brand: str) -> Response:
     await context.limit(request)
     ledger = context.ledger_for_brand(brand)
     signer = await request_signer(request, ledger)
-    ledger.may_triage(signer, brand)
-    body = await run_in_threadpool(ledger.alerts, brand)
+    ledger.reports.may_triage(signer, brand)
+    body = await run_in_threadpool(ledger.reports.alerts, brand)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

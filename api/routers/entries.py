@@ -153,7 +153,7 @@ async def append_batch(request: Request) -> Response:
 def _checkpoint_for(request: Request, size: int | None) -> tuple[int, str, str]:
     """(size, checkpoint note, cache policy): a fixed old size is immutable."""
     ledger = ctx(request).ledger_for(request)
-    stored = ledger.store.checkpoint(ledger.log, size)
+    stored = ledger.stored_checkpoint(size)
     return stored.size, stored.note, IMMUTABLE if size is not None else REVALIDATE
 
 

@@ -19,7 +19,7 @@ from api.context import ctx, read_body
 from api.routers.entries import _receipt
 from api.schemas import Receipt, problems
 from ledger import codec, gs1
-from ledger.service.epcis import capture, export_unit
+from ledger.service.epcis import capture
 
 router = APIRouter(tags=["epcis"])
 
@@ -80,7 +80,7 @@ async def capture_epcis(request: Request) -> Response:
     body = await read_body(request, context.settings.max_batch_bytes)
     data = codec.parse(body)
     route = partial(context.ledger_for_events, request)  # the units' log
-    receipt = await run_in_threadpool(capture, route, data)
+    receipt = await run_in_threadpool(capture, lambda signed: route(signed).epcis, data)
     return _receipt(context, receipt)
 
 
@@ -88,6 +88,6 @@ async def unit_document(request: Request, link: gs1.DigitalLink) -> Response:
     """The unit's chain as an EPCISDocument (JSON-LD); not counted as a consumer scan."""
     unit = link.unit_id()
     ledger = ctx(request).ledger_for_unit(unit.gtin)
-    document = await run_in_threadpool(export_unit, ledger, unit.gtin, unit.serial)
+    document = await run_in_threadpool(ledger.epcis.export_unit, unit.gtin, unit.serial)
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
     return JSONResponse(document, media_type=LD_JSON, headers=headers)

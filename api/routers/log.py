@@ -20,7 +20,6 @@ from api.schemas import (
 )
 from api.views import REVALIDATE
 from ledger.events import format_time
-from ledger.service import cosigning
 
 router = APIRouter(tags=["log"])
 _TEXT = {
@@ -43,7 +42,7 @@ def get_checkpoint(
     the signature lines).
     """
     ledger = ctx(request).ledger_for(request)
-    text = cosigning.cosigned_checkpoint(ledger, size)
+    text = ledger.cosigning.cosigned_checkpoint(size)
     tree_size, signatures = text.split("\n", 2)[1], text.count("\n\u2014 ")
     tag = f'"c{tree_size}-{signatures}"'
     headers = {"ETag": tag, "Cache-Control": REVALIDATE}
@@ -75,7 +74,7 @@ async def post_cosignature(request: Request) -> Response:
     body = await read_body(request, 64 * 1024)
     now = format_time(datetime.now(UTC))
     ledger = context.ledger_for(request)
-    receipt = await run_in_threadpool(cosigning.add_cosignature, ledger, body, now)
+    receipt = await run_in_threadpool(ledger.cosigning.add_cosignature, body, now)
     return JSONResponse(receipt, headers={"Cache-Control": "no-store"})
 
 

@@ -51,13 +51,13 @@ def _observe(context: Context) -> None:
     metrics = context.metrics
     reads: dict[tuple[str, str], int] = {}
     for name, ledger in context.deployment.ledgers.items():
-        metrics.log_size.labels(name).set(ledger.store.on_primary().head(ledger.log).size)
+        metrics.log_size.labels(name).set(ledger.primary_size())
         for replica in ledger.replica_status():
             metrics.replica_up.labels(replica.name).set(1 if replica.up else 0)
             if replica.lag_entries is not None:
                 metrics.replica_lag_entries.labels(name, replica.name).set(replica.lag_entries)
             if replica.lag_seconds is not None:
                 metrics.replica_lag_seconds.labels(replica.name).set(replica.lag_seconds)
-        reads.update(ledger.store.read_counts())  # logs sharing a store share counts
+        reads.update(ledger.read_counts())  # logs sharing a store share counts
     for (database, role), count in reads.items():
         metrics.reads.labels(database, role).set(count)

@@ -52,7 +52,7 @@ async def report(request: Request) -> Response:
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(fields["gtin"]), serial=fields["serial"])
     ledger = context.ledger_for_unit(unit.gtin)
     call = functools.partial(
-        ledger.report,
+        ledger.reports.report,
         unit.gtin,
         unit.serial,
         fields["reason"],
@@ -124,7 +124,7 @@ async def _ledger_of_report(context: Context, report_id: int) -> Ledger:
     """The log holding the report (reports live in their unit's log); the default log
     when none does (its answer is then 404)."""
     for ledger in context.deployment.ledgers.values():
-        if await run_in_threadpool(ledger.has_report, report_id):
+        if await run_in_threadpool(ledger.reports.has_report, report_id):
             return ledger
     return context.deployment.default
 
@@ -150,7 +150,12 @@ async def resolve(request: Request, report_id: _Id) -> Response:
     signer = await request_signer(request, ledger, raw)
     note = body.get("note") if isinstance(body.get("note"), str) else None
     call = functools.partial(
-        ledger.resolve_report, report_id, by=signer, action=body["action"], note=note, flag=flag
+        ledger.reports.resolve_report,
+        report_id,
+        by=signer,
+        action=body["action"],
+        note=note,
+        flag=flag,
     )
     return JSONResponse(await run_in_threadpool(call), headers={"Cache-Control": "no-store"})
 
@@ -173,5 +178,5 @@ async def photo(request: Request, report_id: _Id) -> Response:
     await context.limit(request)
     ledger = await _ledger_of_report(context, report_id)
     signer = await request_signer(request, ledger)
-    data, media = await run_in_threadpool(ledger.report_photo, report_id, signer)
+    data, media = await run_in_threadpool(ledger.reports.report_photo, report_id, signer)
     return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})

@@ -32,7 +32,6 @@ from api.schemas import NOT_MODIFIED, ClaimReceipt, UnitView, problems
 from api.views import cached_json
 from ledger import codec, gs1
 from ledger.errors import LedgerError, ValidationError
-from ledger.service import exports
 
 # Tags per route, not per router: the claim is documented with the signals.
 router = APIRouter()
@@ -66,7 +65,7 @@ async def get_unit_proof(request: Request, gtin: _ProofGtin, serial: _ProofSeria
     await context.limit(request)
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
     ledger = context.ledger_for_unit(unit.gtin)
-    text = await run_in_threadpool(exports.unit_proof, ledger, unit.gtin, unit.serial)
+    text = await run_in_threadpool(ledger.exports.unit_proof, unit.gtin, unit.serial)
     tag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in unit.serial)
     headers = {
@@ -103,7 +102,7 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
         code, lang = body["code"], "en"
     ledger = context.ledger_for_unit(unit.gtin)
     call = functools.partial(
-        ledger.claim, unit.gtin, unit.serial, code, client=daily_client(context, request)
+        ledger.claims.claim, unit.gtin, unit.serial, code, client=daily_client(context, request)
     )
     back = unit.path()
     if not form:

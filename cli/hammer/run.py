@@ -35,9 +35,8 @@ from cli.hammer.writers import Outcome, Run, submit, writer
 from ledger import crypto
 from ledger.audit.replay import AuditReport, audit_source
 from ledger.errors import LedgerError
-from ledger.service.audit import audit_log
+from ledger.service.audit import audit_database
 from ledger.service.ledger import Ledger, LogConfig
-from ledger.store import Store
 
 GRACE = 90.0  # seconds past the end in which in-flight requests may still be answered
 
@@ -195,20 +194,16 @@ async def _stop_after(run: Run, seconds: float) -> None:
 def _audit(local: LocalLog | None, url: str, trusted: list[str]) -> AuditReport:
     """The full audit: of the database for a log the run created, else over HTTP."""
     if local is not None:
-        store = Store.open(local.db)
-        try:
-            found = store.find_log(local.name)
-            if found is None:
-                raise HammerSetupError(f"the log {local.name} vanished from {local.db}")
-            return audit_log(store, found.id, local.verifier_key, trusted=trusted)
-        finally:
-            store.close()
-    from cli.backend import Remote
-    from cli.remote_audit import RemoteSource
+        report = audit_database(local.db, local.name, local.verifier_key, trusted=trusted)
+        if report is None:
+            raise HammerSetupError(f"the log {local.name} vanished from {local.db}")
+        return report
+    from cli.backends.http import Http
+    from cli.backends.remote_source import RemoteSource
 
-    remote = Remote(url)
+    http = Http(url)
     try:
-        key = os.environ.get("PROVENANCE_LOG_KEY") or remote.verifier_key()
-        return audit_source(RemoteSource(remote), key.strip(), trusted=trusted)
+        key = os.environ.get("PROVENANCE_LOG_KEY") or http.text("/v1/log/key").strip()
+        return audit_source(RemoteSource(http), key.strip(), trusted=trusted)
     finally:
-        remote.close()
+        http.close()

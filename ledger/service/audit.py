@@ -60,3 +60,30 @@ def audit_log(
     return audit_source(
         StoreSource(store, log), verifier_key, trusted=trusted, workers=workers, progress=progress
     )
+
+
+def audit_database(
+    url: str,
+    name: str,
+    verifier_key: str,
+    *,
+    trusted: Sequence[str] = (),
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> AuditReport | None:
+    """Audit the log called ``name`` in the database at ``url`` (`audit_log`), opening
+    and closing the store; None when the database holds no such log.
+
+    Raises:
+        StorageError: the database cannot be reached or migrated.
+    """
+    store = Store.open(url)
+    try:
+        found = store.find_log(name)
+        if found is None:
+            return None
+        return audit_log(
+            store, found.id, verifier_key, trusted=trusted, workers=workers, progress=progress
+        )
+    finally:
+        store.close()

@@ -1,6 +1,6 @@
-"""Ownership claims and resale transfers, with guessing limits (a `Ledger` mixin).
+"""Ownership claims and resale transfers, with guessing limits.
 
-`Claiming.claim` is the one place a buyer's code becomes a ``claim`` entry:
+`ClaimService.claim` is the one place a buyer's code becomes a ``claim`` entry:
 
 1. the unit and the client must not be locked out (`ClaimLockedError`, 423);
 2. the typed code is normalized (a typo caught by the check symbol is a 422 and is not
@@ -21,20 +21,28 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
 
-from ledger import claimcode, codec, entry, gs1
+from ledger import claimcode, codec, crypto, entry, gs1
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError
 from ledger.events import Claim, ClaimCommitment, format_time, parse_time
 from ledger.rules import AlreadyClaimedError, BadClaimCodeError, NoClaimCodeError
 from ledger.rules.state import UnitRecord
+from ledger.service.append import Appender
+from ledger.service.policies import ClaimPolicy
 from ledger.shapes import ClaimShape
+from ledger.store import SignalStore, Store
 
-if TYPE_CHECKING:
-    from ledger.service.ledger import BatchReceipt, LogConfig
-    from ledger.store import SignalStore, Store
+__all__ = [
+    "ClaimLockedError",
+    "ClaimPolicy",
+    "ClaimResult",
+    "ClaimService",
+    "owner_client",
+    "owner_hash",
+]
 
 
 class ClaimLockedError(LedgerError):
@@ -46,14 +54,6 @@ class ClaimLockedError(LedgerError):
     def __init__(self, message: str, retry_after: int, *, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class ClaimPolicy:
-    """How many wrong codes lock a unit's claim (and a client), and for how long."""
-
-    max_failures: int = 10
-    lockout: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -88,23 +88,32 @@ def owner_client(owner: str) -> str:
     return "o" + codec.b64url_decode(owner, field="owner").hex()[:31]
 
 
-class Claiming:
-    """Mixin of `ledger.service.ledger.Ledger`: claims and transfers."""
+class ClaimService:
+    """Claims and transfers of one log, under ``policy``.
 
-    store: Store
-    log: int
-    config: LogConfig
-    claim_policy: ClaimPolicy = ClaimPolicy()
+    The ``claim`` entries are signed by the operator (``operator_id``, ``operator_key``;
+    None for a read-only ledger, which refuses every claim) and appended by ``appender``.
+    """
 
-    def now(self) -> datetime:  # pragma: no cover - provided by Ledger
-        raise NotImplementedError
-
-    def append(self, signed: Any, now: datetime | None = None) -> BatchReceipt:  # pragma: no cover
-        raise NotImplementedError
-
-    @property
-    def signal_store(self) -> SignalStore:  # pragma: no cover - provided by Ledger
-        raise NotImplementedError
+    def __init__(
+        self,
+        store: Store,
+        signal_store: SignalStore,
+        log: int,
+        appender: Appender,
+        operator_id: str,
+        operator_key: crypto.Ed25519PrivateKey | None,
+        policy: ClaimPolicy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._signal_store = signal_store
+        self._log = log
+        self._appender = appender
+        self._operator_id = operator_id
+        self._operator_key = operator_key
+        self.policy = policy
+        self._clock = clock
 
     def claim(self, gtin: str, serial: str, code: str, *, client: str) -> ClaimResult:
         """Claim a unit with its claim code, or with its owner's transfer code (resale).
@@ -119,7 +128,7 @@ class Claiming:
             BadClaimCodeError: the code does not open the unit's claim commitment.
             AlreadyClaimedError: the unit is claimed and the code is not its transfer code.
         """
-        now = self.now()
+        now = self._clock()
         unit_id = gs1.UnitId(gtin=gtin, serial=serial)
         subjects = [("unit", f"{gtin}/{serial}"), ("client", client)]
         self._check_lock(subjects, now)  # (1)
@@ -141,7 +150,7 @@ class Claiming:
         salt, digest = claimcode.claim_commitment(transfer, claimcode.new_salt())
         token = secrets.token_urlsafe(16)
         event = Claim(
-            actor=self.config.operator_id,
+            actor=self._operator_id,
             time=format_time(now),
             unit=unit_id,
             prev=unit.head,
@@ -149,13 +158,13 @@ class Claiming:
             owner=owner_hash(token),
             transfer=ClaimCommitment(salt=salt, hash=digest),
         )
-        key = self.config.operator_key
+        key = self._operator_key
         if key is None:
             raise KeyFormatError("read-only ledger: claiming needs the operator key")
-        receipt = self.append(entry.sign_event(event, key), now)
-        self.signal_store.set_attempts(self.log, {subjects[0]: (0, None)})
+        receipt = self._appender.append(entry.sign_event(event, key), now)
+        self._signal_store.set_attempts(self._log, {subjects[0]: (0, None)})
         owners = [client, owner_client(owner_hash(token))]
-        self.signal_store.add_owner_clients(self.log, gtin, serial, owners, format_time(now))
+        self._signal_store.add_owner_clients(self._log, gtin, serial, owners, format_time(now))
         return ClaimResult(  # (5)
             index=receipt.receipts[0].index,
             checkpoint=receipt.checkpoint,
@@ -165,14 +174,14 @@ class Claiming:
         )
 
     def _unit(self, unit_id: gs1.UnitId) -> UnitRecord:
-        found = self.store.records(self.log, {UnitRecord: [(unit_id.gtin, unit_id.serial)]})
+        found = self._store.records(self._log, {UnitRecord: [(unit_id.gtin, unit_id.serial)]})
         unit = next((r for r in found if isinstance(r, UnitRecord)), None)
         if unit is None:
             raise NotFoundError(f"no unit {unit_id.path()} in the ledger", field="unit")
         return unit
 
     def _check_lock(self, subjects: list[tuple[str, str]], now: datetime) -> None:
-        for (scope, _), (_, until) in self.signal_store.attempts(self.log, subjects).items():
+        for (scope, _), (_, until) in self._signal_store.attempts(self._log, subjects).items():
             if until is not None and parse_time(until) > now:
                 wait = max(1, int((parse_time(until) - now).total_seconds() + 0.999))
                 what = "this unit's claim" if scope == "unit" else "claims from this client"
@@ -181,8 +190,8 @@ class Claiming:
                 )
 
     def _fail(self, subjects: list[tuple[str, str]], now: datetime) -> None:
-        policy = self.claim_policy
-        known = self.signal_store.attempts(self.log, subjects)
+        policy = self.policy
+        known = self._signal_store.attempts(self._log, subjects)
         values: dict[tuple[str, str], tuple[int, str | None]] = {}
         for subject in subjects:
             failures = known.get(subject, (0, None))[0] + 1
@@ -190,4 +199,4 @@ class Claiming:
                 values[subject] = (0, format_time(now + policy.lockout))
             else:
                 values[subject] = (failures, None)
-        self.signal_store.set_attempts(self.log, values)
+        self._signal_store.set_attempts(self._log, values)

@@ -9,7 +9,7 @@ tlog-witness ``add-checkpoint`` request, the cosignature carried by the checkpoi
     \n
     <the log's checkpoint note, with the witness's cosignature line(s)>
 
-`add_cosignature` accepts it when, in order: (1) the request parses; (2) the
+`CosigningService.add_cosignature` accepts it when, in order: (1) the request parses; (2) the
 checkpoint verifies under the log's key; (3) old <= size; (4) the log signed exactly
 this checkpoint (its stored root at that size; another root under the log's own key is a
 split view); (5) a proof, when sent, verifies old -> size; (6) at least one line is by a
@@ -21,56 +21,121 @@ the store. Service layer over ledger.store; no HTTP here.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from ledger import codec, merkle, note
 from ledger.audit.witness import Evidence
 from ledger.errors import SignatureError, SplitViewError, ValidationError
 from ledger.shapes import CosignatureReceiptShape, WitnessSummaryShape
-
-if TYPE_CHECKING:
-    from ledger.service.ledger import Ledger
+from ledger.store import Store
 
 MAX_PROOF_LINES = 63  # tlog-witness: a client MUST NOT send more
 _OLD = re.compile(r"old (0|[1-9][0-9]{0,19})")
 
 
-def witness_keys(ledger: Ledger) -> list[note.Verifier]:
-    """The configured witness verifier keys (type 0x04).
+class CosigningService:
+    """The cosignatures of one log: its checkpoints verify under ``verifier_key``, and
+    ``witnesses`` are the verifier keys (type 0x04) whose cosignatures it accepts."""
 
-    Raises:
-        KeyFormatError: a configured key is malformed.
-    """
-    return note.parse_witness_keys(ledger.config.witnesses)
+    def __init__(
+        self, store: Store, log: int, verifier_key: str, witnesses: tuple[str, ...]
+    ) -> None:
+        self._store = store
+        self._log = log
+        self._verifier_key = verifier_key
+        self.witnesses = witnesses
 
+    def witness_keys(self) -> list[note.Verifier]:
+        """The configured witness verifier keys (type 0x04).
 
-def cosigned_checkpoint(ledger: Ledger, size: int | None = None) -> str:
-    """The signed checkpoint at ``size`` (default the latest) with its stored cosignatures.
+        Raises:
+            KeyFormatError: a configured key is malformed.
+        """
+        return note.parse_witness_keys(self.witnesses)
 
-    Raises:
-        NotFoundError: no checkpoint at that size.
-    """
-    stored = ledger.store.checkpoint(ledger.log, size)
-    lines = ledger.store.cosignatures.lines(ledger.log, stored.size)
-    if not lines:
-        return stored.note
-    return note.with_cosignatures(stored.note, [note.NoteSignature.from_line(x) for x in lines])
+    def cosigned_checkpoint(self, size: int | None = None) -> str:
+        """The signed checkpoint at ``size`` (default the latest) with its stored cosignatures.
 
+        Raises:
+            NotFoundError: no checkpoint at that size.
+        """
+        stored = self._store.checkpoint(self._log, size)
+        lines = self._store.cosignatures.lines(self._log, stored.size)
+        if not lines:
+            return stored.note
+        return note.with_cosignatures(stored.note, [note.NoteSignature.from_line(x) for x in lines])
 
-def witness_summary(ledger: Ledger, needed: int) -> WitnessSummaryShape:
-    """How many configured witnesses cosigned a checkpoint of at least ``needed`` entries.
+    def best_size(self, needed: int) -> int | None:
+        """The size of the checkpoint of at least ``needed`` entries with the most
+        cosignatures, or None when no cosigned checkpoint covers them."""
+        return self._store.cosignatures.best_size(self._log, needed)
 
-    A witness cosigns only after checking consistency with what it cosigned before, so
-    one whose latest cosigned size is ``>= needed`` vouched for the first ``needed``
-    entries (a unit's whole chain, when ``needed`` is its last index + 1).
-    """
-    configured = ledger.config.witnesses
-    if not configured:
-        return {"configured": 0, "vouched": 0}
-    keys = {(w.name, w.key_hash) for w in witness_keys(ledger)}
-    heads = ledger.store.cosignatures.heads(ledger.log)
-    vouched = sum(1 for k, size in heads.items() if k in keys and size >= needed)
-    return {"configured": len(keys), "vouched": vouched}
+    def witness_summary(self, needed: int) -> WitnessSummaryShape:
+        """How many configured witnesses cosigned a checkpoint of at least ``needed`` entries.
+
+        A witness cosigns only after checking consistency with what it cosigned before, so
+        one whose latest cosigned size is ``>= needed`` vouched for the first ``needed``
+        entries (a unit's whole chain, when ``needed`` is its last index + 1).
+        """
+        if not self.witnesses:
+            return {"configured": 0, "vouched": 0}
+        keys = {(w.name, w.key_hash) for w in self.witness_keys()}
+        heads = self._store.cosignatures.heads(self._log)
+        vouched = sum(1 for k, size in heads.items() if k in keys and size >= needed)
+        return {"configured": len(keys), "vouched": vouched}
+
+    def add_cosignature(self, body: bytes, observed_at: str) -> CosignatureReceiptShape:
+        """Accept a witness's cosigned checkpoint (module docstring, steps 1-7).
+
+        Returns ``{size, cosigned_by: [witness names], witnesses: {configured, vouched}}``.
+
+        Raises:
+            ValidationError: a malformed request, or old > size (1, 3).
+            NoteError, CheckpointSignatureError: the note or the log's signature (2, 6).
+            NotFoundError: the log has no checkpoint of that size (4).
+            SplitViewError: the log's key signed another root for that size (4).
+            ProofError: the proof sent does not verify (5).
+            SignatureError: no line by a configured witness (6).
+            StaleCheckpointError: old is not the witness's recorded size (7).
+        """
+        old, proof, note_text = parse_request(body)  # (1)
+        checkpoint = note.verify_checkpoint(note_text, self._verifier_key)  # (2)
+        if old > checkpoint.size:  # (3)
+            raise ValidationError(f"old size {old} exceeds the checkpoint's {checkpoint.size}")
+        stored = self._store.checkpoint(self._log, checkpoint.size)  # (4)
+        if stored.root != checkpoint.root:
+            record = Evidence(
+                "fork", self._verifier_key, stored.note, note_text, (), "two roots", observed_at
+            )
+            raise SplitViewError(
+                f"this log signed another root for size {checkpoint.size}", record.to_dict()
+            )
+        if proof and old:  # (5)
+            old_root = self._store.root(self._log, old)
+            merkle.verify_consistency(old, checkpoint.size, old_root, checkpoint.root, proof)
+        signed = note.Note.from_bytes(note_text)
+        witnesses = note.cosigners(checkpoint, signed, self.witness_keys())  # (6)
+        if not witnesses:
+            raise SignatureError("no cosignature by a configured witness", field="signature")
+        for witness in witnesses:  # (7)
+            line = next(
+                s
+                for s in signed.signatures
+                if (s.name, s.key_hash) == (witness.name, witness.key_hash)
+            )
+            timestamp = int.from_bytes(line.signature[:8], "big")
+            self._store.cosignatures.add(
+                self._log,
+                (witness.name, witness.key_hash),
+                old,
+                checkpoint.size,
+                timestamp,
+                line.to_line().rstrip("\n"),
+            )
+        return {
+            "size": checkpoint.size,
+            "cosigned_by": [w.name for w in witnesses],
+            "witnesses": self.witness_summary(checkpoint.size),
+        }
 
 
 def parse_request(body: bytes) -> tuple[int, list[bytes], str]:
@@ -100,56 +165,3 @@ def parse_request(body: bytes) -> tuple[int, list[bytes], str]:
             raise ValidationError("a proof line must be a 32-byte hash", field=f"proof[{i}]")
         proof.append(raw)
     return int(match.group(1)), proof, note_text
-
-
-def add_cosignature(ledger: Ledger, body: bytes, observed_at: str) -> CosignatureReceiptShape:
-    """Accept a witness's cosigned checkpoint (module docstring, steps 1-7).
-
-    Returns ``{size, cosigned_by: [witness names], witnesses: {configured, vouched}}``.
-
-    Raises:
-        ValidationError: a malformed request, or old > size (1, 3).
-        NoteError, CheckpointSignatureError: the note or the log's signature (2, 6).
-        NotFoundError: the log has no checkpoint of that size (4).
-        SplitViewError: the log's key signed another root for that size (4).
-        ProofError: the proof sent does not verify (5).
-        SignatureError: no line by a configured witness (6).
-        StaleCheckpointError: old is not the witness's recorded size (7).
-    """
-    old, proof, note_text = parse_request(body)  # (1)
-    checkpoint = note.verify_checkpoint(note_text, ledger.verifier_key)  # (2)
-    if old > checkpoint.size:  # (3)
-        raise ValidationError(f"old size {old} exceeds the checkpoint's {checkpoint.size}")
-    stored = ledger.store.checkpoint(ledger.log, checkpoint.size)  # (4)
-    if stored.root != checkpoint.root:
-        record = Evidence(
-            "fork", ledger.verifier_key, stored.note, note_text, (), "two roots", observed_at
-        )
-        raise SplitViewError(
-            f"this log signed another root for size {checkpoint.size}", record.to_dict()
-        )
-    if proof and old:  # (5)
-        old_root = ledger.store.root(ledger.log, old)
-        merkle.verify_consistency(old, checkpoint.size, old_root, checkpoint.root, proof)
-    signed = note.Note.from_bytes(note_text)
-    witnesses = note.cosigners(checkpoint, signed, witness_keys(ledger))  # (6)
-    if not witnesses:
-        raise SignatureError("no cosignature by a configured witness", field="signature")
-    for witness in witnesses:  # (7)
-        line = next(
-            s for s in signed.signatures if (s.name, s.key_hash) == (witness.name, witness.key_hash)
-        )
-        timestamp = int.from_bytes(line.signature[:8], "big")
-        ledger.store.cosignatures.add(
-            ledger.log,
-            (witness.name, witness.key_hash),
-            old,
-            checkpoint.size,
-            timestamp,
-            line.to_line().rstrip("\n"),
-        )
-    return {
-        "size": checkpoint.size,
-        "cosigned_by": [w.name for w in witnesses],
-        "witnesses": witness_summary(ledger, checkpoint.size),
-    }

@@ -27,150 +27,25 @@ its origin, database URL, read replicas and operator key, and the routing table:
     [routes.brands]
     acme = "acme"
 
-Logs that share a database URL share one `Store` (one connection pool).
+Logs that share a database URL share one `Store` (one connection pool). The configuration
+(`DeploymentConfig`, `LogSpec`) is read by ledger.service.config, which loads no store.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-from ledger import crypto
 from ledger.entry import SignedEvent
-from ledger.errors import KeyFormatError, NotFoundError, ValidationError
+from ledger.errors import NotFoundError, ValidationError
 from ledger.routing import Routing
+from ledger.service.config import DeploymentConfig, LogSpec, load_operator_key
 from ledger.service.ledger import Ledger, LogConfig
+from ledger.service.policies import Policies
 from ledger.store import Store
 
-
-@dataclass(frozen=True)
-class LogSpec:
-    """One configured log: its name in the database, origin, database and signing key."""
-
-    name: str
-    origin: str
-    database_url: str
-    replica_urls: tuple[str, ...] = ()
-    operator_key_file: Path | None = None
-    verifier_key: str | None = None
-    #: the witness verifier keys (type 0x04) whose cosignatures this log accepts
-    witnesses: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DeploymentConfig:
-    """Every log of a deployment and the routing table between them."""
-
-    logs: tuple[LogSpec, ...]
-    routing: Routing = field(default_factory=Routing)
-
-    def __post_init__(self) -> None:
-        names = [spec.name for spec in self.logs]
-        if len(set(names)) != len(names):
-            raise ValidationError("two logs share a name", field="logs")
-        missing = self.routing.logs - set(names)
-        if missing:
-            raise ValidationError(
-                f"the routing table names unconfigured logs: {', '.join(sorted(missing))}",
-                field="routes",
-            )
-
-    @classmethod
-    def single(cls, spec: LogSpec) -> DeploymentConfig:
-        """A deployment of one log, which is also the default."""
-        return cls((spec,), Routing(default=spec.name))
-
-    @classmethod
-    def from_toml(cls, path: Path) -> DeploymentConfig:
-        """Read a deployment file (format in the module docstring).
-
-        Raises:
-            ValidationError: the file is missing, not TOML, or not a valid deployment
-                (field names the offending key).
-        """
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise ValidationError(f"cannot read {path}: {e.strerror}", field="logs") from e
-        except tomllib.TOMLDecodeError as e:
-            raise ValidationError(f"{path} is not valid TOML: {e}", field="logs") from e
-        return cls.from_dict(data, base=path.parent)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], base: Path = Path()) -> DeploymentConfig:
-        """Build from parsed TOML; relative key paths are taken from ``base``.
-
-        Raises:
-            ValidationError: a missing or mistyped key (field names it).
-        """
-        logs = data.get("logs")
-        if not isinstance(logs, dict) or not logs:
-            raise ValidationError("a deployment configures at least one [logs.NAME]", field="logs")
-        specs = tuple(_spec(name, table, base) for name, table in logs.items())
-        routes = data.get("routes", {})
-        default = data.get("default", specs[0].name if len(specs) == 1 else None)
-        if not isinstance(default, str) or not isinstance(routes, dict):
-            raise ValidationError("name the default log: default = NAME", field="default")
-        routing = Routing(
-            default=default,
-            prefixes=_names(routes.get("prefixes", {}), "routes.prefixes"),
-            brands=_names(routes.get("brands", {}), "routes.brands"),
-        )
-        return cls(specs, routing)
-
-
-def _spec(name: str, table: object, base: Path) -> LogSpec:
-    where = f"logs.{name}"
-    if not isinstance(table, dict):
-        raise ValidationError("expected a table", field=where)
-    for required in ("origin", "database"):
-        if not isinstance(table.get(required), str):
-            raise ValidationError(f"{required} is required (a string)", field=f"{where}.{required}")
-    replicas = table.get("replicas", [])
-    if not isinstance(replicas, list) or not all(isinstance(r, str) for r in replicas):
-        raise ValidationError("a list of database URLs", field=f"{where}.replicas")
-    witnesses = table.get("witnesses", [])
-    if not isinstance(witnesses, list) or not all(isinstance(w, str) for w in witnesses):
-        raise ValidationError("a list of witness verifier keys", field=f"{where}.witnesses")
-    key = table.get("operator_key")
-    verifier = table.get("verifier_key")
-    if key is None and verifier is None:
-        raise ValidationError("operator_key (or verifier_key) is required", field=where)
-    return LogSpec(
-        name=name,
-        origin=table["origin"],
-        database_url=table["database"],
-        replica_urls=tuple(replicas),
-        operator_key_file=None if key is None else base / Path(str(key)).expanduser(),
-        verifier_key=None if verifier is None else str(verifier),
-        witnesses=tuple(witnesses),
-    )
-
-
-def _names(table: object, where: str) -> dict[str, str]:
-    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-        raise ValidationError("a table of NAME = LOG strings", field=where)
-    return {str(k): v for k, v in table.items()}
-
-
-def load_operator_key(path: Path) -> crypto.Ed25519PrivateKey:
-    """Read an operator's Ed25519 private key (PKCS#8 PEM).
-
-    Raises:
-        KeyFormatError: the file is missing, unreadable or not such a key.
-    """
-    try:
-        pem = path.read_bytes()
-    except OSError as e:
-        raise KeyFormatError(
-            f"cannot read the operator key {path}: {e.strerror}; "
-            "set PROVENANCE_OPERATOR_KEY or run `provenance init`"
-        ) from e
-    return crypto.private_key_from_pem(pem)
+#: Re-exported: the configuration lives in ledger.service.config (pure, no store).
+__all__ = ["Deployment", "DeploymentConfig", "LogSpec", "load_operator_key"]
 
 
 class Deployment:
@@ -189,12 +64,16 @@ class Deployment:
 
     @classmethod
     def open(
-        cls, config: DeploymentConfig, clock: Callable[[], datetime] | None = None
+        cls,
+        config: DeploymentConfig,
+        clock: Callable[[], datetime] | None = None,
+        policies: Policies | None = None,
     ) -> Deployment:
         """Open (creating and migrating as needed) every configured log.
 
         A log with an operator key gets its genesis entry on first use; one with only a
-        verifier key is opened read-only (an auditor's view).
+        verifier key is opened read-only (an auditor's view). Every log is built with
+        ``policies`` (default: the documented defaults).
 
         Raises:
             KeyFormatError: an operator key cannot be read.
@@ -221,7 +100,7 @@ class Deployment:
                     verifier_key=spec.verifier_key,
                     witnesses=spec.witnesses,
                 )
-                ledgers[spec.name] = ledger = Ledger(store, log_config, clock)
+                ledgers[spec.name] = ledger = Ledger(store, log_config, clock, policies)
                 if key is not None:
                     ledger.init()
             return cls(ledgers, config.routing)

@@ -1,4 +1,4 @@
-"""EPCIS use cases over a `Ledger`: export a unit or a range of the log; capture.
+"""EPCIS use cases of one log (`EpcisService`): export a unit or a range of the log; capture.
 
 Capture of a partner's signed envelope (docs/EPCIS.md), steps:
     (1) the envelope's shape (ledger.epcis.capture.parse_envelope);
@@ -7,7 +7,7 @@ Capture of a partner's signed envelope (docs/EPCIS.md), steps:
     (4) every converted event's signature is verified with it;
     (5) if any event failed (2) or (4), the capture is refused with every reason and the
         events that were fine marked ``epcis-not-checked``;
-    (6) otherwise all ledger events go through `Ledger.append_batch` in one atomic batch:
+    (6) otherwise all ledger events go through `Appender.append_batch` in one atomic batch:
         the rules refuse the first event that breaks one, which is reported for its
         EPCIS event and the later ones marked ``epcis-not-checked``.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from ledger import codec, crypto, entry
@@ -31,67 +32,90 @@ from ledger.epcis.vocab import DEFAULT_EPC_BASE
 from ledger.errors import LedgerError, StorageError, ValidationError
 from ledger.events import format_time
 from ledger.rules import UnknownKeyError
-from ledger.service.ledger import MAX_BATCH, BatchReceipt, Ledger
+from ledger.service.append import MAX_BATCH, Appender, BatchReceipt
+from ledger.store import Store
 
 _POSITION = re.compile(r"events\[(\d+)\](?:\.(.+))?")
 _PAGE = 1000
 
 
-def export_unit(
-    ledger: Ledger, gtin: str, serial: str, *, epc_base: str = DEFAULT_EPC_BASE
-) -> dict[str, Any]:
-    """The EPCISDocument of one unit's chain, with the latest signed checkpoint.
+class EpcisService:
+    """EPCIS export and capture of one log; captures are appended by ``appender``."""
 
-    An unknown unit gives a document with an empty eventList.
+    def __init__(
+        self, store: Store, log: int, appender: Appender, clock: Callable[[], datetime]
+    ) -> None:
+        self._store = store
+        self._log = log
+        self._appender = appender
+        self._clock = clock
 
-    Raises:
-        GS1Error: ``epc_base`` is not a valid Digital Link base URL.
-    """
-    head = ledger.head()
-    stored = ledger.unit_entries(gtin, serial)
-    entries = [
-        (e.index, e.leaf_hash, Leaf.from_bytes(e.leaf)) for e in stored if e.index < head.size
-    ]
-    checkpoint = ledger.checkpoint(head.size) if head.size else None
-    return export_document(
-        entries, format_time(ledger.now()), epc_base=epc_base, checkpoint=checkpoint
-    )
+    def export_unit(
+        self, gtin: str, serial: str, *, epc_base: str = DEFAULT_EPC_BASE
+    ) -> dict[str, Any]:
+        """The EPCISDocument of one unit's chain, with the latest signed checkpoint.
+
+        An unknown unit gives a document with an empty eventList.
+
+        Raises:
+            GS1Error: ``epc_base`` is not a valid Digital Link base URL.
+        """
+        head = self._store.head(self._log)
+        stored = self._store.unit_entries(self._log, gtin, serial)
+        entries = [
+            (e.index, e.leaf_hash, Leaf.from_bytes(e.leaf)) for e in stored if e.index < head.size
+        ]
+        return export_document(
+            entries, format_time(self._clock()), epc_base=epc_base, checkpoint=self._note(head.size)
+        )
+
+    def export_range(
+        self, start: int = 0, end: int | None = None, *, epc_base: str = DEFAULT_EPC_BASE
+    ) -> dict[str, Any]:
+        """The EPCISDocument of every unit entry with ``start <= index < end`` (default: all).
+
+        A ``receive`` names its sender only if the handoff is inside the range.
+
+        Raises:
+            ValidationError: ``start`` is negative or above ``end``.
+            GS1Error: ``epc_base`` is not a valid Digital Link base URL.
+        """
+        head = self._store.head(self._log)
+        stop = head.size if end is None else min(end, head.size)
+        if start < 0 or (end is not None and start > end):
+            raise ValidationError("expected 0 <= start <= end", field="start")
+        entries = []
+        for page in range(start, stop, _PAGE):
+            for e in self._store.entries(self._log, page, min(stop, page + _PAGE)):
+                entries.append((e.index, e.leaf_hash, Leaf.from_bytes(e.leaf)))
+        return export_document(
+            entries, format_time(self._clock()), epc_base=epc_base, checkpoint=self._note(head.size)
+        )
+
+    def capture(self, data: object) -> BatchReceipt:
+        """Append the ledger events of a partner's signed capture envelope to this log,
+        all or none (`capture`)."""
+        return capture(lambda _signed: self, data)
+
+    def public_key(self, key_id: str) -> str | None:
+        """The registered public key (base64url) with id ``key_id`` in this log, or None."""
+        return self._store.public_keys(self._log, {key_id}).get(key_id)
+
+    def append_batch(self, items: Sequence[SignedEvent]) -> BatchReceipt:
+        """Append the converted events in one atomic batch (`Appender.append_batch`)."""
+        return self._appender.append_batch(items)
+
+    def _note(self, size: int) -> str | None:
+        return self._store.checkpoint(self._log, size).note if size else None
 
 
-def export_range(
-    ledger: Ledger, start: int = 0, end: int | None = None, *, epc_base: str = DEFAULT_EPC_BASE
-) -> dict[str, Any]:
-    """The EPCISDocument of every unit entry with ``start <= index < end`` (default: all).
-
-    A ``receive`` names its sender only if the handoff is inside the range.
-
-    Raises:
-        ValidationError: ``start`` is negative or above ``end``.
-        GS1Error: ``epc_base`` is not a valid Digital Link base URL.
-    """
-    head = ledger.head()
-    stop = head.size if end is None else min(end, head.size)
-    if start < 0 or (end is not None and start > end):
-        raise ValidationError("expected 0 <= start <= end", field="start")
-    entries = []
-    for page in range(start, stop, _PAGE):
-        for e in ledger.entries(page, min(stop, page + _PAGE)):
-            entries.append((e.index, e.leaf_hash, Leaf.from_bytes(e.leaf)))
-    checkpoint = ledger.checkpoint(head.size) if head.size else None
-    return export_document(
-        entries, format_time(ledger.now()), epc_base=epc_base, checkpoint=checkpoint
-    )
-
-
-def capture(
-    target: Ledger | Callable[[Sequence[SignedEvent]], Ledger], data: object
-) -> BatchReceipt:
+def capture(route: Callable[[Sequence[SignedEvent]], EpcisService], data: object) -> BatchReceipt:
     """Append the ledger events of a partner's signed capture envelope, all or none.
 
-    ``target`` is the ledger, or a function choosing it from the converted events (a
-    deployment of several logs routes by unit). Returns the batch receipt: one receipt
-    per ledger event, in EPCIS event then EPC order (``duplicate`` for events already in
-    the log).
+    ``route`` chooses the log's EPCIS service from the converted events (a deployment
+    of several logs routes by unit; one log: ``EpcisService.capture``). Returns the
+    batch receipt: one receipt per ledger event, in EPCIS event then EPC order
+    (``duplicate`` for events already in the log).
 
     Raises:
         ValidationError: the envelope is malformed, or it converts to more than
@@ -107,8 +131,8 @@ def capture(
     if not converted:
         raise CaptureRefusedError(refusals, total)
     signed = [c.signed for c in converted]
-    ledger = target if isinstance(target, Ledger) else target(signed)
-    public = ledger.store.public_keys(ledger.log, {envelope.key}).get(envelope.key)  # (3)
+    service = route(signed)
+    public = service.public_key(envelope.key)  # (3)
     if public is None:
         raise UnknownKeyError(f"no registered key has id {envelope.key}", field="key")
     if len(converted) > MAX_BATCH:
@@ -126,7 +150,7 @@ def capture(
     if refusals:  # (5)
         raise CaptureRefusedError(refusals + _unchecked(converted, refusals, envelope), total)
     try:  # (6)
-        return ledger.append_batch(signed)
+        return service.append_batch(signed)
     except StorageError:
         raise
     except LedgerError as e:

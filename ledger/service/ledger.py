@@ -1,56 +1,78 @@
-"""Use cases over a store: append (single and batch), reads, proofs, rebuild.
+"""The service facade: one log in one store, and the services composed over it.
 
-`Ledger` is the one place where an event becomes an entry:
+`Ledger` owns the store, the log's configuration, the operator's signer, the clock and
+the policies (ledger.service.policies), and builds at construction the services that do
+the work, each in its own module with what it needs passed in:
 
-1. outside the write lock, every signature whose key is already known is verified;
-2. under the log's write lock (one transaction): entries already in the log are
-   answered with their existing index (idempotency); the state the rules need is
-   loaded; each new event is checked by ledger.rules against that state (a key
-   introduced earlier in the same batch is verified here); its leaf, tree nodes and
-   running chain hash are computed; everything is written with the new head and one
-   checkpoint signed by the operator's key, or nothing is.
+- ``ledger.appender`` (ledger.service.append): the one place an event becomes an entry;
+  `Ledger.append` and `Ledger.append_batch` delegate to it;
+- ``ledger.claims`` (ledger.service.claims): ownership claims and resale transfers;
+- ``ledger.signals`` (ledger.service.signals): clone signals, alerts, scan retention;
+- ``ledger.reports`` (ledger.service.reports): consumer reports and the brand's triage;
+- ``ledger.cosigning`` (ledger.service.cosigning): witness cosignatures;
+- ``ledger.exports`` (ledger.service.exports): the audit bundle and offline unit proofs;
+- ``ledger.epcis`` (ledger.service.epcis): EPCIS export and capture.
 
-A refused event refuses its whole batch, with the error's ``field`` prefixed by the
-event's position (``events[3].prev``). The faces (api, cli) call only this module.
+The reads (head, checkpoints, entries, proofs, unit and actor views, state, replay) stay
+methods of `Ledger`. The faces (api, cli) call only this package, never the store.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from ledger import codec, crypto, entry, gs1, merkle, note, rules
+from ledger import crypto, entry, gs1, note, rules
+from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
-from ledger.errors import KeyFormatError, LedgerError, NotFoundError, ValidationError
-from ledger.events import ActorRegister, UnitEvent, format_time
-from ledger.merkle import Subtree
+from ledger.errors import KeyFormatError, NotFoundError
+from ledger.events import ActorRegister, format_time
 from ledger.rules.state import ActorRecord, KeyRecord, State
-from ledger.service import cosigning
-from ledger.service.claims import Claiming
-from ledger.service.prefetch import load_state_for
-from ledger.service.reports import Reporting
-from ledger.service.signals import Signaling
+from ledger.service.append import (
+    FAULT_CONSENT,
+    FAULT_CONSENT_ENV,
+    FAULT_ENV,
+    FAULTS,
+    MAX_BATCH,
+    Appender,
+    BatchReceipt,
+    Receipt,
+    faults_from_env,
+)
+from ledger.service.audit import audit_log
+from ledger.service.claims import ClaimService
+from ledger.service.cosigning import CosigningService
+from ledger.service.epcis import EpcisService
+from ledger.service.exports import ExportService
+from ledger.service.policies import Policies
+from ledger.service.reports import ReportService
+from ledger.service.signals import ProbingCache, Scan, SignalService
 from ledger.service.unitview import ViewCache, entry_json
-from ledger.shapes import ActorShape, EntryShape, ReceiptShape, UnitViewShape
-from ledger.store import ReplicaStatus, SignalStore, Store, WriteTx
-from ledger.stored import LogHead, StoredEntry
-from ledger.verify.batchverify import first_bad_signature
+from ledger.shapes import ActorShape, EntryShape, UnitViewShape
+from ledger.store import ReplicaStatus, SignalStore, Store
+from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 from ledger.verify.verdict import ServedEntry
 from ledger.vocab import Role
 
-MAX_BATCH = 1000
-
-#: Fault injection, for the hammer's broken-build tests ONLY (docs/RELIABILITY.md): a
-#: ledger that honours it is deliberately wrong. Never set these in production.
-FAULT_ENV = "PROVENANCE_FAULT_INJECTION"
-FAULT_CONSENT_ENV = "PROVENANCE_FAULT_INJECTION_CONSENT"
-FAULT_CONSENT = "break-this-ledger-for-a-test"
-#: skip-head-check: accept a unit event whatever its ``prev`` (a unit chain can fork)
-FAULTS = frozenset({"skip-head-check"})
+#: Re-exported: callers import the receipts, the batch limit, `Scan` and the fault
+#: switch from here, where they lived before the append path had its own module.
+__all__ = [
+    "FAULTS",
+    "FAULT_CONSENT",
+    "FAULT_CONSENT_ENV",
+    "FAULT_ENV",
+    "MAX_BATCH",
+    "BatchReceipt",
+    "Ledger",
+    "LogConfig",
+    "Receipt",
+    "Scan",
+    "faults_from_env",
+]
 
 
 @dataclass(frozen=True)
@@ -73,104 +95,26 @@ class LogConfig:
     witnesses: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """Where an event sits in the log; ``duplicate`` if it was already there."""
+class Ledger:
+    """One log in one store, and its services. Open with `Ledger.open`; close with `close`.
 
-    index: int
-    leaf_hash: bytes
-    event_hash: bytes
-    duplicate: bool = False
-
-
-@dataclass(frozen=True)
-class BatchReceipt:
-    """The receipts of a batch, in submission order, and the checkpoint covering them."""
-
-    receipts: tuple[Receipt, ...]
-    size: int
-    checkpoint: str
-
-    def to_dict(self) -> ReceiptShape:
-        """The receipt as the API returns it (hashes in base64url)."""
-        return {
-            "receipts": [
-                {
-                    "index": r.index,
-                    "leaf_hash": codec.b64url_encode(r.leaf_hash),
-                    "event_hash": codec.b64url_encode(r.event_hash),
-                    "duplicate": r.duplicate,
-                }
-                for r in self.receipts
-            ],
-            "size": self.size,
-            "checkpoint": self.checkpoint,
-        }
-
-
-@dataclass(frozen=True)
-class Scan:
-    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash."""
-
-    gtin: str
-    serial: str
-    at: datetime
-    place: str | None
-    client: str
-    agent: str
-
-    def to_row(self) -> dict[str, Any]:
-        """The scans-table row."""
-        return {
-            "gtin": self.gtin,
-            "serial": self.serial,
-            "at": format_time(self.at),
-            "place": self.place,
-            "client": self.client,
-            "agent": self.agent,
-        }
-
-
-class _TreeAppender:
-    """Extends the Merkle tree leaf by leaf from the stored right-edge subtrees."""
-
-    def __init__(self, size: int, frontier: dict[Subtree, bytes]) -> None:
-        self.size = size
-        self.known = dict(frontier)
-        self.new: dict[Subtree, bytes] = {}
-
-    def add(self, leaf_hash: bytes) -> None:
-        for sub in merkle.subtrees_completed_by(self.size):
-            if sub.level == 0:
-                value = leaf_hash
-            else:
-                half = 1 << (sub.level - 1)
-                left = self.known[Subtree(sub.level - 1, sub.start)]
-                value = merkle.node_hash(left, self.known[Subtree(sub.level - 1, sub.start + half)])
-            self.known[sub] = value
-            self.new[sub] = value
-        self.size += 1
-
-    def root(self) -> bytes:
-        pieces = merkle.range_subtrees(0, self.size)
-        return merkle.range_root([self.known[p] for p in pieces]) if pieces else merkle.EMPTY_ROOT
-
-
-class Ledger(Claiming, Signaling, Reporting):
-    """One log in one store. Open with `Ledger.open`; close with `close`.
-
-    Claims (ledger.service.claims), clone signals and alerts (ledger.service.signals) and consumer
-    reports (ledger.service.reports) are mixed in.
+    ``policies`` (default: the documented defaults) are fixed for the ledger's life:
+    build another ledger to change them.
     """
 
     def __init__(
-        self, store: Store, config: LogConfig, clock: Callable[[], datetime] | None = None
+        self,
+        store: Store,
+        config: LogConfig,
+        clock: Callable[[], datetime] | None = None,
+        policies: Policies | None = None,
     ) -> None:
         self.store = store
         self.config = config
+        self.policies = policies or Policies()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._views = ViewCache()
-        self._signal_store = SignalStore(store.engines, store)
+        self._probing = ProbingCache()
         self._faults = faults_from_env(os.environ)
         if config.operator_key is None:
             if config.verifier_key is None:
@@ -185,6 +129,32 @@ class Ledger(Claiming, Signaling, Reporting):
             self.signer = note.Signer(config.origin, config.operator_key)
             self._verifier_key = self.signer.verifier.to_text()
             self.log = store.ensure_log(config.name, config.origin).id
+        self._compose()
+
+    def _compose(self) -> None:
+        """Build the services over ``self.store``; `reading` calls it again for a pinned
+        store, so that every service of the copy reads what the copy reads. The caches
+        (unit views, probing signals) are the ledger's and shared with its copies."""
+        store, log, clock = self.store, self.log, self._clock
+        signal_store = SignalStore(store.engines, store)
+        self.appender = Appender(store, log, self.signer, clock, self._faults)
+        self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
+        self.signals = SignalService(
+            store, signal_store, log, self.policies.signals, clock, self._probing
+        )
+        self.claims = ClaimService(
+            store,
+            signal_store,
+            log,
+            self.appender,
+            self.config.operator_id,
+            self.config.operator_key,
+            self.policies.claims,
+            clock,
+        )
+        self.reports = ReportService(store, signal_store, log, self.appender, self.signals, clock)
+        self.exports = ExportService(store, log, self._verifier_key, self.cosigning)
+        self.epcis = EpcisService(store, log, self.appender, clock)
 
     @classmethod
     def open(
@@ -193,17 +163,19 @@ class Ledger(Claiming, Signaling, Reporting):
         config: LogConfig,
         clock: Callable[[], datetime] | None = None,
         replicas: Sequence[str] = (),
+        policies: Policies | None = None,
     ) -> Ledger:
         """Open (creating and migrating if needed) the store at ``url`` and the log.
 
-        ``replicas`` are PostgreSQL streaming replicas of ``url`` that serve reads.
+        ``replicas`` are PostgreSQL streaming replicas of ``url`` that serve reads;
+        ``policies`` the claim and signal policies (default: the documented defaults).
 
         Raises:
             StorageError: the database cannot be reached or migrated.
         """
         store = Store.open(url, replicas=replicas)
         try:
-            return cls(store, config, clock)
+            return cls(store, config, clock, policies)
         except BaseException:
             store.close()
             raise
@@ -220,34 +192,33 @@ class Ledger(Claiming, Signaling, Reporting):
         ``min_size=n``; ``wait=False`` gives a lagging replica no time to catch up.
         ``primary``: every read on the primary, for requests that write after reading
         (claim lockouts, report triage) and must not act on stale state.
-        Use one per request, so that all of its reads agree.
+        Use one per request, so that all of its reads agree; its services read the
+        same engine.
         """
         pinned = copy.copy(self)
         pinned.store = (
             self.store.on_primary() if primary else self.store.pinned(self.log, min_size, wait=wait)
         )
-        pinned._signal_store = SignalStore(pinned.store.engines, pinned.store)
+        pinned._compose()
         return pinned
 
     def replica_status(self) -> list[ReplicaStatus]:
         """Each read replica of this log's database: up, lag in entries and seconds."""
-        size = self.store.on_primary().head(self.log).size
-        return self.store.replica_status(self.log, size)
+        return self.store.replica_status(self.log, self.primary_size())
 
-    @property
-    def signal_store(self) -> SignalStore:
-        """The store of scans, owners, claim attempts and reports (outside the log)."""
-        return self._signal_store
+    def primary_size(self) -> int:
+        """The log's size on the primary (never a lagging replica)."""
+        return self.store.on_primary().head(self.log).size
+
+    def read_counts(self) -> dict[tuple[str, str], int]:
+        """Reads served so far by (database, role) of this log's store; logs sharing a
+        store share these counts."""
+        return self.store.read_counts()
 
     @property
     def verifier_key(self) -> str:
         """The log's C2SP verifier key text ``name+keyhash+base64``."""
         return self._verifier_key
-
-    def _require_signer(self) -> note.Signer:
-        if self.signer is None:
-            raise KeyFormatError("read-only ledger: writing needs the operator key")
-        return self.signer
 
     def now(self) -> datetime:
         """The service's clock (UTC)."""
@@ -260,7 +231,7 @@ class Ledger(Claiming, Signaling, Reporting):
 
         Returns the receipt, or None when the log already has entries.
         """
-        if self.store.on_primary().head(self.log).size:
+        if self.primary_size():
             return None
         key = self.config.operator_key
         if key is None:
@@ -277,12 +248,13 @@ class Ledger(Claiming, Signaling, Reporting):
 
     def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
         """Append one signed event (see `append_batch`)."""
-        return self.append_batch([signed], now)
+        return self.appender.append(signed, now)
 
     def append_batch(
         self, items: Sequence[SignedEvent], now: datetime | None = None
     ) -> BatchReceipt:
-        """Append signed events atomically: all are accepted, or nothing is written.
+        """Append signed events atomically: all are accepted, or nothing is written
+        (ledger.service.append, `Appender.append_batch`).
 
         Events already in the log (same event hash) are not written again; their
         receipt carries the existing index and ``duplicate=True``.
@@ -293,74 +265,21 @@ class Ledger(Claiming, Signaling, Reporting):
             RuleError, ConflictError: the rules refuse an event (field ``events[i]...``).
             StorageError: the database failed; nothing was written.
         """
-        if not 1 <= len(items) <= MAX_BATCH:
-            raise ValidationError(f"a batch holds 1 to {MAX_BATCH} events", field="events")
-        received = now or self.now()
-        self._require_signer()
-        known = self._verify_known(items)  # (1) outside the lock
-        with self.store.writer(self.log) as tx:  # (2) under the lock
-            return self._append_locked(tx, items, received, known)
-
-    def _verify_known(self, items: Sequence[SignedEvent]) -> dict[str, str]:
-        known = self.store.public_keys(self.log, {s.key for s in items})
-        raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
-        jobs = [(i, s, raw[s.key]) for i, s in enumerate(items) if s.key in raw]
-        bad = first_bad_signature(jobs)  # on every core; the first bad one wins
-        if bad is not None:
-            raise _locate(bad[1], bad[0], len(items)) from None
-        return known
-
-    def _append_locked(
-        self, tx: WriteTx, items: Sequence[SignedEvent], received: datetime, known: dict[str, str]
-    ) -> BatchReceipt:
-        head = tx.lock_head()
-        existing = tx.find_event_hashes([s.hash for s in items])
-        state = load_state_for(tx, [s for s in items if s.hash not in existing])
-        tree = _TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
-        chain, rows, records = head.chain, [], []
-        receipts: list[Receipt] = []
-        seen: dict[bytes, Receipt] = {}
-        for i, signed in enumerate(items):
-            event_hash = signed.hash
-            if event_hash in existing:
-                index, leaf_hash = existing[event_hash]
-                receipts.append(Receipt(index, leaf_hash, event_hash, duplicate=True))
-                continue
-            if event_hash in seen:
-                receipts.append(_duplicate(seen[event_hash]))
-                continue
-            try:
-                if "skip-head-check" in self._faults:
-                    _forget_head(state, signed)
-                new = _accept(state, signed, tree.size, received, known)
-            except LedgerError as e:
-                raise _locate(e, i, len(items)) from None
-            state.apply(new)
-            records.extend(new)
-            leaf = Leaf.build(signed, received)
-            chain = entry.chain_hash(chain, leaf.hash)
-            rows.append(_entry_row(tree.size, leaf, chain, event_hash))
-            seen[event_hash] = Receipt(tree.size, leaf.hash, event_hash)
-            receipts.append(seen[event_hash])
-            tree.add(leaf.hash)
-        if not rows:
-            return BatchReceipt(tuple(receipts), head.size, tx.checkpoint_note(head.size))
-        tx.insert_entries(rows)
-        tx.insert_nodes(tree.new)
-        tx.upsert(records)
-        root = tree.root()
-        tx.set_head(tree.size, chain, root)
-        checkpoint = note.sign_checkpoint(
-            note.Checkpoint(head.origin, tree.size, root), self._require_signer()
-        )
-        tx.insert_checkpoint(tree.size, root, checkpoint.decode(), format_time(received))
-        return BatchReceipt(tuple(receipts), tree.size, checkpoint.decode())
+        return self.appender.append_batch(items, now)
 
     # --- reads --------------------------------------------------------------------
 
     def head(self) -> LogHead:
         """The log's committed head (size, root, running chain hash)."""
         return self.store.head(self.log)
+
+    def stored_checkpoint(self, size: int | None = None) -> StoredCheckpoint:
+        """The signed checkpoint at ``size`` (default: the latest) with its size and root.
+
+        Raises:
+            NotFoundError: no checkpoint at that size.
+        """
+        return self.store.checkpoint(self.log, size)
 
     def checkpoint(self, size: int | None = None) -> str:
         """The signed checkpoint at ``size`` (default: the latest) as C2SP note text.
@@ -419,7 +338,7 @@ class Ledger(Claiming, Signaling, Reporting):
         witnesses}`` (docs/API.md), with clone signals and open reports (``pending``: scans
         not yet stored), whether ``owner_token`` is the current owner's, and how many
         configured witnesses cosigned a checkpoint holding the unit's whole chain
-        (ledger.service.cosigning.witness_summary).
+        (`CosigningService.witness_summary`).
 
         Every proof and signature in it is re-checked before the verdict is given.
 
@@ -428,10 +347,10 @@ class Ledger(Claiming, Signaling, Reporting):
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
         view = self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
-        judged = self.judge_signals(view, unit, owner_token=owner_token, pending=pending)
+        judged = self.signals.judge(view, unit, owner_token=owner_token, pending=pending)
         needed = view["entries"][-1]["index"] + 1 if view["entries"] else 0
         # the view grows in steps (log, scans, viewer, witnesses); here it is whole
-        return cast(UnitViewShape, {**judged, "witnesses": cosigning.witness_summary(self, needed)})
+        return cast(UnitViewShape, {**judged, "witnesses": self.cosigning.witness_summary(needed)})
 
     def actor_view(self, actor_id: str) -> ActorShape:
         """An actor with its role, name, prefixes, registration, revocation and keys.
@@ -478,6 +397,29 @@ class Ledger(Claiming, Signaling, Reporting):
         """Every projection of the log, in memory."""
         return self.store.load_state(self.log)
 
+    def audit(
+        self,
+        *,
+        trusted: Sequence[str] = (),
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> AuditReport:
+        """Audit this log in its store against its verifier key (ledger.service.audit).
+
+        Args:
+            trusted: checkpoint note texts an auditor kept outside the database.
+            workers: threads for signature verification (default: one per core).
+            progress: called with (entries done, total) after each chunk.
+        """
+        return audit_log(
+            self.store,
+            self.log,
+            self.verifier_key,
+            trusted=trusted,
+            workers=workers,
+            progress=progress,
+        )
+
     # --- maintenance --------------------------------------------------------------
 
     def replay(self, progress: Callable[[int, int], None] | None = None) -> State:
@@ -501,77 +443,3 @@ class Ledger(Claiming, Signaling, Reporting):
         state = self.replay(progress)
         self.store.replace_projections(self.log, state)
         return state
-
-
-def faults_from_env(environ: Mapping[str, str]) -> frozenset[str]:
-    """The injected faults named by ``PROVENANCE_FAULT_INJECTION`` (comma-separated).
-
-    The one place fault injection is read. Refused unless
-    ``PROVENANCE_FAULT_INJECTION_CONSENT`` is exactly `FAULT_CONSENT`, so that a stray
-    variable cannot break a production ledger.
-
-    Raises:
-        ValidationError: an unknown fault, or faults without the consent variable.
-    """
-    names = frozenset(n.strip() for n in environ.get(FAULT_ENV, "").split(",") if n.strip())
-    if not names:
-        return names
-    if names - FAULTS:
-        raise ValidationError(f"unknown injected fault {sorted(names - FAULTS)}", field=FAULT_ENV)
-    if environ.get(FAULT_CONSENT_ENV) != FAULT_CONSENT:
-        raise ValidationError(
-            f"{FAULT_ENV} breaks the ledger on purpose (tests only); refused without "
-            f"{FAULT_CONSENT_ENV}={FAULT_CONSENT}",
-            field=FAULT_ENV,
-        )
-    return names
-
-
-def _forget_head(state: State, signed: SignedEvent) -> None:
-    """Injected fault ``skip-head-check``: make the unit's head whatever ``prev`` names."""
-    event = signed.event
-    if isinstance(event, UnitEvent) and event.prev is not None:
-        unit = state.units.get((event.unit.gtin, event.unit.serial))
-        if unit is not None:
-            state.units[(unit.gtin, unit.serial)] = replace(unit, head=event.prev)
-
-
-def _accept(
-    state: State, signed: SignedEvent, index: int, received: datetime, known: dict[str, str]
-) -> list[Any]:
-    public = rules.signing_key(state, signed, index)
-    if known.get(signed.key) != public:
-        _verify(signed, public)  # a key registered earlier in this same batch
-    return rules.check(state, signed, index, received)
-
-
-def _verify(signed: SignedEvent, public_b64: str) -> None:
-    entry.verify_event(signed, codec.b64url_decode(public_b64, field="key"))
-
-
-def _locate(error: LedgerError, position: int, count: int) -> LedgerError:
-    """Prefix a refusal's field with ``events[position]`` when it came from a batch."""
-    if count > 1:
-        error.field = f"events[{position}]" + (f".{error.field}" if error.field else "")
-        error.args = (f"{error.field}: {error.message}",)
-    return error
-
-
-def _duplicate(receipt: Receipt) -> Receipt:
-    return Receipt(receipt.index, receipt.leaf_hash, receipt.event_hash, duplicate=True)
-
-
-def _entry_row(index: int, leaf: Leaf, chain: bytes, event_hash: bytes) -> dict[str, Any]:
-    event = leaf.signed.event
-    unit = getattr(event, "unit", None)
-    return {
-        "idx": index,
-        "leaf": leaf.data,
-        "leaf_hash": leaf.hash,
-        "chain": chain,
-        "event_hash": event_hash,
-        "kind": event.kind,
-        "gtin": unit.gtin if unit else None,
-        "serial": unit.serial if unit else None,
-        "signer": event.actor,
-    }

@@ -1,4 +1,4 @@
-"""Consumer reports and the brand's triage queue (a `Ledger` mixin).
+"""Consumer reports and the brand's triage queue.
 
 A report names a unit, a reason from `REASONS`, optional free text and an optional
 photo (JPEG, PNG or WebP by its magic bytes, at most `MAX_PHOTO` bytes). It is stored
@@ -13,8 +13,9 @@ its first response is kept and summarised in the alerts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ledger import gs1, reqsig
 from ledger.entry import SignedEvent
@@ -22,13 +23,11 @@ from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.events import Flag, format_time
 from ledger.reqsig import AuthenticationError, ForbiddenError
 from ledger.rules.state import ActorRecord, KeyRecord, UnitRecord
-from ledger.service.signals import response_summary
-from ledger.shapes import AlertsShape, ReportFiledShape, ReportShape, UnitAlertShape
+from ledger.service.append import Appender
+from ledger.service.signals import SignalService, response_summary
+from ledger.shapes import AlertsShape, ReportFiledShape, ReportShape
+from ledger.store import SignalStore, Store
 from ledger.vocab import ReportAction, ReportReason, ReportStatus, Role, values
-
-if TYPE_CHECKING:
-    from ledger.service.ledger import BatchReceipt
-    from ledger.store import SignalStore, Store
 
 REASONS = values(ReportReason)
 ACTIONS = values(ReportAction)
@@ -55,24 +54,28 @@ def photo_type(photo: bytes) -> str:
     raise ValidationError("the photo must be a JPEG, PNG or WebP image", field="photo")
 
 
-class Reporting:
-    """Mixin of `ledger.service.ledger.Ledger`: reports, their triage, the alerts listing."""
+class ReportService:
+    """Reports of one log, their triage, the brand's alerts listing, and the request
+    signatures that identify who triages.
 
-    store: Store
-    log: int
+    ``signals`` gives the alerts their clone signals; ``appender`` appends a flag.
+    """
 
-    def now(self) -> datetime:  # pragma: no cover - provided by Ledger
-        raise NotImplementedError
-
-    def append(self, signed: Any, now: datetime | None = None) -> BatchReceipt:  # pragma: no cover
-        raise NotImplementedError
-
-    @property
-    def signal_store(self) -> SignalStore:  # pragma: no cover - provided by Ledger
-        raise NotImplementedError
-
-    def unit_alerts(self, brand: str) -> list[UnitAlertShape]:  # pragma: no cover - Signaling
-        raise NotImplementedError
+    def __init__(
+        self,
+        store: Store,
+        signal_store: SignalStore,
+        log: int,
+        appender: Appender,
+        signals: SignalService,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._signal_store = signal_store
+        self._log = log
+        self._appender = appender
+        self._signals = signals
+        self._clock = clock
 
     def report(
         self,
@@ -97,10 +100,10 @@ class Reporting:
         if text is not None and len(text) > MAX_TEXT:
             raise ValidationError(f"the text exceeds {MAX_TEXT} characters", field="text")
         media = photo_type(photo) if photo else None
-        found = self.store.records(self.log, {UnitRecord: [(unit.gtin, unit.serial)]})
+        found = self._store.records(self._log, {UnitRecord: [(unit.gtin, unit.serial)]})
         record = next((r for r in found if isinstance(r, UnitRecord)), None)
-        brand = record.brand if record else self.signal_store.product_brand(self.log, unit.gtin)
-        created = format_time(self.now())
+        brand = record.brand if record else self._signal_store.product_brand(self._log, unit.gtin)
+        created = format_time(self._clock())
         row = {
             "gtin": unit.gtin,
             "serial": unit.serial,
@@ -113,7 +116,7 @@ class Reporting:
             "created_at": created,
             "status": ReportStatus.OPEN,
         }
-        report_id = self.signal_store.insert_report(self.log, row)
+        report_id = self._signal_store.insert_report(self._log, row)
         return {"id": report_id, "status": ReportStatus.OPEN, "created_at": created, "brand": brand}
 
     def may_triage(self, actor: ActorRecord, brand: str | None) -> None:
@@ -137,12 +140,12 @@ class Reporting:
                 or rotated-out key.
         """
         parsed = reqsig.parse_header(header)
-        keys = self.store.records(self.log, {KeyRecord: [parsed.key]})
+        keys = self._store.records(self._log, {KeyRecord: [parsed.key]})
         key = next((k for k in keys if isinstance(k, KeyRecord)), None)
         if key is None or key.removed_index is not None:
             raise AuthenticationError("the request is signed by an unknown or retired key")
-        reqsig.verify_request(parsed, key.public_key, method, target, body, self.now())
-        found = self.store.records(self.log, {ActorRecord: [key.actor]})
+        reqsig.verify_request(parsed, key.public_key, method, target, body, self._clock())
+        found = self._store.records(self._log, {ActorRecord: [key.actor]})
         actor = next((a for a in found if isinstance(a, ActorRecord)), None)
         if actor is None:  # pragma: no cover - a key always has its actor
             raise AuthenticationError("the key's actor is unknown")
@@ -154,22 +157,26 @@ class Reporting:
         Raises:
             NotFoundError: no such brand.
         """
-        found = self.store.records(self.log, {ActorRecord: [brand]})
+        found = self._store.records(self._log, {ActorRecord: [brand]})
         actor = next((a for a in found if isinstance(a, ActorRecord)), None)
         if actor is None or actor.role != Role.BRAND:
             raise NotFoundError(f"no brand {brand!r}", field="brand")
-        reports = self.signal_store.reports(self.log, brand=brand)
+        reports = self._signal_store.reports(self._log, brand=brand)
         return {
             "brand": brand,
-            "generated": format_time(self.now()),
-            "signals": self.unit_alerts(brand),
+            "generated": format_time(self._clock()),
+            "signals": self._signals.unit_alerts(brand),
             "reports": sorted((_report_json(r) for r in reports), key=_open_first),
             "response": response_summary(reports),
         }
 
+    def find(self, report_id: int) -> dict[str, Any] | None:
+        """The stored report ``report_id`` of this log (its row, photo included), or None."""
+        return self._signal_store.report(self._log, report_id)
+
     def has_report(self, report_id: int) -> bool:
         """Whether this log holds report ``report_id`` (a deployment asks each log)."""
-        return self.signal_store.report(self.log, report_id) is not None
+        return self._signal_store.report(self._log, report_id) is not None
 
     def report_photo(self, report_id: int, by: ActorRecord) -> tuple[bytes, str]:
         """A report's photo and its media type, for its brand or an operator.
@@ -178,7 +185,7 @@ class Reporting:
             NotFoundError: no such report, or it has no photo.
             ForbiddenError: ``by`` may not see it.
         """
-        found = self.signal_store.report(self.log, report_id)
+        found = self._signal_store.report(self._log, report_id)
         if found is None or found["photo"] is None:
             raise NotFoundError(f"report {report_id} has no photo", field="report_id")
         self.may_triage(by, found["brand"])
@@ -203,7 +210,7 @@ class Reporting:
             ConflictError: the report was already closed.
             RuleError, SignatureError: the ledger refuses the flag (nothing is changed).
         """
-        report = self.signal_store.report(self.log, report_id)
+        report = self._signal_store.report(self._log, report_id)
         if report is None:
             raise NotFoundError(f"no report {report_id}", field="report")
         self.may_triage(by, report["brand"])
@@ -211,7 +218,7 @@ class Reporting:
             raise ValidationError(f"the action must be one of {', '.join(ACTIONS)}", field="action")
         if report["status"] != ReportStatus.OPEN:
             raise ConflictError(f"report {report_id} is already {report['status']}")
-        now = format_time(self.now())
+        now = format_time(self._clock())
         values: dict[str, Any] = {"first_response_at": report["first_response_at"] or now}
         if note:
             values["note"] = note[:MAX_TEXT]
@@ -221,7 +228,7 @@ class Reporting:
             values.update(
                 status=ReportStatus.FLAGGED, flag_index=self._append_flag(report, by, flag)
             )
-        if not self.signal_store.update_report(self.log, report_id, ReportStatus.OPEN, values):
+        if not self._signal_store.update_report(self._log, report_id, ReportStatus.OPEN, values):
             raise ConflictError(f"report {report_id} was answered meanwhile")
         return _report_json({**report, **values})
 
@@ -235,7 +242,7 @@ class Reporting:
             raise ValidationError("the flag names another unit than the report", field="flag")
         if event.actor != by.id:
             raise ValidationError("the flag must be signed by whoever resolves", field="flag")
-        return self.append(flag).receipts[0].index
+        return self._appender.append(flag).receipts[0].index
 
 
 def _report_json(row: dict[str, Any]) -> ReportShape:

@@ -5,7 +5,7 @@
 - ``DATABASE_REPLICA_URLS``: comma-separated PostgreSQL streaming replicas of
   ``DATABASE_URL`` that serve reads (docs/SCALING.md).
 - ``PROVENANCE_LOGS``: a deployment file of several logs and their routing table
-  (ledger.service.deployment, docs/SCALING.md); when set, it replaces ``DATABASE_URL``,
+  (ledger.service.config, docs/SCALING.md); when set, it replaces ``DATABASE_URL``,
   ``DATABASE_REPLICA_URLS``, ``PROVENANCE_OPERATOR_KEY``, ``PROVENANCE_ORIGIN`` and
   ``PROVENANCE_LOG``.
 - ``PROVENANCE_HOME``: where the default database and keys live (``~/.provenance``).
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ledger.service.deployment import DeploymentConfig, LogSpec
+from ledger.service.config import DeploymentConfig, LogSpec
 
 
 def home() -> Path:

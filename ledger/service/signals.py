@@ -1,6 +1,6 @@
-"""Clone signals on the unit view and in a brand's alerts (a `Ledger` mixin).
+"""Clone signals on the unit view and in a brand's alerts, and the scans they read.
 
-`Signaling.judge_signals` takes the log-based unit view (cached by log size) and adds
+`SignalService.judge` takes the log-based unit view (cached by log size) and adds
 what lives outside the log: the unit's clone signals (ledger.signals.compute over its recent
 scans), its open consumer reports, and whether the viewer is its owner. `alerts` is the
 brand's triage queue: the signals of the brand's recently scanned units, the probing of
@@ -11,22 +11,21 @@ its GTINs with invented serials, and its consumer reports with their response ti
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ledger import gs1
 from ledger.entry import Leaf
 from ledger.events import Claim, format_time, parse_time
 from ledger.service.claims import owner_client, owner_hash
+from ledger.service.policies import SignalPolicy
 from ledger.shapes import ReasonShape, ResponseSummaryShape, UnitAlertShape
-from ledger.signals.compute import ScanFact, Signal, Thresholds, serial_probing, unit_signals
+from ledger.signals.compute import ScanFact, Signal, serial_probing, unit_signals
+from ledger.store import SignalStore, Store
 from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
 from ledger.vocab import ReportStatus
-
-if TYPE_CHECKING:
-    from ledger.service.ledger import Scan
-    from ledger.store import SignalStore, Store
 
 #: units whose signals an alerts listing computes at most
 ALERT_UNITS = 200
@@ -34,25 +33,64 @@ ALERT_UNITS = 200
 PROBING_TTL = timedelta(minutes=5)
 
 
-class Signaling:
-    """Mixin of `ledger.service.ledger.Ledger`: signals, alerts, scan retention."""
+@dataclass(frozen=True)
+class Scan:
+    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash."""
 
-    store: Store
-    log: int
-    signal_thresholds: Thresholds = Thresholds()
-    scan_retention: timedelta = timedelta(days=90)
+    gtin: str
+    serial: str
+    at: datetime
+    place: str | None
+    client: str
+    agent: str
 
-    def now(self) -> datetime:  # pragma: no cover - provided by Ledger
-        raise NotImplementedError
+    def to_row(self) -> dict[str, Any]:
+        """The scans-table row."""
+        return {
+            "gtin": self.gtin,
+            "serial": self.serial,
+            "at": format_time(self.at),
+            "place": self.place,
+            "client": self.client,
+            "agent": self.agent,
+        }
 
-    @property
-    def signal_store(self) -> SignalStore:  # pragma: no cover - provided by Ledger
-        raise NotImplementedError
+
+class ProbingCache:
+    """Fired probing signals by GTIN, with when they fired (`SignalService._probing_of`).
+
+    Owned by the `Ledger` and shared by the services of its per-request copies
+    (`Ledger.reading`), so that the cache outlives a request.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self.fired: dict[str, tuple[datetime, list[Signal]]] = {}
+
+
+class SignalService:
+    """Signals, alerts and scan retention of one log, under ``policy``."""
+
+    def __init__(
+        self,
+        store: Store,
+        signal_store: SignalStore,
+        log: int,
+        policy: SignalPolicy,
+        clock: Callable[[], datetime],
+        probing: ProbingCache,
+    ) -> None:
+        self._store = store
+        self._signal_store = signal_store
+        self._log = log
+        self.policy = policy
+        self._clock = clock
+        self._probing_cache = probing
 
     def _since(self) -> str:
-        return format_time(self.now() - self.scan_retention)
+        return format_time(self._clock() - self.policy.scan_retention)
 
-    def judge_signals(
+    def judge(
         self,
         view: dict[str, Any],
         unit: gs1.UnitId,
@@ -69,7 +107,7 @@ class Signaling:
             signals = self._probing_of(unit.gtin, since)
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
-        rows = self.signal_store.unit_scans(self.log, unit.gtin, unit.serial, since)
+        rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, since)
         rows += [p.to_row() for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
         claim = _latest_claim(view["entries"])
         owners: set[str] = set()
@@ -77,15 +115,15 @@ class Signaling:
         if claim is not None:
             claimed_at = parse_time(claim["received"])
             current = claim["event"].get("owner")
-            owners = self.signal_store.owner_clients(self.log, unit.gtin, unit.serial)
+            owners = self._signal_store.owner_clients(self._log, unit.gtin, unit.serial)
             if current:
                 owners.add(owner_client(current))
                 owner = owner_token is not None and owner_hash(owner_token) == current
         signals = unit_signals(
-            _facts(rows), claimed_at=claimed_at, owners=owners, thresholds=self.signal_thresholds
+            _facts(rows), claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
         )
-        reports = self.signal_store.reports(
-            self.log, unit=(unit.gtin, unit.serial), status=(ReportStatus.OPEN,)
+        reports = self._signal_store.reports(
+            self._log, unit=(unit.gtin, unit.serial), status=(ReportStatus.OPEN,)
         )
         verdict, reasons = with_signals(
             view["verdict"], _reasons(view), signals, [r["reason"] for r in reports], owner
@@ -93,25 +131,23 @@ class Signaling:
         return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
 
     def _probing(self, gtins: Sequence[str], since: str) -> list[Signal]:
-        known = [g for g in gtins if self.signal_store.product_brand(self.log, g) is not None]
-        rows = self.signal_store.unregistered_scans(self.log, known, since)
-        return serial_probing(rows, self.signal_thresholds)
+        known = [g for g in gtins if self._signal_store.product_brand(self._log, g) is not None]
+        rows = self._signal_store.unregistered_scans(self._log, known, since)
+        return serial_probing(rows, self.policy.thresholds)
 
     def _probing_of(self, gtin: str, since: str) -> list[Signal]:
         """The probing signal of one GTIN for an unknown unit's view. A fired signal is
         kept for `PROBING_TTL`: a prober hitting invented serials then costs one lookup
         per view instead of an aggregate over the GTIN's scans."""
-        cache: dict[str, tuple[datetime, list[Signal]]] = self.__dict__.setdefault(
-            "_probing_cache", {}
-        )
-        now = self.now()
+        cache = self._probing_cache.fired
+        now = self._clock()
         hit = cache.get(gtin)
         if hit is not None and now - hit[0] < PROBING_TTL:
             return hit[1]
         found = self._probing([gtin], since)
         if found:
             cache[gtin] = (now, found)
-            if len(cache) > 10_000:
+            if len(cache) > self._probing_cache.capacity:
                 cache.clear()
         else:
             cache.pop(gtin, None)
@@ -121,17 +157,17 @@ class Signaling:
         """The clone signals of the brand's units scanned within the retention window,
         and the probing of its GTINs, as ``{unit, code, evidence}`` (unit may be None)."""
         since = self._since()
-        units = self.signal_store.scanned_units(self.log, brand, since, ALERT_UNITS)
-        claims = self.signal_store.claim_leaves(self.log, units)
+        units = self._signal_store.scanned_units(self._log, brand, since, ALERT_UNITS)
+        claims = self._signal_store.claim_leaves(self._log, units)
         out: list[UnitAlertShape] = []
         for gtin, serial in units:
-            rows = self.signal_store.unit_scans(self.log, gtin, serial, since)
+            rows = self._signal_store.unit_scans(self._log, gtin, serial, since)
             claimed_at, owners = None, set()
             leaf = claims.get((gtin, serial))
             if leaf is not None:
                 parsed = Leaf.from_bytes(leaf)
                 claimed_at = parsed.received_at
-                owners = self.signal_store.owner_clients(self.log, gtin, serial)
+                owners = self._signal_store.owner_clients(self._log, gtin, serial)
                 event = parsed.signed.event
                 if isinstance(event, Claim) and event.owner:
                     owners.add(owner_client(event.owner))
@@ -140,18 +176,18 @@ class Signaling:
                 _facts(rows),
                 claimed_at=claimed_at,
                 owners=owners,
-                thresholds=self.signal_thresholds,
+                thresholds=self.policy.thresholds,
             ):
                 out.append(
                     {"unit": {"gtin": gtin, "serial": serial, "path": path}, **signal.to_dict()}
                 )
-        gtins = self.signal_store.brand_gtins(self.log, brand)
+        gtins = self._signal_store.brand_gtins(self._log, brand)
         out += [{"unit": None, **s.to_dict()} for s in self._probing(gtins, since)]
         return out
 
     def prune_scans(self) -> int:
         """Delete scans older than the retention window; return how many."""
-        return self.store.delete_scans_before(self.log, self._since())
+        return self._store.delete_scans_before(self._log, self._since())
 
 
 def response_summary(reports: Sequence[dict[str, Any]]) -> ResponseSummaryShape:

@@ -32,7 +32,7 @@ def wrong(code: str) -> str:
 
 def test_the_right_code_claims_once_and_the_entry_lets_anyone_recheck_it(sw: SignalWorld) -> None:
     code = sw.mint("SN-1")
-    result = sw.ledger.claim(GTIN, "SN-1", code.lower().replace("-", " "), client="c1")
+    result = sw.ledger.claims.claim(GTIN, "SN-1", code.lower().replace("-", " "), client="c1")
     assert not result.resale
     claim = Leaf.from_bytes(sw.ledger.entry(result.index).leaf).signed.event.to_dict()
     commission = Leaf.from_bytes(sw.ledger.unit_entries(GTIN, "SN-1")[0].leaf).signed.event
@@ -43,19 +43,21 @@ def test_the_right_code_claims_once_and_the_entry_lets_anyone_recheck_it(sw: Sig
     assert "transfer" in claim and result.transfer_code not in str(claim)
     assert sw.view("SN-1")["unit"]["claimed"]
     with pytest.raises(AlreadyClaimedError):
-        sw.ledger.claim(GTIN, "SN-1", code, client="c2")
+        sw.ledger.claims.claim(GTIN, "SN-1", code, client="c2")
 
 
 def test_refusals_leave_the_log_unchanged(sw: SignalWorld) -> None:
     code = sw.mint("SN-1")
     before = dump(sw.ledger)
     with pytest.raises(BadClaimCodeError) as bad:
-        sw.ledger.claim(GTIN, "SN-1", wrong(code), client="c1")
+        sw.ledger.claims.claim(GTIN, "SN-1", wrong(code), client="c1")
     assert bad.value.code == "bad-claim-code"
     with pytest.raises(ValidationError):  # a typo caught by the check symbol
-        sw.ledger.claim(GTIN, "SN-1", code[:-1] + ("0" if code[-1] != "0" else "1"), client="c1")
+        sw.ledger.claims.claim(
+            GTIN, "SN-1", code[:-1] + ("0" if code[-1] != "0" else "1"), client="c1"
+        )
     with pytest.raises(NotFoundError):
-        sw.ledger.claim(GTIN, "SN-404", code, client="c1")
+        sw.ledger.claims.claim(GTIN, "SN-404", code, client="c1")
     assert dump(sw.ledger) == before
 
 
@@ -63,41 +65,41 @@ def test_ten_wrong_codes_lock_the_units_claim_for_the_configured_time(sw: Signal
     code = sw.mint("SN-1")
     for i in range(10):
         with pytest.raises(BadClaimCodeError):
-            sw.ledger.claim(GTIN, "SN-1", wrong(code), client=f"guesser-{i}")
+            sw.ledger.claims.claim(GTIN, "SN-1", wrong(code), client=f"guesser-{i}")
     with pytest.raises(ClaimLockedError) as locked:  # the right code, from anyone, waits
-        sw.ledger.claim(GTIN, "SN-1", code, client="owner")
+        sw.ledger.claims.claim(GTIN, "SN-1", code, client="owner")
     assert (locked.value.status, locked.value.code) == (423, "claim-locked")
     assert 0 < locked.value.retry_after <= 15 * 60
     sw.clock.advance(minutes=14)
     with pytest.raises(ClaimLockedError):
-        sw.ledger.claim(GTIN, "SN-1", code, client="owner")
+        sw.ledger.claims.claim(GTIN, "SN-1", code, client="owner")
     sw.clock.advance(minutes=1, seconds=1)
-    assert sw.ledger.claim(GTIN, "SN-1", code, client="owner").index > 0
+    assert sw.ledger.claims.claim(GTIN, "SN-1", code, client="owner").index > 0
 
 
 def test_ten_wrong_codes_from_one_client_lock_that_client_everywhere(sw: SignalWorld) -> None:
     codes = {f"SN-{i}": sw.mint(f"SN-{i}") for i in range(11)}
     for i in range(10):
         with pytest.raises(BadClaimCodeError):
-            sw.ledger.claim(GTIN, f"SN-{i}", wrong(codes[f"SN-{i}"]), client="guesser")
+            sw.ledger.claims.claim(GTIN, f"SN-{i}", wrong(codes[f"SN-{i}"]), client="guesser")
     with pytest.raises(ClaimLockedError):
-        sw.ledger.claim(GTIN, "SN-10", codes["SN-10"], client="guesser")
-    assert sw.ledger.claim(GTIN, "SN-10", codes["SN-10"], client="someone-else").index > 0
+        sw.ledger.claims.claim(GTIN, "SN-10", codes["SN-10"], client="guesser")
+    assert sw.ledger.claims.claim(GTIN, "SN-10", codes["SN-10"], client="someone-else").index > 0
 
 
 def test_resale_transfer_works_once_and_only_once(sw: SignalWorld) -> None:
     code = sw.mint("SN-1")
-    first = sw.ledger.claim(GTIN, "SN-1", code, client="alice")
-    second = sw.ledger.claim(GTIN, "SN-1", first.transfer_code, client="bob")
+    first = sw.ledger.claims.claim(GTIN, "SN-1", code, client="alice")
+    second = sw.ledger.claims.claim(GTIN, "SN-1", first.transfer_code, client="bob")
     assert second.resale and second.transfer_code != first.transfer_code
     for used in (first.transfer_code, code):
         with pytest.raises(AlreadyClaimedError):
-            sw.ledger.claim(GTIN, "SN-1", used, client="carol")
+            sw.ledger.claims.claim(GTIN, "SN-1", used, client="carol")
     kinds = [
         Leaf.from_bytes(e.leaf).signed.event.kind for e in sw.ledger.unit_entries(GTIN, "SN-1")
     ]
     assert kinds == ["commission", "claim", "claim"]
-    third = sw.ledger.claim(GTIN, "SN-1", second.transfer_code, client="carol")
+    third = sw.ledger.claims.claim(GTIN, "SN-1", second.transfer_code, client="carol")
     assert third.resale
     # the chain replays: the audit's view of the rules agrees with the service
     assert sw.ledger.replay().units[(GTIN, "SN-1")].claimed
@@ -105,13 +107,13 @@ def test_resale_transfer_works_once_and_only_once(sw: SignalWorld) -> None:
 
 def test_the_owner_sees_the_claim_as_theirs_and_others_as_a_caution(sw: SignalWorld) -> None:
     code = sw.mint("SN-1")
-    result = sw.ledger.claim(GTIN, "SN-1", code, client="alice")
+    result = sw.ledger.claims.claim(GTIN, "SN-1", code, client="alice")
     mine = sw.view("SN-1", owner_token=result.owner_token)
     assert (mine["verdict"], mine["owner"]) == ("genuine", True)
     assert "owned" in sw.codes_of(mine) and "claimed" not in sw.codes_of(mine)
     theirs = sw.view("SN-1", owner_token="not-the-token")  # noqa: S106
     assert (theirs["verdict"], theirs["owner"]) == ("caution", False)
     assert "claimed" in sw.codes_of(theirs)
-    resold = sw.ledger.claim(GTIN, "SN-1", result.transfer_code, client="bob")
+    resold = sw.ledger.claims.claim(GTIN, "SN-1", result.transfer_code, client="bob")
     assert not sw.view("SN-1", owner_token=result.owner_token)["owner"]
     assert sw.view("SN-1", owner_token=resold.owner_token)["owner"]

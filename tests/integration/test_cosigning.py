@@ -22,7 +22,6 @@ from ledger.errors import (
     StaleCheckpointError,
     ValidationError,
 )
-from ledger.service import cosigning, exports
 from ledger.service.ledger import Ledger
 from ledger.verify import unitproof
 from tests.factories import GTIN, key
@@ -53,7 +52,7 @@ def post(ledger: Ledger, signer: note.Signer, old: int, note_text: str | None = 
     line = note.cosign_checkpoint(checkpoint, signer, 1_764_000_000)
     proof = ledger.consistency_proof(old, checkpoint.size) if old else []
     body = witness.submission(old, proof, text, line)
-    return cosigning.add_cosignature(ledger, body, NOW)
+    return ledger.cosigning.add_cosignature(body, NOW)
 
 
 def test_a_configured_witness_cosigns_and_the_log_serves_and_counts_it(
@@ -67,7 +66,7 @@ def test_a_configured_witness_cosigns_and_the_log_serves_and_counts_it(
         "cosigned_by": ["witness.example/w1"],
         "witnesses": {"configured": 2, "vouched": 1},
     }
-    served = cosigning.cosigned_checkpoint(ledger)
+    served = ledger.cosigning.cosigned_checkpoint()
     checkpoint = note.verify_checkpoint(served, ledger.verifier_key)
     assert [
         w.name for w in note.cosigners(checkpoint, note.Note.from_bytes(served), [W1.verifier])
@@ -104,7 +103,7 @@ def test_refusals_write_nothing(witnessed: LedgerWorld) -> None:
     line = note.cosign_checkpoint(checkpoint, W1, 5)
     bad = note.NoteSignature(line.name, line.key_hash, line.signature[:-1] + b"\x00")
     with pytest.raises(CheckpointSignatureError):  # a configured witness's bad line
-        cosigning.add_cosignature(ledger, witness.submission(0, [], text, bad), NOW)
+        ledger.cosigning.add_cosignature(witness.submission(0, [], text, bad), NOW)
     other_log = note.Signer(checkpoint.origin, key(7))
     foreign = note.sign_checkpoint(checkpoint, other_log).decode()
     with pytest.raises(CheckpointSignatureError):  # not signed by this log
@@ -122,9 +121,9 @@ def test_refusals_write_nothing(witnessed: LedgerWorld) -> None:
     with pytest.raises(NotFoundError):
         post(ledger, W1, 0, bigger)
     with pytest.raises(ValidationError):  # old > size
-        cosigning.add_cosignature(ledger, witness.submission(size + 1, [], text, line), NOW)
+        ledger.cosigning.add_cosignature(witness.submission(size + 1, [], text, line), NOW)
     with pytest.raises(ValidationError):
-        cosigning.add_cosignature(ledger, b"old x\n\n" + text.encode(), NOW)
+        ledger.cosigning.add_cosignature(b"old x\n\n" + text.encode(), NOW)
     assert ledger.store.cosignatures.lines(ledger.log, size) == []
     assert ledger.store.cosignatures.heads(ledger.log) == {}
 
@@ -134,10 +133,10 @@ def test_the_offline_proof_uses_the_cosigned_checkpoint(witnessed: LedgerWorld) 
     cosigned = post(ledger, W1, 0)["size"]
     later_unit = {"gtin": GTIN, "serial": "LATER-1"}
     witnessed.append(witnessed.world.sign("commission", "acme", unit=later_unit, prev=None))
-    text = exports.unit_proof(ledger, GTIN, SERIAL)
+    text = ledger.exports.unit_proof(GTIN, SERIAL)
     result = unitproof.verify(text, ledger.verifier_key, [W1.verifier.to_text()], 1)
     assert result.size == cosigned and result.witnesses == ("witness.example/w1",)
-    later = unitproof.verify(exports.unit_proof(ledger, GTIN, "LATER-1"), ledger.verifier_key)
+    later = unitproof.verify(ledger.exports.unit_proof(GTIN, "LATER-1"), ledger.verifier_key)
     assert later.size == ledger.head().size and later.witnesses == ()
     with pytest.raises(NotFoundError):
-        exports.unit_proof(ledger, GTIN, "NEVER-1")
+        ledger.exports.unit_proof(GTIN, "NEVER-1")

@@ -20,7 +20,6 @@ from ledger.epcis.errors import CaptureRefusedError
 from ledger.epcis.sign import sign_document
 from ledger.errors import ValidationError
 from ledger.rules import UnknownKeyError
-from ledger.service.epcis import capture, export_range, export_unit
 from ledger.service.ledger import Ledger
 from tests.epcis_support import (
     assert_valid,
@@ -85,7 +84,7 @@ def shipping_document(to: str = "shop") -> dict[str, Any]:
 def test_capture_appends_ordinary_signed_entries(world: LedgerWorld) -> None:
     ledger = world.ledger
     envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger))
-    receipt = capture(ledger, envelope)
+    receipt = ledger.epcis.capture(envelope)
     [item] = receipt.receipts
     assert not item.duplicate and item.index == receipt.size - 1
     stored = Leaf.from_bytes(ledger.entry(item.index).leaf)
@@ -103,7 +102,7 @@ def test_capture_appends_ordinary_signed_entries(world: LedgerWorld) -> None:
     assert view["entries"][-1]["index"] == item.index
     # idempotent: the same envelope again appends nothing
     before = dump(ledger)
-    again = capture(ledger, envelope)
+    again = ledger.epcis.capture(envelope)
     assert again.receipts[0].duplicate and again.receipts[0].index == item.index
     assert dump(ledger) == before
 
@@ -152,8 +151,8 @@ def test_gs1_example_is_appended_when_its_units_and_parties_exist(world: LedgerW
     ]
     shipper = {**document, "epcisBody": {"eventList": [first]}}
     receiver = {**document, "epcisBody": {"eventList": [second]}}
-    shipped = capture(ledger, sign_document(shipper, "gs1-brand", key(9), head_in(ledger)))
-    received = capture(ledger, sign_document(receiver, "shop", key(5), head_in(ledger)))
+    shipped = ledger.epcis.capture(sign_document(shipper, "gs1-brand", key(9), head_in(ledger)))
+    received = ledger.epcis.capture(sign_document(receiver, "shop", key(5), head_in(ledger)))
     assert len(shipped.receipts) == 2 and len(received.receipts) == 1  # one entry per EPC
     for serial, chain in (
         ("2017", [("commission", "gs1-brand"), ("handoff", "gs1-brand")]),
@@ -172,7 +171,7 @@ def test_gs1_example_as_published_is_refused_per_event(world: LedgerWorld) -> No
     before = dump(ledger)
     envelope = sign_document_lenient(example(), "gs1-brand", ledger)
     with pytest.raises(CaptureRefusedError) as refused:
-        capture(ledger, envelope)
+        ledger.epcis.capture(envelope)
     assert refusals(refused.value) == [
         (0, None, "epcis-party", "destinationList"),  # a shipment names no recipient actor
         (1, None, "epcis-not-checked", None),
@@ -216,7 +215,7 @@ def test_gs1_example_on_units_never_commissioned_names_the_rule(world: LedgerWor
         document, "ship-co", key(4), lambda unit: codec.b64url_encode(bytes(32))
     )
     with pytest.raises(CaptureRefusedError) as refused:
-        capture(ledger, unknown)
+        ledger.epcis.capture(unknown)
     assert refusals(refused.value) == [
         (0, 0, "unknown-unit", "unit"),
         (1, None, "epcis-not-checked", None),
@@ -236,7 +235,7 @@ def test_gs1_example_with_its_2005_times_is_stale(world: LedgerWorld) -> None:
     ]
     only = {**document, "epcisBody": {"eventList": [first]}}
     with pytest.raises(CaptureRefusedError) as refused:
-        capture(ledger, sign_document(only, "gs1-brand", key(9), head_in(ledger)))
+        ledger.epcis.capture(sign_document(only, "gs1-brand", key(9), head_in(ledger)))
     assert refusals(refused.value) == [(0, 0, "stale-time", "time")]
     assert dump(ledger) == before
 
@@ -276,23 +275,23 @@ def test_forged_or_tampered_envelopes_are_refused_and_nothing_changes(
     envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger))
     before = dump(ledger)
     with pytest.raises(CaptureRefusedError) as refused:
-        capture(ledger, _tampered(envelope, how))
+        ledger.epcis.capture(_tampered(envelope, how))
     assert refusals(refused.value) == [(0, 0, "bad-signature", None)]
     assert refused.value.status == 403
     assert dump(ledger) == before
-    capture(ledger, envelope)  # the genuine envelope still goes through
+    ledger.epcis.capture(envelope)  # the genuine envelope still goes through
 
 
 def test_a_changed_prev_is_a_bad_signature_and_a_moved_head_a_conflict(world: LedgerWorld) -> None:
     ledger = world.ledger
     envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger))
     with pytest.raises(CaptureRefusedError) as refused:
-        capture(ledger, _tampered(envelope, "prev"))
+        ledger.epcis.capture(_tampered(envelope, "prev"))
     assert refusals(refused.value) == [(0, 0, "bad-signature", None)]
     world.append(world.world.on_unit("inspect", "insp", result="pass"))
     before = dump(ledger)
     with pytest.raises(CaptureRefusedError) as stale:
-        capture(ledger, envelope)
+        ledger.epcis.capture(envelope)
     assert refusals(stale.value) == [(0, 0, "head-conflict", "prev")]
     assert stale.value.status == 409
     assert dump(ledger) == before
@@ -303,10 +302,10 @@ def test_unknown_key_and_malformed_envelopes_are_refused_whole(world: LedgerWorl
     before = dump(ledger)
     stranger = sign_document(shipping_document(), "acme", key(98), head_in(ledger))
     with pytest.raises(UnknownKeyError) as unknown:
-        capture(ledger, stranger)
+        ledger.epcis.capture(stranger)
     assert unknown.value.field == "key"
     with pytest.raises(ValidationError) as malformed:
-        capture(ledger, {"format": "provenance-ledger/epcis-capture/v1"})
+        ledger.epcis.capture({"format": "provenance-ledger/epcis-capture/v1"})
     assert malformed.value.field == "actor"
     assert dump(ledger) == before
 
@@ -325,7 +324,7 @@ def test_every_bad_event_is_listed_and_good_ones_are_not_appended(world: LedgerW
     ]
     before = dump(ledger)
     with pytest.raises(CaptureRefusedError) as refused:
-        capture(ledger, envelope)
+        ledger.epcis.capture(envelope)
     assert refusals(refused.value) == [
         (0, 0, "bad-signature", None),
         (1, None, "epcis-unmapped", "bizStep"),
@@ -366,7 +365,7 @@ def test_exported_chain_reimported_into_a_fresh_ledger_is_the_same_chain(
     world: LedgerWorld, fresh: LedgerWorld
 ) -> None:
     _story(world)
-    document = export_unit(world.ledger, GTIN, SERIAL)
+    document = world.ledger.epcis.export_unit(GTIN, SERIAL)
     assert_valid(document)
     assert document["pl:checkpoint"] == world.ledger.checkpoint()
     commissioned = world.ledger.unit_entries(GTIN, SERIAL)[0].index
@@ -377,13 +376,13 @@ def test_exported_chain_reimported_into_a_fresh_ledger_is_the_same_chain(
         },
     }
     for _, envelope in envelopes(custody, world.world.seeds, head_in(fresh.ledger)):
-        capture(fresh.ledger, envelope)
+        fresh.ledger.epcis.capture(envelope)
     original = [Leaf.from_bytes(e.leaf).signed for e in world.ledger.unit_entries(GTIN, SERIAL)]
     again = [Leaf.from_bytes(e.leaf).signed for e in fresh.ledger.unit_entries(GTIN, SERIAL)]
     assert custody_chain(again, GTIN, SERIAL) == custody_chain(original, GTIN, SERIAL)
     assert len(again) == 10
     assert [s.hash for s in again] == [s.hash for s in original]  # the very same events
-    reexported = export_unit(fresh.ledger, GTIN, SERIAL)
+    reexported = fresh.ledger.epcis.export_unit(GTIN, SERIAL)
     assert_valid(reexported)
     strip = ("recordTime", "pl:index", "pl:leafHash")
     assert [{k: v for k, v in e.items() if k not in strip} for e in unit_events(reexported)] == [
@@ -393,7 +392,7 @@ def test_exported_chain_reimported_into_a_fresh_ledger_is_the_same_chain(
 
 def test_export_range_covers_every_unit_entry_and_validates(world: LedgerWorld) -> None:
     _story(world)
-    document = export_range(world.ledger)
+    document = world.ledger.epcis.export_range()
     assert_valid(document)
     indices = [e["pl:index"] for e in unit_events(document)]
     unit_indices = [
@@ -403,10 +402,10 @@ def test_export_range_covers_every_unit_entry_and_validates(world: LedgerWorld) 
         in {"commission", "handoff", "receive", "inspect", "sell", "return", "recall"}
     ]
     assert indices == unit_indices
-    part = export_range(world.ledger, indices[2], indices[4])
+    part = world.ledger.epcis.export_range(indices[2], indices[4])
     assert [e["pl:index"] for e in unit_events(part)] == indices[2:4]
     assert "sourceList" not in unit_events(part)[0] or unit_events(part)[0]["pl:kind"] != "receive"
-    assert unit_events(export_unit(world.ledger, GTIN, "NOPE")) == []
+    assert unit_events(world.ledger.epcis.export_unit(GTIN, "NOPE")) == []
 
 
 def test_a_partner_cannot_capture_as_another_actor(world: LedgerWorld) -> None:
@@ -419,8 +418,8 @@ def test_a_partner_cannot_capture_as_another_actor(world: LedgerWorld) -> None:
     del document["epcisBody"]["eventList"][0]["destinationList"]
     posing = sign_document(document, "ship-co", key(2), head_in(ledger))
     with pytest.raises(CaptureRefusedError) as refused:
-        capture(ledger, posing)
+        ledger.epcis.capture(posing)
     assert refusals(refused.value) == [(0, 0, "foreign-key", "key")]
     assert dump(ledger) == before
     genuine = sign_document(document, "ship-co", key(4), head_in(ledger))
-    assert not capture(ledger, genuine).receipts[0].duplicate
+    assert not ledger.epcis.capture(genuine).receipts[0].duplicate

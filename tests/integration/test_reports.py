@@ -49,19 +49,21 @@ def test_an_open_report_cautions_until_closed_and_the_response_time_is_kept(
     sw: SignalWorld,
 ) -> None:
     sw.mint("SN-1")
-    report = sw.ledger.report(GTIN, "SN-1", "counterfeit", text="stitching wrong", client="c")
+    report = sw.ledger.reports.report(
+        GTIN, "SN-1", "counterfeit", text="stitching wrong", client="c"
+    )
     assert report["brand"] == "acme"
     view = sw.view("SN-1")
     assert view["verdict"] == "caution" and sw.codes_of(view) == ["reported"]
     sw.clock.advance(hours=2)
-    acked = sw.ledger.resolve_report(report["id"], by=actor(sw, "acme"), action="ack")
+    acked = sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "acme"), action="ack")
     assert acked["status"] == "open" and acked["first_response_at"]
     assert sw.view("SN-1")["verdict"] == "caution"  # acknowledged, still open
     sw.clock.advance(hours=1)
-    closed = sw.ledger.resolve_report(report["id"], by=actor(sw, "acme"), action="close")
+    closed = sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "acme"), action="close")
     assert closed["status"] == "closed"
     assert sw.view("SN-1")["verdict"] == "genuine"
-    alerts = sw.ledger.alerts("acme")
+    alerts = sw.ledger.reports.alerts("acme")
     assert alerts["response"] == {
         "open": 0,
         "answered": 1,
@@ -69,21 +71,21 @@ def test_an_open_report_cautions_until_closed_and_the_response_time_is_kept(
         "max_seconds": 7200,
     }
     with pytest.raises(ConflictError):
-        sw.ledger.resolve_report(report["id"], by=actor(sw, "acme"), action="close")
+        sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "acme"), action="close")
 
 
 def test_flagging_a_report_appends_the_brands_signed_flag(sw: SignalWorld) -> None:
     sw.mint("SN-1")
-    report = sw.ledger.report(GTIN, "SN-1", "label-mismatch", photo=PNG, client="c")
+    report = sw.ledger.reports.report(GTIN, "SN-1", "label-mismatch", photo=PNG, client="c")
     with pytest.raises(ValidationError):
-        sw.ledger.resolve_report(report["id"], by=actor(sw, "acme"), action="flag")
-    flagged = sw.ledger.resolve_report(
+        sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "acme"), action="flag")
+    flagged = sw.ledger.reports.resolve_report(
         report["id"], by=actor(sw, "acme"), action="flag", flag=flag_event(sw, "SN-1")
     )
     assert flagged["status"] == "flagged" and flagged["flag_index"] > 0
     view = sw.view("SN-1")
     assert sw.codes_of(view) == ["flagged"]
-    assert sw.ledger.alerts("acme")["reports"][0]["photo"] is True
+    assert sw.ledger.reports.alerts("acme")["reports"][0]["photo"] is True
 
 
 def test_only_the_brand_or_an_operator_answers(sw: SignalWorld) -> None:
@@ -98,10 +100,10 @@ def test_only_the_brand_or_an_operator_answers(sw: SignalWorld) -> None:
         prefixes=["9506001"],
     )
     sw.mint("SN-1")
-    report = sw.ledger.report(GTIN, "SN-1", "other", client="c")
+    report = sw.ledger.reports.report(GTIN, "SN-1", "other", client="c")
     with pytest.raises(ForbiddenError):
-        sw.ledger.resolve_report(report["id"], by=actor(sw, "rival"), action="close")
-    done = sw.ledger.resolve_report(report["id"], by=actor(sw, "operator"), action="close")
+        sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "rival"), action="close")
+    done = sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "operator"), action="close")
     assert done["resolved_by"] == "operator"
 
 
@@ -117,7 +119,7 @@ def test_only_the_brand_or_an_operator_answers(sw: SignalWorld) -> None:
 def test_malformed_reports_are_refused(sw: SignalWorld, fields: dict, field: str) -> None:
     args = {"reason": "counterfeit", **fields}
     with pytest.raises(ValidationError) as error:
-        sw.ledger.report(GTIN, "SN-1", args.pop("reason"), client="c", **args)
+        sw.ledger.reports.report(GTIN, "SN-1", args.pop("reason"), client="c", **args)
     assert error.value.field == field
 
 

@@ -20,14 +20,14 @@ def sw(db_url: str) -> Iterator[SignalWorld]:
 
 
 def alert_codes(sw: SignalWorld, serial: str | None = None) -> list[str]:
-    alerts = sw.ledger.alerts("acme")["signals"]
+    alerts = sw.ledger.reports.alerts("acme")["signals"]
     return [
         a["code"] for a in alerts if serial is None or (a["unit"] or {}).get("serial") == serial
     ]
 
 
 def test_post_claim_scans_by_another_client_fire(sw: SignalWorld) -> None:
-    result = sw.ledger.claim(GTIN, "SN-1", sw.mint("SN-1"), client="alice-today")
+    result = sw.ledger.claims.claim(GTIN, "SN-1", sw.mint("SN-1"), client="alice-today")
     sw.clock.advance(days=3)
     sw.scan("SN-1", "CN", "someone-else")
     view = sw.view("SN-1", owner_token=result.owner_token)
@@ -38,7 +38,7 @@ def test_post_claim_scans_by_another_client_fire(sw: SignalWorld) -> None:
 
 
 def test_the_owner_rescanning_at_home_is_no_signal(sw: SignalWorld) -> None:
-    result = sw.ledger.claim(GTIN, "SN-1", sw.mint("SN-1"), client="alice-today")
+    result = sw.ledger.claims.claim(GTIN, "SN-1", sw.mint("SN-1"), client="alice-today")
     sw.clock.advance(minutes=5)
     sw.scan("SN-1", "CN", "alice-today")  # same day, same address
     sw.clock.advance(days=10)
@@ -99,7 +99,7 @@ def test_twenty_invented_serials_fire_and_two_typos_do_not(sw: SignalWorld) -> N
         sw.scan(f"FAKE-{i:04d}", "CN", "printer")
     view = sw.view("FAKE-0007")
     assert (view["verdict"], sw.codes_of(view)) == ("unknown", ["not-found", "serial-probing"])
-    signals = sw.ledger.alerts("acme")["signals"]
+    signals = sw.ledger.reports.alerts("acme")["signals"]
     probing = [s for s in signals if s["code"] == "serial-probing"]
     assert len(probing) == 1 and probing[0]["unit"] is None
     assert probing[0]["evidence"]["gtin"] == GTIN and probing[0]["evidence"]["serials"] == 22
@@ -119,5 +119,5 @@ def test_retention_prunes_old_scans_and_their_signals(sw: SignalWorld) -> None:
     sw.scan("SN-1", "US", "b")
     assert sw.view("SN-1")["verdict"] == "caution"
     sw.clock.advance(days=91)
-    assert sw.ledger.prune_scans() == 2
+    assert sw.ledger.signals.prune_scans() == 2
     assert sw.view("SN-1")["verdict"] == "genuine"

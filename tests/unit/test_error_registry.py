@@ -147,7 +147,7 @@ def test_every_api_code_has_its_problem_type_documented() -> None:
             assert statuses == [str(cls.status)], (code, documented[code], cls.status)
 
 
-@pytest.mark.parametrize("module", ["ledger.epcis.errors", "cli.commands_epcis"])
+@pytest.mark.parametrize("module", ["ledger.epcis.errors", "cli.backends.base"])
 def test_epcis_refused_is_one_refusal(module: str) -> None:
     """The capture's and the CLI import's refusals share ``epcis-refused`` by inheritance."""
     from ledger.epcis.errors import EpcisRefusedError

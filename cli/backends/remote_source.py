@@ -10,32 +10,26 @@ the client can read, so those checks are the server's own (its local audit).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from cli.backends.http import Http
 from ledger import codec, merkle
 from ledger.audit.auditor import entry_from_leaf
 from ledger.merkle import Subtree
 from ledger.rules.state import State
 from ledger.stored import StoredCheckpoint, StoredEntry
 
-if TYPE_CHECKING:
-    from cli.backend import Remote
-
 
 @dataclass
 class RemoteSource:
     """An `ledger.audit.replay.AuditSource` over a server's HTTP API."""
 
-    remote: Remote
+    http: Http
     _checkpoint: str = ""
     _size: int = 0
 
     def head(self) -> tuple[int, bytes | None]:
         """The size of the latest checkpoint (the audit covers exactly that tree)."""
-        response = self.remote._get("/v1/checkpoint")
-        if response.status_code != 200:
-            self.remote._json(response)
-        self._checkpoint = response.text
+        self._checkpoint = self.http.text("/v1/checkpoint")
         self._size = int(self._checkpoint.split("\n")[1])
         return self._size, None
 
@@ -50,7 +44,7 @@ class RemoteSource:
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """The server's RFC 9162 consistency proof between two sizes."""
-        body = self.remote._json(self.remote._get("/v1/proofs/consistency", old=old, new=new))
+        body = self.http.json(self.http.get("/v1/proofs/consistency", old=old, new=new))
         return [codec.b64url_decode(h, field="proof", size=32) for h in body["proof"]]
 
     def entries_at(self, start: int, end: int, size: int) -> list[StoredEntry]:
@@ -58,8 +52,8 @@ class RemoteSource:
         out: list[StoredEntry] = []
         stop = min(end, size)
         while start < stop:
-            page = self.remote._json(
-                self.remote._get("/v1/entries", start=start, end=min(stop, start + 1000), size=size)
+            page = self.http.json(
+                self.http.get("/v1/entries", start=start, end=min(stop, start + 1000), size=size)
             )
             for item in page["entries"]:
                 leaf = codec.b64url_decode(str(item["leaf"]), field="leaf")

@@ -14,60 +14,61 @@ import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from cli.backend import remote_url
+from cli.backends import remote_url
 from cli.common import OPTIONS, UsageError, emit, fail
 from cli.statefile import read_json, write_json
-from ledger import note
-from ledger.errors import KeyFormatError, SplitViewError
-from ledger.events import format_time
+from ledger.errors import KeyFormatError
+
+if TYPE_CHECKING:
+    from ledger import note
+
+app = typer.Typer()
 
 
-def install(app: typer.Typer) -> None:
-    """Add ``witness``."""
-
-    @app.command()
-    def witness(
-        key: Path = typer.Option(..., "--key", help="the witness's signer key file (0x04)"),
-        server: str = typer.Option(None, "--server", help="the log's server"),
-        state: Path = typer.Option(
-            None, "--state", help="the witness's state file (default: next to the key)"
-        ),
-        log_key: str = typer.Option(
-            None, "--log-key", help="the log's verifier key (default: PROVENANCE_LOG_KEY)"
-        ),
-        checkpoint: Path = typer.Option(
-            None, "--checkpoint", help="check this checkpoint instead of the server's latest"
-        ),
-        evidence: Path = typer.Option(
-            None, "--evidence", help="where to write split-view evidence"
-        ),
-        new: str = typer.Option(
-            None, "--new", help="create a witness key with this name in --key, then stop"
-        ),
-        log: str = typer.Option(
-            None, "--log", help="which log of a deployment of several (/logs/LOG on the server)"
-        ),
-    ) -> None:
-        """Cosign the log's latest checkpoint if it is consistent with the last one."""
-        if new is not None:
-            _create_key(key, new)
-            return
-        url = server or OPTIONS.server
-        if not url:
-            raise UsageError("the witness needs --server URL")
-        log = log or OPTIONS.log
-        signer = _load_key(key)
-        # One state file per log: each log has its own tree and its own last checkpoint.
-        suffix = f".{log}.state.json" if log else ".state.json"
-        state_file = state or key.with_name(key.name + suffix)
-        _run(remote_url(url, log), signer, state_file, log_key, checkpoint, evidence)
+@app.command()
+def witness(
+    key: Path = typer.Option(..., "--key", help="the witness's signer key file (0x04)"),
+    server: str = typer.Option(None, "--server", help="the log's server"),
+    state: Path = typer.Option(
+        None, "--state", help="the witness's state file (default: next to the key)"
+    ),
+    log_key: str = typer.Option(
+        None, "--log-key", help="the log's verifier key (default: PROVENANCE_LOG_KEY)"
+    ),
+    checkpoint: Path = typer.Option(
+        None, "--checkpoint", help="check this checkpoint instead of the server's latest"
+    ),
+    evidence: Path = typer.Option(None, "--evidence", help="where to write split-view evidence"),
+    new: str = typer.Option(
+        None, "--new", help="create a witness key with this name in --key, then stop"
+    ),
+    log: str = typer.Option(
+        None, "--log", help="which log of a deployment of several (/logs/LOG on the server)"
+    ),
+) -> None:
+    """Cosign the log's latest checkpoint if it is consistent with the last one."""
+    if new is not None:
+        _create_key(key, new)
+        return
+    url = server or OPTIONS.server
+    if not url:
+        raise UsageError("the witness needs --server URL")
+    log = log or OPTIONS.log
+    signer = _load_key(key)
+    # One state file per log: each log has its own tree and its own last checkpoint.
+    suffix = f".{log}.state.json" if log else ".state.json"
+    state_file = state or key.with_name(key.name + suffix)
+    _run(remote_url(url, log), signer, state_file, log_key, checkpoint, evidence)
 
 
 def _create_key(path: Path, name: str) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger import note
 
     signer = note.Signer(name, Ed25519PrivateKey.generate(), note.ALG_COSIGNATURE_V1)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +87,8 @@ def _create_key(path: Path, name: str) -> None:
 
 
 def _load_key(path: Path) -> note.Signer:
+    from ledger import note
+
     try:
         mode = path.stat().st_mode
         text = path.read_text().strip()
@@ -107,9 +110,12 @@ def _run(
     checkpoint: Path | None,
     evidence: Path | None,
 ) -> None:
-    from cli.backend import Remote
-    from cli.remote_audit import RemoteSource
+    from cli.backends.remote import Remote
+    from cli.backends.remote_source import RemoteSource
+    from ledger import note
     from ledger.audit.witness import WitnessState, cosign_next, submission
+    from ledger.errors import SplitViewError
+    from ledger.events import format_time
 
     data = read_json(state_file)
     pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY") or (data or {}).get("log_key")
@@ -118,7 +124,7 @@ def _run(
     previous = WitnessState.from_dict(data, pinned) if data is not None else None
     remote = Remote(url)
     try:
-        source = RemoteSource(remote)
+        source = RemoteSource(remote.http)
         served = checkpoint.read_text() if checkpoint else source.latest_checkpoint()
         size = note.Checkpoint.from_body(note.Note.from_bytes(served).text).size
         old = previous.seen.checkpoint.size if previous else 0
@@ -134,13 +140,13 @@ def _run(
             fail(f"split-view: {e.message}; refused to cosign; evidence in {target}")
         write_json(state_file, new_state.to_dict())  # persisted before the cosignature leaves
         body = submission(old, proof, new_state.seen.note, line)
-        response = remote.http.post(
+        response = remote.http.client.post(
             "/v1/checkpoint/cosignatures", content=body, headers={"Content-Type": "text/plain"}
         )
         if response.status_code == 409 and response.json().get("code") == "stale-checkpoint":
             recorded = response.json().get("size")
             fail(f"the log recorded size {recorded} as this witness's last, not {old}")
-        receipt = remote._json(response)
+        receipt = remote.http.json(response)
     finally:
         remote.close()
     emit(

@@ -14,70 +14,68 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import Progress
 
+from cli.backends import connect, remote, remote_url
 from cli.common import OPTIONS, UsageError, console, emit
 from cli.statefile import read_json, write_json
-from ledger.audit.replay import AuditReport
-from ledger.events import format_time
+
+if TYPE_CHECKING:
+    from ledger.audit.replay import AuditReport
+
+app = typer.Typer()
 
 
-def install(app: typer.Typer) -> None:
-    """Add ``audit``."""
+@app.command()
+def audit(
+    trusted: list[Path] = typer.Option(
+        None, "--trusted", help="a checkpoint file you kept (repeatable)"
+    ),
+    server: str = typer.Option(None, "--server", help="audit this server's log"),
+    state: Path = typer.Option(
+        None, "--state", help="with --server: the auditor's state file (incremental audit)"
+    ),
+    bundle: Path = typer.Option(None, "--bundle", help="audit an export bundle offline"),
+    log_key: str = typer.Option(
+        None, "--log-key", help="the log's verifier key to pin (default: PROVENANCE_LOG_KEY)"
+    ),
+    evidence: Path = typer.Option(
+        None, "--evidence", help="where to write split-view evidence (default: STATE.evidence)"
+    ),
+    log: str = typer.Option(
+        None, "--log", help="the log to audit, in a deployment of several (docs/SCALING.md)"
+    ),
+) -> None:
+    """Replay the whole log (or what is new) and check every hash, proof, signature, rule."""
+    from rich.progress import Progress
 
-    @app.command()
-    def audit(
-        trusted: list[Path] = typer.Option(
-            None, "--trusted", help="a checkpoint file you kept (repeatable)"
-        ),
-        server: str = typer.Option(None, "--server", help="audit this server's log"),
-        state: Path = typer.Option(
-            None, "--state", help="with --server: the auditor's state file (incremental audit)"
-        ),
-        bundle: Path = typer.Option(None, "--bundle", help="audit an export bundle offline"),
-        log_key: str = typer.Option(
-            None, "--log-key", help="the log's verifier key to pin (default: PROVENANCE_LOG_KEY)"
-        ),
-        evidence: Path = typer.Option(
-            None, "--evidence", help="where to write split-view evidence (default: STATE.evidence)"
-        ),
-        log: str = typer.Option(
-            None, "--log", help="the log to audit, in a deployment of several (docs/SCALING.md)"
-        ),
-    ) -> None:
-        """Replay the whole log (or what is new) and check every hash, proof, signature, rule."""
-        from cli.backend import remote_url
+    OPTIONS.log = log or OPTIONS.log
+    url = server or OPTIONS.server
+    url = remote_url(url, OPTIONS.log) if url else None
+    if sum(x is not None for x in (url, bundle)) > 1 or (state and not url):
+        raise UsageError("use --bundle alone, or --state with --server")
+    kept = [p.read_text() for p in trusted or []]
+    pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY")
+    with Progress(console=console, disable=OPTIONS.json, transient=True) as bar:
+        task = bar.add_task("auditing", total=None)
 
-        OPTIONS.log = log or OPTIONS.log
-        url = server or OPTIONS.server
-        url = remote_url(url, OPTIONS.log) if url else None
-        if sum(x is not None for x in (url, bundle)) > 1 or (state and not url):
-            raise UsageError("use --bundle alone, or --state with --server")
-        kept = [p.read_text() for p in trusted or []]
-        pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY")
-        with Progress(console=console, disable=OPTIONS.json, transient=True) as bar:
-            task = bar.add_task("auditing", total=None)
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            if bundle is not None:
-                report = _audit_bundle(bundle, pinned, kept, progress)
-            elif url and state is not None:
-                report = _follow(url, state, pinned, evidence, progress)
-            else:
-                report = _audit_backend(url, kept, progress)
-        _show(report)
+        if bundle is not None:
+            report = _audit_bundle(bundle, pinned, kept, progress)
+        elif url and state is not None:
+            report = _follow(url, state, pinned, evidence, progress)
+        else:
+            report = _audit_backend(url, kept, progress)
+    _show(report)
 
 
 def _audit_backend(url: str | None, kept: list[str], progress: Any) -> AuditReport:
-    from cli.backend import Remote
-    from cli.signing import backend
-
-    store = Remote(url) if url else backend()
+    """The full audit of ``url`` (the server's log, ``/logs/LOG`` included) or of ``--db``."""
+    store = remote(url) if url else connect()
     try:
         return store.audit(kept, progress)
     finally:
@@ -101,9 +99,10 @@ def _audit_bundle(path: Path, pinned: str | None, kept: list[str], progress: Any
 def _follow(
     url: str, state: Path, pinned: str | None, evidence: Path | None, progress: Any
 ) -> AuditReport:
-    from cli.backend import Remote
-    from cli.remote_audit import RemoteSource
+    from cli.backends.remote import Remote
+    from cli.backends.remote_source import RemoteSource
     from ledger.audit.auditor import AuditorState, follow
+    from ledger.events import format_time
 
     data = read_json(state)
     remote = Remote(url)
@@ -111,7 +110,7 @@ def _follow(
         key = pinned or (data or {}).get("log_key") or remote.verifier_key()
         previous = AuditorState.from_dict(data, key) if data is not None else None
         now = format_time(datetime.now(UTC))
-        report, new_state = follow(RemoteSource(remote), key, previous, now, progress=progress)
+        report, new_state = follow(RemoteSource(remote.http), key, previous, now, progress=progress)
     finally:
         remote.close()
     if new_state is not None:

@@ -1,0 +1,191 @@
+"""The `Backend` of a log in a local database, through the service (ledger.service).
+
+The operator's machine (or the demo's, or an auditor's with the log's key pinned):
+the same operations as a server, answered by `Ledger` in the API's JSON shapes. The
+operator's own access is the authority here, so the keys a server would want on a
+request (`KeyLoader`) are never read.
+
+Importing this module loads the store (SQLAlchemy, Alembic): `cli.backends.connect`
+imports it only when a command opens a local log.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cli.backends.base import ImportRefusedError, KeyLoader, Progress, refusal_summary
+from cli.common import load_private_key
+from ledger import codec, gs1
+from ledger.entry import Leaf, SignedEvent
+from ledger.epcis.errors import CaptureRefusedError
+from ledger.errors import KeyFormatError, NotFoundError, ValidationError
+from ledger.service.config import LogSpec
+from ledger.service.ledger import Ledger, LogConfig
+from ledger.service.settings import Settings
+
+if TYPE_CHECKING:
+    from ledger.audit.replay import AuditReport
+
+_PAGE = 1000
+
+
+class Local:
+    """The ledger in a local database; ``log`` names one log of a deployment file."""
+
+    def __init__(self, database_url: str, log: str | None = None) -> None:
+        spec = _local_log(database_url, log)
+        pinned = os.environ.get("PROVENANCE_LOG_KEY")
+        key_file = spec.operator_key_file
+        if pinned and (key_file is None or not key_file.exists()):
+            # An auditor's machine: no operator key, the log's verifier key pinned.
+            config = LogConfig(
+                origin=spec.origin,
+                operator_key=None,
+                name=spec.name,
+                verifier_key=pinned.strip(),
+                witnesses=Settings.from_env().witnesses,
+            )
+            self.ledger = Ledger.open(spec.database_url, config)
+            return
+        # As api.app, without loading FastAPI for a command line.
+        if key_file is None or not key_file.exists():
+            raise KeyFormatError(
+                f"no operator key at {key_file}: run `provenance init`, "
+                "set PROVENANCE_OPERATOR_KEY, or pin PROVENANCE_LOG_KEY to only read"
+            )
+        config = LogConfig(
+            origin=spec.origin,
+            operator_key=load_private_key(key_file),
+            name=spec.name,
+            witnesses=Settings.from_env().witnesses,
+        )
+        self.ledger = Ledger.open(spec.database_url, config)
+        self.ledger.init()
+
+    def append(self, events: Sequence[SignedEvent]) -> dict[str, Any]:
+        """Append through the service, 1,000 events per atomic batch."""
+        out: dict[str, Any] = {"receipts": [], "size": 0, "checkpoint": ""}
+        for start in range(0, len(events), _PAGE):
+            part = self.ledger.append_batch(events[start : start + _PAGE]).to_dict()
+            out = {**part, "receipts": out["receipts"] + part["receipts"]}
+        return out
+
+    def unit(self, gtin: str, serial: str, signature: str | None = None) -> dict[str, Any]:
+        """The unit view from the service."""
+        return self.ledger.unit_view(gtin, serial, signature)
+
+    def head(self, unit: gs1.UnitId) -> str:
+        """The unit's latest entry, read directly (no proofs needed for a head).
+
+        Raises:
+            NotFoundError: the unit is not in the log.
+        """
+        stored = self.ledger.unit_entries(unit.gtin, unit.serial)
+        if not stored:
+            raise NotFoundError(f"unit {unit.gtin}/{unit.serial} is not in the log", field="unit")
+        return codec.b64url_encode(Leaf.from_bytes(stored[-1].leaf).signed.hash)
+
+    def verifier_key(self) -> str:
+        """The local log's verifier key."""
+        return self.ledger.verifier_key
+
+    def actor(self, actor_id: str) -> dict[str, Any]:
+        """The actor from the projections."""
+        return self.ledger.actor_view(actor_id)
+
+    def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
+        """The full audit of the local database (nodes, chain and projections too)."""
+        return self.ledger.audit(trusted=trusted, progress=progress)
+
+    def export_epcis_unit(self, unit: gs1.UnitId, epc_base: str) -> dict[str, Any]:
+        """The unit's chain exported by the service."""
+        return self.ledger.epcis.export_unit(unit.gtin, unit.serial, epc_base=epc_base)
+
+    def export_epcis_range(self, start: int, end: int | None, epc_base: str) -> dict[str, Any]:
+        """A range of the log exported by the service."""
+        return self.ledger.epcis.export_range(start, end, epc_base=epc_base)
+
+    def capture_epcis(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Capture through the service, as ``POST /v1/epcis/capture`` would.
+
+        Raises:
+            ImportRefusedError: some event was refused (the message names each).
+        """
+        try:
+            return self.ledger.epcis.capture(envelope).to_dict()
+        except CaptureRefusedError as e:
+            summary = refusal_summary({"detail": e.message, **e.problem_fields})
+            raise ImportRefusedError(summary) from None
+
+    def claim(self, gtin: str, serial: str, code: str) -> dict[str, Any]:
+        """Claim through the service (client ``cli``)."""
+        return self.ledger.claims.claim(gtin, serial, code, client="cli").to_dict()
+
+    def alerts(self, brand: str, signer: KeyLoader) -> dict[str, Any]:
+        """The brand's queue (the operator's access: ``signer`` is not read)."""
+        return self.ledger.reports.alerts(brand)
+
+    def report_unit(self, brand: str, report_id: int, signer: KeyLoader) -> str | None:
+        """The unit of any report in the database, whichever brand's queue it is in."""
+        found = self.ledger.reports.find(report_id)
+        return None if found is None else f"{found['gtin']}/{found['serial']}"
+
+    def resolve_report(
+        self,
+        report_id: int,
+        *,
+        actor: str,
+        action: str,
+        note: str | None,
+        flag: SignedEvent | None,
+        signer: KeyLoader,
+    ) -> dict[str, Any]:
+        """Answer through the service as ``actor``, who must be registered.
+
+        Raises:
+            ValidationError: no actor ``actor``.
+        """
+        by = self.ledger.state().actors.get(actor)
+        if by is None:
+            raise ValidationError(f"no actor {actor!r}", field="as")
+        return self.ledger.reports.resolve_report(
+            report_id, by=by, action=action, note=note, flag=flag
+        )
+
+    def size(self) -> int:
+        """Entries in the log (local only: ``init`` reports it)."""
+        return self.ledger.head().size
+
+    def bundle_lines(self) -> Iterator[str]:
+        """The export bundle's lines (docs/FORMAT.md, "Export bundle"; local only)."""
+        return self.ledger.exports.bundle_lines()
+
+    def close(self) -> None:
+        """Close the database."""
+        self.ledger.close()
+
+
+def _local_log(database_url: str, log: str | None) -> LogSpec:
+    """The log a local command works on: ``log`` (default: the default log) of the
+    ``PROVENANCE_LOGS`` deployment file, else the log of that name in ``database_url``.
+
+    Raises:
+        NotFoundError: the deployment file has no log ``log``.
+        ValidationError: the deployment file is invalid.
+    """
+    settings = Settings.from_env()
+    if settings.logs_file is not None:
+        deployment = settings.deployment()
+        name = log or deployment.routing.default
+        for spec in deployment.logs:
+            if spec.name == name:
+                return spec
+        raise NotFoundError(f"no log {name!r} in {settings.logs_file}", field="log")
+    return LogSpec(
+        name=log or settings.log_name,
+        origin=settings.origin,
+        database_url=database_url,
+        operator_key_file=settings.operator_key_file,
+    )

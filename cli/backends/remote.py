@@ -1,0 +1,182 @@
+"""The `Backend` of a provenance server, over HTTP (docs/API.md).
+
+Reads are the API's JSON as served; the verify and audit commands re-check what
+matters on this machine. Requests that need an actor's authority (a brand's alerts,
+answering a report) are signed with its key (ledger.reqsig); writes carry events
+already signed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from cli.backends.base import ImportRefusedError, KeyLoader, Progress, refusal_summary
+from cli.backends.http import Http, RemoteError
+from cli.common import UsageError
+from ledger import codec, reqsig
+from ledger.entry import Leaf, SignedEvent
+from ledger.epcis.vocab import DEFAULT_EPC_BASE
+from ledger.errors import NotFoundError
+from ledger.events import format_time
+
+if TYPE_CHECKING:
+    from ledger import gs1
+    from ledger.audit.replay import AuditReport
+
+__all__ = ["Remote", "RemoteError"]
+
+_PAGE = 1000
+
+
+class Remote:
+    """A provenance server over HTTP: one log's base URL (``/logs/{log}`` included)."""
+
+    def __init__(self, url: str) -> None:
+        self.http = Http(url)
+        self.url = self.http.url
+
+    def append(self, events: Sequence[SignedEvent]) -> dict[str, Any]:
+        """POST the events in batches of 1,000."""
+        out: dict[str, Any] = {"receipts": [], "size": 0, "checkpoint": ""}
+        for start in range(0, len(events), _PAGE):
+            body = {"events": [e.to_dict() for e in events[start : start + _PAGE]]}
+            part = self.http.json(self.http.request("POST", "/v1/entries:batch", json=body))
+            out = {**part, "receipts": out["receipts"] + part["receipts"]}
+        return out
+
+    def unit(self, gtin: str, serial: str, signature: str | None = None) -> dict[str, Any]:
+        """GET the unit view."""
+        params = {"s": signature} if signature else {}
+        return dict(self.http.json(self.http.get(f"/v1/units/{gtin}/{serial}", **params)))
+
+    def head(self, unit: gs1.UnitId) -> str:
+        """The latest entry of the served unit view.
+
+        Raises:
+            NotFoundError: the unit is not in the log.
+        """
+        view = self.unit(unit.gtin, unit.serial)
+        if not view["entries"]:
+            raise NotFoundError(f"unit {unit.gtin}/{unit.serial} is not in the log", field="unit")
+        last = Leaf.from_bytes(codec.b64url_decode(view["entries"][-1]["leaf"], field="leaf"))
+        return codec.b64url_encode(last.signed.hash)
+
+    def verifier_key(self) -> str:
+        """GET /v1/log/key (pin it with PROVENANCE_LOG_KEY to not trust the server for it)."""
+        return self.http.text("/v1/log/key").strip()
+
+    def actor(self, actor_id: str) -> dict[str, Any]:
+        """GET the actor."""
+        return dict(self.http.json(self.http.get(f"/v1/actors/{actor_id}")))
+
+    def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
+        """Fetch every entry with proofs and replay it (cli.backends.remote_source)."""
+        from cli.backends.remote_source import RemoteSource
+        from ledger.audit.replay import audit_source
+
+        source = RemoteSource(self.http)
+        return audit_source(source, self.verifier_key(), trusted=trusted, progress=progress)
+
+    def export_epcis_unit(self, unit: gs1.UnitId, epc_base: str) -> dict[str, Any]:
+        """The resolver's ``application/ld+json`` answer (docs/EPCIS.md).
+
+        Raises:
+            UsageError: ``epc_base`` is not the default (the server chose its own).
+        """
+        if epc_base != DEFAULT_EPC_BASE:
+            raise UsageError("--epc-base with --server works for ranges only")
+        response = self.http.request("GET", unit.path(), headers={"Accept": "application/ld+json"})
+        return dict(self.http.json(response))
+
+    def export_epcis_range(self, start: int, end: int | None, epc_base: str) -> dict[str, Any]:
+        """Entries from ``/v1/entries``, all proven to one checkpoint, exported here."""
+        from ledger.epcis.export import export_document
+
+        first = self.http.json(self.http.get("/v1/entries", start=0, end=1))
+        size, checkpoint = int(first["size"]), str(first["checkpoint"])
+        stop = size if end is None else min(end, size)
+        entries = []
+        for page in range(start, stop, _PAGE):
+            params = {"start": page, "end": min(stop, page + _PAGE), "size": size}
+            for item in self.http.json(self.http.get("/v1/entries", **params))["entries"]:
+                leaf = Leaf.from_bytes(codec.b64url_decode(item["leaf"], field="leaf"))
+                entries.append((int(item["index"]), codec.b64url_decode(item["leaf_hash"]), leaf))
+        created = format_time(datetime.now(UTC))
+        return export_document(entries, created, epc_base=epc_base, checkpoint=checkpoint)
+
+    def capture_epcis(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/epcis/capture.
+
+        Raises:
+            ImportRefusedError: the server refused events (each one named in the line).
+            RemoteError: any other refusal.
+        """
+        response = self.http.request("POST", "/v1/epcis/capture", json=envelope)
+        if response.status_code >= 400 and "events" in _problem(response):
+            raise ImportRefusedError(refusal_summary(_problem(response)))
+        return dict(self.http.json(response))
+
+    def claim(self, gtin: str, serial: str, code: str) -> dict[str, Any]:
+        """POST the claim (no key: the code is the authority)."""
+        path = f"/v1/units/{gtin}/{serial}/claim"
+        return dict(self.http.json(self._send("POST", path, {"code": code})))
+
+    def alerts(self, brand: str, signer: KeyLoader) -> dict[str, Any]:
+        """GET the brand's queue, signed with the actor's key."""
+        response = self._send("GET", f"/v1/brands/{brand}/alerts", None, signer)
+        return dict(self.http.json(response))
+
+    def report_unit(self, brand: str, report_id: int, signer: KeyLoader) -> str | None:
+        """The unit of a report in the brand's queue (the server shows no other)."""
+        queue = self.alerts(brand, signer)
+        match = next((r for r in queue["reports"] if r["id"] == report_id), None)
+        return None if match is None else f"{match['unit']['gtin']}/{match['unit']['serial']}"
+
+    def resolve_report(
+        self,
+        report_id: int,
+        *,
+        actor: str,
+        action: str,
+        note: str | None,
+        flag: SignedEvent | None,
+        signer: KeyLoader,
+    ) -> dict[str, Any]:
+        """POST the answer, signed with the actor's key."""
+        body: dict[str, Any] = {"action": action, **({"note": note} if note else {})}
+        if flag is not None:
+            body["flag"] = flag.to_dict()
+        path = f"/v1/reports/{report_id}/resolve"
+        return dict(self.http.json(self._send("POST", path, body, signer)))
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        signer: KeyLoader | None = None,
+    ) -> httpx.Response:
+        """A request with a canonical JSON body, signed (ledger.reqsig) when ``signer``."""
+        data = b"" if body is None else codec.canonical(body)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if signer is not None:
+            headers["Authorization"] = reqsig.sign_request(
+                signer(), method, path, data, datetime.now(UTC)
+            )
+        return self.http.request(method, path, content=data or None, headers=headers)
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

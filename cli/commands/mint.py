@@ -1,0 +1,206 @@
+"""``provenance mint`` and ``provenance label``: a brand commissions units and prints
+their labels and claim codes (docs/LABELS.md); top-level commands of ``app``.
+
+Label rendering (qr: reportlab, qrcode, Pillow) loads only in the commands that print.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from cli.backends import connect
+from cli.common import OPTIONS, UsageError, console, emit, key_path, load_private_key, parse_unit
+from cli.signing import sign_with
+
+if TYPE_CHECKING:
+    from ledger import gs1
+    from qr import UnitLabels
+
+app = typer.Typer()
+
+_AS = typer.Option(..., "--as", help="the signing actor id")
+_KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
+
+
+@app.command()
+def mint(
+    gtin: str = typer.Argument(...),
+    count: int = typer.Option(..., "--count", min=1, max=100_000),
+    lot: str = typer.Option(None, "--lot"),
+    expiry: str = typer.Option(None, "--expiry", help="YYMMDD"),
+    prefix: str = typer.Option("SN", "--serial-prefix", help="serials are PREFIX-000001, ..."),
+    start: int = typer.Option(1, "--start", min=0),
+    out: Path = typer.Option(Path("labels"), "--out", help="folder for labels and the manifest"),
+    base_url: str = typer.Option(
+        None,
+        "--base-url",
+        help="resolver base on the labels (default: PROVENANCE_PUBLIC_URL, else --server)",
+    ),
+    formats: str = typer.Option("pdf", "--formats", help="comma list of pdf, png, svg"),
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """Commission COUNT units of GTIN, print their labels and the claim-code manifest."""
+    from ledger import gs1
+
+    gtin14 = gs1.normalize_gtin(gtin)
+    units = [
+        gs1.UnitId(gtin=gtin14, serial=f"{prefix}-{n:06d}") for n in range(start, start + count)
+    ]
+    wanted = label_formats(formats)
+    minted, manifest = mint_units(units, as_, key, _base(base_url), out, lot=lot, expiry=expiry)
+    paths = [manifest, *write_sheets(minted, out, wanted)]
+    emit(
+        {"units": [f"{u.gtin}/{u.serial}" for u in units], "files": [str(p) for p in paths]},
+        f"minted {count} units of {gtin14}; labels and manifest in {out}/",
+    )
+
+
+@app.command("label")
+def label_(
+    units: list[str] = typer.Argument(
+        ..., help="GTIN/SERIAL of units to (re)print outer labels for"
+    ),
+    out: Path = typer.Option(Path("labels"), "--out"),
+    base_url: str = typer.Option(None, "--base-url"),
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """Re-print outer labels (the claim codes are secret and not kept: not re-printed)."""
+    from ledger import label
+    from qr import render_sheet_pdf, unit_label
+
+    private = load_private_key(key_path(key, as_))
+    base = _base(base_url)
+    ids = [parse_unit(u)[0] for u in units]
+    labels = [unit_label(base, u, label.sign_label(u, private)) for u in ids]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "outer-labels.pdf"
+    path.write_bytes(render_sheet_pdf(labels))
+    emit(
+        {"files": [str(path)], "uris": [lab.qr_text for lab in labels]},
+        f"wrote {len(labels)} labels to {path}",
+    )
+
+
+def _base(base_url: str | None) -> str:
+    """The resolver base printed on labels: --base-url, PROVENANCE_PUBLIC_URL, --server."""
+    return (
+        base_url
+        or os.environ.get("PROVENANCE_PUBLIC_URL")
+        or OPTIONS.server
+        or "http://127.0.0.1:8000"
+    ).rstrip("/")
+
+
+def label_formats(text: str) -> set[str]:
+    """The label formats of a comma list, checked before anything is minted.
+
+    Raises:
+        UsageError: an unknown format, or none.
+    """
+    wanted = {f.strip() for f in text.split(",") if f.strip()}
+    if not wanted or not wanted <= {"pdf", "png", "svg"}:
+        raise UsageError("formats are a comma list of pdf, png, svg", field="formats")
+    return wanted
+
+
+def mint_units(
+    units: list[gs1.UnitId],
+    actor: str,
+    key: Path | None,
+    base: str,
+    out: Path,
+    *,
+    lot: str | None,
+    expiry: str | None,
+) -> tuple[list[UnitLabels], Path]:
+    """Prepare labels and claim codes, write the manifest, then commission the units.
+
+    The claim codes exist only in the manifest, so it is written (never over another
+    one) before anything is appended, and removed again only if nothing was appended.
+
+    Raises:
+        OutputExistsError: ``out`` already holds a manifest (nothing is minted).
+        LedgerError: the ledger refused a batch.
+    """
+    from qr import prepare_units, write_manifest
+
+    private = load_private_key(key_path(key, actor))
+    prepared = prepare_units(base, units, private)
+    events = [
+        sign_with(
+            private,
+            actor,
+            "commission",
+            unit={"gtin": p.unit.gtin, "serial": p.unit.serial},
+            prev=None,
+            lot=lot,
+            expiry=expiry,
+            claim={"salt": p.claim_salt, "hash": p.claim_hash},
+        )
+        for p in prepared
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = write_manifest(out / "manifest.csv", prepared)
+    from rich.progress import Progress
+
+    done = 0
+    store = connect()
+    try:
+        with Progress(console=console, disable=OPTIONS.json) as bar:
+            task = bar.add_task("commissioning", total=len(events))
+            for begin in range(0, len(events), 1000):
+                store.append(events[begin : begin + 1000])
+                done += min(1000, len(events) - begin)
+                bar.advance(task, min(1000, len(events) - begin))
+    except BaseException:
+        if not done:
+            manifest.unlink(missing_ok=True)
+        raise
+    finally:
+        store.close()
+    return list(prepared), manifest
+
+
+def write_labels(prepared: list[UnitLabels], out: Path, formats: str) -> list[Path]:
+    """Write the 0600 manifest and the label sheets; return the files written."""
+    from qr import write_manifest
+
+    wanted = label_formats(formats)
+    out.mkdir(parents=True, exist_ok=True)
+    return [write_manifest(out / "manifest.csv", prepared), *write_sheets(prepared, out, wanted)]
+
+
+def write_sheets(prepared: list[UnitLabels], out: Path, wanted: set[str]) -> list[Path]:
+    """Write the outer and claim label sheets (PDF) and per-unit PNG/SVG; return the files."""
+    from rich.progress import Progress
+
+    from qr import render_pngs, render_sheet_pdf, render_svgs
+
+    outer = [p.outer() for p in prepared]
+    inner = [p.inner() for p in prepared]
+    written: list[Path] = []
+    with Progress(console=console, disable=OPTIONS.json) as bar:
+        task = bar.add_task("labels", total=len(wanted))
+        if "pdf" in wanted:
+            for name, labels in (("outer-labels.pdf", outer), ("claim-labels.pdf", inner)):
+                (out / name).write_bytes(render_sheet_pdf(labels))
+                written.append(out / name)
+            bar.advance(task)
+        for fmt, render in (("png", render_pngs), ("svg", render_svgs)):
+            if fmt in wanted:
+                for p, data in zip(prepared, render(outer), strict=True):
+                    path = out / f"{p.unit.gtin}-{_safe(p.unit.serial)}.{fmt}"
+                    path.write_bytes(data)
+                    written.append(path)
+                bar.advance(task)
+    return written
+
+
+def _safe(serial: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else f"%{ord(c):02X}" for c in serial)

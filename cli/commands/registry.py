@@ -1,0 +1,172 @@
+"""``provenance actor | authorize | product``: the registry side of the ledger.
+
+Three command groups, one typer app each (``actor_app``, ``authorize_app``,
+``product_app``), composed by cli.main.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.backends import connect
+from cli.common import emit
+from cli.signing import sign
+
+_AS = typer.Option(..., "--as", help="the signing actor id")
+_KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
+
+
+def _send(kind: str, actor: str, key: Path | None, **fields: object) -> None:
+    signed = sign(actor, key, kind, **fields)
+    store = connect()
+    try:
+        receipt = store.append([signed])
+    finally:
+        store.close()
+    item = receipt["receipts"][0]
+    emit(
+        receipt,
+        f"{kind} appended at index {item['index']}"
+        + (" (already there)" if item["duplicate"] else ""),
+    )
+
+
+#: ``provenance actor``
+actor_app = typer.Typer(help="Register, revoke and show actors (operator).", no_args_is_help=True)
+#: ``provenance authorize``
+authorize_app = typer.Typer(
+    help="Grant and revoke partner authorizations (brand).", no_args_is_help=True
+)
+#: ``provenance product``
+product_app = typer.Typer(help="Register products (brand).", no_args_is_help=True)
+
+
+@actor_app.command("register")
+def register(
+    subject: str = typer.Argument(..., help="the new actor's id"),
+    role: str = typer.Option(
+        ..., "--role", help="brand, warehouse, courier, retailer, customs, inspector, operator"
+    ),
+    name: str = typer.Option(..., "--name"),
+    public_key: list[str] = typer.Option(
+        ..., "--public-key", help="base64url public key (repeatable)"
+    ),
+    prefix: list[str] = typer.Option(
+        None, "--prefix", help="GS1 company prefix (brands; repeatable)"
+    ),
+    documents: Path = typer.Option(
+        None, "--documents", help="licence file whose SHA-256 the entry keeps"
+    ),
+    as_: str = typer.Option("operator", "--as"),
+    key: Path = _KEY,
+) -> None:
+    """Register an actor with its public keys (signed by the operator)."""
+    import hashlib
+
+    from ledger import codec
+
+    digest = (
+        codec.b64url_encode(hashlib.sha256(documents.read_bytes()).digest()) if documents else None
+    )
+    _send(
+        "actor.register",
+        as_,
+        key,
+        subject=subject,
+        role=role,
+        name=name,
+        keys=list(public_key),
+        prefixes=list(prefix or []) or None,
+        documents=digest,
+    )
+
+
+@actor_app.command("revoke")
+def revoke(
+    subject: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason"),
+    as_: str = typer.Option("operator", "--as"),
+    key: Path = _KEY,
+) -> None:
+    """Revoke an actor: it can sign nothing afterwards."""
+    _send("actor.revoke", as_, key, subject=subject, reason=reason)
+
+
+@actor_app.command("show")
+def show(actor_id: str = typer.Argument(...)) -> None:
+    """Show an actor, its role, prefixes and keys."""
+    from rich.table import Table
+
+    store = connect()
+    try:
+        info = store.actor(actor_id)
+    finally:
+        store.close()
+    table = Table(title=f"{info['name']} ({info['id']})")
+    table.add_column("key id")
+    table.add_column("public key")
+    table.add_column("added at")
+    table.add_column("removed at")
+    for k in info["keys"]:
+        table.add_row(
+            k["key_id"], k["public_key"], str(k["added_index"]), str(k["removed_index"] or "")
+        )
+    prefixes = ", ".join(info["prefixes"]) or "-"
+    header = f"role {info['role']}; prefixes {prefixes}; registered at {info['registered_index']}"
+    revoked = f"; REVOKED at {info['revoked_index']}" if info["revoked_index"] is not None else ""
+    emit(info, header + revoked, table)
+
+
+@authorize_app.command("grant")
+def grant(
+    partner: str = typer.Argument(...),
+    role: str = typer.Option(..., "--role"),
+    gtin: list[str] = typer.Option(None, "--gtin"),
+    prefix: list[str] = typer.Option(None, "--prefix"),
+    not_before: str = typer.Option(..., "--from", help="RFC 3339 UTC, e.g. 2026-01-01T00:00:00Z"),
+    not_after: str = typer.Option(..., "--until"),
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """Authorize a partner for a role on GTINs or prefixes, for a time window."""
+    from ledger import gs1
+
+    gtins = [gs1.normalize_gtin(g) for g in gtin or []]
+    _send(
+        "authorize",
+        as_,
+        key,
+        partner=partner,
+        role=role,
+        gtins=gtins,
+        prefixes=list(prefix or []),
+        not_before=not_before,
+        not_after=not_after,
+    )
+
+
+@authorize_app.command("revoke")
+def revoke_auth(
+    # An option, not an argument: base64url ids may start with "-".
+    authorization: str = typer.Option(..., "--id", help="the authorization id (its event hash)"),
+    reason: str = typer.Option(None, "--reason"),
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """End an authorization."""
+    _send("authorization.revoke", as_, key, authorization=authorization, reason=reason)
+
+
+@product_app.command("register")
+def register_product(
+    gtin: str = typer.Argument(...),
+    name: str = typer.Option(..., "--name"),
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """Register a GTIN under one of the brand's prefixes."""
+    from ledger import gs1
+
+    _send("product.register", as_, key, gtin=gs1.normalize_gtin(gtin), name=name)

@@ -1,0 +1,160 @@
+"""``provenance init | serve | demo``: set up a log, serve it, show it off.
+
+All three work where the database is (`Local`), never through ``--server``; uvicorn
+and the API load only in ``serve`` and ``demo``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from cli.common import OPTIONS, console, emit, fail, write_private_key
+
+app = typer.Typer()
+
+
+def _operator_key_file() -> Path:
+    return Path(os.environ.get("PROVENANCE_OPERATOR_KEY", str(OPTIONS.home / "operator.pem")))
+
+
+def _local_only(command: str) -> None:
+    """``init``, ``serve`` and ``demo`` run where the database is, never through a server."""
+    if OPTIONS.server:
+        fail(f"{command} works on a local database (--db), not through --server", 2)
+
+
+@app.command()
+def init() -> None:
+    """Create the operator key (mode 0600) and the database with its genesis entry."""
+    from cli.backends.local import Local
+    from ledger import crypto
+
+    _local_only("init")
+    key_file = _operator_key_file()
+    if not key_file.exists():
+        write_private_key(key_file, crypto.generate_private_key())
+        write_private_key(
+            OPTIONS.home / "keys" / "operator.pem",
+            crypto.private_key_from_pem(key_file.read_bytes()),
+        )
+    store = Local(OPTIONS.database_url, OPTIONS.log)
+    try:
+        info = {
+            "database": OPTIONS.database_url,
+            "operator_key": str(key_file),
+            "verifier_key": store.verifier_key(),
+            "size": store.size(),
+        }
+    finally:
+        store.close()
+    emit(
+        info,
+        f"log ready in {info['database']} ({info['size']} entries)",
+        f"operator key {key_file}",
+        f"verifier key {info['verifier_key']}",
+    )
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = typer.Option(1, "--workers", min=1),
+    replica: list[str] = typer.Option(
+        None,
+        "--replica",
+        help="a PostgreSQL streaming replica of --db that serves reads (repeatable)",
+    ),
+    logs: Path = typer.Option(
+        None, "--logs", help="a deployment file of several logs (docs/SCALING.md)"
+    ),
+) -> None:
+    """Serve the API and the consumer page with uvicorn.
+
+    Writes go to ``--db`` (``DATABASE_URL``), reads to its ``--replica`` servers
+    (``DATABASE_REPLICA_URLS``) while they answer; ``--logs`` (``PROVENANCE_LOGS``)
+    serves several logs instead, each with its own database and replicas.
+    """
+    import uvicorn
+
+    from ledger.service.settings import Settings
+
+    _local_only("serve")
+    if OPTIONS.db:
+        os.environ["DATABASE_URL"] = OPTIONS.db
+    if replica:
+        os.environ["DATABASE_REPLICA_URLS"] = ",".join(replica)
+    if logs:
+        os.environ["PROVENANCE_LOGS"] = str(logs.resolve())
+    # The origin names the log for its lifetime: keep the one `init` derived from the
+    # same environment, whatever port this server listens on.
+    os.environ.setdefault("PROVENANCE_ORIGIN", Settings.from_env().origin)
+    os.environ.setdefault("PROVENANCE_PUBLIC_URL", f"http://{host}:{port}")
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@app.command()
+def demo(
+    serve_: bool = typer.Option(
+        True, "--serve/--no-serve", help="serve the API and page afterwards"
+    ),
+    port: int = typer.Option(8000, "--port"),
+    folder: Path = typer.Option(
+        Path("provenance-demo"), "--home", help="folder for the demo's database and keys"
+    ),
+) -> None:
+    """Build a realistic demo world, print each story's URL, and serve it."""
+    from cli.backends.local import Local
+    from cli.demo import build
+    from ledger import crypto
+
+    _local_only("demo")
+    base_url = f"http://127.0.0.1:{port}"
+    folder, labels = folder.resolve(), Path("labels").resolve()
+    if (labels / "manifest.csv").exists():
+        fail(f"{labels} holds an earlier demo's labels; delete it for a fresh demo")
+    os.environ["PROVENANCE_HOME"] = str(folder)
+    os.environ["PROVENANCE_PUBLIC_URL"] = base_url
+    os.environ.pop("PROVENANCE_OPERATOR_KEY", None)
+    database = OPTIONS.db or f"sqlite:///{folder / 'ledger.db'}"
+    os.environ["DATABASE_URL"] = database
+    key_file = folder / "operator.pem"
+    if not key_file.exists():
+        write_private_key(key_file, crypto.generate_private_key())
+    store = Local(database)
+    try:
+        if store.size() > 1:
+            fail(f"{database} already holds a log; delete {folder} for a fresh demo")
+        stories = build(store, folder, base_url, labels)
+    finally:
+        store.close()
+    emit(
+        {
+            "stories": [{"story": s, "url": u} for s, u in stories],
+            "database": database,
+            "labels": str(labels),
+        },
+        f"demo log in {database}; labels in ./labels/",
+        *[f"  {s:<48} {u}" for s, u in stories],
+    )
+    if serve_:
+        import uvicorn
+
+        console.print(f"serving on {base_url} (Ctrl-C to stop)")
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )

@@ -1,0 +1,291 @@
+"""The append path: the one place where an event becomes an entry.
+
+1. outside the write lock, every signature whose key is already known is verified;
+2. under the log's write lock (one transaction): entries already in the log are
+   answered with their existing index (idempotency); the state the rules need is
+   loaded; each new event is checked by ledger.rules against that state (a key
+   introduced earlier in the same batch is verified here); its leaf, tree nodes and
+   running chain hash are computed; everything is written with the new head and one
+   checkpoint signed by the operator's key, or nothing is.
+
+A refused event refuses its whole batch, with the error's ``field`` prefixed by the
+event's position (``events[3].prev``). `Appender` is built by `ledger.service.ledger.Ledger`
+and handed to the services that write (claims, reports, EPCIS capture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from ledger import codec, entry, merkle, note, rules
+from ledger.entry import Leaf, SignedEvent
+from ledger.errors import KeyFormatError, LedgerError, ValidationError
+from ledger.events import UnitEvent, format_time
+from ledger.merkle import Subtree
+from ledger.rules.state import State
+from ledger.service.prefetch import load_state_for
+from ledger.shapes import ReceiptShape
+from ledger.store import Store, WriteTx
+from ledger.verify.batchverify import first_bad_signature
+
+MAX_BATCH = 1000
+
+#: Fault injection, for the hammer's broken-build tests ONLY (docs/RELIABILITY.md): a
+#: ledger that honours it is deliberately wrong. Never set these in production.
+FAULT_ENV = "PROVENANCE_FAULT_INJECTION"
+FAULT_CONSENT_ENV = "PROVENANCE_FAULT_INJECTION_CONSENT"
+FAULT_CONSENT = "break-this-ledger-for-a-test"
+#: skip-head-check: accept a unit event whatever its ``prev`` (a unit chain can fork)
+FAULTS = frozenset({"skip-head-check"})
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where an event sits in the log; ``duplicate`` if it was already there."""
+
+    index: int
+    leaf_hash: bytes
+    event_hash: bytes
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class BatchReceipt:
+    """The receipts of a batch, in submission order, and the checkpoint covering them."""
+
+    receipts: tuple[Receipt, ...]
+    size: int
+    checkpoint: str
+
+    def to_dict(self) -> ReceiptShape:
+        """The receipt as the API returns it (hashes in base64url)."""
+        return {
+            "receipts": [
+                {
+                    "index": r.index,
+                    "leaf_hash": codec.b64url_encode(r.leaf_hash),
+                    "event_hash": codec.b64url_encode(r.event_hash),
+                    "duplicate": r.duplicate,
+                }
+                for r in self.receipts
+            ],
+            "size": self.size,
+            "checkpoint": self.checkpoint,
+        }
+
+
+class Appender:
+    """Appends signed events to one log of one store, signing checkpoints with ``signer``.
+
+    ``signer`` is None for a read-only ledger: every append then raises `KeyFormatError`.
+    ``faults`` are the injected faults (`faults_from_env`), empty in production.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        log: int,
+        signer: note.Signer | None,
+        clock: Callable[[], datetime],
+        faults: frozenset[str] = frozenset(),
+    ) -> None:
+        self._store = store
+        self._log = log
+        self._signer = signer
+        self._clock = clock
+        self._faults = faults
+
+    def require_signer(self) -> note.Signer:
+        """The operator's checkpoint signer.
+
+        Raises:
+            KeyFormatError: the ledger is read-only.
+        """
+        if self._signer is None:
+            raise KeyFormatError("read-only ledger: writing needs the operator key")
+        return self._signer
+
+    def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
+        """Append one signed event (see `append_batch`)."""
+        return self.append_batch([signed], now)
+
+    def append_batch(
+        self, items: Sequence[SignedEvent], now: datetime | None = None
+    ) -> BatchReceipt:
+        """Append signed events atomically: all are accepted, or nothing is written.
+
+        Events already in the log (same event hash) are not written again; their
+        receipt carries the existing index and ``duplicate=True``. ``now`` is the time
+        the entries record as received (default: the clock).
+
+        Raises:
+            ValidationError: an empty or oversized batch.
+            KeyFormatError: the ledger is read-only.
+            SignatureError: a signature does not verify (field ``events[i]``).
+            RuleError, ConflictError: the rules refuse an event (field ``events[i]...``).
+            StorageError: the database failed; nothing was written.
+        """
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise ValidationError(f"a batch holds 1 to {MAX_BATCH} events", field="events")
+        received = now or self._clock()
+        self.require_signer()
+        known = self._verify_known(items)  # (1) outside the lock
+        with self._store.writer(self._log) as tx:  # (2) under the lock
+            return self._append_locked(tx, items, received, known)
+
+    def _verify_known(self, items: Sequence[SignedEvent]) -> dict[str, str]:
+        known = self._store.public_keys(self._log, {s.key for s in items})
+        raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
+        jobs = [(i, s, raw[s.key]) for i, s in enumerate(items) if s.key in raw]
+        bad = first_bad_signature(jobs)  # on every core; the first bad one wins
+        if bad is not None:
+            raise _locate(bad[1], bad[0], len(items)) from None
+        return known
+
+    def _append_locked(
+        self, tx: WriteTx, items: Sequence[SignedEvent], received: datetime, known: dict[str, str]
+    ) -> BatchReceipt:
+        head = tx.lock_head()
+        existing = tx.find_event_hashes([s.hash for s in items])
+        state = load_state_for(tx, [s for s in items if s.hash not in existing])
+        tree = _TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
+        chain, rows, records = head.chain, [], []
+        receipts: list[Receipt] = []
+        seen: dict[bytes, Receipt] = {}
+        for i, signed in enumerate(items):
+            event_hash = signed.hash
+            if event_hash in existing:
+                index, leaf_hash = existing[event_hash]
+                receipts.append(Receipt(index, leaf_hash, event_hash, duplicate=True))
+                continue
+            if event_hash in seen:
+                receipts.append(_duplicate(seen[event_hash]))
+                continue
+            try:
+                if "skip-head-check" in self._faults:
+                    _forget_head(state, signed)
+                new = _accept(state, signed, tree.size, received, known)
+            except LedgerError as e:
+                raise _locate(e, i, len(items)) from None
+            state.apply(new)
+            records.extend(new)
+            leaf = Leaf.build(signed, received)
+            chain = entry.chain_hash(chain, leaf.hash)
+            rows.append(_entry_row(tree.size, leaf, chain, event_hash))
+            seen[event_hash] = Receipt(tree.size, leaf.hash, event_hash)
+            receipts.append(seen[event_hash])
+            tree.add(leaf.hash)
+        if not rows:
+            return BatchReceipt(tuple(receipts), head.size, tx.checkpoint_note(head.size))
+        tx.insert_entries(rows)
+        tx.insert_nodes(tree.new)
+        tx.upsert(records)
+        root = tree.root()
+        tx.set_head(tree.size, chain, root)
+        checkpoint = note.sign_checkpoint(
+            note.Checkpoint(head.origin, tree.size, root), self.require_signer()
+        )
+        tx.insert_checkpoint(tree.size, root, checkpoint.decode(), format_time(received))
+        return BatchReceipt(tuple(receipts), tree.size, checkpoint.decode())
+
+
+class _TreeAppender:
+    """Extends the Merkle tree leaf by leaf from the stored right-edge subtrees."""
+
+    def __init__(self, size: int, frontier: dict[Subtree, bytes]) -> None:
+        self.size = size
+        self.known = dict(frontier)
+        self.new: dict[Subtree, bytes] = {}
+
+    def add(self, leaf_hash: bytes) -> None:
+        for sub in merkle.subtrees_completed_by(self.size):
+            if sub.level == 0:
+                value = leaf_hash
+            else:
+                half = 1 << (sub.level - 1)
+                left = self.known[Subtree(sub.level - 1, sub.start)]
+                value = merkle.node_hash(left, self.known[Subtree(sub.level - 1, sub.start + half)])
+            self.known[sub] = value
+            self.new[sub] = value
+        self.size += 1
+
+    def root(self) -> bytes:
+        pieces = merkle.range_subtrees(0, self.size)
+        return merkle.range_root([self.known[p] for p in pieces]) if pieces else merkle.EMPTY_ROOT
+
+
+def faults_from_env(environ: Mapping[str, str]) -> frozenset[str]:
+    """The injected faults named by ``PROVENANCE_FAULT_INJECTION`` (comma-separated).
+
+    The one place fault injection is read. Refused unless
+    ``PROVENANCE_FAULT_INJECTION_CONSENT`` is exactly `FAULT_CONSENT`, so that a stray
+    variable cannot break a production ledger.
+
+    Raises:
+        ValidationError: an unknown fault, or faults without the consent variable.
+    """
+    names = frozenset(n.strip() for n in environ.get(FAULT_ENV, "").split(",") if n.strip())
+    if not names:
+        return names
+    if names - FAULTS:
+        raise ValidationError(f"unknown injected fault {sorted(names - FAULTS)}", field=FAULT_ENV)
+    if environ.get(FAULT_CONSENT_ENV) != FAULT_CONSENT:
+        raise ValidationError(
+            f"{FAULT_ENV} breaks the ledger on purpose (tests only); refused without "
+            f"{FAULT_CONSENT_ENV}={FAULT_CONSENT}",
+            field=FAULT_ENV,
+        )
+    return names
+
+
+def _forget_head(state: State, signed: SignedEvent) -> None:
+    """Injected fault ``skip-head-check``: make the unit's head whatever ``prev`` names."""
+    event = signed.event
+    if isinstance(event, UnitEvent) and event.prev is not None:
+        unit = state.units.get((event.unit.gtin, event.unit.serial))
+        if unit is not None:
+            state.units[(unit.gtin, unit.serial)] = replace(unit, head=event.prev)
+
+
+def _accept(
+    state: State, signed: SignedEvent, index: int, received: datetime, known: dict[str, str]
+) -> list[Any]:
+    public = rules.signing_key(state, signed, index)
+    if known.get(signed.key) != public:
+        _verify(signed, public)  # a key registered earlier in this same batch
+    return rules.check(state, signed, index, received)
+
+
+def _verify(signed: SignedEvent, public_b64: str) -> None:
+    entry.verify_event(signed, codec.b64url_decode(public_b64, field="key"))
+
+
+def _locate(error: LedgerError, position: int, count: int) -> LedgerError:
+    """Prefix a refusal's field with ``events[position]`` when it came from a batch."""
+    if count > 1:
+        error.field = f"events[{position}]" + (f".{error.field}" if error.field else "")
+        error.args = (f"{error.field}: {error.message}",)
+    return error
+
+
+def _duplicate(receipt: Receipt) -> Receipt:
+    return Receipt(receipt.index, receipt.leaf_hash, receipt.event_hash, duplicate=True)
+
+
+def _entry_row(index: int, leaf: Leaf, chain: bytes, event_hash: bytes) -> dict[str, Any]:
+    event = leaf.signed.event
+    unit = getattr(event, "unit", None)
+    return {
+        "idx": index,
+        "leaf": leaf.data,
+        "leaf_hash": leaf.hash,
+        "chain": chain,
+        "event_hash": event_hash,
+        "kind": event.kind,
+        "gtin": unit.gtin if unit else None,
+        "serial": unit.serial if unit else None,
+        "signer": event.actor,
+    }
