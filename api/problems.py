@@ -17,10 +17,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, NotFoundError, ValidationError
 
 PROBLEM_TYPE = "urn:provenance-ledger:problem:"
 MEDIA_TYPE = "application/problem+json"
+
+#: the problem codes the HTTP layer answers without a `LedgerError` of its own: Starlette's
+#: errors by status (404 and 422 reuse the ledger's ``not-found`` and ``validation``)
+HTTP_CODES: dict[int, str] = {
+    404: NotFoundError.code,
+    405: "method-not-allowed",
+    406: "not-acceptable",
+}
+HTTP_ERROR = "http-error"  # any other status Starlette raises
+INTERNAL = "internal"  # 500: an unexpected exception
 
 
 class PayloadTooLargeError(LedgerError):
@@ -98,13 +108,12 @@ def install(app: FastAPI) -> None:
     async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return problem(422, "validation", str(first.get("msg", "invalid request")), field)
+        message = str(first.get("msg", "invalid request"))
+        return problem(ValidationError.status, ValidationError.code, message, field)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}.get(
-            error.status_code, "http-error"
-        )
+        code = HTTP_CODES.get(error.status_code, HTTP_ERROR)
         response = problem(error.status_code, code, str(error.detail))
         response.headers.update(error.headers or {})
         if error.status_code == 405:
@@ -113,4 +122,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, _error: Exception) -> JSONResponse:
-        return problem(500, "internal", "unexpected server error; nothing was written")
+        return problem(500, INTERNAL, "unexpected server error; nothing was written")

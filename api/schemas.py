@@ -1,17 +1,24 @@
 """Pydantic models and ``responses`` entries that document the API in OpenAPI (only that).
 
-Routes build plain dicts and return them as JSON directly; these models describe those
-dicts so that clients and schemathesis know what to expect. Every error status a route
-can answer is listed with `problems`, as ``application/problem+json``. Binary values are
-unpadded base64url strings (docs/FORMAT.md).
+Routes return the service's plain dicts as JSON directly. Their shapes are defined once,
+as typed dicts in `ledger.shapes`; the models here are built from those (`_model`),
+adding only what OpenAPI documents beyond the types (bounds, patterns, examples), so
+clients and schemathesis know what to expect and the two cannot drift apart. Every
+error status a route can answer is listed with `problems`, as ``application/problem+json``.
+Binary values are unpadded base64url strings (docs/FORMAT.md).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.fields import FieldInfo
+
+from ledger import shapes
 
 B64 = r"^[A-Za-z0-9_-]*$"
 
@@ -27,154 +34,126 @@ class Problem(BaseModel):
     field: str | None = Field(default=None, examples=["events[0].prev"])
 
 
-class ReceiptItem(BaseModel):
-    """Where one submitted event sits in the log."""
+def _model(
+    shape: type, name: str, *, config: ConfigDict | None = None, **fields: Any
+) -> type[BaseModel]:
+    """The pydantic model (OpenAPI component ``name``) of a `ledger.shapes` typed dict.
 
-    index: int = Field(ge=0)
-    leaf_hash: str = Field(pattern=B64)
-    event_hash: str = Field(pattern=B64)
-    duplicate: bool
+    The fields, their types and which are required come from ``shape``; ``fields`` only
+    documents some of them (a `Field` with bounds, a pattern, examples). A shape nested
+    in ``shape`` must have its model already (it becomes a ``$ref`` to that component).
+    A key the shape does not require is optional with default None unless ``fields``
+    says otherwise.
 
-
-class Receipt(BaseModel):
-    """The receipts of a write and the signed checkpoint that includes them."""
-
-    receipts: list[ReceiptItem]
-    size: int = Field(ge=0)
-    checkpoint: str
-
-
-class EntryView(BaseModel):
-    """One entry with its inclusion proof to the checkpoint returned alongside."""
-
-    model_config = ConfigDict(extra="allow")
-    index: int = Field(ge=0)
-    leaf: str = Field(pattern=B64)
-    leaf_hash: str = Field(pattern=B64)
-    proof: list[str]
-    event: dict[str, Any]
-    received: str
-
-
-class Entries(BaseModel):
-    """Entries with their proofs to one checkpoint."""
-
-    entries: list[EntryView]
-    size: int = Field(ge=0)
-    checkpoint: str
-
-
-class InclusionProof(BaseModel):
-    """RFC 9162 inclusion proof of ``index`` in the tree of ``size``."""
-
-    index: int = Field(ge=0)
-    size: int = Field(ge=1)
-    leaf_hash: str = Field(pattern=B64)
-    proof: list[str]
-
-
-class ConsistencyProof(BaseModel):
-    """RFC 9162 consistency proof from ``old`` to ``new``."""
-
-    old: int = Field(ge=0)
-    new: int = Field(ge=0)
-    proof: list[str]
-
-
-class Reason(BaseModel):
-    """Why the verdict is what it is."""
-
-    code: str
-    message: str
-    evidence: dict[str, Any]
-    text: dict[str, dict[str, str]] | None = Field(
-        default=None, description="title and text per language (en, zh-CN)"
+    Raises:
+        TypeError: ``fields`` names a field the shape does not have.
+    """
+    hints = get_type_hints(shape)
+    unknown = set(fields) - set(hints)
+    if unknown:
+        raise TypeError(f"{shape.__name__} has no field {', '.join(sorted(unknown))}")
+    required: frozenset[str] = getattr(shape, "__required_keys__", frozenset())
+    definitions: dict[str, Any] = {
+        key: (
+            _swap(hint),
+            fields.get(key, FieldInfo() if key in required else Field(default=None)),
+        )
+        for key, hint in hints.items()
+    }
+    model = create_model(
+        name,
+        __doc__=inspect.cleandoc(shape.__doc__ or ""),
+        __config__=config,
+        **definitions,
     )
+    _MODELS[shape] = model
+    return model
 
 
-class ActorRef(BaseModel):
-    """An actor as the unit view names it."""
-
-    id: str
-    name: str
-    role: str | None
-    revoked: bool
+_MODELS: dict[type, type[BaseModel]] = {}
 
 
-class UnitInfo(BaseModel):
-    """A unit's identity and where its custody stands."""
-
-    model_config = ConfigDict(extra="allow")
-    gtin: str
-    serial: str
-    path: str
-    state: str
-    brand: ActorRef | None
-    custodian: ActorRef | None
-    label: str
-
-
-class ScanSummary(BaseModel):
-    """How often the unit's code was checked, and the first time."""
-
-    count: int = Field(ge=0)
-    first: dict[str, Any] | None
+def _swap(hint: Any) -> Any:
+    """``hint`` with every shape in it replaced by its model (list[X], X | None, ...)."""
+    if hint in _MODELS:
+        return _MODELS[hint]
+    origin, args = get_origin(hint), get_args(hint)
+    if not args:
+        return hint
+    swapped = tuple(_swap(a) for a in args)
+    if origin in (Union, UnionType):
+        return Union[swapped]  # noqa: UP007 - built from a tuple of types
+    return origin[swapped] if len(swapped) > 1 else origin[swapped[0]]
 
 
-class WitnessSummary(BaseModel):
-    """How many configured witnesses cosigned a checkpoint holding the unit's chain."""
-
-    configured: int = Field(ge=0)
-    vouched: int = Field(ge=0)
+def _index() -> Any:
+    """A log index (a fresh `Field` each time: pydantic keeps per-field state in it)."""
+    return Field(ge=0)
 
 
-class CosignatureReceipt(BaseModel):
-    """The log stored a witness's cosignature."""
-
-    size: int = Field(ge=1)
-    cosigned_by: list[str]
-    witnesses: WitnessSummary
+def _b64() -> Any:
+    """An unpadded base64url string (docs/FORMAT.md)."""
+    return Field(pattern=B64)
 
 
-class UnitView(BaseModel):
-    """Everything a client needs to judge one unit itself (docs/API.md)."""
-
-    verdict: str = Field(examples=["genuine"])
-    reasons: list[Reason]
-    unit: UnitInfo | None
-    entries: list[dict[str, Any]]
-    checkpoint: str | None
-    scans: ScanSummary
-    owner: bool = Field(default=False, description="the viewer's owner cookie is the owner's")
-    witnesses: WitnessSummary
-
-
-class KeyView(BaseModel):
-    """A key of an actor."""
-
-    key_id: str
-    public_key: str
-    added_index: int
-    removed_index: int | None
-
-
-class ActorView(BaseModel):
-    """A registered actor and its keys."""
-
-    id: str
-    role: str
-    name: str
-    prefixes: list[str]
-    registered_index: int
-    revoked_index: int | None
-    keys: list[KeyView]
-
-
-class Health(BaseModel):
-    """Liveness and the log's size."""
-
-    status: str = Field(examples=["ok"])
-    size: int = Field(ge=0)
+ReceiptItem = _model(
+    shapes.ReceiptItemShape, "ReceiptItem", index=_index(), leaf_hash=_b64(), event_hash=_b64()
+)
+Receipt = _model(shapes.ReceiptShape, "Receipt", size=Field(ge=0))
+ClaimReceipt = _model(shapes.ClaimShape, "ClaimReceipt", index=_index())
+EntryView = _model(
+    shapes.EntryShape,
+    "EntryView",
+    config=ConfigDict(extra="allow"),
+    index=_index(),
+    leaf=_b64(),
+    leaf_hash=_b64(),
+)
+Entries = _model(shapes.EntriesShape, "Entries", size=Field(ge=0))
+InclusionProof = _model(
+    shapes.InclusionProofShape, "InclusionProof", index=_index(), size=Field(ge=1), leaf_hash=_b64()
+)
+ConsistencyProof = _model(
+    shapes.ConsistencyProofShape, "ConsistencyProof", old=Field(ge=0), new=Field(ge=0)
+)
+WitnessSummary = _model(
+    shapes.WitnessSummaryShape, "WitnessSummary", configured=Field(ge=0), vouched=Field(ge=0)
+)
+CosignatureReceipt = _model(shapes.CosignatureReceiptShape, "CosignatureReceipt", size=Field(ge=1))
+Reason = _model(
+    shapes.ReasonShape,
+    "Reason",
+    text=Field(default=None, description="title and text per language (en, zh-CN)"),
+)
+Signal = _model(shapes.SignalShape, "Signal")
+ActorRef = _model(shapes.ActorRefShape, "ActorRef")
+ProductRef = _model(shapes.ProductRefShape, "ProductRef")
+UnitInfo = _model(shapes.UnitInfoShape, "UnitInfo", config=ConfigDict(extra="allow"))
+UnitEntry = _model(
+    shapes.UnitEntryShape,
+    "UnitEntry",
+    config=ConfigDict(extra="allow"),
+    index=_index(),
+    leaf=_b64(),
+    leaf_hash=_b64(),
+)
+Scan = _model(shapes.ScanShape, "Scan")
+ScanSummary = _model(shapes.ScanSummaryShape, "ScanSummary", count=Field(ge=0))
+UnitView = _model(
+    shapes.UnitViewShape,
+    "UnitView",
+    verdict=Field(examples=["genuine"]),
+    owner=Field(default=False, description="the viewer's owner cookie is the owner's"),
+)
+KeyView = _model(shapes.KeyShape, "KeyView")
+ActorView = _model(shapes.ActorShape, "ActorView")
+UnitRef = _model(shapes.UnitRefShape, "UnitRef")
+ReportFiled = _model(shapes.ReportFiledShape, "ReportFiled")
+Report = _model(shapes.ReportShape, "Report")
+UnitAlert = _model(shapes.UnitAlertShape, "UnitAlert")
+ResponseSummary = _model(shapes.ResponseSummaryShape, "ResponseSummary")
+Alerts = _model(shapes.AlertsShape, "Alerts")
+Health = _model(shapes.HealthShape, "Health", status=Field(examples=["ok"]), size=Field(ge=0))
 
 
 MAX_INT64 = 2**63 - 1

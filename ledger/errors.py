@@ -29,7 +29,7 @@ from __future__ import annotations
 
 
 class LedgerError(Exception):
-    """Base of every error the ledger raises on purpose.
+    """Base of every error the ledger raises on purpose (never raised on its own).
 
     Attributes:
         code: stable, kebab-case identifier of the error kind (never reworded).
@@ -112,7 +112,7 @@ class CheckpointSignatureError(NoteError):
 
 
 class RuleError(LedgerError):
-    """The ledger's rules (DESIGN section 3) refuse a well-formed, signed event."""
+    """The ledger's rules (docs/ARCHITECTURE.md) refuse a well-formed, signed event."""
 
     code = "rule"
     status = 422

@@ -24,10 +24,13 @@ from typing import Any, ClassVar
 from ledger import gs1
 from ledger.codec import b64url_decode
 from ledger.errors import EncodingError, ValidationError
+from ledger.vocab import PARTNER_ROLES as _PARTNERS
+from ledger.vocab import InspectResult, Role, values
 
-ACTOR_ROLES = ("operator", "brand", "warehouse", "courier", "retailer", "customs", "inspector")
-PARTNER_ROLES = ("warehouse", "courier", "retailer", "customs", "inspector")
-INSPECT_RESULTS = ("pass", "fail")
+# The vocabularies as the validators' tuples of plain strings (ledger.vocab defines them).
+ACTOR_ROLES = values(Role)
+PARTNER_ROLES = tuple(role.value for role in _PARTNERS)
+INSPECT_RESULTS = values(InspectResult)
 MAX_TEXT = 200
 MAX_LIST = 64
 

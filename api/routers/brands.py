@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.callers import request_signer
 from api.context import ctx
-from api.schemas import problems
+from api.schemas import Alerts, problems
 
 router = APIRouter(tags=["signals"])
 
@@ -20,6 +20,7 @@ router = APIRouter(tags=["signals"])
 @router.get(
     "/v1/brands/{brand}/alerts",
     summary="The brand's triage queue: clone signals, reports, response times (signed)",
+    response_model=Alerts,
     responses=problems(401, 403, 404, 422, 429),
 )
 async def alerts(request: Request, brand: str) -> Response:

@@ -21,7 +21,7 @@ from api.callers import daily_client, is_form, request_signer
 from api.consumer.page_signals import render_notice, words
 from api.context import Context, ctx, read_body
 from api.problems import PayloadTooLargeError
-from api.schemas import problems
+from api.schemas import Report, ReportFiled, problems
 from ledger import codec, entry, gs1
 from ledger.errors import LedgerError, ValidationError
 from ledger.service.ledger import Ledger
@@ -37,6 +37,7 @@ _Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="the report's id")]
     "/v1/reports",
     summary="Report a problem with a unit (JSON, or the page's form with a photo)",
     status_code=201,
+    response_model=ReportFiled,
     responses=problems(400, 413, 422, 429),
 )
 async def report(request: Request) -> Response:
@@ -131,6 +132,7 @@ async def _ledger_of_report(context: Context, report_id: int) -> Ledger:
 @router.post(
     "/v1/reports/{report_id}/resolve",
     summary="Answer a report: ack, close, or flag the unit with a signed flag (signed)",
+    response_model=Report,
     responses=problems(400, 401, 403, 404, 409, 413, 422, 429),
 )
 async def resolve(request: Request, report_id: _Id) -> Response:

@@ -28,7 +28,7 @@ from api.consumer.page import reason_words
 from api.consumer.page_signals import localise, render_notice, words
 from api.context import ctx, owner_cookie, read_body
 from api.params import Gtin, Serial, Signature
-from api.schemas import NOT_MODIFIED, UnitView, problems
+from api.schemas import NOT_MODIFIED, ClaimReceipt, UnitView, problems
 from api.views import cached_json
 from ledger import codec, gs1
 from ledger.errors import LedgerError, ValidationError
@@ -83,6 +83,7 @@ async def get_unit_proof(request: Request, gtin: _ProofGtin, serial: _ProofSeria
     tags=["signals"],
     summary="Claim a unit with its claim code, or a resale with the owner's transfer code",
     status_code=201,
+    response_model=ClaimReceipt,
     responses=problems(400, 404, 409, 413, 422, 423, 429),
 )
 async def claim(request: Request, gtin: str, serial: str) -> Response:

@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from ledger.errors import LedgerError, ValidationError
+from ledger.epcis.errors import EpcisRefusedError
+from ledger.errors import ValidationError
 
 if TYPE_CHECKING:
     from ledger import gs1
@@ -30,10 +31,8 @@ KeyLoader = Callable[[], "Ed25519PrivateKey"]
 Progress = Callable[[int, int], None]
 
 
-class ImportRefusedError(LedgerError):
+class ImportRefusedError(EpcisRefusedError):
     """The capture was refused; the message lists each refused event's code."""
-
-    code = "epcis-refused"
 
 
 def refusal_summary(problem: dict[str, Any]) -> str:

@@ -17,10 +17,11 @@ from cli.backends import Backend, KeyLoader, connect
 from cli.common import emit, key_path, load_private_key, parse_unit
 from cli.signing import sign, unit_ref
 from ledger.errors import ValidationError
+from ledger.vocab import ReportAction, values
 
 app = typer.Typer()
 
-_ACTIONS = ("ack", "close", "flag")
+_ACTIONS = values(ReportAction)
 
 
 @app.command()

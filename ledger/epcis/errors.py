@@ -12,7 +12,11 @@
         ├── SignatureCountError       epcis-signature-count one signature per EPC expected
         └── NotCheckedError           epcis-not-checked an earlier event stopped the check
     LedgerError
-    └── CaptureRefusedError           epcis-refused     the capture, with one reason per event
+    └── EpcisRefusedError             epcis-refused     nothing of the document was appended
+        └── CaptureRefusedError                         the capture, with one reason per event
+
+The CLI's import refuses with ``epcis-refused`` too (a subclass of `EpcisRefusedError`
+that carries the server's summary): one code, declared once.
 
 No I/O.
 """
@@ -113,14 +117,18 @@ class Refusal:
         return out
 
 
-class CaptureRefusedError(LedgerError):
+class EpcisRefusedError(LedgerError):
+    """An EPCIS document was refused as a whole; nothing of it was appended."""
+
+    code = "epcis-refused"
+
+
+class CaptureRefusedError(EpcisRefusedError):
     """A capture was refused; nothing was appended. ``refusals`` says why, per event.
 
     The HTTP status is the first refusal's (403 for a bad signature, 409 for a moved
     head, 422 for a mapping or rule refusal).
     """
-
-    code = "epcis-refused"
 
     def __init__(self, refusals: Sequence[Refusal], total: int) -> None:
         self.refusals = tuple(sorted(refusals, key=lambda r: (r.event, r.epc or 0)))

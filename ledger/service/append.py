@@ -27,6 +27,7 @@ from ledger.events import UnitEvent, format_time
 from ledger.merkle import Subtree
 from ledger.rules.state import State
 from ledger.service.prefetch import load_state_for
+from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
 from ledger.verify.batchverify import first_bad_signature
 
@@ -59,7 +60,7 @@ class BatchReceipt:
     size: int
     checkpoint: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ReceiptShape:
         """The receipt as the API returns it (hashes in base64url)."""
         return {
             "receipts": [

@@ -24,7 +24,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ledger import claimcode, codec, crypto, entry, gs1
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError
@@ -33,6 +32,7 @@ from ledger.rules import AlreadyClaimedError, BadClaimCodeError, NoClaimCodeErro
 from ledger.rules.state import UnitRecord
 from ledger.service.append import Appender
 from ledger.service.policies import ClaimPolicy
+from ledger.shapes import ClaimShape
 from ledger.store import SignalStore, Store
 
 __all__ = [
@@ -66,7 +66,7 @@ class ClaimResult:
     owner_token: str
     resale: bool
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ClaimShape:
         """The claim's response body (docs/API.md)."""
         return {
             "index": self.index,

@@ -21,11 +21,11 @@ the store. Service layer over ledger.store; no HTTP here.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ledger import codec, merkle, note
 from ledger.audit.witness import Evidence
 from ledger.errors import SignatureError, SplitViewError, ValidationError
+from ledger.shapes import CosignatureReceiptShape, WitnessSummaryShape
 from ledger.store import Store
 
 MAX_PROOF_LINES = 63  # tlog-witness: a client MUST NOT send more
@@ -69,7 +69,7 @@ class CosigningService:
         cosignatures, or None when no cosigned checkpoint covers them."""
         return self._store.cosignatures.best_size(self._log, needed)
 
-    def witness_summary(self, needed: int) -> dict[str, int]:
+    def witness_summary(self, needed: int) -> WitnessSummaryShape:
         """How many configured witnesses cosigned a checkpoint of at least ``needed`` entries.
 
         A witness cosigns only after checking consistency with what it cosigned before, so
@@ -83,7 +83,7 @@ class CosigningService:
         vouched = sum(1 for k, size in heads.items() if k in keys and size >= needed)
         return {"configured": len(keys), "vouched": vouched}
 
-    def add_cosignature(self, body: bytes, observed_at: str) -> dict[str, Any]:
+    def add_cosignature(self, body: bytes, observed_at: str) -> CosignatureReceiptShape:
         """Accept a witness's cosigned checkpoint (module docstring, steps 1-7).
 
         Returns ``{size, cosigned_by: [witness names], witnesses: {configured, vouched}}``.

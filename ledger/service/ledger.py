@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
@@ -52,9 +52,11 @@ from ledger.service.policies import Policies
 from ledger.service.reports import ReportService
 from ledger.service.signals import ProbingCache, Scan, SignalService
 from ledger.service.unitview import ViewCache, entry_json
+from ledger.shapes import ActorShape, EntryShape, UnitViewShape
 from ledger.store import ReplicaStatus, SignalStore, Store
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 from ledger.verify.verdict import ServedEntry
+from ledger.vocab import Role
 
 #: Re-exported: callers import the receipts, the batch limit, `Scan` and the fault
 #: switch from here, where they lived before the append path had its own module.
@@ -303,7 +305,7 @@ class Ledger:
         """A unit's entries, oldest first (empty for an unknown unit)."""
         return self.store.unit_entries(self.log, gtin, serial)
 
-    def entry_views(self, stored: Sequence[StoredEntry], size: int) -> list[dict[str, Any]]:
+    def entry_views(self, stored: Sequence[StoredEntry], size: int) -> list[EntryShape]:
         """Each entry as the API shows it, with its inclusion proof at ``size``.
 
         Raises:
@@ -331,7 +333,7 @@ class Ledger:
         *,
         owner_token: str | None = None,
         pending: Sequence[Scan] = (),
-    ) -> dict[str, Any]:
+    ) -> UnitViewShape:
         """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans, owner,
         witnesses}`` (docs/API.md), with clone signals and open reports (``pending``: scans
         not yet stored), whether ``owner_token`` is the current owner's, and how many
@@ -347,9 +349,10 @@ class Ledger:
         view = self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
         judged = self.signals.judge(view, unit, owner_token=owner_token, pending=pending)
         needed = view["entries"][-1]["index"] + 1 if view["entries"] else 0
-        return {**judged, "witnesses": self.cosigning.witness_summary(needed)}
+        # the view grows in steps (log, scans, viewer, witnesses); here it is whole
+        return cast(UnitViewShape, {**judged, "witnesses": self.cosigning.witness_summary(needed)})
 
-    def actor_view(self, actor_id: str) -> dict[str, Any]:
+    def actor_view(self, actor_id: str) -> ActorShape:
         """An actor with its role, name, prefixes, registration, revocation and keys.
 
         Raises:
@@ -366,7 +369,7 @@ class Ledger:
         ]
         return {
             "id": actor.id,
-            "role": actor.role,
+            "role": Role(actor.role),
             "name": actor.name,
             "prefixes": list(actor.prefixes),
             "registered_index": actor.registered_index,

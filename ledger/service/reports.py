@@ -25,10 +25,12 @@ from ledger.reqsig import AuthenticationError, ForbiddenError
 from ledger.rules.state import ActorRecord, KeyRecord, UnitRecord
 from ledger.service.append import Appender
 from ledger.service.signals import SignalService, response_summary
+from ledger.shapes import AlertsShape, ReportFiledShape, ReportShape
 from ledger.store import SignalStore, Store
+from ledger.vocab import ReportAction, ReportReason, ReportStatus, Role, values
 
-REASONS = ("counterfeit", "already-claimed", "label-mismatch", "damaged", "seller", "other")
-ACTIONS = ("ack", "close", "flag")
+REASONS = values(ReportReason)
+ACTIONS = values(ReportAction)
 MAX_TEXT = 2000
 MAX_PHOTO = 2 * 1024 * 1024
 _PHOTO_TYPES = (
@@ -84,7 +86,7 @@ class ReportService:
         text: str | None = None,
         photo: bytes | None = None,
         client: str,
-    ) -> dict[str, Any]:
+    ) -> ReportFiledShape:
         """File a consumer report; return ``{id, status, created_at, brand}``.
 
         Raises:
@@ -112,10 +114,10 @@ class ReportService:
             "photo_type": media,
             "client": client,
             "created_at": created,
-            "status": "open",
+            "status": ReportStatus.OPEN,
         }
         report_id = self._signal_store.insert_report(self._log, row)
-        return {"id": report_id, "status": "open", "created_at": created, "brand": brand}
+        return {"id": report_id, "status": ReportStatus.OPEN, "created_at": created, "brand": brand}
 
     def may_triage(self, actor: ActorRecord, brand: str | None) -> None:
         """Allow an operator, or the brand itself, to see and answer the brand's queue.
@@ -125,7 +127,7 @@ class ReportService:
         """
         if actor.revoked_index is not None:
             raise ForbiddenError(f"{actor.id} is revoked")
-        if actor.role != "operator" and actor.id != brand:
+        if actor.role != Role.OPERATOR and actor.id != brand:
             raise ForbiddenError(f"{actor.id} may not see the alerts of {brand}")
 
     def authenticate(
@@ -149,7 +151,7 @@ class ReportService:
             raise AuthenticationError("the key's actor is unknown")
         return actor
 
-    def alerts(self, brand: str) -> dict[str, Any]:
+    def alerts(self, brand: str) -> AlertsShape:
         """The brand's triage queue: clone signals, reports (open first) and response times.
 
         Raises:
@@ -157,7 +159,7 @@ class ReportService:
         """
         found = self._store.records(self._log, {ActorRecord: [brand]})
         actor = next((a for a in found if isinstance(a, ActorRecord)), None)
-        if actor is None or actor.role != "brand":
+        if actor is None or actor.role != Role.BRAND:
             raise NotFoundError(f"no brand {brand!r}", field="brand")
         reports = self._signal_store.reports(self._log, brand=brand)
         return {
@@ -197,7 +199,7 @@ class ReportService:
         action: str,
         note: str | None = None,
         flag: SignedEvent | None = None,
-    ) -> dict[str, Any]:
+    ) -> ReportShape:
         """Answer a report as ``by`` (its brand or an operator); return the report.
 
         Raises:
@@ -214,17 +216,19 @@ class ReportService:
         self.may_triage(by, report["brand"])
         if action not in ACTIONS:
             raise ValidationError(f"the action must be one of {', '.join(ACTIONS)}", field="action")
-        if report["status"] != "open":
+        if report["status"] != ReportStatus.OPEN:
             raise ConflictError(f"report {report_id} is already {report['status']}")
         now = format_time(self._clock())
         values: dict[str, Any] = {"first_response_at": report["first_response_at"] or now}
         if note:
             values["note"] = note[:MAX_TEXT]
-        if action != "ack":
-            values.update(status="closed", resolved_at=now, resolved_by=by.id)
-        if action == "flag":
-            values.update(status="flagged", flag_index=self._append_flag(report, by, flag))
-        if not self._signal_store.update_report(self._log, report_id, "open", values):
+        if action != ReportAction.ACK:
+            values.update(status=ReportStatus.CLOSED, resolved_at=now, resolved_by=by.id)
+        if action == ReportAction.FLAG:
+            values.update(
+                status=ReportStatus.FLAGGED, flag_index=self._append_flag(report, by, flag)
+            )
+        if not self._signal_store.update_report(self._log, report_id, ReportStatus.OPEN, values):
             raise ConflictError(f"report {report_id} was answered meanwhile")
         return _report_json({**report, **values})
 
@@ -241,7 +245,7 @@ class ReportService:
         return self._appender.append(flag).receipts[0].index
 
 
-def _report_json(row: dict[str, Any]) -> dict[str, Any]:
+def _report_json(row: dict[str, Any]) -> ReportShape:
     unit = gs1.UnitId(gtin=row["gtin"], serial=row["serial"])
     return {
         "id": row["id"],
@@ -260,5 +264,5 @@ def _report_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _open_first(report: dict[str, Any]) -> tuple[int, int]:
-    return (0 if report["status"] == "open" else 1, -int(report["id"]))
+def _open_first(report: ReportShape) -> tuple[int, int]:
+    return (0 if report["status"] == ReportStatus.OPEN else 1, -int(report["id"]))

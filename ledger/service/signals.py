@@ -21,9 +21,11 @@ from ledger.entry import Leaf
 from ledger.events import Claim, format_time, parse_time
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.policies import SignalPolicy
+from ledger.shapes import ReasonShape, ResponseSummaryShape, UnitAlertShape
 from ledger.signals.compute import ScanFact, Signal, serial_probing, unit_signals
 from ledger.store import SignalStore, Store
 from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
+from ledger.vocab import ReportStatus
 
 #: units whose signals an alerts listing computes at most
 ALERT_UNITS = 200
@@ -121,7 +123,7 @@ class SignalService:
             _facts(rows), claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
         )
         reports = self._signal_store.reports(
-            self._log, unit=(unit.gtin, unit.serial), status=("open",)
+            self._log, unit=(unit.gtin, unit.serial), status=(ReportStatus.OPEN,)
         )
         verdict, reasons = with_signals(
             view["verdict"], _reasons(view), signals, [r["reason"] for r in reports], owner
@@ -151,13 +153,13 @@ class SignalService:
             cache.pop(gtin, None)
         return found
 
-    def unit_alerts(self, brand: str) -> list[dict[str, Any]]:
+    def unit_alerts(self, brand: str) -> list[UnitAlertShape]:
         """The clone signals of the brand's units scanned within the retention window,
         and the probing of its GTINs, as ``{unit, code, evidence}`` (unit may be None)."""
         since = self._since()
         units = self._signal_store.scanned_units(self._log, brand, since, ALERT_UNITS)
         claims = self._signal_store.claim_leaves(self._log, units)
-        out: list[dict[str, Any]] = []
+        out: list[UnitAlertShape] = []
         for gtin, serial in units:
             rows = self._signal_store.unit_scans(self._log, gtin, serial, since)
             claimed_at, owners = None, set()
@@ -188,7 +190,7 @@ class SignalService:
         return self._store.delete_scans_before(self._log, self._since())
 
 
-def response_summary(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def response_summary(reports: Sequence[dict[str, Any]]) -> ResponseSummaryShape:
     """How fast reports were answered: open count, answered count, median and worst
     seconds from a report to its first response."""
     waits = [
@@ -197,7 +199,7 @@ def response_summary(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if r.get("first_response_at")
     ]
     return {
-        "open": sum(1 for r in reports if r["status"] == "open"),
+        "open": sum(1 for r in reports if r["status"] == ReportStatus.OPEN),
         "answered": len(waits),
         "median_seconds": round(statistics.median(waits)) if waits else None,
         "max_seconds": round(max(waits)) if waits else None,
@@ -213,7 +215,7 @@ def _reasons(view: dict[str, Any]) -> list[Reason]:
     return [Reason(r["code"], r["message"], r.get("evidence") or {}) for r in view["reasons"]]
 
 
-def _dicts(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
+def _dicts(reasons: Sequence[Reason]) -> list[ReasonShape]:
     return [r.to_dict() for r in reasons]
 
 

@@ -17,8 +17,10 @@ from ledger.entry import Leaf
 from ledger.errors import LedgerError, NotFoundError
 from ledger.events import Inspect
 from ledger.rules.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
+from ledger.shapes import ActorRefShape, EntryShape, LogViewShape, UnitEntryShape, UnitInfoShape
 from ledger.store import Store
 from ledger.verify.verdict import ServedEntry, check_unit_chain, judge
+from ledger.vocab import LabelState, Role, UnitState
 
 
 class ViewCache:
@@ -31,7 +33,7 @@ class ViewCache:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self._views: OrderedDict[tuple[str, str, str | None, int], dict[str, Any]] = OrderedDict()
+        self._views: OrderedDict[tuple[str, str, str | None, int], LogViewShape] = OrderedDict()
 
     def view(
         self, store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, signature: str | None
@@ -56,7 +58,7 @@ def unit_view(
     verifier_key: str,
     unit_id: gs1.UnitId,
     label_signature: str | None,
-) -> dict[str, Any]:
+) -> LogViewShape:
     """Return the unit view of ``unit_id`` without its scan summary (`ViewCache` adds it).
 
     Raises:
@@ -111,7 +113,7 @@ def unit_view(
     }
 
 
-def _empty_view(unit_id: gs1.UnitId) -> dict[str, Any]:
+def _empty_view(unit_id: gs1.UnitId) -> LogViewShape:
     """The view before the log has a checkpoint: every unit is unknown."""
     verdict, reasons = judge(None, {}, [])
     return {
@@ -131,11 +133,11 @@ def _unit_actors(unit: UnitRecord | None) -> set[str]:
 
 def _label_state(
     store: Store, log: int, unit: UnitRecord | None, unit_id: gs1.UnitId, signature: str | None
-) -> str:
+) -> LabelState:
     if signature is None:
-        return "absent"
+        return LabelState.ABSENT
     if unit is None:
-        return "invalid"
+        return LabelState.INVALID
     brand_keys = store.records_in(log, KeyRecord, "actor", [unit.brand])
     public = [
         crypto.public_key_from_b64(k.public_key) for k in brand_keys if isinstance(k, KeyRecord)
@@ -143,11 +145,11 @@ def _label_state(
     try:
         label.verify_label_signature(unit_id, signature, public)
     except LedgerError:
-        return "invalid"
-    return "valid"
+        return LabelState.INVALID
+    return LabelState.VALID
 
 
-def _actor(actors: dict[str, ActorRecord], actor_id: str | None) -> dict[str, Any] | None:
+def _actor(actors: dict[str, ActorRecord], actor_id: str | None) -> ActorRefShape | None:
     if actor_id is None:
         return None
     record = actors.get(actor_id)
@@ -156,7 +158,7 @@ def _actor(actors: dict[str, ActorRecord], actor_id: str | None) -> dict[str, An
     return {
         "id": record.id,
         "name": record.name,
-        "role": record.role,
+        "role": Role(record.role),
         "revoked": record.revoked_index is not None,
     }
 
@@ -166,8 +168,8 @@ def _unit(
     unit_id: gs1.UnitId,
     product: ProductRecord | None,
     actors: dict[str, ActorRecord],
-    label_state: str,
-) -> dict[str, Any]:
+    label_state: LabelState,
+) -> UnitInfoShape:
     return {
         "gtin": unit.gtin,
         "serial": unit.serial,
@@ -176,7 +178,7 @@ def _unit(
         "expiry": unit.expiry,
         "brand": _actor(actors, unit.brand),
         "product": None if product is None else {"gtin": product.gtin, "name": product.name},
-        "state": unit.state,
+        "state": UnitState(unit.state),
         "custodian": _actor(actors, unit.custodian),
         "pending": _actor(actors, unit.pending),
         "sold": unit.sold,
@@ -189,7 +191,7 @@ def _unit(
     }
 
 
-def entry_json(served: ServedEntry, leaf: Leaf) -> dict[str, Any]:
+def entry_json(served: ServedEntry, leaf: Leaf) -> EntryShape:
     """One entry as the API shows it: index, leaf, leaf hash, proof, event, receive time."""
     return {
         "index": served.index,
@@ -201,5 +203,5 @@ def entry_json(served: ServedEntry, leaf: Leaf) -> dict[str, Any]:
     }
 
 
-def _entry(served: ServedEntry, leaf: Leaf, actors: dict[str, ActorRecord]) -> dict[str, Any]:
+def _entry(served: ServedEntry, leaf: Leaf, actors: dict[str, ActorRecord]) -> UnitEntryShape:
     return {**entry_json(served, leaf), "signer": _actor(actors, leaf.signed.event.actor)}

@@ -28,13 +28,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.events import format_time
+from ledger.shapes import SignalShape
 from ledger.signals.places import country, distance_km
+from ledger.vocab import SignalCode
 
 POST_CLAIM, TRAVEL, SCANNERS, PROBING = (
-    "post-claim-scans",
-    "impossible-travel",
-    "many-scanners",
-    "serial-probing",
+    SignalCode.POST_CLAIM_SCANS,
+    SignalCode.IMPOSSIBLE_TRAVEL,
+    SignalCode.MANY_SCANNERS,
+    SignalCode.SERIAL_PROBING,
 )
 CODES = (POST_CLAIM, TRAVEL, SCANNERS, PROBING)
 _EVIDENCE_SCANS = 5  # scans quoted in a signal's evidence
@@ -53,10 +55,10 @@ class ScanFact:
 class Signal:
     """One clone signal: a stable code and its evidence (JSON-ready)."""
 
-    code: str
+    code: SignalCode
     evidence: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SignalShape:
         """The signal as JSON-ready data."""
         return {"code": self.code, "evidence": self.evidence}
 

@@ -21,7 +21,9 @@ from typing import Any
 
 from ledger import codec
 from ledger.errors import LedgerError
+from ledger.shapes import ReasonShape
 from ledger.verify.verdict import INVALID, Reason, ServedEntry, check_unit_chain
+from ledger.vocab import ReasonCode
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class UnitViewCheck:
     """
 
     verdict: str
-    reasons: list[dict[str, Any]]
+    reasons: list[ReasonShape]
     failures: tuple[Reason, ...]
     checked: int
 
@@ -83,7 +85,7 @@ def verify_unit_view(
             index = item.get("index", position) if isinstance(item, Mapping) else position
             failures.append(
                 Reason(
-                    "proof-invalid",
+                    ReasonCode.PROOF_INVALID,
                     f"an entry is not proven in the log: malformed entry ({e!r})",
                     {"index": index},
                 )
@@ -92,7 +94,10 @@ def verify_unit_view(
         checkpoint = view.get("checkpoint")
         if not isinstance(checkpoint, str):
             failures.insert(
-                0, Reason("checkpoint-invalid", "the log's checkpoint does not verify: missing")
+                0,
+                Reason(
+                    ReasonCode.CHECKPOINT_INVALID, "the log's checkpoint does not verify: missing"
+                ),
             )
         elif not failures:
             failures = check_unit_chain(served, checkpoint, verifier_key, public_keys)
@@ -100,8 +105,9 @@ def verify_unit_view(
         return UnitViewCheck(
             INVALID, [f.to_dict() for f in failures], tuple(failures), len(entries)
         )
-    reasons = [
-        {k: r[k] for k in ("code", "message", "evidence")} for r in view.get("reasons") or []
+    reasons: list[ReasonShape] = [
+        {"code": r["code"], "message": r["message"], "evidence": r["evidence"]}
+        for r in view.get("reasons") or []
     ]
     return UnitViewCheck(str(view["verdict"]), reasons, (), len(served))
 

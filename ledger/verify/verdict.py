@@ -19,20 +19,28 @@ from ledger import codec, crypto, entry, merkle, note
 from ledger.errors import LedgerError
 from ledger.events import parse_time
 from ledger.rules.state import ActorRecord, UnitRecord
+from ledger.shapes import ReasonShape
 from ledger.signals.compute import Signal
+from ledger.vocab import InspectResult, LabelState, ReasonCode, SignalCode, Verdict
 
-GENUINE, CAUTION, UNKNOWN, INVALID = "genuine", "caution", "unknown", "invalid"
+# the names this module always exported
+GENUINE, CAUTION, UNKNOWN, INVALID = (
+    Verdict.GENUINE,
+    Verdict.CAUTION,
+    Verdict.UNKNOWN,
+    Verdict.INVALID,
+)
 
 
 @dataclass(frozen=True)
 class Reason:
     """Why the verdict is what it is: a stable code, an English message, evidence."""
 
-    code: str
+    code: ReasonCode | SignalCode
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ReasonShape:
         """Return the reason as JSON-ready data."""
         return {"code": self.code, "message": self.message, "evidence": self.evidence}
 
@@ -63,13 +71,15 @@ def check_unit_chain(
     try:  # (1)
         checkpoint = note.verify_checkpoint(checkpoint_text, verifier_key)
     except LedgerError as e:
-        return [Reason("checkpoint-invalid", f"the log's checkpoint does not verify: {e}")]
+        return [Reason(ReasonCode.CHECKPOINT_INVALID, f"the log's checkpoint does not verify: {e}")]
     reasons: list[Reason] = []
     previous: bytes | None = None
     for served in entries:
         evidence = {"index": served.index}
         if merkle.leaf_hash(served.leaf) != served.leaf_hash:  # (2)
-            reasons.append(Reason("leaf-hash-invalid", "an entry's hash does not match", evidence))
+            reasons.append(
+                Reason(ReasonCode.LEAF_HASH_INVALID, "an entry's hash does not match", evidence)
+            )
         try:  # (3)
             merkle.verify_inclusion(
                 served.leaf_hash, served.index, checkpoint.size, served.proof, checkpoint.root
@@ -77,7 +87,9 @@ def check_unit_chain(
             leaf = entry.Leaf.from_bytes(served.leaf)
         except LedgerError as e:
             reasons.append(
-                Reason("proof-invalid", f"an entry is not proven in the log: {e}", evidence)
+                Reason(
+                    ReasonCode.PROOF_INVALID, f"an entry is not proven in the log: {e}", evidence
+                )
             )
             continue
         reasons.extend(_check_signature(leaf, public_keys, evidence))  # (4)
@@ -85,7 +97,7 @@ def check_unit_chain(
         expected = None if previous is None else codec.b64url_encode(previous)
         if prev != expected:
             reasons.append(
-                Reason("chain-broken", "the unit's history has a gap or a fork", evidence)
+                Reason(ReasonCode.CHAIN_BROKEN, "the unit's history has a gap or a fork", evidence)
             )
         previous = leaf.signed.hash
     return reasons
@@ -96,11 +108,15 @@ def _check_signature(
 ) -> list[Reason]:
     public = public_keys.get(leaf.signed.key)
     if public is None:
-        return [Reason("signature-invalid", "an entry is signed by an unknown key", evidence)]
+        return [
+            Reason(ReasonCode.SIGNATURE_INVALID, "an entry is signed by an unknown key", evidence)
+        ]
     try:
         entry.verify_event(leaf.signed, crypto.public_key_from_b64(public))
     except LedgerError:
-        return [Reason("signature-invalid", "an entry's signature does not verify", evidence)]
+        return [
+            Reason(ReasonCode.SIGNATURE_INVALID, "an entry's signature does not verify", evidence)
+        ]
     return []
 
 
@@ -108,10 +124,10 @@ def judge(
     unit: UnitRecord | None,
     signers: Mapping[str, ActorRecord],
     failures: Sequence[Reason],
-    label: str = "absent",
+    label: str = LabelState.ABSENT,
     inspections: Sequence[str] = (),
     handled: Sequence[tuple[str, str]] = (),
-) -> tuple[str, list[Reason]]:
+) -> tuple[Verdict, list[Reason]]:
     """Return (verdict, reasons) for a unit.
 
     Args:
@@ -127,17 +143,24 @@ def judge(
     if failures:
         return INVALID, list(failures)
     if unit is None:
-        return UNKNOWN, [Reason("not-found", "this code is not in the ledger: likely counterfeit")]
-    if label == "invalid":
+        return UNKNOWN, [
+            Reason(ReasonCode.NOT_FOUND, "this code is not in the ledger: likely counterfeit")
+        ]
+    if label == LabelState.INVALID:
         return INVALID, [
-            Reason("label-invalid", "the label's brand signature is wrong: the label is forged")
+            Reason(
+                ReasonCode.LABEL_INVALID,
+                "the label's brand signature is wrong: the label is forged",
+            )
         ]
     reasons = _cautions(unit, signers, handled)
-    if inspections and inspections[-1] == "fail":
-        reasons.append(Reason("inspection-failed", "the unit's latest inspection failed"))
+    if inspections and inspections[-1] == InspectResult.FAIL:
+        reasons.append(Reason(ReasonCode.INSPECTION_FAILED, "the unit's latest inspection failed"))
     if reasons:
         return CAUTION, reasons
-    return GENUINE, [Reason("verified", "every entry of this unit is signed and proven in the log")]
+    return GENUINE, [
+        Reason(ReasonCode.VERIFIED, "every entry of this unit is signed and proven in the log")
+    ]
 
 
 def _cautions(
@@ -145,16 +168,20 @@ def _cautions(
 ) -> list[Reason]:
     reasons = []
     if unit.recalled:
-        reasons.append(Reason("recalled", "the brand has recalled this unit"))
+        reasons.append(Reason(ReasonCode.RECALLED, "the brand has recalled this unit"))
     if unit.decommissioned:
-        reasons.append(Reason("decommissioned", "this unit was taken out of circulation"))
+        reasons.append(Reason(ReasonCode.DECOMMISSIONED, "this unit was taken out of circulation"))
     if unit.claimed:
-        reasons.append(Reason("claimed", "this unit was already claimed by a buyer"))
+        reasons.append(Reason(ReasonCode.CLAIMED, "this unit was already claimed by a buyer"))
     elif unit.sold or unit.delivered:
-        reasons.append(Reason("sold", "this unit was already sold"))
+        reasons.append(Reason(ReasonCode.SOLD, "this unit was already sold"))
     if unit.flags:
         reasons.append(
-            Reason("flagged", "the brand or the platform flagged this unit", {"flags": unit.flags})
+            Reason(
+                ReasonCode.FLAGGED,
+                "the brand or the platform flagged this unit",
+                {"flags": unit.flags},
+            )
         )
     return reasons + _blacklist(unit, signers, handled)
 
@@ -184,28 +211,34 @@ def _blacklist(
         if since:
             evidence["since"] = since
         reasons.append(
-            Reason("revoked-handler", "an actor that handled this unit has been revoked", evidence)
+            Reason(
+                ReasonCode.REVOKED_HANDLER,
+                "an actor that handled this unit has been revoked",
+                evidence,
+            )
         )
     holders = [a for a in (unit.custodian, unit.pending) if a is not None and a in signers]
     held = sorted(a for a in holders if signers[a].revoked_index is not None)
     if held:
         reasons.append(
-            Reason("held-by-revoked", "this unit is held by a revoked actor", {"actors": held})
+            Reason(
+                ReasonCode.HELD_BY_REVOKED, "this unit is held by a revoked actor", {"actors": held}
+            )
         )
     return reasons
 
 
 #: reasons that do not call for caution
-POSITIVE = frozenset({"verified", "owned"})
+POSITIVE = frozenset({ReasonCode.VERIFIED, ReasonCode.OWNED})
 
 
 def with_signals(
-    verdict: str,
+    verdict: Verdict,
     reasons: Sequence[Reason],
     signals: Sequence[Signal],
     open_reports: Sequence[str] = (),
     owner: bool = False,
-) -> tuple[str, list[Reason]]:
+) -> tuple[Verdict, list[Reason]]:
     """Add what lives outside the log to a log-based verdict (docs/SIGNALS.md).
 
     ``signals`` are clone signals (ledger.signals.compute); ``open_reports`` the reasons of the
@@ -213,7 +246,7 @@ def with_signals(
     owner, for whom its claim is no warning (``owned`` replaces ``claimed``). An
     ``invalid`` verdict stays as it is; an ``unknown`` one only gains its signals.
     """
-    out = [r for r in reasons if r.code != "verified"]
+    out = [r for r in reasons if r.code != ReasonCode.VERIFIED]
     if verdict == INVALID:
         return verdict, list(reasons)
     out += [Reason(s.code, SIGNAL_MESSAGES.get(s.code, s.code), s.evidence) for s in signals]
@@ -221,13 +254,15 @@ def with_signals(
         return verdict, out
     if owner:
         out = [
-            Reason("owned", "you claimed this unit: it is yours") if r.code == "claimed" else r
+            Reason(ReasonCode.OWNED, "you claimed this unit: it is yours")
+            if r.code == ReasonCode.CLAIMED
+            else r
             for r in out
         ]
     if open_reports:
         out.append(
             Reason(
-                "reported",
+                ReasonCode.REPORTED,
                 "buyers reported a problem with this unit; the brand is looking into it",
                 {"open": len(open_reports), "reasons": sorted(set(open_reports))},
             )
@@ -236,13 +271,17 @@ def with_signals(
         return CAUTION, out
     return GENUINE, [
         *out,
-        Reason("verified", "every entry of this unit is signed and proven in the log"),
+        Reason(ReasonCode.VERIFIED, "every entry of this unit is signed and proven in the log"),
     ]
 
 
-SIGNAL_MESSAGES = {
-    "post-claim-scans": "this claimed unit's code was scanned by someone other than its owner",
-    "impossible-travel": "this code was scanned in places too far apart for the time between",
-    "many-scanners": "this code was scanned by more people than one item plausibly has",
-    "serial-probing": "many invented serial numbers of this product are being checked",
+SIGNAL_MESSAGES: dict[str, str] = {
+    SignalCode.POST_CLAIM_SCANS: (
+        "this claimed unit's code was scanned by someone other than its owner"
+    ),
+    SignalCode.IMPOSSIBLE_TRAVEL: (
+        "this code was scanned in places too far apart for the time between"
+    ),
+    SignalCode.MANY_SCANNERS: "this code was scanned by more people than one item plausibly has",
+    SignalCode.SERIAL_PROBING: "many invented serial numbers of this product are being checked",
 }

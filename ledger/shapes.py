@@ -1,0 +1,307 @@
+"""The JSON shapes the service returns, as typed dicts, defined once.
+
+The service builds these plain dicts (`ledger.service`), the API returns them as JSON
+unchanged, and `api.schemas` turns these very classes into the OpenAPI components
+(adding only documentation: patterns, bounds, examples), so a field added here is
+documented there and a field the service stops returning fails the type check. A
+``TypedDict`` is a plain dict at run time: typing the service changes no output byte.
+
+docs/API.md describes each shape in prose. Binary values are unpadded base64url
+strings (docs/FORMAT.md). No I/O; standard library only.
+"""
+
+# No ``from __future__ import annotations``: Python 3.11's TypedDict sees ``NotRequired``
+# only in evaluated annotations (with strings every key would count as required).
+from typing import Any, NotRequired, TypedDict
+
+from ledger.vocab import (
+    LabelState,
+    ReasonCode,
+    ReportReason,
+    ReportStatus,
+    Role,
+    SignalCode,
+    UnitState,
+    Verdict,
+)
+
+# --- writes ---------------------------------------------------------------------------
+
+
+class ReceiptItemShape(TypedDict):
+    """Where one submitted event sits in the log."""
+
+    index: int
+    leaf_hash: str
+    event_hash: str
+    duplicate: bool
+
+
+class ReceiptShape(TypedDict):
+    """The receipts of a write and the signed checkpoint that includes them."""
+
+    receipts: list[ReceiptItemShape]
+    size: int
+    checkpoint: str
+
+
+class ClaimShape(TypedDict):
+    """A successful claim: its log index and checkpoint, and the secrets shown once."""
+
+    index: int
+    checkpoint: str
+    transfer_code: str
+    owner_token: str
+    resale: bool
+
+
+# --- entries and proofs ---------------------------------------------------------------
+
+
+class EntryShape(TypedDict):
+    """One entry with its inclusion proof to the checkpoint returned alongside."""
+
+    index: int
+    leaf: str
+    leaf_hash: str
+    proof: list[str]
+    event: dict[str, Any]
+    received: str
+
+
+class EntriesShape(TypedDict):
+    """Entries with their proofs to one checkpoint."""
+
+    entries: list[EntryShape]
+    size: int
+    checkpoint: str
+
+
+class InclusionProofShape(TypedDict):
+    """RFC 9162 inclusion proof of ``index`` in the tree of ``size``."""
+
+    index: int
+    size: int
+    leaf_hash: str
+    proof: list[str]
+
+
+class ConsistencyProofShape(TypedDict):
+    """RFC 9162 consistency proof from ``old`` to ``new``."""
+
+    old: int
+    new: int
+    proof: list[str]
+
+
+class WitnessSummaryShape(TypedDict):
+    """How many configured witnesses cosigned a checkpoint holding the unit's chain."""
+
+    configured: int
+    vouched: int
+
+
+class CosignatureReceiptShape(TypedDict):
+    """The log stored a witness's cosignature."""
+
+    size: int
+    cosigned_by: list[str]
+    witnesses: WitnessSummaryShape
+
+
+# --- the unit view --------------------------------------------------------------------
+
+
+class ReasonShape(TypedDict):
+    """Why the verdict is what it is; the API adds the page's words as ``text``."""
+
+    code: ReasonCode | SignalCode
+    message: str
+    evidence: dict[str, Any]
+    text: NotRequired[dict[str, dict[str, str]] | None]
+
+
+class SignalShape(TypedDict):
+    """One clone signal: a stable code and its evidence."""
+
+    code: SignalCode
+    evidence: dict[str, Any]
+
+
+class ActorRefShape(TypedDict):
+    """An actor as the unit view names it (an unknown actor: its id, no role)."""
+
+    id: str
+    name: str
+    role: Role | None
+    revoked: bool
+
+
+class ProductRefShape(TypedDict):
+    """The product a unit is an instance of."""
+
+    gtin: str
+    name: str
+
+
+class UnitInfoShape(TypedDict):
+    """A unit's identity and where its custody stands."""
+
+    gtin: str
+    serial: str
+    path: str
+    lot: str | None
+    expiry: str | None
+    brand: ActorRefShape | None
+    product: ProductRefShape | None
+    state: UnitState
+    custodian: ActorRefShape | None
+    pending: ActorRefShape | None
+    sold: bool
+    delivered: bool
+    claimed: bool
+    recalled: bool
+    decommissioned: bool
+    flags: int
+    label: LabelState
+
+
+class UnitEntryShape(EntryShape):
+    """An entry of the unit view: the entry with its signer."""
+
+    signer: ActorRefShape | None
+
+
+class ScanShape(TypedDict):
+    """A scan as the unit view quotes it: when, and the coarse place if known."""
+
+    at: str
+    place: str | None
+
+
+class ScanSummaryShape(TypedDict):
+    """How often the unit's code was checked, and the first time."""
+
+    count: int
+    first: ScanShape | None
+
+
+class LogViewShape(TypedDict):
+    """The part of the unit view that depends on the log's contents alone.
+
+    The service keeps it while the log does not grow; `UnitViewShape` adds what changes
+    without a new entry (scans, the viewer, witnesses).
+    """
+
+    verdict: Verdict
+    reasons: list[ReasonShape]
+    unit: UnitInfoShape | None
+    entries: list[UnitEntryShape]
+    checkpoint: str | None
+
+
+class UnitViewShape(LogViewShape):
+    """Everything a client needs to judge one unit itself (docs/API.md)."""
+
+    scans: ScanSummaryShape
+    owner: bool
+    witnesses: WitnessSummaryShape
+
+
+# --- actors ---------------------------------------------------------------------------
+
+
+class KeyShape(TypedDict):
+    """A key of an actor, with the log indexes that added and removed it."""
+
+    key_id: str
+    public_key: str
+    added_index: int
+    removed_index: int | None
+
+
+class ActorShape(TypedDict):
+    """A registered actor and its keys."""
+
+    id: str
+    role: Role
+    name: str
+    prefixes: list[str]
+    registered_index: int
+    revoked_index: int | None
+    keys: list[KeyShape]
+
+
+# --- reports and alerts ---------------------------------------------------------------
+
+
+class UnitRefShape(TypedDict):
+    """A unit as a report or an alert names it."""
+
+    gtin: str
+    serial: str
+    path: str
+
+
+class ReportFiledShape(TypedDict):
+    """A consumer report was filed: its id, status, time and the brand it went to."""
+
+    id: int
+    status: ReportStatus
+    created_at: str
+    brand: str | None
+
+
+class ReportShape(TypedDict):
+    """A consumer report as its brand (or an operator) sees it; no photo bytes."""
+
+    id: int
+    unit: UnitRefShape
+    brand: str | None
+    reason: ReportReason
+    text: str | None
+    photo: bool
+    created_at: str
+    status: ReportStatus
+    first_response_at: str | None
+    resolved_at: str | None
+    resolved_by: str | None
+    note: str | None
+    flag_index: int | None
+
+
+class UnitAlertShape(TypedDict):
+    """A clone signal in the brand's queue, on a unit (None: serial probing of a GTIN)."""
+
+    unit: UnitRefShape | None
+    code: SignalCode
+    evidence: dict[str, Any]
+
+
+class ResponseSummaryShape(TypedDict):
+    """How fast reports were answered, in seconds from a report to its first response."""
+
+    open: int
+    answered: int
+    median_seconds: int | None
+    max_seconds: int | None
+
+
+class AlertsShape(TypedDict):
+    """A brand's triage queue: clone signals, reports (open first), response times."""
+
+    brand: str
+    generated: str
+    signals: list[UnitAlertShape]
+    reports: list[ReportShape]
+    response: ResponseSummaryShape
+
+
+# --- operations -----------------------------------------------------------------------
+
+
+class HealthShape(TypedDict):
+    """Liveness and the log's size."""
+
+    status: str
+    size: int
