@@ -17,14 +17,17 @@ from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.events import parse_time
 from ledger.service.reports import REASONS
+from ledger.vocab import ReasonCode, SignalCode, Verdict
 
 #: reason codes this module words, with the evidence fields their messages use
-SIGNAL_CODES = frozenset(
-    "owned held-by-revoked post-claim-scans impossible-travel many-scanners serial-probing "
-    "reported".split()
+SIGNAL_CODES: frozenset[str] = frozenset(
+    {ReasonCode.OWNED, ReasonCode.HELD_BY_REVOKED, ReasonCode.REPORTED, *SignalCode}
 )
 #: reasons shown on a page whose verdict banner would otherwise say it all
-SHOWN_ANYWAY = {"genuine": frozenset({"owned"}), "unknown": frozenset({"serial-probing"})}
+SHOWN_ANYWAY: dict[str, frozenset[str]] = {
+    Verdict.GENUINE: frozenset({ReasonCode.OWNED}),
+    Verdict.UNKNOWN: frozenset({SignalCode.SERIAL_PROBING}),
+}
 
 
 def signal_text(

@@ -27,6 +27,7 @@ from ledger.rules.errors import (
     UnknownKeyError,
 )
 from ledger.rules.state import ActorRecord, KeyRecord, State
+from ledger.vocab import Role
 
 #: how far an event's own time may run ahead of the log's clock (inclusive)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -76,7 +77,7 @@ def signing_key(state: State, signed: SignedEvent, index: int) -> str:
         raise ValidationError("a log index is 0 or more", field="index")
     if index == 0:
         return _genesis_key(signed)
-    if isinstance(event, ActorRegister) and event.role == "operator":
+    if isinstance(event, ActorRegister) and event.role == Role.OPERATOR:
         if event.subject == event.actor:
             raise GenesisError("an operator registers itself only at index 0", field="subject")
     signer = state.actors.get(event.actor)
@@ -93,7 +94,7 @@ def _genesis_key(signed: SignedEvent) -> str:
     event = signed.event
     if not isinstance(event, ActorRegister):
         raise GenesisError("entry 0 must be an actor.register", field="kind")
-    if event.role != "operator":
+    if event.role != Role.OPERATOR:
         raise GenesisError("entry 0 registers the operator", field="role")
     if event.subject != event.actor:
         raise GenesisError("entry 0 is the operator registering itself", field="subject")

@@ -60,9 +60,10 @@ from ledger.rules.errors import (
 )
 from ledger.rules.registry import live_actor, own_product, require_role
 from ledger.rules.state import AuthorizationRecord, Record, UnitRecord
+from ledger.vocab import Role
 
 #: roles that may inspect a unit they do not hold
-INSPECT_ROLES = ("inspector", "customs")
+INSPECT_ROLES = (Role.INSPECTOR, Role.CUSTOMS)
 
 
 def check_unit(ctx: Context) -> list[Record]:
@@ -190,7 +191,7 @@ def _inspect(ctx: Context, event: Inspect, unit: UnitRecord) -> UnitRecord:
 
 
 def _sell(ctx: Context, event: Sell, unit: UnitRecord) -> UnitRecord:
-    _require_authorized(ctx, unit, ("retailer",))
+    _require_authorized(ctx, unit, (Role.RETAILER,))
     _require_custodian(ctx, unit)
     _require_no_pending(unit)
     if unit.sold:
@@ -214,7 +215,7 @@ def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
     already claimed) opens the previous claim's transfer commitment. Either way the
     commitment is then replaced by this claim's ``transfer`` (or by none), so every
     code works once."""
-    require_role(ctx, "operator", NotOperatorError)
+    require_role(ctx, Role.OPERATOR, NotOperatorError)
     if unit.claim_salt is None or unit.claim_hash is None:
         if unit.claimed:
             raise AlreadyClaimedError(
@@ -243,7 +244,7 @@ def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
 def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
     if unit.custodian is None:
         # Delivered: who sold it is not tracked, so the brand or any of its retailers.
-        _require_authorized(ctx, unit, ("retailer",))
+        _require_authorized(ctx, unit, (Role.RETAILER,))
     else:
         _require_authorized(ctx, unit, None)
         _require_custodian(ctx, unit)
@@ -252,7 +253,7 @@ def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
 
 
 def _require_brand_or_operator(ctx: Context, unit: UnitRecord) -> None:
-    if ctx.signer.id != unit.brand and ctx.signer.role != "operator":
+    if ctx.signer.id != unit.brand and ctx.signer.role != Role.OPERATOR:
         raise NotBrandOrOperatorError(
             f"only {unit.brand} or an operator may sign {ctx.event.kind}", field="actor"
         )

@@ -62,6 +62,7 @@ from ledger.rules.state import (
     Record,
     State,
 )
+from ledger.vocab import Role
 
 
 def genesis(event: Event, index: int) -> list[Record]:
@@ -139,7 +140,7 @@ def own_product(ctx: Context, gtin: str, field: str) -> ProductRecord:
 
 
 def _actor_register(ctx: Context, event: ActorRegister) -> list[Record]:
-    require_role(ctx, "operator", NotOperatorError)
+    require_role(ctx, Role.OPERATOR, NotOperatorError)
     if event.subject in ctx.state.actors:
         raise ActorExistsError(f"actor {event.subject!r} is already registered", field="subject")
     _check_prefixes(event)
@@ -158,9 +159,9 @@ def _actor_record(event: ActorRegister, index: int) -> ActorRecord:
 
 
 def _check_prefixes(event: ActorRegister) -> None:
-    if event.role == "brand" and not event.prefixes:
+    if event.role == Role.BRAND and not event.prefixes:
         raise BrandPrefixesError("a brand is registered with its GS1 prefixes", field="prefixes")
-    if event.role != "brand" and event.prefixes:
+    if event.role != Role.BRAND and event.prefixes:
         raise BrandPrefixesError("only a brand carries GS1 prefixes", field="prefixes")
 
 
@@ -181,7 +182,7 @@ def _new_keys(
 
 
 def _actor_revoke(ctx: Context, event: ActorRevoke) -> list[Record]:
-    require_role(ctx, "operator", NotOperatorError)
+    require_role(ctx, Role.OPERATOR, NotOperatorError)
     subject = ctx.state.actors.get(event.subject)
     if subject is None:
         raise UnknownSubjectError(f"no actor {event.subject!r} is registered", field="subject")
@@ -204,7 +205,7 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
         raise UnknownSubjectError(f"no actor {event.subject!r} is registered", field="subject")
     if subject.revoked_index is not None:
         raise ActorRevokedError(f"{subject.id} is revoked", field="subject")
-    if event.actor != subject.id and ctx.signer.role != "operator":
+    if event.actor != subject.id and ctx.signer.role != Role.OPERATOR:
         raise NotSubjectOrOperatorError(
             f"only {subject.id} or an operator may rotate its keys", field="actor"
         )
@@ -227,7 +228,7 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
 
 
 def _authorize(ctx: Context, event: Authorize) -> list[Record]:
-    require_role(ctx, "brand", NotBrandError)
+    require_role(ctx, Role.BRAND, NotBrandError)
     partner = live_actor(ctx.state, event.partner, UnknownPartnerError, "partner")
     if partner.role != event.role:
         raise RoleMismatchError(
@@ -261,7 +262,7 @@ def _authorize(ctx: Context, event: Authorize) -> list[Record]:
 
 
 def _authorization_revoke(ctx: Context, event: AuthorizationRevoke) -> list[Record]:
-    require_role(ctx, "brand", NotBrandError)
+    require_role(ctx, Role.BRAND, NotBrandError)
     auth = ctx.state.authorizations.get(event.authorization)
     if auth is None:
         raise UnknownAuthorizationError(
@@ -279,7 +280,7 @@ def _authorization_revoke(ctx: Context, event: AuthorizationRevoke) -> list[Reco
 
 
 def _product_register(ctx: Context, event: ProductRegister) -> list[Record]:
-    require_role(ctx, "brand", NotBrandError)
+    require_role(ctx, Role.BRAND, NotBrandError)
     if not any(gs1.company_prefix_matches(event.gtin, p) for p in ctx.signer.prefixes):
         raise NotUnderPrefixError(
             f"GTIN {event.gtin} is not under a prefix of {ctx.signer.id}", field="gtin"

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ledger.vocab import UnitState
+
 
 @dataclass(frozen=True)
 class ActorRecord:
@@ -125,19 +127,19 @@ class UnitRecord:
         return ("unit", self.gtin, self.serial)
 
     @property
-    def state(self) -> str:
+    def state(self) -> UnitState:
         """One word for people: the most telling of the unit's flags."""
         if self.decommissioned:
-            return "decommissioned"
+            return UnitState.DECOMMISSIONED
         if self.claimed:
-            return "claimed"
+            return UnitState.CLAIMED
         if self.delivered:
-            return "delivered"
+            return UnitState.DELIVERED
         if self.pending is not None:
-            return "in_transit"
+            return UnitState.IN_TRANSIT
         if self.sold:
-            return "sold"
-        return "in_stock"
+            return UnitState.SOLD
+        return UnitState.IN_STOCK
 
 
 Record = ActorRecord | KeyRecord | AuthorizationRecord | ProductRecord | UnitRecord
