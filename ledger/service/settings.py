@@ -29,9 +29,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ledger.service.config import DeploymentConfig, LogSpec
+if TYPE_CHECKING:  # the deployment file's parser loads the events and crypto: only when asked
+    from ledger.service.config import DeploymentConfig
 
 
 def home() -> Path:
@@ -64,6 +66,8 @@ class Settings:
         Raises:
             ValidationError: the deployment file is missing or invalid.
         """
+        from ledger.service.config import DeploymentConfig, LogSpec
+
         if self.logs_file is not None:
             return DeploymentConfig.from_toml(self.logs_file)
         return DeploymentConfig.single(
