@@ -83,6 +83,7 @@ def assert_promises_kept(report: dict[str, Any], appended: int) -> None:
     assert report["log_size"] >= report["acked"]
 
 
+@pytest.mark.slow  # a minute per database
 def test_sigkilled_under_load_the_ledger_keeps_every_promise(hammer_db: str) -> None:
     code, report, stderr = hammer("--db", hammer_db, "--seconds", "60", "--kills", "3")
     assert report is not None, stderr
