@@ -85,7 +85,8 @@ def run_cli(
         contextlib.redirect_stderr(err),
     ):
         try:
-            cli.main.main()
+            returned = cli.main.main()
+            code = returned if isinstance(returned, int) else 0  # a main that returns
         except SystemExit as e:
             code = e.code
         except Exception:
