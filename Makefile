@@ -8,7 +8,12 @@ STAMP  := $(VENV)/.installed
 # chromium for the consumer page in a real browser.
 SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils librsvg2-bin chromium
 
-.PHONY: test lint demo clean vectors sysdeps bench bench-quick bench-sysdeps
+# Parallel test workers (pytest-xdist; auto = one per core). A file's tests stay on one
+# worker, so a module's shared server or story is built once.
+WORKERS ?= auto
+PYTEST  := $(BIN)/pytest -n $(WORKERS) --dist loadfile
+
+.PHONY: test test-slow test-fast lint demo clean vectors sysdeps bench bench-quick bench-sysdeps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +21,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Every test but the few marked slow (target: <= 10 minutes on 2 cores).
 test: $(STAMP) sysdeps
-	$(BIN)/pytest
+	$(PYTEST) -m "not slow"
+
+# The slow ones: long hammer runs, logs of 10^5 entries, the full fuzzing run.
+test-slow: $(STAMP) sysdeps
+	$(PYTEST) -m slow
+
+# The edit loop: unit and in-process integration tests, no live server, nothing slow
+# (target: <= 3 minutes).
+test-fast: $(STAMP)
+	$(PYTEST) -m "not e2e and not slow" tests/unit tests/integration
 
 # Installs missing Debian packages when it can (root with apt-get); otherwise says which
 # are missing: the tests that need them skip with one line (and fail in CI).

@@ -1,15 +1,38 @@
-"""Shared fixtures: small factories for keys and events, and the PostgreSQL gate.
+"""Shared fixtures: small factories for keys and events, the PostgreSQL gate, the
+``e2e`` marker and the Hypothesis profiles.
 
 Tests that need PostgreSQL take the ``postgres_url`` fixture. In CI (``CI=true``) an
 unreachable server is a failure; elsewhere those tests are skipped with one line that
 says how to run them.
+
+Every test under tests/e2e is marked ``e2e`` here, so ``-m "not e2e"`` is the edit
+loop's selection (``make test-fast``).
+
+Hypothesis runs the ``ci`` profile under ``CI=true`` and the small ``dev`` profile
+elsewhere; ``HYPOTHESIS_PROFILE`` picks one by name (tests/profiles.py).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+from tests import profiles
+
+profiles.load()
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/e2e ``e2e``, before ``-m`` selects (tryfirst)."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
+
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

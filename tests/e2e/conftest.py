@@ -10,11 +10,16 @@ from tests.e2e.server import LiveServer, start
 from tests.integration.conftest import pg_url  # noqa: F401 - fixture re-export
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def live_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """A seeded server on a random port (see tests/e2e/server.py for the stories)."""
+    """A seeded server on a random port (see tests/e2e/server.py for the stories), one per
+    module and database: its tests write units of their own (or only read the seeded
+    ones), and each test runs alone on it, so a test that counts the log's size sees only
+    its own writes."""
     tmp = tmp_path_factory.mktemp("live")
     url = (
         f"sqlite:///{tmp}/ledger.db"

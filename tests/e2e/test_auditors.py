@@ -1,4 +1,6 @@
-"""Auditors and witnesses against real servers (uvicorn), driven through the CLI.
+"""Auditors and witnesses against real servers (uvicorn), driven through the CLI (in
+this process, tests/cli_runner.py; the offline proof check runs ``python -m cli`` with
+the network off).
 
 - A remote audit with a state file passes over 5,000+ entries, then replays only what
   is new; after the operator rewrites its database and re-signs it with the same key
@@ -23,6 +25,7 @@ import jsonschema_rs
 import pytest
 
 from ledger.audit.witness import verify_evidence
+from tests.cli_runner import run_cli
 from tests.e2e.cli_schemas import SCHEMAS
 from tests.e2e.server import LiveServer, start
 from tests.factories import GTIN
@@ -31,18 +34,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, home: Path, code: int = 0, schema: str | None = None) -> Any:
-    """Run ``provenance --json ARGS``; check the exit code (and the docs/CLI.md schema);
-    return the parsed JSON or None."""
+    """Run ``provenance --json ARGS`` in this process (tests/cli_runner.py); check the exit
+    code (and the docs/CLI.md schema); return the parsed JSON or None."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
     env.update({"PROVENANCE_HOME": str(home), "PYTHONPATH": str(ROOT), "NO_COLOR": "1"})
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "--json", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_cli(["--json", *args], env=env, cwd=ROOT)
     assert done.returncode == code, (done.stdout[-2000:], done.stderr[-2000:])
     assert "Traceback" not in done.stderr
     data = json.loads(done.stdout) if done.stdout.strip().startswith("{") else None

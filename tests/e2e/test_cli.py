@@ -1,11 +1,14 @@
-"""The ``provenance`` CLI as a subprocess: every command against a local SQLite database
+"""The ``provenance`` CLI: every command against a local SQLite database
 and against a real server (``provenance serve``), a whole custody story told only with
 the CLI, the audit catching one changed byte, refused keys, exit codes, the ``--json``
 schemas of docs/CLI.md (tests/e2e/cli_schemas.py), and the demo's stories checked
 through the resolver of a server started on the demo's database.
 
 Every run gets its own ``PROVENANCE_HOME`` under a temporary folder (never
-``~/.provenance``); no run may print a traceback.
+``~/.provenance``); no run may print a traceback. Commands run inside the test process
+(tests/cli_runner.py, the console script's own entry point); the usage and unreachable-
+server tests also start a real ``python -m cli`` (``slow``) to show exit codes as a shell
+sees them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import httpx
 import jsonschema_rs
 import pytest
 
+from tests.cli_runner import run_cli
 from tests.e2e.cli_schemas import SCHEMAS
 from tests.e2e.server import free_port
 
@@ -52,12 +56,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @dataclass
 class Cli:
-    """Runs ``python -m cli`` with one environment, folder and target (--db or --server)."""
+    """Runs the CLI with one environment, folder and target (--db or --server): in this
+    process (tests/cli_runner.py), or as ``python -m cli`` with ``spawn``."""
 
     env: dict[str, str]
     cwd: Path
     target: list[str]
     mode: str = "local"
+    spawn: bool = False
 
     def __call__(
         self,
@@ -71,16 +77,18 @@ class Cli:
 
         Returns the parsed JSON with ``schema``, else the completed process.
         """
-        command = [sys.executable, "-m", "cli", *(self.target if target else [])]
-        command += ["--json"] if schema else []
-        done = subprocess.run(
-            [*command, *args],
-            cwd=self.cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        command = [*(self.target if target else []), *(["--json"] if schema else []), *args]
+        if self.spawn:
+            done = subprocess.run(
+                [sys.executable, "-m", "cli", *command],
+                cwd=self.cwd,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        else:
+            done = run_cli(command, env=self.env, cwd=self.cwd)
         shown = f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, shown
         assert done.returncode == code, shown
@@ -437,10 +445,14 @@ def test_mint_into_a_used_folder_mints_nothing(story: Story) -> None:
     assert not (story.tmp / "other" / "manifest.csv").exists()
 
 
-@pytest.fixture
-def bare(tmp_path: Path) -> Cli:
-    """The CLI with an empty home and no target: for what fails before any database."""
-    return Cli(clean_env(PROVENANCE_HOME=str(tmp_path / "home")), tmp_path, [])
+@pytest.fixture(params=["in-process", pytest.param("subprocess", marks=pytest.mark.slow)])
+def bare(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
+    """The CLI with an empty home and no target: for what fails before any database.
+
+    In this process, and (``slow``: a dozen interpreter start-ups) as real ``python -m
+    cli`` processes, which show the exit codes and one-line errors as a shell sees them."""
+    env = clean_env(PROVENANCE_HOME=str(tmp_path / "home"))
+    return Cli(env, tmp_path, [], spawn=request.param == "subprocess")
 
 
 def test_usage_errors_exit_2(bare: Cli) -> None:

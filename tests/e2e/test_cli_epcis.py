@@ -1,4 +1,4 @@
-"""``provenance export epcis`` and ``import epcis`` as subprocesses, against a local
+"""``provenance export epcis`` and ``import epcis`` (tests/cli_runner.py), against a local
 database and against a real server: exports validate against GS1's schema, a partner's
 document is signed locally and appended, and the GS1 example is refused in one line
 naming each event's reason, with the log unchanged."""

@@ -22,7 +22,7 @@ from ledger.service.ledger import FAULT_CONSENT, FAULT_CONSENT_ENV, FAULT_ENV
 from tests.e2e.cli_schemas import SCHEMAS
 from tests.e2e.server import LiveServer, start
 from tests.factories import key
-from tests.integration.conftest import PG_SCHEMA
+from tests.integration.conftest import PG_SCHEMA, create_schema, drop_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 #: a run of 60 s stops by itself; this only bounds a hang on a very busy machine
@@ -56,16 +56,8 @@ def hammer(*args: str, env: dict[str, str] | None = None) -> tuple[int, Any, str
 @pytest.fixture
 def hammer_pg_url(postgres_url: str) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a schema of the hammer's own, dropped after."""
-    import psycopg
-
-    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {HAMMER_SCHEMA} CASCADE")
-        conn.execute(f"CREATE SCHEMA {HAMMER_SCHEMA}")
-    sep = "&" if "?" in postgres_url else "?"
-    yield f"{postgres_url}{sep}options=-csearch_path%3D{HAMMER_SCHEMA}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {HAMMER_SCHEMA} CASCADE")
+    yield create_schema(postgres_url, HAMMER_SCHEMA)
+    drop_schema(postgres_url, HAMMER_SCHEMA)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -91,6 +83,7 @@ def assert_promises_kept(report: dict[str, Any], appended: int) -> None:
     assert report["log_size"] >= report["acked"]
 
 
+@pytest.mark.slow  # a minute per database
 def test_sigkilled_under_load_the_ledger_keeps_every_promise(hammer_db: str) -> None:
     code, report, stderr = hammer("--db", hammer_db, "--seconds", "60", "--kills", "3")
     assert report is not None, stderr

@@ -118,6 +118,7 @@ def _fuzz(operation: schemathesis.APIOperation, sent: Counter[tuple[str, int]]) 
     run()
 
 
+@pytest.mark.slow  # the full fuzzing run: over 1,000 requests
 def test_every_response_is_as_documented(api_schema: schemathesis.BaseSchema) -> None:
     """At least 1,000 generated requests; no 5xx, 4xx as problems, all as documented."""
     sent: Counter[tuple[str, int]] = Counter()

@@ -12,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import LedgerError
+from tests.profiles import examples
 from tests.rules_factories import CLAIM_CODE, base, claim_commitment
 
 CODES = [f"CODE-{i:04d}-XXXX-XXXX-{i % 10}" for i in range(12)]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["current", "old", "never"]), st.booleans()),

@@ -25,6 +25,7 @@ from ledger.claimcode import (
 )
 from ledger.codec import b64url_decode, b64url_encode
 from ledger.errors import EncodingError, ValidationError
+from tests.profiles import examples
 
 SYMBOL = "[0-9A-HJKMNP-TV-Z]"
 CANONICAL = re.compile(rf"{SYMBOL}{{4}}(-{SYMBOL}{{4}}){{3}}-{SYMBOL}")
@@ -98,7 +99,7 @@ def test_entropy_is_80_bits_drawn_from_secrets(monkeypatch: pytest.MonkeyPatch) 
     assert len(_symbols(code)) * 5 - 5 == ENTROPY_BITS
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(a=st.binary(min_size=10, max_size=10), b=st.binary(min_size=10, max_size=10))
 def test_encoding_is_injective(a: bytes, b: bytes) -> None:
     assert (encode_claim_code(a) == encode_claim_code(b)) == (a == b)
@@ -156,7 +157,7 @@ def test_every_adjacent_transposition_is_caught(code: str) -> None:
     assert swapped > 0 or len(set(symbols)) == 1
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     data=st.binary(min_size=10, max_size=10),
     position=st.integers(0, 16),
@@ -169,7 +170,7 @@ def test_random_substitution_is_caught(data: bytes, position: int, shift: int) -
         normalize_claim_code(symbols[:position] + other + symbols[position + 1 :])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(data=st.binary(min_size=10, max_size=10), position=st.integers(0, 15))
 def test_random_transposition_is_caught(data: bytes, position: int) -> None:
     symbols = _symbols(encode_claim_code(data))
@@ -196,7 +197,7 @@ def test_typed_variants_normalize_to_the_printed_code() -> None:
     assert normalize_claim_code("0000-0000-0000-oooo-O") == "0000-0000-0000-0000-0"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.binary(min_size=10, max_size=10), lower=st.booleans(), sep=st.sampled_from("- "))
 def test_normalization_round_trip(data: bytes, lower: bool, sep: str) -> None:
     code = encode_claim_code(data)

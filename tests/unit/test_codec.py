@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ledger import codec
 from ledger.errors import EncodingError
+from tests.profiles import examples
 
 # Strings without lone surrogates (UTF-8 encodable).
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
@@ -54,13 +55,13 @@ def test_escapes_match_rfc8785() -> None:
 
 
 @given(ascii_keyed)
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 def test_fast_path_equals_reference_implementation(value: object) -> None:
     assert codec.canonical(value) == rfc8785.dumps(value)
 
 
 @given(json_values)
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 def test_any_value_equals_reference_and_round_trips(value: object) -> None:
     data = codec.canonical(value)
     assert data == rfc8785.dumps(value)

@@ -27,6 +27,7 @@ from tests.epcis_support import (
     unit_events,
 )
 from tests.factories import GTIN, key
+from tests.profiles import examples
 from tests.rules_factories import NOW, SERIAL, World, base
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -447,7 +448,7 @@ def random_chain(steps: list[tuple[str, str, str | None, str]]) -> World:
     return w
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(steps=STEPS)
 def test_export_import_export_is_stable_for_random_custody_chains(steps: list[Any]) -> None:
     original = random_chain(steps)
@@ -502,7 +503,7 @@ FIELD_VALUES = {
 }
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.fixed_dictionaries({}, optional=FIELD_VALUES), st.integers(0, 3))
 def test_any_event_converts_or_is_refused_with_a_ledger_error(
     event: dict[str, Any], n: int
@@ -515,7 +516,7 @@ def test_any_event_converts_or_is_refused_with_a_ledger_error(
     assert len(converted) == n and all(isinstance(c, UnitEvent) for c in converted)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(["format", "actor", "key", "document", "signatures", "x"]), JSON_VALUES

@@ -25,6 +25,7 @@ from ledger.gs1 import (
     validate_lot,
     validate_serial,
 )
+from tests.profiles import examples
 
 BASE = "https://id.example.com"
 G14 = "09506000134352"
@@ -196,7 +197,7 @@ def test_cset82_has_82_characters() -> None:
 
 
 @given(st.text(min_size=1, max_size=20).filter(lambda s: not set(s) <= CSET82))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_any_character_outside_cset82_is_refused(text: str) -> None:
     with _raises("serial"):
         validate_serial(text)
@@ -312,7 +313,7 @@ def test_unit_id_from_path_refuses_malformed_paths(path: str, field: str) -> Non
 
 
 @given(gtin=st.sampled_from([g for g, _ in KNOWN_GOOD]), serial=serials)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_unit_id_path_round_trips(gtin: str, serial: str) -> None:
     unit = UnitId(gtin, serial)
     assert UnitId.from_path(unit.path()) == unit
@@ -364,7 +365,7 @@ def test_hash_is_not_in_cset82_so_it_never_reaches_a_uri() -> None:
 
 
 @given(serial=serials, lot=st.none() | serials, cpv=st.none() | serials)
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 def test_any_serial_lot_and_cpv_round_trip(serial: str, lot: str | None, cpv: str | None) -> None:
     uri = format_digital_link(BASE + "/resolver", G14, serial=serial, lot=lot, cpv=cpv)
     link = parse_digital_link(uri)
@@ -373,7 +374,7 @@ def test_any_serial_lot_and_cpv_round_trip(serial: str, lot: str | None, cpv: st
 
 
 @given(lot=serials)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_any_lot_without_serial_round_trips(lot: str) -> None:
     link = parse_digital_link(format_digital_link(BASE, G14, lot=lot))
     assert (link.lot, link.serial) == (lot, None)
@@ -384,7 +385,7 @@ query_names = query_text.filter(lambda s: s not in ("", "01", "10", "17", "21", 
 
 
 @given(pairs=st.lists(st.tuples(query_names, query_text), max_size=5))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_other_query_parameters_round_trip_in_order(pairs: list[tuple[str, str]]) -> None:
     uri = format_digital_link(BASE, G14, serial="S", expiry="251231", query=pairs)
     link = parse_digital_link(uri)

@@ -22,6 +22,7 @@ from ledger.label import (
     verify_label,
     verify_label_signature,
 )
+from tests.profiles import examples
 
 BASE = "https://id.example.com"
 G14 = "09506000134352"
@@ -76,7 +77,7 @@ def test_signature_is_ed25519_over_domain_and_message() -> None:
         crypto.verify(PUBLIC, crypto.DOMAIN_EVENT, label_message(UNIT), raw)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(g1=gtins, s1=serials, g2=gtins, s2=serials)
 def test_message_names_exactly_one_unit(g1: str, s1: str, g2: str, s2: str) -> None:
     a, b = UnitId(gtin=g1, serial=s1), UnitId(gtin=g2, serial=s2)
@@ -91,7 +92,7 @@ def test_label_message_refuses_a_non_unit() -> None:
 # --- the URI ------------------------------------------------------------------------------
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(gtin=gtins, serial=serials)
 def test_round_trip_for_any_gtin_and_serial(gtin: str, serial: str) -> None:
     unit = UnitId(gtin=gtin, serial=serial)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ledger import codec, merkle
 from ledger.errors import ProofError, ValidationError
+from tests.profiles import examples
 
 VECTORS = Path(__file__).resolve().parent.parent / "data" / "merkle-vectors"
 VECTOR_FILES = sorted(VECTORS.rglob("*.json"))
@@ -29,7 +30,7 @@ PLACEHOLDER_ROOTS = "consistency/additional/sizes-are-equal-one-and-proof-is-emp
 # Leaf data of the tree the vectors' happy paths come from (the RFC 6962 test tree).
 REFERENCE_DATA = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43"]
 REFERENCE_DATA += [bytes(range(0x50, 0x58)), bytes(range(0x60, 0x70))]
-PROPERTY = settings(max_examples=300, deadline=None)
+PROPERTY = settings(max_examples=examples(300), deadline=None)
 trees = st.tuples(st.integers(1, 64) | st.integers(1, 2000), st.binary(min_size=8, max_size=8))
 
 

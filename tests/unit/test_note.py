@@ -37,6 +37,7 @@ from ledger.note import (
     verify_cosignature,
     verify_note,
 )
+from tests.profiles import examples
 
 # golang.org/x/mod/sumdb/note package documentation (the reference for signed-note).
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
@@ -596,13 +597,13 @@ CHECKPOINTS = st.builds(
 SEED = bytes(range(32))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(CHECKPOINTS)
 def test_body_round_trips(checkpoint: Checkpoint) -> None:
     assert Checkpoint.from_body(checkpoint.body()) == checkpoint
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     origin=KEY_NAMES,
     size=st.integers(min_value=0, max_value=2**64 - 1),
@@ -623,7 +624,7 @@ def test_sign_verify_round_trips(
     assert verify_cosignature(checkpoint, cosig.to_line(), witness.verifier) == timestamp
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise_anything_but_note_error(data: bytes) -> None:
     try:
@@ -632,7 +633,7 @@ def test_arbitrary_bytes_never_raise_anything_but_note_error(data: bytes) -> Non
         pass
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(max_size=120))
 def test_arbitrary_text_never_raises_anything_but_ledger_errors(text: str) -> None:
     for parse in (Checkpoint.from_body, Note.from_bytes, NoteSignature.from_line):

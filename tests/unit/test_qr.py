@@ -32,6 +32,7 @@ from qr.matrix import BYTE_CAPACITY_M, QRMatrix, encode, penalty, version_for
 from qr.png import render_png
 from qr.sheet import A4, LETTER, SheetLayout, layout_for
 from qr.svg import label_fragment, path_data, render_svg
+from tests.profiles import examples
 
 BASE = "https://id.example.com"
 KEY = crypto.private_key_from_seed(bytes([7]) * 32)
@@ -87,7 +88,7 @@ def test_block_table_and_capacities_match_qrcode() -> None:
         assert version_for(capacity) == version
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(data=st.binary(max_size=213))
 def test_codewords_equal_qrcode(data: bytes) -> None:
     version = version_for(len(data))
@@ -99,7 +100,7 @@ def test_codewords_equal_qrcode(data: bytes) -> None:
     assert codewords(data, version) == list(reference)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(text=st.text(max_size=70), mask=st.integers(0, 7))
 def test_matrix_equals_qrcode_for_every_mask(text: str, mask: int) -> None:
     data = text.encode()

@@ -24,6 +24,7 @@ from ledger.errors import ConflictError, LedgerError, RuleError, ValidationError
 from ledger.events import format_time, parse_time
 from ledger.rules.state import ActorRecord, AuthorizationRecord, KeyRecord, ProductRecord, State
 from tests.factories import GTIN, HASH, key, public_b64
+from tests.profiles import examples
 from tests.rules_factories import (
     BASE,
     CLAIM_CODE,
@@ -1011,5 +1012,7 @@ class CustodyMachine(RuleBasedStateMachine):
         assert state.records() == self.world.state.records()
 
 
-CustodyMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+CustodyMachine.TestCase.settings = settings(
+    max_examples=examples(150), stateful_step_count=40, deadline=None
+)
 TestCustodyMachine = CustodyMachine.TestCase

@@ -13,6 +13,7 @@ from ledger.entry import Leaf
 from ledger.errors import LedgerError, ProofError, SignatureError
 from ledger.verify import unitproof
 from tests.factories import GTIN, key
+from tests.profiles import examples
 from tests.rules_factories import NOW, SERIAL, base
 
 ORIGIN = "test.example/proof-log"
@@ -110,7 +111,7 @@ def test_every_single_byte_flip_fails() -> None:
             unitproof.verify(bytes(mutated), LOG_KEY, [WITNESS_KEY], min_witnesses=1)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_any_changed_byte_fails(data: st.DataObject) -> None:
     raw = bytearray(PROOF.encode())
