@@ -11,7 +11,7 @@ from __future__ import annotations
 from cli.backends.base import Backend, KeyLoader, remote_url
 from cli.common import OPTIONS
 
-__all__ = ["Backend", "KeyLoader", "connect", "remote", "remote_url"]
+__all__ = ["Backend", "KeyLoader", "connect", "connect_remote", "remote_url"]
 
 
 def connect() -> Backend:
@@ -22,14 +22,18 @@ def connect() -> Backend:
         StorageError: the database cannot be opened.
     """
     if OPTIONS.server:
-        return remote(remote_url(OPTIONS.server, OPTIONS.log))
+        return connect_remote(remote_url(OPTIONS.server, OPTIONS.log))
     from cli.backends.local import Local
 
     return Local(OPTIONS.database_url, OPTIONS.log)
 
 
-def remote(url: str) -> Backend:
-    """The server at ``url`` (one log's base URL: see `remote_url`)."""
+def connect_remote(url: str) -> Backend:
+    """The server at ``url`` (one log's base URL: see `remote_url`).
+
+    Not named ``remote``: importing the submodule cli.backends.remote binds that name in
+    this package, and would replace a function of the same name after its first call.
+    """
     from cli.backends.remote import Remote
 
     return Remote(url)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cli.backends import connect, remote, remote_url
+from cli.backends import connect, connect_remote, remote_url
 from cli.common import OPTIONS, UsageError, console, emit
 from cli.statefile import read_json, write_json
 
@@ -75,7 +75,7 @@ def audit(
 
 def _audit_backend(url: str | None, kept: list[str], progress: Any) -> AuditReport:
     """The full audit of ``url`` (the server's log, ``/logs/LOG`` included) or of ``--db``."""
-    store = remote(url) if url else connect()
+    store = connect_remote(url) if url else connect()
     try:
         return store.audit(kept, progress)
     finally:
