@@ -23,6 +23,7 @@ from ledger.epcis.errors import CaptureRefusedError
 from ledger.errors import KeyFormatError, NotFoundError, ValidationError
 from ledger.service.config import LogSpec
 from ledger.service.ledger import Ledger, LogConfig
+from ledger.service.policies import Policies
 from ledger.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class Local:
                 verifier_key=pinned.strip(),
                 witnesses=Settings.from_env().witnesses,
             )
-            self.ledger = Ledger.open(spec.database_url, config)
+            self.ledger = Ledger.open(spec.database_url, config, policies=Policies.from_env())
             return
         # As api.app, without loading FastAPI for a command line.
         if key_file is None or not key_file.exists():
@@ -61,7 +62,7 @@ class Local:
             name=spec.name,
             witnesses=Settings.from_env().witnesses,
         )
-        self.ledger = Ledger.open(spec.database_url, config)
+        self.ledger = Ledger.open(spec.database_url, config, policies=Policies.from_env())
         self.ledger.init()
 
     def append(self, events: Sequence[SignedEvent]) -> dict[str, Any]:
