@@ -65,7 +65,7 @@ def _cumulative(raw: dict[Any, Any], suffix: str, name: str) -> tuple[float, int
 def phases(stats: pstats.Stats) -> tuple[float, list[tuple[str, float, int]], list[Any]]:
     """Return (total seconds in append_batch, steps, cross-cutting) as (label, s, calls)."""
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    total, _ = _cumulative(raw, "ledger/service.py", "append_batch")
+    total, _ = _cumulative(raw, "ledger/service/append.py", "append_batch")
     steps = [(label, *_cumulative(raw, f, n)) for label, f, n in STEPS]
     across = [(label, *_cumulative(raw, f, n)) for label, f, n in ACROSS]
     return total, steps, across

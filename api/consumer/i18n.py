@@ -126,7 +126,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "reason": ("Reason: {text}", "原因：{text}"),
     "note": ("Note: {text}", "备注：{text}"),
-    # the scan message (DESIGN section 4), word for word
+    # the scan message (docs/SIGNALS.md, "Scans and clone signals"), word for word
     "scans": (
         "This code has been checked {count} times; first on {date} in {place}.",
         "此码已被查询 {count} 次，首次查询于 {date}，地点 {place}。",

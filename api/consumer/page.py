@@ -1,7 +1,7 @@
 """The consumer verification page: one unit view (docs/API.md) rendered as HTML.
 
 `render_unit_page` turns the JSON-ready unit view into a small, server-rendered,
-mobile-first page in English or Simplified Chinese (DESIGN section 4): the verdict in
+mobile-first page in English or Simplified Chinese (docs/SIGNALS.md): the verdict in
 large plain words with what it means and what to do, each caution explained, the
 "checked N times; first on DATE in PLACE" message, the product, its status (holder,
 claim, recall, inspections, label signature) and the custody timeline. The page loads
@@ -229,7 +229,7 @@ def _latest_reason(entries: Sequence[Mapping[str, Any]], code: str, lang: str) -
 
 
 def _scan_line(scans: object, lang: str, *, known: bool) -> tuple[str, str]:
-    """(the DESIGN section 4 scan sentence, the clone hint or "" for an unknown unit)."""
+    """(the scan sentence of docs/SIGNALS.md, the clone hint or "" for an unknown unit)."""
     scans = _obj(scans)
     count = scans.get("count") if isinstance(scans.get("count"), int) else 0
     first = scans.get("first") if isinstance(scans.get("first"), Mapping) else None

@@ -1,7 +1,7 @@
 """A real API server in a child process: start it, wait until it answers, SIGKILL it.
 
 The server is ``uvicorn --factory api.app:app_from_env`` configured by environment
-variables (api/settings.py), on a loopback port. It runs in a process group of its
+variables (ledger/service/settings.py), on a loopback port. It runs in a process group of its
 own, so that killing the group also kills uvicorn's worker processes. Used by the
 hammer and by the end-to-end tests (tests/e2e/server.py).
 """

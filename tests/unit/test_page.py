@@ -391,7 +391,7 @@ def test_times_are_machine_readable_too() -> None:
     assert times[:2] == ["2026-11-28T12:00Z", "2026-11-28T12:01Z"]
 
 
-# --- the scan message (DESIGN section 4) --------------------------------------------------
+# --- the scan message (docs/SIGNALS.md, "Scans and clone signals") ---------------------
 
 
 @pytest.mark.parametrize(
