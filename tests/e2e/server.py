@@ -1,25 +1,44 @@
-"""Start the real API under uvicorn on a random loopback port, seeded with stories."""
+"""The API under test, seeded with stories: the real server under uvicorn on a random
+loopback port (`start`), or the same app in this process (`start_in_process`).
+
+Both are built from one environment (`server_env`): the live server reads it in its own
+process (``uvicorn --factory api.app:app_from_env``), the in-process app is built by the
+same ``api.app.app_from_env`` with that environment in place, so both serve the same
+configuration and differ only in what stands between the test and the app. Both answer
+the same calls (`Served`): ``server.get(path)`` and ``server.post(path, ...)`` send one
+request from a fresh client, like ``httpx.get``; ``server.client(address)`` is a client
+that keeps its cookies, connecting from ``address``.
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import httpx
+
+from api.app import app_from_env
 from cli.hammer.server import ServerProcess, free_port
 from ledger import crypto
 from ledger.entry import SignedEvent
 from ledger.events import format_time
 from ledger.rules.state import Record
 from ledger.service.ledger import Ledger
+from tests.e2e.inprocess import LOOPBACK, InProcessApp
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld, clock, config
 from tests.rules_factories import World
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: The in-process app's public URL and the base URL of its clients (no socket listens).
+IN_PROCESS_URL = "http://testserver"
 
 
 class LiveWorld(World):
@@ -39,22 +58,85 @@ class LiveWorld(World):
         return super().accept(signed, now or datetime.now(UTC))
 
 
-@dataclass
-class LiveServer:
-    """A running server: its base URL, the seeded units and the world that wrote them."""
+@dataclass(kw_only=True)
+class Served(ABC):
+    """A seeded API: its base URL, the seeded units, the world that wrote them and the
+    environment it was configured by."""
 
     url: str
     units: dict[str, tuple[str, str]]
     world: LedgerWorld
+    env: dict[str, str]
+
+    @abstractmethod
+    def client(self, address: str | None = None, **kwargs: Any) -> httpx.Client:
+        """A client (it keeps its cookies) whose requests come from ``address`` (default:
+        loopback); ``kwargs`` go to ``httpx.Client``."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop serving."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request from a fresh client (no cookies carried over), like ``httpx.request``;
+        ``path`` is relative to `url` (or a full URL)."""
+        with self.client() as client:
+            return client.request(method, path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        """``GET path`` (see `request`)."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        """``POST path`` (see `request`)."""
+        return self.request("POST", path, **kwargs)
+
+
+@dataclass(kw_only=True)
+class LiveServer(Served):
+    """The real server: uvicorn in a child process, reached over loopback TCP."""
+
     server: ServerProcess
-    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self, address: str | None = None, **kwargs: Any) -> httpx.Client:
+        """A client whose connections start from the loopback ``address`` (another client
+        address as the server sees it)."""
+        if address is not None:
+            kwargs.setdefault("transport", httpx.HTTPTransport(local_address=address))
+        return httpx.Client(base_url=self.url, **kwargs)
 
     def stop(self) -> None:
         """Stop the server and wait for it."""
         self.server.stop()
 
 
-__all__ = ["LiveServer", "LiveWorld", "free_port", "seed", "start"]
+@dataclass(kw_only=True)
+class InProcessServer(Served):
+    """The same app in this process, reached through ``httpx.ASGITransport``
+    (tests/e2e/inprocess.py)."""
+
+    app: InProcessApp
+
+    def client(self, address: str | None = None, **kwargs: Any) -> httpx.Client:
+        """A client whose requests carry ``address`` as the ASGI client address."""
+        return self.app.client(address or LOOPBACK, **kwargs)
+
+    def stop(self) -> None:
+        """Run the app's shutdown (it closes its databases) and stop its event loop."""
+        self.app.stop()
+
+
+__all__ = [
+    "InProcessServer",
+    "LiveServer",
+    "LiveWorld",
+    "Served",
+    "free_port",
+    "seed",
+    "server_env",
+    "start",
+    "start_in_process",
+]
 
 
 def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]]]:
@@ -83,6 +165,27 @@ def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]
     return world, units
 
 
+def server_env(
+    db_url: str, tmp: Path, name: str, public_url: str, extra_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment the API is configured by (api.app.app_from_env): this process's,
+    plus the log ``name`` in ``db_url`` under the operator key (written to ``tmp``), a
+    rate limit no test reaches, then ``extra_env``."""
+    key_file = tmp / "operator.pem"
+    key_file.write_bytes(crypto.private_key_to_pem(key(1)))
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "PROVENANCE_OPERATOR_KEY": str(key_file),
+        "PROVENANCE_ORIGIN": config(name).origin,
+        "PROVENANCE_LOG": name,
+        "PROVENANCE_PUBLIC_URL": public_url,
+        "PROVENANCE_RATE": "1000",
+        "PROVENANCE_BURST": "5000",
+        **(extra_env or {}),
+    }
+
+
 def start(
     db_url: str,
     tmp: Path,
@@ -90,7 +193,7 @@ def start(
     extra_env: dict[str, str] | None = None,
     name: str | None = None,
 ) -> LiveServer:
-    """Seed a fresh log in ``db_url`` and serve it on a random port.
+    """Seed a fresh log in ``db_url`` and serve it under uvicorn on a random port.
 
     ``name`` (default: random) names the log; the seeded entries are the same bytes
     whatever the database, so two databases seeded under one name share a history
@@ -98,20 +201,8 @@ def start(
     """
     name = name or f"e2e-{uuid.uuid4().hex[:8]}"
     world, units = seed(db_url, name)
-    key_file = tmp / "operator.pem"
-    key_file.write_bytes(crypto.private_key_to_pem(key(1)))
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "PROVENANCE_OPERATOR_KEY": str(key_file),
-        "PROVENANCE_ORIGIN": config(name).origin,
-        "PROVENANCE_LOG": name,
-        "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "PROVENANCE_RATE": "1000",
-        "PROVENANCE_BURST": "5000",
-        **(extra_env or {}),
-    }
+    env = server_env(db_url, tmp, name, f"http://127.0.0.1:{port}", extra_env)
     server = ServerProcess(env, port=port, workers=workers)
     server.start()
     try:
@@ -119,4 +210,19 @@ def start(
     except BaseException:
         server.kill()
         raise
-    return LiveServer(server.url, units, world, server, env)
+    return LiveServer(url=server.url, units=units, world=world, server=server, env=env)
+
+
+def start_in_process(
+    db_url: str, tmp: Path, extra_env: dict[str, str] | None = None, name: str | None = None
+) -> InProcessServer:
+    """Seed a fresh log in ``db_url`` and serve it in this process: the app is built by
+    ``api.app.app_from_env`` with `server_env` in place (as the live server builds it),
+    then its lifespan started."""
+    name = name or f"e2e-{uuid.uuid4().hex[:8]}"
+    world, units = seed(db_url, name)
+    env = server_env(db_url, tmp, name, IN_PROCESS_URL, extra_env)
+    with mock.patch.dict(os.environ, env, clear=True):
+        app = app_from_env()
+    served = InProcessApp(app, IN_PROCESS_URL).start()
+    return InProcessServer(url=IN_PROCESS_URL, units=units, world=world, app=served, env=env)

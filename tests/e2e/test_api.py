@@ -1,5 +1,11 @@
-"""The HTTP API on a real uvicorn server: a custody story written and read back, every
-proof checked by an independent few-line verifier, and bad writes refused cleanly."""
+"""The HTTP API: a custody story written and read back, every proof checked by an
+independent few-line verifier, and bad writes refused cleanly.
+
+Most tests talk to the app in process (``asgi_server``), on SQLite and PostgreSQL. On the
+real uvicorn server (``live_server``, SQLite) stays what depends on it: a write, and the
+caching headers and problems as a real server sends them; an oversized body refused by a
+real server, with its length declared and streamed in chunks (which an in-process client
+cannot send); and the per-client rate limit of a server configured for it."""
 
 from __future__ import annotations
 
@@ -14,11 +20,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger import codec, merkle
 from ledger.entry import SignedEvent
-from tests.e2e.server import LiveServer
+from tests.e2e.server import LiveServer, Served
 from tests.factories import GTIN
 from tests.rules_factories import World
 
 PROBLEM = "application/problem+json"
+
+#: The real-server checks are about HTTP, not storage: the in-process tests make the same
+#: assertions on SQLite and PostgreSQL, the real server makes them once, on SQLite.
+REAL_SERVER_ON_SQLITE = pytest.mark.parametrize("live_server", ["sqlite"], indirect=True)
 
 
 # --- an independent verifier: hashlib + cryptography + base64, no ledger code ------------
@@ -94,8 +104,8 @@ def check_entries(
 # --- the story ------------------------------------------------------------------------
 
 
-def _post(server: LiveServer, signed: SignedEvent) -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/entries", json=signed.to_dict(), timeout=10)
+def _post(server: Served, signed: SignedEvent) -> httpx.Response:
+    return server.post("/v1/entries", json=signed.to_dict(), timeout=10)
 
 
 def _keys(world: World) -> dict[str, bytes]:
@@ -108,9 +118,9 @@ def _keys(world: World) -> dict[str, bytes]:
     return out
 
 
-def test_a_custody_story_written_and_read_back(live_server: LiveServer) -> None:
-    server, w = live_server, live_server.world.world
-    verifier_key = httpx.get(f"{server.url}/v1/log/key").text
+def test_a_custody_story_written_and_read_back(asgi_server: Served) -> None:
+    server, w = asgi_server, asgi_server.world.world
+    verifier_key = server.get("/v1/log/key").text
     serial = "STORY-1"
     story = [
         w.sign("commission", "acme", unit={"gtin": GTIN, "serial": serial}, prev=None, lot="L7"),
@@ -134,7 +144,7 @@ def test_a_custody_story_written_and_read_back(live_server: LiveServer) -> None:
         size, _root = _checkpoint(receipt["checkpoint"], verifier_key)
         assert size == receipt["size"] and receipt["receipts"][0]["index"] < size
         w.accept(signed)
-    view = httpx.get(f"{server.url}/v1/units/{GTIN}/{serial}").json()
+    view = server.get(f"/v1/units/{GTIN}/{serial}").json()
     assert view["verdict"] == "caution" and [r["code"] for r in view["reasons"]] == ["sold"]
     assert [e["event"]["kind"] for e in view["entries"]] == ["commission", *[s[0] for s in steps]]
     check_entries(view, verifier_key, _keys(w))
@@ -142,35 +152,49 @@ def test_a_custody_story_written_and_read_back(live_server: LiveServer) -> None:
     again = _post(server, w.log[-1])
     assert again.status_code == 200 and again.json()["receipts"][0]["duplicate"]
     # Ranges, single entries and proofs check out too.
-    head = int(httpx.get(f"{server.url}/healthz").json()["size"])
-    page = httpx.get(f"{server.url}/v1/entries", params={"start": 0, "end": head}).json()
+    head = _size(server)
+    page = server.get("/v1/entries", params={"start": 0, "end": head}).json()
     assert [e["index"] for e in page["entries"]] == list(range(head))
     check_entries(page, verifier_key, _keys(w))
-    one = httpx.get(f"{server.url}/v1/entries/{head - 1}", params={"size": head})
-    assert one.headers["cache-control"].endswith("immutable")
-    check_entries(one.json(), verifier_key)
-    assert (
-        httpx.get(
-            f"{server.url}/v1/entries/{head - 1}",
-            params={"size": head},
-            headers={"If-None-Match": one.headers["etag"]},
-        ).status_code
-        == 304
-    )
+    _immutable_entry(server, head, verifier_key)
     old = 10
-    proof = httpx.get(
-        f"{server.url}/v1/proofs/consistency", params={"old": old, "new": head}
-    ).json()
+    proof = server.get("/v1/proofs/consistency", params={"old": old, "new": head}).json()
     old_size, old_root = _checkpoint(
-        httpx.get(f"{server.url}/v1/checkpoint", params={"size": old}).text, verifier_key
+        server.get("/v1/checkpoint", params={"size": old}).text, verifier_key
     )
     _, new_root = _checkpoint(page["checkpoint"], verifier_key)
     assert old_size == old
     merkle.verify_consistency(old, head, old_root, new_root, [_b64url(p) for p in proof["proof"]])
 
 
-def _size(server: LiveServer) -> int:
-    return int(httpx.get(f"{server.url}/healthz").json()["size"])
+def _immutable_entry(server: Served, head: int, verifier_key: str) -> None:
+    """The last entry at size ``head``: verified, cached for good, 304 on its ETag."""
+    one = server.get(f"/v1/entries/{head - 1}", params={"size": head})
+    assert one.headers["cache-control"].endswith("immutable")
+    check_entries(one.json(), verifier_key)
+    assert (
+        server.get(
+            f"/v1/entries/{head - 1}",
+            params={"size": head},
+            headers={"If-None-Match": one.headers["etag"]},
+        ).status_code
+        == 304
+    )
+
+
+def _unit_etag_revalidates(server: Served) -> None:
+    """A unit view's ETag answers 304."""
+    unit = server.get(f"/v1/units/{GTIN}/SN-0001")
+    assert (
+        server.get(
+            f"/v1/units/{GTIN}/SN-0001", headers={"If-None-Match": unit.headers["etag"]}
+        ).status_code
+        == 304
+    )
+
+
+def _size(server: Served) -> int:
+    return int(server.get("/healthz").json()["size"])
 
 
 def _forged(w: World) -> dict[str, Any]:
@@ -178,6 +202,13 @@ def _forged(w: World) -> dict[str, Any]:
     signed["sig"] = codec.b64url_encode(bytes(64))
     return signed
 
+
+TWO_MB = (
+    "2 MB body",
+    lambda w: b'{"event": "' + b"x" * 2_000_000 + b'"}',
+    413,
+    "payload-too-large",
+)
 
 BAD_WRITES = [
     ("bad signature", lambda w: json.dumps(_forged(w)).encode(), 403, "bad-signature"),
@@ -201,7 +232,7 @@ BAD_WRITES = [
         422,
         "not-custodian",
     ),
-    ("2 MB body", lambda w: b'{"event": "' + b"x" * 2_000_000 + b'"}', 413, "payload-too-large"),
+    TWO_MB,
     ("malformed JSON", lambda w: b'{"event": {"kind": ', 400, "encoding"),
     (
         "float in event",
@@ -213,17 +244,14 @@ BAD_WRITES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "body", "status", "code"), BAD_WRITES, ids=[b[0] for b in BAD_WRITES]
-)
-def test_bad_writes_are_refused_and_change_nothing(
-    live_server: LiveServer, name: str, body: Any, status: int, code: str
-) -> None:
-    before = _size(live_server)
-    checkpoint = httpx.get(f"{live_server.url}/v1/checkpoint").text
-    response = httpx.post(
-        f"{live_server.url}/v1/entries",
-        content=body(live_server.world.world),
+def _refused(server: Served, content: Any, status: int, code: str) -> None:
+    """POSTing ``content`` to /v1/entries answers ``status`` with problem ``code``, and
+    neither the log's size nor its checkpoint changes."""
+    before = _size(server)
+    checkpoint = server.get("/v1/checkpoint").text
+    response = server.post(
+        "/v1/entries",
+        content=content,
         headers={"Content-Type": "application/json"},
         timeout=30,
     )
@@ -233,46 +261,85 @@ def test_bad_writes_are_refused_and_change_nothing(
     assert (
         problem["type"] == f"urn:provenance-ledger:problem:{code}" and problem["status"] == status
     )
-    assert _size(live_server) == before
-    assert httpx.get(f"{live_server.url}/v1/checkpoint").text == checkpoint
+    assert _size(server) == before
+    assert server.get("/v1/checkpoint").text == checkpoint
 
 
-def test_batch_is_all_or_nothing_over_http(live_server: LiveServer) -> None:
-    w = live_server.world.world
+@pytest.mark.parametrize(
+    ("name", "body", "status", "code"), BAD_WRITES, ids=[b[0] for b in BAD_WRITES]
+)
+def test_bad_writes_are_refused_and_change_nothing(
+    asgi_server: Served, name: str, body: Any, status: int, code: str
+) -> None:
+    _refused(asgi_server, body(asgi_server.world.world), status, code)
+
+
+@REAL_SERVER_ON_SQLITE
+def test_an_oversized_body_is_refused_by_the_real_server(live_server: LiveServer) -> None:
+    """Over a real connection: with its length declared (refused before it is read), and
+    streamed in chunks with no length (refused once the limit is passed)."""
+    _name, body, status, code = TWO_MB
+    content = body(live_server.world.world)
+    _refused(live_server, content, status, code)
+    chunks = (content[i : i + 65536] for i in range(0, len(content), 65536))
+    _refused(live_server, chunks, status, code)
+
+
+def test_batch_is_all_or_nothing_over_http(asgi_server: Served) -> None:
+    w = asgi_server.world.world
     good = w.on_unit("handoff", "acme", to="ship-co")
     stale = w.on_unit("sell", "acme")
-    before = _size(live_server)
-    response = httpx.post(
-        f"{live_server.url}/v1/entries:batch", json={"events": [good.to_dict(), stale.to_dict()]}
+    before = _size(asgi_server)
+    response = asgi_server.post(
+        "/v1/entries:batch", json={"events": [good.to_dict(), stale.to_dict()]}
     )
     assert response.status_code == 409 and response.json()["field"] == "events[1].prev"
-    assert _size(live_server) == before
-    ok = httpx.post(f"{live_server.url}/v1/entries:batch", json={"events": [good.to_dict()]})
+    assert _size(asgi_server) == before
+    ok = asgi_server.post("/v1/entries:batch", json={"events": [good.to_dict()]})
     assert ok.status_code == 201 and ok.json()["size"] == before + 1
 
 
-def test_reads_and_errors(live_server: LiveServer) -> None:
-    url = live_server.url
-    assert httpx.get(f"{url}/v1/actors/acme").json()["role"] == "brand"
-    for path, status in [
-        ("/v1/actors/nobody", 404),
-        ("/v1/entries/99999", 404),
-        ("/v1/proofs/inclusion?index=5&size=2", 422),
-        ("/nope", 404),
-        ("/v1/units/123/x", 422),
-    ]:
-        response = httpx.get(url + path)
+ERRORS = [
+    ("/v1/actors/nobody", 404),
+    ("/v1/entries/99999", 404),
+    ("/v1/proofs/inclusion?index=5&size=2", 422),
+    ("/nope", 404),
+    ("/v1/units/123/x", 422),
+]
+
+
+def _problems(server: Served, errors: list[tuple[str, int]]) -> None:
+    for path, status in errors:
+        response = server.get(path)
         assert response.status_code == status, (path, response.text)
         assert response.headers["content-type"].startswith(PROBLEM)
-    metrics = httpx.get(f"{url}/metrics").text
+
+
+def test_reads_and_errors(asgi_server: Served) -> None:
+    assert asgi_server.get("/v1/actors/acme").json()["role"] == "brand"
+    _problems(asgi_server, ERRORS)
+    metrics = asgi_server.get("/metrics").text
     assert "provenance_http_requests_total" in metrics and "provenance_log_size" in metrics
-    unit = httpx.get(f"{url}/v1/units/{GTIN}/SN-0001")
-    assert (
-        httpx.get(
-            f"{url}/v1/units/{GTIN}/SN-0001", headers={"If-None-Match": unit.headers["etag"]}
-        ).status_code
-        == 304
-    )
+    _unit_etag_revalidates(asgi_server)
+
+
+@REAL_SERVER_ON_SQLITE
+def test_a_write_and_cached_reads_over_real_http(live_server: LiveServer) -> None:
+    """What the in-process tests check of the headers, as uvicorn sends them: a receipt
+    whose checkpoint verifies, immutable entries and unit views revalidated by ETag,
+    problems as application/problem+json (a route's and the router's own 404)."""
+    server, w = live_server, live_server.world.world
+    verifier_key = server.get("/v1/log/key").text
+    signed = w.sign("commission", "acme", unit={"gtin": GTIN, "serial": "LIVE-1"}, prev=None)
+    response = _post(server, signed)
+    assert response.status_code == 201, response.text
+    w.accept(signed)
+    receipt = response.json()
+    size, _root = _checkpoint(receipt["checkpoint"], verifier_key)
+    assert size == receipt["size"] == _size(server)
+    _immutable_entry(server, size, verifier_key)
+    _unit_etag_revalidates(server)
+    _problems(server, [("/v1/actors/nobody", 404), ("/nope", 404)])
 
 
 def test_public_endpoints_answer_429_with_retry_after(
@@ -289,14 +356,12 @@ def test_public_endpoints_answer_429_with_retry_after(
     )
     try:
         gtin, serial = server.units["genuine"]
-        statuses = [httpx.get(f"{server.url}/v1/units/{gtin}/{serial}") for _ in range(5)]
+        statuses = [server.get(f"/v1/units/{gtin}/{serial}") for _ in range(5)]
         assert [r.status_code for r in statuses[:3]] == [200, 200, 200]
         limited = statuses[-1]
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         assert limited.headers["content-type"].startswith(PROBLEM)
         assert limited.json()["type"] == "urn:provenance-ledger:problem:rate-limited"
-        assert (
-            httpx.get(f"{server.url}/healthz").status_code == 200
-        )  # writes and health are not limited
+        assert server.get("/healthz").status_code == 200  # writes and health are not limited
     finally:
         server.stop()

@@ -1,6 +1,10 @@
-"""EPCIS over HTTP on a real server: the resolver's JSON-LD validates against GS1's
-schema; ``POST /v1/epcis/capture`` appends a partner's signed document, and refuses a
-tampered one or the GS1 example with one problem listing a reason per event."""
+"""EPCIS over HTTP: the resolver's JSON-LD validates against GS1's schema;
+``POST /v1/epcis/capture`` appends a partner's signed document, and refuses a tampered one
+or the GS1 example with one problem listing a reason per event.
+
+The resolver's content negotiation is checked on the real uvicorn server (``live_server``:
+the ``Accept`` header in, ``application/ld+json`` out, as a real server passes them); the
+captures talk to the app in process (``asgi_server``)."""
 
 from __future__ import annotations
 
@@ -8,26 +12,24 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from ledger import codec
 from ledger.entry import Leaf
 from ledger.epcis.sign import sign_document
 from ledger.events import format_time
-from tests.e2e.server import LiveServer
+from tests.e2e.server import LiveServer, Served
 from tests.epcis_support import assert_valid, example, unit_events
 from tests.factories import key
 
 PROBLEM = "application/problem+json"
 
 
-def size(url: str) -> int:
-    return int(httpx.get(f"{url}/v1/checkpoint").text.splitlines()[1])
+def size(server: Served) -> int:
+    return int(server.get("/v1/checkpoint").text.splitlines()[1])
 
 
-def head_over_http(url: str) -> Any:
+def head_over_http(server: Served) -> Any:
     def head(unit: Any) -> str:
-        view = httpx.get(f"{url}/v1/units/{unit.gtin}/{unit.serial}").json()
+        view = server.get(f"/v1/units/{unit.gtin}/{unit.serial}").json()
         leaf = Leaf.from_bytes(codec.b64url_decode(view["entries"][-1]["leaf"]))
         return codec.b64url_encode(leaf.signed.hash)
 
@@ -64,9 +66,9 @@ def handoff_document(gtin: str, serial: str, to: str) -> dict[str, Any]:
 
 
 def test_resolver_answers_ld_json_with_a_valid_epcis_document(live_server: LiveServer) -> None:
-    url = live_server.url
-    gtin, serial = live_server.units["sold"]
-    response = httpx.get(f"{url}/01/{gtin}/21/{serial}", headers={"Accept": "application/ld+json"})
+    server = live_server
+    gtin, serial = server.units["sold"]
+    response = server.get(f"/01/{gtin}/21/{serial}", headers={"Accept": "application/ld+json"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/ld+json")
     document = response.json()
@@ -78,30 +80,30 @@ def test_resolver_answers_ld_json_with_a_valid_epcis_document(live_server: LiveS
         ("receive", "receiving", "in_progress"),
         ("sell", "retail_selling", "retail_sold"),
     ]
-    view = httpx.get(f"{url}/v1/units/{gtin}/{serial}").json()
+    view = server.get(f"/v1/units/{gtin}/{serial}").json()
     assert [e["pl:index"] for e in events] == [e["index"] for e in view["entries"]]
     assert [e["pl:leafHash"] for e in events] == [e["leaf_hash"] for e in view["entries"]]
     # not counted as a consumer scan
     assert view["scans"]["count"] == 0
-    gtin, serial = live_server.units["unknown"]
-    empty = httpx.get(f"{url}/01/{gtin}/21/{serial}", headers={"Accept": "application/ld+json"})
+    gtin, serial = server.units["unknown"]
+    empty = server.get(f"/01/{gtin}/21/{serial}", headers={"Accept": "application/ld+json"})
     assert empty.status_code == 200 and unit_events(empty.json()) == []
     assert_valid(empty.json())
 
 
-def test_capture_appends_and_refusals_list_each_event(live_server: LiveServer) -> None:
-    url = live_server.url
-    gtin, serial = live_server.units["genuine"]
+def test_capture_appends_and_refusals_list_each_event(asgi_server: Served) -> None:
+    server = asgi_server
+    gtin, serial = server.units["genuine"]
     envelope = sign_document(
-        handoff_document(gtin, serial, "ship-co"), "acme", key(2), head_over_http(url)
+        handoff_document(gtin, serial, "ship-co"), "acme", key(2), head_over_http(server)
     )
     # tampered: the recipient changed after signing
     forged = copy.deepcopy(envelope)
     forged["document"]["epcisBody"]["eventList"][0]["destinationList"][0]["destination"] = (
         "urn:provenance-ledger:actor:shop"
     )
-    before = size(url)
-    refused = httpx.post(f"{url}/v1/epcis/capture", json=forged)
+    before = size(server)
+    refused = server.post("/v1/epcis/capture", json=forged)
     assert refused.status_code == 403
     assert refused.headers["content-type"] == PROBLEM
     problem = refused.json()
@@ -109,15 +111,15 @@ def test_capture_appends_and_refusals_list_each_event(live_server: LiveServer) -
     assert [(e["event"], e["epc"], e["code"]) for e in problem["events"]] == [
         (0, 0, "bad-signature")
     ]
-    assert size(url) == before
+    assert size(server) == before
     # the genuine envelope
-    created = httpx.post(f"{url}/v1/epcis/capture", json=envelope)
+    created = server.post("/v1/epcis/capture", json=envelope)
     assert created.status_code == 201, created.text
     receipt = created.json()
     assert receipt["size"] == before + 1
-    entry = httpx.get(f"{url}/v1/entries/{receipt['receipts'][0]['index']}").json()["entries"][0]
+    entry = server.get(f"/v1/entries/{receipt['receipts'][0]['index']}").json()["entries"][0]
     assert entry["event"]["kind"] == "handoff" and entry["event"]["to"] == "ship-co"
-    again = httpx.post(f"{url}/v1/epcis/capture", json=envelope)
+    again = server.post("/v1/epcis/capture", json=envelope)
     assert again.status_code == 200 and again.json()["receipts"][0]["duplicate"]
     # the GS1 example as published: refused, with a reason for each of its two events
     gs1 = example()
@@ -128,23 +130,23 @@ def test_capture_appends_and_refusals_list_each_event(live_server: LiveServer) -
         "document": gs1,
         "signatures": [[], []],
     }
-    refused = httpx.post(f"{url}/v1/epcis/capture", json=lenient)
+    refused = server.post("/v1/epcis/capture", json=lenient)
     assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM
     assert [(e["event"], e["code"], e.get("field")) for e in refused.json()["events"]] == [
         (0, "epcis-party", "destinationList"),
         (1, "epcis-signature-count", "signatures"),
     ]
-    assert size(url) == before + 1
+    assert size(server) == before + 1
 
 
-def test_capture_refuses_malformed_envelopes_as_problems(live_server: LiveServer) -> None:
-    url = live_server.url
+def test_capture_refuses_malformed_envelopes_as_problems(asgi_server: Served) -> None:
+    server = asgi_server
     for body, field in (
         ({"format": "provenance-ledger/epcis-capture/v1"}, "actor"),
         ([], "envelope"),
     ):
-        response = httpx.post(f"{url}/v1/epcis/capture", json=body)
+        response = server.post("/v1/epcis/capture", json=body)
         assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
         assert response.json()["field"] == field
-    response = httpx.post(f"{url}/v1/epcis/capture", content=b"{not json")
+    response = server.post("/v1/epcis/capture", content=b"{not json")
     assert response.status_code == 400 and response.json()["code"] == "encoding"
