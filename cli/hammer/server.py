@@ -66,6 +66,10 @@ class ServerProcess:
             str(self.workers),
             "--log-level",
             "warning",
+            # the client is the socket peer (PROVENANCE_TRUSTED_PROXIES decides whom to
+            # believe), and no access log records a client's address
+            "--no-proxy-headers",
+            "--no-access-log",
         ]
         if self.log_file is not None and self._log is None:
             self._log = self.log_file.open("ab")
