@@ -6,6 +6,8 @@ malformed value is ever believed or crashes anything."""
 from __future__ import annotations
 
 import ipaddress
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -156,3 +158,22 @@ def test_settings_read_the_trusted_proxies() -> None:
 def test_a_bad_trusted_proxy_setting_is_refused_by_name(value: str) -> None:
     with pytest.raises(ValidationError, match="PROVENANCE_TRUSTED_PROXIES"):
         Settings.from_env({"PROVENANCE_TRUSTED_PROXIES": value})
+
+
+def test_one_place_reads_the_client_address() -> None:
+    """Rate limits, claim lockouts, scan client ids and signals all take the client from
+    `client_address`: no other module of the faces reads the socket peer or a forwarded
+    header itself."""
+    root = Path(__file__).resolve().parents[2]
+    reads = re.compile(r"\.client\.host|request\.client\b|forwarded-for|x_forwarded", re.I)
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for package in ("api", "cli", "qr")
+        for path in sorted((root / package).rglob("*.py"))
+        if path != root / "api" / "context.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert offenders == []
+    context = (root / "api" / "context.py").read_text()
+    assert len(re.findall(r"request\.client\b", context)) == 2  # the one `peer = ...` line
