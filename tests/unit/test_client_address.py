@@ -6,6 +6,7 @@ malformed value is ever believed or crashes anything."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 
@@ -177,3 +178,22 @@ def test_one_place_reads_the_client_address() -> None:
     assert offenders == []
     context = (root / "api" / "context.py").read_text()
     assert len(re.findall(r"request\.client\b", context)) == 2  # the one `peer = ...` line
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["serve", "--access-log"]])
+def test_serve_refuses_a_bad_setting_in_one_line_before_listening(
+    tmp_path: Path, command: list[str]
+) -> None:
+    from tests.cli_runner import run_cli
+
+    env = {
+        **os.environ,
+        "PROVENANCE_HOME": str(tmp_path),
+        "PROVENANCE_TRUSTED_PROXIES": "127.0.0.1/32, 10.0.0.1/8",
+    }
+    env.pop("PROVENANCE_SERVER", None)
+    done = run_cli(["--db", f"sqlite:///{tmp_path}/ledger.db", *command], env=env)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PROVENANCE_TRUSTED_PROXIES" in lines[0], done.stderr
+    assert "'10.0.0.1/8'" in lines[0]
