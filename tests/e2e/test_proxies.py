@@ -34,6 +34,8 @@ UNIT = f"/v1/units/{GTIN}/SN-0001"
 BURST = 5
 #: one token per 1000 s: within a test, a bucket never refills
 SLOW = {"PROVENANCE_RATE": "0.001", "PROVENANCE_BURST": str(BURST)}
+#: more than 3 distinct clients scanning a unit in a day fire ``many-scanners``
+SCANNERS = {"PROVENANCE_SCANNERS_PER_DAY": "3"}
 
 
 def _statuses(url: str, forwarded: list[str | None]) -> list[int]:
@@ -54,10 +56,19 @@ def untrusting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
 
 
 @pytest.fixture(scope="module")
+def untrusting_open(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """No trusted proxies, generous rate limits: what scans alone count."""
+    tmp = tmp_path_factory.mktemp("untrusting-open")
+    server = start(f"sqlite:///{tmp}/ledger.db", tmp, extra_env=dict(SCANNERS))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server that trusts a reverse proxy on 127.0.0.1 (the test plays the proxy)."""
     tmp = tmp_path_factory.mktemp("proxied")
-    env = {**SLOW, "PROVENANCE_TRUSTED_PROXIES": "127.0.0.1/32"}
+    env = {**SLOW, **SCANNERS, "PROVENANCE_TRUSTED_PROXIES": "127.0.0.1/32"}
     server = start(f"sqlite:///{tmp}/ledger.db", tmp, extra_env=env)
     yield server
     server.stop()
@@ -132,6 +143,40 @@ def _raw_status(url: str, header: bytes) -> int:
                 break
             answer += chunk
     return int(answer.split(b" ", 2)[1])
+
+
+def _scan_reasons(url: str, serial: str, forwarded: list[str]) -> set[str]:
+    """Scan ``serial`` once per forwarded client, then the unit's reasons (scans are
+    written in batches every 0.5 s: wait for them)."""
+    path = f"/01/{GTIN}/21/{serial}"
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for value in forwarded:
+            answer = client.get(path, headers={"X-Forwarded-For": value})
+            assert answer.status_code == 200, answer.text
+        time.sleep(1.5)
+        viewer = {"X-Forwarded-For": "192.0.2.250"}  # a fresh bucket behind the proxy
+        view = client.get(f"/v1/units/{GTIN}/{serial}", headers=viewer).json()
+    return {reason["code"] for reason in view["reasons"]}
+
+
+def test_rotating_x_forwarded_for_cannot_make_a_genuine_unit_look_cloned(
+    untrusting_open: LiveServer,
+) -> None:
+    """The attack on the verdict: one script scanning a genuine unit as 12 "clients" to
+    fire ``many-scanners``. Without trusted proxies they are one client."""
+    reasons = _scan_reasons(untrusting_open.url, "SN-0001", [f"198.51.100.{i}" for i in range(12)])
+    assert "many-scanners" not in reasons, reasons
+    assert "verified" in reasons
+
+
+def test_behind_a_trusted_proxy_distinct_forwarded_scanners_count(
+    behind_proxy: LiveServer,
+) -> None:
+    """The good case: four real shoppers behind the proxy are four scanners."""
+    reasons = _scan_reasons(
+        behind_proxy.url, "SN-0001", [f"203.0.113.{i}" for i in (21, 22, 23, 24)]
+    )
+    assert "many-scanners" in reasons, reasons
 
 
 def test_the_suites_and_the_hammers_servers_trust_no_header_and_log_no_access() -> None:
