@@ -289,11 +289,37 @@ def client_address(request: Request) -> str:
     untrusted hop is the client (`resolve_client`). uvicorn runs without proxy headers
     (``proxy_headers=False``), so the peer is the socket's, never a header's.
     """
-    peer = request.client.host if request.client else "unknown"
+    peer = _peer(request)
     trusted = ctx(request).settings.trusted_proxies
     if not trusted:
         return _normal(peer) or peer
     return resolve_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+def _peer(request: Request) -> str:
+    """The socket peer's address (the one place that reads it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def is_https(request: Request) -> bool:
+    """True when the shopper's connection is TLS: the socket's own scheme, or, from a
+    peer in ``PROVENANCE_TRUSTED_PROXIES`` (a proxy that terminated TLS), an
+    ``X-Forwarded-Proto`` naming ``https``; or the public URL is ``https://``. Decides the
+    ``Secure`` flag of cookies. A stranger's ``X-Forwarded-Proto`` is ignored."""
+    if request.url.scheme == "https":
+        return True
+    settings = ctx(request).settings
+    if settings.public_url.lower().startswith("https://"):
+        return True
+    peer = _normal(_peer(request))
+    if peer is None or not _trusted(peer, settings.trusted_proxies):
+        return False
+    hops = (
+        hop.strip().lower()
+        for v in request.headers.getlist("x-forwarded-proto")
+        for hop in v.split(",")
+    )
+    return "https" in hops
 
 
 def resolve_client(peer: str, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:

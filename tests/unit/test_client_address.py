@@ -9,12 +9,14 @@ import ipaddress
 import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.requests import Request
 
-from api.context import MAX_FORWARDED_HOPS, resolve_client
+from api.context import MAX_FORWARDED_HOPS, client_address, is_https, resolve_client
 from ledger.errors import ValidationError
 from ledger.service.settings import Settings, parse_proxies
 from tests.profiles import examples
@@ -197,3 +199,51 @@ def test_serve_refuses_a_bad_setting_in_one_line_before_listening(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "PROVENANCE_TRUSTED_PROXIES" in lines[0], done.stderr
     assert "'10.0.0.1/8'" in lines[0]
+
+
+def _request(
+    peer: str | None,
+    headers: list[tuple[str, str]],
+    proxies: str = "",
+    scheme: str = "http",
+    public: str = "http://x.example",
+) -> Request:
+    settings = Settings.from_env(
+        {"PROVENANCE_TRUSTED_PROXIES": proxies, "PROVENANCE_PUBLIC_URL": public}
+    )
+    app = SimpleNamespace(state=SimpleNamespace(ctx=SimpleNamespace(settings=settings)))
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "scheme": scheme,
+            "path": "/",
+            "query_string": b"",
+            "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in headers],
+            "client": (peer, 5555) if peer is not None else None,
+            "server": ("x.example", 80),
+            "app": app,
+        }
+    )
+
+
+def test_client_address_reads_the_request() -> None:
+    forged = [("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-For", "198.51.100.7")]
+    assert client_address(_request("127.0.0.1", forged)) == "127.0.0.1"
+    assert client_address(_request("127.0.0.1", forged, "127.0.0.1/32")) == "198.51.100.7"
+    assert client_address(_request("203.0.113.5", forged, "127.0.0.1/32")) == "203.0.113.5"
+    assert client_address(_request(None, forged, "127.0.0.1/32")) == "unknown"
+
+
+def test_https_only_from_the_socket_or_a_trusted_tls_proxy() -> None:
+    """The owner cookie's Secure flag: a stranger's X-Forwarded-Proto is ignored, a
+    trusted proxy's is believed."""
+    proto = [("X-Forwarded-Proto", "https")]
+    assert not is_https(_request("127.0.0.1", proto))
+    assert not is_https(_request("203.0.113.5", proto, "127.0.0.1/32"))
+    assert is_https(_request("127.0.0.1", proto, "127.0.0.1/32"))
+    assert is_https(_request("127.0.0.1", [("X-Forwarded-Proto", "https, http")], "127.0.0.1/32"))
+    assert not is_https(_request("127.0.0.1", [("X-Forwarded-Proto", "http")], "127.0.0.1/32"))
+    assert not is_https(_request(None, proto, "127.0.0.1/32"))
+    assert is_https(_request("203.0.113.5", [], scheme="https"))
+    assert is_https(_request("203.0.113.5", [], public="https://shop.example"))
