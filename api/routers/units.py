@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from api.callers import daily_client, is_form
 from api.consumer.page import reason_words
 from api.consumer.page_signals import localise, render_notice, words
-from api.context import ctx, owner_cookie, read_body
+from api.context import ctx, is_https, owner_cookie, read_body
 from api.params import Gtin, Serial, Signature
 from api.schemas import NOT_MODIFIED, ClaimReceipt, UnitView, problems
 from api.views import cached_json
@@ -130,7 +130,7 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=is_https(request),
     )
     return response
 

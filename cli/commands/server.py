@@ -8,12 +8,48 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from cli.common import OPTIONS, console, emit, fail, write_private_key
 
 app = typer.Typer()
+
+#: uvicorn's access log without the client's address (``--access-log``): the method,
+#: path and status only, so the log never pairs a shopper's address with a unit
+ACCESS_FORMAT = '%(levelprefix)s "%(request_line)s" %(status_code)s'
+
+
+def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[str, Any]:
+    """How ``serve`` and ``demo`` start uvicorn: no proxy headers (the client address is
+    the socket peer; ``PROVENANCE_TRUSTED_PROXIES`` alone decides whom to believe, in
+    api.context.client_address), and the access log off, or on without client addresses.
+    """
+    formatters = {
+        "default": {"()": "uvicorn.logging.DefaultFormatter", "fmt": "%(levelprefix)s %(message)s"},
+        "access": {"()": "uvicorn.logging.AccessFormatter", "fmt": ACCESS_FORMAT},
+    }
+    handlers = {
+        name: {"formatter": name, "class": "logging.StreamHandler", "stream": stream}
+        for name, stream in (("default", "ext://sys.stderr"), ("access", "ext://sys.stdout"))
+    }
+    return {
+        "proxy_headers": False,
+        "access_log": access_log,
+        "log_level": log_level,
+        "log_config": {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": formatters,
+            "handlers": handlers,
+            "loggers": {
+                "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+                "uvicorn.error": {"level": "INFO"},
+                "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+            },
+        },
+    }
 
 
 def _operator_key_file() -> Path:
@@ -71,6 +107,11 @@ def serve(
     logs: Path = typer.Option(
         None, "--logs", help="a deployment file of several logs (docs/SCALING.md)"
     ),
+    access_log: bool = typer.Option(
+        False,
+        "--access-log/--no-access-log",
+        help="log each request (method, path, status; never the client's address)",
+    ),
 ) -> None:
     """Serve the API and the consumer page with uvicorn.
 
@@ -99,7 +140,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        **uvicorn_options(access_log),
     )
 
 
@@ -156,5 +197,5 @@ def demo(
             factory=True,
             host="127.0.0.1",
             port=port,
-            log_level="warning",
+            **uvicorn_options(log_level="warning"),
         )

@@ -50,9 +50,9 @@ class ServerProcess:
         """The base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        """Spawn the server (not waiting for it; see `wait_ready`)."""
-        command = [
+    def command(self) -> list[str]:
+        """The command line that `start` runs."""
+        return [
             sys.executable,
             "-m",
             "uvicorn",
@@ -66,7 +66,15 @@ class ServerProcess:
             str(self.workers),
             "--log-level",
             "warning",
+            # the client is the socket peer (PROVENANCE_TRUSTED_PROXIES decides whom to
+            # believe), and no access log records a client's address
+            "--no-proxy-headers",
+            "--no-access-log",
         ]
+
+    def start(self) -> None:
+        """Spawn the server (not waiting for it; see `wait_ready`)."""
+        command = self.command()
         if self.log_file is not None and self._log is None:
             self._log = self.log_file.open("ab")
         self.process = subprocess.Popen(

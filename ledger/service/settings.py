@@ -20,20 +20,50 @@
 - ``REDIS_URL``: share rate limits between workers through Redis.
 - ``PROVENANCE_PLACE_HEADER``: a trusted header with the client's country
   (e.g. ``CF-IPCountry``).
+- ``PROVENANCE_TRUSTED_PROXIES``: comma-separated CIDRs (or addresses) of the reverse
+  proxies and CDN edges whose ``X-Forwarded-For`` is believed (empty: none; the client is
+  the socket peer). See docs/OPERATIONS.md.
 - ``PROVENANCE_WITNESSES``: the C2SP verifier keys (type 0x04) of the witnesses whose
   cosignatures the log accepts and counts, separated by commas or whitespace.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ledger.errors import ValidationError
+
 if TYPE_CHECKING:  # the deployment file's parser loads the events and crypto: only when asked
     from ledger.service.config import DeploymentConfig
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_proxies(text: str) -> tuple[Network, ...]:
+    """The trusted proxy networks of ``PROVENANCE_TRUSTED_PROXIES``: CIDRs or single
+    addresses, separated by commas or whitespace (empty: none).
+
+    Raises:
+        ValidationError: an entry is not an IPv4 or IPv6 network (field
+            ``PROVENANCE_TRUSTED_PROXIES``); host bits set (``10.0.0.1/8``) count as a typo.
+    """
+    networks: list[Network] = []
+    for item in text.replace(",", " ").split():
+        try:
+            network = ipaddress.ip_network(item, strict=True)
+        except ValueError as exc:
+            raise ValidationError(
+                f"PROVENANCE_TRUSTED_PROXIES: {item[:60]!r} is not a CIDR ({exc})",
+                field="PROVENANCE_TRUSTED_PROXIES",
+            ) from None
+        networks.append(network)
+    return tuple(networks)
 
 
 def home() -> Path:
@@ -59,6 +89,7 @@ class Settings:
     replica_urls: tuple[str, ...] = ()
     logs_file: Path | None = None
     witnesses: tuple[str, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
 
     def deployment(self) -> DeploymentConfig:
         """The logs to serve: the ``PROVENANCE_LOGS`` file, else the one log configured here.
@@ -112,4 +143,5 @@ class Settings:
             if env.get("PROVENANCE_LOGS")
             else None,
             witnesses=tuple(env.get("PROVENANCE_WITNESSES", "").replace(",", " ").split()),
+            trusted_proxies=parse_proxies(env.get("PROVENANCE_TRUSTED_PROXIES", "")),
         )
