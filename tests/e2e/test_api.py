@@ -2,10 +2,10 @@
 independent few-line verifier, and bad writes refused cleanly.
 
 Most tests talk to the app in process (``asgi_server``), on SQLite and PostgreSQL. On the
-real uvicorn server (``live_server``, SQLite) stays what depends on it: a write, and the
-caching headers and problems as a real server sends them; an oversized body refused by a
-real server, with its length declared and streamed in chunks (which an in-process client
-cannot send); and the per-client rate limit of a server configured for it."""
+real uvicorn server stays what depends on it: a write, the caching headers and problems
+as a real server sends them, and an oversized body refused by a real server with its
+length declared and streamed in chunks, which an in-process client cannot send
+(``live_server``, SQLite); the per-client rate limit of a server configured for it."""
 
 from __future__ import annotations
 
@@ -274,17 +274,6 @@ def test_bad_writes_are_refused_and_change_nothing(
     _refused(asgi_server, body(asgi_server.world.world), status, code)
 
 
-@REAL_SERVER_ON_SQLITE
-def test_an_oversized_body_is_refused_by_the_real_server(live_server: LiveServer) -> None:
-    """Over a real connection: with its length declared (refused before it is read), and
-    streamed in chunks with no length (refused once the limit is passed)."""
-    _name, body, status, code = TWO_MB
-    content = body(live_server.world.world)
-    _refused(live_server, content, status, code)
-    chunks = (content[i : i + 65536] for i in range(0, len(content), 65536))
-    _refused(live_server, chunks, status, code)
-
-
 def test_batch_is_all_or_nothing_over_http(asgi_server: Served) -> None:
     w = asgi_server.world.world
     good = w.on_unit("handoff", "acme", to="ship-co")
@@ -324,10 +313,13 @@ def test_reads_and_errors(asgi_server: Served) -> None:
 
 
 @REAL_SERVER_ON_SQLITE
-def test_a_write_and_cached_reads_over_real_http(live_server: LiveServer) -> None:
-    """What the in-process tests check of the headers, as uvicorn sends them: a receipt
-    whose checkpoint verifies, immutable entries and unit views revalidated by ETag,
-    problems as application/problem+json (a route's and the router's own 404)."""
+def test_writes_reads_and_refusals_over_real_http(live_server: LiveServer) -> None:
+    """What the in-process tests check of HTTP, as uvicorn receives and sends it (one test,
+    so that one server serves it): a write whose receipt's checkpoint verifies, immutable
+    entries and unit views revalidated by ETag, problems as application/problem+json (a
+    route's and the router's own 404), and a 2 MB body refused over a real connection with
+    its length declared (refused before it is read) and streamed in chunks with no length
+    (refused once the limit is passed)."""
     server, w = live_server, live_server.world.world
     verifier_key = server.get("/v1/log/key").text
     signed = w.sign("commission", "acme", unit={"gtin": GTIN, "serial": "LIVE-1"}, prev=None)
@@ -340,6 +332,11 @@ def test_a_write_and_cached_reads_over_real_http(live_server: LiveServer) -> Non
     _immutable_entry(server, size, verifier_key)
     _unit_etag_revalidates(server)
     _problems(server, [("/v1/actors/nobody", 404), ("/nope", 404)])
+    _name, body, status, code = TWO_MB
+    content = body(w)
+    _refused(server, content, status, code)
+    chunks = (content[i : i + 65536] for i in range(0, len(content), 65536))
+    _refused(server, chunks, status, code)
 
 
 def test_public_endpoints_answer_429_with_retry_after(

@@ -2,15 +2,12 @@
 
 Most tests talk to the app in process (``asgi_server``: requests carry the ASGI client
 address of their client, the scan flusher runs in the app's lifespan as under uvicorn).
-Two stay on the real uvicorn server (``live_server``):
-
-- the lockout: ten wrong codes from ten real connections on ten loopback addresses lock
-  the unit for every client, with the ``Retry-After`` a real server sends;
-- the signals story: clients on two real addresses, and an unknown unit's view that
-  counts only the scans the server's background task has flushed (every 0.5 s). Over
-  real HTTP the twenty probes take long enough for a flush to land before the
-  twenty-first view; in process they take a few milliseconds, and the view finds no
-  probing signal yet."""
+The signals story stays on the real uvicorn server (``live_server``): its clients are told
+apart by the address of their real connections (127.0.0.1, 127.0.0.2), and an unknown
+unit's view counts only the scans the server's background task has flushed (every
+0.5 s): over real HTTP the twenty probes take long enough for a flush to land before the
+twenty-first view; in process they take a few milliseconds, and the view finds no probing
+signal yet."""
 
 from __future__ import annotations
 
@@ -105,15 +102,16 @@ def test_claim_once_resale_once_and_the_owner_cookie(asgi_server: Served) -> Non
     assert not stranger["owner"] and "claimed" in codes(stranger)
 
 
-def test_ten_wrong_codes_answer_423_with_retry_after(live_server: LiveServer) -> None:
-    code = mint(live_server, "HTTP-LOCK")
+def test_ten_wrong_codes_answer_423_with_retry_after(asgi_server: Served) -> None:
+    server = asgi_server
+    code = mint(server, "HTTP-LOCK")
     url = f"/v1/units/{GTIN}/HTTP-LOCK/claim"
     for i in range(10):
         wrong = claimcode.new_claim_code()
-        with other_client(live_server, f"127.0.0.{10 + i}") as client:
+        with other_client(server, f"127.0.0.{10 + i}") as client:
             answer = client.post(url, json={"code": wrong})
         assert answer.json()["code"] == "bad-claim-code"
-    locked = live_server.post(url, json={"code": code})
+    locked = server.post(url, json={"code": code})
     assert locked.status_code == 423
     assert locked.headers["content-type"].startswith("application/problem+json")
     assert locked.json()["type"] == PROBLEM + "claim-locked"
