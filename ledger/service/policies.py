@@ -70,9 +70,10 @@ class ClaimPolicy:
         over = failures - self.limit(scope)
         if over < 0:
             return timedelta(0)
-        if over >= 40:  # 2**40 times any positive lockout is past every cap
+        # compared as whole multiples first: a doubling past the cap may not fit a timedelta
+        if over >= 64 or (1 << over) > self.max_lockout // self.lockout:
             return self.max_lockout
-        return min(self.lockout * (1 << over), self.max_lockout)
+        return self.lockout * (1 << over)
 
 
 @dataclass(frozen=True)
