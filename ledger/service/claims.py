@@ -55,7 +55,7 @@ __all__ = [
 
 
 class ClaimLockedError(LedgerError):
-    """Too many wrong claim codes for this unit or from this client: try again later."""
+    """Too many wrong claim codes for this unit, or from this client on it: try again later."""
 
     code = "claim-locked"
     status = 423  # Locked (RFC 4918 section 11.3)
