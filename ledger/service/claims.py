@@ -200,7 +200,8 @@ class ClaimService:
         if reservation.waiting is None or reservation.until is None:
             return
         wait = max(1, math.ceil((parse_time(reservation.until) - now).total_seconds()))
-        what = "this unit's claim" if reservation.waiting[0] == "unit" else "your claims on it"
+        unit_waits = reservation.waiting[0] == "unit"
+        what = "this unit's claim" if unit_waits else "your claims on this unit"
         raise ClaimLockedError(
             f"too many wrong codes: {what} must wait {wait} s", wait, field="code"
         )
