@@ -2,13 +2,20 @@
 
 `ClaimService.claim` is the one place a buyer's code becomes a ``claim`` entry:
 
-1. the unit and the client must not be locked out (`ClaimLockedError`, 423);
-2. the typed code is normalized (a typo caught by the check symbol is a 422 and is not
-   counted: it gives a guesser nothing);
+1. the typed code is normalized (a typo caught by the check symbol is a 422 and is not
+   counted: it gives a guesser nothing), and the unit must exist with a commitment;
+2. the attempt is counted *before* the code is evaluated, in one transaction, against
+   the client on this unit (scope ``pair``) and against the unit (scope ``unit``): one
+   atomic statement per counter adds the attempt unless the counter is waiting, so
+   concurrent attempts are counted one after another and at most the limit of them are
+   ever evaluated. A counter waiting refuses the attempt, nothing counted
+   (`ClaimLockedError`, 423). From the limit on, each attempt makes the next one wait
+   (`ClaimPolicy.wait`: ``lockout``, doubling, capped). Nothing counts against a client
+   across units, so one person's wrong codes do not lock out the neighbours behind
+   their address;
 3. the code must open the unit's current commitment: the commission's claim commitment
    for a first claim, the previous claim's transfer commitment for a resale. A wrong
-   code counts one failure against the unit and one against the client (in the store,
-   outside the signed log); the ``max_failures``-th locks both for ``lockout``;
+   code keeps its count; a right one clears both counters once its claim is appended;
 4. the operator's registry key signs a ``claim`` entry carrying the revealed code (so
    anyone can recompute SHA-256(salt || code) against the commitment it opens), the
    hash of a fresh owner token and the commitment of a fresh one-time transfer code;
@@ -20,6 +27,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,13 +48,14 @@ __all__ = [
     "ClaimPolicy",
     "ClaimResult",
     "ClaimService",
+    "attempt_subjects",
     "owner_client",
     "owner_hash",
 ]
 
 
 class ClaimLockedError(LedgerError):
-    """Too many wrong claim codes for this unit or from this client: try again later."""
+    """Too many wrong claim codes for this unit, or from this client on it: try again later."""
 
     code = "claim-locked"
     status = 423  # Locked (RFC 4918 section 11.3)
@@ -121,7 +130,7 @@ class ClaimService:
         ``client`` is the claimant's pseudonymous client id (the daily scan hash).
 
         Raises:
-            ClaimLockedError: the unit or the client is locked out (steps 1, 3).
+            ClaimLockedError: the unit, or this client on it, must wait (step 2).
             ValidationError: the code is malformed or fails its check symbol.
             NotFoundError: no such unit.
             NoClaimCodeError: the unit was commissioned without a claim code.
@@ -130,16 +139,15 @@ class ClaimService:
         """
         now = self._clock()
         unit_id = gs1.UnitId(gtin=gtin, serial=serial)
-        subjects = [("unit", f"{gtin}/{serial}"), ("client", client)]
-        self._check_lock(subjects, now)  # (1)
-        canonical = claimcode.normalize_claim_code(code)  # (2)
+        canonical = claimcode.normalize_claim_code(code)  # (1)
         unit = self._unit(unit_id)
         if unit.claim_salt is None or unit.claim_hash is None:
             if unit.claimed:
                 raise AlreadyClaimedError("the unit is already claimed", field="unit")
             raise NoClaimCodeError("the unit was commissioned without a claim code", field="unit")
+        subjects = attempt_subjects(gtin, serial, client)
+        self._reserve(subjects, now)  # (2)
         if not claimcode.matches_commitment(canonical, unit.claim_salt, unit.claim_hash):  # (3)
-            self._fail(subjects, now)
             if unit.claimed:
                 raise AlreadyClaimedError(
                     "the unit is already claimed; a resale needs the owner's transfer code",
@@ -162,7 +170,7 @@ class ClaimService:
         if key is None:
             raise KeyFormatError("read-only ledger: claiming needs the operator key")
         receipt = self._appender.append(entry.sign_event(event, key), now)
-        self._signal_store.set_attempts(self._log, {subjects[0]: (0, None)})
+        self._signal_store.clear_attempts(self._log, subjects)
         owners = [client, owner_client(owner_hash(token))]
         self._signal_store.add_owner_clients(self._log, gtin, serial, owners, format_time(now))
         return ClaimResult(  # (5)
@@ -180,23 +188,28 @@ class ClaimService:
             raise NotFoundError(f"no unit {unit_id.path()} in the ledger", field="unit")
         return unit
 
-    def _check_lock(self, subjects: list[tuple[str, str]], now: datetime) -> None:
-        for (scope, _), (_, until) in self._signal_store.attempts(self._log, subjects).items():
-            if until is not None and parse_time(until) > now:
-                wait = max(1, int((parse_time(until) - now).total_seconds() + 0.999))
-                what = "this unit's claim" if scope == "unit" else "claims from this client"
-                raise ClaimLockedError(
-                    f"too many wrong codes: {what} is locked for {wait} s", wait, field="code"
-                )
-
-    def _fail(self, subjects: list[tuple[str, str]], now: datetime) -> None:
+    def _reserve(self, subjects: list[tuple[str, str]], now: datetime) -> None:
         policy = self.policy
-        known = self._signal_store.attempts(self._log, subjects)
-        values: dict[tuple[str, str], tuple[int, str | None]] = {}
-        for subject in subjects:
-            failures = known.get(subject, (0, None))[0] + 1
-            if failures >= policy.max_failures:
-                values[subject] = (0, format_time(now + policy.lockout))
-            else:
-                values[subject] = (failures, None)
-        self._signal_store.set_attempts(self._log, values)
+        reservation = self._signal_store.reserve_attempt(
+            self._log,
+            subjects,
+            format_time(now),
+            format_time(now - policy.forget),
+            lambda scope, failures: format_time(now + policy.wait(scope, failures)),
+        )
+        if reservation.waiting is None or reservation.until is None:
+            return
+        wait = max(1, math.ceil((parse_time(reservation.until) - now).total_seconds()))
+        unit_waits = reservation.waiting[0] == "unit"
+        what = "this unit's claim" if unit_waits else "your claims on this unit"
+        raise ClaimLockedError(
+            f"too many wrong codes: {what} must wait {wait} s", wait, field="code"
+        )
+
+
+def attempt_subjects(gtin: str, serial: str, client: str) -> list[tuple[str, str]]:
+    """The counters an attempt by ``client`` on a unit counts against, in the order they
+    are counted: ``("pair", SHA-256 hex of gtin/serial/client)`` and
+    ``("unit", "gtin/serial")``."""
+    pair = hashlib.sha256(f"{gtin}/{serial}/{client}".encode()).hexdigest()
+    return [("pair", pair), ("unit", f"{gtin}/{serial}")]

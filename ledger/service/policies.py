@@ -2,8 +2,12 @@
 
 Read from the environment by `Policies.from_env` (the server: `api.app.create_app`):
 
-- ``PROVENANCE_CLAIM_MAX_FAILURES`` (10) wrong codes lock a unit's claim, and a client,
-  for ``PROVENANCE_CLAIM_LOCKOUT`` seconds (900).
+- ``PROVENANCE_CLAIM_MAX_FAILURES`` (10) wrong codes from one client on one unit, or
+  ``PROVENANCE_CLAIM_UNIT_MAX_FAILURES`` (30) from everyone on one unit, start a back-off
+  of ``PROVENANCE_CLAIM_LOCKOUT`` seconds (900) for that client on that unit, or for the
+  unit; each further wrong code doubles the wait, up to ``PROVENANCE_CLAIM_MAX_LOCKOUT``
+  seconds (86400). A counter quiet for ``PROVENANCE_CLAIM_FORGET`` seconds (86400) after
+  its wait ended starts again from zero (docs/SIGNALS.md, "Claims and resale").
 - ``PROVENANCE_SCAN_RETENTION_DAYS`` (90): scans older than this are ignored by the
   signals and deleted by ``SignalService.prune_scans`` (run on every server start).
 - ``PROVENANCE_TRAVEL_KMH`` (1000), ``PROVENANCE_SCANNERS_PER_DAY`` (10),
@@ -19,6 +23,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 from ledger.errors import ValidationError
 from ledger.signals.compute import Thresholds
@@ -33,10 +38,42 @@ _THRESHOLDS = {
 
 @dataclass(frozen=True)
 class ClaimPolicy:
-    """How many wrong codes lock a unit's claim (and a client), and for how long."""
+    """How many wrong codes a client may try on a unit (``max_failures``), and everyone
+    on a unit (``unit_max_failures``), before each further attempt waits: ``lockout``,
+    doubled by every further failure, at most ``max_lockout``; a counter whose wait
+    ended more than ``forget`` ago starts again."""
 
     max_failures: int = 10
     lockout: timedelta = timedelta(minutes=15)
+    unit_max_failures: int = 30
+    max_lockout: timedelta = timedelta(hours=24)
+    forget: timedelta = timedelta(hours=24)
+
+    def __post_init__(self) -> None:
+        if self.max_failures < 1 or self.unit_max_failures < 1:
+            raise ValidationError("claim failure limits must be at least 1", field="claims")
+        if self.lockout <= timedelta(0) or self.max_lockout < self.lockout:
+            raise ValidationError(
+                "the claim lockout must be positive and at most the maximum lockout",
+                field="PROVENANCE_CLAIM_MAX_LOCKOUT",
+            )
+
+    def limit(self, scope: str) -> int:
+        """The free attempts of a counter: ``max_failures`` for a client on a unit
+        (scope ``pair``), ``unit_max_failures`` for a unit (scope ``unit``)."""
+        return self.unit_max_failures if scope == "unit" else self.max_failures
+
+    def wait(self, scope: str, failures: int) -> timedelta:
+        """How long a counter of ``scope`` must wait after its ``failures``-th attempt:
+        nothing before the limit, ``lockout`` at it, doubling with each attempt past it,
+        capped at ``max_lockout``."""
+        over = failures - self.limit(scope)
+        if over < 0:
+            return timedelta(0)
+        # compared as whole multiples first: a doubling past the cap may not fit a timedelta
+        if over >= 64 or (1 << over) > self.max_lockout // self.lockout:
+            return self.max_lockout
+        return self.lockout * (1 << over)
 
 
 @dataclass(frozen=True)
@@ -63,15 +100,22 @@ class Policies:
             ValidationError: a variable is not a positive integer (field: its name).
         """
         env = os.environ if environ is None else environ
-        claims = ClaimPolicy()
-        failures = _positive(env, "PROVENANCE_CLAIM_MAX_FAILURES")
-        lockout = _positive(env, "PROVENANCE_CLAIM_LOCKOUT")
+        counts = {
+            "max_failures": _positive(env, "PROVENANCE_CLAIM_MAX_FAILURES"),
+            "unit_max_failures": _positive(env, "PROVENANCE_CLAIM_UNIT_MAX_FAILURES"),
+        }
+        seconds = {
+            "lockout": _positive(env, "PROVENANCE_CLAIM_LOCKOUT"),
+            "max_lockout": _positive(env, "PROVENANCE_CLAIM_MAX_LOCKOUT"),
+            "forget": _positive(env, "PROVENANCE_CLAIM_FORGET"),
+        }
+        claim_settings: dict[str, Any] = {k: v for k, v in counts.items() if v is not None}
+        claim_settings.update(
+            {k: timedelta(seconds=v) for k, v in seconds.items() if v is not None}
+        )
+        claims = ClaimPolicy(**claim_settings)
         retention = _positive(env, "PROVENANCE_SCAN_RETENTION_DAYS")
         thresholds = {attr: _positive(env, name) for name, attr in _THRESHOLDS.items()}
-        if failures is not None:
-            claims = replace(claims, max_failures=failures)
-        if lockout is not None:
-            claims = replace(claims, lockout=timedelta(seconds=lockout))
         signals = SignalPolicy()
         if retention is not None:
             signals = replace(signals, scan_retention=timedelta(days=retention))

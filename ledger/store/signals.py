@@ -8,11 +8,13 @@ stores. Every database failure surfaces as `StorageError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import StorageError
@@ -27,6 +29,16 @@ UNITS = RECORD_TABLES[UnitRecord]
 PRODUCTS = RECORD_TABLES[ProductRecord]
 #: scans read per unit to judge it: enough for every signal, bounded for speed
 UNIT_SCAN_LIMIT = 500
+
+
+class Reservation(NamedTuple):
+    """The answer of `SignalStore.reserve_attempt`: the attempt was counted (``counted``:
+    each subject's failures, this attempt included), or a subject is ``waiting`` until
+    ``until`` and nothing was counted."""
+
+    counted: dict[tuple[str, str], int]
+    waiting: tuple[str, str] | None
+    until: str | None
 
 
 class SignalStore:
@@ -199,7 +211,7 @@ class SignalStore:
     # --- claim attempts --------------------------------------------------------------
 
     def attempts(self, log: int, subjects: Sequence[tuple[str, str]]) -> dict[Any, Any]:
-        """``{(scope, subject): (failures, locked_until)}`` for the subjects that have any."""
+        """``{(scope, subject): (failures, allowed_at)}`` for the subjects that have any."""
         out: dict[Any, Any] = {}
         with self._read() as conn:
             for scope, subject in subjects:
@@ -214,29 +226,78 @@ class SignalStore:
                     out[(scope, subject)] = (int(row.failures), row.locked_until)
         return out
 
-    def set_attempts(
-        self, log: int, values: Mapping[tuple[str, str], tuple[int, str | None]]
-    ) -> None:
-        """Write each subject's failure count and lock (0 failures and no lock: delete)."""
+    def reserve_attempt(
+        self,
+        log: int,
+        subjects: Sequence[tuple[str, str]],
+        now: str,
+        forget_before: str,
+        allowed_at: Callable[[str, int], str],
+    ) -> Reservation:
+        """Count one attempt against every subject, all or none, before it is evaluated.
+
+        For each ``(scope, subject)`` in order, one statement (``INSERT ... ON CONFLICT
+        DO UPDATE ... WHERE locked_until <= now RETURNING failures``) adds the attempt
+        only if the subject is not waiting, restarting from 1 if its last wait ended
+        before ``forget_before``; ``allowed_at(scope, failures)`` then gives the time its
+        next attempt may come, stored in the same transaction. The row stays locked (on
+        PostgreSQL) or the database does (SQLite, ``BEGIN IMMEDIATE``) until the commit,
+        so concurrent attempts are counted one after another and none is lost. If any
+        subject is waiting, nothing is counted: the answer names it and its time.
+        Times are ledger timestamps (fixed width, so they compare as text).
+        """
+        table = CLAIM_ATTEMPTS
+        dialect_insert = sqlite_insert if self.engines.is_sqlite else pg_insert
+        counted: dict[tuple[str, str], int] = {}
+        try:
+            with self.engines.writer.connect() as conn:
+                with conn.begin() as transaction:
+                    for scope, subject in subjects:
+                        upsert = dialect_insert(table).values(
+                            log=log, scope=scope, subject=subject, failures=1, locked_until=now
+                        )
+                        counting = upsert.on_conflict_do_update(
+                            index_elements=["log", "scope", "subject"],
+                            set_={
+                                "failures": case(
+                                    (table.c.locked_until < forget_before, 1),
+                                    else_=table.c.failures + 1,
+                                ),
+                                "locked_until": now,
+                            },
+                            where=or_(table.c.locked_until.is_(None), table.c.locked_until <= now),
+                        ).returning(table.c.failures)
+                        failures = conn.execute(counting).scalar_one_or_none()
+                        where = (
+                            table.c.log == log,
+                            table.c.scope == scope,
+                            table.c.subject == subject,
+                        )
+                        if failures is None:
+                            until = conn.execute(
+                                select(table.c.locked_until).where(*where)
+                            ).scalar_one()
+                            transaction.rollback()
+                            return Reservation(counted={}, waiting=(scope, subject), until=until)
+                        counted[(scope, subject)] = int(failures)
+                        next_at = allowed_at(scope, int(failures))
+                        if next_at > now:
+                            conn.execute(update(table).where(*where).values(locked_until=next_at))
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot count the claim attempt; nothing was counted: {e}") from e
+        return Reservation(counted=counted, waiting=None, until=None)
+
+    def clear_attempts(self, log: int, subjects: Sequence[tuple[str, str]]) -> None:
+        """Forget the subjects' attempts (after a right code)."""
         with self._write() as conn:
-            for (scope, subject), (failures, locked_until) in values.items():
-                where = (
-                    CLAIM_ATTEMPTS.c.log == log,
-                    CLAIM_ATTEMPTS.c.scope == scope,
-                    CLAIM_ATTEMPTS.c.subject == subject,
-                )
-                conn.execute(delete(CLAIM_ATTEMPTS).where(*where))
-                if failures or locked_until:
-                    conn.execute(
-                        insert(CLAIM_ATTEMPTS),
-                        {
-                            "log": log,
-                            "scope": scope,
-                            "subject": subject,
-                            "failures": failures,
-                            "locked_until": locked_until,
-                        },
+            for scope, subject in subjects:
+                conn.execute(
+                    delete(CLAIM_ATTEMPTS).where(
+                        CLAIM_ATTEMPTS.c.log == log,
+                        CLAIM_ATTEMPTS.c.scope == scope,
+                        CLAIM_ATTEMPTS.c.subject == subject,
                     )
+                )
 
     # --- reports -------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 - ``claim_owners``: the clients known to be a unit's owner (the claimant's daily client
   hash at claim time, and the owner-token pseudonym), so that the owner rescanning the
   unit is not a clone signal;
-- ``claim_attempts``: failed claim attempts per unit and per client, and lockouts;
+- ``claim_attempts``: claim attempts per unit (scope ``unit``) and per client on a unit
+  (scope ``pair``), and when each may try next (``locked_until``);
 - ``reports``: consumer reports with their optional photo and the brand's triage.
 
 Created by the migration ``0004_signals``.
@@ -31,7 +32,8 @@ class ClaimOwnerRow(Base):
 
 
 class ClaimAttemptRow(Base):
-    """Failed claim attempts of one subject (``unit`` gtin/serial, or ``client`` hash)."""
+    """Claim attempts of one subject (``unit`` gtin/serial, or ``pair``: SHA-256 hex of
+    gtin/serial/client) and the time its next attempt may come (``locked_until``)."""
 
     __tablename__ = "claim_attempts"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)

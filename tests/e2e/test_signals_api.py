@@ -106,16 +106,17 @@ def test_ten_wrong_codes_answer_423_with_retry_after(asgi_server: Served) -> Non
     server = asgi_server
     code = mint(server, "HTTP-LOCK")
     url = f"/v1/units/{GTIN}/HTTP-LOCK/claim"
-    for i in range(10):
-        wrong = claimcode.new_claim_code()
-        with other_client(server, f"127.0.0.{10 + i}") as client:
-            answer = client.post(url, json={"code": wrong})
-        assert answer.json()["code"] == "bad-claim-code"
-    locked = server.post(url, json={"code": code})
+    with other_client(server, "127.0.0.10") as guesser:
+        for _ in range(10):
+            answer = guesser.post(url, json={"code": claimcode.new_claim_code()})
+            assert answer.json()["code"] == "bad-claim-code"
+        locked = guesser.post(url, json={"code": code})  # even the right code waits
     assert locked.status_code == 423
     assert locked.headers["content-type"].startswith("application/problem+json")
     assert locked.json()["type"] == PROBLEM + "claim-locked"
     assert 0 < int(locked.headers["Retry-After"]) <= 900
+    with other_client(server, "127.0.0.11") as neighbour:  # another address: not locked
+        assert neighbour.post(url, json={"code": code}).status_code == 201
 
 
 def test_signals_reach_the_resolver_and_the_brands_alerts(live_server: LiveServer) -> None:

@@ -1,4 +1,5 @@
-"""Claims through the service: right code once, refusals, lockout, resale transfer."""
+"""Claims through the service: right code once, refusals, resale transfer (the lockout:
+test_claim_lockout.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ledger import claimcode, codec
 from ledger.entry import Leaf
 from ledger.errors import NotFoundError, ValidationError
 from ledger.rules import AlreadyClaimedError, BadClaimCodeError
-from ledger.service.claims import ClaimLockedError, owner_hash
+from ledger.service.claims import owner_hash
 from tests.factories import GTIN
 from tests.integration.signals_world import SignalWorld
 from tests.integration.world import dump
@@ -59,32 +60,6 @@ def test_refusals_leave_the_log_unchanged(sw: SignalWorld) -> None:
     with pytest.raises(NotFoundError):
         sw.ledger.claims.claim(GTIN, "SN-404", code, client="c1")
     assert dump(sw.ledger) == before
-
-
-def test_ten_wrong_codes_lock_the_units_claim_for_the_configured_time(sw: SignalWorld) -> None:
-    code = sw.mint("SN-1")
-    for i in range(10):
-        with pytest.raises(BadClaimCodeError):
-            sw.ledger.claims.claim(GTIN, "SN-1", wrong(code), client=f"guesser-{i}")
-    with pytest.raises(ClaimLockedError) as locked:  # the right code, from anyone, waits
-        sw.ledger.claims.claim(GTIN, "SN-1", code, client="owner")
-    assert (locked.value.status, locked.value.code) == (423, "claim-locked")
-    assert 0 < locked.value.retry_after <= 15 * 60
-    sw.clock.advance(minutes=14)
-    with pytest.raises(ClaimLockedError):
-        sw.ledger.claims.claim(GTIN, "SN-1", code, client="owner")
-    sw.clock.advance(minutes=1, seconds=1)
-    assert sw.ledger.claims.claim(GTIN, "SN-1", code, client="owner").index > 0
-
-
-def test_ten_wrong_codes_from_one_client_lock_that_client_everywhere(sw: SignalWorld) -> None:
-    codes = {f"SN-{i}": sw.mint(f"SN-{i}") for i in range(11)}
-    for i in range(10):
-        with pytest.raises(BadClaimCodeError):
-            sw.ledger.claims.claim(GTIN, f"SN-{i}", wrong(codes[f"SN-{i}"]), client="guesser")
-    with pytest.raises(ClaimLockedError):
-        sw.ledger.claims.claim(GTIN, "SN-10", codes["SN-10"], client="guesser")
-    assert sw.ledger.claims.claim(GTIN, "SN-10", codes["SN-10"], client="someone-else").index > 0
 
 
 def test_resale_transfer_works_once_and_only_once(sw: SignalWorld) -> None:
