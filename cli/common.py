@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -23,8 +24,34 @@ from ledger.service.settings import home
 if TYPE_CHECKING:
     from ledger import crypto, gs1
 
-console = Console(stderr=False, highlight=False)
-errors = Console(stderr=True, highlight=False)
+# emoji=False: a ``:warning:`` in a place name stays text, not a picture
+console = Console(stderr=False, highlight=False, emoji=False)
+errors = Console(stderr=True, highlight=False, emoji=False)
+
+#: what a terminal would obey rather than show: C0 controls (ESC, BEL, CR, tab and newline
+#: included: one cell, one line), DEL, C1 controls (8-bit CSI and OSC), and the bidi
+#: embeddings, overrides, isolates and marks that reorder what is shown
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: the same characters in ``--json`` output, written as ``\\uXXXX`` escapes (the same JSON
+#: value; json.dumps already escapes C0)
+_UNSHOWABLE_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: object, *, markup: bool = True) -> str:
+    """Untrusted text made fit for the terminal: shown literally, never obeyed.
+
+    Every CLI line and table cell showing data (anything from the log, a server, a file
+    or the command line) passes through here: the characters of ``_UNSHOWABLE`` are
+    removed, and with ``markup`` (for rich: ``console.print``, table cells) rich markup
+    such as ``[link=...]`` or ``[bold red]`` is escaped so its brackets are printed.
+    ``markup=False`` is for plain writes to stderr.
+    """
+    cleaned = _UNSHOWABLE.sub("", str(text))
+    if not markup:
+        return cleaned
+    from rich.markup import escape
+
+    return escape(cleaned)
 
 
 class UsageError(LedgerError):
@@ -64,15 +91,16 @@ OPTIONS = Options()
 def emit(data: Any, *human: Any) -> None:
     """Print ``data`` as JSON with ``--json``; otherwise print ``human`` (rich renderables)."""
     if OPTIONS.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        text = json.dumps(data, ensure_ascii=False, indent=2)
+        sys.stdout.write(_UNSHOWABLE_JSON.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n")
     else:
         for item in human:
             console.print(item, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one readable line to stderr and exit with ``code``."""
-    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """Print one readable line to stderr and exit with ``code`` (``message`` shown literally)."""
+    errors.print(f"[bold red]error:[/] {safe(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cli.backends import remote_url
-from cli.common import OPTIONS, UsageError, emit, fail
+from cli.common import OPTIONS, UsageError, emit, fail, safe
 from cli.statefile import read_json, write_json
 from ledger.errors import KeyFormatError
 
@@ -81,8 +81,8 @@ def _create_key(path: Path, name: str) -> None:
     verifier = signer.verifier.to_text()
     emit(
         {"file": str(path), "verifier_key": verifier},
-        f"witness key in {path}; give the log operator its verifier key:",
-        verifier,
+        safe(f"witness key in {path}; give the log operator its verifier key:"),
+        safe(verifier),
     )
 
 
@@ -151,7 +151,9 @@ def _run(
         remote.close()
     emit(
         {"size": size, "old": old, "witness": signer.name, **receipt},
-        f"cosigned size {size} (consistent with {old}); "
-        f"{receipt['witnesses']['vouched']} of {receipt['witnesses']['configured']} "
-        "configured witnesses vouch for it",
+        safe(
+            f"cosigned size {size} (consistent with {old}); "
+            f"{receipt['witnesses']['vouched']} of {receipt['witnesses']['configured']} "
+            "configured witnesses vouch for it"
+        ),
     )
