@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 
-from ledger.errors import GS1Error, KeyFormatError, LedgerError
+from ledger.errors import GS1Error, LedgerError
 from ledger.service.settings import home
 
 if TYPE_CHECKING:
@@ -111,15 +110,9 @@ def write_private_key(path: Path, key: crypto.Ed25519PrivateKey) -> None:
         KeyFormatError: the file exists.
     """
     from ledger import crypto
+    from ledger.service.config import write_key_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as e:
-        raise KeyFormatError(f"{path} exists; refusing to overwrite a key") from e
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(out.fileno(), 0o600)
-        out.write(crypto.private_key_to_pem(key))
+    write_key_file(path, crypto.private_key_to_pem(key))
 
 
 def load_private_key(path: Path) -> crypto.Ed25519PrivateKey:
@@ -128,18 +121,10 @@ def load_private_key(path: Path) -> crypto.Ed25519PrivateKey:
     Raises:
         KeyFormatError: missing, readable by others, or not an Ed25519 PEM key.
     """
-    try:
-        mode = path.stat().st_mode
-    except OSError as e:
-        raise KeyFormatError(f"cannot read key file {path}: {e.strerror}") from e
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFormatError(
-            f"key file {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
-            f"run chmod 600 {path}"
-        )
     from ledger import crypto
+    from ledger.service.config import read_key_file
 
-    return crypto.private_key_from_pem(path.read_bytes())
+    return crypto.private_key_from_pem(read_key_file(path))
 
 
 def key_path(key: Path | None, actor: str) -> Path:

@@ -34,6 +34,14 @@ MARKUP = "[bold red]GENUINE[/] \u202egnp.exe\u202c \x9b31m"
 UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+@pytest.fixture(autouse=True)
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's console as built in cli.common, wide enough that no cell wraps (its width
+    is fixed when first imported, whatever COLUMNS a test sets later)."""
+    wide = Console(stderr=False, highlight=False, emoji=False, width=300)
+    monkeypatch.setattr(cli.common, "console", wide)
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A local log where courier ``swift`` signed hostile text into a unit's chain."""
