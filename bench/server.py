@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from ledger import crypto
+from ledger.service.config import write_key_file
 from ledger.service.ledger import LogConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def serve(
     assert config.operator_key is not None
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         key_file = Path(tmp) / "operator.pem"
-        key_file.write_bytes(crypto.private_key_to_pem(config.operator_key))
+        write_key_file(key_file, crypto.private_key_to_pem(config.operator_key))
         port = free_port()
         env = {
             **os.environ,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import stat
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +17,40 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 
-from ledger.errors import GS1Error, KeyFormatError, LedgerError
+from ledger.errors import GS1Error, LedgerError
 from ledger.service.settings import home
 
 if TYPE_CHECKING:
     from ledger import crypto, gs1
 
-console = Console(stderr=False, highlight=False)
-errors = Console(stderr=True, highlight=False)
+# emoji=False: a ``:warning:`` in a place name stays text, not a picture
+console = Console(stderr=False, highlight=False, emoji=False)
+errors = Console(stderr=True, highlight=False, emoji=False)
+
+#: what a terminal would obey rather than show: C0 controls (ESC, BEL, CR, tab and newline
+#: included: one cell, one line), DEL, C1 controls (8-bit CSI and OSC), and the bidi
+#: embeddings, overrides, isolates and marks that reorder what is shown
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: the same characters in ``--json`` output, written as ``\\uXXXX`` escapes (the same JSON
+#: value; json.dumps already escapes C0)
+_UNSHOWABLE_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: object, *, markup: bool = True) -> str:
+    """Untrusted text made fit for the terminal: shown literally, never obeyed.
+
+    Every CLI line and table cell showing data (anything from the log, a server, a file
+    or the command line) passes through here: the characters of ``_UNSHOWABLE`` are
+    removed, and with ``markup`` (for rich: ``console.print``, table cells) rich markup
+    such as ``[link=...]`` or ``[bold red]`` is escaped so its brackets are printed.
+    ``markup=False`` is for plain writes to stderr.
+    """
+    cleaned = _UNSHOWABLE.sub("", str(text))
+    if not markup:
+        return cleaned
+    from rich.markup import escape
+
+    return escape(cleaned)
 
 
 class UsageError(LedgerError):
@@ -64,15 +90,16 @@ OPTIONS = Options()
 def emit(data: Any, *human: Any) -> None:
     """Print ``data`` as JSON with ``--json``; otherwise print ``human`` (rich renderables)."""
     if OPTIONS.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        text = json.dumps(data, ensure_ascii=False, indent=2)
+        sys.stdout.write(_UNSHOWABLE_JSON.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n")
     else:
         for item in human:
             console.print(item, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one readable line to stderr and exit with ``code``."""
-    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """Print one readable line to stderr and exit with ``code`` (``message`` shown literally)."""
+    errors.print(f"[bold red]error:[/] {safe(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -83,15 +110,9 @@ def write_private_key(path: Path, key: crypto.Ed25519PrivateKey) -> None:
         KeyFormatError: the file exists.
     """
     from ledger import crypto
+    from ledger.service.config import write_key_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as e:
-        raise KeyFormatError(f"{path} exists; refusing to overwrite a key") from e
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(out.fileno(), 0o600)
-        out.write(crypto.private_key_to_pem(key))
+    write_key_file(path, crypto.private_key_to_pem(key))
 
 
 def load_private_key(path: Path) -> crypto.Ed25519PrivateKey:
@@ -100,18 +121,10 @@ def load_private_key(path: Path) -> crypto.Ed25519PrivateKey:
     Raises:
         KeyFormatError: missing, readable by others, or not an Ed25519 PEM key.
     """
-    try:
-        mode = path.stat().st_mode
-    except OSError as e:
-        raise KeyFormatError(f"cannot read key file {path}: {e.strerror}") from e
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFormatError(
-            f"key file {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
-            f"run chmod 600 {path}"
-        )
     from ledger import crypto
+    from ledger.service.config import read_key_file
 
-    return crypto.private_key_from_pem(path.read_bytes())
+    return crypto.private_key_from_pem(read_key_file(path))
 
 
 def key_path(key: Path | None, actor: str) -> Path:

@@ -29,7 +29,7 @@ from cli.commands import (
     verify,
     witness,
 )
-from cli.common import OPTIONS, UsageError, fail
+from cli.common import OPTIONS, UsageError, fail, safe
 from cli.global_options import GlobalOptionsGroup
 from ledger.errors import LedgerError
 
@@ -130,19 +130,19 @@ def main() -> None:
         if OPTIONS.debug:
             raise
         field = f" ({e.field})" if e.field else ""
-        sys.stderr.write(f"error: {e.code}: {e.message}{field}\n")
+        sys.stderr.write(safe(f"error: {e.code}: {e.message}{field}", markup=False) + "\n")
         sys.exit(2 if isinstance(e, UsageError) else 1)
     except click_exceptions.NoArgsIsHelpError:
         sys.exit(2)  # the help is already printed
     except click_exceptions.UsageError as e:
-        sys.stderr.write(f"usage error: {e.format_message()}\n")
+        sys.stderr.write(safe(f"usage error: {e.format_message()}", markup=False) + "\n")
         sys.exit(2)
     except click_exceptions.ClickException as e:
-        sys.stderr.write(f"error: {e.format_message()}\n")
+        sys.stderr.write(safe(f"error: {e.format_message()}", markup=False) + "\n")
         sys.exit(e.exit_code)
     except Exception as e:
         if OPTIONS.debug:
             raise
-        sys.stderr.write(f"error: {type(e).__name__}: {e}\n")
+        sys.stderr.write(safe(f"error: {type(e).__name__}: {e}", markup=False) + "\n")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

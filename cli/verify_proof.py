@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from cli.common import UsageError, emit
+from cli.common import UsageError, emit, safe
 from ledger.verify import unitproof
 
 
@@ -37,11 +37,11 @@ def verify_proof_file(
         }
         for i, leaf in zip(result.chain_indices, result.chain, strict=True)
     ]
-    table = Table(title=f"{result.gtin}/{result.serial}")
+    table = Table(title=safe(f"{result.gtin}/{result.serial}"))
     for column in ("index", "event", "by", "time"):
         table.add_column(column)
     for e in entries:
-        table.add_row(str(e["index"]), e["kind"], e["actor"], e["time"])
+        table.add_row(str(e["index"]), safe(e["kind"]), safe(e["actor"]), safe(e["time"]))
     emit(
         {
             "unit": f"{result.gtin}/{result.serial}",

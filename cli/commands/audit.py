@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from cli.backends import connect, connect_remote, remote_url
-from cli.common import OPTIONS, UsageError, console, emit
+from cli.common import OPTIONS, UsageError, console, emit, safe
 from cli.statefile import read_json, write_json
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def _audit_bundle(path: Path, pinned: str | None, kept: list[str], progress: Any
     parsed = parse_bundle(path.read_bytes())
     if pinned is None and not OPTIONS.json:
         console.print(
-            f"[yellow]log key taken from the bundle ({parsed.log_key}); pin it with "
+            f"[yellow]log key taken from the bundle ({safe(parsed.log_key)}); pin it with "
             "--log-key to prove the bundle is that log's[/]",
             soft_wrap=True,
         )
@@ -133,8 +133,10 @@ def _show(report: AuditReport) -> None:
         )
         return
     lines = [
-        f"  {f.code} at {f.index if f.index is not None else '-'}: {f.message}"
-        + (f" (evidence: {f.evidence['file']})" if "file" in f.evidence else "")
+        safe(
+            f"  {f.code} at {f.index if f.index is not None else '-'}: {f.message}"
+            + (f" (evidence: {f.evidence['file']})" if "file" in f.evidence else "")
+        )
         for f in report.findings[:20]
     ]
     bad = report.first_bad_index

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from cli.backends import connect
-from cli.common import emit, parse_unit
+from cli.common import emit, parse_unit, safe
 from cli.signing import sign, unit_ref
 
 app = typer.Typer()
@@ -31,7 +31,7 @@ def _unit_event(kind: str, unit_text: str, actor: str, key: Path | None, **field
     finally:
         store.close()
     item = receipt["receipts"][0]
-    emit(receipt, f"{kind} of {unit.gtin}/{unit.serial} appended at index {item['index']}")
+    emit(receipt, safe(f"{kind} of {unit.gtin}/{unit.serial} appended at index {item['index']}"))
 
 
 @app.command()

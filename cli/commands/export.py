@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from cli.backends import connect
-from cli.common import OPTIONS, UsageError, emit, fail, parse_unit
+from cli.common import OPTIONS, UsageError, emit, fail, parse_unit, safe
 from cli.statefile import write_stream
 from ledger.epcis.vocab import DEFAULT_EPC_BASE
 
@@ -50,7 +50,7 @@ def bundle(
     size, checkpoints = counts["index"], counts["checkpoint"]
     emit(
         {"file": str(out), "size": size, "checkpoints": checkpoints, "bytes": written},
-        f"wrote {out}: {size} entries, {checkpoints} checkpoints, {written} bytes",
+        safe(f"wrote {out}: {size} entries, {checkpoints} checkpoints, {written} bytes"),
     )
 
 
@@ -79,4 +79,4 @@ def epcis(
         return
     out.write_text(text, encoding="utf-8")
     count = len(document["epcisBody"]["eventList"])
-    emit({"file": str(out), "events": count}, f"{count} EPCIS events written to {out}")
+    emit({"file": str(out), "events": count}, safe(f"{count} EPCIS events written to {out}"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import OPTIONS, emit, fail, key_path, load_private_key
+from cli.common import OPTIONS, emit, fail, key_path, load_private_key, safe
 
 app = typer.Typer()
 
@@ -67,5 +67,5 @@ def hammer(
         seed=seed,
     )
     report = run_hammer(config)
-    emit(report.to_dict(), report.verdict(), *report.anomalies[:5])
+    emit(report.to_dict(), safe(report.verdict()), *(safe(a) for a in report.anomalies[:5]))
     raise typer.Exit(1 if report.failed else 0)

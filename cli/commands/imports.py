@@ -13,7 +13,7 @@ import typer
 
 from cli.backends import connect
 from cli.backends.base import ImportRefusedError, refusal_summary
-from cli.common import UsageError, emit, key_path, load_private_key
+from cli.common import UsageError, emit, key_path, load_private_key, safe
 
 app = typer.Typer(help="Import partners' data (EPCIS 2.0).", no_args_is_help=True)
 
@@ -40,7 +40,7 @@ def epcis(
     finally:
         store.close()
     count = sum(not r["duplicate"] for r in receipt["receipts"])
-    emit(receipt, f"{count} entries appended from {file.name} (log size {receipt['size']})")
+    emit(receipt, safe(f"{count} entries appended from {file.name} (log size {receipt['size']})"))
 
 
 def _refusal_line(action: Any) -> Any:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import emit, key_path, load_private_key, write_private_key
+from cli.common import emit, key_path, load_private_key, safe, write_private_key
 
 
 def _describe(path: Path) -> dict[str, str]:
@@ -36,7 +36,12 @@ def new(
     path = key_path(out, actor)
     write_private_key(path, crypto.generate_private_key())
     info = _describe(path)
-    emit(info, f"created {path}\nkey id     {info['key_id']}\npublic key {info['public_key']}")
+    emit(
+        info,
+        safe(f"created {path}"),
+        safe(f"key id     {info['key_id']}"),
+        safe(f"public key {info['public_key']}"),
+    )
 
 
 @app.command("show")
@@ -47,7 +52,7 @@ def show(actor: str = typer.Argument(...), key: Path = typer.Option(None, "--key
     info = _describe(key_path(key, actor))
     table = Table(show_header=False)
     for name, value in info.items():
-        table.add_row(name, value)
+        table.add_row(safe(name), safe(value))
     emit(info, table)
 
 
@@ -55,4 +60,4 @@ def show(actor: str = typer.Argument(...), key: Path = typer.Option(None, "--key
 def export(actor: str = typer.Argument(...), key: Path = typer.Option(None, "--key")) -> None:
     """Print the public key (base64url) to give to the operator; the private key stays."""
     info = _describe(key_path(key, actor))
-    emit({"public_key": info["public_key"], "key_id": info["key_id"]}, info["public_key"])
+    emit({"public_key": info["public_key"], "key_id": info["key_id"]}, safe(info["public_key"]))

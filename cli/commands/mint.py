@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING
 import typer
 
 from cli.backends import connect
-from cli.common import OPTIONS, UsageError, console, emit, key_path, load_private_key, parse_unit
+from cli.common import (
+    OPTIONS,
+    UsageError,
+    console,
+    emit,
+    key_path,
+    load_private_key,
+    parse_unit,
+    safe,
+)
 from cli.signing import sign_with
 
 if TYPE_CHECKING:
@@ -56,7 +65,7 @@ def mint(
     paths = [manifest, *write_sheets(minted, out, wanted)]
     emit(
         {"units": [f"{u.gtin}/{u.serial}" for u in units], "files": [str(p) for p in paths]},
-        f"minted {count} units of {gtin14}; labels and manifest in {out}/",
+        safe(f"minted {count} units of {gtin14}; labels and manifest in {out}/"),
     )
 
 
@@ -83,7 +92,7 @@ def label_(
     path.write_bytes(render_sheet_pdf(labels))
     emit(
         {"files": [str(path)], "uris": [lab.qr_text for lab in labels]},
-        f"wrote {len(labels)} labels to {path}",
+        safe(f"wrote {len(labels)} labels to {path}"),
     )
 
 

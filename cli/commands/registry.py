@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from cli.backends import connect
-from cli.common import emit
+from cli.common import emit, safe
 from cli.signing import sign
 
 _AS = typer.Option(..., "--as", help="the signing actor id")
@@ -28,7 +28,7 @@ def _send(kind: str, actor: str, key: Path | None, **fields: object) -> None:
     item = receipt["receipts"][0]
     emit(
         receipt,
-        f"{kind} appended at index {item['index']}"
+        safe(f"{kind} appended at index {item['index']}")
         + (" (already there)" if item["duplicate"] else ""),
     )
 
@@ -104,19 +104,22 @@ def show(actor_id: str = typer.Argument(...)) -> None:
         info = store.actor(actor_id)
     finally:
         store.close()
-    table = Table(title=f"{info['name']} ({info['id']})")
+    table = Table(title=safe(f"{info['name']} ({info['id']})"))
     table.add_column("key id")
     table.add_column("public key")
     table.add_column("added at")
     table.add_column("removed at")
     for k in info["keys"]:
         table.add_row(
-            k["key_id"], k["public_key"], str(k["added_index"]), str(k["removed_index"] or "")
+            *(
+                safe(v)
+                for v in (k["key_id"], k["public_key"], k["added_index"], k["removed_index"] or "")
+            )
         )
     prefixes = ", ".join(info["prefixes"]) or "-"
     header = f"role {info['role']}; prefixes {prefixes}; registered at {info['registered_index']}"
     revoked = f"; REVOKED at {info['revoked_index']}" if info["revoked_index"] is not None else ""
-    emit(info, header + revoked, table)
+    emit(info, safe(header + revoked), table)
 
 
 @authorize_app.command("grant")

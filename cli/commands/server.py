@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from cli.common import OPTIONS, console, emit, fail, write_private_key
+from cli.common import OPTIONS, console, emit, fail, safe, write_private_key
 
 app = typer.Typer()
 
@@ -88,9 +88,9 @@ def init() -> None:
         store.close()
     emit(
         info,
-        f"log ready in {info['database']} ({info['size']} entries)",
-        f"operator key {key_file}",
-        f"verifier key {info['verifier_key']}",
+        safe(f"log ready in {info['database']} ({info['size']} entries)"),
+        safe(f"operator key {key_file}"),
+        safe(f"verifier key {info['verifier_key']}"),
     )
 
 
@@ -185,13 +185,13 @@ def demo(
             "database": database,
             "labels": str(labels),
         },
-        f"demo log in {database}; labels in ./labels/",
-        *[f"  {s:<48} {u}" for s, u in stories],
+        safe(f"demo log in {database}; labels in ./labels/"),
+        *[safe(f"  {s:<48} {u}") for s, u in stories],
     )
     if serve_:
         import uvicorn
 
-        console.print(f"serving on {base_url} (Ctrl-C to stop)")
+        console.print(safe(f"serving on {base_url} (Ctrl-C to stop)"))
         uvicorn.run(
             "api.app:app_from_env",
             factory=True,

@@ -8,13 +8,14 @@ decides: cli.backends).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from cli.backends import Backend, KeyLoader, connect
-from cli.common import emit, key_path, load_private_key, parse_unit
+from cli.common import UsageError, emit, errors, key_path, load_private_key, parse_unit, safe
 from cli.signing import sign, unit_ref
 from ledger.errors import ValidationError
 from ledger.vocab import ReportAction, values
@@ -27,10 +28,27 @@ _ACTIONS = values(ReportAction)
 @app.command()
 def claim(
     unit: str = typer.Argument(..., help="GTIN/SERIAL or a scanned label URL"),
-    code: str = typer.Argument(..., help="the claim code inside the package, or a transfer code"),
+    code: str = typer.Argument(
+        None,
+        help="deprecated (visible in ps and shell history): the code is asked for, hidden, "
+        "or read from standard input",
+        show_default=False,
+    ),
 ) -> None:
-    """Claim a unit as its buyer; prints the one-time transfer code (keep it)."""
+    """Claim a unit as its buyer; prints the one-time transfer code (keep it).
+
+    The claim code inside the package (or a transfer code) is asked for without echo on a
+    terminal, or read from the first line of standard input when it is not a terminal.
+    """
     unit_id, _ = parse_unit(unit)
+    if code is None:
+        code = read_code()
+    else:
+        errors.print(
+            "[yellow]warning:[/] a code on the command line is visible in ps and shell "
+            "history; leave it out to be asked for it, or pipe it on standard input",
+            soft_wrap=True,
+        )
     store = connect()
     try:
         result = store.claim(unit_id.gtin, unit_id.serial, code)
@@ -39,9 +57,28 @@ def claim(
     out = {"unit": f"{unit_id.gtin}/{unit_id.serial}", **result}
     emit(
         out,
-        f"claimed {out['unit']} at index {out['index']}" + (" (resale)" if out["resale"] else ""),
-        f"transfer code (shown once; give it to a buyer if you sell): {out['transfer_code']}",
+        safe(f"claimed {out['unit']} at index {out['index']}")
+        + (" (resale)" if out["resale"] else ""),
+        "transfer code (shown once; give it to a buyer if you sell): " + safe(out["transfer_code"]),
     )
+
+
+def read_code() -> str:
+    """The claim code: asked for without echo on a terminal, else stdin's first line.
+
+    Raises:
+        UsageError: no code given (an empty line or standard input at its end).
+    """
+    if sys.stdin.isatty():
+        import getpass
+
+        code = getpass.getpass("claim code: ")
+    else:
+        code = sys.stdin.readline()
+    code = code.strip()
+    if not code:
+        raise UsageError("no claim code: type it at the prompt or pipe it on standard input")
+    return code
 
 
 @app.command()
@@ -68,7 +105,7 @@ def alerts(
         answered = _resolve(store, brand, resolve, action, note, flag_code, as_ or brand, key)
     finally:
         store.close()
-    emit(answered, f"report {answered['id']}: {answered['status']}")
+    emit(answered, safe(f"report {answered['id']}: {answered['status']}"))
 
 
 def _resolve(
@@ -106,23 +143,25 @@ def _tables(out: dict[str, Any]) -> list[Any]:
 
     from ledger import codec
 
-    signals = Table(title=f"clone signals of {out['brand']}")
+    signals = Table(title=safe(f"clone signals of {out['brand']}"))
     for column in ("unit", "signal", "evidence"):
         signals.add_column(column)
     for s in out["signals"]:
         unit = (s["unit"] or {}).get("path") or s["evidence"].get("gtin", "-")
-        signals.add_row(unit, s["code"], codec.canonical(s["evidence"]).decode()[:80])
+        signals.add_row(
+            safe(unit), safe(s["code"]), safe(codec.canonical(s["evidence"]).decode()[:80])
+        )
     reports = Table(title="reports")
     for column in ("id", "unit", "reason", "status", "created", "first response"):
         reports.add_column(column)
     for r in out["reports"]:
         reports.add_row(
-            str(r["id"]), r["unit"]["path"], r["reason"], r["status"], r["created_at"],
-            r["first_response_at"] or "-",
+            *(safe(v) for v in (r["id"], r["unit"]["path"], r["reason"], r["status"],
+                                r["created_at"], r["first_response_at"] or "-")),
         )  # fmt: skip
     summary = out["response"]
     median = summary["median_seconds"]
     line = f"{summary['open']} open; {summary['answered']} answered" + (
         f"; median first response {median} s" if median is not None else ""
     )
-    return [signals, reports, line]
+    return [signals, reports, safe(line)]

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from cli.backends import Backend, connect
-from cli.common import UsageError, emit, parse_unit
+from cli.common import UsageError, emit, parse_unit, safe
 
 app = typer.Typer()
 
@@ -27,6 +27,30 @@ def _keys_of(store: Backend, view: dict[str, Any]) -> dict[str, str]:
         for k in store.actor(actor_id)["keys"]:
             keys[k["key_id"]] = k["public_key"]
     return keys
+
+
+def _shown(entry: dict[str, Any]) -> dict[str, Any]:
+    """What to show of a served entry: read from its leaf, the bytes that were checked.
+
+    The served ``event`` object is a convenience copy that no proof covers: a server
+    could put any place or actor there beside an honest leaf. When the leaf does not
+    decode, the verdict is already ``invalid`` and the served copy is shown (escaped).
+    """
+    from ledger import codec
+    from ledger import entry as ledger_entry
+    from ledger.errors import LedgerError
+
+    try:
+        event = ledger_entry.Leaf.from_bytes(codec.b64url_decode(entry["leaf"])).signed.event
+    except (LedgerError, KeyError, TypeError, ValueError):
+        served = entry.get("event") or {}
+        return {k: served.get(k) for k in ("kind", "actor", "time", "place")}
+    return {
+        "kind": event.kind,
+        "actor": event.actor,
+        "time": event.time,
+        "place": getattr(event, "place", None),
+    }
 
 
 @app.command()
@@ -68,34 +92,30 @@ def verify(
     finally:
         store.close()
     verdict, reasons = checked.verdict, checked.reasons
+    shown = [(e["index"], _shown(e)) for e in view["entries"]]
     report = {
         "unit": f"{unit_id.gtin}/{unit_id.serial}",
         "verdict": verdict,
         "reasons": reasons,
         "checked_locally": checked.checked,
         "entries": [
-            {
-                "index": e["index"],
-                "kind": e["event"]["kind"],
-                "actor": e["event"]["actor"],
-                "time": e["event"]["time"],
-            }
-            for e in view["entries"]
+            {"index": index, "kind": e["kind"], "actor": e["actor"], "time": e["time"]}
+            for index, e in shown
         ],
     }
-    table = Table(title=f"{unit_id.gtin}/{unit_id.serial}")
+    table = Table(title=safe(f"{unit_id.gtin}/{unit_id.serial}"))
     for column in ("index", "event", "by", "time", "place"):
         table.add_column(column)
-    for e in view["entries"]:
+    for index, e in shown:
         table.add_row(
-            str(e["index"]),
-            e["event"]["kind"],
-            e["event"]["actor"],
-            e["event"]["time"],
-            e["event"].get("place") or "",
+            str(index),
+            safe(e["kind"]),
+            safe(e["actor"]),
+            safe(e["time"]),
+            safe(e["place"] or ""),
         )
     headline = f"[bold {_COLOURS[verdict]}]{verdict.upper()}[/] " + "; ".join(
-        r["message"] for r in reasons
+        safe(r["message"]) for r in reasons
     )
     emit(
         report,

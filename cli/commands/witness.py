@@ -10,7 +10,6 @@ evidence file (docs/FORMAT.md, "Split-view evidence").
 from __future__ import annotations
 
 import os
-import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cli.backends import remote_url
-from cli.common import OPTIONS, UsageError, emit, fail
+from cli.common import OPTIONS, UsageError, emit, fail, safe
 from cli.statefile import read_json, write_json
 from ledger.errors import KeyFormatError
 
@@ -69,33 +68,23 @@ def _create_key(path: Path, name: str) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from ledger import note
+    from ledger.service.config import write_key_file
 
     signer = note.Signer(name, Ed25519PrivateKey.generate(), note.ALG_COSIGNATURE_V1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as e:
-        raise KeyFormatError(f"{path} exists; refusing to overwrite a key") from e
-    with os.fdopen(fd, "w") as out:
-        out.write(signer.to_text() + "\n")
+    write_key_file(path, (signer.to_text() + "\n").encode())
     verifier = signer.verifier.to_text()
     emit(
         {"file": str(path), "verifier_key": verifier},
-        f"witness key in {path}; give the log operator its verifier key:",
-        verifier,
+        safe(f"witness key in {path}; give the log operator its verifier key:"),
+        safe(verifier),
     )
 
 
 def _load_key(path: Path) -> note.Signer:
     from ledger import note
+    from ledger.service.config import read_key_file
 
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text().strip()
-    except OSError as e:
-        raise KeyFormatError(f"cannot read key file {path}: {e.strerror}") from e
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFormatError(f"key file {path} is readable by others; run chmod 600 {path}")
+    text = read_key_file(path).decode("utf-8", "replace").strip()
     signer = note.Signer.from_text(text)
     if signer.algorithm != note.ALG_COSIGNATURE_V1:
         raise KeyFormatError("a witness key must be a cosignature (0x04) key", field="key")
@@ -151,7 +140,9 @@ def _run(
         remote.close()
     emit(
         {"size": size, "old": old, "witness": signer.name, **receipt},
-        f"cosigned size {size} (consistent with {old}); "
-        f"{receipt['witnesses']['vouched']} of {receipt['witnesses']['configured']} "
-        "configured witnesses vouch for it",
+        safe(
+            f"cosigned size {size} (consistent with {old}); "
+            f"{receipt['witnesses']['vouched']} of {receipt['witnesses']['configured']} "
+            "configured witnesses vouch for it"
+        ),
     )

@@ -7,6 +7,8 @@ ledger.service.deployment, which opens what is configured here.
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -128,17 +130,59 @@ def _names(table: object, where: str) -> dict[str, str]:
     return {str(k): v for k, v in table.items()}
 
 
-def load_operator_key(path: Path) -> crypto.Ed25519PrivateKey:
-    """Read an operator's Ed25519 private key (PKCS#8 PEM).
+def read_key_file(path: Path, what: str = "key file") -> bytes:
+    """A private key file's bytes, refusing one that group or others may read or write.
+
+    The one rule for every private key file (the server's operator key, the CLI's actor
+    keys, a witness key): mode 0600 or stricter, checked on the open file itself.
 
     Raises:
-        KeyFormatError: the file is missing, unreadable or not such a key.
+        KeyFormatError: missing, unreadable, or its mode grants group or others anything.
     """
     try:
-        pem = path.read_bytes()
+        with path.open("rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            data = f.read()
     except OSError as e:
+        raise KeyFormatError(f"cannot read {what} {path}: {e.strerror}") from e
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFormatError(
-            f"cannot read the operator key {path}: {e.strerror}; "
-            "set PROVENANCE_OPERATOR_KEY or run `provenance init`"
-        ) from e
+            f"{what} {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
+            f"run chmod 600 {path}"
+        )
+    return data
+
+
+def write_key_file(path: Path, data: bytes) -> None:
+    """Create a private key file with mode 0600 from the start, never overwriting one.
+
+    Raises:
+        KeyFormatError: the file exists.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as e:
+        raise KeyFormatError(f"{path} exists; refusing to overwrite a key") from e
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)  # whatever the umask
+        out.write(data)
+
+
+def load_operator_key(path: Path) -> crypto.Ed25519PrivateKey:
+    """Read an operator's Ed25519 private key (PKCS#8 PEM), refusing a file that group or
+    others may read (``read_key_file``).
+
+    Raises:
+        KeyFormatError: the file is missing, unreadable, readable by others or not such
+            a key.
+    """
+    try:
+        pem = read_key_file(path, "the operator key")
+    except KeyFormatError as e:
+        if not path.exists():
+            raise KeyFormatError(
+                f"{e.message}; set PROVENANCE_OPERATOR_KEY or run `provenance init`"
+            ) from e
+        raise
     return crypto.private_key_from_pem(pem)

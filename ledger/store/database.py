@@ -19,6 +19,7 @@ Migrations are Alembic's, run programmatically; `migrate` brings any database to
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
             raise StorageError("read replicas need PostgreSQL streaming replication")
         if parsed.database in (None, "", ":memory:"):
             raise StorageError("SQLite needs a file path: several connections share it")
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(parsed.database).expanduser())
         reader = _sqlite_engine(url, "BEGIN")
         return Engines(
             url, reader, _sqlite_engine(url, "BEGIN IMMEDIATE"), ReadRouter.build(reader)
@@ -91,6 +92,25 @@ def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
     raise StorageError(
         f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
     )
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file with mode 0600 before SQLAlchemy opens it.
+
+    SQLite would create it with 0644 (the umask's default), and its ``-wal`` and ``-shm``
+    files take the database file's mode, so this one file decides all three: scanners'
+    client hashes, claim attempts and reports are nobody else's to read on the host. An
+    existing file is left as it is (its owner chose its mode).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+    finally:
+        os.close(fd)
 
 
 def _replica_engine(url: str) -> Engine:

@@ -29,6 +29,7 @@ from ledger import crypto
 from ledger.entry import SignedEvent
 from ledger.events import format_time
 from ledger.rules.state import Record
+from ledger.service.config import write_key_file
 from ledger.service.ledger import Ledger
 from tests.e2e.inprocess import LOOPBACK, InProcessApp
 from tests.factories import GTIN, key
@@ -172,7 +173,8 @@ def server_env(
     plus the log ``name`` in ``db_url`` under the operator key (written to ``tmp``), a
     rate limit no test reaches, then ``extra_env``."""
     key_file = tmp / "operator.pem"
-    key_file.write_bytes(crypto.private_key_to_pem(key(1)))
+    key_file.unlink(missing_ok=True)  # a second server in the same folder: same key
+    write_key_file(key_file, crypto.private_key_to_pem(key(1)))  # 0600: else refused
     return {
         **os.environ,
         "DATABASE_URL": db_url,

@@ -72,6 +72,7 @@ class Cli:
         schema: str | None = None,
         error: str | None = None,
         target: bool = True,
+        stdin: str = "",
     ) -> Any:
         """Run; check the exit code, that no traceback shows, the error line, the JSON.
 
@@ -86,9 +87,10 @@ class Cli:
                 capture_output=True,
                 text=True,
                 timeout=120,
+                input=stdin,
             )
         else:
-            done = run_cli(command, env=self.env, cwd=self.cwd)
+            done = run_cli(command, env=self.env, cwd=self.cwd, stdin=stdin)
         shown = f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, shown
         assert done.returncode == code, shown
@@ -373,12 +375,18 @@ def test_audit_passes_then_fails_on_one_changed_byte(story: Story) -> None:
 def test_claim_resale_and_alerts(story: Story) -> None:
     codes = {row["unit"]: row["claim_code"] for row in story.manifest()}
     unit = f"/01/{GTIN}/21/SN-000001"
-    first = story.cli("claim", U1, codes[unit], schema="claim")
+    # the code on standard input, never on the command line (ps, shell history)
+    story.cli("claim", U1, stdin="\n", code=2, error="no claim code")
+    first = story.cli("claim", U1, stdin=codes[unit] + "\n", schema="claim")
     assert not first["resale"] and first["unit"] == U1
-    story.cli("claim", U1, codes[unit], code=1, error="already-claimed")
-    second = story.cli("claim", U1, first["transfer_code"], schema="claim")
+    story.cli("claim", U1, stdin=codes[unit], code=1, error="already-claimed")
+    second = story.cli("claim", U1, stdin=first["transfer_code"] + "\n", schema="claim")
     assert second["resale"]
-    story.cli("claim", U1, first["transfer_code"], code=1, error="already-claimed")
+    # the deprecated positional still works, with a warning line before the answer
+    late = story.cli("claim", U1, first["transfer_code"], code=1)
+    warning, refused = late.stderr.strip().splitlines()
+    assert warning.startswith("warning: a code on the command line is visible in ps")
+    assert refused.startswith("error: already-claimed")
     queue = story.cli("alerts", "acme", "--as", "acme", schema="alerts")
     assert queue["brand"] == "acme" and queue["response"]["open"] == len(
         [r for r in queue["reports"] if r["status"] == "open"]

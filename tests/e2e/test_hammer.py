@@ -18,6 +18,7 @@ import jsonschema_rs
 import pytest
 
 from ledger import crypto
+from ledger.service.config import write_key_file
 from ledger.service.ledger import FAULT_CONSENT, FAULT_CONSENT_ENV, FAULT_ENV
 from tests.e2e.cli_schemas import SCHEMAS
 from tests.e2e.server import LiveServer, start
@@ -128,8 +129,7 @@ def test_a_running_server_is_hammered_without_kills(
     live_sqlite: LiveServer, tmp_path: Path
 ) -> None:
     operator = tmp_path / "op.pem"
-    operator.write_bytes(crypto.private_key_to_pem(key(1)))
-    operator.chmod(0o600)
+    write_key_file(operator, crypto.private_key_to_pem(key(1)))
     code, report, stderr = hammer(
         "--server", live_sqlite.url, "--key", str(operator), "--seconds", "10"
     )

@@ -23,6 +23,7 @@ from ledger import crypto, note
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import ValidationError
 from ledger.service.audit import audit_log
+from ledger.service.config import write_key_file
 from ledger.service.deployment import Deployment, DeploymentConfig
 from ledger.service.settings import Settings
 from tests.factories import GTIN, key, public_b64
@@ -38,8 +39,7 @@ def write_config(tmp: Path, url_a: str, url_b: str) -> Path:
     """A deployment file: log a (default, operator key 1), log b (operator key 9)."""
     for name, seed in (("a", 1), ("b", 9)):
         pem = tmp / f"{name}.pem"
-        pem.write_bytes(crypto.private_key_to_pem(key(seed)))
-        pem.chmod(0o600)  # a server refuses a key file others can read
+        write_key_file(pem, crypto.private_key_to_pem(key(seed)))  # 0600: else refused
     path = tmp / "logs.toml"
     path.write_text(
         f"""
@@ -174,7 +174,7 @@ def test_writes_to_the_wrong_log_or_an_unknown_log_are_refused(deployment: Deplo
 
 def test_one_log_without_a_file_is_the_default(tmp_path: Path) -> None:
     key_file = tmp_path / "op.pem"
-    key_file.write_bytes(crypto.private_key_to_pem(key(1)))
+    write_key_file(key_file, crypto.private_key_to_pem(key(1)))
     settings = Settings.from_env(
         {
             "DATABASE_URL": f"sqlite:///{tmp_path}/one.db",
