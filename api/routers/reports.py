@@ -90,14 +90,15 @@ async def _json_fields(request: Request) -> dict[str, Any]:
 
 
 async def _form_fields(request: Request) -> dict[str, Any]:
-    fields = await request.form(max_files=1, max_fields=8, max_part_size=4 * MAX_TEXT)
-    upload = fields.get("photo")
-    photo = None
-    if upload is not None and not isinstance(upload, str):
-        photo = await upload.read(MAX_PHOTO + 1) or None
-        if photo is not None and len(photo) > MAX_PHOTO:
-            raise PayloadTooLargeError(f"the photo is over {MAX_PHOTO} bytes")
-    values = {k: fields.get(k) for k in ("gtin", "serial", "reason", "text", "lang")}
+    # Closed on the way out: an upload left open lingers as a spooled temporary file.
+    async with request.form(max_files=1, max_fields=8, max_part_size=4 * MAX_TEXT) as fields:
+        upload = fields.get("photo")
+        photo = None
+        if upload is not None and not isinstance(upload, str):
+            photo = await upload.read(MAX_PHOTO + 1) or None
+            if photo is not None and len(photo) > MAX_PHOTO:
+                raise PayloadTooLargeError(f"the photo is over {MAX_PHOTO} bytes")
+        values = {k: fields.get(k) for k in ("gtin", "serial", "reason", "text", "lang")}
     return {
         "gtin": _str(values, "gtin"),
         "serial": _str(values, "serial"),

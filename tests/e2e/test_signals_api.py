@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from ledger import claimcode, codec, crypto, reqsig
 from ledger.entry import SignedEvent
@@ -175,13 +174,6 @@ def test_alerts_refuse_unsigned_forged_stale_and_other_brands(asgi_server: Serve
     assert server.get(path, headers={"Authorization": unknown}).status_code == 401
 
 
-# The page's form leaves its photo upload unclosed (api/routers/reports.py reads
-# ``request.form()`` without closing it), and its SpooledTemporaryFile warns when collected:
-# in process that warning reaches pytest; under uvicorn it is lost in the server.
-@pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <function SpooledTemporaryFile.__del__"
-    ":pytest.PytestUnraisableExceptionWarning"
-)
 def test_a_report_from_the_form_is_triaged_by_the_brand(asgi_server: Served) -> None:
     server = asgi_server
     mint(server, "HTTP-REPORT")
