@@ -5,9 +5,7 @@ address of their client, the scan flusher runs in the app's lifespan as under uv
 The signals story stays on the real uvicorn server (``live_server``): its clients are told
 apart by the address of their real connections (127.0.0.1, 127.0.0.2), and an unknown
 unit's view counts only the scans the server's background task has flushed (every
-0.5 s): over real HTTP the twenty probes take long enough for a flush to land before the
-twenty-first view; in process they take a few milliseconds, and the view finds no probing
-signal yet."""
+0.5 s), so the story waits for a flush after its twenty probes before it asks again."""
 
 from __future__ import annotations
 
@@ -137,6 +135,7 @@ def test_signals_reach_the_resolver_and_the_brands_alerts(live_server: LiveServe
 
     for i in range(20):
         view(server, f"HTTP-FAKE-{i:02d}")
+    time.sleep(1.1)  # at least one flush (every 0.5 s) lands after the twenty probes
     probed = view(server, "HTTP-FAKE-07")
     assert codes(probed) == ["not-found", "serial-probing"]
     del home
