@@ -29,7 +29,6 @@ import asyncio
 import functools
 import hashlib
 import hmac
-import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from api.forwarded import normal, resolve_client, trusted_address
 from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
@@ -48,7 +48,7 @@ from ledger.events import format_time
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger, Scan
-from ledger.service.settings import Network, Settings
+from ledger.service.settings import Settings
 
 MIN_SIZE_HEADER = "Provenance-Min-Size"
 _PLACE = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
@@ -276,23 +276,19 @@ def min_size(request: Request) -> int:
     return int(raw)
 
 
-#: the most ``X-Forwarded-For`` hops looked at: a longer chain is a client's invention
-MAX_FORWARDED_HOPS = 16
-
-
 def client_address(request: Request) -> str:
     """The client's address: the one identity that rate limits, claim lockouts, scan
     client ids and signals all use.
 
     It is the socket peer, unless the peer lies in ``PROVENANCE_TRUSTED_PROXIES``: then
     ``X-Forwarded-For`` is read from the right, skipping trusted hops, and the first
-    untrusted hop is the client (`resolve_client`). uvicorn runs without proxy headers
+    untrusted hop is the client (`api.forwarded.resolve_client`). uvicorn runs without proxy headers
     (``proxy_headers=False``), so the peer is the socket's, never a header's.
     """
     peer = _peer(request)
     trusted = ctx(request).settings.trusted_proxies
     if not trusted:
-        return _normal(peer) or peer
+        return normal(peer) or peer
     return resolve_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
 
 
@@ -311,8 +307,8 @@ def is_https(request: Request) -> bool:
     settings = ctx(request).settings
     if settings.public_url.lower().startswith("https://"):
         return True
-    peer = _normal(_peer(request))
-    if peer is None or not _trusted(peer, settings.trusted_proxies):
+    peer = normal(_peer(request))
+    if peer is None or not trusted_address(peer, settings.trusted_proxies):
         return False
     hops = (
         hop.strip().lower()
@@ -320,54 +316,6 @@ def is_https(request: Request) -> bool:
         for hop in v.split(",")
     )
     return "https" in hops
-
-
-def resolve_client(peer: str, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:
-    """The client behind ``peer`` given the ``X-Forwarded-For`` header values (in the
-    order received) and the trusted proxy networks.
-
-    An untrusted peer is the client whatever the headers say. From a trusted peer, the
-    hops are walked from the right (the nearest first): a trusted hop is skipped, the
-    first untrusted one is the client; if every hop is trusted, the farthest one is. A
-    malformed hop (not a bare IPv4 or IPv6 address), or a chain longer than
-    `MAX_FORWARDED_HOPS`, ends the walk: nothing at or beyond it is believed, and the
-    client is the last trusted hop seen. Addresses are normalised (IPv4-mapped IPv6 to
-    IPv4, IPv6 compressed, lower case), so one host has one identity.
-    """
-    current = _normal(peer)
-    if current is None:
-        return peer
-    hops = [hop.strip() for value in forwarded for hop in value.split(",")]
-    for position, raw in enumerate(reversed(hops)):
-        if not _trusted(current, trusted):
-            return current
-        hop = _normal(raw) if position < MAX_FORWARDED_HOPS else None
-        if hop is None:
-            return current
-        current = hop
-    return current
-
-
-def _normal(text: str) -> str | None:
-    """``text`` as a normalised IP address, or None if it is not one (ports, brackets,
-    zone ids, names, ``unknown``, obfuscated identifiers: all refused)."""
-    if not text or len(text) > 45 or not text.isascii():
-        return None
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.scope_id is not None:
-            return None
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-    return str(address)
-
-
-def _trusted(address: str, trusted: Sequence[Network]) -> bool:
-    ip = ipaddress.ip_address(address)
-    return any(ip.version == net.version and ip in net for net in trusted)
 
 
 def agent_class(user_agent: str) -> str:

@@ -1,0 +1,64 @@
+"""Which address a client has, given the peer, the ``X-Forwarded-For`` hops and the
+networks of the trusted proxies (``PROVENANCE_TRUSTED_PROXIES``).
+
+Plain functions of strings and networks: api.context applies them to the socket peer
+and the headers (`api.context.client_address`, `api.context.is_https`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from ledger.service.settings import Network
+
+#: the most ``X-Forwarded-For`` hops looked at: a longer chain is a client's invention
+MAX_FORWARDED_HOPS = 16
+
+
+def resolve_client(peer: str, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:
+    """The client behind ``peer`` given the ``X-Forwarded-For`` header values (in the
+    order received) and the trusted proxy networks.
+
+    An untrusted peer is the client whatever the headers say. From a trusted peer, the
+    hops are walked from the right (the nearest first): a trusted hop is skipped, the
+    first untrusted one is the client; if every hop is trusted, the farthest one is. A
+    malformed hop (not a bare IPv4 or IPv6 address), or a chain longer than
+    `MAX_FORWARDED_HOPS`, ends the walk: nothing at or beyond it is believed, and the
+    client is the last trusted hop seen. Addresses are normalised (IPv4-mapped IPv6 to
+    IPv4, IPv6 compressed, lower case), so one host has one identity.
+    """
+    current = normal(peer)
+    if current is None:
+        return peer
+    hops = [hop.strip() for value in forwarded for hop in value.split(",")]
+    for position, raw in enumerate(reversed(hops)):
+        if not trusted_address(current, trusted):
+            return current
+        hop = normal(raw) if position < MAX_FORWARDED_HOPS else None
+        if hop is None:
+            return current
+        current = hop
+    return current
+
+
+def normal(text: str) -> str | None:
+    """``text`` as a normalised IP address, or None if it is not one (ports, brackets,
+    zone ids, names, ``unknown``, obfuscated identifiers: all refused)."""
+    if not text or len(text) > 45 or not text.isascii():
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id is not None:
+            return None
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+    return str(address)
+
+
+def trusted_address(address: str, trusted: Sequence[Network]) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == net.version and ip in net for net in trusted)
