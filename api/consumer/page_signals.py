@@ -118,11 +118,6 @@ def words(lang: str | None, key: str, **values: object) -> str:
     return text(language(lang), key, **values)
 
 
-def reason_codes(reasons: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The codes of some reasons (for tests and templates)."""
-    return [str(r.get("code")) for r in reasons]
-
-
 def render_notice(
     lang: str,
     title_key: str,
