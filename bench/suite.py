@@ -40,6 +40,7 @@ GROUPS: dict[str, str] = {
     "storage": "bench.storage:figures",
     "appends": "bench.appends:figures",
     "replicas": "bench.replicas:figures",
+    "cli": "bench.cli:figures",
 }
 
 

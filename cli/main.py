@@ -5,7 +5,7 @@ Exit codes: 0 ok; 1 refused or verification failed; 2 usage error. Every error i
 readable line on stderr (a traceback only with ``--debug``).
 
 Start-up stays light: the command modules import typer, rich's console and the light
-core; the store (SQLAlchemy, Alembic), httpx, the API and label rendering load inside
+core; the store (SQLAlchemy, Alembic), the HTTP client, the API and label rendering load inside
 the commands that use them (``provenance --help`` loads none of them).
 """
 
@@ -31,6 +31,7 @@ from cli.commands import (
 )
 from cli.common import OPTIONS, UsageError, fail, safe
 from cli.global_options import GlobalOptionsGroup
+from cli.plainparams import install as plain_parameters
 from ledger.errors import LedgerError
 
 try:  # newer typer vendors click: its parser raises these, not the click package's
@@ -40,6 +41,8 @@ except ImportError:  # pragma: no cover - a typer that uses the click package
     from click import core as click_core  # type: ignore[no-redef]
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
+plain_parameters()  # simple options coerced without pydantic (cli/plainparams.py)
+
 app = typer.Typer(
     name="provenance",
     cls=GlobalOptionsGroup,
@@ -47,6 +50,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: rich's help rendering costs ~80 ms of every ``--help``
+    # (docs/CLI.md "Start-up"); command output still uses rich.
+    rich_markup_mode=None,
 )
 
 
@@ -132,8 +138,9 @@ def main() -> None:
         field = f" ({e.field})" if e.field else ""
         sys.stderr.write(safe(f"error: {e.code}: {e.message}{field}", markup=False) + "\n")
         sys.exit(2 if isinstance(e, UsageError) else 1)
-    except click_exceptions.NoArgsIsHelpError:
-        sys.exit(2)  # the help is already printed
+    except click_exceptions.NoArgsIsHelpError as e:
+        sys.stdout.write(e.format_message() + "\n")  # a group called bare: its help
+        sys.exit(2)
     except click_exceptions.UsageError as e:
         sys.stderr.write(safe(f"usage error: {e.format_message()}", markup=False) + "\n")
         sys.exit(2)

@@ -2,7 +2,7 @@
 
 ``--server`` (or ``PROVENANCE_SERVER``): a provenance server over HTTP
 (cli.backends.remote); otherwise the local database (cli.backends.local, ``--db``).
-Each is imported only when chosen, so a command that opens no log loads neither httpx
+Each is imported only when chosen, so a command that opens no log loads neither the HTTP client
 nor SQLAlchemy.
 """
 

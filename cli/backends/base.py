@@ -6,7 +6,7 @@ it has. Private keys never leave the machine: events are signed before either ba
 sees them, and a key that signs a server request is passed as a `KeyLoader`, read only
 by the backend that needs it (a local database needs none).
 
-This module imports neither httpx nor the store, so that commands can name the
+This module imports neither the HTTP client nor the store, so that commands can name the
 interface without loading either.
 """
 

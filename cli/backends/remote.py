@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from cli.backends.base import ImportRefusedError, KeyLoader, Progress, refusal_summary
-from cli.backends.http import Http, RemoteError
+from cli.backends.http import Http, RemoteError, Response
 from cli.common import UsageError
 from ledger import codec, reqsig
 from ledger.entry import Leaf, SignedEvent
@@ -163,7 +161,7 @@ class Remote:
         path: str,
         body: dict[str, Any] | None,
         signer: KeyLoader | None = None,
-    ) -> httpx.Response:
+    ) -> Response:
         """A request with a canonical JSON body, signed (ledger.reqsig) when ``signer``."""
         data = b"" if body is None else codec.canonical(body)
         headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -174,7 +172,7 @@ class Remote:
         return self.http.request(method, path, content=data or None, headers=headers)
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+def _problem(response: Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:

@@ -129,8 +129,11 @@ def _run(
             fail(f"split-view: {e.message}; refused to cosign; evidence in {target}")
         write_json(state_file, new_state.to_dict())  # persisted before the cosignature leaves
         body = submission(old, proof, new_state.seen.note, line)
-        response = remote.http.client.post(
-            "/v1/checkpoint/cosignatures", content=body, headers={"Content-Type": "text/plain"}
+        response = remote.http.request(
+            "POST",
+            "/v1/checkpoint/cosignatures",
+            content=body,
+            headers={"Content-Type": "text/plain"},
         )
         if response.status_code == 409 and response.json().get("code") == "stale-checkpoint":
             recorded = response.json().get("size")

@@ -2,7 +2,7 @@
 
 - importing ``cli.main`` and running ``--help`` / ``--version`` load neither the store
   (SQLAlchemy, Alembic) nor the API (FastAPI, Starlette, uvicorn) nor httpx or label
-  rendering;
+  rendering, nor pydantic (cli/plainparams.py) nor rich's help rendering;
 - ``--version`` prints ``provenance <ledger.__version__>``;
 - the global options work after the command name too, also in nested groups, while a
   command's own option of the same name (``audit --server``, ``hammer --json``) and
@@ -41,6 +41,8 @@ HEAVY = (
     "httpx",
     "ledger.store",
     "api",
+    "pydantic",
+    "typer.rich_utils",
 )
 
 
