@@ -76,6 +76,7 @@ lint: $(STAMP)
 
 vectors: $(STAMP)
 	$(BIN)/python tests/vectors/make_vectors.py
+	$(BIN)/python tests/vectors/make_map_vectors.py
 
 # Builds the demo world in ./provenance-demo, labels in ./labels, then serves it on :8000.
 demo: $(STAMP)

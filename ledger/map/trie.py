@@ -1,0 +1,236 @@
+"""The map of heads: a compressed binary Merkle trie from 32-byte keys to log positions.
+
+What it commits to (issue 18, docs/FORMAT.md "The map of heads"): for every unit and
+every actor of a log, the latest entry that touches it, as its log index and leaf hash.
+A client shown a unit's chain checks, against the map root signed with the checkpoint,
+that the chain ends at the committed head (nothing was left out after it), or that no
+unit with this key exists at all (an honest ``unknown``).
+
+Shape (the Jellyfish / AKD family, binary): a key's bits, most significant first, are
+its path (0 left, 1 right). The canonical trie of a set of keys is
+
+- no key: the empty subtree, hash `EMPTY` (32 zero bytes: no SHA-256 output is known to
+  be zero, so no real node can stand for it);
+- one key: a leaf, wherever the path first singles the key out (no chain of nodes
+  below it), hash ``SHA-256(0x00 || key || index as 8 bytes big-endian || entry hash)``;
+- two or more: a node whose left subtree holds the keys with a 0 at this depth and the
+  right those with a 1, hash ``SHA-256(0x01 || left hash || right hash)``.
+
+So a proof carries one sibling per level down to the key's leaf (or to where it is
+proven absent): about log2(n) for random keys, at most ~2 log2(n) in practice; empty
+siblings cost one bit (ledger.map.proof). The leaf commits to its whole key and the two
+prefixes keep leaf and node hashes apart, so a proof cannot move a leaf or pass a node
+off as one.
+
+Keys are hashes, so paths are uniform: `unit_key` and `actor_key` hash a unit's GTIN-14
+and serial, or an actor id, under their own domain strings (one map holds both kinds).
+
+Pure: no I/O. `Trie` is the in-memory map (insert or update only: units and actors never
+leave a log); hashes are computed lazily, so a batch of updates shares the work on the
+nodes near the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from ledger.errors import ValidationError
+
+KEY_BYTES = 32
+HASH_BYTES = 32
+KEY_BITS = KEY_BYTES * 8
+EMPTY = bytes(HASH_BYTES)
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+UNIT_DOMAIN = b"provenance-ledger/map/unit/v1\x00"
+ACTOR_DOMAIN = b"provenance-ledger/map/actor/v1\x00"
+
+
+@dataclass(frozen=True)
+class Head:
+    """Where a key's latest entry is in the log: its index and its RFC 9162 leaf hash."""
+
+    index: int
+    entry_hash: bytes
+
+    def __post_init__(self) -> None:
+        if isinstance(self.index, bool) or not 0 <= self.index < 2**64:
+            raise ValidationError("a head's index is an unsigned 64-bit integer", field="index")
+        if len(self.entry_hash) != HASH_BYTES:
+            raise ValidationError("a head's entry hash is 32 bytes", field="entry_hash")
+
+    def to_bytes(self) -> bytes:
+        """The 40 bytes a leaf hashes: the index (8 bytes, big-endian), the entry hash."""
+        return self.index.to_bytes(8, "big") + bytes(self.entry_hash)
+
+
+def unit_key(gtin14: str, serial: str) -> bytes:
+    """The map key of a unit: ``SHA-256(UNIT_DOMAIN || GTIN-14 || 0x00 || serial)``.
+
+    ``gtin14`` is the 14 ASCII digits, ``serial`` the serial as encoded in UTF-8 (GS1
+    serials are printable ASCII, which never holds a 0x00, so the split is unambiguous).
+    """
+    return hashlib.sha256(
+        UNIT_DOMAIN + gtin14.encode("ascii") + b"\x00" + serial.encode("utf-8")
+    ).digest()
+
+
+def actor_key(actor_id: str) -> bytes:
+    """The map key of an actor: ``SHA-256(ACTOR_DOMAIN || actor id in UTF-8)``."""
+    return hashlib.sha256(ACTOR_DOMAIN + actor_id.encode("utf-8")).digest()
+
+
+def leaf_hash(key: bytes, head: Head) -> bytes:
+    """``SHA-256(0x00 || key || index (8 bytes big-endian) || entry hash)``."""
+    return hashlib.sha256(LEAF_PREFIX + key + head.to_bytes()).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """``SHA-256(0x01 || left || right)``."""
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def bit(key: bytes, depth: int) -> int:
+    """The key's bit at ``depth`` (0 is the most significant bit of the first byte)."""
+    return (key[depth >> 3] >> (7 - (depth & 7))) & 1
+
+
+def check_key(key: bytes, field: str = "key") -> bytes:
+    """``key`` as bytes if it is 32 bytes long.
+
+    Raises:
+        ValidationError: any other length.
+    """
+    if len(key) != KEY_BYTES:
+        raise ValidationError(f"a map key is {KEY_BYTES} bytes, not {len(key)}", field=field)
+    return bytes(key)
+
+
+class _Leaf:
+    __slots__ = ("hash", "head", "key")
+
+    def __init__(self, key: bytes, head: Head) -> None:
+        self.key = key
+        self.head = head
+        self.hash: bytes | None = None
+
+
+class _Node:
+    __slots__ = ("hash", "left", "right")
+
+    def __init__(self, left: _Leaf | _Node | None, right: _Leaf | _Node | None) -> None:
+        self.left = left
+        self.right = right
+        self.hash: bytes | None = None
+
+
+_Tree = _Leaf | _Node | None
+
+
+def _hash(tree: _Tree) -> bytes:
+    if tree is None:
+        return EMPTY
+    if tree.hash is None:
+        if isinstance(tree, _Leaf):
+            tree.hash = leaf_hash(tree.key, tree.head)
+        else:
+            tree.hash = node_hash(_hash(tree.left), _hash(tree.right))
+    return tree.hash
+
+
+@dataclass(frozen=True)
+class Path:
+    """What a proof says about one key, before encoding (ledger.map.proof).
+
+    Attributes:
+        key: the key asked about.
+        siblings: the sibling hash at each depth from the root down (`EMPTY` for an
+            empty subtree); as many as the depth where the walk ended.
+        leaf: the leaf the walk ended at, as (key, head): the asked key's own (it is in
+            the map with this head) or another key's (the asked key is absent); None
+            when the walk ended at an empty subtree (absent too).
+    """
+
+    key: bytes
+    siblings: tuple[bytes, ...]
+    leaf: tuple[bytes, Head] | None
+
+
+class Trie:
+    """The map in memory: insert or update heads, read the root, prove any key."""
+
+    def __init__(self) -> None:
+        self._root: _Tree = None
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def root(self) -> bytes:
+        """The root hash (`EMPTY` for an empty map)."""
+        return _hash(self._root)
+
+    def get(self, key: bytes) -> Head | None:
+        """The head stored for ``key``, or None."""
+        tree, depth = self._root, 0
+        while isinstance(tree, _Node):
+            tree = tree.right if bit(key, depth) else tree.left
+            depth += 1
+        if isinstance(tree, _Leaf) and tree.key == key:
+            return tree.head
+        return None
+
+    def set(self, key: bytes, head: Head) -> None:
+        """Map ``key`` to ``head`` (a new key, or a newer head for a known one).
+
+        Raises:
+            ValidationError: the key is not 32 bytes.
+        """
+        key = check_key(key)
+        self._root = self._set(self._root, key, head, 0)
+
+    def _set(self, tree: _Tree, key: bytes, head: Head, depth: int) -> _Tree:
+        if tree is None:
+            self._size += 1
+            return _Leaf(key, head)
+        if isinstance(tree, _Leaf):
+            if tree.key == key:
+                return _Leaf(key, head)
+            self._size += 1
+            return _split(tree, _Leaf(key, head), depth)
+        tree.hash = None
+        if bit(key, depth):
+            tree.right = self._set(tree.right, key, head, depth + 1)
+        else:
+            tree.left = self._set(tree.left, key, head, depth + 1)
+        return tree
+
+    def path(self, key: bytes) -> Path:
+        """The walk from the root towards ``key``, for a membership or absence proof.
+
+        Raises:
+            ValidationError: the key is not 32 bytes.
+        """
+        key = check_key(key)
+        siblings: list[bytes] = []
+        tree, depth = self._root, 0
+        while isinstance(tree, _Node):
+            if bit(key, depth):
+                siblings.append(_hash(tree.left))
+                tree = tree.right
+            else:
+                siblings.append(_hash(tree.right))
+                tree = tree.left
+            depth += 1
+        leaf = (tree.key, tree.head) if isinstance(tree, _Leaf) else None
+        return Path(key, tuple(siblings), leaf)
+
+
+def _split(old: _Leaf, new: _Leaf, depth: int) -> _Node:
+    """The subtree at ``depth`` holding two leaves: nodes down to their first different bit."""
+    old_bit, new_bit = bit(old.key, depth), bit(new.key, depth)
+    if old_bit == new_bit:
+        below = _split(old, new, depth + 1)
+        return _Node(None, below) if old_bit else _Node(below, None)
+    return _Node(new, old) if old_bit else _Node(old, new)
