@@ -22,6 +22,7 @@ from api.callers import daily_client, is_form, request_signer
 from api.consumer.page_signals import render_notice, words
 from api.context import Context, ctx
 from api.csrf import FIELD, guard
+from api.forms import read_form
 from api.jsonbody import json_body, require_json
 from api.problems import PayloadTooLargeError
 from api.schemas import Report, ReportFiled, problems
@@ -105,7 +106,7 @@ async def _form_values(request: Request) -> dict[str, Any]:
     """The page form's raw values (each a string, an upload's bytes, or None), checked
     for nothing yet: the CSRF token is checked before anything else is."""
     # Closed on the way out: an upload left open lingers as a spooled temporary file.
-    async with request.form(max_files=1, max_fields=9, max_part_size=4 * MAX_TEXT) as fields:
+    async with read_form(request, max_files=1, max_fields=9, max_part_size=4 * MAX_TEXT) as fields:
         upload = fields.get("photo")
         photo = None
         if upload is not None and not isinstance(upload, str):

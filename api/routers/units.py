@@ -29,6 +29,7 @@ from api.consumer.page import reason_words
 from api.consumer.page_signals import localise, render_notice, words
 from api.context import ctx, is_https, owner_cookie
 from api.csrf import FIELD, guard
+from api.forms import read_form
 from api.jsonbody import json_body, require_json
 from api.params import Gtin, Serial, Signature
 from api.schemas import NOT_MODIFIED, ClaimReceipt, UnitView, problems
@@ -100,10 +101,11 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
         csrf.check_origin(request)  # before the body is read
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
     if form:
-        fields = await request.form(max_files=0, max_fields=4, max_part_size=1024)
-        csrf.check_token(request, fields.get(FIELD), unit.gtin, unit.serial)
+        async with read_form(request, max_files=0, max_fields=4, max_part_size=1024) as fields:
+            values = {k: fields.get(k) for k in ("code", "lang", FIELD)}
+        csrf.check_token(request, values[FIELD], unit.gtin, unit.serial)
         await context.limit(request)
-        code, lang = str(fields.get("code") or ""), str(fields.get("lang") or "en")
+        code, lang = str(values["code"] or ""), str(values["lang"] or "en")
     else:
         require_json(request)
         await context.limit(request)
