@@ -71,9 +71,11 @@ def create_app(
     Raises:
         KeyFormatError: an operator key cannot be read.
         StorageError: a database cannot be opened.
-        ValidationError: the deployment file is invalid.
+        ValidationError: the deployment file is invalid, or ``PROVENANCE_PUBLIC_ORIGINS``
+            names something that is not an origin.
     """
     settings = settings or Settings.from_env()
+    origins = parse_origins(settings.public_origins)  # before any database is opened
     owned = ledger is None and deployment is None
     policies = Policies.from_env()  # an open ledger or deployment keeps its own policies
     if deployment is None:
@@ -121,7 +123,7 @@ def create_app(
     app.state.ctx = context
     app.state.csrf = CsrfGuard(
         key=derive_key(crypto.private_key_to_pem(served.config.operator_key)),
-        origins=parse_origins(settings.public_origins),
+        origins=origins,
         public_url=settings.public_url,
     )
     problems.install(app)
