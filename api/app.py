@@ -22,7 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
+from api.bodylimit import RequestLimits, route_limits
 from api.context import Context
+from api.csrf import CsrfGuard, derive_key, parse_origins
+from api.headers import SecurityHeaders, docs_policy, page_policy
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
 from api.routers import (
@@ -68,9 +71,11 @@ def create_app(
     Raises:
         KeyFormatError: an operator key cannot be read.
         StorageError: a database cannot be opened.
-        ValidationError: the deployment file is invalid.
+        ValidationError: the deployment file is invalid, or ``PROVENANCE_PUBLIC_ORIGINS``
+            names something that is not an origin.
     """
     settings = settings or Settings.from_env()
+    origins = parse_origins(settings.public_origins)  # before any database is opened
     owned = ledger is None and deployment is None
     policies = Policies.from_env()  # an open ledger or deployment keeps its own policies
     if deployment is None:
@@ -113,11 +118,23 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,  # no OAuth here: one inline script less
     )
     app.state.ctx = context
+    app.state.csrf = CsrfGuard(
+        key=derive_key(crypto.private_key_to_pem(served.config.operator_key)),
+        origins=origins,
+        public_url=settings.public_url,
+    )
     problems.install(app)
     document_problems(app)
+    # The last added is the outermost: the headers go on every answer, the metrics count
+    # the refusals of the size limits too, and those limits stand before every route.
+    app.add_middleware(RequestLimits, limits=route_limits(settings))
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
+    app.add_middleware(
+        SecurityHeaders, page=page_policy(), special=[(app.docs_url or "/docs", docs_policy(app))]
+    )
     for module in ROUTERS:
         app.include_router(module.router)
     for module in LOG_SCOPED:

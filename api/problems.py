@@ -65,7 +65,8 @@ def problem(
     if field:
         body["field"] = field
     body.update(extra)
-    headers = {"Cache-Control": "no-store"}
+    # nosniff here too: a 500 is answered outside the middleware that adds it (api/headers.py)
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

@@ -163,11 +163,12 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _MEANINGS = {
     400: "the body is not JSON, or a value is not in its encoding",
-    403: "a signature does not verify, or the signer may not do this",
+    403: "a signature does not verify, the signer may not do this, or a form is forged (csrf)",
     404: "no such entry, checkpoint, actor or route",
     409: "a stale `prev` (the unit's chain moved on), a witness's stale old size, a split view",
     401: "the request is not signed by a registered, current key (docs/API.md)",
     413: "the body is over the configured limit",
+    415: "the body is not declared `application/json`",
     423: "too many wrong claim codes: locked; retry after `Retry-After` seconds",
     422: "the request breaks the schema or a ledger rule",
     429: "over the client's rate limit; retry after `Retry-After` seconds",

@@ -68,7 +68,13 @@ class Step:
 
 
 def render_unit_page(
-    view: Mapping[str, Any], lang: str, *, path: str, switch_href: str, now: datetime
+    view: Mapping[str, Any],
+    lang: str,
+    *,
+    path: str,
+    switch_href: str,
+    now: datetime,
+    csrf_token: str = "",
 ) -> str:
     """Render the unit view as the consumer page (a full HTML document).
 
@@ -78,6 +84,7 @@ def render_unit_page(
         path: the unit's resolver path; the JSON link points at it.
         switch_href: the URL of this page in the other language.
         now: the time of the check, shown in the footer and used to judge the expiry.
+        csrf_token: the forms' CSRF token (api/csrf.py), sent back in their ``csrf`` field.
 
     Raises:
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
@@ -110,6 +117,7 @@ def render_unit_page(
         **forms(view, lang, path),
         "here": path if _is_local(path) else "",
         "lang_value": lang,
+        "csrf_token": csrf_token,
     }
     return environment().get_template("unit.html").render(context)
 

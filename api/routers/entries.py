@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.context import Context, ctx, read_body
+from api.context import Context, ctx
+from api.jsonbody import json_body
 from api.schemas import MAX_INT64, NOT_MODIFIED, Entries, Receipt, problems
 from api.views import IMMUTABLE, REVALIDATE, cached_json
 from ledger import codec
@@ -49,7 +50,7 @@ _EXAMPLE = {
     "key": "ajgD1fBZkCocba-8m6Rykg",
     "sig": "A" * 86,
 }
-_WRITE_ERRORS = problems(400, 403, 409, 413, 422, 503)
+_WRITE_ERRORS = problems(400, 403, 409, 413, 415, 422, 503)
 _READ_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
 _Size = Annotated[
     int | None,
@@ -91,7 +92,7 @@ def _signed(value: object, field: str) -> SignedEvent:
 async def append_one(request: Request) -> Response:
     """Append a signed event; the receipt carries its index and a checkpoint including it."""
     context = ctx(request)
-    body = await read_body(request, context.settings.max_event_bytes)
+    body = await json_body(request, context.settings.max_event_bytes)
     signed = _signed(codec.parse(body), "body")
     ledger = context.ledger_for_events(request, [signed])
     receipt = await run_in_threadpool(ledger.append, signed)
@@ -131,7 +132,7 @@ async def append_one(request: Request) -> Response:
 async def append_batch(request: Request) -> Response:
     """Append 1 to 1,000 signed events in one transaction: all or none."""
     context = ctx(request)
-    body = await read_body(request, context.settings.max_batch_bytes)
+    body = await json_body(request, context.settings.max_batch_bytes)
     data = codec.parse(body)
     if (
         not isinstance(data, dict)

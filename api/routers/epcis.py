@@ -15,7 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.context import ctx, read_body
+from api.context import ctx
+from api.jsonbody import json_body
 from api.routers.entries import _receipt
 from api.schemas import Receipt, problems
 from ledger import codec, gs1
@@ -65,7 +66,7 @@ _ENVELOPE: dict[str, Any] = {
     status_code=201,
     responses={
         200: {"model": Receipt, "description": "every event already in the log"},
-        **problems(400, 403, 409, 413, 422, 503),
+        **problems(400, 403, 409, 413, 415, 422, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -77,7 +78,7 @@ _ENVELOPE: dict[str, Any] = {
 async def capture_epcis(request: Request) -> Response:
     """Convert, verify and append atomically; a refusal lists a reason per EPCIS event."""
     context = ctx(request)
-    body = await read_body(request, context.settings.max_batch_bytes)
+    body = await json_body(request, context.settings.max_batch_bytes)
     data = codec.parse(body)
     route = partial(context.ledger_for_events, request)  # the units' log
     receipt = await run_in_threadpool(capture, lambda signed: route(signed).epcis, data)

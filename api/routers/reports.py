@@ -17,9 +17,13 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.bodylimit import REPORT_BODY
 from api.callers import daily_client, is_form, request_signer
 from api.consumer.page_signals import render_notice, words
-from api.context import Context, ctx, read_body
+from api.context import Context, ctx
+from api.csrf import FIELD, guard
+from api.forms import read_form
+from api.jsonbody import json_body, require_json
 from api.problems import PayloadTooLargeError
 from api.schemas import Report, ReportFiled, problems
 from ledger import codec, entry, gs1
@@ -29,7 +33,6 @@ from ledger.service.reports import MAX_PHOTO, MAX_TEXT
 
 router = APIRouter(tags=["signals"])
 
-_MAX_REPORT_BODY = MAX_PHOTO * 4 // 3 + 64 * 1024  # a base64 photo plus the fields
 _Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="the report's id")]
 
 
@@ -38,17 +41,27 @@ _Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="the report's id")]
     summary="Report a problem with a unit (JSON, or the page's form with a photo)",
     status_code=201,
     response_model=ReportFiled,
-    responses=problems(400, 413, 422, 429),
+    responses=problems(400, 403, 413, 415, 422, 429),
 )
 async def report(request: Request) -> Response:
-    """File a consumer report, stored outside the log (docs/API.md)."""
+    """File a consumer report, stored outside the log (docs/API.md).
+
+    The body is bounded while it streams (api/bodylimit.py). The page's form passes the
+    CSRF checks (api/csrf.py) before the rate limit, the quota or the report itself see
+    it; JSON must say ``application/json`` (else 415)."""
     context = ctx(request)
-    await context.limit(request)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > _MAX_REPORT_BODY:
-        raise PayloadTooLargeError(f"the body is over {_MAX_REPORT_BODY} bytes")
     form = is_form(request)
-    fields = await (_form_fields(request) if form else _json_fields(request))
+    if form:
+        csrf = guard(request)
+        csrf.check_origin(request)  # before the body is read
+        values = await _form_values(request)
+        csrf.check_token(request, values[FIELD], str(values["gtin"]), str(values["serial"]))
+        await context.limit(request)
+        fields = _form_fields(values)
+    else:
+        require_json(request)
+        await context.limit(request)
+        fields = await _json_fields(request)
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(fields["gtin"]), serial=fields["serial"])
     ledger = context.ledger_for_unit(unit.gtin)
     call = functools.partial(
@@ -75,7 +88,7 @@ async def report(request: Request) -> Response:
 
 
 async def _json_fields(request: Request) -> dict[str, Any]:
-    body = codec.parse(await read_body(request, _MAX_REPORT_BODY))
+    body = codec.parse(await json_body(request, REPORT_BODY))
     if not isinstance(body, dict):
         raise ValidationError("expected a JSON object", field="body")
     photo = body.get("photo")
@@ -89,16 +102,30 @@ async def _json_fields(request: Request) -> dict[str, Any]:
     }
 
 
-async def _form_fields(request: Request) -> dict[str, Any]:
+async def _form_values(request: Request) -> dict[str, Any]:
+    """The page form's raw values (each a string, an upload's bytes, or None), checked
+    for nothing yet: the CSRF token is checked before anything else is."""
     # Closed on the way out: an upload left open lingers as a spooled temporary file.
-    async with request.form(max_files=1, max_fields=8, max_part_size=4 * MAX_TEXT) as fields:
+    async with read_form(request, max_files=1, max_fields=9, max_part_size=4 * MAX_TEXT) as fields:
         upload = fields.get("photo")
         photo = None
         if upload is not None and not isinstance(upload, str):
             photo = await upload.read(MAX_PHOTO + 1) or None
-            if photo is not None and len(photo) > MAX_PHOTO:
-                raise PayloadTooLargeError(f"the photo is over {MAX_PHOTO} bytes")
-        values = {k: fields.get(k) for k in ("gtin", "serial", "reason", "text", "lang")}
+        names = ("gtin", "serial", "reason", "text", "lang", FIELD)
+        values: dict[str, Any] = {k: fields.get(k) for k in names}
+    return {**values, "photo": photo}
+
+
+def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The report's fields from the page form's values.
+
+    Raises:
+        ValidationError: a field is missing or not text.
+        PayloadTooLargeError: the photo is over `MAX_PHOTO`.
+    """
+    photo = values["photo"]
+    if photo is not None and len(photo) > MAX_PHOTO:
+        raise PayloadTooLargeError(f"the photo is over {MAX_PHOTO} bytes")
     return {
         "gtin": _str(values, "gtin"),
         "serial": _str(values, "serial"),
@@ -134,13 +161,13 @@ async def _ledger_of_report(context: Context, report_id: int) -> Ledger:
     "/v1/reports/{report_id}/resolve",
     summary="Answer a report: ack, close, or flag the unit with a signed flag (signed)",
     response_model=Report,
-    responses=problems(400, 401, 403, 404, 409, 413, 422, 429),
+    responses=problems(400, 401, 403, 404, 409, 413, 415, 422, 429),
 )
 async def resolve(request: Request, report_id: _Id) -> Response:
     """``{"action": "ack"|"close"|"flag", "note"?: text, "flag"?: signed flag event}``."""
     context = ctx(request)
     await context.limit(request)
-    raw = await read_body(request, context.settings.max_event_bytes)
+    raw = await json_body(request, context.settings.max_event_bytes)
     body = codec.parse(raw)
     if not isinstance(body, dict) or not isinstance(body.get("action"), str):
         raise ValidationError('expected {"action": ...}', field="action")

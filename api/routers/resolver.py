@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.consumer.page import choose_language, reason_words, render_unit_page
 from api.consumer.page_signals import localise
 from api.context import ctx, owner_cookie
+from api.csrf import guard
 from api.params import CSET82_PATTERN, Gtin, Serial, Signature
 from api.routers import epcis
 from api.schemas import UnitView, problems
@@ -126,5 +127,13 @@ async def _resolve(request: Request) -> Response:
     switch = (
         raw + "?" + urlencode([(k, v) for k, v in link.query if k != "lang"] + [("lang", other)])
     )
-    html = render_unit_page(view, lang, path=raw, switch_href=switch, now=datetime.now(UTC))
-    return HTMLResponse(html, headers={**headers, "Content-Language": lang})
+    csrf = guard(request)
+    nonce, fresh = csrf.nonce(request)  # the forms' token is bound to this browser's nonce
+    token = csrf.token(nonce, gs1.normalize_gtin(link.gtin), link.serial)
+    html = render_unit_page(
+        view, lang, path=raw, switch_href=switch, now=datetime.now(UTC), csrf_token=token
+    )
+    response = HTMLResponse(html, headers={**headers, "Content-Language": lang})
+    if fresh:
+        csrf.set_cookie(response, request, nonce)
+    return response

@@ -23,10 +23,14 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.bodylimit import CLAIM_BODY
 from api.callers import daily_client, is_form
 from api.consumer.page import reason_words
 from api.consumer.page_signals import localise, render_notice, words
-from api.context import ctx, is_https, owner_cookie, read_body
+from api.context import ctx, is_https, owner_cookie
+from api.csrf import FIELD, guard
+from api.forms import read_form
+from api.jsonbody import json_body, require_json
 from api.params import Gtin, Serial, Signature
 from api.schemas import NOT_MODIFIED, ClaimReceipt, UnitView, problems
 from api.views import cached_json
@@ -84,19 +88,28 @@ async def get_unit_proof(request: Request, gtin: _ProofGtin, serial: _ProofSeria
     summary="Claim a unit with its claim code, or a resale with the owner's transfer code",
     status_code=201,
     response_model=ClaimReceipt,
-    responses=problems(400, 404, 409, 413, 422, 423, 429),
+    responses=problems(400, 403, 404, 409, 413, 415, 422, 423, 429),
 )
 async def claim(request: Request, gtin: str, serial: str) -> Response:
-    """Check the code against the unit's commitment and append the claim (docs/API.md)."""
+    """Check the code against the unit's commitment and append the claim (docs/API.md).
+
+    The page's form passes the CSRF checks (api/csrf.py) before the rate limit or the
+    lockout counts it; a JSON claim must say ``application/json`` (else 415)."""
     context = ctx(request)
-    await context.limit(request)
-    unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
-    form = is_form(request)
+    form, csrf = is_form(request), guard(request)
     if form:
-        fields = await request.form(max_files=0, max_fields=4, max_part_size=1024)
-        code, lang = str(fields.get("code") or ""), str(fields.get("lang") or "en")
+        csrf.check_origin(request)  # before the body is read
+    unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
+    if form:
+        async with read_form(request, max_files=0, max_fields=4, max_part_size=1024) as fields:
+            values = {k: fields.get(k) for k in ("code", "lang", FIELD)}
+        csrf.check_token(request, values[FIELD], unit.gtin, unit.serial)
+        await context.limit(request)
+        code, lang = str(values["code"] or ""), str(values["lang"] or "en")
     else:
-        body = codec.parse(await read_body(request, 4096))
+        require_json(request)
+        await context.limit(request)
+        body = codec.parse(await json_body(request, CLAIM_BODY))
         if not isinstance(body, dict) or not isinstance(body.get("code"), str):
             raise ValidationError('expected {"code": "..."}', field="code")
         code, lang = body["code"], "en"

@@ -25,6 +25,9 @@
   the socket peer). See docs/OPERATIONS.md.
 - ``PROVENANCE_WITNESSES``: the C2SP verifier keys (type 0x04) of the witnesses whose
   cosignatures the log accepts and counts, separated by commas or whitespace.
+- ``PROVENANCE_PUBLIC_ORIGINS``: the origins (``https://verify.example.com``) the page's
+  forms may be posted from, separated by commas or whitespace (empty: the request's own
+  origin and that of ``PROVENANCE_PUBLIC_URL``). See api/csrf.py, docs/OPERATIONS.md.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class Settings:
     logs_file: Path | None = None
     witnesses: tuple[str, ...] = ()
     trusted_proxies: tuple[Network, ...] = ()
+    public_origins: tuple[str, ...] = ()
 
     def deployment(self) -> DeploymentConfig:
         """The logs to serve: the ``PROVENANCE_LOGS`` file, else the one log configured here.
@@ -144,4 +148,7 @@ class Settings:
             else None,
             witnesses=tuple(env.get("PROVENANCE_WITNESSES", "").replace(",", " ").split()),
             trusted_proxies=parse_proxies(env.get("PROVENANCE_TRUSTED_PROXIES", "")),
+            public_origins=tuple(
+                env.get("PROVENANCE_PUBLIC_ORIGINS", "").replace(",", " ").split()
+            ),
         )

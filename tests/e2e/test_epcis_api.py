@@ -148,5 +148,7 @@ def test_capture_refuses_malformed_envelopes_as_problems(asgi_server: Served) ->
         response = server.post("/v1/epcis/capture", json=body)
         assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
         assert response.json()["field"] == field
-    response = server.post("/v1/epcis/capture", content=b"{not json")
+    response = server.post(
+        "/v1/epcis/capture", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json()["code"] == "encoding"

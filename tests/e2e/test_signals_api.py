@@ -17,6 +17,7 @@ import httpx
 
 from ledger import claimcode, codec, crypto, reqsig
 from ledger.entry import SignedEvent
+from tests.e2e.forms import post_form
 from tests.e2e.server import LiveServer, Served
 from tests.factories import GTIN, key
 from tests.rules_factories import World
@@ -84,9 +85,12 @@ def test_claim_once_resale_once_and_the_owner_cookie(asgi_server: Served) -> Non
     assert again.status_code == 422 and again.json()["type"] == PROBLEM + "already-claimed"
     # the page's form: the second-hand buyer claims with the transfer code, gets a cookie
     with server.client() as buyer:
-        resale = buyer.post(
+        resale = post_form(
+            buyer,
             f"/v1/units/{GTIN}/HTTP-CLAIM/claim",
-            data={"code": body["transfer_code"], "lang": "zh-CN"},
+            GTIN,
+            "HTTP-CLAIM",
+            {"code": body["transfer_code"], "lang": "zh-CN"},
         )
         assert resale.status_code == 201 and "认领成功" in resale.text
         mine = view(server, "HTTP-CLAIM", buyer)
@@ -177,11 +181,15 @@ def test_a_report_from_the_form_is_triaged_by_the_brand(asgi_server: Served) -> 
     server = asgi_server
     mint(server, "HTTP-REPORT")
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-    sent = server.post(
-        "/v1/reports",
-        data={"gtin": GTIN, "serial": "HTTP-REPORT", "reason": "counterfeit", "text": "odd"},
-        files={"photo": ("p.png", png, "image/png")},
-    )
+    with server.client() as shopper:
+        sent = post_form(
+            shopper,
+            "/v1/reports",
+            GTIN,
+            "HTTP-REPORT",
+            {"gtin": GTIN, "serial": "HTTP-REPORT", "reason": "counterfeit", "text": "odd"},
+            files={"photo": ("p.png", png, "image/png")},
+        )
     assert sent.status_code == 201 and "Thank you" in sent.text
     assert codes(view(server, "HTTP-REPORT")) == ["reported"]
     too_big = server.post(

@@ -1,0 +1,231 @@
+"""Cross-site request forgery: the page's forms are answered only when they come from a
+page this server rendered, in the browser that posts them.
+
+Without this, a malicious page makes every visitor's browser post the claim form (ten
+wrong codes lock a unit for the visitor's address) or the report form (a report filed
+from the visitor's address). Two checks, both before anything is evaluated or counted
+(the claim lockout counters, the report quota, the rate limit):
+
+1. **Origin.** The ``Origin`` header, or without one the ``Referer``'s origin, must be one
+   of the server's own origins: ``PROVENANCE_PUBLIC_ORIGINS`` when set, else the
+   request's own scheme and ``Host`` (``https`` when `api.context.is_https`) and the
+   origin of ``PROVENANCE_PUBLIC_URL``. A form with neither header, with ``null``
+   (a sandboxed frame, a privacy-stripped request) or with a malformed one is refused.
+2. **Token.** The form's ``csrf`` field must be a token this server issued to this
+   browser for this unit: ``<issued>.<mac>``, the MAC an HMAC-SHA256 over the nonce held
+   in the browser's csrf cookie, the unit (GTIN, serial) and the time of issue. It is
+   stateless (any worker holding the key checks it) and a signed double-submit: a
+   token read from another browser's page does not fit this browser's cookie, and a
+   cookie planted by a sibling host does not help without a token minted for it (on
+   https the cookie is ``__Host-`` prefixed, which no sibling host can set at all).
+
+Refusals are 403 problem ``csrf`` (`CsrfError`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import Request, Response
+
+from api.context import is_https
+from ledger.errors import LedgerError, ValidationError
+
+#: the form field that carries the token
+FIELD = "csrf"
+#: a token is accepted this long after it was issued (a page left open for a day or two)
+TOKEN_TTL = 2 * 24 * 3600
+#: the cookie's nonce lives this long; every page of those days shares it
+COOKIE_AGE = 30 * 24 * 3600
+_CLOCK_SKEW = 300  # workers' clocks may disagree this much
+_COOKIE = "pl_csrf"
+_SECURE_COOKIE = "__Host-pl_csrf"  # https only: Secure, Path=/, no Domain, set by this host
+_NONCE = re.compile(r"[A-Za-z0-9_-]{43}")
+_TOKEN = re.compile(r"([0-9]{1,12})\.([A-Za-z0-9_-]{43})")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DOMAIN = b"provenance-ledger csrf v1\n"
+
+
+class CsrfError(LedgerError):
+    """A form did not come from this server's own page in this browser (foreign, missing
+    or malformed Origin and Referer; a missing, forged, stale or foreign token)."""
+
+    code = "csrf"
+    status = 403
+
+
+def origin_of(value: str) -> str | None:
+    """The serialized origin (``scheme://host[:port]``, lower case, default port
+    dropped) of an ``Origin`` value or an absolute http(s) URL; None if malformed.
+
+    Never raises: whatever a client sends is either an origin or None.
+    """
+    if not value or len(value) > 2048 or not value.isascii() or value != value.strip():
+        return None
+    if any(c in value for c in "\\ \t\r\n") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in _DEFAULT_PORTS or not host or parts.username or parts.password:
+        return None
+    if "@" in parts.netloc or not re.fullmatch(r"[a-z0-9.\-\[\]:]+", host):
+        return None
+    if ":" in host and not parts.netloc.startswith("["):
+        return None  # an IPv6 host must be bracketed
+    shown = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{shown}:{port}"
+    return f"{scheme}://{shown}"
+
+
+def parse_origins(values: Iterable[str]) -> frozenset[str]:
+    """The configured ``PROVENANCE_PUBLIC_ORIGINS``, each an origin (no path, no query).
+
+    Raises:
+        ValidationError: an entry is not an http(s) origin (field
+            ``PROVENANCE_PUBLIC_ORIGINS``).
+    """
+    found = set()
+    for value in values:
+        origin = origin_of(value.rstrip("/"))
+        path = urlsplit(value).path if origin else ""
+        if origin is None or path not in ("", "/") or "?" in value or "#" in value:
+            raise ValidationError(
+                f"PROVENANCE_PUBLIC_ORIGINS: {value[:80]!r} is not an origin "
+                "(scheme://host[:port])",
+                field="PROVENANCE_PUBLIC_ORIGINS",
+            )
+        found.add(origin)
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class CsrfGuard:
+    """The app's CSRF checks: its key (shared by every worker) and its allowed origins.
+
+    ``origins`` empty means: the request's own origin and ``public_url``'s.
+    """
+
+    key: bytes
+    origins: frozenset[str] = frozenset()
+    public_url: str = ""
+
+    # --- issuing ---------------------------------------------------------------------
+
+    def nonce(self, request: Request) -> tuple[str, bool]:
+        """(the browser's csrf nonce, whether it is new and must be set as its cookie)."""
+        held = request.cookies.get(cookie_name(request), "")
+        if _NONCE.fullmatch(held):
+            return held, False
+        return secrets.token_urlsafe(32), True
+
+    def token(self, nonce: str, gtin: str, serial: str, now: float | None = None) -> str:
+        """The token for the forms of unit (``gtin``, ``serial``) on a page shown to the
+        browser holding ``nonce``, issued at ``now`` (default: the clock)."""
+        issued = int(time.time() if now is None else now)
+        return f"{issued}.{self._mac(nonce, gtin, serial, issued)}"
+
+    def set_cookie(self, response: Response, request: Request, nonce: str) -> None:
+        """Give the browser its nonce: HttpOnly, SameSite=Strict, and ``Secure`` with the
+        ``__Host-`` prefix when the shopper's connection is https."""
+        response.set_cookie(
+            cookie_name(request),
+            nonce,
+            max_age=COOKIE_AGE,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=is_https(request),
+        )
+
+    # --- checking ----------------------------------------------------------------------
+
+    def check_origin(self, request: Request) -> None:
+        """Refuse a form whose ``Origin`` (or, without one, ``Referer``) is not one of
+        the server's own origins; reads no body.
+
+        Raises:
+            CsrfError: a foreign, ``null``, malformed, repeated or missing origin.
+        """
+        origins = request.headers.getlist("origin")
+        if len(origins) > 1:
+            raise CsrfError("more than one Origin header", field="Origin")
+        if origins:
+            claimed, header = origin_of(origins[0]), "Origin"
+        else:
+            referers = request.headers.getlist("referer")
+            if len(referers) != 1:
+                raise CsrfError(
+                    "a form must come with its Origin or Referer (one of them)", field="Origin"
+                )
+            claimed, header = origin_of(referers[0]), "Referer"
+        if claimed is None:
+            raise CsrfError(f"the {header} is not an http(s) origin", field=header)
+        if claimed not in self.allowed(request):
+            raise CsrfError(f"the form was posted from another site ({header})", field=header)
+
+    def check_token(self, request: Request, token: object, gtin: str, serial: str) -> None:
+        """Refuse a form whose token was not issued for this unit to the browser holding
+        this request's csrf cookie, or is older than `TOKEN_TTL`.
+
+        Raises:
+            CsrfError: no cookie, no token, a malformed, forged, foreign or stale token.
+        """
+        nonce = request.cookies.get(cookie_name(request), "")
+        if not _NONCE.fullmatch(nonce):
+            raise CsrfError("no csrf cookie: reload the page and send the form again")
+        match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
+        if match is None:
+            raise CsrfError("the form carries no valid csrf token", field=FIELD)
+        issued = int(match.group(1))
+        age = time.time() - issued
+        if not -_CLOCK_SKEW <= age <= TOKEN_TTL:
+            raise CsrfError("the form's csrf token expired: reload the page", field=FIELD)
+        expected = self._mac(nonce, gtin, serial, issued)
+        if not hmac.compare_digest(expected, match.group(2)):
+            raise CsrfError("the form's csrf token does not fit this browser", field=FIELD)
+
+    def allowed(self, request: Request) -> frozenset[str]:
+        """The origins a form may come from for this request (see the module doc)."""
+        if self.origins:
+            return self.origins
+        scheme = "https" if is_https(request) else "http"
+        own = {origin_of(f"{scheme}://{request.headers.get('host', '')}")}
+        own.add(origin_of(self.public_url))
+        return frozenset(o for o in own if o is not None)
+
+    def _mac(self, nonce: str, gtin: str, serial: str, issued: int) -> str:
+        message = _DOMAIN + "\n".join((nonce, gtin, serial, str(issued))).encode()
+        digest = hmac.new(self.key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def derive_key(secret: bytes) -> bytes:
+    """The CSRF MAC key, derived from a long-lived server secret (the operator key's
+    bytes), domain-separated so it is useful for nothing else; every worker derives the
+    same one."""
+    return hashlib.sha256(b"provenance-ledger csrf key\n" + secret).digest()
+
+
+def cookie_name(request: Request) -> str:
+    """``__Host-pl_csrf`` over https (a prefix browsers only accept from this host,
+    Secure, for the whole site), else ``pl_csrf``."""
+    return _SECURE_COOKIE if is_https(request) else _COOKIE
+
+
+def guard(request: Request) -> CsrfGuard:
+    """The app's `CsrfGuard`."""
+    found: CsrfGuard = request.app.state.csrf
+    return found

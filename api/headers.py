@@ -1,0 +1,124 @@
+"""Security headers on every response: one ASGI middleware, `SecurityHeaders`.
+
+- every response: ``X-Content-Type-Options: nosniff`` (a report's photo, a proof file or
+  a JSON answer is never sniffed into HTML), and a CSP that allows nothing
+  (``default-src 'none'; frame-ancestors 'none'``): a JSON answer opened as a page runs
+  nothing and is never framed;
+- every HTML page: the page's CSP (`page_policy`): no script at all, the one inline
+  ``<style>`` of ``_style.html`` by its hash, forms posting only to this server, no
+  ``<base>``, never framed (``frame-ancestors 'none'``, and ``X-Frame-Options: DENY`` for
+  old browsers); ``Referrer-Policy: same-origin``: a page's URL carries the unit's serial
+  and its ``s=`` signature, so no other site is ever told it, while this server's own
+  forms still carry their ``Origin`` (under ``no-referrer`` a browser sends
+  ``Origin: null`` even to the same site, and the CSRF check, api/csrf.py, must refuse
+  that); other responses: ``Referrer-Policy: no-referrer``;
+- the API docs page (``/docs``, Swagger UI from its CDN) gets its own policy allowing
+  exactly its CDN and its one inline script by hash (`docs_policy`);
+- ``Strict-Transport-Security`` only when the shopper's connection is https
+  (`api.context.is_https`): over plain http the header means nothing and is not sent.
+
+A header the route set itself is left alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.consumer.environment import environment
+from api.context import is_https
+
+#: the policy of every response that is not an HTML page
+BASE_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+HSTS = "max-age=31536000"
+_INLINE = re.compile(r"<(style|script)>(.*?)</\1>", re.S)
+
+
+def csp_hash(text: str) -> str:
+    """The CSP source expression (``'sha256-...'``) that allows an inline element whose
+    content is exactly ``text``."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return "'sha256-" + base64.b64encode(digest).decode() + "'"
+
+
+def inline(html: str, tag: str) -> list[str]:
+    """The contents of every inline ``<style>`` or ``<script>`` element (no attributes)
+    of ``html``."""
+    return [body for name, body in _INLINE.findall(html) if name == tag]
+
+
+def page_policy() -> str:
+    """The CSP of the consumer pages: their one stylesheet by hash, nothing else inline."""
+    style = environment().get_template("_style.html").render()
+    hashes = " ".join(csp_hash(s) for s in inline(style, "style"))
+    return (
+        f"default-src 'none'; style-src {hashes}; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def docs_policy(app: FastAPI) -> str:
+    """The CSP of the Swagger UI page: its CDN, its inline script by hash, this server's
+    OpenAPI document. Built from the very call FastAPI makes to render the page."""
+    page = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "",
+        title=f"{app.title} - Swagger UI",
+        oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+        init_oauth=app.swagger_ui_init_oauth,
+        swagger_ui_parameters=app.swagger_ui_parameters,
+    )
+    html = bytes(page.body).decode()
+    scripts = " ".join(csp_hash(s) for s in inline(html, "script"))
+    cdn = "https://cdn.jsdelivr.net"
+    return (
+        f"default-src 'none'; script-src {cdn} {scripts}; style-src {cdn}; "
+        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the headers of the module doc to every HTTP response."""
+
+    def __init__(self, app: ASGIApp, page: str, special: Iterable[tuple[str, str]] = ()) -> None:
+        """``page``: the CSP of HTML pages; ``special``: (path, CSP) of pages with their
+        own (the API docs)."""
+        self.app = app
+        self.page = page
+        self.special = dict(special)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve ``scope``; add the headers to its response start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._add(scope, MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _add(self, scope: Scope, headers: MutableHeaders) -> None:
+        html = headers.get("content-type", "").lower().startswith("text/html")
+        policy = self.special.get(scope.get("path", "")) or (self.page if html else BASE_POLICY)
+        wanted = {
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": policy,
+            "Referrer-Policy": "same-origin" if html else "no-referrer",
+        }
+        if html:
+            wanted["X-Frame-Options"] = "DENY"
+        if "app" in scope and is_https(Request(scope)):
+            wanted["Strict-Transport-Security"] = HSTS
+        for name, value in wanted.items():
+            if name not in headers:
+                headers[name] = value
