@@ -167,8 +167,8 @@ async def resolve(request: Request, report_id: _Id) -> Response:
     response_class=Response,
     responses={
         200: {
-            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
-            "description": "the photo as it was sent",
+            "content": {"image/jpeg": {}, "image/png": {}},
+            "description": "the photo, re-encoded without metadata when it was filed",
         },
         **problems(401, 403, 404, 422, 429),
     },
@@ -180,4 +180,10 @@ async def photo(request: Request, report_id: _Id) -> Response:
     ledger = await _ledger_of_report(context, report_id)
     signer = await request_signer(request, ledger)
     data, media = await run_in_threadpool(ledger.reports.report_photo, report_id, signer)
-    return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})
+    # re-encoded on intake (image/jpeg or image/png only); never sniffed as anything else
+    headers = {
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="report-{report_id}.{media.split("/")[1]}"',
+    }
+    return Response(data, media_type=media, headers=headers)

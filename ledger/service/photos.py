@@ -1,0 +1,92 @@
+"""Report photos re-encoded on intake: decoded, stripped of every metadata, re-encoded.
+
+A shopper's photo may carry where and with what it was taken (EXIF with GPS, XMP, an
+ICC profile's comments, PNG text chunks), and a file that only claims to be an image
+may be HTML a browser would run. So a photo is never kept as sent: `reencode` decodes
+it with Pillow (JPEG, PNG or WebP only; at most `MAX_PIXELS` pixels, checked from the
+header before any pixel is decoded), turns it upright by its EXIF orientation, copies
+the bare pixels into a new image (which has no metadata to carry over), scales it to at
+most `MAX_SIDE` pixels a side, and writes a JPEG, or a PNG when it has transparency.
+The stored bytes and their type (``image/jpeg`` or ``image/png``) are then the only
+thing ever served.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ledger.errors import LedgerError
+
+#: the most pixels a photo may declare (a 6000 x 4000 phone photo is 24 million)
+MAX_PIXELS = 40_000_000
+#: the longest side of a stored photo: enough to judge a label or stitching
+MAX_SIDE = 2048
+#: what is stored and served
+JPEG, PNG = "image/jpeg", "image/png"
+_FORMATS = ("JPEG", "PNG", "WEBP")
+_QUALITY = 85
+
+
+class PhotoError(LedgerError):
+    """The photo is not a JPEG, PNG or WebP image that decodes, or it declares too many pixels."""
+
+    code = "bad-photo"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="photo")
+
+
+def reencode(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, str]:
+    """The photo as bare pixels in a new JPEG (or PNG, if it has transparency) with no
+    metadata at all, and its media type.
+
+    Raises:
+        PhotoError: not a decodable JPEG, PNG or WebP image; more than ``max_pixels``
+            pixels declared (a decompression bomb); a truncated file.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb check warns before it raises: a warning is a refusal here
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=_FORMATS) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise PhotoError(
+                        f"the photo declares {width} x {height} pixels; "
+                        f"the limit is {max_pixels:,} pixels"
+                    )
+                if image.format == "JPEG":
+                    image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at a reduced scale
+                image.seek(0)  # the first frame of an animation
+                upright = ImageOps.exif_transpose(image)
+                return _encode(_bare(upright))
+    except PhotoError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoError("the photo must be a JPEG, PNG or WebP image of sensible size") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:  # Pillow's decoder failures
+        raise PhotoError(f"the photo does not decode: {e}") from None
+
+
+def _bare(image: Image.Image) -> Image.Image:
+    """The pixels alone, in RGB or RGBA, at most `MAX_SIDE` a side: a new image whose
+    ``info`` is empty, so no EXIF, XMP, ICC profile or text chunk can be written out."""
+    alpha = image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    converted = image.convert("RGBA" if alpha else "RGB")
+    converted.thumbnail((MAX_SIDE, MAX_SIDE))
+    return Image.frombytes(converted.mode, converted.size, converted.tobytes())
+
+
+def _encode(image: Image.Image) -> tuple[bytes, str]:
+    out = io.BytesIO()
+    if image.mode == "RGBA":
+        image.save(out, format="PNG", optimize=True)
+        return out.getvalue(), PNG
+    image.save(out, format="JPEG", quality=_QUALITY, optimize=True)
+    return out.getvalue(), JPEG
