@@ -30,6 +30,7 @@ from ledger.service.reports import MAX_PHOTO, MAX_TEXT
 router = APIRouter(tags=["signals"])
 
 _MAX_REPORT_BODY = MAX_PHOTO * 4 // 3 + 64 * 1024  # a base64 photo plus the fields
+_SUFFIX = {"image/jpeg": "jpg", "image/png": "png"}  # the only types a photo is served as
 _Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="the report's id")]
 
 
@@ -184,6 +185,6 @@ async def photo(request: Request, report_id: _Id) -> Response:
     headers = {
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'inline; filename="report-{report_id}.{media.split("/")[1]}"',
+        "Content-Disposition": f'inline; filename="report-{report_id}.{_SUFFIX[media]}"',
     }
     return Response(data, media_type=media, headers=headers)

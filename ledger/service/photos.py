@@ -18,7 +18,7 @@ import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ledger.errors import LedgerError
+from ledger.errors import ValidationError
 
 #: the most pixels a photo may declare (a 6000 x 4000 phone photo is 24 million)
 MAX_PIXELS = 40_000_000
@@ -30,7 +30,7 @@ _FORMATS = ("JPEG", "PNG", "WEBP")
 _QUALITY = 85
 
 
-class PhotoError(LedgerError):
+class PhotoError(ValidationError):
     """The photo is not a JPEG, PNG or WebP image that decodes, or it declares too many pixels."""
 
     code = "bad-photo"
@@ -66,8 +66,11 @@ def reencode(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, str]:
                 return _encode(_bare(upright))
     except PhotoError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoError("the photo must be a JPEG, PNG or WebP image of sensible size") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard, met first when a header declares far too many pixels
+        raise PhotoError(f"the photo declares more than {max_pixels:,} pixels") from None
+    except UnidentifiedImageError:
+        raise PhotoError("the photo must be a JPEG, PNG or WebP image") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:  # Pillow's decoder failures
         raise PhotoError(f"the photo does not decode: {e}") from None
 
