@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,6 +24,7 @@ from ledger import claimcode
 from ledger.errors import LedgerError
 from ledger.service.ledger import Ledger
 from ledger.service.policies import Policies, ReportPolicy
+from tests.e2e.cli_schemas import RETENTION
 from tests.factories import GTIN
 from tests.integration.signals_world import Clock, SignalWorld
 from tests.integration.world import config
@@ -166,7 +168,10 @@ def test_the_cli_command_runs_the_job(tmp_path: Any, monkeypatch: pytest.MonkeyP
     assert runner.invoke(app, ["init"]).exit_code == 0
     done = runner.invoke(app, ["--json", "retention", "run"])
     assert done.exit_code == 0, done.output
-    assert '"deleted"' in done.output and '"scans": 0' in done.output
+    answer = json.loads(done.output)
+    kinds = RETENTION["properties"]["deleted"]["properties"]
+    assert set(answer) == {"deleted"} and set(answer["deleted"]) == set(kinds)
+    assert answer["deleted"]["scans"] == 0
     human = runner.invoke(app, ["retention", "run"])
     assert human.exit_code == 0 and "photos: 0 deleted" in human.output
     refused = runner.invoke(app, ["--server", "http://127.0.0.1:9", "retention", "run"])
