@@ -4,9 +4,10 @@ A shopper's photo may carry where and with what it was taken (EXIF with GPS, XMP
 ICC profile's comments, PNG text chunks), and a file that only claims to be an image
 may be HTML a browser would run. So a photo is never kept as sent: `reencode` decodes
 it with Pillow (JPEG, PNG or WebP only; at most `MAX_PIXELS` pixels, checked from the
-header before any pixel is decoded), turns it upright by its EXIF orientation, copies
-the bare pixels into a new image (which has no metadata to carry over), scales it to at
-most `MAX_SIDE` pixels a side, and writes a JPEG, or a PNG when it has transparency.
+header before any pixel is decoded), scales it to at most `MAX_SIDE` pixels a side
+(a large JPEG is decoded at a reduced scale, never less than half of that), turns it
+upright by its EXIF orientation, copies the bare pixels into a new image (which has no
+metadata to carry over), and writes a JPEG, or a PNG when it has transparency.
 The stored bytes and their type (``image/jpeg`` or ``image/png``) are then the only
 thing ever served.
 """
@@ -24,6 +25,8 @@ from ledger.errors import ValidationError
 MAX_PIXELS = 40_000_000
 #: the longest side of a stored photo: enough to judge a label or stitching
 MAX_SIDE = 2048
+#: the most bytes a stored photo takes (as much as a photo sent may have)
+MAX_STORED = 2 * 1024 * 1024
 #: what is stored and served
 JPEG, PNG = "image/jpeg", "image/png"
 _FORMATS = ("JPEG", "PNG", "WEBP")
@@ -60,10 +63,20 @@ def reencode(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, str]:
                         f"the limit is {max_pixels:,} pixels"
                     )
                 if image.format == "JPEG":
-                    image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at a reduced scale
+                    # decoded at 1/2, 1/4 or 1/8 scale while at least MAX_SIDE / 2 a side
+                    # remains: a 12 MP photo then costs a quarter of its pixels
+                    image.draft(None, (MAX_SIDE // 2, MAX_SIDE // 2))
                 image.seek(0)  # the first frame of an animation
+                alpha = _has_alpha(image)
+                if image.mode not in ("RGB", "RGBA", "L", "LA"):
+                    # palettes and CMYK: to true colour before scaling (a palette would
+                    # be scaled by its nearest neighbour)
+                    image = image.convert("RGBA" if alpha else "RGB")
+                # scaled first (a JPEG decodes at a reduced scale), then turned and
+                # converted: each later step copies only the small image
+                image.thumbnail((MAX_SIDE, MAX_SIDE))
                 upright = ImageOps.exif_transpose(image)
-                return _encode(_bare(upright))
+                return _encode(_bare(upright, alpha))
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -75,21 +88,30 @@ def reencode(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, str]:
         raise PhotoError(f"the photo does not decode: {e}") from None
 
 
-def _bare(image: Image.Image) -> Image.Image:
-    """The pixels alone, in RGB or RGBA, at most `MAX_SIDE` a side: a new image whose
-    ``info`` is empty, so no EXIF, XMP, ICC profile or text chunk can be written out."""
-    alpha = image.mode in ("RGBA", "LA", "PA") or (
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (
         image.mode == "P" and "transparency" in image.info
     )
+
+
+def _bare(image: Image.Image, alpha: bool) -> Image.Image:
+    """The pixels alone, in RGB or RGBA: a new image whose ``info`` is empty, so no EXIF,
+    XMP, ICC profile or text chunk can be written out."""
     converted = image.convert("RGBA" if alpha else "RGB")
-    converted.thumbnail((MAX_SIDE, MAX_SIDE))
     return Image.frombytes(converted.mode, converted.size, converted.tobytes())
 
 
 def _encode(image: Image.Image) -> tuple[bytes, str]:
-    out = io.BytesIO()
+    """JPEG, or PNG for transparency unless that PNG would exceed `MAX_STORED` (a lossy
+    WebP with alpha can grow eightfold as a PNG): then flattened on white as a JPEG."""
     if image.mode == "RGBA":
+        out = io.BytesIO()
         image.save(out, format="PNG", optimize=True)
-        return out.getvalue(), PNG
+        if out.tell() <= MAX_STORED:
+            return out.getvalue(), PNG
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A"))
+        image = flat
+    out = io.BytesIO()
     image.save(out, format="JPEG", quality=_QUALITY, optimize=True)
     return out.getvalue(), JPEG

@@ -176,3 +176,38 @@ def test_the_cli_command_runs_the_job(tmp_path: Any, monkeypatch: pytest.MonkeyP
     assert human.exit_code == 0 and "photos: 0 deleted" in human.output
     refused = runner.invoke(app, ["--server", "http://127.0.0.1:9", "retention", "run"])
     assert refused.exit_code == 2 and "local database" in refused.output
+
+
+def test_the_server_runs_the_job_at_start_and_purges_the_salt_in_the_background(
+    tmp_path: Any,
+) -> None:
+    import asyncio
+
+    from api.app import create_app
+    from ledger.service.settings import Settings
+
+    clock = Clock()
+    ledger = Ledger.open(f"sqlite:///{tmp_path}/srv.db", config("srv"), clock)
+    filed = ledger.reports.report(GTIN, "SN-1", "other", photo=jpeg(), client="c")["id"]
+    clock.advance(days=91)
+    app = create_app(Settings.from_env({"PROVENANCE_HOME": str(tmp_path)}), ledger=ledger)
+    context = app.state.ctx
+
+    async def main() -> None:
+        async with app.router.lifespan_context(app):
+            assert (ledger.reports.find(filed) or {})["photo"] is None  # the run at start
+            ledger.salt.client_hash("192.0.2.1")
+            today = ledger.salt.days()
+            clock.advance(days=1)  # midnight passes on a server nobody visits
+            purge = asyncio.create_task(context.retain_forever(salt_interval=0.01, every=3))
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                if not ledger.salt.days():
+                    break
+            purge.cancel()
+            assert today and ledger.salt.days() == []
+
+    try:
+        asyncio.run(main())
+    finally:
+        ledger.close()

@@ -94,6 +94,21 @@ def test_a_png_with_text_chunks_and_alpha_stays_png_without_them() -> None:
         assert image.getpixel((3, 3)) == (0, 0, 255, 128)
 
 
+def test_a_transparent_photo_too_large_as_png_is_flattened_to_jpeg(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lossy WebP with alpha may grow eightfold as a PNG: the stored photo stays
+    within `MAX_STORED` (made small here so that a small image shows it)."""
+    monkeypatch.setattr(photos, "MAX_STORED", 1000)
+    noisy = Image.frombytes("RGBA", (64, 64), bytes(range(256)) * 64)
+    out = io.BytesIO()
+    noisy.save(out, "WEBP", quality=50)
+    stored, media = reencode(out.getvalue())
+    assert media == JPEG
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.mode == "RGB" and image.size == (64, 64)
+
+
 def test_webp_is_taken_and_stored_as_jpeg() -> None:
     out = io.BytesIO()
     Image.new("RGB", (30, 30), "green").save(out, "WEBP")
@@ -105,7 +120,14 @@ def test_a_large_photo_is_scaled_to_the_stored_size() -> None:
     Image.new("RGB", (4000, 1000), "white").save(out, "JPEG")
     stored, _ = reencode(out.getvalue())
     with Image.open(io.BytesIO(stored)) as image:
-        assert max(image.size) == MAX_SIDE
+        # decoded at half scale (2000 x 500 still exceeds MAX_SIDE / 2), then not enlarged
+        assert MAX_SIDE // 2 <= max(image.size) <= MAX_SIDE
+        assert image.size[0] == 4 * image.size[1]
+    out = io.BytesIO()
+    Image.new("RGBA", (5000, 100), "white").save(out, "PNG")
+    stored, _ = reencode(out.getvalue())
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.size == (MAX_SIDE, 41)
 
 
 @pytest.mark.parametrize(
