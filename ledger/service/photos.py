@@ -68,14 +68,15 @@ def reencode(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, str]:
                     image.draft(None, (MAX_SIDE // 2, MAX_SIDE // 2))
                 image.seek(0)  # the first frame of an animation
                 alpha = _has_alpha(image)
+                pixels: Image.Image = image
                 if image.mode not in ("RGB", "RGBA", "L", "LA"):
                     # palettes and CMYK: to true colour before scaling (a palette would
                     # be scaled by its nearest neighbour)
-                    image = image.convert("RGBA" if alpha else "RGB")
+                    pixels = image.convert("RGBA" if alpha else "RGB")
                 # scaled first (a JPEG decodes at a reduced scale), then turned and
                 # converted: each later step copies only the small image
-                image.thumbnail((MAX_SIDE, MAX_SIDE))
-                upright = ImageOps.exif_transpose(image)
+                pixels.thumbnail((MAX_SIDE, MAX_SIDE))
+                upright = ImageOps.exif_transpose(pixels)
                 return _encode(_bare(upright, alpha))
     except PhotoError:
         raise
