@@ -13,10 +13,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.app import create_app
 from ledger.service.ledger import Ledger
@@ -25,6 +27,7 @@ from ledger.service.settings import Settings
 from tests.factories import GTIN
 from tests.integration.signals_world import Clock
 from tests.integration.world import config
+from tests.profiles import examples
 
 ADDRESSES = [f"203.0.113.{i}" for i in range(256)]
 
@@ -143,3 +146,40 @@ def test_two_apps_on_one_database_give_one_client_one_hash(
     assert clients[0] == clients[1] and len(clients[0]) == 32
     assert "192.0.2.44" not in clients[0]
     assert clients[0] == first.salt.client_hash("192.0.2.44", datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clock, list[Ledger]]]:
+    """Two workers on one SQLite database, kept across a property's examples (each
+    example starts 100 days after the last one, so none sees another's days)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('salt')}/p.db"
+    clock = Clock()
+    workers = [open_worker(url, clock) for _ in range(2)]
+    yield clock, workers
+    for worker in workers:
+        worker.close()
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(
+    visits=st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(ADDRESSES[:4]), st.booleans()),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_hashes_are_equal_exactly_for_one_address_on_one_day(
+    shared: tuple[Clock, list[Ledger]], visits: list[tuple[int, str, bool]]
+) -> None:
+    """Any run of visits (day offsets in order, an address, which of two workers): two
+    hashes are equal exactly when address and day are; only the current day's salt is
+    stored once it began."""
+    clock, workers = shared
+    start = clock.now = clock.now + timedelta(days=100)
+    seen: dict[str, tuple[int, str]] = {}
+    for day, address, second in sorted(visits, key=lambda v: v[0]):
+        clock.now = start + timedelta(days=day)
+        hashed = workers[second].salt.client_hash(address)
+        assert seen.setdefault(hashed, (day, address)) == (day, address)
+        assert workers[second].salt.days() == [utc_day(clock.now)]
+    assert len(set(seen.values())) == len(seen)
