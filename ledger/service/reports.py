@@ -4,7 +4,8 @@ A report names a unit, a reason from `REASONS`, optional free text and an option
 photo (JPEG, PNG or WebP, at most `MAX_PHOTO` bytes, re-encoded without any metadata
 by ledger.service.photos). Each client and each unit may file a few per day
 (`ReportPolicy`). It is stored outside the signed log and routed to the brand of the
-unit's GTIN (no brand: the operator's queue). Open reports put the unit's verdict on ``caution``.
+unit's GTIN (no brand: the operator's queue). Open reports put the unit's verdict on
+``caution``.
 
 The brand (or an operator) answers: ``ack`` records the first response and leaves the
 report open; ``close`` closes it; ``flag`` appends the brand's signed ``flag`` entry on
