@@ -248,7 +248,7 @@ class ReportService:
             raise NotFoundError(f"report {report_id} has no photo", field="report_id")
         self.may_triage(by, found["brand"])
         data, media = bytes(found["photo"]), str(found["photo_type"])
-        if media not in SERVED_TYPES:  # stored before photos were re-encoded on intake
+        if media not in SERVED_TYPES:  # ``legacy:...``: stored before re-encoding (0006)
             data, media = photos.reencode(data)
         return data, media
 

@@ -1,4 +1,9 @@
-"""privacy: random daily scan salts, report quotas per day
+"""privacy: random daily scan salts, report quotas per day, legacy photos marked
+
+Photos are re-encoded without metadata on intake from this revision on; the photos
+stored before it are as they were sent (EXIF with GPS included). Their type is marked
+``legacy:<type>``, so that `ReportService.report_photo` re-encodes them when it serves
+them (a migration does not decode images).
 
 Revision ID: 0006_privacy
 Revises: 0005_perf
@@ -34,9 +39,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["log"], ["logs.id"]),
         sa.PrimaryKeyConstraint("log", "scope", "subject", "day"),
     )
+    op.execute(
+        "UPDATE reports SET photo_type = 'legacy:' || photo_type "
+        "WHERE photo IS NOT NULL AND photo_type NOT LIKE 'legacy:%'"
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.execute(
+        "UPDATE reports SET photo_type = substr(photo_type, 8) WHERE photo_type LIKE 'legacy:%'"
+    )
     op.drop_table("report_quotas")
     op.drop_table("scan_salts")
