@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
@@ -90,22 +88,20 @@ def create_app(
         settings=settings,
         limiter=make_limiter(settings.rate, settings.burst, settings.redis_url),
         metrics=Metrics(),
-        scan_secret=hashlib.sha256(
-            b"provenance-ledger scan salt\n" + crypto.private_key_to_pem(served.config.operator_key)
-        ).digest(),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        for each in deployment.ledgers.values():  # scan retention (ledger.service.policies)
-            await run_in_threadpool(each.signals.prune_scans)
+        await context.retain()  # retention (ledger.service.retention), then hourly
         flusher = asyncio.create_task(context.flush_forever())
+        retainer = asyncio.create_task(context.retain_forever())
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in (flusher, retainer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await context.flush_scans()
             await context.limiter.close()
             if owned:

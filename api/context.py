@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
 from ledger.entry import SignedEvent
-from ledger.errors import ValidationError
+from ledger.errors import StorageError, ValidationError
 from ledger.events import format_time
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.deployment import Deployment
@@ -51,6 +50,10 @@ from ledger.service.ledger import Ledger, Scan
 from ledger.service.settings import Settings
 
 MIN_SIZE_HEADER = "Provenance-Min-Size"
+#: the server deletes past days' scan salts this often (seconds) ...
+SALT_PURGE_SECONDS = 60.0
+#: ... and runs the whole retention job every this many purges (hourly)
+RETENTION_EVERY = 60
 _PLACE = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
 _AGENTS = (
     ("wechat", re.compile(r"MicroMessenger", re.I)),
@@ -68,7 +71,6 @@ class Context:
     settings: Settings
     limiter: Limiter
     metrics: Metrics
-    scan_secret: bytes
     pending_scans: list[Scan] = field(default_factory=list)
     #: a sequence lock around scan flushes: odd while a batch is being written
     flush_generation: int = 0
@@ -151,11 +153,14 @@ class Context:
         return self.client_hash(client_address(request), now)
 
     def client_hash(self, address: str, now: datetime) -> str:
-        """A salted hash of the client address that changes every UTC day (no raw IP)."""
-        day = now.strftime("%Y-%m-%d").encode()
-        return hmac.new(
-            self.scan_secret, day + b"|" + address.encode(), hashlib.sha256
-        ).hexdigest()[:32]
+        """The client's hash of the UTC day of ``now``: keyed with the day's random salt,
+        which every worker on the default log's database shares and which is deleted
+        when the day ends (ledger.service.salt); never the raw address.
+
+        Raises:
+            StorageError: the database failed (the day's salt is read once per day).
+        """
+        return self.deployment.default.salt.client_hash(address, now)
 
     async def flush_scans(self) -> None:
         """Write queued scans in one transaction."""
@@ -224,6 +229,37 @@ class Context:
         while True:
             await asyncio.sleep(interval)
             await self.flush_scans()
+
+    async def retain(self) -> dict[str, dict[str, int]]:
+        """Run the retention job of every log now (ledger.service.retention); return
+        each log's counts by kind.
+
+        Raises:
+            StorageError: a database failed.
+        """
+        done = {}
+        for name, ledger in self.deployment.ledgers.items():
+            report = await run_in_threadpool(ledger.retention.run)
+            done[name] = report.to_dict()
+        return done
+
+    async def retain_forever(
+        self, salt_interval: float = SALT_PURGE_SECONDS, every: int = RETENTION_EVERY
+    ) -> None:
+        """Until cancelled: delete past days' salts every ``salt_interval`` seconds (so
+        a day's salt is gone within that long after the day ends, even on a quiet
+        server), and run the whole retention job every ``every`` of those rounds. A
+        failed round is retried at the next one (a database may be briefly away)."""
+        rounds = 0
+        while True:
+            await asyncio.sleep(salt_interval)
+            rounds += 1
+            try:
+                await run_in_threadpool(self.deployment.default.salt.purge)
+                if rounds % every == 0:
+                    await self.retain()
+            except StorageError:
+                continue
 
 
 def owner_cookie(gtin: str, serial: str) -> str:

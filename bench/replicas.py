@@ -26,7 +26,7 @@ import time
 import httpx
 
 from bench.figures import Figure, Run
-from bench.server import serve, wrk_run
+from bench.server import METRICS_AUTH, serve, wrk_run
 from tests.e2e.server import seed
 from tests.integration.pgcluster import Cluster, clusters, server_binaries
 from tests.integration.world import config
@@ -87,7 +87,7 @@ def figures(run: Run) -> list[Figure]:
         extra = {"DATABASE_REPLICA_URLS": replica.url()}
         with serve(primary.url(), config(name), extra_env=extra) as url:
             split, split_primary, split_replica = _drive(url, path, seconds, pair)
-            metrics = httpx.get(f"{url}/metrics").text
+            metrics = httpx.get(f"{url}/metrics", headers=METRICS_AUTH).text
         with serve(primary.url(), config(name)) as url:
             again, _, _ = _drive(url, path, seconds, pair)
     if "provenance_replica_up" not in metrics:

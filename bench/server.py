@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,12 @@ from ledger.service.ledger import LogConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCEPT_JSON = 'wrk.headers["Accept"] = "application/json"\n'
+
+
+#: the bearer token /metrics wants on the bench's servers (random per run)
+METRICS_TOKEN = secrets.token_urlsafe(16)
+#: the header that bears it
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def free_port() -> int:
@@ -61,6 +68,7 @@ def serve(
             "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "PROVENANCE_RATE": "10000000",
             "PROVENANCE_BURST": "10000000",
+            "PROVENANCE_METRICS_TOKEN": METRICS_TOKEN,
             **(extra_env or {}),
         }
         command = [

@@ -24,6 +24,7 @@ from cli.commands import (
     keys,
     mint,
     registry,
+    retention,
     server,
     signals,
     verify,
@@ -121,6 +122,7 @@ app.add_typer(registry.authorize_app, name="authorize")
 app.add_typer(registry.product_app, name="product")
 app.add_typer(export.app, name="export")
 app.add_typer(imports.app, name="import")
+app.add_typer(retention.app, name="retention")
 
 
 def main() -> None:

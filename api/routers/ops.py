@@ -1,13 +1,23 @@
-"""Liveness and Prometheus metrics."""
+"""Liveness and Prometheus metrics.
+
+``/metrics`` tells how busy each log and route is, which scanners' traffic reveals in
+aggregate: it answers only a scraper bearing ``PROVENANCE_METRICS_TOKEN``, and nothing
+(404) on a server without that setting.
+"""
 
 from __future__ import annotations
+
+import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.context import Context, ctx
+from api.problems import problem
 from api.schemas import Health, problems
+from ledger.errors import NotFoundError
+from ledger.reqsig import AuthenticationError
 
 router = APIRouter(tags=["operations"])
 
@@ -29,21 +39,45 @@ async def healthz(request: Request) -> JSONResponse:
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics",
+    summary="Prometheus metrics (bearer token PROVENANCE_METRICS_TOKEN; 404 without one)",
     response_class=PlainTextResponse,
     responses={
         200: {
             "content": {"text/plain": {"schema": {"type": "string"}}},
             "description": "Prometheus text format",
         },
-        **problems(503),
+        **problems(401, 404, 503),
     },
 )
 async def metrics(request: Request) -> Response:
-    """Request counts and latencies, appended entries, scans, log sizes, replica lag."""
+    """Request counts and latencies, appended entries, scans, log sizes, replica lag:
+    only for a scraper bearing ``PROVENANCE_METRICS_TOKEN``; without that setting the
+    public port does not answer it at all (404)."""
     context = ctx(request)
+    refusal = refuse(request, context.settings.metrics_token)
+    if refusal is not None:
+        return refusal
     await run_in_threadpool(_observe, context)
     return context.metrics.render()
+
+
+def refuse(request: Request, token: str | None) -> Response | None:
+    """None if the request bears ``token`` (``Authorization: Bearer TOKEN``), else the
+    refusal: 404 ``not-found`` when no token is configured (the metrics are not served
+    here), 401 ``unauthenticated`` with a Bearer challenge for no or another token."""
+    if not token:
+        return problem(404, NotFoundError.code, "no such resource")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # compared in constant time, as bytes: a str comparison refuses non-ASCII input
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return None
+    response = problem(
+        401,
+        AuthenticationError.code,
+        "the metrics need the bearer token PROVENANCE_METRICS_TOKEN",
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
 
 
 def _observe(context: Context) -> None:

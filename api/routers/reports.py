@@ -33,6 +33,7 @@ from ledger.service.reports import MAX_PHOTO, MAX_TEXT
 
 router = APIRouter(tags=["signals"])
 
+_SUFFIX = {"image/jpeg": "jpg", "image/png": "png"}  # the only types a photo is served as
 _Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="the report's id")]
 
 
@@ -194,8 +195,8 @@ async def resolve(request: Request, report_id: _Id) -> Response:
     response_class=Response,
     responses={
         200: {
-            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
-            "description": "the photo as it was sent",
+            "content": {"image/jpeg": {}, "image/png": {}},
+            "description": "the photo, re-encoded without metadata when it was filed",
         },
         **problems(401, 403, 404, 422, 429),
     },
@@ -207,4 +208,10 @@ async def photo(request: Request, report_id: _Id) -> Response:
     ledger = await _ledger_of_report(context, report_id)
     signer = await request_signer(request, ledger)
     data, media = await run_in_threadpool(ledger.reports.report_photo, report_id, signer)
-    return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})
+    # re-encoded on intake (image/jpeg or image/png only); never sniffed as anything else
+    headers = {
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="report-{report_id}.{_SUFFIX[media]}"',
+    }
+    return Response(data, media_type=media, headers=headers)

@@ -9,6 +9,8 @@ the work, each in its own module with what it needs passed in:
 - ``ledger.claims`` (ledger.service.claims): ownership claims and resale transfers;
 - ``ledger.signals`` (ledger.service.signals): clone signals, alerts, scan retention;
 - ``ledger.reports`` (ledger.service.reports): consumer reports and the brand's triage;
+- ``ledger.salt`` (ledger.service.salt): the day's random scan salt and client hashes;
+- ``ledger.retention`` (ledger.service.retention): deleting shoppers' data on time;
 - ``ledger.cosigning`` (ledger.service.cosigning): witness cosignatures;
 - ``ledger.exports`` (ledger.service.exports): the audit bundle and offline unit proofs;
 - ``ledger.epcis`` (ledger.service.epcis): EPCIS export and capture.
@@ -50,10 +52,12 @@ from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
 from ledger.service.policies import Policies
 from ledger.service.reports import ReportService
+from ledger.service.retention import RetentionService
+from ledger.service.salt import ScanSalt
 from ledger.service.signals import ProbingCache, Scan, SignalService
 from ledger.service.unitview import ViewCache, entry_json
 from ledger.shapes import ActorShape, EntryShape, UnitViewShape
-from ledger.store import ReplicaStatus, SignalStore, Store
+from ledger.store import ReplicaStatus, RetentionStore, SaltStore, SignalStore, Store
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 from ledger.verify.verdict import ServedEntry
 from ledger.vocab import Role
@@ -116,6 +120,8 @@ class Ledger:
         self._views = ViewCache()
         self._probing = ProbingCache()
         self._faults = faults_from_env(os.environ)
+        # one per ledger, shared with its per-request copies: the day's salt in memory
+        self.salt = ScanSalt(SaltStore(store.engines), self._clock)
         if config.operator_key is None:
             if config.verifier_key is None:
                 raise KeyFormatError("a read-only ledger needs the log's verifier key")
@@ -152,7 +158,12 @@ class Ledger:
             self.policies.claims,
             clock,
         )
-        self.reports = ReportService(store, signal_store, log, self.appender, self.signals, clock)
+        self.reports = ReportService(
+            store, signal_store, log, self.appender, self.signals, clock, self.policies.reports
+        )
+        self.retention = RetentionService(
+            RetentionStore(store.engines), log, self.signals, self.salt, self.policies, clock
+        )
         self.exports = ExportService(store, log, self._verifier_key, self.cosigning)
         self.epcis = EpcisService(store, log, self.appender, clock)
 

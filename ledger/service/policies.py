@@ -9,7 +9,15 @@ Read from the environment by `Policies.from_env` (the server: `api.app.create_ap
   seconds (86400). A counter quiet for ``PROVENANCE_CLAIM_FORGET`` seconds (86400) after
   its wait ended starts again from zero (docs/SIGNALS.md, "Claims and resale").
 - ``PROVENANCE_SCAN_RETENTION_DAYS`` (90): scans older than this are ignored by the
-  signals and deleted by ``SignalService.prune_scans`` (run on every server start).
+  signals and deleted with their client hashes by the retention job
+  (ledger.service.retention: ``provenance retention run``, and hourly by the server).
+- ``PROVENANCE_REPORT_PHOTO_DAYS`` (90): a report's photo is deleted this many days
+  after it was filed; ``PROVENANCE_REPORT_CONTACT_DAYS`` (180): its text and client
+  hash (what could identify or reach the shopper) are deleted after this many; the
+  unit, reason, status and the brand's triage stay (ledger.service.retention).
+- ``PROVENANCE_REPORTS_PER_CLIENT`` (5) reports per client (daily client hash) and
+  ``PROVENANCE_REPORTS_PER_UNIT`` (50) per unit, each per UTC day, per log: the next one
+  is refused (429 ``report-quota``) before its photo is decoded or stored.
 - ``PROVENANCE_TRAVEL_KMH`` (1000), ``PROVENANCE_SCANNERS_PER_DAY`` (10),
   ``PROVENANCE_PROBE_SERIALS`` (5), ``PROVENANCE_POST_CLAIM_CLIENTS`` (1): when the
   clone signals fire (ledger.signals.compute).
@@ -85,11 +93,28 @@ class SignalPolicy:
 
 
 @dataclass(frozen=True)
+class ReportPolicy:
+    """How many reports a client (``per_client``) and a unit (``per_unit``) may get per
+    UTC day, and how long a report keeps its photo (``photo_retention``) and its text
+    and client hash (``contact_retention``)."""
+
+    per_client: int = 5
+    per_unit: int = 50
+    photo_retention: timedelta = timedelta(days=90)
+    contact_retention: timedelta = timedelta(days=180)
+
+    def __post_init__(self) -> None:
+        if self.per_client < 1 or self.per_unit < 1:
+            raise ValidationError("report quotas must be at least 1", field="reports")
+
+
+@dataclass(frozen=True)
 class Policies:
     """Every policy a `Ledger` is built with; the defaults are the documented ones."""
 
     claims: ClaimPolicy = field(default_factory=ClaimPolicy)
     signals: SignalPolicy = field(default_factory=SignalPolicy)
+    reports: ReportPolicy = field(default_factory=ReportPolicy)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Policies:
@@ -122,7 +147,19 @@ class Policies:
         changed = {k: v for k, v in thresholds.items() if v is not None}
         if changed:
             signals = replace(signals, thresholds=replace(signals.thresholds, **changed))
-        return cls(claims=claims, signals=signals)
+        report_counts = {
+            "per_client": _positive(env, "PROVENANCE_REPORTS_PER_CLIENT"),
+            "per_unit": _positive(env, "PROVENANCE_REPORTS_PER_UNIT"),
+        }
+        report_days = {
+            "photo_retention": _positive(env, "PROVENANCE_REPORT_PHOTO_DAYS"),
+            "contact_retention": _positive(env, "PROVENANCE_REPORT_CONTACT_DAYS"),
+        }
+        report_settings: dict[str, Any] = {k: v for k, v in report_counts.items() if v is not None}
+        report_settings.update(
+            {k: timedelta(days=v) for k, v in report_days.items() if v is not None}
+        )
+        return cls(claims=claims, signals=signals, reports=ReportPolicy(**report_settings))
 
 
 def _positive(env: Mapping[str, str], name: str) -> int | None:

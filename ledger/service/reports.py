@@ -1,9 +1,11 @@
 """Consumer reports and the brand's triage queue.
 
 A report names a unit, a reason from `REASONS`, optional free text and an optional
-photo (JPEG, PNG or WebP by its magic bytes, at most `MAX_PHOTO` bytes). It is stored
-outside the signed log and routed to the brand of the unit's GTIN (no brand: the
-operator's queue). Open reports put the unit's verdict on ``caution``.
+photo (JPEG, PNG or WebP, at most `MAX_PHOTO` bytes, re-encoded without any metadata
+by ledger.service.photos). Each client and each unit may file a few per day
+(`ReportPolicy`). It is stored outside the signed log and routed to the brand of the
+unit's GTIN (no brand: the operator's queue). Open reports put the unit's verdict on
+``caution``.
 
 The brand (or an operator) answers: ``ack`` records the first response and leaves the
 report open; ``close`` closes it; ``flag`` appends the brand's signed ``flag`` entry on
@@ -13,45 +15,65 @@ its first response is kept and summarised in the alerts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from ledger import gs1, reqsig
 from ledger.entry import SignedEvent
-from ledger.errors import ConflictError, NotFoundError, ValidationError
+from ledger.errors import ConflictError, LedgerError, NotFoundError, ValidationError
 from ledger.events import Flag, format_time
 from ledger.reqsig import AuthenticationError, ForbiddenError
 from ledger.rules.state import ActorRecord, KeyRecord, UnitRecord
+from ledger.service import photos
 from ledger.service.append import Appender
+from ledger.service.policies import ReportPolicy
+from ledger.service.salt import utc_day
 from ledger.service.signals import SignalService, response_summary
 from ledger.shapes import AlertsShape, ReportFiledShape, ReportShape
 from ledger.store import SignalStore, Store
+from ledger.store.signals import Quota
 from ledger.vocab import ReportAction, ReportReason, ReportStatus, Role, values
 
 REASONS = values(ReportReason)
 ACTIONS = values(ReportAction)
 MAX_TEXT = 2000
 MAX_PHOTO = 2 * 1024 * 1024
-_PHOTO_TYPES = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"RIFF", "image/webp"),
-)
+#: what a stored photo may be served as (photos are re-encoded on intake)
+SERVED_TYPES = (photos.JPEG, photos.PNG)
 
 
-def photo_type(photo: bytes) -> str:
-    """The photo's media type from its magic bytes.
+class ReportQuotaError(LedgerError):
+    """Too many reports from this client, or about this unit, today: try again tomorrow."""
+
+    code = "report-quota"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def clean_photo(photo: bytes) -> tuple[bytes, str]:
+    """The photo re-encoded without any metadata (ledger.service.photos) and its media
+    type, ``image/jpeg`` or ``image/png``.
 
     Raises:
-        ValidationError: too large, or not JPEG, PNG or WebP.
+        ValidationError: more than `MAX_PHOTO` bytes.
+        PhotoError: not a decodable JPEG, PNG or WebP image, or too many pixels.
     """
     if len(photo) > MAX_PHOTO:
         raise ValidationError(f"the photo exceeds {MAX_PHOTO} bytes", field="photo")
-    for magic, media in _PHOTO_TYPES:
-        if photo.startswith(magic) and (media != "image/webp" or photo[8:12] == b"WEBP"):
-            return media
-    raise ValidationError("the photo must be a JPEG, PNG or WebP image", field="photo")
+    return photos.reencode(photo)
+
+
+def seconds_to_next_day(now: datetime) -> int:
+    """Whole seconds from ``now`` to the next UTC midnight (at least 1): when a daily
+    quota opens again."""
+    moment = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    midnight = datetime.combine(moment.date() + timedelta(days=1), time(), tzinfo=UTC)
+    return max(1, math.ceil((midnight - moment).total_seconds()))
 
 
 class ReportService:
@@ -69,6 +91,7 @@ class ReportService:
         appender: Appender,
         signals: SignalService,
         clock: Callable[[], datetime],
+        policy: ReportPolicy | None = None,
     ) -> None:
         self._store = store
         self._signal_store = signal_store
@@ -76,6 +99,7 @@ class ReportService:
         self._appender = appender
         self._signals = signals
         self._clock = clock
+        self.policy = policy or ReportPolicy()
 
     def report(
         self,
@@ -89,9 +113,16 @@ class ReportService:
     ) -> ReportFiledShape:
         """File a consumer report; return ``{id, status, created_at, brand}``.
 
+        At most `ReportPolicy.per_client` reports per ``client`` (a daily client hash)
+        and `ReportPolicy.per_unit` per unit each UTC day: the quota is checked before
+        the photo is decoded and counted in the transaction that stores the report, so a
+        refused report stores nothing. The photo is stored re-encoded (`clean_photo`).
+
         Raises:
             GS1Error: a malformed GTIN or serial.
-            ValidationError: an unknown reason, too long a text, a bad photo.
+            ValidationError: an unknown reason, too long a text, too large a photo.
+            PhotoError: a photo that is not a decodable image of sensible size.
+            ReportQuotaError: the client's or the unit's reports of the day are spent.
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
         if reason not in REASONS:
@@ -99,25 +130,52 @@ class ReportService:
         text = (text or "").strip() or None
         if text is not None and len(text) > MAX_TEXT:
             raise ValidationError(f"the text exceeds {MAX_TEXT} characters", field="text")
-        media = photo_type(photo) if photo else None
+        now = self._clock()
+        quotas = self._quotas(unit, client, now)
+        spent = self._signal_store.quota_used(self._log, quotas)
+        if spent is not None:  # cheap refusal first: no photo decoded for a spent quota
+            raise self._quota_error(spent, now)
+        cleaned, media = clean_photo(photo) if photo else (None, None)
         found = self._store.records(self._log, {UnitRecord: [(unit.gtin, unit.serial)]})
         record = next((r for r in found if isinstance(r, UnitRecord)), None)
         brand = record.brand if record else self._signal_store.product_brand(self._log, unit.gtin)
-        created = format_time(self._clock())
+        created = format_time(now)
         row = {
             "gtin": unit.gtin,
             "serial": unit.serial,
             "brand": brand,
             "reason": reason,
             "text": text,
-            "photo": photo or None,
+            "photo": cleaned,
             "photo_type": media,
             "client": client,
             "created_at": created,
             "status": ReportStatus.OPEN,
         }
-        report_id = self._signal_store.insert_report(self._log, row)
-        return {"id": report_id, "status": ReportStatus.OPEN, "created_at": created, "brand": brand}
+        filed = self._signal_store.insert_report(self._log, row, quotas)
+        if filed.report_id is None:
+            raise self._quota_error(filed.spent or quotas[0], now)
+        return {
+            "id": filed.report_id,
+            "status": ReportStatus.OPEN,
+            "created_at": created,
+            "brand": brand,
+        }
+
+    def _quotas(self, unit: gs1.UnitId, client: str, now: datetime) -> list[Quota]:
+        day = utc_day(now)
+        return [
+            Quota("client", client, day, self.policy.per_client),
+            Quota("unit", f"{unit.gtin}/{unit.serial}", day, self.policy.per_unit),
+        ]
+
+    def _quota_error(self, spent: Quota, now: datetime) -> ReportQuotaError:
+        who = "from this client" if spent.scope == "client" else "about this unit"
+        wait = seconds_to_next_day(now)
+        return ReportQuotaError(
+            f"too many reports {who} today (at most {spent.limit}); try again in {wait} s",
+            wait,
+        )
 
     def may_triage(self, actor: ActorRecord, brand: str | None) -> None:
         """Allow an operator, or the brand itself, to see and answer the brand's queue.
@@ -189,7 +247,10 @@ class ReportService:
         if found is None or found["photo"] is None:
             raise NotFoundError(f"report {report_id} has no photo", field="report_id")
         self.may_triage(by, found["brand"])
-        return bytes(found["photo"]), str(found["photo_type"])
+        data, media = bytes(found["photo"]), str(found["photo_type"])
+        if media not in SERVED_TYPES:  # ``legacy:...``: stored before re-encoding (0006)
+            data, media = photos.reencode(data)
+        return data, media
 
     def resolve_report(
         self,

@@ -23,6 +23,8 @@
 - ``PROVENANCE_TRUSTED_PROXIES``: comma-separated CIDRs (or addresses) of the reverse
   proxies and CDN edges whose ``X-Forwarded-For`` is believed (empty: none; the client is
   the socket peer). See docs/OPERATIONS.md.
+- ``PROVENANCE_METRICS_TOKEN``: the bearer token ``GET /metrics`` requires
+  (``Authorization: Bearer TOKEN``); not set: ``/metrics`` answers 404.
 - ``PROVENANCE_WITNESSES``: the C2SP verifier keys (type 0x04) of the witnesses whose
   cosignatures the log accepts and counts, separated by commas or whitespace.
 - ``PROVENANCE_PUBLIC_ORIGINS``: the origins (``https://verify.example.com``) the page's
@@ -94,6 +96,7 @@ class Settings:
     witnesses: tuple[str, ...] = ()
     trusted_proxies: tuple[Network, ...] = ()
     public_origins: tuple[str, ...] = ()
+    metrics_token: str | None = None
 
     def deployment(self) -> DeploymentConfig:
         """The logs to serve: the ``PROVENANCE_LOGS`` file, else the one log configured here.
@@ -151,4 +154,5 @@ class Settings:
             public_origins=tuple(
                 env.get("PROVENANCE_PUBLIC_ORIGINS", "").replace(",", " ").split()
             ),
+            metrics_token=env.get("PROVENANCE_METRICS_TOKEN") or None,
         )

@@ -3,14 +3,21 @@
 `Store` is the only entry point; ledger.service.ledger is its only caller.
 """
 
-from ledger.store import signals_schema  # noqa: F401  (registers the signal tables)
+from ledger.store import (
+    privacy_schema,  # noqa: F401  (registers the salt and quota tables)
+    signals_schema,  # noqa: F401  (registers the signal tables)
+)
 from ledger.store.replicas import ReplicaStatus
 from ledger.store.repository import Store
+from ledger.store.retention import RetentionStore
+from ledger.store.salts import SaltStore
 from ledger.store.signals import SignalStore
 from ledger.store.writer import WriteTx
 
 __all__ = [
     "ReplicaStatus",
+    "RetentionStore",
+    "SaltStore",
     "SignalStore",
     "Store",
     "WriteTx",

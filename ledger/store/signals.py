@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger.errors import StorageError
 from ledger.rules.state import ProductRecord, UnitRecord
 from ledger.store.database import Engines
+from ledger.store.privacy_schema import REPORT_QUOTAS
 from ledger.store.queries import ENTRIES, SCANS
 from ledger.store.records import RECORD_TABLES
 from ledger.store.repository import Store
@@ -39,6 +40,23 @@ class Reservation(NamedTuple):
     counted: dict[tuple[str, str], int]
     waiting: tuple[str, str] | None
     until: str | None
+
+
+class Quota(NamedTuple):
+    """At most ``limit`` reports per ``(scope, subject)`` on ``day`` (``YYYY-MM-DD``)."""
+
+    scope: str
+    subject: str
+    day: str
+    limit: int
+
+
+class Filed(NamedTuple):
+    """The answer of `SignalStore.insert_report`: the new report's id, or the quota
+    that was already spent (and nothing was written)."""
+
+    report_id: int | None
+    spent: Quota | None
 
 
 class SignalStore:
@@ -301,14 +319,59 @@ class SignalStore:
 
     # --- reports -------------------------------------------------------------------
 
-    def insert_report(self, log: int, row: Mapping[str, Any]) -> int:
-        """Store a report; return its id."""
-        with self._write() as conn:
-            result = conn.execute(insert(REPORTS).values(log=log, **row))
-            key = result.inserted_primary_key
+    def insert_report(
+        self, log: int, row: Mapping[str, Any], quotas: Sequence[Quota] = ()
+    ) -> Filed:
+        """Store a report unless a quota is spent; return its id, or the spent quota.
+
+        Each quota is counted in the transaction that stores the report, by one
+        statement (``INSERT ... ON CONFLICT DO UPDATE SET used = used + 1 WHERE used <
+        limit RETURNING used``) that leaves a full counter alone and answers nothing:
+        then the transaction is rolled back, so a refused report leaves neither a row nor
+        a count behind, and concurrent reports are counted one after another (the row
+        lock on PostgreSQL, the database lock on SQLite), never past the limit.
+        """
+        table = REPORT_QUOTAS
+        dialect_insert = sqlite_insert if self.engines.is_sqlite else pg_insert
+        try:
+            with self.engines.writer.connect() as conn:
+                with conn.begin() as transaction:
+                    for quota in quotas:
+                        upsert = dialect_insert(table).values(
+                            log=log, scope=quota.scope, subject=quota.subject, day=quota.day, used=1
+                        )
+                        counting = upsert.on_conflict_do_update(
+                            index_elements=["log", "scope", "subject", "day"],
+                            set_={"used": table.c.used + 1},
+                            where=table.c.used < quota.limit,
+                        ).returning(table.c.used)
+                        if quota.limit < 1 or conn.execute(counting).scalar_one_or_none() is None:
+                            transaction.rollback()
+                            return Filed(report_id=None, spent=quota)
+                    result = conn.execute(insert(REPORTS).values(log=log, **row))
+                    key = result.inserted_primary_key
+        except SQLAlchemyError as e:
+            raise StorageError(f"database write failed; nothing was written: {e}") from e
         if key is None:  # pragma: no cover - every supported database returns it
             raise StorageError("the database returned no report id")
-        return int(key[0])
+        return Filed(report_id=int(key[0]), spent=None)
+
+    def quota_used(self, log: int, quotas: Sequence[Quota]) -> Quota | None:
+        """The first of ``quotas`` already spent, or None (a read: the count that
+        decides is `insert_report`'s)."""
+        with self._read() as conn:
+            for quota in quotas:
+                used = conn.execute(
+                    select(REPORT_QUOTAS.c.used).where(
+                        REPORT_QUOTAS.c.log == log,
+                        REPORT_QUOTAS.c.scope == quota.scope,
+                        REPORT_QUOTAS.c.subject == quota.subject,
+                        REPORT_QUOTAS.c.day == quota.day,
+                    )
+                ).scalar_one_or_none()
+                if (used or 0) >= quota.limit:
+                    return quota
+        return None
 
     def report(self, log: int, report_id: int) -> dict[str, Any] | None:
         """One report (with its photo), or None."""

@@ -344,6 +344,27 @@ VERIFY_PROOF = _object(
 )
 """``verify --proof FILE``: what the offline proof establishes (a failure exits 1)."""
 
+_COUNT = {"type": "integer", "minimum": 0}
+RETENTION = _object(
+    {
+        "deleted": _object(
+            {
+                kind: _COUNT
+                for kind in (
+                    "scans",
+                    "owner_clients",
+                    "photos",
+                    "contacts",
+                    "claim_attempts",
+                    "report_quotas",
+                    "salts",
+                )
+            }
+        )
+    }
+)
+"""``retention run``: rows deleted (or, for report fields, emptied) per kind."""
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "keys": KEY,
     "keys export": KEY_EXPORT,
@@ -364,5 +385,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "witness new": WITNESS_NEW,
     "witness": WITNESS,
     "verify proof": VERIFY_PROOF,
+    "retention run": RETENTION,
 }
 """Every schema by the name docs/CLI.md gives it."""

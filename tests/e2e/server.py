@@ -13,6 +13,7 @@ that keeps its cookies, connecting from ``address``.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -57,6 +58,12 @@ class LiveWorld(World):
     def accept(self, signed: SignedEvent, now: datetime | None = None) -> list[Record]:
         """Check at the real time and apply."""
         return super().accept(signed, now or datetime.now(UTC))
+
+
+#: the bearer token /metrics wants on every test server (random per run; docs/OPERATIONS.md)
+METRICS_TOKEN = secrets.token_urlsafe(16)
+#: the header that bears it
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @dataclass(kw_only=True)
@@ -184,6 +191,7 @@ def server_env(
         "PROVENANCE_PUBLIC_URL": public_url,
         "PROVENANCE_RATE": "1000",
         "PROVENANCE_BURST": "5000",
+        "PROVENANCE_METRICS_TOKEN": METRICS_TOKEN,
         **(extra_env or {}),
     }
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger import codec, merkle
 from ledger.entry import SignedEvent
-from tests.e2e.server import LiveServer, Served
+from tests.e2e.server import METRICS_AUTH, LiveServer, Served
 from tests.factories import GTIN
 from tests.rules_factories import World
 
@@ -307,7 +307,7 @@ def _problems(server: Served, errors: list[tuple[str, int]]) -> None:
 def test_reads_and_errors(asgi_server: Served) -> None:
     assert asgi_server.get("/v1/actors/acme").json()["role"] == "brand"
     _problems(asgi_server, ERRORS)
-    metrics = asgi_server.get("/metrics").text
+    metrics = asgi_server.get("/metrics", headers=METRICS_AUTH).text
     assert "provenance_http_requests_total" in metrics and "provenance_log_size" in metrics
     _unit_etag_revalidates(asgi_server)
 

@@ -36,7 +36,7 @@ from ledger import note
 from ledger.entry import SignedEvent
 from ledger.service.audit import audit_log
 from ledger.store import Store
-from tests.e2e.server import LiveServer, LiveWorld, free_port, seed, start
+from tests.e2e.server import METRICS_AUTH, LiveServer, LiveWorld, free_port, seed, start
 from tests.factories import GTIN, public_b64
 from tests.integration.pgcluster import Cluster, Site, clusters, server_binaries, wait_for
 from tests.integration.test_deployment import write_config
@@ -96,7 +96,7 @@ def log_size(cluster: Cluster) -> int:
 
 def metric(url: str, name: str, **labels: str) -> float | None:
     """One sample of ``/metrics`` by name and labels, or None."""
-    text = httpx.get(f"{url}/metrics").text
+    text = httpx.get(f"{url}/metrics", headers=METRICS_AUTH).text
     for line in text.splitlines():
         match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
         if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):

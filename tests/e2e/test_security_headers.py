@@ -12,12 +12,14 @@ under its CSP and the browser reports no violation.
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from api.headers import csp_hash, inline
 from ledger import reqsig
@@ -100,7 +102,9 @@ def test_every_page_carries_the_page_headers(asgi_server: Served) -> None:
 def test_every_other_answer_is_nosniff_and_allows_nothing(asgi_server: Served) -> None:
     server = asgi_server
     mint(server, "HDR-PHOTO")
-    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (30, 200, 30)).save(buffer, "PNG")  # decoded and re-encoded
+    png = buffer.getvalue()
     with server.client() as shopper:
         fields = {"gtin": GTIN, "serial": "HDR-PHOTO", "reason": "counterfeit"}
         filed = post_form(shopper, "/v1/reports", GTIN, "HDR-PHOTO", fields,

@@ -9,11 +9,13 @@ unit's view counts only the scans the server's background task has flushed (ever
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from ledger import claimcode, codec, crypto, reqsig
 from ledger.entry import SignedEvent
@@ -21,6 +23,7 @@ from tests.e2e.forms import post_form
 from tests.e2e.server import LiveServer, Served
 from tests.factories import GTIN, key
 from tests.rules_factories import World
+from tests.unit.test_photo_reencode import gps_jpeg
 
 PROBLEM = "urn:provenance-ledger:problem:"
 JSON = {"Accept": "application/json"}
@@ -180,16 +183,18 @@ def test_alerts_refuse_unsigned_forged_stale_and_other_brands(asgi_server: Serve
 def test_a_report_from_the_form_is_triaged_by_the_brand(asgi_server: Served) -> None:
     server = asgi_server
     mint(server, "HTTP-REPORT")
-    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    fields = {"gtin": GTIN, "serial": "HTTP-REPORT", "reason": "counterfeit", "text": "odd"}
+    html = b"<!doctype html><script>alert(document.cookie)</script>"
     with server.client() as shopper:
+        refused = post_form(
+            shopper, "/v1/reports", GTIN, "HTTP-REPORT", fields,
+            files={"photo": ("p.jpg", html, "image/jpeg")},
+        )  # fmt: skip
+        assert refused.status_code == 400  # an HTML file named .jpg is no photo
         sent = post_form(
-            shopper,
-            "/v1/reports",
-            GTIN,
-            "HTTP-REPORT",
-            {"gtin": GTIN, "serial": "HTTP-REPORT", "reason": "counterfeit", "text": "odd"},
-            files={"photo": ("p.png", png, "image/png")},
-        )
+            shopper, "/v1/reports", GTIN, "HTTP-REPORT", fields,
+            files={"photo": ("p.jpg", gps_jpeg(), "image/jpeg")},
+        )  # fmt: skip
     assert sent.status_code == 201 and "Thank you" in sent.text
     assert codes(view(server, "HTTP-REPORT")) == ["reported"]
     too_big = server.post(
@@ -202,7 +207,14 @@ def test_a_report_from_the_form_is_triaged_by_the_brand(asgi_server: Served) -> 
     report = next(r for r in queue["reports"] if r["unit"]["serial"] == "HTTP-REPORT")
     assert report["photo"] and report["status"] == "open"
     photo = signed_get(server, f"/v1/reports/{report['id']}/photo", seed=2)
-    assert photo.content == png and photo.headers["content-type"] == "image/png"
+    # re-encoded on intake: a JPEG without the GPS EXIF (or any metadata) it was sent with
+    assert photo.headers["content-type"] == "image/jpeg"
+    assert photo.headers["x-content-type-options"] == "nosniff"
+    assert photo.headers["content-disposition"] == f'inline; filename="report-{report["id"]}.jpg"'
+    with Image.open(io.BytesIO(photo.content)) as image:
+        assert image.format == "JPEG" and not image.getexif()
+        assert "exif" not in image.info and "icc_profile" not in image.info
+    assert b"PhoneMaker" not in photo.content
     assert signed_get(server, f"/v1/reports/{report['id']}/photo", seed=8).status_code == 403
     path = f"/v1/reports/{report['id']}/resolve"
     assert signed_post(server, path, {"action": "close"}, seed=8).status_code == 403

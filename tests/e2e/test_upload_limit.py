@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import select
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from starlette.types import Message, Receive, Scope, Send
 
 from api.bodylimit import (
@@ -275,7 +277,7 @@ def test_a_report_within_the_limit_still_goes_through(
 ) -> None:
     server, spool, _data = guarded
     headers, fields = _form_headers(server)
-    photo = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    photo = _png()
     before = _reports(server)
     with server.client() as browser:
         browser.cookies.update(dict(c.split("=", 1) for c in headers["Cookie"].split("; ")))
@@ -298,10 +300,18 @@ def _fields_then(fields: dict[str, str], rest: str) -> bytes:
     ).encode() + rest.encode("latin-1")
 
 
-PHOTO_PART = (
+def _png() -> bytes:
+    """A real 8x8 PNG (photos are decoded and re-encoded on intake)."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+PHOTO_HEAD = (
     f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photo"; filename="p.png"\r\n'
-    "Content-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n"
+    "Content-Type: image/png\r\n\r\n"
 )
+PHOTO_PART = PHOTO_HEAD + "\x89PNG\r\n\x1a\n"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 BROKEN = [
     ("no boundary", "multipart/form-data", lambda f: _fields_then(f, "")),
@@ -346,7 +356,8 @@ def test_the_same_form_whole_is_filed(guarded: tuple[LiveServer, Path, Path]) ->
     server, _spool, _data = guarded
     headers, fields = _form_headers(server)
     before = _reports(server)
-    whole = _fields_then(fields, PHOTO_PART + "\0" * 64 + f"\r\n--{BOUNDARY}--\r\n")
+    photo = _png().decode("latin-1")
+    whole = _fields_then(fields, PHOTO_HEAD + photo + f"\r\n--{BOUNDARY}--\r\n")
     with server.client() as client:
         answer = client.post(
             "/v1/reports",

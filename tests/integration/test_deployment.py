@@ -111,7 +111,9 @@ def beta_events(genesis: SignedEvent) -> list[SignedEvent]:
 def test_units_land_in_their_brands_log_and_are_found_there(deployment: Deployment) -> None:
     a, b = deployment.for_log("a"), deployment.for_log("b")
     LedgerWorld.base(a)  # acme and its unit SN-0001, written to log a directly
-    settings = Settings.from_env({"PROVENANCE_RATE": "1000", "PROVENANCE_BURST": "1000"})
+    settings = Settings.from_env(
+        {"PROVENANCE_RATE": "1000", "PROVENANCE_BURST": "1000", "PROVENANCE_METRICS_TOKEN": "t"}
+    )
     app = create_app(settings, deployment=deployment)
 
     async def story(client: httpx.AsyncClient) -> None:
@@ -137,7 +139,7 @@ def test_units_land_in_their_brands_log_and_are_found_there(deployment: Deployme
         entry = (await client.get("/logs/b/v1/entries/3")).json()["entries"][0]
         unit = (await client.get(f"/v1/units/{GTIN_B}/B-1")).json()
         assert entry["leaf_hash"] == unit["entries"][0]["leaf_hash"]
-        metrics = (await client.get("/metrics")).text
+        metrics = (await client.get("/metrics", headers={"Authorization": "Bearer t"})).text
         assert 'provenance_log_size{log="b"} 4.0' in metrics
 
     run(app, story)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from ledger import entry
 from ledger.errors import ConflictError, ValidationError
@@ -16,7 +18,14 @@ from ledger.service.reports import MAX_PHOTO
 from tests.factories import GTIN, key, public_b64
 from tests.integration.signals_world import SignalWorld
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (8, 8), (0, 0, 0, 0)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 @pytest.fixture
