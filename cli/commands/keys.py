@@ -1,4 +1,5 @@
-"""``provenance keys``: create, show and export Ed25519 keys (files are mode 0600)."""
+"""``provenance keys``: create, show and export Ed25519 keys (files are mode 0600), and
+create keys inside a PKCS#11 token (``token-new``)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,30 @@ def export(actor: str = typer.Argument(...), key: Path = typer.Option(None, "--k
     """Print the public key (base64url) to give to the operator; the private key stays."""
     info = _describe(key_path(key, actor))
     emit({"public_key": info["public_key"], "key_id": info["key_id"]}, safe(info["public_key"]))
+
+
+@app.command("token-new")
+def token_new(
+    uri: str = typer.Argument(
+        ...,
+        help="pkcs11:token=LABEL;object=KEY?module-path=/path/to/module.so"
+        "[&pin-source=file:/path|env:NAME] (PIN default: $PROVENANCE_PKCS11_PIN)",
+    ),
+) -> None:
+    """Generate an Ed25519 key pair inside a PKCS#11 token (the private key never leaves
+    it); use the URI as PROVENANCE_CHECKPOINT_KEY or PROVENANCE_OPERATOR_KEY."""
+    from ledger import crypto
+    from ledger.service.pkcs11 import Pkcs11Uri, generate
+
+    public = generate(Pkcs11Uri.parse(uri))
+    info = {
+        "uri": uri,
+        "key_id": crypto.key_id(public),
+        "public_key": crypto.public_key_to_b64(public),
+    }
+    emit(
+        info,
+        safe(f"created {Pkcs11Uri.parse(uri)}"),
+        safe(f"key id     {info['key_id']}"),
+        safe(f"public key {info['public_key']}"),
+    )

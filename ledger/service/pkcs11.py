@@ -29,12 +29,14 @@ opened: nothing else in the ledger loads it, and the core never does.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from cryptography.exceptions import InvalidSignature
@@ -42,9 +44,6 @@ from cryptography.exceptions import InvalidSignature
 from ledger import crypto
 from ledger.errors import KeyFormatError, KeyUnavailableError
 from ledger.service.keyfiles import read_key_file
-
-if TYPE_CHECKING:  # the binding is optional (extra ``hsm``): imported when a token opens
-    import pkcs11
 
 SCHEME = "pkcs11:"
 #: where the PIN comes from when the URI names no ``pin-source``
@@ -143,18 +142,21 @@ def _attributes(part: str, separator: str, where: str) -> dict[str, str]:
 
 
 class Pkcs11Signer:
-    """An Ed25519 key in a PKCS#11 token, signing through one logged-in session.
+    """An Ed25519 key in a PKCS#11 token, signing through the process's logged-in session
+    with that token.
 
-    Satisfies `ledger.crypto.Signer`. A session is not safe for concurrent use, so signing
-    takes a lock (a signature takes well under a millisecond in SoftHSM2).
+    Satisfies `ledger.crypto.Signer`. PKCS#11 logs a whole process in to a token, not a
+    session, so every key of one token (the log key and the registry key, say) shares one
+    session (`_Login`); a session is not safe for concurrent use, so signing takes its
+    lock (a signature takes well under a millisecond in SoftHSM2).
     """
 
-    def __init__(self, uri: Pkcs11Uri, session: pkcs11.Session, private: Any, public: bytes):
+    def __init__(self, uri: Pkcs11Uri, login: _Login, private: Any, public: bytes) -> None:
         self.uri = uri
-        self._session = session
+        self._login = login
         self._private = private
         self._public = crypto.public_key_from_raw(public)
-        self._lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def open(cls, uri: Pkcs11Uri, environ: Mapping[str, str] | None = None) -> Pkcs11Signer:
@@ -166,28 +168,25 @@ class Pkcs11Signer:
                 the PIN is refused or the token locked, no such key (or several), or the
                 private key does not sign for the public one.
         """
-        pin = uri.pin(environ)
         binding = _binding()
-        with _errors(uri):
-            token = _library(uri.module).get_token(token_label=uri.token)
-            session = token.open(user_pin=pin)
+        login = _Login.acquire(uri, uri.pin(environ))
         try:
-            with _errors(uri):
-                private = session.get_key(
+            with login.lock, _errors(uri):
+                private = login.session.get_key(
                     object_class=binding.ObjectClass.PRIVATE_KEY,
                     key_type=binding.KeyType.EC_EDWARDS,
                     label=uri.object,
                 )
-                public = session.get_key(
+                public = login.session.get_key(
                     object_class=binding.ObjectClass.PUBLIC_KEY,
                     key_type=binding.KeyType.EC_EDWARDS,
                     label=uri.object,
                 )
                 raw = _raw_point(public[binding.Attribute.EC_POINT], uri)
-            signer = cls(uri, session, private, raw)
+            signer = cls(uri, login, private, raw)
             signer._self_test()
         except BaseException:
-            session.close()
+            login.release()
             raise
         return signer
 
@@ -199,16 +198,22 @@ class Pkcs11Signer:
         """The token's Ed25519 signature (CKM_EDDSA) of ``data``.
 
         Raises:
-            KeyUnavailableError: the token failed (removed, logged out, out of order).
+            KeyUnavailableError: the signer was closed, or the token failed (removed,
+                logged out, out of order).
         """
         binding = _binding()
-        with self._lock, _errors(self.uri):
+        with self._login.lock, _errors(self.uri):
+            if self._closed:
+                raise KeyUnavailableError(f"the {self.uri} is closed", field="key")
             return bytes(self._private.sign(bytes(data), mechanism=binding.Mechanism.EDDSA))
 
     def close(self) -> None:
-        """Log out and close the session."""
-        with self._lock:
-            self._session.close()
+        """Stop signing; the token's session closes (logging out) with its last key."""
+        with self._login.lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._login.release()
 
     def _self_test(self) -> None:
         try:
@@ -219,6 +224,55 @@ class Pkcs11Signer:
             ) from e
 
 
+class _Login:
+    """This process's logged-in session with one token, shared by the keys it opens."""
+
+    _open: ClassVar[dict[tuple[Path, str], _Login]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, where: tuple[Path, str], session: Any, pin: str) -> None:
+        self.where = where
+        self.session = session
+        self.lock = threading.Lock()
+        self.users = 1
+        # to refuse a second key of the token opened with another PIN (the token would
+        # not be asked again: it is logged in); a digest, so the PIN is not kept
+        self._pin = hashlib.sha256(pin.encode()).digest()
+
+    @classmethod
+    def acquire(cls, uri: Pkcs11Uri, pin: str) -> _Login:
+        """The token's session, logging in (read-write) when this process is not yet.
+
+        Raises:
+            KeyUnavailableError: module, token or PIN refused (see `Pkcs11Signer.open`).
+        """
+        where = (uri.module, uri.token)
+        with cls._guard:
+            login = cls._open.get(where)
+            if login is not None:
+                if not hmac.compare_digest(login._pin, hashlib.sha256(pin.encode()).digest()):
+                    raise KeyUnavailableError(
+                        f"the token {uri.token!r} refused the PIN", field="key"
+                    )
+                login.users += 1
+                return login
+            with _errors(uri):
+                token = _library(uri.module).get_token(token_label=uri.token)
+                session = token.open(user_pin=pin, rw=True)
+            login = cls._open[where] = cls(where, session, pin)
+            return login
+
+    def release(self) -> None:
+        """One key fewer; the last one closes the session (and so logs out)."""
+        with self._guard:
+            self.users -= 1
+            if self.users:
+                return
+            del self._open[self.where]
+        with self.lock, contextlib.suppress(Exception):  # a token already gone
+            self.session.close()
+
+
 def generate(uri: Pkcs11Uri, environ: Mapping[str, str] | None = None) -> crypto.Ed25519PublicKey:
     """Generate an Ed25519 key pair in the token under the URI's label (private key
     sensitive and never extractable) and return its public key.
@@ -227,15 +281,14 @@ def generate(uri: Pkcs11Uri, environ: Mapping[str, str] | None = None) -> crypto
         KeyFormatError: the PIN file is exposed or unreadable.
         KeyUnavailableError: as `Pkcs11Signer.open`, or a key with that label exists.
     """
-    pin = uri.pin(environ)
     binding = _binding()
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    with _errors(uri):
-        token = _library(uri.module).get_token(token_label=uri.token)
-        with token.open(user_pin=pin, rw=True) as session:
-            existing = list(session.get_objects({binding.Attribute.LABEL: uri.object}))
-            if existing:
+    login = _Login.acquire(uri, uri.pin(environ))
+    try:
+        with login.lock, _errors(uri):
+            session = login.session
+            if list(session.get_objects({binding.Attribute.LABEL: uri.object})):
                 raise KeyUnavailableError(
                     f"the token {uri.token!r} already holds an object labelled {uri.object!r}",
                     field="key",
@@ -255,6 +308,8 @@ def generate(uri: Pkcs11Uri, environ: Mapping[str, str] | None = None) -> crypto
                 },
             )
             raw = _raw_point(public[binding.Attribute.EC_POINT], uri)
+    finally:
+        login.release()
     return crypto.public_key_from_raw(raw)
 
 
