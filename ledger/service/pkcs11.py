@@ -137,7 +137,10 @@ def _attributes(part: str, separator: str, where: str) -> dict[str, str]:
             raise KeyFormatError(f"malformed PKCS#11 URI {where} attribute {item!r}", field="key")
         if name in out:
             raise KeyFormatError(f"PKCS#11 URI attribute {name!r} given twice", field="key")
-        out[name] = unquote(value, errors="strict")
+        try:
+            out[name] = unquote(value, errors="strict")
+        except UnicodeDecodeError as e:
+            raise KeyFormatError(f"PKCS#11 URI attribute {name!r} is not UTF-8", field="key") from e
     return out
 
 
