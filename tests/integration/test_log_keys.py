@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ledger import crypto, entry, note
+from ledger.audit.auditor import follow
 from ledger.entry import Leaf
 from ledger.errors import CheckpointSignatureError, KeyFormatError, ValidationError
 from ledger.events import ActorRegister, format_time
@@ -27,6 +28,7 @@ from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.pkcs11 import Pkcs11Uri
 from ledger.service.settings import Settings
+from ledger.stored import StoredEntry
 from tests.cli_runner import run_cli
 from tests.factories import LOG_SEED, key, public_b64
 from tests.integration.world import clock, config
@@ -185,3 +187,33 @@ def test_init_makes_both_key_files_0600_and_names_the_log_key_at_genesis(tmp_pat
     assert (
         again.returncode == 0 and json.loads(again.stdout)["verifier_key"] == info["verifier_key"]
     )
+
+
+class _ReSigned:
+    """A server that serves its log's entries under a checkpoint signed by the registry
+    key (what a rogue operator holding only that key would show an auditor)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        stored = ledger.stored_checkpoint()
+        self.note = note.sign_checkpoint(
+            note.Checkpoint(ledger.config.origin, stored.size, stored.root),
+            note.Signer(ledger.config.origin, key(1)),
+        ).decode()
+
+    def latest_checkpoint(self) -> str:
+        return self.note
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        return self.ledger.consistency_proof(old, new)
+
+    def entries_at(self, start: int, end: int, size: int) -> list[StoredEntry]:
+        return self.ledger.entries(start, min(end, size))
+
+
+def test_a_following_auditor_pinned_to_the_registry_key_learns_the_genesis_names_another(
+    ledger: Ledger,
+) -> None:
+    registry = note.Signer(ledger.config.origin, key(1)).verifier.to_text()
+    report, state = follow(_ReSigned(ledger), registry, None, "2026-11-28T12:00:00Z", workers=1)
+    assert [f.code for f in report.findings] == ["log-key"] and state is None
