@@ -38,7 +38,7 @@ class Local:
         spec = _local_log(database_url, log)
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
         key_file = spec.operator_key_file
-        if pinned and (key_file is None or not key_file.exists()):
+        if pinned and (spec.operator_key is None or (key_file and not key_file.exists())):
             # An auditor's machine: no operator key, the log's verifier key pinned.
             config = LogConfig(
                 origin=spec.origin,
