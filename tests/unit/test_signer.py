@@ -229,3 +229,28 @@ def test_the_log_key_signs_for_no_one() -> None:
     )
     with pytest.raises(ForeignKeyError):
         world.check(signed)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("NoSuchToken", "no token labelled 'ledger'"),
+        ("TokenNotPresent", "is not present"),
+        ("PinLocked", "is locked (too many wrong PINs)"),  # SoftHSM2 never locks: here
+        ("PinExpired", "has expired"),
+        ("PinIncorrect", "refused the PIN"),
+        ("UserPinNotInitialized", "no user PIN set"),
+        ("NoSuchKey", "no Ed25519 key labelled 'log'"),
+        ("MultipleObjectsReturned", "several keys labelled 'log'"),
+        ("DeviceRemoved", "failed: DeviceRemoved"),
+    ],
+)
+def test_every_token_failure_is_one_key_unavailable_line(name: str, message: str) -> None:
+    exceptions = pytest.importorskip("pkcs11.exceptions")
+    from ledger.service.pkcs11 import _errors
+
+    uri = Pkcs11Uri.parse(f"pkcs11:token=ledger;object=log?module-path={MODULE}")
+    with pytest.raises(KeyUnavailableError) as refused, _errors(uri):
+        raise getattr(exceptions, name)()
+    assert message in refused.value.message and "\n" not in refused.value.message
+    assert refused.value.code == "key-unavailable" and refused.value.status == 503
