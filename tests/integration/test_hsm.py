@@ -361,3 +361,26 @@ def test_the_cli_refuses_a_wrong_pin_in_one_line_and_creates_no_database(
     assert len(lines) == 1 and "refused the PIN" in lines[0], done.stderr
     assert "9999" not in done.stderr
     assert not database.exists()
+
+
+def test_the_api_server_refuses_to_start_on_a_token_that_refuses_its_pin(
+    token: Token, tmp_path: Path, operator_pem: Path
+) -> None:
+    from api.app import create_app
+    from ledger.service.settings import Settings
+
+    label = _label()
+    token.new_key(label)
+    wrong = tmp_path / "wrong.pin"
+    write_key_file(wrong, b"0000\n")
+    database = tmp_path / "served.db"
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": f"sqlite:///{database}",
+            "PROVENANCE_OPERATOR_KEY": str(operator_pem),
+            "PROVENANCE_CHECKPOINT_KEY": token.uri(label, pin_source=f"file:{wrong}"),
+        }
+    )
+    with pytest.raises(KeyUnavailableError, match="refused the PIN"):
+        create_app(settings)
+    assert not database.exists()
