@@ -160,8 +160,8 @@ def test_a_server_without_its_log_key_file_refuses_to_start_and_writes_nothing(
     assert "\n" not in refused.value.message
     assert not database.exists()
     exposed = tmp_path / "log.pem"
-    exposed.write_bytes(crypto.private_key_to_pem(key(LOG_SEED)))
-    exposed.chmod(0o644)
+    write_key_file(exposed, crypto.private_key_to_pem(key(LOG_SEED)))
+    exposed.chmod(0o644)  # then exposed by its owner
     with pytest.raises(KeyFormatError, match="readable by others"):
         Deployment.open(DeploymentConfig.single(spec))
     assert not database.exists()
