@@ -217,3 +217,28 @@ def test_a_following_auditor_pinned_to_the_registry_key_learns_the_genesis_names
     registry = note.Signer(ledger.config.origin, key(1)).verifier.to_text()
     report, state = follow(_ReSigned(ledger), registry, None, "2026-11-28T12:00:00Z", workers=1)
     assert [f.code for f in report.findings] == ["log-key"] and state is None
+
+
+def test_the_cli_cross_signs_a_final_checkpoint_for_a_successor(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    from ledger.note.succession import verify_succession
+
+    final = tmp_path / "final.txt"
+    final.write_text(ledger.checkpoint(), encoding="utf-8")
+    old_file, new_file, registry = tmp_path / "old.pem", tmp_path / "new.pem", tmp_path / "r.pem"
+    write_key_file(old_file, crypto.private_key_to_pem(key(LOG_SEED)))
+    write_key_file(new_file, crypto.private_key_to_pem(key(LOG_SEED - 4)))
+    write_key_file(registry, crypto.private_key_to_pem(key(1)))
+    new_origin = ledger.config.origin + "/2"
+    base = ["keys", "succession", "--final", str(final), "--new-origin", new_origin]
+    done = run_cli(["--json", *base, "--old-key", str(old_file), "--new-key", str(new_file)])
+    assert done.returncode == 0, done.stderr
+    statement = json.loads(done.stdout)["statement"]
+    new_verifier = note.Signer(new_origin, key(LOG_SEED - 4)).verifier
+    got = verify_succession(statement, ledger.verifier_key, new_key=new_verifier)
+    assert (got.final.size, got.final.root) == (ledger.head().size, ledger.head().root)
+    # the registry key is not the old log key: its "final checkpoint" signature is none
+    refused = run_cli([*base, "--old-key", str(registry), "--new-key", str(new_file)])
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "no signature by a known key" in refused.stderr
