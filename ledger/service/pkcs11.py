@@ -80,7 +80,13 @@ class Pkcs11Uri:
         if not is_uri(text):
             raise KeyFormatError("a PKCS#11 key URI starts with pkcs11:", field="key")
         path, _, query = text[len(SCHEME) :].partition("?")
-        attrs = _attributes(path, ";", "path") | _attributes(query, "&", "query")
+        in_path, in_query = _attributes(path, ";", "path"), _attributes(query, "&", "query")
+        both = set(in_path) & set(in_query)
+        if both:
+            raise KeyFormatError(
+                f"PKCS#11 URI attribute {sorted(both)[0]!r} given twice", field="key"
+            )
+        attrs = in_path | in_query
         if "pin-value" in attrs:
             raise KeyFormatError(
                 "a PKCS#11 URI must not hold the PIN (pin-value): use "
@@ -117,7 +123,11 @@ class Pkcs11Uri:
         env = os.environ if environ is None else environ
         source = self.pin_source or f"env:{PIN_ENV}"
         if source.startswith("file:"):
-            pin = read_key_file(Path(source[len("file:") :]), "the PKCS#11 PIN file").decode()
+            path = Path(source[len("file:") :])
+            try:
+                pin = read_key_file(path, "the PKCS#11 PIN file").decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise KeyFormatError(f"the PKCS#11 PIN file {path} is not text") from e
         else:
             name = source[len("env:") :]
             if name not in env:
@@ -134,7 +144,10 @@ def _attributes(part: str, separator: str, where: str) -> dict[str, str]:
     for item in filter(None, part.split(separator)):
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise KeyFormatError(f"malformed PKCS#11 URI {where} attribute {item!r}", field="key")
+            # never echo the item: a mistyped pin-value would put the PIN in a log line
+            raise KeyFormatError(
+                f"malformed PKCS#11 URI {where} attribute (expected name=value)", field="key"
+            )
         if name in out:
             raise KeyFormatError(f"PKCS#11 URI attribute {name!r} given twice", field="key")
         try:

@@ -105,6 +105,7 @@ def test_a_uri_names_module_token_key_and_pin_source() -> None:
         (f"pkcs11:token=t;object=k;slot=1?module-path={MODULE}", "unknown"),
         (f"pkcs11:token=t;object=k?module-path={MODULE}&pin-source=https://x", "pin-source"),
         (f"pkcs11:token;object=k?module-path={MODULE}", "malformed"),
+        (f"pkcs11:token=t;object=k?module-path={MODULE}&token=u", "given twice"),
         (f"pkcs11:token=%FF;object=k?module-path={MODULE}", "not UTF-8"),
     ],
 )
@@ -143,6 +144,16 @@ def test_the_pin_comes_from_its_source_and_never_from_nowhere(tmp_path: Path) ->
     assert Pkcs11Uri.parse(f"{base}&pin-source=file:{good}").pin({}) == "5678"
     with pytest.raises(KeyFormatError, match="readable by others"):
         Pkcs11Uri.parse(f"{base}&pin-source=file:{exposed}").pin({})
+    binary = tmp_path / "binary"
+    write_key_file(binary, b"\xff\xfe")
+    with pytest.raises(KeyFormatError, match="not text"):
+        Pkcs11Uri.parse(f"{base}&pin-source=file:{binary}").pin({})
+
+
+def test_a_malformed_attribute_never_echoes_what_may_be_a_pin() -> None:
+    with pytest.raises(KeyFormatError) as refused:
+        Pkcs11Uri.parse(f"pkcs11:token=t;object=k?module-path={MODULE}&pin-value4711")
+    assert "4711" not in str(refused.value)
 
 
 # --- the log key in the rules -----------------------------------------------------------
