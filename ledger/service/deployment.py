@@ -83,11 +83,14 @@ class Deployment:
             KeyUnavailableError: a key's token cannot be used.
             StorageError: a database cannot be reached or migrated.
         """
+        # Every log's keys first: a key that cannot be used (a file others may read, a
+        # token refusing its PIN) stops the start before any database is touched.
+        keys = {spec.name: open_keys(spec) for spec in config.logs}
         stores: dict[tuple[str, tuple[str, ...]], Store] = {}
         ledgers: dict[str, Ledger] = {}
         try:
             for spec in config.logs:
-                key, log_key = open_keys(spec)  # before any database is touched
+                key, log_key = keys[spec.name]
                 where = (spec.database_url, spec.replica_urls)
                 store = stores.get(where)
                 if store is None:

@@ -242,3 +242,20 @@ def test_the_cli_cross_signs_a_final_checkpoint_for_a_successor(
     refused = run_cli([*base, "--old-key", str(registry), "--new-key", str(new_file)])
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
     assert "no signature by a known key" in refused.stderr
+
+
+def test_a_deployment_whose_second_log_lacks_its_key_touches_no_database(tmp_path: Path) -> None:
+    for name, seed in (("a", 1), ("a-log", LOG_SEED)):
+        write_key_file(tmp_path / f"{name}.pem", crypto.private_key_to_pem(key(seed)))
+    logs = {
+        name: {
+            "origin": f"test.example/log/{name}",
+            "database": f"sqlite:///{tmp_path / name}.db",
+            "operator_key": "a.pem",
+            "checkpoint_key": f"{name}-log.pem",
+        }
+        for name in ("a", "b")  # b-log.pem does not exist
+    }
+    with pytest.raises(KeyFormatError, match=r"b-log\.pem"):
+        Deployment.open(DeploymentConfig.from_dict({"logs": logs, "default": "a"}, tmp_path))
+    assert not (tmp_path / "a.db").exists() and not (tmp_path / "b.db").exists()
