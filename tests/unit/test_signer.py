@@ -76,6 +76,19 @@ def test_a_token_like_signer_signs_checkpoints_and_never_exports_itself() -> Non
     assert note.Signer.from_text(note.Signer(origin, key(1)).to_text()).verifier.key_hash
 
 
+def test_a_console_key_in_a_token_signs_requests_that_verify() -> None:
+    from datetime import UTC, datetime
+
+    from ledger import reqsig
+
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    header = reqsig.sign_request(TokenLike(2), "GET", "/v1/brands/acme/alerts", b"", now)
+    parsed = reqsig.parse_header(header)
+    reqsig.verify_request(parsed, public_b64(2), "GET", "/v1/brands/acme/alerts", b"", now)
+    with pytest.raises(reqsig.AuthenticationError):
+        reqsig.verify_request(parsed, public_b64(3), "GET", "/v1/brands/acme/alerts", b"", now)
+
+
 def test_something_that_is_no_signer_is_refused() -> None:
     with pytest.raises(KeyFormatError, match="Ed25519 private key"):
         note.Signer("test.example/log", key(1).public_key())  # type: ignore[arg-type]
