@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import problems
 from api.bodylimit import RequestLimits, route_limits
 from api.context import Context
-from api.csrf import CsrfGuard, derive_key, parse_origins
+from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, docs_policy, page_policy
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
@@ -39,7 +39,6 @@ from api.routers import (
     units,
 )
 from api.schemas import document_problems
-from ledger import crypto
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.policies import Policies
@@ -118,7 +117,7 @@ def create_app(
     )
     app.state.ctx = context
     app.state.csrf = CsrfGuard(
-        key=derive_key(crypto.private_key_to_pem(served.config.operator_key)),
+        key=derive_key(csrf_secret(served.config.operator_key)),
         origins=origins,
         public_url=settings.public_url,
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time
@@ -37,6 +38,7 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 
 from api.context import is_https
+from ledger.crypto import Signer
 from ledger.errors import LedgerError, ValidationError
 
 #: the form field that carries the token
@@ -212,10 +214,20 @@ class CsrfGuard:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def csrf_secret(signer: Signer | None) -> bytes:
+    """A long-lived server secret every worker shares: the registry key's signature of a
+    fixed message (Ed25519 signs deterministically, and a key in a PKCS#11 token never
+    shows its bytes); a server without that key (a read replica) takes a random one, so
+    its forms are only good on the worker that served them."""
+    if signer is None:
+        return os.urandom(32)
+    return signer.sign(b"provenance-ledger csrf secret\n")
+
+
 def derive_key(secret: bytes) -> bytes:
-    """The CSRF MAC key, derived from a long-lived server secret (the operator key's
-    bytes), domain-separated so it is useful for nothing else; every worker derives the
-    same one."""
+    """The CSRF MAC key, derived from a long-lived server secret (`csrf_secret`),
+    domain-separated so it is useful for nothing else; every worker derives the same
+    one."""
     return hashlib.sha256(b"provenance-ledger csrf key\n" + secret).digest()
 
 

@@ -32,7 +32,7 @@ from bench.databases import PostgresTarget, SqliteTarget
 from bench.figures import RESULTS, Figure, Run
 from ledger.entry import SignedEvent
 from ledger.service.ledger import Ledger, LogConfig
-from tests.factories import key
+from tests.factories import LOG_SEED, key
 from tests.rules_factories import NOW
 
 FULL = {1000: 5000, 100: 5000, 1: 1000}
@@ -41,7 +41,7 @@ QUICK = {1000: 2000, 1: 200}
 
 def open_ledger(url: str, base: Sequence[SignedEvent]) -> Ledger:
     """A ledger on ``url`` with the fixed clock, its genesis and the base world's events."""
-    config = LogConfig(origin="bench.example/log", operator_key=key(1))
+    config = LogConfig(origin="bench.example/log", operator_key=key(1), log_key=key(LOG_SEED))
     ledger = Ledger.open(url, config, clock=lambda: NOW)
     ledger.init()
     ledger.append_batch(base)

@@ -36,11 +36,11 @@ from bench.server import serve
 from ledger.entry import SignedEvent
 from ledger.events import format_time
 from ledger.service.ledger import LogConfig
-from tests.factories import key
+from tests.factories import LOG_SEED, key
 
 RATE_TARGET = 0.35
 P99_TARGET_MS = 100.0
-CONFIG = LogConfig(origin="bench.example/log", operator_key=key(1))
+CONFIG = LogConfig(origin="bench.example/log", operator_key=key(1), log_key=key(LOG_SEED))
 
 
 def bodies(events: Sequence[SignedEvent], batch: int) -> list[bytes]:

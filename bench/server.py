@@ -54,15 +54,18 @@ def serve(
 
     ``extra_env`` adds settings (e.g. ``DATABASE_REPLICA_URLS``).
     """
-    assert config.operator_key is not None
+    assert isinstance(config.operator_key, crypto.Ed25519PrivateKey)
+    assert isinstance(config.log_key, crypto.Ed25519PrivateKey)
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
-        key_file = Path(tmp) / "operator.pem"
-        write_key_file(key_file, crypto.private_key_to_pem(config.operator_key))
+        key_file, log_key_file = Path(tmp) / "operator.pem", Path(tmp) / "log.pem"
+        write_key_file(key_file, crypto.private_key_to_pem(config.operator_key))  # 0600
+        write_key_file(log_key_file, crypto.private_key_to_pem(config.log_key))
         port = free_port()
         env = {
             **os.environ,
             "DATABASE_URL": db_url,
             "PROVENANCE_OPERATOR_KEY": str(key_file),
+            "PROVENANCE_CHECKPOINT_KEY": str(log_key_file),
             "PROVENANCE_ORIGIN": config.origin,
             "PROVENANCE_LOG": config.name,
             "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",

@@ -16,12 +16,19 @@ is the stricter of the two (it also refuses small-order public keys and points R
 non-canonical encodings), so no signature OpenSSL would refuse is ever accepted.
 Keys are made and signatures created with pyca/cryptography.
 
+A private key that signs is anything satisfying the `Signer` protocol (a public key and
+``sign(bytes)``): cryptography's `Ed25519PrivateKey` (a key in memory, loaded from a file:
+the embedded default) satisfies it as it is, and a key held in a PKCS#11 token
+(ledger.service.pkcs11) does too, so the log key, the registry key and console keys can
+live in either without the core knowing which.
+
 This module does no file I/O: it turns bytes into keys and back.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -51,6 +58,7 @@ __all__ = [
     "DOMAIN_REQUEST",
     "Ed25519PrivateKey",
     "Ed25519PublicKey",
+    "Signer",
     "generate_private_key",
     "key_id",
     "private_key_from_pem",
@@ -64,6 +72,25 @@ __all__ = [
     "sign",
     "verify",
 ]
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """An Ed25519 private key that signs without necessarily showing itself.
+
+    Implemented by `Ed25519PrivateKey` (in memory) and by the PKCS#11 token signer
+    (ledger.service.pkcs11). ``sign`` returns the 64-byte RFC 8032 signature of exactly
+    the bytes given (domain prefixes are added by the callers, `sign` below); it raises a
+    `LedgerError` (``KeyUnavailableError`` for a token) when the key cannot be used.
+    """
+
+    def public_key(self) -> Ed25519PublicKey:
+        """The matching public key."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """The Ed25519 signature of ``data``."""
+        ...
 
 
 def generate_private_key() -> Ed25519PrivateKey:
@@ -179,8 +206,10 @@ def key_id(key: Ed25519PublicKey | bytes) -> str:
     return b64url_encode(hashlib.sha256(raw).digest()[:KEY_ID_SIZE])
 
 
-def sign(key: Ed25519PrivateKey, domain: bytes, message: bytes) -> bytes:
+def sign(key: Signer, domain: bytes, message: bytes) -> bytes:
     """Sign ``domain || message`` and return the 64-byte Ed25519 signature.
+
+    ``key`` is any `Signer`: a key in memory or in a token.
 
     Raises:
         KeyFormatError: ``domain`` is not one of the registered ``DOMAIN_*`` prefixes.

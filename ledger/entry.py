@@ -86,8 +86,9 @@ class SignedEvent:
         }
 
 
-def sign_event(event: Event, private_key: crypto.Ed25519PrivateKey) -> SignedEvent:
-    """Sign ``event`` with ``private_key`` and return the signed event."""
+def sign_event(event: Event, private_key: crypto.Signer) -> SignedEvent:
+    """Sign ``event`` with ``private_key`` (any `crypto.Signer`: in memory or in a token)
+    and return the signed event."""
     event_bytes = codec.canonical(event.to_dict())
     signature = crypto.sign(private_key, crypto.DOMAIN_EVENT, event_bytes)
     return SignedEvent(

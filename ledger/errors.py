@@ -10,6 +10,7 @@ raises a bare ``KeyError``/``ValueError``/``IndexError`` to its caller.
     ├── ValidationError          a field of an event, identity or request is malformed
     │   └── GS1Error             a GTIN, serial, lot, expiry or Digital Link URI is malformed
     ├── KeyFormatError           a key (PEM, raw, verifier key) cannot be loaded
+    ├── KeyUnavailableError      a signing key (in a token) cannot be used right now
     ├── SignatureError           a signature does not verify (event, note, label)
     ├── ProofError               an inclusion or consistency proof does not verify
     ├── NoteError                a signed note or checkpoint is malformed
@@ -82,6 +83,14 @@ class KeyFormatError(LedgerError):
 
     code = "key-format"
     status = 400
+
+
+class KeyUnavailableError(LedgerError):
+    """A signing key cannot be used: its PKCS#11 module or token is missing, the token is
+    locked or refuses the PIN, or it holds no such key; nothing was signed or written."""
+
+    code = "key-unavailable"
+    status = 503
 
 
 class SignatureError(LedgerError):

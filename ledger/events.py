@@ -294,6 +294,7 @@ class ActorRegister(Event):
         "keys": _list_of(_public_key, 1),
         "prefixes": _list_of(_prefix, 1),
         "documents": _hash,
+        "log_key": _public_key,
     }
     subject: str
     role: str
@@ -301,6 +302,10 @@ class ActorRegister(Event):
     keys: tuple[str, ...]
     prefixes: tuple[str, ...] | None = None
     documents: str | None = None
+    #: genesis only: the public key that signs the log's checkpoints, which is none of
+    #: the operator's ``keys`` (separate roles, separate keys; absent in logs created
+    #: before, whose checkpoints the genesis key signs)
+    log_key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -66,10 +66,9 @@ def message(method: str, target: str, time: str, body: bytes) -> bytes:
     return f"{method.upper()}\n{target}\n{time}\n{digest}\n".encode()
 
 
-def sign_request(
-    key: crypto.Ed25519PrivateKey, method: str, target: str, body: bytes, now: datetime
-) -> str:
-    """The ``Authorization`` header value for a request signed by ``key`` at ``now``."""
+def sign_request(key: crypto.Signer, method: str, target: str, body: bytes, now: datetime) -> str:
+    """The ``Authorization`` header value for a request signed by ``key`` at ``now``
+    (any `crypto.Signer`: a console key may live in a token)."""
     time = format_time(now)
     sig = crypto.sign(key, DOMAIN, message(method, target, time, body))
     key_id = crypto.key_id(key.public_key())

@@ -16,6 +16,11 @@ def key(seed_byte: int) -> crypto.Ed25519PrivateKey:
     return crypto.private_key_from_seed(bytes([seed_byte]) * 32)
 
 
+#: the seed of the test logs' log key (it signs their checkpoints; the operator, seed 1,
+#: signs the genesis and claims): no actor of the tests uses it
+LOG_SEED = 250
+
+
 def public_b64(seed_byte: int) -> str:
     """The base64url public key of `key(seed_byte)`."""
     return crypto.public_key_to_b64(key(seed_byte).public_key())

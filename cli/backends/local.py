@@ -16,12 +16,11 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cli.backends.base import ImportRefusedError, KeyLoader, Progress, refusal_summary
-from cli.common import load_private_key
 from ledger import codec, gs1
 from ledger.entry import Leaf, SignedEvent
 from ledger.epcis.errors import CaptureRefusedError
 from ledger.errors import KeyFormatError, NotFoundError, ValidationError
-from ledger.service.config import LogSpec
+from ledger.service.config import LogSpec, key_ref, open_keys
 from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.policies import Policies
 from ledger.service.settings import Settings
@@ -39,7 +38,7 @@ class Local:
         spec = _local_log(database_url, log)
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
         key_file = spec.operator_key_file
-        if pinned and (key_file is None or not key_file.exists()):
+        if pinned and (spec.operator_key is None or (key_file and not key_file.exists())):
             # An auditor's machine: no operator key, the log's verifier key pinned.
             config = LogConfig(
                 origin=spec.origin,
@@ -51,16 +50,18 @@ class Local:
             self.ledger = Ledger.open(spec.database_url, config, policies=Policies.from_env())
             return
         # As api.app, without loading FastAPI for a command line.
-        if key_file is None or not key_file.exists():
+        if spec.operator_key is None or (key_file is not None and not key_file.exists()):
             raise KeyFormatError(
                 f"no operator key at {key_file}: run `provenance init`, "
                 "set PROVENANCE_OPERATOR_KEY, or pin PROVENANCE_LOG_KEY to only read"
             )
+        operator_key, log_key = open_keys(spec)  # files (0600) or keys in a token
         config = LogConfig(
             origin=spec.origin,
-            operator_key=load_private_key(key_file),
+            operator_key=operator_key,
             name=spec.name,
             witnesses=Settings.from_env().witnesses,
+            log_key=log_key,
         )
         self.ledger = Ledger.open(spec.database_url, config, policies=Policies.from_env())
         self.ledger.init()
@@ -188,5 +189,6 @@ def _local_log(database_url: str, log: str | None) -> LogSpec:
         name=log or settings.log_name,
         origin=settings.origin,
         database_url=database_url,
-        operator_key_file=settings.operator_key_file,
+        operator_key=key_ref(settings.operator_key),
+        log_key=key_ref(settings.checkpoint_key),
     )

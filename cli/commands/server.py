@@ -52,8 +52,21 @@ def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[s
     }
 
 
-def _operator_key_file() -> Path:
-    return Path(os.environ.get("PROVENANCE_OPERATOR_KEY", str(OPTIONS.home / "operator.pem")))
+def _key_setting(variable: str, default: str) -> str:
+    """A key setting: a ``pkcs11:`` URI or a file (default: ``default`` in the home)."""
+    value = os.environ.get(variable) or str(OPTIONS.home / default)
+    return value if value.startswith("pkcs11:") else str(Path(value).expanduser())
+
+
+def _create_key(setting: str) -> bool:
+    """Create the key file ``setting`` names (0600) unless it exists or lives in a token
+    (a token's keys are made with ``provenance keys token-new``); whether it made one."""
+    from ledger import crypto
+
+    if setting.startswith("pkcs11:") or Path(setting).exists():
+        return False
+    write_private_key(Path(setting), crypto.generate_private_key())
+    return True
 
 
 def _local_only(command: str) -> None:
@@ -64,23 +77,29 @@ def _local_only(command: str) -> None:
 
 @app.command()
 def init() -> None:
-    """Create the operator key (mode 0600) and the database with its genesis entry."""
+    """Create the two keys (files of mode 0600, unless they live in a token) and the
+    database with its genesis entry: the operator key (``PROVENANCE_OPERATOR_KEY``) signs
+    registrations and claims, the log key (``PROVENANCE_CHECKPOINT_KEY``) the checkpoints."""
     from cli.backends.local import Local
     from ledger import crypto
+    from ledger.service.config import read_key_file
 
     _local_only("init")
-    key_file = _operator_key_file()
-    if not key_file.exists():
-        write_private_key(key_file, crypto.generate_private_key())
+    operator_key = _key_setting("PROVENANCE_OPERATOR_KEY", "operator.pem")
+    log_key = _key_setting("PROVENANCE_CHECKPOINT_KEY", "log.pem")
+    if _create_key(operator_key):
+        # the operator's copy for signing as the operator actor (provenance --as operator)
         write_private_key(
             OPTIONS.home / "keys" / "operator.pem",
-            crypto.private_key_from_pem(key_file.read_bytes()),
+            crypto.private_key_from_pem(read_key_file(Path(operator_key))),
         )
+    _create_key(log_key)
     store = Local(OPTIONS.database_url, OPTIONS.log)
     try:
         info = {
             "database": OPTIONS.database_url,
-            "operator_key": str(key_file),
+            "operator_key": operator_key,
+            "log_key": log_key,
             "verifier_key": store.verifier_key(),
             "size": store.size(),
         }
@@ -89,7 +108,8 @@ def init() -> None:
     emit(
         info,
         safe(f"log ready in {info['database']} ({info['size']} entries)"),
-        safe(f"operator key {key_file}"),
+        safe(f"operator key {operator_key}"),
+        safe(f"log key      {log_key}"),
         safe(f"verifier key {info['verifier_key']}"),
     )
 
@@ -167,11 +187,12 @@ def demo(
     os.environ["PROVENANCE_HOME"] = str(folder)
     os.environ["PROVENANCE_PUBLIC_URL"] = base_url
     os.environ.pop("PROVENANCE_OPERATOR_KEY", None)
+    os.environ.pop("PROVENANCE_CHECKPOINT_KEY", None)
     database = OPTIONS.db or f"sqlite:///{folder / 'ledger.db'}"
     os.environ["DATABASE_URL"] = database
-    key_file = folder / "operator.pem"
-    if not key_file.exists():
-        write_private_key(key_file, crypto.generate_private_key())
+    for key_file in (folder / "operator.pem", folder / "log.pem"):  # two roles, two keys
+        if not key_file.exists():
+            write_private_key(key_file, crypto.generate_private_key())
     store = Local(database)
     try:
         if store.size() > 1:

@@ -108,13 +108,14 @@ def hammer(config: Config) -> Report:
 
 def _local_server(db: str, workers: int, tmp: Path) -> tuple[LocalLog, ServerProcess]:
     """Create a fresh log in ``db`` (genesis written here) and start its server."""
-    key = crypto.generate_private_key()
-    key_file = tmp / "operator.pem"
-    write_private_key(key_file, key)
+    key, log_key = crypto.generate_private_key(), crypto.generate_private_key()
+    key_file, log_key_file = tmp / "operator.pem", tmp / "log.pem"
+    write_private_key(key_file, key)  # 0600, as every key file
+    write_private_key(log_key_file, log_key)
     name = f"hammer-{secrets.token_hex(4)}"
     origin = f"hammer.provenance.invalid/{name}"
     # The genesis entry is written before any worker starts, so workers never race for it.
-    ledger = Ledger.open(db, LogConfig(origin=origin, operator_key=key, name=name))
+    ledger = Ledger.open(db, LogConfig(origin=origin, operator_key=key, name=name, log_key=log_key))
     try:
         ledger.init(name="Hammer operator")
         local = LocalLog(db, name, ledger.verifier_key)
@@ -125,6 +126,7 @@ def _local_server(db: str, workers: int, tmp: Path) -> tuple[LocalLog, ServerPro
         **os.environ,
         "DATABASE_URL": db,
         "PROVENANCE_OPERATOR_KEY": str(key_file),
+        "PROVENANCE_CHECKPOINT_KEY": str(log_key_file),
         "PROVENANCE_ORIGIN": origin,
         "PROVENANCE_LOG": name,
         "PROVENANCE_PUBLIC_URL": server.url,

@@ -33,6 +33,7 @@ from ledger.audit.replay import (
     AuditReport,
     Progress,
     _check_checkpoints,
+    _check_log_key,
     _check_signatures,
     _expect_rows,
     _Replay,
@@ -259,6 +260,7 @@ def follow(
         pieces = merkle.range_subtrees(0, new.size)
         replay.roots[new.size] = merkle.range_root([replay.frontier[p] for p in pieces])
     _check_signatures(report, replay.signatures, workers)
+    _check_log_key(report, replay.state, note.Verifier.from_text(log_key))
     stored = [StoredCheckpoint(new.size, new.root, seen.note, "")] if new.size else []
     _check_checkpoints(report, stored, [], note.Verifier.from_text(log_key), replay.roots)
     report.entries = replay.size - (previous.seen.checkpoint.size if previous else 0)

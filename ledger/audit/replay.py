@@ -8,7 +8,8 @@ Steps, for every entry in index order (streamed in chunks, O(log n) tree memory)
 4. the rules accept the entry against the replayed state (at its receive time), which
    also names the key that must have signed it;
 5. every stored Merkle node matches the recomputed tree;
-6. every stored checkpoint verifies under the log's verifier key and its root equals
+6. the verifier key is the log key the genesis named (when it names one: separate log
+   and operator keys), and every stored checkpoint verifies under it and its root equals
    the recomputed root at its size; so does every *trusted* checkpoint an auditor kept
    outside the database (the only defence against an insider who re-signs checkpoints);
 7. the event signatures verify (in parallel over all cores, collected in step 4);
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 from ledger import codec, entry, merkle, note, rules
 from ledger.errors import LedgerError
 from ledger.merkle import Subtree
+from ledger.rules.registry import log_key
 from ledger.rules.state import State
 from ledger.stored import StoredCheckpoint, StoredEntry
 from ledger.verify.batchverify import bad_event_signatures
@@ -159,6 +161,7 @@ def audit_source(
         if progress:
             progress(min(replay.size, total), total)
     _check_signatures(report, replay.signatures, workers)
+    _check_log_key(report, replay.state, verifier)
     _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
     _check_head(report, size, chain, replay)
     stored_state = source.state()
@@ -167,6 +170,19 @@ def audit_source(
     report.entries = replay.size
     report.checkpoints = len(checkpoints)
     return report
+
+
+def _check_log_key(report: AuditReport, state: State, verifier: note.Verifier) -> None:
+    # The genesis names the key that signs checkpoints; a verifier key that is not it
+    # (a checkpoint signed by the operator's registry key, say) is not the log's.
+    named = log_key(state)
+    if named is not None and codec.b64url_decode(named.public_key) != verifier.public_key:
+        report.add(
+            "log-key",
+            f"the verifier key is not the log key {named.key_id} that the genesis names",
+            named.added_index,
+            log_key=named.public_key,
+        )
 
 
 def _verify_trusted(

@@ -9,9 +9,11 @@ reference implementation, golang.org/x/mod/sumdb/note, that C2SP vkeys follow).
 A verifier of type 0x04 (c2sp.org/tlog-cosignature) checks ``cosignature/v1`` lines.
 
 The signed message of each signature type is fixed by these specifications, so this
-module signs with `cryptography` directly, never through the domain prefixes of
-`ledger.crypto.sign`. A key is bound to one type: a 0x01 key signs note texts, a 0x04
-key signs cosignature messages only.
+module signs with the key directly, never through the domain prefixes of
+`ledger.crypto.sign`. The key is any `ledger.crypto.Signer`: an Ed25519 key in memory or
+one held in a PKCS#11 token (ledger.service.pkcs11), which signs without showing itself.
+A key is bound to one type: a 0x01 key signs note texts, a 0x04 key signs cosignature
+messages only.
 
 Checkpoints live in ledger.note.checkpoint, cosignatures in ledger.note.cosignature; ledger.note
 re-exports all three. No I/O, no clock.
@@ -28,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger import crypto
 from ledger.codec import b64_decode, b64_encode
 from ledger.crypto import private_key_from_seed, public_key_from_raw, public_key_to_raw
 from ledger.errors import CheckpointSignatureError, EncodingError, KeyFormatError, NoteError
@@ -157,28 +160,35 @@ class Verifier:
 
 @dataclass(frozen=True, eq=False)
 class Signer:
-    """A named Ed25519 private key of one signature type (0x01 log, 0x04 witness)."""
+    """A named Ed25519 private key of one signature type (0x01 log, 0x04 witness).
+
+    ``private_key`` is any `ledger.crypto.Signer`: an `Ed25519PrivateKey` in memory, or a
+    key in a PKCS#11 token. The public key is read once, here, so that naming the
+    verifier (every signature line does) never asks the token again.
+    """
 
     name: str
-    private_key: Ed25519PrivateKey = field(repr=False)
+    private_key: crypto.Signer = field(repr=False)
     algorithm: int = ALG_ED25519
+    _verifier: Verifier = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Check the name, the type and the key class.
 
         Raises:
-            KeyFormatError: bad name, unsupported type, or not an Ed25519 private key.
+            KeyFormatError: bad name, unsupported type, or not an Ed25519 `Signer`.
         """
         _check_name(self.name, KeyFormatError)
         _check_algorithm(self.algorithm, KeyFormatError)
-        if not isinstance(self.private_key, Ed25519PrivateKey):
+        if not isinstance(self.private_key, crypto.Signer):
             raise KeyFormatError("expected an Ed25519 private key", field="private_key")
+        raw = public_key_to_raw(self.private_key.public_key())
+        object.__setattr__(self, "_verifier", Verifier.for_key(self.name, raw, self.algorithm))
 
     @property
     def verifier(self) -> Verifier:
         """The matching public `Verifier`."""
-        raw = public_key_to_raw(self.private_key.public_key())
-        return Verifier.for_key(self.name, raw, self.algorithm)
+        return self._verifier
 
     @classmethod
     def from_text(cls, text: str) -> Signer:
@@ -196,7 +206,13 @@ class Signer:
         return signer
 
     def to_text(self) -> str:
-        """Return the secret signer key text (keep it secret)."""
+        """Return the secret signer key text (keep it secret).
+
+        Raises:
+            KeyFormatError: the key lives in a token, which never lets it out.
+        """
+        if not isinstance(self.private_key, Ed25519PrivateKey):
+            raise KeyFormatError("a key held in a token cannot be exported", field="private_key")
         seed = self.private_key.private_bytes(
             serialization.Encoding.Raw,
             serialization.PrivateFormat.Raw,

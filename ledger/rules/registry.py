@@ -64,21 +64,43 @@ from ledger.rules.state import (
 )
 from ledger.vocab import Role
 
+#: the owner of the log key's `KeyRecord`: not an actor id (those never hold ``@``), so
+#: the log key signs for no actor, and no actor can ever register it (``key-in-use``)
+LOG_KEY_OWNER = "@log"
+
 
 def genesis(event: Event, index: int) -> list[Record]:
-    """Return the records of entry 0, the operator registering itself.
+    """Return the records of entry 0, the operator registering itself (and, when it
+    names one, the log key that signs the checkpoints, owned by `LOG_KEY_OWNER`).
 
     `ledger.rules.signing_key` checks the rest of genesis (role, self-registration, a
     listed key signed it) before this is called.
 
     Raises:
-        GenesisError: the event is not an ``actor.register``.
+        GenesisError: the event is not an ``actor.register``, or its log key is one of
+            the operator's keys (the two roles need two keys).
         BrandPrefixesError: the operator carries GS1 prefixes.
     """
     if not isinstance(event, ActorRegister):
         raise GenesisError("entry 0 must be an actor.register", field="kind")
     _check_prefixes(event)
-    return [_actor_record(event, index), *_new_keys(State(), event.keys, event.subject, index)]
+    records: list[Record] = [
+        _actor_record(event, index),
+        *_new_keys(State(), event.keys, event.subject, index),
+    ]
+    if event.log_key is not None:
+        if event.log_key in event.keys:
+            raise GenesisError(
+                "the log key must not be one of the operator's keys", field="log_key"
+            )
+        records += _new_keys(State(), (event.log_key,), LOG_KEY_OWNER, index, "log_key")
+    return records
+
+
+def log_key(state: State) -> KeyRecord | None:
+    """The log key its genesis named (None: a log from before, whose checkpoints the
+    operator's genesis key signs)."""
+    return next((k for k in state.keys.values() if k.actor == LOG_KEY_OWNER), None)
 
 
 def check_registry(ctx: Context) -> list[Record]:
@@ -141,6 +163,8 @@ def own_product(ctx: Context, gtin: str, field: str) -> ProductRecord:
 
 def _actor_register(ctx: Context, event: ActorRegister) -> list[Record]:
     require_role(ctx, Role.OPERATOR, NotOperatorError)
+    if event.log_key is not None:
+        raise GenesisError("only entry 0 names the log key", field="log_key")
     if event.subject in ctx.state.actors:
         raise ActorExistsError(f"actor {event.subject!r} is already registered", field="subject")
     _check_prefixes(event)

@@ -111,7 +111,7 @@ class ClaimService:
         log: int,
         appender: Appender,
         operator_id: str,
-        operator_key: crypto.Ed25519PrivateKey | None,
+        operator_key: crypto.Signer | None,
         policy: ClaimPolicy,
         clock: Callable[[], datetime],
     ) -> None:

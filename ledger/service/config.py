@@ -7,8 +7,6 @@ ledger.service.deployment, which opens what is configured here.
 
 from __future__ import annotations
 
-import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,20 +16,61 @@ from typing import Any
 from ledger import crypto
 from ledger.errors import KeyFormatError, ValidationError
 from ledger.routing import Routing
+from ledger.service.keyfiles import read_key_file, write_key_file
+from ledger.service.pkcs11 import Pkcs11Signer, Pkcs11Uri, is_uri
+
+#: Re-exported: every key file is written and read by ledger.service.keyfiles.
+__all__ = [
+    "DeploymentConfig",
+    "KeyRef",
+    "LogSpec",
+    "key_ref",
+    "load_operator_key",
+    "load_signer",
+    "open_keys",
+    "read_key_file",
+    "write_key_file",
+]
+
+#: Where a private key lives: a PKCS#8 PEM file (mode 0600), or a key in a PKCS#11 token.
+KeyRef = Path | Pkcs11Uri
+
+
+def key_ref(text: str, base: Path = Path()) -> KeyRef:
+    """A key setting: a ``pkcs11:`` URI (ledger.service.pkcs11), else a file path, taken
+    from ``base`` when relative (``~`` expanded).
+
+    Raises:
+        KeyFormatError: a malformed ``pkcs11:`` URI.
+    """
+    if is_uri(text):
+        return Pkcs11Uri.parse(text)
+    return base / Path(text).expanduser()
 
 
 @dataclass(frozen=True)
 class LogSpec:
-    """One configured log: its name in the database, origin, database and signing key."""
+    """One configured log: its name in the database, origin, database and signing keys.
+
+    ``operator_key`` signs the operator's registrations and the claims (the registry
+    key); ``log_key`` signs the log's checkpoints. Two roles, two keys: a new log refuses
+    one key for both (docs/OPERATIONS.md, "Keys").
+    """
 
     name: str
     origin: str
     database_url: str
     replica_urls: tuple[str, ...] = ()
-    operator_key_file: Path | None = None
+    operator_key: KeyRef | None = None
     verifier_key: str | None = None
     #: the witness verifier keys (type 0x04) whose cosignatures this log accepts
     witnesses: tuple[str, ...] = ()
+    log_key: KeyRef | None = None
+
+    @property
+    def operator_key_file(self) -> Path | None:
+        """The operator key's file (None: no operator key, or one in a token)."""
+        return self.operator_key if isinstance(self.operator_key, Path) else None
 
 
 @dataclass(frozen=True)
@@ -110,6 +149,7 @@ def _spec(name: str, table: object, base: Path) -> LogSpec:
     if not isinstance(witnesses, list) or not all(isinstance(w, str) for w in witnesses):
         raise ValidationError("a list of witness verifier keys", field=f"{where}.witnesses")
     key = table.get("operator_key")
+    log_key = table.get("checkpoint_key")
     verifier = table.get("verifier_key")
     if key is None and verifier is None:
         raise ValidationError("operator_key (or verifier_key) is required", field=where)
@@ -118,10 +158,20 @@ def _spec(name: str, table: object, base: Path) -> LogSpec:
         origin=table["origin"],
         database_url=table["database"],
         replica_urls=tuple(replicas),
-        operator_key_file=None if key is None else base / Path(str(key)).expanduser(),
+        operator_key=None if key is None else _key(key, base, f"{where}.operator_key"),
         verifier_key=None if verifier is None else str(verifier),
         witnesses=tuple(witnesses),
+        log_key=None if log_key is None else _key(log_key, base, f"{where}.checkpoint_key"),
     )
+
+
+def _key(value: object, base: Path, where: str) -> KeyRef:
+    if not isinstance(value, str) or not value:
+        raise ValidationError("a key file path or a pkcs11: URI", field=where)
+    try:
+        return key_ref(value, base)
+    except KeyFormatError as e:
+        raise ValidationError(e.message, field=where) from e
 
 
 def _names(table: object, where: str) -> dict[str, str]:
@@ -130,43 +180,57 @@ def _names(table: object, where: str) -> dict[str, str]:
     return {str(k): v for k, v in table.items()}
 
 
-def read_key_file(path: Path, what: str = "key file") -> bytes:
-    """A private key file's bytes, refusing one that group or others may read or write.
+def load_signer(ref: KeyRef, what: str, environ: Mapping[str, str] | None = None) -> crypto.Signer:
+    """Open a signing key: a PEM file (mode 0600, `read_key_file`) or a key in a PKCS#11
+    token (`Pkcs11Signer.open`, which checks the token, the PIN and the key pair).
 
-    The one rule for every private key file (the server's operator key, the CLI's actor
-    keys, a witness key): mode 0600 or stricter, checked on the open file itself.
+    ``what`` names the key in messages ("the operator key", "the log key").
 
     Raises:
-        KeyFormatError: missing, unreadable, or its mode grants group or others anything.
+        KeyFormatError: the file is missing, unreadable, readable by others or not an
+            Ed25519 PEM key; a token's PIN file is.
+        KeyUnavailableError: the token, its module, its PIN or the key is not usable.
     """
-    try:
-        with path.open("rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            data = f.read()
-    except OSError as e:
-        raise KeyFormatError(f"cannot read {what} {path}: {e.strerror}") from e
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if isinstance(ref, Pkcs11Uri):
+        return Pkcs11Signer.open(ref, environ)
+    return crypto.private_key_from_pem(read_key_file(ref, what))
+
+
+def open_keys(
+    spec: LogSpec, environ: Mapping[str, str] | None = None
+) -> tuple[crypto.Signer | None, crypto.Signer | None]:
+    """The log's (operator key, log key), opened with `load_signer`: both, or neither
+    for a read-only log (an auditor's view).
+
+    Raises:
+        KeyFormatError: a key file is missing (the message says which setting names it),
+            unreadable, exposed or not an Ed25519 key; an operator key without a log key.
+        KeyUnavailableError: a token, its module, its PIN or its key is not usable.
+    """
+    if spec.operator_key is None:
+        return None, None
+    if spec.log_key is None:
         raise KeyFormatError(
-            f"{what} {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
-            f"run chmod 600 {path}"
+            f"log {spec.name!r} has an operator key but no log key: set checkpoint_key "
+            "(PROVENANCE_CHECKPOINT_KEY), a key other than the operator's"
         )
-    return data
-
-
-def write_key_file(path: Path, data: bytes) -> None:
-    """Create a private key file with mode 0600 from the start, never overwriting one.
-
-    Raises:
-        KeyFormatError: the file exists.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    operator = _open(spec.operator_key, "the operator key", "PROVENANCE_OPERATOR_KEY", environ)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as e:
-        raise KeyFormatError(f"{path} exists; refusing to overwrite a key") from e
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(out.fileno(), 0o600)  # whatever the umask
-        out.write(data)
+        log = _open(spec.log_key, "the log key", "PROVENANCE_CHECKPOINT_KEY", environ)
+    except BaseException:
+        if isinstance(operator, Pkcs11Signer):
+            operator.close()
+        raise
+    return operator, log
+
+
+def _open(ref: KeyRef, what: str, setting: str, environ: Mapping[str, str] | None) -> crypto.Signer:
+    try:
+        return load_signer(ref, what, environ)
+    except KeyFormatError as e:
+        if isinstance(ref, Path) and not ref.exists():
+            raise KeyFormatError(f"{e.message}; set {setting} or run `provenance init`") from e
+        raise
 
 
 def load_operator_key(path: Path) -> crypto.Ed25519PrivateKey:

@@ -5,7 +5,8 @@ says which log a unit, a brand or a batch of events belongs to. A deployment of 
 (the default, configured from ``DATABASE_URL``) behaves exactly as a single `Ledger`.
 
 The configuration file (TOML, ``PROVENANCE_LOGS``; docs/SCALING.md) names each log with
-its origin, database URL, read replicas and operator key, and the routing table::
+its origin, database URL, read replicas, operator (registry) key and log (checkpoint)
+key, each a PEM file or a ``pkcs11:`` URI (ledger.service.pkcs11), and the routing table::
 
     default = "main"
 
@@ -13,13 +14,15 @@ its origin, database URL, read replicas and operator key, and the routing table:
     origin = "resolver.example/log"
     database = "postgresql+psycopg://db-a/ledger"
     replicas = ["postgresql+psycopg://db-a-replica/ledger"]
-    operator_key = "/etc/provenance/main.pem"
+    operator_key = "/etc/provenance/main.pem"      # the registry key
+    checkpoint_key = "/etc/provenance/main-log.pem"  # the log key (or a pkcs11: URI)
     witnesses = ["witness.example/w1+d73d4b92+BFbg..."]   # optional (docs/AUDIT.md)
 
     [logs.acme]
     origin = "resolver.example/log/acme"
     database = "postgresql+psycopg://db-b/ledger"
     operator_key = "/etc/provenance/acme.pem"
+    checkpoint_key = "pkcs11:token=hsm;object=acme-log?module-path=/usr/lib/p11.so"
 
     [routes.prefixes]
     "9506000" = "acme"
@@ -39,7 +42,7 @@ from datetime import datetime
 from ledger.entry import SignedEvent
 from ledger.errors import NotFoundError, ValidationError
 from ledger.routing import Routing
-from ledger.service.config import DeploymentConfig, LogSpec, load_operator_key
+from ledger.service.config import DeploymentConfig, LogSpec, load_operator_key, open_keys
 from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.policies import Policies
 from ledger.store import Store
@@ -76,18 +79,18 @@ class Deployment:
         ``policies`` (default: the documented defaults).
 
         Raises:
-            KeyFormatError: an operator key cannot be read.
+            KeyFormatError: an operator or log key cannot be read, or is not the log's.
+            KeyUnavailableError: a key's token cannot be used.
             StorageError: a database cannot be reached or migrated.
         """
+        # Every log's keys first: a key that cannot be used (a file others may read, a
+        # token refusing its PIN) stops the start before any database is touched.
+        keys = {spec.name: open_keys(spec) for spec in config.logs}
         stores: dict[tuple[str, tuple[str, ...]], Store] = {}
         ledgers: dict[str, Ledger] = {}
         try:
             for spec in config.logs:
-                key = (
-                    None
-                    if spec.operator_key_file is None
-                    else load_operator_key(spec.operator_key_file)
-                )
+                key, log_key = keys[spec.name]
                 where = (spec.database_url, spec.replica_urls)
                 store = stores.get(where)
                 if store is None:
@@ -99,6 +102,7 @@ class Deployment:
                     name=spec.name,
                     verifier_key=spec.verifier_key,
                     witnesses=spec.witnesses,
+                    log_key=log_key,
                 )
                 ledgers[spec.name] = ledger = Ledger(store, log_config, clock, policies)
                 if key is not None:

@@ -1,6 +1,7 @@
 """The service facade: one log in one store, and the services composed over it.
 
-`Ledger` owns the store, the log's configuration, the operator's signer, the clock and
+`Ledger` owns the store, the log's configuration, its two signers (the log key signs
+checkpoints, the operator's registry key signs the genesis and the claims), the clock and
 the policies (ledger.service.policies), and builds at construction the services that do
 the work, each in its own module with what it needs passed in:
 
@@ -83,20 +84,31 @@ __all__ = [
 class LogConfig:
     """What identifies a log and who signs for it.
 
-    ``origin`` names the log in its checkpoints (e.g. ``provenance.example/log``);
-    ``operator_key`` signs checkpoints and the genesis entry that registers the operator.
-    Without it the ledger is read-only (an auditor's view): the log must exist and
-    ``verifier_key`` (the log's C2SP verifier key, pinned by the reader) is required.
-    ``witnesses`` are the verifier keys (type 0x04) of the witnesses whose cosignatures
-    the log accepts and counts (ledger.service.cosigning).
+    ``origin`` names the log in its checkpoints (e.g. ``provenance.example/log``).
+    Two roles, two keys, each any `crypto.Signer` (a key in memory, or in a PKCS#11
+    token: ledger.service.pkcs11):
+
+    - ``operator_key``, the registry key: signs the genesis entry that registers the
+      operator (listing it as the operator's key) and the ``claim`` entries;
+    - ``log_key``, the log key: signs the checkpoints and nothing else; the genesis
+      names it (``log_key``), so an auditor replaying from entry 0 learns it.
+
+    A new log refuses one key for both. A log whose genesis names no log key (made
+    before the roles were split) keeps signing its checkpoints with its operator key:
+    give that key as ``log_key`` too, or replace the log (docs/OPERATIONS.md).
+    Without an operator key the ledger is read-only (an auditor's view): the log must
+    exist and ``verifier_key`` (the log's C2SP verifier key, pinned by the reader) is
+    required. ``witnesses`` are the verifier keys (type 0x04) of the witnesses whose
+    cosignatures the log accepts and counts (ledger.service.cosigning).
     """
 
     origin: str
-    operator_key: crypto.Ed25519PrivateKey | None
+    operator_key: crypto.Signer | None
     name: str = "default"
     operator_id: str = "operator"
     verifier_key: str | None = None
     witnesses: tuple[str, ...] = ()
+    log_key: crypto.Signer | None = None
 
 
 class Ledger:
@@ -132,10 +144,51 @@ class Ledger:
                 raise NotFoundError(f"no log named {config.name!r} in this database", field="log")
             self.log = found.id
         else:
-            self.signer = note.Signer(config.origin, config.operator_key)
+            if config.log_key is None:
+                raise KeyFormatError(
+                    "a writable log needs its log key (the checkpoint key) as well as the "
+                    "operator key: set PROVENANCE_CHECKPOINT_KEY or run `provenance init`"
+                )
+            self.signer = note.Signer(config.origin, config.log_key)
             self._verifier_key = self.signer.verifier.to_text()
+            self._check_keys(store.on_primary().find_log(config.name), config)
             self.log = store.ensure_log(config.name, config.origin).id
         self._compose()
+
+    def _check_keys(self, found: LogHead | None, config: LogConfig) -> None:
+        """Refuse to run a log with keys that are not its own, before anything is written
+        or signed.
+
+        Raises:
+            KeyFormatError: one key for both roles in a new log, or a log key that is not
+                the one the log's genesis names (for a log from before the split: not
+                its operator's genesis key).
+        """
+        operator, log = config.operator_key, config.log_key
+        if operator is None or log is None:
+            return
+        log_b64 = crypto.public_key_to_b64(log.public_key())
+        if found is None or not found.size:
+            if log_b64 == crypto.public_key_to_b64(operator.public_key()):
+                raise KeyFormatError(
+                    "the log key and the operator key must be two keys (docs/OPERATIONS.md)"
+                )
+            return
+        genesis = Leaf.from_bytes(self.store.on_primary().entry(found.id, 0).leaf).signed
+        named = getattr(genesis.event, "log_key", None)
+        if named is None:  # a log from before the split: the genesis key signs checkpoints
+            if genesis.key != crypto.key_id(log.public_key()):
+                raise KeyFormatError(
+                    f"log {config.name!r} predates separate log keys: its checkpoints "
+                    "are signed by its operator's genesis key, which the configured log key "
+                    "is not (docs/OPERATIONS.md, replacing the log key)"
+                )
+        elif named != log_b64:
+            raise KeyFormatError(
+                f"the configured log key {crypto.key_id(log.public_key())} is not the log "
+                f"key {crypto.key_id(crypto.public_key_from_b64(named))} that log "
+                f"{config.name!r} names at genesis"
+            )
 
     def _compose(self) -> None:
         """Build the services over ``self.store``; `reading` calls it again for a pinned
@@ -238,14 +291,15 @@ class Ledger:
     # --- writes -------------------------------------------------------------------
 
     def init(self, name: str = "Platform operator") -> BatchReceipt | None:
-        """Write the genesis entry (the operator registers itself) if the log is empty.
+        """Write the genesis entry (the operator registers itself with its registry key
+        and names the log key) if the log is empty.
 
         Returns the receipt, or None when the log already has entries.
         """
         if self.primary_size():
             return None
         key = self.config.operator_key
-        if key is None:
+        if key is None or self.signer is None:
             raise KeyFormatError("read-only ledger: writing needs the operator key")
         event = ActorRegister(
             actor=self.config.operator_id,
@@ -254,6 +308,7 @@ class Ledger:
             role="operator",
             name=name,
             keys=(crypto.public_key_to_b64(key.public_key()),),
+            log_key=crypto.public_key_to_b64(self.signer.private_key.public_key()),
         )
         return self.append_batch([entry.sign_event(event, key)])
 

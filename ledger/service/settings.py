@@ -6,11 +6,17 @@
   ``DATABASE_URL`` that serve reads (docs/SCALING.md).
 - ``PROVENANCE_LOGS``: a deployment file of several logs and their routing table
   (ledger.service.config, docs/SCALING.md); when set, it replaces ``DATABASE_URL``,
-  ``DATABASE_REPLICA_URLS``, ``PROVENANCE_OPERATOR_KEY``, ``PROVENANCE_ORIGIN`` and
-  ``PROVENANCE_LOG``.
+  ``DATABASE_REPLICA_URLS``, ``PROVENANCE_OPERATOR_KEY``, ``PROVENANCE_CHECKPOINT_KEY``,
+  ``PROVENANCE_ORIGIN`` and ``PROVENANCE_LOG``.
 - ``PROVENANCE_HOME``: where the default database and keys live (``~/.provenance``).
-- ``PROVENANCE_OPERATOR_KEY``: PKCS#8 PEM of the operator's Ed25519 key
-  (default ``$PROVENANCE_HOME/operator.pem``).
+- ``PROVENANCE_OPERATOR_KEY``: the operator's registry key, which signs its
+  registrations and the claims: a PKCS#8 PEM file of mode 0600 (default
+  ``$PROVENANCE_HOME/operator.pem``) or a ``pkcs11:`` URI naming a key in a hardware token
+  (ledger.service.pkcs11).
+- ``PROVENANCE_CHECKPOINT_KEY``: the log key, which signs the checkpoints and nothing
+  else, named by the genesis entry: a file (default ``$PROVENANCE_HOME/log.pem``) or a
+  ``pkcs11:`` URI. Not the same key as the operator's (docs/OPERATIONS.md, "Keys").
+- ``PROVENANCE_PKCS11_PIN``: a token's user PIN, when its URI names no ``pin-source``.
 - ``PROVENANCE_ORIGIN``: the log's checkpoint origin (default ``<public host>/log``).
 - ``PROVENANCE_LOG``: the log's name in the database (``default``).
 - ``PROVENANCE_PUBLIC_URL``: the resolver base printed on labels
@@ -81,7 +87,8 @@ class Settings:
     """Everything the server is configured with."""
 
     database_url: str
-    operator_key_file: Path
+    #: a key file path or a ``pkcs11:`` URI, as configured (parsed by `deployment`)
+    operator_key: str
     origin: str
     log_name: str = "default"
     public_url: str = "http://127.0.0.1:8000"
@@ -97,14 +104,27 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     public_origins: tuple[str, ...] = ()
     metrics_token: str | None = None
+    #: the log key: a key file path or a ``pkcs11:`` URI
+    checkpoint_key: str = ""
+
+    @property
+    def operator_key_file(self) -> Path | None:
+        """The operator key's file (None when the key lives in a token)."""
+        return None if self.operator_key.startswith("pkcs11:") else Path(self.operator_key)
+
+    @property
+    def checkpoint_key_file(self) -> Path | None:
+        """The log key's file (None when the key lives in a token)."""
+        return None if self.checkpoint_key.startswith("pkcs11:") else Path(self.checkpoint_key)
 
     def deployment(self) -> DeploymentConfig:
         """The logs to serve: the ``PROVENANCE_LOGS`` file, else the one log configured here.
 
         Raises:
             ValidationError: the deployment file is missing or invalid.
+            KeyFormatError: a key setting is a malformed ``pkcs11:`` URI.
         """
-        from ledger.service.config import DeploymentConfig, LogSpec
+        from ledger.service.config import DeploymentConfig, LogSpec, key_ref
 
         if self.logs_file is not None:
             return DeploymentConfig.from_toml(self.logs_file)
@@ -114,8 +134,9 @@ class Settings:
                 origin=self.origin,
                 database_url=self.database_url,
                 replica_urls=self.replica_urls,
-                operator_key_file=self.operator_key_file,
+                operator_key=key_ref(self.operator_key),
                 witnesses=self.witnesses,
+                log_key=key_ref(self.checkpoint_key),
             )
         )
 
@@ -133,7 +154,8 @@ class Settings:
         host = urlsplit(public_url).netloc or "localhost"
         return cls(
             database_url=env.get("DATABASE_URL", f"sqlite:///{base / 'ledger.db'}"),
-            operator_key_file=Path(env.get("PROVENANCE_OPERATOR_KEY", str(base / "operator.pem"))),
+            operator_key=_key_setting(env.get("PROVENANCE_OPERATOR_KEY"), base / "operator.pem"),
+            checkpoint_key=_key_setting(env.get("PROVENANCE_CHECKPOINT_KEY"), base / "log.pem"),
             origin=env.get("PROVENANCE_ORIGIN", f"{host}/log"),
             log_name=env.get("PROVENANCE_LOG", "default"),
             public_url=public_url,
@@ -156,3 +178,10 @@ class Settings:
             ),
             metrics_token=env.get("PROVENANCE_METRICS_TOKEN") or None,
         )
+
+
+def _key_setting(value: str | None, default: Path) -> str:
+    """A key setting as given: a ``pkcs11:`` URI kept whole, a path with ``~`` expanded."""
+    if not value:
+        return str(default)
+    return value if value.startswith("pkcs11:") else str(Path(value).expanduser())

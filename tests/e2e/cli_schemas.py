@@ -46,6 +46,7 @@ INIT = _object(
     {
         "database": {"type": "string"},
         "operator_key": {"type": "string"},
+        "log_key": {"type": "string"},
         "verifier_key": {"type": "string", "pattern": r"^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$"},
         "size": {"type": "integer", "minimum": 1},
     }

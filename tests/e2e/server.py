@@ -33,7 +33,7 @@ from ledger.rules.state import Record
 from ledger.service.config import write_key_file
 from ledger.service.ledger import Ledger
 from tests.e2e.inprocess import LOOPBACK, InProcessApp
-from tests.factories import GTIN, key
+from tests.factories import GTIN, LOG_SEED, key
 from tests.integration.world import LedgerWorld, clock, config
 from tests.rules_factories import World
 
@@ -179,13 +179,15 @@ def server_env(
     """The environment the API is configured by (api.app.app_from_env): this process's,
     plus the log ``name`` in ``db_url`` under the operator key (written to ``tmp``), a
     rate limit no test reaches, then ``extra_env``."""
-    key_file = tmp / "operator.pem"
-    key_file.unlink(missing_ok=True)  # a second server in the same folder: same key
-    write_key_file(key_file, crypto.private_key_to_pem(key(1)))  # 0600: else refused
+    key_file, log_key_file = tmp / "operator.pem", tmp / "log.pem"
+    for path, seed in ((key_file, 1), (log_key_file, LOG_SEED)):
+        path.unlink(missing_ok=True)  # a second server in the same folder: same keys
+        write_key_file(path, crypto.private_key_to_pem(key(seed)))  # 0600: else refused
     return {
         **os.environ,
         "DATABASE_URL": db_url,
         "PROVENANCE_OPERATOR_KEY": str(key_file),
+        "PROVENANCE_CHECKPOINT_KEY": str(log_key_file),
         "PROVENANCE_ORIGIN": config(name).origin,
         "PROVENANCE_LOG": name,
         "PROVENANCE_PUBLIC_URL": public_url,

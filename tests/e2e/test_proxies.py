@@ -25,8 +25,9 @@ import pytest
 
 from cli.hammer.server import ServerProcess, free_port
 from ledger import crypto
+from ledger.service.config import write_key_file
 from tests.e2e.server import LiveServer, seed, start
-from tests.factories import GTIN, key
+from tests.factories import GTIN, LOG_SEED, key
 from tests.integration.world import config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,13 +191,14 @@ def _serve(tmp: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, Path, P
     name = "proxies-log"
     url = f"sqlite:///{tmp}/ledger.db"
     seed(url, name)
-    key_file = tmp / "operator.pem"
-    key_file.write_bytes(crypto.private_key_to_pem(key(1)))
-    key_file.chmod(0o600)
+    key_file, log_key_file = tmp / "operator.pem", tmp / "log.pem"
+    write_key_file(key_file, crypto.private_key_to_pem(key(1)))  # 0600 from the start
+    write_key_file(log_key_file, crypto.private_key_to_pem(key(LOG_SEED)))
     port = free_port()
     env = {
         **os.environ,
         "PROVENANCE_OPERATOR_KEY": str(key_file),
+        "PROVENANCE_CHECKPOINT_KEY": str(log_key_file),
         "PROVENANCE_ORIGIN": config(name).origin,
         "PROVENANCE_LOG": name,
         "PROVENANCE_HOME": str(tmp),

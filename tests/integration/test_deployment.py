@@ -26,7 +26,7 @@ from ledger.service.audit import audit_log
 from ledger.service.config import write_key_file
 from ledger.service.deployment import Deployment, DeploymentConfig
 from ledger.service.settings import Settings
-from tests.factories import GTIN, key, public_b64
+from tests.factories import GTIN, LOG_SEED, key, public_b64
 from tests.integration.world import LedgerWorld, clock
 from tests.rules_factories import World
 
@@ -37,7 +37,7 @@ JSON = {"Accept": "application/json"}
 
 def write_config(tmp: Path, url_a: str, url_b: str) -> Path:
     """A deployment file: log a (default, operator key 1), log b (operator key 9)."""
-    for name, seed in (("a", 1), ("b", 9)):
+    for name, seed in (("a", 1), ("b", 9), ("a-log", LOG_SEED), ("b-log", LOG_SEED - 1)):
         pem = tmp / f"{name}.pem"
         write_key_file(pem, crypto.private_key_to_pem(key(seed)))  # 0600: else refused
     path = tmp / "logs.toml"
@@ -49,11 +49,13 @@ default = "a"
 origin = "test.example/log/a"
 database = "{url_a}"
 operator_key = "a.pem"
+checkpoint_key = "a-log.pem"
 
 [logs.b]
 origin = "test.example/log/b"
 database = "{url_b}"
 operator_key = "b.pem"
+checkpoint_key = "b-log.pem"
 
 [routes.prefixes]
 "9506000" = "a"

@@ -63,7 +63,10 @@ def test_a_log_keeps_its_origin(db_url: str) -> None:
     first = Ledger.open(db_url, config("same-name"), clock=clock)
     other = config("same-name")
     changed = type(other)(
-        origin="elsewhere.example/log", operator_key=other.operator_key, name="same-name"
+        origin="elsewhere.example/log",
+        operator_key=other.operator_key,
+        name="same-name",
+        log_key=other.log_key,
     )
     with pytest.raises(StorageError, match="origin"):
         Ledger.open(db_url, changed, clock=clock)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from ledger.entry import Leaf, SignedEvent
 from ledger.service.ledger import BatchReceipt, Ledger, LogConfig
 from ledger.store.records import RECORD_TABLES
-from tests.factories import key
+from tests.factories import LOG_SEED, key
 from tests.rules_factories import NOW, World
 
 ORIGIN = "test.example/log"
@@ -22,8 +22,11 @@ TABLES = ["logs", "entries", "nodes", "checkpoints", *(t.name for t in RECORD_TA
 
 
 def config(name: str) -> LogConfig:
-    """The test log's configuration: operator key seed 1, as in rules_factories."""
-    return LogConfig(origin=f"{ORIGIN}/{name}", operator_key=key(1), name=name)
+    """The test log's configuration: operator key seed 1, as in rules_factories; the log
+    key (checkpoints) seed `LOG_SEED`."""
+    return LogConfig(
+        origin=f"{ORIGIN}/{name}", operator_key=key(1), name=name, log_key=key(LOG_SEED)
+    )
 
 
 def clock() -> Any:

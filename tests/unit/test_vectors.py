@@ -65,6 +65,6 @@ def test_golden_bytes_check_out_with_plain_hashlib_and_cryptography() -> None:
     assert body.split("\n") == ["provenance.example/log", "4", base64.b64encode(root).decode()]
     name, blob = signature_line.removeprefix("\u2014 ").strip().split(" ")
     raw = base64.b64decode(blob)
-    op = keys["operator"]
-    assert raw[:4] == hashlib.sha256(name.encode() + b"\n\x01" + op).digest()[:4]
-    Ed25519PublicKey.from_public_bytes(op).verify(raw[4:], (body + "\n").encode())
+    log = keys["log"]  # the log key signs checkpoints, never the operator's registry key
+    assert raw[:4] == hashlib.sha256(name.encode() + b"\n\x01" + log).digest()[:4]
+    Ed25519PublicKey.from_public_bytes(log).verify(raw[4:], (body + "\n").encode())

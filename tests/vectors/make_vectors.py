@@ -62,6 +62,7 @@ def _events(operator: str, brand_key: str, claim_hash: str, salt: str) -> list[d
 def build() -> dict[str, bytes]:
     """Return {file name: exact bytes} of every golden vector file."""
     operator_key = crypto.private_key_from_seed(seed("operator"))
+    log_key = crypto.private_key_from_seed(seed("log"))  # signs checkpoints only
     brand_key = crypto.private_key_from_seed(seed("brand"))
     salt = seed("claim salt")[:16]
     claim_code = claimcode.encode_claim_code(seed("claim code")[:10])
@@ -98,14 +99,18 @@ def build() -> dict[str, bytes]:
         )
     size = len(leaf_hashes)
     tree_root = merkle.root(leaf_hashes)
-    signer = note.Signer(ORIGIN, operator_key)
+    signer = note.Signer(ORIGIN, log_key)
     checkpoint = note.sign_checkpoint(note.Checkpoint(ORIGIN, size, tree_root), signer)
     golden = {
-        "seeds_hex": {n: seed(n).hex() for n in ("operator", "brand")},
+        "seeds_hex": {n: seed(n).hex() for n in ("operator", "brand", "log")},
         "keys": {
             "operator": {
                 "public": crypto.public_key_to_b64(operator_key.public_key()),
                 "key_id": crypto.key_id(operator_key.public_key()),
+            },
+            "log": {
+                "public": crypto.public_key_to_b64(log_key.public_key()),
+                "key_id": crypto.key_id(log_key.public_key()),
                 "verifier_key": signer.verifier.to_text(),
             },
             "acme": {
