@@ -30,7 +30,7 @@ from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError
-from ledger.events import ActorRegister, format_time
+from ledger.events import ActorRegister, format_time, parse_time
 from ledger.rules.state import ActorRecord, KeyRecord, State
 from ledger.service.append import (
     FAULT_CONSENT,
@@ -353,7 +353,9 @@ class Ledger:
         return cast(UnitViewShape, {**judged, "witnesses": self.cosigning.witness_summary(needed)})
 
     def actor_view(self, actor_id: str) -> ActorShape:
-        """An actor with its role, name, prefixes, registration, revocation and keys.
+        """An actor with its role, name, prefixes, registration, revocation and keys, and
+        the recoveries of its keys still pending at the log's clock (public, so the actor
+        and its monitor see them while they can be cancelled).
 
         Raises:
             NotFoundError: no such actor.
@@ -362,11 +364,15 @@ class Ledger:
         actor = next((a for a in found if isinstance(a, ActorRecord)), None)
         if actor is None:
             raise NotFoundError(f"no actor {actor_id!r}", field="actor_id")
-        keys = [
-            k
-            for k in self.store.records_in(self.log, KeyRecord, "actor", [actor_id])
-            if isinstance(k, KeyRecord)
-        ]
+        keys = sorted(
+            (
+                k
+                for k in self.store.records_in(self.log, KeyRecord, "actor", [actor_id])
+                if isinstance(k, KeyRecord)
+            ),
+            key=lambda k: k.added_index,
+        )
+        now = self._clock()
         return {
             "id": actor.id,
             "role": Role(actor.role),
@@ -380,8 +386,25 @@ class Ledger:
                     "public_key": k.public_key,
                     "added_index": k.added_index,
                     "removed_index": k.removed_index,
+                    "scope": list(k.scope),
+                    "recovered_index": k.recovered_index,
+                    "effective": k.effective,
+                    "compromised_since": k.compromised_since,
                 }
-                for k in sorted(keys, key=lambda k: k.added_index)
+                for k in keys
+            ],
+            "recoveries": [
+                {
+                    "key_id": k.key_id,
+                    "public_key": k.public_key,
+                    "recovered_index": k.recovered_index,
+                    "effective": k.effective,
+                }
+                for k in keys
+                if k.recovered_index is not None
+                and k.effective is not None
+                and k.removed_index is None
+                and parse_time(k.effective) > now
             ],
         }
 
