@@ -17,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import rules
-from ledger.events import format_time
+from ledger.entry import sign_event
+from ledger.events import event_from_dict, format_time
 from ledger.rules.state import KeyRecord
-from tests.factories import GTIN, public_b64
+from tests.factories import GTIN, key, public_b64
 from tests.profiles import examples
 from tests.rules_factories import NOW, SERIAL, TIME, World, base
 from tests.unit.test_rules import key_id, refused
@@ -35,23 +36,14 @@ def _commission(world: World, serial: str, seed: int | None = None, at: Any = NO
     return signed if at is None else world.accept(signed, at)
 
 
-def _recover(world: World, seed: int = 30, effective: str = LATER, **extra: Any) -> None:
+def _recover(world: World, seed: int = 30, effective: str = LATER) -> None:
     world.do("key.recover", "operator", subject="acme", key=public_b64(seed), effective=effective)
 
 
-def _at(world: World, kind: str, actor: str, at: Any, seed: int | None = None, **f: Any) -> Any:
-    """Sign at ``at`` (event time = log time) and accept."""
-    data = {**f}
-    signed = world.sign(kind, actor, seed=seed, **data)
-    signed = _retime(world, kind, actor, at, seed, data) if at != NOW else signed
-    return world.accept(signed, at)
-
-
-def _retime(world: World, kind: str, actor: str, at: Any, seed: int | None, f: dict) -> Any:
-    from ledger.entry import sign_event
-    from ledger.events import event_from_dict
-    from tests.factories import key
-
+def _retime(
+    world: World, kind: str, actor: str, at: Any, seed: int | None, f: dict[str, Any]
+) -> Any:
+    """Sign at ``at``: the event's own time, for a log clock far from the fixed NOW."""
     data = {"kind": kind, "actor": actor, "time": format_time(at), **f}
     return sign_event(event_from_dict(data), key(world.seeds[actor] if seed is None else seed))
 
@@ -228,8 +220,8 @@ def test_a_scoped_key_cannot_cancel_a_recovery() -> None:
 def test_a_cancellation_names_a_pending_recovery_of_the_subject() -> None:
     world = base()
     _recover(world)
-    for key in (key_id(2), key_id(5), "A" * 22):  # acme's ordinary key, shop's key, none
-        signed = world.sign("key.recover.cancel", "acme", subject="acme", key=key)
+    for named in (key_id(2), key_id(5), "A" * 22):  # acme's ordinary key, shop's key, none
+        signed = world.sign("key.recover.cancel", "acme", subject="acme", key=named)
         refused(world, signed, rules.UnknownRecoveryError, "key")
     # once in effect it is acme's key: a cancellation is too late (key.rotate removes it)
     effective = NOW + WEEK
