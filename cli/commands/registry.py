@@ -11,15 +11,17 @@ from pathlib import Path
 import typer
 
 from cli.backends import connect
-from cli.common import emit, safe
-from cli.signing import sign
+from cli.common import emit, key_path, load_private_key, safe
+from cli.signing import sign_with
 
 _AS = typer.Option(..., "--as", help="the signing actor id")
 _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
 
 
-def _send(kind: str, actor: str, key: Path | None, **fields: object) -> None:
-    signed = sign(actor, key, kind, **fields)
+def _send(kind: str, actor: str, key_file: Path | None, /, **fields: object) -> None:
+    # positional-only, and sign_with: key.recover and key.recover.cancel have an event
+    # field named "key", which would collide with sign()'s key-file parameter
+    signed = sign_with(load_private_key(key_path(key_file, actor)), actor, kind, **fields)
     store = connect()
     try:
         receipt = store.append([signed])

@@ -205,3 +205,81 @@ def test_a_second_brand_cannot_take_a_nested_prefix(live_server: LiveServer, pre
     )
     body = _refused(server, register, "prefix-taken")
     assert "acme" in body.get("detail", "") + json.dumps(body)
+
+
+def test_the_cli_rotates_recovers_and_cancels(live_server: LiveServer, tmp_path: Path) -> None:
+    from ledger.service.config import write_key_file
+
+    server = live_server
+    keys = tmp_path / "home" / "keys"
+    keys.mkdir(parents=True)
+    write_key_file(keys / "acme.pem", crypto.private_key_to_pem(key(2)))
+    operator = ("--as", "operator", "--key", server.env["PROVENANCE_OPERATOR_KEY"])
+    done = _cli(
+        server,
+        tmp_path,
+        "--json",
+        "actor",
+        "rotate",
+        "acme",
+        "--add",
+        public_b64(55),
+        "--scope",
+        "mint",
+        "--as",
+        "acme",
+    )
+    assert done.returncode == 0, done.stderr
+    effective = _effective()
+    done = _cli(
+        server,
+        tmp_path,
+        "actor",
+        "recover",
+        "acme",
+        "--public-key",
+        public_b64(56),
+        "--effective",
+        effective,
+        "--reason",
+        "lost every key",
+        *operator,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = _cli(server, tmp_path, "actor", "show", "acme").stdout
+    assert f"PENDING RECOVERY: key {_key_id(56)} takes effect {effective}" in shown
+    info = json.loads(_cli(server, tmp_path, "--json", "actor", "show", "acme").stdout)
+    assert {k["key_id"]: k["scope"] for k in info["keys"]}[_key_id(55)] == ["mint"]
+    done = _cli(
+        server,
+        tmp_path,
+        "actor",
+        "cancel-recovery",
+        "acme",
+        "--key-id",
+        _key_id(56),
+        "--as",
+        "acme",
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        json.loads(_cli(server, tmp_path, "--json", "actor", "show", "acme").stdout)["recoveries"]
+        == []
+    )
+    # too soon: one readable line naming the rule, nothing written
+    before = _size(server)
+    done = _cli(
+        server,
+        tmp_path,
+        "actor",
+        "recover",
+        "acme",
+        "--public-key",
+        public_b64(57),
+        "--effective",
+        _effective(days=1),
+        *operator,
+    )
+    assert done.returncode != 0
+    assert len(done.stderr.strip().splitlines()) == 1 and "recovery-too-soon" in done.stderr
+    assert _size(server) == before
