@@ -141,8 +141,13 @@ def _label_state(
     if unit is None:
         return LabelState.INVALID
     brand_keys = store.records_in(log, KeyRecord, "actor", [unit.brand])
+    # the brand's keys from actor.register and key.rotate (removed ones too: labels
+    # outlive rotations), never an operator's key.recover: a brand that was recovered
+    # adds a label key with key.rotate once its recovered key is in effect
     public = [
-        crypto.public_key_from_b64(k.public_key) for k in brand_keys if isinstance(k, KeyRecord)
+        crypto.public_key_from_b64(k.public_key)
+        for k in brand_keys
+        if isinstance(k, KeyRecord) and k.recovered_index is None
     ]
     try:
         label.verify_label_signature(unit_id, signature, public)

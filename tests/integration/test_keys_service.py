@@ -193,3 +193,25 @@ def test_scoped_and_overlapping_prefix_refusals_write_nothing(world: LedgerWorld
     _refused(world, operator_rotation, rules.OperatorNotSubjectError.code)
     assert isinstance(world.ledger.state().keys[key_id(34)], KeyRecord)
     assert world.ledger.state().keys[key_id(34)].scope == ("mint",)
+
+
+def test_a_recovered_key_never_signs_a_valid_label(world: LedgerWorld) -> None:
+    from ledger import gs1, label
+
+    effective = NOW + WEEK
+    recover = _signed(
+        "key.recover",
+        "operator",
+        1,
+        NOW,
+        subject="acme",
+        key=public_b64(38),
+        effective=format_time(effective),
+    )
+    _append(world, recover)
+    unit = gs1.UnitId(gtin=GTIN, serial="SN-0001")
+    by_brand = world.ledger.unit_view(GTIN, "SN-0001", label.sign_label(unit, key(2)))
+    assert by_brand["unit"]["label"] == "valid"
+    by_recovered = world.ledger.unit_view(GTIN, "SN-0001", label.sign_label(unit, key(38)))
+    assert by_recovered["verdict"] == Verdict.INVALID
+    assert by_recovered["unit"] is None or by_recovered["unit"]["label"] == "invalid"
