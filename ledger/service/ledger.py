@@ -226,8 +226,14 @@ class Ledger:
 
     # --- writes -------------------------------------------------------------------
 
-    def init(self, name: str = "Platform operator") -> BatchReceipt | None:
+    def init(
+        self, name: str = "Platform operator", recovery_wait: int | None = None
+    ) -> BatchReceipt | None:
         """Write the genesis entry (the operator registers itself) if the log is empty.
+
+        ``recovery_wait`` (seconds) signs the log's wait before an operator's
+        ``key.recover`` takes effect into the genesis entry (None: the rules' 7 days), so
+        every verifier reads it from the log.
 
         Returns the receipt, or None when the log already has entries.
         """
@@ -243,6 +249,7 @@ class Ledger:
             role="operator",
             name=name,
             keys=(crypto.public_key_to_b64(key.public_key()),),
+            recovery_wait=recovery_wait,
         )
         return self.append_batch([entry.sign_event(event, key)])
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ledger import crypto, rules
-from ledger.entry import SignedEvent, sign_event
+from ledger.entry import Leaf, SignedEvent, sign_event
 from ledger.errors import RuleError
 from ledger.events import event_from_dict, format_time
 from ledger.rules.state import KeyRecord
@@ -215,3 +215,21 @@ def test_a_recovered_key_never_signs_a_valid_label(world: LedgerWorld) -> None:
     by_recovered = world.ledger.unit_view(GTIN, "SN-0001", label.sign_label(unit, key(38)))
     assert by_recovered["verdict"] == Verdict.INVALID
     assert by_recovered["unit"] is None or by_recovered["unit"]["label"] == "invalid"
+
+
+def test_a_log_signs_its_recovery_wait_into_genesis(db_url: str) -> None:
+    import uuid
+
+    from ledger.events import ActorRegister
+    from ledger.service.ledger import Ledger
+    from tests.integration.world import clock, config
+
+    opened = Ledger.open(db_url, config(f"t-{uuid.uuid4().hex[:10]}"), clock=clock)
+    try:
+        opened.init(name="Registry", recovery_wait=2 * 86_400)
+        genesis = Leaf.from_bytes(opened.entry(0).leaf).signed.event
+        assert isinstance(genesis, ActorRegister) and genesis.recovery_wait == 2 * 86_400
+        assert rules.recovery_wait(opened.state()) == timedelta(days=2)
+        assert opened.audit().ok
+    finally:
+        opened.close()
