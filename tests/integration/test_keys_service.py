@@ -233,3 +233,25 @@ def test_a_log_signs_its_recovery_wait_into_genesis(db_url: str) -> None:
         assert opened.audit().ok
     finally:
         opened.close()
+
+
+def test_a_pending_recovered_key_does_not_sign_requests_as_the_brand(world: LedgerWorld) -> None:
+    from ledger import reqsig
+
+    effective = NOW + WEEK
+    recover = _signed(
+        "key.recover",
+        "operator",
+        1,
+        NOW,
+        subject="acme",
+        key=public_b64(39),
+        effective=format_time(effective),
+    )
+    _append(world, recover)
+    target = "/v1/brands/acme/alerts"
+    by_brand = reqsig.sign_request(key(2), "GET", target, b"", NOW)
+    assert world.ledger.reports.authenticate(by_brand, "GET", target, b"").id == "acme"
+    pending = reqsig.sign_request(key(39), "GET", target, b"", NOW)
+    with pytest.raises(reqsig.AuthenticationError):
+        world.ledger.reports.authenticate(pending, "GET", target, b"")
