@@ -146,6 +146,7 @@ UnitView = _model(
     owner=Field(default=False, description="the viewer's owner cookie is the owner's"),
 )
 KeyView = _model(shapes.KeyShape, "KeyView")
+RecoveryView = _model(shapes.RecoveryShape, "RecoveryView")
 ActorView = _model(shapes.ActorShape, "ActorView")
 UnitRef = _model(shapes.UnitRefShape, "UnitRef")
 ReportFiled = _model(shapes.ReportFiledShape, "ReportFiled")

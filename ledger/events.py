@@ -25,12 +25,16 @@ from ledger import gs1
 from ledger.codec import b64url_decode
 from ledger.errors import EncodingError, ValidationError
 from ledger.vocab import PARTNER_ROLES as _PARTNERS
-from ledger.vocab import InspectResult, Role, values
+from ledger.vocab import InspectResult, KeyScope, Role, values
 
 # The vocabularies as the validators' tuples of plain strings (ledger.vocab defines them).
 ACTOR_ROLES = values(Role)
 PARTNER_ROLES = tuple(role.value for role in _PARTNERS)
 INSPECT_RESULTS = values(InspectResult)
+KEY_SCOPES = values(KeyScope)
+#: bounds of a log's recovery wait (genesis ``recovery_wait``, seconds): a day to a year
+MIN_RECOVERY_WAIT = 86_400
+MAX_RECOVERY_WAIT = 366 * 86_400
 MAX_TEXT = 200
 MAX_LIST = 64
 
@@ -172,6 +176,17 @@ def _claim_code(value: object, field: str) -> str:
     return value
 
 
+def _seconds(value: object, field: str) -> int:
+    # bool is an int in Python; JSON true is not a number of seconds
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("expected a whole number of seconds", field=field)
+    if not MIN_RECOVERY_WAIT <= value <= MAX_RECOVERY_WAIT:
+        raise ValidationError(
+            f"expected {MIN_RECOVERY_WAIT} to {MAX_RECOVERY_WAIT} seconds", field=field
+        )
+    return value
+
+
 def _list_of(
     item: Callable[[object, str], str], min_len: int = 0
 ) -> Callable[[object, str], tuple[str, ...]]:
@@ -295,6 +310,7 @@ class ActorRegister(Event):
         "prefixes": _list_of(_prefix, 1),
         "documents": _hash,
         "log_key": _public_key,
+        "recovery_wait": _seconds,
     }
     subject: str
     role: str
@@ -306,6 +322,9 @@ class ActorRegister(Event):
     #: the operator's ``keys`` (separate roles, separate keys; absent in logs created
     #: before, whose checkpoints the genesis key signs)
     log_key: str | None = None
+    #: genesis only: the log's waiting period, in seconds, before an operator's
+    #: ``key.recover`` takes effect (absent: 7 days); signed, so every verifier agrees
+    recovery_wait: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -323,17 +342,60 @@ class ActorRevoke(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class KeyRotate(Event):
-    """An actor (or the operator for it) adds keys and retires key ids."""
+    """An actor adds keys and retires key ids (only the subject itself signs it).
+
+    ``scope`` limits every added key to those kinds of work (ledger.vocab.KeyScope): a
+    scoped key counts as the subject's only within it and never rotates keys.
+    ``compromised_since`` reports the removed keys as compromised from that time: what
+    they signed from then on is shown with a caution.
+    """
 
     kind: ClassVar[str] = "key.rotate"
     checks: ClassVar[dict[str, Check]] = {
         "subject": _actor_id,
         "add": _list_of(_public_key),
         "remove": _list_of(_key_id),
+        "scope": _list_of(_one_of(KEY_SCOPES), 1),
+        "compromised_since": _time,
     }
     subject: str
     add: tuple[str, ...]
     remove: tuple[str, ...]
+    scope: tuple[str, ...] | None = None
+    compromised_since: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyRecover(Event):
+    """An operator gives an actor that lost every key a new one, effective only later.
+
+    The key may sign nothing before ``effective`` (log time), which must lie at least the
+    log's recovery wait after the entry; until then any current key of the subject can
+    cancel it with ``key.recover.cancel``.
+    """
+
+    kind: ClassVar[str] = "key.recover"
+    checks: ClassVar[dict[str, Check]] = {
+        "subject": _actor_id,
+        "key": _public_key,
+        "effective": _time,
+        "reason": _text,
+    }
+    subject: str
+    key: str
+    effective: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyRecoverCancel(Event):
+    """The subject cancels a pending ``key.recover`` by the recovered key's id."""
+
+    kind: ClassVar[str] = "key.recover.cancel"
+    checks: ClassVar[dict[str, Check]] = {"subject": _actor_id, "key": _key_id, "reason": _text}
+    subject: str
+    key: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -508,6 +570,8 @@ KINDS: dict[str, type[Event]] = {
         ActorRegister,
         ActorRevoke,
         KeyRotate,
+        KeyRecover,
+        KeyRecoverCancel,
         Authorize,
         AuthorizationRevoke,
         ProductRegister,

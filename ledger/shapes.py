@@ -212,12 +212,29 @@ class UnitViewShape(LogViewShape):
 
 
 class KeyShape(TypedDict):
-    """A key of an actor, with the log indexes that added and removed it."""
+    """A key of an actor, with the log indexes that added and removed it; its scope
+    (empty: a full key), and, for a key an operator recovered, the ``key.recover``'s
+    index and when the key takes effect; ``compromised_since`` once its actor reported it
+    compromised."""
 
     key_id: str
     public_key: str
     added_index: int
     removed_index: int | None
+    scope: list[str]
+    recovered_index: int | None
+    effective: str | None
+    compromised_since: str | None
+
+
+class RecoveryShape(TypedDict):
+    """A pending ``key.recover``: the key an operator gave the actor, from when it signs;
+    any current full key of the actor may still cancel it (``key.recover.cancel``)."""
+
+    key_id: str
+    public_key: str
+    recovered_index: int
+    effective: str
 
 
 class ActorShape(TypedDict):
@@ -230,6 +247,8 @@ class ActorShape(TypedDict):
     registered_index: int
     revoked_index: int | None
     keys: list[KeyShape]
+    #: pending recoveries (not cancelled, not yet in effect), oldest first
+    recoveries: list[RecoveryShape]
 
 
 # --- reports and alerts ---------------------------------------------------------------

@@ -41,6 +41,18 @@ PARTNER_ROLES: tuple[Role, ...] = (
 )
 
 
+class KeyScope(StrEnum):
+    """What a scoped key may sign (``key.rotate``'s ``scope``; ledger.rules.context maps
+    each to its kinds). A scoped key never signs ``key.*`` kinds."""
+
+    MINT = "mint"  # product.register, commission
+    CUSTODY = "custody"  # handoff, receive, inspect, sell, deliver, return, decommission
+    FLAG = "flag"
+    RECALL = "recall"
+    AUTHORIZE = "authorize"  # authorize, authorization.revoke
+    CONSOLE = "console"  # the console's work: authorize, revoke, flag, recall, products
+
+
 class InspectResult(StrEnum):
     """The outcome an ``inspect`` event records."""
 
@@ -74,6 +86,8 @@ class ReasonCode(StrEnum):
     HELD_BY_REVOKED = "held-by-revoked"
     REPORTED = "reported"
     INSPECTION_FAILED = "inspection-failed"
+    RECOVERED_KEY = "recovered-key"
+    KEY_COMPROMISED = "key-compromised"
     LABEL_INVALID = "label-invalid"
     CHECKPOINT_INVALID = "checkpoint-invalid"
     LEAF_HASH_INVALID = "leaf-hash-invalid"

@@ -109,6 +109,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "before you buy, or contact the brand.",
         "检验方记录了该商品最近一次检验未通过。购买前请向卖家问清情况，或联系品牌方。",
     ),
+    "r.recovered-key": ("Signed with a recently recovered key", "使用近期恢复的密钥签名"),
+    "r.recovered-key.why": (
+        "The company that signed this record had lost its keys, and the platform gave it a "
+        "new one less than 30 days before. Ask the seller where the item came from.",
+        "签署此记录的企业曾丢失密钥，平台在不到 30 天前为其恢复了新密钥。请向卖家问清商品来源。",
+    ),
+    "r.key-compromised": ("Signed with a stolen key", "使用已泄露的密钥签名"),
+    "r.key-compromised.why": (
+        "A record of this item was signed after its signer reported the key as stolen or "
+        "leaked. The record may be forged; ask the brand before you buy.",
+        "该商品的一条记录是在签署方报告密钥被盗或泄露之后签署的，可能系伪造。购买前请向品牌方核实。",
+    ),
     "r.label-invalid": ("Forged label", "标签系伪造"),
     "r.label-invalid.why": (
         "The brand's signature on this label is wrong, so the brand did not print this "

@@ -210,6 +210,9 @@ def _reason(
         return Line(text(lang, "r.revoked-handler"), text(lang, f"r.{code}.why", names=listed))
     if code == "inspection-failed":
         return Line(text(lang, f"r.{code}"), text(lang, f"r.{code}.why"), tone="bad")
+    if code in ("recovered-key", "key-compromised"):  # no one signs for another (issue 17)
+        tone = "bad" if code == "key-compromised" else ""
+        return Line(text(lang, f"r.{code}"), text(lang, f"r.{code}.why"), tone=tone)
     if code in ("sold", "claimed", "recalled", "decommissioned", "label-invalid"):
         detail = _latest_reason(entries, code, lang)
         tone = "bad" if code in ("recalled", "label-invalid") else ""

@@ -11,15 +11,17 @@ from pathlib import Path
 import typer
 
 from cli.backends import connect
-from cli.common import emit, safe
-from cli.signing import sign
+from cli.common import emit, key_path, load_private_key, safe
+from cli.signing import sign_with
 
 _AS = typer.Option(..., "--as", help="the signing actor id")
 _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
 
 
-def _send(kind: str, actor: str, key: Path | None, **fields: object) -> None:
-    signed = sign(actor, key, kind, **fields)
+def _send(kind: str, actor: str, key_file: Path | None, /, **fields: object) -> None:
+    # positional-only, and sign_with: key.recover and key.recover.cancel have an event
+    # field named "key", which would collide with sign()'s key-file parameter
+    signed = sign_with(load_private_key(key_path(key_file, actor)), actor, kind, **fields)
     store = connect()
     try:
         receipt = store.append([signed])
@@ -94,6 +96,75 @@ def revoke(
     _send("actor.revoke", as_, key, subject=subject, reason=reason)
 
 
+@actor_app.command("rotate")
+def rotate(
+    subject: str = typer.Argument(..., help="the actor whose keys change (you: --as it)"),
+    add: list[str] = typer.Option(None, "--add", help="base64url public key (repeatable)"),
+    remove: list[str] = typer.Option(None, "--remove", help="key id to retire (repeatable)"),
+    scope: list[str] = typer.Option(
+        None,
+        "--scope",
+        help="limit the added keys to: mint, custody, flag, recall, authorize, console",
+    ),
+    compromised_since: str = typer.Option(
+        None,
+        "--compromised-since",
+        help="RFC 3339 UTC: the removed keys were compromised from then on",
+    ),
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """Add or retire the signer's own keys (only the actor itself may; a scoped key cannot)."""
+    _send(
+        "key.rotate",
+        as_,
+        key,
+        subject=subject,
+        add=list(add or []),
+        remove=list(remove or []),
+        scope=list(scope or []) or None,
+        compromised_since=compromised_since,
+    )
+
+
+@actor_app.command("recover")
+def recover(
+    subject: str = typer.Argument(..., help="the actor that lost every key"),
+    public_key: str = typer.Option(..., "--public-key", help="its new base64url public key"),
+    effective: str = typer.Option(
+        ...,
+        "--effective",
+        help="RFC 3339 UTC when the key may sign: at least the log's wait (7 days) from now",
+    ),
+    reason: str = typer.Option(None, "--reason"),
+    as_: str = typer.Option("operator", "--as"),
+    key: Path = _KEY,
+) -> None:
+    """Give an actor that lost every key a new one (operator): public, slow, cancellable."""
+    _send(
+        "key.recover",
+        as_,
+        key,
+        subject=subject,
+        key=public_key,
+        effective=effective,
+        reason=reason,
+    )
+
+
+@actor_app.command("cancel-recovery")
+def cancel_recovery(
+    subject: str = typer.Argument(..., help="the actor (you: --as it)"),
+    # An option, not an argument: base64url ids may start with "-".
+    key_id: str = typer.Option(..., "--key-id", help="the recovered key's id"),
+    reason: str = typer.Option(None, "--reason"),
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """Cancel a pending key recovery with one of your own full keys."""
+    _send("key.recover.cancel", as_, key, subject=subject, key=key_id, reason=reason)
+
+
 @actor_app.command("show")
 def show(actor_id: str = typer.Argument(...)) -> None:
     """Show an actor, its role, prefixes and keys."""
@@ -119,7 +190,11 @@ def show(actor_id: str = typer.Argument(...)) -> None:
     prefixes = ", ".join(info["prefixes"]) or "-"
     header = f"role {info['role']}; prefixes {prefixes}; registered at {info['registered_index']}"
     revoked = f"; REVOKED at {info['revoked_index']}" if info["revoked_index"] is not None else ""
-    emit(info, safe(header + revoked), table)
+    pending = [
+        safe(f"PENDING RECOVERY: key {r['key_id']} takes effect {r['effective']}")
+        for r in info.get("recoveries") or []
+    ]
+    emit(info, safe(header + revoked), table, *pending)
 
 
 @authorize_app.command("grant")

@@ -9,8 +9,8 @@ Format (docs/FORMAT.md, "Export bundle"): UTF-8 JSON Lines, one JSON object per 
 3. ``{"index": i, "leaf": "<base64url leaf bytes>"}`` for i = 0 .. size-1, in order.
 
 The leaf bytes are the exact bytes the log hashed; the actors' public keys are inside
-them (``actor.register`` and ``key.rotate`` events), the log's and the witnesses' keys
-in the header. Nothing in a bundle is trusted because it is in the bundle: the audit
+them (``actor.register``, ``key.rotate`` and ``key.recover`` events), the log's and the
+witnesses' keys in the header. Nothing in a bundle is trusted because it is in the bundle: the audit
 replays it against a log key the auditor pins (ledger.audit.auditor).
 
 Pure: `write_lines` yields text, `parse_bundle` reads bytes; no file I/O here.

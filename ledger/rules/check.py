@@ -12,7 +12,7 @@ from datetime import datetime
 from ledger.entry import SignedEvent
 from ledger.events import UnitEvent
 from ledger.rules import custody, registry
-from ledger.rules.context import Context, check_time, signing_key
+from ledger.rules.context import Context, check_key_use, check_time, signing_key
 from ledger.rules.state import Record, State
 
 
@@ -23,7 +23,8 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
         (1) the signer: at index 0 the operator's self-registration (genesis); elsewhere
             a registered, unrevoked actor signing with one of its current keys;
         (2) the event time is at most `MAX_CLOCK_SKEW` after ``now`` and at most
-            `MAX_BACKDATE` before it;
+            `MAX_BACKDATE` before it; (2b) the key may sign this kind now: a scoped
+            key only within its scope, a recovered key only from its ``effective``;
         (3) the rules of the event's kind (ledger.rules.registry, ledger.rules.custody).
 
     Args:
@@ -40,9 +41,11 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
     event = signed.event
     signing_key(state, signed, index)  # (1)
     check_time(event, now)  # (2)
+    check_key_use(state, signed, now)  # (2b)
     if index == 0:  # (3)
         return registry.genesis(event, index)
-    ctx = Context(state=state, signed=signed, index=index, signer=state.actors[event.actor])
+    signer = state.actors[event.actor]
+    ctx = Context(state=state, signed=signed, index=index, signer=signer, now=now)
     if isinstance(event, UnitEvent):
         return custody.check_unit(ctx)
     return registry.check_registry(ctx)

@@ -2,9 +2,11 @@
 the time bounds.
 
 `signing_key` says which public key must have signed an event (or raises the rule the
-signer breaks); `check_time` bounds the event's own time against the log's clock;
-`key_id_of` and `current_key` are the key lookups ledger.rules.registry reuses. Pure: no
-I/O, no clock (``now`` is an argument), the state is read, never changed.
+signer breaks); `check_key_use` says whether that key may sign this kind now (its scope,
+a recovered key's waiting period); `check_time` bounds the event's own time against the
+log's clock; `key_id_of`, `current_key`, `is_full_key` and `recovery_wait` are the key
+lookups ledger.rules.registry reuses. Pure: no I/O, no clock (``now`` is an argument),
+the state is read, never changed.
 """
 
 from __future__ import annotations
@@ -15,19 +17,21 @@ from datetime import datetime, timedelta
 from ledger import codec, crypto
 from ledger.entry import SignedEvent
 from ledger.errors import ValidationError
-from ledger.events import ActorRegister, Event
+from ledger.events import ActorRegister, Event, parse_time
 from ledger.rules.errors import (
     ActorRevokedError,
     ForeignKeyError,
     FutureTimeError,
     GenesisError,
+    KeyNotEffectiveError,
+    KeyOutOfScopeError,
     KeyRemovedError,
     StaleTimeError,
     UnknownActorError,
     UnknownKeyError,
 )
 from ledger.rules.state import ActorRecord, KeyRecord, State
-from ledger.vocab import Role
+from ledger.vocab import KeyScope, Role
 
 #: how far an event's own time may run ahead of the log's clock (inclusive)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -35,6 +39,25 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 #: Bounds backdating: without it a partner whose authorization expired (not revoked)
 #: could keep signing events dated inside its old window.
 MAX_BACKDATE = timedelta(hours=72)
+#: how long an operator's ``key.recover`` waits before its key may sign, unless the
+#: genesis entry names another ``recovery_wait``: time for the subject (and its monitor)
+#: to see it and cancel it with any key it still holds
+RECOVERY_WAIT = timedelta(days=7)
+
+#: the kinds a scoped key may sign, per scope. No scope reaches ``key.*``: a scoped key
+#: never rotates keys, reports a compromise or cancels a recovery.
+SCOPE_KINDS: dict[str, frozenset[str]] = {
+    KeyScope.MINT: frozenset({"product.register", "commission"}),
+    KeyScope.CUSTODY: frozenset(
+        {"handoff", "receive", "inspect", "sell", "deliver", "return", "decommission"}
+    ),
+    KeyScope.FLAG: frozenset({"flag"}),
+    KeyScope.RECALL: frozenset({"recall"}),
+    KeyScope.AUTHORIZE: frozenset({"authorize", "authorization.revoke"}),
+    KeyScope.CONSOLE: frozenset(
+        {"product.register", "authorize", "authorization.revoke", "flag", "recall"}
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,8 @@ class Context:
     signed: SignedEvent
     index: int
     signer: ActorRecord
+    #: the log's clock at this entry (its receive time)
+    now: datetime
 
     @property
     def event(self) -> Event:
@@ -88,6 +113,52 @@ def signing_key(state: State, signed: SignedEvent, index: int) -> str:
             f"{event.actor} was revoked at index {signer.revoked_index}", field="actor"
         )
     return current_key(state, signed.key, event.actor, "key").public_key
+
+
+def check_key_use(state: State, signed: SignedEvent, now: datetime) -> None:
+    """Accept the signing key (already a current key of the signer, `signing_key`) for
+    this kind at this log time.
+
+    A scoped key signs only the kinds of its scope (`SCOPE_KINDS`); a recovered key signs
+    nothing before its ``effective`` log time. The genesis entry (no key record yet) and
+    an ordinary full key pass.
+
+    Raises:
+        KeyOutOfScopeError: the key is scoped and the kind lies outside its scope.
+        KeyNotEffectiveError: the key was recovered and ``now`` is before ``effective``.
+    """
+    record = state.keys.get(signed.key)
+    if record is None:
+        return
+    kind = signed.event.kind
+    if record.scope and not any(kind in SCOPE_KINDS[s] for s in record.scope):
+        raise KeyOutOfScopeError(
+            f"key {record.key_id} is scoped to {', '.join(record.scope)}: it may not sign {kind}",
+            field="key",
+        )
+    if record.effective is not None and now < parse_time(record.effective, "effective"):
+        raise KeyNotEffectiveError(
+            f"key {record.key_id} was recovered by an operator and signs nothing before "
+            f"{record.effective}",
+            field="key",
+        )
+
+
+def is_full_key(record: KeyRecord, now: datetime) -> bool:
+    """True if ``record`` is a current, unscoped key in effect at ``now``: one that may
+    rotate its actor's keys or cancel a recovery."""
+    if record.removed_index is not None or record.scope:
+        return False
+    return record.effective is None or parse_time(record.effective, "effective") <= now
+
+
+def recovery_wait(state: State) -> timedelta:
+    """The log's recovery wait: the genesis operator's signed ``recovery_wait``, else
+    `RECOVERY_WAIT`. (The state holds every operator, so the genesis one is at hand.)"""
+    for actor in state.actors.values():
+        if actor.registered_index == 0 and actor.recovery_wait is not None:
+            return timedelta(seconds=actor.recovery_wait)
+    return RECOVERY_WAIT
 
 
 def _genesis_key(signed: SignedEvent) -> str:

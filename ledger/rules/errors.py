@@ -107,10 +107,77 @@ class KeyInUseError(RuleError):
     code = "key-in-use"
 
 
-class NotSubjectOrOperatorError(RuleError):
-    """Only the actor itself or an operator may rotate the actor's keys."""
+class NotSubjectError(RuleError):
+    """Only the actor itself rotates its keys or cancels a recovery of them."""
 
-    code = "not-subject-or-operator"
+    code = "not-subject"
+
+
+class OperatorNotSubjectError(RuleError):
+    """An operator signed a key.rotate for another actor: no one signs for another (an
+    actor that lost every key is recovered by ``key.recover``, slowly and publicly)."""
+
+    code = "operator-not-subject"
+
+
+class KeyOutOfScopeError(RuleError):
+    """A scoped key signed a kind outside its scope (never a key.rotate or a cancel)."""
+
+    code = "key-out-of-scope"
+
+
+class KeyNotEffectiveError(RuleError):
+    """A recovered key signed before its recovery took effect (log time)."""
+
+    code = "key-not-effective"
+
+
+class RecoveryTooSoonError(RuleError):
+    """A key.recover's ``effective`` is earlier than the log's recovery wait allows."""
+
+    code = "recovery-too-soon"
+
+
+class UnknownRecoveryError(RuleError):
+    """A key.recover.cancel names no key recovered for the subject."""
+
+    code = "unknown-recovery"
+
+
+class RecoveryNotPendingError(RuleError):
+    """The recovery was cancelled already, its key removed, or it has taken effect."""
+
+    code = "recovery-not-pending"
+
+
+class NothingCompromisedError(RuleError):
+    """A key.rotate names ``compromised_since`` but removes no key."""
+
+    code = "nothing-compromised"
+
+
+class CompromisedInFutureError(RuleError):
+    """``compromised_since`` is later than the key.rotate reporting it."""
+
+    code = "compromised-in-future"
+
+
+class NothingScopedError(RuleError):
+    """A key.rotate names a ``scope`` but adds no key."""
+
+    code = "nothing-scoped"
+
+
+class PrefixTakenError(RuleError):
+    """A GS1 prefix equals, lies inside or contains one another brand holds."""
+
+    code = "prefix-taken"
+
+
+class RecoveryWaitError(RuleError):
+    """``recovery_wait`` is set by the genesis operator's registration only."""
+
+    code = "recovery-wait-genesis"
 
 
 class EmptyRotationError(RuleError):
@@ -120,7 +187,7 @@ class EmptyRotationError(RuleError):
 
 
 class LastKeyError(RuleError):
-    """A key rotation would leave the actor without a current key."""
+    """A key rotation would leave the actor without a current, unscoped key in effect."""
 
     code = "last-key"
 

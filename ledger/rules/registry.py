@@ -1,10 +1,11 @@
 """Rules of genesis and the registry kinds: actors, keys, authorizations, products.
 
 Called by `ledger.rules.check.check` (which has already checked the signer, its key and the
-event time) for ``actor.register``, ``actor.revoke``, ``key.rotate``, ``authorize``,
-``authorization.revoke`` and ``product.register``; each returns the records the event
-creates or replaces, or raises the `RuleError` subclass (ledger.rules.errors) of the rule
-it breaks. Also holds the actor and product lookups that ledger.rules.custody shares.
+event time) for ``actor.register``, ``actor.revoke``, ``key.rotate``, ``key.recover``,
+``key.recover.cancel``, ``authorize``, ``authorization.revoke`` and ``product.register``;
+each returns the records the event creates or replaces, or raises the `RuleError`
+subclass (ledger.rules.errors) of the rule it breaks. Also holds the actor and product
+lookups that ledger.rules.custody shares.
 
 No I/O, no clock; the state is read, never changed.
 """
@@ -23,11 +24,13 @@ from ledger.events import (
     AuthorizationRevoke,
     Authorize,
     Event,
+    KeyRecover,
+    KeyRecoverCancel,
     KeyRotate,
     ProductRegister,
     parse_time,
 )
-from ledger.rules.context import Context, current_key, key_id_of
+from ledger.rules.context import Context, current_key, is_full_key, key_id_of, recovery_wait
 from ledger.rules.errors import (
     ActorExistsError,
     ActorRevokedError,
@@ -36,6 +39,7 @@ from ledger.rules.errors import (
     BadWindowError,
     BrandPrefixesError,
     CannotRevokeOperatorError,
+    CompromisedInFutureError,
     EmptyRotationError,
     EmptyScopeError,
     GenesisError,
@@ -43,15 +47,23 @@ from ledger.rules.errors import (
     LastKeyError,
     NotAuthorizationOwnerError,
     NotBrandError,
+    NothingCompromisedError,
+    NothingScopedError,
     NotOperatorError,
     NotProductOwnerError,
-    NotSubjectOrOperatorError,
+    NotSubjectError,
     NotUnderPrefixError,
+    OperatorNotSubjectError,
+    PrefixTakenError,
     ProductExistsError,
+    RecoveryNotPendingError,
+    RecoveryTooSoonError,
+    RecoveryWaitError,
     RoleMismatchError,
     UnknownAuthorizationError,
     UnknownPartnerError,
     UnknownProductError,
+    UnknownRecoveryError,
     UnknownSubjectError,
 )
 from ledger.rules.state import (
@@ -84,10 +96,8 @@ def genesis(event: Event, index: int) -> list[Record]:
     if not isinstance(event, ActorRegister):
         raise GenesisError("entry 0 must be an actor.register", field="kind")
     _check_prefixes(event)
-    records: list[Record] = [
-        _actor_record(event, index),
-        *_new_keys(State(), event.keys, event.subject, index),
-    ]
+    actor = replace(_actor_record(event, index), recovery_wait=event.recovery_wait)
+    records: list[Record] = [actor, *_new_keys(State(), event.keys, event.subject, index)]
     if event.log_key is not None:
         if event.log_key in event.keys:
             raise GenesisError(
@@ -167,7 +177,12 @@ def _actor_register(ctx: Context, event: ActorRegister) -> list[Record]:
         raise GenesisError("only entry 0 names the log key", field="log_key")
     if event.subject in ctx.state.actors:
         raise ActorExistsError(f"actor {event.subject!r} is already registered", field="subject")
+    if event.recovery_wait is not None:
+        raise RecoveryWaitError(
+            "only the genesis entry sets the log's recovery wait", field="recovery_wait"
+        )
     _check_prefixes(event)
+    _check_prefixes_free(ctx.state, event.prefixes or ())
     keys = _new_keys(ctx.state, event.keys, event.subject, ctx.index)
     return [_actor_record(event, ctx.index), *keys]
 
@@ -189,8 +204,30 @@ def _check_prefixes(event: ActorRegister) -> None:
         raise BrandPrefixesError("only a brand carries GS1 prefixes", field="prefixes")
 
 
+def _check_prefixes_free(state: State, prefixes: Iterable[str]) -> None:
+    """Refuse a prefix that another brand holds, or that nests with one (either way:
+    0614141 inside 06141410's range, or 06141410 inside 0614141's): GS1 prefixes are
+    unique across brands, so no second brand can mint under a first one's GTINs. A
+    revoked brand keeps its prefixes: its units are still in the log."""
+    for i, prefix in enumerate(prefixes):
+        for actor in state.actors.values():
+            if actor.role != Role.BRAND:
+                continue
+            for held in actor.prefixes:
+                if prefix.startswith(held) or held.startswith(prefix):
+                    raise PrefixTakenError(
+                        f"prefix {prefix} overlaps {held}, held by {actor.id}",
+                        field=f"prefixes[{i}]",
+                    )
+
+
 def _new_keys(
-    state: State, keys: Iterable[str], owner: str, index: int, field: str = "keys"
+    state: State,
+    keys: Iterable[str],
+    owner: str,
+    index: int,
+    field: str = "keys",
+    scope: tuple[str, ...] = (),
 ) -> list[KeyRecord]:
     """Key records for keys this log has never seen: no key is ever reused."""
     out = []
@@ -201,7 +238,9 @@ def _new_keys(
                 f"key {key_id} is already registered to {state.keys[key_id].actor}",
                 field=f"{field}[{i}]",
             )
-        out.append(KeyRecord(key_id=key_id, actor=owner, public_key=public, added_index=index))
+        out.append(
+            KeyRecord(key_id=key_id, actor=owner, public_key=public, added_index=index, scope=scope)
+        )
     return out
 
 
@@ -224,28 +263,115 @@ def _actor_revoke(ctx: Context, event: ActorRevoke) -> list[Record]:
 
 def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
     state = ctx.state
-    subject = state.actors.get(event.subject)
-    if subject is None:
-        raise UnknownSubjectError(f"no actor {event.subject!r} is registered", field="subject")
-    if subject.revoked_index is not None:
-        raise ActorRevokedError(f"{subject.id} is revoked", field="subject")
-    if event.actor != subject.id and ctx.signer.role != Role.OPERATOR:
-        raise NotSubjectOrOperatorError(
-            f"only {subject.id} or an operator may rotate its keys", field="actor"
-        )
+    subject = _live_subject(state, event.subject)
+    # No one signs for another: not even an operator rotates someone else's keys (a lost
+    # actor is recovered by key.recover, which waits and can be cancelled). The signing
+    # key is a full one: check_key_use refused a scoped key, a pending recovered key.
+    _require_subject(ctx, subject)
     if not event.add and not event.remove:
         raise EmptyRotationError("a key.rotate adds or removes at least one key", field="add")
+    if event.scope is not None and not event.add:
+        raise NothingScopedError("a scope applies to the keys a key.rotate adds", field="scope")
+    if event.compromised_since is not None:
+        if not event.remove:
+            raise NothingCompromisedError(
+                "compromised_since applies to the keys a key.rotate removes",
+                field="compromised_since",
+            )
+        if parse_time(event.compromised_since, "compromised_since") > event.at:
+            raise CompromisedInFutureError(
+                "a key is reported compromised as of a time before the report",
+                field="compromised_since",
+            )
     removed = [
-        replace(current_key(state, key_id, subject.id, f"remove[{i}]"), removed_index=ctx.index)
+        replace(
+            current_key(state, key_id, subject.id, f"remove[{i}]"),
+            removed_index=ctx.index,
+            compromised_since=event.compromised_since,
+        )
         for i, key_id in enumerate(event.remove)
     ]
-    added = _new_keys(state, event.add, subject.id, ctx.index, "add")
-    current = sum(
-        1 for k in state.keys.values() if k.actor == subject.id and k.removed_index is None
+    added = _new_keys(state, event.add, subject.id, ctx.index, "add", event.scope or ())
+    # only a full key can rotate again: an actor left with scoped keys alone could never
+    # manage its keys and would need an operator's recovery
+    gone = {k.key_id for k in removed}
+    full = sum(
+        1
+        for k in state.keys.values()
+        if k.actor == subject.id and k.key_id not in gone and is_full_key(k, ctx.now)
     )
-    if current - len(removed) + len(added) < 1:
-        raise LastKeyError(f"{subject.id} must keep at least one current key", field="remove")
+    if full + (len(added) if not event.scope else 0) < 1:
+        raise LastKeyError(
+            f"{subject.id} must keep at least one current, unscoped key", field="remove"
+        )
     return [*removed, *added]
+
+
+def _live_subject(state: State, subject_id: str) -> ActorRecord:
+    subject = state.actors.get(subject_id)
+    if subject is None:
+        raise UnknownSubjectError(f"no actor {subject_id!r} is registered", field="subject")
+    if subject.revoked_index is not None:
+        raise ActorRevokedError(f"{subject.id} is revoked", field="subject")
+    return subject
+
+
+def _require_subject(ctx: Context, subject: ActorRecord) -> None:
+    if ctx.signer.id == subject.id:
+        return
+    if ctx.signer.role == Role.OPERATOR:
+        raise OperatorNotSubjectError(
+            f"an operator may not sign {ctx.event.kind} for {subject.id}: only its own keys"
+            " may (an actor that lost every key is recovered with key.recover)",
+            field="actor",
+        )
+    raise NotSubjectError(f"only {subject.id} may sign {ctx.event.kind} for itself", field="actor")
+
+
+def _key_recover(ctx: Context, event: KeyRecover) -> list[Record]:
+    require_role(ctx, Role.OPERATOR, NotOperatorError)
+    subject = _live_subject(ctx.state, event.subject)
+    wait = recovery_wait(ctx.state)
+    # measured in log time (the entry's receive time), which the signer does not choose
+    if parse_time(event.effective, "effective") < ctx.now + wait:
+        raise RecoveryTooSoonError(
+            f"a recovered key takes effect at least {wait} after the log records it",
+            field="effective",
+        )
+    key_id = key_id_of(event.key, "key")
+    if key_id in ctx.state.keys:
+        raise KeyInUseError(
+            f"key {key_id} is already registered to {ctx.state.keys[key_id].actor}", field="key"
+        )
+    recovered = KeyRecord(
+        key_id=key_id,
+        actor=subject.id,
+        public_key=event.key,
+        added_index=ctx.index,
+        recovered_index=ctx.index,
+        effective=event.effective,
+    )
+    return [recovered]
+
+
+def _key_recover_cancel(ctx: Context, event: KeyRecoverCancel) -> list[Record]:
+    subject = _live_subject(ctx.state, event.subject)
+    _require_subject(ctx, subject)
+    record = ctx.state.keys.get(event.key)
+    if record is None or record.actor != subject.id or record.recovered_index is None:
+        raise UnknownRecoveryError(
+            f"no key {event.key} was recovered for {subject.id}", field="key"
+        )
+    if record.removed_index is not None:
+        raise RecoveryNotPendingError(
+            f"key {event.key} was removed at index {record.removed_index}", field="key"
+        )
+    if record.effective is not None and parse_time(record.effective, "effective") <= ctx.now:
+        raise RecoveryNotPendingError(
+            f"the recovery took effect at {record.effective}: remove the key with key.rotate",
+            field="key",
+        )
+    return [replace(record, removed_index=ctx.index)]
 
 
 # --- authorizations and products ---------------------------------------------------------
@@ -324,6 +450,8 @@ _KINDS: dict[type[Event], Callable[[Context, Any], list[Record]]] = {
     ActorRegister: _actor_register,
     ActorRevoke: _actor_revoke,
     KeyRotate: _key_rotate,
+    KeyRecover: _key_recover,
+    KeyRecoverCancel: _key_recover_cancel,
     Authorize: _authorize,
     AuthorizationRevoke: _authorization_revoke,
     ProductRegister: _product_register,

@@ -29,6 +29,8 @@ class ActorRecord:
     revoked_index: int | None = None
     #: the revocation's ``since``: its handling from then on is distrusted (None: all)
     revoked_since: str | None = None
+    #: the genesis operator only: the log's ``recovery_wait`` in seconds (None: default)
+    recovery_wait: int | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -38,13 +40,22 @@ class ActorRecord:
 
 @dataclass(frozen=True)
 class KeyRecord:
-    """A public key of an actor; ``removed_index`` is set once rotated out."""
+    """A public key of an actor; ``removed_index`` is set once rotated out (or, for a
+    recovered key, once its recovery is cancelled)."""
 
     key_id: str
     actor: str
     public_key: str
     added_index: int
     removed_index: int | None = None
+    #: the kinds of work it may sign (ledger.vocab.KeyScope); empty: the actor's full key
+    scope: tuple[str, ...] = ()
+    #: a key an operator recovered: the ``key.recover``'s index and the log time from
+    #: which the key may sign (None: an ordinary key, valid from ``added_index``)
+    recovered_index: int | None = None
+    effective: str | None = None
+    #: reported compromised by its actor: what it signed from this log time on is suspect
+    compromised_since: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:

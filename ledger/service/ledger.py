@@ -33,7 +33,7 @@ from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError
-from ledger.events import ActorRegister, format_time
+from ledger.events import ActorRegister, format_time, parse_time
 from ledger.rules.state import ActorRecord, KeyRecord, State
 from ledger.service.append import (
     FAULT_CONSENT,
@@ -290,9 +290,15 @@ class Ledger:
 
     # --- writes -------------------------------------------------------------------
 
-    def init(self, name: str = "Platform operator") -> BatchReceipt | None:
+    def init(
+        self, name: str = "Platform operator", recovery_wait: int | None = None
+    ) -> BatchReceipt | None:
         """Write the genesis entry (the operator registers itself with its registry key
         and names the log key) if the log is empty.
+
+        ``recovery_wait`` (seconds) signs the log's wait before an operator's
+        ``key.recover`` takes effect into the genesis entry (None: the rules' 7 days), so
+        every verifier reads it from the log.
 
         Returns the receipt, or None when the log already has entries.
         """
@@ -309,6 +315,7 @@ class Ledger:
             name=name,
             keys=(crypto.public_key_to_b64(key.public_key()),),
             log_key=crypto.public_key_to_b64(self.signer.private_key.public_key()),
+            recovery_wait=recovery_wait,
         )
         return self.append_batch([entry.sign_event(event, key)])
 
@@ -419,7 +426,9 @@ class Ledger:
         return cast(UnitViewShape, {**judged, "witnesses": self.cosigning.witness_summary(needed)})
 
     def actor_view(self, actor_id: str) -> ActorShape:
-        """An actor with its role, name, prefixes, registration, revocation and keys.
+        """An actor with its role, name, prefixes, registration, revocation and keys, and
+        the recoveries of its keys still pending at the log's clock (public, so the actor
+        and its monitor see them while they can be cancelled).
 
         Raises:
             NotFoundError: no such actor.
@@ -428,11 +437,15 @@ class Ledger:
         actor = next((a for a in found if isinstance(a, ActorRecord)), None)
         if actor is None:
             raise NotFoundError(f"no actor {actor_id!r}", field="actor_id")
-        keys = [
-            k
-            for k in self.store.records_in(self.log, KeyRecord, "actor", [actor_id])
-            if isinstance(k, KeyRecord)
-        ]
+        keys = sorted(
+            (
+                k
+                for k in self.store.records_in(self.log, KeyRecord, "actor", [actor_id])
+                if isinstance(k, KeyRecord)
+            ),
+            key=lambda k: k.added_index,
+        )
+        now = self._clock()
         return {
             "id": actor.id,
             "role": Role(actor.role),
@@ -446,8 +459,25 @@ class Ledger:
                     "public_key": k.public_key,
                     "added_index": k.added_index,
                     "removed_index": k.removed_index,
+                    "scope": list(k.scope),
+                    "recovered_index": k.recovered_index,
+                    "effective": k.effective,
+                    "compromised_since": k.compromised_since,
                 }
-                for k in sorted(keys, key=lambda k: k.added_index)
+                for k in keys
+            ],
+            "recoveries": [
+                {
+                    "key_id": k.key_id,
+                    "public_key": k.public_key,
+                    "recovered_index": k.recovered_index,
+                    "effective": k.effective,
+                }
+                for k in keys
+                if k.recovered_index is not None
+                and k.effective is not None
+                and k.removed_index is None
+                and parse_time(k.effective) > now
             ],
         }
 

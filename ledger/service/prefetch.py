@@ -3,8 +3,10 @@
 The rules read a `State`; for a batch we load only the records the batch can touch
 (one query per table, not one per event): the units it names, the actors it names
 (signers, subjects, partners, recipients) plus the units' brands, custodians and
-pending recipients, every operator, the keys it uses or lists, every key of a subject
-whose keys rotate, the products it names, and the authorizations of every signer.
+pending recipients, every operator, the keys it uses or lists (a recovered or
+cancelled key included), every key of a subject whose keys rotate, every brand when an
+actor is registered with prefixes (they are unique across brands), the products it
+names, and the authorizations of every signer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from ledger.events import (
     ActorRegister,
     AuthorizationRevoke,
     Authorize,
+    KeyRecover,
+    KeyRecoverCancel,
     KeyRotate,
     ProductRegister,
     UnitEvent,
@@ -40,6 +44,7 @@ def load_state_for(tx: WriteTx, items: Sequence[SignedEvent]) -> State:
     }
     signers: set[str] = set()
     rotating: set[str] = set()
+    prefixes = False
     for signed in items:
         event = signed.event
         signers.add(event.actor)
@@ -50,6 +55,11 @@ def load_state_for(tx: WriteTx, items: Sequence[SignedEvent]) -> State:
                 refs[ActorRecord].add(value)
         if isinstance(event, ActorRegister):
             refs[KeyRecord].update(crypto.key_id(codec.b64url_decode(k)) for k in event.keys)
+            prefixes = prefixes or bool(event.prefixes)
+        elif isinstance(event, KeyRecover):
+            refs[KeyRecord].add(crypto.key_id(codec.b64url_decode(event.key)))
+        elif isinstance(event, KeyRecoverCancel):
+            refs[KeyRecord].add(event.key)
         elif isinstance(event, KeyRotate):
             rotating.add(event.subject)
             refs[KeyRecord].update(event.remove)
@@ -72,6 +82,8 @@ def load_state_for(tx: WriteTx, items: Sequence[SignedEvent]) -> State:
     state.apply(units)
     state.apply(tx.load_records(refs))
     state.apply(tx.load_where(ActorRecord, role="operator"))
+    if prefixes:
+        state.apply(tx.load_where(ActorRecord, role="brand"))
     state.apply(tx.load_in(KeyRecord, "actor", rotating | signers))
     state.apply(tx.load_in(AuthorizationRecord, "partner", signers))
     return state

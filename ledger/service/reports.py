@@ -23,7 +23,7 @@ from typing import Any
 from ledger import gs1, reqsig
 from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, LedgerError, NotFoundError, ValidationError
-from ledger.events import Flag, format_time
+from ledger.events import Flag, format_time, parse_time
 from ledger.reqsig import AuthenticationError, ForbiddenError
 from ledger.rules.state import ActorRecord, KeyRecord, UnitRecord
 from ledger.service import photos
@@ -195,13 +195,16 @@ class ReportService:
 
         Raises:
             AuthenticationError: no, a malformed, a stale or a bad signature; an unknown
-                or rotated-out key.
+                or rotated-out key, or a recovered key before it takes effect.
         """
         parsed = reqsig.parse_header(header)
         keys = self._store.records(self._log, {KeyRecord: [parsed.key]})
         key = next((k for k in keys if isinstance(k, KeyRecord)), None)
         if key is None or key.removed_index is not None:
             raise AuthenticationError("the request is signed by an unknown or retired key")
+        if key.effective is not None and parse_time(key.effective) > self._clock():
+            # an operator's key.recover: the key speaks for its actor only once in effect
+            raise AuthenticationError("the request is signed by a recovered key not yet in effect")
         reqsig.verify_request(parsed, key.public_key, method, target, body, self._clock())
         found = self._store.records(self._log, {ActorRecord: [key.actor]})
         actor = next((a for a in found if isinstance(a, ActorRecord)), None)

@@ -19,7 +19,7 @@ from ledger.events import Inspect
 from ledger.rules.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
 from ledger.shapes import ActorRefShape, EntryShape, LogViewShape, UnitEntryShape, UnitInfoShape
 from ledger.store import Store
-from ledger.verify.verdict import ServedEntry, check_unit_chain, judge
+from ledger.verify.verdict import ServedEntry, check_unit_chain, judge, signing_key_reasons
 from ledger.vocab import LabelState, Role, UnitState
 
 
@@ -87,11 +87,12 @@ def unit_view(
     actors = {
         a.id: a for a in store.records(log, {ActorRecord: actor_ids}) if isinstance(a, ActorRecord)
     }
-    keys = {
-        k.key_id: k.public_key
+    key_records = {
+        k.key_id: k
         for k in store.records(log, {KeyRecord: {leaf.signed.key for leaf in leaves}})
         if isinstance(k, KeyRecord)
     }
+    keys = {k: r.public_key for k, r in key_records.items()}
     failures = check_unit_chain(served, checkpoint.note, verifier_key, keys)
     label_state = _label_state(store, log, unit, unit_id, label_signature)
     signers = {
@@ -103,7 +104,8 @@ def unit_view(
         e.result for e in (leaf.signed.event for leaf in leaves) if isinstance(e, Inspect)
     ]
     handled = [(leaf.signed.event.actor, leaf.signed.event.time) for leaf in leaves]
-    verdict, reasons = judge(unit, signers, failures, label_state, inspections, handled)
+    used = signing_key_reasons([(leaf.signed.key, leaf.received) for leaf in leaves], key_records)
+    verdict, reasons = judge(unit, signers, failures, label_state, inspections, handled, used)
     return {
         "verdict": verdict,
         "reasons": [r.to_dict() for r in reasons],
@@ -139,8 +141,13 @@ def _label_state(
     if unit is None:
         return LabelState.INVALID
     brand_keys = store.records_in(log, KeyRecord, "actor", [unit.brand])
+    # the brand's keys from actor.register and key.rotate (removed ones too: labels
+    # outlive rotations), never an operator's key.recover: a brand that was recovered
+    # adds a label key with key.rotate once its recovered key is in effect
     public = [
-        crypto.public_key_from_b64(k.public_key) for k in brand_keys if isinstance(k, KeyRecord)
+        crypto.public_key_from_b64(k.public_key)
+        for k in brand_keys
+        if isinstance(k, KeyRecord) and k.recovered_index is None
     ]
     try:
         label.verify_label_signature(unit_id, signature, public)

@@ -92,6 +92,7 @@ class ActorTable(Base):
     registered_index: Mapped[int] = mapped_column(BigInteger)
     revoked_index: Mapped[int | None] = mapped_column(BigInteger)
     revoked_since: Mapped[str | None] = mapped_column(String(32))
+    recovery_wait: Mapped[int | None] = mapped_column(Integer)
 
 
 class KeyTable(Base):
@@ -104,6 +105,10 @@ class KeyTable(Base):
     public_key: Mapped[str] = mapped_column(String(43))
     added_index: Mapped[int] = mapped_column(BigInteger)
     removed_index: Mapped[int | None] = mapped_column(BigInteger)
+    scope: Mapped[str] = mapped_column(Text, server_default="")
+    recovered_index: Mapped[int | None] = mapped_column(BigInteger)
+    effective: Mapped[str | None] = mapped_column(String(32))
+    compromised_since: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (Index("ix_actor_keys_actor", "log", "actor"),)
 
 

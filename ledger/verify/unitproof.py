@@ -14,10 +14,11 @@ Format (docs/FORMAT.md, "Offline unit proof"), UTF-8, lines ending in ``\\n``:
     <the checkpoint note, with witness cosignatures; byte-identical in every section>
 
 The entries are the unit's whole chain plus, for every key that signed one of them,
-the entry that registered that key (``actor.register`` or ``key.rotate``), transitively
-up to the genesis entry: so every signature is checked against a key the log itself
-recorded, with nothing but the log's key (and the witnesses' keys) pinned. Each section
-is a standard tlog-proof whose ``extra`` is the record (the leaf hash is
+the entry that registered that key (``actor.register``, ``key.rotate`` or
+``key.recover``), transitively up to the genesis entry: so every signature is checked
+against a key the log itself recorded, with nothing but the log's key (and the
+witnesses' keys) pinned. A recovered key's signatures count only from its ``effective``
+log time. Each section is a standard tlog-proof whose ``extra`` is the record (the leaf hash is
 ``SHA-256(0x00 || extra)``, RFC 9162 2.1.1).
 
 The proof shows the unit's history up to the checkpoint's size; it cannot show that no
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 
 from ledger import codec, crypto, entry, merkle
 from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
-from ledger.events import ActorRegister, KeyRotate
+from ledger.events import ActorRegister, KeyRecover, KeyRotate, parse_time
 from ledger.note.checkpoint import verify_checkpoint
 from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
@@ -194,6 +195,7 @@ def verify(
 def _check_signatures(leaves: Sequence[tuple[int, entry.Leaf]]) -> None:
     """Step (4): keys come only from earlier key-registering entries of the proof."""
     keys: dict[str, tuple[str, str]] = {}  # key id -> (actor, base64url public key)
+    effective: dict[str, str] = {}  # key id -> when an operator's key.recover takes effect
     for index, leaf in leaves:
         signed, event = leaf.signed, leaf.signed.event
         introduced = _introduced(event)
@@ -205,11 +207,19 @@ def _check_signatures(leaves: Sequence[tuple[int, entry.Leaf]]) -> None:
                 f"entry {index} is signed by a key no earlier entry gave {event.actor}",
                 field=f"entries[{index}]",
             )
+        if signed.key in effective and leaf.received_at < parse_time(effective[signed.key]):
+            # an operator's recovered key signs nothing before its waiting period ends
+            raise SignatureError(
+                f"entry {index} is signed by a recovered key before it took effect",
+                field=f"entries[{index}]",
+            )
         try:
             entry.verify_event(signed, crypto.public_key_from_b64(public))
         except LedgerError as e:
             raise SignatureError(f"entry {index}: {e.message}", field=f"entries[{index}]") from e
         keys.update(introduced)
+        if isinstance(event, KeyRecover):
+            effective.update({k: event.effective for k in introduced})
 
 
 def _introduced(event: object) -> dict[str, tuple[str, str]]:
@@ -217,6 +227,8 @@ def _introduced(event: object) -> dict[str, tuple[str, str]]:
         return {crypto.key_id(codec.b64url_decode(k)): (event.subject, k) for k in event.keys}
     if isinstance(event, KeyRotate):
         return {crypto.key_id(codec.b64url_decode(k)): (event.subject, k) for k in event.add}
+    if isinstance(event, KeyRecover):
+        return {crypto.key_id(codec.b64url_decode(event.key)): (event.subject, event.key)}
     return {}
 
 
@@ -230,7 +242,7 @@ def _check_chain(
         event = leaf.signed.event
         unit = getattr(event, "unit", None)
         if unit is None or (unit.gtin, unit.serial) != (gtin, serial):
-            if not isinstance(event, ActorRegister | KeyRotate):
+            if not isinstance(event, ActorRegister | KeyRotate | KeyRecover):
                 raise ProofError(f"entry {index} is neither the unit's nor a key's", field="chain")
             continue
         expected: str | None = None if previous is None else codec.b64url_encode(previous)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from ledger import codec, crypto, entry, merkle, note
 from ledger.errors import LedgerError
 from ledger.events import parse_time
-from ledger.rules.state import ActorRecord, UnitRecord
+from ledger.rules.state import ActorRecord, KeyRecord, UnitRecord
 from ledger.shapes import ReasonShape
 from ledger.signals.compute import Signal
 from ledger.vocab import InspectResult, LabelState, ReasonCode, SignalCode, Verdict
@@ -127,6 +128,7 @@ def judge(
     label: str = LabelState.ABSENT,
     inspections: Sequence[str] = (),
     handled: Sequence[tuple[str, str]] = (),
+    key_reasons: Sequence[Reason] = (),
 ) -> tuple[Verdict, list[Reason]]:
     """Return (verdict, reasons) for a unit.
 
@@ -139,6 +141,8 @@ def judge(
             a unit whose latest inspection failed is a caution.
         handled: (actor, event time) of each of the unit's events: a revoked actor whose
             revocation names ``since`` taints only the units it handled from then on.
+        key_reasons: what `signing_key_reasons` found about the keys that signed the
+            unit's events (a recovered key, a key reported compromised): cautions.
     """
     if failures:
         return INVALID, list(failures)
@@ -153,7 +157,7 @@ def judge(
                 "the label's brand signature is wrong: the label is forged",
             )
         ]
-    reasons = _cautions(unit, signers, handled)
+    reasons = _cautions(unit, signers, handled) + list(key_reasons)
     if inspections and inspections[-1] == InspectResult.FAIL:
         reasons.append(Reason(ReasonCode.INSPECTION_FAILED, "the unit's latest inspection failed"))
     if reasons:
@@ -223,6 +227,61 @@ def _blacklist(
         reasons.append(
             Reason(
                 ReasonCode.HELD_BY_REVOKED, "this unit is held by a revoked actor", {"actors": held}
+            )
+        )
+    return reasons
+
+
+#: how long after a recovered key takes effect what it signs is marked ``recovered-key``
+RECOVERED_KEY_NOTICE = timedelta(days=30)
+
+
+def signing_key_reasons(
+    signed: Sequence[tuple[str, str]], keys: Mapping[str, KeyRecord]
+) -> list[Reason]:
+    """The cautions the keys that signed a unit's events call for.
+
+    ``signed`` holds (key id, log receive time) of each of the unit's events; ``keys``
+    the key records by id. Log time, not the event's own time, decides: a thief holding
+    a key can backdate the events it signs, not the log's receipt of them.
+
+    - ``key-compromised``: an event was logged at or after the ``compromised_since`` its
+      actor reported for the key;
+    - ``recovered-key``: an event was signed with a key an operator recovered and logged
+      within `RECOVERED_KEY_NOTICE` of the key taking effect (the window in which a
+      recovery the subject did not ask for is most likely to be abused unnoticed).
+    """
+    compromised: dict[str, list[int]] = {}
+    recovered: dict[str, str] = {}
+    for n, (key_id, received) in enumerate(signed):
+        record = keys.get(key_id)
+        if record is None:
+            continue  # an unknown key is check_unit_chain's signature-invalid
+        at = parse_time(received, "received")
+        since = record.compromised_since
+        if since is not None and at >= parse_time(since, "compromised_since"):
+            compromised.setdefault(key_id, []).append(n)
+        effective = record.effective
+        if effective is not None and at < parse_time(effective) + RECOVERED_KEY_NOTICE:
+            recovered[key_id] = effective
+    reasons = []
+    if compromised:
+        reasons.append(
+            Reason(
+                ReasonCode.KEY_COMPROMISED,
+                "an event of this unit was signed with a key its owner reported compromised",
+                {
+                    "keys": sorted(compromised),
+                    "since": {k: keys[k].compromised_since for k in sorted(compromised)},
+                },
+            )
+        )
+    if recovered:
+        reasons.append(
+            Reason(
+                ReasonCode.RECOVERED_KEY,
+                "an event of this unit was signed with a key the platform recovered recently",
+                {"keys": sorted(recovered), "effective": dict(sorted(recovered.items()))},
             )
         )
     return reasons

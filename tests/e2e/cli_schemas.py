@@ -91,6 +91,21 @@ ACTOR = _object(
                     "public_key": {"type": "string", "pattern": B64URL},
                     "added_index": _INDEX,
                     "removed_index": _NULLABLE_INDEX,
+                    "scope": {"type": "array", "items": {"type": "string"}},
+                    "recovered_index": _NULLABLE_INDEX,
+                    "effective": {"type": ["string", "null"]},
+                    "compromised_since": {"type": ["string", "null"]},
+                }
+            ),
+        },
+        "recoveries": {
+            "type": "array",
+            "items": _object(
+                {
+                    "key_id": {"type": "string", "pattern": B64URL},
+                    "public_key": {"type": "string", "pattern": B64URL},
+                    "recovered_index": _INDEX,
+                    "effective": {"type": "string"},
                 }
             ),
         },

@@ -19,7 +19,8 @@ VALID = valid_events()
 
 def test_every_design_kind_has_a_class() -> None:
     design = (
-        "actor.register actor.revoke key.rotate authorize authorization.revoke "
+        "actor.register actor.revoke key.rotate key.recover key.recover.cancel "
+        "authorize authorization.revoke "
         "product.register commission handoff receive inspect sell deliver claim return "
         "recall decommission flag"
     ).split()
@@ -107,6 +108,15 @@ BAD_FIELDS: list[tuple[str, str, Any, type[ValidationError]]] = [
     ("authorize", "gtins", [GTIN, GTIN], ValidationError),
     ("authorize", "gtins", "09506000134352", ValidationError),
     ("key.rotate", "remove", ["short"], ValidationError),
+    ("key.rotate", "scope", ["everything"], ValidationError),
+    ("key.rotate", "scope", [], ValidationError),
+    ("key.rotate", "compromised_since", "yesterday", ValidationError),
+    ("key.recover", "key", "not-a-key", ValidationError),
+    ("key.recover", "effective", "soon", ValidationError),
+    ("key.recover.cancel", "key", "short", ValidationError),
+    ("actor.register", "recovery_wait", 60, ValidationError),
+    ("actor.register", "recovery_wait", True, ValidationError),
+    ("actor.register", "recovery_wait", "604800", ValidationError),
     ("flag", "code", "Not Kebab", ValidationError),
     ("claim", "code", "abc", ValidationError),
 ]
