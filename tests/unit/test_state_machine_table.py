@@ -65,8 +65,7 @@ class Row:
 
     def matches(self, state: str, kind: str, signer: str, to: str) -> bool:
         """Whether every column has a pattern matching the situation."""
-        columns = ((self.states, state), (self.kinds, kind), (self.signers, signer))
-        columns += ((self.tos, to),)
+        columns = [(self.states, state), (self.kinds, kind), (self.signers, signer), (self.tos, to)]
         return all(any(fnmatchcase(value, p) for p in pats) for pats, value in columns)
 
 
