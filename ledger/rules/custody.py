@@ -10,6 +10,11 @@ event time) for every unit event. Each event on an existing unit is checked in o
         unrevoked, whose window holds the event time and whose role fits the kind;
     (4) the kind's own rule (custodian, pending transfer, sold, claimed, ...).
 
+The kinds follow the one state machine table of docs/ARCHITECTURE.md section 5
+(tests/unit/test_state_machine_table.py checks them against it), ``return`` included:
+only the custodian returns an unsold unit, only the retailer of record or the brand a
+sold or delivered one, never over an open transfer and only to a past holder.
+
 On success the unit's head, head index and length advance with the kind's changes.
 Errors are the `RuleError` subclasses of ledger.rules.errors. No I/O, no clock.
 """
