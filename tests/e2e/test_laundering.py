@@ -139,8 +139,9 @@ def test_the_retailer_of_record_takes_it_back_and_the_sale_stays_visible(
     # back in stock, but never a plain "genuine" that hides the sale
     verdict, reasons, state = _verdict(server, serial)
     assert (verdict, reasons, state) == ("caution", ["returned-after-sale"], "in_stock")
-    reason = _view(server, serial)["reasons"][0]
-    assert reason["evidence"] == {"sales": 1, "last_sold": sold_on}
+    view = _view(server, serial)
+    assert view["reasons"][0]["evidence"] == {"sales": 1, "last_sold": sold_on}
+    assert (view["unit"]["sales"], view["unit"]["last_sold"]) == (1, sold_on)
     day = datetime.fromisoformat(sold_on.replace("Z", "+00:00")).astimezone(UTC).date()
     en = server.get(f"/01/{GTIN}/21/{serial}", params={"lang": "en"}).text
     zh = server.get(f"/01/{GTIN}/21/{serial}", params={"lang": "zh-CN"}).text
