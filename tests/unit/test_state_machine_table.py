@@ -354,19 +354,14 @@ def test_the_table_parses_and_names_only_real_codes_and_kinds() -> None:
     assert all(not r.changes for r in TABLE if r.refusal), "a refusal changes nothing"
 
 
-def test_the_table_covers_every_situation() -> None:
-    """Every (state, kind, signer, to) the cast can produce has a row (the last rows of
-    each kind are catch-alls), so the machine never meets an undecided situation."""
-    states = ["decommissioned", "delivered", "sold_in_transit", "in_transit", "sold", "in_stock"]
-    words = [s + c for s in states for c in ("", "+claimed")]
-    roles = ["brand", "operator", "retailer", "courier", "inspector", "customs"]
-    ties = ["none", "outsider", "custodian", "recipient", "seller", "outsider+seller"]
-    kinds = sorted({p for r in TABLE for p in r.kinds} - {"*"})
-    for state in words:
-        for kind in kinds:
-            for signer in (f"{t}:{r}" for t in ties for r in roles):
-                for to in ("-", "self", "holder", "unknown", "stranger"):
-                    decide(state, kind, signer, to)
+def test_every_kind_ends_in_a_catch_all_so_no_situation_is_undecided() -> None:
+    """The last row naming a kind matches every state, signer and ``to``: whatever the
+    situation, the table decides it (and a catch-all is always a refusal)."""
+    kinds = {p for r in TABLE for p in r.kinds} - {"*"}
+    for kind in sorted(kinds):
+        last = [r for r in TABLE if kind in r.kinds][-1]
+        assert (last.states, last.signers, last.tos) == (("*",), ("*",), ("*",)), kind
+        assert last.refusal is not None, kind
 
 
 @pytest.mark.parametrize(
@@ -388,14 +383,38 @@ def test_the_attacks_fall_on_their_rows(
     assert decide(state, kind, signer, to).number == row
 
 
-def test_a_long_walk_meets_every_row_and_agrees_with_each() -> None:
-    """A seeded walk (many restarts) through the real rules reaches every row of the
-    table, so no row is dead text, and each step agrees with its row."""
+#: rows a random walk reaches rarely, told as stories: (serial, kind, signer, to), or
+#: ("toggle", partner) to revoke (or grant again) the partner's authorization
+STORIES: tuple[tuple[str, ...], ...] = (
+    ("SN-2", "claim", "operator", "-"),  # claimed in the shop, before any sale
+    ("SN-2", "sell", "acme", "-"),  # row 19: already claimed
+    ("SN-2", "claim", "operator", "-"),  # row 27: a code opens once
+    ("SN-0001", "handoff", "acme", "shop"),
+    ("SN-0001", "receive", "shop", "-"),
+    ("SN-0001", "sell", "shop", "-"),
+    ("SN-0001", "handoff", "shop", "ship-co"),  # sold, on its way to the buyer
+    ("SN-0001", "receive", "ship-co", "-"),  # row 11
+    ("toggle", "shop"),  # the retailer of record loses its authorization
+    ("SN-0001", "return", "shop", "shop"),  # row 30
+)
+
+
+def test_a_long_walk_and_the_stories_meet_every_row_and_agree_with_each() -> None:
+    """A seeded walk (many restarts) and a few stories through the real rules reach
+    every row of the table, so no row is dead text, and each step agrees with its row."""
+    story = Walk()
+    for step in STORIES:
+        if step[0] == "toggle":
+            story.toggle(step[1])
+        else:
+            story.step(*step)
+    story.check_models()
+    assert {11, 19, 27, 30} <= story.rows
     rng = random.Random(17)
-    seen: set[int] = set()
-    for _ in range(60):
+    seen = set(story.rows)
+    for _ in range(40):
         walk = Walk()
-        for _ in range(80):
+        for _ in range(60):
             if rng.random() < 0.1:
                 walk.toggle(rng.choice(TOGGLED), rng.choice(SERIALS))
             walk.step(rng.choice(SERIALS), rng.choice(KINDS), rng.choice(SIGNERS), rng.choice(TOS))
