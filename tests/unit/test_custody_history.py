@@ -6,12 +6,14 @@ verdict through `ledger.verify.verdict.judge`; the words through the page's own
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 
 from api.consumer.page import reason_words
 from ledger import rules
+from ledger.audit.auditor import _record_from_json, _record_json
 from ledger.errors import LedgerError
 from ledger.rules.state import UnitRecord
 from ledger.verify.verdict import judge
@@ -199,3 +201,15 @@ def test_a_sale_without_a_recorded_time_is_still_said() -> None:
     assert reason_words(reason, "zh-CN")[0] == "售出后被退回"
     unit = replace(_returned_and_back_in_stock().unit(), last_sold=None)
     assert _judged(unit)[:2] == ("caution", ["returned-after-sale"])
+
+
+def test_an_auditors_state_file_keeps_the_history() -> None:
+    """The auditor remembers records between runs as JSON: holders come back as a
+    tuple, and a file kept before units had a history is refused (the auditor then says
+    the state file is malformed) rather than replayed with an empty one."""
+    unit = _returned_and_back_in_stock().unit()
+    data = json.loads(json.dumps(_record_json(unit)))
+    assert _record_from_json(data) == unit
+    del data["holders"]
+    with pytest.raises(KeyError, match="holders"):
+        _record_from_json(data)
