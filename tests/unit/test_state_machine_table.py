@@ -134,8 +134,11 @@ def phase(unit: UnitRecord) -> str:
 
 
 def state_word(unit: UnitRecord) -> str:
-    """The state column's word for a unit: its phase, ``+claimed`` when claimed."""
-    return phase(unit) + ("+claimed" if unit.claimed else "")
+    """The state column's word for a unit: its phase, ``+claimed`` when claimed,
+    ``+claimed+code`` when its owner left a transfer code to open."""
+    if not unit.claimed:
+        return phase(unit)
+    return phase(unit) + ("+claimed+code" if unit.claim_hash is not None else "+claimed")
 
 
 def _authorized(world: World, actor: str, unit: UnitRecord, time: str) -> bool:
@@ -229,7 +232,6 @@ KINDS = (
 )
 FIELDS: dict[str, dict[str, Any]] = {
     "inspect": {"result": "pass"},
-    "claim": {"code": CLAIM_CODE},
     "recall": {"reason": "battery"},
     "flag": {"code": "seen-twice"},
     "decommission": {"reason": "destroyed"},
@@ -258,6 +260,8 @@ class Walk:
         self.models = {s: self.world.unit(s) for s in SERIALS}
         self.grants = 0
         self.rows: set[int] = set()
+        #: the code each unit's current claim commitment opens
+        self.codes = dict.fromkeys(SERIALS, CLAIM_CODE)
         for model in self.models.values():  # commission: section 5, before the table
             assert model.custodian == model.brand and model.holders == (model.brand,)
             assert (model.sales, model.seller, model.pending) == (0, None, None)
@@ -272,13 +276,21 @@ class Walk:
         }.get(choice, choice)
         return picked or unit.brand
 
-    def step(self, serial: str, kind: str, signer: str, to: str) -> Row:
-        """Sign one event, check it against the table's row; return the row."""
+    def step(self, serial: str, kind: str, signer: str, to: str, transfer: bool = False) -> Row:
+        """Sign one event, check it against the table's row; return the row.
+
+        A claim carries the code the unit's commitment opens and, with ``transfer``, a
+        new transfer code for a resale."""
         world, model = self.world, self.models[serial]
         actor = self._resolve(signer, model)
         fields = dict(FIELDS.get(kind, {}))
         if kind in ("handoff", "return"):
             fields["to"] = self._resolve(to, model, actor)
+        code = f"RESALE-{len(world.log):06d}-CODE"
+        if kind == "claim":
+            fields["code"] = self.codes[serial]
+            if transfer:
+                fields["transfer"] = claim_commitment(code)
         signed = world.on_unit(kind, actor, serial, **fields)
         event = signed.event
         row = decide(
@@ -308,6 +320,8 @@ class Walk:
             assert phase(nxt) == phase(model), f"{where}: '=' but the phase moved"
         assert world.unit(serial) == nxt, f"{where}: the record is not the table's"
         self.models[serial] = nxt
+        if kind == "claim" and transfer:
+            self.codes[serial] = code
         return row
 
     def toggle(self, partner: str, serial: str = SERIALS[0]) -> None:
@@ -410,6 +424,12 @@ def test_a_long_walk_and_the_stories_meet_every_row_and_agree_with_each() -> Non
             story.step(*step)
     story.check_models()
     assert {11, 19, 27, 30} <= story.rows
+    resale = Walk()  # a claim leaving a transfer code, then the resale's claim
+    resale.step("SN-0001", "claim", "operator", "-", transfer=True)
+    assert state_word(resale.models["SN-0001"]) == "in_stock+claimed+code"
+    assert resale.step("SN-0001", "claim", "operator", "-").number == 28
+    assert resale.step("SN-0001", "claim", "operator", "-").number == 27
+    resale.check_models()
     rng = random.Random(17)
     seen = set(story.rows)
     for _ in range(40):
@@ -417,7 +437,8 @@ def test_a_long_walk_and_the_stories_meet_every_row_and_agree_with_each() -> Non
         for _ in range(60):
             if rng.random() < 0.1:
                 walk.toggle(rng.choice(TOGGLED), rng.choice(SERIALS))
-            walk.step(rng.choice(SERIALS), rng.choice(KINDS), rng.choice(SIGNERS), rng.choice(TOS))
+            kind, transfer = rng.choice(KINDS), rng.random() < 0.5
+            walk.step(rng.choice(SERIALS), kind, rng.choice(SIGNERS), rng.choice(TOS), transfer)
         walk.check_models()
         seen |= walk.rows
     assert sorted(set(range(1, len(TABLE) + 1)) - seen) == []
@@ -435,9 +456,10 @@ class TableMachine(RuleBasedStateMachine):
         kind=st.sampled_from(KINDS),
         signer=st.sampled_from(SIGNERS),
         to=st.sampled_from(TOS),
+        transfer=st.booleans(),
     )
-    def act(self, serial: str, kind: str, signer: str, to: str) -> None:
-        self.walk.step(serial, kind, signer, to)
+    def act(self, serial: str, kind: str, signer: str, to: str, transfer: bool) -> None:
+        self.walk.step(serial, kind, signer, to, transfer)
 
     @precondition(lambda self: self.walk.grants < 50)
     @rule(partner=st.sampled_from(TOGGLED), serial=st.sampled_from(SERIALS))
