@@ -163,6 +163,9 @@ class UnitInfoShape(TypedDict):
     recalled: bool
     decommissioned: bool
     flags: int
+    #: how many times it was sold and when last (a return never clears them)
+    sales: int
+    last_sold: str | None
     label: LabelState
 
 

@@ -77,6 +77,8 @@ class ReasonCode(StrEnum):
     VERIFIED = "verified"
     NOT_FOUND = "not-found"
     SOLD = "sold"
+    RESOLD = "resold"
+    RETURNED_AFTER_SALE = "returned-after-sale"
     CLAIMED = "claimed"
     OWNED = "owned"
     RECALLED = "recalled"

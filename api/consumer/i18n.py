@@ -73,6 +73,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "code may have been copied from a sold item.",
         "该商品已售给顾客。如果有人把它当作全新商品卖给您，此码可能是从已售商品上复制的。",
     ),
+    "r.returned-after-sale": ("Returned after sale on {date}", "已于 {date} 售出，后被退回"),
+    "r.returned-after-sale.nodate": ("Returned after a sale", "售出后被退回"),
+    "r.returned-after-sale.why": (
+        "This item was sold to a customer and came back by a return. It is genuine but "
+        "not new: check that it is complete and unused, and ask the seller about it.",
+        "该商品曾售给顾客，后经退货返回。它是正品，但并非全新：请检查是否完整、未使用，"
+        "并向卖家问清情况。",
+    ),
+    "r.resold": ("Sold again after a return", "退回后再次售出"),
+    "r.resold.why": (
+        "This item was sold, returned and sold again (last on {date}). If it was offered "
+        "to you as new, ask the seller about its history.",
+        "该商品曾售出、被退回后再次售出（最近一次于 {date}）。如果有人把它当作全新商品卖给您，"
+        "请向卖家问清来历。",
+    ),
     "r.claimed": ("Already claimed by a buyer", "已被买家认领"),
     "r.claimed.why": (
         "Someone who bought this item has registered it as theirs. If that was not you, "

@@ -213,11 +213,25 @@ def _reason(
     if code in ("recovered-key", "key-compromised"):  # no one signs for another (issue 17)
         tone = "bad" if code == "key-compromised" else ""
         return Line(text(lang, f"r.{code}"), text(lang, f"r.{code}.why"), tone=tone)
+    if code in ("returned-after-sale", "resold"):
+        return _past_sale(code, evidence, lang)
     if code in ("sold", "claimed", "recalled", "decommissioned", "label-invalid"):
         detail = _latest_reason(entries, code, lang)
         tone = "bad" if code in ("recalled", "label-invalid") else ""
         return Line(text(lang, f"r.{code}"), text(lang, f"r.{code}.why"), detail, tone)
     return Line(code or "?", str(reason.get("message") or ""))  # a code newer than this page
+
+
+def _past_sale(code: str, evidence: Mapping[str, Any], lang: str) -> Line:
+    """A sale a return did not erase (docs/ARCHITECTURE.md section 5), dated when known."""
+    try:
+        day = format_day(parse_time(evidence.get("last_sold")).date(), lang)
+    except LedgerError:  # a unit sold before its sales were recorded (migration 0006)
+        day = "?"
+    if code == "resold":
+        return Line(text(lang, "r.resold"), text(lang, "r.resold.why", date=day))
+    key = "r.returned-after-sale" if day != "?" else "r.returned-after-sale.nodate"
+    return Line(text(lang, key, date=day), text(lang, "r.returned-after-sale.why"))
 
 
 def reason_words(reason: Mapping[str, Any], lang: str) -> tuple[str, str]:

@@ -10,6 +10,11 @@ event time) for every unit event. Each event on an existing unit is checked in o
         unrevoked, whose window holds the event time and whose role fits the kind;
     (4) the kind's own rule (custodian, pending transfer, sold, claimed, ...).
 
+The kinds follow the one state machine table of docs/ARCHITECTURE.md section 5
+(tests/unit/test_state_machine_table.py checks them against it), ``return`` included:
+only the custodian returns an unsold unit, only the retailer of record or the brand a
+sold or delivered one, never over an open transfer and only to a past holder.
+
 On success the unit's head, head index and length advance with the kind's changes.
 Errors are the `RuleError` subclasses of ledger.rules.errors. No I/O, no clock.
 """
@@ -45,13 +50,16 @@ from ledger.rules.errors import (
     AlreadySoldError,
     BadClaimCodeError,
     DecommissionedError,
+    NeverHeldError,
     NoClaimCodeError,
     NotAuthorizedError,
     NotBrandOrOperatorError,
     NotCustodianError,
     NotOperatorError,
     NotRecipientError,
+    NotRetailerOfRecordError,
     NotSoldError,
+    ReturnOverTransferError,
     SelfHandoffError,
     TransferPendingError,
     UnitExistsError,
@@ -97,6 +105,7 @@ def _commission(ctx: Context, event: Commission) -> UnitRecord:
         length=1,
         commissioned_index=ctx.index,
         custodian=ctx.signer.id,
+        holders=(ctx.signer.id,),
         lot=event.lot,
         expiry=event.expiry,
         claim_salt=event.claim.salt if event.claim else None,
@@ -181,7 +190,8 @@ def _receive(ctx: Context, event: Receive, unit: UnitRecord) -> UnitRecord:
     if unit.pending != ctx.signer.id:
         expected = unit.pending or "nobody (no transfer is open)"
         raise NotRecipientError(f"the unit is on its way to {expected}", field="actor")
-    return replace(unit, custodian=ctx.signer.id, pending=None)
+    holders = unit.holders if ctx.signer.id in unit.holders else (*unit.holders, ctx.signer.id)
+    return replace(unit, custodian=ctx.signer.id, pending=None, holders=holders)
 
 
 def _inspect(ctx: Context, event: Inspect, unit: UnitRecord) -> UnitRecord:
@@ -198,7 +208,10 @@ def _sell(ctx: Context, event: Sell, unit: UnitRecord) -> UnitRecord:
         raise AlreadySoldError("the unit is already sold", field="unit")
     if unit.claimed:
         raise AlreadyClaimedError("the unit is claimed by its owner", field="unit")
-    return replace(unit, sold=True)
+    # The sale is remembered beyond a return (sales, last_sold): a verdict never hides it.
+    return replace(
+        unit, sold=True, seller=ctx.signer.id, sales=unit.sales + 1, last_sold=event.time
+    )
 
 
 def _deliver(ctx: Context, event: Deliver, unit: UnitRecord) -> UnitRecord:
@@ -242,12 +255,34 @@ def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
 
 
 def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
-    if unit.custodian is None:
-        # Delivered: who sold it is not tracked, so the brand or any of its retailers.
+    """A unit goes back up the chain (docs/ARCHITECTURE.md section 5, table "return").
+
+    A sold or delivered unit comes back only through the retailer of record (it took the
+    buyer's money, so it takes the unit back) or the brand: any other retailer could
+    otherwise "return" a sold unit to itself and sell it again as new. An unsold unit is
+    returned by its custodian. Never over an open transfer (it would silently replace
+    it), and only to a party that held the unit (not to a stranger who never had it).
+    """
+    if unit.sold or unit.delivered:
+        if ctx.signer.id not in (unit.seller, unit.brand):
+            raise NotRetailerOfRecordError(
+                f"the unit was sold by {unit.seller}: only it or {unit.brand} may return it",
+                field="actor",
+            )
         _require_authorized(ctx, unit, (Role.RETAILER,))
     else:
         _require_authorized(ctx, unit, None)
         _require_custodian(ctx, unit)
+    if unit.pending is not None:
+        raise ReturnOverTransferError(
+            f"the unit is on its way to {unit.pending}: that transfer is received first",
+            field="unit",
+        )
+    if event.to not in unit.holders:
+        raise NeverHeldError(
+            f"{event.to} never held the unit; it may go back to {', '.join(unit.holders)}",
+            field="to",
+        )
     live_actor(ctx.state, event.to, UnknownRecipientError, "to")
     return replace(unit, pending=event.to, sold=False, delivered=False)
 

@@ -346,3 +346,21 @@ class NotBrandOrOperatorError(RuleError):
     """Only the unit's brand or an operator may recall or flag it."""
 
     code = "not-brand-or-operator"
+
+
+class NotRetailerOfRecordError(RuleError):
+    """A sold or delivered unit is returned only by the retailer that sold it or its brand."""
+
+    code = "not-retailer-of-record"
+
+
+class NeverHeldError(RuleError):
+    """A return goes only to a party that held the unit (its brand or a past recipient)."""
+
+    code = "never-held"
+
+
+class ReturnOverTransferError(TransferPendingError):
+    """A return while a handoff or return is open: the open transfer is received first."""
+
+    code = "return-over-transfer"

@@ -108,6 +108,14 @@ class UnitRecord:
     its log index; ``length`` counts the unit's events. ``custodian`` is the actor that
     holds the unit (None once delivered to a consumer); ``pending`` names the recipient
     of an open handoff or return.
+
+    The custody history the rules need (docs/ARCHITECTURE.md section 5): ``holders``,
+    every actor that ever held the unit (the brand, then each recipient of a ``receive``,
+    in order of first custody: a ``return`` may only go to one of them); ``seller``, the
+    retailer of record of the latest ``sell`` (only it or the brand may return a sold or
+    delivered unit); ``sales``, how many times it was sold, and ``last_sold``, the time of
+    the latest sale: a return clears ``sold`` but never these, so a verdict cannot hide a
+    past sale.
     """
 
     gtin: str
@@ -131,6 +139,15 @@ class UnitRecord:
     #: the first claim, then the latest claim's transfer commitment (None: no resale)
     claim_salt: str | None = None
     claim_hash: str | None = None
+    holders: tuple[str, ...] = ()
+    seller: str | None = None
+    sales: int = 0
+    last_sold: str | None = None
+
+    @property
+    def sold_before(self) -> bool:
+        """The unit was sold at least once and is not sold now: it came back by a return."""
+        return self.sales > 0 and not (self.sold or self.delivered)
 
     @property
     def key(self) -> tuple[str, str, str]:

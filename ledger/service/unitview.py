@@ -194,6 +194,8 @@ def _unit(
         "recalled": unit.recalled,
         "decommissioned": unit.decommissioned,
         "flags": unit.flags,
+        "sales": unit.sales,
+        "last_sold": unit.last_sold,
         "label": label_state,
     }
 

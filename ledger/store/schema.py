@@ -166,6 +166,11 @@ class UnitTable(Base):
     expiry: Mapped[str | None] = mapped_column(String(6))
     claim_salt: Mapped[str | None] = mapped_column(String(22))
     claim_hash: Mapped[str | None] = mapped_column(String(43))
+    # custody history (migration 0008_custody): who held it, who sold it, how often, when
+    holders: Mapped[str] = mapped_column(Text, server_default="")
+    seller: Mapped[str | None] = mapped_column(String(64))
+    sales: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_sold: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (_NO_ROWID,)
 
 

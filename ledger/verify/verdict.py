@@ -179,6 +179,9 @@ def _cautions(
         reasons.append(Reason(ReasonCode.CLAIMED, "this unit was already claimed by a buyer"))
     elif unit.sold or unit.delivered:
         reasons.append(Reason(ReasonCode.SOLD, "this unit was already sold"))
+        reasons.extend(_resale(unit))
+    elif unit.sold_before:
+        reasons.append(_returned(unit))
     if unit.flags:
         reasons.append(
             Reason(
@@ -188,6 +191,27 @@ def _cautions(
             )
         )
     return reasons + _blacklist(unit, signers, handled)
+
+
+def _sales(unit: UnitRecord) -> dict[str, Any]:
+    return {"sales": unit.sales, "last_sold": unit.last_sold}
+
+
+def _returned(unit: UnitRecord) -> Reason:
+    """A return never launders a sale (docs/ARCHITECTURE.md section 5): a unit back in
+    stock after a sale is a caution, since what came back from a buyer is not new and
+    the log cannot see what is inside the returned box."""
+    return Reason(
+        ReasonCode.RETURNED_AFTER_SALE,
+        f"this unit was returned after a sale on {unit.last_sold}",
+        _sales(unit),
+    )
+
+
+def _resale(unit: UnitRecord) -> list[Reason]:
+    if unit.sales < 2:
+        return []
+    return [Reason(ReasonCode.RESOLD, "this unit was sold again after a return", _sales(unit))]
 
 
 def _blacklist(

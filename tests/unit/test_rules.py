@@ -803,14 +803,18 @@ def test_the_custodian_returns_a_unit() -> None:
     assert world.unit_do("receive", "acme").custodian == "acme"
 
 
-def test_return_redirects_a_transfer_its_recipient_can_no_longer_receive() -> None:
+def test_a_return_never_replaces_an_open_transfer() -> None:
+    """A stuck transfer is not overwritten by a return (that silently replaced it): its
+    recipient receives it (the brand authorizes it again if it must) and returns it."""
     world = base()
     world.unit_do("handoff", "acme", to="ship-co")
     world.do("authorization.revoke", "acme", authorization=world.auths["ship-co"])
     refused(world, world.on_unit("receive", "ship-co"), rules.NotAuthorizedError, "actor")
-    assert (
-        world.unit_do("return", "acme", to="acme", reason="recipient lost access").pending == "acme"
-    )
+    signed = world.on_unit("return", "acme", to="acme", reason="recipient lost access")
+    refused(world, signed, rules.ReturnOverTransferError, "unit")
+    world.authorize("ship-co", "courier", not_after="2035-01-01T00:00:00Z")
+    world.unit_do("receive", "ship-co")
+    assert world.unit_do("return", "ship-co", to="acme").pending == "acme"
     assert world.unit_do("receive", "acme").custodian == "acme"
 
 
@@ -829,11 +833,20 @@ def test_a_delivered_unit_is_returned_by_a_retailer_or_the_brand(actor: str) -> 
 def test_return_refusals() -> None:
     world = base()
     refused(world, world.on_unit("return", "shop", to="acme"), rules.NotCustodianError, "actor")
-    refused(world, world.on_unit("return", "acme", to="nobody"), rules.UnknownRecipientError, "to")
+    refused(world, world.on_unit("return", "acme", to="nobody"), rules.NeverHeldError, "to")
+    world.unit_do("handoff", "acme", to="ship-co")
+    world.unit_do("receive", "ship-co")
+    world.unit_do("handoff", "ship-co", to="acme")
+    world.unit_do("receive", "acme")
+    world.do("actor.revoke", "operator", subject="ship-co", reason="fraud")
+    signed = world.on_unit("return", "acme", to="ship-co")  # held it, but is revoked
+    refused(world, signed, rules.UnknownRecipientError, "to")
     world.unit_do("sell", "acme")
     world.unit_do("deliver", "acme")
-    signed = world.on_unit("return", "ship-co", to="acme")  # a courier is not a retailer
-    refused(world, signed, rules.NotAuthorizedError, "actor")
+    signed = world.on_unit("return", "shop", to="acme")  # a retailer, but not who sold it
+    refused(world, signed, rules.NotRetailerOfRecordError, "actor")
+    signed = world.on_unit("return", "acme", to="shop")  # shop never held it
+    refused(world, signed, rules.NeverHeldError, "to")
 
 
 # --- recall, flag, decommission ------------------------------------------------------------
