@@ -4,12 +4,16 @@ signed requests (units' claim, reports, brands).
 - `is_form`: the body is one of the page's HTML forms, not JSON;
 - `daily_client`: the requester's client hash of the day (claims count wrong codes per
   client by it, reports attribute themselves by it);
+- `report_network`: the requester's network as a per-unit pseudonym (independent
+  reporters are counted by it);
 - `request_signer`: the actor whose key signed the request (``ledger.reqsig``).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +21,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from api.context import Context, client_address
+from api.forwarded import network_of
 from ledger.service.ledger import Ledger
 
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -31,6 +36,16 @@ def is_form(request: Request) -> bool:
 def daily_client(context: Context, request: Request) -> str:
     """The requester's daily client hash (claims count wrong codes per client by it)."""
     return context.client_hash(client_address(request), datetime.now(UTC))
+
+
+def report_network(context: Context, request: Request, gtin: str, serial: str) -> str:
+    """The requester's network (/24 IPv4, /48 IPv6, `api.forwarded.network_of`) as a
+    pseudonym keyed by the server's secret and the unit: stable across days, so one
+    network reporting on several days counts once, and unlinkable across units, so the
+    reports of one network on two units cannot be joined (ledger.signals.reports)."""
+    network = network_of(client_address(request))
+    message = f"report-network|{gtin}/{serial}|{network}".encode()
+    return hmac.new(context.scan_secret, message, hashlib.sha256).hexdigest()[:32]
 
 
 async def request_signer(request: Request, ledger: Ledger, body: bytes = b"") -> Any:

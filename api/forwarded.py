@@ -14,6 +14,9 @@ from ledger.service.settings import Network
 
 #: the most ``X-Forwarded-For`` hops looked at: a longer chain is a client's invention
 MAX_FORWARDED_HOPS = 16
+#: the prefix lengths of "one network" for counting independent reporters
+#: (ledger.signals.reports): a home or office line gets about this much
+NETWORK_PREFIX_V4, NETWORK_PREFIX_V6 = 24, 48
 
 
 def resolve_client(peer: str, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:
@@ -62,3 +65,13 @@ def normal(text: str) -> str | None:
 def trusted_address(address: str, trusted: Sequence[Network]) -> bool:
     ip = ipaddress.ip_address(address)
     return any(ip.version == net.version and ip in net for net in trusted)
+
+
+def network_of(address: str) -> str:
+    """The network ``address`` lies in, as CIDR text: its /24 (IPv4) or /48 (IPv6); the
+    text itself when it is not an IP address (such a client is its own network)."""
+    ip = normal(address)
+    if ip is None:
+        return address
+    prefix = NETWORK_PREFIX_V4 if ipaddress.ip_address(ip).version == 4 else NETWORK_PREFIX_V6
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))

@@ -3,7 +3,8 @@
 A report names a unit, a reason from `REASONS`, optional free text and an optional
 photo (JPEG, PNG or WebP by its magic bytes, at most `MAX_PHOTO` bytes). It is stored
 outside the signed log and routed to the brand of the unit's GTIN (no brand: the
-operator's queue). Open reports put the unit's verdict on ``caution``.
+operator's queue). Open reports put the unit's verdict on ``caution`` only when
+independent reporters agree (ledger.signals.reports); until then they are a note.
 
 The brand (or an operator) answers: ``ack`` records the first response and leaves the
 report open; ``close`` closes it; ``flag`` appends the brand's signed ``flag`` entry on
@@ -86,8 +87,12 @@ class ReportService:
         text: str | None = None,
         photo: bytes | None = None,
         client: str,
+        network: str | None = None,
     ) -> ReportFiledShape:
         """File a consumer report; return ``{id, status, created_at, brand}``.
+
+        ``client`` is the reporter's daily client hash, ``network`` a per-unit pseudonym
+        of its network (ledger.signals.reports counts independent reporters by both).
 
         Raises:
             GS1Error: a malformed GTIN or serial.
@@ -113,6 +118,7 @@ class ReportService:
             "photo": photo or None,
             "photo_type": media,
             "client": client,
+            "network": network,
             "created_at": created,
             "status": ReportStatus.OPEN,
         }

@@ -21,6 +21,7 @@ from ledger.events import parse_time
 from ledger.rules.state import ActorRecord, UnitRecord
 from ledger.shapes import ReasonShape
 from ledger.signals.compute import Signal
+from ledger.signals.reports import ReportFinding
 from ledger.vocab import InspectResult, LabelState, ReasonCode, SignalCode, Verdict
 
 # the names this module always exported
@@ -127,6 +128,7 @@ def judge(
     label: str = LabelState.ABSENT,
     inspections: Sequence[str] = (),
     handled: Sequence[tuple[str, str]] = (),
+    label_evidence: Mapping[str, Any] | None = None,
 ) -> tuple[Verdict, list[Reason]]:
     """Return (verdict, reasons) for a unit.
 
@@ -134,11 +136,17 @@ def judge(
         unit: the unit's record, None when the log has no such unit.
         signers: the actors that signed the unit's events, by id.
         failures: what `check_unit_chain` found.
-        label: ``valid``, ``invalid`` or ``absent``: the brand signature on the scanned label.
+        label: the scanned label (`LabelState`): ``valid`` or ``invalid`` (its brand
+            signature), ``mismatch`` (a lot or expiry that is not the commission's: an
+            ``invalid`` verdict, ``label-mismatch``), ``unsigned`` (scanned at the
+            resolver without a signature: a ``caution``, ``label-unsigned``), ``absent``
+            (no label: an API query about the unit).
         inspections: the results (``pass``/``fail``) of the unit's inspections, in order;
             a unit whose latest inspection failed is a caution.
         handled: (actor, event time) of each of the unit's events: a revoked actor whose
             revocation names ``since`` taints only the units it handled from then on.
+        label_evidence: what a ``mismatch`` or ``unsigned`` label showed (its reason's
+            evidence).
     """
     if failures:
         return INVALID, list(failures)
@@ -153,9 +161,29 @@ def judge(
                 "the label's brand signature is wrong: the label is forged",
             )
         ]
+    if label == LabelState.MISMATCH:
+        return INVALID, [
+            Reason(
+                ReasonCode.LABEL_MISMATCH,
+                "the label's lot or expiry is not the one this unit was made with: "
+                "the label was not printed for this unit",
+                dict(label_evidence or {}),
+            )
+        ]
     reasons = _cautions(unit, signers, handled)
     if inspections and inspections[-1] == InspectResult.FAIL:
         reasons.append(Reason(ReasonCode.INSPECTION_FAILED, "the unit's latest inspection failed"))
+    if label == LabelState.UNSIGNED:
+        # serials are sequential and the public log lists them: a plain link to a real
+        # serial is what a counterfeiter prints, so only a signed label may say genuine
+        reasons.append(
+            Reason(
+                ReasonCode.LABEL_UNSIGNED,
+                "this label carries no brand signature; the brand signs every label it "
+                "prints, so this may be a copied code",
+                dict(label_evidence or {}),
+            )
+        )
     if reasons:
         return CAUTION, reasons
     return GENUINE, [
@@ -228,21 +256,23 @@ def _blacklist(
     return reasons
 
 
-#: reasons that do not call for caution
-POSITIVE = frozenset({ReasonCode.VERIFIED, ReasonCode.OWNED})
+#: reasons that do not call for caution (a report under review is a note)
+POSITIVE = frozenset({ReasonCode.VERIFIED, ReasonCode.OWNED, ReasonCode.REPORT_UNDER_REVIEW})
 
 
 def with_signals(
     verdict: Verdict,
     reasons: Sequence[Reason],
     signals: Sequence[Signal],
-    open_reports: Sequence[str] = (),
+    reports: ReportFinding | None = None,
     owner: bool = False,
 ) -> tuple[Verdict, list[Reason]]:
     """Add what lives outside the log to a log-based verdict (docs/SIGNALS.md).
 
-    ``signals`` are clone signals (ledger.signals.compute); ``open_reports`` the reasons of the
-    unit's open consumer reports; ``owner`` tells that the viewer is the unit's current
+    ``signals`` are clone signals (ledger.signals.compute); ``reports`` the finding over
+    the unit's open consumer reports (ledger.signals.reports): ``reported`` (a caution)
+    when independent reporters agree, else ``report-under-review`` (a note that leaves
+    the verdict alone); ``owner`` tells that the viewer is the unit's current
     owner, for whom its claim is no warning (``owned`` replaces ``claimed``). An
     ``invalid`` verdict stays as it is; an ``unknown`` one only gains its signals.
     """
@@ -259,12 +289,22 @@ def with_signals(
             else r
             for r in out
         ]
-    if open_reports:
+    if reports is not None and reports.corroborated:
         out.append(
             Reason(
                 ReasonCode.REPORTED,
-                "buyers reported a problem with this unit; the brand is looking into it",
-                {"open": len(open_reports), "reasons": sorted(set(open_reports))},
+                "independent buyers reported a problem with this unit; the brand is "
+                "looking into it",
+                reports.evidence(),
+            )
+        )
+    elif reports is not None:
+        out.append(
+            Reason(
+                ReasonCode.REPORT_UNDER_REVIEW,
+                "a report about this unit is under review; it changes nothing until the "
+                "brand confirms it or independent buyers report it too",
+                reports.evidence(),
             )
         )
     if any(r.code not in POSITIVE for r in out):
