@@ -273,7 +273,9 @@ def with_signals(
     the unit's open consumer reports (ledger.signals.reports): ``reported`` (a caution)
     when independent reporters agree, else ``report-under-review`` (a note that leaves
     the verdict alone); ``owner`` tells that the viewer is the unit's current
-    owner, for whom its claim is no warning (``owned`` replaces ``claimed``). An
+    owner, for whom its claim is no warning (``owned`` replaces ``claimed``), nor an
+    unsigned link to it (``label-unsigned`` is dropped: the owner cookie hashes to the
+    owner the log names, which an invented cookie cannot). An
     ``invalid`` verdict stays as it is; an ``unknown`` one only gains its signals.
     """
     out = [r for r in reasons if r.code != ReasonCode.VERIFIED]
@@ -283,11 +285,14 @@ def with_signals(
     if verdict == UNKNOWN:
         return verdict, out
     if owner:
+        # the owner proved possession with the code inside the package: a link without
+        # the label's signature (the claim form's way back) is no warning to them
         out = [
             Reason(ReasonCode.OWNED, "you claimed this unit: it is yours")
             if r.code == ReasonCode.CLAIMED
             else r
             for r in out
+            if r.code != ReasonCode.LABEL_UNSIGNED
         ]
     if reports is not None and reports.corroborated:
         out.append(
