@@ -12,8 +12,6 @@ signed requests (units' claim, reports, brands).
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +19,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from api.context import Context, client_address
-from api.forwarded import network_of
+from api.forwarded import network_pseudonym
 from ledger.service.ledger import Ledger
 
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -43,9 +41,8 @@ def report_network(context: Context, request: Request, gtin: str, serial: str) -
     pseudonym keyed by the server's secret and the unit: stable across days, so one
     network reporting on several days counts once, and unlinkable across units, so the
     reports of one network on two units cannot be joined (ledger.signals.reports)."""
-    network = network_of(client_address(request))
-    message = f"report-network|{gtin}/{serial}|{network}".encode()
-    return hmac.new(context.scan_secret, message, hashlib.sha256).hexdigest()[:32]
+    address = client_address(request)
+    return network_pseudonym(context.scan_secret, "report", gtin, serial, address)
 
 
 async def request_signer(request: Request, ledger: Ledger, body: bytes = b"") -> Any:

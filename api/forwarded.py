@@ -7,6 +7,8 @@ and the headers (`api.context.client_address`, `api.context.is_https`).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from collections.abc import Sequence
 
@@ -75,3 +77,13 @@ def network_of(address: str) -> str:
         return address
     prefix = NETWORK_PREFIX_V4 if ipaddress.ip_address(ip).version == 4 else NETWORK_PREFIX_V6
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def network_pseudonym(secret: bytes, scope: str, gtin: str, serial: str, address: str) -> str:
+    """32 hex digits naming the network of ``address`` (`network_of`) for one unit, keyed
+    by the server's ``secret``: no address or prefix can be read back, and the networks
+    of two units cannot be joined. ``scope`` separates uses (``report``: stable, so a
+    network reporting on several days counts once; ``scan|YYYY-MM-DD``: daily, like the
+    scan client hashes)."""
+    message = f"network|{scope}|{gtin}/{serial}|{network_of(address)}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]

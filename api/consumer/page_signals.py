@@ -60,7 +60,7 @@ def signal_text(
             "km": evidence.get("km"),
         }
     elif code == "many-scanners":
-        values = {"clients": evidence.get("clients")}
+        values = {"clients": evidence.get("scanners", evidence.get("clients"))}
     elif code == "serial-probing":
         values = {"serials": evidence.get("serials")}
     elif code in ("reported", "report-under-review"):

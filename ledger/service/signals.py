@@ -37,7 +37,8 @@ PROBING_TTL = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class Scan:
-    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash."""
+    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash, and
+    the client's network as a per-unit pseudonym (None when unknown)."""
 
     gtin: str
     serial: str
@@ -45,6 +46,7 @@ class Scan:
     place: str | None
     client: str
     agent: str
+    network: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         """The scans-table row."""
@@ -55,6 +57,7 @@ class Scan:
             "place": self.place,
             "client": self.client,
             "agent": self.agent,
+            "network": self.network,
         }
 
 
@@ -224,7 +227,7 @@ def _facts(rows: Sequence[dict[str, Any]]) -> list[ScanFact]:
     facts = []
     for r in rows:
         place, source = read_place(r["place"])  # a trusted header's place, or a hint
-        facts.append(ScanFact(parse_time(r["at"]), place, r["client"], source))
+        facts.append(ScanFact(parse_time(r["at"]), place, r["client"], source, r.get("network")))
     return sorted(facts, key=lambda f: f.at)
 
 

@@ -10,9 +10,11 @@ Each signal has a stable code and the evidence a brand needs to act on it:
   ``travel_kmh`` could cover in the time between (two scans in one city, or one
   country, never fire). Only places from a trusted proxy's geolocation header count:
   a client's ``?place=`` hint is anyone's to type, so it is shown, never evidence;
-- ``many-scanners``: more distinct clients within one day than one unit plausibly has
-  (client hashes change daily, so a day is the natural window). An owner cookie that
-  is not an owner's (`OWNER_PREFIX`) names no client: every such scan counts as one
+- ``many-scanners``: more distinct scanners within one day than one unit plausibly has
+  (client hashes change daily, so a day is the natural window). A scanner is a network
+  (IPv4 /24, IPv6 /48: addresses drawn from one network, and an IPv6 /64 alone holds
+  2^64, are one scanner), or the client when its network is unknown. An owner cookie
+  that is not an owner's (`OWNER_PREFIX`) names no client: every such scan counts as one
   client together (`UNPROVEN_OWNER`), so rotating invented cookies invents no one;
 - ``serial-probing``: scans of serials that were never commissioned under a GTIN a brand
   registered, once ``probe_serials`` distinct invented serials were tried (one or two
@@ -60,6 +62,12 @@ class ScanFact:
     place: str | None
     client: str
     source: str | None = None
+    network: str | None = None
+
+    @property
+    def scanner(self) -> str:
+        """Who scanned, as many-scanners counts: the network, else the client."""
+        return "n:" + self.network if self.network else "c:" + self.client
 
     @property
     def trusted_place(self) -> str | None:
@@ -173,16 +181,17 @@ def impossible_travel(
 def many_scanners(
     scans: Sequence[ScanFact], thresholds: Thresholds = Thresholds()
 ) -> Signal | None:
-    """More distinct clients within any 24 hours than ``scanners_per_day``."""
+    """More distinct scanners (`ScanFact.scanner`: networks, else clients) within any 24
+    hours than ``scanners_per_day``."""
     best: tuple[int, int, int] | None = None  # (clients, start, end) indices
     start = 0
     # A sliding window with a count per client: linear in the scans, because the
     # resolver runs this on every view of a much-scanned unit.
     window: Counter[str] = Counter()
     for end, scan in enumerate(scans):
-        window[scan.client] += 1
+        window[scan.scanner] += 1
         while scan.at - scans[start].at > timedelta(days=1):
-            gone = scans[start].client
+            gone = scans[start].scanner
             window[gone] -= 1
             if not window[gone]:
                 del window[gone]
@@ -192,12 +201,14 @@ def many_scanners(
             best = (clients, start, end)
     if best is None:
         return None
-    clients, first, last = best
+    scanners, first, last = best
     window_scans = scans[first : last + 1]
     return Signal(
         SCANNERS,
         {
-            "clients": clients,
+            "scanners": scanners,
+            "clients": len({s.client for s in window_scans}),
+            "networks": len({s.network for s in window_scans if s.network}),
             "limit": thresholds.scanners_per_day,
             "scans": len(window_scans),
             "from": format_time(scans[first].at),
@@ -242,7 +253,7 @@ def credible_clients(scans: Sequence[ScanFact], owners: Collection[str]) -> list
     `UNPROVEN_OWNER`: a cookie proves ownership only when it hashes to an owner the
     log (or the claim's record) knows, so invented cookies cannot invent clients."""
     return [
-        ScanFact(s.at, s.place, UNPROVEN_OWNER, s.source)
+        ScanFact(s.at, s.place, UNPROVEN_OWNER, s.source, s.network)
         if s.client.startswith(OWNER_PREFIX) and s.client not in owners
         else s
         for s in scans

@@ -9,8 +9,8 @@ behind a CDN would be: ``PROVENANCE_TRUSTED_PROXIES`` names the proxy (10.9.9.9)
 Labels: a plain link without ``s`` is not ``genuine``; a wrong lot or expiry is refused;
 parameters the label did not sign change nothing; a lot outside set 82 has its own error.
 Signals: a typed ``place=`` never fires travel, nor does a geolocation header from anyone
-but the proxy; rotating ``X-Forwarded-For`` or owner cookies invents no scanners; one
-anonymous report is a note. And the positive cases: the proxy's header does fire travel,
+but the proxy; rotating ``X-Forwarded-For``, owner cookies or addresses of one network
+invents no scanners; one anonymous report is a note. And the positive cases: the proxy's header does fire travel,
 eleven real networks do fire many-scanners, and independent reporters from three
 networks over two days do turn a unit amber.
 """
@@ -223,13 +223,32 @@ def test_rotating_owner_cookies_invents_no_scanners(server: InProcessServer) -> 
     assert not seen["owner"]
 
 
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        [f"2001:db8:7:{i:x}::{i + 1:x}" for i in range(12)],  # one IPv6 /48, twelve /64s
+        [f"203.0.113.{100 + i}" for i in range(12)],  # one IPv4 /24
+    ],
+)
+def test_addresses_drawn_from_one_network_are_one_scanner(
+    server: InProcessServer, addresses: list[str]
+) -> None:
+    serial = f"FORGE-NET-{addresses[0][:4].strip(':.')}"
+    mint(server, serial)
+    for address in addresses:
+        seen = view(server, serial, address=address)
+    assert seen["verdict"] == "genuine" and codes(seen) == ["verified"]
+
+
 def test_eleven_real_networks_do_fire_many_scanners(server: InProcessServer) -> None:
     mint(server, "FORGE-MANY")
     for i in range(11):
         seen = view(server, "FORGE-MANY", address=f"198.18.{i}.1")
     assert seen["verdict"] == "caution" and codes(seen) == ["many-scanners"]
     evidence = seen["reasons"][0]["evidence"]
-    assert evidence["clients"] == 11 and evidence["scans"] == 11 and evidence["limit"] == 10
+    assert (evidence["scanners"], evidence["clients"], evidence["networks"]) == (11, 11, 11)
+    assert evidence["scans"] == 11 and evidence["limit"] == 10
+    assert evidence["from"] <= evidence["to"]
 
 
 # --- reports ---------------------------------------------------------------------------------

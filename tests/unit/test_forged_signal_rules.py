@@ -93,6 +93,16 @@ def test_invented_owner_cookies_count_as_one_client(cookies: list[bytes]) -> Non
     assert all(s.code != "many-scanners" for s in signals)
 
 
+@settings(max_examples=examples(100))
+@given(clients=st.sets(st.text("0123456789abcdef", min_size=32, max_size=32), max_size=40))
+def test_clients_of_one_network_are_one_scanner(clients: set[str]) -> None:
+    scans = [scan(i, None, c, None) for i, c in enumerate(sorted(clients))]
+    one_network = [compute.ScanFact(s.at, None, s.client, None, "net-a") for s in scans]
+    assert many_scanners(one_network) is None
+    # without a network (rows from before networks were kept) each client counts
+    assert (many_scanners(scans) is not None) == (len(clients) > 10)
+
+
 def test_a_real_owner_keeps_their_own_pseudonym() -> None:
     owner = "o" + "1" * 31
     scans = [scan(0, None, owner, None), scan(1, None, "o" + "2" * 31, None)]
