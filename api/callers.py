@@ -12,6 +12,7 @@ signed requests (units' claim, reports, brands).
 from __future__ import annotations
 
 import functools
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import Context, client_address
 from api.forwarded import network_pseudonym
+from ledger import crypto
 from ledger.service.ledger import Ledger
 
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -36,13 +38,26 @@ def daily_client(context: Context, request: Request) -> str:
     return context.client_hash(client_address(request), datetime.now(UTC))
 
 
-def report_network(context: Context, request: Request, gtin: str, serial: str) -> str:
+def report_network(context: Context, request: Request, gtin: str, serial: str) -> str | None:
     """The requester's network (/24 IPv4, /48 IPv6, `api.forwarded.network_of`) as a
-    pseudonym keyed by the server's secret and the unit: stable across days, so one
-    network reporting on several days counts once, and unlinkable across units, so the
-    reports of one network on two units cannot be joined (ledger.signals.reports)."""
-    address = client_address(request)
-    return network_pseudonym(context.scan_secret, "report", gtin, serial, address)
+    per-unit pseudonym (`api.forwarded.network_pseudonym`), stable across days so that
+    one network reporting on several days counts once (ledger.signals.reports); None
+    when the log has no operator key to derive its key from.
+
+    The key is derived from the operator key (like the page's CSRF key): a daily salt
+    would make a report of yesterday incomparable with one of today. So whoever holds
+    the operator key and the database could learn a reporter's /24 (never its address)
+    by trying every network: docs/SIGNALS.md says so."""
+    operator = context.deployment.default.config.operator_key
+    if operator is None:
+        return None
+    key = _network_key(crypto.private_key_to_pem(operator))
+    return network_pseudonym(key, gtin, serial, client_address(request))
+
+
+@functools.cache
+def _network_key(operator_pem: bytes) -> bytes:
+    return hashlib.sha256(b"provenance-ledger/v1 report network\n" + operator_pem).digest()
 
 
 async def request_signer(request: Request, ledger: Ledger, body: bytes = b"") -> Any:

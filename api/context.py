@@ -38,7 +38,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from api.forwarded import network_pseudonym, normal, resolve_client, trusted_address
+from api.forwarded import network_of, normal, resolve_client, trusted_address
 from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
@@ -144,9 +144,10 @@ class Context:
             place=stored_place(trusted, HEADER) if trusted else stored_place(hint, HINT),
             client=self._scan_client(request, gtin, serial, now),
             agent=agent_class(request.headers.get("user-agent", "")),
-            # many-scanners counts networks: addresses of one network are one scanner
-            network=network_pseudonym(
-                self.scan_secret, f"scan|{now:%Y-%m-%d}", gtin, serial, client_address(request)
+            # many-scanners counts networks: addresses of one network are one scanner;
+            # keyed like the client hash (daily), per unit, never the address or prefix
+            network=self.client_hash(
+                f"network|{gtin}/{serial}|{network_of(client_address(request))}", now
             ),
         )
         self.pending_scans.append(scan)

@@ -79,11 +79,10 @@ def network_of(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
-def network_pseudonym(secret: bytes, scope: str, gtin: str, serial: str, address: str) -> str:
-    """32 hex digits naming the network of ``address`` (`network_of`) for one unit, keyed
-    by the server's ``secret``: no address or prefix can be read back, and the networks
-    of two units cannot be joined. ``scope`` separates uses (``report``: stable, so a
-    network reporting on several days counts once; ``scan|YYYY-MM-DD``: daily, like the
-    scan client hashes)."""
-    message = f"network|{scope}|{gtin}/{serial}|{network_of(address)}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+def network_pseudonym(key: bytes, gtin: str, serial: str, address: str) -> str:
+    """32 hex digits naming the network of ``address`` (`network_of`) for one unit, an
+    HMAC under ``key``: no address or prefix can be read back without the key, and the
+    networks of two units cannot be joined. Stable as long as ``key`` is (reports are
+    counted by network over several days: ledger.signals.reports)."""
+    message = f"network|{gtin}/{serial}|{network_of(address)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.forwarded import network_of
+from api.forwarded import network_of, network_pseudonym
 from ledger.errors import ValidationError
 from ledger.service.claims import owner_client
 from ledger.service.policies import Policies
@@ -188,3 +188,13 @@ def test_the_thresholds_are_policies_from_the_environment() -> None:
 )
 def test_a_network_is_a_slash_24_or_a_slash_48(address: str, network: str) -> None:
     assert network_of(address) == network
+
+
+def test_network_pseudonyms_are_per_unit_and_name_no_address() -> None:
+    key = b"k" * 32
+    one = network_pseudonym(key, "09506000134352", "A-1", "198.51.100.60")
+    assert network_pseudonym(key, "09506000134352", "A-1", "198.51.100.61") == one  # same /24
+    assert network_pseudonym(key, "09506000134352", "A-2", "198.51.100.60") != one  # unit
+    assert network_pseudonym(key, "09506000134352", "A-1", "198.51.101.60") != one  # network
+    assert network_pseudonym(b"x" * 32, "09506000134352", "A-1", "198.51.100.60") != one
+    assert len(one) == 32 and "198" not in one
