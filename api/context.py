@@ -37,17 +37,19 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from api.forwarded import normal, resolve_client, trusted_address
+from api.forwarded import network_of, normal, resolve_client, trusted_address
 from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
 from ledger.entry import SignedEvent
 from ledger.errors import StorageError, ValidationError
 from ledger.events import format_time
+from ledger.label import ScannedLabel
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger, Scan
 from ledger.service.settings import Settings
+from ledger.signals.places import HEADER, HINT, first_scan, stored_place
 
 MIN_SIZE_HEADER = "Provenance-Min-Size"
 #: the server deletes past days' scan salts this often (seconds) ...
@@ -126,21 +128,29 @@ class Context:
     def scan(self, request: Request, gtin: str, serial: str, place: str | None) -> Scan:
         """Queue a scan record for this resolver hit (flushed in the background).
 
+        Its place is the trusted geolocation header's (`geo_place`), else the client's
+        ``place`` hint, recorded as a hint (ledger.signals.places): only the former is
+        evidence for a travel signal.
+
         A scan that brings the unit's owner cookie is recorded under the owner token's
         pseudonym instead of the daily client hash (ledger.service.claims.owner_client).
         """
         now = datetime.now(UTC)
-        trusted = (
-            request.headers.get(self.settings.place_header) if self.settings.place_header else None
-        )
-        chosen = next((p for p in (trusted, place) if p and _PLACE.fullmatch(p.upper())), None)
+        # the geolocation header is evidence only from a trusted proxy; ?place= is a hint
+        trusted = geo_place(request, self.settings)
+        hint = place.upper() if place and _PLACE.fullmatch(place.upper()) else None
         scan = Scan(
             gtin=gtin,
             serial=serial,
             at=now,
-            place=chosen.upper() if chosen else None,
+            place=stored_place(trusted, HEADER) if trusted else stored_place(hint, HINT),
             client=self._scan_client(request, gtin, serial, now),
             agent=agent_class(request.headers.get("user-agent", "")),
+            # many-scanners counts networks: addresses of one network are one scanner;
+            # keyed like the client hash (daily), per unit, never the address or prefix
+            network=self.client_hash(
+                f"network|{gtin}/{serial}|{network_of(client_address(request))}", now
+            ),
         )
         self.pending_scans.append(scan)
         self.metrics.scans.inc()
@@ -193,9 +203,11 @@ class Context:
         signature: str | None,
         owner_token: str | None = None,
         request: Request | None = None,
+        scanned: ScannedLabel | None = None,
     ) -> dict[str, Any]:
         """The unit view from the unit's log, every queued scan counted exactly once,
-        judged with its clone signals and for the owner of ``owner_token``.
+        judged with its clone signals and for the owner of ``owner_token``; ``scanned``
+        is the label scanned at the resolver (ledger.label.ScannedLabel).
 
         Raises:
             GS1Error: the GTIN or serial is malformed.
@@ -206,7 +218,13 @@ class Context:
         pending = [p for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial)]
         view = await run_in_threadpool(
             functools.partial(
-                ledger.unit_view, gtin, serial, signature, owner_token=owner_token, pending=pending
+                ledger.unit_view,
+                gtin,
+                serial,
+                signature,
+                owner_token=owner_token,
+                pending=pending,
+                scanned=scanned,
             )
         )
         for _ in range(100):
@@ -216,12 +234,14 @@ class Context:
             await asyncio.sleep(0.002)
             before = self.flush_generation
             count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
-            view["scans"] = {"count": count, "first": first}
+            view["scans"] = {"count": count, "first": first_scan(first)}
         queued = sum(1 for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
         view["scans"]["count"] += queued
         if view["scans"]["first"] is None and queued:
-            first = next(p for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
-            view["scans"]["first"] = {"at": format_time(first.at), "place": first.place}
+            oldest = next(p for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
+            view["scans"]["first"] = first_scan(
+                {"at": format_time(oldest.at), "place": oldest.place}
+            )
         return view
 
     async def flush_forever(self, interval: float = 0.5) -> None:
@@ -326,6 +346,21 @@ def client_address(request: Request) -> str:
     if not trusted:
         return normal(peer) or peer
     return resolve_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+def geo_place(request: Request, settings: Settings) -> str | None:
+    """The scan's place from the geolocation header ``PROVENANCE_PLACE_HEADER`` (e.g.
+    ``CF-IPCountry``), upper case, when the connection comes from a trusted proxy
+    (``PROVENANCE_TRUSTED_PROXIES``) that sets it; None otherwise. From anyone else the
+    header is the client's own word, so it is ignored (not even kept as a hint)."""
+    if not settings.place_header:
+        return None
+    value = request.headers.get(settings.place_header)
+    peer = normal(_peer(request))
+    if not value or peer is None or not trusted_address(peer, settings.trusted_proxies):
+        return None
+    value = value.strip().upper()
+    return value if _PLACE.fullmatch(value) else None
 
 
 def _peer(request: Request) -> str:

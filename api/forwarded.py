@@ -7,6 +7,8 @@ and the headers (`api.context.client_address`, `api.context.is_https`).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from collections.abc import Sequence
 
@@ -14,6 +16,9 @@ from ledger.service.settings import Network
 
 #: the most ``X-Forwarded-For`` hops looked at: a longer chain is a client's invention
 MAX_FORWARDED_HOPS = 16
+#: the prefix lengths of "one network" for counting independent reporters
+#: (ledger.signals.reports): a home or office line gets about this much
+NETWORK_PREFIX_V4, NETWORK_PREFIX_V6 = 24, 48
 
 
 def resolve_client(peer: str, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:
@@ -62,3 +67,22 @@ def normal(text: str) -> str | None:
 def trusted_address(address: str, trusted: Sequence[Network]) -> bool:
     ip = ipaddress.ip_address(address)
     return any(ip.version == net.version and ip in net for net in trusted)
+
+
+def network_of(address: str) -> str:
+    """The network ``address`` lies in, as CIDR text: its /24 (IPv4) or /48 (IPv6); the
+    text itself when it is not an IP address (such a client is its own network)."""
+    ip = normal(address)
+    if ip is None:
+        return address
+    prefix = NETWORK_PREFIX_V4 if ipaddress.ip_address(ip).version == 4 else NETWORK_PREFIX_V6
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def network_pseudonym(key: bytes, gtin: str, serial: str, address: str) -> str:
+    """32 hex digits naming the network of ``address`` (`network_of`) for one unit, an
+    HMAC under ``key``: no address or prefix can be read back without the key, and the
+    networks of two units cannot be joined. Stable as long as ``key`` is (reports are
+    counted by network over several days: ledger.signals.reports)."""
+    message = f"network|{gtin}/{serial}|{network_of(address)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]

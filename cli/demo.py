@@ -17,6 +17,7 @@ from typing import Any
 from cli.backends.local import Local
 from cli.world import Brand, World, onboard
 from ledger import codec, gs1, label
+from ledger.signals.places import HEADER, stored_place
 
 GTINS = {"09506000134352": "Acme Runner 42 (shoe)", "09506000134369": "Acme Trail Jacket"}
 PARTNERS = {
@@ -79,10 +80,12 @@ def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
         gtin, "SN-000012", prepared["SN-000012"].claim_code, client="demo-a"
     )
     ledger.claims.claim(gtin, "SN-000012", first.transfer_code, client="demo-b")
+    # placed by a trusted proxy's geolocation header: a typed ?place= would be a hint only
+    sh, us = stored_place("CN-SH", HEADER), stored_place("US", HEADER)
     ledger.record_scans(
         [
-            Scan(gtin, "SN-000005", now - timedelta(minutes=90), "CN-SH", "demo-shopper", "wechat"),
-            Scan(gtin, "SN-000005", now - timedelta(minutes=30), "US", "demo-cloner", "mobile"),
+            Scan(gtin, "SN-000005", now - timedelta(minutes=90), sh, "demo-shopper", "wechat"),
+            Scan(gtin, "SN-000005", now - timedelta(minutes=30), us, "demo-cloner", "mobile"),
         ]
     )
 

@@ -9,9 +9,11 @@ raises a bare ``KeyError``/``ValueError``/``IndexError`` to its caller.
     ├── EncodingError            bytes or JSON that are not canonical / not allowed
     ├── ValidationError          a field of an event, identity or request is malformed
     │   └── GS1Error             a GTIN, serial, lot, expiry or Digital Link URI is malformed
+    │       └── BadLotError      a batch/lot (AI 10) outside GS1 character set 82
     ├── KeyFormatError           a key (PEM, raw, verifier key) cannot be loaded
     ├── KeyUnavailableError      a signing key (in a token) cannot be used right now
     ├── SignatureError           a signature does not verify (event, note, label)
+    ├── LabelMismatchError       a label's lot or expiry is not its unit's commission
     ├── ProofError               an inclusion or consistency proof does not verify
     ├── NoteError                a signed note or checkpoint is malformed
     │   └── CheckpointSignatureError  no valid signature by the expected key
@@ -78,6 +80,12 @@ class GS1Error(ValidationError):
     code = "gs1"
 
 
+class BadLotError(GS1Error):
+    """A batch/lot number (AI 10) is not 1 to 20 characters of GS1 character set 82."""
+
+    code = "bad-lot"
+
+
 class KeyFormatError(LedgerError):
     """A key cannot be loaded: wrong length, wrong algorithm, bad PEM or encoding."""
 
@@ -98,6 +106,13 @@ class SignatureError(LedgerError):
 
     code = "bad-signature"
     status = 403
+
+
+class LabelMismatchError(LedgerError):
+    """A scanned label's lot or expiry is not the one its unit was commissioned with."""
+
+    code = "label-mismatch"
+    status = 422
 
 
 class ProofError(LedgerError):

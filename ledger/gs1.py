@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from ledger.errors import GS1Error
+from ledger.errors import BadLotError, GS1Error
 
 #: GS1 AI encodable character set 82 (GenSpecs figure 7.11-1).
 CSET82 = frozenset(
@@ -151,9 +151,13 @@ def validate_lot(lot: object, *, field: str = "lot") -> None:
     """Check a batch/lot number (AI 10): 1 to 20 characters of GS1 character set 82.
 
     Raises:
-        GS1Error: not a string, empty, longer than 20, or a character outside set 82.
+        BadLotError: not a string, empty, longer than 20, or a character outside set 82
+            (a `GS1Error` with its own code, ``bad-lot``).
     """
-    _validate_cset82(lot, field)
+    try:
+        _validate_cset82(lot, field)
+    except GS1Error as e:
+        raise BadLotError(e.message, field=field) from e
 
 
 def validate_cpv(cpv: object, *, field: str = "cpv") -> None:
@@ -249,10 +253,15 @@ def _pct_decode(raw: str, allowed: frozenset[str], field: str) -> bytes:
 
 
 def _decode_path_value(raw: str, field: str) -> str:
+    error = BadLotError if field == "lot" else GS1Error
     try:
         return _pct_decode(raw, _PCHAR, field).decode("ascii")
     except UnicodeDecodeError as e:
-        raise GS1Error("decodes to a non-ASCII byte, outside set 82", field=field) from e
+        raise error("decodes to a non-ASCII byte, outside set 82", field=field) from e
+    except GS1Error as e:
+        if error is GS1Error:
+            raise
+        raise error(e.message, field=field) from e
 
 
 def _decode_query_text(raw: str) -> str:
@@ -280,7 +289,11 @@ def _path_values(segments: list[str]) -> dict[str, str]:
             raise GS1Error(f"AI {ai} is out of order: expected 22, 10, 21", field="path")
         rank = _QUALIFIERS.index(ai)
         value = _decode_path_value(raw, _FIELD_OF[ai])
-        _validate_cset82(value, _FIELD_OF[ai])
+        try:
+            _validate_cset82(value, _FIELD_OF[ai])
+        except GS1Error as e:
+            # a lot is compared with the unit's commission: its own code (bad-lot)
+            raise (BadLotError(e.message, field="lot") if ai == "10" else e) from e
         values[ai] = value
     return values
 
@@ -459,9 +472,11 @@ class DigitalLink:
         object.__setattr__(self, "gtin", normalize_gtin(self.gtin))
         object.__setattr__(self, "base_url", _check_base_url(self.base_url))
         object.__setattr__(self, "query", _check_query(self.query))
-        for value, field in ((self.serial, "serial"), (self.lot, "lot"), (self.cpv, "cpv")):
+        for value, field in ((self.serial, "serial"), (self.cpv, "cpv")):
             if value is not None:
                 _validate_cset82(value, field)
+        if self.lot is not None:
+            validate_lot(self.lot)
         if self.expiry is not None:
             validate_expiry(self.expiry)
 

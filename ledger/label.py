@@ -15,9 +15,14 @@ the message names exactly one unit and no two units share one. The domain prefix
 signature, and the other way round.
 
 The signature covers the unit identity only: not the host, nor any lot, expiry or other
-parameter. So the URI carries nothing else, and `verify_label` refuses a label URI
-with anything more in it. A valid signature proves that the brand issued this unit
-identity; it cannot prove that the label is not a copy (clone detection does that).
+parameter. So a label binds to its unit in two ways: the signature over the identity,
+and the commission in the log, which records the unit's lot and expiry. A lot
+(``/10/``) or expiry (``?17=``) in a scanned URI must be the commission's, else the
+label is refused (`check_binding`, ``label-mismatch``); query parameters the label did
+not sign (WeChat's ``from=singlemessage&isappinstalled=0``, ``utm_*``) are ignored and
+change nothing (`ScannedLabel.from_link`). A valid signature proves that the brand
+issued this unit identity; it cannot prove that the label is not a copy (clone
+detection does that).
 
 The label carries no key id (22 more characters would push long URIs past QR version
 10): the verifier tries each of the brand's keys it knows.
@@ -28,11 +33,18 @@ What it does not do: no QR rendering (``qr/``), no I/O, no clock reads.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ledger import crypto
 from ledger.codec import b64url_decode, b64url_encode
 from ledger.crypto import Ed25519PrivateKey, Ed25519PublicKey
-from ledger.errors import EncodingError, GS1Error, KeyFormatError, SignatureError
+from ledger.errors import (
+    EncodingError,
+    GS1Error,
+    KeyFormatError,
+    LabelMismatchError,
+    SignatureError,
+)
 from ledger.gs1 import DigitalLink, UnitId, format_digital_link, parse_digital_link
 
 SIGNATURE_PARAM = "s"
@@ -47,6 +59,8 @@ __all__ = [
     "MAX_BASE_URL_LENGTH",
     "MAX_LABEL_URI_LENGTH",
     "SIGNATURE_PARAM",
+    "ScannedLabel",
+    "check_binding",
     "label_message",
     "label_uri",
     "sign_label",
@@ -151,32 +165,99 @@ def verify_label_signature(
     raise SignatureError("the label signature is not the brand's", field=SIGNATURE_PARAM)
 
 
+@dataclass(frozen=True)
+class ScannedLabel:
+    """What a URI scanned at the resolver says about its label, beyond the unit identity:
+    the brand signature (``s``), and the lot (AI 10) and expiry (AI 17) it shows, which
+    must be the unit's commission (`check_binding`). Hashable: a view cache key."""
+
+    signature: str | None = None
+    lot: str | None = None
+    expiry: str | None = None
+
+    @classmethod
+    def from_link(cls, link: DigitalLink) -> ScannedLabel:
+        """The label of a parsed Digital Link: its path's lot, its AI 17, its one ``s``.
+
+        Every other query parameter is ignored: the label did not sign it, and apps add
+        their own (WeChat's ``from`` and ``isappinstalled``, ``utm_*`` campaign tags), so
+        none may change what the label says.
+
+        Raises:
+            GS1Error: ``s`` appears more than once (field ``query``): which one the brand
+                signed is ambiguous.
+        """
+        found = [value for name, value in link.query if name == SIGNATURE_PARAM]
+        if len(found) > 1:
+            raise GS1Error("a label carries one signature s, not several", field="query")
+        return cls(signature=found[0] if found else None, lot=link.lot, expiry=link.expiry)
+
+
+def check_binding(scanned: ScannedLabel, lot: str | None, expiry: str | None) -> None:
+    """Check that the lot and expiry a scanned label shows are the unit's commission.
+
+    ``lot`` and ``expiry`` are what the unit's ``commission`` recorded (None: nothing). A
+    label showing no lot or no expiry shows nothing wrong; a label showing one the unit
+    was not commissioned with (or that the commission left out) is a relabelled or
+    forged label: the signature does not cover them, so the log is what binds them.
+
+    Raises:
+        LabelMismatchError: the label's lot or expiry differs (field ``lot`` or
+            ``expiry``; the lot is checked first).
+    """
+    for field, shown, recorded in (("lot", scanned.lot, lot), ("expiry", scanned.expiry, expiry)):
+        if shown is not None and shown != recorded:
+            raise LabelMismatchError(
+                f"the label shows {field} {shown!r}; the unit was commissioned with "
+                + (repr(recorded) if recorded is not None else f"no {field}"),
+                field=field,
+            )
+
+
+#: ``verify_label``'s default: the unit's commission is not known to the caller
+_UNKNOWN: tuple[str | None, str | None] | None = None
+
+
 def verify_label(
-    uri: str, brand_public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey]
+    uri: str,
+    brand_public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey],
+    *,
+    commission: tuple[str | None, str | None] | None = _UNKNOWN,
 ) -> DigitalLink:
     """Check a scanned label URI offline; return the parsed link when the brand signed it.
 
-    Steps:
+    Steps (docs/FORMAT.md section 8.2):
         (1) parse the GS1 Digital Link (`parse_digital_link`);
-        (2) require exactly ``/01/{gtin}/21/{serial}``: no lot, variant or expiry;
-        (3) require exactly one query parameter, ``s``;
-        (4) verify the signature over the unit identity (`verify_label_signature`).
+        (2) require ``/01/{gtin}[/10/{lot}]/21/{serial}``: no consumer product variant;
+        (3) read the label (`ScannedLabel.from_link`): exactly one ``s``; every other
+            query parameter is ignored;
+        (4) a lot or expiry must be the unit's: ``commission`` is its (lot, expiry) from
+            the log (`check_binding`); without it, a URI showing either is refused, as
+            it cannot be checked here;
+        (5) verify the signature over the unit identity (`verify_label_signature`).
 
     Raises:
         GS1Error: the URI is not a label URI (fields as `parse_digital_link`, or
-            ``path`` / ``query``).
+            ``path`` / ``query``; a lot or expiry with no commission to check it).
+        LabelMismatchError: the lot or expiry is not the commission's.
         SignatureError: the signature is missing, malformed, truncated, or not made by
             any of the given keys (field ``s``).
         KeyFormatError: no public key was given.
     """
     link = parse_digital_link(uri)  # (1)
-    if link.lot is not None or link.cpv is not None or link.expiry is not None:  # (2)
-        raise GS1Error("a label URI is exactly /01/{gtin}/21/{serial}", field="path")
+    if link.cpv is not None:  # (2)
+        raise GS1Error("a label URI is /01/{gtin}[/10/{lot}]/21/{serial}", field="path")
     unit = link.unit_id()
-    names = [name for name, _ in link.query]  # (3)
-    if SIGNATURE_PARAM not in names:
+    scanned = ScannedLabel.from_link(link)  # (3)
+    if commission is None:  # (4)
+        if scanned.lot is not None or scanned.expiry is not None:
+            raise GS1Error(
+                "a lot or expiry can only be checked against the unit's commission",
+                field="lot" if scanned.lot is not None else "expiry",
+            )
+    else:
+        check_binding(scanned, *commission)
+    if scanned.signature is None:
         raise SignatureError("the label carries no signature", field=SIGNATURE_PARAM)
-    if names != [SIGNATURE_PARAM]:
-        raise GS1Error("a label URI has exactly one query parameter, s", field="query")
-    verify_label_signature(unit, link.query[0][1], brand_public_key)  # (4)
+    verify_label_signature(unit, scanned.signature, brand_public_key)  # (5)
     return link

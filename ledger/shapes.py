@@ -176,10 +176,12 @@ class UnitEntryShape(EntryShape):
 
 
 class ScanShape(TypedDict):
-    """A scan as the unit view quotes it: when, and the coarse place if known."""
+    """A scan as the unit view quotes it: when, and the coarse place if known, with its
+    source (``header``: a trusted proxy's geolocation; ``hint``: the client's own word)."""
 
     at: str
     place: str | None
+    place_source: NotRequired[str | None]
 
 
 class ScanSummaryShape(TypedDict):

@@ -91,6 +91,9 @@ class ReasonCode(StrEnum):
     RECOVERED_KEY = "recovered-key"
     KEY_COMPROMISED = "key-compromised"
     LABEL_INVALID = "label-invalid"
+    LABEL_MISMATCH = "label-mismatch"
+    LABEL_UNSIGNED = "label-unsigned"
+    REPORT_UNDER_REVIEW = "report-under-review"
     CHECKPOINT_INVALID = "checkpoint-invalid"
     LEAF_HASH_INVALID = "leaf-hash-invalid"
     PROOF_INVALID = "proof-invalid"
@@ -108,10 +111,14 @@ class SignalCode(StrEnum):
 
 
 class LabelState(StrEnum):
-    """The brand signature on the scanned label: checked good, checked bad, or none sent."""
+    """The scanned label: its brand signature checked good or bad; a lot or expiry that
+    is not the unit's (``mismatch``); a label scanned at the resolver without a signature
+    (``unsigned``); or no label at all, as in an API query about a unit (``absent``)."""
 
     VALID = "valid"
     INVALID = "invalid"
+    MISMATCH = "mismatch"
+    UNSIGNED = "unsigned"
     ABSENT = "absent"
 
 

@@ -214,6 +214,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The brand's signature on this label is wrong",
         "标签上的品牌签名验证失败",
     ),
+    "label.unsigned": ("This label carries no brand signature", "此标签没有品牌签名"),
+    "label.mismatch": (
+        "The label's lot or expiry is not this item's",
+        "标签上的批号或有效期与该商品不符",
+    ),
     "revoked": ("registration revoked", "资格已被撤销"),
     # roles
     "role.operator": ("Platform", "平台"),

@@ -51,6 +51,36 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the seller before you buy.",
         "关于该商品有 {count} 条举报尚在处理中，品牌方正在调查。购买前请向卖家问清情况。",
     ),
+    "r.report-under-review": ("A report is under review", "有举报正在核查中"),
+    "r.report-under-review.why": (
+        "Someone reported a problem with this item ({count} open report(s)). The brand is "
+        "checking it; until the brand confirms it, or other buyers report it too, it does "
+        "not change the result above.",
+        "有人举报了该商品的问题（{count} 条待处理）。品牌方正在核查；在品牌方确认或有其他买家同样举报之前，"
+        "这不会改变上方的结论。",
+    ),
+    "r.label-unsigned": ("Label not signed", "标签未经品牌签名"),
+    "r.label-unsigned.why": (
+        "The code you scanned carries no brand signature. The brand signs every label it "
+        "prints, and real serial numbers are public, so a label without a signature may "
+        "have been printed by someone else. Scan the label on the package itself, not a "
+        "link or code someone sent you.",
+        "您扫描的码没有品牌签名。品牌方印制的每个标签都带有签名，而真实的序列号是公开的，"
+        "因此没有签名的标签可能是他人印制的。请扫描商品包装上的标签，而不是他人发给您的链接或码。",
+    ),
+    "r.label-mismatch": ("Label not made for this item", "标签与该商品不符"),
+    "r.label-mismatch.why": (
+        "The label shows {field} {shown}, but this item was registered with {recorded}. "
+        "The label was not printed for this item: do not buy it, and report it.",
+        "标签上的{field}为 {shown}，但该商品登记的{field}为 {recorded}。此标签并非为该商品印制：请勿购买，并请举报。",
+    ),
+    "label.field.lot": ("lot", "批号"),
+    "label.field.expiry": ("expiry date", "有效期"),
+    "label.none": ("none", "无"),
+    "place.hint": (
+        "{place} (the scanner's own word, not verified)",
+        "{place}（查询者自述，未经核实）",
+    ),
     # the claim form
     "h.claim": ("Claim this item", "认领商品"),
     "claim.hint": (

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from api.consumer.environment import environment
 from api.consumer.i18n import EN, ZH, choose_language, format_day, format_moment, text
-from api.consumer.page_signals import SHOWN_ANYWAY, SIGNAL_CODES, forms, signal_text
+from api.consumer.page_signals import SHOWN_ANYWAY, SIGNAL_CODES, forms, place_words, signal_text
 from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.events import parse_time
@@ -202,7 +202,8 @@ def _reason(
         return Line(text(lang, "r.flagged"), text(lang, "r.flagged.why"), detail, "bad")
     if code in SIGNAL_CODES:
         title, why = signal_text(code, evidence, names, lang)
-        return Line(title, why, tone="good" if code == "owned" else "")
+        tone = {"owned": "good", "label-mismatch": "bad"}.get(code, "")
+        return Line(title, why, tone=tone)
     if code == "revoked-handler":
         ids = evidence.get("actors") or ()
         who = "、" if lang == ZH else ", "
@@ -263,7 +264,8 @@ def _scan_line(scans: object, lang: str, *, known: bool) -> tuple[str, str]:
     date, _ = _moment(first.get("at"), lang)
     key = "scans.one" if count == 1 else "scans"
     if first.get("place"):
-        sentence = text(lang, key, count=count, date=date, place=first["place"])
+        place = place_words(first, lang)  # a client's hint is shown as one
+        sentence = text(lang, key, count=count, date=date, place=place)
     else:
         sentence = text(lang, key + ".noplace", count=count, date=date)
     return sentence, text(lang, "scans.hint") if count > 1 and known else ""
@@ -343,8 +345,8 @@ def _status_facts(
     )
     facts.append(Line(text(lang, "f.inspections"), inspections, tone="bad" if failed else ""))
     label = unit.get("label")
-    if label in ("valid", "invalid"):
-        tone = "good" if label == "valid" else "bad"
+    if label in ("valid", "invalid", "unsigned", "mismatch"):
+        tone = {"valid": "good", "unsigned": ""}.get(str(label), "bad")
         facts.append(Line(text(lang, "f.label"), text(lang, f"label.{label}"), tone=tone))
     return facts
 

@@ -21,11 +21,20 @@ from ledger.vocab import ReasonCode, SignalCode, Verdict
 
 #: reason codes this module words, with the evidence fields their messages use
 SIGNAL_CODES: frozenset[str] = frozenset(
-    {ReasonCode.OWNED, ReasonCode.HELD_BY_REVOKED, ReasonCode.REPORTED, *SignalCode}
+    {
+        ReasonCode.OWNED,
+        ReasonCode.HELD_BY_REVOKED,
+        ReasonCode.REPORTED,
+        ReasonCode.REPORT_UNDER_REVIEW,
+        ReasonCode.LABEL_UNSIGNED,
+        ReasonCode.LABEL_MISMATCH,
+        *SignalCode,
+    }
 )
-#: reasons shown on a page whose verdict banner would otherwise say it all
+#: reasons shown on a page whose verdict banner would otherwise say it all (a report
+#: under review is a note: shown, and the verdict stays genuine)
 SHOWN_ANYWAY: dict[str, frozenset[str]] = {
-    Verdict.GENUINE: frozenset({ReasonCode.OWNED}),
+    Verdict.GENUINE: frozenset({ReasonCode.OWNED, ReasonCode.REPORT_UNDER_REVIEW}),
     Verdict.UNKNOWN: frozenset({SignalCode.SERIAL_PROBING}),
 }
 
@@ -45,18 +54,37 @@ def signal_text(
         }
     elif code == "impossible-travel":
         values = {
-            "from_place": _obj(evidence.get("from")).get("place") or "?",
-            "to_place": _obj(evidence.get("to")).get("place") or "?",
+            "from_place": place_words(_obj(evidence.get("from")), lang) or "?",
+            "to_place": place_words(_obj(evidence.get("to")), lang) or "?",
             "minutes": evidence.get("minutes"),
             "km": evidence.get("km"),
         }
     elif code == "many-scanners":
-        values = {"clients": evidence.get("clients")}
+        values = {"clients": evidence.get("scanners", evidence.get("clients"))}
     elif code == "serial-probing":
         values = {"serials": evidence.get("serials")}
-    elif code == "reported":
+    elif code in ("reported", "report-under-review"):
         values = {"count": evidence.get("open")}
+    elif code == "label-mismatch":
+        field = "expiry" if evidence.get("field") == "expiry" else "lot"
+        recorded = evidence.get("unit")
+        values = {
+            "field": text(lang, f"label.field.{field}"),
+            "shown": evidence.get("label") or "?",
+            "recorded": recorded if recorded else text(lang, "label.none"),
+        }
     return text(lang, f"r.{code}"), text(lang, f"r.{code}.why", **values)
+
+
+def place_words(scan: Mapping[str, Any], lang: str) -> str:
+    """A scan's place as the page shows it: a client's hint (source ``hint``) says
+    that it is one; a trusted header's place (or one of unstated source) is shown bare."""
+    place = scan.get("place")
+    if not place:
+        return ""
+    if scan.get("source", scan.get("place_source")) == "hint":
+        return text(lang, "place.hint", place=place)
+    return str(place)
 
 
 def localise(view: dict[str, Any], reason_text: Any) -> dict[str, Any]:

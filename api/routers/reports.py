@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.bodylimit import REPORT_BODY
-from api.callers import daily_client, is_form, request_signer
+from api.callers import daily_client, is_form, report_network, request_signer
 from api.consumer.page_signals import render_notice, words
 from api.context import Context, ctx
 from api.csrf import FIELD, guard
@@ -73,6 +73,7 @@ async def report(request: Request) -> Response:
         text=fields["text"],
         photo=fields["photo"],
         client=daily_client(context, request),
+        network=report_network(context, request, unit.gtin, unit.serial),
     )
     if not form:
         return JSONResponse(await run_in_threadpool(call), status_code=201)

@@ -1,5 +1,11 @@
 """The GS1 Digital Link resolver, ``/01/...``: the consumer page, the unit view as JSON,
 or an EPCIS document, by content negotiation. Every page or JSON answer records a scan.
+
+The scanned URI is a label (docs/FORMAT.md section 8.2): its lot (``/10/``) and expiry
+(``?17=``) must be the unit's commission (else ``invalid``, ``label-mismatch``), a URI
+without ``s`` is an unsigned label (``caution``, ``label-unsigned``), and any parameter
+the label did not sign is ignored. ``place=`` is a hint, never evidence
+(`api.context.geo_place`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from api.routers import epcis
 from api.schemas import UnitView, problems
 from ledger import gs1
 from ledger.errors import GS1Error
+from ledger.label import ScannedLabel
 
 router = APIRouter(tags=["units"])
 
@@ -115,9 +122,14 @@ async def _resolve(request: Request) -> Response:
     if epcis.LD_JSON in request.headers.get("accept", ""):
         return await epcis.unit_document(request, link)  # docs/EPCIS.md; not a scan
     params = dict(link.query)
+    # what the label says: its one signature, its lot and expiry (bound to the unit's
+    # commission); parameters it did not sign (WeChat's from=, utm_*) are not read
+    scanned = ScannedLabel.from_link(link)
     context.scan(request, link.gtin, link.serial, params.get("place"))
     token = request.cookies.get(owner_cookie(link.gtin, link.serial))
-    view = await context.unit_view(link.gtin, link.serial, params.get("s"), token, request)
+    view = await context.unit_view(
+        link.gtin, link.serial, scanned.signature, token, request, scanned=scanned
+    )
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
     if params.get("format") == "json" or "application/json" in request.headers.get("accept", ""):
         return JSONResponse(localise(view, reason_words), headers=headers)

@@ -34,6 +34,7 @@ from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError
 from ledger.events import ActorRegister, format_time, parse_time
+from ledger.label import ScannedLabel
 from ledger.rules.state import ActorRecord, KeyRecord, State
 from ledger.service.append import (
     FAULT_CONSENT,
@@ -406,12 +407,14 @@ class Ledger:
         *,
         owner_token: str | None = None,
         pending: Sequence[Scan] = (),
+        scanned: ScannedLabel | None = None,
     ) -> UnitViewShape:
         """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans, owner,
         witnesses}`` (docs/API.md), with clone signals and open reports (``pending``: scans
         not yet stored), whether ``owner_token`` is the current owner's, and how many
         configured witnesses cosigned a checkpoint holding the unit's whole chain
-        (`CosigningService.witness_summary`).
+        (`CosigningService.witness_summary`). ``scanned``: the label scanned at the
+        resolver (its signature, lot and expiry are checked against the unit).
 
         Every proof and signature in it is re-checked before the verdict is given.
 
@@ -419,7 +422,9 @@ class Ledger:
             GS1Error: the GTIN or serial is malformed.
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
-        view = self._views.view(self.store, self.log, self.verifier_key, unit, label_signature)
+        view = self._views.view(
+            self.store, self.log, self.verifier_key, unit, label_signature, scanned
+        )
         judged = self.signals.judge(view, unit, owner_token=owner_token, pending=pending)
         needed = view["entries"][-1]["index"] + 1 if view["entries"] else 0
         # the view grows in steps (log, scans, viewer, witnesses); here it is whole

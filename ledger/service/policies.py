@@ -21,6 +21,10 @@ Read from the environment by `Policies.from_env` (the server: `api.app.create_ap
 - ``PROVENANCE_TRAVEL_KMH`` (1000), ``PROVENANCE_SCANNERS_PER_DAY`` (10),
   ``PROVENANCE_PROBE_SERIALS`` (5), ``PROVENANCE_POST_CLAIM_CLIENTS`` (1): when the
   clone signals fire (ledger.signals.compute).
+- ``PROVENANCE_REPORT_REPORTERS`` (3) independent reporters (distinct daily clients from
+  distinct /24 IPv4 or /48 IPv6 networks) over ``PROVENANCE_REPORT_DAYS`` (2) distinct
+  UTC days turn a unit's open reports into a caution; fewer leave a note, "a report is
+  under review" (ledger.signals.reports).
 
 A variable that is not set (or empty) keeps its default.
 """
@@ -35,12 +39,17 @@ from typing import Any
 
 from ledger.errors import ValidationError
 from ledger.signals.compute import Thresholds
+from ledger.signals.reports import ReportThresholds
 
 _THRESHOLDS = {
     "PROVENANCE_TRAVEL_KMH": "travel_kmh",
     "PROVENANCE_SCANNERS_PER_DAY": "scanners_per_day",
     "PROVENANCE_PROBE_SERIALS": "probe_serials",
     "PROVENANCE_POST_CLAIM_CLIENTS": "post_claim_clients",
+}
+_REPORTS = {
+    "PROVENANCE_REPORT_REPORTERS": "min_reporters",
+    "PROVENANCE_REPORT_DAYS": "min_days",
 }
 
 
@@ -86,10 +95,12 @@ class ClaimPolicy:
 
 @dataclass(frozen=True)
 class SignalPolicy:
-    """When clone signals fire, and how long scans are kept for them."""
+    """When clone signals fire, how long scans are kept for them, and when open reports
+    count against a unit (``reports``)."""
 
     thresholds: Thresholds = field(default_factory=Thresholds)
     scan_retention: timedelta = timedelta(days=90)
+    reports: ReportThresholds = field(default_factory=ReportThresholds)
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,10 @@ class Policies:
         changed = {k: v for k, v in thresholds.items() if v is not None}
         if changed:
             signals = replace(signals, thresholds=replace(signals.thresholds, **changed))
+        reports = {attr: _positive(env, name) for name, attr in _REPORTS.items()}
+        changed = {k: v for k, v in reports.items() if v is not None}
+        if changed:
+            signals = replace(signals, reports=replace(signals.reports, **changed))
         report_counts = {
             "per_client": _positive(env, "PROVENANCE_REPORTS_PER_CLIENT"),
             "per_unit": _positive(env, "PROVENANCE_REPORTS_PER_UNIT"),

@@ -5,7 +5,8 @@ photo (JPEG, PNG or WebP, at most `MAX_PHOTO` bytes, re-encoded without any meta
 by ledger.service.photos). Each client and each unit may file a few per day
 (`ReportPolicy`). It is stored outside the signed log and routed to the brand of the
 unit's GTIN (no brand: the operator's queue). Open reports put the unit's verdict on
-``caution``.
+``caution`` only when independent reporters agree (ledger.signals.reports); until then
+they are a note.
 
 The brand (or an operator) answers: ``ack`` records the first response and leaves the
 report open; ``close`` closes it; ``flag`` appends the brand's signed ``flag`` entry on
@@ -110,6 +111,7 @@ class ReportService:
         text: str | None = None,
         photo: bytes | None = None,
         client: str,
+        network: str | None = None,
     ) -> ReportFiledShape:
         """File a consumer report; return ``{id, status, created_at, brand}``.
 
@@ -117,6 +119,8 @@ class ReportService:
         and `ReportPolicy.per_unit` per unit each UTC day: the quota is checked before
         the photo is decoded and counted in the transaction that stores the report, so a
         refused report stores nothing. The photo is stored re-encoded (`clean_photo`).
+        ``client`` is the reporter's daily client hash, ``network`` a per-unit pseudonym
+        of its network (ledger.signals.reports counts independent reporters by both).
 
         Raises:
             GS1Error: a malformed GTIN or serial.
@@ -149,6 +153,7 @@ class ReportService:
             "photo": cleaned,
             "photo_type": media,
             "client": client,
+            "network": network,
             "created_at": created,
             "status": ReportStatus.OPEN,
         }

@@ -23,6 +23,8 @@ from ledger.service.claims import owner_client, owner_hash
 from ledger.service.policies import SignalPolicy
 from ledger.shapes import ReasonShape, ResponseSummaryShape, UnitAlertShape
 from ledger.signals.compute import ScanFact, Signal, serial_probing, unit_signals
+from ledger.signals.places import read_place
+from ledger.signals.reports import ReportFact, corroborated
 from ledger.store import SignalStore, Store
 from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
 from ledger.vocab import ReportStatus
@@ -35,7 +37,8 @@ PROBING_TTL = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class Scan:
-    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash."""
+    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash, and
+    the client's network as a per-unit pseudonym (None when unknown)."""
 
     gtin: str
     serial: str
@@ -43,6 +46,7 @@ class Scan:
     place: str | None
     client: str
     agent: str
+    network: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         """The scans-table row."""
@@ -53,6 +57,7 @@ class Scan:
             "place": self.place,
             "client": self.client,
             "agent": self.agent,
+            "network": self.network,
         }
 
 
@@ -125,9 +130,8 @@ class SignalService:
         reports = self._signal_store.reports(
             self._log, unit=(unit.gtin, unit.serial), status=(ReportStatus.OPEN,)
         )
-        verdict, reasons = with_signals(
-            view["verdict"], _reasons(view), signals, [r["reason"] for r in reports], owner
-        )
+        finding = corroborated(_report_facts(reports), self.policy.reports)
+        verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
         return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
 
     def _probing(self, gtins: Sequence[str], since: str) -> list[Signal]:
@@ -220,5 +224,16 @@ def _dicts(reasons: Sequence[Reason]) -> list[ReasonShape]:
 
 
 def _facts(rows: Sequence[dict[str, Any]]) -> list[ScanFact]:
-    facts = [ScanFact(parse_time(r["at"]), r["place"], r["client"]) for r in rows]
+    facts = []
+    for r in rows:
+        place, source = read_place(r["place"])  # a trusted header's place, or a hint
+        facts.append(ScanFact(parse_time(r["at"]), place, r["client"], source, r.get("network")))
     return sorted(facts, key=lambda f: f.at)
+
+
+def _report_facts(rows: Sequence[dict[str, Any]]) -> list[ReportFact]:
+    """Open report rows as the facts ledger.signals.reports judges."""
+    return [
+        ReportFact(r["reason"], parse_time(r["created_at"]), r["client"], r.get("network"))
+        for r in rows
+    ]

@@ -16,15 +16,18 @@ from ledger import codec, crypto, gs1, label
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, NotFoundError
 from ledger.events import Inspect
+from ledger.label import ScannedLabel
 from ledger.rules.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
 from ledger.shapes import ActorRefShape, EntryShape, LogViewShape, UnitEntryShape, UnitInfoShape
+from ledger.signals.places import first_scan
 from ledger.store import Store
 from ledger.verify.verdict import ServedEntry, check_unit_chain, judge, signing_key_reasons
 from ledger.vocab import LabelState, Role, UnitState
 
 
 class ViewCache:
-    """Unit views by (unit, label signature, log size), least recently used first out.
+    """Unit views by (unit, label signature, scanned label, log size), least recently
+    used first out.
 
     Everything in a view but the scan summary is a function of the log's contents, and
     those change only when the log grows: a view built at size n stays right until the
@@ -33,23 +36,32 @@ class ViewCache:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self._views: OrderedDict[tuple[str, str, str | None, int], LogViewShape] = OrderedDict()
+        self._views: OrderedDict[
+            tuple[str, str, str | None, ScannedLabel | None, int], LogViewShape
+        ] = OrderedDict()
 
     def view(
-        self, store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, signature: str | None
+        self,
+        store: Store,
+        log: int,
+        verifier_key: str,
+        unit_id: gs1.UnitId,
+        signature: str | None,
+        scanned: ScannedLabel | None = None,
     ) -> dict[str, Any]:
-        """The unit view, from the cache when the log has not grown since it was built."""
+        """The unit view, from the cache when the log has not grown since it was built
+        (``scanned``: the label scanned at the resolver, see `unit_view`)."""
         size, count, first = store.size_and_scans(log, unit_id.gtin, unit_id.serial)
-        key = (unit_id.gtin, unit_id.serial, signature, size)
+        key = (unit_id.gtin, unit_id.serial, signature, scanned, size)
         cached = self._views.get(key)
         if cached is None:
-            cached = unit_view(store, log, verifier_key, unit_id, signature)
+            cached = unit_view(store, log, verifier_key, unit_id, signature, scanned)
             self._views[key] = cached
             while len(self._views) > self.capacity:
                 self._views.popitem(last=False)
         else:
             self._views.move_to_end(key)
-        return {**cached, "scans": {"count": count, "first": first}}
+        return {**cached, "scans": {"count": count, "first": first_scan(first)}}
 
 
 def unit_view(
@@ -58,8 +70,15 @@ def unit_view(
     verifier_key: str,
     unit_id: gs1.UnitId,
     label_signature: str | None,
+    scanned: ScannedLabel | None = None,
 ) -> LogViewShape:
     """Return the unit view of ``unit_id`` without its scan summary (`ViewCache` adds it).
+
+    ``scanned`` is the label a shopper scanned at the resolver; it wins over
+    ``label_signature`` (which an API query may send alone): its lot and expiry must be
+    the commission's (``mismatch`` otherwise) and its signature must be there
+    (``unsigned``) and the brand's (``invalid``). Without either, no label was shown
+    (``absent``).
 
     Raises:
         StorageError: the database failed.
@@ -94,7 +113,7 @@ def unit_view(
     }
     keys = {k: r.public_key for k, r in key_records.items()}
     failures = check_unit_chain(served, checkpoint.note, verifier_key, keys)
-    label_state = _label_state(store, log, unit, unit_id, label_signature)
+    label_state, label_evidence = _label_state(store, log, unit, unit_id, label_signature, scanned)
     signers = {
         leaf.signed.event.actor: actors[leaf.signed.event.actor]
         for leaf in leaves
@@ -105,7 +124,9 @@ def unit_view(
     ]
     handled = [(leaf.signed.event.actor, leaf.signed.event.time) for leaf in leaves]
     used = signing_key_reasons([(leaf.signed.key, leaf.received) for leaf in leaves], key_records)
-    verdict, reasons = judge(unit, signers, failures, label_state, inspections, handled, used)
+    verdict, reasons = judge(
+        unit, signers, failures, label_state, inspections, handled, used, label_evidence
+    )
     return {
         "verdict": verdict,
         "reasons": [r.to_dict() for r in reasons],
@@ -134,12 +155,43 @@ def _unit_actors(unit: UnitRecord | None) -> set[str]:
 
 
 def _label_state(
-    store: Store, log: int, unit: UnitRecord | None, unit_id: gs1.UnitId, signature: str | None
-) -> LabelState:
-    if signature is None:
-        return LabelState.ABSENT
+    store: Store,
+    log: int,
+    unit: UnitRecord | None,
+    unit_id: gs1.UnitId,
+    signature: str | None,
+    scanned: ScannedLabel | None = None,
+) -> tuple[LabelState, dict[str, Any]]:
+    """The scanned label's state and the evidence of its reason (first match wins):
+    a signature that does not verify (``invalid``), a lot or expiry that is not the
+    commission's (``mismatch``), a label scanned without a signature (``unsigned``),
+    a good signature (``valid``); no label at all (``absent``)."""
+    if scanned is not None:
+        signature = scanned.signature
+    if signature is None and scanned is None:
+        return LabelState.ABSENT, {}
     if unit is None:
-        return LabelState.INVALID
+        return LabelState.INVALID if signature is not None else LabelState.ABSENT, {}
+    if signature is not None and not _signed_by_brand(store, log, unit, unit_id, signature):
+        return LabelState.INVALID, {}
+    if scanned is not None:
+        try:
+            label.check_binding(scanned, unit.lot, unit.expiry)
+        except LedgerError as e:
+            field = e.field or "lot"
+            shown = scanned.lot if field == "lot" else scanned.expiry
+            recorded = unit.lot if field == "lot" else unit.expiry
+            return LabelState.MISMATCH, {"field": field, "label": shown, "unit": recorded}
+        if signature is None:
+            return LabelState.UNSIGNED, {"signed": False}
+    return LabelState.VALID, {}
+
+
+def _signed_by_brand(
+    store: Store, log: int, unit: UnitRecord, unit_id: gs1.UnitId, signature: str
+) -> bool:
+    """Whether ``signature`` is the unit's brand's label signature, under any key the
+    brand ever registered (labels printed before a rotation stay on shelves)."""
     brand_keys = store.records_in(log, KeyRecord, "actor", [unit.brand])
     # the brand's keys from actor.register and key.rotate (removed ones too: labels
     # outlive rotations), never an operator's key.recover: a brand that was recovered
@@ -152,8 +204,8 @@ def _label_state(
     try:
         label.verify_label_signature(unit_id, signature, public)
     except LedgerError:
-        return LabelState.INVALID
-    return LabelState.VALID
+        return False
+    return True
 
 
 def _actor(actors: dict[str, ActorRecord], actor_id: str | None) -> ActorRefShape | None:

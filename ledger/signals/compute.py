@@ -8,9 +8,14 @@ Each signal has a stable code and the evidence a brand needs to act on it:
 - ``impossible-travel``: two consecutive scans of one unit from places whose country
   centroids are further apart than ``travel_min_km`` and than a traveller at
   ``travel_kmh`` could cover in the time between (two scans in one city, or one
-  country, never fire);
-- ``many-scanners``: more distinct clients within one day than one unit plausibly has
-  (client hashes change daily, so a day is the natural window);
+  country, never fire). Only places from a trusted proxy's geolocation header count:
+  a client's ``?place=`` hint is anyone's to type, so it is shown, never evidence;
+- ``many-scanners``: more distinct scanners within one day than one unit plausibly has
+  (client hashes change daily, so a day is the natural window). A scanner is a network
+  (IPv4 /24, IPv6 /48: addresses drawn from one network, and an IPv6 /64 alone holds
+  2^64, are one scanner), or the client when its network is unknown. An owner cookie
+  that is not an owner's (`OWNER_PREFIX`) names no client: every such scan counts as one
+  client together (`UNPROVEN_OWNER`), so rotating invented cookies invents no one;
 - ``serial-probing``: scans of serials that were never commissioned under a GTIN a brand
   registered, once ``probe_serials`` distinct invented serials were tried (one or two
   mistyped codes do not fire), aggregated per brand and GTIN.
@@ -29,7 +34,7 @@ from typing import Any
 
 from ledger.events import format_time
 from ledger.shapes import SignalShape
-from ledger.signals.places import country, distance_km
+from ledger.signals.places import HEADER, country, distance_km
 from ledger.vocab import SignalCode
 
 POST_CLAIM, TRAVEL, SCANNERS, PROBING = (
@@ -40,15 +45,34 @@ POST_CLAIM, TRAVEL, SCANNERS, PROBING = (
 )
 CODES = (POST_CLAIM, TRAVEL, SCANNERS, PROBING)
 _EVIDENCE_SCANS = 5  # scans quoted in a signal's evidence
+#: how a scan made with an owner cookie is recorded (ledger.service.claims.owner_client):
+#: ``o`` + 31 hex; a daily client hash is 32 hex digits, so it never starts with ``o``
+OWNER_PREFIX = "o"
+#: the one client that every scan with an owner cookie of no known owner counts as
+UNPROVEN_OWNER = "o?"
 
 
 @dataclass(frozen=True)
 class ScanFact:
-    """What a signal may know about one scan: when, a coarse place, a pseudonymous client."""
+    """What a signal may know about one scan: when, a coarse place and where that place
+    came from (``source``: `places.HEADER`, a trusted proxy's geolocation header, or
+    `places.HINT`, the client's own claim), a pseudonymous client."""
 
     at: datetime
     place: str | None
     client: str
+    source: str | None = None
+    network: str | None = None
+
+    @property
+    def scanner(self) -> str:
+        """Who scanned, as many-scanners counts: the network, else the client."""
+        return "n:" + self.network if self.network else "c:" + self.client
+
+    @property
+    def trusted_place(self) -> str | None:
+        """The place if it is evidence (from the trusted header), else None."""
+        return self.place if self.source == HEADER else None
 
 
 @dataclass(frozen=True)
@@ -81,7 +105,12 @@ def unit_signals(
     owners: Collection[str],
     thresholds: Thresholds = Thresholds(),
 ) -> list[Signal]:
-    """Every signal the unit's scans (oldest first) raise, in `CODES` order."""
+    """Every signal the unit's scans (oldest first) raise, in `CODES` order.
+
+    ``owners`` are the unit's owner clients; a scan under an owner pseudonym that is not
+    among them (an invented or stale cookie) is counted as the one client
+    `UNPROVEN_OWNER` (`credible_clients`)."""
+    scans = credible_clients(scans, owners)
     found = [
         post_claim_scans(scans, claimed_at, owners, thresholds),
         impossible_travel(scans, thresholds),
@@ -109,7 +138,7 @@ def post_claim_scans(
             "claimed_at": format_time(claimed_at),
             "scans": len(others),
             "clients": len(clients),
-            "places": sorted({s.place for s in others if s.place}),
+            "places": places_of(others),
             "first": _scan(others[0]),
             "last": _scan(others[-1]),
         },
@@ -119,8 +148,9 @@ def post_claim_scans(
 def impossible_travel(
     scans: Sequence[ScanFact], thresholds: Thresholds = Thresholds()
 ) -> Signal | None:
-    """The fastest implausible move between two consecutive placed scans, if any."""
-    placed = [s for s in scans if country(s.place)]
+    """The fastest implausible move between two consecutive scans placed by the trusted
+    geolocation header, if any. Hinted places (``?place=``) are never evidence."""
+    placed = [s for s in scans if country(s.trusted_place)]
     worst: tuple[float, ScanFact, ScanFact, float] | None = None
     for a, b in itertools.pairwise(placed):
         km = distance_km(a.place, b.place)
@@ -142,6 +172,8 @@ def impossible_travel(
             "minutes": round((b.at - a.at).total_seconds() / 60),
             "kmh": round(speed),
             "limit_kmh": thresholds.travel_kmh,
+            "scans": len(placed),
+            "clients": len({s.client for s in placed}),
         },
     )
 
@@ -149,16 +181,17 @@ def impossible_travel(
 def many_scanners(
     scans: Sequence[ScanFact], thresholds: Thresholds = Thresholds()
 ) -> Signal | None:
-    """More distinct clients within any 24 hours than ``scanners_per_day``."""
+    """More distinct scanners (`ScanFact.scanner`: networks, else clients) within any 24
+    hours than ``scanners_per_day``."""
     best: tuple[int, int, int] | None = None  # (clients, start, end) indices
     start = 0
     # A sliding window with a count per client: linear in the scans, because the
     # resolver runs this on every view of a much-scanned unit.
     window: Counter[str] = Counter()
     for end, scan in enumerate(scans):
-        window[scan.client] += 1
+        window[scan.scanner] += 1
         while scan.at - scans[start].at > timedelta(days=1):
-            gone = scans[start].client
+            gone = scans[start].scanner
             window[gone] -= 1
             if not window[gone]:
                 del window[gone]
@@ -168,15 +201,20 @@ def many_scanners(
             best = (clients, start, end)
     if best is None:
         return None
-    clients, first, last = best
+    scanners, first, last = best
+    window_scans = scans[first : last + 1]
     return Signal(
         SCANNERS,
         {
-            "clients": clients,
+            "scanners": scanners,
+            "clients": len({s.client for s in window_scans}),
+            "networks": len({s.network for s in window_scans if s.network}),
             "limit": thresholds.scanners_per_day,
+            "scans": len(window_scans),
             "from": format_time(scans[first].at),
             "to": format_time(scans[last].at),
-            "places": sorted({s.place for s in scans[first : last + 1] if s.place}),
+            "unproven_owner_scans": sum(1 for s in window_scans if s.client == UNPROVEN_OWNER),
+            "places": places_of(window_scans),
         },
     )
 
@@ -210,5 +248,28 @@ def serial_probing(
     return out
 
 
+def credible_clients(scans: Sequence[ScanFact], owners: Collection[str]) -> list[ScanFact]:
+    """``scans`` with every owner pseudonym that is not one of ``owners`` replaced by
+    `UNPROVEN_OWNER`: a cookie proves ownership only when it hashes to an owner the
+    log (or the claim's record) knows, so invented cookies cannot invent clients."""
+    return [
+        ScanFact(s.at, s.place, UNPROVEN_OWNER, s.source, s.network)
+        if s.client.startswith(OWNER_PREFIX) and s.client not in owners
+        else s
+        for s in scans
+    ]
+
+
+def places_of(scans: Sequence[ScanFact]) -> list[dict[str, Any]]:
+    """The distinct places of ``scans`` with their source and scan count, as evidence
+    (``{place, source, scans}``, sorted): a brand sees which are the trusted header's
+    and which only a client's hint."""
+    counted = Counter((s.place, s.source or "hint") for s in scans if s.place)
+    return [
+        {"place": place, "source": source, "scans": n}
+        for (place, source), n in sorted(counted.items())
+    ]
+
+
 def _scan(scan: ScanFact) -> dict[str, Any]:
-    return {"at": format_time(scan.at), "place": scan.place}
+    return {"at": format_time(scan.at), "place": scan.place, "source": scan.source}

@@ -6,13 +6,27 @@ territory), which is all a clone signal needs: it asks whether two scans could h
 been made by one person travelling, and it ignores anything under a few hundred
 kilometres. A code missing from the table has no position, so no travel signal is
 computed for it. No I/O.
+
+A scan's place has a source (docs/SIGNALS.md): ``header``, the geolocation header of a
+trusted proxy (evidence), or ``hint``, what the scanning client claimed (``?place=``):
+shown as such, never evidence for a travel signal. The scans table keeps both in one
+column, a header place written ``geo:CN`` and a hint bare (`stored_place`,
+`read_place`): so a row written before places had sources counts as a hint, never as
+evidence.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.shapes import ScanShape
 
 EARTH_RADIUS_KM = 6371.0
+#: where a scan's place came from: a trusted proxy's geolocation header, or the client
+HEADER, HINT = "header", "hint"
+_TRUSTED_MARK = "geo:"
 
 #: ISO 3166-1 alpha-2 -> (latitude, longitude) of the country's approximate centroid
 CENTROIDS: dict[str, tuple[float, float]] = {
@@ -72,3 +86,29 @@ def distance_km(a: str | None, b: str | None) -> float | None:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
+
+
+def stored_place(place: str | None, source: str) -> str | None:
+    """The scans-table text of ``place`` from ``source`` (`HEADER` or `HINT`)."""
+    if not place:
+        return None
+    return _TRUSTED_MARK + place if source == HEADER else place
+
+
+def read_place(stored: str | None) -> tuple[str | None, str | None]:
+    """(place, source) of a scans-table text; (None, None) when no place was recorded.
+    A bare place is a client's hint (`HINT`), rows from before sources existed too."""
+    if not stored:
+        return None, None
+    if stored.startswith(_TRUSTED_MARK):
+        return stored[len(_TRUSTED_MARK) :] or None, HEADER
+    return stored, HINT
+
+
+def first_scan(first: Mapping[str, Any] | None) -> ScanShape | None:
+    """A scan summary's ``first`` (``{at, place}`` as stored) as the view shows it:
+    ``{at, place, place_source}``, the place read by `read_place`."""
+    if first is None:
+        return None
+    place, source = read_place(first.get("place"))
+    return {"at": str(first.get("at")), "place": place, "place_source": source}

@@ -189,6 +189,9 @@ class ScanRow(Base):
     place: Mapped[str | None] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(32))
     agent: Mapped[str] = mapped_column(String(16))
+    # the client's network (/24, /48) as a per-unit pseudonym: many-scanners counts
+    # networks (ledger.signals.compute); None for scans recorded before it
+    network: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (Index("ix_scans_unit", "log", "gtin", "serial", "id"),)
 
 

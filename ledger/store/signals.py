@@ -94,9 +94,9 @@ class SignalStore:
 
     def unit_scans(self, log: int, gtin: str, serial: str, since: str) -> list[dict[str, Any]]:
         """The unit's latest scans at or after ``since`` (at most `UNIT_SCAN_LIMIT`), oldest
-        first, as ``{at, place, client}``."""
+        first, as ``{at, place, client, network}``."""
         query = (
-            select(SCANS.c.at, SCANS.c.place, SCANS.c.client)
+            select(SCANS.c.at, SCANS.c.place, SCANS.c.client, SCANS.c.network)
             .where(SCANS.c.log == log, SCANS.c.gtin == gtin, SCANS.c.serial == serial)
             .where(SCANS.c.at >= since)
             .order_by(SCANS.c.id.desc())
@@ -104,7 +104,10 @@ class SignalStore:
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [{"at": r.at, "place": r.place, "client": r.client} for r in reversed(rows)]
+        return [
+            {"at": r.at, "place": r.place, "client": r.client, "network": r.network}
+            for r in reversed(rows)
+        ]
 
     def scanned_units(self, log: int, brand: str, since: str, limit: int) -> list[tuple[str, str]]:
         """The brand's units scanned at or after ``since`` (most scanned first)."""

@@ -57,6 +57,9 @@ class ReportRow(Base):
     photo: Mapped[bytes | None] = mapped_column(LargeBinary)
     photo_type: Mapped[str | None] = mapped_column(String(32))
     client: Mapped[str] = mapped_column(String(32))
+    # the reporter's network (/24, /48) as a per-unit pseudonym: independent reporters
+    # are counted by it (ledger.signals.reports); None for reports filed before it
+    network: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     first_response_at: Mapped[str | None] = mapped_column(String(32))

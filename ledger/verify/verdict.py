@@ -22,6 +22,7 @@ from ledger.events import parse_time
 from ledger.rules.state import ActorRecord, KeyRecord, UnitRecord
 from ledger.shapes import ReasonShape
 from ledger.signals.compute import Signal
+from ledger.signals.reports import ReportFinding
 from ledger.vocab import InspectResult, LabelState, ReasonCode, SignalCode, Verdict
 
 # the names this module always exported
@@ -129,6 +130,7 @@ def judge(
     inspections: Sequence[str] = (),
     handled: Sequence[tuple[str, str]] = (),
     key_reasons: Sequence[Reason] = (),
+    label_evidence: Mapping[str, Any] | None = None,
 ) -> tuple[Verdict, list[Reason]]:
     """Return (verdict, reasons) for a unit.
 
@@ -136,13 +138,19 @@ def judge(
         unit: the unit's record, None when the log has no such unit.
         signers: the actors that signed the unit's events, by id.
         failures: what `check_unit_chain` found.
-        label: ``valid``, ``invalid`` or ``absent``: the brand signature on the scanned label.
+        label: the scanned label (`LabelState`): ``valid`` or ``invalid`` (its brand
+            signature), ``mismatch`` (a lot or expiry that is not the commission's: an
+            ``invalid`` verdict, ``label-mismatch``), ``unsigned`` (scanned at the
+            resolver without a signature: a ``caution``, ``label-unsigned``), ``absent``
+            (no label: an API query about the unit).
         inspections: the results (``pass``/``fail``) of the unit's inspections, in order;
             a unit whose latest inspection failed is a caution.
         handled: (actor, event time) of each of the unit's events: a revoked actor whose
             revocation names ``since`` taints only the units it handled from then on.
         key_reasons: what `signing_key_reasons` found about the keys that signed the
             unit's events (a recovered key, a key reported compromised): cautions.
+        label_evidence: what a ``mismatch`` or ``unsigned`` label showed (its reason's
+            evidence).
     """
     if failures:
         return INVALID, list(failures)
@@ -157,9 +165,29 @@ def judge(
                 "the label's brand signature is wrong: the label is forged",
             )
         ]
+    if label == LabelState.MISMATCH:
+        return INVALID, [
+            Reason(
+                ReasonCode.LABEL_MISMATCH,
+                "the label's lot or expiry is not the one this unit was made with: "
+                "the label was not printed for this unit",
+                dict(label_evidence or {}),
+            )
+        ]
     reasons = _cautions(unit, signers, handled) + list(key_reasons)
     if inspections and inspections[-1] == InspectResult.FAIL:
         reasons.append(Reason(ReasonCode.INSPECTION_FAILED, "the unit's latest inspection failed"))
+    if label == LabelState.UNSIGNED:
+        # serials are sequential and the public log lists them: a plain link to a real
+        # serial is what a counterfeiter prints, so only a signed label may say genuine
+        reasons.append(
+            Reason(
+                ReasonCode.LABEL_UNSIGNED,
+                "this label carries no brand signature; the brand signs every label it "
+                "prints, so this may be a copied code",
+                dict(label_evidence or {}),
+            )
+        )
     if reasons:
         return CAUTION, reasons
     return GENUINE, [
@@ -311,22 +339,26 @@ def signing_key_reasons(
     return reasons
 
 
-#: reasons that do not call for caution
-POSITIVE = frozenset({ReasonCode.VERIFIED, ReasonCode.OWNED})
+#: reasons that do not call for caution (a report under review is a note)
+POSITIVE = frozenset({ReasonCode.VERIFIED, ReasonCode.OWNED, ReasonCode.REPORT_UNDER_REVIEW})
 
 
 def with_signals(
     verdict: Verdict,
     reasons: Sequence[Reason],
     signals: Sequence[Signal],
-    open_reports: Sequence[str] = (),
+    reports: ReportFinding | None = None,
     owner: bool = False,
 ) -> tuple[Verdict, list[Reason]]:
     """Add what lives outside the log to a log-based verdict (docs/SIGNALS.md).
 
-    ``signals`` are clone signals (ledger.signals.compute); ``open_reports`` the reasons of the
-    unit's open consumer reports; ``owner`` tells that the viewer is the unit's current
-    owner, for whom its claim is no warning (``owned`` replaces ``claimed``). An
+    ``signals`` are clone signals (ledger.signals.compute); ``reports`` the finding over
+    the unit's open consumer reports (ledger.signals.reports): ``reported`` (a caution)
+    when independent reporters agree, else ``report-under-review`` (a note that leaves
+    the verdict alone); ``owner`` tells that the viewer is the unit's current
+    owner, for whom its claim is no warning (``owned`` replaces ``claimed``), nor an
+    unsigned link to it (``label-unsigned`` is dropped: the owner cookie hashes to the
+    owner the log names, which an invented cookie cannot). An
     ``invalid`` verdict stays as it is; an ``unknown`` one only gains its signals.
     """
     out = [r for r in reasons if r.code != ReasonCode.VERIFIED]
@@ -336,18 +368,31 @@ def with_signals(
     if verdict == UNKNOWN:
         return verdict, out
     if owner:
+        # the owner proved possession with the code inside the package: a link without
+        # the label's signature (the claim form's way back) is no warning to them
         out = [
             Reason(ReasonCode.OWNED, "you claimed this unit: it is yours")
             if r.code == ReasonCode.CLAIMED
             else r
             for r in out
+            if r.code != ReasonCode.LABEL_UNSIGNED
         ]
-    if open_reports:
+    if reports is not None and reports.corroborated:
         out.append(
             Reason(
                 ReasonCode.REPORTED,
-                "buyers reported a problem with this unit; the brand is looking into it",
-                {"open": len(open_reports), "reasons": sorted(set(open_reports))},
+                "independent buyers reported a problem with this unit; the brand is "
+                "looking into it",
+                reports.evidence(),
+            )
+        )
+    elif reports is not None:
+        out.append(
+            Reason(
+                ReasonCode.REPORT_UNDER_REVIEW,
+                "a report about this unit is under review; it changes nothing until the "
+                "brand confirms it or independent buyers report it too",
+                reports.evidence(),
             )
         )
     if any(r.code not in POSITIVE for r in out):

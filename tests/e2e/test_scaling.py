@@ -32,12 +32,13 @@ import httpx
 import pytest
 
 from cli.hammer.server import ServerProcess
-from ledger import note
+from ledger import label, note
 from ledger.entry import SignedEvent
+from ledger.gs1 import UnitId
 from ledger.service.audit import audit_log
 from ledger.store import Store
 from tests.e2e.server import METRICS_AUTH, LiveServer, LiveWorld, free_port, seed, start
-from tests.factories import GTIN, public_b64
+from tests.factories import GTIN, key, public_b64
 from tests.integration.pgcluster import Cluster, Site, clusters, server_binaries, wait_for
 from tests.integration.test_deployment import write_config
 
@@ -113,8 +114,9 @@ def test_resolver_reads_are_served_by_the_replica(
     app_before = metric(server.url, "provenance_db_read_transactions", role="primary") or 0.0
     before_primary, before_replica = commits(primary), commits(replica)
     with httpx.Client(base_url=server.url, headers=JSON) as client:
+        signed = label.sign_label(UnitId(gtin=gtin, serial=serial), key(2))  # acme's label
         for _ in range(READS):
-            view = client.get(f"/01/{gtin}/21/{serial}")
+            view = client.get(f"/01/{gtin}/21/{serial}", params={"s": signed})
             assert view.status_code == 200 and view.json()["verdict"] == "genuine"
     app_after = metric(server.url, "provenance_db_read_transactions", role="primary") or 0.0
     # Sessions report their statistics at most once a second and when idle: wait for them.
@@ -158,7 +160,14 @@ def test_a_client_reads_its_own_write_while_the_replica_lags(
         for seen in (
             httpx.get(unit, params={"min_size": size}),
             httpx.get(unit, headers={"Provenance-Min-Size": str(size)}),
-            httpx.get(f"{server.url}/01/{GTIN}/21/RYW-1?min_size={size}", headers=JSON),
+            httpx.get(
+                f"{server.url}/01/{GTIN}/21/RYW-1",
+                params={
+                    "min_size": size,
+                    "s": label.sign_label(UnitId(gtin=GTIN, serial="RYW-1"), key(2)),
+                },
+                headers=JSON,
+            ),
         ):
             assert seen.status_code == 200
             view = seen.json()
@@ -248,8 +257,12 @@ def test_two_logs_on_two_databases_behind_one_server(
                 assert client.post("/v1/entries", json=signed.to_dict()).status_code == 201
             keys = {n: client.get(f"/logs/{n}/v1/log/key").text.strip() for n in ("a", "b")}
             assert keys["a"] != keys["b"]
-            for (gtin, serial), log in ((units["genuine"], "a"), ((GTIN_B, "B-1"), "b")):
-                view = client.get(f"/01/{gtin}/21/{serial}", headers=JSON).json()
+            for (gtin, serial), log, brand in (
+                (units["genuine"], "a", 2),
+                ((GTIN_B, "B-1"), "b", 10),
+            ):
+                signed = label.sign_label(UnitId(gtin=gtin, serial=serial), key(brand))
+                view = client.get(f"/01/{gtin}/21/{serial}?s={signed}", headers=JSON).json()
                 assert view["verdict"] == "genuine"
                 checkpoint = note.verify_checkpoint(view["checkpoint"], keys[log])
                 assert checkpoint.origin == f"test.example/log/{log}"

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from ledger import claimcode, codec, crypto, reqsig
+from ledger import claimcode, codec, crypto, label, reqsig
 from ledger.entry import SignedEvent
+from ledger.gs1 import UnitId
 from tests.e2e.forms import post_form
 from tests.e2e.server import LiveServer, Served
 from tests.factories import GTIN, key
@@ -64,7 +65,10 @@ def signed_post(server: Served, path: str, body: dict[str, Any], seed: int) -> h
 
 
 def view(server: Served, serial: str, client: httpx.Client | None = None, **params: str) -> Any:
+    """Scan ``serial``'s label as printed: signed by acme (an unsigned scan is a caution,
+    tests/e2e/test_forged_signals.py)."""
     path = f"/01/{GTIN}/21/{serial}"
+    params = {"s": label.sign_label(UnitId(gtin=GTIN, serial=serial), key(2)), **params}
     if client is None:
         response = server.get(path, params=params, headers=JSON)
     else:
@@ -128,7 +132,9 @@ def test_signals_reach_the_resolver_and_the_brands_alerts(live_server: LiveServe
     mint(server, "HTTP-TRAVEL")
     view(server, "HTTP-TRAVEL", place="CN")
     travelled = view(server, "HTTP-TRAVEL", place="US")
-    assert travelled["verdict"] == "caution" and codes(travelled) == ["impossible-travel"]
+    # ?place= is a client's hint, never evidence: a trusted geolocation header is
+    # (tests/e2e/test_forged_signals.py shows both against a real server)
+    assert travelled["verdict"] == "genuine" and codes(travelled) == ["verified"]
     home = mint(server, "HTTP-HOME")
     view(server, "HTTP-HOME", place="CN-SH")
     assert view(server, "HTTP-HOME", place="CN-SH")["verdict"] == "genuine"
@@ -152,10 +158,10 @@ def test_signals_reach_the_resolver_and_the_brands_alerts(live_server: LiveServe
         alerts = signed_get(server, "/v1/brands/acme/alerts", seed=2)
         assert alerts.status_code == 200, alerts.text
         found = {(s["unit"] or {}).get("serial"): s["code"] for s in alerts.json()["signals"]}
-        if len(found) >= 3 or time.monotonic() > deadline:
+        if len(found) >= 2 or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert found["HTTP-TRAVEL"] == "impossible-travel"
+    assert "HTTP-TRAVEL" not in found
     assert found["HTTP-POST"] == "post-claim-scans"
     assert found[None] == "serial-probing"
     assert "HTTP-HOME" not in found
@@ -196,7 +202,8 @@ def test_a_report_from_the_form_is_triaged_by_the_brand(asgi_server: Served) -> 
             files={"photo": ("p.jpg", gps_jpeg(), "image/jpeg")},
         )  # fmt: skip
     assert sent.status_code == 201 and "Thank you" in sent.text
-    assert codes(view(server, "HTTP-REPORT")) == ["reported"]
+    # one report is a note until the brand confirms it or independent reporters agree
+    assert codes(view(server, "HTTP-REPORT")) == ["report-under-review", "verified"]
     too_big = server.post(
         "/v1/reports",
         json={"gtin": GTIN, "serial": "HTTP-REPORT", "reason": "other",

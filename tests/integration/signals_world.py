@@ -11,6 +11,7 @@ from typing import Any
 from ledger import claimcode, entry
 from ledger.events import event_from_dict, format_time
 from ledger.service.ledger import Ledger, Scan
+from ledger.signals.places import HEADER, stored_place
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import config
 from tests.rules_factories import NOW, PREFIX
@@ -79,9 +80,18 @@ class SignalWorld:
         self.codes[serial] = code
         return code
 
-    def scan(self, serial: str, place: str | None, client: str, gtin: str = GTIN) -> None:
-        """Store one scan at the clock's time."""
-        self.ledger.record_scans([Scan(gtin, serial, self.clock.now, place, client, "mobile")])
+    def scan(
+        self,
+        serial: str,
+        place: str | None,
+        client: str,
+        gtin: str = GTIN,
+        source: str = HEADER,
+    ) -> None:
+        """Store one scan at the clock's time; its place from the trusted geolocation
+        header unless ``source`` is ``hint`` (a client's ``?place=``)."""
+        stored = stored_place(place, source)
+        self.ledger.record_scans([Scan(gtin, serial, self.clock.now, stored, client, "mobile")])
 
     def view(self, serial: str, owner_token: str | None = None) -> dict[str, Any]:
         return self.ledger.unit_view(GTIN, serial, owner_token=owner_token)

@@ -19,9 +19,10 @@ from fastapi import FastAPI, Request
 
 from api.app import create_app
 from api.context import _implied_size, min_size
-from ledger import crypto, note
+from ledger import crypto, label, note
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import ValidationError
+from ledger.gs1 import UnitId
 from ledger.service.audit import audit_log
 from ledger.service.config import write_key_file
 from ledger.service.deployment import Deployment, DeploymentConfig
@@ -126,8 +127,9 @@ def test_units_land_in_their_brands_log_and_are_found_there(deployment: Deployme
         assert a.unit_entries(GTIN_B, "B-1") == []
         assert len(b.unit_entries(GTIN_B, "B-1")) == 1
         # the resolver finds each unit in its own log, verified against that log's key
-        for gtin, serial, log in ((GTIN, "SN-0001", a), (GTIN_B, "B-1", b)):
-            view = await client.get(f"/01/{gtin}/21/{serial}", headers=JSON)
+        for gtin, serial, log, brand in ((GTIN, "SN-0001", a, 2), (GTIN_B, "B-1", b, 10)):
+            signed = label.sign_label(UnitId(gtin=gtin, serial=serial), key(brand))
+            view = await client.get(f"/01/{gtin}/21/{serial}?s={signed}", headers=JSON)
             assert view.json()["verdict"] == "genuine"
             checkpoint = note.verify_checkpoint(view.json()["checkpoint"], log.verifier_key)
             assert checkpoint.origin == log.config.origin

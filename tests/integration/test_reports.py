@@ -59,11 +59,18 @@ def test_an_open_report_cautions_until_closed_and_the_response_time_is_kept(
 ) -> None:
     sw.mint("SN-1")
     report = sw.ledger.reports.report(
-        GTIN, "SN-1", "counterfeit", text="stitching wrong", client="c"
+        GTIN, "SN-1", "counterfeit", text="stitching wrong", client="c", network="n1"
     )
     assert report["brand"] == "acme"
+    view = sw.view("SN-1")  # one report alone is a note (ledger.signals.reports)
+    assert view["verdict"] == "genuine"
+    assert sw.codes_of(view) == ["report-under-review", "verified"]
+    sw.clock.advance(days=1)  # independent reporters agree: two more networks, a second day
+    for n in (2, 3):
+        sw.ledger.reports.report(GTIN, "SN-1", "counterfeit", client=f"c{n}", network=f"n{n}")
     view = sw.view("SN-1")
     assert view["verdict"] == "caution" and sw.codes_of(view) == ["reported"]
+    assert view["reasons"][0]["evidence"]["networks"] == 3
     sw.clock.advance(hours=2)
     acked = sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "acme"), action="ack")
     assert acked["status"] == "open" and acked["first_response_at"]
@@ -71,13 +78,13 @@ def test_an_open_report_cautions_until_closed_and_the_response_time_is_kept(
     sw.clock.advance(hours=1)
     closed = sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "acme"), action="close")
     assert closed["status"] == "closed"
-    assert sw.view("SN-1")["verdict"] == "genuine"
+    assert sw.view("SN-1")["verdict"] == "genuine"  # two open reports left: under review
     alerts = sw.ledger.reports.alerts("acme")
     assert alerts["response"] == {
-        "open": 0,
+        "open": 2,
         "answered": 1,
-        "median_seconds": 7200,
-        "max_seconds": 7200,
+        "median_seconds": 93600,  # filed a day before the other two, acked 2 h after them
+        "max_seconds": 93600,
     }
     with pytest.raises(ConflictError):
         sw.ledger.reports.resolve_report(report["id"], by=actor(sw, "acme"), action="close")

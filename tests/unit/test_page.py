@@ -608,7 +608,8 @@ def test_real_unit_view_from_a_sqlite_ledger(tmp_path: Path) -> None:
         ):
             world.append(w.on_unit(kind, actor, **fields))
         ledger.record_scans(
-            [Scan(GTIN, "SN-0001", LEDGER_NOW, "CN-SH", "c" * 32, "wechat") for _ in range(2)]
+            # the place of a trusted geolocation header (ledger.signals.places.stored_place)
+            [Scan(GTIN, "SN-0001", LEDGER_NOW, "geo:CN-SH", "c" * 32, "wechat") for _ in range(2)]
         )
         genuine = ledger.unit_view(GTIN, "SN-0001")
         world.append(w.on_unit("sell", "shop"))

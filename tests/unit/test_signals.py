@@ -12,14 +12,17 @@ from ledger import crypto, reqsig
 from ledger.signals import compute as signals
 from ledger.signals.compute import ScanFact, Signal, Thresholds
 from ledger.signals.places import CENTROIDS, distance_km
+from ledger.signals.reports import ReportFact, corroborated
 from ledger.verify.verdict import CAUTION, GENUINE, INVALID, UNKNOWN, Reason, with_signals
 from tests.factories import key
 
 T0 = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
-def at(minutes: float, place: str | None, client: str) -> ScanFact:
-    return ScanFact(T0 + timedelta(minutes=minutes), place, client)
+def at(minutes: float, place: str | None, client: str, source: str = "header") -> ScanFact:
+    """A scan; its place from the trusted geolocation header unless ``source`` says
+    ``hint`` (hints are never travel evidence: tests/unit/test_forged_signal_rules.py)."""
+    return ScanFact(T0 + timedelta(minutes=minutes), place, client, source if place else None)
 
 
 def test_distances_are_symmetric_zero_within_a_country_and_unknown_outside_the_table() -> None:
@@ -125,8 +128,13 @@ def test_with_signals_turns_genuine_into_caution_and_keeps_invalid_and_unknown()
     assert with_signals(INVALID, [Reason("proof-invalid", "x")], [travel])[0] == INVALID
     verdict, reasons = with_signals(UNKNOWN, [Reason("not-found", "x")], [])
     assert verdict == UNKNOWN
-    verdict, reasons = with_signals(GENUINE, verified, [], ["counterfeit", "counterfeit"])
-    assert verdict == CAUTION and reasons[-1].evidence == {"open": 2, "reasons": ["counterfeit"]}
+    # open reports: a caution only once independent reporters agree (ledger.signals.reports)
+    agreed = corroborated(
+        [ReportFact("counterfeit", T0 + timedelta(days=d), f"c{d}", f"n{d}") for d in range(3)]
+    )
+    verdict, reasons = with_signals(GENUINE, verified, [], agreed)
+    assert verdict == CAUTION and reasons[-1].code == "reported"
+    assert reasons[-1].evidence["open"] == 3 and reasons[-1].evidence["reasons"] == ["counterfeit"]
 
 
 def test_the_owner_sees_the_claim_as_theirs_others_as_a_caution() -> None:
