@@ -36,7 +36,7 @@ class Local:
     """The ledger in a local database; ``log`` names one log of a deployment file."""
 
     def __init__(self, database_url: str, log: str | None = None) -> None:
-        spec = _local_log(database_url, log)
+        spec = local_log(database_url, log)
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
         key_file = spec.operator_key_file
         if pinned and (key_file is None or not key_file.exists()):
@@ -97,8 +97,15 @@ class Local:
         return self.ledger.actor_view(actor_id)
 
     def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
-        """The full audit of the local database (nodes, chain and projections too)."""
-        return self.ledger.audit(trusted=trusted, progress=progress)
+        """The full audit of the local database (nodes, chain and projections too), against
+        ``PROVENANCE_LOG_KEY`` when it is set (a pinned key wins over the operator's)."""
+        from ledger.service.audit import audit_log
+
+        pinned = os.environ.get("PROVENANCE_LOG_KEY", "").strip()
+        if not pinned:
+            return self.ledger.audit(trusted=trusted, progress=progress)
+        ledger = self.ledger
+        return audit_log(ledger.store, ledger.log, pinned, trusted=trusted, progress=progress)
 
     def export_epcis_unit(self, unit: gs1.UnitId, epc_base: str) -> dict[str, Any]:
         """The unit's chain exported by the service."""
@@ -168,7 +175,7 @@ class Local:
         self.ledger.close()
 
 
-def _local_log(database_url: str, log: str | None) -> LogSpec:
+def local_log(database_url: str, log: str | None) -> LogSpec:
     """The log a local command works on: ``log`` (default: the default log) of the
     ``PROVENANCE_LOGS`` deployment file, else the log of that name in ``database_url``.
 
