@@ -161,32 +161,26 @@ def _audit_local(
     file's log), which must exist: nothing is created. The key: the pinned one, else the
     one derived from the operator's key file (said so), else a one-line error."""
     from cli.backends.local import local_log
-    from ledger.audit.auditor import KeptCheckpoint
-    from ledger.audit.witness import Seen
     from ledger.service.audit import audit_stored
-    from ledger.store import Store
 
     spec = local_log(OPTIONS.database_url, OPTIONS.log)
     _require_database(spec.database_url)
     key = pinned or _operator_key(spec.operator_key_file)
-    target: Path | None = None
-    previous: KeptCheckpoint | None = None
-    if not no_state:
-        store = Store.open(spec.database_url, create=False)
-        try:
-            found = store.find_log(spec.name)
-            note = store.checkpoint(found.id).note if found is not None else None
-        finally:
-            store.close()
-        if note is not None:
-            target = state or kept_path(Seen.verified(note, key).checkpoint.origin, "audit-local")
-            previous = _load_kept(target, key)
+
+    def kept_for(origin: str) -> KeptCheckpoint | None:
+        return None if no_state else _load_kept(_local_state(state, origin), key)
+
     done = audit_stored(
-        spec.database_url, spec.name, key, previous, now_text(), trusted=kept, progress=progress
+        spec.database_url, spec.name, key, kept_for, now_text(), trusted=kept, progress=progress
     )
-    if target is None:
+    if no_state:
         return done.report
-    return _keep(done.report, done.kept, target, evidence)
+    return _keep(done.report, done.kept, _local_state(state, done.origin), evidence)
+
+
+def _local_state(state: Path | None, origin: str) -> Path:
+    """``--state``, else the default state file of the local audit of ``origin``."""
+    return state or kept_path(origin, "audit-local")
 
 
 def _require_database(url: str) -> None:

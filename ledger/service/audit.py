@@ -9,7 +9,7 @@ restored from an old backup or rewritten is caught without ``--trusted``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ledger.audit.auditor import KeptCheckpoint, check_kept
@@ -101,9 +101,11 @@ def audit_database(
 
 @dataclass(frozen=True)
 class StoredAudit:
-    """What `audit_stored` found, and the checkpoint to keep when nothing was."""
+    """What `audit_stored` found, the log's origin, and the checkpoint to keep when
+    nothing was found (None: keep the old one)."""
 
     report: AuditReport
+    origin: str
     kept: KeptCheckpoint | None
 
 
@@ -111,7 +113,7 @@ def audit_stored(
     url: str,
     name: str,
     log_key: str,
-    previous: KeptCheckpoint | None,
+    kept_for: Callable[[str], KeptCheckpoint | None],
     observed_at: str,
     *,
     trusted: Sequence[str] = (),
@@ -122,16 +124,16 @@ def audit_stored(
 
     Nothing is created or migrated (a mistyped database is refused, not made). Steps:
     (1) the latest stored checkpoint verifies under ``log_key``; (2) against the
-    ``previous`` kept checkpoint: consistent and not smaller
-    (ledger.audit.auditor.check_kept: ``split-view`` or ``rollback`` findings with their
-    evidence), and the kept checkpoint joins ``trusted``; (3) the full audit
-    (`audit_log`). The returned ``kept`` is the latest checkpoint when nothing was found,
-    else None (the caller keeps the old one).
+    checkpoint kept for its origin (``kept_for(origin)``, None: none kept): consistent
+    and not smaller (ledger.audit.auditor.check_kept: ``split-view`` or ``rollback``
+    findings with their evidence), and the kept checkpoint joins ``trusted``; (3) the
+    full audit (`audit_log`).
 
     Raises:
         StorageError: the database cannot be reached, or holds no provenance tables.
         NotFoundError: no log ``name`` in it, or the log has no checkpoint yet.
         NoteError, CheckpointSignatureError: the latest checkpoint does not verify.
+        LedgerError: whatever ``kept_for`` raises (a state file kept for another key).
     """
     store = Store.open(url, create=False)
     try:
@@ -139,6 +141,7 @@ def audit_stored(
         if found is None:
             raise NotFoundError(f"no log named {name!r} in this database", field="log")
         latest = Seen.verified(store.checkpoint(found.id).note, log_key)  # (1)
+        previous = kept_for(latest.checkpoint.origin)
         report = AuditReport()
         kept = list(trusted)
         if previous is not None:  # (2)
@@ -154,4 +157,5 @@ def audit_stored(
     finally:
         store.close()
     full.findings[:0] = report.findings
-    return StoredAudit(full, KeptCheckpoint(log_key, latest) if full.ok else None)
+    origin = latest.checkpoint.origin
+    return StoredAudit(full, origin, KeptCheckpoint(log_key, latest) if full.ok else None)

@@ -100,7 +100,7 @@ def grow(db: Path, name: str, serials: list[str]) -> None:
 
 
 def test_local_audit_honours_the_pinned_key_and_never_creates_a_database(tmp_path: Path) -> None:
-    db, env, real = local_log(tmp_path, "pin-local")
+    _, env, real = local_log(tmp_path, "pin-local")
     home = tmp_path / "home"
     passed, _ = cli("audit", home=home, **env)  # the operator's own audit: its derived key
     assert passed["ok"]
@@ -134,7 +134,9 @@ def test_local_rollback_is_caught_without_trusted(tmp_path: Path) -> None:
     failed, _ = cli("audit", "--log-key", real, home=home, code=1, **env)
     (finding,) = [f for f in failed["findings"] if f["code"] == "rollback"]
     evidence = json.loads(Path(finding["evidence"]["file"]).read_text())
-    assert evidence["kind"] == "rollback" and evidence["old_checkpoint"] == kept["seen"]["checkpoint"]
+    assert (
+        evidence["kind"] == "rollback" and evidence["old_checkpoint"] == kept["seen"]["checkpoint"]
+    )
     verify_evidence(evidence, real)  # publishable
     assert json.loads(state.read_text()) == kept  # the state did not move back
     cli("audit", "--log-key", real, "--no-state", home=home, **env)  # opting out: passes

@@ -103,7 +103,9 @@ def test_cosign_next_remembers_and_refuses_rollback() -> None:
     evidence = caught.value.evidence
     assert evidence["kind"] == "rollback" and evidence["new_checkpoint"] == signed(HONEST, 10)
     witness.verify_evidence(evidence, LOG_KEY)  # publishable
-    grew = dict(evidence, old_checkpoint=evidence["new_checkpoint"], new_checkpoint=signed(HONEST, 20))
+    grew = dict(
+        evidence, old_checkpoint=evidence["new_checkpoint"], new_checkpoint=signed(HONEST, 20)
+    )
     with pytest.raises(ValidationError):  # growing is no rollback
         witness.verify_evidence(grew, LOG_KEY)
     with pytest.raises(ValidationError):  # a kind the format does not know
