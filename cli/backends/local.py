@@ -37,6 +37,7 @@ class Local:
 
     def __init__(self, database_url: str, log: str | None = None) -> None:
         spec = local_log(database_url, log)
+        self.spec = spec
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
         key_file = spec.operator_key_file
         if pinned and (key_file is None or not key_file.exists()):
@@ -99,13 +100,23 @@ class Local:
     def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
         """The full audit of the local database (nodes, chain and projections too), against
         ``PROVENANCE_LOG_KEY`` when it is set (a pinned key wins over the operator's)."""
-        from ledger.service.audit import audit_log
+        from ledger.events import format_time
+        from ledger.service.audit import audit_stored
 
         pinned = os.environ.get("PROVENANCE_LOG_KEY", "").strip()
         if not pinned:
             return self.ledger.audit(trusted=trusted, progress=progress)
-        ledger = self.ledger
-        return audit_log(ledger.store, ledger.log, pinned, trusted=trusted, progress=progress)
+        now = format_time(self.ledger.now())
+        spec = self.spec
+        return audit_stored(
+            spec.database_url,
+            spec.name,
+            pinned,
+            lambda _: None,
+            now,
+            trusted=trusted,
+            progress=progress,
+        ).report
 
     def export_epcis_unit(self, unit: gs1.UnitId, epc_base: str) -> dict[str, Any]:
         """The unit's chain exported by the service."""
