@@ -190,8 +190,9 @@ def _one(brand: Brand, item: Mapping[str, Any]) -> tuple[list[Alert], Brand]:
     elif kind == "product.register" and not own:
         alerts.extend(_under(brand, str(event.get("gtin", "")), "foreign-product", alert))
     elif kind == "commission" and not own:
-        unit = event.get("unit") if isinstance(event.get("unit"), Mapping) else {}
-        alerts.extend(_under(brand, str(unit.get("gtin", "")), "foreign-unit", alert))
+        unit = event.get("unit")
+        gtin = str(unit.get("gtin", "")) if isinstance(unit, Mapping) else ""
+        alerts.extend(_under(brand, gtin, "foreign-unit", alert))
     return alerts, brand
 
 

@@ -1,13 +1,14 @@
 """Look-alike names: a Unicode TR39 confusable skeleton after NFKC and case folding.
 
-Two names whose `skeleton` is equal are shown alike to a shopper ("Acme" and "Асмe" in
-Cyrillic, "ACME" and "acme", "Ｎｉｋｅ" in full width, "工力" and the katakana "エカ"). The
+Two names whose `skeleton` is equal are shown alike to a shopper: "Acme" and "Acme"
+spelt with the Cyrillic A and ES (U+0410, U+0441), "ACME" and "acme", "Nike" in full
+width (U+FF2E...), "工力" and the katakana E and KA (U+30A8, U+30AB). The
 steps, per UTS #39 section 4 ("Confusable Detection") with case folding first:
 
 1. NFKC (compatibility forms: full-width Latin, Kangxi radicals, CJK compatibility
    ideographs, ligatures);
 2. case folding ("NIKE" is "nike");
-3. the prototype mapping of `CONFUSABLES` (Cyrillic "а" is "a", katakana "エ" is "工"),
+3. the prototype mapping of `CONFUSABLES` (Cyrillic a, U+0430, is "a"; katakana E is "工"),
    then case folding again (a prototype may be a capital);
 4. NFD, as TR39's skeleton ends.
 

@@ -59,7 +59,7 @@ def registered() -> Brand:
     ("brand", "other"),
     [
         ("Acme", "ACME"),
-        ("Acme", "\u0410\u0441m\u0435"),  # Cyrillic А, с, е
+        ("Acme", "\u0410\u0441m\u0435"),  # Cyrillic A, ES, IE
         ("Nike", "\uff2e\uff49\uff4b\uff45"),  # full width
         ("Nike", "NIKE"),  # case folded first
         ("Paypal", "paypa1"),  # 1 passes for l
