@@ -37,11 +37,13 @@ app = typer.Typer()
 
 
 def state_dir() -> Path:
-    """Where auditors and monitors keep their state by default: ``$XDG_STATE_HOME/provenance``
-    when ``XDG_STATE_HOME`` is set, else ``state/`` in the provenance home (next to the
-    configuration, ``$PROVENANCE_HOME``, default ``~/.provenance``)."""
+    """Where auditors and monitors keep their state by default: ``state/`` in the
+    provenance home when ``PROVENANCE_HOME`` is set (next to the configuration), else
+    ``$XDG_STATE_HOME/provenance`` when that is set, else ``~/.provenance/state``."""
     xdg = os.environ.get("XDG_STATE_HOME")
-    return Path(xdg) / "provenance" if xdg else OPTIONS.home / "state"
+    if xdg and not os.environ.get("PROVENANCE_HOME"):
+        return Path(xdg) / "provenance"
+    return OPTIONS.home / "state"
 
 
 def pinned_key(log_key: str | None) -> str | None:
@@ -72,7 +74,7 @@ def audit(
         None,
         "--state",
         help="the state file (with --server: the incremental audit; default: one per log "
-        "origin in $XDG_STATE_HOME/provenance, else PROVENANCE_HOME/state)",
+        "origin in PROVENANCE_HOME/state, else $XDG_STATE_HOME/provenance)",
     ),
     no_state: bool = typer.Option(
         False, "--no-state", help="keep no state: a rollback is then caught only by --trusted"
@@ -165,7 +167,7 @@ def _audit_local(
 
     spec = local_log(OPTIONS.database_url, OPTIONS.log)
     _require_database(spec.database_url)
-    key = pinned or _operator_key(spec.operator_key_file)
+    key = pinned or _operator_key(spec.operator_key_file, spec.origin)
 
     def kept_for(origin: str) -> KeptCheckpoint | None:
         return None if no_state else _load_kept(_local_state(state, origin), key)
@@ -194,15 +196,15 @@ def _require_database(url: str) -> None:
             fail(f"no database at {path}: check --db (an audit never creates one)")
 
 
-def _operator_key(key_file: Path | None) -> str:
-    """The verifier key derived from the operator's key file, said so; else a usage error."""
+def _operator_key(key_file: Path | None, origin: str) -> str:
+    """The verifier key derived from the operator's key file for the log of ``origin``,
+    said so; else a usage error."""
     if key_file is None or not key_file.exists():
         raise UsageError("pin the log's key: --log-key or PROVENANCE_LOG_KEY")
     from cli.common import load_private_key
     from ledger import note
-    from ledger.service.settings import Settings
 
-    signer = note.Signer(Settings.from_env().origin, load_private_key(key_file))
+    signer = note.Signer(origin, load_private_key(key_file))
     if not OPTIONS.json:
         console.print(
             f"[yellow]log key derived from the operator key {safe(key_file)}: pin it with "

@@ -38,7 +38,7 @@ def monitor(
         None,
         "--state",
         help="the monitor's state file (default: one per log origin and brand in "
-        "$XDG_STATE_HOME/provenance, else PROVENANCE_HOME/state)",
+        "PROVENANCE_HOME/state, else $XDG_STATE_HOME/provenance)",
     ),
     log_key: str = typer.Option(
         None, "--log-key", help="the log's verifier key to pin (default: PROVENANCE_LOG_KEY)"

@@ -40,12 +40,14 @@ def _facts(
     for actor_id in sorted(signers_of(view) | _recipients(view)):
         try:
             data = store.actor(actor_id)
+            facts[actor_id] = actor_record(data)
+            served = {str(k["key_id"]): str(k["public_key"]) for k in data["keys"]}
         except NotFoundError:
             continue  # judged without facts (an actor the log does not know)
-        facts[actor_id] = actor_record(data)
-        for k in data["keys"]:
-            keys[k["key_id"]] = k["public_key"]
-            owned.setdefault(actor_id, []).append(k["public_key"])
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed answer: no facts, no keys (its entries fail to verify)
+        keys.update(served)
+        owned[actor_id] = list(served.values())
     return keys, facts, owned
 
 

@@ -36,7 +36,7 @@ from typing import Any
 from ledger import gs1
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
-from ledger.events import ActorRegister, Commission, Inspect, UnitEvent
+from ledger.events import ActorRegister, Commission, Inspect, UnitEvent, parse_time
 from ledger.rules.context import Context
 from ledger.rules.custody import check_unit
 from ledger.rules.state import ActorRecord, AuthorizationRecord, ProductRecord, State, UnitRecord
@@ -66,6 +66,11 @@ def actor_record(view: Mapping[str, Any]) -> ActorRecord:
         KeyError, TypeError, ValueError: the JSON is not an actor.
     """
     revoked = view.get("revoked_index")
+    since = view.get("revoked_since")
+    try:
+        parse_time(since, "revoked_since")
+    except (LedgerError, TypeError, ValueError):
+        since = None  # unreadable: every handling after the revocation is distrusted
     return ActorRecord(
         id=str(view["id"]),
         role=str(view["role"]),
@@ -73,7 +78,7 @@ def actor_record(view: Mapping[str, Any]) -> ActorRecord:
         prefixes=tuple(str(p) for p in view.get("prefixes") or ()),
         registered_index=int(view.get("registered_index") or 0),
         revoked_index=None if revoked is None else int(revoked),
-        revoked_since=view.get("revoked_since"),
+        revoked_since=since,
     )
 
 
@@ -129,15 +134,15 @@ def replay(
         event, signed = leaf.signed.event, leaf.signed
         if not isinstance(event, UnitEvent):
             return _unit(state), [_broken(index, "not an event of a unit")]
-        if isinstance(event, Commission):
-            refused = _commission_facts(state, event)
-            if refused:
-                return None, [_broken(index, refused)]
-        else:
-            _assume_authorized(state, event.actor, index)
-        ctx = Context(state=state, signed=signed, index=index, signer=state.actors[event.actor])
         try:
-            state.apply(check_unit(ctx))
+            if isinstance(event, Commission):
+                refused = _commission_facts(state, event)
+                if refused:
+                    return None, [_broken(index, refused)]
+            else:
+                _assume_authorized(state, event.actor, index)
+            signer = state.actors[event.actor]
+            state.apply(check_unit(Context(state=state, signed=signed, index=index, signer=signer)))
         except LedgerError as e:
             return _unit(state), [_broken(index, f"{e.code}: {e.message}")]
     return _unit(state), []
