@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from ledger import gs1, note
+from ledger.audit.witness import verify_evidence
 from tests.e2e.server import LiveServer, start
 from tests.e2e.test_pinned_keys import cli
 from tests.factories import key as factory_key
@@ -29,11 +30,20 @@ FOREIGN_GTIN = "0" + NESTED + "0001" + str(gs1.gtin_check_digit("0" + NESTED + "
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
+def servers() -> Iterator[list[LiveServer]]:
+    """Servers a test starts; all stopped at the end."""
+    started: list[LiveServer] = []
+    yield started
+    for live in started:
+        live.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path, servers: list[LiveServer]) -> LiveServer:
     """A seeded server of its own."""
     live = start(f"sqlite:///{tmp_path}/monitor.db", tmp_path)
-    yield live
-    live.stop()
+    servers.append(live)
+    return live
 
 
 def post(
@@ -48,7 +58,7 @@ def post(
 
 
 def test_the_brand_monitor_catches_what_touches_the_brand(
-    server: LiveServer, tmp_path: Path
+    server: LiveServer, servers: list[LiveServer], tmp_path: Path
 ) -> None:
     key = httpx.get(f"{server.url}/v1/log/key").text.strip()
     home, state = tmp_path / "home", tmp_path / "acme.monitor.json"
@@ -101,3 +111,17 @@ def test_the_brand_monitor_catches_what_touches_the_brand(
     other = note.Signer(origin, factory_key(99)).verifier.to_text()
     wrong, err = cli(*args, home=home, code=1, PROVENANCE_LOG_KEY=other)
     assert wrong is None and "error:" in err  # a pinned key that differs: refused
+
+    # The same log served again from its seed only (same key and origin, fewer entries):
+    # the monitor refuses to go back, writes the evidence, and keeps its state.
+    server.stop()
+    behind = start(f"sqlite:///{tmp_path}/behind.db", tmp_path, name=server.env["PROVENANCE_LOG"])
+    servers.append(behind)
+    moved = [a for a in args if a != server.url]
+    moved.insert(moved.index("--server") + 1, behind.url)
+    refused, err = cli(*moved, home=home, code=1)
+    assert refused is None and "rollback" in err and len(err.strip().splitlines()) == 1
+    evidence = json.loads(Path(f"{state}.evidence.json").read_text())
+    assert evidence["kind"] == "rollback"
+    verify_evidence(evidence, key)
+    assert json.loads(state.read_text()) == kept
