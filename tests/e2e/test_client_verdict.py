@@ -19,8 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ledger import note
 from tests.e2e.server import LiveServer, start
 from tests.e2e.test_pinned_keys import cli
+from tests.factories import key as factory_key
 
 
 class LyingProxy:
@@ -102,6 +104,15 @@ def test_a_server_that_rewrites_a_sold_unit_to_genuine_is_caught(
     proof.write_bytes(httpx.get(f"{server.url}/v1/units/{gtin}/{serial}/proof").content)
     offline, _ = cli("verify", "--proof", str(proof), "--log-key", key, home=home)
     assert offline["verdict"] == "caution" and [r["code"] for r in offline["reasons"]] == ["sold"]
+    origin = httpx.get(f"{server.url}/v1/checkpoint").text.split("\n", 1)[0]
+    other = note.Signer(origin, factory_key(99)).verifier.to_text()
+    for how in ({"PROVENANCE_LOG_KEY": other}, {}):  # a pinned key wins over the server's
+        extra = () if how else ("--log-key", other)
+        wrong, _ = cli(
+            "--server", server.url, "verify", f"{gtin}/{serial}", *extra, home=home, code=1, **how
+        )
+        assert wrong["verdict"] == "invalid"
+        assert [r["code"] for r in wrong["reasons"]] == ["checkpoint-invalid"]
     genuine, _ = cli(
         "--server", server.url, "verify", f"{gtin}/SN-0001", "--log-key", key, home=home
     )

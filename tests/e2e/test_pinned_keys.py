@@ -179,7 +179,13 @@ def test_witness_refuses_a_rollback_with_evidence(
     servers.append(honest)
     real = httpx.get(f"{honest.url}/v1/log/key").text.strip()
     commission(honest, "W", 5)
-    cli("witness", "--server", honest.url, "--key", str(wkey), "--log-key", real, home=tmp_path)
+    wrong = impostor("e2e-wroll")
+    at = ("witness", "--server", honest.url, "--key", str(wkey))
+    _, err = cli(*at, home=tmp_path, code=1, PROVENANCE_LOG_KEY=wrong)  # the pin is checked
+    assert "error:" in err and not (tmp_path / "witness.key.state.json").exists()
+    cli(*at, "--log-key", real, home=tmp_path)
+    _, err = cli(*at, "--log-key", wrong, home=tmp_path, code=1)  # pinned: not the state's
+    assert "another log key" in err
     state = json.loads((tmp_path / "witness.key.state.json").read_text())
     honest.stop()
 
