@@ -197,3 +197,27 @@ def test_witness_refuses_a_rollback_with_evidence(
     assert evidence["kind"] == "rollback"
     verify_evidence(evidence, real)
     assert json.loads((tmp_path / "witness.key.state.json").read_text()) == state
+
+
+@pytest.mark.postgres
+def test_local_audit_of_an_empty_postgres_schema_creates_nothing(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    from tests.integration.conftest import create_schema, drop_schema
+
+    schema = f"audit_empty_{os.getpid()}"
+    url = create_schema(postgres_url, schema)
+    try:
+        env = {"DATABASE_URL": url, "PROVENANCE_LOG": "nothing-here"}
+        wrong = impostor("nothing-here")
+        _, err = cli("audit", "--log-key", wrong, home=tmp_path, code=1, **env)
+        assert "error:" in err and len(err.strip().splitlines()) == 1
+        dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        with psycopg.connect(dsn) as conn:
+            query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s"
+            row = conn.execute(query, (schema,)).fetchone()
+        assert row is not None and row[0] == 0  # no table was created
+    finally:
+        drop_schema(postgres_url, schema)
