@@ -138,12 +138,15 @@ def _audit_remote(
 
     remote = Remote(url)
     try:
-        key = pinned or _server_key(remote.verifier_key())
         source = RemoteSource(remote.http)
         if not keep:
+            key = pinned or _server_key(remote.verifier_key())
             return audit_source(source, key, trusted=kept, progress=progress)
-        origin = _origin(source.latest_checkpoint())
-        target = kept_path(origin)
+        target = kept_path(_origin(source.latest_checkpoint()))
+        data = read_json(target)
+        remembered = data.get("log_key") if isinstance(data, dict) else None
+        # The pin, else the key kept from the first run (trusted once), else the server's.
+        key = pinned or remembered or _server_key(remote.verifier_key())
         previous = _load_kept(target, key)
         report, new = audit_kept(source, key, previous, now_text(), trusted=kept, progress=progress)
     finally:
