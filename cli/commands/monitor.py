@@ -99,10 +99,12 @@ def monitor(
     lines = [
         safe(f"  {a.code} at {a.index}: {a.message} ({a.kind} by {a.actor})") for a in alerts[:50]
     ]
+    read = f"entries {start} to {size - 1}" if size > start else f"no new entry (size {size})"
+    touched = len({a.index for a in alerts})
     head = (
-        f"[bold red]{len(alerts)} entries touch {safe(brand)}[/] (entries {start} to {size - 1})"
+        f"[bold red]{len(alerts)} findings in {touched} entries touching {safe(brand)}[/] ({read})"
         if alerts
-        else f"[bold green]clean[/]: entries {start} to {size - 1}, nothing touches {safe(brand)}"
+        else f"[bold green]clean[/]: {read}, nothing touches {safe(brand)}"
     )
     emit(report, head, *lines)
     if alerts:
