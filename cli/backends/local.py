@@ -97,6 +97,15 @@ class Local:
         """The actor from the projections."""
         return self.ledger.actor_view(actor_id)
 
+    def entry(self, index: int) -> dict[str, Any]:
+        """The entry with its proof to the latest checkpoint, as the API shows it."""
+        note = self.ledger.checkpoint()
+        size = int(note.split("\n")[1])
+        if not 0 <= index < size:
+            raise NotFoundError(f"no entry at index {index} in the tree of size {size}")
+        views = self.ledger.entry_views([self.ledger.entry(index)], size)
+        return {"entries": views, "size": size, "checkpoint": note}
+
     def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
         """The full audit of the local database (nodes, chain and projections too), against
         ``PROVENANCE_LOG_KEY`` when it is set (a pinned key wins over the operator's)."""

@@ -74,6 +74,10 @@ class Remote:
         """GET the actor."""
         return dict(self.http.json(self.http.get(f"/v1/actors/{actor_id}")))
 
+    def entry(self, index: int) -> dict[str, Any]:
+        """GET one entry with its inclusion proof and the checkpoint."""
+        return dict(self.http.json(self.http.get(f"/v1/entries/{index}")))
+
     def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
         """Fetch every entry with proofs and replay it (cli.backends.remote_source), against
         ``PROVENANCE_LOG_KEY`` when it is set, else the key the server serves."""

@@ -25,7 +25,7 @@ _COLOURS = {"genuine": "green", "caution": "yellow", "unknown": "red", "invalid"
 
 
 def _facts(
-    store: Backend, view: dict[str, Any]
+    store: Backend, view: dict[str, Any], pinned: str
 ) -> tuple[dict[str, str], dict[str, ActorRecord], dict[str, list[str]]]:
     """What the client fetches to judge the view: key id -> public key of every actor
     that signed or received the unit, those actors' facts (role, prefixes, revocation),
@@ -40,7 +40,7 @@ def _facts(
     for actor_id in sorted(signers_of(view) | _recipients(view)):
         try:
             data = store.actor(actor_id)
-            facts[actor_id] = actor_record(data)
+            facts[actor_id] = _revocation(store, actor_record(data), pinned)
             served = {str(k["key_id"]): str(k["public_key"]) for k in data["keys"]}
         except NotFoundError:
             continue  # judged without facts (an actor the log does not know)
@@ -132,11 +132,12 @@ def verify(
     try:
         view = store.unit(unit_id.gtin, unit_id.serial, signature)
         pinned = (log_key or os.environ.get("PROVENANCE_LOG_KEY") or "").strip()
-        keys, facts, owned = _facts(store, view)
+        pinned = pinned or store.verifier_key()
+        keys, facts, owned = _facts(store, view, pinned)
         brand = _brand(view)
         checked = verify_unit_view(
             view,
-            pinned or store.verifier_key(),
+            pinned,
             keys,
             facts,
             signature,
@@ -196,3 +197,33 @@ def _brand(view: dict[str, Any]) -> str | None:
     entries = view.get("entries") or []
     event = _leaf_event(entries[0]) if entries else None
     return None if event is None else str(event.actor)
+
+
+def _revocation(store: Backend, record: ActorRecord, pinned: str) -> ActorRecord:
+    """``record`` with its revocation's ``since`` read from the proven ``actor.revoke``
+    entry at its ``revoked_index`` (the served actor JSON does not carry it). A revocation
+    that does not prove out keeps ``since`` unknown: every handling is then distrusted."""
+    from dataclasses import replace
+
+    from ledger import codec, merkle, note
+    from ledger.entry import Leaf
+    from ledger.errors import LedgerError
+    from ledger.events import ActorRevoke
+
+    if record.revoked_index is None:
+        return record
+    try:
+        data = store.entry(record.revoked_index)
+        checkpoint = note.verify_checkpoint(str(data["checkpoint"]), pinned)
+        (item,) = data["entries"]
+        leaf = codec.b64url_decode(str(item["leaf"]), field="leaf")
+        proof = [codec.b64url_decode(str(h), field="proof") for h in item["proof"]]
+        merkle.verify_inclusion(
+            merkle.leaf_hash(leaf), record.revoked_index, checkpoint.size, proof, checkpoint.root
+        )
+        event = Leaf.from_bytes(leaf).signed.event
+    except (LedgerError, KeyError, TypeError, ValueError):
+        return replace(record, revoked_since=None)
+    if not isinstance(event, ActorRevoke) or event.subject != record.id:
+        return replace(record, revoked_since=None)
+    return replace(record, revoked_since=event.since)

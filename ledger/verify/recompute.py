@@ -8,7 +8,8 @@ into the unit's record, then asks `ledger.verify.verdict.judge` for the verdict 
 reasons, with the actor facts the client holds:
 
 - online (``provenance verify``): each actor's role, prefixes and revocation as
-  ``GET /v1/actors/{id}`` serves them (`actor_record`); the keys that checked the
+  ``GET /v1/actors/{id}`` serves them (`actor_record`), the revocation's ``since`` read
+  by the caller from the proven ``actor.revoke`` entry; the keys that checked the
   signatures came from there too;
 - offline (the unit proof): the ``actor.register`` entries in the proof itself
   (`actor_from_register`), proven in the checkpoint; revocations after a registration

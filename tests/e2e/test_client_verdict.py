@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger import note
+from ledger import codec, note
 from tests.e2e.server import LiveServer, start
 from tests.e2e.test_pinned_keys import cli
 from tests.factories import key as factory_key
@@ -117,3 +117,32 @@ def test_a_server_that_rewrites_a_sold_unit_to_genuine_is_caught(
         "--server", server.url, "verify", f"{gtin}/SN-0001", "--log-key", key, home=home
     )
     assert genuine["verdict"] == "genuine" and genuine["disagreement"] is None
+
+
+def test_a_revocation_since_a_later_time_spares_what_was_handled_before(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    key = httpx.get(f"{server.url}/v1/log/key").text.strip()
+    w = server.world.world
+    unit = {"gtin": server.units["genuine"][0], "serial": "REV-1"}
+
+    def send(kind: str, actor: str, **fields: object) -> str:
+        signed = w.sign(kind, actor, **fields)
+        response = httpx.post(f"{server.url}/v1/entries", json=signed.to_dict(), timeout=30)
+        assert response.status_code == 201, response.text[:300]
+        return codec.b64url_encode(signed.hash)
+
+    head = send("commission", "acme", unit=unit, prev=None)
+    head = send("handoff", "acme", unit=unit, prev=head, to="ship-co")
+    head = send("receive", "ship-co", unit=unit, prev=head)
+    head = send("handoff", "ship-co", unit=unit, prev=head, to="acme")
+    send("receive", "acme", unit=unit, prev=head)
+    # The courier is blacklisted, but only for what it does from 2036 on.
+    send(
+        "actor.revoke", "operator", subject="ship-co", reason="fraud", since="2036-01-01T00:00:00Z"
+    )
+    served = httpx.get(f"{server.url}/v1/units/{unit['gtin']}/REV-1").json()
+    assert served["verdict"] == "genuine"
+    args = ("--server", server.url, "verify", f"{unit['gtin']}/REV-1", "--log-key", key)
+    report, _ = cli(*args, home=tmp_path / "home")  # the since is read from the proven entry
+    assert report["verdict"] == "genuine" and report["disagreement"] is None
