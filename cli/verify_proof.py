@@ -1,7 +1,8 @@
 """``provenance verify --proof FILE``: check an offline unit proof with no network at all.
 
 Needs the log's verifier key pinned (``--log-key`` or ``PROVENANCE_LOG_KEY``): a proof
-that brought its own key would prove nothing.
+that brought its own key would prove nothing. The verdict shown is computed here from
+the proven chain (ledger.verify.recompute), never read from a server.
 """
 
 from __future__ import annotations
@@ -49,9 +50,13 @@ def verify_proof_file(
             "size": result.size,
             "witnesses": list(result.witnesses),
             "entries": entries,
+            "verdict": result.verdict,
+            "reasons": [r.to_dict() for r in result.reasons],
         },
         f"[bold green]PROVEN[/] {len(entries)} entries in the log's checkpoint of size "
         f"{result.size}, cosigned by {len(result.witnesses)} trusted witnesses; "
         "checked with no network",
+        f"the proven chain says [bold]{safe(result.verdict.upper())}[/]: "
+        + "; ".join(safe(r.message) for r in result.reasons),
         table,
     )

@@ -78,6 +78,15 @@ class Backend(Protocol):
         """The actor JSON (role, prefixes, keys)."""
         ...
 
+    def entry(self, index: int) -> dict[str, Any]:
+        """``GET /v1/entries/{index}``'s JSON: the entry with its inclusion proof to the
+        latest checkpoint, that checkpoint and its size.
+
+        Raises:
+            NotFoundError: no entry at ``index``.
+        """
+        ...
+
     def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
         """Replay and check the whole log against its verifier key and ``trusted`` notes."""
         ...

@@ -35,7 +35,8 @@ class Local:
     """The ledger in a local database; ``log`` names one log of a deployment file."""
 
     def __init__(self, database_url: str, log: str | None = None) -> None:
-        spec = _local_log(database_url, log)
+        spec = local_log(database_url, log)
+        self.spec = spec
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
         key_file = spec.operator_key_file
         if pinned and (spec.operator_key is None or (key_file and not key_file.exists())):
@@ -97,9 +98,35 @@ class Local:
         """The actor from the projections."""
         return self.ledger.actor_view(actor_id)
 
+    def entry(self, index: int) -> dict[str, Any]:
+        """The entry with its proof to the latest checkpoint, as the API shows it."""
+        note = self.ledger.checkpoint()
+        size = int(note.split("\n")[1])
+        if not 0 <= index < size:
+            raise NotFoundError(f"no entry at index {index} in the tree of size {size}")
+        views = self.ledger.entry_views([self.ledger.entry(index)], size)
+        return {"entries": views, "size": size, "checkpoint": note}
+
     def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
-        """The full audit of the local database (nodes, chain and projections too)."""
-        return self.ledger.audit(trusted=trusted, progress=progress)
+        """The full audit of the local database (nodes, chain and projections too), against
+        ``PROVENANCE_LOG_KEY`` when it is set (a pinned key wins over the operator's)."""
+        from ledger.events import format_time
+        from ledger.service.audit import audit_stored
+
+        pinned = os.environ.get("PROVENANCE_LOG_KEY", "").strip()
+        if not pinned:
+            return self.ledger.audit(trusted=trusted, progress=progress)
+        now = format_time(self.ledger.now())
+        spec = self.spec
+        return audit_stored(
+            spec.database_url,
+            spec.name,
+            pinned,
+            lambda _: None,
+            now,
+            trusted=trusted,
+            progress=progress,
+        ).report
 
     def export_epcis_unit(self, unit: gs1.UnitId, epc_base: str) -> dict[str, Any]:
         """The unit's chain exported by the service."""
@@ -169,7 +196,7 @@ class Local:
         self.ledger.close()
 
 
-def _local_log(database_url: str, log: str | None) -> LogSpec:
+def local_log(database_url: str, log: str | None) -> LogSpec:
     """The log a local command works on: ``log`` (default: the default log) of the
     ``PROVENANCE_LOGS`` deployment file, else the log of that name in ``database_url``.
 

@@ -8,6 +8,7 @@ already signed here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -71,13 +72,19 @@ class Remote:
         """GET the actor."""
         return dict(self.http.json(self.http.get(f"/v1/actors/{actor_id}")))
 
+    def entry(self, index: int) -> dict[str, Any]:
+        """GET one entry with its inclusion proof and the checkpoint."""
+        return dict(self.http.json(self.http.get(f"/v1/entries/{index}")))
+
     def audit(self, trusted: list[str], progress: Progress | None) -> AuditReport:
-        """Fetch every entry with proofs and replay it (cli.backends.remote_source)."""
+        """Fetch every entry with proofs and replay it (cli.backends.remote_source), against
+        ``PROVENANCE_LOG_KEY`` when it is set, else the key the server serves."""
         from cli.backends.remote_source import RemoteSource
         from ledger.audit.replay import audit_source
 
         source = RemoteSource(self.http)
-        return audit_source(source, self.verifier_key(), trusted=trusted, progress=progress)
+        key = os.environ.get("PROVENANCE_LOG_KEY", "").strip() or self.verifier_key()
+        return audit_source(source, key, trusted=trusted, progress=progress)
 
     def export_epcis_unit(self, unit: gs1.UnitId, epc_base: str) -> dict[str, Any]:
         """The resolver's ``application/ld+json`` answer (docs/EPCIS.md).

@@ -28,9 +28,11 @@ class RemoteSource:
     _size: int = 0
 
     def head(self) -> tuple[int, bytes | None]:
-        """The size of the latest checkpoint (the audit covers exactly that tree)."""
-        self._checkpoint = self.http.text("/v1/checkpoint")
-        self._size = int(self._checkpoint.split("\n")[1])
+        """The size of the latest checkpoint (the audit covers exactly that tree): the one
+        `latest_checkpoint` fetched, if it was called, so that a caller that checked that
+        checkpoint (against a kept one) audits the same tree."""
+        if not self._checkpoint:
+            self.latest_checkpoint()
         return self._size, None
 
     def entries(self, start: int, end: int) -> list[StoredEntry]:
@@ -38,8 +40,9 @@ class RemoteSource:
         return self.entries_at(start, end, self._size)
 
     def latest_checkpoint(self) -> str:
-        """The latest signed checkpoint note, as served."""
-        self.head()
+        """The latest signed checkpoint note, as served (fetched again at each call)."""
+        self._checkpoint = self.http.text("/v1/checkpoint")
+        self._size = int(self._checkpoint.split("\n")[1])
         return self._checkpoint
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:

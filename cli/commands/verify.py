@@ -1,5 +1,10 @@
-"""``provenance verify``: one unit, every proof and signature checked locally
-(ledger.verify.unitview.verify_unit_view), or an offline proof file (cli.verify_proof).
+"""``provenance verify``: one unit, every proof and signature checked locally and its
+verdict computed again from the proven chain (ledger.verify.unitview.verify_unit_view,
+ledger.verify.recompute), or an offline proof file (cli.verify_proof).
+
+The server's verdict is a claim: when the proven chain says otherwise, one line says
+"server said X, the proven chain says Y". Signals (scans, reports) are the server's
+hints, shown apart and labelled as such.
 """
 
 from __future__ import annotations
@@ -12,21 +17,60 @@ import typer
 
 from cli.backends import Backend, connect
 from cli.common import UsageError, emit, parse_unit, safe
+from ledger.rules.state import ActorRecord
 
 app = typer.Typer()
 
 _COLOURS = {"genuine": "green", "caution": "yellow", "unknown": "red", "invalid": "red"}
 
 
-def _keys_of(store: Backend, view: dict[str, Any]) -> dict[str, str]:
-    """Key id -> public key of every actor that signed one of the view's entries."""
+def _facts(
+    store: Backend, view: dict[str, Any], pinned: str
+) -> tuple[dict[str, str], dict[str, ActorRecord], dict[str, list[str]]]:
+    """What the client fetches to judge the view: key id -> public key of every actor
+    that signed or received the unit, those actors' facts (role, prefixes, revocation),
+    and each one's public keys (the brand's check the label)."""
+    from ledger.errors import NotFoundError
+    from ledger.verify.recompute import actor_record
     from ledger.verify.unitview import signers_of
 
     keys: dict[str, str] = {}
-    for actor_id in signers_of(view):
-        for k in store.actor(actor_id)["keys"]:
-            keys[k["key_id"]] = k["public_key"]
-    return keys
+    facts: dict[str, ActorRecord] = {}
+    owned: dict[str, list[str]] = {}
+    for actor_id in sorted(signers_of(view) | _recipients(view)):
+        try:
+            data = store.actor(actor_id)
+            facts[actor_id] = _revocation(store, actor_record(data), pinned)
+            served = {str(k["key_id"]): str(k["public_key"]) for k in data["keys"]}
+        except NotFoundError:
+            continue  # judged without facts (an actor the log does not know)
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed answer: no facts, no keys (its entries fail to verify)
+        keys.update(served)
+        owned[actor_id] = list(served.values())
+    return keys, facts, owned
+
+
+def _recipients(view: dict[str, Any]) -> set[str]:
+    """The actors the unit was handed or returned to (``to``), read from the leaves."""
+    out = set()
+    for item in view.get("entries") or []:
+        event = _leaf_event(item)
+        if event is not None and getattr(event, "to", None):
+            out.add(str(event.to))
+    return out
+
+
+def _leaf_event(item: dict[str, Any]) -> Any:
+    """The event in a served entry's leaf, or None when the leaf does not decode."""
+    from ledger import codec
+    from ledger import entry as ledger_entry
+    from ledger.errors import LedgerError
+
+    try:
+        return ledger_entry.Leaf.from_bytes(codec.b64url_decode(item["leaf"])).signed.event
+    except (LedgerError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _shown(entry: dict[str, Any]) -> dict[str, Any]:
@@ -87,8 +131,18 @@ def verify(
     store = connect()
     try:
         view = store.unit(unit_id.gtin, unit_id.serial, signature)
-        pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY") or store.verifier_key()
-        checked = verify_unit_view(view, pinned, _keys_of(store, view))
+        pinned = (log_key or os.environ.get("PROVENANCE_LOG_KEY") or "").strip()
+        pinned = pinned or store.verifier_key()
+        keys, facts, owned = _facts(store, view, pinned)
+        brand = _brand(view)
+        checked = verify_unit_view(
+            view,
+            pinned,
+            keys,
+            facts,
+            signature,
+            owned.get(brand, []) if brand else [],
+        )
     finally:
         store.close()
     verdict, reasons = checked.verdict, checked.reasons
@@ -98,6 +152,9 @@ def verify(
         "verdict": verdict,
         "reasons": reasons,
         "checked_locally": checked.checked,
+        "served_verdict": checked.served_verdict,
+        "disagreement": checked.disagreement,
+        "hints": list(checked.hints),
         "entries": [
             {"index": index, "kind": e["kind"], "actor": e["actor"], "time": e["time"]}
             for index, e in shown
@@ -117,11 +174,56 @@ def verify(
     headline = f"[bold {_COLOURS[verdict]}]{verdict.upper()}[/] " + "; ".join(
         safe(r["message"]) for r in reasons
     )
+    said = [f"[bold red]{safe(checked.disagreement)}[/]"] if checked.disagreement else []
+    hinted = [
+        safe(f"hint from the server (not in the log): {h['code']}: {h['message']}")
+        for h in checked.hints
+    ]
     emit(
         report,
         headline,
+        *said,
         table,
-        f"{checked.checked} entries: every proof and signature checked on this machine",
+        f"{checked.checked} entries: every proof and signature checked on this machine; "
+        "the verdict computed here from the proven chain",
+        *hinted,
     )
-    if verdict in ("unknown", "invalid"):
+    if verdict in ("unknown", "invalid") or checked.disagreement:
         raise typer.Exit(1)
+
+
+def _brand(view: dict[str, Any]) -> str | None:
+    """The unit's brand: the signer of its first entry (the commission), from the leaf."""
+    entries = view.get("entries") or []
+    event = _leaf_event(entries[0]) if entries else None
+    return None if event is None else str(event.actor)
+
+
+def _revocation(store: Backend, record: ActorRecord, pinned: str) -> ActorRecord:
+    """``record`` with its revocation's ``since`` read from the proven ``actor.revoke``
+    entry at its ``revoked_index`` (the served actor JSON does not carry it). A revocation
+    that does not prove out keeps ``since`` unknown: every handling is then distrusted."""
+    from dataclasses import replace
+
+    from ledger import codec, merkle, note
+    from ledger.entry import Leaf
+    from ledger.errors import LedgerError
+    from ledger.events import ActorRevoke
+
+    if record.revoked_index is None:
+        return record
+    try:
+        data = store.entry(record.revoked_index)
+        checkpoint = note.verify_checkpoint(str(data["checkpoint"]), pinned)
+        (item,) = data["entries"]
+        leaf = codec.b64url_decode(str(item["leaf"]), field="leaf")
+        proof = [codec.b64url_decode(str(h), field="proof") for h in item["proof"]]
+        merkle.verify_inclusion(
+            merkle.leaf_hash(leaf), record.revoked_index, checkpoint.size, proof, checkpoint.root
+        )
+        event = Leaf.from_bytes(leaf).signed.event
+    except (LedgerError, KeyError, TypeError, ValueError):
+        return replace(record, revoked_since=None)
+    if not isinstance(event, ActorRevoke) or event.subject != record.id:
+        return replace(record, revoked_since=None)
+    return replace(record, revoked_since=event.since)

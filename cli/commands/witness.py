@@ -23,6 +23,7 @@ from cli.statefile import read_json, write_json
 from ledger.errors import KeyFormatError
 
 if TYPE_CHECKING:
+    from cli.backends.remote_source import RemoteSource
     from ledger import note
 
 app = typer.Typer()
@@ -107,7 +108,10 @@ def _run(
     from ledger.events import format_time
 
     data = read_json(state_file)
-    pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY") or (data or {}).get("log_key")
+    # A pinned key wins over the one the state remembers (which must then match it).
+    pinned = (log_key or os.environ.get("PROVENANCE_LOG_KEY") or "").strip() or (
+        (data or {}).get("log_key")
+    )
     if not pinned:
         raise UsageError("pin the log's key: --log-key or PROVENANCE_LOG_KEY (first run)")
     previous = WitnessState.from_dict(data, pinned) if data is not None else None
@@ -117,7 +121,7 @@ def _run(
         served = checkpoint.read_text() if checkpoint else source.latest_checkpoint()
         size = note.Checkpoint.from_body(note.Note.from_bytes(served).text).size
         old = previous.seen.checkpoint.size if previous else 0
-        proof = source.consistency_proof(min(old, size), max(old, size)) if old != size else []
+        proof = _proof(source, old, size)
         now = datetime.now(UTC)
         try:
             new_state, line = cosign_next(
@@ -126,7 +130,8 @@ def _run(
         except SplitViewError as e:
             target = evidence or state_file.with_name(state_file.name + ".evidence.json")
             write_json(target, e.evidence, 0o644)
-            fail(f"split-view: {e.message}; refused to cosign; evidence in {target}")
+            kind = e.evidence.get("kind", "split-view")
+            fail(f"{kind}: {e.message}; refused to cosign; evidence in {target}")
         write_json(state_file, new_state.to_dict())  # persisted before the cosignature leaves
         body = submission(old, proof, new_state.seen.note, line)
         response = remote.http.request(
@@ -149,3 +154,17 @@ def _run(
             "configured witnesses vouch for it"
         ),
     )
+
+
+def _proof(source: RemoteSource, old: int, size: int) -> list[bytes]:
+    """The log's consistency proof from the cosigned size to the served one; none for a
+    smaller tree (refused as a rollback whatever the proof), and an empty one (which
+    then fails) when the log refuses to give it."""
+    from ledger.errors import LedgerError
+
+    if old == 0 or size <= old:
+        return []
+    try:
+        return source.consistency_proof(old, size)
+    except LedgerError:
+        return []

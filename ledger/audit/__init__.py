@@ -4,7 +4,10 @@
   rule and projection;
 - ledger.audit.auditor: full and incremental audits of a log source, with evidence;
 - ledger.audit.bundle: the export bundle format an offline auditor reads;
-- ledger.audit.witness: a witness's checks before it cosigns a checkpoint.
+- ledger.audit.witness: a witness's checks before it cosigns a checkpoint, and the
+  split-view and rollback evidence;
+- ledger.audit.monitor: the brand monitor (entries touching a brand not signed by it);
+- ledger.audit.skeleton: look-alike names (TR39 confusable skeletons).
 
 Pure: nothing here imports the store or a framework; sources are passed in.
 """

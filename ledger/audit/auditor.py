@@ -8,9 +8,10 @@ last checkpoint it verified (re-verified on load), the replayed projections, the
 chain hash and the right edge of the Merkle tree. Each run:
 
 1. fetches the latest checkpoint and verifies it under the pinned log key;
-2. checks it against the remembered one (ledger.audit.witness.check_consistent: same size,
-   same root; otherwise the server's consistency proof must verify); a failure is a
-   ``split-view`` finding whose evidence is both signed checkpoints and the proof;
+2. checks it against the remembered one (`check_kept`: same size, same root; otherwise
+   the server's consistency proof must verify, and the log must not have gone back); a
+   failure is a ``split-view`` (or ``rollback``) finding whose evidence is both signed
+   checkpoints and the proof;
 3. replays only the new entries through the rules from the remembered state: leaf
    hashes, signatures, rules, and the recomputed root at the new size, which must be the
    checkpoint's;
@@ -18,6 +19,10 @@ chain hash and the right edge of the Merkle tree. Each run:
    failed run is repeated in full next time, never skipped.
 
 The first run (no state) replays from genesis. Service layer: reads no files.
+
+`KeptCheckpoint` is the smaller memory of the local audit (ledger.service.audit): the
+last checkpoint it verified, per log, so that a database restored from an old backup (a
+consistent rollback) or rewritten is caught without ``--trusted``.
 """
 
 from __future__ import annotations
@@ -40,14 +45,16 @@ from ledger.audit.replay import (
     _replay_entry,
     audit_source,
 )
-from ledger.audit.witness import Seen, check_consistent
+from ledger.audit.witness import ROLLBACK, Seen, check_consistent, refuse_rollback
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, SplitViewError, ValidationError
 from ledger.merkle import Subtree
+from ledger.note.checkpoint import verify_checkpoint
 from ledger.rules import state
 from ledger.stored import StoredCheckpoint, StoredEntry
 
 STATE_FORMAT = "provenance-ledger/audit-state@v1"
+KEPT_FORMAT = "provenance-ledger/kept-checkpoint@v1"
 CHUNK = 1000
 _RECORDS: dict[str, type[Any]] = {
     "actor": state.ActorRecord,
@@ -242,18 +249,8 @@ def follow(
     replay = _Replay()
     if previous is not None:
         old = previous.seen.checkpoint
-        proof = (
-            source.consistency_proof(min(old.size, new.size), max(old.size, new.size))
-            if old.size != new.size
-            else []
-        )
-        try:  # (2)
-            check_consistent(previous.seen, seen.note, log_key, proof, observed_at)
-        except SplitViewError as e:
-            report.add("split-view", e.message, evidence=e.evidence)
-            return report, None
-        if new.size < old.size:
-            report.add("rollback", f"the log went back from size {old.size} to {new.size}")
+        proof = _proof_between(source, old.size, new.size)
+        if not check_kept(report, previous.seen, seen.note, log_key, proof, observed_at):  # (2)
             return report, None
         replay.state.apply(previous.records)
         replay.chain, replay.size = previous.chain, old.size
@@ -294,3 +291,129 @@ def _replay_new(
         if replay.size != end:
             return  # a gap: reported; the rest cannot be replayed
         start = end
+
+
+def check_kept(
+    report: AuditReport,
+    seen: Seen,
+    note_text: str,
+    log_key: str,
+    proof: Sequence[bytes] | None,
+    observed_at: str,
+) -> bool:
+    """Check the log's latest checkpoint against the one kept from a previous run.
+
+    ``proof`` is the log's consistency proof between the two sizes (None: the log cannot
+    give one, as a truncated database cannot prove its way to a size it no longer has).
+    Adds a ``split-view`` finding (a fork, or a failed proof) or a ``rollback`` one (the
+    latest is smaller than the kept one), each with the evidence
+    (ledger.audit.witness.Evidence) that `verify_evidence` accepts; returns True when the
+    latest checkpoint continues the kept one.
+
+    Raises:
+        NoteError, CheckpointSignatureError: the latest checkpoint does not verify under
+            ``log_key`` with the kept checkpoint's origin.
+    """
+    new = verify_checkpoint(note_text, log_key, origin=seen.checkpoint.origin)
+    try:
+        if proof is not None or new.size >= seen.checkpoint.size:
+            check_consistent(seen, note_text, log_key, proof or [], observed_at)
+        refuse_rollback(seen, note_text, new, log_key, proof or [], observed_at)
+    except SplitViewError as e:
+        code = "rollback" if e.evidence.get("kind") == ROLLBACK else "split-view"
+        report.add(code, e.message, evidence=e.evidence)
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class KeptCheckpoint:
+    """The local audit's memory of one log: its pinned key and the checkpoint it verified."""
+
+    log_key: str
+    seen: Seen
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the state file (docs/AUDIT.md, "State files")."""
+        return {"format": KEPT_FORMAT, "log_key": self.log_key, "seen": self.seen.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Any, log_key: str) -> KeptCheckpoint:
+        """Load a state file kept for the log with ``log_key``; re-verify its checkpoint.
+
+        Raises:
+            ValidationError: not such a state file, or one kept for another log key.
+            NoteError, CheckpointSignatureError: its checkpoint does not verify.
+        """
+        if not isinstance(data, dict) or data.get("format") != KEPT_FORMAT:
+            raise ValidationError(f"not a {KEPT_FORMAT} file", field="state")
+        if data.get("log_key") != log_key:
+            raise ValidationError("the state file was kept for another log key", field="state")
+        return cls(log_key, Seen.from_dict(data.get("seen"), log_key))
+
+
+class KeptSource(FollowSource, Protocol):
+    """A source `audit_kept` can replay in full and check against a kept checkpoint."""
+
+    def head(self) -> tuple[int, bytes | None]:
+        """The size of the tree the audit covers (the latest checkpoint's)."""
+
+    def entries(self, start: int, end: int) -> list[StoredEntry]:
+        """Entries ``start <= index < end`` of that tree."""
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """The checkpoints to check (the latest)."""
+
+    def nodes(self, wanted: list[Subtree]) -> dict[Subtree, bytes] | None:
+        """Stored tree nodes, if any."""
+
+    def state(self) -> state.State | None:
+        """Stored projections, if any."""
+
+
+def audit_kept(
+    source: KeptSource,
+    log_key: str,
+    previous: KeptCheckpoint | None,
+    observed_at: str,
+    *,
+    trusted: Sequence[str] = (),
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[AuditReport, KeptCheckpoint | None]:
+    """The full audit of a served log, checked against the checkpoint kept last time.
+
+    Steps: (1) the latest checkpoint verifies under ``log_key``; (2) against
+    ``previous``: `check_kept` (the log's consistency proof between the two sizes;
+    ``split-view`` or ``rollback`` findings with evidence), and the kept checkpoint
+    joins ``trusted``; (3) the full replay (ledger.audit.replay.audit_source) of that
+    same tree. Returns the report and the checkpoint to keep (None when something was
+    found: the caller keeps the old one).
+
+    Raises:
+        NoteError, CheckpointSignatureError: the latest checkpoint does not verify.
+    """
+    latest = Seen.verified(source.latest_checkpoint(), log_key)  # (1)
+    found = AuditReport()
+    kept = list(trusted)
+    if previous is not None:  # (2)
+        old, size = previous.seen.checkpoint.size, latest.checkpoint.size
+        proof = _proof_between(source, old, size)
+        check_kept(found, previous.seen, latest.note, log_key, proof, observed_at)
+        if old <= size:
+            kept.append(previous.seen.note)
+    report = audit_source(source, log_key, trusted=kept, workers=workers, progress=progress)
+    report.findings[:0] = found.findings
+    return report, KeptCheckpoint(log_key, latest) if report.ok else None
+
+
+def _proof_between(source: FollowSource, old: int, size: int) -> list[bytes] | None:
+    """The log's consistency proof between the kept and the latest size; a log that
+    refuses one for a larger tree gets an empty proof (which then fails), one that went
+    back and cannot prove its way to the kept size gets None (`check_kept`)."""
+    if old == size:
+        return []
+    try:
+        return source.consistency_proof(min(old, size), max(old, size))
+    except LedgerError:
+        return [] if size > old else None

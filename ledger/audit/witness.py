@@ -8,11 +8,14 @@ verified (`Seen`) can check each new one against it (`check_consistent`):
 2. same size: the roots must be equal (two roots for one size is a fork);
 3. larger size: the consistency proof old -> new must verify (RFC 9162 2.1.4.2);
 4. smaller size: the log went back; the proof new -> old must verify, and the
-   caller refuses to move backwards (it keeps its larger checkpoint).
+   caller refuses to move backwards (`refuse_rollback`: it keeps its larger checkpoint).
 
 A failure in (2) to (4) raises `SplitViewError` with an `Evidence`: both signed
 checkpoints and the proof that failed, publishable as JSON (docs/FORMAT.md, "Split-view
-evidence"). Anyone holding the log's key re-checks it with `verify_evidence`.
+evidence"). A log that went back consistently (it serves as its latest a prefix of a
+tree it signed before) is refused too, with ``rollback`` evidence: both signed
+checkpoints, the smaller one served after the larger. Anyone holding the log's key
+re-checks any of them with `verify_evidence`.
 
 Pure: no I/O (callers fetch proofs and write files), no clock (times are arguments).
 """
@@ -28,7 +31,6 @@ from ledger.errors import (
     LedgerError,
     ProofError,
     SplitViewError,
-    StaleCheckpointError,
     ValidationError,
 )
 from ledger.note.checkpoint import Checkpoint, as_verifier, verify_checkpoint
@@ -37,7 +39,8 @@ from ledger.note.signednote import ALG_ED25519, Note, NoteSignature, Signer
 
 EVIDENCE_FORMAT = "provenance-ledger/split-view-evidence@v1"
 STATE_FORMAT = "provenance-ledger/witness-state@v1"
-FORK, INCONSISTENT = "fork", "inconsistent"
+FORK, INCONSISTENT, ROLLBACK = "fork", "inconsistent", "rollback"
+KINDS = (FORK, INCONSISTENT, ROLLBACK)
 
 
 @dataclass(frozen=True)
@@ -161,24 +164,57 @@ def check_consistent(
     return new
 
 
+def refuse_rollback(
+    seen: Seen, note: str, new: Checkpoint, log_key: str, proof: Sequence[bytes], observed_at: str
+) -> None:
+    """Refuse a log that serves, as its latest, a smaller tree than one it signed before.
+
+    Call after `check_consistent` returned ``new`` for ``note``: a consistent rollback
+    (``new`` is a prefix of the remembered tree) is still a log going back, which an
+    append-only log never does (a restored backup, or a view shown to this client only).
+
+    Raises:
+        SplitViewError: ``new`` is smaller than the remembered checkpoint; its evidence
+            is of kind ``rollback``: the remembered (larger) checkpoint as ``old``, the
+            served one as ``new``.
+    """
+    old = seen.checkpoint
+    if new.size >= old.size:
+        return
+    detail = f"the log went back from size {old.size} to {new.size}"
+    record = Evidence(ROLLBACK, log_key, seen.note, note, tuple(proof), detail, observed_at)
+    raise SplitViewError(detail, record.to_dict())
+
+
 def verify_evidence(data: Any, log_key: str) -> Evidence:
     """Check published evidence: it proves the log behind ``log_key`` misbehaved.
 
     Steps: (1) parse; (2) both checkpoints verify under ``log_key``, same origin;
-    (3) a fork: same size, different roots; (4) otherwise the proof from the smaller
-    to the larger must fail (a proof that verifies voids the evidence; a third party
-    may also ask the log for a fresh proof between the two signed sizes: none exists).
+    (3) a ``fork``: same size, different roots; (4) a ``rollback``: the checkpoint
+    served later (``new``) is smaller than the one signed before (``old``): an
+    append-only log never signs a larger tree and then serves a smaller one as its
+    latest (the order is the observer's word, dated ``observed_at``; anyone confirms it
+    by fetching the log's latest checkpoint: below ``old``'s size, the log went back);
+    (5) ``inconsistent``: the proof from the smaller to the larger must fail (a proof
+    that verifies voids the evidence; a third party may also ask the log for a fresh
+    proof between the two signed sizes: none exists).
 
     Raises:
         ValidationError: the evidence does not show misbehaviour.
         NoteError, CheckpointSignatureError, KeyFormatError: a checkpoint does not verify.
     """
     record = Evidence.from_dict(data)  # (1)
+    if record.kind not in KINDS:
+        raise ValidationError(f"unknown kind; expected one of {', '.join(KINDS)}", field="kind")
     old = verify_checkpoint(record.old, log_key)  # (2)
-    new = verify_checkpoint(record.new, log_key)
+    new = verify_checkpoint(record.new, log_key, origin=old.origin)
     if old.size == new.size:  # (3)
         if old.root == new.root:
             raise ValidationError("same size and same root: no fork", field="new_checkpoint")
+        return record
+    if record.kind == ROLLBACK:  # (4)
+        if new.size > old.size:
+            raise ValidationError("the later checkpoint is larger: no rollback", field="kind")
         return record
     small, large = (old, new) if old.size < new.size else (new, old)
     try:  # (4)
@@ -237,20 +273,17 @@ def cosign_next(
     Raises:
         NoteError, CheckpointSignatureError: the checkpoint does not verify.
         SplitViewError: (2) failed.
-        StaleCheckpointError: (3) the log served a smaller tree than the one cosigned.
+        SplitViewError: (2) failed, or (3) the log served a smaller tree than the one
+            cosigned (``rollback`` evidence, `refuse_rollback`).
         KeyFormatError: ``witness`` is not a 0x04 key.
     """
     if previous is None:
         checkpoint = verify_checkpoint(note, log_key)  # (1)
     else:
-        checkpoint = check_consistent(previous.seen, note, log_key, proof, observed_at)  # (1), (2)
-        if checkpoint.size < previous.seen.checkpoint.size:  # (3)
-            raise StaleCheckpointError(
-                f"the log served size {checkpoint.size}, below the cosigned "
-                f"{previous.seen.checkpoint.size}",
-                previous.seen.checkpoint.size,
-                field="size",
-            )
+        seen = previous.seen
+        checkpoint = verify_checkpoint(note, log_key, origin=seen.checkpoint.origin)  # (1)
+        refuse_rollback(seen, note, checkpoint, log_key, proof, observed_at)  # (3)
+        check_consistent(seen, note, log_key, proof, observed_at)  # (2)
     line = cosign_checkpoint(checkpoint, witness, timestamp)  # (4)
     return WitnessState(log_key, Seen(log_only(note, log_key), checkpoint)), line
 

@@ -1,11 +1,21 @@
-"""Audits of a log in this deployment's own store (the pure replay is ledger.audit.replay)."""
+"""Audits of a log in this deployment's own store (the pure replay is ledger.audit.replay).
+
+`audit_stored` is the local audit of ``provenance audit --db``: it opens an existing
+database without creating or migrating anything, checks the log against the key the
+auditor pinned (never one derived from a key file beside it), and against the checkpoint
+kept from the previous run (ledger.audit.auditor.KeptCheckpoint), so that a database
+restored from an old backup or rewritten is caught without ``--trusted``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ledger.audit.auditor import KeptCheckpoint, check_kept
 from ledger.audit.replay import AuditReport, Progress, audit_source
+from ledger.audit.witness import Seen
+from ledger.errors import NotFoundError
 from ledger.merkle import Subtree
 from ledger.rules.state import State
 from ledger.store import Store
@@ -77,7 +87,7 @@ def audit_database(
     Raises:
         StorageError: the database cannot be reached or migrated.
     """
-    store = Store.open(url)
+    store = Store.open(url)  # the load generator's own database: migrating it is fine
     try:
         found = store.find_log(name)
         if found is None:
@@ -87,3 +97,65 @@ def audit_database(
         )
     finally:
         store.close()
+
+
+@dataclass(frozen=True)
+class StoredAudit:
+    """What `audit_stored` found, the log's origin, and the checkpoint to keep when
+    nothing was found (None: keep the old one)."""
+
+    report: AuditReport
+    origin: str
+    kept: KeptCheckpoint | None
+
+
+def audit_stored(
+    url: str,
+    name: str,
+    log_key: str,
+    kept_for: Callable[[str], KeptCheckpoint | None],
+    observed_at: str,
+    *,
+    trusted: Sequence[str] = (),
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> StoredAudit:
+    """Audit the existing log ``name`` in the database at ``url`` against ``log_key``.
+
+    Nothing is created or migrated (a mistyped database is refused, not made). Steps:
+    (1) the latest stored checkpoint verifies under ``log_key``; (2) against the
+    checkpoint kept for its origin (``kept_for(origin)``, None: none kept): consistent
+    and not smaller (ledger.audit.auditor.check_kept: ``split-view`` or ``rollback``
+    findings with their evidence), and the kept checkpoint joins ``trusted``; (3) the
+    full audit (`audit_log`).
+
+    Raises:
+        StorageError: the database cannot be reached, or holds no provenance tables.
+        NotFoundError: no log ``name`` in it, or the log has no checkpoint yet.
+        NoteError, CheckpointSignatureError: the latest checkpoint does not verify.
+        LedgerError: whatever ``kept_for`` raises (a state file kept for another key).
+    """
+    store = Store.open(url, create=False)
+    try:
+        found = store.find_log(name)
+        if found is None:
+            raise NotFoundError(f"no log named {name!r} in this database", field="log")
+        latest = Seen.verified(store.checkpoint(found.id).note, log_key)  # (1)
+        previous = kept_for(latest.checkpoint.origin)
+        report = AuditReport()
+        kept = list(trusted)
+        if previous is not None:  # (2)
+            old = previous.seen.checkpoint.size
+            size = latest.checkpoint.size
+            proof = store.consistency_proof(found.id, old, size) if 0 < old < size else None
+            check_kept(report, previous.seen, latest.note, log_key, proof, observed_at)
+            if old <= size:
+                kept.append(previous.seen.note)
+        full = audit_log(  # (3)
+            store, found.id, log_key, trusted=kept, workers=workers, progress=progress
+        )
+    finally:
+        store.close()
+    full.findings[:0] = report.findings
+    origin = latest.checkpoint.origin
+    return StoredAudit(full, origin, KeptCheckpoint(log_key, latest) if full.ok else None)

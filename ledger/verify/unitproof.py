@@ -25,6 +25,10 @@ The proof shows the unit's history up to the checkpoint's size; it cannot show t
 entry came later (no offline proof can), nor a revocation that the log's rules applied
 between a key's registration and its use (the audit replays the rules).
 
+`verify` also computes the unit's verdict from the proven chain alone
+(ledger.verify.recompute), with the actor facts the proof's own ``actor.register``
+entries prove: no server's verdict is involved.
+
 Pure: no I/O, no clock.
 """
 
@@ -40,6 +44,8 @@ from ledger.events import ActorRegister, KeyRecover, KeyRotate, parse_time
 from ledger.note.checkpoint import verify_checkpoint
 from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
+from ledger.verify.recompute import actor_from_register, recompute
+from ledger.verify.verdict import Reason
 
 HEADER = "provenance-ledger/unit-proof@v1"
 TLOG_PROOF = "c2sp.org/tlog-proof@v1"
@@ -68,7 +74,8 @@ class UnitProof:
 
 @dataclass(frozen=True)
 class VerifiedUnit:
-    """What a verified proof establishes: the unit's chain in a checkpoint of ``size``."""
+    """What a verified proof establishes: the unit's chain in a checkpoint of ``size``,
+    and the verdict and reasons computed from that chain alone."""
 
     gtin: str
     serial: str
@@ -76,6 +83,8 @@ class VerifiedUnit:
     chain: tuple[entry.Leaf, ...]
     chain_indices: tuple[int, ...]
     witnesses: tuple[str, ...]
+    verdict: str = ""
+    reasons: tuple[Reason, ...] = ()
 
 
 def encode(gtin: str, serial: str, entries: Iterable[ProvenEntry], checkpoint: str) -> str:
@@ -158,7 +167,9 @@ def verify(
         (4) every entry is signed by a key that an earlier entry in the proof
             registered for its signer (the genesis entry by the key it introduces);
         (5) the unit's entries form its chain: a commission first, then each ``prev``
-            naming the previous event's hash; any other entry registers keys.
+            naming the previous event's hash; any other entry registers keys;
+        (6) the verdict and reasons from that chain (ledger.verify.recompute), with the
+            facts of the actors the proof registers.
 
     Raises:
         NoteError, EncodingError: (1) malformed.
@@ -182,6 +193,12 @@ def verify(
         leaves.append((item.index, entry.Leaf.from_bytes(item.leaf)))
     _check_signatures(leaves)  # (4)
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
+    actors = {
+        leaf.signed.event.subject: actor_from_register(i, leaf.signed.event)
+        for i, leaf in leaves
+        if isinstance(leaf.signed.event, ActorRegister)
+    }
+    judged = recompute(chain, actors)  # (6)
     return VerifiedUnit(
         proof.gtin,
         proof.serial,
@@ -189,6 +206,8 @@ def verify(
         tuple(leaf for _, leaf in chain),
         tuple(i for i, _ in chain),
         tuple(w.name for w in signed),
+        str(judged.verdict),
+        tuple(judged.reasons),
     )
 
 

@@ -7,7 +7,11 @@ on the client's machine (ledger.verify.verdict.check_unit_chain): the checkpoint
 signed by the pinned log key, every leaf hashes to its hash and is included in that
 checkpoint, every event is signed by a key the client trusts for its actor, and each
 event extends the previous one. Any failure makes the verdict ``invalid``, whatever
-the log said; a view that checks keeps the log's verdict and reasons.
+the log said. Then the verdict and its reasons are computed again from the proven chain
+alone (ledger.verify.recompute), never taken from the server: a server that says
+``genuine`` of a sold unit is contradicted (``served_verdict`` keeps what it said, and
+`UnitViewCheck.disagreement` says it in one line). The served reasons that come from
+outside the log (signals, reports) are kept apart as ``hints``.
 
 Used by ``provenance verify`` and meant for any client (a scanner app, a partner's
 system). Pure: no store, no HTTP; the caller fetches the view and the keys.
@@ -15,15 +19,19 @@ system). Pure: no store, no HTTP; the caller fetches the view and the keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import codec
+from ledger import codec, crypto, label
+from ledger.entry import Leaf
 from ledger.errors import LedgerError
+from ledger.gs1 import UnitId
+from ledger.rules.state import ActorRecord
 from ledger.shapes import ReasonShape
+from ledger.verify.recompute import disagreement, hints, recompute
 from ledger.verify.verdict import INVALID, Reason, ServedEntry, check_unit_chain
-from ledger.vocab import ReasonCode
+from ledger.vocab import LabelState, ReasonCode
 
 
 @dataclass(frozen=True)
@@ -31,17 +39,28 @@ class UnitViewCheck:
     """What a client may believe of a served unit view.
 
     Attributes:
-        verdict: ``invalid`` when any check failed, else the verdict as served.
-        reasons: the failures, else the served reasons (``code``, ``message``,
-            ``evidence``; a server's per-language ``text`` is left out).
+        verdict: ``invalid`` when any check failed, else the verdict recomputed from
+            the proven chain (ledger.verify.recompute).
+        reasons: the failures, else the recomputed reasons (``code``, ``message``,
+            ``evidence``).
         failures: the checks that failed, empty when the view holds.
         checked: how many entries were checked.
+        served_verdict: the verdict the server said (a claim, not evidence).
+        hints: the served reasons from outside the log (signals, reports), each with
+            ``"hint": true``; never part of ``verdict``.
     """
 
     verdict: str
     reasons: list[ReasonShape]
     failures: tuple[Reason, ...]
     checked: int
+    served_verdict: str = ""
+    hints: tuple[ReasonShape, ...] = ()
+
+    @property
+    def disagreement(self) -> str | None:
+        """ "server said X, the proven chain says Y" when they differ, else None."""
+        return disagreement(self.served_verdict, self.verdict, bool(self.hints))
 
     @property
     def ok(self) -> bool:
@@ -59,9 +78,15 @@ def signers_of(view: Mapping[str, Any]) -> set[str]:
 
 
 def verify_unit_view(
-    view: Mapping[str, Any], verifier_key: str, public_keys: Mapping[str, str]
+    view: Mapping[str, Any],
+    verifier_key: str,
+    public_keys: Mapping[str, str],
+    actors: Mapping[str, ActorRecord] | None = None,
+    label_signature: str | None = None,
+    brand_keys: Sequence[str] = (),
 ) -> UnitViewCheck:
-    """Re-check every entry, proof and signature of a served unit view.
+    """Re-check every entry, proof and signature of a served unit view, then compute
+    its verdict again from the proven chain.
 
     Args:
         view: the unit view JSON as served (``verdict``, ``reasons``, ``entries``,
@@ -69,11 +94,17 @@ def verify_unit_view(
         verifier_key: the log's C2SP verifier key, pinned by the client (a key taken
             from the same server proves only that the server is self-consistent).
         public_keys: key id -> base64url Ed25519 public key of the signers to trust.
+        actors: the facts the client holds of the actors that signed or received the
+            unit (ledger.verify.recompute.actor_record of ``GET /v1/actors/{id}``);
+            an actor missing here counts as registered, with no role.
+        label_signature: the scanned label's brand signature (``s=``), checked here
+            against ``brand_keys`` (base64url public keys of the unit's brand; default:
+            the key that signed the commission).
 
     Returns:
-        The verdict to show: ``invalid`` with one reason per failed check, else the
-        served verdict and reasons. An entry that cannot even be decoded (a dropped
-        or garbled leaf, hash or proof) is a failed proof.
+        ``invalid`` with one reason per failed check, else the recomputed verdict and
+        reasons. An entry that cannot even be decoded (a dropped or garbled leaf, hash
+        or proof) is a failed proof.
     """
     entries = list(view.get("entries") or [])
     served: list[ServedEntry] = []
@@ -101,15 +132,39 @@ def verify_unit_view(
             )
         elif not failures:
             failures = check_unit_chain(served, checkpoint, verifier_key, public_keys)
+    said = str(view.get("verdict"))
+    given = tuple(hints(view.get("reasons") or []))
     if failures:
         return UnitViewCheck(
-            INVALID, [f.to_dict() for f in failures], tuple(failures), len(entries)
+            INVALID, [f.to_dict() for f in failures], tuple(failures), len(entries), said, given
         )
-    reasons: list[ReasonShape] = [
-        {"code": r["code"], "message": r["message"], "evidence": r["evidence"]}
-        for r in view.get("reasons") or []
-    ]
-    return UnitViewCheck(str(view["verdict"]), reasons, (), len(served))
+    chain = [(s.index, Leaf.from_bytes(s.leaf)) for s in served]
+    facts = dict(actors or {})
+    state = _label(chain, label_signature, brand_keys or _commission_key(chain, public_keys))
+    result = recompute(chain, facts, label=state)
+    reasons = [r.to_dict() for r in result.reasons]
+    return UnitViewCheck(str(result.verdict), reasons, (), len(served), said, given)
+
+
+def _commission_key(chain: list[tuple[int, Leaf]], public_keys: Mapping[str, str]) -> list[str]:
+    """The key that signed the unit's first entry (its commission), if trusted."""
+    found = public_keys.get(chain[0][1].signed.key) if chain else None
+    return [found] if found else []
+
+
+def _label(chain: list[tuple[int, Leaf]], signature: str | None, keys: Sequence[str]) -> LabelState:
+    """The scanned label's state: its signature checked against the brand's ``keys``."""
+    if signature is None or not chain:
+        return LabelState.ABSENT
+    unit = getattr(chain[0][1].signed.event, "unit", None)
+    if not isinstance(unit, UnitId):
+        return LabelState.INVALID
+    try:
+        public = [crypto.public_key_from_b64(k) for k in keys]
+        label.verify_label_signature(unit, signature, public)
+    except LedgerError:
+        return LabelState.INVALID
+    return LabelState.VALID
 
 
 def _served(item: Mapping[str, Any]) -> ServedEntry:

@@ -143,6 +143,9 @@ VERIFY = _object(
         "verdict": {"enum": VERDICTS},
         "reasons": {"type": "array", "items": REASON},
         "checked_locally": {"type": "integer", "minimum": 0},
+        "served_verdict": {"type": "string"},
+        "disagreement": {"type": ["string", "null"]},
+        "hints": {"type": "array", "items": {"type": "object"}},
         "entries": {
             "type": "array",
             "items": _object(
@@ -356,6 +359,8 @@ VERIFY_PROOF = _object(
         "size": {"type": "integer", "minimum": 1},
         "witnesses": {"type": "array", "items": {"type": "string"}},
         "entries": VERIFY["properties"]["entries"],
+        "verdict": {"enum": VERDICTS},
+        "reasons": {"type": "array", "items": REASON},
     }
 )
 """``verify --proof FILE``: what the offline proof establishes (a failure exits 1)."""

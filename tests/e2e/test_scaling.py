@@ -243,6 +243,7 @@ def test_two_logs_on_two_databases_behind_one_server(
     env = {
         **os.environ,
         "PROVENANCE_LOGS": str(write_config(tmp_path, url_a, url_b)),
+        "PROVENANCE_HOME": str(tmp_path / "home"),  # the audits' kept checkpoints
         "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PROVENANCE_RATE": "1000",
         "PROVENANCE_BURST": "5000",

@@ -1,22 +1,28 @@
 """ledger.verify.unitview.verify_unit_view: a served unit view as a client re-checks it.
 
 A view built from a scripted log (leaves, proofs, a checkpoint signed by the log's key)
-keeps its verdict; a changed leaf, a leaf with a recomputed hash, a checkpoint under
-another key, a dropped or emptied proof, a dropped entry and an unknown signer each make
-it ``invalid`` with the reason of the check that failed.
+gets its verdict recomputed from the proven chain (ledger.verify.recompute); a changed
+leaf, a leaf with a recomputed hash, a checkpoint under another key, a dropped or
+emptied proof, a dropped entry and an unknown signer each make it ``invalid`` with the
+reason of the check that failed. A server that rewrites a sold unit's verdict to
+``genuine`` is contradicted; a chain that breaks the rules is ``invalid``; signals stay
+hints.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
-from ledger import codec, crypto, merkle, note
+from ledger import codec, crypto, label, merkle, note
 from ledger.entry import Leaf
 from ledger.events import ActorRegister
+from ledger.gs1 import UnitId
+from ledger.rules.state import ActorRecord
 from ledger.verify.unitview import signers_of, verify_unit_view
-from tests.factories import GTIN, key
-from tests.rules_factories import NOW, SERIAL, base
+from tests.factories import GTIN, key, public_b64
+from tests.rules_factories import NOW, SERIAL, World, base
 
 ORIGIN = "test.example/view-log"
 LOG = note.Signer(ORIGIN, key(1))
@@ -24,11 +30,15 @@ LOG_KEY = LOG.verifier.to_text()
 OTHER_LOG_KEY = note.Signer(ORIGIN, key(9)).verifier.to_text()
 
 
-def _served() -> tuple[dict[str, Any], dict[str, str]]:
-    """The view of SERIAL after a handoff and a receive, and the signers' keys."""
-    world = base()
-    world.accept(world.on_unit("handoff", "acme", to="ship-co"))
-    world.accept(world.on_unit("receive", "ship-co"))
+def _served(
+    world: World | None = None, verdict: str = "genuine"
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The view of SERIAL in ``world``'s log (default: after a handoff and a receive), as
+    a server would serve it with ``verdict``, and the signers' keys."""
+    if world is None:
+        world = base()
+        world.accept(world.on_unit("handoff", "acme", to="ship-co"))
+        world.accept(world.on_unit("receive", "ship-co"))
     leaves = [Leaf.build(s, NOW) for s in world.log]
     hashes = [leaf.hash for leaf in leaves]
     size = len(hashes)
@@ -55,7 +65,7 @@ def _served() -> tuple[dict[str, Any], dict[str, str]]:
         for k in leaf.signed.event.keys
     }
     view = {
-        "verdict": "genuine",
+        "verdict": verdict,
         "reasons": [
             {"code": "verified", "message": "every entry checks", "evidence": {}, "text": "ok"}
         ],
@@ -64,6 +74,11 @@ def _served() -> tuple[dict[str, Any], dict[str, str]]:
         "checkpoint": checkpoint.decode(),
     }
     return view, keys
+
+
+def facts(world: World) -> dict[str, ActorRecord]:
+    """The actor facts a client would fetch (GET /v1/actors/{id}), from the world's state."""
+    return dict(world.state.actors)
 
 
 VIEW, KEYS = _served()
@@ -78,13 +93,75 @@ def codes(result: Any) -> set[str]:
     return {r["code"] for r in result.reasons}
 
 
-def test_a_good_view_keeps_its_verdict_and_reasons() -> None:
-    result = verify_unit_view(view(), LOG_KEY, KEYS)
+def test_a_good_view_gets_its_verdict_from_the_chain() -> None:
+    result = verify_unit_view(view(), LOG_KEY, KEYS, facts(base()))
     assert result.ok
-    assert result.verdict == "genuine"
+    assert result.verdict == "genuine" and result.disagreement is None
     assert result.checked == 3
-    assert result.reasons == [{"code": "verified", "message": "every entry checks", "evidence": {}}]
+    assert [r["code"] for r in result.reasons] == ["verified"]
+    assert result.reasons[0]["message"] != "every entry checks"  # recomputed, not served
     assert signers_of(VIEW) == {"acme", "ship-co"}
+
+
+def sold() -> World:
+    """SERIAL handed to the shop, received and sold."""
+    world = base()
+    world.accept(world.on_unit("handoff", "acme", to="shop"))
+    world.accept(world.on_unit("receive", "shop"))
+    world.accept(world.on_unit("sell", "shop"))
+    return world
+
+
+def test_a_server_that_rewrites_a_sold_unit_to_genuine_is_contradicted() -> None:
+    world = sold()
+    lying, keys = _served(world, verdict="genuine")
+    result = verify_unit_view(lying, LOG_KEY, keys, facts(world))
+    assert result.ok and result.verdict == "caution"
+    assert [r["code"] for r in result.reasons] == ["sold"]
+    assert result.served_verdict == "genuine"
+    assert result.disagreement == "server said genuine, the proven chain says caution"
+    honest, _ = _served(world, verdict="caution")
+    assert verify_unit_view(honest, LOG_KEY, keys, facts(world)).disagreement is None
+
+
+def test_signals_are_hints_kept_apart() -> None:
+    hinted = view()
+    hinted["verdict"] = "caution"
+    signal = {"code": "many-scanners", "message": "scanned by many", "evidence": {"n": 11}}
+    hinted["reasons"] = [signal]
+    result = verify_unit_view(hinted, LOG_KEY, KEYS, facts(base()))
+    assert result.verdict == "genuine" and result.disagreement is None
+    assert result.hints == ({**signal, "hint": True},)
+    assert "many-scanners" not in codes(result)
+
+
+def test_a_chain_that_breaks_the_rules_is_invalid() -> None:
+    world = base()
+    world.accept(world.on_unit("handoff", "acme", to="ship-co"))
+    # The shop sells a unit it never held: signed with its real key, never accepted by
+    # the rules, served by a lying log as if it had been.
+    world.log.append(world.on_unit("sell", "shop"))
+    lying, keys = _served(world, verdict="genuine")
+    result = verify_unit_view(lying, LOG_KEY, keys, facts(world))
+    assert result.verdict == "invalid" and codes(result) == {"chain-broken"}
+    assert "not-custodian" in result.reasons[0]["message"]
+
+
+def test_a_revoked_handler_and_a_label_are_judged_here() -> None:
+    world = base()
+    world.accept(world.on_unit("handoff", "acme", to="ship-co"))
+    world.accept(world.on_unit("receive", "ship-co"))
+    shown, keys = _served(world)
+    revoked = facts(world)
+    revoked["ship-co"] = replace(revoked["ship-co"], revoked_index=99)
+    result = verify_unit_view(shown, LOG_KEY, keys, revoked)
+    assert result.verdict == "caution" and "revoked-handler" in codes(result)
+    brand_key = public_b64(2)
+    good = label.sign_label(UnitId(GTIN, SERIAL), key(2))
+    ok = verify_unit_view(shown, LOG_KEY, keys, facts(world), good, [brand_key])
+    assert ok.verdict == "genuine"
+    forged = verify_unit_view(shown, LOG_KEY, keys, facts(world), "A" * 86, [brand_key])
+    assert forged.verdict == "invalid" and codes(forged) == {"label-invalid"}
 
 
 def test_an_unknown_unit_has_nothing_to_check() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from ledger import merkle, note
 from ledger.audit import witness
-from ledger.errors import LedgerError, SplitViewError, StaleCheckpointError, ValidationError
+from ledger.errors import LedgerError, SplitViewError, ValidationError
 from ledger.service import cosigning
 from tests.factories import key
 
@@ -98,8 +98,18 @@ def test_cosign_next_remembers_and_refuses_rollback() -> None:
     grown, _ = witness.cosign_next(
         loaded, signed(HONEST, 20), LOG_KEY, proof(HONEST, 10, 20), W1, 8, NOW
     )
-    with pytest.raises(StaleCheckpointError):
+    with pytest.raises(SplitViewError) as caught:  # a consistent rollback, refused
         witness.cosign_next(grown, signed(HONEST, 10), LOG_KEY, proof(HONEST, 10, 20), W1, 9, NOW)
+    evidence = caught.value.evidence
+    assert evidence["kind"] == "rollback" and evidence["new_checkpoint"] == signed(HONEST, 10)
+    witness.verify_evidence(evidence, LOG_KEY)  # publishable
+    grew = dict(
+        evidence, old_checkpoint=evidence["new_checkpoint"], new_checkpoint=signed(HONEST, 20)
+    )
+    with pytest.raises(ValidationError):  # growing is no rollback
+        witness.verify_evidence(grew, LOG_KEY)
+    with pytest.raises(ValidationError):  # a kind the format does not know
+        witness.verify_evidence(dict(evidence, kind="other"), LOG_KEY)
     with pytest.raises(ValidationError):
         witness.WitnessState.from_dict(
             state.to_dict(), note.Signer(ORIGIN, key(3)).verifier.to_text()

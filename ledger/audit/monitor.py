@@ -1,0 +1,308 @@
+"""The brand monitor: every entry that touches a brand's identity and is not the brand's own.
+
+A Certificate Transparency monitor watches a log for certificates of its domains that
+it did not ask for; this one watches a provenance log for a brand (``provenance
+monitor --as BRAND``). It reads the log in order from where it stopped and reports
+(`Alert`, codes in `CODES`):
+
+- ``key-recovery``: a ``key.recover`` naming the brand (the operator's slow path to
+  give a brand that lost its keys new ones: the brand must see it while it can cancel);
+- ``foreign-key-change``: a ``key.rotate`` of the brand not signed by one of its keys;
+- ``foreign-signature``: an entry signed as the brand by a key the brand never had
+  (its keys are those of its registration and of the rotations it signed itself);
+- ``brand-revoked``: an ``actor.revoke`` of the brand;
+- ``overlapping-prefix``: another actor registered with a GS1 company prefix equal to
+  one of the brand's, or nested in it, or holding it;
+- ``look-alike-name``: another actor registered with a name whose TR39 skeleton
+  (ledger.audit.skeleton) is the brand's;
+- ``foreign-product``, ``foreign-unit``: a ``product.register`` or a ``commission`` of a
+  GTIN under the brand's prefixes by anyone but the brand;
+- ``partner-revoked``: an ``authorization.revoke`` of an authorization the brand granted,
+  or an ``actor.revoke`` of a partner it authorized, by anyone but the brand.
+
+It reads entries as served dicts (`entry_dict` of the leaf bytes: ``index``, ``event``,
+``key``, ``hash``) and matches on kind strings and fields, so kinds this client does not
+know (a newer log's) are still read. The caller proves each entry in the log's signed
+checkpoint before it calls `scan`. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ledger import codec, crypto, entry, gs1
+from ledger.audit.skeleton import skeleton
+from ledger.errors import LedgerError, ValidationError
+
+STATE_FORMAT = "provenance-ledger/monitor-state@v1"
+CODES = (
+    "key-recovery",
+    "foreign-key-change",
+    "foreign-signature",
+    "brand-revoked",
+    "overlapping-prefix",
+    "look-alike-name",
+    "foreign-product",
+    "foreign-unit",
+    "partner-revoked",
+)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One entry the brand should look at: where, what, who, why."""
+
+    index: int
+    code: str
+    kind: str
+    actor: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (docs/AUDIT.md, "The brand monitor")."""
+        return {
+            "index": self.index,
+            "code": self.code,
+            "kind": self.kind,
+            "actor": self.actor,
+            "message": self.message,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class Brand:
+    """What the monitor knows of the brand, learnt from the log itself.
+
+    ``keys``: the key ids the brand registered or rotated in itself; ``partners``:
+    authorization id -> partner, for every authorization the brand granted.
+    """
+
+    id: str
+    name: str | None = None
+    prefixes: tuple[str, ...] = ()
+    keys: frozenset[str] = frozenset()
+    partners: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in the monitor's state file."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefixes": list(self.prefixes),
+            "keys": sorted(self.keys),
+            "partners": dict(sorted(self.partners.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Brand:
+        """Parse the JSON form.
+
+        Raises:
+            ValidationError: a field is missing or of the wrong type.
+        """
+        try:
+            name = data["name"]
+            prefixes = tuple(str(p) for p in data["prefixes"])
+            keys = frozenset(str(k) for k in data["keys"])
+            partners = {str(a): str(p) for a, p in dict(data["partners"]).items()}
+            brand = str(data["id"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValidationError(f"malformed monitor state: {e!r}", field="brand") from e
+        if name is not None and not isinstance(name, str):
+            raise ValidationError("name must be text", field="brand.name")
+        return cls(brand, name, prefixes, keys, partners)
+
+
+def entry_dict(index: int, leaf: bytes) -> dict[str, Any]:
+    """A served entry read from its leaf bytes: ``index``, ``event`` (as signed), ``key``
+    (the signing key id) and ``hash`` (the event hash: an authorization's id).
+
+    Reads the canonical JSON without interpreting the event, so a kind this client does
+    not know is read all the same.
+
+    Raises:
+        EncodingError, ValidationError: the leaf is not a canonical envelope.
+    """
+    value = codec.parse_canonical(leaf)
+    if not isinstance(value, dict) or not isinstance(value.get("event"), dict):
+        raise ValidationError("expected a leaf with an event", field="leaf")
+    event = value["event"]
+    return {
+        "index": index,
+        "event": event,
+        "key": str(value.get("key", "")),
+        "hash": codec.b64url_encode(entry.event_hash(codec.canonical(event))),
+    }
+
+
+def scan(brand: Brand, entries: Iterable[Mapping[str, Any]]) -> tuple[list[Alert], Brand]:
+    """Read ``entries`` (served dicts, in log order) for ``brand``; return the alerts and
+    what the monitor knows of the brand afterwards (module docstring)."""
+    alerts: list[Alert] = []
+    for item in entries:
+        found, brand = _one(brand, item)
+        alerts.extend(found)
+    return alerts, brand
+
+
+def _one(brand: Brand, item: Mapping[str, Any]) -> tuple[list[Alert], Brand]:
+    event = item.get("event")
+    if not isinstance(event, Mapping):
+        return [], brand
+    index, kind = int(item.get("index", -1)), str(event.get("kind", ""))
+    actor, key = str(event.get("actor", "")), str(item.get("key", ""))
+    own = actor == brand.id and key in brand.keys
+
+    def alert(code: str, message: str, **evidence: Any) -> Alert:
+        return Alert(index, code, kind, actor, message, {"key": key, **evidence})
+
+    alerts: list[Alert] = []
+    if actor == brand.id and not own and brand.keys:
+        alerts.append(alert("foreign-signature", f"signed as {brand.id} by a key it never had"))
+    subject = event.get("subject")
+    if kind == "actor.register":
+        if subject == brand.id:
+            return alerts, _registered(brand, event)
+        alerts.extend(_newcomer(brand, event, alert))
+    elif kind == "key.rotate" and subject == brand.id:
+        if own:
+            return alerts, _rotated(brand, event)
+        alerts.append(alert("foreign-key-change", f"{actor} changed {brand.id}'s keys"))
+    elif kind == "key.recover" and subject == brand.id:
+        alerts.append(alert("key-recovery", f"{actor} started a key recovery of {brand.id}"))
+    elif kind == "actor.revoke" and subject == brand.id and not own:
+        alerts.append(alert("brand-revoked", f"{actor} revoked {brand.id}"))
+    elif kind == "actor.revoke" and subject in brand.partners.values() and not own:
+        alerts.append(alert("partner-revoked", f"{actor} revoked partner {subject}"))
+    elif kind == "authorization.revoke" and not own:
+        partner = brand.partners.get(str(event.get("authorization")))
+        if partner is not None:
+            alerts.append(
+                alert("partner-revoked", f"{actor} revoked {brand.id}'s authorization of {partner}")
+            )
+    elif kind == "authorize" and own:
+        partners = {**brand.partners, str(item.get("hash")): str(event.get("partner"))}
+        return alerts, replace(brand, partners=partners)
+    elif kind == "product.register" and not own:
+        alerts.extend(_under(brand, str(event.get("gtin", "")), "foreign-product", alert))
+    elif kind == "commission" and not own:
+        unit = event.get("unit")
+        gtin = str(unit.get("gtin", "")) if isinstance(unit, Mapping) else ""
+        alerts.extend(_under(brand, gtin, "foreign-unit", alert))
+    return alerts, brand
+
+
+def _registered(brand: Brand, event: Mapping[str, Any]) -> Brand:
+    """The brand's own registration: its name, prefixes and first keys."""
+    return replace(
+        brand,
+        name=str(event.get("name", "")),
+        prefixes=tuple(str(p) for p in event.get("prefixes") or ()),
+        keys=brand.keys | _key_ids(event.get("keys") or ()),
+    )
+
+
+def _rotated(brand: Brand, event: Mapping[str, Any]) -> Brand:
+    """A rotation the brand signed itself: its keys from now on."""
+    removed = {str(k) for k in event.get("remove") or ()}
+    return replace(brand, keys=(brand.keys | _key_ids(event.get("add") or ())) - removed)
+
+
+def _key_ids(keys: Iterable[Any]) -> frozenset[str]:
+    out = set()
+    for text in keys:
+        try:
+            out.add(crypto.key_id(codec.b64url_decode(str(text))))
+        except LedgerError:
+            continue  # a malformed key was refused by the log; nothing to trust
+    return frozenset(out)
+
+
+def _newcomer(brand: Brand, event: Mapping[str, Any], alert: Any) -> list[Alert]:
+    """Another actor's registration: a prefix overlapping the brand's, a look-alike name."""
+    out = []
+    subject = str(event.get("subject", ""))
+    theirs = [str(p) for p in event.get("prefixes") or ()]
+    overlap = sorted(
+        {t for t in theirs for p in brand.prefixes if t.startswith(p) or p.startswith(t)}
+    )
+    if overlap:
+        out.append(
+            alert(
+                "overlapping-prefix",
+                f"{subject} registered with GS1 prefixes overlapping {brand.id}'s",
+                subject=subject,
+                prefixes=overlap,
+            )
+        )
+    name = event.get("name")
+    if brand.name and isinstance(name, str) and skeleton(name) == skeleton(brand.name):
+        out.append(
+            alert(
+                "look-alike-name",
+                f"{subject} registered a name that looks like {brand.id}'s",
+                subject=subject,
+                name=name,
+                skeleton=skeleton(name),
+            )
+        )
+    return out
+
+
+def _under(brand: Brand, gtin: str, code: str, alert: Any) -> list[Alert]:
+    """An alert when ``gtin`` falls under one of the brand's GS1 prefixes."""
+    try:
+        matched = [p for p in brand.prefixes if gs1.company_prefix_matches(gtin, p)]
+    except LedgerError:
+        return []
+    if not matched:
+        return []
+    what = "a product" if code == "foreign-product" else "a unit"
+    return [alert(code, f"{what} of GTIN {gtin} under {brand.id}'s prefix", gtin=gtin)]
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    """What the monitor remembers between runs: the log's key, the last checkpoint it
+    proved entries in (ledger.audit.witness.Seen JSON), the next index to read, and the
+    brand."""
+
+    log_key: str
+    checkpoint: dict[str, Any] | None
+    next_index: int
+    brand: Brand
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the state file."""
+        return {
+            "format": STATE_FORMAT,
+            "log_key": self.log_key,
+            "seen": self.checkpoint,
+            "next_index": self.next_index,
+            "brand": self.brand.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, brand: str, log_key: str | None) -> MonitorState:
+        """Load a state file kept for ``brand`` (and ``log_key`` when pinned).
+
+        Raises:
+            ValidationError: not a monitor state, or kept for another brand or key.
+        """
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise ValidationError(f"not a {STATE_FORMAT} file", field="state")
+        kept = Brand.from_dict(data.get("brand"))
+        if kept.id != brand:
+            raise ValidationError(f"the state file was kept for {kept.id}", field="state")
+        key = data.get("log_key")
+        if not isinstance(key, str) or (log_key is not None and key != log_key):
+            raise ValidationError("the state file was kept for another log key", field="state")
+        index = data.get("next_index")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValidationError("next_index must be a count", field="state")
+        seen = data.get("seen")
+        return cls(key, seen if isinstance(seen, dict) else None, index, kept)
