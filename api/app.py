@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import problems
 from api.context import Context
 from api.metrics import Metrics
+from api.quota import WriteQuota
 from api.ratelimit import make_limiter
 from api.routers import (
     actors,
@@ -90,6 +91,8 @@ def create_app(
         ).digest(),
     )
 
+    write_quota = WriteQuota.from_settings(settings)  # per actor (api.quota)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         for each in deployment.ledgers.values():  # scan retention (ledger.service.policies)
@@ -103,6 +106,7 @@ def create_app(
                 await flusher
             await context.flush_scans()
             await context.limiter.close()
+            await write_quota.close()
             if owned:
                 deployment.close()
 
@@ -115,6 +119,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.ctx = context
+    app.state.write_quota = write_quota
     problems.install(app)
     document_problems(app)
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)

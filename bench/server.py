@@ -61,6 +61,8 @@ def serve(
             "PROVENANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "PROVENANCE_RATE": "10000000",
             "PROVENANCE_BURST": "10000000",
+            "PROVENANCE_WRITE_RATE": "1000000000",  # no write quota per actor (api.quota)
+            "PROVENANCE_WRITE_BURST": "10000000",
             **(extra_env or {}),
         }
         command = [
