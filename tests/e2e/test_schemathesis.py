@@ -1,12 +1,27 @@
-"""schemathesis against the app's own OpenAPI, served by a real uvicorn server on SQLite.
+"""schemathesis against every route of the app, served by a real uvicorn server on SQLite.
 
-Each operation of ``/openapi.json`` gets its documented examples and fuzzed requests,
-schema-valid and schema-invalid (schemathesis' positive and negative modes): over 1,000
-requests in all, counted and asserted. Every response must
+The fuzzed document is the served ``/openapi.json`` completed with what it leaves out
+(`complete`), so that every route the app mounts is fuzzed, which a test checks:
+
+- the request bodies of the page's forms: the claim (JSON, or the urlencoded or
+  multipart form, answered by an HTML page) and the report (JSON, or the multipart form
+  with a photo);
+- the resolver's catch-all ``/01/{rest}`` (every other Digital Link form) and, on the
+  resolver's routes (the shopper's page), a drawn ``Accept`` (``text/html`` as a browser
+  sends it, JSON, JSON-LD) and ``Accept-Language``;
+- the log-scoped routes again under ``/logs/{log}`` (the served log, or another name);
+- ``/docs`` and ``/openapi.json`` themselves.
+
+Each operation gets its documented examples and fuzzed requests, schema-valid and
+schema-invalid (schemathesis' positive and negative modes): over 2,000 requests in all,
+counted and asserted, in the full run (marked slow: about 45 s on two idle cores, over two
+minutes on busy ones); the default run sends over 350 over the same routes. Every
+response must
 
 - not be a 5xx;
 - when it is a 4xx, be RFC 9457 ``application/problem+json`` whose ``type`` is
-  ``urn:provenance-ledger:problem:<code>`` and whose ``status`` is the response's;
+  ``urn:provenance-ledger:problem:<code>`` and whose ``status`` is the response's, or,
+  for a browser's request (a form post, or ``Accept: text/html``), an HTML error page;
 - pass schemathesis' built-in checks: a documented status code and content type, a body
   matching the documented schema, documented headers, schema-invalid input refused.
 
@@ -22,15 +37,20 @@ schemathesis' pytest plugin (``schemathesis.pytest.from_fixture``) does not run 
 installed pytest 9 (it sets ``Function._nodeid``), so the Hypothesis tests are built here
 from the public strategies (``APIOperation.as_strategy``) and run one operation at a time,
 derandomized so that CI sees the same requests each run; every operation's failure is
-collected before the test fails, so one run shows them all. The whole module takes ~30 s.
+collected before the test fails, so one run shows them all.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -38,15 +58,42 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from starlette.routing import BaseRoute
 
+from api.app import LOG_SCOPED, app_from_env
+from ledger.vocab import ReportReason
 from tests.e2e.server import LiveServer, start
 
 PROBLEM = "application/problem+json"
 PROBLEM_TYPE = "urn:provenance-ledger:problem:"
-MIN_REQUESTS = 1000
-# Examples per operation; operations without parameters run out of distinct requests
-# early, so the others carry the total.
-MAX_EXAMPLES = 150
+# (examples per operation, requests asserted in all): the full run (slow: about 45 s on
+# two idle cores, over 2 minutes on busy ones) and the default run's smaller one over the
+# same routes. Operations without parameters run out of distinct requests early, so the
+# others carry the total.
+FULL = (80, 2000)
+QUICK = (12, 350)
+HTML = "text/html"
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: what a browser, an app and an EPCIS client send to the resolver (the shopper's page)
+ACCEPTS = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    HTML,
+    "application/json",
+    "application/ld+json",
+    "*/*",
+    "",
+)
+#: (operation, status class) that must have been answered with an HTML page
+BROWSER = (
+    ("GET /01/{gtin}/21/{serial}", 2),
+    ("GET /01/{gtin}/10/{lot}/21/{serial}", 2),
+    ("GET /01/{gtin}/22/{cpv}/21/{serial}", 2),
+    ("POST /v1/units/{gtin}/{serial}/claim", 4),
+    ("POST /v1/reports", 2),
+)
+#: one answer: operation, status, media type
+Sent = tuple[str, int, str]
+LANGUAGES = ("en", "zh-CN,zh;q=0.9", "fr-CH, fr;q=0.9, en;q=0.8", "", "*", "x" * 200)
 # Methods no route declares: each gets 405 with an Allow header, as a problem.
 UNDECLARED = ("PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
@@ -64,6 +111,187 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def api_schema(server: LiveServer) -> schemathesis.BaseSchema:
     """The OpenAPI document exactly as the running server serves it."""
     return schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def full_schema(server: LiveServer, api_schema: schemathesis.BaseSchema) -> dict[str, Any]:
+    """The served document completed with every route it leaves out (`complete`)."""
+    return complete(api_schema.raw_schema, server.env["PROVENANCE_LOG"], server.url)
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/Problem"}
+    return {
+        str(status): {"description": "problem", "content": {PROBLEM: {"schema": ref}}}
+        for status in statuses
+    }
+
+
+def _also_html(responses: dict[str, Any]) -> None:
+    """A browser's form is answered by an HTML page: success or error."""
+    for status, response in responses.items():
+        if status.startswith(("2", "4")):
+            response.setdefault("content", {})[HTML] = {"schema": {"type": "string"}}
+
+
+_UNIT_PARAMS = [
+    {
+        "name": "gtin",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "examples": ["09506000134352", "9506000134352"]},
+    },
+    {
+        "name": "serial",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "examples": ["SN-0001", "SOLD-1", "NO-SUCH-1"]},
+    },
+]
+_CLAIM = {
+    "type": "object",
+    "required": ["code"],
+    "properties": {
+        "code": {"type": "string", "examples": ["ABCD-EFGH-JKMN-PQRS-T"]},
+        "lang": {"type": "string", "enum": ["en", "zh-CN"]},
+    },
+}
+_REPORT_FIELDS: dict[str, Any] = {
+    "gtin": {"type": "string", "examples": ["09506000134352"]},
+    "serial": {"type": "string", "examples": ["SN-0001"]},
+    "reason": {"type": "string", "enum": [r.value for r in ReportReason]},
+    "text": {"type": "string", "maxLength": 2000},
+}
+_REPORT_JSON = {
+    "type": "object",
+    "required": ["gtin", "serial", "reason"],
+    "properties": {
+        **_REPORT_FIELDS,
+        "text": {"type": ["string", "null"], "maxLength": 2000},
+        "photo": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]*$"},
+    },
+}
+_REPORT_FORM = {
+    "type": "object",
+    "required": ["gtin", "serial", "reason"],
+    "properties": {
+        **_REPORT_FIELDS,
+        "lang": {"type": "string", "enum": ["en", "zh-CN"]},
+        "photo": {"type": "string", "format": "binary"},
+    },
+}
+
+#: the same form without a file (a urlencoded form cannot carry one)
+_REPORT_URLENCODED = {
+    **_REPORT_FORM,
+    "properties": {k: v for k, v in _REPORT_FORM["properties"].items() if k != "photo"},
+}
+
+
+def complete(served: dict[str, Any], log: str, url: str) -> dict[str, Any]:
+    """``served`` plus every route it leaves out, as the module docstring lists them."""
+    raw = copy.deepcopy(served)
+    raw["servers"] = [{"url": url}]
+    paths: dict[str, Any] = raw["paths"]
+
+    claim = paths["/v1/units/{gtin}/{serial}/claim"]["post"]
+    claim["parameters"] = copy.deepcopy(_UNIT_PARAMS)
+    claim["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": _CLAIM}}
+        | {form: {"schema": _CLAIM} for form in FORMS},
+    }
+    _also_html(claim["responses"])
+
+    report = paths["/v1/reports"]["post"]
+    report["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _REPORT_JSON},
+            "multipart/form-data": {"schema": _REPORT_FORM},
+            "application/x-www-form-urlencoded": {"schema": _REPORT_URLENCODED},
+        },
+    }
+    _also_html(report["responses"])
+
+    # The resolver's catch-all ``/01/{rest:path}``: every other Digital Link form (a CPV,
+    # with or without a lot), and ``rest`` as one segment (its "/" sent as %2F: a serial
+    # holding a slash, or garbage). Each goes to the same route.
+    with_lot = paths["/01/{gtin}/10/{lot}/21/{serial}"]["get"]
+    cpv = {
+        "name": "cpv",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[-#/0-9A-Z]{1,20}$", "examples": ["CPV-1"]},
+    }
+    for template in ("/01/{gtin}/22/{cpv}/10/{lot}/21/{serial}", "/01/{gtin}/22/{cpv}/21/{serial}"):
+        operation = copy.deepcopy(with_lot)
+        operation["operationId"] = f"resolve_cpv_{len(paths)}"
+        params = [
+            p
+            for p in operation["parameters"]
+            if p["in"] != "path" or "{" + p["name"] + "}" in template
+        ]
+        operation["parameters"] = [params[0], cpv, *params[1:]]
+        paths[template] = {"get": operation}
+    rest = copy.deepcopy(with_lot)
+    rest["operationId"] = "resolve_other"
+    rest["parameters"] = [
+        {
+            "name": "rest",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "examples": ["09506000134352", "SN%2F1"]},
+        },
+        *(p for p in with_lot["parameters"] if p["in"] == "query"),
+    ]
+    paths["/01/{rest}"] = {"get": rest}
+
+    # The log-scoped routes again under /logs/{log}: the served log, or another.
+    log_param = {
+        "name": "log",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": [log, "no-such-log"]},
+    }
+    for path in sorted(_log_scoped_paths()):
+        item = copy.deepcopy(paths[path])
+        for method, operation in item.items():
+            operation["operationId"] = f"{operation.get('operationId', method)}_in_log"
+            operation["parameters"] = [log_param, *operation.get("parameters", [])]
+            operation["responses"] = {**_problems(404), **operation["responses"]}
+        paths["/logs/{log}" + path] = item
+
+    def page(media: str) -> dict[str, Any]:
+        ok = {"200": {"description": "ok", "content": {media: {"schema": {}}}}}
+        return {"get": {"operationId": f"framework_{len(paths)}", "responses": ok}}
+
+    paths["/docs"] = page(HTML)
+    paths["/docs/oauth2-redirect"] = page(HTML)
+    paths["/openapi.json"] = page("application/json")
+    return raw
+
+
+def _log_scoped_paths() -> set[str]:
+    """The paths the app mounts again under ``/logs/{log}`` (api.app.LOG_SCOPED)."""
+    return {_template(route) for module in LOG_SCOPED for route in module.router.routes}
+
+
+def _template(route: BaseRoute) -> str:
+    """A route's path as an OpenAPI template (``{serial:path}`` -> ``{serial}``)."""
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", getattr(route, "path", ""))
+
+
+def _app_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(METHOD, path template) of every route an app mounts, looking into included routers."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _app_routes(included.routes, prefix + (getattr(route, "prefix", "") or ""))
+            continue
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method != "HEAD":
+                yield method, prefix + _template(route)
 
 
 def _problem_failures(status: int, content_type: str, body: bytes) -> list[str]:
@@ -84,28 +312,56 @@ def _problem_failures(status: int, content_type: str, body: bytes) -> list[str]:
     return failures
 
 
-def _check(case: schemathesis.Case) -> int:
-    """Send one generated request, hold its response to the rules above; its status."""
+def _from_browser(case: schemathesis.Case) -> bool:
+    """A browser's request: one of the page's forms, or a page asked for as HTML."""
+    accept = str((case.headers or {}).get("Accept", ""))
+    return case.media_type in FORMS or accept.startswith(HTML)
+
+
+def _html_failures(content_type: str, body: bytes) -> list[str]:
+    """What is wrong with a 4xx answered to a browser as an HTML page (empty: nothing)."""
+    if content_type.split(";")[0].strip() != HTML:
+        return [f"content type {content_type!r}, expected {HTML}"]
+    if not body.lstrip().lower().startswith(b"<!doctype html"):
+        return ["the body is not an HTML document"]
+    return []
+
+
+def _check(case: schemathesis.Case) -> tuple[int, str]:
+    """Send one generated request, hold its response to the rules above; its status and
+    media type."""
     response = case.call(timeout=30)
     where = f"{case.method} {response.request.url} -> {response.status_code}"
     assert response.status_code < 500, f"{where}: {response.content[:500]!r}"
     if 400 <= response.status_code < 500:
         content_type = (response.headers.get("content-type") or [""])[0]
         failures = _problem_failures(response.status_code, content_type, response.content)
+        if failures and _from_browser(case):
+            failures = _html_failures(content_type, response.content)
         assert not failures, f"{where}: {failures}: {response.content[:500]!r}"
     case.validate_response(response, excluded_checks=[positive_data_acceptance])
-    return response.status_code
+    media = (response.headers.get("content-type") or [""])[0].split(";")[0].strip()
+    return response.status_code, media
 
 
-def _fuzz(operation: schemathesis.APIOperation, sent: Counter[tuple[str, int]]) -> None:
-    """Run one operation's examples and fuzzed cases; raise the first (shrunk) failure."""
-    strategy = st.one_of(
+def _fuzz(operation: schemathesis.APIOperation, sent: Counter[Sent], examples: int) -> None:
+    """Run one operation's examples and fuzzed cases; raise the first (shrunk) failure.
+
+    The resolver's routes (the shopper's page) also draw an ``Accept`` and an
+    ``Accept-Language`` header, as browsers, apps and EPCIS clients send them.
+    """
+    cases = st.one_of(
         *operation.get_strategies_from_examples(),
         *(operation.as_strategy(generation_mode=mode) for mode in schemathesis.GenerationMode),
     )
+    strategy = cases
+    if operation.path.startswith("/01/"):
+        strategy = st.builds(
+            _with_headers, cases, st.sampled_from(ACCEPTS), st.sampled_from(LANGUAGES)
+        )
 
     @settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=examples,
         deadline=None,
         derandomize=True,
         database=None,
@@ -113,30 +369,69 @@ def _fuzz(operation: schemathesis.APIOperation, sent: Counter[tuple[str, int]]) 
     )
     @given(case=strategy)
     def run(case: schemathesis.Case) -> None:
-        sent[operation.label, _check(case)] += 1
+        sent[operation.label, *_check(case)] += 1
 
     run()
 
 
-@pytest.mark.slow  # the full fuzzing run: over 1,000 requests
-def test_every_response_is_as_documented(api_schema: schemathesis.BaseSchema) -> None:
-    """At least 1,000 generated requests; no 5xx, 4xx as problems, all as documented."""
-    sent: Counter[tuple[str, int]] = Counter()
+def _with_headers(case: schemathesis.Case, accept: str, language: str) -> schemathesis.Case:
+    headers = dict(case.headers or {})
+    if accept:
+        headers["Accept"] = accept
+    if language:
+        headers["Accept-Language"] = language
+    case.headers = headers
+    return case
+
+
+def test_the_fuzzed_document_covers_every_route(
+    server: LiveServer, full_schema: dict[str, Any]
+) -> None:
+    """Every (method, path) the app mounts is an operation of the fuzzed document."""
+    with mock.patch.dict(os.environ, server.env, clear=True):
+        app = app_from_env()  # the server's app, built the same way; only its routes are read
+    try:
+        mounted = set(_app_routes(app.router.routes))
+    finally:
+        app.state.ctx.deployment.close()
+    fuzzed = {
+        (method.upper(), path) for path, item in full_schema["paths"].items() for method in item
+    }
+    assert mounted - fuzzed == set(), f"routes no fuzzing reaches: {sorted(mounted - fuzzed)}"
+    assert ("POST", "/v1/units/{gtin}/{serial}/claim") in mounted
+
+
+@pytest.mark.parametrize(
+    ("examples", "least"),
+    [pytest.param(*FULL, marks=pytest.mark.slow, id="full"), pytest.param(*QUICK, id="quick")],
+)
+def test_every_response_is_as_documented(
+    full_schema: dict[str, Any], examples: int, least: int
+) -> None:
+    """At least ``least`` generated requests (2,000 in the full run) over every route; no
+    5xx, 4xx as problems (or HTML pages for browsers), all as documented."""
+    schema = schemathesis.openapi.from_dict(full_schema)
+    schema.config.update(base_url=full_schema["servers"][0]["url"])
+    sent: Counter[Sent] = Counter()
     failures: dict[str, str] = {}
-    for result in api_schema.get_all_operations():
+    for result in schema.get_all_operations():
         operation = result.ok()
         try:
-            _fuzz(operation, sent)
+            _fuzz(operation, sent, examples)
         # schemathesis reports its check failures as a BaseExceptionGroup; every operation
         # runs either way, and every failure is reported below.
         except (Exception, BaseExceptionGroup) as e:
             failures[operation.label] = f"{type(e).__name__}: {e}"
     total = sum(sent.values())
     print(f"\nschemathesis: {total} requests answered without a failure")
-    for (label, status), count in sorted(sent.items()):
-        print(f"  {label:40} {status} x {count}")
+    for (label, status, media), count in sorted(sent.items()):
+        print(f"  {label:44} {status} {media:24} x {count}")
     assert not failures, "\n\n".join(f"{label}\n{text}" for label, text in failures.items())
-    assert total >= MIN_REQUESTS, f"only {total} requests"
+    assert total >= least, f"only {total} requests"
+    # the browser's side was reached, not only the JSON API: the page and both forms
+    html = {(label, status // 100) for label, status, media in sent if media == HTML}
+    for reached in BROWSER:
+        assert reached in html, f"no HTML answer for {reached}: {sorted(html)}"
 
 
 def test_undeclared_methods_get_405_problems(
