@@ -359,3 +359,40 @@ def test_settings_refuse_a_useless_quota() -> None:
         WriteQuota.from_settings(Settings.from_env({"PROVENANCE_WRITE_RATE": "0"}))
     with pytest.raises(Exception, match="PROVENANCE_WRITE_BURST"):
         WriteQuota.from_settings(Settings.from_env({"PROVENANCE_WRITE_BURST": "0"}))
+
+
+@pytest.mark.postgres
+def test_two_workers_share_one_quota_through_redis(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The real server, two uvicorn workers on PostgreSQL, Redis configured: 20 events
+    by one partner sent at once over 20 connections; exactly the burst is appended."""
+    _redis_or_skip()
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.e2e.server import start
+
+    env = {"REDIS_URL": REDIS_URL, "PROVENANCE_WRITE_RATE": "1", "PROVENANCE_WRITE_BURST": "5"}
+    server = start(pg_url, tmp_path_factory.mktemp("quota"), workers=2, extra_env=env)
+    try:
+        world = server.world.world
+        unit = {"gtin": GTIN}
+        events = [
+            world.sign("commission", "acme", unit={**unit, "serial": f"W-{n}"}, prev=None)
+            for n in range(20)
+        ]
+        size = int(httpx.get(f"{server.url}/v1/checkpoint").text.splitlines()[1])
+
+        def post(signed: SignedEvent) -> httpx.Response:
+            return httpx.post(f"{server.url}/v1/entries", json=signed.to_dict(), timeout=60)
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(post, events))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [201] * 5 + [429] * 15, statuses
+        for refused in (a for a in answers if a.status_code == 429):
+            _assert_quota(refused)
+        after = int(httpx.get(f"{server.url}/v1/checkpoint").text.splitlines()[1])
+        assert after == size + 5
+    finally:
+        server.stop()
