@@ -83,16 +83,32 @@ ACCEPTS = (
     "*/*",
     "",
 )
-#: (operation, status class) that must have been answered with an HTML page
-BROWSER = (
-    ("GET /01/{gtin}/21/{serial}", 2),
-    ("GET /01/{gtin}/10/{lot}/21/{serial}", 2),
-    ("GET /01/{gtin}/22/{cpv}/21/{serial}", 2),
-    ("POST /v1/units/{gtin}/{serial}/claim", 4),
-    ("POST /v1/reports", 2),
+#: the shopper's page: each must have been answered with an HTML page (200)
+PAGES = (
+    "GET /01/{gtin}/21/{serial}",
+    "GET /01/{gtin}/10/{lot}/21/{serial}",
+    "GET /01/{gtin}/22/{cpv}/21/{serial}",
 )
-#: one answer: operation, status, media type
-Sent = tuple[str, int, str]
+#: the page's forms: each must have been posted in each encoding a browser uses
+FORMS_SENT = tuple(
+    (label, form)
+    for label in ("POST /v1/units/{gtin}/{serial}/claim", "POST /v1/reports")
+    for form in ("application/x-www-form-urlencoded", "multipart/form-data")
+)
+#: the browser routes: the page and its forms, sent the headers a browser (or a hostile
+#: page or script) sends
+BROWSER_ROUTES = ("/01/", "/v1/units/{gtin}/{serial}/claim", "/v1/reports")
+#: cookies: none, a crowd of them, a forged owner cookie, junk
+COOKIES = (
+    "",
+    "; ".join(f"c{n}=v{n}" for n in range(300)),
+    "pl_owner_" + "0" * 16 + "=" + "A" * 43,
+    "pl_owner_x=; =; ;;; a",
+)
+#: Origin: none, this site's, another site's, an opaque one, junk
+ORIGINS = ("", "SELF", "https://evil.example", "null", "not a url")
+#: one answer: operation, request media type, status, response media type
+Sent = tuple[str, str, int, str]
 LANGUAGES = ("en", "zh-CN,zh;q=0.9", "fr-CH, fr;q=0.9, en;q=0.8", "", "*", "x" * 200)
 # Methods no route declares: each gets 405 with an Allow header, as a problem.
 UNDECLARED = ("PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -347,17 +363,23 @@ def _check(case: schemathesis.Case) -> tuple[int, str]:
 def _fuzz(operation: schemathesis.APIOperation, sent: Counter[Sent], examples: int) -> None:
     """Run one operation's examples and fuzzed cases; raise the first (shrunk) failure.
 
-    The resolver's routes (the shopper's page) also draw an ``Accept`` and an
-    ``Accept-Language`` header, as browsers, apps and EPCIS clients send them.
+    The browser routes (the shopper's page and its forms) also draw ``Accept`` and
+    ``Accept-Language`` (as browsers, apps and EPCIS clients send them), ``Cookie`` and
+    ``Origin`` headers (as a browser, or a hostile page or script, sends them).
     """
     cases = st.one_of(
         *operation.get_strategies_from_examples(),
         *(operation.as_strategy(generation_mode=mode) for mode in schemathesis.GenerationMode),
     )
     strategy = cases
-    if operation.path.startswith("/01/"):
+    if operation.path.startswith(BROWSER_ROUTES):
         strategy = st.builds(
-            _with_headers, cases, st.sampled_from(ACCEPTS), st.sampled_from(LANGUAGES)
+            _with_headers,
+            cases,
+            st.sampled_from(ACCEPTS),
+            st.sampled_from(LANGUAGES),
+            st.sampled_from(COOKIES),
+            st.sampled_from(ORIGINS),
         )
 
     @settings(
@@ -369,18 +391,22 @@ def _fuzz(operation: schemathesis.APIOperation, sent: Counter[Sent], examples: i
     )
     @given(case=strategy)
     def run(case: schemathesis.Case) -> None:
-        sent[operation.label, *_check(case)] += 1
+        sent[operation.label, case.media_type or "-", *_check(case)] += 1
 
     run()
 
 
-def _with_headers(case: schemathesis.Case, accept: str, language: str) -> schemathesis.Case:
-    headers = dict(case.headers or {})
-    if accept:
-        headers["Accept"] = accept
-    if language:
-        headers["Accept-Language"] = language
-    case.headers = headers
+def _with_headers(
+    case: schemathesis.Case, accept: str, language: str, cookie: str, origin: str
+) -> schemathesis.Case:
+    base = case.operation.schema.get_base_url()
+    drawn = {
+        "Accept": accept,
+        "Accept-Language": language,
+        "Cookie": cookie,
+        "Origin": base if origin == "SELF" else origin,
+    }
+    case.headers = {**(case.headers or {}), **{k: v for k, v in drawn.items() if v}}
     return case
 
 
@@ -424,14 +450,15 @@ def test_every_response_is_as_documented(
             failures[operation.label] = f"{type(e).__name__}: {e}"
     total = sum(sent.values())
     print(f"\nschemathesis: {total} requests answered without a failure")
-    for (label, status, media), count in sorted(sent.items()):
-        print(f"  {label:44} {status} {media:24} x {count}")
+    for (label, request, status, media), count in sorted(sent.items()):
+        print(f"  {label:44} {request:33} {status} {media:24} x {count}")
     assert not failures, "\n\n".join(f"{label}\n{text}" for label, text in failures.items())
     assert total >= least, f"only {total} requests"
     # the browser's side was reached, not only the JSON API: the page and both forms
-    html = {(label, status // 100) for label, status, media in sent if media == HTML}
-    for reached in BROWSER:
-        assert reached in html, f"no HTML answer for {reached}: {sorted(html)}"
+    pages = {label for label, _, status, media in sent if media == HTML and status == 200}
+    assert set(PAGES) <= pages, f"no HTML page from {sorted(set(PAGES) - pages)}"
+    forms = {(label, request) for label, request, _, _ in sent}
+    assert set(FORMS_SENT) <= forms, f"never posted: {sorted(set(FORMS_SENT) - forms)}"
 
 
 def test_undeclared_methods_get_405_problems(
