@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from api.ratelimit import Clock, Limiter, make_limiter
 from ledger import codec
 from ledger.entry import SignedEvent
-from ledger.errors import LedgerError, NotFoundError, ValidationError
+from ledger.errors import LedgerError, ValidationError
 from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
 from ledger.verify.batchverify import first_bad_signature
@@ -156,37 +156,24 @@ def _verified_signers(
 ) -> tuple[Counter[str] | None, Counter[str]]:
     """(events per actor signed by one of its current keys with a signature that
     verifies, or None if any such signature fails; events per actor whose key the log
-    does not know yet). The operator's events are in neither."""
-    keys: dict[str, dict[str, str] | None] = {}  # actor -> {key id: public key}, None: skip
-    for actor in {s.event.actor for s in events}:
-        keys[actor] = _current_keys(ledger, actor)
+    does not know as a current key of a live actor). The operator's events are in
+    neither, nor are events signed with another actor's key (the append refuses those)."""
+    owners = ledger.key_owners({s.key for s in events})  # two reads for any batch
     jobs, checked, deferred = [], Counter[str](), Counter[str]()
     for position, signed in enumerate(events):
-        current = keys[signed.event.actor]
-        if current is None:
+        actor = signed.event.actor
+        owner = owners.get(signed.key)
+        if owner is None:
+            deferred[actor] += 1  # charged only if the append accepts it
             continue
-        public = current.get(signed.key)
-        if public is None:
-            deferred[signed.event.actor] += 1
+        record, key = owner
+        if record.id != actor or record.role == Role.OPERATOR:
             continue
-        raw = codec.b64url_decode(public, field="key")
-        jobs.append((position, signed, raw))
-        checked[signed.event.actor] += 1
+        jobs.append((position, signed, codec.b64url_decode(key.public_key, field="key")))
+        checked[actor] += 1
     if first_bad_signature(jobs) is not None:
         return None, Counter()
     return checked, deferred
-
-
-def _current_keys(ledger: Ledger, actor: str) -> dict[str, str] | None:
-    """The actor's current keys, or None when its events are not charged: the operator,
-    a revoked actor or an unknown one (the append refuses those two)."""
-    try:
-        view = ledger.actor_view(actor)
-    except NotFoundError:
-        return {}
-    if view["role"] == Role.OPERATOR or view["revoked_index"] is not None:
-        return None
-    return {k["key_id"]: k["public_key"] for k in view["keys"] if k["removed_index"] is None}
 
 
 def write_quota(request: Request) -> WriteQuota:

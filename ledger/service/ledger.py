@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -383,6 +383,23 @@ class Ledger:
                 }
                 for k in sorted(keys, key=lambda k: k.added_index)
             ],
+        }
+
+    def key_owners(self, key_ids: Iterable[str]) -> dict[str, tuple[ActorRecord, KeyRecord]]:
+        """The current keys among ``key_ids``, each with the live actor it belongs to
+        (``{key id: (actor, key)}``), in two reads however many. A removed key, or one of a
+        revoked actor, is left out: it cannot sign a new entry (write quotas, api.quota)."""
+        keys = [
+            k
+            for k in self.store.records_in(self.log, KeyRecord, "key_id", key_ids)
+            if isinstance(k, KeyRecord) and k.removed_index is None
+        ]
+        found = self.store.records(self.log, {ActorRecord: sorted({k.actor for k in keys})})
+        actors = {a.id: a for a in found if isinstance(a, ActorRecord)}
+        return {
+            k.key_id: (actors[k.actor], k)
+            for k in keys
+            if k.actor in actors and actors[k.actor].revoked_index is None
         }
 
     def scan_summary(self, gtin: str, serial: str) -> tuple[int, dict[str, Any] | None]:
