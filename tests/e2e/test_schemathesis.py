@@ -485,3 +485,56 @@ def test_undeclared_methods_get_405_problems(
                 content_type = response.headers.get("content-type", "")
                 failures = _problem_failures(405, content_type, response.content)
                 assert not failures, f"{where}: {failures}"
+
+
+_B = "XyZ"
+_MULTIPART = {"Content-Type": f"multipart/form-data; boundary={_B}"}
+_URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _part(name: str, value: str, filename: str | None = None) -> str:
+    extra = f'; filename="{filename}"' if filename else ""
+    return f'--{_B}\r\nContent-Disposition: form-data; name="{name}"{extra}\r\n\r\n{value}\r\n'
+
+
+#: (what, method, path, headers, body): broken bodies a generator rarely builds
+_HOSTILE: list[tuple[str, str, str, dict[str, str], bytes | None]] = [
+    ("multipart without a boundary", "POST", "{claim}", {"Content-Type": "multipart/form-data"}, b"code=x"),
+    ("truncated multipart", "POST", "{claim}", _MULTIPART, f'--{_B}\r\nContent-Disposition: form-data; name="code"\r\n\r\nab'.encode()),
+    ("binary junk as multipart", "POST", "{claim}", _MULTIPART, b"\x00\xff" * 100),
+    ("a file where a code goes", "POST", "{claim}", _MULTIPART, (_part("code", "abc", "a.txt") + f"--{_B}--\r\n").encode()),
+    ("a hundred fields", "POST", "{claim}", _URLENCODED, "&".join(f"f{i}=1" for i in range(100)).encode()),
+    ("percent-encoded non-UTF-8", "POST", "{claim}", _URLENCODED, b"code=%ff%fe&lang=%c3"),
+    ("an oversized field", "POST", "{claim}", _URLENCODED, b"code=" + b"A" * 5000),
+    ("multipart without a boundary", "POST", "/v1/reports", {"Content-Type": "multipart/form-data"}, b"x"),
+    ("two photos", "POST", "/v1/reports", _MULTIPART, (_part("photo", "a", "a") * 2 + f"--{_B}--\r\n").encode()),
+    ("a file where the GTIN goes", "POST", "/v1/reports", _MULTIPART, (_part("gtin", "09506000134352", "g") + f"--{_B}--\r\n").encode()),
+    ("a photo that is not base64url", "POST", "/v1/reports", {"Content-Type": "application/json"}, b'{"gtin":"09506000134352","serial":"SN-0001","reason":"other","photo":"////"}'),
+    ("a crowd of cookies", "GET", "{page}", {"Accept": HTML, "Cookie": "; ".join(f"c{i}=v" for i in range(2000))}, None),
+    ("a junk owner cookie", "GET", "{page}", {"Accept": HTML, "Cookie": "pl_owner_" + "0" * 16 + "=\x7f"}, None),
+    ("junk language and query", "GET", "{page}?lang=%00%ff&17=999999", {"Accept": HTML, "Accept-Language": ";q=,,;"}, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "method", "path", "headers", "body"), _HOSTILE)
+def test_hostile_bodies_and_headers_are_refused_clearly(
+    server: LiveServer,
+    what: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+) -> None:
+    """Broken multipart bodies, oversized or non-UTF-8 forms, crowds of cookies: never a
+    5xx; a refusal is a problem, or an HTML page for the browser's form."""
+    unit = "09506000134352/SN-0001"
+    target = path.format(claim=f"/v1/units/{unit}/claim", page="/01/09506000134352/21/SN-0001")
+    response = httpx.request(method, server.url + target, headers=headers, content=body)
+    where = f"{what}: {method} {target} -> {response.status_code}"
+    assert response.status_code < 500, f"{where}: {response.text[:300]}"
+    if response.status_code >= 400:
+        content_type = response.headers.get("content-type", "")
+        failures = _problem_failures(response.status_code, content_type, response.content)
+        if failures and method == "POST":
+            failures = _html_failures(content_type, response.content)
+        assert not failures, f"{where}: {failures}"
