@@ -2,12 +2,12 @@
 
 Every route that appends events a partner signed (``POST /v1/entries``, ``POST
 /v1/entries:batch``, ``POST /v1/epcis/capture``) asks `WriteQuota.admit` before the
-append and `Admission.settle` after it. The budget is a token bucket per (log, actor)
-in the limiter of api.ratelimit (in this process, or in Redis when ``REDIS_URL`` is set,
-so every worker spends one budget): ``PROVENANCE_WRITE_RATE`` events per minute,
-``PROVENANCE_WRITE_BURST`` at most at once. A batch costs its number of events and is
-admitted whole or refused whole (429 ``write-quota`` with ``Retry-After``), before
-anything is written.
+append and `Admission.settle` after it. The budget is a token bucket per (log, actor):
+``PROVENANCE_WRITE_RATE`` events per minute, ``PROVENANCE_WRITE_BURST`` at most at once,
+kept in the log's database (ledger.store.quotas) or, when ``REDIS_URL`` is set, in Redis
+(api.ratelimit), so every worker spends one budget either way; each decision is atomic.
+A batch costs its number of events and is admitted whole or refused whole (429
+``write-quota`` with ``Retry-After``), before anything is written.
 
 Who pays is decided only by signatures that verify: an event is charged to its actor
 when it is signed by one of that actor's current keys and the signature checks. So a
@@ -22,6 +22,9 @@ pass through these routes at all.
 
 from __future__ import annotations
 
+import functools
+import math
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,28 +61,37 @@ class Admission:
     the events whose keys the log did not know before, by actor."""
 
     quota: WriteQuota
-    log: str
+    ledger: Ledger
     deferred: Counter[str] = field(default_factory=Counter)
 
     async def settle(self) -> None:
         """After a successful append: charge the events that could not be checked before
         (their signatures verified in the append), even below zero."""
         for actor, cost in self.deferred.items():
-            await self.quota.limiter.spend(_bucket(self.log, actor), cost)
+            await self.quota.take(self.ledger, actor, cost, force=True)
 
 
 class WriteQuota:
-    """Token buckets of signed events per (log, actor), in ``limiter``."""
+    """Token buckets of signed events per (log, actor): in ``limiter`` (Redis, or this
+    process), or, without one, in the log's database (ledger.store.quotas), where
+    every worker shares them. ``clock`` (seconds, wall time) is the database buckets'."""
 
-    def __init__(self, limiter: Limiter, rate_per_minute: float, burst: int) -> None:
+    def __init__(
+        self,
+        limiter: Limiter | None,
+        rate_per_minute: float,
+        burst: int,
+        clock: Clock = time.time,
+    ) -> None:
         self.limiter = limiter
         self.rate_per_minute = rate_per_minute
         self.burst = burst
+        self.clock = clock
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> WriteQuota:
-        """The quota configured by ``PROVENANCE_WRITE_RATE`` and ``PROVENANCE_WRITE_BURST``,
-        shared through Redis when ``REDIS_URL`` is set; ``clock`` for tests.
+        """The quota configured by ``PROVENANCE_WRITE_RATE`` and ``PROVENANCE_WRITE_BURST``:
+        in Redis when ``REDIS_URL`` is set, else in the database; ``clock`` for tests.
 
         Raises:
             ValidationError: a rate that is not positive or a burst below 1.
@@ -93,10 +105,37 @@ class WriteQuota:
             raise ValidationError(
                 "PROVENANCE_WRITE_BURST must be at least 1", field="PROVENANCE_WRITE_BURST"
             )
-        limiter = make_limiter(
-            settings.write_rate / 60, settings.write_burst, settings.redis_url, PREFIX, clock
+        limiter = None
+        if settings.redis_url:
+            rate = settings.write_rate / 60
+            limiter = make_limiter(rate, settings.write_burst, settings.redis_url, PREFIX, clock)
+        return cls(limiter, settings.write_rate, settings.write_burst, clock or time.time)
+
+    async def take(self, ledger: Ledger, actor: str, cost: int, force: bool = False) -> int | None:
+        """Take ``cost`` tokens of ``actor``'s bucket in ``ledger``'s log: None, or the
+        whole seconds to wait (nothing taken). ``force`` takes them anyway; a negative
+        ``cost`` gives them back.
+
+        Raises:
+            StorageError: the database failed (database buckets); nothing was taken.
+        """
+        if self.limiter is not None:
+            bucket = _bucket(ledger.config.name, actor)
+            if force:
+                await self.limiter.spend(bucket, cost)
+                return None
+            return await self.limiter.acquire(bucket, cost)
+        call = functools.partial(
+            ledger.take_write_tokens,
+            actor,
+            cost,
+            self.rate_per_minute / 60,
+            self.burst,
+            self.clock(),
+            force,
         )
-        return cls(limiter, settings.write_rate, settings.write_burst)
+        wait = await run_in_threadpool(call)
+        return max(1, math.ceil(wait)) if wait > 0 else None
 
     async def admit(self, ledger: Ledger, events: Sequence[SignedEvent]) -> Admission:
         """Charge each actor the events of ``events`` it verifiably signed, all or none.
@@ -109,24 +148,23 @@ class WriteQuota:
                 ``events``; nothing was charged to anyone.
             ValidationError: an actor's events alone exceed the burst (a batch that
                 could never be admitted: split it).
+            StorageError: the database failed (database buckets).
         """
-        log = ledger.config.name
         checked, deferred = await run_in_threadpool(_verified_signers, ledger, events)
-        admission = Admission(self, log, deferred)
         if checked is None:
-            return Admission(self, log)
+            return Admission(self, ledger)
         taken: list[tuple[str, int]] = []
         for actor, cost in sorted(checked.items()):
             if cost > self.burst:
-                await self._give_back(taken)
+                await self._give_back(ledger, taken)
                 raise ValidationError(
                     f"{cost} events signed by {actor!r} exceed its write burst of "
                     f"{self.burst}: split the batch",
                     field="events",
                 )
-            wait = await self.limiter.acquire(_bucket(log, actor), cost)
+            wait = await self.take(ledger, actor, cost)
             if wait is not None:
-                await self._give_back(taken)
+                await self._give_back(ledger, taken)
                 raise WriteQuotaError(
                     f"{actor!r} is over its write quota ({self.rate_per_minute:g} events "
                     f"per minute, {self.burst} at once): {cost} events refused, nothing "
@@ -134,16 +172,17 @@ class WriteQuota:
                     wait,
                     field="actor",
                 )
-            taken.append((_bucket(log, actor), cost))
-        return admission
+            taken.append((actor, cost))
+        return Admission(self, ledger, deferred)
 
-    async def _give_back(self, taken: list[tuple[str, int]]) -> None:
-        for bucket, cost in taken:
-            await self.limiter.spend(bucket, -cost)
+    async def _give_back(self, ledger: Ledger, taken: list[tuple[str, int]]) -> None:
+        for actor, cost in taken:
+            await self.take(ledger, actor, -cost, force=True)
 
     async def close(self) -> None:
         """Release the limiter (a Redis connection pool)."""
-        await self.limiter.close()
+        if self.limiter is not None:
+            await self.limiter.close()
 
 
 def _bucket(log: str, actor: str) -> str:

@@ -53,7 +53,7 @@ from ledger.service.reports import ReportService
 from ledger.service.signals import ProbingCache, Scan, SignalService
 from ledger.service.unitview import ViewCache, entry_json
 from ledger.shapes import ActorShape, EntryShape, UnitViewShape
-from ledger.store import ReplicaStatus, SignalStore, Store
+from ledger.store import QuotaStore, ReplicaStatus, SignalStore, Store
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 from ledger.verify.verdict import ServedEntry
 from ledger.vocab import Role
@@ -155,6 +155,7 @@ class Ledger:
         self.reports = ReportService(store, signal_store, log, self.appender, self.signals, clock)
         self.exports = ExportService(store, log, self._verifier_key, self.cosigning)
         self.epcis = EpcisService(store, log, self.appender, clock)
+        self._quotas = QuotaStore(store.engines)
 
     @classmethod
     def open(
@@ -401,6 +402,18 @@ class Ledger:
             for k in keys
             if k.actor in actors and actors[k.actor].revoked_index is None
         }
+
+    def take_write_tokens(
+        self, actor: str, cost: float, rate: float, burst: float, now: float, force: bool = False
+    ) -> float:
+        """Spend ``cost`` tokens of ``actor``'s write bucket in this log's database, shared
+        by every worker (ledger.store.quotas.QuotaStore.take): 0 when taken, else the
+        seconds until they are there (nothing taken unless ``force``).
+
+        Raises:
+            StorageError: the database failed; nothing was taken.
+        """
+        return self._quotas.take(self.log, actor, cost, rate, burst, now, force)
 
     def scan_summary(self, gtin: str, serial: str) -> tuple[int, dict[str, Any] | None]:
         """How often a unit was scanned, and its first scan (at, place)."""

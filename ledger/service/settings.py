@@ -19,7 +19,8 @@
 - ``PROVENANCE_RATE`` (20/s), ``PROVENANCE_BURST`` (60): public requests per client.
 - ``PROVENANCE_WRITE_RATE`` (6000 per minute), ``PROVENANCE_WRITE_BURST`` (2000): signed
   events each actor may append through the API (api.quota; docs/OPERATIONS.md).
-- ``REDIS_URL``: share rate limits and write quotas between workers through Redis.
+- ``REDIS_URL``: share rate limits between workers through Redis, and keep the write
+  quotas there instead of the database.
 - ``PROVENANCE_PLACE_HEADER``: a trusted header with the client's country
   (e.g. ``CF-IPCountry``).
 - ``PROVENANCE_TRUSTED_PROXIES``: comma-separated CIDRs (or addresses) of the reverse

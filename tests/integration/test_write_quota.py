@@ -46,7 +46,8 @@ def _app(world: LedgerWorld, quota: WriteQuota) -> FastAPI:
     return app
 
 
-def _memory_quota(per_minute: float, burst: int, clock: FakeClock) -> WriteQuota:
+def _quota(per_minute: float, burst: int, clock: FakeClock) -> WriteQuota:
+    """The quota as configured by default: its buckets in the log's database."""
     settings = Settings.from_env(
         {"PROVENANCE_WRITE_RATE": str(per_minute), "PROVENANCE_WRITE_BURST": str(burst)}
     )
@@ -94,7 +95,7 @@ def _assert_quota(response: httpx.Response) -> int:
 
 def test_partner_over_its_burst_gets_429_and_the_log_is_unchanged(world: LedgerWorld) -> None:
     clock = FakeClock()
-    app = _app(world, _memory_quota(60, 3, clock))  # one event per second, three at once
+    app = _app(world, _quota(60, 3, clock))  # one event per second, three at once
 
     async def story(client: httpx.AsyncClient) -> None:
         for n in range(3):
@@ -122,7 +123,7 @@ def test_partner_over_its_burst_gets_429_and_the_log_is_unchanged(world: LedgerW
 
 def test_the_bucket_refills_as_the_clock_advances(world: LedgerWorld) -> None:
     clock = FakeClock()
-    app = _app(world, _memory_quota(30, 4, clock))  # one event per two seconds
+    app = _app(world, _quota(30, 4, clock))  # one event per two seconds
 
     async def story(client: httpx.AsyncClient) -> None:
         four = [_commission(world, f"R-{n}") for n in range(4)]
@@ -144,7 +145,7 @@ def test_the_bucket_refills_as_the_clock_advances(world: LedgerWorld) -> None:
 
 def test_a_batch_costs_its_events_and_is_refused_whole(world: LedgerWorld) -> None:
     clock = FakeClock()
-    app = _app(world, _memory_quota(60, 5, clock))
+    app = _app(world, _quota(60, 5, clock))
 
     async def story(client: httpx.AsyncClient) -> None:
         first = [_commission(world, f"B-{n}") for n in range(3)]
@@ -177,7 +178,7 @@ def _forged(signed: SignedEvent) -> dict[str, Any]:
 def test_a_stranger_cannot_spend_a_partners_quota(world: LedgerWorld) -> None:
     """Forged, unknown-key and foreign-key events naming acme cost acme nothing."""
     clock = FakeClock()
-    app = _app(world, _memory_quota(1, 2, clock))  # two events, then one a minute
+    app = _app(world, _quota(1, 2, clock))  # two events, then one a minute
 
     async def story(client: httpx.AsyncClient) -> None:
         before = dump(world.ledger)
@@ -206,7 +207,7 @@ def test_events_under_a_key_rotated_in_by_the_batch_are_charged_after(
 ) -> None:
     """A batch cannot smuggle events past the quota under a key it adds itself."""
     clock = FakeClock()
-    app = _app(world, _memory_quota(1, 5, clock))
+    app = _app(world, _quota(1, 5, clock))
 
     async def story(client: httpx.AsyncClient) -> None:
         rotate = world.world.sign(
@@ -225,7 +226,7 @@ def test_events_under_a_key_rotated_in_by_the_batch_are_charged_after(
 
 def test_the_operators_own_writes_are_not_throttled(world: LedgerWorld) -> None:
     clock = FakeClock()
-    app = _app(world, _memory_quota(1, 1, clock))
+    app = _app(world, _quota(1, 1, clock))
 
     async def story(client: httpx.AsyncClient) -> None:
         for n in range(4):
@@ -245,7 +246,7 @@ def test_the_operators_own_writes_are_not_throttled(world: LedgerWorld) -> None:
 
 def test_epcis_capture_spends_the_partners_quota(world: LedgerWorld) -> None:
     clock = FakeClock()
-    app = _app(world, _memory_quota(1, 1, clock))
+    app = _app(world, _quota(1, 1, clock))
     link = f"https://id.gs1.org/01/{GTIN}/21/SN-0001"
 
     def recall(reason: str) -> dict[str, Any]:
@@ -274,9 +275,13 @@ def test_epcis_capture_spends_the_partners_quota(world: LedgerWorld) -> None:
     _run(app, story)
 
 
-def test_concurrent_writers_cannot_exceed_the_burst(world: LedgerWorld) -> None:
+@pytest.mark.parametrize("where", ["database", "memory"])
+def test_concurrent_writers_cannot_exceed_the_burst(world: LedgerWorld, where: str) -> None:
     clock = FakeClock()
-    app = _app(world, _memory_quota(1, 5, clock))
+    quota = _quota(1, 5, clock)
+    if where == "memory":
+        quota = WriteQuota(MemoryLimiter(1 / 60, 5, clock=clock), 1, 5)
+    app = _app(world, quota)
 
     async def story(client: httpx.AsyncClient) -> None:
         events = [_commission(world, f"C-{n}") for n in range(20)]
@@ -362,17 +367,21 @@ def test_settings_refuse_a_useless_quota() -> None:
 
 
 @pytest.mark.postgres
-def test_two_workers_share_one_quota_through_redis(
-    pg_url: str, tmp_path_factory: pytest.TempPathFactory
+@pytest.mark.parametrize("shared", ["database", "redis"])
+def test_two_workers_share_one_quota(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory, shared: str
 ) -> None:
-    """The real server, two uvicorn workers on PostgreSQL, Redis configured: 20 events
-    by one partner sent at once over 20 connections; exactly the burst is appended."""
-    _redis_or_skip()
+    """The real server, two uvicorn workers on PostgreSQL, the buckets in the database
+    (the default) or in Redis: 20 events by one partner sent at once over 20
+    connections; exactly the burst is appended."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tests.e2e.server import start
 
-    env = {"REDIS_URL": REDIS_URL, "PROVENANCE_WRITE_RATE": "1", "PROVENANCE_WRITE_BURST": "5"}
+    env = {"PROVENANCE_WRITE_RATE": "1", "PROVENANCE_WRITE_BURST": "5", "REDIS_URL": ""}
+    if shared == "redis":
+        _redis_or_skip()
+        env["REDIS_URL"] = REDIS_URL
     server = start(pg_url, tmp_path_factory.mktemp("quota"), workers=2, extra_env=env)
     try:
         world = server.world.world
