@@ -130,9 +130,24 @@ def api_schema(server: LiveServer) -> schemathesis.BaseSchema:
 
 
 @pytest.fixture(scope="module")
-def full_schema(server: LiveServer, api_schema: schemathesis.BaseSchema) -> dict[str, Any]:
+def full_schema(
+    server: LiveServer, api_schema: schemathesis.BaseSchema, mounted: set[tuple[str, str]]
+) -> dict[str, Any]:
     """The served document completed with every route it leaves out (`complete`)."""
-    return complete(api_schema.raw_schema, server.env["PROVENANCE_LOG"], server.url)
+    log = server.env["PROVENANCE_LOG"]
+    return complete(api_schema.raw_schema, log, server.url, {p for _, p in mounted})
+
+
+@pytest.fixture(scope="module")
+def mounted(server: LiveServer) -> set[tuple[str, str]]:
+    """(METHOD, path template) of every route the server's app mounts: the app built
+    from the server's environment, as the server built it (only its routes are read)."""
+    with mock.patch.dict(os.environ, server.env, clear=True):
+        app = app_from_env()
+    try:
+        return set(_app_routes(app.router.routes))
+    finally:
+        app.state.ctx.deployment.close()
 
 
 def _problems(*statuses: int) -> dict[str, Any]:
@@ -204,8 +219,9 @@ _REPORT_URLENCODED = {
 }
 
 
-def complete(served: dict[str, Any], log: str, url: str) -> dict[str, Any]:
-    """``served`` plus every route it leaves out, as the module docstring lists them."""
+def complete(served: dict[str, Any], log: str, url: str, mounted: set[str]) -> dict[str, Any]:
+    """``served`` plus every route it leaves out, as the module docstring lists them
+    (the framework's pages among the ``mounted`` paths)."""
     raw = copy.deepcopy(served)
     raw["servers"] = [{"url": url}]
     paths: dict[str, Any] = raw["paths"]
@@ -282,10 +298,18 @@ def complete(served: dict[str, Any], log: str, url: str) -> dict[str, Any]:
         ok = {"200": {"description": "ok", "content": {media: {"schema": {}}}}}
         return {"get": {"operationId": f"framework_{len(paths)}", "responses": ok}}
 
-    paths["/docs"] = page(HTML)
-    paths["/docs/oauth2-redirect"] = page(HTML)
-    paths["/openapi.json"] = page("application/json")
+    for path, media in _FRAMEWORK.items():
+        if path in mounted:
+            paths[path] = page(media)
     return raw
+
+
+#: FastAPI's own pages, fuzzed when the app mounts them
+_FRAMEWORK = {
+    "/docs": HTML,
+    "/docs/oauth2-redirect": HTML,
+    "/openapi.json": "application/json",
+}
 
 
 def _log_scoped_paths() -> set[str]:
@@ -411,15 +435,9 @@ def _with_headers(
 
 
 def test_the_fuzzed_document_covers_every_route(
-    server: LiveServer, full_schema: dict[str, Any]
+    mounted: set[tuple[str, str]], full_schema: dict[str, Any]
 ) -> None:
     """Every (method, path) the app mounts is an operation of the fuzzed document."""
-    with mock.patch.dict(os.environ, server.env, clear=True):
-        app = app_from_env()  # the server's app, built the same way; only its routes are read
-    try:
-        mounted = set(_app_routes(app.router.routes))
-    finally:
-        app.state.ctx.deployment.close()
     fuzzed = {
         (method.upper(), path) for path, item in full_schema["paths"].items() for method in item
     }
