@@ -9,6 +9,9 @@ The fuzzed document is the served ``/openapi.json`` completed with what it leave
 - the resolver's catch-all ``/01/{rest}`` (every other Digital Link form) and, on the
   resolver's routes (the shopper's page), a drawn ``Accept`` (``text/html`` as a browser
   sends it, JSON, JSON-LD) and ``Accept-Language``;
+- on the page's routes and forms, drawn ``Cookie`` and ``Origin`` headers; a form from
+  the server's own origin first loads the unit's page as a browser does and posts the
+  anti-forgery cookie and token it hands out (if any), so the fuzzed body gets past them;
 - the log-scoped routes again under ``/logs/{log}`` (the served log, or another name);
 - ``/docs`` and ``/openapi.json`` themselves.
 
@@ -105,8 +108,10 @@ COOKIES = (
     "pl_owner_" + "0" * 16 + "=" + "A" * 43,
     "pl_owner_x=; =; ;;; a",
 )
-#: Origin: none, this site's, another site's, an opaque one, junk
-ORIGINS = ("", "SELF", "https://evil.example", "null", "not a url")
+#: Origin: this site's (most often: a form from the server's own page, sent with the
+#: anti-forgery cookie and token that page hands out), none, another site's, an opaque
+#: one, junk
+ORIGINS = ("SELF", "SELF", "SELF", "", "https://evil.example", "null", "not a url")
 #: one answer: operation, request media type, status, response media type
 Sent = tuple[str, str, int, str]
 LANGUAGES = ("en", "zh-CN,zh;q=0.9", "fr-CH, fr;q=0.9, en;q=0.8", "", "*", "x" * 200)
@@ -367,9 +372,38 @@ def _html_failures(content_type: str, body: bytes) -> list[str]:
     return []
 
 
+_TOKEN_FIELD = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+def _as_this_browser(case: schemathesis.Case) -> None:
+    """A form posted from this site's own page (``Origin`` is the server's): first load
+    the unit's page as a browser does, then post with the anti-forgery cookie and token it
+    hands out (when the server hands any out), so that the fuzzed form reaches past them."""
+    base = case.operation.schema.get_base_url()
+    headers = case.headers or {}
+    body = case.body
+    if case.media_type not in FORMS or headers.get("Origin") != base or not isinstance(body, dict):
+        return
+    unit = case.path_parameters or {}
+    gtin, serial = unit.get("gtin", body.get("gtin")), unit.get("serial", body.get("serial"))
+    if not isinstance(gtin, str) or not isinstance(serial, str):
+        return
+    page = httpx.get(f"{base}/01/{gtin}/21/{serial}", headers={"Accept": HTML}, timeout=30)
+    token = _TOKEN_FIELD.search(page.text)
+    if token is None:
+        return
+    body["csrf"] = token.group(1)
+    cookies = "; ".join(f"{k}={v}" for k, v in page.cookies.items())
+    case.headers = {
+        **headers,
+        "Cookie": "; ".join(c for c in (headers.get("Cookie"), cookies) if c),
+    }
+
+
 def _check(case: schemathesis.Case) -> tuple[int, str]:
     """Send one generated request, hold its response to the rules above; its status and
     media type."""
+    _as_this_browser(case)
     response = case.call(timeout=30)
     where = f"{case.method} {response.request.url} -> {response.status_code}"
     assert response.status_code < 500, f"{where}: {response.content[:500]!r}"
