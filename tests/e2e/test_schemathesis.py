@@ -54,6 +54,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -388,7 +389,8 @@ def _as_this_browser(case: schemathesis.Case) -> None:
     gtin, serial = unit.get("gtin", body.get("gtin")), unit.get("serial", body.get("serial"))
     if not isinstance(gtin, str) or not isinstance(serial, str):
         return
-    page = httpx.get(f"{base}/01/{gtin}/21/{serial}", headers={"Accept": HTML}, timeout=30)
+    path = f"/01/{quote(gtin, safe='')}/21/{quote(serial, safe='')}"
+    page = httpx.get(base + path, headers={"Accept": HTML}, timeout=30)
     token = _TOKEN_FIELD.search(page.text)
     if token is None:
         return
