@@ -25,6 +25,7 @@ from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, docs_policy, page_policy
 from api.metrics import Metrics
+from api.quota import WriteQuota
 from api.ratelimit import make_limiter
 from api.routers import (
     actors,
@@ -89,6 +90,8 @@ def create_app(
         metrics=Metrics(),
     )
 
+    write_quota = WriteQuota.from_settings(settings)  # per actor (api.quota)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await context.retain()  # retention (ledger.service.retention), then hourly
@@ -103,6 +106,7 @@ def create_app(
                     await task
             await context.flush_scans()
             await context.limiter.close()
+            await write_quota.close()
             if owned:
                 deployment.close()
 
@@ -121,6 +125,7 @@ def create_app(
         origins=origins,
         public_url=settings.public_url,
     )
+    app.state.write_quota = write_quota
     problems.install(app)
     document_problems(app)
     # The last added is the outermost: the headers go on every answer, the metrics count

@@ -1,9 +1,13 @@
-"""Per-client rate limits for the public endpoints (resolver, unit view).
+"""Token buckets per client: the public endpoints' rate limits and the write quotas.
 
-`MemoryLimiter` is a token bucket per client in this process (the default);
-`RedisLimiter` keeps the same budget in Redis (``REDIS_URL``) so several workers share
-it, as a counter per client per window of ``burst / rate`` seconds. Both answer
-`acquire(client)` with None (go ahead) or the seconds to wait (-> 429 + Retry-After).
+`MemoryLimiter` keeps a token bucket per client in this process (the default);
+`RedisLimiter` keeps the same bucket in Redis (``REDIS_URL``) so several workers share
+it, updated by one Lua script (atomic: concurrent workers cannot both spend the last
+token). Both answer `acquire(client, cost)` with None (go ahead: ``cost`` tokens taken) or
+the whole seconds to wait (-> 429 + Retry-After), taking nothing then: a request costing
+several tokens (a batch of events, api.quota) is admitted whole or not at all. `spend`
+takes tokens unconditionally (the bucket may go below zero: a debt that later requests
+wait out), or gives them back when ``cost`` is negative.
 """
 
 from __future__ import annotations
@@ -11,73 +15,156 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol
+
+Clock = Callable[[], float]
 
 
 class Limiter(Protocol):
     """Anything that can say whether a client may make one more request."""
 
-    async def acquire(self, client: str) -> int | None:
-        """Return None if allowed, else the whole seconds to wait."""
+    async def acquire(self, client: str, cost: int = 1) -> int | None:
+        """Take ``cost`` tokens and return None, or take nothing and return the whole
+        seconds until ``cost`` tokens are there."""
+
+    async def spend(self, client: str, cost: int) -> None:
+        """Take ``cost`` tokens whatever the balance (negative ``cost``: give them back)."""
 
     async def close(self) -> None:
         """Release resources."""
 
 
-class MemoryLimiter:
-    """Token buckets per client, at most ``max_clients`` remembered (LRU)."""
+def _wait(missing: float, rate: float) -> int:
+    """Whole seconds (at least 1) until ``missing`` tokens have refilled at ``rate``/s."""
+    return max(1, math.ceil(missing / rate))
 
-    def __init__(self, rate: float, burst: int, max_clients: int = 100_000) -> None:
+
+class MemoryLimiter:
+    """Token buckets per client, at most ``max_clients`` remembered (LRU).
+
+    ``rate`` tokens per second refill a bucket of at most ``burst``; ``clock`` (seconds,
+    monotonic) is injectable for tests. Each method runs without awaiting, so on one
+    event loop a check and its spending are never interleaved with another request's.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        max_clients: int = 100_000,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.max_clients = max_clients
+        self.clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
-    async def acquire(self, client: str) -> int | None:
-        """Take a token from ``client``'s bucket, or say how long until one is there."""
-        now = time.monotonic()
+    def _refilled(self, client: str) -> tuple[float, float]:
+        now = self.clock()
         tokens, last = self._buckets.pop(client, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if tokens < 1.0:
-            self._buckets[client] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / self.rate))
-        self._buckets[client] = (tokens - 1.0, now)
+        return min(float(self.burst), tokens + max(0.0, now - last) * self.rate), now
+
+    def _store(self, client: str, tokens: float, now: float) -> None:
+        self._buckets[client] = (tokens, now)
         while len(self._buckets) > self.max_clients:
             self._buckets.popitem(last=False)
+
+    async def acquire(self, client: str, cost: int = 1) -> int | None:
+        """Take ``cost`` tokens from ``client``'s bucket, or say how long until they are there."""
+        tokens, now = self._refilled(client)
+        if tokens < cost:
+            self._store(client, tokens, now)
+            return _wait(cost - tokens, self.rate)
+        self._store(client, tokens - cost, now)
         return None
+
+    async def spend(self, client: str, cost: int) -> None:
+        """Take ``cost`` tokens (or give back a negative ``cost``), never above ``burst``."""
+        tokens, now = self._refilled(client)
+        self._store(client, min(float(self.burst), tokens - cost), now)
 
     async def close(self) -> None:
         """Nothing to release."""
 
 
-class RedisLimiter:
-    """A shared budget: ``burst`` requests per client per window of ``burst/rate`` s."""
+#: KEYS[1] the bucket; ARGV: rate (tokens/s), burst, now (s), cost, force (1: spend even
+#: below zero). Returns the seconds to wait as a string (0: taken). One script runs at a
+#: time in Redis, so the read, the decision and the write are one atomic step.
+_BUCKET = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, cost, force = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(state[1]), tonumber(state[2])
+if tokens == nil then tokens, at = burst, now end
+if now > at then
+  tokens = math.min(burst, tokens + (now - at) * rate)
+  at = now
+end
+local wait = 0
+if force or tokens >= cost then
+  tokens = math.min(burst, tokens - cost)
+else
+  wait = (cost - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
+redis.call('EXPIRE', KEYS[1], math.ceil((burst - tokens) / rate) + 1)
+return tostring(wait)
+"""
 
-    def __init__(self, url: str, rate: float, burst: int) -> None:
+
+class RedisLimiter:
+    """The same token buckets, shared by every worker through Redis.
+
+    ``prefix`` separates budgets (public requests, write quotas); ``clock`` (seconds,
+    wall time: workers on different hosts must agree) is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        rate: float,
+        burst: int,
+        prefix: str = "provenance:rl",
+        clock: Clock = time.time,
+    ) -> None:
         import redis.asyncio as redis
 
         self.client = redis.from_url(url)
+        self.rate = rate
         self.burst = burst
-        self.window = max(1, math.ceil(burst / rate))
+        self.prefix = prefix
+        self.clock = clock
+        self._script = self.client.register_script(_BUCKET)
 
-    async def acquire(self, client: str) -> int | None:
-        """Count this request in the client's current window."""
-        now = time.time()
-        window = int(now // self.window)
-        key = f"provenance:rl:{client}:{window}"
-        async with self.client.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(key).expire(key, self.window * 2).execute()
-        if int(count) > self.burst:
-            return max(1, math.ceil((window + 1) * self.window - now))
-        return None
+    async def _run(self, client: str, cost: int, force: bool) -> float:
+        args = [self.rate, self.burst, self.clock(), cost, 1 if force else 0]
+        wait = await self._script(keys=[f"{self.prefix}:{client}"], args=args)
+        return float(wait)
+
+    async def acquire(self, client: str, cost: int = 1) -> int | None:
+        """Take ``cost`` tokens from the client's shared bucket, or say how long to wait."""
+        wait = await self._run(client, cost, force=False)
+        return _wait(wait, 1.0) if wait > 0 else None
+
+    async def spend(self, client: str, cost: int) -> None:
+        """Take ``cost`` tokens (or give back a negative ``cost``), never above ``burst``."""
+        await self._run(client, cost, force=True)
 
     async def close(self) -> None:
         """Close the Redis connection pool."""
         await self.client.aclose()
 
 
-def make_limiter(rate: float, burst: int, redis_url: str | None) -> Limiter:
+def make_limiter(
+    rate: float,
+    burst: int,
+    redis_url: str | None,
+    prefix: str = "provenance:rl",
+    clock: Clock | None = None,
+) -> Limiter:
     """The Redis limiter when ``redis_url`` is set, else the in-memory one."""
     if redis_url:
-        return RedisLimiter(redis_url, rate, burst)
-    return MemoryLimiter(rate, burst)
+        return RedisLimiter(redis_url, rate, burst, prefix, clock or time.time)
+    return MemoryLimiter(rate, burst, clock=clock or time.monotonic)

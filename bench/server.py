@@ -72,6 +72,8 @@ def serve(
             "PROVENANCE_RATE": "10000000",
             "PROVENANCE_BURST": "10000000",
             "PROVENANCE_METRICS_TOKEN": METRICS_TOKEN,
+            "PROVENANCE_WRITE_RATE": "1000000000",  # no write quota per actor (api.quota)
+            "PROVENANCE_WRITE_BURST": "10000000",
             **(extra_env or {}),
         }
         command = [

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import Context, ctx
 from api.jsonbody import json_body
+from api.quota import write_quota
 from api.schemas import MAX_INT64, NOT_MODIFIED, Entries, Receipt, problems
 from api.views import IMMUTABLE, REVALIDATE, cached_json
 from ledger import codec
@@ -50,7 +51,7 @@ _EXAMPLE = {
     "key": "ajgD1fBZkCocba-8m6Rykg",
     "sig": "A" * 86,
 }
-_WRITE_ERRORS = problems(400, 403, 409, 413, 415, 422, 503)
+_WRITE_ERRORS = problems(400, 403, 409, 413, 415, 422, 429, 503)
 _READ_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
 _Size = Annotated[
     int | None,
@@ -90,12 +91,17 @@ def _signed(value: object, field: str) -> SignedEvent:
     },
 )
 async def append_one(request: Request) -> Response:
-    """Append a signed event; the receipt carries its index and a checkpoint including it."""
+    """Append a signed event; the receipt carries its index and a checkpoint including it.
+
+    The event costs its signer one event of its write quota (api.quota): 429 when spent.
+    """
     context = ctx(request)
     body = await json_body(request, context.settings.max_event_bytes)
     signed = _signed(codec.parse(body), "body")
     ledger = context.ledger_for_events(request, [signed])
+    admission = await write_quota(request).admit(ledger, [signed])
     receipt = await run_in_threadpool(ledger.append, signed)
+    await admission.settle()
     return _receipt(context, receipt)
 
 
@@ -130,7 +136,10 @@ async def append_one(request: Request) -> Response:
     },
 )
 async def append_batch(request: Request) -> Response:
-    """Append 1 to 1,000 signed events in one transaction: all or none."""
+    """Append 1 to 1,000 signed events in one transaction: all or none.
+
+    Each signer pays its events of the batch from its write quota, all or none (api.quota).
+    """
     context = ctx(request)
     body = await json_body(request, context.settings.max_batch_bytes)
     data = codec.parse(body)
@@ -147,7 +156,9 @@ async def append_batch(request: Request) -> Response:
         )
     signed = [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
     ledger = context.ledger_for_events(request, signed)
+    admission = await write_quota(request).admit(ledger, signed)
     receipt = await run_in_threadpool(ledger.append_batch, signed)
+    await admission.settle()
     return _receipt(context, receipt)
 
 

@@ -17,9 +17,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import ctx
 from api.jsonbody import json_body
+from api.quota import write_quota
 from api.routers.entries import _receipt
 from api.schemas import Receipt, problems
 from ledger import codec, gs1
+from ledger.entry import SignedEvent
+from ledger.epcis.capture import convert_envelope, parse_envelope
+from ledger.errors import LedgerError
 from ledger.service.epcis import capture
 
 router = APIRouter(tags=["epcis"])
@@ -66,7 +70,7 @@ _ENVELOPE: dict[str, Any] = {
     status_code=201,
     responses={
         200: {"model": Receipt, "description": "every event already in the log"},
-        **problems(400, 403, 409, 413, 415, 422, 503),
+        **problems(400, 403, 409, 413, 415, 422, 429, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -76,13 +80,34 @@ _ENVELOPE: dict[str, Any] = {
     },
 )
 async def capture_epcis(request: Request) -> Response:
-    """Convert, verify and append atomically; a refusal lists a reason per EPCIS event."""
+    """Convert, verify and append atomically; a refusal lists a reason per EPCIS event.
+
+    The partner pays each converted ledger event from its write quota (api.quota) before
+    anything is appended: 429 ``write-quota`` when spent, nothing written.
+    """
     context = ctx(request)
     body = await json_body(request, context.settings.max_batch_bytes)
     data = codec.parse(body)
     route = partial(context.ledger_for_events, request)  # the units' log
+    admission = None
+    signed = await run_in_threadpool(_converted, data)
+    if signed:
+        admission = await write_quota(request).admit(route(signed), signed)
     receipt = await run_in_threadpool(capture, lambda signed: route(signed).epcis, data)
+    if admission is not None:
+        await admission.settle()
     return _receipt(context, receipt)
+
+
+def _converted(data: object) -> list[SignedEvent]:
+    """The ledger events of a capture envelope that converts cleanly, else none: a
+    malformed or partly unconvertible envelope is refused by `capture` itself, with
+    every reason, and charges nobody."""
+    try:
+        converted, refusals = convert_envelope(parse_envelope(data))
+    except LedgerError:
+        return []
+    return [] if refusals else [c.signed for c in converted]
 
 
 async def unit_document(request: Request, link: gs1.DigitalLink) -> Response:

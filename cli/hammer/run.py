@@ -133,6 +133,9 @@ def _local_server(db: str, workers: int, tmp: Path) -> tuple[LocalLog, ServerPro
         # The hammer is one client doing the work of many: no public rate limit for it.
         "PROVENANCE_RATE": "1000000",
         "PROVENANCE_BURST": "1000000",
+        # nor a write quota per actor (api.quota): it measures the log, not the meter
+        "PROVENANCE_WRITE_RATE": "100000000",
+        "PROVENANCE_WRITE_BURST": "1000000",
     }
     for name in ("REDIS_URL", "PROVENANCE_LOGS", "DATABASE_REPLICA_URLS"):
         server.env.pop(name, None)  # one log, one database, nothing shared

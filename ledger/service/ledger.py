@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -59,7 +59,14 @@ from ledger.service.salt import ScanSalt
 from ledger.service.signals import ProbingCache, Scan, SignalService
 from ledger.service.unitview import ViewCache, entry_json
 from ledger.shapes import ActorShape, EntryShape, UnitViewShape
-from ledger.store import ReplicaStatus, RetentionStore, SaltStore, SignalStore, Store
+from ledger.store import (
+    QuotaStore,
+    ReplicaStatus,
+    RetentionStore,
+    SaltStore,
+    SignalStore,
+    Store,
+)
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 from ledger.verify.verdict import ServedEntry
 from ledger.vocab import Role
@@ -220,6 +227,7 @@ class Ledger:
         )
         self.exports = ExportService(store, log, self._verifier_key, self.cosigning)
         self.epcis = EpcisService(store, log, self.appender, clock)
+        self._quotas = QuotaStore(store.engines)
 
     @classmethod
     def open(
@@ -485,6 +493,35 @@ class Ledger:
                 and parse_time(k.effective) > now
             ],
         }
+
+    def key_owners(self, key_ids: Iterable[str]) -> dict[str, tuple[ActorRecord, KeyRecord]]:
+        """The current keys among ``key_ids``, each with the live actor it belongs to
+        (``{key id: (actor, key)}``), in two reads however many. A removed key, or one of a
+        revoked actor, is left out: it cannot sign a new entry (write quotas, api.quota)."""
+        keys = [
+            k
+            for k in self.store.records_in(self.log, KeyRecord, "key_id", key_ids)
+            if isinstance(k, KeyRecord) and k.removed_index is None
+        ]
+        found = self.store.records(self.log, {ActorRecord: sorted({k.actor for k in keys})})
+        actors = {a.id: a for a in found if isinstance(a, ActorRecord)}
+        return {
+            k.key_id: (actors[k.actor], k)
+            for k in keys
+            if k.actor in actors and actors[k.actor].revoked_index is None
+        }
+
+    def take_write_tokens(
+        self, actor: str, cost: float, rate: float, burst: float, now: float, force: bool = False
+    ) -> float:
+        """Spend ``cost`` tokens of ``actor``'s write bucket in this log's database, shared
+        by every worker (ledger.store.quotas.QuotaStore.take): 0 when taken, else the
+        seconds until they are there (nothing taken unless ``force``).
+
+        Raises:
+            StorageError: the database failed; nothing was taken.
+        """
+        return self._quotas.take(self.log, actor, cost, rate, burst, now, force)
 
     def scan_summary(self, gtin: str, serial: str) -> tuple[int, dict[str, Any] | None]:
         """How often a unit was scanned, and its first scan (at, place)."""

@@ -23,7 +23,10 @@
   (``http://127.0.0.1:8000``).
 - ``PROVENANCE_MAX_EVENT_BYTES`` (65536), ``PROVENANCE_MAX_BATCH`` (1000): write limits.
 - ``PROVENANCE_RATE`` (20/s), ``PROVENANCE_BURST`` (60): public requests per client.
-- ``REDIS_URL``: share rate limits between workers through Redis.
+- ``PROVENANCE_WRITE_RATE`` (6000 per minute), ``PROVENANCE_WRITE_BURST`` (2000): signed
+  events each actor may append through the API (api.quota; docs/OPERATIONS.md).
+- ``REDIS_URL``: share rate limits between workers through Redis, and keep the write
+  quotas there instead of the database.
 - ``PROVENANCE_PLACE_HEADER``: a trusted header with the client's country
   (e.g. ``CF-IPCountry``).
 - ``PROVENANCE_TRUSTED_PROXIES``: comma-separated CIDRs (or addresses) of the reverse
@@ -96,6 +99,8 @@ class Settings:
     max_batch: int = 1000
     rate: float = 20.0
     burst: int = 60
+    write_rate: float = 6000.0  # signed events per actor per minute
+    write_burst: int = 2000
     redis_url: str | None = None
     place_header: str | None = None
     replica_urls: tuple[str, ...] = ()
@@ -163,6 +168,8 @@ class Settings:
             max_batch=int(env.get("PROVENANCE_MAX_BATCH", 1000)),
             rate=float(env.get("PROVENANCE_RATE", 20)),
             burst=int(env.get("PROVENANCE_BURST", 60)),
+            write_rate=float(env.get("PROVENANCE_WRITE_RATE", 6000)),
+            write_burst=int(env.get("PROVENANCE_WRITE_BURST", 2000)),
             redis_url=env.get("REDIS_URL") or None,
             place_header=env.get("PROVENANCE_PLACE_HEADER") or None,
             replica_urls=tuple(

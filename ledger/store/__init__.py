@@ -7,6 +7,7 @@ from ledger.store import (
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
 )
+from ledger.store.quotas import QuotaStore
 from ledger.store.replicas import ReplicaStatus
 from ledger.store.repository import Store
 from ledger.store.retention import RetentionStore
@@ -15,6 +16,7 @@ from ledger.store.signals import SignalStore
 from ledger.store.writer import WriteTx
 
 __all__ = [
+    "QuotaStore",
     "ReplicaStatus",
     "RetentionStore",
     "SaltStore",

@@ -1,0 +1,221 @@
+"""Write quotas: how many signed events each actor may append through the API.
+
+Every route that appends events a partner signed (``POST /v1/entries``, ``POST
+/v1/entries:batch``, ``POST /v1/epcis/capture``) asks `WriteQuota.admit` before the
+append and `Admission.settle` after it. The budget is a token bucket per (log, actor):
+``PROVENANCE_WRITE_RATE`` events per minute, ``PROVENANCE_WRITE_BURST`` at most at once,
+kept in the log's database (ledger.store.quotas) or, when ``REDIS_URL`` is set, in Redis
+(api.ratelimit), so every worker spends one budget either way; each decision is atomic.
+A batch costs its number of events and is admitted whole or refused whole (429
+``write-quota`` with ``Retry-After``), before anything is written.
+
+Who pays is decided only by signatures that verify: an event is charged to its actor
+when it is signed by one of that actor's current keys and the signature checks. So a
+stranger's unsigned or forged junk naming a partner as its actor costs the partner
+nothing (the append refuses it anyway). Events signed by a key the log does not know
+yet (registered or rotated in by an earlier event of the same batch) cannot be checked
+before the append; once the append accepted them (so their signatures verified) they
+are charged to their actor as a debt that later writes wait out. The operator's own
+events are not throttled: it runs the log, and its server-signed writes (claims) do not
+pass through these routes at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from api.ratelimit import Clock, Limiter, make_limiter
+from ledger import codec
+from ledger.entry import SignedEvent
+from ledger.errors import LedgerError, ValidationError
+from ledger.service.ledger import Ledger
+from ledger.service.settings import Settings
+from ledger.verify.batchverify import first_bad_signature
+from ledger.vocab import Role
+
+PREFIX = "provenance:wq"
+
+
+class WriteQuotaError(LedgerError):
+    """An actor appended more signed events than its write quota allows."""
+
+    code = "write-quota"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Admission:
+    """What `WriteQuota.admit` let through, and what it still charges after the append:
+    the events whose keys the log did not know before, by actor."""
+
+    quota: WriteQuota
+    ledger: Ledger
+    deferred: Counter[str] = field(default_factory=Counter)
+
+    async def settle(self) -> None:
+        """After a successful append: charge the events that could not be checked before
+        (their signatures verified in the append), even below zero."""
+        for actor, cost in self.deferred.items():
+            await self.quota.take(self.ledger, actor, cost, force=True)
+
+
+class WriteQuota:
+    """Token buckets of signed events per (log, actor): in ``limiter`` (Redis, or this
+    process), or, without one, in the log's database (ledger.store.quotas), where
+    every worker shares them. ``clock`` (seconds, wall time) is the database buckets'."""
+
+    def __init__(
+        self,
+        limiter: Limiter | None,
+        rate_per_minute: float,
+        burst: int,
+        clock: Clock = time.time,
+    ) -> None:
+        self.limiter = limiter
+        self.rate_per_minute = rate_per_minute
+        self.burst = burst
+        self.clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> WriteQuota:
+        """The quota configured by ``PROVENANCE_WRITE_RATE`` and ``PROVENANCE_WRITE_BURST``:
+        in Redis when ``REDIS_URL`` is set, else in the database; ``clock`` for tests.
+
+        Raises:
+            ValidationError: a rate that is not positive or a burst below 1.
+        """
+        if not settings.write_rate > 0:
+            raise ValidationError(
+                "PROVENANCE_WRITE_RATE must be a positive number of events per minute",
+                field="PROVENANCE_WRITE_RATE",
+            )
+        if settings.write_burst < 1:
+            raise ValidationError(
+                "PROVENANCE_WRITE_BURST must be at least 1", field="PROVENANCE_WRITE_BURST"
+            )
+        limiter = None
+        if settings.redis_url:
+            rate = settings.write_rate / 60
+            limiter = make_limiter(rate, settings.write_burst, settings.redis_url, PREFIX, clock)
+        return cls(limiter, settings.write_rate, settings.write_burst, clock or time.time)
+
+    async def take(self, ledger: Ledger, actor: str, cost: int, force: bool = False) -> int | None:
+        """Take ``cost`` tokens of ``actor``'s bucket in ``ledger``'s log: None, or the
+        whole seconds to wait (nothing taken). ``force`` takes them anyway; a negative
+        ``cost`` gives them back.
+
+        Raises:
+            StorageError: the database failed (database buckets); nothing was taken.
+        """
+        if self.limiter is not None:
+            bucket = _bucket(ledger.config.name, actor)
+            if force:
+                await self.limiter.spend(bucket, cost)
+                return None
+            return await self.limiter.acquire(bucket, cost)
+        call = functools.partial(
+            ledger.take_write_tokens,
+            actor,
+            cost,
+            self.rate_per_minute / 60,
+            self.burst,
+            self.clock(),
+            force,
+        )
+        wait = await run_in_threadpool(call)
+        return max(1, math.ceil(wait)) if wait > 0 else None
+
+    async def admit(self, ledger: Ledger, events: Sequence[SignedEvent]) -> Admission:
+        """Charge each actor the events of ``events`` it verifiably signed, all or none.
+
+        A batch in which some signature does not verify is charged nothing (the append
+        refuses it whole). Returns the `Admission` to settle after a successful append.
+
+        Raises:
+            WriteQuotaError: an actor's bucket holds fewer tokens than its events in
+                ``events``; nothing was charged to anyone.
+            ValidationError: an actor's events alone exceed the burst (a batch that
+                could never be admitted: split it).
+            StorageError: the database failed (database buckets).
+        """
+        checked, deferred = await run_in_threadpool(_verified_signers, ledger, events)
+        if checked is None:
+            return Admission(self, ledger)
+        taken: list[tuple[str, int]] = []
+        for actor, cost in sorted(checked.items()):
+            if cost > self.burst:
+                await self._give_back(ledger, taken)
+                raise ValidationError(
+                    f"{cost} events signed by {actor!r} exceed its write burst of "
+                    f"{self.burst}: split the batch",
+                    field="events",
+                )
+            wait = await self.take(ledger, actor, cost)
+            if wait is not None:
+                await self._give_back(ledger, taken)
+                raise WriteQuotaError(
+                    f"{actor!r} is over its write quota ({self.rate_per_minute:g} events "
+                    f"per minute, {self.burst} at once): {cost} events refused, nothing "
+                    f"written; retry in {wait} s",
+                    wait,
+                    field="actor",
+                )
+            taken.append((actor, cost))
+        return Admission(self, ledger, deferred)
+
+    async def _give_back(self, ledger: Ledger, taken: list[tuple[str, int]]) -> None:
+        for actor, cost in taken:
+            await self.take(ledger, actor, -cost, force=True)
+
+    async def close(self) -> None:
+        """Release the limiter (a Redis connection pool)."""
+        if self.limiter is not None:
+            await self.limiter.close()
+
+
+def _bucket(log: str, actor: str) -> str:
+    # Actor ids are per log: "acme" in one log is not "acme" in another.
+    return f"{log}/{actor}"
+
+
+def _verified_signers(
+    ledger: Ledger, events: Sequence[SignedEvent]
+) -> tuple[Counter[str] | None, Counter[str]]:
+    """(events per actor signed by one of its current keys with a signature that
+    verifies, or None if any such signature fails; events per actor whose key the log
+    does not know as a current key of a live actor). The operator's events are in
+    neither, nor are events signed with another actor's key (the append refuses those)."""
+    owners = ledger.key_owners({s.key for s in events})  # two reads for any batch
+    jobs, checked, deferred = [], Counter[str](), Counter[str]()
+    for position, signed in enumerate(events):
+        actor = signed.event.actor
+        owner = owners.get(signed.key)
+        if owner is None:
+            deferred[actor] += 1  # charged only if the append accepts it
+            continue
+        record, key = owner
+        if record.id != actor or record.role == Role.OPERATOR:
+            continue
+        jobs.append((position, signed, codec.b64url_decode(key.public_key, field="key")))
+        checked[actor] += 1
+    if first_bad_signature(jobs) is not None:
+        return None, Counter()
+    return checked, deferred
+
+
+def write_quota(request: Request) -> WriteQuota:
+    """The app's write quota (built by api.app.create_app)."""
+    quota: WriteQuota = request.app.state.write_quota
+    return quota

@@ -1,0 +1,407 @@
+"""Write quotas per actor (api.quota): a partner over its burst gets 429 ``write-quota``
+with ``Retry-After`` and the log is byte-for-byte unchanged; another partner is not
+affected; the bucket refills as the injected clock advances; a batch costs its events
+and is refused whole; only verified signatures spend a partner's budget; concurrent
+writers cannot take more than the burst, in memory and through Redis (two "workers").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.quota import WriteQuota
+from api.ratelimit import MemoryLimiter, RedisLimiter
+from ledger import codec, gs1
+from ledger.entry import Leaf, SignedEvent
+from ledger.epcis.sign import sign_document
+from ledger.service.settings import Settings
+from tests.factories import GTIN, key, public_b64
+from tests.integration.test_ratelimit import REDIS_URL, _redis_or_skip
+from tests.integration.world import LedgerWorld, dump
+
+QUOTA = "urn:provenance-ledger:problem:write-quota"
+
+
+class FakeClock:
+    """Seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _app(world: LedgerWorld, quota: WriteQuota) -> FastAPI:
+    app = create_app(Settings.from_env({"PROVENANCE_RATE": "1000"}), ledger=world.ledger)
+    app.state.write_quota = quota
+    return app
+
+
+def _quota(per_minute: float, burst: int, clock: FakeClock) -> WriteQuota:
+    """The quota as configured by default: its buckets in the log's database."""
+    settings = Settings.from_env(
+        {"PROVENANCE_WRITE_RATE": str(per_minute), "PROVENANCE_WRITE_BURST": str(burst)}
+    )
+    return WriteQuota.from_settings(settings, clock=clock)
+
+
+def _run(app: FastAPI, story: Callable[[httpx.AsyncClient], Awaitable[None]]) -> None:
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            await story(client)
+
+    asyncio.run(main())
+
+
+def _commission(world: LedgerWorld, serial: str, seed: int | None = None) -> SignedEvent:
+    unit = {"gtin": GTIN, "serial": serial}
+    return world.world.sign("commission", "acme", seed, unit=unit, prev=None)
+
+
+def _product(world: LedgerWorld, n: int) -> SignedEvent:
+    """``other-brand`` registers a product of its own prefix (another partner's write)."""
+    body = f"09506001{n:05d}"
+    gtin = body + str(gs1.gtin_check_digit(body))
+    return world.world.sign("product.register", "other-brand", gtin=gtin, name=f"P{n}")
+
+
+def _body(signed: SignedEvent) -> dict[str, Any]:
+    return signed.to_dict()
+
+
+def _batch(events: list[SignedEvent]) -> dict[str, Any]:
+    return {"events": [s.to_dict() for s in events]}
+
+
+def _assert_quota(response: httpx.Response) -> int:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == QUOTA and problem["status"] == 429
+    retry = response.headers["retry-after"]
+    assert retry.isdigit() and int(retry) >= 1  # whole seconds
+    return int(retry)
+
+
+def test_partner_over_its_burst_gets_429_and_the_log_is_unchanged(world: LedgerWorld) -> None:
+    clock = FakeClock()
+    app = _app(world, _quota(60, 3, clock))  # one event per second, three at once
+
+    async def story(client: httpx.AsyncClient) -> None:
+        for n in range(3):
+            ok = await client.post("/v1/entries", json=_body(_commission(world, f"Q-{n}")))
+            assert ok.status_code == 201, ok.text
+        before = dump(world.ledger)
+        refused = await client.post("/v1/entries", json=_body(_commission(world, "Q-3")))
+        assert _assert_quota(refused) == 1
+        batch = [_commission(world, "Q-4"), _commission(world, "Q-5")]
+        assert _assert_quota(await client.post("/v1/entries:batch", json=_batch(batch))) == 2
+        assert dump(world.ledger) == before  # nothing written, byte for byte
+        # another partner spends its own budget
+        other = await client.post("/v1/entries", json=_body(_product(world, 1)))
+        assert other.status_code == 201, other.text
+        # the same partner in another log would be another bucket; here: refill
+        clock.now += 1
+        again = await client.post("/v1/entries", json=_body(_commission(world, "Q-3")))
+        assert again.status_code == 201, again.text
+        assert _assert_quota(
+            await client.post("/v1/entries", json=_body(_commission(world, "Q-6")))
+        )
+
+    _run(app, story)
+
+
+def test_the_bucket_refills_as_the_clock_advances(world: LedgerWorld) -> None:
+    clock = FakeClock()
+    app = _app(world, _quota(30, 4, clock))  # one event per two seconds
+
+    async def story(client: httpx.AsyncClient) -> None:
+        four = [_commission(world, f"R-{n}") for n in range(4)]
+        assert (await client.post("/v1/entries:batch", json=_batch(four))).status_code == 201
+        two = _batch([_commission(world, "R-4"), _commission(world, "R-5")])
+        assert _assert_quota(await client.post("/v1/entries:batch", json=two)) == 4
+        clock.now += 3.9  # not yet two tokens
+        assert _assert_quota(await client.post("/v1/entries:batch", json=two)) == 1
+        clock.now += 0.1
+        assert (await client.post("/v1/entries:batch", json=two)).status_code == 201
+        clock.now += 3600  # a long pause refills to the burst, never beyond
+        full = _batch([_commission(world, f"R-{n}") for n in range(6, 10)])
+        assert (await client.post("/v1/entries:batch", json=full)).status_code == 201
+        one = _body(_commission(world, "R-10"))
+        assert _assert_quota(await client.post("/v1/entries", json=one)) == 2
+
+    _run(app, story)
+
+
+def test_a_batch_costs_its_events_and_is_refused_whole(world: LedgerWorld) -> None:
+    clock = FakeClock()
+    app = _app(world, _quota(60, 5, clock))
+
+    async def story(client: httpx.AsyncClient) -> None:
+        first = [_commission(world, f"B-{n}") for n in range(3)]
+        assert (await client.post("/v1/entries:batch", json=_batch(first))).status_code == 201
+        before = dump(world.ledger)
+        second = [_commission(world, f"B-{n}") for n in range(3, 6)]  # 3 > 2 left
+        assert _assert_quota(await client.post("/v1/entries:batch", json=_batch(second))) == 1
+        assert dump(world.ledger) == before
+        size = world.ledger.head().size
+        ok = await client.post("/v1/entries:batch", json=_batch(second[:2]))
+        assert ok.status_code == 201 and world.ledger.head().size == size + 2
+        # more than the burst in one batch could never pass: a 422 saying so, not a 429
+        clock.now += 600
+        big = [_commission(world, f"B-{n}") for n in range(10, 16)]
+        too_big = await client.post("/v1/entries:batch", json=_batch(big))
+        assert too_big.status_code == 422 and "split" in too_big.json()["detail"]
+        assert (await client.post("/v1/entries:batch", json=_batch(big[:5]))).status_code == 201
+
+    _run(app, story)
+
+
+def _forged(signed: SignedEvent) -> dict[str, Any]:
+    body = signed.to_dict()
+    sig = bytearray(signed.sig)
+    sig[0] ^= 1
+    body["sig"] = codec.b64url_encode(bytes(sig))
+    return body
+
+
+def test_a_stranger_cannot_spend_a_partners_quota(world: LedgerWorld) -> None:
+    """Forged, unknown-key and foreign-key events naming acme cost acme nothing."""
+    clock = FakeClock()
+    app = _app(world, _quota(1, 2, clock))  # two events, then one a minute
+
+    async def story(client: httpx.AsyncClient) -> None:
+        before = dump(world.ledger)
+        for n in range(10):
+            junk = [
+                _forged(_commission(world, f"J-{n}")),  # acme's key, a broken signature
+                _body(_commission(world, f"K-{n}", seed=99)),  # a key the log never saw
+                _body(_commission(world, f"F-{n}", seed=4)),  # ship-co's key, acme's name
+            ]
+            for body in junk:
+                refused = await client.post("/v1/entries", json=body)
+                assert refused.status_code in (400, 403, 422), refused.text
+            batch = await client.post("/v1/entries:batch", json={"events": junk})
+            assert batch.status_code in (400, 403, 422), batch.text
+        assert dump(world.ledger) == before
+        for n in range(2):  # acme's whole burst is still there
+            ok = await client.post("/v1/entries", json=_body(_commission(world, f"A-{n}")))
+            assert ok.status_code == 201, ok.text
+        _assert_quota(await client.post("/v1/entries", json=_body(_commission(world, "A-2"))))
+
+    _run(app, story)
+
+
+def test_events_under_a_key_rotated_in_by_the_batch_are_charged_after(
+    world: LedgerWorld,
+) -> None:
+    """A batch cannot smuggle events past the quota under a key it adds itself."""
+    clock = FakeClock()
+    app = _app(world, _quota(1, 5, clock))
+
+    async def story(client: httpx.AsyncClient) -> None:
+        rotate = world.world.sign(
+            "key.rotate", "acme", subject="acme", add=[public_b64(30)], remove=[]
+        )
+        new_key = [_commission(world, f"N-{n}", seed=30) for n in range(3)]
+        ok = await client.post("/v1/entries:batch", json=_batch([rotate, *new_key]))
+        assert ok.status_code == 201, ok.text
+        # 1 checked before + 3 charged after: one of five left
+        single = await client.post("/v1/entries", json=_body(_commission(world, "N-3", 30)))
+        assert single.status_code == 201, single.text
+        _assert_quota(await client.post("/v1/entries", json=_body(_commission(world, "N-4"))))
+
+    _run(app, story)
+
+
+def test_the_operators_own_writes_are_not_throttled(world: LedgerWorld) -> None:
+    clock = FakeClock()
+    app = _app(world, _quota(1, 1, clock))
+
+    async def story(client: httpx.AsyncClient) -> None:
+        for n in range(4):
+            register = world.world.sign(
+                "actor.register",
+                "operator",
+                subject=f"courier-{n}",
+                role="courier",
+                name=f"Courier {n}",
+                keys=[public_b64(40 + n)],
+            )
+            ok = await client.post("/v1/entries", json=_body(register))
+            assert ok.status_code == 201, ok.text
+
+    _run(app, story)
+
+
+def test_epcis_capture_spends_the_partners_quota(world: LedgerWorld) -> None:
+    clock = FakeClock()
+    app = _app(world, _quota(1, 1, clock))
+    link = f"https://id.gs1.org/01/{GTIN}/21/SN-0001"
+
+    def recall(reason: str) -> dict[str, Any]:
+        event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "holding",
+            "disposition": "recalled",
+            "epcList": [link],
+            "eventTime": "2026-11-28T12:00:00Z",
+            "eventTimeZoneOffset": "+00:00",
+            "pl:reason": reason,
+        }
+        head = world.ledger.unit_entries(GTIN, "SN-0001")[-1]
+        prev = codec.b64url_encode(Leaf.from_bytes(head.leaf).signed.hash)
+        document = {"type": "EPCISDocument", "epcisBody": {"eventList": [event]}}
+        return sign_document(document, "acme", key(2), lambda _unit: prev)
+
+    async def story(client: httpx.AsyncClient) -> None:
+        ok = await client.post("/v1/epcis/capture", json=recall("battery fault"))
+        assert ok.status_code == 201, ok.text
+        before = dump(world.ledger)
+        _assert_quota(await client.post("/v1/epcis/capture", json=recall("second thought")))
+        assert dump(world.ledger) == before
+
+    _run(app, story)
+
+
+@pytest.mark.parametrize("where", ["database", "memory"])
+def test_concurrent_writers_cannot_exceed_the_burst(world: LedgerWorld, where: str) -> None:
+    clock = FakeClock()
+    quota = _quota(1, 5, clock)
+    if where == "memory":
+        quota = WriteQuota(MemoryLimiter(1 / 60, 5, clock=clock), 1, 5)
+    app = _app(world, quota)
+
+    async def story(client: httpx.AsyncClient) -> None:
+        events = [_commission(world, f"C-{n}") for n in range(20)]
+        answers = await asyncio.gather(*(client.post("/v1/entries", json=_body(s)) for s in events))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [201] * 5 + [429] * 15, statuses
+
+    size = world.ledger.head().size
+    _run(app, story)
+    assert world.ledger.head().size == size + 5
+
+
+def test_memory_bucket_takes_all_or_nothing_and_spends_into_debt() -> None:
+    clock = FakeClock()
+
+    async def run() -> list[int | None]:
+        limiter = MemoryLimiter(rate=1.0, burst=5, clock=clock)
+        out = [await limiter.acquire("a", 3), await limiter.acquire("a", 3)]
+        await limiter.spend("a", 4)  # 2 - 4: a debt of 2
+        out.append(await limiter.acquire("a", 1))
+        await limiter.spend("a", -10)  # given back, never above the burst
+        out += [await limiter.acquire("a", 5), await limiter.acquire("a", 1)]
+        return out
+
+    assert asyncio.run(run()) == [None, 1, 3, None, 1]
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    _redis_or_skip()
+    return f"test-wq-{uuid.uuid4().hex}"
+
+
+def test_redis_bucket_is_shared_atomic_and_refills(redis_prefix: str) -> None:
+    """Two workers' limiters, 40 concurrent requests: exactly the burst gets through."""
+    clock = FakeClock()
+
+    async def run() -> tuple[list[int | None], list[int | None], int | None]:
+        workers = [
+            RedisLimiter(REDIS_URL, rate=0.5, burst=10, prefix=redis_prefix, clock=clock)
+            for _ in range(2)
+        ]
+        try:
+            answers = await asyncio.gather(*(workers[n % 2].acquire("acme", 1) for n in range(40)))
+            other = [await workers[0].acquire("shop", 10), await workers[1].acquire("shop", 1)]
+            clock.now += 4  # two tokens back
+            refilled = await workers[1].acquire("acme", 2)
+            return list(answers), other, refilled
+        finally:
+            for limiter in workers:
+                await limiter.close()
+
+    answers, other, refilled = asyncio.run(run())
+    assert answers.count(None) == 10
+    assert all(a is not None and a >= 1 for a in answers if a is not None)
+    assert other == [None, 2]
+    assert refilled is None
+
+
+def test_redis_quota_through_the_api(world: LedgerWorld, redis_prefix: str) -> None:
+    """The app's quota in Redis: 429 past the burst, refill with the clock."""
+    clock = FakeClock()
+    limiter = RedisLimiter(REDIS_URL, rate=1.0, burst=2, prefix=redis_prefix, clock=clock)
+    app = _app(world, WriteQuota(limiter, 60, 2))
+
+    async def story(client: httpx.AsyncClient) -> None:
+        events = [_commission(world, f"D-{n}") for n in range(4)]
+        answers = await asyncio.gather(*(client.post("/v1/entries", json=_body(s)) for s in events))
+        assert sorted(a.status_code for a in answers) == [201, 201, 429, 429]
+        clock.now += 1
+        late = next(s for s, a in zip(events, answers, strict=True) if a.status_code == 429)
+        assert (await client.post("/v1/entries", json=_body(late))).status_code == 201
+        await limiter.close()
+
+    _run(app, story)
+
+
+def test_settings_refuse_a_useless_quota() -> None:
+    with pytest.raises(Exception, match="PROVENANCE_WRITE_RATE"):
+        WriteQuota.from_settings(Settings.from_env({"PROVENANCE_WRITE_RATE": "0"}))
+    with pytest.raises(Exception, match="PROVENANCE_WRITE_BURST"):
+        WriteQuota.from_settings(Settings.from_env({"PROVENANCE_WRITE_BURST": "0"}))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("shared", ["database", "redis"])
+def test_two_workers_share_one_quota(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory, shared: str
+) -> None:
+    """The real server, two uvicorn workers on PostgreSQL, the buckets in the database
+    (the default) or in Redis: 20 events by one partner sent at once over 20
+    connections; exactly the burst is appended."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.e2e.server import start
+
+    env = {"PROVENANCE_WRITE_RATE": "1", "PROVENANCE_WRITE_BURST": "5", "REDIS_URL": ""}
+    if shared == "redis":
+        _redis_or_skip()
+        env["REDIS_URL"] = REDIS_URL
+    server = start(pg_url, tmp_path_factory.mktemp("quota"), workers=2, extra_env=env)
+    try:
+        world = server.world.world
+        unit = {"gtin": GTIN}
+        events = [
+            world.sign("commission", "acme", unit={**unit, "serial": f"W-{n}"}, prev=None)
+            for n in range(20)
+        ]
+        size = int(httpx.get(f"{server.url}/v1/checkpoint").text.splitlines()[1])
+
+        def post(signed: SignedEvent) -> httpx.Response:
+            return httpx.post(f"{server.url}/v1/entries", json=signed.to_dict(), timeout=60)
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(post, events))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [201] * 5 + [429] * 15, statuses
+        for refused in (a for a in answers if a.status_code == 429):
+            _assert_quota(refused)
+        after = int(httpx.get(f"{server.url}/v1/checkpoint").text.splitlines()[1])
+        assert after == size + 5
+    finally:
+        server.stop()
