@@ -32,7 +32,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "genuine.todo": (
         "Check that the details below match the item in your hands. Keep the code printed "
         "inside the package: after you buy, it lets you claim the item as yours.",
-        "请核对下方信息是否与您手中的商品一致。请保管好包装内印的认领码，购买后可凭它认领商品。",
+        "请核对下方信息是否与您手中的商品一致。请妥善保管印在包装内的认领码，购买后可凭此码认领商品。",
     ),
     "caution.title": ("Caution", "请注意"),
     "caution.means": (
@@ -40,30 +40,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该商品由品牌方登记，但存在需要您注意的情况。",
     ),
     "caution.todo": (
-        "Read each point below before you buy or use it. If anything does not match what "
+        "Read each point above before you buy or use it. If anything does not match what "
         "the seller told you, do not buy it.",
-        "购买或使用前请逐条阅读以下说明。如有与卖家所说不符之处，请勿购买。",
+        "购买或使用前请逐条阅读上方说明。如有与卖家所说不符之处，请勿购买。",
     ),
     "unknown.title": ("Not found: likely counterfeit", "未找到：可能是假冒产品"),
     "unknown.means": (
         "This code is not in the brand's register. Every genuine item carries a code "
         "its brand registered.",
-        "此码不在品牌方的登记记录中。每件正品都带有品牌方登记过的码。",
+        "品牌方的登记记录中没有此码。每件正品上的码都经过品牌方登记。",
     ),
     "unknown.todo": (
         "Do not buy it. If you already bought it, keep the receipt and the packaging and "
         "report it to the seller, the brand or the platform.",
-        "请勿购买。如已购买，请保留收据和包装，并向卖家、品牌方或平台举报。",
+        "请勿购买。如已购买，请保留购物凭证和包装，并向卖家、品牌方或平台举报。",
     ),
     "invalid.title": ("Record failed verification", "记录验证失败"),
     "invalid.means": (
         "Something is wrong with this item's record: a signature or a proof does not "
         "check. Do not trust this record.",
-        "该商品的记录有问题：有签名或证明未通过验证。请勿相信此记录。",
+        "该商品的记录存在问题：其中有签名或证明未通过验证。请勿相信此记录。",
     ),
     "invalid.todo": (
         "Do not buy it on the strength of this page. Contact the brand and report it.",
-        "请勿凭此页面购买。请联系品牌方并举报。",
+        "请勿凭此页面决定购买，并请联系品牌方举报。",
     ),
     "todo": ("What to do: ", "建议："),  # the space belongs to English only
     # reasons (docs/API.md reason codes): title, explanation
@@ -78,32 +78,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.returned-after-sale.why": (
         "This item was sold to a customer and came back by a return. It is genuine but "
         "not new: check that it is complete and unused, and ask the seller about it.",
-        "该商品曾售给顾客，后经退货返回。它是正品，但并非全新：请检查是否完整、未使用，"
+        "该商品曾售给顾客，后被退回。它是正品，但并非全新：请检查商品是否完整、未经使用，"
         "并向卖家问清情况。",
     ),
     "r.resold": ("Sold again after a return", "退回后再次售出"),
     "r.resold.why": (
         "This item was sold, returned and sold again (last on {date}). If it was offered "
         "to you as new, ask the seller about its history.",
-        "该商品曾售出、被退回后再次售出（最近一次于 {date}）。如果有人把它当作全新商品卖给您，"
-        "请向卖家问清来历。",
+        "该商品曾售出并被退回，之后再次售出（最近一次售出于 {date}）。"
+        "如果有人把它当作全新商品卖给您，请向卖家问清来历。",
     ),
     "r.claimed": ("Already claimed by a buyer", "已被买家认领"),
     "r.claimed.why": (
         "Someone who bought this item has registered it as theirs. If that was not you, "
         "do not buy it: the code may have been copied.",
-        "已有买家将该商品登记为本人所有。如果不是您本人，请勿购买：此码可能被复制。",
+        "已有买家将该商品登记为本人所有。如果认领人不是您，请勿购买：此码可能已被复制。",
     ),
     "r.recalled": ("Recalled by the brand", "品牌方已召回"),
     "r.recalled.why": (
         "The brand has recalled this item. Do not use it; ask the seller or the brand "
         "for a refund or a replacement.",
-        "品牌方已召回该商品。请勿使用，请联系卖家或品牌方退款或更换。",
+        "品牌方已召回该商品。请勿使用，并联系卖家或品牌方办理退款或换货。",
     ),
     "r.decommissioned": ("Taken out of circulation", "已停止流通"),
     "r.decommissioned.why": (
         "This item was recorded as destroyed or used up. It should not be for sale.",
-        "该商品已登记为销毁或已用完，不应再出售。",
+        "记录显示该商品已销毁或已用完，不应再有人出售。",
     ),
     "r.flagged": ("Flagged as suspicious", "被标记为可疑"),
     "r.flagged.why": (
@@ -122,34 +122,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.inspection-failed.why": (
         "An inspector recorded a failed inspection for this item. Ask the seller about it "
         "before you buy, or contact the brand.",
-        "检验方记录了该商品最近一次检验未通过。购买前请向卖家问清情况，或联系品牌方。",
+        "检验机构记录该商品检验未通过。购买前请向卖家问清情况，或联系品牌方。",
     ),
-    "r.recovered-key": ("Signed with a recently recovered key", "使用近期恢复的密钥签名"),
+    "r.recovered-key": ("Signed with a recently recovered key", "签名所用的密钥为近期补发"),
     "r.recovered-key.why": (
         "The company that signed this record had lost its keys, and the platform gave it a "
         "new one less than 30 days before. Ask the seller where the item came from.",
-        "签署此记录的企业曾丢失密钥，平台在不到 30 天前为其恢复了新密钥。请向卖家问清商品来源。",
+        "签署此记录的企业曾丢失密钥，平台在不到 30 天前为其补发了新密钥。请向卖家问清商品来源。",
     ),
-    "r.key-compromised": ("Signed with a stolen key", "使用已泄露的密钥签名"),
+    "r.key-compromised": ("Signed with a stolen key", "签名所用的密钥已被盗用"),
     "r.key-compromised.why": (
         "A record of this item was signed after its signer reported the key as stolen or "
         "leaked. The record may be forged; ask the brand before you buy.",
-        "该商品的一条记录是在签署方报告密钥被盗或泄露之后签署的，可能系伪造。购买前请向品牌方核实。",
+        "该商品有一条记录是在签署方报告密钥被盗或泄露之后才签署的，可能是伪造的。购买前请向品牌方核实。",
     ),
     "r.label-invalid": ("Forged label", "标签系伪造"),
     "r.label-invalid.why": (
         "The brand's signature on this label is wrong, so the brand did not print this "
         "label. Do not buy the item, and report it.",
-        "此标签上的品牌签名不正确，说明标签并非品牌方印制。请勿购买，并进行举报。",
+        "此标签上的品牌签名验证失败，说明该标签并非品牌方印制。请勿购买，并请举报。",
     ),
-    "r.checkpoint-invalid": ("The public log's signature does not check", "公开日志签名验证失败"),
-    "r.leaf-hash-invalid": ("A record's fingerprint does not match", "记录的哈希值不匹配"),
-    "r.proof-invalid": ("A record is not proven in the public log", "记录未能在公开日志中得到证明"),
-    "r.signature-invalid": ("A record's signature does not check", "记录的签名验证失败"),
+    "r.checkpoint-invalid": ("The public log's signature does not check", "公开日志的签名验证失败"),
+    "r.leaf-hash-invalid": ("A record's fingerprint does not match", "某条记录的数字指纹不符"),
+    "r.proof-invalid": ("A record is not proven in the public log", "某条记录无法在公开日志中查证"),
+    "r.signature-invalid": ("A record's signature does not check", "某条记录的签名验证失败"),
     "r.chain-broken": ("The history has a gap or a fork", "流转记录有缺失或分叉"),
     "r.tamper.why": (
         "This should never happen: the record may have been tampered with.",
-        "这种情况不应出现：记录可能已被篡改。",
+        "正常情况下不会出现这种问题：记录可能已被篡改。",
     ),
     "reason": ("Reason: {text}", "原因：{text}"),
     "note": ("Note: {text}", "备注：{text}"),
@@ -173,7 +173,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "scans.none": ("This code has not been checked before.", "此码此前未被查询过。"),
     "scans.hint": (
         "If the first check was not yours, this code may have been copied.",
-        "如果首次查询不是您本人，此码可能已被复制。",
+        "如果首次查询的人不是您，此码可能已被复制。",
     ),
     # product and status
     "h.product": ("Product", "商品信息"),
@@ -182,7 +182,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "h.scanned": ("The code you checked", "您查询的码"),
     "f.name": ("Product", "商品"),
     "f.brand": ("Brand", "品牌"),
-    "f.gtin": ("GTIN", "商品条码 (GTIN)"),
+    "f.gtin": ("GTIN", "商品条码（GTIN）"),
     "f.serial": ("Serial", "序列号"),
     "f.lot": ("Lot", "批号"),
     "f.expiry": ("Expires", "有效期至"),
@@ -203,7 +203,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "claim.yes": ("Claimed by a buyer", "已被买家认领"),
     "claim.no": ("Not claimed yet", "尚未被认领"),
     "recall.yes": ("Recalled by the brand", "品牌方已召回"),
-    "recall.no": ("No recall", "无召回"),
+    "recall.no": ("No recall", "未召回"),
     "insp.none": ("None recorded", "暂无记录"),
     "insp.count": ("{passed} passed, {failed} failed", "{passed} 次合格，{failed} 次不合格"),
     "label.valid": (
@@ -255,7 +255,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Every entry is signed by whoever made it and proven in a public, append-only log.",
         "每条记录都由经手方签名，并可在公开、只增不改的日志中查证。",
     ),
-    "footer.json": ("Check it yourself: the signed data (JSON)", "自行核验：签名数据 (JSON)"),
+    "footer.json": ("Check it yourself: the signed data (JSON)", "自行核验：签名数据（JSON）"),
     "footer.download": ("the offline proof", "离线证明"),
     "footer.witnesses": (
         "{vouched} of {configured} independent witnesses vouch for this history.",

@@ -25,6 +25,7 @@ from api.csrf import FIELD, guard
 from api.forms import read_form
 from api.jsonbody import json_body, require_json
 from api.problems import PayloadTooLargeError
+from api.quota import write_quota
 from api.schemas import Report, ReportFiled, problems
 from ledger import codec, entry, gs1
 from ledger.errors import LedgerError, ValidationError
@@ -82,7 +83,11 @@ async def report(request: Request) -> Response:
         done = await run_in_threadpool(call)
     except LedgerError as e:
         html = render_notice(lang, "error.title", [e.message], tone="unknown", back=unit.path())
-        return HTMLResponse(html, status_code=e.status)
+        answer = HTMLResponse(html, status_code=e.status)
+        retry_after = getattr(e, "retry_after", None)  # a spent report quota says when
+        if retry_after is not None:
+            answer.headers["Retry-After"] = str(retry_after)
+        return answer
     lines = [words(lang, "report.done.text", id=done["id"])]
     return HTMLResponse(
         render_notice(lang, "report.done.title", lines, back=unit.path()), status_code=201
@@ -178,6 +183,8 @@ async def resolve(request: Request, report_id: _Id) -> Response:
         context.deployment.default if flag is None else context.ledger_for_events(request, [flag])
     )
     signer = await request_signer(request, ledger, raw)
+    # a flag is a signed event appended to the log: it spends its signer's write quota
+    admission = await write_quota(request).admit(ledger, [flag] if flag is not None else [])
     note = body.get("note") if isinstance(body.get("note"), str) else None
     call = functools.partial(
         ledger.reports.resolve_report,
@@ -187,7 +194,9 @@ async def resolve(request: Request, report_id: _Id) -> Response:
         note=note,
         flag=flag,
     )
-    return JSONResponse(await run_in_threadpool(call), headers={"Cache-Control": "no-store"})
+    answer = await run_in_threadpool(call)
+    await admission.settle()
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
 @router.get(

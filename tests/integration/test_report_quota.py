@@ -8,6 +8,7 @@ database by 40 MiB), or many clients bury one unit under reports.
 from __future__ import annotations
 
 import asyncio
+import re
 import io
 import threading
 import uuid
@@ -148,3 +149,35 @@ def test_the_api_answers_429_problem_with_retry_after(tmp_path: object) -> None:
     wait = int(refused.headers["retry-after"])
     assert 1 <= wait <= 86_400
     assert timedelta(seconds=wait) <= timedelta(days=1)
+
+
+def test_the_page_form_over_quota_gets_a_page_with_retry_after(tmp_path: object) -> None:
+    """The page's report form (a browser) gets an HTML page, and the same Retry-After."""
+    ledger = Ledger.open(
+        f"sqlite:///{tmp_path}/qf.db",
+        config("quota-form"),
+        policies=Policies(reports=ReportPolicy(per_client=1)),
+    )
+    app = create_app(Settings.from_env({"PROVENANCE_HOME": "/nonexistent"}), ledger=ledger)
+    answers: list[httpx.Response] = []
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.21", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for i in range(2):
+                page = await client.get(f"/01/{GTIN}/21/SN-{i}", headers={"Accept": "text/html"})
+                token = re.search(r'name="csrf" value="([^"]*)"', page.text)
+                assert token, page.text[:300]
+                form = {"gtin": GTIN, "serial": f"SN-{i}", "reason": "other", "csrf": token[1]}
+                answers.append(
+                    await client.post("/v1/reports", data=form, headers={"Origin": "http://test"})
+                )
+
+    try:
+        asyncio.run(main())
+    finally:
+        ledger.close()
+    assert [a.status_code for a in answers] == [201, 429]
+    refused = answers[-1]
+    assert refused.headers["content-type"].startswith("text/html")
+    assert 1 <= int(refused.headers["retry-after"]) <= 86_400
