@@ -164,13 +164,13 @@ def _audit_local(
 ) -> AuditReport:
     """The full audit of the local database (``--db``, ``DATABASE_URL`` or the deployment
     file's log), which must exist: nothing is created. The key: the pinned one, else the
-    one derived from the operator's key file (said so), else a one-line error."""
+    one of this machine's log key (said so), else a one-line error."""
     from cli.backends.local import local_log
     from ledger.service.audit import audit_stored
 
     spec = local_log(OPTIONS.database_url, OPTIONS.log)
     _require_database(spec.database_url)
-    key = pinned or _operator_key(spec.operator_key_file, spec.origin)
+    key = pinned or _own_log_key(spec)
 
     def kept_for(origin: str) -> KeptCheckpoint | None:
         return None if no_state else _load_kept(_local_state(state, origin), key)
@@ -199,22 +199,23 @@ def _require_database(url: str) -> None:
             fail(f"no database at {path}: check --db (an audit never creates one)")
 
 
-def _operator_key(key_file: Path | None, origin: str) -> str:
-    """The verifier key derived from the operator's key file for the log of ``origin``,
-    said so; else a usage error."""
-    if key_file is None or not key_file.exists():
+def _own_log_key(spec: Any) -> str:
+    """The verifier key of the log key this machine runs the log with (its file or
+    token, ``PROVENANCE_CHECKPOINT_KEY``), said so; else a usage error."""
+    missing_file = isinstance(spec.log_key, Path) and not spec.log_key.exists()
+    if spec.log_key is None or missing_file:
         raise UsageError("pin the log's key: --log-key or PROVENANCE_LOG_KEY")
-    from cli.common import load_private_key
     from ledger import note
+    from ledger.service.config import load_signer
 
-    signer = note.Signer(origin, load_private_key(key_file))
+    signer = load_signer(spec.log_key, "the log key", "PROVENANCE_CHECKPOINT_KEY")
     if not OPTIONS.json:
         console.print(
-            f"[yellow]log key derived from the operator key {safe(key_file)}: pin it with "
+            f"[yellow]log key of this machine ({safe(str(spec.log_key))}): pin it with "
             "--log-key to audit a log you do not run[/]",
             soft_wrap=True,
         )
-    return signer.verifier.to_text()
+    return note.Signer(spec.origin, signer).verifier.to_text()
 
 
 def _server_key(served: str) -> str:

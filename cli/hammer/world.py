@@ -17,7 +17,9 @@ from ledger import codec, crypto, gs1
 from ledger.entry import SignedEvent
 from ledger.events import Handoff
 
-PREFIX = "9506000"
+#: the first digits of every hammer brand's GS1 company prefix (9 digits in all, the rest
+#: random per run: prefixes are unique across brands, so each run registers its own)
+PREFIX_START = "97"
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,17 @@ def plan(
 ) -> tuple[HammerWorld, list[list[SignedEvent]]]:
     """The world and the batches that create it (registrations, then commissions).
 
-    Actor ids and the two GTINs carry a random tag, so runs against one server's log
-    do not collide.
+    Actor ids, the brand's GS1 prefix and the two GTINs are random per run, so runs
+    against one server's log do not collide.
     """
     tag = secrets.token_hex(3)
-    products = {_gtin(): "Hammer test product A", _gtin(): "Hammer test product B"}
-    brand = Brand(f"brand-{tag}", "Hammer Test Brand", PREFIX, products)
+    prefix = PREFIX_START + f"{secrets.randbelow(10**7):07d}"
+    first = _gtin(prefix)
+    second = _gtin(prefix)
+    while second == first:
+        second = _gtin(prefix)
+    products = {first: "Hammer test product A", second: "Hammer test product B"}
+    brand = Brand(f"brand-{tag}", "Hammer Test Brand", prefix, products)
     casts = [Cast(f"w{i}-a-{tag}", f"w{i}-b-{tag}", f"w{i}-qc-{tag}") for i in range(writers)]
     partners: dict[str, tuple[str, str]] = {}
     for c in casts:
@@ -118,7 +125,7 @@ def _commission(hammer: HammerWorld, gtin: str, serial: str) -> Unit:
     return Unit(gtin, serial, codec.b64url_encode(signed.hash), holder=brand)
 
 
-def _gtin() -> str:
-    """A random GTIN-14 under the hammer's prefix, with its check digit."""
-    body = "0" + PREFIX + f"{secrets.randbelow(100_000):05d}"
+def _gtin(prefix: str) -> str:
+    """A random GTIN-14 under the run's 9-digit ``prefix``, with its check digit."""
+    body = "0" + prefix + f"{secrets.randbelow(1000):03d}"
     return body + str(gs1.gtin_check_digit(body))

@@ -83,7 +83,9 @@ def servers() -> Iterator[list[LiveServer]]:
 def test_remote_audit_follows_5000_entries_then_catches_a_rewritten_log(
     tmp: Path, servers: list[LiveServer]
 ) -> None:
-    honest = start(f"sqlite:///{tmp}/honest.db", tmp, name="e2e-audited")
+    # 5,000 commissions at once: more than a brand's default write quota (api.quota)
+    bulk = {"PROVENANCE_WRITE_RATE": "1000000", "PROVENANCE_WRITE_BURST": "10000"}
+    honest = start(f"sqlite:///{tmp}/honest.db", tmp, extra_env=bulk, name="e2e-audited")
     servers.append(honest)
     commission(honest, "A", 5000)
     key, state = log_key(honest), tmp / "auditor.json"
@@ -111,7 +113,7 @@ def test_remote_audit_follows_5000_entries_then_catches_a_rewritten_log(
 
     # The operator rebuilds its database with the same key and origin, history changed
     # after the seeded prefix, and serves it at the same place.
-    forged = start(f"sqlite:///{tmp}/rewritten.db", tmp, name="e2e-audited")
+    forged = start(f"sqlite:///{tmp}/rewritten.db", tmp, extra_env=bulk, name="e2e-audited")
     servers.append(forged)
     commission(forged, "FORGED", 5300)
     assert log_key(forged) == key

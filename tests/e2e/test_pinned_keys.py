@@ -31,7 +31,7 @@ from ledger.service.ledger import Ledger
 from tests.cli_runner import run_cli
 from tests.e2e.server import LiveServer, seed, start
 from tests.e2e.test_auditors import commission
-from tests.factories import GTIN, key
+from tests.factories import GTIN, LOG_SEED, key
 from tests.integration.world import clock, config
 from tests.rules_factories import World
 
@@ -73,19 +73,21 @@ def servers() -> Iterator[list[LiveServer]]:
 
 
 def local_log(tmp: Path, name: str) -> tuple[Path, dict[str, str], str]:
-    """A seeded local log in ``tmp/ledger.db`` with the operator key file beside it; the
+    """A seeded local log in ``tmp/ledger.db`` with its two key files beside it; the
     database file, the environment that names it, and the log's real verifier key."""
     db = tmp / "ledger.db"
     seed(f"sqlite:///{db}", name)
-    key_file = tmp / "operator.pem"
+    key_file, log_file = tmp / "operator.pem", tmp / "log.pem"
     write_key_file(key_file, crypto.private_key_to_pem(key(1)))
+    write_key_file(log_file, crypto.private_key_to_pem(key(LOG_SEED)))
     env = {
         "DATABASE_URL": f"sqlite:///{db}",
         "PROVENANCE_LOG": name,
         "PROVENANCE_ORIGIN": config(name).origin,
         "PROVENANCE_OPERATOR_KEY": str(key_file),
+        "PROVENANCE_CHECKPOINT_KEY": str(log_file),
     }
-    return db, env, note.Signer(config(name).origin, key(1)).verifier.to_text()
+    return db, env, note.Signer(config(name).origin, key(LOG_SEED)).verifier.to_text()
 
 
 def grow(db: Path, name: str, serials: list[str]) -> None:
@@ -102,7 +104,7 @@ def grow(db: Path, name: str, serials: list[str]) -> None:
 def test_local_audit_honours_the_pinned_key_and_never_creates_a_database(tmp_path: Path) -> None:
     _, env, real = local_log(tmp_path, "pin-local")
     home = tmp_path / "home"
-    passed, _ = cli("audit", home=home, **env)  # the operator's own audit: its derived key
+    passed, _ = cli("audit", home=home, **env)  # the operator's own audit: its log key file
     assert passed["ok"]
     wrong = impostor("pin-local")
     for how in ({"PROVENANCE_LOG_KEY": wrong}, {}):
