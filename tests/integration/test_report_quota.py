@@ -8,8 +8,8 @@ database by 40 MiB), or many clients bury one unit under reports.
 from __future__ import annotations
 
 import asyncio
-import re
 import io
+import re
 import threading
 import uuid
 from collections.abc import Iterator
