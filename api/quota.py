@@ -26,7 +26,7 @@ import functools
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -63,12 +63,26 @@ class Admission:
     quota: WriteQuota
     ledger: Ledger
     deferred: Counter[str] = field(default_factory=Counter)
+    #: the charged events, by event hash: a duplicate is given back when settling
+    charged: dict[bytes, str] = field(default_factory=dict)
 
-    async def settle(self) -> None:
+    async def settle(self, duplicates: Iterable[bytes] = ()) -> None:
         """After a successful append: charge the events that could not be checked before
-        (their signatures verified in the append), even below zero."""
+        (their signatures verified in the append), even below zero; give back what the
+        events in ``duplicates`` (event hashes the log already held) were charged, so
+        that replaying an actor's public events spends nothing of its quota."""
         for actor, cost in self.deferred.items():
             await self.quota.take(self.ledger, actor, cost, force=True)
+        for event_hash in duplicates:
+            actor = self.charged.pop(event_hash, None)
+            if actor is not None:
+                await self.quota.take(self.ledger, actor, -1, force=True)
+
+    async def refund(self) -> None:
+        """After a refused append (nothing written): give back everything charged."""
+        back: Counter[str] = Counter(self.charged.values())
+        self.charged.clear()
+        await self.quota._give_back(self.ledger, list(back.items()))
 
 
 class WriteQuota:
@@ -173,7 +187,8 @@ class WriteQuota:
                     field="actor",
                 )
             taken.append((actor, cost))
-        return Admission(self, ledger, deferred)
+        charged = {e.hash: e.event.actor for e in events if e.event.actor in checked}
+        return Admission(self, ledger, deferred, charged)
 
     async def _give_back(self, ledger: Ledger, taken: list[tuple[str, int]]) -> None:
         for actor, cost in taken:

@@ -100,8 +100,12 @@ async def append_one(request: Request) -> Response:
     signed = _signed(codec.parse(body), "body")
     ledger = context.ledger_for_events(request, [signed])
     admission = await write_quota(request).admit(ledger, [signed])
-    receipt = await run_in_threadpool(ledger.append, signed)
-    await admission.settle()
+    try:
+        receipt = await run_in_threadpool(ledger.append, signed)
+    except Exception:
+        await admission.refund()  # refused: nothing written, nothing spent
+        raise
+    await admission.settle(r.event_hash for r in receipt.receipts if r.duplicate)
     return _receipt(context, receipt)
 
 
@@ -157,8 +161,12 @@ async def append_batch(request: Request) -> Response:
     signed = [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
     ledger = context.ledger_for_events(request, signed)
     admission = await write_quota(request).admit(ledger, signed)
-    receipt = await run_in_threadpool(ledger.append_batch, signed)
-    await admission.settle()
+    try:
+        receipt = await run_in_threadpool(ledger.append_batch, signed)
+    except Exception:
+        await admission.refund()  # refused: nothing written, nothing spent
+        raise
+    await admission.settle(r.event_hash for r in receipt.receipts if r.duplicate)
     return _receipt(context, receipt)
 
 

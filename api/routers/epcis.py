@@ -93,7 +93,12 @@ async def capture_epcis(request: Request) -> Response:
     signed = await run_in_threadpool(_converted, data)
     if signed:
         admission = await write_quota(request).admit(route(signed), signed)
-    receipt = await run_in_threadpool(capture, lambda signed: route(signed).epcis, data)
+    try:
+        receipt = await run_in_threadpool(capture, lambda signed: route(signed).epcis, data)
+    except Exception:
+        if admission is not None:
+            await admission.refund()  # refused: nothing written, nothing spent
+        raise
     if admission is not None:
         await admission.settle()
     return _receipt(context, receipt)

@@ -194,7 +194,11 @@ async def resolve(request: Request, report_id: _Id) -> Response:
         note=note,
         flag=flag,
     )
-    answer = await run_in_threadpool(call)
+    try:
+        answer = await run_in_threadpool(call)
+    except Exception:
+        await admission.refund()  # refused: nothing written, nothing spent
+        raise
     await admission.settle()
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 

@@ -202,6 +202,33 @@ def test_a_stranger_cannot_spend_a_partners_quota(world: LedgerWorld) -> None:
     _run(app, story)
 
 
+def test_replays_and_refused_appends_cost_the_signer_nothing(world: LedgerWorld) -> None:
+    """A stranger re-posting acme's public events (duplicates), or acme's own events
+    the rules refuse, spend nothing of acme's quota: only what the log newly holds."""
+    clock = FakeClock()
+    app = _app(world, _quota(1, 2, clock))  # two events, then one a minute
+
+    async def story(client: httpx.AsyncClient) -> None:
+        first = _commission(world, "R-1")
+        ok = await client.post("/v1/entries", json=_body(first))
+        assert ok.status_code == 201, ok.text  # one token spent, one left
+        for _ in range(10):  # replays of a public event: duplicates, free
+            again = await client.post("/v1/entries", json=_body(first))
+            assert again.status_code in (200, 201), again.text
+            batch = await client.post("/v1/entries:batch", json=_batch([first]))
+            assert batch.status_code in (200, 201), batch.text
+        unit = {"gtin": GTIN, "serial": "R-1"}
+        for n in range(5):  # refused by the rules (the unit exists): nothing written, free
+            twice = world.world.sign("commission", "acme", unit=unit, prev=None, lot=f"L{n}")
+            refused = await client.post("/v1/entries", json=_body(twice))
+            assert refused.status_code in (409, 422), refused.text
+        ok = await client.post("/v1/entries", json=_body(_commission(world, "R-2")))
+        assert ok.status_code == 201, ok.text  # the second token was still there
+        _assert_quota(await client.post("/v1/entries", json=_body(_commission(world, "R-3"))))
+
+    _run(app, story)
+
+
 def test_events_under_a_key_rotated_in_by_the_batch_are_charged_after(
     world: LedgerWorld,
 ) -> None:
