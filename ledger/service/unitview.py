@@ -191,7 +191,9 @@ def _signed_by_brand(
     store: Store, log: int, unit: UnitRecord, unit_id: gs1.UnitId, signature: str
 ) -> bool:
     """Whether ``signature`` is the unit's brand's label signature, under any key the
-    brand ever registered (labels printed before a rotation stay on shelves)."""
+    brand ever registered (labels printed before a rotation stay on shelves), except a
+    key the brand reported compromised: a label carries no time, so one its thief
+    printed cannot be told from one printed before the theft."""
     brand_keys = store.records_in(log, KeyRecord, "actor", [unit.brand])
     # the brand's keys from actor.register and key.rotate (removed ones too: labels
     # outlive rotations), never an operator's key.recover: a brand that was recovered
@@ -199,7 +201,7 @@ def _signed_by_brand(
     public = [
         crypto.public_key_from_b64(k.public_key)
         for k in brand_keys
-        if isinstance(k, KeyRecord) and k.recovered_index is None
+        if isinstance(k, KeyRecord) and k.recovered_index is None and k.compromised_since is None
     ]
     try:
         label.verify_label_signature(unit_id, signature, public)

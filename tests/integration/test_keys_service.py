@@ -255,3 +255,33 @@ def test_a_pending_recovered_key_does_not_sign_requests_as_the_brand(world: Ledg
     pending = reqsig.sign_request(key(39), "GET", target, b"", NOW)
     with pytest.raises(reqsig.AuthenticationError):
         world.ledger.reports.authenticate(pending, "GET", target, b"")
+
+
+def test_a_key_reported_compromised_signs_no_valid_label(world: LedgerWorld) -> None:
+    """A thief holding a brand's label key could print labels for every public serial:
+    once the brand reports the key compromised, no label it signed is valid."""
+    from ledger import gs1, label
+
+    _append(
+        world,
+        _signed("key.rotate", "acme", 2, NOW, subject="acme", add=[public_b64(34)], remove=[]),
+    )
+    unit = gs1.UnitId(gtin=GTIN, serial="SN-0001")
+    stolen = label.sign_label(unit, key(34))
+    assert world.ledger.unit_view(GTIN, "SN-0001", stolen)["unit"]["label"] == "valid"
+    report = _signed(
+        "key.rotate",
+        "acme",
+        2,
+        NOW,
+        subject="acme",
+        add=[],
+        remove=[key_id(34)],
+        compromised_since=format_time(NOW),
+    )
+    _append(world, report)
+    after = world.ledger.unit_view(GTIN, "SN-0001", stolen)
+    assert after["verdict"] == Verdict.INVALID
+    assert after["unit"] is None or after["unit"]["label"] == "invalid"
+    by_brand = world.ledger.unit_view(GTIN, "SN-0001", label.sign_label(unit, key(2)))
+    assert by_brand["unit"]["label"] == "valid"  # the brand's other keys still sign
