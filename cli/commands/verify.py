@@ -17,7 +17,7 @@ import typer
 
 from cli.backends import Backend, connect
 from cli.common import UsageError, emit, parse_unit, safe
-from ledger.rules.state import ActorRecord
+from ledger.rules.state import ActorRecord, KeyRecord
 
 app = typer.Typer()
 
@@ -26,17 +26,19 @@ _COLOURS = {"genuine": "green", "caution": "yellow", "unknown": "red", "invalid"
 
 def _facts(
     store: Backend, view: dict[str, Any], pinned: str
-) -> tuple[dict[str, str], dict[str, ActorRecord], dict[str, list[str]]]:
+) -> tuple[dict[str, str], dict[str, ActorRecord], dict[str, list[str]], dict[str, KeyRecord]]:
     """What the client fetches to judge the view: key id -> public key of every actor
     that signed or received the unit, those actors' facts (role, prefixes, revocation),
-    and each one's public keys (the brand's check the label)."""
+    each one's public keys (the brand's check the label), and their key records (a key
+    reported compromised or recently recovered calls for a caution)."""
     from ledger.errors import NotFoundError
-    from ledger.verify.recompute import actor_record
+    from ledger.verify.recompute import actor_record, key_records
     from ledger.verify.unitview import signers_of
 
     keys: dict[str, str] = {}
     facts: dict[str, ActorRecord] = {}
     owned: dict[str, list[str]] = {}
+    records: dict[str, KeyRecord] = {}
     for actor_id in sorted(signers_of(view) | _recipients(view)):
         try:
             data = store.actor(actor_id)
@@ -48,7 +50,8 @@ def _facts(
             continue  # a malformed answer: no facts, no keys (its entries fail to verify)
         keys.update(served)
         owned[actor_id] = list(served.values())
-    return keys, facts, owned
+        records.update(key_records(actor_id, data))
+    return keys, facts, owned, records
 
 
 def _recipients(view: dict[str, Any]) -> set[str]:
@@ -133,7 +136,7 @@ def verify(
         view = store.unit(unit_id.gtin, unit_id.serial, signature)
         pinned = (log_key or os.environ.get("PROVENANCE_LOG_KEY") or "").strip()
         pinned = pinned or store.verifier_key()
-        keys, facts, owned = _facts(store, view, pinned)
+        keys, facts, owned, records = _facts(store, view, pinned)
         brand = _brand(view)
         checked = verify_unit_view(
             view,
@@ -142,6 +145,7 @@ def verify(
             facts,
             signature,
             owned.get(brand, []) if brand else [],
+            records,
         )
     finally:
         store.close()

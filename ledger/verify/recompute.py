@@ -40,9 +40,16 @@ from ledger.errors import LedgerError
 from ledger.events import ActorRegister, Commission, Inspect, UnitEvent, parse_time
 from ledger.rules.context import Context
 from ledger.rules.custody import check_unit
-from ledger.rules.state import ActorRecord, AuthorizationRecord, ProductRecord, State, UnitRecord
+from ledger.rules.state import (
+    ActorRecord,
+    AuthorizationRecord,
+    KeyRecord,
+    ProductRecord,
+    State,
+    UnitRecord,
+)
 from ledger.shapes import ReasonShape
-from ledger.verify.verdict import Reason, judge
+from ledger.verify.verdict import Reason, judge, signing_key_reasons
 from ledger.vocab import LabelState, ReasonCode, Role, SignalCode, Verdict
 
 #: reason codes that come from outside the log (signals, reports, the viewer): hints
@@ -83,6 +90,30 @@ def actor_record(view: Mapping[str, Any]) -> ActorRecord:
     )
 
 
+def key_records(actor_id: str, view: Mapping[str, Any]) -> dict[str, KeyRecord]:
+    """The records of an actor's keys from its served JSON (``GET /v1/actors/{id}``),
+    by key id; a malformed key entry is left out.
+    """
+    out: dict[str, KeyRecord] = {}
+    for item in view.get("keys") or []:
+        try:
+            record = KeyRecord(
+                key_id=str(item["key_id"]),
+                actor=actor_id,
+                public_key=str(item["public_key"]),
+                added_index=int(item.get("added_index") or 0),
+                removed_index=item.get("removed_index"),
+                scope=tuple(str(s) for s in item.get("scope") or ()),
+                recovered_index=item.get("recovered_index"),
+                effective=item.get("effective"),
+                compromised_since=item.get("compromised_since"),
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+        out[record.key_id] = record
+    return out
+
+
 def actor_from_register(index: int, event: ActorRegister) -> ActorRecord:
     """An actor's facts from its proven ``actor.register`` entry."""
     return ActorRecord(
@@ -100,6 +131,7 @@ def recompute(
     *,
     label: LabelState = LabelState.ABSENT,
     failures: Sequence[Reason] = (),
+    keys: Mapping[str, KeyRecord] | None = None,
 ) -> Recomputed:
     """The unit's verdict and reasons from its proven ``chain`` (index, leaf), in order.
 
@@ -110,13 +142,21 @@ def recompute(
         label: the state of the scanned label's brand signature, as the client checked it.
         failures: what the client's proof and signature checks found (the verdict is
             then ``invalid`` with them).
+        keys: the records of the keys that signed the chain, when the client holds them
+            (``GET /v1/actors/{id}``): a key reported compromised or recently recovered
+            gives the same cautions as on the server (`signing_key_reasons`).
     """
     unit, broken = replay(chain, actors)
     events = [leaf.signed.event for _, leaf in chain]
     signers = {e.actor: actors[e.actor] for e in events if e.actor in actors}
     inspections = [e.result for e in events if isinstance(e, Inspect)]
     handled = [(e.actor, e.time) for e in events]
-    verdict, reasons = judge(unit, signers, [*failures, *broken], label, inspections, handled)
+    used = (
+        signing_key_reasons([(leaf.signed.key, leaf.received) for _, leaf in chain], keys)
+        if keys
+        else []
+    )
+    verdict, reasons = judge(unit, signers, [*failures, *broken], label, inspections, handled, used)
     return Recomputed(verdict, reasons, unit)
 
 

@@ -27,7 +27,7 @@ from ledger import codec, crypto, label
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
 from ledger.gs1 import UnitId
-from ledger.rules.state import ActorRecord
+from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.shapes import ReasonShape
 from ledger.verify.recompute import disagreement, hints, recompute
 from ledger.verify.verdict import INVALID, Reason, ServedEntry, check_unit_chain
@@ -84,6 +84,7 @@ def verify_unit_view(
     actors: Mapping[str, ActorRecord] | None = None,
     label_signature: str | None = None,
     brand_keys: Sequence[str] = (),
+    keys: Mapping[str, KeyRecord] | None = None,
 ) -> UnitViewCheck:
     """Re-check every entry, proof and signature of a served unit view, then compute
     its verdict again from the proven chain.
@@ -100,6 +101,8 @@ def verify_unit_view(
         label_signature: the scanned label's brand signature (``s=``), checked here
             against ``brand_keys`` (base64url public keys of the unit's brand; default:
             the key that signed the commission).
+        keys: the records of the signers' keys (ledger.verify.recompute.key_records of
+            ``GET /v1/actors/{id}``), for the cautions of compromised or recovered keys.
 
     Returns:
         ``invalid`` with one reason per failed check, else the recomputed verdict and
@@ -141,7 +144,7 @@ def verify_unit_view(
     chain = [(s.index, Leaf.from_bytes(s.leaf)) for s in served]
     facts = dict(actors or {})
     state = _label(chain, label_signature, brand_keys or _commission_key(chain, public_keys))
-    result = recompute(chain, facts, label=state)
+    result = recompute(chain, facts, label=state, keys=keys)
     reasons = [r.to_dict() for r in result.reasons]
     return UnitViewCheck(str(result.verdict), reasons, (), len(served), said, given)
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
-from ledger.verify.recompute import actor_record, disagreement, hints, recompute
+from ledger.verify.recompute import actor_record, disagreement, hints, key_records, recompute
 from ledger.verify.verdict import judge
 from ledger.vocab import ReasonCode
 from tests.factories import GTIN
@@ -137,3 +137,34 @@ def test_served_facts_hints_and_the_disagreement_line() -> None:
     assert (
         disagreement({"x": 1}, "caution") == "server said {'x': 1}, the proven chain says caution"
     )
+
+
+def test_the_client_gives_the_servers_cautions_for_a_compromised_key() -> None:
+    """With the signers' key records (as ``GET /v1/actors/{id}`` serves them), the
+    client's verdict carries ``key-compromised`` as the server's does; a malformed key
+    entry is left out, never trusted."""
+    world = base()
+    chain = chain_of(world)
+    signed = chain[0][1].signed
+    served = {
+        "keys": [
+            {
+                "key_id": signed.key,
+                "public_key": "unused-here",
+                "added_index": 0,
+                "removed_index": 9,
+                "scope": [],
+                "recovered_index": None,
+                "effective": None,
+                "compromised_since": "2000-01-01T00:00:00Z",
+            },
+            {"key_id": "broken"},
+        ]
+    }
+    records = key_records(signed.event.actor, served)
+    assert set(records) == {signed.key}
+    plain = recompute(chain, dict(world.state.actors))
+    marked = recompute(chain, dict(world.state.actors), keys=records)
+    assert ReasonCode.KEY_COMPROMISED not in [r.code for r in plain.reasons]
+    assert marked.verdict == "caution"
+    assert ReasonCode.KEY_COMPROMISED in [r.code for r in marked.reasons]
