@@ -55,7 +55,8 @@ def sign_document(
             refusals.append(Refusal(i, None, e, event_id_of(epcis)))
             signatures.append([])
             continue
-        signed = [sign_event(event, private_key) for event in converted]
+        # format 1 until the capture envelope carries "v" (the server rebuilds these events)
+        signed = [sign_event(event, private_key, log=None) for event in converted]
         for unit, item in zip(units, signed, strict=True):
             heads[unit] = codec.b64url_encode(item.hash)
         signatures.append(

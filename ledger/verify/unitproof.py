@@ -190,7 +190,7 @@ def verify(
         merkle.verify_inclusion(
             merkle.leaf_hash(item.leaf), item.index, checkpoint.size, item.proof, checkpoint.root
         )
-        leaves.append((item.index, entry.Leaf.from_bytes(item.leaf)))
+        leaves.append((item.index, entry.Leaf.from_bytes(item.leaf, checkpoint.origin)))
     _check_signatures(leaves)  # (4)
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
     actors = {

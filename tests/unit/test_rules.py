@@ -87,7 +87,9 @@ def test_every_rule_error_has_its_own_kebab_case_code() -> None:
 
 def test_genesis_registers_the_operator_and_its_keys() -> None:
     world = World.genesis()
-    assert world.state.actors["operator"] == ActorRecord("operator", "operator", "Registry", (), 0)
+    assert world.state.actors["operator"] == ActorRecord(
+        "operator", "operator", "Registry", (), 0, log_rules=2, log_since=0
+    )
     assert world.state.keys[key_id(1)] == KeyRecord(key_id(1), "operator", public_b64(1), 0)
     assert rules.signing_key(State(), world.log[0], 0) == public_b64(1)
 

@@ -81,7 +81,7 @@ def build() -> dict[str, bytes]:
     for i, (data, signer) in enumerate(zip(raw, signers, strict=True)):
         if data.get("prev") == "":
             data["prev"] = codec.b64url_encode(previous_event or b"")
-        signed = entry.sign_event(events.event_from_dict(data), signer)
+        signed = entry.sign_event(events.event_from_dict(data), signer, log=None)
         previous_event = signed.hash
         leaf = entry.Leaf.build(signed, datetime(2026, 11, 28, 9, 0, i + 1, tzinfo=UTC))
         chain = entry.chain_hash(chain, leaf.hash)
