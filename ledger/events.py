@@ -187,7 +187,7 @@ def _version(value: object, field: str) -> int:
         raise ValidationError(
             f"expected a version: one of {', '.join(map(str, LOG_VERSIONS))}", field=field
         )
-    return int(value)  # type: ignore[call-overload]
+    return int(value)
 
 
 def _seconds(value: object, field: str) -> int:

@@ -55,9 +55,7 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
         return registry.genesis(signed, index)
     signer = state.actors[event.actor]
     _, rule_set = log_versions(state, index)
-    ctx = Context(
-        state=state, signed=signed, index=index, signer=signer, now=now, rules=rule_set
-    )
+    ctx = Context(state=state, signed=signed, index=index, signer=signer, now=now, rules=rule_set)
     if isinstance(event, UnitEvent):
         return custody.check_unit(ctx)
     return registry.check_registry(ctx)

@@ -20,8 +20,8 @@ from ledger.errors import ValidationError
 from ledger.events import ActorRegister, Event, parse_time
 from ledger.rules.errors import (
     ActorRevokedError,
-    FormatRetiredError,
     ForeignKeyError,
+    FormatRetiredError,
     FutureTimeError,
     GenesisError,
     KeyNotEffectiveError,

@@ -17,9 +17,10 @@ from dataclasses import replace
 from typing import Any
 
 from ledger import gs1
-from ledger.errors import RuleError, ValidationError
 from ledger.entry import SignedEvent
+from ledger.errors import RuleError, ValidationError
 from ledger.events import (
+    LATEST_VERSION,
     ActorRegister,
     ActorRevoke,
     AuthorizationRevoke,
@@ -32,7 +33,6 @@ from ledger.events import (
     ProductRegister,
     parse_time,
 )
-from ledger.events import LATEST_VERSION
 from ledger.rules.context import (
     Context,
     current_key,
@@ -155,9 +155,7 @@ def _log_upgrade(ctx: Context, event: LogUpgrade) -> list[Record]:
         )
     genesis = next(a for a in ctx.state.actors.values() if a.registered_index == 0)
     return [
-        replace(
-            genesis, log_format=event.format, log_rules=event.rules, log_since=ctx.index + 1
-        )
+        replace(genesis, log_format=event.format, log_rules=event.rules, log_since=ctx.index + 1)
     ]
 
 
