@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 def sign(actor: str, key: Path | None, kind: str, **fields: Any) -> SignedEvent:
-    """Sign a ``kind`` event by ``actor`` with its key file, timed now.
+    """Sign a ``kind`` event by ``actor`` with its key file, timed now (``log=ORIGIN``
+    among ``fields``: for that log, as `sign_with`).
 
     Raises:
         KeyFormatError: the key file is missing, readable by others, or not Ed25519.

@@ -141,11 +141,18 @@ def mint_units(
 
     private = load_private_key(key_path(key, actor))
     prepared = prepare_units(base, units, private)
+    store = connect()
+    try:
+        log = store.origin()  # each event is signed for this log (format 2)
+    except BaseException:
+        store.close()
+        raise
     events = [
         sign_with(
             private,
             actor,
             "commission",
+            log=log,
             unit={"gtin": p.unit.gtin, "serial": p.unit.serial},
             prev=None,
             lot=lot,
@@ -159,7 +166,6 @@ def mint_units(
     from rich.progress import Progress
 
     done = 0
-    store = connect()
     try:
         with Progress(console=console, disable=OPTIONS.json) as bar:
             task = bar.add_task("commissioning", total=len(events))

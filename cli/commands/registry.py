@@ -21,9 +21,10 @@ _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/key
 def _send(kind: str, actor: str, key_file: Path | None, /, **fields: object) -> None:
     # positional-only, and sign_with: key.recover and key.recover.cancel have an event
     # field named "key", which would collide with sign()'s key-file parameter
-    signed = sign_with(load_private_key(key_path(key_file, actor)), actor, kind, **fields)
+    private = load_private_key(key_path(key_file, actor))
     store = connect()
     try:
+        signed = sign_with(private, actor, kind, log=store.origin(), **fields)
         receipt = store.append([signed])
     finally:
         store.close()

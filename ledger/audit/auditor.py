@@ -248,7 +248,7 @@ def follow(
     report = AuditReport()
     seen = Seen.verified(source.latest_checkpoint(), log_key)  # (1)
     new = seen.checkpoint
-    replay = _Replay()
+    replay = _Replay(origin=new.origin)
     if previous is not None:
         old = previous.seen.checkpoint
         proof = _proof_between(source, old.size, new.size)
