@@ -33,7 +33,7 @@ from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError
-from ledger.events import LATEST_VERSION, ActorRegister, format_time, parse_time
+from ledger.events import LATEST_VERSION, ActorRegister, LogUpgrade, format_time, parse_time
 from ledger.label import ScannedLabel
 from ledger.rules.state import ActorRecord, KeyRecord, State
 from ledger.service.append import (
@@ -303,14 +303,20 @@ class Ledger:
     # --- writes -------------------------------------------------------------------
 
     def init(
-        self, name: str = "Platform operator", recovery_wait: int | None = None
+        self,
+        name: str = "Platform operator",
+        recovery_wait: int | None = None,
+        *,
+        event_format: int | None = None,
     ) -> BatchReceipt | None:
         """Write the genesis entry (the operator registers itself with its registry key
         and names the log key) if the log is empty.
 
         ``recovery_wait`` (seconds) signs the log's wait before an operator's
         ``key.recover`` takes effect into the genesis entry (None: the rules' 7 days), so
-        every verifier reads it from the log.
+        every verifier reads it from the log. The genesis names rule set 2 and, with
+        ``event_format=2``, format 2: the log then takes only events signed for it.
+        The genesis itself is signed in format 2, for this log.
 
         Returns the receipt, or None when the log already has entries.
         """
@@ -329,6 +335,27 @@ class Ledger:
             log_key=crypto.public_key_to_b64(self.signer.private_key.public_key()),
             recovery_wait=recovery_wait,
             # rule set 2 from entry 0; format 1 stays open until every signer names the log
+            rules=LATEST_VERSION,
+            format=event_format,
+        )
+        return self.append_batch([entry.sign_event(event, key, log=self.origin)])
+
+    def upgrade(self) -> BatchReceipt:
+        """Append the operator's ``log.upgrade`` to the latest format and rule set: from
+        the next index on the log takes only events signed for it (format 2) and applies
+        rule set 2; every earlier entry keeps verifying as it was written.
+
+        Raises:
+            KeyFormatError: a read-only ledger.
+            UpgradeError: the log already holds them.
+        """
+        key = self.config.operator_key
+        if key is None:
+            raise KeyFormatError("read-only ledger: writing needs the operator key")
+        event = LogUpgrade(
+            actor=self.config.operator_id,
+            time=format_time(self.now()),
+            format=LATEST_VERSION,
             rules=LATEST_VERSION,
         )
         return self.append_batch([entry.sign_event(event, key, log=self.origin)])
