@@ -20,9 +20,11 @@ from ledger.errors import LedgerError, SignatureError, WrongLogError
 from ledger.events import event_from_dict
 from ledger.service.audit import audit_log
 from ledger.service.ledger import Ledger
-from tests.factories import LOG_SEED, key, public_b64
+from ledger.verify import unitproof
+from ledger.verify.recompute import Switch, recompute
+from tests.factories import GTIN, LOG_SEED, key, public_b64
 from tests.integration.world import clock, config, dump
-from tests.rules_factories import NOW, PREFIX, TIME, World
+from tests.rules_factories import NOW, PREFIX, SERIAL, TIME, World
 
 
 def _open(db_url: str, event_format: int | None = 2) -> Ledger:
@@ -155,3 +157,25 @@ def test_after_the_upgrade_the_old_entries_are_refused(old_log: tuple[Ledger, Wo
     laundering = world.on_unit("return", "shop-3", to="shop-3")
     _refused(ledger, laundering, LedgerError, "not-retailer-of-record")
     assert audit_log(ledger.store, ledger.log, ledger.verifier_key, workers=1).ok
+
+
+def test_the_offline_proof_reads_the_switch_from_the_log(old_log: tuple[Ledger, World]) -> None:
+    """The proof of the unit returned under rule set 1 carries the log's log.upgrade: the
+    client replays its chain with the rules of each entry's index, never a server's word."""
+    ledger, world = old_log
+    ledger.upgrade()
+    world.do("log.upgrade", "operator", format=2, rules=2)
+    world.origin = ledger.origin
+    world.unit_do("receive", "shop-2")  # after the switch, signed for the log
+    ledger.append(world.log[-1], NOW)
+    text = ledger.exports.unit_proof(GTIN, SERIAL)
+    proof = unitproof.parse(text)
+    kinds = {e.index: Leaf.from_bytes(e.leaf).signed.event.kind for e in proof.entries}
+    assert kinds[0] == "actor.register" and "log.upgrade" in kinds.values()
+    verified = unitproof.verify(text, ledger.verifier_key)
+    assert verified.verdict != "invalid", verified.reasons
+    assert [leaf.signed.v for leaf in verified.chain][-1] == 2
+    # read as if the log had held rule set 2 from entry 0, the old-rule return breaks it
+    chain = list(zip(verified.chain_indices, verified.chain, strict=True))
+    assert recompute(chain, {}, switch=Switch(None, 0)).verdict == "invalid"
+    assert recompute(chain, {}, switch=Switch(None, None)).verdict != "invalid"
