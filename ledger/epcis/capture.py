@@ -10,7 +10,8 @@ The envelope (docs/EPCIS.md) is::
 Each ObjectEvent of ``document`` with N EPCs becomes N ledger events by the
 deterministic mapping below; ``prev`` (the unit's head the event extends) comes from
 the envelope, ``actor`` is the envelope's. ``sig`` is the partner's ordinary Ed25519
-event signature over ``DOMAIN_EVENT || JCS(converted event)`` (ledger.entry), so each
+event signature over the converted event's message (ledger.entry: format 2 names the
+log's origin, which the service supplies from the log it routes to), so each
 resulting entry is a plain signed event that anyone verifies like every other one.
 
 Conversion of one ObjectEvent, steps:
