@@ -166,6 +166,16 @@ def cancel_recovery(
     _send("key.recover.cancel", as_, key, subject=subject, key=key_id, reason=reason)
 
 
+@actor_app.command("upgrade-log")
+def upgrade_log(
+    as_: str = typer.Option("operator", "--as"),
+    key: Path = _KEY,
+) -> None:
+    """Move the log to event format 2 and rule set 2 from its next entry (signed by an
+    operator): from then on it takes only events signed for it (docs/FORMAT.md 3.1)."""
+    _send("log.upgrade", as_, key, format=2, rules=2)
+
+
 @actor_app.command("show")
 def show(actor_id: str = typer.Argument(...)) -> None:
     """Show an actor, its role, prefixes and keys."""

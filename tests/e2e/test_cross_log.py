@@ -11,19 +11,26 @@ for B, the same event is accepted.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledger import codec, crypto
 from ledger.entry import SignedEvent, sign_event
 from ledger.events import event_from_dict, format_time
+from ledger.service.config import write_key_file
+from tests.cli_runner import run_cli
 from tests.e2e.conftest import DATABASES, _database
 from tests.e2e.server import LiveServer, start
 from tests.factories import key, public_b64
 
 PROBLEM = "urn:provenance-ledger:problem:"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -101,3 +108,36 @@ def test_after_b_upgrades_a_format_1_event_is_refused_and_one_signed_for_b_taken
     _refused(b, _register("drifter", 62, None), 422, "format-retired")
     _refused(b, _operator("log.upgrade", origin_b, format=2, rules=2), 422, "bad-upgrade")
     _accepted(b, _register("drifter", 62, origin_b))
+
+
+def _cli(server: LiveServer, home: Path, *args: str) -> Any:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PROVENANCE_") and k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update({"PYTHONPATH": str(ROOT), "PROVENANCE_HOME": str(home), "NO_COLOR": "1"})
+    done = run_cli(["--json", "--server", server.url, *args], env=env, cwd=home)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def test_the_cli_signs_for_the_served_log_and_upgrades_it(
+    two_servers: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    a, _ = two_servers
+    write_key_file(tmp_path / "keys" / "operator.pem", crypto.private_key_to_pem(key(1)))
+    done = _cli(a, tmp_path, "actor", "upgrade-log")
+    assert done.returncode == 0, done.stderr
+    index = json.loads(done.stdout)["receipts"][0]["index"]
+    leaf = a.get(f"/v1/entries/{index}").json()["entries"][0]
+    assert json.loads(codec.b64url_decode(leaf["leaf"]))["v"] == 2  # signed for the log
+    again = _cli(a, tmp_path, "actor", "upgrade-log")
+    assert again.returncode == 1 and "bad-upgrade" in again.stderr
+    _refused(a, _register("latecomer", 63, None), 422, "format-retired")
+    register = (
+        "actor register latecomer --role retailer --name Latecomer --public-key " + public_b64(63)
+    )
+    done = _cli(a, tmp_path, *register.split())
+    assert done.returncode == 0, done.stderr
+    assert a.get("/v1/actors/latecomer").json()["role"] == "retailer"
