@@ -144,9 +144,8 @@ def mint_units(
     store = connect()
     try:
         log = store.origin()  # each event is signed for this log (format 2)
-    except BaseException:
+    finally:
         store.close()
-        raise
     events = [
         sign_with(
             private,
@@ -166,6 +165,7 @@ def mint_units(
     from rich.progress import Progress
 
     done = 0
+    store = connect()
     try:
         with Progress(console=console, disable=OPTIONS.json) as bar:
             task = bar.add_task("commissioning", total=len(events))
