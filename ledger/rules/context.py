@@ -159,7 +159,9 @@ def is_full_key(record: KeyRecord, now: datetime) -> bool:
 def log_versions(state: State, index: int) -> tuple[int, int]:
     """Return (event format, rule set) in force at log index ``index``: what the genesis
     operator's record says from its ``log_since`` on, else (1, 1), the versions of logs
-    from before they were recorded. (The state holds every operator.)"""
+    from before they were recorded. (The state holds every operator.) It answers for
+    the next index of the log ``state`` is the state of, as the rules ask; a client
+    reading earlier entries uses ledger.verify.recompute.Switch, built from the entries."""
     for actor in state.actors.values():
         if actor.registered_index == 0 and actor.log_since is not None:
             if index >= actor.log_since:

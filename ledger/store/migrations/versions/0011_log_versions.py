@@ -2,9 +2,10 @@
 
 The genesis operator's row keeps the log's signed ``format`` and ``rules`` and the index
 from which they apply (genesis: 0; a ``log.upgrade``: its next index). The columns are
-filled from the entries themselves, as replaying them would: a genesis naming the
-versions, else the first ``log.upgrade``; empty (format 1 and rule set 1 throughout)
-for a log that has neither, which is every log written before this revision.
+filled from the entries themselves, as replaying them would: the ``log.upgrade`` if
+there is one (from its next index), else what the genesis names (from 0); empty
+(format 1 and rule set 1 throughout) for a log that has neither, which is every log
+written before this revision.
 
 Revision ID: 0011_log_versions
 Revises: 0010_write_buckets
@@ -34,18 +35,18 @@ def upgrade() -> None:
     for log_id, leaf in conn.execute(sa.text("SELECT log, leaf FROM entries WHERE idx = 0")):
         genesis = json.loads(bytes(leaf))["event"]
         fmt, rules, since = genesis.get("format"), genesis.get("rules"), 0
-        if fmt is None and rules is None:
-            upgrade = conn.execute(
-                sa.text(
-                    "SELECT idx, leaf FROM entries WHERE log = :log AND kind = 'log.upgrade' "
-                    "ORDER BY idx LIMIT 1"
-                ),
-                {"log": log_id},
-            ).first()
-            if upgrade is None:
-                continue
+        upgrade = conn.execute(
+            sa.text(
+                "SELECT idx, leaf FROM entries WHERE log = :log AND kind = 'log.upgrade' "
+                "ORDER BY idx LIMIT 1"
+            ),
+            {"log": log_id},
+        ).first()
+        if upgrade is not None:  # the upgrade, where there is one, is what replay leaves
             event = json.loads(bytes(upgrade.leaf))["event"]
             fmt, rules, since = event["format"], event["rules"], upgrade.idx + 1
+        elif fmt is None and rules is None:
+            continue
         conn.execute(
             sa.text(
                 "UPDATE actors SET log_format = :format, log_rules = :rules, log_since = :since"
