@@ -36,7 +36,7 @@ def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tup
     from cli.commands.mint import write_labels
     from qr import prepare_units
 
-    world = World(home)
+    world = World(home, origin=store.origin())
     world.keys["operator"] = store.ledger.config.operator_key
     onboard(world, ACME, PARTNERS)
     store.append(world.take())

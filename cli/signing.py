@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 def sign(actor: str, key: Path | None, kind: str, **fields: Any) -> SignedEvent:
-    """Sign a ``kind`` event by ``actor`` with its key file, timed now.
+    """Sign a ``kind`` event by ``actor`` with its key file, timed now (``log=ORIGIN``
+    among ``fields``: for that log, as `sign_with`).
 
     Raises:
         KeyFormatError: the key file is missing, readable by others, or not Ed25519.
@@ -28,8 +29,12 @@ def sign(actor: str, key: Path | None, kind: str, **fields: Any) -> SignedEvent:
     return sign_with(load_private_key(key_path(key, actor)), actor, kind, **fields)
 
 
-def sign_with(private: Ed25519PrivateKey, actor: str, kind: str, **fields: Any) -> SignedEvent:
-    """Sign a ``kind`` event by ``actor`` with an already loaded key, timed now.
+def sign_with(
+    private: Ed25519PrivateKey, actor: str, kind: str, *, log: str | None = None, **fields: Any
+) -> SignedEvent:
+    """Sign a ``kind`` event by ``actor`` with an already loaded key, timed now, for the
+    log whose origin is ``log`` (format 2; None: format 1, which only logs before their
+    ``log.upgrade`` take).
 
     Fields given as None are left out (``prev`` excepted).
 
@@ -41,7 +46,9 @@ def sign_with(private: Ed25519PrivateKey, actor: str, kind: str, **fields: Any) 
 
     data = {"kind": kind, "actor": actor, "time": format_time(datetime.now(UTC)), **fields}
     return sign_event(
-        event_from_dict({k: v for k, v in data.items() if v is not None or k == "prev"}), private
+        event_from_dict({k: v for k, v in data.items() if v is not None or k == "prev"}),
+        private,
+        log=log,
     )
 
 

@@ -30,6 +30,9 @@ class World:
     keys: dict[str, crypto.Ed25519PrivateKey] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
     events: list[SignedEvent] = field(default_factory=list)
+    #: the origin of the log the events are for (format 2); None signs format 1, which
+    #: only a log before its ``log.upgrade`` takes
+    origin: str | None = None
 
     def key(self, actor: str) -> crypto.Ed25519PrivateKey:
         """The actor's key, created on first use (and written under ``home/keys/``)."""
@@ -46,7 +49,7 @@ class World:
 
     def sign(self, actor: str, kind: str, **fields: Any) -> SignedEvent:
         """Sign an event by ``actor`` timed now (not queued)."""
-        return sign_with(self.key(actor), actor, kind, **fields)
+        return sign_with(self.key(actor), actor, kind, log=self.origin, **fields)
 
     def add(self, actor: str, kind: str, **fields: Any) -> SignedEvent:
         """Sign an event now and queue it."""

@@ -44,9 +44,12 @@ from ledger.codec import b64url_decode, b64url_encode
 from ledger.errors import KeyFormatError, SignatureError
 
 DOMAIN_EVENT = b"provenance-ledger/v1 event\n"
+#: event format 2: the message after this domain starts with the log's origin and a newline
+#: (ledger.entry), so an event signed for one log verifies in no other
+DOMAIN_EVENT_V2 = b"provenance-ledger/v2 event\n"
 DOMAIN_LABEL = b"provenance-ledger/v1 label\n"
 DOMAIN_REQUEST = b"provenance-ledger/v1 request\n"  # signed HTTP requests (ledger.reqsig)
-DOMAINS = (DOMAIN_EVENT, DOMAIN_LABEL, DOMAIN_REQUEST)
+DOMAINS = (DOMAIN_EVENT, DOMAIN_EVENT_V2, DOMAIN_LABEL, DOMAIN_REQUEST)
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -54,6 +57,7 @@ KEY_ID_SIZE = 16
 
 __all__ = [
     "DOMAIN_EVENT",
+    "DOMAIN_EVENT_V2",
     "DOMAIN_LABEL",
     "DOMAIN_REQUEST",
     "Ed25519PrivateKey",

@@ -1,42 +1,104 @@
 """Signed events, the leaf bytes that enter the log, and the hashes that chain them.
 
-- A *signed event* is ``{"event": {...}, "key": <key id>, "sig": <base64url>}``; the
-  signature is Ed25519 over ``DOMAIN_EVENT || JCS(event)`` (ledger.crypto).
-- The *event hash* is ``SHA-256(DOMAIN_EVENT || JCS(event))``: it names an event (the
-  unit chain's ``prev``, idempotency, authorization ids) and does not depend on the
-  signature or on when the log received it, so a partner can chain several events of
-  one unit before sending any of them.
-- A *leaf* is ``JCS({"event", "key", "received", "sig"})``: it commits to the event, the
-  signer's key id, the signature and the log's receive time. The Merkle leaf hash is
-  RFC 9162's ``SHA-256(0x00 || leaf)``.
+- A *signed event* is ``{"event": {...}, "key": <key id>, "sig": <base64url>}`` (format 1)
+  or the same with ``"v": 2`` (format 2). The signed *message* is
+  format 1: ``DOMAIN_EVENT || JCS(event)``;
+  format 2: ``DOMAIN_EVENT_V2 || origin || "\n" || JCS(event)``, where ``origin`` is the
+  checkpoint origin of the log the event is meant for (ledger.crypto). The origin is not
+  in the JSON: the log that receives the event supplies its own, so an event signed for
+  one log never verifies in another (`SignedEvent.for_log`).
+- The *event hash* is ``SHA-256(message)``: it names an event (the unit chain's ``prev``,
+  idempotency, authorization ids) and does not depend on the signature or on when the
+  log received it, so a partner can chain several events of one unit before sending any.
+- A *leaf* is ``JCS({"event", "key", "received", "sig"})`` for format 1 and
+  ``JCS({"event", "key", "received", "sig", "v": 2})`` for format 2: it commits to the
+  event, the signer's key id, the signature, the log's receive time and the format, so a
+  replay knows which message to rebuild. The Merkle leaf hash is RFC 9162's
+  ``SHA-256(0x00 || leaf)``.
 - The *running chain* is ``chain_i = SHA-256(chain_{i-1} || leaf_hash_i)`` with
   ``chain_{-1}`` = 32 zero bytes.
 
-Leaf bytes are parsed, never re-encoded: `Leaf.from_bytes` keeps the exact input and
-refuses bytes that are not already canonical. No I/O, no clock.
+Which format a log accepts at which index is the rules' business (ledger.rules, the
+genesis ``format`` and the ``log.upgrade`` entry); this module only builds and checks
+bytes. Leaf bytes are parsed, never re-encoded: `Leaf.from_bytes` keeps the exact input
+and refuses bytes that are not already canonical. No I/O, no clock.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from ledger import codec, crypto, merkle
-from ledger.errors import EncodingError, KeyFormatError, SignatureError, ValidationError
+from ledger.errors import (
+    EncodingError,
+    KeyFormatError,
+    SignatureError,
+    ValidationError,
+    WrongLogError,
+)
 from ledger.events import Event, event_from_dict, format_time, parse_time
 
 ZERO_HASH = bytes(32)
 _ENVELOPE_FIELDS = {"event", "key", "sig"}
 _LEAF_FIELDS = {"event", "key", "received", "sig"}
+#: the event formats: 1 (the message names no log) and 2 (it names the log's origin)
+FORMAT_1 = 1
+FORMAT_2 = 2
+FORMATS = (FORMAT_1, FORMAT_2)
+#: the format new signers use and new logs require from genesis
+LATEST_FORMAT = FORMAT_2
 
 
-def event_hash(event_bytes: bytes) -> bytes:
-    """Return ``SHA-256(DOMAIN_EVENT || event_bytes)`` for canonical event bytes."""
-    return hashlib.sha256(crypto.DOMAIN_EVENT + event_bytes).digest()
+def check_origin(origin: object, field: str = "log") -> str:
+    """Return ``origin`` if it can name a log in a format-2 message: 1 to 255 printable
+    ASCII characters without spaces (a checkpoint origin line), so ``origin || "\n"``
+    is unambiguous.
+
+    Raises:
+        ValidationError: it cannot.
+    """
+    if (
+        not isinstance(origin, str)
+        or not 1 <= len(origin) <= 255
+        or any(not 0x21 <= ord(c) <= 0x7E for c in origin)
+    ):
+        raise ValidationError(
+            "a log origin is 1 to 255 printable ASCII characters without spaces", field=field
+        )
+    return origin
+
+
+def signed_message(event_bytes: bytes, v: int = FORMAT_1, origin: str | None = None) -> bytes:
+    """Return the exact bytes an event signature covers, domain included.
+
+    Format 1: ``DOMAIN_EVENT || event_bytes``; format 2: ``DOMAIN_EVENT_V2 || origin ||
+    "\n" || event_bytes``.
+
+    Raises:
+        ValidationError: an unknown format, or format 2 without a valid origin (a
+            format-2 event means nothing until it is read against a log).
+    """
+    if v == FORMAT_1:
+        return crypto.DOMAIN_EVENT + event_bytes
+    if v == FORMAT_2:
+        if origin is None:
+            raise ValidationError("a format-2 event is read against its log's origin", field="v")
+        return crypto.DOMAIN_EVENT_V2 + check_origin(origin).encode("ascii") + b"\n" + event_bytes
+    raise ValidationError(f"unknown event format {v!r}; expected 1 or 2", field="v")
+
+
+def event_hash(event_bytes: bytes, v: int = FORMAT_1, origin: str | None = None) -> bytes:
+    """Return ``SHA-256(signed_message(event_bytes, v, origin))`` for canonical event bytes.
+
+    Raises:
+        ValidationError: as `signed_message`.
+    """
+    return hashlib.sha256(signed_message(event_bytes, v, origin)).digest()
 
 
 def chain_hash(previous: bytes, leaf_hash: bytes) -> bytes:
@@ -54,48 +116,106 @@ def chain_hash(previous: bytes, leaf_hash: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class SignedEvent:
-    """An event with its signer's key id and signature, as a partner submits it."""
+    """An event with its signer's key id and signature, as a partner submits it.
+
+    ``v`` is its format; ``origin`` the log a format-2 event is read against: set by
+    `sign_event` for the log it was signed for, or by `for_log` (or the ``log`` argument
+    of the parsers) for the log that reads it. A format-1 event ignores it.
+    """
 
     event: Event
     event_bytes: bytes
     key: str
     sig: bytes
+    v: int = FORMAT_1
+    origin: str | None = None
 
     @cached_property
     def hash(self) -> bytes:
-        """The event hash (see module docstring)."""
-        return event_hash(self.event_bytes)
-
-    @classmethod
-    def from_dict(cls, data: object) -> SignedEvent:
-        """Parse ``{"event", "key", "sig"}``; checks shape, not the signature.
+        """The event hash (see module docstring).
 
         Raises:
-            ValidationError: unknown or missing fields, a malformed event, key id or sig.
+            ValidationError: a format-2 event not yet bound to a log (`for_log`).
+        """
+        return event_hash(self.event_bytes, self.v, self.origin)
+
+    @property
+    def message(self) -> bytes:
+        """The bytes its signature covers, domain included (`signed_message`)."""
+        return signed_message(self.event_bytes, self.v, self.origin)
+
+    def for_log(self, origin: str) -> SignedEvent:
+        """This event read against the log named ``origin``.
+
+        A format-1 event is returned as is (its message names no log). A format-2 event
+        not yet bound takes ``origin``; one bound to another log is refused, so an event
+        signed for log A is never offered to log B (through JSON, where no origin
+        travels, the signature simply fails to verify under B's origin).
+
+        Raises:
+            WrongLogError: a format-2 event signed for another log.
+            ValidationError: ``origin`` is not a valid origin.
+        """
+        check_origin(origin)
+        if self.v == FORMAT_1 or self.origin == origin:
+            return self
+        if self.origin is not None:
+            raise WrongLogError(
+                f"the event was signed for log {self.origin!r}, not {origin!r}", field="v"
+            )
+        return replace(self, origin=origin)
+
+    @classmethod
+    def from_dict(cls, data: object, log: str | None = None) -> SignedEvent:
+        """Parse ``{"event", "key", "sig"}`` (and ``"v": 2`` for format 2); checks shape,
+        not the signature. ``log``, if given, is the origin a format-2 event is read
+        against (`for_log`).
+
+        Raises:
+            ValidationError: unknown or missing fields, a malformed event, key id, sig,
+                format or origin.
         """
         if not isinstance(data, Mapping):
             raise ValidationError("expected a JSON object", field="signed")
-        return _parse_envelope(data, _ENVELOPE_FIELDS)
+        signed = _parse_envelope(data, _ENVELOPE_FIELDS)
+        return signed.for_log(log) if log is not None else signed
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the submission form ``{"event", "key", "sig"}``."""
-        return {
+        """Return the submission form ``{"event", "key", "sig"}`` (with ``"v": 2`` for a
+        format-2 event; the origin never travels: the receiving log supplies its own)."""
+        out: dict[str, Any] = {
             "event": self.event.to_dict(),
             "key": self.key,
             "sig": codec.b64url_encode(self.sig),
         }
+        if self.v != FORMAT_1:
+            out["v"] = self.v
+        return out
 
 
-def sign_event(event: Event, private_key: crypto.Signer) -> SignedEvent:
+def sign_event(event: Event, private_key: crypto.Signer, *, log: str | None) -> SignedEvent:
     """Sign ``event`` with ``private_key`` (any `crypto.Signer`: in memory or in a token)
-    and return the signed event."""
+    for the log whose checkpoint origin is ``log`` and return the signed event.
+
+    With an origin the event is format 2 and verifies only in that log; ``log=None``
+    signs format 1 (no log named), which only logs from before format 2, up to their
+    ``log.upgrade``, accept. Every signer names the log it writes to.
+
+    Raises:
+        ValidationError: ``log`` is not a valid origin.
+    """
     event_bytes = codec.canonical(event.to_dict())
-    signature = crypto.sign(private_key, crypto.DOMAIN_EVENT, event_bytes)
+    v = FORMAT_1 if log is None else FORMAT_2
+    message = signed_message(event_bytes, v, log)
+    domain = crypto.DOMAIN_EVENT if v == FORMAT_1 else crypto.DOMAIN_EVENT_V2
+    signature = crypto.sign(private_key, domain, message[len(domain) :])
     return SignedEvent(
         event=event,
         event_bytes=event_bytes,
         key=crypto.key_id(private_key.public_key()),
         sig=signature,
+        v=v,
+        origin=log,
     )
 
 
@@ -103,16 +223,19 @@ def verify_event(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | byte
     """Check that ``signed`` was signed by ``public_key`` (a key object or its raw bytes).
 
     Steps: (1) the envelope's key id is this key's id; (2) the Ed25519 signature over
-    ``DOMAIN_EVENT || JCS(event)`` verifies.
+    the event's message (`signed_message`: format 1 names no log, format 2 names the log
+    ``signed`` is bound to) verifies.
 
     Raises:
         SignatureError: the key id does not match or the signature does not verify.
+        ValidationError: a format-2 event not bound to a log.
     """
     # (1)
     if crypto.key_id(public_key) != signed.key:
         raise SignatureError("signed by a different key than the one named", field="key")
     # (2)
-    crypto.verify(public_key, crypto.DOMAIN_EVENT, signed.event_bytes, signed.sig)
+    domain = crypto.DOMAIN_EVENT if signed.v == FORMAT_1 else crypto.DOMAIN_EVENT_V2
+    crypto.verify(public_key, domain, signed.message[len(domain) :], signed.sig)
 
 
 @dataclass(frozen=True)
@@ -135,9 +258,10 @@ class Leaf:
 
     @classmethod
     def build(cls, signed: SignedEvent, received: datetime) -> Leaf:
-        """Make the leaf for ``signed`` received by the log at ``received``."""
+        """Make the leaf for ``signed`` received by the log at ``received`` (with
+        ``"v": 2`` last for a format-2 event; a format-1 leaf is as it always was)."""
         stamp = format_time(received)
-        # JCS orders the four keys event < key < received < sig; the event bytes are
+        # JCS orders the keys event < key < received < sig < v; the event bytes are
         # already canonical and the other values are base64url or a timestamp, which
         # JSON never escapes: splicing gives exactly codec.canonical of the leaf object
         # (a test checks), without re-encoding the event.
@@ -151,30 +275,40 @@ class Leaf:
                 stamp.encode("ascii"),
                 b'","sig":"',
                 codec.b64url_encode(signed.sig).encode("ascii"),
-                b'"}',
+                b'"}' if signed.v == FORMAT_1 else b'","v":%d}' % signed.v,
             )
         )
         return cls(data=data, signed=signed, received=stamp)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Leaf:
-        """Parse stored leaf bytes, which must be canonical.
+    def from_bytes(cls, data: bytes, log: str | None = None) -> Leaf:
+        """Parse stored leaf bytes, which must be canonical. ``log`` is the origin of the
+        log that holds it: a format-2 leaf's event hash needs it (a reader that only
+        looks at the event may leave it out).
 
         Raises:
             EncodingError: not canonical JSON.
-            ValidationError: unknown or missing fields, or a malformed event.
+            ValidationError: unknown or missing fields, a malformed event or origin.
         """
         value = codec.parse_canonical(data)
         if not isinstance(value, dict):
             raise ValidationError("expected a JSON object", field="leaf")
         signed = _parse_envelope(value, _LEAF_FIELDS)
+        if log is not None:
+            signed = signed.for_log(log)
         received = value["received"]
         parse_time(received, "received")
         return cls(data=bytes(data), signed=signed, received=received)
 
 
 def _parse_envelope(data: Mapping[str, object], expected: set[str]) -> SignedEvent:
-    extra = sorted(set(data) - expected)
+    v = FORMAT_1
+    if "v" in data:
+        # only format 2 is ever written: format 1 is the absence of "v" (one spelling)
+        if type(data["v"]) is not int or data["v"] != FORMAT_2:
+            raise ValidationError("v is 2 (format 2) or absent (format 1)", field="v")
+        v = FORMAT_2
+    extra = sorted(set(data) - expected - {"v"})
     if extra:
         raise ValidationError("unknown field", field=extra[0])
     missing = sorted(expected - set(data))
@@ -188,5 +322,5 @@ def _parse_envelope(data: Mapping[str, object], expected: set[str]) -> SignedEve
     except (EncodingError, KeyFormatError) as e:
         raise ValidationError(e.message, field=e.field) from e
     return SignedEvent(
-        event=event, event_bytes=codec.canonical(event.to_dict()), key=str(key), sig=sig
+        event=event, event_bytes=codec.canonical(event.to_dict()), key=str(key), sig=sig, v=v
     )

@@ -108,6 +108,12 @@ class SignatureError(LedgerError):
     status = 403
 
 
+class WrongLogError(SignatureError):
+    """A format-2 event signed for one log (its origin) is offered to another."""
+
+    code = "wrong-log"
+
+
 class LabelMismatchError(LedgerError):
     """A scanned label's lot or expiry is not the one its unit was commissioned with."""
 

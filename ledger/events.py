@@ -176,6 +176,20 @@ def _claim_code(value: object, field: str) -> str:
     return value
 
 
+#: the event formats and rule sets a log can name (ledger.entry formats; docs/ARCHITECTURE.md
+#: section 4 for the rule sets); the latest of each is what new logs start with
+LOG_VERSIONS = (1, 2)
+LATEST_VERSION = 2
+
+
+def _version(value: object, field: str) -> int:
+    if isinstance(value, bool) or value not in LOG_VERSIONS:
+        raise ValidationError(
+            f"expected a version: one of {', '.join(map(str, LOG_VERSIONS))}", field=field
+        )
+    return int(value)
+
+
 def _seconds(value: object, field: str) -> int:
     # bool is an int in Python; JSON true is not a number of seconds
     if isinstance(value, bool) or not isinstance(value, int):
@@ -311,6 +325,8 @@ class ActorRegister(Event):
         "documents": _hash,
         "log_key": _public_key,
         "recovery_wait": _seconds,
+        "format": _version,
+        "rules": _version,
     }
     subject: str
     role: str
@@ -325,6 +341,21 @@ class ActorRegister(Event):
     #: genesis only: the log's waiting period, in seconds, before an operator's
     #: ``key.recover`` takes effect (absent: 7 days); signed, so every verifier agrees
     recovery_wait: int | None = None
+    #: genesis only: the event format and rule set the log holds from entry 0 (absent:
+    #: format 1 and rule set 1 until a ``log.upgrade``); signed, so every verifier agrees
+    format: int | None = None
+    rules: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogUpgrade(Event):
+    """An operator moves its log to a newer event ``format`` and rule set ``rules``,
+    from the next index on: earlier entries keep verifying under the old ones."""
+
+    kind: ClassVar[str] = "log.upgrade"
+    checks: ClassVar[dict[str, Check]] = {"format": _version, "rules": _version}
+    format: int
+    rules: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -568,6 +599,7 @@ KINDS: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
         ActorRegister,
+        LogUpgrade,
         ActorRevoke,
         KeyRotate,
         KeyRecover,

@@ -46,6 +46,7 @@ def valid_events() -> dict[str, dict[str, Any]]:
             "prefixes": ["9506000"],
             "documents": HASH,
         },
+        "log.upgrade": {**base, "actor": "operator", "format": 2, "rules": 2},
         "actor.revoke": {
             **base,
             "actor": "operator",

@@ -61,6 +61,8 @@ class World:
     log: list[SignedEvent] = field(default_factory=list)
     seeds: dict[str, int] = field(default_factory=lambda: {a: s for a, (_, s) in ACTORS.items()})
     auths: dict[str, str] = field(default_factory=dict)
+    #: the log these events are signed for (None: format 1, a log before its upgrade)
+    origin: str | None = None
 
     @property
     def index(self) -> int:
@@ -69,12 +71,20 @@ class World:
 
     def copy(self) -> World:
         """An independent copy (the state's records are frozen; its dicts are copied)."""
-        return World(copy.deepcopy(self.state), list(self.log), dict(self.seeds), dict(self.auths))
+        return World(
+            copy.deepcopy(self.state),
+            list(self.log),
+            dict(self.seeds),
+            dict(self.auths),
+            self.origin,
+        )
 
     def sign(self, kind: str, actor: str, seed: int | None = None, **fields: Any) -> SignedEvent:
         """Sign a ``kind`` event by ``actor`` with its key (or ``key(seed)``)."""
         data = {"kind": kind, "actor": actor, "time": TIME, **fields}
-        return sign_event(event_from_dict(data), key(self.seeds[actor] if seed is None else seed))
+        return sign_event(
+            event_from_dict(data), key(self.seeds[actor] if seed is None else seed), log=self.origin
+        )
 
     def on_unit(self, kind: str, actor: str, serial: str = SERIAL, **fields: Any) -> SignedEvent:
         """Sign a unit event whose ``prev`` is the unit's current head."""
@@ -127,9 +137,12 @@ class World:
         return self.unit(serial)
 
     @classmethod
-    def genesis(cls) -> World:
-        """A log holding only the operator's self-registration."""
-        world = cls()
+    def genesis(cls, origin: str | None = None, **versions: int | None) -> World:
+        """A log holding only the operator's self-registration: rule set 2 from entry 0
+        unless ``versions`` say otherwise (``rules=None``: a log from before rule set 2;
+        ``format=2``: format 2 only, signed for ``origin``)."""
+        world = cls(origin=origin)
+        named = {k: v for k, v in {"rules": 2, **versions}.items() if v is not None}
         world.do(
             "actor.register",
             "operator",
@@ -137,13 +150,15 @@ class World:
             role="operator",
             name="Registry",
             keys=[public_b64(1)],
+            **named,
         )
         return world
 
     @classmethod
-    def base(cls) -> World:
-        """The scripted log described in the module docstring."""
-        world = cls.genesis()
+    def base(cls, origin: str | None = None, **versions: int | None) -> World:
+        """The scripted log described in the module docstring (``origin``, ``versions``:
+        as `genesis`)."""
+        world = cls.genesis(origin, **versions)
         for actor, (role, seed) in ACTORS.items():
             if actor == "operator":
                 continue

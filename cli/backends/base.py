@@ -74,6 +74,11 @@ class Backend(Protocol):
         """The log's C2SP verifier key."""
         ...
 
+    def origin(self) -> str:
+        """The log's checkpoint origin: events are signed for it (format 2), so the log
+        refuses what was signed for any other."""
+        ...
+
     def actor(self, actor_id: str) -> dict[str, Any]:
         """The actor JSON (role, prefixes, keys)."""
         ...

@@ -88,11 +88,16 @@ class Local:
         stored = self.ledger.unit_entries(unit.gtin, unit.serial)
         if not stored:
             raise NotFoundError(f"unit {unit.gtin}/{unit.serial} is not in the log", field="unit")
-        return codec.b64url_encode(Leaf.from_bytes(stored[-1].leaf).signed.hash)
+        leaf = Leaf.from_bytes(stored[-1].leaf, self.ledger.origin)
+        return codec.b64url_encode(leaf.signed.hash)
 
     def verifier_key(self) -> str:
         """The local log's verifier key."""
         return self.ledger.verifier_key
+
+    def origin(self) -> str:
+        """The local log's checkpoint origin (its configuration's, or the stored log's)."""
+        return self.ledger.origin
 
     def actor(self, actor_id: str) -> dict[str, Any]:
         """The actor from the projections."""

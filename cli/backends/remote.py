@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from cli.backends.base import ImportRefusedError, KeyLoader, Progress, refusal_summary
 from cli.backends.http import Http, RemoteError, Response
 from cli.common import UsageError
-from ledger import codec, reqsig
-from ledger.entry import Leaf, SignedEvent
+from ledger import codec, note, reqsig
+from ledger.entry import Leaf, SignedEvent, check_origin
 from ledger.epcis.vocab import DEFAULT_EPC_BASE
 from ledger.errors import NotFoundError
 from ledger.events import format_time
@@ -37,6 +37,7 @@ class Remote:
     def __init__(self, url: str) -> None:
         self.http = Http(url)
         self.url = self.http.url
+        self._origin: str | None = None
 
     def append(self, events: Sequence[SignedEvent]) -> dict[str, Any]:
         """POST the events in batches of 1,000."""
@@ -61,12 +62,28 @@ class Remote:
         view = self.unit(unit.gtin, unit.serial)
         if not view["entries"]:
             raise NotFoundError(f"unit {unit.gtin}/{unit.serial} is not in the log", field="unit")
-        last = Leaf.from_bytes(codec.b64url_decode(view["entries"][-1]["leaf"], field="leaf"))
-        return codec.b64url_encode(last.signed.hash)
+        leaf = codec.b64url_decode(view["entries"][-1]["leaf"], field="leaf")
+        return codec.b64url_encode(Leaf.from_bytes(leaf, self.origin()).signed.hash)
 
     def verifier_key(self) -> str:
         """GET /v1/log/key (pin it with PROVENANCE_LOG_KEY to not trust the server for it)."""
         return self.http.text("/v1/log/key").strip()
+
+    def origin(self) -> str:
+        """The log's origin: the name of the pinned log key (``PROVENANCE_LOG_KEY``) when
+        there is one, so a server cannot have this client sign for another log; else the
+        first line of the checkpoint the server serves.
+
+        Raises:
+            ValidationError: the served origin is not a valid origin.
+        """
+        if self._origin is None:
+            pinned = os.environ.get("PROVENANCE_LOG_KEY", "").strip()
+            if pinned:
+                self._origin = note.Verifier.from_text(pinned).name
+            else:
+                self._origin = self.http.text("/v1/checkpoint").split("\n", 1)[0]
+        return check_origin(self._origin)
 
     def actor(self, actor_id: str) -> dict[str, Any]:
         """GET the actor."""
@@ -108,7 +125,9 @@ class Remote:
         for page in range(start, stop, _PAGE):
             params = {"start": page, "end": min(stop, page + _PAGE), "size": size}
             for item in self.http.json(self.http.get("/v1/entries", **params))["entries"]:
-                leaf = Leaf.from_bytes(codec.b64url_decode(item["leaf"], field="leaf"))
+                leaf = Leaf.from_bytes(
+                    codec.b64url_decode(item["leaf"], field="leaf"), checkpoint.split("\n", 1)[0]
+                )
                 entries.append((int(item["index"]), codec.b64url_decode(item["leaf_hash"]), leaf))
         created = format_time(datetime.now(UTC))
         return export_document(entries, created, epc_base=epc_base, checkpoint=checkpoint)

@@ -60,7 +60,8 @@ class RemoteSource:
             )
             for item in page["entries"]:
                 leaf = codec.b64url_decode(str(item["leaf"]), field="leaf")
-                out.append(entry_from_leaf(int(str(item["index"])), leaf))
+                origin = self._checkpoint.split("\n", 1)[0] if self._checkpoint else None
+                out.append(entry_from_leaf(int(str(item["index"])), leaf, origin))
             if not page["entries"]:
                 break
             start = out[-1].index + 1

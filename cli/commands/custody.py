@@ -26,7 +26,9 @@ def _unit_event(kind: str, unit_text: str, actor: str, key: Path | None, **field
     store = connect()
     try:
         prev = store.head(unit)
-        signed = sign(actor, key, kind, unit=unit_ref(unit), prev=prev, **fields)
+        signed = sign(
+            actor, key, kind, unit=unit_ref(unit), prev=prev, log=store.origin(), **fields
+        )
         receipt = store.append([signed])
     finally:
         store.close()

@@ -35,7 +35,8 @@ def epcis(
     private = load_private_key(key_path(key, as_))
     store = connect()
     try:
-        envelope = _refusal_line(lambda: sign_document(document, as_, private, store.head))
+        log = store.origin()  # the events are signed for this log (format 2)
+        envelope = _refusal_line(lambda: sign_document(document, as_, private, store.head, log))
         receipt = store.capture_epcis(envelope)
     finally:
         store.close()

@@ -141,11 +141,17 @@ def mint_units(
 
     private = load_private_key(key_path(key, actor))
     prepared = prepare_units(base, units, private)
+    store = connect()
+    try:
+        log = store.origin()  # each event is signed for this log (format 2)
+    finally:
+        store.close()
     events = [
         sign_with(
             private,
             actor,
             "commission",
+            log=log,
             unit={"gtin": p.unit.gtin, "serial": p.unit.serial},
             prev=None,
             lot=lot,

@@ -84,7 +84,7 @@ def monitor(
                 fail(f"{finding.code}: {finding.message}; evidence in {target}")
             start, known = previous.next_index, previous.brand
         size = latest.checkpoint.size
-        entries = _proven(remote, start, size, latest.checkpoint.root)  # (3)
+        entries = _proven(remote, start, size, latest.checkpoint)  # (3)
     finally:
         remote.close()
     alerts, known = scan(known, entries)  # (4)
@@ -124,7 +124,7 @@ def _server_key(remote: Any) -> str:
     return served
 
 
-def _proven(remote: Any, start: int, size: int, root: bytes) -> list[dict[str, Any]]:
+def _proven(remote: Any, start: int, size: int, checkpoint: Any) -> list[dict[str, Any]]:
     """Entries ``start <= index < size``, each proven in the checkpoint of ``size``.
 
     Raises:
@@ -135,6 +135,7 @@ def _proven(remote: Any, start: int, size: int, root: bytes) -> list[dict[str, A
     from ledger.audit.monitor import entry_dict
     from ledger.errors import ValidationError
 
+    root, origin = checkpoint.root, checkpoint.origin
     out: list[dict[str, Any]] = []
     at = start
     while at < size:
@@ -147,7 +148,7 @@ def _proven(remote: Any, start: int, size: int, root: bytes) -> list[dict[str, A
             leaf = codec.b64url_decode(str(item["leaf"]), field="leaf")
             proof = [codec.b64url_decode(str(h), field="proof") for h in item["proof"]]
             merkle.verify_inclusion(merkle.leaf_hash(leaf), index, size, proof, root)
-            out.append(entry_dict(index, leaf))
+            out.append(entry_dict(index, leaf, origin))
             at += 1
         if at < stop:
             raise ValidationError(f"the server skipped entry {at}", field="entries")

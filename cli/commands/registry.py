@@ -21,9 +21,10 @@ _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/key
 def _send(kind: str, actor: str, key_file: Path | None, /, **fields: object) -> None:
     # positional-only, and sign_with: key.recover and key.recover.cancel have an event
     # field named "key", which would collide with sign()'s key-file parameter
-    signed = sign_with(load_private_key(key_path(key_file, actor)), actor, kind, **fields)
+    private = load_private_key(key_path(key_file, actor))
     store = connect()
     try:
+        signed = sign_with(private, actor, kind, log=store.origin(), **fields)
         receipt = store.append([signed])
     finally:
         store.close()
@@ -163,6 +164,16 @@ def cancel_recovery(
 ) -> None:
     """Cancel a pending key recovery with one of your own full keys."""
     _send("key.recover.cancel", as_, key, subject=subject, key=key_id, reason=reason)
+
+
+@actor_app.command("upgrade-log")
+def upgrade_log(
+    as_: str = typer.Option("operator", "--as"),
+    key: Path = _KEY,
+) -> None:
+    """Move the log to event format 2 and rule set 2 from its next entry (signed by an
+    operator): from then on it takes only events signed for it (docs/FORMAT.md 3.1)."""
+    _send("log.upgrade", as_, key, format=2, rules=2)
 
 
 @actor_app.command("show")

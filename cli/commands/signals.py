@@ -127,7 +127,9 @@ def _resolve(
             raise ValidationError(f"no report {report_id} in {brand}'s queue", field="resolve")
         unit = parse_unit(path)[0]
         prev = store.head(unit)
-        flag = sign(actor, key, "flag", unit=unit_ref(unit), prev=prev, code=flag_code)
+        flag = sign(
+            actor, key, "flag", unit=unit_ref(unit), prev=prev, code=flag_code, log=store.origin()
+        )
     return store.resolve_report(
         report_id, actor=actor, action=action, note=note, flag=flag, signer=signer
     )

@@ -117,7 +117,7 @@ async def _leaves(
                 obs.bad_proofs += 1
                 obs.note(f"entry {item['index']} does not hash to its leaf hash or is out of place")
             try:
-                out.append(Leaf.from_bytes(leaf_bytes))
+                out.append(Leaf.from_bytes(leaf_bytes, checkpoint.origin))
             except LedgerError as e:
                 obs.bad_proofs += 1
                 obs.note(f"entry {item['index']} is malformed: {e}")

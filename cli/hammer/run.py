@@ -174,7 +174,10 @@ async def _run(
 
 async def _setup(run: Run, operator: crypto.Ed25519PrivateKey, config: Config) -> HammerWorld:
     """Register the world and commission its units (retried through restarts as needed)."""
-    world, batches = plan(operator, config.writers, config.units, config.shared)
+    served = await run.client.get("/v1/checkpoint", timeout=60)
+    served.raise_for_status()
+    origin = served.text.split("\n", 1)[0]  # the hammer's events are signed for this log
+    world, batches = plan(operator, config.writers, config.units, config.shared, origin)
     for batch in batches:
         run.give_up_at = time.monotonic() + GRACE
         if await submit(run, batch, batch=True) is not Outcome.ACKED:

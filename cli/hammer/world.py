@@ -81,7 +81,11 @@ class HammerWorld:
 
 
 def plan(
-    operator: crypto.Ed25519PrivateKey, writers: int, units_per_writer: int, shared: int
+    operator: crypto.Ed25519PrivateKey,
+    writers: int,
+    units_per_writer: int,
+    shared: int,
+    origin: str | None = None,
 ) -> tuple[HammerWorld, list[list[SignedEvent]]]:
     """The world and the batches that create it (registrations, then commissions).
 
@@ -102,7 +106,7 @@ def plan(
         partners[c.a] = ("warehouse", f"Warehouse {c.a}")
         partners[c.b] = ("courier", f"Courier {c.b}")
         partners[c.qc] = ("inspector", f"Inspector {c.qc}")
-    world = World()
+    world = World(origin=origin)  # format 2 for the log named ``origin`` (None: format 1)
     world.keys["operator"] = operator
     onboard(world, brand, partners)
     batches = [world.take()]

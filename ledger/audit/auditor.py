@@ -65,10 +65,11 @@ _RECORDS: dict[str, type[Any]] = {
 }
 
 
-def entry_from_leaf(index: int, leaf_bytes: bytes) -> StoredEntry:
-    """A `StoredEntry` whose columns are derived from the leaf bytes (no stored chain)."""
+def entry_from_leaf(index: int, leaf_bytes: bytes, origin: str | None = None) -> StoredEntry:
+    """A `StoredEntry` whose columns are derived from the leaf bytes (no stored chain);
+    ``origin`` is the log's, which a format-2 leaf's event hash names."""
     try:
-        leaf = Leaf.from_bytes(leaf_bytes)
+        leaf = Leaf.from_bytes(leaf_bytes, origin)
         signed = leaf.signed
         unit = getattr(signed.event, "unit", None)
         columns = (signed.event.kind, signed.event.actor, signed.key, leaf.received, signed.hash)
@@ -104,7 +105,8 @@ class BundleSource:
     def entries(self, start: int, end: int) -> list[StoredEntry]:
         """The bundle's leaves with ``start <= index < end``."""
         stop = min(end, len(self.bundle.leaves))
-        return [entry_from_leaf(i, self.bundle.leaves[i]) for i in range(start, stop)]
+        origin = self.bundle.origin
+        return [entry_from_leaf(i, self.bundle.leaves[i], origin) for i in range(start, stop)]
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         """Every checkpoint in the bundle (parsed unverified: the audit verifies them)."""
@@ -246,7 +248,7 @@ def follow(
     report = AuditReport()
     seen = Seen.verified(source.latest_checkpoint(), log_key)  # (1)
     new = seen.checkpoint
-    replay = _Replay()
+    replay = _Replay(origin=new.origin)
     if previous is not None:
         old = previous.seen.checkpoint
         proof = _proof_between(source, old.size, new.size)

@@ -117,9 +117,10 @@ class Brand:
         return cls(brand, name, prefixes, keys, partners)
 
 
-def entry_dict(index: int, leaf: bytes) -> dict[str, Any]:
+def entry_dict(index: int, leaf: bytes, origin: str | None = None) -> dict[str, Any]:
     """A served entry read from its leaf bytes: ``index``, ``event`` (as signed), ``key``
-    (the signing key id) and ``hash`` (the event hash: an authorization's id).
+    (the signing key id) and ``hash`` (the event hash: an authorization's id; a format-2
+    leaf's names the log ``origin``, the checkpoint's first line).
 
     Reads the canonical JSON without interpreting the event, so a kind this client does
     not know is read all the same.
@@ -131,11 +132,14 @@ def entry_dict(index: int, leaf: bytes) -> dict[str, Any]:
     if not isinstance(value, dict) or not isinstance(value.get("event"), dict):
         raise ValidationError("expected a leaf with an event", field="leaf")
     event = value["event"]
+    v = value.get("v", entry.FORMAT_1)
+    if type(v) is not int:
+        raise ValidationError("v is 2 (format 2) or absent (format 1)", field="v")
     return {
         "index": index,
         "event": event,
         "key": str(value.get("key", "")),
-        "hash": codec.b64url_encode(entry.event_hash(codec.canonical(event))),
+        "hash": codec.b64url_encode(entry.event_hash(codec.canonical(event), v, origin)),
     }
 
 

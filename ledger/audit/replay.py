@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ledger import codec, entry, merkle, note, rules
+from ledger import codec, crypto, entry, merkle, note, rules
 from ledger.errors import LedgerError
 from ledger.merkle import Subtree
 from ledger.rules.registry import log_key
@@ -105,7 +105,9 @@ class _Replay:
     chain: bytes = entry.ZERO_HASH
     size: int = 0
     frontier: dict[Subtree, bytes] = field(default_factory=dict)
-    signatures: list[tuple[int, bytes, bytes, bytes]] = field(default_factory=list)
+    signatures: list[tuple[int, bytes, bytes, bytes, bytes]] = field(default_factory=list)
+    #: the log's origin (its verifier key's name): format-2 messages name it
+    origin: str | None = None
     roots: dict[int, bytes] = field(default_factory=dict)
 
 
@@ -144,7 +146,7 @@ def audit_source(
     checkpoints = source.checkpoints()
     kept = _verify_trusted(report, trusted, verifier)
     watched = {c.size for c in checkpoints} | {cp.size for cp, _ in kept}
-    replay = _Replay()
+    replay = _Replay(origin=verifier.name)
     total = max([size, *watched]) if watched else size
     for start in range(0, max(total, 1), CHUNK):
         rows = source.entries(start, start + CHUNK)
@@ -252,7 +254,7 @@ def _check_stored_values(report: AuditReport, row: StoredEntry, leaf_hash: bytes
 
 def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index: int) -> None:
     try:
-        leaf = entry.Leaf.from_bytes(row.leaf)
+        leaf = entry.Leaf.from_bytes(row.leaf, replay.origin)
     except LedgerError as e:
         report.add("leaf", f"leaf bytes do not parse: {e}", index)
         return
@@ -277,12 +279,15 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
         report.add("rule", f"the rules refuse this entry: {e}", index, rule=e.code)
         return
     replay.state.apply(records)
-    message = signed.event_bytes  # verified as DOMAIN_EVENT || message (crypto.verify)
-    replay.signatures.append((index, codec.b64url_decode(public), message, signed.sig))
+    # the leaf says its format ("v"): format 1 is DOMAIN_EVENT || JCS(event), format 2
+    # DOMAIN_EVENT_V2 || origin || "\n" || JCS(event); the rules checked it was allowed here
+    domain = crypto.DOMAIN_EVENT if signed.v == entry.FORMAT_1 else crypto.DOMAIN_EVENT_V2
+    message = signed.message[len(domain) :]
+    replay.signatures.append((index, codec.b64url_decode(public), domain, message, signed.sig))
 
 
 def _check_signatures(
-    report: AuditReport, items: list[tuple[int, bytes, bytes, bytes]], workers: int | None
+    report: AuditReport, items: list[tuple[int, bytes, bytes, bytes, bytes]], workers: int | None
 ) -> None:
     # libsodium without the GIL, on one thread per core (ledger.verify.batchverify).
     for index in bad_event_signatures(items, workers):

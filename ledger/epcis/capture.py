@@ -5,11 +5,13 @@ The envelope (docs/EPCIS.md) is::
     {"format": "provenance-ledger/epcis-capture/v1", "actor": ACTOR, "key": KEY_ID,
      "document": EPCISDocument,
      "signatures": [[{"prev": HEAD, "sig": SIG}, ...one per EPC...], ...one per event...]}
+  (each signature with ``"v": 2`` when it is format 2, signed for the log's origin)
 
 Each ObjectEvent of ``document`` with N EPCs becomes N ledger events by the
 deterministic mapping below; ``prev`` (the unit's head the event extends) comes from
 the envelope, ``actor`` is the envelope's. ``sig`` is the partner's ordinary Ed25519
-event signature over ``DOMAIN_EVENT || JCS(converted event)`` (ledger.entry), so each
+event signature over the converted event's message (ledger.entry: format 2 names the
+log's origin, which the service supplies from the log it routes to), so each
 resulting entry is a plain signed event that anyone verifies like every other one.
 
 Conversion of one ObjectEvent, steps:
@@ -41,7 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import codec, crypto, gs1
-from ledger.entry import SignedEvent
+from ledger.entry import FORMAT_1, FORMATS, SignedEvent
 from ledger.epcis.errors import (
     EpcError,
     EventTimeError,
@@ -71,7 +73,7 @@ class Envelope:
     actor: str
     key: str
     events: tuple[Mapping[str, Any], ...]
-    signatures: tuple[tuple[tuple[str, bytes], ...], ...]
+    signatures: tuple[tuple[tuple[str, bytes, int], ...], ...]
 
 
 @dataclass(frozen=True)
@@ -136,16 +138,19 @@ def event_list(document: object) -> list[Mapping[str, Any]]:
     return events
 
 
-def _signatures(value: object, field: str) -> tuple[tuple[str, bytes], ...]:
+def _signatures(value: object, field: str) -> tuple[tuple[str, bytes, int], ...]:
     if not isinstance(value, list):
         raise ValidationError("expected a list of {prev, sig}", field=field)
     out = []
     for j, item in enumerate(value):
-        if not isinstance(item, Mapping) or set(item) != {"prev", "sig"}:
+        if not isinstance(item, Mapping) or set(item) - {"v"} != {"prev", "sig"}:
             raise ValidationError('expected {"prev": ..., "sig": ...}', field=f"{field}[{j}]")
         prev = _b64(item["prev"], f"{field}[{j}].prev", 32)
         sig = codec.b64url_decode(_b64(item["sig"], f"{field}[{j}].sig", 64), field="sig")
-        out.append((prev, sig))
+        v = item.get("v", FORMAT_1)
+        if type(v) is not int or v not in FORMATS or ("v" in item and v == FORMAT_1):
+            raise ValidationError("v is 2 (format 2) or absent (format 1)", field=f"{field}[{j}].v")
+        out.append((prev, sig, v))
     return tuple(out)
 
 
@@ -350,13 +355,13 @@ def convert_envelope(envelope: Envelope) -> tuple[list[Converted], list[Refusal]
     for i, epcis in enumerate(envelope.events):
         signatures = envelope.signatures[i]
         try:
-            events = convert_event(epcis, envelope.actor, [prev for prev, _ in signatures])
+            events = convert_event(epcis, envelope.actor, [prev for prev, _, _ in signatures])
         except LedgerError as e:
             refusals.append(Refusal(i, None, e, event_id_of(epcis)))
             continue
-        for j, (event, (_, sig)) in enumerate(zip(events, signatures, strict=True)):
+        for j, (event, (_, sig, v)) in enumerate(zip(events, signatures, strict=True)):
             data = codec.canonical(event.to_dict())
-            converted.append(Converted(i, j, SignedEvent(event, data, envelope.key, sig)))
+            converted.append(Converted(i, j, SignedEvent(event, data, envelope.key, sig, v)))
     return converted, refusals
 
 

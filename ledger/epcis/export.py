@@ -5,7 +5,7 @@ Each unit entry becomes one ObjectEvent (table in `ledger.epcis.vocab`, docs/EPC
 - ``epcList`` holds the unit's canonical GS1 Digital Link ``{base}/01/{gtin14}/21/{serial}``;
 - ``eventTime`` is the signed event time, ``recordTime`` the log's receive time;
 - ``eventID`` is the RFC 6920 ``ni:///sha-256;{base64url}`` name of the event hash
-  (SHA-256 over ``DOMAIN_EVENT || JCS(event)``, docs/FORMAT.md): it names the signed
+  (SHA-256 over the event's signed message, docs/FORMAT.md section 3): it names the signed
   ledger event, so it carries no ``?ver=CBV2.0`` (that suffix marks the CBV 2.0
   section 8.9 hash of the EPCIS event itself, a different preimage);
 - custody moves appear as ``sourceList`` / ``destinationList`` of ``possessing_party``

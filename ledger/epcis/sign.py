@@ -29,8 +29,11 @@ def sign_document(
     actor: str,
     private_key: crypto.Ed25519PrivateKey,
     head_of: Callable[[gs1.UnitId], str],
+    log: str | None = None,
 ) -> dict[str, Any]:
-    """Convert and sign ``document`` as ``actor``: the capture envelope to send.
+    """Convert and sign ``document`` as ``actor``: the capture envelope to send, each
+    event signed for the log whose origin is ``log`` (format 2, ``"v": 2`` beside its
+    signature; None: format 1, which only a log before its ``log.upgrade`` takes).
 
     ``head_of`` answers a unit's current head; events on a unit the document already
     touched chain onto the previous converted event instead.
@@ -42,7 +45,7 @@ def sign_document(
     """
     events = event_list(document)
     heads: dict[gs1.UnitId, str] = {}
-    signatures: list[list[dict[str, str]]] = []
+    signatures: list[list[dict[str, str | int]]] = []
     refusals: list[Refusal] = []
     for i, epcis in enumerate(events):
         try:
@@ -55,12 +58,13 @@ def sign_document(
             refusals.append(Refusal(i, None, e, event_id_of(epcis)))
             signatures.append([])
             continue
-        signed = [sign_event(event, private_key) for event in converted]
+        signed = [sign_event(event, private_key, log=log) for event in converted]
         for unit, item in zip(units, signed, strict=True):
             heads[unit] = codec.b64url_encode(item.hash)
         signatures.append(
             [
                 {"prev": str(p), "sig": codec.b64url_encode(s.sig)}
+                | ({"v": s.v} if s.v != 1 else {})
                 for p, s in zip(prevs, signed, strict=True)
             ]
         )

@@ -40,11 +40,13 @@ from ledger.rules.context import (
     RECOVERY_WAIT,
     SCOPE_KINDS,
     Context,
+    check_format,
     check_key_use,
     check_time,
     current_key,
     is_full_key,
     key_id_of,
+    log_versions,
     recovery_wait,
     signing_key,
 )
@@ -64,6 +66,7 @@ from ledger.rules.errors import (
     EmptyRotationError,
     EmptyScopeError,
     ForeignKeyError,
+    FormatRetiredError,
     FutureTimeError,
     GenesisError,
     KeyInUseError,
@@ -108,6 +111,7 @@ from ledger.rules.errors import (
     UnknownRecoveryError,
     UnknownSubjectError,
     UnknownUnitError,
+    UpgradeError,
 )
 
 __all__ = [
@@ -131,6 +135,7 @@ __all__ = [
     "EmptyRotationError",
     "EmptyScopeError",
     "ForeignKeyError",
+    "FormatRetiredError",
     "FutureTimeError",
     "GenesisError",
     "KeyInUseError",
@@ -175,12 +180,15 @@ __all__ = [
     "UnknownRecoveryError",
     "UnknownSubjectError",
     "UnknownUnitError",
+    "UpgradeError",
     "check",
+    "check_format",
     "check_key_use",
     "check_time",
     "current_key",
     "is_full_key",
     "key_id_of",
+    "log_versions",
     "recovery_wait",
     "signing_key",
 ]

@@ -12,7 +12,14 @@ from datetime import datetime
 from ledger.entry import SignedEvent
 from ledger.events import UnitEvent
 from ledger.rules import custody, registry
-from ledger.rules.context import Context, check_key_use, check_time, signing_key
+from ledger.rules.context import (
+    Context,
+    check_format,
+    check_key_use,
+    check_time,
+    log_versions,
+    signing_key,
+)
 from ledger.rules.state import Record, State
 
 
@@ -22,6 +29,7 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
     Steps:
         (1) the signer: at index 0 the operator's self-registration (genesis); elsewhere
             a registered, unrevoked actor signing with one of its current keys;
+            (1b) the event's format is one the log takes at ``index`` (`check_format`);
         (2) the event time is at most `MAX_CLOCK_SKEW` after ``now`` and at most
             `MAX_BACKDATE` before it; (2b) the key may sign this kind now: a scoped
             key only within its scope, a recovered key only from its ``effective``;
@@ -40,12 +48,14 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
     """
     event = signed.event
     signing_key(state, signed, index)  # (1)
+    check_format(state, signed, index)  # (1b)
     check_time(event, now)  # (2)
     check_key_use(state, signed, now)  # (2b)
     if index == 0:  # (3)
-        return registry.genesis(event, index)
+        return registry.genesis(signed, index)
     signer = state.actors[event.actor]
-    ctx = Context(state=state, signed=signed, index=index, signer=signer, now=now)
+    _, rule_set = log_versions(state, index)
+    ctx = Context(state=state, signed=signed, index=index, signer=signer, now=now, rules=rule_set)
     if isinstance(event, UnitEvent):
         return custody.check_unit(ctx)
     return registry.check_registry(ctx)

@@ -21,6 +21,7 @@ from ledger.events import ActorRegister, Event, parse_time
 from ledger.rules.errors import (
     ActorRevokedError,
     ForeignKeyError,
+    FormatRetiredError,
     FutureTimeError,
     GenesisError,
     KeyNotEffectiveError,
@@ -70,6 +71,9 @@ class Context:
     signer: ActorRecord
     #: the log's clock at this entry (its receive time)
     now: datetime
+    #: the rule set in force at ``index`` (`log_versions`): 1 keeps the rules of logs
+    #: from before rule set 2 (docs/ARCHITECTURE.md section 4), as small conditionals
+    rules: int = 2
 
     @property
     def event(self) -> Event:
@@ -150,6 +154,40 @@ def is_full_key(record: KeyRecord, now: datetime) -> bool:
     if record.removed_index is not None or record.scope:
         return False
     return record.effective is None or parse_time(record.effective, "effective") <= now
+
+
+def log_versions(state: State, index: int) -> tuple[int, int]:
+    """Return (event format, rule set) in force at log index ``index``: what the genesis
+    operator's record says from its ``log_since`` on, else (1, 1), the versions of logs
+    from before they were recorded. (The state holds every operator.) It answers for
+    the next index of the log ``state`` is the state of, as the rules ask; a client
+    reading earlier entries uses ledger.verify.recompute.Switch, built from the entries."""
+    for actor in state.actors.values():
+        if actor.registered_index == 0 and actor.log_since is not None:
+            if index >= actor.log_since:
+                return actor.log_format or 1, actor.log_rules or 1
+    return 1, 1
+
+
+def check_format(state: State, signed: SignedEvent, index: int) -> None:
+    """Accept ``signed``'s format at ``index``: once the log holds format 2, a format-1
+    event (whose message names no log, so it could be a replay from another log) is
+    refused. Before the switch both are taken: format 2 only adds the log's name.
+
+    Raises:
+        FormatRetiredError: a format-1 event after the switch.
+    """
+    required, _ = log_versions(state, index)
+    if signed.v < required:
+        raise FormatRetiredError(
+            f"this log takes event format {required} from index "
+            f"{_since(state)}: sign for the log (format 2 names its origin)",
+            field="v",
+        )
+
+
+def _since(state: State) -> int:
+    return next((a.log_since or 0 for a in state.actors.values() if a.registered_index == 0), 0)
 
 
 def recovery_wait(state: State) -> timedelta:

@@ -262,7 +262,19 @@ def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
     otherwise "return" a sold unit to itself and sell it again as new. An unsold unit is
     returned by its custodian. Never over an open transfer (it would silently replace
     it), and only to a party that held the unit (not to a stranger who never had it).
+
+    Rule set 1 (logs before their ``log.upgrade``, docs/ARCHITECTURE.md section 4): a
+    delivered unit (no custodian) came back through any retailer authorized for it, any
+    other through its custodian, to any live actor, whatever transfer was open.
     """
+    if ctx.rules < 2:
+        if unit.custodian is None:
+            _require_authorized(ctx, unit, (Role.RETAILER,))
+        else:
+            _require_authorized(ctx, unit, None)
+            _require_custodian(ctx, unit)
+        live_actor(ctx.state, event.to, UnknownRecipientError, "to")
+        return replace(unit, pending=event.to, sold=False, delivered=False)
     if unit.sold or unit.delivered:
         if ctx.signer.id not in (unit.seller, unit.brand):
             raise NotRetailerOfRecordError(

@@ -17,6 +17,20 @@ class GenesisError(RuleError):
     code = "genesis"
 
 
+class FormatRetiredError(RuleError):
+    """The log no longer takes events of this format: after its switch (a genesis that
+    names format 2, or a ``log.upgrade``) only format 2, which names the log, enters."""
+
+    code = "format-retired"
+
+
+class UpgradeError(RuleError):
+    """A ``log.upgrade`` that would not move the log to the latest format and rule set,
+    or a genesis naming one without the other: versions only go forward, together."""
+
+    code = "bad-upgrade"
+
+
 class UnknownActorError(RuleError):
     """The signer is not a registered actor."""
 

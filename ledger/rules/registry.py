@@ -17,8 +17,10 @@ from dataclasses import replace
 from typing import Any
 
 from ledger import gs1
+from ledger.entry import SignedEvent
 from ledger.errors import RuleError, ValidationError
 from ledger.events import (
+    LATEST_VERSION,
     ActorRegister,
     ActorRevoke,
     AuthorizationRevoke,
@@ -27,10 +29,18 @@ from ledger.events import (
     KeyRecover,
     KeyRecoverCancel,
     KeyRotate,
+    LogUpgrade,
     ProductRegister,
     parse_time,
 )
-from ledger.rules.context import Context, current_key, is_full_key, key_id_of, recovery_wait
+from ledger.rules.context import (
+    Context,
+    current_key,
+    is_full_key,
+    key_id_of,
+    log_versions,
+    recovery_wait,
+)
 from ledger.rules.errors import (
     ActorExistsError,
     ActorRevokedError,
@@ -42,6 +52,7 @@ from ledger.rules.errors import (
     CompromisedInFutureError,
     EmptyRotationError,
     EmptyScopeError,
+    FormatRetiredError,
     GenesisError,
     KeyInUseError,
     LastKeyError,
@@ -65,6 +76,7 @@ from ledger.rules.errors import (
     UnknownProductError,
     UnknownRecoveryError,
     UnknownSubjectError,
+    UpgradeError,
 )
 from ledger.rules.state import (
     ActorRecord,
@@ -81,9 +93,11 @@ from ledger.vocab import Role
 LOG_KEY_OWNER = "@log"
 
 
-def genesis(event: Event, index: int) -> list[Record]:
+def genesis(signed: SignedEvent, index: int) -> list[Record]:
     """Return the records of entry 0, the operator registering itself (and, when it
-    names one, the log key that signs the checkpoints, owned by `LOG_KEY_OWNER`).
+    names one, the log key that signs the checkpoints, owned by `LOG_KEY_OWNER`). A
+    genesis that names ``format`` and ``rules`` (both 2) holds them from index 0 and is
+    itself signed in format 2.
 
     `ledger.rules.signing_key` checks the rest of genesis (role, self-registration, a
     listed key signed it) before this is called.
@@ -92,11 +106,25 @@ def genesis(event: Event, index: int) -> list[Record]:
         GenesisError: the event is not an ``actor.register``, or its log key is one of
             the operator's keys (the two roles need two keys).
         BrandPrefixesError: the operator carries GS1 prefixes.
+        UpgradeError: it names a format or rule set that is not the latest, or one
+            without the other, or names format 2 but is not signed in it.
     """
+    event = signed.event
     if not isinstance(event, ActorRegister):
         raise GenesisError("entry 0 must be an actor.register", field="kind")
     _check_prefixes(event)
     actor = replace(_actor_record(event, index), recovery_wait=event.recovery_wait)
+    if event.format is not None or event.rules is not None:
+        # each names the latest or is absent (format 1 stays open to signers that do not
+        # yet name the log; rule set 2 holds from 0 either way)
+        for name in ("format", "rules"):
+            if getattr(event, name) not in (None, LATEST_VERSION):
+                raise UpgradeError(f"a new log starts with {name} {LATEST_VERSION}", field=name)
+        if event.format is not None and signed.v < event.format:
+            raise FormatRetiredError(
+                f"a genesis naming format {event.format} is signed in it", field="v"
+            )
+        actor = replace(actor, log_format=event.format, log_rules=event.rules, log_since=0)
     records: list[Record] = [actor, *_new_keys(State(), event.keys, event.subject, index)]
     if event.log_key is not None:
         if event.log_key in event.keys:
@@ -111,6 +139,24 @@ def log_key(state: State) -> KeyRecord | None:
     """The log key its genesis named (None: a log from before, whose checkpoints the
     operator's genesis key signs)."""
     return next((k for k in state.keys.values() if k.actor == LOG_KEY_OWNER), None)
+
+
+def _log_upgrade(ctx: Context, event: LogUpgrade) -> list[Record]:
+    """An operator moves the log to the latest format and rule set from the next index
+    on; the genesis operator's record keeps the switch (`ledger.rules.log_versions`)."""
+    require_role(ctx, Role.OPERATOR, NotOperatorError)
+    current = log_versions(ctx.state, ctx.index + 1)
+    wanted = (event.format, event.rules)
+    if wanted != (LATEST_VERSION, LATEST_VERSION) or current == wanted:
+        raise UpgradeError(
+            f"the log holds format {current[0]} and rules {current[1]}; an upgrade moves "
+            f"it to format {LATEST_VERSION} and rules {LATEST_VERSION}",
+            field="format",
+        )
+    genesis = next(a for a in ctx.state.actors.values() if a.registered_index == 0)
+    return [
+        replace(genesis, log_format=event.format, log_rules=event.rules, log_since=ctx.index + 1)
+    ]
 
 
 def check_registry(ctx: Context) -> list[Record]:
@@ -177,12 +223,18 @@ def _actor_register(ctx: Context, event: ActorRegister) -> list[Record]:
         raise GenesisError("only entry 0 names the log key", field="log_key")
     if event.subject in ctx.state.actors:
         raise ActorExistsError(f"actor {event.subject!r} is already registered", field="subject")
+    if event.format is not None or event.rules is not None:
+        raise UpgradeError(
+            "only the genesis entry names the log's format and rules (later: log.upgrade)",
+            field="format",
+        )
     if event.recovery_wait is not None:
         raise RecoveryWaitError(
             "only the genesis entry sets the log's recovery wait", field="recovery_wait"
         )
     _check_prefixes(event)
-    _check_prefixes_free(ctx.state, event.prefixes or ())
+    if ctx.rules >= 2:  # rule set 1 let prefixes overlap (docs/ARCHITECTURE.md section 4)
+        _check_prefixes_free(ctx.state, event.prefixes or ())
     keys = _new_keys(ctx.state, event.keys, event.subject, ctx.index)
     return [_actor_record(event, ctx.index), *keys]
 
@@ -267,7 +319,9 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
     # No one signs for another: not even an operator rotates someone else's keys (a lost
     # actor is recovered by key.recover, which waits and can be cancelled). The signing
     # key is a full one: check_key_use refused a scoped key, a pending recovered key.
-    _require_subject(ctx, subject)
+    if ctx.rules >= 2 or ctx.signer.role != Role.OPERATOR:
+        # rule set 1 let an operator rotate anyone's keys (docs/ARCHITECTURE.md section 4)
+        _require_subject(ctx, subject)
     if not event.add and not event.remove:
         raise EmptyRotationError("a key.rotate adds or removes at least one key", field="add")
     if event.scope is not None and not event.add:
@@ -449,6 +503,7 @@ def _product_register(ctx: Context, event: ProductRegister) -> list[Record]:
 _KINDS: dict[type[Event], Callable[[Context, Any], list[Record]]] = {
     ActorRegister: _actor_register,
     ActorRevoke: _actor_revoke,
+    LogUpgrade: _log_upgrade,
     KeyRotate: _key_rotate,
     KeyRecover: _key_recover,
     KeyRecoverCancel: _key_recover_cancel,

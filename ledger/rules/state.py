@@ -31,6 +31,12 @@ class ActorRecord:
     revoked_since: str | None = None
     #: the genesis operator only: the log's ``recovery_wait`` in seconds (None: default)
     recovery_wait: int | None = None
+    #: the genesis operator only: the log's event format and rule set from index
+    #: ``log_since`` on (None: format 1 and rule set 1 throughout); set by a genesis that
+    #: names them (since 0) or by a ``log.upgrade`` (since its next index)
+    log_format: int | None = None
+    log_rules: int | None = None
+    log_since: int | None = None
 
     @property
     def key(self) -> tuple[str, str]:

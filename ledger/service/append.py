@@ -80,6 +80,8 @@ class BatchReceipt:
 class Appender:
     """Appends signed events to one log of one store, signing checkpoints with ``signer``.
 
+    ``origin`` is the log's checkpoint origin: a format-2 event is verified, hashed and
+    leafed as signed for it, so one signed for another log is refused (ledger.entry).
     ``signer`` is None for a read-only ledger: every append then raises `KeyFormatError`.
     ``faults`` are the injected faults (`faults_from_env`), empty in production.
     """
@@ -88,15 +90,22 @@ class Appender:
         self,
         store: Store,
         log: int,
+        origin: str,
         signer: note.Signer | None,
         clock: Callable[[], datetime],
         faults: frozenset[str] = frozenset(),
     ) -> None:
         self._store = store
         self._log = log
+        self._origin = origin
         self._signer = signer
         self._clock = clock
         self._faults = faults
+
+    @property
+    def origin(self) -> str:
+        """The checkpoint origin of the log this appender writes (format-2 events name it)."""
+        return self._origin
 
     def require_signer(self) -> note.Signer:
         """The operator's checkpoint signer.
@@ -124,7 +133,9 @@ class Appender:
         Raises:
             ValidationError: an empty or oversized batch.
             KeyFormatError: the ledger is read-only.
-            SignatureError: a signature does not verify (field ``events[i]``).
+            SignatureError: a signature does not verify (field ``events[i]``), e.g. a
+                format-2 event signed for another log (`WrongLogError` when the event
+                says which: one signed in this process).
             RuleError, ConflictError: the rules refuse an event (field ``events[i]...``).
             StorageError: the database failed; nothing was written.
         """
@@ -132,6 +143,14 @@ class Appender:
             raise ValidationError(f"a batch holds 1 to {MAX_BATCH} events", field="events")
         received = now or self._clock()
         self.require_signer()
+        # (0) read every event against this log: a format-2 event's message names it
+        bound = []
+        for i, signed in enumerate(items):
+            try:
+                bound.append(signed.for_log(self._origin))
+            except LedgerError as e:
+                raise _locate(e, i, len(items)) from None
+        items = bound
         known = self._verify_known(items)  # (1) outside the lock
         with self._store.writer(self._log) as tx:  # (2) under the lock
             return self._append_locked(tx, items, received, known)

@@ -169,7 +169,8 @@ class ClaimService:
         key = self._operator_key
         if key is None:
             raise KeyFormatError("read-only ledger: claiming needs the operator key")
-        receipt = self._appender.append(entry.sign_event(event, key), now)
+        signed = entry.sign_event(event, key, log=self._appender.origin)
+        receipt = self._appender.append(signed, now)
         self._signal_store.clear_attempts(self._log, subjects)
         owners = [client, owner_client(owner_hash(token))]
         self._signal_store.add_owner_clients(self._log, gtin, serial, owners, format_time(now))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -63,7 +64,9 @@ class EpcisService:
         head = self._store.head(self._log)
         stored = self._store.unit_entries(self._log, gtin, serial)
         entries = [
-            (e.index, e.leaf_hash, Leaf.from_bytes(e.leaf)) for e in stored if e.index < head.size
+            (e.index, e.leaf_hash, Leaf.from_bytes(e.leaf, head.origin))
+            for e in stored
+            if e.index < head.size
         ]
         return export_document(
             entries, format_time(self._clock()), epc_base=epc_base, checkpoint=self._note(head.size)
@@ -87,7 +90,7 @@ class EpcisService:
         entries = []
         for page in range(start, stop, _PAGE):
             for e in self._store.entries(self._log, page, min(stop, page + _PAGE)):
-                entries.append((e.index, e.leaf_hash, Leaf.from_bytes(e.leaf)))
+                entries.append((e.index, e.leaf_hash, Leaf.from_bytes(e.leaf, head.origin)))
         return export_document(
             entries, format_time(self._clock()), epc_base=epc_base, checkpoint=self._note(head.size)
         )
@@ -96,6 +99,11 @@ class EpcisService:
         """Append the ledger events of a partner's signed capture envelope to this log,
         all or none (`capture`)."""
         return capture(lambda _signed: self, data)
+
+    @property
+    def origin(self) -> str:
+        """The log's checkpoint origin: format-2 events of a capture are read against it."""
+        return self._appender.origin
 
     def public_key(self, key_id: str) -> str | None:
         """The registered public key (base64url) with id ``key_id`` in this log, or None."""
@@ -130,8 +138,12 @@ def capture(route: Callable[[Sequence[SignedEvent]], EpcisService], data: object
     total = len(envelope.events)
     if not converted:
         raise CaptureRefusedError(refusals, total)
+    service = route([c.signed for c in converted])
+    try:  # a format-2 signature names the log: read each event against the routed one
+        converted = [replace(c, signed=c.signed.for_log(service.origin)) for c in converted]
+    except LedgerError as e:
+        raise ValidationError(e.message, field="signatures") from e
     signed = [c.signed for c in converted]
-    service = route(signed)
     public = service.public_key(envelope.key)  # (3)
     if public is None:
         raise UnknownKeyError(f"no registered key has id {envelope.key}", field="key")

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 from ledger import gs1
 from ledger.audit.bundle import write_lines
+from ledger.entry import Leaf
 from ledger.errors import NotFoundError
-from ledger.rules.state import KeyRecord
+from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.service.cosigning import CosigningService
 from ledger.store import Store
 from ledger.stored import StoredEntry
@@ -62,7 +63,8 @@ class ExportService:
     def unit_proof(self, gtin: str, serial: str) -> str:
         """The offline proof of a unit's chain (ledger.verify.unitproof), as text.
 
-        Holds the unit's entries and, transitively, the entries that registered their
+        Holds the unit's entries, the log's ``log.upgrade`` if it has one (the switch of
+        docs/FORMAT.md section 3.1) and, transitively, the entries that registered their
         signers' keys; proven in the checkpoint that covers them all and carries the most
         witness cosignatures (else the latest checkpoint).
 
@@ -76,7 +78,14 @@ class ExportService:
         if not chain:
             raise NotFoundError(f"no unit {unit.gtin}/{unit.serial} in the log", field="unit")
         included = {e.index: e for e in chain}
-        pending, done = {e.key_id for e in chain}, set()
+        # the log.upgrade, if any, so a client reads the log's switch from the log itself
+        # (the genesis, which names the versions of a new log, is always included)
+        genesis = Leaf.from_bytes(store.entry(log, 0).leaf).signed.event
+        for record in store.records(log, {ActorRecord: [genesis.actor]}):
+            since = record.log_since if isinstance(record, ActorRecord) else None
+            if since:
+                included[since - 1] = store.entry(log, since - 1)
+        pending, done = {e.key_id for e in included.values()}, set()
         while pending:  # the entries that registered each signing key, up to genesis
             key_id = pending.pop()
             done.add(key_id)

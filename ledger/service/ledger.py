@@ -33,7 +33,7 @@ from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError
-from ledger.events import ActorRegister, format_time, parse_time
+from ledger.events import LATEST_VERSION, ActorRegister, LogUpgrade, format_time, parse_time
 from ledger.label import ScannedLabel
 from ledger.rules.state import ActorRecord, KeyRecord, State
 from ledger.service.append import (
@@ -151,6 +151,8 @@ class Ledger:
             if found is None:
                 raise NotFoundError(f"no log named {config.name!r} in this database", field="log")
             self.log = found.id
+            #: the checkpoint origin format-2 events of this log are read against
+            self.origin: str = found.origin
         else:
             if config.log_key is None:
                 raise KeyFormatError(
@@ -160,7 +162,8 @@ class Ledger:
             self.signer = note.Signer(config.origin, config.log_key)
             self._verifier_key = self.signer.verifier.to_text()
             self._check_keys(store.on_primary().find_log(config.name), config)
-            self.log = store.ensure_log(config.name, config.origin).id
+            head = store.ensure_log(config.name, config.origin)
+            self.log, self.origin = head.id, head.origin
         self._compose()
 
     def _check_keys(self, found: LogHead | None, config: LogConfig) -> None:
@@ -204,7 +207,7 @@ class Ledger:
         (unit views, probing signals) are the ledger's and shared with its copies."""
         store, log, clock = self.store, self.log, self._clock
         signal_store = SignalStore(store.engines, store)
-        self.appender = Appender(store, log, self.signer, clock, self._faults)
+        self.appender = Appender(store, log, self.origin, self.signer, clock, self._faults)
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
         self.signals = SignalService(
             store, signal_store, log, self.policies.signals, clock, self._probing
@@ -300,14 +303,20 @@ class Ledger:
     # --- writes -------------------------------------------------------------------
 
     def init(
-        self, name: str = "Platform operator", recovery_wait: int | None = None
+        self,
+        name: str = "Platform operator",
+        recovery_wait: int | None = None,
+        *,
+        event_format: int | None = None,
     ) -> BatchReceipt | None:
         """Write the genesis entry (the operator registers itself with its registry key
         and names the log key) if the log is empty.
 
         ``recovery_wait`` (seconds) signs the log's wait before an operator's
         ``key.recover`` takes effect into the genesis entry (None: the rules' 7 days), so
-        every verifier reads it from the log.
+        every verifier reads it from the log. The genesis names rule set 2 and, with
+        ``event_format=2``, format 2: the log then takes only events signed for it.
+        The genesis itself is signed in format 2, for this log.
 
         Returns the receipt, or None when the log already has entries.
         """
@@ -325,8 +334,31 @@ class Ledger:
             keys=(crypto.public_key_to_b64(key.public_key()),),
             log_key=crypto.public_key_to_b64(self.signer.private_key.public_key()),
             recovery_wait=recovery_wait,
+            # rule set 2 from entry 0; format 1 stays open until every signer names the log
+            rules=LATEST_VERSION,
+            format=event_format,
         )
-        return self.append_batch([entry.sign_event(event, key)])
+        return self.append_batch([entry.sign_event(event, key, log=self.origin)])
+
+    def upgrade(self) -> BatchReceipt:
+        """Append the operator's ``log.upgrade`` to the latest format and rule set: from
+        the next index on the log takes only events signed for it (format 2) and applies
+        rule set 2; every earlier entry keeps verifying as it was written.
+
+        Raises:
+            KeyFormatError: a read-only ledger.
+            UpgradeError: the log already holds them.
+        """
+        key = self.config.operator_key
+        if key is None:
+            raise KeyFormatError("read-only ledger: writing needs the operator key")
+        event = LogUpgrade(
+            actor=self.config.operator_id,
+            time=format_time(self.now()),
+            format=LATEST_VERSION,
+            rules=LATEST_VERSION,
+        )
+        return self.append_batch([entry.sign_event(event, key, log=self.origin)])
 
     def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
         """Append one signed event (see `append_batch`)."""
@@ -570,7 +602,7 @@ class Ledger:
         size = self.head().size
         for start in range(0, size, 1000):
             for stored in self.entries(start, min(size, start + 1000)):
-                leaf = Leaf.from_bytes(stored.leaf)
+                leaf = Leaf.from_bytes(stored.leaf, self.origin)
                 state.apply(rules.check(state, leaf.signed, stored.index, leaf.received_at))
             if progress:
                 progress(min(size, start + 1000), size)

@@ -93,6 +93,9 @@ class ActorTable(Base):
     revoked_index: Mapped[int | None] = mapped_column(BigInteger)
     revoked_since: Mapped[str | None] = mapped_column(String(32))
     recovery_wait: Mapped[int | None] = mapped_column(Integer)
+    log_format: Mapped[int | None] = mapped_column(Integer)
+    log_rules: Mapped[int | None] = mapped_column(Integer)
+    log_since: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class KeyTable(Base):

@@ -57,15 +57,16 @@ def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
     return min(found, key=lambda bad: bad[0]) if found else None
 
 
-#: (index, raw public key, event bytes, signature): what an audit collects per entry
-Raw = tuple[int, bytes, bytes, bytes]
+#: (index, raw public key, signing domain, message after it, signature): what an audit
+#: collects per entry (the domain says the event format, ledger.entry.signed_message)
+Raw = tuple[int, bytes, bytes, bytes, bytes]
 
 
 def _bad_raw(items: Sequence[Raw]) -> list[int]:
     bad = []
-    for index, public, event_bytes, signature in items:
+    for index, public, domain, message, signature in items:
         try:
-            crypto.verify(public, crypto.DOMAIN_EVENT, event_bytes, signature)
+            crypto.verify(public, domain, message, signature)
         except LedgerError:
             bad.append(index)
     return bad

@@ -23,6 +23,12 @@ known, must cover the GTIN. Revocations are applied by `judge` (``since`` and ha
 times), never to the replay, since an actor revoked today was live when it signed.
 A chain the rules refuse is ``invalid`` (reason ``chain-broken``, naming the rule).
 
+Which rule set and event format hold at each index is the log's own record (`Switch`:
+the genesis entry's ``format``/``rules``, or the next index after a ``log.upgrade``;
+docs/FORMAT.md section 3.1): a unit proof carries those entries, proven; without them
+the replay assumes what a log created today holds (rule set 2 from entry 0, format 1
+still taken). A format-1 entry at or after the format switch breaks the chain.
+
 Signals (scans, reports: ``post-claim-scans``, ``many-scanners``, ``reported``, ...) are
 not in the log: they are server hints (`hints`), kept apart and labelled, never part of
 the recomputed verdict. Pure: no I/O.
@@ -37,7 +43,15 @@ from typing import Any
 from ledger import gs1
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
-from ledger.events import ActorRegister, Commission, Inspect, UnitEvent, parse_time
+from ledger.events import (
+    ActorRegister,
+    Commission,
+    Event,
+    Inspect,
+    LogUpgrade,
+    UnitEvent,
+    parse_time,
+)
 from ledger.rules.context import Context
 from ledger.rules.custody import check_unit
 from ledger.rules.state import (
@@ -56,6 +70,40 @@ from ledger.vocab import LabelState, ReasonCode, Role, SignalCode, Verdict
 HINT_CODES = frozenset({*SignalCode, ReasonCode.REPORTED, ReasonCode.OWNED})
 #: the window of the authorizations the replay assumes (the log checked the real ones)
 _ALWAYS = ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")
+
+
+@dataclass(frozen=True)
+class Switch:
+    """From which log index format 2 (``format_from``) and rule set 2 (``rules_from``)
+    hold, as the log records it; None: not at all (format 1 and rule set 1 throughout)."""
+
+    format_from: int | None = None
+    rules_from: int | None = 0
+
+    def at(self, index: int) -> tuple[int, int]:
+        """(event format required, rule set) at ``index``."""
+        fmt = 2 if self.format_from is not None and index >= self.format_from else 1
+        rules = 2 if self.rules_from is not None and index >= self.rules_from else 1
+        return fmt, rules
+
+    @classmethod
+    def from_entries(cls, entries: Sequence[tuple[int, Event]]) -> Switch:
+        """The switch proven entries show: the genesis (index 0, which must be among
+        them) and any ``log.upgrade``.
+
+        Raises:
+            ValueError: the genesis entry is not among ``entries``.
+        """
+        genesis = next((e for i, e in entries if i == 0), None)
+        if not isinstance(genesis, ActorRegister):
+            raise ValueError("the switch is read from the genesis entry")
+        format_from = 0 if genesis.format is not None else None
+        rules_from = 0 if genesis.rules is not None else None
+        for index, event in sorted(entries, key=lambda item: item[0]):
+            if isinstance(event, LogUpgrade):
+                format_from = index + 1 if format_from is None else format_from
+                rules_from = index + 1 if rules_from is None else rules_from
+        return cls(format_from, rules_from)
 
 
 @dataclass(frozen=True)
@@ -132,6 +180,7 @@ def recompute(
     label: LabelState = LabelState.ABSENT,
     failures: Sequence[Reason] = (),
     keys: Mapping[str, KeyRecord] | None = None,
+    switch: Switch = Switch(),
 ) -> Recomputed:
     """The unit's verdict and reasons from its proven ``chain`` (index, leaf), in order.
 
@@ -145,8 +194,10 @@ def recompute(
         keys: the records of the keys that signed the chain, when the client holds them
             (``GET /v1/actors/{id}``): a key reported compromised or recently recovered
             gives the same cautions as on the server (`signing_key_reasons`).
+        switch: the log's format and rule-set switch (`Switch`; default: a log
+            created today).
     """
-    unit, broken = replay(chain, actors)
+    unit, broken = replay(chain, actors, switch)
     events = [leaf.signed.event for _, leaf in chain]
     signers = {e.actor: actors[e.actor] for e in events if e.actor in actors}
     inspections = [e.result for e in events if isinstance(e, Inspect)]
@@ -161,7 +212,9 @@ def recompute(
 
 
 def replay(
-    chain: Sequence[tuple[int, Leaf]], actors: Mapping[str, ActorRecord]
+    chain: Sequence[tuple[int, Leaf]],
+    actors: Mapping[str, ActorRecord],
+    switch: Switch = Switch(),
 ) -> tuple[UnitRecord | None, list[Reason]]:
     """Replay the unit's events through ledger.rules' custody rules (module docstring);
     the unit's record (None for an empty chain) and a ``chain-broken`` reason at the
@@ -175,6 +228,10 @@ def replay(
         event, signed = leaf.signed.event, leaf.signed
         if not isinstance(event, UnitEvent):
             return _unit(state), [_broken(index, "not an event of a unit")]
+        required, rule_set = switch.at(index)
+        if signed.v < required:
+            why = f"format-retired: a format-{signed.v} event after the log's switch"
+            return _unit(state), [_broken(index, why)]
         try:
             if isinstance(event, Commission):
                 refused = _commission_facts(state, event)
@@ -184,7 +241,12 @@ def replay(
                 _assume_authorized(state, event.actor, index)
             signer = state.actors[event.actor]
             context = Context(
-                state=state, signed=signed, index=index, signer=signer, now=leaf.received_at
+                state=state,
+                signed=signed,
+                index=index,
+                signer=signer,
+                now=leaf.received_at,
+                rules=rule_set,
             )
             state.apply(check_unit(context))
         except LedgerError as e:

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 
 from ledger import codec, crypto, entry, merkle
 from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
-from ledger.events import ActorRegister, KeyRecover, KeyRotate, parse_time
+from ledger.events import ActorRegister, KeyRecover, KeyRotate, LogUpgrade, parse_time
 from ledger.note.checkpoint import verify_checkpoint
 from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
-from ledger.verify.recompute import actor_from_register, recompute
+from ledger.verify.recompute import Switch, actor_from_register, recompute
 from ledger.verify.verdict import Reason
 
 HEADER = "provenance-ledger/unit-proof@v1"
@@ -190,7 +190,7 @@ def verify(
         merkle.verify_inclusion(
             merkle.leaf_hash(item.leaf), item.index, checkpoint.size, item.proof, checkpoint.root
         )
-        leaves.append((item.index, entry.Leaf.from_bytes(item.leaf)))
+        leaves.append((item.index, entry.Leaf.from_bytes(item.leaf, checkpoint.origin)))
     _check_signatures(leaves)  # (4)
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
     actors = {
@@ -198,7 +198,11 @@ def verify(
         for i, leaf in leaves
         if isinstance(leaf.signed.event, ActorRegister)
     }
-    judged = recompute(chain, actors)  # (6)
+    try:  # the log's own switch, from the proof's genesis and log.upgrade entries
+        switch = Switch.from_entries([(i, leaf.signed.event) for i, leaf in leaves])
+    except ValueError as e:
+        raise ProofError(f"{e}: the proof lacks entry 0", field="entries") from None
+    judged = recompute(chain, actors, switch=switch)  # (6)
     return VerifiedUnit(
         proof.gtin,
         proof.serial,
@@ -261,7 +265,8 @@ def _check_chain(
         event = leaf.signed.event
         unit = getattr(event, "unit", None)
         if unit is None or (unit.gtin, unit.serial) != (gtin, serial):
-            if not isinstance(event, ActorRegister | KeyRotate | KeyRecover):
+            # besides the unit's: the entries that registered keys, and the log's switch
+            if not isinstance(event, ActorRegister | KeyRotate | KeyRecover | LogUpgrade):
                 raise ProofError(f"entry {index} is neither the unit's nor a key's", field="chain")
             continue
         expected: str | None = None if previous is None else codec.b64url_encode(previous)

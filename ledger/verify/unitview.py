@@ -141,7 +141,10 @@ def verify_unit_view(
         return UnitViewCheck(
             INVALID, [f.to_dict() for f in failures], tuple(failures), len(entries), said, given
         )
-    chain = [(s.index, Leaf.from_bytes(s.leaf)) for s in served]
+    # the verified checkpoint names the log: format-2 entries' hashes name it too
+    checkpoint = view.get("checkpoint")
+    origin = checkpoint.split("\n", 1)[0] if isinstance(checkpoint, str) and served else None
+    chain = [(s.index, Leaf.from_bytes(s.leaf, origin)) for s in served]
     facts = dict(actors or {})
     state = _label(chain, label_signature, brand_keys or _commission_key(chain, public_keys))
     result = recompute(chain, facts, label=state, keys=keys)

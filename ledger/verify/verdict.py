@@ -86,7 +86,7 @@ def check_unit_chain(
             merkle.verify_inclusion(
                 served.leaf_hash, served.index, checkpoint.size, served.proof, checkpoint.root
             )
-            leaf = entry.Leaf.from_bytes(served.leaf)
+            leaf = entry.Leaf.from_bytes(served.leaf, checkpoint.origin)
         except LedgerError as e:
             reasons.append(
                 Reason(

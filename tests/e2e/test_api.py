@@ -90,11 +90,15 @@ def check_entries(
         parsed = json.loads(leaf)
         assert parsed["event"] == item["event"]
         if keys is not None and parsed["key"] in keys:
+            event = json.dumps(
+                parsed["event"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode()
+            # docs/FORMAT.md section 3: format 2 ("v": 2) names the log's origin
+            origin = body["checkpoint"].split("\n", 1)[0].encode()
             message = (
-                b"provenance-ledger/v1 event\n"
-                + json.dumps(
-                    parsed["event"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-                ).encode()
+                b"provenance-ledger/v2 event\n" + origin + b"\n" + event
+                if parsed.get("v") == 2
+                else b"provenance-ledger/v1 event\n" + event
             )
             Ed25519PublicKey.from_public_bytes(keys[parsed["key"]]).verify(
                 _b64url(parsed["sig"]), message

@@ -33,7 +33,7 @@ def key_id(seed: int) -> str:
 
 def _signed(kind: str, actor: str, seed: int, at: datetime, **fields: Any) -> SignedEvent:
     data = {"kind": kind, "actor": actor, "time": format_time(at), **fields}
-    return sign_event(event_from_dict(data), key(seed))
+    return sign_event(event_from_dict(data), key(seed), log=None)
 
 
 def _append(world: LedgerWorld, signed: SignedEvent, at: datetime = NOW) -> None:

@@ -103,7 +103,7 @@ def test_a_log_from_before_the_split_keeps_its_genesis_key_for_checkpoints(db_ur
         name="Registry",
         keys=(public_b64(1),),
     )
-    maker.append(entry.sign_event(old, key(1)))
+    maker.append(entry.sign_event(old, key(1), log=None))
     maker.close()
     legacy = replace(config(name), log_key=key(1))  # the genesis key signs checkpoints
     Ledger.open(db_url, legacy, clock=clock).close()

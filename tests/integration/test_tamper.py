@@ -211,7 +211,7 @@ def _resigned_last_inspect(world: LedgerWorld) -> tuple[int, bytes]:
     index = 20
     leaf = Leaf.from_bytes(world.ledger.entry(index).leaf)
     data = {**leaf.signed.event.to_dict(), "result": "fail"}
-    signed = sign_event(event_from_dict(data), key(world.world.seeds["insp"]))
+    signed = sign_event(event_from_dict(data), key(world.world.seeds["insp"]), log=None)
     return index, Leaf.build(signed, leaf.received_at).data
 
 

@@ -48,7 +48,7 @@ def _set(data: dict[str, Any], path: tuple[Any, ...], new: Any) -> dict[str, Any
 @pytest.mark.parametrize("kind", sorted(VALID))
 def test_signed_event_verifies_and_round_trips(kind: str) -> None:
     signer = key(1)
-    signed = entry.sign_event(events.event_from_dict(VALID[kind]), signer)
+    signed = entry.sign_event(events.event_from_dict(VALID[kind]), signer, log=None)
     entry.verify_event(signed, signer.public_key())
     again = entry.SignedEvent.from_dict(codec.parse(codec.canonical(signed.to_dict())))
     assert again == signed
@@ -58,7 +58,7 @@ def test_signed_event_verifies_and_round_trips(kind: str) -> None:
 @pytest.mark.parametrize("kind", ["handoff", "commission", "actor.register", "authorize"])
 def test_changing_any_field_breaks_the_signature(kind: str) -> None:
     signer = key(1)
-    signed = entry.sign_event(events.event_from_dict(VALID[kind]), signer)
+    signed = entry.sign_event(events.event_from_dict(VALID[kind]), signer, log=None)
     envelope = signed.to_dict()
     checked = 0
     for path, new in _mutations(envelope["event"]):
@@ -75,7 +75,7 @@ def test_changing_any_field_breaks_the_signature(kind: str) -> None:
 
 def test_other_key_and_other_domain_fail() -> None:
     event = events.event_from_dict(VALID["sell"])
-    signed = entry.sign_event(event, key(1))
+    signed = entry.sign_event(event, key(1), log=None)
     with pytest.raises(SignatureError, match="different key"):
         entry.verify_event(signed, key(2).public_key())
     # A signature by key 2 presented under key 1's id fails too.
@@ -90,13 +90,13 @@ def test_other_key_and_other_domain_fail() -> None:
 
 
 def test_event_hash_is_domain_separated_sha256() -> None:
-    signed = entry.sign_event(events.event_from_dict(VALID["commission"]), key(1))
+    signed = entry.sign_event(events.event_from_dict(VALID["commission"]), key(1), log=None)
     expected = hashlib.sha256(crypto.DOMAIN_EVENT + codec.canonical(VALID["commission"]))
     assert signed.hash == expected.digest()
 
 
 def test_leaf_commits_to_event_key_signature_and_receive_time() -> None:
-    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1))
+    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1), log=None)
     leaf = entry.Leaf.build(signed, RECEIVED)
     assert codec.parse(leaf.data) == {**signed.to_dict(), "received": "2026-11-28T12:00:01.250Z"}
     assert leaf.hash == merkle.leaf_hash(leaf.data)
@@ -118,14 +118,14 @@ def test_leaf_commits_to_event_key_signature_and_receive_time() -> None:
     ],
 )
 def test_malformed_leaf_is_refused(mutate: Any, error: type[Exception]) -> None:
-    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1))
+    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1), log=None)
     data = codec.parse(entry.Leaf.build(signed, RECEIVED).data)
     with pytest.raises(error):
         entry.Leaf.from_bytes(codec.canonical(mutate(data)))
 
 
 def test_non_canonical_leaf_bytes_are_refused() -> None:
-    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1))
+    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1), log=None)
     leaf = entry.Leaf.build(signed, RECEIVED)
     with pytest.raises(EncodingError, match="canonical"):
         entry.Leaf.from_bytes(leaf.data.replace(b'"event":', b'"event": '))
@@ -149,6 +149,6 @@ def test_malformed_envelope(data: Any) -> None:
 
 @pytest.mark.parametrize("kind", sorted(VALID))
 def test_leaf_bytes_are_exactly_the_canonical_leaf_object(kind: str) -> None:
-    signed = entry.sign_event(events.event_from_dict(VALID[kind]), key(1))
+    signed = entry.sign_event(events.event_from_dict(VALID[kind]), key(1), log=None)
     leaf = entry.Leaf.build(signed, RECEIVED)
     assert leaf.data == codec.canonical({**signed.to_dict(), "received": leaf.received})

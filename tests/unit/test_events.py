@@ -19,7 +19,7 @@ VALID = valid_events()
 
 def test_every_design_kind_has_a_class() -> None:
     design = (
-        "actor.register actor.revoke key.rotate key.recover key.recover.cancel "
+        "actor.register log.upgrade actor.revoke key.rotate key.recover key.recover.cancel "
         "authorize authorization.revoke "
         "product.register commission handoff receive inspect sell deliver claim return "
         "recall decommission flag"

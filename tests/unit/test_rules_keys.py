@@ -45,7 +45,9 @@ def _retime(
 ) -> Any:
     """Sign at ``at``: the event's own time, for a log clock far from the fixed NOW."""
     data = {"kind": kind, "actor": actor, "time": format_time(at), **f}
-    return sign_event(event_from_dict(data), key(world.seeds[actor] if seed is None else seed))
+    return sign_event(
+        event_from_dict(data), key(world.seeds[actor] if seed is None else seed), log=None
+    )
 
 
 # --- 1. no one signs for another --------------------------------------------------------------

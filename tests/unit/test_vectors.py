@@ -33,7 +33,9 @@ def test_golden_bytes_check_out_with_plain_hashlib_and_cryptography() -> None:
         leaf = json.loads(item["leaf"])
         event_bytes = item["event_canonical"].encode()
         assert json.loads(event_bytes) == leaf["event"]
-        message = b"provenance-ledger/v1 event\n" + event_bytes
+        assert leaf["v"] == 2  # format 2: the message names the log (FORMAT.md section 3)
+        origin = golden["origin"].encode()
+        message = b"provenance-ledger/v2 event\n" + origin + b"\n" + event_bytes
         assert message.hex() == item["signed_message_hex"]
         signer = "operator" if leaf["event"]["actor"] == "operator" else "acme"
         Ed25519PublicKey.from_public_bytes(keys[signer]).verify(_b64url(leaf["sig"]), message)
@@ -62,7 +64,8 @@ def test_golden_bytes_check_out_with_plain_hashlib_and_cryptography() -> None:
     assert golden["inclusion_proof_3_of_4"] == [l2.hex(), node(l0, l1).hex()]
     assert golden["consistency_proof_2_to_4"] == [node(l2, l3).hex()]
     body, _, signature_line = golden["checkpoint"].partition("\n\n")
-    assert body.split("\n") == ["provenance.example/log", "4", base64.b64encode(root).decode()]
+    assert body.split("\n") == [golden["origin"], "4", base64.b64encode(root).decode()]
+    assert golden["origin"] == "provenance.example/log"
     name, blob = signature_line.removeprefix("\u2014 ").strip().split(" ")
     raw = base64.b64decode(blob)
     log = keys["log"]  # the log key signs checkpoints, never the operator's registry key

@@ -81,7 +81,8 @@ def build() -> dict[str, bytes]:
     for i, (data, signer) in enumerate(zip(raw, signers, strict=True)):
         if data.get("prev") == "":
             data["prev"] = codec.b64url_encode(previous_event or b"")
-        signed = entry.sign_event(events.event_from_dict(data), signer)
+        # format 2: every event is signed for this log (its checkpoint origin)
+        signed = entry.sign_event(events.event_from_dict(data), signer, log=ORIGIN)
         previous_event = signed.hash
         leaf = entry.Leaf.build(signed, datetime(2026, 11, 28, 9, 0, i + 1, tzinfo=UTC))
         chain = entry.chain_hash(chain, leaf.hash)
@@ -90,7 +91,7 @@ def build() -> dict[str, bytes]:
             {
                 "index": i,
                 "event_canonical": signed.event_bytes.decode(),
-                "signed_message_hex": (crypto.DOMAIN_EVENT + signed.event_bytes).hex(),
+                "signed_message_hex": signed.message.hex(),
                 "event_hash": codec.b64url_encode(signed.hash),
                 "leaf": leaf.data.decode(),
                 "leaf_hash_hex": leaf.hash.hex(),
@@ -119,6 +120,7 @@ def build() -> dict[str, bytes]:
             },
         },
         "claim": {"code": claim_code, "salt": codec.b64url_encode(salt)},
+        "origin": ORIGIN,
         "entries": entries,
         "root_hex": tree_root.hex(),
         "inclusion_proof_3_of_4": [h.hex() for h in merkle.inclusion_proof(leaf_hashes, 3, size)],
