@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cli.backends import Backend, connect
 from cli.common import UsageError, emit, parse_unit, safe
-from ledger.rules.state import ActorRecord, KeyRecord
+
+if TYPE_CHECKING:  # the rules load with the command, not with every `provenance` call
+    from ledger.rules.state import ActorRecord, KeyRecord
 
 app = typer.Typer()
 

@@ -43,6 +43,10 @@ HEAVY = (
     "api",
     "pydantic",
     "typer.rich_utils",
+    # the rules and the event classes (~0.1 s of imports) load with the commands that
+    # read events, never with `provenance --help`
+    "ledger.rules",
+    "ledger.events",
 )
 
 
