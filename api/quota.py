@@ -167,15 +167,16 @@ class WriteQuota:
         checked, deferred = await run_in_threadpool(_verified_signers, ledger, events)
         if checked is None:
             return Admission(self, ledger)
-        taken: list[tuple[str, int]] = []
-        for actor, cost in sorted(checked.items()):
-            if cost > self.burst:
-                await self._give_back(ledger, taken)
+        for actor in sorted(set(checked) | set(deferred)):
+            whole = checked.get(actor, 0) + deferred.get(actor, 0)
+            if whole > self.burst:  # events under a key the batch adds count too
                 raise ValidationError(
-                    f"{cost} events signed by {actor!r} exceed its write burst of "
+                    f"{whole} events signed by {actor!r} exceed its write burst of "
                     f"{self.burst}: split the batch",
                     field="events",
                 )
+        taken: list[tuple[str, int]] = []
+        for actor, cost in sorted(checked.items()):
             wait = await self.take(ledger, actor, cost)
             if wait is not None:
                 await self._give_back(ledger, taken)

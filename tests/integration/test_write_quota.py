@@ -251,6 +251,29 @@ def test_events_under_a_key_rotated_in_by_the_batch_are_charged_after(
     _run(app, story)
 
 
+def test_a_batch_cannot_pass_the_burst_under_a_key_it_adds(world: LedgerWorld) -> None:
+    """Events under a key the same batch adds count against the burst as well: a batch
+    that adds a key and then signs more than the burst with it is refused whole."""
+    clock = FakeClock()
+    app = _app(world, _quota(1, 5, clock))
+
+    async def story(client: httpx.AsyncClient) -> None:
+        before = dump(world.ledger)
+        rotate = world.world.sign(
+            "key.rotate", "acme", subject="acme", add=[public_b64(31)], remove=[]
+        )
+        new_key = [_commission(world, f"B-{n}", seed=31) for n in range(5)]
+        refused = await client.post("/v1/entries:batch", json=_batch([rotate, *new_key]))
+        assert refused.status_code == 422 and "split the batch" in refused.text
+        assert dump(world.ledger) == before
+        # nothing was charged: acme's whole burst is still there
+        for n in range(5):
+            ok = await client.post("/v1/entries", json=_body(_commission(world, f"C-{n}")))
+            assert ok.status_code == 201, ok.text
+
+    _run(app, story)
+
+
 def test_the_operators_own_writes_are_not_throttled(world: LedgerWorld) -> None:
     clock = FakeClock()
     app = _app(world, _quota(1, 1, clock))
