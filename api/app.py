@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
 from api.bodylimit import RequestLimits, route_limits
+from api.callers import network_key
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, docs_policy, page_policy
@@ -120,6 +121,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,  # no OAuth here: one inline script less
     )
     app.state.ctx = context
+    app.state.network_key = network_key(served.config.operator_key)  # once, not per report
     app.state.csrf = CsrfGuard(
         key=derive_key(csrf_secret(served.config.operator_key)),
         origins=origins,

@@ -12,7 +12,6 @@ signed requests (units' claim, reports, brands).
 from __future__ import annotations
 
 import functools
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import Context, client_address
 from api.forwarded import network_pseudonym
+from ledger.crypto import Signer, signer_secret
 from ledger.service.ledger import Ledger
 
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -37,28 +37,26 @@ def daily_client(context: Context, request: Request) -> str:
     return context.client_hash(client_address(request), datetime.now(UTC))
 
 
-def report_network(context: Context, request: Request, gtin: str, serial: str) -> str | None:
+def report_network(request: Request, gtin: str, serial: str) -> str | None:
     """The requester's network (/24 IPv4, /48 IPv6, `api.forwarded.network_of`) as a
     per-unit pseudonym (`api.forwarded.network_pseudonym`), stable across days so that
     one network reporting on several days counts once (ledger.signals.reports); None
     when the log has no operator key to derive its key from.
 
-    The key is derived from the operator key (like the page's CSRF key): a daily salt
-    would make a report of yesterday incomparable with one of today. So whoever holds
-    the operator key and the database could learn a reporter's /24 (never its address)
-    by trying every network: docs/SIGNALS.md says so."""
-    operator = context.deployment.default.config.operator_key
-    if operator is None:
+    The key (`network_key`, derived once when the app is built, like the page's CSRF
+    key) comes from the registry key: a daily salt would make a report of yesterday
+    incomparable with one of today. So whoever holds the registry key and the database
+    could learn a reporter's /24 (never its address) by trying every network:
+    docs/SIGNALS.md says so."""
+    key: bytes | None = request.app.state.network_key
+    if key is None:
         return None
-    # a signature, not the key's bytes: Ed25519 signs deterministically, and a registry
-    # key in a PKCS#11 token never shows its bytes
-    key = _network_key(operator.sign(b"provenance-ledger/v1 report network key\n"))
     return network_pseudonym(key, gtin, serial, client_address(request))
 
 
-@functools.cache
-def _network_key(secret: bytes) -> bytes:
-    return hashlib.sha256(b"provenance-ledger/v1 report network\n" + secret).digest()
+def network_key(signer: Signer | None) -> bytes | None:
+    """The key of the report-network pseudonyms (None: no registry key, no pseudonyms)."""
+    return None if signer is None else signer_secret(signer, "report network")
 
 
 async def request_signer(request: Request, ledger: Ledger, body: bytes = b"") -> Any:

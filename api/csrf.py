@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 
 from api.context import is_https
-from ledger.crypto import Signer
+from ledger.crypto import Signer, signer_secret
 from ledger.errors import LedgerError, ValidationError
 
 #: the form field that carries the token
@@ -215,13 +215,12 @@ class CsrfGuard:
 
 
 def csrf_secret(signer: Signer | None) -> bytes:
-    """A long-lived server secret every worker shares: the registry key's signature of a
-    fixed message (Ed25519 signs deterministically, and a key in a PKCS#11 token never
-    shows its bytes); a server without that key (a read replica) takes a random one, so
+    """A long-lived server secret every worker shares (`ledger.crypto.signer_secret` of
+    the registry key); a server without that key (a read replica) takes a random one, so
     its forms are only good on the worker that served them."""
     if signer is None:
         return os.urandom(32)
-    return signer.sign(b"provenance-ledger csrf secret\n")
+    return signer_secret(signer, "csrf")
 
 
 def derive_key(secret: bytes) -> bytes:

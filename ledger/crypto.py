@@ -249,3 +249,15 @@ def verify(key: Ed25519PublicKey | bytes, domain: bytes, message: bytes, signatu
 def _check_domain(domain: bytes) -> None:
     if domain not in DOMAINS:
         raise KeyFormatError(f"unknown signing domain {domain!r}")
+
+
+def signer_secret(signer: Signer, purpose: str) -> bytes:
+    """A 32-byte secret for ``purpose`` that only the holder of ``signer`` can compute and
+    every worker computes alike: SHA-256 of the purpose and the key's signature of it
+    (Ed25519 signs deterministically; a key in a PKCS#11 token never shows its bytes).
+
+    Raises:
+        LedgerError: the key cannot sign (a token that is missing or locked).
+    """
+    label = f"provenance-ledger secret\n{purpose}\n".encode()
+    return hashlib.sha256(label + signer.sign(label)).digest()

@@ -74,7 +74,7 @@ async def report(request: Request) -> Response:
         text=fields["text"],
         photo=fields["photo"],
         client=daily_client(context, request),
-        network=report_network(context, request, unit.gtin, unit.serial),
+        network=report_network(request, unit.gtin, unit.serial),
     )
     if not form:
         return JSONResponse(await run_in_threadpool(call), status_code=201)
