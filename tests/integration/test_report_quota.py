@@ -12,9 +12,10 @@ import io
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -122,11 +123,16 @@ def test_seconds_to_next_day() -> None:
     assert seconds_to_next_day(datetime(2026, 1, 1, 12, tzinfo=UTC)) == 43_200
 
 
-def test_the_api_answers_429_problem_with_retry_after(tmp_path: object) -> None:
+Send = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+
+
+def _answers(tmp_path: object, name: str, per_client: int, count: int, send: Send) -> list[Any]:
+    """``count`` requests ``send(client, i)`` from one client to an app whose reports
+    quota allows ``per_client`` a day; their answers."""
     ledger = Ledger.open(
-        f"sqlite:///{tmp_path}/q.db",
-        config("quota-api"),
-        policies=Policies(reports=ReportPolicy(per_client=2)),
+        f"sqlite:///{tmp_path}/{name}.db",
+        config(name),
+        policies=Policies(reports=ReportPolicy(per_client=per_client)),
     )
     app = create_app(Settings.from_env({"PROVENANCE_HOME": "/nonexistent"}), ledger=ledger)
     answers: list[httpx.Response] = []
@@ -134,14 +140,22 @@ def test_the_api_answers_429_problem_with_retry_after(tmp_path: object) -> None:
     async def main() -> None:
         transport = httpx.ASGITransport(app=app, client=("198.51.100.20", 4000))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            for i in range(3):
-                body = {"gtin": GTIN, "serial": f"SN-{i}", "reason": "other"}
-                answers.append(await client.post("/v1/reports", json=body))
+            for i in range(count):
+                answers.append(await send(client, i))
 
     try:
         asyncio.run(main())
     finally:
         ledger.close()
+    return answers
+
+
+def test_the_api_answers_429_problem_with_retry_after(tmp_path: object) -> None:
+    async def send(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        body = {"gtin": GTIN, "serial": f"SN-{i}", "reason": "other"}
+        return await client.post("/v1/reports", json=body)
+
+    answers = _answers(tmp_path, "quota-api", 2, 3, send)
     assert [a.status_code for a in answers] == [201, 201, 429]
     refused = answers[-1]
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -153,30 +167,15 @@ def test_the_api_answers_429_problem_with_retry_after(tmp_path: object) -> None:
 
 def test_the_page_form_over_quota_gets_a_page_with_retry_after(tmp_path: object) -> None:
     """The page's report form (a browser) gets an HTML page, and the same Retry-After."""
-    ledger = Ledger.open(
-        f"sqlite:///{tmp_path}/qf.db",
-        config("quota-form"),
-        policies=Policies(reports=ReportPolicy(per_client=1)),
-    )
-    app = create_app(Settings.from_env({"PROVENANCE_HOME": "/nonexistent"}), ledger=ledger)
-    answers: list[httpx.Response] = []
 
-    async def main() -> None:
-        transport = httpx.ASGITransport(app=app, client=("198.51.100.21", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            for i in range(2):
-                page = await client.get(f"/01/{GTIN}/21/SN-{i}", headers={"Accept": "text/html"})
-                token = re.search(r'name="csrf" value="([^"]*)"', page.text)
-                assert token, page.text[:300]
-                form = {"gtin": GTIN, "serial": f"SN-{i}", "reason": "other", "csrf": token[1]}
-                answers.append(
-                    await client.post("/v1/reports", data=form, headers={"Origin": "http://test"})
-                )
+    async def send(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        page = await client.get(f"/01/{GTIN}/21/SN-{i}", headers={"Accept": "text/html"})
+        token = re.search(r'name="csrf" value="([^"]*)"', page.text)
+        assert token, page.text[:300]
+        form = {"gtin": GTIN, "serial": f"SN-{i}", "reason": "other", "csrf": token[1]}
+        return await client.post("/v1/reports", data=form, headers={"Origin": "http://test"})
 
-    try:
-        asyncio.run(main())
-    finally:
-        ledger.close()
+    answers = _answers(tmp_path, "quota-form", 1, 2, send)
     assert [a.status_code for a in answers] == [201, 429]
     refused = answers[-1]
     assert refused.headers["content-type"].startswith("text/html")
