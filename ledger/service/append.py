@@ -26,6 +26,7 @@ from ledger.errors import KeyFormatError, LedgerError, ValidationError
 from ledger.events import UnitEvent, format_time
 from ledger.merkle import Subtree
 from ledger.rules.state import State
+from ledger.service.headmap import MapKeeper
 from ledger.service.prefetch import load_state_for
 from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
@@ -171,6 +172,7 @@ class Appender:
         existing = tx.find_event_hashes([s.hash for s in items])
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
         tree = _TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
+        heads: MapKeeper | None = None  # opened at the first new entry
         chain, rows, records = head.chain, [], []
         receipts: list[Receipt] = []
         seen: dict[bytes, Receipt] = {}
@@ -192,12 +194,14 @@ class Appender:
             state.apply(new)
             records.extend(new)
             leaf = Leaf.build(signed, received)
+            heads = heads or MapKeeper(tx, head.size, state)
+            heads.add(tree.size, leaf.hash, signed.event)
             chain = entry.chain_hash(chain, leaf.hash)
             rows.append(_entry_row(tree.size, leaf, chain, event_hash))
             seen[event_hash] = Receipt(tree.size, leaf.hash, event_hash)
             receipts.append(seen[event_hash])
             tree.add(leaf.hash)
-        if not rows:
+        if not rows or heads is None:
             return BatchReceipt(tuple(receipts), head.size, tx.checkpoint_note(head.size))
         tx.insert_entries(rows)
         tx.insert_nodes(tree.new)
@@ -205,7 +209,8 @@ class Appender:
         root = tree.root()
         tx.set_head(tree.size, chain, root)
         checkpoint = note.sign_checkpoint(
-            note.Checkpoint(head.origin, tree.size, root), self.require_signer()
+            note.Checkpoint(head.origin, tree.size, root, (heads.commit(),)),
+            self.require_signer(),
         )
         tx.insert_checkpoint(tree.size, root, checkpoint.decode(), format_time(received))
         return BatchReceipt(tuple(receipts), tree.size, checkpoint.decode())

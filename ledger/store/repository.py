@@ -22,10 +22,12 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from ledger import merkle
 from ledger.entry import ZERO_HASH
 from ledger.errors import NotFoundError, StorageError, ValidationError
+from ledger.map import update as map_update
 from ledger.merkle import Subtree
 from ledger.rules.state import KeyRecord, Record, State
 from ledger.store.cosignatures import CosignatureStore
 from ledger.store.database import Engines, connect, migrate
+from ledger.store.mapnodes import read_nodes
 from ledger.store.queries import (
     CHECKPOINTS,
     ENTRIES,
@@ -269,6 +271,11 @@ class Store:
         if row is None:
             raise NotFoundError(f"no checkpoint at size {size}" if size else "no checkpoint yet")
         return StoredCheckpoint(row.size, bytes(row.root), row.note, row.signed_at)
+
+    def map_proof(self, log: int, key: bytes) -> bytes:
+        """The map proof (ledger.map.proof bytes) of ``key`` in the latest stored map."""
+        with self._read() as conn:
+            return map_update.prove(lambda ps: read_nodes(conn, log, ps), key)
 
     def checkpoints(self, log: int) -> list[StoredCheckpoint]:
         """Return every stored checkpoint, smallest size first."""

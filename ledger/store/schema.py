@@ -80,6 +80,20 @@ class CheckpointRow(Base):
     signed_at: Mapped[str] = mapped_column(String(32))
 
 
+class MapNodeRow(Base):
+    """A node of the map of heads (ledger.map.update): at ``pos``, an internal node's
+    ``hash``, or a leaf's ``key`` and head (``idx``, ``entry``). The latest version only."""
+
+    __tablename__ = "map_nodes"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    pos: Mapped[bytes] = mapped_column(LargeBinary(33), primary_key=True)
+    hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    idx: Mapped[int | None] = mapped_column(BigInteger)
+    entry: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    __table_args__ = (_NO_ROWID,)
+
+
 class ActorTable(Base):
     """Projection of `ledger.rules.state.ActorRecord`."""
 

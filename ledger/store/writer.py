@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.errors import NotFoundError
+from ledger.map.update import Reader, Stored
 from ledger.merkle import Subtree
 from ledger.rules.state import (
     Record,
@@ -27,6 +28,7 @@ from ledger.store.queries import (
     head_from_row,
     read_subtrees,
 )
+from ledger.store.mapnodes import read_nodes, write_nodes
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records, to_row
 from ledger.stored import LogHead
 
@@ -130,6 +132,23 @@ class WriteTx:
             f"VALUES ({', '.join(mark for _ in names)}){suffix}"
         )
         self.conn.exec_driver_sql(statement, [tuple(r[n] for n in names) for r in rows])
+
+    def leaves(self, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+        """(index, leaf bytes, leaf hash) of the entries ``start <= index < end``."""
+        rows = self.conn.execute(
+            select(ENTRIES.c.idx, ENTRIES.c.leaf, ENTRIES.c.leaf_hash)
+            .where(ENTRIES.c.log == self.log, ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
+            .order_by(ENTRIES.c.idx)
+        )
+        return [(int(r.idx), bytes(r.leaf), bytes(r.leaf_hash)) for r in rows]
+
+    def map_reader(self) -> Reader:
+        """Reads stored map nodes inside this transaction (ledger.map.update)."""
+        return lambda positions: read_nodes(self.conn, self.log, positions)
+
+    def write_map(self, rows: Mapping[bytes, Stored]) -> None:
+        """Insert or replace map nodes (ledger.map.update.MapUpdate.rows)."""
+        write_nodes(self.conn, self.log, rows, self._is_sqlite)
 
     def set_head(self, size: int, chain: bytes, root: bytes) -> None:
         """Move the log's head."""

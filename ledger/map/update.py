@@ -1,0 +1,215 @@
+"""The map kept in a store: node positions, stored nodes, batch updates and proofs.
+
+A store keeps the latest version of every node of the canonical trie (ledger.map.trie),
+one row per position, and nothing else: keys never leave the map, so a position that
+holds a node keeps one forever (an empty subtree is no row; a leaf may turn into an
+internal node when a second key reaches it; an internal node stays one). The root of
+each checkpoint is in the checkpoint itself (docs/FORMAT.md section 14), so proofs are
+served at the latest checkpoint only.
+
+Position of a subtree: its path bits (depth d, the first d bits of every key below it)
+followed by one 1 bit, then 0 bits up to a whole byte: ``d // 8 + 1`` bytes, unique for
+every depth 0..256. The root is ``0x80``.
+
+`update` applies a batch of new heads to the stored map: it reads the nodes it needs
+level by level through a callable (so it stays pure: the store does the reading) and
+returns the new root and the rows to write. `prove` builds a proof (ledger.map.proof)
+from the rows on one key's path, read the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from ledger.errors import ValidationError
+from ledger.map.proof import encode
+from ledger.map.trie import EMPTY, KEY_BITS, Head, Path, bit, check_key, leaf_hash, node_hash
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored node: an internal node's hash, or a leaf's key and head (hash derived)."""
+
+    hash: bytes | None = None
+    key: bytes | None = None
+    head: Head | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a leaf (it has a key)."""
+        return self.key is not None
+
+    def subtree_hash(self) -> bytes:
+        """The hash this node contributes to its parent."""
+        if self.key is not None and self.head is not None:
+            return leaf_hash(self.key, self.head)
+        if self.hash is None:
+            raise ValidationError("a stored map node has neither hash nor leaf", field="map")
+        return self.hash
+
+
+#: reads the stored nodes at some positions; a position with no row is left out
+Reader = Callable[[Iterable[bytes]], Mapping[bytes, Stored]]
+
+
+def position(key: bytes, depth: int) -> bytes:
+    """The position of the subtree at ``depth`` on ``key``'s path (see the module doc)."""
+    if not 0 <= depth <= KEY_BITS:
+        raise ValidationError(f"a map depth is 0..{KEY_BITS}", field="depth")
+    whole, rest = divmod(depth, 8)
+    out = bytearray(key[:whole])
+    last = (key[whole] & (0xFF << (8 - rest)) & 0xFF) if rest else 0
+    out.append(last | (0x80 >> rest))
+    return bytes(out)
+
+
+
+@dataclass(frozen=True)
+class MapUpdate:
+    """The result of `update`: the new root and the rows to write (position -> node)."""
+
+    root: bytes
+    rows: dict[bytes, Stored]
+
+
+def update(read: Reader, changes: Mapping[bytes, Head]) -> MapUpdate:
+    """Apply ``changes`` (key -> its new head) to the stored map that ``read`` reads.
+
+    Calls ``read`` once per trie level the changed keys pass through (their paths and
+    the siblings along them, nothing else), then rebuilds the hashes bottom-up in
+    memory. The result is the same map as a `ledger.map.trie.Trie` holding the old
+    heads updated with ``changes``.
+
+    Raises:
+        ValidationError: a key is not 32 bytes.
+    """
+    items = sorted((check_key(k), h) for k, h in changes.items())
+    if not items:
+        root = read([ROOT]).get(ROOT)
+        return MapUpdate(_hash(root), {})
+    known: dict[bytes, Stored | None] = {}
+    pending = {key: 0 for key, _ in items}
+    while pending:
+        wanted: set[bytes] = set()
+        for key, depth in pending.items():
+            wanted.add(position(key, depth))
+            if depth:
+                wanted.add(_sibling(key, depth))
+        wanted -= known.keys()
+        if wanted:
+            got = read(sorted(wanted))
+            known.update({pos: got.get(pos) for pos in wanted})
+        following = {}
+        for key, depth in pending.items():
+            node = known[position(key, depth)]
+            if node is not None and not node.is_leaf:
+                following[key] = depth + 1
+        pending = following
+    rows: dict[bytes, Stored] = {}
+    return MapUpdate(_rebuild(known, rows, 0, items), rows)
+
+
+def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
+    """The proof (ledger.map.proof bytes) for ``key`` in the stored map ``read`` reads.
+
+    Reads the key's path ``chunk`` levels per call of ``read`` (one call for any map of
+    fewer than about 2**20 keys).
+
+    Raises:
+        ValidationError: the key is not 32 bytes.
+    """
+    key = check_key(key)
+    known: dict[bytes, Stored | None] = {}
+    siblings: list[bytes] = []
+    depth = 0
+    while True:
+        if position(key, depth) not in known:
+            top = min(depth + chunk, KEY_BITS)
+            wanted = [position(key, d) for d in range(depth, top + 1)]
+            wanted += [_sibling(key, d) for d in range(max(depth, 1), top + 1)]
+            got = read(wanted)
+            known.update({pos: got.get(pos) for pos in wanted})
+        node = known[position(key, depth)]
+        if node is None or node.is_leaf:
+            leaf = (node.key, node.head) if node is not None and node.key and node.head else None
+            return encode(Path(key, tuple(siblings), leaf))
+        siblings.append(_hash(known[_sibling(key, depth + 1)]))
+        depth += 1
+
+
+#: the position of the root
+ROOT = position(bytes(32), 0)
+
+
+def _sibling(key: bytes, depth: int) -> bytes:
+    """The position at ``depth`` (>= 1) beside ``key``'s path: the other child of its parent."""
+    flipped = bytearray(key)
+    flipped[(depth - 1) >> 3] ^= 0x80 >> ((depth - 1) & 7)
+    return position(bytes(flipped), depth)
+
+
+def _hash(node: Stored | None) -> bytes:
+    return EMPTY if node is None else node.subtree_hash()
+
+
+def _rebuild(
+    known: Mapping[bytes, Stored | None],
+    rows: dict[bytes, Stored],
+    depth: int,
+    items: list[tuple[bytes, Head]],
+) -> bytes:
+    """The new hash of the subtree at ``depth`` holding ``items`` (all on one path so far)."""
+    first = items[0][0]
+    node = known.get(position(first, depth))
+    if node is None or node.is_leaf:
+        merged = dict(items)
+        if node is not None and node.key is not None and node.head is not None:
+            merged.setdefault(node.key, node.head)
+        return _build(rows, depth, sorted(merged.items()))
+    halves: list[bytes] = []
+    for side in (0, 1):
+        part = [it for it in items if bit(it[0], depth) == side]
+        if part:
+            halves.append(_rebuild(known, rows, depth + 1, part))
+        else:
+            other = _sibling(first, depth + 1)
+            halves.append(_hash(known.get(other)))
+    value = node_hash(halves[0], halves[1])
+    rows[position(first, depth)] = Stored(hash=value)
+    return value
+
+
+def _build(rows: dict[bytes, Stored], depth: int, items: list[tuple[bytes, Head]]) -> bytes:
+    """Build the subtree at ``depth`` from scratch (nothing was stored below it)."""
+    first = items[0][0]
+    if len(items) == 1:
+        rows[position(first, depth)] = Stored(key=first, head=items[0][1])
+        return leaf_hash(first, items[0][1])
+    halves = []
+    for side in (0, 1):
+        part = [it for it in items if bit(it[0], depth) == side]
+        halves.append(_build(rows, depth + 1, part) if part else EMPTY)
+    value = node_hash(halves[0], halves[1])
+    rows[position(first, depth)] = Stored(hash=value)
+    return value
+
+
+def lookup(read: Reader, key: bytes, chunk: int = 24) -> Head | None:
+    """The head stored for ``key`` in the stored map ``read`` reads, or None.
+
+    Raises:
+        ValidationError: the key is not 32 bytes.
+    """
+    key = check_key(key)
+    depth = 0
+    while True:
+        top = min(depth + chunk, KEY_BITS)
+        got = read([position(key, d) for d in range(depth, top + 1)])
+        for d in range(depth, top + 1):
+            node = got.get(position(key, d))
+            if node is None:
+                return None
+            if node.is_leaf:
+                return node.head if node.key == key else None
+        depth = top + 1
