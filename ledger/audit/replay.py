@@ -11,7 +11,9 @@ Steps, for every entry in index order (streamed in chunks, O(log n) tree memory)
 6. the verifier key is the log key the genesis named (when it names one: separate log
    and operator keys), and every stored checkpoint verifies under it and its root equals
    the recomputed root at its size; so does every *trusted* checkpoint an auditor kept
-   outside the database (the only defence against an insider who re-signs checkpoints);
+   outside the database (the only defence against an insider who re-signs checkpoints),
+   and the map root it signs (its ``map/v1`` line) equals the map of heads recomputed
+   from the entries at its size (`ledger.audit.maproot`);
 7. the event signatures verify (in parallel over all cores, collected in step 4);
 8. the log's head row and the projection tables equal the replay.
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ledger import codec, crypto, entry, merkle, note, rules
+from ledger.audit.maproot import MapReplay, check_roots
 from ledger.errors import LedgerError
 from ledger.merkle import Subtree
 from ledger.rules.registry import log_key
@@ -109,6 +112,9 @@ class _Replay:
     #: the log's origin (its verifier key's name): format-2 messages name it
     origin: str | None = None
     roots: dict[int, bytes] = field(default_factory=dict)
+    #: the map of heads, recomputed, and its root at each watched size
+    heads: MapReplay = field(default_factory=MapReplay)
+    map_roots: dict[int, bytes] = field(default_factory=dict)
 
 
 class AuditSource(Protocol):
@@ -165,6 +171,7 @@ def audit_source(
     _check_signatures(report, replay.signatures, workers)
     _check_log_key(report, replay.state, verifier)
     _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
+    _check_map_roots(report, checkpoints, verifier, replay.map_roots)
     _check_head(report, size, chain, replay)
     stored_state = source.state()
     if stored_state is not None:
@@ -228,7 +235,7 @@ def _replay_entry(
             stored=row.chain.hex(),
             expected=replay.chain.hex(),
         )
-    _replay_rules(report, replay, row, index)  # (1), (4)
+    _replay_rules(report, replay, row, index, leaf_hash)  # (1), (4), (6)
     for sub in merkle.subtrees_completed_by(index):  # (5)
         value = (
             leaf_hash
@@ -245,6 +252,7 @@ def _replay_entry(
     if replay.size in watched:
         pieces = merkle.range_subtrees(0, replay.size)
         replay.roots[replay.size] = merkle.range_root([replay.frontier[p] for p in pieces])
+        replay.map_roots[replay.size] = replay.heads.root()
 
 
 def _check_stored_values(report: AuditReport, row: StoredEntry, leaf_hash: bytes) -> None:
@@ -252,7 +260,9 @@ def _check_stored_values(report: AuditReport, row: StoredEntry, leaf_hash: bytes
         report.add("leaf-hash", "stored leaf hash does not match the leaf bytes", row.index)
 
 
-def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index: int) -> None:
+def _replay_rules(
+    report: AuditReport, replay: _Replay, row: StoredEntry, index: int, leaf_hash: bytes
+) -> None:
     try:
         leaf = entry.Leaf.from_bytes(row.leaf, replay.origin)
     except LedgerError as e:
@@ -279,6 +289,7 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
         report.add("rule", f"the rules refuse this entry: {e}", index, rule=e.code)
         return
     replay.state.apply(records)
+    replay.heads.add(index, leaf_hash, event, replay.state)
     # the leaf says its format ("v"): format 1 is DOMAIN_EVENT || JCS(event), format 2
     # DOMAIN_EVENT_V2 || origin || "\n" || JCS(event); the rules checked it was allowed here
     domain = crypto.DOMAIN_EVENT if signed.v == entry.FORMAT_1 else crypto.DOMAIN_EVENT_V2
@@ -330,6 +341,23 @@ def _check_checkpoints(
     suspects.extend(_check_trusted(report, kept, roots))
     if suspects:
         report.suspect_from = min(suspects)
+
+
+def _check_map_roots(
+    report: AuditReport,
+    stored: Sequence[StoredCheckpoint],
+    verifier: note.Verifier,
+    roots: dict[int, bytes],
+) -> None:
+    """(6) every map root a checkpoint signs is the one the replay gives at its size."""
+    signed = {}
+    for cp in stored:
+        try:
+            signed[cp.size] = note.verify_checkpoint(cp.note, verifier)
+        except LedgerError:
+            continue  # reported by _check_checkpoints
+    for code, size, message in check_roots(signed, roots):
+        report.add(code, message, size=size)
 
 
 def _check_trusted(

@@ -1,0 +1,76 @@
+"""The map of heads, recomputed from a replay (docs/FORMAT.md section 14, docs/AUDIT.md).
+
+An auditor replays every entry; `MapReplay` follows along with an in-memory
+`ledger.map.trie.Trie`, so the map root at every checkpoint size can be compared with
+the root the checkpoint signed (`check_roots`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ledger.events import Event
+from ledger.map.commit import root_of
+from ledger.map.heads import HeadTracker
+from ledger.map.proof import MapProofError
+from ledger.map.trie import Trie
+from ledger.note import Checkpoint
+from ledger.rules.state import State
+
+
+class MapReplay:
+    """The map of a log, built entry by entry in log order."""
+
+    def __init__(self) -> None:
+        self.trie = Trie()
+
+    def add(self, index: int, leaf_hash: bytes, event: Event, state: State) -> None:
+        """The entry at ``index`` (``state``: the replayed state after it) holds ``event``."""
+
+        def partner_of(authorization: str) -> str | None:
+            record = state.authorizations.get(authorization)
+            return None if record is None else record.partner
+
+        tracker = HeadTracker(self.trie.get, partner_of)
+        tracker.add(index, leaf_hash, event)
+        for key, head in tracker.changes.items():
+            self.trie.set(key, head)
+
+    def root(self) -> bytes:
+        """The map root after the entries added so far."""
+        return self.trie.root()
+
+
+def check_roots(
+    checkpoints: Mapping[int, Checkpoint], replayed: Mapping[int, bytes]
+) -> list[tuple[str, int, str]]:
+    """The disagreements between signed and replayed map roots, smallest size first.
+
+    Each is ``(code, size, message)``: ``map-root`` (the signed root is not the
+    replayed one), ``map-line`` (a malformed or repeated map line), ``map-missing`` (a
+    checkpoint without a map root after one with a root: a log cannot stop committing).
+    """
+    found: list[tuple[str, int, str]] = []
+    mapped = False
+    for size in sorted(checkpoints):
+        try:
+            root = root_of(checkpoints[size].extensions)
+        except MapProofError as e:
+            found.append(("map-line", size, f"checkpoint {size}: {e.message}"))
+            continue
+        if root is None:
+            if mapped:
+                found.append(
+                    ("map-missing", size, f"checkpoint {size} commits to no map root")
+                )
+            continue
+        mapped = True
+        if replayed.get(size) != root:
+            found.append(
+                (
+                    "map-root",
+                    size,
+                    f"checkpoint {size} signs a map root that the replay does not give",
+                )
+            )
+    return found
