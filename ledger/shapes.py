@@ -203,6 +203,9 @@ class LogViewShape(TypedDict):
     unit: UnitInfoShape | None
     entries: list[UnitEntryShape]
     checkpoint: str | None
+    #: the unit's map proof under the map root the checkpoint signs (ledger.map.proof,
+    #: unpadded base64url); None before the log has a map
+    map_proof: str | None
 
 
 class UnitViewShape(LogViewShape):

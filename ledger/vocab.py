@@ -99,6 +99,7 @@ class ReasonCode(StrEnum):
     PROOF_INVALID = "proof-invalid"
     SIGNATURE_INVALID = "signature-invalid"
     CHAIN_BROKEN = "chain-broken"
+    CHAIN_INCOMPLETE = "chain-incomplete"
 
 
 class SignalCode(StrEnum):

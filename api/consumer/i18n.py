@@ -147,6 +147,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.proof-invalid": ("A record is not proven in the public log", "某条记录无法在公开日志中查证"),
     "r.signature-invalid": ("A record's signature does not check", "某条记录的签名验证失败"),
     "r.chain-broken": ("The history has a gap or a fork", "流转记录有缺失或分叉"),
+    "r.chain-incomplete": ("Part of the history was left out", "部分流转记录被隐去"),
     "r.tamper.why": (
         "This should never happen: the record may have been tampered with.",
         "正常情况下不会出现这种问题：记录可能已被篡改。",

@@ -31,7 +31,8 @@ __all__ = ["choose_language", "reason_words", "render_unit_page"]
 
 VERDICTS = ("genuine", "caution", "unknown", "invalid")
 _TAMPER = frozenset(
-    "checkpoint-invalid leaf-hash-invalid proof-invalid signature-invalid chain-broken".split()
+    "checkpoint-invalid leaf-hash-invalid proof-invalid signature-invalid chain-broken "
+    "chain-incomplete".split()
 )
 #: timeline tone per event kind: good (green), bad (red), warn (amber), "" (neutral)
 _TONES = {"commission": "good", "recall": "bad", "flag": "bad", "decommission": "warn"}

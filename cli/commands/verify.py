@@ -148,6 +148,7 @@ def verify(
             signature,
             owned.get(brand, []) if brand else [],
             records,
+            unit=unit_id,
         )
     finally:
         store.close()
@@ -158,6 +159,7 @@ def verify(
         "verdict": verdict,
         "reasons": reasons,
         "checked_locally": checked.checked,
+        "complete_at": checked.complete_at,
         "served_verdict": checked.served_verdict,
         "disagreement": checked.disagreement,
         "hints": list(checked.hints),
@@ -192,6 +194,9 @@ def verify(
         table,
         f"{checked.checked} entries: every proof and signature checked on this machine; "
         "the verdict computed here from the proven chain",
+        f"the log's map of heads proves this is the whole chain at size {checked.complete_at}"
+        if checked.complete_at is not None
+        else "completeness not proven: the log's checkpoint commits to no map of heads",
         *hinted,
     )
     if verdict in ("unknown", "invalid") or checked.disagreement:

@@ -60,9 +60,7 @@ def check_roots(
             continue
         if root is None:
             if mapped:
-                found.append(
-                    ("map-missing", size, f"checkpoint {size} commits to no map root")
-                )
+                found.append(("map-missing", size, f"checkpoint {size} commits to no map root"))
             continue
         mapped = True
         if replayed.get(size) != root:

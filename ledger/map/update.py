@@ -64,7 +64,6 @@ def position(key: bytes, depth: int) -> bytes:
     return bytes(out)
 
 
-
 @dataclass(frozen=True)
 class MapUpdate:
     """The result of `update`: the new root and the rows to write (position -> node)."""

@@ -12,8 +12,10 @@ from ledger import gs1
 from ledger.audit.bundle import write_lines
 from ledger.entry import Leaf
 from ledger.errors import NotFoundError
+from ledger.map import proof as map_proof
 from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.service.cosigning import CosigningService
+from ledger.service.unitview import checkpoint_and_map_proof
 from ledger.store import Store
 from ledger.stored import StoredEntry
 from ledger.verify import unitproof
@@ -65,8 +67,11 @@ class ExportService:
 
         Holds the unit's entries, the log's ``log.upgrade`` if it has one (the switch of
         docs/FORMAT.md section 3.1) and, transitively, the entries that registered their
-        signers' keys; proven in the checkpoint that covers them all and carries the most
-        witness cosignatures (else the latest checkpoint).
+        signers' keys and every signer's ``actor.register``; proven in the latest
+        checkpoint, with the unit's map proof under the map root it signs (the map is kept
+        at the latest checkpoint only) and the cosignatures the witnesses gave it. A log
+        from before maps uses the checkpoint that covers them all and carries the most
+        witness cosignatures (else the latest).
 
         Raises:
             GS1Error: the GTIN or serial is malformed.
@@ -94,15 +99,24 @@ class ExportService:
                     registering: StoredEntry = store.entry(log, record.added_index)
                     included[registering.index] = registering
                     pending |= {registering.key_id} - done
-        needed = max(included) + 1
-        size = self._cosigning.best_size(needed)
-        if size is None:  # no cosigned checkpoint covers the chain: the latest one
-            size = store.checkpoint(log).size
+        signers = {e.signer for e in included.values()}
+        for record in store.records(log, {ActorRecord: signers}):  # each signer's role
+            if isinstance(record, ActorRecord) and record.registered_index not in included:
+                included[record.registered_index] = store.entry(log, record.registered_index)
+        # the map of heads is kept at the latest checkpoint only (docs/FORMAT.md 14): a
+        # log with a map proves completeness there; one from before maps uses the best
+        # cosigned checkpoint that covers the chain
+        latest, mapped = checkpoint_and_map_proof(store, log, unit)
+        size = latest.size
+        if mapped is None:
+            best = self._cosigning.best_size(max(included) + 1)
+            size = latest.size if best is None else best
         checkpoint = self._cosigning.cosigned_checkpoint(size)
-        indices = sorted(included)
+        indices = sorted(i for i in included if i < size)
         proofs = store.inclusion_proofs(log, indices, size)
         entries = [
             unitproof.ProvenEntry(i, included[i].leaf, tuple(p))
             for i, p in zip(indices, proofs, strict=True)
         ]
-        return unitproof.encode(unit.gtin, unit.serial, entries, checkpoint)
+        proof_bytes = None if mapped is None else map_proof.from_text(mapped)
+        return unitproof.encode(unit.gtin, unit.serial, entries, checkpoint, proof_bytes)

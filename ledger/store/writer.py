@@ -19,6 +19,7 @@ from ledger.merkle import Subtree
 from ledger.rules.state import (
     Record,
 )
+from ledger.store.mapnodes import read_nodes, write_nodes
 from ledger.store.queries import (
     CHECKPOINTS,
     ENTRIES,
@@ -28,7 +29,6 @@ from ledger.store.queries import (
     head_from_row,
     read_subtrees,
 )
-from ledger.store.mapnodes import read_nodes, write_nodes
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records, to_row
 from ledger.stored import LogHead
 

@@ -4,6 +4,7 @@ Format (docs/FORMAT.md, "Offline unit proof"), UTF-8, lines ending in ``\\n``:
 
     provenance-ledger/unit-proof@v1
     unit <gtin14>/<serial>
+    map <the unit's map proof, unpadded base64url>    (when the checkpoint has a map root)
     <blank line>
     then one C2SP tlog-proof (c2sp.org/tlog-proof@v1) per entry, by increasing index:
     c2sp.org/tlog-proof@v1
@@ -21,9 +22,11 @@ witnesses' keys) pinned. A recovered key's signatures count only from its ``effe
 log time. Each section is a standard tlog-proof whose ``extra`` is the record (the leaf hash is
 ``SHA-256(0x00 || extra)``, RFC 9162 2.1.1).
 
-The proof shows the unit's history up to the checkpoint's size; it cannot show that no
-entry came later (no offline proof can), nor a revocation that the log's rules applied
-between a key's registration and its use (the audit replays the rules).
+When the checkpoint signs a map of heads (docs/FORMAT.md section 14), the ``map`` line
+proves the unit's latest entry at the checkpoint's size, and `verify` refuses a chain that
+does not end there: nothing was cut from the end. The proof cannot show that no entry
+came after the checkpoint (no offline proof can), nor a revocation that the log's rules
+applied between a key's registration and its use (the audit replays the rules).
 
 `verify` also computes the unit's verdict from the proven chain alone
 (ledger.verify.recompute), with the actor facts the proof's own ``actor.register``
@@ -41,7 +44,11 @@ from dataclasses import dataclass
 from ledger import codec, crypto, entry, merkle
 from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
 from ledger.events import ActorRegister, KeyRecover, KeyRotate, LogUpgrade, parse_time
-from ledger.note.checkpoint import verify_checkpoint
+from ledger.map import commit as map_commit
+from ledger.map import proof as map_proof
+from ledger.map.proof import MapProofError
+from ledger.map.trie import unit_key
+from ledger.note.checkpoint import Checkpoint, verify_checkpoint
 from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
 from ledger.verify.recompute import Switch, actor_from_register, recompute
@@ -70,6 +77,7 @@ class UnitProof:
     serial: str
     entries: tuple[ProvenEntry, ...]
     checkpoint: str
+    map_proof: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -85,11 +93,20 @@ class VerifiedUnit:
     witnesses: tuple[str, ...]
     verdict: str = ""
     reasons: tuple[Reason, ...] = ()
+    #: the checkpoint's map of heads proved the chain ends at the unit's latest entry
+    complete: bool = False
 
 
-def encode(gtin: str, serial: str, entries: Iterable[ProvenEntry], checkpoint: str) -> str:
+def encode(
+    gtin: str,
+    serial: str,
+    entries: Iterable[ProvenEntry],
+    checkpoint: str,
+    map_proof: bytes | None = None,
+) -> str:
     """Return the proof text (module docstring) for entries in any order."""
-    parts = [f"{HEADER}\nunit {gtin}/{serial}\n\n"]
+    mapped = "" if map_proof is None else f"map {codec.b64url_encode(map_proof)}\n"
+    parts = [f"{HEADER}\nunit {gtin}/{serial}\n{mapped}\n"]
     for item in sorted(entries, key=lambda e: e.index):
         lines = [TLOG_PROOF, f"extra {codec.b64_encode(item.leaf)}", f"index {item.index}"]
         lines += [codec.b64_encode(h) for h in item.proof]
@@ -107,11 +124,19 @@ def parse(data: bytes | str) -> UnitProof:
     text = _text(data)
     head, sep, rest = text.partition("\n\n")
     lines = head.split("\n")
-    if not sep or len(lines) != 2 or lines[0] != HEADER:
-        raise NoteError(f"expected '{HEADER}', a unit line and a blank line", field="header")
+    if not sep or len(lines) not in (2, 3) or lines[0] != HEADER:
+        raise NoteError(
+            f"expected '{HEADER}', a unit line, a map line if any, and a blank line",
+            field="header",
+        )
     unit = _UNIT.fullmatch(lines[1])
     if unit is None:
         raise NoteError("expected 'unit <gtin14>/<serial>'", field="unit")
+    mapped = None
+    if len(lines) == 3:
+        if not lines[2].startswith("map "):
+            raise NoteError("expected 'map <base64url map proof>'", field="map")
+        mapped = codec.b64url_decode(lines[2][len("map ") :], field="map")
     starts = [m.start() for m in re.finditer(f"^{re.escape(TLOG_PROOF)}\n", rest, re.M)]
     if not starts or starts[0] != 0:
         raise NoteError(f"expected '{TLOG_PROOF}' sections after the header", field="proof")
@@ -123,7 +148,9 @@ def parse(data: bytes | str) -> UnitProof:
     indices = [e.index for e, _ in entries]
     if indices != sorted(set(indices)):
         raise NoteError("indices must strictly increase", field="index")
-    return UnitProof(unit.group(1), unit.group(2), tuple(e for e, _ in entries), checkpoints.pop())
+    return UnitProof(
+        unit.group(1), unit.group(2), tuple(e for e, _ in entries), checkpoints.pop(), mapped
+    )
 
 
 def _text(data: bytes | str) -> str:
@@ -168,7 +195,9 @@ def verify(
             registered for its signer (the genesis entry by the key it introduces);
         (5) the unit's entries form its chain: a commission first, then each ``prev``
             naming the previous event's hash; any other entry registers keys;
-        (6) the verdict and reasons from that chain (ledger.verify.recompute), with the
+        (6) when the checkpoint signs a map root: the map proof shows the unit's latest
+            entry is the chain's last (`complete`);
+        (7) the verdict and reasons from that chain (ledger.verify.recompute), with the
             facts of the actors the proof registers.
 
     Raises:
@@ -176,6 +205,7 @@ def verify(
         CheckpointSignatureError, KeyFormatError: (2) a signature or a key.
         SignatureError: (2) too few witnesses, or (4) a signature.
         ProofError: (3) an inclusion proof, or (5) the chain.
+        MapProofError: (6) no map proof, a bad one, or a chain cut short.
     """
     proof = parse(data)  # (1)
     checkpoint = verify_checkpoint(proof.checkpoint, log_key)  # (2)
@@ -193,6 +223,7 @@ def verify(
         leaves.append((item.index, entry.Leaf.from_bytes(item.leaf, checkpoint.origin)))
     _check_signatures(leaves)  # (4)
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
+    complete = _check_complete(proof, checkpoint, chain)  # (6)
     actors = {
         leaf.signed.event.subject: actor_from_register(i, leaf.signed.event)
         for i, leaf in leaves
@@ -202,7 +233,7 @@ def verify(
         switch = Switch.from_entries([(i, leaf.signed.event) for i, leaf in leaves])
     except ValueError as e:
         raise ProofError(f"{e}: the proof lacks entry 0", field="entries") from None
-    judged = recompute(chain, actors, switch=switch)  # (6)
+    judged = recompute(chain, actors, switch=switch)  # (7)
     return VerifiedUnit(
         proof.gtin,
         proof.serial,
@@ -212,7 +243,30 @@ def verify(
         tuple(w.name for w in signed),
         str(judged.verdict),
         tuple(judged.reasons),
+        complete,
     )
+
+
+def _check_complete(
+    proof: UnitProof, checkpoint: Checkpoint, chain: Sequence[tuple[int, entry.Leaf]]
+) -> bool:
+    """Step (6): True when the signed map root proves the chain ends at the unit's head;
+    False for a checkpoint with no map root (a log from before maps)."""
+    root = map_commit.root_of(checkpoint.extensions)
+    if root is None:
+        return False
+    if proof.map_proof is None:
+        raise MapProofError("the checkpoint signs a map of heads: the proof needs its map line")
+    head = map_proof.verify(root, unit_key(proof.gtin, proof.serial), proof.map_proof)
+    index, leaf = chain[-1]
+    if head is None or (head.index, head.entry_hash) != (index, merkle.leaf_hash(leaf.data)):
+        committed = "none" if head is None else f"entry {head.index}"
+        raise MapProofError(
+            f"the unit's latest entry in the log is {committed}, but the chain ends at entry "
+            f"{index}: entries were left out",
+            field="chain",
+        )
+    return True
 
 
 def _check_signatures(leaves: Sequence[tuple[int, entry.Leaf]]) -> None:

@@ -29,6 +29,7 @@ from ledger.errors import LedgerError
 from ledger.gs1 import UnitId
 from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.shapes import ReasonShape
+from ledger.verify.complete import check_complete
 from ledger.verify.recompute import disagreement, hints, recompute
 from ledger.verify.verdict import INVALID, Reason, ServedEntry, check_unit_chain
 from ledger.vocab import LabelState, ReasonCode
@@ -56,6 +57,9 @@ class UnitViewCheck:
     checked: int
     served_verdict: str = ""
     hints: tuple[ReasonShape, ...] = ()
+    #: the map of heads proved the chain whole (or the unit absent) at this log size;
+    #: None when completeness was not checked (no unit named, or a log before maps)
+    complete_at: int | None = None
 
     @property
     def disagreement(self) -> str | None:
@@ -85,6 +89,7 @@ def verify_unit_view(
     label_signature: str | None = None,
     brand_keys: Sequence[str] = (),
     keys: Mapping[str, KeyRecord] | None = None,
+    unit: UnitId | None = None,
 ) -> UnitViewCheck:
     """Re-check every entry, proof and signature of a served unit view, then compute
     its verdict again from the proven chain.
@@ -103,6 +108,10 @@ def verify_unit_view(
             the key that signed the commission).
         keys: the records of the signers' keys (ledger.verify.recompute.key_records of
             ``GET /v1/actors/{id}``), for the cautions of compromised or recovered keys.
+        unit: the unit the client asked for: the view's map proof must then show that
+            the entries are its whole chain, or that it does not exist
+            (ledger.verify.complete); a view that leaves entries out, or answers
+            ``unknown`` for a unit the log holds, is ``invalid`` (``chain-incomplete``).
 
     Returns:
         ``invalid`` with one reason per failed check, else the recomputed verdict and
@@ -137,6 +146,14 @@ def verify_unit_view(
             failures = check_unit_chain(served, checkpoint, verifier_key, public_keys)
     said = str(view.get("verdict"))
     given = tuple(hints(view.get("reasons") or []))
+    complete_at = None
+    if unit is not None and not failures:
+        completeness = check_complete(
+            unit, served, view.get("checkpoint"), verifier_key, view.get("map_proof")
+        )
+        if completeness.failure is not None:
+            failures.append(completeness.failure)
+        complete_at = completeness.size
     if failures:
         return UnitViewCheck(
             INVALID, [f.to_dict() for f in failures], tuple(failures), len(entries), said, given
@@ -149,7 +166,7 @@ def verify_unit_view(
     state = _label(chain, label_signature, brand_keys or _commission_key(chain, public_keys))
     result = recompute(chain, facts, label=state, keys=keys)
     reasons = [r.to_dict() for r in result.reasons]
-    return UnitViewCheck(str(result.verdict), reasons, (), len(served), said, given)
+    return UnitViewCheck(str(result.verdict), reasons, (), len(served), said, given, complete_at)
 
 
 def _commission_key(chain: list[tuple[int, Leaf]], public_keys: Mapping[str, str]) -> list[str]:

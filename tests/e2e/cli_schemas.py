@@ -68,7 +68,10 @@ RECEIPT = _object(
             ),
         },
         "size": {"type": "integer", "minimum": 1},
-        "checkpoint": {"type": "string", "pattern": "^[^\\n]+\\n[0-9]+\\n[A-Za-z0-9+/=]+\\n\\n"},
+        "checkpoint": {
+            "type": "string",
+            "pattern": "^[^\\n]+\\n[0-9]+\\n[A-Za-z0-9+/=]+\\n([^\\n]+\\n)*\\n",
+        },
     }
 )
 """Every write: ``actor register|revoke``, ``authorize grant|revoke``, ``product register``,
@@ -143,6 +146,7 @@ VERIFY = _object(
         "verdict": {"enum": VERDICTS},
         "reasons": {"type": "array", "items": REASON},
         "checked_locally": {"type": "integer", "minimum": 0},
+        "complete_at": {"type": ["integer", "null"], "minimum": 0},
         "served_verdict": {"type": "string"},
         "disagreement": {"type": ["string", "null"]},
         "hints": {"type": "array", "items": {"type": "object"}},
