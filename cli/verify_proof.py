@@ -52,11 +52,15 @@ def verify_proof_file(
             "entries": entries,
             "verdict": result.verdict,
             "reasons": [r.to_dict() for r in result.reasons],
+            "complete": result.complete,
         },
         f"[bold green]PROVEN[/] {len(entries)} entries in the log's checkpoint of size "
         f"{result.size}, cosigned by {len(result.witnesses)} trusted witnesses; "
         "checked with no network",
         f"the proven chain says [bold]{safe(result.verdict.upper())}[/]: "
         + "; ".join(safe(r.message) for r in result.reasons),
+        "the log's map of heads proves this is the unit's whole chain at that size"
+        if result.complete
+        else "completeness not proven: the checkpoint commits to no map of heads",
         table,
     )

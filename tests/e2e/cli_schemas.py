@@ -365,6 +365,7 @@ VERIFY_PROOF = _object(
         "entries": VERIFY["properties"]["entries"],
         "verdict": {"enum": VERDICTS},
         "reasons": {"type": "array", "items": REASON},
+        "complete": {"type": "boolean"},
     }
 )
 """``verify --proof FILE``: what the offline proof establishes (a failure exits 1)."""

@@ -1,0 +1,141 @@
+"""The map kept in a store (ledger.map.update), its heads (ledger.map.heads) and its
+checkpoint line (ledger.map.commit).
+
+- Random logs of batches applied to a stored map (a dict standing in for the table)
+  give, after every batch, the root of an in-memory `Trie` holding the same heads; every
+  key's proof read from the stored rows is the Trie's own, verifies to its head, and
+  every absent key's proof verifies to absence; flipping any byte of a proof is refused.
+- Positions are unique for every depth and key prefix.
+- The actor chain changes when any registry entry is left out.
+- The checkpoint's map line round-trips; malformed or repeated lines are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import ValidationError
+from ledger.events import event_from_dict
+from ledger.map import commit, proof, update
+from ledger.map.heads import HeadTracker, actor_chain
+from ledger.map.proof import MapProofError
+from ledger.map.trie import EMPTY, Head, Trie, actor_key, unit_key
+from tests.profiles import examples
+
+KEYS = st.binary(min_size=32, max_size=32)
+HEADS = st.builds(Head, st.integers(0, 2**64 - 1), st.binary(min_size=32, max_size=32))
+
+
+class DictStore:
+    """The map table as a dict; counts the reads (one per trie level)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[bytes, update.Stored] = {}
+        self.reads = 0
+
+    def read(self, positions):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return {p: self.rows[p] for p in positions if p in self.rows}
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(
+    pool=st.lists(KEYS, min_size=1, max_size=30, unique=True),
+    batches=st.lists(
+        st.lists(st.tuples(st.integers(0, 29), HEADS), min_size=1, max_size=12),
+        min_size=1,
+        max_size=8,
+    ),
+    absent=st.lists(KEYS, max_size=5),
+    data=st.data(),
+)
+def test_random_logs_keep_the_stored_map_equal_to_the_trie(
+    pool: list[bytes], batches, absent: list[bytes], data
+) -> None:
+    stored, trie = DictStore(), Trie()
+    for batch in batches:
+        changes = {pool[i % len(pool)]: head for i, head in batch}
+        result = update.update(stored.read, changes)
+        stored.rows.update(result.rows)
+        for key, head in changes.items():
+            trie.set(key, head)
+        assert result.root == trie.root()
+        for key in pool:
+            served = update.prove(stored.read, key)
+            assert served == proof.encode(trie.path(key))
+            assert proof.verify(trie.root(), key, served) == trie.get(key)
+            assert update.lookup(stored.read, key) == trie.get(key)
+        for key in absent:
+            if trie.get(key) is None:
+                assert proof.verify(trie.root(), key, update.prove(stored.read, key)) is None
+    key = data.draw(st.sampled_from(pool))
+    served = bytearray(update.prove(stored.read, key))
+    at = data.draw(st.integers(0, len(served) - 1))
+    served[at] ^= data.draw(st.integers(1, 255))
+    with pytest.raises(MapProofError):
+        if proof.verify(trie.root(), key, bytes(served)) != trie.get(key):
+            raise MapProofError("a flipped proof proved something else")
+
+
+def test_an_update_reads_one_level_at_a_time() -> None:
+    stored = DictStore()
+    keys = [hashlib.sha256(str(i).encode()).digest() for i in range(2000)]
+    stored.rows.update(
+        update.update(stored.read, {k: Head(i, EMPTY) for i, k in enumerate(keys)}).rows
+    )
+    stored.reads = 0
+    update.update(stored.read, {keys[5]: Head(9999, EMPTY), keys[77]: Head(10_000, EMPTY)})
+    assert stored.reads <= 2 * 11 + 4  # about log2(2000) levels, plus the leaves
+    stored.reads = 0
+    update.prove(stored.read, keys[5])
+    assert stored.reads == 1  # a map of 2,000 keys: one read per proof
+
+
+@given(KEYS, st.integers(0, 256), st.integers(0, 256))
+def test_positions_are_unique_per_depth_and_prefix(key: bytes, a: int, b: int) -> None:
+    if a != b:
+        assert update.position(key, a) != update.position(key, b)
+    assert len(update.position(key, a)) == a // 8 + 1
+
+
+def test_an_empty_update_reads_the_root() -> None:
+    assert update.update(DictStore().read, {}).root == EMPTY
+    with pytest.raises(ValidationError):
+        update.update(DictStore().read, {b"short": Head(0, EMPTY)})
+
+
+def _registry(kind: str, **fields: object) -> object:
+    base = {"kind": kind, "actor": "operator", "time": "2026-12-03T00:00:00Z"}
+    return event_from_dict({**base, **fields})
+
+
+def test_an_actors_chain_changes_when_any_registry_entry_is_left_out() -> None:
+    key = "A" * 43
+    events = [
+        _registry("actor.register", subject="acme", role="brand", name="Acme", keys=[key]),
+        _registry("actor.revoke", subject="acme", reason="counterfeits"),
+    ]
+    hashes = [hashlib.sha256(bytes([i])).digest() for i in range(len(events))]
+    full = HeadTracker(lambda _k: None, lambda _a: None)
+    for i, (event, h) in enumerate(zip(events, hashes, strict=True)):
+        full.add(i, h, event)  # type: ignore[arg-type]
+    head = full.changes[actor_key("acme")]
+    assert head.entry_hash == actor_chain(actor_chain(EMPTY, hashes[0]), hashes[1])
+    cut = HeadTracker(lambda _k: None, lambda _a: None)
+    cut.add(0, hashes[0], events[0])  # type: ignore[arg-type]
+    assert cut.changes[actor_key("acme")] != head
+    assert unit_key("09506000134352", "SN-1") not in full.changes
+
+
+def test_the_map_line_round_trips_and_bad_lines_are_refused() -> None:
+    root = hashlib.sha256(b"root").digest()
+    line = commit.extension(root)
+    assert line.startswith("map/v1 ") and commit.root_of(["other", line]) == root
+    assert commit.root_of([]) is None
+    for bad in (["map/v1 !!"], ["map/v1 " + "A" * 10], [line, line], [line + "="]):
+        with pytest.raises(MapProofError):
+            commit.root_of(bad)
