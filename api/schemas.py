@@ -147,6 +147,7 @@ UnitView = _model(
 )
 KeyView = _model(shapes.KeyShape, "KeyView")
 RecoveryView = _model(shapes.RecoveryShape, "RecoveryView")
+Registry = _model(shapes.RegistryShape, "Registry")
 ActorView = _model(shapes.ActorShape, "ActorView")
 UnitRef = _model(shapes.UnitRefShape, "UnitRef")
 ReportFiled = _model(shapes.ReportFiledShape, "ReportFiled")

@@ -245,6 +245,15 @@ class RecoveryShape(TypedDict):
     effective: str
 
 
+class RegistryShape(TypedDict):
+    """An actor's registry entries proven in a checkpoint, with the actor's map proof."""
+
+    checkpoint: str
+    #: the actor's map proof (ledger.map.proof, base64url); None before the log has a map
+    map_proof: str | None
+    entries: list[EntryShape]
+
+
 class ActorShape(TypedDict):
     """A registered actor and its keys."""
 
@@ -257,6 +266,8 @@ class ActorShape(TypedDict):
     keys: list[KeyShape]
     #: pending recoveries (not cancelled, not yet in effect), oldest first
     recoveries: list[RecoveryShape]
+    #: the facts above as hints; this is their proof (ledger.verify.registry)
+    registry: RegistryShape
 
 
 # --- reports and alerts ---------------------------------------------------------------

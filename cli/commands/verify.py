@@ -27,14 +27,17 @@ _COLOURS = {"genuine": "green", "caution": "yellow", "unknown": "red", "invalid"
 
 
 def _facts(
-    store: Backend, view: dict[str, Any], pinned: str
+    store: Backend, view: dict[str, Any], pinned: str, refused: list[dict[str, Any]]
 ) -> tuple[dict[str, str], dict[str, ActorRecord], dict[str, list[str]], dict[str, KeyRecord]]:
     """What the client fetches to judge the view: key id -> public key of every actor
     that signed or received the unit, those actors' facts (role, prefixes, revocation),
     each one's public keys (the brand's check the label), and their key records (a key
-    reported compromised or recently recovered calls for a caution)."""
+    reported compromised or recently recovered calls for a caution). Each actor's facts
+    are checked against its proven registry (ledger.verify.registry); the reasons of
+    those that do not check are added to ``refused``."""
     from ledger.errors import NotFoundError
     from ledger.verify.recompute import actor_record, key_records
+    from ledger.verify.registry import check_registry
     from ledger.verify.unitview import signers_of
 
     keys: dict[str, str] = {}
@@ -44,6 +47,9 @@ def _facts(
     for actor_id in sorted(signers_of(view) | _recipients(view)):
         try:
             data = store.actor(actor_id)
+            registry = check_registry(actor_id, data, pinned)
+            if registry.failure is not None:
+                refused.append(registry.failure.to_dict())
             facts[actor_id] = _revocation(store, actor_record(data), pinned)
             served = {str(k["key_id"]): str(k["public_key"]) for k in data["keys"]}
         except NotFoundError:
@@ -138,7 +144,8 @@ def verify(
         view = store.unit(unit_id.gtin, unit_id.serial, signature)
         pinned = (log_key or os.environ.get("PROVENANCE_LOG_KEY") or "").strip()
         pinned = pinned or store.verifier_key()
-        keys, facts, owned, records = _facts(store, view, pinned)
+        refused: list[dict[str, Any]] = []
+        keys, facts, owned, records = _facts(store, view, pinned, refused)
         brand = _brand(view)
         checked = verify_unit_view(
             view,
@@ -153,6 +160,8 @@ def verify(
     finally:
         store.close()
     verdict, reasons = checked.verdict, checked.reasons
+    if refused and not checked.failures:  # an actor's facts are not its whole registry
+        verdict, reasons = "invalid", refused
     shown = [(e["index"], _shown(e)) for e in view["entries"]]
     report = {
         "unit": f"{unit_id.gtin}/{unit_id.serial}",

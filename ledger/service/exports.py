@@ -13,9 +13,10 @@ from ledger.audit.bundle import write_lines
 from ledger.entry import Leaf
 from ledger.errors import NotFoundError
 from ledger.map import proof as map_proof
+from ledger.map.trie import unit_key
 from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.service.cosigning import CosigningService
-from ledger.service.unitview import checkpoint_and_map_proof
+from ledger.service.mapproofs import checkpoint_and_map_proof
 from ledger.store import Store
 from ledger.stored import StoredEntry
 from ledger.verify import unitproof
@@ -106,7 +107,7 @@ class ExportService:
         # the map of heads is kept at the latest checkpoint only (docs/FORMAT.md 14): a
         # log with a map proves completeness there; one from before maps uses the best
         # cosigned checkpoint that covers the chain
-        latest, mapped = checkpoint_and_map_proof(store, log, unit)
+        latest, mapped = checkpoint_and_map_proof(store, log, unit_key(unit.gtin, unit.serial))
         size = latest.size
         if mapped is None:
             best = self._cosigning.best_size(max(included) + 1)

@@ -53,6 +53,7 @@ from ledger.service.cosigning import CosigningService
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
 from ledger.service.policies import Policies
+from ledger.service.registryview import registry_view
 from ledger.service.reports import ReportService
 from ledger.service.retention import RetentionService
 from ledger.service.salt import ScanSalt
@@ -524,6 +525,7 @@ class Ledger:
                 and k.removed_index is None
                 and parse_time(k.effective) > now
             ],
+            "registry": registry_view(self.store, self.log, actor, keys),
         }
 
     def key_owners(self, key_ids: Iterable[str]) -> dict[str, tuple[ActorRecord, KeyRecord]]:

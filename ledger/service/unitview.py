@@ -12,19 +12,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from ledger import codec, crypto, gs1, label, note
+from ledger import codec, crypto, gs1, label
 from ledger.entry import Leaf
-from ledger.errors import LedgerError, NotFoundError, StorageError
+from ledger.errors import LedgerError, NotFoundError
 from ledger.events import Inspect
 from ledger.label import ScannedLabel
-from ledger.map import commit as map_commit
-from ledger.map import proof as map_proof
 from ledger.map.trie import unit_key
 from ledger.rules.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
+from ledger.service.mapproofs import checkpoint_and_map_proof
 from ledger.shapes import ActorRefShape, EntryShape, LogViewShape, UnitEntryShape, UnitInfoShape
 from ledger.signals.places import first_scan
 from ledger.store import Store
-from ledger.stored import StoredCheckpoint
 from ledger.verify.verdict import ServedEntry, check_unit_chain, judge, signing_key_reasons
 from ledger.vocab import LabelState, Role, UnitState
 
@@ -88,7 +86,8 @@ def unit_view(
         StorageError: the database failed.
     """
     try:
-        checkpoint, proof_text = checkpoint_and_map_proof(store, log, unit_id)
+        key = unit_key(unit_id.gtin, unit_id.serial)
+        checkpoint, proof_text = checkpoint_and_map_proof(store, log, key)
     except NotFoundError:
         return _empty_view(unit_id)
     stored = [
@@ -139,34 +138,6 @@ def unit_view(
         "checkpoint": checkpoint.note,
         "map_proof": proof_text,
     }
-
-
-def checkpoint_and_map_proof(
-    store: Store, log: int, unit_id: gs1.UnitId, attempts: int = 5
-) -> tuple[StoredCheckpoint, str | None]:
-    """The latest checkpoint and the unit's map proof under the map root it signs.
-
-    The two are read apart, so an append in between moves the map past the checkpoint:
-    the proof is checked against the checkpoint's root and read again until they agree
-    (a log from before maps has no root: no proof).
-
-    Raises:
-        NotFoundError: the log has no checkpoint yet.
-    """
-    key = unit_key(unit_id.gtin, unit_id.serial)
-    for _ in range(attempts):
-        checkpoint = store.checkpoint(log)
-        body = checkpoint.note[: checkpoint.note.index("\n\n") + 1]
-        root = map_commit.root_of(note.Checkpoint.from_body(body).extensions)
-        if root is None:
-            return checkpoint, None
-        proof = store.map_proof(log, key)
-        try:
-            map_proof.verify(root, key, proof)
-        except LedgerError:
-            continue  # the map moved on: read both again
-        return checkpoint, map_proof.to_text(proof)
-    raise StorageError("the map of heads kept moving past the latest checkpoint")
 
 
 def _empty_view(unit_id: gs1.UnitId) -> LogViewShape:

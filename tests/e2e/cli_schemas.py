@@ -112,9 +112,16 @@ ACTOR = _object(
                 }
             ),
         },
+        "registry": _object(
+            {
+                "checkpoint": {"type": "string"},
+                "map_proof": {"type": ["string", "null"], "pattern": B64URL},
+                "entries": {"type": "array", "items": {"type": "object"}},
+            }
+        ),
     }
 )
-"""``actor show``."""
+"""``actor show``: the facts, and their proof (``registry``, docs/FORMAT.md 14)."""
 
 MINT = _object(
     {

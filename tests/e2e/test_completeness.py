@@ -21,16 +21,21 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger import codec
 from tests.e2e.server import LiveServer, start
 from tests.e2e.test_pinned_keys import cli
+from tests.factories import public_b64
 
 Rewrite = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Proxy:
-    """Forwards GETs to ``upstream``; unit views pass through ``rewrite``."""
+    """Forwards GETs to ``upstream``; unit views pass through ``rewrite``, and the answers
+    of paths in ``others`` through their own rewrite."""
 
-    def __init__(self, upstream: str, rewrite: Rewrite) -> None:
+    def __init__(
+        self, upstream: str, rewrite: Rewrite, others: dict[str, Rewrite] | None = None
+    ) -> None:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +45,9 @@ class Proxy:
                 if self.path.startswith("/v1/units/") and response.status_code == 200:
                     body = json.dumps(rewrite(response.json())).encode()
                     proxy.rewritten += 1
+                elif self.path.split("?")[0] in (others or {}) and response.status_code == 200:
+                    body = json.dumps((others or {})[self.path.split("?")[0]](response.json()))
+                    body = body.encode()
                 self.send_response(response.status_code)
                 self.send_header("Content-Type", response.headers.get("content-type", "text/plain"))
                 self.send_header("Content-Length", str(len(body)))
@@ -72,10 +80,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def _verify_through(
-    server: LiveServer, rewrite: Rewrite, unit: tuple[str, str], home: Path, code: int = 1
+    server: LiveServer,
+    rewrite: Rewrite,
+    unit: tuple[str, str],
+    home: Path,
+    code: int = 1,
+    others: dict[str, Rewrite] | None = None,
 ) -> dict[str, Any]:
     key = httpx.get(f"{server.url}/v1/log/key").text.strip()
-    proxy = Proxy(server.url, rewrite)
+    proxy = Proxy(server.url, rewrite, others)
     try:
         report, _ = cli(
             "--server", proxy.url, "verify", "/".join(unit), "--log-key", key, home=home, code=code
@@ -159,3 +172,92 @@ def test_an_offline_proof_cut_short_or_without_its_map_line_is_refused(
     unmapped.write_text("\n".join(lines[:2]) + "\n\n" + rest)
     _, why = cli("verify", "--proof", str(unmapped), "--log-key", key, home=tmp_path, code=1)
     assert "map line" in why
+
+
+def _send(server: LiveServer, kind: str, actor: str, **fields: object) -> str:
+    signed = server.world.world.sign(kind, actor, **fields)
+    response = httpx.post(f"{server.url}/v1/entries", json=signed.to_dict(), timeout=30)
+    assert response.status_code == 201, response.text[:300]
+    return codec.b64url_encode(signed.hash)
+
+
+def _to_genuine(view: dict[str, Any]) -> dict[str, Any]:
+    return {**view, "verdict": "genuine", "reasons": [{"code": "verified", "message": "ok"}]}
+
+
+def _hide_revocation(drop_entry: bool) -> Rewrite:
+    def rewrite(actor: dict[str, Any]) -> dict[str, Any]:
+        registry = actor["registry"]
+        entries = [
+            e for e in registry["entries"] if not drop_entry or e["index"] != actor["revoked_index"]
+        ]
+        return {**actor, "revoked_index": None, "registry": {**registry, "entries": entries}}
+
+    return rewrite
+
+
+def _hide_key_removal(actor: dict[str, Any]) -> dict[str, Any]:
+    removed = {k["removed_index"] for k in actor["keys"] if k["removed_index"] is not None}
+    registry = actor["registry"]
+    entries = [e for e in registry["entries"] if e["index"] not in removed]
+    keys = [{**k, "removed_index": None} for k in actor["keys"]]
+    return {**actor, "keys": keys, "registry": {**registry, "entries": entries}}
+
+
+@pytest.mark.parametrize(
+    "hide",
+    [_hide_revocation(True), _hide_revocation(False), _hide_key_removal],  # seeds 70, 72, 74
+    ids=["revocation", "revocation-hint-only", "key-removal"],
+)
+def test_a_hidden_revocation_or_key_removal_is_caught(
+    server: LiveServer, tmp_path: Path, hide: Rewrite, request: pytest.FixtureRequest
+) -> None:
+    gtin = server.units["genuine"][0]
+    serial = f"REG-{request.node.callspec.id}"[:20]
+    unit = {"gtin": gtin, "serial": serial}
+    courier = f"c-{request.node.callspec.id}"[:20]
+    seed = {"revocation": 70, "revocation-hint-only": 72, "key-removal": 74}[
+        request.node.callspec.id
+    ]
+    register = server.world.world.sign(
+        "actor.register",
+        "operator",
+        subject=courier,
+        role="courier",
+        name=courier,
+        keys=[public_b64(seed)],
+    )
+    assert httpx.post(f"{server.url}/v1/entries", json=register.to_dict()).status_code == 201
+    _send(
+        server,
+        "authorize",
+        "acme",
+        partner=courier,
+        role="courier",
+        gtins=[gtin],
+        prefixes=[],
+        not_before="2026-01-01T00:00:00Z",
+        not_after="2036-01-01T00:00:00Z",
+    )
+    head = _send(server, "commission", "acme", unit=unit, prev=None)
+    head = _send(server, "handoff", "acme", unit=unit, prev=head, to=courier)
+    head = _send(server, "receive", courier, unit=unit, prev=head, seed=seed)
+    head = _send(server, "handoff", courier, unit=unit, prev=head, to="acme", seed=seed)
+    _send(server, "receive", "acme", unit=unit, prev=head)
+    old = httpx.get(f"{server.url}/v1/actors/{courier}").json()["keys"][0]["key_id"]
+    _send(
+        server,
+        "key.rotate",
+        courier,
+        subject=courier,
+        add=[public_b64(seed + 1)],
+        remove=[old],
+        seed=seed,
+    )
+    _send(server, "actor.revoke", "operator", subject=courier, reason="fraud")
+    report = _verify_through(
+        server, _to_genuine, (gtin, serial), tmp_path, others={f"/v1/actors/{courier}": hide}
+    )
+    assert report["verdict"] == "invalid"
+    assert "chain-incomplete" in [r["code"] for r in report["reasons"]]
+    assert any(courier in r["message"] for r in report["reasons"])
