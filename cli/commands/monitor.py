@@ -7,9 +7,10 @@ Each run: (1) the latest checkpoint verifies under the pinned log key (``--log-k
 (2) it continues the checkpoint of the last run (consistent, not smaller: otherwise the
 run is refused with an evidence file, and the state stays); (3) every entry from the
 state's next index up to that checkpoint is proven in it (leaf hash and inclusion
-proof); (4) `scan` reports what touches the brand; (5) the state moves to the new
-checkpoint, then the report is printed: exit 1 and a JSON report when something was
-found, 0 when clean.
+proof); (4) `scan` verifies each entry's signature under the keys the log gave its
+signer (kept in the state) and reports forged entries and what touches the brand;
+(5) the state moves to the new checkpoint, then the report is printed: exit 1 and a
+JSON report when something was found, 0 when clean.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def monitor(
     from cli.backends.remote import Remote
     from cli.backends.remote_source import RemoteSource
     from ledger.audit.auditor import check_kept
-    from ledger.audit.monitor import Brand, MonitorState, scan
+    from ledger.audit.monitor import Brand, Keyring, MonitorState, scan
     from ledger.audit.replay import AuditReport
     from ledger.audit.witness import Seen
 
@@ -71,7 +72,7 @@ def monitor(
         key = pinned or (previous.log_key if previous else None) or _server_key(remote)
         latest = Seen.verified(served, key)  # (1)
         start = 0
-        known = Brand(brand)
+        known, keyring = Brand(brand), Keyring()
         if previous is not None and previous.checkpoint is not None:  # (2)
             kept = Seen.from_dict(previous.checkpoint, key)
             refused = AuditReport()
@@ -82,13 +83,14 @@ def monitor(
                 target = evidence or path.with_name(path.name + ".evidence.json")
                 write_json(target, finding.evidence["evidence"], 0o644)
                 fail(f"{finding.code}: {finding.message}; evidence in {target}")
-            start, known = previous.next_index, previous.brand
+            start, known, keyring = previous.next_index, previous.brand, previous.keyring
         size = latest.checkpoint.size
         entries = _proven(remote, start, size, latest.checkpoint)  # (3)
     finally:
         remote.close()
-    alerts, known = scan(known, entries)  # (4)
-    write_json(path, MonitorState(key, latest.to_dict(), size, known).to_dict())  # (5)
+    alerts, known, keyring = scan(known, keyring, entries)  # (4)
+    state_now = MonitorState(key, latest.to_dict(), size, known, keyring)
+    write_json(path, state_now.to_dict())  # (5)
     report = {
         "brand": brand,
         "ok": not alerts,
