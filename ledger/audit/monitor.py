@@ -14,7 +14,7 @@ monitor --as BRAND``). It reads the log in order from where it stopped and repor
 - ``overlapping-prefix``: another actor registered with a GS1 company prefix equal to
   one of the brand's, or nested in it, or holding it;
 - ``look-alike-name``: another actor registered with a name whose TR39 skeleton
-  (ledger.audit.skeleton) is the brand's;
+  (ledger.rules.skeleton) is the brand's;
 - ``foreign-product``, ``foreign-unit``: a ``product.register`` or a ``commission`` of a
   GTIN under the brand's prefixes by anyone but the brand;
 - ``partner-revoked``: an ``authorization.revoke`` of an authorization the brand granted,
@@ -38,8 +38,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ledger import codec, crypto, entry, gs1
-from ledger.audit.skeleton import skeleton
 from ledger.errors import LedgerError, ValidationError
+from ledger.rules.skeleton import skeleton
 
 #: v2 keeps every actor's public keys (v1 did not: its entries were never verified)
 STATE_FORMAT = "provenance-ledger/monitor-state@v2"

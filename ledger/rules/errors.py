@@ -188,6 +188,12 @@ class PrefixTakenError(RuleError):
     code = "prefix-taken"
 
 
+class LookalikeNameError(RuleError):
+    """A brand's name has the TR39 confusable skeleton of another brand's name."""
+
+    code = "lookalike-name"
+
+
 class RecoveryWaitError(RuleError):
     """``recovery_wait`` is set by the genesis operator's registration only."""
 

@@ -56,6 +56,7 @@ from ledger.rules.errors import (
     GenesisError,
     KeyInUseError,
     LastKeyError,
+    LookalikeNameError,
     NotAuthorizationOwnerError,
     NotBrandError,
     NothingCompromisedError,
@@ -78,6 +79,7 @@ from ledger.rules.errors import (
     UnknownSubjectError,
     UpgradeError,
 )
+from ledger.rules.skeleton import skeleton
 from ledger.rules.state import (
     ActorRecord,
     AuthorizationRecord,
@@ -235,6 +237,7 @@ def _actor_register(ctx: Context, event: ActorRegister) -> list[Record]:
     _check_prefixes(event)
     if ctx.rules >= 2:  # rule set 1 let prefixes overlap (docs/ARCHITECTURE.md section 4)
         _check_prefixes_free(ctx.state, event.prefixes or ())
+        _check_name_free(ctx.state, event)
     keys = _new_keys(ctx.state, event.keys, event.subject, ctx.index)
     return [_actor_record(event, ctx.index), *keys]
 
@@ -271,6 +274,22 @@ def _check_prefixes_free(state: State, prefixes: Iterable[str]) -> None:
                         f"prefix {prefix} overlaps {held}, held by {actor.id}",
                         field=f"prefixes[{i}]",
                     )
+
+
+def _check_name_free(state: State, event: ActorRegister) -> None:
+    """Refuse a brand whose name looks like another brand's (the same TR39 confusable
+    skeleton after NFKC and case folding, ledger.rules.skeleton): "ACME", "Acme" with a
+    Cyrillic A, or "Acme" in full-width letters would show shoppers a second "Acme". Revoked
+    brands keep their names, as they keep their prefixes."""
+    if event.role != Role.BRAND:
+        return
+    wanted = skeleton(event.name)
+    for actor in state.actors.values():
+        if actor.role == Role.BRAND and skeleton(actor.name) == wanted:
+            raise LookalikeNameError(
+                f"name {event.name!r} looks like {actor.name!r}, the name of {actor.id}",
+                field="name",
+            )
 
 
 def _new_keys(

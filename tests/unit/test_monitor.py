@@ -1,5 +1,5 @@
 """The brand monitor's pure core (ledger.audit.monitor) and look-alike names
-(ledger.audit.skeleton): what touches a brand is reported, the brand's own entries are
+(ledger.rules.skeleton): what touches a brand is reported, the brand's own entries are
 not, and the state survives a round trip."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from ledger import codec, crypto
 from ledger.audit.monitor import Brand, Keyring, MonitorState, entry_dict, scan
-from ledger.audit.skeleton import look_alike, skeleton
 from ledger.entry import Leaf
 from ledger.errors import ValidationError
+from ledger.rules.skeleton import look_alike, skeleton
 from tests.factories import key as tkey
 from tests.factories import public_b64
 from tests.profiles import examples

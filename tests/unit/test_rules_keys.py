@@ -401,3 +401,28 @@ def test_a_new_prefix_is_accepted_exactly_when_it_nests_with_no_brands(prefix: s
     else:
         world.accept(signed)
         assert world.state.actors["newco"].prefixes == (prefix,)
+
+
+# --- look-alike brand names ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["Acme", "ACME", "\u0410\u0441m\u0435", "\uff21\uff43\uff4d\uff45", " acme "]
+)
+def test_a_brand_named_like_another_brand_is_refused(name: str) -> None:
+    world = base()
+    data = {"subject": "copycat", "role": "brand", "name": name, "keys": [public_b64(34)]}
+    signed = world.sign("actor.register", "operator", prefixes=["9507000"], **data)
+    refused(world, signed, rules.LookalikeNameError, "name")
+
+
+def test_distinct_names_and_non_brands_pass_and_rule_set_1_kept_look_alikes() -> None:
+    world = base()
+    data = {"subject": "acne", "role": "brand", "name": "Acne", "keys": [public_b64(34)]}
+    world.accept(world.sign("actor.register", "operator", prefixes=["9507000"], **data))
+    # a partner may bear a brand's name (a brand's own shop): only brands are compared
+    shop = {"subject": "acme-shop", "role": "retailer", "name": "ACME", "keys": [public_b64(35)]}
+    world.accept(world.sign("actor.register", "operator", **shop))
+    old = World.base(rules=None)  # a log from before rule set 2 keeps what it accepted
+    copy = {"subject": "copycat", "role": "brand", "name": "ACME", "keys": [public_b64(36)]}
+    old.accept(old.sign("actor.register", "operator", prefixes=["9507000"], **copy))
