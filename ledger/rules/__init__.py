@@ -37,6 +37,7 @@ from ledger.rules.check import check
 from ledger.rules.context import (
     MAX_BACKDATE,
     MAX_CLOCK_SKEW,
+    MAX_COMPROMISE_BACKDATE,
     RECOVERY_WAIT,
     SCOPE_KINDS,
     Context,
@@ -62,6 +63,7 @@ from ledger.rules.errors import (
     BrandPrefixesError,
     CannotRevokeOperatorError,
     CompromisedInFutureError,
+    CompromiseTooOldError,
     DecommissionedError,
     EmptyRotationError,
     EmptyScopeError,
@@ -118,6 +120,7 @@ from ledger.rules.errors import (
 __all__ = [
     "MAX_BACKDATE",
     "MAX_CLOCK_SKEW",
+    "MAX_COMPROMISE_BACKDATE",
     "RECOVERY_WAIT",
     "SCOPE_KINDS",
     "ActorExistsError",
@@ -130,6 +133,7 @@ __all__ = [
     "BadWindowError",
     "BrandPrefixesError",
     "CannotRevokeOperatorError",
+    "CompromiseTooOldError",
     "CompromisedInFutureError",
     "Context",
     "DecommissionedError",

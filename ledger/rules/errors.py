@@ -194,6 +194,13 @@ class LookalikeNameError(RuleError):
     code = "lookalike-name"
 
 
+class CompromiseTooOldError(RuleError):
+    """``compromised_since`` lies further back than the rules allow, or before the key
+    could sign."""
+
+    code = "compromise-too-old"
+
+
 class RecoveryWaitError(RuleError):
     """``recovery_wait`` is set by the genesis operator's registration only."""
 

@@ -34,6 +34,7 @@ from ledger.events import (
     parse_time,
 )
 from ledger.rules.context import (
+    MAX_COMPROMISE_BACKDATE,
     Context,
     current_key,
     is_full_key,
@@ -50,6 +51,7 @@ from ledger.rules.errors import (
     BrandPrefixesError,
     CannotRevokeOperatorError,
     CompromisedInFutureError,
+    CompromiseTooOldError,
     EmptyRotationError,
     EmptyScopeError,
     FormatRetiredError,
@@ -351,9 +353,17 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
                 "compromised_since applies to the keys a key.rotate removes",
                 field="compromised_since",
             )
-        if parse_time(event.compromised_since, "compromised_since") > event.at:
+        since = parse_time(event.compromised_since, "compromised_since")
+        if since > event.at:
             raise CompromisedInFutureError(
                 "a key is reported compromised as of a time before the report",
+                field="compromised_since",
+            )
+        if ctx.rules >= 2 and since < ctx.now - MAX_COMPROMISE_BACKDATE:
+            # bounded by the log's clock, which the signer does not choose
+            raise CompromiseTooOldError(
+                f"a key is reported compromised at most {MAX_COMPROMISE_BACKDATE.days} days"
+                " back from the log's time",
                 field="compromised_since",
             )
     removed = [
@@ -364,6 +374,8 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
         )
         for i, key_id in enumerate(event.remove)
     ]
+    if ctx.rules >= 2 and event.compromised_since is not None:
+        _check_compromise_after_key(event.compromised_since, removed)
     added = _new_keys(state, event.add, subject.id, ctx.index, "add", event.scope or ())
     # only a full key can rotate again: an actor left with scoped keys alone could never
     # manage its keys and would need an operator's recovery
@@ -378,6 +390,19 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
             f"{subject.id} must keep at least one current, unscoped key", field="remove"
         )
     return [*removed, *added]
+
+
+def _check_compromise_after_key(since: str, removed: Iterable[KeyRecord]) -> None:
+    """Refuse a compromise time before a removed key could sign: before a recovered key's
+    ``effective`` time. (An ordinary key signed nothing before its registration, so a
+    time before it marks nothing more; the state keeps no times to compare with.)"""
+    for key in removed:
+        if key.effective is not None and parse_time(since) < parse_time(key.effective):
+            raise CompromiseTooOldError(
+                f"key {key.key_id} signed nothing before {key.effective}, when its recovery"
+                " took effect",
+                field="compromised_since",
+            )
 
 
 def _live_subject(state: State, subject_id: str) -> ActorRecord:
