@@ -39,8 +39,9 @@
 - ``PROVENANCE_WITNESSES``: the C2SP verifier keys (type 0x04) of the witnesses whose
   cosignatures the log accepts and counts, separated by commas or whitespace.
 - ``PROVENANCE_PUBLIC_ORIGINS``: the origins (``https://verify.example.com``) the page's
-  forms may be posted from, separated by commas or whitespace (empty: the request's own
-  origin and that of ``PROVENANCE_PUBLIC_URL``). See api/csrf.py, docs/OPERATIONS.md.
+  forms may be posted from, separated by commas or whitespace (empty: the origin of
+  ``PROVENANCE_PUBLIC_URL`` and the server's own address, never the ``Host`` header).
+  See api/csrf.py, docs/OPERATIONS.md.
 """
 
 from __future__ import annotations
