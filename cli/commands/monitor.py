@@ -22,7 +22,7 @@ from urllib.parse import quote
 import typer
 
 from cli.backends import remote_url
-from cli.commands.audit import now_text, pinned_key, state_dir
+from cli.commands.audit import kept_path, now_text, pinned_key
 from cli.common import OPTIONS, UsageError, emit, fail, safe
 from cli.statefile import read_json, write_json
 
@@ -38,8 +38,8 @@ def monitor(
     state: Path = typer.Option(
         None,
         "--state",
-        help="the monitor's state file (default: one per log origin and brand in "
-        "PROVENANCE_HOME/state, else $XDG_STATE_HOME/provenance)",
+        help="the monitor's state file (default: one per server URL, pinned key and brand "
+        "in PROVENANCE_HOME/state, else $XDG_STATE_HOME/provenance)",
     ),
     log_key: str = typer.Option(
         None, "--log-key", help="the log's verifier key to pin (default: PROVENANCE_LOG_KEY)"
@@ -64,10 +64,12 @@ def monitor(
     try:
         source = RemoteSource(remote.http)
         served = source.latest_checkpoint()
-        origin = served.split("\n", 1)[0]
-        path = state or state_dir() / "monitor" / quote(origin, safe="") / f"{quote(brand)}.json"
-        data = read_json(path)
         pinned = pinned_key(log_key)
+        # keyed by the URL and the pin, never by the origin the server claims
+        path = state or kept_path(remote.url, "monitor", pinned).with_suffix("") / (
+            f"{quote(brand, safe='')}.json"
+        )
+        data = read_json(path)
         previous = MonitorState.from_dict(data, brand, pinned) if data is not None else None
         key = pinned or (previous.log_key if previous else None) or _server_key(remote)
         latest = Seen.verified(served, key)  # (1)
