@@ -65,9 +65,8 @@ class ExportService:
 
         Holds the unit's entries, the log's ``log.upgrade`` if it has one (the switch of
         docs/FORMAT.md section 3.1) and, transitively, the entries that registered their
-        signers' keys (and the cancellation of a recovered key); proven in the checkpoint
-        that covers them all and carries the most witness cosignatures (else the latest
-        checkpoint).
+        signers' keys; proven in the checkpoint that covers them all and carries the most
+        witness cosignatures (else the latest checkpoint).
 
         Raises:
             GS1Error: the GTIN or serial is malformed.
@@ -91,16 +90,10 @@ class ExportService:
             key_id = pending.pop()
             done.add(key_id)
             for record in store.records(log, {KeyRecord: [key_id]}):
-                if not isinstance(record, KeyRecord):
-                    continue
-                wanted = [record.added_index]
-                if record.recovered_index is not None and record.removed_index is not None:
-                    wanted.append(record.removed_index)  # its cancellation, which a client honours
-                for index in wanted:
-                    if index not in included:
-                        registering: StoredEntry = store.entry(log, index)
-                        included[index] = registering
-                        pending |= {registering.key_id} - done
+                if isinstance(record, KeyRecord) and record.added_index not in included:
+                    registering: StoredEntry = store.entry(log, record.added_index)
+                    included[registering.index] = registering
+                    pending |= {registering.key_id} - done
         needed = max(included) + 1
         size = self._cosigning.best_size(needed)
         if size is None:  # no cosigned checkpoint covers the chain: the latest one
