@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import problems
+from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
 from api.context import Context
@@ -92,6 +93,7 @@ def create_app(
     )
 
     write_quota = WriteQuota.from_settings(settings)  # per actor (api.quota)
+    bad_signatures = make_guard_limiter(settings.bad_signatures, settings.redis_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +110,7 @@ def create_app(
             await context.flush_scans()
             await context.limiter.close()
             await write_quota.close()
+            await bad_signatures.close()
             if owned:
                 deployment.close()
 
@@ -133,6 +136,7 @@ def create_app(
     # The last added is the outermost: the headers go on every answer, the metrics count
     # the refusals of the size limits too, and those limits stand before every route.
     app.add_middleware(RequestLimits, limits=route_limits(settings))
+    app.add_middleware(BadSignatureGuard, limiter=bad_signatures)
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
     app.add_middleware(
         SecurityHeaders, page=page_policy(), special=[(app.docs_url or "/docs", docs_policy(app))]

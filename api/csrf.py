@@ -7,10 +7,15 @@ from the visitor's address). Two checks, both before anything is evaluated or co
 (the claim lockout counters, the report quota, the rate limit):
 
 1. **Origin.** The ``Origin`` header, or without one the ``Referer``'s origin, must be one
-   of the server's own origins: ``PROVENANCE_PUBLIC_ORIGINS`` when set, else the
-   request's own scheme and ``Host`` (``https`` when `api.context.is_https`) and the
-   origin of ``PROVENANCE_PUBLIC_URL``. A form with neither header, with ``null``
-   (a sandboxed frame, a privacy-stripped request) or with a malformed one is refused.
+   of the server's own origins: ``PROVENANCE_PUBLIC_ORIGINS`` when set, else the origin
+   of ``PROVENANCE_PUBLIC_URL`` and the address the connection reached (the ASGI
+   ``server``: the socket's own address and port, as an IP literal, and ``localhost``
+   with that port when it is a loopback address: a server run for development or the
+   demo). Never the ``Host`` header: with DNS rebinding, a page on ``evil.example``
+   whose name resolves to this server posts with ``Host`` and ``Origin`` both
+   ``evil.example``, and would be taken for the server's own. A form with neither
+   header, with ``null`` (a sandboxed frame, a privacy-stripped request) or with a
+   malformed one is refused.
 2. **Token.** The form's ``csrf`` field must be a token this server issued to this
    browser for this unit: ``<issued>.<mac>``, the MAC an HMAC-SHA256 over the nonce held
    in the browser's csrf cookie, the unit (GTIN, serial) and the time of issue. It is
@@ -27,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 import secrets
@@ -117,7 +123,8 @@ def parse_origins(values: Iterable[str]) -> frozenset[str]:
 class CsrfGuard:
     """The app's CSRF checks: its key (shared by every worker) and its allowed origins.
 
-    ``origins`` empty means: the request's own origin and ``public_url``'s.
+    ``origins`` empty means: ``public_url``'s origin and the server's own address
+    (`allowed`).
     """
 
     key: bytes
@@ -203,9 +210,20 @@ class CsrfGuard:
         """The origins a form may come from for this request (see the module doc)."""
         if self.origins:
             return self.origins
-        scheme = "https" if is_https(request) else "http"
-        own = {origin_of(f"{scheme}://{request.headers.get('host', '')}")}
-        own.add(origin_of(self.public_url))
+        own = {origin_of(self.public_url)}
+        server = request.scope.get("server")
+        if server and server[1] is not None:
+            # the address the connection reached, never what the client names (Host)
+            scheme = "https" if is_https(request) else "http"
+            try:
+                ip = ipaddress.ip_address(str(server[0]))
+            except ValueError:
+                ip = None
+            if ip is not None:
+                shown = f"[{ip}]" if ip.version == 6 else str(ip)
+                own.add(origin_of(f"{scheme}://{shown}:{int(server[1])}"))
+                if ip.is_loopback:
+                    own.add(origin_of(f"{scheme}://localhost:{int(server[1])}"))
         return frozenset(o for o in own if o is not None)
 
     def _mac(self, nonce: str, gtin: str, serial: str, issued: int) -> str:

@@ -17,7 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from ledger.errors import LedgerError, NotFoundError, ValidationError
+from ledger.errors import LedgerError, NotFoundError, SignatureError, ValidationError
+from ledger.reqsig import AuthenticationError
 
 PROBLEM_TYPE = "urn:provenance-ledger:problem:"
 MEDIA_TYPE = "application/problem+json"
@@ -96,7 +97,9 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
     @app.exception_handler(LedgerError)
-    async def ledger_error(_request: Request, error: LedgerError) -> JSONResponse:
+    async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
+        if isinstance(error, SignatureError | AuthenticationError):
+            request.state.signature_failed = True  # charged by api.badsigs
         # Some refusals carry more than one reason (EPCIS capture: ``events``).
         extra = getattr(error, "problem_fields", {})
         response = problem(error.status, error.code, error.message, error.field, **extra)

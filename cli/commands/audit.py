@@ -11,18 +11,20 @@ Three sources (docs/AUDIT.md):
 
 The key: ``--log-key``, else ``PROVENANCE_LOG_KEY``, wins over everything (a key the
 server serves, a key derived from an operator key file). The full audits keep, by
-default, the last checkpoint they verified per log origin (`state_dir`), so a log that
+default, the last checkpoint they verified per server URL or database and pinned key
+(`kept_path` in `state_dir`: never per the origin a server claims), so a log that
 went back or was rewritten is caught without ``--trusted``; ``--no-state`` opts out.
 Every refusal (``split-view``, ``rollback``) writes an evidence file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import typer
 
@@ -52,9 +54,29 @@ def pinned_key(log_key: str | None) -> str | None:
     return text or None
 
 
-def kept_path(origin: str, kind: str = "audit") -> Path:
-    """The default state file of log ``origin`` (one file per origin and ``kind``)."""
-    return state_dir() / kind / f"{quote(origin, safe='')}.json"
+def kept_path(source: str, kind: str = "audit", key: str | None = None) -> Path:
+    """The default state file, one per ``kind``, of the log the user pinned ``key`` for,
+    else of the log read from ``source`` (a server URL, ``/logs/LOG`` included, or a
+    local database URL and log name).
+
+    Keyed by what the user chose, never by the origin the server's checkpoint claims: a
+    server claiming another origin would otherwise pick which state (which remembered key
+    and checkpoint) it is audited against, or a fresh one with no rollback check at all.
+    A pinned key names one log wherever it is served (a mirror, a moved server: its
+    rollback is still caught); without one the URL does. The name is readable (the key's
+    origin, or the URL's host, port and path; never a user or password) and ends in a
+    hash of the key or the whole source."""
+    if key:
+        label, identity = key.split("+", 1)[0], f"key\n{key}"
+    else:
+        parts = urlsplit(source)
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            port = ""
+        label, identity = f"{parts.hostname or ''}{port}{parts.path}", f"url\n{source}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return state_dir() / kind / f"{quote(label, safe='')[:80] or 'log'}-{digest}.json"
 
 
 def now_text() -> str:
@@ -73,8 +95,9 @@ def audit(
     state: Path = typer.Option(
         None,
         "--state",
-        help="the state file (with --server: the incremental audit; default: one per log "
-        "origin in PROVENANCE_HOME/state, else $XDG_STATE_HOME/provenance)",
+        help="the state file (with --server: the incremental audit; default: one per "
+        "server URL or database and pinned key in PROVENANCE_HOME/state, else "
+        "$XDG_STATE_HOME/provenance)",
     ),
     no_state: bool = typer.Option(
         False, "--no-state", help="keep no state: a rollback is then caught only by --trusted"
@@ -142,7 +165,7 @@ def _audit_remote(
         if not keep:
             key = pinned or _server_key(remote.verifier_key())
             return audit_source(source, key, trusted=kept, progress=progress)
-        target = kept_path(_origin(source.latest_checkpoint()))
+        target = kept_path(url, "audit", pinned)
         data = read_json(target)
         remembered = data.get("log_key") if isinstance(data, dict) else None
         # The pin, else the key kept from the first run (trusted once), else the server's.
@@ -172,20 +195,17 @@ def _audit_local(
     _require_database(spec.database_url)
     key = pinned or _own_log_key(spec)
 
-    def kept_for(origin: str) -> KeptCheckpoint | None:
-        return None if no_state else _load_kept(_local_state(state, origin), key)
+    target = state or kept_path(f"{spec.database_url}#{spec.name}", "audit-local", pinned)
+
+    def kept_for(_origin: str) -> KeptCheckpoint | None:
+        return None if no_state else _load_kept(target, key)
 
     done = audit_stored(
         spec.database_url, spec.name, key, kept_for, now_text(), trusted=kept, progress=progress
     )
     if no_state:
         return done.report
-    return _keep(done.report, done.kept, _local_state(state, done.origin), evidence)
-
-
-def _local_state(state: Path | None, origin: str) -> Path:
-    """``--state``, else the default state file of the local audit of ``origin``."""
-    return state or kept_path(origin, "audit-local")
+    return _keep(done.report, done.kept, target, evidence)
 
 
 def _require_database(url: str) -> None:

@@ -7,9 +7,10 @@ Each run: (1) the latest checkpoint verifies under the pinned log key (``--log-k
 (2) it continues the checkpoint of the last run (consistent, not smaller: otherwise the
 run is refused with an evidence file, and the state stays); (3) every entry from the
 state's next index up to that checkpoint is proven in it (leaf hash and inclusion
-proof); (4) `scan` reports what touches the brand; (5) the state moves to the new
-checkpoint, then the report is printed: exit 1 and a JSON report when something was
-found, 0 when clean.
+proof); (4) `scan` verifies each entry's signature under the keys the log gave its
+signer (kept in the state) and reports forged entries and what touches the brand;
+(5) the state moves to the new checkpoint, then the report is printed: exit 1 and a
+JSON report when something was found, 0 when clean.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import quote
 import typer
 
 from cli.backends import remote_url
-from cli.commands.audit import now_text, pinned_key, state_dir
+from cli.commands.audit import kept_path, now_text, pinned_key
 from cli.common import OPTIONS, UsageError, emit, fail, safe
 from cli.statefile import read_json, write_json
 
@@ -37,8 +38,8 @@ def monitor(
     state: Path = typer.Option(
         None,
         "--state",
-        help="the monitor's state file (default: one per log origin and brand in "
-        "PROVENANCE_HOME/state, else $XDG_STATE_HOME/provenance)",
+        help="the monitor's state file (default: one per server URL, pinned key and brand "
+        "in PROVENANCE_HOME/state, else $XDG_STATE_HOME/provenance)",
     ),
     log_key: str = typer.Option(
         None, "--log-key", help="the log's verifier key to pin (default: PROVENANCE_LOG_KEY)"
@@ -52,7 +53,7 @@ def monitor(
     from cli.backends.remote import Remote
     from cli.backends.remote_source import RemoteSource
     from ledger.audit.auditor import check_kept
-    from ledger.audit.monitor import Brand, MonitorState, scan
+    from ledger.audit.monitor import Brand, Keyring, MonitorState, scan
     from ledger.audit.replay import AuditReport
     from ledger.audit.witness import Seen
 
@@ -63,15 +64,17 @@ def monitor(
     try:
         source = RemoteSource(remote.http)
         served = source.latest_checkpoint()
-        origin = served.split("\n", 1)[0]
-        path = state or state_dir() / "monitor" / quote(origin, safe="") / f"{quote(brand)}.json"
-        data = read_json(path)
         pinned = pinned_key(log_key)
+        # keyed by the URL and the pin, never by the origin the server claims
+        path = state or kept_path(remote.url, "monitor", pinned).with_suffix("") / (
+            f"{quote(brand, safe='')}.json"
+        )
+        data = read_json(path)
         previous = MonitorState.from_dict(data, brand, pinned) if data is not None else None
         key = pinned or (previous.log_key if previous else None) or _server_key(remote)
         latest = Seen.verified(served, key)  # (1)
         start = 0
-        known = Brand(brand)
+        known, keyring = Brand(brand), Keyring()
         if previous is not None and previous.checkpoint is not None:  # (2)
             kept = Seen.from_dict(previous.checkpoint, key)
             refused = AuditReport()
@@ -82,13 +85,14 @@ def monitor(
                 target = evidence or path.with_name(path.name + ".evidence.json")
                 write_json(target, finding.evidence["evidence"], 0o644)
                 fail(f"{finding.code}: {finding.message}; evidence in {target}")
-            start, known = previous.next_index, previous.brand
+            start, known, keyring = previous.next_index, previous.brand, previous.keyring
         size = latest.checkpoint.size
         entries = _proven(remote, start, size, latest.checkpoint)  # (3)
     finally:
         remote.close()
-    alerts, known = scan(known, entries)  # (4)
-    write_json(path, MonitorState(key, latest.to_dict(), size, known).to_dict())  # (5)
+    alerts, known, keyring = scan(known, keyring, entries)  # (4)
+    state_now = MonitorState(key, latest.to_dict(), size, known, keyring)
+    write_json(path, state_now.to_dict())  # (5)
     report = {
         "brand": brand,
         "ok": not alerts,

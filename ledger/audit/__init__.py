@@ -7,7 +7,6 @@
 - ledger.audit.witness: a witness's checks before it cosigns a checkpoint, and the
   split-view and rollback evidence;
 - ledger.audit.monitor: the brand monitor (entries touching a brand not signed by it);
-- ledger.audit.skeleton: look-alike names (TR39 confusable skeletons).
 
 Pure: nothing here imports the store or a framework; sources are passed in.
 """

@@ -14,16 +14,21 @@ monitor --as BRAND``). It reads the log in order from where it stopped and repor
 - ``overlapping-prefix``: another actor registered with a GS1 company prefix equal to
   one of the brand's, or nested in it, or holding it;
 - ``look-alike-name``: another actor registered with a name whose TR39 skeleton
-  (ledger.audit.skeleton) is the brand's;
+  (ledger.rules.skeleton) is the brand's;
 - ``foreign-product``, ``foreign-unit``: a ``product.register`` or a ``commission`` of a
   GTIN under the brand's prefixes by anyone but the brand;
 - ``partner-revoked``: an ``authorization.revoke`` of an authorization the brand granted,
-  or an ``actor.revoke`` of a partner it authorized, by anyone but the brand.
+  or an ``actor.revoke`` of a partner it authorized, by anyone but the brand;
+- ``forged-entry``: an entry (anyone's) whose signature does not verify under a current
+  key the log gave its signer: the monitor keeps every actor's public keys (`Keyring`,
+  learnt from the registrations, rotations, recoveries and cancellations it verified)
+  and checks each entry it reads, so a server that writes entries no one signed is
+  caught by any monitor. A forged entry changes nothing the monitor knows.
 
 It reads entries as served dicts (`entry_dict` of the leaf bytes: ``index``, ``event``,
-``key``, ``hash``) and matches on kind strings and fields, so kinds this client does not
-know (a newer log's) are still read. The caller proves each entry in the log's signed
-checkpoint before it calls `scan`. Pure: no I/O, no clock.
+``key``, ``hash``, ``sig``, ``v``, ``origin``) and matches on kind strings and fields,
+so kinds this client does not know (a newer log's) are still read. The caller proves
+each entry in the log's signed checkpoint before it calls `scan`. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -33,10 +38,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ledger import codec, crypto, entry, gs1
-from ledger.audit.skeleton import skeleton
 from ledger.errors import LedgerError, ValidationError
+from ledger.rules.skeleton import skeleton
 
-STATE_FORMAT = "provenance-ledger/monitor-state@v1"
+#: v2 keeps every actor's public keys (v1 did not: its entries were never verified)
+STATE_FORMAT = "provenance-ledger/monitor-state@v2"
 CODES = (
     "key-recovery",
     "foreign-key-change",
@@ -47,6 +53,7 @@ CODES = (
     "foreign-product",
     "foreign-unit",
     "partner-revoked",
+    "forged-entry",
 )
 
 
@@ -117,10 +124,85 @@ class Brand:
         return cls(brand, name, prefixes, keys, partners)
 
 
+@dataclass(frozen=True)
+class Keyring:
+    """Every actor's current public keys, as the log gave them: key id -> (actor,
+    base64url public key)."""
+
+    keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """The JSON form kept in the monitor's state file."""
+        return {k: [a, p] for k, (a, p) in sorted(self.keys.items())}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Keyring:
+        """Parse the JSON form.
+
+        Raises:
+            ValidationError: not a mapping of key id to [actor, public key].
+        """
+        try:
+            keys = {str(k): (str(v[0]), str(v[1])) for k, v in dict(data).items() if len(v) == 2}
+        except (TypeError, ValueError, KeyError, IndexError) as e:
+            raise ValidationError(f"malformed monitor keys: {e!r}", field="keys") from e
+        if len(keys) != len(dict(data)):
+            raise ValidationError("each key is [actor, public key]", field="keys")
+        return cls(keys)
+
+    def forged(self, item: Mapping[str, Any]) -> str | None:
+        """Why ``item``'s signature is not its signer's (None: it verifies under a current
+        key the log gave the actor it names)."""
+        event, key = item.get("event"), str(item.get("key", ""))
+        actor = str(event.get("actor", "")) if isinstance(event, Mapping) else ""
+        owner, public = self.keys.get(key, (None, ""))
+        if owner is None:
+            return f"signed by key {key}, which is no current key of anyone in the log"
+        if owner != actor:
+            return f"signed as {actor} by {owner}'s key {key}"
+        v = item.get("v", entry.FORMAT_1)
+        try:
+            message = entry.signed_message(codec.canonical(event), v, item.get("origin"))
+            domain = crypto.DOMAIN_EVENT if v == entry.FORMAT_1 else crypto.DOMAIN_EVENT_V2
+            sig = codec.b64url_decode(str(item.get("sig", "")), field="sig")
+            crypto.verify(codec.b64url_decode(public), domain, message[len(domain) :], sig)
+        except LedgerError as e:
+            return f"its signature does not verify under {actor}'s key {key}: {e.message}"
+        return None
+
+    def learn(self, item: Mapping[str, Any]) -> Keyring:
+        """The keyring after a verified entry (or the genesis, which brings its own keys):
+        keys registered, rotated in or recovered are added, keys rotated out or whose
+        recovery was cancelled dropped."""
+        event = item.get("event")
+        if not isinstance(event, Mapping):
+            return self
+        kind, subject = str(event.get("kind", "")), str(event.get("subject", ""))
+        keys = dict(self.keys)
+        added: Iterable[Any] = ()
+        if kind == "actor.register":
+            added = event.get("keys") or ()
+        elif kind == "key.rotate":
+            added = event.get("add") or ()
+            for key_id in event.get("remove") or ():
+                if keys.get(str(key_id), ("",))[0] == subject:
+                    del keys[str(key_id)]
+        elif kind == "key.recover":
+            added = (event.get("key"),)
+        elif kind == "key.recover.cancel" and keys.get(str(event.get("key")), ("",))[0] == subject:
+            del keys[str(event.get("key"))]
+        for public in added:
+            key_id = next(iter(_key_ids((public,))), None)
+            if key_id is not None:
+                keys[key_id] = (subject, str(public))
+        return Keyring(keys)
+
+
 def entry_dict(index: int, leaf: bytes, origin: str | None = None) -> dict[str, Any]:
     """A served entry read from its leaf bytes: ``index``, ``event`` (as signed), ``key``
-    (the signing key id) and ``hash`` (the event hash: an authorization's id; a format-2
-    leaf's names the log ``origin``, the checkpoint's first line).
+    (the signing key id), ``sig``, ``v``, ``origin`` (what `Keyring.forged` checks) and
+    ``hash`` (the event hash: an authorization's id; a format-2 leaf's names the log
+    ``origin``, the checkpoint's first line).
 
     Reads the canonical JSON without interpreting the event, so a kind this client does
     not know is read all the same.
@@ -139,18 +221,51 @@ def entry_dict(index: int, leaf: bytes, origin: str | None = None) -> dict[str, 
         "index": index,
         "event": event,
         "key": str(value.get("key", "")),
+        "sig": str(value.get("sig", "")),
+        "v": v,
+        "origin": origin,
         "hash": codec.b64url_encode(entry.event_hash(codec.canonical(event), v, origin)),
     }
 
 
-def scan(brand: Brand, entries: Iterable[Mapping[str, Any]]) -> tuple[list[Alert], Brand]:
-    """Read ``entries`` (served dicts, in log order) for ``brand``; return the alerts and
-    what the monitor knows of the brand afterwards (module docstring)."""
+def scan(
+    brand: Brand, keyring: Keyring, entries: Iterable[Mapping[str, Any]]
+) -> tuple[list[Alert], Brand, Keyring]:
+    """Read ``entries`` (served dicts, in log order) for ``brand``, verifying each one's
+    signature against ``keyring``; return the alerts and what the monitor knows of the
+    brand and of every actor's keys afterwards (module docstring)."""
     alerts: list[Alert] = []
     for item in entries:
+        event = item.get("event")
+        genesis = (
+            item.get("index") == 0
+            and isinstance(event, Mapping)
+            and event.get("kind") == "actor.register"
+            and event.get("actor") == event.get("subject")
+        )
+        if genesis and not keyring.keys:  # entry 0 is signed by a key it introduces
+            keyring = keyring.learn(item)
+        why = keyring.forged(item)
+        if why is not None:
+            alerts.append(_forged(item, why))
+            continue  # a forged entry teaches the monitor nothing
+        keyring = keyring.learn(item)
         found, brand = _one(brand, item)
         alerts.extend(found)
-    return alerts, brand
+    return alerts, brand, keyring
+
+
+def _forged(item: Mapping[str, Any], why: str) -> Alert:
+    event = item.get("event")
+    event = event if isinstance(event, Mapping) else {}
+    return Alert(
+        int(item.get("index", -1)),
+        "forged-entry",
+        str(event.get("kind", "")),
+        str(event.get("actor", "")),
+        f"an entry not signed by its actor: {why}",
+        {"key": str(item.get("key", "")), "sig": str(item.get("sig", ""))},
+    )
 
 
 def _one(brand: Brand, item: Mapping[str, Any]) -> tuple[list[Alert], Brand]:
@@ -272,13 +387,14 @@ def _under(brand: Brand, gtin: str, code: str, alert: Any) -> list[Alert]:
 @dataclass(frozen=True)
 class MonitorState:
     """What the monitor remembers between runs: the log's key, the last checkpoint it
-    proved entries in (ledger.audit.witness.Seen JSON), the next index to read, and the
-    brand."""
+    proved entries in (ledger.audit.witness.Seen JSON), the next index to read, the
+    brand, and every actor's keys."""
 
     log_key: str
     checkpoint: dict[str, Any] | None
     next_index: int
     brand: Brand
+    keyring: Keyring = field(default_factory=Keyring)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of the state file."""
@@ -288,6 +404,7 @@ class MonitorState:
             "seen": self.checkpoint,
             "next_index": self.next_index,
             "brand": self.brand.to_dict(),
+            "keys": self.keyring.to_dict(),
         }
 
     @classmethod
@@ -297,6 +414,12 @@ class MonitorState:
         Raises:
             ValidationError: not a monitor state, or kept for another brand or key.
         """
+        if isinstance(data, dict) and data.get("format") == "provenance-ledger/monitor-state@v1":
+            raise ValidationError(
+                "the state file was kept by an older monitor that verified no signature: "
+                "remove it to read the log again from its start",
+                field="state",
+            )
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise ValidationError(f"not a {STATE_FORMAT} file", field="state")
         kept = Brand.from_dict(data.get("brand"))
@@ -309,4 +432,5 @@ class MonitorState:
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValidationError("next_index must be a count", field="state")
         seen = data.get("seen")
-        return cls(key, seen if isinstance(seen, dict) else None, index, kept)
+        keyring = Keyring.from_dict(data.get("keys"))
+        return cls(key, seen if isinstance(seen, dict) else None, index, kept, keyring)

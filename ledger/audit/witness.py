@@ -22,8 +22,8 @@ Pure: no I/O (callers fetch proofs and write files), no clock (times are argumen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger import codec, merkle
@@ -33,9 +33,10 @@ from ledger.errors import (
     SplitViewError,
     ValidationError,
 )
+from ledger.events import parse_time
 from ledger.note.checkpoint import Checkpoint, as_verifier, verify_checkpoint
-from ledger.note.cosignature import cosign_checkpoint
-from ledger.note.signednote import ALG_ED25519, Note, NoteSignature, Signer
+from ledger.note.cosignature import cosign_checkpoint, parse_witness_keys, verify_cosignature
+from ledger.note.signednote import ALG_ED25519, Note, NoteSignature, Signer, Verifier
 
 EVIDENCE_FORMAT = "provenance-ledger/split-view-evidence@v1"
 STATE_FORMAT = "provenance-ledger/witness-state@v1"
@@ -90,6 +91,12 @@ class Evidence:
     proof: tuple[bytes, ...]
     detail: str
     observed_at: str
+    #: what `verify_evidence` established of a ``rollback`` (not part of the JSON): the
+    #: trusted witnesses' cosignatures on the larger checkpoint, (name, UNIX time), all
+    #: before ``observed_at``; and whether ``proof`` shows the smaller tree a prefix of
+    #: the larger (the log signed the larger size on top of the smaller one)
+    witnessed: tuple[tuple[str, int], ...] = ()
+    prefix_proven: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The publishable JSON form (docs/FORMAT.md)."""
@@ -175,33 +182,55 @@ def refuse_rollback(
 
     Raises:
         SplitViewError: ``new`` is smaller than the remembered checkpoint; its evidence
-            is of kind ``rollback``: the remembered (larger) checkpoint as ``old``, the
-            served one as ``new``.
+            is of kind ``rollback``: the remembered (larger) checkpoint as ``old``, with
+            the witnesses' cosignatures it was kept with (their dates order it before
+            the observation: `verify_evidence`), the served one as ``new``, and
+            ``proof`` when it shows ``new`` a prefix of ``old`` (else none: a log that
+            went back rarely can prove its way to the size it lost).
     """
     old = seen.checkpoint
     if new.size >= old.size:
         return
     detail = f"the log went back from size {old.size} to {new.size}"
-    record = Evidence(ROLLBACK, log_key, seen.note, note, tuple(proof), detail, observed_at)
+    try:
+        merkle.verify_consistency(new.size, old.size, new.root, old.root, proof)
+        chained = tuple(proof)
+    except LedgerError:
+        chained = ()
+    record = Evidence(ROLLBACK, log_key, seen.note, note, chained, detail, observed_at)
     raise SplitViewError(detail, record.to_dict())
 
 
-def verify_evidence(data: Any, log_key: str) -> Evidence:
+def verify_evidence(
+    data: Any, log_key: str, witness_keys: Iterable[Verifier | str] = (), min_witnesses: int = 0
+) -> Evidence:
     """Check published evidence: it proves the log behind ``log_key`` misbehaved.
 
     Steps: (1) parse; (2) both checkpoints verify under ``log_key``, same origin;
     (3) a ``fork``: same size, different roots; (4) a ``rollback``: the checkpoint
     served later (``new``) is smaller than the one signed before (``old``): an
     append-only log never signs a larger tree and then serves a smaller one as its
-    latest (the order is the observer's word, dated ``observed_at``; anyone confirms it
-    by fetching the log's latest checkpoint: below ``old``'s size, the log went back);
+    latest. The order rests on what the file carries: (4a) a ``proof``, when present,
+    must show the smaller tree a prefix of the larger (consistency from ``new`` to
+    ``old``): the log signed the larger size on top of the smaller one, so serving the
+    smaller afterwards is going back, not another history (that would be a fork);
+    (4b) cosignatures on ``old`` by the trusted ``witness_keys`` (at least
+    ``min_witnesses``) each verify and are dated no later than ``observed_at``: third
+    parties signed that the log had shown the larger size before the smaller one was
+    observed (`Evidence.witnessed`). What is left is the observer's word that the
+    smaller was served as the latest at ``observed_at``, which anyone confirms by
+    fetching the log's latest checkpoint (below ``old``'s size, the log went back) or
+    asking for a consistency proof to ``old``'s size (a log that went back has none);
     (5) ``inconsistent``: the proof from the smaller to the larger must fail (a proof
     that verifies voids the evidence; a third party may also ask the log for a fresh
     proof between the two signed sizes: none exists).
 
     Raises:
-        ValidationError: the evidence does not show misbehaviour.
-        NoteError, CheckpointSignatureError, KeyFormatError: a checkpoint does not verify.
+        ValidationError: the evidence does not show misbehaviour (a rollback: a proof
+            that does not chain the two, too few witnesses, or a cosignature dated after
+            the observation).
+        NoteError, CheckpointSignatureError, KeyFormatError: a checkpoint, a trusted
+            witness's cosignature, or a key does not verify.
     """
     record = Evidence.from_dict(data)  # (1)
     if record.kind not in KINDS:
@@ -215,7 +244,18 @@ def verify_evidence(data: Any, log_key: str) -> Evidence:
     if record.kind == ROLLBACK:  # (4)
         if new.size > old.size:
             raise ValidationError("the later checkpoint is larger: no rollback", field="kind")
-        return record
+        proven = False
+        if record.proof:  # (4a)
+            try:
+                merkle.verify_consistency(new.size, old.size, new.root, old.root, record.proof)
+            except LedgerError as e:
+                raise ValidationError(
+                    f"the proof does not show the smaller tree a prefix of the larger: {e}",
+                    field="proof",
+                ) from None
+            proven = True
+        witnessed = _witnessed(record, old, witness_keys, min_witnesses)  # (4b)
+        return replace(record, witnessed=witnessed, prefix_proven=proven)
     small, large = (old, new) if old.size < new.size else (new, old)
     try:  # (4)
         merkle.verify_consistency(small.size, large.size, small.root, large.root, record.proof)
@@ -224,16 +264,69 @@ def verify_evidence(data: Any, log_key: str) -> Evidence:
     raise ValidationError("the consistency proof verifies: no split view", field="proof")
 
 
+def _witnessed(
+    record: Evidence,
+    old: Checkpoint,
+    witness_keys: Iterable[Verifier | str],
+    min_witnesses: int,
+) -> tuple[tuple[str, int], ...]:
+    """Step (4b) of `verify_evidence`: the trusted witnesses' dated cosignatures on the
+    larger checkpoint, each no later than the observation."""
+    trusted = {(w.name, w.key_hash): w for w in parse_witness_keys(witness_keys)}
+    try:
+        observed = int(parse_time(record.observed_at, "observed_at").timestamp())
+    except LedgerError as e:
+        raise ValidationError(f"observed_at: {e.message}", field="observed_at") from None
+    found: dict[str, int] = {}
+    for line in Note.from_bytes(record.old).signatures:
+        witness = trusted.get((line.name, line.key_hash))
+        if witness is None:
+            continue
+        stamp = verify_cosignature(old, line, witness)
+        if stamp > observed:
+            raise ValidationError(
+                f"{witness.name} cosigned the larger checkpoint at {stamp}, after the "
+                "observation: the order is not shown",
+                field="old_checkpoint",
+            )
+        found[witness.name] = min(stamp, found.get(witness.name, stamp))
+    if len(found) < min_witnesses:
+        raise ValidationError(
+            f"{len(found)} of the required {min_witnesses} witnesses cosigned the larger "
+            "checkpoint",
+            field="old_checkpoint",
+        )
+    return tuple(sorted(found.items()))
+
+
 @dataclass(frozen=True)
 class WitnessState:
-    """A witness's memory of one log: its pinned key and the checkpoint it cosigned last."""
+    """A witness's memory of one log: its pinned key, the checkpoint it cosigned last (the
+    log's signature only) and its own dated cosignature line on it (None: a state kept
+    before the line was), which a rollback's evidence carries to date the larger size."""
 
     log_key: str
     seen: Seen
+    cosignature: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of the witness's state file (docs/FORMAT.md)."""
-        return {"format": STATE_FORMAT, "log_key": self.log_key, "seen": self.seen.to_dict()}
+        out: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "log_key": self.log_key,
+            "seen": self.seen.to_dict(),
+        }
+        if self.cosignature is not None:
+            out["cosignature"] = self.cosignature
+        return out
+
+    def cosigned_note(self) -> str:
+        """The remembered checkpoint with the witness's own cosignature line, if kept."""
+        if self.cosignature is None:
+            return self.seen.note
+        line = NoteSignature.from_line(self.cosignature, where="cosignature")
+        parsed = Note.from_bytes(self.seen.note)
+        return Note(parsed.text, [*parsed.signatures, line]).to_bytes().decode()
 
     @classmethod
     def from_dict(cls, data: Any, log_key: str | None = None) -> WitnessState:
@@ -248,7 +341,12 @@ class WitnessState:
         key = data.get("log_key")
         if not isinstance(key, str) or (log_key is not None and key != log_key):
             raise ValidationError("the state file was kept for another log key", field="state")
-        return cls(key, Seen.from_dict(data.get("seen"), key))
+        line = data.get("cosignature")
+        if line is not None and not isinstance(line, str):
+            raise ValidationError("cosignature must be a signature line", field="cosignature")
+        if line is not None:
+            NoteSignature.from_line(line, where="cosignature")  # well formed, or refused
+        return cls(key, Seen.from_dict(data.get("seen"), key), line)
 
 
 def cosign_next(
@@ -282,10 +380,13 @@ def cosign_next(
     else:
         seen = previous.seen
         checkpoint = verify_checkpoint(note, log_key, origin=seen.checkpoint.origin)  # (1)
-        refuse_rollback(seen, note, checkpoint, log_key, proof, observed_at)  # (3)
+        # the evidence of a rollback carries the witness's own dated line on the larger
+        dated = Seen(previous.cosigned_note(), seen.checkpoint)
+        refuse_rollback(dated, note, checkpoint, log_key, proof, observed_at)  # (3)
         check_consistent(seen, note, log_key, proof, observed_at)  # (2)
     line = cosign_checkpoint(checkpoint, witness, timestamp)  # (4)
-    return WitnessState(log_key, Seen(log_only(note, log_key), checkpoint)), line
+    kept = Seen(log_only(note, log_key), checkpoint)
+    return WitnessState(log_key, kept, line.to_line().rstrip("\n")), line
 
 
 def log_only(note: str, log_key: str) -> str:

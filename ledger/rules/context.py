@@ -44,6 +44,11 @@ MAX_BACKDATE = timedelta(hours=72)
 #: genesis entry names another ``recovery_wait``: time for the subject (and its monitor)
 #: to see it and cancel it with any key it still holds
 RECOVERY_WAIT = timedelta(days=7)
+#: how far back a ``key.rotate`` may report a removed key compromised (``compromised_since``,
+#: rule set 2). Unbounded, one report (by the actor, or by a thief holding one of its full
+#: keys) would turn everything the key ever signed amber. A rule constant, not a server
+#: setting: every auditor replays the same rule, so changing it is a rule-set change.
+MAX_COMPROMISE_BACKDATE = timedelta(days=30)
 
 #: the kinds a scoped key may sign, per scope. No scope reaches ``key.*``: a scoped key
 #: never rotates keys, reports a compromise or cancels a recovery.

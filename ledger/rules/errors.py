@@ -188,6 +188,19 @@ class PrefixTakenError(RuleError):
     code = "prefix-taken"
 
 
+class LookalikeNameError(RuleError):
+    """A brand's name has the TR39 confusable skeleton of another brand's name."""
+
+    code = "lookalike-name"
+
+
+class CompromiseTooOldError(RuleError):
+    """``compromised_since`` lies further back than the rules allow, or before the key
+    could sign."""
+
+    code = "compromise-too-old"
+
+
 class RecoveryWaitError(RuleError):
     """``recovery_wait`` is set by the genesis operator's registration only."""
 

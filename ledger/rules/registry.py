@@ -34,6 +34,7 @@ from ledger.events import (
     parse_time,
 )
 from ledger.rules.context import (
+    MAX_COMPROMISE_BACKDATE,
     Context,
     current_key,
     is_full_key,
@@ -50,12 +51,14 @@ from ledger.rules.errors import (
     BrandPrefixesError,
     CannotRevokeOperatorError,
     CompromisedInFutureError,
+    CompromiseTooOldError,
     EmptyRotationError,
     EmptyScopeError,
     FormatRetiredError,
     GenesisError,
     KeyInUseError,
     LastKeyError,
+    LookalikeNameError,
     NotAuthorizationOwnerError,
     NotBrandError,
     NothingCompromisedError,
@@ -78,6 +81,7 @@ from ledger.rules.errors import (
     UnknownSubjectError,
     UpgradeError,
 )
+from ledger.rules.skeleton import skeleton
 from ledger.rules.state import (
     ActorRecord,
     AuthorizationRecord,
@@ -235,6 +239,7 @@ def _actor_register(ctx: Context, event: ActorRegister) -> list[Record]:
     _check_prefixes(event)
     if ctx.rules >= 2:  # rule set 1 let prefixes overlap (docs/ARCHITECTURE.md section 4)
         _check_prefixes_free(ctx.state, event.prefixes or ())
+        _check_name_free(ctx.state, event)
     keys = _new_keys(ctx.state, event.keys, event.subject, ctx.index)
     return [_actor_record(event, ctx.index), *keys]
 
@@ -271,6 +276,22 @@ def _check_prefixes_free(state: State, prefixes: Iterable[str]) -> None:
                         f"prefix {prefix} overlaps {held}, held by {actor.id}",
                         field=f"prefixes[{i}]",
                     )
+
+
+def _check_name_free(state: State, event: ActorRegister) -> None:
+    """Refuse a brand whose name looks like another brand's (the same TR39 confusable
+    skeleton after NFKC and case folding, ledger.rules.skeleton): "ACME", "Acme" with a
+    Cyrillic A, or "Acme" in full-width letters would show shoppers a second "Acme". Revoked
+    brands keep their names, as they keep their prefixes."""
+    if event.role != Role.BRAND:
+        return
+    wanted = skeleton(event.name)
+    for actor in state.actors.values():
+        if actor.role == Role.BRAND and skeleton(actor.name) == wanted:
+            raise LookalikeNameError(
+                f"name {event.name!r} looks like {actor.name!r}, the name of {actor.id}",
+                field="name",
+            )
 
 
 def _new_keys(
@@ -332,9 +353,17 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
                 "compromised_since applies to the keys a key.rotate removes",
                 field="compromised_since",
             )
-        if parse_time(event.compromised_since, "compromised_since") > event.at:
+        since = parse_time(event.compromised_since, "compromised_since")
+        if since > event.at:
             raise CompromisedInFutureError(
                 "a key is reported compromised as of a time before the report",
+                field="compromised_since",
+            )
+        if ctx.rules >= 2 and since < ctx.now - MAX_COMPROMISE_BACKDATE:
+            # bounded by the log's clock, which the signer does not choose
+            raise CompromiseTooOldError(
+                f"a key is reported compromised at most {MAX_COMPROMISE_BACKDATE.days} days"
+                " back from the log's time",
                 field="compromised_since",
             )
     removed = [
@@ -345,6 +374,8 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
         )
         for i, key_id in enumerate(event.remove)
     ]
+    if ctx.rules >= 2 and event.compromised_since is not None:
+        _check_compromise_after_key(event.compromised_since, removed)
     added = _new_keys(state, event.add, subject.id, ctx.index, "add", event.scope or ())
     # only a full key can rotate again: an actor left with scoped keys alone could never
     # manage its keys and would need an operator's recovery
@@ -359,6 +390,19 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
             f"{subject.id} must keep at least one current, unscoped key", field="remove"
         )
     return [*removed, *added]
+
+
+def _check_compromise_after_key(since: str, removed: Iterable[KeyRecord]) -> None:
+    """Refuse a compromise time before a removed key could sign: before a recovered key's
+    ``effective`` time. (An ordinary key signed nothing before its registration, so a
+    time before it marks nothing more; the state keeps no times to compare with.)"""
+    for key in removed:
+        if key.effective is not None and parse_time(since) < parse_time(key.effective):
+            raise CompromiseTooOldError(
+                f"key {key.key_id} signed nothing before {key.effective}, when its recovery"
+                " took effect",
+                field="compromised_since",
+            )
 
 
 def _live_subject(state: State, subject_id: str) -> ActorRecord:

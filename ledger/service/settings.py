@@ -25,6 +25,8 @@
 - ``PROVENANCE_RATE`` (20/s), ``PROVENANCE_BURST`` (60): public requests per client.
 - ``PROVENANCE_WRITE_RATE`` (6000 per minute), ``PROVENANCE_WRITE_BURST`` (2000): signed
   events each actor may append through the API (api.quota; docs/OPERATIONS.md).
+- ``PROVENANCE_BAD_SIGNATURES`` (10): writes with a signature that does not verify a
+  client may send before 429 ``bad-signatures``, refilling over 10 minutes (api.badsigs).
 - ``REDIS_URL``: share rate limits between workers through Redis, and keep the write
   quotas there instead of the database.
 - ``PROVENANCE_PLACE_HEADER``: a trusted header with the client's country
@@ -37,8 +39,9 @@
 - ``PROVENANCE_WITNESSES``: the C2SP verifier keys (type 0x04) of the witnesses whose
   cosignatures the log accepts and counts, separated by commas or whitespace.
 - ``PROVENANCE_PUBLIC_ORIGINS``: the origins (``https://verify.example.com``) the page's
-  forms may be posted from, separated by commas or whitespace (empty: the request's own
-  origin and that of ``PROVENANCE_PUBLIC_URL``). See api/csrf.py, docs/OPERATIONS.md.
+  forms may be posted from, separated by commas or whitespace (empty: the origin of
+  ``PROVENANCE_PUBLIC_URL`` and the server's own address, never the ``Host`` header).
+  See api/csrf.py, docs/OPERATIONS.md.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class Settings:
     burst: int = 60
     write_rate: float = 6000.0  # signed events per actor per minute
     write_burst: int = 2000
+    bad_signatures: int = 10  # per client, refilling over 10 minutes (api.badsigs)
     redis_url: str | None = None
     place_header: str | None = None
     replica_urls: tuple[str, ...] = ()
@@ -170,6 +174,7 @@ class Settings:
             burst=int(env.get("PROVENANCE_BURST", 60)),
             write_rate=float(env.get("PROVENANCE_WRITE_RATE", 6000)),
             write_burst=int(env.get("PROVENANCE_WRITE_BURST", 2000)),
+            bad_signatures=int(env.get("PROVENANCE_BAD_SIGNATURES", 10)),
             redis_url=env.get("REDIS_URL") or None,
             place_header=env.get("PROVENANCE_PLACE_HEADER") or None,
             replica_urls=tuple(

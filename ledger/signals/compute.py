@@ -10,8 +10,9 @@ Each signal has a stable code and the evidence a brand needs to act on it:
   ``travel_kmh`` could cover in the time between (two scans in one city, or one
   country, never fire). Only places from a trusted proxy's geolocation header count:
   a client's ``?place=`` hint is anyone's to type, so it is shown, never evidence;
-- ``many-scanners``: more distinct scanners within one day than one unit plausibly has
-  (client hashes change daily, so a day is the natural window). A scanner is a network
+- ``many-scanners``: more distinct scanners within one UTC day than one unit plausibly
+  has (client and network pseudonyms change daily, so the day is the window: one
+  network seen before and after midnight is never two scanners). A scanner is a network
   (IPv4 /24, IPv6 /48: addresses drawn from one network, and an IPv6 /64 alone holds
   2^64, are one scanner), or the client when its network is unknown. An owner cookie
   that is not an owner's (`OWNER_PREFIX`) names no client: every such scan counts as one
@@ -182,7 +183,11 @@ def many_scanners(
     scans: Sequence[ScanFact], thresholds: Thresholds = Thresholds()
 ) -> Signal | None:
     """More distinct scanners (`ScanFact.scanner`: networks, else clients) within any 24
-    hours than ``scanners_per_day``."""
+    hours of one UTC day than ``scanners_per_day``.
+
+    The window never spans midnight: a scan's network and client pseudonyms are keyed
+    with the day's salt, so one network seen on both sides of midnight bears two names,
+    and a window across it would count six networks as twelve scanners."""
     best: tuple[int, int, int] | None = None  # (clients, start, end) indices
     start = 0
     # A sliding window with a count per client: linear in the scans, because the
@@ -190,7 +195,9 @@ def many_scanners(
     window: Counter[str] = Counter()
     for end, scan in enumerate(scans):
         window[scan.scanner] += 1
-        while scan.at - scans[start].at > timedelta(days=1):
+        while scan.at - scans[start].at > timedelta(days=1) or (
+            scans[start].at.date() != scan.at.date()  # another day's pseudonyms
+        ):
             gone = scans[start].scanner
             window[gone] -= 1
             if not window[gone]:

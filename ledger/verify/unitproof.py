@@ -18,8 +18,13 @@ The entries are the unit's whole chain plus, for every key that signed one of th
 the entry that registered that key (``actor.register``, ``key.rotate`` or
 ``key.recover``), transitively up to the genesis entry: so every signature is checked
 against a key the log itself recorded, with nothing but the log's key (and the
-witnesses' keys) pinned. A recovered key's signatures count only from its ``effective``
-log time. Each section is a standard tlog-proof whose ``extra`` is the record (the leaf hash is
+witnesses' keys) pinned. Those entries are held to the log's key rules, as the server
+applied them: a ``key.rotate`` counts only if its subject signed it (rule set 2: never an
+operator for another), a ``key.recover`` only if an operator signed it with an
+``effective`` time at least the log's recovery wait after its log time, and its key
+signs nothing before then, nor after a ``key.recover.cancel`` the proof holds; a scoped
+key signs only its scope's kinds (ledger.rules.context.SCOPE_KINDS). Each section is a
+standard tlog-proof whose ``extra`` is the record (the leaf hash is
 ``SHA-256(0x00 || extra)``, RFC 9162 2.1.1).
 
 When the checkpoint signs a map of heads (docs/FORMAT.md section 14), the ``map`` line
@@ -40,10 +45,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from ledger import codec, crypto, entry, merkle
 from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
-from ledger.events import ActorRegister, KeyRecover, KeyRotate, LogUpgrade, parse_time
+from ledger.events import (
+    ActorRegister,
+    KeyRecover,
+    KeyRecoverCancel,
+    KeyRotate,
+    LogUpgrade,
+    parse_time,
+)
 from ledger.map import commit as map_commit
 from ledger.map import proof as map_proof
 from ledger.map.proof import MapProofError
@@ -51,8 +64,10 @@ from ledger.map.trie import unit_key
 from ledger.note.checkpoint import Checkpoint, verify_checkpoint
 from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
+from ledger.rules.context import RECOVERY_WAIT, SCOPE_KINDS
 from ledger.verify.recompute import Switch, actor_from_register, recompute
 from ledger.verify.verdict import Reason
+from ledger.vocab import Role
 
 HEADER = "provenance-ledger/unit-proof@v1"
 TLOG_PROOF = "c2sp.org/tlog-proof@v1"
@@ -192,7 +207,8 @@ def verify(
             ``witness_keys`` verifies, and at least ``min_witnesses`` of them cosigned;
         (3) every entry is included in the checkpoint (RFC 9162 2.1.3.2);
         (4) every entry is signed by a key that an earlier entry in the proof
-            registered for its signer (the genesis entry by the key it introduces);
+            registered for its signer by the log's key rules (module docstring; the
+            genesis entry by the key it introduces), within the key's scope;
         (5) the unit's entries form its chain: a commission first, then each ``prev``
             naming the previous event's hash; any other entry registers keys;
         (6) when the checkpoint signs a map root: the map proof shows the unit's latest
@@ -221,7 +237,13 @@ def verify(
             merkle.leaf_hash(item.leaf), item.index, checkpoint.size, item.proof, checkpoint.root
         )
         leaves.append((item.index, entry.Leaf.from_bytes(item.leaf, checkpoint.origin)))
-    _check_signatures(leaves)  # (4)
+    try:  # the log's own switch, from the proof's genesis and log.upgrade entries
+        switch: Switch | None = Switch.from_entries([(i, lf.signed.event) for i, lf in leaves])
+    except ValueError:
+        switch = None  # step (4) refuses such a proof: nobody vouches for the keys
+    _check_signatures(leaves, switch or Switch())  # (4)
+    if switch is None:
+        raise ProofError("the proof lacks entry 0", field="entries")
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
     complete = _check_complete(proof, checkpoint, chain)  # (6)
     actors = {
@@ -229,10 +251,6 @@ def verify(
         for i, leaf in leaves
         if isinstance(leaf.signed.event, ActorRegister)
     }
-    try:  # the log's own switch, from the proof's genesis and log.upgrade entries
-        switch = Switch.from_entries([(i, leaf.signed.event) for i, leaf in leaves])
-    except ValueError as e:
-        raise ProofError(f"{e}: the proof lacks entry 0", field="entries") from None
     judged = recompute(chain, actors, switch=switch)  # (7)
     return VerifiedUnit(
         proof.gtin,
@@ -269,44 +287,114 @@ def _check_complete(
     return True
 
 
-def _check_signatures(leaves: Sequence[tuple[int, entry.Leaf]]) -> None:
-    """Step (4): keys come only from earlier key-registering entries of the proof."""
-    keys: dict[str, tuple[str, str]] = {}  # key id -> (actor, base64url public key)
-    effective: dict[str, str] = {}  # key id -> when an operator's key.recover takes effect
+@dataclass
+class _ProvenKey:
+    """A key as the proof's own entries establish it (the rules' `KeyRecord`, in small)."""
+
+    actor: str
+    public: str
+    scope: tuple[str, ...] = ()
+    #: a recovered key's ``effective`` log time (None: not recovered)
+    effective: datetime | None = None
+    recovered: bool = False
+    gone: bool = False  # rotated out, or its recovery cancelled, by an entry of the proof
+
+
+def _check_signatures(leaves: Sequence[tuple[int, entry.Leaf]], switch: Switch) -> None:
+    """Step (4): keys come only from earlier entries of the proof that the log's rules
+    let introduce them (`_introduce`); each key signs only within its scope, a
+    recovered key only from its ``effective`` log time, a removed key no more."""
+    keys: dict[str, _ProvenKey] = {}
+    roles: dict[str, str] = {}  # actor -> role, from the proof's actor.register entries
+    wait = RECOVERY_WAIT
     for index, leaf in leaves:
         signed, event = leaf.signed, leaf.signed.event
-        introduced = _introduced(event)
+        where = f"entries[{index}]"
         if index == 0 and isinstance(event, ActorRegister) and event.subject == event.actor:
-            keys.update(introduced)  # the genesis entry is signed by a key it introduces
-        owner, public = keys.get(signed.key, (None, None))
-        if public is None or owner != event.actor:
+            # the genesis entry is signed by a key it introduces
+            keys.update({k: _ProvenKey(event.subject, p) for k, p in _listed(event.keys)})
+            if event.recovery_wait is not None:
+                wait = timedelta(seconds=event.recovery_wait)
+        key = keys.get(signed.key)
+        if key is None or key.gone or key.actor != event.actor:
             raise SignatureError(
                 f"entry {index} is signed by a key no earlier entry gave {event.actor}",
-                field=f"entries[{index}]",
+                field=where,
             )
-        if signed.key in effective and leaf.received_at < parse_time(effective[signed.key]):
+        if key.effective is not None and leaf.received_at < key.effective:
             # an operator's recovered key signs nothing before its waiting period ends
             raise SignatureError(
-                f"entry {index} is signed by a recovered key before it took effect",
-                field=f"entries[{index}]",
+                f"entry {index} is signed by a recovered key before it took effect", field=where
+            )
+        if key.scope and not any(event.kind in SCOPE_KINDS[s] for s in key.scope):
+            raise SignatureError(
+                f"entry {index}: a key scoped to {', '.join(key.scope)} signed {event.kind}",
+                field=where,
             )
         try:
-            entry.verify_event(signed, crypto.public_key_from_b64(public))
+            entry.verify_event(signed, crypto.public_key_from_b64(key.public))
         except LedgerError as e:
-            raise SignatureError(f"entry {index}: {e.message}", field=f"entries[{index}]") from e
-        keys.update(introduced)
-        if isinstance(event, KeyRecover):
-            effective.update({k: event.effective for k in introduced})
+            raise SignatureError(f"entry {index}: {e.message}", field=where) from e
+        if index > 0:
+            _introduce(keys, roles, event, leaf.received_at + wait, switch.at(index)[1], where)
+        if isinstance(event, ActorRegister):
+            roles[event.subject] = event.role
 
 
-def _introduced(event: object) -> dict[str, tuple[str, str]]:
+def _introduce(
+    keys: dict[str, _ProvenKey],
+    roles: dict[str, str],
+    event: object,
+    earliest: datetime,
+    rule_set: int,
+    where: str,
+) -> None:
+    """Apply a (verified) key-changing entry by the log's key rules (docs/ARCHITECTURE.md
+    section 4), refusing one the rules would have refused: an ``actor.register`` or a
+    ``key.recover`` signed by a non-operator; a ``key.rotate`` signed by anyone but its
+    subject (rule set 1 also let an operator); a recovery effective before ``earliest``
+    (its log time plus the log's recovery wait); a cancellation by another actor.
+
+    Raises:
+        SignatureError: the entry breaks one of these rules.
+    """
     if isinstance(event, ActorRegister):
-        return {crypto.key_id(codec.b64url_decode(k)): (event.subject, k) for k in event.keys}
-    if isinstance(event, KeyRotate):
-        return {crypto.key_id(codec.b64url_decode(k)): (event.subject, k) for k in event.add}
-    if isinstance(event, KeyRecover):
-        return {crypto.key_id(codec.b64url_decode(event.key)): (event.subject, event.key)}
-    return {}
+        if roles.get(event.actor) != Role.OPERATOR:
+            raise SignatureError("only an operator registers actors", field=where)
+        keys.update({k: _ProvenKey(event.subject, p) for k, p in _listed(event.keys)})
+    elif isinstance(event, KeyRotate):
+        operator_may = rule_set < 2 and roles.get(event.actor) == Role.OPERATOR
+        if event.actor != event.subject and not operator_may:
+            raise SignatureError(
+                f"{event.actor} signed a key.rotate for {event.subject}: only the subject's"
+                " own full key rotates its keys",
+                field=where,
+            )
+        for key_id in event.remove:
+            if key_id in keys and keys[key_id].actor == event.subject:
+                keys[key_id].gone = True
+        scope = tuple(event.scope or ())
+        keys.update({k: _ProvenKey(event.subject, p, scope) for k, p in _listed(event.add)})
+    elif isinstance(event, KeyRecover):
+        if roles.get(event.actor) != Role.OPERATOR:
+            raise SignatureError("only an operator signs a key.recover", field=where)
+        effective = parse_time(event.effective, "effective")
+        if effective < earliest:
+            raise SignatureError(
+                "a key.recover takes effect no sooner than the log's recovery wait", field=where
+            )
+        ((key_id, public),) = _listed((event.key,))
+        keys[key_id] = _ProvenKey(event.subject, public, (), effective, recovered=True)
+    elif isinstance(event, KeyRecoverCancel):
+        cancelled = keys.get(event.key)
+        if event.actor != event.subject:
+            raise SignatureError("only the subject cancels its recovery", field=where)
+        if cancelled is not None and cancelled.recovered and cancelled.actor == event.subject:
+            cancelled.gone = True
+
+
+def _listed(publics: Iterable[str]) -> list[tuple[str, str]]:
+    return [(crypto.key_id(codec.b64url_decode(p)), p) for p in publics]
 
 
 def _check_chain(
@@ -320,7 +408,8 @@ def _check_chain(
         unit = getattr(event, "unit", None)
         if unit is None or (unit.gtin, unit.serial) != (gtin, serial):
             # besides the unit's: the entries that registered keys, and the log's switch
-            if not isinstance(event, ActorRegister | KeyRotate | KeyRecover | LogUpgrade):
+            registry = ActorRegister | KeyRotate | KeyRecover | KeyRecoverCancel | LogUpgrade
+            if not isinstance(event, registry):
                 raise ProofError(f"entry {index} is neither the unit's nor a key's", field="chain")
             continue
         expected: str | None = None if previous is None else codec.b64url_encode(previous)

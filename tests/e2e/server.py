@@ -193,6 +193,7 @@ def server_env(
         "PROVENANCE_PUBLIC_URL": public_url,
         "PROVENANCE_RATE": "1000",
         "PROVENANCE_BURST": "5000",
+        "PROVENANCE_BAD_SIGNATURES": "5000",  # tests of refusals share one server
         "PROVENANCE_METRICS_TOKEN": METRICS_TOKEN,
         **(extra_env or {}),
     }

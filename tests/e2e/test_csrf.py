@@ -345,3 +345,54 @@ def test_a_cross_site_form_in_chromium_is_refused(browser: Any, live_server: Liv
     finally:
         evil.shutdown()
         evil.server_close()
+
+
+def test_a_rebound_host_is_not_the_servers_own_origin(asgi_server: Served) -> None:
+    """DNS rebinding: a page on rebound.example, whose name now resolves to this server,
+    posts with ``Host`` and ``Origin`` both its own. Without configured origins the
+    server trusted the Host header and took the form as its own; now it is refused."""
+    server = asgi_server
+    mint(server, "CSRF-REBIND")
+    with server.client() as victim:
+        token = page_token(victim, GTIN, "CSRF-REBIND")
+        rebound = {"Host": "rebound.example", "Origin": "http://rebound.example"}
+        _refused(_forge(victim, "CSRF-REBIND", "WRONG-CODE-0000000000", rebound, token))
+        # the page's own origin (PROVENANCE_PUBLIC_URL) still passes
+        own = _forge(
+            victim, "CSRF-REBIND", "WRONG-CODE-0000000000", {"Origin": origin(victim)}, token
+        )
+        assert own.status_code != 403, own.text
+
+
+def _request(server: tuple[str, int] | None, host: str) -> Any:
+    from starlette.requests import Request
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "scheme": "http",
+        "headers": [(b"host", host.encode())],
+        "server": server,
+    }
+    return Request(scope)
+
+
+def test_without_configured_origins_the_public_url_and_the_bound_address_are_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("api.csrf.is_https", lambda request: False)
+    guard = CsrfGuard(KEY, public_url="https://verify.example.com")
+    demo = guard.allowed(_request(("127.0.0.1", 8000), "evil.example"))
+    assert demo == {
+        "https://verify.example.com",
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+    }
+    lan = guard.allowed(_request(("10.0.0.5", 8000), "evil.example:8000"))
+    assert lan == {"https://verify.example.com", "http://10.0.0.5:8000"}
+    v6 = guard.allowed(_request(("::1", 8000), "evil.example"))
+    assert "http://[::1]:8000" in v6 and "http://localhost:8000" in v6
+    assert guard.allowed(_request(None, "evil.example")) == {"https://verify.example.com"}
+    configured = CsrfGuard(KEY, origins=frozenset({"https://a.example"}))
+    assert configured.allowed(_request(("127.0.0.1", 8000), "x")) == {"https://a.example"}

@@ -283,3 +283,12 @@ def test_the_cli_rotates_recovers_and_cancels(live_server: LiveServer, tmp_path:
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1 and "recovery-too-soon" in done.stderr
     assert _size(server) == before
+
+
+@pytest.mark.parametrize("name", ["ACME", "\u0410\u0441m\u0435"])
+def test_a_second_brand_cannot_take_a_look_alike_name(live_server: LiveServer, name: str) -> None:
+    server, w = live_server, live_server.world.world
+    fields = {"role": "brand", "keys": [public_b64(55)], "prefixes": ["9508000"]}
+    register = w.sign("actor.register", "operator", subject="acme-look", name=name, **fields)
+    body = _refused(server, register, "lookalike-name")
+    assert "the name of acme" in body["detail"] and body["field"] == "name"

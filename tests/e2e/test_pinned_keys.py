@@ -223,3 +223,53 @@ def test_local_audit_of_an_empty_postgres_schema_creates_nothing(
         assert row is not None and row[0] == 0  # no table was created
     finally:
         drop_schema(postgres_url, schema)
+
+
+def _serve_at(db_url: str, tmp: Path, port: int, name: str) -> LiveServer:
+    """A seeded log ``name`` served at ``port`` (a server that comes back at the same
+    address serving another log)."""
+    from tests.e2e.server import ServerProcess, server_env
+
+    world, units = seed(db_url, name)
+    env = server_env(db_url, tmp, name, f"http://127.0.0.1:{port}")
+    process = ServerProcess(env, port=port)
+    process.start()
+    try:
+        process.wait_ready()
+    except BaseException:
+        process.kill()
+        raise
+    return LiveServer(url=process.url, units=units, world=world, server=process, env=env)
+
+
+def test_a_server_claiming_another_origin_cannot_swap_the_state(
+    tmp_path: Path, servers: list[LiveServer]
+) -> None:
+    """Audit and monitor state is kept per server URL (or pinned key), never per the
+    origin the server claims: the server at one URL that comes back serving another log
+    (another origin, a fresh history: its old log rolled away) is not audited against
+    a fresh state of that origin under the key it serves, but refused under the key
+    remembered for the URL."""
+    from tests.e2e.server import free_port
+
+    port = free_port()
+    first = _serve_at(f"sqlite:///{tmp_path}/x.db", tmp_path, port, "e2e-swap-x")
+    servers.append(first)
+    home = tmp_path / "home"
+    audited, _ = cli("audit", "--server", first.url, home=home)
+    assert audited["ok"]
+    watched, _ = cli("monitor", "--as", "acme", "--server", first.url, home=home)
+    assert watched["ok"]
+    first.stop()
+
+    swapped = _serve_at(f"sqlite:///{tmp_path}/y.db", tmp_path / "y", port, "e2e-swap-y")
+    servers.append(swapped)
+    assert swapped.url == first.url
+    _, err = cli("audit", "--server", swapped.url, home=home, code=1)
+    assert "error:" in err and len(err.strip().splitlines()) == 1
+    _, err = cli("monitor", "--as", "acme", "--server", swapped.url, home=home, code=1)
+    assert "error:" in err and len(err.strip().splitlines()) == 1
+    # with the new log's key pinned, its own state starts: that is the user's choice
+    key = httpx.get(f"{swapped.url}/v1/log/key").text.strip()
+    pinned, _ = cli("audit", "--server", swapped.url, "--log-key", key, home=home)
+    assert pinned["ok"]

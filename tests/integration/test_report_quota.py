@@ -134,7 +134,9 @@ def _answers(tmp_path: object, name: str, per_client: int, count: int, send: Sen
         config(name),
         policies=Policies(reports=ReportPolicy(per_client=per_client)),
     )
-    app = create_app(Settings.from_env({"PROVENANCE_HOME": "/nonexistent"}), ledger=ledger)
+    # the forms' Origin is the public URL's (api/csrf.py: never the Host header)
+    env = {"PROVENANCE_HOME": "/nonexistent", "PROVENANCE_PUBLIC_URL": "http://test"}
+    app = create_app(Settings.from_env(env), ledger=ledger)
     answers: list[httpx.Response] = []
 
     async def main() -> None:

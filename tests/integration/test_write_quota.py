@@ -41,7 +41,8 @@ class FakeClock:
 
 
 def _app(world: LedgerWorld, quota: WriteQuota) -> FastAPI:
-    app = create_app(Settings.from_env({"PROVENANCE_RATE": "1000"}), ledger=world.ledger)
+    env = {"PROVENANCE_RATE": "1000", "PROVENANCE_BAD_SIGNATURES": "1000"}  # junk by design
+    app = create_app(Settings.from_env(env), ledger=world.ledger)
     app.state.write_quota = quota
     return app
 

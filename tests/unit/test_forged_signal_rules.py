@@ -198,3 +198,44 @@ def test_network_pseudonyms_are_per_unit_and_name_no_address() -> None:
     assert network_pseudonym(key, "09506000134352", "A-1", "198.51.101.60") != one  # network
     assert network_pseudonym(b"x" * 32, "09506000134352", "A-1", "198.51.100.60") != one
     assert len(one) == 32 and set(one) <= set("0123456789abcdef")  # a hash, not the prefix
+
+
+def test_eleven_addresses_of_one_24_neither_fire_nor_corroborate() -> None:
+    """Eleven clients in one IPv4 /24 (network_of, then the per-unit pseudonym) are one
+    scanner and one reporter, however many days they report on."""
+    key = b"k" * 32
+    addresses = [f"203.0.113.{10 + i}" for i in range(11)]
+    assert len({network_of(a) for a in addresses}) == 1
+    nets = [network_pseudonym(key, "09506000134352", "S", a) for a in addresses]
+    scans = [
+        compute.ScanFact(T0 + timedelta(minutes=i), None, f"c{i}", None, n)
+        for i, n in enumerate(nets)
+    ]
+    assert many_scanners(scans) is None
+    facts = [report(i % 3, f"c{i}", n) for i, n in enumerate(nets)]
+    finding = corroborated(facts)
+    assert finding is not None and not finding.corroborated and finding.networks == 1
+    # eleven real networks do fire
+    real = [compute.ScanFact(s.at, None, s.client, None, f"net-{i}") for i, s in enumerate(scans)]
+    assert many_scanners(real) is not None
+
+
+def test_one_network_on_both_sides_of_midnight_is_not_two_scanners() -> None:
+    """A network's pseudonym changes with the day's salt: six networks scanned just
+    before and just after midnight bear twelve names, but never share a window."""
+    midnight = datetime(2026, 12, 2, tzinfo=UTC)
+    before = [
+        compute.ScanFact(midnight - timedelta(minutes=10 - i), None, f"a{i}", None, f"d1-net{i}")
+        for i in range(6)
+    ]
+    after = [
+        compute.ScanFact(midnight + timedelta(minutes=i), None, f"b{i}", None, f"d2-net{i}")
+        for i in range(6)
+    ]
+    assert many_scanners(before + after) is None
+    # eleven networks within one day still fire
+    day = [
+        compute.ScanFact(midnight + timedelta(hours=1, minutes=i), None, f"x{i}", None, f"n{i}")
+        for i in range(11)
+    ]
+    assert many_scanners(before + day) is not None

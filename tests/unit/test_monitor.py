@@ -1,5 +1,5 @@
 """The brand monitor's pure core (ledger.audit.monitor) and look-alike names
-(ledger.audit.skeleton): what touches a brand is reported, the brand's own entries are
+(ledger.rules.skeleton): what touches a brand is reported, the brand's own entries are
 not, and the state survives a round trip."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import codec, crypto
-from ledger.audit.monitor import Brand, MonitorState, entry_dict, scan
-from ledger.audit.skeleton import look_alike, skeleton
+from ledger.audit.monitor import Brand, Keyring, MonitorState, entry_dict, scan
 from ledger.entry import Leaf
 from ledger.errors import ValidationError
+from ledger.rules.skeleton import look_alike, skeleton
+from tests.factories import key as tkey
 from tests.factories import public_b64
 from tests.profiles import examples
 from tests.rules_factories import World
@@ -24,19 +25,43 @@ OPERATOR_KEY = crypto.key_id(codec.b64url_decode(public_b64(1)))
 GTIN_ACME = "09506000134352"
 
 
+#: key id -> seed of `tests.factories.key`, so `served` can sign as any test key
+SEEDS = {crypto.key_id(codec.b64url_decode(public_b64(n))): n for n in range(1, 20)}
+
+
 def served(index: int, kind: str, actor: str, key: str, **fields: Any) -> dict[str, Any]:
-    """A served entry dict, as `entry_dict` reads it from a leaf."""
+    """A served entry dict, as `entry_dict` reads it from a leaf: signed (format 1) by
+    the key whose id is ``key``."""
+    event = {"kind": kind, "actor": actor, "time": "2026-11-28T12:00:00Z", **fields}
+    sig = crypto.sign(tkey(SEEDS[key]), crypto.DOMAIN_EVENT, codec.canonical(event))
     return {
         "index": index,
-        "event": {"kind": kind, "actor": actor, "time": "2026-11-28T12:00:00Z", **fields},
+        "event": event,
         "key": key,
+        "sig": codec.b64url_encode(sig),
+        "v": 1,
+        "origin": None,
         "hash": f"H{index}",
     }
 
 
-def registered() -> Brand:
-    """Acme, after its registration and one authorization (of ``shop``, id ``H2``)."""
+GENESIS = served(
+    0,
+    "actor.register",
+    "operator",
+    OPERATOR_KEY,
+    subject="operator",
+    role="operator",
+    name="Registry",
+    keys=[public_b64(1)],
+)
+
+
+def registered() -> tuple[Brand, Keyring]:
+    """Acme, after the genesis, its registration and one authorization (of ``shop``, id
+    ``H2``), and the keys the monitor learnt."""
     entries = [
+        GENESIS,
         served(
             1,
             "actor.register",
@@ -50,9 +75,9 @@ def registered() -> Brand:
         ),
         served(2, "authorize", "acme", ACME_KEY, partner="shop", role="retailer"),
     ]
-    alerts, brand = scan(Brand("acme"), entries)
+    alerts, brand, keyring = scan(Brand("acme"), Keyring(), entries)
     assert alerts == []
-    return brand
+    return brand, keyring
 
 
 @pytest.mark.parametrize(
@@ -90,20 +115,20 @@ def test_case_never_matters_and_a_skeleton_is_its_own(name: str) -> None:
 
 
 def test_the_brands_own_entries_raise_nothing() -> None:
-    brand = registered()
+    brand, keyring = registered()
     own = [
         served(3, "commission", "acme", ACME_KEY, unit={"gtin": GTIN_ACME, "serial": "A"}),
         served(4, "product.register", "acme", ACME_KEY, gtin=GTIN_ACME, name="Sneaker"),
         served(5, "key.rotate", "acme", ACME_KEY, subject="acme", add=[public_b64(3)], remove=[]),
         served(6, "authorization.revoke", "acme", ACME_KEY, authorization="H2"),
     ]
-    alerts, after = scan(brand, own)
+    alerts, after, _ = scan(brand, keyring, own)
     assert alerts == []
     assert crypto.key_id(codec.b64url_decode(public_b64(3))) in after.keys  # rotated in
 
 
 def test_what_touches_the_brand_is_reported() -> None:
-    brand = registered()
+    brand, keyring = registered()
     stranger = crypto.key_id(codec.b64url_decode(public_b64(9)))
     entries = [
         # a key recovery, as the served entry of a kind this client may not know
@@ -137,7 +162,7 @@ def test_what_touches_the_brand_is_reported() -> None:
             prefixes=["950"],  # holds the brand's prefix
         ),
     ]
-    alerts, after = scan(brand, entries)
+    alerts, after, keyring = scan(brand, keyring, entries)
     codes = [(a.index, a.code) for a in alerts]
     assert codes == [
         (10, "key-recovery"),
@@ -156,7 +181,7 @@ def test_what_touches_the_brand_is_reported() -> None:
     unrelated = served(
         19, "actor.register", "operator", OPERATOR_KEY, subject="b", name="Beta", prefixes=["9507"]
     )
-    assert scan(after, [unrelated])[0] == []
+    assert scan(after, keyring, [unrelated])[0] == []
 
 
 def test_entry_dict_reads_a_real_leaf_and_the_state_round_trips() -> None:
@@ -166,7 +191,7 @@ def test_entry_dict_reads_a_real_leaf_and_the_state_round_trips() -> None:
     item = entry_dict(7, leaf.data)
     assert item["key"] == ACME_KEY and item["event"]["kind"] == "commission"
     assert item["hash"] == codec.b64url_encode(signed.hash)
-    state = MonitorState("log+key", None, 8, registered())
+    state = MonitorState("log+key", None, 8, *registered())
     again = MonitorState.from_dict(state.to_dict(), "acme", None)
     assert again == state
     with pytest.raises(ValidationError):
@@ -175,3 +200,71 @@ def test_entry_dict_reads_a_real_leaf_and_the_state_round_trips() -> None:
         MonitorState.from_dict(state.to_dict(), "acme", "another+key")
     with pytest.raises(ValidationError):
         MonitorState.from_dict({**state.to_dict(), "next_index": -1}, "acme", None)
+
+
+def test_a_forged_entry_is_reported_and_teaches_nothing() -> None:
+    brand, keyring = registered()
+    good = served(3, "commission", "acme", ACME_KEY, unit={"gtin": GTIN_ACME, "serial": "A"})
+    # the server rewrites a signed entry (another serial), keeping the brand's signature
+    rewritten = {
+        **good,
+        "index": 4,
+        "event": {**good["event"], "unit": {"gtin": GTIN_ACME, "serial": "B"}},
+    }
+    # an entry signed as the shop by a key no one was given, and one by the operator's key
+    # posing as acme, and a key rotation nobody signed (which must not add its key)
+    unknown = served(5, "sell", "shop", crypto.key_id(codec.b64url_decode(public_b64(15))))
+    posing = {**served(6, "commission", "operator", OPERATOR_KEY), "index": 6}
+    posing["event"] = {**posing["event"], "actor": "acme"}
+    rotate = served(7, "key.rotate", "acme", ACME_KEY, subject="acme", add=[public_b64(16)])
+    rotate["sig"] = codec.b64url_encode(bytes(64))
+    after_rotate = served(
+        8, "commission", "acme", crypto.key_id(codec.b64url_decode(public_b64(16)))
+    )
+    alerts, _, kept = scan(brand, keyring, [good, rewritten, unknown, posing, rotate, after_rotate])
+    assert [(a.index, a.code) for a in alerts] == [
+        (4, "forged-entry"),
+        (5, "forged-entry"),
+        (6, "forged-entry"),
+        (7, "forged-entry"),
+        (8, "forged-entry"),
+    ]
+    assert kept == keyring  # nothing forged added a key
+    assert "no current key" in alerts[1].message and "operator's key" in alerts[2].message
+
+
+def test_the_monitor_verifies_a_real_log_and_follows_rotations() -> None:
+    """Real leaves of the scripted log (format 2, bound to an origin) all verify; the
+    keys of every actor are learnt; a key rotated out signs nothing afterwards."""
+    import datetime
+
+    world = World.base(origin="test.example/log", format=2)
+    world.do("key.rotate", "shop", subject="shop", add=[public_b64(17)], remove=[])
+    old = crypto.key_id(codec.b64url_decode(public_b64(5)))
+    world.seeds["shop"] = 17
+    world.do("key.rotate", "shop", subject="shop", add=[], remove=[old])
+    when = datetime.datetime.now(datetime.UTC)
+    items = [
+        entry_dict(i, Leaf.build(s, when).data, "test.example/log") for i, s in enumerate(world.log)
+    ]
+    alerts, _, keyring = scan(Brand("acme"), Keyring(), items)
+    assert alerts == []
+    assert keyring.keys[crypto.key_id(codec.b64url_decode(public_b64(17)))][0] == "shop"
+    assert old not in keyring.keys
+    stale = world.copy()
+    stale.seeds["shop"] = 5
+    late = stale.sign(
+        "authorize",
+        "shop",
+        partner="x",
+        role="courier",
+        gtins=[GTIN_ACME],
+        prefixes=[],
+        not_before="2026-01-01T00:00:00Z",
+        not_after="2027-01-01T00:00:00Z",
+    )
+    item = entry_dict(len(world.log), Leaf.build(late, when).data, "test.example/log")
+    assert [a.code for a in scan(Brand("acme"), keyring, [item])[0]] == ["forged-entry"]
+    # and in another log's origin the same leaf does not verify
+    moved = entry_dict(3, Leaf.build(world.log[3], when).data, "test.example/other")
+    assert [a.code for a in scan(Brand("acme"), keyring, [moved])[0]] == ["forged-entry"]

@@ -401,3 +401,87 @@ def test_a_new_prefix_is_accepted_exactly_when_it_nests_with_no_brands(prefix: s
     else:
         world.accept(signed)
         assert world.state.actors["newco"].prefixes == (prefix,)
+
+
+# --- look-alike brand names ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["Acme", "ACME", "\u0410\u0441m\u0435", "\uff21\uff43\uff4d\uff45", " acme "]
+)
+def test_a_brand_named_like_another_brand_is_refused(name: str) -> None:
+    world = base()
+    data = {"subject": "copycat", "role": "brand", "name": name, "keys": [public_b64(34)]}
+    signed = world.sign("actor.register", "operator", prefixes=["9507000"], **data)
+    refused(world, signed, rules.LookalikeNameError, "name")
+
+
+def test_distinct_names_and_non_brands_pass_and_rule_set_1_kept_look_alikes() -> None:
+    world = base()
+    data = {"subject": "acne", "role": "brand", "name": "Acne", "keys": [public_b64(34)]}
+    world.accept(world.sign("actor.register", "operator", prefixes=["9507000"], **data))
+    # a partner may bear a brand's name (a brand's own shop): only brands are compared
+    shop = {"subject": "acme-shop", "role": "retailer", "name": "ACME", "keys": [public_b64(35)]}
+    world.accept(world.sign("actor.register", "operator", **shop))
+    old = World.base(rules=None)  # a log from before rule set 2 keeps what it accepted
+    copy = {"subject": "copycat", "role": "brand", "name": "ACME", "keys": [public_b64(36)]}
+    old.accept(old.sign("actor.register", "operator", prefixes=["9507000"], **copy))
+
+
+# --- compromised_since is bounded -----------------------------------------------------------
+
+
+def _compromise(world: World, since: str, seed: int = 2, remove: str = "", **extra: Any) -> Any:
+    return world.sign(
+        "key.rotate",
+        "acme",
+        seed=seed,
+        subject="acme",
+        add=[public_b64(11)],
+        remove=[remove or key_id(2)],
+        compromised_since=since,
+        **extra,
+    )
+
+
+def test_a_compromise_reaches_back_thirty_days_and_no_further() -> None:
+    world = base()
+    limit = NOW - rules.MAX_COMPROMISE_BACKDATE
+    refused(
+        world,
+        _compromise(world, format_time(limit - timedelta(seconds=1))),
+        rules.CompromiseTooOldError,
+        "compromised_since",
+    )
+    refused(
+        world,
+        _compromise(world, "2020-01-01T00:00:00Z"),
+        rules.CompromiseTooOldError,
+        "compromised_since",
+    )
+    world.accept(_compromise(world, format_time(limit)))  # exactly 30 days back: taken
+    assert world.state.keys[key_id(2)].compromised_since == format_time(limit)
+
+
+def test_a_recovered_key_is_never_compromised_before_it_took_effect() -> None:
+    world = base()
+    effective = NOW + timedelta(days=7)
+    world.do(
+        "key.recover",
+        "operator",
+        subject="acme",
+        key=public_b64(12),
+        effective=format_time(effective),
+    )
+    later = effective + timedelta(days=1)
+    when = {"time": format_time(later)}
+    before = _compromise(
+        world, format_time(effective - timedelta(hours=1)), remove=key_id(12), **when
+    )
+    refused(world, before, rules.CompromiseTooOldError, "compromised_since", now=later)
+    world.accept(_compromise(world, format_time(effective), remove=key_id(12), **when), later)
+
+
+def test_a_rule_set_1_log_kept_its_old_compromise_reports() -> None:
+    old = World.base(rules=None)
+    old.accept(_compromise(old, "2020-01-01T00:00:00Z"))

@@ -135,6 +135,13 @@ class KeyMachine(RuleBasedStateMachine):
                 if model.keys[s].removed:
                     expected = "key-removed"
                     break
+        if expected is None and compromised:
+            # a recovered key signed nothing before its effective time (compromise-too-old)
+            for s in remove:
+                effective = model.keys[s].effective
+                if effective is not None and since < effective:
+                    expected = "compromise-too-old"
+                    break
         if expected is None:
             gone = set(remove)
             full = sum(1 for s, k in model.keys.items() if s not in gone and k.full_at(model.now))

@@ -81,10 +81,17 @@ def test_many_scanners_counts_distinct_clients_within_a_day() -> None:
 
 
 def _most_clients_in_a_day(scans: list[ScanFact]) -> int:
-    """The definition, quadratic: the most distinct clients in any window ending at a scan."""
+    """The definition, quadratic: the most distinct clients in any window ending at a
+    scan, within the scan's UTC day (pseudonyms change with the day)."""
     return max(
         (
-            len({s.client for s in scans if end.at - timedelta(days=1) <= s.at <= end.at})
+            len(
+                {
+                    s.client
+                    for s in scans
+                    if end.at - timedelta(days=1) <= s.at <= end.at and s.at.date() == end.at.date()
+                }
+            )
             for end in scans
         ),
         default=0,

@@ -143,3 +143,58 @@ def test_submission_round_trips_through_the_log_side_parser() -> None:
 def test_malformed_submissions_are_refused(body: bytes) -> None:
     with pytest.raises(LedgerError):
         cosigning.parse_request(body)
+
+
+def _rolled_back(stamp: int = 8) -> dict[str, object]:
+    """A witness that cosigned sizes 10 and 20 (the latter at ``stamp``) is then shown
+    size 10 again: the rollback evidence it writes."""
+    state, _ = witness.cosign_next(None, signed(HONEST, 10), LOG_KEY, [], W1, 7, NOW)
+    grown, _ = witness.cosign_next(
+        state, signed(HONEST, 20), LOG_KEY, proof(HONEST, 10, 20), W1, stamp, NOW
+    )
+    kept = witness.WitnessState.from_dict(grown.to_dict(), LOG_KEY)  # the line survives
+    with pytest.raises(SplitViewError) as caught:
+        witness.cosign_next(kept, signed(HONEST, 10), LOG_KEY, proof(HONEST, 10, 20), W1, 9, NOW)
+    return caught.value.evidence
+
+
+def test_rollback_evidence_shows_the_log_signed_the_larger_size_first() -> None:
+    evidence = _rolled_back()
+    checked = witness.verify_evidence(evidence, LOG_KEY, [W1.verifier], min_witnesses=1)
+    # the witness dated the larger checkpoint before the observation, and the proof
+    # shows the smaller tree a prefix of the larger: the log signed 20 on top of 10
+    assert checked.witnessed == (("witness.example/w1", 8),)
+    assert checked.prefix_proven
+    # without trusted witnesses the file still shows the two sizes and the chain
+    assert witness.verify_evidence(evidence, LOG_KEY).prefix_proven
+
+
+def test_rollback_evidence_that_does_not_show_the_order_is_refused() -> None:
+    evidence = _rolled_back()
+    with pytest.raises(ValidationError, match="witnesses"):  # too few trusted witnesses
+        witness.verify_evidence(evidence, LOG_KEY, [W1.verifier], min_witnesses=2)
+    late = _rolled_back(stamp=2_000_000_000)  # dated after the observation (2026)
+    with pytest.raises(ValidationError, match="after the observation"):
+        witness.verify_evidence(late, LOG_KEY, [W1.verifier])
+    unchained = dict(evidence, proof=[note_b64(bytes(32))])
+    with pytest.raises(ValidationError, match="prefix"):
+        witness.verify_evidence(unchained, LOG_KEY)
+    # a forged witness line on the larger checkpoint is not taken as a date
+    old = str(evidence["old_checkpoint"])
+    head, _, last = old.rstrip("\n").rpartition("\n")
+    forged = head + "\n" + last[:-4] + ("AAAA" if not last.endswith("AAAA") else "BBBB") + "\n"
+    with pytest.raises(LedgerError):
+        witness.verify_evidence(dict(evidence, old_checkpoint=forged), LOG_KEY, [W1.verifier])
+    # the observer's order reversed (the smaller kept first) is no rollback
+    reversed_ = dict(
+        evidence, old_checkpoint=evidence["new_checkpoint"], new_checkpoint=signed(HONEST, 20)
+    )
+    with pytest.raises(ValidationError):
+        witness.verify_evidence(reversed_, LOG_KEY)
+
+
+def note_b64(raw: bytes) -> str:
+    """Standard base64, as evidence files carry hashes."""
+    import base64
+
+    return base64.b64encode(raw).decode()

@@ -17,12 +17,17 @@ Latin, Cyrillic, Greek, digit and CJK/kana prototypes that brand names use. The 
 packages were weighed first: ``confusable-homoglyphs`` (3.3.1, 2024) answers "is this
 string mixed-script or confusable" but computes no skeleton to compare two names, and
 ``confusables`` (1.2.0, 2021, unmaintained) enumerates variants rather than mapping to a
-prototype; neither gives TR39's skeleton, so the mapping is bundled here. Pure.
+prototype; neither gives TR39's skeleton, so the mapping is bundled here.
+
+It lives with the rules because the rules refuse a brand registered under a name that
+looks like another brand's (`lookalike-name`, ledger.rules.registry); the brand monitor
+(ledger.audit.monitor) reports look-alikes with the same function. Pure.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 #: source character -> prototype (confusables.txt, MA), lower-case prototypes for letters
 CONFUSABLES: dict[str, str] = {
@@ -125,6 +130,7 @@ def _map(text: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=4096)  # each registration compares against every brand's name
 def skeleton(name: str) -> str:
     """The TR39 skeleton of ``name`` after NFKC and case folding (module docstring): two
     names look alike exactly when their skeletons are equal. Whitespace runs count as
