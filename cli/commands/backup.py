@@ -74,7 +74,9 @@ def backup(
 
 @app.command()
 def restore(
-    file: Path = typer.Argument(..., help="a backup made by `provenance backup`"),
+    file: Path = typer.Argument(
+        None, help="a backup made by `provenance backup` (none: catch the database up in place)"
+    ),
     tail: Path = typer.Option(
         None, "--tail", help="an export bundle of this log holding the entries after the backup"
     ),
@@ -86,16 +88,20 @@ def restore(
     log_key: str = typer.Option(None, "--log-key", help="the log's verifier key"),
 ) -> None:
     """Restore FILE into the database's empty place, after checking it is a sound,
-    audited copy of this log that reaches every checkpoint the log published."""
+    audited copy of this log that reaches every checkpoint the log published. Without
+    FILE, catch the database (a PostgreSQL one restored from its archive) up in place
+    from --tail."""
     from datetime import UTC, datetime
 
     from ledger.audit.bundle import parse_bundle
     from ledger.events import format_time
-    from ledger.service.backup import restore_sqlite
+    from ledger.service.backup import catch_up, restore_sqlite
 
     _local_only("restore")
     if accept_shorter_log is not None and not accept_shorter_log.strip():
         raise UsageError("--accept-shorter-log needs an incident note")
+    if file is None and tail is None:
+        raise UsageError("give a backup FILE, or --tail BUNDLE to catch the database up in place")
     spec, key, water = _setup(log_key)
     bundle = None
     if tail is not None:
@@ -103,18 +109,34 @@ def restore(
             bundle = parse_bundle(tail.read_bytes())
         except OSError as e:
             fail(f"cannot read {tail}: {e.strerror}")
-    done = restore_sqlite(
-        file,
-        spec.database_url,
-        spec.name,
-        spec.origin,
-        key,
-        water,
-        tail=bundle,
-        accept_shorter=accept_shorter_log,
-        now=format_time(datetime.now(UTC)),
-    )
-    lines = [safe(f"restored {done.size} entries into {done.path} (audit passed)")]
+    now = format_time(datetime.now(UTC))
+    if file is None:
+        if bundle is None:  # said above; for the type checker
+            raise UsageError("--tail BUNDLE is needed without a backup FILE")
+        done = catch_up(
+            spec.database_url,
+            spec.name,
+            spec.origin,
+            key,
+            water,
+            bundle,
+            accept_shorter=accept_shorter_log,
+            now=now,
+        )
+    else:
+        done = restore_sqlite(
+            file,
+            spec.database_url,
+            spec.name,
+            spec.origin,
+            key,
+            water,
+            tail=bundle,
+            accept_shorter=accept_shorter_log,
+            now=now,
+        )
+    where = safe(spec.database_url) if file is None else safe(done.path)
+    lines = [safe(f"restored {done.size} entries into {where} (audit passed)")]
     if done.tail:
         lines.append(safe(f"  {done.tail} entries recovered from {tail}"))
     if done.incident is not None:
@@ -127,7 +149,7 @@ def restore(
         )
     emit(
         {
-            "database": done.path,
+            "database": spec.database_url if file is None else done.path,
             "size": done.size,
             "recovered": done.tail,
             "high_water": done.mark,

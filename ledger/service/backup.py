@@ -91,7 +91,7 @@ def backup_sqlite(
     partial.unlink(missing_ok=True)
     try:
         copy_sqlite(source, partial, pages=pages, progress=progress)
-        copy = _audit_copy(partial, name, log_key, audit_progress)
+        copy = _audit_copy(f"sqlite:///{partial}", name, log_key, audit_progress, label=str(out))
         settle(partial)
         os.replace(partial, out)
         fsync_tree(out)
@@ -152,7 +152,16 @@ def restore_sqlite(
         target.parent.mkdir(parents=True, exist_ok=True)
         copy_sqlite(backup, partial)  # the backup file itself is never written
         copy = _restore_into(
-            partial, name, origin, log_key, water, tail, accept_shorter, now, progress
+            f"sqlite:///{partial}",
+            name,
+            origin,
+            log_key,
+            water,
+            tail,
+            accept_shorter,
+            now,
+            progress,
+            label=str(backup),
         )
         settle(partial)  # one self-contained file: nothing left in a -wal beside it
         os.replace(partial, target)
@@ -166,8 +175,33 @@ def restore_sqlite(
     )
 
 
+def catch_up(
+    url: str,
+    name: str,
+    origin: str,
+    log_key: str,
+    water: HighWater,
+    tail: Bundle,
+    *,
+    accept_shorter: str | None = None,
+    now: str = "",
+    progress: Progress | None = None,
+) -> Copy:
+    """Catch the database at ``url`` up in place from the ``tail`` bundle (``provenance
+    restore --tail BUNDLE`` without a backup file): a PostgreSQL database restored from
+    its base backup and WAL archive, or a SQLite one already in place, while no server
+    serves it. The same checks as `restore_sqlite`: the log audits clean before and after,
+    the bundle is this log's and extends it, and the result reaches the high-water mark
+    (or the loss is accepted with an incident note).
+
+    Raises:
+        ValidationError, ShorterLogError, NotFoundError: as `restore_sqlite`.
+    """
+    return _restore_into(url, name, origin, log_key, water, tail, accept_shorter, now, progress)
+
+
 def _restore_into(
-    path: Path,
+    url: str,
     name: str,
     origin: str,
     log_key: str,
@@ -176,12 +210,13 @@ def _restore_into(
     accept_shorter: str | None,
     now: str,
     progress: Progress | None,
+    label: str | None = None,
 ) -> Copy:
-    copy = _audit_copy(path, name, log_key, progress, origin=origin)
+    copy = _audit_copy(url, name, log_key, progress, origin=origin, label=label)
     added = 0
-    store = Store.open(f"sqlite:///{path}", create=False)
+    store = Store.open(url, create=False)
     try:
-        log = _find(store, name, path).id
+        log = _find(store, name, label or _where(url)).id
         if tail is not None:
             added = _catch_up(store, log, origin, log_key, tail, copy.size)
         mark = water.read(log_key)
@@ -191,8 +226,9 @@ def _restore_into(
     finally:
         store.close()
     if added:  # the whole log again, against every checkpoint the tail brought
-        copy = _audit_copy(path, name, log_key, progress, trusted=tail.checkpoints if tail else ())
-    return Copy(str(path), size, latest, copy.report, added, incident, mark.size if mark else None)
+        trusted = tail.checkpoints if tail else ()
+        copy = _audit_copy(url, name, log_key, progress, trusted=trusted, label=label)
+    return Copy(url, size, latest, copy.report, added, incident, mark.size if mark else None)
 
 
 def _catch_up(store: Store, log: int, origin: str, log_key: str, tail: Bundle, size: int) -> int:
@@ -257,7 +293,7 @@ def check_restored(
     """
     store = Store.open(url, create=False)
     try:
-        found = _find(store, name, Path(url))
+        found = _find(store, name, _where(url))
         _latest(store, found.id, log_key, url)
         report = audit_log(store, found.id, log_key, progress=progress)
         _require_ok(report, url)
@@ -334,32 +370,44 @@ def _segment_name(timeline: int, position: int, per_log: int) -> str:
 
 
 def _audit_copy(
-    path: Path,
+    url: str,
     name: str,
     log_key: str,
     progress: Progress | None,
     *,
     origin: str | None = None,
     trusted: tuple[str, ...] = (),
+    label: str | None = None,
 ) -> Copy:
-    """Audit log ``name`` in the SQLite copy ``path`` against ``log_key`` (no auditor
-    state read or written)."""
-    store = Store.open(f"sqlite:///{path}", create=False)
+    """Audit log ``name`` in the database at ``url`` (a copy) against ``log_key`` (no
+    auditor state read or written)."""
+    store = Store.open(url, create=False)
+    where = label or _where(url)
     try:
-        found = _find(store, name, path)
+        found = _find(store, name, where)
         if origin is not None and found.origin != origin:
             raise ValidationError(
-                f"{path} is a backup of log {found.origin!r}, not {origin!r}", field="backup"
+                f"{where} is a backup of log {found.origin!r}, not {origin!r}", field="backup"
             )
-        latest = _latest(store, found.id, log_key, str(path))
+        latest = _latest(store, found.id, log_key, where)
         report = audit_log(store, found.id, log_key, trusted=trusted, progress=progress)
-        _require_ok(report, str(path))
-        return Copy(str(path), latest.checkpoint.size, latest.note, report)
+        _require_ok(report, where)
+        return Copy(url, latest.checkpoint.size, latest.note, report)
     finally:
         store.close()
 
 
-def _find(store: Store, name: str, where: Path) -> Any:
+def _where(url: str) -> str:
+    """A database in messages: its file, else its URL without a password."""
+    path = sqlite_file(url)
+    if path is not None:
+        return str(path)
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _find(store: Store, name: str, where: str) -> Any:
     try:
         found = store.find_log(name)
     except LedgerError as e:
