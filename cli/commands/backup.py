@@ -93,6 +93,8 @@ def restore(
     from --tail."""
     from datetime import UTC, datetime
 
+    from rich.progress import Progress
+
     from ledger.audit.bundle import parse_bundle
     from ledger.events import format_time
     from ledger.service.backup import catch_up, restore_sqlite
@@ -110,31 +112,39 @@ def restore(
         except OSError as e:
             fail(f"cannot read {tail}: {e.strerror}")
     now = format_time(datetime.now(UTC))
-    if file is None:
-        if bundle is None:  # said above; for the type checker
-            raise UsageError("--tail BUNDLE is needed without a backup FILE")
-        done = catch_up(
-            spec.database_url,
-            spec.name,
-            spec.origin,
-            key,
-            water,
-            bundle,
-            accept_shorter=accept_shorter_log,
-            now=now,
-        )
-    else:
-        done = restore_sqlite(
-            file,
-            spec.database_url,
-            spec.name,
-            spec.origin,
-            key,
-            water,
-            tail=bundle,
-            accept_shorter=accept_shorter_log,
-            now=now,
-        )
+    with Progress(console=console, disable=OPTIONS.json, transient=True) as bar:
+        task = bar.add_task("auditing", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if file is None:
+            if bundle is None:  # said above; for the type checker
+                raise UsageError("--tail BUNDLE is needed without a backup FILE")
+            done = catch_up(
+                spec.database_url,
+                spec.name,
+                spec.origin,
+                key,
+                water,
+                bundle,
+                accept_shorter=accept_shorter_log,
+                now=now,
+                progress=progress,
+            )
+        else:
+            done = restore_sqlite(
+                file,
+                spec.database_url,
+                spec.name,
+                spec.origin,
+                key,
+                water,
+                tail=bundle,
+                accept_shorter=accept_shorter_log,
+                now=now,
+                progress=progress,
+            )
     where = safe(spec.database_url) if file is None else safe(done.path)
     lines = [safe(f"restored {done.size} entries into {where} (audit passed)")]
     if done.tail:
