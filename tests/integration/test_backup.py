@@ -353,6 +353,24 @@ def test_a_tail_of_another_log_or_a_tampered_tail_is_refused(site: Site, tmp_pat
     assert not site.db.exists()
 
 
+def test_a_tail_that_extends_the_backup_but_forks_from_the_published_log_is_refused(
+    site: Site, tmp_path: Path
+) -> None:
+    site.mint(1)
+    backup = Path(backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db").path)
+    site.mint(3)
+    fork = Site(tmp_path / "fork", name=site.name)
+    fork.mint(1)  # the same first unit: the fork holds the backup as its prefix ...
+    fork.serial = 1000
+    fork.mint(5)  # ... then parts from what the log published
+    forked = fork.bundle(tmp_path / "forked.jsonl")
+    fork.ledger.close()
+    site.lose_database()
+    with pytest.raises(ShorterLogError, match="not the one whose checkpoint"):
+        site.restore(backup, tail=parse_bundle(forked.read_bytes()))
+    assert not site.db.exists()
+
+
 def test_check_restored_finds_a_copy_that_stops_before_the_published_checkpoint(
     site: Site, tmp_path: Path
 ) -> None:
