@@ -4,11 +4,12 @@ A checkpoint, once returned to a client, may be held by witnesses, auditors and 
 pages for ever. A database restored from an old backup holds fewer entries than those
 checkpoints: serving it would look exactly like a split view, and every acknowledged
 entry since the backup would be gone. So the largest checkpoint this log ever published
-is kept in a small JSON state file beside the log key, outside the database's folder:
+is kept in a small JSON state file beside the log key, outside the database's folder
+(two slot files written in turn, see `HighWater._write`):
 
 - `HighWater.record` is the `Appender`'s ``on_commit`` callback: after the batch's commit
-  and before its receipt is returned it writes the new checkpoint, fsynced (file and
-  folder), under an exclusive ``flock`` shared by every process of the host (server
+  and before its receipt is returned it writes the new checkpoint, synced to disk,
+  under an exclusive ``flock`` shared by every process of the host (server
   workers and local CLI appends), and only when the size grew;
 - `guard` runs when a server or a local command opens the log, before anything is
   served or written: a log smaller than the mark, or one whose tree at the mark's size has
@@ -16,9 +17,16 @@ is kept in a small JSON state file beside the log key, outside the database's fo
   incident note (`PROVENANCE_ACCEPT_SHORTER_LOG`, ``provenance restore
   --accept-shorter-log``), which is logged and kept in the state file's ``incidents``.
 
-The file (one per log origin)::
+The state (one per log origin) lives in two slot files, ``ORIGIN.json`` and
+``ORIGIN.2.json``, each a whole copy with a checksum of its content::
 
-    {"origin": "...", "size": 80, "checkpoint": "<signed note>", "incidents": [...]}
+    {"origin": "...", "size": 80, "checkpoint": "<signed note>", "incidents": [...],
+     "check": "<sha-256 of the rest>"}
+
+A write goes, in place, into the slot holding the older mark, with one ``fdatasync``
+(no rename, no folder fsync: a third of the cost): a crash that tears it spoils only that
+slot, whose mark was never acknowledged, and the other slot still holds the previous one.
+The reader takes the sound slot with the larger size.
 
 Its checkpoint is re-verified under the log's key whenever it is read: a state file of
 another log is refused, not believed.
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -151,7 +160,8 @@ class HighWater:
                     "size": size,
                     "checkpoint": checkpoint,
                     "incidents": incidents,
-                }
+                },
+                both=True,  # a lower mark must not lose to the older slot's larger one
             )
             self._known = size
         log.warning(
@@ -192,24 +202,45 @@ class HighWater:
             )
         return Mark(seen, tuple(data.get("incidents") or ()))
 
+    @property
+    def slots(self) -> tuple[Path, Path]:
+        """The two slot files (``ORIGIN.json`` and ``ORIGIN.2.json``), written in turn."""
+        return self.path, self.path.with_name(self.path.name.removesuffix(".json") + ".2.json")
+
     def _read_raw(self) -> dict[str, Any] | None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            raise StorageError(f"cannot read the high-water file {self.path}: {e}") from e
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
+        """The slot holding the largest mark (None: no slot yet).
+
+        A damaged slot (a write torn by a crash: never acknowledged) is passed over while
+        the other one is sound.
+
+        Raises:
+            ValidationError: every slot there is damaged.
+            StorageError: a slot cannot be read.
+        """
+        loaded = self._load()
+        sound = [data for _, data in loaded if data is not None]
+        if sound:
+            return max(sound, key=_size)
+        if loaded:
             raise ValidationError(
-                f"the high-water state file {self.path} is not JSON ({e.msg})", field="highwater"
-            ) from e
-        if not isinstance(data, dict) or not isinstance(data.get("size"), int):
-            raise ValidationError(
-                f"the high-water state file {self.path} is not one", field="highwater"
+                f"the high-water state file {loaded[0][0]} is damaged (not JSON, not a state "
+                "file, or its check fails)",
+                field="highwater",
             )
-        return data
+        return None
+
+    def _load(self) -> list[tuple[Path, dict[str, Any] | None]]:
+        """Each slot file that exists, with its content (None: damaged)."""
+        found = []
+        for slot in self.slots:
+            try:
+                text = slot.read_bytes()
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise StorageError(f"cannot read the high-water file {slot}: {e}") from e
+            found.append((slot, _parse(text)))
+        return found
 
     # --- the file -----------------------------------------------------------------
 
@@ -228,26 +259,58 @@ class HighWater:
             finally:
                 os.close(fd)  # closing releases the flock
 
-    def _write(self, data: dict[str, Any]) -> None:
-        """Replace the file atomically and durably: a temporary file, fsynced, renamed
-        over the old one, then the folder fsynced so that the rename itself survives."""
-        temporary = self.path.with_suffix(".tmp")
-        body = json.dumps(data, indent=1, sort_keys=True).encode()
+    def _write(self, data: dict[str, Any], *, both: bool = False) -> None:
+        """Write ``data`` durably into the slot holding the older mark (``both``: into
+        both), in place: one ``fdatasync``, no rename. A crash mid-write spoils only that
+        slot, whose mark nobody was told of yet; the other keeps the previous one."""
+        body = json.dumps({**data, "check": _check(data)}, indent=1, sort_keys=True).encode()
+        if both:
+            targets: tuple[Path, ...] = self.slots
+        else:
+            loaded = dict(self._load())
+            older = [slot for slot in self.slots if loaded.get(slot) is None]
+            targets = (
+                (older[0],) if older else (min(self.slots, key=lambda p: _size(loaded[p] or {})),)
+            )
+        for slot in targets:
+            self._put(slot, body)
+
+    def _put(self, slot: Path, body: bytes) -> None:
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            created = not slot.exists()
+            fd = os.open(slot, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                os.write(fd, body)
-                os.fsync(fd)
+                # spaces pad over a longer old content: JSON ignores them
+                padded = body.ljust(os.fstat(fd).st_size, b" ")
+                os.pwrite(fd, padded, 0)
+                os.fdatasync(fd)
             finally:
                 os.close(fd)
-            os.replace(temporary, self.path)
-            folder = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+            if created:  # a new name in the folder: make the folder's entry durable too
+                folder = os.open(slot.parent, os.O_RDONLY)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
         except OSError as e:
-            raise StorageError(f"cannot write the high-water file {self.path}: {e}") from e
+            raise StorageError(f"cannot write the high-water file {slot}: {e}") from e
+
+
+def _check(data: Mapping[str, Any]) -> str:
+    """The SHA-256 of a slot's content (without its check), to tell a torn write."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _parse(text: bytes) -> dict[str, Any] | None:
+    """A slot's content, or None when it is damaged."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("size"), int):
+        return None
+    check = data.pop("check", None)
+    return data if check == _check(data) else None
 
 
 def _size(data: Mapping[str, Any]) -> int:

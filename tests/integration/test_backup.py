@@ -104,7 +104,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 
 def _kept(site: Site) -> dict[str, object]:
-    data = json.loads(site.water.path.read_text())
+    """The slot holding the largest mark, read as the guard reads it."""
+    data = site.water._read_raw()
     assert isinstance(data, dict)
     return data
 
@@ -195,12 +196,28 @@ def test_the_guard_refuses_another_tree_at_the_marks_size(site: Site, tmp_path: 
         site.open()
 
 
+def test_a_torn_write_spoils_one_slot_and_the_previous_mark_stands(site: Site) -> None:
+    first = site.mint(1)
+    second = site.mint(1)
+    newer = max(site.water.slots, key=lambda p: json.loads(p.read_bytes())["size"])
+    data = newer.read_bytes()
+    newer.write_bytes(data[: len(data) // 2] + b"\0" * (len(data) - len(data) // 2))
+    mark = site.water.read(site.key)
+    assert mark is not None and mark.size == first.size  # the second was never acknowledged
+    site.mint(1)  # the next write goes into the damaged slot: both sound again
+    assert site.water.read(site.key).size == second.size + 1  # type: ignore[union-attr]
+    for slot in site.water.slots:
+        slot.write_bytes(b'{"size": 10**9}')
+    site.ledger.close()
+    with pytest.raises(ValidationError, match="damaged"):
+        site.open()
+
+
 def test_a_high_water_file_of_another_log_is_refused(site: Site) -> None:
     foreign = note.Signer(site.config.origin, key(77))
     text = note.sign_checkpoint(note.Checkpoint(site.config.origin, 5, bytes(32)), foreign)
-    site.water.path.write_text(
-        json.dumps({"origin": site.config.origin, "size": 5, "checkpoint": text.decode()})
-    )
+    forged = {"origin": site.config.origin, "size": 5, "checkpoint": text.decode()}
+    site.water._write(forged, both=True)
     site.ledger.close()
     with pytest.raises(ValidationError, match="another log or was altered"):
         site.open()
