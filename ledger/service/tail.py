@@ -49,8 +49,17 @@ def tail_of(bundle: Bundle, size: int, root: bytes) -> tuple[list[bytes], dict[i
     for text in bundle.checkpoints:
         body = note.Checkpoint.from_body(text.split("\n\n", 1)[0] + "\n")
         if body.size > size:
-            checkpoints[body.size] = text
+            checkpoints[body.size] = _log_signed(text, bundle.origin)
     return list(bundle.leaves[size:]), checkpoints
+
+
+def _log_signed(text: str, origin: str) -> str:
+    """The checkpoint note as the log stores it: its body and the log key's signature,
+    without the witnesses' cosignatures a bundle carries (the log keeps those apart, in
+    its cosignature table, and adds them when it serves the note)."""
+    body, _, signatures = text.partition("\n\n")
+    own = [line for line in signatures.splitlines() if line.startswith(f"\u2014 {origin} ")]
+    return body + "\n\n" + "".join(line + "\n" for line in own)
 
 
 def append_tail(

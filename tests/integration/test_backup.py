@@ -5,6 +5,7 @@ shorter (or of another log, truncated, corrupted), and the tail recovered from a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -35,10 +36,12 @@ from tests.integration.world import LedgerWorld, clock, config
 class Site:
     """One log in a SQLite file with its high-water file, as a server runs it."""
 
-    def __init__(self, folder: Path, name: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, name: str | None = None, witnesses: tuple[str, ...] = ()
+    ) -> None:
         self.folder = folder
         self.name = name or f"b-{uuid.uuid4().hex[:8]}"
-        self.config = config(self.name)
+        self.config = dataclasses.replace(config(self.name), witnesses=witnesses)
         self.db = folder / "live" / "ledger.db"
         self.url = f"sqlite:///{self.db}"
         self.water = HighWater(folder / "keys" / "highwater" / "log.json", self.config.origin)
@@ -297,6 +300,27 @@ def test_restore_with_the_tail_from_a_bundle_reaches_every_published_checkpoint(
     report = audit_database(site.url, site.name, site.key, trusted=seen)
     assert report is not None and report.ok and report.entries == size
     site.open().close()  # the server starts again
+
+
+def test_a_tail_brings_the_log_signed_checkpoints_and_leaves_the_cosignatures_apart(
+    tmp_path: Path,
+) -> None:
+    from tests.integration.test_cosigning import W1, post
+
+    site = Site(tmp_path, witnesses=(W1.verifier.to_text(),))
+    backup = Path(backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db").path)
+    receipt = site.mint(2)
+    post(site.ledger, W1, 0)
+    assert "witness.example/w1" in site.ledger.cosigning.cosigned_checkpoint(receipt.size)
+    bundle = site.bundle(tmp_path / "tail.jsonl")
+    site.lose_database()
+    site.restore(backup, tail=parse_bundle(bundle.read_bytes()))
+    restored = site.open()
+    try:
+        assert restored.checkpoint(receipt.size) == receipt.checkpoint  # as the log signed it
+        assert restored.cosigning.cosigned_checkpoint(receipt.size) == receipt.checkpoint
+    finally:
+        restored.close()
 
 
 def test_restore_refuses_an_occupied_place_truncated_and_corrupted_backups(
