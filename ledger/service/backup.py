@@ -213,21 +213,27 @@ def _restore_into(
     label: str | None = None,
 ) -> Copy:
     copy = _audit_copy(url, name, log_key, progress, origin=origin, label=label)
+    where = label or _where(url)
     added = 0
+    if tail is not None:
+        store = Store.open(url, create=False)
+        try:
+            added = _catch_up(store, _find(store, name, where).id, origin, log_key, tail, copy.size)
+        finally:
+            store.close()
+    if added:  # the whole log again, against every checkpoint the tail brought
+        trusted = tail.checkpoints if tail else ()
+        copy = _audit_copy(url, name, log_key, progress, trusted=trusted, label=label)
+    # last, so that an accepted loss is recorded only for a log that audits clean
     store = Store.open(url, create=False)
     try:
-        log = _find(store, name, label or _where(url)).id
-        if tail is not None:
-            added = _catch_up(store, log, origin, log_key, tail, copy.size)
+        log = _find(store, name, where).id
         mark = water.read(log_key)
         size = store.head(log).size
         incident = _compare(store, log, size, mark, water, accept_shorter, now)
         latest = store.checkpoint(log).note
     finally:
         store.close()
-    if added:  # the whole log again, against every checkpoint the tail brought
-        trusted = tail.checkpoints if tail else ()
-        copy = _audit_copy(url, name, log_key, progress, trusted=trusted, label=label)
     return Copy(url, size, latest, copy.report, added, incident, mark.size if mark else None)
 
 

@@ -323,6 +323,18 @@ def test_a_tail_brings_the_log_signed_checkpoints_and_leaves_the_cosignatures_ap
         restored.close()
 
 
+def test_restore_accepting_the_loss_records_the_incident(site: Site, tmp_path: Path) -> None:
+    backup = backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db")
+    published = site.mint(3).size
+    site.lose_database()
+    done = site.restore(Path(backup.path), accept_shorter="bundle lost too; tail gone")
+    incident = done.incident  # type: ignore[attr-defined]
+    assert incident["given_up_size"] == published and incident["served_size"] == backup.size
+    mark = site.water.read(site.key)
+    assert mark is not None and mark.size == backup.size and len(mark.incidents) == 1
+    site.open().close()  # served without an override from now on
+
+
 def test_restore_refuses_an_occupied_place_truncated_and_corrupted_backups(
     site: Site, tmp_path: Path
 ) -> None:
