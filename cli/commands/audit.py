@@ -172,20 +172,36 @@ def _audit_local(
     _require_database(spec.database_url)
     key = pinned or _own_log_key(spec)
 
+    url = spec.database_url
+
     def kept_for(origin: str) -> KeptCheckpoint | None:
-        return None if no_state else _load_kept(_local_state(state, origin), key)
+        return None if no_state else _load_kept(_local_state(state, origin, url), key)
 
     done = audit_stored(
         spec.database_url, spec.name, key, kept_for, now_text(), trusted=kept, progress=progress
     )
     if no_state:
         return done.report
-    return _keep(done.report, done.kept, _local_state(state, done.origin), evidence)
+    return _keep(done.report, done.kept, _local_state(state, done.origin, url), evidence)
 
 
-def _local_state(state: Path | None, origin: str) -> Path:
-    """``--state``, else the default state file of the local audit of ``origin``."""
-    return state or kept_path(origin, "audit-local")
+def _local_state(state: Path | None, origin: str, url: str) -> Path:
+    """``--state``, else the default state file of the local audit of ``origin`` in the
+    database ``url``: one per log and database, so that auditing a copy (a backup, a
+    restored archive) never moves the live database's state."""
+    if state is not None:
+        return state
+    import hashlib
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        where = str(Path(parsed.database).expanduser().resolve())
+    else:
+        where = parsed.render_as_string(hide_password=True)
+    digest = hashlib.sha256(where.encode()).hexdigest()[:12]
+    return kept_path(f"{origin}@{digest}", "audit-local")
 
 
 def _require_database(url: str) -> None:

@@ -86,3 +86,34 @@ def test_refusals_are_one_line(home: Path, tmp_path: Path) -> None:
     wal.mkdir()
     _, err = provenance(home, "check-archive", "--wal", str(wal), code=1)
     assert "holds no WAL segments" in err
+
+
+def test_auditing_a_backup_never_moves_the_live_databases_state(home: Path, tmp_path: Path) -> None:
+    provenance(home, "audit")  # the live database's state: its size now
+    backup = tmp_path / "b.db"
+    provenance(home, "backup", "--out", str(backup))
+    provenance(home, "keys", "new", "acme")
+    public, _ = provenance(home, "keys", "export", "acme")
+    provenance(
+        home,
+        "actor",
+        "register",
+        "acme",
+        "--role",
+        "brand",
+        "--name",
+        "Acme",
+        "--public-key",
+        public.strip(),
+        "--prefix",
+        "9506000",
+    )
+    provenance(home, "audit")  # the live state moves on
+    states = sorted((home / "state" / "audit-local").iterdir())
+    assert len(states) == 1
+    live = states[0].read_text()
+    out, _ = provenance(home, "--db", f"sqlite:///{backup}", "audit")  # the older copy
+    assert "audit passed" in out
+    assert states[0].read_text() == live  # untouched; the copy has a state of its own
+    assert len(list((home / "state" / "audit-local").iterdir())) == 2
+    provenance(home, "audit")  # and the live database still audits against its own
