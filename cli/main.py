@@ -17,6 +17,7 @@ import typer
 
 from cli.commands import (
     audit,
+    backup,
     custody,
     export,
     hammer,
@@ -114,6 +115,7 @@ for commands in (
     witness.app,
     monitor.app,
     server.app,
+    backup.app,
     hammer.app,
     signals.app,
 ):

@@ -200,3 +200,13 @@ class StorageError(LedgerError):
 
     code = "storage"
     status = 503
+
+
+class ShorterLogError(LedgerError):
+    """The database holds a log shorter than a checkpoint the log already published (or
+    another tree at that size): serving it would roll readers back (a restored old backup,
+    a backup of another log). Refused at start-up and by ``provenance restore``
+    (ledger.service.highwater)."""
+
+    code = "shorter-log"
+    status = 503

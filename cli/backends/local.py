@@ -21,6 +21,7 @@ from ledger.entry import Leaf, SignedEvent
 from ledger.epcis.errors import CaptureRefusedError
 from ledger.errors import KeyFormatError, NotFoundError, ValidationError
 from ledger.service.config import LogSpec, key_ref, open_keys
+from ledger.service.highwater import OVERRIDE_ENV, HighWater, guard, state_path
 from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.policies import Policies
 from ledger.service.settings import Settings
@@ -64,7 +65,16 @@ class Local:
             witnesses=Settings.from_env().witnesses,
             log_key=log_key,
         )
-        self.ledger = Ledger.open(spec.database_url, config, policies=Policies.from_env())
+        # the published checkpoints, kept outside the database (ledger.service.highwater)
+        water = HighWater(state_path(spec), spec.origin)
+        self.ledger = Ledger.open(
+            spec.database_url, config, policies=Policies.from_env(), on_commit=water.record
+        )
+        try:
+            guard(self.ledger, water, os.environ.get(OVERRIDE_ENV))
+        except BaseException:
+            self.ledger.close()
+            raise
         self.ledger.init()
 
     def append(self, events: Sequence[SignedEvent]) -> dict[str, Any]:

@@ -85,6 +85,9 @@ class Appender:
     leafed as signed for it, so one signed for another log is refused (ledger.entry).
     ``signer`` is None for a read-only ledger: every append then raises `KeyFormatError`.
     ``faults`` are the injected faults (`faults_from_env`), empty in production.
+    ``on_commit`` is called with each receipt after its batch committed and before it is
+    returned (ledger.service.highwater keeps the published checkpoint outside the
+    database); what it raises reaches the caller, whose retry is answered as a duplicate.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class Appender:
         signer: note.Signer | None,
         clock: Callable[[], datetime],
         faults: frozenset[str] = frozenset(),
+        on_commit: Callable[[BatchReceipt], None] | None = None,
     ) -> None:
         self._store = store
         self._log = log
@@ -102,6 +106,7 @@ class Appender:
         self._signer = signer
         self._clock = clock
         self._faults = faults
+        self._on_commit = on_commit
 
     @property
     def origin(self) -> str:
@@ -154,7 +159,10 @@ class Appender:
         items = bound
         known = self._verify_known(items)  # (1) outside the lock
         with self._store.writer(self._log) as tx:  # (2) under the lock
-            return self._append_locked(tx, items, received, known)
+            receipt = self._append_locked(tx, items, received, known)
+        if self._on_commit is not None:  # (3) committed; not yet acknowledged
+            self._on_commit(receipt)
+        return receipt
 
     def _verify_known(self, items: Sequence[SignedEvent]) -> dict[str, str]:
         known = self._store.public_keys(self._log, {s.key for s in items})

@@ -36,6 +36,7 @@ Logs that share a database URL share one `Store` (one connection pool). The conf
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
@@ -43,6 +44,7 @@ from ledger.entry import SignedEvent
 from ledger.errors import NotFoundError, ValidationError
 from ledger.routing import Routing
 from ledger.service.config import DeploymentConfig, LogSpec, load_operator_key, open_keys
+from ledger.service.highwater import OVERRIDE_ENV, HighWater, guard, state_path
 from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.policies import Policies
 from ledger.store import Store
@@ -76,12 +78,15 @@ class Deployment:
 
         A log with an operator key gets its genesis entry on first use; one with only a
         verifier key is opened read-only (an auditor's view). Every log is built with
-        ``policies`` (default: the documented defaults).
+        ``policies`` (default: the documented defaults). A writable log keeps its
+        published checkpoints in its high-water file and is refused when its database
+        holds less (ledger.service.highwater).
 
         Raises:
             KeyFormatError: an operator or log key cannot be read, or is not the log's.
             KeyUnavailableError: a key's token cannot be used.
             StorageError: a database cannot be reached or migrated.
+            ShorterLogError: a database holds fewer entries than its log published.
         """
         # Every log's keys first: a key that cannot be used (a file others may read, a
         # token refusing its PIN) stops the start before any database is touched.
@@ -104,8 +109,12 @@ class Deployment:
                     witnesses=spec.witnesses,
                     log_key=log_key,
                 )
-                ledgers[spec.name] = ledger = Ledger(store, log_config, clock, policies)
-                if key is not None:
+                water = HighWater(state_path(spec), spec.origin) if key is not None else None
+                ledgers[spec.name] = ledger = Ledger(
+                    store, log_config, clock, policies, water.record if water else None
+                )
+                if water is not None:
+                    guard(ledger, water, os.environ.get(OVERRIDE_ENV))  # before any write
                     ledger.init()
             return cls(ledgers, config.routing)
         except BaseException:

@@ -124,7 +124,8 @@ class Ledger:
     """One log in one store, and its services. Open with `Ledger.open`; close with `close`.
 
     ``policies`` (default: the documented defaults) are fixed for the ledger's life:
-    build another ledger to change them.
+    build another ledger to change them. ``on_commit`` is the appender's callback after
+    each committed batch (`Appender`; ledger.service.highwater).
     """
 
     def __init__(
@@ -133,8 +134,10 @@ class Ledger:
         config: LogConfig,
         clock: Callable[[], datetime] | None = None,
         policies: Policies | None = None,
+        on_commit: Callable[[BatchReceipt], None] | None = None,
     ) -> None:
         self.store = store
+        self._on_commit = on_commit
         self.config = config
         self.policies = policies or Policies()
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -208,7 +211,9 @@ class Ledger:
         (unit views, probing signals) are the ledger's and shared with its copies."""
         store, log, clock = self.store, self.log, self._clock
         signal_store = SignalStore(store.engines, store)
-        self.appender = Appender(store, log, self.origin, self.signer, clock, self._faults)
+        self.appender = Appender(
+            store, log, self.origin, self.signer, clock, self._faults, self._on_commit
+        )
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
         self.signals = SignalService(
             store, signal_store, log, self.policies.signals, clock, self._probing
@@ -241,18 +246,20 @@ class Ledger:
         clock: Callable[[], datetime] | None = None,
         replicas: Sequence[str] = (),
         policies: Policies | None = None,
+        on_commit: Callable[[BatchReceipt], None] | None = None,
     ) -> Ledger:
         """Open (creating and migrating if needed) the store at ``url`` and the log.
 
         ``replicas`` are PostgreSQL streaming replicas of ``url`` that serve reads;
-        ``policies`` the claim and signal policies (default: the documented defaults).
+        ``policies`` the claim and signal policies (default: the documented defaults);
+        ``on_commit`` the appender's callback after each committed batch.
 
         Raises:
             StorageError: the database cannot be reached or migrated.
         """
         store = Store.open(url, replicas=replicas)
         try:
-            return cls(store, config, clock, policies)
+            return cls(store, config, clock, policies, on_commit)
         except BaseException:
             store.close()
             raise

@@ -17,6 +17,10 @@
   else, named by the genesis entry: a file (default ``$PROVENANCE_HOME/log.pem``) or a
   ``pkcs11:`` URI. Not the same key as the operator's (docs/OPERATIONS.md, "Keys").
 - ``PROVENANCE_PKCS11_PIN``: a token's user PIN, when its URI names no ``pin-source``.
+- ``PROVENANCE_HIGHWATER_DIR``: the folder of the log's high-water file, its largest
+  published checkpoint (default: ``highwater/`` beside the log key file;
+  ledger.service.highwater); ``PROVENANCE_ACCEPT_SHORTER_LOG``: an incident note that lets
+  the server serve a log shorter than that (recorded; docs/OPERATIONS.md).
 - ``PROVENANCE_ORIGIN``: the log's checkpoint origin (default ``<public host>/log``).
 - ``PROVENANCE_LOG``: the log's name in the database (``default``).
 - ``PROVENANCE_PUBLIC_URL``: the resolver base printed on labels

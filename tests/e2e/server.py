@@ -178,7 +178,7 @@ def server_env(
 ) -> dict[str, str]:
     """The environment the API is configured by (api.app.app_from_env): this process's,
     plus the log ``name`` in ``db_url`` under the operator key (written to ``tmp``), a
-    rate limit no test reaches, then ``extra_env``."""
+    rate limit no test reaches, a high-water folder of its own, then ``extra_env``."""
     key_file, log_key_file = tmp / "operator.pem", tmp / "log.pem"
     for path, seed in ((key_file, 1), (log_key_file, LOG_SEED)):
         path.unlink(missing_ok=True)  # a second server in the same folder: same keys
@@ -195,6 +195,10 @@ def server_env(
         "PROVENANCE_BURST": "5000",
         "PROVENANCE_BAD_SIGNATURES": "5000",  # tests of refusals share one server
         "PROVENANCE_METRICS_TOKEN": METRICS_TOKEN,
+        # each server its own high-water file (ledger.service.highwater): tests that serve
+        # a rewritten or shorter log beside an honest one play an operator who lies, and
+        # such an operator deletes its own; the backup drill keeps one across restarts
+        "PROVENANCE_HIGHWATER_DIR": str(tmp / "highwater" / uuid.uuid4().hex[:8]),
         **(extra_env or {}),
     }
 

@@ -1,0 +1,360 @@
+"""The log's high-water mark, kept outside its database: never serve a shorter log.
+
+A checkpoint, once returned to a client, may be held by witnesses, auditors and shoppers'
+pages for ever. A database restored from an old backup holds fewer entries than those
+checkpoints: serving it would look exactly like a split view, and every acknowledged
+entry since the backup would be gone. So the largest checkpoint this log ever published
+is kept in a small JSON state file beside the log key, outside the database's folder
+(two slot files written in turn, see `HighWater._write`):
+
+- `HighWater.record` is the `Appender`'s ``on_commit`` callback: after the batch's commit
+  and before its receipt is returned it writes the new checkpoint, synced to disk,
+  under an exclusive ``flock`` shared by every process of the host (server
+  workers and local CLI appends), and only when the size grew;
+- `guard` runs when a server or a local command opens the log, before anything is
+  served or written: a log smaller than the mark, or one whose tree at the mark's size has
+  another root, is refused (`ShorterLogError`), unless the operator accepts it with an
+  incident note (`PROVENANCE_ACCEPT_SHORTER_LOG`, ``provenance restore
+  --accept-shorter-log``), which is logged and kept in the state file's ``incidents``.
+
+The state (one per log origin) lives in two slot files, ``ORIGIN.json`` and
+``ORIGIN.2.json``, each a whole copy with a checksum of its content::
+
+    {"origin": "...", "size": 80, "checkpoint": "<signed note>", "incidents": [...],
+     "check": "<sha-256 of the rest>"}
+
+A write goes, in place, into the slot holding the older mark, with one ``fdatasync``
+(no rename, no folder fsync: a third of the cost): a crash that tears it spoils only that
+slot, whose mark was never acknowledged, and the other slot still holds the previous one.
+The reader takes the sound slot with the larger size.
+
+Its checkpoint is re-verified under the log's key whenever it is read: a state file of
+another log is refused, not believed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ledger.audit.witness import Seen
+from ledger.errors import LedgerError, ShorterLogError, StorageError, ValidationError
+from ledger.events import format_time
+from ledger.service.settings import home
+
+if TYPE_CHECKING:
+    from ledger.service.append import BatchReceipt
+    from ledger.service.config import LogSpec
+    from ledger.service.ledger import Ledger
+
+#: where the state files live (default: ``highwater/`` beside the log key file)
+STATE_DIR_ENV = "PROVENANCE_HIGHWATER_DIR"
+#: the incident note that lets a server serve a log shorter than its mark (logged, kept)
+OVERRIDE_ENV = "PROVENANCE_ACCEPT_SHORTER_LOG"
+
+log = logging.getLogger("provenance.highwater")
+
+
+def state_path(spec: LogSpec, environ: Mapping[str, str] | None = None) -> Path:
+    """The state file of log ``spec``: ``PROVENANCE_HIGHWATER_DIR``, else ``highwater/``
+    beside the log key file, else (a key in a token) ``$PROVENANCE_HOME/highwater``; one
+    file per checkpoint origin."""
+    env = os.environ if environ is None else environ
+    configured = env.get(STATE_DIR_ENV)
+    if configured:
+        folder = Path(configured).expanduser()
+    elif isinstance(spec.log_key, Path):
+        folder = spec.log_key.expanduser().absolute().parent / "highwater"
+    else:
+        folder = home() / "highwater"
+    return folder / f"{quote(spec.origin, safe='')}.json"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The largest published checkpoint of a log, verified, and the incidents so far."""
+
+    seen: Seen
+    incidents: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def size(self) -> int:
+        """The checkpoint's tree size."""
+        return self.seen.checkpoint.size
+
+
+class HighWater:
+    """The state file at ``path`` of the log with checkpoint ``origin``."""
+
+    def __init__(self, path: Path, origin: str) -> None:
+        self.path = path
+        self.origin = origin
+        self._known = -1  # the largest size this process wrote or read: skip smaller ones
+        self._lock = threading.Lock()
+
+    # --- writing ------------------------------------------------------------------
+
+    def record(self, receipt: BatchReceipt) -> None:
+        """The `Appender`'s ``on_commit``: keep ``receipt``'s checkpoint if it is the
+        largest so far, durably (fsynced), before the receipt goes back to its client.
+
+        Raises:
+            StorageError: the state file cannot be written (the entries are committed; a
+                retry of the same batch is answered as a duplicate and records again).
+        """
+        self.record_checkpoint(receipt.size, receipt.checkpoint)
+
+    def record_checkpoint(self, size: int, checkpoint: str) -> None:
+        """Keep ``checkpoint`` (of tree size ``size``) unless a larger one is kept."""
+        if size <= self._known:
+            return
+        with self._exclusive():
+            data = self._read_raw()
+            if data is not None and _size(data) >= size:
+                self._known = max(self._known, _size(data))
+                return
+            incidents = data.get("incidents", []) if data else []
+            self._write(
+                {
+                    "origin": self.origin,
+                    "size": size,
+                    "checkpoint": checkpoint,
+                    "incidents": incidents,
+                }
+            )
+            self._known = size
+
+    def accept_shorter(self, checkpoint: str, size: int, note: str, at: str) -> dict[str, Any]:
+        """Lower the mark to ``checkpoint`` (size ``size``) on the operator's word: the
+        incident (time, note, the mark given up) is appended to the file's ``incidents``
+        and logged. Returns the incident.
+
+        Raises:
+            ValidationError: an empty note.
+        """
+        if not note.strip():
+            raise ValidationError("an accepted shorter log needs an incident note", field="note")
+        with self._exclusive():
+            data = self._read_raw() or {}
+            incident = {
+                "at": at,
+                "note": note.strip(),
+                "given_up_size": _size(data) if data else 0,
+                "given_up_checkpoint": data.get("checkpoint"),
+                "served_size": size,
+            }
+            incidents = [*data.get("incidents", []), incident]
+            self._write(
+                {
+                    "origin": self.origin,
+                    "size": size,
+                    "checkpoint": checkpoint,
+                    "incidents": incidents,
+                },
+                both=True,  # a lower mark must not lose to the older slot's larger one
+            )
+            self._known = size
+        log.warning(
+            "INCIDENT: log %s is served at size %d although checkpoint %d was published: %s "
+            "(recorded in %s; tell the witnesses, docs/OPERATIONS.md)",
+            self.origin,
+            size,
+            incident["given_up_size"],
+            incident["note"],
+            self.path,
+        )
+        return incident
+
+    # --- reading ------------------------------------------------------------------
+
+    def read(self, log_key: str) -> Mark | None:
+        """The mark, its checkpoint verified under ``log_key`` (None: no file yet).
+
+        Raises:
+            ValidationError: the file is not a state file, or belongs to another log.
+        """
+        data = self._read_raw()
+        if data is None or not _size(data):
+            return None  # none yet, or an accepted loss of the whole log
+        try:
+            seen = Seen.verified(str(data.get("checkpoint")), log_key)
+        except LedgerError as e:
+            raise ValidationError(
+                f"the high-water state file {self.path} holds no checkpoint of this log "
+                f"({e.message}): it belongs to another log or was altered",
+                field="highwater",
+            ) from e
+        if seen.checkpoint.origin != self.origin or _size(data) != seen.checkpoint.size:
+            raise ValidationError(
+                f"the high-water state file {self.path} is for log {seen.checkpoint.origin!r}, "
+                f"not {self.origin!r}",
+                field="highwater",
+            )
+        return Mark(seen, tuple(data.get("incidents") or ()))
+
+    @property
+    def slots(self) -> tuple[Path, Path]:
+        """The two slot files (``ORIGIN.json`` and ``ORIGIN.2.json``), written in turn."""
+        return self.path, self.path.with_name(self.path.name.removesuffix(".json") + ".2.json")
+
+    def _read_raw(self) -> dict[str, Any] | None:
+        """The slot holding the largest mark (None: no slot yet).
+
+        A damaged slot (a write torn by a crash: never acknowledged) is passed over while
+        the other one is sound.
+
+        Raises:
+            ValidationError: every slot there is damaged.
+            StorageError: a slot cannot be read.
+        """
+        loaded = self._load()
+        sound = [data for _, data in loaded if data is not None]
+        if sound:
+            return max(sound, key=_size)
+        if loaded:
+            raise ValidationError(
+                f"the high-water state file {loaded[0][0]} is damaged (not JSON, not a state "
+                "file, or its check fails)",
+                field="highwater",
+            )
+        return None
+
+    def _load(self) -> list[tuple[Path, dict[str, Any] | None]]:
+        """Each slot file that exists, with its content (None: damaged)."""
+        found = []
+        for slot in self.slots:
+            try:
+                text = slot.read_bytes()
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise StorageError(f"cannot read the high-water file {slot}: {e}") from e
+            found.append((slot, _parse(text)))
+        return found
+
+    # --- the file -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This process's threads, then every process on the host (flock on a lock file)."""
+        with self._lock:
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as e:
+                raise StorageError(f"cannot lock the high-water file {self.path}: {e}") from e
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
+
+    def _write(self, data: dict[str, Any], *, both: bool = False) -> None:
+        """Write ``data`` durably into the slot holding the older mark (``both``: into
+        both), in place: one ``fdatasync``, no rename. A crash mid-write spoils only that
+        slot, whose mark nobody was told of yet; the other keeps the previous one."""
+        body = json.dumps({**data, "check": _check(data)}, indent=1, sort_keys=True).encode()
+        if both:
+            targets: tuple[Path, ...] = self.slots
+        else:
+            loaded = dict(self._load())
+            older = [slot for slot in self.slots if loaded.get(slot) is None]
+            targets = (
+                (older[0],) if older else (min(self.slots, key=lambda p: _size(loaded[p] or {})),)
+            )
+        for slot in targets:
+            self._put(slot, body)
+
+    def _put(self, slot: Path, body: bytes) -> None:
+        try:
+            created = not slot.exists()
+            fd = os.open(slot, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                # spaces pad over a longer old content: JSON ignores them
+                padded = body.ljust(os.fstat(fd).st_size, b" ")
+                os.pwrite(fd, padded, 0)
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            if created:  # a new name in the folder: make the folder's entry durable too
+                folder = os.open(slot.parent, os.O_RDONLY)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
+        except OSError as e:
+            raise StorageError(f"cannot write the high-water file {slot}: {e}") from e
+
+
+def _check(data: Mapping[str, Any]) -> str:
+    """The SHA-256 of a slot's content (without its check), to tell a torn write."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _parse(text: bytes) -> dict[str, Any] | None:
+    """A slot's content, or None when it is damaged."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("size"), int):
+        return None
+    check = data.pop("check", None)
+    return data if check == _check(data) else None
+
+
+def _size(data: Mapping[str, Any]) -> int:
+    size = data.get("size")
+    return size if isinstance(size, int) else 0
+
+
+def guard(ledger: Ledger, water: HighWater, override: str | None = None) -> Mark | None:
+    """Refuse to serve ``ledger``'s log when it is behind ``water``'s mark, before anything
+    is served or written; returns the mark (None: none kept yet).
+
+    The log must hold at least the mark's size, and its tree at that size must have the
+    mark's root. A log that has entries but no mark yet (first start with this check)
+    seeds the mark with its latest checkpoint. ``override`` (an incident note) serves a
+    shorter log anyway: `HighWater.accept_shorter` records and logs it.
+
+    Raises:
+        ShorterLogError: the log is shorter than the mark, or another tree.
+        ValidationError: the state file is not one of this log's.
+    """
+    mark = water.read(ledger.verifier_key)
+    head = ledger.store.on_primary().head(ledger.log)
+    if mark is None:
+        if head.size:
+            water.record_checkpoint(head.size, ledger.checkpoint(head.size))
+        return water.read(ledger.verifier_key) if head.size else None
+    if head.size >= mark.size:
+        root = ledger.store.on_primary().root(ledger.log, mark.size) if mark.size else None
+        if mark.size and root != mark.seen.checkpoint.root:
+            raise ShorterLogError(
+                f"log {ledger.config.name!r} in this database is not the log whose checkpoint "
+                f"{mark.size} was published (its tree at {mark.size} has another root; state "
+                f"file {water.path}): a backup of another log, or a rewritten one; refusing "
+                "to serve it"
+            )
+        return mark
+    if override:
+        latest = ledger.checkpoint(head.size) if head.size else ""
+        water.accept_shorter(latest, head.size, override, format_time(ledger.now()))
+        return water.read(ledger.verifier_key) if head.size else None
+    raise ShorterLogError(
+        f"log {ledger.config.name!r} holds {head.size} entries but checkpoint {mark.size} was "
+        f"published (state file {water.path}): refusing to serve a shorter log, which readers "
+        f"would see as a rollback. Recover the missing tail (provenance restore --tail "
+        f"BUNDLE), or accept the loss with an incident note ({OVERRIDE_ENV}=NOTE, "
+        "docs/OPERATIONS.md)"
+    )
