@@ -141,6 +141,24 @@ class Backend(Protocol):
         """Answer a report as ``actor`` (ack, close, or flag with the signed ``flag``)."""
         ...
 
+    def custody(self, units: Sequence[gs1.UnitId]) -> list[dict[str, Any]]:
+        """Where each unit in the log stands (``POST /v1/partners/custody``'s units:
+        gtin, serial, lot, head, head_index, custodian, pending), 1,000 per request;
+        units not in the log are left out."""
+        ...
+
+    def actors(self, role: str | None) -> list[dict[str, Any]]:
+        """The registered actors (of ``role``): id, role, name, revoked."""
+        ...
+
+    def inbox(self, actor: str, signer: KeyLoader) -> list[dict[str, Any]]:
+        """What is on its way to ``actor`` (a signed request on a server)."""
+        ...
+
+    def holdings(self, actor: str, signer: KeyLoader) -> list[dict[str, Any]]:
+        """What ``actor`` holds (a signed request on a server)."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

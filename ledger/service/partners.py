@@ -1,0 +1,128 @@
+"""What a partner (warehouse, courier, retailer) asks of the log before and after a scan:
+where units stand (`PartnerService.custody`, many at once, for a scan list), what is on
+its way to it (`inbox`), what it holds (`holdings`), and who the other actors are
+(`actors`, to find a recipient's id).
+
+Reads of the projections only: nothing here appends, and nothing here is proven (the
+unit view carries the proofs). What counts as a re-scan is the CLI's to judge from
+`custody` (cli.scanning.rescan), as a partner's own system may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypedDict, cast
+
+from ledger.rules.state import ActorRecord, UnitRecord
+from ledger.store import Store
+from ledger.vocab import Role
+
+#: the most units one `custody` call answers (as one append batch)
+MAX_UNITS = 1000
+
+
+class CustodyShape(TypedDict):
+    """Where one unit's custody stands: its head (the next event's ``prev``), the index
+    of its latest entry, who holds it and to whom it is on its way."""
+
+    gtin: str
+    serial: str
+    lot: str | None
+    head: str
+    head_index: int
+    custodian: str | None
+    pending: str | None
+
+
+class HeldShape(TypedDict):
+    """A unit in an inbox or in holdings: ``counterpart`` is the sender (inbox) or the
+    recipient of an open transfer (holdings, else None); ``index`` its latest entry."""
+
+    gtin: str
+    serial: str
+    lot: str | None
+    expiry: str | None
+    counterpart: str | None
+    index: int
+
+
+class ActorItemShape(TypedDict):
+    """An actor as ``actor list`` shows it."""
+
+    id: str
+    role: str
+    name: str
+    revoked: bool
+
+
+def custody_of(record: UnitRecord) -> CustodyShape:
+    """The custody answer for one unit's projection."""
+    return {
+        "gtin": record.gtin,
+        "serial": record.serial,
+        "lot": record.lot,
+        "head": record.head,
+        "head_index": record.head_index,
+        "custodian": record.custodian,
+        "pending": record.pending,
+    }
+
+
+class PartnerService:
+    """The partner reads of one log in one store."""
+
+    def __init__(self, store: Store, log: int) -> None:
+        self._store = store
+        self._log = log
+
+    def custody(self, units: Sequence[tuple[str, str]]) -> list[CustodyShape]:
+        """The custody of each of ``units`` (GTIN, serial) that is in the log, in no
+        particular order; units not in the log are left out.
+
+        Raises:
+            ValidationError: more than `MAX_UNITS` units.
+        """
+        from ledger.errors import ValidationError
+
+        if len(units) > MAX_UNITS:
+            raise ValidationError(f"at most {MAX_UNITS} units per request", field="units")
+        records = self._store.records(self._log, {UnitRecord: list(units)})
+        return [custody_of(cast(UnitRecord, r)) for r in records]
+
+    def inbox(self, actor: str) -> list[HeldShape]:
+        """The units handed (or returned) to ``actor`` and not yet received, by GTIN and
+        serial; ``counterpart`` is the sender."""
+        records = self._units("pending", actor)
+        return [_held(r, r.custodian) for r in records]
+
+    def holdings(self, actor: str) -> list[HeldShape]:
+        """The units ``actor`` holds (including those it handed on and that are not yet
+        received: ``counterpart`` is then their recipient), by GTIN and serial."""
+        records = self._units("custodian", actor)
+        return [_held(r, r.pending) for r in records]
+
+    def actors(self, role: Role | None = None) -> list[ActorItemShape]:
+        """Every registered actor (of ``role``, if given), by id; revoked ones included
+        and marked, so that a clerk sees why a recipient is refused."""
+        roles: Iterable[str] = [role.value] if role is not None else [r.value for r in Role]
+        records = self._store.records_in(self._log, ActorRecord, "role", roles)
+        actors = sorted((cast(ActorRecord, r) for r in records), key=lambda a: a.id)
+        return [
+            {"id": a.id, "role": a.role, "name": a.name, "revoked": a.revoked_index is not None}
+            for a in actors
+        ]
+
+    def _units(self, column: str, actor: str) -> list[UnitRecord]:
+        records = self._store.records_in(self._log, UnitRecord, column, [actor])
+        return sorted((cast(UnitRecord, r) for r in records), key=lambda u: (u.gtin, u.serial))
+
+
+def _held(record: UnitRecord, counterpart: str | None) -> HeldShape:
+    return {
+        "gtin": record.gtin,
+        "serial": record.serial,
+        "lot": record.lot,
+        "expiry": record.expiry,
+        "counterpart": counterpart,
+        "index": record.head_index,
+    }
