@@ -159,6 +159,13 @@ class Backend(Protocol):
         """What ``actor`` holds (a signed request on a server)."""
         ...
 
+    def authorization(
+        self, brand: str, partner: str, gtin: str | None, at: str | None
+    ) -> dict[str, Any]:
+        """``GET /v1/brands/{brand}/authorizations``'s answer: whether ``brand``
+        authorizes ``partner`` (for ``gtin``) at ``at`` (default now), with its proofs."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -210,6 +210,20 @@ class Local:
         """The holdings (the operator's access: ``signer`` is not read)."""
         return [dict(u) for u in self.ledger.partners.holdings(actor)]
 
+    def authorization(
+        self, brand: str, partner: str, gtin: str | None, at: str | None
+    ) -> dict[str, Any]:
+        """The seller check from the projections, with its proofs.
+
+        Raises:
+            ValidationError: ``at`` is not an RFC 3339 UTC time.
+        """
+        from ledger.events import parse_time
+
+        when = parse_time(at, "at") if at else self.ledger.now()
+        wanted = gs1.normalize_gtin(gtin) if gtin else None
+        return self.ledger.partners.authorization(brand, partner, wanted, when)
+
     def size(self) -> int:
         """Entries in the log (local only: ``init`` reports it)."""
         return self.ledger.head().size

@@ -206,6 +206,18 @@ class Remote:
         path = f"/v1/partners/{quote(actor, safe='')}/holdings"
         return list(self.http.json(self._send("GET", path, None, signer))["units"])
 
+    def authorization(
+        self, brand: str, partner: str, gtin: str | None, at: str | None
+    ) -> dict[str, Any]:
+        """GET /v1/brands/{brand}/authorizations."""
+        params = {
+            "partner": partner,
+            **({"gtin": gtin} if gtin else {}),
+            **({"at": at} if at else {}),
+        }
+        path = f"/v1/brands/{quote(brand, safe='')}/authorizations"
+        return dict(self.http.json(self.http.get(path, **params)))
+
     def close(self) -> None:
         """Close the HTTP client."""
         self.http.close()

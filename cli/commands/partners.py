@@ -101,3 +101,63 @@ def actor_list(
             safe(a["id"]), safe(a["role"]), safe(a["name"]), "yes" if a["revoked"] else ""
         )
     emit({"actors": actors}, table)
+
+
+_LOG_KEY = typer.Option(
+    None,
+    "--log-key",
+    help="the log's verifier key to pin (default: PROVENANCE_LOG_KEY, else ask the log)",
+)
+
+
+@app.command()
+def authorized(
+    brand: str = typer.Argument(..., help="the brand's actor id"),
+    partner: str = typer.Argument(..., help="the partner (seller) id"),
+    gtin: str = typer.Option(None, "--gtin", help="the GTIN to be sold (default: any)"),
+    at: str = typer.Option(None, "--at", help="RFC 3339 UTC time (default: now)"),
+    log_key: str = _LOG_KEY,
+) -> None:
+    """Is PARTNER authorized by BRAND (for a GTIN, at a time)? Checked here, offline,
+    from the grant's entries and proofs; exit 0 only when authorized."""
+    _check(brand, partner, gtin, at, log_key)
+
+
+@app.command("seller-check")
+def seller_check(
+    brand: str = typer.Option(..., "--brand", help="the brand's actor id"),
+    seller: str = typer.Option(..., "--seller", help="the seller's actor id"),
+    gtin: str = typer.Option(None, "--gtin", help="the GTIN to be listed (default: any)"),
+    log_key: str = _LOG_KEY,
+) -> None:
+    """A marketplace's onboarding check: authorized, not authorized (expired, not yet
+    valid, never) or revoked, with dates; exit 0 only when authorized."""
+    _check(brand, seller, gtin, None, log_key)
+
+
+def _check(brand: str, partner: str, gtin: str | None, at: str | None, log_key: str | None) -> None:
+    """Fetch the answer, verify it offline, print the proven status."""
+    import os
+
+    from ledger.verify.authorization import verify_answer
+
+    store = connect(partner=True)
+    try:
+        answer = store.authorization(brand, partner, gtin, at)
+        pinned = (log_key or os.environ.get("PROVENANCE_LOG_KEY") or "").strip()
+        check = verify_answer(answer, pinned or store.verifier_key())
+    finally:
+        store.close()
+    scope = f" for GTIN {gtin}" if gtin else ""
+    words = {
+        "authorized": f"authorized from {check.not_before} until {check.not_after}",
+        "expired": f"not authorized: the authorization expired at {check.not_after}",
+        "not-yet-valid": f"not authorized yet: valid from {check.not_before}",
+        "revoked": f"not authorized: revoked at {check.revoked_at}",
+        "never-authorized": "not authorized: no authorization in the log",
+    }
+    line = f"{partner} by {brand}{scope} at {answer['at']}: {words[check.status]}"
+    proof = f"(proven in the checkpoint of size {check.size})" if check.authorization else ""
+    emit({**answer, "verified": True}, safe(f"{line} {proof}".strip()))
+    if not check.authorized:
+        raise typer.Exit(1)

@@ -11,10 +11,16 @@ unit view carries the proofs). What counts as a re-scan is the CLI's to judge fr
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TypedDict, cast
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
-from ledger.rules.state import ActorRecord, UnitRecord
+from ledger.entry import Leaf
+from ledger.events import format_time
+from ledger.rules.state import ActorRecord, AuthorizationRecord, KeyRecord, UnitRecord
+from ledger.service.unitview import entry_json
 from ledger.store import Store
+from ledger.verify.authorization import Grant, Status, covers, status_at
+from ledger.verify.verdict import ServedEntry
 from ledger.vocab import Role
 
 #: the most units one `custody` call answers (as one append batch)
@@ -112,6 +118,67 @@ class PartnerService:
             for a in actors
         ]
 
+    def authorization(
+        self, brand: str, partner: str, gtin: str | None, at: datetime
+    ) -> dict[str, Any]:
+        """Whether ``brand`` authorizes ``partner`` (for ``gtin``, any when None) at
+        ``at``, with the evidence a platform checks offline
+        (ledger.verify.authorization.verify_answer): ``{brand, partner, gtin, at,
+        authorized, status, authorization, entries, checkpoint}``.
+
+        Of the brand's grants to the partner that cover the GTIN, one in force at ``at``
+        is shown, else the latest one (expired, revoked or not yet valid); none:
+        ``never-authorized``. ``entries`` are the grant (``role: grant``), its
+        revocation, and the brand's key entries that sign them, each with its proof to
+        ``checkpoint``.
+        """
+        found = self._store.records_in(self._log, AuthorizationRecord, "partner", [partner])
+        grants = sorted(
+            (a for a in found if isinstance(a, AuthorizationRecord) and a.brand == brand),
+            key=lambda a: a.granted_index,
+        )
+        judged = [(a, status_at(_grant(a), at)) for a in grants if covers(_grant(a), gtin)]
+        live = [j for j in judged if j[1] == "authorized"]
+        chosen: tuple[AuthorizationRecord, Status] | None = (live or judged)[-1] if judged else None
+        stored = self._store.checkpoint(self._log)
+        answer: dict[str, Any] = {
+            "brand": brand,
+            "partner": partner,
+            "gtin": gtin,
+            "at": format_time(at),
+            "authorized": False,
+            "status": "never-authorized",
+            "authorization": None,
+            "entries": [],
+            "checkpoint": stored.note,
+        }
+        if chosen is None:
+            return answer
+        record, status = chosen
+        answer.update(authorized=status == "authorized", status=status)
+        answer["authorization"] = _authorization(record)
+        answer["entries"] = self._evidence(record, stored.size)
+        return answer
+
+    def _evidence(self, record: AuthorizationRecord, size: int) -> list[dict[str, Any]]:
+        """The grant, its revocation and their keys' entries, proven at ``size``."""
+        wanted = [("grant", record.granted_index)]
+        if record.revoked_index is not None:
+            wanted.append(("revocation", record.revoked_index))
+        leaves = {i: Leaf.from_bytes(self._store.entry(self._log, i).leaf) for _, i in wanted}
+        key_ids = {leaves[i].signed.key for _, i in wanted}
+        keys = self._store.records(self._log, {KeyRecord: key_ids})
+        wanted += sorted({("key", k.added_index) for k in keys if isinstance(k, KeyRecord)})
+        stored = [self._store.entry(self._log, i) for _, i in wanted]
+        proofs = self._store.inclusion_proofs(self._log, [e.index for e in stored], size)
+        return [
+            {
+                "role": role,
+                **entry_json(ServedEntry(e.index, e.leaf, e.leaf_hash, p), Leaf.from_bytes(e.leaf)),
+            }
+            for (role, _), e, p in zip(wanted, stored, proofs, strict=True)
+        ]
+
     def _units(self, column: str, actor: str) -> list[UnitRecord]:
         records = self._store.records_in(self._log, UnitRecord, column, [actor])
         return sorted((cast(UnitRecord, r) for r in records), key=lambda u: (u.gtin, u.serial))
@@ -125,4 +192,25 @@ def _held(record: UnitRecord, counterpart: str | None) -> HeldShape:
         "expiry": record.expiry,
         "counterpart": counterpart,
         "index": record.head_index,
+    }
+
+
+def _grant(record: AuthorizationRecord) -> Grant:
+    return Grant(
+        record.gtins, record.prefixes, record.not_before, record.not_after, record.revoked_at
+    )
+
+
+def _authorization(record: AuthorizationRecord) -> dict[str, Any]:
+    """The grant as the answer names it (``id``: its authorize event's hash)."""
+    return {
+        "id": record.id,
+        "role": record.role,
+        "gtins": list(record.gtins),
+        "prefixes": list(record.prefixes),
+        "not_before": record.not_before,
+        "not_after": record.not_after,
+        "granted_index": record.granted_index,
+        "revoked_index": record.revoked_index,
+        "revoked_at": record.revoked_at,
     }

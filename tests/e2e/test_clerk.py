@@ -252,3 +252,52 @@ def test_inbox_and_holdings_are_the_actors_own(world: World) -> None:
     assert {"acme", CLERK, SHOP} <= {a["id"] for a in actors}
     couriers = json.loads(clerk("--json", "actor", "list", "--role", "courier").stdout)
     assert [a["id"] for a in couriers["actors"]] == [CLERK]
+
+
+def test_a_marketplace_checks_sellers_offline(world: World, tmp_path: Path) -> None:
+    """Any machine with the log's key: authorized, expired, never, revoked (last: it
+    revokes the clerk's grant)."""
+    key = httpx_get_text(f"{world.url}/v1/log/key").strip()
+    market = Cli(
+        clean_env(PROVENANCE_HOME=str(tmp_path), PROVENANCE_LOG_KEY=key),
+        tmp_path,
+        ["--server", world.url],
+    )
+    ok = market("seller-check", "--brand", "acme", "--seller", SHOP, "--gtin", GTIN)
+    assert "authorized from 2020-01-01T00:00:00Z until 2099-01-01T00:00:00Z" in ok.stdout
+    answer = json.loads(market("--json", "authorized", "acme", SHOP, "--gtin", GTIN).stdout)
+    assert answer["verified"] and answer["status"] == "authorized"
+    late = market("authorized", "acme", SHOP, "--at", "2100-01-01T00:00:00Z", code=1)
+    assert "expired at 2099-01-01T00:00:00Z" in late.stdout
+    never = market("seller-check", "--brand", "acme", "--seller", "nobody", code=1)
+    assert "no authorization in the log" in never.stdout
+    grant = json.loads(market("--json", "authorized", "acme", CLERK).stdout)["authorization"]
+    world.operator("authorize", "revoke", "--id", grant["id"], "--reason", "ended", "--as", "acme")
+    revoked = market("seller-check", "--brand", "acme", "--seller", CLERK, code=1)
+    assert "not authorized: revoked at" in revoked.stdout
+    # a log key that is not this log's: the answer is refused, whatever it says
+    stranger = Cli({**market.env, "PROVENANCE_LOG_KEY": _other_log_key(key)}, tmp_path, [])
+    stranger(
+        "--server",
+        world.url,
+        "seller-check",
+        "--brand",
+        "acme",
+        "--seller",
+        SHOP,
+        code=1,
+        error="authorization-proof",
+    )
+
+
+def httpx_get_text(url: str) -> str:
+    import httpx
+
+    return httpx.get(url, timeout=10).text
+
+
+def _other_log_key(key: str) -> str:
+    from ledger import note
+    from tests.factories import key as seed_key
+
+    return note.Signer(key.split("+", 1)[0], seed_key(99)).verifier.to_text()
