@@ -49,6 +49,7 @@ class World:
     clerk: Cli
     url: str
     labels: dict[str, str]
+    db_url: str
 
 
 def _register(operator: Cli, actor: str, role: str, home: Path) -> None:
@@ -93,7 +94,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with (tmp / "labels" / "manifest.csv").open(newline="") as f:
             rows = list(csv.DictReader(f))
         labels = {r["unit"].replace("/01/", "").replace("/21/", "/"): r["uri"] for r in rows}
-        yield World(operator, clerk, url, labels)
+        yield World(operator, clerk, url, labels, db_url)
     finally:
         stop(server)
 
@@ -252,6 +253,19 @@ def test_inbox_and_holdings_are_the_actors_own(world: World) -> None:
     assert {"acme", CLERK, SHOP} <= {a["id"] for a in actors}
     couriers = json.loads(clerk("--json", "actor", "list", "--role", "courier").stdout)
     assert [a["id"] for a in couriers["actors"]] == [CLERK]
+
+
+def test_a_scan_list_on_the_operators_own_database(world: World) -> None:
+    """The same scan list through --db (the local backend) instead of a server."""
+    scans = world.operator.cwd / "local.txt"
+    scans.write_text(f"{UNITS[10]}\n{world.labels[UNITS[10]]}\n", "utf-8")
+    local = ["--db", world.db_url, "--json", "handoff", "--to", SHOP, "--from-file", str(scans)]
+    first = json.loads(world.operator(*local, "--as", "acme", target=False).stdout)
+    assert [ln["outcome"] for ln in first["lines"]] == ["appended", "duplicate"]
+    again = json.loads(world.operator(*local, "--as", "acme", target=False).stdout)
+    assert (again["appended"], again["duplicates"]) == (0, 2)
+    inbox = ["--db", world.db_url, "--json", "inbox", "--as", SHOP]
+    assert UNITS[10].split("/")[1] in world.operator(*inbox, target=False).stdout
 
 
 def test_a_marketplace_checks_sellers_offline(world: World, tmp_path: Path) -> None:
