@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.callers import request_signer
 from api.context import ctx
-from api.schemas import Alerts, problems
+from api.schemas import Alerts, AuthorizationAnswer, problems
 
 router = APIRouter(tags=["signals"])
 
@@ -45,6 +45,7 @@ _AT = Query(None, description="RFC 3339 UTC time (default: now)")
 @router.get(
     "/v1/brands/{brand}/authorizations",
     summary="Is a partner authorized by the brand (for a GTIN, at a time)? With proofs",
+    response_model=AuthorizationAnswer,
     responses=problems(422, 429),
 )
 async def authorization(

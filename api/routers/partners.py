@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api.callers import request_signer
 from api.context import ctx
 from api.jsonbody import json_body
-from api.schemas import problems
+from api.schemas import ActorList, CustodyList, HeldList, problems
 from ledger import codec, gs1
 from ledger.errors import ValidationError
 from ledger.reqsig import ForbiddenError
@@ -38,6 +38,7 @@ _ROLE = Query(None, description="only actors of this role")
 @router.get(
     "/v1/partners/actors",
     summary="The registered actors, by id (optionally of one role)",
+    response_model=ActorList,
     responses=problems(422, 429),
 )
 async def actors(request: Request, role: Role | None = _ROLE) -> JSONResponse:
@@ -52,6 +53,7 @@ async def actors(request: Request, role: Role | None = _ROLE) -> JSONResponse:
 @router.post(
     "/v1/partners/custody",
     summary="Where up to 1,000 units stand: head, latest index, custodian, pending",
+    response_model=CustodyList,
     responses=problems(400, 413, 415, 422, 429),
 )
 async def custody(request: Request) -> JSONResponse:
@@ -69,6 +71,7 @@ async def custody(request: Request) -> JSONResponse:
 @router.get(
     "/v1/partners/{actor_id}/inbox",
     summary="What is handed or returned to the actor and not yet received (signed)",
+    response_model=HeldList,
     responses=problems(401, 403, 404, 422, 429),
 )
 async def inbox(request: Request, actor_id: str) -> JSONResponse:
@@ -82,6 +85,7 @@ async def inbox(request: Request, actor_id: str) -> JSONResponse:
 @router.get(
     "/v1/partners/{actor_id}/holdings",
     summary="What the actor holds (signed)",
+    response_model=HeldList,
     responses=problems(401, 403, 404, 422, 429),
 )
 async def holdings(request: Request, actor_id: str) -> JSONResponse:

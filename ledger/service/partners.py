@@ -12,12 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
 from ledger.entry import Leaf
 from ledger.events import format_time
 from ledger.rules.state import ActorRecord, AuthorizationRecord, KeyRecord, UnitRecord
 from ledger.service.unitview import entry_json
+from ledger.shapes import (
+    ActorItemShape,
+    AuthorizationAnswerShape,
+    CustodyShape,
+    EvidenceShape,
+    GrantShape,
+    HeldShape,
+)
 from ledger.store import Store
 from ledger.verify.authorization import Grant, Status, covers, status_at
 from ledger.verify.verdict import ServedEntry
@@ -25,40 +33,6 @@ from ledger.vocab import Role
 
 #: the most units one `custody` call answers (as one append batch)
 MAX_UNITS = 1000
-
-
-class CustodyShape(TypedDict):
-    """Where one unit's custody stands: its head (the next event's ``prev``), the index
-    of its latest entry, who holds it and to whom it is on its way."""
-
-    gtin: str
-    serial: str
-    lot: str | None
-    head: str
-    head_index: int
-    custodian: str | None
-    pending: str | None
-
-
-class HeldShape(TypedDict):
-    """A unit in an inbox or in holdings: ``counterpart`` is the sender (inbox) or the
-    recipient of an open transfer (holdings, else None); ``index`` its latest entry."""
-
-    gtin: str
-    serial: str
-    lot: str | None
-    expiry: str | None
-    counterpart: str | None
-    index: int
-
-
-class ActorItemShape(TypedDict):
-    """An actor as ``actor list`` shows it."""
-
-    id: str
-    role: str
-    name: str
-    revoked: bool
 
 
 def custody_of(record: UnitRecord) -> CustodyShape:
@@ -120,7 +94,7 @@ class PartnerService:
 
     def authorization(
         self, brand: str, partner: str, gtin: str | None, at: datetime
-    ) -> dict[str, Any]:
+    ) -> AuthorizationAnswerShape:
         """Whether ``brand`` authorizes ``partner`` (for ``gtin``, any when None) at
         ``at``, with the evidence a platform checks offline
         (ledger.verify.authorization.verify_answer): ``{brand, partner, gtin, at,
@@ -138,16 +112,16 @@ class PartnerService:
             key=lambda a: a.granted_index,
         )
         judged = [(a, status_at(_grant(a), at)) for a in grants if covers(_grant(a), gtin)]
-        live = [j for j in judged if j[1] == "authorized"]
+        live = [j for j in judged if j[1] == Status.AUTHORIZED]
         chosen: tuple[AuthorizationRecord, Status] | None = (live or judged)[-1] if judged else None
         stored = self._store.checkpoint(self._log)
-        answer: dict[str, Any] = {
+        answer: AuthorizationAnswerShape = {
             "brand": brand,
             "partner": partner,
             "gtin": gtin,
             "at": format_time(at),
             "authorized": False,
-            "status": "never-authorized",
+            "status": Status.NEVER_AUTHORIZED,
             "authorization": None,
             "entries": [],
             "checkpoint": stored.note,
@@ -155,14 +129,14 @@ class PartnerService:
         if chosen is None:
             return answer
         record, status = chosen
-        answer.update(authorized=status == "authorized", status=status)
+        answer["authorized"], answer["status"] = status == Status.AUTHORIZED, status
         answer["authorization"] = _authorization(record)
         answer["entries"] = self._evidence(record, stored.size)
         return answer
 
-    def _evidence(self, record: AuthorizationRecord, size: int) -> list[dict[str, Any]]:
+    def _evidence(self, record: AuthorizationRecord, size: int) -> list[EvidenceShape]:
         """The grant, its revocation and their keys' entries, proven at ``size``."""
-        wanted = [("grant", record.granted_index)]
+        wanted: list[tuple[Any, int]] = [("grant", record.granted_index)]
         if record.revoked_index is not None:
             wanted.append(("revocation", record.revoked_index))
         leaves = {i: Leaf.from_bytes(self._store.entry(self._log, i).leaf) for _, i in wanted}
@@ -201,7 +175,7 @@ def _grant(record: AuthorizationRecord) -> Grant:
     )
 
 
-def _authorization(record: AuthorizationRecord) -> dict[str, Any]:
+def _authorization(record: AuthorizationRecord) -> GrantShape:
     """The grant as the answer names it (``id``: its authorize event's hash)."""
     return {
         "id": record.id,

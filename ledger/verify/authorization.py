@@ -25,13 +25,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from ledger import codec, crypto, entry, gs1, merkle, note
 from ledger.errors import LedgerError, ValidationError
 from ledger.events import ActorRegister, AuthorizationRevoke, Authorize, KeyRotate, parse_time
+from ledger.vocab import AuthorizationStatus
 
-Status = Literal["authorized", "expired", "not-yet-valid", "revoked", "never-authorized"]
+#: the statuses, defined once with the answer's shape
+Status = AuthorizationStatus
 
 
 class AuthorizationProofError(ValidationError):
@@ -63,12 +65,12 @@ def status_at(grant: Grant, at: datetime) -> Status:
     revocation is logged, else ``not-yet-valid``, ``expired`` or ``authorized`` by its
     window (both ends included, as the custody rules have it)."""
     if grant.revoked_at is not None and parse_time(grant.revoked_at) <= at:
-        return "revoked"
+        return Status.REVOKED
     if at < parse_time(grant.not_before):
-        return "not-yet-valid"
+        return Status.NOT_YET_VALID
     if at > parse_time(grant.not_after):
-        return "expired"
-    return "authorized"
+        return Status.EXPIRED
+    return Status.AUTHORIZED
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class AuthorizationCheck:
     @property
     def authorized(self) -> bool:
         """True only for ``authorized``."""
-        return self.status == "authorized"
+        return self.status == Status.AUTHORIZED
 
 
 def verify_answer(answer: Mapping[str, Any], verifier_key: str) -> AuthorizationCheck:
@@ -121,7 +123,7 @@ def _verify(answer: Mapping[str, Any], verifier_key: str) -> AuthorizationCheck:
         if served != "never-authorized" or answer.get("authorization") is not None:
             raise AuthorizationProofError(f"status {served!r} comes with no proven grant")
         # the log may still hide a grant: absence is the server's word (docs/API.md)
-        return AuthorizationCheck("never-authorized", None, None, None, None, checkpoint.size)
+        return AuthorizationCheck(Status.NEVER_AUTHORIZED, None, None, None, None, checkpoint.size)
     keys = _brand_keys(leaves.get("key", []), brand)  # (3)
     (grant_leaf,) = leaves["grant"]
     event = grant_leaf.signed.event

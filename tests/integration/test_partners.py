@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from ledger import shapes
 from ledger.errors import ValidationError
 from ledger.service.partners import MAX_UNITS
 from ledger.vocab import Role
 from tests.factories import GTIN
+from tests.integration.test_shapes import conforms
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import SERIAL
 
@@ -29,6 +31,8 @@ def test_custody_inbox_and_holdings_follow_a_handoff(world: LedgerWorld) -> None
         index,
     )
     (coming,) = partners.inbox("ship-co")
+    conforms({"actor": "ship-co", "units": [coming]}, shapes.HeldListShape)
+    conforms({"units": [moving]}, shapes.CustodyListShape)
     assert (coming["serial"], coming["counterpart"], coming["index"]) == (SERIAL, "acme", index)
     (handed,) = partners.holdings("acme")
     assert handed["counterpart"] == "ship-co"
@@ -41,6 +45,7 @@ def test_custody_inbox_and_holdings_follow_a_handoff(world: LedgerWorld) -> None
 
 def test_actor_list_by_role(world: LedgerWorld) -> None:
     partners = world.ledger.partners
+    conforms({"actors": partners.actors()}, shapes.ActorListShape)
     everyone = [a["id"] for a in partners.actors()]
     assert everyone == sorted(everyone) and {"acme", "ship-co", "shop"} <= set(everyone)
     couriers = partners.actors(Role.COURIER)

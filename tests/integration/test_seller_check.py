@@ -5,13 +5,15 @@ expired, revoked and never-authorized sellers, and answers tampered with refused
 from __future__ import annotations
 
 import copy
+import json
 from datetime import timedelta
 
 import pytest
 
-from ledger import codec
+from ledger import codec, shapes
 from ledger.verify.authorization import AuthorizationProofError, verify_answer
 from tests.factories import GTIN
+from tests.integration.test_shapes import conforms
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import NOW
 
@@ -33,6 +35,7 @@ def test_revoked_is_proven_with_its_revocation(world: LedgerWorld) -> None:
     world.append(world.world.sign("authorization.revoke", "acme", authorization=grant))
     answer = world.ledger.partners.authorization("acme", "ship-co", GTIN, NOW)
     assert [e["role"] for e in answer["entries"]] == ["grant", "revocation", "key"]
+    conforms(json.loads(json.dumps(answer)), shapes.AuthorizationAnswerShape)
     check = verify_answer(answer, world.ledger.verifier_key)
     assert (check.status, check.authorized) == ("revoked", False)
     assert check.revoked_at == answer["authorization"]["revoked_at"]
