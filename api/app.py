@@ -36,6 +36,7 @@ from api.routers import (
     epcis,
     log,
     ops,
+    partners,
     proofs,
     reports,
     resolver,
@@ -49,9 +50,9 @@ from ledger.service.settings import Settings
 
 #: Every router, one per URL prefix, in the order they are mounted (the resolver's
 #: catch-all ``/01/{rest:path}`` last among the unit routes).
-ROUTERS = (entries, units, reports, brands, resolver, log, proofs, actors, ops, epcis)
+ROUTERS = (entries, units, reports, brands, resolver, log, proofs, actors, partners, ops, epcis)
 #: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
-LOG_SCOPED = (entries, log, proofs, actors)
+LOG_SCOPED = (entries, log, proofs, actors, partners)
 
 DESCRIPTION = """
 A verifiable provenance ledger for product units. Partners append signed custody

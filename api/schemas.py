@@ -156,6 +156,15 @@ UnitAlert = _model(shapes.UnitAlertShape, "UnitAlert")
 ResponseSummary = _model(shapes.ResponseSummaryShape, "ResponseSummary")
 Alerts = _model(shapes.AlertsShape, "Alerts")
 Health = _model(shapes.HealthShape, "Health", status=Field(examples=["ok"]), size=Field(ge=0))
+Custody = _model(shapes.CustodyShape, "Custody", head=_b64(), head_index=_index())
+CustodyList = _model(shapes.CustodyListShape, "CustodyList")
+Held = _model(shapes.HeldShape, "Held", index=_index())
+HeldList = _model(shapes.HeldListShape, "HeldList")
+ActorItem = _model(shapes.ActorItemShape, "ActorItem")
+ActorList = _model(shapes.ActorListShape, "ActorList")
+Grant = _model(shapes.GrantShape, "Grant", granted_index=_index())
+Evidence = _model(shapes.EvidenceShape, "Evidence", index=_index())
+AuthorizationAnswer = _model(shapes.AuthorizationAnswerShape, "AuthorizationAnswer")
 
 
 MAX_INT64 = 2**63 - 1

@@ -41,6 +41,7 @@ GROUPS: dict[str, str] = {
     "appends": "bench.appends:figures",
     "replicas": "bench.replicas:figures",
     "cli": "bench.cli:figures",
+    "scanlist": "bench.scanlist:figures",
 }
 
 

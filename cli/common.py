@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 
-from ledger.errors import GS1Error, LedgerError
+from ledger.errors import GS1Error, KeyFormatError, LedgerError
 from ledger.service.settings import home
 
 if TYPE_CHECKING:
@@ -97,10 +97,22 @@ def emit(data: Any, *human: Any) -> None:
             console.print(item, soft_wrap=True)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one readable line to stderr and exit with ``code`` (``message`` shown literally)."""
-    errors.print(f"[bold red]error:[/] {safe(message)}", soft_wrap=True)
+def fail(message: str, code: int = 1, *, kind: str = "error", field: str | None = None) -> NoReturn:
+    """Print one readable line to stderr and exit with ``code`` (``message`` shown literally).
+
+    With ``--json`` the line is `error_json` (``kind`` is its ``code``).
+    """
+    if OPTIONS.json:
+        sys.stderr.write(error_json(kind, message, field) + "\n")
+    else:
+        errors.print(f"[bold red]error:[/] {safe(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def error_json(code: str, message: str, field: str | None = None) -> str:
+    """An error as ``--json`` prints it, on one line: ``{"error": {code, message, field}}``."""
+    text = json.dumps({"error": {"code": code, "message": message, "field": field}})
+    return _UNSHOWABLE_JSON.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def write_private_key(path: Path, key: crypto.Ed25519PrivateKey) -> None:
@@ -130,6 +142,25 @@ def load_private_key(path: Path) -> crypto.Ed25519PrivateKey:
 def key_path(key: Path | None, actor: str) -> Path:
     """``--key``, else ``$PROVENANCE_HOME/keys/<actor>.pem``."""
     return key if key is not None else OPTIONS.home / "keys" / f"{actor}.pem"
+
+
+def load_actor_key(key: Path | None, actor: str) -> crypto.Ed25519PrivateKey:
+    """``actor``'s private key from ``--key`` or the home folder; a missing file is named
+    with the three ways to find it (``--key``, ``PROVENANCE_HOME``, ``keys new``).
+
+    Raises:
+        KeyFormatError: missing (field ``key``), readable by others, or not Ed25519.
+    """
+    path = key_path(key, actor)
+    if not path.exists():
+        where = "--key" if key is not None else "$PROVENANCE_HOME/keys"
+        raise KeyFormatError(
+            f"no key file for {actor!r} at {path} ({where}): pass --key FILE, set "
+            f"PROVENANCE_HOME to the folder whose keys/ holds {actor}.pem, or create one "
+            f"with `provenance keys new {actor}`",
+            field="key",
+        )
+    return load_private_key(path)
 
 
 def parse_unit(text: str) -> tuple[gs1.UnitId, str | None]:

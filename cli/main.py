@@ -25,6 +25,7 @@ from cli.commands import (
     keys,
     mint,
     monitor,
+    partners,
     registry,
     retention,
     server,
@@ -32,7 +33,7 @@ from cli.commands import (
     verify,
     witness,
 )
-from cli.common import OPTIONS, UsageError, fail, safe
+from cli.common import OPTIONS, UsageError, error_json, fail, safe
 from cli.global_options import GlobalOptionsGroup
 from cli.plainparams import install as plain_parameters
 from ledger.errors import LedgerError
@@ -109,6 +110,7 @@ def options(
 # Top-level commands, in the order the help lists them; then the command groups.
 for commands in (
     custody.app,
+    partners.app,
     mint.app,
     verify.app,
     audit.app,
@@ -121,6 +123,8 @@ for commands in (
 ):
     app.registered_commands.extend(commands.registered_commands)
 app.add_typer(keys.app, name="keys")
+# ``actor list`` is a partner's question (cli.commands.partners), asked in the actor group
+registry.actor_app.command("list")(partners.actor_list)
 app.add_typer(registry.actor_app, name="actor")
 app.add_typer(registry.authorize_app, name="authorize")
 app.add_typer(registry.product_app, name="product")
@@ -142,20 +146,31 @@ def main() -> None:
         if OPTIONS.debug:
             raise
         field = f" ({e.field})" if e.field else ""
-        sys.stderr.write(safe(f"error: {e.code}: {e.message}{field}", markup=False) + "\n")
+        _error(e.code, e.message, e.field, f"error: {e.code}: {e.message}{field}")
         sys.exit(2 if isinstance(e, UsageError) else 1)
     except click_exceptions.NoArgsIsHelpError as e:
         sys.stdout.write(e.format_message() + "\n")  # a group called bare: its help
         sys.exit(2)
     except click_exceptions.UsageError as e:
-        sys.stderr.write(safe(f"usage error: {e.format_message()}", markup=False) + "\n")
+        message = e.format_message()
+        _error("usage", message, None, f"usage error: {message}")
         sys.exit(2)
     except click_exceptions.ClickException as e:
-        sys.stderr.write(safe(f"error: {e.format_message()}", markup=False) + "\n")
+        _error("error", e.format_message(), None, f"error: {e.format_message()}")
         sys.exit(e.exit_code)
     except Exception as e:
         if OPTIONS.debug:
             raise
-        sys.stderr.write(safe(f"error: {type(e).__name__}: {e}", markup=False) + "\n")
+        name = type(e).__name__
+        _error("internal", f"{name}: {e}", None, f"error: {name}: {e}")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error(code: str, message: str, field: str | None, line: str) -> None:
+    """Write one error line to stderr: ``line``, or with ``--json`` (also when the parse
+    failed before the option was read) ``{"error": {code, message, field}}``."""
+    if OPTIONS.json or "--json" in sys.argv[1:]:
+        sys.stderr.write(error_json(code, message, field) + "\n")
+    else:
+        sys.stderr.write(safe(line, markup=False) + "\n")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.common import key_path, load_private_key
+from cli.common import load_actor_key
 
 if TYPE_CHECKING:
     from ledger import gs1
@@ -26,7 +26,7 @@ def sign(actor: str, key: Path | None, kind: str, **fields: Any) -> SignedEvent:
         KeyFormatError: the key file is missing, readable by others, or not Ed25519.
         ValidationError: a field is malformed.
     """
-    return sign_with(load_private_key(key_path(key, actor)), actor, kind, **fields)
+    return sign_with(load_actor_key(key, actor), actor, kind, **fields)
 
 
 def sign_with(

@@ -15,6 +15,7 @@ strings (docs/FORMAT.md). No I/O; standard library only.
 from typing import Any, NotRequired, TypedDict
 
 from ledger.vocab import (
+    AuthorizationStatus,
     LabelState,
     ReasonCode,
     ReportReason,
@@ -333,6 +334,98 @@ class AlertsShape(TypedDict):
     signals: list[UnitAlertShape]
     reports: list[ReportShape]
     response: ResponseSummaryShape
+
+
+# --- partners: custody of many units, inboxes, seller checks -------------------------
+
+
+class CustodyShape(TypedDict):
+    """Where one unit's custody stands: its head (the next event's ``prev``), the index
+    of its latest entry, who holds it and to whom it is on its way."""
+
+    gtin: str
+    serial: str
+    lot: str | None
+    head: str
+    head_index: int
+    custodian: str | None
+    pending: str | None
+
+
+class CustodyListShape(TypedDict):
+    """The custody of the units asked for that are in the log."""
+
+    units: list[CustodyShape]
+
+
+class HeldShape(TypedDict):
+    """A unit in an inbox or in holdings: ``counterpart`` is the sender (inbox) or the
+    recipient of an open transfer (holdings, else None); ``index`` its latest entry."""
+
+    gtin: str
+    serial: str
+    lot: str | None
+    expiry: str | None
+    counterpart: str | None
+    index: int
+
+
+class HeldListShape(TypedDict):
+    """An actor's inbox or holdings, by GTIN and serial."""
+
+    actor: str
+    units: list[HeldShape]
+
+
+class ActorItemShape(TypedDict):
+    """An actor as the actor list shows it."""
+
+    id: str
+    role: str
+    name: str
+    revoked: bool
+
+
+class ActorListShape(TypedDict):
+    """The registered actors, by id."""
+
+    actors: list[ActorItemShape]
+
+
+class GrantShape(TypedDict):
+    """A brand's authorization of a partner; ``id`` is its authorize event's hash."""
+
+    id: str
+    role: str
+    gtins: list[str]
+    prefixes: list[str]
+    not_before: str
+    not_after: str
+    granted_index: int
+    revoked_index: int | None
+    revoked_at: str | None
+
+
+class EvidenceShape(EntryShape):
+    """An entry of a seller check's evidence; ``role``: ``grant``, ``revocation`` or
+    ``key``."""
+
+    role: str
+
+
+class AuthorizationAnswerShape(TypedDict):
+    """Whether a brand authorizes a partner (for a GTIN) at a time, with the evidence
+    to check offline (ledger.verify.authorization)."""
+
+    brand: str
+    partner: str
+    gtin: str | None
+    at: str
+    authorized: bool
+    status: AuthorizationStatus
+    authorization: GrantShape | None
+    entries: list[EvidenceShape]
+    checkpoint: str
 
 
 # --- operations -----------------------------------------------------------------------

@@ -165,3 +165,14 @@ class ReportAction(StrEnum):
 def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
     """The vocabulary's strings in declaration order (for messages and validators)."""
     return tuple(member.value for member in vocabulary)
+
+
+class AuthorizationStatus(StrEnum):
+    """Whether a brand authorizes a partner at a time: a seller check's answer
+    (ledger.verify.authorization.status_at)."""
+
+    AUTHORIZED = "authorized"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    REVOKED = "revoked"
+    NEVER_AUTHORIZED = "never-authorized"

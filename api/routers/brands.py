@@ -2,17 +2,20 @@
 
 - ``GET /v1/brands/{brand}/alerts``: the brand's triage queue (clone signals, reports,
   response times); a signed request (ledger.reqsig) by the brand or an operator only.
+- ``GET /v1/brands/{brand}/authorizations?partner=&gtin=&at=``: whether the brand
+  authorizes a partner (a marketplace's seller check), with the entries and proofs to
+  check it offline (ledger.verify.authorization); public, as the log is.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.callers import request_signer
 from api.context import ctx
-from api.schemas import Alerts, problems
+from api.schemas import Alerts, AuthorizationAnswer, problems
 
 router = APIRouter(tags=["signals"])
 
@@ -31,4 +34,37 @@ async def alerts(request: Request, brand: str) -> Response:
     signer = await request_signer(request, ledger)
     ledger.reports.may_triage(signer, brand)
     body = await run_in_threadpool(ledger.reports.alerts, brand)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+_PARTNER = Query(..., description="the partner (seller) id")
+_GTIN = Query(None, description="the GTIN to be sold (default: any)")
+_AT = Query(None, description="RFC 3339 UTC time (default: now)")
+
+
+@router.get(
+    "/v1/brands/{brand}/authorizations",
+    summary="Is a partner authorized by the brand (for a GTIN, at a time)? With proofs",
+    response_model=AuthorizationAnswer,
+    responses=problems(422, 429),
+)
+async def authorization(
+    request: Request,
+    brand: str,
+    partner: str = _PARTNER,
+    gtin: str | None = _GTIN,
+    at: str | None = _AT,
+) -> Response:
+    """``{brand, partner, gtin, at, authorized, status, authorization, entries,
+    checkpoint}``: status ``authorized``, ``expired``, ``not-yet-valid``, ``revoked`` or
+    ``never-authorized`` (docs/API.md)."""
+    from ledger import gs1
+    from ledger.events import parse_time
+
+    context = ctx(request)
+    await context.limit(request)
+    ledger = context.ledger_for_brand(brand, request)
+    when = parse_time(at, "at") if at else ledger.now()
+    wanted = gs1.normalize_gtin(gtin) if gtin else None
+    body = await run_in_threadpool(ledger.partners.authorization, brand, partner, wanted, when)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -14,8 +14,11 @@ from cli.common import OPTIONS
 __all__ = ["Backend", "KeyLoader", "connect", "connect_remote", "remote_url"]
 
 
-def connect() -> Backend:
+def connect(*, partner: bool = False) -> Backend:
     """``--server`` if given, else the local database (``--db``); the ``--log`` chosen.
+
+    ``partner``: the command is a partner's (a clerk's ``handoff``), so a missing local
+    ledger is explained as a missing ``--server``, not as a missing ``provenance init``.
 
     Raises:
         KeyFormatError: a local database with no operator key and no pinned log key.
@@ -25,7 +28,7 @@ def connect() -> Backend:
         return connect_remote(remote_url(OPTIONS.server, OPTIONS.log))
     from cli.backends.local import Local
 
-    return Local(OPTIONS.database_url, OPTIONS.log)
+    return Local(OPTIONS.database_url, OPTIONS.log, partner=partner)
 
 
 def connect_remote(url: str) -> Backend:

@@ -141,6 +141,31 @@ class Backend(Protocol):
         """Answer a report as ``actor`` (ack, close, or flag with the signed ``flag``)."""
         ...
 
+    def custody(self, units: Sequence[gs1.UnitId]) -> list[dict[str, Any]]:
+        """Where each unit in the log stands (``POST /v1/partners/custody``'s units:
+        gtin, serial, lot, head, head_index, custodian, pending), 1,000 per request;
+        units not in the log are left out."""
+        ...
+
+    def actors(self, role: str | None) -> list[dict[str, Any]]:
+        """The registered actors (of ``role``): id, role, name, revoked."""
+        ...
+
+    def inbox(self, actor: str, signer: KeyLoader) -> list[dict[str, Any]]:
+        """What is on its way to ``actor`` (a signed request on a server)."""
+        ...
+
+    def holdings(self, actor: str, signer: KeyLoader) -> list[dict[str, Any]]:
+        """What ``actor`` holds (a signed request on a server)."""
+        ...
+
+    def authorization(
+        self, brand: str, partner: str, gtin: str | None, at: str | None
+    ) -> dict[str, Any]:
+        """``GET /v1/brands/{brand}/authorizations``'s answer: whether ``brand``
+        authorizes ``partner`` (for ``gtin``) at ``at`` (default now), with its proofs."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -25,6 +25,7 @@ from ledger.service.highwater import OVERRIDE_ENV, HighWater, guard, state_path
 from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.policies import Policies
 from ledger.service.settings import Settings
+from ledger.vocab import Role
 
 if TYPE_CHECKING:
     from ledger.audit.replay import AuditReport
@@ -35,7 +36,7 @@ _PAGE = 1000
 class Local:
     """The ledger in a local database; ``log`` names one log of a deployment file."""
 
-    def __init__(self, database_url: str, log: str | None = None) -> None:
+    def __init__(self, database_url: str, log: str | None = None, *, partner: bool = False) -> None:
         spec = local_log(database_url, log)
         self.spec = spec
         pinned = os.environ.get("PROVENANCE_LOG_KEY")
@@ -53,10 +54,7 @@ class Local:
             return
         # As api.app, without loading FastAPI for a command line.
         if spec.operator_key is None or (key_file is not None and not key_file.exists()):
-            raise KeyFormatError(
-                f"no operator key at {key_file}: run `provenance init`, "
-                "set PROVENANCE_OPERATOR_KEY, or pin PROVENANCE_LOG_KEY to only read"
-            )
+            raise KeyFormatError(_no_ledger(key_file, partner), field="server")
         operator_key, log_key = open_keys(spec)  # files (0600) or keys in a token
         config = LogConfig(
             origin=spec.origin,
@@ -198,6 +196,44 @@ class Local:
             report_id, by=by, action=action, note=note, flag=flag
         )
 
+    def custody(self, units: Sequence[gs1.UnitId]) -> list[dict[str, Any]]:
+        """Custody from the projections, 1,000 units per read."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(units), _PAGE):
+            part = [(u.gtin, u.serial) for u in units[start : start + _PAGE]]
+            out.extend(dict(c) for c in self.ledger.partners.custody(part))
+        return out
+
+    def actors(self, role: str | None) -> list[dict[str, Any]]:
+        """The actors from the projections.
+
+        Raises:
+            ValidationError: ``role`` is not a role.
+        """
+        return [dict(a) for a in self.ledger.partners.actors(_role(role))]
+
+    def inbox(self, actor: str, signer: KeyLoader) -> list[dict[str, Any]]:
+        """The inbox (the operator's access: ``signer`` is not read)."""
+        return [dict(u) for u in self.ledger.partners.inbox(actor)]
+
+    def holdings(self, actor: str, signer: KeyLoader) -> list[dict[str, Any]]:
+        """The holdings (the operator's access: ``signer`` is not read)."""
+        return [dict(u) for u in self.ledger.partners.holdings(actor)]
+
+    def authorization(
+        self, brand: str, partner: str, gtin: str | None, at: str | None
+    ) -> dict[str, Any]:
+        """The seller check from the projections, with its proofs.
+
+        Raises:
+            ValidationError: ``at`` is not an RFC 3339 UTC time.
+        """
+        from ledger.events import parse_time
+
+        when = parse_time(at, "at") if at else self.ledger.now()
+        wanted = gs1.normalize_gtin(gtin) if gtin else None
+        return self.ledger.partners.authorization(brand, partner, wanted, when)
+
     def size(self) -> int:
         """Entries in the log (local only: ``init`` reports it)."""
         return self.ledger.head().size
@@ -209,6 +245,37 @@ class Local:
     def close(self) -> None:
         """Close the database."""
         self.ledger.close()
+
+
+def _role(role: str | None) -> Role | None:
+    """``--role`` as a `Role`.
+
+    Raises:
+        ValidationError: not a role.
+    """
+    if role is None:
+        return None
+    try:
+        return Role(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise ValidationError(f"no role {role!r} (roles: {roles})", field="role") from None
+
+
+def _no_ledger(key_file: object, partner: bool) -> str:
+    """Why there is no local ledger, told to whoever runs the command: a partner (a
+    clerk's ``handoff``) is pointed at the server, never at ``provenance init``."""
+    if partner:
+        return (
+            f"this machine holds no ledger (no operator key at {key_file}): send to your "
+            "platform's server with --server URL (before or after the command name) or "
+            "set PROVENANCE_SERVER"
+        )
+    return (
+        f"no operator key at {key_file}: partners pass --server URL (or set "
+        "PROVENANCE_SERVER); the operator runs `provenance init`, sets "
+        "PROVENANCE_OPERATOR_KEY, or pins PROVENANCE_LOG_KEY to only read"
+    )
 
 
 def local_log(database_url: str, log: str | None) -> LogSpec:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from cli.backends.base import ImportRefusedError, KeyLoader, Progress, refusal_summary
 from cli.backends.http import Http, RemoteError, Response
@@ -176,6 +177,46 @@ class Remote:
             body["flag"] = flag.to_dict()
         path = f"/v1/reports/{report_id}/resolve"
         return dict(self.http.json(self._send("POST", path, body, signer)))
+
+    def custody(self, units: Sequence[gs1.UnitId]) -> list[dict[str, Any]]:
+        """POST /v1/partners/custody, 1,000 units per request."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(units), _PAGE):
+            body = {
+                "units": [
+                    {"gtin": u.gtin, "serial": u.serial} for u in units[start : start + _PAGE]
+                ]
+            }
+            response = self.http.request("POST", "/v1/partners/custody", json=body)
+            out.extend(self.http.json(response)["units"])
+        return out
+
+    def actors(self, role: str | None) -> list[dict[str, Any]]:
+        """GET /v1/partners/actors."""
+        params = {"role": role} if role else {}
+        return list(self.http.json(self.http.get("/v1/partners/actors", **params))["actors"])
+
+    def inbox(self, actor: str, signer: KeyLoader) -> list[dict[str, Any]]:
+        """GET the actor's inbox, signed with its key."""
+        path = f"/v1/partners/{quote(actor, safe='')}/inbox"
+        return list(self.http.json(self._send("GET", path, None, signer))["units"])
+
+    def holdings(self, actor: str, signer: KeyLoader) -> list[dict[str, Any]]:
+        """GET the actor's holdings, signed with its key."""
+        path = f"/v1/partners/{quote(actor, safe='')}/holdings"
+        return list(self.http.json(self._send("GET", path, None, signer))["units"])
+
+    def authorization(
+        self, brand: str, partner: str, gtin: str | None, at: str | None
+    ) -> dict[str, Any]:
+        """GET /v1/brands/{brand}/authorizations."""
+        params = {
+            "partner": partner,
+            **({"gtin": gtin} if gtin else {}),
+            **({"at": at} if at else {}),
+        }
+        path = f"/v1/brands/{quote(brand, safe='')}/authorizations"
+        return dict(self.http.json(self.http.get(path, **params)))
 
     def close(self) -> None:
         """Close the HTTP client."""

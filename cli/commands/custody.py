@@ -1,6 +1,10 @@
 """The custody commands: ``handoff``, ``receive``, ``inspect``, ``sell``, ``deliver``,
 ``return``, ``recall`` and ``decommission``, each one signed event extending a unit's
 chain (top-level commands of ``app``, composed by cli.main).
+
+``handoff`` and ``receive`` are a clerk's at the dock: they also take a scan list
+(``--from-file``), and a re-scan of what is already in the log is a duplicate, not a
+failure (cli.scanning).
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from pathlib import Path
 
 import typer
 
+from cli import scanning
 from cli.backends import connect
-from cli.common import emit, parse_unit, safe
+from cli.common import UsageError, emit, parse_unit, safe
+from cli.scanning import Kind
 from cli.signing import sign, unit_ref
 
 app = typer.Typer()
@@ -19,11 +25,18 @@ _AS = typer.Option(..., "--as", help="the signing actor id")
 _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
 _UNIT = typer.Argument(..., help="GTIN/SERIAL or a scanned label URL")
 _PLACE = typer.Option(None, "--place", help="where it happens, e.g. 'Shanghai DC 3'")
+_FROM_FILE = typer.Option(
+    None,
+    "--from-file",
+    "--list",
+    help="a scan list: one scanned label URL or GTIN/SERIAL per line ('-': standard input)",
+    show_default=False,
+)
 
 
 def _unit_event(kind: str, unit_text: str, actor: str, key: Path | None, **fields: object) -> None:
     unit, _ = parse_unit(unit_text)
-    store = connect()
+    store = connect(partner=True)
     try:
         prev = store.head(unit)
         signed = sign(
@@ -33,25 +46,112 @@ def _unit_event(kind: str, unit_text: str, actor: str, key: Path | None, **field
     finally:
         store.close()
     item = receipt["receipts"][0]
-    emit(receipt, safe(f"{kind} of {unit.gtin}/{unit.serial} appended at index {item['index']}"))
+    to = f" to {fields['to']}" if fields.get("to") else ""
+    line = f"{kind} of {unit.gtin}/{unit.serial}{to} by {actor}: appended at index {item['index']}"
+    emit(receipt, safe(line))
 
 
 @app.command()
 def handoff(
-    unit: str = _UNIT,
-    to: str = typer.Option(..., "--to"),
+    unit: str = typer.Argument(
+        None, help="GTIN/SERIAL or a scanned label URL (or use --from-file)", show_default=False
+    ),
+    to: str = typer.Option(
+        ...,
+        "--to",
+        help="the recipient's actor id (who must then `receive`); `provenance actor list` "
+        "shows them",
+    ),
+    from_file: str = _FROM_FILE,
     place: str = _PLACE,
     as_: str = _AS,
     key: Path = _KEY,
 ) -> None:
-    """Hand a unit you hold to another actor (who must receive it)."""
-    _unit_event("handoff", unit, as_, key, to=to, place=place)
+    """Hand units you hold to another actor, who must receive them. A unit already on
+    its way to the same recipient is a duplicate (exit 0)."""
+    _scan("handoff", unit, from_file, as_, key, to=to, place=place)
 
 
 @app.command()
-def receive(unit: str = _UNIT, place: str = _PLACE, as_: str = _AS, key: Path = _KEY) -> None:
-    """Take custody of a unit handed (or returned) to you."""
-    _unit_event("receive", unit, as_, key, place=place)
+def receive(
+    unit: str = typer.Argument(
+        None, help="GTIN/SERIAL or a scanned label URL (or use --from-file)", show_default=False
+    ),
+    from_file: str = _FROM_FILE,
+    place: str = _PLACE,
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """Take custody of units handed (or returned) to you. Receiving what you already
+    hold is a duplicate (exit 0)."""
+    _scan("receive", unit, from_file, as_, key, to=None, place=place)
+
+
+def _scan(
+    kind: Kind,
+    unit: str | None,
+    from_file: str | None,
+    actor: str,
+    key: Path | None,
+    *,
+    to: str | None,
+    place: str | None,
+) -> None:
+    """One unit (its receipt) or a scan list (its summary); see cli.scanning."""
+    if (unit is None) == (from_file is None):
+        raise UsageError("give a unit or --from-file FILE, not both", field="unit")
+    if unit is not None:
+        _one(kind, unit, actor, key, to=to, place=place)
+        return
+    lines = scanning.read_lines(from_file or "-")
+    summary = scanning.run(kind, lines, actor, key, to=to, place=place, progress=True)
+    show_summary(summary)
+    if summary.count("refused"):
+        raise typer.Exit(1)
+
+
+def _one(
+    kind: Kind, text: str, actor: str, key: Path | None, *, to: str | None, place: str | None
+) -> None:
+    """A single scan: its receipt, or for a re-scan the earlier entry's as a duplicate.
+
+    Raises:
+        LedgerError: not a label, not in the log, or refused (the rule's code).
+    """
+    unit, _ = parse_unit(text)
+    summary = scanning.run(
+        kind, [scanning.Line(1, text, unit)], actor, key, to=to, place=place, receipts=True
+    )
+    (line,) = summary.lines
+    if line.outcome == "refused":
+        raise scanning.ScanRefusedError(line.code or "refused", line.message or "", field="unit")
+    name = f"{unit.gtin}/{unit.serial}"
+    counterpart = f" to {to}" if to else ""
+    if line.outcome == "duplicate":
+        done = "already received, you hold it" if kind == "receive" else "already on its way"
+        message = f"{kind} of {name}{counterpart}: {done} (latest entry: index {line.index}); "
+        message += "nothing appended"
+    else:
+        message = f"{kind} of {name}{counterpart} by {actor}: appended at index {line.index}"
+    emit(scanning.receipt_of(summary), safe(message))
+
+
+def show_summary(summary: scanning.Summary) -> None:
+    """A scan list's outcome: each line not appended, then the counts."""
+    from rich.text import Text
+
+    notes = [
+        Text(safe(f"line {ln.number}: {ln.text}: {ln.code}: {ln.message}", markup=False))
+        for ln in summary.lines
+        if ln.outcome == "refused"
+    ]
+    to = f" to {summary.to}" if summary.to else ""
+    total = (
+        f"{summary.kind}{to} by {summary.actor}: {summary.count('appended')} appended, "
+        f"{summary.count('duplicate')} duplicates, {summary.count('refused')} refused "
+        f"of {len(summary.lines)} lines"
+    )
+    emit(summary.to_dict(), *notes, Text(safe(total, markup=False)))
 
 
 @app.command()

@@ -14,7 +14,9 @@ the work, each in its own module with what it needs passed in:
 - ``ledger.retention`` (ledger.service.retention): deleting shoppers' data on time;
 - ``ledger.cosigning`` (ledger.service.cosigning): witness cosignatures;
 - ``ledger.exports`` (ledger.service.exports): the audit bundle and offline unit proofs;
-- ``ledger.epcis`` (ledger.service.epcis): EPCIS export and capture.
+- ``ledger.epcis`` (ledger.service.epcis): EPCIS export and capture;
+- ``ledger.partners`` (ledger.service.partners): custody of many units, inboxes,
+  holdings and the actor list, for partners scanning goods.
 
 The reads (head, checkpoints, entries, proofs, unit and actor views, state, replay) stay
 methods of `Ledger`. The faces (api, cli) call only this package, never the store.
@@ -52,6 +54,7 @@ from ledger.service.claims import ClaimService
 from ledger.service.cosigning import CosigningService
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
+from ledger.service.partners import PartnerService
 from ledger.service.policies import Policies
 from ledger.service.registryview import registry_view
 from ledger.service.reports import ReportService
@@ -236,6 +239,7 @@ class Ledger:
         )
         self.exports = ExportService(store, log, self._verifier_key, self.cosigning)
         self.epcis = EpcisService(store, log, self.appender, clock)
+        self.partners = PartnerService(store, log)
         self._quotas = QuotaStore(store.engines)
 
     @classmethod

@@ -398,6 +398,98 @@ RETENTION = _object(
 )
 """``retention run``: rows deleted (or, for report fields, emptied) per kind."""
 
+_LINE_OUTCOME = {"enum": ["appended", "duplicate", "refused"]}
+
+SCAN_LIST = _object(
+    {
+        "kind": {"enum": ["handoff", "receive"]},
+        "actor": {"type": "string"},
+        "to": {"type": ["string", "null"]},
+        "appended": {"type": "integer", "minimum": 0},
+        "duplicates": {"type": "integer", "minimum": 0},
+        "refused": {"type": "integer", "minimum": 0},
+        "lines": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "line": {"type": "integer", "minimum": 1},
+                    "text": {"type": "string"},
+                    "unit": {"type": ["string", "null"]},
+                    "outcome": _LINE_OUTCOME,
+                    "index": _NULLABLE_INDEX,
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+                "required": ["line", "text", "unit", "outcome", "index"],
+                "additionalProperties": False,
+            },
+        },
+        "size": {"type": ["integer", "null"]},
+        "checkpoint": {"type": ["string", "null"]},
+    }
+)
+"""``handoff --from-file``, ``receive --from-file``: each line's outcome (``code`` and
+``message`` only on refused lines), the counts, the log after the last batch (null when
+nothing was sent)."""
+
+INBOX = _object(
+    {
+        "actor": {"type": "string"},
+        "units": {
+            "type": "array",
+            "items": _object(
+                {
+                    "gtin": {"type": "string", "pattern": "^[0-9]{14}$"},
+                    "serial": {"type": "string"},
+                    "lot": {"type": ["string", "null"]},
+                    "expiry": {"type": ["string", "null"]},
+                    "counterpart": {"type": ["string", "null"]},
+                    "index": _INDEX,
+                }
+            ),
+        },
+    }
+)
+"""``inbox``: each unit on its way to the actor; ``counterpart`` is its sender."""
+
+HOLDINGS = _object(
+    {
+        "actor": {"type": "string"},
+        "units": {
+            "type": "array",
+            "items": _object(
+                {
+                    "gtin": {"type": "string", "pattern": "^[0-9]{14}$"},
+                    "serial": {"type": "string"},
+                    "lot": {"type": ["string", "null"]},
+                    "expiry": {"type": ["string", "null"]},
+                    "pending": {"type": ["string", "null"]},
+                    "index": _INDEX,
+                }
+            ),
+        },
+    }
+)
+"""``holdings``: each unit the actor holds; ``pending``: the recipient of its open transfer."""
+
+ACTOR_LIST = _object(
+    {
+        "actors": {
+            "type": "array",
+            "items": _object(
+                {
+                    "id": {"type": "string"},
+                    "role": {"type": "string"},
+                    "name": {"type": "string"},
+                    "revoked": {"type": "boolean"},
+                }
+            ),
+        }
+    }
+)
+"""``actor list``."""
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "keys": KEY,
     "keys export": KEY_EXPORT,
@@ -419,5 +511,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "witness": WITNESS,
     "verify proof": VERIFY_PROOF,
     "retention run": RETENTION,
+    "scan list": SCAN_LIST,
+    "inbox": INBOX,
+    "holdings": HOLDINGS,
+    "actor list": ACTOR_LIST,
 }
 """Every schema by the name docs/CLI.md gives it."""

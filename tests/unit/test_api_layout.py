@@ -20,6 +20,7 @@ PREFIXES = {
     "epcis": ("/v1/epcis/",),
     "log": ("/v1/checkpoint", "/v1/log/"),
     "ops": ("/healthz", "/metrics"),
+    "partners": ("/v1/partners/",),
     "proofs": ("/v1/proofs/",),
     "reports": ("/v1/reports",),
     "resolver": ("/01/",),
@@ -45,7 +46,7 @@ def test_every_router_is_mounted_once_and_log_scoped_ones_are_log_routers() -> N
     mounted = [module.__name__.rsplit(".", 1)[1] for module in app.ROUTERS]
     assert sorted(mounted) == _modules()
     scoped = {module.__name__.rsplit(".", 1)[1] for module in app.LOG_SCOPED}
-    assert scoped == {"entries", "log", "proofs", "actors"}
+    assert scoped == {"entries", "log", "proofs", "actors", "partners"}
 
 
 def test_units_declares_the_proof_and_claim_before_the_catch_all_view() -> None:
