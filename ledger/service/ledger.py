@@ -562,6 +562,7 @@ class Ledger:
     def record_scans(self, scans: Sequence[Scan]) -> None:
         """Store scan telemetry (outside the signed log) in one transaction."""
         self.store.insert_scans(self.log, [s.to_row() for s in scans])
+        self.signals.scans_recorded(scans)
 
     def state(self) -> State:
         """Every projection of the log, in memory."""

@@ -11,6 +11,7 @@ its GTINs with invented serials, and its consumer reports with their response ti
 from __future__ import annotations
 
 import statistics
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,9 +34,11 @@ from ledger.vocab import ReportStatus
 ALERT_UNITS = 200
 #: how long a fired probing signal is reused for unknown units' views
 PROBING_TTL = timedelta(minutes=5)
+#: how long a quiet probing answer is reused at most (scans other processes record)
+QUIET_TTL = timedelta(seconds=30)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scan:
     """One resolver hit: which unit, when, a coarse place, a daily-salted client hash, and
     the client's network as a per-unit pseudonym (None when unknown)."""
@@ -61,16 +64,59 @@ class Scan:
         }
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What the probing aggregate found for one GTIN, and when (`ProbingCache`):
+    the signals it fired, and, when none fired, the never-commissioned serials it
+    counted (``serials``; None: the GTIN is no registered product's)."""
+
+    at: datetime
+    signals: list[Signal]
+    serials: frozenset[str] | None
+
+
 class ProbingCache:
-    """Fired probing signals by GTIN, with when they fired (`SignalService._probing_of`).
+    """The probing aggregate's last answer by GTIN (`SignalService._probing_of`), at
+    most ``capacity`` GTINs (least recently used first out).
 
     Owned by the `Ledger` and shared by the services of its per-request copies
-    (`Ledger.reading`), so that the cache outlives a request.
+    (`Ledger.reading`), so that it outlives a request. A fired signal is kept for
+    `PROBING_TTL`; a quiet answer until this process records a scan of a serial it
+    did not count and no unit has (`SignalService.scans_recorded`), or `QUIET_TTL`
+    (scans that other processes record).
     """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self.fired: dict[str, tuple[datetime, list[Signal]]] = {}
+        self._probes: OrderedDict[str, Probe] = OrderedDict()
+
+    def get(self, gtin: str, now: datetime) -> Probe | None:
+        """The GTIN's answer if still fresh at ``now``."""
+        probe = self._probes.get(gtin)
+        if probe is None:
+            return None
+        ttl = PROBING_TTL if probe.signals else QUIET_TTL
+        if now - probe.at >= ttl:
+            del self._probes[gtin]
+            return None
+        self._probes.move_to_end(gtin)
+        return probe
+
+    def put(self, gtin: str, probe: Probe) -> None:
+        """Keep ``probe`` as the GTIN's answer."""
+        self._probes[gtin] = probe
+        self._probes.move_to_end(gtin)
+        while len(self._probes) > self.capacity:
+            self._probes.popitem(last=False)
+
+    def quiet(self, gtin: str) -> Probe | None:
+        """The GTIN's answer if it fired nothing (whatever its age)."""
+        probe = self._probes.get(gtin)
+        return probe if probe is not None and not probe.signals else None
+
+    def drop(self, gtin: str) -> None:
+        """Forget the GTIN's answer."""
+        self._probes.pop(gtin, None)
 
 
 class SignalService:
@@ -140,22 +186,37 @@ class SignalService:
         return serial_probing(rows, self.policy.thresholds)
 
     def _probing_of(self, gtin: str, since: str) -> list[Signal]:
-        """The probing signal of one GTIN for an unknown unit's view. A fired signal is
-        kept for `PROBING_TTL`: a prober hitting invented serials then costs one lookup
-        per view instead of an aggregate over the GTIN's scans."""
-        cache = self._probing_cache.fired
+        """The probing signal of one GTIN for an unknown unit's view, from the
+        `ProbingCache` while fresh: a prober hitting invented serials costs one lookup
+        per view, not an aggregate over the GTIN's scans."""
         now = self._clock()
-        hit = cache.get(gtin)
-        if hit is not None and now - hit[0] < PROBING_TTL:
-            return hit[1]
-        found = self._probing([gtin], since)
-        if found:
-            cache[gtin] = (now, found)
-            if len(cache) > self._probing_cache.capacity:
-                cache.clear()
-        else:
-            cache.pop(gtin, None)
+        hit = self._probing_cache.get(gtin, now)
+        if hit is not None:
+            return hit.signals
+        if self._signal_store.product_brand(self._log, gtin) is None:
+            self._probing_cache.put(gtin, Probe(now, [], None))
+            return []
+        rows = self._signal_store.unregistered_scans(self._log, [gtin], since)
+        found = serial_probing(rows, self.policy.thresholds)
+        serials = None if found else frozenset(r["serial"] for r in rows)
+        self._probing_cache.put(gtin, Probe(now, found, serials))
         return found
+
+    def scans_recorded(self, scans: Sequence[Scan]) -> None:
+        """Tell the probing cache about scans just stored: a quiet GTIN's answer is
+        dropped when a scan names a serial it did not count and no unit has (one
+        indexed read per such GTIN and batch), so the next view counts again. Repeat
+        scans of the serials it counted, and scans of real units, keep it."""
+        by_gtin: dict[str, set[str]] = {}
+        for scan in scans:
+            by_gtin.setdefault(scan.gtin, set()).add(scan.serial)
+        for gtin, serials in by_gtin.items():
+            probe = self._probing_cache.quiet(gtin)
+            if probe is None or probe.serials is None:
+                continue
+            new = serials - probe.serials
+            if new and new - self._signal_store.registered_serials(self._log, gtin, new):
+                self._probing_cache.drop(gtin)
 
     def unit_alerts(self, brand: str) -> list[UnitAlertShape]:
         """The clone signals of the brand's units scanned within the retention window,
