@@ -120,13 +120,14 @@ class Context:
         ledger = self.deployment.for_events(events, request.path_params.get("log"))
         return ledger.reading(primary=True)
 
-    async def limit(self, request: Request) -> None:
-        """Spend one request of the client's public budget, or raise 429.
+    async def limit(self, request: Request, cost: int = 1) -> None:
+        """Spend ``cost`` tokens (one request: 1) of the client's public budget, or
+        raise 429 and spend nothing.
 
         Raises:
             RateLimitedError: the client is over its budget.
         """
-        wait = await self.limiter.acquire(client_address(request))
+        wait = await self.limiter.acquire(client_address(request), cost)
         if wait is not None:
             raise RateLimitedError(f"too many requests; retry in {wait} s", wait)
 
