@@ -56,7 +56,7 @@ from ledger.service.policies import Policies
 from ledger.service.reports import ReportService
 from ledger.service.retention import RetentionService
 from ledger.service.salt import ScanSalt
-from ledger.service.signals import ProbingCache, Scan, SignalService
+from ledger.service.signals import FactsCache, ProbingCache, Scan, SignalService
 from ledger.service.unitview import ViewCache, entry_json
 from ledger.shapes import ActorShape, EntryShape, UnitViewShape
 from ledger.store import (
@@ -139,6 +139,7 @@ class Ledger:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._views = ViewCache()
         self._probing = ProbingCache()
+        self._facts = FactsCache()
         self._faults = faults_from_env(os.environ)
         # one per ledger, shared with its per-request copies: the day's salt in memory
         self.salt = ScanSalt(SaltStore(store.engines), self._clock)
@@ -210,7 +211,7 @@ class Ledger:
         self.appender = Appender(store, log, self.origin, self.signer, clock, self._faults)
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
         self.signals = SignalService(
-            store, signal_store, log, self.policies.signals, clock, self._probing
+            store, signal_store, log, self.policies.signals, clock, self._probing, self._facts
         )
         self.claims = ClaimService(
             store,
@@ -462,10 +463,10 @@ class Ledger:
             GS1Error: the GTIN or serial is malformed.
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
-        view = self._views.view(
+        view, size = self._views.view(
             self.store, self.log, self.verifier_key, unit, label_signature, scanned
         )
-        judged = self.signals.judge(view, unit, owner_token=owner_token, pending=pending)
+        judged = self.signals.judge(view, unit, owner_token=owner_token, pending=pending, size=size)
         needed = view["entries"][-1]["index"] + 1 if view["entries"] else 0
         # the view grows in steps (log, scans, viewer, witnesses); here it is whole
         return cast(UnitViewShape, {**judged, "witnesses": self.cosigning.witness_summary(needed)})

@@ -109,14 +109,14 @@ class ViewCache:
         unit_id: gs1.UnitId,
         signature: str | None,
         scanned: ScannedLabel | None = None,
-    ) -> dict[str, Any]:
-        """The unit view: its base from the cache while the log has not grown, its
-        label judged now (``scanned``: the label scanned at the resolver, see
-        `unit_view`), and the unit's scan summary."""
+    ) -> tuple[dict[str, Any], int]:
+        """The unit view and the log size it was read at: its base from the cache
+        while the log has not grown, its label judged now (``scanned``: the label
+        scanned at the resolver, see `unit_view`), and the unit's scan summary."""
         size, count, first = store.size_and_scans(log, unit_id.gtin, unit_id.serial)
         built = self.base(store, log, verifier_key, unit_id, size)
         view = finish(built, signature, scanned)
-        return {**view, "scans": {"count": count, "first": first_scan(first)}}
+        return {**view, "scans": {"count": count, "first": first_scan(first)}}, size
 
 
 def unit_view(

@@ -89,13 +89,14 @@ def test_the_view_cache_is_bounded_in_bytes(sw: SignalWorld) -> None:
     )
     cache = ViewCache(max_bytes=3 * one.nbytes)
     for i in range(6):
-        cache.view(
+        _, size = cache.view(
             sw.ledger.store,
             sw.ledger.log,
             sw.ledger.verifier_key,
             UnitId(gtin=GTIN, serial=f"SN-{i}"),
             None,
         )
+        assert size == sw.ledger.head().size
     assert cache.nbytes <= cache.max_bytes and len(cache) == 3
 
 
@@ -275,3 +276,29 @@ def test_views_count_queued_scans_once(sw: SignalWorld) -> None:
         assert view["scans"]["count"] == 4 and view["scans"]["first"] is not None
 
     asyncio.run(main())
+
+
+def test_a_views_stored_facts_are_read_once_per_flush_and_report(
+    sw: SignalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sw.mint("SN-1")
+    sw.scan("SN-1", "CN", "a")
+    reads = 0
+    original = SignalStore.unit_scans
+
+    def counting(self: SignalStore, *args: Any) -> list[dict[str, Any]]:
+        nonlocal reads
+        reads += 1
+        return original(self, *args)
+
+    monkeypatch.setattr(SignalStore, "unit_scans", counting)
+    for _ in range(5):
+        assert sw.view("SN-1")["verdict"] == "genuine"
+    assert reads == 1  # neither the log nor the unit's stored scans moved
+    sw.clock.advance(minutes=30)
+    sw.scan("SN-1", "US", "b")  # stored: the count moves, the facts are read again
+    assert "impossible-travel" in [r["code"] for r in sw.view("SN-1")["reasons"]]
+    assert reads == 2
+    sw.ledger.reports.report(GTIN, "SN-1", "counterfeit", client="c1")
+    sw.view("SN-1")  # a report about the unit was filed: its open reports are read again
+    assert reads == 3
