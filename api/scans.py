@@ -252,39 +252,43 @@ class ScanFlusher:
         self.queue = queue
         self._write = write
         self._metrics = metrics
+        #: the batch being written, if any: its end settles it (`_done`), whoever waits
+        self._writing: asyncio.Future[None] | None = None
 
     async def flush(self) -> None:
-        """Write every queued scan now, batch by batch.
+        """Write every queued scan now, batch by batch (first waiting for a write
+        already under way, e.g. one whose flush was cancelled).
 
         Raises:
             Exception: the database's error of a batch; that batch and those after it
                 stay queued.
         """
-        while self.queue.waiting and not self.queue.writing:
+        while True:
+            if self._writing is not None:
+                await asyncio.wait([self._writing])
+                continue
+            if not self.queue.waiting:
+                return
             batch = self.queue.take()
             write = asyncio.ensure_future(run_in_threadpool(self._write_packed, batch))
-            try:
-                await asyncio.shield(write)
-            except asyncio.CancelledError:
-                # the write goes on in its thread: wait for its end, so the batch is
-                # either stored or queued again, never written twice
-                await asyncio.wait([write])
-                self._settle(not write.cancelled() and write.exception() is None)
-                raise
-            except Exception:
-                self._settle(False)
-                raise
-            self._settle(True)
+            self._writing = write
+            # registered first, so the batch is settled before any awaiting code resumes
+            write.add_done_callback(self._done)
+            # a cancelled flush leaves the write going on in its thread; its end settles
+            # the batch: stored, or queued again, never written twice
+            await asyncio.shield(write)
 
-    def _write_packed(self, batch: list[Packed]) -> None:
-        """Unpack and write a batch (in a worker thread: off the event loop)."""
-        self._write([unpack(p) for p in batch])
-
-    def _settle(self, stored: bool) -> None:
+    def _done(self, write: asyncio.Future[None]) -> None:
+        self._writing = None
+        stored = not write.cancelled() and write.exception() is None
         dropped = self.queue.settle(stored)
         if dropped:
             self._metrics.scans_dropped.inc(dropped)
         self._metrics.scans_pending.set(len(self.queue))
+
+    def _write_packed(self, batch: list[Packed]) -> None:
+        """Unpack and write a batch (in a worker thread: off the event loop)."""
+        self._write([unpack(p) for p in batch])
 
     async def flush_forever(self, interval: float = 0.5) -> None:
         """Until cancelled: flush every ``interval`` seconds; after a failed flush wait

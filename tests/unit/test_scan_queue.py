@@ -1,12 +1,19 @@
-"""api.scans.ScanQueue: bounded by count and bytes (oldest dropped and counted), read
-per unit, and a failed batch back at the front, in order."""
+"""api.scans: the queue is bounded by count and bytes (oldest dropped and counted), read
+per unit, and a failed batch goes back to its front, in order; the flusher outlives a
+database outage and never writes a batch twice, even when cancelled mid-write."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
-from api.scans import MAX_BYTES, MAX_SCANS, ScanQueue, pack, scan_bytes, unpack
+import pytest
+
+from api.metrics import Metrics
+from api.scans import MAX_BYTES, MAX_SCANS, ScanFlusher, ScanQueue, pack, scan_bytes, unpack
+from ledger.errors import StorageError
 from ledger.service.ledger import Scan
 
 T0 = datetime(2026, 12, 3, tzinfo=UTC)
@@ -68,3 +75,66 @@ def test_views_read_one_unit_and_a_failed_batch_returns_in_order() -> None:
 def test_a_packed_scan_unpacks_equal() -> None:
     for one in (scan(7), Scan(GTIN, "x/y", T0, None, "o" + "a" * 31, "bot", None)):
         assert unpack(pack(one)) == one
+
+
+class Database:
+    """A fake scan store: slow writes, failing while ``down``."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.down = False
+        self.stored: list[Scan] = []
+
+    def write(self, batch: list[Scan]) -> None:
+        time.sleep(self.seconds)
+        if self.down:
+            raise StorageError("database is locked")
+        self.stored.extend(batch)
+
+
+def test_a_cancelled_flush_stores_its_batch_once() -> None:
+    database = Database(seconds=0.3)
+    queue = ScanQueue()
+    flusher = ScanFlusher(queue, database.write, Metrics())
+
+    async def main() -> None:
+        for i in range(10):
+            queue.add(scan(i))
+        task = asyncio.create_task(flusher.flush())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        queue.add(scan(10))
+        await flusher.flush()  # waits for the write under way, then writes the rest
+
+    asyncio.run(main())
+    assert database.stored == [scan(i) for i in range(11)] and len(queue) == 0
+
+
+def test_the_flusher_outlives_a_database_outage() -> None:
+    database = Database()
+    queue = ScanQueue()
+    metrics = Metrics()
+    flusher = ScanFlusher(queue, database.write, metrics)
+
+    async def main() -> None:
+        database.down = True
+        task = asyncio.create_task(flusher.flush_forever(0.01))
+        for i in range(50):
+            queue.add(scan(i))
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.6)  # a few failed rounds
+        assert not task.done() and len(queue) == 50
+        database.down = False
+        for _ in range(300):
+            if not len(queue):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert database.stored == [scan(i) for i in range(50)]
+    assert metrics.scan_flush_failures._value.get() >= 1
