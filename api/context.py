@@ -239,6 +239,10 @@ class Context:
         for _ in range(100):
             if before % 2 == 0 and queue.generation == before:
                 break
+            if queue.generation == before and not await self.flusher.settled(0.02):
+                # the write the read overlapped is still under way (a stalled
+                # database): it has not committed, so the read stands
+                break
             # A flush overlapped the read: re-read only the (one-row) scan summary.
             await asyncio.sleep(0.002)
             before = queue.generation

@@ -278,6 +278,13 @@ class ScanFlusher:
             # the batch: stored, or queued again, never written twice
             await asyncio.shield(write)
 
+    async def settled(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the write under way, if any, to end;
+        tell whether none is under way now."""
+        if self._writing is not None:
+            await asyncio.wait([self._writing], timeout=timeout)
+        return self._writing is None
+
     def _done(self, write: asyncio.Future[None]) -> None:
         self._writing = None
         stored = not write.cancelled() and write.exception() is None

@@ -312,3 +312,41 @@ def test_a_views_stored_facts_are_read_once_per_flush_and_report(
     sw.ledger.reports.report(GTIN, "SN-1", "counterfeit", client="c1")
     sw.view("SN-1")  # a report about the unit was filed: its open reports are read again
     assert reads == 3
+
+
+def test_a_view_during_a_stalled_write_counts_each_scan_once_and_fast(
+    sw: SignalWorld, tmp_path: Path
+) -> None:
+    sw.mint("SN-1")
+    sw.scan("SN-1", "CN", "a")  # one stored
+    short_busy_timeout(sw.ledger, 3000)  # the write hangs 3 s on the lock, then fails
+    app = create_app(settings(), ledger=sw.ledger)
+    context = app.state.ctx
+
+    async def main() -> None:
+        lock = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None, timeout=30)
+        lock.execute("BEGIN EXCLUSIVE")
+        for i in range(10):
+            context.scans.add(Scan(GTIN, "SN-1", sw.clock.now, "CN", f"c{i}", "x"))
+        flusher = asyncio.create_task(context.flush_forever(0.01))
+        for _ in range(100):
+            if context.scans.writing:
+                break
+            await asyncio.sleep(0.01)
+        assert context.scans.writing  # the batch is under way, stuck on the lock
+        started = time.monotonic()
+        view = await context.unit_view(GTIN, "SN-1", None)
+        assert time.monotonic() - started < 1.0
+        assert view["scans"]["count"] == 11
+        lock.execute("COMMIT")
+        lock.close()
+        for _ in range(1000):
+            if not len(context.scans):
+                break
+            await asyncio.sleep(0.02)
+        flusher.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await flusher
+        assert (await context.unit_view(GTIN, "SN-1", None))["scans"]["count"] == 11
+
+    asyncio.run(main())
