@@ -236,10 +236,10 @@ class SignalService:
             if current:
                 owners.add(owner_client(current))
                 owner = owner_token is not None and owner_hash(owner_token) == current
-        mine = [p.to_row() for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
+        mine = [p for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
         facts = stored.scans
         if mine:
-            facts = sorted(facts + _facts(mine), key=lambda f: f.at)
+            facts = sorted(facts + _scan_facts(mine), key=lambda f: f.at)
         signals = unit_signals(
             facts, claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
         )
@@ -386,6 +386,15 @@ def _reasons(view: dict[str, Any]) -> list[Reason]:
 
 def _dicts(reasons: Sequence[Reason]) -> list[ReasonShape]:
     return [r.to_dict() for r in reasons]
+
+
+def _scan_facts(scans: Sequence[Scan]) -> list[ScanFact]:
+    """Queued scans as facts (what `_facts` makes of their rows, without the text)."""
+    facts = []
+    for scan in scans:
+        place, source = read_place(scan.place)
+        facts.append(ScanFact(scan.at, place, scan.client, source, scan.network))
+    return facts
 
 
 def _facts(rows: Sequence[dict[str, Any]]) -> list[ScanFact]:
