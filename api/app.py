@@ -108,7 +108,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await context.flush_scans()
+            await context.drain_scans()  # nothing acknowledged is lost on a clean stop
             await context.limiter.close()
             await write_quota.close()
             await bad_signatures.close()

@@ -29,6 +29,7 @@ import asyncio
 import functools
 import hashlib
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from api.forwarded import network_of, normal, resolve_client, trusted_address
 from api.metrics import Metrics
 from api.problems import PayloadTooLargeError, RateLimitedError
 from api.ratelimit import Limiter
+from api.scans import DRAIN_SECONDS, ScanFlusher, ScanQueue
 from ledger.entry import SignedEvent
 from ledger.errors import StorageError, ValidationError
 from ledger.events import format_time
@@ -73,9 +75,12 @@ class Context:
     settings: Settings
     limiter: Limiter
     metrics: Metrics
-    pending_scans: list[Scan] = field(default_factory=list)
-    #: a sequence lock around scan flushes: odd while a batch is being written
-    flush_generation: int = 0
+    #: scans acknowledged and not yet stored (api.scans)
+    scans: ScanQueue = field(default_factory=ScanQueue)
+    flusher: ScanFlusher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.flusher = ScanFlusher(self.scans, self._record_scans, self.metrics)
 
     def ledger_for(self, request: Request) -> Ledger:
         """The log the request's URL names (``/logs/{log}/...``), else the default log.
@@ -115,13 +120,14 @@ class Context:
         ledger = self.deployment.for_events(events, request.path_params.get("log"))
         return ledger.reading(primary=True)
 
-    async def limit(self, request: Request) -> None:
-        """Spend one request of the client's public budget, or raise 429.
+    async def limit(self, request: Request, cost: int = 1) -> None:
+        """Spend ``cost`` tokens (one request: 1) of the client's public budget, or
+        raise 429 and spend nothing.
 
         Raises:
             RateLimitedError: the client is over its budget.
         """
-        wait = await self.limiter.acquire(client_address(request))
+        wait = await self.limiter.acquire(client_address(request), cost)
         if wait is not None:
             raise RateLimitedError(f"too many requests; retry in {wait} s", wait)
 
@@ -139,11 +145,13 @@ class Context:
         # the geolocation header is evidence only from a trusted proxy; ?place= is a hint
         trusted = geo_place(request, self.settings)
         hint = place.upper() if place and _PLACE.fullmatch(place.upper()) else None
+        place = stored_place(trusted, HEADER) if trusted else stored_place(hint, HINT)
         scan = Scan(
-            gtin=gtin,
+            # interned: the queue holds many scans of few GTINs and places (api.scans)
+            gtin=sys.intern(gtin),
             serial=serial,
             at=now,
-            place=stored_place(trusted, HEADER) if trusted else stored_place(hint, HINT),
+            place=None if place is None else sys.intern(place),
             client=self._scan_client(request, gtin, serial, now),
             agent=agent_class(request.headers.get("user-agent", "")),
             # many-scanners counts networks: addresses of one network are one scanner;
@@ -152,8 +160,10 @@ class Context:
                 f"network|{gtin}/{serial}|{network_of(client_address(request))}", now
             ),
         )
-        self.pending_scans.append(scan)
+        dropped = self.scans.add(scan)
         self.metrics.scans.inc()
+        if dropped:
+            self.metrics.scans_dropped.inc(dropped)
         return scan
 
     def _scan_client(self, request: Request, gtin: str, serial: str, now: datetime) -> str:
@@ -173,19 +183,17 @@ class Context:
         return self.deployment.default.salt.client_hash(address, now)
 
     async def flush_scans(self) -> None:
-        """Write queued scans in one transaction."""
-        if not self.pending_scans:
-            return
-        # The batch stays in pending_scans until its write committed, and readers retry
-        # a view read that overlapped a flush (flush_generation odd or moved): so each
-        # scan is counted exactly once, either from the database or from the queue.
-        batch = list(self.pending_scans)
-        self.flush_generation += 1
-        try:
-            await run_in_threadpool(self._record_scans, batch)
-            del self.pending_scans[: len(batch)]
-        finally:
-            self.flush_generation += 1
+        """Store every queued scan now (api.scans.ScanFlusher.flush).
+
+        Raises:
+            StorageError: a database failed; the scans not stored stay queued.
+        """
+        await self.flusher.flush()
+
+    async def drain_scans(self, seconds: float = DRAIN_SECONDS) -> int:
+        """At a clean stop: store every queued scan, retrying for up to ``seconds``;
+        return how many could not be stored."""
+        return await self.flusher.drain(seconds)
 
     def _record_scans(self, batch: list[Scan]) -> None:
         """Write each scan to its unit's log (one transaction per log)."""
@@ -214,8 +222,9 @@ class Context:
             ValidationError: a malformed ``min_size`` on ``request``.
         """
         ledger = self.ledger_for_unit(gtin, request)
-        before = self.flush_generation
-        pending = [p for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial)]
+        queue = self.scans
+        before = queue.generation
+        _, _, pending = queue.pending(gtin, serial)
         view = await run_in_threadpool(
             functools.partial(
                 ledger.unit_view,
@@ -228,27 +237,29 @@ class Context:
             )
         )
         for _ in range(100):
-            if before % 2 == 0 and self.flush_generation == before:
+            if before % 2 == 0 and queue.generation == before:
+                break
+            if queue.generation == before and not await self.flusher.settled(0.02):
+                # the write the read overlapped is still under way (a stalled
+                # database): it has not committed, so the read stands
                 break
             # A flush overlapped the read: re-read only the (one-row) scan summary.
             await asyncio.sleep(0.002)
-            before = self.flush_generation
+            before = queue.generation
             count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
             view["scans"] = {"count": count, "first": first_scan(first)}
-        queued = sum(1 for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
+        queued, oldest, _ = queue.pending(gtin, serial)
         view["scans"]["count"] += queued
-        if view["scans"]["first"] is None and queued:
-            oldest = next(p for p in self.pending_scans if (p.gtin, p.serial) == (gtin, serial))
+        if view["scans"]["first"] is None and oldest is not None:
             view["scans"]["first"] = first_scan(
                 {"at": format_time(oldest.at), "place": oldest.place}
             )
         return view
 
     async def flush_forever(self, interval: float = 0.5) -> None:
-        """Flush queued scans every ``interval`` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(interval)
-            await self.flush_scans()
+        """Flush queued scans every ``interval`` seconds until cancelled, surviving
+        database errors (api.scans.ScanFlusher.flush_forever)."""
+        await self.flusher.flush_forever(interval)
 
     async def retain(self) -> dict[str, dict[str, int]]:
         """Run the retention job of every log now (ledger.service.retention); return

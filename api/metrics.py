@@ -45,6 +45,21 @@ class Metrics:
             "provenance_entries_appended", "Entries appended", registry=self.registry
         )
         self.scans = Counter("provenance_scans", "Resolver scans recorded", registry=self.registry)
+        self.scans_dropped = Counter(
+            "provenance_scans_dropped",
+            "Queued scans dropped, oldest first, while the database could not store them",
+            registry=self.registry,
+        )
+        self.scans_pending = Gauge(
+            "provenance_scans_pending",
+            "Scans acknowledged and not yet stored",
+            registry=self.registry,
+        )
+        self.scan_flush_failures = Counter(
+            "provenance_scan_flush_failures",
+            "Failed attempts to store queued scans (each is retried)",
+            registry=self.registry,
+        )
         self.replica_up = Gauge(
             "provenance_replica_up",
             "1 when the read replica answers, else 0 (its reads go to the primary)",

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.context import Context, ctx
 from api.jsonbody import json_body
 from api.quota import write_quota
+from api.readlimits import READ_LIMIT
 from api.schemas import MAX_INT64, NOT_MODIFIED, Entries, Receipt, problems
 from api.views import IMMUTABLE, REVALIDATE, cached_json
 from ledger import codec
@@ -52,7 +53,7 @@ _EXAMPLE = {
     "sig": "A" * 86,
 }
 _WRITE_ERRORS = problems(400, 403, 409, 413, 415, 422, 429, 503)
-_READ_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
+_READ_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 429, 503)}
 _Size = Annotated[
     int | None,
     Query(ge=1, le=MAX_INT64, description="prove against the checkpoint at this size"),
@@ -180,6 +181,7 @@ def _checkpoint_for(request: Request, size: int | None) -> tuple[int, str, str]:
 @router.get(
     "/v1/entries/{index}",
     summary="One entry with its inclusion proof",
+    dependencies=[READ_LIMIT],
     response_model=Entries,
     responses=_READ_RESPONSES,
 )
@@ -202,6 +204,7 @@ def get_entry(
 @router.get(
     "/v1/entries",
     summary="A range of entries with their inclusion proofs",
+    dependencies=[READ_LIMIT],
     response_model=Entries,
     responses=_READ_RESPONSES,
 )

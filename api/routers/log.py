@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.context import ctx, read_body
+from api.readlimits import READ_LIMIT
 from api.schemas import (
     MAX_INT64,
     NOT_MODIFIED,
@@ -30,8 +31,9 @@ _TEXT = {
 @router.get(
     "/v1/checkpoint",
     summary="The latest (or a past) signed checkpoint, C2SP tlog-checkpoint text",
+    dependencies=[READ_LIMIT],
     response_class=PlainTextResponse,
-    responses={**_TEXT, **NOT_MODIFIED, **problems(404, 422, 503)},
+    responses={**_TEXT, **NOT_MODIFIED, **problems(404, 422, 429, 503)},
 )
 def get_checkpoint(
     request: Request, size: int | None = Query(None, ge=1, le=MAX_INT64)
@@ -81,8 +83,9 @@ async def post_cosignature(request: Request) -> Response:
 @router.get(
     "/v1/log/key",
     summary="The log's C2SP verifier key (name+keyhash+base64)",
+    dependencies=[READ_LIMIT],
     response_class=PlainTextResponse,
-    responses=_TEXT,
+    responses={**_TEXT, **problems(429)},
 )
 def get_key(request: Request) -> Response:
     """The verifier key that signs this log's checkpoints."""

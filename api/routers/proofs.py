@@ -10,17 +10,19 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.context import ctx
+from api.readlimits import READ_LIMIT
 from api.schemas import MAX_INT64, NOT_MODIFIED, ConsistencyProof, InclusionProof, problems
 from api.views import IMMUTABLE, cached_json
 from ledger import codec
 
 router = APIRouter(tags=["log"])
-_PROOF_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 503)}
+_PROOF_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 429, 503)}
 
 
 @router.get(
     "/v1/proofs/inclusion",
     summary="RFC 9162 inclusion proof",
+    dependencies=[READ_LIMIT],
     response_model=InclusionProof,
     responses=_PROOF_RESPONSES,
 )
@@ -44,6 +46,7 @@ def inclusion(
 @router.get(
     "/v1/proofs/consistency",
     summary="RFC 9162 consistency proof",
+    dependencies=[READ_LIMIT],
     response_model=ConsistencyProof,
     responses=_PROOF_RESPONSES,
 )

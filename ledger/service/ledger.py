@@ -60,7 +60,7 @@ from ledger.service.registryview import registry_view
 from ledger.service.reports import ReportService
 from ledger.service.retention import RetentionService
 from ledger.service.salt import ScanSalt
-from ledger.service.signals import ProbingCache, Scan, SignalService
+from ledger.service.signals import FactsCache, ProbingCache, Scan, SignalService
 from ledger.service.unitview import ViewCache, entry_json
 from ledger.shapes import ActorShape, EntryShape, UnitViewShape
 from ledger.store import (
@@ -146,6 +146,7 @@ class Ledger:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._views = ViewCache()
         self._probing = ProbingCache()
+        self._facts = FactsCache()
         self._faults = faults_from_env(os.environ)
         # one per ledger, shared with its per-request copies: the day's salt in memory
         self.salt = ScanSalt(SaltStore(store.engines), self._clock)
@@ -219,7 +220,7 @@ class Ledger:
         )
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
         self.signals = SignalService(
-            store, signal_store, log, self.policies.signals, clock, self._probing
+            store, signal_store, log, self.policies.signals, clock, self._probing, self._facts
         )
         self.claims = ClaimService(
             store,
@@ -474,10 +475,10 @@ class Ledger:
             GS1Error: the GTIN or serial is malformed.
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
-        view = self._views.view(
+        view, size = self._views.view(
             self.store, self.log, self.verifier_key, unit, label_signature, scanned
         )
-        judged = self.signals.judge(view, unit, owner_token=owner_token, pending=pending)
+        judged = self.signals.judge(view, unit, owner_token=owner_token, pending=pending, size=size)
         needed = view["entries"][-1]["index"] + 1 if view["entries"] else 0
         # the view grows in steps (log, scans, viewer, witnesses); here it is whole
         return cast(UnitViewShape, {**judged, "witnesses": self.cosigning.witness_summary(needed)})
@@ -575,6 +576,7 @@ class Ledger:
     def record_scans(self, scans: Sequence[Scan]) -> None:
         """Store scan telemetry (outside the signed log) in one transaction."""
         self.store.insert_scans(self.log, [s.to_row() for s in scans])
+        self.signals.scans_recorded(scans)
 
     def state(self) -> State:
         """Every projection of the log, in memory."""

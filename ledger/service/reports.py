@@ -158,6 +158,7 @@ class ReportService:
             "status": ReportStatus.OPEN,
         }
         filed = self._signal_store.insert_report(self._log, row, quotas)
+        self._signals.forget_unit(unit.gtin, unit.serial)  # its open reports changed
         if filed.report_id is None:
             raise self._quota_error(filed.spent or quotas[0], now)
         return {
@@ -299,6 +300,7 @@ class ReportService:
             )
         if not self._signal_store.update_report(self._log, report_id, ReportStatus.OPEN, values):
             raise ConflictError(f"report {report_id} was answered meanwhile")
+        self._signals.forget_unit(report["gtin"], report["serial"])  # its open reports changed
         return _report_json({**report, **values})
 
     def _append_flag(

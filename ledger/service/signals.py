@@ -11,6 +11,8 @@ its GTINs with invented serials, and its consumer reports with their response ti
 from __future__ import annotations
 
 import statistics
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,9 +35,13 @@ from ledger.vocab import ReportStatus
 ALERT_UNITS = 200
 #: how long a fired probing signal is reused for unknown units' views
 PROBING_TTL = timedelta(minutes=5)
+#: how long a quiet probing answer is reused at most (scans other processes record)
+QUIET_TTL = timedelta(seconds=30)
+#: how long a unit's stored facts are reused at most (reports other processes change)
+FACTS_TTL = 2.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scan:
     """One resolver hit: which unit, when, a coarse place, a daily-salted client hash, and
     the client's network as a per-unit pseudonym (None when unknown)."""
@@ -61,16 +67,120 @@ class Scan:
         }
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What the probing aggregate found for one GTIN, and when (`ProbingCache`):
+    the signals it fired, and, when none fired, the never-commissioned serials it
+    counted (``serials``; None: the GTIN is no registered product's)."""
+
+    at: datetime
+    signals: list[Signal]
+    serials: frozenset[str] | None
+
+
 class ProbingCache:
-    """Fired probing signals by GTIN, with when they fired (`SignalService._probing_of`).
+    """The probing aggregate's last answer by GTIN (`SignalService._probing_of`), at
+    most ``capacity`` GTINs (least recently used first out).
 
     Owned by the `Ledger` and shared by the services of its per-request copies
-    (`Ledger.reading`), so that the cache outlives a request.
+    (`Ledger.reading`), so that it outlives a request. A fired signal is kept for
+    `PROBING_TTL`; a quiet answer until this process records a scan of a serial it
+    did not count and no unit has (`SignalService.scans_recorded`), or `QUIET_TTL`
+    (scans that other processes record).
     """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self.fired: dict[str, tuple[datetime, list[Signal]]] = {}
+        self._probes: OrderedDict[str, Probe] = OrderedDict()
+
+    def get(self, gtin: str, now: datetime) -> Probe | None:
+        """The GTIN's answer if still fresh at ``now``."""
+        probe = self._probes.get(gtin)
+        if probe is None:
+            return None
+        ttl = PROBING_TTL if probe.signals else QUIET_TTL
+        if now - probe.at >= ttl:
+            del self._probes[gtin]
+            return None
+        self._probes.move_to_end(gtin)
+        return probe
+
+    def put(self, gtin: str, probe: Probe) -> None:
+        """Keep ``probe`` as the GTIN's answer."""
+        self._probes[gtin] = probe
+        self._probes.move_to_end(gtin)
+        while len(self._probes) > self.capacity:
+            self._probes.popitem(last=False)
+
+    def quiet(self, gtin: str) -> Probe | None:
+        """The GTIN's answer if it fired nothing (whatever its age)."""
+        probe = self._probes.get(gtin)
+        return probe if probe is not None and not probe.signals else None
+
+    def drop(self, gtin: str) -> None:
+        """Forget the GTIN's answer."""
+        self._probes.pop(gtin, None)
+
+
+@dataclass(frozen=True)
+class StoredFacts:
+    """What a unit's signals read from the database, at one log size and stored scan
+    count (`FactsCache`): its recent stored scans as facts, its recorded owner
+    clients, its open reports as facts."""
+
+    at: float
+    scans: list[ScanFact]
+    owners: frozenset[str]
+    reports: list[ReportFact]
+    nbytes: int
+
+
+class FactsCache:
+    """`StoredFacts` by (gtin, serial, log size, stored scan count), at most
+    ``max_bytes`` of them (estimated; least recently used first out).
+
+    A unit's stored scans change only when the flusher stores scans (its count moves),
+    its owners only with a claim (the log grows); its open reports are kept at most
+    `FACTS_TTL` (a report filed or answered here drops them at once, `forget`).
+    Owned by the `Ledger`, shared by its per-request copies.
+    """
+
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._facts: OrderedDict[tuple[str, str, int, int], StoredFacts] = OrderedDict()
+        self._keys: dict[tuple[str, str], tuple[str, str, int, int]] = {}
+
+    def get(self, key: tuple[str, str, int, int]) -> StoredFacts | None:
+        """The facts at ``key`` if younger than `FACTS_TTL`."""
+        found = self._facts.get(key)
+        if found is None or time.monotonic() - found.at >= FACTS_TTL:
+            return None
+        self._facts.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str, int, int], facts: StoredFacts) -> None:
+        """Keep ``facts`` as the unit's, replacing what it had."""
+        self.forget(key[0], key[1])
+        self._facts[key] = facts
+        self._keys[(key[0], key[1])] = key
+        self.nbytes += facts.nbytes
+        while self.nbytes > self.max_bytes and self._facts:
+            old, dropped = self._facts.popitem(last=False)
+            self._keys.pop((old[0], old[1]), None)
+            self.nbytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        """Drop every unit's facts."""
+        self._facts.clear()
+        self._keys.clear()
+        self.nbytes = 0
+
+    def forget(self, gtin: str, serial: str) -> None:
+        """Drop the unit's facts (a report about it was filed or answered)."""
+        key = self._keys.pop((gtin, serial), None)
+        if key is not None:
+            self.nbytes -= self._facts.pop(key).nbytes
 
 
 class SignalService:
@@ -84,6 +194,7 @@ class SignalService:
         policy: SignalPolicy,
         clock: Callable[[], datetime],
         probing: ProbingCache,
+        facts: FactsCache | None = None,
     ) -> None:
         self._store = store
         self._signal_store = signal_store
@@ -91,6 +202,7 @@ class SignalService:
         self.policy = policy
         self._clock = clock
         self._probing_cache = probing
+        self._facts_cache = facts if facts is not None else FactsCache()
 
     def _since(self) -> str:
         return format_time(self._clock() - self.policy.scan_retention)
@@ -102,9 +214,11 @@ class SignalService:
         *,
         owner_token: str | None = None,
         pending: Sequence[Scan] = (),
+        size: int = 0,
     ) -> dict[str, Any]:
         """The view with its verdict and reasons extended by signals and reports, and
-        ``owner`` (the viewer's token is the current owner's)."""
+        ``owner`` (the viewer's token is the current owner's). ``size``: the log size
+        the view was read at (0: unknown, nothing is cached)."""
         if view["verdict"] == INVALID:
             return {**view, "owner": False}
         since = self._since()
@@ -112,27 +226,60 @@ class SignalService:
             signals = self._probing_of(unit.gtin, since)
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
-        rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, since)
-        rows += [p.to_row() for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
         claim = _latest_claim(view["entries"])
-        owners: set[str] = set()
+        stored = self._stored_facts(view, unit, since, claim is not None, size)
+        owners = set(stored.owners)
         claimed_at, owner = None, False
         if claim is not None:
             claimed_at = parse_time(claim["received"])
             current = claim["event"].get("owner")
-            owners = self._signal_store.owner_clients(self._log, unit.gtin, unit.serial)
             if current:
                 owners.add(owner_client(current))
                 owner = owner_token is not None and owner_hash(owner_token) == current
+        mine = [p for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
+        facts = stored.scans
+        if mine:
+            facts = sorted(facts + _scan_facts(mine), key=lambda f: f.at)
         signals = unit_signals(
-            _facts(rows), claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
+            facts, claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
+        )
+        finding = corroborated(stored.reports, self.policy.reports)
+        verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
+        return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
+
+    def _stored_facts(
+        self, view: dict[str, Any], unit: gs1.UnitId, since: str, claimed: bool, size: int
+    ) -> StoredFacts:
+        """The unit's stored scans, owner clients and open reports, from the
+        `FactsCache` while the log's size and the unit's stored scan count are those
+        of ``view`` (three reads otherwise)."""
+        key = (unit.gtin, unit.serial, size, view["scans"]["count"])
+        cached = self._facts_cache.get(key) if size else None
+        if cached is not None:
+            return cached
+        rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, since)
+        owners = (
+            self._signal_store.owner_clients(self._log, unit.gtin, unit.serial)
+            if claimed
+            else set()
         )
         reports = self._signal_store.reports(
             self._log, unit=(unit.gtin, unit.serial), status=(ReportStatus.OPEN,)
         )
-        finding = corroborated(_report_facts(reports), self.policy.reports)
-        verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
-        return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
+        found = StoredFacts(
+            time.monotonic(),
+            _facts(rows),
+            frozenset(owners),
+            _report_facts(reports),
+            512 + 400 * len(rows) + 100 * len(owners) + 400 * len(reports),
+        )
+        if size:
+            self._facts_cache.put(key, found)
+        return found
+
+    def forget_unit(self, gtin: str, serial: str) -> None:
+        """Drop what is cached of the unit's stored facts (a report changed)."""
+        self._facts_cache.forget(gtin, serial)
 
     def _probing(self, gtins: Sequence[str], since: str) -> list[Signal]:
         known = [g for g in gtins if self._signal_store.product_brand(self._log, g) is not None]
@@ -140,22 +287,37 @@ class SignalService:
         return serial_probing(rows, self.policy.thresholds)
 
     def _probing_of(self, gtin: str, since: str) -> list[Signal]:
-        """The probing signal of one GTIN for an unknown unit's view. A fired signal is
-        kept for `PROBING_TTL`: a prober hitting invented serials then costs one lookup
-        per view instead of an aggregate over the GTIN's scans."""
-        cache = self._probing_cache.fired
+        """The probing signal of one GTIN for an unknown unit's view, from the
+        `ProbingCache` while fresh: a prober hitting invented serials costs one lookup
+        per view, not an aggregate over the GTIN's scans."""
         now = self._clock()
-        hit = cache.get(gtin)
-        if hit is not None and now - hit[0] < PROBING_TTL:
-            return hit[1]
-        found = self._probing([gtin], since)
-        if found:
-            cache[gtin] = (now, found)
-            if len(cache) > self._probing_cache.capacity:
-                cache.clear()
-        else:
-            cache.pop(gtin, None)
+        hit = self._probing_cache.get(gtin, now)
+        if hit is not None:
+            return hit.signals
+        if self._signal_store.product_brand(self._log, gtin) is None:
+            self._probing_cache.put(gtin, Probe(now, [], None))
+            return []
+        rows = self._signal_store.unregistered_scans(self._log, [gtin], since)
+        found = serial_probing(rows, self.policy.thresholds)
+        serials = None if found else frozenset(r["serial"] for r in rows)
+        self._probing_cache.put(gtin, Probe(now, found, serials))
         return found
+
+    def scans_recorded(self, scans: Sequence[Scan]) -> None:
+        """Tell the probing cache about scans just stored: a quiet GTIN's answer is
+        dropped when a scan names a serial it did not count and no unit has (one
+        indexed read per such GTIN and batch), so the next view counts again. Repeat
+        scans of the serials it counted, and scans of real units, keep it."""
+        by_gtin: dict[str, set[str]] = {}
+        for scan in scans:
+            by_gtin.setdefault(scan.gtin, set()).add(scan.serial)
+        for gtin, serials in by_gtin.items():
+            probe = self._probing_cache.quiet(gtin)
+            if probe is None or probe.serials is None:
+                continue
+            new = serials - probe.serials
+            if new and new - self._signal_store.registered_serials(self._log, gtin, new):
+                self._probing_cache.drop(gtin)
 
     def unit_alerts(self, brand: str) -> list[UnitAlertShape]:
         """The clone signals of the brand's units scanned within the retention window,
@@ -191,7 +353,10 @@ class SignalService:
 
     def prune_scans(self) -> int:
         """Delete scans older than the retention window; return how many."""
-        return self._store.delete_scans_before(self._log, self._since())
+        deleted = self._store.delete_scans_before(self._log, self._since())
+        if deleted:
+            self._facts_cache.clear()  # the cached facts may hold deleted scans
+        return deleted
 
 
 def response_summary(reports: Sequence[dict[str, Any]]) -> ResponseSummaryShape:
@@ -221,6 +386,15 @@ def _reasons(view: dict[str, Any]) -> list[Reason]:
 
 def _dicts(reasons: Sequence[Reason]) -> list[ReasonShape]:
     return [r.to_dict() for r in reasons]
+
+
+def _scan_facts(scans: Sequence[Scan]) -> list[ScanFact]:
+    """Queued scans as facts (what `_facts` makes of their rows, without the text)."""
+    facts = []
+    for scan in scans:
+        place, source = read_place(scan.place)
+        facts.append(ScanFact(scan.at, place, scan.client, source, scan.network))
+    return facts
 
 
 def _facts(rows: Sequence[dict[str, Any]]) -> list[ScanFact]:

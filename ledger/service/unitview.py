@@ -10,6 +10,7 @@ signature (ledger.verify.verdict) and returns the JSON-ready view of docs/API.md
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from ledger import codec, crypto, gs1, label
@@ -23,24 +24,86 @@ from ledger.service.mapproofs import checkpoint_and_map_proof
 from ledger.shapes import ActorRefShape, EntryShape, LogViewShape, UnitEntryShape, UnitInfoShape
 from ledger.signals.places import first_scan
 from ledger.store import Store
-from ledger.verify.verdict import ServedEntry, check_unit_chain, judge, signing_key_reasons
+from ledger.verify.verdict import (
+    Reason,
+    ServedEntry,
+    check_unit_chain,
+    judge,
+    signing_key_reasons,
+)
 from ledger.vocab import LabelState, Role, UnitState
+
+#: the default byte budget of a `ViewCache` (estimated, see `UnitBase.nbytes`)
+VIEW_CACHE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UnitBase:
+    """What a unit's view is at one log size, before any label is looked at: the
+    chain with its proofs to the checkpoint, the records it names, what the checks
+    found, and the brand's label keys. Everything here is a function of the log's
+    contents at ``size``, so it is built once per (unit, size) and shared by every
+    request; a scanned label is judged against it per request (`finish`), never
+    used to find it. A per-(unit, size) value (a map proof) belongs here too.
+    """
+
+    unit_id: gs1.UnitId
+    size: int
+    checkpoint: str | None
+    record: UnitRecord | None
+    product: ProductRecord | None
+    actors: dict[str, ActorRecord]
+    entries: list[UnitEntryShape]
+    failures: list[Reason]
+    signers: dict[str, ActorRecord]
+    inspections: list[str]
+    handled: list[tuple[str, str]]
+    key_reasons: list[Reason]
+    #: the brand keys a label of this unit may be signed with (`_label_keys`)
+    label_keys: tuple[crypto.Ed25519PublicKey, ...]
+    #: an estimate of the memory it holds, for the cache's byte budget
+    nbytes: int
+    #: the unit's map proof under the map root the checkpoint signs (None: no map)
+    map_proof: str | None = None
 
 
 class ViewCache:
-    """Unit views by (unit, label signature, scanned label, log size), least recently
-    used first out.
+    """Unit bases (`UnitBase`) by (gtin, serial, log size), least recently used first
+    out, at most ``max_bytes`` of them by their estimated size.
 
-    Everything in a view but the scan summary is a function of the log's contents, and
-    those change only when the log grows: a view built at size n stays right until the
-    size moves. Under scan-heavy traffic a view costs a size lookup and a scan count.
+    The key holds nothing a caller chooses beyond the unit's identity: a label
+    signature (``s=``), lot or expiry is judged per request against the cached base,
+    so fresh ``s=`` values cost a signature check each and no memory. A base built
+    at size n stays right until the log grows; under scan-heavy traffic a view costs
+    a size lookup and a scan count.
     """
 
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self._views: OrderedDict[
-            tuple[str, str, str | None, ScannedLabel | None, int], LogViewShape
-        ] = OrderedDict()
+    def __init__(self, max_bytes: int = VIEW_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._bases: OrderedDict[tuple[str, str, int], UnitBase] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._bases)
+
+    def base(
+        self, store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, size: int
+    ) -> UnitBase:
+        """The unit's base at log size ``size``, from the cache or built now (and kept
+        unless it alone is over the budget)."""
+        key = (unit_id.gtin, unit_id.serial, size)
+        cached = self._bases.get(key)
+        if cached is not None:
+            self._bases.move_to_end(key)
+            return cached
+        built = build_base(store, log, verifier_key, unit_id, size)
+        if built.nbytes <= self.max_bytes:
+            self._bases[key] = built
+            self.nbytes += built.nbytes
+            while self.nbytes > self.max_bytes:
+                _, old = self._bases.popitem(last=False)
+                self.nbytes -= old.nbytes
+        return built
 
     def view(
         self,
@@ -50,20 +113,14 @@ class ViewCache:
         unit_id: gs1.UnitId,
         signature: str | None,
         scanned: ScannedLabel | None = None,
-    ) -> dict[str, Any]:
-        """The unit view, from the cache when the log has not grown since it was built
-        (``scanned``: the label scanned at the resolver, see `unit_view`)."""
+    ) -> tuple[dict[str, Any], int]:
+        """The unit view and the log size it was read at: its base from the cache
+        while the log has not grown, its label judged now (``scanned``: the label
+        scanned at the resolver, see `unit_view`), and the unit's scan summary."""
         size, count, first = store.size_and_scans(log, unit_id.gtin, unit_id.serial)
-        key = (unit_id.gtin, unit_id.serial, signature, scanned, size)
-        cached = self._views.get(key)
-        if cached is None:
-            cached = unit_view(store, log, verifier_key, unit_id, signature, scanned)
-            self._views[key] = cached
-            while len(self._views) > self.capacity:
-                self._views.popitem(last=False)
-        else:
-            self._views.move_to_end(key)
-        return {**cached, "scans": {"count": count, "first": first_scan(first)}}
+        built = self.base(store, log, verifier_key, unit_id, size)
+        view = finish(built, signature, scanned)
+        return {**view, "scans": {"count": count, "first": first_scan(first)}}, size
 
 
 def unit_view(
@@ -85,11 +142,24 @@ def unit_view(
     Raises:
         StorageError: the database failed.
     """
+    size = store.head(log).size
+    return finish(build_base(store, log, verifier_key, unit_id, size), label_signature, scanned)
+
+
+def build_base(
+    store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, size: int
+) -> UnitBase:
+    """Read and check everything of the unit's view that no label changes, at the
+    latest checkpoint (``size``: the log's size it was read at, the cache key).
+
+    Raises:
+        StorageError: the database failed.
+    """
     try:
         key = unit_key(unit_id.gtin, unit_id.serial)
         checkpoint, proof_text = checkpoint_and_map_proof(store, log, key)
     except NotFoundError:
-        return _empty_view(unit_id)
+        return UnitBase(unit_id, size, None, None, None, {}, [], [], {}, [], [], [], (), 1024)
     stored = [
         e
         for e in store.unit_entries(log, unit_id.gtin, unit_id.serial)
@@ -115,32 +185,73 @@ def unit_view(
         if isinstance(k, KeyRecord)
     }
     keys = {k: r.public_key for k, r in key_records.items()}
-    failures = check_unit_chain(served, checkpoint.note, verifier_key, keys)
-    label_state, label_evidence = _label_state(store, log, unit, unit_id, label_signature, scanned)
-    signers = {
-        leaf.signed.event.actor: actors[leaf.signed.event.actor]
-        for leaf in leaves
-        if leaf.signed.event.actor in actors
-    }
-    inspections = [
-        e.result for e in (leaf.signed.event for leaf in leaves) if isinstance(e, Inspect)
-    ]
-    handled = [(leaf.signed.event.actor, leaf.signed.event.time) for leaf in leaves]
-    used = signing_key_reasons([(leaf.signed.key, leaf.received) for leaf in leaves], key_records)
-    verdict, reasons = judge(
-        unit, signers, failures, label_state, inspections, handled, used, label_evidence
+    entries = [_entry(s, leaf, actors) for s, leaf in zip(served, leaves, strict=True)]
+    return UnitBase(
+        unit_id=unit_id,
+        size=size,
+        checkpoint=checkpoint.note,
+        record=unit,
+        product=product,
+        actors=actors,
+        entries=entries,
+        failures=check_unit_chain(served, checkpoint.note, verifier_key, keys),
+        signers={
+            leaf.signed.event.actor: actors[leaf.signed.event.actor]
+            for leaf in leaves
+            if leaf.signed.event.actor in actors
+        },
+        inspections=[
+            e.result for e in (leaf.signed.event for leaf in leaves) if isinstance(e, Inspect)
+        ],
+        handled=[(leaf.signed.event.actor, leaf.signed.event.time) for leaf in leaves],
+        key_reasons=signing_key_reasons(
+            [(leaf.signed.key, leaf.received) for leaf in leaves], key_records
+        ),
+        label_keys=_label_keys(store, log, unit),
+        nbytes=_estimate(served, len(checkpoint.note)),
+        map_proof=proof_text,
     )
+
+
+def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) -> LogViewShape:
+    """The view of ``base`` for a label (``scanned``, or ``signature`` alone from an
+    API query; see `unit_view`): the label's state and the verdict. No database read:
+    a signature check at most."""
+    if base.checkpoint is None:
+        return _empty_view()
+    label_state, evidence = _label_state(base, signature, scanned)
+    verdict, reasons = judge(
+        base.record,
+        base.signers,
+        base.failures,
+        label_state,
+        base.inspections,
+        base.handled,
+        base.key_reasons,
+        evidence,
+    )
+    unit = base.record
     return {
         "verdict": verdict,
         "reasons": [r.to_dict() for r in reasons],
-        "unit": None if unit is None else _unit(unit, unit_id, product, actors, label_state),
-        "entries": [_entry(s, leaf, actors) for s, leaf in zip(served, leaves, strict=True)],
-        "checkpoint": checkpoint.note,
-        "map_proof": proof_text,
+        "unit": None
+        if unit is None
+        else _unit(unit, base.unit_id, base.product, base.actors, label_state),
+        "entries": base.entries,
+        "checkpoint": base.checkpoint,
+        "map_proof": base.map_proof,
     }
 
 
-def _empty_view(unit_id: gs1.UnitId) -> LogViewShape:
+def _estimate(served: list[ServedEntry], checkpoint: int) -> int:
+    """A rough upper estimate of a base's memory: per entry its leaf (bytes, base64
+    and the parsed event), its proof's hashes as base64 strings, and the dicts
+    around them. Only its growth with the entries matters for the budget."""
+    per_entry = sum(4 * len(s.leaf) + 120 * len(s.proof) + 1500 for s in served)
+    return 4096 + checkpoint + per_entry
+
+
+def _empty_view() -> LogViewShape:
     """The view before the log has a checkpoint: every unit is unknown."""
     verdict, reasons = judge(None, {}, [])
     return {
@@ -160,24 +271,20 @@ def _unit_actors(unit: UnitRecord | None) -> set[str]:
 
 
 def _label_state(
-    store: Store,
-    log: int,
-    unit: UnitRecord | None,
-    unit_id: gs1.UnitId,
-    signature: str | None,
-    scanned: ScannedLabel | None = None,
+    base: UnitBase, signature: str | None, scanned: ScannedLabel | None = None
 ) -> tuple[LabelState, dict[str, Any]]:
     """The scanned label's state and the evidence of its reason (first match wins):
     a signature that does not verify (``invalid``), a lot or expiry that is not the
     commission's (``mismatch``), a label scanned without a signature (``unsigned``),
     a good signature (``valid``); no label at all (``absent``)."""
+    unit = base.record
     if scanned is not None:
         signature = scanned.signature
     if signature is None and scanned is None:
         return LabelState.ABSENT, {}
     if unit is None:
         return LabelState.INVALID if signature is not None else LabelState.ABSENT, {}
-    if signature is not None and not _signed_by_brand(store, log, unit, unit_id, signature):
+    if signature is not None and not _signed_by_brand(base, signature):
         return LabelState.INVALID, {}
     if scanned is not None:
         try:
@@ -192,24 +299,30 @@ def _label_state(
     return LabelState.VALID, {}
 
 
-def _signed_by_brand(
-    store: Store, log: int, unit: UnitRecord, unit_id: gs1.UnitId, signature: str
-) -> bool:
-    """Whether ``signature`` is the unit's brand's label signature, under any key the
-    brand ever registered (labels printed before a rotation stay on shelves), except a
-    key the brand reported compromised: a label carries no time, so one its thief
-    printed cannot be told from one printed before the theft."""
+def _label_keys(
+    store: Store, log: int, unit: UnitRecord | None
+) -> tuple[crypto.Ed25519PublicKey, ...]:
+    """The keys a label of ``unit`` may be signed with: every key its brand ever
+    registered (labels printed before a rotation stay on shelves), except a key the
+    brand reported compromised: a label carries no time, so one its thief printed
+    cannot be told from one printed before the theft."""
+    if unit is None:
+        return ()
     brand_keys = store.records_in(log, KeyRecord, "actor", [unit.brand])
     # the brand's keys from actor.register and key.rotate (removed ones too: labels
     # outlive rotations), never an operator's key.recover: a brand that was recovered
     # adds a label key with key.rotate once its recovered key is in effect
-    public = [
+    return tuple(
         crypto.public_key_from_b64(k.public_key)
         for k in brand_keys
         if isinstance(k, KeyRecord) and k.recovered_index is None and k.compromised_since is None
-    ]
+    )
+
+
+def _signed_by_brand(base: UnitBase, signature: str) -> bool:
+    """Whether ``signature`` is the unit's brand's label signature (`_label_keys`)."""
     try:
-        label.verify_label_signature(unit_id, signature, public)
+        label.verify_label_signature(base.unit_id, signature, base.label_keys)
     except LedgerError:
         return False
     return True

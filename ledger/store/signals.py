@@ -8,7 +8,7 @@ stores. Every database failure surfaces as `StorageError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -171,6 +171,17 @@ class SignalStore:
             }
             for r in rows
         ]
+
+    def registered_serials(self, log: int, gtin: str, serials: Iterable[str]) -> set[str]:
+        """Those of ``serials`` under ``gtin`` that a unit has (commissioned)."""
+        wanted = sorted(set(serials))
+        if not wanted:
+            return set()
+        query = select(UNITS.c.serial).where(
+            UNITS.c.log == log, UNITS.c.gtin == gtin, UNITS.c.serial.in_(wanted)
+        )
+        with self._read() as conn:
+            return {str(r.serial) for r in conn.execute(query)}
 
     def brand_gtins(self, log: int, brand: str) -> list[str]:
         """The GTINs the brand registered."""

@@ -1,0 +1,333 @@
+"""The resolver's scans between their acknowledgement and their storage.
+
+A resolver hit answers at once and queues its scan (`ScanQueue`); a background task
+(`ScanFlusher.flush_forever`) writes the queue in batches, one transaction per log and
+batch. A database error leaves the batch queued and the task waits (doubling from
+`RETRY_FIRST` to `RETRY_MAX` seconds) and tries again: the task never dies. While the
+database is away the queue is bounded (`MAX_SCANS` scans and `MAX_BYTES` bytes): past
+that the oldest queued scan is dropped and counted (``provenance_scans_dropped`` in
+``/metrics``), so a stall costs telemetry, never memory. A clean stop drains the queue
+(`ScanFlusher.drain`), retrying until its deadline.
+
+Views read the queue per unit (`ScanQueue.pending`), never by scanning it all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from api.metrics import Metrics
+from ledger.service.ledger import Scan
+
+log = logging.getLogger("provenance.scans")
+
+#: the queue keeps at most this many scans ...
+MAX_SCANS = 100_000
+#: ... and at most this many bytes of them (estimated, `scan_bytes`)
+MAX_BYTES = 32 * 1024 * 1024
+#: scans written in one transaction at most (its bookkeeping runs on the event loop)
+BATCH = 2_000
+#: the pending scans of a unit a view judges with at most (the store reads as many)
+RECENT = 500
+#: the first wait after a failed write, and the longest (seconds)
+RETRY_FIRST = 0.5
+RETRY_MAX = 10.0
+#: how long a clean stop keeps retrying to store the queue (seconds)
+DRAIN_SECONDS = 30.0
+
+_SLOT = 8  # a pointer in the queue or in a unit's recent scans
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HASH = re.compile(r"[0-9a-f]{32}")
+
+#: a queued scan, packed: (gtin, serial, microseconds since the epoch, place, client,
+#: agent, network), the 32-hex-digit hashes as their 16 bytes. About 300 bytes where a
+#: `Scan` object holds 370: what lets `MAX_SCANS` scans fit in `MAX_BYTES`.
+Packed = tuple[str, str, int, str | None, str | bytes, str, str | bytes | None]
+
+
+def pack(scan: Scan, serial: str | None = None) -> Packed:
+    """The queue's form of ``scan`` (`unpack` gives it back, equal); ``serial``: an
+    equal string to share instead of the scan's own."""
+    at = scan.at - _EPOCH
+    micros = (at.days * 86_400 + at.seconds) * 1_000_000 + at.microseconds
+    return (
+        scan.gtin,
+        serial or scan.serial,
+        micros,
+        scan.place,
+        _squeeze(scan.client),
+        scan.agent,
+        None if scan.network is None else _squeeze(scan.network),
+    )
+
+
+def unpack(packed: Packed) -> Scan:
+    """The `Scan` that `pack` packed."""
+    gtin, serial, micros, place, client, agent, network = packed
+    return Scan(
+        gtin,
+        serial,
+        _EPOCH + timedelta(microseconds=micros),
+        place,
+        _widen(client),
+        agent,
+        None if network is None else _widen(network),
+    )
+
+
+def _squeeze(value: str) -> str | bytes:
+    return bytes.fromhex(value) if _HASH.fullmatch(value) else value
+
+
+def _widen(value: str | bytes) -> str:
+    return value.hex() if isinstance(value, bytes) else value
+
+
+def scan_bytes(packed: Packed) -> int:
+    """An estimate of the memory a queued scan holds: its tuple, its own values
+    (GTINs, places and agents are interned, serials shared per unit: `UNIT_BYTES`)
+    and the queue's pointers."""
+    _, _, micros, _, client, _, network = packed
+    own = (micros, client, network)
+    return sys.getsizeof(packed) + sum(sys.getsizeof(v) for v in own if v is not None) + 2 * _SLOT
+
+
+#: an estimate of what the per-unit index holds for each unit with queued scans,
+#: beyond its serial (which its scans share)
+UNIT_BYTES = 200
+
+
+class _Unit:
+    """A unit's queued scans: how many, the oldest, the latest `RECENT` (oldest first)."""
+
+    __slots__ = ("count", "first", "recent", "serial")
+
+    def __init__(self, first: Packed) -> None:
+        self.count = 0
+        #: the one serial string every queued scan of the unit shares
+        self.serial = first[1]
+        self.first: Packed | None = first
+        self.recent: list[Packed] = []
+
+
+class ScanQueue:
+    """Scans acknowledged and not yet stored, oldest first, bounded by count and bytes.
+
+    The batch being written stays counted (``writing``) until it committed or came
+    back, so a view counts each scan once: from the queue or from the database.
+    ``generation`` is odd while a batch is being written and moves at both ends of a
+    write: a view that read across a change re-reads (api.context.Context.unit_view).
+    """
+
+    def __init__(self, max_scans: int = MAX_SCANS, max_bytes: int = MAX_BYTES) -> None:
+        self.max_scans = max_scans
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.dropped = 0
+        self.generation = 0
+        self._queued: deque[Packed] = deque()
+        self._writing: list[Packed] = []
+        #: the per-unit index, by GTIN then serial (the serial strings are the scans')
+        self._units: dict[str, dict[str, _Unit]] = {}
+
+    def __len__(self) -> int:
+        return len(self._queued) + len(self._writing)
+
+    @property
+    def waiting(self) -> int:
+        """Scans queued and not in the batch being written."""
+        return len(self._queued)
+
+    @property
+    def writing(self) -> bool:
+        """Whether a batch is being written."""
+        return bool(self._writing)
+
+    def add(self, scan: Scan) -> int:
+        """Queue ``scan``; drop the oldest queued scans past the bounds; return how
+        many were dropped."""
+        serials = self._units.setdefault(scan.gtin, {})
+        unit = serials.get(scan.serial)
+        if unit is None:
+            packed = pack(scan)
+            unit = serials[scan.serial] = _Unit(packed)
+            self.nbytes += UNIT_BYTES + sys.getsizeof(scan.serial)
+        else:
+            packed = pack(scan, unit.serial)
+        self._queued.append(packed)
+        self.nbytes += scan_bytes(packed)
+        unit.count += 1
+        unit.recent.append(packed)
+        if len(unit.recent) > RECENT:
+            del unit.recent[0]
+        return self._bound()
+
+    def pending(self, gtin: str, serial: str) -> tuple[int, Scan | None, list[Scan]]:
+        """The unit's queued scans: how many, the oldest, and the latest `RECENT`."""
+        unit = self._units.get(gtin, {}).get(serial)
+        if unit is None:
+            return 0, None, []
+        first = None if unit.first is None else unpack(unit.first)
+        return unit.count, first, [unpack(p) for p in unit.recent]
+
+    def take(self, limit: int = BATCH) -> list[Packed]:
+        """Move the oldest ``limit`` queued scans to the batch being written (still
+        counted by views; `unpack` each); `settle` ends the write."""
+        if self._writing:
+            raise RuntimeError("a batch is already being written")
+        while self._queued and len(self._writing) < limit:
+            self._writing.append(self._queued.popleft())
+        self.generation += 1
+        return list(self._writing)
+
+    def settle(self, stored: bool) -> int:
+        """End the write of the batch `take` gave: ``stored``, it leaves the queue;
+        else it goes back to the queue's front, then the bounds drop the oldest;
+        return how many were dropped."""
+        batch, self._writing = self._writing, []
+        dropped = 0
+        if stored:
+            for scan in batch:
+                self._forget(scan)
+        else:
+            self._queued.extendleft(reversed(batch))
+            dropped = self._bound()
+        self.generation += 1
+        return dropped
+
+    def _bound(self) -> int:
+        """Drop the oldest queued scans past the bounds; return how many."""
+        dropped = 0
+        while self._queued and (len(self) > self.max_scans or self.nbytes > self.max_bytes):
+            self._forget(self._queued.popleft())
+            dropped += 1
+        self.dropped += dropped
+        return dropped
+
+    def _forget(self, scan: Packed) -> None:
+        """Take a scan that left the queue (stored or dropped) out of the counts."""
+        self.nbytes -= scan_bytes(scan)
+        serials = self._units[scan[0]]
+        unit = serials[scan[1]]
+        unit.count -= 1
+        if unit.count == 0:
+            del serials[scan[1]]
+            if not serials:
+                del self._units[scan[0]]
+            self.nbytes -= UNIT_BYTES + sys.getsizeof(unit.serial)
+            return
+        recent = unit.recent
+        # recent holds the scan only if it held every queued scan of the unit; the
+        # scans leave oldest first, so it is at the front, or (a scan dropped behind
+        # its unit's batch being written) near it
+        if len(recent) > unit.count:
+            if recent[0] is scan:
+                del recent[0]
+            else:
+                at = next((i for i, p in enumerate(recent) if p is scan), None)
+                if at is not None:
+                    del recent[at]
+        if unit.first is scan:
+            # the next oldest is known while every queued scan is among the recent
+            # ones; otherwise the oldest recent one stands for it (shown only while the
+            # database has no scan of the unit)
+            unit.first = unit.recent[0] if unit.recent else None
+
+
+class ScanFlusher:
+    """Writes a `ScanQueue` with ``write`` (a blocking call: one batch, raises on a
+    database error), off the event loop, retrying with back-off."""
+
+    def __init__(
+        self, queue: ScanQueue, write: Callable[[list[Scan]], None], metrics: Metrics
+    ) -> None:
+        self.queue = queue
+        self._write = write
+        self._metrics = metrics
+        #: the batch being written, if any: its end settles it (`_done`), whoever waits
+        self._writing: asyncio.Future[None] | None = None
+
+    async def flush(self) -> None:
+        """Write every queued scan now, batch by batch (first waiting for a write
+        already under way, e.g. one whose flush was cancelled).
+
+        Raises:
+            Exception: the database's error of a batch; that batch and those after it
+                stay queued.
+        """
+        while True:
+            if self._writing is not None:
+                await asyncio.wait([self._writing])
+                continue
+            if not self.queue.waiting:
+                return
+            batch = self.queue.take()
+            write = asyncio.ensure_future(run_in_threadpool(self._write_packed, batch))
+            self._writing = write
+            # registered first, so the batch is settled before any awaiting code resumes
+            write.add_done_callback(self._done)
+            # a cancelled flush leaves the write going on in its thread; its end settles
+            # the batch: stored, or queued again, never written twice
+            await asyncio.shield(write)
+
+    async def settled(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the write under way, if any, to end;
+        tell whether none is under way now."""
+        if self._writing is not None:
+            await asyncio.wait([self._writing], timeout=timeout)
+        return self._writing is None
+
+    def _done(self, write: asyncio.Future[None]) -> None:
+        self._writing = None
+        stored = not write.cancelled() and write.exception() is None
+        dropped = self.queue.settle(stored)
+        if dropped:
+            self._metrics.scans_dropped.inc(dropped)
+        self._metrics.scans_pending.set(len(self.queue))
+
+    def _write_packed(self, batch: list[Packed]) -> None:
+        """Unpack and write a batch (in a worker thread: off the event loop)."""
+        self._write([unpack(p) for p in batch])
+
+    async def flush_forever(self, interval: float = 0.5) -> None:
+        """Until cancelled: flush every ``interval`` seconds; after a failed flush wait
+        `RETRY_FIRST` seconds, doubling up to `RETRY_MAX`, and try again."""
+        wait = interval
+        while True:
+            await asyncio.sleep(wait)
+            try:
+                await self.flush()
+            except Exception as e:  # the flusher must outlive any database error
+                self._metrics.scan_flush_failures.inc()
+                wait = RETRY_FIRST if wait == interval else min(RETRY_MAX, wait * 2)
+                log.warning(
+                    "storing %d scans failed (%s); retrying in %.1f s", len(self.queue), e, wait
+                )
+                continue
+            wait = interval
+
+    async def drain(self, seconds: float = DRAIN_SECONDS) -> int:
+        """At a clean stop: store every queued scan, retrying with back-off for up to
+        ``seconds``; return how many could not be stored (logged as an error)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        wait = RETRY_FIRST
+        while True:
+            try:
+                await self.flush()
+                return 0
+            except Exception as e:
+                self._metrics.scan_flush_failures.inc()
+                if loop.time() + wait > deadline:
+                    log.error("%d scans not stored at shutdown: %s", len(self.queue), e)
+                    return len(self.queue)
+                await asyncio.sleep(wait)
+                wait = min(RETRY_MAX, wait * 2)

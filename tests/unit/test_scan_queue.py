@@ -1,0 +1,140 @@
+"""api.scans: the queue is bounded by count and bytes (oldest dropped and counted), read
+per unit, and a failed batch goes back to its front, in order; the flusher outlives a
+database outage and never writes a batch twice, even when cancelled mid-write."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from api.metrics import Metrics
+from api.scans import MAX_BYTES, MAX_SCANS, ScanFlusher, ScanQueue, pack, scan_bytes, unpack
+from ledger.errors import StorageError
+from ledger.service.ledger import Scan
+
+T0 = datetime(2026, 12, 3, tzinfo=UTC)
+GTIN = sys.intern("09506000134352")
+
+
+def scan(i: int, serial: str | None = None) -> Scan:
+    """A scan as the resolver makes it: 32-hex client and network hashes."""
+    return Scan(
+        GTIN,
+        serial or f"SN-{i:08d}",
+        T0 + timedelta(milliseconds=i),
+        "CN",
+        f"{i:032x}",
+        "mobile",
+        f"{i + 1:032x}",
+    )
+
+
+def test_a_hundred_thousand_scans_of_a_launch_fit_in_32_mb() -> None:
+    queue = ScanQueue()
+    for i in range(MAX_SCANS):  # 20,000 units scanned five times each
+        assert queue.add(scan(i, f"SN-{i % 20_000:08d}")) == 0
+    assert len(queue) == MAX_SCANS and queue.nbytes <= MAX_BYTES
+    assert queue.add(scan(MAX_SCANS, "SN-X")) == 1 and queue.dropped == 1
+    assert queue.pending(GTIN, "SN-00000000")[0] == 4  # its oldest scan went
+
+
+def test_a_flood_of_distinct_units_is_bounded_by_bytes() -> None:
+    queue = ScanQueue()
+    for i in range(MAX_SCANS):
+        queue.add(scan(i))
+    assert queue.nbytes <= MAX_BYTES and queue.dropped == MAX_SCANS - len(queue) > 0
+    assert queue.pending(GTIN, "SN-00000000") == (0, None, [])  # the oldest went
+
+
+def test_the_byte_bound_drops_the_oldest() -> None:
+    queue = ScanQueue(max_scans=1000, max_bytes=10 * scan_bytes(pack(scan(0))))
+    for i in range(25):
+        queue.add(scan(i, "A" if i % 2 else "B"))
+    assert queue.nbytes <= queue.max_bytes and 0 < queue.dropped == 25 - len(queue)
+    count, first, recent = queue.pending(GTIN, "A")
+    assert count == len(recent) and first == recent[0] and recent[-1] == scan(23, "A")
+
+
+def test_views_read_one_unit_and_a_failed_batch_returns_in_order() -> None:
+    queue = ScanQueue()
+    for i in range(5):
+        queue.add(scan(i, "A" if i < 3 else "B"))
+    batch = queue.take(limit=4)
+    assert queue.generation % 2 == 1  # odd while written
+    assert queue.pending(GTIN, "A")[0] == 3  # still counted while written
+    assert queue.settle(stored=False) == 0 and queue.generation % 2 == 0
+    assert queue.take() == [*batch, pack(scan(4, "B"))]
+    queue.settle(stored=True)
+    assert len(queue) == 0 and queue.nbytes == 0 and queue.pending(GTIN, "A") == (0, None, [])
+
+
+def test_a_packed_scan_unpacks_equal() -> None:
+    for one in (scan(7), Scan(GTIN, "x/y", T0, None, "o" + "a" * 31, "bot", None)):
+        assert unpack(pack(one)) == one
+
+
+class Database:
+    """A fake scan store: slow writes, failing while ``down``."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.down = False
+        self.stored: list[Scan] = []
+
+    def write(self, batch: list[Scan]) -> None:
+        time.sleep(self.seconds)
+        if self.down:
+            raise StorageError("database is locked")
+        self.stored.extend(batch)
+
+
+def test_a_cancelled_flush_stores_its_batch_once() -> None:
+    database = Database(seconds=0.3)
+    queue = ScanQueue()
+    flusher = ScanFlusher(queue, database.write, Metrics())
+
+    async def main() -> None:
+        for i in range(10):
+            queue.add(scan(i))
+        task = asyncio.create_task(flusher.flush())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        queue.add(scan(10))
+        await flusher.flush()  # waits for the write under way, then writes the rest
+
+    asyncio.run(main())
+    assert database.stored == [scan(i) for i in range(11)] and len(queue) == 0
+
+
+def test_the_flusher_outlives_a_database_outage() -> None:
+    database = Database()
+    queue = ScanQueue()
+    metrics = Metrics()
+    flusher = ScanFlusher(queue, database.write, metrics)
+
+    async def main() -> None:
+        database.down = True
+        task = asyncio.create_task(flusher.flush_forever(0.01))
+        for i in range(50):
+            queue.add(scan(i))
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.6)  # a few failed rounds
+        assert not task.done() and len(queue) == 50
+        database.down = False
+        for _ in range(300):
+            if not len(queue):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert database.stored == [scan(i) for i in range(50)]
+    assert metrics.scan_flush_failures._value.get() >= 1
