@@ -6,7 +6,9 @@ and the API load only in ``serve`` and ``demo``.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,22 @@ app = typer.Typer()
 #: uvicorn's access log without the client's address (``--access-log``): the method,
 #: path and status only, so the log never pairs a shopper's address with a unit
 ACCESS_FORMAT = '%(levelprefix)s "%(request_line)s" %(status_code)s'
+
+
+_CLAIM = re.compile(r"([?&]claim=)[^&\s\"]*")
+
+
+class RedactClaimCodes(logging.Filter):
+    """Writes a claim code in an access log line as ``claim=REDACTED``: the code inside a
+    package reaches the resolver in its query (``?claim=``, docs/LABELS.md)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the request target of uvicorn's access record; always keep the record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _CLAIM.sub(r"\1REDACTED", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
 
 
 def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[str, Any]:
@@ -34,6 +52,7 @@ def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[s
         name: {"formatter": name, "class": "logging.StreamHandler", "stream": stream}
         for name, stream in (("default", "ext://sys.stderr"), ("access", "ext://sys.stdout"))
     }
+    handlers["access"]["filters"] = ["redact"]
     return {
         "proxy_headers": False,
         "access_log": access_log,
@@ -42,6 +61,7 @@ def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[s
             "version": 1,
             "disable_existing_loggers": False,
             "formatters": formatters,
+            "filters": {"redact": {"()": RedactClaimCodes}},
             "handlers": handlers,
             "loggers": {
                 "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},

@@ -178,15 +178,15 @@ def test_unit_labels() -> None:
     assert inner.qr_text == item.claim_uri
     assert inner.lines == (item.claim_code, "(21) A/B%&+?1", CLAIM_LINE)
     assert claimcode.matches_commitment(item.claim_code, item.claim_salt, item.claim_hash)
-    link, _, fragment = item.claim_uri.partition("#")
+    link, _, query = item.claim_uri.partition("?")
     assert parse_digital_link(link).unit_id() == item.unit
-    assert fragment == f"claim={item.claim_code}"
+    assert query == f"claim={item.claim_code}"
 
 
 def test_claim_uri() -> None:
     unit = UnitId(gtin="09506000134352", serial="A/B")
     uri = claim_uri(BASE, unit, "xy6y kd2y 7b5a 55x1 x")
-    assert uri == f"{BASE}/01/09506000134352/21/A%2FB#claim=XY6Y-KD2Y-7B5A-55X1-X"
+    assert uri == f"{BASE}/01/09506000134352/21/A%2FB?claim=XY6Y-KD2Y-7B5A-55X1-X"
     with pytest.raises(ValidationError):
         claim_uri(BASE, unit, "XY6Y-KD2Y-7B5A-55X1-Y")
     with pytest.raises(GS1Error):
