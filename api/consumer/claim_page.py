@@ -4,7 +4,7 @@ The inner label's QR code carries the claim code in the query (docs/FORMAT.md se
 8), so the page opens with the code already in the form and one button: no script, no
 typing. The same page answers a failed claim, with the shopper's typed code kept and
 the error in their language (`claim_error_words`). The page's referrer policy is
-``no-referrer``, so the code in its address never travels to another page.
+``strict-origin``, so the code in its address never travels, not even to this server.
 
 Presents what it is given; no I/O, no clock.
 """
@@ -148,7 +148,9 @@ def render_claim_page(
         "error": error,
         "warning": warning,
         "switch_href": switch_href,
-        "referrer": "no-referrer",
+        # the origin alone, never the address with its code; not no-referrer, which
+        # makes a browser send "Origin: null" with the form, refused as cross-site
+        "referrer": "strict-origin",
     }
     return environment().get_template("claim.html").render(context)
 

@@ -54,7 +54,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "forged.where.held": (
         "The real {serial} is with {holder}.",
-        "真正的 {serial} 目前在{holder}。",
+        "真正的 {serial} 目前在{holder}处。",
     ),
     "forged.where.sold": (
         "The real {serial} has already been sold by the brand's shops.",

@@ -67,6 +67,8 @@ _RESOLVER_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     **problems(404, 422, 429, 503),
 }
+for _status in (404, 422, 429, 503):  # a browser gets the error as a page in words
+    _RESOLVER_RESPONSES[_status]["content"]["text/html"] = {"schema": {"type": "string"}}
 
 
 @router.get(
