@@ -275,6 +275,8 @@ def test_mint_writes_labels_and_an_owner_only_manifest(story: Story) -> None:
     assert all(len(r["claim_code"]) >= 16 for r in rows)
     for name in ("outer-labels.pdf", "claim-labels.pdf", f"{GTIN}-SN-000001.png"):
         assert (story.tmp / "labels" / name).stat().st_size > 1000
+    # the claim labels print every claim code in plain text: owner-only too
+    assert stat.S_IMODE((story.tmp / "labels" / "claim-labels.pdf").stat().st_mode) == 0o600
     if story.url:  # labels minted through a server point at it (unless PROVENANCE_PUBLIC_URL)
         assert rows[0]["uri"].startswith(f"{story.url}/01/{GTIN}/21/SN-000001?s=")
 
