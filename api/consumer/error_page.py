@@ -23,6 +23,8 @@ _PAGES = {
     "method-not-allowed": ("ep.404.title", "ep.404.text"),
     "rate-limited": ("ep.busy.title", "ep.busy.text"),
     "csrf": ("error.title", "ce.expired"),
+    "malformed-form": ("error.title", "ep.form.text"),
+    "payload-too-large": ("error.title", "ep.form.text"),
 }
 
 

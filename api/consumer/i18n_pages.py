@@ -109,7 +109,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cp.check": ("See this item's full check", "查看该商品的完整查验结果"),
     "cp.warn": (
         "After {max} wrong codes in a row, claiming this item pauses for {wait}.",
-        "连续输错 {max} 次后，需等待 {wait} 才能再次认领。",
+        "连续输错 {max} 次后，需等待 {wait}才能再次认领。",
     ),
     "cp.done.kept": (
         "This page now shows the item as yours on this phone; anyone else who checks it "
@@ -134,7 +134,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "ce.locked": (
         "Too many wrong codes. Please try again in {wait}.",
-        "输错次数过多，请在 {wait} 后再试。",
+        "输错次数过多，请在 {wait}后再试。",
     ),
     "ce.claimed": (
         "This item has already been claimed. To take it over from its owner, enter the "
@@ -151,7 +151,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "ce.busy": (
         "Too many requests from your network. Please try again in {wait}.",
-        "您所在网络的请求过多，请在 {wait} 后再试。",
+        "您所在网络的请求过多，请在 {wait}后再试。",
     ),
     "ce.expired": (
         "This form has expired. Go back, reload the page and try again.",
@@ -178,8 +178,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "此链接中的商品编号无效，不可能来自正品标签。请直接扫描商品包装上的标签；"
         "如果包装上印的就是这个码，该标签很可能是假的。",
     ),
+    "ep.form.text": (
+        "The form could not be read: something in it is too long. Go back and check what "
+        "you typed.",
+        "无法读取表单：填写的内容过长。请返回检查您输入的内容。",
+    ),
     "ep.busy.title": ("Too many checks", "查询过于频繁"),
-    "ep.busy.text": ("Please wait {wait} and try again.", "请等待 {wait} 后再试。"),
+    "ep.busy.text": ("Please wait {wait} and try again.", "请等待 {wait}后再试。"),
     "ep.other.title": ("Something went wrong", "出了点问题"),
     "ep.other.text": (
         "Nothing was recorded. Please try again in a moment.",

@@ -229,7 +229,11 @@ def test_the_claim_page_has_the_code_filled_in_and_one_button(lang: str) -> None
     # the claim first: the form comes before the explanation
     what = "What claiming does" if lang == "en" else "认领之后"
     assert html.index("<button") < html.index(what)
-    warn = "After 10 wrong codes in a row" if lang == "en" else "连续输错 10 次后，需等待 15 分钟"
+    warn = (
+        "After 10 wrong codes in a row"
+        if lang == "en"
+        else "连续输错 10 次后，需等待 15 分钟才能再次认领"
+    )
     assert warn in page.text
     assert "Runner 42" in page.text
     if lang == "zh-CN":
@@ -266,8 +270,8 @@ def test_a_huge_or_hostile_code_is_cut_and_escaped() -> None:
         (AlreadyClaimedError("the unit is already claimed"),
          "enter the transfer code", "请输入对方提供的转让码"),
         (ClaimLockedError("too many wrong codes: must wait 900 s", 900),
-         "Too many wrong codes. Please try again in 15 min.", "输错次数过多，请在 15 分钟 后再试。"),
-        (RateLimitedError("slow down", 40), "try again in 40 seconds", "请在 40 秒 后再试"),
+         "Too many wrong codes. Please try again in 15 min.", "输错次数过多，请在 15 分钟后再试。"),
+        (RateLimitedError("slow down", 40), "try again in 40 seconds", "请在 40 秒后再试"),
         (NotFoundError("no unit"), "not in the brand's register", "品牌方的登记记录中没有该商品"),
         (CsrfError("bad token"), "This form has expired", "表单已过期"),
     ],
