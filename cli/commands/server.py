@@ -193,6 +193,15 @@ def demo(
     folder: Path = typer.Option(
         Path("provenance-demo"), "--home", help="folder for the demo's database and keys"
     ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="address to listen on (0.0.0.0: reachable from a phone)"
+    ),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="the URL the labels and stories point at (default http://127.0.0.1:PORT), "
+        "e.g. http://192.168.1.20:8000 to scan them with a phone on the same network",
+    ),
 ) -> None:
     """Build a realistic demo world, print each story's URL, and serve it."""
     from cli.backends.local import Local
@@ -200,7 +209,9 @@ def demo(
     from ledger import crypto
 
     _local_only("demo")
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = (public_url or f"http://127.0.0.1:{port}").rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        fail("--public-url must start with http:// or https://", 2)
     folder, labels = folder.resolve(), Path("labels").resolve()
     if (labels / "manifest.csv").exists():
         fail(f"{labels} holds an earlier demo's labels; delete it for a fresh demo")
@@ -232,11 +243,11 @@ def demo(
     if serve_:
         import uvicorn
 
-        console.print(safe(f"serving on {base_url} (Ctrl-C to stop)"))
+        console.print(safe(f"serving on {host}:{port} for {base_url} (Ctrl-C to stop)"))
         uvicorn.run(
             "api.app:app_from_env",
             factory=True,
-            host="127.0.0.1",
+            host=host,
             port=port,
             **uvicorn_options(log_level="warning"),
         )
