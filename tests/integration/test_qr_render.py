@@ -226,6 +226,32 @@ def test_every_label_of_a_real_batch_decodes_at_100_dpi(
         assert sorted(found) == sorted(label.qr_text for label in labels)
 
 
+@pytest.mark.usefixtures("cjk_font")
+def test_sheet_pdf_metadata_header_and_only_embedded_fonts(
+    pdftoppm: str, items: list[UnitLabels], tmp_path: Path
+) -> None:
+    labels = _sheet_batch(items, 31)
+    title = "Acme Runner 42 · lot L1 · outer labels"
+    document = render_sheet_pdf(labels, "a4", workers=1, title=title, author="Acme Ltd")
+    source = tmp_path / "sheet.pdf"
+    source.write_bytes(document)
+    tools = Path(pdftoppm).parent
+    info = subprocess.run(
+        [tools / "pdfinfo", source], capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(r"^Title:\s+Acme Runner 42 · lot L1 · outer labels$", info, re.M)
+    assert re.search(r"^Author:\s+Acme Ltd$", info, re.M)
+    assert re.search(r"^Pages:\s+2$", info, re.M)
+    fonts = subprocess.run(
+        [tools / "pdffonts", source], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts  # emb
+    text = subprocess.run(
+        [tools / "pdftotext", source, "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"{title} · page 1 of 2" in text and f"{title} · page 2 of 2" in text
+
+
 def test_every_svg_sheet_page_decodes(
     zxing: ModuleType, rsvg: str, items: list[UnitLabels]
 ) -> None:
