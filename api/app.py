@@ -33,6 +33,7 @@ from api.routers import (
     brands,
     entries,
     epcis,
+    home,
     log,
     ops,
     proofs,
@@ -48,7 +49,7 @@ from ledger.service.settings import Settings
 
 #: Every router, one per URL prefix, in the order they are mounted (the resolver's
 #: catch-all ``/01/{rest:path}`` last among the unit routes).
-ROUTERS = (entries, units, reports, brands, resolver, log, proofs, actors, ops, epcis)
+ROUTERS = (entries, units, reports, brands, resolver, home, log, proofs, actors, ops, epcis)
 #: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
 LOG_SCOPED = (entries, log, proofs, actors)
 

@@ -43,7 +43,7 @@ class ClaimForm:
     product: str = ""
     brand: str = ""
     action: str | None = None
-    code: str = ""
+    typed: str = ""
 
 
 def claim_form(view: Mapping[str, Any], path: str, code: str, lang: str) -> ClaimForm:
@@ -66,7 +66,7 @@ def claim_form(view: Mapping[str, Any], path: str, code: str, lang: str) -> Clai
     action = forms(view, lang, path)["claim_action"]
     if action is None:
         return ClaimForm("cannot", **common)
-    return ClaimForm("open", action=action, code=typed, **common)
+    return ClaimForm("open", action=action, typed=typed, **common)
 
 
 def wait_words(seconds: int, lang: str) -> str:
@@ -124,7 +124,7 @@ def render_claim_page(
         "unknown": "unknown.title",
     }
     lines = {
-        "open": "cp.lead" if form.code else "cp.lead.empty",
+        "open": "cp.lead" if form.typed else "cp.lead.empty",
         "yours": "cp.yours.why",
         "claimed": "cp.already.why",
         "cannot": "cp.cannot.why",
@@ -172,6 +172,6 @@ def render_claim_retry(
     Raises:
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
     """
-    form = ClaimForm("open", path, plain(serial), action=action, code=plain(typed)[:MAX_TYPED])
+    form = ClaimForm("open", path, plain(serial), action=action, typed=plain(typed)[:MAX_TYPED])
     words = claim_error_words(error, lang)
     return render_claim_page(form, lang, csrf_token=csrf_token, error=words, limit=limit)

@@ -10,8 +10,7 @@ the label did not sign is ignored. ``place=`` is a hint, never evidence
 For browsers: ``?claim=CODE`` (what the code inside the package holds, docs/FORMAT.md
 section 8) opens the claim page with the code filled in, and records no scan (it is the
 buyer, not a check); a language switch (``?lang=``) and a search-engine bot record no
-scan either, so the count is of shoppers' checks. ``/`` and ``/how-to-check`` are the
-"How to check a product" page.
+scan either, so the count is of shoppers' checks.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.consumer.claim_page import claim_form, render_claim_page
-from api.consumer.error_page import render_help_page, wants_html
 from api.consumer.page import choose_language, reason_words, render_unit_page
 from api.consumer.page_signals import localise
 from api.context import ctx, owner_cookie
@@ -34,7 +32,7 @@ from api.params import CSET82_PATTERN, Gtin, Serial, Signature
 from api.routers import epcis
 from api.schemas import UnitView, problems
 from ledger import gs1
-from ledger.errors import GS1Error, NotFoundError
+from ledger.errors import GS1Error
 from ledger.label import ScannedLabel
 
 router = APIRouter(tags=["units"])
@@ -120,17 +118,6 @@ _BOTS = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|facebookexternalhit|preview",
     re.I,
 )
-
-
-@router.get("/", include_in_schema=False)
-@router.get("/how-to-check", include_in_schema=False)
-async def how_to_check(request: Request, lang: _Lang = None) -> Response:
-    """The "How to check a product" page for a browser; ``/`` answers an API client 404."""
-    if request.url.path == "/" and not wants_html(request.headers.get("accept")):
-        raise NotFoundError("nothing here: the API is under /v1/, labels under /01/")
-    chosen = choose_language(request.headers.get("accept-language"), lang)
-    headers = {"Content-Language": chosen, "Vary": "Accept, Accept-Language"}
-    return HTMLResponse(render_help_page(chosen), headers=headers)
 
 
 @router.get("/01/{rest:path}", include_in_schema=False)
