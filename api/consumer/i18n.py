@@ -142,9 +142,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "label. Do not buy the item, and report it.",
         "此标签上的品牌签名验证失败，说明该标签并非品牌方印制。请勿购买，并请举报。",
     ),
-    "r.checkpoint-invalid": ("The register's seal is broken", "登记册的封签无效"),
+    "r.checkpoint-invalid": ("The register's seal is broken", "公开登记记录的签名无效"),
     "r.leaf-hash-invalid": ("A record was changed", "有记录被改动过"),
-    "r.proof-invalid": ("A record is missing from the register", "登记册中缺少某条记录"),
+    "r.proof-invalid": ("A record is missing from the register", "公开登记记录中查不到某条记录"),
     "r.signature-invalid": (
         "A record was not confirmed by its company",
         "某条记录未经对应企业确认",
