@@ -124,7 +124,7 @@ def render_claim_page(
         "unknown": "unknown.title",
     }
     lines = {
-        "open": "cp.lead" if form.typed else "cp.lead.empty",
+        "open": "cp.lead" if form.typed and not error else "cp.lead.empty",
         "yours": "cp.yours.why",
         "claimed": "cp.already.why",
         "cannot": "cp.cannot.why",
