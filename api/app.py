@@ -34,6 +34,7 @@ from api.routers import (
     brands,
     entries,
     epcis,
+    home,
     log,
     ops,
     partners,
@@ -50,7 +51,20 @@ from ledger.service.settings import Settings
 
 #: Every router, one per URL prefix, in the order they are mounted (the resolver's
 #: catch-all ``/01/{rest:path}`` last among the unit routes).
-ROUTERS = (entries, units, reports, brands, resolver, log, proofs, actors, partners, ops, epcis)
+ROUTERS = (
+    entries,
+    units,
+    reports,
+    brands,
+    resolver,
+    home,
+    log,
+    proofs,
+    actors,
+    partners,
+    ops,
+    epcis,
+)
 #: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
 LOG_SCOPED = (entries, log, proofs, actors, partners)
 

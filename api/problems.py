@@ -12,11 +12,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
+from api.consumer.claim_page import wait_words
+from api.consumer.error_page import render_error_page, wants_html
+from api.consumer.i18n import choose_language
 from ledger.errors import LedgerError, NotFoundError, SignatureError, ValidationError
 from ledger.reqsig import AuthenticationError
 
@@ -30,6 +33,7 @@ HTTP_CODES: dict[int, str] = {
     405: "method-not-allowed",
     406: "not-acceptable",
 }
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 HTTP_ERROR = "http-error"  # any other status Starlette raises
 INTERNAL = "internal"  # 500: an unexpected exception
 
@@ -93,31 +97,60 @@ def _methods(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
     return methods
 
 
+def shopper_page(
+    request: Request, status: int, code: str, retry_after: int | None = None
+) -> HTMLResponse | None:
+    """The error as a page in words for a shopper's browser (a GET outside ``/v1/``, or
+    the page's forms, whose ``Accept`` puts ``text/html`` first), or None: API clients
+    keep problem+json."""
+    kind = request.headers.get("content-type", "")
+    form = request.method == "POST" and kind.startswith(_FORMS)
+    if not form and (request.method not in ("GET", "HEAD") or request.url.path.startswith("/v1/")):
+        return None
+    if not wants_html(request.headers.get("accept")):
+        return None
+    lang = choose_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    wait = wait_words(retry_after, lang) if retry_after is not None else ""
+    headers = {"Cache-Control": "no-store", "Content-Language": lang, "Vary": "Accept"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return HTMLResponse(render_error_page(code, lang, wait=wait), status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
     @app.exception_handler(LedgerError)
-    async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
+    async def ledger_error(request: Request, error: LedgerError) -> Response:
         if isinstance(error, SignatureError | AuthenticationError):
             request.state.signature_failed = True  # charged by api.badsigs
+        retry_after = getattr(error, "retry_after", None)  # 429 rate-limited, 423 claim-locked
+        page = shopper_page(request, error.status, error.code, retry_after)
+        if page is not None:
+            return page
         # Some refusals carry more than one reason (EPCIS capture: ``events``).
         extra = getattr(error, "problem_fields", {})
         response = problem(error.status, error.code, error.message, error.field, **extra)
-        retry_after = getattr(error, "retry_after", None)  # 429 rate-limited, 423 claim-locked
         if retry_after is not None:
             response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        page = shopper_page(request, ValidationError.status, ValidationError.code)
+        if page is not None:
+            return page
         first = error.errors()[0] if error.errors() else {}
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         message = str(first.get("msg", "invalid request"))
         return problem(ValidationError.status, ValidationError.code, message, field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         code = HTTP_CODES.get(error.status_code, HTTP_ERROR)
+        page = shopper_page(request, error.status_code, code)
+        if page is not None and error.status_code != 405:
+            return page
         response = problem(error.status_code, code, str(error.detail))
         response.headers.update(error.headers or {})
         if error.status_code == 405:

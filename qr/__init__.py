@@ -17,7 +17,7 @@ FastAPI.
 from ledger.label import verify_label
 from qr.batch import render_pngs, render_sheet_pdf, render_sheet_svgs, render_svgs
 from qr.label import Label, UnitLabels, claim_uri, prepare_unit, prepare_units, unit_label
-from qr.manifest import write_manifest
+from qr.manifest import write_manifest, write_private_file
 from qr.matrix import QRMatrix, encode
 from qr.png import render_png
 from qr.svg import render_svg
@@ -39,4 +39,5 @@ __all__ = [
     "unit_label",
     "verify_label",
     "write_manifest",
+    "write_private_file",
 ]

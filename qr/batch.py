@@ -131,16 +131,23 @@ def _svg_fragment(label: Label) -> Fragment:
 
 
 def render_sheet_pdf(
-    labels: Sequence[Label], paper: str | Paper = "a4", *, workers: int | None = None
+    labels: Sequence[Label],
+    paper: str | Paper = "a4",
+    *,
+    workers: int | None = None,
+    title: str = "provenance-ledger labels",
+    author: str = "provenance-ledger",
 ) -> bytes:
-    """Return every label on A4 or Letter label sheets, as one PDF.
+    """Return every label on A4 or Letter label sheets, as one PDF (``title`` in each
+    page's header and the metadata, ``author`` in the metadata: the brand).
 
     Raises:
         ValidationError: an unknown paper, a bad ``workers``, or a QR text too long.
         FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
     """
     layout = layout_for(paper)
-    return sheet_pdf(labels, parallel_imap(_pdf_symbol, labels, workers), layout)
+    symbols = parallel_imap(_pdf_symbol, labels, workers)
+    return sheet_pdf(labels, symbols, layout, title=title, author=author)
 
 
 def render_sheet_svgs(

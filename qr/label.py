@@ -4,10 +4,11 @@ What it does:
 - the outer label of a unit: its signed GS1 Digital Link URI (`ledger.label`), then
   ``(01) {gtin14}``, ``(21) {serial}`` (the GS1 human-readable
   interpretation: AIs in parentheses) and "Scan to verify · 扫码验真";
-- the inner claim-code label: a QR code that opens the claim form
-  ``{base}/01/{gtin14}/21/{serial}#claim={code}`` (the code travels in the fragment,
-  which browsers never send to a server, so it stays out of server, proxy and CDN
-  logs), the code itself, the serial, and "Scan to claim · 扫码认领";
+- the inner claim-code label: a QR code that opens the claim page with the code filled
+  in, ``{base}/01/{gtin14}/21/{serial}?claim={code}`` (in the query, so the page needs
+  no script to read it; the server records no scan for it, its access log writes the
+  code as ``claim=REDACTED`` and the page sends no referrer), the code itself, the
+  serial, and "Scan to claim · 扫码认领";
 - `prepare_units`: for a batch, every unit's signed URI, a fresh claim code, and the
   salted commitment that its ``commission`` event must carry.
 
@@ -28,7 +29,7 @@ from ledger.label import MAX_BASE_URL_LENGTH, label_uri, sign_label
 
 VERIFY_LINE = "Scan to verify · 扫码验真"
 CLAIM_LINE = "Scan to claim · 扫码认领"
-CLAIM_FRAGMENT = "claim"
+CLAIM_PARAMETER = "claim"
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def unit_label(base_url: str, unit: UnitId, signature: str) -> Label:
 
 
 def claim_uri(base_url: str, unit: UnitId, code: str) -> str:
-    """Return ``{base}/01/{gtin14}/21/{serial}#claim={code}``, code in canonical text.
+    """Return ``{base}/01/{gtin14}/21/{serial}?claim={code}``, code in canonical text.
 
     Raises:
         GS1Error: a malformed base URL or longer than `MAX_BASE_URL_LENGTH` (field
@@ -98,7 +99,8 @@ def claim_uri(base_url: str, unit: UnitId, code: str) -> str:
     if not isinstance(unit, UnitId):
         raise GS1Error("expected a UnitId", field="unit")
     canonical = claimcode.normalize_claim_code(code)
-    return f"{format_digital_link(base_url, unit.gtin, unit.serial)}#{CLAIM_FRAGMENT}={canonical}"
+    link = format_digital_link(base_url, unit.gtin, unit.serial)
+    return f"{link}?{CLAIM_PARAMETER}={canonical}"
 
 
 def claim_label(unit: UnitId, code: str, uri: str) -> Label:

@@ -11,6 +11,9 @@ partial file is removed.
 percent-encoded), so no cell starts with ``=``, ``+``, ``-`` or ``@`` and a spreadsheet
 cannot read a serial as a formula.
 
+`write_private_file` writes any other secret file the same way: the claim-label sheets,
+which print every claim code in plain text.
+
 What it does not do: encrypt (hand the file over by a channel you trust, and delete it
 once printed); render labels (``qr.batch``).
 """
@@ -36,6 +39,38 @@ _FLAGS = (
 )
 
 
+def write_private_file(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to a new owner-only file (mode 0600, ``O_EXCL``, no symbolic link
+    followed) and return its path; a partial file is removed.
+
+    Raises:
+        OutputExistsError: the file already exists (field ``path``).
+        LabelError: the file cannot be created or written (field ``path``).
+    """
+    target = Path(path)
+    fd = _create(target)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), FILE_MODE)  # the umask may have removed bits
+            out.write(data)
+    except BaseException as e:
+        target.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise LabelError(f"cannot write {target}: {e.strerror}", field="path") from e
+        raise
+    return target
+
+
+def _create(target: Path) -> int:
+    """Create ``target`` owner-only and exclusively; its file descriptor."""
+    try:
+        return os.open(target, _FLAGS, FILE_MODE)
+    except FileExistsError as e:
+        raise OutputExistsError(f"{target} already exists", field="path") from e
+    except OSError as e:
+        raise LabelError(f"cannot create {target}: {e.strerror}", field="path") from e
+
+
 def write_manifest(path: str | os.PathLike[str], items: Iterable[UnitLabels]) -> Path:
     """Write the manifest of ``items`` to a new owner-only file and return its path.
 
@@ -44,12 +79,7 @@ def write_manifest(path: str | os.PathLike[str], items: Iterable[UnitLabels]) ->
         LabelError: the file cannot be created or written (field ``path``).
     """
     target = Path(path)
-    try:
-        fd = os.open(target, _FLAGS, FILE_MODE)
-    except FileExistsError as e:
-        raise OutputExistsError(f"{target} already exists", field="path") from e
-    except OSError as e:
-        raise LabelError(f"cannot create {target}: {e.strerror}", field="path") from e
+    fd = _create(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             os.fchmod(out.fileno(), FILE_MODE)  # the umask may have removed bits

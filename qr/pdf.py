@@ -11,7 +11,12 @@ The symbol of each label is a fixed string of path operators in module units
 (`PdfSymbol`, computed on all cores by ``qr.batch``) placed with one ``cm`` transform,
 so drawing a page costs little more than its text.
 
-What it does not do: QR encoding (``qr.matrix``), files, crop marks or bleed.
+Each page carries crop marks at the grid's cut lines (in the margin, outside every
+label) and a header line: the sheet's title, "page x of y". The document's metadata
+names its title, author (the brand, when given) and subject.
+
+What it does not do: QR encoding (``qr.matrix``), files, bleed (labels are cut on the
+cell lines; nothing is printed up to them).
 """
 
 from __future__ import annotations
@@ -92,12 +97,42 @@ def _draw_label(
         canvas.drawCentredString(centre, baseline, line)
 
 
+#: crop marks: how long, and how far from the grid they start (mm)
+CROP_LENGTH, CROP_GAP = 4.0, 1.0
+
+
+def _crop_marks(canvas: Canvas, layout: SheetLayout) -> None:
+    """Hairlines at every cut line of the grid, in the margin around it."""
+    first, last = layout.cell(0), layout.cell(layout.per_page - 1)
+    left, top = first.x, first.y
+    right, bottom = last.x + last.width, last.y + last.height
+    height = layout.paper.height
+    canvas.setLineWidth(0.25)
+    for column in range(layout.columns + 1):
+        x = (left + column * layout.cell_width) * mm
+        for y0 in (top - CROP_GAP - CROP_LENGTH, bottom + CROP_GAP):
+            canvas.line(x, (height - y0) * mm, x, (height - y0 - CROP_LENGTH) * mm)
+    for row in range(layout.rows + 1):
+        y = (height - (top + row * layout.cell_height)) * mm
+        for x0 in (left - CROP_GAP - CROP_LENGTH, right + CROP_GAP):
+            canvas.line(x0 * mm, y, (x0 + CROP_LENGTH) * mm, y)
+
+
+def _header(canvas: Canvas, layout: SheetLayout, title: str, page: int, pages: int) -> None:
+    """The page's header line above the grid's crop marks."""
+    top = layout.cell(0).y - CROP_GAP - CROP_LENGTH - 1.5
+    canvas.setFont(FONT_NAME, 7)
+    baseline = (layout.paper.height - top) * mm
+    canvas.drawString(layout.cell(0).x * mm, baseline, f"{title} · page {page} of {pages}")
+
+
 def sheet_pdf(
     labels: Sequence[Label],
     symbols: Iterable[PdfSymbol],
     layout: SheetLayout,
     *,
     title: str = "provenance-ledger labels",
+    author: str = "provenance-ledger",
 ) -> bytes:
     """Return one PDF with every label on the layout's grid, pages in order.
 
@@ -113,15 +148,24 @@ def sheet_pdf(
     out = io.BytesIO()
     size = (layout.paper.width * mm, layout.paper.height * mm)
     with _binary_streams():
-        canvas = Canvas(out, pagesize=size, invariant=True, pageCompression=1)
+        canvas = Canvas(
+            out, pagesize=size, invariant=True, pageCompression=1, initialFontName=FONT_NAME
+        )  # no Helvetica: every font in the document is embedded
         canvas.setTitle(title)
+        canvas.setAuthor(author)
+        canvas.setSubject(f"{len(labels)} labels")
         canvas.setCreator("provenance-ledger")
+        pages = layout.pages(len(labels))
         page, drawn, pending = 0, 0, iter(symbols)
+        _header(canvas, layout, title, 1, pages)
+        _crop_marks(canvas, layout)
         for label, symbol in zip(labels, pending, strict=False):
             cell = layout.cell(drawn)
             if cell.page != page:
                 canvas.showPage()
                 page = cell.page
+                _header(canvas, layout, title, page + 1, pages)
+                _crop_marks(canvas, layout)
             _draw_label(canvas, label, symbol, cell, layout)
             drawn += 1
         if drawn != len(labels) or next(pending, None) is not None:

@@ -10,8 +10,9 @@ escapes them, so none may carry markup. No I/O, no clock.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
+from api.consumer.i18n_pages import MESSAGES as PAGE_MESSAGES
 from api.consumer.i18n_signals import MESSAGES as SIGNAL_MESSAGES
 
 EN, ZH = "en", "zh-CN"
@@ -25,9 +26,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # verdicts: title, what it means, what to do
     "genuine.title": ("Genuine", "正品"),
     "genuine.means": (
-        "The brand registered this item, and every step of its history below is signed "
-        "by whoever did it and proven in a public log.",
-        "该商品由品牌方登记，以下每一步流转记录都由经手方签名，并可在公开日志中查证。",
+        "The brand registered this item, and each step of its journey below was "
+        "confirmed by the company that handled it.",
+        "该商品由品牌方登记，下方每一步流转都经过经手企业的确认。",
     ),
     "genuine.todo": (
         "Check that the details below match the item in your hands. Keep the code printed "
@@ -55,11 +56,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "report it to the seller, the brand or the platform.",
         "请勿购买。如已购买，请保留购物凭证和包装，并向卖家、品牌方或平台举报。",
     ),
-    "invalid.title": ("Record failed verification", "记录验证失败"),
+    "invalid.title": ("Warning: this record may be forged", "警告：此记录可能是伪造的"),
     "invalid.means": (
-        "Something is wrong with this item's record: a signature or a proof does not "
-        "check. Do not trust this record.",
-        "该商品的记录存在问题：其中有签名或证明未通过验证。请勿相信此记录。",
+        "This item's record does not hold together: part of it was changed after the "
+        "companies confirmed it. Do not trust it.",
+        "该商品的记录前后对不上：有内容在经手企业确认之后被改动过。请勿相信此记录。",
     ),
     "invalid.todo": (
         "Do not buy it on the strength of this page. Contact the brand and report it.",
@@ -96,9 +97,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "r.recalled": ("Recalled by the brand", "品牌方已召回"),
     "r.recalled.why": (
-        "The brand has recalled this item. Do not use it; ask the seller or the brand "
-        "for a refund or a replacement.",
-        "品牌方已召回该商品。请勿使用，并联系卖家或品牌方办理退款或换货。",
+        "The brand has recalled this item. Do not use it.",
+        "品牌方已召回该商品，请勿使用。",
     ),
     "r.decommissioned": ("Taken out of circulation", "已停止流通"),
     "r.decommissioned.why": (
@@ -142,10 +142,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "label. Do not buy the item, and report it.",
         "此标签上的品牌签名验证失败，说明该标签并非品牌方印制。请勿购买，并请举报。",
     ),
-    "r.checkpoint-invalid": ("The public log's signature does not check", "公开日志的签名验证失败"),
-    "r.leaf-hash-invalid": ("A record's fingerprint does not match", "某条记录的数字指纹不符"),
-    "r.proof-invalid": ("A record is not proven in the public log", "某条记录无法在公开日志中查证"),
-    "r.signature-invalid": ("A record's signature does not check", "某条记录的签名验证失败"),
+    "r.checkpoint-invalid": ("The register's seal is broken", "公开登记记录的签名无效"),
+    "r.leaf-hash-invalid": ("A record was changed", "有记录被改动过"),
+    "r.proof-invalid": ("A record is missing from the register", "公开登记记录中查不到某条记录"),
+    "r.signature-invalid": (
+        "A record was not confirmed by its company",
+        "某条记录未经对应企业确认",
+    ),
     "r.chain-broken": ("The history has a gap or a fork", "流转记录有缺失或分叉"),
     "r.chain-incomplete": ("Part of the history was left out", "部分流转记录被隐去"),
     "r.tamper.why": (
@@ -162,14 +165,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "scans.noplace": (
         "This code has been checked {count} times; first on {date}.",
         "此码已被查询 {count} 次，首次查询于 {date}。",
-    ),
-    "scans.one": (
-        "This code has been checked 1 time; first on {date} in {place}.",
-        "此码已被查询 1 次，首次查询于 {date}，地点 {place}。",
-    ),
-    "scans.one.noplace": (
-        "This code has been checked 1 time; first on {date}.",
-        "此码已被查询 1 次，首次查询于 {date}。",
     ),
     "scans.none": ("This code has not been checked before.", "此码此前未被查询过。"),
     "scans.hint": (
@@ -256,8 +251,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Every entry is signed by whoever made it and proven in a public, append-only log.",
         "每条记录都由经手方签名，并可在公开、只增不改的日志中查证。",
     ),
-    "footer.json": ("Check it yourself: the signed data (JSON)", "自行核验：签名数据（JSON）"),
-    "footer.download": ("the offline proof", "离线证明"),
+    "footer.json": ("Data for verifiers (signed JSON)", "供核验的数据（签名 JSON）"),
+    "footer.download": ("offline proof file", "离线证明文件"),
     "footer.witnesses": (
         "{vouched} of {configured} independent witnesses vouch for this history.",
         "{configured} 个独立见证方中有 {vouched} 个为此记录背书。",
@@ -267,6 +262,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 
 MESSAGES.update(SIGNAL_MESSAGES)
+MESSAGES.update(PAGE_MESSAGES)
+
+#: Beijing time (China keeps no daylight saving time): the zone of the Chinese page
+BEIJING = timezone(timedelta(hours=8))
 
 
 def text(lang: str, key: str, **values: object) -> str:
@@ -281,24 +280,34 @@ def text(lang: str, key: str, **values: object) -> str:
 
 
 def format_moment(moment: datetime, lang: str) -> str:
-    """Write an aware time in UTC: ``2026-11-28 12:00 UTC`` / ``2026年11月28日 12:00 UTC``.
+    """Write an aware time in the reader's zone, named: UTC on the English page
+    (``2026-11-28 12:00 UTC``), Beijing time on the Chinese page
+    (``2026年11月28日 20:00`` with Beijing time named). The date and time never break across lines
+    (no-break spaces).
 
     Raises:
         Nothing: a naive datetime is read as UTC.
     """
     utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return f"{format_day(utc.date(), lang)} {utc:%H:%M} UTC"
+    if lang == ZH:
+        local = utc.astimezone(BEIJING)
+        return f"{format_day(local.date(), lang)}\u00a0{local:%H:%M}（北京时间）"
+    return f"{format_day(utc.date(), lang)}\u00a0{utc:%H:%M}\u00a0UTC"
 
 
 def format_day(day: date, lang: str) -> str:
-    """Write a date: ``2027-12-31`` / ``2027年12月31日``.
+    """Write a date: ``31 Dec 2027`` (no-break spaces, so it never breaks across lines)
+    / ``2027年12月31日``.
 
     Raises:
         Nothing.
     """
     if lang == ZH:
         return f"{day.year}年{day.month}月{day.day}日"
-    return day.isoformat()
+    return f"{day.day}\u00a0{_MONTHS[day.month - 1]}\u00a0{day.year}"
+
+
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 def _language_of(tag: str) -> str | None:

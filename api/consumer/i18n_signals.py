@@ -24,6 +24,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "买家已于 {date} 认领该商品，此后另有 {clients} 人查询过此码。"
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
+    "r.post-claim-scans.why.one": (
+        "Its buyer claimed this item on {date}; since then one other person checked this "
+        "code. If it is offered to you as new, the code may be a copy.",
+        "买家已于 {date} 认领该商品，此后另有 1 人查询过此码。"
+        "如果有人把它当作全新商品卖给您，此码可能已被复制。",
+    ),
     "r.impossible-travel": ("Checked in places too far apart", "查询地点相距过远"),
     "r.impossible-travel.why": (
         "This code was checked in {from_place} and {minutes} minutes later in {to_place}, "
@@ -49,13 +55,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "r.reported": ("Reported by buyers", "已被买家举报"),
     "r.reported.why": (
-        "{count} report(s) about this item are open; the brand is looking into them. Ask "
+        "{count} reports about this item are open; the brand is looking into them. Ask "
         "the seller before you buy.",
         "关于该商品有 {count} 条举报尚在处理中，品牌方正在调查。购买前请向卖家问清情况。",
     ),
+    "r.reported.why.one": (
+        "A report about this item is open; the brand is looking into it. Ask the seller "
+        "before you buy.",
+        "关于该商品有 1 条举报尚在处理中，品牌方正在调查。购买前请向卖家问清情况。",
+    ),
     "r.report-under-review": ("A report is under review", "有举报正在核查中"),
     "r.report-under-review.why": (
-        "Someone reported a problem with this item ({count} open report(s)). The brand is "
+        "Someone reported a problem with this item ({count} open). The brand is "
         "checking it; until the brand confirms it, or other buyers report it too, it does "
         "not change the result above.",
         "有人举报该商品存在问题（{count} 条举报待处理），品牌方正在核查。"

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from api.consumer.environment import environment
 from api.consumer.i18n import EN, LANGUAGES, ZH, format_day, text
+from api.consumer.places import place_name
 from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.events import parse_time
@@ -73,7 +74,11 @@ def signal_text(
             "shown": evidence.get("label") or "?",
             "recorded": recorded if recorded else text(lang, "label.none"),
         }
-    return text(lang, f"r.{code}"), text(lang, f"r.{code}.why", **values)
+    why = f"r.{code}.why"
+    one = values.get("clients" if code == "post-claim-scans" else "count") == 1
+    if one and code in ("post-claim-scans", "reported"):
+        why += ".one"  # English has a singular; the Chinese sentence counts the same way
+    return text(lang, f"r.{code}"), text(lang, why, **values)
 
 
 def place_words(scan: Mapping[str, Any], lang: str) -> str:
@@ -83,8 +88,8 @@ def place_words(scan: Mapping[str, Any], lang: str) -> str:
     if not place:
         return ""
     if scan.get("source", scan.get("place_source")) == "hint":
-        return text(lang, "place.hint", place=place)
-    return str(place)
+        return text(lang, "place.hint", place=place_name(place, lang))
+    return place_name(place, lang)
 
 
 def localise(view: dict[str, Any], reason_text: Any) -> dict[str, Any]:

@@ -6,10 +6,16 @@ The scanned URI is a label (docs/FORMAT.md section 8.2): its lot (``/10/``) and 
 without ``s`` is an unsigned label (``caution``, ``label-unsigned``), and any parameter
 the label did not sign is ignored. ``place=`` is a hint, never evidence
 (`api.context.geo_place`).
+
+For browsers: ``?claim=CODE`` (what the code inside the package holds, docs/FORMAT.md
+section 8) opens the claim page with the code filled in, and records no scan (it is the
+buyer, not a check); a language switch (``?lang=``) and a search-engine bot record no
+scan either, so the count is of shoppers' checks.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -17,6 +23,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from api.consumer.claim_page import claim_form, render_claim_page
 from api.consumer.page import choose_language, reason_words, render_unit_page
 from api.consumer.page_signals import localise
 from api.context import ctx, owner_cookie
@@ -58,6 +65,8 @@ _RESOLVER_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     **problems(404, 422, 429, 503),
 }
+for _status in (404, 422, 429, 503):  # a browser gets the error as a page in words
+    _RESOLVER_RESPONSES[_status]["content"]["text/html"] = {"schema": {"type": "string"}}
 
 
 @router.get(
@@ -104,6 +113,13 @@ async def resolve_with_lot(
     return await _resolve(request)
 
 
+#: user agents that are crawlers or link previewers, not a shopper holding the item
+_BOTS = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|facebookexternalhit|preview",
+    re.I,
+)
+
+
 @router.get("/01/{rest:path}", include_in_schema=False)
 async def resolve_other(request: Request, rest: str) -> Response:
     """Every other ``/01/...`` form (a CPV, a prefix, a serial holding ``%2F``; errors)."""
@@ -125,13 +141,19 @@ async def _resolve(request: Request) -> Response:
     # what the label says: its one signature, its lot and expiry (bound to the unit's
     # commission); parameters it did not sign (WeChat's from=, utm_*) are not read
     scanned = ScannedLabel.from_link(link)
-    context.scan(request, link.gtin, link.serial, params.get("place"))
+    as_json = params.get("format") == "json" or "application/json" in request.headers.get(
+        "accept", ""
+    )
+    claiming = "claim" in params and not as_json
+    agent = request.headers.get("user-agent", "")
+    if not (claiming or "lang" in params or _BOTS.search(agent)):
+        context.scan(request, link.gtin, link.serial, params.get("place"))
     token = request.cookies.get(owner_cookie(link.gtin, link.serial))
     view = await context.unit_view(
         link.gtin, link.serial, scanned.signature, token, request, scanned=scanned
     )
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
-    if params.get("format") == "json" or "application/json" in request.headers.get("accept", ""):
+    if as_json:
         return JSONResponse(localise(view, reason_words), headers=headers)
 
     lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
@@ -142,9 +164,15 @@ async def _resolve(request: Request) -> Response:
     csrf = guard(request)
     nonce, fresh = csrf.nonce(request)  # the forms' token is bound to this browser's nonce
     token = csrf.token(nonce, gs1.normalize_gtin(link.gtin), link.serial)
-    html = render_unit_page(
-        view, lang, path=raw, switch_href=switch, now=datetime.now(UTC), csrf_token=token
-    )
+    if claiming:
+        form = claim_form(view, raw, params.get("claim") or "", lang)
+        policy = context.ledger_for_unit(link.gtin).claims.policy
+        limit = (policy.max_failures, policy.lockout)
+        html = render_claim_page(form, lang, csrf_token=token, switch_href=switch, limit=limit)
+    else:
+        html = render_unit_page(
+            view, lang, path=raw, switch_href=switch, now=datetime.now(UTC), csrf_token=token
+        )
     response = HTMLResponse(html, headers={**headers, "Content-Language": lang})
     if fresh:
         csrf.set_cookie(response, request, nonce)

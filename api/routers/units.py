@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.bodylimit import CLAIM_BODY
 from api.callers import daily_client, is_form
+from api.consumer.claim_page import render_claim_retry
 from api.consumer.page import reason_words
 from api.consumer.page_signals import localise, render_notice, words
 from api.context import ctx, is_https, owner_cookie
@@ -125,13 +126,26 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
         )
     try:
         result = await run_in_threadpool(call)
-    except LedgerError as e:
-        html = render_notice(lang, "error.title", [e.message], tone="unknown", back=back)
-        return HTMLResponse(html, status_code=e.status, headers={"Cache-Control": "no-store"})
+    except LedgerError as e:  # the claim page again, in words, with the typed code kept
+        policy = ledger.claims.policy
+        html = render_claim_retry(
+            e,
+            lang,
+            path=back,
+            action=str(request.url.path),
+            serial=unit.serial,
+            typed=code,
+            csrf_token=csrf.token(csrf.nonce(request)[0], unit.gtin, unit.serial),
+            limit=(policy.max_failures, policy.lockout),
+        )
+        headers = {"Cache-Control": "no-store"}
+        if getattr(e, "retry_after", None) is not None:
+            headers["Retry-After"] = str(e.retry_after)  # type: ignore[attr-defined]
+        return HTMLResponse(html, status_code=e.status, headers=headers)
     html = render_notice(
         lang,
         "claim.done.title",
-        [words(lang, "claim.done.transfer")],
+        [words(lang, "claim.done.transfer"), words(lang, "cp.done.kept")],
         secret=result.transfer_code,
         back=back,
     )

@@ -195,7 +195,7 @@ def write_sheets(prepared: list[UnitLabels], out: Path, wanted: set[str]) -> lis
     """Write the outer and claim label sheets (PDF) and per-unit PNG/SVG; return the files."""
     from rich.progress import Progress
 
-    from qr import render_pngs, render_sheet_pdf, render_svgs
+    from qr import render_pngs, render_sheet_pdf, render_svgs, write_private_file
 
     outer = [p.outer() for p in prepared]
     inner = [p.inner() for p in prepared]
@@ -203,9 +203,10 @@ def write_sheets(prepared: list[UnitLabels], out: Path, wanted: set[str]) -> lis
     with Progress(console=console, disable=OPTIONS.json) as bar:
         task = bar.add_task("labels", total=len(wanted))
         if "pdf" in wanted:
-            for name, labels in (("outer-labels.pdf", outer), ("claim-labels.pdf", inner)):
-                (out / name).write_bytes(render_sheet_pdf(labels))
-                written.append(out / name)
+            (out / "outer-labels.pdf").write_bytes(render_sheet_pdf(outer))
+            # every claim code in plain text: owner-only, like the manifest
+            written += [out / "outer-labels.pdf"]
+            written.append(write_private_file(out / "claim-labels.pdf", render_sheet_pdf(inner)))
             bar.advance(task)
         for fmt, render in (("png", render_pngs), ("svg", render_svgs)):
             if fmt in wanted:

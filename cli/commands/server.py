@@ -6,7 +6,9 @@ and the API load only in ``serve`` and ``demo``.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,22 @@ app = typer.Typer()
 #: uvicorn's access log without the client's address (``--access-log``): the method,
 #: path and status only, so the log never pairs a shopper's address with a unit
 ACCESS_FORMAT = '%(levelprefix)s "%(request_line)s" %(status_code)s'
+
+
+_CLAIM = re.compile(r"([?&]claim=)[^&\s\"]*")
+
+
+class RedactClaimCodes(logging.Filter):
+    """Writes a claim code in an access log line as ``claim=REDACTED``: the code inside a
+    package reaches the resolver in its query (``?claim=``, docs/LABELS.md)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the request target of uvicorn's access record; always keep the record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _CLAIM.sub(r"\1REDACTED", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
 
 
 def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[str, Any]:
@@ -34,6 +52,7 @@ def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[s
         name: {"formatter": name, "class": "logging.StreamHandler", "stream": stream}
         for name, stream in (("default", "ext://sys.stderr"), ("access", "ext://sys.stdout"))
     }
+    handlers["access"]["filters"] = ["redact"]
     return {
         "proxy_headers": False,
         "access_log": access_log,
@@ -42,6 +61,7 @@ def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[s
             "version": 1,
             "disable_existing_loggers": False,
             "formatters": formatters,
+            "filters": {"redact": {"()": RedactClaimCodes}},
             "handlers": handlers,
             "loggers": {
                 "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
@@ -173,6 +193,15 @@ def demo(
     folder: Path = typer.Option(
         Path("provenance-demo"), "--home", help="folder for the demo's database and keys"
     ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="address to listen on (0.0.0.0: reachable from a phone)"
+    ),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="the URL the labels and stories point at (default http://127.0.0.1:PORT), "
+        "e.g. http://192.168.1.20:8000 to scan them with a phone on the same network",
+    ),
 ) -> None:
     """Build a realistic demo world, print each story's URL, and serve it."""
     from cli.backends.local import Local
@@ -180,7 +209,9 @@ def demo(
     from ledger import crypto
 
     _local_only("demo")
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = (public_url or f"http://127.0.0.1:{port}").rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        fail("--public-url must start with http:// or https://", 2)
     folder, labels = folder.resolve(), Path("labels").resolve()
     if (labels / "manifest.csv").exists():
         fail(f"{labels} holds an earlier demo's labels; delete it for a fresh demo")
@@ -212,11 +243,11 @@ def demo(
     if serve_:
         import uvicorn
 
-        console.print(safe(f"serving on {base_url} (Ctrl-C to stop)"))
+        console.print(safe(f"serving on {host}:{port} for {base_url} (Ctrl-C to stop)"))
         uvicorn.run(
             "api.app:app_from_env",
             factory=True,
-            host="127.0.0.1",
+            host=host,
             port=port,
             **uvicorn_options(log_level="warning"),
         )

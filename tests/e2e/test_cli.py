@@ -275,6 +275,8 @@ def test_mint_writes_labels_and_an_owner_only_manifest(story: Story) -> None:
     assert all(len(r["claim_code"]) >= 16 for r in rows)
     for name in ("outer-labels.pdf", "claim-labels.pdf", f"{GTIN}-SN-000001.png"):
         assert (story.tmp / "labels" / name).stat().st_size > 1000
+    # the claim labels print every claim code in plain text: owner-only too
+    assert stat.S_IMODE((story.tmp / "labels" / "claim-labels.pdf").stat().st_mode) == 0o600
     if story.url:  # labels minted through a server point at it (unless PROVENANCE_PUBLIC_URL)
         assert rows[0]["uri"].startswith(f"{story.url}/01/{GTIN}/21/SN-000001?s=")
 
@@ -559,3 +561,18 @@ def test_demo_json(tmp_path: Path) -> None:
     assert data["labels"] == str(tmp_path / "labels")
     assert all(s["url"].startswith("http://127.0.0.1:8123/01/") for s in data["stories"])
     assert stat.S_IMODE((tmp_path / "labels" / "manifest.csv").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "labels" / "claim-labels.pdf").stat().st_mode) == 0o600
+
+
+def test_demo_public_url_for_a_phone(tmp_path: Path) -> None:
+    demo = Cli(clean_env(PROVENANCE_HOME=str(tmp_path / "unused-home")), tmp_path, [])
+    phone = "http://192.168.1.20:8000"
+    data = demo("demo", "--no-serve", "--public-url", phone + "/", schema="demo")
+    assert all(s["url"].startswith(f"{phone}/01/") for s in data["stories"])
+    with (tmp_path / "labels" / "manifest.csv").open(encoding="utf-8") as f:
+        row = next(csv.DictReader(f))
+    assert row["uri"].startswith(f"{phone}/01/") and "?s=" in row["uri"]
+    assert row["claim_uri"] == f"{phone}{row['unit']}?claim={row['claim_code']}"
+    other = Cli(clean_env(PROVENANCE_HOME=str(tmp_path / "h2")), tmp_path / "h2", [])
+    (tmp_path / "h2").mkdir()
+    other("demo", "--no-serve", "--public-url", "ftp://x", code=2, error="--public-url")

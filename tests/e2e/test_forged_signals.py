@@ -181,7 +181,7 @@ def test_a_typed_place_is_a_hint_and_never_fires_travel(server: InProcessServer)
     assert travelled["scans"]["first"]["place_source"] == "hint"
     page = server.get(f"/01/{GTIN}/21/FORGE-PLACE", params={"s": signature("FORGE-PLACE")},
                       headers={"Accept": "text/html"})  # fmt: skip
-    assert "CN (the scanner&#39;s own word, not verified)" in page.text
+    assert "China (the scanner&#39;s own word, not verified)" in page.text
 
 
 def test_a_geolocation_header_from_a_stranger_is_ignored(server: InProcessServer) -> None:

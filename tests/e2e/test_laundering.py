@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from api.consumer.i18n import ZH, format_day, text
+from api.consumer.i18n import EN, ZH, format_day, text
 from ledger.entry import SignedEvent
 from tests.e2e.server import Served
 from tests.factories import GTIN, public_b64
@@ -145,7 +145,7 @@ def test_the_retailer_of_record_takes_it_back_and_the_sale_stays_visible(
     day = datetime.fromisoformat(sold_on.replace("Z", "+00:00")).astimezone(UTC).date()
     en = server.get(f"/01/{GTIN}/21/{serial}", params={"lang": "en"}).text
     zh = server.get(f"/01/{GTIN}/21/{serial}", params={"lang": "zh-CN"}).text
-    assert f"Returned after sale on {day.isoformat()}" in en
+    assert text(EN, "r.returned-after-sale", date=format_day(day, EN)) in en
     assert text(ZH, "r.returned-after-sale", date=format_day(day, ZH)) in zh
     assert f"{day.year}年{day.month}月{day.day}日" in zh
     # sold again: the sale is said, and that it is a second one

@@ -18,6 +18,7 @@ PREFIXES = {
     "brands": ("/v1/brands/",),
     "entries": ("/v1/entries",),
     "epcis": ("/v1/epcis/",),
+    "home": ("/how-to-check", "/"),  # "/" itself, the home page, and nothing under it
     "log": ("/v1/checkpoint", "/v1/log/"),
     "ops": ("/healthz", "/metrics"),
     "partners": ("/v1/partners/",),
@@ -40,6 +41,7 @@ def test_every_router_module_serves_only_its_prefix() -> None:
         assert paths, name
         for path in paths:
             assert path.startswith(PREFIXES[name]), (name, path)
+            assert name != "home" or path in ("/", "/how-to-check"), path
 
 
 def test_every_router_is_mounted_once_and_log_scoped_ones_are_log_routers() -> None:

@@ -171,7 +171,7 @@ def test_a_claim_is_the_stronger_word_for_a_returned_unit() -> None:
 @pytest.mark.parametrize(
     ("lang", "title", "words"),
     [
-        ("en", "Returned after sale on 2026-11-28", "not new"),
+        ("en", "Returned after sale on 28\u00a0Nov\u00a02026", "not new"),
         ("zh-CN", "已于 2026年11月28日 售出，后被退回", "并非全新"),  # noqa: RUF001
     ],
 )
@@ -184,7 +184,7 @@ def test_the_page_says_returned_after_sale_on_the_date(lang: str, title: str, wo
 @pytest.mark.parametrize(
     ("lang", "title", "date"),
     [
-        ("en", "Sold again after a return", "2026-11-28"),
+        ("en", "Sold again after a return", "28\u00a0Nov\u00a02026"),
         ("zh-CN", "退回后再次售出", "2026年11月28日"),
     ],
 )

@@ -194,8 +194,12 @@ HEADLINES = {
     ("caution", "zh-CN"): "请注意",
     ("unknown", "en"): "Not found: likely counterfeit",
     ("unknown", "zh-CN"): "未找到：可能是假冒产品",
-    ("invalid", "en"): "Record failed verification",
-    ("invalid", "zh-CN"): "记录验证失败",
+    ("invalid", "en"): "Warning: this record may be forged",
+    ("invalid", "zh-CN"): "警告：此记录可能是伪造的",
+    ("sold", "en"): "Already sold",
+    ("sold", "zh-CN"): "已售出",
+    ("recalled", "en"): "Recalled: do not use",
+    ("recalled", "zh-CN"): "已召回：请勿使用",
 }
 WHAT_TO_DO = {
     ("genuine", "en"): "Check that the details below match",
@@ -204,9 +208,15 @@ WHAT_TO_DO = {
     ("caution", "zh-CN"): "如有与卖家所说不符之处，请勿购买。",
     ("unknown", "en"): "Do not buy it.",
     ("unknown", "zh-CN"): "请勿购买。",
-    ("invalid", "en"): "Do not trust this record.",
+    ("invalid", "en"): "Do not trust it.",
     ("invalid", "zh-CN"): "请勿相信此记录。",
+    ("sold", "en"): "Just bought it? Claim it now",
+    ("sold", "zh-CN"): "刚买下？请马上用包装内的认领码认领",
+    ("recalled", "en"): "Contact Acme Ltd or the seller for a refund or a replacement.",
+    ("recalled", "zh-CN"): "请联系Acme Ltd或卖家办理退款或换货。",
 }
+#: the headline's style (and icon) of the stories presented other than by their verdict
+PRESENTED = {"sold": ("sold", "genuine"), "recalled": ("invalid", "invalid")}
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -214,16 +224,17 @@ WHAT_TO_DO = {
 def test_every_story_shows_its_verdict_in_words_with_what_to_do(name: str, lang: str) -> None:
     view = story(name)
     page = seen(view, lang)
-    verdict = view["verdict"]
+    verdict = name if name in PRESENTED else view["verdict"]
     assert "".join(page.h1).strip() == HEADLINES[verdict, lang]
     assert WHAT_TO_DO[verdict, lang] in page.text
     section = next(a for t, a in page.tags if t == "section")
-    assert section["class"] == f"verdict v-{verdict}"  # colour AND words AND an icon
+    tone, _ = PRESENTED.get(name, (verdict, verdict))
+    assert section["class"] == f"verdict v-{tone}"  # colour AND words AND an icon
     assert any(t == "svg" for t, _ in page.tags)
 
 
 CAUTIONS = {
-    "sold": ("Already sold", "已售出", "copied from a sold item"),
+    "sold": ("Already sold", "已售出", "Buying it second-hand? Ask the seller for the transfer"),
     "claimed": ("Already claimed by a buyer", "已被买家认领", "If that was not you"),
     "recalled": ("Recalled by the brand", "品牌方已召回", "Reason: battery fault"),
     "flagged": ("Flagged as suspicious", "被标记为可疑", "Ask the seller where it came from"),
@@ -247,14 +258,14 @@ def test_recall_reason_and_revoked_handler_detail_in_chinese() -> None:
 
 def test_invalid_explains_the_failed_check_and_a_forged_label() -> None:
     page = seen(story("invalid"))
-    assert "A record's signature does not check" in page.text
+    assert "A record was not confirmed by its company" in page.text
     assert "tampered with" in page.text
     forged = story("invalid")
     forged["reasons"] = [reason("label-invalid")]
     forged["unit"]["label"] = "invalid"
     text = seen(forged, "zh-CN").text
+    assert "此标签不是Acme Ltd印制的" in text
     assert "标签系伪造" in text
-    assert "标签上的品牌签名验证失败" in text
 
 
 def test_a_reason_code_newer_than_the_page_shows_its_message() -> None:
@@ -273,7 +284,9 @@ def test_label_signature_is_shown_only_when_present() -> None:
 
 def test_unknown_unit_has_no_product_or_history_but_keeps_the_scan_count() -> None:
     page = seen(story("unknown"), "zh-CN")
-    assert "此码已被查询 2 次，首次查询于 2026年11月28日 12:00 UTC，地点 CN。" in page.text
+    assert (
+        "此码已被查询 2 次，首次查询于 2026年11月28日 20:00（北京时间），地点 中国。" in page.text
+    )
     assert "流转记录" not in page.text
     assert "商品信息" not in page.text
     assert "此码可能已被复制" not in page.text  # nothing genuine to copy
@@ -294,7 +307,7 @@ def test_unknown_unit_shows_the_code_that_was_checked() -> None:
 
 def test_product_facts_in_both_languages() -> None:
     english = seen(story("genuine")).text
-    for fact in ("Runner 42", "Acme Ltd", GTIN, "SN-1", "L1", "2027-12-31"):
+    for fact in ("Runner 42", "Acme Ltd", GTIN, "SN-1", "L1", "31 Dec 2027"):
         assert fact in english
     chinese = seen(story("genuine"), "zh-CN").text
     assert "有效期至 2027年12月31日" in chinese
@@ -304,7 +317,7 @@ def test_product_facts_in_both_languages() -> None:
 def test_expired_unit_says_so() -> None:
     view = story("genuine")
     view["unit"]["expiry"] = "261130"
-    assert "2026-11-30 (expired)" in seen(view).text
+    assert "30 Nov 2026 (expired)" in seen(view).text
     assert "2026年11月30日（已过期）" in seen(view, "zh-CN").text
 
 
@@ -377,11 +390,11 @@ def test_timeline_has_a_human_verb_for_every_kind(lang: str) -> None:
 
 def test_timeline_says_who_where_and_when() -> None:
     text = seen(story("genuine")).text
-    assert "2026-11-28 12:01 UTC Where: Shenzhen DC Acme Ltd · Brand" in text
+    assert "28 Nov 2026 12:01 UTC Where: Shenzhen DC Acme Ltd · Brand" in text
     assert "Note: seal intact" in text
-    assert "log entry #13" in text
+    assert "log entry #13" in text  # folded away under the technical details
     chinese = seen(every_kind(), "zh-CN").text
-    assert "2026年11月28日 12:02 UTC 地点：Shenzhen DC Ship Co · 物流" in chinese
+    assert "2026年11月28日 20:02（北京时间） 地点：Shenzhen DC Ship Co · 物流" in chinese
     assert "原因：wrong size" in chinese
     assert "原因：clone-suspect" in chinese
 
@@ -400,27 +413,27 @@ def test_times_are_machine_readable_too() -> None:
         (
             {"count": 3, "first": {"at": "2026-11-28T12:00:00.000Z", "place": "CN-SH"}},
             "en",
-            "This code has been checked 3 times; first on 2026-11-28 12:00 UTC in CN-SH.",
+            "This code has been checked 3 times; first on 28 Nov 2026 12:00 UTC in Shanghai, China.",
         ),
         (
             {"count": 3, "first": {"at": "2026-11-28T12:00:00.000Z", "place": "CN-SH"}},
             "zh-CN",
-            "此码已被查询 3 次，首次查询于 2026年11月28日 12:00 UTC，地点 CN-SH。",
+            "此码已被查询 3 次，首次查询于 2026年11月28日 20:00（北京时间），地点 中国上海。",
         ),
         (
             {"count": 7, "first": {"at": "2026-11-28T23:59:59.999Z", "place": None}},
             "en",
-            "This code has been checked 7 times; first on 2026-11-28 23:59 UTC.",
+            "This code has been checked 7 times; first on 28 Nov 2026 23:59 UTC.",
         ),
         (
             {"count": 7, "first": {"at": "2026-11-28T23:59:59.999Z", "place": None}},
             "zh-CN",
-            "此码已被查询 7 次，首次查询于 2026年11月28日 23:59 UTC。",
+            "此码已被查询 7 次，首次查询于 2026年11月29日 07:59（北京时间）。",
         ),
         (
             {"count": 1, "first": {"at": "2026-11-28T12:00:00.000Z", "place": "CN"}},
             "en",
-            "This code has been checked 1 time; first on 2026-11-28 12:00 UTC in CN.",
+            "This is the first check of this code.",
         ),
         ({"count": 0, "first": None}, "en", "This code has not been checked before."),
         ({"count": 0, "first": None}, "zh-CN", "此码此前未被查询过。"),
@@ -486,10 +499,16 @@ def test_self_contained_no_script_no_external_url(name: str, lang: str) -> None:
     assert "@import" not in html and "url(" not in html
     page = Page(html)
     links = [a.get("href") or a.get("src") for _, a in page.tags if "href" in a or "src" in a]
-    assert links[:2] == [SWITCH, f"{PATH}?format=json"]
+    cta = ["#claim"] if name == "sold" else []
+    assert links[: 3 + len(cta)] == [
+        SWITCH,
+        *cta,
+        f"/how-to-check?lang={lang}",
+        f"{PATH}?format=json",
+    ]
     known = story(name)["entries"]  # a unit with a history offers its offline proof
     proof = [f"/v1/units/{story(name)['unit']['gtin']}/SN-1/proof"] if known else []
-    assert links[2:] == proof
+    assert links[3 + len(cta) :] == proof
     assert not any(k.startswith("on") for _, a in page.tags for k in a)
 
 
@@ -507,8 +526,8 @@ def test_language_switch_link_names_the_other_language() -> None:
 def test_links_never_leave_the_server(href: str) -> None:
     html = render_unit_page(story("genuine"), "en", path=href, switch_href=href, now=NOW)
     links = [a["href"] for t, a in Page(html).tags if t == "a"]
-    assert links[:2] == ["?lang=zh-CN", "?format=json"]
-    assert all(x.startswith("/v1/units/") for x in links[2:])  # the offline proof
+    assert links[:3] == ["?lang=zh-CN", "/how-to-check?lang=en", "?format=json"]
+    assert all(x.startswith("/v1/units/") for x in links[3:])  # the offline proof
 
 
 def test_font_stack_includes_cjk_fonts() -> None:
@@ -520,7 +539,7 @@ def test_font_stack_includes_cjk_fonts() -> None:
 def test_footer_says_signed_and_proven_with_checkpoint_size() -> None:
     text = seen(story("genuine")).text
     assert "proven in a public, append-only log (42 entries at this check)" in text
-    assert "Checked on 2026-12-01 09:30 UTC" in text
+    assert "Checked on 1 Dec 2026 09:30 UTC" in text
     chinese = seen(story("unknown") | {"checkpoint": None}, "zh-CN").text
     assert "每条记录都由经手方签名，并可在公开、只增不改的日志中查证。" in chinese
 
@@ -545,8 +564,8 @@ def test_every_message_has_both_languages_with_the_same_placeholders() -> None:
 
 def test_format_moment() -> None:
     moment = datetime(2026, 11, 28, 20, 5, tzinfo=UTC)
-    assert format_moment(moment, "en") == "2026-11-28 20:05 UTC"
-    assert format_moment(moment, "zh-CN") == "2026年11月28日 20:05 UTC"
+    assert format_moment(moment, "en") == "28\u00a0Nov\u00a02026\u00a020:05\u00a0UTC"
+    assert format_moment(moment, "zh-CN") == "2026年11月29日\u00a004:05（北京时间）"
 
 
 @pytest.mark.parametrize(
@@ -625,13 +644,16 @@ def test_real_unit_view_from_a_sqlite_ledger(tmp_path: Path) -> None:
         "Received by Ship-Co",
         "Inspected: passed",
         "Where: Port of Shanghai",
-        "This code has been checked 2 times; first on 2026-11-28 12:00 UTC in CN-SH.",
+        "This code has been checked 2 times; first on 28 Nov 2026 12:00 UTC in Shanghai, China.",
         "Acme Sneaker 42",
     ):
         assert words in english.text, words
     chinese = seen(sold, "zh-CN")
-    assert "".join(chinese.h1) == "请注意"
+    assert "".join(chinese.h1).startswith("已于 ")  # sold, dated, and neutral
     assert "由 Shop 售出" in chinese.text
-    assert "已售出" in chinese.text
-    assert "此码已被查询 2 次，首次查询于 2026年11月28日 12:00 UTC，地点 CN-SH。" in chinese.text
+    assert "刚买下？" in chinese.text
+    assert (
+        "此码已被查询 2 次，首次查询于 2026年11月28日 20:00（北京时间），地点 中国上海。"
+        in chinese.text
+    )
     assert len(render(sold, "zh-CN").encode()) < 50_000

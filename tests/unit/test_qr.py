@@ -27,7 +27,7 @@ from qr.batch import parallel_map
 from qr.codewords import RS_BLOCKS_M, codewords
 from qr.errors import FontNotFoundError, LabelError, OutputExistsError
 from qr.label import CLAIM_LINE, VERIFY_LINE, claim_uri, prepare_unit, prepare_units
-from qr.manifest import COLUMNS, write_manifest
+from qr.manifest import COLUMNS, write_manifest, write_private_file
 from qr.matrix import BYTE_CAPACITY_M, QRMatrix, encode, penalty, version_for
 from qr.png import render_png
 from qr.sheet import A4, LETTER, SheetLayout, layout_for
@@ -178,15 +178,15 @@ def test_unit_labels() -> None:
     assert inner.qr_text == item.claim_uri
     assert inner.lines == (item.claim_code, "(21) A/B%&+?1", CLAIM_LINE)
     assert claimcode.matches_commitment(item.claim_code, item.claim_salt, item.claim_hash)
-    link, _, fragment = item.claim_uri.partition("#")
+    link, _, query = item.claim_uri.partition("?")
     assert parse_digital_link(link).unit_id() == item.unit
-    assert fragment == f"claim={item.claim_code}"
+    assert query == f"claim={item.claim_code}"
 
 
 def test_claim_uri() -> None:
     unit = UnitId(gtin="09506000134352", serial="A/B")
     uri = claim_uri(BASE, unit, "xy6y kd2y 7b5a 55x1 x")
-    assert uri == f"{BASE}/01/09506000134352/21/A%2FB#claim=XY6Y-KD2Y-7B5A-55X1-X"
+    assert uri == f"{BASE}/01/09506000134352/21/A%2FB?claim=XY6Y-KD2Y-7B5A-55X1-X"
     with pytest.raises(ValidationError):
         claim_uri(BASE, unit, "XY6Y-KD2Y-7B5A-55X1-Y")
     with pytest.raises(GS1Error):
@@ -357,3 +357,21 @@ def test_parallel_map_keeps_order_and_checks_workers() -> None:
     assert parallel_map(abs, [-i for i in items], workers=2) == items
     with pytest.raises(ValidationError):
         parallel_map(abs, items, workers=0)
+
+
+def test_private_file_is_owner_only_exclusive_and_never_follows_links(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        path = write_private_file(tmp_path / "claim-labels.pdf", b"%PDF-1.4 codes")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes() == b"%PDF-1.4 codes"
+    with pytest.raises(OutputExistsError):
+        write_private_file(path, b"again")
+    assert path.read_bytes() == b"%PDF-1.4 codes"
+    target = tmp_path / "elsewhere"
+    (tmp_path / "link.pdf").symlink_to(target)
+    with pytest.raises(OutputExistsError):
+        write_private_file(tmp_path / "link.pdf", b"x")
+    assert not target.exists()

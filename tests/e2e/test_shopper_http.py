@@ -1,0 +1,148 @@
+"""The shopper's pages over HTTP, in the app (in-process): HTML error pages for a browser
+and problem+json for an API client, the home page, the claim page of the inner code,
+a refused claim answered in the shopper's language with the typed code kept, hostile
+input answered in words (never a 5xx, never JSON to a browser), and which requests
+count as a check.
+"""
+
+# ruff: noqa: RUF001 - Chinese punctuation in the expected words
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.forms import origin, page_token
+from tests.e2e.server import InProcessServer
+from tests.factories import GTIN
+from tests.unit.test_consumer_pages import english_in
+from tests.unit.test_page import Page
+
+BROWSER = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "zh-CN,zh;q=0.9",
+}
+pytestmark = pytest.mark.parametrize("asgi_server", ["sqlite"], indirect=True)
+
+
+def _text(response: httpx.Response) -> str:
+    return Page(response.text).text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "title"),
+    [
+        (f"/01/{GTIN[:-1]}9/21/SN-0001", 422, "无法识别此码"),  # a wrong check digit
+        ("/01/123/21/SN-0001", 422, "无法识别此码"),
+        ("/01/" + GTIN, 422, "无法识别此码"),  # no serial
+        ("/nowhere", 404, "页面不存在"),
+        (f"/01/{GTIN}/21/" + "X" * 5000, 422, "无法识别此码"),
+    ],
+)
+def test_a_browser_gets_an_error_page_in_words(
+    asgi_server: InProcessServer, path: str, status: int, title: str
+) -> None:
+    page = asgi_server.get(path, headers=BROWSER)
+    assert page.status_code == status
+    assert page.headers["content-type"].startswith("text/html")
+    assert "".join(Page(page.text).h1) == title
+    assert not english_in(_text(page))
+    api = asgi_server.get(path, headers={"Accept": "application/json"})
+    assert api.status_code == status
+    assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_home_is_the_how_to_check_page_for_browsers_only(asgi_server: InProcessServer) -> None:
+    home = asgi_server.get("/", headers=BROWSER)
+    assert home.status_code == 200
+    assert "".join(Page(home.text).h1) == "如何查验商品"
+    english = asgi_server.get("/how-to-check?lang=en")
+    assert "".join(Page(english.text).h1) == "How to check a product"
+    assert asgi_server.get("/").status_code == 404  # an API client: problem+json
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept-Language": "tlh-KL, ;q=,,;;, *;q=abc"},
+        {"Accept-Language": "x" * 5000},
+        {"Accept-Language": "zh-TW"},
+    ],
+)
+def test_broken_languages_and_absurd_places_still_answer_a_page(
+    asgi_server: InProcessServer, headers: dict[str, str]
+) -> None:
+    path = f"/01/{GTIN}/21/SN-0001?place=%E2%80%AE" + "Z" * 300 + "&lang=klingon"
+    page = asgi_server.get(path, headers={"Accept": "text/html", **headers})
+    assert page.status_code == 200
+    assert "\u202e" not in page.text
+
+
+def _count(server: InProcessServer, serial: str) -> int:
+    view = server.get(f"/01/{GTIN}/21/{serial}?format=json").json()
+    return int(view["scans"]["count"])
+
+
+def test_only_a_shoppers_check_is_counted(asgi_server: InProcessServer) -> None:
+    serial = "SOLD-1"
+    before = _count(asgi_server, serial)  # this JSON view counts (the JSON is not ours)
+    path = f"/01/{GTIN}/21/{serial}"
+    for query, agent in (
+        ("?claim=XY6Y-KD2Y-7B5A-55X1-X", "Mozilla/5.0"),  # the buyer opening the claim page
+        ("?lang=zh-CN", "Mozilla/5.0"),  # a language switch
+        ("", "Mozilla/5.0 (compatible; Googlebot/2.1)"),
+        ("", "facebookexternalhit/1.1"),
+    ):
+        asgi_server.get(path + query, headers={**BROWSER, "User-Agent": agent})
+    assert _count(asgi_server, serial) == before + 1  # only the second JSON view
+    asgi_server.get(path, headers={**BROWSER, "User-Agent": "Mozilla/5.0"})
+    assert _count(asgi_server, serial) == before + 3
+
+
+def test_the_claim_page_of_the_inner_code(asgi_server: InProcessServer) -> None:
+    page = asgi_server.get(f"/01/{GTIN}/21/SOLD-1?claim=XY6Y-KD2Y-7B5A-55X1-X", headers=BROWSER)
+    assert page.status_code == 200
+    html = page.text
+    assert 'value="XY6Y-KD2Y-7B5A-55X1-X"' in html
+    assert '<meta name="referrer" content="strict-origin">' in html
+    assert "<script" not in html
+    assert not english_in(_text(page))
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("Z" * 5000, "无法读取表单：填写的内容过长"),  # over the form's 1 KiB a field
+        ("XY6Y-KD2Y-7B5A-55X1-Y", "认领码有输入错误"),
+        ("\u202eXY6Y", "这不是认领码"),
+    ],
+)
+def test_a_refused_claim_is_answered_in_words_with_the_code_kept(
+    asgi_server: InProcessServer, code: str, words: str
+) -> None:
+    with asgi_server.client() as client:
+        token = page_token(client, GTIN, "SOLD-1")
+        answer = client.post(
+            f"/v1/units/{GTIN}/SOLD-1/claim",
+            data={"code": code, "lang": "zh-CN", "csrf": token},
+            headers={"Origin": origin(client), **BROWSER},
+        )
+    assert answer.status_code in (400, 422), answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")
+    assert words in _text(answer)
+    assert not english_in(_text(answer))
+    if answer.status_code == 422:
+        kept = code.replace("\u202e", "")[:64]
+        assert f'value="{kept}"' in answer.text
+
+
+def test_a_forged_form_gets_a_page_not_json(asgi_server: InProcessServer) -> None:
+    with asgi_server.client() as client:
+        answer = client.post(
+            f"/v1/units/{GTIN}/SOLD-1/claim",
+            data={"code": "x", "lang": "zh-CN", "csrf": "forged"},
+            headers={"Origin": origin(client), **BROWSER},
+        )
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "表单已过期" in _text(answer)
