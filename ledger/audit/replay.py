@@ -12,7 +12,8 @@ Steps, for every entry in index order (streamed in chunks, O(log n) tree memory)
    and operator keys), and every stored checkpoint verifies under it and its root equals
    the recomputed root at its size; so does every *trusted* checkpoint an auditor kept
    outside the database (the only defence against an insider who re-signs checkpoints);
-7. the event signatures verify (in parallel over all cores, collected in step 4);
+7. the event signatures verify (collected in step 4; each chunk's on the verify threads,
+   over all cores, while the next chunk replays);
 8. the log's head row and the projection tables equal the replay.
 
 The result is an `AuditReport` listing every `Finding`; it is falsy when anything was
@@ -32,7 +33,7 @@ from ledger.merkle import Subtree
 from ledger.rules.registry import log_key
 from ledger.rules.state import State
 from ledger.stored import StoredCheckpoint, StoredEntry
-from ledger.verify.batchverify import bad_event_signatures
+from ledger.verify.batchverify import bad_event_signatures, start_event_signatures
 
 CHUNK = 2000
 
@@ -106,6 +107,10 @@ class _Replay:
     size: int = 0
     frontier: dict[Subtree, bytes] = field(default_factory=dict)
     signatures: list[tuple[int, bytes, bytes, bytes, bytes]] = field(default_factory=list)
+    #: chunks of signatures being verified on other threads (`_verify_ahead`)
+    verifying: list[Callable[[], list[int]]] = field(default_factory=list)
+    #: raw public keys by their base64url text (a log has few keys, every entry names one)
+    public_keys: dict[str, bytes] = field(default_factory=dict)
     #: the log's origin (its verifier key's name): format-2 messages name it
     origin: str | None = None
     roots: dict[int, bytes] = field(default_factory=dict)
@@ -160,9 +165,11 @@ def audit_source(
         stored_nodes = source.nodes(wanted)
         for row in rows:
             _replay_entry(report, replay, row, stored_nodes, watched)
+        _verify_ahead(replay, workers)
         if progress:
             progress(min(replay.size, total), total)
-    _check_signatures(report, replay.signatures, workers)
+    for index in sorted(i for wait in replay.verifying for i in wait()):
+        report.add("signature", "the event signature does not verify", index)
     _check_log_key(report, replay.state, verifier)
     _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
     _check_head(report, size, chain, replay)
@@ -283,7 +290,18 @@ def _replay_rules(report: AuditReport, replay: _Replay, row: StoredEntry, index:
     # DOMAIN_EVENT_V2 || origin || "\n" || JCS(event); the rules checked it was allowed here
     domain = crypto.DOMAIN_EVENT if signed.v == entry.FORMAT_1 else crypto.DOMAIN_EVENT_V2
     message = signed.message[len(domain) :]
-    replay.signatures.append((index, codec.b64url_decode(public), domain, message, signed.sig))
+    raw = replay.public_keys.get(public)
+    if raw is None:
+        raw = replay.public_keys[public] = codec.b64url_decode(public)
+    replay.signatures.append((index, raw, domain, message, signed.sig))
+
+
+def _verify_ahead(replay: _Replay, workers: int | None) -> None:
+    """Hand the signatures collected so far to the verify threads (step 7), which check
+    them while this thread replays the next chunk; `audit_source` waits at the end."""
+    if replay.signatures:
+        replay.verifying.append(start_event_signatures(replay.signatures, workers))
+        replay.signatures = []
 
 
 def _check_signatures(

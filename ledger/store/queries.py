@@ -5,7 +5,7 @@ No transactions are opened here: every function runs on a connection it is given
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
@@ -39,6 +39,39 @@ def entry_from_row(row: Any) -> StoredEntry:
     )
 
 
+_ENTRY_COLUMNS = "idx, leaf, leaf_hash, chain, event_hash, kind, gtin, serial, signer"
+
+
+def read_entries(conn: Connection, log: int, start: int, end: int) -> list[StoredEntry]:
+    """Entries with ``start <= idx < end``, in order: one primary-key range read in raw
+    driver SQL (the audit reads every entry; SQLAlchemy's row handling cost 4x the
+    read)."""
+    m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = conn.exec_driver_sql(
+        f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE log = {m} AND idx >= {m} AND idx < {m} "  # noqa: S608
+        "ORDER BY idx",
+        (log, start, end),
+    )
+    out = []
+    for idx, leaf, leaf_hash, chain, event_hash, kind, gtin, serial, signer in rows:
+        leaf = bytes(leaf)
+        out.append(
+            StoredEntry(
+                index=idx,
+                leaf=leaf,
+                leaf_hash=bytes(leaf_hash),
+                chain=bytes(chain),
+                event_hash=bytes(event_hash),
+                kind=kind,
+                gtin=gtin,
+                serial=serial,
+                signer=signer,
+                **_envelope_tail(leaf),
+            )
+        )
+    return out
+
+
 def _envelope_tail(leaf: bytes) -> dict[str, str]:
     """``key_id`` and ``received`` from canonical leaf bytes, without parsing the event.
 
@@ -49,15 +82,15 @@ def _envelope_tail(leaf: bytes) -> dict[str, str]:
     the audit parses every leaf in full and reports it.
     """
     at = leaf.rfind(b',"key":"')
-    try:
-        tail = json.loads(b"{" + leaf[at + 1 :]) if at >= 0 else {}
-    except ValueError:
-        tail = {}
-    key, received = tail.get("key"), tail.get("received")
-    return {
-        "key_id": key if isinstance(key, str) else "",
-        "received": received if isinstance(received, str) else "",
-    }
+    tail = _TAIL.match(leaf, at) if at >= 0 else None
+    if tail is None:
+        return {"key_id": "", "received": ""}
+    return {"key_id": tail.group(1).decode("ascii"), "received": tail.group(2).decode("ascii")}
+
+
+# the two values are base64url and a timestamp: no quote, no escape (a regex, not a JSON
+# parser: the audit reads every entry through here)
+_TAIL = re.compile(rb',"key":"([A-Za-z0-9_-]*)","received":"([0-9T:.Z-]*)","sig":"')
 
 
 def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -36,6 +36,7 @@ from ledger.store.queries import (
     entry_from_row,
     find_event_hashes,
     head_from_row,
+    read_entries,
     read_subtrees,
 )
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
@@ -210,12 +211,7 @@ class Store:
     def entries(self, log: int, start: int, end: int) -> list[StoredEntry]:
         """Return the entries with ``start <= index < end``, in index order."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(ENTRIES)
-                .where(ENTRIES.c.log == log, ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
-                .order_by(ENTRIES.c.idx)
-            )
-            return [entry_from_row(r) for r in rows]
+            return read_entries(conn, log, start, end)
 
     def unit_entries(self, log: int, gtin: str, serial: str) -> list[StoredEntry]:
         """Return a unit's entries in index order (empty if the unit is unknown)."""
