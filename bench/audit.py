@@ -3,9 +3,9 @@
 A custody log (bench.streams.storage_stream: commissions, then handoff/receive hops) is
 appended on SQLite, untimed. Then `Ledger.audit` (ledger.service.audit.audit_log) replays
 it from genesis with every check (leaf bytes, hashes, chain, rules, nodes, checkpoints,
-every signature on all cores, head and projections), timed; the report must be clean. Baseline: the
-all-core libsodium verify rate, measured right before and right after (the better of
-the two). Target: replay >= 0.8 x that rate.
+every signature on the verify threads while the replay goes on, head and projections),
+timed; the report must be clean. Baseline: the all-core libsodium verify rate, measured
+right before and right after (the better of the two). Target: replay >= 0.4 x that rate (issue 20).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bench.appends import append_all, open_ledger
 from bench.databases import SqliteTarget
 from bench.figures import Figure, Run
 
-RATE_TARGET = 0.8
+RATE_TARGET = 0.4  # issue 20 (issue 9 asked 0.8)
 
 
 def figures(run: Run) -> list[Figure]:
