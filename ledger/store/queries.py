@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select
 
-from ledger.merkle import Subtree
+from ledger.merkle import Subtree, leaf_hash
 from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow, ScanCountRow, ScanRow
 from ledger.stored import LogHead, StoredEntry
 
@@ -25,21 +25,22 @@ CHUNK = 200  # rows per IN (...) list or runs per UNION ALL: below every driver'
 
 
 def entry_from_row(row: Any) -> StoredEntry:
+    leaf = bytes(row.leaf)
     return StoredEntry(
         index=row.idx,
-        leaf=bytes(row.leaf),
-        leaf_hash=bytes(row.leaf_hash),
+        leaf=leaf,
+        leaf_hash=leaf_hash(leaf),
         chain=bytes(row.chain),
         event_hash=bytes(row.event_hash),
         kind=row.kind,
         gtin=row.gtin,
         serial=row.serial,
         signer=row.signer,
-        **_envelope_tail(bytes(row.leaf)),
+        **_envelope_tail(leaf),
     )
 
 
-_ENTRY_COLUMNS = "idx, leaf, leaf_hash, chain, event_hash, kind, gtin, serial, signer"
+_ENTRY_COLUMNS = "idx, leaf, chain, event_hash, kind, gtin, serial, signer"
 
 
 def read_entries(conn: Connection, log: int, start: int, end: int) -> list[StoredEntry]:
@@ -53,13 +54,13 @@ def read_entries(conn: Connection, log: int, start: int, end: int) -> list[Store
         (log, start, end),
     )
     out = []
-    for idx, leaf, leaf_hash, chain, event_hash, kind, gtin, serial, signer in rows:
+    for idx, leaf, chain, event_hash, kind, gtin, serial, signer in rows:
         leaf = bytes(leaf)
         out.append(
             StoredEntry(
                 index=idx,
                 leaf=leaf,
-                leaf_hash=bytes(leaf_hash),
+                leaf_hash=leaf_hash(leaf),
                 chain=bytes(chain),
                 event_hash=bytes(event_hash),
                 kind=kind,
@@ -112,7 +113,7 @@ def read_subtrees(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict
     out: dict[Subtree, bytes] = {}
     # Only the driver's placeholder is formatted in; every value is a bound parameter.
     m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    leaf = f"SELECT 0, idx, leaf_hash FROM entries WHERE log = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608
+    leaf = f"SELECT 0, idx, leaf FROM entries WHERE log = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608
     node = f"SELECT level, idx, hash FROM nodes WHERE log = {m} AND level = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608, E501
     for chunk in chunks(runs):
         parts: list[str] = []
@@ -121,8 +122,8 @@ def read_subtrees(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict
             parts.append(node if level else leaf)
             params.extend((log, level, first, last) if level else (log, first, last))
         rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
-        for level, idx, value in rows:
-            out[Subtree(level, idx << level)] = bytes(value)
+        for level, idx, value in rows:  # level 0: the leaf, hashed here (0014_slim_entries)
+            out[Subtree(level, idx << level)] = bytes(value) if level else leaf_hash(value)
     return out
 
 
@@ -154,9 +155,9 @@ def find_event_hashes(
     out: dict[bytes, tuple[int, bytes]] = {}
     for chunk in chunks(list(dict.fromkeys(hashes))):
         rows = conn.execute(
-            select(ENTRIES.c.event_hash, ENTRIES.c.idx, ENTRIES.c.leaf_hash).where(
+            select(ENTRIES.c.event_hash, ENTRIES.c.idx, ENTRIES.c.leaf).where(
                 ENTRIES.c.log == log, ENTRIES.c.event_hash.in_(chunk)
             )
         )
-        out.update({bytes(r.event_hash): (r.idx, bytes(r.leaf_hash)) for r in rows})
+        out.update({bytes(r.event_hash): (r.idx, leaf_hash(r.leaf)) for r in rows})
     return out
