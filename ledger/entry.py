@@ -292,15 +292,18 @@ class Leaf:
             EncodingError: not canonical JSON.
             ValidationError: unknown or missing fields, a malformed event or origin.
         """
-        data = bytes(data)
-        try:
-            parsed = _parse_leaf_fast(data)
-        except LedgerError:
-            parsed = None  # the general parser below names what is wrong
+        if isinstance(data, bytearray | memoryview):
+            data = bytes(data)
+        parsed = None
+        if type(data) is bytes:  # anything else: the general parser refuses it
+            try:
+                parsed = _parse_leaf_fast(data)
+            except LedgerError:
+                pass  # the general parser below names what is wrong
         signed, received = parsed if parsed is not None else _parse_leaf(data)
         if log is not None:
             signed = signed.for_log(log)
-        return cls(data=data, signed=signed, received=received)
+        return cls(data=bytes(data), signed=signed, received=received)
 
 
 def _parse_leaf(data: bytes) -> tuple[SignedEvent, str]:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import codec, entry, events
-from ledger.errors import LedgerError
+from ledger.errors import EncodingError, LedgerError
 from tests.factories import key, valid_events
 from tests.profiles import examples
 
@@ -161,3 +161,12 @@ def test_bytes_the_fast_check_accepts_are_exactly_canonical(
             assert parsed == value
     if canonical is not None and b"\\" not in canonical and _ascii_keys(value):
         assert entry._canonical_object(canonical) == value
+
+
+def test_bytes_like_input_parses_and_other_types_are_refused_as_before() -> None:
+    leaf = _leaf()
+    assert entry.Leaf.from_bytes(bytearray(leaf.data)) == leaf
+    assert entry.Leaf.from_bytes(memoryview(leaf.data)) == leaf
+    for wrong in (leaf.data.decode(), None, 5):
+        with pytest.raises(EncodingError, match="expected bytes"):
+            entry.Leaf.from_bytes(wrong)  # type: ignore[arg-type]
