@@ -1,23 +1,30 @@
 """Figure 5: audit replay rate (entries per second) against the all-core verify rate.
 
+    .venv/bin/python -m bench.suite --quick --only audit
+    .venv/bin/python -m bench.audit --profile [UNITS]   # cProfile of one audit, by step
+
 A custody log (bench.streams.storage_stream: commissions, then handoff/receive hops) is
 appended on SQLite, untimed. Then `Ledger.audit` (ledger.service.audit.audit_log) replays
 it from genesis with every check (leaf bytes, hashes, chain, rules, nodes, checkpoints,
-every signature on all cores, head and projections), timed; the report must be clean. Baseline: the
-all-core libsodium verify rate, measured right before and right after (the better of
-the two). Target: replay >= 0.8 x that rate.
+every signature on the verify threads while the replay goes on, head and projections),
+timed; the report must be clean. Baseline: the all-core libsodium verify rate, measured
+right before and right after (the better of the two). Target: replay >= 0.4 x that rate (issue 20).
 """
 
 from __future__ import annotations
 
+import argparse
+import cProfile
+import pstats
 import time
+from collections.abc import Sequence
 
 from bench import baselines, streams
 from bench.appends import append_all, open_ledger
 from bench.databases import SqliteTarget
 from bench.figures import Figure, Run
 
-RATE_TARGET = 0.8
+RATE_TARGET = 0.4  # issue 20 (issue 9 asked 0.8)
 
 
 def figures(run: Run) -> list[Figure]:
@@ -44,3 +51,58 @@ def figures(run: Run) -> list[Figure]:
         f"  audit: {report.entries:,} entries in {seconds:.2f} s = {rate:,.0f}/s (verify {ceiling:,.0f}/s)"
     )
     return [Figure.ratio_at_least("audit/replay/sqlite", rate, "entries/s", ceiling, RATE_TARGET)]
+
+
+#: (label, file suffix, function): the steps of `ledger.audit.replay` (indented: within
+#: the step above)
+STEPS = [
+    ("read entries (Store.entries)", "ledger/store/repository.py", "entries"),
+    ("parse leaves: Leaf.from_bytes, of which", "ledger/entry.py", "from_bytes"),
+    ("  canonical check on the bytes", "ledger/entry.py", "_canonical_object"),
+    ("  event fields (event_from_dict)", "ledger/events.py", "event_from_dict"),
+    ("rules: rules.check", "ledger/rules/check.py", "check"),
+    ("rules: State.apply", "ledger/rules/state.py", "apply"),
+    ("signatures: waiting for the verify threads", "ledger/verify/batchverify.py", "<lambda>"),
+    ("nodes: stored Merkle nodes read", "ledger/store/repository.py", "subtrees"),
+    ("projections: load_state", "ledger/store/repository.py", "load_state"),
+]
+
+
+def profile(units: int) -> None:
+    """cProfile one `Ledger.audit` of a custody log of about 5 x ``units`` entries (SQLite)
+    and print each step's share of it (the verify threads are not profiled: what shows
+    is the time the replay waits for them at the end)."""
+    target = SqliteTarget()
+    try:
+        ledger = open_ledger(target.fresh("audit"), streams.base_events(streams.base_world()))
+        try:
+            append_all(ledger, streams.storage_stream(units), 1000)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            report = ledger.audit()
+            profiler.disable()
+        finally:
+            ledger.close()
+    finally:
+        target.close()
+    stats = pstats.Stats(profiler)
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, dict[object, object]]]
+    raw = stats.stats  # type: ignore[attr-defined]
+    total = max(v[3] for (f, _, name), v in raw.items() if name == "audit_source")
+    print(f"audit of {report.entries:,} entries: {total:.2f} s under cProfile, clean: {report.ok}")
+    for label, suffix, name in STEPS:
+        seconds = sum(v[3] for (f, _, n), v in raw.items() if n == name and f.endswith(suffix))
+        print(f"  {label:<48} {seconds:7.2f} s {100 * seconds / total:5.1f} %")
+    stats.sort_stats("tottime").print_stats(20)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``--profile [UNITS]``: cProfile one audit on SQLite (the figure runs from bench.suite)."""
+    parser = argparse.ArgumentParser(description="profile an audit replay on SQLite")
+    parser.add_argument("--profile", nargs="?", const=1200, type=int, default=1200, metavar="UNITS")
+    args = parser.parse_args(argv)
+    profile(args.profile)
+
+
+if __name__ == "__main__":
+    main()

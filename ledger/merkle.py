@@ -309,14 +309,21 @@ def range_subtrees(start: int, end: int) -> list[Subtree]:
         ValidationError: a negative or non-integer bound, ``end < start``, or a
             misaligned ``start``.
     """
-    start = _count(start, "start", ValidationError)
-    end = _count(end, "end", ValidationError)
+    if type(start) is not int or type(end) is not int or start < 0:  # plain ints: no calls
+        start = _count(start, "start", ValidationError)
+        end = _count(end, "end", ValidationError)
     if end < start:
         raise ValidationError(f"must not be below start {start}, got {end}", field="end")
     rest = end - start
     if rest and start % (1 << (rest.bit_length() - 1)):
         raise ValidationError(f"[{start}, {end}) is not a node of a Merkle tree", field="start")
+    return _pieces(start, end)
+
+
+def _pieces(start: int, end: int) -> list[Subtree]:
+    """`range_subtrees` of a range already known to be a node (no checks: the hot path)."""
     out = []
+    rest = end - start
     while rest:
         level = rest.bit_length() - 1
         out.append(Subtree(level, start))
@@ -331,6 +338,13 @@ def needed_subtrees(ranges: Sequence[Range]) -> list[Subtree]:
         ValidationError: a range is not a node of a Merkle tree (see `range_subtrees`).
     """
     return sorted({s for start, end in ranges for s in range_subtrees(start, end)})
+
+
+def is_perfect(start: int, end: int) -> bool:
+    """True when ``[start, end)`` is one perfect subtree (a power-of-two width, aligned):
+    its hash is stored; any other range's MTH is folded from several."""
+    width = end - start
+    return width > 0 and width & (width - 1) == 0 and start % width == 0
 
 
 def proof_from_subtrees(ranges: Sequence[Range], hashes: Mapping[Subtree, bytes]) -> list[bytes]:
@@ -348,9 +362,12 @@ def proof_from_subtrees(ranges: Sequence[Range], hashes: Mapping[Subtree, bytes]
     for start, end in ranges:
         pieces = []
         for sub in range_subtrees(start, end):
-            if sub not in hashes:
+            value = hashes.get(sub)
+            if value is None:
                 raise ValidationError(f"no hash for {sub}", field="hashes")
-            pieces.append(_hash(hashes[sub], f"hashes[{sub}]", ValidationError))
+            if type(value) is not bytes or len(value) != HASH_SIZE:  # else checked already
+                value = _hash(value, f"hashes[{sub}]", ValidationError)
+            pieces.append(value)
         proof.append(_fold(pieces))
     return proof
 

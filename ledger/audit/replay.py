@@ -14,7 +14,8 @@ Steps, for every entry in index order (streamed in chunks, O(log n) tree memory)
    outside the database (the only defence against an insider who re-signs checkpoints),
    and the map root it signs (its ``map/v1`` line) equals the map of heads recomputed
    from the entries at its size (`ledger.audit.maproot`);
-7. the event signatures verify (in parallel over all cores, collected in step 4);
+7. the event signatures verify (collected in step 4; each chunk's on the verify threads,
+   over all cores, while the next chunk replays);
 8. the log's head row and the projection tables equal the replay.
 
 The result is an `AuditReport` listing every `Finding`; it is falsy when anything was
@@ -35,7 +36,7 @@ from ledger.merkle import Subtree
 from ledger.rules.registry import log_key
 from ledger.rules.state import State
 from ledger.stored import StoredCheckpoint, StoredEntry
-from ledger.verify.batchverify import bad_event_signatures
+from ledger.verify.batchverify import bad_event_signatures, start_event_signatures
 
 CHUNK = 2000
 
@@ -109,6 +110,10 @@ class _Replay:
     size: int = 0
     frontier: dict[Subtree, bytes] = field(default_factory=dict)
     signatures: list[tuple[int, bytes, bytes, bytes, bytes]] = field(default_factory=list)
+    #: chunks of signatures being verified on other threads (`_verify_ahead`)
+    verifying: list[Callable[[], list[int]]] = field(default_factory=list)
+    #: raw public keys by their base64url text (a log has few keys, every entry names one)
+    public_keys: dict[str, bytes] = field(default_factory=dict)
     #: the log's origin (its verifier key's name): format-2 messages name it
     origin: str | None = None
     roots: dict[int, bytes] = field(default_factory=dict)
@@ -166,9 +171,11 @@ def audit_source(
         stored_nodes = source.nodes(wanted)
         for row in rows:
             _replay_entry(report, replay, row, stored_nodes, watched)
+        _verify_ahead(replay, workers)
         if progress:
             progress(min(replay.size, total), total)
-    _check_signatures(report, replay.signatures, workers)
+    for index in sorted(i for wait in replay.verifying for i in wait()):
+        report.add("signature", "the event signature does not verify", index)
     _check_log_key(report, replay.state, verifier)
     _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
     _check_map_roots(report, checkpoints, verifier, replay.map_roots)
@@ -294,7 +301,18 @@ def _replay_rules(
     # DOMAIN_EVENT_V2 || origin || "\n" || JCS(event); the rules checked it was allowed here
     domain = crypto.DOMAIN_EVENT if signed.v == entry.FORMAT_1 else crypto.DOMAIN_EVENT_V2
     message = signed.message[len(domain) :]
-    replay.signatures.append((index, codec.b64url_decode(public), domain, message, signed.sig))
+    raw = replay.public_keys.get(public)
+    if raw is None:
+        raw = replay.public_keys[public] = codec.b64url_decode(public)
+    replay.signatures.append((index, raw, domain, message, signed.sig))
+
+
+def _verify_ahead(replay: _Replay, workers: int | None) -> None:
+    """Hand the signatures collected so far to the verify threads (step 7), which check
+    them while this thread replays the next chunk; `audit_source` waits at the end."""
+    if replay.signatures:
+        replay.verifying.append(start_event_signatures(replay.signatures, workers))
+        replay.signatures = []
 
 
 def _check_signatures(

@@ -38,6 +38,7 @@ from ledger.store.queries import (
     entry_from_row,
     find_event_hashes,
     head_from_row,
+    read_entries,
     read_subtrees,
 )
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
@@ -56,6 +57,7 @@ class Store:
         engines: Engines,
         target: ReadTarget | None = None,
         floor: tuple[int, int, bool] | None = None,
+        caches: tuple[Engines, dict[Any, bytes], dict[Any, bytes]] | None = None,
     ) -> None:
         self.engines = engines
         self.cosignatures = CosignatureStore(engines)
@@ -64,9 +66,16 @@ class Store:
         #: ... unless pinned: then chosen at the first read for (log, min_size, wait)
         self._floor = floor
         # Proof cache. A perfect subtree's hash never changes once its leaves are
-        # committed (the log is append-only), and a log's size only grows: so a proof
-        # at a size already seen committed, from subtrees already read, needs no read.
-        self._subtree_cache: dict[tuple[int, Subtree], bytes] = {}
+        # committed (the log is append-only), nor does the MTH of any committed range
+        # (the right edges proofs at one size share), and a log's size only grows: so a
+        # proof at a size already seen committed, from hashes already read, needs no
+        # read, and one needing a few reads no head check. The hashes are shared by the
+        # stores `pinned` and `on_primary` derive (one per request); sizes are not (a
+        # replica may lag what the primary showed).
+        shared = caches if caches is not None else (engines, {}, {})
+        self._caches = shared
+        self._subtree_cache: dict[tuple[int, Subtree], bytes] = shared[1]
+        self._range_cache: dict[tuple[int, int, int], bytes] = shared[2]
         self._sizes_seen: dict[int, int] = {}
 
     @classmethod
@@ -96,11 +105,11 @@ class Store:
         primary: read-your-writes for a client that knows the size its write made. Reads
         answered from several queries stay consistent with each other on one engine.
         """
-        return Store(self.engines, floor=(log, min_size, wait))
+        return Store(self.engines, floor=(log, min_size, wait), caches=self._caches)
 
     def on_primary(self) -> Store:
         """This store with every read on the primary (what must not be stale)."""
-        return Store(self.engines, self.engines.reads.primary)
+        return Store(self.engines, self.engines.reads.primary, caches=self._caches)
 
     def replica_status(self, log: int, primary_size: int) -> list[ReplicaStatus]:
         """Each read replica: up, and its lag behind ``primary_size`` entries of ``log``."""
@@ -212,12 +221,7 @@ class Store:
     def entries(self, log: int, start: int, end: int) -> list[StoredEntry]:
         """Return the entries with ``start <= index < end``, in index order."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(ENTRIES)
-                .where(ENTRIES.c.log == log, ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
-                .order_by(ENTRIES.c.idx)
-            )
-            return [entry_from_row(r) for r in rows]
+            return read_entries(conn, log, start, end)
 
     def unit_entries(self, log: int, gtin: str, serial: str) -> list[StoredEntry]:
         """Return a unit's entries in index order (empty if the unit is unknown)."""
@@ -345,6 +349,14 @@ class Store:
         hit = {s: cache[(log, s)] for s in wanted if (log, s) in cache}
         if len(hit) == len(wanted) and size <= self._sizes_seen.get(log, 0):
             return hit
+        if size <= self._sizes_seen.get(log, 0):
+            # committed here before: no head check, unless a row is missing (a replica
+            # behind what was seen), which the checked read below then settles
+            with self._read() as conn:
+                found = read_subtrees(conn, log, [s for s in wanted if s not in hit])
+            if len(hit) + len(found) == len(wanted):
+                self._remember(log, found)
+                return {**hit, **found}
         with self._read() as conn:
             row = conn.execute(select(LOGS.c.size).where(LOGS.c.id == log)).first()
             current = 0 if row is None else row.size
@@ -352,14 +364,28 @@ class Store:
                 raise NotFoundError(f"the log has {current} entries, not {size}", field="size")
             found = read_subtrees(conn, log, [s for s in wanted if s not in hit])
         self._sizes_seen[log] = max(current, self._sizes_seen.get(log, 0))
+        self._remember(log, found)
+        return {**hit, **found}
+
+    def _remember(self, log: int, found: Mapping[Subtree, bytes]) -> None:
+        cache = self._subtree_cache
         if len(cache) + len(found) > SUBTREE_CACHE_SIZE:
             cache.clear()  # simple bound; the hot upper levels come back on the next read
         cache.update({(log, s): h for s, h in found.items()})
-        return {**hit, **found}
 
     def _proof(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes]:
-        hashes = self._subtrees_at(log, size, merkle.needed_subtrees(ranges))
-        return merkle.proof_from_subtrees(ranges, hashes)
+        """The MTH of each range: right-edge ranges (not one perfect subtree) from the
+        range cache where it has them, the rest from perfect-subtree hashes."""
+        folded = self._range_cache
+        if len(folded) > SUBTREE_CACHE_SIZE // 8:
+            folded.clear()  # a simple bound, as for the subtrees
+        missing = [r for r in ranges if (log, *r) not in folded]
+        hashes = self._subtrees_at(log, size, merkle.needed_subtrees(missing))
+        computed = dict(zip(missing, merkle.proof_from_subtrees(missing, hashes), strict=True))
+        for (start, end), value in computed.items():
+            if not merkle.is_perfect(start, end):
+                folded[(log, start, end)] = value
+        return [computed[r] if r in computed else folded[(log, *r)] for r in ranges]
 
     # --- projections ------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Every table carries ``log``, the small integer id of a row in ``logs``, so several logs
 (per brand or region) can share one database. ``entries`` keeps each entry's exact leaf
-bytes with the hashes derived from them; ``nodes`` keeps the hash of every perfect
+bytes with the chain and event hashes; ``nodes`` keeps the hash of every perfect
 Merkle subtree of level >= 1 (level 0 are the leaf hashes in ``entries``), so any proof
 reads O(log n) rows; ``checkpoints`` keeps every signed tree head; the remaining tables
 are the projections of ledger.rules.state, rebuildable from the entries.
@@ -43,14 +43,14 @@ class EntryRow(Base):
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     chain: Mapped[bytes] = mapped_column(LargeBinary(32))
     event_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     kind: Mapped[str] = mapped_column(String(32))
     gtin: Mapped[str | None] = mapped_column(String(14))
     serial: Mapped[str | None] = mapped_column(String(20))
     signer: Mapped[str] = mapped_column(String(64))
-    # The key id and receive time are read from the leaf (migration 0005_perf).
+    # The key id and receive time are read from the leaf (migration 0005_perf), the leaf
+    # hash is computed from it (0014_slim_entries).
     __table_args__ = (
         Index("ix_entries_event_hash", "log", "event_hash", unique=True),
         Index("ix_entries_unit", "log", "gtin", "serial", "idx"),

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Table, and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ledger import merkle
 from ledger.errors import NotFoundError
 from ledger.map.update import Reader, Stored
 from ledger.merkle import Subtree
@@ -136,11 +137,11 @@ class WriteTx:
     def leaves(self, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
         """(index, leaf bytes, leaf hash) of the entries ``start <= index < end``."""
         rows = self.conn.execute(
-            select(ENTRIES.c.idx, ENTRIES.c.leaf, ENTRIES.c.leaf_hash)
+            select(ENTRIES.c.idx, ENTRIES.c.leaf)
             .where(ENTRIES.c.log == self.log, ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
             .order_by(ENTRIES.c.idx)
         )
-        return [(int(r.idx), bytes(r.leaf), bytes(r.leaf_hash)) for r in rows]
+        return [(int(r.idx), bytes(r.leaf), merkle.leaf_hash(bytes(r.leaf))) for r in rows]
 
     def map_reader(self) -> Reader:
         """Reads stored map nodes inside this transaction (ledger.map.update)."""

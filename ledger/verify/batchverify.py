@@ -12,7 +12,7 @@ No I/O; the thread pool is created on first use and shared by the process.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from ledger import crypto, entry
@@ -77,12 +77,27 @@ def bad_event_signatures(items: Sequence[Raw], threads: int | None = None) -> li
 
     ``threads`` defaults to one per core (at most 8); 1 verifies on this thread.
     """
+    return start_event_signatures(items, threads)()
+
+
+def start_event_signatures(
+    items: Sequence[Raw], threads: int | None = None
+) -> Callable[[], list[int]]:
+    """Start verifying every event signature on the shared threads and return at once.
+
+    Calling the result waits for them and returns the indices that do not verify, in
+    order; meanwhile the caller's Python keeps running (libsodium holds no GIL), which
+    is how an audit verifies one chunk while it replays the next. ``threads`` as in
+    `bad_event_signatures`; with 1, or fewer than `PARALLEL_FROM` items, they are
+    verified now, on this thread.
+    """
     global _pool
     count = threads or _threads()
     if len(items) < PARALLEL_FROM or count == 1:
-        return _bad_raw(items)
+        bad = _bad_raw(items)
+        return lambda: bad
     if _pool is None:
         _pool = ThreadPoolExecutor(_threads(), thread_name_prefix="verify")
     size = -(-len(items) // count)
-    parts = [items[i : i + size] for i in range(0, len(items), size)]
-    return sorted(i for bad in _pool.map(_bad_raw, parts) for i in bad)
+    futures = [_pool.submit(_bad_raw, items[i : i + size]) for i in range(0, len(items), size)]
+    return lambda: sorted(i for future in futures for i in future.result())

@@ -262,5 +262,6 @@ def test_offline_proof_downloads_and_verifies_with_the_network_off(
     done = subprocess.run(
         [*base, "--proof", str(proof)], cwd=ROOT, env=env, capture_output=True, text=True
     )
-    assert done.returncode == 1 and done.stderr.startswith("error: ")
+    # with --json, the one error line is JSON (docs/CLI.md "Errors")
+    assert done.returncode == 1 and json.loads(done.stderr)["error"]["code"]
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -54,9 +54,8 @@ def _flip(value: Any) -> Any:
     return value[:-1] + ("x" if value[-1] != "x" else "y")
 
 
-COLUMNS = [
+COLUMNS = [  # the leaf hash is computed from the leaf (0014_slim_entries)
     "leaf",
-    "leaf_hash",
     "chain",
     "event_hash",
     "kind",
@@ -146,12 +145,11 @@ def _rewrite(world: LedgerWorld, index: int, leaf: bytes, *, resign: bool) -> No
                 parsed = Leaf.from_bytes(data)
                 conn.execute(
                     text(
-                        "UPDATE entries SET leaf = :leaf, leaf_hash = :h, chain = :c, event_hash = :e"
+                        "UPDATE entries SET leaf = :leaf, chain = :c, event_hash = :e"
                         " WHERE log = :log AND idx = :i"
                     ),
                     {
                         "leaf": data,
-                        "h": hashes[i],
                         "c": chain,
                         "e": parsed.signed.hash,
                         "log": ledger.log,

@@ -1,0 +1,172 @@
+"""ledger.entry: the fast leaf parse accepts exactly what the general parser accepts.
+
+`Leaf.from_bytes` first tries `_parse_leaf_fast` (canonical form checked on the bytes,
+no re-encoding) and falls back to `_parse_leaf` (parse, re-encode, compare). These tests
+hold the fast path to the general one: on every valid leaf both give the same result,
+and on every non-canonical or malformed variant the fast path declines (None or an
+error) and `from_bytes` raises what the general parser raises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import codec, entry, events
+from ledger.errors import EncodingError, LedgerError
+from tests.factories import key, valid_events
+from tests.profiles import examples
+
+VALID = valid_events()
+RECEIVED = datetime(2026, 11, 28, 12, 0, 1, 250_000, tzinfo=UTC)
+ORIGIN = "example.com/log"
+
+
+def _leaf(kind: str = "handoff", log: str | None = None, **changes: Any) -> entry.Leaf:
+    event = events.event_from_dict({**VALID[kind], **changes})
+    return entry.Leaf.build(entry.sign_event(event, key(1), log=log), RECEIVED)
+
+
+@pytest.mark.parametrize("log", [None, ORIGIN])
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_every_valid_leaf_takes_the_fast_path_with_the_general_result(
+    kind: str, log: str | None
+) -> None:
+    leaf = _leaf(kind, log)
+    fast = entry._parse_leaf_fast(leaf.data)
+    assert fast is not None
+    assert fast == entry._parse_leaf(leaf.data)
+    assert entry.Leaf.from_bytes(leaf.data, log) == leaf
+
+
+def test_text_outside_ascii_and_quotes_is_canonical_and_fast() -> None:
+    leaf = _leaf("handoff", ORIGIN, place="上海 DC 3 \u2028 ~")
+    assert entry._parse_leaf_fast(leaf.data) == entry._parse_leaf(leaf.data)
+    escaped = _leaf("handoff", ORIGIN, place='say "hi" \\ back')
+    assert b"\\" in escaped.data
+    assert entry._parse_leaf_fast(escaped.data) is None  # an escape: the general parser
+    assert entry.Leaf.from_bytes(escaped.data, ORIGIN) == escaped
+
+
+def _replace(old: bytes, new: bytes) -> Callable[[bytes], bytes]:
+    def change(data: bytes) -> bytes:
+        assert old in data
+        return data.replace(old, new, 1)
+
+    return change
+
+
+def _swap_event_keys(data: bytes) -> bytes:
+    value = json.loads(data)
+    event = value["event"]
+    reordered = json.dumps(dict(reversed(list(event.items()))), separators=(",", ":"))
+    return data.replace(codec.canonical(event), reordered.encode())
+
+
+def _bump_sig(data: bytes) -> bytes:
+    """The same signature with its lowest padding bit set (not canonical base64url)."""
+    end = data.rindex(b'"}')
+    last = data[end - 1 : end]
+    return data[: end - 1] + {b"A": b"B", b"Q": b"R", b"g": b"h", b"w": b"x"}[last] + data[end:]
+
+
+BROKEN: dict[str, Callable[[bytes], bytes]] = {
+    "space after a colon": _replace(b'"kind":', b'"kind": '),
+    "space in the envelope": _replace(b'"event":', b'"event": '),
+    "newline at the end": lambda d: d + b"\n",
+    "escaped letter": _replace(b'"kind":"handoff"', b'"kind":"h\\u0061ndoff"'),
+    "escaped slash": _replace(b'"kind":"handoff"', b'"kind":"hand\\/off"'),
+    "keys out of order": _swap_event_keys,
+    "duplicate key": _replace(b'"kind":"handoff"', b'"kind":"handoff","kind":"handoff"'),
+    "a float": _replace(b'"kind":"handoff"', b'"kind":"handoff","n":1.0'),
+    "minus zero": _replace(b'"kind":"handoff"', b'"kind":"handoff","n":-0'),
+    "unsafe integer": _replace(b'"kind":"handoff"', b'"kind":"handoff","n":9007199254740993'),
+    "unknown field": _replace(b'"kind":"handoff"', b'"kind":"handoff","n":1'),
+    "non-ASCII key": _replace(b'"kind":"handoff"', b'"kind":"handoff","\xc3\xa9":1'),
+    "invalid UTF-8": _replace(b'"to":"', b'"to":"\xff'),
+    "encoded surrogate": _replace(b'"to":"', b'"to":"\xed\xa0\x80'),
+    "unknown kind": _replace(b'"kind":"handoff"', b'"kind":"teleport"'),
+    "sig with trailing bits": _bump_sig,
+    "short sig": lambda d: d.replace(b'","sig":"', b'","sig":"AA', 1),
+    "key id of another size": _replace(b',"key":"', b',"key":"AAAA'),
+    "received not a time": _replace(b'"received":"2026', b'"received":"x026'),
+    "format 1 spelled out": lambda d: d[:-2] + b'","v":1}',
+    "format 3": lambda d: d[:-2] + b'","v":3}',
+    "extra envelope field": _replace(b',"key":"', b',"kez":1,"key":"'),
+    "not an object": lambda d: b"[" + d + b"]",
+    "truncated": lambda d: d[:-1],
+}
+
+
+def _ascii_keys(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(k.isascii() and _ascii_keys(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_ascii_keys(v) for v in value)
+    return True
+
+
+def _error(parse: Callable[[], object]) -> type[Exception] | None:
+    try:
+        parse()
+    except LedgerError as e:
+        return type(e)
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_leaves_are_left_to_the_general_parser(name: str) -> None:
+    data = BROKEN[name](_leaf().data)
+    try:
+        fast = entry._parse_leaf_fast(data)
+    except LedgerError:
+        fast = None
+    assert fast is None
+    general = _error(lambda: entry._parse_leaf(data))
+    assert general is not None, "the mutation must break the leaf"
+    assert _error(lambda: entry.Leaf.from_bytes(data)) is general
+
+
+# JSON objects written several ways: canonical, sorted with spaces, unsorted, escaped.
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=12,
+)
+_objects = st.dictionaries(_text, _values, max_size=4)
+
+
+@given(_objects, st.booleans(), st.booleans(), st.booleans())
+@settings(max_examples=examples(400), deadline=None)
+def test_bytes_the_fast_check_accepts_are_exactly_canonical(
+    value: dict[str, Any], sort: bool, compact: bool, ascii_only: bool
+) -> None:
+    try:
+        canonical = codec.canonical(value)
+    except LedgerError:
+        canonical = None  # an unsafe integer: nothing is canonical
+    separators = (",", ":") if compact else (", ", ": ")
+    written = json.dumps(value, sort_keys=sort, separators=separators, ensure_ascii=ascii_only)
+    for raw in {written.encode(), *([canonical] if canonical else [])}:
+        parsed = entry._canonical_object(raw)
+        if parsed is not None:
+            assert raw == canonical
+            assert parsed == value
+    if canonical is not None and b"\\" not in canonical and _ascii_keys(value):
+        assert entry._canonical_object(canonical) == value
+
+
+def test_bytes_like_input_parses_and_other_types_are_refused_as_before() -> None:
+    leaf = _leaf()
+    assert entry.Leaf.from_bytes(bytearray(leaf.data)) == leaf
+    assert entry.Leaf.from_bytes(memoryview(leaf.data)) == leaf
+    for wrong in (leaf.data.decode(), None, 5):
+        with pytest.raises(EncodingError, match="expected bytes"):
+            entry.Leaf.from_bytes(wrong)  # type: ignore[arg-type]
