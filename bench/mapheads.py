@@ -1,0 +1,163 @@
+"""The map of heads (issue 18): what it adds to an append, to the disk, and a proof's cost.
+
+    .venv/bin/python -m bench.suite --only mapheads [--quick]
+
+1. **Append overhead.** Commissions of fresh units (each moves one map key) appended
+   through `Ledger.append_batch` in batches of 1,000 and of 1, on SQLite and PostgreSQL
+   (when reachable), once as the product runs and once with the map step replaced by a
+   no-op (same events, fresh database each time, pre-signed, one warm-up batch). The
+   figure is microseconds per event with the map over the same without it; target
+   <= 1.25 at batches of 1,000 (batch 1 is shown too).
+2. **Bytes.** The log of bench.storage (commissions, then two hops per unit: 5 entries
+   per unit) on SQLite; the ``map_nodes`` table's bytes from ``dbstat`` over the entries;
+   target <= 150.
+3. **Proofs.** A stored map of n unit keys (10^4 and 10^5; 10^6 in a full run) written
+   straight into ``map_nodes`` (built with `ledger.map.update` from nothing), then
+   `Store.map_proof` (a read transaction and one query) for random present and absent
+   keys, each proof verified against the root (untimed). Target: under 1 ms at the
+   largest n, and growth like log n.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import appends, baselines, streams
+from bench.databases import PostgresTarget, SqliteTarget
+from bench.figures import Figure, Run
+from ledger.map import proof as map_proof
+from ledger.map import update as map_update
+from ledger.map.trie import Head
+from ledger.service import append as append_module
+from ledger.store.mapnodes import write_nodes
+from ledger.store.repository import Store
+
+OVERHEAD_TARGET = 1.25
+BYTES_TARGET = 150.0
+PROOF_TARGET_US = 1000.0
+
+
+class _NoMap:
+    """The map step as a no-op: the append without the map, for the baseline."""
+
+    def __init__(self, *_args: Any) -> None:
+        pass
+
+    def add(self, *_args: Any) -> None:
+        """Move nothing."""
+
+    def commit(self) -> str:
+        """A fixed line, so the checkpoint is the same size."""
+        return "map/v1 " + "A" * 43 + "="
+
+
+def _per_event_us(target: Any, work: appends.Workload, base: list[Any], mapped: bool) -> float:
+    keeper = vars(append_module)["MapKeeper"]
+    if not mapped:
+        setattr(append_module, "MapKeeper", _NoMap)  # noqa: B010 - the baseline's no-op
+    try:
+        rate = appends.run_workload(target, base, work, None)
+    finally:
+        setattr(append_module, "MapKeeper", keeper)  # noqa: B010
+    return 1e6 / rate
+
+
+def _overhead(run: Run) -> list[Figure]:
+    counts = run.pick({1000: 2000, 1: 200}, {1000: 5000, 1: 1000})
+    base = streams.base_events(streams.base_world())
+    works = [w for w in appends.workloads(counts) if w.stream == "commission"]
+    targets: list[Any] = [SqliteTarget()]
+    if baselines.postgres_reachable(run):
+        targets.append(PostgresTarget(run.pg_url or ""))
+    out = []
+    try:
+        for target in targets:
+            for work in works:
+                without = min(_per_event_us(target, work, base, False) for _ in range(2))
+                with_map = min(_per_event_us(target, work, base, True) for _ in range(2))
+                name = f"map/append/{target.name}/batch-{work.batch}"
+                print(f"  {name}: {with_map:,.0f} µs/event with the map, {without:,.0f} without")
+                if work.batch == 1000:
+                    out.append(
+                        Figure.ratio_at_most(name, with_map, "µs/event", without, OVERHEAD_TARGET)
+                    )
+                else:
+                    out.append(Figure.info(name, with_map, "µs/event", without))
+    finally:
+        for target in targets:
+            target.close()
+    return out
+
+
+def _bytes(run: Run) -> list[Figure]:
+    units = run.pick(2_000, 20_000)
+    target = SqliteTarget()
+    try:
+        url = target.fresh("mapbytes")
+        ledger = appends.open_ledger(url, streams.base_events(streams.base_world()))
+        try:
+            appends.append_all(ledger, streams.storage_stream(units), 1000)
+            entries = ledger.head().size
+        finally:
+            ledger.close()
+        _total, parts = target.storage(url)
+        size = parts.get("map_nodes", 0)
+    finally:
+        target.close()
+    per_entry = size / entries
+    print(f"  map/bytes/sqlite: {size:,} bytes / {entries:,} entries = {per_entry:.0f} bytes/entry")
+    return [Figure.value_at_most("map/bytes/sqlite", per_entry, "bytes/entry", BYTES_TARGET)]
+
+
+def _proofs(run: Run) -> list[Figure]:
+    sizes = run.pick([10_000, 100_000], [10_000, 100_000, 1_000_000])
+    out: list[Figure] = []
+    times: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for n in sizes:
+            keys = [hashlib.sha256(b"unit %d" % i).digest() for i in range(n)]
+            built = map_update.update(lambda _ps: {}, {k: Head(i, k) for i, k in enumerate(keys)})
+            store = Store.open(f"sqlite:///{Path(folder) / f'map-{n}.db'}")
+            log = store.ensure_log("map", "bench.example/map").id
+            with store.engines.writer.begin() as conn:
+                rows = list(built.rows.items())
+                for i in range(0, len(rows), 50_000):
+                    write_nodes(conn, log, dict(rows[i : i + 50_000]), True)
+            rng = random.Random(n)
+            asked = [rng.choice(keys) for _ in range(300)] + [
+                hashlib.sha256(b"absent %d" % i).digest() for i in range(100)
+            ]
+            samples = []
+            for key in asked:
+                start = time.perf_counter()
+                proof = store.map_proof(log, key)
+                samples.append((time.perf_counter() - start) * 1e6)
+                map_proof.verify(built.root, key, proof)  # untimed: a wrong proof raises
+            store.close()
+            times[n] = statistics.median(samples)
+            label = f"10^{round(math.log10(n))}"
+            print(f"  map/proof/n={label}: median {times[n]:.0f} µs, {len(built.rows):,} rows")
+            out.append(Figure.info(f"map/proof/n={label}", times[n], "µs"))
+    largest = max(times)
+    label = f"10^{round(math.log10(largest))}"
+    out.append(
+        Figure.value_at_most(
+            f"map/proof/under-1ms/n={label}", times[largest], "µs", PROOF_TARGET_US
+        )
+    )
+    growth = times[largest] / times[min(times)]
+    log_ratio = math.log2(largest) / math.log2(min(times))
+    out.append(Figure.ratio_at_most(f"map/proof/growth/n={label}", growth, "x", log_ratio, 2.0))
+    return out
+
+
+def figures(run: Run) -> list[Figure]:
+    """The map's append overhead, bytes per entry and proof time (module doc)."""
+    return _overhead(run) + _bytes(run) + _proofs(run)
