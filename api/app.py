@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import problems
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
+from api.console import routes as console_routes
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, docs_policy, page_policy
@@ -41,6 +42,7 @@ from api.routers import (
     units,
 )
 from api.schemas import document_problems
+from ledger.service.console import ConsoleService
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.policies import Policies
@@ -128,6 +130,7 @@ def create_app(
         public_url=settings.public_url,
     )
     app.state.write_quota = write_quota
+    app.state.console = ConsoleService(served)  # the console (docs/CONSOLE.md)
     problems.install(app)
     document_problems(app)
     # The last added is the outermost: the headers go on every answer, the metrics count
@@ -139,6 +142,7 @@ def create_app(
     )
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(console_routes.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app
