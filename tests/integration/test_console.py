@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 
 from ledger import crypto, entry
 from ledger.errors import ConflictError, NotFoundError, ValidationError
@@ -21,6 +22,10 @@ from tests.integration.signals_world import SignalWorld
 @pytest.fixture
 def sw(db_url: str) -> Iterator[SignalWorld]:
     world = SignalWorld.open(db_url)
+    # the console's tables are per database, and a PostgreSQL schema serves the session
+    with world.ledger.store.engines.writer.begin() as conn:
+        for table in ("console_users", "console_sessions", "console_triage", "console_keys"):
+            conn.execute(text(f"DELETE FROM {table}"))
     world.sign(
         1, "actor.register", "operator", subject="rival", role="brand", name="Rival",
         keys=[public_b64(8)], prefixes=["9506001"],
