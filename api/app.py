@@ -94,6 +94,13 @@ def create_app(
     )
 
     write_quota = WriteQuota.from_settings(settings)  # per actor (api.quota)
+    # sign-in attempts to the console per client address (api.console.routes)
+    console_logins = make_limiter(
+        console_routes.LOGIN_RATE,
+        console_routes.LOGIN_BURST,
+        settings.redis_url,
+        prefix="provenance:console-login",
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -110,6 +117,7 @@ def create_app(
             await context.flush_scans()
             await context.limiter.close()
             await write_quota.close()
+            await console_logins.close()
             if owned:
                 deployment.close()
 
@@ -131,6 +139,7 @@ def create_app(
     )
     app.state.write_quota = write_quota
     app.state.console = ConsoleService(served)  # the console (docs/CONSOLE.md)
+    app.state.console_logins = console_logins
     problems.install(app)
     document_problems(app)
     # The last added is the outermost: the headers go on every answer, the metrics count

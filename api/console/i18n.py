@@ -100,6 +100,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.title": ("Not possible", "无法完成"),
     "error.back": ("Back to the console", "返回控制台"),
     "export": ("Export CSV", "导出 CSV"),
+    "nav.partners": ("Partners", "合作伙伴"),
+    "nav.audit": ("Audit trail", "操作日志"),
+    "partners.title": ("Partner authorizations", "合作伙伴授权"),
+    "partner": ("Partner", "合作伙伴"),
+    "role": ("Role", "角色"),
+    "scope": ("Products", "商品范围"),
+    "window": ("Window", "有效期"),
+    "auth.active": ("active", "有效"),
+    "auth.pending": ("not yet valid", "尚未生效"),
+    "auth.expired": ("expired", "已过期"),
+    "auth.revoked": ("revoked", "已撤销"),
+    "no_partners": ("No authorizations.", "暂无授权。"),
+    "audit.title": ("Audit trail", "操作日志"),
+    "user": ("User", "用户"),
+    "target": ("Target", "对象"),
 }
 
 

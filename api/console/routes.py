@@ -21,12 +21,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.console import session
 from api.console.environment import environment, policy
 from api.console.i18n import ZH, choose_language, words
+from api.context import client_address
+from api.problems import RateLimitedError
+from api.ratelimit import Limiter
 from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.service.console_auth import AccountLockedError, LoginError, Staff
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 _FIELD_LIMIT = 4000  # characters of one form field read; more is cut
+#: sign-in attempts per client address: this many at once, then this many a second
+LOGIN_BURST, LOGIN_RATE = 10, 1.0
 
 
 def _lang(request: Request) -> str:
@@ -64,7 +69,11 @@ def render(
 
 
 def _refused(request: Request, staff: Staff | None, error: LedgerError) -> HTMLResponse:
-    return render(request, "message.html", staff, error.status, message=str(error), error=error)
+    page = render(request, "message.html", staff, error.status, message=str(error), error=error)
+    retry = getattr(error, "retry_after", None)
+    if isinstance(retry, int):
+        page.headers["Retry-After"] = str(retry)
+    return page
 
 
 def _to_login() -> RedirectResponse:
@@ -124,6 +133,7 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     """Check the form and the password; start a session and go to the overview."""
     try:
+        await _login_budget(request)
         form = await _form(request)
         session.check_form(request, form.get(session.FIELD), None)
         console = session.service(request)
@@ -140,6 +150,19 @@ async def login(request: Request) -> Response:
     session.start_session(request, response, token)
     del staff
     return response
+
+
+async def _login_budget(request: Request) -> None:
+    """Take one sign-in attempt from the client address's bucket (`LOGIN_BURST` at
+    once, then `LOGIN_RATE` a second), before any password is hashed.
+
+    Raises:
+        RateLimitedError: the client is over it (429, Retry-After).
+    """
+    limiter: Limiter = request.app.state.console_logins
+    wait = await limiter.acquire(f"console-login:{client_address(request)}")
+    if wait is not None:
+        raise RateLimitedError(f"too many sign-in attempts; retry in {wait} s", wait)
 
 
 @router.post("/logout")
@@ -279,6 +302,28 @@ async def recall_lot(request: Request) -> Response:
         return _done_redirect(f"/console/units?q={quote(lot)}", "recall_lot", len(done))
 
     return await _post(request, act)
+
+
+@router.get("/partners")
+async def partners(request: Request) -> Response:
+    """The brand's partner authorizations with their windows and state."""
+
+    async def page(request: Request, staff: Staff) -> Response:
+        found = session.service(request).partners(staff)
+        return render(request, "partners.html", staff, partners=found)
+
+    return await _page(request, page)
+
+
+@router.get("/audit")
+async def audit(request: Request) -> Response:
+    """The organisation's audit trail of staff actions (admins)."""
+
+    async def page(request: Request, staff: Staff) -> Response:
+        found = session.service(request).audit_trail(staff)
+        return render(request, "audit.html", staff, rows=found)
+
+    return await _page(request, page)
 
 
 @router.get("/export/alerts.csv")

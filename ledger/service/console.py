@@ -387,6 +387,37 @@ class ConsoleService:
         )
         return [r["serial"] for r in todo]
 
+    def partners(self, staff: Staff) -> list[dict[str, Any]]:
+        """The authorizations of ``staff``'s brands with their windows and whether each
+        is in force now (``active``), revoked or expired."""
+        brands = self.brands_of(staff)
+        now = format_time(self._clock())
+        out = []
+        for row in self._store.authorizations(self._ledger.log, brands) if brands else []:
+            gtins, prefixes = row["gtins"], row["prefixes"]
+            state = (
+                "revoked"
+                if row["revoked_index"] is not None
+                else "expired"
+                if row["not_after"] < now
+                else "pending"
+                if row["not_before"] > now
+                else "active"
+            )
+            scope = [x for x in f"{gtins},{prefixes}".split(",") if x]
+            out.append({**row, "scope": ", ".join(scope), "state": state})
+        return out
+
+    def audit_trail(self, staff: Staff) -> list[dict[str, Any]]:
+        """The latest staff actions of ``staff``'s organisation (the operator's admins:
+        every organisation's).
+
+        Raises:
+            ForbiddenError: the role may not manage users.
+        """
+        self.require(staff, "users")
+        return self.staff.audit_trail(None if staff.operator else staff.org)
+
     # --- the console key -----------------------------------------------------------------
 
     def delegate_key(self, org: str, brand_key: crypto.Signer) -> str:

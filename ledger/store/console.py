@@ -39,7 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.errors import ConflictError, StorageError
 from ledger.store.database import Engines
-from ledger.store.schema import ActorTable, Base, ScanRow, UnitTable
+from ledger.store.schema import ActorTable, AuthorizationTable, Base, ScanRow, UnitTable
 
 
 class ConsoleUserRow(Base):
@@ -113,6 +113,7 @@ KEYS = cast(Table, ConsoleKeyRow.__table__)
 _UNITS = cast(Table, UnitTable.__table__)
 _ACTORS = cast(Table, ActorTable.__table__)
 _SCANS = cast(Table, ScanRow.__table__)
+_AUTHS = cast(Table, AuthorizationTable.__table__)
 
 
 class ConsoleStore:
@@ -303,6 +304,14 @@ class ConsoleStore:
                 _UNITS.c.lot == lot,
             )
             .order_by(_UNITS.c.serial)
+        )
+
+    def authorizations(self, log: int, brands: Sequence[str]) -> list[dict[str, Any]]:
+        """The authorizations ``brands`` granted in ``log``, by partner, newest first."""
+        return self._rows(
+            select(_AUTHS)
+            .where(_AUTHS.c.log == log, _AUTHS.c.brand.in_(list(brands)))
+            .order_by(_AUTHS.c.partner, _AUTHS.c.granted_index.desc())
         )
 
     def scans_since(self, log: int, brands: Sequence[str], since: str) -> int:

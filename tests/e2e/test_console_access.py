@@ -6,6 +6,7 @@ text. A lot recall and a confirmed report append entries signed by the console k
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.ratelimit import make_limiter
 from ledger import entry
 from ledger.service.console import ConsoleService
 from ledger.service.settings import Settings
@@ -23,6 +25,7 @@ from tests.integration.signals_world import SignalWorld
 
 BASE = "http://console.test"
 ORIGIN = {"Origin": BASE}
+_ADDRESSES = itertools.count(1)
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -48,6 +51,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             ("acme", "acme-analyst", "analyst"),
             ("acme", "acme-locked", "triager"),
             ("rival", "rival-admin", "admin"),
+            ("operator", "operator-admin", "admin"),
         ]
     }
     report = sw.ledger.reports.report(
@@ -59,8 +63,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     sw.ledger.close()
 
 
-def client(world: dict[str, Any], user: str | None = None) -> httpx.Client:
-    c = world["app"].client(follow_redirects=False)
+def client(world: dict[str, Any], user: str | None = None, address: str = "") -> httpx.Client:
+    """A browser of its own address (sign-in attempts are limited per address)."""
+    c = world["app"].client(address or f"10.0.0.{next(_ADDRESSES)}", follow_redirects=False)
     if user is not None:
         answer = login(c, user, world["passwords"][user])
         assert answer.status_code == 303, answer.text
@@ -187,3 +192,40 @@ def test_a_lot_recall_and_a_confirmed_report_are_signed_by_the_console_key(
     flag = entry.Leaf.from_bytes(sw.ledger.entry(head).leaf).signed
     assert (flag.event.kind, flag.key) == ("flag", console_key)
     assert "Acme (console)" in c.get(f"/console/units/{GTIN}/SN-1").text
+
+
+def test_the_operator_sees_every_brand_but_signs_for_none(world: dict[str, Any]) -> None:
+    c = client(world, "operator-admin")
+    assert c.get(f"/console/reports/{world['report']}").status_code == 200
+    assert c.get(f"/console/units/{GTIN}/SN-2").status_code == 200
+    assert "report:" in c.get("/console/alerts").text
+    assert c.get("/console/audit").status_code == 200
+    size = world["sw"].ledger.head().size
+    form = {"csrf_token": token(c, "/console/units"), "reason": "x"}
+    answer = c.post(f"/console/units/{GTIN}/SN-2/recall", data=form, headers=ORIGIN)
+    assert answer.status_code == 403 and world["sw"].ledger.head().size == size
+
+
+def test_partners_and_the_audit_trail(world: dict[str, Any]) -> None:
+    admin, analyst = client(world, "acme-admin"), client(world, "acme-analyst")
+    assert admin.get("/console/partners").status_code == 200
+    trail = admin.get("/console/audit")
+    assert trail.status_code == 200 and "acme-analyst" in trail.text and "login" in trail.text
+    assert analyst.get("/console/audit").status_code == 403
+    assert 'href="/console/audit"' not in analyst.get("/console/").text
+
+
+def test_sign_in_attempts_are_rate_limited_per_address(world: dict[str, Any]) -> None:
+    state = world["app"].app.state
+    kept, state.console_logins = (
+        state.console_logins,
+        make_limiter(1.0, 10, None, clock=lambda: 0.0),
+    )
+    try:  # time stands still: no attempt is refilled
+        c = client(world, address="198.51.100.7")
+        answers = [login(c, f"guess-{n}", "x") for n in range(11)]
+        assert [a.status_code for a in answers] == [401] * 10 + [429]
+        assert int(answers[-1].headers["retry-after"]) >= 1
+        assert client(world, "acme-admin").get("/console/").status_code == 200  # other address
+    finally:
+        state.console_logins = kept

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from ledger import crypto, entry
-from ledger.errors import ConflictError, NotFoundError, ValidationError
+from ledger.errors import ConflictError, LedgerError, NotFoundError, ValidationError
 from ledger.events import event_from_dict, format_time
 from ledger.reqsig import ForbiddenError
 from ledger.rules.errors import KeyOutOfScopeError
@@ -198,3 +198,60 @@ def test_a_clone_signal_is_an_alert_with_its_evidence(
     closed = console.triage(admin, alerts[0]["id"], "close", note="our own test scans")
     assert closed["status"] == "closed"
     assert console.overview(admin)["open_alerts"] == 0
+
+
+def test_the_brand_revokes_its_console_key_and_the_console_can_sign_nothing(
+    sw: SignalWorld, console: ConsoleService
+) -> None:
+    admin = login(console, "acme", "acme-admin", "admin")
+    key_id = console.delegate_key("acme", key(2))
+    head = sw.ledger.state().units[(GTIN, "SN-1")].head
+    removal = event_from_dict(
+        {"kind": "key.rotate", "actor": "acme", "time": format_time(sw.clock.now),
+         "subject": "acme", "add": [], "remove": [key_id]}
+    )  # fmt: skip
+    sw.ledger.append(entry.sign_event(removal, key(2), log=None))
+    size = sw.ledger.head().size
+    with pytest.raises(LedgerError):
+        console.flag_unit(admin, GTIN, "SN-1", None)
+    assert sw.ledger.head().size == size
+    assert sw.ledger.state().units[(GTIN, "SN-1")].head == head
+
+
+def test_a_confirmed_clone_signal_is_a_flag_and_the_audit_trail_keeps_it(
+    sw: SignalWorld, console: ConsoleService
+) -> None:
+    key_id = console.delegate_key("acme", key(2))
+    sw.scan("SN-1", "CN-SH", "a")
+    sw.clock.advance(minutes=60)
+    sw.scan("SN-1", "US", "b")
+    admin = login(console, "acme", "acme-admin", "admin")
+    analyst = login(console, "acme", "acme-analyst", "analyst")
+    alert = next(a for a in console.alerts(admin) if a["source"] == "signal")
+    with pytest.raises(ForbiddenError):
+        console.triage(analyst, alert["id"], "acknowledge")
+    done = console.triage(admin, alert["id"], "confirm", note="two countries")
+    assert done["status"] == "confirmed"
+    flag = entry.Leaf.from_bytes(sw.ledger.entry(done["flag_index"]).leaf).signed
+    assert (flag.event.kind, flag.key) == ("flag", key_id)
+    assert console.alerts(admin, status="confirmed")[0]["id"] == alert["id"]
+    trail = console.audit_trail(admin)
+    assert trail[0]["action"] == "confirm" and trail[0]["detail"] == "two countries"
+    with pytest.raises(ForbiddenError):
+        console.audit_trail(analyst)
+
+
+def test_partners_are_the_brands_authorizations(sw: SignalWorld, console: ConsoleService) -> None:
+    sw.sign(
+        1, "actor.register", "operator", subject="ship-co", role="courier", name="Ship Co",
+        keys=[public_b64(3)],
+    )  # fmt: skip
+    sw.sign(
+        2, "authorize", "acme", partner="ship-co", role="courier", gtins=[], prefixes=["9506000"],
+        not_before="2026-01-01T00:00:00Z", not_after="2099-01-01T00:00:00Z",
+    )  # fmt: skip
+    admin = login(console, "acme", "acme-admin", "admin")
+    rival = login(console, "rival", "rival-admin", "admin")
+    [found] = console.partners(admin)
+    assert (found["partner"], found["scope"], found["state"]) == ("ship-co", "9506000", "active")
+    assert console.partners(rival) == []
