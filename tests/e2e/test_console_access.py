@@ -229,3 +229,51 @@ def test_sign_in_attempts_are_rate_limited_per_address(world: dict[str, Any]) ->
         assert client(world, "acme-admin").get("/console/").status_code == 200  # other address
     finally:
         state.console_logins = kept
+
+
+def test_bad_input_is_a_clear_answer_and_changes_nothing(world: dict[str, Any]) -> None:
+    c = client(world, "acme-admin")
+    form = {
+        "csrf_token": token(c, "/console/alerts"),
+        "alert": "report:999999",
+        "action": "acknowledge",
+    }
+    assert c.post("/console/alerts/action", data=form, headers=ORIGIN).status_code == 404
+    form["alert"], form["action"] = "report:1", "explode"
+    assert c.post("/console/alerts/action", data=form, headers=ORIGIN).status_code == 422
+    huge = {**form, "note": "x" * 2_000_000}
+    assert c.post("/console/alerts/action", data=huge, headers=ORIGIN).status_code == 413
+    assert c.get("/console/units/123/SN-1").status_code == 422  # a malformed GTIN
+    assert c.get(f"/console/units/{GTIN}/NOPE-404").status_code == 404
+    assert c.get("/console/reports/999999").status_code == 404
+
+
+def test_script_typed_into_a_note_is_shown_as_text(world: dict[str, Any]) -> None:
+    sw, c = world["sw"], client(world, "acme-admin")
+    sw.scan("SN-2", "CN-SH", "a")
+    sw.clock.advance(minutes=60)
+    sw.scan("SN-2", "US", "b")
+    alerts = c.get("/console/alerts").text
+    alert = re.search(r'data-alert="(signal:[^"]*SN-2[^"]*)"', alerts)
+    assert alert, alerts
+    form = {
+        "csrf_token": token(c, "/console/alerts"),
+        "alert": alert.group(1),
+        "action": "note",
+        "note": '<img src=x onerror="alert(1)">',
+    }
+    assert c.post("/console/alerts/action", data=form, headers=ORIGIN).status_code == 303
+    page = c.get("/console/alerts").text
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page and "<img src=x" not in page
+
+
+def test_an_expired_session_goes_to_the_login_page(world: dict[str, Any]) -> None:
+    sw, c = world["sw"], client(world, "acme-analyst")
+    assert c.get("/console/").status_code == 200
+    before = sw.clock.now
+    sw.clock.advance(hours=8, minutes=1)
+    try:
+        answer = c.get("/console/")
+        assert (answer.status_code, answer.headers["location"]) == (303, "/console/login")
+    finally:
+        sw.clock.now = before

@@ -25,6 +25,7 @@ from tests.e2e.test_page_browser import ARGS, CHROMIUM, LOCALES, SHOTS, _unavail
 
 ROOT = Path(__file__).resolve().parents[2]
 DESKTOP = {"width": 1280, "height": 900}
+TABLET = {"width": 768, "height": 1024}
 _FOREIGN: dict[int, list[str]] = {}  # per page: requests to anywhere but the server
 _LOGIN = re.compile(r"^console  (\S+)  user (\S+)  password (\S+)$", re.M)
 
@@ -39,24 +40,26 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         port = s.getsockname()[1]
     tmp = tmp_path_factory.mktemp("console-demo")
     env = clean_env(PROVENANCE_HOME=str(tmp / "unused"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "demo", "--port", str(port)],
-        cwd=tmp,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    out = ""
+    log = tmp / "demo.log"  # a file, not a pipe: a full pipe would stop the server
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "demo", "--port", str(port)],
+            cwd=tmp,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    base = f"http://127.0.0.1:{port}"
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            out += line
-            if "serving on" in line:
+        out = ""
+        for _ in range(1200):  # the demo builds its world first (seconds, more under load)
+            out = log.read_text()
+            if "serving on" in out or process.poll() is not None:
                 break
+            time.sleep(0.25)
         logins = {user: (url, password) for url, user, password in _LOGIN.findall(out)}
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        for _ in range(200):
             try:
                 if httpx.get(f"{base}/console/login").status_code == 200:
                     break
@@ -71,8 +74,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,7 @@ def _signed_in(browser: Any, demo: dict[str, Any], lang: str) -> Any:
     url, password = demo["logins"]["acme-admin"]
     page.goto(url)
     assert page.url.endswith("/console/login")
+    _shot(page, f"login-{lang}")
     page.fill("#username", "acme-admin")
     page.fill("#password", password)
     page.click("button[type=submit]")
@@ -108,11 +110,11 @@ def _signed_in(browser: Any, demo: dict[str, Any], lang: str) -> Any:
     return page
 
 
-def _shot(page: Any, name: str) -> None:
+def _shot(page: Any, name: str, fits: int = DESKTOP["width"]) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= DESKTOP["width"], name
+    assert width <= fits, name
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
@@ -128,6 +130,9 @@ def test_the_console_pages(browser: Any, demo: dict[str, Any], lang: str) -> Non
     assert words[lang][2] in table and "SN-000005" in table and "impossible-travel" in table
     assert "km" in table  # the evidence: how far apart the two scans were
     _shot(page, f"alerts-{lang}")
+    page.set_viewport_size(TABLET)  # a tablet: the queue still fits, nothing scrolls sideways
+    _shot(page, f"alerts-tablet-{lang}", TABLET["width"])
+    page.set_viewport_size(DESKTOP)
 
     page.click("a[href^='/console/reports/']")
     assert "stitching is crooked" in page.inner_text("#report-text")
@@ -141,6 +146,9 @@ def test_the_console_pages(browser: Any, demo: dict[str, Any], lang: str) -> Non
     page.goto(f"{demo['base']}/console/units/09506000134352/SN-000031")
     assert "recall" in page.inner_text("#chain")
     _shot(page, f"unit-{lang}")
+    page.goto(f"{demo['base']}/console/partners")
+    assert "swift-courier" in page.inner_text("#partners")
+    _shot(page, f"partners-{lang}")
     assert _FOREIGN[id(page)] == []
 
 
@@ -174,7 +182,7 @@ def test_confirm_a_report_and_recall_a_lot(browser: Any, demo: dict[str, Any]) -
     consumer = shopper.new_page()
     consumer.goto(f"{demo['base']}/01/09506000134369/21/JK-000003")
     assert "Recalled by the brand" in consumer.inner_text("body")
-    _shot(consumer, "recalled-consumer-en")
+    _shot(consumer, "recalled-consumer-en", 390)
 
 
 def test_access_without_a_session(demo: dict[str, Any]) -> None:
