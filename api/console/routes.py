@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.console import session
 from api.console.environment import environment, policy
 from api.console.i18n import ZH, choose_language, words
+from api.consumer.i18n import text as verdict_text
 from api.context import client_address
 from api.problems import RateLimitedError
 from api.ratelimit import Limiter
@@ -263,8 +264,15 @@ async def unit(request: Request, gtin: str, serial: str) -> Response:
         console = session.service(request)
         view = console.unit(staff, gtin, serial)
         console_key = console.key_id(view["record"].brand)
+        verdict = verdict_text(_lang(request), f"{view['verdict']}.title")  # the shopper's words
         return render(
-            request, "unit.html", staff, view=view, console_key=console_key, done=_done(request)
+            request,
+            "unit.html",
+            staff,
+            view=view,
+            verdict=verdict,
+            console_key=console_key,
+            done=_done(request),
         )
 
     return await _page(request, page)
