@@ -23,6 +23,7 @@ from api import problems
 from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
+from api.console import routes as console_routes
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, docs_policy, page_policy
@@ -44,6 +45,7 @@ from api.routers import (
     units,
 )
 from api.schemas import document_problems
+from ledger.service.console import ConsoleService
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.policies import Policies
@@ -109,6 +111,13 @@ def create_app(
 
     write_quota = WriteQuota.from_settings(settings)  # per actor (api.quota)
     bad_signatures = make_guard_limiter(settings.bad_signatures, settings.redis_url)
+    # sign-in attempts to the console per client address (api.console.routes)
+    console_logins = make_limiter(
+        console_routes.LOGIN_RATE,
+        console_routes.LOGIN_BURST,
+        settings.redis_url,
+        prefix="provenance:console-login",
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -126,6 +135,7 @@ def create_app(
             await context.limiter.close()
             await write_quota.close()
             await bad_signatures.close()
+            await console_logins.close()
             if owned:
                 deployment.close()
 
@@ -146,6 +156,8 @@ def create_app(
         public_url=settings.public_url,
     )
     app.state.write_quota = write_quota
+    app.state.console = ConsoleService(served)  # the console (docs/CONSOLE.md)
+    app.state.console_logins = console_logins
     problems.install(app)
     document_problems(app)
     # The last added is the outermost: the headers go on every answer, the metrics count
@@ -158,6 +170,7 @@ def create_app(
     )
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(console_routes.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app

@@ -69,6 +69,36 @@ def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tup
     return _stories(base_url, prepared, world)
 
 
+def console_logins(store: Local, home: Path, base_url: str) -> list[dict[str, str]]:
+    """Give the demo's console what it shows: acme's console key (delegated with acme's
+    own key), a buyer's report with a photo on SN-000024, and the logins ``acme-admin``
+    and ``operator-admin``; return each login (``url``, ``user``, ``password``)."""
+    import io
+
+    from PIL import Image
+
+    from cli.common import load_private_key
+    from ledger.service.console import ConsoleService
+
+    console = ConsoleService(store.ledger)
+    console.delegate_key("acme", load_private_key(home / "keys" / "acme.pem"))
+    photo = io.BytesIO()
+    Image.new("RGB", (320, 240), (180, 40, 40)).save(photo, "PNG")
+    store.ledger.reports.report(
+        "09506000134352",
+        "SN-000024",
+        "counterfeit",
+        text="Bought at a market stall for a third of the price; the stitching is crooked.",
+        photo=photo.getvalue(),
+        client="demo-reporter",
+    )
+    lines: list[dict[str, str]] = []
+    for org, user in (("acme", "acme-admin"), ("operator", "operator-admin")):
+        password = console.staff.add_user(org, user, "admin")
+        lines.append({"url": f"{base_url}/console/", "user": user, "password": password})
+    return lines
+
+
 def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
     """A buyer claims SN-000002; SN-000012 is claimed and resold with its transfer code;
     SN-000005's code is scanned in Shanghai and, an hour later, in the United States."""

@@ -18,6 +18,7 @@ import typer
 from cli.commands import (
     audit,
     backup,
+    console,
     custody,
     export,
     hammer,
@@ -131,6 +132,7 @@ app.add_typer(registry.product_app, name="product")
 app.add_typer(export.app, name="export")
 app.add_typer(imports.app, name="import")
 app.add_typer(retention.app, name="retention")
+app.add_typer(console.app, name="console")
 
 
 def main() -> None:

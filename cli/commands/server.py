@@ -205,7 +205,7 @@ def demo(
 ) -> None:
     """Build a realistic demo world, print each story's URL, and serve it."""
     from cli.backends.local import Local
-    from cli.demo import build
+    from cli.demo import build, console_logins
     from ledger import crypto
 
     _local_only("demo")
@@ -229,6 +229,7 @@ def demo(
         if store.size() > 1:
             fail(f"{database} already holds a log; delete {folder} for a fresh demo")
         stories = build(store, folder, base_url, labels)
+        logins = console_logins(store, folder, base_url)
     finally:
         store.close()
     emit(
@@ -236,9 +237,11 @@ def demo(
             "stories": [{"story": s, "url": u} for s, u in stories],
             "database": database,
             "labels": str(labels),
+            "console": logins,
         },
         safe(f"demo log in {database}; labels in ./labels/"),
         *[safe(f"  {s:<48} {u}") for s, u in stories],
+        *[safe(f"console  {c['url']}  user {c['user']}  password {c['password']}") for c in logins],
     )
     if serve_:
         import uvicorn

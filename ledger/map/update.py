@@ -126,7 +126,8 @@ def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
         if position(key, depth) not in known:
             top = min(depth + chunk, KEY_BITS)
             wanted = [position(key, d) for d in range(depth, top + 1)]
-            wanted += [_sibling(key, d) for d in range(max(depth, 1), top + 1)]
+            # the siblings one level deeper too: a node at ``top`` needs its child's
+            wanted += [_sibling(key, d) for d in range(max(depth, 1), min(top + 1, KEY_BITS) + 1)]
             got = read(wanted)
             known.update({pos: got.get(pos) for pos in wanted})
         node = known[position(key, depth)]

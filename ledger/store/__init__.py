@@ -4,9 +4,11 @@
 """
 
 from ledger.store import (
+    console,  # noqa: F401  (registers the console tables)
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
 )
+from ledger.store.console import ConsoleStore
 from ledger.store.quotas import QuotaStore
 from ledger.store.replicas import ReplicaStatus
 from ledger.store.repository import Store
@@ -16,6 +18,7 @@ from ledger.store.signals import SignalStore
 from ledger.store.writer import WriteTx
 
 __all__ = [
+    "ConsoleStore",
     "QuotaStore",
     "ReplicaStatus",
     "RetentionStore",

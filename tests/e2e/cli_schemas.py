@@ -204,6 +204,17 @@ DEMO = _object(
         },
         "database": {"type": "string"},
         "labels": {"type": "string"},
+        "console": {
+            "type": "array",
+            "minItems": 2,
+            "items": _object(
+                {
+                    "url": {"type": "string", "pattern": "^https?://.*/console/$"},
+                    "user": {"type": "string"},
+                    "password": {"type": "string", "minLength": 12},
+                }
+            ),
+        },
     }
 )
 """``demo``."""

@@ -513,9 +513,14 @@ def test_demo_stories_have_their_verdicts(tmp_path: Path) -> None:
     demo = Cli(env, tmp_path, [])
     printed = demo("demo", "--no-serve", "--port", str(port)).stdout.splitlines()
     base = f"http://127.0.0.1:{port}"
+    logins = [line for line in printed if line.startswith("console  ")]
     stories = dict(line.strip().rsplit(" ", 1) for line in printed if base in line)
-    stories = {name.strip(): url for name, url in stories.items()}
+    stories = {name.strip(): url for name, url in stories.items() if name not in logins}
+    stories = {n: u for n, u in stories.items() if not n.startswith("console  ")}
     assert set(stories) == set(EXPECTED)
+    assert [line.split()[:4] for line in logins] == [
+        ["console", f"{base}/console/", "user", user] for user in ("acme-admin", "operator-admin")
+    ]
     assert all(url.startswith(f"{base}/01/") for url in stories.values())
     assert (tmp_path / "labels" / "manifest.csv").exists()
     demo("demo", "--no-serve", code=1, error="delete it for a fresh demo")  # labels are kept

@@ -139,3 +139,18 @@ def test_the_map_line_round_trips_and_bad_lines_are_refused() -> None:
     for bad in (["map/v1 !!"], ["map/v1 " + "A" * 10], [line, line], [line + "="]):
         with pytest.raises(MapProofError):
             commit.root_of(bad)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 24])
+def test_proofs_and_lookups_read_in_chunks_of_any_depth(chunk: int) -> None:
+    # keys sharing their first 40 bits make paths deeper than a chunk of levels
+    keys = [bytes(5) + hashlib.sha256(str(i).encode()).digest()[:27] for i in range(64)]
+    stored, trie = DictStore(), Trie()
+    changes = {k: Head(i, EMPTY) for i, k in enumerate(keys)}
+    stored.rows.update(update.update(stored.read, changes).rows)
+    for key, head in changes.items():
+        trie.set(key, head)
+    for key in [*keys, bytes(5) + bytes(27), bytes(32)]:
+        served = update.prove(stored.read, key, chunk)
+        assert served == proof.encode(trie.path(key))
+        assert update.lookup(stored.read, key, chunk) == trie.get(key)

@@ -1,0 +1,618 @@
+"""The brand and operator console's use cases over one ledger (docs/CONSOLE.md).
+
+`ConsoleService` gives the console its staff (ledger.service.console_auth), the alert
+queue with its triage state, unit search, and the console's signed writes.
+
+**The console key.** A brand delegates a key to its console: the server makes the key,
+seals it (AES-256-GCM under a key derived from the operator's registry key, so a copy of
+the database alone does not open it) and the brand's own key registers it in the log by
+a ``key.rotate`` with ``scope`` `CONSOLE_SCOPE` (``flag``, ``recall``). The rules
+(ledger.rules.context) refuse anything else it signs: it can never commission a unit,
+register a product or rotate a key. Confirming an alert appends a ``flag`` signed by
+it; a lot recall appends one ``recall`` per unit of the lot, in one batch. The brand
+revokes it any time with a ``key.rotate`` that removes it.
+
+Triage state (acknowledged, assigned, closed, confirmed; the assignee and the note) is
+console data, not log entries; a report's first response is also recorded on the
+report itself (ledger.service.reports).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from ledger import crypto, gs1
+from ledger.entry import Leaf, SignedEvent, sign_event
+from ledger.errors import ConflictError, NotFoundError, ValidationError
+from ledger.events import event_from_dict, format_time
+from ledger.reqsig import ForbiddenError
+from ledger.rules.state import ActorRecord, UnitRecord
+from ledger.service.console_auth import Staff, StaffService
+from ledger.service.ledger import Ledger
+from ledger.store import ConsoleStore
+from ledger.vocab import ReportAction, ReportStatus, Role
+
+#: what a console key may sign (ledger.vocab.KeyScope)
+CONSOLE_SCOPE = ("flag", "recall")
+#: the console's alert statuses
+STATUSES = ("new", "acknowledged", "assigned", "closed", "confirmed")
+#: the triage actions a form may ask for
+TRIAGE_ACTIONS = ("acknowledge", "assign", "note", "close", "confirm")
+FLAG_CODE = "counterfeit-confirmed"
+SEARCH_LIMIT = 100
+MAX_NOTE = 2000
+_SEAL_AAD = b"provenance-ledger console key v1\n"
+
+
+class ConsoleService:
+    """The console over ``ledger`` (its default log)."""
+
+    def __init__(self, ledger: Ledger, clock: Callable[[], datetime] | None = None) -> None:
+        self._ledger = ledger
+        self._clock = clock or ledger.now
+        self._store = ConsoleStore(ledger.store.engines)
+        self.staff = StaffService(self._store, self.kind_of, self._clock)
+        operator_key = ledger.config.operator_key
+        self._seal_key = (
+            crypto.signer_secret(operator_key, "console-keys") if operator_key else None
+        )
+
+    # --- organisations -----------------------------------------------------------------
+
+    def kind_of(self, org: str) -> str | None:
+        """``brand`` or ``operator`` for a registered, unrevoked actor of those roles."""
+        actor = self._actor(org)
+        if actor is None or actor.revoked_index is not None:
+            return None
+        return actor.role if actor.role in (Role.BRAND, Role.OPERATOR) else None
+
+    def brands_of(self, staff: Staff) -> list[str]:
+        """The brands whose data ``staff`` sees: its own, or every brand for the
+        operator's staff."""
+        if staff.operator:
+            return self._store.brands(self._ledger.log)
+        return [staff.org] if staff.kind == "brand" else []
+
+    def check_brand(self, staff: Staff, brand: str | None) -> None:
+        """Allow ``staff`` to see ``brand``'s data.
+
+        Raises:
+            ForbiddenError: another brand's data (or a report of no brand) for a brand's
+                staff.
+        """
+        if staff.operator:
+            return
+        if staff.kind != "brand" or brand != staff.org:
+            raise ForbiddenError("this belongs to another organisation")
+
+    def require(self, staff: Staff, action: str) -> None:
+        """Allow ``action`` for ``staff``'s role.
+
+        Raises:
+            ForbiddenError: the role does not allow it.
+        """
+        if not staff.may(action):
+            raise ForbiddenError(f"a {staff.kind} {staff.role} may not {action}")
+
+    # --- the overview and the alert queue ------------------------------------------------
+
+    def overview(self, staff: Staff) -> dict[str, Any]:
+        """Counts for the overview page: open alerts and reports, scans today, units
+        minted and recalled, the median seconds to a first response."""
+        alerts = self.alerts(staff)
+        brands = self.brands_of(staff)
+        counts = self._store.brand_counts(self._ledger.log, brands) if brands else {}
+        today = self._clock().astimezone(UTC).date().isoformat()
+        waits = sorted(a["response_seconds"] for a in alerts if a["response_seconds"] is not None)
+        scans = self._store.scans_since(self._ledger.log, brands, today) if brands else 0
+        return {
+            "open_alerts": sum(1 for a in alerts if a["source"] == "signal" and a["open"]),
+            "open_reports": sum(1 for a in alerts if a["source"] == "report" and a["open"]),
+            "scans_today": scans,
+            "units": counts.get("units", 0),
+            "recalled": counts.get("recalled", 0),
+            "median_response": waits[len(waits) // 2] if waits else None,
+            "brands": brands,
+        }
+
+    def alerts(self, staff: Staff, status: str | None = None) -> list[dict[str, Any]]:
+        """Every clone signal and report of ``staff``'s brands with its console status
+        (`STATUSES`), assignee, note, evidence and seconds to its first response; open
+        ones first, newest first. ``status`` keeps only those with that status."""
+        out: list[dict[str, Any]] = []
+        for brand in self.brands_of(staff):
+            triage = self._store.triage(brand)
+            queue = self._ledger.reports.alerts(brand)
+            for signal in queue["signals"]:
+                out.append(_signal_alert(brand, signal, triage))
+            for report in queue["reports"]:
+                out.append(_report_alert(brand, dict(report), triage))
+        if status is not None:
+            out = [a for a in out if a["status"] == status]
+        out.sort(key=lambda a: a["sort"], reverse=True)  # newest first, then open first
+        return sorted(out, key=lambda a: not a["open"])
+
+    def alert(self, staff: Staff, alert_id: str) -> dict[str, Any]:
+        """One alert of ``staff``'s brands.
+
+        Raises:
+            NotFoundError: no such alert among them (another brand's is not found, so
+                that no one learns which exist).
+        """
+        for found in self.alerts(staff):
+            if found["id"] == alert_id:
+                return found
+        raise NotFoundError(f"no alert {alert_id!r}", field="alert")
+
+    def report(self, staff: Staff, report_id: int) -> dict[str, Any]:
+        """A report with its console triage, photo excluded.
+
+        Raises:
+            NotFoundError: no such report.
+            ForbiddenError: another brand's report.
+        """
+        row = self._ledger.reports.find(report_id)
+        if row is None:
+            raise NotFoundError(f"no report {report_id}", field="report")
+        self.check_brand(staff, row["brand"])
+        triage = self._store.triage(row["brand"] or staff.org)
+        out = _report_alert(row["brand"] or "", {**row, "photo": row["photo"] is not None}, triage)
+        out["report"] = {k: v for k, v in row.items() if k not in ("photo", "client", "network")}
+        return out
+
+    def report_photo(self, staff: Staff, report_id: int) -> tuple[bytes, str]:
+        """A report's photo and media type.
+
+        Raises:
+            NotFoundError: no report or no photo.
+            ForbiddenError: another brand's report.
+        """
+        row = self._ledger.reports.find(report_id)
+        if row is None or row["photo"] is None:
+            raise NotFoundError(f"report {report_id} has no photo", field="report")
+        self.check_brand(staff, row["brand"])
+        actor = self._actor(row["brand"]) if row["brand"] else None
+        if actor is None:  # the operator's queue: shown as the operator sees it
+            actor = self._actor(self._ledger.config.operator_id)
+        assert actor is not None  # noqa: S101 - the operator is always registered
+        return self._ledger.reports.report_photo(report_id, actor)
+
+    def triage(
+        self,
+        staff: Staff,
+        alert_id: str,
+        action: str,
+        *,
+        assignee: str | None = None,
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Apply a triage ``action`` (`TRIAGE_ACTIONS`) to an alert; return it.
+
+        ``confirm`` appends a ``flag`` signed by the brand's console key on the unit
+        (and, for a report, closes it with that flag); the others change console data
+        only (a report's ``acknowledge`` also records its first response on it).
+
+        Raises:
+            ValidationError: an unknown action, an unknown assignee, a note too long,
+                an alert about no unit confirmed.
+            ForbiddenError: the role may not triage or confirm.
+            NotFoundError: no such alert for ``staff``; no console key for a confirm.
+            ConflictError: the alert is already closed or confirmed.
+            RuleError: the log refuses the flag (nothing is changed).
+        """
+        if action not in TRIAGE_ACTIONS:
+            raise ValidationError(
+                f"the action must be one of {', '.join(TRIAGE_ACTIONS)}", field="action"
+            )
+        self.require(staff, "confirm" if action == "confirm" else "triage")
+        found = self.alert(staff, alert_id)
+        if not found["open"]:
+            raise ConflictError(f"alert {alert_id} is already {found['status']}")
+        note = (note or "").strip() or None
+        if note is not None and len(note) > MAX_NOTE:
+            raise ValidationError(f"a note is at most {MAX_NOTE} characters", field="note")
+        brand, now = found["brand"], format_time(self._clock())
+        values: dict[str, Any] = {
+            "status": found["status"],
+            "assignee": found["assignee"],
+            "note": note or found["note"],
+            "first_action_at": now,
+            "updated_at": now,
+            "flag_index": found["flag_index"],
+        }
+        if action == "acknowledge":
+            values["status"] = "acknowledged"
+        elif action == "assign":
+            user = self._store.user(assignee or "")
+            if user is None or user["org"] != staff.org:
+                raise ValidationError("assign to a user of your organisation", field="assignee")
+            values.update(status="assigned", assignee=user["username"])
+        elif action == "close":
+            values["status"] = "closed"
+        elif action == "confirm":
+            values.update(status="confirmed", flag_index=self._confirm(staff, found, note))
+        if found["source"] == "report" and action in ("acknowledge", "close"):
+            actor = self._report_actor(brand)
+            self._ledger.reports.resolve_report(
+                found["report_id"],
+                by=actor,
+                action=ReportAction.ACK if action == "acknowledge" else ReportAction.CLOSE,
+                note=note,
+            )
+        self._store.set_triage(brand, alert_id, values)
+        self.staff.audit(staff.org, staff.username, action, alert_id, note)
+        return self.alert(staff, alert_id)
+
+    def _confirm(self, staff: Staff, found: dict[str, Any], note: str | None) -> int:
+        unit = found["unit"]
+        if unit is None:
+            raise ValidationError("this alert names no unit to flag", field="alert")
+        signed = self._unit_event(
+            found["brand"], "flag", unit["gtin"], unit["serial"], code=FLAG_CODE, note=note
+        )
+        if found["source"] == "report":
+            result = self._ledger.reports.resolve_report(
+                found["report_id"],
+                by=self._report_actor(found["brand"]),
+                action=ReportAction.FLAG,
+                note=note,
+                flag=signed,
+            )
+            return int(result["flag_index"] or 0)
+        return self._ledger.append(signed).receipts[0].index
+
+    def _report_actor(self, brand: str) -> ActorRecord:
+        actor = self._actor(brand) or self._actor(self._ledger.config.operator_id)
+        assert actor is not None  # noqa: S101 - the operator is always registered
+        return actor
+
+    # --- units ---------------------------------------------------------------------------
+
+    def search_units(self, staff: Staff, query: str) -> list[dict[str, Any]]:
+        """Units of ``staff``'s brands matching ``query``: serials (or their prefix),
+        GTINs, lots, or a label URL (GS1 Digital Link), each word narrowing."""
+        words = [w for w in query.strip().split() if w][:4]
+        if not words:
+            return []
+        parsed = _digital_link(words[0]) if len(words) == 1 else None
+        if parsed is not None:
+            words = [parsed.gtin, parsed.serial]
+        words = [w[:64] for w in words]
+        brands = None if staff.operator else self.brands_of(staff)
+        return self._store.find_units(self._ledger.log, brands, words, SEARCH_LIMIT)
+
+    def unit(self, staff: Staff, gtin: str, serial: str) -> dict[str, Any]:
+        """The unit view (chain, verdict, scans, claim) of one unit of ``staff``'s
+        brands, with its alerts.
+
+        Raises:
+            GS1Error: a malformed GTIN or serial.
+            NotFoundError: no such unit.
+            ForbiddenError: another brand's unit.
+        """
+        unit = gs1.UnitId(gtin=gtin, serial=serial)
+        record = self._unit(unit.gtin, unit.serial)
+        if record is None:
+            raise NotFoundError(f"no unit {unit.path()}", field="unit")
+        self.check_brand(staff, record.brand)
+        view = dict(self._ledger.unit_view(unit.gtin, unit.serial))
+        view["alerts"] = [
+            a
+            for a in self.alerts(staff)
+            if a["unit"] and (a["unit"]["gtin"], a["unit"]["serial"]) == (unit.gtin, unit.serial)
+        ]
+        view["record"] = record
+        key_id = self.key_id(record.brand)
+        view["by_console"] = {
+            e.index
+            for e in self._ledger.unit_entries(unit.gtin, unit.serial)
+            if key_id is not None and Leaf.from_bytes(e.leaf).signed.key == key_id
+        }
+        return view
+
+    def flag_unit(self, staff: Staff, gtin: str, serial: str, note: str | None) -> int:
+        """Append a ``flag`` on a unit of ``staff``'s brand, signed by its console key;
+        return its log index.
+
+        Raises:
+            ForbiddenError: the role may not confirm, or another brand's unit.
+            NotFoundError: no such unit, or no console key.
+            RuleError: the log refuses it.
+        """
+        self.require(staff, "confirm")
+        record = self._owned_unit(staff, gtin, serial)
+        signed = self._unit_event(record.brand, "flag", gtin, serial, code=FLAG_CODE, note=note)
+        index = self._ledger.append(signed).receipts[0].index
+        self.staff.audit(staff.org, staff.username, "flag", f"{gtin}/{serial}", note)
+        return index
+
+    def recall_unit(self, staff: Staff, gtin: str, serial: str, reason: str) -> int:
+        """Append a ``recall`` of one unit signed by the console key; return its index.
+
+        Raises:
+            ForbiddenError: the role may not recall, or another brand's unit.
+            NotFoundError: no such unit, or no console key.
+            ValidationError: no reason.
+            RuleError: the log refuses it (e.g. the unit is already recalled).
+        """
+        self.require(staff, "recall")
+        reason = _reason(reason)
+        record = self._owned_unit(staff, gtin, serial)
+        signed = self._unit_event(record.brand, "recall", gtin, serial, reason=reason)
+        index = self._ledger.append(signed).receipts[0].index
+        self.staff.audit(staff.org, staff.username, "recall", f"{gtin}/{serial}", reason)
+        return index
+
+    def recall_lot(self, staff: Staff, gtin: str, lot: str, reason: str) -> list[str]:
+        """Recall every unit of ``gtin`` in ``lot`` not yet recalled or decommissioned,
+        in one batch signed by the console key (all or none); return their serials.
+
+        Raises:
+            ForbiddenError: the role may not recall (a brand's staff only).
+            NotFoundError: the lot has no unit to recall, or there is no console key.
+            ValidationError: no reason, a malformed GTIN or lot.
+            RuleError: the log refuses one of them (nothing is appended).
+        """
+        self.require(staff, "recall")
+        reason = _reason(reason)
+        gs1.UnitId(gtin=gtin, serial="0")
+        lot = lot.strip()
+        if not lot or len(lot) > 20:
+            raise ValidationError("a lot is 1-20 characters", field="lot")
+        rows = self._store.lot_units(self._ledger.log, staff.org, gtin, lot)
+        todo = [r for r in rows if not r["recalled"] and not r["decommissioned"]]
+        if not todo:
+            raise NotFoundError(f"lot {lot} of {gtin} has no unit left to recall", field="lot")
+        signer = self._console_signer(staff.org)
+        events = [
+            self._sign(
+                signer,
+                staff.org,
+                "recall",
+                unit={"gtin": gtin, "serial": r["serial"]},
+                prev=r["head"],
+                reason=reason,
+            )
+            for r in todo
+        ]
+        self._ledger.append_batch(events)
+        self.staff.audit(
+            staff.org, staff.username, "recall-lot", f"{gtin} lot {lot}", f"{len(todo)}: {reason}"
+        )
+        return [r["serial"] for r in todo]
+
+    def partners(self, staff: Staff) -> list[dict[str, Any]]:
+        """The authorizations of ``staff``'s brands with their windows and whether each
+        is in force now (``active``), revoked or expired."""
+        brands = self.brands_of(staff)
+        now = format_time(self._clock())
+        out = []
+        for row in self._store.authorizations(self._ledger.log, brands) if brands else []:
+            gtins, prefixes = row["gtins"], row["prefixes"]
+            state = (
+                "revoked"
+                if row["revoked_index"] is not None
+                else "expired"
+                if row["not_after"] < now
+                else "pending"
+                if row["not_before"] > now
+                else "active"
+            )
+            scope = [x for x in f"{gtins},{prefixes}".split(",") if x]
+            out.append({**row, "scope": ", ".join(scope), "state": state})
+        return out
+
+    def audit_trail(self, staff: Staff) -> list[dict[str, Any]]:
+        """The latest staff actions of ``staff``'s organisation (the operator's admins:
+        every organisation's).
+
+        Raises:
+            ForbiddenError: the role may not manage users.
+        """
+        self.require(staff, "users")
+        return self.staff.audit_trail(None if staff.operator else staff.org)
+
+    # --- the console key -----------------------------------------------------------------
+
+    def delegate_key(self, org: str, brand_key: crypto.Signer) -> str:
+        """Make ``org``'s console key, seal and store it, and append the ``key.rotate``
+        that registers it with scope `CONSOLE_SCOPE`, signed by ``brand_key`` (a current,
+        unscoped key of the brand); return the new key's id. A former console key is
+        replaced here (the brand removes it from the log with its own key).
+
+        Raises:
+            ValidationError: ``org`` is not a registered brand; the server has no
+                operator key to seal with.
+            RuleError, SignatureError: the log refuses the rotation (nothing is stored).
+        """
+        if self.kind_of(org) != "brand":
+            raise ValidationError(f"{org!r} is not a registered brand", field="org")
+        if self._seal_key is None:
+            raise ValidationError("a read-only server cannot hold a console key", field="key")
+        private = crypto.generate_private_key()
+        public = crypto.public_key_to_b64(private.public_key())
+        signed = self._sign(
+            brand_key, org, "key.rotate", subject=org, add=[public], remove=[],
+            scope=list(CONSOLE_SCOPE),
+        )  # fmt: skip
+        self._ledger.append(signed)
+        raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        nonce = os.urandom(12)
+        sealed = nonce + AESGCM(self._seal_key).encrypt(nonce, raw, _SEAL_AAD + org.encode())
+        key_id = crypto.key_id(private.public_key())
+        self._store.put_key(
+            {
+                "org": org,
+                "key_id": key_id,
+                "sealed": sealed,
+                "created_at": format_time(self._clock()),
+            }
+        )
+        return key_id
+
+    def key_id(self, org: str) -> str | None:
+        """The id of ``org``'s console key, or None."""
+        row = self._store.key(org)
+        return str(row["key_id"]) if row else None
+
+    def _console_signer(self, org: str) -> crypto.Ed25519PrivateKey:
+        row = self._store.key(org)
+        if row is None or self._seal_key is None:
+            raise NotFoundError(
+                f"{org} has delegated no console key: run `provenance console key "
+                f"delegate {org} --as {org}`",
+                field="key",
+            )
+        sealed = bytes(row["sealed"])
+        raw = AESGCM(self._seal_key).decrypt(sealed[:12], sealed[12:], _SEAL_AAD + org.encode())
+        return crypto.Ed25519PrivateKey.from_private_bytes(raw)
+
+    def _unit_event(
+        self, brand: str, kind: str, gtin: str, serial: str, **fields: Any
+    ) -> SignedEvent:
+        record = self._unit(gtin, serial)
+        if record is None:
+            raise NotFoundError(f"no unit {gtin}/{serial}", field="unit")
+        return self._sign(
+            self._console_signer(brand),
+            brand,
+            kind,
+            unit={"gtin": gtin, "serial": serial},
+            prev=record.head,
+            **fields,
+        )
+
+    def _sign(self, key: crypto.Signer, actor: str, kind: str, **fields: Any) -> SignedEvent:
+        data = {"kind": kind, "actor": actor, "time": format_time(self._clock()), **fields}
+        event = event_from_dict({k: v for k, v in data.items() if v is not None or k == "prev"})
+        return sign_event(event, key, log=self._ledger.origin)
+
+    # --- records -------------------------------------------------------------------------
+
+    def _actor(self, actor_id: str) -> ActorRecord | None:
+        found = self._ledger.store.records(self._ledger.log, {ActorRecord: [actor_id]})
+        return next((a for a in found if isinstance(a, ActorRecord)), None)
+
+    def _unit(self, gtin: str, serial: str) -> UnitRecord | None:
+        found = self._ledger.store.records(self._ledger.log, {UnitRecord: [(gtin, serial)]})
+        return next((u for u in found if isinstance(u, UnitRecord)), None)
+
+    def _owned_unit(self, staff: Staff, gtin: str, serial: str) -> UnitRecord:
+        unit = gs1.UnitId(gtin=gtin, serial=serial)
+        record = self._unit(unit.gtin, unit.serial)
+        if record is None:
+            raise NotFoundError(f"no unit {unit.path()}", field="unit")
+        if staff.kind != "brand" or record.brand != staff.org:
+            raise ForbiddenError("only the unit's own brand signs for it from the console")
+        return record
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise ValidationError("give a reason of 1-500 characters", field="reason")
+    return reason
+
+
+def _digital_link(text: str) -> gs1.UnitId | None:
+    if "/01/" not in text:
+        return None
+    try:
+        link = gs1.parse_digital_link(text)
+    except Exception:
+        return None
+    if link.serial is None:
+        return None
+    try:
+        return gs1.UnitId(gtin=link.gtin, serial=link.serial)
+    except Exception:
+        return None
+
+
+def _signal_alert(
+    brand: str, signal: dict[str, Any] | Any, triage: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    signal = dict(signal)
+    unit = signal.get("unit")
+    where = f"{unit['gtin']}/{unit['serial']}" if unit else "-"
+    alert_id = f"signal:{where}/{signal['code']}"[:128]
+    row = triage.get(alert_id, {})
+    status = row.get("status", "new")
+    evidence = dict(signal.get("evidence") or {})
+    start = evidence.get("from") or evidence.get("first") or ""
+    first_seen = str(start.get("at", "") if isinstance(start, dict) else start)
+    return {
+        "id": alert_id,
+        "source": "signal",
+        "brand": brand,
+        "code": signal["code"],
+        "unit": unit,
+        "evidence": evidence,
+        "status": status,
+        "open": status not in ("closed", "confirmed"),
+        "assignee": row.get("assignee"),
+        "note": row.get("note"),
+        "flag_index": row.get("flag_index"),
+        "created_at": first_seen,
+        "first_action_at": row.get("first_action_at"),
+        "response_seconds": None,
+        "report_id": None,
+        "sort": first_seen,
+    }
+
+
+def _report_alert(
+    brand: str, report: dict[str, Any], triage: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    alert_id = f"report:{report['id']}"
+    row = triage.get(alert_id, {})
+    stored = report["status"]
+    if stored == ReportStatus.FLAGGED:
+        status = "confirmed"
+    elif stored == ReportStatus.CLOSED:
+        status = "closed"
+    else:
+        status = row.get("status") or ("acknowledged" if report["first_response_at"] else "new")
+        if status in ("closed", "confirmed"):  # the report itself is still open
+            status = "acknowledged"
+    unit = report.get("unit") or {"gtin": report["gtin"], "serial": report["serial"]}
+    first = report["first_response_at"]
+    seconds = None
+    if first:
+        seconds = int(
+            (
+                datetime.fromisoformat(first) - datetime.fromisoformat(report["created_at"])
+            ).total_seconds()
+        )
+    return {
+        "id": alert_id,
+        "source": "report",
+        "brand": report.get("brand") or brand,
+        "code": report["reason"],
+        "unit": {"gtin": unit["gtin"], "serial": unit["serial"]},
+        "evidence": {"text": report.get("text"), "photo": bool(report.get("photo"))},
+        "status": status,
+        "open": status not in ("closed", "confirmed"),
+        "assignee": row.get("assignee"),
+        "note": row.get("note") or report.get("note"),
+        "flag_index": report.get("flag_index"),
+        "created_at": report["created_at"],
+        "first_action_at": first,
+        "response_seconds": seconds,
+        "report_id": int(report["id"]),
+        "sort": report["created_at"],
+    }
+
+
+def scope_of(view: dict[str, Any], key_id: str | None) -> Sequence[str]:
+    """The scope of ``key_id`` in an actor view (empty if absent or unscoped)."""
+    for key in view.get("keys", []):
+        if key.get("key_id") == key_id:
+            return tuple(key.get("scope") or ())
+    return ()
