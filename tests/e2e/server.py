@@ -163,7 +163,7 @@ def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]
         world.append(w.on_unit(step[0], step[1], serial="SOLD-1", **step[2]))
     world.append(w.on_unit("recall", "acme", serial="RECALL-1", reason="battery fault"))
     ledger.close()
-    world.world = LiveWorld(w.state, w.log, w.seeds, w.auths)
+    world.world = LiveWorld(w.state, w.log, w.seeds, w.auths, w.origin)
     units = {
         "genuine": (GTIN, "SN-0001"),
         "sold": (GTIN, "SOLD-1"),

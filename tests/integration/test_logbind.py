@@ -106,7 +106,7 @@ def old_log(db_url: str) -> Iterator[tuple[Ledger, World]]:
     held it; the rules' `World` mirrors it."""
     ledger = Ledger.open(db_url, config(f"t-{uuid.uuid4().hex[:10]}"), clock=clock)
     ledger.append(_old_genesis(), NOW)
-    world = World.base(rules=None)
+    world = World.base(None, rules=None)
     world.register("shop-2", "retailer", 20)
     world.authorize("shop-2", "retailer")
     for kind, actor, fields in (

@@ -22,9 +22,8 @@ from ledger.gs1 import UnitId
 from ledger.rules.state import ActorRecord
 from ledger.verify.unitview import signers_of, verify_unit_view
 from tests.factories import GTIN, key, public_b64
-from tests.rules_factories import NOW, SERIAL, World, base
+from tests.rules_factories import NOW, ORIGIN, SERIAL, World, base
 
-ORIGIN = "test.example/view-log"
 LOG = note.Signer(ORIGIN, key(1))
 LOG_KEY = LOG.verifier.to_text()
 OTHER_LOG_KEY = note.Signer(ORIGIN, key(9)).verifier.to_text()
