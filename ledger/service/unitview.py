@@ -4,7 +4,10 @@
 inclusion proofs to that checkpoint (fetched together, O(k log n) rows), the actors,
 keys and product involved, and the scan summary; it re-checks every proof and
 signature (ledger.verify.verdict) and returns the JSON-ready view of docs/API.md:
-``{verdict, reasons, unit, entries, checkpoint, scans}``.
+``{verdict, reasons, unit, entries, checkpoint, versions, scans}``. ``versions`` carries
+the log's format and rule-set switch with the entries that prove it (the genesis and
+the ``log.upgrade``, `switch_entries`), so a client replays each entry under the rule
+set of its index, read from the log, not assumed.
 """
 
 from __future__ import annotations
@@ -18,9 +21,18 @@ from ledger.errors import LedgerError, NotFoundError
 from ledger.events import Inspect
 from ledger.label import ScannedLabel
 from ledger.rules.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
-from ledger.shapes import ActorRefShape, EntryShape, LogViewShape, UnitEntryShape, UnitInfoShape
+from ledger.shapes import (
+    ActorRefShape,
+    EntryShape,
+    LogVersionsShape,
+    LogViewShape,
+    UnitEntryShape,
+    UnitInfoShape,
+)
 from ledger.signals.places import first_scan
 from ledger.store import Store
+from ledger.stored import StoredEntry
+from ledger.verify.recompute import Switch
 from ledger.verify.verdict import ServedEntry, check_unit_chain, judge, signing_key_reasons
 from ledger.vocab import LabelState, Role, UnitState
 
@@ -92,10 +104,14 @@ def unit_view(
         for e in store.unit_entries(log, unit_id.gtin, unit_id.serial)
         if e.index < checkpoint.size
     ]
-    proofs = store.inclusion_proofs(log, [e.index for e in stored], checkpoint.size)
+    # the log's switch, proven to the same checkpoint in the same read (a unit to judge)
+    switch = switch_entries(store, log, checkpoint.size) if stored else []
+    proofs = store.inclusion_proofs(log, [e.index for e in (*stored, *switch)], checkpoint.size)
     served = [
-        ServedEntry(e.index, e.leaf, e.leaf_hash, p) for e, p in zip(stored, proofs, strict=True)
+        ServedEntry(e.index, e.leaf, e.leaf_hash, p)
+        for e, p in zip(stored, proofs[: len(stored)], strict=True)
     ]
+    versions = _versions(switch, proofs[len(stored) :]) if switch else None
     leaves = [Leaf.from_bytes(e.leaf) for e in stored]
     records = store.records(
         log, {UnitRecord: [(unit_id.gtin, unit_id.serial)], ProductRecord: [unit_id.gtin]}
@@ -133,6 +149,42 @@ def unit_view(
         "unit": None if unit is None else _unit(unit, unit_id, product, actors, label_state),
         "entries": [_entry(s, leaf, actors) for s, leaf in zip(served, leaves, strict=True)],
         "checkpoint": checkpoint.note,
+        "versions": versions,
+    }
+
+
+def switch_entries(store: Store, log: int, size: int) -> list[StoredEntry]:
+    """The entries below ``size`` that say which format and rule set the log holds from
+    which index (docs/FORMAT.md section 3.1): the genesis entry, then the log's
+    ``log.upgrade`` if it has one below ``size`` (the genesis operator's record keeps the
+    index after it, ``log_since``). Empty for an empty log.
+
+    Raises:
+        StorageError: the database failed.
+    """
+    if size < 1:
+        return []
+    genesis = store.entry(log, 0)
+    found = [genesis]
+    operator = Leaf.from_bytes(genesis.leaf).signed.event.actor
+    for record in store.records(log, {ActorRecord: [operator]}):
+        since = record.log_since if isinstance(record, ActorRecord) else None
+        if since and since - 1 < size:  # since 0: the genesis named them, no upgrade
+            found.append(store.entry(log, since - 1))
+    return found
+
+
+def _versions(entries: list[StoredEntry], proofs: list[list[bytes]]) -> LogVersionsShape:
+    """The view's ``versions``: the switch `switch_entries` give and those entries, proven."""
+    served = [
+        (ServedEntry(e.index, e.leaf, e.leaf_hash, p), Leaf.from_bytes(e.leaf))
+        for e, p in zip(entries, proofs, strict=True)
+    ]
+    switch = Switch.from_entries([(s.index, leaf.signed.event) for s, leaf in served])
+    return {
+        "format_from": switch.format_from,
+        "rules_from": switch.rules_from,
+        "entries": [entry_json(s, leaf) for s, leaf in served],
     }
 
 
@@ -145,6 +197,7 @@ def _empty_view(unit_id: gs1.UnitId) -> LogViewShape:
         "unit": None,
         "entries": [],
         "checkpoint": None,
+        "versions": None,
     }
 
 
