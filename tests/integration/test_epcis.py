@@ -88,7 +88,7 @@ def test_capture_appends_ordinary_signed_entries(world: LedgerWorld) -> None:
     receipt = ledger.epcis.capture(envelope)
     [item] = receipt.receipts
     assert not item.duplicate and item.index == receipt.size - 1
-    stored = Leaf.from_bytes(ledger.entry(item.index).leaf)
+    stored = Leaf.from_bytes(ledger.entry(item.index).leaf, ledger.origin)
     entry.verify_event(stored.signed, key(2).public_key())  # verifiable like every entry
     assert stored.signed.event.to_dict() | {"prev": None} == {
         "kind": "handoff",
