@@ -164,6 +164,9 @@ class WriteQuota:
                 could never be admitted: split it).
             StorageError: the database failed (database buckets).
         """
+        # read each event against this log, as the append will: a format-2 signature
+        # names the log's origin (JSON carries none), and its event hash does too
+        events = [e.for_log(ledger.origin) for e in events]
         checked, deferred = await run_in_threadpool(_verified_signers, ledger, events)
         if checked is None:
             return Admission(self, ledger)

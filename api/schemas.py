@@ -137,6 +137,9 @@ UnitEntry = _model(
     leaf=_b64(),
     leaf_hash=_b64(),
 )
+LogVersions = _model(
+    shapes.LogVersionsShape, "LogVersions", format_from=_index(), rules_from=_index()
+)
 Scan = _model(shapes.ScanShape, "Scan")
 ScanSummary = _model(shapes.ScanSummaryShape, "ScanSummary", count=Field(ge=0))
 UnitView = _model(

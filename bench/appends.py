@@ -41,7 +41,7 @@ QUICK = {1000: 2000, 1: 200}
 
 def open_ledger(url: str, base: Sequence[SignedEvent]) -> Ledger:
     """A ledger on ``url`` with the fixed clock, its genesis and the base world's events."""
-    config = LogConfig(origin="bench.example/log", operator_key=key(1), log_key=key(LOG_SEED))
+    config = LogConfig(origin=streams.ORIGIN, operator_key=key(1), log_key=key(LOG_SEED))
     ledger = Ledger.open(url, config, clock=lambda: NOW)
     ledger.init()
     ledger.append_batch(base)

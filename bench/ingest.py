@@ -40,7 +40,7 @@ from tests.factories import LOG_SEED, key
 
 RATE_TARGET = 0.35
 P99_TARGET_MS = 100.0
-CONFIG = LogConfig(origin="bench.example/log", operator_key=key(1), log_key=key(LOG_SEED))
+CONFIG = LogConfig(origin=streams.ORIGIN, operator_key=key(1), log_key=key(LOG_SEED))
 
 
 def bodies(events: Sequence[SignedEvent], batch: int) -> list[bytes]:

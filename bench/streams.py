@@ -1,7 +1,7 @@
 """Pre-signed, custody-like event streams for the append and storage benchmarks.
 
-Everything is signed here, before any timing, from `tests.rules_factories.World.base()`:
-its actors (brand ``acme``, courier ``ship-co``, retailer ``shop``), its keys (fixed
+Everything is signed here, before any timing, from `tests.rules_factories.World.base()`,
+for the benchmarks' log `ORIGIN` (format 2, what a new log takes from genesis): its actors (brand ``acme``, courier ``ship-co``, retailer ``shop``), its keys (fixed
 seeds), its product GTIN and its authorizations. Every event carries the world's fixed
 time, so a `Ledger` whose clock is `tests.rules_factories.NOW` accepts them, in order,
 after `base_events`.
@@ -23,13 +23,16 @@ from ledger.entry import SignedEvent
 from tests.factories import GTIN
 from tests.rules_factories import World
 
+#: the checkpoint origin of every benchmark log: the streams are signed for it
+ORIGIN = "bench.example/log"
 #: who receives a unit from its current holder
 NEXT_HOLDER = {"acme": "ship-co", "ship-co": "shop", "shop": "ship-co"}
 
 
 def base_world() -> World:
-    """The scripted base world (operator, acme, ship-co, shop, authorizations, SN-0001)."""
-    return World.base()
+    """The scripted base world (operator, acme, ship-co, shop, authorizations, SN-0001),
+    signed for `ORIGIN`."""
+    return World.base(ORIGIN)
 
 
 def base_events(world: World) -> list[SignedEvent]:

@@ -1,7 +1,8 @@
 """Raw Ed25519 verification rates: the baselines the append figures are divided by.
 
-Two verifiers over the same pre-made signatures (real event messages
-``DOMAIN_EVENT || JCS(event)`` with their signatures and signers' public keys):
+Two verifiers over the same pre-made signatures (real format-2 event messages
+``DOMAIN_EVENT_V2 || origin || "\n" || JCS(event)`` with their signatures and signers'
+public keys):
 
 - ``cryptography``: `Ed25519PublicKey.verify` (OpenSSL), what the ledger uses;
 - ``libsodium``: PyNaCl's `VerifyKey.verify` (``crypto_sign_open``), a bench-only
@@ -44,7 +45,8 @@ def samples(events: Sequence[SignedEvent]) -> list[Sample]:
     for _, seed in ACTORS.values():
         raw = crypto.public_key_to_raw(key(seed).public_key())
         public[crypto.key_id(key(seed).public_key())] = raw
-    return [(public[s.key], crypto.DOMAIN_EVENT + s.event_bytes, s.sig) for s in events]
+    # the exact signed message, domain included (format 2 names the log: ledger.entry)
+    return [(public[s.key], s.message, s.sig) for s in events]
 
 
 def _calls(which: str, items: Sequence[Sample]) -> list[tuple[Callable[..., Any], bytes, bytes]]:

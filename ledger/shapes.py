@@ -192,11 +192,25 @@ class ScanSummaryShape(TypedDict):
     first: ScanShape | None
 
 
+class LogVersionsShape(TypedDict):
+    """Which event format and rule set the log holds at which index (docs/FORMAT.md
+    section 3.1): format 2 from ``format_from`` and rule set 2 from ``rules_from`` (null:
+    not at all), and the entries that say so, each with its inclusion proof to the
+    view's checkpoint: the genesis entry (index 0) and the log's ``log.upgrade``, if it
+    has one. A client reads the switch from these entries; the two numbers are the
+    server's word, refused when the entries say otherwise."""
+
+    format_from: int | None
+    rules_from: int | None
+    entries: list[EntryShape]
+
+
 class LogViewShape(TypedDict):
     """The part of the unit view that depends on the log's contents alone.
 
     The service keeps it while the log does not grow; `UnitViewShape` adds what changes
-    without a new entry (scans, the viewer, witnesses).
+    without a new entry (scans, the viewer, witnesses). ``versions`` is null when the
+    unit has no entry (nothing to judge).
     """
 
     verdict: Verdict
@@ -207,6 +221,7 @@ class LogViewShape(TypedDict):
     #: the unit's map proof under the map root the checkpoint signs (ledger.map.proof,
     #: unpadded base64url); None before the log has a map
     map_proof: str | None
+    versions: LogVersionsShape | None
 
 
 class UnitViewShape(LogViewShape):

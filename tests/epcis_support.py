@@ -20,6 +20,7 @@ from ledger.epcis.export import Entry, export_document
 from ledger.epcis.sign import sign_document
 from ledger.events import UnitEvent
 from tests.factories import key
+from tests.rules_factories import ORIGIN
 
 DATA = Path(__file__).parent / "data" / "epcis"
 EXAMPLE = DATA / "Example_9.6.1-ObjectEventWithDigitalLink.jsonld"
@@ -76,11 +77,12 @@ def runs_by_actor(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def envelopes(
-    document: dict[str, Any], seeds: dict[str, int], head_of: Any
+    document: dict[str, Any], seeds: dict[str, int], head_of: Any, log: str | None = ORIGIN
 ) -> Iterable[tuple[str, dict[str, Any]]]:
-    """Sign each run of ``document`` as its actor (key seed from ``seeds``)."""
+    """Sign each run of ``document`` as its actor (key seed from ``seeds``), for the
+    log ``log`` (format 2; None: format 1)."""
     for actor, part in runs_by_actor(document):
-        yield actor, sign_document(part, actor, key(seeds[actor]), head_of)
+        yield actor, sign_document(part, actor, key(seeds[actor]), head_of, log)
 
 
 def custody_chain(log: Sequence[SignedEvent], gtin: str, serial: str) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """Factories for rule tests: a `World` that replays scripted events through the rules.
 
-`World.base()` is a small log: the genesis operator, a brand ``acme`` (prefix 9506000,
+`World.base()` is a small log, signed for the log `ORIGIN` in format 2 and holding
+format 2 and rule set 2 from its genesis (a log created today): the genesis operator, a brand ``acme`` (prefix 9506000,
 product GTIN 09506000134352), a courier ``ship-co``, a retailer ``shop``, an inspector
 ``insp``, customs ``customs``, one authorization each from acme, and one unit
 ``SN-0001`` with a claim commitment. Every event goes through `rules.check` and
@@ -29,6 +30,9 @@ WINDOW = {"not_before": "2026-01-01T00:00:00Z", "not_after": "2036-01-01T00:00:0
 CLAIM_CODE = "ABCD-EFGH-JKMN-PQRS-T"
 CLAIM_SALT = bytes(range(16))
 SERIAL = "SN-0001"
+#: the log the worlds' events are signed for (format 2), unless a test names another or
+#: None (format 1: the events of a log from before its ``log.upgrade``)
+ORIGIN = "test.example/log"
 
 #: actor id -> (role, key seed); the operator is registered by genesis
 ACTORS: dict[str, tuple[str, int]] = {
@@ -62,7 +66,7 @@ class World:
     seeds: dict[str, int] = field(default_factory=lambda: {a: s for a, (_, s) in ACTORS.items()})
     auths: dict[str, str] = field(default_factory=dict)
     #: the log these events are signed for (None: format 1, a log before its upgrade)
-    origin: str | None = None
+    origin: str | None = ORIGIN
 
     @property
     def index(self) -> int:
@@ -137,12 +141,15 @@ class World:
         return self.unit(serial)
 
     @classmethod
-    def genesis(cls, origin: str | None = None, **versions: int | None) -> World:
-        """A log holding only the operator's self-registration: rule set 2 from entry 0
-        unless ``versions`` say otherwise (``rules=None``: a log from before rule set 2;
-        ``format=2``: format 2 only, signed for ``origin``)."""
+    def genesis(cls, origin: str | None = ORIGIN, **versions: int | None) -> World:
+        """A log holding only the operator's self-registration, signed for ``origin``:
+        format 2 and rule set 2 from entry 0, as `Ledger.init` writes them, unless
+        ``versions`` say otherwise. ``origin=None`` signs format 1 and names rule set 2
+        alone (format 1 still open); ``origin=None, rules=None`` is a log from before the
+        versions were recorded (format 1, rule set 1, until its ``log.upgrade``)."""
         world = cls(origin=origin)
-        named = {k: v for k, v in {"rules": 2, **versions}.items() if v is not None}
+        defaults = {"format": None if origin is None else 2, "rules": 2}
+        named = {k: v for k, v in {**defaults, **versions}.items() if v is not None}
         world.do(
             "actor.register",
             "operator",
@@ -155,7 +162,7 @@ class World:
         return world
 
     @classmethod
-    def base(cls, origin: str | None = None, **versions: int | None) -> World:
+    def base(cls, origin: str | None = ORIGIN, **versions: int | None) -> World:
         """The scripted log described in the module docstring (``origin``, ``versions``:
         as `genesis`)."""
         world = cls.genesis(origin, **versions)

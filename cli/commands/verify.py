@@ -4,7 +4,9 @@ ledger.verify.recompute), or an offline proof file (cli.verify_proof).
 
 The server's verdict is a claim: when the proven chain says otherwise, one line says
 "server said X, the proven chain says Y". Signals (scans, reports) are the server's
-hints, shown apart and labelled as such.
+hints, shown apart and labelled as such. Each entry is replayed under the rule set of
+its index as the log's genesis and ``log.upgrade`` entries, proven in the view
+(``versions``), say: never an assumed one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cli.common import UsageError, emit, parse_unit, safe
 
 if TYPE_CHECKING:  # the rules load with the command, not with every `provenance` call
     from ledger.rules.state import ActorRecord, KeyRecord
+    from ledger.verify.recompute import Switch
 
 app = typer.Typer()
 
@@ -172,6 +175,9 @@ def verify(
         "served_verdict": checked.served_verdict,
         "disagreement": checked.disagreement,
         "hints": list(checked.hints),
+        "versions": None
+        if checked.switch is None
+        else {"format_from": checked.switch.format_from, "rules_from": checked.switch.rules_from},
         "entries": [
             {"index": index, "kind": e["kind"], "actor": e["actor"], "time": e["time"]}
             for index, e in shown
@@ -206,10 +212,26 @@ def verify(
         f"the log's map of heads proves this is the whole chain at size {checked.complete_at}"
         if checked.complete_at is not None
         else "completeness not proven: the log's checkpoint commits to no map of heads",
+        *_rule_sets(checked.switch),
         *hinted,
     )
     if verdict in ("unknown", "invalid") or checked.disagreement:
         raise typer.Exit(1)
+
+
+def _rule_sets(switch: Switch | None) -> list[str]:
+    """One line: which rule set judged which entries, as the log's proven entries say."""
+    if switch is None:
+        return []
+    since = switch.rules_from
+    said = (
+        "rule set 1 throughout"
+        if since is None
+        else "rule set 2 throughout"
+        if since == 0
+        else f"rule set 1 before index {since}, rule set 2 from it"
+    )
+    return [f"{said} (the log's genesis and log.upgrade entries, proven)"]
 
 
 def _brand(view: dict[str, Any]) -> str | None:

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 from ledger import gs1
 from ledger.audit.bundle import write_lines
-from ledger.entry import Leaf
 from ledger.errors import NotFoundError
 from ledger.map import proof as map_proof
 from ledger.map.trie import unit_key
 from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.service.cosigning import CosigningService
 from ledger.service.mapproofs import checkpoint_and_map_proof
+from ledger.service.unitview import switch_entries
 from ledger.store import Store
 from ledger.stored import StoredEntry
 from ledger.verify import unitproof
@@ -84,13 +84,10 @@ class ExportService:
         if not chain:
             raise NotFoundError(f"no unit {unit.gtin}/{unit.serial} in the log", field="unit")
         included = {e.index: e for e in chain}
-        # the log.upgrade, if any, so a client reads the log's switch from the log itself
-        # (the genesis, which names the versions of a new log, is always included)
-        genesis = Leaf.from_bytes(store.entry(log, 0).leaf).signed.event
-        for record in store.records(log, {ActorRecord: [genesis.actor]}):
-            since = record.log_since if isinstance(record, ActorRecord) else None
-            if since:
-                included[since - 1] = store.entry(log, since - 1)
+        # the genesis and the log.upgrade, if any, so a client reads the log's switch
+        # from the log itself (as the unit view carries them)
+        for found in switch_entries(store, log, store.head(log).size):
+            included.setdefault(found.index, found)
         pending, done = {e.key_id for e in included.values()}, set()
         while pending:  # the entries that registered each signing key, up to genesis
             key_id = pending.pop()

@@ -320,16 +320,18 @@ class Ledger:
         name: str = "Platform operator",
         recovery_wait: int | None = None,
         *,
-        event_format: int | None = None,
+        event_format: int | None = LATEST_VERSION,
     ) -> BatchReceipt | None:
         """Write the genesis entry (the operator registers itself with its registry key
         and names the log key) if the log is empty.
 
         ``recovery_wait`` (seconds) signs the log's wait before an operator's
         ``key.recover`` takes effect into the genesis entry (None: the rules' 7 days), so
-        every verifier reads it from the log. The genesis names rule set 2 and, with
-        ``event_format=2``, format 2: the log then takes only events signed for it.
-        The genesis itself is signed in format 2, for this log.
+        every verifier reads it from the log. The genesis names rule set 2 and format 2
+        (docs/FORMAT.md section 3.1): the log takes only events signed for it, from entry
+        0. ``event_format=None`` leaves format 1 open as well (a deployment whose
+        partners do not all name the log yet; a later ``log.upgrade`` closes it). The
+        genesis itself is signed in format 2, for this log.
 
         Returns the receipt, or None when the log already has entries.
         """
@@ -347,7 +349,7 @@ class Ledger:
             keys=(crypto.public_key_to_b64(key.public_key()),),
             log_key=crypto.public_key_to_b64(self.signer.private_key.public_key()),
             recovery_wait=recovery_wait,
-            # rule set 2 from entry 0; format 1 stays open until every signer names the log
+            # rule set 2 and format 2 from entry 0: a new log takes no event naming no log
             rules=LATEST_VERSION,
             format=event_format,
         )

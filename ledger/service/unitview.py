@@ -4,7 +4,10 @@
 inclusion proofs to that checkpoint (fetched together, O(k log n) rows), the actors,
 keys and product involved, and the scan summary; it re-checks every proof and
 signature (ledger.verify.verdict) and returns the JSON-ready view of docs/API.md:
-``{verdict, reasons, unit, entries, checkpoint, scans}``.
+``{verdict, reasons, unit, entries, checkpoint, versions, scans}``. ``versions`` carries
+the log's format and rule-set switch with the entries that prove it (the genesis and
+the ``log.upgrade``, `switch_entries`), so a client replays each entry under the rule
+set of its index, read from the log, not assumed.
 """
 
 from __future__ import annotations
@@ -21,9 +24,18 @@ from ledger.label import ScannedLabel
 from ledger.map.trie import unit_key
 from ledger.rules.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
 from ledger.service.mapproofs import checkpoint_and_map_proof
-from ledger.shapes import ActorRefShape, EntryShape, LogViewShape, UnitEntryShape, UnitInfoShape
+from ledger.shapes import (
+    ActorRefShape,
+    EntryShape,
+    LogVersionsShape,
+    LogViewShape,
+    UnitEntryShape,
+    UnitInfoShape,
+)
 from ledger.signals.places import first_scan
 from ledger.store import Store
+from ledger.stored import StoredEntry
+from ledger.verify.recompute import Switch
 from ledger.verify.verdict import (
     Reason,
     ServedEntry,
@@ -65,6 +77,8 @@ class UnitBase:
     nbytes: int
     #: the unit's map proof under the map root the checkpoint signs (None: no map)
     map_proof: str | None = None
+    #: the genesis and log.upgrade entries, proven: which rules hold where (None: no entries)
+    versions: LogVersionsShape | None = None
 
 
 class ViewCache:
@@ -165,10 +179,14 @@ def build_base(
         for e in store.unit_entries(log, unit_id.gtin, unit_id.serial)
         if e.index < checkpoint.size
     ]
-    proofs = store.inclusion_proofs(log, [e.index for e in stored], checkpoint.size)
+    # the log's switch, proven to the same checkpoint in the same read (a unit to judge)
+    switch = switch_entries(store, log, checkpoint.size) if stored else []
+    proofs = store.inclusion_proofs(log, [e.index for e in (*stored, *switch)], checkpoint.size)
     served = [
-        ServedEntry(e.index, e.leaf, e.leaf_hash, p) for e, p in zip(stored, proofs, strict=True)
+        ServedEntry(e.index, e.leaf, e.leaf_hash, p)
+        for e, p in zip(stored, proofs[: len(stored)], strict=True)
     ]
+    versions = _versions(switch, proofs[len(stored) :]) if switch else None
     leaves = [Leaf.from_bytes(e.leaf) for e in stored]
     records = store.records(
         log, {UnitRecord: [(unit_id.gtin, unit_id.serial)], ProductRecord: [unit_id.gtin]}
@@ -210,6 +228,7 @@ def build_base(
         label_keys=_label_keys(store, log, unit),
         nbytes=_estimate(served, len(checkpoint.note)),
         map_proof=proof_text,
+        versions=versions,
     )
 
 
@@ -240,6 +259,42 @@ def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) 
         "entries": base.entries,
         "checkpoint": base.checkpoint,
         "map_proof": base.map_proof,
+        "versions": base.versions,
+    }
+
+
+def switch_entries(store: Store, log: int, size: int) -> list[StoredEntry]:
+    """The entries below ``size`` that say which format and rule set the log holds from
+    which index (docs/FORMAT.md section 3.1): the genesis entry, then the log's
+    ``log.upgrade`` if it has one below ``size`` (the genesis operator's record keeps the
+    index after it, ``log_since``). Empty for an empty log.
+
+    Raises:
+        StorageError: the database failed.
+    """
+    if size < 1:
+        return []
+    genesis = store.entry(log, 0)
+    found = [genesis]
+    operator = Leaf.from_bytes(genesis.leaf).signed.event.actor
+    for record in store.records(log, {ActorRecord: [operator]}):
+        since = record.log_since if isinstance(record, ActorRecord) else None
+        if since and since - 1 < size:  # since 0: the genesis named them, no upgrade
+            found.append(store.entry(log, since - 1))
+    return found
+
+
+def _versions(entries: list[StoredEntry], proofs: list[list[bytes]]) -> LogVersionsShape:
+    """The view's ``versions``: the switch `switch_entries` give and those entries, proven."""
+    served = [
+        (ServedEntry(e.index, e.leaf, e.leaf_hash, p), Leaf.from_bytes(e.leaf))
+        for e, p in zip(entries, proofs, strict=True)
+    ]
+    switch = Switch.from_entries([(s.index, leaf.signed.event) for s, leaf in served])
+    return {
+        "format_from": switch.format_from,
+        "rules_from": switch.rules_from,
+        "entries": [entry_json(s, leaf) for s, leaf in served],
     }
 
 
@@ -261,6 +316,7 @@ def _empty_view() -> LogViewShape:
         "entries": [],
         "checkpoint": None,
         "map_proof": None,
+        "versions": None,
     }
 
 

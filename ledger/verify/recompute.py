@@ -25,9 +25,10 @@ A chain the rules refuse is ``invalid`` (reason ``chain-broken``, naming the rul
 
 Which rule set and event format hold at each index is the log's own record (`Switch`:
 the genesis entry's ``format``/``rules``, or the next index after a ``log.upgrade``;
-docs/FORMAT.md section 3.1): a unit proof carries those entries, proven; without them
-the replay assumes what a log created today holds (rule set 2 from entry 0, format 1
-still taken). A format-1 entry at or after the format switch breaks the chain.
+docs/FORMAT.md section 3.1): a unit proof and a unit view carry those entries, proven,
+and the caller reads the switch from them (`Switch.from_entries`); the replay takes no
+default, so no client judges a chain by an assumed rule set. A format-1 entry at or
+after the format switch breaks the chain.
 
 Signals (scans, reports: ``post-claim-scans``, ``many-scanners``, ``reported``, ...) are
 not in the log: they are server hints (`hints`), kept apart and labelled, never part of
@@ -75,10 +76,11 @@ _ALWAYS = ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")
 @dataclass(frozen=True)
 class Switch:
     """From which log index format 2 (``format_from``) and rule set 2 (``rules_from``)
-    hold, as the log records it; None: not at all (format 1 and rule set 1 throughout)."""
+    hold, as the log records it; None: not at all (format 1 and rule set 1 throughout).
+    A log created today is ``Switch(0, 0)``."""
 
-    format_from: int | None = None
-    rules_from: int | None = 0
+    format_from: int | None
+    rules_from: int | None
 
     def at(self, index: int) -> tuple[int, int]:
         """(event format required, rule set) at ``index``."""
@@ -180,7 +182,7 @@ def recompute(
     label: LabelState = LabelState.ABSENT,
     failures: Sequence[Reason] = (),
     keys: Mapping[str, KeyRecord] | None = None,
-    switch: Switch = Switch(),
+    switch: Switch,
 ) -> Recomputed:
     """The unit's verdict and reasons from its proven ``chain`` (index, leaf), in order.
 
@@ -194,8 +196,8 @@ def recompute(
         keys: the records of the keys that signed the chain, when the client holds them
             (``GET /v1/actors/{id}``): a key reported compromised or recently recovered
             gives the same cautions as on the server (`signing_key_reasons`).
-        switch: the log's format and rule-set switch (`Switch`; default: a log
-            created today).
+        switch: the log's format and rule-set switch, as the proven genesis and
+            ``log.upgrade`` entries give it (`Switch.from_entries`).
     """
     unit, broken = replay(chain, actors, switch)
     events = [leaf.signed.event for _, leaf in chain]
@@ -214,7 +216,7 @@ def recompute(
 def replay(
     chain: Sequence[tuple[int, Leaf]],
     actors: Mapping[str, ActorRecord],
-    switch: Switch = Switch(),
+    switch: Switch,
 ) -> tuple[UnitRecord | None, list[Reason]]:
     """Replay the unit's events through ledger.rules' custody rules (module docstring);
     the unit's record (None for an empty chain) and a ``chain-broken`` reason at the

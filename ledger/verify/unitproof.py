@@ -241,7 +241,7 @@ def verify(
         switch: Switch | None = Switch.from_entries([(i, lf.signed.event) for i, lf in leaves])
     except ValueError:
         switch = None  # step (4) refuses such a proof: nobody vouches for the keys
-    _check_signatures(leaves, switch or Switch())  # (4)
+    _check_signatures(leaves, switch or Switch(None, None))  # (4)
     if switch is None:
         raise ProofError("the proof lacks entry 0", field="entries")
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)

@@ -8,7 +8,10 @@ signed by the pinned log key, every leaf hashes to its hash and is included in t
 checkpoint, every event is signed by a key the client trusts for its actor, and each
 event extends the previous one. Any failure makes the verdict ``invalid``, whatever
 the log said. Then the verdict and its reasons are computed again from the proven chain
-alone (ledger.verify.recompute), never taken from the server: a server that says
+alone (ledger.verify.recompute), never taken from the server, each entry under the
+rule set of its index as the view's ``versions`` prove it (`proven_switch`: the genesis
+and ``log.upgrade`` entries, included in the same checkpoint; a view whose numbers
+those entries do not give is ``invalid``). A server that says
 ``genuine`` of a sold unit is contradicted (``served_verdict`` keeps what it said, and
 `UnitViewCheck.disagreement` says it in one line). The served reasons that come from
 outside the log (signals, reports) are kept apart as ``hints``.
@@ -23,14 +26,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import codec, crypto, label
+from ledger import codec, crypto, label, merkle, note
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
+from ledger.events import ActorRegister, LogUpgrade
 from ledger.gs1 import UnitId
 from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.shapes import ReasonShape
 from ledger.verify.complete import check_complete
-from ledger.verify.recompute import disagreement, hints, recompute
+from ledger.verify.recompute import Switch, disagreement, hints, recompute
 from ledger.verify.verdict import INVALID, Reason, ServedEntry, check_unit_chain
 from ledger.vocab import LabelState, ReasonCode
 
@@ -49,6 +53,8 @@ class UnitViewCheck:
         served_verdict: the verdict the server said (a claim, not evidence).
         hints: the served reasons from outside the log (signals, reports), each with
             ``"hint": true``; never part of ``verdict``.
+        switch: the log's format and rule-set switch the view's proven ``versions``
+            entries gave, under which the chain was judged (None: not judged).
     """
 
     verdict: str
@@ -57,6 +63,7 @@ class UnitViewCheck:
     checked: int
     served_verdict: str = ""
     hints: tuple[ReasonShape, ...] = ()
+    switch: Switch | None = None
     #: the map of heads proved the chain whole (or the unit absent) at this log size;
     #: None when completeness was not checked (no unit named, or a log before maps)
     complete_at: int | None = None
@@ -144,6 +151,11 @@ def verify_unit_view(
             )
         elif not failures:
             failures = check_unit_chain(served, checkpoint, verifier_key, public_keys)
+    switch: Switch | None = None
+    if served and not failures:  # which rules hold where: from the log, proven
+        switch, failures = proven_switch(
+            view.get("versions"), str(view["checkpoint"]), verifier_key
+        )
     said = str(view.get("verdict"))
     given = tuple(hints(view.get("reasons") or []))
     complete_at = None
@@ -164,9 +176,74 @@ def verify_unit_view(
     chain = [(s.index, Leaf.from_bytes(s.leaf, origin)) for s in served]
     facts = dict(actors or {})
     state = _label(chain, label_signature, brand_keys or _commission_key(chain, public_keys))
-    result = recompute(chain, facts, label=state, keys=keys)
+    # no entry (an unknown unit): nothing is replayed, under any switch
+    result = recompute(chain, facts, label=state, keys=keys, switch=switch or Switch(0, 0))
     reasons = [r.to_dict() for r in result.reasons]
-    return UnitViewCheck(str(result.verdict), reasons, (), len(served), said, given, complete_at)
+    return UnitViewCheck(
+        str(result.verdict), reasons, (), len(served), said, given, switch, complete_at
+    )
+
+
+def proven_switch(
+    versions: object, checkpoint_text: str, verifier_key: str
+) -> tuple[Switch | None, list[Reason]]:
+    """The log's format and rule-set switch as the view's ``versions`` prove it, or the
+    reasons it does not (docs/API.md, the unit view; docs/FORMAT.md section 3.1).
+
+    Steps: (1) the checkpoint verifies under the pinned key; (2) every ``versions`` entry
+    hashes to its leaf hash and is included in that checkpoint at its index; (3) the
+    entry at index 0 is there and is the genesis (an operator registering itself), every
+    other one a ``log.upgrade``; (4) the switch those entries give (`Switch.from_entries`)
+    is the one the view states in ``format_from`` and ``rules_from``: a server that
+    moves the switch, or names one its entries do not show, is refused.
+
+    Inclusion proves an entry is the log's at its index; its signature, like the rules'
+    acceptance of every entry, is the audit's to check (ledger.audit). A log that hides
+    its ``log.upgrade`` (an old log's only one) is not caught here: an audit replays it.
+    """
+
+    def fail(why: str, evidence: dict[str, Any] | None = None) -> tuple[None, list[Reason]]:
+        message = f"the log's format and rule set are not proven: {why}"
+        return None, [Reason(ReasonCode.PROOF_INVALID, message, evidence or {})]
+
+    if not isinstance(versions, Mapping) or not isinstance(versions.get("entries"), list):
+        return fail("the view carries no versions")
+    try:  # (1)
+        checkpoint = note.verify_checkpoint(checkpoint_text, verifier_key)
+    except LedgerError as e:
+        return None, [
+            Reason(ReasonCode.CHECKPOINT_INVALID, f"the log's checkpoint does not verify: {e}")
+        ]
+    events = []
+    for position, item in enumerate(versions["entries"]):
+        try:  # (2)
+            served = _served(item)
+            if merkle.leaf_hash(served.leaf) != served.leaf_hash:
+                raise ValueError("its hash does not match")
+            merkle.verify_inclusion(
+                served.leaf_hash, served.index, checkpoint.size, served.proof, checkpoint.root
+            )
+            event = Leaf.from_bytes(served.leaf, checkpoint.origin).signed.event
+        except (LedgerError, KeyError, TypeError, ValueError) as e:
+            index = item.get("index", position) if isinstance(item, Mapping) else position
+            return fail(f"an entry is not proven in the log ({e})", {"index": index})
+        genesis = isinstance(event, ActorRegister) and event.subject == event.actor
+        if not (genesis if served.index == 0 else isinstance(event, LogUpgrade)):  # (3)
+            why = "index 0 is not the genesis" if served.index == 0 else "not a log.upgrade"
+            return fail(why, {"index": served.index})
+        events.append((served.index, event))
+    try:
+        switch = Switch.from_entries(events)
+    except ValueError:
+        return fail("the genesis entry (index 0) is missing")
+    stated = (versions.get("format_from"), versions.get("rules_from"))
+    if stated != (switch.format_from, switch.rules_from):  # (4)
+        return fail(
+            f"the view says format 2 from {stated[0]} and rule set 2 from {stated[1]}; "
+            f"its entries say {switch.format_from} and {switch.rules_from}",
+            {"format_from": switch.format_from, "rules_from": switch.rules_from},
+        )
+    return switch, []
 
 
 def _commission_key(chain: list[tuple[int, Leaf]], public_keys: Mapping[str, str]) -> list[str]:

@@ -157,6 +157,12 @@ VERIFY = _object(
         "served_verdict": {"type": "string"},
         "disagreement": {"type": ["string", "null"]},
         "hints": {"type": "array", "items": {"type": "object"}},
+        "versions": {
+            "oneOf": [
+                {"type": "null"},
+                _object({"format_from": _NULLABLE_INDEX, "rules_from": _NULLABLE_INDEX}),
+            ]
+        },
         "entries": {
             "type": "array",
             "items": _object(

@@ -28,7 +28,7 @@ from api.app import app_from_env
 from cli.hammer.server import ServerProcess, free_port
 from ledger import crypto
 from ledger.entry import SignedEvent
-from ledger.events import format_time
+from ledger.events import LATEST_VERSION, format_time
 from ledger.rules.state import Record
 from ledger.service.config import write_key_file
 from ledger.service.ledger import Ledger
@@ -147,10 +147,15 @@ __all__ = [
 ]
 
 
-def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]]]:
-    """Write the base world plus a sold and a recalled unit; return them by story."""
+def seed(
+    db_url: str, name: str, event_format: int | None = LATEST_VERSION
+) -> tuple[LedgerWorld, dict[str, tuple[str, str]]]:
+    """Write the base world plus a sold and a recalled unit, signed for the log (format
+    2); return them by story. The log holds format 2 from genesis, as every new log;
+    ``event_format=None``: it still takes format 1 until its ``log.upgrade``
+    (`Ledger.init`)."""
     ledger = Ledger.open(db_url, config(name), clock=clock)
-    ledger.init(name="Registry")
+    ledger.init(name="Registry", event_format=event_format)
     world = LedgerWorld.base(ledger)
     w = world.world
     for serial in ("SOLD-1", "RECALL-1"):
@@ -163,7 +168,7 @@ def seed(db_url: str, name: str) -> tuple[LedgerWorld, dict[str, tuple[str, str]
         world.append(w.on_unit(step[0], step[1], serial="SOLD-1", **step[2]))
     world.append(w.on_unit("recall", "acme", serial="RECALL-1", reason="battery fault"))
     ledger.close()
-    world.world = LiveWorld(w.state, w.log, w.seeds, w.auths)
+    world.world = LiveWorld(w.state, w.log, w.seeds, w.auths, w.origin)
     units = {
         "genuine": (GTIN, "SN-0001"),
         "sold": (GTIN, "SOLD-1"),
@@ -209,15 +214,17 @@ def start(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     name: str | None = None,
+    event_format: int | None = LATEST_VERSION,
 ) -> LiveServer:
     """Seed a fresh log in ``db_url`` and serve it under uvicorn on a random port.
 
     ``name`` (default: random) names the log; the seeded entries are the same bytes
     whatever the database, so two databases seeded under one name share a history
     prefix (an operator rewriting its log keeps the key and the origin).
+    ``event_format``: as `seed`.
     """
     name = name or f"e2e-{uuid.uuid4().hex[:8]}"
-    world, units = seed(db_url, name)
+    world, units = seed(db_url, name, event_format)
     port = free_port()
     env = server_env(db_url, tmp, name, f"http://127.0.0.1:{port}", extra_env)
     server = ServerProcess(env, port=port, workers=workers)

@@ -37,11 +37,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def two_servers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
-    """Logs A and B in one database, one server each, the same operator key."""
+    """Logs A and B in one database, one server each, the same operator key; both still
+    take format 1 until their log.upgrade (a new log holds format 2 from genesis, so
+    there would be nothing to upgrade)."""
     url = _database(request, tmp_path_factory.mktemp("cross"))
-    a = start(url, tmp_path_factory.mktemp("a"))
+    a = start(url, tmp_path_factory.mktemp("a"), event_format=None)
     try:
-        b = start(url, tmp_path_factory.mktemp("b"))
+        b = start(url, tmp_path_factory.mktemp("b"), event_format=None)
     except BaseException:
         a.stop()
         raise
@@ -141,3 +143,27 @@ def test_the_cli_signs_for_the_served_log_and_upgrades_it(
     done = _cli(a, tmp_path, *register.split())
     assert done.returncode == 0, done.stderr
     assert a.get("/v1/actors/latecomer").json()["role"] == "retailer"
+
+
+def test_verify_replays_under_the_switch_the_served_log_proves(
+    two_servers: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    """`provenance verify` against B once upgraded: B's genesis named rule set 2 and its
+    log.upgrade format 2, and the CLI reports the switch it read from those proven
+    entries (not one it assumed)."""
+    _, b = two_servers
+    upgrade = b.post(
+        "/v1/entries", json=_operator("log.upgrade", _origin(b), format=2, rules=2).to_dict()
+    )
+    assert upgrade.status_code in (201, 422), upgrade.text  # 422: an earlier test upgraded B
+    gtin, serial = b.units["sold"]
+    done = _cli(b, tmp_path, "verify", f"{gtin}/{serial}")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["verdict"] == "caution" and report["disagreement"] is None
+    versions = report["versions"]
+    assert versions["rules_from"] == 0
+    assert isinstance(versions["format_from"], int) and versions["format_from"] > 0
+    served = b.get(f"/v1/units/{gtin}/{serial}").json()["versions"]
+    assert [e["event"]["kind"] for e in served["entries"]] == ["actor.register", "log.upgrade"]
+    assert served["entries"][1]["index"] + 1 == versions["format_from"]

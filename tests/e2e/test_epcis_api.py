@@ -30,7 +30,8 @@ def size(server: Served) -> int:
 def head_over_http(server: Served) -> Any:
     def head(unit: Any) -> str:
         view = server.get(f"/v1/units/{unit.gtin}/{unit.serial}").json()
-        leaf = Leaf.from_bytes(codec.b64url_decode(view["entries"][-1]["leaf"]))
+        origin = view["checkpoint"].split("\n", 1)[0]  # format 2: the hash names the log
+        leaf = Leaf.from_bytes(codec.b64url_decode(view["entries"][-1]["leaf"]), origin)
         return codec.b64url_encode(leaf.signed.hash)
 
     return head
@@ -95,7 +96,11 @@ def test_capture_appends_and_refusals_list_each_event(asgi_server: Served) -> No
     server = asgi_server
     gtin, serial = server.units["genuine"]
     envelope = sign_document(
-        handoff_document(gtin, serial, "ship-co"), "acme", key(2), head_over_http(server)
+        handoff_document(gtin, serial, "ship-co"),
+        "acme",
+        key(2),
+        head_over_http(server),
+        server.world.world.origin,
     )
     # tampered: the recipient changed after signing
     forged = copy.deepcopy(envelope)

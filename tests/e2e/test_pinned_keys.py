@@ -96,7 +96,8 @@ def grow(db: Path, name: str, serials: list[str]) -> None:
     try:
         for serial in serials:
             unit = {"gtin": GTIN, "serial": serial}
-            ledger.append(World().sign("commission", "acme", unit=unit, prev=None), clock())
+            signed = World(origin=ledger.origin).sign("commission", "acme", unit=unit, prev=None)
+            ledger.append(signed, clock())
     finally:
         ledger.close()
 

@@ -214,8 +214,9 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def _beta_events() -> list[SignedEvent]:
-    """Log b's operator (key 9) registers brand beta, which registers and mints B-1."""
-    world = LiveWorld()
+    """Log b's operator (key 9) registers brand beta, which registers and mints B-1
+    (signed for log b)."""
+    world = LiveWorld(origin="test.example/log/b")
     world.seeds.update(operator=9, beta=10)
     register = world.sign(
         "actor.register",

@@ -21,7 +21,7 @@ BATCH = 50
 def main(url: str, log: str, run: int) -> None:
     """Append batches forever (the parent kills this process)."""
     ledger = Ledger.open(url, config(log), clock=clock)
-    signer = World.base()
+    signer = World.base(ledger.origin)
     batch = 0
     print(json.dumps({"ready": True}), flush=True)
     while True:

@@ -20,7 +20,7 @@ from tests.rules_factories import TIME, World
 def race(url: str, log: str, worker: int, count: int, shared: int) -> dict[str, object]:
     """Append ``count`` events: even steps inspect a shared unit, odd ones commission."""
     ledger = Ledger.open(url, config(log), clock=clock)
-    signer = World.base()  # only for its keys and signing helpers
+    signer = World.base(ledger.origin)  # only for its keys and signing helpers
     acked, conflicts, errors = [], 0, []
     for step in range(count):
         if step % 2 == 0:

@@ -63,7 +63,7 @@ class SignalWorld:
         event = event_from_dict(
             {"kind": kind, "actor": actor, "time": format_time(self.clock.now), **fields}
         )
-        return self.ledger.append(entry.sign_event(event, key(seed), log=None))
+        return self.ledger.append(entry.sign_event(event, key(seed), log=self.ledger.origin))
 
     def mint(self, serial: str) -> str:
         """Commission ``serial`` with a fresh claim code; return the code."""

@@ -34,6 +34,8 @@ from tests.rules_factories import World
 GTIN_B = "09506001000014"
 PROBLEM = "urn:provenance-ledger:problem:"
 JSON = {"Accept": "application/json"}
+#: the two logs' origins: each log's events are signed for it
+ORIGIN_A, ORIGIN_B = "test.example/log/a", "test.example/log/b"
 
 
 def write_config(tmp: Path, url_a: str, url_b: str) -> Path:
@@ -47,13 +49,13 @@ def write_config(tmp: Path, url_a: str, url_b: str) -> Path:
 default = "a"
 
 [logs.a]
-origin = "test.example/log/a"
+origin = "{ORIGIN_A}"
 database = "{url_a}"
 operator_key = "a.pem"
 checkpoint_key = "a-log.pem"
 
 [logs.b]
-origin = "test.example/log/b"
+origin = "{ORIGIN_B}"
 database = "{url_b}"
 operator_key = "b.pem"
 checkpoint_key = "b-log.pem"
@@ -92,8 +94,9 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 
 
 def beta_events(genesis: SignedEvent) -> list[SignedEvent]:
-    """In log b: operator (key 9) registers brand beta, which registers and mints a unit."""
-    world = World()
+    """In log b: operator (key 9) registers brand beta, which registers and mints a unit
+    (signed for log b)."""
+    world = World(origin=ORIGIN_B)
     world.seeds.update(operator=9, beta=10)
     world.accept(genesis)
     register = world.sign(
@@ -120,7 +123,7 @@ def test_units_land_in_their_brands_log_and_are_found_there(deployment: Deployme
     app = create_app(settings, deployment=deployment)
 
     async def story(client: httpx.AsyncClient) -> None:
-        genesis_b = Leaf.from_bytes(b.entry(0).leaf).signed
+        genesis_b = Leaf.from_bytes(b.entry(0).leaf, ORIGIN_B).signed
         for signed in beta_events(genesis_b):  # through the single-log URL: routed to b
             assert (await client.post("/v1/entries", json=signed.to_dict())).status_code == 201
         assert b.head().size == 4
@@ -158,7 +161,7 @@ def test_units_land_in_their_brands_log_and_are_found_there(deployment: Deployme
 def test_writes_to_the_wrong_log_or_an_unknown_log_are_refused(deployment: Deployment) -> None:
     a, b = deployment.for_log("a"), deployment.for_log("b")
     before = (a.head(), b.head())
-    events = beta_events(Leaf.from_bytes(b.entry(0).leaf).signed)
+    events = beta_events(Leaf.from_bytes(b.entry(0).leaf, ORIGIN_B).signed)
 
     async def story(client: httpx.AsyncClient) -> None:
         wrong = await client.post("/logs/a/v1/entries", json=events[0].to_dict())
@@ -168,7 +171,7 @@ def test_writes_to_the_wrong_log_or_an_unknown_log_are_refused(deployment: Deplo
         unknown = await client.get("/logs/zzz/v1/checkpoint")
         assert unknown.status_code == 404
         assert unknown.headers["content-type"].startswith("application/problem+json")
-        acme_unit = World.base().log[-1]  # acme's commission: log a
+        acme_unit = World.base(ORIGIN_A).log[-1]  # acme's commission: log a
         mixed = {"events": [events[0].to_dict(), acme_unit.to_dict()]}
         spans = await client.post("/v1/entries:batch", json=mixed)
         assert spans.status_code == 422

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -38,7 +39,7 @@ EXAMPLE_GTIN = "70614141123451"
 def head(ledger: Ledger, gtin: str, serial: str) -> str:
     """The unit's head as the service stores it."""
     last = ledger.unit_entries(gtin, serial)[-1]
-    return codec.b64url_encode(Leaf.from_bytes(last.leaf).signed.hash)
+    return codec.b64url_encode(Leaf.from_bytes(last.leaf, ledger.origin).signed.hash)
 
 
 def head_in(ledger: Ledger) -> Any:
@@ -83,11 +84,11 @@ def shipping_document(to: str = "shop") -> dict[str, Any]:
 
 def test_capture_appends_ordinary_signed_entries(world: LedgerWorld) -> None:
     ledger = world.ledger
-    envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger))
+    envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger), ledger.origin)
     receipt = ledger.epcis.capture(envelope)
     [item] = receipt.receipts
     assert not item.duplicate and item.index == receipt.size - 1
-    stored = Leaf.from_bytes(ledger.entry(item.index).leaf)
+    stored = Leaf.from_bytes(ledger.entry(item.index).leaf, ledger.origin)
     entry.verify_event(stored.signed, key(2).public_key())  # verifiable like every entry
     assert stored.signed.event.to_dict() | {"prev": None} == {
         "kind": "handoff",
@@ -151,8 +152,12 @@ def test_gs1_example_is_appended_when_its_units_and_parties_exist(world: LedgerW
     ]
     shipper = {**document, "epcisBody": {"eventList": [first]}}
     receiver = {**document, "epcisBody": {"eventList": [second]}}
-    shipped = ledger.epcis.capture(sign_document(shipper, "gs1-brand", key(9), head_in(ledger)))
-    received = ledger.epcis.capture(sign_document(receiver, "shop", key(5), head_in(ledger)))
+    shipped = ledger.epcis.capture(
+        sign_document(shipper, "gs1-brand", key(9), head_in(ledger), ledger.origin)
+    )
+    received = ledger.epcis.capture(
+        sign_document(receiver, "shop", key(5), head_in(ledger), ledger.origin)
+    )
     assert len(shipped.receipts) == 2 and len(received.receipts) == 1  # one entry per EPC
     for serial, chain in (
         ("2017", [("commission", "gs1-brand"), ("handoff", "gs1-brand")]),
@@ -189,7 +194,9 @@ def sign_document_lenient(document: dict[str, Any], actor: str, ledger: Ledger) 
         one = {**document, "epcisBody": {"eventList": [event]}}
         try:
             signed.append(
-                sign_document(one, actor, key(keys[actor]), head_in(ledger))["signatures"][0]
+                sign_document(one, actor, key(keys[actor]), head_in(ledger), ledger.origin)[
+                    "signatures"
+                ][0]
             )
         except CaptureRefusedError:
             signed.append([])
@@ -212,7 +219,7 @@ def test_gs1_example_on_units_never_commissioned_names_the_rule(world: LedgerWor
         {"type": "possessing_party", "destination": "urn:provenance-ledger:actor:shop"}
     ]
     unknown = sign_document(
-        document, "ship-co", key(4), lambda unit: codec.b64url_encode(bytes(32))
+        document, "ship-co", key(4), lambda unit: codec.b64url_encode(bytes(32)), ledger.origin
     )
     with pytest.raises(CaptureRefusedError) as refused:
         ledger.epcis.capture(unknown)
@@ -235,7 +242,9 @@ def test_gs1_example_with_its_2005_times_is_stale(world: LedgerWorld) -> None:
     ]
     only = {**document, "epcisBody": {"eventList": [first]}}
     with pytest.raises(CaptureRefusedError) as refused:
-        ledger.epcis.capture(sign_document(only, "gs1-brand", key(9), head_in(ledger)))
+        ledger.epcis.capture(
+            sign_document(only, "gs1-brand", key(9), head_in(ledger), ledger.origin)
+        )
     assert refusals(refused.value) == [(0, 0, "stale-time", "time")]
     assert dump(ledger) == before
 
@@ -243,7 +252,7 @@ def test_gs1_example_with_its_2005_times_is_stale(world: LedgerWorld) -> None:
 # --- forged, tampered, replayed ---------------------------------------------------------
 
 
-def _tampered(envelope: dict[str, Any], how: str) -> dict[str, Any]:
+def _tampered(envelope: dict[str, Any], how: str, origin: str) -> dict[str, Any]:
     forged = copy.deepcopy(envelope)
     event = forged["document"]["epcisBody"]["eventList"][0]
     if how == "document":
@@ -261,7 +270,11 @@ def _tampered(envelope: dict[str, Any], how: str) -> dict[str, Any]:
     elif how == "other-key":
         # signed by a key that is not acme's, under acme's key id
         other = sign_document(
-            shipping_document(), "acme", key(99), lambda u: envelope["signatures"][0][0]["prev"]
+            shipping_document(),
+            "acme",
+            key(99),
+            lambda u: envelope["signatures"][0][0]["prev"],
+            origin,
         )
         forged["signatures"] = other["signatures"]
     return forged
@@ -272,10 +285,10 @@ def test_forged_or_tampered_envelopes_are_refused_and_nothing_changes(
     world: LedgerWorld, how: str
 ) -> None:
     ledger = world.ledger
-    envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger))
+    envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger), ledger.origin)
     before = dump(ledger)
     with pytest.raises(CaptureRefusedError) as refused:
-        ledger.epcis.capture(_tampered(envelope, how))
+        ledger.epcis.capture(_tampered(envelope, how, ledger.origin))
     assert refusals(refused.value) == [(0, 0, "bad-signature", None)]
     assert refused.value.status == 403
     assert dump(ledger) == before
@@ -284,9 +297,9 @@ def test_forged_or_tampered_envelopes_are_refused_and_nothing_changes(
 
 def test_a_changed_prev_is_a_bad_signature_and_a_moved_head_a_conflict(world: LedgerWorld) -> None:
     ledger = world.ledger
-    envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger))
+    envelope = sign_document(shipping_document(), "acme", key(2), head_in(ledger), ledger.origin)
     with pytest.raises(CaptureRefusedError) as refused:
-        ledger.epcis.capture(_tampered(envelope, "prev"))
+        ledger.epcis.capture(_tampered(envelope, "prev", ledger.origin))
     assert refusals(refused.value) == [(0, 0, "bad-signature", None)]
     world.append(world.world.on_unit("inspect", "insp", result="pass"))
     before = dump(ledger)
@@ -300,7 +313,7 @@ def test_a_changed_prev_is_a_bad_signature_and_a_moved_head_a_conflict(world: Le
 def test_unknown_key_and_malformed_envelopes_are_refused_whole(world: LedgerWorld) -> None:
     ledger = world.ledger
     before = dump(ledger)
-    stranger = sign_document(shipping_document(), "acme", key(98), head_in(ledger))
+    stranger = sign_document(shipping_document(), "acme", key(98), head_in(ledger), ledger.origin)
     with pytest.raises(UnknownKeyError) as unknown:
         ledger.epcis.capture(stranger)
     assert unknown.value.field == "key"
@@ -353,9 +366,13 @@ def _story(world: LedgerWorld) -> None:
 
 
 @pytest.fixture
-def fresh(db_url: str) -> Iterator[LedgerWorld]:
-    """A second log with the same registry and commission as `world`."""
-    opened = Ledger.open(db_url, config(f"f-{uuid.uuid4().hex[:10]}"), clock=clock)
+def fresh(db_url: str, world: LedgerWorld) -> Iterator[LedgerWorld]:
+    """A second log with the same registry and commission as `world`, under the same
+    origin (the log rebuilt elsewhere): its events are signed for that origin, so only a
+    log of that origin takes them again, as the very same events."""
+    name = f"f-{uuid.uuid4().hex[:10]}"
+    same = replace(config(name), origin=world.ledger.origin)
+    opened = Ledger.open(db_url, same, clock=clock)
     opened.init(name="Registry")
     yield LedgerWorld.base(opened)
     opened.close()
@@ -375,10 +392,16 @@ def test_exported_chain_reimported_into_a_fresh_ledger_is_the_same_chain(
             "eventList": [e for e in unit_events(document) if e["pl:index"] > commissioned]
         },
     }
-    for _, envelope in envelopes(custody, world.world.seeds, head_in(fresh.ledger)):
+    heads = head_in(fresh.ledger)
+    for _, envelope in envelopes(custody, world.world.seeds, heads, fresh.ledger.origin):
         fresh.ledger.epcis.capture(envelope)
-    original = [Leaf.from_bytes(e.leaf).signed for e in world.ledger.unit_entries(GTIN, SERIAL)]
-    again = [Leaf.from_bytes(e.leaf).signed for e in fresh.ledger.unit_entries(GTIN, SERIAL)]
+    origin = world.ledger.origin
+    original = [
+        Leaf.from_bytes(e.leaf, origin).signed for e in world.ledger.unit_entries(GTIN, SERIAL)
+    ]
+    again = [
+        Leaf.from_bytes(e.leaf, origin).signed for e in fresh.ledger.unit_entries(GTIN, SERIAL)
+    ]
     assert custody_chain(again, GTIN, SERIAL) == custody_chain(original, GTIN, SERIAL)
     assert len(again) == 10
     assert [s.hash for s in again] == [s.hash for s in original]  # the very same events
@@ -416,10 +439,10 @@ def test_a_partner_cannot_capture_as_another_actor(world: LedgerWorld) -> None:
     document = shipping_document()
     document["epcisBody"]["eventList"][0].update(bizStep="receiving", disposition="in_progress")
     del document["epcisBody"]["eventList"][0]["destinationList"]
-    posing = sign_document(document, "ship-co", key(2), head_in(ledger))
+    posing = sign_document(document, "ship-co", key(2), head_in(ledger), ledger.origin)
     with pytest.raises(CaptureRefusedError) as refused:
         ledger.epcis.capture(posing)
     assert refusals(refused.value) == [(0, 0, "foreign-key", "key")]
     assert dump(ledger) == before
-    genuine = sign_document(document, "ship-co", key(4), head_in(ledger))
+    genuine = sign_document(document, "ship-co", key(4), head_in(ledger), ledger.origin)
     assert not ledger.epcis.capture(genuine).receipts[0].duplicate

@@ -16,7 +16,7 @@ from ledger.service.deployment import Deployment
 from ledger.service.settings import Settings
 from tests.epcis_support import assert_valid, unit_events
 from tests.factories import GTIN, key
-from tests.integration.test_deployment import GTIN_B, beta_events, deployment, run
+from tests.integration.test_deployment import GTIN_B, ORIGIN_B, beta_events, deployment, run
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import TIME
 
@@ -41,16 +41,17 @@ def recall(*links: str) -> dict[str, Any]:
 def test_capture_and_json_ld_follow_the_units_log(deployment: Deployment) -> None:
     a, b = deployment.for_log("a"), deployment.for_log("b")
     LedgerWorld.base(a)
-    b.append_batch(beta_events(Leaf.from_bytes(b.entry(0).leaf).signed))
+    b.append_batch(beta_events(Leaf.from_bytes(b.entry(0).leaf, ORIGIN_B).signed))
     app = create_app(Settings.from_env({"PROVENANCE_RATE": "1000"}), deployment=deployment)
     link_b = f"https://id.gs1.org/01/{GTIN_B}/21/B-1"
-    head_b = codec.b64url_encode(Leaf.from_bytes(b.entry(3).leaf).signed.hash)
-    envelope = sign_document(recall(link_b), "beta", key(10), lambda unit: head_b)
+    head_b = codec.b64url_encode(Leaf.from_bytes(b.entry(3).leaf, ORIGIN_B).signed.hash)
+    envelope = sign_document(recall(link_b), "beta", key(10), lambda unit: head_b, ORIGIN_B)
     both = sign_document(
         recall(link_b, f"https://id.gs1.org/01/{GTIN}/21/SN-0001"),
         "beta",
         key(10),
         lambda unit: head_b,
+        ORIGIN_B,
     )
     sizes = (a.head().size, b.head().size)
 

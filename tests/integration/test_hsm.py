@@ -136,7 +136,7 @@ def test_checkpoints_signed_in_the_token_verify_with_the_public_key_alone(
             keys=(crypto.public_key_to_b64(key(2).public_key()),),
             prefixes=("9506000",),
         )
-        ledger.append(entry.sign_event(brand, key(1), log=None))
+        ledger.append(entry.sign_event(brand, key(1), log=ledger.origin))
         # the public key alone: the reader builds the verifier key from it and the origin
         verifier = note.Verifier.for_key(ORIGIN, crypto.public_key_to_raw(public)).to_text()
         assert ledger.verifier_key == verifier
@@ -216,7 +216,7 @@ def test_the_registry_key_in_a_token_signs_the_genesis_and_registrations(
             name="Courier",
             keys=(crypto.public_key_to_b64(key(3).public_key()),),
         )
-        receipt = ledger.append(entry.sign_event(event, registry, log=None))
+        receipt = ledger.append(entry.sign_event(event, registry, log=ledger.origin))
         assert receipt.size == 2
         operator = ledger.actor_view("operator")
         assert [k["public_key"] for k in operator["keys"]] == [
@@ -250,7 +250,7 @@ def test_a_token_that_fails_mid_write_leaves_the_log_unchanged(token: Token, db_
             keys=(crypto.public_key_to_b64(key(4).public_key()),),
         )
         with pytest.raises(KeyUnavailableError):
-            ledger.append(entry.sign_event(event, key(1), log=None))
+            ledger.append(entry.sign_event(event, key(1), log=ledger.origin))
         assert (ledger.head(), ledger.checkpoint()) == before
         assert ledger.audit(workers=1).ok
     finally:

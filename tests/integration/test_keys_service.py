@@ -31,9 +31,11 @@ def key_id(seed: int) -> str:
     return crypto.key_id(key(seed).public_key())
 
 
-def _signed(kind: str, actor: str, seed: int, at: datetime, **fields: Any) -> SignedEvent:
+def _signed(
+    world: LedgerWorld, kind: str, actor: str, seed: int, at: datetime, **fields: Any
+) -> SignedEvent:
     data = {"kind": kind, "actor": actor, "time": format_time(at), **fields}
-    return sign_event(event_from_dict(data), key(seed), log=None)
+    return sign_event(event_from_dict(data), key(seed), log=world.ledger.origin)
 
 
 def _append(world: LedgerWorld, signed: SignedEvent, at: datetime = NOW) -> None:
@@ -56,12 +58,13 @@ def _reasons(world: LedgerWorld, serial: str) -> tuple[str, dict[str, Any]]:
 
 def _mint(world: LedgerWorld, serial: str, seed: int, at: datetime) -> SignedEvent:
     unit = {"gtin": GTIN, "serial": serial}
-    return _signed("commission", "acme", seed, at, unit=unit, prev=None)
+    return _signed(world, "commission", "acme", seed, at, unit=unit, prev=None)
 
 
 def test_a_recovery_is_pending_then_marks_what_its_key_signs(world: LedgerWorld) -> None:
     effective = NOW + WEEK
     recover = _signed(
+        world,
         "key.recover",
         "operator",
         1,
@@ -102,6 +105,7 @@ def test_a_recovery_is_pending_then_marks_what_its_key_signs(world: LedgerWorld)
 def test_a_cancelled_recovery_is_gone_and_its_key_dead(world: LedgerWorld) -> None:
     effective = NOW + WEEK
     recover = _signed(
+        world,
         "key.recover",
         "operator",
         1,
@@ -112,6 +116,7 @@ def test_a_cancelled_recovery_is_gone_and_its_key_dead(world: LedgerWorld) -> No
     )
     _append(world, recover)
     scoped = _signed(
+        world,
         "key.rotate",
         "acme",
         2,
@@ -123,11 +128,17 @@ def test_a_cancelled_recovery_is_gone_and_its_key_dead(world: LedgerWorld) -> No
     )
     _append(world, scoped)
     assert world.ledger.actor_view("acme")["keys"][-1]["scope"] == ["console"]
-    by_scoped = _signed("key.recover.cancel", "acme", 32, NOW, subject="acme", key=key_id(31))
+    by_scoped = _signed(
+        world, "key.recover.cancel", "acme", 32, NOW, subject="acme", key=key_id(31)
+    )
     _refused(world, by_scoped, "key-out-of-scope")
-    by_operator = _signed("key.recover.cancel", "operator", 1, NOW, subject="acme", key=key_id(31))
+    by_operator = _signed(
+        world, "key.recover.cancel", "operator", 1, NOW, subject="acme", key=key_id(31)
+    )
     _refused(world, by_operator, "operator-not-subject")
-    _append(world, _signed("key.recover.cancel", "acme", 2, NOW, subject="acme", key=key_id(31)))
+    _append(
+        world, _signed(world, "key.recover.cancel", "acme", 2, NOW, subject="acme", key=key_id(31))
+    )
     assert world.ledger.actor_view("acme")["recoveries"] == []
     _refused(world, _mint(world, "SN-X", 31, effective), "key-removed", effective)
     assert world.ledger.audit().ok
@@ -138,12 +149,16 @@ def test_what_a_compromised_key_signed_after_the_report_time_is_a_caution(
 ) -> None:
     t1, t2 = NOW, NOW + timedelta(hours=2)
     _append(
-        world, _signed("key.rotate", "acme", 2, t1, subject="acme", add=[public_b64(33)], remove=[])
+        world,
+        _signed(
+            world, "key.rotate", "acme", 2, t1, subject="acme", add=[public_b64(33)], remove=[]
+        ),
     )
     _append(world, _mint(world, "SN-BEFORE", 33, t1), t1)
     _append(world, _mint(world, "SN-AFTER", 33, t2), t2)
     since = t1 + timedelta(hours=1)
     report = _signed(
+        world,
         "key.rotate",
         "acme",
         2,
@@ -166,6 +181,7 @@ def test_scoped_and_overlapping_prefix_refusals_write_nothing(world: LedgerWorld
     _append(
         world,
         _signed(
+            world,
             "key.rotate",
             "acme",
             2,
@@ -176,7 +192,9 @@ def test_scoped_and_overlapping_prefix_refusals_write_nothing(world: LedgerWorld
             scope=["mint"],
         ),
     )
-    rotate = _signed("key.rotate", "acme", 34, NOW, subject="acme", add=[public_b64(35)], remove=[])
+    rotate = _signed(
+        world, "key.rotate", "acme", 34, NOW, subject="acme", add=[public_b64(35)], remove=[]
+    )
     _refused(world, rotate, "key-out-of-scope")
     for prefix in ("9506000", "95060001", "950600"):
         data = {
@@ -185,10 +203,10 @@ def test_scoped_and_overlapping_prefix_refusals_write_nothing(world: LedgerWorld
             "name": "Acme",
             "keys": [public_b64(36)],
         }
-        register = _signed("actor.register", "operator", 1, NOW, prefixes=[prefix], **data)
+        register = _signed(world, "actor.register", "operator", 1, NOW, prefixes=[prefix], **data)
         _refused(world, register, "prefix-taken")
     operator_rotation = _signed(
-        "key.rotate", "operator", 1, NOW, subject="acme", add=[public_b64(37)], remove=[]
+        world, "key.rotate", "operator", 1, NOW, subject="acme", add=[public_b64(37)], remove=[]
     )
     _refused(world, operator_rotation, rules.OperatorNotSubjectError.code)
     assert isinstance(world.ledger.state().keys[key_id(34)], KeyRecord)
@@ -200,6 +218,7 @@ def test_a_recovered_key_never_signs_a_valid_label(world: LedgerWorld) -> None:
 
     effective = NOW + WEEK
     recover = _signed(
+        world,
         "key.recover",
         "operator",
         1,
@@ -240,6 +259,7 @@ def test_a_pending_recovered_key_does_not_sign_requests_as_the_brand(world: Ledg
 
     effective = NOW + WEEK
     recover = _signed(
+        world,
         "key.recover",
         "operator",
         1,
@@ -264,12 +284,15 @@ def test_a_key_reported_compromised_signs_no_valid_label(world: LedgerWorld) -> 
 
     _append(
         world,
-        _signed("key.rotate", "acme", 2, NOW, subject="acme", add=[public_b64(34)], remove=[]),
+        _signed(
+            world, "key.rotate", "acme", 2, NOW, subject="acme", add=[public_b64(34)], remove=[]
+        ),
     )
     unit = gs1.UnitId(gtin=GTIN, serial="SN-0001")
     stolen = label.sign_label(unit, key(34))
     assert world.ledger.unit_view(GTIN, "SN-0001", stolen)["unit"]["label"] == "valid"
     report = _signed(
+        world,
         "key.rotate",
         "acme",
         2,

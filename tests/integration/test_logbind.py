@@ -18,12 +18,13 @@ from alembic import command
 from ledger import crypto
 from ledger.entry import Leaf, SignedEvent, sign_event
 from ledger.errors import LedgerError, SignatureError, WrongLogError
-from ledger.events import event_from_dict
+from ledger.events import ActorRegister, event_from_dict
 from ledger.service.audit import audit_log
 from ledger.service.ledger import Ledger
 from ledger.store.database import _alembic_config, migrate
 from ledger.verify import unitproof
 from ledger.verify.recompute import Switch, recompute
+from ledger.verify.unitview import verify_unit_view
 from tests.factories import GTIN, LOG_SEED, key, public_b64
 from tests.integration.world import clock, config, dump
 from tests.rules_factories import NOW, PREFIX, SERIAL, TIME, World
@@ -106,7 +107,7 @@ def old_log(db_url: str) -> Iterator[tuple[Ledger, World]]:
     held it; the rules' `World` mirrors it."""
     ledger = Ledger.open(db_url, config(f"t-{uuid.uuid4().hex[:10]}"), clock=clock)
     ledger.append(_old_genesis(), NOW)
-    world = World.base(rules=None)
+    world = World.base(None, rules=None)
     world.register("shop-2", "retailer", 20)
     world.authorize("shop-2", "retailer")
     for kind, actor, fields in (
@@ -194,3 +195,51 @@ def test_migration_0011_refills_the_switch_from_the_entries(old_log: tuple[Ledge
     migrate(ledger.store.engines)
     assert dump(ledger) == before
     assert audit_log(ledger.store, ledger.log, ledger.verifier_key, workers=1).ok
+
+
+def test_the_unit_view_proves_the_switch_and_the_client_judges_by_it(
+    old_log: tuple[Ledger, World],
+) -> None:
+    """The unit view carries the genesis and the log.upgrade, proven to its checkpoint:
+    a client replays the rule-set-1 return before the switch under rule set 1 and the
+    entry after it under rule set 2, and refuses a view that moves the switch."""
+    ledger, world = old_log
+    n = ledger.head().size
+    ledger.upgrade()
+    world.do("log.upgrade", "operator", format=2, rules=2)
+    world.origin = ledger.origin
+    world.unit_do("receive", "shop-2")  # after the switch, signed for the log
+    ledger.append(world.log[-1], NOW)
+    view = ledger.unit_view(GTIN, SERIAL)
+    versions = view["versions"]
+    assert versions is not None
+    assert (versions["format_from"], versions["rules_from"]) == (n + 1, n + 1)
+    assert [e["index"] for e in versions["entries"]] == [0, n]
+    keys = {k.key_id: k.public_key for k in ledger.state().keys.values()}
+    facts = dict(world.state.actors)
+    checked = verify_unit_view(dict(view), ledger.verifier_key, keys, facts)
+    assert checked.ok and checked.verdict != "invalid", checked.reasons
+    assert checked.switch == Switch(n + 1, n + 1)
+    rule_sets = [checked.switch.at(e["index"])[1] for e in view["entries"]]
+    assert rule_sets == [1] * (len(rule_sets) - 1) + [2]
+    moved = {**view, "versions": {**versions, "rules_from": n + 2}}
+    refused = verify_unit_view(moved, ledger.verifier_key, keys, facts)
+    assert (refused.verdict, refused.switch) == ("invalid", None)
+    assert [r["code"] for r in refused.reasons] == ["proof-invalid"]
+
+
+def test_a_new_log_is_format_2_and_rule_set_2_from_genesis(db_url: str) -> None:
+    """What `provenance init` and the service write by default: the genesis names both,
+    so a unit view proves the switch with entry 0 alone, and format 1 is refused."""
+    ledger = Ledger.open(db_url, config(f"t-{uuid.uuid4().hex[:10]}"), clock=clock)
+    try:
+        ledger.init(name="Registry")
+        genesis = Leaf.from_bytes(ledger.entry(0).leaf, ledger.origin).signed
+        assert genesis.v == 2
+        assert isinstance(genesis.event, ActorRegister)
+        assert (genesis.event.format, genesis.event.rules) == (2, 2)
+        _refused(ledger, _brand(None), LedgerError, "format-retired")
+        ledger.append(_brand(ledger.origin), NOW)
+        assert audit_log(ledger.store, ledger.log, ledger.verifier_key, workers=1).ok
+    finally:
+        ledger.close()

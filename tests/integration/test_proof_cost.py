@@ -43,7 +43,7 @@ def big(
     log = config(f"big-{uuid.uuid4().hex[:8]}")
     ledger = Ledger.open(url, log, clock=clock)
     ledger.init(name="Registry")
-    world = World.base()
+    world = World.base(log.origin)
     ledger.append_batch(world.log[1:])
     head = ledger.head()
     events = [

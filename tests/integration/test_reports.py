@@ -51,7 +51,7 @@ def flag_event(sw: SignalWorld, serial: str, seed: int = 2, by: str = "acme") ->
             "code": "counterfeit-reported",
         }
     )
-    return entry.sign_event(event, key(seed), log=None)
+    return entry.sign_event(event, key(seed), log=sw.ledger.origin)
 
 
 def test_an_open_report_cautions_until_closed_and_the_response_time_is_kept(

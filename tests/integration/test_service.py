@@ -252,7 +252,9 @@ class _Mirror(World):
     """A World whose accepted set-up events are appended to the ledger as well."""
 
     def __init__(self, lw: LedgerWorld) -> None:
-        super().__init__(lw.world.state, lw.world.log, lw.world.seeds, lw.world.auths)
+        super().__init__(
+            lw.world.state, lw.world.log, lw.world.seeds, lw.world.auths, lw.world.origin
+        )
         self._ledger = lw.ledger
 
     def accept(self, signed: SignedEvent, now=NOW):  # type: ignore[no-untyped-def]

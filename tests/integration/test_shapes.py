@@ -106,7 +106,7 @@ def test_every_answer_of_a_story_has_its_declared_shape(sw: SignalWorld) -> None
         }
     )
     flagged = reports.resolve_report(
-        filed["id"], by=acme, action="flag", flag=entry.sign_event(flag, key(2), log=None)
+        filed["id"], by=acme, action="flag", flag=entry.sign_event(flag, key(2), log=ledger.origin)
     )
     conforms(flagged, shapes.ReportShape)
     assert flagged["status"] == "flagged"

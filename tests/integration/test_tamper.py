@@ -207,9 +207,11 @@ def test_a_rewritten_entry_with_recomputed_nodes_is_found_by_its_signature(
 def _resigned_last_inspect(world: LedgerWorld) -> tuple[int, bytes]:
     """Entry 20 (the last event of SN-2) re-signed by the inspector's stolen key as 'fail'."""
     index = 20
-    leaf = Leaf.from_bytes(world.ledger.entry(index).leaf)
+    leaf = Leaf.from_bytes(world.ledger.entry(index).leaf, world.ledger.origin)
     data = {**leaf.signed.event.to_dict(), "result": "fail"}
-    signed = sign_event(event_from_dict(data), key(world.world.seeds["insp"]), log=None)
+    signed = sign_event(
+        event_from_dict(data), key(world.world.seeds["insp"]), log=world.ledger.origin
+    )
     return index, Leaf.build(signed, leaf.received_at).data
 
 

@@ -312,9 +312,10 @@ def test_epcis_capture_spends_the_partners_quota(world: LedgerWorld) -> None:
             "pl:reason": reason,
         }
         head = world.ledger.unit_entries(GTIN, "SN-0001")[-1]
-        prev = codec.b64url_encode(Leaf.from_bytes(head.leaf).signed.hash)
+        origin = world.ledger.origin
+        prev = codec.b64url_encode(Leaf.from_bytes(head.leaf, origin).signed.hash)
         document = {"type": "EPCISDocument", "epcisBody": {"eventList": [event]}}
-        return sign_document(document, "acme", key(2), lambda _unit: prev)
+        return sign_document(document, "acme", key(2), lambda _unit: prev, origin)
 
     async def story(client: httpx.AsyncClient) -> None:
         ok = await client.post("/v1/epcis/capture", json=recall("battery fault"))

@@ -43,11 +43,12 @@ class LedgerWorld:
 
     @classmethod
     def base(cls, ledger: Ledger) -> LedgerWorld:
-        """Replay `World.base()`'s events (after the ledger's own genesis) into ledger."""
-        genesis = Leaf.from_bytes(ledger.entry(0).leaf).signed
-        world = World()
+        """Replay `World.base()`'s events (after the ledger's own genesis) into ledger,
+        signed for it (format 2): the world goes on signing for the ledger's log."""
+        genesis = Leaf.from_bytes(ledger.entry(0).leaf, ledger.origin).signed
+        world = World(origin=ledger.origin)
         world.accept(genesis, NOW)
-        scripted = World.base()
+        scripted = World.base(ledger.origin)
         for signed in scripted.log[1:]:
             ledger.append(signed, NOW)
             world.accept(signed, NOW)

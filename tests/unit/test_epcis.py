@@ -28,7 +28,7 @@ from tests.epcis_support import (
 )
 from tests.factories import GTIN, key
 from tests.profiles import examples
-from tests.rules_factories import NOW, SERIAL, World, base
+from tests.rules_factories import NOW, ORIGIN, SERIAL, World, base
 
 ROOT = Path(__file__).resolve().parents[2]
 LINK = f"https://id.gs1.org/01/{GTIN}/21/{SERIAL}"
@@ -349,11 +349,11 @@ def test_signed_envelope_converts_to_the_events_the_partner_signed() -> None:
     w = base()
     head = w.unit().head
     document = {**exported(w), "epcisBody": {"eventList": [shipping()]}}
-    envelope = sign_document(document, "acme", key(2), lambda unit: head)
+    envelope = sign_document(document, "acme", key(2), lambda unit: head, w.origin)
     assert envelope["key"] == crypto.key_id(key(2).public_key())
     converted, refusals = capture.convert_envelope(capture.parse_envelope(envelope))
     assert refusals == [] and len(converted) == 1
-    signed = converted[0].signed
+    signed = converted[0].signed.for_log(ORIGIN)  # the log that receives it supplies its origin
     entry.verify_event(signed, key(2).public_key())
     assert signed.event.to_dict()["prev"] == head
     assert w.check(signed)  # the rules see an ordinary signed handoff
@@ -467,8 +467,9 @@ def test_export_import_export_is_stable_for_random_custody_chains(steps: list[An
             converted, refusals = capture.convert_envelope(capture.parse_envelope(envelope))
             assert refusals == []
             for item in converted:
-                entry.verify_event(item.signed, key(fresh.seeds[actor]).public_key())
-                fresh.accept(item.signed)
+                signed = item.signed.for_log(ORIGIN)  # as the receiving log reads it
+                entry.verify_event(signed, key(fresh.seeds[actor]).public_key())
+                fresh.accept(signed)
     assert exported(fresh) == first
     assert [s.hash for s in fresh.log] == [s.hash for s in original.log]
 

@@ -27,9 +27,8 @@ from ledger.merkle import Subtree
 from ledger.rules.state import State
 from ledger.stored import StoredCheckpoint, StoredEntry
 from tests.factories import key
-from tests.rules_factories import NOW, base
+from tests.rules_factories import NOW, ORIGIN, base
 
-ORIGIN = "test.example/kept"
 LOG = note.Signer(ORIGIN, key(1))
 LOG_KEY = LOG.verifier.to_text()
 WHEN = "2026-11-28T12:00:00Z"
@@ -63,7 +62,7 @@ class Source:
         return merkle.consistency_proof(self._hashes(), old, new)
 
     def entries_at(self, start: int, end: int, size: int) -> list[StoredEntry]:
-        return [entry_from_leaf(i, self.data[i]) for i in range(start, min(end, size))]
+        return [entry_from_leaf(i, self.data[i], ORIGIN) for i in range(start, min(end, size))]
 
     def head(self) -> tuple[int, bytes | None]:
         return self.size, None

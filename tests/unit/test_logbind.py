@@ -181,7 +181,7 @@ def test_format_and_rules_are_named_by_genesis_alone() -> None:
 
 def _old_log() -> World:
     """A log from before: format 1 and rule set 1 throughout (no versions at genesis)."""
-    world = World.base(rules=None)
+    world = World.base(None, rules=None)
     world.register("shop-2", "retailer", 20)
     world.authorize("shop-2", "retailer")
     return world

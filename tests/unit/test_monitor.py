@@ -188,7 +188,7 @@ def test_entry_dict_reads_a_real_leaf_and_the_state_round_trips() -> None:
     world = World.base()
     signed = world.sign("commission", "acme", unit={"gtin": GTIN_ACME, "serial": "Z"}, prev=None)
     leaf = Leaf.build(signed, __import__("datetime").datetime.now(__import__("datetime").UTC))
-    item = entry_dict(7, leaf.data)
+    item = entry_dict(7, leaf.data, world.origin)
     assert item["key"] == ACME_KEY and item["event"]["kind"] == "commission"
     assert item["hash"] == codec.b64url_encode(signed.hash)
     state = MonitorState("log+key", None, 8, *registered())

@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
-from ledger.verify.recompute import actor_record, disagreement, hints, key_records, recompute
+from ledger.verify.recompute import (
+    Switch,
+    actor_record,
+    disagreement,
+    hints,
+    key_records,
+    recompute,
+)
 from ledger.verify.verdict import judge
 from ledger.vocab import ReasonCode
 from tests.factories import GTIN
@@ -24,6 +31,8 @@ from tests.profiles import examples
 from tests.rules_factories import CLAIM_CODE, NOW, SERIAL, World, base
 
 #: the unit's handlers (recipients are drawn from them), the operator, strangers
+#: the base world's switch: format 2 and rule set 2 from its genesis (a log created today)
+NEW = Switch(0, 0)
 ACTORS = ["acme", "ship-co", "shop", "operator", "insp", "other-brand"]
 KINDS = ["handoff", "receive", "sell", "deliver", "return", "inspect", "recall", "flag", "claim"]
 #: (kind, who signs: None for the one the unit's state calls for, recipient)
@@ -84,19 +93,20 @@ def test_the_clients_replay_is_the_logs(steps: list[tuple[str, str | None, str]]
             continue  # refused by the log: not in the chain
     chain = chain_of(world)
     facts = dict(world.state.actors)
-    result = recompute(chain, facts)
+    result = recompute(chain, facts, switch=NEW)
     assert result.unit == world.unit()
     events = [leaf.signed.event for _, leaf in chain]
     signers = {e.actor: facts[e.actor] for e in events}
     expected = judge(world.unit(), signers, [], "absent", [], [(e.actor, e.time) for e in events])
     assert (result.verdict, result.reasons) == expected
-    assert recompute(chain, {}).verdict in ("genuine", "caution", "invalid")  # never raises
+    never_raises = recompute(chain, {}, switch=NEW)
+    assert never_raises.verdict in ("genuine", "caution", "invalid")
 
 
 def test_a_refused_event_breaks_the_chain_and_a_foreign_commission_is_refused() -> None:
     world = base()
     world.log.append(world.on_unit("sell", "shop"))  # the shop never held it
-    result = recompute(chain_of(world), dict(world.state.actors))
+    result = recompute(chain_of(world), dict(world.state.actors), switch=NEW)
     assert result.verdict == "invalid"
     assert [r.code for r in result.reasons] == [ReasonCode.CHAIN_BROKEN]
     assert result.reasons[0].evidence == {"index": len(world.log) - 1}
@@ -105,7 +115,7 @@ def test_a_refused_event_breaks_the_chain_and_a_foreign_commission_is_refused() 
     unit = {"gtin": GTIN, "serial": "X-1"}
     signed = other.sign("commission", "other-brand", unit=unit, prev=None)
     chain = [(99, Leaf.build(signed, NOW))]
-    refused = recompute(chain, dict(other.state.actors))
+    refused = recompute(chain, dict(other.state.actors), switch=NEW)
     assert refused.verdict == "invalid" and "outside its GS1 prefixes" in refused.reasons[0].message
 
 
@@ -163,8 +173,8 @@ def test_the_client_gives_the_servers_cautions_for_a_compromised_key() -> None:
     }
     records = key_records(signed.event.actor, served)
     assert set(records) == {signed.key}
-    plain = recompute(chain, dict(world.state.actors))
-    marked = recompute(chain, dict(world.state.actors), keys=records)
+    plain = recompute(chain, dict(world.state.actors), switch=NEW)
+    marked = recompute(chain, dict(world.state.actors), keys=records, switch=NEW)
     assert ReasonCode.KEY_COMPROMISED not in [r.code for r in plain.reasons]
     assert marked.verdict == "caution"
     assert ReasonCode.KEY_COMPROMISED in [r.code for r in marked.reasons]

@@ -88,7 +88,7 @@ def test_every_rule_error_has_its_own_kebab_case_code() -> None:
 def test_format_and_rule_versions_are_read_from_the_log() -> None:
     """Issue 17 (tests/unit/test_logbind.py has the whole story): after a genesis naming
     format 2, an event that names no log is refused; an upgrade only goes forward."""
-    world = World.genesis("test.example/log", format=2)
+    world = World.genesis()  # format 2 and rule set 2 from entry 0, as a new log
     world.origin = None
     signed = world.sign("actor.register", "operator", subject="x", role="retailer", name="X",
                         keys=[public_b64(50)])  # fmt: skip
@@ -101,7 +101,7 @@ def test_format_and_rule_versions_are_read_from_the_log() -> None:
 def test_genesis_registers_the_operator_and_its_keys() -> None:
     world = World.genesis()
     assert world.state.actors["operator"] == ActorRecord(
-        "operator", "operator", "Registry", (), 0, log_rules=2, log_since=0
+        "operator", "operator", "Registry", (), 0, log_format=2, log_rules=2, log_since=0
     )
     assert world.state.keys[key_id(1)] == KeyRecord(key_id(1), "operator", public_b64(1), 0)
     assert rules.signing_key(State(), world.log[0], 0) == public_b64(1)

@@ -46,7 +46,7 @@ def _retime(
     """Sign at ``at``: the event's own time, for a log clock far from the fixed NOW."""
     data = {"kind": kind, "actor": actor, "time": format_time(at), **f}
     return sign_event(
-        event_from_dict(data), key(world.seeds[actor] if seed is None else seed), log=None
+        event_from_dict(data), key(world.seeds[actor] if seed is None else seed), log=world.origin
     )
 
 

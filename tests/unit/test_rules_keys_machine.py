@@ -82,7 +82,7 @@ class KeyMachine(RuleBasedStateMachine):
 
     def _sign(self, kind: str, actor: str, seed: int, **fields: Any) -> SignedEvent:
         data = {"kind": kind, "actor": actor, "time": format_time(self.model.now), **fields}
-        return sign_event(event_from_dict(data), key(seed), log=None)
+        return sign_event(event_from_dict(data), key(seed), log=self.world.origin)
 
     def _run(self, signed: SignedEvent, expected: str | None) -> bool:
         before = self.world.state.records()

@@ -20,7 +20,7 @@ from ledger.verify.verdict import RECOVERED_KEY_NOTICE, judge, signing_key_reaso
 from ledger.vocab import ReasonCode, Verdict
 from tests.factories import GTIN, key, public_b64
 from tests.profiles import examples
-from tests.rules_factories import NOW, base
+from tests.rules_factories import NOW, ORIGIN, base
 
 WEEK = timedelta(days=7)
 SINCE = NOW - timedelta(hours=1)
@@ -80,12 +80,12 @@ def test_judge_turns_key_reasons_into_a_caution() -> None:
 
 # --- the offline proof ------------------------------------------------------------------------
 
-LOG = note.Signer("test.example/keys-proof", key(1))
+LOG = note.Signer(ORIGIN, key(1))
 
 
 def _signed(kind: str, actor: str, seed: int, at: datetime, **fields: object) -> SignedEvent:
     data = {"kind": kind, "actor": actor, "time": format_time(at), **fields}
-    return sign_event(event_from_dict(data), key(seed), log=None)
+    return sign_event(event_from_dict(data), key(seed), log=ORIGIN)
 
 
 def _proof(minted_at: datetime) -> str:

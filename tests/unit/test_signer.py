@@ -57,7 +57,7 @@ def test_a_token_like_signer_signs_events_that_verify_with_the_public_key_alone(
     signed = World.genesis().sign(
         "product.register", "acme", seed=2, gtin="09506000134352", name="Sneaker"
     )
-    again = entry.sign_event(signed.event, token, log=None)
+    again = entry.sign_event(signed.event, token, log=signed.origin)
     assert again.sig == signed.sig and token.signed == 1  # Ed25519 is deterministic
     entry.verify_event(again, crypto.public_key_to_raw(key(2).public_key()))
     with pytest.raises(SignatureError):

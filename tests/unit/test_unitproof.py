@@ -17,9 +17,8 @@ from ledger.events import format_time
 from ledger.verify import unitproof
 from tests.factories import GTIN, key, public_b64
 from tests.profiles import examples
-from tests.rules_factories import NOW, SERIAL, World, base
+from tests.rules_factories import NOW, ORIGIN, SERIAL, World, base
 
-ORIGIN = "test.example/proof-log"
 LOG = note.Signer(ORIGIN, key(1))
 WITNESS = note.Signer("witness.example/w1", key(40), note.ALG_COSIGNATURE_V1)
 OTHER_WITNESS = note.Signer("witness.example/w2", key(41), note.ALG_COSIGNATURE_V1)

@@ -15,16 +15,18 @@ import copy
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from ledger import codec, crypto, label, merkle, note
 from ledger.entry import Leaf
 from ledger.events import ActorRegister
 from ledger.gs1 import UnitId
 from ledger.rules.state import ActorRecord
+from ledger.verify.recompute import Switch
 from ledger.verify.unitview import signers_of, verify_unit_view
 from tests.factories import GTIN, key, public_b64
-from tests.rules_factories import NOW, SERIAL, World, base
+from tests.rules_factories import NOW, ORIGIN, SERIAL, World, base
 
-ORIGIN = "test.example/view-log"
 LOG = note.Signer(ORIGIN, key(1))
 LOG_KEY = LOG.verifier.to_text()
 OTHER_LOG_KEY = note.Signer(ORIGIN, key(9)).verifier.to_text()
@@ -48,16 +50,20 @@ def _served(
         for i, leaf in enumerate(leaves)
         if getattr(getattr(leaf.signed.event, "unit", None), "serial", None) == SERIAL
     ]
-    entries = [
-        {
+
+    def proven(i: int) -> dict[str, Any]:
+        return {
             "index": i,
             "leaf": codec.b64url_encode(leaves[i].data),
             "leaf_hash": codec.b64url_encode(hashes[i]),
             "proof": [codec.b64url_encode(h) for h in merkle.inclusion_proof(hashes, i, size)],
             "event": leaves[i].signed.event.to_dict(),
         }
-        for i in mine
-    ]
+
+    entries = [proven(i) for i in mine]
+    # the log's switch: its genesis and its log.upgrade, if any, proven as the service does
+    said = [i for i, leaf in enumerate(leaves) if i == 0 or leaf.signed.event.kind == "log.upgrade"]
+    switch = Switch.from_entries([(i, leaves[i].signed.event) for i in said])
     keys = {
         crypto.key_id(crypto.public_key_from_b64(k)): k
         for leaf in leaves
@@ -72,6 +78,11 @@ def _served(
         "unit": {"gtin": GTIN, "serial": SERIAL},
         "entries": entries,
         "checkpoint": checkpoint.decode(),
+        "versions": {
+            "format_from": switch.format_from,
+            "rules_from": switch.rules_from,
+            "entries": [proven(i) for i in said],
+        },
     }
     return view, keys
 
@@ -231,3 +242,85 @@ def test_a_signer_the_client_does_not_trust_is_invalid() -> None:
     result = verify_unit_view(view(), LOG_KEY, acme_only)
     assert result.verdict == "invalid"
     assert codes(result) == {"signature-invalid"}
+
+
+# --- the log's switch: each entry judged by the rule set of its index -------------------------
+
+
+def _upgraded() -> tuple[World, int]:
+    """A log from before (format 1, rule set 1) in which a retailer that never held the
+    delivered unit returned it to itself (rule set 1 let that through), then the
+    operator's log.upgrade at index N, then that retailer's receive, signed for the log."""
+    world = World.base(None, rules=None)
+    world.register("shop-2", "retailer", 20)
+    world.authorize("shop-2", "retailer")
+    for kind, actor, fields in (
+        ("handoff", "acme", {"to": "shop"}),
+        ("receive", "shop", {}),
+        ("sell", "shop", {}),
+        ("deliver", "shop", {}),
+    ):
+        world.unit_do(kind, actor, **fields)
+    world.unit_do("return", "shop-2", to="shop-2")
+    upgrade = world.index
+    world.do("log.upgrade", "operator", format=2, rules=2)
+    world.origin = ORIGIN  # from here on, signers name the log
+    world.unit_do("receive", "shop-2")
+    return world, upgrade
+
+
+def test_a_unit_across_the_upgrade_is_judged_by_rule_set_1_before_and_2_after() -> None:
+    world, n = _upgraded()
+    shown, keys = _served(world, verdict="genuine")
+    result = verify_unit_view(shown, LOG_KEY, keys, facts(world))
+    assert result.ok, result.reasons
+    assert result.switch == Switch(n + 1, n + 1)
+    indices = [e["index"] for e in shown["entries"]]
+    assert [result.switch.at(i)[1] for i in indices] == [1] * (len(indices) - 1) + [2]
+    # the same return, after the switch, by another retailer that never held the unit:
+    # a lying log writes it anyway; rule set 2 (read from the log) refuses it
+    world.unit_do("sell", "shop-2")
+    world.register("shop-3", "retailer", 21)
+    world.authorize("shop-3", "retailer")
+    world.log.append(world.on_unit("return", "shop-3", to="shop-3"))
+    lying, keys = _served(world, verdict="genuine")
+    judged = verify_unit_view(lying, LOG_KEY, keys, facts(world))
+    assert judged.verdict == "invalid" and codes(judged) == {"chain-broken"}
+    assert "not-retailer-of-record" in judged.reasons[0]["message"]
+
+
+def _lie(view: dict[str, Any], how: str) -> dict[str, Any]:
+    lied = copy.deepcopy(view)
+    versions = lied["versions"]
+    if how == "later":
+        versions["rules_from"] += 5  # says rule set 1 held for 5 more entries
+    elif how == "never":
+        versions["format_from"] = versions["rules_from"] = None
+    elif how == "dropped":
+        versions["entries"] = versions["entries"][:1]  # the upgrade hidden, its index kept
+    elif how == "moved":
+        versions["entries"][1]["index"] += 1  # the upgrade's entry shown at another index
+    elif how == "no-genesis":
+        versions["entries"] = versions["entries"][1:]
+    elif how == "not-an-upgrade":
+        versions["entries"][1] = view["entries"][0]  # a unit entry passed off as the switch
+    elif how == "absent":
+        del lied["versions"]
+    return lied
+
+
+@pytest.mark.parametrize(
+    "how", ["later", "never", "dropped", "moved", "no-genesis", "not-an-upgrade", "absent"]
+)
+def test_a_view_that_lies_about_the_switch_is_refused(how: str) -> None:
+    world, _ = _upgraded()
+    shown, keys = _served(world)
+    result = verify_unit_view(_lie(shown, how), LOG_KEY, keys, facts(world))
+    assert (result.ok, result.verdict, result.switch) == (False, "invalid", None)
+    assert codes(result) == {"proof-invalid"}
+    assert "format and rule set are not proven" in result.reasons[0]["message"]
+
+
+def test_a_new_log_proves_its_versions_with_the_genesis_alone() -> None:
+    assert [e["index"] for e in VIEW["versions"]["entries"]] == [0]
+    assert verify_unit_view(view(), LOG_KEY, KEYS, facts(base())).switch == Switch(0, 0)
