@@ -52,6 +52,18 @@ def cli(*args: str, home: Path, code: int = 0, **env: str) -> tuple[Any, str]:
     return data, done.stderr
 
 
+def one_error(stderr: str) -> bool:
+    """Whether ``stderr`` is one error line: under ``--json`` (which `cli` passes) a JSON
+    object ``{"error": {code, message, field}}`` (docs/CLI.md "Errors")."""
+    lines = stderr.strip().splitlines()
+    if len(lines) != 1:
+        return False
+    try:
+        return bool(json.loads(lines[0])["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return lines[0].startswith("error: ")
+
+
 def impostor(name: str) -> str:
     """A verifier key with the log's origin, of a key that never signed it."""
     return note.Signer(config(name).origin, key(IMPOSTOR_SEED)).verifier.to_text()
@@ -111,7 +123,7 @@ def test_local_audit_honours_the_pinned_key_and_never_creates_a_database(tmp_pat
     for how in ({"PROVENANCE_LOG_KEY": wrong}, {}):
         args = ("audit",) if how else ("audit", "--log-key", wrong)
         _, err = cli(*args, home=home, code=1, **env, **how)
-        assert "error:" in err and len(err.strip().splitlines()) == 1
+        assert one_error(err) and len(err.strip().splitlines()) == 1
     right, _ = cli("audit", "--log-key", real, home=home, **env)
     assert right["ok"]
 
@@ -154,9 +166,9 @@ def test_remote_audit_pins_the_key_and_catches_a_rollback(
     home = tmp_path / "home"
     wrong = impostor("e2e-pinned")
     _, err = cli("audit", "--server", honest.url, "--log-key", wrong, home=home, code=1)
-    assert "error:" in err
+    assert one_error(err)
     _, err = cli("audit", "--server", honest.url, home=home, code=1, PROVENANCE_LOG_KEY=wrong)
-    assert "error:" in err
+    assert one_error(err)
     commission(honest, "R", 20)
     first, _ = cli("audit", "--server", honest.url, "--log-key", real, home=home)
     assert first["ok"]
@@ -185,7 +197,7 @@ def test_witness_refuses_a_rollback_with_evidence(
     wrong = impostor("e2e-wroll")
     at = ("witness", "--server", honest.url, "--key", str(wkey))
     _, err = cli(*at, home=tmp_path, code=1, PROVENANCE_LOG_KEY=wrong)  # the pin is checked
-    assert "error:" in err and not (tmp_path / "witness.key.state.json").exists()
+    assert one_error(err) and not (tmp_path / "witness.key.state.json").exists()
     cli(*at, "--log-key", real, home=tmp_path)
     _, err = cli(*at, "--log-key", wrong, home=tmp_path, code=1)  # pinned: not the state's
     assert "another log key" in err
@@ -216,7 +228,7 @@ def test_local_audit_of_an_empty_postgres_schema_creates_nothing(
         env = {"DATABASE_URL": url, "PROVENANCE_LOG": "nothing-here"}
         wrong = impostor("nothing-here")
         _, err = cli("audit", "--log-key", wrong, home=tmp_path, code=1, **env)
-        assert "error:" in err and len(err.strip().splitlines()) == 1
+        assert one_error(err) and len(err.strip().splitlines()) == 1
         dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
         with psycopg.connect(dsn) as conn:
             query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s"
@@ -267,9 +279,9 @@ def test_a_server_claiming_another_origin_cannot_swap_the_state(
     servers.append(swapped)
     assert swapped.url == first.url
     _, err = cli("audit", "--server", swapped.url, home=home, code=1)
-    assert "error:" in err and len(err.strip().splitlines()) == 1
+    assert one_error(err) and len(err.strip().splitlines()) == 1
     _, err = cli("monitor", "--as", "acme", "--server", swapped.url, home=home, code=1)
-    assert "error:" in err and len(err.strip().splitlines()) == 1
+    assert one_error(err) and len(err.strip().splitlines()) == 1
     # with the new log's key pinned, its own state starts: that is the user's choice
     key = httpx.get(f"{swapped.url}/v1/log/key").text.strip()
     pinned, _ = cli("audit", "--server", swapped.url, "--log-key", key, home=home)
