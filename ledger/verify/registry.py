@@ -6,7 +6,8 @@ the checkpoint and the actor's map proof. `check_registry` verifies the checkpoi
 the pinned log key, every inclusion proof, that every entry is about the actor, and
 that the actor chain over the entries (ledger.map.heads) is the head the map proof
 shows: so none was left out. Then the hints must agree with what the entries say: a
-server that hides a revocation or a key removal is caught (``chain-incomplete``).
+server that hides a revocation or a key removal, or serves a key no registry entry
+added, is caught (``chain-incomplete``).
 
 Pure.
 """
@@ -20,7 +21,14 @@ from typing import Any
 from ledger import codec, merkle, note
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
-from ledger.events import ActorRevoke, Authorize, KeyRecoverCancel, KeyRotate
+from ledger.events import (
+    ActorRegister,
+    ActorRevoke,
+    Authorize,
+    KeyRecover,
+    KeyRecoverCancel,
+    KeyRotate,
+)
 from ledger.map import commit as map_commit
 from ledger.map import proof as map_proof
 from ledger.map.heads import actor_chain, actors_of
@@ -42,6 +50,8 @@ class RegistryCheck:
     complete: bool = False
     revoked_index: int | None = None
     removed: dict[str, int] = field(default_factory=dict)
+    #: public key (base64url) -> the index of the entry that introduced it
+    added: dict[str, int] = field(default_factory=dict)
 
 
 def check_registry(actor_id: str, view: Mapping[str, Any], verifier_key: str) -> RegistryCheck:
@@ -88,31 +98,42 @@ def _check(actor_id: str, view: Mapping[str, Any], verifier_key: str) -> Registr
         return RegistryCheck(
             actor_id, _fail(actor_id, "registry entries were left out (its map head differs)")
         )
-    revoked, removed = _proven_facts(
+    revoked, removed, added = _proven_facts(
         actor_id, [leaf for _, _, leaf in leaves], [i for i, _, _ in leaves]
     )
-    failure = _compare_hints(actor_id, view, revoked, removed)
-    return RegistryCheck(actor_id, failure, True, revoked, removed)
+    failure = _compare_hints(actor_id, view, revoked, removed, added)
+    return RegistryCheck(actor_id, failure, True, revoked, removed, added)
 
 
 def _proven_facts(
     actor_id: str, leaves: list[Leaf], indices: list[int]
-) -> tuple[int | None, dict[str, int]]:
+) -> tuple[int | None, dict[str, int], dict[str, int]]:
     revoked: int | None = None
     removed: dict[str, int] = {}
+    added: dict[str, int] = {}
     for index, leaf in zip(indices, leaves, strict=True):
         event = leaf.signed.event
+        if isinstance(event, ActorRegister) and event.subject == actor_id:
+            added.update({k: index for k in event.keys if k not in added})
+        elif isinstance(event, KeyRecover) and event.subject == actor_id:
+            added.setdefault(event.key, index)
+        if isinstance(event, KeyRotate) and event.subject == actor_id:
+            added.update({k: index for k in event.add if k not in added})
         if isinstance(event, ActorRevoke) and event.subject == actor_id and revoked is None:
             revoked = index
         elif isinstance(event, KeyRotate) and event.subject == actor_id:
             removed.update({k: index for k in event.remove if k not in removed})
         elif isinstance(event, KeyRecoverCancel) and event.subject == actor_id:
             removed.setdefault(event.key, index)
-    return revoked, removed
+    return revoked, removed, added
 
 
 def _compare_hints(
-    actor_id: str, view: Mapping[str, Any], revoked: int | None, removed: dict[str, int]
+    actor_id: str,
+    view: Mapping[str, Any],
+    revoked: int | None,
+    removed: dict[str, int],
+    added: dict[str, int],
 ) -> Reason | None:
     if view.get("revoked_index") != revoked:
         return _fail(
@@ -120,6 +141,13 @@ def _compare_hints(
             f"the server says revoked at {view.get('revoked_index')}, its registry says {revoked}",
         )
     for key in view.get("keys") or []:
+        public = str(key["public_key"])
+        if added.get(public) != key.get("added_index"):
+            return _fail(
+                actor_id,
+                f"the server lists key {key['key_id']} as added at {key.get('added_index')}, "
+                f"its registry says {added.get(public)}",
+            )
         proven = removed.get(str(key["key_id"]))
         if key.get("removed_index") != proven:
             return _fail(

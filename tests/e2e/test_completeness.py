@@ -204,19 +204,34 @@ def _hide_key_removal(actor: dict[str, Any]) -> dict[str, Any]:
     return {**actor, "keys": keys, "registry": {**registry, "entries": entries}}
 
 
+def _add_forged_key(actor: dict[str, Any]) -> dict[str, Any]:
+    """A key the server made up, served as the actor's: nothing in its registry adds it."""
+    forged = {
+        "key_id": "F" * 22,
+        "public_key": public_b64(99),
+        "added_index": actor["registered_index"],
+        "removed_index": None,
+        "scope": [],
+        "recovered_index": None,
+        "effective": None,
+        "compromised_since": None,
+    }
+    return {**actor, "keys": [*actor["keys"], forged]}
+
+
 @pytest.mark.parametrize(
     "hide",
-    [_hide_revocation(True), _hide_revocation(False), _hide_key_removal],  # seeds 70, 72, 74
-    ids=["revocation", "revocation-hint-only", "key-removal"],
+    [_hide_revocation(True), _hide_revocation(False), _hide_key_removal, _add_forged_key],
+    ids=["revocation", "revocation-hint-only", "key-removal", "forged-key"],
 )
-def test_a_hidden_revocation_or_key_removal_is_caught(
+def test_a_hidden_revocation_key_removal_or_invented_key_is_caught(
     server: LiveServer, tmp_path: Path, hide: Rewrite, request: pytest.FixtureRequest
 ) -> None:
     gtin = server.units["genuine"][0]
     serial = f"REG-{request.node.callspec.id}"[:20]
     unit = {"gtin": gtin, "serial": serial}
     courier = f"c-{request.node.callspec.id}"[:20]
-    seed = {"revocation": 70, "revocation-hint-only": 72, "key-removal": 74}[
+    seed = {"revocation": 70, "revocation-hint-only": 72, "key-removal": 74, "forged-key": 76}[
         request.node.callspec.id
     ]
     register = server.world.world.sign(
