@@ -10,58 +10,27 @@ the same recomputed verdict.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from ledger import codec, note
+from tests.e2e.lying import Proxy
 from tests.e2e.server import LiveServer, start
 from tests.e2e.test_pinned_keys import cli
 from tests.factories import key as factory_key
 
 
-class LyingProxy:
-    """Forwards GETs to ``upstream``; a unit view's verdict becomes ``genuine``."""
-
-    def __init__(self, upstream: str) -> None:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                response = httpx.get(upstream + self.path, headers={"Accept": "application/json"})
-                body = response.content
-                if self.path.startswith("/v1/units/") and response.status_code == 200:
-                    view = response.json()
-                    view["verdict"] = "genuine"
-                    view["reasons"] = [{"code": "verified", "message": "ok", "evidence": {}}]
-                    body = json.dumps(view).encode()
-                    proxy.rewritten += 1
-                self.send_response(response.status_code)
-                kind = response.headers.get("content-type", "application/json")
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.rewritten = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and join the thread."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+def _to_genuine(view: dict[str, Any]) -> dict[str, Any]:
+    """The lie: a unit view's verdict becomes ``genuine``, every proof left as served."""
+    return {
+        **view,
+        "verdict": "genuine",
+        "reasons": [{"code": "verified", "message": "ok", "evidence": {}}],
+    }
 
 
 @pytest.fixture
@@ -88,7 +57,7 @@ def test_a_server_that_rewrites_a_sold_unit_to_genuine_is_caught(
     )
     assert [r["code"] for r in honest["reasons"]] == ["sold"]
 
-    proxy = LyingProxy(server.url)
+    proxy = Proxy(server.url, _to_genuine)
     try:
         lied, _ = cli(
             "--server", proxy.url, "verify", f"{gtin}/{serial}", "--log-key", key, home=home, code=1

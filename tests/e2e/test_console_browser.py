@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_cli import clean_env
-from tests.e2e.test_page_browser import ARGS, CHROMIUM, LOCALES, SHOTS, _unavailable
+from tests.e2e.test_page_browser import LOCALES, SHOTS, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 DESKTOP = {"width": 1280, "height": 900}
@@ -78,16 +78,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _unavailable(f"no chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
+    """Headless chromium driven by playwright, one per module."""
+    yield from launch_chromium()
 
 
 def _signed_in(browser: Any, demo: dict[str, Any], lang: str) -> Any:

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from cli.hammer.server import ServerProcess, free_port
-from tests.e2e.test_page_browser import ARGS, ARTIFACTS, CHROMIUM, PHONE, _fits, _open, _unavailable
+from tests.e2e.test_page_browser import ARTIFACTS, PHONE, _fits, _open, launch_chromium
 from tests.unit.test_consumer_pages import english_in
 
 SHOTS = ARTIFACTS / "screenshots" / "demo"
@@ -59,16 +59,7 @@ HEADLINES = {
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless chromium driven by playwright, one per module."""
-    if not CHROMIUM.exists():
-        _unavailable(f"no chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -66,9 +66,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; install it (apt-get install chromium) to run the browser tests")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless chromium driven by playwright, one per module."""
+def launch_chromium() -> Iterator[Any]:
+    """Headless Debian chromium driven by playwright (skips, or fails under CI, without it);
+    each browser test module's ``browser`` fixture yields from it."""
     if not CHROMIUM.exists():
         _unavailable(f"no chromium at {CHROMIUM}")
     try:
@@ -79,6 +79,12 @@ def browser() -> Iterator[Any]:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless chromium driven by playwright, one per module."""
+    yield from launch_chromium()
 
 
 def _open(browser: Any, lang: str, width: int = PHONE["width"]) -> Any:
