@@ -450,44 +450,26 @@ SCAN_LIST = _object(
 ``message`` only on refused lines), the counts, the log after the last batch (null when
 nothing was sent)."""
 
-INBOX = _object(
-    {
-        "actor": {"type": "string"},
-        "units": {
-            "type": "array",
-            "items": _object(
-                {
-                    "gtin": {"type": "string", "pattern": "^[0-9]{14}$"},
-                    "serial": {"type": "string"},
-                    "lot": {"type": ["string", "null"]},
-                    "expiry": {"type": ["string", "null"]},
-                    "counterpart": {"type": ["string", "null"]},
-                    "index": _INDEX,
-                }
-            ),
-        },
+
+def _units_of_actor(extra: str) -> dict[str, Any]:
+    """``{actor, units: [...]}`` whose units carry ``extra`` (another actor, or null)."""
+    item = {
+        "gtin": {"type": "string", "pattern": "^[0-9]{14}$"},
+        "serial": {"type": "string"},
+        "lot": {"type": ["string", "null"]},
+        "expiry": {"type": ["string", "null"]},
+        extra: {"type": ["string", "null"]},
+        "index": _INDEX,
     }
-)
+    return _object(
+        {"actor": {"type": "string"}, "units": {"type": "array", "items": _object(item)}}
+    )
+
+
+INBOX = _units_of_actor("counterpart")
 """``inbox``: each unit on its way to the actor; ``counterpart`` is its sender."""
 
-HOLDINGS = _object(
-    {
-        "actor": {"type": "string"},
-        "units": {
-            "type": "array",
-            "items": _object(
-                {
-                    "gtin": {"type": "string", "pattern": "^[0-9]{14}$"},
-                    "serial": {"type": "string"},
-                    "lot": {"type": ["string", "null"]},
-                    "expiry": {"type": ["string", "null"]},
-                    "pending": {"type": ["string", "null"]},
-                    "index": _INDEX,
-                }
-            ),
-        },
-    }
-)
+HOLDINGS = _units_of_actor("pending")
 """``holdings``: each unit the actor holds; ``pending``: the recipient of its open transfer."""
 
 ACTOR_LIST = _object(
