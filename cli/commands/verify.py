@@ -47,17 +47,22 @@ def _facts(
     facts: dict[str, ActorRecord] = {}
     owned: dict[str, list[str]] = {}
     records: dict[str, KeyRecord] = {}
+    # the unit view's checkpoint (verify_unit_view verifies it): registries proven at an
+    # older size, or without a map where the view has one, are refused
+    lines = str(view.get("checkpoint") or "").split("\n\n", 1)[0].split("\n")
+    size = int(lines[1]) if len(lines) > 2 and lines[1].isdigit() else 0
+    mapped = any(line.startswith("map/v1 ") for line in lines[3:])
     for actor_id in sorted(signers_of(view) | _recipients(view)):
         try:
             data = store.actor(actor_id)
-            registry = check_registry(actor_id, data, pinned)
+            registry = check_registry(actor_id, data, pinned, size, mapped)
             if registry.failure is not None:
                 refused.append(registry.failure.to_dict())
             facts[actor_id] = _revocation(store, actor_record(data), pinned)
             served = {str(k["key_id"]): str(k["public_key"]) for k in data["keys"]}
         except NotFoundError:
             continue  # judged without facts (an actor the log does not know)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, ArithmeticError):
             continue  # a malformed answer: no facts, no keys (its entries fail to verify)
         keys.update(served)
         owned[actor_id] = list(served.values())
@@ -83,7 +88,7 @@ def _leaf_event(item: dict[str, Any]) -> Any:
 
     try:
         return ledger_entry.Leaf.from_bytes(codec.b64url_decode(item["leaf"])).signed.event
-    except (LedgerError, KeyError, TypeError, ValueError):
+    except (LedgerError, KeyError, TypeError, ValueError, ArithmeticError):
         return None
 
 
@@ -100,7 +105,7 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
 
     try:
         event = ledger_entry.Leaf.from_bytes(codec.b64url_decode(entry["leaf"])).signed.event
-    except (LedgerError, KeyError, TypeError, ValueError):
+    except (LedgerError, KeyError, TypeError, ValueError, ArithmeticError):
         served = entry.get("event") or {}
         return {k: served.get(k) for k in ("kind", "actor", "time", "place")}
     return {
@@ -264,7 +269,7 @@ def _revocation(store: Backend, record: ActorRecord, pinned: str) -> ActorRecord
             merkle.leaf_hash(leaf), record.revoked_index, checkpoint.size, proof, checkpoint.root
         )
         event = Leaf.from_bytes(leaf).signed.event
-    except (LedgerError, KeyError, TypeError, ValueError):
+    except (LedgerError, KeyError, TypeError, ValueError, ArithmeticError):
         return replace(record, revoked_since=None)
     if not isinstance(event, ActorRevoke) or event.subject != record.id:
         return replace(record, revoked_since=None)

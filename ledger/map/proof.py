@@ -9,7 +9,8 @@ of heads"):
                           0x01 the walk ends at a leaf (followed by the leaf below)
     depth        2 bytes  big-endian, 0..256: siblings from the root down
     bitmap       ceil(depth / 8) bytes: bit i (most significant first) set when the
-                 sibling at depth i is not empty; the padding bits are 0
+                 sibling at depth i is not empty (and only then: a set bit whose
+                 sibling is 32 zero bytes is refused); the padding bits are 0
     siblings     32 bytes for each set bit, in depth order
     leaf         (terminal 0x01 only) key 32 bytes, index 8 bytes big-endian,
                  entry hash 32 bytes
@@ -96,7 +97,12 @@ def decode(key: bytes, data: bytes) -> Path:
     siblings = []
     for i in range(depth):
         if bitmap[i >> 3] & (0x80 >> (i & 7)):
-            siblings.append(data[at : at + HASH_BYTES])
+            sibling = data[at : at + HASH_BYTES]
+            if sibling == EMPTY:  # one encoding per proof: an empty sibling is a 0 bit
+                raise MapProofError(
+                    "a map proof sends an empty sibling as a hash", field="map_proof"
+                )
+            siblings.append(sibling)
             at += HASH_BYTES
         else:
             siblings.append(EMPTY)

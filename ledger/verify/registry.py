@@ -54,22 +54,44 @@ class RegistryCheck:
     added: dict[str, int] = field(default_factory=dict)
 
 
-def check_registry(actor_id: str, view: Mapping[str, Any], verifier_key: str) -> RegistryCheck:
-    """Check the actor view's hints against its proven, complete registry (module doc)."""
+def check_registry(
+    actor_id: str,
+    view: Mapping[str, Any],
+    verifier_key: str,
+    at_least: int = 0,
+    mapped: bool = True,
+) -> RegistryCheck:
+    """Check the actor view's hints against its proven, complete registry (module doc).
+
+    ``at_least`` is the size of the checkpoint the facts are used with (a unit view's):
+    a registry proven at a smaller size is refused, since an older registry can lack a
+    later revocation. ``mapped``: that checkpoint signs a map root, so the registry's
+    must too (else a checkpoint from before maps would turn the check off); False only
+    for a log from before maps, whose registry is then taken unchecked (``complete``
+    False).
+    """
     try:
-        return _check(actor_id, view, verifier_key)
-    except (LedgerError, KeyError, TypeError, ValueError) as e:
+        return _check(actor_id, view, verifier_key, at_least, mapped)
+    except (LedgerError, KeyError, TypeError, ValueError, ArithmeticError) as e:
         message = e.message if isinstance(e, LedgerError) else repr(e)
         return RegistryCheck(actor_id, _fail(actor_id, f"its registry does not check: {message}"))
 
 
-def _check(actor_id: str, view: Mapping[str, Any], verifier_key: str) -> RegistryCheck:
+def _check(
+    actor_id: str, view: Mapping[str, Any], verifier_key: str, at_least: int, mapped: bool
+) -> RegistryCheck:
     registry = view["registry"]
     checkpoint = note.verify_checkpoint(
         str(registry["checkpoint"]), note.Verifier.from_text(verifier_key)
     )
+    if checkpoint.size < at_least:
+        why = f"its registry is proven at size {checkpoint.size}, before the unit's {at_least}"
+        return RegistryCheck(actor_id, _fail(actor_id, why))
     root = map_commit.root_of(checkpoint.extensions)
     if root is None:
+        if mapped:
+            why = "its registry's checkpoint commits to no map of heads"
+            return RegistryCheck(actor_id, _fail(actor_id, why))
         return RegistryCheck(actor_id)
     leaves: list[tuple[int, bytes, Leaf]] = []
     for item in registry["entries"]:
@@ -98,63 +120,83 @@ def _check(actor_id: str, view: Mapping[str, Any], verifier_key: str) -> Registr
         return RegistryCheck(
             actor_id, _fail(actor_id, "registry entries were left out (its map head differs)")
         )
-    revoked, removed, added = _proven_facts(
-        actor_id, [leaf for _, _, leaf in leaves], [i for i, _, _ in leaves]
-    )
-    failure = _compare_hints(actor_id, view, revoked, removed, added)
-    return RegistryCheck(actor_id, failure, True, revoked, removed, added)
+    proven = _proven_facts(actor_id, [leaf for _, _, leaf in leaves], [i for i, _, _ in leaves])
+    failure = _compare_hints(actor_id, view, proven)
+    return RegistryCheck(actor_id, failure, True, proven.revoked, proven.removed, proven.added)
 
 
-def _proven_facts(
-    actor_id: str, leaves: list[Leaf], indices: list[int]
-) -> tuple[int | None, dict[str, int], dict[str, int]]:
+@dataclass
+class _Proven:
+    """What an actor's proven registry entries say (the rules' records, in small)."""
+
+    registered: int | None = None
+    role: str | None = None
+    prefixes: tuple[str, ...] = ()
     revoked: int | None = None
-    removed: dict[str, int] = {}
-    added: dict[str, int] = {}
+    added: dict[str, int] = field(default_factory=dict)  # public key -> index
+    scope: dict[str, tuple[str, ...]] = field(default_factory=dict)  # public key -> scope
+    recovered: dict[str, tuple[int, str]] = field(default_factory=dict)  # public -> (i, effective)
+    removed: dict[str, int] = field(default_factory=dict)  # key id -> index
+    compromised: dict[str, str] = field(default_factory=dict)  # key id -> since
+
+
+def _proven_facts(actor_id: str, leaves: list[Leaf], indices: list[int]) -> _Proven:
+    out = _Proven()
     for index, leaf in zip(indices, leaves, strict=True):
         event = leaf.signed.event
-        if isinstance(event, ActorRegister) and event.subject == actor_id:
-            added.update({k: index for k in event.keys if k not in added})
-        elif isinstance(event, KeyRecover) and event.subject == actor_id:
-            added.setdefault(event.key, index)
-        if isinstance(event, KeyRotate) and event.subject == actor_id:
-            added.update({k: index for k in event.add if k not in added})
-        if isinstance(event, ActorRevoke) and event.subject == actor_id and revoked is None:
-            revoked = index
-        elif isinstance(event, KeyRotate) and event.subject == actor_id:
-            removed.update({k: index for k in event.remove if k not in removed})
-        elif isinstance(event, KeyRecoverCancel) and event.subject == actor_id:
-            removed.setdefault(event.key, index)
-    return revoked, removed, added
+        if getattr(event, "subject", None) != actor_id:
+            continue  # an authorize or authorization.revoke naming it as partner
+        if isinstance(event, ActorRegister) and out.registered is None:
+            out.registered, out.role = index, event.role
+            out.prefixes = tuple(event.prefixes or ())
+            for public in event.keys:
+                out.added.setdefault(public, index)
+        elif isinstance(event, KeyRecover):
+            out.added.setdefault(event.key, index)
+            out.recovered.setdefault(event.key, (index, event.effective))
+        elif isinstance(event, KeyRotate):
+            for public in event.add:
+                out.added.setdefault(public, index)
+                out.scope.setdefault(public, tuple(event.scope or ()))
+            for key_id in event.remove:
+                out.removed.setdefault(key_id, index)
+                if event.compromised_since is not None:
+                    out.compromised.setdefault(key_id, event.compromised_since)
+        elif isinstance(event, KeyRecoverCancel):
+            out.removed.setdefault(event.key, index)
+        elif isinstance(event, ActorRevoke) and out.revoked is None:
+            out.revoked = index
+    return out
 
 
-def _compare_hints(
-    actor_id: str,
-    view: Mapping[str, Any],
-    revoked: int | None,
-    removed: dict[str, int],
-    added: dict[str, int],
-) -> Reason | None:
-    if view.get("revoked_index") != revoked:
-        return _fail(
-            actor_id,
-            f"the server says revoked at {view.get('revoked_index')}, its registry says {revoked}",
-        )
+def _compare_hints(actor_id: str, view: Mapping[str, Any], proven: _Proven) -> Reason | None:
+    """The first served fact its proven registry contradicts, as a failure."""
+    said = {
+        "registered_index": (view.get("registered_index"), proven.registered),
+        "role": (view.get("role"), proven.role),
+        "prefixes": (tuple(view.get("prefixes") or ()), proven.prefixes),
+        "revoked_index": (view.get("revoked_index"), proven.revoked),
+    }
+    for name, (served, shown) in said.items():
+        if served != shown:
+            return _fail(actor_id, f"the server says {name} {served!r}, its registry {shown!r}")
     for key in view.get("keys") or []:
-        public = str(key["public_key"])
-        if added.get(public) != key.get("added_index"):
-            return _fail(
-                actor_id,
-                f"the server lists key {key['key_id']} as added at {key.get('added_index')}, "
-                f"its registry says {added.get(public)}",
-            )
-        proven = removed.get(str(key["key_id"]))
-        if key.get("removed_index") != proven:
-            return _fail(
-                actor_id,
-                f"the server says key {key['key_id']} removed at {key.get('removed_index')}, "
-                f"its registry says {proven}",
-            )
+        public, key_id = str(key["public_key"]), str(key["key_id"])
+        recovered = proven.recovered.get(public)
+        facts = {
+            "added_index": (key.get("added_index"), proven.added.get(public)),
+            "removed_index": (key.get("removed_index"), proven.removed.get(key_id)),
+            "scope": (tuple(key.get("scope") or ()), proven.scope.get(public, ())),
+            "compromised_since": (key.get("compromised_since"), proven.compromised.get(key_id)),
+            "recovered_index": (key.get("recovered_index"), recovered and recovered[0]),
+            "effective": (key.get("effective"), recovered and recovered[1]),
+        }
+        for name, (served, shown) in facts.items():
+            if served != shown:
+                return _fail(
+                    actor_id,
+                    f"the server says key {key_id} {name} {served!r}, its registry {shown!r}",
+                )
     return None
 
 

@@ -131,7 +131,7 @@ def verify_unit_view(
     for position, item in enumerate(entries):
         try:
             served.append(_served(item))
-        except (LedgerError, KeyError, TypeError, ValueError) as e:
+        except (LedgerError, KeyError, TypeError, ValueError, ArithmeticError) as e:
             index = item.get("index", position) if isinstance(item, Mapping) else position
             failures.append(
                 Reason(
@@ -224,7 +224,7 @@ def proven_switch(
                 served.leaf_hash, served.index, checkpoint.size, served.proof, checkpoint.root
             )
             event = Leaf.from_bytes(served.leaf, checkpoint.origin).signed.event
-        except (LedgerError, KeyError, TypeError, ValueError) as e:
+        except (LedgerError, KeyError, TypeError, ValueError, ArithmeticError) as e:
             index = item.get("index", position) if isinstance(item, Mapping) else position
             return fail(f"an entry is not proven in the log ({e})", {"index": index})
         genesis = isinstance(event, ActorRegister) and event.subject == event.actor
