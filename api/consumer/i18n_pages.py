@@ -168,7 +168,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ep.404.title": ("Page not found", "页面不存在"),
     "ep.404.text": (
         "There is nothing at this address. To check a product, scan the code on its label.",
-        "此地址没有内容。如需查验商品，请扫描商品标签上的二维码。",
+        "此网址没有内容。如需查验商品，请扫描商品标签上的二维码。",
     ),
     "ep.gtin.title": ("This code cannot be read", "无法识别此码"),
     "ep.gtin.text": (
