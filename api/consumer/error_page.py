@@ -53,7 +53,7 @@ def render_error_page(code: str, lang: str, *, wait: str = "") -> str:
         "lang": lang,
         "t": lambda key, **values: text(lang, key, **values),
         "title": text(lang, title),
-        "lines": [text(lang, body, wait=wait or "1 min")],
+        "lines": [text(lang, body, wait=wait or text(lang, "wait.min", n=1))],
         "tone": tone,
         "steps": [],
         "referrer": "no-referrer",

@@ -33,7 +33,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "genuine.todo": (
         "Check that the details below match the item in your hands. Keep the code printed "
         "inside the package: after you buy, it lets you claim the item as yours.",
-        "请核对下方信息是否与您手中的商品一致。请妥善保管印在包装内的认领码，购买后可凭此码认领商品。",
+        "请核对下方信息与您手中的商品是否一致。请妥善保管印在包装内的认领码，购买后可凭此码认领商品。",
     ),
     "caution.title": ("Caution", "请注意"),
     "caution.means": (
@@ -54,7 +54,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown.todo": (
         "Do not buy it. If you already bought it, keep the receipt and the packaging and "
         "report it to the seller, the brand or the platform.",
-        "请勿购买。如已购买，请保留购物凭证和包装，并向卖家、品牌方或平台举报。",
+        "请勿购买。如已购买，请保留购物凭证和包装，并联系卖家、品牌方或平台反映情况。",
     ),
     "invalid.title": ("Warning: this record may be forged", "警告：此记录可能是伪造的"),
     "invalid.means": (
@@ -74,7 +74,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "code may have been copied from a sold item.",
         "该商品已售给顾客。如果有人把它当作全新商品卖给您，此码可能是从已售商品上复制的。",
     ),
-    "r.returned-after-sale": ("Returned after sale on {date}", "已于 {date} 售出，后被退回"),
+    "r.returned-after-sale": ("Returned after sale on {date}", "已于 {date}售出，后被退回"),
     "r.returned-after-sale.nodate": ("Returned after a sale", "售出后被退回"),
     "r.returned-after-sale.why": (
         "This item was sold to a customer and came back by a return. It is genuine but "
@@ -93,7 +93,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.claimed.why": (
         "Someone who bought this item has registered it as theirs. If that was not you, "
         "do not buy it: the code may have been copied.",
-        "已有买家将该商品登记为本人所有。如果认领人不是您，请勿购买：此码可能已被复制。",
+        "已有买家将该商品登记为本人所有。如果认领人不是您，请勿购买，此码可能已被复制。",
     ),
     "r.recalled": ("Recalled by the brand", "品牌方已召回"),
     "r.recalled.why": (
@@ -105,7 +105,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This item was recorded as destroyed or used up. It should not be for sale.",
         "记录显示该商品已销毁或已用完，不应再有人出售。",
     ),
-    "r.flagged": ("Flagged as suspicious", "被标记为可疑"),
+    "r.flagged": ("Flagged as suspicious", "已被标记为可疑"),
     "r.flagged.why": (
         "The brand or the platform has marked this item as suspicious. Ask the seller "
         "where it came from before you buy.",
@@ -122,7 +122,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.inspection-failed.why": (
         "An inspector recorded a failed inspection for this item. Ask the seller about it "
         "before you buy, or contact the brand.",
-        "检验机构记录该商品检验未通过。购买前请向卖家问清情况，或联系品牌方。",
+        "检验机构的记录显示该商品检验未通过。购买前请向卖家问清情况，或联系品牌方。",
     ),
     "r.recovered-key": ("Signed with a recently recovered key", "签名所用的密钥为近期补发"),
     "r.recovered-key.why": (
@@ -136,15 +136,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "leaked. The record may be forged; ask the brand before you buy.",
         "该商品有一条记录是在签署方报告密钥被盗或泄露之后才签署的，可能是伪造的。购买前请向品牌方核实。",
     ),
-    "r.label-invalid": ("Forged label", "标签系伪造"),
+    "r.label-invalid": ("Forged label", "标签是伪造的"),
     "r.label-invalid.why": (
         "The brand's signature on this label is wrong, so the brand did not print this "
         "label. Do not buy the item, and report it.",
         "此标签上的品牌签名验证失败，说明该标签并非品牌方印制。请勿购买，并请举报。",
     ),
-    "r.checkpoint-invalid": ("The register's seal is broken", "公开登记记录的签名无效"),
+    "r.checkpoint-invalid": ("The register's seal is broken", "公开日志的签名无效"),
     "r.leaf-hash-invalid": ("A record was changed", "有记录被改动过"),
-    "r.proof-invalid": ("A record is missing from the register", "公开登记记录中查不到某条记录"),
+    "r.proof-invalid": ("A record is missing from the register", "公开日志中查不到某条记录"),
     "r.signature-invalid": (
         "A record was not confirmed by its company",
         "某条记录未经对应企业确认",
@@ -153,14 +153,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.chain-incomplete": ("Part of the history was left out", "部分流转记录被隐去"),
     "r.tamper.why": (
         "This should never happen: the record may have been tampered with.",
-        "正常情况下不会出现这种问题：记录可能已被篡改。",
+        "正常情况下不会出现这种问题，记录可能已被篡改。",
     ),
     "reason": ("Reason: {text}", "原因：{text}"),
     "note": ("Note: {text}", "备注：{text}"),
     # the scan message (docs/SIGNALS.md, "Scans and clone signals"), word for word
     "scans": (
         "This code has been checked {count} times; first on {date} in {place}.",
-        "此码已被查询 {count} 次，首次查询于 {date}，地点 {place}。",
+        "此码已被查询 {count} 次，首次查询于 {date}，地点为{place}。",
     ),
     "scans.noplace": (
         "This code has been checked {count} times; first on {date}.",
@@ -173,21 +173,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # product and status
     "h.product": ("Product", "商品信息"),
-    "h.status": ("Status", "当前状态"),
+    "h.status": ("Status", "状态信息"),
     "h.history": ("History", "流转记录"),
     "h.scanned": ("The code you checked", "您查询的码"),
-    "f.name": ("Product", "商品"),
+    "f.name": ("Product", "商品名称"),
     "f.brand": ("Brand", "品牌"),
     "f.gtin": ("GTIN", "商品条码（GTIN）"),
     "f.serial": ("Serial", "序列号"),
     "f.lot": ("Lot", "批号"),
     "f.expiry": ("Expires", "有效期至"),
     "f.expired": ("{date} (expired)", "{date}（已过期）"),
-    "f.state": ("Now", "状态"),
+    "f.state": ("Now", "当前状态"),
     "f.holder": ("Held by", "当前持有方"),
     "f.claim": ("Ownership", "认领状态"),
-    "f.recall": ("Recall", "召回"),
-    "f.inspections": ("Inspections", "检验"),
+    "f.recall": ("Recall", "召回状态"),
+    "f.inspections": ("Inspections", "检验结果"),
     "f.label": ("Label", "标签"),
     "unnamed": ("Unnamed product", "未命名商品"),
     "s.in_stock": ("In stock", "库存中"),
@@ -197,7 +197,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "s.claimed": ("Claimed by its buyer", "已被买家认领"),
     "s.decommissioned": ("Out of circulation", "已停止流通"),
     "claim.yes": ("Claimed by a buyer", "已被买家认领"),
-    "claim.no": ("Not claimed yet", "尚未被认领"),
+    "claim.no": ("Not claimed yet", "尚未认领"),
     "recall.yes": ("Recalled by the brand", "品牌方已召回"),
     "recall.no": ("No recall", "未召回"),
     "insp.none": ("None recorded", "暂无记录"),
@@ -226,7 +226,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.inspector": ("Inspector", "检验机构"),
     # timeline verbs
     "v.commission": ("Made by {actor}", "由 {actor} 生产登记"),
-    "v.handoff": ("Handed to {to}", "交给 {to}"),
+    "v.handoff": ("Handed to {to}", "移交给 {to}"),
     "v.receive": ("Received by {actor}", "{actor} 已接收"),
     "v.inspect.pass": ("Inspected: passed", "检验：合格"),
     "v.inspect.fail": ("Inspected: FAILED", "检验：不合格"),
@@ -236,7 +236,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v.return": ("Returned to {to}", "退回给 {to}"),
     "v.recall": ("Recalled by {actor}", "由 {actor} 召回"),
     "v.decommission": ("Taken out of circulation", "已停止流通"),
-    "v.flag": ("Flagged as suspicious", "被标记为可疑"),
+    "v.flag": ("Flagged as suspicious", "已被标记为可疑"),
     "v.other": ("Recorded: {kind}", "记录：{kind}"),
     "where": ("Where: {place}", "地点：{place}"),
     "entry": ("log entry #{index}", "日志第 {index} 条"),

@@ -14,7 +14,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "details": ("Technical details", "技术细节"),
     "help.link": ("How to check a product", "如何查验商品"),
     # the neutral headline of a sold, unclaimed unit
-    "sold.title": ("Sold on {date}", "已于 {date} 售出"),
+    "sold.title": ("Sold on {date}", "已于 {date}售出"),
     "sold.title.nodate": ("Already sold", "已售出"),
     "sold.new": (
         "Just bought it? Claim it now with the code inside the package, so the record "
@@ -24,7 +24,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sold.second": (
         "Buying it second-hand? Ask the seller for the transfer code. Offered to you as "
         "new? Do not buy it: this item has already been sold once.",
-        "购买二手？请向卖家索要转让码。如果卖家说是全新的，请勿购买：此商品已经售出过。",
+        "买的是二手？请向卖家索要转让码。如果卖家称是全新商品，请勿购买，因为该商品已经售出过一次。",
     ),
     "sold.todo": (
         "Check that the details below match the item in your hands.",
@@ -50,19 +50,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "forged.means": (
         "The brand's signature on this label is wrong: someone else printed it and copied "
         "the serial number of a real item.",
-        "标签上的品牌签名不对：这是别人仿印的标签，盗用了一件正品的序列号。",
+        "标签上的品牌签名验证失败：这是他人仿印的标签，盗用了一件正品的序列号。",
     ),
     "forged.where.held": (
         "The real {serial} is with {holder}.",
-        "真正的 {serial} 目前在{holder}处。",
+        "序列号为 {serial} 的正品目前在{holder}处。",
     ),
     "forged.where.sold": (
         "The real {serial} has already been sold by the brand's shops.",
-        "真正的 {serial} 已由品牌方渠道售出。",
+        "序列号为 {serial} 的正品已由品牌方渠道售出。",
     ),
     "forged.where.unknown": (
         "The real {serial} is in the brand's register.",
-        "真正的 {serial} 在品牌方的登记记录中。",
+        "序列号为 {serial} 的正品已在品牌方登记。",
     ),
     "forged.todo": (
         "Do not buy it. If you already bought it, keep the receipt and the packaging and "
@@ -121,7 +121,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This is not a claim code. A claim code has 17 letters and digits, printed like "
         "ABCD-EFGH-JKMN-PQRS-T: check what you typed.",
         "这不是认领码。认领码由 17 位字母和数字组成，"
-        "印刷格式如 ABCD-EFGH-JKMN-PQRS-T，请检查输入。",
+        "格式如 ABCD-EFGH-JKMN-PQRS-T，请检查您输入的内容。",
     ),
     "ce.typo": (
         "The code has a typo: one character does not fit. Check it against the code "
@@ -168,7 +168,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ep.404.title": ("Page not found", "页面不存在"),
     "ep.404.text": (
         "There is nothing at this address. To check a product, scan the code on its label.",
-        "此地址没有内容。如需查验商品，请扫描商品标签上的二维码。",
+        "此网址没有内容。如需查验商品，请扫描商品标签上的二维码。",
     ),
     "ep.gtin.title": ("This code cannot be read", "无法识别此码"),
     "ep.gtin.text": (
@@ -184,7 +184,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无法读取表单：填写的内容过长。请返回检查您输入的内容。",
     ),
     "ep.busy.title": ("Too many checks", "查询过于频繁"),
-    "ep.busy.text": ("Please wait {wait} and try again.", "请等待 {wait}后再试。"),
+    "ep.busy.text": ("Please wait {wait} and try again.", "请在 {wait}后再试。"),
     "ep.other.title": ("Something went wrong", "出了点问题"),
     "ep.other.text": (
         "Nothing was recorded. Please try again in a moment.",

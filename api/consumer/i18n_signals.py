@@ -21,21 +21,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.post-claim-scans.why": (
         "Its buyer claimed this item on {date}; since then {clients} other people checked "
         "this code. If it is offered to you as new, the code may be a copy.",
-        "买家已于 {date} 认领该商品，此后另有 {clients} 人查询过此码。"
+        "买家已于 {date}认领该商品，此后另有 {clients} 人查询过此码。"
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
     "r.post-claim-scans.why.one": (
         "Its buyer claimed this item on {date}; since then one other person checked this "
         "code. If it is offered to you as new, the code may be a copy.",
-        "买家已于 {date} 认领该商品，此后另有 1 人查询过此码。"
+        "买家已于 {date}认领该商品，此后另有 1 人查询过此码。"
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
     "r.impossible-travel": ("Checked in places too far apart", "查询地点相距过远"),
     "r.impossible-travel.why": (
         "This code was checked in {from_place} and {minutes} minutes later in {to_place}, "
         "{km} km away: no one item travels that fast. The code has probably been copied.",
-        "此码先在 {from_place} 被查询，{minutes} 分钟后又在 {km} 公里外的 {to_place} 被查询："
-        "同一件商品不可能在这么短的时间内移动这么远。此码很可能已被复制。",
+        "此码先在{from_place}被查询，{minutes} 分钟后又在 {km} 公里外的{to_place}被查询。"
+        "同一件商品不可能在这么短的时间内移动这么远，此码很可能已被复制。",
     ),
     "r.many-scanners": ("Checked by too many people", "查询人数异常"),
     "r.many-scanners.why": (
@@ -51,7 +51,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.serial-probing.why": (
         "{serials} serial numbers of this product that the brand never made have been "
         "checked: someone is printing invented codes.",
-        "已有人查询了该商品 {serials} 个品牌方从未生产过的序列号，说明有人在印制编造的码。",
+        "已有人查询了此款商品的 {serials} 个序列号，但品牌方从未生产过带有这些序列号的商品，"
+        "说明有人在印制编造的码。",
     ),
     "r.reported": ("Reported by buyers", "已被买家举报"),
     "r.reported.why": (

@@ -7,6 +7,7 @@ text. A lot recall and a confirmed report append entries signed by the console k
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -57,7 +58,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     report = sw.ledger.reports.report(
         GTIN, "SN-1", "counterfeit", text="<script>alert(1)</script> fake", client="c1"
     )
-    app = InProcessApp(create_app(Settings.from_env(), ledger=sw.ledger), BASE).start()
+    # the forms post from BASE, so BASE is the public URL (an origin of its own: CSRF)
+    settings = Settings.from_env({**os.environ, "PROVENANCE_PUBLIC_URL": BASE})
+    app = InProcessApp(create_app(settings, ledger=sw.ledger), BASE).start()
     yield {"sw": sw, "app": app, "passwords": passwords, "report": report["id"]}
     app.stop()
     sw.ledger.close()

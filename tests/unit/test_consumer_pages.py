@@ -79,7 +79,7 @@ def test_the_real_buyers_first_scan_is_neutral_and_offers_the_claim_at_the_top()
     links = [a.get("href") for t, a in page.tags if t == "a"]
     assert "#claim" in links and 'id="claim"' in render(sold_view())
     chinese = seen(sold_view(), "zh-CN")
-    assert "".join(chinese.h1) == "已于 2026年11月28日 售出"
+    assert "".join(chinese.h1) == "已于 2026年11月28日售出"
     assert "立即认领" in chinese.text
     html = render(sold_view())
     assert 'class="verdict v-sold"' in html  # neutral blue, not the amber caution
@@ -112,7 +112,7 @@ def test_a_forged_label_says_the_brand_did_not_print_it(lang: str) -> None:
         assert "Do not buy it." in page.text
     else:
         assert "".join(page.h1) == "此标签不是Acme Ltd印制的"
-        assert "真正的 SN-1 目前在Shop处。" in page.text
+        assert "序列号为 SN-1 的正品目前在Shop处。" in page.text
         assert not english_in(page.text)
     assert 'class="verdict v-invalid"' in html
     assert 'id="claim"' not in html  # the real unit's claim form is not this label's
@@ -320,6 +320,12 @@ def test_error_pages_in_words(code: str, en: str, zh: str) -> None:
         assert "/how-to-check" in str(page.tags)
         if lang == "zh-CN":
             assert not english_in(page.text)
+
+
+def test_a_rate_limit_without_a_wait_is_worded_in_the_readers_language() -> None:
+    """No Retry-After: the page still names a wait, in the page's language."""
+    assert "请在 1 分钟后再试。" in Page(render_error_page("rate-limited", "zh-CN")).text
+    assert "Please wait 1 min and try again." in Page(render_error_page("rate-limited", "en")).text
 
 
 def test_help_page_in_both_languages() -> None:

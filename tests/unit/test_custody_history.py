@@ -172,7 +172,7 @@ def test_a_claim_is_the_stronger_word_for_a_returned_unit() -> None:
     ("lang", "title", "words"),
     [
         ("en", "Returned after sale on 28\u00a0Nov\u00a02026", "not new"),
-        ("zh-CN", "已于 2026年11月28日 售出，后被退回", "并非全新"),  # noqa: RUF001
+        ("zh-CN", "已于 2026年11月28日售出，后被退回", "并非全新"),  # noqa: RUF001
     ],
 )
 def test_the_page_says_returned_after_sale_on_the_date(lang: str, title: str, words: str) -> None:

@@ -265,7 +265,7 @@ def test_invalid_explains_the_failed_check_and_a_forged_label() -> None:
     forged["unit"]["label"] = "invalid"
     text = seen(forged, "zh-CN").text
     assert "此标签不是Acme Ltd印制的" in text
-    assert "标签系伪造" in text
+    assert "标签是伪造的" in text
 
 
 def test_a_reason_code_newer_than_the_page_shows_its_message() -> None:
@@ -285,7 +285,7 @@ def test_label_signature_is_shown_only_when_present() -> None:
 def test_unknown_unit_has_no_product_or_history_but_keeps_the_scan_count() -> None:
     page = seen(story("unknown"), "zh-CN")
     assert (
-        "此码已被查询 2 次，首次查询于 2026年11月28日 20:00（北京时间），地点 中国。" in page.text
+        "此码已被查询 2 次，首次查询于 2026年11月28日 20:00（北京时间），地点为中国。" in page.text
     )
     assert "流转记录" not in page.text
     assert "商品信息" not in page.text
@@ -328,7 +328,7 @@ def test_status_shows_holder_claim_recall_and_inspections() -> None:
     assert "Recall No recall" in text
     assert "Inspections 1 passed, 0 failed" in text
     assert "Ownership Claimed by a buyer" in seen(story("claimed")).text
-    assert "召回 品牌方已召回" in seen(story("recalled"), "zh-CN").text
+    assert "召回状态 品牌方已召回" in seen(story("recalled"), "zh-CN").text
 
 
 VERBS = {
@@ -348,7 +348,7 @@ VERBS = {
     ],
     "zh-CN": [
         "由 Acme Ltd 生产登记",
-        "交给 Ship Co",
+        "移交给 Ship Co",
         "Ship Co 已接收",
         "检验：合格",
         "检验：不合格",
@@ -418,7 +418,7 @@ def test_times_are_machine_readable_too() -> None:
         (
             {"count": 3, "first": {"at": "2026-11-28T12:00:00.000Z", "place": "CN-SH"}},
             "zh-CN",
-            "此码已被查询 3 次，首次查询于 2026年11月28日 20:00（北京时间），地点 中国上海。",
+            "此码已被查询 3 次，首次查询于 2026年11月28日 20:00（北京时间），地点为中国上海。",
         ),
         (
             {"count": 7, "first": {"at": "2026-11-28T23:59:59.999Z", "place": None}},
@@ -653,7 +653,7 @@ def test_real_unit_view_from_a_sqlite_ledger(tmp_path: Path) -> None:
     assert "由 Shop 售出" in chinese.text
     assert "刚买下？" in chinese.text
     assert (
-        "此码已被查询 2 次，首次查询于 2026年11月28日 20:00（北京时间），地点 中国上海。"
+        "此码已被查询 2 次，首次查询于 2026年11月28日 20:00（北京时间），地点为中国上海。"
         in chinese.text
     )
     assert len(render(sold, "zh-CN").encode()) < 50_000
