@@ -12,6 +12,7 @@ The offline proof with its last entry cut, or with its map line removed, is refu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from ledger import codec
+from ledger.events import format_time
 from tests.e2e.lying import Proxy, Rewrite
 from tests.e2e.server import LiveServer, start
 from tests.e2e.test_pinned_keys import cli
@@ -174,21 +176,51 @@ def _add_forged_key(actor: dict[str, Any]) -> dict[str, Any]:
     return {**actor, "keys": [*actor["keys"], forged]}
 
 
+def _hide_compromise(actor: dict[str, Any]) -> dict[str, Any]:
+    keys = [{**k, "compromised_since": None} for k in actor["keys"]]
+    return {**actor, "keys": keys}
+
+
+def _premap_registry(actor: dict[str, Any]) -> dict[str, Any]:
+    """The registry at the log's first checkpoint (size 1: the genesis), with no map line
+    and no entries: a stale, unmapped proof that would turn the registry check off."""
+    first = httpx.get(f"{_UPSTREAM[0]}/v1/checkpoint?size=1").text
+    registry = {"checkpoint": first, "map_proof": None, "entries": []}
+    return {**_hide_revocation(True)(actor), "registry": registry}
+
+
+_UPSTREAM: list[str] = []  # the module's server URL, for the rewrites that read from it
+
+
 @pytest.mark.parametrize(
     "hide",
-    [_hide_revocation(True), _hide_revocation(False), _hide_key_removal, _add_forged_key],
-    ids=["revocation", "revocation-hint-only", "key-removal", "forged-key"],
+    [
+        _hide_revocation(True),
+        _hide_revocation(False),
+        _hide_key_removal,
+        _add_forged_key,
+        _hide_compromise,
+        _premap_registry,
+    ],
+    ids=[
+        "revocation",
+        "revocation-hint-only",
+        "key-removal",
+        "forged-key",
+        "compromise",
+        "stale-registry",
+    ],
 )
 def test_a_hidden_revocation_key_removal_or_invented_key_is_caught(
     server: LiveServer, tmp_path: Path, hide: Rewrite, request: pytest.FixtureRequest
 ) -> None:
+    _UPSTREAM[:] = [server.url]
     gtin = server.units["genuine"][0]
     serial = f"REG-{request.node.callspec.id}"[:20]
     unit = {"gtin": gtin, "serial": serial}
     courier = f"c-{request.node.callspec.id}"[:20]
-    seed = {"revocation": 70, "revocation-hint-only": 72, "key-removal": 74, "forged-key": 76}[
-        request.node.callspec.id
-    ]
+    seeds = {"revocation": 70, "revocation-hint-only": 72, "key-removal": 74, "forged-key": 76}
+    seed = {**seeds, "compromise": 78, "stale-registry": 80}[request.node.callspec.id]
     register = server.world.world.sign(
         "actor.register",
         "operator",
@@ -223,6 +255,7 @@ def test_a_hidden_revocation_key_removal_or_invented_key_is_caught(
         add=[public_b64(seed + 1)],
         remove=[old],
         seed=seed,
+        compromised_since=format_time(datetime.now(UTC) - timedelta(hours=1)),
     )
     _send(server, "actor.revoke", "operator", subject=courier, reason="fraud")
     report = _verify_through(

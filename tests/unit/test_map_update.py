@@ -154,3 +154,28 @@ def test_proofs_and_lookups_read_in_chunks_of_any_depth(chunk: int) -> None:
         served = update.prove(stored.read, key, chunk)
         assert served == proof.encode(trie.path(key))
         assert update.lookup(stored.read, key, chunk) == trie.get(key)
+
+
+def test_a_proof_has_one_encoding() -> None:
+    # an empty sibling must travel as a 0 bit, never as 32 zero bytes with its bit set
+    trie = Trie()
+    keys = [hashlib.sha256(bytes([i])).digest() for i in range(6)]
+    for i, key in enumerate(keys):
+        trie.set(key, Head(i, EMPTY))
+    for key in keys:
+        path = trie.path(key)
+        empty = [i for i, sibling in enumerate(path.siblings) if sibling == EMPTY]
+        if not empty:
+            continue
+        honest = proof.encode(path)
+        depth = len(path.siblings)
+        bitmap = bytearray(honest[4 : 4 + (depth + 7) // 8])
+        bitmap[empty[0] >> 3] |= 0x80 >> (empty[0] & 7)
+        siblings = b"".join(s for i, s in enumerate(path.siblings) if s != EMPTY or i == empty[0])
+        tail = honest[4 + len(bitmap) + 32 * sum(s != EMPTY for s in path.siblings) :]
+        forged = honest[:4] + bytes(bitmap) + siblings + tail
+        assert proof.verify(trie.root(), key, honest) == trie.get(key)
+        with pytest.raises(MapProofError, match="empty sibling"):
+            proof.verify(trie.root(), key, forged)
+        return
+    pytest.fail("no proof with an empty sibling in this map")
