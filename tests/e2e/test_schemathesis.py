@@ -335,6 +335,8 @@ def _app_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple
         if included is not None:
             yield from _app_routes(included.routes, prefix + (getattr(route, "prefix", "") or ""))
             continue
+        if getattr(route, "include_in_schema", True) is False:
+            continue  # outside the API: the console's pages (tests/e2e/test_console_access.py)
         for method in sorted(getattr(route, "methods", None) or ()):
             if method != "HEAD":
                 yield method, prefix + _template(route)

@@ -133,7 +133,7 @@ def test_the_console_key_flags_and_recalls_a_lot_but_cannot_mint_or_rotate(
             {"kind": kind, "actor": "acme", "time": format_time(sw.clock.now), **fields}
         )
         with pytest.raises(KeyOutOfScopeError):
-            sw.ledger.append(entry.sign_event(event, signer, log=None))
+            sw.ledger.append(entry.sign_event(event, signer, log=sw.ledger.origin))
     assert sw.ledger.head().size == size
     assert crypto.key_id(signer.public_key()) == key_id
 
@@ -210,7 +210,7 @@ def test_the_brand_revokes_its_console_key_and_the_console_can_sign_nothing(
         {"kind": "key.rotate", "actor": "acme", "time": format_time(sw.clock.now),
          "subject": "acme", "add": [], "remove": [key_id]}
     )  # fmt: skip
-    sw.ledger.append(entry.sign_event(removal, key(2), log=None))
+    sw.ledger.append(entry.sign_event(removal, key(2), log=sw.ledger.origin))
     size = sw.ledger.head().size
     with pytest.raises(LedgerError):
         console.flag_unit(admin, GTIN, "SN-1", None)

@@ -142,7 +142,7 @@ def _rewrite(world: LedgerWorld, index: int, leaf: bytes, *, resign: bool) -> No
         for i, data in enumerate(leaves):
             chain = entry.chain_hash(chain, hashes[i])
             if i >= index:
-                parsed = Leaf.from_bytes(data)
+                parsed = Leaf.from_bytes(data, ledger.origin)
                 conn.execute(
                     text(
                         "UPDATE entries SET leaf = :leaf, chain = :c, event_hash = :e"
