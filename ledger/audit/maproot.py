@@ -7,7 +7,7 @@ the root the checkpoint signed (`check_roots`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ledger.events import Event
 from ledger.map.commit import root_of
@@ -42,7 +42,7 @@ class MapReplay:
 
 
 def check_roots(
-    checkpoints: Mapping[int, Checkpoint], replayed: Mapping[int, bytes]
+    checkpoints: Sequence[Checkpoint], replayed: Mapping[int, bytes]
 ) -> list[tuple[str, int, str]]:
     """The disagreements between signed and replayed map roots, smallest size first.
 
@@ -52,9 +52,10 @@ def check_roots(
     """
     found: list[tuple[str, int, str]] = []
     mapped = False
-    for size in sorted(checkpoints):
+    for checkpoint in sorted(checkpoints, key=lambda c: c.size):  # two at one size: both
+        size = checkpoint.size
         try:
-            root = root_of(checkpoints[size].extensions)
+            root = root_of(checkpoint.extensions)
         except MapProofError as e:
             found.append(("map-line", size, f"checkpoint {size}: {e.message}"))
             continue

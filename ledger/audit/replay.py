@@ -178,7 +178,7 @@ def audit_source(
         report.add("signature", "the event signature does not verify", index)
     _check_log_key(report, replay.state, verifier)
     _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
-    _check_map_roots(report, checkpoints, verifier, replay.map_roots)
+    _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
     _check_head(report, size, chain, replay)
     stored_state = source.state()
     if stored_state is not None:
@@ -364,14 +364,16 @@ def _check_checkpoints(
 def _check_map_roots(
     report: AuditReport,
     stored: Sequence[StoredCheckpoint],
+    kept: Sequence[tuple[note.Checkpoint, str]],
     verifier: note.Verifier,
     roots: dict[int, bytes],
 ) -> None:
-    """(6) every map root a checkpoint signs is the one the replay gives at its size."""
-    signed = {}
+    """(6) every map root a checkpoint signs, stored or kept outside the database (a
+    trusted one a server showed a client), is the one the replay gives at its size."""
+    signed = [cp for cp, _ in kept]
     for cp in stored:
         try:
-            signed[cp.size] = note.verify_checkpoint(cp.note, verifier)
+            signed.append(note.verify_checkpoint(cp.note, verifier))
         except LedgerError:
             continue  # reported by _check_checkpoints
     for code, size, message in check_roots(signed, roots):

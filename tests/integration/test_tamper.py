@@ -13,7 +13,7 @@ from ledger.audit.replay import AuditReport
 from ledger.entry import Leaf, sign_event
 from ledger.events import event_from_dict
 from ledger.service.audit import audit_log
-from tests.factories import GTIN, key
+from tests.factories import GTIN, LOG_SEED, key
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import SERIAL
 
@@ -233,7 +233,14 @@ def test_an_insider_rewrite_needs_trusted_checkpoints(busy: LedgerWorld) -> None
     ledger.rebuild_projections()
     assert _audit(busy).ok  # invisible from inside the database...
     report = _audit(busy, trusted=kept)  # ...but not to an auditor who kept checkpoints
-    assert [f.code for f in report.findings] == ["trusted-checkpoint"]
+    # the kept checkpoints' tree root and map root disagree with the rewritten log, and the
+    # re-signed stored ones dropped the map line the kept ones of their size carry
+    codes = [f.code for f in report.findings]
+    assert codes[0] == "trusted-checkpoint" and set(codes) == {
+        "trusted-checkpoint",
+        "map-root",
+        "map-missing",
+    }
     finding = report.findings[0]
     assert finding.evidence["checkpoint"] == kept[1]
     assert finding.evidence["recomputed_root"] == codec.hex_encode(
@@ -252,3 +259,18 @@ def test_audit_reports_progress_and_counts(busy: LedgerWorld) -> None:
     )
     assert report.ok and report.entries == 21 and report.checkpoints == 21
     assert seen[-1] == (21, 21)
+
+
+def test_a_kept_checkpoint_with_a_forged_map_root_is_found(busy: LedgerWorld) -> None:
+    # the operator signs the honest tree with a map root that moves a head back, shows it
+    # to a client (who keeps it), and keeps the honest one in its database
+    ledger = busy.ledger
+    honest = note.verify_checkpoint(ledger.checkpoint(), ledger.verifier_key)
+    forged_root = bytes(32)
+    forged = note.Checkpoint(
+        honest.origin, honest.size, honest.root, ("map/v1 " + codec.b64_encode(forged_root),)
+    )
+    text_ = note.sign_checkpoint(forged, note.Signer(honest.origin, key(LOG_SEED))).decode()
+    assert not _audit(busy).findings  # the database alone is honest
+    report = _audit(busy, [text_])
+    assert [(f.code, f.evidence["size"]) for f in report.findings] == [("map-root", honest.size)]
