@@ -62,5 +62,7 @@ def verify_proof_file(
         "the log's map of heads proves this is the unit's whole chain at that size"
         if result.complete
         else "completeness not proven: the checkpoint commits to no map of heads",
+        "not covered offline: a later revocation of a signer or holder, or a key reported "
+        "compromised; `provenance verify GTIN/SERIAL` checks those online",
         table,
     )
