@@ -5,8 +5,8 @@ bytes as the whole older map built from scratch (the log's undo for map update p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 import random
+from collections.abc import Iterable
 
 import pytest
 
