@@ -17,7 +17,7 @@ from ledger import codec, note
 from ledger.audit import witness
 from ledger.errors import LedgerError, NotFoundError, ValidationError
 from ledger.map import commit as map_commit
-from ledger.map.updateproof import MapUpdateError, MapUpdateProofError, UpdateProof
+from ledger.map.updateproof import MapUpdateError, MapUpdateProofError, UpdateProof, check
 from ledger.service.ledger import Ledger
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import LedgerWorld
@@ -236,3 +236,40 @@ def test_no_update_proof_is_refused(world: LedgerWorld) -> None:
     with pytest.raises(LedgerError) as caught:
         witness.cosign_next(first, text, ledger.verifier_key, proof, W1, STAMP, NOW, None)
     assert caught.value.code == "bad-map-update"
+
+
+def test_every_flipped_byte_of_a_proof_or_hash_is_refused(world: LedgerWorld) -> None:
+    """Each byte of every old-map proof, compact hash and authorization, flipped in turn."""
+    ledger = world.ledger
+    first = cosign(ledger, None)
+    old = first.seen.checkpoint.size
+    grow(world)
+    text = ledger.checkpoint()
+    new = note.verify_checkpoint(text, ledger.verifier_key)
+    old_map = map_commit.root_of(first.seen.checkpoint.extensions)
+    assert old_map is not None
+    honest = ledger.map_update_proof(old, new.size)
+    assert check(honest, first.seen.checkpoint, new, old_map) == map_commit.root_of(new.extensions)
+
+    def flips(blob: bytes) -> list[bytes]:
+        return [blob[:i] + bytes([blob[i] ^ 0x01]) + blob[i + 1 :] for i in range(len(blob))]
+
+    variants: list[UpdateProof] = []
+    for n, (k, proof) in enumerate(honest.map_proofs):
+        for bad in flips(proof):
+            proofs = list(honest.map_proofs)
+            proofs[n] = (k, bad)
+            variants.append(dataclasses.replace(honest, map_proofs=tuple(proofs)))
+    for n, value in enumerate(honest.compact):
+        for bad in flips(value):
+            compact = list(honest.compact)
+            compact[n] = bad
+            variants.append(dataclasses.replace(honest, compact=tuple(compact)))
+    grant = honest.authorizations[0]
+    for bad in flips(grant.leaf):
+        changed = dataclasses.replace(grant, leaf=bad)
+        variants.append(dataclasses.replace(honest, authorizations=(changed,)))
+    assert len(variants) > 500
+    for variant in variants:
+        with pytest.raises(MapUpdateProofError):
+            check(variant, first.seen.checkpoint, new, old_map)
