@@ -49,7 +49,8 @@ def cosign(
 
 def grow(lw: LedgerWorld) -> None:
     """Entries that move every kind of key: a unit, a new unit, a new actor, an
-    authorization granted and revoked in the span, and one granted long before."""
+    authorization granted and revoked in the span, one granted long before, a key
+    rotation and an actor revocation."""
     w = lw.world
     lw.append(w.on_unit("handoff", "acme", to="ship-co"))
     unit = {"gtin": GTIN, "serial": "MAP-NEW-1"}
@@ -63,6 +64,8 @@ def grow(lw: LedgerWorld) -> None:
     )
     lw.append(grant)
     lw.append(w.sign("authorization.revoke", "acme", authorization=event_hash(grant)))
+    lw.append(w.sign("key.rotate", "acme", subject="acme", add=[public_b64(41)], remove=[]))
+    lw.append(w.sign("actor.revoke", "operator", subject="customs", reason="test"))
 
 
 def resigned(ledger: Ledger, text: str, extensions: tuple[str, ...]) -> str:
@@ -81,7 +84,8 @@ def test_an_honest_update_is_cosigned(world: LedgerWorld) -> None:
     proof = ledger.map_update_proof(old, size)
     assert UpdateProof.from_dict(proof.to_dict()) == proof
     assert len(proof.entries) == size - old and len(proof.authorizations) == 1
-    assert len(proof.map_proofs) == 4  # the unit, the new unit, newshop, insp
+    # the unit, the new unit, newshop, insp, acme, customs
+    assert len(proof.map_proofs) == 6
     state = cosign(ledger, first, update=UpdateProof.from_dict(proof.to_dict()))
     assert state.seen.checkpoint.size == size
     # the same size again: nothing to update
