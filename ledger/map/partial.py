@@ -29,11 +29,15 @@ class _Leaf:
 
 
 class _Node:
-    __slots__ = ("left", "right")
+    """Never changed once built (a change builds new nodes up its path), so its hash,
+    once computed, stays right."""
+
+    __slots__ = ("cached", "left", "right")
 
     def __init__(self, left: _Tree, right: _Tree) -> None:
         self.left = left
         self.right = right
+        self.cached: bytes | None = None
 
 
 class _Opaque:
@@ -166,7 +170,9 @@ def _hash(tree: _Tree) -> bytes:
         return tree.hash
     if isinstance(tree, _Leaf):
         return leaf_hash(tree.key, tree.head)
-    return node_hash(_hash(tree.left), _hash(tree.right))
+    if tree.cached is None:
+        tree.cached = node_hash(_hash(tree.left), _hash(tree.right))
+    return tree.cached
 
 
 def _set(tree: _Tree, key: bytes, head: Head, depth: int) -> _Tree:

@@ -5,10 +5,12 @@ The store keeps the latest map only, so proofs in the OLD map (at the older chec
 size) are computed by undoing: every key moved since the old size is loaded on its path
 through the latest map (`ledger.map.partial.PartialTrie`) and put back to its head at
 the old size, or removed if it did not exist then. A key's old head comes from the log
-itself: a unit's latest entry before the old size (its chain, ``unit_entries``); an
-actor's chain over its registry entries before the old size (``registry_indices``, the
-same entries the actor view serves). The undone root must equal the map root the old
-checkpoint signs; otherwise an append moved the map meanwhile and all is read again.
+itself: a unit's is the entry that the first event moving it since names as ``prev``
+(the rules make it the unit's head; a commission names none), found in one query; an
+actor's is its chain over its registry entries before the old size
+(``registry_indices``, the same entries the actor view serves). The undone root must
+equal the map root the old checkpoint signs; otherwise an append moved the map
+meanwhile and all is read again.
 
 Undoing was chosen over keeping every checkpoint's changed nodes: it needs no new table
 and no storage per entry (the map's budget is 150 bytes per entry), and its cost is
@@ -19,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ledger import merkle
+from ledger import codec, merkle
 from ledger.entry import Leaf
 from ledger.errors import NotFoundError, StorageError, ValidationError
-from ledger.events import AuthorizationRevoke, Event
+from ledger.events import AuthorizationRevoke, Event, UnitEvent
 from ledger.map import proof as map_proof
 from ledger.map.commit import root_of
 from ledger.map.heads import actor_chain, actors_of, unit_of
@@ -33,7 +35,6 @@ from ledger.note import Checkpoint
 from ledger.rules.state import ActorRecord, AuthorizationRecord, KeyRecord
 from ledger.service.registryview import registry_indices
 from ledger.store import Store
-from ledger.stored import StoredEntry
 
 #: how far past the old size the latest map may be for the undo (entries)
 MAX_UNDO = 5 * MAX_ENTRIES
@@ -64,8 +65,9 @@ def map_update_proof(store: Store, log: int, old: int, new: int, attempts: int =
     found = store.subtrees(log, pieces)
     compact = tuple(found[p] for p in pieces)
     partners = _Partners(store, log)
-    moved = _moved(entries, old_cp.origin, partners)
-    grants = _authorizations(store, log, entries, old_cp.origin, partners, old, new)
+    events = [Leaf.from_bytes(e.leaf, old_cp.origin).signed.event for e in entries]
+    moved = _moved(events, partners)
+    grants = _authorizations(store, log, events, partners, old, new)
     for _ in range(attempts):
         head = store.head(log).size
         if head - old > MAX_UNDO:
@@ -74,10 +76,12 @@ def map_update_proof(store: Store, log: int, old: int, new: int, attempts: int =
                 field="old",
             )
         later = store.entries(log, new, head)
-        everything = _moved([*entries, *later], old_cp.origin, partners)
+        events += [Leaf.from_bytes(e.leaf, old_cp.origin).signed.event for e in later]
+        everything = _moved(events, partners)
+        units = _unit_heads(store, log, everything)
         trie = PartialTrie.load(lambda ps: store.map_nodes(log, ps), everything)
         for key, who in everything.items():
-            before = _old_head(store, log, who, old)
+            before = units[key] if who[0] == "unit" else _old_head(store, log, who[1], old)
             if before is None:
                 trie.remove(key)
             else:
@@ -86,6 +90,7 @@ def map_update_proof(store: Store, log: int, old: int, new: int, attempts: int =
             continue  # an append moved the map between the reads: read again
         proofs = tuple((k, map_proof.encode(trie.path(k))) for k in sorted(moved))
         return UpdateProof(old, new, compact, tuple(e.leaf for e in entries), grants, proofs)
+        events = events[: new - old]
     raise StorageError("the map of heads could not be undone to the old checkpoint's root")
 
 
@@ -113,36 +118,56 @@ class _Partners:
         return None if record is None else record.partner
 
 
-#: who a map key belongs to: ("unit", gtin, serial) or ("actor", id)
-_Who = tuple[str, ...]
+#: whose a map key is: ("unit", the ``prev`` of the first event that moves it since the
+#: old size, "" for none) or ("actor", its id)
+_Who = tuple[str, str]
 
 
-def _moved(entries: Sequence[StoredEntry], origin: str, partners: _Partners) -> dict[bytes, _Who]:
-    """The keys the entries move, with whose they are."""
+def _moved(events: Sequence[Event], partners: _Partners) -> dict[bytes, _Who]:
+    """The keys the events (in log order) move, with whose they are."""
     out: dict[bytes, _Who] = {}
-    for entry in entries:
-        event: Event = Leaf.from_bytes(entry.leaf, origin).signed.event
+    for event in events:
         unit = unit_of(event)
-        if unit is not None and entry.gtin is not None and entry.serial is not None:
-            out[unit] = ("unit", entry.gtin, entry.serial)
+        if unit is not None and unit not in out and isinstance(event, UnitEvent):
+            out[unit] = ("unit", event.prev or "")
         for actor in actors_of(event, partners.partner):
             out[actor_key(actor)] = ("actor", actor)
+    return out
+
+
+def _unit_heads(store: Store, log: int, moved: dict[bytes, _Who]) -> dict[bytes, Head | None]:
+    """Each moved unit's head at the old size: the entry its first event since then names
+    as ``prev`` (the rules require it to be the unit's head), or none (a commission).
+
+    Raises:
+        StorageError: a ``prev`` that is not in the log.
+    """
+    prevs = {k: who[1] for k, who in moved.items() if who[0] == "unit"}
+    hashes = {p: codec.b64url_decode(p, field="prev") for p in prevs.values() if p}
+    found = store.find_event_hashes(log, list(hashes.values()))
+    out: dict[bytes, Head | None] = {}
+    for key, prev in prevs.items():
+        if not prev:
+            out[key] = None
+            continue
+        if hashes[prev] not in found:
+            raise StorageError("a unit event's prev is not in the log")
+        index, leaf_hash = found[hashes[prev]]
+        out[key] = Head(index, leaf_hash)
     return out
 
 
 def _authorizations(
     store: Store,
     log: int,
-    entries: Sequence[StoredEntry],
-    origin: str,
+    events: Sequence[Event],
     partners: _Partners,
     old: int,
     new: int,
 ) -> tuple[Authorization, ...]:
-    """The ``authorize`` entries before ``old`` that revocations among ``entries`` end."""
+    """The ``authorize`` entries before ``old`` that revocations among ``events`` end."""
     indices: set[int] = set()
-    for entry in entries:
-        event = Leaf.from_bytes(entry.leaf, origin).signed.event
+    for event in events:
         if isinstance(event, AuthorizationRevoke):
             record = partners.record(event.authorization)
             if record is not None and record.granted_index < old:
@@ -155,12 +180,9 @@ def _authorizations(
     )
 
 
-def _old_head(store: Store, log: int, who: _Who, old: int) -> Head | None:
-    """The head of a unit or actor at size ``old`` (None: not in the map then)."""
-    if who[0] == "unit":
-        chain = [e for e in store.unit_entries(log, who[1], who[2]) if e.index < old]
-        return Head(chain[-1].index, chain[-1].leaf_hash) if chain else None
-    actor_id = who[1]
+def _old_head(store: Store, log: int, actor_id: str, old: int) -> Head | None:
+    """An actor's head at size ``old``: its chain over its registry entries before
+    ``old`` (None: it had none, so it was not in the map)."""
     actors = [
         a for a in store.records(log, {ActorRecord: [actor_id]}) if isinstance(a, ActorRecord)
     ]
