@@ -17,6 +17,11 @@ tree it signed before) is refused too, with ``rollback`` evidence: both signed
 checkpoints, the smaller one served after the larger. Anyone holding the log's key
 re-checks any of them with `verify_evidence`.
 
+A witness also checks the map of heads a checkpoint signs (`check_map`): its root
+must follow from the remembered one plus the new entries, shown by the log's map update
+proof (ledger.map.updateproof); one that does not is refused with ``map-update``
+evidence carrying that proof.
+
 Pure: no I/O (callers fetch proofs and write files), no clock (times are arguments).
 """
 
