@@ -59,3 +59,21 @@ def consistency(
     proof = ctx(request).ledger_for(request).consistency_proof(old, new)
     body = {"old": old, "new": new, "proof": [codec.b64url_encode(h) for h in proof]}
     return cached_json(request, body, f"k{old}-{new}", IMMUTABLE)
+
+
+@router.get(
+    "/v1/proofs/map-update",
+    summary="Map update proof between two checkpoints",
+    dependencies=[READ_LIMIT],
+    responses=_PROOF_RESPONSES,
+)
+def map_update(
+    request: Request,
+    old: int = Query(ge=1, le=MAX_INT64, examples=[1]),
+    new: int = Query(ge=2, le=MAX_INT64, examples=[2]),
+) -> Response:
+    """What a witness needs to check that the map root signed at ``new`` follows from the
+    one signed at ``old`` (docs/FORMAT.md section 14, "Map update proofs"; immutable)."""
+    ledger = ctx(request).ledger_for(request)
+    body = ledger.map_update_proof(old, new).to_dict()
+    return cached_json(request, body, f"m{old}-{new}", IMMUTABLE)

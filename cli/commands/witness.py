@@ -3,8 +3,10 @@
 The witness keeps one state file per log (the checkpoint it cosigned last, the log's
 pinned key) and writes it BEFORE it posts the cosignature, so it can never cosign two
 trees that contradict each other, even across a crash (C2SP tlog-witness). When the log
-shows a fork or a checkpoint inconsistent with the last one, it refuses and writes the
-evidence file (docs/FORMAT.md, "Split-view evidence").
+shows a fork, a checkpoint inconsistent with the last one, or a map root that does not
+follow from the last one plus the new entries (checked with the log's map update proof,
+docs/FORMAT.md section 14), it refuses and writes the evidence file (docs/FORMAT.md,
+"Split-view evidence").
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from cli.statefile import read_json, write_json
 from ledger.errors import KeyFormatError
 
 if TYPE_CHECKING:
+    from cli.backends.remote import Remote
     from cli.backends.remote_source import RemoteSource
     from ledger import note
+    from ledger.map.updateproof import UpdateProof
 
 app = typer.Typer()
 
@@ -122,10 +126,18 @@ def _run(
         size = note.Checkpoint.from_body(note.Note.from_bytes(served).text).size
         old = previous.seen.checkpoint.size if previous else 0
         proof = _proof(source, old, size)
+        update = _map_update(remote, old, size) if previous else None
         now = datetime.now(UTC)
         try:
             new_state, line = cosign_next(
-                previous, served, pinned, proof, signer, int(time.time()), format_time(now)
+                previous,
+                served,
+                pinned,
+                proof,
+                signer,
+                int(time.time()),
+                format_time(now),
+                update,
             )
         except SplitViewError as e:
             target = evidence or state_file.with_name(state_file.name + ".evidence.json")
@@ -154,6 +166,22 @@ def _run(
             "configured witnesses vouch for it"
         ),
     )
+
+
+def _map_update(remote: Remote, old: int, size: int) -> UpdateProof | None:
+    """The log's map update proof from the cosigned size to the served one (None when
+    there is nothing to update or the log gives none: the witness then refuses a
+    checkpoint whose map it must check, `ledger.audit.witness.check_map`)."""
+    from ledger.errors import LedgerError
+    from ledger.map.updateproof import UpdateProof
+
+    if old == 0 or size <= old:
+        return None
+    try:
+        body = remote.http.json(remote.http.get("/v1/proofs/map-update", old=old, new=size))
+    except LedgerError:
+        return None
+    return UpdateProof.from_dict(body)
 
 
 def _proof(source: RemoteSource, old: int, size: int) -> list[bytes]:

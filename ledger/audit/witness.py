@@ -17,6 +17,11 @@ tree it signed before) is refused too, with ``rollback`` evidence: both signed
 checkpoints, the smaller one served after the larger. Anyone holding the log's key
 re-checks any of them with `verify_evidence`.
 
+A witness also checks the map of heads a checkpoint signs (`check_map`): its root
+must follow from the remembered one plus the new entries, shown by the log's map update
+proof (ledger.map.updateproof); one that does not is refused with ``map-update``
+evidence carrying that proof.
+
 Pure: no I/O (callers fetch proofs and write files), no clock (times are arguments).
 """
 
@@ -34,6 +39,9 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.events import parse_time
+from ledger.map.commit import root_of
+from ledger.map.proof import MapProofError
+from ledger.map.updateproof import MapUpdateError, MapUpdateProofError, UpdateProof, check
 from ledger.note.checkpoint import Checkpoint, as_verifier, verify_checkpoint
 from ledger.note.cosignature import cosign_checkpoint, parse_witness_keys, verify_cosignature
 from ledger.note.signednote import ALG_ED25519, Note, NoteSignature, Signer, Verifier
@@ -41,7 +49,8 @@ from ledger.note.signednote import ALG_ED25519, Note, NoteSignature, Signer, Ver
 EVIDENCE_FORMAT = "provenance-ledger/split-view-evidence@v1"
 STATE_FORMAT = "provenance-ledger/witness-state@v1"
 FORK, INCONSISTENT, ROLLBACK = "fork", "inconsistent", "rollback"
-KINDS = (FORK, INCONSISTENT, ROLLBACK)
+MAP_UPDATE = "map-update"
+KINDS = (FORK, INCONSISTENT, ROLLBACK, MAP_UPDATE)
 
 
 @dataclass(frozen=True)
@@ -97,10 +106,12 @@ class Evidence:
     #: the larger (the log signed the larger size on top of the smaller one)
     witnessed: tuple[tuple[str, int], ...] = ()
     prefix_proven: bool = False
+    #: a ``map-update``: the log's map update proof (ledger.map.updateproof JSON form)
+    update: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The publishable JSON form (docs/FORMAT.md)."""
-        return {
+        out: dict[str, Any] = {
             "format": EVIDENCE_FORMAT,
             "kind": self.kind,
             "log_key": self.log_key,
@@ -110,6 +121,9 @@ class Evidence:
             "detail": self.detail,
             "observed_at": self.observed_at,
         }
+        if self.update is not None:
+            out["update"] = self.update
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> Evidence:
@@ -127,6 +141,9 @@ class Evidence:
         proof = data.get("proof")
         if not isinstance(proof, list) or not all(isinstance(h, str) for h in proof):
             raise ValidationError("expected a list of base64 hashes", field="proof")
+        update = data.get("update")
+        if update is not None and not isinstance(update, dict):
+            raise ValidationError("expected a map update proof", field="update")
         return cls(
             data["kind"],
             data["log_key"],
@@ -135,6 +152,7 @@ class Evidence:
             tuple(codec.b64_decode(h, field="proof") for h in proof),
             data["detail"],
             data["observed_at"],
+            update=update,
         )
 
 
@@ -223,7 +241,10 @@ def verify_evidence(
     asking for a consistency proof to ``old``'s size (a log that went back has none);
     (5) ``inconsistent``: the proof from the smaller to the larger must fail (a proof
     that verifies voids the evidence; a third party may also ask the log for a fresh
-    proof between the two signed sizes: none exists).
+    proof between the two signed sizes: none exists); (6) ``map-update``: ``new`` is not
+    smaller than ``old``, which signs a map root, and ``new`` signs none, a malformed
+    one, another one for the same size, or one that the update proof the file carries
+    (ledger.map.updateproof, `check`) does not give.
 
     Raises:
         ValidationError: the evidence does not show misbehaviour (a rollback: a proof
@@ -237,6 +258,10 @@ def verify_evidence(
         raise ValidationError(f"unknown kind; expected one of {', '.join(KINDS)}", field="kind")
     old = verify_checkpoint(record.old, log_key)  # (2)
     new = verify_checkpoint(record.new, log_key, origin=old.origin)
+    if record.kind == MAP_UPDATE:  # (6)
+        if _map_update_wrong(record, old, new):
+            return record
+        raise ValidationError("the new map root follows from the old one", field="update")
     if old.size == new.size:  # (3)
         if old.root == new.root:
             raise ValidationError("same size and same root: no fork", field="new_checkpoint")
@@ -262,6 +287,80 @@ def verify_evidence(
     except LedgerError:
         return record
     raise ValidationError("the consistency proof verifies: no split view", field="proof")
+
+
+def _map_update_wrong(record: Evidence, old: Checkpoint, new: Checkpoint) -> bool:
+    """Step (6) of `verify_evidence`: True when ``new``'s map root does not follow.
+
+    Raises:
+        ValidationError: the evidence cannot show it (sizes, no old map root).
+        MapUpdateProofError: the update proof it carries is malformed or does not bind.
+    """
+    old_map = root_of(old.extensions)
+    if old_map is None or new.size < old.size:
+        raise ValidationError("no map root to follow from", field="old_checkpoint")
+    try:
+        new_map = root_of(new.extensions)
+    except MapProofError:
+        return True
+    if new_map is None:
+        return True
+    if new.size == old.size:
+        return new_map != old_map
+    return check(UpdateProof.from_dict(record.update), old, new, old_map) != new_map
+
+
+def check_map(
+    seen: Seen,
+    note: str,
+    new: Checkpoint,
+    log_key: str,
+    update: UpdateProof | None,
+    observed_at: str,
+) -> None:
+    """Check that ``new``'s map root follows from the remembered checkpoint's (issue 18).
+
+    Nothing to check when the remembered checkpoint signs no map root (a log from before
+    maps, or a witness's first run trusts its first map like its first tree), or when
+    ``new`` is smaller (`refuse_rollback` refuses it). Otherwise ``new`` must sign a
+    well-formed map root; for the same size the same one; for a larger size the one
+    `ledger.map.updateproof.check` computes from ``update``.
+
+    Raises:
+        MapUpdateError: the map root does not follow (evidence of kind ``map-update``,
+            carrying the update proof).
+        MapUpdateProofError: ``update`` is missing, malformed, or does not bind.
+    """
+    old = seen.checkpoint
+    old_map = root_of(old.extensions)
+    if old_map is None or new.size < old.size:
+        return
+
+    def evidence(detail: str, proof: UpdateProof | None = None) -> MapUpdateError:
+        body = None if proof is None else proof.to_dict()
+        record = Evidence(
+            MAP_UPDATE, log_key, seen.note, note, (), detail, observed_at, update=body
+        )
+        return MapUpdateError(detail, record.to_dict())
+
+    try:
+        new_map = root_of(new.extensions)
+    except MapProofError as e:
+        raise evidence(f"checkpoint {new.size}: {e.message}") from None
+    if new_map is None:
+        raise evidence(f"checkpoint {new.size} signs no map root after one that did")
+    if new.size == old.size:
+        if new_map != old_map:
+            raise evidence(f"two map roots signed for size {new.size}")
+        return
+    if update is None:
+        raise MapUpdateProofError("the log served no map update proof", field="update")
+    if check(update, old, new, old_map) != new_map:
+        raise evidence(
+            f"the map root signed at size {new.size} does not follow from the one at "
+            f"{old.size} plus the entries between",
+            update,
+        )
 
 
 def _witnessed(
@@ -357,6 +456,7 @@ def cosign_next(
     witness: Signer,
     timestamp: int,
     observed_at: str,
+    update: UpdateProof | None = None,
 ) -> tuple[WitnessState, NoteSignature]:
     """Decide whether to cosign ``note``; return the new state and the cosignature.
 
@@ -365,6 +465,8 @@ def cosign_next(
         (2) against the last cosigned checkpoint: `check_consistent` (a fork or a
             failed proof raises `SplitViewError` with the evidence);
         (3) never cosign a smaller tree than before;
+        (3b) the map root follows from the last cosigned one (`check_map`, with the
+            log's map ``update`` proof from the last cosigned size to this one);
         (4) cosign (``cosignature/v1`` at ``timestamp``). The caller must persist the
             new state before it hands the cosignature to anyone.
 
@@ -373,6 +475,8 @@ def cosign_next(
         SplitViewError: (2) failed.
         SplitViewError: (2) failed, or (3) the log served a smaller tree than the one
             cosigned (``rollback`` evidence, `refuse_rollback`).
+        MapUpdateError: (3b) failed (evidence of kind ``map-update``).
+        MapUpdateProofError: (3b) the update proof is missing, malformed or not bound.
         KeyFormatError: ``witness`` is not a 0x04 key.
     """
     if previous is None:
@@ -384,6 +488,7 @@ def cosign_next(
         dated = Seen(previous.cosigned_note(), seen.checkpoint)
         refuse_rollback(dated, note, checkpoint, log_key, proof, observed_at)  # (3)
         check_consistent(seen, note, log_key, proof, observed_at)  # (2)
+        check_map(seen, note, checkpoint, log_key, update, observed_at)  # (3b)
     line = cosign_checkpoint(checkpoint, witness, timestamp)  # (4)
     kept = Seen(log_only(note, log_key), checkpoint)
     return WitnessState(log_key, kept, line.to_line().rstrip("\n")), line

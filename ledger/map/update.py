@@ -94,7 +94,7 @@ def update(read: Reader, changes: Mapping[bytes, Head]) -> MapUpdate:
         for key, depth in pending.items():
             wanted.add(position(key, depth))
             if depth:
-                wanted.add(_sibling(key, depth))
+                wanted.add(sibling(key, depth))
         wanted -= known.keys()
         if wanted:
             got = read(sorted(wanted))
@@ -127,14 +127,14 @@ def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
             top = min(depth + chunk, KEY_BITS)
             wanted = [position(key, d) for d in range(depth, top + 1)]
             # the siblings one level deeper too: a node at ``top`` needs its child's
-            wanted += [_sibling(key, d) for d in range(max(depth, 1), min(top + 1, KEY_BITS) + 1)]
+            wanted += [sibling(key, d) for d in range(max(depth, 1), min(top + 1, KEY_BITS) + 1)]
             got = read(wanted)
             known.update({pos: got.get(pos) for pos in wanted})
         node = known[position(key, depth)]
         if node is None or node.is_leaf:
             leaf = (node.key, node.head) if node is not None and node.key and node.head else None
             return encode(Path(key, tuple(siblings), leaf))
-        siblings.append(_hash(known[_sibling(key, depth + 1)]))
+        siblings.append(_hash(known[sibling(key, depth + 1)]))
         depth += 1
 
 
@@ -142,7 +142,7 @@ def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
 ROOT = position(bytes(32), 0)
 
 
-def _sibling(key: bytes, depth: int) -> bytes:
+def sibling(key: bytes, depth: int) -> bytes:
     """The position at ``depth`` (>= 1) beside ``key``'s path: the other child of its parent."""
     flipped = bytearray(key)
     flipped[(depth - 1) >> 3] ^= 0x80 >> ((depth - 1) & 7)
@@ -173,7 +173,7 @@ def _rebuild(
         if part:
             halves.append(_rebuild(known, rows, depth + 1, part))
         else:
-            other = _sibling(first, depth + 1)
+            other = sibling(first, depth + 1)
             halves.append(_hash(known.get(other)))
     value = node_hash(halves[0], halves[1])
     rows[position(first, depth)] = Stored(hash=value)

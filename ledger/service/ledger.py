@@ -37,6 +37,7 @@ from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError
 from ledger.events import LATEST_VERSION, ActorRegister, LogUpgrade, format_time, parse_time
 from ledger.label import ScannedLabel
+from ledger.map.updateproof import UpdateProof
 from ledger.rules.state import ActorRecord, KeyRecord, State
 from ledger.service.append import (
     FAULT_CONSENT,
@@ -54,6 +55,7 @@ from ledger.service.claims import ClaimService
 from ledger.service.cosigning import CosigningService
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
+from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
 from ledger.service.policies import Policies
 from ledger.service.registryview import registry_view
@@ -449,6 +451,10 @@ class Ledger:
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of ``index`` in the tree of ``size`` (O(log n) reads)."""
         return self.store.inclusion_proof(self.log, index, size)
+
+    def map_update_proof(self, old_size: int, new_size: int) -> UpdateProof:
+        """The map update proof between two checkpoints (ledger.service.mapupdate)."""
+        return map_update_proof(self.store, self.log, old_size, new_size)
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes (O(log n) reads)."""

@@ -281,6 +281,11 @@ class Store:
         with self._read() as conn:
             return map_update.prove(lambda ps: read_nodes(conn, log, ps), key)
 
+    def map_nodes(self, log: int, positions: Iterable[bytes]) -> dict[bytes, map_update.Stored]:
+        """The latest stored map nodes at ``positions`` (a `ledger.map.update.Reader`)."""
+        with self._read() as conn:
+            return read_nodes(conn, log, positions)
+
     def checkpoints(self, log: int) -> list[StoredCheckpoint]:
         """Return every stored checkpoint, smallest size first."""
         with self._read() as conn:
