@@ -13,7 +13,6 @@ from ledger.store.queries import chunks
 from ledger.store.schema import MapNodeRow
 
 MAP_NODES = cast(Table, MapNodeRow.__table__)
-_COLUMNS = ("log", "pos", "hash", "key", "idx", "entry")
 
 
 def read_nodes(conn: Connection, log: int, positions: Iterable[bytes]) -> dict[bytes, Stored]:
@@ -48,39 +47,44 @@ def _stored(value: Any, key: Any, idx: Any, entry: Any) -> Stored:
     return Stored(hash=bytes(value))
 
 
-_UPSERT = (
-    " ON CONFLICT (log, pos) DO UPDATE SET hash = excluded.hash, key = excluded.key,"
-    " idx = excluded.idx, entry = excluded.entry"
+#: (columns bound, what a conflict sets): internal nodes bind only their hash, leaves
+#: only their key and head (fewer parameters per row: the write's main cost on SQLite)
+_NODE = ("hash", "hash = excluded.hash, key = NULL, idx = NULL, entry = NULL")
+_LEAF = (
+    "key, idx, entry",
+    "hash = NULL, key = excluded.key, idx = excluded.idx, entry = excluded.entry",
 )
+_ARRAYS = {"hash": "%s::bytea[]", "key, idx, entry": "%s::bytea[], %s::bigint[], %s::bytea[]"}
 
 
 def write_nodes(conn: Connection, log: int, rows: Mapping[bytes, Stored], is_sqlite: bool) -> None:
     """Insert or replace the nodes at the given positions.
 
-    In position order (neighbours in the primary key are written together). SQLite: one
-    executemany; PostgreSQL: one statement over arrays (``unnest``), a single round trip
-    where executemany sent a statement per row.
+    In position order (neighbours in the primary key are written together), internal
+    nodes and leaves each by one statement. SQLite: executemany; PostgreSQL: one
+    statement over arrays (``unnest``), a single round trip where executemany sent a
+    statement per row.
     """
-    if not rows:
-        return
-    order = sorted(rows)
-    columns: list[list[Any]] = [[], [], [], [], []]
-    for pos in order:
+    nodes: list[tuple[Any, ...]] = []
+    leaves: list[tuple[Any, ...]] = []
+    for pos in sorted(rows):
         node = rows[pos]
         head = node.head
-        columns[0].append(pos)
-        columns[1].append(None if node.key is not None else node.hash)
-        columns[2].append(node.key)
-        columns[3].append(None if head is None else head.index)
-        columns[4].append(None if head is None else head.entry_hash)
-    names = ", ".join(_COLUMNS)
-    if is_sqlite:
-        statement = f"INSERT INTO map_nodes ({names}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608
-        params = [(log, *row) for row in zip(*columns, strict=True)]
-        conn.exec_driver_sql(statement + _UPSERT, params)
-        return
-    statement = (
-        f"INSERT INTO map_nodes ({names}) SELECT %s, * FROM unnest("  # noqa: S608
-        "%s::bytea[], %s::bytea[], %s::bytea[], %s::bigint[], %s::bytea[])"
-    )
-    conn.exec_driver_sql(statement + _UPSERT, (log, *columns))
+        if node.key is not None and head is not None:
+            leaves.append((log, pos, node.key, head.index, head.entry_hash))
+        else:
+            nodes.append((log, pos, node.hash))
+    for (columns, sets), params in ((_NODE, nodes), (_LEAF, leaves)):
+        if not params:
+            continue
+        insert = f"INSERT INTO map_nodes (log, pos, {columns})"
+        tail = f" ON CONFLICT (log, pos) DO UPDATE SET {sets}"
+        if is_sqlite:
+            marks = ", ".join("?" for _ in params[0])
+            conn.exec_driver_sql(f"{insert} VALUES ({marks}){tail}", params)
+        else:
+            arrays = f"%s::bytea[], {_ARRAYS[columns]}"
+            conn.exec_driver_sql(
+                f"{insert} SELECT %s, * FROM unnest({arrays}){tail}",  # noqa: S608
+                (log, *(list(c) for c in list(zip(*params, strict=True))[1:])),
+            )
