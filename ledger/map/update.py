@@ -28,7 +28,7 @@ from ledger.map.proof import encode
 from ledger.map.trie import EMPTY, KEY_BITS, Head, Path, check_key, leaf_hash, node_hash
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stored:
     """A stored node: an internal node's hash, or a leaf's key and head (hash derived)."""
 
@@ -159,30 +159,28 @@ class _Batch:
     def descend(self, read: Reader) -> None:
         """Read, level by level, the nodes on the keys' paths and the siblings beside them."""
         known, ints = self.known, self.ints
-        groups = [(0, len(ints), 0)]  # (lo, hi, prefix): the keys below one stored node
+        # (lo, hi, prefix, position, sibling position): the keys below one stored node
+        groups = [(0, len(ints), 0, ROOT, ROOT)]
         depth = 0
         while groups:
-            wanted = []
-            for _lo, _hi, prefix in groups:
-                wanted.append(_at(prefix, depth))
-                if depth:
-                    wanted.append(_at(prefix ^ 1, depth))
-            missing = sorted({pos for pos in wanted if pos not in known})
+            missing = {pos for group in groups for pos in group[3:] if pos not in known}
             if missing:
-                got = read(missing)
+                got = read(sorted(missing))
                 for pos in missing:
                     known[pos] = got.get(pos)
             following = []
             shift = KEY_BITS - depth - 1
-            for lo, hi, prefix in groups:
-                node = known[_at(prefix, depth)]
+            for lo, hi, prefix, pos, _sibling in groups:
+                node = known[pos]
                 if node is None or node.is_leaf:
                     continue
                 mid = bisect_left(ints, ((prefix << 1) | 1) << shift, lo, hi)
+                left = _at(prefix << 1, depth + 1)
+                right = _at((prefix << 1) | 1, depth + 1)
                 if mid > lo:
-                    following.append((lo, mid, prefix << 1))
+                    following.append((lo, mid, prefix << 1, left, right))
                 if hi > mid:
-                    following.append((mid, hi, (prefix << 1) | 1))
+                    following.append((mid, hi, (prefix << 1) | 1, right, left))
             groups = following
             depth += 1
 
