@@ -210,19 +210,28 @@ class _Batch:
     def _build(
         self, items: list[tuple[bytes, Head]], ints: list[int], depth: int, prefix: int
     ) -> bytes:
-        """Build the subtree at ``depth`` from scratch (nothing was stored below it)."""
+        """Build the subtree at ``depth`` from scratch (nothing was stored below it).
+
+        The keys (two or more) first part at ``split``, the length of their common
+        prefix (the first and last key's, as they are sorted); every node from ``depth``
+        down to there has one empty child, so that chain is written in one loop.
+        """
+        rows = self.rows
         if len(items) == 1:
-            self.rows[_at(prefix, depth)] = Stored(key=items[0][0], head=items[0][1])
+            rows[_at(prefix, depth)] = Stored(key=items[0][0], head=items[0][1])
             return leaf_hash(items[0][0], items[0][1])
-        mid = bisect_left(ints, ((prefix << 1) | 1) << (KEY_BITS - depth - 1))
-        halves = (
-            self._build(items[:mid], ints[:mid], depth + 1, prefix << 1) if mid else EMPTY,
-            self._build(items[mid:], ints[mid:], depth + 1, (prefix << 1) | 1)
-            if mid < len(items)
-            else EMPTY,
+        split = KEY_BITS - (ints[0] ^ ints[-1]).bit_length()
+        at_split = ints[0] >> (KEY_BITS - split)
+        mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
+        value = node_hash(
+            self._build(items[:mid], ints[:mid], split + 1, at_split << 1),
+            self._build(items[mid:], ints[mid:], split + 1, (at_split << 1) | 1),
         )
-        value = node_hash(*halves)
-        self.rows[_at(prefix, depth)] = Stored(hash=value)
+        rows[_at(at_split, split)] = Stored(hash=value)
+        for level in range(split - 1, depth - 1, -1):
+            below = ints[0] >> (KEY_BITS - level - 1)
+            value = node_hash(EMPTY, value) if below & 1 else node_hash(value, EMPTY)
+            rows[_at(below >> 1, level)] = Stored(hash=value)
         return value
 
 
