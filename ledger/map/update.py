@@ -189,11 +189,12 @@ class _Batch:
         pos = _at(prefix, depth)
         node = self.known.get(pos)
         if node is None or node.is_leaf:
-            part = self.items[lo:hi]
+            part, ints = self.items[lo:hi], self.ints[lo:hi]
             if node is not None and node.key is not None and node.head is not None:
-                if node.key not in dict(part):
+                if node.key not in dict(part):  # the stored leaf's key stays beside them
                     part = sorted([*part, (node.key, node.head)])
-            return self._build(part, [int.from_bytes(k, "big") for k, _ in part], depth, prefix)
+                    ints = [int.from_bytes(k, "big") for k, _ in part]
+            return self._build(part, ints, depth, prefix)
         mid = bisect_left(self.ints, ((prefix << 1) | 1) << (KEY_BITS - depth - 1), lo, hi)
         left, right = prefix << 1, (prefix << 1) | 1
         value = node_hash(
