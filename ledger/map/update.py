@@ -67,10 +67,15 @@ def position(key: bytes, depth: int) -> bytes:
 
 @dataclass(frozen=True)
 class MapUpdate:
-    """The result of `update`: the new root and the rows to write (position -> node)."""
+    """The result of `update`: the new root and the rows to write (position -> node).
+
+    ``empty`` lists positions the update found to hold no node (the empty children of
+    the new nodes it built): a cache of the stored map may record them as absent.
+    """
 
     root: bytes
     rows: dict[bytes, Stored]
+    empty: tuple[bytes, ...] = ()
 
 
 def update(read: Reader, changes: Mapping[bytes, Head]) -> MapUpdate:
@@ -89,7 +94,7 @@ def update(read: Reader, changes: Mapping[bytes, Head]) -> MapUpdate:
         return MapUpdate(_hash(read([ROOT]).get(ROOT)), {})
     batch = _Batch(items)
     batch.descend(read)
-    return MapUpdate(batch.rebuild(0, len(items), 0, 0), batch.rows)
+    return MapUpdate(batch.rebuild(0, len(items), 0, 0), batch.rows, tuple(batch.empty))
 
 
 def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
@@ -155,6 +160,7 @@ class _Batch:
         self.ints = [int.from_bytes(k, "big") for k, _ in items]
         self.known: dict[bytes, Stored | None] = {}
         self.rows: dict[bytes, Stored] = {}
+        self.empty: list[bytes] = []
 
     def descend(self, read: Reader) -> None:
         """Read, level by level, the nodes on the keys' paths and the siblings beside them."""
@@ -233,6 +239,7 @@ class _Batch:
             below = ints[0] >> (KEY_BITS - level - 1)
             value = node_hash(EMPTY, value) if below & 1 else node_hash(value, EMPTY)
             rows[_at(below >> 1, level)] = Stored(hash=value)
+            self.empty.append(_at(below ^ 1, level + 1))
         return value
 
 

@@ -65,12 +65,17 @@ class MapCache:
 
         return cached
 
-    def wrote(self, rows: Mapping[bytes, map_update.Stored]) -> None:
-        """Record the rows just written (the root among them)."""
+    def wrote(
+        self, rows: Mapping[bytes, map_update.Stored], empty: Iterable[bytes] = ()
+    ) -> None:
+        """Record the rows just written (the root among them) and positions left empty."""
         nodes = self._nodes
         for pos, node in rows.items():
             if len(pos) <= CACHED_BYTES:
                 nodes[pos] = node
+        for pos in empty:
+            if len(pos) <= CACHED_BYTES:
+                nodes[pos] = None
 
 
 class MapKeeper:
@@ -108,7 +113,7 @@ class MapKeeper:
         """Write the changed nodes; return the extension line of the new root."""
         result = map_update.update(self._read, self._tracker.changes)
         self._tx.write_map(result.rows)
-        self._cache.wrote(result.rows)
+        self._cache.wrote(result.rows, result.empty)
         return map_commit.extension(result.root)
 
     def _backfill(self, size: int) -> None:

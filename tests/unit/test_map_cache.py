@@ -5,6 +5,7 @@
 - Two writers, each with its own cache, appending in turn to one stored map (another
   process, say) keep the map right: each drops its cache when the stored root is not its
   own. Without that check the stale cache gives a wrong root (the check is needed).
+- The positions an update reports empty hold no row.
 - A batch whose nodes were cached but never stored (its transaction rolled back) is
   forgotten at the next check.
 """
@@ -48,7 +49,7 @@ def _append(store: DictStore, cache: MapCache, changes: dict[bytes, Head], check
         cache.check(store.root())
     result = update.update(cache.reader(store.read), changes)
     store.rows.update(result.rows)
-    cache.wrote(result.rows)
+    cache.wrote(result.rows, result.empty)
     return result
 
 
@@ -84,6 +85,7 @@ def test_two_writers_in_turn_each_drop_a_stale_cache(turns: list[tuple[bool, int
         for key, head in changes.items():
             trie.set(key, head)
         assert result.root == trie.root()
+        assert not set(result.empty) & store.rows.keys()  # what it calls empty is
 
 
 def test_without_the_root_check_a_stale_cache_gives_a_wrong_root() -> None:
