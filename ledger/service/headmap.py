@@ -65,9 +65,7 @@ class MapCache:
 
         return cached
 
-    def wrote(
-        self, rows: Mapping[bytes, map_update.Stored], empty: Iterable[bytes] = ()
-    ) -> None:
+    def wrote(self, rows: Mapping[bytes, map_update.Stored], empty: Iterable[bytes] = ()) -> None:
         """Record the rows just written (the root among them) and positions left empty."""
         nodes = self._nodes
         for pos, node in rows.items():
