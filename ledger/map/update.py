@@ -19,15 +19,16 @@ from the rows on one key's path, read the same way.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ledger.errors import ValidationError
 from ledger.map.proof import encode
-from ledger.map.trie import EMPTY, KEY_BITS, Head, Path, bit, check_key, leaf_hash, node_hash
+from ledger.map.trie import EMPTY, KEY_BITS, Head, Path, check_key, leaf_hash, node_hash
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stored:
     """A stored node: an internal node's hash, or a leaf's key and head (hash derived)."""
 
@@ -66,47 +67,34 @@ def position(key: bytes, depth: int) -> bytes:
 
 @dataclass(frozen=True)
 class MapUpdate:
-    """The result of `update`: the new root and the rows to write (position -> node)."""
+    """The result of `update`: the new root and the rows to write (position -> node).
+
+    ``empty`` lists positions the update found to hold no node (the empty children of
+    the new nodes it built): a cache of the stored map may record them as absent.
+    """
 
     root: bytes
     rows: dict[bytes, Stored]
+    empty: tuple[bytes, ...] = ()
 
 
 def update(read: Reader, changes: Mapping[bytes, Head]) -> MapUpdate:
     """Apply ``changes`` (key -> its new head) to the stored map that ``read`` reads.
 
     Calls ``read`` once per trie level the changed keys pass through (their paths and
-    the siblings along them, nothing else), then rebuilds the hashes bottom-up in
-    memory. The result is the same map as a `ledger.map.trie.Trie` holding the old
-    heads updated with ``changes``.
+    the siblings along them, nothing else, each position once), then rebuilds the hashes
+    bottom-up in memory. The result is the same map as a `ledger.map.trie.Trie` holding
+    the old heads updated with ``changes``.
 
     Raises:
         ValidationError: a key is not 32 bytes.
     """
     items = sorted((check_key(k), h) for k, h in changes.items())
     if not items:
-        root = read([ROOT]).get(ROOT)
-        return MapUpdate(_hash(root), {})
-    known: dict[bytes, Stored | None] = {}
-    pending = {key: 0 for key, _ in items}
-    while pending:
-        wanted: set[bytes] = set()
-        for key, depth in pending.items():
-            wanted.add(position(key, depth))
-            if depth:
-                wanted.add(sibling(key, depth))
-        wanted -= known.keys()
-        if wanted:
-            got = read(sorted(wanted))
-            known.update({pos: got.get(pos) for pos in wanted})
-        following = {}
-        for key, depth in pending.items():
-            node = known[position(key, depth)]
-            if node is not None and not node.is_leaf:
-                following[key] = depth + 1
-        pending = following
-    rows: dict[bytes, Stored] = {}
-    return MapUpdate(_rebuild(known, rows, 0, items), rows)
+        return MapUpdate(_hash(read([ROOT]).get(ROOT)), {})
+    batch = _Batch(items)
+    batch.descend(read)
+    return MapUpdate(batch.rebuild(0, len(items), 0, 0), batch.rows, tuple(batch.empty))
 
 
 def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
@@ -153,46 +141,106 @@ def _hash(node: Stored | None) -> bytes:
     return EMPTY if node is None else node.subtree_hash()
 
 
-def _rebuild(
-    known: Mapping[bytes, Stored | None],
-    rows: dict[bytes, Stored],
-    depth: int,
-    items: list[tuple[bytes, Head]],
-) -> bytes:
-    """The new hash of the subtree at ``depth`` holding ``items`` (all on one path so far)."""
-    first = items[0][0]
-    node = known.get(position(first, depth))
-    if node is None or node.is_leaf:
-        merged = dict(items)
-        if node is not None and node.key is not None and node.head is not None:
-            merged.setdefault(node.key, node.head)
-        return _build(rows, depth, sorted(merged.items()))
-    halves: list[bytes] = []
-    for side in (0, 1):
-        part = [it for it in items if bit(it[0], depth) == side]
-        if part:
-            halves.append(_rebuild(known, rows, depth + 1, part))
-        else:
-            other = sibling(first, depth + 1)
-            halves.append(_hash(known.get(other)))
-    value = node_hash(halves[0], halves[1])
-    rows[position(first, depth)] = Stored(hash=value)
-    return value
+def _at(prefix: int, depth: int) -> bytes:
+    """`position` of the subtree whose path is the ``depth``-bit integer ``prefix``."""
+    size = (depth >> 3) + 1
+    return (((prefix << 1) | 1) << ((size << 3) - depth - 1)).to_bytes(size, "big")
 
 
-def _build(rows: dict[bytes, Stored], depth: int, items: list[tuple[bytes, Head]]) -> bytes:
-    """Build the subtree at ``depth`` from scratch (nothing was stored below it)."""
-    first = items[0][0]
-    if len(items) == 1:
-        rows[position(first, depth)] = Stored(key=first, head=items[0][1])
-        return leaf_hash(first, items[0][1])
-    halves = []
-    for side in (0, 1):
-        part = [it for it in items if bit(it[0], depth) == side]
-        halves.append(_build(rows, depth + 1, part) if part else EMPTY)
-    value = node_hash(halves[0], halves[1])
-    rows[position(first, depth)] = Stored(hash=value)
-    return value
+class _Batch:
+    """One `update`: the changed keys (sorted), the nodes read, the rows rebuilt.
+
+    Keys are also held as integers, so a subtree's keys are a slice ``[lo, hi)`` of the
+    sorted list, split at the next bit by one bisection, and a path prefix is an integer
+    (``key >> (KEY_BITS - depth)``): no per-key, per-level byte slicing.
+    """
+
+    def __init__(self, items: list[tuple[bytes, Head]]) -> None:
+        self.items = items
+        self.ints = [int.from_bytes(k, "big") for k, _ in items]
+        self.known: dict[bytes, Stored | None] = {}
+        self.rows: dict[bytes, Stored] = {}
+        self.empty: list[bytes] = []
+
+    def descend(self, read: Reader) -> None:
+        """Read, level by level, the nodes on the keys' paths and the siblings beside them."""
+        known, ints = self.known, self.ints
+        # (lo, hi, prefix, position, sibling position): the keys below one stored node
+        groups = [(0, len(ints), 0, ROOT, ROOT)]
+        depth = 0
+        while groups:
+            missing = {pos for group in groups for pos in group[3:] if pos not in known}
+            if missing:
+                got = read(sorted(missing))
+                for pos in missing:
+                    known[pos] = got.get(pos)
+            following = []
+            shift = KEY_BITS - depth - 1
+            for lo, hi, prefix, pos, _sibling in groups:
+                node = known[pos]
+                if node is None or node.is_leaf:
+                    continue
+                mid = bisect_left(ints, ((prefix << 1) | 1) << shift, lo, hi)
+                left = _at(prefix << 1, depth + 1)
+                right = _at((prefix << 1) | 1, depth + 1)
+                if mid > lo:
+                    following.append((lo, mid, prefix << 1, left, right))
+                if hi > mid:
+                    following.append((mid, hi, (prefix << 1) | 1, right, left))
+            groups = following
+            depth += 1
+
+    def rebuild(self, lo: int, hi: int, depth: int, prefix: int) -> bytes:
+        """The new hash of the subtree at ``depth`` on ``prefix``, holding keys ``[lo, hi)``."""
+        pos = _at(prefix, depth)
+        node = self.known.get(pos)
+        if node is None or node.is_leaf:
+            part, ints = self.items[lo:hi], self.ints[lo:hi]
+            if node is not None and node.key is not None and node.head is not None:
+                if node.key not in dict(part):  # the stored leaf's key stays beside them
+                    part = sorted([*part, (node.key, node.head)])
+                    ints = [int.from_bytes(k, "big") for k, _ in part]
+            return self._build(part, ints, depth, prefix)
+        mid = bisect_left(self.ints, ((prefix << 1) | 1) << (KEY_BITS - depth - 1), lo, hi)
+        left, right = prefix << 1, (prefix << 1) | 1
+        value = node_hash(
+            self.rebuild(lo, mid, depth + 1, left)
+            if mid > lo
+            else _hash(self.known.get(_at(left, depth + 1))),
+            self.rebuild(mid, hi, depth + 1, right)
+            if hi > mid
+            else _hash(self.known.get(_at(right, depth + 1))),
+        )
+        self.rows[pos] = Stored(hash=value)
+        return value
+
+    def _build(
+        self, items: list[tuple[bytes, Head]], ints: list[int], depth: int, prefix: int
+    ) -> bytes:
+        """Build the subtree at ``depth`` from scratch (nothing was stored below it).
+
+        The keys (two or more) first part at ``split``, the length of their common
+        prefix (the first and last key's, as they are sorted); every node from ``depth``
+        down to there has one empty child, so that chain is written in one loop.
+        """
+        rows = self.rows
+        if len(items) == 1:
+            rows[_at(prefix, depth)] = Stored(key=items[0][0], head=items[0][1])
+            return leaf_hash(items[0][0], items[0][1])
+        split = KEY_BITS - (ints[0] ^ ints[-1]).bit_length()
+        at_split = ints[0] >> (KEY_BITS - split)
+        mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
+        value = node_hash(
+            self._build(items[:mid], ints[:mid], split + 1, at_split << 1),
+            self._build(items[mid:], ints[mid:], split + 1, (at_split << 1) | 1),
+        )
+        rows[_at(at_split, split)] = Stored(hash=value)
+        for level in range(split - 1, depth - 1, -1):
+            below = ints[0] >> (KEY_BITS - level - 1)
+            value = node_hash(EMPTY, value) if below & 1 else node_hash(value, EMPTY)
+            rows[_at(below >> 1, level)] = Stored(hash=value)
+            self.empty.append(_at(below ^ 1, level + 1))
+        return value
 
 
 def lookup(read: Reader, key: bytes, chunk: int = 24) -> Head | None:

@@ -26,7 +26,7 @@ from ledger.errors import KeyFormatError, LedgerError, ValidationError
 from ledger.events import UnitEvent, format_time
 from ledger.merkle import Subtree
 from ledger.rules.state import State
-from ledger.service.headmap import MapKeeper
+from ledger.service.headmap import MapCache, MapKeeper
 from ledger.service.prefetch import load_state_for
 from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
@@ -107,6 +107,7 @@ class Appender:
         self._clock = clock
         self._faults = faults
         self._on_commit = on_commit
+        self._map_cache = MapCache()  # the top of this log's map, between appends
 
     @property
     def origin(self) -> str:
@@ -202,7 +203,7 @@ class Appender:
             state.apply(new)
             records.extend(new)
             leaf = Leaf.build(signed, received)
-            heads = heads or MapKeeper(tx, head.size, state)
+            heads = heads or MapKeeper(tx, head.size, state, self._map_cache)
             heads.add(tree.size, leaf.hash, signed.event)
             chain = entry.chain_hash(chain, leaf.hash)
             rows.append(_entry_row(tree.size, leaf, chain, event_hash))

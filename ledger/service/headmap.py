@@ -9,6 +9,9 @@ from its entries first, in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import cast
+
 from ledger import codec
 from ledger.entry import Leaf
 from ledger.events import Authorize, Event
@@ -19,16 +22,78 @@ from ledger.map.trie import Head
 from ledger.rules.state import State
 from ledger.store import WriteTx
 
+#: positions of at most this many bytes (depths 0..15, at most 65,535 nodes) are cached
+CACHED_BYTES = 2
+_UNREAD = object()
+
+
+class MapCache:
+    """The stored map's nodes at depths 0..15 last read or written by this process.
+
+    ``None`` records a position known to hold no node. Only used through `reader`,
+    after `check` (see the module doc).
+    """
+
+    def __init__(self) -> None:
+        self._nodes: dict[bytes, map_update.Stored | None] = {}
+
+    def check(self, stored_root: map_update.Stored | None) -> None:
+        """Keep the cache if ``stored_root`` (the root row read now) is the cached root."""
+        if self._nodes.get(map_update.ROOT, _UNREAD) != stored_root:
+            self._nodes = {map_update.ROOT: stored_root}
+
+    def reader(self, read: map_update.Reader) -> map_update.Reader:
+        """``read`` answered from the cache where it can; what it reads is cached."""
+        nodes = self._nodes
+
+        def cached(positions: Iterable[bytes]) -> dict[bytes, map_update.Stored]:
+            out: dict[bytes, map_update.Stored] = {}
+            missing = []
+            for pos in positions:
+                node = nodes.get(pos, _UNREAD)
+                if node is _UNREAD:
+                    missing.append(pos)
+                elif node is not None:
+                    out[pos] = cast(map_update.Stored, node)
+            if missing:
+                got = read(missing)
+                out.update(got)
+                for pos in missing:
+                    if len(pos) <= CACHED_BYTES:
+                        nodes[pos] = got.get(pos)
+            return out
+
+        return cached
+
+    def wrote(self, rows: Mapping[bytes, map_update.Stored], empty: Iterable[bytes] = ()) -> None:
+        """Record the rows just written (the root among them) and positions left empty."""
+        nodes = self._nodes
+        for pos, node in rows.items():
+            if len(pos) <= CACHED_BYTES:
+                nodes[pos] = node
+        for pos in empty:
+            if len(pos) <= CACHED_BYTES:
+                nodes[pos] = None
+
 
 class MapKeeper:
-    """The map side of one append (see the module doc)."""
+    """The map side of one append (see the module doc).
 
-    def __init__(self, tx: WriteTx, size: int, state: State) -> None:
+    ``cache`` is the log's `MapCache` kept by the caller between appends (default: a
+    fresh one, which reads everything from the store).
+    """
+
+    def __init__(self, tx: WriteTx, size: int, state: State, cache: MapCache | None = None) -> None:
         self._tx = tx
-        self._read = tx.map_reader()
         self._state = state
-        if size and not self._read([map_update.ROOT]):
+        read = tx.map_reader()
+        root = read([map_update.ROOT]).get(map_update.ROOT)
+        if size and root is None:
             self._backfill(size)
+            root = read([map_update.ROOT]).get(map_update.ROOT)
+        self._cache = cache if cache is not None else MapCache()
+        self._cache.check(root)
+        self._read = self._cache.reader(read)
         self._tracker = HeadTracker(self._current, self._partner_of)
 
     def _current(self, key: bytes) -> Head | None:
@@ -46,6 +111,7 @@ class MapKeeper:
         """Write the changed nodes; return the extension line of the new root."""
         result = map_update.update(self._read, self._tracker.changes)
         self._tx.write_map(result.rows)
+        self._cache.wrote(result.rows, result.empty)
         return map_commit.extension(result.root)
 
     def _backfill(self, size: int) -> None:
