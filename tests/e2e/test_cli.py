@@ -441,10 +441,18 @@ def test_a_wrong_key_is_refused(story: Story) -> None:
 
 
 def test_rule_refusals_name_their_rule(story: Story) -> None:
-    story.cli.sh(f"sell {U4} --as acme", code=1, error="error: decommissioned: ")
-    story.cli.sh(f"handoff {U1} --to swift --as swift", code=1, error="error: not-custodian: ")
-    story.cli.sh(f"receive {GTIN}/SN-999999 --as shop", code=1, error="error: not-found: ")
+    key_before = (story.keys / "acme.pem").read_bytes()
+    chain_before = story.cli("verify", U1, schema="verify")["entries"]
+    refused = [
+        story.cli.sh(f"sell {U4} --as acme", code=1, error="error: decommissioned: "),
+        story.cli.sh(f"handoff {U1} --to swift --as swift", code=1, error="error: not-custodian: "),
+        story.cli.sh(f"receive {GTIN}/SN-999999 --as shop", code=1, error="error: not-found: "),
+    ]
+    codes = [r.stderr.split(":")[1].strip() for r in refused]
+    assert codes == ["decommissioned", "not-custodian", "not-found"]
+    assert story.cli("verify", U1, schema="verify")["entries"] == chain_before  # nothing appended
     story.cli.sh("keys new acme", code=1, error="refusing to overwrite")
+    assert (story.keys / "acme.pem").read_bytes() == key_before  # the key file is untouched
 
 
 def test_mint_into_a_used_folder_mints_nothing(story: Story) -> None:
