@@ -49,9 +49,7 @@ def _facts(
     records: dict[str, KeyRecord] = {}
     # the unit view's checkpoint (verify_unit_view verifies it): registries proven at an
     # older size, or without a map where the view has one, are refused
-    lines = str(view.get("checkpoint") or "").split("\n\n", 1)[0].split("\n")
-    size = int(lines[1]) if len(lines) > 2 and lines[1].isdigit() else 0
-    mapped = any(line.startswith("map/v1 ") for line in lines[3:])
+    size, mapped = _checkpoint_facts(view.get("checkpoint"))
     for actor_id in sorted(signers_of(view) | _recipients(view)):
         try:
             data = store.actor(actor_id)
@@ -68,6 +66,21 @@ def _facts(
         owned[actor_id] = list(served.values())
         records.update(key_records(actor_id, data))
     return keys, facts, owned, records
+
+
+def _checkpoint_facts(text: object) -> tuple[int, bool]:
+    """The served checkpoint's size and whether it signs a map root (0, False when it does
+    not parse: verify_unit_view then refuses the view)."""
+    from ledger.errors import LedgerError
+    from ledger.map.commit import root_of
+    from ledger.note.checkpoint import Checkpoint
+    from ledger.note.signednote import Note
+
+    try:
+        checkpoint = Checkpoint.from_body(Note.from_bytes(str(text)).text)
+        return checkpoint.size, root_of(checkpoint.extensions) is not None
+    except (LedgerError, ValueError):
+        return 0, False
 
 
 def _recipients(view: dict[str, Any]) -> set[str]:
