@@ -237,11 +237,15 @@ class Context:
             )
         )
         for _ in range(100):
-            if before % 2 == 0 and queue.generation == before:
-                break
-            if queue.generation == before and not await self.flusher.settled(0.02):
-                # the write the read overlapped is still under way (a stalled
-                # database): it has not committed, so the read stands
+            if queue.generation == before and before % 2 == 1:
+                # a write was under way when the read began: wait a little for its end
+                await self.flusher.settled(0.02)
+                if queue.generation == before:
+                    # still under way (a stalled database): it has not committed, so
+                    # the read stands. `settled` alone cannot tell: the next batch's
+                    # write may already have begun when it returns
+                    break
+            elif queue.generation == before:
                 break
             # A flush overlapped the read: re-read only the (one-row) scan summary.
             await asyncio.sleep(0.002)

@@ -350,3 +350,51 @@ def test_a_view_during_a_stalled_write_counts_each_scan_once_and_fast(
         assert (await context.unit_view(GTIN, "SN-1", None))["scans"]["count"] == 11
 
     asyncio.run(main())
+
+
+def test_a_view_read_across_one_write_ending_and_the_next_beginning_counts_every_scan(
+    sw: SignalWorld,
+) -> None:
+    """The race CI met on PostgreSQL: the view reads while batch 1 is being written; batch
+    1 commits and the flusher takes batch 2 before the view looks again. The queue has
+    forgotten batch 1 and the read did not see it: the view must read again, not show
+    the later scan as the first (and the count one short)."""
+    sw.mint("SN-1")
+    app = create_app(settings(), ledger=sw.ledger)
+    context = app.state.ctx
+    flusher = context.flusher
+    real_write = flusher._write
+    read_done, second_may_end = threading.Event(), threading.Event()
+    writes = 0
+
+    def write(batch: list[Scan]) -> None:
+        nonlocal writes
+        writes += 1
+        (read_done if writes == 1 else second_may_end).wait(10)
+        real_write(batch)
+
+    real_view = sw.ledger.unit_view
+
+    def view_then_let_batch_1_commit(*args: Any, **kw: Any) -> Any:
+        seen = real_view(*args, **kw)
+        read_done.set()
+        return seen
+
+    flusher._write = write
+    sw.ledger.unit_view = view_then_let_batch_1_commit  # type: ignore[method-assign]
+    when = sw.clock.now - timedelta(minutes=1)
+
+    async def main() -> None:
+        context.scans.add(Scan(GTIN, "SN-1", when, "CN", "first", "x"))
+        flushing = asyncio.create_task(context.flush_scans())
+        while not context.scans.writing:
+            await asyncio.sleep(0.001)
+        context.scans.add(Scan(GTIN, "SN-1", when, "US", "second", "x"))
+        view = await context.unit_view(GTIN, "SN-1", None)
+        second_may_end.set()
+        await flushing
+        assert writes == 2  # batch 2 was under way when the view looked again
+        assert view["scans"]["count"] == 2
+        assert view["scans"]["first"]["place"] == "CN"
+
+    asyncio.run(main())
