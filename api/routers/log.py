@@ -20,7 +20,9 @@ from api.schemas import (
     problems,
 )
 from api.views import REVALIDATE
+from ledger.codec import b64_encode
 from ledger.events import format_time
+from ledger.note.incident import verify_incident
 
 router = APIRouter(tags=["log"])
 _TEXT = {
@@ -51,6 +53,36 @@ def get_checkpoint(
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return PlainTextResponse(text, headers=headers)
+
+
+@router.get(
+    "/v1/incidents",
+    summary="The log's signed incident notes: the times it served a shorter log",
+    dependencies=[READ_LIMIT],
+    responses=problems(429, 503),
+)
+def get_incidents(request: Request) -> JSONResponse:
+    """Each incident the operator declared (a published checkpoint given up after a lost
+    tail, docs/OPERATIONS.md), oldest first: the note signed by the log key, which a
+    reader verifies (docs/FORMAT.md, "Incident notes"), and its fields read from it."""
+    ledger = ctx(request).ledger_for(request)
+    out = []
+    for text in ledger.incident_notes():
+        incident = verify_incident(text, ledger.verifier_key)  # never serve one we cannot
+        out.append(
+            {
+                "note": text,
+                "at": incident.at,
+                "given_up": {
+                    "size": incident.given_up.size,
+                    "root": b64_encode(incident.given_up.root),
+                },
+                "served": {"size": incident.served.size, "root": b64_encode(incident.served.root)},
+                "reason": incident.note,
+            }
+        )
+    body = {"origin": ledger.origin, "incidents": out}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.post(

@@ -86,6 +86,12 @@ def restore(
         help="serve a log shorter than a published checkpoint; the incident NOTE is recorded",
     ),
     log_key: str = typer.Option(None, "--log-key", help="the log's verifier key"),
+    evidence: list[Path] = typer.Option(
+        None,
+        "--evidence",
+        help="a checkpoint a witness kept (note or witness state file); repeatable; kept "
+        "for every later start",
+    ),
 ) -> None:
     """Restore FILE into the database's empty place, after checking it is a sound,
     audited copy of this log that reaches every checkpoint the log published. Without
@@ -105,6 +111,8 @@ def restore(
     if file is None and tail is None:
         raise UsageError("give a backup FILE, or --tail BUNDLE to catch the database up in place")
     spec, key, water = _setup(log_key)
+    for path in evidence or ():
+        water.add_evidence(path, key)
     bundle = None
     if tail is not None:
         try:

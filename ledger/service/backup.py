@@ -228,7 +228,7 @@ def _restore_into(
     store = Store.open(url, create=False)
     try:
         log = _find(store, name, where).id
-        mark = water.read(log_key)
+        mark = water.evidence(log_key)
         size = store.head(log).size
         incident = _compare(store, log, size, mark, water, accept_shorter, now)
         latest = store.checkpoint(log).note
@@ -266,18 +266,18 @@ def _compare(
     if mark is None:
         return None
     if size >= mark.size:
-        if store.root(log, mark.size) != mark.seen.checkpoint.root:
+        if store.root(log, mark.size) != mark.root:
             raise ShorterLogError(
                 f"the restored log is not the one whose checkpoint {mark.size} was published "
-                f"(another root at that size; state file {water.path}): refusing it"
+                f"(another root at that size; {mark.where}): refusing it"
             )
         return None
     if accept_shorter:
         latest = store.checkpoint(log).note if size else ""
-        return water.accept_shorter(latest, size, accept_shorter, now)
+        return water.accept_shorter(latest, size, accept_shorter, now, mark)
     raise ShorterLogError(
-        f"the backup ends at {size} entries but checkpoint {mark.size} was published (state "
-        f"file {water.path}): restoring it would roll the log back. Give the missing tail "
+        f"the backup ends at {size} entries but checkpoint {mark.size} was published "
+        f"({mark.where}): restoring it would roll the log back. Give the missing tail "
         "(--tail BUNDLE: an export bundle holding the log up to that checkpoint), or accept "
         "the loss with --accept-shorter-log NOTE (docs/OPERATIONS.md)"
     )
@@ -303,12 +303,12 @@ def check_restored(
         _latest(store, found.id, log_key, url)
         report = audit_log(store, found.id, log_key, progress=progress)
         _require_ok(report, url)
-        mark = water.read(log_key)
+        mark = water.evidence(log_key)
         size = store.head(found.id).size
         if mark is not None and size < mark.size:
             raise ShorterLogError(
                 f"the restored copy ends at {size} entries, before the published checkpoint "
-                f"{mark.size} (state file {water.path}): the archive stops early or has a gap"
+                f"{mark.size} ({mark.where}): the archive stops early or has a gap"
             )
         _compare(store, found.id, size, mark, water, None, "")
         return Copy(

@@ -41,7 +41,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,10 @@ from urllib.parse import quote
 from ledger.audit.witness import Seen
 from ledger.errors import LedgerError, ShorterLogError, StorageError, ValidationError
 from ledger.events import format_time
+from ledger.note.checkpoint import Checkpoint
+from ledger.note.incident import Incident, one_line, sign_incident
 from ledger.service.settings import home
+from ledger.service.witnessed import evidence_folder, folder_files, largest, read_evidence
 
 if TYPE_CHECKING:
     from ledger.service.append import BatchReceipt
@@ -86,11 +89,18 @@ class Mark:
 
     seen: Seen
     incidents: tuple[dict[str, Any], ...] = field(default=())
+    #: where the checkpoint was kept: the state file, or a witness's evidence file
+    where: str = ""
 
     @property
     def size(self) -> int:
         """The checkpoint's tree size."""
         return self.seen.checkpoint.size
+
+    @property
+    def root(self) -> bytes:
+        """The checkpoint's tree root."""
+        return self.seen.checkpoint.root
 
 
 class HighWater:
@@ -134,10 +144,15 @@ class HighWater:
             )
             self._known = size
 
-    def accept_shorter(self, checkpoint: str, size: int, note: str, at: str) -> dict[str, Any]:
-        """Lower the mark to ``checkpoint`` (size ``size``) on the operator's word: the
-        incident (time, note, the mark given up) is appended to the file's ``incidents``
-        and logged. Returns the incident.
+    def accept_shorter(
+        self, checkpoint: str, size: int, note: str, at: str, given_up: Mark
+    ) -> dict[str, Any]:
+        """Lower the mark to ``checkpoint`` (size ``size``) on the operator's word, giving
+        up ``given_up`` (the evidence it was behind: `evidence`). The incident (time,
+        note, the checkpoint given up, the size served) is appended to the file's
+        ``incidents`` and logged; the witnesses' evidence files above ``size`` move into
+        a ``given-up-<time>`` subfolder (kept, no longer read). `sign_incidents` signs it
+        when the log next opens with its key. Returns the incident.
 
         Raises:
             ValidationError: an empty note.
@@ -149,8 +164,8 @@ class HighWater:
             incident = {
                 "at": at,
                 "note": note.strip(),
-                "given_up_size": _size(data) if data else 0,
-                "given_up_checkpoint": data.get("checkpoint"),
+                "given_up_size": given_up.size,
+                "given_up_checkpoint": given_up.seen.note,
                 "served_size": size,
             }
             incidents = [*data.get("incidents", []), incident]
@@ -164,6 +179,7 @@ class HighWater:
                 both=True,  # a lower mark must not lose to the older slot's larger one
             )
             self._known = size
+            self._set_aside_evidence(at)
         log.warning(
             "INCIDENT: log %s is served at size %d although checkpoint %d was published: %s "
             "(recorded in %s; tell the witnesses, docs/OPERATIONS.md)",
@@ -174,6 +190,41 @@ class HighWater:
             self.path,
         )
         return incident
+
+    def _set_aside_evidence(self, at: str) -> None:
+        """Move the witnesses' evidence files out of the folder read at start-up: they
+        hold the given-up tree (the mark, now lowered, speaks for the served one)."""
+        folder = evidence_folder(self.path)
+        files = folder_files(folder)
+        if files:
+            aside = folder / ("given-up-" + at.replace(":", ""))
+            aside.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for path in files:
+                path.rename(aside / path.name)
+
+    def sign_incidents(self, sign: Callable[[Mapping[str, Any]], str | None]) -> int:
+        """Sign each recorded incident not yet signed with ``sign`` (the log key, which a
+        restore from the command line may not hold; None: it cannot be signed) and keep
+        the note in the file; return how many were signed."""
+        with self._exclusive():
+            data = self._read_raw()
+            if data is None:
+                return 0
+            incidents, signed = [], 0
+            for incident in data.get("incidents", []):
+                if not incident.get("signed"):
+                    note = sign(incident)
+                    if note is not None:
+                        incident, signed = {**incident, "signed": note}, signed + 1
+                incidents.append(incident)
+            if signed:
+                self._write({**data, "incidents": incidents}, both=True)
+        return signed
+
+    def signed_incidents(self) -> list[str]:
+        """The signed incident notes kept in the file, oldest first (docs/OPERATIONS.md)."""
+        data = self._read_raw() or {}
+        return [i["signed"] for i in data.get("incidents", []) if isinstance(i.get("signed"), str)]
 
     # --- reading ------------------------------------------------------------------
 
@@ -200,7 +251,54 @@ class HighWater:
                 f"not {self.origin!r}",
                 field="highwater",
             )
-        return Mark(seen, tuple(data.get("incidents") or ()))
+        return Mark(seen, tuple(data.get("incidents") or ()), where=f"state file {self.path}")
+
+    def add_evidence(self, path: Path, log_key: str) -> Path:
+        """Verify the witness's checkpoint in ``path`` (ledger.service.witnessed) and keep
+        a copy in the evidence folder, where every later start-up reads it; return the
+        copy's path.
+
+        Raises:
+            ValidationError: it is not a checkpoint of this log signed by its key.
+            StorageError: the copy cannot be written.
+        """
+        seen = read_evidence(path, log_key, self.origin)
+        digest = hashlib.sha256(seen.note.encode()).hexdigest()[:16]
+        folder = evidence_folder(self.path)
+        kept = folder / f"{seen.checkpoint.size}-{digest}.note"
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            kept.write_text(seen.note, encoding="utf-8")
+        except OSError as e:
+            raise StorageError(f"cannot keep evidence in {folder}: {e}") from e
+        return kept
+
+    def evidence(self, log_key: str, files: Sequence[Path] = ()) -> Mark | None:
+        """The largest checkpoint this log is known to have published: the mark, or a
+        larger one among the witnesses' evidence (the evidence folder and ``files``,
+        ledger.service.witnessed), each verified under ``log_key``.
+
+        Raises:
+            ValidationError: the state file or an evidence file is not this log's, or two
+                of them hold one size with two roots.
+        """
+        mark = self.read(log_key)
+        found = [*folder_files(evidence_folder(self.path)), *files]
+        seen, where = largest(found, log_key, self.origin)
+        if seen is None:
+            return mark
+        if mark is not None and seen.checkpoint.size == mark.size:
+            if seen.checkpoint.root != mark.seen.checkpoint.root:
+                raise ValidationError(
+                    f"evidence file {where} and the high-water file {self.path} hold two "
+                    f"checkpoints of size {mark.size} with different roots: a split view "
+                    "signed by the log key",
+                    field="evidence",
+                )
+        if mark is not None and mark.size >= seen.checkpoint.size:
+            return mark
+        incidents = mark.incidents if mark is not None else ()
+        return Mark(seen, incidents, where=f"witness evidence {where}")
 
     @property
     def slots(self) -> tuple[Path, Path]:
@@ -319,42 +417,66 @@ def _size(data: Mapping[str, Any]) -> int:
 
 
 def guard(ledger: Ledger, water: HighWater, override: str | None = None) -> Mark | None:
-    """Refuse to serve ``ledger``'s log when it is behind ``water``'s mark, before anything
+    """Refuse to serve ``ledger``'s log when it is behind the largest checkpoint it is known
+    to have published (`HighWater.evidence`: the mark, or a witness's), before anything
     is served or written; returns the mark (None: none kept yet).
 
-    The log must hold at least the mark's size, and its tree at that size must have the
-    mark's root. A log that has entries but no mark yet (first start with this check)
-    seeds the mark with its latest checkpoint. ``override`` (an incident note) serves a
-    shorter log anyway: `HighWater.accept_shorter` records and logs it.
+    The log must hold at least that checkpoint's size, and its tree at that size must
+    have the checkpoint's root. A log that has entries but no mark yet (first start with
+    this check) seeds the mark with its latest checkpoint. ``override`` (an incident
+    note) serves a shorter log anyway: `HighWater.accept_shorter` records and logs it.
+    Last, every recorded incident not yet signed is signed with the log key
+    (`sign_incidents`), so readers can fetch it (``GET /v1/incidents``).
 
     Raises:
-        ShorterLogError: the log is shorter than the mark, or another tree.
-        ValidationError: the state file is not one of this log's.
+        ShorterLogError: the log is shorter than the evidence, or another tree.
+        ValidationError: the state file or an evidence file is not one of this log's.
     """
-    mark = water.read(ledger.verifier_key)
-    head = ledger.store.on_primary().head(ledger.log)
-    if mark is None:
-        if head.size:
-            water.record_checkpoint(head.size, ledger.checkpoint(head.size))
-        return water.read(ledger.verifier_key) if head.size else None
-    if head.size >= mark.size:
-        root = ledger.store.on_primary().root(ledger.log, mark.size) if mark.size else None
-        if mark.size and root != mark.seen.checkpoint.root:
+    mark = water.evidence(ledger.verifier_key)
+    primary = ledger.store.on_primary()
+    head = primary.head(ledger.log)
+    if mark is not None and head.size < mark.size:
+        if not override:
             raise ShorterLogError(
-                f"log {ledger.config.name!r} in this database is not the log whose checkpoint "
-                f"{mark.size} was published (its tree at {mark.size} has another root; state "
-                f"file {water.path}): a backup of another log, or a rewritten one; refusing "
-                "to serve it"
+                f"log {ledger.config.name!r} holds {head.size} entries but checkpoint "
+                f"{mark.size} was published ({mark.where}): refusing to serve a shorter log, "
+                "which readers would see as a rollback. Recover the missing tail (provenance "
+                f"restore --tail BUNDLE), or accept the loss with an incident note "
+                f"({OVERRIDE_ENV}=NOTE, docs/OPERATIONS.md)"
             )
-        return mark
-    if override:
         latest = ledger.checkpoint(head.size) if head.size else ""
-        water.accept_shorter(latest, head.size, override, format_time(ledger.now()))
-        return water.read(ledger.verifier_key) if head.size else None
-    raise ShorterLogError(
-        f"log {ledger.config.name!r} holds {head.size} entries but checkpoint {mark.size} was "
-        f"published (state file {water.path}): refusing to serve a shorter log, which readers "
-        f"would see as a rollback. Recover the missing tail (provenance restore --tail "
-        f"BUNDLE), or accept the loss with an incident note ({OVERRIDE_ENV}=NOTE, "
-        "docs/OPERATIONS.md)"
-    )
+        water.accept_shorter(latest, head.size, override, format_time(ledger.now()), mark)
+    elif mark is not None and mark.size and primary.root(ledger.log, mark.size) != mark.root:
+        raise ShorterLogError(
+            f"log {ledger.config.name!r} in this database is not the log whose checkpoint "
+            f"{mark.size} was published (its tree at {mark.size} has another root; "
+            f"{mark.where}): a backup of another log, or a rewritten one; refusing to serve it"
+        )
+    if water.read(ledger.verifier_key) is None and head.size:
+        water.record_checkpoint(head.size, ledger.checkpoint(head.size))
+    sign_incidents(ledger, water)
+    return water.read(ledger.verifier_key)
+
+
+def sign_incidents(ledger: Ledger, water: HighWater) -> int:
+    """Sign with ``ledger``'s log key each incident ``water`` recorded unsigned (a restore
+    from the command line records it without the key); return how many were signed."""
+    signer = ledger.signer
+    if signer is None:
+        return 0
+    primary = ledger.store.on_primary()
+
+    def sign(incident: Mapping[str, Any]) -> str | None:
+        given_up = incident.get("given_up_checkpoint")
+        served = incident.get("served_size")
+        if not isinstance(given_up, str) or not isinstance(served, int):
+            return None  # recorded before incidents named their checkpoint: kept unsigned
+        statement = Incident(
+            Seen.verified(given_up, ledger.verifier_key).checkpoint,
+            Checkpoint(water.origin, served, primary.root(ledger.log, served)),
+            str(incident.get("at")),
+            one_line(str(incident.get("note"))),
+        )
+        return sign_incident(statement, signer)
+
+    return water.sign_incidents(sign)

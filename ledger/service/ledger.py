@@ -143,6 +143,9 @@ class Ledger:
     ) -> None:
         self.store = store
         self._on_commit = on_commit
+        #: the log's signed incident notes, oldest first: the high-water file's, which
+        #: whoever opened it with the log key attaches (ledger.service.highwater)
+        self.incident_notes: Callable[[], list[str]] = list
         self.config = config
         self.policies = policies or Policies()
         self._clock = clock or (lambda: datetime.now(UTC))
