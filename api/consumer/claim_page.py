@@ -92,6 +92,11 @@ def claim_error_words(error: LedgerError, lang: str) -> str:
         "not-found": "ce.notfound",
         "csrf": "ce.expired",
     }
+    left, after = getattr(error, "attempts_left", None), getattr(error, "wait_after", None)
+    if code == "bad-claim-code" and isinstance(left, int) and isinstance(after, int):
+        key = "ce.left.none" if left == 0 else "ce.left.one" if left == 1 else "ce.left"
+        gap = "" if lang == ZH else " "  # Chinese sentences follow without a space
+        return text(lang, "ce.wrong") + gap + text(lang, key, n=left, wait=wait_words(after, lang))
     if code in ("claim-locked", "rate-limited") and isinstance(retry, int):
         key = "ce.locked" if code == "claim-locked" else "ce.busy"
         return text(lang, key, wait=wait_words(retry, lang))

@@ -132,6 +132,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This code does not match this item. Check it against the code inside the package.",
         "此码与该商品不匹配，请对照包装内的认领码检查。",
     ),
+    "ce.left": (
+        "{n} more tries, then claiming pauses for {wait}.",
+        "还可再试 {n} 次，之后需等待 {wait}才能再次认领。",
+    ),
+    "ce.left.one": (
+        "1 more try, then claiming pauses for {wait}.",
+        "还可再试 1 次，之后需等待 {wait}才能再次认领。",
+    ),
+    "ce.left.none": (
+        "No tries left: the next one can come in {wait}.",
+        "已没有剩余次数，请在 {wait}后再试。",
+    ),
     "ce.locked": (
         "Too many wrong codes. Please try again in {wait}.",
         "输错次数过多，请在 {wait}后再试。",

@@ -364,9 +364,31 @@ class NoClaimCodeError(RuleError):
 
 
 class BadClaimCodeError(RuleError):
-    """The claim code does not match the unit's commitment."""
+    """The claim code does not match the unit's commitment.
+
+    ``attempts_left``: the wrong codes the claimant may still type before a wait, and
+    ``wait_after``: that wait in seconds, when the claim service counted the attempt (the
+    page says both, so the lock never comes as a surprise)."""
 
     code = "bad-claim-code"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        attempts_left: int | None = None,
+        wait_after: int | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.attempts_left = attempts_left
+        self.wait_after = wait_after
+
+    @property
+    def problem_fields(self) -> dict[str, int]:
+        """``attempts_left`` and ``wait_after`` as problem+json members, when known."""
+        fields = {"attempts_left": self.attempts_left, "wait_after": self.wait_after}
+        return {k: v for k, v in fields.items() if v is not None}
 
 
 class NotBrandOrOperatorError(RuleError):

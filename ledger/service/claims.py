@@ -146,14 +146,20 @@ class ClaimService:
                 raise AlreadyClaimedError("the unit is already claimed", field="unit")
             raise NoClaimCodeError("the unit was commissioned without a claim code", field="unit")
         subjects = attempt_subjects(gtin, serial, client)
-        self._reserve(subjects, now)  # (2)
+        counted = self._reserve(subjects, now)  # (2)
         if not claimcode.matches_commitment(canonical, unit.claim_salt, unit.claim_hash):  # (3)
             if unit.claimed:
                 raise AlreadyClaimedError(
                     "the unit is already claimed; a resale needs the owner's transfer code",
                     field="code",
                 )
-            raise BadClaimCodeError("the claim code does not match the unit", field="code")
+            left, wait = self._left(counted)
+            raise BadClaimCodeError(
+                "the claim code does not match the unit",
+                field="code",
+                attempts_left=left,
+                wait_after=wait,
+            )
         transfer = claimcode.new_claim_code()  # (4)
         salt, digest = claimcode.claim_commitment(transfer, claimcode.new_salt())
         token = secrets.token_urlsafe(16)
@@ -189,7 +195,25 @@ class ClaimService:
             raise NotFoundError(f"no unit {unit_id.path()} in the ledger", field="unit")
         return unit
 
-    def _reserve(self, subjects: list[tuple[str, str]], now: datetime) -> None:
+    def _left(self, counted: dict[tuple[str, str], int]) -> tuple[int, int]:
+        """After a wrong code: how many more may be typed before the first counter to
+        reach its limit makes the claimant wait, and that wait in seconds (already under
+        way when none is left)."""
+        policy = self.policy
+        left, scope, failures = min(
+            (policy.limit(scope) - n, scope, n) for (scope, _), n in counted.items()
+        )
+        wait = policy.wait(scope, failures if left <= 0 else policy.limit(scope))
+        return max(0, left), int(wait.total_seconds())
+
+    def _reserve(
+        self, subjects: list[tuple[str, str]], now: datetime
+    ) -> dict[tuple[str, str], int]:
+        """Count the attempt (step 2); each counter's failures, this attempt included.
+
+        Raises:
+            ClaimLockedError: a counter is waiting; nothing was counted.
+        """
         policy = self.policy
         reservation = self._signal_store.reserve_attempt(
             self._log,
@@ -199,7 +223,7 @@ class ClaimService:
             lambda scope, failures: format_time(now + policy.wait(scope, failures)),
         )
         if reservation.waiting is None or reservation.until is None:
-            return
+            return reservation.counted
         wait = max(1, math.ceil((parse_time(reservation.until) - now).total_seconds()))
         unit_waits = reservation.waiting[0] == "unit"
         what = "this unit's claim" if unit_waits else "your claims on this unit"

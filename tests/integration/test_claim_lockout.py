@@ -134,6 +134,30 @@ def test_each_further_wrong_code_doubles_the_wait_up_to_the_cap(sw: SignalWorld)
     assert waits == [60, 120, 240, 300, 300]
 
 
+def test_each_wrong_code_says_how_many_tries_are_left_and_the_wait_after(
+    sw: SignalWorld,
+) -> None:
+    sw.ledger.claims.policy = ClaimPolicy(
+        max_failures=3, lockout=timedelta(seconds=60), max_lockout=timedelta(seconds=300)
+    )
+    code = sw.mint("SN-1")
+    told = []
+    for _ in range(3):
+        with pytest.raises(BadClaimCodeError) as bad:
+            sw.ledger.claims.claim(GTIN, "SN-1", wrong(code), client="buyer")
+        told.append(bad.value.problem_fields)
+    sw.clock.advance(seconds=60)
+    with pytest.raises(BadClaimCodeError) as bad:
+        sw.ledger.claims.claim(GTIN, "SN-1", wrong(code), client="buyer")
+    told.append(bad.value.problem_fields)
+    assert [(t["attempts_left"], t["wait_after"]) for t in told] == [
+        (2, 60), (1, 60), (0, 60), (0, 120)
+    ]  # fmt: skip
+    with pytest.raises(ClaimLockedError) as locked:  # as announced
+        sw.ledger.claims.claim(GTIN, "SN-1", wrong(code), client="buyer")
+    assert locked.value.retry_after == 120
+
+
 def test_a_guesser_does_not_lock_out_the_neighbours_behind_the_same_address(
     sw: SignalWorld,
 ) -> None:
