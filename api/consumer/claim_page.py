@@ -18,7 +18,7 @@ from typing import Any
 
 from api.consumer.environment import environment
 from api.consumer.facts import product_name
-from api.consumer.i18n import EN, ZH, text
+from api.consumer.i18n import EN, ZH, chinese, page_language, text
 from api.consumer.page_signals import forms
 from api.consumer.places import plain
 from ledger.errors import LedgerError
@@ -95,7 +95,7 @@ def claim_error_words(error: LedgerError, lang: str) -> str:
     left, after = getattr(error, "attempts_left", None), getattr(error, "wait_after", None)
     if code == "bad-claim-code" and isinstance(left, int) and isinstance(after, int):
         key = "ce.left.none" if left == 0 else "ce.left.one" if left == 1 else "ce.left"
-        gap = "" if lang == ZH else " "  # Chinese sentences follow without a space
+        gap = "" if chinese(lang) else " "  # Chinese sentences follow without a space
         return text(lang, "ce.wrong") + gap + text(lang, key, n=left, wait=wait_words(after, lang))
     if code in ("claim-locked", "rate-limited") and isinstance(retry, int):
         key = "ce.locked" if code == "claim-locked" else "ce.busy"
@@ -120,7 +120,7 @@ def render_claim_page(
     Raises:
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
     """
-    lang = ZH if lang == ZH else EN
+    lang = page_language(lang)
     titles = {
         "open": "cp.title",
         "yours": "cp.yours",
@@ -141,7 +141,7 @@ def render_claim_page(
         warning = text(lang, "cp.warn", max=limit[0], wait=wait)
     context = {
         "lang": lang,
-        "other": EN if lang == ZH else ZH,
+        "other": EN if chinese(lang) else ZH,
         "t": lambda key, **values: text(lang, key, **values),
         "title": text(lang, titles[form.state]),
         "lead": text(lang, lines[form.state]),

@@ -10,7 +10,7 @@ no I/O, no clock.
 from __future__ import annotations
 
 from api.consumer.environment import environment
-from api.consumer.i18n import EN, ZH, text
+from api.consumer.i18n import EN, ZH, chinese, page_language, text
 
 __all__ = ["render_error_page", "render_help_page", "wants_html"]
 
@@ -46,7 +46,7 @@ def render_error_page(code: str, lang: str, *, wait: str = "") -> str:
     Raises:
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
     """
-    lang = ZH if lang == ZH else EN
+    lang = page_language(lang)
     title, body = _PAGES.get(code, ("ep.other.title", "ep.other.text"))
     tone = "unknown" if title == "ep.gtin.title" else "caution"
     context = {
@@ -67,7 +67,7 @@ def render_help_page(lang: str) -> str:
     Raises:
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
     """
-    lang = ZH if lang == ZH else EN
+    lang = page_language(lang)
     context = {
         "lang": lang,
         "t": lambda key, **values: text(lang, key, **values),
@@ -76,6 +76,6 @@ def render_help_page(lang: str) -> str:
         "tone": "",
         "steps": [text(lang, f"help.{n}") for n in range(1, 7)],
         "referrer": "no-referrer",
-        "other": EN if lang == ZH else ZH,
+        "other": EN if chinese(lang) else ZH,
     }
     return environment().get_template("info.html").render(context)

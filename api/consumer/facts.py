@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from api.consumer.i18n import EN, ZH, format_day, text
+from api.consumer.i18n import EN, ZH, chinese, format_day, text
 from api.consumer.page_signals import place_words
 from api.consumer.places import plain
 from api.consumer.reasons import Line
@@ -64,7 +64,7 @@ def product_name(unit: Mapping[str, Any] | None, lang: str) -> str:
         return ""
     product = _obj(unit.get("product"))
     names = _obj(product.get("names"))
-    name = names.get(ZH if lang == ZH else EN) or product.get("name")
+    name = names.get(ZH if chinese(lang) else EN) or product.get("name")
     return plain(name) if name else text(lang, "unnamed")
 
 

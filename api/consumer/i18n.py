@@ -1,7 +1,9 @@
-"""The consumer page's words in English and Simplified Chinese, and the language choice.
+"""The consumer page's words in English and Chinese, and the language choice.
 
-`choose_language` picks ``en`` or ``zh-CN`` from an explicit ``?lang=`` or the
-``Accept-Language`` header (RFC 9110 section 12.5.4, q-weighted). `text` looks a message
+`choose_language` picks ``en``, ``zh-CN``, ``zh-TW`` or ``zh-HK`` from an explicit
+``?lang=`` or the ``Accept-Language`` header (RFC 9110 section 12.5.4, q-weighted).
+Traditional Chinese (``zh-TW``, ``zh-HK``) is the Simplified text in Traditional script
+and regional phrasing (`hant`, from the table tools/gen_hant.py generates). `text` looks a message
 up by key and fills its ``{placeholders}``; `format_moment` and `format_day` write times
 and dates the way each language's readers expect. Every message exists in both
 languages by construction (one tuple per key). Messages are plain text: the template
@@ -12,11 +14,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from api.consumer.i18n_hant import HANT
 from api.consumer.i18n_pages import MESSAGES as PAGE_MESSAGES
 from api.consumer.i18n_signals import MESSAGES as SIGNAL_MESSAGES
 
 EN, ZH = "en", "zh-CN"
+#: Traditional Chinese, for Taiwan and for Hong Kong and Macao
+ZH_TW, ZH_HK = "zh-TW", "zh-HK"
+#: the languages every message is written in (the JSON view's ``text`` carries these)
 LANGUAGES = (EN, ZH)
+#: the languages a page is served in
+PAGE_LANGUAGES = (EN, ZH, ZH_TW, ZH_HK)
+_CHINESE = frozenset({ZH, ZH_TW, ZH_HK})
 _MAX_RANGES = 32  # an Accept-Language header longer than this is cut, not parsed whole
 
 #: key -> (English, Simplified Chinese)
@@ -274,9 +283,34 @@ def text(lang: str, key: str, **values: object) -> str:
     Raises:
         KeyError: ``key`` is not a message (a programming error, caught by the tests).
     """
-    english, chinese = MESSAGES[key]
-    template = chinese if lang == ZH else english
+    english, simplified = MESSAGES[key]
+    template = hant(simplified, lang) if lang in _CHINESE else english
     return template.format(**values) if values else template
+
+
+def chinese(lang: str | None) -> bool:
+    """Whether ``lang`` is one of the Chinese page languages."""
+    return lang in _CHINESE
+
+
+def page_language(lang: str | None) -> str:
+    """``lang`` when pages are served in it, else English."""
+    return lang if lang is not None and lang in PAGE_LANGUAGES else EN
+
+
+def hant(simplified: str, lang: str) -> str:
+    """``simplified`` as ``lang`` reads it: in Traditional script for ``zh-TW`` and
+    ``zh-HK`` (a string missing from the generated table is left as it is), unchanged
+    otherwise. Names and text that brands or users wrote are never converted."""
+    if lang == ZH_TW:
+        return HANT.get(simplified, (simplified, simplified))[0]
+    if lang == ZH_HK:
+        return HANT.get(simplified, (simplified, simplified))[1]
+    return simplified
+
+
+#: how each Chinese page names the UTC+8 zone its times are written in
+_ZONE = {ZH: "北京时间", ZH_TW: "台北時間", ZH_HK: "香港時間"}
 
 
 def format_moment(moment: datetime, lang: str) -> str:
@@ -289,9 +323,9 @@ def format_moment(moment: datetime, lang: str) -> str:
         Nothing: a naive datetime is read as UTC.
     """
     utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    if lang == ZH:
-        local = utc.astimezone(BEIJING)
-        return f"{format_day(local.date(), lang)}\u00a0{local:%H:%M}（北京时间）"
+    if lang in _CHINESE:
+        local = utc.astimezone(BEIJING)  # Beijing, Taipei, Hong Kong: one UTC+8
+        return f"{format_day(local.date(), lang)}\u00a0{local:%H:%M}（{_ZONE[lang]}）"
     return f"{format_day(utc.date(), lang)}\u00a0{utc:%H:%M}\u00a0UTC"
 
 
@@ -302,7 +336,7 @@ def format_day(day: date, lang: str) -> str:
     Raises:
         Nothing.
     """
-    if lang == ZH:
+    if lang in _CHINESE:
         return f"{day.year}年{day.month}月{day.day}日"
     return f"{day.day}\u00a0{_MONTHS[day.month - 1]}\u00a0{day.year}"
 
@@ -310,12 +344,26 @@ def format_day(day: date, lang: str) -> str:
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
+#: Chinese tags read in Traditional script (region or script subtags), lower case
+_TRADITIONAL = {"tw": ZH_TW, "hant": ZH_TW, "hk": ZH_HK, "mo": ZH_HK}
+
+
 def _language_of(tag: str) -> str | None:
-    """Map a language tag to a page language; None when the page has no such language."""
-    primary = tag.strip().lower().split("-", 1)[0]
-    if primary == "zh":
-        return ZH  # every Chinese variant reads Simplified Chinese best of the two
-    if primary in ("en", "*"):
+    """Map a language tag to a page language; None when the page has no such language.
+
+    ``zh-TW``, ``zh-Hant`` and ``zh-Hant-TW`` read Traditional (Taiwan); ``zh-HK``,
+    ``zh-MO`` and ``zh-Hant-HK`` Traditional (Hong Kong); every other Chinese tag
+    Simplified. ``zh_CN``-style tags (an underscore) are understood."""
+    parts = tag.strip().lower().replace("_", "-").split("-")
+    if parts[0] == "zh":
+        subtags = parts[1:]
+        for subtag in reversed(subtags):  # the region decides over the script
+            if subtag in ("cn", "sg", "hans"):
+                return ZH
+            if subtag in _TRADITIONAL:
+                return _TRADITIONAL[subtag]
+        return ZH
+    if parts[0] in ("en", "*"):
         return EN
     return None
 
@@ -334,7 +382,7 @@ def _quality(params: list[str]) -> float:
 
 
 def choose_language(accept_language: str | None, explicit: str | None) -> str:
-    """Choose the page language: ``en`` or ``zh-CN``.
+    """Choose the page language: ``en``, ``zh-CN``, ``zh-TW`` or ``zh-HK``.
 
     An explicit choice (``?lang=``) that names a page language wins; otherwise the
     ``Accept-Language`` range with the highest q (RFC 9110 section 12.5.4; the first

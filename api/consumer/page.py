@@ -29,7 +29,15 @@ from api.consumer.facts import (
     status_facts,
 )
 from api.consumer.headline import headline
-from api.consumer.i18n import EN, ZH, choose_language, format_moment, text
+from api.consumer.i18n import (
+    EN,
+    ZH,
+    chinese,
+    choose_language,
+    format_moment,
+    page_language,
+    text,
+)
 from api.consumer.page_signals import forms
 from api.consumer.reasons import reason_lines, reason_words
 from api.consumer.timeline import names_of, step
@@ -54,7 +62,7 @@ def render_unit_page(
 
     Args:
         view: the unit view of docs/API.md (``unit`` is None for an unknown unit).
-        lang: ``en`` or ``zh-CN`` (anything else renders English).
+        lang: ``en``, ``zh-CN``, ``zh-TW`` or ``zh-HK`` (anything else renders English).
         path: the unit's resolver path; the JSON link points at it.
         switch_href: the URL of this page in the other language.
         now: the time of the check, shown in the footer and used to judge the expiry.
@@ -63,13 +71,13 @@ def render_unit_page(
     Raises:
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
     """
-    lang = ZH if lang == ZH else EN
+    lang = page_language(lang)
     verdict = str(view.get("verdict")) if view.get("verdict") in VERDICTS else "invalid"
     unit = _obj(view.get("unit")) or None
     entries = [e for e in view.get("entries") or () if isinstance(e, Mapping)]
     names = names_of(unit, entries, lang)
     product = product_name(unit, lang)
-    other = EN if lang == ZH else ZH
+    other = EN if chinese(lang) else ZH
     head = headline(view, verdict, entries, names, lang)
     reasons = reason_lines(view, verdict, entries, names, lang)
     form_parts = forms(view, lang, path)

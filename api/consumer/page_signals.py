@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from api.consumer.environment import environment
-from api.consumer.i18n import EN, LANGUAGES, ZH, format_day, text
+from api.consumer.i18n import LANGUAGES, chinese, format_day, page_language, text
 from api.consumer.places import place_name
 from ledger import gs1
 from ledger.errors import LedgerError
@@ -46,7 +46,7 @@ def signal_text(
     """(title, explanation) of one of `SIGNAL_CODES` in ``lang``, filled from its evidence."""
     values: dict[str, Any] = {}
     if code == "held-by-revoked":
-        sep = "、" if lang == ZH else ", "
+        sep = "、" if chinese(lang) else ", "
         values["names"] = sep.join(names.get(str(a), str(a)) for a in evidence.get("actors", ()))
     elif code == "post-claim-scans":
         values = {
@@ -141,12 +141,12 @@ def _day(value: object, lang: str) -> str:
 
 
 def language(lang: str | None) -> str:
-    """``zh-CN`` or ``en``."""
-    return ZH if lang == ZH else EN
+    """``lang`` when pages are served in it, else ``en``."""
+    return page_language(lang)
 
 
 def words(lang: str | None, key: str, **values: object) -> str:
-    """The message ``key`` in ``lang`` (``zh-CN``, anything else English), filled from
+    """The message ``key`` in ``lang`` (a page language, anything else English), filled from
     ``values``; for the lines of the notices answering the forms."""
     return text(language(lang), key, **values)
 

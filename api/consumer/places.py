@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from api.consumer.i18n import chinese, hant
+
 __all__ = ["COUNTRIES", "SUBDIVISIONS", "place_name", "plain"]
 
 #: ISO 3166-1 alpha-2 -> (English, Simplified Chinese)
@@ -123,21 +125,26 @@ def plain(value: object) -> str:
 
 
 def place_name(code: object, lang: str) -> str:
-    """The place ``code`` names, in ``lang`` (``zh-CN`` or English): a subdivision with
-    its country (``Shanghai, China`` / ``中国上海``), a country alone; a code not in the
-    tables, or text that is no code, shown as it is (bidi controls removed)."""
+    """The place ``code`` names, in ``lang`` (Chinese in its script, or English): a
+    subdivision with its country (``Shanghai, China`` / ``中国上海``), a country alone; a
+    code not in the tables, or text that is no code, shown as it is (bidi controls
+    removed)."""
     text = plain(code or "").strip()
     if not _CODE.fullmatch(text):
         return text
-    zh = lang == "zh-CN"
+    zh = chinese(lang)
+
+    def name(entry: tuple[str, str]) -> str:
+        return hant(entry[1], lang) if zh else entry[0]
+
     country = COUNTRIES.get(text[:2])
     if "-" not in text:
-        return country[zh] if country else text
+        return name(country) if country else text
     sub = SUBDIVISIONS.get(text)
     if sub is None:
         return f"{text[3:]}, {country[0]}" if country and not zh else text
     if country is None:
-        return sub[zh]
+        return name(sub)
     if text in ("CN-HK", "CN-MO", "CN-TW"):
-        return COUNTRIES[text[3:]][zh]
-    return f"{country[1]}{sub[1]}" if zh else f"{sub[0]}, {country[0]}"
+        return name(COUNTRIES[text[3:]])
+    return f"{name(country)}{name(sub)}" if zh else f"{sub[0]}, {country[0]}"

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from api.consumer.i18n import ZH, format_day, text
+from api.consumer.i18n import chinese, format_day, text
 from api.consumer.page_signals import SHOWN_ANYWAY, SIGNAL_CODES, signal_text
 from api.consumer.places import plain
 from ledger.errors import LedgerError
@@ -74,7 +74,7 @@ def reason_line(
         return Line(title, why, tone=tone)
     if code == "revoked-handler":
         ids = evidence.get("actors") or ()
-        sep = "、" if lang == ZH else ", "
+        sep = "、" if chinese(lang) else ", "
         listed = sep.join(names.get(str(i), plain(i)) for i in ids) or "?"
         return Line(text(lang, "r.revoked-handler"), text(lang, f"r.{code}.why", names=listed))
     if code == "inspection-failed":

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.consumer.claim_page import claim_form, render_claim_page
+from api.consumer.i18n import EN, ZH, chinese
 from api.consumer.page import choose_language, reason_words, render_unit_page
 from api.consumer.page_signals import localise
 from api.context import ctx, owner_cookie
@@ -157,7 +158,7 @@ async def _resolve(request: Request) -> Response:
         return JSONResponse(localise(view, reason_words), headers=headers)
 
     lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
-    other = "en" if lang == "zh-CN" else "zh-CN"
+    other = EN if chinese(lang) else ZH
     switch = (
         raw + "?" + urlencode([(k, v) for k, v in link.query if k != "lang"] + [("lang", other)])
     )
