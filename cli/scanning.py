@@ -252,7 +252,7 @@ def _append(
 
     from rich.progress import Progress
 
-    from cli.signing import sign_with, unit_ref
+    from cli.signing import sign_many
 
     origin = store.origin()
     fields: dict[str, Any] = {"place": place}
@@ -267,18 +267,8 @@ def _append(
         sending: Future[None] | None = None
         for start in range(0, len(todo), _BATCH):
             batch = todo[start : start + _BATCH]
-            signed = [
-                sign_with(
-                    private,
-                    summary.actor,
-                    summary.kind,
-                    unit=unit_ref(_unit(line)),
-                    prev=line.head,
-                    log=origin,
-                    **fields,
-                )
-                for line in batch
-            ]
+            chains = [(_unit(line), line.head) for line in batch]
+            signed = sign_many(private, summary.actor, summary.kind, chains, log=origin, **fields)
             if sending is not None:
                 sending.result()
             sending = sender.submit(_send, store, summary, batch, signed)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from cli import scanning
 from ledger.errors import LedgerError
 from ledger.rules.errors import NotAuthorizedError
@@ -67,3 +69,48 @@ def test_a_batch_refused_as_a_whole_refuses_each_line() -> None:
     summary = scanning.Summary("receive", "ship", None, lines)
     scanning._send(Down(), summary, lines, ["x", "y"])  # type: ignore[arg-type]
     assert [ln.outcome for ln in lines] == ["refused", "refused"]
+
+
+def test_sign_many_signs_what_sign_with_signs() -> None:
+    """Each event of a scan list's batch is the event `sign_with` builds for it, its
+    signature verifies for this log only, and each carries its own unit and prev."""
+    from cli.signing import sign_many, sign_with
+    from ledger import codec, gs1
+    from ledger.entry import verify_event
+    from ledger.errors import SignatureError
+    from ledger.events import event_from_dict
+    from tests.factories import key
+
+    private, origin = key(3), "provenance.example/log"
+    heads = [codec.b64url_encode(bytes([n]) * 32) for n in range(3)]
+    chains = [(gs1.UnitId(GTIN, f"A-{n}"), heads[n]) for n in range(3)]
+    many = sign_many(private, "acme", "handoff", chains, log=origin, to="ship", place=None)
+    for (unit, prev), signed in zip(chains, many, strict=True):
+        one = sign_with(
+            private, "acme", "handoff", unit={"gtin": unit.gtin, "serial": unit.serial},
+            prev=prev, log=origin, to="ship", place=None, time=signed.event.time,
+        )  # fmt: skip
+        assert signed.event_bytes == one.event_bytes and signed.sig == one.sig
+        assert event_from_dict(signed.event.to_dict()) == signed.event
+        assert (signed.event.unit, signed.event.prev) == (unit, prev)
+        verify_event(signed, private.public_key())
+        other_log = type(signed).from_dict(signed.to_dict(), log="other.example/log")
+        with pytest.raises(SignatureError):
+            verify_event(other_log, private.public_key())
+    assert sign_many(private, "acme", "handoff", [], log=origin, to="ship") == []
+
+
+def test_sign_many_refuses_a_malformed_prev_or_field() -> None:
+    """A server that answers a bad head, or a bad --to, signs nothing."""
+    from cli.signing import sign_many
+    from ledger import gs1
+    from ledger.errors import ValidationError
+    from tests.factories import key
+
+    good = "A" * 43
+    chains = [(gs1.UnitId(GTIN, "A-1"), good), (gs1.UnitId(GTIN, "A-2"), "not a hash")]
+    with pytest.raises(ValidationError) as refused:
+        sign_many(key(3), "acme", "handoff", chains, log="x.example/log", to="ship")
+    assert refused.value.field == "prev"
+    with pytest.raises(ValidationError):
+        sign_many(key(3), "acme", "handoff", chains[:1], log="x.example/log", to="bad id!")
