@@ -19,14 +19,14 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import problems
+from api import apidocs, problems
 from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
 from api.console import routes as console_routes
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
-from api.headers import SecurityHeaders, docs_policy, page_policy
+from api.headers import SecurityHeaders, page_policy
 from api.metrics import Metrics
 from api.quota import WriteQuota
 from api.ratelimit import make_limiter
@@ -144,7 +144,7 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # api.apidocs serves it, without a CDN
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,  # no OAuth here: one inline script less
     )
@@ -166,8 +166,9 @@ def create_app(
     app.add_middleware(BadSignatureGuard, limiter=bad_signatures)
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)
     app.add_middleware(
-        SecurityHeaders, page=page_policy(), special=[(app.docs_url or "/docs", docs_policy(app))]
+        SecurityHeaders, page=page_policy(), special=[(apidocs.DOCS, apidocs.docs_policy(app))]
     )
+    apidocs.install_docs(app)
     for module in ROUTERS:
         app.include_router(module.router)
     app.include_router(console_routes.router)

@@ -12,8 +12,9 @@
   forms still carry their ``Origin`` (under ``no-referrer`` a browser sends
   ``Origin: null`` even to the same site, and the CSRF check, api/csrf.py, must refuse
   that); other responses: ``Referrer-Policy: no-referrer``;
-- the API docs page (``/docs``, Swagger UI from its CDN) gets its own policy allowing
-  exactly its CDN and its one inline script by hash (`docs_policy`);
+- the API docs page (``/docs``, Swagger UI from this server) gets its own policy allowing
+  exactly its files from this origin and its one inline script by hash
+  (api.apidocs.docs_policy);
 - ``Strict-Transport-Security`` only when the shopper's connection is https
   (`api.context.is_https`): over plain http the header means nothing and is not sent.
 
@@ -27,8 +28,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,26 +60,6 @@ def page_policy() -> str:
     hashes = " ".join(csp_hash(s) for s in inline(style, "style"))
     return (
         f"default-src 'none'; style-src {hashes}; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    )
-
-
-def docs_policy(app: FastAPI) -> str:
-    """The CSP of the Swagger UI page: its CDN, its inline script by hash, this server's
-    OpenAPI document. Built from the very call FastAPI makes to render the page."""
-    page = get_swagger_ui_html(
-        openapi_url=app.openapi_url or "",
-        title=f"{app.title} - Swagger UI",
-        oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
-        init_oauth=app.swagger_ui_init_oauth,
-        swagger_ui_parameters=app.swagger_ui_parameters,
-    )
-    html = bytes(page.body).decode()
-    scripts = " ".join(csp_hash(s) for s in inline(html, "script"))
-    cdn = "https://cdn.jsdelivr.net"
-    return (
-        f"default-src 'none'; script-src {cdn} {scripts}; style-src {cdn}; "
-        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
 

@@ -313,7 +313,6 @@ def complete(served: dict[str, Any], log: str, url: str, mounted: set[str]) -> d
 #: FastAPI's own pages, fuzzed when the app mounts them
 _FRAMEWORK = {
     "/docs": HTML,
-    "/docs/oauth2-redirect": HTML,
     "/openapi.json": "application/json",
 }
 
