@@ -135,6 +135,8 @@ def _b64(size: int) -> Callable[[object, str], str]:
 _hash = _b64(32)
 _public_key = _b64(32)
 _key_id = _b64(16)
+#: an owner token (ledger.service.claims): 16 random bytes, revealed only by ``consume``
+_owner_token = _b64(16)
 
 
 def _gtin(value: object, field: str) -> str:
@@ -586,6 +588,22 @@ class Decommission(UnitEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Consume(UnitEvent):
+    """The registry records that the unit's owner marked it used up (a bottle emptied, a
+    jar finished): every later scan says so, so a refilled genuine container is caught.
+
+    ``owner_token`` is the owner's secret token, revealed: SHA-256 of it is the ``owner``
+    of the unit's latest ``claim`` (anyone can recompute it), so only the owner, never
+    the operator alone, can have asked for it. Nothing but a recall, a flag or a
+    decommission may follow.
+    """
+
+    kind: ClassVar[str] = "consume"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "owner_token": _owner_token}
+    owner_token: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Flag(UnitEvent):
     """The brand or operator marks the unit as suspicious, with a code and a note."""
 
@@ -618,6 +636,7 @@ KINDS: dict[str, type[Event]] = {
         Recall,
         Decommission,
         Flag,
+        Consume,
     )
 }
 UNIT_KINDS = frozenset(k for k, cls in KINDS.items() if issubclass(cls, UnitEvent))

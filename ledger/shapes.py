@@ -167,6 +167,7 @@ class UnitInfoShape(TypedDict):
     #: how many times it was sold and when last (a return never clears them)
     sales: int
     last_sold: str | None
+    consumed_at: str | None
     label: LabelState
 
 

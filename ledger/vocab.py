@@ -83,6 +83,7 @@ class ReasonCode(StrEnum):
     OWNED = "owned"
     RECALLED = "recalled"
     DECOMMISSIONED = "decommissioned"
+    CONSUMED = "consumed"
     FLAGGED = "flagged"
     REVOKED_HANDLER = "revoked-handler"
     HELD_BY_REVOKED = "held-by-revoked"

@@ -105,5 +105,11 @@ def valid_events() -> dict[str, dict[str, Any]]:
         "recall": {**base, **on_unit, "reason": "battery fault"},
         "decommission": {**base, **on_unit, "reason": "destroyed"},
         "flag": {**base, **on_unit, "code": "suspected-counterfeit", "note": "seen twice"},
+        "consume": {
+            **base,
+            **on_unit,
+            "actor": "registry",
+            "owner_token": codec.b64url_encode(bytes(range(16))),
+        },
     }
     return {kind: {"kind": kind, **fields} for kind, fields in raw.items()}

@@ -82,6 +82,18 @@ def headline(
         means = (text(lang, "sold.new"), text(lang, "sold.second"))
         cta = ("#claim", text(lang, "sold.cta")) if not view.get("owner") else None
         return Headline("sold", "genuine", title, means, text(lang, "sold.todo"), cta, quiet=True)
+    if "consumed" in codes and not codes & _FORGED:
+        day = _day(unit.get("consumed_at"), lang)
+        title = (
+            text(lang, "consumed.title", date=day) if day else text(lang, "consumed.title.nodate")
+        )
+        return Headline(
+            "invalid",
+            "invalid",
+            title,
+            (text(lang, "consumed.means"),),
+            text(lang, "consumed.todo"),
+        )
     if verdict == "caution" and "recalled" in codes:
         contact = (
             text(lang, "recall.contact", brand=brand_name, support=support)

@@ -114,6 +114,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This item was recorded as destroyed or used up. It should not be for sale.",
         "记录显示该商品已销毁或已用完，不应再有人出售。",
     ),
+    "r.consumed": ("Used up", "已用完"),
+    "r.consumed.why": (
+        "Its owner marked this item used up. A full one is a refill.",
+        "商品所有人已将其标记为用完。如果仍是满的，说明是重新灌装的。",
+    ),
     "r.flagged": ("Flagged as suspicious", "已被标记为可疑"),
     "r.flagged.why": (
         "The brand or the platform has marked this item as suspicious. Ask the seller "
@@ -246,6 +251,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v.recall": ("Recalled by {actor}", "由 {actor} 召回"),
     "v.decommission": ("Taken out of circulation", "已停止流通"),
     "v.flag": ("Flagged as suspicious", "已被标记为可疑"),
+    "v.consume": ("Marked used up by its owner", "所有人已标记为用完"),
     "v.other": ("Recorded: {kind}", "记录：{kind}"),
     "where": ("Where: {place}", "地点：{place}"),
     "entry": ("log entry #{index}", "日志第 {index} 条"),

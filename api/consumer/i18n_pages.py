@@ -32,6 +32,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "sold.cta": ("Claim it now", "立即认领"),
     # a recall
+    "consumed.title": ("Used up on {date}", "已于 {date}用完"),
+    "consumed.title.nodate": ("Already used up", "已用完"),
+    "consumed.means": (
+        "Its owner recorded that this item was used up. If it is full or sealed, it was "
+        "refilled or repacked: it is not the original.",
+        "商品所有人已登记该商品用完。如果它仍是满的或封口完好，说明已被重新灌装或重新包装，并非原装商品。",
+    ),
+    "consumed.todo": (
+        "Do not buy it. Report it to the platform or the brand.",
+        "请勿购买，并向平台或品牌方举报。",
+    ),
+    "consume.action": ("Mark as used up", "标记为已用完"),
+    "consume.why": (
+        "Finished it? Mark it used up: anyone who scans this code later is told, so the "
+        "empty container cannot be refilled and sold as new. This cannot be undone.",
+        "已经用完？请标记为已用完：之后任何人扫描此码都会看到提示，空瓶无法被重新灌装后当作新品出售。此操作无法撤销。",
+    ),
+    "consume.done": ("Marked as used up", "已标记为已用完"),
+    "consume.refused": ("Not marked", "未能标记"),
+    "consume.not-owner": (
+        "Only the owner can mark this item used up, from the phone or browser that claimed it.",
+        "只有商品所有人才能将其标记为已用完，请使用认领时所用的手机或浏览器操作。",
+    ),
+    "consume.consumed": ("It was already marked used up.", "该商品此前已被标记为已用完。"),
+    "consume.other": ("Please try again later.", "请稍后再试。"),
+    "consume.done.why": (
+        "Anyone who scans this code from now on is told it was used up.",
+        "从现在起，任何人扫描此码都会看到该商品已用完。",
+    ),
     "recall.title": ("Recalled: do not use", "已召回：请勿使用"),
     "recall.means": (
         "The brand has recalled this item. Stop using it.",

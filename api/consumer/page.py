@@ -82,7 +82,7 @@ def render_unit_page(
     reasons = reason_lines(view, verdict, entries, names, lang)
     form_parts = forms(view, lang, path)
     if head.forged:  # the genuine unit's claim form and history are not this label's
-        form_parts["claim_action"] = None
+        form_parts["claim_action"] = form_parts["consume_action"] = None
         reasons = [r for r in reasons if r.tone == "bad"]
     context = {
         "lang": lang,

@@ -118,9 +118,12 @@ def forms(view: Mapping[str, Any], lang: str, path: str) -> dict[str, Any]:
     except LedgerError:
         gtin = serial = None
     claimable = bool(unit) and not unit.get("decommissioned") and not view.get("owner")
-    claim_path = f"/v1/units/{gtin}/{quote(str(serial), safe='')}/claim"
+    unit_path = f"/v1/units/{gtin}/{quote(str(serial), safe='')}"
+    # the owner (recognised by its cookie: view["owner"]) may mark its unit used up, once
+    usable = bool(view.get("owner")) and not unit.get("consumed_at") and gtin and serial
     return {
-        "claim_action": claim_path if claimable and gtin and serial else None,
+        "claim_action": f"{unit_path}/claim" if claimable and gtin and serial else None,
+        "consume_action": f"{unit_path}/consume" if usable else None,
         "report_action": "/v1/reports" if gtin and serial else None,
         "form_gtin": gtin,
         "form_serial": serial,

@@ -85,6 +85,8 @@ def reason_line(
         return Line(text(lang, f"r.{code}"), text(lang, f"r.{code}.why"), tone=tone)
     if code in ("returned-after-sale", "resold"):
         return _past_sale(code, evidence, lang)
+    if code == "consumed":
+        return Line(text(lang, "r.consumed"), text(lang, "r.consumed.why"), tone="bad")
     if code in ("sold", "claimed", "recalled", "decommissioned", "label-invalid"):
         kind = {"recalled": "recall", "decommissioned": "decommission"}.get(code, "")
         detail = _latest(entries, kind, "reason", lang) if kind else ""

@@ -20,10 +20,16 @@ from ledger.events import parse_time
 __all__ = ["ROLES", "Step", "moment", "names_of", "step", "who"]
 
 #: timeline tone per event kind: good (green), bad (red), warn (amber), "" (neutral)
-_TONES = {"commission": "good", "recall": "bad", "flag": "bad", "decommission": "warn"}
+_TONES = {
+    "commission": "good",
+    "recall": "bad",
+    "flag": "bad",
+    "decommission": "warn",
+    "consume": "bad",
+}
 ROLES = frozenset("operator brand warehouse courier retailer customs inspector".split())
 _VERBS = frozenset(
-    "commission handoff receive sell deliver claim return recall decommission flag".split()
+    "commission handoff receive sell deliver claim return recall decommission flag consume".split()
 )
 
 

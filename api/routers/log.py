@@ -56,7 +56,7 @@ def get_checkpoint(
 
 
 @router.get(
-    "/v1/incidents",
+    "/v1/log/incidents",
     summary="The log's signed incident notes: the times it served a shorter log",
     dependencies=[READ_LIMIT],
     responses=problems(429, 503),

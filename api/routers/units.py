@@ -162,6 +162,62 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
     return response
 
 
+@router.post(
+    "/v1/units/{gtin}/{serial}/consume",
+    tags=["signals"],
+    summary="The owner marks its claimed unit used up",
+    status_code=201,
+    responses=problems(400, 403, 404, 409, 413, 415, 422, 429),
+)
+async def consume(request: Request, gtin: str, serial: str) -> Response:
+    """Append a ``consume`` entry revealing the owner's token (docs/API.md): the page's
+    form sends it in the owner's cookie (with the CSRF checks), a JSON client as
+    ``{"owner_token": "..."}``. The rules refuse any token but the current owner's."""
+    context = ctx(request)
+    form, csrf = is_form(request), guard(request)
+    if form:
+        csrf.check_origin(request)
+    unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
+    if form:
+        async with read_form(request, max_files=0, max_fields=3, max_part_size=1024) as fields:
+            values = {k: fields.get(k) for k in ("lang", FIELD)}
+        csrf.check_token(request, values[FIELD], unit.gtin, unit.serial)
+        await context.limit(request)
+        token, lang = (
+            request.cookies.get(owner_cookie(unit.gtin, unit.serial)) or "",
+            str(values["lang"] or "en"),
+        )
+    else:
+        require_json(request)
+        await context.limit(request)
+        body = codec.parse(await json_body(request, CLAIM_BODY))
+        if not isinstance(body, dict) or not isinstance(body.get("owner_token"), str):
+            raise ValidationError('expected {"owner_token": "..."}', field="owner_token")
+        token, lang = body["owner_token"], "en"
+    ledger = context.ledger_for_unit(unit.gtin)
+    call = functools.partial(ledger.claims.consume, unit.gtin, unit.serial, token)
+    back = unit.path()
+    if form and not token:  # no owner cookie in this browser: not the owner here
+        html = render_notice(
+            lang, "consume.refused", [words(lang, "consume.not-owner")], tone="caution", back=back
+        )
+        return HTMLResponse(html, status_code=403, headers={"Cache-Control": "no-store"})
+    if not form:
+        index, checkpoint = await run_in_threadpool(call)
+        body = {"index": index, "checkpoint": checkpoint}
+        return JSONResponse(body, status_code=201, headers={"Cache-Control": "no-store"})
+    try:
+        await run_in_threadpool(call)
+    except LedgerError as e:
+        key = e.code if e.code in ("not-owner", "consumed") else "other"
+        html = render_notice(
+            lang, "consume.refused", [words(lang, f"consume.{key}")], tone="caution", back=back
+        )
+        return HTMLResponse(html, status_code=e.status, headers={"Cache-Control": "no-store"})
+    html = render_notice(lang, "consume.done", [words(lang, "consume.done.why")], back=back)
+    return HTMLResponse(html, status_code=201, headers={"Cache-Control": "no-store"})
+
+
 def _etag(view: dict[str, Any]) -> str:
     """Changes when the unit's chain, the checkpoint, the scans or the label state do."""
     entries = view["entries"]

@@ -64,6 +64,7 @@ TABLE: tuple[Shape, ...] = (
     Shape("decommission", "DELETE", "decommissioning", "inactive", importable=True),
     Shape("claim", "OBSERVE", BIZSTEP_URN + "claiming", "retail_sold", importable=False),
     Shape("flag", "OBSERVE", BIZSTEP_URN + "flagging", None, importable=False),
+    Shape("consume", "OBSERVE", BIZSTEP_URN + "consuming", "inactive", importable=False),
 )
 
 _BY_STEP = {(s.biz_step, s.disposition): s for s in TABLE}

@@ -32,6 +32,7 @@ from ledger.errors import ConflictError, ValidationError
 from ledger.events import (
     Claim,
     Commission,
+    Consume,
     Decommission,
     Deliver,
     Flag,
@@ -49,6 +50,7 @@ from ledger.rules.errors import (
     AlreadyClaimedError,
     AlreadySoldError,
     BadClaimCodeError,
+    ConsumedError,
     DecommissionedError,
     NeverHeldError,
     NoClaimCodeError,
@@ -56,6 +58,7 @@ from ledger.rules.errors import (
     NotBrandOrOperatorError,
     NotCustodianError,
     NotOperatorError,
+    NotOwnerError,
     NotRecipientError,
     NotRetailerOfRecordError,
     NotSoldError,
@@ -119,6 +122,12 @@ def _head(ctx: Context, event: UnitEvent) -> UnitRecord:
         raise UnknownUnitError(f"no unit {event.unit.path()} was commissioned", field="unit")
     if unit.decommissioned:
         raise DecommissionedError("the unit was decommissioned; nothing may follow", field="unit")
+    if unit.consumed_at is not None and not isinstance(event, AFTER_CONSUME):
+        raise ConsumedError(
+            f"the unit was used up on {unit.consumed_at}: only a recall, a flag or a "
+            "decommission may follow",
+            field="unit",
+        )
     if event.prev != unit.head:
         raise ConflictError(
             f"the unit's head is {unit.head}, not {event.prev}: another event came first",
@@ -251,7 +260,22 @@ def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
         claimed=True,
         claim_salt=nxt.salt if nxt else None,
         claim_hash=nxt.hash if nxt else None,
+        owner=event.owner,
     )
+
+
+def _consume(ctx: Context, event: Consume, unit: UnitRecord) -> UnitRecord:
+    """The owner marks the unit used up, through the registry (which signs: owners hold
+    no key): the revealed token must hash to the latest claim's ``owner``, so the
+    operator cannot mark a unit used up without its owner."""
+    require_role(ctx, Role.OPERATOR, NotOperatorError)
+    if not unit.claimed or unit.owner is None:
+        raise NotOwnerError("only a claimed unit's owner may mark it used up", field="unit")
+    # FORMAT section 2: owner = SHA-256 of the token as it is written (ASCII), base64url
+    digest = codec.b64url_encode(hashlib.sha256(event.owner_token.encode("ascii")).digest())
+    if not hmac.compare_digest(digest, unit.owner):
+        raise NotOwnerError("the owner token is not the current owner's", field="owner_token")
+    return replace(unit, consumed_at=event.time)
 
 
 def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
@@ -335,4 +359,8 @@ _KINDS: dict[type[UnitEvent], Callable[[Context, Any, UnitRecord], UnitRecord]] 
     Recall: _recall,
     Flag: _flag,
     Decommission: _decommission,
+    Consume: _consume,
 }
+
+#: the kinds that may follow ``consume``
+AFTER_CONSUME = (Recall, Flag, Decommission)

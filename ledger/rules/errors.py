@@ -303,6 +303,19 @@ class DecommissionedError(RuleError):
     code = "decommissioned"
 
 
+class ConsumedError(RuleError):
+    """The unit was marked used up by its owner: only a recall, a flag or a decommission
+    may follow."""
+
+    code = "consumed"
+
+
+class NotOwnerError(RuleError):
+    """A ``consume`` whose token is not the current owner's (or of an unclaimed unit)."""
+
+    code = "not-owner"
+
+
 class NotAuthorizedError(RuleError):
     """The signer holds no authorization from the unit's brand valid for this event."""
 

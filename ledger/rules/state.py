@@ -148,6 +148,10 @@ class UnitRecord:
     holders: tuple[str, ...] = ()
     seller: str | None = None
     sales: int = 0
+    #: SHA-256 (base64url) of the current owner's token: the latest claim's ``owner``
+    owner: str | None = None
+    #: when the owner marked the unit used up (``consume``); None while it is not
+    consumed_at: str | None = None
     last_sold: str | None = None
 
     @property

@@ -35,7 +35,7 @@ from datetime import datetime
 
 from ledger import claimcode, codec, crypto, entry, gs1
 from ledger.errors import KeyFormatError, LedgerError, NotFoundError
-from ledger.events import Claim, ClaimCommitment, format_time, parse_time
+from ledger.events import Claim, ClaimCommitment, Consume, format_time, parse_time
 from ledger.rules import AlreadyClaimedError, BadClaimCodeError, NoClaimCodeError
 from ledger.rules.state import UnitRecord
 from ledger.service.append import Appender
@@ -187,6 +187,33 @@ class ClaimService:
             owner_token=token,
             resale=unit.claimed,
         )
+
+    def consume(self, gtin: str, serial: str, owner_token: str) -> tuple[int, str]:
+        """Mark a claimed unit used up on its owner's word: the registry signs a
+        ``consume`` entry revealing ``owner_token``, which the rules check against the
+        latest claim's ``owner`` (ledger.rules.custody). Returns (index, checkpoint).
+
+        Raises:
+            NotFoundError: no such unit.
+            NotOwnerError: the token is not the current owner's (nothing is written).
+            ConsumedError: the unit was already marked used up.
+            ValidationError: a malformed token.
+        """
+        now = self._clock()
+        unit = self._unit(gs1.UnitId(gtin=gtin, serial=serial))
+        key = self._operator_key
+        if key is None:
+            raise KeyFormatError("read-only ledger: marking a unit used up needs the operator key")
+        event = Consume(
+            actor=self._operator_id,
+            time=format_time(now),
+            unit=gs1.UnitId(gtin=gtin, serial=serial),
+            prev=unit.head,
+            owner_token=owner_token,
+        )
+        signed = entry.sign_event(event, key, log=self._appender.origin)
+        receipt = self._appender.append(signed, now)
+        return receipt.receipts[0].index, receipt.checkpoint
 
     def _unit(self, unit_id: gs1.UnitId) -> UnitRecord:
         found = self._store.records(self._log, {UnitRecord: [(unit_id.gtin, unit_id.serial)]})

@@ -426,7 +426,7 @@ def guard(ledger: Ledger, water: HighWater, override: str | None = None) -> Mark
     this check) seeds the mark with its latest checkpoint. ``override`` (an incident
     note) serves a shorter log anyway: `HighWater.accept_shorter` records and logs it.
     Last, every recorded incident not yet signed is signed with the log key
-    (`sign_incidents`), so readers can fetch it (``GET /v1/incidents``).
+    (`sign_incidents`), so readers can fetch it (``GET /v1/log/incidents``).
 
     Raises:
         ShorterLogError: the log is shorter than the evidence, or another tree.

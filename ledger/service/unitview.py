@@ -424,6 +424,7 @@ def _unit(
         "flags": unit.flags,
         "sales": unit.sales,
         "last_sold": unit.last_sold,
+        "consumed_at": unit.consumed_at,
         "label": label_state,
     }
 

@@ -188,6 +188,8 @@ class UnitTable(Base):
     seller: Mapped[str | None] = mapped_column(String(64))
     sales: Mapped[int] = mapped_column(Integer, server_default="0")
     last_sold: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(43))
+    consumed_at: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (_NO_ROWID,)
 
 

@@ -203,6 +203,14 @@ def _cautions(
         reasons.append(Reason(ReasonCode.RECALLED, "the brand has recalled this unit"))
     if unit.decommissioned:
         reasons.append(Reason(ReasonCode.DECOMMISSIONED, "this unit was taken out of circulation"))
+    if unit.consumed_at is not None:
+        reasons.append(
+            Reason(
+                ReasonCode.CONSUMED,
+                "its owner marked this unit used up: a full one is a refill",
+                {"at": unit.consumed_at},
+            )
+        )
     if unit.claimed:
         reasons.append(Reason(ReasonCode.CLAIMED, "this unit was already claimed by a buyer"))
     elif unit.sold or unit.delivered:

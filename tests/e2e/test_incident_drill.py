@@ -1,7 +1,7 @@
 """The drill when the host is lost whole (issue 24): the database and the high-water file
 are gone, only a witness remembers the last checkpoint. With the real server and CLI:
 the witness's checkpoint refuses the old backup; accepting the loss records an incident
-that the next start signs with the log key and serves at ``GET /v1/incidents``, where a
+that the next start signs with the log key and serves at ``GET /v1/log/incidents``, where a
 reader verifies it on its own.
 """
 
@@ -39,7 +39,7 @@ def test_a_witness_remembers_what_the_lost_host_forgot(
     witnessed = httpx.get(f"{live.url}/v1/checkpoint").text  # what a witness cosigned
     published = int(witnessed.split("\n")[1])
     (tmp_path / "witness.note").write_text(witnessed)
-    assert httpx.get(f"{live.url}/v1/incidents").json()["incidents"] == []
+    assert httpx.get(f"{live.url}/v1/log/incidents").json()["incidents"] == []
 
     live.server.kill()  # the host is lost: its database and its high-water file
     for suffix in ("", "-wal", "-shm"):
@@ -60,7 +60,7 @@ def test_a_witness_remembers_what_the_lost_host_forgot(
     assert f'"given_up_size": {published}' in out
     server = serve(env, tmp_path / "restored.log")
     stopped.append(server)
-    (found,) = httpx.get(f"{server.url}/v1/incidents").json()["incidents"]
+    (found,) = httpx.get(f"{server.url}/v1/log/incidents").json()["incidents"]
     incident = verify_incident(found["note"], key)  # the reader's own check
     assert incident.given_up.size == published == found["given_up"]["size"]
     assert incident.served.size == found["served"]["size"] < published

@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ledger import codec, crypto, rules
+from ledger.codec import b64url_encode
 from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, LedgerError, RuleError, ValidationError
 from ledger.events import format_time, parse_time
 from ledger.rules.state import ActorRecord, AuthorizationRecord, KeyRecord, ProductRecord, State
+from ledger.service.claims import owner_hash
 from tests.factories import GTIN, HASH, key, public_b64
 from tests.profiles import examples
 from tests.rules_factories import (
@@ -804,6 +806,29 @@ def test_claim_refusals() -> None:
     world.commission("SN-2")
     signed = world.on_unit("claim", "operator", "SN-2", code=CLAIM_CODE)
     refused(world, signed, rules.NoClaimCodeError, "unit")
+
+
+def test_only_the_owners_token_marks_a_unit_used_up_and_then_only_warnings_follow() -> None:
+    token = b64url_encode(bytes(range(16)))
+    stranger = b64url_encode(bytes(16))
+    world = base()
+    signed = world.on_unit("consume", "operator", owner_token=token)
+    refused(world, signed, rules.NotOwnerError, "unit")  # not claimed: there is no owner
+    world.unit_do("claim", "operator", code=CLAIM_CODE, owner=owner_hash(token))
+    signed = world.on_unit("consume", "acme", owner_token=token)
+    refused(world, signed, rules.NotOperatorError, "actor")  # the brand is not the registry
+    signed = world.on_unit("consume", "operator", owner_token=stranger)
+    refused(world, signed, rules.NotOwnerError, "owner_token")  # the operator alone cannot
+    unit = world.unit_do("consume", "operator", owner_token=token)
+    assert unit.consumed_at is not None and unit.owner == owner_hash(token)
+    for kind, fields in (
+        ("sell", {}),
+        ("claim", {"code": CLAIM_CODE}),
+        ("consume", {"owner_token": token}),
+    ):
+        actor = "operator" if kind != "sell" else "acme"
+        refused(world, world.on_unit(kind, actor, **fields), rules.ConsumedError, "unit")
+    assert world.unit_do("recall", "acme", reason="refill ring").recalled
 
 
 # --- return -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ become outsiders too.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from dataclasses import dataclass, replace
@@ -29,9 +30,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ledger import gs1
+from ledger.codec import b64url_encode
 from ledger.errors import RuleError
 from ledger.events import parse_time
 from ledger.rules.state import UnitRecord
+from ledger.service.claims import owner_hash
 from tests.profiles import examples
 from tests.rules_factories import CLAIM_CODE, World, base, claim_commitment, event_hash
 
@@ -126,6 +129,8 @@ def phase(unit: UnitRecord) -> str:
     """The state column's word for a unit, without ``+claimed``."""
     if unit.decommissioned:
         return "decommissioned"
+    if unit.consumed_at is not None:
+        return "consumed"
     if unit.delivered:
         return "delivered"
     if unit.pending is not None:
@@ -190,6 +195,7 @@ def apply_changes(model: UnitRecord, row: Row, actor: str, event: Any) -> UnitRe
         "yes": True,
         "no": False,
         "time": event.time,
+        "owner": getattr(event, "owner", None),
         "1": 1,
     }
     for change in row.changes:
@@ -229,6 +235,7 @@ KINDS = (
     *["handoff", "receive", "sell", "deliver", "return"] * 4,
     *["inspect", "claim", "claim", "recall", "flag"],
     "decommission",
+    "consume",
 )
 FIELDS: dict[str, dict[str, Any]] = {
     "inspect": {"result": "pass"},
@@ -252,6 +259,11 @@ def start() -> World:
 START = start()
 
 
+def token_of(n: int) -> str:
+    """The owner token the ``n``-th entry's claim hands out (16 bytes, base64url)."""
+    return b64url_encode(hashlib.sha256(str(n).encode()).digest()[:16])
+
+
 class Walk:
     """The real rules and the table's model, stepped together."""
 
@@ -262,6 +274,8 @@ class Walk:
         self.rows: set[int] = set()
         #: the code each unit's current claim commitment opens
         self.codes = dict.fromkeys(SERIALS, CLAIM_CODE)
+        #: the owner token of each claimed unit's latest claim
+        self.tokens: dict[str, str] = {}
         for model in self.models.values():  # commission: section 5, before the table
             assert model.custodian == model.brand and model.holders == (model.brand,)
             assert (model.sales, model.seller, model.pending) == (0, None, None)
@@ -289,8 +303,11 @@ class Walk:
         code = f"RESALE-{len(world.log):06d}-CODE"
         if kind == "claim":
             fields["code"] = self.codes[serial]
+            fields["owner"] = owner_hash(token_of(len(world.log)))
             if transfer:
                 fields["transfer"] = claim_commitment(code)
+        if kind == "consume":  # the current owner's token (the rules check it)
+            fields["owner_token"] = self.tokens.get(serial, "AAAAAAAAAAAAAAAAAAAAAA")
         signed = world.on_unit(kind, actor, serial, **fields)
         event = signed.event
         row = decide(
@@ -322,6 +339,8 @@ class Walk:
         self.models[serial] = nxt
         if kind == "claim" and transfer:
             self.codes[serial] = code
+        if kind == "claim":
+            self.tokens[serial] = token_of(len(world.log) - 1)
         return row
 
     def toggle(self, partner: str, serial: str = SERIALS[0]) -> None:
@@ -382,13 +401,19 @@ def test_every_kind_ends_in_a_catch_all_so_no_situation_is_undecided() -> None:
     ("state", "kind", "signer", "to", "row"),
     [
         # the laundering attack of issue 17: another retailer returns a delivered unit
-        ("delivered", "return", "none:retailer", "self", 35),
+        ("delivered", "return", "none:retailer", "self", 36),
         # the retailer of record takes it back, to itself: accepted
-        ("delivered", "return", "seller:retailer", "self", 34),
+        ("delivered", "return", "seller:retailer", "self", 35),
         # a return over an open handoff
-        ("in_transit", "return", "custodian:retailer", "holder", 37),
+        ("in_transit", "return", "custodian:retailer", "holder", 38),
         # a return naming a party that never held the unit
-        ("in_stock", "return", "custodian:courier", "stranger", 38),
+        ("in_stock", "return", "custodian:courier", "stranger", 39),
+        # a used-up unit sold again, or claimed again
+        ("consumed+claimed", "sell", "custodian:retailer", "-", 2),
+        ("consumed+claimed", "claim", "none:operator", "-", 2),
+        # the operator marking an unclaimed unit used up, or a stranger trying
+        ("in_stock", "consume", "none:operator", "-", 51),
+        ("sold+claimed", "consume", "custodian:retailer", "-", 52),
     ],
 )
 def test_the_attacks_fall_on_their_rows(
@@ -401,15 +426,18 @@ def test_the_attacks_fall_on_their_rows(
 #: ("toggle", partner) to revoke (or grant again) the partner's authorization
 STORIES: tuple[tuple[str, ...], ...] = (
     ("SN-2", "claim", "operator", "-"),  # claimed in the shop, before any sale
-    ("SN-2", "sell", "acme", "-"),  # row 19: already claimed
-    ("SN-2", "claim", "operator", "-"),  # row 27: a code opens once
+    ("SN-2", "sell", "acme", "-"),  # row 20: already claimed
+    ("SN-2", "claim", "operator", "-"),  # row 28: a code opens once
     ("SN-0001", "handoff", "acme", "shop"),
     ("SN-0001", "receive", "shop", "-"),
     ("SN-0001", "sell", "shop", "-"),
     ("SN-0001", "handoff", "shop", "ship-co"),  # sold, on its way to the buyer
-    ("SN-0001", "receive", "ship-co", "-"),  # row 11
+    ("SN-0001", "receive", "ship-co", "-"),  # row 12
     ("toggle", "shop"),  # the retailer of record loses its authorization
-    ("SN-0001", "return", "shop", "shop"),  # row 30
+    ("SN-0001", "return", "shop", "shop"),  # row 31
+    ("SN-2", "consume", "operator", "-"),  # row 50: the owner marks it used up
+    ("SN-2", "sell", "acme", "-"),  # row 2: nothing but a recall, a flag, an end
+    ("SN-2", "recall", "acme", "-"),  # row 43: still possible
 )
 
 
@@ -423,12 +451,12 @@ def test_a_long_walk_and_the_stories_meet_every_row_and_agree_with_each() -> Non
         else:
             story.step(*step)
     story.check_models()
-    assert {11, 19, 27, 30} <= story.rows
+    assert {2, 12, 20, 28, 31, 43, 50} <= story.rows
     resale = Walk()  # a claim leaving a transfer code, then the resale's claim
     resale.step("SN-0001", "claim", "operator", "-", transfer=True)
     assert state_word(resale.models["SN-0001"]) == "in_stock+claimed+code"
+    assert resale.step("SN-0001", "claim", "operator", "-").number == 29
     assert resale.step("SN-0001", "claim", "operator", "-").number == 28
-    assert resale.step("SN-0001", "claim", "operator", "-").number == 27
     resale.check_models()
     rng = random.Random(17)
     seen = set(story.rows)
