@@ -86,12 +86,17 @@ def label_(
     private = load_private_key(key_path(key, as_))
     base = _base(base_url)
     ids = [parse_unit(u)[0] for u in units]
-    labels = [unit_label(base, u, label.sign_label(u, private)) for u in ids]
+    signatures = [label.sign_label(u, private) for u in ids]
+    labels = [unit_label(base, u, sig) for u, sig in zip(ids, signatures, strict=True)]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "outer-labels.pdf"
     path.write_bytes(render_sheet_pdf(labels))
     emit(
-        {"files": [str(path)], "uris": [lab.qr_text for lab in labels]},
+        # the usual lower-case form with ?s=; the QR codes hold its compact form
+        {
+            "files": [str(path)],
+            "uris": [label.label_uri(base, u, sig) for u, sig in zip(ids, signatures, strict=True)],
+        },
         safe(f"wrote {len(labels)} labels to {path}"),
     )
 

@@ -153,9 +153,9 @@ def test_png_labels_decode_to_exactly_their_uri(zxing: ModuleType, items: list[U
         render_pngs([i.inner() for i in items], workers=1),
         strict=True,
     ):
-        _decode_one(zxing, Image.open(io.BytesIO(outer)), item.uri)
+        _decode_one(zxing, Image.open(io.BytesIO(outer)), item.qr_uri)
         _decode_one(zxing, Image.open(io.BytesIO(inner)), item.claim_uri)
-        assert verify_label(item.uri, KEY.public_key()).unit_id() == item.unit
+        assert verify_label(item.qr_uri, KEY.public_key()).unit_id() == item.unit
 
 
 @pytest.mark.usefixtures("cjk_font")
@@ -165,7 +165,7 @@ def test_png_decodes_at_other_sizes(
 ) -> None:
     item = items[-1]
     _decode_one(
-        zxing, Image.open(io.BytesIO(render_png(item.outer(), module_px=module_px))), item.uri
+        zxing, Image.open(io.BytesIO(render_png(item.outer(), module_px=module_px))), item.qr_uri
     )
 
 
@@ -175,7 +175,7 @@ def test_svg_labels_decode_after_rasterising(
     outers = render_svgs([i.outer() for i in items], workers=1)
     inners = render_svgs([i.inner() for i in items], workers=1)
     for item, outer, inner in zip(items, outers, inners, strict=True):
-        _decode_one(zxing, _rasterise_svg(rsvg, outer), item.uri)
+        _decode_one(zxing, _rasterise_svg(rsvg, outer), item.qr_uri)
         _decode_one(zxing, _rasterise_svg(rsvg, inner), item.claim_uri)
 
 
