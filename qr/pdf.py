@@ -5,7 +5,8 @@ after page: the symbol as vector rectangles (one filled path per label, exact mo
 edges at any resolution, black on a white quiet zone of 4 modules), its lines centred
 under it in the Chinese-capable TrueType font of `qr.fonts` (embedded as a subset, as
 print shops require). The PDF is reproducible (reportlab's ``invariant`` mode: no
-creation date or random id) and its page streams are compressed.
+random id; the creation date is the caller's ``created``) and its page streams are
+compressed.
 
 The symbol of each label is a fixed string of path operators in module units
 (`PdfSymbol`, computed on all cores by ``qr.batch``) placed with one ``cm`` transform,
@@ -25,6 +26,7 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from reportlab import rl_config
@@ -45,7 +47,12 @@ FONT_NAME = "ProvenanceLabel"
 
 
 @lru_cache(maxsize=1)
-def _register_font() -> str:
+def register_font() -> str:
+    """Register the label font with reportlab (once); return its name.
+
+    Raises:
+        FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
+    """
     chosen = find_cjk_font()
     try:
         pdfmetrics.registerFont(TTFont(FONT_NAME, chosen.path, subfontIndex=chosen.index))
@@ -133,8 +140,12 @@ def sheet_pdf(
     *,
     title: str = "provenance-ledger labels",
     author: str = "provenance-ledger",
+    created: datetime | None = None,
 ) -> bytes:
     """Return one PDF with every label on the layout's grid, pages in order.
+
+    ``created`` is the document's creation date (None: reportlab's fixed date, so that
+    the same labels give the same bytes; the CLI passes the time of printing).
 
     The i-th of ``symbols`` is ``PdfSymbol.from_matrix(encode(labels[i].qr_text))``;
     they may come from an iterator (``qr.batch.render_sheet_pdf`` computes them on all
@@ -144,17 +155,14 @@ def sheet_pdf(
         ValidationError: ``labels`` and ``symbols`` differ in length (field ``symbols``).
         FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
     """
-    _register_font()
+    register_font()
     out = io.BytesIO()
     size = (layout.paper.width * mm, layout.paper.height * mm)
-    with _binary_streams():
+    with binary_streams():
         canvas = Canvas(
             out, pagesize=size, invariant=True, pageCompression=1, initialFontName=FONT_NAME
         )  # no Helvetica: every font in the document is embedded
-        canvas.setTitle(title)
-        canvas.setAuthor(author)
-        canvas.setSubject(f"{len(labels)} labels")
-        canvas.setCreator("provenance-ledger")
+        set_metadata(canvas, title, author, f"{len(labels)} labels", created)
         pages = layout.pages(len(labels))
         page, drawn, pending = 0, 0, iter(symbols)
         _header(canvas, layout, title, 1, pages)
@@ -175,8 +183,22 @@ def sheet_pdf(
     return out.getvalue()
 
 
+def set_metadata(
+    canvas: Canvas, title: str, author: str, subject: str, created: datetime | None
+) -> None:
+    """Write the document information: title, author (the brand), subject, creator,
+    and the creation date ``created`` (UTC) when given."""
+    canvas.setTitle(title)
+    canvas.setAuthor(author)
+    canvas.setSubject(subject)
+    canvas.setCreator("provenance-ledger")
+    if created is not None:
+        stamp = created.astimezone(UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
+        canvas.setDateFormatter(lambda *_: stamp)
+
+
 @contextmanager
-def _binary_streams() -> Iterator[None]:
+def binary_streams() -> Iterator[None]:
     """Write compressed streams as binary, not ASCII85 (reportlab's default).
 
     ASCII85 only makes a PDF 7-bit clean, which no printer needs, and reportlab's
