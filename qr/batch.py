@@ -142,18 +142,22 @@ def render_sheet_pdf(
     title: str = "provenance-ledger labels",
     author: str = "provenance-ledger",
     created: datetime | None = None,
+    headings: Sequence[str] | None = None,
 ) -> bytes:
-    """Return every label on A4 or Letter label sheets, as one PDF (``title`` in each
-    page's header and the metadata, ``author`` in the metadata: the brand, ``created``
-    its creation date).
+    """Return every label on A4 or Letter label sheets, as one PDF (``title`` in the
+    metadata and, without ``headings``, each page's header; ``author`` in the metadata:
+    the brand; ``created`` its creation date). ``headings``: each label's sheet header;
+    a new heading starts a new page (one product and lot per sheet, `qr.pdf.sheet_pdf`).
 
     Raises:
         ValidationError: an unknown paper, a bad ``workers``, or a QR text too long.
         FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
     """
-    layout = layout_for(paper)
+    layout = layout_for(paper, max((len(label.lines) for label in labels), default=3))
     symbols = parallel_imap(_pdf_symbol, labels, workers)
-    return sheet_pdf(labels, symbols, layout, title=title, author=author, created=created)
+    return sheet_pdf(
+        labels, symbols, layout, title=title, author=author, created=created, headings=headings
+    )
 
 
 def render_roll_pdf(
@@ -207,5 +211,5 @@ def render_sheet_svgs(
     Raises:
         ValidationError: an unknown paper, a bad ``workers``, or a QR text too long.
     """
-    layout = layout_for(paper)
+    layout = layout_for(paper, max((len(label.lines) for label in labels), default=3))
     return sheet_svgs(parallel_map(_svg_fragment, labels, workers), layout)

@@ -64,19 +64,26 @@ class UnitLabels:
     claim_hash: str
     qr_uri: str
 
-    def outer(self) -> Label:
+    def outer(self, *, product: str | None = None, lot: str | None = None) -> Label:
         """Return the outer label: its QR code holds `qr_uri` (the compact form of
-        ``uri``, `ledger.label.compact_label_uri`), then GTIN, serial, verify line."""
-        return Label(self.qr_uri, unit_lines(self.unit))
+        ``uri``, `ledger.label.compact_label_uri`), then the product name and the lot
+        when given, GTIN, serial, verify line (`unit_lines`)."""
+        return Label(self.qr_uri, unit_lines(self.unit, product=product, lot=lot))
 
     def inner(self) -> Label:
         """Return the inner claim-code label."""
         return claim_label(self.unit, self.claim_code, self.claim_uri)
 
 
-def unit_lines(unit: UnitId) -> tuple[str, str, str]:
-    """Return the three lines printed under a unit's QR code."""
-    return (f"(01) {unit.gtin}", f"(21) {unit.serial}", VERIFY_LINE)
+def unit_lines(
+    unit: UnitId, *, product: str | None = None, lot: str | None = None
+) -> tuple[str, ...]:
+    """Return the lines printed under a unit's QR code: the product name (if given),
+    ``(01) {gtin}``, ``(10) {lot}`` (if given), ``(21) {serial}`` (GS1 human-readable
+    interpretation, in the order of the element strings) and the verify line."""
+    head = (product,) if product else ()
+    middle = (f"(10) {lot}",) if lot else ()
+    return (*head, f"(01) {unit.gtin}", *middle, f"(21) {unit.serial}", VERIFY_LINE)
 
 
 def unit_label(base_url: str, unit: UnitId, signature: str) -> Label:

@@ -40,7 +40,7 @@ from qr.errors import FontNotFoundError
 from qr.fonts import INSTALL_HINT, find_cjk_font
 from qr.label import Label
 from qr.matrix import QUIET_ZONE, QRMatrix
-from qr.sheet import Cell, SheetLayout
+from qr.sheet import Cell, Placement, SheetLayout, place
 from qr.svg import FONT_RATIO
 
 FONT_NAME = "ProvenanceLabel"
@@ -83,9 +83,10 @@ def _draw_label(
     canvas: Canvas, label: Label, symbol: PdfSymbol, cell: Cell, layout: SheetLayout
 ) -> None:
     side = symbol.size + 2 * QUIET_ZONE
-    module = (cell.width - 2 * layout.padding) * mm / side
+    width_mm = label_width(cell, layout.padding, len(label.lines))
+    module = width_mm * mm / side
     page_height = layout.paper.height * mm
-    left = (cell.x + layout.padding) * mm
+    left = (cell.x + cell.width / 2 - width_mm / 2) * mm  # centred in the cell
     top = page_height - (cell.y + layout.padding) * mm
     x0, y0 = left + QUIET_ZONE * module, top - QUIET_ZONE * module
     # y grows downwards in module units: scale (module, -module), origin at the symbol
@@ -102,6 +103,14 @@ def _draw_label(
         canvas.setFont(FONT_NAME, points)
         baseline = top - side * module - (i * 4 / 3 + 0.95) * font_size
         canvas.drawCentredString(centre, baseline, line)
+
+
+def label_width(cell: Cell, padding: float, lines: int) -> float:
+    """The width (mm) of a label of ``lines`` lines in ``cell``: the cell's width, or
+    less when the lines under the symbol (each ``width / FONT_RATIO * 4 / 3`` high, as
+    ``qr.svg`` draws them) would not fit its height."""
+    height_per_width = 1 + (lines * 4 / 3 + 0.5) / FONT_RATIO
+    return min(cell.width - 2 * padding, (cell.height - 2 * padding) / height_per_width)
 
 
 #: crop marks: how long, and how far from the grid they start (mm)
@@ -141,8 +150,14 @@ def sheet_pdf(
     title: str = "provenance-ledger labels",
     author: str = "provenance-ledger",
     created: datetime | None = None,
+    headings: Sequence[str] | None = None,
 ) -> bytes:
     """Return one PDF with every label on the layout's grid, pages in order.
+
+    ``headings`` gives each label's sheet header (e.g. "Acme Runner 42 · lot L1 ·
+    outer labels"); a change of heading starts a new page (`qr.sheet.place`), and each
+    page's header reads "{heading} · page x of y" within its heading. None: ``title``
+    for all.
 
     ``created`` is the document's creation date (None: reportlab's fixed date, so that
     the same labels give the same bytes; the CLI passes the time of printing).
@@ -152,7 +167,8 @@ def sheet_pdf(
     cores and draws each page as soon as its symbols arrive).
 
     Raises:
-        ValidationError: ``labels`` and ``symbols`` differ in length (field ``symbols``).
+        ValidationError: ``labels`` and ``symbols`` differ in length (field ``symbols``),
+            or ``headings`` and ``labels`` (field ``headings``).
         FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
     """
     register_font()
@@ -163,18 +179,20 @@ def sheet_pdf(
             out, pagesize=size, invariant=True, pageCompression=1, initialFontName=FONT_NAME
         )  # no Helvetica: every font in the document is embedded
         set_metadata(canvas, title, author, f"{len(labels)} labels", created)
-        pages = layout.pages(len(labels))
-        page, drawn, pending = 0, 0, iter(symbols)
-        _header(canvas, layout, title, 1, pages)
+        placements = place(layout, headings if headings is not None else [title] * len(labels))
+        if len(placements) != len(labels):
+            raise ValidationError("one heading per label is needed", field="headings")
+        first = placements[0] if placements else Placement(layout.cell(0), title, 1, 1)
+        _header(canvas, layout, first.heading, first.sheet, first.sheets)
         _crop_marks(canvas, layout)
-        for label, symbol in zip(labels, pending, strict=False):
-            cell = layout.cell(drawn)
-            if cell.page != page:
+        page, drawn, pending = 0, 0, iter(symbols)
+        for label, symbol, where in zip(labels, pending, placements, strict=False):
+            if where.cell.page != page:
                 canvas.showPage()
-                page = cell.page
-                _header(canvas, layout, title, page + 1, pages)
+                page = where.cell.page
+                _header(canvas, layout, where.heading, where.sheet, where.sheets)
                 _crop_marks(canvas, layout)
-            _draw_label(canvas, label, symbol, cell, layout)
+            _draw_label(canvas, label, symbol, where.cell, layout)
             drawn += 1
         if drawn != len(labels) or next(pending, None) is not None:
             raise ValidationError("one symbol per label is needed", field="symbols")

@@ -224,7 +224,8 @@ def test_every_label_of_a_real_batch_decodes_at_100_dpi(
     claim codes; docs/LABELS.md.)"""
     units = [UnitId(gtin="09506000134352", serial=f"SN-{n:013d}") for n in range(30)]
     batch = prepare_units("https://id.acme.cn", units, KEY)
-    for labels in ([b.outer() for b in batch], [b.inner() for b in batch]):
+    outer = [b.outer(product="Acme Runner 42 跑鞋", lot="L2026-12") for b in batch]
+    for labels in (outer, [b.inner() for b in batch]):
         document = render_sheet_pdf(labels, paper, workers=1)
         images = _rasterise_pdf(pdftoppm, document, tmp_path, dpi=100)
         found = [code for image in images for code in _decode(zxing, image)]

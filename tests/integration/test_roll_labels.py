@@ -235,6 +235,31 @@ def test_pdf_metadata_creation_date_page_size_and_embedded_fonts(
 
 
 @pytest.mark.usefixtures("cjk_font")
+def test_one_product_and_lot_per_sheet_with_its_header(
+    zxing: ModuleType, pdftoppm: str, tmp_path: Path, batch: list[UnitLabels]
+) -> None:
+    first = [b.outer(product="Acme Runner 42", lot="L1") for b in batch[:3]]
+    second = [b.outer(product="Acme Jacket", lot="L2") for b in batch[3:5]]
+    headings = ["Acme Runner 42 · lot L1"] * 3 + ["Acme Jacket · lot L2"] * 2
+    document = render_sheet_pdf([*first, *second], "a4", workers=1, headings=headings)
+    path = tmp_path / "labels.pdf"
+    path.write_bytes(document)
+    tool = Path(pdftoppm).parent / "pdftotext"
+    pages = subprocess.run(
+        [tool, path, "-"], capture_output=True, text=True, check=True
+    ).stdout.split("\f")
+    assert "Acme Runner 42 · lot L1 · page 1 of 1" in pages[0] and "Jacket" not in pages[0]
+    assert "Acme Jacket · lot L2 · page 1 of 1" in pages[1] and "Runner" not in pages[1]
+    assert "(10) L2" in pages[1] and "(21) SN-0000000000003" in pages[1]
+    images = _rasterise_pdf(pdftoppm, document, tmp_path, dpi=100)
+    found = [sorted(c.text for c in _decode(zxing, image)) for image in images]
+    assert found == [sorted(x.qr_text for x in first), sorted(x.qr_text for x in second)]
+    with pytest.raises(ValidationError) as caught:
+        render_sheet_pdf(first, "a4", workers=1, headings=headings)
+    assert caught.value.field == "headings"
+
+
+@pytest.mark.usefixtures("cjk_font")
 def test_claim_label_files_are_owner_only(tmp_path: Path, batch: list[UnitLabels]) -> None:
     inner = [b.inner() for b in batch[:2]]
     for name, data in (
