@@ -74,23 +74,43 @@ def bit_length(segments: list[Segment], version: int) -> int:
     return sum(4 + count_bits(s.mode, version) + s.data_bits() for s in segments)
 
 
-def _char_cost(mode: Mode, ch: str) -> int | None:
-    """Cost of one character in sixths of a bit (exact over whole groups); None: not
-    encodable in ``mode``."""
-    if mode is Mode.NUMERIC:
-        return 20 if "0" <= ch <= "9" else None
-    if mode is Mode.ALPHANUMERIC:
-        return 33 if ch in _ALNUM_VALUE else None
-    return 48 * len(ch.encode("utf-8"))
+_DIGITS = frozenset("0123456789")
+_ALNUM = frozenset(ALPHANUMERIC)
+#: the modes that can hold a character of each class, and its cost in sixths of a bit
+_NUMERIC_CLASS = ((Mode.NUMERIC, 20), (Mode.ALPHANUMERIC, 33), (Mode.BYTE, 48))
+_ALNUM_CLASS = ((Mode.ALPHANUMERIC, 33), (Mode.BYTE, 48))
+
+
+_BYTE_CLASS = ((Mode.BYTE, 48),)  # per UTF-8 byte
+_INFINITY = 1 << 60
+_CLASSES = (_NUMERIC_CLASS, _ALNUM_CLASS, _BYTE_CLASS)
+
+
+def _runs(text: str) -> list[tuple[str, tuple[tuple[Mode, int], ...]]]:
+    """Split ``text`` into runs of one character class, each with the modes that can
+    hold it and the cost of one of its characters (one UTF-8 byte in byte mode)."""
+    out: list[tuple[str, tuple[tuple[Mode, int], ...]]] = []
+    start, kind = 0, -1
+    for i, ch in enumerate(text):
+        now = 0 if ch in _DIGITS else 1 if ch in _ALNUM else 2
+        if now != kind and i:
+            out.append((text[start:i], _CLASSES[kind]))
+            start = i
+        kind = now
+    out.append((text[start:], _CLASSES[kind]))
+    return out
 
 
 def split(text: str, version: int = 1) -> list[Segment]:
     """Return the segments of ``text`` with the fewest bits at ``version``'s count widths.
 
-    Every character goes in the cheapest mode that holds it, unless staying in the
-    current mode is cheaper than paying another segment header; costs are counted in
-    sixths of a bit so that partial groups (a digit of 3.33 bits, an alphanumeric
-    character of 5.5) compare exactly over whole segments, as in ISO/IEC 18004 annex J.
+    The text is cut into runs of one character class (digits; other alphanumeric-mode
+    characters; anything else), and a dynamic programme over the runs picks a mode for
+    each: staying in the current mode, or paying a new segment header. Within a run
+    the cost per character is constant, so the best split only ever changes mode at a
+    run's edge. Costs are counted in sixths of a bit so that a digit (3.33 bits) and an
+    alphanumeric character (5.5) compare exactly over whole segments, as in ISO/IEC
+    18004 annex J.
 
     Raises:
         UnicodeEncodeError: ``text`` holds a lone surrogate (the caller checks first).
@@ -98,22 +118,21 @@ def split(text: str, version: int = 1) -> list[Segment]:
     if not text:
         return [Segment(Mode.BYTE, b"")]
     header = {m: 6 * (4 + count_bits(m, version)) for m in _MODES}
-    infinity = 1 << 60
-    cost = {m: header[m] for m in _MODES}  # best cost so far, ending in mode m
-    came_from: list[dict[Mode, Mode]] = []  # per character: mode -> previous mode
-    for ch in text:
+    runs = _runs(text)
+    cost: dict[Mode, int] = {m: 0 for m in _MODES}
+    started = False
+    came_from: list[dict[Mode, Mode]] = []
+    for run, options in runs:
         cheapest = min(cost, key=cost.__getitem__)
-        new: dict[Mode, int] = {}
-        back: dict[Mode, Mode] = {}
-        for m in _MODES:
-            step = _char_cost(m, ch)
-            if step is None:
-                new[m] = infinity
-                continue
-            stay, switch = cost[m], cost[cheapest] + header[m]
+        new: dict[Mode, int] = dict.fromkeys(_MODES, _INFINITY)  # modes that cannot
+        back: dict[Mode, Mode] = {}  # hold this run stay out of reach
+        chars, size = len(run), len(run.encode("utf-8"))  # differ only in byte runs
+        for m, per_char in options:
+            stay = cost[m] if started else _INFINITY
+            switch = cost[cheapest] + header[m]
             new[m], back[m] = (stay, m) if stay <= switch else (switch, cheapest)
-            new[m] += step
-        cost = new
+            new[m] += per_char * (size if m is Mode.BYTE else chars)
+        cost, started = new, True
         came_from.append(back)
     mode = min(cost, key=cost.__getitem__)
     modes: list[Mode] = []
@@ -122,11 +141,11 @@ def split(text: str, version: int = 1) -> list[Segment]:
         mode = back[mode]
     modes.reverse()
     segments: list[Segment] = []
-    start = 0
-    for i in range(1, len(text) + 1):
-        if i == len(text) or modes[i] is not modes[start]:
-            segments.append(Segment(modes[start], text[start:i].encode("utf-8")))
-            start = i
+    for (run, _), m in zip(runs, modes, strict=True):
+        if segments and segments[-1].mode is m:
+            segments[-1] = Segment(m, segments[-1].data + run.encode("utf-8"))
+        else:
+            segments.append(Segment(m, run.encode("utf-8")))
     return segments
 
 

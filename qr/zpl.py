@@ -20,6 +20,9 @@ What it does not do: talk to a printer (send the file with ``lp -o raw`` or to p
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from PIL import Image, ImageDraw, ImageOps
 
 from ledger.errors import ValidationError
@@ -30,6 +33,7 @@ from qr.roll import Roll, RollLayout
 
 DPIS = (203, 300, 600)
 _HEX_ZERO = "0"
+_RUN = re.compile(r"(.)\1+")  # two or more of one hex digit
 
 
 def _dots(mm: float, dpi: int) -> int:
@@ -54,15 +58,23 @@ def roll_image(label: Label, matrix: QRMatrix, roll: Roll, dpi: int) -> Image.Im
     size = max(6, _dots(layout.font_mm(len(label.lines)), dpi))
     line_height = size * 4 // 3
     y = (height - line_height * len(label.lines)) // 2
-    draw = ImageDraw.Draw(image)
     for line in label.lines:
-        points = size
-        font = _font(points)
-        while points > 6 and draw.textlength(line, font=font) > text_width:
-            points -= 1
-            font = _font(points)
-        draw.text((text_left, y), line, fill=0, font=font)
+        image.paste(_text_line(line, size, text_width), (text_left, y))
         y += line_height
+    return image
+
+
+@lru_cache(maxsize=512)
+def _text_line(text: str, size: int, width: int) -> Image.Image:
+    """``text`` in black on white, left-aligned in ``width`` dots, shrunk until it fits
+    (cached: the GTIN, product, lot and verify lines repeat across a batch)."""
+    image = Image.new("L", (width, size * 4 // 3), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(size)
+    while size > 6 and draw.textlength(text, font=font) > width:
+        size -= 1
+        font = _font(size)
+    draw.text((0, 0), text, fill=0, font=font)
     return image
 
 
@@ -76,18 +88,20 @@ def _count(n: int) -> str:
     return prefix + (chr(ord("G") + n - 1) if n else "")
 
 
+def _run_code(match: re.Match[str]) -> str:
+    return _RUN_CODES(match.group())
+
+
+@lru_cache(maxsize=4096)
+def _RUN_CODES(run: str) -> str:  # noqa: N802 - a table, filled on demand
+    return _count(len(run)) + run[0]
+
+
 def compress_row(row: str) -> str:
     """Return one row of hex digits in ZPL's ASCII compression (not the ``:`` rule)."""
     body = row.rstrip(_HEX_ZERO)
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        j = i
-        while j < len(body) and body[j] == body[i]:
-            j += 1
-        out.append((_count(j - i) if j - i > 1 else "") + body[i])
-        i = j
-    return "".join(out) + ("," if len(body) < len(row) else "")
+    packed = _RUN.sub(_run_code, body)
+    return packed + ("," if len(body) < len(row) else "")
 
 
 def graphic_field(image: Image.Image) -> str:
