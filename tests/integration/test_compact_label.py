@@ -35,6 +35,25 @@ def _digits(uri: str) -> str:
     return uri.rsplit("?s=", 1)[1]
 
 
+GOLDEN = (  # docs/FORMAT.md section 8.1, the vector brand key
+    "https://id.example.com/01/09506000134352/21/A%2FB%25%26%2B%3F1"
+    "?s=YDsCalcmFfijRCH4_oQH_GC3Sxlw_Pw8xVspR7QuNm4oXbkVq4TcTxn9FrF-ourTEr5BzRAsTta1-hMyTPT8CQ"
+)
+GOLDEN_COMPACT = (
+    "HTTPS://ID.EXAMPLE.COM/01/09506000134352/21/A%2FB%25%26%2B%3F1?s="
+    "0504000053189841594877026201241595359594119721289292903393441326092685611617"
+    "07230824076321570522292226053448121755923871075700160718355987295869771619"
+    "35881"
+)
+
+
+def test_golden_compact_form() -> None:
+    link = parse_digital_link(GOLDEN)
+    compact = label.compact_label_uri(link.base_url, link.unit_id(), dict(link.query)["s"])
+    assert compact == GOLDEN_COMPACT
+    assert (encode(compact).version, encode(GOLDEN).version) == (7, 8)
+
+
 def test_compact_form_is_the_same_signature_bytes() -> None:
     unit = UnitId(gtin=GTIN, serial="SN-000001")
     usual = label.signed_label_uri(HOST12, unit, BRAND)
