@@ -30,7 +30,7 @@ from qr.label import CLAIM_LINE, VERIFY_LINE, claim_uri, prepare_unit, prepare_u
 from qr.manifest import COLUMNS, write_manifest, write_private_file
 from qr.matrix import BYTE_CAPACITY_M, QRMatrix, encode, fit, penalty, version_for
 from qr.png import render_png
-from qr.segments import Mode, Segment, bit_length, split
+from qr.segments import Mode
 from qr.sheet import A4, LETTER, SheetLayout, layout_for
 from qr.svg import label_fragment, path_data, render_svg
 from tests.profiles import examples
@@ -133,24 +133,6 @@ def test_matrix_equals_qrcode_for_every_mask(text: str, mask: int) -> None:
     assert (ours.version, ours.lines) == (version, reference)
     # mixed segments are never longer than one byte-mode segment
     assert ours.version <= version_for(len(text.encode()))
-
-
-def test_segments_cost_the_fewest_bits_and_rebuild_the_text() -> None:
-    text = "HTTPS://ID.ACME12.CN/01/09506000134352/21/ABC?s=" + "7" * 155
-    segments = split(text)
-    assert b"".join(s.data for s in segments).decode() == text
-    assert [s.mode for s in segments] == [
-        Mode.ALPHANUMERIC,
-        Mode.NUMERIC,
-        Mode.ALPHANUMERIC,
-        Mode.BYTE,
-        Mode.NUMERIC,
-    ]
-    byte_only = [Segment(Mode.BYTE, text.encode())]
-    assert bit_length(segments, 1) < bit_length(byte_only, 1) - 400
-    # a short run of digits is not worth a segment header of its own
-    assert [s.mode for s in split("abc12def")] == [Mode.BYTE]
-    assert split("") == [Segment(Mode.BYTE, b"")]
 
 
 def test_longest_byte_text_is_version_10_at_level_m() -> None:
