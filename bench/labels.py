@@ -34,7 +34,14 @@ if __package__ in (None, ""):
 
 from ledger import crypto
 from ledger.gs1 import UnitId
-from qr.batch import default_workers, render_pngs, render_sheet_pdf, render_svgs
+from qr.batch import (
+    default_workers,
+    render_pngs,
+    render_roll_pdf,
+    render_roll_zpl,
+    render_sheet_pdf,
+    render_svgs,
+)
 from qr.label import Label, prepare_units
 from qr.sheet import layout_for
 
@@ -104,6 +111,12 @@ def _per_core(labels: list[Label], mode: str) -> None:
     start = time.perf_counter()
     render_sheet_pdf(labels, "a4", workers=1)
     print(f"pdf per core: {count / (time.perf_counter() - start):,.0f} labels/s (A4 sheets)")
+    start = time.perf_counter()
+    render_roll_pdf(labels, "50x30", workers=1)
+    print(f"roll pdf per core: {count / (time.perf_counter() - start):,.0f} labels/s (50x30)")
+    start = time.perf_counter()
+    render_roll_zpl(labels, "50x30", workers=1)
+    print(f"zpl per core: {count / (time.perf_counter() - start):,.0f} labels/s (50x30, 203 dpi)")
     if mode != "none":
         step = 1 if mode == "all" else 10
         expected = [label.qr_text for label in labels[::step]]

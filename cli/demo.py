@@ -33,7 +33,7 @@ ACME = Brand("acme", "Acme Footwear Ltd", "9506000", GTINS)
 
 def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tuple[str, str]]:
     """Write the demo world through ``store``; return (story, resolver URL) pairs."""
-    from cli.commands.mint import write_labels
+    from cli.commands.mint import PrintRun, write_labels
     from qr import prepare_units
 
     world = World(home, origin=store.origin())
@@ -43,8 +43,10 @@ def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tup
     units = [gs1.UnitId(gtin="09506000134352", serial=f"SN-{n:06d}") for n in range(1, 41)]
     units += [gs1.UnitId(gtin="09506000134369", serial=f"JK-{n:06d}") for n in range(1, 11)]
     prepared = prepare_units(base_url, units, world.key("acme"))
+    lots: dict[gs1.UnitId, str | None] = {}
     for p in prepared:
         lot = "L-RECALL" if p.unit.serial in {f"SN-{n:06d}" for n in range(31, 36)} else "L-2026-11"
+        lots[p.unit] = lot
         signed = world.add(
             "acme",
             "commission",
@@ -55,7 +57,9 @@ def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tup
         )
         world.heads[p.unit.serial] = codec.b64url_encode(signed.hash)
     store.append(world.take())
-    write_labels(list(prepared), labels_dir, "pdf")
+    # one product and lot per sheet, named in its header and on each label
+    run = PrintRun(lots=lots, products=ACME.products, author=ACME.name)
+    write_labels(list(prepared), labels_dir, "pdf", run)
     _walk(world)
     store.append(world.take())
     world.add(

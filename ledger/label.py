@@ -27,6 +27,13 @@ detection does that).
 The label carries no key id (22 more characters would push long URIs past QR version
 10): the verifier tries each of the brand's keys it knows.
 
+The QR symbol holds the same link in its compact form (`compact_label_uri`): scheme
+and host upper-cased (they are case-insensitive, RFC 3986 section 6.2.2.1) and the same
+64 signature bytes as 155 decimal digits, so that a QR encoder can put nearly all of it
+in alphanumeric and numeric segments (``qr.segments``): version 7 or below at level M
+where the base64url form needs version 8 to 10. `verify_label_signature` reads both
+forms of ``s``: labels printed before carry base64url.
+
 What it does not do: no QR rendering (``qr/``), no I/O, no clock reads.
 """
 
@@ -54,13 +61,18 @@ SIGNATURE_PARAM = "s"
 #: at error correction M (ISO/IEC 18004:2015 table 7).
 MAX_BASE_URL_LENGTH = 42
 MAX_LABEL_URI_LENGTH = 213
+#: decimal digits of a 64-byte signature in the compact form (2**512 has 155 digits)
+COMPACT_SIGNATURE_DIGITS = 155
 
 __all__ = [
+    "COMPACT_SIGNATURE_DIGITS",
     "MAX_BASE_URL_LENGTH",
     "MAX_LABEL_URI_LENGTH",
     "SIGNATURE_PARAM",
     "ScannedLabel",
     "check_binding",
+    "compact_label_uri",
+    "decode_label_signature",
     "label_message",
     "label_uri",
     "sign_label",
@@ -117,6 +129,57 @@ def label_uri(base_url: str, unit: UnitId, signature: str) -> str:
     return format_digital_link(base_url, unit.gtin, unit.serial, query=query)
 
 
+def compact_label_uri(base_url: str, unit: UnitId, signature: str) -> str:
+    """Return the label URI in the form a QR symbol holds, ``HTTPS://{HOST}`` upper-cased,
+    then the path as `label_uri` writes it, then ``?s=`` and the signature in decimal.
+
+    ``HTTPS://ID.ACME.CN/01/09506000134352/21/SN-000001?s=0123...`` (155 digits): the
+    same link, the same signature bytes; only their spelling differs. The path keeps its
+    case (a path prefix or a serial is case-sensitive). ``signature`` is the base64url
+    of `sign_label` or the decimal form itself.
+
+    Raises:
+        GS1Error: as `label_uri`.
+        SignatureError: ``signature`` is neither form of 64 bytes (field ``s``).
+    """
+    _check_label_base(base_url)
+    if not isinstance(unit, UnitId):
+        raise GS1Error("expected a UnitId", field="unit")
+    raw = decode_label_signature(signature)
+    link = format_digital_link(base_url, unit.gtin, unit.serial)
+    scheme, _, rest = link.partition("://")
+    host, slash, path = rest.partition("/")
+    digits = str(int.from_bytes(raw, "big")).zfill(COMPACT_SIGNATURE_DIGITS)
+    return f"{scheme.upper()}://{host.upper()}{slash}{path}?{SIGNATURE_PARAM}={digits}"
+
+
+def decode_label_signature(text: str) -> bytes:
+    """Return the 64 signature bytes of a label's ``s``: canonical unpadded base64url
+    (86 characters, every label printed before the compact form) or exactly 155 ASCII
+    decimal digits of a number below 2**512 (`compact_label_uri`). Each signature has
+    exactly one text in each form.
+
+    Raises:
+        SignatureError: neither form, or not 64 bytes (field ``s``).
+    """
+    if isinstance(text, str) and len(text) == COMPACT_SIGNATURE_DIGITS:
+        if not (text.isascii() and text.isdigit()):
+            raise SignatureError(
+                "a label signature of 155 characters is 155 decimal digits", field=SIGNATURE_PARAM
+            )
+        value = int(text)
+        if value >> (8 * crypto.SIGNATURE_SIZE):
+            raise SignatureError("the label signature is not 64 bytes", field=SIGNATURE_PARAM)
+        return value.to_bytes(crypto.SIGNATURE_SIZE, "big")
+    try:
+        return b64url_decode(text, field=SIGNATURE_PARAM, size=crypto.SIGNATURE_SIZE)
+    except EncodingError as e:
+        raise SignatureError(
+            f"the label signature is not base64url of 64 bytes ({e.message})",
+            field=SIGNATURE_PARAM,
+        ) from e
+
+
 def signed_label_uri(base_url: str, unit: UnitId, key: Ed25519PrivateKey) -> str:
     """Sign ``unit`` with the brand key and return its label URI.
 
@@ -138,7 +201,8 @@ def verify_label_signature(
 ) -> Ed25519PublicKey:
     """Check a label signature on ``unit``; return the brand key that made it.
 
-    Steps: (1) the signature is canonical base64url of 64 bytes; (2) it verifies over
+    Steps: (1) the signature is 64 bytes in canonical base64url or in the compact
+    decimal form (`decode_label_signature`); (2) it verifies over
     ``DOMAIN_LABEL || label_message(unit)`` under one of ``keys`` (tried in order).
 
     Raises:
@@ -149,13 +213,7 @@ def verify_label_signature(
     """
     candidates = _key_list(keys)
     message = label_message(unit)
-    try:  # (1)
-        raw = b64url_decode(signature, field=SIGNATURE_PARAM, size=crypto.SIGNATURE_SIZE)
-    except EncodingError as e:
-        raise SignatureError(
-            f"the label signature is not base64url of 64 bytes ({e.message})",
-            field=SIGNATURE_PARAM,
-        ) from e
+    raw = decode_label_signature(signature)  # (1)
     for key in candidates:  # (2)
         try:
             crypto.verify(key, crypto.DOMAIN_LABEL, message, raw)

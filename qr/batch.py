@@ -1,10 +1,11 @@
 """Render many labels at once, on every core.
 
-What it does: PNG and SVG files for a list of labels, and the same labels as sheets
-(one PDF, or one SVG per page), with the slow part (QR encoding and drawing each
-symbol) spread over a `concurrent.futures.ProcessPoolExecutor` with a chunked ``map``;
-results come back in input order. Small batches (fewer than `MIN_PARALLEL` labels) or
-``workers=1`` run in this process, which avoids the pool's start-up cost.
+What it does: PNG and SVG files for a list of labels, the same labels as sheets
+(one PDF, or one SVG per page) and as roll labels for thermal printers (PDF, ZPL),
+with the slow part (QR encoding and drawing each symbol) spread over a
+`concurrent.futures.ProcessPoolExecutor` with a chunked ``map``; results come back
+in input order. Small batches (fewer than `MIN_PARALLEL` labels) or ``workers=1`` run
+in this process, which avoids the pool's start-up cost.
 
 Labels (`qr.label.Label`) are plain text, so they cross process boundaries cheaply;
 signing happens before (``qr.label.prepare_units``), in the process that holds the
@@ -20,6 +21,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
 from functools import lru_cache, partial
 from multiprocessing.context import BaseContext
 from typing import TypeVar
@@ -29,8 +31,10 @@ from qr.label import Label
 from qr.matrix import encode
 from qr.pdf import PdfSymbol, sheet_pdf
 from qr.png import DEFAULT_MODULE_PX, render_png
+from qr.roll import Roll, roll_for, roll_pdf
 from qr.sheet import Paper, layout_for, sheet_svgs
 from qr.svg import DEFAULT_MODULE_MM, Fragment, label_fragment, render_svg
+from qr.zpl import DPIS, zpl_label
 
 MIN_PARALLEL = 64
 MAX_CHUNK = 256
@@ -137,17 +141,66 @@ def render_sheet_pdf(
     workers: int | None = None,
     title: str = "provenance-ledger labels",
     author: str = "provenance-ledger",
+    created: datetime | None = None,
+    headings: Sequence[str] | None = None,
 ) -> bytes:
-    """Return every label on A4 or Letter label sheets, as one PDF (``title`` in each
-    page's header and the metadata, ``author`` in the metadata: the brand).
+    """Return every label on A4 or Letter label sheets, as one PDF (``title`` in the
+    metadata and, without ``headings``, each page's header; ``author`` in the metadata:
+    the brand; ``created`` its creation date). ``headings``: each label's sheet header;
+    a new heading starts a new page (one product and lot per sheet, `qr.pdf.sheet_pdf`).
 
     Raises:
         ValidationError: an unknown paper, a bad ``workers``, or a QR text too long.
         FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
     """
-    layout = layout_for(paper)
+    layout = layout_for(paper, max((len(label.lines) for label in labels), default=3))
     symbols = parallel_imap(_pdf_symbol, labels, workers)
-    return sheet_pdf(labels, symbols, layout, title=title, author=author)
+    return sheet_pdf(
+        labels, symbols, layout, title=title, author=author, created=created, headings=headings
+    )
+
+
+def render_roll_pdf(
+    labels: Sequence[Label],
+    roll: str | Roll = "50x30",
+    *,
+    workers: int | None = None,
+    title: str = "provenance-ledger labels",
+    author: str = "provenance-ledger",
+    created: datetime | None = None,
+) -> bytes:
+    """Return every label on its own page of a roll's label size (``"50x30"``,
+    ``"40x25"`` or a `qr.roll.Roll`), as one PDF for a thermal printer's driver.
+
+    Raises:
+        ValidationError: an unknown roll, a bad ``workers``, or a QR text too long.
+        FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
+    """
+    chosen = roll_for(roll)
+    symbols = parallel_imap(_pdf_symbol, labels, workers)
+    return roll_pdf(labels, symbols, chosen, title=title, author=author, created=created)
+
+
+def render_roll_zpl(
+    labels: Sequence[Label],
+    roll: str | Roll = "50x30",
+    *,
+    dpi: int = 203,
+    workers: int | None = None,
+) -> bytes:
+    """Return every label as ZPL II for a Zebra printer of ``dpi`` (``qr.zpl``), one
+    format per label, in order, as ASCII bytes.
+
+    Raises:
+        ValidationError: an unknown roll, a ``dpi`` other than 203, 300 or 600, a bad
+            ``workers``, or a QR text too long.
+        FontNotFoundError: no font with Chinese glyphs is installed.
+    """
+    chosen = roll_for(roll)
+    if dpi not in DPIS:
+        raise ValidationError("a Zebra printer has 203, 300 or 600 dpi", field="dpi")
+    formats = parallel_map(partial(zpl_label, roll=chosen, dpi=dpi), labels, workers)
+    return "".join(formats).encode("ascii")
 
 
 def render_sheet_svgs(
@@ -158,5 +211,5 @@ def render_sheet_svgs(
     Raises:
         ValidationError: an unknown paper, a bad ``workers``, or a QR text too long.
     """
-    layout = layout_for(paper)
+    layout = layout_for(paper, max((len(label.lines) for label in labels), default=3))
     return sheet_svgs(parallel_map(_svg_fragment, labels, workers), layout)

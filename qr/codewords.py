@@ -1,8 +1,8 @@
-"""QR code codewords for one byte-mode segment at level M: data, padding, Reed-Solomon.
+"""QR code codewords at level M: data, padding, Reed-Solomon.
 
 What it does: the codeword sequence that ISO/IEC 18004:2015 places in a symbol, for
-versions 1-10 at error correction level M: the bit stream of section 7.4 (mode
-indicator 0100, character count of 8 or 16 bits, the bytes, a terminator of up to four
+versions 1-10 at error correction level M: the bit stream of section 7.4 (one byte-mode
+segment here, or any segments of ``qr.segments``; a terminator of up to four
 0 bits, 0 bits to the byte boundary, then the pad codewords 0xEC 0x11), split into the
 blocks of table 9, each followed by its Reed-Solomon error correction codewords
 (section 7.5.2: GF(256) with the polynomial 0x11D, generator
@@ -14,7 +14,7 @@ stream is one integer and the Reed-Solomon remainder a shift register over a
 precomputed table, about 0.1 ms. A test checks that both give the same codewords for
 every version and many payloads; `qrcode` still lays out the symbol (``qr.matrix``).
 
-What it does not do: other modes, other levels, versions above 10.
+What it does not do: other levels, versions above 10.
 """
 
 from __future__ import annotations
@@ -90,15 +90,20 @@ def data_capacity(version: int) -> int:
 
 
 def _data_codewords(payload: bytes, version: int) -> bytes:
-    capacity_bits = 8 * data_capacity(version)
     count_bits = 8 if version <= 9 else 16
     header = (0b0100 << count_bits) | len(payload)
     stream = (header << (8 * len(payload))) | int.from_bytes(payload, "big")
-    length = 4 + count_bits + 8 * len(payload)
+    return finish_stream(stream, 4 + count_bits + 8 * len(payload), version)
+
+
+def finish_stream(stream: int, length: int, version: int) -> bytes:
+    """Return the data codewords of a segment bit stream (``qr.segments.stream``): the
+    stream, a terminator of up to four 0 bits, 0 bits to the byte boundary, then the pad
+    codewords 0xEC 0x11 up to ``version``'s capacity (the caller checked it fits)."""
+    capacity_bits = 8 * data_capacity(version)
     terminator = min(4, capacity_bits - length)
-    length += terminator + (-(length + terminator) % 8)
-    stream <<= length - (4 + count_bits + 8 * len(payload))
-    body = stream.to_bytes(length // 8, "big")
+    padded = length + terminator + (-(length + terminator) % 8)
+    body = (stream << (padded - length)).to_bytes(padded // 8, "big")
     fill = capacity_bits // 8 - len(body)
     return body + bytes(PAD_CODEWORDS[i % 2] for i in range(fill))
 
@@ -108,7 +113,12 @@ def codewords(payload: bytes, version: int) -> list[int]:
 
     The caller checked that ``payload`` fits ``version`` (``qr.matrix.version_for``).
     """
-    data = _data_codewords(payload, version)
+    return data_to_codewords(_data_codewords(payload, version), version)
+
+
+def data_to_codewords(data: bytes, version: int) -> list[int]:
+    """Return the interleaved data and error correction codewords of ``data``, the data
+    codewords of a ``version`` symbol (`finish_stream`)."""
     blocks: list[bytes] = []
     eccs: list[bytes] = []
     start = 0

@@ -1,7 +1,8 @@
 """What a printed label says: the text in its QR code and the lines under it.
 
 What it does:
-- the outer label of a unit: its signed GS1 Digital Link URI (`ledger.label`), then
+- the outer label of a unit: its signed GS1 Digital Link URI (`ledger.label`; the QR
+  code holds its compact form, `ledger.label.compact_label_uri`), then
   ``(01) {gtin14}``, ``(21) {serial}`` (the GS1 human-readable
   interpretation: AIs in parentheses) and "Scan to verify · 扫码验真";
 - the inner claim-code label: a QR code that opens the claim page with the code filled
@@ -25,7 +26,7 @@ from ledger import claimcode
 from ledger.crypto import Ed25519PrivateKey
 from ledger.errors import GS1Error
 from ledger.gs1 import UnitId, format_digital_link
-from ledger.label import MAX_BASE_URL_LENGTH, label_uri, sign_label
+from ledger.label import MAX_BASE_URL_LENGTH, compact_label_uri, label_uri, sign_label
 
 VERIFY_LINE = "Scan to verify · 扫码验真"
 CLAIM_LINE = "Scan to claim · 扫码认领"
@@ -46,11 +47,13 @@ class UnitLabels:
 
     Attributes:
         unit: the unit identity.
-        uri: the signed label URI (outer label).
+        uri: the signed label URI in its usual form (printed, listed in the manifest).
         claim_code: the canonical claim code (secret; inner label and manifest only).
         claim_uri: the URI of the inner label's QR code.
         claim_salt: base64url salt for the commission event's ``claim.salt``.
         claim_hash: base64url ``SHA-256(salt || code)`` for ``claim.hash``.
+        qr_uri: the same link as ``uri`` as the outer QR code holds it: upper-case
+            scheme and host, the signature in decimal (`compact_label_uri`).
     """
 
     unit: UnitId
@@ -59,29 +62,39 @@ class UnitLabels:
     claim_uri: str
     claim_salt: str
     claim_hash: str
+    qr_uri: str
 
-    def outer(self) -> Label:
-        """Return the outer label (signed URI, GTIN, serial, verify line)."""
-        return Label(self.uri, unit_lines(self.unit))
+    def outer(self, *, product: str | None = None, lot: str | None = None) -> Label:
+        """Return the outer label: its QR code holds `qr_uri` (the compact form of
+        ``uri``, `ledger.label.compact_label_uri`), then the product name and the lot
+        when given, GTIN, serial, verify line (`unit_lines`)."""
+        return Label(self.qr_uri, unit_lines(self.unit, product=product, lot=lot))
 
     def inner(self) -> Label:
         """Return the inner claim-code label."""
         return claim_label(self.unit, self.claim_code, self.claim_uri)
 
 
-def unit_lines(unit: UnitId) -> tuple[str, str, str]:
-    """Return the three lines printed under a unit's QR code."""
-    return (f"(01) {unit.gtin}", f"(21) {unit.serial}", VERIFY_LINE)
+def unit_lines(
+    unit: UnitId, *, product: str | None = None, lot: str | None = None
+) -> tuple[str, ...]:
+    """Return the lines printed under a unit's QR code: the product name (if given),
+    ``(01) {gtin}``, ``(10) {lot}`` (if given), ``(21) {serial}`` (GS1 human-readable
+    interpretation, in the order of the element strings) and the verify line."""
+    head = (product,) if product else ()
+    middle = (f"(10) {lot}",) if lot else ()
+    return (*head, f"(01) {unit.gtin}", *middle, f"(21) {unit.serial}", VERIFY_LINE)
 
 
 def unit_label(base_url: str, unit: UnitId, signature: str) -> Label:
-    """Return the outer label of ``unit`` from the brand's label signature.
+    """Return the outer label of ``unit`` from the brand's label signature; its QR code
+    holds the compact form of the label URI (`compact_label_uri`).
 
     Raises:
         GS1Error: a malformed or too long base URL, or ``unit`` is not a `UnitId`.
         EncodingError: ``signature`` is not base64url of 64 bytes.
     """
-    return Label(label_uri(base_url, unit, signature), unit_lines(unit))
+    return Label(compact_label_uri(base_url, unit, signature), unit_lines(unit))
 
 
 def claim_uri(base_url: str, unit: UnitId, code: str) -> str:
@@ -127,9 +140,11 @@ def prepare_unit(
     """
     code = claimcode.new_claim_code()
     salt, digest = claimcode.claim_commitment(code, claimcode.new_salt())
+    signature = sign_label(unit, key)
     return UnitLabels(
         unit=unit,
-        uri=label_uri(base_url, unit, sign_label(unit, key)),
+        uri=label_uri(base_url, unit, signature),
+        qr_uri=compact_label_uri(base_url, unit, signature),
         claim_code=code,
         claim_uri=claim_uri(claim_base_url or base_url, unit, code),
         claim_salt=salt,

@@ -5,7 +5,8 @@ after page: the symbol as vector rectangles (one filled path per label, exact mo
 edges at any resolution, black on a white quiet zone of 4 modules), its lines centred
 under it in the Chinese-capable TrueType font of `qr.fonts` (embedded as a subset, as
 print shops require). The PDF is reproducible (reportlab's ``invariant`` mode: no
-creation date or random id) and its page streams are compressed.
+random id; the creation date is the caller's ``created``) and its page streams are
+compressed.
 
 The symbol of each label is a fixed string of path operators in module units
 (`PdfSymbol`, computed on all cores by ``qr.batch``) placed with one ``cm`` transform,
@@ -25,6 +26,7 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from reportlab import rl_config
@@ -38,14 +40,19 @@ from qr.errors import FontNotFoundError
 from qr.fonts import INSTALL_HINT, find_cjk_font
 from qr.label import Label
 from qr.matrix import QUIET_ZONE, QRMatrix
-from qr.sheet import Cell, SheetLayout
+from qr.sheet import Cell, Placement, SheetLayout, place
 from qr.svg import FONT_RATIO
 
 FONT_NAME = "ProvenanceLabel"
 
 
 @lru_cache(maxsize=1)
-def _register_font() -> str:
+def register_font() -> str:
+    """Register the label font with reportlab (once); return its name.
+
+    Raises:
+        FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
+    """
     chosen = find_cjk_font()
     try:
         pdfmetrics.registerFont(TTFont(FONT_NAME, chosen.path, subfontIndex=chosen.index))
@@ -76,9 +83,10 @@ def _draw_label(
     canvas: Canvas, label: Label, symbol: PdfSymbol, cell: Cell, layout: SheetLayout
 ) -> None:
     side = symbol.size + 2 * QUIET_ZONE
-    module = (cell.width - 2 * layout.padding) * mm / side
+    width_mm = label_width(cell, layout.padding, len(label.lines))
+    module = width_mm * mm / side
     page_height = layout.paper.height * mm
-    left = (cell.x + layout.padding) * mm
+    left = (cell.x + cell.width / 2 - width_mm / 2) * mm  # centred in the cell
     top = page_height - (cell.y + layout.padding) * mm
     x0, y0 = left + QUIET_ZONE * module, top - QUIET_ZONE * module
     # y grows downwards in module units: scale (module, -module), origin at the symbol
@@ -95,6 +103,14 @@ def _draw_label(
         canvas.setFont(FONT_NAME, points)
         baseline = top - side * module - (i * 4 / 3 + 0.95) * font_size
         canvas.drawCentredString(centre, baseline, line)
+
+
+def label_width(cell: Cell, padding: float, lines: int) -> float:
+    """The width (mm) of a label of ``lines`` lines in ``cell``: the cell's width, or
+    less when the lines under the symbol (each ``width / FONT_RATIO * 4 / 3`` high, as
+    ``qr.svg`` draws them) would not fit its height."""
+    height_per_width = 1 + (lines * 4 / 3 + 0.5) / FONT_RATIO
+    return min(cell.width - 2 * padding, (cell.height - 2 * padding) / height_per_width)
 
 
 #: crop marks: how long, and how far from the grid they start (mm)
@@ -133,40 +149,50 @@ def sheet_pdf(
     *,
     title: str = "provenance-ledger labels",
     author: str = "provenance-ledger",
+    created: datetime | None = None,
+    headings: Sequence[str] | None = None,
 ) -> bytes:
     """Return one PDF with every label on the layout's grid, pages in order.
+
+    ``headings`` gives each label's sheet header (e.g. "Acme Runner 42 · lot L1 ·
+    outer labels"); a change of heading starts a new page (`qr.sheet.place`), and each
+    page's header reads "{heading} · page x of y" within its heading. None: ``title``
+    for all.
+
+    ``created`` is the document's creation date (None: reportlab's fixed date, so that
+    the same labels give the same bytes; the CLI passes the time of printing).
 
     The i-th of ``symbols`` is ``PdfSymbol.from_matrix(encode(labels[i].qr_text))``;
     they may come from an iterator (``qr.batch.render_sheet_pdf`` computes them on all
     cores and draws each page as soon as its symbols arrive).
 
     Raises:
-        ValidationError: ``labels`` and ``symbols`` differ in length (field ``symbols``).
+        ValidationError: ``labels`` and ``symbols`` differ in length (field ``symbols``),
+            or ``headings`` and ``labels`` (field ``headings``).
         FontNotFoundError: no font with Chinese glyphs that reportlab can embed.
     """
-    _register_font()
+    register_font()
     out = io.BytesIO()
     size = (layout.paper.width * mm, layout.paper.height * mm)
-    with _binary_streams():
+    with binary_streams():
         canvas = Canvas(
             out, pagesize=size, invariant=True, pageCompression=1, initialFontName=FONT_NAME
         )  # no Helvetica: every font in the document is embedded
-        canvas.setTitle(title)
-        canvas.setAuthor(author)
-        canvas.setSubject(f"{len(labels)} labels")
-        canvas.setCreator("provenance-ledger")
-        pages = layout.pages(len(labels))
-        page, drawn, pending = 0, 0, iter(symbols)
-        _header(canvas, layout, title, 1, pages)
+        set_metadata(canvas, title, author, f"{len(labels)} labels", created)
+        placements = place(layout, headings if headings is not None else [title] * len(labels))
+        if len(placements) != len(labels):
+            raise ValidationError("one heading per label is needed", field="headings")
+        first = placements[0] if placements else Placement(layout.cell(0), title, 1, 1)
+        _header(canvas, layout, first.heading, first.sheet, first.sheets)
         _crop_marks(canvas, layout)
-        for label, symbol in zip(labels, pending, strict=False):
-            cell = layout.cell(drawn)
-            if cell.page != page:
+        page, drawn, pending = 0, 0, iter(symbols)
+        for label, symbol, where in zip(labels, pending, placements, strict=False):
+            if where.cell.page != page:
                 canvas.showPage()
-                page = cell.page
-                _header(canvas, layout, title, page + 1, pages)
+                page = where.cell.page
+                _header(canvas, layout, where.heading, where.sheet, where.sheets)
                 _crop_marks(canvas, layout)
-            _draw_label(canvas, label, symbol, cell, layout)
+            _draw_label(canvas, label, symbol, where.cell, layout)
             drawn += 1
         if drawn != len(labels) or next(pending, None) is not None:
             raise ValidationError("one symbol per label is needed", field="symbols")
@@ -175,8 +201,22 @@ def sheet_pdf(
     return out.getvalue()
 
 
+def set_metadata(
+    canvas: Canvas, title: str, author: str, subject: str, created: datetime | None
+) -> None:
+    """Write the document information: title, author (the brand), subject, creator,
+    and the creation date ``created`` (UTC) when given."""
+    canvas.setTitle(title)
+    canvas.setAuthor(author)
+    canvas.setSubject(subject)
+    canvas.setCreator("provenance-ledger")
+    if created is not None:
+        stamp = created.astimezone(UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
+        canvas.setDateFormatter(lambda *_: stamp)
+
+
 @contextmanager
-def _binary_streams() -> Iterator[None]:
+def binary_streams() -> Iterator[None]:
     """Write compressed streams as binary, not ASCII85 (reportlab's default).
 
     ASCII85 only makes a PDF 7-bit clean, which no printer needs, and reportlab's

@@ -3,8 +3,8 @@
 What it does: `SheetLayout` places labels in a grid of equal cells, centred on the
 page (A4: 5 x 6 = 30 cells of 38 x 46 mm; Letter: 5 x 5 = 25), in reading order, and
 says how many pages a batch needs. `sheet_svgs` draws each page as one SVG document in
-millimetres, each label scaled to fill its cell's width (``qr.svg`` draws it). The PDF
-of the same layout is ``qr.pdf``.
+millimetres, each label scaled to fill its cell's width, or its height when it has more
+lines (``qr.svg`` draws it). The PDF of the same layout is ``qr.pdf``.
 
 What it does not do: no files, no QR encoding (callers pass the labels drawn by
 ``qr.svg.label_fragment``, which ``qr.batch`` computes on all cores), no crop marks.
@@ -13,7 +13,8 @@ What it does not do: no files, no QR encoding (callers pass the labels drawn by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import groupby
 
 from ledger.errors import ValidationError
 from qr.svg import Fragment
@@ -96,17 +97,55 @@ class SheetLayout:
         )
 
 
-def layout_for(paper: str | Paper) -> SheetLayout:
-    """Return the default layout for ``"a4"``, ``"letter"`` or a `Paper`.
+@dataclass(frozen=True)
+class Placement:
+    """Where one label goes and what its sheet's header says.
+
+    Attributes:
+        cell: the cell (``cell.page`` counts pages from the document's start).
+        heading: the sheet's heading (product, lot, which labels).
+        sheet: the page's number among its heading's pages, from 1.
+        sheets: how many pages its heading has.
+    """
+
+    cell: Cell
+    heading: str
+    sheet: int
+    sheets: int
+
+
+def place(layout: SheetLayout, headings: Sequence[str]) -> list[Placement]:
+    """Return the placement of each label, in order: labels under one heading fill
+    pages of their own, and a new heading starts a new page, so that a sheet never
+    mixes two products or lots (a print shop cuts and sorts by sheet)."""
+    out: list[Placement] = []
+    first_page = 0
+    for heading, run in groupby(headings):
+        count = len(list(run))
+        sheets = layout.pages(count)
+        for k in range(count):
+            page, slot = divmod(k, layout.per_page)
+            cell = replace(layout.cell(slot), page=first_page + page)
+            out.append(Placement(cell, heading, page + 1, sheets))
+        first_page += sheets
+    return out
+
+
+def layout_for(paper: str | Paper, lines: int = 3) -> SheetLayout:
+    """Return the default layout for ``"a4"``, ``"letter"`` or a `Paper`, for labels of
+    ``lines`` lines: 38 x 46 mm cells up to three lines, 5 mm taller for each more (with
+    a product name and a lot: 38 x 56 mm, 25 on A4), so that the symbol keeps the full
+    width of its cell.
 
     Raises:
         ValidationError: an unknown paper name (field ``paper``).
     """
+    height = 46.0 + 5.0 * max(0, lines - 3)
     if isinstance(paper, Paper):
-        return SheetLayout(paper)
+        return SheetLayout(paper, cell_height=height)
     if not isinstance(paper, str) or paper.lower() not in PAPERS:
         raise ValidationError(f"paper is one of {', '.join(PAPERS)}", field="paper")
-    return SheetLayout(PAPERS[paper.lower()])
+    return SheetLayout(PAPERS[paper.lower()], cell_height=height)
 
 
 def sheet_svgs(fragments: Sequence[Fragment], layout: SheetLayout) -> list[bytes]:
@@ -118,9 +157,13 @@ def sheet_svgs(fragments: Sequence[Fragment], layout: SheetLayout) -> list[bytes
     pages: list[list[str]] = [[] for _ in range(layout.pages(len(fragments)))]
     for i, fragment in enumerate(fragments):
         cell = layout.cell(i)
-        scale = (cell.width - 2 * layout.padding) / fragment.width
+        scale = min(  # the cell's width, or less if the lines would not fit its height
+            (cell.width - 2 * layout.padding) / fragment.width,
+            (cell.height - 2 * layout.padding) / fragment.height,
+        )
+        left = cell.x + (cell.width - fragment.width * scale) / 2
         pages[cell.page].append(
-            f'<g transform="translate({cell.x + layout.padding:.3f} '
+            f'<g transform="translate({left:.3f} '
             f'{cell.y + layout.padding:.3f}) scale({scale:.5f})">{fragment.body}</g>'
         )
     paper = layout.paper

@@ -7,6 +7,8 @@ Label rendering (qr: reportlab, qrcode, Pillow) loads only in the commands that 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,7 +51,13 @@ def mint(
         "--base-url",
         help="resolver base on the labels (default: PROVENANCE_PUBLIC_URL, else --server)",
     ),
-    formats: str = typer.Option("pdf", "--formats", help="comma list of pdf, png, svg"),
+    formats: str = typer.Option("pdf", "--formats", help="comma list of pdf, png, svg, zpl"),
+    roll: str = typer.Option(
+        None, "--roll", help="also one label per page for a thermal printer: 50x30 or 40x25"
+    ),
+    product_name: str = typer.Option(
+        None, "--product-name", help="printed on each outer label and sheet header"
+    ),
     as_: str = _AS,
     key: Path = _KEY,
 ) -> None:
@@ -61,8 +69,15 @@ def mint(
         gs1.UnitId(gtin=gtin14, serial=f"{prefix}-{n:06d}") for n in range(start, start + count)
     ]
     wanted = label_formats(formats)
+    chosen_roll = roll_format(roll)
     minted, manifest = mint_units(units, as_, key, _base(base_url), out, lot=lot, expiry=expiry)
-    paths = [manifest, *write_sheets(minted, out, wanted)]
+    print_as = PrintRun(
+        lots={u: lot for u in units} if lot else {},
+        products={gtin14: product_name} if product_name else {},
+        roll=chosen_roll,
+        author=as_,
+    )
+    paths = [manifest, *write_sheets(minted, out, wanted, print_as)]
     emit(
         {"units": [f"{u.gtin}/{u.serial}" for u in units], "files": [str(p) for p in paths]},
         safe(f"minted {count} units of {gtin14}; labels and manifest in {out}/"),
@@ -86,12 +101,17 @@ def label_(
     private = load_private_key(key_path(key, as_))
     base = _base(base_url)
     ids = [parse_unit(u)[0] for u in units]
-    labels = [unit_label(base, u, label.sign_label(u, private)) for u in ids]
+    signatures = [label.sign_label(u, private) for u in ids]
+    labels = [unit_label(base, u, sig) for u, sig in zip(ids, signatures, strict=True)]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "outer-labels.pdf"
-    path.write_bytes(render_sheet_pdf(labels))
+    path.write_bytes(render_sheet_pdf(labels, title=f"{len(labels)} outer labels", author=as_))
     emit(
-        {"files": [str(path)], "uris": [lab.qr_text for lab in labels]},
+        # the usual lower-case form with ?s=; the QR codes hold its compact form
+        {
+            "files": [str(path)],
+            "uris": [label.label_uri(base, u, sig) for u, sig in zip(ids, signatures, strict=True)],
+        },
         safe(f"wrote {len(labels)} labels to {path}"),
     )
 
@@ -113,9 +133,43 @@ def label_formats(text: str) -> set[str]:
         UsageError: an unknown format, or none.
     """
     wanted = {f.strip() for f in text.split(",") if f.strip()}
-    if not wanted or not wanted <= {"pdf", "png", "svg"}:
-        raise UsageError("formats are a comma list of pdf, png, svg", field="formats")
+    if not wanted or not wanted <= {"pdf", "png", "svg", "zpl"}:
+        raise UsageError("formats are a comma list of pdf, png, svg, zpl", field="formats")
     return wanted
+
+
+ROLLS = ("50x30", "40x25")
+
+
+def roll_format(text: str | None) -> str | None:
+    """The roll label size of ``--roll``, checked before anything is minted.
+
+    Raises:
+        UsageError: not one of `ROLLS`.
+    """
+    if text is None:
+        return None
+    if text.strip().lower() not in ROLLS:
+        raise UsageError(f"a roll is one of {', '.join(ROLLS)} (mm)", field="roll")
+    return text.strip().lower()
+
+
+@dataclass(frozen=True)
+class PrintRun:
+    """What a print run needs besides the labels: each unit's lot, each GTIN's product
+    name (printed on the outer labels and in the sheet headers), the roll size for
+    thermal printers (None: no roll PDF; ZPL then uses 50x30), and the PDF's author."""
+
+    lots: Mapping[gs1.UnitId, str | None] = field(default_factory=dict)
+    products: Mapping[str, str] = field(default_factory=dict)
+    roll: str | None = None
+    author: str = "provenance-ledger"
+
+    def heading(self, item: UnitLabels, kind: str) -> str:
+        """The sheet header of ``item``'s labels: product (or GTIN), lot, ``kind``."""
+        lot = self.lots.get(item.unit)
+        name = self.products.get(item.unit.gtin) or f"GTIN {item.unit.gtin}"
+        return " · ".join([name, *([f"lot {lot}"] if lot else []), kind])
 
 
 def mint_units(
@@ -182,35 +236,87 @@ def mint_units(
     return list(prepared), manifest
 
 
-def write_labels(prepared: list[UnitLabels], out: Path, formats: str) -> list[Path]:
+def write_labels(
+    prepared: list[UnitLabels], out: Path, formats: str, run: PrintRun | None = None
+) -> list[Path]:
     """Write the 0600 manifest and the label sheets; return the files written."""
     from qr import write_manifest
 
     wanted = label_formats(formats)
     out.mkdir(parents=True, exist_ok=True)
-    return [write_manifest(out / "manifest.csv", prepared), *write_sheets(prepared, out, wanted)]
+    manifest = write_manifest(out / "manifest.csv", prepared)
+    return [manifest, *write_sheets(prepared, out, wanted, run)]
 
 
-def write_sheets(prepared: list[UnitLabels], out: Path, wanted: set[str]) -> list[Path]:
-    """Write the outer and claim label sheets (PDF) and per-unit PNG/SVG; return the files."""
+def write_sheets(
+    prepared: list[UnitLabels], out: Path, wanted: set[str], run: PrintRun | None = None
+) -> list[Path]:
+    """Write the outer and claim labels: A4 sheets (PDF), roll labels (PDF, ``run.roll``),
+    ZPL, per-unit PNG/SVG; return the files. Every file that holds claim codes is
+    written owner-only (mode 0600, never over an existing file)."""
+    from datetime import UTC, datetime
+
     from rich.progress import Progress
 
-    from qr import render_pngs, render_sheet_pdf, render_svgs, write_private_file
+    from qr import (
+        render_pngs,
+        render_roll_pdf,
+        render_roll_zpl,
+        render_sheet_pdf,
+        render_svgs,
+        write_private_file,
+    )
 
-    outer = [p.outer() for p in prepared]
-    inner = [p.inner() for p in prepared]
+    run = run or PrintRun()
+    # one product and lot per sheet: the labels sorted by them (stable within)
+    ordered = sorted(prepared, key=lambda p: (p.unit.gtin, run.lots.get(p.unit) or ""))
+    outer = [
+        p.outer(product=run.products.get(p.unit.gtin), lot=run.lots.get(p.unit)) for p in ordered
+    ]
+    inner = [p.inner() for p in ordered]
+    author, created = run.author, datetime.now(UTC)
     written: list[Path] = []
+
+    def public(name: str, data: bytes) -> None:
+        (out / name).write_bytes(data)
+        written.append(out / name)
+
+    def private(name: str, data: bytes) -> None:  # every claim code in plain text
+        written.append(write_private_file(out / name, data))
+
     with Progress(console=console, disable=OPTIONS.json) as bar:
-        task = bar.add_task("labels", total=len(wanted))
+        task = bar.add_task("labels", total=len(wanted) + (run.roll is not None))
         if "pdf" in wanted:
-            (out / "outer-labels.pdf").write_bytes(render_sheet_pdf(outer))
-            # every claim code in plain text: owner-only, like the manifest
-            written += [out / "outer-labels.pdf"]
-            written.append(write_private_file(out / "claim-labels.pdf", render_sheet_pdf(inner)))
+            for name, labels, kind, write in (
+                ("outer-labels.pdf", outer, "outer labels", public),
+                ("claim-labels.pdf", inner, "claim labels", private),
+            ):
+                headings = [run.heading(p, kind) for p in ordered]
+                title = headings[0] if len(set(headings)) == 1 else f"{len(labels)} {kind}"
+                write(
+                    name,
+                    render_sheet_pdf(
+                        labels, title=title, headings=headings, author=author, created=created
+                    ),
+                )
+            bar.advance(task)
+        if run.roll is not None:
+            public(
+                f"outer-labels-{run.roll}.pdf",
+                render_roll_pdf(outer, run.roll, author=author, created=created),
+            )
+            private(
+                f"claim-labels-{run.roll}.pdf",
+                render_roll_pdf(inner, run.roll, author=author, created=created),
+            )
+            bar.advance(task)
+        if "zpl" in wanted:
+            public("outer-labels.zpl", render_roll_zpl(outer, run.roll or "50x30"))
+            private("claim-labels.zpl", render_roll_zpl(inner, run.roll or "50x30"))
             bar.advance(task)
         for fmt, render in (("png", render_pngs), ("svg", render_svgs)):
             if fmt in wanted:
-                for p, data in zip(prepared, render(outer), strict=True):
+                for p, data in zip(ordered, render(outer), strict=True):
                     path = out / f"{p.unit.gtin}-{_safe(p.unit.serial)}.{fmt}"
                     path.write_bytes(data)
                     written.append(path)

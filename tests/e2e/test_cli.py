@@ -203,8 +203,9 @@ def _register_actors(story: Story) -> None:
 
 
 def _walk_units(story: Story) -> None:
-    mint = f"mint {GTIN} --count 4 --lot L-1 --expiry 271231 --out labels --formats pdf,png"
-    story.minted = story.cli(*mint.split(), "--as", "acme", schema="mint")
+    mint = f"mint {GTIN} --count 4 --lot L-1 --expiry 271231 --out labels --formats pdf,png,zpl"
+    extra = ("--roll", "40x25", "--product-name", "Acme Runner 42")
+    story.minted = story.cli(*mint.split(), *extra, "--as", "acme", schema="mint")
     for step in (
         f"handoff {U1} --to swift --place 'Dongguan factory' --as acme",
         f"receive {U1} --place 'Shenzhen DC' --as swift",
@@ -275,8 +276,17 @@ def test_mint_writes_labels_and_an_owner_only_manifest(story: Story) -> None:
     assert all(len(r["claim_code"]) >= 16 for r in rows)
     for name in ("outer-labels.pdf", "claim-labels.pdf", f"{GTIN}-SN-000001.png"):
         assert (story.tmp / "labels" / name).stat().st_size > 1000
-    # the claim labels print every claim code in plain text: owner-only too
-    assert stat.S_IMODE((story.tmp / "labels" / "claim-labels.pdf").stat().st_mode) == 0o600
+    # the claim labels print every claim code in plain text: owner-only too, in every
+    # format (sheet and roll PDF, ZPL)
+    for name in ("claim-labels.pdf", "claim-labels-40x25.pdf", "claim-labels.zpl"):
+        assert stat.S_IMODE((story.tmp / "labels" / name).stat().st_mode) == 0o600
+        assert f"labels/{name}" in story.minted["files"]
+    for name in ("outer-labels-40x25.pdf", "outer-labels.zpl"):
+        assert f"labels/{name}" in story.minted["files"]
+    zpl = (story.tmp / "labels" / "outer-labels.zpl").read_text(encoding="ascii")
+    assert zpl.count("^XA") == zpl.count("^XZ") == 4 and "^PW320" in zpl  # 40 mm at 203 dpi
+    sheet = (story.tmp / "labels" / "outer-labels.pdf").read_bytes()
+    assert b"Acme Runner 42" in sheet and b"lot L-1" in sheet  # title in the metadata
     if story.url:  # labels minted through a server point at it (unless PROVENANCE_PUBLIC_URL)
         assert rows[0]["uri"].startswith(f"{story.url}/01/{GTIN}/21/SN-000001?s=")
 
@@ -459,6 +469,7 @@ def test_mint_into_a_used_folder_mints_nothing(story: Story) -> None:
     mint = f"mint {GTIN} --count 1 --start 7 --as acme"
     story.cli.sh(f"{mint} --out labels", code=1, error="manifest.csv already exists")
     story.cli.sh(f"{mint} --out other --formats pdf,jpg", code=2, error="formats")
+    story.cli.sh(f"{mint} --out other --roll 60x40", code=2, error="roll")
     story.cli("verify", f"{GTIN}/SN-000007", code=1, schema="verify")  # never commissioned
     assert not (story.tmp / "other" / "manifest.csv").exists()
 

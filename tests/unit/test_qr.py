@@ -28,8 +28,9 @@ from qr.codewords import RS_BLOCKS_M, codewords
 from qr.errors import FontNotFoundError, LabelError, OutputExistsError
 from qr.label import CLAIM_LINE, VERIFY_LINE, claim_uri, prepare_unit, prepare_units
 from qr.manifest import COLUMNS, write_manifest, write_private_file
-from qr.matrix import BYTE_CAPACITY_M, QRMatrix, encode, penalty, version_for
+from qr.matrix import BYTE_CAPACITY_M, QRMatrix, encode, fit, penalty, version_for
 from qr.png import render_png
+from qr.segments import Mode
 from qr.sheet import A4, LETTER, SheetLayout, layout_for
 from qr.svg import label_fragment, path_data, render_svg
 from tests.profiles import examples
@@ -46,6 +47,25 @@ def _qrcode_lines(data: bytes, version: int | None, mask: int | None) -> tuple[s
     code.add_data(qrcode.util.QRData(data, mode=qrcode.util.MODE_8BIT_BYTE))
     code.make(fit=version is None)
     return tuple("".join("1" if m else "0" for m in row) for row in code.modules)
+
+
+_QRCODE_MODES = {
+    Mode.NUMERIC: qrcode.util.MODE_NUMBER,
+    Mode.ALPHANUMERIC: qrcode.util.MODE_ALPHA_NUM,
+    Mode.BYTE: qrcode.util.MODE_8BIT_BYTE,
+}
+
+
+def _qrcode_segment_lines(text: str, mask: int) -> tuple[int, tuple[str, ...]]:
+    """`qrcode`'s symbol of the segments `fit` chose for ``text``, at its version."""
+    segments, version = fit(text)
+    code = qrcode.QRCode(
+        version=version, error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=mask
+    )
+    for segment in segments:
+        code.add_data(qrcode.util.QRData(segment.data, mode=_QRCODE_MODES[segment.mode]))
+    code.make(fit=False)
+    return version, tuple("".join("1" if m else "0" for m in row) for row in code.modules)
 
 
 def _naive_penalty(lines: tuple[str, ...]) -> int:
@@ -101,26 +121,36 @@ def test_codewords_equal_qrcode(data: bytes) -> None:
 
 
 @settings(max_examples=examples(60), deadline=None)
-@given(text=st.text(max_size=70), mask=st.integers(0, 7))
+@given(
+    text=st.text(max_size=70) | st.text(alphabet="0123456789ABCDEFXYZ $%*+-./:?=abc", max_size=200),
+    mask=st.integers(0, 7),
+)
 def test_matrix_equals_qrcode_for_every_mask(text: str, mask: int) -> None:
-    data = text.encode()
-    if len(data) > 213:
+    if len(text.encode()) > 213:
         return
     ours = encode(text, mask=mask)
-    assert ours.lines == _qrcode_lines(data, ours.version, mask)
-    assert ours.version == version_for(len(data))
+    version, reference = _qrcode_segment_lines(text, mask)
+    assert (ours.version, ours.lines) == (version, reference)
+    # mixed segments are never longer than one byte-mode segment
+    assert ours.version <= version_for(len(text.encode()))
+
+
+def test_longest_byte_text_is_version_10_at_level_m() -> None:
+    text = "h" * 213
+    matrix = encode(text)
+    assert matrix.version == 10 and matrix.size == 57
+    assert matrix.lines == _qrcode_lines(text.encode(), 10, matrix.mask)
+    with pytest.raises(ValidationError) as caught:
+        encode(text + "h")
+    assert caught.value.field == "data"
 
 
 def test_longest_label_uri_is_version_10_at_level_m() -> None:
     base = "https://" + "r" * (MAX_BASE_URL_LENGTH - 16) + ".example"
-    uri = prepare_unit(base, LONGEST, KEY).uri
-    assert len(uri) == 213
-    matrix = encode(uri)
-    assert matrix.version == 10 and matrix.size == 57
-    assert matrix.lines == _qrcode_lines(uri.encode(), 10, matrix.mask)
-    with pytest.raises(ValidationError) as caught:
-        encode(uri + "x")
-    assert caught.value.field == "data"
+    item = prepare_unit(base, LONGEST, KEY)
+    assert len(item.uri) == 213
+    assert encode(item.uri).version == 10  # the usual form, if a brand printed it
+    assert encode(item.qr_uri).version == 9  # what the outer label holds
 
 
 @pytest.mark.parametrize("serial", ["1", "A/B%&+?1", "/%&+?" * 4])
@@ -172,7 +202,10 @@ def test_unit_labels() -> None:
     item = prepare_unit(BASE, UnitId(gtin="96385074", serial="A/B%&+?1"), KEY)
     assert verify_label(item.uri, KEY.public_key()).gtin == "00000096385074"
     outer = item.outer()
-    assert outer.qr_text == item.uri
+    assert outer.qr_text == item.qr_uri
+    compact = verify_label(item.qr_uri, KEY.public_key())
+    usual = verify_label(item.uri, KEY.public_key())
+    assert (compact.unit_id(), compact.base_url) == (usual.unit_id(), usual.base_url)
     assert outer.lines == ("(01) 00000096385074", "(21) A/B%&+?1", VERIFY_LINE)
     inner = item.inner()
     assert inner.qr_text == item.claim_uri
@@ -258,11 +291,12 @@ def _modules_from_svg(document: str, size: int) -> tuple[str, ...]:
 def test_svg_path_draws_exactly_the_matrix() -> None:
     item = prepare_unit(BASE, LONGEST, KEY)
     document = render_svg(item.outer()).decode()
-    matrix = encode(item.uri)
+    matrix = encode(item.qr_uri)
     assert _modules_from_svg(document, matrix.size) == matrix.lines
     assert "(21) /%&amp;+?/%&amp;+?/%&amp;+?/%&amp;+?" in document  # escaped text
     assert VERIFY_LINE in document
-    assert re.search(r'width="32.500mm"', document)  # (57 + 8) modules of 0.5 mm
+    assert matrix.version == 8  # a serial of 20 escaped characters
+    assert re.search(r'width="28.500mm"', document)  # (49 + 8) modules of 0.5 mm
 
 
 def test_png_size_errors() -> None:
