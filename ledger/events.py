@@ -464,12 +464,27 @@ class AuthorizationRevoke(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ProductRegister(Event):
-    """A brand registers a GTIN under one of its prefixes."""
+    """A brand registers a GTIN under one of its prefixes.
+
+    ``name`` is the product's name (shown on English pages); ``name_zh`` its Chinese
+    name, ``support`` the brand's support contact (a phone number, an address, a URL),
+    shown to shoppers, a recall's first; ``image`` the SHA-256 (base64url) of its
+    picture. Signed by the brand, so no one else can put a support number on its page.
+    """
 
     kind: ClassVar[str] = "product.register"
-    checks: ClassVar[dict[str, Check]] = {"gtin": _gtin, "name": _text}
+    checks: ClassVar[dict[str, Check]] = {
+        "gtin": _gtin,
+        "name": _text,
+        "name_zh": _text,
+        "support": _text,
+        "image": _hash,
+    }
     gtin: str
     name: str
+    name_zh: str | None = None
+    support: str | None = None
+    image: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

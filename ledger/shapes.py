@@ -139,10 +139,14 @@ class ActorRefShape(TypedDict):
 
 
 class ProductRefShape(TypedDict):
-    """The product a unit is an instance of."""
+    """The product a unit is an instance of; ``names``, ``support`` and ``image`` only
+    when its brand gave them (``product.register``)."""
 
     gtin: str
     name: str
+    names: NotRequired[dict[str, str]]
+    support: NotRequired[str]
+    image: NotRequired[str]
 
 
 class UnitInfoShape(TypedDict):

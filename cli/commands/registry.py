@@ -252,10 +252,16 @@ def revoke_auth(
 def register_product(
     gtin: str = typer.Argument(...),
     name: str = typer.Option(..., "--name"),
+    name_zh: str = typer.Option(None, "--name-zh", help="the product's Chinese name"),
+    support: str = typer.Option(
+        None, "--support", help="your support contact shown to shoppers (phone, address, URL)"
+    ),
     as_: str = _AS,
     key: Path = _KEY,
 ) -> None:
-    """Register a GTIN under one of the brand's prefixes."""
+    """Register a GTIN under one of the brand's prefixes, with the names and the support
+    contact the shopper's page shows (signed by the brand: no one else can change them)."""
     from ledger import gs1
 
-    _send("product.register", as_, key, gtin=gs1.normalize_gtin(gtin), name=name)
+    extra = {k: v for k, v in (("name_zh", name_zh), ("support", support)) if v is not None}
+    _send("product.register", as_, key, gtin=gs1.normalize_gtin(gtin), name=name, **extra)

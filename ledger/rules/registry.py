@@ -539,7 +539,13 @@ def _product_register(ctx: Context, event: ProductRegister) -> list[Record]:
             f"GTIN {event.gtin} was registered by {existing.brand}", field="gtin"
         )
     product = ProductRecord(
-        gtin=event.gtin, brand=ctx.signer.id, name=event.name, registered_index=ctx.index
+        gtin=event.gtin,
+        brand=ctx.signer.id,
+        name=event.name,
+        registered_index=ctx.index,
+        name_zh=event.name_zh,
+        support=event.support,
+        image=event.image,
     )
     return [product]
 

@@ -99,6 +99,10 @@ class ProductRecord:
     brand: str
     name: str
     registered_index: int
+    #: the Chinese name, the brand's support contact, the picture's SHA-256 (base64url)
+    name_zh: str | None = None
+    support: str | None = None
+    image: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:

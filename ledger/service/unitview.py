@@ -29,6 +29,7 @@ from ledger.shapes import (
     EntryShape,
     LogVersionsShape,
     LogViewShape,
+    ProductRefShape,
     UnitEntryShape,
     UnitInfoShape,
 )
@@ -412,7 +413,7 @@ def _unit(
         "lot": unit.lot,
         "expiry": unit.expiry,
         "brand": _actor(actors, unit.brand),
-        "product": None if product is None else {"gtin": product.gtin, "name": product.name},
+        "product": None if product is None else _product(product),
         "state": UnitState(unit.state),
         "custodian": _actor(actors, unit.custodian),
         "pending": _actor(actors, unit.pending),
@@ -427,6 +428,19 @@ def _unit(
         "consumed_at": unit.consumed_at,
         "label": label_state,
     }
+
+
+def _product(product: ProductRecord) -> ProductRefShape:
+    """The product as the view shows it: its names by language and the brand's support
+    contact when the brand gave them (its signed ``product.register``)."""
+    shown: ProductRefShape = {"gtin": product.gtin, "name": product.name}
+    if product.name_zh:
+        shown["names"] = {"en": product.name, "zh-CN": product.name_zh}
+    if product.support:
+        shown["support"] = product.support
+    if product.image:
+        shown["image"] = product.image
+    return shown
 
 
 def entry_json(served: ServedEntry, leaf: Leaf) -> EntryShape:

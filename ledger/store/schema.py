@@ -157,6 +157,9 @@ class ProductTable(Base):
     brand: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     registered_index: Mapped[int] = mapped_column(BigInteger)
+    name_zh: Mapped[str | None] = mapped_column(String(200))
+    support: Mapped[str | None] = mapped_column(String(200))
+    image: Mapped[str | None] = mapped_column(String(43))
 
 
 class UnitTable(Base):

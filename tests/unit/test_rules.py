@@ -488,6 +488,17 @@ def test_brand_registers_a_gtin_under_its_prefix() -> None:
     assert world.state.products[GTIN_2] == ProductRecord(GTIN_2, "acme", "Boot", index)
 
 
+def test_a_brand_signs_its_products_chinese_name_and_support_contact() -> None:
+    world = base()
+    index = world.index
+    fields = {"name_zh": "靴子", "support": "+86 400 800 1234", "image": HASH}
+    world.do("product.register", "acme", gtin=GTIN_2, name="Boot", **fields)
+    assert world.state.products[GTIN_2] == ProductRecord(GTIN_2, "acme", "Boot", index, **fields)
+    for bad in ({"support": ""}, {"support": "a\nb"}, {"image": "not-a-hash"}, {"names": {}}):
+        with pytest.raises(ValidationError):
+            world.sign("product.register", "acme", gtin=GTIN_2, name="Boot", **bad)
+
+
 @pytest.mark.parametrize(
     ("actor", "gtin", "error"),
     [
