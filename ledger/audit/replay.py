@@ -104,7 +104,8 @@ def audit_source(
 
     ``workers``: verify threads; ``processes``: worker processes that parse leaves and
     verify signatures ahead of the replay (`ledger.audit.workers.process_count`: by
-    default one per core, for logs of `PROCESSES_FROM` entries or more; 0: none).
+    default one per core for logs of `PROCESSES_FROM` entries or more while a core is
+    idle; 0: none).
     The report is the same either way.
     """
     report = AuditReport()

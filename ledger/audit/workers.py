@@ -32,9 +32,9 @@ from ledger.entry import Leaf
 from ledger.errors import LedgerError
 from ledger.verify.batchverify import start_event_signatures
 
-#: below this many entries starting the processes (about 0.2-0.5 s) costs more than
-#: they save, and the replay stays on this process as before
-PROCESSES_FROM = 4000
+#: below this many entries starting the processes (0.2-2 s: each imports the ledger)
+#: costs more than they save, and the replay stays on this process as before
+PROCESSES_FROM = 20_000
 
 #: a leaf as the replay gets it: parsed, or the text of the error that refused it
 Parsed = Leaf | str
@@ -53,14 +53,17 @@ _started: list[Future[None]] = []
 def process_count(total: int, requested: int | None = None) -> int:
     """How many worker processes an audit of ``total`` entries uses (0: none).
 
-    ``requested`` wins when given (0 keeps everything on this process); by default one
-    per core (the replay shares them), at most 8, and none for fewer than `PROCESSES_FROM`
-    entries or on one core.
+    ``requested`` wins when given (0 keeps everything on this process). By default one
+    per core (the replay shares them), at most 8; none for fewer than `PROCESSES_FROM`
+    entries, on one core, or when the machine has no idle core (load average at or
+    above the core count): the processes shorten the replay's own path by about 40 %
+    but cost about 15 % more CPU in all (pickling, the hand-offs), a good trade only
+    while there are idle cores to run them (docs/PERFORMANCE.md, figure 5).
     """
     if requested is not None:
         return max(0, requested)
     cores = os.cpu_count() or 1
-    if total < PROCESSES_FROM or cores < 2:
+    if total < PROCESSES_FROM or cores < 2 or os.getloadavg()[0] >= cores:
         return 0
     return min(8, cores)
 

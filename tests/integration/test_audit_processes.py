@@ -134,3 +134,17 @@ def test_a_bad_signature_is_flagged_by_the_workers(pool: None) -> None:
     ]
     assert workers.start_verify(items, 1)() == [3, 70]
     assert workers.start_verify(items, 0)() == [3, 70]
+
+
+def test_processes_are_used_only_where_they_pay(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert workers.process_count(10**6, 3) == 3  # asked for: always
+    assert workers.process_count(10**6, 0) == 0
+    assert workers.process_count(workers.PROCESSES_FROM - 1) == 0  # start-up not repaid
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert workers.process_count(workers.PROCESSES_FROM) == 4
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (6.0, 6.0, 6.0))
+    assert workers.process_count(workers.PROCESSES_FROM) == 0  # no idle core
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert workers.process_count(10**6) == 0
