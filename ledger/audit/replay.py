@@ -135,12 +135,7 @@ def audit_source(
         if k + 1 < len(starts):
             ahead = fetch(starts[k + 1])  # parsed while this chunk replays
         _expect_rows(report, rows, start, min(total, start + CHUNK))
-        wanted = [
-            s
-            for i in range(start, start + CHUNK)
-            for s in merkle.subtrees_completed_by(i)
-            if s.level
-        ]
+        wanted = _completed_nodes(start, start + CHUNK)
         stored_nodes = source.nodes(wanted)
         for row, leaf in zip(rows, parsing(), strict=True):
             _replay_entry(report, replay, row, leaf, stored_nodes, watched)
@@ -217,23 +212,38 @@ def _replay_entry(
             expected=replay.chain.hex(),
         )
     _replay_rules(report, replay, row, leaf, index, leaf_hash)  # (1), (4), (6)
-    for sub in merkle.subtrees_completed_by(index):  # (5)
-        value = (
-            leaf_hash
-            if sub.level == 0
-            else merkle.node_hash(
-                replay.frontier.pop(Subtree(sub.level - 1, sub.start)),
-                replay.frontier.pop(Subtree(sub.level - 1, sub.start + (1 << (sub.level - 1)))),
-            )
-        )
-        replay.frontier[sub] = value
-        if sub.level > 0 and stored_nodes is not None and stored_nodes.get(sub) != value:
+    # (5) the perfect subtrees this leaf completes (merkle.subtrees_completed_by), each
+    # the hash of its two halves on the frontier, against the stored node
+    frontier, size, level = replay.frontier, index + 1, 1
+    frontier[Subtree(0, index)] = value = leaf_hash
+    while size % (1 << level) == 0:
+        first = size - (1 << level)
+        left = frontier.pop(Subtree(level - 1, first))
+        del frontier[Subtree(level - 1, first + (1 << (level - 1)))]  # == value
+        sub = Subtree(level, first)
+        frontier[sub] = value = merkle.node_hash(left, value)
+        if stored_nodes is not None and stored_nodes.get(sub) != value:
             report.add("node", f"stored Merkle node {sub} does not match", index)
+        level += 1
     replay.size += 1
     if replay.size in watched:
         pieces = merkle.range_subtrees(0, replay.size)
         replay.roots[replay.size] = merkle.range_root([replay.frontier[p] for p in pieces])
         replay.map_roots[replay.size] = replay.heads.root()
+
+
+def _completed_nodes(start: int, end: int) -> list[Subtree]:
+    """The subtrees above the leaves that the leaves ``start <= i < end`` complete (those
+    whose last leaf is among them: what `merkle.subtrees_completed_by` gives, level 0 left
+    out), level by level."""
+    out: list[Subtree] = []
+    level = 1
+    while (1 << level) <= end:
+        width = 1 << level
+        last = -(-(start + 1) // width) * width  # the first subtree end past start
+        out.extend(Subtree(level, e - width) for e in range(last, end + 1, width))
+        level += 1
+    return out
 
 
 def _check_stored_values(report: AuditReport, row: StoredEntry, leaf_hash: bytes) -> None:

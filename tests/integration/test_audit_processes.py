@@ -148,3 +148,15 @@ def test_processes_are_used_only_where_they_pay(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(workers.os, "cpu_count", lambda: 1)
     monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert workers.process_count(10**6) == 0
+
+
+def test_a_tampered_stored_node_is_found_on_the_workers(
+    pool: None, busy: LedgerWorld, submitted: list[str]
+) -> None:
+    _sql(
+        busy,
+        "UPDATE nodes SET hash = :h WHERE log = :log AND level = 2 AND idx = 3",
+        h=b"\x00" * 32,
+    )
+    report = _both(busy, submitted)
+    assert [(f.code, f.index) for f in report.findings] == [("node", 15)]  # leaves 12..15
