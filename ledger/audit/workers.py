@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import TypeVar
@@ -46,6 +47,7 @@ T = TypeVar("T")
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
+_lock = threading.Lock()  # two audits on two threads share the pool
 #: one no-op per worker, submitted by `warm`: done when every worker has started
 _started: list[Future[None]] = []
 
@@ -166,30 +168,33 @@ def _split(items: Sequence[T], parts: int) -> list[Sequence[T]]:
 def _submit(function: Callable[..., T], calls: list[tuple[object, ...]]) -> list[Future[T]] | None:
     """Submit each call to the shared pool; None when the pool cannot take work."""
     global _pool, _pool_size
-    try:
-        if _pool is None or _pool_size < len(calls):
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool_size = len(calls)
-            _pool = ProcessPoolExecutor(_pool_size, mp_context=multiprocessing.get_context("spawn"))
-        return [_pool.submit(function, *args) for args in calls]
-    except (OSError, RuntimeError, BrokenProcessPool):
-        _discard_pool()
-        return None
+    with _lock:
+        try:
+            if _pool is None or _pool_size < len(calls):
+                if _pool is not None:
+                    _pool.shutdown(wait=False)  # what it was given still runs
+                _pool_size = len(calls)
+                context = multiprocessing.get_context("spawn")
+                _pool = ProcessPoolExecutor(_pool_size, mp_context=context)
+            return [_pool.submit(function, *args) for args in calls]
+        except (OSError, RuntimeError, BrokenProcessPool):
+            _discard_pool()
+            return None
 
 
 def _result(future: Future[T], here: Callable[[], T]) -> T:
     """The future's result; if the pool broke (a worker killed, say), ``here()``."""
     try:
         return future.result()
-    except (BrokenProcessPool, OSError):
-        _discard_pool()
+    except (BrokenProcessPool, OSError, CancelledError):
+        with _lock:
+            _discard_pool()
         return here()
 
 
 def _discard_pool() -> None:
     global _pool, _pool_size
     if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool.shutdown(wait=False)  # a broken pool's futures have failed already
     _pool, _pool_size = None, 0
     _started.clear()

@@ -34,14 +34,18 @@ def busy(world: LedgerWorld) -> LedgerWorld:
     return world
 
 
-@pytest.fixture(scope="module")
-def pool() -> Iterator[None]:
-    """One worker process, up before the audits (they never wait for it to start)."""
+def _start_one() -> None:
     workers.warm(1)
     deadline = time.monotonic() + 120
     while not workers.ready(1):
         assert time.monotonic() < deadline, "the worker process did not start"
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[None]:
+    """One worker process, up before the audits (they never wait for it to start)."""
+    _start_one()
     yield
 
 
@@ -160,3 +164,26 @@ def test_a_tampered_stored_node_is_found_on_the_workers(
     )
     report = _both(busy, submitted)
     assert [(f.code, f.index) for f in report.findings] == [("node", 15)]  # leaves 12..15
+
+
+def test_a_killed_worker_costs_time_not_findings(pool: None, busy: LedgerWorld) -> None:
+    ledger = busy.ledger
+    source = StoreSource(ledger.store, ledger.log)
+    leaf = ledger.entry(TAMPERED).leaf
+    _sql(
+        busy,
+        "UPDATE entries SET leaf = :v WHERE log = :log AND idx = :i",
+        v=_flip(leaf),
+        i=TAMPERED,
+    )
+    here = audit_source(source, ledger.verifier_key, processes=0)
+    assert workers._pool is not None
+    for process in list((workers._pool._processes or {}).values()):
+        process.kill()
+        process.join(30)
+    try:
+        there = audit_source(source, ledger.verifier_key, processes=1)
+        assert there.to_dict() == here.to_dict()
+        assert there.first_bad_index == TAMPERED
+    finally:
+        _start_one()  # a fresh pool for whatever runs next
