@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from ledger import gs1
@@ -53,9 +54,16 @@ def parse_time(text: object, field: str = "time") -> datetime:
     if not isinstance(text, str) or not _TIME.fullmatch(text):
         raise ValidationError("expected RFC 3339 UTC time like 2026-01-31T12:00:00Z", field=field)
     try:
-        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+        return _parse_utc(text)
     except ValueError as e:
         raise ValidationError(f"not a valid date/time: {e}", field=field) from e
+
+
+@lru_cache(maxsize=4096)
+def _parse_utc(text: str) -> datetime:
+    # The rules read an entry's times and the record windows several times per entry
+    # (about 7 parses an entry in an audit); datetimes are immutable, so share them.
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def format_time(moment: datetime) -> str:

@@ -87,6 +87,8 @@ def validate_gtin(text: object, *, field: str = "gtin") -> None:
     Raises:
         GS1Error: the GTIN is malformed; the message gives the expected check digit.
     """
+    if type(text) is str and text in _VALID_GTINS:  # few products, each in many events
+        return
     if not isinstance(text, str) or not _DIGITS.fullmatch(text):  # (1)
         raise GS1Error("a GTIN is 8, 12, 13 or 14 ASCII digits", field=field)
     if len(text) not in GTIN_LENGTHS:  # (2)
@@ -94,6 +96,12 @@ def validate_gtin(text: object, *, field: str = "gtin") -> None:
     expected = gtin_check_digit(text[:-1])  # (3)
     if int(text[-1]) != expected:
         raise GS1Error(f"check digit is {text[-1]}, expected {expected}", field=field)
+    if len(_VALID_GTINS) < 65536:
+        _VALID_GTINS.add(text)
+
+
+#: GTINs `validate_gtin` has accepted (bounded): str values only, so no lookalike type
+_VALID_GTINS: set[str] = set()
 
 
 def normalize_gtin(text: str, *, field: str = "gtin") -> str:

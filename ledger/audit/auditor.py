@@ -34,10 +34,10 @@ from typing import Any, Protocol
 
 from ledger import codec, merkle, note
 from ledger.audit.bundle import Bundle
+from ledger.audit.checkpoints import check_checkpoints
 from ledger.audit.replay import (
     AuditReport,
     Progress,
-    _check_checkpoints,
     _check_log_key,
     _check_signatures,
     _expect_rows,
@@ -46,6 +46,7 @@ from ledger.audit.replay import (
     audit_source,
 )
 from ledger.audit.witness import ROLLBACK, Seen, check_consistent, refuse_rollback
+from ledger.audit.workers import parse_leaves
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, SplitViewError, ValidationError
 from ledger.merkle import Subtree
@@ -264,7 +265,7 @@ def follow(
     _check_signatures(report, replay.signatures, workers)
     _check_log_key(report, replay.state, note.Verifier.from_text(log_key))
     stored = [StoredCheckpoint(new.size, new.root, seen.note, "")] if new.size else []
-    _check_checkpoints(report, stored, [], note.Verifier.from_text(log_key), replay.roots)
+    check_checkpoints(report, stored, [], note.Verifier.from_text(log_key), replay.roots)
     report.entries = replay.size - (previous.seen.checkpoint.size if previous else 0)
     report.checkpoints = 1
     if not report.ok:  # (4)
@@ -286,8 +287,10 @@ def _replay_new(
         end = min(size, start + CHUNK)
         rows = source.entries_at(start, end, size)
         _expect_rows(report, rows, start, end)
-        for row in rows:
-            _replay_entry(report, replay, row, None, {size})
+        for row, leaf in zip(
+            rows, parse_leaves([r.leaf for r in rows], replay.origin), strict=True
+        ):
+            _replay_entry(report, replay, row, leaf, None, {size})
         if progress:
             progress(end, size)
         if replay.size != end:

@@ -13,16 +13,28 @@ from ledger.events import Event
 from ledger.map.commit import root_of
 from ledger.map.heads import HeadTracker
 from ledger.map.proof import MapProofError
-from ledger.map.trie import Trie
+from ledger.map.trie import Head, Trie
 from ledger.note import Checkpoint
 from ledger.rules.state import State
 
 
 class MapReplay:
-    """The map of a log, built entry by entry in log order."""
+    """The map of a log, built entry by entry in log order.
+
+    New heads wait in a dict until a root is asked for: most entries move an actor's
+    head that the next entries move again, so the trie takes each key once per root
+    instead of once per entry (the canonical trie does not depend on the order of its
+    updates, and reads see the waiting heads first).
+    """
 
     def __init__(self) -> None:
         self.trie = Trie()
+        self._waiting: dict[bytes, Head] = {}
+
+    def get(self, key: bytes) -> Head | None:
+        """The head of ``key`` after the entries added so far (None: not in the map)."""
+        head = self._waiting.get(key)
+        return head if head is not None else self.trie.get(key)
 
     def add(self, index: int, leaf_hash: bytes, event: Event, state: State) -> None:
         """The entry at ``index`` (``state``: the replayed state after it) holds ``event``."""
@@ -31,13 +43,15 @@ class MapReplay:
             record = state.authorizations.get(authorization)
             return None if record is None else record.partner
 
-        tracker = HeadTracker(self.trie.get, partner_of)
+        tracker = HeadTracker(self.get, partner_of)
         tracker.add(index, leaf_hash, event)
-        for key, head in tracker.changes.items():
-            self.trie.set(key, head)
+        self._waiting.update(tracker.changes)
 
     def root(self) -> bytes:
         """The map root after the entries added so far."""
+        for key, head in self._waiting.items():
+            self.trie.set(key, head)
+        self._waiting.clear()
         return self.trie.root()
 
 

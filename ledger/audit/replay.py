@@ -27,78 +27,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from ledger import codec, crypto, entry, merkle, note, rules
-from ledger.audit.maproot import MapReplay, check_roots
+from ledger.audit import workers as workers_mod
+from ledger.audit.checkpoints import check_checkpoints as _check_checkpoints
+from ledger.audit.checkpoints import check_map_roots as _check_map_roots
+from ledger.audit.maproot import MapReplay
+from ledger.audit.report import AuditReport as AuditReport  # re-exported: its old home
+from ledger.audit.report import Finding as Finding
 from ledger.errors import LedgerError
 from ledger.merkle import Subtree
 from ledger.rules.registry import log_key
 from ledger.rules.state import State
 from ledger.stored import StoredCheckpoint, StoredEntry
-from ledger.verify.batchverify import bad_event_signatures, start_event_signatures
+from ledger.verify.batchverify import bad_event_signatures
 
 CHUNK = 2000
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing that does not check out: a stable code, a message, where and why."""
-
-    code: str
-    message: str
-    index: int | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the finding as plain JSON-ready data."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "index": self.index,
-            "evidence": self.evidence,
-        }
-
-
-@dataclass
-class AuditReport:
-    """Everything the audit found; truthy when the log checks out."""
-
-    entries: int = 0
-    checkpoints: int = 0
-    findings: list[Finding] = field(default_factory=list)
-    #: first index of the earliest range that disagreeing checkpoint roots implicate
-    suspect_from: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing was found."""
-        return not self.findings
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    @property
-    def first_bad_index(self) -> int | None:
-        """The lowest index a finding names (see the module docstring)."""
-        exact = [f.index for f in self.findings if f.index is not None]
-        return min(exact) if exact else self.suspect_from
-
-    def add(self, code: str, message: str, index: int | None = None, **evidence: Any) -> None:
-        """Record a finding."""
-        self.findings.append(Finding(code, message, index, evidence))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the report as plain JSON-ready data."""
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "checkpoints": self.checkpoints,
-            "first_bad_index": self.first_bad_index,
-            "findings": [f.to_dict() for f in self.findings],
-        }
 
 
 @dataclass
@@ -120,6 +67,8 @@ class _Replay:
     #: the map of heads, recomputed, and its root at each watched size
     heads: MapReplay = field(default_factory=MapReplay)
     map_roots: dict[int, bytes] = field(default_factory=dict)
+    #: worker processes parsing and verifying ahead (ledger.audit.workers; 0: none)
+    processes: int = 0
 
 
 class AuditSource(Protocol):
@@ -149,8 +98,16 @@ def audit_source(
     trusted: Sequence[str] = (),
     workers: int | None = None,
     progress: Progress | None = None,
+    processes: int | None = None,
 ) -> AuditReport:
-    """Audit any `AuditSource`; checks what the source keeps (a store's: ledger.service.audit)."""
+    """Audit any `AuditSource`; checks what the source keeps (a store's: ledger.service.audit).
+
+    ``workers``: verify threads; ``processes``: worker processes that parse leaves and
+    verify signatures ahead of the replay (`ledger.audit.workers.process_count`: by
+    default one per core for logs of `PROCESSES_FROM` entries or more while a core is
+    idle; 0: none).
+    The report is the same either way.
+    """
     report = AuditReport()
     size, chain = source.head()
     verifier = note.Verifier.from_text(verifier_key)
@@ -159,18 +116,29 @@ def audit_source(
     watched = {c.size for c in checkpoints} | {cp.size for cp, _ in kept}
     replay = _Replay(origin=verifier.name)
     total = max([size, *watched]) if watched else size
-    for start in range(0, max(total, 1), CHUNK):
+    wanted_processes = workers_mod.process_count(total, processes)
+    workers_mod.warm(wanted_processes)
+    starts = range(0, max(total, 1), CHUNK)
+
+    def fetch(start: int) -> tuple[list[StoredEntry], Callable[[], list[workers_mod.Parsed]]]:
+        # read a chunk and start parsing its leaves on the worker processes once they
+        # are up (until then, on this thread when the chunk replays)
         rows = source.entries(start, start + CHUNK)
+        replay.processes = wanted_processes if workers_mod.ready(wanted_processes) else 0
+        return rows, workers_mod.start_parse(
+            [r.leaf for r in rows], replay.origin, replay.processes
+        )
+
+    ahead = fetch(0)
+    for k, start in enumerate(starts):
+        rows, parsing = ahead
+        if k + 1 < len(starts):
+            ahead = fetch(starts[k + 1])  # parsed while this chunk replays
         _expect_rows(report, rows, start, min(total, start + CHUNK))
-        wanted = [
-            s
-            for i in range(start, start + CHUNK)
-            for s in merkle.subtrees_completed_by(i)
-            if s.level
-        ]
+        wanted = _completed_nodes(start, start + CHUNK)
         stored_nodes = source.nodes(wanted)
-        for row in rows:
-            _replay_entry(report, replay, row, stored_nodes, watched)
+        for row, leaf in zip(rows, parsing(), strict=True):
+            _replay_entry(report, replay, row, leaf, stored_nodes, watched)
         _verify_ahead(replay, workers)
         if progress:
             progress(min(replay.size, total), total)
@@ -225,6 +193,7 @@ def _replay_entry(
     report: AuditReport,
     replay: _Replay,
     row: StoredEntry,
+    leaf: workers_mod.Parsed,
     stored_nodes: dict[Subtree, bytes] | None,
     watched: set[int],
 ) -> None:
@@ -242,24 +211,39 @@ def _replay_entry(
             stored=row.chain.hex(),
             expected=replay.chain.hex(),
         )
-    _replay_rules(report, replay, row, index, leaf_hash)  # (1), (4), (6)
-    for sub in merkle.subtrees_completed_by(index):  # (5)
-        value = (
-            leaf_hash
-            if sub.level == 0
-            else merkle.node_hash(
-                replay.frontier.pop(Subtree(sub.level - 1, sub.start)),
-                replay.frontier.pop(Subtree(sub.level - 1, sub.start + (1 << (sub.level - 1)))),
-            )
-        )
-        replay.frontier[sub] = value
-        if sub.level > 0 and stored_nodes is not None and stored_nodes.get(sub) != value:
+    _replay_rules(report, replay, row, leaf, index, leaf_hash)  # (1), (4), (6)
+    # (5) the perfect subtrees this leaf completes (merkle.subtrees_completed_by), each
+    # the hash of its two halves on the frontier, against the stored node
+    frontier, size, level = replay.frontier, index + 1, 1
+    frontier[Subtree(0, index)] = value = leaf_hash
+    while size % (1 << level) == 0:
+        first = size - (1 << level)
+        left = frontier.pop(Subtree(level - 1, first))
+        del frontier[Subtree(level - 1, first + (1 << (level - 1)))]  # == value
+        sub = Subtree(level, first)
+        frontier[sub] = value = merkle.node_hash(left, value)
+        if stored_nodes is not None and stored_nodes.get(sub) != value:
             report.add("node", f"stored Merkle node {sub} does not match", index)
+        level += 1
     replay.size += 1
     if replay.size in watched:
         pieces = merkle.range_subtrees(0, replay.size)
         replay.roots[replay.size] = merkle.range_root([replay.frontier[p] for p in pieces])
         replay.map_roots[replay.size] = replay.heads.root()
+
+
+def _completed_nodes(start: int, end: int) -> list[Subtree]:
+    """The subtrees above the leaves that the leaves ``start <= i < end`` complete (those
+    whose last leaf is among them: what `merkle.subtrees_completed_by` gives, level 0 left
+    out), level by level."""
+    out: list[Subtree] = []
+    level = 1
+    while (1 << level) <= end:
+        width = 1 << level
+        last = -(-(start + 1) // width) * width  # the first subtree end past start
+        out.extend(Subtree(level, e - width) for e in range(last, end + 1, width))
+        level += 1
+    return out
 
 
 def _check_stored_values(report: AuditReport, row: StoredEntry, leaf_hash: bytes) -> None:
@@ -268,12 +252,16 @@ def _check_stored_values(report: AuditReport, row: StoredEntry, leaf_hash: bytes
 
 
 def _replay_rules(
-    report: AuditReport, replay: _Replay, row: StoredEntry, index: int, leaf_hash: bytes
+    report: AuditReport,
+    replay: _Replay,
+    row: StoredEntry,
+    leaf: workers_mod.Parsed,
+    index: int,
+    leaf_hash: bytes,
 ) -> None:
-    try:
-        leaf = entry.Leaf.from_bytes(row.leaf, replay.origin)
-    except LedgerError as e:
-        report.add("leaf", f"leaf bytes do not parse: {e}", index)
+    # the leaf was parsed from row.leaf (ledger.audit.workers.parse_leaves), or refused
+    if isinstance(leaf, str):
+        report.add("leaf", f"leaf bytes do not parse: {leaf}", index)
         return
     signed = leaf.signed
     event = signed.event
@@ -311,7 +299,9 @@ def _verify_ahead(replay: _Replay, workers: int | None) -> None:
     """Hand the signatures collected so far to the verify threads (step 7), which check
     them while this thread replays the next chunk; `audit_source` waits at the end."""
     if replay.signatures:
-        replay.verifying.append(start_event_signatures(replay.signatures, workers))
+        replay.verifying.append(
+            workers_mod.start_verify(replay.signatures, replay.processes, workers)
+        )
         replay.signatures = []
 
 
@@ -321,91 +311,6 @@ def _check_signatures(
     # libsodium without the GIL, on one thread per core (ledger.verify.batchverify).
     for index in bad_event_signatures(items, workers):
         report.add("signature", "the event signature does not verify", index)
-
-
-def _check_checkpoints(
-    report: AuditReport,
-    stored: Sequence[StoredCheckpoint],
-    kept: Sequence[tuple[note.Checkpoint, str]],
-    verifier: note.Verifier,
-    roots: dict[int, bytes],
-) -> None:
-    suspects = []
-    good = 0  # the largest size up to which a checkpoint matched
-    for cp in stored:
-        try:
-            signed = note.verify_checkpoint(cp.note, verifier)
-        except LedgerError as e:
-            report.add(
-                "checkpoint-signature", f"checkpoint {cp.size} does not verify: {e}", size=cp.size
-            )
-            continue
-        if signed.size != cp.size or signed.root != cp.root:
-            report.add(
-                "checkpoint-columns",
-                f"checkpoint {cp.size} columns differ from its note",
-                size=cp.size,
-            )
-        if roots.get(cp.size) == signed.root:
-            good = cp.size
-        else:
-            report.add(
-                "checkpoint-root",
-                f"the log does not match its checkpoint {cp.size}",
-                size=cp.size,
-                checkpoint=cp.note,
-            )
-            suspects.append(good)
-    suspects.extend(_check_trusted(report, kept, roots))
-    if suspects:
-        report.suspect_from = min(suspects)
-
-
-def _check_map_roots(
-    report: AuditReport,
-    stored: Sequence[StoredCheckpoint],
-    kept: Sequence[tuple[note.Checkpoint, str]],
-    verifier: note.Verifier,
-    roots: dict[int, bytes],
-) -> None:
-    """(6) every map root a checkpoint signs, stored or kept outside the database (a
-    trusted one a server showed a client), is the one the replay gives at its size."""
-    signed = [cp for cp, _ in kept]
-    for cp in stored:
-        try:
-            signed.append(note.verify_checkpoint(cp.note, verifier))
-        except LedgerError:
-            continue  # reported by _check_checkpoints
-    for code, size, message in check_roots(signed, roots):
-        report.add(code, message, size=size)
-
-
-def _check_trusted(
-    report: AuditReport, kept: Sequence[tuple[note.Checkpoint, str]], roots: dict[int, bytes]
-) -> list[int]:
-    """Compare trusted checkpoints; return where each disagreement's range starts."""
-    suspects, good = [], 0
-    for cp, text in sorted(kept, key=lambda pair: pair[0].size):
-        if cp.size not in roots:
-            report.add(
-                "truncated",
-                f"the log is shorter than a trusted checkpoint of size {cp.size}",
-                size=cp.size,
-                checkpoint=text,
-            )
-            suspects.append(max(roots, default=0))
-        elif roots[cp.size] != cp.root:
-            report.add(
-                "trusted-checkpoint",
-                f"the log does not match a trusted checkpoint at size {cp.size}",
-                size=cp.size,
-                checkpoint=text,
-                recomputed_root=roots[cp.size].hex(),
-            )
-            suspects.append(good)
-        else:
-            good = cp.size
-    return suspects
 
 
 def _check_head(report: AuditReport, size: int, chain: bytes | None, replay: _Replay) -> None:
