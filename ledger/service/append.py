@@ -9,8 +9,11 @@
    checkpoint signed by the operator's key, or nothing is.
 
 A refused event refuses its whole batch, with the error's ``field`` prefixed by the
-event's position (``events[3].prev``). `Appender` is built by `ledger.service.ledger.Ledger`
-and handed to the services that write (claims, reports, EPCIS capture).
+event's position (``events[3].prev``). `Appender.append_each` is the same path for a
+group of independent single appends (ledger.service.groupcommit): one transaction and
+one checkpoint, but each event judged alone, a refused one left out with its own error.
+`Appender` is built by `ledger.service.ledger.Ledger` and handed to the services that
+write (claims, reports, EPCIS capture).
 """
 
 from __future__ import annotations
