@@ -226,3 +226,54 @@ def test_a_failed_group_fails_every_caller_and_writes_nothing(
     retried = [ledger.append(s) for s in events[1:]]
     assert not any(r.receipts[0].duplicate for r in retried)
     assert ledger.audit().ok
+
+
+def test_concurrent_posts_get_their_own_answers(world: LedgerWorld) -> None:
+    """``POST /v1/entries`` at once: each good event 201 with its own index and a
+    checkpoint including it; a forged one its own problem; of a unit commissioned twice
+    at once exactly one lands; the log holds exactly the acknowledged events."""
+    import asyncio
+
+    import httpx
+
+    from api.app import create_app
+    from ledger.service.settings import Settings
+
+    ledger = world.ledger
+    env = {"PROVENANCE_RATE": "1000", "PROVENANCE_BAD_SIGNATURES": "1000"}
+    app = create_app(Settings.from_env(env), ledger=ledger)
+    start = ledger.head().size
+    good = [_commission(world, f"HTTP-{n}") for n in range(12)]
+    forged = _forged(_commission(world, "HTTP-FORGED"))
+    twin = _commission(world, "HTTP-0", time="2026-11-28T12:00:01Z")
+    posted = [*good, forged, twin]
+
+    async def main() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return list(
+                await asyncio.gather(
+                    *(client.post("/v1/entries", json=s.to_dict()) for s in posted)
+                )
+            )
+
+    answers = asyncio.run(main())
+    by_event = dict(zip(posted, answers, strict=True))
+    refused = by_event[forged]
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "bad-signature"
+    # good[0] and its twin race for one unit: one lands, the other is refused alone
+    pair = sorted(
+        (r.status_code, r.headers["content-type"]) for r in (by_event[good[0]], by_event[twin])
+    )
+    assert pair[0][0] == 201 and pair[1][0] == 422  # unit-exists
+    assert pair[1][1].startswith("application/problem+json")
+    landed = [r.json() for r in answers if r.status_code == 201]
+    assert len(landed) == 12
+    indexes = [a["receipts"][0]["index"] for a in landed]
+    assert sorted(indexes) == list(range(start, start + 12))
+    for a in landed:
+        assert int(a["checkpoint"].split("\n")[1]) == a["size"] > a["receipts"][0]["index"]
+    assert ledger.head().size == start + 12
+    assert ledger.audit().ok
