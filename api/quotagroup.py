@@ -64,8 +64,10 @@ class TakeGroups:
                 for (_, _, done), wait in zip(group, waits, strict=True):
                     if not done.done():
                         done.set_result(wait)
-        finally:
+        finally:  # normally nothing is left; if cancelled (the loop stopping), drop it all
             self._running.discard(key)
+            for _, _, done in self._queued.pop(key, []):
+                done.cancel()
 
 
 async def _settle(group: list[tuple[float, bool, asyncio.Future[float]]], run: Take) -> list[float]:

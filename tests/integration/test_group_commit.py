@@ -277,3 +277,22 @@ def test_concurrent_posts_get_their_own_answers(world: LedgerWorld) -> None:
         assert int(a["checkpoint"].split("\n")[1]) == a["size"] > a["receipts"][0]["index"]
     assert ledger.head().size == start + 12
     assert ledger.audit().ok
+
+
+def test_a_long_queue_goes_in_groups_of_at_most_max_group(
+    world: LedgerWorld, pool: ThreadPoolExecutor
+) -> None:
+    groups = GroupCommitter(world.ledger.appender, max_group=2)
+    gate = _Gate(groups)
+    events = [_commission(world, f"CAP-{n}") for n in range(6)]
+    lead = pool.submit(groups.append, events[0])
+    assert gate.entered.wait(10)
+    others = [pool.submit(groups.append, s) for s in events[1:]]
+    deadline = time.monotonic() + 10
+    while groups.queued() < 5 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    gate.release.set()
+    receipts = [f.result(30).receipts[0] for f in [lead, *others]]
+    assert gate.sizes == [1, 2, 2, 1]  # each next leader takes at most two
+    assert len({r.index for r in receipts}) == 6 and not any(r.duplicate for r in receipts)
+    assert groups.groups == 4 and groups.events == 6
