@@ -26,12 +26,13 @@ import functools
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from api.quotagroup import TakeGroups
 from api.ratelimit import Clock, Limiter, make_limiter
 from ledger import codec
 from ledger.entry import SignedEvent
@@ -101,6 +102,7 @@ class WriteQuota:
         self.rate_per_minute = rate_per_minute
         self.burst = burst
         self.clock = clock
+        self._groups = TakeGroups()
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> WriteQuota:
@@ -139,16 +141,21 @@ class WriteQuota:
                 await self.limiter.spend(bucket, cost)
                 return None
             return await self.limiter.acquire(bucket, cost)
-        call = functools.partial(
-            ledger.take_write_tokens,
-            actor,
-            cost,
-            self.rate_per_minute / 60,
-            self.burst,
-            self.clock(),
-            force,
-        )
-        wait = await run_in_threadpool(call)
+
+        def run(cost: float, force: bool) -> Awaitable[float]:
+            call = functools.partial(
+                ledger.take_write_tokens,
+                actor,
+                cost,
+                self.rate_per_minute / 60,
+                self.burst,
+                self.clock(),
+                force,
+            )
+            return run_in_threadpool(call)
+
+        # concurrent takes of one bucket share a transaction (api.quotagroup)
+        wait = await self._groups.take((ledger.config.name, actor), cost, force, run)
         return max(1, math.ceil(wait)) if wait > 0 else None
 
     async def admit(self, ledger: Ledger, events: Sequence[SignedEvent]) -> Admission:

@@ -15,6 +15,12 @@ Baseline: the all-core libsodium verify rate, measured right before and right af
 the appends (the better of the two). These are the service's own rates, the ceiling of
 the HTTP ingest figure (bench.ingest), which carries issue 9's target; here they are
 details without a target.
+
+Concurrent single appends (``append/service/{db}/commission/single-concurrent``):
+2,000 (quick) or 5,000 commissions, each its own `Ledger.append` call, from `THREADS`
+threads at once, so that group commit (ledger.service.groupcommit) gathers them into
+shared transactions and checkpoints; 100 untimed first. Target: >= 0.1 x the verify rate
+(issue 20). Batch 1 above is the same events one after another, no concurrency.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import cProfile
 import pstats
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +44,9 @@ from tests.rules_factories import NOW
 
 FULL = {1000: 5000, 100: 5000, 1: 1000}
 QUICK = {1000: 2000, 1: 200}
+#: concurrent callers of the single-append figure (group commit), and its target
+THREADS = 32
+SINGLE_TARGET = 0.1
 
 
 def open_ledger(url: str, base: Sequence[SignedEvent]) -> Ledger:
@@ -115,6 +125,42 @@ def append_rates(
     return rates
 
 
+def concurrent_singles(
+    target: Any, base: Sequence[SignedEvent], events: Sequence[SignedEvent], threads: int
+) -> float:
+    """Single appends per second (`Ledger.append`, so group commit) from ``threads``
+    concurrent callers, on a fresh database of ``target``; the head is checked after."""
+    ledger = open_ledger(target.fresh("G1"), base)
+    try:
+        warm, timed = events[:100], events[100:]
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(ledger.append, warm))
+            expected = ledger.head().size + len(timed)
+            start = time.perf_counter()
+            receipts = list(pool.map(ledger.append, timed))
+            seconds = time.perf_counter() - start
+        if ledger.head().size != expected or any(r.receipts[0].duplicate for r in receipts):
+            raise SystemExit(f"concurrent singles: head size is not {expected}")
+    finally:
+        ledger.close()
+    return len(timed) / seconds
+
+
+def single_figures(
+    targets: Sequence[Any], base: Sequence[SignedEvent], count: int, repeats: int, ceiling: float
+) -> list[Figure]:
+    """Concurrent single appends (group commit) on every target, over ``ceiling``."""
+    events = streams.commission_stream("G", 100 + count)
+    out = []
+    for target in targets:
+        name = f"append/service/{target.name}/commission/single-concurrent"
+        runs = [concurrent_singles(target, base, events, THREADS) for _ in range(repeats)]
+        shown = " ".join(f"{r:,.0f}" for r in runs)
+        print(f"  {name}: {shown} /s ({count:,} events, {THREADS} threads)")
+        out.append(Figure.ratio_at_least(name, max(runs), "appends/s", ceiling, SINGLE_TARGET))
+    return out
+
+
 def open_targets(run: Run) -> list[Any]:
     """SQLite always; PostgreSQL when the run's server answers."""
     targets: list[Any] = [SqliteTarget()]
@@ -132,10 +178,12 @@ def figures(run: Run) -> list[Figure]:
         before = baselines.verify_rate(run)
         rates = append_rates(targets, base, works, run.pick(1, 2))
         ceiling = max(before, baselines.verify_rate(run))
+        singles = single_figures(targets, base, run.pick(2000, 5000), run.pick(1, 2), ceiling)
     finally:
         for target in targets:
             target.close()
-    return [Figure.info(name, rate, "appends/s", ceiling) for name, rate in rates.items()]
+    out = [Figure.info(name, rate, "appends/s", ceiling) for name, rate in rates.items()]
+    return out + singles
 
 
 def profile(batch: int, count: int) -> None:

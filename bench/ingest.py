@@ -11,10 +11,12 @@ verifies every signature and commits durably before it answers (as in production
 Baseline: the all-core libsodium verify rate, measured right before and right after each
 configuration (the better of the two). Target: ingest >= 0.35 x that rate.
 
-Latency (figure 2): the same server (SQLite, 1 worker) under a steady closed-loop load
-of 4 clients posting batches of 100: each event's latency is its request's time from
-send to the receipt with a signed checkpoint including it. Reported: p50, p99 (target
-< 100 ms) and the load they were measured at, as a ratio of the ingest target load.
+Single events (figure 1, ``ingest/http/{sqlite,postgresql}/single-events``): 1,500
+(quick) or 4,000 commissions posted one per request to ``POST /v1/entries`` by `CLIENTS`
+concurrent clients, 1 worker: group commit (ledger.service.groupcommit) gathers them
+into shared transactions. Same checks, same baseline; target >= 0.1 x the verify rate.
+
+Latency (figure 2) lives in bench.latency.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ from ledger.service.ledger import LogConfig
 from tests.factories import LOG_SEED, key
 
 RATE_TARGET = 0.35
+#: single events, concurrent (group commit): over the all-core verify rate (issue 20)
+SINGLE_TARGET = 0.1
+BATCH, SINGLE = "/v1/entries:batch", "/v1/entries"
+#: concurrent single-event clients (each its own keep-alive connection)
+CLIENTS = 32
 P99_TARGET_MS = 100.0
 CONFIG = LogConfig(origin=streams.ORIGIN, operator_key=key(1), log_key=key(LOG_SEED))
 
@@ -61,7 +68,7 @@ class Load:
     errors: list[str] = field(default_factory=list)
 
 
-def _client(url: str, work: list[bytes], lock: threading.Lock, load: Load) -> None:
+def _client(url: str, work: list[bytes], lock: threading.Lock, load: Load, path: str) -> None:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=120)
     headers = {"Content-Type": "application/json"}
@@ -72,7 +79,7 @@ def _client(url: str, work: list[bytes], lock: threading.Lock, load: Load) -> No
                     return
                 body = work.pop()
             start = time.perf_counter()
-            conn.request("POST", "/v1/entries:batch", body, headers)
+            conn.request("POST", path, body, headers)
             response = conn.getresponse()
             data = response.read()
             took = (time.perf_counter() - start) * 1000
@@ -101,13 +108,15 @@ def _check(status: int, data: bytes, expected: int) -> str | None:
     return None
 
 
-def post_all(url: str, work: Sequence[bytes], clients: int) -> Load:
-    """Post every body with ``clients`` threads; return what happened (raises on errors)."""
+def post_all(url: str, work: Sequence[bytes], clients: int, path: str = BATCH) -> Load:
+    """Post every body to ``path`` with ``clients`` threads, each as fast as answered;
+    return what happened (raises on errors)."""
     queue = list(reversed(work))
     lock = threading.Lock()
     load = Load()
     threads = [
-        threading.Thread(target=_client, args=(url, queue, lock, load)) for _ in range(clients)
+        threading.Thread(target=_client, args=(url, queue, lock, load, path))
+        for _ in range(clients)
     ]
     start = time.perf_counter()
     for thread in threads:
@@ -142,8 +151,31 @@ def _ingest_once(target: Any, workers: int, count: int, batch: int) -> float:
     return load.events / load.seconds
 
 
+def single_bodies(events: Sequence[SignedEvent]) -> list[bytes]:
+    """One ``POST /v1/entries`` body per event (encoded before timing)."""
+    return [json.dumps(s.to_dict()).encode() for s in events]
+
+
+def single_rate(target: Any, count: int) -> float:
+    """Single events per second through ``POST /v1/entries`` (group commit) from
+    `CLIENTS` concurrent clients, 1 worker, on a fresh database of ``target``."""
+    base = streams.base_events(streams.base_world())
+    url = target.fresh("singles")
+    open_ledger(url, base).close()
+    now = format_time(datetime.now(UTC))
+    warm = single_bodies(streams.commission_stream("WS", 200, now))
+    timed = single_bodies(streams.commission_stream("S", count, now))
+    with serve(url, CONFIG, 1) as server:
+        post_all(server, warm, CLIENTS, SINGLE)
+        load = post_all(server, timed, CLIENTS, SINGLE)
+    if load.events != count:
+        raise SystemExit(f"single events: {load.events} of {count} accepted")
+    return load.events / load.seconds
+
+
 def figures(run: Run) -> list[Figure]:
-    """Ingest rates (SQLite/PostgreSQL x 1/2 workers) over the verify rate around each."""
+    """Ingest rates (SQLite/PostgreSQL x 1/2 workers, batches of 1,000; and single events
+    from concurrent clients, 1 worker) over the verify rate around each."""
     count = run.pick(4000, 10_000)
     out = []
     targets = open_targets(run)
@@ -156,36 +188,13 @@ def figures(run: Run) -> list[Figure]:
                 name = f"ingest/http/{target.name}/{workers}-worker{'s' if workers > 1 else ''}"
                 print(f"  {name}: {rate:,.0f} events/s (verify all cores {ceiling:,.0f}/s)")
                 out.append(Figure.ratio_at_least(name, rate, "events/s", ceiling, RATE_TARGET))
+            before = baselines.verify_rate(run)
+            rate = single_rate(target, run.pick(1500, 4000))
+            ceiling = max(before, baselines.verify_rate(run))
+            name = f"ingest/http/{target.name}/single-events"
+            print(f"  {name}: {rate:,.0f} events/s (verify all cores {ceiling:,.0f}/s)")
+            out.append(Figure.ratio_at_least(name, rate, "events/s", ceiling, SINGLE_TARGET))
     finally:
         for target in targets:
             target.close()
     return out
-
-
-def latency_figures(run: Run) -> list[Figure]:
-    """Append-to-checkpoint latency, p50 and p99, under a steady load (SQLite, 1 worker)."""
-    targets = open_targets(run)[:1]
-    try:
-        base = streams.base_events(streams.base_world())
-        url = targets[0].fresh("latency")
-        open_ledger(url, base).close()
-        now = format_time(datetime.now(UTC))
-        count = run.pick(3000, 10_000)
-        warm = bodies(streams.commission_stream("W", 400, now), 100)
-        timed = bodies(streams.commission_stream("L", count, now), 100)
-        before = baselines.verify_rate(run)
-        with serve(url, CONFIG, 1) as server:
-            post_all(server, warm, 4)
-            load = post_all(server, timed, 4)
-        ceiling = max(before, baselines.verify_rate(run))
-    finally:
-        targets[0].close()
-    rate = load.events / load.seconds
-    p50, p99 = percentile(load.latencies_ms, 50), percentile(load.latencies_ms, 99)
-    print(f"  latency at {rate:,.0f} events/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    target_load = RATE_TARGET * ceiling
-    return [
-        Figure.info("latency/append-to-checkpoint/load", rate, "events/s", target_load),
-        Figure.info("latency/append-to-checkpoint/p50", p50, "ms"),
-        Figure.value_at_most("latency/append-to-checkpoint/p99", p99, "ms", P99_TARGET_MS),
-    ]

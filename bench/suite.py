@@ -32,7 +32,7 @@ from bench.figures import DEFAULT_PG_URL, Figure, Run, machine, table, write
 GROUPS: dict[str, str] = {
     "baselines": "bench.baselines:figures",
     "ingest": "bench.ingest:figures",
-    "latency": "bench.ingest:latency_figures",
+    "latency": "bench.latency:latency_figures",
     "resolver": "bench.resolver:figures",
     "proofs": "bench.proofs:figures",
     "audit": "bench.audit:figures",

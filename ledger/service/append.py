@@ -9,8 +9,11 @@
    checkpoint signed by the operator's key, or nothing is.
 
 A refused event refuses its whole batch, with the error's ``field`` prefixed by the
-event's position (``events[3].prev``). `Appender` is built by `ledger.service.ledger.Ledger`
-and handed to the services that write (claims, reports, EPCIS capture).
+event's position (``events[3].prev``). `Appender.append_each` is the same path for a
+group of independent single appends (ledger.service.groupcommit): one transaction and
+one checkpoint, but each event judged alone, a refused one left out with its own error.
+`Appender` is built by `ledger.service.ledger.Ledger` and handed to the services that
+write (claims, reports, EPCIS capture).
 """
 
 from __future__ import annotations
@@ -76,6 +79,16 @@ class BatchReceipt:
             "size": self.size,
             "checkpoint": self.checkpoint,
         }
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    """What `Appender.append_each` did: per event, in order, its receipt or its refusal,
+    and the checkpoint (of tree ``size``) that covers every receipt."""
+
+    outcomes: tuple[Receipt | LedgerError, ...]
+    size: int
+    checkpoint: str
 
 
 class Appender:
@@ -165,6 +178,54 @@ class Appender:
             self._on_commit(receipt)
         return receipt
 
+    def append_each(self, items: Sequence[SignedEvent]) -> GroupOutcome:
+        """Append events whose fates are independent (group commit,
+        ledger.service.groupcommit): in order, in one transaction under one checkpoint.
+
+        Each event is read against this log, verified and judged by the rules on its own,
+        exactly as a batch of one would be (its error's field carries no ``events[i]``
+        prefix); a refused event is left out with its own error and the others land.
+        An event already in the log, or earlier in ``items``, gets a duplicate receipt.
+        ``on_commit`` runs once for the whole group after its commit, before this returns.
+
+        Raises:
+            ValidationError: an empty or oversized group.
+            KeyFormatError: the ledger is read-only.
+            StorageError: the database failed; nothing was written (for any event).
+        """
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise ValidationError(f"a batch holds 1 to {MAX_BATCH} events", field="events")
+        received = self._clock()
+        self.require_signer()
+        refused: dict[int, LedgerError] = {}
+        bound: dict[int, SignedEvent] = {}
+        for i, signed in enumerate(items):
+            try:
+                bound[i] = signed.for_log(self._origin)
+            except LedgerError as e:
+                refused[i] = e
+        known = self._store.public_keys(self._log, {s.key for s in bound.values()})
+        raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
+        jobs = [(i, s, raw[s.key]) for i, s in bound.items() if s.key in raw]
+        while jobs:  # one pass on every core; another after each bad one (rare)
+            bad = first_bad_signature(jobs)
+            if bad is None:
+                break
+            refused[bad[0]] = bad[1]
+            jobs = [job for job in jobs if job[0] > bad[0]]
+        positions = [i for i in bound if i not in refused]
+        judged: dict[int, LedgerError] = {}
+        with self._store.writer(self._log) as tx:
+            receipt = self._append_locked(
+                tx, [bound[i] for i in positions], received, known, judged
+            )
+        refused.update((positions[j], e) for j, e in judged.items())
+        landed = iter(receipt.receipts)
+        outcomes = tuple(refused[i] if i in refused else next(landed) for i in range(len(items)))
+        if self._on_commit is not None and receipt.receipts:  # committed; not acknowledged
+            self._on_commit(receipt)
+        return GroupOutcome(outcomes, receipt.size, receipt.checkpoint)
+
     def _verify_known(self, items: Sequence[SignedEvent]) -> dict[str, str]:
         known = self._store.public_keys(self._log, {s.key for s in items})
         raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
@@ -175,8 +236,16 @@ class Appender:
         return known
 
     def _append_locked(
-        self, tx: WriteTx, items: Sequence[SignedEvent], received: datetime, known: dict[str, str]
+        self,
+        tx: WriteTx,
+        items: Sequence[SignedEvent],
+        received: datetime,
+        known: dict[str, str],
+        refused: dict[int, LedgerError] | None = None,
     ) -> BatchReceipt:
+        """Write ``items`` under the lock. A refusal refuses all (raised, located) unless
+        ``refused`` is given: then it is kept there by position and the event left out
+        (its receipt too: the receipts are those of the events that landed, in order)."""
         head = tx.lock_head()
         existing = tx.find_event_hashes([s.hash for s in items])
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
@@ -199,7 +268,10 @@ class Appender:
                     _forget_head(state, signed)
                 new = _accept(state, signed, tree.size, received, known)
             except LedgerError as e:
-                raise _locate(e, i, len(items)) from None
+                if refused is None:
+                    raise _locate(e, i, len(items)) from None
+                refused[i] = e
+                continue
             state.apply(new)
             records.extend(new)
             leaf = Leaf.build(signed, received)

@@ -55,6 +55,7 @@ from ledger.service.claims import ClaimService
 from ledger.service.cosigning import CosigningService
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
+from ledger.service.groupcommit import GroupCommitter
 from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
 from ledger.service.policies import Policies
@@ -178,6 +179,8 @@ class Ledger:
             head = store.ensure_log(config.name, config.origin)
             self.log, self.origin = head.id, head.origin
         self._compose()
+        # one per ledger, shared with its per-request copies: they append as one group
+        self.groups = GroupCommitter(self.appender)
 
     def _check_keys(self, found: LogHead | None, config: LogConfig) -> None:
         """Refuse to run a log with keys that are not its own, before anything is written
@@ -381,8 +384,13 @@ class Ledger:
         return self.append_batch([entry.sign_event(event, key, log=self.origin)])
 
     def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
-        """Append one signed event (see `append_batch`)."""
-        return self.appender.append(signed, now)
+        """Append one signed event (see `append_batch`), by group commit
+        (ledger.service.groupcommit): concurrent single appends share one transaction and
+        one checkpoint, each judged alone; the receipt comes after the commit. An explicit
+        ``now`` (the time recorded as received) appends it alone."""
+        if now is not None:
+            return self.appender.append(signed, now)
+        return self.groups.append(signed)
 
     def append_batch(
         self, items: Sequence[SignedEvent], now: datetime | None = None
