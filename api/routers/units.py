@@ -83,6 +83,39 @@ async def get_unit_proof(request: Request, gtin: _ProofGtin, serial: _ProofSeria
     return PlainTextResponse(text, media_type=_PROOF_MEDIA_TYPE, headers=headers)
 
 
+async def _form_or_json(
+    request: Request, unit: gs1.UnitId, field: str | None
+) -> tuple[str | None, str]:
+    """Read a unit action's input: the page's form (its Origin and CSRF token checked
+    before anything is counted; ``field`` from it, if named, and its ``lang``), or a
+    JSON body ``{field: "..."}`` (``application/json``, else 415); then the rate limit.
+    Returns (the field's value, the page language).
+
+    Raises:
+        CsrfError: a forged form. ValidationError: a JSON body without ``field``.
+    """
+    context, csrf = ctx(request), guard(request)
+    if is_form(request):
+        csrf.check_origin(request)  # before the body is read
+        names = ("lang", FIELD, *((field,) if field else ()))
+        async with read_form(
+            request, max_files=0, max_fields=len(names) + 1, max_part_size=1024
+        ) as fields:
+            values = {k: fields.get(k) for k in names}
+        csrf.check_token(request, values[FIELD], unit.gtin, unit.serial)
+        await context.limit(request)
+        given = str(values[field] or "") if field else None
+        return given, str(values["lang"] or "en")
+    require_json(request)
+    await context.limit(request)
+    body = codec.parse(await json_body(request, CLAIM_BODY))
+    if field is None:
+        return None, "en"
+    if not isinstance(body, dict) or not isinstance(body.get(field), str):
+        raise ValidationError(f'expected {{"{field}": "..."}}', field=field)
+    return body[field], "en"
+
+
 @router.post(
     "/v1/units/{gtin}/{serial}/claim",
     tags=["signals"],
@@ -98,22 +131,9 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
     lockout counts it; a JSON claim must say ``application/json`` (else 415)."""
     context = ctx(request)
     form, csrf = is_form(request), guard(request)
-    if form:
-        csrf.check_origin(request)  # before the body is read
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
-    if form:
-        async with read_form(request, max_files=0, max_fields=4, max_part_size=1024) as fields:
-            values = {k: fields.get(k) for k in ("code", "lang", FIELD)}
-        csrf.check_token(request, values[FIELD], unit.gtin, unit.serial)
-        await context.limit(request)
-        code, lang = str(values["code"] or ""), str(values["lang"] or "en")
-    else:
-        require_json(request)
-        await context.limit(request)
-        body = codec.parse(await json_body(request, CLAIM_BODY))
-        if not isinstance(body, dict) or not isinstance(body.get("code"), str):
-            raise ValidationError('expected {"code": "..."}', field="code")
-        code, lang = body["code"], "en"
+    given, lang = await _form_or_json(request, unit, "code")
+    code = given or ""
     ledger = context.ledger_for_unit(unit.gtin)
     call = functools.partial(
         ledger.claims.claim, unit.gtin, unit.serial, code, client=daily_client(context, request)
@@ -174,26 +194,12 @@ async def consume(request: Request, gtin: str, serial: str) -> Response:
     form sends it in the owner's cookie (with the CSRF checks), a JSON client as
     ``{"owner_token": "..."}``. The rules refuse any token but the current owner's."""
     context = ctx(request)
-    form, csrf = is_form(request), guard(request)
-    if form:
-        csrf.check_origin(request)
+    form = is_form(request)
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
-    if form:
-        async with read_form(request, max_files=0, max_fields=3, max_part_size=1024) as fields:
-            values = {k: fields.get(k) for k in ("lang", FIELD)}
-        csrf.check_token(request, values[FIELD], unit.gtin, unit.serial)
-        await context.limit(request)
-        token, lang = (
-            request.cookies.get(owner_cookie(unit.gtin, unit.serial)) or "",
-            str(values["lang"] or "en"),
-        )
-    else:
-        require_json(request)
-        await context.limit(request)
-        body = codec.parse(await json_body(request, CLAIM_BODY))
-        if not isinstance(body, dict) or not isinstance(body.get("owner_token"), str):
-            raise ValidationError('expected {"owner_token": "..."}', field="owner_token")
-        token, lang = body["owner_token"], "en"
+    # the page's form sends the owner's cookie; a JSON client the token itself
+    given, lang = await _form_or_json(request, unit, None if form else "owner_token")
+    cookie = request.cookies.get(owner_cookie(unit.gtin, unit.serial))
+    token = (cookie if form else given) or ""
     ledger = context.ledger_for_unit(unit.gtin)
     call = functools.partial(ledger.claims.consume, unit.gtin, unit.serial, token)
     back = unit.path()

@@ -28,10 +28,9 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import TypeVar
 
-from ledger import crypto
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
-from ledger.verify.batchverify import start_event_signatures
+from ledger.verify.batchverify import Raw, bad_raw, start_event_signatures
 
 #: below this many entries starting the processes (0.2-2 s: each imports the ledger)
 #: costs more than they save, and the replay stays on this process as before
@@ -40,8 +39,6 @@ PROCESSES_FROM = 20_000
 #: a leaf as the replay gets it: parsed, or the text of the error that refused it
 Parsed = Leaf | str
 
-#: (index, raw public key, signing domain, message after it, signature)
-Raw = tuple[int, bytes, bytes, bytes, bytes]
 
 T = TypeVar("T")
 
@@ -99,17 +96,6 @@ def parse_leaves(leaves: Sequence[bytes], origin: str | None) -> list[Parsed]:
     return out
 
 
-def bad_signatures(items: Sequence[Raw]) -> list[int]:
-    """The indices whose signature does not verify, in the order given."""
-    bad = []
-    for index, public, domain, message, signature in items:
-        try:
-            crypto.verify(public, domain, message, signature)
-        except LedgerError:
-            bad.append(index)
-    return bad
-
-
 def start_parse(
     leaves: Sequence[bytes], origin: str | None, processes: int
 ) -> Callable[[], list[Parsed]]:
@@ -146,14 +132,14 @@ def start_verify(
     if not processes or not items:
         return start_event_signatures(items, threads)
     parts = _split(items, processes)
-    futures = _submit(bad_signatures, [(part,) for part in parts])
+    futures = _submit(bad_raw, [(part,) for part in parts])
     if futures is None:
         return start_event_signatures(items, threads)
 
     def wait() -> list[int]:
         found: list[int] = []
         for future, part in zip(futures, parts, strict=True):
-            bad: list[int] = _result(future, partial(bad_signatures, part))
+            bad: list[int] = _result(future, partial(bad_raw, part))
             found.extend(bad)
         return sorted(found)
 

@@ -62,7 +62,8 @@ def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
 Raw = tuple[int, bytes, bytes, bytes, bytes]
 
 
-def _bad_raw(items: Sequence[Raw]) -> list[int]:
+def bad_raw(items: Sequence[Raw]) -> list[int]:
+    """The indices of ``items`` whose signature does not verify, in the order given."""
     bad = []
     for index, public, domain, message, signature in items:
         try:
@@ -94,10 +95,10 @@ def start_event_signatures(
     global _pool
     count = threads or _threads()
     if len(items) < PARALLEL_FROM or count == 1:
-        bad = _bad_raw(items)
+        bad = bad_raw(items)
         return lambda: bad
     if _pool is None:
         _pool = ThreadPoolExecutor(_threads(), thread_name_prefix="verify")
     size = -(-len(items) // count)
-    futures = [_pool.submit(_bad_raw, items[i : i + size]) for i in range(0, len(items), size)]
+    futures = [_pool.submit(bad_raw, items[i : i + size]) for i in range(0, len(items), size)]
     return lambda: sorted(i for future in futures for i in future.result())

@@ -70,7 +70,7 @@ def _both(world: LedgerWorld, submitted: list[str]) -> AuditReport:
     here = audit_source(source, ledger.verifier_key, processes=0)
     assert submitted == []
     there = audit_source(source, ledger.verifier_key, processes=1)
-    assert submitted == ["parse_leaves", "bad_signatures"]
+    assert submitted == ["parse_leaves", "bad_raw"]
     assert there.to_dict() == here.to_dict()
     return there
 
