@@ -15,6 +15,7 @@ Layout (each module imports only those above it, none imports this package's
     context.py   `Context`, `signing_key` (signer and key checks), `check_time`, key helpers
     registry.py  genesis and the registry kinds (actors, keys and their recovery,
                  authorizations, products)
+    containers.py  the nesting of ``pack`` and ``unpack`` (units in cartons in pallets)
     custody.py   the unit kinds (commission and the custody state machine)
     check.py     the dispatch `check`
 
@@ -55,6 +56,7 @@ from ledger.rules.errors import (
     ActorExistsError,
     ActorRevokedError,
     AlreadyClaimedError,
+    AlreadyPackedError,
     AlreadyRevokedError,
     AlreadySoldError,
     AuthorizationExistsError,
@@ -64,6 +66,7 @@ from ledger.rules.errors import (
     CannotRevokeOperatorError,
     CompromisedInFutureError,
     CompromiseTooOldError,
+    ContainerCycleError,
     DecommissionedError,
     EmptyRotationError,
     EmptyScopeError,
@@ -86,6 +89,7 @@ from ledger.rules.errors import (
     NotCustodianError,
     NothingCompromisedError,
     NothingScopedError,
+    NotInsideError,
     NotOperatorError,
     NotProductOwnerError,
     NotRecipientError,
@@ -126,6 +130,7 @@ __all__ = [
     "ActorExistsError",
     "ActorRevokedError",
     "AlreadyClaimedError",
+    "AlreadyPackedError",
     "AlreadyRevokedError",
     "AlreadySoldError",
     "AuthorizationExistsError",
@@ -135,6 +140,7 @@ __all__ = [
     "CannotRevokeOperatorError",
     "CompromiseTooOldError",
     "CompromisedInFutureError",
+    "ContainerCycleError",
     "Context",
     "DecommissionedError",
     "EmptyRotationError",
@@ -156,6 +162,7 @@ __all__ = [
     "NotBrandError",
     "NotBrandOrOperatorError",
     "NotCustodianError",
+    "NotInsideError",
     "NotOperatorError",
     "NotProductOwnerError",
     "NotRecipientError",

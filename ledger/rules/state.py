@@ -149,6 +149,10 @@ class UnitRecord:
     seller: str | None = None
     sales: int = 0
     last_sold: str | None = None
+    #: the containers (SSCCs) the unit is packed in, outermost first (empty: loose);
+    #: ``container`` is the outermost, the one a clerk scans and hands on
+    containers: tuple[str, ...] = ()
+    container: str | None = None
 
     @property
     def sold_before(self) -> bool:

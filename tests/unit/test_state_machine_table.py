@@ -32,6 +32,7 @@ from ledger import gs1
 from ledger.errors import RuleError
 from ledger.events import parse_time
 from ledger.rules.state import UnitRecord
+from ledger.sscc import sscc_check_digit
 from tests.profiles import examples
 from tests.rules_factories import CLAIM_CODE, World, base, claim_commitment, event_hash
 
@@ -193,6 +194,11 @@ def apply_changes(model: UnitRecord, row: Row, actor: str, event: Any) -> UnitRe
         "1": 1,
     }
     for change in row.changes:
+        if change.field == "containers":  # packed: a container around it; unpacked: off
+            around = (event.container, *model.containers)
+            inside = around if change.value == "packed" else model.containers[1:]
+            model = replace(model, containers=inside, container=inside[0] if inside else None)
+            continue
         if change.field == "claim_hash":  # the claim's transfer commitment replaces it
             transfer = event.transfer
             model = replace(
@@ -229,6 +235,7 @@ KINDS = (
     *["handoff", "receive", "sell", "deliver", "return"] * 4,
     *["inspect", "claim", "claim", "recall", "flag"],
     "decommission",
+    *["pack", "unpack"] * 2,
 )
 FIELDS: dict[str, dict[str, Any]] = {
     "inspect": {"result": "pass"},
@@ -284,6 +291,15 @@ class Walk:
         world, model = self.world, self.models[serial]
         actor = self._resolve(signer, model)
         fields = dict(FIELDS.get(kind, {}))
+        if kind == "unpack" and model.container is None:
+            kind = "pack"  # the nesting refusals are tests/unit/test_containers.py's
+        if kind == "pack":  # a new container around whatever the unit is in
+            body = f"0{len(world.log):016d}"
+            fields["container"] = body + str(sscc_check_digit(body))
+            if model.container is not None:
+                fields["inner"] = model.container
+        elif kind == "unpack":
+            fields["container"] = model.container
         if kind in ("handoff", "return"):
             fields["to"] = self._resolve(to, model, actor)
         code = f"RESALE-{len(world.log):06d}-CODE"
