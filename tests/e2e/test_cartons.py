@@ -1,0 +1,206 @@
+"""Cartons and pallets end to end, with the CLI alone, on SQLite and on PostgreSQL (and
+once through a real server): 10 units packed into 2 cartons, the cartons onto a pallet,
+the pallet handed to a courier and received, handed to a retailer, received and
+unpacked; every unit's own page (``verify``, with its proofs) shows each hop. Around it,
+the refusals: bad SSCC check digits, a carton packed into itself or into the pallet it
+is on, a unit in two containers, a container with a unit the sender does not hold; each
+refuses the whole operation and appends nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ledger.sscc import sscc_check_digit
+from tests.e2e.server import free_port
+from tests.e2e.test_cli import GTIN, PREFIX, WINDOW, Cli, clean_env, start_serve, stop
+
+
+def _sscc(n: int) -> str:
+    body = f"0{PREFIX}{n:09d}"
+    return body + str(sscc_check_digit(body))
+
+
+CARTON_A, CARTON_B, PALLET, SPARE = _sscc(1), _sscc(2), _sscc(3), _sscc(4)
+UNITS = [f"{GTIN}/SN-{n:06d}" for n in range(1, 17)]  # 10 packed, the rest for refusals
+BAD = CARTON_A[:-1] + str((int(CARTON_A[-1]) + 1) % 10)
+HOPS = [
+    "commission",
+    "pack",  # into its carton
+    "pack",  # the carton onto the pallet
+    "handoff",
+    "receive",
+    "handoff",
+    "receive",
+    "unpack",  # the pallet opened
+    "unpack",  # the carton opened
+]
+
+
+@dataclass
+class Dock:
+    """The CLI (every actor's key in one home), where it points, and the log's size."""
+
+    cli: Cli
+
+    def size(self) -> int:
+        """The log's size now: a re-scan's receipt (a receive of a unit the brand holds
+        and never moves) appends nothing and names the size."""
+        receipt = self.json(f"receive {UNITS[-1]} --as acme")
+        assert receipt["receipts"][0]["duplicate"] is True
+        return int(receipt["size"])
+
+    def json(self, line: str, **kwargs: Any) -> Any:
+        """Run a shell-quoted line with ``--json``; its parsed output."""
+        done = self.cli("--json", *shlex.split(line), **kwargs)
+        import json
+
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def _setup(cli: Cli) -> None:
+    cli("init")
+    public = {}
+    for actor in ("acme", "swift", "shop"):
+        cli("keys", "new", actor)
+        public[actor] = cli("keys", "export", actor).stdout.strip()
+    brand = f"actor register acme --role brand --name Acme --prefix {PREFIX}"
+    cli(*shlex.split(brand), "--public-key", public["acme"])
+    for actor, role in (("swift", "courier"), ("shop", "retailer")):
+        register = f"actor register {actor} --role {role} --name {actor.title()}"
+        cli(*shlex.split(register), "--public-key", public[actor], "--as", "operator")
+    cli("product", "register", GTIN, "--name", "Runner 42", "--as", "acme")
+    for actor, role in (("swift", "courier"), ("shop", "retailer")):
+        grant = f"authorize grant {actor} --role {role} --gtin {GTIN} {WINDOW} --as acme"
+        cli(*shlex.split(grant))
+    cli(
+        "mint",
+        GTIN,
+        "--count",
+        str(len(UNITS)),
+        "--out",
+        "labels",
+        "--formats",
+        "pdf",
+        "--as",
+        "acme",
+    )
+
+
+def _params() -> list[Any]:
+    return [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("server", marks=pytest.mark.slow),
+    ]
+
+
+@pytest.fixture(scope="module", params=_params())
+def dock(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dock]:
+    tmp = tmp_path_factory.mktemp(f"cartons-{request.param}")
+    db_url = f"sqlite:///{tmp / 'ledger.db'}"
+    if request.param == "postgres":
+        db_url = str(request.getfixturevalue("pg_url"))
+    cli = Cli(clean_env(PROVENANCE_HOME=str(tmp / "home")), tmp, ["--db", db_url])
+    _setup(cli)
+    server = None
+    if request.param == "server":
+        port = free_port()
+        server = start_serve(cli, db_url, port, tmp / "serve.log")
+        cli.target = ["--server", f"http://127.0.0.1:{port}"]
+    try:
+        yield Dock(cli)
+    finally:
+        if server is not None:
+            stop(server)
+
+
+def test_units_to_cartons_to_a_pallet_to_a_courier_to_a_retailer(dock: Dock) -> None:
+    cli = dock.cli
+    first, second = UNITS[:5], UNITS[5:10]
+    packed = dock.json(f"pack {CARTON_A} {' '.join(first)} --as acme")
+    assert (packed["appended"], packed["container"]) == (5, CARTON_A)
+    dock.json(f"pack (00){CARTON_B} {' '.join(second)} --as acme")
+    pallet = dock.json(
+        f"pack {PALLET} {CARTON_A} urn:epc:id:sscc:{PREFIX}.0{CARTON_B[8:17]} --as acme"
+    )
+    assert pallet["appended"] == 10
+    # a re-scan of the pack is a duplicate, nothing appended
+    again = dock.json(f"pack {CARTON_A} {first[0]} --as acme", code=1)
+    assert again is None  # the unit is on the pallet now: refused, named
+    handed = dock.json(f"handoff https://id.gs1.org/00/{PALLET} --to swift --as acme")
+    assert (handed["appended"], handed["to"]) == (10, "swift")
+    assert dock.json(f"handoff {PALLET} --to swift --as acme")["duplicate"] is True
+    assert dock.json(f"receive {PALLET} --as swift")["appended"] == 10
+    assert dock.json(f"receive {PALLET} --as swift")["duplicate"] is True
+    dock.json(f"handoff {PALLET} --to shop --as swift")
+    dock.json(f"receive {PALLET} --as shop")
+    opened = dock.json(f"unpack {PALLET} --as shop")
+    assert opened["appended"] == 10
+    dock.json(f"unpack {CARTON_A} --as shop")
+    dock.json(f"unpack {CARTON_B} {' '.join(second)} --as shop")
+    for unit in UNITS[:10]:
+        report = cli("verify", unit, schema="verify")
+        assert report["verdict"] == "genuine", unit
+        assert [e["kind"] for e in report["entries"]] == HOPS, unit
+        assert report["checked_locally"] == len(HOPS)
+    loose = cli("verify", UNITS[-1], schema="verify")
+    assert [e["kind"] for e in loose["entries"]] == ["commission"]
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (f"pack {BAD} {UNITS[10]} --as acme", "bad-sscc"),
+        (f"pack {CARTON_A} {UNITS[10]} {UNITS[11]} {UNITS[10]} --as acme", "usage"),
+        (f"handoff {BAD} --to swift --as acme", "bad-sscc"),
+        (f"pack {SPARE} {UNITS[10]} not-a-label --as acme", "gs1"),
+        (f"pack {SPARE} {GTIN}/NEVER-MINTED --as acme", "not-found"),
+        (f"handoff {SPARE} --to swift --as acme", "not-found"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_appended(dock: Dock, line: str, code: str) -> None:
+    before = dock.size()
+    done = dock.cli("--json", *shlex.split(line), code=2 if code == "usage" else 1)
+    assert f'"code": "{code}"' in done.stderr.replace('":"', '": "')
+    assert dock.size() == before
+
+
+def test_cycles_and_a_unit_in_two_containers_refuse_the_whole_pack(dock: Dock) -> None:
+    a, b = UNITS[10], UNITS[11]
+    spare_2, spare_3 = _sscc(5), _sscc(6)
+    dock.json(f"pack {spare_2} {a} --as acme")
+    before = dock.size()
+    # b is fine, a is already in spare_2: the whole pack is refused, b stays loose
+    dock.cli("pack", SPARE, b, a, "--as", "acme", code=1, error="already-packed")
+    dock.cli("pack", spare_2, spare_2, "--as", "acme", code=1, error="container-cycle")
+    dock.json(f"pack {spare_3} {spare_2} --as acme")
+    after_nest = dock.size()
+    assert after_nest == before + 1
+    dock.cli("pack", spare_2, spare_3, "--as", "acme", code=1, error="container-cycle")
+    dock.cli("unpack", spare_2, "--as", "acme", code=1, error="not-found")
+    dock.cli("unpack", spare_3, b, "--as", "acme", code=1, error="not-inside")
+    assert dock.size() == after_nest
+    view = dock.cli("verify", b, schema="verify")
+    assert [e["kind"] for e in view["entries"]] == ["commission"]
+
+
+def test_a_container_with_a_unit_the_sender_does_not_hold_is_refused_whole(dock: Dock) -> None:
+    a, b = UNITS[12], UNITS[13]
+    box = _sscc(7)
+    dock.json(f"pack {box} {a} {b} --as acme")
+    dock.json(f"handoff {a} --to swift --as acme")  # one unit of the box leaves alone
+    before = dock.size()
+    done = dock.cli(
+        "handoff", box, "--to", "shop", "--as", "acme", code=1, error="transfer-pending"
+    )
+    assert a in done.stderr and "nothing was appended" in done.stderr
+    assert dock.size() == before
+    assert dock.cli("verify", b, schema="verify")["entries"][-1]["kind"] == "pack"
