@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from ledger.sscc import sscc_check_digit
 from tests.e2e.server import free_port
 from tests.e2e.test_cli import GTIN, PREFIX, WINDOW, Cli, clean_env, start_serve, stop
+from tests.epcis_support import assert_valid
 
 
 def _sscc(n: int) -> str:
@@ -44,9 +46,10 @@ HOPS = [
 
 @dataclass
 class Dock:
-    """The CLI (every actor's key in one home), where it points, and the log's size."""
+    """The CLI (every actor's key in one home), and the server's URL when there is one."""
 
     cli: Cli
+    url: str | None = None
 
     def size(self) -> int:
         """The log's size now: a re-scan's receipt (a receive of a unit the brand holds
@@ -116,7 +119,7 @@ def dock(
         server = start_serve(cli, db_url, port, tmp / "serve.log")
         cli.target = ["--server", f"http://127.0.0.1:{port}"]
     try:
-        yield Dock(cli)
+        yield Dock(cli, f"http://127.0.0.1:{port}" if server else None)
     finally:
         if server is not None:
             stop(server)
@@ -151,8 +154,30 @@ def test_units_to_cartons_to_a_pallet_to_a_courier_to_a_retailer(dock: Dock) -> 
         assert report["verdict"] == "genuine", unit
         assert [e["kind"] for e in report["entries"]] == HOPS, unit
         assert report["checked_locally"] == len(HOPS)
+        assert report["complete_at"] is not None  # the map proves no entry was left out
+    _epcis_export_validates(dock)
+    if dock.url:  # the consumer page of a unit tells every hop in words
+        page = httpx.get(f"{dock.url}/01/{GTIN}/21/SN-000001", timeout=30).text
+        for words in (f"into container {CARTON_A}", f"into container {PALLET}", "Handed to"):
+            assert words in page
+        assert f"from container {PALLET}" in page and f"from container {CARTON_A}" in page
     loose = cli("verify", UNITS[-1], schema="verify")
     assert [e["kind"] for e in loose["entries"]] == ["commission"]
+
+
+def _epcis_export_validates(dock: Dock) -> None:
+    """The unit's EPCIS export holds its packing as AggregationEvents, schema-valid."""
+    document = dock.json(f"export epcis --unit {UNITS[0]}")
+    assert_valid(document)
+    events = document["epcisBody"]["eventList"]
+    aggregations = [e for e in events if e["type"] == "AggregationEvent"]
+    assert [(e["action"], e["parentID"].rsplit("/", 1)[1]) for e in aggregations] == [
+        ("ADD", CARTON_A),
+        ("ADD", PALLET),
+        ("DELETE", PALLET),
+        ("DELETE", CARTON_A),
+    ]
+    assert aggregations[1]["pl:inner"] == CARTON_A
 
 
 @pytest.mark.parametrize(
