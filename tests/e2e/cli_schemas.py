@@ -489,6 +489,33 @@ ACTOR_LIST = _object(
 )
 """``actor list``."""
 
+CONTAINER = _object(
+    {
+        "kind": {"enum": ["pack", "unpack", "handoff", "receive", "inspect"]},
+        "container": {"type": "string", "pattern": "^[0-9]{18}$"},
+        "actor": {"type": "string"},
+        "to": {"type": ["string", "null"]},
+        "appended": {"type": "integer", "minimum": 0},
+        "duplicates": {"type": "integer", "minimum": 0},
+        "duplicate": {"type": "boolean"},
+        "units": {
+            "type": "array",
+            "items": _object(
+                {
+                    "unit": {"type": "string", "pattern": UNIT},
+                    "index": _INDEX,
+                    "duplicate": {"type": "boolean"},
+                }
+            ),
+        },
+        "receipts": RECEIPT["properties"]["receipts"] | {"minItems": 0},
+        "size": {"type": ["integer", "null"], "minimum": 1},
+        "checkpoint": {"type": ["string", "null"]},
+    }
+)
+"""``pack``, ``unpack``, and ``handoff``/``receive``/``inspect`` of an SSCC: one entry
+per unit, one batch (``duplicate``: nothing appended, every unit already done)."""
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "keys": KEY,
     "keys export": KEY_EXPORT,
@@ -514,5 +541,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "inbox": INBOX,
     "holdings": HOLDINGS,
     "actor list": ACTOR_LIST,
+    "container": CONTAINER,
 }
 """Every schema by the name docs/CLI.md gives it."""

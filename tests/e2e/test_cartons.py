@@ -128,7 +128,7 @@ def dock(
 def test_units_to_cartons_to_a_pallet_to_a_courier_to_a_retailer(dock: Dock) -> None:
     cli = dock.cli
     first, second = UNITS[:5], UNITS[5:10]
-    packed = dock.json(f"pack {CARTON_A} {' '.join(first)} --as acme")
+    packed = cli(*shlex.split(f"pack {CARTON_A} {' '.join(first)} --as acme"), schema="container")
     assert (packed["appended"], packed["container"]) == (5, CARTON_A)
     dock.json(f"pack (00){CARTON_B} {' '.join(second)} --as acme")
     pallet = dock.json(
@@ -138,11 +138,14 @@ def test_units_to_cartons_to_a_pallet_to_a_courier_to_a_retailer(dock: Dock) -> 
     # a re-scan of the pack is a duplicate, nothing appended
     again = dock.json(f"pack {CARTON_A} {first[0]} --as acme", code=1)
     assert again is None  # the unit is on the pallet now: refused, named
-    handed = dock.json(f"handoff https://id.gs1.org/00/{PALLET} --to swift --as acme")
+    handed = cli(
+        *f"handoff https://id.gs1.org/00/{PALLET} --to swift --as acme".split(), schema="container"
+    )
     assert (handed["appended"], handed["to"]) == (10, "swift")
     assert dock.json(f"handoff {PALLET} --to swift --as acme")["duplicate"] is True
     assert dock.json(f"receive {PALLET} --as swift")["appended"] == 10
-    assert dock.json(f"receive {PALLET} --as swift")["duplicate"] is True
+    again = cli("receive", PALLET, "--as", "swift", schema="container")
+    assert (again["duplicate"], again["appended"], again["size"]) == (True, 0, None)
     dock.json(f"handoff {PALLET} --to shop --as swift")
     dock.json(f"receive {PALLET} --as shop")
     opened = dock.json(f"unpack {PALLET} --as shop")
