@@ -386,6 +386,8 @@ class HeldShape(TypedDict):
     expiry: str | None
     counterpart: str | None
     index: int
+    #: the SSCC of the outermost container it is packed in (None: loose)
+    container: str | None
 
 
 class HeldListShape(TypedDict):

@@ -178,6 +178,7 @@ def _held(record: UnitRecord, counterpart: str | None) -> HeldShape:
         "expiry": record.expiry,
         "counterpart": counterpart,
         "index": record.head_index,
+        "container": record.container,
     }
 
 

@@ -451,8 +451,9 @@ SCAN_LIST = _object(
 nothing was sent)."""
 
 
-def _units_of_actor(extra: str) -> dict[str, Any]:
-    """``{actor, units: [...]}`` whose units carry ``extra`` (another actor, or null)."""
+def _units_of_actor(extra: str, *more: str) -> dict[str, Any]:
+    """``{actor, units: [...]}`` whose units carry ``extra`` (another actor, or null)
+    and the nullable strings ``more``."""
     item = {
         "gtin": {"type": "string", "pattern": "^[0-9]{14}$"},
         "serial": {"type": "string"},
@@ -460,17 +461,20 @@ def _units_of_actor(extra: str) -> dict[str, Any]:
         "expiry": {"type": ["string", "null"]},
         extra: {"type": ["string", "null"]},
         "index": _INDEX,
+        **{name: {"type": ["string", "null"]} for name in more},
     }
     return _object(
         {"actor": {"type": "string"}, "units": {"type": "array", "items": _object(item)}}
     )
 
 
-INBOX = _units_of_actor("counterpart")
-"""``inbox``: each unit on its way to the actor; ``counterpart`` is its sender."""
+INBOX = _units_of_actor("counterpart", "container")
+"""``inbox``: each unit on its way to the actor; ``counterpart`` is its sender;
+``container`` the SSCC of the outermost carton or pallet it is packed in (null: loose)."""
 
-HOLDINGS = _units_of_actor("pending")
-"""``holdings``: each unit the actor holds; ``pending``: the recipient of its open transfer."""
+HOLDINGS = _units_of_actor("pending", "container")
+"""``holdings``: each unit the actor holds; ``pending``: the recipient of its open transfer;
+``container``: the SSCC of the outermost carton or pallet it is packed in (null: loose)."""
 
 ACTOR_LIST = _object(
     {

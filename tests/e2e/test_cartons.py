@@ -39,6 +39,7 @@ HOPS = [
     "receive",
     "handoff",
     "receive",
+    "inspect",  # the pallet checked at the retailer
     "unpack",  # the pallet opened
     "unpack",  # the carton opened
 ]
@@ -147,9 +148,17 @@ def test_units_to_cartons_to_a_pallet_to_a_courier_to_a_retailer(dock: Dock) -> 
     again = cli("receive", PALLET, "--as", "swift", schema="container")
     assert (again["duplicate"], again["appended"], again["size"]) == (True, 0, None)
     dock.json(f"handoff {PALLET} --to shop --as swift")
+    inbox = cli("inbox", "--as", "shop", schema="inbox")["units"]
+    assert sorted((u["serial"], u["container"]) for u in inbox) == [
+        (unit.split("/")[1], PALLET) for unit in UNITS[:10]
+    ]
     dock.json(f"receive {PALLET} --as shop")
+    checked = cli("inspect", PALLET, "--as", "shop", schema="container")
+    assert checked["appended"] == 10
     opened = dock.json(f"unpack {PALLET} --as shop")
     assert opened["appended"] == 10
+    held = cli("holdings", "--as", "shop", schema="holdings")["units"]
+    assert {u["container"] for u in held} == {CARTON_A, CARTON_B}
     dock.json(f"unpack {CARTON_A} --as shop")
     dock.json(f"unpack {CARTON_B} {' '.join(second)} --as shop")
     for unit in UNITS[:10]:
