@@ -29,7 +29,7 @@ def _sscc(n: int) -> str:
 
 
 CARTON_A, CARTON_B, PALLET, SPARE = _sscc(1), _sscc(2), _sscc(3), _sscc(4)
-UNITS = [f"{GTIN}/SN-{n:06d}" for n in range(1, 17)]  # 10 packed, the rest for refusals
+UNITS = [f"{GTIN}/SN-{n:06d}" for n in range(1, 25)]  # 10 packed, the rest for refusals
 BAD = CARTON_A[:-1] + str((int(CARTON_A[-1]) + 1) % 10)
 HOPS = [
     "commission",
@@ -241,3 +241,43 @@ def test_a_container_with_a_unit_the_sender_does_not_hold_is_refused_whole(dock:
     assert a in done.stderr and "nothing was appended" in done.stderr
     assert dock.size() == before
     assert dock.cli("verify", b, schema="verify")["entries"][-1]["kind"] == "pack"
+
+
+def test_a_scan_list_of_containers_appends_each_whole_or_not_at_all(dock: Dock) -> None:
+    box_x, box_y = _sscc(8), _sscc(9)
+    x, y, loose = UNITS[14:17], UNITS[17:19], UNITS[19]
+    dock.json(f"pack {box_x} {' '.join(x)} --as acme")
+    dock.json(f"pack {box_y} {' '.join(y)} --as acme")
+    dock.json(f"handoff {y[1]} --to swift --as acme")  # one unit of box y leaves alone
+    scans = dock.cli.cwd / "outgoing.txt"
+    scans.write_text(f"{box_x}\n(00){box_y}\n{loose}\ngarbage\n{BAD}\n", "utf-8")
+    before = dock.size()
+    summary = dock.cli(
+        "handoff",
+        "--to",
+        "shop",
+        "--from-file",
+        str(scans),
+        "--as",
+        "acme",
+        code=1,
+        schema="scan list",
+    )
+    outcome = {(ln["line"], ln["unit"]): (ln["outcome"], ln.get("code")) for ln in summary["lines"]}
+    for unit in x:
+        assert outcome[(1, unit)] == ("appended", None)
+    assert outcome[(2, y[1])] == ("refused", "transfer-pending")
+    assert outcome[(2, y[0])] == ("refused", "transfer-pending")  # its box is refused whole
+    assert outcome[(3, loose)] == ("appended", None)
+    assert outcome[(4, None)] == ("refused", "bad-line")
+    assert outcome[(5, None)] == ("refused", "bad-sscc")
+    assert dock.size() == before + 4
+    view = dock.cli("verify", y[0], schema="verify")
+    assert [e["kind"] for e in view["entries"]] == ["commission", "pack"]
+    # the good lines again: all duplicates, exit 0
+    scans.write_text(f"{box_x}\n{loose}\n", "utf-8")
+    again = dock.cli(
+        "handoff", "--to", "shop", "--from-file", str(scans), "--as", "acme", schema="scan list"
+    )
+    assert (again["appended"], again["duplicates"], again["refused"]) == (0, 4, 0)
+    assert dock.size() == before + 4
