@@ -9,6 +9,7 @@ What it does:
   no script to read it; the server records no scan for it, its access log writes the
   code as ``claim=REDACTED`` and the page sends no referrer), the code itself, the
   serial, and "Scan to claim · 扫码认领";
+- a carton's or pallet's label (`sscc_label`): ``{base}/00/{sscc}``, ``(00) {sscc}``;
 - `prepare_units`: for a batch, every unit's signed URI, a fresh claim code, and the
   salted commitment that its ``commission`` event must carry.
 
@@ -29,6 +30,7 @@ from ledger.label import MAX_BASE_URL_LENGTH, label_uri, sign_label
 
 VERIFY_LINE = "Scan to verify · 扫码验真"
 CLAIM_LINE = "Scan to claim · 扫码认领"
+SSCC_LINE = "Logistic unit · 物流单元"
 CLAIM_PARAMETER = "claim"
 
 
@@ -72,6 +74,19 @@ class UnitLabels:
 def unit_lines(unit: UnitId) -> tuple[str, str, str]:
     """Return the three lines printed under a unit's QR code."""
     return (f"(01) {unit.gtin}", f"(21) {unit.serial}", VERIFY_LINE)
+
+
+def sscc_label(base_url: str, sscc: str) -> Label:
+    """Return the label of a carton or pallet: its GS1 Digital Link ``{base}/00/{sscc}``
+    (unsigned: a container is no unit, its units' own labels carry the signatures), the
+    SSCC as ``(00) {sscc}`` and "Logistic unit · 物流单元".
+
+    Raises:
+        BadSsccError: ``sscc`` is not a valid SSCC.
+    """
+    from ledger.sscc import sscc_link
+
+    return Label(sscc_link(base_url, sscc), (f"(00) {sscc}", SSCC_LINE))
 
 
 def unit_label(base_url: str, unit: UnitId, signature: str) -> Label:

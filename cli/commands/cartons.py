@@ -54,3 +54,27 @@ def unpack(
 
     outcome = containers.unpack(sscc, items or [], as_, key, place)
     emit(outcome.to_dict(), safe(outcome.line()))
+
+
+@app.command("sscc-label")
+def sscc_label(
+    ssccs: list[str] = typer.Argument(..., help="the SSCCs to print labels for"),
+    out: Path = typer.Option(Path("labels"), "--out", help="folder to write sscc-labels.pdf"),
+    base_url: str = typer.Option(
+        None, "--base-url", help="resolver base (default: PROVENANCE_PUBLIC_URL, else --server)"
+    ),
+) -> None:
+    """Print carton and pallet labels: a QR code of the GS1 Digital Link /00/{sscc}."""
+    from cli.commands.mint import _base
+    from ledger.sscc import parse_sscc
+    from qr import render_sheet_pdf
+    from qr.label import sscc_label as label_of
+
+    labels = [label_of(_base(base_url), parse_sscc(text, "sscc")) for text in ssccs]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "sscc-labels.pdf"
+    path.write_bytes(render_sheet_pdf(labels))
+    emit(
+        {"files": [str(path)], "uris": [lab.qr_text for lab in labels]},
+        safe(f"wrote {len(labels)} container labels to {path}"),
+    )

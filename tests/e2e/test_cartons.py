@@ -281,3 +281,12 @@ def test_a_scan_list_of_containers_appends_each_whole_or_not_at_all(dock: Dock) 
     )
     assert (again["appended"], again["duplicates"], again["refused"]) == (0, 4, 0)
     assert dock.size() == before + 4
+
+
+def test_container_labels_carry_the_digital_link_of_the_sscc(dock: Dock) -> None:
+    made = dock.cli(
+        "sscc-label", PALLET, f"(00){CARTON_A}", "--base-url", "https://r.example/", schema="label"
+    )
+    assert made["uris"] == [f"https://r.example/00/{PALLET}", f"https://r.example/00/{CARTON_A}"]
+    assert (dock.cli.cwd / made["files"][0]).stat().st_size > 1000
+    dock.cli("sscc-label", BAD, code=1, error="bad-sscc")
