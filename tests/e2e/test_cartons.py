@@ -210,6 +210,17 @@ def test_bad_input_is_refused_and_nothing_is_appended(dock: Dock, line: str, cod
     assert dock.size() == before
 
 
+def test_the_api_answers_a_container_and_refuses_a_bad_sscc(dock: Dock) -> None:
+    if dock.url is None:
+        pytest.skip("the API: the server run")
+    bad = httpx.get(f"{dock.url}/v1/partners/containers/{BAD}", timeout=30)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert bad.json()["type"] == "urn:provenance-ledger:problem:bad-sscc"
+    empty = httpx.get(f"{dock.url}/v1/partners/containers/{SPARE}", timeout=30)
+    assert (empty.status_code, empty.json()) == (200, {"units": []})
+
+
 def test_cycles_and_a_unit_in_two_containers_refuse_the_whole_pack(dock: Dock) -> None:
     a, b = UNITS[10], UNITS[11]
     spare_2, spare_3 = _sscc(5), _sscc(6)
