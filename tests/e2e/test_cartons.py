@@ -301,3 +301,9 @@ def test_container_labels_carry_the_digital_link_of_the_sscc(dock: Dock) -> None
     assert made["uris"] == [f"https://r.example/00/{PALLET}", f"https://r.example/00/{CARTON_A}"]
     assert (dock.cli.cwd / made["files"][0]).stat().st_size > 1000
     dock.cli("sscc-label", BAD, code=1, error="bad-sscc")
+
+
+def test_the_audit_replays_the_packing_and_finds_the_projections_right(dock: Dock) -> None:
+    # after the other tests: packed, nested, unpacked and refused containers in the log
+    report = dock.cli("audit", schema="audit")
+    assert report["ok"] and report["findings"] == []
