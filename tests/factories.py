@@ -105,5 +105,12 @@ def valid_events() -> dict[str, dict[str, Any]]:
         "recall": {**base, **on_unit, "reason": "battery fault"},
         "decommission": {**base, **on_unit, "reason": "destroyed"},
         "flag": {**base, **on_unit, "code": "suspected-counterfeit", "note": "seen twice"},
+        "pack": {
+            **base,
+            **on_unit,
+            "container": "095060000000000022",
+            "inner": "095060000000000015",
+        },
+        "unpack": {**base, **on_unit, "container": "095060000000000022"},
     }
     return {kind: {"kind": kind, **fields} for kind, fields in raw.items()}
