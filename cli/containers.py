@@ -22,6 +22,7 @@ from typing import Any
 
 from cli.backends import Backend, connect
 from cli.common import UsageError, load_actor_key, parse_unit
+from cli.scangroups import empty_message
 from cli.scanning import ScanRefusedError, rescan
 from cli.signing import sign_with
 from ledger.errors import LedgerError, NotFoundError
@@ -109,7 +110,7 @@ def pack(
                 inner = parse_sscc(text, "item")
                 inside = store.contents(inner)
                 if not inside:
-                    raise NotFoundError(f"nothing is packed in container {inner}", field="item")
+                    raise NotFoundError(empty_message(inner), field="item")
                 plan += [(u, inner) for u in inside]
             else:
                 units.append(parse_unit(text)[0])
@@ -174,7 +175,7 @@ def unpack(
                     )
                 chosen += part
         elif not inside:
-            raise NotFoundError(f"nothing is packed in container {sscc}", field="sscc")
+            raise NotFoundError(empty_message(sscc), field="sscc")
         _no_repeats(chosen)
         todo = [(u, {"container": sscc, "place": place}) for u in chosen]
         _append(store, outcome, todo, actor, key)
@@ -208,7 +209,7 @@ def handle(
     try:
         inside = store.contents(sscc)
         if not inside:
-            raise NotFoundError(f"nothing is packed in container {sscc}", field="sscc")
+            raise NotFoundError(empty_message(sscc), field="sscc")
         todo = []
         for unit in inside:
             if kind in ("handoff", "receive") and rescan(kind, actor, to, unit):  # type: ignore[arg-type]

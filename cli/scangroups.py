@@ -53,7 +53,7 @@ def expand(store: Backend, lines: list[Line], make: Callable[[int, str], Line]) 
             continue
         inside = store.contents(line.group)
         if not inside:
-            line.refuse("not-found", f"nothing is packed in container {line.group}")
+            line.refuse("not-found", empty_message(line.group))
         elif len(inside) > MAX_GROUP:
             line.refuse("too-many", f"container {line.group} holds over {MAX_GROUP} units")
         if line.outcome is not None:
@@ -111,6 +111,15 @@ def refuse_siblings(bad: ScanLine, lines: list[Line], events: list[Any]) -> None
         if lines[i].group == bad.group:
             lines.pop(i).refuse(bad.code or "refused", _whole(bad))
             events.pop(i)
+
+
+def empty_message(sscc: str) -> str:
+    """Why a container shows no units: empty, unknown, or itself inside another (its
+    units' outermost container is that one)."""
+    return (
+        f"nothing is packed in container {sscc}, or it is inside another container "
+        "(unpack that one first)"
+    )
 
 
 def _whole(first: ScanLine) -> str:
