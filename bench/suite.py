@@ -42,6 +42,7 @@ GROUPS: dict[str, str] = {
     "replicas": "bench.replicas:figures",
     "cli": "bench.cli:figures",
     "scanlist": "bench.scanlist:figures",
+    "cartons": "bench.cartons:figures",
     "mapheads": "bench.mapheads:figures",
 }
 

@@ -18,6 +18,7 @@ import typer
 from cli.commands import (
     audit,
     backup,
+    cartons,
     console,
     custody,
     export,
@@ -111,6 +112,7 @@ def options(
 # Top-level commands, in the order the help lists them; then the command groups.
 for commands in (
     custody.app,
+    cartons.app,
     partners.app,
     mint.app,
     verify.app,

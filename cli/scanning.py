@@ -2,10 +2,11 @@
 as duplicates.
 
 A scan list is what a handheld scanner writes: one label per line (a scanned Digital
-Link URL or ``GTIN/SERIAL``); blank lines and ``#`` comments are skipped. `run` reads
-where every unit stands in one request per 1,000 units, signs an event for each unit
-that needs one (the key is loaded once), and appends them in atomic batches of 1,000
-with a progress bar. Each line gets an outcome:
+Link URL, ``GTIN/SERIAL``, or a carton's or pallet's SSCC, which stands for every unit
+in it and goes whole or not at all: cli.scangroups); blank lines and ``#`` comments
+are skipped. `run` reads where every unit stands in one request per 1,000 units, signs
+an event for each unit that needs one (the key is loaded once), and appends them in
+atomic batches of 1,000 with a progress bar. Each line gets an outcome:
 
 - ``appended``, with the new entry's index;
 - ``duplicate``: the scan is already in the log (`rescan`: a
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from cli import scangroups
 from cli.backends import Backend, connect
 from cli.common import OPTIONS, errors, load_actor_key, parse_unit
 from ledger.errors import LedgerError, NotFoundError
@@ -59,6 +61,8 @@ class Line:
     #: the receipt of the entry the line appended, or (`run` with ``receipts``) of the
     #: entry a re-scan duplicates
     receipt: dict[str, Any] | None = None
+    #: the SSCC of the container the line scanned (cli.scangroups), else None
+    group: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The line as ``--json`` reports it."""
@@ -124,13 +128,24 @@ def read_lines(source: str) -> list[Line]:
 
 
 def parse_lines(texts: Iterable[str]) -> list[Line]:
-    """Each non-blank, non-comment line as a `Line`: its unit, or refused ``bad-line``."""
+    """Each non-blank, non-comment line as a `Line`: its unit, or refused ``bad-line``;
+    a container's SSCC (``group``; ``bad-sscc``: a wrong check digit)."""
+    from ledger.sscc import looks_like_sscc, parse_sscc
+
     lines = []
     for number, raw in enumerate(texts, start=1):
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
         line = Line(number, text)
+        if looks_like_sscc(text):  # a carton's or pallet's label: its units (cli.scangroups)
+            try:
+                line.group = parse_sscc(text, "line")
+            except LedgerError as e:
+                line.group = text
+                line.refuse(e.code, f"not an SSCC: {e.message}")
+            lines.append(line)
+            continue
         try:
             line.unit, _ = parse_unit(text)
         except LedgerError as e:
@@ -162,7 +177,9 @@ def run(
     private = load_actor_key(key, actor)
     store = connect(partner=True)
     try:
-        todo = _plan(store, kind, actor, to, lines)
+        if any(line.group for line in lines):
+            summary.lines = lines = scangroups.expand(store, lines, Line)
+        todo = scangroups.refuse_groups(lines, _plan(store, kind, actor, to, lines))
         _append(store, summary, todo, private, place, progress)
         if receipts:
             _fetch_receipts(store, summary)
@@ -265,8 +282,7 @@ def _append(
     ):
         task = bar.add_task(f"{summary.kind}", total=len(todo))
         sending: Future[None] | None = None
-        for start in range(0, len(todo), _BATCH):
-            batch = todo[start : start + _BATCH]
+        for batch in scangroups.batches(todo, _BATCH):
             chains = [(_unit(line), line.head) for line in batch]
             signed = sign_many(private, summary.actor, summary.kind, chains, log=origin, **fields)
             if sending is not None:
@@ -295,9 +311,10 @@ def _send(store: Backend, summary: Summary, batch: list[Line], signed: Sequence[
                 for line in lines:
                     line.refuse(e.code, e.message)
                 return
-            bad = int(match[1])
-            lines.pop(bad).refuse(e.code, e.message)
-            events.pop(bad)
+            bad = lines.pop(int(match[1]))
+            bad.refuse(e.code, e.message)
+            events.pop(int(match[1]))
+            scangroups.refuse_siblings(bad, lines, events)  # a container goes whole
             continue
         for line, item in zip(lines, receipt["receipts"], strict=True):
             line.outcome = "duplicate" if item.get("duplicate") else "appended"

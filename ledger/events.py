@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from ledger import gs1
+from ledger import gs1, sscc
 from ledger.codec import b64url_decode
 from ledger.errors import EncodingError, ValidationError
 from ledger.vocab import PARTNER_ROLES as _PARTNERS
@@ -168,6 +168,10 @@ def _unit(value: object, field: str) -> gs1.UnitId:
     gtin = _gtin(value["gtin"], f"{field}.gtin")
     gs1.validate_serial(value["serial"], field=f"{field}.serial")
     return gs1.UnitId(gtin=gtin, serial=str(value["serial"]))
+
+
+def _sscc(value: object, field: str) -> str:
+    return sscc.validate_sscc(value, field)
 
 
 def _lot(value: object, field: str) -> str:
@@ -636,6 +640,27 @@ class Flag(UnitEvent):
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Pack(UnitEvent):
+    """The custodian puts the unit into container ``container`` (an SSCC): loose, or,
+    with ``inner``, by putting the container the unit is in (its outermost) into it."""
+
+    kind: ClassVar[str] = "pack"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "container": _sscc, "inner": _sscc}
+    container: str
+    inner: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unpack(UnitEvent):
+    """The custodian opens ``container``, the unit's outermost container: the unit (or
+    the inner container it is in) comes out of it."""
+
+    kind: ClassVar[str] = "unpack"
+    checks: ClassVar[dict[str, Check]] = {**_ON_UNIT, "container": _sscc}
+    container: str
+
+
 KINDS: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -660,6 +685,8 @@ KINDS: dict[str, type[Event]] = {
         Decommission,
         Flag,
         Consume,
+        Pack,
+        Unpack,
     )
 }
 UNIT_KINDS = frozenset(k for k, cls in KINDS.items() if issubclass(cls, UnitEvent))

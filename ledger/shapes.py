@@ -361,7 +361,7 @@ class AlertsShape(TypedDict):
 
 class CustodyShape(TypedDict):
     """Where one unit's custody stands: its head (the next event's ``prev``), the index
-    of its latest entry, who holds it and to whom it is on its way."""
+    of its latest entry, who holds it, to whom it is on its way, what it is packed in."""
 
     gtin: str
     serial: str
@@ -370,6 +370,9 @@ class CustodyShape(TypedDict):
     head_index: int
     custodian: str | None
     pending: str | None
+    #: the SSCCs it is packed in, outermost first (empty: loose), and the outermost
+    containers: list[str]
+    container: str | None
 
 
 class CustodyListShape(TypedDict):
@@ -388,6 +391,8 @@ class HeldShape(TypedDict):
     expiry: str | None
     counterpart: str | None
     index: int
+    #: the SSCC of the outermost container it is packed in (None: loose)
+    container: str | None
 
 
 class HeldListShape(TypedDict):

@@ -10,6 +10,7 @@ What it does:
   no script to read it; the server records no scan for it, its access log writes the
   code as ``claim=REDACTED`` and the page sends no referrer), the code itself, the
   serial, and "Scan to claim · 扫码认领";
+- a carton's or pallet's label (`sscc_label`): ``{base}/00/{sscc}``, ``(00) {sscc}``;
 - `prepare_units`: for a batch, every unit's signed URI, a fresh claim code, and the
   salted commitment that its ``commission`` event must carry.
 
@@ -30,6 +31,7 @@ from ledger.label import MAX_BASE_URL_LENGTH, compact_label_uri, label_uri, sign
 
 VERIFY_LINE = "Scan to verify · 扫码验真"
 CLAIM_LINE = "Scan to claim · 扫码认领"
+SSCC_LINE = "Logistic unit · 物流单元"
 CLAIM_PARAMETER = "claim"
 
 
@@ -84,6 +86,19 @@ def unit_lines(
     head = (product,) if product else ()
     middle = (f"(10) {lot}",) if lot else ()
     return (*head, f"(01) {unit.gtin}", *middle, f"(21) {unit.serial}", VERIFY_LINE)
+
+
+def sscc_label(base_url: str, sscc: str) -> Label:
+    """Return the label of a carton or pallet: its GS1 Digital Link ``{base}/00/{sscc}``
+    (unsigned: a container is no unit, its units' own labels carry the signatures), the
+    SSCC as ``(00) {sscc}`` and "Logistic unit · 物流单元".
+
+    Raises:
+        BadSsccError: ``sscc`` is not a valid SSCC.
+    """
+    from ledger.sscc import sscc_link
+
+    return Label(sscc_link(base_url, sscc), (f"(00) {sscc}", SSCC_LINE))
 
 
 def unit_label(base_url: str, unit: UnitId, signature: str) -> Label:

@@ -111,5 +111,12 @@ def valid_events() -> dict[str, dict[str, Any]]:
             "actor": "registry",
             "owner_token": codec.b64url_encode(bytes(range(16))),
         },
+        "pack": {
+            **base,
+            **on_unit,
+            "container": "095060000000000022",
+            "inner": "095060000000000015",
+        },
+        "unpack": {**base, **on_unit, "container": "095060000000000022"},
     }
     return {kind: {"kind": kind, **fields} for kind, fields in raw.items()}

@@ -252,6 +252,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v.decommission": ("Taken out of circulation", "已停止流通"),
     "v.flag": ("Flagged as suspicious", "已被标记为可疑"),
     "v.consume": ("Marked used up by its owner", "所有人已标记为用完"),
+    "v.pack": ("Packed by {actor} into container {container}", "由 {actor} 装入箱 {container}"),
+    "v.unpack": (
+        "Unpacked by {actor} from container {container}",
+        "由 {actor} 从箱 {container} 取出",
+    ),
     "v.other": ("Recorded: {kind}", "记录：{kind}"),
     "where": ("Where: {place}", "地点：{place}"),
     "entry": ("log entry #{index}", "日志第 {index} 条"),

@@ -435,9 +435,17 @@ HANT: dict[str, tuple[str, str]] = {
     "瑞士": ("瑞士", "瑞士"),
     "甘肃": ("甘肅", "甘肅"),
     "由 {actor} 交付买家": ("由 {actor} 交付買家", "由 {actor} 交付買家"),
+    "由 {actor} 从箱 {container} 取出": (
+        "由 {actor} 從箱 {container} 取出",
+        "由 {actor} 從箱 {container} 取出",
+    ),
     "由 {actor} 召回": ("由 {actor} 召回", "由 {actor} 召回"),
     "由 {actor} 售出": ("由 {actor} 售出", "由 {actor} 售出"),
     "由 {actor} 生产登记": ("由 {actor} 生產登記", "由 {actor} 生產登記"),
+    "由 {actor} 装入箱 {container}": (
+        "由 {actor} 裝入箱 {container}",
+        "由 {actor} 裝入箱 {container}",
+    ),
     "目前持有该商品的企业已被撤销资格：{names}。请勿从该企业购买。": (
         "目前持有該商品的企業已被撤銷資格：{names}。請勿從該企業購買。",
         "目前持有該商品的企業已被撤銷資格：{names}。請勿從該企業購買。",

@@ -130,6 +130,9 @@ def _verb(kind: str, event: Mapping[str, Any], actor: str, to: str, lang: str) -
         return text(lang, "v.inspect.pass" if passed else "v.inspect.fail"), (
             "good" if passed else "bad"
         )
+    if kind in ("pack", "unpack"):  # cartons and pallets: the container's SSCC
+        container = plain(event.get("container") or "?")
+        return text(lang, f"v.{kind}", actor=actor, container=container), ""
     if kind in _VERBS:
         return text(lang, f"v.{kind}", actor=actor, to=to), _TONES.get(kind, "")
     return text(lang, "v.other", kind=plain(kind or "?")), ""

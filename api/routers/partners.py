@@ -3,6 +3,9 @@
 - ``GET /v1/partners/actors?role=R``: the registered actors (to find a recipient's id);
 - ``POST /v1/partners/custody``: where up to 1,000 units stand (head, custodian,
   pending), for a scan list; public, as the unit views are;
+- ``GET /v1/partners/containers/{sscc}``: where every unit in a container (its
+  outermost: all of a pallet's units, whatever carton they are in) stands; public, as
+  custody is;
 - ``GET /v1/partners/{actor_id}/inbox``: what is on its way to ``actor``;
 - ``GET /v1/partners/{actor_id}/holdings``: what ``actor`` holds.
 
@@ -27,6 +30,7 @@ from ledger.errors import ValidationError
 from ledger.reqsig import ForbiddenError
 from ledger.rules.state import ActorRecord
 from ledger.service.partners import MAX_UNITS
+from ledger.sscc import parse_sscc
 from ledger.vocab import Role
 
 router = APIRouter(tags=["partners"])
@@ -65,6 +69,23 @@ async def custody(request: Request) -> JSONResponse:
     units = _units(codec.parse(body))
     ledger = context.ledger_for(request)
     found = await run_in_threadpool(ledger.partners.custody, units)
+    return JSONResponse({"units": found}, headers=_PRIVATE)
+
+
+@router.get(
+    "/v1/partners/containers/{sscc}",
+    summary="Where every unit packed in a container (an SSCC) stands",
+    response_model=CustodyList,
+    responses=problems(422, 429),
+)
+async def contents(request: Request, sscc: str) -> JSONResponse:
+    """``{"units": [...]}`` as custody answers them, for every unit whose outermost
+    container is ``sscc`` (18 digits, or its URN); empty when nothing is in it."""
+    context = ctx(request)
+    await context.limit(request)
+    container = parse_sscc(sscc, "sscc")
+    ledger = context.ledger_for(request)
+    found = await run_in_threadpool(ledger.partners.contents, container)
     return JSONResponse({"units": found}, headers=_PRIVATE)
 
 

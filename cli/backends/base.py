@@ -143,8 +143,14 @@ class Backend(Protocol):
 
     def custody(self, units: Sequence[gs1.UnitId]) -> list[dict[str, Any]]:
         """Where each unit in the log stands (``POST /v1/partners/custody``'s units:
-        gtin, serial, lot, head, head_index, custodian, pending), 1,000 per request;
+        gtin, serial, lot, head, head_index, custodian, pending, containers, container),
+        1,000 per request;
         units not in the log are left out."""
+        ...
+
+    def contents(self, sscc: str) -> list[dict[str, Any]]:
+        """Where every unit whose outermost container is ``sscc`` stands (as `custody`
+        answers, with ``containers`` and ``container``); empty: nothing is in it."""
         ...
 
     def actors(self, role: str | None) -> list[dict[str, Any]]:

@@ -204,6 +204,10 @@ class Local:
             out.extend(dict(c) for c in self.ledger.partners.custody(part))
         return out
 
+    def contents(self, sscc: str) -> list[dict[str, Any]]:
+        """The container's units from the projections."""
+        return [dict(c) for c in self.ledger.partners.contents(sscc)]
+
     def actors(self, role: str | None) -> list[dict[str, Any]]:
         """The actors from the projections.
 

@@ -191,6 +191,11 @@ class Remote:
             out.extend(self.http.json(response)["units"])
         return out
 
+    def contents(self, sscc: str) -> list[dict[str, Any]]:
+        """GET /v1/partners/containers/{sscc}."""
+        path = f"/v1/partners/containers/{quote(sscc, safe='')}"
+        return list(self.http.json(self.http.get(path))["units"])
+
     def actors(self, role: str | None) -> list[dict[str, Any]]:
         """GET /v1/partners/actors."""
         params = {"role": role} if role else {}

@@ -24,6 +24,9 @@ app = typer.Typer()
 _AS = typer.Option(..., "--as", help="the signing actor id")
 _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
 _UNIT = typer.Argument(..., help="GTIN/SERIAL or a scanned label URL")
+_UNIT_OR_SSCC = typer.Argument(
+    ..., help="GTIN/SERIAL, a scanned label URL, or a container's SSCC (every unit in it)"
+)
 _PLACE = typer.Option(None, "--place", help="where it happens, e.g. 'Shanghai DC 3'")
 _FROM_FILE = typer.Option(
     None,
@@ -54,7 +57,9 @@ def _unit_event(kind: str, unit_text: str, actor: str, key: Path | None, **field
 @app.command()
 def handoff(
     unit: str = typer.Argument(
-        None, help="GTIN/SERIAL or a scanned label URL (or use --from-file)", show_default=False
+        None,
+        help="GTIN/SERIAL, a scanned label URL or a container's SSCC (or use --from-file)",
+        show_default=False,
     ),
     to: str = typer.Option(
         ...,
@@ -75,7 +80,9 @@ def handoff(
 @app.command()
 def receive(
     unit: str = typer.Argument(
-        None, help="GTIN/SERIAL or a scanned label URL (or use --from-file)", show_default=False
+        None,
+        help="GTIN/SERIAL, a scanned label URL or a container's SSCC (or use --from-file)",
+        show_default=False,
     ),
     from_file: str = _FROM_FILE,
     place: str = _PLACE,
@@ -97,9 +104,12 @@ def _scan(
     to: str | None,
     place: str | None,
 ) -> None:
-    """One unit (its receipt) or a scan list (its summary); see cli.scanning."""
+    """One unit (its receipt), a container (cli.containers) or a scan list (its
+    summary); see cli.scanning."""
     if (unit is None) == (from_file is None):
         raise UsageError("give a unit or --from-file FILE, not both", field="unit")
+    if unit is not None and _container(kind, unit, actor, key, to=to, place=place):
+        return
     if unit is not None:
         _one(kind, unit, actor, key, to=to, place=place)
         return
@@ -108,6 +118,20 @@ def _scan(
     show_summary(summary)
     if summary.count("refused"):
         raise typer.Exit(1)
+
+
+def _container(kind: str, text: str, actor: str, key: Path | None, **fields: object) -> bool:
+    """A handoff, receive or inspect of a container (an SSCC): every unit in it, in one
+    atomic batch; False when ``text`` is not an SSCC."""
+    from ledger.sscc import looks_like_sscc
+
+    if not looks_like_sscc(text):
+        return False
+    from cli import containers
+
+    outcome = containers.handle(kind, text, actor, key, **fields)
+    emit(outcome.to_dict(), safe(outcome.line()))
+    return True
 
 
 def _one(
@@ -156,14 +180,16 @@ def show_summary(summary: scanning.Summary) -> None:
 
 @app.command()
 def inspect(
-    unit: str = _UNIT,
+    unit: str = _UNIT_OR_SSCC,
     result: str = typer.Option("pass", "--result", help="pass or fail"),
     note: str = typer.Option(None, "--note"),
     place: str = _PLACE,
     as_: str = _AS,
     key: Path = _KEY,
 ) -> None:
-    """Record an inspection."""
+    """Record an inspection (of every unit in it, for a container's SSCC)."""
+    if _container("inspect", unit, as_, key, result=result, note=note, place=place):
+        return
     _unit_event("inspect", unit, as_, key, result=result, note=note, place=place)
 
 

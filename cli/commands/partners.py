@@ -68,7 +68,7 @@ def holdings(as_: str = _AS, key: Path = _KEY) -> None:
 
 def _holding(unit: dict[str, Any]) -> dict[str, Any]:
     """A unit of ``holdings --json``: gtin, serial, lot, expiry, the recipient of an open
-    transfer (``pending``) and its latest index."""
+    transfer (``pending``), its latest index and the container it is packed in."""
     return {
         "gtin": unit["gtin"],
         "serial": unit["serial"],
@@ -76,6 +76,7 @@ def _holding(unit: dict[str, Any]) -> dict[str, Any]:
         "expiry": unit["expiry"],
         "pending": unit["counterpart"],
         "index": unit["index"],
+        "container": unit.get("container"),  # a server from before cartons: absent
     }
 
 

@@ -216,7 +216,7 @@ def _record_from_json(data: dict[str, Any]) -> state.Record:
     if kind is state.UnitRecord and "holders" not in fields:
         # kept before units had a custody history: it cannot be rebuilt from the file
         raise KeyError("a unit without holders (kept before migration 0008_custody)")
-    for name in ("prefixes", "gtins", "holders"):
+    for name in ("prefixes", "gtins", "holders", "containers"):
         if name in fields:
             fields[name] = tuple(fields[name])
     record: state.Record = kind(**fields)

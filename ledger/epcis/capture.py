@@ -14,12 +14,15 @@ event signature over the converted event's message (ledger.entry: format 2 names
 log's origin, which the service supplies from the log it routes to), so each
 resulting entry is a plain signed event that anyone verifies like every other one.
 
-Conversion of one ObjectEvent, steps:
-    (1) ``type`` is ObjectEvent;
+Conversion of one ObjectEvent (or AggregationEvent), steps:
+    (1) ``type`` is ObjectEvent, or AggregationEvent for packing and unpacking;
     (2) (bizStep, disposition) is a row of the table (ledger.epcis.vocab), the row's
         kind is importable, and ``action`` is the row's;
-    (3) ``epcList`` holds 1 or more GS1 Digital Link URIs of serialized units
-        (any host; lot and query ignored: a unit is its GTIN and serial);
+    (3) ``epcList`` (an AggregationEvent's ``childEPCs``) holds 1 or more GS1 Digital
+        Link URIs of serialized units (any host; lot and query ignored: a unit is its
+        GTIN and serial); an AggregationEvent's ``parentID`` is the container's SSCC
+        (``{base}/00/{sscc}`` or ``urn:epc:id:sscc:...``), ``pl:inner`` the container the
+        units are in, put into it with them (one ``pack`` per unit);
     (4) ``eventTime`` (any offset) becomes UTC, keeping 0, 3 or 6 fraction digits;
     (5) parties: ``pl:actor``, the sourceList ``possessing_party`` of a handoff,
         return, sale or delivery and the destinationList ``possessing_party`` of a
@@ -58,6 +61,7 @@ from ledger.epcis.errors import (
 from ledger.epcis.vocab import EXT, Shape, actor_of, actor_uri, bare, shape_for
 from ledger.errors import EncodingError, LedgerError, ValidationError
 from ledger.events import Event, check_actor_id, event_from_dict
+from ledger.sscc import parse_sscc
 
 FORMAT = "provenance-ledger/epcis-capture/v1"
 MAX_EVENTS = 1000  # ledger events per capture: one atomic batch (ledger.service.ledger.MAX_BATCH)
@@ -171,9 +175,10 @@ def shape_of_event(epcis: Mapping[str, Any]) -> Shape:
     Raises:
         NotObjectEventError, UnmappedError, NotImportableError: see the module steps.
     """
-    if epcis.get("type") != "ObjectEvent":
+    kind = epcis.get("type")
+    if kind not in ("ObjectEvent", "AggregationEvent"):
         raise NotObjectEventError(
-            f"only ObjectEvents are captured, not {epcis.get('type')!r}", field="type"
+            f"only ObjectEvents and AggregationEvents are captured, not {kind!r}", field="type"
         )
     step, disposition = epcis.get("bizStep"), epcis.get("disposition")
     if not isinstance(step, str) or not isinstance(disposition, str | None):
@@ -187,6 +192,10 @@ def shape_of_event(epcis: Mapping[str, Any]) -> Shape:
         raise UnmappedError(
             f"bizStep {step!r} with disposition {disposition!r} maps to no ledger event",
             field="bizStep",
+        )
+    if shape.type != kind:
+        raise NotObjectEventError(
+            f"a {step} event is captured as an {shape.type}, not an {kind}", field="type"
         )
     if not shape.importable:
         raise NotImportableError(
@@ -207,19 +216,20 @@ def epc_units(epcis: Mapping[str, Any]) -> list[gs1.UnitId]:
         EpcError: no epcList, an empty one, a duplicate, or an EPC that is not a GS1
             Digital Link URI of a serialized unit.
     """
-    epcs = epcis.get("epcList")
+    name = "childEPCs" if epcis.get("type") == "AggregationEvent" else "epcList"
+    epcs = epcis.get(name)
     if not isinstance(epcs, list) or not epcs:
-        raise EpcError("expected a non-empty epcList of GS1 Digital Link URIs", field="epcList")
+        raise EpcError(f"expected a non-empty {name} of GS1 Digital Link URIs", field=name)
     units = []
     for j, uri in enumerate(epcs):
         try:
             units.append(gs1.parse_digital_link(uri).unit_id())
         except LedgerError as e:
             raise EpcError(
-                f"not a GS1 Digital Link of a unit: {e.message}", field=f"epcList[{j}]"
+                f"not a GS1 Digital Link of a unit: {e.message}", field=f"{name}[{j}]"
             ) from e
     if len(set(units)) != len(units):
-        raise EpcError("a unit is listed twice", field="epcList")
+        raise EpcError("a unit is listed twice", field=name)
     return units
 
 
@@ -332,12 +342,26 @@ def _details(epcis: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
         out["result"] = shape.result
         if EXT + "note" in epcis:
             out["note"] = epcis[EXT + "note"]
+    if shape.kind in ("pack", "unpack"):
+        out.update(_containers(epcis, shape))
     if shape.kind in ("return", "recall", "decommission"):
         reason = epcis.get(EXT + "reason")
         if reason is None and shape.kind != "return":
             raise MissingFieldError(f"a {shape.kind} needs {EXT}reason", field=EXT + "reason")
         if reason is not None:
             out["reason"] = reason
+    return out
+
+
+def _containers(epcis: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
+    """An AggregationEvent's container (``parentID``: an SSCC's Digital Link or EPC URN)
+    and, for a ``pack``, the inner container the units went in with (``pl:inner``)."""
+    try:
+        out = {"container": parse_sscc(epcis.get("parentID"), "parentID")}  # type: ignore[arg-type]
+        if shape.kind == "pack" and epcis.get(EXT + "inner") is not None:
+            out["inner"] = parse_sscc(epcis[EXT + "inner"], EXT + "inner")
+    except LedgerError as e:
+        raise EpcError(f"not an SSCC: {e.message}", field=e.field) from e
     return out
 
 

@@ -1,6 +1,9 @@
 """Log entries -> an EPCIS 2.0 ``EPCISDocument`` of ObjectEvents (JSON-LD).
 
-Each unit entry becomes one ObjectEvent (table in `ledger.epcis.vocab`, docs/EPCIS.md):
+Each unit entry becomes one ObjectEvent (table in `ledger.epcis.vocab`, docs/EPCIS.md),
+a ``pack`` or ``unpack`` one AggregationEvent (action ADD or DELETE): ``parentID`` is the
+container's Digital Link ``{base}/00/{sscc}``, ``childEPCs`` the unit's, ``pl:inner`` the
+container the unit was in when it went in with it (a carton put on a pallet):
 
 - ``epcList`` holds the unit's canonical GS1 Digital Link ``{base}/01/{gtin14}/21/{serial}``;
 - ``eventTime`` is the signed event time, ``recordTime`` the log's receive time;
@@ -32,11 +35,14 @@ from ledger.events import (
     Flag,
     Handoff,
     Inspect,
+    Pack,
     Recall,
     Receive,
     Return,
     UnitEvent,
+    Unpack,
 )
+from ledger.sscc import sscc_link
 
 Entry = tuple[int, bytes, Leaf]
 """One log entry as the exporter needs it: (index, RFC 9162 leaf hash, parsed leaf)."""
@@ -102,7 +108,7 @@ def export_event(
         raise ValidationError("only unit events have an EPCIS form", field="kind")
     shape = shape_of(event.kind, getattr(event, "result", None))
     out: dict[str, Any] = {
-        "type": "ObjectEvent",
+        "type": shape.type,
         "eventID": event_id(leaf.signed.hash),
         "eventTime": event.time,
         "eventTimeZoneOffset": "+00:00",
@@ -112,7 +118,12 @@ def export_event(
     }
     if shape.disposition is not None:
         out["disposition"] = shape.disposition
-    out["epcList"] = [gs1.format_digital_link(epc_base, event.unit.gtin, event.unit.serial)]
+    link = gs1.format_digital_link(epc_base, event.unit.gtin, event.unit.serial)
+    if isinstance(event, Pack | Unpack):  # the container is the parent, the unit its child
+        out["parentID"] = sscc_link(epc_base, event.container)
+        out["childEPCs"] = [link]
+    else:
+        out["epcList"] = [link]
     out.update(_parties(event, sender))
     if isinstance(event, Commission) and event.lot is not None:
         out["ilmd"] = {"cbvmda:lotNumber": event.lot}
@@ -170,4 +181,6 @@ def _extensions(index: int, leaf_hash: bytes, event: UnitEvent) -> dict[str, Any
         out[EXT + "code"] = event.code
     if isinstance(event, Commission) and event.expiry is not None:
         out[EXT + "expiry"] = event.expiry
+    if isinstance(event, Pack) and event.inner is not None:
+        out[EXT + "inner"] = event.inner
     return out

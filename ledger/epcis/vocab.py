@@ -1,8 +1,9 @@
 """The EPCIS vocabulary of the ledger: one mapping table, URIs, extension fields.
 
 Each ledger unit kind maps to one EPCIS 2.0 ObjectEvent shape (action, CBV 2.0 bizStep,
-disposition); the same table read backwards turns a partner's ObjectEvent into a ledger
-kind. It is docs/EPCIS.md's table, and a test checks the two agree.
+disposition), ``pack`` and ``unpack`` to an AggregationEvent shape; the same table read
+backwards turns a partner's EPCIS event into a ledger kind. It is docs/EPCIS.md's
+table, and a test checks the two agree.
 
 Ledger fields EPCIS has no place for travel as JSON-LD extension properties under the
 prefix ``pl:`` (``urn:provenance-ledger:epcis:``), declared in the document's
@@ -49,6 +50,9 @@ class Shape:
     disposition: str | None
     importable: bool
     result: str | None = None
+    #: the EPCIS event type: an ObjectEvent, or for ``pack``/``unpack`` an
+    #: AggregationEvent (its ``parentID`` the container, ``childEPCs`` the unit)
+    type: str = "ObjectEvent"
 
 
 TABLE: tuple[Shape, ...] = (
@@ -65,6 +69,8 @@ TABLE: tuple[Shape, ...] = (
     Shape("claim", "OBSERVE", BIZSTEP_URN + "claiming", "retail_sold", importable=False),
     Shape("flag", "OBSERVE", BIZSTEP_URN + "flagging", None, importable=False),
     Shape("consume", "OBSERVE", BIZSTEP_URN + "consuming", "inactive", importable=False),
+    Shape("pack", "ADD", "packing", "in_progress", importable=True, type="AggregationEvent"),
+    Shape("unpack", "DELETE", "unpacking", "in_progress", importable=True, type="AggregationEvent"),
 )
 
 _BY_STEP = {(s.biz_step, s.disposition): s for s in TABLE}

@@ -1,7 +1,9 @@
 """Which map keys an entry moves, and to what head (docs/FORMAT.md section 14).
 
 - A unit event moves its unit's key to ``(index, leaf hash)``: a unit's chain links
-  back by ``prev``, so its latest entry fixes the whole chain.
+  back by ``prev``, so its latest entry fixes the whole chain. ``pack`` and ``unpack``
+  are unit events too; a container's handoff is one entry per unit inside, so no key
+  is a container's (docs/FORMAT.md section 2.1).
 - A registry event moves each actor it is about (the ``subject`` of ``actor.register``,
   ``actor.revoke``, ``key.rotate``, ``key.recover`` and ``key.recover.cancel``; the
   ``partner`` of ``authorize``; the partner of the authorization an

@@ -15,6 +15,7 @@ Layout (each module imports only those above it, none imports this package's
     context.py   `Context`, `signing_key` (signer and key checks), `check_time`, key helpers
     registry.py  genesis and the registry kinds (actors, keys and their recovery,
                  authorizations, products)
+    containers.py  the nesting of ``pack`` and ``unpack`` (units in cartons in pallets)
     custody.py   the unit kinds (commission and the custody state machine)
     check.py     the dispatch `check`
 
@@ -55,6 +56,7 @@ from ledger.rules.errors import (
     ActorExistsError,
     ActorRevokedError,
     AlreadyClaimedError,
+    AlreadyPackedError,
     AlreadyRevokedError,
     AlreadySoldError,
     AuthorizationExistsError,
@@ -65,6 +67,7 @@ from ledger.rules.errors import (
     CompromisedInFutureError,
     CompromiseTooOldError,
     ConsumedError,
+    ContainerCycleError,
     DecommissionedError,
     EmptyRotationError,
     EmptyScopeError,
@@ -87,6 +90,7 @@ from ledger.rules.errors import (
     NotCustodianError,
     NothingCompromisedError,
     NothingScopedError,
+    NotInsideError,
     NotOperatorError,
     NotOwnerError,
     NotProductOwnerError,
@@ -128,6 +132,7 @@ __all__ = [
     "ActorExistsError",
     "ActorRevokedError",
     "AlreadyClaimedError",
+    "AlreadyPackedError",
     "AlreadyRevokedError",
     "AlreadySoldError",
     "AuthorizationExistsError",
@@ -138,6 +143,7 @@ __all__ = [
     "CompromiseTooOldError",
     "CompromisedInFutureError",
     "ConsumedError",
+    "ContainerCycleError",
     "Context",
     "DecommissionedError",
     "EmptyRotationError",
@@ -159,6 +165,7 @@ __all__ = [
     "NotBrandError",
     "NotBrandOrOperatorError",
     "NotCustodianError",
+    "NotInsideError",
     "NotOperatorError",
     "NotOwnerError",
     "NotProductOwnerError",

@@ -55,7 +55,17 @@ MAX_COMPROMISE_BACKDATE = timedelta(days=30)
 SCOPE_KINDS: dict[str, frozenset[str]] = {
     KeyScope.MINT: frozenset({"product.register", "commission"}),
     KeyScope.CUSTODY: frozenset(
-        {"handoff", "receive", "inspect", "sell", "deliver", "return", "decommission"}
+        {
+            "handoff",
+            "receive",
+            "inspect",
+            "sell",
+            "deliver",
+            "return",
+            "decommission",
+            "pack",
+            "unpack",
+        }
     ),
     KeyScope.FLAG: frozenset({"flag"}),
     KeyScope.RECALL: frozenset({"recall"}),

@@ -38,13 +38,16 @@ from ledger.events import (
     Flag,
     Handoff,
     Inspect,
+    Pack,
     Recall,
     Receive,
     Return,
     Sell,
     UnitEvent,
+    Unpack,
     parse_time,
 )
+from ledger.rules import containers
 from ledger.rules.context import Context
 from ledger.rules.errors import (
     AlreadyClaimedError,
@@ -348,6 +351,20 @@ def _decommission(ctx: Context, event: Decommission, unit: UnitRecord) -> UnitRe
     return replace(unit, decommissioned=True, pending=None)
 
 
+def _pack(ctx: Context, event: Pack, unit: UnitRecord) -> UnitRecord:
+    _require_authorized(ctx, unit, None)
+    _require_custodian(ctx, unit)
+    _require_no_pending(unit)
+    return containers.pack(event, unit)
+
+
+def _unpack(ctx: Context, event: Unpack, unit: UnitRecord) -> UnitRecord:
+    _require_authorized(ctx, unit, None)
+    _require_custodian(ctx, unit)
+    _require_no_pending(unit)
+    return containers.unpack(event, unit)
+
+
 _KINDS: dict[type[UnitEvent], Callable[[Context, Any, UnitRecord], UnitRecord]] = {
     Handoff: _handoff,
     Receive: _receive,
@@ -360,6 +377,8 @@ _KINDS: dict[type[UnitEvent], Callable[[Context, Any, UnitRecord], UnitRecord]] 
     Flag: _flag,
     Decommission: _decommission,
     Consume: _consume,
+    Pack: _pack,
+    Unpack: _unpack,
 }
 
 #: the kinds that may follow ``consume``

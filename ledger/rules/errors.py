@@ -426,3 +426,22 @@ class ReturnOverTransferError(TransferPendingError):
     """A return while a handoff or return is open: the open transfer is received first."""
 
     code = "return-over-transfer"
+
+
+class AlreadyPackedError(RuleError):
+    """A unit (or a container) is already in another container: it is unpacked first."""
+
+    code = "already-packed"
+
+
+class ContainerCycleError(RuleError):
+    """A container would be packed into itself or into a container inside it."""
+
+    code = "container-cycle"
+
+
+class NotInsideError(RuleError):
+    """The unit is not in the container named: nothing to unpack from it, or the
+    ``inner`` container of a ``pack`` is not the unit's outermost."""
+
+    code = "not-inside"

@@ -157,6 +157,10 @@ class UnitRecord:
     #: when the owner marked the unit used up (``consume``); None while it is not
     consumed_at: str | None = None
     last_sold: str | None = None
+    #: the containers (SSCCs) the unit is packed in, outermost first (empty: loose);
+    #: ``container`` is the outermost, the one a clerk scans and hands on
+    containers: tuple[str, ...] = ()
+    container: str | None = None
 
     @property
     def sold_before(self) -> bool:

@@ -1,5 +1,6 @@
 """What a partner (warehouse, courier, retailer) asks of the log before and after a scan:
-where units stand (`PartnerService.custody`, many at once, for a scan list), what is on
+where units stand (`PartnerService.custody`, many at once, for a scan list; `contents`,
+every unit in a carton or on a pallet), what is on
 its way to it (`inbox`), what it holds (`holdings`), and who the other actors are
 (`actors`, to find a recipient's id).
 
@@ -45,6 +46,8 @@ def custody_of(record: UnitRecord) -> CustodyShape:
         "head_index": record.head_index,
         "custodian": record.custodian,
         "pending": record.pending,
+        "containers": list(record.containers),
+        "container": record.container,
     }
 
 
@@ -68,6 +71,15 @@ class PartnerService:
             raise ValidationError(f"at most {MAX_UNITS} units per request", field="units")
         records = self._store.records(self._log, {UnitRecord: list(units)})
         return [custody_of(cast(UnitRecord, r)) for r in records]
+
+    def contents(self, sscc: str) -> list[CustodyShape]:
+        """Where each unit whose outermost container is ``sscc`` stands, by GTIN and
+        serial (every unit on a pallet, whatever carton it is in; empty: no such
+        container, or nothing is in it). Read from the projections, not proven: each
+        unit's own chain (its unit view) proves where it is."""
+        records = self._store.records_in(self._log, UnitRecord, "container", [sscc])
+        units = sorted((cast(UnitRecord, r) for r in records), key=lambda u: (u.gtin, u.serial))
+        return [custody_of(u) for u in units]
 
     def inbox(self, actor: str) -> list[HeldShape]:
         """The units handed (or returned) to ``actor`` and not yet received, by GTIN and
@@ -166,6 +178,7 @@ def _held(record: UnitRecord, counterpart: str | None) -> HeldShape:
         "expiry": record.expiry,
         "counterpart": counterpart,
         "index": record.head_index,
+        "container": record.container,
     }
 
 

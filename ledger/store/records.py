@@ -1,8 +1,8 @@
 """Conversion between ledger.rules.state records and the store's projection rows.
 
 One table per record type; columns carry the record's field names. Tuples of digits
-(GTINs, prefixes), of words (a key's scope) and of actor ids (a unit's holders) are
-stored comma-joined, since none can contain a comma.
+(GTINs, prefixes, a unit's container SSCCs), of words (a key's scope) and of actor ids
+(a unit's holders) are stored comma-joined, since none can contain a comma.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ RECORD_TABLES: dict[type[Any], Table] = {
     ProductRecord: ProductTable.__table__,  # type: ignore[dict-item]
     UnitRecord: UnitTable.__table__,  # type: ignore[dict-item]
 }
-_TUPLE_FIELDS = {"prefixes", "gtins", "scope", "holders"}
+_TUPLE_FIELDS = {"prefixes", "gtins", "scope", "holders", "containers"}
 
 
 def to_row(log: int, record: Record) -> dict[str, Any]:

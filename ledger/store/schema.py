@@ -193,7 +193,11 @@ class UnitTable(Base):
     last_sold: Mapped[str | None] = mapped_column(String(32))
     owner: Mapped[str | None] = mapped_column(String(43))
     consumed_at: Mapped[str | None] = mapped_column(String(32))
-    __table_args__ = (_NO_ROWID,)
+    # containers (migration 0019_cartons): the SSCCs it is packed in, outermost first,
+    # and the outermost alone, indexed: what a scan of a pallet's label finds
+    containers: Mapped[str] = mapped_column(Text, server_default="")
+    container: Mapped[str | None] = mapped_column(String(18))
+    __table_args__ = (Index("ix_units_container", "log", "container"), _NO_ROWID)
 
 
 class ScanRow(Base):

@@ -451,8 +451,9 @@ SCAN_LIST = _object(
 nothing was sent)."""
 
 
-def _units_of_actor(extra: str) -> dict[str, Any]:
-    """``{actor, units: [...]}`` whose units carry ``extra`` (another actor, or null)."""
+def _units_of_actor(extra: str, *more: str) -> dict[str, Any]:
+    """``{actor, units: [...]}`` whose units carry ``extra`` (another actor, or null)
+    and the nullable strings ``more``."""
     item = {
         "gtin": {"type": "string", "pattern": "^[0-9]{14}$"},
         "serial": {"type": "string"},
@@ -460,17 +461,20 @@ def _units_of_actor(extra: str) -> dict[str, Any]:
         "expiry": {"type": ["string", "null"]},
         extra: {"type": ["string", "null"]},
         "index": _INDEX,
+        **{name: {"type": ["string", "null"]} for name in more},
     }
     return _object(
         {"actor": {"type": "string"}, "units": {"type": "array", "items": _object(item)}}
     )
 
 
-INBOX = _units_of_actor("counterpart")
-"""``inbox``: each unit on its way to the actor; ``counterpart`` is its sender."""
+INBOX = _units_of_actor("counterpart", "container")
+"""``inbox``: each unit on its way to the actor; ``counterpart`` is its sender;
+``container`` the SSCC of the outermost carton or pallet it is packed in (null: loose)."""
 
-HOLDINGS = _units_of_actor("pending")
-"""``holdings``: each unit the actor holds; ``pending``: the recipient of its open transfer."""
+HOLDINGS = _units_of_actor("pending", "container")
+"""``holdings``: each unit the actor holds; ``pending``: the recipient of its open transfer;
+``container``: the SSCC of the outermost carton or pallet it is packed in (null: loose)."""
 
 ACTOR_LIST = _object(
     {
@@ -488,6 +492,33 @@ ACTOR_LIST = _object(
     }
 )
 """``actor list``."""
+
+CONTAINER = _object(
+    {
+        "kind": {"enum": ["pack", "unpack", "handoff", "receive", "inspect"]},
+        "container": {"type": "string", "pattern": "^[0-9]{18}$"},
+        "actor": {"type": "string"},
+        "to": {"type": ["string", "null"]},
+        "appended": {"type": "integer", "minimum": 0},
+        "duplicates": {"type": "integer", "minimum": 0},
+        "duplicate": {"type": "boolean"},
+        "units": {
+            "type": "array",
+            "items": _object(
+                {
+                    "unit": {"type": "string", "pattern": UNIT},
+                    "index": _INDEX,
+                    "duplicate": {"type": "boolean"},
+                }
+            ),
+        },
+        "receipts": RECEIPT["properties"]["receipts"] | {"minItems": 0},
+        "size": {"type": ["integer", "null"], "minimum": 1},
+        "checkpoint": {"type": ["string", "null"]},
+    }
+)
+"""``pack``, ``unpack``, and ``handoff``/``receive``/``inspect`` of an SSCC: one entry
+per unit, one batch (``duplicate``: nothing appended, every unit already done)."""
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "keys": KEY,
@@ -514,5 +545,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "inbox": INBOX,
     "holdings": HOLDINGS,
     "actor list": ACTOR_LIST,
+    "container": CONTAINER,
 }
 """Every schema by the name docs/CLI.md gives it."""

@@ -246,7 +246,7 @@ def test_inbox_and_holdings_are_the_actors_own(world: World) -> None:
     jsonschema_rs.validate(SCHEMAS["holdings"], held)
     mine = held["units"]
     assert {u["serial"] for u in mine} >= {"SN-000009", "SN-000010"}
-    assert set(mine[0]) == {"gtin", "serial", "lot", "expiry", "pending", "index"}
+    assert set(mine[0]) == {"gtin", "serial", "lot", "expiry", "pending", "index", "container"}
     listed = json.loads(clerk("--json", "actor", "list").stdout)
     jsonschema_rs.validate(SCHEMAS["actor list"], listed)
     actors = listed["actors"]

@@ -22,7 +22,7 @@ def test_every_design_kind_has_a_class() -> None:
         "actor.register log.upgrade actor.revoke key.rotate key.recover key.recover.cancel "
         "authorize authorization.revoke "
         "product.register commission handoff receive inspect sell deliver claim return "
-        "recall decommission flag consume"
+        "recall decommission flag consume pack unpack"
     ).split()
     assert sorted(events.KINDS) == sorted(design)
     assert sorted(VALID) == sorted(design)

@@ -934,6 +934,31 @@ def test_the_custodian_decommissions_others_cannot() -> None:
     assert world.unit_do("decommission", "ship-co", reason="crushed").decommissioned
 
 
+# --- containers (the full nesting rules: tests/unit/test_containers.py) ------------------------
+
+_CARTON, _PALLET = "095060000000000015", "095060000000000022"
+
+
+def test_a_unit_in_a_carton_is_not_packed_into_another() -> None:
+    world = base()
+    world.unit_do("pack", "acme", container=_CARTON)
+    with pytest.raises(rules.AlreadyPackedError):
+        world.check(world.on_unit("pack", "acme", container=_PALLET))
+
+
+def test_a_carton_is_not_packed_into_itself() -> None:
+    world = base()
+    world.unit_do("pack", "acme", container=_CARTON)
+    with pytest.raises(rules.ContainerCycleError):
+        world.check(world.on_unit("pack", "acme", container=_CARTON, inner=_CARTON))
+
+
+def test_nothing_is_unpacked_from_a_container_it_is_not_in() -> None:
+    world = base()
+    with pytest.raises(rules.NotInsideError):
+        world.check(world.on_unit("unpack", "acme", container=_CARTON))
+
+
 # --- purity and determinism --------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ after this upgrade on a log with claimed units: until then their owners cannot m
 them used up (the rule refuses, nothing is written).
 
 Revision ID: 0021_consume
-Revises: 0015_console
+Revises: 0019_cartons
 Create Date: 2026-12-03 18:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_consume"
-down_revision = "0015_console"
+down_revision = "0019_cartons"
 branch_labels = None
 depends_on = None
 
