@@ -71,7 +71,10 @@ class TakeGroups:
 
 
 async def _settle(group: list[tuple[float, bool, asyncio.Future[float]]], run: Take) -> list[float]:
-    if len(group) > 1:
+    # a give-back (a negative cost) merged with takes would skip the clamp at the burst
+    # that applying it alone gets: merge only costs of one sign
+    positive = [cost > 0 for cost, _, _ in group]
+    if len(group) > 1 and (all(positive) or not any(positive)):
         total = sum(cost for cost, _, _ in group)
         if await run(total, all(force for _, force, _ in group)) == 0:
             return [0.0] * len(group)

@@ -620,9 +620,11 @@ class Consume(UnitEvent):
     jar finished): every later scan says so, so a refilled genuine container is caught.
 
     ``owner_token`` is the owner's secret token, revealed: SHA-256 of it is the ``owner``
-    of the unit's latest ``claim`` (anyone can recompute it), so only the owner, never
-    the operator alone, can have asked for it. Nothing but a recall, a flag or a
-    decommission may follow.
+    of the unit's latest ``claim`` (anyone can recompute it), so only the token's holder
+    can have asked for it. A client that made its own token (the claim's ``owner`` sent
+    by the client, docs/API.md) is its only holder; a token the server made for a browser
+    form passed through the server once (it keeps only the hash). Nothing but a recall,
+    a flag or a decommission may follow.
     """
 
     kind: ClassVar[str] = "consume"

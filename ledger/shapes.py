@@ -52,7 +52,8 @@ class ClaimShape(TypedDict):
     index: int
     checkpoint: str
     transfer_code: str
-    owner_token: str
+    #: null when the client sent its own ``owner`` hash (it alone holds the token)
+    owner_token: str | None
     resale: bool
 
 

@@ -85,11 +85,11 @@ async def get_unit_proof(request: Request, gtin: _ProofGtin, serial: _ProofSeria
 
 async def _form_or_json(
     request: Request, unit: gs1.UnitId, field: str | None
-) -> tuple[str | None, str]:
+) -> tuple[str | None, str, dict[str, Any]]:
     """Read a unit action's input: the page's form (its Origin and CSRF token checked
     before anything is counted; ``field`` from it, if named, and its ``lang``), or a
     JSON body ``{field: "..."}`` (``application/json``, else 415); then the rate limit.
-    Returns (the field's value, the page language).
+    Returns (the field's value, the page language, the JSON body: empty for a form).
 
     Raises:
         CsrfError: a forged form. ValidationError: a JSON body without ``field``.
@@ -105,15 +105,17 @@ async def _form_or_json(
         csrf.check_token(request, values[FIELD], unit.gtin, unit.serial)
         await context.limit(request)
         given = str(values[field] or "") if field else None
-        return given, str(values["lang"] or "en")
+        return given, str(values["lang"] or "en"), {}
     require_json(request)
     await context.limit(request)
     body = codec.parse(await json_body(request, CLAIM_BODY))
+    if not isinstance(body, dict):
+        raise ValidationError("expected a JSON object", field=field)
     if field is None:
-        return None, "en"
-    if not isinstance(body, dict) or not isinstance(body.get(field), str):
+        return None, "en", body
+    if not isinstance(body.get(field), str):
         raise ValidationError(f'expected {{"{field}": "..."}}', field=field)
-    return body[field], "en"
+    return body[field], "en", body
 
 
 @router.post(
@@ -132,11 +134,24 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
     context = ctx(request)
     form, csrf = is_form(request), guard(request)
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
-    given, lang = await _form_or_json(request, unit, "code")
+    given, lang, body = await _form_or_json(request, unit, "code")
     code = given or ""
+    owner = body.get("owner")  # the hash of a token the client made (docs/API.md)
+    if owner is not None:
+        try:
+            codec.b64url_decode(str(owner), field="owner", size=32)
+        except LedgerError as e:
+            raise ValidationError("owner must be a base64url SHA-256 hash", field="owner") from e
+        if not isinstance(owner, str):
+            raise ValidationError("owner must be a base64url SHA-256 hash", field="owner")
     ledger = context.ledger_for_unit(unit.gtin)
     call = functools.partial(
-        ledger.claims.claim, unit.gtin, unit.serial, code, client=daily_client(context, request)
+        ledger.claims.claim,
+        unit.gtin,
+        unit.serial,
+        code,
+        client=daily_client(context, request),
+        owner=owner,
     )
     back = unit.path()
     if not form:
@@ -197,7 +212,7 @@ async def consume(request: Request, gtin: str, serial: str) -> Response:
     form = is_form(request)
     unit = gs1.UnitId(gtin=gs1.normalize_gtin(gtin), serial=serial)
     # the page's form sends the owner's cookie; a JSON client the token itself
-    given, lang = await _form_or_json(request, unit, None if form else "owner_token")
+    given, lang, _ = await _form_or_json(request, unit, None if form else "owner_token")
     cookie = request.cookies.get(owner_cookie(unit.gtin, unit.serial))
     token = (cookie if form else given) or ""
     ledger = context.ledger_for_unit(unit.gtin)

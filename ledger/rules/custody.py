@@ -270,7 +270,8 @@ def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
 def _consume(ctx: Context, event: Consume, unit: UnitRecord) -> UnitRecord:
     """The owner marks the unit used up, through the registry (which signs: owners hold
     no key): the revealed token must hash to the latest claim's ``owner``, so the
-    operator cannot mark a unit used up without its owner."""
+    operator cannot mark a unit used up without the token (which it never held when the
+    owner's client made it; ledger.events.Consume)."""
     require_role(ctx, Role.OPERATOR, NotOperatorError)
     if not unit.claimed or unit.owner is None:
         raise NotOwnerError("only a claimed unit's owner may mark it used up", field="unit")

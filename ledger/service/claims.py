@@ -72,7 +72,7 @@ class ClaimResult:
     index: int
     checkpoint: str
     transfer_code: str
-    owner_token: str
+    owner_token: str | None
     resale: bool
 
     def to_dict(self) -> ClaimShape:
@@ -124,10 +124,14 @@ class ClaimService:
         self.policy = policy
         self._clock = clock
 
-    def claim(self, gtin: str, serial: str, code: str, *, client: str) -> ClaimResult:
+    def claim(
+        self, gtin: str, serial: str, code: str, *, client: str, owner: str | None = None
+    ) -> ClaimResult:
         """Claim a unit with its claim code, or with its owner's transfer code (resale).
 
-        ``client`` is the claimant's pseudonymous client id (the daily scan hash).
+        ``client`` is the claimant's pseudonymous client id (the daily scan hash);
+        ``owner``, the base64url SHA-256 of an owner token the client made itself (no
+        token is then returned), else the token is made here and returned once.
 
         Raises:
             ClaimLockedError: the unit, or this client on it, must wait (step 2).
@@ -162,14 +166,18 @@ class ClaimService:
             )
         transfer = claimcode.new_claim_code()  # (4)
         salt, digest = claimcode.claim_commitment(transfer, claimcode.new_salt())
-        token = secrets.token_urlsafe(16)
+        # A client may make its own owner token and send only its hash (``owner``): then
+        # no one but the owner ever holds it, the operator included, and only the owner
+        # can mark the unit used up. A browser form gets one made here, shown once.
+        token = None if owner is not None else secrets.token_urlsafe(16)
+        owner = owner if owner is not None else owner_hash(str(token))
         event = Claim(
             actor=self._operator_id,
             time=format_time(now),
             unit=unit_id,
             prev=unit.head,
             code=canonical,
-            owner=owner_hash(token),
+            owner=owner,
             transfer=ClaimCommitment(salt=salt, hash=digest),
         )
         key = self._operator_key
@@ -178,7 +186,7 @@ class ClaimService:
         signed = entry.sign_event(event, key, log=self._appender.origin)
         receipt = self._appender.append(signed, now)
         self._signal_store.clear_attempts(self._log, subjects)
-        owners = [client, owner_client(owner_hash(token))]
+        owners = [client, owner_client(owner)]
         self._signal_store.add_owner_clients(self._log, gtin, serial, owners, format_time(now))
         return ClaimResult(  # (5)
             index=receipt.receipts[0].index,

@@ -471,8 +471,22 @@ def sign_incidents(ledger: Ledger, water: HighWater) -> int:
         served = incident.get("served_size")
         if not isinstance(given_up, str) or not isinstance(served, int):
             return None  # recorded before incidents named their checkpoint: kept unsigned
+        lost = Seen.verified(given_up, ledger.verifier_key).checkpoint
+        # The file has a checksum, not a key: sign only a loss the database shows (the
+        # given-up tree is not the one served), never one written into the file alone
+        size = primary.head(ledger.log).size
+        really = size < lost.size or primary.root(ledger.log, lost.size) != lost.root
+        if not really or served > size:
+            log.warning(
+                "not signing the incident recorded in %s: the database still serves the "
+                "checkpoint it says was given up (%d), or less than it says is served (%d)",
+                water.path,
+                lost.size,
+                served,
+            )
+            return None
         statement = Incident(
-            Seen.verified(given_up, ledger.verifier_key).checkpoint,
+            lost,
             Checkpoint(water.origin, served, primary.root(ledger.log, served)),
             str(incident.get("at")),
             one_line(str(incident.get("note"))),

@@ -235,7 +235,14 @@ class SignalService:
             current = claim["event"].get("owner")
             if current:
                 owners.add(owner_client(current))
-                owner = owner_token is not None and owner_hash(owner_token) == current
+                # a consumed unit's token is public (its consume revealed it): no one is
+                # its owner any more, so no one's scans are excused
+                consumed = bool((view.get("unit") or {}).get("consumed_at"))
+                owner = (
+                    not consumed
+                    and owner_token is not None
+                    and owner_hash(owner_token) == current
+                )
         mine = [p for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
         facts = stored.scans
         if mine:

@@ -11,6 +11,7 @@ import hashlib
 
 import pytest
 
+from api.context import owner_cookie
 from ledger import codec
 from ledger.entry import Leaf
 from tests.e2e.forms import post_form
@@ -52,6 +53,12 @@ def test_only_the_owner_marks_a_unit_used_up_and_every_reader_is_told(
         assert "Used up on" in seen and "v-invalid" in seen and 'id="consume"' not in seen
         chinese = stranger.get(f"/01/{GTIN}/21/USED-1?lang=zh-CN", headers=HTML).text
         assert "用完" in chinese
+    # the token is public now: holding it as the owner cookie makes no one the owner
+    revealed = server.get(f"/v1/units/{GTIN}/USED-1").json()["entries"][-1]
+    token_text = Leaf.from_bytes(codec.b64url_decode(revealed["leaf"])).signed.event.owner_token  # type: ignore[attr-defined]
+    with server.client("127.0.0.7") as anyone:
+        anyone.cookies.set(owner_cookie(GTIN, "USED-1"), token_text)
+        assert anyone.get(f"/v1/units/{GTIN}/USED-1").json()["owner"] is False
     view = server.get(f"/v1/units/{GTIN}/USED-1").json()
     assert view["verdict"] == "caution" and "consumed" in [r["code"] for r in view["reasons"]]
     assert view["unit"]["consumed_at"] is not None
@@ -61,3 +68,23 @@ def test_only_the_owner_marks_a_unit_used_up_and_every_reader_is_told(
     assert consume.kind == "consume" and claim.kind == "claim"
     token = consume.owner_token.encode("ascii")  # type: ignore[attr-defined]
     assert codec.b64url_encode(hashlib.sha256(token).digest()) == claim.owner  # type: ignore[attr-defined]
+
+
+def test_a_client_that_makes_its_own_token_alone_can_mark_the_unit_used_up(
+    asgi_server: Served,
+) -> None:
+    """The claim takes the hash of a token the client made: the server never sees the
+    token, so only its holder can later mark the unit used up."""
+    server = asgi_server
+    code = mint(server, "USED-2")
+    token = codec.b64url_encode(bytes(range(100, 116)))
+    owner = codec.b64url_encode(hashlib.sha256(token.encode()).digest())
+    path = f"/v1/units/{GTIN}/USED-2"
+    bad = server.post(f"{path}/claim", json={"code": code, "owner": "not-a-hash"})
+    assert bad.status_code == 422  # nothing counted against the code, nothing written
+    claimed = server.post(f"{path}/claim", json={"code": code, "owner": owner})
+    assert claimed.status_code == 201 and claimed.json()["owner_token"] is None
+    claim = server.get(path).json()["entries"][-1]
+    assert Leaf.from_bytes(codec.b64url_decode(claim["leaf"])).signed.event.owner == owner  # type: ignore[attr-defined]
+    assert server.post(f"{path}/consume", json={"owner_token": token}).status_code == 201
+    assert "consumed" in [r["code"] for r in server.get(path).json()["reasons"]]

@@ -174,3 +174,22 @@ def test_an_incident_note_verifies_only_whole_and_never_as_a_checkpoint(
         with pytest.raises(LedgerError):
             verify_incident(flipped + "\n\n" + signatures, site.key)
     assert isinstance(verify_incident(text, site.key), Incident)
+
+
+def test_an_incident_written_into_the_file_alone_is_never_signed(
+    site: Site, tmp_path: Path
+) -> None:
+    """The file's check is a plain hash: whoever can write it (a keyless restore, backup
+    staff) could add an incident. The log key signs only a loss the database shows."""
+    site.mint(3)
+    size = site.ledger.head().size
+    current = site.ledger.checkpoint(size)
+    data = site.water._read_raw()
+    assert data is not None
+    forged = {"at": "2026-12-03T00:00:00Z", "note": "nothing was lost", "given_up_size": size,
+              "given_up_checkpoint": current, "served_size": 1}  # fmt: skip
+    with site.water._exclusive():
+        site.water._write({**data, "incidents": [forged]}, both=True)
+    site.ledger.close()
+    site.ledger = site.open()
+    assert site.water.signed_incidents() == []  # the tree at 16 is still the one served

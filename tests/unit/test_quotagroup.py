@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from api.quotagroup import TakeGroups
+from api.quotagroup import TakeGroups, _settle
 from ledger.errors import StorageError
 
 
@@ -86,3 +86,21 @@ def test_a_lone_take_is_one_call() -> None:
     bucket = Bucket(0)
     assert asyncio.run(_race(bucket, [2])) == [2]
     assert bucket.calls == [(2, False)]
+
+
+def test_a_give_back_is_never_merged_with_takes() -> None:
+    """Merged, a give-back would skip the clamp at the burst and over-grant (the review's
+    L3): burst 10 with 8 left, a take of 10 and a give-back of 5 arriving together."""
+    calls: list[float] = []
+
+    async def run(cost: float, force: bool) -> float:
+        calls.append(cost)
+        return 0.0
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        group = [(10.0, False, loop.create_future()), (-5.0, True, loop.create_future())]
+        await _settle(group, run)
+
+    asyncio.run(main())
+    assert calls == [10.0, -5.0]  # one by one, never 5.0 at once
