@@ -239,9 +239,7 @@ class SignalService:
                 # its owner any more, so no one's scans are excused
                 consumed = bool((view.get("unit") or {}).get("consumed_at"))
                 owner = (
-                    not consumed
-                    and owner_token is not None
-                    and owner_hash(owner_token) == current
+                    not consumed and owner_token is not None and owner_hash(owner_token) == current
                 )
         mine = [p for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
         facts = stored.scans
