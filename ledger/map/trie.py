@@ -47,6 +47,7 @@ LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 UNIT_DOMAIN = b"provenance-ledger/map/unit/v1\x00"
 ACTOR_DOMAIN = b"provenance-ledger/map/actor/v1\x00"
+_sha256 = hashlib.sha256  # bound once: the map's hashing is its hot loop
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,14 @@ def actor_key(actor_id: str) -> bytes:
 
 def leaf_hash(key: bytes, head: Head) -> bytes:
     """``SHA-256(0x00 || key || index (8 bytes big-endian) || entry hash)``."""
-    return hashlib.sha256(LEAF_PREFIX + key + head.to_bytes()).digest()
+    return _sha256(
+        b"".join((LEAF_PREFIX, key, head.index.to_bytes(8, "big"), head.entry_hash))
+    ).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """``SHA-256(0x01 || left || right)``."""
-    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+    return _sha256(NODE_PREFIX + left + right).digest()
 
 
 def bit(key: bytes, depth: int) -> int:
