@@ -8,7 +8,8 @@
    no-op (same events, fresh database each time, pre-signed, one warm-up batch; the
    runs without and with alternate, best of two each). The figure is microseconds per
    event with the map over the same without it; target <= 1.25 at batches of 1,000
-   (batch 1 is shown too).
+   (batch 1 is shown too). Two wall-clock runs swing on a loaded machine:
+   `bench.mapstep` times the map step inside the appends instead (wall and CPU).
 2. **Bytes.** The log of bench.storage (commissions, then two hops per unit: 5 entries
    per unit) on SQLite; the ``map_nodes`` table's bytes from ``dbstat`` over the entries;
    target <= 150.

@@ -27,7 +27,9 @@ and serial, or an actor id, under their own domain strings (one map holds both k
 
 Pure: no I/O. `Trie` is the in-memory map (insert or update only: units and actors never
 leave a log); hashes are computed lazily, so a batch of updates shares the work on the
-nodes near the root.
+nodes near the root. Its nodes and the functions that change and walk them (`set_head`,
+`remove_key`, `walk`) also serve `ledger.map.partial.PartialTrie`, a map read in part
+from the store (its unread subtrees are `Opaque`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 UNIT_DOMAIN = b"provenance-ledger/map/unit/v1\x00"
 ACTOR_DOMAIN = b"provenance-ledger/map/actor/v1\x00"
+_sha256 = hashlib.sha256  # bound once: the map's hashing is its hot loop
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,14 @@ def actor_key(actor_id: str) -> bytes:
 
 def leaf_hash(key: bytes, head: Head) -> bytes:
     """``SHA-256(0x00 || key || index (8 bytes big-endian) || entry hash)``."""
-    return hashlib.sha256(LEAF_PREFIX + key + head.to_bytes()).digest()
+    return _sha256(
+        b"".join((LEAF_PREFIX, key, head.index.to_bytes(8, "big"), head.entry_hash))
+    ).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """``SHA-256(0x01 || left || right)``."""
-    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+    return _sha256(NODE_PREFIX + left + right).digest()
 
 
 def bit(key: bytes, depth: int) -> int:
@@ -107,7 +112,10 @@ def check_key(key: bytes, field: str = "key") -> bytes:
     return bytes(key)
 
 
-class _Leaf:
+class Leaf:
+    """A leaf of an in-memory map (`Trie`, `ledger.map.partial.PartialTrie`): a key and
+    its head; its hash is computed once."""
+
     __slots__ = ("hash", "head", "key")
 
     def __init__(self, key: bytes, head: Head) -> None:
@@ -116,27 +124,109 @@ class _Leaf:
         self.hash: bytes | None = None
 
 
-class _Node:
+class Node:
+    """An internal node of an in-memory map; ``hash`` is its cached hash, cleared
+    whenever a change passes through it."""
+
     __slots__ = ("hash", "left", "right")
 
-    def __init__(self, left: _Leaf | _Node | None, right: _Leaf | _Node | None) -> None:
+    def __init__(self, left: Tree, right: Tree) -> None:
         self.left = left
         self.right = right
         self.hash: bytes | None = None
 
 
-_Tree = _Leaf | _Node | None
+class Opaque:
+    """A subtree known by its hash only (a partial map's unread part): a change or a
+    walk that reaches one is refused."""
+
+    __slots__ = ("hash",)
+
+    def __init__(self, value: bytes) -> None:
+        self.hash = value
 
 
-def _hash(tree: _Tree) -> bytes:
+Tree = Leaf | Node | Opaque | None
+
+
+def subtree_hash(tree: Tree) -> bytes:
+    """The hash of an in-memory subtree (`EMPTY` for none); cached on its nodes."""
     if tree is None:
         return EMPTY
     if tree.hash is None:
-        if isinstance(tree, _Leaf):
+        if isinstance(tree, Leaf):
             tree.hash = leaf_hash(tree.key, tree.head)
         else:
-            tree.hash = node_hash(_hash(tree.left), _hash(tree.right))
+            tree.hash = node_hash(subtree_hash(tree.left), subtree_hash(tree.right))
     return tree.hash
+
+
+def _unread() -> ValidationError:
+    return ValidationError("a partial map walk reaches an unread subtree", field="map")
+
+
+def set_head(root: Tree, key: bytes, head: Head) -> tuple[Tree, bool]:
+    """Map ``key`` to ``head`` in the subtree ``root`` (changed in place); returns the new
+    root and whether the key is new to it.
+
+    Raises:
+        ValidationError: the key's path reaches an `Opaque` subtree.
+    """
+    parent: Node | None = None
+    tree, depth, side = root, 0, 0
+    while isinstance(tree, Node):
+        tree.hash = None
+        parent, side = tree, bit(key, depth)
+        tree = tree.right if side else tree.left
+        depth += 1
+    if isinstance(tree, Opaque):
+        raise _unread()
+    leaf = Leaf(key, head)
+    added = tree is None or tree.key != key
+    new: Tree = _split(tree, leaf, depth) if tree is not None and added else leaf
+    if parent is None:
+        return new, added
+    if side:
+        parent.right = new
+    else:
+        parent.left = new
+    return root, added
+
+
+def _split(old: Leaf, new: Leaf, depth: int) -> Node:
+    """The subtree at ``depth`` holding two leaves: nodes down to their first different bit."""
+    old_bit, new_bit = bit(old.key, depth), bit(new.key, depth)
+    if old_bit == new_bit:
+        below = _split(old, new, depth + 1)
+        return Node(None, below) if old_bit else Node(below, None)
+    return Node(new, old) if old_bit else Node(old, new)
+
+
+def remove_key(tree: Tree, key: bytes, depth: int = 0) -> Tree:
+    """The subtree at ``depth`` without ``key`` (changed in place; unchanged if the key
+    is not in it), in canonical shape: a node left with a single key below it becomes
+    that key's leaf.
+
+    Raises:
+        ValidationError: the key's path reaches an `Opaque` subtree.
+    """
+    if tree is None:
+        return None
+    if isinstance(tree, Opaque):
+        raise _unread()
+    if isinstance(tree, Leaf):
+        return None if tree.key == key else tree
+    if bit(key, depth):
+        tree.right = remove_key(tree.right, key, depth + 1)
+    else:
+        tree.left = remove_key(tree.left, key, depth + 1)
+    tree.hash = None
+    left, right = tree.left, tree.right
+    if left is None and (right is None or isinstance(right, Leaf)):
+        return right
+    if right is None and isinstance(left, Leaf):
+        return left
+    return tree
 
 
 @dataclass(frozen=True)
@@ -161,7 +251,7 @@ class Trie:
     """The map in memory: insert or update heads, read the root, prove any key."""
 
     def __init__(self) -> None:
-        self._root: _Tree = None
+        self._root: Tree = None
         self._size = 0
 
     def __len__(self) -> int:
@@ -169,15 +259,15 @@ class Trie:
 
     def root(self) -> bytes:
         """The root hash (`EMPTY` for an empty map)."""
-        return _hash(self._root)
+        return subtree_hash(self._root)
 
     def get(self, key: bytes) -> Head | None:
         """The head stored for ``key``, or None."""
         tree, depth = self._root, 0
-        while isinstance(tree, _Node):
+        while isinstance(tree, Node):
             tree = tree.right if bit(key, depth) else tree.left
             depth += 1
-        if isinstance(tree, _Leaf) and tree.key == key:
+        if isinstance(tree, Leaf) and tree.key == key:
             return tree.head
         return None
 
@@ -187,24 +277,8 @@ class Trie:
         Raises:
             ValidationError: the key is not 32 bytes.
         """
-        key = check_key(key)
-        self._root = self._set(self._root, key, head, 0)
-
-    def _set(self, tree: _Tree, key: bytes, head: Head, depth: int) -> _Tree:
-        if tree is None:
-            self._size += 1
-            return _Leaf(key, head)
-        if isinstance(tree, _Leaf):
-            if tree.key == key:
-                return _Leaf(key, head)
-            self._size += 1
-            return _split(tree, _Leaf(key, head), depth)
-        tree.hash = None
-        if bit(key, depth):
-            tree.right = self._set(tree.right, key, head, depth + 1)
-        else:
-            tree.left = self._set(tree.left, key, head, depth + 1)
-        return tree
+        self._root, added = set_head(self._root, check_key(key), head)
+        self._size += added
 
     def path(self, key: bytes) -> Path:
         """The walk from the root towards ``key``, for a membership or absence proof.
@@ -212,25 +286,26 @@ class Trie:
         Raises:
             ValidationError: the key is not 32 bytes.
         """
-        key = check_key(key)
-        siblings: list[bytes] = []
-        tree, depth = self._root, 0
-        while isinstance(tree, _Node):
-            if bit(key, depth):
-                siblings.append(_hash(tree.left))
-                tree = tree.right
-            else:
-                siblings.append(_hash(tree.right))
-                tree = tree.left
-            depth += 1
-        leaf = (tree.key, tree.head) if isinstance(tree, _Leaf) else None
-        return Path(key, tuple(siblings), leaf)
+        return walk(self._root, check_key(key))
 
 
-def _split(old: _Leaf, new: _Leaf, depth: int) -> _Node:
-    """The subtree at ``depth`` holding two leaves: nodes down to their first different bit."""
-    old_bit, new_bit = bit(old.key, depth), bit(new.key, depth)
-    if old_bit == new_bit:
-        below = _split(old, new, depth + 1)
-        return _Node(None, below) if old_bit else _Node(below, None)
-    return _Node(new, old) if old_bit else _Node(old, new)
+def walk(root: Tree, key: bytes) -> Path:
+    """The walk from ``root`` towards ``key``: the siblings down to where it ends.
+
+    Raises:
+        ValidationError: the walk reaches an `Opaque` subtree.
+    """
+    siblings: list[bytes] = []
+    tree, depth = root, 0
+    while isinstance(tree, Node):
+        if bit(key, depth):
+            siblings.append(subtree_hash(tree.left))
+            tree = tree.right
+        else:
+            siblings.append(subtree_hash(tree.right))
+            tree = tree.left
+        depth += 1
+    if isinstance(tree, Opaque):
+        raise _unread()
+    leaf = (tree.key, tree.head) if isinstance(tree, Leaf) else None
+    return Path(key, tuple(siblings), leaf)

@@ -22,15 +22,19 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ledger.errors import ValidationError
 from ledger.map.proof import encode
 from ledger.map.trie import EMPTY, KEY_BITS, Head, Path, check_key, leaf_hash, node_hash
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """A stored node: an internal node's hash, or a leaf's key and head (hash derived)."""
+class Stored(NamedTuple):
+    """A stored node: an internal node's hash, or a leaf's key and head (hash derived).
+
+    A named tuple, not a frozen dataclass: an update builds one per row written (about
+    five per changed key), and a frozen dataclass took longer to build than the node's
+    SHA-256."""
 
     hash: bytes | None = None
     key: bytes | None = None
@@ -94,7 +98,7 @@ def update(read: Reader, changes: Mapping[bytes, Head]) -> MapUpdate:
         return MapUpdate(_hash(read([ROOT]).get(ROOT)), {})
     batch = _Batch(items)
     batch.descend(read)
-    return MapUpdate(batch.rebuild(0, len(items), 0, 0), batch.rows, tuple(batch.empty))
+    return MapUpdate(batch.rebuild(0, len(items), 0, 0, ROOT), batch.rows, tuple(batch.empty))
 
 
 def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
@@ -141,10 +145,14 @@ def _hash(node: Stored | None) -> bytes:
     return EMPTY if node is None else node.subtree_hash()
 
 
+#: per depth, a position's length in bytes and the shift that places its marker bit
+_SIZES = tuple((depth >> 3) + 1 for depth in range(KEY_BITS + 1))
+_SHIFTS = tuple((((depth >> 3) + 1) << 3) - depth - 1 for depth in range(KEY_BITS + 1))
+
+
 def _at(prefix: int, depth: int) -> bytes:
     """`position` of the subtree whose path is the ``depth``-bit integer ``prefix``."""
-    size = (depth >> 3) + 1
-    return (((prefix << 1) | 1) << ((size << 3) - depth - 1)).to_bytes(size, "big")
+    return (((prefix << 1) | 1) << _SHIFTS[depth]).to_bytes(_SIZES[depth], "big")
 
 
 class _Batch:
@@ -161,10 +169,16 @@ class _Batch:
         self.known: dict[bytes, Stored | None] = {}
         self.rows: dict[bytes, Stored] = {}
         self.empty: list[bytes] = []
+        self.splits: dict[bytes, tuple[int, bytes, bytes]] = {}
 
     def descend(self, read: Reader) -> None:
-        """Read, level by level, the nodes on the keys' paths and the siblings beside them."""
-        known, ints = self.known, self.ints
+        """Read, level by level, the nodes on the keys' paths and the siblings beside them.
+
+        Records, for every stored internal node met, where its keys split and its
+        children's positions (``splits``), so `rebuild` walks the same way without
+        computing them again.
+        """
+        known, ints, splits = self.known, self.ints, self.splits
         # (lo, hi, prefix, position, sibling position): the keys below one stored node
         groups = [(0, len(ints), 0, ROOT, ROOT)]
         depth = 0
@@ -176,40 +190,43 @@ class _Batch:
                     known[pos] = got.get(pos)
             following = []
             shift = KEY_BITS - depth - 1
+            size, marker = _SIZES[depth + 1], _SHIFTS[depth + 1]
             for lo, hi, prefix, pos, _sibling in groups:
                 node = known[pos]
-                if node is None or node.is_leaf:
+                if node is None or node.key is not None:
                     continue
-                mid = bisect_left(ints, ((prefix << 1) | 1) << shift, lo, hi)
-                left = _at(prefix << 1, depth + 1)
-                right = _at((prefix << 1) | 1, depth + 1)
+                low = prefix << 1
+                mid = bisect_left(ints, (low | 1) << shift, lo, hi)
+                left = (((low << 1) | 1) << marker).to_bytes(size, "big")
+                right = (((low << 1) | 3) << marker).to_bytes(size, "big")
+                splits[pos] = (mid, left, right)
                 if mid > lo:
-                    following.append((lo, mid, prefix << 1, left, right))
+                    following.append((lo, mid, low, left, right))
                 if hi > mid:
-                    following.append((mid, hi, (prefix << 1) | 1, right, left))
+                    following.append((mid, hi, low | 1, right, left))
             groups = following
             depth += 1
 
-    def rebuild(self, lo: int, hi: int, depth: int, prefix: int) -> bytes:
-        """The new hash of the subtree at ``depth`` on ``prefix``, holding keys ``[lo, hi)``."""
-        pos = _at(prefix, depth)
-        node = self.known.get(pos)
-        if node is None or node.is_leaf:
+    def rebuild(self, lo: int, hi: int, depth: int, prefix: int, pos: bytes) -> bytes:
+        """The new hash of the subtree at ``depth`` on ``prefix`` (at ``pos``), holding
+        keys ``[lo, hi)``."""
+        known = self.known
+        node = known.get(pos)
+        if node is None or node.key is not None:
             part, ints = self.items[lo:hi], self.ints[lo:hi]
             if node is not None and node.key is not None and node.head is not None:
                 if node.key not in dict(part):  # the stored leaf's key stays beside them
                     part = sorted([*part, (node.key, node.head)])
                     ints = [int.from_bytes(k, "big") for k, _ in part]
             return self._build(part, ints, depth, prefix)
-        mid = bisect_left(self.ints, ((prefix << 1) | 1) << (KEY_BITS - depth - 1), lo, hi)
-        left, right = prefix << 1, (prefix << 1) | 1
+        mid, left, right = self.splits[pos]
         value = node_hash(
-            self.rebuild(lo, mid, depth + 1, left)
+            self.rebuild(lo, mid, depth + 1, prefix << 1, left)
             if mid > lo
-            else _hash(self.known.get(_at(left, depth + 1))),
-            self.rebuild(mid, hi, depth + 1, right)
+            else _hash(known.get(left)),
+            self.rebuild(mid, hi, depth + 1, (prefix << 1) | 1, right)
             if hi > mid
-            else _hash(self.known.get(_at(right, depth + 1))),
+            else _hash(known.get(right)),
         )
         self.rows[pos] = Stored(hash=value)
         return value
@@ -229,11 +246,17 @@ class _Batch:
             return leaf_hash(items[0][0], items[0][1])
         split = KEY_BITS - (ints[0] ^ ints[-1]).bit_length()
         at_split = ints[0] >> (KEY_BITS - split)
-        mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
-        value = node_hash(
-            self._build(items[:mid], ints[:mid], split + 1, at_split << 1),
-            self._build(items[mid:], ints[mid:], split + 1, (at_split << 1) | 1),
-        )
+        if len(items) == 2:  # the common case (a new key beside a stored leaf): two leaves
+            (low_key, low_head), (high_key, high_head) = items
+            rows[_at(at_split << 1, split + 1)] = Stored(key=low_key, head=low_head)
+            rows[_at((at_split << 1) | 1, split + 1)] = Stored(key=high_key, head=high_head)
+            value = node_hash(leaf_hash(low_key, low_head), leaf_hash(high_key, high_head))
+        else:
+            mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
+            value = node_hash(
+                self._build(items[:mid], ints[:mid], split + 1, at_split << 1),
+                self._build(items[mid:], ints[mid:], split + 1, (at_split << 1) | 1),
+            )
         rows[_at(at_split, split)] = Stored(hash=value)
         for level in range(split - 1, depth - 1, -1):
             below = ints[0] >> (KEY_BITS - level - 1)

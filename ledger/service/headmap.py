@@ -9,22 +9,33 @@ from its entries first, in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import cast
 
 from ledger import codec
 from ledger.entry import Leaf
+from ledger.errors import NotFoundError, StorageError
 from ledger.events import Authorize, Event
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
 from ledger.map.heads import HeadTracker
-from ledger.map.trie import Head
+from ledger.map.trie import EMPTY, Head
+from ledger.note import Checkpoint
 from ledger.rules.state import State
 from ledger.store import WriteTx
 
 #: positions of at most this many bytes (depths 0..15, at most 65,535 nodes) are cached
 CACHED_BYTES = 2
 _UNREAD = object()
+
+
+class MapDivergedError(StorageError):
+    """The stored map of heads is not the map the log's last signed checkpoint commits
+    to: the log refuses to extend it (nothing is written)."""
+
+    code = "map-diverged"
 
 
 class MapCache:
@@ -91,6 +102,7 @@ class MapKeeper:
         if size and root is None:
             self._backfill(size)
             root = read([map_update.ROOT]).get(map_update.ROOT)
+        _check_signed(tx, size, EMPTY if root is None else root.subtree_hash())
         self._cache = cache if cache is not None else MapCache()
         self._cache.check(root)
         self._read = self._cache.reader(read)
@@ -109,8 +121,9 @@ class MapKeeper:
 
     def commit(self) -> str:
         """Write the changed nodes; return the extension line of the new root."""
-        result = map_update.update(self._read, self._tracker.changes)
-        self._tx.write_map(result.rows)
+        with _collector_paused():
+            result = map_update.update(self._read, self._tracker.changes)
+            self._tx.write_map(result.rows)
         self._cache.wrote(result.rows, result.empty)
         return map_commit.extension(result.root)
 
@@ -119,10 +132,56 @@ class MapKeeper:
         partners: dict[str, str] = {}
         tracker = HeadTracker(lambda _key: None, partners.get)
         step = 10_000
+        # format-2 leaves are read against the log's origin (the head row is this
+        # transaction's already: reading it again locks nothing new)
+        origin = self._tx.lock_head().origin
         for start in range(0, size, step):
             for index, data, leaf_hash in self._tx.leaves(start, min(start + step, size)):
-                signed = Leaf.from_bytes(data).signed
+                signed = Leaf.from_bytes(data, origin).signed
                 if isinstance(signed.event, Authorize):
                     partners[codec.b64url_encode(signed.hash)] = signed.event.partner
                 tracker.add(index, leaf_hash, signed.event)
         self._tx.write_map(map_update.update(lambda _ps: {}, tracker.changes).rows)
+
+
+def _check_signed(tx: WriteTx, size: int, stored: bytes) -> None:
+    """Refuse to extend a stored map whose root ``stored`` is not the one the checkpoint
+    at ``size`` signs (see the module doc for what has nothing to compare with).
+
+    Raises:
+        MapDivergedError: the roots differ.
+    """
+    if not size:
+        return
+    try:
+        text = tx.checkpoint_note(size)
+    except NotFoundError:
+        return
+    signed = map_commit.root_of(Checkpoint.from_body(text[: text.index("\n\n") + 1]).extensions)
+    if signed is not None and signed != stored:
+        raise MapDivergedError(
+            f"the stored map of heads is not the one the checkpoint of size {size} signs "
+            "(the map table was changed or restored apart from the log): refusing to "
+            "extend it; docs/FORMAT.md section 14.2 says how to rebuild it",
+            field="map",
+        )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, back on after if it was on.
+
+    A batch update allocates tens of thousands of small tuples and dicts (about five
+    rows a key) and frees them all at its end; none is in a cycle. With the collector
+    on, those allocations set off collections that traverse every live object of the
+    process: in a process holding a ledger's worth of objects the map step took twice
+    its CPU time (docs/PERFORMANCE.md, "The map of heads"). Paused, nothing is lost: the
+    next collection runs when the block ends.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()

@@ -1,0 +1,93 @@
+"""The map step's share of an append, timed inside the appends (docs/PERFORMANCE.md).
+
+    .venv/bin/python -m bench.mapstep [--pg] [--runs N]
+
+The suite's ``map/append`` figures (bench.mapheads) divide two wall-clock runs, which
+swing by 0.2 or more on a shared, loaded machine. This times the map step itself
+(`MapKeeper`: open, ``add``, ``commit``) inside the same timed batches as the rest of
+the append: commissions of fresh units in batches of 1,000 (3,000 timed after the
+setup and a warm-up batch), on a fresh database each run, several runs in one process
+(the later runs hold the earlier ledgers' objects, as a long-running server holds many).
+It prints, per run, the map step and the rest in microseconds per event, wall-clock
+and this process's CPU time (PostgreSQL's server CPU is not in it), and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bench import appends, streams
+from bench.databases import PostgresTarget, SqliteTarget
+from bench.figures import DEFAULT_PG_URL
+from ledger.service import append as append_module
+
+_spent = [0.0, 0.0]  # wall, CPU seconds inside MapKeeper
+
+
+def _timed(real: type) -> type:
+    """``real`` (MapKeeper) with its open, ``add`` and ``commit`` timed into `_spent`."""
+
+    def timing(method: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _spent[0] += time.perf_counter() - wall
+                _spent[1] += time.process_time() - cpu
+
+        return wrapper
+
+    return type(
+        "TimedMapKeeper",
+        (real,),
+        {name: timing(getattr(real, name)) for name in ("__init__", "add", "commit")},
+    )
+
+
+def run(target: Any, runs: int) -> None:
+    """Print the map step against the rest of the append, ``runs`` times on ``target``."""
+    base = streams.base_events(streams.base_world())
+    work = next(w for w in appends.workloads({1000: 3000}) if w.stream == "commission")
+    for _ in range(runs):
+        ledger = appends.open_ledger(target.fresh("mapstep"), base)
+        try:
+            appends.append_all(ledger, work.setup, 1000)
+            appends.append_all(ledger, work.warm, work.batch)
+            _spent[0] = _spent[1] = 0.0
+            wall, cpu = time.perf_counter(), time.process_time()
+            appends.append_all(ledger, work.timed, work.batch)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            ledger.close()
+        n = len(work.timed)
+        rest_wall, rest_cpu = wall - _spent[0], cpu - _spent[1]
+        print(
+            f"{target.name}: map step {1e6 * _spent[0] / n:.1f} µs/event wall, "
+            f"{1e6 * _spent[1] / n:.1f} CPU; rest {1e6 * rest_wall / n:.1f} wall, "
+            f"{1e6 * rest_cpu / n:.1f} CPU; ratio wall {wall / rest_wall:.3f}, "
+            f"CPU {cpu / rest_cpu:.3f}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args(argv)
+    real = vars(append_module)["MapKeeper"]
+    setattr(append_module, "MapKeeper", _timed(real))  # noqa: B010 - timed for this run
+    target: Any = PostgresTarget(DEFAULT_PG_URL) if args.pg else SqliteTarget()
+    try:
+        run(target, args.runs)
+    finally:
+        target.close()
+        setattr(append_module, "MapKeeper", real)  # noqa: B010
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Before it extends the stored map of heads, an append checks that the stored root is
+the one the log's last signed checkpoint commits to (ledger.service.headmap), on SQLite
+and PostgreSQL:
+
+- an honest log appends, and its checkpoint's map root is the stored root;
+- a ``map_nodes`` root row changed behind the log's back is refused with
+  ``map-diverged``, and nothing of the refused append is written (every table the same);
+- the documented recovery (delete the log's map rows) rebuilds the map from the entries,
+  passes the check, and the audit's replay agrees with every signed map root; a rebuilt
+  map is checked like a stored one (against a checkpoint whose map line was changed, it
+  is refused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import text
+
+from ledger import note
+from ledger.map import commit as map_commit
+from ledger.map import update as map_update
+from ledger.service.headmap import MapDivergedError
+from ledger.service.ledger import Ledger
+from tests.factories import GTIN
+from tests.integration.world import LedgerWorld, dump
+
+
+def _signed_map_root(ledger: Ledger) -> bytes | None:
+    checkpoint = note.verify_checkpoint(ledger.checkpoint(), ledger.verifier_key)
+    return map_commit.root_of(checkpoint.extensions)
+
+
+def _stored_root(ledger: Ledger) -> bytes:
+    return ledger.store.map_nodes(ledger.log, [map_update.ROOT])[map_update.ROOT].subtree_hash()
+
+
+def _sql(ledger: Ledger, statement: str, **params: object) -> None:
+    with ledger.store.engines.writer.begin() as conn:
+        conn.execute(text(statement), {"log": ledger.log, **params})
+
+
+def _commission(world: LedgerWorld, serial: str):  # type: ignore[no-untyped-def]
+    unit = {"gtin": GTIN, "serial": serial}
+    return world.world.sign("commission", "acme", unit=unit, prev=None)
+
+
+def test_an_honest_map_is_extended(world: LedgerWorld) -> None:
+    ledger = world.ledger
+    world.append(_commission(world, "DIV-1"))
+    assert _signed_map_root(ledger) == _stored_root(ledger)
+    world.append(_commission(world, "DIV-2"))
+    assert _signed_map_root(ledger) == _stored_root(ledger)
+
+
+def test_a_changed_map_root_is_refused_and_nothing_is_written(world: LedgerWorld) -> None:
+    ledger = world.ledger
+    world.append(_commission(world, "DIV-1"))
+    forged = hashlib.sha256(b"not the signed root").digest()
+    _sql(
+        ledger,
+        "UPDATE map_nodes SET hash = :h WHERE log = :log AND pos = :p",
+        h=forged,
+        p=map_update.ROOT,
+    )
+    before = dump(ledger)
+    size = ledger.head().size
+    with pytest.raises(MapDivergedError) as caught:
+        ledger.append(_commission(world, "DIV-2"))
+    assert caught.value.code == "map-diverged"
+    assert f"size {size}" in caught.value.message
+    assert dump(ledger) == before
+    assert ledger.head().size == size
+
+
+def test_deleting_the_map_rebuilds_it_from_the_entries(world: LedgerWorld) -> None:
+    ledger = world.ledger
+    world.append(_commission(world, "DIV-1"))
+    _sql(ledger, "DELETE FROM map_nodes WHERE log = :log")
+    world.append(_commission(world, "DIV-2"))  # rebuilt, checked, then extended
+    assert _signed_map_root(ledger) == _stored_root(ledger)
+    assert ledger.audit().ok  # the audit's replay gives every signed map root
+
+
+def test_a_rebuilt_map_is_checked_too(world: LedgerWorld) -> None:
+    """The rebuilt map is compared with the checkpoint like a stored one: here the stored
+    checkpoint's map line was changed, so the honest rebuild disagrees and is refused."""
+    ledger = world.ledger
+    world.append(_commission(world, "DIV-1"))
+    size = ledger.head().size
+    signed = _signed_map_root(ledger)
+    assert signed is not None
+    other = map_commit.extension(hashlib.sha256(b"another map").digest())
+    with ledger.store.engines.writer.begin() as conn:
+        row = conn.execute(
+            text("SELECT note FROM checkpoints WHERE log = :log AND size = :size"),
+            {"log": ledger.log, "size": size},
+        ).one()
+        changed = row.note.replace(map_commit.extension(signed), other)
+        assert changed != row.note
+        conn.execute(
+            text("UPDATE checkpoints SET note = :note WHERE log = :log AND size = :size"),
+            {"log": ledger.log, "size": size, "note": changed},
+        )
+        conn.execute(text("DELETE FROM map_nodes WHERE log = :log"), {"log": ledger.log})
+    before = dump(ledger)
+    with pytest.raises(MapDivergedError):
+        ledger.append(_commission(world, "DIV-2"))
+    assert dump(ledger) == before
