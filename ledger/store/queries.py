@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, select
 
 from ledger.merkle import Subtree, leaf_hash
+from ledger.store.leafpack import unpack
 from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow, ScanCountRow, ScanRow
 from ledger.stored import LogHead, StoredEntry
 
@@ -25,7 +26,7 @@ CHUNK = 200  # rows per IN (...) list or runs per UNION ALL: below every driver'
 
 
 def entry_from_row(row: Any) -> StoredEntry:
-    leaf = bytes(row.leaf)
+    leaf = unpack(bytes(row.leaf))
     return StoredEntry(
         index=row.idx,
         leaf=leaf,
@@ -54,8 +55,8 @@ def read_entries(conn: Connection, log: int, start: int, end: int) -> list[Store
         (log, start, end),
     )
     out = []
-    for idx, leaf, chain, event_hash, kind, gtin, serial, signer in rows:
-        leaf = bytes(leaf)
+    for idx, stored, chain, event_hash, kind, gtin, serial, signer in rows:
+        leaf = unpack(bytes(stored))
         out.append(
             StoredEntry(
                 index=idx,
@@ -123,7 +124,9 @@ def read_subtrees(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict
             params.extend((log, level, first, last) if level else (log, first, last))
         rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
         for level, idx, value in rows:  # level 0: the leaf, hashed here (0014_slim_entries)
-            out[Subtree(level, idx << level)] = bytes(value) if level else leaf_hash(value)
+            out[Subtree(level, idx << level)] = (
+                bytes(value) if level else leaf_hash(unpack(bytes(value)))
+            )
     return out
 
 
@@ -159,5 +162,5 @@ def find_event_hashes(
                 ENTRIES.c.log == log, ENTRIES.c.event_hash.in_(chunk)
             )
         )
-        out.update({bytes(r.event_hash): (r.idx, leaf_hash(r.leaf)) for r in rows})
+        out.update({bytes(r.event_hash): (r.idx, leaf_hash(unpack(bytes(r.leaf)))) for r in rows})
     return out

@@ -1,0 +1,70 @@
+"""storage: leaves stored packed (DEFLATE against a fixed dictionary, ledger.store.leafpack)
+
+New entries are written packed whatever the revision (readers accept both forms: a raw
+leaf starts with ``{``, a packed one with ``0x01``); this revision packs the leaves an
+existing log already holds, in batches, so old and new rows cost the same. A custody
+leaf of ~350 bytes is stored in ~200. The leaf bytes the log hashes and serves do not
+change, nor does any other column.
+
+The rewrite leaves the old row versions as free space: run ``VACUUM`` (SQLite) or
+``VACUUM FULL entries`` (PostgreSQL) afterwards to hand it back to the file system.
+The downgrade unpacks every leaf in place.
+
+Revision ID: 0017_storage
+Revises: 0015_console
+Create Date: 2026-12-03 18:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from alembic import op
+
+from ledger.store.leafpack import pack, unpack
+
+revision = "0017_storage"
+down_revision = "0015_console"
+branch_labels = None
+depends_on = None
+
+BATCH = 5000
+
+
+def _rewrite(convert: Callable[[bytes], bytes]) -> None:
+    """Replace each stored leaf by ``convert(leaf)`` where that differs, in key order."""
+    conn = op.get_bind()
+    last: tuple[int, int] = (-1, -1)
+    while True:
+        rows = conn.execute(
+            sa.text(
+                "SELECT log, idx, leaf FROM entries WHERE log > :log OR (log = :log AND idx > :idx)"
+                " ORDER BY log, idx LIMIT :n"
+            ),
+            {"log": last[0], "idx": last[1], "n": BATCH},
+        ).all()
+        if not rows:
+            break
+        changed = []
+        for row in rows:
+            stored = bytes(row.leaf)
+            value = convert(stored)
+            if value != stored:
+                changed.append({"leaf": value, "log": row.log, "idx": row.idx})
+        if changed:
+            conn.execute(
+                sa.text("UPDATE entries SET leaf = :leaf WHERE log = :log AND idx = :idx"),
+                changed,
+            )
+        last = (rows[-1].log, rows[-1].idx)
+
+
+def upgrade() -> None:
+    """Apply this revision: pack every raw leaf (an unreadable packed one stays as is)."""
+    _rewrite(lambda stored: pack(stored) if stored[:1] == b"{" else stored)
+
+
+def downgrade() -> None:
+    """Revert this revision: every leaf stored raw again."""
+    _rewrite(unpack)
