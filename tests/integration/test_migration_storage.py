@@ -25,6 +25,18 @@ def _stored(store: Store, log: int) -> list[bytes]:
     return [bytes(r.leaf) for r in rows]
 
 
+def _fill_factors(store: Store) -> dict[str, list[str] | None]:
+    """PostgreSQL: the storage options of the two right-growing primary keys."""
+    with store.engines.reader.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT relname, reloptions FROM pg_class WHERE oid IN "
+                "(to_regclass('entries_pkey'), to_regclass('nodes_pkey'))"
+            )
+        ).all()
+    return {r.relname: r.reloptions for r in rows}
+
+
 def _commission(world: LedgerWorld, serial: str) -> bytes:
     event = world.world.sign("commission", "acme", unit={"gtin": GTIN, "serial": serial}, prev=None)
     world.append(event)
@@ -40,10 +52,16 @@ def test_0017_storage_round_trip(world: LedgerWorld) -> None:
     stored = _stored(ledger.store, ledger.log)
     assert all(s[0] == PACKED_V1 for s in stored)  # written packed
     assert sum(map(len, stored)) < 0.75 * sum(len(e.leaf) for e in before)
+    postgres = ledger.store.engines.writer.dialect.name == "postgresql"
+    packed = {"entries_pkey": ["fillfactor=100"], "nodes_pkey": ["fillfactor=100"]}
+    if postgres:
+        assert _fill_factors(ledger.store) == packed
 
     with ledger.store.engines.writer.begin() as conn:
         command.downgrade(_alembic_config(conn), "0015_console")
     assert _stored(ledger.store, ledger.log) == [e.leaf for e in before]  # raw again
+    if postgres:
+        assert _fill_factors(ledger.store) == {"entries_pkey": None, "nodes_pkey": None}
     second = _commission(world, "PACK-2")  # the code writes packed on any revision
     mixed = _stored(ledger.store, ledger.log)
     assert mixed[-1][0] == PACKED_V1 and all(s[:1] == b"{" for s in mixed[:-1])
@@ -52,6 +70,8 @@ def test_0017_storage_round_trip(world: LedgerWorld) -> None:
 
     migrate(ledger.store.engines)  # packs the raw rows in place
     assert all(s[0] == PACKED_V1 for s in _stored(ledger.store, ledger.log))
+    if postgres:
+        assert _fill_factors(ledger.store) == packed
     fresh = Store(ledger.store.engines)  # no cached hashes: everything read again
     assert fresh.entries(ledger.log, 0, size) == before
     leaves = [e.leaf_hash for e in before]
