@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 
-from ledger.merkle import Subtree, leaf_hash
+from ledger.merkle import Subtree, leaf_hash, node_hash
 from ledger.store.leafpack import unpack
 from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow, ScanCountRow, ScanRow
 from ledger.stored import LogHead, StoredEntry
@@ -100,8 +100,43 @@ def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[i : i + CHUNK]
 
 
+#: Nodes of levels 1 .. LOWEST_NODE_LEVEL - 1 are not stored (0017_storage): each is
+#: computed from its 2 or 4 leaves, which a proof reads as one short range beside the
+#: leaf it already reads. They were 3/4 of the ``nodes`` rows (PostgreSQL: ~84 bytes of
+#: row and ~33 of index for each 32-byte hash).
+LOWEST_NODE_LEVEL = 3
+
+
 def read_subtrees(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
-    """Fetch perfect-subtree hashes: level 0 from entries, higher levels from nodes.
+    """Fetch perfect-subtree hashes: level 0 from the entries' leaves, levels 1 and 2
+    computed from them, higher levels from nodes. Returns exactly the wanted subtrees
+    that could be read (a missing row leaves its subtree out)."""
+    wanted = list(wanted)
+    low = {s for s in wanted if 0 < s.level < LOWEST_NODE_LEVEL}
+    if not low:
+        return _read_stored(conn, log, wanted)
+    leaves = {Subtree(0, i) for s in low for i in range(s.start, s.end)}
+    read = _read_stored(conn, log, {s for s in wanted if s not in low} | leaves)
+    out = {s: read[s] for s in wanted if s in read}
+    for s in low:
+        value = _fold(read, s)
+        if value is not None:
+            out[s] = value
+    return out
+
+
+def _fold(hashes: dict[Subtree, bytes], subtree: Subtree) -> bytes | None:
+    """The hash of ``subtree`` from its leaves' hashes; None when one is missing."""
+    if subtree.level == 0:
+        return hashes.get(subtree)
+    half = 1 << (subtree.level - 1)
+    left = _fold(hashes, Subtree(subtree.level - 1, subtree.start))
+    right = _fold(hashes, Subtree(subtree.level - 1, subtree.start + half))
+    return None if left is None or right is None else node_hash(left, right)
+
+
+def _read_stored(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
+    """Fetch stored perfect-subtree hashes: level 0 from entries, the rest from nodes.
 
     Per level, the wanted indices are grouped into runs of consecutive ones; each run is
     one primary-key range read (``level = L AND idx BETWEEN a AND b``), and the runs go

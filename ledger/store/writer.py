@@ -26,6 +26,7 @@ from ledger.store.queries import (
     CHECKPOINTS,
     ENTRIES,
     LOGS,
+    LOWEST_NODE_LEVEL,
     NODES,
     find_event_hashes,
     head_from_row,
@@ -94,11 +95,12 @@ class WriteTx:
         self._insert_many(ENTRIES, [{**r, "log": self.log, "leaf": pack(r["leaf"])} for r in rows])
 
     def insert_nodes(self, nodes: Mapping[Subtree, bytes]) -> None:
-        """Insert subtree hashes of level >= 1."""
+        """Insert the subtree hashes that are stored (level >= `LOWEST_NODE_LEVEL`; the
+        lower ones are computed from the leaves when read)."""
         rows = [
             {"log": self.log, "level": s.level, "idx": s.start >> s.level, "hash": h}
             for s, h in nodes.items()
-            if s.level > 0
+            if s.level >= LOWEST_NODE_LEVEL
         ]
         self._insert_many(NODES, rows)
 

@@ -37,6 +37,16 @@ def _fill_factors(store: Store) -> dict[str, list[str] | None]:
     return {r.relname: r.reloptions for r in rows}
 
 
+def _low_nodes(store: Store, log: int) -> dict[tuple[int, int], bytes]:
+    """Stored Merkle nodes of levels 1 and 2, by (level, idx)."""
+    with store.engines.reader.connect() as conn:
+        rows = conn.execute(
+            text("SELECT level, idx, hash FROM nodes WHERE log = :log AND level < 3"),
+            {"log": log},
+        ).all()
+    return {(r.level, r.idx): bytes(r.hash) for r in rows}
+
+
 def _commission(world: LedgerWorld, serial: str) -> bytes:
     event = world.world.sign("commission", "acme", unit={"gtin": GTIN, "serial": serial}, prev=None)
     world.append(event)
@@ -51,6 +61,7 @@ def test_0017_storage_round_trip(world: LedgerWorld) -> None:
     proofs = [ledger.inclusion_proof(i, size) for i in range(size)]
     stored = _stored(ledger.store, ledger.log)
     assert all(s[0] == PACKED_V1 for s in stored)  # written packed
+    assert _low_nodes(ledger.store, ledger.log) == {}  # nor levels 1 and 2 written
     assert sum(map(len, stored)) < 0.75 * sum(len(e.leaf) for e in before)
     postgres = ledger.store.engines.writer.dialect.name == "postgresql"
     packed = {"entries_pkey": ["fillfactor=100"], "nodes_pkey": ["fillfactor=100"]}
@@ -60,6 +71,16 @@ def test_0017_storage_round_trip(world: LedgerWorld) -> None:
     with ledger.store.engines.writer.begin() as conn:
         command.downgrade(_alembic_config(conn), "0015_console")
     assert _stored(ledger.store, ledger.log) == [e.leaf for e in before]  # raw again
+    leaves = [e.leaf_hash for e in before]
+    assert size >= 8
+    assert (
+        _low_nodes(ledger.store, ledger.log)
+        == {  # levels 1 and 2 computed back
+            (level, i): merkle.root(leaves[i << level : (i + 1) << level])
+            for level in (1, 2)
+            for i in range(size >> level)
+        }
+    )
     if postgres:
         assert _fill_factors(ledger.store) == {"entries_pkey": None, "nodes_pkey": None}
     second = _commission(world, "PACK-2")  # the code writes packed on any revision
@@ -70,11 +91,11 @@ def test_0017_storage_round_trip(world: LedgerWorld) -> None:
 
     migrate(ledger.store.engines)  # packs the raw rows in place
     assert all(s[0] == PACKED_V1 for s in _stored(ledger.store, ledger.log))
+    assert _low_nodes(ledger.store, ledger.log) == {}  # computed from the leaves instead
     if postgres:
         assert _fill_factors(ledger.store) == packed
     fresh = Store(ledger.store.engines)  # no cached hashes: everything read again
     assert fresh.entries(ledger.log, 0, size) == before
-    leaves = [e.leaf_hash for e in before]
     for i in range(size):
         assert fresh.inclusion_proof(ledger.log, i, size) == proofs[i]
         assert proofs[i] == merkle.inclusion_proof(leaves, i, size)
