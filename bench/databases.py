@@ -67,7 +67,7 @@ class SqliteTarget:
         return Path(path).stat().st_size, parts
 
     def average_leaf(self, url: str) -> float:
-        """Mean length of the stored leaf bytes."""
+        """Mean length of the stored leaf values (packed: ledger.store.leafpack)."""
         with sqlite3.connect(make_url(url).database or "") as conn:
             return float(conn.execute("SELECT AVG(LENGTH(leaf)) FROM entries").fetchone()[0])
 
@@ -135,7 +135,7 @@ class PostgresTarget:
         return int(row[0]) if row else 0
 
     def average_leaf(self, url: str) -> float:
-        """Mean length of the stored leaf bytes."""
+        """Mean length of the stored leaf values (packed: ledger.store.leafpack)."""
         query = sql.SQL("SELECT AVG(octet_length(leaf)) FROM {}").format(
             sql.Identifier(SCHEMA, "entries")
         )

@@ -5,8 +5,19 @@ handoff/receive hops per unit) appended through `Ledger.append_batch` in batches
 1,000. SQLite: the file size after ``VACUUM`` divided by the entries, and each table's
 share (indexes included) from ``dbstat``. PostgreSQL: the sum of
 ``pg_total_relation_size`` over the tables, after ``VACUUM (ANALYZE)`` and after
-``VACUUM FULL``. Baseline: the mean leaf size (the bytes the log must keep). Target:
-<= 700 bytes per entry.
+``VACUUM FULL``. Baseline: the mean leaf size (the bytes the log must keep, as hashed;
+the store keeps them packed, ledger.store.leafpack). Target: <= 700 bytes per entry.
+
+The map of heads (``map_nodes``, issue 19 "Completeness proofs") is counted apart, as
+issue 20 defines the figure: ``storage/<db>/map`` gives its bytes per entry (its own
+target is in ``bench/mapheads.py``); the total is the log and its indexes.
+
+A database also has a fixed cost that no entry adds: every table and index of the
+schema takes a page or two even when empty (on PostgreSQL ~0.5 MB in all, ~100 B/entry
+of the quick run's 5,000 entries, ~25 of the full run's 20,000). Detail figure
+``storage/<db>/growth-per-entry`` (no target) is what each entry adds:
+``(bytes - bytes of the log holding only the base world) / (entries - its entries)``,
+both measured the same way in the same run.
 """
 
 from __future__ import annotations
@@ -19,26 +30,47 @@ from bench.appends import append_all, open_ledger, open_targets
 from bench.databases import SqliteTarget
 from bench.figures import Figure, Run
 from ledger.entry import SignedEvent
+from ledger.service.ledger import Ledger
 
 BYTES_TARGET = 700
 DETAIL_FROM = 10.0  # tables and indexes below this many bytes per entry are not listed
+MAP_TABLE = "map_nodes"  # counted apart (issue 20): the map has its own figure and target
+
+
+def _without_map(total: int, parts: dict[str, int]) -> tuple[int, int]:
+    """(total without the map, the map's bytes)."""
+    mapped = sum(size for part, size in parts.items() if part.split("/")[0] == MAP_TABLE)
+    return total - mapped, mapped
 
 
 def _bytes_figures(
-    prefix: str, total: int, parts: dict[str, int], entries: int, leaf: float
+    prefix: str,
+    measured: tuple[int, dict[str, int]],
+    entries: int,
+    leaf: float,
+    empty: tuple[int, int],
 ) -> list[Figure]:
+    total, mapped = _without_map(*measured)
+    parts = measured[1]
     per_entry = total / entries
+    growth = (total - empty[0]) / (entries - empty[1])
     out = [
         Figure.value_at_most(
             f"{prefix}/bytes-per-entry", per_entry, "bytes/entry", BYTES_TARGET, leaf
-        )
+        ),
+        Figure.info(f"{prefix}/growth-per-entry", growth, "bytes/entry", leaf),
+        Figure.info(f"{prefix}/map", mapped / entries, "bytes/entry"),
     ]
-    print(f"  {prefix}: {total:,} bytes / {entries:,} entries = {per_entry:,.0f} bytes/entry")
+    print(
+        f"  {prefix}: {total:,} bytes / {entries:,} entries = {per_entry:,.0f} bytes/entry"
+        f" (map apart: {mapped / entries:,.1f}; each entry adds {growth:,.0f} beyond the"
+        f" {empty[0]:,} bytes of a log of {empty[1]} entries)"
+    )
     tables: dict[str, int] = {}
     for part, size in parts.items():
         tables[part.split("/")[0]] = tables.get(part.split("/")[0], 0) + size
     for table, size in sorted(tables.items(), key=lambda item: -item[1]):
-        if size / entries < DETAIL_FROM:
+        if size / entries < DETAIL_FROM or table == MAP_TABLE:
             continue
         out.append(Figure.info(f"{prefix}/table/{table}", size / entries, "bytes/entry"))
         print(f"    {table:<44} {size:>11,} bytes {size / entries:7.1f} bytes/entry")
@@ -54,23 +86,50 @@ def _bytes_figures(
 def _measure(
     target: Any, base: Sequence[SignedEvent], events: Sequence[SignedEvent]
 ) -> list[Figure]:
+    empty = _empty(target, base)
     url = target.fresh("storage")
     ledger = open_ledger(url, base)
     try:
         append_all(ledger, events, 1000)
         entries = ledger.head().size
+        leaf = _mean_leaf(ledger, entries)
     finally:
         ledger.close()
-    leaf = target.average_leaf(url)
-    print(f"  {target.name}: {entries:,} entries, mean leaf {leaf:.0f} bytes")
+    stored = target.average_leaf(url)
+    print(f"  {target.name}: {entries:,} entries, mean leaf {leaf:.0f} bytes, stored {stored:.0f}")
     if isinstance(target, SqliteTarget):
-        total, tables = target.storage(url)
-        return _bytes_figures("storage/sqlite", total, tables, entries, leaf)
+        measured = target.storage(url)
+        return _bytes_figures("storage/sqlite", measured, entries, leaf, empty["sqlite"])
     out = []
     for full, label in ((False, "vacuum"), (True, "vacuum-full")):
-        total, tables = target.storage(url, full)
-        out += _bytes_figures(f"storage/postgresql/{label}", total, tables, entries, leaf)
+        measured = target.storage(url, full)
+        out += _bytes_figures(f"storage/postgresql/{label}", measured, entries, leaf, empty[label])
     return out
+
+
+def _empty(target: Any, base: Sequence[SignedEvent]) -> dict[str, tuple[int, int]]:
+    """Bytes (map apart) and entries of a log holding only the base world, by the
+    measurements `_measure` makes (its own fresh database, measured before the real one)."""
+    url = target.fresh("storage-empty")
+    ledger = open_ledger(url, base)
+    try:
+        entries = ledger.head().size
+    finally:
+        ledger.close()
+    if isinstance(target, SqliteTarget):
+        return {"sqlite": (_without_map(*target.storage(url))[0], entries)}
+    return {
+        label: (_without_map(*target.storage(url, full))[0], entries)
+        for full, label in ((False, "vacuum"), (True, "vacuum-full"))
+    }
+
+
+def _mean_leaf(ledger: Ledger, size: int) -> float:
+    """Mean length of the leaves as the log hashes them (not as stored)."""
+    total = 0
+    for start in range(0, size, 5000):
+        total += sum(len(e.leaf) for e in ledger.entries(start, min(size, start + 5000)))
+    return total / size
 
 
 def figures(run: Run) -> list[Figure]:

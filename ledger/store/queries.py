@@ -9,9 +9,10 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table
 
-from ledger.merkle import Subtree, leaf_hash
+from ledger.merkle import Subtree, leaf_hash, node_hash
+from ledger.store.leafpack import unpack
 from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow, ScanCountRow, ScanRow
 from ledger.stored import LogHead, StoredEntry
 
@@ -25,7 +26,7 @@ CHUNK = 200  # rows per IN (...) list or runs per UNION ALL: below every driver'
 
 
 def entry_from_row(row: Any) -> StoredEntry:
-    leaf = bytes(row.leaf)
+    leaf = unpack(bytes(row.leaf))
     return StoredEntry(
         index=row.idx,
         leaf=leaf,
@@ -54,8 +55,8 @@ def read_entries(conn: Connection, log: int, start: int, end: int) -> list[Store
         (log, start, end),
     )
     out = []
-    for idx, leaf, chain, event_hash, kind, gtin, serial, signer in rows:
-        leaf = bytes(leaf)
+    for idx, stored, chain, event_hash, kind, gtin, serial, signer in rows:
+        leaf = unpack(bytes(stored))
         out.append(
             StoredEntry(
                 index=idx,
@@ -99,8 +100,43 @@ def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[i : i + CHUNK]
 
 
+#: Nodes of levels 1 .. LOWEST_NODE_LEVEL - 1 are not stored (0017_storage): each is
+#: computed from its 2 or 4 leaves, which a proof reads as one short range beside the
+#: leaf it already reads. They were 3/4 of the ``nodes`` rows (PostgreSQL: ~84 bytes of
+#: row and ~33 of index for each 32-byte hash).
+LOWEST_NODE_LEVEL = 3
+
+
 def read_subtrees(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
-    """Fetch perfect-subtree hashes: level 0 from entries, higher levels from nodes.
+    """Fetch perfect-subtree hashes: level 0 from the entries' leaves, levels 1 and 2
+    computed from them, higher levels from nodes. Returns exactly the wanted subtrees
+    that could be read (a missing row leaves its subtree out)."""
+    wanted = list(wanted)
+    low = {s for s in wanted if 0 < s.level < LOWEST_NODE_LEVEL}
+    if not low:
+        return _read_stored(conn, log, wanted)
+    leaves = {Subtree(0, i) for s in low for i in range(s.start, s.end)}
+    read = _read_stored(conn, log, {s for s in wanted if s not in low} | leaves)
+    out = {s: read[s] for s in wanted if s in read}
+    for s in low:
+        value = _fold(read, s)
+        if value is not None:
+            out[s] = value
+    return out
+
+
+def _fold(hashes: dict[Subtree, bytes], subtree: Subtree) -> bytes | None:
+    """The hash of ``subtree`` from its leaves' hashes; None when one is missing."""
+    if subtree.level == 0:
+        return hashes.get(subtree)
+    half = 1 << (subtree.level - 1)
+    left = _fold(hashes, Subtree(subtree.level - 1, subtree.start))
+    right = _fold(hashes, Subtree(subtree.level - 1, subtree.start + half))
+    return None if left is None or right is None else node_hash(left, right)
+
+
+def _read_stored(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
+    """Fetch stored perfect-subtree hashes: level 0 from entries, the rest from nodes.
 
     Per level, the wanted indices are grouped into runs of consecutive ones; each run is
     one primary-key range read (``level = L AND idx BETWEEN a AND b``), and the runs go
@@ -123,7 +159,9 @@ def read_subtrees(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict
             params.extend((log, level, first, last) if level else (log, first, last))
         rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
         for level, idx, value in rows:  # level 0: the leaf, hashed here (0014_slim_entries)
-            out[Subtree(level, idx << level)] = bytes(value) if level else leaf_hash(value)
+            out[Subtree(level, idx << level)] = (
+                bytes(value) if level else leaf_hash(unpack(bytes(value)))
+            )
     return out
 
 
@@ -152,12 +190,24 @@ def head_from_row(row: Any) -> LogHead:
 def find_event_hashes(
     conn: Connection, log: int, hashes: Sequence[bytes]
 ) -> dict[bytes, tuple[int, bytes]]:
+    """{event hash: (index, leaf hash)} of the given hashes already in log ``log``.
+
+    Raw driver SQL, one ``IN`` list per `CHUNK` hashes: every event of a batch is looked
+    up here under the log lock, and compiling SQLAlchemy's expanding ``IN`` cost more
+    than the index probes. Only placeholders are formatted in; values are bound.
+    """
     out: dict[bytes, tuple[int, bytes]] = {}
+    m = placeholder(conn)
     for chunk in chunks(list(dict.fromkeys(hashes))):
-        rows = conn.execute(
-            select(ENTRIES.c.event_hash, ENTRIES.c.idx, ENTRIES.c.leaf).where(
-                ENTRIES.c.log == log, ENTRIES.c.event_hash.in_(chunk)
-            )
+        rows = conn.exec_driver_sql(
+            f"SELECT event_hash, idx, leaf FROM entries WHERE log = {m} "  # noqa: S608
+            f"AND event_hash IN ({', '.join(m for _ in chunk)})",
+            (log, *chunk),
         )
-        out.update({bytes(r.event_hash): (r.idx, leaf_hash(r.leaf)) for r in rows})
+        out.update({bytes(h): (int(i), leaf_hash(unpack(bytes(leaf)))) for h, i, leaf in rows})
     return out
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's parameter marker (sqlite3: ``?``, psycopg: ``%s``)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"

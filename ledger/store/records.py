@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table
 
 from ledger.rules.state import (
     ActorRecord,
@@ -21,7 +21,7 @@ from ledger.rules.state import (
     Record,
     UnitRecord,
 )
-from ledger.store.queries import chunks
+from ledger.store.queries import chunks, placeholder
 from ledger.store.schema import (
     ActorTable,
     AuthorizationTable,
@@ -38,28 +38,62 @@ RECORD_TABLES: dict[type[Any], Table] = {
     UnitRecord: UnitTable.__table__,  # type: ignore[dict-item]
 }
 _TUPLE_FIELDS = {"prefixes", "gtins", "scope", "holders", "containers"}
+_TUPLE, _BOOL, _PLAIN = 0, 1, 2
+
+
+def _fields(record_type: type[Any]) -> tuple[tuple[str, int], ...]:
+    """(field name, conversion) of a record type, in field order."""
+    return tuple(
+        (
+            f.name,
+            _TUPLE if f.name in _TUPLE_FIELDS else _BOOL if f.type in ("bool", bool) else _PLAIN,
+        )
+        for f in dataclasses.fields(record_type)
+    )
+
+
+# computed once: dataclasses.fields() per row was a hot spot of the batch prefetch
+_FIELDS: dict[type[Any], tuple[tuple[str, int], ...]] = {t: _fields(t) for t in RECORD_TABLES}
 
 
 def to_row(log: int, record: Record) -> dict[str, Any]:
     """Return the projection row (column -> value) of ``record`` in log ``log``."""
     row: dict[str, Any] = {"log": log}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        row[f.name] = ",".join(value) if f.name in _TUPLE_FIELDS else value
+    for name, kind in _FIELDS[type(record)]:
+        value = getattr(record, name)
+        row[name] = ",".join(value) if kind == _TUPLE else value
     return row
 
 
 def from_row(record_type: type[Record], row: Any) -> Record:
     """Return the record of type ``record_type`` stored in a projection row."""
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(record_type):
-        value = getattr(row, f.name)
-        if f.name in _TUPLE_FIELDS:
+    return _from_values(record_type, [getattr(row, name) for name, _ in _FIELDS[record_type]])
+
+
+def _from_values(record_type: type[Any], values: Sequence[Any]) -> Record:
+    """The record of ``record_type`` from its column values in field order."""
+    out = []
+    for (_, kind), value in zip(_FIELDS[record_type], values, strict=True):
+        if kind == _TUPLE:
             value = tuple(value.split(",")) if value else ()
-        elif f.type in ("bool", bool):
+        elif kind == _BOOL:
             value = bool(value)
-        values[f.name] = value
-    return record_type(**values)
+        out.append(value)
+    return record_type(*out)  # type: ignore[no-any-return]
+
+
+def _select(
+    conn: Connection, record_type: type[Any], where: str, params: Sequence[Any]
+) -> list[Record]:
+    """Records of ``record_type`` matching ``where`` (column names and placeholders only),
+    in raw driver SQL: the batch prefetch runs this under the log lock."""
+    table = RECORD_TABLES[record_type]
+    columns = ", ".join(name for name, _ in _FIELDS[record_type])
+    rows = conn.exec_driver_sql(
+        f"SELECT {columns} FROM {table.name} WHERE log = {placeholder(conn)} AND {where}",  # noqa: S608
+        tuple(params),
+    )
+    return [_from_values(record_type, row) for row in rows]
 
 
 _KEY_COLUMNS = {
@@ -88,27 +122,28 @@ def load_in(
     conn: Connection, log: int, record_type: type[Any], column: str, values: Iterable[Any]
 ) -> list[Record]:
     """Load the records of one type whose ``column`` is one of ``values``."""
-    table = RECORD_TABLES[record_type]
+    if column not in RECORD_TABLES[record_type].c:
+        raise KeyError(column)  # only a column name is ever formatted into the SQL
+    m = placeholder(conn)
     out: list[Record] = []
     for chunk in chunks(list(dict.fromkeys(values))):
-        rows = conn.execute(select(table).where(table.c.log == log, table.c[column].in_(chunk)))
-        out.extend(from_row(record_type, r) for r in rows)
+        marks = ", ".join(m for _ in chunk)
+        out.extend(_select(conn, record_type, f"{column} IN ({marks})", (log, *chunk)))
     return out
 
 
 def _load_units(conn: Connection, log: int, keys: Sequence[tuple[str, str]]) -> list[Record]:
     # gtin IN (...) AND serial IN (...) uses the primary key on both databases (a
     # row-value IN list does not on PostgreSQL); exact pairs are kept afterwards.
-    table = RECORD_TABLES[UnitRecord]
     wanted = set(keys)
+    m = placeholder(conn)
     out: list[Record] = []
     for chunk in chunks(list(keys)):
-        rows = conn.execute(
-            select(table).where(
-                table.c.log == log,
-                table.c.gtin.in_(sorted({g for g, _ in chunk})),
-                table.c.serial.in_(sorted({s for _, s in chunk})),
-            )
+        gtins, serials = sorted({g for g, _ in chunk}), sorted({s for _, s in chunk})
+        where = (
+            f"gtin IN ({', '.join(m for _ in gtins)}) "
+            f"AND serial IN ({', '.join(m for _ in serials)})"
         )
-        out.extend(from_row(UnitRecord, r) for r in rows if (r.gtin, r.serial) in wanted)
+        units = _select(conn, UnitRecord, where, (log, *gtins, *serials))
+        out.extend(u for u in units if isinstance(u, UnitRecord) and (u.gtin, u.serial) in wanted)
     return out

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger.errors import StorageError
 from ledger.rules.state import ProductRecord, UnitRecord
 from ledger.store.database import Engines
+from ledger.store.leafpack import unpack
 from ledger.store.privacy_schema import REPORT_QUOTAS
 from ledger.store.queries import ENTRIES, SCANS
 from ledger.store.records import RECORD_TABLES
@@ -209,7 +210,7 @@ class SignalStore:
                     .limit(1)
                 ).first()
                 if row is not None:
-                    out[(gtin, serial)] = bytes(row.leaf)
+                    out[(gtin, serial)] = unpack(bytes(row.leaf))
         return out
 
     # --- owners --------------------------------------------------------------------

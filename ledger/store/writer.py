@@ -20,11 +20,13 @@ from ledger.merkle import Subtree
 from ledger.rules.state import (
     Record,
 )
+from ledger.store.leafpack import pack, unpack
 from ledger.store.mapnodes import read_nodes, write_nodes
 from ledger.store.queries import (
     CHECKPOINTS,
     ENTRIES,
     LOGS,
+    LOWEST_NODE_LEVEL,
     NODES,
     find_event_hashes,
     head_from_row,
@@ -88,15 +90,17 @@ class WriteTx:
         return load_in(self.conn, self.log, record_type, column, values)
 
     def insert_entries(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert entry rows (column dicts without ``log``)."""
-        self._insert_many(ENTRIES, [{"log": self.log, **r} for r in rows])
+        """Insert entry rows (column dicts without ``log``); the leaf is stored packed
+        (ledger.store.leafpack)."""
+        self._insert_many(ENTRIES, [{**r, "log": self.log, "leaf": pack(r["leaf"])} for r in rows])
 
     def insert_nodes(self, nodes: Mapping[Subtree, bytes]) -> None:
-        """Insert subtree hashes of level >= 1."""
+        """Insert the subtree hashes that are stored (level >= `LOWEST_NODE_LEVEL`; the
+        lower ones are computed from the leaves when read)."""
         rows = [
             {"log": self.log, "level": s.level, "idx": s.start >> s.level, "hash": h}
             for s, h in nodes.items()
-            if s.level > 0
+            if s.level >= LOWEST_NODE_LEVEL
         ]
         self._insert_many(NODES, rows)
 
@@ -141,7 +145,8 @@ class WriteTx:
             .where(ENTRIES.c.log == self.log, ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
             .order_by(ENTRIES.c.idx)
         )
-        return [(int(r.idx), bytes(r.leaf), merkle.leaf_hash(bytes(r.leaf))) for r in rows]
+        leaves = [(int(r.idx), unpack(bytes(r.leaf))) for r in rows]
+        return [(idx, leaf, merkle.leaf_hash(leaf)) for idx, leaf in leaves]
 
     def map_reader(self) -> Reader:
         """Reads stored map nodes inside this transaction (ledger.map.update)."""

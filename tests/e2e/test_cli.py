@@ -33,6 +33,7 @@ import httpx
 import jsonschema_rs
 import pytest
 
+from ledger.store import leafpack
 from tests.cli_runner import run_cli
 from tests.e2e.cli_schemas import SCHEMAS
 from tests.e2e.server import free_port
@@ -363,10 +364,12 @@ def test_audit_passes_then_fails_on_one_changed_byte(story: Story) -> None:
         source.backup(target)
     bad = story.receipts[f"handoff {U1} by acme"]["receipts"][0]["index"]
     with sqlite3.connect(copy) as db:
-        (leaf,) = db.execute("SELECT leaf FROM entries WHERE idx = ?", (bad,)).fetchone()
+        (stored,) = db.execute("SELECT leaf FROM entries WHERE idx = ?", (bad,)).fetchone()
+        leaf = leafpack.unpack(stored)  # stored packed (0017_storage); raw is read as well
         at = leaf.index(b"Dongguan")
         db.execute(
-            "UPDATE entries SET leaf = ? WHERE idx = ?", (leaf[:at] + b"d" + leaf[at + 1 :], bad)
+            "UPDATE entries SET leaf = ? WHERE idx = ?",
+            (leafpack.pack(leaf[:at] + b"d" + leaf[at + 1 :]), bad),
         )
     copy_url = f"sqlite:///{copy}"
     if story.url is None:
