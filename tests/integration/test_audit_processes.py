@@ -159,11 +159,11 @@ def test_a_tampered_stored_node_is_found_on_the_workers(
 ) -> None:
     _sql(
         busy,
-        "UPDATE nodes SET hash = :h WHERE log = :log AND level = 2 AND idx = 3",
+        "UPDATE nodes SET hash = :h WHERE log = :log AND level = 3 AND idx = 1",
         h=b"\x00" * 32,
-    )
+    )  # levels 1-2 are computed from the leaves (0017_storage): 3 is the lowest stored
     report = _both(busy, submitted)
-    assert [(f.code, f.index) for f in report.findings] == [("node", 15)]  # leaves 12..15
+    assert [(f.code, f.index) for f in report.findings] == [("node", 15)]  # leaves 8..15
 
 
 def test_a_killed_worker_costs_time_not_findings(pool: None, busy: LedgerWorld) -> None:
