@@ -75,8 +75,12 @@ def _as_int(value: Any) -> int:
 
 def _as_float(value: Any) -> float:
     # Stricter than pydantic on one point: "nan" and "inf" are refused (no option wants them).
+    text = str(value).strip()
+    if not isinstance(value, int | float) and not text.isascii():
+        # float() reads other scripts' digits ("٣"); the parser it stands in for does not
+        raise ValueError(f"{value!r} is not a valid number")
     try:
-        number = float(str(value).strip()) if not isinstance(value, int | float) else value
+        number = float(text) if not isinstance(value, int | float) else value
     except ValueError:
         raise ValueError(f"{value!r} is not a valid number") from None
     if not math.isfinite(number):

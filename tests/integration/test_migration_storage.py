@@ -69,7 +69,7 @@ def test_0017_storage_round_trip(world: LedgerWorld) -> None:
         assert _fill_factors(ledger.store) == packed
 
     with ledger.store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0015_console")
+        command.downgrade(_alembic_config(conn), "0022_product_data")
     assert _stored(ledger.store, ledger.log) == [e.leaf for e in before]  # raw again
     leaves = [e.leaf_hash for e in before]
     assert size >= 8

@@ -21,7 +21,7 @@ factor) afterwards to hand it back to the file system. The downgrade unpacks eve
 leaf in place and resets the fill factors.
 
 Revision ID: 0017_storage
-Revises: 0015_console
+Revises: 0022_product_data
 Create Date: 2026-12-03 18:00:00
 """
 
@@ -36,7 +36,7 @@ from ledger.merkle import leaf_hash, node_hash
 from ledger.store.leafpack import pack, unpack
 
 revision = "0017_storage"
-down_revision = "0015_console"
+down_revision = "0022_product_data"
 branch_labels = None
 depends_on = None
 

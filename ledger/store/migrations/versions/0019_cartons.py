@@ -6,7 +6,7 @@ pallet's label asks which units are on it). No existing unit is packed: ``pack``
 new kind, so the defaults (empty, null) are every existing row's exact values.
 
 Revision ID: 0019_cartons
-Revises: 0017_storage
+Revises: 0015_console
 Create Date: 2026-12-03 17:45:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019_cartons"
-down_revision = "0017_storage"
+down_revision = "0015_console"
 branch_labels = None
 depends_on = None
 
