@@ -23,10 +23,11 @@ from ledger.entry import Leaf
 from ledger.events import Claim, format_time, parse_time
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.policies import SignalPolicy
+from ledger.service.unitview import NotInMemoryError
 from ledger.shapes import ReasonShape, ResponseSummaryShape, UnitAlertShape
 from ledger.signals.compute import ScanFact, Signal, serial_probing, unit_signals
 from ledger.signals.places import read_place
-from ledger.signals.reports import ReportFact, corroborated
+from ledger.signals.reports import ReportFact, ReportFinding, corroborated
 from ledger.store import SignalStore, Store
 from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
 from ledger.vocab import ReportStatus
@@ -39,6 +40,11 @@ PROBING_TTL = timedelta(minutes=5)
 QUIET_TTL = timedelta(seconds=30)
 #: how long a unit's stored facts are reused at most (reports other processes change)
 FACTS_TTL = 2.0
+#: a unit's signals are computed over every change of its queued scans while it has
+#: at most this many scans (stored and queued) ...
+EXACT_SCANS = 64
+#: ... and past that at most this often (seconds): a hot unit's view costs no O(scans) work
+SIGNALS_TTL = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +165,13 @@ class FactsCache:
         self._facts.move_to_end(key)
         return found
 
+    def latest(self, gtin: str, serial: str) -> StoredFacts | None:
+        """The unit's facts younger than `FACTS_TTL`, whatever log size and stored scan
+        count they were read at (memory-only views: scans stored since are missing from
+        them for at most that long)."""
+        key = self._keys.get((gtin, serial))
+        return None if key is None else self.get(key)
+
     def put(self, key: tuple[str, str, int, int], facts: StoredFacts) -> None:
         """Keep ``facts`` as the unit's, replacing what it had."""
         self.forget(key[0], key[1])
@@ -183,6 +196,41 @@ class FactsCache:
             self.nbytes -= self._facts.pop(key).nbytes
 
 
+#: a unit's clone signals and its open reports' finding
+Answer = tuple[list[Signal], ReportFinding | None]
+
+
+class SignalsCache:
+    """A unit's last computed signals and report finding, with the `StoredFacts` and
+    the number of queued scans they were computed over, at most ``capacity`` units
+    (least recently used first out; a few hundred bytes each). Owned by the `Ledger`."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self.capacity = capacity
+        self._found: OrderedDict[tuple[str, str], tuple[StoredFacts, int, float, Answer]] = (
+            OrderedDict()
+        )
+
+    def get(self, key: tuple[str, str], stored: StoredFacts, queued: int) -> Answer | None:
+        """The answer computed over ``stored`` and ``queued`` queued scans, or (more
+        than `EXACT_SCANS` in all) over ``stored`` within `SIGNALS_TTL`; else None."""
+        found = self._found.get(key)
+        if found is None or found[0] is not stored:
+            return None
+        few = queued + len(stored.scans) <= EXACT_SCANS
+        if found[1] != queued and (few or time.monotonic() - found[2] >= SIGNALS_TTL):
+            return None
+        self._found.move_to_end(key)
+        return found[3]
+
+    def put(self, key: tuple[str, str], stored: StoredFacts, queued: int, answer: Answer) -> None:
+        """Keep ``answer`` as computed over ``stored`` and ``queued`` queued scans."""
+        self._found[key] = (stored, queued, time.monotonic(), answer)
+        self._found.move_to_end(key)
+        while len(self._found) > self.capacity:
+            self._found.popitem(last=False)
+
+
 class SignalService:
     """Signals, alerts and scan retention of one log, under ``policy``."""
 
@@ -195,6 +243,7 @@ class SignalService:
         clock: Callable[[], datetime],
         probing: ProbingCache,
         facts: FactsCache | None = None,
+        signals: SignalsCache | None = None,
     ) -> None:
         self._store = store
         self._signal_store = signal_store
@@ -203,6 +252,7 @@ class SignalService:
         self._clock = clock
         self._probing_cache = probing
         self._facts_cache = facts if facts is not None else FactsCache()
+        self._signals_cache = signals if signals is not None else SignalsCache()
 
     def _since(self) -> str:
         return format_time(self._clock() - self.policy.scan_retention)
@@ -215,28 +265,62 @@ class SignalService:
         owner_token: str | None = None,
         pending: Sequence[Scan] = (),
         size: int = 0,
+        memory: object = None,
     ) -> dict[str, Any]:
         """The view with its verdict and reasons extended by signals and reports, and
         ``owner`` (the viewer's token is the current owner's). ``size``: the log size
-        the view was read at (0: unknown, nothing is cached)."""
+        the view was read at (0: unknown, nothing is cached). ``memory`` (not None):
+        from the caches alone.
+
+        A unit's signals are computed again when its stored facts change (a flush,
+        the log grew, `FACTS_TTL`) or its queued scans do; for a unit with more than
+        `EXACT_SCANS` scans (one scanned hundreds of times a second), at most every
+        `SIGNALS_TTL` seconds: its view costs no work in its number of scans.
+
+        Raises:
+            NotInMemoryError: ``memory`` given and a read is needed.
+        """
         if view["verdict"] == INVALID:
             return {**view, "owner": False}
         since = self._since()
+        memory_only = memory is not None
         if view["verdict"] == UNKNOWN:
-            signals = self._probing_of(unit.gtin, since)
+            signals = self._probing_of(unit.gtin, since, memory_only)
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
         claim = _latest_claim(view["entries"])
-        stored = self._stored_facts(view, unit, since, claim is not None, size)
+        stored = self._stored_facts(view, unit, since, claim is not None, size, memory_only)
+        owner = False
+        if claim is not None:
+            current = claim["event"].get("owner")
+            if current:
+                owner = owner_token is not None and owner_hash(owner_token) == current
+        signals, finding = self._signals_of(unit, stored, claim, pending)
+        verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
+        return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
+
+    def _signals_of(
+        self,
+        unit: gs1.UnitId,
+        stored: StoredFacts,
+        claim: dict[str, Any] | None,
+        pending: Sequence[Scan],
+    ) -> Answer:
+        """The unit's clone signals and report finding over ``stored`` and its queued
+        scans (``pending``), reused from the `SignalsCache` as `judge` says."""
+        key = (unit.gtin, unit.serial)
+        queued = len(pending)
+        hit = self._signals_cache.get(key, stored, queued)
+        if hit is not None:
+            return hit
         owners = set(stored.owners)
-        claimed_at, owner = None, False
+        claimed_at = None
         if claim is not None:
             claimed_at = parse_time(claim["received"])
             current = claim["event"].get("owner")
             if current:
                 owners.add(owner_client(current))
-                owner = owner_token is not None and owner_hash(owner_token) == current
-        mine = [p for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
+        mine = [p for p in pending if (p.gtin, p.serial) == key]
         facts = stored.scans
         if mine:
             facts = sorted(facts + _scan_facts(mine), key=lambda f: f.at)
@@ -244,18 +328,33 @@ class SignalService:
             facts, claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
         )
         finding = corroborated(stored.reports, self.policy.reports)
-        verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
-        return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
+        self._signals_cache.put(key, stored, queued, (signals, finding))
+        return signals, finding
 
     def _stored_facts(
-        self, view: dict[str, Any], unit: gs1.UnitId, since: str, claimed: bool, size: int
+        self,
+        view: dict[str, Any],
+        unit: gs1.UnitId,
+        since: str,
+        claimed: bool,
+        size: int,
+        memory_only: bool = False,
     ) -> StoredFacts:
         """The unit's stored scans, owner clients and open reports, from the
         `FactsCache` while the log's size and the unit's stored scan count are those
-        of ``view`` (three reads otherwise)."""
+        of ``view`` (three reads otherwise).
+
+        Raises:
+            NotInMemoryError: ``memory_only`` and not cached.
+        """
         key = (unit.gtin, unit.serial, size, view["scans"]["count"])
         cached = self._facts_cache.get(key) if size else None
         if cached is not None:
+            return cached
+        if memory_only:
+            cached = self._facts_cache.latest(unit.gtin, unit.serial)
+            if cached is None:
+                raise NotInMemoryError("stored facts")
             return cached
         rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, since)
         owners = (
@@ -286,14 +385,20 @@ class SignalService:
         rows = self._signal_store.unregistered_scans(self._log, known, since)
         return serial_probing(rows, self.policy.thresholds)
 
-    def _probing_of(self, gtin: str, since: str) -> list[Signal]:
+    def _probing_of(self, gtin: str, since: str, memory_only: bool = False) -> list[Signal]:
         """The probing signal of one GTIN for an unknown unit's view, from the
         `ProbingCache` while fresh: a prober hitting invented serials costs one lookup
-        per view, not an aggregate over the GTIN's scans."""
+        per view, not an aggregate over the GTIN's scans.
+
+        Raises:
+            NotInMemoryError: ``memory_only`` and not cached.
+        """
         now = self._clock()
         hit = self._probing_cache.get(gtin, now)
         if hit is not None:
             return hit.signals
+        if memory_only:
+            raise NotInMemoryError("probing aggregate")
         if self._signal_store.product_brand(self._log, gtin) is None:
             self._probing_cache.put(gtin, Probe(now, [], None))
             return []
