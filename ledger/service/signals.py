@@ -289,7 +289,9 @@ class SignalService:
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
         claim = _latest_claim(view["entries"])
-        stored = self._stored_facts(view, unit, since, claim is not None, size, memory_only)
+        stored = self._stored_facts(
+            view, unit, since, claim is not None, size, memory_only, len(pending)
+        )
         owner = False
         if claim is not None:
             current = claim["event"].get("owner")
@@ -339,10 +341,13 @@ class SignalService:
         claimed: bool,
         size: int,
         memory_only: bool = False,
+        queued: int = 0,
     ) -> StoredFacts:
         """The unit's stored scans, owner clients and open reports, from the
         `FactsCache` while the log's size and the unit's stored scan count are those
-        of ``view`` (three reads otherwise).
+        of ``view`` (three reads otherwise); ``memory_only``, for a unit with more
+        than `EXACT_SCANS` scans (``queued`` of them queued), the latest read within
+        `FACTS_TTL` also serves.
 
         Raises:
             NotInMemoryError: ``memory_only`` and not cached.
@@ -352,7 +357,10 @@ class SignalService:
         if cached is not None:
             return cached
         if memory_only:
-            cached = self._facts_cache.latest(unit.gtin, unit.serial)
+            # a unit with few scans is judged over exactly its stored ones; a busy
+            # one over those read within FACTS_TTL (scans stored since are missing)
+            many = view["scans"]["count"] + queued > EXACT_SCANS
+            cached = self._facts_cache.latest(unit.gtin, unit.serial) if many else None
             if cached is None:
                 raise NotInMemoryError("stored facts")
             return cached
