@@ -21,8 +21,9 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
+from api import viewjson
 from api.consumer.claim_page import claim_form, render_claim_page
 from api.consumer.page import choose_language, reason_words, render_unit_page
 from api.consumer.page_signals import localise
@@ -154,7 +155,8 @@ async def _resolve(request: Request) -> Response:
     )
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
     if as_json:
-        return JSONResponse(localise(view, reason_words), headers=headers)
+        body = viewjson.render(localise(view, reason_words))
+        return Response(body, media_type="application/json", headers=headers)
 
     lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
     other = "en" if lang == "zh-CN" else "zh-CN"

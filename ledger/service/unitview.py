@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import codec, crypto, gs1, label
@@ -53,6 +53,8 @@ VIEW_CACHE_BYTES = 64 * 1024 * 1024
 #: how long a log size read from the database is trusted by memory-only views
 #: (seconds): an entry another process appends shows within this long
 SIZE_TTL = 1.0
+#: finished views a base keeps for verified labels at most (`UnitBase.finished`)
+FINISHED = 8
 
 
 class NotInMemoryError(Exception):
@@ -90,6 +92,12 @@ class UnitBase:
     map_proof: str | None = None
     #: the genesis and log.upgrade entries, proven: which rules hold where (None: no entries)
     versions: LogVersionsShape | None = None
+    #: views finished for labels whose signature verified (`finish`), by the label: a
+    #: unit has one valid signature per brand key, so strangers cannot grow it past
+    #: `FINISHED` (fresh forged ``s=`` values are checked every time and never kept)
+    finished: dict[tuple[str | None, ScannedLabel | None], LogViewShape] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 class ViewCache:
@@ -321,9 +329,14 @@ def build_base(
 def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) -> LogViewShape:
     """The view of ``base`` for a label (``scanned``, or ``signature`` alone from an
     API query; see `unit_view`): the label's state and the verdict. No database read:
-    a signature check at most."""
+    a signature check at most, none for a label whose signature verified before
+    against this base (the same view; callers copy before changing it)."""
     if base.checkpoint is None:
         return _empty_view()
+    key = (signature, scanned)
+    done = base.finished.get(key)
+    if done is not None:
+        return done
     label_state, evidence = _label_state(base, signature, scanned)
     verdict, reasons = judge(
         base.record,
@@ -336,7 +349,7 @@ def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) 
         evidence,
     )
     unit = base.record
-    return {
+    view: LogViewShape = {
         "verdict": verdict,
         "reasons": [r.to_dict() for r in reasons],
         "unit": None
@@ -347,6 +360,13 @@ def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) 
         "map_proof": base.map_proof,
         "versions": base.versions,
     }
+    signed = scanned.signature if scanned is not None else signature
+    if signed is not None and label_state in (LabelState.VALID, LabelState.MISMATCH):
+        # the signature verified: kept, so the label's next scan checks no signature
+        if len(base.finished) >= FINISHED:
+            base.finished.clear()
+        base.finished[key] = view
+    return view
 
 
 def switch_entries(store: Store, log: int, size: int) -> list[StoredEntry]:
