@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from api import viewjson
 from api.consumer.claim_page import claim_form, render_claim_page
@@ -125,6 +126,42 @@ _BOTS = re.compile(
 async def resolve_other(request: Request, rest: str) -> Response:
     """Every other ``/01/...`` form (a CPV, a prefix, a serial holding ``%2F``; errors)."""
     return await _resolve(request)
+
+
+def _typed_route(path: str) -> Any:
+    return next(r for r in router.routes if getattr(r, "path", None) == path)
+
+
+async def _served(request: Request) -> Response:
+    """`FAST_ROUTE`'s endpoint: what the typed routes do, under their route's name."""
+    raw = request.scope.get("raw_path", b"")
+    if b"/21/" not in raw:
+        template = "/01/{rest:path}"
+    elif b"/10/" in raw:
+        template = "/01/{gtin}/10/{lot}/21/{serial}"
+    else:
+        template = "/01/{gtin}/21/{serial}"
+    request.scope["route"] = _typed_route(template)  # metrics count it by its template
+    return await _resolve(request)
+
+
+#: Every ``GET /01/...`` straight to `_resolve`, without FastAPI's parameter handling:
+#: the typed routes above document the forms (OpenAPI) and take no other action, since
+#: `_resolve` reads the raw path and query itself. Mounted right before them
+#: (`install_fast_route`), so the routes of routers mounted earlier keep precedence.
+FAST_ROUTE = Route("/01/{rest:path}", _served, methods=["GET"], include_in_schema=False)
+FAST_ROUTE.methods = {"GET"}  # as the typed routes: no implicit HEAD
+
+
+def install_fast_route(routes: list[Any]) -> None:
+    """Put `FAST_ROUTE` right before the resolver's first route in ``routes``."""
+    at = next(
+        i
+        for i, r in enumerate(routes)
+        # FastAPI keeps an included router whole (its original_router), or its routes
+        if getattr(r, "original_router", None) is router or getattr(r, "endpoint", None) is resolve
+    )
+    routes.insert(at, FAST_ROUTE)
 
 
 async def _resolve(request: Request) -> Response:
