@@ -31,7 +31,7 @@ from api.scans import Packed, ScanFlusher, ScanQueue, unpack
 from ledger.events import format_time
 from ledger.label import ScannedLabel
 from ledger.service.ledger import Ledger
-from ledger.service.unitview import SIZE_TTL, NotInMemoryError
+from ledger.service.viewcache import SIZE_TTL, NotInMemoryError
 from ledger.signals.places import first_scan
 
 log = logging.getLogger("provenance.views")

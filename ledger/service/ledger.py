@@ -63,7 +63,8 @@ from ledger.service.reports import ReportService
 from ledger.service.retention import RetentionService
 from ledger.service.salt import ScanSalt
 from ledger.service.signals import FactsCache, ProbingCache, Scan, SignalsCache, SignalService
-from ledger.service.unitview import ViewCache, entry_json
+from ledger.service.unitview import entry_json
+from ledger.service.viewcache import ViewCache
 from ledger.shapes import ActorShape, EntryShape, UnitViewShape
 from ledger.store import (
     QuotaStore,

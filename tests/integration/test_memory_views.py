@@ -23,7 +23,8 @@ from ledger.gs1 import UnitId
 from ledger.label import ScannedLabel
 from ledger.service.ledger import Ledger, Scan
 from ledger.service.settings import Settings
-from ledger.service.unitview import FINISHED, SIZE_TTL
+from ledger.service.unitview import FINISHED
+from ledger.service.viewcache import SIZE_TTL
 from tests.factories import GTIN, key
 from tests.integration.signals_world import SignalWorld
 
