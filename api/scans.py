@@ -144,7 +144,7 @@ class ScanQueue:
     The batch being written stays counted (``writing``) until it committed or came
     back, so a view counts each scan once: from the queue or from the database.
     ``generation`` is odd while a batch is being written and moves at both ends of a
-    write: a view that read across a change re-reads (api.context.Context.unit_view).
+    write: a view that read across a change re-reads (api.unitviews).
     """
 
     def __init__(self, max_scans: int = MAX_SCANS, max_bytes: int = MAX_BYTES) -> None:

@@ -5,7 +5,7 @@ The scanned URI is a label (docs/FORMAT.md section 8.2): its lot (``/10/``) and 
 (``?17=``) must be the unit's commission (else ``invalid``, ``label-mismatch``), a URI
 without ``s`` is an unsigned label (``caution``, ``label-unsigned``), and any parameter
 the label did not sign is ignored. ``place=`` is a hint, never evidence
-(`api.context.geo_place`).
+(`api.clients.geo_place`).
 
 For browsers: ``?claim=CODE`` (what the code inside the package holds, docs/FORMAT.md
 section 8) opens the claim page with the code filled in, and records no scan (it is the
