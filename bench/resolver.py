@@ -12,6 +12,8 @@ bare endpoint measured in the same run, or has its target stated against it:
   is the baseline (the stricter ratio);
 - ``resolver/json/64-clients/p99``: its p99, <= 2 x the bare endpoint's p99;
 - ``resolver/json/unknown-unit``: an unknown unit, >= 0.5 x bare;
+- ``resolver/page/64-clients``: the consumer page (``Accept: text/html``, Chinese) for the
+  same label, >= 0.8 x the JSON figure;
 - ``resolver/json/open-loop-p99``: requests sent at a fixed rate of 0.4 x the bare
   throughput (bench.resolver_openloop: latency from each request's due time, no
   coordinated omission), p99 <= 50 ms;
@@ -43,14 +45,19 @@ OPEN_LOOP_SHARE = 0.4
 #: ... and the p99 it must keep (ms)
 P99_TARGET_MS = 50.0
 WORKERS_TARGET = 1.6
+#: the consumer page at 64 clients, at least this share of the JSON figure
+PAGE_TARGET = 0.8
+#: what a phone's browser asks for: the consumer page
+BROWSER = 'wrk.headers["Accept"] = "text/html"\nwrk.headers["Accept-Language"] = "zh-CN"\n'
 
 Measured = dict[str, dict[str, float]]
 
 
 def bare_and_resolver(run: Run) -> Measured:
     """Measure on one server: bare, the resolver with the label's valid signature, an
-    unknown unit, the open-loop load, bare; then the resolver on two workers. Keys:
-    bare (the better bare run), before, after, resolver, unknown, open_loop, two_workers.
+    unknown unit, the page, the open-loop load, bare; then the resolver on two workers.
+    Keys: bare (the better bare run), before, after, resolver, unknown, page, open_loop,
+    two_workers.
     """
     seconds = run.pick(4, 15)
     with tempfile.TemporaryDirectory(prefix="bench-resolver-") as tmp:
@@ -70,6 +77,7 @@ def bare_and_resolver(run: Run) -> Measured:
             before = wrk_run(f"{base}/bench/bare", seconds)
             resolver = wrk_run(url, seconds)
             unknown = wrk_run(nowhere, seconds)
+            page = wrk_run(url, seconds, script=BROWSER)
             after = wrk_run(f"{base}/bench/bare", seconds)
             bare = max(before, after, key=lambda r: r["rps"])
             opened = open_loop(url, OPEN_LOOP_SHARE * bare["rps"], seconds)
@@ -82,6 +90,7 @@ def bare_and_resolver(run: Run) -> Measured:
         "after": after,
         "resolver": resolver,
         "unknown": unknown,
+        "page": page,
         "open_loop": opened,
         "two_workers": two,
     }
@@ -91,7 +100,7 @@ def bare_and_resolver(run: Run) -> Measured:
         f"  bare {before['rps']:,.0f} / {after['rps']:,.0f} req/s, resolver "
         f"{resolver['rps']:,.0f}, unknown {unknown['rps']:,.0f}, open loop "
         f"{opened['achieved']:,.0f} of {opened['rate']:,.0f} req/s p99 {opened['p99_ms']:.1f} ms, "
-        f"2 workers {two['rps']:,.0f}"
+        f"2 workers {two['rps']:,.0f}, page {page['rps']:,.0f}"
     )
     return measured
 
@@ -116,6 +125,9 @@ def figures(run: Run) -> list[Figure]:
         ),
         Figure.ratio_at_least(
             "resolver/json/unknown-unit", m["unknown"]["rps"], "req/s", bare["rps"], RATIO_TARGET
+        ),
+        Figure.ratio_at_least(
+            "resolver/page/64-clients", m["page"]["rps"], "req/s", resolver["rps"], PAGE_TARGET
         ),
         Figure.info("resolver/json/open-loop-rate", opened["achieved"], "req/s", opened["rate"]),
         Figure.value_at_most(
