@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Debian packages some tests need: a CJK font for labels, PDF and SVG rasterisers,
 # chromium for the consumer page in a real browser, and SoftHSM2 (a PKCS#11 token in
 # software) for keys in a hardware token.
-SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils librsvg2-bin chromium softhsm2
+SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils librsvg2-bin chromium softhsm2 wrk
 
 # Parallel test workers (pytest-xdist; auto = one per core). A file's tests stay on one
 # worker, so a module's shared server or story is built once.

@@ -171,6 +171,7 @@ def create_app(
     apidocs.install_docs(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     app.include_router(console_routes.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)

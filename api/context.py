@@ -14,57 +14,53 @@ They ask the context for the one that serves the request:
 - `Context.ledger_for_events(request, events)`: the one log a batch of signed events is
   appended to (routed by the events; the URL's log must agree).
 
-Reads of GET and HEAD requests may be served by a PostgreSQL streaming replica
-(docs/SCALING.md); every other request reads the primary, so a write is never
-decided on stale state (a claim's lockout, a report's triage). A client
-that must see its own write sends the tree size its write returned, as ``?min_size=N``
-or the header ``Provenance-Min-Size: N``; the ledgers handed out for reads wait briefly
-for a replica that far along, else read the primary. Each is pinned to one database for
-the request, so a request's reads agree with each other.
+Each is pinned for the request (api.pinning: a replica or the primary). The jobs
+around it live in their own modules: who the client is (api.clients), which database a
+read goes to (api.pinning), what a scan records (api.scanrecord), the queue and flusher
+of scans (api.scans), unit views from memory or the database (api.unitviews), the
+periodic jobs (api.housekeeping), reading a body (api.readbody). The names those
+modules give routes are re-exported here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import hashlib
-import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
-from api.forwarded import network_of, normal, resolve_client, trusted_address
+from api import housekeeping, unitviews
+from api.clients import agent_class, client_address, geo_place, is_https
 from api.metrics import Metrics
-from api.problems import PayloadTooLargeError, RateLimitedError
+from api.pinning import MIN_SIZE_HEADER, implied_size, min_size, pin
+from api.problems import RateLimitedError
 from api.ratelimit import Limiter
+from api.readbody import read_body
+from api.scanrecord import owner_cookie, scan_of
 from api.scans import DRAIN_SECONDS, ScanFlusher, ScanQueue
 from ledger.entry import SignedEvent
-from ledger.errors import StorageError, ValidationError
-from ledger.events import format_time
 from ledger.label import ScannedLabel
-from ledger.service.claims import owner_client, owner_hash
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger, Scan
 from ledger.service.settings import Settings
-from ledger.signals.places import HEADER, HINT, first_scan, stored_place
 
-MIN_SIZE_HEADER = "Provenance-Min-Size"
-#: the server deletes past days' scan salts this often (seconds) ...
-SALT_PURGE_SECONDS = 60.0
-#: ... and runs the whole retention job every this many purges (hourly)
-RETENTION_EVERY = 60
-_PLACE = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
-_AGENTS = (
-    ("wechat", re.compile(r"MicroMessenger", re.I)),
-    ("alipay", re.compile(r"AlipayClient", re.I)),
-    ("bot", re.compile(r"bot|crawl|spider|curl|wget|python", re.I)),
-    ("mobile", re.compile(r"Mobile|Android|iPhone|iPad", re.I)),
-)
+__all__ = [
+    "MIN_SIZE_HEADER",
+    "Context",
+    "_implied_size",
+    "agent_class",
+    "client_address",
+    "ctx",
+    "geo_place",
+    "is_https",
+    "min_size",
+    "owner_cookie",
+    "read_body",
+]
+
+_implied_size = implied_size  # the name tests and older callers know
 
 
 @dataclass
@@ -78,9 +74,13 @@ class Context:
     #: scans acknowledged and not yet stored (api.scans)
     scans: ScanQueue = field(default_factory=ScanQueue)
     flusher: ScanFlusher = field(init=False)
+    #: units' stored scan summaries, for views from memory (api.unitviews)
+    summaries: unitviews.ScanSummaries = field(default_factory=unitviews.ScanSummaries)
 
     def __post_init__(self) -> None:
-        self.flusher = ScanFlusher(self.scans, self._record_scans, self.metrics)
+        self.flusher = ScanFlusher(
+            self.scans, self._record_scans, self.metrics, self.summaries.stored
+        )
 
     def ledger_for(self, request: Request) -> Ledger:
         """The log the request's URL names (``/logs/{log}/...``), else the default log.
@@ -90,7 +90,7 @@ class Context:
             ValidationError: a malformed ``min_size``.
         """
         ledger = self.deployment.for_log(request.path_params.get("log"))
-        return _pin(ledger, request)
+        return pin(ledger, request)
 
     def ledger_for_unit(self, gtin: str, request: Request | None = None) -> Ledger:
         """The log a unit (or product) with this GTIN lives in (reads pinned per request).
@@ -99,7 +99,7 @@ class Context:
             GS1Error: the GTIN is malformed.
             ValidationError: a malformed ``min_size``.
         """
-        return _pin(self.deployment.for_gtin(gtin), request)
+        return pin(self.deployment.for_gtin(gtin), request)
 
     def ledger_for_brand(self, brand: str, request: Request | None = None) -> Ledger:
         """The log a brand's registrations and units live in (reads pinned per request).
@@ -107,7 +107,7 @@ class Context:
         Raises:
             ValidationError: a malformed ``min_size``.
         """
-        return _pin(self.deployment.for_brand(brand), request)
+        return pin(self.deployment.for_brand(brand), request)
 
     def ledger_for_events(self, request: Request, events: Sequence[SignedEvent]) -> Ledger:
         """The one log these signed events are appended to.
@@ -132,50 +132,22 @@ class Context:
             raise RateLimitedError(f"too many requests; retry in {wait} s", wait)
 
     def scan(self, request: Request, gtin: str, serial: str, place: str | None) -> Scan:
-        """Queue a scan record for this resolver hit (flushed in the background).
+        """Queue a scan record for this resolver hit (api.scanrecord; flushed in the
+        background).
 
-        Its place is the trusted geolocation header's (`geo_place`), else the client's
-        ``place`` hint, recorded as a hint (ledger.signals.places): only the former is
-        evidence for a travel signal.
-
-        A scan that brings the unit's owner cookie is recorded under the owner token's
-        pseudonym instead of the daily client hash (ledger.service.claims.owner_client).
+        Raises:
+            StorageError: the database failed (the day's salt is read once per day).
         """
-        now = datetime.now(UTC)
-        # the geolocation header is evidence only from a trusted proxy; ?place= is a hint
-        trusted = geo_place(request, self.settings)
-        hint = place.upper() if place and _PLACE.fullmatch(place.upper()) else None
-        place = stored_place(trusted, HEADER) if trusted else stored_place(hint, HINT)
-        scan = Scan(
-            # interned: the queue holds many scans of few GTINs and places (api.scans)
-            gtin=sys.intern(gtin),
-            serial=serial,
-            at=now,
-            place=None if place is None else sys.intern(place),
-            client=self._scan_client(request, gtin, serial, now),
-            agent=agent_class(request.headers.get("user-agent", "")),
-            # many-scanners counts networks: addresses of one network are one scanner;
-            # keyed like the client hash (daily), per unit, never the address or prefix
-            network=self.client_hash(
-                f"network|{gtin}/{serial}|{network_of(client_address(request))}", now
-            ),
-        )
+        scan = scan_of(request, self.settings, self.deployment.default.salt, gtin, serial, place)
         dropped = self.scans.add(scan)
         self.metrics.scans.inc()
         if dropped:
             self.metrics.scans_dropped.inc(dropped)
         return scan
 
-    def _scan_client(self, request: Request, gtin: str, serial: str, now: datetime) -> str:
-        token = request.cookies.get(owner_cookie(gtin, serial))
-        if token:
-            return owner_client(owner_hash(token))
-        return self.client_hash(client_address(request), now)
-
     def client_hash(self, address: str, now: datetime) -> str:
-        """The client's hash of the UTC day of ``now``: keyed with the day's random salt,
-        which every worker on the default log's database shares and which is deleted
-        when the day ends (ledger.service.salt); never the raw address.
+        """The client's hash of the UTC day of ``now``, keyed with the day's random salt
+        every worker on the default log's database shares (ledger.service.salt).
 
         Raises:
             StorageError: the database failed (the day's salt is read once per day).
@@ -215,50 +187,23 @@ class Context:
     ) -> dict[str, Any]:
         """The unit view from the unit's log, every queued scan counted exactly once,
         judged with its clone signals and for the owner of ``owner_token``; ``scanned``
-        is the label scanned at the resolver (ledger.label.ScannedLabel).
+        is the label scanned at the resolver (ledger.label.ScannedLabel). From memory
+        when it can answer (api.unitviews).
 
         Raises:
             GS1Error: the GTIN or serial is malformed.
             ValidationError: a malformed ``min_size`` on ``request``.
         """
-        ledger = self.ledger_for_unit(gtin, request)
-        queue = self.scans
-        before = queue.generation
-        _, _, pending = queue.pending(gtin, serial)
-        view = await run_in_threadpool(
-            functools.partial(
-                ledger.unit_view,
-                gtin,
-                serial,
-                signature,
-                owner_token=owner_token,
-                pending=pending,
-                scanned=scanned,
-            )
+        home = self.deployment.for_gtin(gtin)
+        asked = 0 if request is None else min_size(request)
+        return await unitviews.unit_view(
+            home,
+            request,
+            self.scans,
+            self.flusher,
+            self.summaries,
+            (gtin, serial, signature, owner_token, scanned, asked),
         )
-        for _ in range(100):
-            if queue.generation == before and before % 2 == 1:
-                # a write was under way when the read began: wait a little for its end
-                await self.flusher.settled(0.02)
-                if queue.generation == before:
-                    # still under way (a stalled database): it has not committed, so
-                    # the read stands. `settled` alone cannot tell: the next batch's
-                    # write may already have begun when it returns
-                    break
-            elif queue.generation == before:
-                break
-            # A flush overlapped the read: re-read only the (one-row) scan summary.
-            await asyncio.sleep(0.002)
-            before = queue.generation
-            count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
-            view["scans"] = {"count": count, "first": first_scan(first)}
-        queued, oldest, _ = queue.pending(gtin, serial)
-        view["scans"]["count"] += queued
-        if view["scans"]["first"] is None and oldest is not None:
-            view["scans"]["first"] = first_scan(
-                {"at": format_time(oldest.at), "place": oldest.place}
-            )
-        return view
 
     async def flush_forever(self, interval: float = 0.5) -> None:
         """Flush queued scans every ``interval`` seconds until cancelled, surviving
@@ -266,171 +211,23 @@ class Context:
         await self.flusher.flush_forever(interval)
 
     async def retain(self) -> dict[str, dict[str, int]]:
-        """Run the retention job of every log now (ledger.service.retention); return
-        each log's counts by kind.
+        """Run the retention job of every log now (api.housekeeping.retain).
 
         Raises:
             StorageError: a database failed.
         """
-        done = {}
-        for name, ledger in self.deployment.ledgers.items():
-            report = await run_in_threadpool(ledger.retention.run)
-            done[name] = report.to_dict()
-        return done
+        return await housekeeping.retain(self.deployment)
 
     async def retain_forever(
-        self, salt_interval: float = SALT_PURGE_SECONDS, every: int = RETENTION_EVERY
+        self,
+        salt_interval: float = housekeeping.SALT_PURGE_SECONDS,
+        every: int = housekeeping.RETENTION_EVERY,
     ) -> None:
-        """Until cancelled: delete past days' salts every ``salt_interval`` seconds (so
-        a day's salt is gone within that long after the day ends, even on a quiet
-        server), and run the whole retention job every ``every`` of those rounds. A
-        failed round is retried at the next one (a database may be briefly away)."""
-        rounds = 0
-        while True:
-            await asyncio.sleep(salt_interval)
-            rounds += 1
-            try:
-                await run_in_threadpool(self.deployment.default.salt.purge)
-                if rounds % every == 0:
-                    await self.retain()
-            except StorageError:
-                continue
-
-
-def owner_cookie(gtin: str, serial: str) -> str:
-    """The name of the cookie that holds a unit's owner token (one per unit)."""
-    return "pl_owner_" + hashlib.sha256(f"{gtin}/{serial}".encode()).hexdigest()[:16]
-
-
-def _pin(ledger: Ledger, request: Request | None) -> Ledger:
-    """The ledger with this request's reads pinned: a request that may write reads the
-    primary (never act on stale state); a read may use a replica, up to ``min_size``."""
-    if request is None:
-        return ledger.reading()
-    if request.method not in ("GET", "HEAD"):
-        return ledger.reading(primary=True)
-    asked = min_size(request)
-    # A fixed tree size in the URL (?size=, ?new=, /entries/{index}) exists on the primary:
-    # a replica that has not reached it answers no better, so it is skipped (without a
-    # wait: an invented size must not cost more than a read of the primary does).
-    implied = _implied_size(request)
-    if implied > asked:
-        return ledger.reading(implied, wait=False)
-    return ledger.reading(asked)
-
-
-def _implied_size(request: Request) -> int:
-    """The tree size the URL itself presumes, 0 if none."""
-    found = 0
-    index = request.path_params.get("index")
-    for value, extra in (
-        (request.query_params.get("size"), 0),
-        (request.query_params.get("new"), 0),
-        (index if isinstance(index, str) else None, 1),  # entry i exists: size i + 1
-    ):
-        if value and value.isascii() and value.isdigit() and len(value) < 19:
-            found = max(found, int(value) + extra)
-    return found
-
-
-def min_size(request: Request) -> int:
-    """The tree size the client needs to see (``?min_size=`` or ``Provenance-Min-Size``).
-
-    Raises:
-        ValidationError: not a non-negative decimal integer below 2^63.
-    """
-    raw = request.query_params.get("min_size") or request.headers.get(MIN_SIZE_HEADER)
-    if raw is None:
-        return 0
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ValidationError("min_size is a tree size: a decimal integer", field="min_size")
-    return int(raw)
-
-
-def client_address(request: Request) -> str:
-    """The client's address: the one identity that rate limits, claim lockouts, scan
-    client ids and signals all use.
-
-    It is the socket peer, unless the peer lies in ``PROVENANCE_TRUSTED_PROXIES``: then
-    ``X-Forwarded-For`` is read from the right, skipping trusted hops, and the first
-    untrusted hop is the client (`api.forwarded.resolve_client`). uvicorn runs without proxy headers
-    (``proxy_headers=False``), so the peer is the socket's, never a header's.
-    """
-    peer = _peer(request)
-    trusted = ctx(request).settings.trusted_proxies
-    if not trusted:
-        return normal(peer) or peer
-    return resolve_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
-
-
-def geo_place(request: Request, settings: Settings) -> str | None:
-    """The scan's place from the geolocation header ``PROVENANCE_PLACE_HEADER`` (e.g.
-    ``CF-IPCountry``), upper case, when the connection comes from a trusted proxy
-    (``PROVENANCE_TRUSTED_PROXIES``) that sets it; None otherwise. From anyone else the
-    header is the client's own word, so it is ignored (not even kept as a hint)."""
-    if not settings.place_header:
-        return None
-    value = request.headers.get(settings.place_header)
-    peer = normal(_peer(request))
-    if not value or peer is None or not trusted_address(peer, settings.trusted_proxies):
-        return None
-    value = value.strip().upper()
-    return value if _PLACE.fullmatch(value) else None
-
-
-def _peer(request: Request) -> str:
-    """The socket peer's address (the one place that reads it)."""
-    return request.client.host if request.client else "unknown"
-
-
-def is_https(request: Request) -> bool:
-    """True when the shopper's connection is TLS: the socket's own scheme, or, from a
-    peer in ``PROVENANCE_TRUSTED_PROXIES`` (a proxy that terminated TLS), an
-    ``X-Forwarded-Proto`` naming ``https``; or the public URL is ``https://``. Decides the
-    ``Secure`` flag of cookies. A stranger's ``X-Forwarded-Proto`` is ignored."""
-    if request.url.scheme == "https":
-        return True
-    settings = ctx(request).settings
-    if settings.public_url.lower().startswith("https://"):
-        return True
-    peer = normal(_peer(request))
-    if peer is None or not trusted_address(peer, settings.trusted_proxies):
-        return False
-    hops = (
-        hop.strip().lower()
-        for v in request.headers.getlist("x-forwarded-proto")
-        for hop in v.split(",")
-    )
-    return "https" in hops
-
-
-def agent_class(user_agent: str) -> str:
-    """A coarse class of user agent: wechat, alipay, bot, mobile or desktop."""
-    for name, pattern in _AGENTS:
-        if pattern.search(user_agent):
-            return name
-    return "desktop"
+        """Purge salts and run retention until cancelled (api.housekeeping.retain_forever)."""
+        await housekeeping.retain_forever(self.deployment, salt_interval, every)
 
 
 def ctx(request: Request) -> Context:
     """The app's `Context`."""
     context: Context = request.app.state.ctx
     return context
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the request body, refusing more than ``limit`` bytes without reading them all.
-
-    Raises:
-        PayloadTooLargeError: the body (or its declared length) exceeds ``limit``.
-    """
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"the body is {declared} bytes; the limit is {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"the body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

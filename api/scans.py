@@ -19,8 +19,9 @@ import logging
 import re
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from starlette.concurrency import run_in_threadpool
 
@@ -118,13 +119,32 @@ class _Unit:
         self.recent: list[Packed] = []
 
 
+class _Lazy(Sequence[Scan]):
+    """Packed scans seen as `Scan` objects, each unpacked when read."""
+
+    def __init__(self, packed: list[Packed]) -> None:
+        self._packed = packed
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    @overload
+    def __getitem__(self, index: int) -> Scan: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Scan]: ...
+    def __getitem__(self, index: int | slice) -> Scan | Sequence[Scan]:
+        if isinstance(index, slice):
+            return [unpack(p) for p in self._packed[index]]
+        return unpack(self._packed[index])
+
+
 class ScanQueue:
     """Scans acknowledged and not yet stored, oldest first, bounded by count and bytes.
 
     The batch being written stays counted (``writing``) until it committed or came
     back, so a view counts each scan once: from the queue or from the database.
     ``generation`` is odd while a batch is being written and moves at both ends of a
-    write: a view that read across a change re-reads (api.context.Context.unit_view).
+    write: a view that read across a change re-reads (api.unitviews).
     """
 
     def __init__(self, max_scans: int = MAX_SCANS, max_bytes: int = MAX_BYTES) -> None:
@@ -177,6 +197,19 @@ class ScanQueue:
             return 0, None, []
         first = None if unit.first is None else unpack(unit.first)
         return unit.count, first, [unpack(p) for p in unit.recent]
+
+    def queued(self, gtin: str, serial: str) -> tuple[int, Scan | None]:
+        """The unit's queued scans: how many, and the oldest (nothing else unpacked)."""
+        unit = self._units.get(gtin, {}).get(serial)
+        if unit is None:
+            return 0, None
+        return unit.count, None if unit.first is None else unpack(unit.first)
+
+    def pending_scans(self, gtin: str, serial: str) -> Sequence[Scan]:
+        """The unit's latest `RECENT` queued scans, unpacked only when read (a view
+        whose signals are cached reads just how many there are)."""
+        unit = self._units.get(gtin, {}).get(serial)
+        return _Lazy(list(unit.recent)) if unit is not None else ()
 
     def take(self, limit: int = BATCH) -> list[Packed]:
         """Move the oldest ``limit`` queued scans to the batch being written (still
@@ -247,11 +280,18 @@ class ScanFlusher:
     database error), off the event loop, retrying with back-off."""
 
     def __init__(
-        self, queue: ScanQueue, write: Callable[[list[Scan]], None], metrics: Metrics
+        self,
+        queue: ScanQueue,
+        write: Callable[[list[Scan]], None],
+        metrics: Metrics,
+        stored: Callable[[list[Packed]], None] | None = None,
     ) -> None:
         self.queue = queue
         self._write = write
         self._metrics = metrics
+        #: told of each batch stored, as it leaves the queue (api.unitviews.ScanSummaries)
+        self._stored = stored
+        self._batch: list[Packed] = []
         #: the batch being written, if any: its end settles it (`_done`), whoever waits
         self._writing: asyncio.Future[None] | None = None
 
@@ -269,7 +309,7 @@ class ScanFlusher:
                 continue
             if not self.queue.waiting:
                 return
-            batch = self.queue.take()
+            batch = self._batch = self.queue.take()
             write = asyncio.ensure_future(run_in_threadpool(self._write_packed, batch))
             self._writing = write
             # registered first, so the batch is settled before any awaiting code resumes
@@ -289,6 +329,10 @@ class ScanFlusher:
         self._writing = None
         stored = not write.cancelled() and write.exception() is None
         dropped = self.queue.settle(stored)
+        batch, self._batch = self._batch, []
+        if stored and self._stored is not None:
+            # in the same step as the queue forgets them: a view counts each scan once
+            self._stored(batch)
         if dropped:
             self._metrics.scans_dropped.inc(dropped)
         self._metrics.scans_pending.set(len(self.queue))

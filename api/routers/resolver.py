@@ -5,7 +5,7 @@ The scanned URI is a label (docs/FORMAT.md section 8.2): its lot (``/10/``) and 
 (``?17=``) must be the unit's commission (else ``invalid``, ``label-mismatch``), a URI
 without ``s`` is an unsigned label (``caution``, ``label-unsigned``), and any parameter
 the label did not sign is ignored. ``place=`` is a hint, never evidence
-(`api.context.geo_place`).
+(`api.clients.geo_place`).
 
 For browsers: ``?claim=CODE`` (what the code inside the package holds, docs/FORMAT.md
 section 8) opens the claim page with the code filled in, and records no scan (it is the
@@ -21,8 +21,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from starlette.routing import Route
 
+from api import viewjson
 from api.consumer.claim_page import claim_form, render_claim_page
 from api.consumer.i18n import EN, ZH, chinese
 from api.consumer.page import choose_language, reason_words, render_unit_page
@@ -127,6 +129,42 @@ async def resolve_other(request: Request, rest: str) -> Response:
     return await _resolve(request)
 
 
+def _typed_route(path: str) -> Any:
+    return next(r for r in router.routes if getattr(r, "path", None) == path)
+
+
+async def _served(request: Request) -> Response:
+    """`FAST_ROUTE`'s endpoint: what the typed routes do, under their route's name."""
+    raw = request.scope.get("raw_path", b"")
+    if b"/21/" not in raw:
+        template = "/01/{rest:path}"
+    elif b"/10/" in raw:
+        template = "/01/{gtin}/10/{lot}/21/{serial}"
+    else:
+        template = "/01/{gtin}/21/{serial}"
+    request.scope["route"] = _typed_route(template)  # metrics count it by its template
+    return await _resolve(request)
+
+
+#: Every ``GET /01/...`` straight to `_resolve`, without FastAPI's parameter handling:
+#: the typed routes above document the forms (OpenAPI) and take no other action, since
+#: `_resolve` reads the raw path and query itself. Mounted right before them
+#: (`install_fast_route`), so the routes of routers mounted earlier keep precedence.
+FAST_ROUTE = Route("/01/{rest:path}", _served, methods=["GET"], include_in_schema=False)
+FAST_ROUTE.methods = {"GET"}  # as the typed routes: no implicit HEAD
+
+
+def install_fast_route(routes: list[Any]) -> None:
+    """Put `FAST_ROUTE` right before the resolver's first route in ``routes``."""
+    at = next(
+        i
+        for i, r in enumerate(routes)
+        # FastAPI keeps an included router whole (its original_router), or its routes
+        if getattr(r, "original_router", None) is router or getattr(r, "endpoint", None) is resolve
+    )
+    routes.insert(at, FAST_ROUTE)
+
+
 async def _resolve(request: Request) -> Response:
     """Parse the Digital Link from the raw path and query, record the scan, answer."""
     context = ctx(request)
@@ -155,7 +193,8 @@ async def _resolve(request: Request) -> Response:
     )
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
     if as_json:
-        return JSONResponse(localise(view, reason_words), headers=headers)
+        body = viewjson.render(localise(view, reason_words))
+        return Response(body, media_type="application/json", headers=headers)
 
     lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
     other = EN if chinese(lang) else ZH

@@ -63,8 +63,9 @@ from ledger.service.registryview import registry_view
 from ledger.service.reports import ReportService
 from ledger.service.retention import RetentionService
 from ledger.service.salt import ScanSalt
-from ledger.service.signals import FactsCache, ProbingCache, Scan, SignalService
-from ledger.service.unitview import ViewCache, entry_json
+from ledger.service.signals import FactsCache, ProbingCache, Scan, SignalsCache, SignalService
+from ledger.service.unitview import entry_json
+from ledger.service.viewcache import ViewCache
 from ledger.shapes import ActorShape, EntryShape, UnitViewShape
 from ledger.store import (
     QuotaStore,
@@ -153,6 +154,7 @@ class Ledger:
         self._views = ViewCache()
         self._probing = ProbingCache()
         self._facts = FactsCache()
+        self._signals = SignalsCache()
         self._faults = faults_from_env(os.environ)
         # one per ledger, shared with its per-request copies: the day's salt in memory
         self.salt = ScanSalt(SaltStore(store.engines), self._clock)
@@ -224,11 +226,18 @@ class Ledger:
         store, log, clock = self.store, self.log, self._clock
         signal_store = SignalStore(store.engines, store)
         self.appender = Appender(
-            store, log, self.origin, self.signer, clock, self._faults, self._on_commit
+            store, log, self.origin, self.signer, clock, self._faults, self._committed
         )
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
         self.signals = SignalService(
-            store, signal_store, log, self.policies.signals, clock, self._probing, self._facts
+            store,
+            signal_store,
+            log,
+            self.policies.signals,
+            clock,
+            self._probing,
+            self._facts,
+            self._signals,
         )
         self.claims = ClaimService(
             store,
@@ -250,6 +259,12 @@ class Ledger:
         self.epcis = EpcisService(store, log, self.appender, clock)
         self.partners = PartnerService(store, log)
         self._quotas = QuotaStore(store.engines)
+
+    def _committed(self, receipt: BatchReceipt) -> None:
+        """After each committed batch: memory-only views read the new size first."""
+        self._views.grew()
+        if self._on_commit is not None:
+            self._on_commit(receipt)
 
     @classmethod
     def open(
@@ -480,6 +495,7 @@ class Ledger:
         owner_token: str | None = None,
         pending: Sequence[Scan] = (),
         scanned: ScannedLabel | None = None,
+        memory: tuple[dict[str, Any], int] | None = None,
     ) -> UnitViewShape:
         """The unit view ``{verdict, reasons, unit, entries, checkpoint, scans, owner,
         witnesses}`` (docs/API.md), with clone signals and open reports (``pending``: scans
@@ -487,20 +503,32 @@ class Ledger:
         configured witnesses cosigned a checkpoint holding the unit's whole chain
         (`CosigningService.witness_summary`). ``scanned``: the label scanned at the
         resolver (its signature, lot and expiry are checked against the unit).
+        ``memory``: (the unit's stored scan summary, min_size) the caller keeps: the
+        view from memory alone (ledger.service.unitview.ViewCache.memory_view).
 
-        Every proof and signature in it is re-checked before the verdict is given.
+        Every proof and signature in it is re-checked before the verdict is given
+        (a cached base's once, when it was built; the label's on every call).
 
         Raises:
             GS1Error: the GTIN or serial is malformed.
+            NotInMemoryError: ``memory`` given and something is not in memory.
         """
         unit = gs1.UnitId(gtin=gtin, serial=serial)
-        view, size = self._views.view(
-            self.store, self.log, self.verifier_key, unit, label_signature, scanned
+        if memory is not None:  # (stored scan summary, min_size): no database read
+            view, size = self._views.memory_view(unit, label_signature, scanned, *memory)
+        else:
+            view, size = self._views.view(
+                self.store, self.log, self.verifier_key, unit, label_signature, scanned
+            )
+        judged = self.signals.judge(
+            view, unit, owner_token=owner_token, pending=pending, size=size, memory=memory
         )
-        judged = self.signals.judge(view, unit, owner_token=owner_token, pending=pending, size=size)
         needed = view["entries"][-1]["index"] + 1 if view["entries"] else 0
+        witnesses = self._views.witnesses(
+            needed, lambda: self.cosigning.witness_summary(needed), memory is not None
+        )
         # the view grows in steps (log, scans, viewer, witnesses); here it is whole
-        return cast(UnitViewShape, {**judged, "witnesses": self.cosigning.witness_summary(needed)})
+        return cast(UnitViewShape, {**judged, "witnesses": witnesses})
 
     def actor_view(self, actor_id: str) -> ActorShape:
         """An actor with its role, name, prefixes, registration, revocation and keys, and

@@ -5,17 +5,17 @@ what lives outside the log: the unit's clone signals (ledger.signals.compute ove
 scans), its open consumer reports, and whether the viewer is its owner. `alerts` is the
 brand's triage queue: the signals of the brand's recently scanned units, the probing of
 its GTINs with invented serials, and its consumer reports with their response times.
-`prune_scans` applies the scan retention.
+`prune_scans` applies the scan retention. Its caches are in ledger.service.signalcaches
+(re-exported here: ``FactsCache``, ``ProbingCache``, ``SignalsCache``).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ledger import gs1
@@ -23,6 +23,16 @@ from ledger.entry import Leaf
 from ledger.events import Claim, format_time, parse_time
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.policies import SignalPolicy
+from ledger.service.signalcaches import (
+    EXACT_SCANS,
+    Answer,
+    FactsCache,
+    Probe,
+    ProbingCache,
+    SignalsCache,
+    StoredFacts,
+)
+from ledger.service.viewcache import NotInMemoryError
 from ledger.shapes import ReasonShape, ResponseSummaryShape, UnitAlertShape
 from ledger.signals.compute import ScanFact, Signal, serial_probing, unit_signals
 from ledger.signals.places import read_place
@@ -31,14 +41,17 @@ from ledger.store import SignalStore, Store
 from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
 from ledger.vocab import ReportStatus
 
+__all__ = [
+    "FactsCache",
+    "ProbingCache",
+    "Scan",
+    "SignalService",
+    "SignalsCache",
+    "response_summary",
+]
+
 #: units whose signals an alerts listing computes at most
 ALERT_UNITS = 200
-#: how long a fired probing signal is reused for unknown units' views
-PROBING_TTL = timedelta(minutes=5)
-#: how long a quiet probing answer is reused at most (scans other processes record)
-QUIET_TTL = timedelta(seconds=30)
-#: how long a unit's stored facts are reused at most (reports other processes change)
-FACTS_TTL = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,122 +80,6 @@ class Scan:
         }
 
 
-@dataclass(frozen=True)
-class Probe:
-    """What the probing aggregate found for one GTIN, and when (`ProbingCache`):
-    the signals it fired, and, when none fired, the never-commissioned serials it
-    counted (``serials``; None: the GTIN is no registered product's)."""
-
-    at: datetime
-    signals: list[Signal]
-    serials: frozenset[str] | None
-
-
-class ProbingCache:
-    """The probing aggregate's last answer by GTIN (`SignalService._probing_of`), at
-    most ``capacity`` GTINs (least recently used first out).
-
-    Owned by the `Ledger` and shared by the services of its per-request copies
-    (`Ledger.reading`), so that it outlives a request. A fired signal is kept for
-    `PROBING_TTL`; a quiet answer until this process records a scan of a serial it
-    did not count and no unit has (`SignalService.scans_recorded`), or `QUIET_TTL`
-    (scans that other processes record).
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self._probes: OrderedDict[str, Probe] = OrderedDict()
-
-    def get(self, gtin: str, now: datetime) -> Probe | None:
-        """The GTIN's answer if still fresh at ``now``."""
-        probe = self._probes.get(gtin)
-        if probe is None:
-            return None
-        ttl = PROBING_TTL if probe.signals else QUIET_TTL
-        if now - probe.at >= ttl:
-            del self._probes[gtin]
-            return None
-        self._probes.move_to_end(gtin)
-        return probe
-
-    def put(self, gtin: str, probe: Probe) -> None:
-        """Keep ``probe`` as the GTIN's answer."""
-        self._probes[gtin] = probe
-        self._probes.move_to_end(gtin)
-        while len(self._probes) > self.capacity:
-            self._probes.popitem(last=False)
-
-    def quiet(self, gtin: str) -> Probe | None:
-        """The GTIN's answer if it fired nothing (whatever its age)."""
-        probe = self._probes.get(gtin)
-        return probe if probe is not None and not probe.signals else None
-
-    def drop(self, gtin: str) -> None:
-        """Forget the GTIN's answer."""
-        self._probes.pop(gtin, None)
-
-
-@dataclass(frozen=True)
-class StoredFacts:
-    """What a unit's signals read from the database, at one log size and stored scan
-    count (`FactsCache`): its recent stored scans as facts, its recorded owner
-    clients, its open reports as facts."""
-
-    at: float
-    scans: list[ScanFact]
-    owners: frozenset[str]
-    reports: list[ReportFact]
-    nbytes: int
-
-
-class FactsCache:
-    """`StoredFacts` by (gtin, serial, log size, stored scan count), at most
-    ``max_bytes`` of them (estimated; least recently used first out).
-
-    A unit's stored scans change only when the flusher stores scans (its count moves),
-    its owners only with a claim (the log grows); its open reports are kept at most
-    `FACTS_TTL` (a report filed or answered here drops them at once, `forget`).
-    Owned by the `Ledger`, shared by its per-request copies.
-    """
-
-    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self._facts: OrderedDict[tuple[str, str, int, int], StoredFacts] = OrderedDict()
-        self._keys: dict[tuple[str, str], tuple[str, str, int, int]] = {}
-
-    def get(self, key: tuple[str, str, int, int]) -> StoredFacts | None:
-        """The facts at ``key`` if younger than `FACTS_TTL`."""
-        found = self._facts.get(key)
-        if found is None or time.monotonic() - found.at >= FACTS_TTL:
-            return None
-        self._facts.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[str, str, int, int], facts: StoredFacts) -> None:
-        """Keep ``facts`` as the unit's, replacing what it had."""
-        self.forget(key[0], key[1])
-        self._facts[key] = facts
-        self._keys[(key[0], key[1])] = key
-        self.nbytes += facts.nbytes
-        while self.nbytes > self.max_bytes and self._facts:
-            old, dropped = self._facts.popitem(last=False)
-            self._keys.pop((old[0], old[1]), None)
-            self.nbytes -= dropped.nbytes
-
-    def clear(self) -> None:
-        """Drop every unit's facts."""
-        self._facts.clear()
-        self._keys.clear()
-        self.nbytes = 0
-
-    def forget(self, gtin: str, serial: str) -> None:
-        """Drop the unit's facts (a report about it was filed or answered)."""
-        key = self._keys.pop((gtin, serial), None)
-        if key is not None:
-            self.nbytes -= self._facts.pop(key).nbytes
-
-
 class SignalService:
     """Signals, alerts and scan retention of one log, under ``policy``."""
 
@@ -195,6 +92,7 @@ class SignalService:
         clock: Callable[[], datetime],
         probing: ProbingCache,
         facts: FactsCache | None = None,
+        signals: SignalsCache | None = None,
     ) -> None:
         self._store = store
         self._signal_store = signal_store
@@ -203,6 +101,7 @@ class SignalService:
         self._clock = clock
         self._probing_cache = probing
         self._facts_cache = facts if facts is not None else FactsCache()
+        self._signals_cache = signals if signals is not None else SignalsCache()
 
     def _since(self) -> str:
         return format_time(self._clock() - self.policy.scan_retention)
@@ -215,33 +114,67 @@ class SignalService:
         owner_token: str | None = None,
         pending: Sequence[Scan] = (),
         size: int = 0,
+        memory: object = None,
     ) -> dict[str, Any]:
         """The view with its verdict and reasons extended by signals and reports, and
         ``owner`` (the viewer's token is the current owner's). ``size``: the log size
-        the view was read at (0: unknown, nothing is cached)."""
+        the view was read at (0: unknown, nothing is cached). ``memory`` (not None):
+        from the caches alone.
+
+        A unit's signals are computed again when its stored facts change (a flush,
+        the log grew, `FACTS_TTL`) or its queued scans do; for a unit with more than
+        `EXACT_SCANS` scans (one scanned hundreds of times a second), at most every
+        `SIGNALS_TTL` seconds: its view costs no work in its number of scans.
+
+        Raises:
+            NotInMemoryError: ``memory`` given and a read is needed.
+        """
         if view["verdict"] == INVALID:
             return {**view, "owner": False}
         since = self._since()
+        memory_only = memory is not None
         if view["verdict"] == UNKNOWN:
-            signals = self._probing_of(unit.gtin, since)
+            signals = self._probing_of(unit.gtin, since, memory_only)
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
         claim = _latest_claim(view["entries"])
-        stored = self._stored_facts(view, unit, since, claim is not None, size)
+        stored = self._stored_facts(
+            view, unit, since, claim is not None, size, memory_only, len(pending)
+        )
+        owner = False
+        if claim is not None:
+            current = claim["event"].get("owner")
+            # a consumed unit's token is public (its consume revealed it): no one is its
+            # owner any more, so no one's scans are excused
+            consumed = bool((view.get("unit") or {}).get("consumed_at"))
+            if current and not consumed:
+                owner = owner_token is not None and owner_hash(owner_token) == current
+        signals, finding = self._signals_of(unit, stored, claim, pending)
+        verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
+        return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
+
+    def _signals_of(
+        self,
+        unit: gs1.UnitId,
+        stored: StoredFacts,
+        claim: dict[str, Any] | None,
+        pending: Sequence[Scan],
+    ) -> Answer:
+        """The unit's clone signals and report finding over ``stored`` and its queued
+        scans (``pending``), reused from the `SignalsCache` as `judge` says."""
+        key = (unit.gtin, unit.serial)
+        queued = len(pending)
+        hit = self._signals_cache.get(key, stored, queued)
+        if hit is not None:
+            return hit
         owners = set(stored.owners)
-        claimed_at, owner = None, False
+        claimed_at = None
         if claim is not None:
             claimed_at = parse_time(claim["received"])
             current = claim["event"].get("owner")
             if current:
                 owners.add(owner_client(current))
-                # a consumed unit's token is public (its consume revealed it): no one is
-                # its owner any more, so no one's scans are excused
-                consumed = bool((view.get("unit") or {}).get("consumed_at"))
-                owner = (
-                    not consumed and owner_token is not None and owner_hash(owner_token) == current
-                )
-        mine = [p for p in pending if (p.gtin, p.serial) == (unit.gtin, unit.serial)]
+        mine = [p for p in pending if (p.gtin, p.serial) == key]
         facts = stored.scans
         if mine:
             facts = sorted(facts + _scan_facts(mine), key=lambda f: f.at)
@@ -249,18 +182,39 @@ class SignalService:
             facts, claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
         )
         finding = corroborated(stored.reports, self.policy.reports)
-        verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
-        return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
+        self._signals_cache.put(key, stored, queued, (signals, finding))
+        return signals, finding
 
     def _stored_facts(
-        self, view: dict[str, Any], unit: gs1.UnitId, since: str, claimed: bool, size: int
+        self,
+        view: dict[str, Any],
+        unit: gs1.UnitId,
+        since: str,
+        claimed: bool,
+        size: int,
+        memory_only: bool = False,
+        queued: int = 0,
     ) -> StoredFacts:
         """The unit's stored scans, owner clients and open reports, from the
         `FactsCache` while the log's size and the unit's stored scan count are those
-        of ``view`` (three reads otherwise)."""
+        of ``view`` (three reads otherwise); ``memory_only``, for a unit with more
+        than `EXACT_SCANS` scans (``queued`` of them queued), the latest read within
+        `FACTS_TTL` also serves.
+
+        Raises:
+            NotInMemoryError: ``memory_only`` and not cached.
+        """
         key = (unit.gtin, unit.serial, size, view["scans"]["count"])
         cached = self._facts_cache.get(key) if size else None
         if cached is not None:
+            return cached
+        if memory_only:
+            # a unit with few scans is judged over exactly its stored ones; a busy
+            # one over those read within FACTS_TTL (scans stored since are missing)
+            many = view["scans"]["count"] + queued > EXACT_SCANS
+            cached = self._facts_cache.latest(unit.gtin, unit.serial) if many else None
+            if cached is None:
+                raise NotInMemoryError("stored facts")
             return cached
         rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, since)
         owners = (
@@ -291,14 +245,20 @@ class SignalService:
         rows = self._signal_store.unregistered_scans(self._log, known, since)
         return serial_probing(rows, self.policy.thresholds)
 
-    def _probing_of(self, gtin: str, since: str) -> list[Signal]:
+    def _probing_of(self, gtin: str, since: str, memory_only: bool = False) -> list[Signal]:
         """The probing signal of one GTIN for an unknown unit's view, from the
         `ProbingCache` while fresh: a prober hitting invented serials costs one lookup
-        per view, not an aggregate over the GTIN's scans."""
+        per view, not an aggregate over the GTIN's scans.
+
+        Raises:
+            NotInMemoryError: ``memory_only`` and not cached.
+        """
         now = self._clock()
         hit = self._probing_cache.get(gtin, now)
         if hit is not None:
             return hit.signals
+        if memory_only:
+            raise NotInMemoryError("probing aggregate")
         if self._signal_store.product_brand(self._log, gtin) is None:
             self._probing_cache.put(gtin, Probe(now, [], None))
             return []

@@ -12,8 +12,7 @@ set of its index, read from the log, not assumed.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import codec, crypto, gs1, label
@@ -33,7 +32,6 @@ from ledger.shapes import (
     UnitEntryShape,
     UnitInfoShape,
 )
-from ledger.signals.places import first_scan
 from ledger.store import Store
 from ledger.stored import StoredEntry
 from ledger.verify.recompute import Switch
@@ -46,8 +44,8 @@ from ledger.verify.verdict import (
 )
 from ledger.vocab import LabelState, Role, UnitState
 
-#: the default byte budget of a `ViewCache` (estimated, see `UnitBase.nbytes`)
-VIEW_CACHE_BYTES = 64 * 1024 * 1024
+#: finished views a base keeps for verified labels at most (`UnitBase.finished`)
+FINISHED = 8
 
 
 @dataclass(frozen=True)
@@ -80,62 +78,12 @@ class UnitBase:
     map_proof: str | None = None
     #: the genesis and log.upgrade entries, proven: which rules hold where (None: no entries)
     versions: LogVersionsShape | None = None
-
-
-class ViewCache:
-    """Unit bases (`UnitBase`) by (gtin, serial, log size), least recently used first
-    out, at most ``max_bytes`` of them by their estimated size.
-
-    The key holds nothing a caller chooses beyond the unit's identity: a label
-    signature (``s=``), lot or expiry is judged per request against the cached base,
-    so fresh ``s=`` values cost a signature check each and no memory. A base built
-    at size n stays right until the log grows; under scan-heavy traffic a view costs
-    a size lookup and a scan count.
-    """
-
-    def __init__(self, max_bytes: int = VIEW_CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self._bases: OrderedDict[tuple[str, str, int], UnitBase] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._bases)
-
-    def base(
-        self, store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, size: int
-    ) -> UnitBase:
-        """The unit's base at log size ``size``, from the cache or built now (and kept
-        unless it alone is over the budget)."""
-        key = (unit_id.gtin, unit_id.serial, size)
-        cached = self._bases.get(key)
-        if cached is not None:
-            self._bases.move_to_end(key)
-            return cached
-        built = build_base(store, log, verifier_key, unit_id, size)
-        if built.nbytes <= self.max_bytes:
-            self._bases[key] = built
-            self.nbytes += built.nbytes
-            while self.nbytes > self.max_bytes:
-                _, old = self._bases.popitem(last=False)
-                self.nbytes -= old.nbytes
-        return built
-
-    def view(
-        self,
-        store: Store,
-        log: int,
-        verifier_key: str,
-        unit_id: gs1.UnitId,
-        signature: str | None,
-        scanned: ScannedLabel | None = None,
-    ) -> tuple[dict[str, Any], int]:
-        """The unit view and the log size it was read at: its base from the cache
-        while the log has not grown, its label judged now (``scanned``: the label
-        scanned at the resolver, see `unit_view`), and the unit's scan summary."""
-        size, count, first = store.size_and_scans(log, unit_id.gtin, unit_id.serial)
-        built = self.base(store, log, verifier_key, unit_id, size)
-        view = finish(built, signature, scanned)
-        return {**view, "scans": {"count": count, "first": first_scan(first)}}, size
+    #: views finished for labels whose signature verified (`finish`), by the label: a
+    #: unit has one valid signature per brand key, so strangers cannot grow it past
+    #: `FINISHED` (fresh forged ``s=`` values are checked every time and never kept)
+    finished: dict[tuple[str | None, ScannedLabel | None], LogViewShape] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def unit_view(
@@ -236,9 +184,14 @@ def build_base(
 def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) -> LogViewShape:
     """The view of ``base`` for a label (``scanned``, or ``signature`` alone from an
     API query; see `unit_view`): the label's state and the verdict. No database read:
-    a signature check at most."""
+    a signature check at most, none for a label whose signature verified before
+    against this base (the same view; callers copy before changing it)."""
     if base.checkpoint is None:
         return _empty_view()
+    key = (signature, scanned)
+    done = base.finished.get(key)
+    if done is not None:
+        return done
     label_state, evidence = _label_state(base, signature, scanned)
     verdict, reasons = judge(
         base.record,
@@ -251,7 +204,7 @@ def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) 
         evidence,
     )
     unit = base.record
-    return {
+    view: LogViewShape = {
         "verdict": verdict,
         "reasons": [r.to_dict() for r in reasons],
         "unit": None
@@ -262,6 +215,13 @@ def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) 
         "map_proof": base.map_proof,
         "versions": base.versions,
     }
+    signed = scanned.signature if scanned is not None else signature
+    if signed is not None and label_state in (LabelState.VALID, LabelState.MISMATCH):
+        # the signature verified: kept, so the label's next scan checks no signature
+        if len(base.finished) >= FINISHED:
+            base.finished.clear()
+        base.finished[key] = view
+    return view
 
 
 def switch_entries(store: Store, log: int, size: int) -> list[StoredEntry]:

@@ -27,7 +27,7 @@ from ledger import codec, label
 from ledger.gs1 import UnitId
 from ledger.service.ledger import Ledger, Scan
 from ledger.service.settings import Settings
-from ledger.service.unitview import ViewCache
+from ledger.service.viewcache import ViewCache
 from ledger.store import SignalStore
 from tests.factories import GTIN, key
 from tests.integration.signals_world import SignalWorld

@@ -175,13 +175,13 @@ def test_one_place_reads_the_client_address() -> None:
         for package in ("api", "cli", "qr")
         for path in sorted((root / package).rglob("*.py"))
         # api.forwarded walks the hops it is given and reads no request
-        if path not in (root / "api" / "context.py", root / "api" / "forwarded.py")
+        if path not in (root / "api" / "clients.py", root / "api" / "forwarded.py")
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if reads.search(line)
     ]
     assert offenders == []
     assert "request" not in (root / "api" / "forwarded.py").read_text()
-    context = (root / "api" / "context.py").read_text()
+    context = (root / "api" / "clients.py").read_text()
     assert len(re.findall(r"request\.client\b", context)) == 2  # the one `peer = ...` line
 
 

@@ -1,0 +1,48 @@
+"""The server's periodic jobs besides the scan flusher: salt purges and retention."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.concurrency import run_in_threadpool
+
+from ledger.errors import StorageError
+from ledger.service.deployment import Deployment
+
+#: the server deletes past days' scan salts this often (seconds) ...
+SALT_PURGE_SECONDS = 60.0
+#: ... and runs the whole retention job every this many purges (hourly)
+RETENTION_EVERY = 60
+
+
+async def retain(deployment: Deployment) -> dict[str, dict[str, int]]:
+    """Run the retention job of every log now (ledger.service.retention); return
+    each log's counts by kind.
+
+    Raises:
+        StorageError: a database failed.
+    """
+    done = {}
+    for name, ledger in deployment.ledgers.items():
+        report = await run_in_threadpool(ledger.retention.run)
+        done[name] = report.to_dict()
+    return done
+
+
+async def retain_forever(
+    deployment: Deployment, salt_interval: float = SALT_PURGE_SECONDS, every: int = RETENTION_EVERY
+) -> None:
+    """Until cancelled: delete past days' salts every ``salt_interval`` seconds (so
+    a day's salt is gone within that long after the day ends, even on a quiet
+    server), and run the whole retention job every ``every`` of those rounds. A
+    failed round is retried at the next one (a database may be briefly away)."""
+    rounds = 0
+    while True:
+        await asyncio.sleep(salt_interval)
+        rounds += 1
+        try:
+            await run_in_threadpool(deployment.default.salt.purge)
+            if rounds % every == 0:
+                await retain(deployment)
+        except StorageError:
+            continue
