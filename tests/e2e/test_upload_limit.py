@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from starlette.types import Message, Receive, Scope, Send
@@ -383,8 +384,12 @@ def test_huge_headers_and_cookie_floods_are_clear_refusals(
     many = "; ".join(f"c{i}=v" for i in range(1500))  # ~13 KB: the server takes it
     flooded = server.get(page, headers={"Cookie": many})
     assert flooded.status_code == 200 and "Set-Cookie" not in flooded.text
-    huge = server.get(page, headers={"Cookie": "x=" + "a" * 100_000})
-    assert 400 <= huge.status_code < 500  # uvicorn's own bound on a header block
+    try:
+        huge = server.get(page, headers={"Cookie": "x=" + "a" * 100_000})
+    except httpx.TransportError:
+        pass  # uvicorn closed the connection while the header was still coming (loaded host)
+    else:
+        assert 400 <= huge.status_code < 500  # uvicorn's own bound on a header block
     assert server.get("/healthz").status_code == 200  # and it still serves
 
 

@@ -73,6 +73,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return str(request.getfixturevalue("pg_url"))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def own_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of the test's own: a fresh SQLite file, or a fresh PostgreSQL schema
+    dropped at the end. For tests that migrate the whole database (every log in it)
+    down and up: the session's schema holds other tests' logs, some deliberately
+    corrupted, which an old revision's migration cannot read."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('own')}/ledger.db"
+        return
+    postgres_url = str(request.getfixturevalue("postgres_url"))
+    schema = f"{PG_SCHEMA}_{uuid.uuid4().hex[:8]}"
+    yield create_schema(postgres_url, schema)
+    drop_schema(postgres_url, schema)
+
+
 @pytest.fixture
 def ledger(db_url: str) -> Iterator[Ledger]:
     """An initialised ledger (genesis written) in a log of its own."""

@@ -30,6 +30,12 @@ from tests.integration.world import clock, config, dump
 from tests.rules_factories import NOW, PREFIX, SERIAL, TIME, World
 
 
+@pytest.fixture
+def db_url(own_db_url: str) -> str:
+    """A database of this test's own: these tests migrate every log in it."""
+    return own_db_url
+
+
 def _open(db_url: str, event_format: int | None = 2) -> Ledger:
     ledger = Ledger.open(db_url, config(f"t-{uuid.uuid4().hex[:10]}"), clock=clock)
     ledger.init(name="Registry", event_format=event_format)

@@ -5,6 +5,7 @@ agrees. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect
 
@@ -14,6 +15,13 @@ from ledger.store import Store
 from ledger.store.database import _alembic_config, migrate
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld
+
+
+@pytest.fixture
+def db_url(own_db_url: str) -> str:
+    """A database of this test's own: these tests migrate every log in it."""
+    return own_db_url
+
 
 COLUMNS = {"containers", "container"}
 CARTON = "095060000000000015"

@@ -21,6 +21,12 @@ from tests.unit.test_photo_reencode import gps_jpeg
 
 
 @pytest.fixture
+def db_url(own_db_url: str) -> str:
+    """A database of this test's own: these tests migrate every log in it."""
+    return own_db_url
+
+
+@pytest.fixture
 def sw(db_url: str) -> Iterator[SignalWorld]:
     world = SignalWorld.open(db_url)
     yield world
