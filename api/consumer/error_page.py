@@ -9,8 +9,12 @@ no I/O, no clock.
 
 from __future__ import annotations
 
+from typing import Any
+
 from api.consumer.environment import environment
-from api.consumer.i18n import EN, ZH, chinese, page_language, text
+from api.consumer.i18n import EN, ZH, chinese, format_day, page_language, text
+from api.consumer.places import plain
+from ledger.events import parse_time
 
 __all__ = ["render_error_page", "render_help_page", "wants_html"]
 
@@ -75,6 +79,33 @@ def render_help_page(lang: str) -> str:
         "lines": [],
         "tone": "",
         "steps": [text(lang, f"help.{n}") for n in range(1, 7)],
+        "referrer": "no-referrer",
+        "other": EN if chinese(lang) else ZH,
+    }
+    return environment().get_template("info.html").render(context)
+
+
+def render_retailers_page(brand: str, retailers: list[dict[str, Any]], lang: str) -> str:
+    """The public list of the shops ``brand`` (its name) authorizes today
+    (ledger.service.partners.PartnerService.retailers), a full HTML document in ``lang``.
+
+    Raises:
+        jinja2.TemplateError: the templates are missing or broken (a deployment error).
+    """
+    lang = page_language(lang)
+    name = plain(brand)
+
+    def item(shop: dict[str, Any]) -> str:
+        day = format_day(parse_time(shop["until"]).date(), lang)
+        return text(lang, "retailers.item", name=plain(shop["name"]), date=day)
+
+    context = {
+        "lang": lang,
+        "t": lambda key, **values: text(lang, key, **values),
+        "title": text(lang, "retailers.title", brand=name),
+        "lines": [text(lang, "retailers.why" if retailers else "retailers.none", brand=name)],
+        "tone": "",
+        "steps": [item(shop) for shop in retailers],
         "referrer": "no-referrer",
         "other": EN if chinese(lang) else ZH,
     }

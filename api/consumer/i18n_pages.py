@@ -13,6 +13,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "scans.first": ("This is the first check of this code.", "这是此码的首次查询。"),
     "details": ("Technical details", "技术细节"),
     "help.link": ("How to check a product", "如何查验商品"),
+    "retailers.link": ("Shops {brand} authorizes to sell it", "{brand} 授权的销售商"),
+    "retailers.title": ("Shops {brand} authorizes", "{brand} 授权的销售商"),
+    "retailers.why": (
+        "Buy from these shops, or ask a seller to show you it is on this list. The list "
+        "comes from the brand's own signed authorizations, in force today.",
+        "请在这些商家购买，或请卖家证明其在此名单中。名单来自品牌方本人签名、目前有效的授权记录。",
+    ),
+    "retailers.item": ("{name}, authorized until {date}", "{name}，授权至 {date}"),
+    "retailers.none": (
+        "{brand} authorizes no shop here today.",
+        "{brand} 目前在此未公布任何授权销售商。",
+    ),
     # the neutral headline of a sold, unclaimed unit
     "sold.title": ("Sold on {date}", "已于 {date}售出"),
     "sold.title.nodate": ("Already sold", "已售出"),

@@ -39,6 +39,7 @@ from api.consumer.i18n import (
     text,
 )
 from api.consumer.page_signals import forms
+from api.consumer.places import plain
 from api.consumer.reasons import reason_lines, reason_words
 from api.consumer.timeline import names_of, step
 from ledger import gs1
@@ -109,8 +110,19 @@ def render_unit_page(
         "csrf_token": csrf_token,
         "typed_code": "",
         "help_href": f"/how-to-check?lang={lang}",
+        "retailers": _retailers_link(unit, lang),
     }
     return environment().get_template("unit.html").render(context)
+
+
+def _retailers_link(unit: Mapping[str, Any] | None, lang: str) -> tuple[str, str] | None:
+    """(href, words) of the brand's public list of authorized shops, for a known unit."""
+    brand = _obj(_obj(unit).get("brand"))
+    brand_id = str(brand.get("id") or "")
+    if not brand_id or not brand_id.replace("-", "").replace(".", "").replace("_", "").isalnum():
+        return None
+    name = plain(brand.get("name") or brand_id)
+    return f"/v1/brands/{brand_id}/retailers?lang={lang}", text(lang, "retailers.link", brand=name)
 
 
 def _obj(value: object) -> Mapping[str, Any]:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.callers import request_signer
@@ -68,3 +68,31 @@ async def authorization(
     wanted = gs1.normalize_gtin(gtin) if gtin else None
     body = await run_in_threadpool(ledger.partners.authorization, brand, partner, wanted, when)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/v1/brands/{brand}/retailers",
+    summary="The shops the brand authorizes as retailers today (JSON, or a page for a browser)",
+    responses=problems(404, 422, 429),
+)
+async def retailers(request: Request, brand: str, lang: str | None = None) -> Response:
+    """``{brand, name, at, retailers: [{id, name, gtins, prefixes, until}]}``: the partners
+    the brand's signed authorizations make retailers now (docs/API.md); a browser gets
+    the shopper's page of them (linked from every unit page), in its language."""
+    from api.consumer.error_page import render_retailers_page, wants_html
+    from api.consumer.i18n import choose_language
+    from ledger.events import format_time
+
+    context = ctx(request)
+    await context.limit(request)
+    ledger = context.ledger_for_brand(brand, request)
+    record = await run_in_threadpool(ledger.actor_view, brand)  # 404 for no such actor
+    now = ledger.now()
+    shops = await run_in_threadpool(ledger.partners.retailers, brand, now)
+    name = str(record.get("name") or brand)
+    if wants_html(request.headers.get("accept")):
+        chosen = choose_language(request.headers.get("accept-language"), lang)
+        headers = {"Content-Language": chosen, "Vary": "Accept, Accept-Language"}
+        return HTMLResponse(render_retailers_page(name, shops, chosen), headers=headers)
+    body = {"brand": brand, "name": name, "at": format_time(now), "retailers": shops}
+    return JSONResponse(body, headers={"Cache-Control": "no-store", "Vary": "Accept"})

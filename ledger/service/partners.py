@@ -104,6 +104,38 @@ class PartnerService:
             for a in actors
         ]
 
+    def retailers(self, brand: str, at: datetime) -> list[dict[str, Any]]:
+        """The partners ``brand`` authorizes as retailers at ``at`` (unrevoked, the time
+        inside the window), by name: the public list a shopper checks a shop against.
+        Only the role the brand gave decides who is listed: its couriers, warehouses and
+        inspectors never are. Each with the GTINs and prefixes it covers and its window."""
+        found = self._store.records_in(self._log, AuthorizationRecord, "brand", [brand])
+        live = [
+            a
+            for a in found
+            if isinstance(a, AuthorizationRecord)
+            and a.role == Role.RETAILER
+            and status_at(_grant(a), at) == Status.AUTHORIZED
+        ]
+        names = {
+            r.id: r.name
+            for r in self._store.records(self._log, {ActorRecord: [a.partner for a in live]})
+            if isinstance(r, ActorRecord) and r.revoked_index is None
+        }
+        out: dict[str, dict[str, Any]] = {}
+        for a in sorted(live, key=lambda a: a.granted_index):
+            if a.partner not in names:
+                continue  # a revoked actor sells nothing, whatever its grant says
+            shown = out.setdefault(
+                a.partner,
+                {"id": a.partner, "name": names[a.partner], "gtins": [], "prefixes": [],
+                 "until": a.not_after},
+            )  # fmt: skip
+            shown["gtins"] = sorted({*shown["gtins"], *a.gtins})
+            shown["prefixes"] = sorted({*shown["prefixes"], *a.prefixes})
+            shown["until"] = max(shown["until"], a.not_after)
+        return sorted(out.values(), key=lambda r: str(r["name"]).lower())
+
     def authorization(
         self, brand: str, partner: str, gtin: str | None, at: datetime
     ) -> AuthorizationAnswerShape:
