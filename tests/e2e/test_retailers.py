@@ -28,7 +28,7 @@ def test_the_brand_lists_its_authorized_shops_and_nothing_else(asgi_server: Serv
     )
     assert "Ship-Co" not in page.text and "Insp" not in page.text
     chinese = server.get("/v1/brands/acme/retailers?lang=zh-CN", headers=HTML).text
-    assert "Acme 授权的销售商" in chinese and "Shop，授权至" in chinese
+    assert "Acme 授权的销售商" in chinese and "Shop，授权至" in chinese  # noqa: RUF001
     unit = server.get(f"/01/{GTIN}/21/SN-0001", headers=HTML).text
     assert 'href="/v1/brands/acme/retailers?lang=en"' in unit
     assert server.get("/v1/brands/nobody/retailers").status_code == 404

@@ -500,15 +500,19 @@ def test_self_contained_no_script_no_external_url(name: str, lang: str) -> None:
     page = Page(html)
     links = [a.get("href") or a.get("src") for _, a in page.tags if "href" in a or "src" in a]
     cta = ["#claim"] if name == "sold" else []
-    assert links[: 3 + len(cta)] == [
+    # the brand's list of authorized shops, for a known unit of a known brand
+    brand = (story(name).get("unit") or {}).get("brand") or {}
+    shops = [f"/v1/brands/{brand['id']}/retailers?lang={lang}"] if brand.get("id") else []
+    assert links[: 3 + len(cta) + len(shops)] == [
         SWITCH,
         *cta,
         f"/how-to-check?lang={lang}",
+        *shops,
         f"{PATH}?format=json",
     ]
     known = story(name)["entries"]  # a unit with a history offers its offline proof
     proof = [f"/v1/units/{story(name)['unit']['gtin']}/SN-1/proof"] if known else []
-    assert links[3 + len(cta) :] == proof
+    assert links[3 + len(cta) + len(shops) :] == proof
     assert not any(k.startswith("on") for _, a in page.tags for k in a)
 
 
@@ -526,8 +530,9 @@ def test_language_switch_link_names_the_other_language() -> None:
 def test_links_never_leave_the_server(href: str) -> None:
     html = render_unit_page(story("genuine"), "en", path=href, switch_href=href, now=NOW)
     links = [a["href"] for t, a in Page(html).tags if t == "a"]
-    assert links[:3] == ["?lang=zh-CN", "/how-to-check?lang=en", "?format=json"]
-    assert all(x.startswith("/v1/units/") for x in links[3:])  # the offline proof
+    assert links[:2] == ["?lang=zh-CN", "/how-to-check?lang=en"]
+    assert links[2].startswith("/v1/brands/") and links[3] == "?format=json"
+    assert all(x.startswith("/v1/units/") for x in links[4:])  # the offline proof
 
 
 def test_font_stack_includes_cjk_fonts() -> None:
