@@ -21,10 +21,11 @@ from ledger.entry import Leaf, SignedEvent
 from ledger.epcis.errors import CaptureRefusedError
 from ledger.errors import KeyFormatError, NotFoundError, ValidationError
 from ledger.service.config import LogSpec, key_ref, open_keys
-from ledger.service.highwater import OVERRIDE_ENV, HighWater, guard, state_path
+from ledger.service.highwater import OVERRIDE_ENV, HighWater, state_path
 from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.policies import Policies
 from ledger.service.settings import Settings
+from ledger.service.startguard import guard
 from ledger.vocab import Role
 
 if TYPE_CHECKING:

@@ -104,6 +104,7 @@ def restore(
     from ledger.audit.bundle import parse_bundle
     from ledger.events import format_time
     from ledger.service.backup import catch_up, restore_sqlite
+    from ledger.service.witnessed import keep_evidence
 
     _local_only("restore")
     if accept_shorter_log is not None and not accept_shorter_log.strip():
@@ -112,7 +113,7 @@ def restore(
         raise UsageError("give a backup FILE, or --tail BUNDLE to catch the database up in place")
     spec, key, water = _setup(log_key)
     for path in evidence or ():
-        water.add_evidence(path, key)
+        keep_evidence(path, water.path, key, spec.origin)
     bundle = None
     if tail is not None:
         try:

@@ -44,9 +44,10 @@ from ledger.entry import SignedEvent
 from ledger.errors import NotFoundError, ValidationError
 from ledger.routing import Routing
 from ledger.service.config import DeploymentConfig, LogSpec, load_operator_key, open_keys
-from ledger.service.highwater import OVERRIDE_ENV, HighWater, guard, state_path
+from ledger.service.highwater import OVERRIDE_ENV, HighWater, state_path
 from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.policies import Policies
+from ledger.service.startguard import guard
 from ledger.store import Store
 
 #: Re-exported: the configuration lives in ledger.service.config (pure, no store).

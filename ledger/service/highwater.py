@@ -11,9 +11,9 @@ is kept in a small JSON state file beside the log key, outside the database's fo
   and before its receipt is returned it writes the new checkpoint, synced to disk,
   under an exclusive ``flock`` shared by every process of the host (server
   workers and local CLI appends), and only when the size grew;
-- `guard` runs when a server or a local command opens the log, before anything is
-  served or written: a log smaller than the mark, or one whose tree at the mark's size has
-  another root, is refused (`ShorterLogError`), unless the operator accepts it with an
+- `guard` (ledger.service.startguard) runs when a server or a local command opens the
+  log, before anything is served or written: a log smaller than the mark, or one whose
+  tree at the mark's size has another root, is refused (`ShorterLogError`), unless the operator accepts it with an
   incident note (`PROVENANCE_ACCEPT_SHORTER_LOG`, ``provenance restore
   --accept-shorter-log``), which is logged and kept in the state file's ``incidents``.
 
@@ -48,17 +48,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ledger.audit.witness import Seen
-from ledger.errors import LedgerError, ShorterLogError, StorageError, ValidationError
-from ledger.events import format_time
-from ledger.note.checkpoint import Checkpoint
-from ledger.note.incident import Incident, one_line, sign_incident
+from ledger.errors import LedgerError, StorageError, ValidationError
 from ledger.service.settings import home
-from ledger.service.witnessed import evidence_folder, folder_files, largest, read_evidence
+from ledger.service.witnessed import evidence_folder, folder_files, largest
 
 if TYPE_CHECKING:
     from ledger.service.append import BatchReceipt
     from ledger.service.config import LogSpec
-    from ledger.service.ledger import Ledger
 
 #: where the state files live (default: ``highwater/`` beside the log key file)
 STATE_DIR_ENV = "PROVENANCE_HIGHWATER_DIR"
@@ -253,26 +249,6 @@ class HighWater:
             )
         return Mark(seen, tuple(data.get("incidents") or ()), where=f"state file {self.path}")
 
-    def add_evidence(self, path: Path, log_key: str) -> Path:
-        """Verify the witness's checkpoint in ``path`` (ledger.service.witnessed) and keep
-        a copy in the evidence folder, where every later start-up reads it; return the
-        copy's path.
-
-        Raises:
-            ValidationError: it is not a checkpoint of this log signed by its key.
-            StorageError: the copy cannot be written.
-        """
-        seen = read_evidence(path, log_key, self.origin)
-        digest = hashlib.sha256(seen.note.encode()).hexdigest()[:16]
-        folder = evidence_folder(self.path)
-        kept = folder / f"{seen.checkpoint.size}-{digest}.note"
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            kept.write_text(seen.note, encoding="utf-8")
-        except OSError as e:
-            raise StorageError(f"cannot keep evidence in {folder}: {e}") from e
-        return kept
-
     def evidence(self, log_key: str, files: Sequence[Path] = ()) -> Mark | None:
         """The largest checkpoint this log is known to have published: the mark, or a
         larger one among the witnesses' evidence (the evidence folder and ``files``,
@@ -414,83 +390,3 @@ def _parse(text: bytes) -> dict[str, Any] | None:
 def _size(data: Mapping[str, Any]) -> int:
     size = data.get("size")
     return size if isinstance(size, int) else 0
-
-
-def guard(ledger: Ledger, water: HighWater, override: str | None = None) -> Mark | None:
-    """Refuse to serve ``ledger``'s log when it is behind the largest checkpoint it is known
-    to have published (`HighWater.evidence`: the mark, or a witness's), before anything
-    is served or written; returns the mark (None: none kept yet).
-
-    The log must hold at least that checkpoint's size, and its tree at that size must
-    have the checkpoint's root. A log that has entries but no mark yet (first start with
-    this check) seeds the mark with its latest checkpoint. ``override`` (an incident
-    note) serves a shorter log anyway: `HighWater.accept_shorter` records and logs it.
-    Last, every recorded incident not yet signed is signed with the log key
-    (`sign_incidents`), so readers can fetch it (``GET /v1/log/incidents``).
-
-    Raises:
-        ShorterLogError: the log is shorter than the evidence, or another tree.
-        ValidationError: the state file or an evidence file is not one of this log's.
-    """
-    mark = water.evidence(ledger.verifier_key)
-    primary = ledger.store.on_primary()
-    head = primary.head(ledger.log)
-    if mark is not None and head.size < mark.size:
-        if not override:
-            raise ShorterLogError(
-                f"log {ledger.config.name!r} holds {head.size} entries but checkpoint "
-                f"{mark.size} was published ({mark.where}): refusing to serve a shorter log, "
-                "which readers would see as a rollback. Recover the missing tail (provenance "
-                f"restore --tail BUNDLE), or accept the loss with an incident note "
-                f"({OVERRIDE_ENV}=NOTE, docs/OPERATIONS.md)"
-            )
-        latest = ledger.checkpoint(head.size) if head.size else ""
-        water.accept_shorter(latest, head.size, override, format_time(ledger.now()), mark)
-    elif mark is not None and mark.size and primary.root(ledger.log, mark.size) != mark.root:
-        raise ShorterLogError(
-            f"log {ledger.config.name!r} in this database is not the log whose checkpoint "
-            f"{mark.size} was published (its tree at {mark.size} has another root; "
-            f"{mark.where}): a backup of another log, or a rewritten one; refusing to serve it"
-        )
-    if water.read(ledger.verifier_key) is None and head.size:
-        water.record_checkpoint(head.size, ledger.checkpoint(head.size))
-    sign_incidents(ledger, water)
-    return water.read(ledger.verifier_key)
-
-
-def sign_incidents(ledger: Ledger, water: HighWater) -> int:
-    """Sign with ``ledger``'s log key each incident ``water`` recorded unsigned (a restore
-    from the command line records it without the key); return how many were signed."""
-    signer = ledger.signer
-    if signer is None:
-        return 0
-    primary = ledger.store.on_primary()
-
-    def sign(incident: Mapping[str, Any]) -> str | None:
-        given_up = incident.get("given_up_checkpoint")
-        served = incident.get("served_size")
-        if not isinstance(given_up, str) or not isinstance(served, int):
-            return None  # recorded before incidents named their checkpoint: kept unsigned
-        lost = Seen.verified(given_up, ledger.verifier_key).checkpoint
-        # The file has a checksum, not a key: sign only a loss the database shows (the
-        # given-up tree is not the one served), never one written into the file alone
-        size = primary.head(ledger.log).size
-        really = size < lost.size or primary.root(ledger.log, lost.size) != lost.root
-        if not really or served > size:
-            log.warning(
-                "not signing the incident recorded in %s: the database still serves the "
-                "checkpoint it says was given up (%d), or less than it says is served (%d)",
-                water.path,
-                lost.size,
-                served,
-            )
-            return None
-        statement = Incident(
-            lost,
-            Checkpoint(water.origin, served, primary.root(ledger.log, served)),
-            str(incident.get("at")),
-            one_line(str(incident.get("note"))),
-        )
-        return sign_incident(statement, signer)
-
-    return water.sign_incidents(sign)

@@ -18,12 +18,13 @@ ignored is how a rollback gets served.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from ledger.audit.witness import Seen
-from ledger.errors import LedgerError, ValidationError
+from ledger.errors import LedgerError, StorageError, ValidationError
 
 #: the folder, beside the high-water state files, holding the witnesses' checkpoints
 FOLDER = "witnesses"
@@ -115,3 +116,24 @@ def folder_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+
+
+def keep_evidence(path: Path, state_file: Path, log_key: str, origin: str) -> Path:
+    """Verify the witness's checkpoint in ``path`` (`read_evidence`) and keep a copy in the
+    evidence folder of the log whose high-water state file is ``state_file``, where every
+    later start-up reads it; return the copy's path.
+
+    Raises:
+        ValidationError: it is not a checkpoint of this log signed by its key.
+        StorageError: the copy cannot be written.
+    """
+    seen = read_evidence(path, log_key, origin)
+    digest = hashlib.sha256(seen.note.encode()).hexdigest()[:16]
+    folder = evidence_folder(state_file)
+    kept = folder / f"{seen.checkpoint.size}-{digest}.note"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        kept.write_text(seen.note, encoding="utf-8")
+    except OSError as e:
+        raise StorageError(f"cannot keep evidence in {folder}: {e}") from e
+    return kept

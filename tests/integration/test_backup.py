@@ -27,8 +27,9 @@ from ledger.service.backup import (
     check_wal_archive,
     restore_sqlite,
 )
-from ledger.service.highwater import HighWater, guard
+from ledger.service.highwater import HighWater
 from ledger.service.ledger import Ledger, LogConfig
+from ledger.service.startguard import guard
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld, clock, config
 
