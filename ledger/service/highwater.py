@@ -13,9 +13,10 @@ is kept in a small JSON state file beside the log key, outside the database's fo
   workers and local CLI appends), and only when the size grew;
 - `guard` (ledger.service.startguard) runs when a server or a local command opens the
   log, before anything is served or written: a log smaller than the mark, or one whose
-  tree at the mark's size has another root, is refused (`ShorterLogError`), unless the operator accepts it with an
-  incident note (`PROVENANCE_ACCEPT_SHORTER_LOG`, ``provenance restore
-  --accept-shorter-log``), which is logged and kept in the state file's ``incidents``.
+  tree at the mark's size has another root, is refused (`ShorterLogError`), unless the
+  operator accepts it with an incident note (`PROVENANCE_ACCEPT_SHORTER_LOG`,
+  ``provenance restore --accept-shorter-log``), which is logged and kept in the state
+  file's ``incidents``.
 
 The state (one per log origin) lives in two slot files, ``ORIGIN.json`` and
 ``ORIGIN.2.json``, each a whole copy with a checksum of its content::
