@@ -132,6 +132,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await context.drain_scans()  # nothing acknowledged is lost on a clean stop
+            # the views still being read in the background (api.unitviews) end before the
+            # database closes: a read started after would leave a connection open
+            await asyncio.gather(*context.summaries.reading.values(), return_exceptions=True)
             await context.limiter.close()
             await write_quota.close()
             await bad_signatures.close()

@@ -445,7 +445,10 @@ class KeyRecoverCancel(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Authorize(Event):
-    """A brand lets a partner act in a role on some GTINs or prefixes, for a while."""
+    """A brand lets a partner act in a role on some GTINs or prefixes, for a while.
+
+    ``display``: how the shopper's page names the partner on the brand's units, ``name``
+    (the default) or ``role`` alone ("Courier"), as the brand chooses."""
 
     kind: ClassVar[str] = "authorize"
     checks: ClassVar[dict[str, Check]] = {
@@ -455,6 +458,7 @@ class Authorize(Event):
         "prefixes": _list_of(_prefix),
         "not_before": _time,
         "not_after": _time,
+        "display": _one_of(("name", "role")),
     }
     partner: str
     role: str
@@ -462,6 +466,7 @@ class Authorize(Event):
     prefixes: tuple[str, ...]
     not_before: str
     not_after: str
+    display: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -131,12 +131,14 @@ class SignalShape(TypedDict):
 
 
 class ActorRefShape(TypedDict):
-    """An actor as the unit view names it (an unknown actor: its id, no role)."""
+    """An actor as the unit view names it (an unknown actor: its id, no role);
+    ``display: "role"`` when the unit's brand chose to name this partner by its role."""
 
     id: str
     name: str
     role: Role | None
     revoked: bool
+    display: NotRequired[str]
 
 
 class ProductRefShape(TypedDict):

@@ -216,6 +216,9 @@ def grant(
     prefix: list[str] = typer.Option(None, "--prefix"),
     not_before: str = typer.Option(..., "--from", help="RFC 3339 UTC, e.g. 2026-01-01T00:00:00Z"),
     not_after: str = typer.Option(..., "--until"),
+    display: str = typer.Option(
+        None, "--display", help="how shoppers see the partner: name (default) or role"
+    ),
     as_: str = _AS,
     key: Path = _KEY,
 ) -> None:
@@ -223,6 +226,7 @@ def grant(
     from ledger import gs1
 
     gtins = [gs1.normalize_gtin(g) for g in gtin or []]
+    extra = {"display": display} if display is not None else {}
     _send(
         "authorize",
         as_,
@@ -233,6 +237,7 @@ def grant(
         prefixes=list(prefix or []),
         not_before=not_before,
         not_after=not_after,
+        **extra,
     )
 
 

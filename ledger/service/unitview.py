@@ -21,10 +21,15 @@ from ledger.errors import LedgerError, NotFoundError
 from ledger.events import Inspect
 from ledger.label import ScannedLabel
 from ledger.map.trie import unit_key
-from ledger.rules.state import ActorRecord, KeyRecord, ProductRecord, UnitRecord
+from ledger.rules.state import (
+    ActorRecord,
+    KeyRecord,
+    ProductRecord,
+    UnitRecord,
+)
 from ledger.service.mapproofs import checkpoint_and_map_proof
+from ledger.service.viewactors import actor_ref, partners_by_role
 from ledger.shapes import (
-    ActorRefShape,
     EntryShape,
     LogVersionsShape,
     LogViewShape,
@@ -42,7 +47,7 @@ from ledger.verify.verdict import (
     judge,
     signing_key_reasons,
 )
-from ledger.vocab import LabelState, Role, UnitState
+from ledger.vocab import LabelState, UnitState
 
 #: finished views a base keeps for verified labels at most (`UnitBase.finished`)
 FINISHED = 8
@@ -64,6 +69,8 @@ class UnitBase:
     record: UnitRecord | None
     product: ProductRecord | None
     actors: dict[str, ActorRecord]
+    #: the partners the unit's brand chose to show by their role alone (`_by_role`)
+    by_role: frozenset[str]
     entries: list[UnitEntryShape]
     failures: list[Reason]
     signers: dict[str, ActorRecord]
@@ -122,7 +129,9 @@ def build_base(
         key = unit_key(unit_id.gtin, unit_id.serial)
         checkpoint, proof_text = checkpoint_and_map_proof(store, log, key)
     except NotFoundError:
-        return UnitBase(unit_id, size, None, None, None, {}, [], [], {}, [], [], [], (), 1024)
+        return UnitBase(
+            unit_id, size, None, None, None, {}, frozenset(), [], [], {}, [], [], [], (), 1024
+        )
     stored = [
         e
         for e in store.unit_entries(log, unit_id.gtin, unit_id.serial)
@@ -152,7 +161,8 @@ def build_base(
         if isinstance(k, KeyRecord)
     }
     keys = {k: r.public_key for k, r in key_records.items()}
-    entries = [_entry(s, leaf, actors) for s, leaf in zip(served, leaves, strict=True)]
+    by_role = partners_by_role(store, log, unit, actor_ids)
+    entries = [_entry(s, leaf, actors, by_role) for s, leaf in zip(served, leaves, strict=True)]
     return UnitBase(
         unit_id=unit_id,
         size=size,
@@ -160,6 +170,7 @@ def build_base(
         record=unit,
         product=product,
         actors=actors,
+        by_role=by_role,
         entries=entries,
         failures=check_unit_chain(served, checkpoint.note, verifier_key, keys),
         signers={
@@ -209,7 +220,7 @@ def finish(base: UnitBase, signature: str | None, scanned: ScannedLabel | None) 
         "reasons": [r.to_dict() for r in reasons],
         "unit": None
         if unit is None
-        else _unit(unit, base.unit_id, base.product, base.actors, label_state),
+        else _unit(unit, base.unit_id, base.product, base.actors, label_state, base.by_role),
         "entries": base.entries,
         "checkpoint": base.checkpoint,
         "map_proof": base.map_proof,
@@ -345,26 +356,13 @@ def _signed_by_brand(base: UnitBase, signature: str) -> bool:
     return True
 
 
-def _actor(actors: dict[str, ActorRecord], actor_id: str | None) -> ActorRefShape | None:
-    if actor_id is None:
-        return None
-    record = actors.get(actor_id)
-    if record is None:
-        return {"id": actor_id, "name": actor_id, "role": None, "revoked": False}
-    return {
-        "id": record.id,
-        "name": record.name,
-        "role": Role(record.role),
-        "revoked": record.revoked_index is not None,
-    }
-
-
 def _unit(
     unit: UnitRecord,
     unit_id: gs1.UnitId,
     product: ProductRecord | None,
     actors: dict[str, ActorRecord],
     label_state: LabelState,
+    by_role: frozenset[str] = frozenset(),
 ) -> UnitInfoShape:
     return {
         "gtin": unit.gtin,
@@ -372,11 +370,11 @@ def _unit(
         "path": unit_id.path(),
         "lot": unit.lot,
         "expiry": unit.expiry,
-        "brand": _actor(actors, unit.brand),
+        "brand": actor_ref(actors, unit.brand),
         "product": None if product is None else _product(product),
         "state": UnitState(unit.state),
-        "custodian": _actor(actors, unit.custodian),
-        "pending": _actor(actors, unit.pending),
+        "custodian": actor_ref(actors, unit.custodian, by_role),
+        "pending": actor_ref(actors, unit.pending, by_role),
         "sold": unit.sold,
         "delivered": unit.delivered,
         "claimed": unit.claimed,
@@ -415,5 +413,8 @@ def entry_json(served: ServedEntry, leaf: Leaf) -> EntryShape:
     }
 
 
-def _entry(served: ServedEntry, leaf: Leaf, actors: dict[str, ActorRecord]) -> UnitEntryShape:
-    return {**entry_json(served, leaf), "signer": _actor(actors, leaf.signed.event.actor)}
+def _entry(
+    served: ServedEntry, leaf: Leaf, actors: dict[str, ActorRecord], by_role: frozenset[str]
+) -> UnitEntryShape:
+    signer = actor_ref(actors, leaf.signed.event.actor, by_role)
+    return {**entry_json(served, leaf), "signer": signer}
