@@ -318,12 +318,12 @@ class ScanFlusher:
             # the batch: stored, or queued again, never written twice
             await asyncio.shield(write)
 
-    async def settled(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the write under way, if any, to end;
-        tell whether none is under way now."""
+    async def settled(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the write under way, if any, to end. Whether
+        it did, the caller tells by the queue's generation: when this returns, the next
+        batch's write may already have begun."""
         if self._writing is not None:
             await asyncio.wait([self._writing], timeout=timeout)
-        return self._writing is None
 
     def _done(self, write: asyncio.Future[None]) -> None:
         self._writing = None

@@ -125,7 +125,7 @@ class ClaimService:
         self._clock = clock
 
     def claim(
-        self, gtin: str, serial: str, code: str, *, client: str, owner: str | None = None
+        self, gtin: str, serial: str, code: str, *, client: str, owner: object = None
     ) -> ClaimResult:
         """Claim a unit with its claim code, or with its owner's transfer code (resale).
 
@@ -144,6 +144,8 @@ class ClaimService:
         now = self._clock()
         unit_id = gs1.UnitId(gtin=gtin, serial=serial)
         canonical = claimcode.normalize_claim_code(code)  # (1)
+        if owner is not None:  # checked as the claim entry checks it, before any count
+            owner = Claim.checks["owner"](owner, "owner")
         unit = self._unit(unit_id)
         if unit.claim_salt is None or unit.claim_hash is None:
             if unit.claimed:
@@ -170,7 +172,7 @@ class ClaimService:
         # no one but the owner ever holds it, the operator included, and only the owner
         # can mark the unit used up. A browser form gets one made here, shown once.
         token = None if owner is not None else secrets.token_urlsafe(16)
-        owner = owner if owner is not None else owner_hash(str(token))
+        owner = str(owner) if owner is not None else owner_hash(str(token))
         event = Claim(
             actor=self._operator_id,
             time=format_time(now),
@@ -208,14 +210,15 @@ class ClaimService:
             ValidationError: a malformed token.
         """
         now = self._clock()
-        unit = self._unit(gs1.UnitId(gtin=gtin, serial=serial))
+        unit_id = gs1.UnitId(gtin=gtin, serial=serial)
+        unit = self._unit(unit_id)
         key = self._operator_key
         if key is None:
             raise KeyFormatError("read-only ledger: marking a unit used up needs the operator key")
         event = Consume(
             actor=self._operator_id,
             time=format_time(now),
-            unit=gs1.UnitId(gtin=gtin, serial=serial),
+            unit=unit_id,
             prev=unit.head,
             owner_token=owner_token,
         )
