@@ -66,23 +66,20 @@ def pg_url(postgres_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database URL: a fresh SQLite file, or the session's PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db')}/ledger.db"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def own_db_url(
+def db_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """A database of the test's own: a fresh SQLite file, or a fresh PostgreSQL schema
-    dropped at the end. For tests that migrate the whole database (every log in it)
-    down and up: the session's schema holds other tests' logs, some deliberately
-    corrupted, which an old revision's migration cannot read."""
+    """A database URL: a fresh SQLite file, or the session's PostgreSQL schema.
+
+    A module that says ``OWN_DATABASE = True`` gets a fresh PostgreSQL schema per test,
+    dropped at the end: its tests migrate the whole database (every log in it) down and
+    up, and the session's schema holds other tests' logs, some deliberately corrupted,
+    which an old revision's migration cannot read."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('own')}/ledger.db"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/ledger.db"
+        return
+    if not getattr(request.module, "OWN_DATABASE", False):
+        yield str(request.getfixturevalue("pg_url"))
         return
     postgres_url = str(request.getfixturevalue("postgres_url"))
     schema = f"{PG_SCHEMA}_{uuid.uuid4().hex[:8]}"

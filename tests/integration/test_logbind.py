@@ -29,11 +29,8 @@ from tests.factories import GTIN, LOG_SEED, key, public_b64
 from tests.integration.world import clock, config, dump
 from tests.rules_factories import NOW, PREFIX, SERIAL, TIME, World
 
-
-@pytest.fixture
-def db_url(own_db_url: str) -> str:
-    """A database of this test's own: these tests migrate every log in it."""
-    return own_db_url
+#: these tests migrate every log in the database: a database of their own (conftest)
+OWN_DATABASE = True
 
 
 def _open(db_url: str, event_format: int | None = 2) -> Ledger:

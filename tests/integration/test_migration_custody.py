@@ -5,7 +5,6 @@ the audit names every unit whose fill differs from the replay, and
 
 from __future__ import annotations
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect
 
@@ -16,11 +15,8 @@ from ledger.store.database import _alembic_config, migrate
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld
 
-
-@pytest.fixture
-def db_url(own_db_url: str) -> str:
-    """A database of this test's own: these tests migrate every log in it."""
-    return own_db_url
+#: these tests migrate every log in the database: a database of their own (conftest)
+OWN_DATABASE = True
 
 
 HISTORY = {"holders", "seller", "sales", "last_sold"}

@@ -5,7 +5,6 @@ receipts and the audit do not change across either step."""
 
 from __future__ import annotations
 
-import pytest
 from alembic import command
 from sqlalchemy import text
 
@@ -17,11 +16,8 @@ from ledger.store.leafpack import PACKED_V1
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld
 
-
-@pytest.fixture
-def db_url(own_db_url: str) -> str:
-    """A database of this test's own: these tests migrate every log in it."""
-    return own_db_url
+#: these tests migrate every log in the database: a database of their own (conftest)
+OWN_DATABASE = True
 
 
 def _stored(store: Store, log: int) -> list[bytes]:

@@ -19,11 +19,8 @@ from tests.factories import GTIN
 from tests.integration.signals_world import SignalWorld
 from tests.unit.test_photo_reencode import gps_jpeg
 
-
-@pytest.fixture
-def db_url(own_db_url: str) -> str:
-    """A database of this test's own: these tests migrate every log in it."""
-    return own_db_url
+#: these tests migrate every log in the database: a database of their own (conftest)
+OWN_DATABASE = True
 
 
 @pytest.fixture
