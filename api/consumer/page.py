@@ -44,6 +44,7 @@ from api.consumer.reasons import reason_lines, reason_words
 from api.consumer.timeline import names_of, step
 from ledger import gs1
 from ledger.errors import LedgerError
+from ledger.events import check_actor_id
 
 __all__ = ["choose_language", "is_local", "reason_words", "render_unit_page"]
 
@@ -118,8 +119,9 @@ def render_unit_page(
 def _retailers_link(unit: Mapping[str, Any] | None, lang: str) -> tuple[str, str] | None:
     """(href, words) of the brand's public list of authorized shops, for a known unit."""
     brand = _obj(_obj(unit).get("brand"))
-    brand_id = str(brand.get("id") or "")
-    if not brand_id or not brand_id.replace("-", "").replace(".", "").replace("_", "").isalnum():
+    try:  # only a well-formed actor id goes into a link (the view is read defensively)
+        brand_id = check_actor_id(brand.get("id"))
+    except LedgerError:
         return None
     name = plain(brand.get("name") or brand_id)
     return f"/v1/brands/{brand_id}/retailers?lang={lang}", text(lang, "retailers.link", brand=name)
