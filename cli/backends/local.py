@@ -67,7 +67,7 @@ class Local:
         # the published checkpoints, kept outside the database (ledger.service.highwater)
         water = HighWater(state_path(spec), spec.origin)
         self.ledger = Ledger.open(
-            spec.database_url, config, policies=Policies.from_env(), on_commit=water.record
+            spec.database_url, config, policies=Policies.from_env(), keeper=water
         )
         try:
             guard(self.ledger, water, os.environ.get(OVERRIDE_ENV))

@@ -6,7 +6,8 @@
    loaded; each new event is checked by ledger.rules against that state (a key
    introduced earlier in the same batch is verified here); its leaf, tree nodes and
    running chain hash are computed; everything is written with the new head and one
-   checkpoint signed by the operator's key, or nothing is.
+   checkpoint signed by the operator's key, or nothing is; the high-water mark (its
+   `Keeper`, ledger.service.publishing) is made durable before that commit.
 
 A refused event refuses its whole batch, with the error's ``field`` prefixed by the
 event's position (``events[3].prev``). `Appender.append_each` is the same path for a
@@ -31,6 +32,7 @@ from ledger.merkle import Subtree
 from ledger.rules.state import State
 from ledger.service.headmap import MapCache, MapKeeper
 from ledger.service.prefetch import load_state_for
+from ledger.service.publishing import Keeper, Publishing
 from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
 from ledger.verify.batchverify import first_bad_signature
@@ -99,8 +101,9 @@ class Appender:
     ``signer`` is None for a read-only ledger: every append then raises `KeyFormatError`.
     ``faults`` are the injected faults (`faults_from_env`), empty in production.
     ``on_commit`` is called with each receipt after its batch committed and before it is
-    returned (ledger.service.highwater keeps the published checkpoint outside the
-    database); what it raises reaches the caller, whose retry is answered as a duplicate.
+    returned; what it raises reaches the caller, whose retry is answered as a duplicate.
+    ``keeper`` keeps the published checkpoint outside the database, durably before each
+    commit (ledger.service.publishing, ledger.service.highwater).
     """
 
     def __init__(
@@ -112,8 +115,10 @@ class Appender:
         clock: Callable[[], datetime],
         faults: frozenset[str] = frozenset(),
         on_commit: Callable[[BatchReceipt], None] | None = None,
+        keeper: Keeper | None = None,
     ) -> None:
         self._store = store
+        self._keeper = keeper
         self._log = log
         self._origin = origin
         self._signer = signer
@@ -172,8 +177,7 @@ class Appender:
                 raise _locate(e, i, len(items)) from None
         items = bound
         known = self._verify_known(items)  # (1) outside the lock
-        with self._store.writer(self._log) as tx:  # (2) under the lock
-            receipt = self._append_locked(tx, items, received, known)
+        receipt = self._write(items, received, known)  # (2) under the lock
         if self._on_commit is not None:  # (3) committed; not yet acknowledged
             self._on_commit(receipt)
         return receipt
@@ -215,10 +219,7 @@ class Appender:
             jobs = [job for job in jobs if job[0] > bad[0]]
         positions = [i for i in bound if i not in refused]
         judged: dict[int, LedgerError] = {}
-        with self._store.writer(self._log) as tx:
-            receipt = self._append_locked(
-                tx, [bound[i] for i in positions], received, known, judged
-            )
+        receipt = self._write([bound[i] for i in positions], received, known, judged)
         refused.update((positions[j], e) for j, e in judged.items())
         landed = iter(receipt.receipts)
         outcomes = tuple(refused[i] if i in refused else next(landed) for i in range(len(items)))
@@ -235,6 +236,27 @@ class Appender:
             raise _locate(bad[1], bad[0], len(items)) from None
         return known
 
+    def _write(
+        self,
+        items: Sequence[SignedEvent],
+        received: datetime,
+        known: dict[str, str],
+        refused: dict[int, LedgerError] | None = None,
+    ) -> BatchReceipt:
+        """One write transaction (`_append_locked`), the keeper's mark durable before its
+        commit and undone if the commit fails."""
+        undo: Callable[[], None] | None = None
+        try:
+            with self._store.writer(self._log) as tx:
+                receipt, batch = self._append_locked(tx, items, received, known, refused)
+                if batch is not None and self._keeper is not None:
+                    undo = self._keeper.before_commit(batch)  # before anyone can read it
+        except BaseException:
+            if undo is not None:
+                undo()
+            raise
+        return receipt
+
     def _append_locked(
         self,
         tx: WriteTx,
@@ -242,10 +264,11 @@ class Appender:
         received: datetime,
         known: dict[str, str],
         refused: dict[int, LedgerError] | None = None,
-    ) -> BatchReceipt:
+    ) -> tuple[BatchReceipt, Publishing | None]:
         """Write ``items`` under the lock. A refusal refuses all (raised, located) unless
         ``refused`` is given: then it is kept there by position and the event left out
-        (its receipt too: the receipts are those of the events that landed, in order)."""
+        (its receipt too: the receipts are those of the events that landed, in order).
+        Returns the receipt and what the batch publishes (None: nothing new)."""
         head = tx.lock_head()
         existing = tx.find_event_hashes([s.hash for s in items])
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
@@ -283,7 +306,7 @@ class Appender:
             receipts.append(seen[event_hash])
             tree.add(leaf.hash)
         if not rows or heads is None:
-            return BatchReceipt(tuple(receipts), head.size, tx.checkpoint_note(head.size))
+            return BatchReceipt(tuple(receipts), head.size, tx.checkpoint_note(head.size)), None
         tx.insert_entries(rows)
         tx.insert_nodes(tree.new)
         tx.upsert(records)
@@ -293,8 +316,12 @@ class Appender:
             note.Checkpoint(head.origin, tree.size, root, (heads.commit(),)),
             self.require_signer(),
         )
-        tx.insert_checkpoint(tree.size, root, checkpoint.decode(), format_time(received))
-        return BatchReceipt(tuple(receipts), tree.size, checkpoint.decode())
+        text = checkpoint.decode()
+        tx.insert_checkpoint(tree.size, root, text, format_time(received))
+        leaves = tuple(row["leaf"] for row in rows)
+        return BatchReceipt(tuple(receipts), tree.size, text), Publishing(
+            head.size, tree.size, text, leaves
+        )
 
 
 class _TreeAppender:

@@ -32,7 +32,7 @@ from ledger.audit.witness import Seen
 from ledger.errors import LedgerError, ShorterLogError, ValidationError
 from ledger.service.audit import audit_log
 from ledger.service.highwater import HighWater, Mark
-from ledger.service.tail import append_tail, tail_of
+from ledger.service.tail import append_tail, roll_forward, tail_of
 from ledger.store import Store
 from ledger.store.snapshot import check_sqlite, copy_sqlite, fsync_tree, settle, sqlite_file
 
@@ -221,6 +221,12 @@ def _restore_into(
             added = _catch_up(store, _find(store, name, where).id, origin, log_key, tail, copy.size)
         finally:
             store.close()
+    store = Store.open(url, create=False)
+    try:  # the last batch the high-water file keeps, when the copy ends just before it
+        found = _find(store, name, where).id
+        added += roll_forward(store, found, log_key, water, store.head(found).size)
+    finally:
+        store.close()
     if added:  # the whole log again, against every checkpoint the tail brought
         trusted = tail.checkpoints if tail else ()
         copy = _audit_copy(url, name, log_key, progress, trusted=trusted, label=label)

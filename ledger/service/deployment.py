@@ -112,7 +112,7 @@ class Deployment:
                 )
                 water = HighWater(state_path(spec), spec.origin) if key is not None else None
                 ledgers[spec.name] = ledger = Ledger(
-                    store, log_config, clock, policies, water.record if water else None
+                    store, log_config, clock, policies, keeper=water
                 )
                 if water is not None:
                     guard(ledger, water, os.environ.get(OVERRIDE_ENV))  # before any write

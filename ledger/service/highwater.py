@@ -7,10 +7,13 @@ entry since the backup would be gone. So the largest checkpoint this log ever pu
 is kept in a small JSON state file beside the log key, outside the database's folder
 (two slot files written in turn, see `HighWater._write`):
 
-- `HighWater.record` is the `Appender`'s ``on_commit`` callback: after the batch's commit
-  and before its receipt is returned it writes the new checkpoint, synced to disk,
-  under an exclusive ``flock`` shared by every process of the host (server
-  workers and local CLI appends), and only when the size grew;
+- `HighWater.before_commit` is the `Appender`'s keeper (ledger.service.publishing):
+  inside the batch's write transaction, after its checkpoint is signed and BEFORE the
+  commit makes it readable, it writes the new checkpoint and the batch's leaves, synced
+  to disk, under an exclusive ``flock`` shared by every process of the host (server
+  workers and local CLI appends); a failed commit undoes it. A process that stops
+  between the two leaves the mark one batch ahead of the database: the next start rolls
+  the log forward from those leaves (`pending`, ledger.service.startguard);
 - `guard` (ledger.service.startguard) runs when a server or a local command opens the
   log, before anything is served or written: a log smaller than the mark, or one whose
   tree at the mark's size has another root, is refused (`ShorterLogError`), unless the
@@ -22,6 +25,7 @@ The state (one per log origin) lives in two slot files, ``ORIGIN.json`` and
 ``ORIGIN.2.json``, each a whole copy with a checksum of its content::
 
     {"origin": "...", "size": 80, "checkpoint": "<signed note>", "incidents": [...],
+     "batch": {"base": 78, "leaves": "<base64 of each leaf as u32 length || bytes>"},
      "check": "<sha-256 of the rest>"}
 
 A write goes, in place, into the slot holding the older mark, with one ``fdatasync``
@@ -35,6 +39,8 @@ another log is refused, not believed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import fcntl
 import hashlib
@@ -54,8 +60,8 @@ from ledger.service.settings import home
 from ledger.service.witnessed import evidence_folder, folder_files, largest
 
 if TYPE_CHECKING:
-    from ledger.service.append import BatchReceipt
     from ledger.service.config import LogSpec
+    from ledger.service.publishing import Publishing
 
 #: where the state files live (default: ``highwater/`` beside the log key file)
 STATE_DIR_ENV = "PROVENANCE_HIGHWATER_DIR"
@@ -111,15 +117,79 @@ class HighWater:
 
     # --- writing ------------------------------------------------------------------
 
-    def record(self, receipt: BatchReceipt) -> None:
-        """The `Appender`'s ``on_commit``: keep ``receipt``'s checkpoint if it is the
-        largest so far, durably (fsynced), before the receipt goes back to its client.
+    def before_commit(self, batch: Publishing) -> Callable[[], None]:
+        """Keep ``batch``'s checkpoint and leaves durably (fsynced) before its commit
+        makes the checkpoint readable (the keeper of ledger.service.publishing); return
+        the undo that puts the previous mark back, for a commit that fails.
 
         Raises:
-            StorageError: the state file cannot be written (the entries are committed; a
-                retry of the same batch is answered as a duplicate and records again).
+            StorageError: the state file cannot be written (the batch must not commit),
+                or it already holds a checkpoint this large: another checkpoint of a
+                size this log published would be a fork.
         """
-        self.record_checkpoint(receipt.size, receipt.checkpoint)
+        with self._exclusive():
+            loaded = self._load()
+            data = max((d for _, d in loaded if d is not None), key=_size, default=None)
+            if data is not None and _size(data) >= batch.size:
+                raise StorageError(
+                    f"the high-water file {self.path} already holds checkpoint {_size(data)}: "
+                    f"refusing to publish another checkpoint of size {batch.size} (a database "
+                    "behind its mark must be opened through the start-up guard first)"
+                )
+            slot = self._target(loaded)
+            try:
+                before: bytes | None = slot.read_bytes()
+            except FileNotFoundError:
+                before = None
+            except OSError as e:
+                raise StorageError(f"cannot read the high-water file {slot}: {e}") from e
+            known = self._known
+            # one string, not a list: the state is hashed and written before each commit
+            leaves = base64.b64encode(
+                b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in batch.leaves)
+            ).decode()
+            state = {
+                "origin": self.origin,
+                "size": batch.size,
+                "checkpoint": batch.checkpoint,
+                "incidents": data.get("incidents", []) if data else [],
+                "batch": {"base": batch.base, "leaves": leaves},
+            }
+            self._put(slot, _body(state))
+            self._known = batch.size
+
+        def undo() -> None:
+            with self._exclusive():
+                if before is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        slot.unlink()
+                else:
+                    self._put(slot, before, exact=True)
+                self._known = known
+
+        return undo
+
+    def pending(self) -> tuple[int, list[bytes], str] | None:
+        """The latest batch the file keeps: the size it grew from, its leaves and the
+        checkpoint they end at (None: no batch kept; the mark was seeded or lowered).
+
+        Raises:
+            ValidationError: every slot is damaged, or the batch is not base64 leaves.
+        """
+        data = self._read_raw()
+        batch = data.get("batch") if data else None
+        if data is None or not isinstance(batch, dict):
+            return None
+        try:
+            leaves = _split(base64.b64decode(batch["leaves"], validate=True))
+            base = int(batch["base"])
+        except (KeyError, TypeError, ValueError, binascii.Error) as e:
+            raise ValidationError(
+                f"the high-water file {self.path} holds a damaged batch: {e}", field="highwater"
+            ) from e
+        if base + len(leaves) != _size(data):
+            return None
+        return base, leaves, str(data.get("checkpoint"))
 
     def record_checkpoint(self, size: int, checkpoint: str) -> None:
         """Keep ``checkpoint`` (of tree size ``size``) unless a larger one is kept."""
@@ -338,26 +408,29 @@ class HighWater:
         """Write ``data`` durably into the slot holding the older mark (``both``: into
         both), in place: one ``fdatasync``, no rename. A crash mid-write spoils only that
         slot, whose mark nobody was told of yet; the other keeps the previous one."""
-        body = json.dumps({**data, "check": _check(data)}, indent=1, sort_keys=True).encode()
-        if both:
-            targets: tuple[Path, ...] = self.slots
-        else:
-            loaded = dict(self._load())
-            older = [slot for slot in self.slots if loaded.get(slot) is None]
-            targets = (
-                (older[0],) if older else (min(self.slots, key=lambda p: _size(loaded[p] or {})),)
-            )
+        body = _body(data)
+        targets = self.slots if both else (self._target(self._load()),)
         for slot in targets:
             self._put(slot, body)
 
-    def _put(self, slot: Path, body: bytes) -> None:
+    def _target(self, loaded: list[tuple[Path, dict[str, Any] | None]]) -> Path:
+        """The slot to write next: a missing or damaged one, else the smaller mark."""
+        found = dict(loaded)
+        older = [slot for slot in self.slots if found.get(slot) is None]
+        return older[0] if older else min(self.slots, key=lambda p: _size(found[p] or {}))
+
+    def _put(self, slot: Path, body: bytes, *, exact: bool = False) -> None:
         try:
             created = not slot.exists()
             fd = os.open(slot, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                # spaces pad over a longer old content: JSON ignores them
-                padded = body.ljust(os.fstat(fd).st_size, b" ")
-                os.pwrite(fd, padded, 0)
+                # spaces pad over a longer old content (JSON ignores them), so the file's
+                # size, metadata the sync would also flush, rarely changes; a content far
+                # longer (a big batch's leaves) is cut, or every later write would carry it
+                old = os.fstat(fd).st_size
+                os.pwrite(fd, body.ljust(old, b" "), 0)
+                if old > len(body) + (0 if exact else _SLACK):
+                    os.ftruncate(fd, len(body))
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
@@ -369,6 +442,31 @@ class HighWater:
                     os.close(folder)
         except OSError as e:
             raise StorageError(f"cannot write the high-water file {slot}: {e}") from e
+
+
+#: how much longer than its new content a slot may stay (padded) before it is cut
+_SLACK = 64 * 1024
+
+
+def _split(packed: bytes) -> list[bytes]:
+    """The leaves of a kept batch (each a u32 big-endian length, then its bytes).
+
+    Raises:
+        ValueError: a length runs past the end.
+    """
+    leaves, at = [], 0
+    while at < len(packed):
+        size = int.from_bytes(packed[at : at + 4], "big")
+        if at + 4 + size > len(packed):
+            raise ValueError("a leaf runs past the end of the batch")
+        leaves.append(packed[at + 4 : at + 4 + size])
+        at += 4 + size
+    return leaves
+
+
+def _body(data: Mapping[str, Any]) -> bytes:
+    """A slot's bytes: ``data`` and its check."""
+    return json.dumps({**data, "check": _check(data)}, indent=1, sort_keys=True).encode()
 
 
 def _check(data: Mapping[str, Any]) -> str:

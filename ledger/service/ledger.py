@@ -59,6 +59,7 @@ from ledger.service.groupcommit import GroupCommitter
 from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
 from ledger.service.policies import Policies
+from ledger.service.publishing import Keeper
 from ledger.service.registryview import registry_view
 from ledger.service.reports import ReportService
 from ledger.service.retention import RetentionService
@@ -132,7 +133,8 @@ class Ledger:
 
     ``policies`` (default: the documented defaults) are fixed for the ledger's life:
     build another ledger to change them. ``on_commit`` is the appender's callback after
-    each committed batch (`Appender`; ledger.service.highwater).
+    each committed batch; ``keeper`` keeps each checkpoint outside the database before
+    its commit (`Appender`; ledger.service.publishing, ledger.service.highwater).
     """
 
     def __init__(
@@ -142,9 +144,11 @@ class Ledger:
         clock: Callable[[], datetime] | None = None,
         policies: Policies | None = None,
         on_commit: Callable[[BatchReceipt], None] | None = None,
+        keeper: Keeper | None = None,
     ) -> None:
         self.store = store
         self._on_commit = on_commit
+        self._keeper = keeper
         #: the log's signed incident notes, oldest first: the high-water file's, which
         #: whoever opened it with the log key attaches (ledger.service.highwater)
         self.incident_notes: Callable[[], list[str]] = list
@@ -226,7 +230,7 @@ class Ledger:
         store, log, clock = self.store, self.log, self._clock
         signal_store = SignalStore(store.engines, store)
         self.appender = Appender(
-            store, log, self.origin, self.signer, clock, self._faults, self._committed
+            store, log, self.origin, self.signer, clock, self._faults, self._committed, self._keeper
         )
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
         self.signals = SignalService(
@@ -275,19 +279,21 @@ class Ledger:
         replicas: Sequence[str] = (),
         policies: Policies | None = None,
         on_commit: Callable[[BatchReceipt], None] | None = None,
+        keeper: Keeper | None = None,
     ) -> Ledger:
         """Open (creating and migrating if needed) the store at ``url`` and the log.
 
         ``replicas`` are PostgreSQL streaming replicas of ``url`` that serve reads;
         ``policies`` the claim and signal policies (default: the documented defaults);
-        ``on_commit`` the appender's callback after each committed batch.
+        ``on_commit`` the appender's callback after each committed batch, ``keeper`` the
+        high-water mark's keeper (before each commit).
 
         Raises:
             StorageError: the database cannot be reached or migrated.
         """
         store = Store.open(url, replicas=replicas)
         try:
-            return cls(store, config, clock, policies, on_commit)
+            return cls(store, config, clock, policies, on_commit, keeper)
         except BaseException:
             store.close()
             raise

@@ -6,6 +6,10 @@ to have published (ledger.service.highwater: the mark kept outside the database,
 witness's checkpoint) and refuses a shorter log or another tree, unless the operator
 accepts the loss with an incident note; then `sign_incidents` signs every recorded
 incident with the log key (docs/OPERATIONS.md, "Backups and restores").
+
+The mark is written before each commit (ledger.service.publishing), so a process that
+stops between the two leaves it one batch ahead; `roll_forward` appends that batch from
+the leaves the file keeps, to the very checkpoint the mark holds, before the comparison.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from ledger.events import format_time
 from ledger.note.checkpoint import Checkpoint
 from ledger.note.incident import Incident, one_line, sign_incident
 from ledger.service.highwater import OVERRIDE_ENV, HighWater, Mark, log
+from ledger.service.tail import roll_forward
 
 if TYPE_CHECKING:
     from ledger.service.ledger import Ledger
@@ -30,9 +35,11 @@ def guard(ledger: Ledger, water: HighWater, override: str | None = None) -> Mark
     is served or written; returns the mark (None: none kept yet).
 
     The log must hold at least that checkpoint's size, and its tree at that size must
-    have the checkpoint's root. A log that has entries but no mark yet (first start with
-    this check) seeds the mark with its latest checkpoint. ``override`` (an incident
-    note) serves a shorter log anyway: `HighWater.accept_shorter` records and logs it.
+    have the checkpoint's root; a log exactly behind the batch the state file keeps is
+    first rolled forward from it (`roll_forward`). A log that has entries but no mark
+    yet (first start with this check) seeds the mark with its latest checkpoint.
+    ``override`` (an incident note) serves a shorter log anyway:
+    `HighWater.accept_shorter` records and logs it.
     Last, every recorded incident not yet signed is signed with the log key
     (`sign_incidents`), so readers can fetch it (``GET /v1/log/incidents``).
 
@@ -43,6 +50,9 @@ def guard(ledger: Ledger, water: HighWater, override: str | None = None) -> Mark
     mark = water.evidence(ledger.verifier_key)
     primary = ledger.store.on_primary()
     head = primary.head(ledger.log)
+    if mark is not None and head.size < mark.size:
+        if roll_forward(ledger.store, ledger.log, ledger.verifier_key, water, head.size):
+            head = primary.head(ledger.log)
     if mark is not None and head.size < mark.size:
         if not override:
             raise ShorterLogError(

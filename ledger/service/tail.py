@@ -7,24 +7,33 @@ first wrote them: the same leaf bytes (receive times included), so the same leaf
 chain, tree and roots, and the log's own signed checkpoints, never new ones. Each entry
 passes the signature check and the rules again at its index and receive time, and every
 checkpoint of the tail must be the root the entries build, or nothing is written.
+
+`roll_forward` does the same with the one batch the high-water file keeps (ledger.service
+.highwater): the batch whose mark was written before a commit that a stop, or a database
+put back at the size before it, did not leave in the database.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 from ledger import codec, entry, merkle, note, rules
 from ledger.audit.bundle import Bundle
+from ledger.audit.witness import Seen
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, ValidationError
 from ledger.map import commit as map_commit
 from ledger.service.append import _entry_row, _TreeAppender
 from ledger.service.headmap import MapKeeper
+from ledger.service.highwater import HighWater
 from ledger.service.prefetch import load_state_for
 from ledger.store import Store
 
 #: entries per transaction
 _CHUNK = 1000
+
+log = logging.getLogger("provenance.highwater")
 
 
 def tail_of(bundle: Bundle, size: int, root: bytes) -> tuple[list[bytes], dict[int, str]]:
@@ -140,3 +149,45 @@ def _append_chunk(
                     field="tail",
                 )
             tx.insert_checkpoint(size, root, text, at)
+
+
+def roll_forward(store: Store, log_id: int, log_key: str, water: HighWater, size: int) -> int:
+    """Append the batch ``water`` keeps (`HighWater.pending`) beyond ``size``, the log's
+    size in ``store``, when the log holds its start but not its end: the process stopped
+    between the mark's write and the commit, or the database was put back at the size
+    before that batch. The entries are the very leaves, ending at the very checkpoint the
+    mark holds (signed by ``log_key``; each signature, rule and root checked again by
+    `append_tail`), so the log is not rolled back and nothing is signed anew. Returns
+    the number of entries added (0: nothing to roll, or the batch does not fit: logged).
+    """
+    kept = water.pending()
+    if kept is None:
+        return 0
+    base, leaves, checkpoint = kept
+    end = base + len(leaves)
+    if not base <= size < end:
+        return 0
+    try:
+        # the file has a checksum, not a key: its checkpoint must be the log's own
+        Seen.verified(checkpoint, log_key)
+        append_tail(store, log_id, water.origin, leaves[size - base :], {end: checkpoint})
+    except LedgerError as e:
+        log.warning(
+            "the high-water file %s keeps a batch %d..%d that does not extend this log "
+            "(%s): not rolled forward",
+            water.path,
+            base,
+            end,
+            e.message,
+        )
+        return 0
+    log.warning(
+        "log %s held %d entries; rolled forward to %d from the batch kept in %s (a stop "
+        "between the high-water write and the commit, or a database put back at %d)",
+        water.origin,
+        size,
+        end,
+        water.path,
+        size,
+    )
+    return end - size

@@ -243,7 +243,10 @@ def test_drill_postgresql(tmp_path: Path, stopped: list[ServerProcess]) -> None:
         for round_ in range(3):  # archived segments after the base backup
             commission(live, f"W{round_}", 5)
             primary.execute("SELECT pg_switch_wal()")
-        commission(live, "C", 30)  # in the current WAL segment: never archived
+        # in the current WAL segment: never archived; two batches, since the high-water
+        # file keeps the last one and rolls a log just one batch behind forward
+        commission(live, "C", 30)
+        commission(live, "D", 10)
         published = reader.look(live.url)
         bundle = tmp_path / "tail.jsonl"
         cli(env, "export", "bundle", "--out", str(bundle))

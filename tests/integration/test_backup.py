@@ -1,5 +1,5 @@
 """Backups and restores that never roll the log back (ledger.service.backup, .highwater,
-.tail): the high-water file written after each commit and before the receipt, the start
+.tail): the high-water file written before each commit makes a checkpoint readable, the start
 guard, the online SQLite backup audited while the log is written, restores refused when
 shorter (or of another log, truncated, corrupted), and the tail recovered from a bundle."""
 
@@ -10,8 +10,9 @@ import json
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -29,6 +30,7 @@ from ledger.service.backup import (
 )
 from ledger.service.highwater import HighWater
 from ledger.service.ledger import Ledger, LogConfig
+from ledger.service.publishing import Publishing
 from ledger.service.startguard import guard
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld, clock, config
@@ -53,7 +55,7 @@ class Site:
 
     def open(self, override: str | None = None) -> Ledger:
         """Open the ledger as Deployment.open does: guard first, then serve."""
-        ledger = Ledger.open(self.url, self.config, clock=clock, on_commit=self.water.record)
+        ledger = Ledger.open(self.url, self.config, clock=clock, keeper=self.water)
         try:
             guard(ledger, self.water, override)
         except BaseException:
@@ -117,26 +119,31 @@ def _kept(site: Site) -> dict[str, object]:
 # --- the high-water file ---------------------------------------------------------------
 
 
-def test_each_receipt_waits_for_its_checkpoint_in_the_high_water_file(site: Site) -> None:
+def test_the_mark_is_durable_before_any_reader_can_see_its_checkpoint(site: Site) -> None:
     seen: list[tuple[int, int]] = []
-    original = site.water.record
+    original = site.water.before_commit
 
-    def record(receipt: BatchReceipt) -> None:
-        # called after the commit: another connection already reads the new size
-        seen.append((receipt.size, Ledger.open(site.url, site.config, clock=clock).head().size))
-        original(receipt)
+    def before_commit(batch: Publishing) -> Callable[[], None]:
+        undo = original(batch)
+        # kept on disk while the batch is not committed: another connection reads the
+        # old size, so no reader can hold a checkpoint the mark does not
+        other = Ledger.open(site.url, site.config, clock=clock)
+        try:
+            seen.append((batch.size, other.head().size))
+        finally:
+            other.close()
+        assert HighWater(site.water.path, site.config.origin)._read_raw()["size"] == batch.size  # type: ignore[index]
+        return undo
 
-    site.ledger.appender._on_commit = record
+    site.ledger.appender._keeper = SimpleNamespace(before_commit=before_commit)  # type: ignore[assignment]
     receipt = site.mint(3)
-    assert seen == [(receipt.size, receipt.size)]
+    assert seen == [(receipt.size, receipt.size - 3)]
     kept = _kept(site)
     assert kept["size"] == receipt.size and kept["checkpoint"] == receipt.checkpoint
     assert site.water.path.stat().st_mode & 0o077 == 0
 
 
-def test_a_failed_high_water_write_withholds_the_receipt_and_a_retry_records_it(
-    site: Site,
-) -> None:
+def test_a_failed_high_water_write_refuses_the_batch_and_writes_nothing(site: Site) -> None:
     events = [
         site.world.world.sign("commission", "acme", unit={"gtin": GTIN, "serial": "F-1"}, prev=None)
     ]
@@ -145,10 +152,10 @@ def test_a_failed_high_water_write_withholds_the_receipt_and_a_retry_records_it(
     size = site.ledger.head().size
     with pytest.raises(StorageError, match="high-water"):
         site.ledger.append_batch(events)
-    assert site.ledger.head().size == size + 1  # committed, but never acknowledged
+    assert site.ledger.head().size == size  # never committed: no reader ever saw it
     site.water.path.rmdir()
     retry = site.ledger.append_batch(events)
-    assert retry.receipts[0].duplicate and retry.size == size + 1
+    assert not retry.receipts[0].duplicate and retry.size == size + 1
     assert _kept(site)["size"] == retry.size
     assert site.water.path.parent.stat().st_mode & 0o077 == 0  # beside the log key: 0700
 
@@ -156,6 +163,7 @@ def test_a_failed_high_water_write_withholds_the_receipt_and_a_retry_records_it(
 def test_the_guard_refuses_a_shorter_log_and_says_why(site: Site, tmp_path: Path) -> None:
     backup = backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db")
     site.mint(2)
+    site.mint(1)  # two batches: the file keeps the last one only
     published = site.ledger.head().size
     site.lose_database()
     shutil.copy(backup.path, site.db)  # a careless restore: the old copy put back by hand
@@ -171,6 +179,7 @@ def test_accepting_a_shorter_log_records_the_incident_and_lowers_the_mark(
 ) -> None:
     backup = backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db")
     site.mint(2)
+    site.mint(1)
     published = site.ledger.head().size
     site.lose_database()
     shutil.copy(backup.path, site.db)
@@ -238,7 +247,7 @@ def test_a_backup_taken_while_the_log_is_written_audits_clean_on_its_own(
     stop = threading.Event()
     writer = Site.__new__(Site)  # a second connection appending, as a server would
     writer.__dict__.update(site.__dict__)
-    writer.ledger = Ledger.open(site.url, site.config, clock=clock, on_commit=site.water.record)
+    writer.ledger = Ledger.open(site.url, site.config, clock=clock, keeper=site.water)
 
     def append() -> None:
         while not stop.is_set():
@@ -326,7 +335,8 @@ def test_a_tail_brings_the_log_signed_checkpoints_and_leaves_the_cosignatures_ap
 
 def test_restore_accepting_the_loss_records_the_incident(site: Site, tmp_path: Path) -> None:
     backup = backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db")
-    published = site.mint(3).size
+    site.mint(2)
+    published = site.mint(3).size  # two batches: more than the file keeps
     site.lose_database()
     done = site.restore(Path(backup.path), accept_shorter="bundle lost too; tail gone")
     incident = done.incident  # type: ignore[attr-defined]
