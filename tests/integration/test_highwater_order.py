@@ -136,7 +136,7 @@ def test_a_kept_batch_that_does_not_extend_the_log_is_not_rolled_and_the_log_ref
     newest = max(site.water.slots, key=lambda p: json.loads(p.read_bytes())["size"])
     data = json.loads(newest.read_bytes())
     data.pop("check")
-    base, leaves, _ = site.water.pending()  # type: ignore[misc]
+    _, leaves, _ = site.water.pending()  # type: ignore[misc]
     swapped = [leaves[1], leaves[0], leaves[2]]
     packed = b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in swapped)
     data["batch"]["leaves"] = base64.b64encode(packed).decode()
