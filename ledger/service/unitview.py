@@ -181,7 +181,7 @@ def build_base(
         inspections=[
             e.result for e in (leaf.signed.event for leaf in leaves) if isinstance(e, Inspect)
         ],
-        handled=[(leaf.signed.event.actor, leaf.signed.event.time) for leaf in leaves],
+        handled=[(leaf.signed.event.actor, leaf.received) for leaf in leaves],
         key_reasons=signing_key_reasons(
             [(leaf.signed.key, leaf.received) for leaf in leaves], key_records
         ),

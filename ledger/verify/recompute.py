@@ -203,7 +203,7 @@ def recompute(
     events = [leaf.signed.event for _, leaf in chain]
     signers = {e.actor: actors[e.actor] for e in events if e.actor in actors}
     inspections = [e.result for e in events if isinstance(e, Inspect)]
-    handled = [(e.actor, e.time) for e in events]
+    handled = [(leaf.signed.event.actor, leaf.received) for _, leaf in chain]
     used = (
         signing_key_reasons([(leaf.signed.key, leaf.received) for _, leaf in chain], keys)
         if keys

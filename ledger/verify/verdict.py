@@ -145,8 +145,10 @@ def judge(
             (no label: an API query about the unit).
         inspections: the results (``pass``/``fail``) of the unit's inspections, in order;
             a unit whose latest inspection failed is a caution.
-        handled: (actor, event time) of each of the unit's events: a revoked actor whose
-            revocation names ``since`` taints only the units it handled from then on.
+        handled: (actor, log receive time) of each of the unit's entries, whatever its
+            kind: a revoked actor whose revocation names ``since`` taints only the units
+            it handled from then on, by the log's clock (an actor signs its event's own
+            ``time`` and could backdate it; the receive time it cannot).
         key_reasons: what `signing_key_reasons` found about the keys that signed the
             unit's events (a recovered key, a key reported compromised): cautions.
         label_evidence: what a ``mismatch`` or ``unsigned`` label showed (its reason's

@@ -177,3 +177,39 @@ def test_the_blacklist_cautions_units_held_or_handled_after_since(sw: SignalWorl
     late = sw.view("LATE")  # handled after `since`, handed back: still tainted
     assert (late["verdict"], sw.codes_of(late)) == ("caution", ["revoked-handler"])
     assert late["reasons"][0]["evidence"] == {"actors": ["ship"], "since": {"ship": since}}
+
+
+def test_a_revoked_handler_cannot_backdate_its_way_out_of_since(sw: SignalWorld) -> None:
+    """``since`` is compared with the log's receive time, which the courier cannot set,
+    not with the event's own ``time``, which it signs itself."""
+    sw.sign(
+        1, "actor.register", "operator", subject="ship", role="courier", name="Ship",
+        keys=[public_b64(4)],
+    )  # fmt: skip
+    sw.sign(
+        2, "authorize", "acme", partner="ship", role="courier", gtins=[GTIN], prefixes=[],
+        not_before="2026-01-01T00:00:00Z", not_after="2036-01-01T00:00:00Z",
+    )  # fmt: skip
+    since = format_time(sw.clock.now)
+    sw.clock.advance(days=1)
+    backdated = format_time(sw.clock.now - timedelta(days=3))  # before `since`
+    sw.mint("BACKDATED")
+    unit = {"gtin": GTIN, "serial": "BACKDATED"}
+    sw.sign(
+        2,
+        "handoff",
+        "acme",
+        unit=unit,
+        prev=sw.ledger.state().units[(GTIN, "BACKDATED")].head,
+        to="ship",
+    )
+    head = sw.ledger.state().units[(GTIN, "BACKDATED")].head
+    sw.sign(4, "receive", "ship", unit=unit, prev=head, time=backdated)
+    head = sw.ledger.state().units[(GTIN, "BACKDATED")].head
+    sw.sign(4, "handoff", "ship", unit=unit, prev=head, to="acme", time=backdated)
+    head = sw.ledger.state().units[(GTIN, "BACKDATED")].head
+    sw.sign(2, "receive", "acme", unit=unit, prev=head)
+    sw.clock.advance(days=1)
+    sw.sign(1, "actor.revoke", "operator", subject="ship", reason="relabelling", since=since)
+    view = sw.view("BACKDATED")
+    assert (view["verdict"], sw.codes_of(view)) == ("caution", ["revoked-handler"])
