@@ -116,6 +116,7 @@ InclusionProof = _model(
 ConsistencyProof = _model(
     shapes.ConsistencyProofShape, "ConsistencyProof", old=Field(ge=0), new=Field(ge=0)
 )
+CheckpointSizes = _model(shapes.CheckpointSizesShape, "CheckpointSizes")
 WitnessSummary = _model(
     shapes.WitnessSummaryShape, "WitnessSummary", configured=Field(ge=0), vouched=Field(ge=0)
 )

@@ -96,6 +96,14 @@ class ConsistencyProofShape(TypedDict):
     proof: list[str]
 
 
+class CheckpointSizesShape(TypedDict):
+    """The tree sizes at which the log signed a checkpoint, from ``start`` on, increasing;
+    ``next``: the ``start`` of the following page (None: no more)."""
+
+    sizes: list[int]
+    next: int | None
+
+
 class WitnessSummaryShape(TypedDict):
     """How many configured witnesses cosigned a checkpoint holding the unit's chain."""
 

@@ -16,6 +16,7 @@ from api.readlimits import READ_LIMIT
 from api.schemas import (
     MAX_INT64,
     NOT_MODIFIED,
+    CheckpointSizes,
     CosignatureReceipt,
     problems,
 )
@@ -53,6 +54,28 @@ def get_checkpoint(
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return PlainTextResponse(text, headers=headers)
+
+
+@router.get(
+    "/v1/checkpoints",
+    summary="The tree sizes at which the log signed a checkpoint",
+    dependencies=[READ_LIMIT],
+    response_model=CheckpointSizes,
+    responses=problems(422, 429, 503),
+)
+def get_checkpoint_sizes(
+    request: Request,
+    start: int = Query(1, ge=1, le=MAX_INT64, description="the smallest size to list"),
+    limit: int = Query(1000, ge=1, le=1000),
+) -> JSONResponse:
+    """Up to ``limit`` sizes with a signed checkpoint at ``start`` or above, increasing,
+    and ``next``, the ``start`` of the next page (null: none). Each size is one that
+    `GET /v1/checkpoint?size=N` and the ``size`` parameter of the entry reads accept."""
+    ledger = ctx(request).ledger_for(request)
+    sizes = ledger.checkpoint_sizes(start, limit + 1)
+    more = len(sizes) > limit
+    body = {"sizes": sizes[:limit], "next": sizes[limit] if more else None}
+    return JSONResponse(body, headers={"Cache-Control": REVALIDATE})
 
 
 @router.get(

@@ -444,6 +444,12 @@ class Ledger:
         """
         return self.store.checkpoint(self.log, size)
 
+    def checkpoint_sizes(self, start: int, limit: int) -> list[int]:
+        """The tree sizes of up to ``limit`` signed checkpoints at ``start`` or above,
+        increasing (every committed batch signs one; `GET /v1/checkpoint?size=N` serves
+        each)."""
+        return self.store.checkpoint_sizes(self.log, start, limit)
+
     def checkpoint(self, size: int | None = None) -> str:
         """The signed checkpoint at ``size`` (default: the latest) as C2SP note text.
 

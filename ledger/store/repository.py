@@ -286,6 +286,17 @@ class Store:
         with self._read() as conn:
             return read_nodes(conn, log, positions)
 
+    def checkpoint_sizes(self, log: int, start: int, limit: int) -> list[int]:
+        """The sizes of up to ``limit`` stored checkpoints at ``start`` or above, increasing."""
+        query = (
+            select(CHECKPOINTS.c.size)
+            .where(CHECKPOINTS.c.log == log, CHECKPOINTS.c.size >= start)
+            .order_by(CHECKPOINTS.c.size)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [int(size) for (size,) in conn.execute(query)]
+
     def checkpoints(self, log: int) -> list[StoredCheckpoint]:
         """Return every stored checkpoint, smallest size first."""
         with self._read() as conn:

@@ -292,6 +292,39 @@ def test_batch_is_all_or_nothing_over_http(asgi_server: Served) -> None:
     assert ok.status_code == 201 and ok.json()["size"] == before + 1
 
 
+def test_the_signed_sizes_are_listed_and_only_they_are_served(asgi_server: Served) -> None:
+    w = asgi_server.world.world
+    before = _size(asgi_server)
+    events = [
+        w.sign(
+            "commission", "acme", unit={"gtin": "09506000134352", "serial": f"CPS-{n}"}, prev=None
+        )
+        for n in range(2)
+    ]
+    assert (
+        asgi_server.post(
+            "/v1/entries:batch", json={"events": [e.to_dict() for e in events]}
+        ).status_code
+        == 201
+    )
+    listed = asgi_server.get("/v1/checkpoints", params={"start": before}).json()
+    assert listed == {"sizes": [before, before + 2], "next": None}  # one per batch
+    for size in listed["sizes"]:
+        assert asgi_server.get("/v1/checkpoint", params={"size": size}).status_code == 200
+    for path in ("/v1/checkpoint", "/v1/entries/0"):  # no checkpoint at before + 1
+        assert asgi_server.get(path, params={"size": before + 1}).status_code == 404
+    page = asgi_server.get("/v1/checkpoints", params={"start": 1, "limit": 2}).json()
+    assert (
+        len(page["sizes"]) == 2
+        and page["next"]
+        == asgi_server.get(
+            "/v1/checkpoints", params={"start": page["sizes"][1] + 1, "limit": 1}
+        ).json()["sizes"][0]
+    )
+    for bad in ({"start": 0}, {"limit": 1001}, {"start": "x"}):
+        assert asgi_server.get("/v1/checkpoints", params=bad).status_code == 422
+
+
 ERRORS = [
     ("/v1/actors/nobody", 404),
     ("/v1/entries/99999", 404),
