@@ -185,7 +185,9 @@ async def _resolve(request: Request) -> Response:
     )
     claiming = "claim" in params and not as_json
     agent = request.headers.get("user-agent", "")
-    if not (claiming or "lang" in params or _BOTS.search(agent)):
+    # a check is a person's: not a claim, a language switch, a crawler, nor a machine
+    # or verifier reading JSON (the page is what a phone opens)
+    if not (as_json or claiming or "lang" in params or _BOTS.search(agent)):
         context.scan(request, link.gtin, link.serial, params.get("place"))
     token = request.cookies.get(owner_cookie(link.gtin, link.serial))
     view = await context.unit_view(

@@ -82,8 +82,10 @@ def scan(
     headers: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """One resolver hit from ``address`` (the connection's peer)."""
+    """One resolver hit from ``address`` (the connection's peer): the page, which is
+    counted as a check, then its JSON, which is not."""
     with server.client(address, cookies=cookies) as client:
+        client.get(path, params=params, headers={**(headers or {}), "Accept": "text/html"})
         return client.get(path, params=params, headers={**JSON, **(headers or {})})
 
 

@@ -132,6 +132,7 @@ def test_units_land_in_their_brands_log_and_are_found_there(deployment: Deployme
         # the resolver finds each unit in its own log, verified against that log's key
         for gtin, serial, log, brand in ((GTIN, "SN-0001", a, 2), (GTIN_B, "B-1", b, 10)):
             signed = label.sign_label(UnitId(gtin=gtin, serial=serial), key(brand))
+            await client.get(f"/01/{gtin}/21/{serial}?s={signed}")  # the page: a scan
             view = await client.get(f"/01/{gtin}/21/{serial}?s={signed}", headers=JSON)
             assert view.json()["verdict"] == "genuine"
             checkpoint = note.verify_checkpoint(view.json()["checkpoint"], log.verifier_key)

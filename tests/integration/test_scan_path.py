@@ -256,7 +256,7 @@ def test_a_stopped_server_has_stored_every_scan_it_acknowledged(
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 for i in range(200):
-                    answer = await client.get(f"/01/{GTIN}/21/SN-{i % 3}?format=json")
+                    answer = await client.get(f"/01/{GTIN}/21/SN-{i % 3}")  # a page: a scan
                     assert answer.status_code == 200
             # the database is locked as the server stops: the stop waits it out
             lock.execute("BEGIN EXCLUSIVE")
