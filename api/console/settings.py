@@ -60,7 +60,13 @@ async def settings_page(request: Request) -> Response:
     async def page(request: Request, staff: Staff) -> Response:
         values = _settings_values(request, staff)
         return render(
-            request, "settings.html", staff, new_secret=None, done=_done(request), **values
+            request,
+            "settings.html",
+            staff,
+            new_secret=None,
+            new_id=None,
+            done=_done(request),
+            **values,
         )
 
     return await _page(request, page)

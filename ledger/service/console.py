@@ -442,6 +442,7 @@ class ConsoleService:
             ForbiddenError: the role may not revoke, or the authorization is another
                 brand's.
             NotFoundError: no such authorization, or no console key.
+            ConflictError: it is already revoked.
             ValidationError: too long a reason.
             RuleError: the log refuses it (already revoked, key out of scope): nothing
                 is written.
@@ -454,6 +455,10 @@ class ConsoleService:
         ] if staff.kind == "brand" else []  # fmt: skip
         if not found:
             raise NotFoundError(f"no authorization {authorization[:64]!r}", field="authorization")
+        if found[0]["revoked_index"] is not None:
+            raise ConflictError(
+                f"the authorization was revoked at index {found[0]['revoked_index']}"
+            )
         reason = (reason or "").strip() or None
         if reason is not None and len(reason) > MAX_REVOKE_REASON:
             raise ValidationError(
