@@ -41,6 +41,7 @@ HOOK_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "hook.add": ("Add a webhook", "添加 Webhook"),
     "hook.add_button": ("Add", "添加"),
+    "hook.added_at": ("Added", "添加时间"),
     "hook.added": ("Webhook {n} added.", "已添加 Webhook {n}。"),
     "hook.delete": ("Delete", "删除"),
     "hook.secret_once": (
