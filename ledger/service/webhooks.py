@@ -159,7 +159,10 @@ class WebhookService:
 
     def tick(self) -> dict[str, int]:
         """Turn new alerts into deliveries, then attempt the due ones; return how many
-        were queued, delivered and failed (for good) in this tick."""
+        were queued, delivered and failed (for good) in this tick. A server without the
+        operator's key (a read-only one) neither stores nor sends anything."""
+        if self._seal_key is None:
+            return {"queued": 0, "delivered": 0, "failed": 0}
         queued = self.discover()
         delivered = failed = 0
         for outcome in self.deliver_due():
