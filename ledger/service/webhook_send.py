@@ -132,7 +132,8 @@ def post(target: Target, kind: str, path: str, headers: dict[str, str], body: by
     host = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
     url = f"{target.scheme}://{host}:{target.port}{path}"
     default_port = (target.scheme == "https" and target.port == 443) or target.port == 80
-    sent = {**headers, "Host": target.host if default_port else f"{target.host}:{target.port}"}
+    name = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal
+    sent = {**headers, "Host": name if default_port else f"{name}:{target.port}"}
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     try:
         with (

@@ -251,6 +251,18 @@ def test_only_a_brand_admin_manages_webhooks_and_bad_input_changes_nothing(
     with pytest.raises(NotFoundError):
         hooks.delete(admin, 999)
     assert hooks.hooks(admin) == []
+    sw.sign(
+        1, "actor.register", "operator", subject="rival", role="brand", name="Rival",
+        keys=[public_b64(8)], prefixes=["9506001"],
+    )  # fmt: skip
+    rival = login(console, "rival", "rival-admin", "admin")
+    hook_id, _ = hooks.add(admin, "generic", receiver.url(), None)
+    with pytest.raises(NotFoundError):  # another brand's webhook is not found
+        hooks.delete(rival, hook_id)
+    assert hooks.hooks(rival) == [] and [h["id"] for h in hooks.hooks(admin)] == [hook_id]
+    sw.ledger.reports.report(GTIN, "SN-1", "counterfeit", client="c1")
+    hooks.tick()
+    assert hooks.deliveries(rival) == [] and len(hooks.deliveries(admin)) == 1
 
 
 # --- the address policy -----------------------------------------------------------------
