@@ -23,7 +23,9 @@ from api import apidocs, problems
 from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
+from api.console import hooks_worker
 from api.console import routes as console_routes
+from api.console import settings as console_settings
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, page_policy
@@ -46,10 +48,12 @@ from api.routers import (
 )
 from api.schemas import document_problems
 from ledger.service.console import ConsoleService
+from ledger.service.console_monitor import ConsoleMonitor
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.policies import Policies
 from ledger.service.settings import Settings
+from ledger.service.webhooks import WebhookService
 
 #: Every router, one per URL prefix, in the order they are mounted (the resolver's
 #: catch-all ``/01/{rest:path}`` last among the unit routes).
@@ -124,10 +128,11 @@ def create_app(
         await context.retain()  # retention (ledger.service.retention), then hourly
         flusher = asyncio.create_task(context.flush_forever())
         retainer = asyncio.create_task(context.retain_forever())
+        hooks = asyncio.create_task(hooks_worker.deliver_forever(_app.state.webhooks))
         try:
             yield
         finally:
-            for task in (flusher, retainer):
+            for task in (flusher, retainer, hooks):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -161,6 +166,9 @@ def create_app(
     app.state.write_quota = write_quota
     app.state.console = ConsoleService(served)  # the console (docs/CONSOLE.md)
     app.state.console_logins = console_logins
+    # the console's webhooks and their worker (docs/CONSOLE.md, "Webhooks")
+    app.state.webhooks = WebhookService(served, app.state.console, public_url=settings.public_url)
+    app.state.console_monitor = ConsoleMonitor(served)  # the settings page's findings
     problems.install(app)
     document_problems(app)
     # The last added is the outermost: the headers go on every answer, the metrics count
@@ -176,6 +184,7 @@ def create_app(
         app.include_router(module.router)
     resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     app.include_router(console_routes.router)
+    app.include_router(console_settings.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app

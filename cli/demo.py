@@ -85,7 +85,7 @@ def console_logins(store: Local, home: Path, base_url: str) -> list[dict[str, st
     from ledger.service.console import ConsoleService
 
     console = ConsoleService(store.ledger)
-    console.delegate_key("acme", load_private_key(home / "keys" / "acme.pem"))
+    console.delegate_key("acme", load_private_key(home / "keys" / "acme.pem"), revoke=True)
     photo = io.BytesIO()
     Image.new("RGB", (320, 240), (180, 40, 40)).save(photo, "PNG")
     store.ledger.reports.report(
@@ -94,6 +94,7 @@ def console_logins(store: Local, home: Path, base_url: str) -> list[dict[str, st
         "counterfeit",
         text="Bought at a market stall for a third of the price; the stitching is crooked.",
         photo=photo.getvalue(),
+        where="Night market stall 14, Shenzhen",
         client="demo-reporter",
     )
     lines: list[dict[str, str]] = []

@@ -330,6 +330,8 @@ class ReportShape(TypedDict):
     brand: str | None
     reason: ReportReason
     text: str | None
+    #: where the buyer bought it: a shop's name or a listing URL, as typed (no controls)
+    where: str | None
     photo: bool
     created_at: str
     status: ReportStatus

@@ -51,6 +51,7 @@ class KeyScope(StrEnum):
     RECALL = "recall"
     AUTHORIZE = "authorize"  # authorize, authorization.revoke
     CONSOLE = "console"  # the console's work: authorize, revoke, flag, recall, products
+    REVOKE = "revoke"  # authorization.revoke alone: end a partner's authorization, never grant
 
 
 class InspectResult(StrEnum):

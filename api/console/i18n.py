@@ -4,6 +4,7 @@ as on the consumer page (`api.consumer.i18n.choose_language`)."""
 
 from __future__ import annotations
 
+from api.console.i18n_hooks import HOOK_MESSAGES
 from api.consumer.i18n import EN, LANGUAGES, ZH, choose_language
 
 __all__ = ["EN", "LANGUAGES", "MESSAGES", "ZH", "choose_language", "words"]
@@ -116,6 +117,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "user": ("User", "用户"),
     "target": ("Target", "操作对象"),
 }
+
+MESSAGES.update(HOOK_MESSAGES)  # the settings page, the partner revoke (api.console.settings)
 
 
 def words(lang: str) -> dict[str, str]:

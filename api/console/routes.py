@@ -318,7 +318,7 @@ async def partners(request: Request) -> Response:
 
     async def page(request: Request, staff: Staff) -> Response:
         found = session.service(request).partners(staff)
-        return render(request, "partners.html", staff, partners=found)
+        return render(request, "partners.html", staff, partners=found, done=_done(request))
 
     return await _page(request, page)
 
@@ -382,6 +382,10 @@ def _done_redirect(path: str, what: str, n: int) -> RedirectResponse:
 
 def _done(request: Request) -> tuple[str, int] | None:
     what, n = request.query_params.get("done"), request.query_params.get("n", "")
-    if what in ("flag", "recall", "recall_lot") and n.isdigit() and len(n) < 19:
+    if (
+        what in ("flag", "recall", "recall_lot", "revoke", "webhook_deleted")
+        and n.isdigit()
+        and len(n) < 19
+    ):
         return f"done.{what}", int(n)
     return None

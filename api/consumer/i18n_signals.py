@@ -123,6 +123,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "report.reason.other": ("Something else", "其他"),
     "report.text": ("Details (optional)", "详细说明（选填）"),
     "report.photo": ("Photo (optional, up to 2 MB)", "照片（选填，不超过 2 MB）"),
+    "report.where": (
+        "Where you bought it: shop name or listing URL (optional)",
+        "购买渠道：店铺名称或商品链接（选填）",
+    ),
     "report.submit": ("Send report", "提交举报"),
     "report.done.title": ("Thank you: your report was sent", "举报已提交，谢谢您"),
     "report.done.text": (

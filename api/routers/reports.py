@@ -73,6 +73,7 @@ async def report(request: Request) -> Response:
         fields["reason"],
         text=fields["text"],
         photo=fields["photo"],
+        where=fields["where"],
         client=daily_client(context, request),
         network=report_network(request, unit.gtin, unit.serial),
     )
@@ -104,6 +105,7 @@ async def _json_fields(request: Request) -> dict[str, Any]:
         "serial": _str(body, "serial"),
         "reason": _str(body, "reason"),
         "text": _str(body, "text", optional=True),
+        "where": _str(body, "where", optional=True),
         "photo": None if photo is None else codec.b64url_decode(_str(body, "photo"), field="photo"),
         "lang": "en",
     }
@@ -113,12 +115,12 @@ async def _form_values(request: Request) -> dict[str, Any]:
     """The page form's raw values (each a string, an upload's bytes, or None), checked
     for nothing yet: the CSRF token is checked before anything else is."""
     # Closed on the way out: an upload left open lingers as a spooled temporary file.
-    async with read_form(request, max_files=1, max_fields=9, max_part_size=4 * MAX_TEXT) as fields:
+    async with read_form(request, max_files=1, max_fields=10, max_part_size=4 * MAX_TEXT) as fields:
         upload = fields.get("photo")
         photo = None
         if upload is not None and not isinstance(upload, str):
             photo = await upload.read(MAX_PHOTO + 1) or None
-        names = ("gtin", "serial", "reason", "text", "lang", FIELD)
+        names = ("gtin", "serial", "reason", "text", "where", "lang", FIELD)
         values: dict[str, Any] = {k: fields.get(k) for k in names}
     return {**values, "photo": photo}
 
@@ -138,6 +140,7 @@ def _form_fields(values: dict[str, Any]) -> dict[str, Any]:
         "serial": _str(values, "serial"),
         "reason": _str(values, "reason"),
         "text": _str(values, "text", optional=True),
+        "where": _str(values, "where", optional=True),
         "photo": photo,
         "lang": _str(values, "lang", optional=True) or "en",
     }

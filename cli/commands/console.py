@@ -4,9 +4,10 @@
 - ``console user add ORG USER --role ROLE`` creates a staff account and prints its
   one-time password (shown once; only its argon2 hash is stored);
 - ``console user list [ORG]`` lists accounts;
-- ``console key delegate BRAND --as BRAND`` makes the brand's console key on the server,
-  sealed there, and registers it in the log with the brand's own key, scoped to ``flag``
-  and ``recall``.
+- ``console key delegate BRAND --as BRAND [--revoke]`` makes the brand's console key on
+  the server, sealed there, and registers it in the log with the brand's own key, scoped
+  to ``flag`` and ``recall`` (and ``revoke``, ending partners' authorizations, never
+  granting one, with ``--revoke``).
 
 Work on the local database only (``--db``, ``--log``): the server holds the accounts
 and the console key, so these run where it runs, never through ``--server``.
@@ -88,18 +89,22 @@ def key_delegate(
     key: Path | None = typer.Option(
         None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)"
     ),
+    revoke: bool = typer.Option(
+        False, "--revoke", help="also let the console revoke partners' authorizations"
+    ),
 ) -> None:
     """Make the console key, seal it on the server, register it scoped to flag and
-    recall with the brand's own key."""
+    recall (and revoke, with --revoke) with the brand's own key."""
     if as_ != brand:
         fail("only the brand itself delegates its console key (--as BRAND)", 2)
     private = load_private_key(key_path(key, as_))
     local, console = _console()
     try:
-        key_id = console.delegate_key(brand, private)
+        key_id = console.delegate_key(brand, private, revoke=revoke)
     finally:
         local.close()
+    scope = ["flag", "recall", *(["revoke"] if revoke else [])]
     emit(
-        {"brand": brand, "key_id": key_id, "scope": ["flag", "recall"]},
-        safe(f"console key {key_id} of {brand} registered (scope: flag, recall)"),
+        {"brand": brand, "key_id": key_id, "scope": scope},
+        safe(f"console key {key_id} of {brand} registered (scope: {', '.join(scope)})"),
     )

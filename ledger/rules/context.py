@@ -73,6 +73,10 @@ SCOPE_KINDS: dict[str, frozenset[str]] = {
     KeyScope.CONSOLE: frozenset(
         {"product.register", "authorize", "authorization.revoke", "flag", "recall"}
     ),
+    # ending an authorization without the power to grant one: what a brand gives a key
+    # the operator's server holds (its console), so a stolen server key cannot make
+    # partners up (docs/RELIABILITY.md, the console key)
+    KeyScope.REVOKE: frozenset({"authorization.revoke"}),
 }
 
 

@@ -40,6 +40,10 @@ from ledger.vocab import ReportAction, ReportStatus, Role
 
 #: what a console key may sign (ledger.vocab.KeyScope)
 CONSOLE_SCOPE = ("flag", "recall")
+#: added to `CONSOLE_SCOPE` when the brand lets its console end partners' authorizations
+#: (``revoke``: ``authorization.revoke`` alone, never ``authorize``)
+REVOKE_SCOPE = "revoke"
+MAX_REVOKE_REASON = 500
 #: the console's alert statuses
 STATUSES = ("new", "acknowledged", "assigned", "closed", "confirmed")
 #: the triage actions a form may ask for
@@ -127,16 +131,21 @@ class ConsoleService:
         ones first, newest first. ``status`` keeps only those with that status."""
         out: list[dict[str, Any]] = []
         for brand in self.brands_of(staff):
-            triage = self._store.triage(brand)
-            queue = self._ledger.reports.alerts(brand)
-            for signal in queue["signals"]:
-                out.append(_signal_alert(brand, signal, triage))
-            for report in queue["reports"]:
-                out.append(_report_alert(brand, dict(report), triage))
+            out.extend(self.brand_alerts(brand))
         if status is not None:
             out = [a for a in out if a["status"] == status]
         out.sort(key=lambda a: a["sort"], reverse=True)  # newest first, then open first
         return sorted(out, key=lambda a: not a["open"])
+
+    def brand_alerts(self, brand: str) -> list[dict[str, Any]]:
+        """Every clone signal and report of ``brand`` as an alert (unsorted), with its
+        console id (``signal:GTIN/SERIAL/CODE``, ``report:ID``) and triage; what the
+        webhooks (ledger.service.webhooks) watch for new ones."""
+        triage = self._store.triage(brand)
+        queue = self._ledger.reports.alerts(brand)
+        out = [_signal_alert(brand, signal, triage) for signal in queue["signals"]]
+        out.extend(_report_alert(brand, dict(report), triage) for report in queue["reports"])
+        return out
 
     def alert(self, staff: Staff, alert_id: str) -> dict[str, Any]:
         """One alert of ``staff``'s brands.
@@ -405,8 +414,75 @@ class ConsoleService:
                 else "active"
             )
             scope = [x for x in f"{gtins},{prefixes}".split(",") if x]
-            out.append({**row, "scope": ", ".join(scope), "state": state})
+            by_console = row["revoked_index"] is not None and self._signed_by_console(
+                row["brand"], int(row["revoked_index"])
+            )
+            actor = self._actor(row["brand"])
+            out.append(
+                {
+                    **row,
+                    "scope": ", ".join(scope),
+                    "state": state,
+                    "by_console": by_console,
+                    "brand_name": actor.name if actor else row["brand"],
+                }
+            )
         return out
+
+    def revoke_authorization(self, staff: Staff, authorization: str, reason: str | None) -> int:
+        """Append an ``authorization.revoke`` of one of ``staff``'s brand's authorizations,
+        signed by the brand's console key; return its log index.
+
+        The console key must carry the ``revoke`` scope (`REVOKE_SCOPE`, given by
+        ``provenance console key delegate BRAND --as BRAND --revoke``): the rules refuse
+        it otherwise (``key-out-of-scope``), and no scope of the console key lets it
+        grant an authorization.
+
+        Raises:
+            ForbiddenError: the role may not revoke, or the authorization is another
+                brand's.
+            NotFoundError: no such authorization, or no console key.
+            ConflictError: it is already revoked.
+            ValidationError: too long a reason.
+            RuleError: the log refuses it (already revoked, key out of scope): nothing
+                is written.
+        """
+        self.require(staff, "revoke")
+        found = [
+            r
+            for r in self._store.authorizations(self._ledger.log, [staff.org])
+            if r["id"] == authorization
+        ] if staff.kind == "brand" else []  # fmt: skip
+        if not found:
+            raise NotFoundError(f"no authorization {authorization[:64]!r}", field="authorization")
+        if found[0]["revoked_index"] is not None:
+            raise ConflictError(
+                f"the authorization was revoked at index {found[0]['revoked_index']}"
+            )
+        reason = (reason or "").strip() or None
+        if reason is not None and len(reason) > MAX_REVOKE_REASON:
+            raise ValidationError(
+                f"a reason is at most {MAX_REVOKE_REASON} characters", field="reason"
+            )
+        signed = self._sign(
+            self._console_signer(staff.org),
+            staff.org,
+            "authorization.revoke",
+            authorization=authorization,
+            reason=reason,
+        )
+        index = self._ledger.append(signed).receipts[0].index
+        self.staff.audit(
+            staff.org, staff.username, "revoke", f"{found[0]['partner']} {authorization}", reason
+        )
+        return index
+
+    def _signed_by_console(self, org: str, index: int) -> bool:
+        """Whether entry ``index`` was signed by ``org``'s console key."""
+        key_id = self.key_id(org)
+        if key_id is None:
+            return False
+        return Leaf.from_bytes(self._ledger.entry(index).leaf).signed.key == key_id
 
     def audit_trail(self, staff: Staff) -> list[dict[str, Any]]:
         """The latest staff actions of ``staff``'s organisation (the operator's admins:
@@ -420,11 +496,13 @@ class ConsoleService:
 
     # --- the console key -----------------------------------------------------------------
 
-    def delegate_key(self, org: str, brand_key: crypto.Signer) -> str:
+    def delegate_key(self, org: str, brand_key: crypto.Signer, *, revoke: bool = False) -> str:
         """Make ``org``'s console key, seal and store it, and append the ``key.rotate``
-        that registers it with scope `CONSOLE_SCOPE`, signed by ``brand_key`` (a current,
-        unscoped key of the brand); return the new key's id. A former console key is
-        replaced here (the brand removes it from the log with its own key).
+        that registers it with scope `CONSOLE_SCOPE` (and `REVOKE_SCOPE` when ``revoke``:
+        the console may then end partners' authorizations, never grant one), signed by
+        ``brand_key`` (a current, unscoped key of the brand); return the new key's id. A
+        former console key is replaced here (the brand removes it from the log with its
+        own key).
 
         Raises:
             ValidationError: ``org`` is not a registered brand; the server has no
@@ -439,7 +517,7 @@ class ConsoleService:
         public = crypto.public_key_to_b64(private.public_key())
         signed = self._sign(
             brand_key, org, "key.rotate", subject=org, add=[public], remove=[],
-            scope=list(CONSOLE_SCOPE),
+            scope=[*CONSOLE_SCOPE, *([REVOKE_SCOPE] if revoke else [])],
         )  # fmt: skip
         self._ledger.append(signed)
         raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
@@ -455,6 +533,21 @@ class ConsoleService:
             }
         )
         return key_id
+
+    def key_scopes(self, org: str) -> list[dict[str, Any]]:
+        """``org``'s current keys as the log lists them (the brand monitor's view): key
+        id, scope (empty: a full key), and whether it is the console's key."""
+        console_key = self.key_id(org)
+        view = self._ledger.actor_view(org)
+        return [
+            {
+                "key_id": k.get("key_id"),
+                "scope": list(k.get("scope") or ()),
+                "console": k.get("key_id") == console_key,
+            }
+            for k in view.get("keys", [])
+            if k.get("removed_index") is None
+        ]
 
     def key_id(self, org: str) -> str | None:
         """The id of ``org``'s console key, or None."""

@@ -34,7 +34,7 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 #: what each (kind, role) may do beyond looking
 PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
-    ("brand", "admin"): frozenset({"triage", "confirm", "recall", "users"}),
+    ("brand", "admin"): frozenset({"triage", "confirm", "recall", "users", "revoke", "settings"}),
     ("brand", "triager"): frozenset({"triage", "confirm"}),
     ("brand", "analyst"): frozenset(),
     ("operator", "admin"): frozenset({"triage", "users"}),
@@ -79,7 +79,7 @@ class Staff:
 
     def may(self, action: str) -> bool:
         """True if the role allows ``action`` (``triage``, ``confirm``, ``recall``,
-        ``users``); every role may look at its organisation's data."""
+        ``users``, ``revoke``, ``settings``); every role may look at its organisation's data."""
         return action in PERMISSIONS.get((self.kind, self.role), frozenset())
 
     @property

@@ -32,6 +32,7 @@ from ledger.service.append import Appender
 from ledger.service.policies import ReportPolicy
 from ledger.service.salt import utc_day
 from ledger.service.signals import SignalService, response_summary
+from ledger.service.wherebought import clean_where
 from ledger.shapes import AlertsShape, ReportFiledShape, ReportShape
 from ledger.store import SignalStore, Store
 from ledger.store.signals import Quota
@@ -110,6 +111,7 @@ class ReportService:
         *,
         text: str | None = None,
         photo: bytes | None = None,
+        where: str | None = None,
         client: str,
         network: str | None = None,
     ) -> ReportFiledShape:
@@ -121,10 +123,13 @@ class ReportService:
         refused report stores nothing. The photo is stored re-encoded (`clean_photo`).
         ``client`` is the reporter's daily client hash, ``network`` a per-unit pseudonym
         of its network (ledger.signals.reports counts independent reporters by both).
+        ``where`` is where the buyer bought it (a shop's name or a listing URL, checked
+        by `ledger.service.wherebought.clean_where`).
 
         Raises:
             GS1Error: a malformed GTIN or serial.
-            ValidationError: an unknown reason, too long a text, too large a photo.
+            ValidationError: an unknown reason, too long a text, too large a photo, a
+                "where bought" too long or holding control characters.
             PhotoError: a photo that is not a decodable image of sensible size.
             ReportQuotaError: the client's or the unit's reports of the day are spent.
         """
@@ -134,6 +139,7 @@ class ReportService:
         text = (text or "").strip() or None
         if text is not None and len(text) > MAX_TEXT:
             raise ValidationError(f"the text exceeds {MAX_TEXT} characters", field="text")
+        where = clean_where(where)
         now = self._clock()
         quotas = self._quotas(unit, client, now)
         spent = self._signal_store.quota_used(self._log, quotas)
@@ -150,6 +156,7 @@ class ReportService:
             "brand": brand,
             "reason": reason,
             "text": text,
+            "where_bought": where,
             "photo": cleaned,
             "photo_type": media,
             "client": client,
@@ -324,6 +331,7 @@ def _report_json(row: dict[str, Any]) -> ReportShape:
         "brand": row["brand"],
         "reason": row["reason"],
         "text": row["text"],
+        "where": row.get("where_bought"),
         "photo": bool(row.get("has_photo", row.get("photo"))),
         "created_at": row["created_at"],
         "status": row["status"],

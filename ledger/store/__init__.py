@@ -7,6 +7,7 @@ from ledger.store import (
     console,  # noqa: F401  (registers the console tables)
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
+    webhooks,  # noqa: F401  (registers the webhook tables)
 )
 from ledger.store.console import ConsoleStore
 from ledger.store.quotas import QuotaStore
@@ -15,6 +16,7 @@ from ledger.store.repository import Store
 from ledger.store.retention import RetentionStore
 from ledger.store.salts import SaltStore
 from ledger.store.signals import SignalStore
+from ledger.store.webhooks import WebhookStore
 from ledger.store.writer import WriteTx
 
 __all__ = [
@@ -25,5 +27,6 @@ __all__ = [
     "SaltStore",
     "SignalStore",
     "Store",
+    "WebhookStore",
     "WriteTx",
 ]

@@ -50,15 +50,21 @@ class RetentionStore:
         return int(result.rowcount)
 
     def delete_contacts_before(self, log: int, created_before: str) -> int:
-        """Delete the shopper's own words and client hash from reports filed before
-        ``created_before`` (the unit, reason, status and the brand's triage stay);
-        return how many reports lost them."""
+        """Delete the shopper's own words (text, where bought) and client hash from reports
+        filed before ``created_before`` (the unit, reason, status and the brand's triage
+        stay); return how many reports lost them."""
         with self._write() as conn:
             result = conn.execute(
                 update(REPORTS)
                 .where(REPORTS.c.log == log, REPORTS.c.created_at < created_before)
-                .where(or_(REPORTS.c.text.is_not(None), REPORTS.c.client != NO_CLIENT))
-                .values(text=None, client=NO_CLIENT)
+                .where(
+                    or_(
+                        REPORTS.c.text.is_not(None),
+                        REPORTS.c.where_bought.is_not(None),
+                        REPORTS.c.client != NO_CLIENT,
+                    )
+                )
+                .values(text=None, where_bought=None, client=NO_CLIENT)
             )
         return int(result.rowcount)
 

@@ -54,6 +54,8 @@ class ReportRow(Base):
     brand: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32))
     text: Mapped[str | None] = mapped_column(Text)
+    # where the buyer bought it: a shop's name or a listing URL (ledger.service.wherebought)
+    where_bought: Mapped[str | None] = mapped_column(String(300))
     photo: Mapped[bytes | None] = mapped_column(LargeBinary)
     photo_type: Mapped[str | None] = mapped_column(String(32))
     client: Mapped[str] = mapped_column(String(32))

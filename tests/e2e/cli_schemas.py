@@ -300,6 +300,7 @@ REPORT = _object(
             ]
         },
         "text": _NULLABLE_TEXT,
+        "where": _NULLABLE_TEXT,
         "photo": {"type": "boolean"},
         "created_at": _TIME,
         "status": {"enum": ["open", "closed", "flagged"]},

@@ -39,6 +39,8 @@ def test_console_user_add_and_the_demo_logins(
     cli("console", "user", "add", "acme", "acme-triager", "--role", "admin", code=1)
     cli("console", "key", "delegate", "acme", "--as", "operator", code=2,
         error="only the brand itself")  # fmt: skip
+    delegated = cli("console", "key", "delegate", "acme", "--as", "acme", "--revoke").stdout
+    assert "(scope: flag, recall, revoke)" in delegated  # the console may revoke partners
     cli("--server", "http://127.0.0.1:9", "console", "user", "list", code=2,
         error="not through --server")  # fmt: skip
     listed = cli("console", "user", "list", "acme").stdout

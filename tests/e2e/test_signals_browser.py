@@ -99,6 +99,7 @@ def test_signal_verdicts_and_forms_in_chromium(
     reporter.goto(at("PAGE-REPORT"))
     reporter.select_option("#report-reason", "counterfeit")
     reporter.fill("#report-text", "the logo is printed crooked")
+    reporter.fill("#report-where", "Stall 12, Luohu market")  # where bought (docs/CONSOLE.md)
     photo = tmp_path / "photo.png"
     photo.write_bytes(PNG)
     reporter.set_input_files("#report-photo", str(photo))

@@ -86,6 +86,7 @@ def test_each_kind_is_deleted_after_its_period_and_the_audit_still_passes(
         "SN-1",
         "counterfeit",
         text="call me at +86 138 0000 0000",
+        where="Stall 12, Luohu market",
         photo=jpeg(),
         client="abcdabcdabcdabcdabcdabcdabcdabcd",
     )["id"]
@@ -108,7 +109,7 @@ def test_each_kind_is_deleted_after_its_period_and_the_audit_still_passes(
     assert third.contacts == 0
     row = report_row(sw, report)
     assert row["photo"] is None and row["photo_type"] is None
-    assert row["text"] and row["client"]  # the contact fields last 180 days
+    assert row["text"] and row["where_bought"] and row["client"]  # they last 180 days
     # the owner-token pseudonym stays: the owner's own rescans are still no clone signal
     owners = sw.ledger.reports._signal_store.owner_clients(sw.ledger.log, GTIN, "SN-2")
     assert len(owners) == 1 and next(iter(owners)).startswith("o")
@@ -117,7 +118,7 @@ def test_each_kind_is_deleted_after_its_period_and_the_audit_still_passes(
     fourth = sw.ledger.retention.run()
     assert fourth.contacts == 1
     row = report_row(sw, report)
-    assert row["text"] is None and row["client"] == ""
+    assert row["text"] is None and row["where_bought"] is None and row["client"] == ""
     assert (row["reason"], row["status"], row["gtin"]) == ("counterfeit", "open", GTIN)
     assert sw.ledger.retention.run().to_dict() == {k: 0 for k in fourth.to_dict()}
 
