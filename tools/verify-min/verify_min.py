@@ -236,13 +236,12 @@ def judge(
     signers, found = set(), []
     for leaf in leaves:
         ev, k = leaf.event, leaf.event["kind"]
-        if k != "claim" and k != "consume":
-            signers.add((ev["actor"], ev["time"]))
+        signers.add((ev["actor"], ev["time"]))  # every signer, by the event's own time
         if k == "commission":
             brand = keys.actors.get(ev["actor"], {})
+            gtin13 = ev["unit"]["gtin"][1:]  # under a prefix: without the indicator digit
             if brand.get("role") != "brand" or not any(
-                ev["unit"]["gtin"].lstrip("0").startswith(p) or ev["unit"]["gtin"][1:].startswith(p)
-                for p in brand.get("prefixes", [])
+                gtin13.startswith(p) for p in brand.get("prefixes", [])
             ):
                 raise RefusedError(
                     f"not-brand: entry {leaf.index} commissions outside its signer's prefixes"
@@ -305,13 +304,12 @@ def judge(
         for s, t in signers
     ):
         reasons.append("revoked-handler")
-    if revoked(u.get("custodian")) or revoked(u.get("pending")):
+    held = {u.get("custodian"), u.get("pending")} & {a for a, _ in signers}
+    if any(revoked(a) for a in held):  # only actors that signed for it (ARCHITECTURE 6)
         reasons.append("held-by-revoked")
+    reasons += [r for r in ("key-compromised", "recovered-key") if r in found]
     if u["inspection"] == "fail":
         reasons.append("inspection-failed")
-    for r in ("key-compromised", "recovered-key"):
-        if r in found:
-            reasons.append(r)
     return reasons or ["verified"], u
 
 
