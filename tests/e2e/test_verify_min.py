@@ -11,6 +11,7 @@ change the server does not follow (or the reverse) fails here.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -290,3 +291,29 @@ def test_tampered_views_are_refused(demo: dict[str, Any]) -> None:
     ):
         code, line = vmin(*args)
         assert refused(code, line), (args, line)
+
+
+#: reasons from outside the log (docs/API.md, "Signed fields and hints")
+HINTS = {"post-claim-scans", "impossible-travel", "many-scanners", "serial-probing", "reported"}
+
+
+def test_labels_are_judged_as_the_resolver_judges(demo: dict[str, Any]) -> None:
+    """Lot and expiry binding, an unsigned link, the compact signature and ignored
+    parameters (FORMAT 8.1, 8.2): the verdict the resolver gives (run last: it scans)."""
+    sold = next(s["url"] for s in demo["stories"] if s["story"].startswith("sold in the shop"))
+    plain, sig = sold.split("?s=")
+    compact = str(int.from_bytes(base64.urlsafe_b64decode(sig + "=="), "big")).zfill(155)
+    wrong_lot = plain.replace("/21/", "/10/WRONG/21/")
+    cases = {
+        plain: ("caution", ["sold", "label-unsigned"]),
+        f"{plain}?s={compact}": ("caution", ["sold"]),
+        f"{wrong_lot}?s={sig}": ("invalid", ["label-mismatch"]),
+        f"{sold}&17=991231": ("invalid", ["label-mismatch"]),
+        f"{sold}&from=singlemessage&isappinstalled=0&lang=zh-CN": ("caution", ["sold"]),
+    }
+    for url, expected in cases.items():
+        code, line = vmin("--log-key", demo["key"], url)
+        assert verdict_of(line) == expected and code == (expected[0] == "invalid"), line
+        served = httpx.get(url, headers={"Accept": "application/json"}).json()
+        codes = [r["code"] for r in served["reasons"] if r["code"] not in HINTS]
+        assert (served["verdict"], codes) == expected, url
