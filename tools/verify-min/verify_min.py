@@ -11,6 +11,7 @@ Prints one line, ``<verdict>: <reason codes> (...)`` (exit 0 for genuine and cau
 
 from __future__ import annotations
 
+import http.client
 import re
 import sys
 import urllib.error
@@ -23,40 +24,20 @@ from typing import Any
 import vmcore as c
 from vmcore import Leaf, RefusedError
 
+CUSTODY = "handoff receive inspect sell deliver return decommission pack unpack"
 SCOPES = {
     "mint": {"product.register", "commission"},
-    "custody": {
-        "handoff",
-        "receive",
-        "inspect",
-        "sell",
-        "deliver",
-        "return",
-        "decommission",
-        "pack",
-        "unpack",
-    },
+    "custody": set(CUSTODY.split()),
     "flag": {"flag"},
     "recall": {"recall"},
     "authorize": {"authorize", "authorization.revoke"},
     "console": {"product.register", "authorize", "authorization.revoke", "flag", "recall"},
 }
-OPERATOR_KINDS = {
-    "actor.register",
-    "actor.revoke",
-    "key.recover",
-    "log.upgrade",
-    "claim",
-    "consume",
-}
+OPERATOR_KINDS = set("actor.register actor.revoke key.recover log.upgrade claim consume".split())
 SELF_KINDS = {"key.rotate", "key.recover.cancel"}
-REGISTRY_KINDS = {
-    "actor.register",
-    "actor.revoke",
-    "key.rotate",
-    "key.recover",
-    "key.recover.cancel",
-}
+REGISTRY_KINDS = set(
+    "actor.register actor.revoke key.rotate key.recover key.recover.cancel".split()
+)
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6})?Z")
 
 
@@ -390,7 +371,7 @@ def fetch(url: str) -> Any:
             return c.parse_json(resp.read(8 << 20))
     except urllib.error.HTTPError as e:
         raise RefusedError(f"http: {url} answered {e.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
         raise RefusedError(f"http: {url}: {e}") from None
 
 
@@ -456,6 +437,14 @@ def registry(server: str, actor: str, key: c.LogKey) -> list[Leaf]:
                 f"chain-incomplete: actor {actor}'s registry entries are not its whole chain"
             )
     revokes = [lf.index for lf in leaves if lf.event["kind"] == "actor.revoke"]
+    removed = {k: lf.index for lf in leaves for k in lf.event.get("remove", [])} | {
+        lf.event["key"]: lf.index for lf in leaves if lf.event["kind"] == "key.recover.cancel"
+    }
+    served = {k.get("key_id"): k.get("removed_index") for k in view.get("keys", [])}
+    if any(served.get(k, i) != i for k, i in removed.items()):
+        raise RefusedError(
+            f"chain-incomplete: actor {actor}'s keys hide a removal its entries show"
+        )
     if view.get("revoked_index") != (revokes[0] if revokes else None):
         raise RefusedError(
             f"chain-incomplete: actor {actor}'s revoked_index is not what its entries say"
@@ -635,7 +624,7 @@ def main(argv: list[str]) -> int:
     except RefusedError as e:
         print(f"refused: {e}")
         return 1
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as e:
+    except Exception as e:  # anything else is malformed input too: one line, no traceback
         print(f"refused: malformed input ({type(e).__name__}: {str(e)[:80]})")
         return 1
     verdict = (
