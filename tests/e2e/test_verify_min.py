@@ -164,8 +164,8 @@ def _proof(demo: dict[str, Any]) -> bytes:
 def test_tampered_proof_files_are_refused(demo: dict[str, Any], tmp_path: Path) -> None:
     good = _proof(demo)
     path = tmp_path / "t.unit-proof"
-    # a flipped byte anywhere (a sample of 60 positions spread over the file)
-    for pos in sorted({i * len(good) // 60 for i in range(60)}):
+    # a flipped byte anywhere (30 positions spread over the file)
+    for pos in sorted({i * len(good) // 30 for i in range(30)}):
         bad = bytearray(good)
         bad[pos] ^= 0x01 if bad[pos] != ord("\n") else 0x20
         path.write_bytes(bytes(bad))
@@ -222,6 +222,12 @@ def _flip_proof(view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _flip_map(view: dict[str, Any]) -> dict[str, Any]:
+    proof = view["map_proof"]
+    view["map_proof"] = proof[:40] + ("B" if proof[40] == "A" else "A") + proof[41:]
+    return view
+
+
 def _drop(at: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def rewrite(view: dict[str, Any]) -> dict[str, Any]:
         del view["entries"][at]
@@ -245,6 +251,7 @@ def test_tampered_views_are_refused(demo: dict[str, Any]) -> None:
     sold = stories["sold in the shop (a second buyer should beware)"]
     for rewrite, why in (
         (_flip_proof, "proof-invalid"),
+        (_flip_map, "bad-map-proof"),
         (_drop(-1), "chain-incomplete"),
         (_drop(1), "chain-broken"),
         (_hide_all, "chain-incomplete"),
@@ -256,12 +263,16 @@ def test_tampered_views_are_refused(demo: dict[str, Any]) -> None:
             proxy.stop()
         assert refused(code, line) and why in line, line
     blacklisted = stories["handled by a courier later blacklisted"]
-    proxy = Proxy(demo["url"], lambda v: v, {"/v1/actors/shady-courier": _hide_revocation})
-    try:
-        code, line = vmin("--log-key", demo["key"], "--server", proxy.url, blacklisted)
-    finally:
-        proxy.stop()
-    assert refused(code, line) and "chain-incomplete" in line, line
+    for path, rewrite, why in (
+        ("/v1/actors/shady-courier", _hide_revocation, "chain-incomplete"),
+        ("/v1/actors/acme", lambda a: {**a, "registry": _flip_map(a["registry"])}, "bad-map-proof"),
+    ):
+        proxy = Proxy(demo["url"], lambda v: v, {path: rewrite})
+        try:
+            code, line = vmin("--log-key", demo["key"], "--server", proxy.url, blacklisted)
+        finally:
+            proxy.stop()
+        assert refused(code, line) and why in line, line
     # a lying verdict is not believed: recomputed from the proven chain
     proxy = Proxy(demo["url"], lambda v: {**v, "verdict": "genuine", "reasons": []})
     try:
