@@ -173,10 +173,12 @@ def build_base(
         by_role=by_role,
         entries=entries,
         failures=check_unit_chain(served, checkpoint.note, verifier_key, keys),
+        # the unit's signers and its holders: a pending recipient revoked before it
+        # signed anything still holds the unit (held-by-revoked)
         signers={
-            leaf.signed.event.actor: actors[leaf.signed.event.actor]
-            for leaf in leaves
-            if leaf.signed.event.actor in actors
+            a: actors[a]
+            for a in {leaf.signed.event.actor for leaf in leaves} | _holders(unit)
+            if a in actors
         },
         inspections=[
             e.result for e in (leaf.signed.event for leaf in leaves) if isinstance(e, Inspect)
@@ -290,6 +292,11 @@ def _empty_view() -> LogViewShape:
         "map_proof": None,
         "versions": None,
     }
+
+
+def _holders(unit: UnitRecord | None) -> set[str]:
+    """The unit's custodian and pending recipient (none for an unknown unit)."""
+    return {a for a in (unit.custodian, unit.pending) if a} if unit is not None else set()
 
 
 def _unit_actors(unit: UnitRecord | None) -> set[str]:

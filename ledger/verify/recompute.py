@@ -201,7 +201,8 @@ def recompute(
     """
     unit, broken = replay(chain, actors, switch)
     events = [leaf.signed.event for _, leaf in chain]
-    signers = {e.actor: actors[e.actor] for e in events if e.actor in actors}
+    holders = {a for a in (unit.custodian, unit.pending) if a} if unit is not None else set()
+    signers = {a: actors[a] for a in {e.actor for e in events} | holders if a in actors}
     inspections = [e.result for e in events if isinstance(e, Inspect)]
     handled = [(leaf.signed.event.actor, leaf.received) for _, leaf in chain]
     used = (

@@ -265,6 +265,7 @@ def _blacklist(
         a.id
         for a in signers.values()
         if a.revoked_index is not None
+        and (a.id in times or not handled)  # a holder that signed nothing handled nothing
         and (
             a.revoked_since is None
             or any(parse_time(t) >= parse_time(a.revoked_since) for t in times.get(a.id, ()))

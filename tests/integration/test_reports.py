@@ -179,6 +179,27 @@ def test_the_blacklist_cautions_units_held_or_handled_after_since(sw: SignalWorl
     assert late["reasons"][0]["evidence"] == {"actors": ["ship"], "since": {"ship": since}}
 
 
+def test_a_pending_recipient_revoked_before_it_signed_anything_still_holds_the_unit(
+    sw: SignalWorld,
+) -> None:
+    sw.sign(
+        1, "actor.register", "operator", subject="ship", role="courier", name="Ship",
+        keys=[public_b64(4)],
+    )  # fmt: skip
+    sw.sign(
+        2, "authorize", "acme", partner="ship", role="courier", gtins=[GTIN], prefixes=[],
+        not_before="2026-01-01T00:00:00Z", not_after="2036-01-01T00:00:00Z",
+    )  # fmt: skip
+    sw.mint("PENDING")
+    unit = {"gtin": GTIN, "serial": "PENDING"}
+    head = sw.ledger.state().units[(GTIN, "PENDING")].head
+    sw.sign(2, "handoff", "acme", unit=unit, prev=head, to="ship")  # never received
+    sw.sign(1, "actor.revoke", "operator", subject="ship", reason="relabelling")
+    view = sw.view("PENDING")
+    assert (view["verdict"], sw.codes_of(view)) == ("caution", ["held-by-revoked"])
+    assert view["reasons"][0]["evidence"] == {"actors": ["ship"]}
+
+
 def test_a_revoked_handler_cannot_backdate_its_way_out_of_since(sw: SignalWorld) -> None:
     """``since`` is compared with the log's receive time, which the courier cannot set,
     not with the event's own ``time``, which it signs itself."""

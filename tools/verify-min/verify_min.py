@@ -217,7 +217,7 @@ def judge(
     signers, found = set(), []
     for leaf in leaves:
         ev, k = leaf.event, leaf.event["kind"]
-        signers.add((ev["actor"], ev["time"]))  # every signer, by the event's own time
+        signers.add((ev["actor"], leaf.received))  # every signer, by the log's receive time
         if k == "commission":
             brand = keys.actors.get(ev["actor"], {})
             gtin13 = ev["unit"]["gtin"][1:]  # under a prefix: without the indicator digit
@@ -285,8 +285,8 @@ def judge(
         for s, t in signers
     ):
         reasons.append("revoked-handler")
-    held = {u.get("custodian"), u.get("pending")} & {a for a, _ in signers}
-    if any(revoked(a) for a in held):  # only actors that signed for it (ARCHITECTURE 6)
+    held = {u.get("custodian"), u.get("pending")} - {None}
+    if any(revoked(a) for a in held):  # signed for it or not (ARCHITECTURE 6)
         reasons.append("held-by-revoked")
     reasons += [r for r in ("key-compromised", "recovered-key") if r in found]
     if u["inspection"] == "fail":
