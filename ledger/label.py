@@ -39,8 +39,9 @@ What it does not do: no QR rendering (``qr/``), no I/O, no clock reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ledger import crypto
 from ledger.codec import b64url_decode, b64url_encode
@@ -53,6 +54,7 @@ from ledger.errors import (
     SignatureError,
 )
 from ledger.gs1 import DigitalLink, UnitId, format_digital_link, parse_digital_link
+from ledger.vocab import LabelState
 
 SIGNATURE_PARAM = "s"
 #: The longest base URL (scheme, host, optional path prefix, no trailing slash) of a
@@ -270,6 +272,43 @@ def check_binding(scanned: ScannedLabel, lot: str | None, expiry: str | None) ->
                 + (repr(recorded) if recorded is not None else f"no {field}"),
                 field=field,
             )
+
+
+def scanned_state(
+    scanned: ScannedLabel | None,
+    signature: str | None,
+    signed_by_brand: Callable[[str], bool],
+    commission: tuple[str | None, str | None] | None,
+) -> tuple[LabelState, dict[str, Any]]:
+    """The state of a label and the evidence of its reason, the same for the resolver
+    and for a client that checks a scanned URL (first match wins): a signature that
+    ``signed_by_brand`` refuses (``invalid``), a lot or expiry that is not the
+    ``commission``'s (lot, expiry) (``mismatch``), a label scanned without a signature
+    (``unsigned``), a good signature (``valid``); no label at all (``absent``).
+
+    ``scanned`` is the label of a scanned URI (None: an API query naming ``signature``
+    alone, which is never ``unsigned`` nor a mismatch); ``commission`` None: the log has
+    no such unit.
+    """
+    if scanned is not None:
+        signature = scanned.signature
+    if signature is None and scanned is None:
+        return LabelState.ABSENT, {}
+    if commission is None:
+        return LabelState.INVALID if signature is not None else LabelState.ABSENT, {}
+    if signature is not None and not signed_by_brand(signature):
+        return LabelState.INVALID, {}
+    if scanned is not None:
+        try:
+            check_binding(scanned, *commission)
+        except LabelMismatchError as e:
+            field = e.field or "lot"
+            shown = scanned.lot if field == "lot" else scanned.expiry
+            recorded = commission[0] if field == "lot" else commission[1]
+            return LabelState.MISMATCH, {"field": field, "label": shown, "unit": recorded}
+        if signature is None:
+            return LabelState.UNSIGNED, {"signed": False}
+    return LabelState.VALID, {}
 
 
 #: ``verify_label``'s default: the unit's commission is not known to the caller

@@ -21,12 +21,27 @@ from cli.backends import Backend, connect
 from cli.common import UsageError, emit, parse_unit, safe
 
 if TYPE_CHECKING:  # the rules load with the command, not with every `provenance` call
+    from ledger.label import ScannedLabel
     from ledger.rules.state import ActorRecord, KeyRecord
     from ledger.verify.recompute import Switch
 
 app = typer.Typer()
 
 _COLOURS = {"genuine": "green", "caution": "yellow", "unknown": "red", "invalid": "red"}
+
+
+def _scanned(text: str) -> ScannedLabel | None:
+    """The label of a scanned URL (its ``s``, lot and expiry), judged as the resolver
+    judges it; None for ``GTIN/SERIAL``, a query about the unit with no label.
+
+    Raises:
+        GS1Error: ``s`` appears twice.
+    """
+    if "://" not in text:
+        return None
+    from ledger import gs1, label
+
+    return label.ScannedLabel.from_link(gs1.parse_digital_link(text))
 
 
 def _facts(
@@ -160,6 +175,7 @@ def verify(
     if unit is None:
         raise UsageError("name a unit (GTIN/SERIAL or a URL), or give --proof FILE")
     unit_id, signature = parse_unit(unit)
+    scanned = _scanned(unit)
     store = connect()
     try:
         view = store.unit(unit_id.gtin, unit_id.serial, signature)
@@ -177,6 +193,7 @@ def verify(
             owned.get(brand, []) if brand else [],
             records,
             unit=unit_id,
+            scanned=scanned,
         )
     finally:
         store.close()

@@ -308,30 +308,10 @@ def _unit_actors(unit: UnitRecord | None) -> set[str]:
 def _label_state(
     base: UnitBase, signature: str | None, scanned: ScannedLabel | None = None
 ) -> tuple[LabelState, dict[str, Any]]:
-    """The scanned label's state and the evidence of its reason (first match wins):
-    a signature that does not verify (``invalid``), a lot or expiry that is not the
-    commission's (``mismatch``), a label scanned without a signature (``unsigned``),
-    a good signature (``valid``); no label at all (``absent``)."""
+    """The scanned label's state and the evidence of its reason (`label.scanned_state`)."""
     unit = base.record
-    if scanned is not None:
-        signature = scanned.signature
-    if signature is None and scanned is None:
-        return LabelState.ABSENT, {}
-    if unit is None:
-        return LabelState.INVALID if signature is not None else LabelState.ABSENT, {}
-    if signature is not None and not _signed_by_brand(base, signature):
-        return LabelState.INVALID, {}
-    if scanned is not None:
-        try:
-            label.check_binding(scanned, unit.lot, unit.expiry)
-        except LedgerError as e:
-            field = e.field or "lot"
-            shown = scanned.lot if field == "lot" else scanned.expiry
-            recorded = unit.lot if field == "lot" else unit.expiry
-            return LabelState.MISMATCH, {"field": field, "label": shown, "unit": recorded}
-        if signature is None:
-            return LabelState.UNSIGNED, {"signed": False}
-    return LabelState.VALID, {}
+    commission = (unit.lot, unit.expiry) if unit is not None else None
+    return label.scanned_state(scanned, signature, lambda s: _signed_by_brand(base, s), commission)
 
 
 def _label_keys(

@@ -180,6 +180,7 @@ def recompute(
     actors: Mapping[str, ActorRecord],
     *,
     label: LabelState = LabelState.ABSENT,
+    label_evidence: Mapping[str, Any] | None = None,
     failures: Sequence[Reason] = (),
     keys: Mapping[str, KeyRecord] | None = None,
     switch: Switch,
@@ -191,6 +192,8 @@ def recompute(
         actors: the facts the client holds of the actors (signers and recipients);
             an actor missing here is replayed as registered, with no role.
         label: the state of the scanned label's brand signature, as the client checked it.
+        label_evidence: what a ``mismatch`` or ``unsigned`` label showed (its reason's
+            evidence, `ledger.label.scanned_state`).
         failures: what the client's proof and signature checks found (the verdict is
             then ``invalid`` with them).
         keys: the records of the keys that signed the chain, when the client holds them
@@ -210,7 +213,16 @@ def recompute(
         if keys
         else []
     )
-    verdict, reasons = judge(unit, signers, [*failures, *broken], label, inspections, handled, used)
+    verdict, reasons = judge(
+        unit,
+        signers,
+        [*failures, *broken],
+        label,
+        inspections,
+        handled,
+        used,
+        label_evidence=label_evidence,
+    )
     return Recomputed(verdict, reasons, unit)
 
 

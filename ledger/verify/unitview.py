@@ -97,6 +97,7 @@ def verify_unit_view(
     brand_keys: Sequence[str] = (),
     keys: Mapping[str, KeyRecord] | None = None,
     unit: UnitId | None = None,
+    scanned: label.ScannedLabel | None = None,
 ) -> UnitViewCheck:
     """Re-check every entry, proof and signature of a served unit view, then compute
     its verdict again from the proven chain.
@@ -119,6 +120,10 @@ def verify_unit_view(
             the entries are its whole chain, or that it does not exist
             (ledger.verify.complete); a view that leaves entries out, or answers
             ``unknown`` for a unit the log holds, is ``invalid`` (``chain-incomplete``).
+        scanned: the label of a scanned URL (its ``s``, lot and expiry): judged as the
+            resolver judges it (`label.scanned_state`): a lot or expiry that is not the
+            proven commission's is ``invalid`` (``label-mismatch``), no ``s`` a caution
+            (``label-unsigned``).
 
     Returns:
         ``invalid`` with one reason per failed check, else the recomputed verdict and
@@ -175,9 +180,18 @@ def verify_unit_view(
     origin = checkpoint.split("\n", 1)[0] if isinstance(checkpoint, str) and served else None
     chain = [(s.index, Leaf.from_bytes(s.leaf, origin)) for s in served]
     facts = dict(actors or {})
-    state = _label(chain, label_signature, brand_keys or _commission_key(chain, public_keys))
+    state, evidence = _label(
+        chain, label_signature, brand_keys or _commission_key(chain, public_keys), scanned
+    )
     # no entry (an unknown unit): nothing is replayed, under any switch
-    result = recompute(chain, facts, label=state, keys=keys, switch=switch or Switch(0, 0))
+    result = recompute(
+        chain,
+        facts,
+        label=state,
+        label_evidence=evidence,
+        keys=keys,
+        switch=switch or Switch(0, 0),
+    )
     reasons = [r.to_dict() for r in result.reasons]
     return UnitViewCheck(
         str(result.verdict), reasons, (), len(served), said, given, switch, complete_at
@@ -252,19 +266,30 @@ def _commission_key(chain: list[tuple[int, Leaf]], public_keys: Mapping[str, str
     return [found] if found else []
 
 
-def _label(chain: list[tuple[int, Leaf]], signature: str | None, keys: Sequence[str]) -> LabelState:
-    """The scanned label's state: its signature checked against the brand's ``keys``."""
-    if signature is None or not chain:
-        return LabelState.ABSENT
-    unit = getattr(chain[0][1].signed.event, "unit", None)
-    if not isinstance(unit, UnitId):
-        return LabelState.INVALID
-    try:
-        public = [crypto.public_key_from_b64(k) for k in keys]
-        label.verify_label_signature(unit, signature, public)
-    except LedgerError:
-        return LabelState.INVALID
-    return LabelState.VALID
+def _label(
+    chain: list[tuple[int, Leaf]],
+    signature: str | None,
+    keys: Sequence[str],
+    scanned: label.ScannedLabel | None = None,
+) -> tuple[LabelState, dict[str, Any]]:
+    """The scanned label's state and its reason's evidence (`label.scanned_state`): its
+    signature checked against the brand's ``keys``, its lot and expiry against the
+    proven commission (the chain's first event)."""
+    first = chain[0][1].signed.event if chain else None
+    unit = getattr(first, "unit", None)
+    commission = (getattr(first, "lot", None), getattr(first, "expiry", None)) if chain else None
+
+    def signed(signature: str) -> bool:
+        if not isinstance(unit, UnitId):
+            return False
+        try:
+            public = [crypto.public_key_from_b64(k) for k in keys]
+            label.verify_label_signature(unit, signature, public)
+        except LedgerError:
+            return False
+        return True
+
+    return label.scanned_state(scanned, signature, signed, commission)
 
 
 def _served(item: Mapping[str, Any]) -> ServedEntry:

@@ -328,3 +328,8 @@ def test_labels_are_judged_as_the_resolver_judges(demo: dict[str, Any]) -> None:
         served = httpx.get(url, headers={"Accept": "application/json"}).json()
         codes = [r["code"] for r in served["reasons"] if r["code"] not in HINTS]
         assert (served["verdict"], codes) == expected, url
+        theirs, _ = cli(
+            "--server", demo["url"], "verify", url, "--log-key", demo["key"],
+            home=demo["home"], code=1 if expected[0] == "invalid" else 0,
+        )  # fmt: skip
+        assert (theirs["verdict"], [r["code"] for r in theirs["reasons"]]) == expected, url
