@@ -23,6 +23,7 @@ from api import apidocs, problems
 from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
+from api.console import catalog as console_catalog
 from api.console import routes as console_routes
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
@@ -39,6 +40,7 @@ from api.routers import (
     log,
     ops,
     partners,
+    products,
     proofs,
     reports,
     resolver,
@@ -66,6 +68,7 @@ ROUTERS = (
     partners,
     ops,
     epcis,
+    products,
 )
 #: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
 LOG_SCOPED = (entries, log, proofs, actors, partners)
@@ -176,6 +179,7 @@ def create_app(
         app.include_router(module.router)
     resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     app.include_router(console_routes.router)
+    app.include_router(console_catalog.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app

@@ -34,7 +34,8 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 #: what each (kind, role) may do beyond looking
 PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
-    ("brand", "admin"): frozenset({"triage", "confirm", "recall", "users"}),
+    # catalog: upload product pictures, void print batches (docs/CONSOLE.md)
+    ("brand", "admin"): frozenset({"triage", "confirm", "recall", "users", "catalog"}),
     ("brand", "triager"): frozenset({"triage", "confirm"}),
     ("brand", "analyst"): frozenset(),
     ("operator", "admin"): frozenset({"triage", "users"}),
@@ -79,7 +80,7 @@ class Staff:
 
     def may(self, action: str) -> bool:
         """True if the role allows ``action`` (``triage``, ``confirm``, ``recall``,
-        ``users``); every role may look at its organisation's data."""
+        ``users``, ``catalog``); every role may look at its organisation's data."""
         return action in PERMISSIONS.get((self.kind, self.role), frozenset())
 
     @property

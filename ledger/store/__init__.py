@@ -4,10 +4,12 @@
 """
 
 from ledger.store import (
+    catalog,  # noqa: F401  (registers the picture and print batch tables)
     console,  # noqa: F401  (registers the console tables)
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
 )
+from ledger.store.catalog import CatalogStore
 from ledger.store.console import ConsoleStore
 from ledger.store.quotas import QuotaStore
 from ledger.store.replicas import ReplicaStatus
@@ -18,6 +20,7 @@ from ledger.store.signals import SignalStore
 from ledger.store.writer import WriteTx
 
 __all__ = [
+    "CatalogStore",
     "ConsoleStore",
     "QuotaStore",
     "ReplicaStatus",
