@@ -66,14 +66,14 @@ async def upload_image(request: Request) -> Response:
         return _to_login()
     try:
         guard(request).check_origin(request)  # before the body is parsed
-        form = await request.form(max_files=1, max_fields=4)
-        session.check_form(request, form.get(session.FIELD), staff)
-        console = session.service(request)
-        console.require(staff, "catalog")
-        gtin, upload = str(form.get("gtin") or "").strip()[:14], form.get("image")
-        if not isinstance(upload, UploadFile):
-            raise ValidationError("choose a picture to upload", field="image")
-        data = await upload.read(MAX_UPLOAD + 1)
+        async with request.form(max_files=1, max_fields=4) as form:  # closes the file
+            session.check_form(request, form.get(session.FIELD), staff)
+            console = session.service(request)
+            console.require(staff, "catalog")
+            gtin, upload = str(form.get("gtin") or "").strip()[:14], form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise ValidationError("choose a picture to upload", field="image")
+            data = await upload.read(MAX_UPLOAD + 1)
         images = images_of(console.ledger)
         now = console.ledger.now()
         stored = await run_in_threadpool(images.upload, staff.org, gtin, data, now)
