@@ -48,15 +48,16 @@ def reencode(
     max_pixels: int = MAX_PIXELS,
     *,
     max_side: int = MAX_SIDE,
-    max_stored: int = MAX_STORED,
+    max_stored: int | None = None,
 ) -> tuple[bytes, str]:
     """The photo as bare pixels in a new JPEG (or PNG, if it has transparency) with no
-    metadata at all, at most ``max_side`` pixels a side, and its media type.
+    metadata at all, at most ``max_side`` pixels a side, and its media type. A PNG over
+    ``max_stored`` bytes (default `MAX_STORED`) is flattened to a JPEG.
 
     Raises:
         PhotoError: not a decodable JPEG, PNG or WebP image; more than ``max_pixels``
-            pixels declared (a decompression bomb); a truncated file; re-encoded, still
-            more than ``max_stored`` bytes.
+            pixels declared (a decompression bomb); a truncated file; when
+            ``max_stored`` is given, still more than that many bytes re-encoded.
     """
     try:
         with warnings.catch_warnings():
@@ -84,8 +85,8 @@ def reencode(
                 # converted: each later step copies only the small image
                 pixels.thumbnail((max_side, max_side))
                 upright = ImageOps.exif_transpose(pixels)
-                out, media = _encode(_bare(upright, alpha), max_stored)
-                if len(out) > max_stored:
+                out, media = _encode(_bare(upright, alpha), max_stored or MAX_STORED)
+                if max_stored is not None and len(out) > max_stored:
                     raise PhotoError(
                         f"the photo re-encoded takes {len(out):,} bytes; "
                         f"the limit is {max_stored:,} bytes"
@@ -115,7 +116,7 @@ def _bare(image: Image.Image, alpha: bool) -> Image.Image:
     return Image.frombytes(converted.mode, converted.size, converted.tobytes())
 
 
-def _encode(image: Image.Image, max_stored: int = MAX_STORED) -> tuple[bytes, str]:
+def _encode(image: Image.Image, max_stored: int) -> tuple[bytes, str]:
     """JPEG, or PNG for transparency unless that PNG would exceed ``max_stored`` (a lossy
     WebP with alpha can grow eightfold as a PNG): then flattened on white as a JPEG."""
     if image.mode == "RGBA":
