@@ -143,6 +143,29 @@ def test_a_picture_uploaded_signed_and_shown_to_the_shopper(
         phone.screenshot(path=str(SHOTS / f"product-image-{lang}.png"), full_page=True)
 
 
+def test_a_batch_reprinted_from_its_unit_list_with_the_brands_key(
+    browser: Any, home: dict[str, Any], tmp_path: Path
+) -> None:
+    page = _signed_in(browser, home, "en")
+    page.goto(f"{home['base']}/console/batches")
+    row = page.locator("#batches tbody tr", has_text="L-RECALL")
+    href = row.locator("a[download]").get_attribute("href")
+    units = page.request.get(f"{home['base']}{href}").text()
+    assert units.splitlines() == [f"{SHOE}/SN-{n:06d}" for n in range(31, 36)]
+    listed = tmp_path / "units.txt"
+    listed.write_text(units, encoding="utf-8")
+    out = tmp_path / "reprint"
+    done = _cli(home, "label", "--units-file", str(listed), "--lot", "L-RECALL",
+                "--product-name", "Acme Runner 42", "--out", str(out))  # fmt: skip
+    assert len(done["uris"]) == 5 and all("?s=" in u for u in done["uris"])
+    assert (out / "outer-labels.pdf").read_bytes().startswith(b"%PDF")
+    # the reprinted labels verify as the brand's on the shopper's page
+    phone = browser.new_context(viewport=PHONE, locale="en-US").new_page()
+    phone.goto(done["uris"][0])
+    assert "SN-000031" in phone.inner_text("body")
+    assert "The brand's signature on this label checks out" in phone.inner_text("body")
+
+
 def test_a_voided_batch_reads_as_voided_on_the_shoppers_page(
     browser: Any, home: dict[str, Any]
 ) -> None:

@@ -255,3 +255,21 @@ def test_an_unknown_batch_is_not_found(sw: SignalWorld, console: ConsoleService)
     admin = login(console, "acme", "acme-admin", "admin")
     with pytest.raises(NotFoundError):
         PrintBatches(sw.ledger, console).batch(admin, 999)
+
+
+def test_a_label_signed_by_the_console_key_does_not_verify(
+    sw: SignalWorld, console: ConsoleService
+) -> None:
+    """The operator's server holds the console key: were its signature a label's, the
+    server could print valid labels for any unit of the brand."""
+    from ledger import label
+    from ledger.gs1 import UnitId
+
+    sw.mint("SN-L")
+    console.delegate_key("acme", key(2))
+    unit = UnitId(gtin=GTIN, serial="SN-L")
+    genuine = label.sign_label(unit, key(2))
+    assert sw.ledger.unit_view(GTIN, "SN-L", genuine)["unit"]["label"] == "valid"
+    forged = label.sign_label(unit, console._console_signer("acme"))
+    view = sw.ledger.unit_view(GTIN, "SN-L", forged)
+    assert view["verdict"] == "invalid" and view["unit"]["label"] == "invalid"
