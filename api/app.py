@@ -23,6 +23,7 @@ from api import apidocs, problems
 from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
+from api.console import catalog as console_catalog
 from api.console import hooks_worker
 from api.console import routes as console_routes
 from api.console import settings as console_settings
@@ -41,6 +42,7 @@ from api.routers import (
     log,
     ops,
     partners,
+    products,
     proofs,
     reports,
     resolver,
@@ -70,6 +72,7 @@ ROUTERS = (
     partners,
     ops,
     epcis,
+    products,
 )
 #: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
 LOG_SCOPED = (entries, log, proofs, actors, partners)
@@ -185,6 +188,7 @@ def create_app(
     resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     app.include_router(console_routes.router)
     app.include_router(console_settings.router)
+    app.include_router(console_catalog.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app

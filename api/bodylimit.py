@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PayloadTooLargeError, problem
 from ledger.errors import LedgerError
+from ledger.service.catalog import MAX_UPLOAD
 from ledger.service.reports import MAX_PHOTO
 from ledger.service.settings import Settings
 
@@ -38,6 +39,8 @@ REPORT_BODY: Final = MAX_PHOTO * 4 // 3 + 64 * 1024
 CLAIM_BODY: Final = 8 * 1024
 #: a witness cosignature: a checkpoint note and a consistency proof
 COSIGNATURE_BODY: Final = 64 * 1024
+#: a product picture uploaded in the console, as one multipart part, plus fields
+IMAGE_BODY: Final = MAX_UPLOAD + 64 * 1024
 MAX_HEADERS: Final = 100
 MAX_HEADER_BYTES: Final = 32 * 1024
 
@@ -66,6 +69,8 @@ def route_limits(settings: Settings) -> Limits:
         ("POST", re.compile(r"/v1/entries:batch"), settings.max_batch_bytes),
         ("POST", re.compile(r"/v1/epcis/capture"), settings.max_batch_bytes),
         ("POST", re.compile(r"/v1/checkpoint/cosignatures"), COSIGNATURE_BODY),
+        ("POST", re.compile(r"/console/products/image"), IMAGE_BODY),
+        ("POST", re.compile(r"/v1/products/[^/]+/image"), IMAGE_BODY),
     ]
     default = settings.max_event_bytes
 

@@ -116,6 +116,75 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.title": ("Audit trail", "操作日志"),
     "user": ("User", "用户"),
     "target": ("Target", "操作对象"),
+    # products and print batches (api/console/catalog.py)
+    "nav.products": ("Products", "商品"),
+    "nav.batches": ("Print batches", "印刷批次"),
+    "products.title": ("Products", "商品目录"),
+    "products.none": ("No products registered yet.", "尚未登记任何商品。"),
+    "name_en": ("Name (English)", "英文名称"),
+    "name_zh": ("Name (Chinese)", "中文名称"),
+    "picture": ("Picture", "商品图片"),
+    "support": ("Support contact", "客服联系方式"),
+    "minted": ("Units minted", "已赋码数量"),
+    "picture.none": ("none", "无"),
+    "picture.bad": (
+        "The stored picture is not the one your brand signed: it is not shown to shoppers.",
+        "服务器上存储的图片与品牌签名的不一致，不会向消费者展示。",
+    ),
+    "picture.alt": ("Picture of {name}", "{name} 的商品图片"),
+    "upload": ("Upload picture", "上传图片"),
+    "upload.file": ("Picture (JPEG, PNG or WebP)", "图片（JPEG、PNG 或 WebP）"),
+    "upload.new": ("Picture for a new GTIN", "为新 GTIN 上传图片"),
+    "products.signing": (
+        "Names, the support contact and the picture are signed by your brand's own key"
+        " (product.register), never by the console: the server cannot change what"
+        " shoppers see. Upload a picture here, then sign it with the command shown.",
+        "商品名称、客服联系方式和图片均由品牌自己的密钥签名（product.register），"
+        "控制台无权签名，服务器因此无法篡改消费者看到的内容。请先在此上传图片，"
+        "再用下方显示的命令签名。",
+    ),
+    "uploaded.title": ("Picture stored", "图片已保存"),
+    "uploaded.what": (
+        "Re-encoded without metadata: {width} × {height} pixels, {bytes} bytes."
+        " Its SHA-256, which your brand signs:",
+        "已重新编码并去除元数据：{width} × {height} 像素，{bytes} 字节。品牌需签名的 SHA-256 值：",
+    ),
+    "uploaded.sign": (
+        "Shoppers see it once your brand signs it. Run, with your brand's key:",
+        "品牌签名后消费者才能看到。请使用品牌密钥运行：",
+    ),
+    "batches.title": ("Print batches", "印刷批次"),
+    "batches.none": ("No units minted yet.", "尚未赋码任何单品。"),
+    "batches.what": (
+        "A batch is one mint run: the units of one GTIN, lot and expiry commissioned"
+        " within 10 minutes of each other.",
+        "一个批次即一次赋码：同一 GTIN、批号和有效期、且相邻两次赋码间隔不超过 10 分钟的单品。",
+    ),
+    "batch": ("Batch", "批次"),
+    "expiry": ("Expiry", "有效期"),
+    "units": ("Units", "单品数"),
+    "serials": ("Serials", "序列号范围"),
+    "printed": ("Minted", "赋码时间"),
+    "batch.active": ("active", "有效"),
+    "batch.voided": ("voided", "已作废"),
+    "batch.recalled": ("recalled", "已召回"),
+    "batch.recalled_n": ("{n} of {m} recalled", "已召回 {n}/{m}"),
+    "reprint": ("Reprint outer labels", "补印外标签"),
+    "reprint.list": ("Unit list", "单品清单"),
+    "reprint.how": (
+        "Outer labels carry your brand's signature, which only your brand's key makes:"
+        " download the unit list and run",
+        "外标签带有品牌签名，只能由品牌密钥生成：请下载单品清单并运行",
+    ),
+    "void": ("Void batch", "作废批次"),
+    "void.note": ("Why (kept in the audit trail)", "作废原因（记入操作日志）"),
+    "void.what": (
+        "Voiding recalls every unit of the batch in the log, signed by your console key"
+        " with the reason \u201cvoided print batch\u201d; the shopper's page then says so.",
+        "作废会在日志中召回该批次的全部单品，由控制台密钥签名，原因为"
+        "\u201cvoided print batch\u201d，消费者扫码页面会随之显示。",
+    ),
+    "done.void": ("Voided: {n} units recalled.", "已作废：召回 {n} 件单品。"),
 }
 
 MESSAGES.update(HOOK_MESSAGES)  # the settings page, the partner revoke (api.console.settings)

@@ -170,6 +170,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "正常情况下不会出现这种问题，记录可能已被篡改。",
     ),
     "reason": ("Reason: {text}", "原因：{text}"),
+    # a recall whose reason is ledger.service.batches.VOID_REASON (docs/CONSOLE.md)
+    "reason.voided": (
+        "The brand voided the print batch of this label: it should not be in use.",
+        "品牌方已作废该标签所属的印刷批次：此标签不应在市面上使用。",
+    ),
     "note": ("Note: {text}", "备注：{text}"),
     # the scan message (docs/SIGNALS.md, "Scans and clone signals"), word for word
     "scans": (

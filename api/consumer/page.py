@@ -59,6 +59,7 @@ def render_unit_page(
     switch_href: str,
     now: datetime,
     csrf_token: str = "",
+    image: tuple[str, int, int] | None = None,
 ) -> str:
     """Render the unit view as the consumer page (a full HTML document).
 
@@ -69,6 +70,9 @@ def render_unit_page(
         switch_href: the URL of this page in the other language.
         now: the time of the check, shown in the footer and used to judge the expiry.
         csrf_token: the forms' CSRF token (api/csrf.py), sent back in their ``csrf`` field.
+        image: (URL, width, height) of the product's picture, given only when its
+            stored bytes are the ones its brand signed (ledger.service.catalog); never
+            shown on a forged label's page.
 
     Raises:
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
@@ -112,6 +116,7 @@ def render_unit_page(
         "typed_code": "",
         "help_href": f"/how-to-check?lang={lang}",
         "retailers": _retailers_link(unit, lang),
+        "image": _picture(image, product) if image and unit and not head.forged else None,
     }
     return environment().get_template("unit.html").render(context)
 
@@ -125,6 +130,20 @@ def _retailers_link(unit: Mapping[str, Any] | None, lang: str) -> tuple[str, str
         return None
     name = plain(brand.get("name") or brand_id)
     return f"/v1/brands/{brand_id}/retailers?lang={lang}", text(lang, "retailers.link", brand=name)
+
+
+#: the widest a product picture is drawn on the page (CSS pixels; a 390 px phone)
+PICTURE_WIDTH = 320
+
+
+def _picture(image: tuple[str, int, int], alt: str) -> dict[str, Any] | None:
+    """The product picture's ``<img>`` attributes: a local URL only, drawn at most
+    `PICTURE_WIDTH` wide with its aspect kept (no layout shift, no stylesheet change)."""
+    href, width, height = image
+    if not is_local(href) or width < 1 or height < 1:
+        return None
+    shown = min(width, PICTURE_WIDTH)
+    return {"src": href, "width": shown, "height": round(height * shown / width), "alt": alt}
 
 
 def _obj(value: object) -> Mapping[str, Any]:

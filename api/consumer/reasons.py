@@ -13,6 +13,7 @@ from api.consumer.page_signals import SHOWN_ANYWAY, SIGNAL_CODES, signal_text
 from api.consumer.places import plain
 from ledger.errors import LedgerError
 from ledger.events import parse_time
+from ledger.service.batches import VOID_REASON
 
 __all__ = ["TAMPER", "Line", "reason_line", "reason_lines", "reason_words"]
 
@@ -90,6 +91,8 @@ def reason_line(
     if code in ("sold", "claimed", "recalled", "decommissioned", "label-invalid"):
         kind = {"recalled": "recall", "decommissioned": "decommission"}.get(code, "")
         detail = _latest(entries, kind, "reason", lang) if kind else ""
+        if kind == "recall" and detail == text(lang, "reason", text=VOID_REASON):
+            detail = text(lang, "reason.voided")  # the console voided its print batch
         tone = "bad" if code in ("recalled", "label-invalid") else ""
         return Line(text(lang, f"r.{code}"), text(lang, f"r.{code}.why"), detail, tone)
     return Line(plain(code or "?"), plain(reason.get("message") or ""))  # newer than this page

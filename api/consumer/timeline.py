@@ -16,6 +16,7 @@ from api.consumer.i18n import format_moment, text
 from api.consumer.places import place_name, plain
 from ledger.errors import LedgerError
 from ledger.events import parse_time
+from ledger.service.batches import VOID_REASON
 
 __all__ = ["ROLES", "Step", "moment", "names_of", "step", "who"]
 
@@ -104,7 +105,9 @@ def step(entry: Mapping[str, Any], names: Mapping[str, str], lang: str) -> Step:
     verb, tone = _verb(kind, event, actor, to, lang)
     notes = []
     for name, key in (("reason", "reason"), ("note", "note")):
-        if event.get(name):
+        if kind == "recall" and name == "reason" and event.get(name) == VOID_REASON:
+            notes.append(text(lang, "reason.voided"))  # the console voided its print batch
+        elif event.get(name):
             notes.append(text(lang, key, text=plain(event[name])))
     if kind == "flag" and event.get("code"):
         notes.insert(0, text(lang, "reason", text=plain(event["code"])))

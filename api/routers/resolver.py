@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from api import viewjson
@@ -29,7 +30,7 @@ from api.consumer.claim_page import claim_form, render_claim_page
 from api.consumer.i18n import EN, ZH, chinese
 from api.consumer.page import choose_language, reason_words, render_unit_page
 from api.consumer.page_signals import localise
-from api.context import ctx, owner_cookie
+from api.context import Context, ctx, owner_cookie
 from api.csrf import guard
 from api.params import CSET82_PATTERN, Gtin, Serial, Signature
 from api.routers import epcis
@@ -37,6 +38,7 @@ from api.schemas import UnitView, problems
 from ledger import gs1
 from ledger.errors import GS1Error
 from ledger.label import ScannedLabel
+from ledger.service.catalog import images_of
 
 router = APIRouter(tags=["units"])
 
@@ -212,10 +214,36 @@ async def _resolve(request: Request) -> Response:
         limit = (policy.max_failures, policy.lockout)
         html = render_claim_page(form, lang, csrf_token=token, switch_href=switch, limit=limit)
     else:
+        image = await _picture(context, view)
         html = render_unit_page(
-            view, lang, path=raw, switch_href=switch, now=datetime.now(UTC), csrf_token=token
+            view,
+            lang,
+            path=raw,
+            switch_href=switch,
+            now=datetime.now(UTC),
+            csrf_token=token,
+            image=image,
         )
     response = HTMLResponse(html, headers={**headers, "Content-Language": lang})
     if fresh:
         csrf.set_cookie(response, request, nonce)
     return response
+
+
+async def _picture(context: Context, view: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(URL, width, height) of the unit's product picture when its stored bytes are the
+    ones the brand signed (ledger.service.catalog); the database is read at most once a
+    minute per picture, off the event loop."""
+    unit = view.get("unit") or {}
+    product = unit.get("product") or {} if isinstance(unit, dict) else {}
+    signed = product.get("image") if isinstance(product, dict) else None
+    gtin = unit.get("gtin") if isinstance(unit, dict) else None
+    if not isinstance(signed, str) or not isinstance(gtin, str):
+        return None
+    images = images_of(context.deployment.for_gtin(gtin))
+    cached, size = images.known(gtin, signed)
+    if not cached:
+        size = await run_in_threadpool(images.shown, gtin, signed)
+    if size is None:
+        return None
+    return f"/v1/products/{gtin}/image/{signed}", size[0], size[1]

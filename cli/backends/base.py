@@ -124,6 +124,14 @@ class Backend(Protocol):
         """The brand's triage queue: clone signals, reports, response times."""
         ...
 
+    def upload_product_image(
+        self, brand: str, gtin: str, data: bytes, signer: KeyLoader
+    ) -> dict[str, Any]:
+        """Store a picture of ``brand``'s product ``gtin`` re-encoded; its ``hash``,
+        ``media``, ``width``, ``height``, ``bytes`` and the stored bytes (``data``,
+        base64url), which the brand checks before signing the hash."""
+        ...
+
     def report_unit(self, brand: str, report_id: int, signer: KeyLoader) -> str | None:
         """``GTIN/SERIAL`` of the unit report ``report_id`` names, None if not found."""
         ...

@@ -170,6 +170,16 @@ class Local:
         """The brand's queue (the operator's access: ``signer`` is not read)."""
         return self.ledger.reports.alerts(brand)
 
+    def upload_product_image(
+        self, brand: str, gtin: str, data: bytes, signer: KeyLoader
+    ) -> dict[str, Any]:
+        """Through the service (the operator's access: ``signer`` is not read)."""
+        from ledger.service.catalog import images_of
+
+        images = images_of(self.ledger)
+        stored = images.upload(brand, gtin, data, self.ledger.now())
+        return {**stored, "data": codec.b64url_encode(images.stored(stored["hash"])[0])}
+
     def report_unit(self, brand: str, report_id: int, signer: KeyLoader) -> str | None:
         """The unit of any report in the database, whichever brand's queue it is in."""
         found = self.ledger.reports.find(report_id)

@@ -155,6 +155,16 @@ class Remote:
         response = self._send("GET", f"/v1/brands/{brand}/alerts", None, signer)
         return dict(self.http.json(response))
 
+    def upload_product_image(
+        self, brand: str, gtin: str, data: bytes, signer: KeyLoader
+    ) -> dict[str, Any]:
+        """POST the picture as the body, the request signed with the brand's key."""
+        path = f"/v1/products/{quote(gtin, safe='')}/image"
+        auth = reqsig.sign_request(signer(), "POST", path, data, datetime.now(UTC))
+        headers = {"Content-Type": "application/octet-stream", "Authorization": auth}
+        response = self.http.request("POST", path, content=data, headers=headers)
+        return dict(self.http.json(response))
+
     def report_unit(self, brand: str, report_id: int, signer: KeyLoader) -> str | None:
         """The unit of a report in the brand's queue (the server shows no other)."""
         queue = self.alerts(brand, signer)

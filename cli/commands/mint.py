@@ -87,7 +87,16 @@ def mint(
 @app.command("label")
 def label_(
     units: list[str] = typer.Argument(
-        ..., help="GTIN/SERIAL of units to (re)print outer labels for"
+        None, help="GTIN/SERIAL of units to (re)print outer labels for"
+    ),
+    units_file: Path = typer.Option(
+        None,
+        "--units-file",
+        help="a file of GTIN/SERIAL lines (a print batch's unit list from the console)",
+    ),
+    lot: str = typer.Option(None, "--lot", help="the lot printed on each label and header"),
+    product_name: str = typer.Option(
+        None, "--product-name", help="printed on each label and the sheet header"
     ),
     out: Path = typer.Option(Path("labels"), "--out"),
     base_url: str = typer.Option(None, "--base-url"),
@@ -96,16 +105,29 @@ def label_(
 ) -> None:
     """Re-print outer labels (the claim codes are secret and not kept: not re-printed)."""
     from ledger import label
-    from qr import render_sheet_pdf, unit_label
+    from qr import Label, render_sheet_pdf
+    from qr.label import unit_lines
 
     private = load_private_key(key_path(key, as_))
     base = _base(base_url)
-    ids = [parse_unit(u)[0] for u in units]
+    ids = [parse_unit(u)[0] for u in [*(units or []), *_unit_lines(units_file)]]
+    if not ids:
+        raise UsageError("name units, or a --units-file of GTIN/SERIAL lines", field="units")
     signatures = [label.sign_label(u, private) for u in ids]
-    labels = [unit_label(base, u, sig) for u, sig in zip(ids, signatures, strict=True)]
+    labels = [
+        Label(label.compact_label_uri(base, u, sig), unit_lines(u, product=product_name, lot=lot))
+        for u, sig in zip(ids, signatures, strict=True)
+    ]
+    headings = [
+        " · ".join(
+            [product_name or f"GTIN {u.gtin}", *([f"lot {lot}"] if lot else []), "outer labels"]
+        )
+        for u in ids
+    ]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "outer-labels.pdf"
-    path.write_bytes(render_sheet_pdf(labels, title=f"{len(labels)} outer labels", author=as_))
+    title = headings[0] if len(set(headings)) == 1 else f"{len(labels)} outer labels"
+    path.write_bytes(render_sheet_pdf(labels, title=title, headings=headings, author=as_))
     emit(
         # the usual lower-case form with ?s=; the QR codes hold its compact form
         {
@@ -114,6 +136,24 @@ def label_(
         },
         safe(f"wrote {len(labels)} labels to {path}"),
     )
+
+
+def _unit_lines(path: Path | None) -> list[str]:
+    """The ``GTIN/SERIAL`` lines of ``path`` (blank lines skipped); none without a path.
+
+    Raises:
+        UsageError: the file cannot be read, or holds more than 100,000 lines.
+    """
+    if path is None:
+        return []
+    try:
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {e}", field="units-file") from None
+    found = [line for line in lines if line]
+    if len(found) > 100_000:
+        raise UsageError("a units file holds at most 100,000 lines", field="units-file")
+    return found
 
 
 def _base(base_url: str | None) -> str:

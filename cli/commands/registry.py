@@ -15,6 +15,8 @@ from cli.common import emit, key_path, load_private_key, safe
 from cli.signing import sign_with
 
 _AS = typer.Option(..., "--as", help="the signing actor id")
+#: the most of a picture file read (the server's own limit is lower and says so)
+_READ_CAP = 64 * 1024 * 1024
 _KEY = typer.Option(None, "--key", help="key file (default: $PROVENANCE_HOME/keys/<actor>.pem)")
 
 
@@ -43,7 +45,9 @@ authorize_app = typer.Typer(
     help="Grant and revoke partner authorizations (brand).", no_args_is_help=True
 )
 #: ``provenance product``
-product_app = typer.Typer(help="Register products (brand).", no_args_is_help=True)
+product_app = typer.Typer(
+    help="Register products and their pictures (brand).", no_args_is_help=True
+)
 
 
 @actor_app.command("register")
@@ -261,12 +265,62 @@ def register_product(
     support: str = typer.Option(
         None, "--support", help="your support contact shown to shoppers (phone, address, URL)"
     ),
+    image: str = typer.Option(
+        None, "--image", help="the SHA-256 of the stored picture (`provenance product image`)"
+    ),
     as_: str = _AS,
     key: Path = _KEY,
 ) -> None:
-    """Register a GTIN under one of the brand's prefixes, with the names and the support
-    contact the shopper's page shows (signed by the brand: no one else can change them)."""
+    """Register a GTIN under one of the brand's prefixes, or sign its data again, with
+    the names, the support contact and the picture the shopper's page shows (signed by
+    the brand: no one else can change them; each signing replaces all of them)."""
     from ledger import gs1
 
-    extra = {k: v for k, v in (("name_zh", name_zh), ("support", support)) if v is not None}
+    pairs = (("name_zh", name_zh), ("support", support), ("image", image))
+    extra = {k: v for k, v in pairs if v is not None}
     _send("product.register", as_, key, gtin=gs1.normalize_gtin(gtin), name=name, **extra)
+
+
+@product_app.command("image")
+def product_image(
+    gtin: str = typer.Argument(...),
+    file: Path = typer.Argument(..., help="the picture: JPEG, PNG or WebP"),
+    preview: Path = typer.Option(
+        None, "--preview", help="write the stored (re-encoded) picture here to look at"
+    ),
+    as_: str = _AS,
+    key: Path = _KEY,
+) -> None:
+    """Upload a product picture; print the SHA-256 of the stored, re-encoded bytes
+    (checked here), which `product register --image` signs."""
+    import hashlib
+
+    from cli.common import UsageError, load_actor_key
+    from ledger import codec, gs1
+
+    gtin14 = gs1.normalize_gtin(gtin)
+    try:
+        with file.open("rb") as f:
+            data = f.read(_READ_CAP)  # the server refuses more than its limit (10 MiB)
+    except OSError as e:
+        raise UsageError(f"cannot read {file}: {e.strerror}", field="file") from None
+    store = connect()
+    try:
+        stored = store.upload_product_image(as_, gtin14, data, lambda: load_actor_key(key, as_))
+    finally:
+        store.close()
+    body = codec.b64url_decode(str(stored.pop("data")), field="data")
+    if codec.b64url_encode(hashlib.sha256(body).digest()) != stored["hash"]:
+        raise UsageError("the server's picture does not match its hash: do not sign it")
+    if preview is not None:
+        preview.write_bytes(body)
+    command = (
+        f"provenance product register {gtin14} --name NAME --image {stored['hash']} --as {as_}"
+    )
+    emit(
+        {**stored, "command": command},
+        safe(
+            f"stored {stored['width']}x{stored['height']} {stored['media']}, "
+            f"{stored['bytes']} bytes; sha256 {stored['hash']}\nsign it: {command}"
+        ),
+    )

@@ -30,6 +30,18 @@ app = typer.Typer()
 _COLOURS = {"genuine": "green", "caution": "yellow", "unknown": "red", "invalid": "red"}
 
 
+def _label_key(key: dict[str, Any]) -> bool:
+    """Whether a brand's key (as ``GET /v1/actors/{id}`` lists it) may sign its labels:
+    a full key or one scoped ``mint``, never a console key, one an operator recovered, or
+    one reported compromised (docs/FORMAT.md section 8.2; the resolver's rule)."""
+    scope = key.get("scope") or []
+    return (
+        (not scope or "mint" in scope)
+        and key.get("recovered_index") is None
+        and key.get("compromised_since") is None
+    )
+
+
 def _scanned(text: str) -> ScannedLabel | None:
     """The label of a scanned URL (its ``s``, lot and expiry), judged as the resolver
     judges it; None for ``GTIN/SERIAL``, a query about the unit with no label.
@@ -78,7 +90,7 @@ def _facts(
         except (KeyError, TypeError, ValueError, ArithmeticError):
             continue  # a malformed answer: no facts, no keys (its entries fail to verify)
         keys.update(served)
-        owned[actor_id] = list(served.values())
+        owned[actor_id] = [str(k["public_key"]) for k in data["keys"] if _label_key(k)]
         records.update(key_records(actor_id, data))
     return keys, facts, owned, records
 

@@ -534,7 +534,10 @@ def _product_register(ctx: Context, event: ProductRegister) -> list[Record]:
             f"GTIN {event.gtin} is not under a prefix of {ctx.signer.id}", field="gtin"
         )
     existing = ctx.state.products.get(event.gtin)
-    if existing is not None:
+    # the brand that registered a GTIN may sign it again: the later product.register
+    # replaces the names, the support contact and the picture's hash (an update signed
+    # by the brand, as the first one was); another brand never may
+    if existing is not None and existing.brand != ctx.signer.id:
         raise ProductExistsError(
             f"GTIN {event.gtin} was registered by {existing.brand}", field="gtin"
         )

@@ -67,6 +67,11 @@ class ConsoleService:
             crypto.signer_secret(operator_key, "console-keys") if operator_key else None
         )
 
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger whose default log the console serves."""
+        return self._ledger
+
     # --- organisations -----------------------------------------------------------------
 
     def kind_of(self, org: str) -> str | None:
@@ -565,6 +570,15 @@ class ConsoleService:
         sealed = bytes(row["sealed"])
         raw = AESGCM(self._seal_key).decrypt(sealed[:12], sealed[12:], _SEAL_AAD + org.encode())
         return crypto.Ed25519PrivateKey.from_private_bytes(raw)
+
+    def console_sign(self, org: str, kind: str, **fields: Any) -> SignedEvent:
+        """An event of ``kind`` by ``org`` signed with ``org``'s console key (only what
+        the key's scope allows will be accepted by the log).
+
+        Raises:
+            NotFoundError: ``org`` has delegated no console key.
+        """
+        return self._sign(self._console_signer(org), org, kind, **fields)
 
     def _unit_event(
         self, brand: str, kind: str, gtin: str, serial: str, **fields: Any

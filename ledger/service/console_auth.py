@@ -34,7 +34,10 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 #: what each (kind, role) may do beyond looking
 PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
-    ("brand", "admin"): frozenset({"triage", "confirm", "recall", "users", "revoke", "settings"}),
+    # catalog: upload product pictures, void print batches (docs/CONSOLE.md)
+    ("brand", "admin"): frozenset(
+        {"triage", "confirm", "recall", "users", "revoke", "settings", "catalog"}
+    ),
     ("brand", "triager"): frozenset({"triage", "confirm"}),
     ("brand", "analyst"): frozenset(),
     ("operator", "admin"): frozenset({"triage", "users"}),
@@ -79,7 +82,8 @@ class Staff:
 
     def may(self, action: str) -> bool:
         """True if the role allows ``action`` (``triage``, ``confirm``, ``recall``,
-        ``users``, ``revoke``, ``settings``); every role may look at its organisation's data."""
+        ``users``, ``revoke``, ``settings``, ``catalog``); every role may look at its
+        organisation's data."""
         return action in PERMISSIONS.get((self.kind, self.role), frozenset())
 
     @property

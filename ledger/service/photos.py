@@ -43,13 +43,21 @@ class PhotoError(ValidationError):
         super().__init__(message, field="photo")
 
 
-def reencode(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, str]:
+def reencode(
+    data: bytes,
+    max_pixels: int = MAX_PIXELS,
+    *,
+    max_side: int = MAX_SIDE,
+    max_stored: int | None = None,
+) -> tuple[bytes, str]:
     """The photo as bare pixels in a new JPEG (or PNG, if it has transparency) with no
-    metadata at all, and its media type.
+    metadata at all, at most ``max_side`` pixels a side, and its media type. A PNG over
+    ``max_stored`` bytes (default `MAX_STORED`) is flattened to a JPEG.
 
     Raises:
         PhotoError: not a decodable JPEG, PNG or WebP image; more than ``max_pixels``
-            pixels declared (a decompression bomb); a truncated file.
+            pixels declared (a decompression bomb); a truncated file; when
+            ``max_stored`` is given, still more than that many bytes re-encoded.
     """
     try:
         with warnings.catch_warnings():
@@ -63,9 +71,9 @@ def reencode(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, str]:
                         f"the limit is {max_pixels:,} pixels"
                     )
                 if image.format == "JPEG":
-                    # decoded at 1/2, 1/4 or 1/8 scale while at least MAX_SIDE / 2 a side
+                    # decoded at 1/2, 1/4 or 1/8 scale while at least max_side / 2 a side
                     # remains: a 12 MP photo then costs a quarter of its pixels
-                    image.draft(None, (MAX_SIDE // 2, MAX_SIDE // 2))
+                    image.draft(None, (max_side // 2, max_side // 2))
                 image.seek(0)  # the first frame of an animation
                 alpha = _has_alpha(image)
                 pixels: Image.Image = image
@@ -75,9 +83,15 @@ def reencode(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[bytes, str]:
                     pixels = image.convert("RGBA" if alpha else "RGB")
                 # scaled first (a JPEG decodes at a reduced scale), then turned and
                 # converted: each later step copies only the small image
-                pixels.thumbnail((MAX_SIDE, MAX_SIDE))
+                pixels.thumbnail((max_side, max_side))
                 upright = ImageOps.exif_transpose(pixels)
-                return _encode(_bare(upright, alpha))
+                out, media = _encode(_bare(upright, alpha), max_stored or MAX_STORED)
+                if max_stored is not None and len(out) > max_stored:
+                    raise PhotoError(
+                        f"the photo re-encoded takes {len(out):,} bytes; "
+                        f"the limit is {max_stored:,} bytes"
+                    )
+                return out, media
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -102,13 +116,13 @@ def _bare(image: Image.Image, alpha: bool) -> Image.Image:
     return Image.frombytes(converted.mode, converted.size, converted.tobytes())
 
 
-def _encode(image: Image.Image) -> tuple[bytes, str]:
-    """JPEG, or PNG for transparency unless that PNG would exceed `MAX_STORED` (a lossy
+def _encode(image: Image.Image, max_stored: int) -> tuple[bytes, str]:
+    """JPEG, or PNG for transparency unless that PNG would exceed ``max_stored`` (a lossy
     WebP with alpha can grow eightfold as a PNG): then flattened on white as a JPEG."""
     if image.mode == "RGBA":
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=True)
-        if out.tell() <= MAX_STORED:
+        if out.tell() <= max_stored:
             return out.getvalue(), PNG
         flat = Image.new("RGB", image.size, "white")
         flat.paste(image, mask=image.getchannel("A"))

@@ -47,7 +47,7 @@ from ledger.verify.verdict import (
     judge,
     signing_key_reasons,
 )
-from ledger.vocab import LabelState, UnitState
+from ledger.vocab import KeyScope, LabelState, UnitState
 
 #: finished views a base keeps for verified labels at most (`UnitBase.finished`)
 FINISHED = 8
@@ -320,7 +320,10 @@ def _label_keys(
     """The keys a label of ``unit`` may be signed with: every key its brand ever
     registered (labels printed before a rotation stay on shelves), except a key the
     brand reported compromised: a label carries no time, so one its thief printed
-    cannot be told from one printed before the theft."""
+    cannot be told from one printed before the theft; and except a scoped key whose
+    scope has no ``mint``: only a key that may commission units prints their labels, so
+    a console key (``flag``, ``recall``), which the operator's server holds, never
+    makes a label that verifies (docs/CONSOLE.md)."""
     if unit is None:
         return ()
     brand_keys = store.records_in(log, KeyRecord, "actor", [unit.brand])
@@ -330,7 +333,10 @@ def _label_keys(
     return tuple(
         crypto.public_key_from_b64(k.public_key)
         for k in brand_keys
-        if isinstance(k, KeyRecord) and k.recovered_index is None and k.compromised_since is None
+        if isinstance(k, KeyRecord)
+        and k.recovered_index is None
+        and k.compromised_since is None
+        and (not k.scope or KeyScope.MINT in k.scope)
     )
 
 

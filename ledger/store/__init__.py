@@ -4,11 +4,13 @@
 """
 
 from ledger.store import (
+    catalog,  # noqa: F401  (registers the picture and print batch tables)
     console,  # noqa: F401  (registers the console tables)
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
     webhooks,  # noqa: F401  (registers the webhook tables)
 )
+from ledger.store.catalog import CatalogStore
 from ledger.store.console import ConsoleStore
 from ledger.store.quotas import QuotaStore
 from ledger.store.replicas import ReplicaStatus
@@ -20,6 +22,7 @@ from ledger.store.webhooks import WebhookStore
 from ledger.store.writer import WriteTx
 
 __all__ = [
+    "CatalogStore",
     "ConsoleStore",
     "QuotaStore",
     "ReplicaStatus",

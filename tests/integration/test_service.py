@@ -174,11 +174,6 @@ REFUSALS: list[tuple[str, Callable[[World], SignedEvent], str]] = [
         "not-under-prefix",
     ),
     (
-        "product registered twice",
-        lambda w: w.sign("product.register", "acme", gtin=GTIN, name="Again"),
-        "product-exists",
-    ),
-    (
         "another brand commissions",
         lambda w: w.sign(
             "commission", "other-brand", unit={"gtin": GTIN, "serial": "X1"}, prev=None

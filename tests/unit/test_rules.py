@@ -504,13 +504,25 @@ def test_a_brand_signs_its_products_chinese_name_and_support_contact() -> None:
     [
         ("ship-co", GTIN_2, rules.NotBrandError),
         ("acme", GTIN_OTHER, rules.NotUnderPrefixError),
-        ("acme", GTIN, rules.ProductExistsError),
     ],
 )
 def test_product_register_refusals(actor: str, gtin: str, error: type[RuleError]) -> None:
     world = base()
     signed = world.sign("product.register", actor, gtin=gtin, name="x")
     refused(world, signed, error, "actor" if error is rules.NotBrandError else "gtin")
+
+
+def test_the_brand_updates_its_product_and_no_other_brand_may() -> None:
+    world = base()
+    index = world.index
+    world.do("product.register", "acme", gtin=GTIN, name="Runner 2", image=HASH, support="400")
+    assert world.state.products[GTIN] == ProductRecord(
+        GTIN, "acme", "Runner 2", index, image=HASH, support="400"
+    )
+    # a GTIN another brand registered (prefixes overlapped under rule set 1) stays its own
+    world.state.products[GTIN_2] = ProductRecord(GTIN_2, "other-brand", "Theirs", 0)
+    signed = world.sign("product.register", "acme", gtin=GTIN_2, name="Mine")
+    refused(world, signed, rules.ProductExistsError, "gtin")
 
 
 # --- commission ---------------------------------------------------------------------------------

@@ -147,6 +147,9 @@ class Keys:
                 self.keys[kid]["removed"] = i
                 if "compromised_since" in ev:
                     self.keys[kid]["compromised"] = when(ev["compromised_since"])
+                    labels = self.brand_keys.get(subject, [])
+                    if self.keys[kid]["raw"] in labels:  # a label carries no time
+                        labels.remove(self.keys[kid]["raw"])
         elif kind == "key.recover":
             effective = when(ev.get("effective"))
             if effective < when(leaf.received) + self.wait:
@@ -162,7 +165,9 @@ class Keys:
         kid = c.key_id(raw)
         if kid in self.keys:
             raise RefusedError(f"key-in-use: entry {index} registers a key again")
-        if recovered:  # a brand's label keys: registered or rotated in, never recovered
+        # a brand's label keys: registered or rotated in, never recovered; full or
+        # scoped `mint`, never a console key (FORMAT 8.2); compromised ones drop out later
+        if recovered and (not scope or "mint" in scope):
             self.brand_keys.setdefault(actor, []).append(raw)
         self.keys[kid] = {
             "actor": actor,
