@@ -206,7 +206,7 @@ def test_print_batches_list_reprint_and_void(world: dict[str, Any]) -> None:
     assert page.status_code == 200 and 'id="batches"' in page.text
     batch = int(
         re.search(
-            r'<tr id="batch-(\d+)"><td>\d+</td><td><code>' + GTIN + r"</code></td><td>L7<",
+            r'<tr id="batch-(\d+)"><td>\d+</td><td><code>' + GTIN + r"</code></td><td><code>L7<",
             page.text,
         ).group(1)
     )  # type: ignore[union-attr]
