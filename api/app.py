@@ -23,6 +23,7 @@ from api import apidocs, problems
 from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
+from api.console import operator as console_operator
 from api.console import routes as console_routes
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
@@ -48,6 +49,7 @@ from api.schemas import document_problems
 from ledger.service.console import ConsoleService
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
+from ledger.service.operator import OperatorService
 from ledger.service.policies import Policies
 from ledger.service.settings import Settings
 
@@ -161,6 +163,7 @@ def create_app(
     app.state.write_quota = write_quota
     app.state.console = ConsoleService(served)  # the console (docs/CONSOLE.md)
     app.state.console_logins = console_logins
+    app.state.operator = OperatorService(app.state.console, served)  # the operator's pages
     problems.install(app)
     document_problems(app)
     # The last added is the outermost: the headers go on every answer, the metrics count
@@ -176,6 +179,7 @@ def create_app(
         app.include_router(module.router)
     resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     app.include_router(console_routes.router)
+    app.include_router(console_operator.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app

@@ -5,10 +5,12 @@
 
 from ledger.store import (
     console,  # noqa: F401  (registers the console tables)
+    documents,  # noqa: F401  (registers the operator's documents table)
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
 )
 from ledger.store.console import ConsoleStore
+from ledger.store.documents import DocumentStore
 from ledger.store.quotas import QuotaStore
 from ledger.store.replicas import ReplicaStatus
 from ledger.store.repository import Store
@@ -19,6 +21,7 @@ from ledger.store.writer import WriteTx
 
 __all__ = [
     "ConsoleStore",
+    "DocumentStore",
     "QuotaStore",
     "ReplicaStatus",
     "RetentionStore",
