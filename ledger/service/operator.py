@@ -66,7 +66,7 @@ class OperatorService:
             ForbiddenError: a brand's staff, or a role without ``action``.
         """
         if not staff.operator:
-            raise ForbiddenError("these pages are the operator's")
+            raise ForbiddenError("these pages are for the operator's staff")
         if action is not None:
             self._console.require(staff, action)
 
