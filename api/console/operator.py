@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 
 from api.console import session
 from api.console.routes import _page, _post, _refused, _to_login, render
+from api.csrf import guard
 from api.forms import read_form
 from ledger.errors import LedgerError
 from ledger.service.console_auth import Staff
@@ -174,6 +175,7 @@ async def _multipart(
         CsrfError: a foreign origin, or a missing, forged or stale token.
         PayloadTooLargeError: the body is over api.bodylimit.DOCUMENT_BODY.
     """
+    guard(request).check_origin(request)  # a foreign page's post: refused unread
     async with read_form(request, max_files=1, max_fields=12, max_part_size=_FIELD_BYTES) as form:
         session.check_form(request, form.get(session.FIELD), staff)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}

@@ -222,3 +222,23 @@ def test_onboarding_staff_onboard_but_cannot_blacklist(world: dict[str, Any]) ->
     row = admin.get("/console/operator/actors?q=depot").text
     assert "blacklisted" in row and "relabelling goods" in row
     assert "2026-11-01T00:00:00.000Z" in row
+
+
+def test_a_stored_document_altered_afterwards_is_refused_not_served(
+    world: dict[str, Any],
+) -> None:
+    sw, c = world["sw"], client(world, "operator-admin")
+    licence = PDF + b"% altered-later\n%%EOF\n"
+    files = {"document": ("l.pdf", licence, "application/pdf")}
+    form = onboarding("altered-co", 35, token(c, "/console/operator/actors"))
+    assert c.post("/console/operator/actors", data=form, files=files,
+                  headers=ORIGIN).status_code == 303  # fmt: skip
+    digest = codec.b64url_encode(hashlib.sha256(licence).digest())
+    with sw.ledger.store.engines.writer.begin() as conn:
+        conn.execute(
+            text("UPDATE operator_documents SET data = :d WHERE digest = :k"),
+            {"d": licence.replace(b"altered", b"ALTERED"), "k": digest},
+        )
+    answer = c.get("/console/operator/actors/altered-co/document")
+    assert answer.status_code == 409 and "ALTERED" not in answer.text
+    assert answer.headers["content-type"].startswith("text/html")
