@@ -25,7 +25,7 @@ into the permanent log, which other software shows too, so markup characters
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -106,19 +106,25 @@ class OperatorService:
         ):
             key = cast(KeyRecord, k)
             keys.setdefault(key.actor, []).append(key)
-        rows = [self._row(a, keys.get(a.id, [])) for a in actors]
+        # the registrations (their documents) and revocations (their reasons): one read
+        wanted = [a.registered_index for a in actors]
+        wanted += [a.revoked_index for a in actors if a.revoked_index is not None]
+        found = self._ledger.store.entries_at(self._ledger.log, wanted)
+        events = {i: Leaf.from_bytes(e.leaf).signed.event for i, e in found.items()}
+        rows = [self._row(a, keys.get(a.id, []), events) for a in actors]
         stored = self._documents.described(r["documents"] for r in rows if r["documents"])
         for row in rows:
             row["document"] = stored.get(row["documents"] or "")
         return rows
 
-    def _row(self, actor: ActorRecord, keys: Sequence[KeyRecord]) -> dict[str, Any]:
-        registered = self._event(actor.registered_index)
+    @staticmethod
+    def _row(
+        actor: ActorRecord, keys: Sequence[KeyRecord], events: Mapping[int, object]
+    ) -> dict[str, Any]:
+        registered = events.get(actor.registered_index)
         documents = registered.documents if isinstance(registered, ActorRegister) else None
-        reason = None
-        if actor.revoked_index is not None:
-            revoked = self._event(actor.revoked_index)
-            reason = revoked.reason if isinstance(revoked, ActorRevoke) else None
+        revoked = events.get(actor.revoked_index) if actor.revoked_index is not None else None
+        reason = revoked.reason if isinstance(revoked, ActorRevoke) else None
         return {
             "id": actor.id,
             "role": actor.role,
