@@ -25,6 +25,7 @@ from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
 from api.console import catalog as console_catalog
 from api.console import hooks_worker
+from api.console import operator as console_operator
 from api.console import routes as console_routes
 from api.console import settings as console_settings
 from api.context import Context
@@ -53,6 +54,7 @@ from ledger.service.console import ConsoleService
 from ledger.service.console_monitor import ConsoleMonitor
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
+from ledger.service.operator import OperatorService
 from ledger.service.policies import Policies
 from ledger.service.settings import Settings
 from ledger.service.webhooks import WebhookService
@@ -172,6 +174,7 @@ def create_app(
     # the console's webhooks and their worker (docs/CONSOLE.md, "Webhooks")
     app.state.webhooks = WebhookService(served, app.state.console, public_url=settings.public_url)
     app.state.console_monitor = ConsoleMonitor(served)  # the settings page's findings
+    app.state.operator = OperatorService(app.state.console, served)  # the operator's pages
     problems.install(app)
     document_problems(app)
     # The last added is the outermost: the headers go on every answer, the metrics count
@@ -189,6 +192,7 @@ def create_app(
     app.include_router(console_routes.router)
     app.include_router(console_settings.router)
     app.include_router(console_catalog.router)
+    app.include_router(console_operator.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app

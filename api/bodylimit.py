@@ -30,11 +30,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import PayloadTooLargeError, problem
 from ledger.errors import LedgerError
 from ledger.service.catalog import MAX_UPLOAD
+from ledger.service.licences import MAX_DOCUMENT
 from ledger.service.reports import MAX_PHOTO
 from ledger.service.settings import Settings
 
 #: a report: the photo as base64 in JSON (4/3 of it) or as a multipart part, plus fields
 REPORT_BODY: Final = MAX_PHOTO * 4 // 3 + 64 * 1024
+#: the operator's onboarding form: a licence document and a few fields (multipart)
+DOCUMENT_BODY: Final = MAX_DOCUMENT + 64 * 1024
 #: a claim: a code, a language and a csrf token, as JSON or a form
 CLAIM_BODY: Final = 8 * 1024
 #: a witness cosignature: a checkpoint note and a consistency proof
@@ -71,6 +74,7 @@ def route_limits(settings: Settings) -> Limits:
         ("POST", re.compile(r"/v1/checkpoint/cosignatures"), COSIGNATURE_BODY),
         ("POST", re.compile(r"/console/products/image"), IMAGE_BODY),
         ("POST", re.compile(r"/v1/products/[^/]+/image"), IMAGE_BODY),
+        ("POST", re.compile(r"/console/operator/actors(/[a-z0-9._-]+/document)?"), DOCUMENT_BODY),
     ]
     default = settings.max_event_bytes
 

@@ -97,7 +97,10 @@ async def _page(request: Request, page: Page) -> Response:
 
 async def _form(request: Request) -> dict[str, str]:
     form = await request.form()
-    return {k: str(v)[:_FIELD_LIMIT] for k, v in form.items() if isinstance(v, str)}
+    try:
+        return {k: str(v)[:_FIELD_LIMIT] for k, v in form.items() if isinstance(v, str)}
+    finally:  # a file posted to a text form is dropped, its spooled copy closed now
+        await form.close()
 
 
 async def _post(request: Request, act: Callable[[Staff, dict[str, str]], Response]) -> Response:

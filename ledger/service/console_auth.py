@@ -40,8 +40,8 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ),
     ("brand", "triager"): frozenset({"triage", "confirm"}),
     ("brand", "analyst"): frozenset(),
-    ("operator", "admin"): frozenset({"triage", "users"}),
-    ("operator", "onboarding"): frozenset(),
+    ("operator", "admin"): frozenset({"triage", "users", "onboard", "blacklist"}),
+    ("operator", "onboarding"): frozenset({"onboard"}),
 }
 MAX_FAILURES = 10
 LOCKOUT = timedelta(minutes=15)
@@ -82,8 +82,8 @@ class Staff:
 
     def may(self, action: str) -> bool:
         """True if the role allows ``action`` (``triage``, ``confirm``, ``recall``,
-        ``users``, ``revoke``, ``settings``, ``catalog``); every role may look at its
-        organisation's data."""
+        ``users``, ``revoke``, ``settings``, ``catalog``, ``onboard``, ``blacklist``);
+        every role may look at its organisation's data."""
         return action in PERMISSIONS.get((self.kind, self.role), frozenset())
 
     @property

@@ -21,15 +21,21 @@ the store. Service layer over ledger.store; no HTTP here.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from typing import Any
 
 from ledger import codec, merkle, note
 from ledger.audit.witness import Evidence
 from ledger.errors import SignatureError, SplitViewError, ValidationError
+from ledger.events import format_time, parse_time
 from ledger.shapes import CosignatureReceiptShape, WitnessSummaryShape
 from ledger.store import Store
 
 MAX_PROOF_LINES = 63  # tlog-witness: a client MUST NOT send more
 _OLD = re.compile(r"old (0|[1-9][0-9]{0,19})")
+#: a witness behind the log for longer than this is lagging: one runs every few
+#: minutes (docs/AUDIT.md), so a quarter of an hour is several missed runs
+WITNESS_LAG_SECONDS = 15 * 60
 
 
 class CosigningService:
@@ -82,6 +88,40 @@ class CosigningService:
         heads = self._store.cosignatures.heads(self._log)
         vouched = sum(1 for k, size in heads.items() if k in keys and size >= needed)
         return {"configured": len(keys), "vouched": vouched}
+
+    def witness_status(self, size: int, now: datetime) -> list[dict[str, Any]]:
+        """Each configured witness, by name: ``name``, ``key_hash``, ``cosigned`` (the
+        latest size it cosigned, 0: never), ``at`` (its cosignature's time, or None),
+        ``behind`` (entries of ``size`` it has not cosigned), ``behind_seconds`` (since
+        the log first signed a checkpoint past what it cosigned; None when not behind)
+        and ``lagging`` (behind for over `WITNESS_LAG_SECONDS`).
+
+        Raises:
+            KeyFormatError: a configured key is malformed.
+        """
+        heads = self._store.cosignatures.head_times(self._log)
+        out = []
+        for key in sorted(self.witness_keys(), key=lambda k: (k.name, k.key_hash)):
+            cosigned, stamp = heads.get((key.name, key.key_hash), (0, None))
+            behind = max(size - cosigned, 0)
+            seconds = None
+            if behind:
+                since = self._store.cosignatures.first_signed_after(self._log, cosigned)
+                if since is not None:
+                    seconds = max(int((now - parse_time(since)).total_seconds()), 0)
+            at = None if stamp is None else format_time(datetime.fromtimestamp(stamp, UTC))
+            out.append(
+                {
+                    "name": key.name,
+                    "key_hash": f"{key.key_hash:08x}",
+                    "cosigned": cosigned,
+                    "at": at,
+                    "behind": behind,
+                    "behind_seconds": seconds,
+                    "lagging": seconds is not None and seconds > WITNESS_LAG_SECONDS,
+                }
+            )
+        return out
 
     def add_cosignature(self, body: bytes, observed_at: str) -> CosignatureReceiptShape:
         """Accept a witness's cosigned checkpoint (module docstring, steps 1-7).

@@ -117,6 +117,7 @@ class Deployment:
                 if water is not None:
                     guard(ledger, water, os.environ.get(OVERRIDE_ENV))  # before any write
                     ledger.incident_notes = water.signed_incidents
+                    ledger.high_water = water
                     ledger.init()
             return cls(ledgers, config.routing)
         except BaseException:

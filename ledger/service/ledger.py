@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
@@ -79,6 +79,9 @@ from ledger.store import (
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 from ledger.verify.verdict import ServedEntry
 from ledger.vocab import Role
+
+if TYPE_CHECKING:
+    from ledger.service.highwater import HighWater
 
 #: Re-exported: callers import the receipts, the batch limit, `Scan` and the fault
 #: switch from here, where they lived before the append path had its own module.
@@ -152,6 +155,9 @@ class Ledger:
         #: the log's signed incident notes, oldest first: the high-water file's, which
         #: whoever opened it with the log key attaches (ledger.service.highwater)
         self.incident_notes: Callable[[], list[str]] = list
+        #: the log's high-water file (ledger.service.highwater), when whoever opened it
+        #: keeps one: the operator's console shows its mark
+        self.high_water: HighWater | None = None
         self.config = config
         self.policies = policies or Policies()
         self._clock = clock or (lambda: datetime.now(UTC))

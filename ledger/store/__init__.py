@@ -6,12 +6,14 @@
 from ledger.store import (
     catalog,  # noqa: F401  (registers the picture and print batch tables)
     console,  # noqa: F401  (registers the console tables)
+    documents,  # noqa: F401  (registers the operator's documents table)
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
     webhooks,  # noqa: F401  (registers the webhook tables)
 )
 from ledger.store.catalog import CatalogStore
 from ledger.store.console import ConsoleStore
+from ledger.store.documents import DocumentStore
 from ledger.store.quotas import QuotaStore
 from ledger.store.replicas import ReplicaStatus
 from ledger.store.repository import Store
@@ -24,6 +26,7 @@ from ledger.store.writer import WriteTx
 __all__ = [
     "CatalogStore",
     "ConsoleStore",
+    "DocumentStore",
     "QuotaStore",
     "ReplicaStatus",
     "RetentionStore",

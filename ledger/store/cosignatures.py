@@ -17,10 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import StaleCheckpointError, StorageError
 from ledger.store.database import Engines
-from ledger.store.schema import CosignatureRow, WitnessHeadRow
+from ledger.store.schema import CheckpointRow, CosignatureRow, WitnessHeadRow
 
 COSIGNATURES = cast(Table, CosignatureRow.__table__)
 WITNESS_HEADS = cast(Table, WitnessHeadRow.__table__)
+CHECKPOINTS = cast(Table, CheckpointRow.__table__)
 
 
 class CosignatureStore:
@@ -68,6 +69,40 @@ class CosignatureStore:
                 return {(r.witness, r.key_hash): r.size for r in conn.execute(query)}
         except SQLAlchemyError as e:
             raise StorageError(f"cannot read witness heads: {e}") from e
+
+    def head_times(self, log: int) -> dict[tuple[str, int], tuple[int, int | None]]:
+        """{(witness name, key hash): (the latest size it cosigned, that cosignature's
+        timestamp in seconds since the epoch, None if its line is gone)}."""
+        cosig = COSIGNATURES
+        query = select(WITNESS_HEADS.c.witness, WITNESS_HEADS.c.key_hash, WITNESS_HEADS.c.size,
+                       cosig.c.timestamp).outerjoin(
+            cosig,
+            (cosig.c.log == WITNESS_HEADS.c.log)
+            & (cosig.c.witness == WITNESS_HEADS.c.witness)
+            & (cosig.c.key_hash == WITNESS_HEADS.c.key_hash)
+            & (cosig.c.size == WITNESS_HEADS.c.size),
+        ).where(WITNESS_HEADS.c.log == log)  # fmt: skip
+        try:
+            with self.engines.reader.connect() as conn:
+                return {(r.witness, r.key_hash): (r.size, r.timestamp) for r in conn.execute(query)}
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot read witness heads: {e}") from e
+
+    def first_signed_after(self, log: int, size: int) -> str | None:
+        """When the log first signed a checkpoint larger than ``size`` (None: never):
+        from then on a witness that cosigned ``size`` is behind."""
+        query = (
+            select(CHECKPOINTS.c.signed_at)
+            .where(CHECKPOINTS.c.log == log, CHECKPOINTS.c.size > size)
+            .order_by(CHECKPOINTS.c.size)
+            .limit(1)
+        )
+        try:
+            with self.engines.reader.connect() as conn:
+                found = conn.execute(query).scalar_one_or_none()
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot read checkpoints: {e}") from e
+        return None if found is None else str(found)
 
     def add(
         self, log: int, witness: tuple[str, int], old: int, size: int, timestamp: int, line: str

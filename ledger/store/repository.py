@@ -223,6 +223,17 @@ class Store:
         with self._read() as conn:
             return read_entries(conn, log, start, end)
 
+    def entries_at(self, log: int, indices: Iterable[int]) -> dict[int, StoredEntry]:
+        """Return ``{index: entry}`` of those ``indices`` in the log, in one read."""
+        wanted = sorted(set(indices))
+        if not wanted:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(
+                select(ENTRIES).where(ENTRIES.c.log == log, ENTRIES.c.idx.in_(wanted))
+            )
+            return {e.index: e for e in (entry_from_row(r) for r in rows)}
+
     def unit_entries(self, log: int, gtin: str, serial: str) -> list[StoredEntry]:
         """Return a unit's entries in index order (empty if the unit is unknown)."""
         with self._read() as conn:
