@@ -124,10 +124,11 @@ def create_app(
         await context.retain()  # retention (ledger.service.retention), then hourly
         flusher = asyncio.create_task(context.flush_forever())
         retainer = asyncio.create_task(context.retain_forever())
+        dater = asyncio.create_task(context.date_forever())  # quiet logs stay dated
         try:
             yield
         finally:
-            for task in (flusher, retainer):
+            for task in (flusher, retainer, dater):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

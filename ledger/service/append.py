@@ -28,6 +28,7 @@ from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, ValidationError
 from ledger.events import UnitEvent, format_time
 from ledger.merkle import Subtree
+from ledger.note import logtime
 from ledger.rules.state import State
 from ledger.service.headmap import MapCache, MapKeeper
 from ledger.service.prefetch import load_state_for
@@ -289,12 +290,14 @@ class Appender:
         tx.upsert(records)
         root = tree.root()
         tx.set_head(tree.size, chain, root)
+        signer = self.require_signer()
         checkpoint = note.sign_checkpoint(
-            note.Checkpoint(head.origin, tree.size, root, (heads.commit(),)),
-            self.require_signer(),
+            note.Checkpoint(head.origin, tree.size, root, (heads.commit(),)), signer
         )
-        tx.insert_checkpoint(tree.size, root, checkpoint.decode(), format_time(received))
-        return BatchReceipt(tuple(receipts), tree.size, checkpoint.decode())
+        # dated by the log's own time line (docs/FORMAT.md 5.2): clients bound its age
+        dated = logtime.stamp(checkpoint, signer, int(received.timestamp()))
+        tx.insert_checkpoint(tree.size, root, dated, format_time(received))
+        return BatchReceipt(tuple(receipts), tree.size, dated)
 
 
 class _TreeAppender:

@@ -65,6 +65,7 @@ from ledger.note.checkpoint import Checkpoint, verify_checkpoint
 from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
 from ledger.rules.context import RECOVERY_WAIT, SCOPE_KINDS
+from ledger.verify.freshness import DEFAULT_MAX_AGE, Freshness, check_fresh
 from ledger.verify.recompute import Switch, actor_from_register, recompute
 from ledger.verify.verdict import Reason
 from ledger.vocab import Role
@@ -110,6 +111,8 @@ class VerifiedUnit:
     reasons: tuple[Reason, ...] = ()
     #: the checkpoint's map of heads proved the chain ends at the unit's latest entry
     complete: bool = False
+    #: the checkpoint's trusted time and age at ``now`` (None: its age was not checked)
+    fresh: Freshness | None = None
 
 
 def encode(
@@ -198,13 +201,22 @@ def verify(
     log_key: str,
     witness_keys: Sequence[Verifier | str] = (),
     min_witnesses: int = 0,
+    *,
+    now: int | None = None,
+    max_age: int = DEFAULT_MAX_AGE,
 ) -> VerifiedUnit:
     """Verify a unit proof offline against pinned keys.
+
+    ``now`` (seconds since the epoch; the present, or the time a stored proof is to be
+    judged as of) makes step (2b) check the checkpoint's age; None skips it.
 
     Steps:
         (1) parse (`parse`);
         (2) the checkpoint verifies under ``log_key``; every line by one of the
             ``witness_keys`` verifies, and at least ``min_witnesses`` of them cosigned;
+        (2b) with ``now``: a trusted time dates the checkpoint at most ``max_age``
+            seconds before ``now`` (ledger.verify.freshness: the witnesses' cosignatures
+            when ``witness_keys`` are given, else the log's own time line);
         (3) every entry is included in the checkpoint (RFC 9162 2.1.3.2);
         (4) every entry is signed by a key that an earlier entry in the proof
             registered for its signer by the log's key rules (module docstring; the
@@ -220,6 +232,9 @@ def verify(
         NoteError, EncodingError: (1) malformed.
         CheckpointSignatureError, KeyFormatError: (2) a signature or a key.
         SignatureError: (2) too few witnesses, or (4) a signature.
+        CheckpointStaleError, TimestampError, CosignatureError: (2b) (their codes:
+            ``checkpoint-stale``, ``unknown-witness``, ``bad-timestamp``,
+            ``bad-cosignature``).
         ProofError: (3) an inclusion proof, or (5) the chain.
         MapProofError: (6) no map proof, a bad one, or a chain cut short.
     """
@@ -231,6 +246,9 @@ def verify(
         raise SignatureError(
             f"{len(signed)} of the required {min_witnesses} witnesses cosigned", field="witnesses"
         )
+    fresh = None
+    if now is not None:  # (2b)
+        fresh = check_fresh(proof.checkpoint, log_key, witnesses, now=now, max_age=max_age)
     leaves = []
     for item in proof.entries:  # (3)
         merkle.verify_inclusion(
@@ -262,6 +280,7 @@ def verify(
         str(judged.verdict),
         tuple(judged.reasons),
         complete,
+        fresh,
     )
 
 
