@@ -5,6 +5,7 @@ Format (docs/FORMAT.md, "Offline unit proof"), UTF-8, lines ending in ``\\n``:
     provenance-ledger/unit-proof@v1
     unit <gtin14>/<serial>
     map <the unit's map proof, unpadded base64url>    (when the checkpoint has a map root)
+    actor <actor id> <its map proof>                  (with a map: one per needed actor, by id)
     <blank line>
     then one C2SP tlog-proof (c2sp.org/tlog-proof@v1) per entry, by increasing index:
     c2sp.org/tlog-proof@v1
@@ -29,7 +30,9 @@ standard tlog-proof whose ``extra`` is the record (the leaf hash is
 
 When the checkpoint signs a map of heads (docs/FORMAT.md section 14), the ``map`` line
 proves the unit's latest entry at the checkpoint's size, and `verify` refuses a chain that
-does not end there: nothing was cut from the end. The proof cannot show that no entry
+does not end there: nothing was cut from the end. The ``actor`` lines do the same for the
+whole registry of every signer and recipient, which the proof then holds (every
+rotation, any revocation: ledger.verify.proofregistry). The proof cannot show that no entry
 came after the checkpoint (no offline proof can), nor a revocation that the log's rules
 applied between a key's registration and its use (the audit replays the rules).
 
@@ -43,7 +46,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,6 +54,9 @@ from ledger import codec, crypto, entry, merkle
 from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
 from ledger.events import (
     ActorRegister,
+    ActorRevoke,
+    AuthorizationRevoke,
+    Authorize,
     KeyRecover,
     KeyRecoverCancel,
     KeyRotate,
@@ -66,7 +72,8 @@ from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
 from ledger.rules.context import RECOVERY_WAIT, SCOPE_KINDS
 from ledger.verify.freshness import DEFAULT_MAX_AGE, Freshness, check_fresh
-from ledger.verify.recompute import Switch, actor_from_register, recompute
+from ledger.verify.proofregistry import check_registries, proven_actors
+from ledger.verify.recompute import Switch, recompute
 from ledger.verify.verdict import Reason
 from ledger.vocab import Role
 
@@ -74,6 +81,7 @@ HEADER = "provenance-ledger/unit-proof@v1"
 TLOG_PROOF = "c2sp.org/tlog-proof@v1"
 _UNIT = re.compile(r"unit ([0-9]{14})/([!-~]{1,20})")
 _INDEX = re.compile(r"index (0|[1-9][0-9]{0,19})")
+_ACTOR = re.compile(r"actor ([a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?) ([A-Za-z0-9_-]+)")
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,8 @@ class UnitProof:
     entries: tuple[ProvenEntry, ...]
     checkpoint: str
     map_proof: bytes | None = None
+    #: (actor id, its map proof), by id: the actors whose whole registries the proof holds
+    actor_proofs: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,9 +131,14 @@ def encode(
     entries: Iterable[ProvenEntry],
     checkpoint: str,
     map_proof: bytes | None = None,
+    actors: Mapping[str, bytes] | None = None,
 ) -> str:
-    """Return the proof text (module docstring) for entries in any order."""
+    """Return the proof text (module docstring) for entries in any order; ``actors``: each
+    actor's map proof, whose whole registry the entries hold (with ``map_proof`` only)."""
     mapped = "" if map_proof is None else f"map {codec.b64url_encode(map_proof)}\n"
+    mapped += "".join(
+        f"actor {a} {codec.b64url_encode(p)}\n" for a, p in sorted((actors or {}).items())
+    )
     parts = [f"{HEADER}\nunit {gtin}/{serial}\n{mapped}\n"]
     for item in sorted(entries, key=lambda e: e.index):
         lines = [TLOG_PROOF, f"extra {codec.b64_encode(item.leaf)}", f"index {item.index}"]
@@ -142,19 +157,29 @@ def parse(data: bytes | str) -> UnitProof:
     text = _text(data)
     head, sep, rest = text.partition("\n\n")
     lines = head.split("\n")
-    if not sep or len(lines) not in (2, 3) or lines[0] != HEADER:
+    if not sep or len(lines) < 2 or lines[0] != HEADER:
         raise NoteError(
-            f"expected '{HEADER}', a unit line, a map line if any, and a blank line",
+            f"expected '{HEADER}', a unit line, a map line and actor lines if any, and a "
+            "blank line",
             field="header",
         )
     unit = _UNIT.fullmatch(lines[1])
     if unit is None:
         raise NoteError("expected 'unit <gtin14>/<serial>'", field="unit")
     mapped = None
-    if len(lines) == 3:
+    if len(lines) >= 3:
         if not lines[2].startswith("map "):
             raise NoteError("expected 'map <base64url map proof>'", field="map")
         mapped = codec.b64url_decode(lines[2][len("map ") :], field="map")
+    actors = []
+    for number, line in enumerate(lines[3:]):
+        found = _ACTOR.fullmatch(line)
+        if found is None:
+            raise NoteError("expected 'actor <actor id> <base64url map proof>'", field="actors")
+        proof = codec.b64url_decode(found.group(2), field=f"actors[{number}]")
+        actors.append((found.group(1), proof))
+    if [a for a, _ in actors] != sorted({a for a, _ in actors}):
+        raise NoteError("actor lines must be by strictly increasing actor id", field="actors")
     starts = [m.start() for m in re.finditer(f"^{re.escape(TLOG_PROOF)}\n", rest, re.M)]
     if not starts or starts[0] != 0:
         raise NoteError(f"expected '{TLOG_PROOF}' sections after the header", field="proof")
@@ -167,7 +192,12 @@ def parse(data: bytes | str) -> UnitProof:
     if indices != sorted(set(indices)):
         raise NoteError("indices must strictly increase", field="index")
     return UnitProof(
-        unit.group(1), unit.group(2), tuple(e for e, _ in entries), checkpoints.pop(), mapped
+        unit.group(1),
+        unit.group(2),
+        tuple(e for e, _ in entries),
+        checkpoints.pop(),
+        mapped,
+        tuple(actors),
     )
 
 
@@ -224,9 +254,12 @@ def verify(
         (5) the unit's entries form its chain: a commission first, then each ``prev``
             naming the previous event's hash; any other entry registers keys;
         (6) when the checkpoint signs a map root: the map proof shows the unit's latest
-            entry is the chain's last (`complete`);
+            entry is the chain's last (`complete`); and every actor that signed an
+            entry or received the unit has an actor line whose map proof shows the
+            head its registry entries in the proof give: none was left out
+            (ledger.verify.proofregistry);
         (7) the verdict and reasons from that chain (ledger.verify.recompute), with the
-            facts of the actors the proof registers.
+            facts of the actors the proof registers (and the revocations it holds).
 
     Raises:
         NoteError, EncodingError: (1) malformed.
@@ -236,7 +269,8 @@ def verify(
             ``checkpoint-stale``, ``unknown-witness``, ``bad-timestamp``,
             ``bad-cosignature``).
         ProofError: (3) an inclusion proof, or (5) the chain.
-        MapProofError: (6) no map proof, a bad one, or a chain cut short.
+        MapProofError: (6) no map proof, a bad one, a chain cut short, or an actor's
+            registry missing or not whole.
     """
     proof = parse(data)  # (1)
     checkpoint = verify_checkpoint(proof.checkpoint, log_key)  # (2)
@@ -264,12 +298,12 @@ def verify(
         raise ProofError("the proof lacks entry 0", field="entries")
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
     complete = _check_complete(proof, checkpoint, chain)  # (6)
-    actors = {
-        leaf.signed.event.subject: actor_from_register(i, leaf.signed.event)
-        for i, leaf in leaves
-        if isinstance(leaf.signed.event, ActorRegister)
-    }
-    judged = recompute(chain, actors, switch=switch)  # (7)
+    root = map_commit.root_of(checkpoint.extensions)
+    if root is not None:
+        check_registries(root, dict(proof.actor_proofs), leaves, chain)
+    elif proof.actor_proofs:
+        raise MapProofError("actor lines, but the checkpoint signs no map of heads")
+    judged = recompute(chain, proven_actors(leaves), switch=switch)  # (7)
     return VerifiedUnit(
         proof.gtin,
         proof.serial,
@@ -427,7 +461,16 @@ def _check_chain(
         unit = getattr(event, "unit", None)
         if unit is None or (unit.gtin, unit.serial) != (gtin, serial):
             # besides the unit's: the entries that registered keys, and the log's switch
-            registry = ActorRegister | KeyRotate | KeyRecover | KeyRecoverCancel | LogUpgrade
+            registry = (
+                ActorRegister
+                | ActorRevoke
+                | Authorize
+                | AuthorizationRevoke
+                | KeyRotate
+                | KeyRecover
+                | KeyRecoverCancel
+                | LogUpgrade
+            )
             if not isinstance(event, registry):
                 raise ProofError(f"entry {index} is neither the unit's nor a key's", field="chain")
             continue
