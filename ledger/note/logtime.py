@@ -14,7 +14,7 @@ Pure: no I/O; the time is an argument.
 
 from __future__ import annotations
 
-from ledger.errors import KeyFormatError
+from ledger.errors import KeyFormatError, NoteError
 from ledger.note.checkpoint import Checkpoint, as_verifier
 from ledger.note.cosignature import cosign_checkpoint
 from ledger.note.signednote import (
@@ -75,4 +75,19 @@ def stamped_at(note_text: bytes | str, log_key: Verifier | str) -> int | None:
     for line in Note.from_bytes(note_text).signatures:
         if (line.name, line.key_hash) == (verifier.name, verifier.key_hash):
             return int.from_bytes(line.signature[:8], "big") if len(line.signature) == 72 else None
+    return None
+
+
+def served_time(note_text: str) -> int | None:
+    """The timestamp of the time line a log put on its own served note: the 72-byte line
+    named like the origin (the note's first line). Read, NOT verified: for a page the
+    log renders from its own note; None when there is none or the note is malformed."""
+    try:
+        parsed = Note.from_bytes(note_text)
+    except NoteError:
+        return None
+    origin = parsed.text.split("\n", 1)[0]
+    for line in parsed.signatures:
+        if line.name == origin and len(line.signature) == 72:
+            return int.from_bytes(line.signature[:8], "big")
     return None
