@@ -111,3 +111,21 @@ def test_actor_lines_are_required_and_bound(proof: tuple[str, str, dict[str, int
     unsorted = "\n".join([*lines[:3], lines[4], lines[3], *lines[5:]])
     with pytest.raises(LedgerError, match="increasing actor id"):
         unitproof.verify(unsorted, key)
+
+
+def test_every_changed_character_of_the_actor_lines_is_refused(
+    proof: tuple[str, str, dict[str, int]], db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the proof's bytes do not depend on the database; once is enough")
+    text, key, _ = proof
+    lines = text.split("\n")
+    start = len("\n".join(lines[:3])) + 1  # the first actor line
+    end = len("\n".join(lines[:6]))  # after the third
+    assert [line.split(" ")[0] for line in lines[3:6]] == ["actor"] * 3
+    for i in range(start, end):
+        if text[i] in " \n":
+            continue
+        other = "B" if text[i] != "B" else "C"
+        with pytest.raises(LedgerError):
+            unitproof.verify(text[:i] + other + text[i + 1 :], key)
