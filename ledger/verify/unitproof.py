@@ -48,10 +48,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from ledger import codec, crypto, entry, merkle
-from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
+from ledger import codec, entry, merkle
+from ledger.errors import NoteError, ProofError, SignatureError
 from ledger.events import (
     ActorRegister,
     ActorRevoke,
@@ -61,7 +60,6 @@ from ledger.events import (
     KeyRecoverCancel,
     KeyRotate,
     LogUpgrade,
-    parse_time,
 )
 from ledger.map import commit as map_commit
 from ledger.map import proof as map_proof
@@ -70,12 +68,11 @@ from ledger.map.trie import unit_key
 from ledger.note.checkpoint import Checkpoint, verify_checkpoint
 from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
-from ledger.rules.context import RECOVERY_WAIT, SCOPE_KINDS
 from ledger.verify.freshness import DEFAULT_MAX_AGE, Freshness, check_fresh
+from ledger.verify.proofkeys import check_signatures
 from ledger.verify.proofregistry import check_registries, proven_actors
 from ledger.verify.recompute import Switch, recompute
 from ledger.verify.verdict import Reason
-from ledger.vocab import Role
 
 HEADER = "provenance-ledger/unit-proof@v1"
 TLOG_PROOF = "c2sp.org/tlog-proof@v1"
@@ -293,7 +290,7 @@ def verify(
         switch: Switch | None = Switch.from_entries([(i, lf.signed.event) for i, lf in leaves])
     except ValueError:
         switch = None  # step (4) refuses such a proof: nobody vouches for the keys
-    _check_signatures(leaves, switch or Switch(None, None))  # (4)
+    check_signatures(leaves, switch or Switch(None, None))  # (4)
     if switch is None:
         raise ProofError("the proof lacks entry 0", field="entries")
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
@@ -338,116 +335,6 @@ def _check_complete(
             field="chain",
         )
     return True
-
-
-@dataclass
-class _ProvenKey:
-    """A key as the proof's own entries establish it (the rules' `KeyRecord`, in small)."""
-
-    actor: str
-    public: str
-    scope: tuple[str, ...] = ()
-    #: a recovered key's ``effective`` log time (None: not recovered)
-    effective: datetime | None = None
-    recovered: bool = False
-    gone: bool = False  # rotated out, or its recovery cancelled, by an entry of the proof
-
-
-def _check_signatures(leaves: Sequence[tuple[int, entry.Leaf]], switch: Switch) -> None:
-    """Step (4): keys come only from earlier entries of the proof that the log's rules
-    let introduce them (`_introduce`); each key signs only within its scope, a
-    recovered key only from its ``effective`` log time, a removed key no more."""
-    keys: dict[str, _ProvenKey] = {}
-    roles: dict[str, str] = {}  # actor -> role, from the proof's actor.register entries
-    wait = RECOVERY_WAIT
-    for index, leaf in leaves:
-        signed, event = leaf.signed, leaf.signed.event
-        where = f"entries[{index}]"
-        if index == 0 and isinstance(event, ActorRegister) and event.subject == event.actor:
-            # the genesis entry is signed by a key it introduces
-            keys.update({k: _ProvenKey(event.subject, p) for k, p in _listed(event.keys)})
-            if event.recovery_wait is not None:
-                wait = timedelta(seconds=event.recovery_wait)
-        key = keys.get(signed.key)
-        if key is None or key.gone or key.actor != event.actor:
-            raise SignatureError(
-                f"entry {index} is signed by a key no earlier entry gave {event.actor}",
-                field=where,
-            )
-        if key.effective is not None and leaf.received_at < key.effective:
-            # an operator's recovered key signs nothing before its waiting period ends
-            raise SignatureError(
-                f"entry {index} is signed by a recovered key before it took effect", field=where
-            )
-        if key.scope and not any(event.kind in SCOPE_KINDS[s] for s in key.scope):
-            raise SignatureError(
-                f"entry {index}: a key scoped to {', '.join(key.scope)} signed {event.kind}",
-                field=where,
-            )
-        try:
-            entry.verify_event(signed, crypto.public_key_from_b64(key.public))
-        except LedgerError as e:
-            raise SignatureError(f"entry {index}: {e.message}", field=where) from e
-        if index > 0:
-            _introduce(keys, roles, event, leaf.received_at + wait, switch.at(index)[1], where)
-        if isinstance(event, ActorRegister):
-            roles[event.subject] = event.role
-
-
-def _introduce(
-    keys: dict[str, _ProvenKey],
-    roles: dict[str, str],
-    event: object,
-    earliest: datetime,
-    rule_set: int,
-    where: str,
-) -> None:
-    """Apply a (verified) key-changing entry by the log's key rules (docs/ARCHITECTURE.md
-    section 4), refusing one the rules would have refused: an ``actor.register`` or a
-    ``key.recover`` signed by a non-operator; a ``key.rotate`` signed by anyone but its
-    subject (rule set 1 also let an operator); a recovery effective before ``earliest``
-    (its log time plus the log's recovery wait); a cancellation by another actor.
-
-    Raises:
-        SignatureError: the entry breaks one of these rules.
-    """
-    if isinstance(event, ActorRegister):
-        if roles.get(event.actor) != Role.OPERATOR:
-            raise SignatureError("only an operator registers actors", field=where)
-        keys.update({k: _ProvenKey(event.subject, p) for k, p in _listed(event.keys)})
-    elif isinstance(event, KeyRotate):
-        operator_may = rule_set < 2 and roles.get(event.actor) == Role.OPERATOR
-        if event.actor != event.subject and not operator_may:
-            raise SignatureError(
-                f"{event.actor} signed a key.rotate for {event.subject}: only the subject's"
-                " own full key rotates its keys",
-                field=where,
-            )
-        for key_id in event.remove:
-            if key_id in keys and keys[key_id].actor == event.subject:
-                keys[key_id].gone = True
-        scope = tuple(event.scope or ())
-        keys.update({k: _ProvenKey(event.subject, p, scope) for k, p in _listed(event.add)})
-    elif isinstance(event, KeyRecover):
-        if roles.get(event.actor) != Role.OPERATOR:
-            raise SignatureError("only an operator signs a key.recover", field=where)
-        effective = parse_time(event.effective, "effective")
-        if effective < earliest:
-            raise SignatureError(
-                "a key.recover takes effect no sooner than the log's recovery wait", field=where
-            )
-        ((key_id, public),) = _listed((event.key,))
-        keys[key_id] = _ProvenKey(event.subject, public, (), effective, recovered=True)
-    elif isinstance(event, KeyRecoverCancel):
-        cancelled = keys.get(event.key)
-        if event.actor != event.subject:
-            raise SignatureError("only the subject cancels its recovery", field=where)
-        if cancelled is not None and cancelled.recovered and cancelled.actor == event.subject:
-            cancelled.gone = True
-
-
-def _listed(publics: Iterable[str]) -> list[tuple[str, str]]:
-    return [(crypto.key_id(codec.b64url_decode(p)), p) for p in publics]
 
 
 def _check_chain(
