@@ -64,6 +64,18 @@ def stamp(note_text: bytes | str, log_signer: Signer, timestamp: int) -> str:
     return Note(parsed.text, [*kept, line]).to_bytes().decode()
 
 
+def stamp_signed(checkpoint: Checkpoint, signed: str, time_key: Signer, timestamp: int) -> str:
+    """``signed`` (the log's note of ``checkpoint``, signed just now, no time line yet)
+    with the log's time line at ``timestamp`` appended: `stamp` without parsing the note
+    again, for the append path. ``time_key`` is `time_signer` of the log key, made once.
+
+    Raises:
+        KeyFormatError: ``time_key`` is not a 0x04 key.
+        NoteError: the timestamp is not an unsigned 64-bit integer.
+    """
+    return signed + cosign_checkpoint(checkpoint, time_key, timestamp).to_line()
+
+
 def stamped_at(note_text: bytes | str, log_key: Verifier | str) -> int | None:
     """The timestamp of the log's time line in ``note_text`` (read, NOT verified: for
     the log's own bookkeeping; clients use ledger.verify.freshness), or None.

@@ -122,6 +122,7 @@ class Appender:
         self._faults = faults
         self._on_commit = on_commit
         self._map_cache = MapCache()  # the top of this log's map, between appends
+        self._time_signer: note.Signer | None = None  # the log key as a 0x04 key (_time_key)
 
     @property
     def origin(self) -> str:
@@ -137,6 +138,12 @@ class Appender:
         if self._signer is None:
             raise KeyFormatError("read-only ledger: writing needs the operator key")
         return self._signer
+
+    def _time_key(self) -> note.Signer:
+        """The log key as the signer of its time lines (ledger.note.logtime), made once."""
+        if self._time_signer is None:
+            self._time_signer = logtime.time_signer(self.require_signer())
+        return self._time_signer
 
     def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
         """Append one signed event (see `append_batch`)."""
@@ -290,12 +297,11 @@ class Appender:
         tx.upsert(records)
         root = tree.root()
         tx.set_head(tree.size, chain, root)
-        signer = self.require_signer()
-        checkpoint = note.sign_checkpoint(
-            note.Checkpoint(head.origin, tree.size, root, (heads.commit(),)), signer
-        )
+        body = note.Checkpoint(head.origin, tree.size, root, (heads.commit(),))
+        note_text = note.sign_checkpoint(body, self.require_signer()).decode()
         # dated by the log's own time line (docs/FORMAT.md 5.2): clients bound its age
-        dated = logtime.stamp(checkpoint, signer, int(received.timestamp()))
+        at = int(received.timestamp())
+        dated = logtime.stamp_signed(body, note_text, self._time_key(), at)
         tx.insert_checkpoint(tree.size, root, dated, format_time(received))
         return BatchReceipt(tuple(receipts), tree.size, dated)
 

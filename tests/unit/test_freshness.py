@@ -174,3 +174,11 @@ def test_the_time_line_is_a_c2sp_cosignature_by_the_log_key() -> None:
     assert note.verify_cosignature(CHECKPOINT, line, verifier) == NOW
     raw = base64.b64decode(text.rsplit(" ", 1)[1])
     assert len(raw) == 4 + 8 + 64 and int.from_bytes(raw[4:12], "big") == NOW
+
+
+def test_the_append_paths_stamp_is_the_same_bytes() -> None:
+    """ledger.service.append dates a note it just signed without parsing it again."""
+    time_key = logtime.time_signer(LOG)
+    assert logtime.stamp_signed(CHECKPOINT, SIGNED, time_key, NOW) == logtime.stamp(
+        SIGNED, LOG, NOW
+    )
