@@ -112,6 +112,8 @@ async def post_cosignature(request: Request) -> Response:
     now = format_time(datetime.now(UTC))
     ledger = context.ledger_for(request)
     receipt = await run_in_threadpool(ledger.cosigning.add_cosignature, body, now)
+    # the views serve the new cosignature now, not at the next housekeeping round
+    await run_in_threadpool(ledger.dating.reload)
     return JSONResponse(receipt, headers={"Cache-Control": "no-store"})
 
 

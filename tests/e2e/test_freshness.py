@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from ledger import note
+from ledger.audit import witness
 from ledger.note import logtime
 from tests.e2e.lying import Proxy
 from tests.e2e.server import LiveServer, start
@@ -52,7 +53,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     """A seeded server, the view and proof saved from it, then (once they are older than
     MAX_AGE) one more entry, so the live checkpoint is a newer one."""
     tmp = tmp_path_factory.mktemp("fresh")
-    live = start(f"sqlite:///{tmp}/fresh.db", tmp)
+    witnesses = {"PROVENANCE_WITNESSES": WITNESS.verifier.to_text()}
+    live = start(f"sqlite:///{tmp}/fresh.db", tmp, extra_env=witnesses)
     try:
         old = Old(live)
         time.sleep(max(0.0, old.dated + MAX_AGE + 1 - time.time()))
@@ -177,3 +179,19 @@ def test_an_old_offline_proof_is_stale_now_and_fresh_at_its_time(
     then = datetime.fromtimestamp(old.dated + 5, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     report, _ = cli(*base, "--at", then, home=tmp_path)
     assert report["verified"] is True and report["checkpoint_age"] == 5
+
+
+def test_a_witness_cosignature_is_served_with_the_view_at_once(
+    served: tuple[LiveServer, Old], tmp_path: Path
+) -> None:
+    """The honest path: the configured witness cosigns the live checkpoint; the very next
+    view carries it, and a client that trusts only that witness accepts the view."""
+    server, old = served
+    text = httpx.get(f"{server.url}/v1/checkpoint").text
+    checkpoint = note.verify_checkpoint(text, old.key)
+    line = note.cosign_checkpoint(checkpoint, WITNESS, int(time.time()))
+    body = witness.submission(0, [], witness.log_only(text, old.key), line)
+    posted = httpx.post(f"{server.url}/v1/checkpoint/cosignatures", content=body)
+    assert posted.status_code == 200, posted.text
+    report = _verify(served, tmp_path, None, "--witness", WITNESS.verifier.to_text(), code=0)
+    assert report["dated_by"] == WITNESS.name and report["verdict"] == "caution"
