@@ -134,10 +134,11 @@ def create_app(
         flusher = asyncio.create_task(context.flush_forever())
         retainer = asyncio.create_task(context.retain_forever())
         hooks = asyncio.create_task(hooks_worker.deliver_forever(_app.state.webhooks))
+        dater = asyncio.create_task(context.date_forever())  # quiet logs stay dated
         try:
             yield
         finally:
-            for task in (flusher, retainer, hooks):
+            for task in (flusher, retainer, hooks, dater):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

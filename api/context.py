@@ -226,6 +226,10 @@ class Context:
         """Purge salts and run retention until cancelled (api.housekeeping.retain_forever)."""
         await housekeeping.retain_forever(self.deployment, salt_interval, every)
 
+    async def date_forever(self) -> None:
+        """Re-date quiet logs' checkpoints until cancelled (api.housekeeping.date_forever)."""
+        await housekeeping.date_forever(self.deployment)
+
 
 def ctx(request: Request) -> Context:
     """The app's `Context`."""

@@ -1,4 +1,5 @@
-"""The server's periodic jobs besides the scan flusher: salt purges and retention."""
+"""The server's periodic jobs besides the scan flusher: salt purges, retention, and
+re-dating a quiet log's latest checkpoint."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from starlette.concurrency import run_in_threadpool
 
 from ledger.errors import StorageError
+from ledger.service.dating import ROUND_SECONDS
 from ledger.service.deployment import Deployment
 
 #: the server deletes past days' scan salts this often (seconds) ...
@@ -46,3 +48,16 @@ async def retain_forever(
                 await retain(deployment)
         except StorageError:
             continue
+
+
+async def date_forever(deployment: Deployment, interval: float = ROUND_SECONDS) -> None:
+    """Until cancelled: every ``interval`` seconds, re-date each log's latest checkpoint
+    when it is due (ledger.service.dating), so a quiet log's served checkpoint stays
+    within the clients' maximum age. A failed round is retried at the next one."""
+    while True:
+        for ledger in deployment.ledgers.values():
+            try:
+                await run_in_threadpool(ledger.dating.redate)
+            except StorageError:
+                continue
+        await asyncio.sleep(interval)

@@ -8,18 +8,27 @@ the proven chain (ledger.verify.recompute), never read from a server.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.table import Table
 
 from cli.common import UsageError, emit, safe
 from ledger.verify import unitproof
+from ledger.verify.freshness import Freshness
 
 
 def verify_proof_file(
-    path: Path, log_key: str | None, witnesses: list[str], min_witnesses: int
+    path: Path,
+    log_key: str | None,
+    witnesses: list[str],
+    min_witnesses: int,
+    now: int,
+    max_age: int,
 ) -> None:
-    """Verify the proof in ``path`` (ledger.verify.unitproof.verify) and print what it shows.
+    """Verify the proof in ``path`` (ledger.verify.unitproof.verify) and print what it shows;
+    its checkpoint must be dated at most ``max_age`` seconds before ``now``
+    (ledger.verify.freshness; ``--at`` judges an old proof as of its own time).
 
     Raises:
         UsageError: no log key pinned.
@@ -28,7 +37,9 @@ def verify_proof_file(
     pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY")
     if not pinned:
         raise UsageError("an offline proof needs the log's key: --log-key or PROVENANCE_LOG_KEY")
-    result = unitproof.verify(path.read_bytes(), pinned.strip(), witnesses, min_witnesses)
+    result = unitproof.verify(
+        path.read_bytes(), pinned.strip(), witnesses, min_witnesses, now=now, max_age=max_age
+    )
     entries = [
         {
             "index": i,
@@ -53,6 +64,9 @@ def verify_proof_file(
             "verdict": result.verdict,
             "reasons": [r.to_dict() for r in result.reasons],
             "complete": result.complete,
+            "checkpoint_time": None if result.fresh is None else result.fresh.time,
+            "checkpoint_age": None if result.fresh is None else result.fresh.age,
+            "dated_by": None if result.fresh is None else result.fresh.source,
         },
         f"[bold green]PROVEN[/] {len(entries)} entries in the log's checkpoint of size "
         f"{result.size}, cosigned by {len(result.witnesses)} trusted witnesses; "
@@ -62,7 +76,17 @@ def verify_proof_file(
         "the log's map of heads proves this is the unit's whole chain at that size"
         if result.complete
         else "completeness not proven: the checkpoint commits to no map of heads",
+        *dated_line(result.fresh),
         "not covered offline: a later revocation of a signer or holder, or a key reported "
         "compromised; `provenance verify GTIN/SERIAL` checks those online",
         table,
     )
+
+
+def dated_line(fresh: Freshness | None) -> list[str]:
+    """One line: the checkpoint's age and who dated it (none when it was not checked)."""
+    if fresh is None:
+        return []
+    when = datetime.fromtimestamp(fresh.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    said = f"checked against the log as of {when} ({fresh.age} s before), dated by {fresh.source}"
+    return [safe(said)]

@@ -102,6 +102,11 @@ class ReasonCode(StrEnum):
     SIGNATURE_INVALID = "signature-invalid"
     CHAIN_BROKEN = "chain-broken"
     CHAIN_INCOMPLETE = "chain-incomplete"
+    # the checkpoint's age (ledger.verify.freshness): codes equal to its errors' codes
+    CHECKPOINT_STALE = "checkpoint-stale"
+    BAD_TIMESTAMP = "bad-timestamp"
+    BAD_COSIGNATURE = "bad-cosignature"
+    UNKNOWN_WITNESS = "unknown-witness"
 
 
 class SignalCode(StrEnum):

@@ -165,6 +165,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "r.chain-broken": ("The history has a gap or a fork", "流转记录有缺失或分叉"),
     "r.chain-incomplete": ("Part of the history was left out", "部分流转记录被隐去"),
+    # a client's check of the checkpoint's age (ledger.verify.freshness), never served
+    "r.checkpoint-stale": ("The register's answer is out of date", "公开日志的答复已过时"),
+    "r.bad-timestamp": ("The register's date cannot be read", "公开日志的时间无法读取"),
+    "r.bad-cosignature": ("A witness's seal is forged", "见证方的签名是伪造的"),
+    "r.unknown-witness": ("Only an unknown witness vouches for it", "仅有未知的见证方为其背书"),
     "r.tamper.why": (
         "This should never happen: the record may have been tampered with.",
         "正常情况下不会出现这种问题，记录可能已被篡改。",
@@ -283,6 +288,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{configured} 个独立见证方中有 {vouched} 个为此记录背书。",
     ),
     "footer.checked": ("Checked on {when}", "查询时间：{when}"),
+    "footer.age": ("Checked against the log as of {age} ago.", "核对的是 {age}前的日志状态。"),
+    "age.s": ("{n} s", "{n} 秒"),
 }
 
 

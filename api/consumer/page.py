@@ -45,6 +45,7 @@ from api.consumer.timeline import names_of, step
 from ledger import gs1
 from ledger.errors import LedgerError
 from ledger.events import check_actor_id
+from ledger.note.logtime import served_time
 
 __all__ = ["choose_language", "is_local", "reason_words", "render_unit_page"]
 
@@ -108,6 +109,7 @@ def render_unit_page(
         "json_href": f"{path}?format=json" if is_local(path) else "?format=json",
         "proof_href": _proof_href(unit) if entries else None,
         "witnesses": _witness_line(view.get("witnesses"), lang),
+        "age": _age_line(view.get("checkpoint"), now, lang),
         "switch_href": switch_href if is_local(switch_href) else f"?lang={other}",
         **form_parts,
         "here": path if is_local(path) else "",
@@ -172,6 +174,22 @@ def _witness_line(witnesses: object, lang: str) -> str | None:
     if not isinstance(configured, int) or not isinstance(vouched, int) or configured < 1:
         return None
     return text(lang, "footer.witnesses", vouched=vouched, configured=configured)
+
+
+def _age_line(checkpoint: object, now: datetime, lang: str) -> str | None:
+    """How old the log's state this page was checked against is (the checkpoint's time
+    line, docs/FORMAT.md 5.2); None for a checkpoint without one."""
+    dated = served_time(checkpoint) if isinstance(checkpoint, str) else None
+    if dated is None:
+        return None
+    seconds = max(0, int(now.timestamp()) - dated)
+    if seconds < 60:
+        age = text(lang, "age.s", n=seconds)
+    elif seconds < 5400:
+        age = text(lang, "wait.min", n=round(seconds / 60))
+    else:
+        age = text(lang, "wait.h", n=round(seconds / 3600))
+    return text(lang, "footer.age", age=age)
 
 
 def _proof_line(checkpoint: object, lang: str) -> str:

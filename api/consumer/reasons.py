@@ -19,7 +19,7 @@ __all__ = ["TAMPER", "Line", "reason_line", "reason_lines", "reason_words"]
 
 TAMPER = frozenset(
     "checkpoint-invalid leaf-hash-invalid proof-invalid signature-invalid chain-broken "
-    "chain-incomplete".split()
+    "chain-incomplete checkpoint-stale bad-timestamp bad-cosignature unknown-witness".split()
 )
 
 

@@ -12,6 +12,7 @@ its index as the log's genesis and ``log.upgrade`` entries, proven in the view
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,21 +169,34 @@ def verify(
         None, "--proof", help="check a downloaded offline proof file, with no network"
     ),
     witness: list[str] = typer.Option(
-        None, "--witness", help="with --proof: a witness verifier key to trust (repeatable)"
+        None,
+        "--witness",
+        help="a witness verifier key to trust (repeatable); then only its cosignatures "
+        "date the checkpoint",
     ),
     min_witnesses: int = typer.Option(
         0, "--min-witnesses", min=0, help="with --proof: cosignatures required"
+    ),
+    max_age: str = typer.Option(
+        "10m", "--max-age", help="refuse a checkpoint dated longer ago than this (s, m, h)"
+    ),
+    at: str = typer.Option(
+        None, "--at", help="judge the checkpoint's age as of this RFC 3339 UTC time, not now"
     ),
 ) -> None:
     """Show a unit's verdict and chain, checking every proof and signature locally."""
     from rich.table import Table
 
+    from cli.verify_proof import dated_line
+    from ledger.verify.freshness import parse_at, parse_max_age
     from ledger.verify.unitview import verify_unit_view
 
+    limit = parse_max_age(max_age)
+    now = int(time.time()) if at is None else parse_at(at)
     if proof is not None:
         from cli.verify_proof import verify_proof_file
 
-        verify_proof_file(proof, log_key, witness or [], min_witnesses)
+        verify_proof_file(proof, log_key, witness or [], min_witnesses, now, limit)
         return
     if unit is None:
         raise UsageError("name a unit (GTIN/SERIAL or a URL), or give --proof FILE")
@@ -206,6 +220,9 @@ def verify(
             records,
             unit=unit_id,
             scanned=scanned,
+            now=now,
+            max_age=limit,
+            witness_keys=witness or [],
         )
     finally:
         store.close()
@@ -219,6 +236,9 @@ def verify(
         "reasons": reasons,
         "checked_locally": checked.checked,
         "complete_at": checked.complete_at,
+        "checkpoint_time": None if checked.fresh is None else checked.fresh.time,
+        "checkpoint_age": None if checked.fresh is None else checked.fresh.age,
+        "dated_by": None if checked.fresh is None else checked.fresh.source,
         "served_verdict": checked.served_verdict,
         "disagreement": checked.disagreement,
         "hints": list(checked.hints),
@@ -259,6 +279,7 @@ def verify(
         f"the log's map of heads proves this is the whole chain at size {checked.complete_at}"
         if checked.complete_at is not None
         else "completeness not proven: the log's checkpoint commits to no map of heads",
+        *dated_line(checked.fresh),
         *_rule_sets(checked.switch),
         *hinted,
     )

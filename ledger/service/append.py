@@ -29,6 +29,7 @@ from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, LedgerError, ValidationError
 from ledger.events import UnitEvent, format_time
 from ledger.merkle import Subtree
+from ledger.note import logtime
 from ledger.rules.state import State
 from ledger.service.headmap import MapCache, MapKeeper
 from ledger.service.prefetch import load_state_for
@@ -126,6 +127,7 @@ class Appender:
         self._faults = faults
         self._on_commit = on_commit
         self._map_cache = MapCache()  # the top of this log's map, between appends
+        self._time_signer: note.Signer | None = None  # the log key as a 0x04 key (_time_key)
 
     @property
     def origin(self) -> str:
@@ -141,6 +143,12 @@ class Appender:
         if self._signer is None:
             raise KeyFormatError("read-only ledger: writing needs the operator key")
         return self._signer
+
+    def _time_key(self) -> note.Signer:
+        """The log key as the signer of its time lines (ledger.note.logtime), made once."""
+        if self._time_signer is None:
+            self._time_signer = logtime.time_signer(self.require_signer())
+        return self._time_signer
 
     def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
         """Append one signed event (see `append_batch`)."""
@@ -312,15 +320,15 @@ class Appender:
         tx.upsert(records)
         root = tree.root()
         tx.set_head(tree.size, chain, root)
-        checkpoint = note.sign_checkpoint(
-            note.Checkpoint(head.origin, tree.size, root, (heads.commit(),)),
-            self.require_signer(),
-        )
-        text = checkpoint.decode()
-        tx.insert_checkpoint(tree.size, root, text, format_time(received))
+        body = note.Checkpoint(head.origin, tree.size, root, (heads.commit(),))
+        note_text = note.sign_checkpoint(body, self.require_signer()).decode()
+        # dated by the log's own time line (docs/FORMAT.md 5.2): clients bound its age
+        at = int(received.timestamp())
+        dated = logtime.stamp_signed(body, note_text, self._time_key(), at)
+        tx.insert_checkpoint(tree.size, root, dated, format_time(received))
         leaves = tuple(row["leaf"] for row in rows)
-        return BatchReceipt(tuple(receipts), tree.size, text), Publishing(
-            head.size, tree.size, text, leaves
+        return BatchReceipt(tuple(receipts), tree.size, dated), Publishing(
+            head.size, tree.size, dated, leaves
         )
 
 

@@ -10,15 +10,12 @@ from collections.abc import Iterator
 
 from ledger import gs1
 from ledger.audit.bundle import write_lines
-from ledger.errors import NotFoundError
-from ledger.map import proof as map_proof
-from ledger.map.trie import unit_key
-from ledger.rules.state import ActorRecord, KeyRecord
+from ledger.errors import NotFoundError, StorageError
+from ledger.map.trie import actor_key, unit_key
 from ledger.service.cosigning import CosigningService
-from ledger.service.mapproofs import checkpoint_and_map_proof
-from ledger.service.unitview import switch_entries
+from ledger.service.mapproofs import checkpoint_and_map_proofs
+from ledger.service.proofentries import proof_entries
 from ledger.store import Store
-from ledger.stored import StoredEntry
 from ledger.verify import unitproof
 
 CHUNK = 1000
@@ -68,7 +65,8 @@ class ExportService:
 
         Holds the unit's entries, the log's ``log.upgrade`` if it has one (the switch of
         docs/FORMAT.md section 3.1) and, transitively, the entries that registered their
-        signers' keys and every signer's ``actor.register``; proven in the latest
+        signers' keys and, with a map, every signer's and recipient's whole registry with
+        its map proof (ledger.service.proofentries); proven in the latest
         checkpoint, with the unit's map proof under the map root it signs (the map is kept
         at the latest checkpoint only) and the cosignatures the witnesses gave it. A log
         from before maps uses the checkpoint that covers them all and carries the most
@@ -83,38 +81,34 @@ class ExportService:
         chain = store.unit_entries(log, unit.gtin, unit.serial)
         if not chain:
             raise NotFoundError(f"no unit {unit.gtin}/{unit.serial} in the log", field="unit")
-        included = {e.index: e for e in chain}
-        # the genesis and the log.upgrade, if any, so a client reads the log's switch
-        # from the log itself (as the unit view carries them)
-        for found in switch_entries(store, log, store.head(log).size):
-            included.setdefault(found.index, found)
-        pending, done = {e.key_id for e in included.values()}, set()
-        while pending:  # the entries that registered each signing key, up to genesis
-            key_id = pending.pop()
-            done.add(key_id)
-            for record in store.records(log, {KeyRecord: [key_id]}):
-                if isinstance(record, KeyRecord) and record.added_index not in included:
-                    registering: StoredEntry = store.entry(log, record.added_index)
-                    included[registering.index] = registering
-                    pending |= {registering.key_id} - done
-        signers = {e.signer for e in included.values()}
-        for record in store.records(log, {ActorRecord: signers}):  # each signer's role
-            if isinstance(record, ActorRecord) and record.registered_index not in included:
-                included[record.registered_index] = store.entry(log, record.registered_index)
+        key = unit_key(unit.gtin, unit.serial)
         # the map of heads is kept at the latest checkpoint only (docs/FORMAT.md 14): a
-        # log with a map proves completeness there; one from before maps uses the best
-        # cosigned checkpoint that covers the chain
-        latest, mapped = checkpoint_and_map_proof(store, log, unit_key(unit.gtin, unit.serial))
-        size = latest.size
-        if mapped is None:
-            best = self._cosigning.best_size(max(included) + 1)
+        # log with a map proves completeness there, the unit's and its actors'; one from
+        # before maps uses the best cosigned checkpoint that covers the chain
+        latest, proofs = checkpoint_and_map_proofs(store, log, [key])
+        if not proofs:
+            gathered = proof_entries(store, log, chain, store.head(log).size, registries=False)
+            best = self._cosigning.best_size(max(gathered.entries) + 1)
             size = latest.size if best is None else best
+        else:
+            for _ in range(5):  # the actors' proofs under the same root as the unit's
+                gathered = proof_entries(store, log, chain, latest.size, registries=True)
+                keys = [key, *(actor_key(a) for a in sorted(gathered.actors))]
+                stored, proofs = checkpoint_and_map_proofs(store, log, keys)
+                if stored.size == latest.size:
+                    break
+                latest = stored
+            else:
+                raise StorageError("the log kept growing while its proof was read")
+            size = latest.size
+        included = gathered.entries
         checkpoint = self._cosigning.cosigned_checkpoint(size)
         indices = sorted(i for i in included if i < size)
-        proofs = store.inclusion_proofs(log, indices, size)
+        inclusion = store.inclusion_proofs(log, indices, size)
         entries = [
             unitproof.ProvenEntry(i, included[i].leaf, tuple(p))
-            for i, p in zip(indices, proofs, strict=True)
+            for i, p in zip(indices, inclusion, strict=True)
         ]
-        proof_bytes = None if mapped is None else map_proof.from_text(mapped)
-        return unitproof.encode(unit.gtin, unit.serial, entries, checkpoint, proof_bytes)
+        proof_bytes = proofs.get(key)
+        actors = {a: proofs[actor_key(a)] for a in gathered.actors} if proofs else {}
+        return unitproof.encode(unit.gtin, unit.serial, entries, checkpoint, proof_bytes, actors)

@@ -53,6 +53,7 @@ from ledger.service.append import (
 from ledger.service.audit import audit_log
 from ledger.service.claims import ClaimService
 from ledger.service.cosigning import CosigningService
+from ledger.service.dating import CheckpointDating, Latest
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
 from ledger.service.groupcommit import GroupCommitter
@@ -162,6 +163,7 @@ class Ledger:
         self.policies = policies or Policies()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._views = ViewCache()
+        self._latest = Latest()  # the latest checkpoint's served note (ledger.service.dating)
         self._probing = ProbingCache()
         self._facts = FactsCache()
         self._signals = SignalsCache()
@@ -239,6 +241,9 @@ class Ledger:
             store, log, self.origin, self.signer, clock, self._faults, self._committed, self._keeper
         )
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
+        self.dating = CheckpointDating(
+            store, log, self._verifier_key, self.signer, self.cosigning, clock, self._latest
+        )
         self.signals = SignalService(
             store,
             signal_store,
@@ -546,7 +551,9 @@ class Ledger:
             needed, lambda: self.cosigning.witness_summary(needed), memory is not None
         )
         # the view grows in steps (log, scans, viewer, witnesses); here it is whole
-        return cast(UnitViewShape, {**judged, "witnesses": witnesses})
+        # the checkpoint as dated now (a cached view keeps the note it was built with)
+        dated = self.dating.served(judged["checkpoint"])
+        return cast(UnitViewShape, {**judged, "checkpoint": dated, "witnesses": witnesses})
 
     def actor_view(self, actor_id: str) -> ActorShape:
         """An actor with its role, name, prefixes, registration, revocation and keys, and

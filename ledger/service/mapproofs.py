@@ -38,3 +38,29 @@ def checkpoint_and_map_proof(
             continue  # the map moved on: read both again
         return checkpoint, map_proof.to_text(proof)
     raise StorageError("the map of heads kept moving past the latest checkpoint")
+
+
+def checkpoint_and_map_proofs(
+    store: Store, log: int, keys: list[bytes], attempts: int = 5
+) -> tuple[StoredCheckpoint, dict[bytes, bytes]]:
+    """The latest checkpoint and the map proofs of ``keys``, all under the map root it
+    signs (read again until they agree); an empty dict for a checkpoint with no map root.
+
+    Raises:
+        NotFoundError: the log has no checkpoint yet.
+        StorageError: the map kept moving past the checkpoint for ``attempts`` reads.
+    """
+    for _ in range(attempts):
+        checkpoint = store.checkpoint(log)
+        body = checkpoint.note[: checkpoint.note.index("\n\n") + 1]
+        root = map_commit.root_of(note.Checkpoint.from_body(body).extensions)
+        if root is None:
+            return checkpoint, {}
+        proofs = {key: store.map_proof(log, key) for key in keys}
+        try:
+            for key, proof in proofs.items():
+                map_proof.verify(root, key, proof)
+        except LedgerError:
+            continue  # the map moved on: read again
+        return checkpoint, proofs
+    raise StorageError("the map of heads kept moving past the latest checkpoint")

@@ -178,6 +178,15 @@ class WriteTx:
             raise NotFoundError(f"no checkpoint at size {size}", field="size")
         return str(row.note)
 
+    def redate_checkpoint(self, size: int, note: str, signed_at: str) -> None:
+        """Replace the stored note of the checkpoint at ``size`` by the same checkpoint
+        re-dated by the log (ledger.note.logtime; the caller keeps its text and root)."""
+        self.conn.execute(
+            update(CHECKPOINTS)
+            .where(CHECKPOINTS.c.log == self.log, CHECKPOINTS.c.size == size)
+            .values(note=note, signed_at=signed_at)
+        )
+
     def insert_checkpoint(self, size: int, root: bytes, note: str, signed_at: str) -> None:
         """Store a signed checkpoint."""
         self.conn.execute(

@@ -5,6 +5,7 @@ Format (docs/FORMAT.md, "Offline unit proof"), UTF-8, lines ending in ``\\n``:
     provenance-ledger/unit-proof@v1
     unit <gtin14>/<serial>
     map <the unit's map proof, unpadded base64url>    (when the checkpoint has a map root)
+    actor <actor id> <its map proof>                  (with a map: one per needed actor, by id)
     <blank line>
     then one C2SP tlog-proof (c2sp.org/tlog-proof@v1) per entry, by increasing index:
     c2sp.org/tlog-proof@v1
@@ -29,7 +30,9 @@ standard tlog-proof whose ``extra`` is the record (the leaf hash is
 
 When the checkpoint signs a map of heads (docs/FORMAT.md section 14), the ``map`` line
 proves the unit's latest entry at the checkpoint's size, and `verify` refuses a chain that
-does not end there: nothing was cut from the end. The proof cannot show that no entry
+does not end there: nothing was cut from the end. The ``actor`` lines do the same for the
+whole registry of every signer and recipient, which the proof then holds (every
+rotation, any revocation: ledger.verify.proofregistry). The proof cannot show that no entry
 came after the checkpoint (no offline proof can), nor a revocation that the log's rules
 applied between a key's registration and its use (the audit replays the rules).
 
@@ -43,19 +46,20 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from ledger import codec, crypto, entry, merkle
-from ledger.errors import LedgerError, NoteError, ProofError, SignatureError
+from ledger import codec, entry, merkle
+from ledger.errors import NoteError, ProofError, SignatureError
 from ledger.events import (
     ActorRegister,
+    ActorRevoke,
+    AuthorizationRevoke,
+    Authorize,
     KeyRecover,
     KeyRecoverCancel,
     KeyRotate,
     LogUpgrade,
-    parse_time,
 )
 from ledger.map import commit as map_commit
 from ledger.map import proof as map_proof
@@ -64,15 +68,17 @@ from ledger.map.trie import unit_key
 from ledger.note.checkpoint import Checkpoint, verify_checkpoint
 from ledger.note.cosignature import cosigners, parse_witness_keys
 from ledger.note.signednote import Note, Verifier
-from ledger.rules.context import RECOVERY_WAIT, SCOPE_KINDS
-from ledger.verify.recompute import Switch, actor_from_register, recompute
+from ledger.verify.freshness import DEFAULT_MAX_AGE, Freshness, check_fresh
+from ledger.verify.proofkeys import check_signatures
+from ledger.verify.proofregistry import check_registries, proven_actors
+from ledger.verify.recompute import Switch, recompute
 from ledger.verify.verdict import Reason
-from ledger.vocab import Role
 
 HEADER = "provenance-ledger/unit-proof@v1"
 TLOG_PROOF = "c2sp.org/tlog-proof@v1"
 _UNIT = re.compile(r"unit ([0-9]{14})/([!-~]{1,20})")
 _INDEX = re.compile(r"index (0|[1-9][0-9]{0,19})")
+_ACTOR = re.compile(r"actor ([a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?) ([A-Za-z0-9_-]+)")
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class UnitProof:
     entries: tuple[ProvenEntry, ...]
     checkpoint: str
     map_proof: bytes | None = None
+    #: (actor id, its map proof), by id: the actors whose whole registries the proof holds
+    actor_proofs: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class VerifiedUnit:
     reasons: tuple[Reason, ...] = ()
     #: the checkpoint's map of heads proved the chain ends at the unit's latest entry
     complete: bool = False
+    #: the checkpoint's trusted time and age at ``now`` (None: its age was not checked)
+    fresh: Freshness | None = None
 
 
 def encode(
@@ -118,9 +128,14 @@ def encode(
     entries: Iterable[ProvenEntry],
     checkpoint: str,
     map_proof: bytes | None = None,
+    actors: Mapping[str, bytes] | None = None,
 ) -> str:
-    """Return the proof text (module docstring) for entries in any order."""
+    """Return the proof text (module docstring) for entries in any order; ``actors``: each
+    actor's map proof, whose whole registry the entries hold (with ``map_proof`` only)."""
     mapped = "" if map_proof is None else f"map {codec.b64url_encode(map_proof)}\n"
+    mapped += "".join(
+        f"actor {a} {codec.b64url_encode(p)}\n" for a, p in sorted((actors or {}).items())
+    )
     parts = [f"{HEADER}\nunit {gtin}/{serial}\n{mapped}\n"]
     for item in sorted(entries, key=lambda e: e.index):
         lines = [TLOG_PROOF, f"extra {codec.b64_encode(item.leaf)}", f"index {item.index}"]
@@ -139,19 +154,29 @@ def parse(data: bytes | str) -> UnitProof:
     text = _text(data)
     head, sep, rest = text.partition("\n\n")
     lines = head.split("\n")
-    if not sep or len(lines) not in (2, 3) or lines[0] != HEADER:
+    if not sep or len(lines) < 2 or lines[0] != HEADER:
         raise NoteError(
-            f"expected '{HEADER}', a unit line, a map line if any, and a blank line",
+            f"expected '{HEADER}', a unit line, a map line and actor lines if any, and a "
+            "blank line",
             field="header",
         )
     unit = _UNIT.fullmatch(lines[1])
     if unit is None:
         raise NoteError("expected 'unit <gtin14>/<serial>'", field="unit")
     mapped = None
-    if len(lines) == 3:
+    if len(lines) >= 3:
         if not lines[2].startswith("map "):
             raise NoteError("expected 'map <base64url map proof>'", field="map")
         mapped = codec.b64url_decode(lines[2][len("map ") :], field="map")
+    actors = []
+    for number, line in enumerate(lines[3:]):
+        found = _ACTOR.fullmatch(line)
+        if found is None:
+            raise NoteError("expected 'actor <actor id> <base64url map proof>'", field="actors")
+        proof = codec.b64url_decode(found.group(2), field=f"actors[{number}]")
+        actors.append((found.group(1), proof))
+    if [a for a, _ in actors] != sorted({a for a, _ in actors}):
+        raise NoteError("actor lines must be by strictly increasing actor id", field="actors")
     starts = [m.start() for m in re.finditer(f"^{re.escape(TLOG_PROOF)}\n", rest, re.M)]
     if not starts or starts[0] != 0:
         raise NoteError(f"expected '{TLOG_PROOF}' sections after the header", field="proof")
@@ -164,7 +189,12 @@ def parse(data: bytes | str) -> UnitProof:
     if indices != sorted(set(indices)):
         raise NoteError("indices must strictly increase", field="index")
     return UnitProof(
-        unit.group(1), unit.group(2), tuple(e for e, _ in entries), checkpoints.pop(), mapped
+        unit.group(1),
+        unit.group(2),
+        tuple(e for e, _ in entries),
+        checkpoints.pop(),
+        mapped,
+        tuple(actors),
     )
 
 
@@ -198,13 +228,22 @@ def verify(
     log_key: str,
     witness_keys: Sequence[Verifier | str] = (),
     min_witnesses: int = 0,
+    *,
+    now: int | None = None,
+    max_age: int = DEFAULT_MAX_AGE,
 ) -> VerifiedUnit:
     """Verify a unit proof offline against pinned keys.
+
+    ``now`` (seconds since the epoch; the present, or the time a stored proof is to be
+    judged as of) makes step (2b) check the checkpoint's age; None skips it.
 
     Steps:
         (1) parse (`parse`);
         (2) the checkpoint verifies under ``log_key``; every line by one of the
             ``witness_keys`` verifies, and at least ``min_witnesses`` of them cosigned;
+        (2b) with ``now``: a trusted time dates the checkpoint at most ``max_age``
+            seconds before ``now`` (ledger.verify.freshness: the witnesses' cosignatures
+            when ``witness_keys`` are given, else the log's own time line);
         (3) every entry is included in the checkpoint (RFC 9162 2.1.3.2);
         (4) every entry is signed by a key that an earlier entry in the proof
             registered for its signer by the log's key rules (module docstring; the
@@ -212,16 +251,23 @@ def verify(
         (5) the unit's entries form its chain: a commission first, then each ``prev``
             naming the previous event's hash; any other entry registers keys;
         (6) when the checkpoint signs a map root: the map proof shows the unit's latest
-            entry is the chain's last (`complete`);
+            entry is the chain's last (`complete`); and every actor that signed an
+            entry or received the unit has an actor line whose map proof shows the
+            head its registry entries in the proof give: none was left out
+            (ledger.verify.proofregistry);
         (7) the verdict and reasons from that chain (ledger.verify.recompute), with the
-            facts of the actors the proof registers.
+            facts of the actors the proof registers (and the revocations it holds).
 
     Raises:
         NoteError, EncodingError: (1) malformed.
         CheckpointSignatureError, KeyFormatError: (2) a signature or a key.
         SignatureError: (2) too few witnesses, or (4) a signature.
+        CheckpointStaleError, TimestampError, CosignatureError: (2b) (their codes:
+            ``checkpoint-stale``, ``unknown-witness``, ``bad-timestamp``,
+            ``bad-cosignature``).
         ProofError: (3) an inclusion proof, or (5) the chain.
-        MapProofError: (6) no map proof, a bad one, or a chain cut short.
+        MapProofError: (6) no map proof, a bad one, a chain cut short, or an actor's
+            registry missing or not whole.
     """
     proof = parse(data)  # (1)
     checkpoint = verify_checkpoint(proof.checkpoint, log_key)  # (2)
@@ -231,6 +277,9 @@ def verify(
         raise SignatureError(
             f"{len(signed)} of the required {min_witnesses} witnesses cosigned", field="witnesses"
         )
+    fresh = None
+    if now is not None:  # (2b)
+        fresh = check_fresh(proof.checkpoint, log_key, witnesses, now=now, max_age=max_age)
     leaves = []
     for item in proof.entries:  # (3)
         merkle.verify_inclusion(
@@ -241,17 +290,17 @@ def verify(
         switch: Switch | None = Switch.from_entries([(i, lf.signed.event) for i, lf in leaves])
     except ValueError:
         switch = None  # step (4) refuses such a proof: nobody vouches for the keys
-    _check_signatures(leaves, switch or Switch(None, None))  # (4)
+    check_signatures(leaves, switch or Switch(None, None))  # (4)
     if switch is None:
         raise ProofError("the proof lacks entry 0", field="entries")
     chain = _check_chain(proof.gtin, proof.serial, leaves)  # (5)
     complete = _check_complete(proof, checkpoint, chain)  # (6)
-    actors = {
-        leaf.signed.event.subject: actor_from_register(i, leaf.signed.event)
-        for i, leaf in leaves
-        if isinstance(leaf.signed.event, ActorRegister)
-    }
-    judged = recompute(chain, actors, switch=switch)  # (7)
+    root = map_commit.root_of(checkpoint.extensions)
+    if root is not None:
+        check_registries(root, dict(proof.actor_proofs), leaves, chain)
+    elif proof.actor_proofs:
+        raise MapProofError("actor lines, but the checkpoint signs no map of heads")
+    judged = recompute(chain, proven_actors(leaves), switch=switch)  # (7)
     return VerifiedUnit(
         proof.gtin,
         proof.serial,
@@ -262,6 +311,7 @@ def verify(
         str(judged.verdict),
         tuple(judged.reasons),
         complete,
+        fresh,
     )
 
 
@@ -287,116 +337,6 @@ def _check_complete(
     return True
 
 
-@dataclass
-class _ProvenKey:
-    """A key as the proof's own entries establish it (the rules' `KeyRecord`, in small)."""
-
-    actor: str
-    public: str
-    scope: tuple[str, ...] = ()
-    #: a recovered key's ``effective`` log time (None: not recovered)
-    effective: datetime | None = None
-    recovered: bool = False
-    gone: bool = False  # rotated out, or its recovery cancelled, by an entry of the proof
-
-
-def _check_signatures(leaves: Sequence[tuple[int, entry.Leaf]], switch: Switch) -> None:
-    """Step (4): keys come only from earlier entries of the proof that the log's rules
-    let introduce them (`_introduce`); each key signs only within its scope, a
-    recovered key only from its ``effective`` log time, a removed key no more."""
-    keys: dict[str, _ProvenKey] = {}
-    roles: dict[str, str] = {}  # actor -> role, from the proof's actor.register entries
-    wait = RECOVERY_WAIT
-    for index, leaf in leaves:
-        signed, event = leaf.signed, leaf.signed.event
-        where = f"entries[{index}]"
-        if index == 0 and isinstance(event, ActorRegister) and event.subject == event.actor:
-            # the genesis entry is signed by a key it introduces
-            keys.update({k: _ProvenKey(event.subject, p) for k, p in _listed(event.keys)})
-            if event.recovery_wait is not None:
-                wait = timedelta(seconds=event.recovery_wait)
-        key = keys.get(signed.key)
-        if key is None or key.gone or key.actor != event.actor:
-            raise SignatureError(
-                f"entry {index} is signed by a key no earlier entry gave {event.actor}",
-                field=where,
-            )
-        if key.effective is not None and leaf.received_at < key.effective:
-            # an operator's recovered key signs nothing before its waiting period ends
-            raise SignatureError(
-                f"entry {index} is signed by a recovered key before it took effect", field=where
-            )
-        if key.scope and not any(event.kind in SCOPE_KINDS[s] for s in key.scope):
-            raise SignatureError(
-                f"entry {index}: a key scoped to {', '.join(key.scope)} signed {event.kind}",
-                field=where,
-            )
-        try:
-            entry.verify_event(signed, crypto.public_key_from_b64(key.public))
-        except LedgerError as e:
-            raise SignatureError(f"entry {index}: {e.message}", field=where) from e
-        if index > 0:
-            _introduce(keys, roles, event, leaf.received_at + wait, switch.at(index)[1], where)
-        if isinstance(event, ActorRegister):
-            roles[event.subject] = event.role
-
-
-def _introduce(
-    keys: dict[str, _ProvenKey],
-    roles: dict[str, str],
-    event: object,
-    earliest: datetime,
-    rule_set: int,
-    where: str,
-) -> None:
-    """Apply a (verified) key-changing entry by the log's key rules (docs/ARCHITECTURE.md
-    section 4), refusing one the rules would have refused: an ``actor.register`` or a
-    ``key.recover`` signed by a non-operator; a ``key.rotate`` signed by anyone but its
-    subject (rule set 1 also let an operator); a recovery effective before ``earliest``
-    (its log time plus the log's recovery wait); a cancellation by another actor.
-
-    Raises:
-        SignatureError: the entry breaks one of these rules.
-    """
-    if isinstance(event, ActorRegister):
-        if roles.get(event.actor) != Role.OPERATOR:
-            raise SignatureError("only an operator registers actors", field=where)
-        keys.update({k: _ProvenKey(event.subject, p) for k, p in _listed(event.keys)})
-    elif isinstance(event, KeyRotate):
-        operator_may = rule_set < 2 and roles.get(event.actor) == Role.OPERATOR
-        if event.actor != event.subject and not operator_may:
-            raise SignatureError(
-                f"{event.actor} signed a key.rotate for {event.subject}: only the subject's"
-                " own full key rotates its keys",
-                field=where,
-            )
-        for key_id in event.remove:
-            if key_id in keys and keys[key_id].actor == event.subject:
-                keys[key_id].gone = True
-        scope = tuple(event.scope or ())
-        keys.update({k: _ProvenKey(event.subject, p, scope) for k, p in _listed(event.add)})
-    elif isinstance(event, KeyRecover):
-        if roles.get(event.actor) != Role.OPERATOR:
-            raise SignatureError("only an operator signs a key.recover", field=where)
-        effective = parse_time(event.effective, "effective")
-        if effective < earliest:
-            raise SignatureError(
-                "a key.recover takes effect no sooner than the log's recovery wait", field=where
-            )
-        ((key_id, public),) = _listed((event.key,))
-        keys[key_id] = _ProvenKey(event.subject, public, (), effective, recovered=True)
-    elif isinstance(event, KeyRecoverCancel):
-        cancelled = keys.get(event.key)
-        if event.actor != event.subject:
-            raise SignatureError("only the subject cancels its recovery", field=where)
-        if cancelled is not None and cancelled.recovered and cancelled.actor == event.subject:
-            cancelled.gone = True
-
-
-def _listed(publics: Iterable[str]) -> list[tuple[str, str]]:
-    return [(crypto.key_id(codec.b64url_decode(p)), p) for p in publics]
-
-
 def _check_chain(
     gtin: str, serial: str, leaves: Sequence[tuple[int, entry.Leaf]]
 ) -> list[tuple[int, entry.Leaf]]:
@@ -408,7 +348,16 @@ def _check_chain(
         unit = getattr(event, "unit", None)
         if unit is None or (unit.gtin, unit.serial) != (gtin, serial):
             # besides the unit's: the entries that registered keys, and the log's switch
-            registry = ActorRegister | KeyRotate | KeyRecover | KeyRecoverCancel | LogUpgrade
+            registry = (
+                ActorRegister
+                | ActorRevoke
+                | Authorize
+                | AuthorizationRevoke
+                | KeyRotate
+                | KeyRecover
+                | KeyRecoverCancel
+                | LogUpgrade
+            )
             if not isinstance(event, registry):
                 raise ProofError(f"entry {index} is neither the unit's nor a key's", field="chain")
             continue

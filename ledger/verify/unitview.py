@@ -34,6 +34,14 @@ from ledger.gs1 import UnitId
 from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.shapes import ReasonShape
 from ledger.verify.complete import check_complete
+from ledger.verify.freshness import (
+    DEFAULT_MAX_AGE,
+    CheckpointStaleError,
+    CosignatureError,
+    Freshness,
+    TimestampError,
+    check_fresh,
+)
 from ledger.verify.recompute import Switch, disagreement, hints, recompute
 from ledger.verify.verdict import INVALID, Reason, ServedEntry, check_unit_chain
 from ledger.vocab import LabelState, ReasonCode
@@ -67,6 +75,9 @@ class UnitViewCheck:
     #: the map of heads proved the chain whole (or the unit absent) at this log size;
     #: None when completeness was not checked (no unit named, or a log before maps)
     complete_at: int | None = None
+    #: the checkpoint's trusted time and age (ledger.verify.freshness); None when its
+    #: age was not checked (no ``now`` given)
+    fresh: Freshness | None = None
 
     @property
     def disagreement(self) -> str | None:
@@ -98,6 +109,9 @@ def verify_unit_view(
     keys: Mapping[str, KeyRecord] | None = None,
     unit: UnitId | None = None,
     scanned: label.ScannedLabel | None = None,
+    now: int | None = None,
+    max_age: int = DEFAULT_MAX_AGE,
+    witness_keys: Sequence[str] = (),
 ) -> UnitViewCheck:
     """Re-check every entry, proof and signature of a served unit view, then compute
     its verdict again from the proven chain.
@@ -124,6 +138,12 @@ def verify_unit_view(
             resolver judges it (`label.scanned_state`): a lot or expiry that is not the
             proven commission's is ``invalid`` (``label-mismatch``), no ``s`` a caution
             (``label-unsigned``).
+        now: the client's time (seconds since the epoch): the checkpoint must then be
+            dated by a trusted time at most ``max_age`` seconds before it
+            (ledger.verify.freshness; with ``witness_keys``, only their cosignatures
+            date it), else ``invalid`` with ``checkpoint-stale`` (or ``bad-timestamp``,
+            ``bad-cosignature``, ``unknown-witness``): a stale view can be complete
+            and still wrong. None: the age is not checked.
 
     Returns:
         ``invalid`` with one reason per failed check, else the recomputed verdict and
@@ -171,6 +191,10 @@ def verify_unit_view(
         if completeness.failure is not None:
             failures.append(completeness.failure)
         complete_at = completeness.size
+    fresh = None
+    if now is not None and not failures:
+        fresh, stale = _freshness(view.get("checkpoint"), verifier_key, witness_keys, now, max_age)
+        failures.extend(stale)
     if failures:
         return UnitViewCheck(
             INVALID, [f.to_dict() for f in failures], tuple(failures), len(entries), said, given
@@ -194,8 +218,23 @@ def verify_unit_view(
     )
     reasons = [r.to_dict() for r in result.reasons]
     return UnitViewCheck(
-        str(result.verdict), reasons, (), len(served), said, given, switch, complete_at
+        str(result.verdict), reasons, (), len(served), said, given, switch, complete_at, fresh
     )
+
+
+def _freshness(
+    checkpoint: object, verifier_key: str, witness_keys: Sequence[str], now: int, max_age: int
+) -> tuple[Freshness | None, list[Reason]]:
+    """The view's checkpoint dated (ledger.verify.freshness), or the reason it is not."""
+    if not isinstance(checkpoint, str):
+        return None, [Reason(ReasonCode.CHECKPOINT_STALE, "the view carries no checkpoint")]
+    try:
+        return check_fresh(checkpoint, verifier_key, witness_keys, now=now, max_age=max_age), []
+    except (CheckpointStaleError, TimestampError, CosignatureError) as e:
+        return None, [Reason(ReasonCode(e.code), e.message)]
+    except LedgerError as e:
+        message = f"the log's checkpoint does not verify: {e.message}"
+        return None, [Reason(ReasonCode.CHECKPOINT_INVALID, message)]
 
 
 def proven_switch(

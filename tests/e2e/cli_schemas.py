@@ -147,6 +147,13 @@ REASON = _object(
     }
 )
 
+#: the checkpoint's trusted time, its age and who dated it (null: not checked)
+_DATED = {
+    "checkpoint_time": {"type": ["integer", "null"], "minimum": 0},
+    "checkpoint_age": {"type": ["integer", "null"], "minimum": 0},
+    "dated_by": {"type": ["string", "null"]},
+}
+
 VERIFY = _object(
     {
         "unit": {"type": "string", "pattern": UNIT},
@@ -154,6 +161,7 @@ VERIFY = _object(
         "reasons": {"type": "array", "items": REASON},
         "checked_locally": {"type": "integer", "minimum": 0},
         "complete_at": {"type": ["integer", "null"], "minimum": 0},
+        **_DATED,
         "served_verdict": {"type": "string"},
         "disagreement": {"type": ["string", "null"]},
         "hints": {"type": "array", "items": {"type": "object"}},
@@ -391,6 +399,7 @@ VERIFY_PROOF = _object(
         "verdict": {"enum": VERDICTS},
         "reasons": {"type": "array", "items": REASON},
         "complete": {"type": "boolean"},
+        **_DATED,
     }
 )
 """``verify --proof FILE``: what the offline proof establishes (a failure exits 1)."""
