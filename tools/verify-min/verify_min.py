@@ -543,6 +543,15 @@ def verify_proof(text: str, key: c.LogKey) -> tuple[list[str], str]:
     pos, map_proof = 2, None
     if lines[2].startswith("map "):
         map_proof, pos = c.unb64url(lines[2][4:], what="map line"), 3
+    actors: dict[str, bytes] = {}  # FORMAT 11: one line per needed actor, by id
+    while map_proof is not None and lines[pos].startswith("actor "):
+        parts = lines[pos].split(" ")
+        if len(parts) != 3 or not re.fullmatch(r"[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?", parts[1]):
+            raise RefusedError(f"bad-proof: line {pos + 1} is not an actor line")
+        if actors and parts[1] <= max(actors):
+            raise RefusedError("bad-proof: actor lines not in strictly increasing id order")
+        actors[parts[1]] = c.unb64url(parts[2], what="actor line")
+        pos += 1
     if lines[pos] != "":
         raise RefusedError("bad-proof: no blank line after the header")
     pos += 1
@@ -590,8 +599,8 @@ def verify_proof(text: str, key: c.LogKey) -> tuple[list[str], str]:
     used = check_all(leaves, keys)
     unit = [lf for lf in leaves if "unit" in lf.event]
     rest = {lf.event["kind"] for lf in leaves if "unit" not in lf.event}
-    if not unit or rest - {"actor.register", "key.rotate", "key.recover", "log.upgrade"}:
-        raise RefusedError("bad-proof: entries other than the unit's chain and key registrations")
+    if not unit or rest - {*REGISTRY_KINDS, "authorize", "authorization.revoke", "log.upgrade"}:
+        raise RefusedError("bad-proof: entries other than the unit's chain and registries")
     chain_of((gtin, serial), unit, cp.origin)
     if cp.map_root is not None:
         if map_proof is None:
@@ -599,7 +608,32 @@ def verify_proof(text: str, key: c.LogKey) -> tuple[list[str], str]:
         head = c.verify_map_proof(map_proof, c.unit_map_key(gtin, serial), cp.map_root)
         if head != (unit[-1].index, unit[-1].hash):
             raise RefusedError("bad-map-proof: the chain does not end at the unit's head")
+        registries_whole(leaves, unit, actors, cp)
     return judge(unit, keys, used)[0], f"{len(leaves)} entries proven at size {cp.size}, offline"
+
+
+def registries_whole(
+    leaves: list[Leaf], unit: list[Leaf], actors: dict[str, bytes], cp: c.Checkpoint
+) -> None:
+    """FORMAT 11: an actor line for exactly every signer and every recipient, and each
+    actor's chain over the proof's entries about it is the head its map proof shows (a
+    rotation or revocation cut from the proof changes the chain)."""
+    if cp.map_root is None:
+        raise RefusedError("bad-map-proof: actor lines without a map root")
+    needed = {lf.event["actor"] for lf in leaves} | {
+        str(lf.event["to"]) for lf in unit if "to" in lf.event
+    }
+    if set(actors) != needed:
+        raise RefusedError("bad-map-proof: the actor lines are not exactly the needed actors")
+    for actor, proof in actors.items():
+        granted: set[str] = set()
+        chain, last = bytes(32), None
+        for leaf in leaves:
+            if about(leaf, actor, granted, cp.origin):
+                chain, last = c.actor_chain(chain, leaf.hash), leaf.index
+        head = c.verify_map_proof(proof, c.actor_map_key(actor), cp.map_root)
+        if head != ((last, chain) if last is not None else None):
+            raise RefusedError(f"bad-map-proof: actor {actor}'s registry in the proof is not whole")
 
 
 def main(argv: list[str]) -> int:
