@@ -47,7 +47,7 @@ HEADLINES = {
     "a cloned code scanned in two countries": ("Caution", "请注意"),
     "a label with a forged brand signature": (
         "This label was not printed by Acme",
-        "此标签不是Acme",
+        "此标签不是 Acme",
     ),
     "a serial that was never minted (counterfeit)": (
         "Not found: likely counterfeit",

@@ -111,8 +111,8 @@ def test_a_forged_label_says_the_brand_did_not_print_it(lang: str) -> None:
         assert "The real SN-1 is with Shop." in page.text
         assert "Do not buy it." in page.text
     else:
-        assert "".join(page.h1) == "此标签不是Acme Ltd印制的"
-        assert "序列号为 SN-1 的正品目前在Shop处。" in page.text
+        assert "".join(page.h1) == "此标签不是 Acme Ltd 印制的"
+        assert "序列号为 SN-1 的正品目前在 Shop 处。" in page.text
         assert not english_in(page.text)
     assert 'class="verdict v-invalid"' in html
     assert 'id="claim"' not in html  # the real unit's claim form is not this label's
