@@ -83,7 +83,7 @@ def product_facts(
     if support:
         facts.append(Line(text(lang, "f.support"), plain(support)))
     facts += [
-        Line(text(lang, "f.gtin"), str(unit.get("gtin") or "")),
+        Line(text(lang, "f.gtin"), plain(unit.get("gtin") or "")),
         Line(text(lang, "f.serial"), plain(unit.get("serial") or "")),
     ]
     if unit.get("lot"):

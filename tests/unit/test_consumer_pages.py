@@ -32,7 +32,18 @@ from api.problems import RateLimitedError
 from ledger.errors import NotFoundError, ValidationError
 from ledger.rules import AlreadyClaimedError, BadClaimCodeError
 from ledger.service.claims import ClaimLockedError
-from tests.unit.test_page import ACME, GTIN, PATH, Page, entry, reason, render, seen, story
+from tests.unit.test_page import (
+    ACME,
+    GTIN,
+    PATH,
+    STORIES,
+    Page,
+    entry,
+    reason,
+    render,
+    seen,
+    story,
+)
 
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
@@ -170,13 +181,39 @@ def test_technical_details_are_folded_away() -> None:
         assert words not in html.replace(details, ""), words
 
 
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def _poisoned(value: Any) -> Any:
+    """``value`` with bidi controls put into every string (two, inside and at the end)."""
+    if isinstance(value, dict):
+        return {k: _poisoned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_poisoned(v) for v in value]
+    if isinstance(value, str):
+        return value[:1] + "\u202e" + value[1:] + "\u2066"
+    return value
+
+
 def test_bidi_controls_never_reach_the_page() -> None:
     view = story("genuine")
     view["entries"][0]["event"]["place"] = "Shen\u202ezhen\u2066 DC"
     view["unit"]["brand"] = {**ACME, "name": "Ac\u202eme"}
     html = render(view)
-    assert not re.search("[\u202a-\u202e\u2066-\u2069]", html)
+    assert not _BIDI.search(html)
     assert "Shenzhen DC" in Page(html).text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", STORIES)
+def test_bidi_controls_in_any_text_of_the_view_never_reach_a_page(name: str, lang: str) -> None:
+    """Every string of the view (names, places, notes, reasons, codes, even the GTIN and
+    the times) carries bidi controls: the verdict page and the claim page show none."""
+    view = _poisoned(story(name))
+    assert not _BIDI.search(render(view, lang))
+    form = claim_form(view, PATH, "\u202eXY6Y", lang)
+    page = render_claim_page(form, lang, csrf_token=CSRF, switch_href="/s", limit=LIMIT)
+    assert not _BIDI.search(page)
 
 
 # --- places and times ------------------------------------------------------------------
