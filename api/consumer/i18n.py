@@ -108,8 +108,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "r.recalled": ("Recalled by the brand", "品牌方已召回"),
     "r.recalled.why": (
-        "The brand has recalled this item. Do not use it.",
-        "品牌方已召回该商品，请勿使用。",
+        "The brand has recalled this item: keep it and its packaging until the brand or "
+        "the seller tells you how to return it.",
+        "品牌方已召回该商品：请保留商品及包装，等待品牌方或卖家告知退回方式。",
     ),
     "r.decommissioned": ("Taken out of circulation", "已停止流通"),
     "r.decommissioned.why": (

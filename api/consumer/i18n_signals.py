@@ -20,14 +20,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.post-claim-scans": ("Checked by others after it was claimed", "被认领后仍有他人查询"),
     "r.post-claim-scans.why": (
         "Its buyer claimed this item on {date}; since then {clients} other people checked "
-        "this code. If it is offered to you as new, the code may be a copy.",
-        "买家已于{date}认领该商品，此后另有{clients}人查询过此码。"
+        "this code (your check included). If it is offered to you as new, the code may be "
+        "a copy.",
+        "买家已于{date}认领该商品，此后另有{clients}人查询过此码（含您的查询）。"
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
     "r.post-claim-scans.why.one": (
         "Its buyer claimed this item on {date}; since then one other person checked this "
-        "code. If it is offered to you as new, the code may be a copy.",
-        "买家已于{date}认领该商品，此后另有 1 人查询过此码。"
+        "code (your check included). If it is offered to you as new, the code may be a copy.",
+        "买家已于{date}认领该商品，此后另有 1 人查询过此码（含您的查询）。"
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
     "r.impossible-travel": ("Checked in places too far apart", "查询地点相距过远"),
