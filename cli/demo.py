@@ -133,26 +133,31 @@ def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
     )
 
 
+#: places as ISO 3166-2 codes: the shopper's page names them in the reader's language
+#: ("Guangdong, China" / "中国广东"), where free text would show as written
+GUANGDONG, SHANGHAI = "CN-GD", "CN-SH"
+
+
 def _walk(world: World) -> None:
     """Custody paths for the units (the heads advance as events are queued)."""
     for n in range(1, 31):
         serial = f"SN-{n:06d}"
-        world.step(serial, "acme", "handoff", to="acme-warehouse", place="Dongguan factory")
-        world.step(serial, "acme-warehouse", "receive", place="Shenzhen DC")
+        world.step(serial, "acme", "handoff", to="acme-warehouse", place=GUANGDONG)
+        world.step(serial, "acme-warehouse", "receive", place=GUANGDONG)
     for n in range(1, 11):  # into the flagship store
         serial = f"SN-{n:06d}"
-        world.step(serial, "acme-warehouse", "handoff", to="swift-courier", place="Shenzhen DC")
-        world.step(serial, "swift-courier", "receive", place="Shenzhen DC")
-        world.step(serial, "swift-courier", "handoff", to="shanghai-store", place="Shanghai")
-        world.step(serial, "shanghai-store", "receive", place="Shanghai, Nanjing Road")
+        world.step(serial, "acme-warehouse", "handoff", to="swift-courier", place=GUANGDONG)
+        world.step(serial, "swift-courier", "receive", place=GUANGDONG)
+        world.step(serial, "swift-courier", "handoff", to="shanghai-store", place=SHANGHAI)
+        world.step(serial, "shanghai-store", "receive", place=SHANGHAI)
     for n in range(1, 4):  # sold in the shop
-        world.step(f"SN-{n:06d}", "shanghai-store", "sell", place="Shanghai, Nanjing Road")
+        world.step(f"SN-{n:06d}", "shanghai-store", "sell", place=SHANGHAI)
     for n in range(11, 16):  # online: sold and delivered to the buyer
         serial = f"SN-{n:06d}"
-        world.step(serial, "acme-warehouse", "handoff", to="online-shop", place="Shenzhen DC")
-        world.step(serial, "online-shop", "receive", place="Hangzhou fulfilment centre")
-        world.step(serial, "online-shop", "sell", place="acme.example online")
-        world.step(serial, "online-shop", "deliver", place="Beijing, Chaoyang")
+        world.step(serial, "acme-warehouse", "handoff", to="online-shop", place=GUANGDONG)
+        world.step(serial, "online-shop", "receive", place="CN-ZJ")
+        world.step(serial, "online-shop", "sell")  # online: no place
+        world.step(serial, "online-shop", "deliver", place="CN-BJ")
     for n in range(16, 21):  # inspected in the warehouse
         world.step(
             f"SN-{n:06d}",
@@ -162,12 +167,12 @@ def _walk(world: World) -> None:
             note="鞋底缝线合格 · sole stitching passed"
             if n != 20
             else "鞋底缝线开裂 · sole stitching split",
-            place="Shenzhen DC",
+            place=GUANGDONG,
         )
     for n in range(21, 24):  # handled by a courier that is later blacklisted
         serial = f"SN-{n:06d}"
-        world.step(serial, "acme-warehouse", "handoff", to="shady-courier", place="Shenzhen DC")
-        world.step(serial, "shady-courier", "receive", place="Guangzhou")
+        world.step(serial, "acme-warehouse", "handoff", to="shady-courier", place=GUANGDONG)
+        world.step(serial, "shady-courier", "receive", place=GUANGDONG)
     for n in range(31, 36):  # the recalled lot
         reason = "L-RECALL 批次鞋底胶水缺陷 · lot L-RECALL: faulty sole adhesive"
         world.step(f"SN-{n:06d}", "acme", "recall", reason=reason)

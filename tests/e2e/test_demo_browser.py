@@ -59,10 +59,7 @@ HEADLINES = {
 #: demo story -> (English words, Chinese words) the page must show: the story's point,
 #: in the shopper's language, with the names the brand gave (Chinese product names)
 WORDS = {
-    "genuine, in the flagship store": (
-        "Received by Shanghai Flagship Store",
-        "Shanghai Flagship Store 已接收",
-    ),
+    "genuine, in the flagship store": ("Where: Guangdong, China", "地点：中国广东"),
     "genuine, fresh from the factory": ("Acme Runner 42", "Acme Runner 42 跑鞋"),
     "sold in the shop (a second buyer should beware)": (
         "Just bought it? Claim it now",

@@ -27,6 +27,7 @@ from api.consumer.claim_page import (
 from api.consumer.error_page import render_error_page, render_help_page, wants_html
 from api.consumer.i18n import MESSAGES
 from api.consumer.places import place_name, plain
+from api.consumer.timeline import who
 from api.csrf import CsrfError
 from api.problems import RateLimitedError
 from ledger.errors import NotFoundError, ValidationError
@@ -394,3 +395,12 @@ def test_help_page_in_both_languages() -> None:
 )
 def test_wants_html(accept: str | None, html: bool) -> None:
     assert wants_html(accept) is html
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("en", "Platform"), ("zh-CN", "平台")])
+def test_the_operator_is_named_by_its_role(lang: str, shown: str) -> None:
+    """The operator is this service: "Platform" / "平台", not "Platform operator · Platform"
+    in English on a Chinese page."""
+    operator = {"id": "operator", "name": "Platform operator", "role": "operator"}
+    assert who(operator, lang) == (shown, "")
+    assert who(ACME, lang)[0] == ("Acme Ltd · Brand" if lang == "en" else "Acme Ltd · 品牌方")

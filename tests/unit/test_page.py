@@ -327,7 +327,9 @@ def test_status_shows_holder_claim_recall_and_inspections() -> None:
     assert "Ownership Not claimed yet" in text
     assert "Recall No recall" in text
     assert "Inspections 1 passed, 0 failed" in text
-    assert "Ownership Claimed by a buyer" in seen(story("claimed")).text
+    claimed = seen(story("claimed")).text
+    assert "Now Claimed by its buyer" in claimed
+    assert "Ownership" not in claimed  # the state has said it: no second line saying it
     assert "召回状态 品牌方已召回" in seen(story("recalled"), "zh-CN").text
 
 
