@@ -26,6 +26,7 @@ from api.consumer.claim_page import (
 )
 from api.consumer.error_page import render_error_page, render_help_page, wants_html
 from api.consumer.i18n import MESSAGES
+from api.consumer.page_signals import signal_text
 from api.consumer.places import place_name, plain
 from api.consumer.timeline import who
 from api.csrf import CsrfError
@@ -404,3 +405,10 @@ def test_the_operator_is_named_by_its_role(lang: str, shown: str) -> None:
     operator = {"id": "operator", "name": "Platform operator", "role": "operator"}
     assert who(operator, lang) == (shown, "")
     assert who(ACME, lang)[0] == ("Acme Ltd · Brand" if lang == "en" else "Acme Ltd · 品牌方")
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "11,642 km away"), ("zh-CN", "11,642 公里外")])
+def test_a_distance_is_written_with_thousands_separators(lang: str, words: str) -> None:
+    evidence = {"km": 11642, "minutes": 60, "from": {}, "to": {}}
+    _, why = signal_text("impossible-travel", evidence, {}, lang)
+    assert words in why
