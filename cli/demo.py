@@ -19,7 +19,13 @@ from cli.world import Brand, World, onboard
 from ledger import codec, gs1, label
 from ledger.signals.places import HEADER, stored_place
 
-GTINS = {"09506000134352": "Acme Runner 42 (shoe)", "09506000134369": "Acme Trail Jacket"}
+GTINS = {"09506000134352": "Acme Runner 42", "09506000134369": "Acme Trail Jacket"}
+#: what a shopper reads besides the English name: the Chinese name and where to get help
+SUPPORT = "400-820-4242 · support@acme.example"
+DETAILS = {
+    "09506000134352": {"name_zh": "Acme Runner 42 跑鞋", "support": SUPPORT},
+    "09506000134369": {"name_zh": "Acme 越野夹克", "support": SUPPORT},
+}
 PARTNERS = {
     "acme-warehouse": ("warehouse", "Acme Central Warehouse"),
     "swift-courier": ("courier", "Swift Courier"),
@@ -28,7 +34,7 @@ PARTNERS = {
     "online-shop": ("retailer", "Acme Online Shop"),
     "qc-lab": ("inspector", "QC Lab"),
 }
-ACME = Brand("acme", "Acme Footwear Ltd", "9506000", GTINS)
+ACME = Brand("acme", "Acme Footwear Ltd", "9506000", GTINS, DETAILS)
 
 
 def build(store: Local, home: Path, base_url: str, labels_dir: Path) -> list[tuple[str, str]]:
@@ -105,12 +111,14 @@ def console_logins(store: Local, home: Path, base_url: str) -> list[dict[str, st
 
 
 def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
-    """A buyer claims SN-000002; SN-000012 is claimed and resold with its transfer code;
-    SN-000005's code is scanned in Shanghai and, an hour later, in the United States."""
+    """A buyer claims SN-000002 and someone else checks it; SN-000012 is claimed and
+    resold with its transfer code; SN-000005's code is scanned in Shanghai and, an hour
+    later, in the United States."""
     from ledger.service.ledger import Scan
 
     ledger, gtin = store.ledger, "09506000134352"
     ledger.claims.claim(gtin, "SN-000002", prepared["SN-000002"].claim_code, client="demo-buyer")
+    seen = datetime.now(UTC)  # after the claim: someone else checks the buyer's item
     first = ledger.claims.claim(
         gtin, "SN-000012", prepared["SN-000012"].claim_code, client="demo-a"
     )
@@ -121,45 +129,54 @@ def _after_sale(store: Local, prepared: dict[str, Any], now: datetime) -> None:
         [
             Scan(gtin, "SN-000005", now - timedelta(minutes=90), sh, "demo-shopper", "wechat"),
             Scan(gtin, "SN-000005", now - timedelta(minutes=30), us, "demo-cloner", "mobile"),
+            Scan(gtin, "SN-000002", seen, sh, "demo-stranger", "wechat"),
         ]
     )
+
+
+#: places as ISO 3166-2 codes: the shopper's page names them in the reader's language
+#: ("Guangdong, China" / "中国广东"), where free text would show as written
+GUANGDONG, SHANGHAI = "CN-GD", "CN-SH"
 
 
 def _walk(world: World) -> None:
     """Custody paths for the units (the heads advance as events are queued)."""
     for n in range(1, 31):
         serial = f"SN-{n:06d}"
-        world.step(serial, "acme", "handoff", to="acme-warehouse", place="Dongguan factory")
-        world.step(serial, "acme-warehouse", "receive", place="Shenzhen DC")
+        world.step(serial, "acme", "handoff", to="acme-warehouse", place=GUANGDONG)
+        world.step(serial, "acme-warehouse", "receive", place=GUANGDONG)
     for n in range(1, 11):  # into the flagship store
         serial = f"SN-{n:06d}"
-        world.step(serial, "acme-warehouse", "handoff", to="swift-courier", place="Shenzhen DC")
-        world.step(serial, "swift-courier", "receive", place="Shenzhen DC")
-        world.step(serial, "swift-courier", "handoff", to="shanghai-store", place="Shanghai")
-        world.step(serial, "shanghai-store", "receive", place="Shanghai, Nanjing Road")
+        world.step(serial, "acme-warehouse", "handoff", to="swift-courier", place=GUANGDONG)
+        world.step(serial, "swift-courier", "receive", place=GUANGDONG)
+        world.step(serial, "swift-courier", "handoff", to="shanghai-store", place=SHANGHAI)
+        world.step(serial, "shanghai-store", "receive", place=SHANGHAI)
     for n in range(1, 4):  # sold in the shop
-        world.step(f"SN-{n:06d}", "shanghai-store", "sell", place="Shanghai, Nanjing Road")
+        world.step(f"SN-{n:06d}", "shanghai-store", "sell", place=SHANGHAI)
     for n in range(11, 16):  # online: sold and delivered to the buyer
         serial = f"SN-{n:06d}"
-        world.step(serial, "acme-warehouse", "handoff", to="online-shop", place="Shenzhen DC")
-        world.step(serial, "online-shop", "receive", place="Hangzhou fulfilment centre")
-        world.step(serial, "online-shop", "sell", place="acme.example online")
-        world.step(serial, "online-shop", "deliver", place="Beijing, Chaoyang")
+        world.step(serial, "acme-warehouse", "handoff", to="online-shop", place=GUANGDONG)
+        world.step(serial, "online-shop", "receive", place="CN-ZJ")
+        world.step(serial, "online-shop", "sell")  # online: no place
+        world.step(serial, "online-shop", "deliver", place="CN-BJ")
     for n in range(16, 21):  # inspected in the warehouse
         world.step(
             f"SN-{n:06d}",
             "qc-lab",
             "inspect",
             result="pass" if n != 20 else "fail",
-            note="stitching and sole checked",
-            place="Shenzhen DC",
+            note="鞋底缝线合格 · sole stitching passed"
+            if n != 20
+            else "鞋底缝线开裂 · sole stitching split",
+            place=GUANGDONG,
         )
     for n in range(21, 24):  # handled by a courier that is later blacklisted
         serial = f"SN-{n:06d}"
-        world.step(serial, "acme-warehouse", "handoff", to="shady-courier", place="Shenzhen DC")
-        world.step(serial, "shady-courier", "receive", place="Guangzhou")
+        world.step(serial, "acme-warehouse", "handoff", to="shady-courier", place=GUANGDONG)
+        world.step(serial, "shady-courier", "receive", place=GUANGDONG)
     for n in range(31, 36):  # the recalled lot
-        world.step(f"SN-{n:06d}", "acme", "recall", reason="lot L-RECALL: faulty sole adhesive")
+        reason = "L-RECALL 批次鞋底胶水缺陷 · lot L-RECALL: faulty sole adhesive"
+        world.step(f"SN-{n:06d}", "acme", "recall", reason=reason)
 
 
 def _stories(base_url: str, prepared: list[Any], world: World) -> list[tuple[str, str]]:

@@ -80,6 +80,8 @@ class Brand:
     name: str
     prefix: str
     products: dict[str, str]  # GTIN-14 -> product name
+    #: GTIN-14 -> more fields of its ``product.register`` (``name_zh``, ``support``)
+    details: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def onboard(world: World, brand: Brand, partners: dict[str, tuple[str, str]]) -> None:
@@ -113,7 +115,9 @@ def onboard(world: World, brand: Brand, partners: dict[str, tuple[str, str]]) ->
             keys=[world.public(actor)],
         )
     for gtin, name in brand.products.items():
-        world.add(brand.actor, "product.register", gtin=gtin, name=name)
+        world.add(
+            brand.actor, "product.register", gtin=gtin, name=name, **brand.details.get(gtin, {})
+        )
     for actor, (role, _) in partners.items():
         world.add(
             brand.actor,

@@ -279,6 +279,69 @@ def _decode_query_text(raw: str) -> str:
         raise GS1Error("a query parameter does not decode to UTF-8", field="query") from e
 
 
+# --- the compact spelling of a serial in a label's QR code ------------------------------
+
+#: ``$`` is no character of set 82 and one of QR alphanumeric mode's, so a serial
+#: spelled with it is never a serial spelled as usual, and fits alphanumeric segments.
+COMPACT_ESCAPE = "$"
+#: set-82 characters spelled as themselves: in QR alphanumeric mode and in a path as is
+_COMPACT_PLAIN = frozenset(string.ascii_uppercase + string.digits + "-.*+:")
+#: the other 15 non-letters of set 82, spelled ``$`` and the character below them
+_COMPACT_OTHERS = "!\"%&'(),/;<=>?_"
+_COMPACT_AFTER = "0123456789-.*+:"
+
+
+def compact_serial(serial: str) -> str:
+    """Return the serial in the compact spelling of a label's QR code (docs/FORMAT.md
+    section 8.1): ``A-Z 0-9 - . * + :`` as themselves, a lower-case letter as ``$`` and
+    the letter in upper case, each of ``!"%&'(),/;<=>?_`` as ``$`` and one of
+    ``0123456789-.*+:`` in that order. Every character is in QR alphanumeric mode and in
+    an RFC 3986 path segment as is; each serial has one spelling, at most 2 characters a
+    character (a percent-escape takes 3, and a lower-case letter forces a byte segment).
+
+    Raises:
+        GS1Error: ``serial`` is not 1-20 characters of set 82 (field ``serial``).
+    """
+    validate_serial(serial)
+    out: list[str] = []
+    for ch in serial:
+        if ch in _COMPACT_PLAIN:
+            out.append(ch)
+        elif "a" <= ch <= "z":
+            out.append(COMPACT_ESCAPE + ch.upper())
+        else:
+            out.append(COMPACT_ESCAPE + _COMPACT_AFTER[_COMPACT_OTHERS.index(ch)])
+    return "".join(out)
+
+
+def decode_compact_serial(text: str) -> str:
+    """Return the serial that `compact_serial` spells as ``text`` (already
+    percent-decoded: a browser may escape ``$`` as ``%24``).
+
+    Raises:
+        GS1Error: ``text`` is not a compact spelling: a ``$`` with no valid character
+            after it, or a character that is spelled otherwise (field ``serial``).
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch, after = text[i], text[i + 1 : i + 2]
+        if ch in _COMPACT_PLAIN:
+            out.append(ch)
+            i += 1
+            continue
+        if ch != COMPACT_ESCAPE or not after:
+            raise GS1Error(f"not a compact serial at position {i + 1}", field="serial")
+        if after in string.ascii_uppercase:
+            out.append(after.lower())
+        elif after in _COMPACT_AFTER:
+            out.append(_COMPACT_OTHERS[_COMPACT_AFTER.index(after)])
+        else:
+            raise GS1Error(f"not a compact serial escape at position {i + 1}", field="serial")
+        i += 2
+    return "".join(out)
+
+
 # --- unit identity -----------------------------------------------------------------------
 
 
@@ -297,6 +360,8 @@ def _path_values(segments: list[str]) -> dict[str, str]:
             raise GS1Error(f"AI {ai} is out of order: expected 22, 10, 21", field="path")
         rank = _QUALIFIERS.index(ai)
         value = _decode_path_value(raw, _FIELD_OF[ai])
+        if ai == "21" and COMPACT_ESCAPE in value:
+            value = decode_compact_serial(value)  # a label's QR spelling (FORMAT 8.1)
         try:
             _validate_cset82(value, _FIELD_OF[ai])
         except GS1Error as e:

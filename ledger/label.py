@@ -27,11 +27,13 @@ detection does that).
 The label carries no key id (22 more characters would push long URIs past QR version
 10): the verifier tries each of the brand's keys it knows.
 
-The QR symbol holds the same link in its compact form (`compact_label_uri`): scheme
-and host upper-cased (they are case-insensitive, RFC 3986 section 6.2.2.1) and the same
-64 signature bytes as 155 decimal digits, so that a QR encoder can put nearly all of it
-in alphanumeric and numeric segments (``qr.segments``): version 7 or below at level M
-where the base64url form needs version 8 to 10. `verify_label_signature` reads both
+The QR symbol holds the same unit and signature in a compact form (`compact_label_uri`):
+scheme and host upper-cased (they are case-insensitive, RFC 3986 section 6.2.2.1), the
+serial in its compact spelling (`ledger.gs1.compact_serial`) and the same 64 signature
+bytes as 155 decimal digits, so that a QR encoder can put all of it but ``?s=`` in
+alphanumeric and numeric segments (``qr.segments``): version 7 or below at level M for a
+12-character host and any serial of up to 16 characters, where the base64url form needs
+version 8 to 10. `verify_label_signature` reads both
 forms of ``s``: labels printed before carry base64url.
 
 What it does not do: no QR rendering (``qr/``), no I/O, no clock reads.
@@ -53,7 +55,13 @@ from ledger.errors import (
     LabelMismatchError,
     SignatureError,
 )
-from ledger.gs1 import DigitalLink, UnitId, format_digital_link, parse_digital_link
+from ledger.gs1 import (
+    DigitalLink,
+    UnitId,
+    compact_serial,
+    format_digital_link,
+    parse_digital_link,
+)
 from ledger.vocab import LabelState
 
 SIGNATURE_PARAM = "s"
@@ -133,12 +141,14 @@ def label_uri(base_url: str, unit: UnitId, signature: str) -> str:
 
 def compact_label_uri(base_url: str, unit: UnitId, signature: str) -> str:
     """Return the label URI in the form a QR symbol holds, ``HTTPS://{HOST}`` upper-cased,
-    then the path as `label_uri` writes it, then ``?s=`` and the signature in decimal.
+    then the path with the serial in its compact spelling (`ledger.gs1.compact_serial`),
+    then ``?s=`` and the signature in decimal.
 
-    ``HTTPS://ID.ACME.CN/01/09506000134352/21/SN-000001?s=0123...`` (155 digits): the
-    same link, the same signature bytes; only their spelling differs. The path keeps its
-    case (a path prefix or a serial is case-sensitive). ``signature`` is the base64url
-    of `sign_label` or the decimal form itself.
+    ``HTTPS://ID.ACME.CN/01/09506000134352/21/SN-000001?s=0123...`` (155 digits),
+    ``.../21/$S$N-1$8?s=...`` for serial ``sn-1/``: the same unit, the same signature
+    bytes; only their spelling differs, and every character but ``?s=`` fits QR
+    alphanumeric or numeric mode. A path prefix keeps its case. ``signature`` is the
+    base64url of `sign_label` or the decimal form itself.
 
     Raises:
         GS1Error: as `label_uri`.
@@ -148,7 +158,7 @@ def compact_label_uri(base_url: str, unit: UnitId, signature: str) -> str:
     if not isinstance(unit, UnitId):
         raise GS1Error("expected a UnitId", field="unit")
     raw = decode_label_signature(signature)
-    link = format_digital_link(base_url, unit.gtin, unit.serial)
+    link = format_digital_link(base_url, unit.gtin) + "/21/" + compact_serial(unit.serial)
     scheme, _, rest = link.partition("://")
     host, slash, path = rest.partition("/")
     digits = str(int.from_bytes(raw, "big")).zfill(COMPACT_SIGNATURE_DIGITS)

@@ -41,8 +41,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "举报": ("檢舉", "舉報"),  # reporting a fake: 檢舉 in Taiwan
     "条举报": ("件檢舉", "宗舉報"),  # the counter for reports: 件 / 宗
     "条记录": ("筆記錄", "條記錄"),  # records counted in Taiwan: 筆
-    "{index} 条": ("{index} 筆", "{index} 條"),
-    "{size} 条": ("{size} 筆", "{size} 條"),
+    "{index}条": ("{index}筆", "{index}條"),
+    "{size}条": ("{size}筆", "{size}條"),
     "提交": ("送出", "提交"),  # a form's button in Taiwan
     "二维码": ("QR Code", "二維碼"),  # Taiwan says QR Code; Hong Kong 二維碼
     "链接": ("連結", "連結"),  # s2hk: 鏈接, rare in Hong Kong

@@ -83,7 +83,7 @@ def product_facts(
     if support:
         facts.append(Line(text(lang, "f.support"), plain(support)))
     facts += [
-        Line(text(lang, "f.gtin"), str(unit.get("gtin") or "")),
+        Line(text(lang, "f.gtin"), plain(unit.get("gtin") or "")),
         Line(text(lang, "f.serial"), plain(unit.get("serial") or "")),
     ]
     if unit.get("lot"):
@@ -115,7 +115,10 @@ def status_facts(
     if holder and unit.get("state") not in ("claimed", "delivered", "decommissioned"):
         facts.append(Line(text(lang, "f.holder"), holder, revoked, "bad" if revoked else ""))
     claimed = bool(unit.get("claimed"))
-    facts.append(Line(text(lang, "f.claim"), text(lang, "claim.yes" if claimed else "claim.no")))
+    if unit.get("state") != "claimed":  # else the state line has just said it
+        facts.append(
+            Line(text(lang, "f.claim"), text(lang, "claim.yes" if claimed else "claim.no"))
+        )
     recall = ("recall.yes", "bad") if unit.get("recalled") else ("recall.no", "")
     facts.append(Line(text(lang, "f.recall"), text(lang, recall[0]), tone=recall[1]))
     results = [_obj(e.get("event")).get("result") for e in entries]

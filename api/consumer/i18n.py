@@ -12,6 +12,8 @@ escapes them, so none may carry markup. No I/O, no clock.
 
 from __future__ import annotations
 
+import re
+import string
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from api.consumer.i18n_hant import HANT
@@ -83,7 +85,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "code may have been copied from a sold item.",
         "该商品已售给顾客。如果有人把它当作全新商品卖给您，此码可能是从已售商品上复制的。",
     ),
-    "r.returned-after-sale": ("Returned after sale on {date}", "已于 {date}售出，后被退回"),
+    "r.returned-after-sale": ("Returned after sale on {date}", "已于{date}售出，后被退回"),
     "r.returned-after-sale.nodate": ("Returned after a sale", "售出后被退回"),
     "r.returned-after-sale.why": (
         "This item was sold to a customer and came back by a return. It is genuine but "
@@ -95,7 +97,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.resold.why": (
         "This item was sold, returned and sold again (last on {date}). If it was offered "
         "to you as new, ask the seller about its history.",
-        "该商品曾售出并被退回，之后再次售出（最近一次售出于 {date}）。"
+        "该商品曾售出并被退回，之后再次售出（最近一次售出于{date}）。"
         "如果有人把它当作全新商品卖给您，请向卖家问清来历。",
     ),
     "r.claimed": ("Already claimed by a buyer", "已被买家认领"),
@@ -106,8 +108,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "r.recalled": ("Recalled by the brand", "品牌方已召回"),
     "r.recalled.why": (
-        "The brand has recalled this item. Do not use it.",
-        "品牌方已召回该商品，请勿使用。",
+        "The brand has recalled this item: keep it and its packaging until the brand or "
+        "the seller tells you how to return it.",
+        "品牌方已召回该商品：请保留商品及包装，等待品牌方或卖家告知退回方式。",
     ),
     "r.decommissioned": ("Taken out of circulation", "已停止流通"),
     "r.decommissioned.why": (
@@ -125,7 +128,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "where it came from before you buy.",
         "品牌方或平台已将该商品标记为可疑。购买前请向卖家问清来源。",
     ),
-    "r.flagged.count": ("Flagged {count} times.", "已被标记 {count} 次。"),
+    "r.flagged.count": ("Flagged {count} times.", "已被标记{count}次。"),
     "r.revoked-handler": ("Handled by a revoked company", "经手方已被撤销资格"),
     "r.revoked-handler.why": (
         "A company that handled this item has since lost its registration: {names}. Its "
@@ -184,11 +187,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # the scan message (docs/SIGNALS.md, "Scans and clone signals"), word for word
     "scans": (
         "This code has been checked {count} times; first on {date} in {place}.",
-        "此码已被查询 {count} 次，首次查询于 {date}，地点为{place}。",
+        "此码已被查询{count}次，首次查询于{date}，地点为{place}。",
     ),
     "scans.noplace": (
         "This code has been checked {count} times; first on {date}.",
-        "此码已被查询 {count} 次，首次查询于 {date}。",
+        "此码已被查询{count}次，首次查询于{date}。",
     ),
     "scans.none": ("This code has not been checked before.", "此码此前未被查询过。"),
     "scans.hint": (
@@ -215,7 +218,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "f.label": ("Label", "标签"),
     "unnamed": ("Unnamed product", "未命名商品"),
     "s.in_stock": ("In stock", "库存中"),
-    "s.in_transit": ("On its way to {to}", "正在运往 {to}"),
+    "s.in_transit": ("On its way to {to}", "正在运往{to}"),
     "s.sold": ("Sold", "已售出"),
     "s.delivered": ("Delivered to its buyer", "已交付买家"),
     "s.claimed": ("Claimed by its buyer", "已被买家认领"),
@@ -225,7 +228,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "recall.yes": ("Recalled by the brand", "品牌方已召回"),
     "recall.no": ("No recall", "未召回"),
     "insp.none": ("None recorded", "暂无记录"),
-    "insp.count": ("{passed} passed, {failed} failed", "{passed} 次合格，{failed} 次不合格"),
+    "insp.count": ("{passed} passed, {failed} failed", "{passed}次合格，{failed}次不合格"),
     "label.valid": (
         "The brand's signature on this label checks out",
         "标签上的品牌签名验证通过",
@@ -249,33 +252,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.customs": ("Customs", "海关"),
     "role.inspector": ("Inspector", "检验机构"),
     # timeline verbs
-    "v.commission": ("Made by {actor}", "由 {actor} 生产登记"),
-    "v.handoff": ("Handed to {to}", "移交给 {to}"),
-    "v.receive": ("Received by {actor}", "{actor} 已接收"),
+    "v.commission": ("Made by {actor}", "由{actor}生产登记"),
+    "v.handoff": ("Handed to {to}", "移交给{to}"),
+    "v.receive": ("Received by {actor}", "{actor}已接收"),
     "v.inspect.pass": ("Inspected: passed", "检验：合格"),
     "v.inspect.fail": ("Inspected: FAILED", "检验：不合格"),
-    "v.sell": ("Sold by {actor}", "由 {actor} 售出"),
-    "v.deliver": ("Delivered to the buyer by {actor}", "由 {actor} 交付买家"),
+    "v.sell": ("Sold by {actor}", "由{actor}售出"),
+    "v.deliver": ("Delivered to the buyer by {actor}", "由{actor}交付买家"),
     "v.claim": ("Claimed by its buyer", "已被买家认领"),
-    "v.return": ("Returned to {to}", "退回给 {to}"),
-    "v.recall": ("Recalled by {actor}", "由 {actor} 召回"),
+    "v.return": ("Returned to {to}", "退回给{to}"),
+    "v.recall": ("Recalled by {actor}", "由{actor}召回"),
     "v.decommission": ("Taken out of circulation", "已停止流通"),
     "v.flag": ("Flagged as suspicious", "已被标记为可疑"),
     "v.consume": ("Marked used up by its owner", "所有人已标记为用完"),
-    "v.pack": ("Packed by {actor} into container {container}", "由 {actor} 装入箱 {container}"),
+    "v.pack": ("Packed by {actor} into container {container}", "由{actor}装入箱{container}"),
     "v.unpack": (
         "Unpacked by {actor} from container {container}",
-        "由 {actor} 从箱 {container} 取出",
+        "由{actor}从箱{container}取出",
     ),
     "v.other": ("Recorded: {kind}", "记录：{kind}"),
     "where": ("Where: {place}", "地点：{place}"),
-    "entry": ("log entry #{index}", "日志第 {index} 条"),
+    "entry": ("log entry #{index}", "日志第{index}条"),
     "history.empty": ("No history recorded.", "暂无流转记录。"),
     # footer
     "footer.proof": (
         "Every entry is signed by whoever made it and proven in a public, append-only "
         "log ({size} entries at this check).",
-        "每条记录都由经手方签名，并可在公开、只增不改的日志中查证（本次查询时共 {size} 条）。",
+        "每条记录都由经手方签名，并可在公开、只增不改的日志中查证（本次查询时共{size}条）。",
     ),
     "footer.proof.nosize": (
         "Every entry is signed by whoever made it and proven in a public, append-only log.",
@@ -285,7 +288,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "footer.download": ("offline proof file", "离线证明文件"),
     "footer.witnesses": (
         "{vouched} of {configured} independent witnesses vouch for this history.",
-        "{configured} 个独立见证方中有 {vouched} 个为此记录背书。",
+        "{configured}个独立见证方中有{vouched}个为此记录背书。",
     ),
     "footer.checked": ("Checked on {when}", "查询时间：{when}"),
     "footer.age": ("Checked against the log as of {age} ago.", "核对的是 {age}前的日志状态。"),
@@ -303,12 +306,55 @@ BEIJING = timezone(timedelta(hours=8))
 def text(lang: str, key: str, **values: object) -> str:
     """Return message ``key`` in ``lang`` with its placeholders filled.
 
+    On a Chinese page a value meets its message as the CJK-Latin spacing convention
+    wants (`cjk_spaced`): ``由{actor}生产登记`` reads ``由 Acme 生产登记`` and
+    ``由上海工厂生产登记``, ``还可再试{n}次`` reads ``还可再试 3 次``. Only the two seams of
+    each value are spaced: a name is shown as its owner wrote it.
+
     Raises:
         KeyError: ``key`` is not a message (a programming error, caught by the tests).
     """
     english, simplified = MESSAGES[key]
-    template = hant(simplified, lang) if lang in _CHINESE else english
-    return template.format(**values) if values else template
+    if lang not in _CHINESE:
+        return english.format(**values) if values else english
+    template = hant(simplified, lang)
+    if not values:
+        return template
+    out = ""
+    for literal, field, spec, conversion in _FORMATTER.parse(template):
+        out = _seam(out, literal)
+        if field is not None:
+            value = _FORMATTER.convert_field(_FORMATTER.get_field(field, (), values)[0], conversion)
+            out = _seam(out, _FORMATTER.format_field(value, spec or ""))
+    return out
+
+
+_FORMATTER = string.Formatter()
+#: Han ideographs: CJK Unified (with extension A) and Compatibility Ideographs
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+#: Latin letters (ASCII and Latin-1 to Latin Extended-B) and ASCII digits
+_LATIN = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+_HAN_LATIN = re.compile(f"([{_HAN}])([{_LATIN}])")
+_LATIN_HAN = re.compile(f"([{_LATIN}])([{_HAN}])")
+
+
+def cjk_spaced(text: str) -> str:
+    """Return ``text`` with one space put between each Han character and a Latin letter
+    or digit next to it (the usual CJK-Latin spacing convention: ``Acme出品`` becomes
+    ``Acme 出品``, ``共3条`` becomes ``共 3 条``).
+
+    Promises: nothing else changes; no space goes inside a Latin or Han run, nor next
+    to full-width punctuation (U+3000-U+303F, U+FF00-U+FFEF) or any other character;
+    a space already there is kept and never doubled, so a second pass changes nothing.
+    """
+    return _LATIN_HAN.sub(r"\1 \2", _HAN_LATIN.sub(r"\1 \2", text))
+
+
+def _seam(left: str, right: str) -> str:
+    """``left + right``, with a space where the convention wants one at the seam."""
+    return (
+        left + cjk_spaced(left[-1:] + right[:1])[1:-1] + right if left and right else left + right
+    )
 
 
 def chinese(lang: str | None) -> bool:

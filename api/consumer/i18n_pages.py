@@ -13,20 +13,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "scans.first": ("This is the first check of this code.", "这是此码的首次查询。"),
     "details": ("Technical details", "技术细节"),
     "help.link": ("How to check a product", "如何查验商品"),
-    "retailers.link": ("Shops {brand} authorizes to sell it", "{brand} 授权的销售商"),
-    "retailers.title": ("Shops {brand} authorizes", "{brand} 授权的销售商"),
+    "retailers.link": ("Shops {brand} authorizes to sell it", "{brand}授权的销售商"),
+    "retailers.title": ("Shops {brand} authorizes", "{brand}授权的销售商"),
     "retailers.why": (
         "Buy from these shops, or ask a seller to show you it is on this list. The list "
         "comes from the brand's own signed authorizations, in force today.",
         "请在这些商家购买，或请卖家证明其在此名单中。名单来自品牌方本人签名、目前有效的授权记录。",
     ),
-    "retailers.item": ("{name}, authorized until {date}", "{name}，授权至 {date}"),
+    "retailers.item": ("{name}, authorized until {date}", "{name}，授权至{date}"),
     "retailers.none": (
         "{brand} authorizes no shop here today.",
-        "{brand} 目前在此未公布任何授权销售商。",
+        "{brand}目前在此未公布任何授权销售商。",
     ),
     # the neutral headline of a sold, unclaimed unit
-    "sold.title": ("Sold on {date}", "已于 {date}售出"),
+    "sold.title": ("Sold on {date}", "已于{date}售出"),
     "sold.title.nodate": ("Already sold", "已售出"),
     "sold.new": (
         "Just bought it? Claim it now with the code inside the package, so the record "
@@ -44,7 +44,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "sold.cta": ("Claim it now", "立即认领"),
     # a recall
-    "consumed.title": ("Used up on {date}", "已于 {date}用完"),
+    "consumed.title": ("Used up on {date}", "已于{date}用完"),
     "consumed.title.nodate": ("Already used up", "已用完"),
     "consumed.means": (
         "Its owner recorded that this item was used up. If it is full or sealed, it was "
@@ -95,15 +95,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "forged.where.held": (
         "The real {serial} is with {holder}.",
-        "序列号为 {serial} 的正品目前在{holder}处。",
+        "序列号为{serial}的正品目前在{holder}处。",
     ),
     "forged.where.sold": (
         "The real {serial} has already been sold by the brand's shops.",
-        "序列号为 {serial} 的正品已由品牌方渠道售出。",
+        "序列号为{serial}的正品已由品牌方渠道售出。",
     ),
     "forged.where.unknown": (
         "The real {serial} is in the brand's register.",
-        "序列号为 {serial} 的正品已在品牌方登记。",
+        "序列号为{serial}的正品已在品牌方登记。",
     ),
     "forged.todo": (
         "Do not buy it. If you already bought it, keep the receipt and the packaging and "
@@ -150,7 +150,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cp.check": ("See this item's full check", "查看该商品的完整查验结果"),
     "cp.warn": (
         "After {max} wrong codes in a row, claiming this item pauses for {wait}.",
-        "连续输错 {max} 次后，需等待 {wait}才能再次认领。",
+        "连续输错{max}次后，需等待{wait}才能再次认领。",
     ),
     "cp.done.kept": (
         "This page now shows the item as yours on this phone; anyone else who checks it "
@@ -175,19 +175,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "ce.left": (
         "{n} more tries, then claiming pauses for {wait}.",
-        "还可再试 {n} 次，之后需等待 {wait}才能再次认领。",
+        "还可再试{n}次，之后需等待{wait}才能再次认领。",
     ),
     "ce.left.one": (
         "1 more try, then claiming pauses for {wait}.",
-        "还可再试 1 次，之后需等待 {wait}才能再次认领。",
+        "还可再试 1 次，之后需等待{wait}才能再次认领。",
     ),
     "ce.left.none": (
         "No tries left: the next one can come in {wait}.",
-        "已没有剩余次数，请在 {wait}后再试。",
+        "已没有剩余次数，请在{wait}后再试。",
     ),
     "ce.locked": (
         "Too many wrong codes. Please try again in {wait}.",
-        "输错次数过多，请在 {wait}后再试。",
+        "输错次数过多，请在{wait}后再试。",
     ),
     "ce.claimed": (
         "This item has already been claimed. To take it over from its owner, enter the "
@@ -204,7 +204,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "ce.busy": (
         "Too many requests from your network. Please try again in {wait}.",
-        "您所在网络的请求过多，请在 {wait}后再试。",
+        "您所在网络的请求过多，请在{wait}后再试。",
     ),
     "ce.expired": (
         "This form has expired. Go back, reload the page and try again.",
@@ -214,9 +214,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "That did not work, and nothing was recorded. Please try again.",
         "操作未成功，也未记录任何内容，请重试。",
     ),
-    "wait.s": ("{n} seconds", "{n} 秒"),
-    "wait.min": ("{n} min", "{n} 分钟"),
-    "wait.h": ("{n} h", "{n} 小时"),
+    "wait.s": ("{n} seconds", "{n}秒"),
+    "wait.min": ("{n} min", "{n}分钟"),
+    "wait.h": ("{n} h", "{n}小时"),
     # error pages
     "ep.404.title": ("Page not found", "页面不存在"),
     "ep.404.text": (
@@ -237,7 +237,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无法读取表单：填写的内容过长。请返回检查您输入的内容。",
     ),
     "ep.busy.title": ("Too many checks", "查询过于频繁"),
-    "ep.busy.text": ("Please wait {wait} and try again.", "请在 {wait}后再试。"),
+    "ep.busy.text": ("Please wait {wait} and try again.", "请在{wait}后再试。"),
     "ep.other.title": ("Something went wrong", "出了点问题"),
     "ep.other.text": (
         "Nothing was recorded. Please try again in a moment.",

@@ -20,28 +20,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.post-claim-scans": ("Checked by others after it was claimed", "被认领后仍有他人查询"),
     "r.post-claim-scans.why": (
         "Its buyer claimed this item on {date}; since then {clients} other people checked "
-        "this code. If it is offered to you as new, the code may be a copy.",
-        "买家已于 {date}认领该商品，此后另有 {clients} 人查询过此码。"
+        "this code (your check included). If it is offered to you as new, the code may be "
+        "a copy.",
+        "买家已于{date}认领该商品，此后另有{clients}人查询过此码（含您的查询）。"
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
     "r.post-claim-scans.why.one": (
         "Its buyer claimed this item on {date}; since then one other person checked this "
-        "code. If it is offered to you as new, the code may be a copy.",
-        "买家已于 {date}认领该商品，此后另有 1 人查询过此码。"
+        "code (your check included). If it is offered to you as new, the code may be a copy.",
+        "买家已于{date}认领该商品，此后另有 1 人查询过此码（含您的查询）。"
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
     "r.impossible-travel": ("Checked in places too far apart", "查询地点相距过远"),
     "r.impossible-travel.why": (
         "This code was checked in {from_place} and {minutes} minutes later in {to_place}, "
         "{km} km away: no one item travels that fast. The code has probably been copied.",
-        "此码先在{from_place}被查询，{minutes} 分钟后又在 {km} 公里外的{to_place}被查询。"
+        "此码先在{from_place}被查询，{minutes}分钟后又在{km}公里外的{to_place}被查询。"
         "同一件商品不可能在这么短的时间内移动这么远，此码很可能已被复制。",
     ),
     "r.many-scanners": ("Checked by too many people", "查询人数异常"),
     "r.many-scanners.why": (
         "{clients} different people checked this code within one day, more than one item "
         "plausibly has. The code may have been copied onto other items.",
-        "一天之内有 {clients} 个不同的人查询了此码，单件商品不太可能被这么多人查询。"
+        "一天之内有{clients}个不同的人查询了此码，单件商品不太可能被这么多人查询。"
         "此码可能已被复制到其他商品上。",
     ),
     "r.serial-probing": (
@@ -51,14 +52,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.serial-probing.why": (
         "{serials} serial numbers of this product that the brand never made have been "
         "checked: someone is printing invented codes.",
-        "已有人查询了此款商品的 {serials} 个序列号，但品牌方从未生产过带有这些序列号的商品，"
+        "已有人查询了此款商品的{serials}个序列号，但品牌方从未生产过带有这些序列号的商品，"
         "说明有人在印制编造的码。",
     ),
     "r.reported": ("Reported by buyers", "已被买家举报"),
     "r.reported.why": (
         "{count} reports about this item are open; the brand is looking into them. Ask "
         "the seller before you buy.",
-        "关于该商品有 {count} 条举报尚在处理中，品牌方正在调查。购买前请向卖家问清情况。",
+        "关于该商品有{count}条举报尚在处理中，品牌方正在调查。购买前请向卖家问清情况。",
     ),
     "r.reported.why.one": (
         "A report about this item is open; the brand is looking into it. Ask the seller "
@@ -70,7 +71,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Someone reported a problem with this item ({count} open). The brand is "
         "checking it; until the brand confirms it, or other buyers report it too, it does "
         "not change the result above.",
-        "有人举报该商品存在问题（{count} 条举报待处理），品牌方正在核查。"
+        "有人举报该商品存在问题（{count}条举报待处理），品牌方正在核查。"
         "在品牌方确认或有其他买家提出同样的举报之前，上方的结论不受影响。",
     ),
     "r.label-unsigned": ("Label not signed", "标签未经品牌签名"),
@@ -86,7 +87,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.label-mismatch.why": (
         "The label shows {field} {shown}, but this item was registered with {recorded}. "
         "The label was not printed for this item: do not buy it, and report it.",
-        "标签上的{field}为 {shown}，但该商品登记的{field}为 {recorded}。"
+        "标签上的{field}为{shown}，但该商品登记的{field}为{recorded}。"
         "此标签并非为该商品印制。请勿购买，并请举报。",
     ),
     "label.field.lot": ("lot", "批号"),

@@ -40,6 +40,12 @@ SHOWN_ANYWAY: dict[str, frozenset[str]] = {
 }
 
 
+def _number(value: object) -> object:
+    """A whole number with thousands separators (``11,642``), as both languages write a
+    distance; anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def signal_text(
     code: str, evidence: Mapping[str, Any], names: Mapping[str, str], lang: str
 ) -> tuple[str, str]:
@@ -58,7 +64,7 @@ def signal_text(
             "from_place": place_words(_obj(evidence.get("from")), lang) or "?",
             "to_place": place_words(_obj(evidence.get("to")), lang) or "?",
             "minutes": evidence.get("minutes"),
-            "km": evidence.get("km"),
+            "km": _number(evidence.get("km")),
         }
     elif code == "many-scanners":
         values = {"clients": evidence.get("scanners", evidence.get("clients"))}

@@ -53,11 +53,18 @@ def _obj(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _display(actor: Mapping[str, Any], lang: str) -> str:
-    """An actor's name as the page shows it: its role when the brand hides the name."""
+def _by_role(actor: Mapping[str, Any]) -> bool:
+    """Whether the page names ``actor`` by its role: when the brand hides the name, and
+    always for the operator, which is this service itself ("Platform" / "平台", never
+    the name it was set up with, such as "Platform operator · Platform")."""
     role = str(actor.get("role"))
-    if actor.get("display") == "role" and role in ROLES:
-        return text(lang, "role." + role)
+    return role in ROLES and (actor.get("display") == "role" or role == "operator")
+
+
+def _display(actor: Mapping[str, Any], lang: str) -> str:
+    """An actor's name as the page shows it: its role when `_by_role`."""
+    if _by_role(actor):
+        return text(lang, "role." + str(actor.get("role")))
     return plain(actor.get("name") or actor.get("id") or "")
 
 
@@ -79,8 +86,8 @@ def who(actor: object, lang: str) -> tuple[str, str]:
         return "", ""
     name = _display(actor, lang)
     role = str(actor.get("role"))
-    hidden = actor.get("display") == "role"
-    label = f"{name} · {text(lang, 'role.' + role)}" if role in ROLES and not hidden else name
+    shown = role in ROLES and not _by_role(actor)
+    label = f"{name} · {text(lang, 'role.' + role)}" if shown else name
     return label, text(lang, "revoked") if actor.get("revoked") else ""
 
 

@@ -2,7 +2,8 @@
 the forged-label page, in headless chromium on a 390x844 phone, in English and Chinese,
 with JavaScript off, from a real server over the demo world (``provenance demo``).
 
-For each: the headline (the ``h1``) says the story's words; the page fits the screen's
+For each: the headline (the ``h1``) says the story's words in the top half of the
+screen, and the page shows the story's point (`WORDS`); the page fits the screen's
 width and fetches nothing from elsewhere; a Chinese page shows no English sentence of
 the page's own (`tests.unit.test_consumer_pages.english_in`); the claim page has its
 code filled in and its button above the fold; error pages are HTML, not JSON.
@@ -47,12 +48,58 @@ HEADLINES = {
     "a cloned code scanned in two countries": ("Caution", "请注意"),
     "a label with a forged brand signature": (
         "This label was not printed by Acme",
-        "此标签不是Acme",
+        "此标签不是 Acme",
     ),
     "a serial that was never minted (counterfeit)": (
         "Not found: likely counterfeit",
         "未找到：可能是假冒产品",
     ),
+}
+
+#: demo story -> (English words, Chinese words) the page must show: the story's point,
+#: in the shopper's language, with the names the brand gave (Chinese product names)
+WORDS = {
+    "genuine, in the flagship store": ("Where: Guangdong, China", "地点：中国广东"),
+    "genuine, fresh from the factory": ("Acme Runner 42", "Acme Runner 42 跑鞋"),
+    "sold in the shop (a second buyer should beware)": (
+        "Just bought it? Claim it now",
+        "刚买下？请马上用包装内的认领码认领",
+    ),
+    "delivered to an online buyer": (
+        "Delivered to the buyer by Acme Online Shop",
+        "由 Acme Online Shop 交付买家",
+    ),
+    "inspected and passed": ("1 passed, 0 failed", "1 次合格，0 次不合格"),
+    "failed its inspection": (
+        "Failed its latest inspection",
+        "最近一次检验未通过",
+    ),
+    "recalled lot L-RECALL": (
+        "Contact Acme Footwear Ltd (400-820-4242",
+        "请联系 Acme Footwear Ltd（400-820-4242",
+    ),
+    "handled by a courier later blacklisted": (
+        "Held by a revoked company",
+        "持有方已被撤销资格",
+    ),
+    "a jacket in the warehouse": ("Acme Trail Jacket", "Acme 越野夹克"),
+    "claimed by its buyer (seen by someone else)": (
+        "since then 2 other people checked this code (your check included)",
+        "此后另有 2 人查询过此码（含您的查询）",
+    ),
+    "resold second-hand with its transfer code": (
+        "Already claimed by a buyer",
+        "已被买家认领",
+    ),
+    "a cloned code scanned in two countries": (
+        "Checked in places too far apart",
+        "查询地点相距过远",
+    ),
+    "a label with a forged brand signature": (
+        "The real SN-000024 is with Acme Central Warehouse.",
+        "序列号为 SN-000024 的正品目前在 Acme Central Warehouse 处。",
+    ),
+    "a serial that was never minted (counterfeit)": ("The code you checked", "您查询的码"),
 }
 
 
@@ -127,6 +174,10 @@ def test_every_demo_story_in_chromium(browser: Any, demo: dict[str, Any], lang: 
         headline = page.locator("h1").inner_text().strip()
         expected = HEADLINES[story][lang == "zh-CN"]
         assert headline.startswith(expected), (where, headline)
+        box = page.locator("h1").bounding_box()  # the verdict is the first thing seen
+        assert box is not None and box["y"] + box["height"] <= PHONE["height"] / 2, where
+        body = " ".join(page.locator("body").inner_text().split())
+        assert WORDS[story][lang == "zh-CN"] in body, (where, body[:600])
         assert _fits(page), f"{where} scrolls sideways"
         assert page.locator("script").count() == 0
         if lang == "zh-CN":

@@ -9,6 +9,9 @@ count as a check.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import httpx
 import pytest
 
@@ -147,3 +150,62 @@ def test_a_forged_form_gets_a_page_not_json(asgi_server: InProcessServer) -> Non
     assert answer.status_code == 403
     assert answer.headers["content-type"].startswith("text/html")
     assert "表单已过期" in _text(answer)
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "status", "lang"),
+    [
+        ("?lang=klingon", {"Accept-Language": "zh-CN"}, 200, "zh-CN"),  # unknown: the header
+        ("?lang=%E2%80%AEzh", {"Accept-Language": "zh-CN"}, 200, "zh-CN"),
+        ("?lang=" + "z" * 1500, {}, 200, "en"),
+        ("", {"Accept-Language": b"zh-CN\xe2\x80\xae;q=\xff, en;q=0.1"}, 200, "en"),
+        ("", {"Accept-Language": "zh-Hant-TW;q=0.9, fr;q=1"}, 200, "zh-TW"),
+        ("?place=" + "%E2%80%AE%E2%81%A6" * 100, {"Accept-Language": "zh-CN"}, 200, "zh-CN"),
+        ("?place=" + "Z" * 3000, {"Accept-Language": "zh-CN"}, 422, "zh-CN"),  # URI too long
+        ("?claim=%E2%80%AE" + "Z" * 1500, {"Accept-Language": "zh-CN"}, 200, "zh-CN"),
+        ("?claim=" + "Z" * 3000, {"Accept-Language": "zh-CN"}, 422, "zh-CN"),
+        ("?claim=%FF%FE", {"Accept-Language": "zh-CN"}, 422, "zh-CN"),  # not UTF-8
+        ("?s=%E2%80%AE" + "1" * 154, {"Accept-Language": "zh-CN"}, 200, "zh-CN"),
+    ],
+)
+def test_hostile_input_gets_a_page_in_the_readers_language(
+    asgi_server: InProcessServer, query: str, headers: dict[str, Any], status: int, lang: str
+) -> None:
+    """Unknown or broken languages, absurd places, bidi controls, huge claim codes: a page
+    in words (the reader's language where it can be told, else English), never JSON,
+    never a 5xx, never a bidi control on the page."""
+    page = asgi_server.get(
+        f"/01/{GTIN}/21/SOLD-1{query}", headers={"Accept": "text/html", **headers}
+    )
+    assert page.status_code == status, page.text[:300]
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-language"] == lang
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", page.text)
+    if lang == "zh-CN":
+        assert not english_in(_text(page))
+    if "claim=%E2%80%AE" in query:  # the typed code is kept, cut to the field's size
+        assert 'value="' + "Z" * 10 in page.text
+    api = asgi_server.get(f"/01/{GTIN}/21/SOLD-1{query}", headers={"Accept": "application/json"})
+    assert api.status_code == status
+    assert api.headers["content-type"].startswith(
+        "application/" if status == 200 else "application/problem+json"
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/01/{GTIN}/21/%E2%80%AESN",  # a bidi control in the serial: not set 82
+        f"/01/{GTIN}/21/%C0%AF",  # an overlong UTF-8 slash
+        f"/01/{GTIN}/21/SN%",  # a broken percent-escape
+        f"/01/{GTIN}/21/$Q$",  # a broken compact serial
+    ],
+)
+def test_a_malformed_path_gets_the_error_page_in_chinese(
+    asgi_server: InProcessServer, path: str
+) -> None:
+    page = asgi_server.get(path, headers=BROWSER)
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "".join(Page(page.text).h1) == "无法识别此码"
+    assert not english_in(_text(page))

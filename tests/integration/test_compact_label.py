@@ -1,28 +1,34 @@
 """The compact label encoding (issue 22): the outer QR code holds the label link with an
-upper-case scheme and host and the same 64 signature bytes in 155 decimal digits, so it
-fits QR version 7 at level M; the resolver and the offline check accept it and every
+upper-case scheme and host, the serial in its compact spelling (``$`` escapes) and the
+same 64 signature bytes in 155 decimal digits, so it fits QR version 7 at level M for
+every serial of up to 16 characters under a 12-character host; the resolver and the offline check accept it and every
 label printed before (base64url), with the same Ed25519 check; a forged or altered
 compact signature fails both ways."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import ImageOps
 
 from api.app import create_app
-from ledger import crypto, label
+from ledger import crypto, gs1, label
 from ledger.codec import b64url_decode
-from ledger.errors import SignatureError
+from ledger.errors import GS1Error, SignatureError
 from ledger.gs1 import CSET82, UnitId, parse_digital_link
 from ledger.service.settings import Settings
 from qr.matrix import encode
+from qr.png import symbol_image
+from qr.segments import bit_length, split
 from tests.factories import GTIN, key
 from tests.integration.signals_world import SignalWorld
 from tests.profiles import examples
@@ -40,7 +46,7 @@ GOLDEN = (  # docs/FORMAT.md section 8.1, the vector brand key
     "?s=YDsCalcmFfijRCH4_oQH_GC3Sxlw_Pw8xVspR7QuNm4oXbkVq4TcTxn9FrF-ourTEr5BzRAsTta1-hMyTPT8CQ"
 )
 GOLDEN_COMPACT = (
-    "HTTPS://ID.EXAMPLE.COM/01/09506000134352/21/A%2FB%25%26%2B%3F1?s="
+    "HTTPS://ID.EXAMPLE.COM/01/09506000134352/21/A$8B$2$3+$+1?s="
     "0504000053189841594877026201241595359594119721289292903393441326092685611617"
     "07230824076321570522292226053448121755923871075700160718355987295869771619"
     "35881"
@@ -77,9 +83,11 @@ def test_compact_form_is_the_same_signature_bytes() -> None:
         "SN-000001",
         "SN-0000000000001",  # 16 characters
         "ABCDEFGHIJKLMNOP",
-        "abcdefghijklmnop",  # lower case: a byte segment
-        "Ab-1.x_yZ9:;<=ef",  # mixed case, 4 characters percent-escaped
-        "A/B%C&D+E?F/G%H&",  # upper case, 8 of 16 percent-escaped
+        "abcdefghijklmnop",  # lower case: $A$B...
+        "Ab-1.x_yZ9:;<=ef",  # mixed case and punctuation
+        "A/B%C&D+E?F/G%H&",  # upper case, 7 of 16 percent-escaped in the usual form
+        "abcdefgh/%&+?/%&",  # version 8 before the compact spelling of serials
+        "////////////////",  # 48 characters of percent-escapes in the usual form
     ],
 )
 def test_outer_codes_are_version_7_or_below_for_a_12_character_host(serial: str) -> None:
@@ -90,11 +98,78 @@ def test_outer_codes_are_version_7_or_below_for_a_12_character_host(serial: str)
     assert encode(label.label_uri(HOST12, unit, signature)).version >= 8
 
 
-def test_where_version_7_ends() -> None:
-    """Lower-case letters and percent-escapes together cost bytes: 16 such characters
-    reach version 8 (documented in docs/LABELS.md)."""
-    unit = UnitId(gtin=GTIN, serial="abcdefgh/%&+?/%&")
-    assert encode(label.compact_label_uri(HOST12, unit, label.sign_label(unit, BRAND))).version == 8
+@pytest.mark.parametrize(
+    ("serial", "spelled"),
+    [
+        ("SN-000001", "SN-000001"),
+        ("sn-1/", "$S$N-1$8"),
+        ("A/B%&+?1", "A$8B$2$3+$+1"),
+        ("!\"%&'(),/;<=>?_", "$0$1$2$3$4$5$6$7$8$9$-$.$*$+$:"),
+        ("*+:-.", "*+:-."),
+    ],
+)
+def test_the_compact_serial_spelling(serial: str, spelled: str) -> None:
+    assert gs1.compact_serial(serial) == spelled
+    assert gs1.decode_compact_serial(spelled) == serial
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/01/09506000134352/21/$",  # an escape with nothing after it
+        "/01/09506000134352/21/$a",  # an escape of a lower-case letter
+        "/01/09506000134352/21/$%2F",  # an escape of a character spelled otherwise
+        "/01/09506000134352/21/a$A",  # a lower-case letter as is beside an escape
+        "/01/09506000134352/21/A$8%2F",  # a percent-escape beside an escape
+        "/01/09506000134352/10/$A/21/X",  # a lot is never spelled so
+    ],
+)
+def test_malformed_compact_serials_are_refused(path: str) -> None:
+    with pytest.raises(GS1Error) as caught:
+        parse_digital_link("https://id.acme12.cn" + path)
+    assert caught.value.field in ("serial", "lot")
+
+
+def test_a_browser_escaping_the_dollar_sign_reads_the_same_unit() -> None:
+    link = parse_digital_link("https://id.acme12.cn/01/09506000134352/21/%24S%24N-1%248")
+    assert link.serial == "sn-1/"
+
+
+@pytest.fixture(scope="module")
+def zxing() -> ModuleType:
+    try:
+        import zxingcpp
+    except ImportError:
+        zxingcpp = None
+    if zxingcpp is None:  # as tests/integration/test_qr_render.py: CI needs it
+        if os.environ.get("CI") == "true":
+            pytest.fail("zxing-cpp is not installed (pip install zxing-cpp)")
+        pytest.skip("zxing-cpp is not installed (pip install zxing-cpp)")
+    return zxingcpp
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(serial=st.text(alphabet=sorted(CSET82), min_size=1, max_size=16))
+def test_every_serial_of_up_to_16_characters_is_version_7_and_decodes_to_its_unit(
+    zxing: ModuleType, serial: str
+) -> None:
+    """The worst case is 16 characters spelled with escapes: 984 bits of 992."""
+    unit = UnitId(gtin=GTIN, serial=serial)
+    compact = label.compact_label_uri(HOST12, unit, label.sign_label(unit, BRAND))
+    matrix = encode(compact)
+    assert matrix.version <= 7
+    image = ImageOps.expand(symbol_image(matrix, 4), border=16, fill=255)  # quiet zone
+    found = zxing.read_barcodes(image, formats=zxing.BarcodeFormat.QRCode)
+    assert [code.text for code in found] == [compact]
+    assert (found[0].ec_level, int(found[0].extra["Version"])) == ("M", matrix.version)
+    assert label.verify_label(found[0].text, BRAND.public_key()).unit_id() == unit
+
+
+def test_the_worst_16_character_serial_fills_version_7() -> None:
+    unit = UnitId(gtin=GTIN, serial="a/" * 8)
+    compact = label.compact_label_uri(HOST12, unit, label.sign_label(unit, BRAND))
+    assert bit_length(split(compact, 7), 7) == 984  # of 992 (124 codewords at level M)
+    assert encode(compact).version == 7
 
 
 @settings(max_examples=examples(60), deadline=None)
@@ -229,6 +304,22 @@ def test_the_resolver_accepts_old_and_compact_labels_and_refuses_forged_ones(
         assert view.get("unit") is None or view["unit"]["label"] == "invalid"
     status, problem = answers[-1]  # 5,000 digits: refused by the URI length, no 5xx
     assert (status, problem["type"]) == (422, "urn:provenance-ledger:problem:gs1")
+
+
+def test_the_resolver_reads_a_compact_serial_as_the_unit_and_refuses_a_moved_one(
+    sw: SignalWorld,
+) -> None:
+    sw.mint("sn-1/")
+    sw.mint("SN-1/")
+    unit = UnitId(gtin=GTIN, serial="sn-1/")
+    compact = label.compact_label_uri(HOST12, unit, label.sign_label(unit, BRAND))
+    assert "/21/$S$N-1$8?s=" in compact
+    # the signature of sn-1/ under the upper-case serial's spelling: another unit
+    moved = compact.replace("/21/$S$N-1$8?", "/21/SN-1$8?")
+    (status, view), (moved_status, moved_view) = _views(sw, [_path(compact), _path(moved)])
+    assert (status, view["unit"]["serial"], view["unit"]["label"]) == (200, "sn-1/", "valid")
+    assert (moved_status, moved_view["unit"]["serial"]) == (200, "SN-1/")
+    assert (moved_view["unit"]["label"], moved_view["verdict"]) == ("invalid", "invalid")
 
 
 def test_a_public_key_of_the_brand_checks_the_label_a_phone_decodes() -> None:

@@ -26,13 +26,26 @@ from api.consumer.claim_page import (
 )
 from api.consumer.error_page import render_error_page, render_help_page, wants_html
 from api.consumer.i18n import MESSAGES
+from api.consumer.page_signals import signal_text
 from api.consumer.places import place_name, plain
+from api.consumer.timeline import who
 from api.csrf import CsrfError
 from api.problems import RateLimitedError
 from ledger.errors import NotFoundError, ValidationError
 from ledger.rules import AlreadyClaimedError, BadClaimCodeError
 from ledger.service.claims import ClaimLockedError
-from tests.unit.test_page import ACME, GTIN, PATH, Page, entry, reason, render, seen, story
+from tests.unit.test_page import (
+    ACME,
+    GTIN,
+    PATH,
+    STORIES,
+    Page,
+    entry,
+    reason,
+    render,
+    seen,
+    story,
+)
 
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
@@ -111,8 +124,8 @@ def test_a_forged_label_says_the_brand_did_not_print_it(lang: str) -> None:
         assert "The real SN-1 is with Shop." in page.text
         assert "Do not buy it." in page.text
     else:
-        assert "".join(page.h1) == "此标签不是Acme Ltd印制的"
-        assert "序列号为 SN-1 的正品目前在Shop处。" in page.text
+        assert "".join(page.h1) == "此标签不是 Acme Ltd 印制的"
+        assert "序列号为 SN-1 的正品目前在 Shop 处。" in page.text
         assert not english_in(page.text)
     assert 'class="verdict v-invalid"' in html
     assert 'id="claim"' not in html  # the real unit's claim form is not this label's
@@ -170,13 +183,39 @@ def test_technical_details_are_folded_away() -> None:
         assert words not in html.replace(details, ""), words
 
 
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def _poisoned(value: Any) -> Any:
+    """``value`` with bidi controls put into every string (two, inside and at the end)."""
+    if isinstance(value, dict):
+        return {k: _poisoned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_poisoned(v) for v in value]
+    if isinstance(value, str):
+        return value[:1] + "\u202e" + value[1:] + "\u2066"
+    return value
+
+
 def test_bidi_controls_never_reach_the_page() -> None:
     view = story("genuine")
     view["entries"][0]["event"]["place"] = "Shen\u202ezhen\u2066 DC"
     view["unit"]["brand"] = {**ACME, "name": "Ac\u202eme"}
     html = render(view)
-    assert not re.search("[\u202a-\u202e\u2066-\u2069]", html)
+    assert not _BIDI.search(html)
     assert "Shenzhen DC" in Page(html).text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", STORIES)
+def test_bidi_controls_in_any_text_of_the_view_never_reach_a_page(name: str, lang: str) -> None:
+    """Every string of the view (names, places, notes, reasons, codes, even the GTIN and
+    the times) carries bidi controls: the verdict page and the claim page show none."""
+    view = _poisoned(story(name))
+    assert not _BIDI.search(render(view, lang))
+    form = claim_form(view, PATH, "\u202eXY6Y", lang)
+    page = render_claim_page(form, lang, csrf_token=CSRF, switch_href="/s", limit=LIMIT)
+    assert not _BIDI.search(page)
 
 
 # --- places and times ------------------------------------------------------------------
@@ -357,3 +396,19 @@ def test_help_page_in_both_languages() -> None:
 )
 def test_wants_html(accept: str | None, html: bool) -> None:
     assert wants_html(accept) is html
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("en", "Platform"), ("zh-CN", "平台")])
+def test_the_operator_is_named_by_its_role(lang: str, shown: str) -> None:
+    """The operator is this service: "Platform" / "平台", not "Platform operator · Platform"
+    in English on a Chinese page."""
+    operator = {"id": "operator", "name": "Platform operator", "role": "operator"}
+    assert who(operator, lang) == (shown, "")
+    assert who(ACME, lang)[0] == ("Acme Ltd · Brand" if lang == "en" else "Acme Ltd · 品牌方")
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "11,642 km away"), ("zh-CN", "11,642 公里外")])
+def test_a_distance_is_written_with_thousands_separators(lang: str, words: str) -> None:
+    evidence = {"km": 11642, "minutes": 60, "from": {}, "to": {}}
+    _, why = signal_text("impossible-travel", evidence, {}, lang)
+    assert words in why

@@ -213,7 +213,7 @@ WHAT_TO_DO = {
     ("sold", "en"): "Just bought it? Claim it now",
     ("sold", "zh-CN"): "刚买下？请马上用包装内的认领码认领",
     ("recalled", "en"): "Contact Acme Ltd or the seller for a refund or a replacement.",
-    ("recalled", "zh-CN"): "请联系Acme Ltd或卖家办理退款或换货。",
+    ("recalled", "zh-CN"): "请联系 Acme Ltd 或卖家办理退款或换货。",
 }
 #: the headline's style (and icon) of the stories presented other than by their verdict
 PRESENTED = {"sold": ("sold", "genuine"), "recalled": ("invalid", "invalid")}
@@ -264,7 +264,7 @@ def test_invalid_explains_the_failed_check_and_a_forged_label() -> None:
     forged["reasons"] = [reason("label-invalid")]
     forged["unit"]["label"] = "invalid"
     text = seen(forged, "zh-CN").text
-    assert "此标签不是Acme Ltd印制的" in text
+    assert "此标签不是 Acme Ltd 印制的" in text
     assert "标签是伪造的" in text
 
 
@@ -327,7 +327,9 @@ def test_status_shows_holder_claim_recall_and_inspections() -> None:
     assert "Ownership Not claimed yet" in text
     assert "Recall No recall" in text
     assert "Inspections 1 passed, 0 failed" in text
-    assert "Ownership Claimed by a buyer" in seen(story("claimed")).text
+    claimed = seen(story("claimed")).text
+    assert "Now Claimed by its buyer" in claimed
+    assert "Ownership" not in claimed  # the state has said it: no second line saying it
     assert "召回状态 品牌方已召回" in seen(story("recalled"), "zh-CN").text
 
 
