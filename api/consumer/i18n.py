@@ -291,8 +291,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{configured}个独立见证方中有{vouched}个为此记录背书。",
     ),
     "footer.checked": ("Checked on {when}", "查询时间：{when}"),
-    "footer.age": ("Checked against the log as of {age} ago.", "核对的是 {age}前的日志状态。"),
-    "age.s": ("{n} s", "{n} 秒"),
+    "footer.age": ("Checked against the log as of {age} ago.", "核对的是{age}前的日志状态。"),
+    "age.s": ("{n} s", "{n}秒"),
 }
 
 
