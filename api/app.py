@@ -24,6 +24,7 @@ from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
 from api.console import routes as console_routes
+from api.console import scans as console_scans
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, page_policy
@@ -49,6 +50,7 @@ from ledger.service.console import ConsoleService
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.policies import Policies
+from ledger.service.scanstats import ScanStatsService
 from ledger.service.settings import Settings
 
 #: Every router, one per URL prefix, in the order they are mounted (the resolver's
@@ -160,6 +162,7 @@ def create_app(
     )
     app.state.write_quota = write_quota
     app.state.console = ConsoleService(served)  # the console (docs/CONSOLE.md)
+    app.state.scanstats = ScanStatsService(served)  # its scan analytics
     app.state.console_logins = console_logins
     problems.install(app)
     document_problems(app)
@@ -176,6 +179,7 @@ def create_app(
         app.include_router(module.router)
     resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     app.include_router(console_routes.router)
+    app.include_router(console_scans.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app

@@ -6,6 +6,7 @@
 from ledger.store import (
     console,  # noqa: F401  (registers the console tables)
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
+    scanstats,  # noqa: F401  (registers the scan aggregate tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
 )
 from ledger.store.console import ConsoleStore
@@ -14,6 +15,7 @@ from ledger.store.replicas import ReplicaStatus
 from ledger.store.repository import Store
 from ledger.store.retention import RetentionStore
 from ledger.store.salts import SaltStore
+from ledger.store.scanstats import ScanStatsStore
 from ledger.store.signals import SignalStore
 from ledger.store.writer import WriteTx
 
@@ -23,6 +25,7 @@ __all__ = [
     "ReplicaStatus",
     "RetentionStore",
     "SaltStore",
+    "ScanStatsStore",
     "SignalStore",
     "Store",
     "WriteTx",
