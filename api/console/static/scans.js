@@ -31,7 +31,8 @@
         name: names[el.getAttribute("data-chart")] || data.words.scans,
         type: line ? "line" : "bar",
         data: line ? series.values : series.values.slice().reverse(),
-        color: "#0b4fb3"
+        color: "#0b4fb3",
+        barMaxWidth: 28
       }]
     });
     charts.push(chart);
