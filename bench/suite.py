@@ -44,6 +44,7 @@ GROUPS: dict[str, str] = {
     "scanlist": "bench.scanlist:figures",
     "cartons": "bench.cartons:figures",
     "mapheads": "bench.mapheads:figures",
+    "scanstats": "bench.scanstats:figures",
 }
 
 

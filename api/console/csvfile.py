@@ -26,8 +26,8 @@ def csv_response(
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    for row in rows:
-        writer.writerow([cell(v) for v in row])
+    for row in rows:  # numbers are never formulas: only text goes through `cell`
+        writer.writerow([v if isinstance(v, int) else cell(v) for v in row])
     return Response(
         ("\ufeff" + out.getvalue()).encode("utf-8"),
         media_type="text/csv; charset=utf-8",

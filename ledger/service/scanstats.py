@@ -91,11 +91,8 @@ class ScanStatsService:
 
     def csv_rows(self, brands: Sequence[str] | None, days: int) -> Iterator[tuple[Any, ...]]:
         """Every aggregate row of ``brands`` (None: all) over the last ``days`` days, as
-        `CSV_COLUMNS` tuples, by day, brand, GTIN, lot and region."""
-        rows = self._store.daily(self._ledger.log, brands, self.since(days), CSV_COLUMNS[:-1])
-        rows.sort(key=lambda r: (r["day"], r["brand"], r["gtin"], r["lot"], r["region"]))
-        for r in rows:
-            yield tuple(r[c] for c in CSV_COLUMNS)
+        `CSV_COLUMNS` tuples, by brand, day, GTIN, lot and region."""
+        yield from self._store.csv_rows(self._ledger.log, brands, self.since(days))
 
 
 def _ints(row: dict[str, Any]) -> dict[str, Any]:

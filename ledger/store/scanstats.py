@@ -3,7 +3,10 @@ with the scans table: `record` runs in the transaction that stores a batch of sc
 (ledger.store.repository.insert_scans), so an aggregate never counts a scan the table
 lost nor misses one it kept. Created and back-filled by the migration ``0023_scanstats``.
 
-- ``scan_daily``: scans of registered units per log, brand, UTC day, GTIN, lot, region;
+- ``scan_daily``: scans of registered units per log, brand, UTC day, GTIN, lot, region
+  (the CSV's rows), and the same summed over regions (``scan_daily_lots``) and over
+  GTINs and lots (``scan_daily_regions``): what a page reads, a few rows a day however
+  many regions, lots and products combine;
 - ``scan_first_regions``: per log, brand, GTIN and region, how many units were first
   scanned there (each unit counted once, at its first scan; its region is also kept
   on its ``scan_counts`` row, ``first_region``);
@@ -51,6 +54,29 @@ class ScanDailyRow(Base):
     scans: Mapped[int] = mapped_column(BigInteger)
 
 
+class ScanDailyLotRow(Base):
+    """`ScanDailyRow` summed over regions."""
+
+    __tablename__ = "scan_daily_lots"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(20), primary_key=True)
+    scans: Mapped[int] = mapped_column(BigInteger)
+
+
+class ScanDailyRegionRow(Base):
+    """`ScanDailyRow` summed over GTINs and lots."""
+
+    __tablename__ = "scan_daily_regions"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    region: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scans: Mapped[int] = mapped_column(BigInteger)
+
+
 class ScanFirstRegionRow(Base):
     """Units first scanned in a region: per brand, GTIN, region."""
 
@@ -86,6 +112,8 @@ class ScanProbeSerialRow(Base):
 
 
 DAILY = cast(Table, ScanDailyRow.__table__)
+DAILY_LOTS = cast(Table, ScanDailyLotRow.__table__)
+DAILY_REGIONS = cast(Table, ScanDailyRegionRow.__table__)
 FIRSTS = cast(Table, ScanFirstRegionRow.__table__)
 PROBES = cast(Table, ScanProbeRow.__table__)
 PROBE_SERIALS = cast(Table, ScanProbeSerialRow.__table__)
@@ -144,6 +172,21 @@ def record(conn: Connection, log: int, scans: Sequence[Mapping[str, Any]], sqlit
             for (b, d, g, lot, r), n in sorted(daily.items())
         ]
         _add(conn, ins, DAILY, rows, ["log", "brand", "day", "gtin", "lot", "region"], ["scans"])
+        lots: dict[tuple[str, str, str, str], int] = {}
+        regions: dict[tuple[str, str, str], int] = {}
+        for (b, d, g, lot, r), n in daily.items():
+            lots[(b, d, g, lot)] = lots.get((b, d, g, lot), 0) + n
+            regions[(b, d, r)] = regions.get((b, d, r), 0) + n
+        rolled = [
+            {"log": log, "brand": b, "day": d, "gtin": g, "lot": lot, "scans": n}
+            for (b, d, g, lot), n in sorted(lots.items())
+        ]
+        _add(conn, ins, DAILY_LOTS, rolled, ["log", "brand", "day", "gtin", "lot"], ["scans"])
+        rolled = [
+            {"log": log, "brand": b, "day": d, "region": r, "scans": n}
+            for (b, d, r), n in sorted(regions.items())
+        ]
+        _add(conn, ins, DAILY_REGIONS, rolled, ["log", "brand", "day", "region"], ["scans"])
     if firsts:
         rows = [
             {"log": log, "brand": b, "gtin": g, "region": r, "units": n}
@@ -263,13 +306,38 @@ class ScanStatsStore:
     ) -> list[dict[str, Any]]:
         """Scans of registered units on days >= ``since`` of ``brands`` (None: every
         brand), summed by the columns ``by`` (of brand, day, gtin, lot, region),
-        largest first."""
-        columns = [DAILY.c[c] for c in by]
-        total = func.sum(DAILY.c.scans).label("scans")
-        query = select(*columns, total).where(DAILY.c.log == log, DAILY.c.day >= since)
+        largest first; read from the smallest table that has those columns."""
+        table = DAILY
+        if "region" not in by:
+            table = DAILY_LOTS
+        elif not {"gtin", "lot"} & set(by):
+            table = DAILY_REGIONS
+        columns = [table.c[c] for c in by]
+        total = func.sum(table.c.scans).label("scans")
+        query = select(*columns, total).where(table.c.log == log, table.c.day >= since)
+        if brands is not None:
+            query = query.where(table.c.brand.in_(list(brands)))
+        return self._rows(query.group_by(*columns).order_by(total.desc(), *columns))
+
+    def csv_rows(
+        self, log: int, brands: Sequence[str] | None, since: str
+    ) -> list[tuple[str, str, str, str, str, int]]:
+        """Every ``scan_daily`` row of ``brands`` (None: all) on days >= ``since``, as
+        (brand, day, gtin, lot, region, scans), in key order (the table's own)."""
+        query = select(
+            DAILY.c.brand, DAILY.c.day, DAILY.c.gtin, DAILY.c.lot, DAILY.c.region, DAILY.c.scans
+        ).where(DAILY.c.log == log, DAILY.c.day >= since)
         if brands is not None:
             query = query.where(DAILY.c.brand.in_(list(brands)))
-        return self._rows(query.group_by(*columns).order_by(total.desc(), *columns))
+        order = (DAILY.c.brand, DAILY.c.day, DAILY.c.gtin, DAILY.c.lot, DAILY.c.region)
+        try:
+            with self.engines.reader.connect() as conn:
+                return [
+                    (b, d, g, lot, r, int(n))
+                    for b, d, g, lot, r, n in conn.execute(query.order_by(*order))
+                ]
+        except SQLAlchemyError as exc:  # pragma: no cover - a database fault
+            raise StorageError(f"the scan aggregates could not be read: {exc}") from exc
 
     def first_regions(self, log: int, brands: Sequence[str] | None) -> list[dict[str, Any]]:
         """Units first scanned in each region, of ``brands`` (None: every brand)."""

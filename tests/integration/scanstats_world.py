@@ -91,7 +91,7 @@ def scan_batches(world: SignalWorld, seed: int, batches: int = 6) -> int:
 
 
 def recount(ledger: Ledger) -> dict[str, dict[tuple[Any, ...], int]]:
-    """The four aggregates counted again from the scans table, the units and products."""
+    """The aggregates counted again from the scans table, the units and products."""
     with ledger.store.engines.reader.connect() as conn:
         scans = conn.execute(
             text("SELECT gtin, serial, at, place, region FROM scans WHERE log = :l ORDER BY id"),
@@ -130,16 +130,34 @@ def recount(ledger: Ledger) -> dict[str, dict[tuple[Any, ...], int]]:
                 first_seen.add((s.gtin, s.serial))
                 sk = (brand, day, s.gtin, "serials")
                 probes[sk] = probes.get(sk, 0) + 1
-    return {"daily": daily, "firsts": firsts, "probes": probes}
+    return {"daily": daily, **_rolled(daily), "firsts": firsts, "probes": probes}
+
+
+def _rolled(daily: dict[tuple[Any, ...], int]) -> dict[str, dict[tuple[Any, ...], int]]:
+    """The daily counts summed over regions (``lots``) and over GTINs and lots."""
+    lots: dict[tuple[Any, ...], int] = {}
+    regions: dict[tuple[Any, ...], int] = {}
+    for (brand, day, gtin, lot, region), n in daily.items():
+        lots[(brand, day, gtin, lot)] = lots.get((brand, day, gtin, lot), 0) + n
+        regions[(brand, day, region)] = regions.get((brand, day, region), 0) + n
+    return {"lots": lots, "regions": regions}
 
 
 def stored(ledger: Ledger) -> dict[str, dict[tuple[Any, ...], int]]:
-    """The four aggregates as the flushes kept them, in `recount`'s shape."""
+    """The aggregates as the flushes kept them, in `recount`'s shape."""
     q = {"l": ledger.log}
     with ledger.store.engines.reader.connect() as conn:
         daily = {
             (r.brand, r.day, r.gtin, r.lot, r.region): int(r.scans)
             for r in conn.execute(text("SELECT * FROM scan_daily WHERE log = :l"), q)
+        }
+        lots = {
+            (r.brand, r.day, r.gtin, r.lot): int(r.scans)
+            for r in conn.execute(text("SELECT * FROM scan_daily_lots WHERE log = :l"), q)
+        }
+        regions = {
+            (r.brand, r.day, r.region): int(r.scans)
+            for r in conn.execute(text("SELECT * FROM scan_daily_regions WHERE log = :l"), q)
         }
         firsts = {
             (r.brand, r.gtin, r.region): int(r.units)
@@ -150,4 +168,4 @@ def stored(ledger: Ledger) -> dict[str, dict[tuple[Any, ...], int]]:
             probes[(r.brand, r.day, r.gtin, "scans")] = int(r.scans)
             if r.serials:
                 probes[(r.brand, r.day, r.gtin, "serials")] = int(r.serials)
-    return {"daily": daily, "firsts": firsts, "probes": probes}
+    return {"daily": daily, "lots": lots, "regions": regions, "firsts": firsts, "probes": probes}

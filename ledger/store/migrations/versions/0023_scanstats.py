@@ -2,8 +2,9 @@
 
 Scans gain ``region`` (the console analytics' region: the place, else the offline
 table's region of the client address; never the address) and ``scan_counts`` gains
-``first_region``. Four tables hold the aggregates that ledger.store.scanstats keeps in
-step with every stored batch: ``scan_daily``, ``scan_first_regions``, ``scan_probes``,
+``first_region``. Six tables hold the aggregates that ledger.store.scanstats keeps in
+step with every stored batch: ``scan_daily`` (with its sums ``scan_daily_lots`` and
+``scan_daily_regions``), ``scan_first_regions``, ``scan_probes``,
 ``scan_probe_serials``. They are filled here from the scans the retention window kept;
 a row written before this revision counts under its place (``geo:`` stripped), else
 ``unknown``: its address was never stored.
@@ -29,7 +30,10 @@ _REGION = (
     "WHEN {p} IS NULL OR {p} = '' OR {p} = 'geo:' THEN 'unknown' "
     "WHEN {p} LIKE 'geo:%' THEN substr({p}, 5) ELSE {p} END"
 )
-_TABLES = ("scan_probe_serials", "scan_probes", "scan_first_regions", "scan_daily")
+_TABLES = (
+    "scan_probe_serials", "scan_probes", "scan_first_regions", "scan_daily_regions",
+    "scan_daily_lots", "scan_daily",
+)  # fmt: skip
 
 
 def _key(*names: str) -> list[sa.Column[str]]:
@@ -52,6 +56,20 @@ def upgrade() -> None:
         *_key("brand", "day", "gtin", "lot", "region"),
         sa.Column("scans", count, nullable=False),
         sa.PrimaryKeyConstraint("log", "brand", "day", "gtin", "lot", "region"),
+    )
+    op.create_table(
+        "scan_daily_lots",
+        _log(),
+        *_key("brand", "day", "gtin", "lot"),
+        sa.Column("scans", count, nullable=False),
+        sa.PrimaryKeyConstraint("log", "brand", "day", "gtin", "lot"),
+    )
+    op.create_table(
+        "scan_daily_regions",
+        _log(),
+        *_key("brand", "day", "region"),
+        sa.Column("scans", count, nullable=False),
+        sa.PrimaryKeyConstraint("log", "brand", "day", "region"),
     )
     op.create_table(
         "scan_first_regions",
@@ -90,6 +108,14 @@ def _backfill() -> None:
         f"SELECT s.log, u.brand, substr(s.at, 1, 10), s.gtin, COALESCE(u.lot, ''), {scan_region}, "
         f"count(*) FROM scans s {unit_join} "
         f"GROUP BY s.log, u.brand, substr(s.at, 1, 10), s.gtin, COALESCE(u.lot, ''), {scan_region}"
+    )
+    op.execute(
+        "INSERT INTO scan_daily_lots (log, brand, day, gtin, lot, scans) SELECT log, brand, "
+        "day, gtin, lot, sum(scans) FROM scan_daily GROUP BY log, brand, day, gtin, lot"
+    )
+    op.execute(
+        "INSERT INTO scan_daily_regions (log, brand, day, region, scans) SELECT log, brand, "
+        "day, region, sum(scans) FROM scan_daily GROUP BY log, brand, day, region"
     )
     op.execute(
         "INSERT INTO scan_first_regions (log, brand, gtin, region, units) "
