@@ -2,12 +2,15 @@
 ``/console/export/scans.csv`` at 10^6 scans, against the console's sign-in page served
 by the same app in the same run (the baseline: a console page that reads nothing).
 
-The world: acme with 5 products, 2,000 units in 10 lots each, rival with one; 10^6
-scans (``--quick``: 10^5) over 90 days and 40 regions, 5 % of them of invented serials,
+The world: acme with 5 products of 400 units in 10 lots each (``--quick``: 100), rival
+with one; 10^6 scans (``--quick``: 3 x 10^4) over 90 days and 40 regions, 5 % of them of invented serials,
 written through ``Ledger.record_scans`` in batches of 2,000 (the flusher's batch), so
 the aggregates are kept exactly as a server keeps them. Figures: the median of 15 GETs
 of the page (the default 30 days, and 366 days) and of the CSV (30 days) as the brand's
 admin, in process (ASGI, no socket). Target: the page under 200 ms (docs/PERFORMANCE.md).
+And what keeping the aggregates costs the flush: `Ledger.record_scans` of 2,000-scan
+batches with the aggregates over the same without them (`ledger.store.scanstats.record`
+replaced by nothing), alternated twice on fresh databases, the best of each.
 
     .venv/bin/python -m bench.suite --only scanstats
     .venv/bin/python -m bench.suite --only scanstats --quick
@@ -22,6 +25,7 @@ import statistics
 import tempfile
 import time
 from datetime import timedelta
+from unittest import mock
 
 import httpx
 
@@ -31,6 +35,7 @@ from ledger import gs1
 from ledger.service.console import ConsoleService
 from ledger.service.settings import Settings
 from ledger.service.signals import Scan
+from ledger.store import scanstats
 from tests.e2e.inprocess import InProcessApp
 from tests.factories import GTIN
 from tests.integration.scanstats_world import build
@@ -50,7 +55,7 @@ def _gtin(n: int) -> str:
     return body + str(gs1.gtin_check_digit(body))
 
 
-def _world(url: str, scans: int) -> tuple[SignalWorld, float]:
+def _world(url: str, scans: int, per_product: int) -> tuple[SignalWorld, float]:
     """The world with ``scans`` scans recorded; the seconds the recording took."""
     world = SignalWorld.open(url)
     build(world)
@@ -59,7 +64,7 @@ def _world(url: str, scans: int) -> tuple[SignalWorld, float]:
         world.sign(2, "product.register", "acme", gtin=g, name=f"Runner {g[-4:]}")
     units: list[tuple[str, str]] = []
     for g in gtins:
-        for n in range(400):
+        for n in range(per_product):
             serial = f"B{n:05d}"
             world.sign(
                 2,
@@ -86,6 +91,35 @@ def _world(url: str, scans: int) -> tuple[SignalWorld, float]:
     return world, time.perf_counter() - began
 
 
+def _record_rate(tmp: str, count: int, aggregates: bool) -> float:
+    """Scans a second `Ledger.record_scans` stores, with or without the aggregates."""
+    world = SignalWorld.open(f"sqlite:///{tmp}/rate-{aggregates}-{time.monotonic_ns()}.db")
+    build(world)
+    for n in range(200):
+        world.sign(
+            2,
+            "commission",
+            "acme",
+            unit={"gtin": GTIN, "serial": f"B{n}"},
+            prev=None,
+            lot=f"L{n % 10}",
+        )
+    rng = random.Random(5)
+    batches = [
+        [Scan(GTIN, f"B{rng.randrange(200)}" if rng.random() > 0.05 else f"F{rng.randrange(10**6)}",
+              world.clock.now, None, "c", "mobile", None, rng.choice(_REGIONS)) for _ in range(2000)]
+        for _ in range(count // 2000)
+    ]  # fmt: skip
+    off = mock.patch.object(scanstats, "record", lambda *_: None)
+    with off if not aggregates else mock.MagicMock():
+        began = time.perf_counter()
+        for batch in batches:
+            world.ledger.record_scans(batch)
+        seconds = time.perf_counter() - began
+    world.ledger.close()
+    return count / seconds
+
+
 def _median_ms(client: httpx.Client, path: str, times: int = 15) -> float:
     samples = []
     for _ in range(times):
@@ -99,9 +133,13 @@ def _median_ms(client: httpx.Client, path: str, times: int = 15) -> float:
 
 def figures(run: Run) -> list[Figure]:
     """The scans page and CSV (median ms) at 10^6 scans, against the sign-in page."""
-    count = run.pick(100_000, 1_000_000)
+    count = run.pick(30_000, 1_000_000)
     with tempfile.TemporaryDirectory(prefix="bench-scanstats-") as tmp:
-        world, seconds = _world(f"sqlite:///{tmp}/ledger.db", count)
+        rates: dict[bool, float] = {True: 0.0, False: 0.0}
+        for aggregates in (False, True, False, True):
+            rate = _record_rate(tmp, run.pick(10_000, 100_000), aggregates)
+            rates[aggregates] = max(rates[aggregates], rate)
+        world, seconds = _world(f"sqlite:///{tmp}/ledger.db", count, run.pick(100, 400))
         password = ConsoleService(world.ledger).staff.add_user("acme", "acme-admin", "admin")
         settings = Settings.from_env({**os.environ, "PROVENANCE_PUBLIC_URL": BASE})
         app = InProcessApp(create_app(settings, ledger=world.ledger), BASE).start()
@@ -119,6 +157,9 @@ def figures(run: Run) -> list[Figure]:
         finally:
             app.stop()
             world.ledger.close()
+    print(
+        f"  record_scans: {rates[True]:,.0f}/s with the aggregates, {rates[False]:,.0f}/s without"
+    )
     print(f"  {count:,} scans recorded in {seconds:.1f} s ({count / seconds:,.0f}/s)")
     print(f"  sign-in page {baseline:.1f} ms; /console/scans {page:.1f} ms, 366 days {year:.1f} ms")
     print(f"  scans.csv (30 days, {rows:,} rows) {csv_ms:.1f} ms")
@@ -129,4 +170,7 @@ def figures(run: Run) -> list[Figure]:
         Figure.info(f"{name}/csv-ms", csv_ms, "ms", baseline),
         Figure.info(f"{name}/csv-rows", rows, "rows"),
         Figure.info(f"{name}/record-rate", count / seconds, "scans/s"),
+        Figure.info(
+            "scanstats/sqlite/record-with-aggregates", rates[True], "scans/s", rates[False]
+        ),
     ]
