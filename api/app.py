@@ -28,6 +28,7 @@ from api.console import hooks_worker
 from api.console import operator as console_operator
 from api.console import routes as console_routes
 from api.console import settings as console_settings
+from api.console import scans as console_scans
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, page_policy
@@ -56,6 +57,7 @@ from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.operator import OperatorService
 from ledger.service.policies import Policies
+from ledger.service.scanstats import ScanStatsService
 from ledger.service.settings import Settings
 from ledger.service.webhooks import WebhookService
 
@@ -171,6 +173,7 @@ def create_app(
     )
     app.state.write_quota = write_quota
     app.state.console = ConsoleService(served)  # the console (docs/CONSOLE.md)
+    app.state.scanstats = ScanStatsService(served)  # its scan analytics
     app.state.console_logins = console_logins
     # the console's webhooks and their worker (docs/CONSOLE.md, "Webhooks")
     app.state.webhooks = WebhookService(served, app.state.console, public_url=settings.public_url)
@@ -194,6 +197,7 @@ def create_app(
     app.include_router(console_settings.router)
     app.include_router(console_catalog.router)
     app.include_router(console_operator.router)
+    app.include_router(console_scans.router)
     for module in LOG_SCOPED:
         app.include_router(module.router, prefix="/logs/{log}", include_in_schema=False)
     return app

@@ -1,4 +1,5 @@
-"""What a resolver hit records: its `Scan` (unit, time, place, client pseudonyms, agent).
+"""What a resolver hit records: its `Scan` (unit, time, place, client pseudonyms, agent,
+region).
 
 The place is the trusted geolocation header's (`api.clients.geo_place`), else the
 client's ``place`` hint, recorded as a hint (ledger.signals.places): only the former is
@@ -17,6 +18,7 @@ from fastapi import Request
 from api.clients import PLACE, agent_class, client_address, geo_place
 from api.forwarded import network_of
 from ledger.service.claims import owner_client, owner_hash
+from ledger.service.ipregions import scan_region
 from ledger.service.ledger import Scan
 from ledger.service.salt import ScanSalt
 from ledger.service.settings import Settings
@@ -44,6 +46,9 @@ def scan_of(
     place = stored_place(trusted, HEADER) if trusted else stored_place(hint, HINT)
     address = client_address(request)
     token = request.cookies.get(owner_cookie(gtin, serial))
+    # the analytics' region: the recorded place, else the offline table's region of
+    # the address (looked up here, never stored)
+    region = scan_region(place, address)
     return Scan(
         # interned: the queue holds many scans of few GTINs and places (api.scans)
         gtin=sys.intern(gtin),
@@ -55,4 +60,5 @@ def scan_of(
         # many-scanners counts networks: addresses of one network are one scanner;
         # keyed like the client hash (daily), per unit, never the address or prefix
         network=salt.client_hash(f"network|{gtin}/{serial}|{network_of(address)}", now),
+        region=sys.intern(region),
     )

@@ -49,9 +49,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HASH = re.compile(r"[0-9a-f]{32}")
 
 #: a queued scan, packed: (gtin, serial, microseconds since the epoch, place, client,
-#: agent, network), the 32-hex-digit hashes as their 16 bytes. About 300 bytes where a
-#: `Scan` object holds 370: what lets `MAX_SCANS` scans fit in `MAX_BYTES`.
-Packed = tuple[str, str, int, str | None, str | bytes, str, str | bytes | None]
+#: agent, network, region), the 32-hex-digit hashes as their 16 bytes. About 300 bytes
+#: where a `Scan` object holds 370: what lets `MAX_SCANS` scans fit in `MAX_BYTES`.
+Packed = tuple[str, str, int, str | None, str | bytes, str, str | bytes | None, str | None]
 
 
 def pack(scan: Scan, serial: str | None = None) -> Packed:
@@ -67,12 +67,13 @@ def pack(scan: Scan, serial: str | None = None) -> Packed:
         _squeeze(scan.client),
         scan.agent,
         None if scan.network is None else _squeeze(scan.network),
+        scan.region,
     )
 
 
 def unpack(packed: Packed) -> Scan:
     """The `Scan` that `pack` packed."""
-    gtin, serial, micros, place, client, agent, network = packed
+    gtin, serial, micros, place, client, agent, network, region = packed
     return Scan(
         gtin,
         serial,
@@ -81,6 +82,7 @@ def unpack(packed: Packed) -> Scan:
         _widen(client),
         agent,
         None if network is None else _widen(network),
+        region,
     )
 
 
@@ -96,8 +98,8 @@ def scan_bytes(packed: Packed) -> int:
     """An estimate of the memory a queued scan holds: its tuple, its own values
     (GTINs, places and agents are interned, serials shared per unit: `UNIT_BYTES`)
     and the queue's pointers."""
-    _, _, micros, _, client, _, network = packed
-    own = (micros, client, network)
+    _, _, micros, _, client, _, network, _ = packed
+    own = (micros, client, network)  # the region is interned, like the place
     return sys.getsizeof(packed) + sum(sys.getsizeof(v) for v in own if v is not None) + 2 * _SLOT
 
 

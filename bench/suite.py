@@ -45,6 +45,7 @@ GROUPS: dict[str, str] = {
     "cartons": "bench.cartons:figures",
     "mapheads": "bench.mapheads:figures",
     "operator": "bench.operator:figures",
+    "scanstats": "bench.scanstats:figures",
 }
 
 

@@ -26,6 +26,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.overview": ("Overview", "概览"),
     "nav.alerts": ("Alerts", "告警"),
     "nav.units": ("Units", "单品"),
+    "nav.scans": ("Scans", "扫码分析"),
     "signed_in": ("Signed in as {user} ({org}, {role})", "当前用户 {user}（{org}，{role}）"),
     "overview.title": ("Overview", "概览"),
     "open_alerts": ("Open clone alerts", "未关闭的克隆告警"),

@@ -9,8 +9,6 @@ nothing is changed. Every form posts back with a ``csrf_token`` (api.console.ses
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console import session
+from api.console.csvfile import csv_response
 from api.console.environment import environment, policy
 from api.console.i18n import ZH, choose_language, words
 from api.consumer.i18n import text as verdict_text
@@ -342,35 +341,17 @@ async def export_alerts(request: Request) -> Response:
     """The alerts as CSV, UTF-8 with a byte-order mark (Excel then reads Chinese)."""
 
     async def page(request: Request, staff: Staff) -> Response:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            ["id", "kind", "code", "brand", "gtin", "serial", "status", "assignee", "raised",
-             "first_response", "note"]
-        )  # fmt: skip
-        for a in session.service(request).alerts(staff):
-            unit = a["unit"] or {}
-            writer.writerow(
-                [_cell(v) for v in (
-                    a["id"], a["source"], a["code"], a["brand"], unit.get("gtin", ""),
-                    unit.get("serial", ""), a["status"], a["assignee"] or "", a["created_at"],
-                    a["first_action_at"] or "", a["note"] or "",
-                )]
-            )  # fmt: skip
-        body = "\ufeff" + out.getvalue()
-        return Response(
-            body.encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="alerts.csv"'},
-        )
+        header = ["id", "kind", "code", "brand", "gtin", "serial", "status", "assignee",
+                  "raised", "first_response", "note"]  # fmt: skip
+        rows = [
+            (a["id"], a["source"], a["code"], a["brand"], (a["unit"] or {}).get("gtin", ""),
+             (a["unit"] or {}).get("serial", ""), a["status"], a["assignee"] or "",
+             a["created_at"], a["first_action_at"] or "", a["note"] or "")
+            for a in session.service(request).alerts(staff)
+        ]  # fmt: skip
+        return csv_response("alerts.csv", header, rows)
 
     return await _page(request, page)
-
-
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _unit_path(gtin: str, serial: str) -> str:

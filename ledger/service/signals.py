@@ -56,8 +56,9 @@ ALERT_UNITS = 200
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash, and
-    the client's network as a per-unit pseudonym (None when unknown)."""
+    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash,
+    the client's network as a per-unit pseudonym (None when unknown), and its region for
+    the console's analytics (ledger.service.ipregions; None: recorded before regions)."""
 
     gtin: str
     serial: str
@@ -66,6 +67,7 @@ class Scan:
     client: str
     agent: str
     network: str | None = None
+    region: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         """The scans-table row."""
@@ -77,6 +79,7 @@ class Scan:
             "client": self.client,
             "agent": self.agent,
             "network": self.network,
+            "region": self.region,
         }
 
 

@@ -8,6 +8,7 @@ from ledger.store import (
     console,  # noqa: F401  (registers the console tables)
     documents,  # noqa: F401  (registers the operator's documents table)
     privacy_schema,  # noqa: F401  (registers the salt and quota tables)
+    scanstats,  # noqa: F401  (registers the scan aggregate tables)
     signals_schema,  # noqa: F401  (registers the signal tables)
     webhooks,  # noqa: F401  (registers the webhook tables)
 )
@@ -19,6 +20,7 @@ from ledger.store.replicas import ReplicaStatus
 from ledger.store.repository import Store
 from ledger.store.retention import RetentionStore
 from ledger.store.salts import SaltStore
+from ledger.store.scanstats import ScanStatsStore
 from ledger.store.signals import SignalStore
 from ledger.store.webhooks import WebhookStore
 from ledger.store.writer import WriteTx
@@ -31,6 +33,7 @@ __all__ = [
     "ReplicaStatus",
     "RetentionStore",
     "SaltStore",
+    "ScanStatsStore",
     "SignalStore",
     "Store",
     "WebhookStore",

@@ -25,6 +25,7 @@ from ledger.errors import NotFoundError, StorageError, ValidationError
 from ledger.map import update as map_update
 from ledger.merkle import Subtree
 from ledger.rules.state import KeyRecord, Record, State
+from ledger.store import scanstats
 from ledger.store.cosignatures import CosignatureStore
 from ledger.store.database import Engines, connect, migrate
 from ledger.store.mapnodes import read_nodes
@@ -43,6 +44,7 @@ from ledger.store.queries import (
 )
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
 from ledger.store.replicas import ReadTarget, ReplicaStatus
+from ledger.store.scanstats import row_region
 from ledger.store.writer import WriteTx
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 
@@ -440,8 +442,9 @@ class Store:
     # --- scans (telemetry, outside the signed log) ------------------------------------
 
     def insert_scans(self, log: int, scans: Sequence[Mapping[str, Any]]) -> None:
-        """Store scan records (gtin, serial, at, place, client, agent) and bump the
-        per-unit counts, in one transaction.
+        """Store scan records (gtin, serial, at, place, client, agent, network, region)
+        and bump the per-unit counts and the console's aggregates
+        (ledger.store.scanstats), in one transaction.
 
         Raises:
             StorageError: the database failed.
@@ -451,12 +454,15 @@ class Store:
         counts: dict[tuple[str, str], list[Any]] = {}
         for scan in scans:
             entry = counts.setdefault(
-                (scan["gtin"], scan["serial"]), [0, scan["at"], scan["place"]]
+                (scan["gtin"], scan["serial"]),
+                [0, scan["at"], scan["place"], row_region(scan["place"], scan.get("region"))],
             )
             entry[0] += 1
         try:
             with self.engines.writer.begin() as conn:
-                conn.execute(insert(SCANS), [{"log": log, **s} for s in scans])
+                conn.execute(insert(SCANS), [{"region": None, "log": log, **s} for s in scans])
+                # the console's aggregates, before the counts show which units are new
+                scanstats.record(conn, log, scans, self.engines.is_sqlite)
                 upsert = (sqlite_insert if self.engines.is_sqlite else pg_insert)(SCAN_COUNTS)
                 upsert = upsert.on_conflict_do_update(
                     index_elements=["log", "gtin", "serial"],
@@ -470,8 +476,9 @@ class Store:
                         "count": n,
                         "first_at": at,
                         "first_place": place,
+                        "first_region": region,
                     }
-                    for (g, s), (n, at, place) in counts.items()
+                    for (g, s), (n, at, place, region) in counts.items()
                 ]
                 conn.execute(upsert, rows)
         except SQLAlchemyError as e:

@@ -218,6 +218,9 @@ class ScanRow(Base):
     # the client's network (/24, /48) as a per-unit pseudonym: many-scanners counts
     # networks (ledger.signals.compute); None for scans recorded before it
     network: Mapped[str | None] = mapped_column(String(32))
+    # the console analytics' region (migration 0023_scanstats): the place, else the
+    # offline table's region of the address (never the address); None before it
+    region: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (Index("ix_scans_unit", "log", "gtin", "serial", "id"),)
 
 
@@ -232,6 +235,8 @@ class ScanCountRow(Base):
     count: Mapped[int] = mapped_column(BigInteger)
     first_at: Mapped[str] = mapped_column(String(32))
     first_place: Mapped[str | None] = mapped_column(String(64))
+    # the first scan's region (migration 0023_scanstats; ledger.store.scanstats)
+    first_region: Mapped[str | None] = mapped_column(String(64))
 
 
 class CosignatureRow(Base):
