@@ -27,8 +27,8 @@ from api.console import catalog as console_catalog
 from api.console import hooks_worker
 from api.console import operator as console_operator
 from api.console import routes as console_routes
-from api.console import settings as console_settings
 from api.console import scans as console_scans
+from api.console import settings as console_settings
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, page_policy

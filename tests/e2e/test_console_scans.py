@@ -49,8 +49,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     for address, _ in HITS:
         c = app.client(address)
         for serial in ("A-1", "A-3", "FAKE-9"):
-            assert c.get(f"/01/{GTIN}/21/{serial}", headers={"Accept": "application/json"})
-        assert c.get(f"/01/{RIVAL_GTIN}/21/R-1", headers={"Accept": "application/json"})
+            assert c.get(f"/01/{GTIN}/21/{serial}", headers={"Accept": "text/html"})
+        assert c.get(f"/01/{RIVAL_GTIN}/21/R-1", headers={"Accept": "text/html"})
     deadline = time.monotonic() + 10  # the flusher writes every 0.5 s
     while _scans(sw) < 4 * len(HITS) and time.monotonic() < deadline:
         time.sleep(0.2)
