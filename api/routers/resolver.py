@@ -188,13 +188,20 @@ async def _resolve(request: Request) -> Response:
     claiming = "claim" in params and not as_json
     agent = request.headers.get("user-agent", "")
     # a check is a person's: not a claim, a language switch, a crawler, nor a machine
-    # or verifier reading JSON (the page is what a phone opens)
-    if not (as_json or claiming or "lang" in params or _BOTS.search(agent)):
-        context.scan(request, link.gtin, link.serial, params.get("place"))
+    # or verifier reading JSON (the page is what a phone opens), nor the owner's own
+    # rescan (known only from the view: a cookie alone proves nothing)
+    counted = not (as_json or claiming or "lang" in params or _BOTS.search(agent))
     token = request.cookies.get(owner_cookie(link.gtin, link.serial))
+    if counted and token is None:
+        context.scan(request, link.gtin, link.serial, params.get("place"))
     view = await context.unit_view(
         link.gtin, link.serial, scanned.signature, token, request, scanned=scanned
     )
+    if counted and token is not None and not view.get("owner"):
+        context.scan(request, link.gtin, link.serial, params.get("place"))
+        view = await context.unit_view(  # counting this check, as every view does
+            link.gtin, link.serial, scanned.signature, token, request, scanned=scanned
+        )
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
     if as_json:
         body = viewjson.render(localise(view, reason_words))

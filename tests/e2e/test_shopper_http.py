@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.scanrecord import owner_cookie
 from tests.e2e.forms import origin, page_token
 from tests.e2e.server import InProcessServer
+from tests.e2e.test_signals_api import mint
 from tests.factories import GTIN
 from tests.unit.test_consumer_pages import english_in
 from tests.unit.test_page import Page
@@ -101,6 +103,24 @@ def test_only_a_shoppers_check_is_counted(asgi_server: InProcessServer) -> None:
     assert _count(asgi_server, serial) == before  # none of those, nor the JSON views
     asgi_server.get(path, headers={**BROWSER, "User-Agent": "Mozilla/5.0"})
     assert _count(asgi_server, serial) == before + 1  # the shopper's page
+
+
+def test_the_owners_own_rescans_are_not_counted(asgi_server: InProcessServer) -> None:
+    code = mint(asgi_server, "OWNED-RESCAN")
+    path = f"/01/{GTIN}/21/OWNED-RESCAN"
+    claimed = asgi_server.post(f"/v1/units/{GTIN}/OWNED-RESCAN/claim", json={"code": code})
+    assert claimed.status_code == 201, claimed.text
+    before = _count(asgi_server, "OWNED-RESCAN")
+    with asgi_server.client() as owner:
+        owner.cookies.set(owner_cookie(GTIN, "OWNED-RESCAN"), claimed.json()["owner_token"])
+        for _ in range(3):
+            assert owner.get(path, headers=BROWSER).status_code == 200
+    assert _count(asgi_server, "OWNED-RESCAN") == before  # the owner's own checks
+    with asgi_server.client() as stranger:  # a cookie that is not the owner's is a check
+        stranger.cookies.set(owner_cookie(GTIN, "OWNED-RESCAN"), "not-the-token")
+        stranger.get(path, headers=BROWSER)
+    asgi_server.get(path, headers=BROWSER)
+    assert _count(asgi_server, "OWNED-RESCAN") == before + 2
 
 
 def test_the_claim_page_of_the_inner_code(asgi_server: InProcessServer) -> None:
