@@ -124,6 +124,10 @@ def plain(value: object) -> str:
     return _BIDI.sub("", str(value))
 
 
+#: countries whose English name takes "the" when it stands alone in a sentence
+_WITH_THE = frozenset({"US", "GB", "NL", "AE", "PH", "CZ", "DO", "BS", "GM", "CF", "KM", "MV"})
+
+
 def place_name(code: object, lang: str) -> str:
     """The place ``code`` names, in ``lang`` (Chinese in its script, or English): a
     subdivision with its country (``Shanghai, China`` / ``中国上海``), a country alone; a
@@ -139,7 +143,10 @@ def place_name(code: object, lang: str) -> str:
 
     country = COUNTRIES.get(text[:2])
     if "-" not in text:
-        return name(country) if country else text
+        if country is None:
+            return text
+        # "first checked in the United States"; "California, United States" keeps none
+        return ("the " if text in _WITH_THE and not zh else "") + name(country)
     sub = SUBDIVISIONS.get(text)
     if sub is None:
         return f"{text[3:]}, {country[0]}" if country and not zh else text

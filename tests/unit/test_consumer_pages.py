@@ -225,7 +225,7 @@ def test_bidi_controls_in_any_text_of_the_view_never_reach_a_page(name: str, lan
     ("code", "en", "zh"),
     [
         ("CN-SH", "Shanghai, China", "中国上海"),
-        ("US", "United States", "美国"),
+        ("US", "the United States", "美国"),  # "first checked in the United States"
         ("CN-HK", "Hong Kong", "中国香港"),
         ("US-CA", "California, United States", "美国加利福尼亚州"),
         ("FR-75", "75, France", "FR-75"),
