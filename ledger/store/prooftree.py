@@ -126,10 +126,28 @@ class ProofTree:
         base = self.base or 0
         out: set[Subtree] = set()
         for start, end in ranges:
-            if (self.log, start, end) in folded:
-                continue
-            out.update(s for s in _pieces(start, end) if s.level < base)
+            width = end - start
+            if not width & (width - 1):  # one perfect subtree
+                level = width.bit_length() - 1
+                if level < base:
+                    out.add(Subtree(level, start))
+            elif (self.log, start, end) not in folded:
+                out.update(
+                    Subtree(lv, first) for lv, first in _piece_pairs(start, end) if lv < base
+                )
         return sorted(out)
+
+    def read_below_base(self, engine: Engine, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
+        """The hashes of ``wanted`` (subtrees below ``base`` within ``size``: committed),
+        in one statement on a raw connection of the primary: a leaf range for levels
+        0-2 (their hashes computed from the leaves), a node range for the others. A
+        subtree whose rows are missing is left out (the caller then takes the checked
+        path, which reports it)."""
+        reader = _RawReader(engine)
+        try:
+            return reader.subtrees(self.log, wanted)
+        finally:
+            reader.close()
 
     def _fold(self, start: int, end: int, low: dict[Subtree, bytes] | None) -> bytes | None:
         """MTH of a right-edge range: its perfect pieces folded right to left."""
@@ -322,6 +340,32 @@ class _RawReader:
         )
         return _contiguous(rows, start, end, bytes)
 
+    def subtrees(self, log: int, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
+        """See `ProofTree.read_below_base`."""
+        m = self._mark
+        leaf = f"SELECT 0, idx, leaf FROM entries WHERE log = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608
+        node = (
+            f"SELECT level, idx, hash FROM nodes WHERE log = {m} AND level = {m} "  # noqa: S608
+            f"AND idx BETWEEN {m} AND {m}"
+        )
+        parts: list[str] = []
+        params: list[int] = []
+        for level, first, last in _runs(wanted):
+            parts.append(node if level else leaf)
+            params.extend((log, level, first, last) if level else (log, first, last))
+        found: dict[Subtree, bytes] = {}
+        if parts:
+            for level, idx, value in self._rows(" UNION ALL ".join(parts), tuple(params)):
+                found[Subtree(level, idx << level)] = (
+                    bytes(value) if level else _leaf_hash(unpack(bytes(value)))
+                )
+        out = {}
+        for sub in wanted:
+            value = _from_leaves(found, sub)
+            if value is not None:
+                out[sub] = value
+        return out
+
 
 def _contiguous(
     rows: Iterable[tuple[Any, ...]], start: int, end: int, value: Callable[[Any], bytes]
@@ -341,6 +385,40 @@ def _contiguous(
     return bytes(out) if expected == end else None
 
 
+def _runs(wanted: Iterable[Subtree]) -> list[tuple[int, int, int]]:
+    """(level, first, last) runs of rows to read: leaves for levels below
+    `LOWEST_STORED_BASE`, nodes (by index) for the others."""
+    by_level: dict[int, set[int]] = {}
+    for s in wanted:
+        if s.level < LOWEST_STORED_BASE:
+            by_level.setdefault(0, set()).update(range(s.start, s.end))
+        else:
+            by_level.setdefault(s.level, set()).add(s.start >> s.level)
+    runs = []
+    for level, found in by_level.items():
+        ordered = sorted(found)
+        first = previous = ordered[0]
+        for idx in ordered[1:]:
+            if idx != previous + 1:
+                runs.append((level, first, previous))
+                first = idx
+            previous = idx
+        runs.append((level, first, previous))
+    return runs
+
+
+def _from_leaves(found: dict[Subtree, bytes], sub: Subtree) -> bytes | None:
+    """``sub``'s hash: read, or (levels 1-2) folded from its leaves; None if missing."""
+    if sub.level == 0 or sub.level >= LOWEST_STORED_BASE:
+        return found.get(sub)
+    half = 1 << (sub.level - 1)
+    left = _from_leaves(found, Subtree(sub.level - 1, sub.start))
+    right = _from_leaves(found, Subtree(sub.level - 1, sub.start + half))
+    if left is None or right is None:
+        return None
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
 def _leaf_hash(leaf: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + leaf).digest()
 
@@ -354,7 +432,3 @@ def _piece_pairs(start: int, end: int) -> list[tuple[int, int]]:
         out.append((level, start))
         start, rest = start + (1 << level), rest - (1 << level)
     return out
-
-
-def _pieces(start: int, end: int) -> list[Subtree]:
-    return [Subtree(level, first) for level, first in _piece_pairs(start, end)]

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event, text
 
 from ledger import merkle
-from ledger.errors import NotFoundError
+from ledger.errors import NotFoundError, ValidationError
 from ledger.store import prooftree
 from ledger.store.repository import Store
 from tests.profiles import examples
@@ -277,3 +277,20 @@ def test_choose_base() -> None:
     assert prooftree.choose_base(10**7, prooftree.DEFAULT_BUDGET) == 3
     assert prooftree.choose_base(10**8, prooftree.DEFAULT_BUDGET) == 6
     assert prooftree.choose_base(5, 0) == 3  # nothing held: every hash read
+
+
+def test_a_missing_row_below_the_base_is_an_error_not_a_wrong_proof(tmp_path: Any) -> None:
+    store, log = _open(f"sqlite:///{tmp_path}/t.db", 2_000)  # levels >= 3 in memory
+    try:
+        size = grow(store, log, 100)
+        store.prepare_proofs(log)
+        leaves = [_leaf_hash(i) for i in range(size)]
+        assert store.inclusion_proof(log, 40, size) == merkle.inclusion_proof(leaves, 40, size)
+        with store.engines.writer.begin() as conn:
+            conn.execute(text("DELETE FROM entries WHERE log = :log AND idx = 41"), {"log": log})
+        with pytest.raises(ValidationError):  # leaf 41 is a sibling on the path of 40
+            store.inclusion_proof(log, 40, size)
+        # proofs that do not need it are still served from the tree and the one read
+        assert store.inclusion_proof(log, 90, size) == merkle.inclusion_proof(leaves, 90, size)
+    finally:
+        store.close()
