@@ -96,6 +96,8 @@ class ProofTree:
         The caller has checked that the ranges lie within ``size``. Ranges that are not
         one perfect subtree (right edges) are folded once and kept in ``folded``.
         """
+        # one snapshot: `_fit_budget` sets a higher base before it swaps in a list with
+        # the lowest levels emptied, so this list holds every level >= this base
         levels, base = self.levels, self.base or 0
         out = []
         for start, end in ranges:
@@ -104,21 +106,24 @@ class ProofTree:
                 level = width.bit_length() - 1
                 if level >= base:
                     at = (start >> level) * HASH
-                    out.append(bytes(levels[level][at : at + HASH]))
+                    held = bytes(levels[level][at : at + HASH])
+                    if len(held) != HASH:  # never within size; refuse rather than guess
+                        return None
+                    out.append(held)
                     continue
-                value = low.get(Subtree(level, start)) if low else None
-                if value is None:
+                read = low.get(Subtree(level, start)) if low else None
+                if read is None:
                     return None
-                out.append(value)
+                out.append(read)
                 continue
             key = (self.log, start, end)
-            value = folded.get(key)
-            if value is None:
-                value = self._fold(start, end, low)
-                if value is None:
+            edge = folded.get(key)
+            if edge is None:
+                edge = _fold(levels, base, start, end, low)
+                if edge is None:
                     return None
-                folded[key] = value
-            out.append(value)
+                folded[key] = edge
+            out.append(edge)
         return out
 
     def below_base(self, ranges: Sequence[Range], folded: Folded) -> list[Subtree]:
@@ -148,23 +153,6 @@ class ProofTree:
             return reader.subtrees(self.log, wanted)
         finally:
             reader.close()
-
-    def _fold(self, start: int, end: int, low: dict[Subtree, bytes] | None) -> bytes | None:
-        """MTH of a right-edge range: its perfect pieces folded right to left."""
-        hashes = []
-        for level, first in _piece_pairs(start, end):
-            if level >= (self.base or 0):
-                at = (first >> level) * HASH
-                hashes.append(bytes(self.levels[level][at : at + HASH]))
-            else:
-                value = low.get(Subtree(level, first)) if low else None
-                if value is None:
-                    return None
-                hashes.append(value)
-        acc = hashes[-1]
-        for h in reversed(hashes[:-1]):
-            acc = hashlib.sha256(b"\x01" + h + acc).digest()
-        return acc
 
     # --- extending --------------------------------------------------------------------
 
@@ -264,9 +252,13 @@ class ProofTree:
         wanted = choose_base(self.size, self.budget)
         if wanted <= base:
             return base
-        for level in range(base, min(wanted, len(self.levels))):
-            self.levels[level] = bytearray()  # readers holding the old array still read it
+        kept = list(self.levels)
+        for level in range(base, min(wanted, len(kept))):
+            kept[level] = bytearray()
+        # base first, then the list: a reader that sees the new list sees the new base,
+        # and one holding the old list still finds every level in it
         self.base = wanted
+        self.levels = kept
         return wanted
 
 
@@ -365,6 +357,27 @@ class _RawReader:
             if value is not None:
                 out[sub] = value
         return out
+
+
+def _fold(
+    levels: list[bytearray], base: int, start: int, end: int, low: dict[Subtree, bytes] | None
+) -> bytes | None:
+    """MTH of a right-edge range: its perfect pieces folded right to left; None when a
+    piece is neither held nor in ``low``."""
+    hashes = []
+    for level, first in _piece_pairs(start, end):
+        if level >= base:
+            at = (first >> level) * HASH
+            value = bytes(levels[level][at : at + HASH])
+        else:
+            value = (low.get(Subtree(level, first)) if low else None) or b""
+        if len(value) != HASH:
+            return None
+        hashes.append(value)
+    acc = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        acc = hashlib.sha256(b"\x01" + h + acc).digest()
+    return acc
 
 
 def _contiguous(
