@@ -294,3 +294,48 @@ def test_a_missing_row_below_the_base_is_an_error_not_a_wrong_proof(tmp_path: An
         assert store.inclusion_proof(log, 90, size) == merkle.inclusion_proof(leaves, 90, size)
     finally:
         store.close()
+
+
+def test_proofs_while_the_log_grows_past_the_budget_stay_exact(tmp_path: Any) -> None:
+    """Readers in threads while a writer grows the log and the tree drops its lowest
+    levels: every proof served equals ledger.merkle's at its (committed) size."""
+    store, log = _open(f"sqlite:///{tmp_path}/t.db", 64 * 150)  # every level up to 150
+    try:
+        final = 600
+        leaves = [_leaf_hash(i) for i in range(final)]
+        committed = [grow(store, log, 10)]
+        stop, errors = threading.Event(), []
+
+        def read(seed: int) -> None:
+            n = seed
+            while not stop.is_set():
+                size = committed[-1]
+                n = (n * 7 + 3) % size + 1
+                try:
+                    assert store.consistency_proof(log, n, size) == merkle.consistency_proof(
+                        leaves, n, size
+                    )
+                    assert store.inclusion_proof(log, n - 1, size) == merkle.inclusion_proof(
+                        leaves, n - 1, size
+                    )
+                except AssertionError as e:  # pragma: no cover - the failure itself
+                    errors.append(e)
+                    return
+
+        readers = [threading.Thread(target=read, args=(s,)) for s in (1, 2)]
+        for thread in readers:
+            thread.start()
+        try:
+            while committed[-1] < final:
+                committed.append(
+                    grow(store, log, 37 if committed[-1] + 37 <= final else final - committed[-1])
+                )
+        finally:
+            stop.set()
+            for thread in readers:
+                thread.join(30)
+        assert not errors
+        assert store.consistency_proof(log, 1, final) == merkle.consistency_proof(leaves, 1, final)
+        assert store._trees.get(log).base == 3 and store._trees.get(log).size == final
+    finally:
+        store.close()
