@@ -96,7 +96,8 @@ class Store:
         """Connect to ``url`` (and its read ``replicas``); by default migrate it to head.
 
         ``proof_memory``: bytes of Merkle hashes each log's in-memory proof tree may hold
-        (ledger.store.prooftree; 0 holds only the top levels).
+        (ledger.store.prooftree; 0 holds none: every proof reads its hashes, in one
+        statement).
 
         Raises:
             StorageError: unsupported URL, unreachable database or failed migration.
@@ -412,7 +413,7 @@ class Store:
         """
         try:
             self._trees.get(log).catch_up(self.engines.reader, wait=True)
-        except SQLAlchemyError as e:
+        except Exception as e:  # SQLAlchemy's or the driver's own (raw connection)
             raise StorageError(f"cannot load the proof tree: {e}") from e
 
     def _from_tree(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes] | None:
