@@ -428,15 +428,17 @@ class Store:
             if size > tree.size:
                 return None
         folded = self._range_cache
-        proof = tree.proof(ranges, folded)
+        proof = tree.proof(ranges, folded) if not tree.base else None
         if proof is None:  # hashes below the tree's lowest level: one statement for them
             wanted = tree.below_base(ranges, folded)
-            try:
-                low = tree.read_below_base(self.engines.reader, wanted)
-            except Exception:  # a driver's own error too (raw connection)
-                low = {}
-            if len(low) < len(wanted):  # a row missing: the checked read settles it
-                low = self._subtrees_at(log, size, wanted)
+            low: dict[Subtree, bytes] = {}
+            if wanted:
+                try:
+                    low = tree.read_below_base(self.engines.reader, wanted)
+                except Exception:  # a driver's own error too (raw connection)
+                    low = {}
+                if len(low) < len(wanted):  # a row missing: the checked read settles it
+                    low = self._subtrees_at(log, size, wanted)
             proof = tree.proof(ranges, folded, low)
         return proof
 
