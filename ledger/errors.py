@@ -202,6 +202,15 @@ class StorageError(LedgerError):
     status = 503
 
 
+class EventFailedError(StorageError):
+    """An unexpected error (a bug, not a refusal) while applying one event of a group
+    commit: that event was left out, nothing of it was written; the group's other events
+    were judged and written without it."""
+
+    code = "event-failed"
+    status = 500
+
+
 class ShorterLogError(LedgerError):
     """The database holds a log shorter than a checkpoint the log already published (or
     another tree at that size): serving it would roll readers back (a restored old backup,

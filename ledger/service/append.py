@@ -19,6 +19,7 @@ write (claims, reports, EPCIS capture).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,7 +27,7 @@ from typing import Any
 
 from ledger import codec, entry, merkle, note, rules
 from ledger.entry import Leaf, SignedEvent
-from ledger.errors import KeyFormatError, LedgerError, ValidationError
+from ledger.errors import EventFailedError, KeyFormatError, LedgerError, ValidationError
 from ledger.events import UnitEvent, format_time
 from ledger.merkle import Subtree
 from ledger.note import logtime
@@ -39,6 +40,8 @@ from ledger.store import Store, WriteTx
 from ledger.verify.batchverify import first_bad_signature
 
 MAX_BATCH = 1000
+
+_log = logging.getLogger(__name__)
 
 #: Fault injection, for the hammer's broken-build tests ONLY (docs/RELIABILITY.md): a
 #: ledger that honours it is deliberately wrong. Never set these in production.
@@ -198,6 +201,11 @@ class Appender:
         exactly as a batch of one would be (its error's field carries no ``events[i]``
         prefix); a refused event is left out with its own error and the others land.
         An event already in the log, or earlier in ``items``, gets a duplicate receipt.
+        An unexpected error (not a `LedgerError`: a bug) while applying one event fails
+        that event alone with `EventFailedError` and nothing of it is written: raised by
+        the rules (which change nothing) it is left out at once; raised once the event
+        began to change the group's state, the transaction is rolled back and the group
+        written again without it (one more transaction, only then).
         ``on_commit`` runs once for the whole group after its commit, before this returns.
 
         Raises:
@@ -226,8 +234,14 @@ class Appender:
             refused[bad[0]] = bad[1]
             jobs = [job for job in jobs if job[0] > bad[0]]
         positions = [i for i in bound if i not in refused]
-        judged: dict[int, LedgerError] = {}
-        receipt = self._write([bound[i] for i in positions], received, known, judged)
+        while True:
+            judged: dict[int, LedgerError] = {}
+            try:
+                receipt = self._write([bound[i] for i in positions], received, known, judged)
+                break
+            except _Redo as redo:  # rolled back: write the group again without it
+                failed = positions.pop(redo.position)
+                refused[failed] = redo.error
         refused.update((positions[j], e) for j, e in judged.items())
         landed = iter(receipt.receipts)
         outcomes = tuple(refused[i] if i in refused else next(landed) for i in range(len(items)))
@@ -303,16 +317,26 @@ class Appender:
                     raise _locate(e, i, len(items)) from None
                 refused[i] = e
                 continue
-            state.apply(new)
-            records.extend(new)
-            leaf = Leaf.build(signed, received)
-            heads = heads or MapKeeper(tx, head.size, state, self._map_cache)
-            heads.add(tree.size, leaf.hash, signed.event)
-            chain = entry.chain_hash(chain, leaf.hash)
-            rows.append(_entry_row(tree.size, leaf, chain, event_hash))
-            seen[event_hash] = Receipt(tree.size, leaf.hash, event_hash)
-            receipts.append(seen[event_hash])
-            tree.add(leaf.hash)
+            except Exception as e:  # a bug in the rules, which change nothing: left out
+                if refused is None:
+                    raise
+                refused[i] = _failed(e, signed)
+                continue
+            try:
+                state.apply(new)
+                records.extend(new)
+                leaf = Leaf.build(signed, received)
+                heads = heads or MapKeeper(tx, head.size, state, self._map_cache)
+                heads.add(tree.size, leaf.hash, signed.event)
+                chain = entry.chain_hash(chain, leaf.hash)
+                rows.append(_entry_row(tree.size, leaf, chain, event_hash))
+                seen[event_hash] = Receipt(tree.size, leaf.hash, event_hash)
+                receipts.append(seen[event_hash])
+                tree.add(leaf.hash)
+            except Exception as e:  # the group's state is half-changed: redo without it
+                if refused is None or isinstance(e, (LedgerError, *tx.DATABASE_ERRORS)):
+                    raise  # a refusal, the database or the map: the whole group, as before
+                raise _Redo(i, _failed(e, signed)) from e
         if not rows or heads is None:
             return BatchReceipt(tuple(receipts), head.size, tx.checkpoint_note(head.size)), None
         tx.insert_entries(rows)
@@ -330,6 +354,29 @@ class Appender:
         return BatchReceipt(tuple(receipts), tree.size, dated), Publishing(
             head.size, tree.size, dated, leaves
         )
+
+
+class _Redo(Exception):  # noqa: N818 - not an error: a signal to write the group again
+    """Applying the event at ``position`` of a group failed after it changed the
+    group's state: roll back, and write the group again without it."""
+
+    def __init__(self, position: int, error: EventFailedError) -> None:
+        super().__init__(position)
+        self.position = position
+        self.error = error
+
+
+def _failed(error: Exception, signed: SignedEvent) -> EventFailedError:
+    """The failed event's own answer; the traceback goes to the log (it is a bug)."""
+    _log.error(
+        "group commit: applying event %s failed; left out of its group",
+        codec.b64url_encode(signed.hash),
+        exc_info=error,
+    )
+    return EventFailedError(
+        f"an unexpected error while applying this event ({type(error).__name__}); "
+        "it was left out and nothing of it was written"
+    )
 
 
 class _TreeAppender:

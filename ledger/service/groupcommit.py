@@ -20,10 +20,11 @@ groups instead (leader and followers, no thread of its own):
    nothing is acknowledged before it is durable, and the receipt carries the group's
    signed checkpoint, which includes the event.
 
-A failure of the whole group (the database, the state file) reaches every caller of
-that group; nothing of it was acknowledged, and a retry is answered as a duplicate if
-the commit had happened. Groups of several processes (server workers) are serialized
-by the log's write lock as before.
+An unexpected error (a bug) while applying one event fails that event alone
+(`EventFailedError`, see `Appender.append_each`). A failure of the whole group (the
+database, the state file) reaches every caller of that group; nothing of it was
+acknowledged, and a retry is answered as a duplicate if the commit had happened. Groups
+of several processes (server workers) are serialized by the log's write lock as before.
 """
 
 from __future__ import annotations

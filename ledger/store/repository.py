@@ -29,6 +29,7 @@ from ledger.store import scanstats
 from ledger.store.cosignatures import CosignatureStore
 from ledger.store.database import Engines, connect, migrate
 from ledger.store.mapnodes import read_nodes
+from ledger.store.prooftree import DEFAULT_BUDGET, ProofTrees
 from ledger.store.queries import (
     CHECKPOINTS,
     ENTRIES,
@@ -59,7 +60,8 @@ class Store:
         engines: Engines,
         target: ReadTarget | None = None,
         floor: tuple[int, int, bool] | None = None,
-        caches: tuple[Engines, dict[Any, bytes], dict[Any, bytes]] | None = None,
+        caches: tuple[Engines, dict[Any, bytes], dict[Any, bytes], ProofTrees] | None = None,
+        proof_memory: int = DEFAULT_BUDGET,
     ) -> None:
         self.engines = engines
         self.cosignatures = CosignatureStore(engines)
@@ -73,21 +75,36 @@ class Store:
         # proof at a size already seen committed, from hashes already read, needs no
         # read, and one needing a few reads no head check. The hashes are shared by the
         # stores `pinned` and `on_primary` derive (one per request); sizes are not (a
-        # replica may lag what the primary showed).
-        shared = caches if caches is not None else (engines, {}, {})
+        # replica may lag what the primary showed). Above them, each log's committed
+        # tree is kept in memory down to the level its budget allows
+        # (ledger.store.prooftree): a proof within it reads nothing, or only its few
+        # hashes below that level.
+        shared = caches if caches is not None else (engines, {}, {}, ProofTrees(proof_memory))
         self._caches = shared
         self._subtree_cache: dict[tuple[int, Subtree], bytes] = shared[1]
         self._range_cache: dict[tuple[int, int, int], bytes] = shared[2]
+        self._trees = shared[3]
         self._sizes_seen: dict[int, int] = {}
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True, replicas: Sequence[str] = ()) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        create: bool = True,
+        replicas: Sequence[str] = (),
+        proof_memory: int = DEFAULT_BUDGET,
+    ) -> Store:
         """Connect to ``url`` (and its read ``replicas``); by default migrate it to head.
+
+        ``proof_memory``: bytes of Merkle hashes each log's in-memory proof tree may hold
+        (ledger.store.prooftree; 0 holds none: every proof reads its hashes, in one
+        statement).
 
         Raises:
             StorageError: unsupported URL, unreachable database or failed migration.
         """
-        store = cls(connect(url, replicas))
+        store = cls(connect(url, replicas), proof_memory=proof_memory)
         if create:
             try:
                 migrate(store.engines)
@@ -97,7 +114,8 @@ class Store:
         return store
 
     def close(self) -> None:
-        """Release every connection."""
+        """Stop loading proof trees and release every connection."""
+        self._trees.close()
         self.engines.dispose()
 
     def pinned(self, log: int, min_size: int = 0, *, wait: bool = True) -> Store:
@@ -326,8 +344,9 @@ class Store:
     def inclusion_proof(self, log: int, index: int, size: int) -> list[bytes]:
         """Return the RFC 9162 inclusion proof of ``index`` in the tree of ``size``.
 
-        One transaction of three queries (head, leaf hashes, node hashes) reading
-        O(log size) rows.
+        From the in-memory tree (ledger.store.prooftree) when it holds ``size``: no
+        read, or one for the hashes below its lowest level. Else one transaction of
+        three queries (head, leaf hashes, node hashes) reading O(log size) rows.
 
         Raises:
             ValidationError: index >= size.
@@ -365,6 +384,13 @@ class Store:
         """
         plans = [merkle.inclusion_proof_ranges(i, size) for i in indices]
         flat = [r for plan in plans for r in plan]
+        served = self._from_tree(log, size, flat)
+        if served is not None:
+            out, at = [], 0
+            for plan in plans:
+                out.append(served[at : at + len(plan)])
+                at += len(plan)
+            return out
         hashes = self._subtrees_at(log, size, merkle.needed_subtrees(flat))
         return [merkle.proof_from_subtrees(plan, hashes) for plan in plans]
 
@@ -402,12 +428,54 @@ class Store:
             cache.clear()  # simple bound; the hot upper levels come back on the next read
         cache.update({(log, s): h for s, h in found.items()})
 
+    def prepare_proofs(self, log: int) -> None:
+        """Load ``log``'s in-memory proof tree up to its committed size now, in this
+        thread (else the first proof starts it, in the background for a large log).
+
+        Raises:
+            StorageError: the database failed.
+        """
+        try:
+            self._trees.get(log).catch_up(self.engines.reader, wait=True)
+        except Exception as e:  # SQLAlchemy's or the driver's own (raw connection)
+            raise StorageError(f"cannot load the proof tree: {e}") from e
+
+    def _from_tree(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes] | None:
+        """The proof from the in-memory tree when it holds ``size`` (committed), else
+        None (the tree is behind, loading, or broken: the checked path answers)."""
+        tree = self._trees.get(log)
+        if size > tree.size:
+            try:
+                tree.catch_up(self.engines.reader)
+            except Exception:  # a driver's own error too (raw connection)
+                return None  # the store's own path reads again and reports the failure
+            if size > tree.size:
+                return None
+        folded = self._range_cache
+        proof = tree.proof(ranges, folded) if not tree.base else None
+        if proof is None:  # hashes below the tree's lowest level: one statement for them
+            wanted = tree.below_base(ranges, folded)
+            low: dict[Subtree, bytes] = {}
+            if wanted:
+                try:
+                    low = tree.read_below_base(self.engines.reader, wanted)
+                except Exception:  # a driver's own error too (raw connection)
+                    low = {}
+                if len(low) < len(wanted):  # a row missing: the checked read settles it
+                    low = self._subtrees_at(log, size, wanted)
+            proof = tree.proof(ranges, folded, low)
+        return proof
+
     def _proof(self, log: int, size: int, ranges: list[tuple[int, int]]) -> list[bytes]:
-        """The MTH of each range: right-edge ranges (not one perfect subtree) from the
-        range cache where it has them, the rest from perfect-subtree hashes."""
+        """The MTH of each range: from the in-memory tree where it holds ``size``; else
+        right-edge ranges (not one perfect subtree) from the range cache where it has
+        them, the rest from perfect-subtree hashes."""
         folded = self._range_cache
         if len(folded) > SUBTREE_CACHE_SIZE // 8:
             folded.clear()  # a simple bound, as for the subtrees
+        proof = self._from_tree(log, size, ranges)
+        if proof is not None:
+            return proof
         missing = [r for r in ranges if (log, *r) not in folded]
         hashes = self._subtrees_at(log, size, merkle.needed_subtrees(missing))
         computed = dict(zip(missing, merkle.proof_from_subtrees(missing, hashes), strict=True))

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import merkle
 from ledger.errors import NotFoundError
@@ -38,6 +39,10 @@ from ledger.stored import LogHead
 
 class WriteTx:
     """The write transaction of one log, holding its lock (see `Store.writer`)."""
+
+    #: what a failing statement of this transaction raises (`Store.writer` reports it
+    #: as StorageError once the transaction is rolled back)
+    DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError,)
 
     def __init__(self, conn: Connection, log: int, *, is_sqlite: bool) -> None:
         self.conn = conn
