@@ -67,6 +67,7 @@ def verify_proof_file(
             "checkpoint_time": None if result.fresh is None else result.fresh.time,
             "checkpoint_age": None if result.fresh is None else result.fresh.age,
             "dated_by": None if result.fresh is None else result.fresh.source,
+            "self_dated": None if result.fresh is None else result.fresh.self_dated,
         },
         f"[bold green]PROVEN[/] {len(entries)} entries in the log's checkpoint of size "
         f"{result.size}, cosigned by {len(result.witnesses)} trusted witnesses; "
@@ -89,4 +90,6 @@ def dated_line(fresh: Freshness | None) -> list[str]:
         return []
     when = datetime.fromtimestamp(fresh.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     said = f"checked against the log as of {when} ({fresh.age} s before), dated by {fresh.source}"
+    if fresh.self_dated:  # the log dating itself is no evidence against the log
+        said += " itself: no evidence against a dishonest log (trust witnesses: --witness KEY)"
     return [safe(said)]

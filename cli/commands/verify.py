@@ -239,6 +239,7 @@ def verify(
         "checkpoint_time": None if checked.fresh is None else checked.fresh.time,
         "checkpoint_age": None if checked.fresh is None else checked.fresh.age,
         "dated_by": None if checked.fresh is None else checked.fresh.source,
+        "self_dated": None if checked.fresh is None else checked.fresh.self_dated,
         "served_verdict": checked.served_verdict,
         "disagreement": checked.disagreement,
         "hints": list(checked.hints),

@@ -24,14 +24,14 @@ from ledger.audit.witness import Seen
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, ValidationError
 from ledger.map import commit as map_commit
-from ledger.service.append import _entry_row, _TreeAppender
+from ledger.service.append import MAX_BATCH, _entry_row, _TreeAppender
 from ledger.service.headmap import MapKeeper
 from ledger.service.highwater import HighWater
 from ledger.service.prefetch import load_state_for
 from ledger.store import Store
 
-#: entries per transaction
-_CHUNK = 1000
+#: entries per transaction: one append's largest batch
+_CHUNK = MAX_BATCH
 
 log = logging.getLogger("provenance.highwater")
 
@@ -166,6 +166,16 @@ def roll_forward(store: Store, log_id: int, log_key: str, water: HighWater, size
     base, leaves, checkpoint = kept
     end = base + len(leaves)
     if not base <= size < end:
+        return 0
+    if len(leaves) - (size - base) > _CHUNK:
+        # no batch the appender writes is larger (MAX_BATCH): one that is was not kept by
+        # this log, and it would not be checked against its root in one transaction
+        log.warning(
+            "the high-water file %s keeps a batch of %d leaves, more than one append "
+            "writes: not rolled forward",
+            water.path,
+            len(leaves),
+        )
         return 0
     try:
         # the file has a checksum, not a key: its checkpoint must be the log's own

@@ -75,12 +75,15 @@ class UnknownWitnessError(CheckpointStaleError):
 @dataclass(frozen=True)
 class Freshness:
     """The checkpoint's trusted time (seconds since the epoch), its age at ``now`` and who
-    vouched for it (the log's origin for its own time line, else a witness's name)."""
+    vouched for it (the log's origin for its own time line, else a witness's name);
+    ``self_dated``: only the log's own line dated it, which proves nothing against a
+    dishonest log (it can date an old checkpoint now): trust witnesses for that."""
 
     size: int
     time: int
     age: int
     source: str
+    self_dated: bool = False
 
 
 def check_fresh(
@@ -127,7 +130,9 @@ def check_fresh(
         if best is None or when > best[0]:
             best = (when, verifier.name)
     if best is not None and now - best[0] <= max_age:
-        return Freshness(checkpoint.size, best[0], max(0, now - best[0]), best[1])
+        return Freshness(
+            checkpoint.size, best[0], max(0, now - best[0]), best[1], self_dated=not witnesses
+        )
     age = None if best is None else now - best[0]
     said = "no trusted time" if age is None else f"its newest trusted time is {age} s old"
     whose = "the witnesses you trust" if witnesses else "the log's own time line"

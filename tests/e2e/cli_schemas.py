@@ -152,6 +152,8 @@ _DATED = {
     "checkpoint_time": {"type": ["integer", "null"], "minimum": 0},
     "checkpoint_age": {"type": ["integer", "null"], "minimum": 0},
     "dated_by": {"type": ["string", "null"]},
+    # dated by the log's own time line alone: no evidence against a dishonest log
+    "self_dated": {"type": ["boolean", "null"]},
 }
 
 VERIFY = _object(

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from ledger.errors import ShorterLogError, StorageError
+from ledger.service import tail
 from ledger.service.audit import audit_database
 from ledger.service.backup import backup_sqlite
 from ledger.service.highwater import HighWater, _body
@@ -145,6 +146,35 @@ def test_a_kept_batch_that_does_not_extend_the_log_is_not_rolled_and_the_log_ref
     shutil.copy(backup.path, site.db)
     with pytest.raises(ShorterLogError, match="refusing to serve a shorter log"):
         site.open()
+
+
+def test_a_planted_batch_larger_than_one_append_is_not_rolled_and_nothing_is_written(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch larger than any append writes would be checked against its checkpoint's
+    root only in its last transaction: the first ones would land unchecked. Refused
+    whole (here with the batch limit at 2, so that 3 leaves are 'too many')."""
+    monkeypatch.setattr(tail, "_CHUNK", 2)
+    site.mint(2)
+    backup = backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db")
+    site.mint(3)
+    newest = max(site.water.slots, key=lambda p: json.loads(p.read_bytes())["size"])
+    data = json.loads(newest.read_bytes())
+    data.pop("check")
+    _, leaves, _ = site.water.pending()  # type: ignore[misc]
+    swapped = [leaves[1], leaves[0], leaves[2]]
+    packed = b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in swapped)
+    data["batch"]["leaves"] = base64.b64encode(packed).decode()
+    newest.write_bytes(_body(data))
+    site.lose_database()
+    shutil.copy(backup.path, site.db)
+    with pytest.raises(ShorterLogError, match=f"holds {backup.size} entries"):
+        site.open()
+    again = Ledger.open(site.url, site.config, clock=clock)
+    try:
+        assert again.head().size == backup.size  # nothing of the planted batch written
+    finally:
+        again.close()
 
 
 def test_a_damaged_kept_batch_is_refused_with_its_own_message(site: Site) -> None:
