@@ -60,7 +60,7 @@ HOOK_MESSAGES: dict[str, tuple[str, str]] = {
     "delivery.dropped": ("dropped", "已取消"),
     "keys.title": ("The brand's keys in the log", "品牌在日志中的密钥"),
     "keys.id": ("Key", "密钥"),
-    "keys.scope": ("May sign", "可签署"),
+    "keys.scope": ("May sign", "可签名"),
     "keys.full": ("everything (full key)", "全部（完整密钥）"),
     "keys.console": ("console key", "控制台密钥"),
     "monitor.title": ("Brand monitor", "品牌监控"),
@@ -68,7 +68,7 @@ HOOK_MESSAGES: dict[str, tuple[str, str]] = {
         "Entries touching the brand that its own keys did not sign (provenance monitor "
         "--as BRAND). Read here from this server's copy: run the command from your own "
         "machine too, so a dishonest server is caught.",
-        "涉及本品牌、但并非由品牌自有密钥签署的日志条目（provenance monitor --as BRAND）。"
+        "涉及本品牌、但并非由品牌自有密钥签名的日志条目（provenance monitor --as BRAND）。"
         "此处读取的是本服务器的副本：请同时在自己的机器上运行该命令，以发现不诚实的服务器。",
     ),
     "monitor.read": ("Read {read} of {size} entries.", "已读取 {size} 条中的 {read} 条。"),
@@ -79,9 +79,9 @@ HOOK_MESSAGES: dict[str, tuple[str, str]] = {
     "revoke.note": (
         "Revoking is signed by the brand's console key, which may end an authorization "
         "but never grant one.",
-        "撤销由品牌的控制台密钥签署；该密钥只能撤销授权，不能授予授权。",
+        "撤销由品牌的控制台密钥签名；该密钥只能撤销授权，不能授予授权。",
     ),
-    "revoked_at": ("revoked at index {n} by", "撤销于索引 {n}，签名方"),
+    "revoked_at": ("revoked at index {n} by", "已于日志索引 {n} 撤销，签名方："),
     "done.revoke": ("Authorization revoked: log index {n}.", "授权已撤销：日志索引 {n}。"),
     "report.where": ("Where bought", "购买渠道"),
 }

@@ -5,6 +5,7 @@ tables (ISO 3166-2:CN codes)."""
 from __future__ import annotations
 
 from api.console.i18n import ZH
+from api.consumer.places import COUNTRIES
 
 #: key -> (English, Simplified Chinese)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -12,17 +13,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "window": ("Last {n} days, from {since}", "最近 {n} 天（自 {since} 起）"),
     "days": ("Days", "天数"),
     "show": ("Show", "显示"),
-    "total": ("Scans in the window", "期间扫码次数"),
+    "total": ("Scans in the window", "所选期间扫码次数"),
     "per_day": ("Scans per day", "每日扫码次数"),
     "per_product": ("Scans per product", "各商品扫码次数"),
-    "per_lot": ("Scans per lot", "各批次扫码次数"),
+    "per_lot": ("Scans per lot", "各批号扫码次数"),
     "per_region": ("Scans per region", "各地区扫码次数"),
     "first_regions": ("Where units were first scanned", "单品首次扫码地区"),
     "first_regions.note": (
         "Every unit counted once, at its first scan (all time). Darker rows: more units.",
-        "每件单品仅按首次扫码计一次（全部时间）。颜色越深，单品越多。",
+        "每件单品仅按首次扫码计一次（不限时间）。颜色越深，单品越多。",
     ),
-    "probes": ("Invented serials (probing) by GTIN", "伪造序列号探测（按 GTIN）"),
+    "probes": ("Invented serials (probing) by GTIN", "编造序列号探测（按 GTIN）"),
     "probes.note": (
         "Scans of serials that no unit of this GTIN has: someone guessing label codes.",
         "扫描了该 GTIN 下不存在的序列号：可能有人在猜测标签编码。",
@@ -36,10 +37,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "brand": ("Brand", "品牌"),
     "scans": ("Scans", "扫码次数"),
     "units": ("Units", "单品数"),
-    "serials": ("Distinct invented serials", "不同伪造序列号数"),
-    "active_days": ("Days with probing", "探测天数"),
+    "serials": ("Distinct invented serials", "编造序列号个数（去重）"),
+    "active_days": ("Days with probing", "出现探测的天数"),
     "no_data": ("No scans in this window.", "该期间没有扫码记录。"),
-    "no_probes": ("No invented serials scanned.", "未发现伪造序列号扫码。"),
+    "no_probes": ("No invented serials scanned.", "未发现编造序列号的扫码。"),
     "truncated": (
         "Tables show the first 100 rows; the CSV has every row.",
         "表格仅显示前 100 行；CSV 包含全部数据。",
@@ -65,8 +66,9 @@ PROVINCES: dict[str, tuple[str, str]] = {
     "CN-HI": ("Hainan", "海南"), "CN-CQ": ("Chongqing", "重庆"), "CN-SC": ("Sichuan", "四川"),
     "CN-GZ": ("Guizhou", "贵州"), "CN-YN": ("Yunnan", "云南"), "CN-XZ": ("Tibet", "西藏"),
     "CN-SN": ("Shaanxi", "陕西"), "CN-GS": ("Gansu", "甘肃"), "CN-QH": ("Qinghai", "青海"),
-    "CN-NX": ("Ningxia", "宁夏"), "CN-XJ": ("Xinjiang", "新疆"), "CN": ("China", "中国"),
-    "HK": ("Hong Kong", "香港"), "MO": ("Macao", "澳门"), "TW": ("Taiwan", "台湾"),
+    "CN-NX": ("Ningxia", "宁夏"), "CN-XJ": ("Xinjiang", "新疆"),
+    "CN": ("China (province unknown)", "中国（省份未知）"),
+    "HK": ("Hong Kong", "中国香港"), "MO": ("Macao", "中国澳门"), "TW": ("Taiwan", "中国台湾"),
 }  # fmt: skip
 
 
@@ -81,5 +83,5 @@ def region_name(region: str, lang: str) -> str:
     ``Guangdong CN-GD`` in English; ``unknown`` in words; other codes as they are."""
     if region == "unknown":
         return MESSAGES["unknown"][1 if lang == ZH else 0]
-    names = PROVINCES.get(region)
+    names = PROVINCES.get(region) or COUNTRIES.get(region)  # other countries by name too
     return f"{names[1 if lang == ZH else 0]} {region}" if names else region

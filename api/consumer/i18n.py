@@ -108,9 +108,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "r.recalled": ("Recalled by the brand", "品牌方已召回"),
     "r.recalled.why": (
-        "The brand has recalled this item: keep it and its packaging until the brand or "
-        "the seller tells you how to return it.",
-        "品牌方已召回该商品：请保留商品及包装，等待品牌方或卖家告知退回方式。",
+        "The brand has recalled this item. Stop using it, and keep it and its packaging "
+        "for the return.",
+        "品牌方已召回该商品。请停止使用，并保留商品及包装，以便办理退货。",
     ),
     "r.decommissioned": ("Taken out of circulation", "已停止流通"),
     "r.decommissioned.why": (
@@ -169,10 +169,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r.chain-broken": ("The history has a gap or a fork", "流转记录有缺失或分叉"),
     "r.chain-incomplete": ("Part of the history was left out", "部分流转记录被隐去"),
     # a client's check of the checkpoint's age (ledger.verify.freshness), never served
-    "r.checkpoint-stale": ("The register's answer is out of date", "公开日志的答复已过时"),
-    "r.bad-timestamp": ("The register's date cannot be read", "公开日志的时间无法读取"),
+    "r.checkpoint-stale": ("The register's answer is out of date", "公开日志返回的记录已过时"),
+    "r.bad-timestamp": ("The register's date cannot be read", "公开日志的时间戳无法识别"),
     "r.bad-cosignature": ("A witness's seal is forged", "见证方的签名是伪造的"),
-    "r.unknown-witness": ("Only an unknown witness vouches for it", "仅有未知的见证方为其背书"),
+    "r.unknown-witness": ("Only an unknown witness vouches for it", "仅有身份不明的见证方为其背书"),
     "r.tamper.why": (
         "This should never happen: the record may have been tampered with.",
         "正常情况下不会出现这种问题，记录可能已被篡改。",
@@ -181,7 +181,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # a recall whose reason is ledger.service.batches.VOID_REASON (docs/CONSOLE.md)
     "reason.voided": (
         "The brand voided the print batch of this label: it should not be in use.",
-        "品牌方已作废该标签所属的印刷批次：此标签不应在市面上使用。",
+        "品牌方已作废该标签所属的印刷批次：此标签不应出现在市面上的商品上。",
     ),
     "note": ("Note: {text}", "备注：{text}"),
     # the scan message (docs/SIGNALS.md, "Scans and clone signals"), word for word
@@ -291,7 +291,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{configured}个独立见证方中有{vouched}个为此记录背书。",
     ),
     "footer.checked": ("Checked on {when}", "查询时间：{when}"),
-    "footer.age": ("Checked against the log as of {age} ago.", "核对的是{age}前的日志状态。"),
+    "footer.age": (
+        "Checked against the public log as of about {age} ago.",
+        "本页依据约{age}前的公开日志核对。",
+    ),
     "age.s": ("{n} s", "{n}秒"),
 }
 

@@ -26,9 +26,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
     "r.post-claim-scans.why.one": (
-        "Its buyer claimed this item on {date}; since then one other person checked this "
-        "code (your check included). If it is offered to you as new, the code may be a copy.",
-        "买家已于{date}认领该商品，此后另有 1 人查询过此码（含您的查询）。"
+        "Its buyer claimed this item on {date}; since then only you have checked this "
+        "code. If it is offered to you as new, the code may be a copy.",
+        "买家已于{date}认领该商品，此后只有您查询过此码。"
         "如果有人把它当作全新商品卖给您，此码可能已被复制。",
     ),
     "r.impossible-travel": ("Checked in places too far apart", "查询地点相距过远"),

@@ -95,7 +95,7 @@ def test_the_page_shows_scans_per_region_from_the_addresses_and_stores_none(
 
 def test_the_page_speaks_chinese(world: dict[str, Any]) -> None:
     html = client(world, "acme-analyst").get("/console/scans?lang=zh-CN").text
-    assert "扫码分析" in html and "上海 CN-SH" in html and "伪造序列号探测" in html
+    assert "扫码分析" in html and "上海 CN-SH" in html and "编造序列号探测" in html
 
 
 def test_a_brand_never_sees_another_brands_scans(world: dict[str, Any]) -> None:

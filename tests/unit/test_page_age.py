@@ -25,11 +25,11 @@ def dated(seconds_before: int) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("before", "lang", "said"),
     [
-        (180, "en", "Checked against the log as of 3 min ago."),
-        (40, "en", "Checked against the log as of 40 s ago."),
-        (7200, "en", "Checked against the log as of 2 h ago."),
-        (180, "zh-CN", "核对的是 3 分钟前的日志状态。"),
-        (180, "zh-TW", "核對的是 3 分鐘前的日誌狀態。"),
+        (180, "en", "Checked against the public log as of about 3 min ago."),
+        (40, "en", "Checked against the public log as of about 40 s ago."),
+        (7200, "en", "Checked against the public log as of about 2 h ago."),
+        (180, "zh-CN", "本页依据约 3 分钟前的公开日志核对。"),
+        (180, "zh-TW", "本頁依據約 3 分鐘前的公開日誌核對。"),
     ],
 )
 def test_the_page_says_the_checkpoints_age(before: int, lang: str, said: str) -> None:
