@@ -22,6 +22,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Every unit counted once, at its first scan (all time). Darker rows: more units.",
         "每件单品仅按首次扫码计一次（全部时间）。颜色越深，单品越多。",
     ),
+    "map.world": ("First scans by country", "首次扫码：按国家/地区"),
+    "map.china": ("First scans in China by province", "首次扫码：中国各省份"),
+    "map.source": (
+        "Map data: Natural Earth (public domain)",
+        "地图数据：Natural Earth（公有领域）",
+    ),
+    "map.notice": ("licences", "许可"),
     "probes": ("Invented serials (probing) by GTIN", "伪造序列号探测（按 GTIN）"),
     "probes.note": (
         "Scans of serials that no unit of this GTIN has: someone guessing label codes.",
