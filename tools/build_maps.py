@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +130,58 @@ def polygons(
     )
     out: list[Polygon] = []
     for shape in shapes:
-        rings = [_grid(_ring(r, arcs), digits) for r in shape]
-        if rings and rings[0] is not None:
-            out.append([r for r in rings if r is not None])
+        for part in cut_antimeridian([_ring(r, arcs) for r in shape]):
+            rings = [_grid(r, digits) for r in part]
+            if rings and rings[0] is not None:
+                out.append([r for r in rings if r is not None])
     return out
+
+
+def _unwrap(ring: Ring) -> Ring:
+    """``ring`` with longitudes made continuous: a step of more than 180 degrees is a
+    crossing of the antimeridian, so later points are shifted by 360 to follow on."""
+    out: Ring = []
+    shift = 0.0
+    for x, y in ring:
+        if out and abs(x + shift - out[-1][0]) > 180:
+            shift += 360 if out[-1][0] > x + shift else -360
+        out.append((x + shift, y))
+    return out
+
+
+def _clip(ring: Ring, edge: float, keep_below: bool) -> Ring:
+    """``ring`` clipped to the half-plane longitude <= ``edge`` (``keep_below``) or >=
+    it (Sutherland-Hodgman against one line: exact for any ring)."""
+
+    def inside(p: Point) -> bool:
+        return p[0] <= edge if keep_below else p[0] >= edge
+
+    out: Ring = []
+    for i, here in enumerate(ring):
+        before = ring[i - 1]
+        if inside(here) != inside(before):
+            t = (edge - before[0]) / (here[0] - before[0])
+            out.append((edge, before[1] + t * (here[1] - before[1])))
+        if inside(here):
+            out.append(here)
+    return out
+
+
+def cut_antimeridian(polygon: Polygon) -> list[Polygon]:
+    """``polygon`` (outer ring, then holes) as it is if no ring crosses the antimeridian,
+    else cut there into a western part (up to 180) and an eastern one (from -180), each
+    with its share of the holes: drawn on a flat map, a crossing ring would otherwise
+    paint a band across the whole width."""
+    if not any(abs(a[0] - b[0]) > 180 for r in polygon for a, b in pairwise(r)):
+        return [polygon]
+    rings = [_unwrap(r) for r in polygon]
+    parts = []
+    for lo, hi in ((-540.0, -180.0), (-180.0, 180.0), (180.0, 540.0)):
+        shift = -360.0 if lo >= 180 else 360.0 if hi <= -180 else 0.0
+        clipped = [_clip(_clip(r, lo, False), hi, True) for r in rings]
+        if len(clipped[0]) >= 3:  # the outer ring reaches into this band
+            parts.append([[(x + shift, y) for x, y in r] for r in clipped if len(r) >= 3])
+    return parts
 
 
 def feature(name: str, parts: list[Polygon]) -> dict[str, Any]:

@@ -112,3 +112,15 @@ def test_the_shipped_maps_are_small_and_named_by_region_code() -> None:
     regions = {f["properties"]["name"] for f in json.loads(china)["features"]}
     assert regions == set(PROVINCES) - {"CN"}  # 31 provinces, Hong Kong, Macao, Taiwan
     assert "Natural Earth" in (STATIC / "maps-NOTICE").read_text()
+
+
+def test_a_ring_across_the_antimeridian_is_cut_in_two(bm: Any) -> None:
+    # a box from 170E to 170W (through 180), latitudes 0 to 10
+    box = [(170.0, 0.0), (-170.0, 0.0), (-170.0, 10.0), (170.0, 10.0), (170.0, 0.0)]
+    west, east = sorted(bm.cut_antimeridian([box]), key=lambda p: p[0][0][0])
+    assert {x for x, _ in east[0]} == {170.0, 180.0}
+    assert {x for x, _ in west[0]} == {-180.0, -170.0}
+    assert bm.cut_antimeridian([SQUARE_RING]) == [[SQUARE_RING]]  # no crossing: as it is
+
+
+SQUARE_RING = [(10.0, 20.0), (11.0, 20.0), (11.0, 21.0), (10.0, 21.0), (10.0, 20.0)]

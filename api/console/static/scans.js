@@ -43,12 +43,14 @@
     charts.push(chart);
   });
 
-  /* Five classes as the table has them: a region's units as a fifth of the largest. */
+  /* Five classes as the table has them: a region's units as a fifth of the largest
+     (class i holds the whole numbers above top*(i-1)/5 up to top*i/5; empty ones go). */
   function pieces(top) {
     return LEVELS.map(function (color, i) {
       var low = Math.floor(top * i / 5), high = Math.floor(top * (i + 1) / 5);
-      return i === 0 ? { gt: 0, lte: high, color: color } : { gt: low, lte: high, color: color };
-    }).filter(function (p) { return p.lte > (p.gt || 0); });
+      var label = low + 1 === high ? String(high) : (low + 1) + "–" + high;
+      return { gt: low, lte: high, color: color, label: label };
+    }).filter(function (p) { return p.lte > p.gt; });
   }
 
   function drawMap(el, name, items, geojson) {
