@@ -76,7 +76,8 @@
         itemHeight: 10, textStyle: { fontSize: 11 }
       },
       series: [{
-        name: data.words.units, type: "map", map: name, roam: true,
+        name: data.words.units, type: "map", map: name,
+        roam: true, scaleLimit: { min: 1, max: 10 },  /* zoom in on small provinces */
         top: 32, bottom: 8, left: 8, right: 8,
         itemStyle: { areaColor: "#f1f3f4", borderColor: "#9aa0a6", borderWidth: 0.5 },
         emphasis: { label: { show: false }, itemStyle: { areaColor: "#fbbc04" } },
