@@ -23,6 +23,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Every unit counted once, at its first scan (all time). Darker rows: more units.",
         "每件单品仅按首次扫码计一次（不限时间）。颜色越深，单品越多。",
     ),
+    "map.world": ("First scans by country", "首次扫码：按国家/地区"),
+    "map.china": ("First scans in China by province", "首次扫码：中国各省份"),
+    "map.source": (
+        "Map data: Natural Earth (public domain)",
+        "地图数据：Natural Earth（公有领域）",
+    ),
+    "map.notice": ("licences", "许可"),
     "probes": ("Invented serials (probing) by GTIN", "编造序列号探测（按 GTIN）"),
     "probes.note": (
         "Scans of serials that no unit of this GTIN has: someone guessing label codes.",
@@ -76,6 +83,13 @@ def scan_words(lang: str) -> dict[str, str]:
     """Every message of the scans page in ``lang`` (``en`` or ``zh-CN``), by key."""
     column = 1 if lang == ZH else 0
     return {key: pair[column] for key, pair in MESSAGES.items()}
+
+
+def country_name(code: str, lang: str) -> str:
+    """A country by name and code (``中国 CN``), for a map of countries; the code alone
+    when the table lacks it."""
+    names = COUNTRIES.get(code)
+    return f"{names[1 if lang == ZH else 0]} {code}" if names else code
 
 
 def region_name(region: str, lang: str) -> str:

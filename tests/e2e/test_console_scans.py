@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -87,7 +88,12 @@ def test_the_page_shows_scans_per_region_from_the_addresses_and_stores_none(
         in html
     )
     csp = page.headers["content-security-policy"]
-    assert "script-src 'self';" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert (
+        "script-src 'self';" in csp
+        and "connect-src 'self';" in csp
+        and "unsafe-inline" not in csp
+        and "unsafe-eval" not in csp
+    )
     with world["sw"].ledger.store.engines.reader.connect() as conn:
         dump = " ".join(str(r) for r in conn.execute(text("SELECT * FROM scans")))
     assert not any(address in dump for address, _ in HITS)
@@ -141,13 +147,64 @@ def test_a_bad_window_is_a_clear_refusal(world: dict[str, Any]) -> None:
 def test_the_static_files_are_local_and_cached_for_good(world: dict[str, Any]) -> None:
     c = world["app"].client("10.0.1.3")
     html = client(world, "acme-analyst").get("/console/scans").text
-    for name in ["echarts-6.1.0.min.js", "scans.js", "scans.css"]:
+    for name in [
+        "echarts-6.1.0.min.js",
+        "scans.js",
+        "scans.css",
+        "map-world.json",
+        "map-china.json",
+    ]:
         assert f"/console/static/{name}?v=" in html
         answer = c.get(f"/console/static/{name}")
         assert answer.status_code == 200 and answer.content
         assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert answer.headers["x-content-type-options"] == "nosniff"
     assert "Apache License" in c.get("/console/static/echarts-LICENSE").text
+    assert c.get("/console/static/map-world.json").headers["content-type"] == "application/json"
+    assert "Natural Earth" in c.get("/console/static/maps-NOTICE").text
     missing = c.get("/console/static/..%2Fscans.py")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_maps_fill_countries_and_chinas_provinces(world: dict[str, Any]) -> None:
+    html = client(world, "acme-analyst").get("/console/scans?lang=zh-CN").text
+    assert 'data-map="world" data-src="/console/static/map-world.json?v=' in html
+    block = html.split('<script type="application/json" id="scan-data">', 1)[1]
+    data = json.loads(block.split("</script>", 1)[0])
+    world_units = {d["name"]: d["value"] for d in data["world"]}
+    china_units = {d["name"]: d["value"] for d in data["china"]}
+    assert "unknown" not in world_units and "CN-SH" not in world_units
+    assert "CN-SH" in china_units and "US" not in china_units  # first scans: Shanghai
+    # China's provinces summed into the country (with any scan placed only in "CN")
+    provinces = sum(n for r, n in china_units.items() if r.startswith("CN-"))
+    assert world_units["CN"] >= provinces > 0
+    assert {"name": "CN-SH", "value": china_units["CN-SH"], "label": "上海 CN-SH"} in data["china"]
+    assert data["words"]["map.china"] == "首次扫码：中国各省份"  # noqa: RUF001
+
+
+def test_no_province_no_china_map() -> None:
+    from api.console.scans import map_data
+
+    rows = [
+        {"region": "US", "country": "US", "units": 3},
+        {"region": "TW", "country": "TW", "units": 1},
+        {"region": "unknown", "country": "unknown", "units": 9},
+    ]
+    china = {"value": 1, "label": "China CN"}  # Taiwan counted in China, as on the table
+    assert map_data(rows, "en") == {
+        "world": [
+            {"name": "US", "value": 3, "label": "United States US"},
+            {"name": "CN", **china},
+            *({"name": code, **china} for code in ("HK", "MO", "TW")),  # China's own fill
+        ],
+        "china": [],
+    }
+    rows.append({"region": "CN-GD", "country": "CN", "units": 2})
+    found = map_data(rows, "en")
+    assert {"name": "CN", "value": 3, "label": "China CN"} in found["world"]
+    assert {"name": "TW", "value": 3, "label": "China CN"} in found["world"]
+    assert found["china"] == [
+        {"name": "TW", "value": 1, "label": "Taiwan TW"},
+        {"name": "CN-GD", "value": 2, "label": "Guangdong CN-GD"},
+    ]

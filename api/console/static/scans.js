@@ -1,14 +1,19 @@
 /* The charts of the console's scans page (api/console/scans.py): each <div
    data-chart=NAME> draws the series NAME of the JSON block #scan-data with the bundled
-   Apache ECharts. The tables under the charts hold the same figures, so the page is
-   whole without this script. No inline script, no HTML tooltips (the CSP allows
-   neither): tooltips are drawn on the canvas. */
+   Apache ECharts; each <div data-map=NAME data-src=URL> fetches the GeoJSON at URL (this
+   server's, built by tools/build_maps.py, features named by region code), registers it
+   with ECharts and fills it with the units first scanned in each region (the data's
+   NAME list). The tables under the charts hold the same figures, so the page is whole
+   without this script. No inline script, no HTML tooltips (the CSP allows neither):
+   tooltips are drawn on the canvas. */
 (function () {
   "use strict";
   var block = document.getElementById("scan-data");
   if (!block || typeof echarts === "undefined") { return; }
   var data = JSON.parse(block.textContent);
-  var names = { first: data.words.units, probe: data.words.serials };
+  var names = { probe: data.words.serials };
+  /* the choropleth classes of the first-regions table (scans.css .lv1 to .lv5) */
+  var LEVELS = ["#eef4fc", "#d4e4f7", "#a9c8ee", "#6fa3e0", "#2f6fc4"];
   var charts = [];
   document.querySelectorAll("[data-chart]").forEach(function (el) {
     var series = data[el.getAttribute("data-chart")];
@@ -36,6 +41,64 @@
       }]
     });
     charts.push(chart);
+  });
+
+  /* Five classes as the table has them: a region's units as a fifth of the largest
+     (class i holds the whole numbers above top*(i-1)/5 up to top*i/5; empty ones go). */
+  function pieces(top) {
+    return LEVELS.map(function (color, i) {
+      var low = Math.floor(top * i / 5), high = Math.floor(top * (i + 1) / 5);
+      var label = low + 1 === high ? String(high) : (low + 1) + "–" + high;
+      return { gt: low, lte: high, color: color, label: label };
+    }).filter(function (p) { return p.lte > p.gt; });
+  }
+
+  function drawMap(el, name, items, geojson) {
+    echarts.registerMap(name, geojson);
+    el.classList.add("drawn");
+    var top = Math.max.apply(null, items.map(function (d) { return d.value; }));
+    var labels = {};
+    items.forEach(function (d) { labels[d.name] = d.label; });
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption({
+      animation: false,
+      title: { text: data.words["map." + name], left: 8, top: 6,
+               textStyle: { fontSize: 13, fontWeight: "normal", color: "#3c4043" } },
+      tooltip: {
+        trigger: "item", renderMode: "richText",
+        formatter: function (p) {
+          var label = labels[p.name] || p.name;
+          return isNaN(p.value) ? label : label + ": " + p.value + " " + data.words.units;
+        }
+      },
+      visualMap: {
+        type: "piecewise", pieces: pieces(top), left: 8, bottom: 8, itemWidth: 14,
+        itemHeight: 10, textStyle: { fontSize: 11 }
+      },
+      series: [{
+        name: data.words.units, type: "map", map: name,
+        roam: true, scaleLimit: { min: 1, max: 10 },  /* zoom in on small provinces */
+        top: 32, bottom: 8, left: 8, right: 8,
+        itemStyle: { areaColor: "#f1f3f4", borderColor: "#9aa0a6", borderWidth: 0.5 },
+        emphasis: { label: { show: false }, itemStyle: { areaColor: "#fbbc04" } },
+        select: { disabled: true },
+        data: items
+      }]
+    });
+    charts.push(chart);
+  }
+
+  document.querySelectorAll("[data-map]").forEach(function (el) {
+    var name = el.getAttribute("data-map");
+    var items = data[name];
+    if (!items || items.length === 0) { return; }
+    fetch(el.getAttribute("data-src"), { credentials: "omit" })
+      .then(function (r) {
+        if (!r.ok) { throw new Error("map " + name + ": HTTP " + r.status); }
+        return r.json();
+      })
+      .then(function (geojson) { drawMap(el, name, items, geojson); })
+      .catch(function (e) { console.warn(String(e)); });  /* the table stands */
   });
   window.addEventListener("resize", function () {
     charts.forEach(function (c) { c.resize(); });
