@@ -22,6 +22,7 @@ PREFIXES = {
     "log": ("/v1/checkpoint", "/v1/log/"),
     "ops": ("/healthz", "/metrics"),
     "partners": ("/v1/partners/",),
+    "products": ("/v1/products/",),
     "proofs": ("/v1/proofs/",),
     "reports": ("/v1/reports",),
     "resolver": ("/01/",),
