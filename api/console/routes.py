@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.console import session
 from api.console.csvfile import csv_response
@@ -103,14 +104,16 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 async def _post(request: Request, act: Callable[[Staff, dict[str, str]], Response]) -> Response:
-    """Check the session and the form's CSRF token, then ``act``; a refusal is a page."""
+    """Check the session and the form's CSRF token, then ``act`` in the thread pool (it
+    writes to the database, signs, or resolves a webhook's host: never on the event loop,
+    which serves every scan); a refusal is a page."""
     staff = session.current_staff(request)
     if staff is None:
         return _to_login()
     try:
         form = await _form(request)
         session.check_form(request, form.get(session.FIELD), staff)
-        return act(staff, form)
+        return await run_in_threadpool(act, staff, form)
     except LedgerError as error:
         return _refused(request, staff, error)
 
