@@ -9,10 +9,6 @@ and fetch nothing from elsewhere. Screenshots go to tests/artifacts/screenshots/
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,60 +16,21 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.console_demo import DESKTOP, FOREIGN, console_demo
 from tests.e2e.test_cli import clean_env
 from tests.e2e.test_page_browser import LOCALES, SHOTS, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-DESKTOP = {"width": 1280, "height": 900}
 TABLET = {"width": 768, "height": 1024}
-_FOREIGN: dict[int, list[str]] = {}  # per page: requests to anywhere but the server
-_LOGIN = re.compile(r"^console  (\S+)  user (\S+)  password (\S+)$", re.M)
+_FOREIGN = FOREIGN  # per page: requests to anywhere but the server
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``provenance demo`` serving on a free port; its console logins."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     tmp = tmp_path_factory.mktemp("console-demo")
-    env = clean_env(PROVENANCE_HOME=str(tmp / "unused"))
-    log = tmp / "demo.log"  # a file, not a pipe: a full pipe would stop the server
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "demo", "--port", str(port)],
-            cwd=tmp,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        out = ""
-        for _ in range(1200):  # the demo builds its world first (seconds, more under load)
-            out = log.read_text()
-            if "serving on" in out or process.poll() is not None:
-                break
-            time.sleep(0.25)
-        logins = {user: (url, password) for url, user, password in _LOGIN.findall(out)}
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/console/login").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        yield {"base": base, "logins": logins, "out": out}
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with console_demo(tmp, clean_env(PROVENANCE_HOME=str(tmp / "unused"))) as demo:
+        yield demo
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.console_demo import FOREIGN as _FOREIGN
+from tests.e2e.console_demo import console_demo, sign_in
 from tests.e2e.test_cli import clean_env
-from tests.e2e.test_console_browser import _FOREIGN, _LOGIN, DESKTOP, _shot
-from tests.e2e.test_page_browser import LOCALES, launch_chromium
+from tests.e2e.test_console_browser import _shot
+from tests.e2e.test_page_browser import launch_chromium
 
 
 class Receiver:
@@ -63,43 +61,12 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``provenance demo`` on a free port, webhooks to 127.0.0.1 allowed."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     tmp = tmp_path_factory.mktemp("settings-demo")
     env = clean_env(
         PROVENANCE_HOME=str(tmp / "unused"), PROVENANCE_WEBHOOK_ALLOW_NETS="127.0.0.1/32"
     )
-    log = tmp / "demo.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "demo", "--port", str(port)],
-            cwd=tmp, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        out = ""
-        for _ in range(1200):
-            out = log.read_text()
-            if "serving on" in out or process.poll() is not None:
-                break
-            time.sleep(0.25)
-        logins = {user: (url, password) for url, user, password in _LOGIN.findall(out)}
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/console/login").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        yield {"base": base, "logins": logins, "out": out}
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with console_demo(tmp, env) as demo:
+        yield demo
 
 
 @pytest.fixture(scope="module")
@@ -108,20 +75,7 @@ def browser() -> Iterator[Any]:
 
 
 def _signed_in(browser: Any, demo: dict[str, Any], lang: str) -> Any:
-    context = browser.new_context(viewport=DESKTOP, locale=LOCALES[lang])
-    page = context.new_page()
-    foreign: list[str] = []
-    page.on(
-        "request", lambda r: foreign.append(r.url) if not r.url.startswith(demo["base"]) else None
-    )
-    _FOREIGN[id(page)] = foreign
-    url, password = demo["logins"]["acme-admin"]
-    page.goto(url)
-    page.fill("#username", "acme-admin")
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{demo['base']}/console/")
-    return page
+    return sign_in(browser, demo, lang)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])

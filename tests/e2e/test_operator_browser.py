@@ -9,11 +9,8 @@ form. A brand admin gets 403. Screenshots go to tests/artifacts/screenshots/."""
 from __future__ import annotations
 
 import hashlib
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,9 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import codec, crypto, note
 from ledger.service.config import write_key_file
+from tests.e2e.console_demo import DESKTOP, FOREIGN, console_demo, sign_in
 from tests.e2e.test_cli import clean_env
-from tests.e2e.test_console_browser import _LOGIN, DESKTOP, TABLET
-from tests.e2e.test_page_browser import LOCALES, SHOTS, launch_chromium
+from tests.e2e.test_console_browser import TABLET
+from tests.e2e.test_page_browser import SHOTS, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
@@ -41,49 +39,18 @@ def _witness_key(path: Path, name: str) -> str:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``provenance demo`` trusting witnesses w1 and w2; w1 cosigns once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     tmp = tmp_path_factory.mktemp("operator-demo")
     keys = [_witness_key(tmp / f"w{n}.key", f"witness.example/w{n}") for n in (1, 2)]
     env = clean_env(PROVENANCE_HOME=str(tmp / "unused"), PROVENANCE_WITNESSES=" ".join(keys))
-    log = tmp / "demo.log"  # a file, not a pipe: a full pipe would stop the server
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "demo", "--port", str(port)],
-            cwd=tmp, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        out = ""
-        for _ in range(1200):  # the demo builds its world first (seconds, more under load)
-            out = log.read_text()
-            if "serving on" in out or process.poll() is not None:
-                break
-            time.sleep(0.25)
-        logins = {user: (url, password) for url, user, password in _LOGIN.findall(out)}
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/console/login").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        log_key = httpx.get(f"{base}/v1/log/key").text.strip()
+    with console_demo(tmp, env) as demo:
+        log_key = httpx.get(f"{demo['base']}/v1/log/key").text.strip()
         cosigned = subprocess.run(
-            [sys.executable, "-m", "cli", "witness", "--server", base, "--key",
+            [sys.executable, "-m", "cli", "witness", "--server", demo["base"], "--key",
              str(tmp / "w1.key"), "--log-key", log_key],
             cwd=tmp, env=clean_env(), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert cosigned.returncode == 0, cosigned.stdout + cosigned.stderr
-        yield {"base": base, "logins": logins, "out": out, "tmp": tmp}
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        yield {**demo, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")
@@ -93,20 +60,8 @@ def browser() -> Iterator[Any]:
 
 
 def _signed_in(browser: Any, demo: dict[str, Any], lang: str, user: str = "operator-admin") -> Any:
-    context = browser.new_context(viewport=DESKTOP, locale=LOCALES[lang])
-    page = context.new_page()
-    foreign: list[str] = []
-    page.on(
-        "request", lambda r: foreign.append(r.url) if not r.url.startswith(demo["base"]) else None
-    )
-    page.foreign = foreign
-    url, password = demo["logins"][user]
-    page.goto(url)
-    assert page.locator("#username").count() == 1, (page.url, page.content()[:2000])
-    page.fill("#username", user)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{demo['base']}/console/")
+    page = sign_in(browser, demo, lang, user)
+    page.foreign = FOREIGN[id(page)]
     return page
 
 
@@ -124,7 +79,7 @@ def test_the_log_health_page(browser: Any, demo: dict[str, Any], lang: str) -> N
     w1 = page.inner_text("tr[data-witness='witness.example/w1']")
     w2 = page.inner_text("tr[data-witness='witness.example/w2']")
     size = int(page.inner_text("[id^='size-']"))
-    assert str(size) in w1 and {"en": "current", "zh-CN": "最新"}[lang] in w1
+    assert str(size) in w1 and {"en": "current", "zh-CN": "已同步"}[lang] in w1
     assert {"en": "never", "zh-CN": "从未"}[lang] in w2 and str(size) in w2  # behind by all
     mark = {"en": "equals the log", "zh-CN": "与日志一致"}[lang]
     assert mark in page.inner_text("main")  # the demo's high-water file holds its size
