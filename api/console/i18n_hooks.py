@@ -21,8 +21,8 @@ HOOK_MESSAGES: dict[str, tuple[str, str]] = {
     "hook.kind.wecom": ("WeCom group robot", "企业微信群机器人"),
     "hook.kind.dingtalk": ("DingTalk robot", "钉钉机器人"),
     "hook.kind.feishu": ("Feishu robot", "飞书机器人"),
-    "hook.url": ("URL", "地址"),
-    "hook.secret": ("Robot's signing secret", "机器人签名密钥"),
+    "hook.url": ("URL", "Webhook 地址"),
+    "hook.secret": ("Robot's signing secret", "签名密钥"),
     "hook.secret_help": (
         "JSON: the server makes the secret and shows it once. DingTalk (加签) and Feishu "
         "(签名校验): paste the robot's secret. WeCom: the key in the URL is the secret. "
@@ -53,12 +53,12 @@ HOOK_MESSAGES: dict[str, tuple[str, str]] = {
     "deliveries.none": ("Nothing delivered yet.", "暂无投递记录。"),
     "deliveries.tries": ("Tries", "尝试次数"),
     "deliveries.next": ("Next try / done", "下次重试 / 完成时间"),
-    "deliveries.error": ("Last error", "最近错误"),
+    "deliveries.error": ("Last error", "最近一次错误"),
     "delivery.pending": ("pending", "待投递"),
     "delivery.delivered": ("delivered", "已送达"),
     "delivery.failed": ("failed", "投递失败"),
-    "delivery.dropped": ("dropped", "已取消"),
-    "keys.title": ("The brand's keys in the log", "品牌在日志中的密钥"),
+    "delivery.dropped": ("dropped", "已丢弃（Webhook 已删除）"),
+    "keys.title": ("The brand's keys in the log", "品牌已登记的密钥"),
     "keys.id": ("Key", "密钥"),
     "keys.scope": ("May sign", "可签名"),
     "keys.full": ("everything (full key)", "全部（完整密钥）"),
@@ -69,11 +69,11 @@ HOOK_MESSAGES: dict[str, tuple[str, str]] = {
         "--as BRAND). Read here from this server's copy: run the command from your own "
         "machine too, so a dishonest server is caught.",
         "涉及本品牌、但并非由品牌自有密钥签名的日志条目（provenance monitor --as BRAND）。"
-        "此处读取的是本服务器的副本：请同时在自己的机器上运行该命令，以发现不诚实的服务器。",
+        "此处读取的是本服务器的副本：请同时在自己的机器上运行该命令，以便发现服务器是否作假。",
     ),
-    "monitor.read": ("Read {read} of {size} entries.", "已读取 {size} 条中的 {read} 条。"),
+    "monitor.read": ("Read {read} of {size} entries.", "共 {size} 条，已读取 {read} 条。"),
     "monitor.clean": ("No findings.", "未发现异常。"),
-    "monitor.code": ("Finding", "发现"),
+    "monitor.code": ("Finding", "问题类型"),
     "monitor.message": ("What", "说明"),
     "revoke.button": ("Revoke", "撤销授权"),
     "revoke.note": (

@@ -12,7 +12,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "title": ("Scans", "扫码分析"),
     "window": ("Last {n} days, from {since}", "最近 {n} 天（自 {since} 起）"),
     "days": ("Days", "天数"),
-    "show": ("Show", "显示"),
+    "show": ("Show", "查询"),
     "total": ("Scans in the window", "所选期间扫码次数"),
     "per_day": ("Scans per day", "每日扫码次数"),
     "per_product": ("Scans per product", "各商品扫码次数"),
