@@ -111,9 +111,11 @@ class Cli:
         return self(*shlex.split(line), **kwargs)
 
 
-def start_serve(cli: Cli, db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_serve(
+    cli: Cli, db_url: str, port: int, log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """``provenance --db URL serve --port P`` as a subprocess, once it answers /healthz."""
-    env = {**cli.env, "PROVENANCE_RATE": "1000", "PROVENANCE_BURST": "5000"}
+    env = {**cli.env, "PROVENANCE_RATE": "1000", "PROVENANCE_BURST": "5000", **(extra_env or {})}
     command = [sys.executable, "-m", "cli", "--db", db_url, "serve", "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=cli.cwd, env=env, stdout=out, stderr=out)
@@ -376,7 +378,12 @@ def test_audit_passes_then_fails_on_one_changed_byte(story: Story) -> None:
         report = story.cli("--db", copy_url, "audit", code=1, schema="audit", target=False)
     else:
         port = free_port()
-        server = start_serve(story.cli, copy_url, port, story.tmp / "tampered.log")
+        # with the log's own high-water file the server refuses the rewritten tree...
+        with pytest.raises(AssertionError, match="another root"):
+            start_serve(story.cli, copy_url, port, story.tmp / "refused.log")
+        # ...a dishonest host serving the copy without it is caught by a remote audit
+        elsewhere = {"PROVENANCE_HIGHWATER_DIR": str(story.tmp / "no-evidence")}
+        server = start_serve(story.cli, copy_url, port, story.tmp / "tampered.log", elsewhere)
         try:
             at_server = ["--server", f"http://127.0.0.1:{port}"]
             report = story.cli(*at_server, "audit", code=1, schema="audit", target=False)
