@@ -145,9 +145,7 @@ class HighWater:
                 raise StorageError(f"cannot read the high-water file {slot}: {e}") from e
             known = self._known
             # one string, not a list: the state is hashed and written before each commit
-            leaves = base64.b64encode(
-                b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in batch.leaves)
-            ).decode()
+            leaves = base64.b64encode(_pack(batch.leaves)).decode()
             state = {
                 "origin": self.origin,
                 "size": batch.size,
@@ -446,6 +444,11 @@ class HighWater:
 
 #: how much longer than its new content a slot may stay (padded) before it is cut
 _SLACK = 64 * 1024
+
+
+def _pack(leaves: Sequence[bytes]) -> bytes:
+    """A kept batch's leaves as stored: each a u32 big-endian length, then its bytes."""
+    return b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in leaves)
 
 
 def _split(packed: bytes) -> list[bytes]:

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from ledger.errors import ShorterLogError, StorageError
 from ledger.service import tail
 from ledger.service.audit import audit_database
 from ledger.service.backup import backup_sqlite
-from ledger.service.highwater import HighWater, _body
+from ledger.service.highwater import HighWater, _body, _pack
 from ledger.service.ledger import Ledger
 from ledger.service.publishing import Publishing
 from ledger.service.startguard import guard
@@ -39,6 +40,25 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 def _slots(water: HighWater) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in water.slots if p.exists()}
+
+
+def _rewrite_newest_slot(site: Site, change: Callable[[dict[str, Any]], object]) -> None:
+    """Someone with the high-water folder rewrites its newest slot and recomputes the
+    check (a checksum, not a key)."""
+    newest = max(site.water.slots, key=lambda p: json.loads(p.read_bytes())["size"])
+    data = json.loads(newest.read_bytes())
+    data.pop("check")
+    change(data)
+    newest.write_bytes(_body(data))
+
+
+def _swap_kept_leaves(site: Site) -> None:
+    """Swap the first two of the three leaves the newest slot keeps."""
+    _, leaves, _ = site.water.pending()  # type: ignore[misc]
+    packed = _pack([leaves[1], leaves[0], leaves[2]])
+    _rewrite_newest_slot(
+        site, lambda data: data["batch"].update(leaves=base64.b64encode(packed).decode())
+    )
 
 
 class _Stop(BaseException):
@@ -132,16 +152,7 @@ def test_a_kept_batch_that_does_not_extend_the_log_is_not_rolled_and_the_log_ref
     site.mint(2)
     backup = backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db")
     site.mint(3)
-    # someone with the file's folder swaps the kept leaves (the check is a checksum,
-    # not a key: they recompute it); the checkpoint's root no longer matches
-    newest = max(site.water.slots, key=lambda p: json.loads(p.read_bytes())["size"])
-    data = json.loads(newest.read_bytes())
-    data.pop("check")
-    _, leaves, _ = site.water.pending()  # type: ignore[misc]
-    swapped = [leaves[1], leaves[0], leaves[2]]
-    packed = b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in swapped)
-    data["batch"]["leaves"] = base64.b64encode(packed).decode()
-    newest.write_bytes(_body(data))
+    _swap_kept_leaves(site)  # the checkpoint's root no longer matches
     site.lose_database()
     shutil.copy(backup.path, site.db)
     with pytest.raises(ShorterLogError, match="refusing to serve a shorter log"):
@@ -158,14 +169,7 @@ def test_a_planted_batch_larger_than_one_append_is_not_rolled_and_nothing_is_wri
     site.mint(2)
     backup = backup_sqlite(site.url, site.name, site.key, tmp_path / "b.db")
     site.mint(3)
-    newest = max(site.water.slots, key=lambda p: json.loads(p.read_bytes())["size"])
-    data = json.loads(newest.read_bytes())
-    data.pop("check")
-    _, leaves, _ = site.water.pending()  # type: ignore[misc]
-    swapped = [leaves[1], leaves[0], leaves[2]]
-    packed = b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in swapped)
-    data["batch"]["leaves"] = base64.b64encode(packed).decode()
-    newest.write_bytes(_body(data))
+    _swap_kept_leaves(site)
     site.lose_database()
     shutil.copy(backup.path, site.db)
     with pytest.raises(ShorterLogError, match=f"holds {backup.size} entries"):
@@ -179,11 +183,7 @@ def test_a_planted_batch_larger_than_one_append_is_not_rolled_and_nothing_is_wri
 
 def test_a_damaged_kept_batch_is_refused_with_its_own_message(site: Site) -> None:
     site.mint(1)
-    newest = max(site.water.slots, key=lambda p: json.loads(p.read_bytes())["size"])
-    data = json.loads(newest.read_bytes())
-    data.pop("check")
-    data["batch"]["leaves"] = "not base64!"
-    newest.write_bytes(_body(data))
+    _rewrite_newest_slot(site, lambda data: data["batch"].update(leaves="not base64!"))
     with pytest.raises(Exception, match="damaged batch"):
         site.water.pending()
 
