@@ -60,16 +60,23 @@ def audit_log(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> AuditReport:
-    """Audit log ``log`` in ``store`` against the log's C2SP ``verifier_key``.
+    """Audit log ``log`` in ``store`` against the log's C2SP ``verifier_key``, as the
+    database stood at the audit's first read (`Store.snapshot`): appends made meanwhile
+    are neither seen nor reported.
 
     Args:
         trusted: checkpoint note texts an auditor kept outside the database.
         workers: threads for signature verification (default: one per core).
         progress: called with (entries done, total) after each chunk.
     """
-    return audit_source(
-        StoreSource(store, log), verifier_key, trusted=trusted, workers=workers, progress=progress
-    )
+    with store.snapshot() as held:  # a live log: head, entries and projections agree
+        return audit_source(
+            StoreSource(held, log),
+            verifier_key,
+            trusted=trusted,
+            workers=workers,
+            progress=progress,
+        )
 
 
 def audit_database(

@@ -300,11 +300,13 @@ def check_restored(
     Raises:
         ShorterLogError: the copy ends before the mark (the archive stops early or has a
             gap), or holds another tree.
-        ValidationError: the copy does not audit clean, or is another log's.
+        ValidationError: the copy does not audit clean, is another log's, or is still in
+            recovery (PostgreSQL still replaying its WAL archive).
         NotFoundError: no log ``name`` in it.
     """
     store = Store.open(url, create=False)
     try:
+        _not_replaying(store, _where(url))
         found = _find(store, name, _where(url))
         _latest(store, found.id, log_key, url)
         report = audit_log(store, found.id, log_key, progress=progress)
@@ -396,6 +398,7 @@ def _audit_copy(
     store = Store.open(url, create=False)
     where = label or _where(url)
     try:
+        _not_replaying(store, where)
         found = _find(store, name, where)
         if origin is not None and found.origin != origin:
             raise ValidationError(
@@ -417,6 +420,19 @@ def _where(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _not_replaying(store: Store, where: str) -> None:
+    """Refuse a copy still replaying its WAL archive: a PostgreSQL copy restored from a
+    base backup accepts connections before its recovery ends, and its log grows under a
+    check made then."""
+    if store.in_recovery():
+        raise ValidationError(
+            f"{where} is still in recovery (replaying its WAL archive): wait until "
+            "pg_is_in_recovery() is false (the server says 'database system is ready to "
+            "accept connections' in its log), then check again",
+            field="backup",
+        )
 
 
 def _find(store: Store, name: str, where: str) -> Any:

@@ -85,6 +85,8 @@ class Store:
         self._range_cache: dict[tuple[int, int, int], bytes] = shared[2]
         self._trees = shared[3]
         self._sizes_seen: dict[int, int] = {}
+        #: set by `snapshot`: every read of this store is on this one transaction
+        self._held: Connection | None = None
 
     @classmethod
     def open(
@@ -131,6 +133,44 @@ class Store:
         """This store with every read on the primary (what must not be stale)."""
         return Store(self.engines, self.engines.reads.primary, caches=self._caches)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """This store with every read in one read transaction on the primary, which sees
+        the database as it was at its first read while writers go on: an audit's head,
+        entries, checkpoints and projections then agree with each other on a live log
+        (PostgreSQL: REPEATABLE READ, read only; SQLite: its read transaction already is
+        one snapshot). Held for the whole block: PostgreSQL's vacuum and SQLite's WAL
+        checkpoint wait for it.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        options: dict[str, Any] = {}
+        if not self.engines.is_sqlite:
+            options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        held = Store(self.engines, self.engines.reads.primary, caches=self._caches)
+        try:
+            conn = self.engines.reads.primary.engine.connect().execution_options(**options)
+        except SQLAlchemyError as e:
+            raise StorageError(f"database read failed: {e}") from e
+        try:
+            with conn, conn.begin():
+                held._held = conn
+                yield held
+        except SQLAlchemyError as e:
+            raise StorageError(f"database read failed: {e}") from e
+        finally:
+            held._held = None
+
+    def in_recovery(self) -> bool:
+        """True while the database replays WAL (a PostgreSQL standby, or a copy restored
+        from a base backup still replaying its archive): what it holds may still grow.
+        SQLite: never."""
+        if self.engines.is_sqlite:
+            return False
+        with self.on_primary()._read() as conn:
+            return bool(conn.execute(text("SELECT pg_is_in_recovery()")).scalar())
+
     def replica_status(self, log: int, primary_size: int) -> list[ReplicaStatus]:
         """Each read replica: up, and its lag behind ``primary_size`` entries of ``log``."""
         return self.engines.reads.status(log, primary_size)
@@ -156,6 +196,14 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        if self._held is not None:  # inside `snapshot`: its transaction, not a new one
+            try:
+                yield self._held
+            except (OverflowError, DataError) as e:
+                raise ValidationError(f"number out of range: {e}") from e
+            except SQLAlchemyError as e:
+                raise StorageError(f"database read failed: {e}") from e
+            return
         reads = self.engines.reads
         try:
             if self._target is None and self._floor is not None:

@@ -198,7 +198,7 @@ def as_postgres(*command: str) -> None:
 
 @pytest.mark.postgres
 def test_drill_postgresql(tmp_path: Path, stopped: list[ServerProcess]) -> None:
-    from tests.integration.pgcluster import _own_folder, clusters, server_binaries
+    from tests.integration.pgcluster import _own_folder, clusters, server_binaries, wait_for
 
     if server_binaries() is None:
         message = "no PostgreSQL server binaries (initdb, pg_basebackup) to start clusters"
@@ -260,7 +260,9 @@ def test_drill_postgresql(tmp_path: Path, stopped: list[ServerProcess]) -> None:
         with (primary.data / "postgresql.conf").open("a") as conf:
             conf.write(f"\narchive_mode = off\nrestore_command = 'cp {archive}/%f %p'\n")
         as_postgres("touch", str(primary.data / "recovery.signal"))
-        primary.start()
+        primary.start()  # accepts connections before the archive's replay ends: wait
+        recovered = lambda: primary.execute("SELECT pg_is_in_recovery()") == [(False,)]  # noqa: E731
+        wait_for(recovered, timeout=120, what="the archive's replay to end")
 
         # the archive has no gap, but the restored copy stops before what was published
         _, err = cli(

@@ -37,6 +37,7 @@ from ledger.entry import SignedEvent
 from ledger.gs1 import UnitId
 from ledger.service.audit import audit_log
 from ledger.store import Store
+from tests.cli_runner import run_cli
 from tests.e2e.server import METRICS_AUTH, LiveServer, LiveWorld, free_port, seed, start
 from tests.factories import GTIN, key, public_b64
 from tests.integration.pgcluster import Cluster, Site, clusters, server_binaries, wait_for
@@ -131,6 +132,19 @@ def test_resolver_reads_are_served_by_the_replica(
     assert app_reads is not None and app_reads >= READS
     assert metric(server.url, "provenance_replica_up") == 1.0
     print(f"\n{READS} resolver reads: replica commits +{replica_reads}, primary +{primary_work}")
+
+
+def test_check_archive_refuses_a_copy_still_in_recovery(
+    server: LiveServer, pair: tuple[Cluster, Cluster]
+) -> None:
+    # a copy restored from a base backup accepts connections while it still replays its
+    # WAL archive, as a standby does: a check then would audit a log still growing
+    _, replica = pair
+    env = {**server.env, "NO_COLOR": "1", "COLUMNS": "300"}
+    done = run_cli(["check-archive", "--restored", replica.url()], env=env)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "is still in recovery" in done.stderr and "pg_is_in_recovery()" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def _commission(server: LiveServer, serial: str) -> SignedEvent:
