@@ -30,6 +30,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "地图数据：Natural Earth（公有领域）",
     ),
     "map.notice": ("licences", "许可"),
+    "map.zoom": (
+        "Click a map to zoom it with the mouse wheel and drag it; it lets go when the "
+        "pointer leaves.",
+        "点击地图后，可用鼠标滚轮缩放、拖动平移；鼠标移出地图即恢复。",
+    ),
     "probes": ("Invented serials (probing) by GTIN", "编造序列号探测（按 GTIN）"),
     "probes.note": (
         "Scans of serials that no unit of this GTIN has: someone guessing label codes.",

@@ -61,5 +61,32 @@ def test_the_scans_page(browser: Any, demo: dict[str, Any], lang: str) -> None:
         assert ink["darkest"] > 20, (box, ink)  # a region filled with the top class
     assert page.evaluate("window.__csp") == []
     assert page.locator("#first-regions tbody tr").count() >= 1  # the table stays
+    if lang == "en":
+        _the_wheel_scrolls_until_the_map_is_clicked(page)
     _shot(page, f"scans-{lang}")
     assert _FOREIGN[id(page)] == []
+
+
+def _the_wheel_scrolls_until_the_map_is_clicked(page: Any) -> None:
+    """Over a map the wheel scrolls the page; a click gives the map the wheel (zoom, no
+    scroll); leaving the map gives it back."""
+    box = page.locator("#map-world")
+    box.scroll_into_view_if_needed()
+    page.evaluate("() => window.scrollBy(0, -100)")
+    where = box.bounding_box()
+    x, y = where["x"] + where["width"] / 2, where["y"] + where["height"] / 2
+    scrolled = lambda: page.evaluate("() => window.scrollY")  # noqa: E731
+    page.mouse.move(x, y)
+    before = scrolled()
+    page.mouse.wheel(0, 120)
+    page.wait_for_function("y => window.scrollY > y", arg=before)  # not taken by the map
+    where = box.bounding_box()
+    x, y = where["x"] + where["width"] / 2, where["y"] + where["height"] / 2
+    page.mouse.click(x, y)
+    assert "roaming" in (box.get_attribute("class") or "")
+    before = scrolled()
+    page.mouse.wheel(0, 120)
+    page.wait_for_timeout(300)
+    assert scrolled() == before  # the map zoomed instead
+    page.mouse.move(5, 5)  # out of the map: it lets go
+    assert "roaming" not in (box.get_attribute("class") or "")

@@ -77,7 +77,9 @@
       },
       series: [{
         name: data.words.units, type: "map", map: name,
-        roam: true, scaleLimit: { min: 1, max: 10 },  /* zoom in on small provinces */
+        /* zoom in on small provinces, but only once the map is clicked: until then the
+           wheel scrolls the page, as it does everywhere else */
+        roam: false, scaleLimit: { min: 1, max: 10 },
         top: 32, bottom: 8, left: 8, right: 8,
         itemStyle: { areaColor: "#f1f3f4", borderColor: "#9aa0a6", borderWidth: 0.5 },
         emphasis: { label: { show: false }, itemStyle: { areaColor: "#fbbc04" } },
@@ -85,6 +87,15 @@
         data: items
       }]
     });
+    var roaming = false;
+    function roam(on) {
+      if (on === roaming) { return; }
+      roaming = on;
+      chart.setOption({ series: [{ roam: on }] });
+      el.classList.toggle("roaming", on);
+    }
+    chart.getZr().on("click", function () { roam(true); });
+    el.addEventListener("mouseleave", function () { roam(false); });
     charts.push(chart);
   }
 
