@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.callers import request_signer
 from api.context import ctx
 from api.schemas import Alerts, AuthorizationAnswer, problems
+from api.schemas_more import Retailers
 
 router = APIRouter(tags=["signals"])
 
@@ -73,7 +74,11 @@ async def authorization(
 @router.get(
     "/v1/brands/{brand}/retailers",
     summary="The shops the brand authorizes as retailers today (JSON, or a page for a browser)",
-    responses=problems(404, 422, 429),
+    response_model=Retailers,
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **problems(404, 422, 429),
+    },
 )
 async def retailers(request: Request, brand: str, lang: str | None = None) -> Response:
     """``{brand, name, at, retailers: [{id, name, gtins, prefixes, until}]}``: the partners

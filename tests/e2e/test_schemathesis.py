@@ -593,3 +593,56 @@ def test_hostile_bodies_and_headers_are_refused_clearly(
         if failures and (method == "POST" or headers.get("Accept", "").startswith(HTML)):
             failures = _html_failures(content_type, response.content)
         assert not failures, f"{where}: {failures}"
+
+
+#: (operation, path parameters, query, component, member dropped from the document):
+#: a real answer each, and a document that no longer names one member of its shape
+_DRIFTS = [
+    ("GET /v1/entries/{index}", {"index": 0}, {}, "EntryView", "received"),
+    ("GET /v1/entries", {}, {"start": 0, "end": 20}, "EventHandoff", "to"),
+    ("GET /v1/entries", {}, {"start": 0, "end": 1}, "EventActorRegister", "log_key"),
+    ("GET /v1/units/{gtin}/{serial}", {"gtin": "09506000134352", "serial": "SN-0001"}, {},
+     "UnitInfo", "label"),
+    ("GET /v1/checkpoints", {}, {}, "CheckpointSizes", "next"),
+    ("GET /v1/log/incidents", {}, {}, "Incidents", "origin"),
+    ("GET /v1/proofs/map-update", {}, {"old": 1, "new": 2}, "MapUpdateProof", "compact"),
+]  # fmt: skip
+
+
+def _answer(
+    document: dict[str, Any], label: str, path: dict[str, Any], query: dict[str, Any]
+) -> tuple[schemathesis.Case, Any]:
+    """The served answer to ``label`` with these parameters, and a checker that holds it
+    to ``document`` (schemathesis' own response checks, as the fuzzing runs them)."""
+    schema = schemathesis.openapi.from_dict(document)
+    schema.config.update(base_url=document["servers"][0]["url"])
+    method, template = label.split(" ", 1)
+    operation = schema[template][method]
+    case = operation.Case(path_parameters=path, query=query)
+    return case, case.call(timeout=30)
+
+
+@pytest.mark.parametrize(("label", "path", "query", "component", "member"), _DRIFTS)
+def test_a_response_that_drifts_from_the_document_fails_the_check(
+    full_schema: dict[str, Any],
+    label: str,
+    path: dict[str, Any],
+    query: dict[str, Any],
+    component: str,
+    member: str,
+) -> None:
+    """The conformance check bites: a real answer passes against the served document,
+    and fails once the document's shape lacks one member the answer has (the shapes are
+    closed, so an unnamed member is drift: a server adding one fails the same way)."""
+    case, response = _answer(full_schema, label, path, query)
+    assert response.status_code == 200, response.content[:300]
+    case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    drifted = copy.deepcopy(full_schema)
+    shape = drifted["components"]["schemas"][component]
+    assert member in shape["properties"], f"{component} has no {member}"
+    del shape["properties"][member]
+    if member in shape.get("required", []):
+        shape["required"].remove(member)
+    case, response = _answer(drifted, label, path, query)
+    with pytest.raises(BaseException, match=r"(?i)schema|additional"):
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
