@@ -16,7 +16,7 @@ from tests.integration.world import config
 from tests.openapi_audit import main, undescribed
 
 #: the members still open, each a code-dependent map a reason or a signal carries
-#: (docs/API.md lists its members per code): named here so that no other can open up
+#: (docs/API.md, "The OpenAPI document"): named here so that no other can open up
 OPEN = {
     "#/components/schemas/Reason/properties/evidence",
     "#/components/schemas/UnitAlert/properties/evidence",
