@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -80,7 +82,11 @@ async def authorization(
         **problems(404, 422, 429),
     },
 )
-async def retailers(request: Request, brand: str, lang: str | None = None) -> Response:
+async def retailers(
+    request: Request,
+    brand: Annotated[str, Path(description="the brand's actor id", examples=["acme"])],
+    lang: str | None = None,
+) -> Response:
     """``{brand, name, at, retailers: [{id, name, gtins, prefixes, until}]}``: the partners
     the brand's signed authorizations make retailers now (docs/API.md); a browser gets
     the shopper's page of them (linked from every unit page), in its language."""

@@ -99,6 +99,16 @@ FORMS_SENT = tuple(
     for label in ("POST /v1/units/{gtin}/{serial}/claim", "POST /v1/reports")
     for form in ("application/x-www-form-urlencoded", "multipart/form-data")
 )
+#: operations whose JSON answer (200) each run must have checked against its schema
+ANSWERED = (
+    ("GET /v1/entries", "application/json"),
+    ("GET /v1/entries/{index}", "application/json"),
+    ("GET /v1/units/{gtin}/{serial}", "application/json"),
+    ("GET /v1/proofs/map-update", "application/json"),
+    ("GET /v1/log/incidents", "application/json"),
+    ("GET /v1/brands/{brand}/retailers", "application/json"),
+    ("GET /01/{gtin}/21/{serial}", "application/ld+json"),
+)
 #: the browser routes: the page and its forms, sent the headers a browser (or a hostile
 #: page or script) sends
 BROWSER_ROUTES = ("/01/", "/v1/units/{gtin}/{serial}/claim", "/v1/reports")
@@ -514,6 +524,9 @@ def test_every_response_is_as_documented(
     assert set(PAGES) <= pages, f"no HTML page from {sorted(set(PAGES) - pages)}"
     forms = {(label, request) for label, request, _, _ in sent}
     assert set(FORMS_SENT) <= forms, f"never posted: {sorted(set(FORMS_SENT) - forms)}"
+    # the JSON shapes were answered and checked, not only refusals
+    answered = {(label, media) for label, _, status, media in sent if status == 200}
+    assert set(ANSWERED) <= answered, f"no 200 from {sorted(set(ANSWERED) - answered)}"
 
 
 def test_undeclared_methods_get_405_problems(
@@ -606,6 +619,7 @@ _DRIFTS = [
     ("GET /v1/checkpoints", {}, {}, "CheckpointSizes", "next"),
     ("GET /v1/log/incidents", {}, {}, "Incidents", "origin"),
     ("GET /v1/proofs/map-update", {}, {"old": 1, "new": 2}, "MapUpdateProof", "compact"),
+    ("GET /v1/brands/{brand}/retailers", {"brand": "acme"}, {}, "Retailers", "at"),
 ]  # fmt: skip
 
 
