@@ -67,6 +67,7 @@ from starlette.routing import BaseRoute
 from api.app import LOG_SCOPED, app_from_env
 from ledger.vocab import ReportReason
 from tests.e2e.server import LiveServer, start
+from tests.openapi_copy import COPY, text
 
 PROBLEM = "application/problem+json"
 PROBLEM_TYPE = "urn:provenance-ledger:problem:"
@@ -660,3 +661,12 @@ def test_a_response_that_drifts_from_the_document_fails_the_check(
     case, response = _answer(drifted, label, path, query)
     with pytest.raises(BaseException, match=r"(?i)schema|additional"):
         case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+
+def test_the_committed_copy_is_the_served_document(server: LiveServer) -> None:
+    """docs/openapi.json is exactly what a configured server serves at /openapi.json
+    (after an API change: ``python -m tests.openapi_copy`` rewrites it)."""
+    served = httpx.get(f"{server.url}/openapi.json", timeout=30).json()
+    committed = json.loads(COPY.read_text(encoding="utf-8"))
+    assert committed == served, "docs/openapi.json is stale: run python -m tests.openapi_copy"
+    assert COPY.read_text(encoding="utf-8") == text(served)  # and spelled as the tool writes
