@@ -19,8 +19,9 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from pydantic.fields import FieldInfo
 
-from api import schemas_epcis, schemas_events
+from api import schemas_epcis, schemas_events, schemas_evidence
 from ledger import shapes
+from ledger.vocab import SignalCode
 
 B64 = r"^[A-Za-z0-9_-]*$"
 
@@ -41,9 +42,21 @@ class Problem(BaseModel):
 _CLOSED = ConfigDict(extra="forbid")
 #: marks a schema that `document_components` replaces by a ``$ref`` to the component it
 #: names (pydantic resolves every ``$ref`` it sees, and cannot see these components)
-_LINK = "x-component"
+_LINK = schemas_evidence.LINK
 #: a signed event as the log holds it: one of the kinds (api.schemas_events)
 _EVENT = Annotated[dict[str, Any], WithJsonSchema({_LINK: "Event"})]
+_SIGNALS = tuple(str(code) for code in SignalCode)
+
+
+def _evidence(name: str) -> Any:
+    """A code's evidence (api.schemas_evidence): the member is any code's, and the
+    model's rules (`_by_code`) pick its own code's."""
+    return Annotated[dict[str, Any], WithJsonSchema({_LINK: name})]
+
+
+def _by_code(codes: tuple[str, ...]) -> ConfigDict:
+    """A closed model whose ``evidence`` is the shape of its ``code``."""
+    return ConfigDict(extra="forbid", json_schema_extra={"allOf": schemas_evidence.rules(codes)})
 
 
 def _model(
@@ -143,9 +156,16 @@ CosignatureReceipt = _model(shapes.CosignatureReceiptShape, "CosignatureReceipt"
 Reason = _model(
     shapes.ReasonShape,
     "Reason",
+    config=_by_code(schemas_evidence.CODES),
+    types={"evidence": _evidence("AnyEvidence")},
     text=Field(default=None, description="title and text per language (en, zh-CN)"),
 )
-Signal = _model(shapes.SignalShape, "Signal")
+Signal = _model(
+    shapes.SignalShape,
+    "Signal",
+    config=_by_code(_SIGNALS),
+    types={"evidence": _evidence("SignalEvidence")},
+)
 ActorRef = _model(shapes.ActorRefShape, "ActorRef")
 ProductRef = _model(shapes.ProductRefShape, "ProductRef")
 UnitInfo = _model(shapes.UnitInfoShape, "UnitInfo")
@@ -175,7 +195,12 @@ ActorView = _model(shapes.ActorShape, "ActorView")
 UnitRef = _model(shapes.UnitRefShape, "UnitRef")
 ReportFiled = _model(shapes.ReportFiledShape, "ReportFiled")
 Report = _model(shapes.ReportShape, "Report")
-UnitAlert = _model(shapes.UnitAlertShape, "UnitAlert")
+UnitAlert = _model(
+    shapes.UnitAlertShape,
+    "UnitAlert",
+    config=_by_code(_SIGNALS),
+    types={"evidence": _evidence("SignalEvidence")},
+)
 ResponseSummary = _model(shapes.ResponseSummaryShape, "ResponseSummary")
 Alerts = _model(shapes.AlertsShape, "Alerts")
 Health = _model(shapes.HealthShape, "Health", status=Field(examples=["ok"]), size=Field(ge=0))
@@ -247,7 +272,13 @@ def document_components(app: FastAPI) -> None:
             schemas["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"
             )
-            extra = {**schemas_events.components(), **schemas_epcis.components()}
+            extra = {
+                **schemas_events.components(),
+                **schemas_epcis.components(),
+                **schemas_evidence.components(),
+                "AnyEvidence": schemas_evidence.any_evidence(schemas_evidence.CODES),
+                "SignalEvidence": schemas_evidence.any_evidence(_SIGNALS),
+            }
             schemas.update(copy.deepcopy(extra))
             _link(document)
         return document

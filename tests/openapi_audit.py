@@ -5,7 +5,7 @@ that docs/API.md makes ("the OpenAPI document describes every JSON response exac
 JSON body (``application/json``, ``application/problem+json``, ``application/ld+json``,
 any ``+json``) has no schema, an empty one (``{}``), or an object schema that says
 nothing about its members (no ``properties``, no ``additionalProperties`` schema, no
-``oneOf``/``anyOf``/``allOf``): at the top or anywhere inside it, following ``$ref``.
+``oneOf``/``anyOf``/``allOf``, no ``if``/``then``): at the top or anywhere inside it, following ``$ref``.
 A response with no body at all is fine only for 304. HTML pages, pictures and text
 (checkpoints, proofs, metrics) are described by their media type alone: that is what
 they are.
@@ -26,7 +26,7 @@ import httpx
 #: statuses that have no body by definition
 NO_BODY = frozenset({"204", "304"})
 #: the keywords that say what an object holds (beside ``properties``)
-_DESCRIBING = ("oneOf", "anyOf", "allOf", "$ref", "const", "enum")
+_DESCRIBING = ("oneOf", "anyOf", "allOf", "$ref", "const", "enum", "if")
 Finding = tuple[str, str, str, str, str]
 
 
@@ -78,6 +78,9 @@ def _loose(document: dict[str, Any], schema: Any, at: str, seen: set[str]) -> It
     for key in ("oneOf", "anyOf", "allOf"):
         for i, sub in enumerate(schema.get(key, [])):
             yield from _loose(document, sub, f"{at}/{key}/{i}", seen)
+    for key in ("then", "else"):  # a condition's consequences (the ``if`` only selects)
+        if key in schema:
+            yield from _loose(document, schema[key], f"{at}/{key}", seen)
     if "items" in schema:
         yield from _loose(document, schema["items"], f"{at}/items", seen)
     for name, sub in schema.get("properties", {}).items():
