@@ -26,16 +26,41 @@ from ledger.vocab import SignalCode
 B64 = r"^[A-Za-z0-9_-]*$"
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details. Open: a refusal may add members of its own (a
-    cosignature's 409 its ``size``, an EPCIS capture's 422 its ``events``)."""
+_CODE = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+_TYPE = r"^urn:provenance-ledger:problem:[a-z0-9]+(-[a-z0-9]+)*$"
 
-    type: str = Field(examples=["urn:provenance-ledger:problem:head-conflict"])
-    title: str
-    status: int
+
+class EpcisRefusal(BaseModel):
+    """Why one event of an EPCIS capture (``event``: its place in the document; ``epc``:
+    the EPC to blame, if one is) was refused: a problem of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    event: int = Field(ge=0)
+    epc: int | None = Field(default=None, ge=0)
+    eventID: str | None = None  # noqa: N815 - the EPCIS member's own name
+    type: str = Field(pattern=_TYPE)
+    code: str = Field(pattern=_CODE)
+    status: int = Field(ge=400, le=599)
     detail: str
-    code: str = Field(examples=["head-conflict"])
+    field: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the members some refusals add: a witness's stale
+    ``size`` (409), a wrong claim code's ``attempts_left`` and ``wait_after``, an EPCIS
+    capture's refused ``events``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(pattern=_TYPE, examples=["urn:provenance-ledger:problem:head-conflict"])
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(pattern=_CODE, examples=["head-conflict"])
     field: str | None = Field(default=None, examples=["events[0].prev"])
+    size: int | None = Field(default=None, ge=0)
+    attempts_left: int | None = Field(default=None, ge=0)
+    wait_after: int | None = Field(default=None, ge=0)
+    events: list[EpcisRefusal] | None = None
 
 
 #: closed: a member the shape does not name is drift, and schemathesis reports it
@@ -269,9 +294,9 @@ def document_components(app: FastAPI) -> None:
         document = generate()
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         if "Problem" not in schemas:
-            schemas["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))  # the nested models: components too
+            schemas["Problem"] = problem
             extra = {
                 **schemas_events.components(),
                 **schemas_epcis.components(),

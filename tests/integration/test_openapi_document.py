@@ -3,13 +3,17 @@ no empty schema, no object of anything, at the top of a body or inside it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from api.app import create_app
+from api.problems import problem
+from ledger.errors import LedgerError
 from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
 from tests.integration.world import config
@@ -97,3 +101,27 @@ def test_the_audit_runs_as_a_tool(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main([str(good)]) == 0
     assert main([str(bad)]) == 1
     assert capsys.readouterr().out == "GET /x 200 - no content\n"
+
+
+def test_problems_with_their_own_members_are_described(document: dict[str, Any]) -> None:
+    """The refusals that add members (a witness's stale size, a wrong claim code's
+    attempts, an EPCIS capture's refused events) are valid problems as the server
+    builds them; a member no refusal adds is not."""
+    from ledger.epcis.errors import CaptureRefusedError, Refusal, UnmappedError
+    from ledger.errors import StaleCheckpointError
+    from ledger.rules.errors import BadClaimCodeError
+
+    schema = {"components": document["components"], "$ref": "#/components/schemas/Problem"}
+    check = jsonschema_rs.validator_for(schema)
+    errors: list[LedgerError] = [
+        StaleCheckpointError("stale", size=7),
+        BadClaimCodeError("wrong", attempts_left=2, wait_after=60),
+        CaptureRefusedError([Refusal(0, 1, UnmappedError("unmapped", field="bizStep"), "ni:x")], 2),
+    ]
+    for error in errors:
+        extra = error.problem_fields  # type: ignore[attr-defined]
+        body = json.loads(
+            problem(error.status, error.code, error.message, error.field, **extra).body
+        )
+        assert check.is_valid(body), body
+        assert not check.is_valid({**body, "unknown": 1})
