@@ -7,7 +7,7 @@ each in prose). OpenAPI only: the routes build the dicts, these describe them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,3 +113,82 @@ class StoredImage(BaseModel):
     height: int = Field(ge=1)
     bytes: int = Field(ge=1)
     data: str = Field(pattern=B64)
+
+
+# --- request bodies (the ones not built from models: read by the routes themselves) --
+
+_REF = "#/components/schemas/"
+
+
+def _json_body(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    """An ``openapi_extra`` that documents a required JSON request body."""
+    content: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"requestBody": {"required": True, "content": {"application/json": content}}}
+
+
+#: ``POST /v1/partners/custody``: up to 1,000 units (members beyond these are ignored)
+CUSTODY_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["units"],
+        "properties": {
+            "units": {
+                "type": "array",
+                "maxItems": 1000,
+                "items": {
+                    "type": "object",
+                    "required": ["gtin", "serial"],
+                    "properties": {"gtin": {"type": "string"}, "serial": {"type": "string"}},
+                },
+            }
+        },
+    },
+    {"units": [{"gtin": "09506000134352", "serial": "SN-0001"}]},
+)
+#: ``POST /v1/reports/{id}/resolve`` (a signed request): the action, a note, and for
+#: ``flag`` the signed ``flag`` event to append
+RESOLVE_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["action"],
+        "properties": {
+            "action": {"type": "string", "enum": ["ack", "close", "flag"]},
+            "note": {"type": "string"},
+            "flag": {
+                "anyOf": [
+                    {
+                        "allOf": [
+                            {"$ref": _REF + "SignedEvent"},
+                            {"properties": {"event": {"$ref": _REF + "EventFlag"}}},
+                        ]
+                    },
+                    {"type": "null"},
+                ]
+            },
+        },
+    },
+    {"action": "ack", "note": "we are looking into it"},
+)
+#: ``POST /v1/units/{gtin}/{serial}/consume`` from a JSON client: the owner's token
+CONSUME_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["owner_token"],
+        "properties": {
+            "owner_token": {"type": "string", "description": "the owner token of the claim"}
+        },
+    },
+    {"owner_token": "AAAAAAAAAAAAAAAAAAAAAA"},
+)
+#: ``POST /v1/products/{gtin}/image`` (a signed request): the picture's own bytes
+IMAGE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("image/jpeg", "image/png", "image/webp")
+        },
+    }
+}

@@ -24,7 +24,7 @@ from api.callers import request_signer
 from api.context import ctx
 from api.readbody import read_body
 from api.schemas import problems
-from api.schemas_more import StoredImage
+from api.schemas_more import IMAGE_BODY, StoredImage
 from ledger import codec
 from ledger.reqsig import ForbiddenError
 from ledger.service.catalog import MAX_UPLOAD, images_of
@@ -87,6 +87,7 @@ async def image_by_hash(request: Request, gtin: str, image_hash: str) -> Respons
     summary="Upload a product picture (signed by the brand): stored re-encoded, by hash",
     response_model=StoredImage,
     responses=problems(400, 401, 403, 404, 413, 422, 429),
+    openapi_extra=IMAGE_BODY,
 )
 async def upload(request: Request, gtin: str) -> Response:
     """Re-encode and store the body (JPEG, PNG or WebP) as a picture of the signing
