@@ -50,7 +50,7 @@ from api.routers import (
     resolver,
     units,
 )
-from api.schemas import document_problems
+from api.schemas import document_components
 from ledger.service.console import ConsoleService
 from ledger.service.console_monitor import ConsoleMonitor
 from ledger.service.deployment import Deployment
@@ -180,7 +180,7 @@ def create_app(
     app.state.console_monitor = ConsoleMonitor(served)  # the settings page's findings
     app.state.operator = OperatorService(app.state.console, served)  # the operator's pages
     problems.install(app)
-    document_problems(app)
+    document_components(app)
     # The last added is the outermost: the headers go on every answer, the metrics count
     # the refusals of the size limits too, and those limits stand before every route.
     app.add_middleware(RequestLimits, limits=route_limits(settings))

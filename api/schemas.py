@@ -10,46 +10,103 @@ Binary values are unpadded base64url strings (docs/FORMAT.md).
 
 from __future__ import annotations
 
+import copy
 import inspect
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from pydantic.fields import FieldInfo
 
+from api import schemas_epcis, schemas_events, schemas_evidence
 from ledger import shapes
+from ledger.vocab import SignalCode
 
 B64 = r"^[A-Za-z0-9_-]*$"
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
+_CODE = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+_TYPE = r"^urn:provenance-ledger:problem:[a-z0-9]+(-[a-z0-9]+)*$"
 
-    type: str = Field(examples=["urn:provenance-ledger:problem:head-conflict"])
-    title: str
-    status: int
+
+class EpcisRefusal(BaseModel):
+    """Why one event of an EPCIS capture (``event``: its place in the document; ``epc``:
+    the EPC to blame, if one is) was refused: a problem of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    event: int = Field(ge=0)
+    epc: int | None = Field(default=None, ge=0)
+    eventID: str | None = None  # noqa: N815 - the EPCIS member's own name
+    type: str = Field(pattern=_TYPE)
+    code: str = Field(pattern=_CODE)
+    status: int = Field(ge=400, le=599)
     detail: str
-    code: str = Field(examples=["head-conflict"])
+    field: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the members some refusals add: a witness's stale
+    ``size`` (409), a wrong claim code's ``attempts_left`` and ``wait_after``, an EPCIS
+    capture's refused ``events``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(pattern=_TYPE, examples=["urn:provenance-ledger:problem:head-conflict"])
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(pattern=_CODE, examples=["head-conflict"])
     field: str | None = Field(default=None, examples=["events[0].prev"])
+    size: int | None = Field(default=None, ge=0)
+    attempts_left: int | None = Field(default=None, ge=0)
+    wait_after: int | None = Field(default=None, ge=0)
+    events: list[EpcisRefusal] | None = None
+
+
+#: closed: a member the shape does not name is drift, and schemathesis reports it
+_CLOSED = ConfigDict(extra="forbid")
+#: marks a schema that `document_components` replaces by a ``$ref`` to the component it
+#: names (pydantic resolves every ``$ref`` it sees, and cannot see these components)
+_LINK = schemas_evidence.LINK
+#: a signed event as the log holds it: one of the kinds (api.schemas_events)
+_EVENT = Annotated[dict[str, Any], WithJsonSchema({_LINK: "Event"})]
+_SIGNALS = tuple(str(code) for code in SignalCode)
+
+
+def _evidence(name: str) -> Any:
+    """A code's evidence (api.schemas_evidence): the member is any code's, and the
+    model's rules (`_by_code`) pick its own code's."""
+    return Annotated[dict[str, Any], WithJsonSchema({_LINK: name})]
+
+
+def _by_code(codes: tuple[str, ...]) -> ConfigDict:
+    """A closed model whose ``evidence`` is the shape of its ``code``."""
+    return ConfigDict(extra="forbid", json_schema_extra={"allOf": schemas_evidence.rules(codes)})
 
 
 def _model(
-    shape: type, name: str, *, config: ConfigDict | None = None, **fields: Any
+    shape: type,
+    name: str,
+    *,
+    config: ConfigDict = _CLOSED,
+    types: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> type[BaseModel]:
     """The pydantic model (OpenAPI component ``name``) of a `ledger.shapes` typed dict.
 
     The fields, their types and which are required come from ``shape``; ``fields`` only
-    documents some of them (a `Field` with bounds, a pattern, examples). A shape nested
-    in ``shape`` must have its model already (it becomes a ``$ref`` to that component).
-    A key the shape does not require is optional with default None unless ``fields``
-    says otherwise.
+    documents some of them (a `Field` with bounds, a pattern, examples), ``types``
+    replaces the type of some (a plain dict that has a schema of its own). A shape
+    nested in ``shape`` must have its model already (it becomes a ``$ref`` to that
+    component). A key the shape does not require is optional with default None unless
+    ``fields`` says otherwise. The model is closed (``additionalProperties: false``)
+    unless ``config`` says otherwise.
 
     Raises:
-        TypeError: ``fields`` names a field the shape does not have.
+        TypeError: ``fields`` or ``types`` names a field the shape does not have.
     """
-    hints = get_type_hints(shape)
-    unknown = set(fields) - set(hints)
+    hints = {**get_type_hints(shape), **(types or {})}
+    unknown = (set(fields) | set(types or {})) - set(get_type_hints(shape))
     if unknown:
         raise TypeError(f"{shape.__name__} has no field {', '.join(sorted(unknown))}")
     required: frozenset[str] = getattr(shape, "__required_keys__", frozenset())
@@ -104,7 +161,7 @@ ClaimReceipt = _model(shapes.ClaimShape, "ClaimReceipt", index=_index())
 EntryView = _model(
     shapes.EntryShape,
     "EntryView",
-    config=ConfigDict(extra="allow"),
+    types={"event": _EVENT},
     index=_index(),
     leaf=_b64(),
     leaf_hash=_b64(),
@@ -124,16 +181,23 @@ CosignatureReceipt = _model(shapes.CosignatureReceiptShape, "CosignatureReceipt"
 Reason = _model(
     shapes.ReasonShape,
     "Reason",
+    config=_by_code(schemas_evidence.CODES),
+    types={"evidence": _evidence("AnyEvidence")},
     text=Field(default=None, description="title and text per language (en, zh-CN)"),
 )
-Signal = _model(shapes.SignalShape, "Signal")
+Signal = _model(
+    shapes.SignalShape,
+    "Signal",
+    config=_by_code(_SIGNALS),
+    types={"evidence": _evidence("SignalEvidence")},
+)
 ActorRef = _model(shapes.ActorRefShape, "ActorRef")
 ProductRef = _model(shapes.ProductRefShape, "ProductRef")
-UnitInfo = _model(shapes.UnitInfoShape, "UnitInfo", config=ConfigDict(extra="allow"))
+UnitInfo = _model(shapes.UnitInfoShape, "UnitInfo")
 UnitEntry = _model(
     shapes.UnitEntryShape,
     "UnitEntry",
-    config=ConfigDict(extra="allow"),
+    types={"event": _EVENT},
     index=_index(),
     leaf=_b64(),
     leaf_hash=_b64(),
@@ -156,7 +220,12 @@ ActorView = _model(shapes.ActorShape, "ActorView")
 UnitRef = _model(shapes.UnitRefShape, "UnitRef")
 ReportFiled = _model(shapes.ReportFiledShape, "ReportFiled")
 Report = _model(shapes.ReportShape, "Report")
-UnitAlert = _model(shapes.UnitAlertShape, "UnitAlert")
+UnitAlert = _model(
+    shapes.UnitAlertShape,
+    "UnitAlert",
+    config=_by_code(_SIGNALS),
+    types={"evidence": _evidence("SignalEvidence")},
+)
 ResponseSummary = _model(shapes.ResponseSummaryShape, "ResponseSummary")
 Alerts = _model(shapes.AlertsShape, "Alerts")
 Health = _model(shapes.HealthShape, "Health", status=Field(examples=["ok"]), size=Field(ge=0))
@@ -167,7 +236,7 @@ HeldList = _model(shapes.HeldListShape, "HeldList")
 ActorItem = _model(shapes.ActorItemShape, "ActorItem")
 ActorList = _model(shapes.ActorListShape, "ActorList")
 Grant = _model(shapes.GrantShape, "Grant", granted_index=_index())
-Evidence = _model(shapes.EvidenceShape, "Evidence", index=_index())
+Evidence = _model(shapes.EvidenceShape, "Evidence", types={"event": _EVENT}, index=_index())
 AuthorizationAnswer = _model(shapes.AuthorizationAnswerShape, "AuthorizationAnswer")
 
 
@@ -212,11 +281,12 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def document_problems(app: FastAPI) -> None:
-    """Make ``app.openapi()`` define the `Problem` schema that `problems` refers to.
-
-    The problem responses name their media type themselves, so FastAPI never sees the
-    model; it is added to the generated document's components here, once.
+def document_components(app: FastAPI) -> None:
+    """Make ``app.openapi()`` define the schemas that responses and bodies refer to by
+    ``$ref`` but FastAPI never sees as models: `Problem` (the problem responses name
+    their media type themselves), the event kinds and the signed write body
+    (api.schemas_events), the EPCIS document (api.schemas_epcis). Added once, copied,
+    so no caller can change them.
     """
     generate = app.openapi
 
@@ -224,9 +294,31 @@ def document_problems(app: FastAPI) -> None:
         document = generate()
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         if "Problem" not in schemas:
-            schemas["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))  # the nested models: components too
+            schemas["Problem"] = problem
+            extra = {
+                **schemas_events.components(),
+                **schemas_epcis.components(),
+                **schemas_evidence.components(),
+                "AnyEvidence": schemas_evidence.any_evidence(schemas_evidence.CODES),
+                "SignalEvidence": schemas_evidence.any_evidence(_SIGNALS),
+            }
+            schemas.update(copy.deepcopy(extra))
+            _link(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _link(node: Any) -> None:
+    """Replace, in place, every ``{_LINK: name}`` schema under ``node`` by a ``$ref`` to
+    the component ``name``."""
+    items = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in items:
+        if isinstance(child, dict) and _LINK in child:
+            name = child.pop(_LINK)
+            child.clear()
+            child["$ref"] = schemas_events.REF + name
+        else:
+            _link(child)

@@ -9,13 +9,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.callers import request_signer
 from api.context import ctx
 from api.schemas import Alerts, AuthorizationAnswer, problems
+from api.schemas_more import Retailers
 
 router = APIRouter(tags=["signals"])
 
@@ -73,9 +76,17 @@ async def authorization(
 @router.get(
     "/v1/brands/{brand}/retailers",
     summary="The shops the brand authorizes as retailers today (JSON, or a page for a browser)",
-    responses=problems(404, 422, 429),
+    response_model=Retailers,
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **problems(404, 422, 429),
+    },
 )
-async def retailers(request: Request, brand: str, lang: str | None = None) -> Response:
+async def retailers(
+    request: Request,
+    brand: Annotated[str, Path(description="the brand's actor id", examples=["acme"])],
+    lang: str | None = None,
+) -> Response:
     """``{brand, name, at, retailers: [{id, name, gtins, prefixes, until}]}``: the partners
     the brand's signed authorizations make retailers now (docs/API.md); a browser gets
     the shopper's page of them (linked from every unit page), in its language."""

@@ -13,33 +13,17 @@ from api.jsonbody import json_body
 from api.quota import write_quota
 from api.readlimits import READ_LIMIT
 from api.schemas import MAX_INT64, NOT_MODIFIED, Entries, Receipt, problems
+from api.schemas_events import REF
 from api.views import IMMUTABLE, REVALIDATE, cached_json
 from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import NotFoundError, ValidationError
-from ledger.events import KINDS
 from ledger.service.ledger import BatchReceipt
 
 router = APIRouter(tags=["entries"])
 
-_SIGNED_EVENT: dict[str, Any] = {
-    "type": "object",
-    "required": ["event", "key", "sig"],
-    "additionalProperties": False,
-    "properties": {
-        "event": {
-            "type": "object",
-            "required": ["kind", "actor", "time"],
-            "properties": {
-                "kind": {"type": "string", "enum": list(KINDS), "examples": ["handoff"]},
-                "actor": {"type": "string", "examples": ["acme"]},
-                "time": {"type": "string", "examples": ["2026-11-28T12:00:00Z"]},
-            },
-        },
-        "key": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$"},
-        "sig": {"type": "string", "pattern": "^[A-Za-z0-9_-]{86}$"},
-    },
-}
+#: the signed event, its ``event`` one of the kinds, each closed (api.schemas_events)
+_SIGNED_EVENT: dict[str, Any] = {"$ref": REF + "SignedEvent"}
 _EXAMPLE = {
     "event": {
         "kind": "handoff",
@@ -51,6 +35,7 @@ _EXAMPLE = {
     },
     "key": "ajgD1fBZkCocba-8m6Rykg",
     "sig": "A" * 86,
+    "v": 2,
 }
 _WRITE_ERRORS = problems(400, 403, 409, 413, 415, 422, 429, 503)
 _READ_RESPONSES = {**NOT_MODIFIED, **problems(404, 422, 429, 503)}

@@ -21,6 +21,7 @@ from api.schemas import (
     CosignatureReceipt,
     problems,
 )
+from api.schemas_more import Incidents
 from api.views import REVALIDATE
 from ledger.codec import b64_encode
 from ledger.events import format_time
@@ -85,6 +86,7 @@ def get_checkpoint_sizes(
     "/v1/log/incidents",
     summary="The log's signed incident notes: the times it served a shorter log",
     dependencies=[READ_LIMIT],
+    response_model=Incidents,
     responses=problems(429, 503),
 )
 def get_incidents(request: Request) -> JSONResponse:

@@ -25,6 +25,7 @@ from api.callers import request_signer
 from api.context import ctx
 from api.jsonbody import json_body
 from api.schemas import ActorList, CustodyList, HeldList, problems
+from api.schemas_more import CUSTODY_BODY
 from ledger import codec, gs1
 from ledger.errors import ValidationError
 from ledger.reqsig import ForbiddenError
@@ -59,6 +60,7 @@ async def actors(request: Request, role: Role | None = _ROLE) -> JSONResponse:
     summary="Where up to 1,000 units stand: head, latest index, custodian, pending",
     response_model=CustodyList,
     responses=problems(400, 413, 415, 422, 429),
+    openapi_extra=CUSTODY_BODY,
 )
 async def custody(request: Request) -> JSONResponse:
     """Body ``{"units": [{"gtin", "serial"}]}``; answer ``{"units": [...]}`` for those in

@@ -24,6 +24,7 @@ from api.callers import request_signer
 from api.context import ctx
 from api.readbody import read_body
 from api.schemas import problems
+from api.schemas_more import IMAGE_BODY, StoredImage
 from ledger import codec
 from ledger.reqsig import ForbiddenError
 from ledger.service.catalog import MAX_UPLOAD, images_of
@@ -49,6 +50,7 @@ def _answer(data: bytes, media: str, image_hash: str, cache: str) -> Response:
 @router.get(
     "/v1/products/{gtin}/image",
     summary="The product's picture, if it is the one its brand signed",
+    response_class=Response,  # the picture's own media type, never JSON
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **problems(404, 422, 429)},
 )
 async def image(request: Request, gtin: str) -> Response:
@@ -66,6 +68,7 @@ async def image(request: Request, gtin: str) -> Response:
 @router.get(
     "/v1/products/{gtin}/image/{image_hash}",
     summary="The product's picture with exactly this SHA-256, while its brand signs it",
+    response_class=Response,
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **problems(404, 422, 429)},
 )
 async def image_by_hash(request: Request, gtin: str, image_hash: str) -> Response:
@@ -82,7 +85,9 @@ async def image_by_hash(request: Request, gtin: str, image_hash: str) -> Respons
 @router.post(
     "/v1/products/{gtin}/image",
     summary="Upload a product picture (signed by the brand): stored re-encoded, by hash",
+    response_model=StoredImage,
     responses=problems(400, 401, 403, 404, 413, 422, 429),
+    openapi_extra=IMAGE_BODY,
 )
 async def upload(request: Request, gtin: str) -> Response:
     """Re-encode and store the body (JPEG, PNG or WebP) as a picture of the signing

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from api.context import ctx
 from api.readlimits import READ_LIMIT
 from api.schemas import MAX_INT64, NOT_MODIFIED, ConsistencyProof, InclusionProof, problems
+from api.schemas_more import MapUpdateProof
 from api.views import IMMUTABLE, cached_json
 from ledger import codec
 
@@ -65,6 +66,7 @@ def consistency(
     "/v1/proofs/map-update",
     summary="Map update proof between two checkpoints",
     dependencies=[READ_LIMIT],
+    response_model=MapUpdateProof,
     responses=_PROOF_RESPONSES,
 )
 def map_update(

@@ -27,6 +27,7 @@ from api.jsonbody import json_body, require_json
 from api.problems import PayloadTooLargeError
 from api.quota import write_quota
 from api.schemas import Report, ReportFiled, problems
+from api.schemas_more import RESOLVE_BODY
 from ledger import codec, entry, gs1
 from ledger.errors import LedgerError, ValidationError
 from ledger.service.ledger import Ledger
@@ -172,6 +173,7 @@ async def _ledger_of_report(context: Context, report_id: int) -> Ledger:
     summary="Answer a report: ack, close, or flag the unit with a signed flag (signed)",
     response_model=Report,
     responses=problems(400, 401, 403, 404, 409, 413, 415, 422, 429),
+    openapi_extra=RESOLVE_BODY,
 )
 async def resolve(request: Request, report_id: _Id) -> Response:
     """``{"action": "ack"|"close"|"flag", "note"?: text, "flag"?: signed flag event}``."""

@@ -64,7 +64,7 @@ _RESOLVER_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {
             "text/html": {"schema": {"type": "string"}},
-            "application/ld+json": {"schema": {"type": "object"}},
+            "application/ld+json": {"schema": {"$ref": "#/components/schemas/EpcisDocument"}},
         },
         "description": "the unit view (JSON), the consumer page (HTML), or EPCIS (JSON-LD)",
     },

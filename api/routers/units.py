@@ -34,6 +34,7 @@ from api.forms import read_form
 from api.jsonbody import json_body, require_json
 from api.params import Gtin, Serial, Signature
 from api.schemas import NOT_MODIFIED, ClaimReceipt, UnitView, problems
+from api.schemas_more import CONSUME_BODY, ConsumeReceipt
 from api.views import cached_json
 from ledger import codec, gs1
 from ledger.errors import LedgerError, ValidationError
@@ -195,7 +196,12 @@ async def claim(request: Request, gtin: str, serial: str) -> Response:
     tags=["signals"],
     summary="The owner marks its claimed unit used up",
     status_code=201,
-    responses=problems(400, 403, 404, 409, 413, 415, 422, 429),
+    response_model=ConsumeReceipt,
+    responses={
+        201: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **problems(400, 403, 404, 409, 413, 415, 422, 429),
+    },
+    openapi_extra=CONSUME_BODY,
 )
 async def consume(request: Request, gtin: str, serial: str) -> Response:
     """Append a ``consume`` entry revealing the owner's token (docs/API.md): the page's

@@ -67,6 +67,7 @@ from starlette.routing import BaseRoute
 from api.app import LOG_SCOPED, app_from_env
 from ledger.vocab import ReportReason
 from tests.e2e.server import LiveServer, start
+from tests.openapi_copy import COPY, text
 
 PROBLEM = "application/problem+json"
 PROBLEM_TYPE = "urn:provenance-ledger:problem:"
@@ -98,6 +99,16 @@ FORMS_SENT = tuple(
     (label, form)
     for label in ("POST /v1/units/{gtin}/{serial}/claim", "POST /v1/reports")
     for form in ("application/x-www-form-urlencoded", "multipart/form-data")
+)
+#: operations whose JSON answer (200) each run must have checked against its schema
+ANSWERED = (
+    ("GET /v1/entries", "application/json"),
+    ("GET /v1/entries/{index}", "application/json"),
+    ("GET /v1/units/{gtin}/{serial}", "application/json"),
+    ("GET /v1/proofs/map-update", "application/json"),
+    ("GET /v1/log/incidents", "application/json"),
+    ("GET /v1/brands/{brand}/retailers", "application/json"),
+    ("GET /01/{gtin}/21/{serial}", "application/ld+json"),
 )
 #: the browser routes: the page and its forms, sent the headers a browser (or a hostile
 #: page or script) sends
@@ -514,6 +525,9 @@ def test_every_response_is_as_documented(
     assert set(PAGES) <= pages, f"no HTML page from {sorted(set(PAGES) - pages)}"
     forms = {(label, request) for label, request, _, _ in sent}
     assert set(FORMS_SENT) <= forms, f"never posted: {sorted(set(FORMS_SENT) - forms)}"
+    # the JSON shapes were answered and checked, not only refusals
+    answered = {(label, media) for label, _, status, media in sent if status == 200}
+    assert set(ANSWERED) <= answered, f"no 200 from {sorted(set(ANSWERED) - answered)}"
 
 
 def test_undeclared_methods_get_405_problems(
@@ -593,3 +607,66 @@ def test_hostile_bodies_and_headers_are_refused_clearly(
         if failures and (method == "POST" or headers.get("Accept", "").startswith(HTML)):
             failures = _html_failures(content_type, response.content)
         assert not failures, f"{where}: {failures}"
+
+
+#: (operation, path parameters, query, component, member dropped from the document):
+#: a real answer each, and a document that no longer names one member of its shape
+_DRIFTS = [
+    ("GET /v1/entries/{index}", {"index": 0}, {}, "EntryView", "received"),
+    ("GET /v1/entries", {}, {"start": 0, "end": 20}, "EventHandoff", "to"),
+    ("GET /v1/entries", {}, {"start": 0, "end": 1}, "EventActorRegister", "log_key"),
+    ("GET /v1/units/{gtin}/{serial}", {"gtin": "09506000134352", "serial": "SN-0001"}, {},
+     "UnitInfo", "label"),
+    ("GET /v1/checkpoints", {}, {}, "CheckpointSizes", "next"),
+    ("GET /v1/log/incidents", {}, {}, "Incidents", "origin"),
+    ("GET /v1/proofs/map-update", {}, {"old": 1, "new": 2}, "MapUpdateProof", "compact"),
+    ("GET /v1/brands/{brand}/retailers", {"brand": "acme"}, {}, "Retailers", "at"),
+]  # fmt: skip
+
+
+def _answer(
+    document: dict[str, Any], label: str, path: dict[str, Any], query: dict[str, Any]
+) -> tuple[schemathesis.Case, Any]:
+    """The served answer to ``label`` with these parameters, and a checker that holds it
+    to ``document`` (schemathesis' own response checks, as the fuzzing runs them)."""
+    schema = schemathesis.openapi.from_dict(document)
+    schema.config.update(base_url=document["servers"][0]["url"])
+    method, template = label.split(" ", 1)
+    operation = schema[template][method]
+    case = operation.Case(path_parameters=path, query=query)
+    return case, case.call(timeout=30)
+
+
+@pytest.mark.parametrize(("label", "path", "query", "component", "member"), _DRIFTS)
+def test_a_response_that_drifts_from_the_document_fails_the_check(
+    full_schema: dict[str, Any],
+    label: str,
+    path: dict[str, Any],
+    query: dict[str, Any],
+    component: str,
+    member: str,
+) -> None:
+    """The conformance check bites: a real answer passes against the served document,
+    and fails once the document's shape lacks one member the answer has (the shapes are
+    closed, so an unnamed member is drift: a server adding one fails the same way)."""
+    case, response = _answer(full_schema, label, path, query)
+    assert response.status_code == 200, response.content[:300]
+    case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    drifted = copy.deepcopy(full_schema)
+    shape = drifted["components"]["schemas"][component]
+    assert member in shape["properties"], f"{component} has no {member}"
+    del shape["properties"][member]
+    if member in shape.get("required", []):
+        shape["required"].remove(member)
+    case, response = _answer(drifted, label, path, query)
+    with pytest.raises(BaseException, match=r"(?i)schema|additional"):
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+
+def test_the_committed_copy_is_the_served_document(server: LiveServer) -> None:
+    """docs/openapi.json is exactly what a configured server serves at /openapi.json
+    (after an API change: ``python -m tests.openapi_copy`` rewrites it)."""
+    served = httpx.get(f"{server.url}/openapi.json", timeout=30).json()
+    committed = json.loads(COPY.read_text(encoding="utf-8"))
+    assert committed == served, "docs/openapi.json is stale: run python -m tests.openapi_copy"
+    assert COPY.read_text(encoding="utf-8") == text(served)  # and spelled as the tool writes
