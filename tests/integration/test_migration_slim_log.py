@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from ledger.service.audit import audit_log
@@ -16,6 +18,7 @@ from ledger.store.database import _alembic_config, migrate
 from ledger.store.queries import find_event_hashes
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld
+from tests.profiles import examples
 
 #: these tests migrate every log in the database: a database of their own (conftest)
 OWN_DATABASE = True
@@ -122,3 +125,42 @@ def test_a_hash_sharing_a_stored_prefix_is_told_apart(world: LedgerWorld) -> Non
         conn.rollback()
     assert ledger.store.find_event_hashes(ledger.log, [twin]) == {}
     assert audit_log(ledger.store, ledger.log, ledger.verifier_key).ok
+
+
+def test_the_lookup_finds_exactly_the_stored_hashes_asked_for(world: LedgerWorld) -> None:
+    """Property: whatever hashes are stored and asked, sharing prefixes or not, the
+    lookup answers exactly the asked ones that are stored, each with its own row."""
+    ledger = world.ledger
+    base = ledger.head().size + 1000  # rows written past the head, rolled back each time
+    prefixes = st.sampled_from([bytes(8), b"\xff" * 8, b"prefix-1"])
+    hashes = st.builds(bytes.__add__, prefixes, st.binary(min_size=24, max_size=24))
+
+    @settings(
+        max_examples=examples(60),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(st.lists(hashes, max_size=12, unique=True), st.lists(hashes, max_size=12))
+    def run(stored: list[bytes], asked: list[bytes]) -> None:
+        with ledger.store.engines.writer.connect() as conn:
+            for offset, event_hash in enumerate(stored):
+                conn.execute(
+                    text(
+                        "INSERT INTO entries (log, idx, leaf, chain, event_hash, kind, gtin, "
+                        "serial, signer) VALUES (:log, :idx, :leaf, :chain, :hash, 'flag', "
+                        "NULL, NULL, 'acme')"
+                    ),
+                    {
+                        "log": ledger.log,
+                        "idx": base + offset,
+                        "leaf": b"{}",
+                        "chain": bytes(32),
+                        "hash": event_hash,
+                    },
+                )
+            found = find_event_hashes(conn, ledger.log, asked)
+            conn.rollback()
+        expected = {h: base + stored.index(h) for h in asked if h in stored}
+        assert {h: i for h, (i, _) in found.items()} == expected
+
+    run()
