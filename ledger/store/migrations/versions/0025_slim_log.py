@@ -14,9 +14,10 @@ Issue 20: bytes per entry of the log and its indexes. Two changes, none to a row
   index still ends with the primary key (``log, idx``), so nothing changes there.
 
 The units' row versions after plain ``VACUUM`` (every handoff and receive updates its
-unit's row, on full pages each update moves to another one) were measured with fill
-factors 100 to 40 and left as they are: 60 % full pages saved 30 bytes an entry after
-``VACUUM`` and cost 40 after ``VACUUM FULL`` (docs/PERFORMANCE.md "Storage, session 19").
+unit's row; on full pages each update moves to another one) were measured with fill
+factors 100 to 40 and left as they are: 60 % full pages saved 22 bytes an entry after
+``VACUUM`` and cost 24 after ``VACUUM FULL``, 50 % saved 44 and cost 39
+(docs/PERFORMANCE.md "Storage, session 19").
 
 Entries, proofs, receipts and the audit do not change across either step. The
 downgrade restores the two indexes as they were (the unique one fails, as it should,
