@@ -12,12 +12,18 @@ The map of heads (``map_nodes``, issue 19 "Completeness proofs") is counted apar
 issue 20 defines the figure: ``storage/<db>/map`` gives its bytes per entry (its own
 target is in ``bench/mapheads.py``); the total is the log and its indexes.
 
-A database also has a fixed cost that no entry adds: every table and index of the
-schema takes a page or two even when empty (on PostgreSQL ~0.5 MB in all, ~100 B/entry
-of the quick run's 5,000 entries, ~25 of the full run's 20,000). Detail figure
-``storage/<db>/growth-per-entry`` (no target) is what each entry adds:
+The target figure is the whole database but the map, divided by the entries: a
+fixed cost that no entry adds is in it. Every table and index of the schema takes a
+page or more even when empty (PostgreSQL: a B-tree's meta page, a TOAST index, and
+after ``VACUUM`` a 24 KiB free-space map for every table holding a row); a log of the
+13 entries of the base world takes ~1.16 MB on PostgreSQL after ``VACUUM``, ~0.84 MB
+after ``VACUUM FULL``, ~0.36 MB on SQLite, i.e. 232, 167 and 73 of the quick run's
+bytes per entry (5,013 entries) and a quarter of that in the full run (20,013).
+Detail figures (no target): ``storage/<db>/fixed-per-entry``, those bytes divided by
+the entries of the run, and ``storage/<db>/growth-per-entry``, what each entry adds:
 ``(bytes - bytes of the log holding only the base world) / (entries - its entries)``,
-both measured the same way in the same run.
+both measured the same way in the same run. docs/PERFORMANCE.md "Storage, session 19"
+says which is the target (the first: bytes per entry) and why.
 """
 
 from __future__ import annotations
@@ -58,13 +64,15 @@ def _bytes_figures(
         Figure.value_at_most(
             f"{prefix}/bytes-per-entry", per_entry, "bytes/entry", BYTES_TARGET, leaf
         ),
+        Figure.info(f"{prefix}/fixed-per-entry", empty[0] / entries, "bytes/entry"),
         Figure.info(f"{prefix}/growth-per-entry", growth, "bytes/entry", leaf),
         Figure.info(f"{prefix}/map", mapped / entries, "bytes/entry"),
     ]
     print(
         f"  {prefix}: {total:,} bytes / {entries:,} entries = {per_entry:,.0f} bytes/entry"
         f" (map apart: {mapped / entries:,.1f}; each entry adds {growth:,.0f} beyond the"
-        f" {empty[0]:,} bytes of a log of {empty[1]} entries)"
+        f" {empty[0]:,} bytes of a log of {empty[1]} entries, {empty[0] / entries:,.0f}"
+        " of the figure)"
     )
     tables: dict[str, int] = {}
     for part, size in parts.items():

@@ -13,7 +13,15 @@ from sqlalchemy import Connection, Table
 
 from ledger.merkle import Subtree, leaf_hash, node_hash
 from ledger.store.leafpack import unpack
-from ledger.store.schema import CheckpointRow, EntryRow, LogRow, NodeRow, ScanCountRow, ScanRow
+from ledger.store.schema import (
+    EVENT_KEY,
+    CheckpointRow,
+    EntryRow,
+    LogRow,
+    NodeRow,
+    ScanCountRow,
+    ScanRow,
+)
 from ledger.stored import LogHead, StoredEntry
 
 LOGS = cast(Table, LogRow.__table__)
@@ -195,14 +203,19 @@ def find_event_hashes(
     Raw driver SQL, one ``IN`` list per `CHUNK` hashes: every event of a batch is looked
     up here under the log lock, and compiling SQLAlchemy's expanding ``IN`` cost more
     than the index probes. Only placeholders are formatted in; values are bound.
+
+    The index holds an 8-byte prefix of each hash (`EVENT_KEY`, 0025_slim_log): the
+    statement probes the prefixes and keeps only the rows whose whole hash is one of
+    ``hashes``, so another event sharing a prefix is never taken for one of them.
     """
     out: dict[bytes, tuple[int, bytes]] = {}
     m = placeholder(conn)
     for chunk in chunks(list(dict.fromkeys(hashes))):
+        marks = ", ".join(m for _ in chunk)
         rows = conn.exec_driver_sql(
             f"SELECT event_hash, idx, leaf FROM entries WHERE log = {m} "  # noqa: S608
-            f"AND event_hash IN ({', '.join(m for _ in chunk)})",
-            (log, *chunk),
+            f"AND {EVENT_KEY} IN ({marks}) AND event_hash IN ({marks})",
+            (log, *(h[:8] for h in chunk), *chunk),
         )
         out.update({bytes(h): (int(i), leaf_hash(unpack(bytes(leaf)))) for h, i, leaf in rows})
     return out

@@ -9,15 +9,30 @@ are the projections of ledger.rules.state, rebuildable from the entries.
 
 Large tables are WITHOUT ROWID on SQLite: their primary key is their only index key,
 which saves a second copy of it. The Alembic migrations in ``migrations/`` create
-exactly these tables; a test compares the two.
+exactly these tables; a test compares the two (SQLite cannot reflect an index on an
+expression, ``ix_entries_event_key``: a migration that rebuilds ``entries`` with
+``batch_alter_table`` on SQLite must create that index again itself).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 _NO_ROWID = {"sqlite_with_rowid": False}
+#: the indexed key of an entry's event hash: its first 8 bytes (SQLite and PostgreSQL
+#: both spell it so; a query must use this exact text to use the index)
+EVENT_KEY = "substr(event_hash, 1, 8)"
 
 
 class Base(DeclarativeBase):
@@ -50,10 +65,12 @@ class EntryRow(Base):
     serial: Mapped[str | None] = mapped_column(String(20))
     signer: Mapped[str] = mapped_column(String(64))
     # The key id and receive time are read from the leaf (migration 0005_perf), the leaf
-    # hash is computed from it (0014_slim_entries).
+    # hash is computed from it (0014_slim_entries). The duplicate lookup probes an 8-byte
+    # prefix of the event hash and compares the whole hash in the row; a unit's entries
+    # share one key of the unit index, sorted by idx when read (0025_slim_log).
     __table_args__ = (
-        Index("ix_entries_event_hash", "log", "event_hash", unique=True),
-        Index("ix_entries_unit", "log", "gtin", "serial", "idx"),
+        Index("ix_entries_event_key", "log", text(EVENT_KEY)),
+        Index("ix_entries_unit", "log", "gtin", "serial"),
         _NO_ROWID,
     )
 

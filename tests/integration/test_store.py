@@ -3,6 +3,8 @@ leave nothing behind."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -12,7 +14,7 @@ from ledger.errors import StorageError
 from ledger.service.ledger import Ledger
 from ledger.store import Store, WriteTx
 from ledger.store.database import head_revisions
-from ledger.store.schema import Base
+from ledger.store.schema import EVENT_KEY, Base
 from tests.integration.world import LedgerWorld, dump
 from tests.rules_factories import NOW
 
@@ -22,7 +24,17 @@ def test_migrations_create_exactly_the_declared_schema(db_url: str) -> None:
     with store.engines.reader.connect() as conn:
         context = MigrationContext.configure(conn)
         assert frozenset(context.get_current_heads()) == head_revisions()
-        assert compare_metadata(context, Base.metadata) == []
+        with warnings.catch_warnings():
+            # SQLite cannot reflect an index on an expression: alembic skips the one
+            # the schema has (ix_entries_event_key), compared by its SQL text below
+            for skipped in ("Skipped unsupported reflection", "autogenerate skipping"):
+                warnings.filterwarnings("ignore", f"{skipped}.*ix_entries_event_key")
+            assert compare_metadata(context, Base.metadata) == []
+        if store.engines.is_sqlite:
+            sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_entries_event_key'"
+            ).scalar_one()
+            assert sql == f"CREATE INDEX ix_entries_event_key ON entries (log, {EVENT_KEY})"
     Store.open(db_url).close()  # a second open finds the schema at head and does nothing
     store.close()
 
