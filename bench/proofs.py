@@ -1,21 +1,22 @@
 """Figure 4: inclusion and consistency proof time from the store, and how it grows.
 
 For each log size n (10^4, 10^5, 10^6; 10^7 too in a full run) a SQLite store (made by
-`Store.open`, so with the real schema) gets n synthetic leaves: 16-byte leaf data, their
-RFC 9162 leaf hashes in ``entries`` and every perfect subtree hash in ``nodes``, written
-directly in bulk (signing and appending 10^7 real events would take hours; proofs read
-only hashes). The store's in-memory proof tree (ledger.store.prooftree) is loaded
-(`Store.prepare_proofs`, timed apart: ``proofs/tree-load``; a server's first proof
-starts it in the background). Then `Store.inclusion_proof` and
+`Store.open`, so with the real schema) gets n synthetic leaves: 16-byte leaf data in
+``entries`` (written by SQLite itself) and the hash of every perfect subtree of level
+>= 3 in ``nodes``, as the append path stores them, written directly in bulk (signing
+and appending 10^7 real events would take hours; proofs read only hashes). The build is
+timed (``proofs/build``), as is the load of the store's in-memory proof tree
+(ledger.store.prooftree, `Store.prepare_proofs`: ``proofs/tree-load``; a server's first
+proof starts it in the background). Then `Store.inclusion_proof` and
 `Store.consistency_proof` (what the API calls) are timed over random indices and old
-sizes against the full tree; every proof is verified against the root (untimed). Figures: microseconds per proof at each size, and the growth from 10^4 to
-the largest size against log2(n) growth (target: at most 2x the log ratio; linear growth
-would be 100x or more).
+sizes against the full tree, in `ROUNDS` interleaved rounds over every size (see
+`figures`); every proof is verified against the root (untimed). Figures: microseconds
+per proof at each size, and the growth from 10^4 to the largest size against log2(n)
+growth (target: at most 2x the log ratio; linear growth would be 100x or more).
 
 Comparison (target >= 10x faster): pymerkle's store-backed `SqliteTree` at 10^5 over
-the same kind of leaves (its in-memory tree is shown too, as a detail), measured right
-after ours at 10^5, so that both see the same machine load (in a full run the larger
-sizes take minutes to build).
+the same kind of leaves (its in-memory tree is shown too, as a detail), timed in the
+same rounds as ours, so that both see the same machine load.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from functools import partial
 from itertools import count, repeat
 from pathlib import Path
+from typing import Any
 
 from bench.figures import Figure, Run
 from ledger import merkle
@@ -40,6 +42,8 @@ from ledger.store.repository import Store
 PYMERKLE_SIZE = 100_000
 SPEEDUP_TARGET = 0.1  # our time / pymerkle's: 10x faster
 GROWTH_TARGET = 2.0
+#: timing rounds: each times every size and pymerkle on a slice of their picks
+ROUNDS = 4
 
 
 def _leaf(i: int) -> bytes:
@@ -146,23 +150,25 @@ def _ours(store: Store, log: int, size: int, root: bytes, picks: list[int]) -> t
     return inclusion, consistency
 
 
-def _pymerkle(folder: Path, picks: list[int]) -> dict[str, float]:
-    """pymerkle at 10^5: (store-backed and in-memory) inclusion and consistency µs."""
+def _pymerkle_trees(folder: Path) -> dict[str, Any]:
+    """pymerkle's store-backed and in-memory trees of `PYMERKLE_SIZE` leaves like ours."""
     from pymerkle import InmemoryTree, SqliteTree
 
     data = [_leaf(i) for i in range(PYMERKLE_SIZE)]
+    sqlite_tree = SqliteTree(str(folder / "pymerkle.db"), algorithm="sha256")
+    sqlite_tree.append_entries(data)
+    memory_tree = InmemoryTree(algorithm="sha256")
+    for item in data:
+        memory_tree.append_entry(item)
+    return {"sqlite": sqlite_tree, "inmemory": memory_tree}
+
+
+def _pymerkle(trees: dict[str, Any], picks: list[int]) -> dict[str, float]:
+    """pymerkle at 10^5: (store-backed and in-memory) inclusion and consistency µs."""
     out = {}
-    for name, tree in (
-        ("sqlite", SqliteTree(str(folder / "pymerkle.db"), algorithm="sha256")),
-        ("inmemory", InmemoryTree(algorithm="sha256")),
-    ):
-        if name == "sqlite":
-            tree.append_entries(data)
-        else:
-            for item in data:
-                tree.append_entry(item)
+    n = PYMERKLE_SIZE
+    for name, tree in trees.items():
         prove, check = tree.prove_inclusion, tree.prove_consistency
-        n = PYMERKLE_SIZE
         # pymerkle's tree is 1-based: leaf i+1 is our leaf i
         out[f"{name}/inclusion"] = _time_each([partial(prove, i + 1, n) for i in picks])[0]
         out[f"{name}/consistency"] = _time_each([partial(check, max(1, o), n) for o in picks])[0]
@@ -170,50 +176,66 @@ def _pymerkle(folder: Path, picks: list[int]) -> dict[str, float]:
 
 
 def figures(run: Run) -> list[Figure]:
-    """Proof times per log size, their growth, and the pymerkle comparison."""
+    """Proof times per log size, their growth, and the pymerkle comparison.
+
+    Every size is built and loaded first; then the proofs are timed in `ROUNDS` rounds,
+    each timing every size and pymerkle in turn on a slice of their picks, so that the
+    ratios (growth, vs pymerkle) compare times taken minutes apart at most, not a small
+    size at one load and the largest at another (the machine is shared).
+    """
     sizes = run.pick([10**4, 10**5, 10**6], [10**4, 10**5, 10**6, 10**7])
     count = run.pick(300, 2000)
     out: list[Figure] = []
-    times: dict[int, tuple[float, float]] = {}
+    times = {size: [0.0, 0.0] for size in sizes}
     theirs: dict[str, float] = {}
+    opened: dict[int, tuple[Store, int, bytes, list[int]]] = {}
     with tempfile.TemporaryDirectory(
         prefix="bench-proofs-", dir=os.environ.get("BENCH_TMP")
     ) as tmp:
-        for size in sizes:
-            began = time.perf_counter()
-            store, log, root = build(Path(tmp), size)
-            built = time.perf_counter() - began
-            began = time.perf_counter()
-            store.prepare_proofs(log)  # what a server's first proof starts in the background
-            loaded = time.perf_counter() - began
-            picks = random.Random(size).sample(range(size), count)
-            try:
-                times[size] = _ours(store, log, size, root, picks)
-            finally:
-                store.close()
-            if size == PYMERKLE_SIZE:  # the baseline right after ours, at the same load
-                baseline_picks = random.Random(1).sample(range(size), run.pick(100, 300))
-                theirs = _pymerkle(Path(tmp), baseline_picks)
-            (Path(tmp) / f"proofs-{size}.db").unlink()
-            inc, con = times[size]
-            print(
-                f"  n={size:,}: inclusion {inc:.0f} µs, consistency {con:.0f} µs (built in "
-                f"{built:.0f} s, proof tree loaded in {loaded:.2f} s)"
-            )
-            exp = f"10^{round(math.log10(size))}"
-            out.append(Figure.info(f"proofs/tree-load/n={exp}", loaded, "s"))
-            out.append(Figure.info(f"proofs/inclusion/n=10^{round(math.log10(size))}", inc, "µs"))
-            out.append(Figure.info(f"proofs/consistency/n=10^{round(math.log10(size))}", con, "µs"))
-        small, large = sizes[0], sizes[-1]
-        log_growth = math.log2(large) / math.log2(small)
-        exp = f"10^{round(math.log10(large))}"
-        for position, kind in enumerate(("inclusion", "consistency")):
-            growth = times[large][position] / times[small][position]
-            out.append(
-                Figure.ratio_at_most(
-                    f"proofs/{kind}/growth-10^4-to-{exp}", growth, "x", log_growth, GROWTH_TARGET
+        try:
+            for size in sizes:
+                began = time.perf_counter()
+                store, log, root = build(Path(tmp), size)
+                built = time.perf_counter() - began
+                opened[size] = (store, log, root, random.Random(size).sample(range(size), count))
+                began = time.perf_counter()
+                store.prepare_proofs(log)  # what a server's first proof starts in the background
+                loaded = time.perf_counter() - began
+                print(
+                    f"  n={size:,}: built in {built:.0f} s, proof tree loaded in {loaded:.2f} s "
+                    f"(load average {os.getloadavg()[0]:.1f})"
                 )
+                exp = f"10^{round(math.log10(size))}"
+                out.append(Figure.info(f"proofs/build/n={exp}", built, "s"))
+                out.append(Figure.info(f"proofs/tree-load/n={exp}", loaded, "s"))
+            trees = _pymerkle_trees(Path(tmp))
+            baseline_picks = random.Random(1).sample(range(PYMERKLE_SIZE), run.pick(100, 300))
+            for turn in range(ROUNDS):
+                for size, (store, log, root, picks) in opened.items():
+                    inc, con = _ours(store, log, size, root, picks[turn::ROUNDS])
+                    times[size][0] += inc / ROUNDS
+                    times[size][1] += con / ROUNDS
+                for key, value in _pymerkle(trees, baseline_picks[turn::ROUNDS]).items():
+                    theirs[key] = theirs.get(key, 0.0) + value / ROUNDS
+        finally:
+            for store, *_ in opened.values():
+                store.close()
+    for size in sizes:
+        inc, con = times[size]
+        exp = f"10^{round(math.log10(size))}"
+        print(f"  n={size:,}: inclusion {inc:.0f} µs, consistency {con:.0f} µs")
+        out.append(Figure.info(f"proofs/inclusion/n={exp}", inc, "µs"))
+        out.append(Figure.info(f"proofs/consistency/n={exp}", con, "µs"))
+    small, large = sizes[0], sizes[-1]
+    log_growth = math.log2(large) / math.log2(small)
+    exp = f"10^{round(math.log10(large))}"
+    for position, kind in enumerate(("inclusion", "consistency")):
+        growth = times[large][position] / times[small][position]
+        out.append(
+            Figure.ratio_at_most(
+                f"proofs/{kind}/growth-10^4-to-{exp}", growth, "x", log_growth, GROWTH_TARGET
             )
+        )
     for position, kind in enumerate(("inclusion", "consistency")):
         ours = times[PYMERKLE_SIZE][position]
         print(

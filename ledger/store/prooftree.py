@@ -110,8 +110,12 @@ class ProofTree:
             if not width & (width - 1):  # one perfect subtree (the ranges are aligned)
                 level = width.bit_length() - 1
                 if level >= base:
-                    held = _held(levels, level, start)
-                    if held is None:  # never within size; refuse rather than guess
+                    if level == 0 or level >= LOWEST_STORED_BASE:  # held as is (inlined)
+                        at = (start >> level) * HASH
+                        held: bytes | None = bytes(levels[level][at : at + HASH])
+                    else:
+                        held = _held(levels, level, start)
+                    if held is None or len(held) != HASH:  # never within size: refuse
                         return None
                     out.append(held)
                     continue
@@ -317,23 +321,22 @@ def _fold(
 
 def _held(levels: list[bytearray], level: int, start: int) -> bytes | None:
     """The hash of the perfect subtree (``level``, ``start``) from memory, the level held
-    (or, levels 1 and 2 with base 0, folded from its leaf hashes); None if not there."""
+    (or, levels 1 and 2 with base 0, folded from its 2 or 4 leaf hashes: the levels below
+    `LOWEST_STORED_BASE`, 3); None if not there."""
     if 0 < level < LOWEST_STORED_BASE:
         width = HASH << level
         at = start * HASH
-        leaves = levels[0][at : at + width]
-        return _perfect(leaves) if len(leaves) == width else None
+        leaves = bytes(levels[0][at : at + width])
+        if len(leaves) != width:
+            return None
+        sha = hashlib.sha256
+        if level == 1:  # the two leaf hashes are adjacent: one hash of the 64 bytes
+            return sha(b"\x01" + leaves).digest()
+        left, right = sha(b"\x01" + leaves[:64]).digest(), sha(b"\x01" + leaves[64:]).digest()
+        return sha(b"\x01" + left + right).digest()
     at = (start >> level) * HASH
     held = bytes(levels[level][at : at + HASH])
     return held if len(held) == HASH else None
-
-
-def _perfect(hashes: bytes | bytearray) -> bytes:
-    """The root of the perfect tree over ``hashes`` (2**k of them, k >= 1), folded pairwise."""
-    row = _split(hashes)
-    while len(row) > 1:
-        row = _level_up(row)
-    return row[0]
 
 
 def _split(hashes: bytes | bytearray) -> list[bytes]:
