@@ -120,23 +120,25 @@ class RawReader:
 
     def subtrees(self, log: int, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
         """The hashes of ``wanted`` that are stored, in one statement: for levels below
-        `LOWEST_STORED_BASE` the aligned blocks of 8 leaves holding them (their hashes
-        computed here), for the others node ranges. A subtree with a row missing is left
-        out."""
+        `LOWEST_STORED_BASE` the aligned blocks of 8 leaves holding them (the hashes of
+        only the leaves needed computed here: a stored leaf may have to be inflated
+        first), for the others node ranges. A subtree with a row missing is left out."""
         parts: list[str] = []
         params: list[int] = []
         for level, first, last in _runs(wanted):
             parts.append(self._parts[level == 0])
             params.extend((log, level, first, last) if level else (log, first, last))
         found: dict[Subtree, bytes] = {}
+        leaves: dict[int, bytes] = {}  # stored leaf values, hashed when needed
         if parts:
             for level, idx, value in self._rows(" UNION ALL ".join(parts), tuple(params)):
-                found[Subtree(level, idx << level)] = (
-                    bytes(value) if level else leaf_hash(unpack(bytes(value)))
-                )
+                if level:
+                    found[Subtree(level, idx << level)] = bytes(value)
+                else:
+                    leaves[idx] = bytes(value)
         out = {}
         for sub in wanted:
-            value = _from_leaves(found, sub)
+            value = _from_leaves(found, leaves, sub)
             if value is not None:
                 out[sub] = value
         return out
@@ -250,13 +252,21 @@ def _runs(wanted: Iterable[Subtree]) -> list[tuple[int, int, int]]:
     return runs
 
 
-def _from_leaves(found: dict[Subtree, bytes], sub: Subtree) -> bytes | None:
-    """``sub``'s hash: read, or (levels 1-2) folded from its leaves; None if missing."""
-    if sub.level == 0 or sub.level >= LOWEST_STORED_BASE:
+def _from_leaves(
+    found: dict[Subtree, bytes], leaves: dict[int, bytes], sub: Subtree
+) -> bytes | None:
+    """``sub``'s hash: read (a node), hashed from its stored leaf (level 0, kept in
+    ``found``), or (levels 1-2) folded from its leaves' hashes; None if missing."""
+    if sub.level >= LOWEST_STORED_BASE:
         return found.get(sub)
+    if sub.level == 0:
+        value = found.get(sub)
+        if value is None and sub.start in leaves:
+            value = found[sub] = leaf_hash(unpack(leaves[sub.start]))
+        return value
     half = 1 << (sub.level - 1)
-    left = _from_leaves(found, Subtree(sub.level - 1, sub.start))
-    right = _from_leaves(found, Subtree(sub.level - 1, sub.start + half))
+    left = _from_leaves(found, leaves, Subtree(sub.level - 1, sub.start))
+    right = _from_leaves(found, leaves, Subtree(sub.level - 1, sub.start + half))
     if left is None or right is None:
         return None
     return hashlib.sha256(b"\x01" + left + right).digest()
