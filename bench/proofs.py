@@ -9,8 +9,8 @@ timed (``proofs/build``), as is the load of the store's in-memory proof tree
 (ledger.store.prooftree, `Store.prepare_proofs`: ``proofs/tree-load``; a server's first
 proof starts it in the background). Then `Store.inclusion_proof` and
 `Store.consistency_proof` (what the API calls) are timed over random indices and old
-sizes against the full tree, in `ROUNDS` interleaved rounds over every size (see
-`figures`); every proof is verified against the root (untimed). Figures: microseconds
+sizes against the full tree, in `ROUNDS` interleaved rounds over every size, the
+median round's mean per figure (see `figures`); every proof is verified against the root (untimed). Figures: microseconds
 per proof at each size, and the growth from 10^4 to the largest size against log2(n)
 growth (target: at most 2x the log ratio; linear growth would be 100x or more).
 
@@ -26,6 +26,7 @@ import math
 import os
 import random
 import sqlite3
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,8 +43,9 @@ from ledger.store.repository import Store
 PYMERKLE_SIZE = 100_000
 SPEEDUP_TARGET = 0.1  # our time / pymerkle's: 10x faster
 GROWTH_TARGET = 2.0
-#: timing rounds: each times every size and pymerkle on a slice of their picks
-ROUNDS = 4
+#: timing rounds: each times every size and pymerkle on a slice of their picks; a figure
+#: is the median of its rounds (a load spike on a shared machine moves one round)
+ROUNDS = 5
 
 
 def _leaf(i: int) -> bytes:
@@ -181,13 +183,13 @@ def figures(run: Run) -> list[Figure]:
     Every size is built and loaded first; then the proofs are timed in `ROUNDS` rounds,
     each timing every size and pymerkle in turn on a slice of their picks, so that the
     ratios (growth, vs pymerkle) compare times taken minutes apart at most, not a small
-    size at one load and the largest at another (the machine is shared).
+    size at one load and the largest at another (the machine is shared). Each figure is
+    the median of its rounds' means.
     """
     sizes = run.pick([10**4, 10**5, 10**6], [10**4, 10**5, 10**6, 10**7])
     count = run.pick(300, 2000)
     out: list[Figure] = []
-    times = {size: [0.0, 0.0] for size in sizes}
-    theirs: dict[str, float] = {}
+    rounds: dict[object, list[float]] = {}
     opened: dict[int, tuple[Store, int, bytes, list[int]]] = {}
     with tempfile.TemporaryDirectory(
         prefix="bench-proofs-", dir=os.environ.get("BENCH_TMP")
@@ -213,13 +215,16 @@ def figures(run: Run) -> list[Figure]:
             for turn in range(ROUNDS):
                 for size, (store, log, root, picks) in opened.items():
                     inc, con = _ours(store, log, size, root, picks[turn::ROUNDS])
-                    times[size][0] += inc / ROUNDS
-                    times[size][1] += con / ROUNDS
+                    rounds.setdefault((size, 0), []).append(inc)
+                    rounds.setdefault((size, 1), []).append(con)
                 for key, value in _pymerkle(trees, baseline_picks[turn::ROUNDS]).items():
-                    theirs[key] = theirs.get(key, 0.0) + value / ROUNDS
+                    rounds.setdefault(key, []).append(value)
         finally:
             for store, *_ in opened.values():
                 store.close()
+    medians = {key: statistics.median(values) for key, values in rounds.items()}
+    times = {size: (medians[(size, 0)], medians[(size, 1)]) for size in sizes}
+    theirs = {key: value for key, value in medians.items() if isinstance(key, str)}
     for size in sizes:
         inc, con = times[size]
         exp = f"10^{round(math.log10(size))}"
