@@ -43,8 +43,8 @@ from ledger.merkle import Range, Subtree
 from ledger.store.treereads import HASH, LOWEST_STORED_BASE, LowReads, RawReader
 
 #: bytes of hashes one log's tree may hold in one process, a cap (the arrays grow with the
-#: log). 512 MiB: every hash a proof needs up to 13.4 Mi entries (40 B/entry: 381 MiB at
-#: 10^7), levels >= 3 up to 67 Mi entries, levels >= 4 up to 134 Mi
+#: log). 512 MiB: every hash a proof needs up to 13.4 million entries (40 B/entry: 381
+#: MiB at 10^7), levels >= 3 up to 67 million entries, levels >= 4 up to 134 million
 DEFAULT_BUDGET = 512 << 20
 #: bytes per entry with ``base`` 0: leaf hashes (32) and levels >= 3 (8)
 ALL_NEEDED = 40
