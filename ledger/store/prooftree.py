@@ -2,22 +2,25 @@
 
 A proof at a random old size needs ~2 log2(n) perfect-subtree hashes that no other
 random size shares, so a cache of hashes already read rarely holds them and each proof
-paid a read transaction (docs/PERFORMANCE.md, figure 4). `ProofTree` instead keeps every
-perfect subtree at levels >= ``base`` of the committed tree in one ``bytearray`` per level
-(32 bytes a hash, no per-object overhead: ``64 / 2**base`` bytes per entry in all), read
-once and extended as the log grows, so that a proof is planned and assembled from memory:
+paid a read transaction (docs/PERFORMANCE.md, figure 4). `ProofTree` instead keeps the
+perfect subtrees of the committed tree in one ``bytearray`` per level (32 bytes a hash,
+no per-object overhead), read once and extended as the log grows, so that a proof is
+planned and assembled from memory:
 
-- ``base`` is 0 (every level, leaves included: 64 B/entry) while that fits the budget
-  (`DEFAULT_BUDGET`, per log and process), else the lowest level >= 3 that fits (8, 4, 2
-  ... B/entry). A proof then reads only its hashes below ``base`` (at most a few leaves
-  and nodes, one statement). When the log outgrows the budget, the lowest levels are
+- ``base`` is 0 while that fits the budget (`DEFAULT_BUDGET`, per log and process): the
+  leaf hashes and every level >= 3, 40 B/entry (as the store, levels 1 and 2 are not
+  held: a proof computes its one level-1 and one level-2 hash from 2 and 4 leaf hashes).
+  Every proof is then served from memory. Else ``base`` is the lowest level >= 3 whose
+  levels fit (``64 / 2**base`` B/entry: 8, 4, 2 ...), and a proof reads its hashes below
+  ``base`` (a block of 8 leaves and a few nodes, one statement on a dedicated connection:
+  ledger.store.treereads). When the log outgrows the budget, the lowest levels are
   dropped (nothing is read again).
 - Only committed data is ever held: an extension reads the log's committed size first,
   then only rows below it (rows of committed entries never change: the log is
   append-only), so every size this tree answers for was committed. A proof at a larger
   size than the tree holds goes to the store's checked path.
 - The base level is read from the store (leaves, hashed here, or stored nodes); every
-  level above is computed from the one below, so the levels are one tree.
+  level above is computed from the ones below, so the levels are one tree.
 - Extensions run under one lock, on raw driver connections of the primary (a bulk read
   without SQLAlchemy's per-row work): a small gap in the caller's thread, a large one
   (the first load of a big log) in a background thread while proofs keep the store's
@@ -32,24 +35,23 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
 from ledger.merkle import Range, Subtree
-from ledger.store.leafpack import unpack
+from ledger.store.treereads import HASH, LOWEST_STORED_BASE, LowReads, RawReader
 
-HASH = 32
-#: bytes of hashes one log's tree may hold in one process (128 MiB: every level up to
-#: 2 Mi entries, levels >= 3 up to 16 Mi entries)
-DEFAULT_BUDGET = 128 << 20
+#: bytes of hashes one log's tree may hold in one process, a cap (the arrays grow with the
+#: log). 512 MiB: every hash a proof needs up to 13.4 million entries (40 B/entry: 381
+#: MiB at 10^7), levels >= 3 up to 67 million entries, levels >= 4 up to 134 million
+DEFAULT_BUDGET = 512 << 20
+#: bytes per entry with ``base`` 0: leaf hashes (32) and levels >= 3 (8)
+ALL_NEEDED = 40
 #: a gap of at most this many base-level rows is read in the caller's thread
 SYNC_ROWS = 20_000
 #: base-level rows per read statement while extending
 CHUNK_ROWS = 50_000
-#: the lowest base above 0: levels 1 and 2 are not stored (ledger.store.queries)
-LOWEST_STORED_BASE = 3
 
 Folded = dict[tuple[int, int, int], bytes]
 
@@ -57,9 +59,10 @@ Folded = dict[tuple[int, int, int], bytes]
 def choose_base(size: int, budget: int) -> int:
     """The lowest level whose tree of ``size`` entries fits ``budget`` bytes: 0, or >= 3.
 
-    A tree holding levels >= b takes about ``64 * size / 2**b`` bytes.
+    With base 0 the tree takes about `ALL_NEEDED` ``* size`` bytes; holding levels
+    >= b >= 3, ``64 * size / 2**b``.
     """
-    if 64 * size <= budget:
+    if ALL_NEEDED * size <= budget:
         return 0
     base = LOWEST_STORED_BASE
     while (64 * size) >> base > budget and size >> base:
@@ -84,6 +87,8 @@ class ProofTree:
         self.closed = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        #: dedicated connections for the reads below ``base`` (ledger.store.treereads)
+        self.low_reads = LowReads()
 
     # --- serving ----------------------------------------------------------------------
 
@@ -105,9 +110,12 @@ class ProofTree:
             if not width & (width - 1):  # one perfect subtree (the ranges are aligned)
                 level = width.bit_length() - 1
                 if level >= base:
-                    at = (start >> level) * HASH
-                    held = bytes(levels[level][at : at + HASH])
-                    if len(held) != HASH:  # never within size; refuse rather than guess
+                    if level == 0 or level >= LOWEST_STORED_BASE:  # held as is (inlined)
+                        at = (start >> level) * HASH
+                        held: bytes | None = bytes(levels[level][at : at + HASH])
+                    else:
+                        held = _held(levels, level, start)
+                    if held is None or len(held) != HASH:  # never within size: refuse
                         return None
                     out.append(held)
                     continue
@@ -144,15 +152,12 @@ class ProofTree:
 
     def read_below_base(self, engine: Engine, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
         """The hashes of ``wanted`` (subtrees below ``base`` within ``size``: committed),
-        in one statement on a raw connection of the primary: a leaf range for levels
-        0-2 (their hashes computed from the leaves), a node range for the others. A
-        subtree whose rows are missing is left out (the caller then takes the checked
-        path, which reports it)."""
-        reader = _RawReader(engine)
-        try:
-            return reader.subtrees(self.log, wanted)
-        finally:
-            reader.close()
+        in one statement on a dedicated raw connection of the primary (kept between
+        proofs: no pool checkout): the block of 8 leaves holding each wanted subtree of
+        levels 0-2 (their hashes computed from the leaves), a node range for the others.
+        A subtree whose rows are missing is left out (the caller then takes the checked
+        path, which reports it). Raises the driver's error."""
+        return self.low_reads.subtrees(engine, self.log, wanted)
 
     # --- extending --------------------------------------------------------------------
 
@@ -167,7 +172,7 @@ class ProofTree:
             return
         handed = False
         try:
-            reader = _RawReader(engine)
+            reader = RawReader.pooled(engine)
             try:
                 committed = reader.committed_size(self.log)
                 if self.base is None:
@@ -192,15 +197,17 @@ class ProofTree:
                 self._lock.release()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop any background extension (between two chunks) and wait for it."""
+        """Stop any background extension (between two chunks) and wait for it; close
+        the dedicated connections."""
         self.closed = True
+        self.low_reads.close()
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
 
     def _extend_in_background(self, engine: Engine, committed: int) -> None:
         try:
-            reader = _RawReader(engine)
+            reader = RawReader.pooled(engine)
             try:
                 self._extend(reader, committed)
             finally:
@@ -210,7 +217,7 @@ class ProofTree:
         finally:
             self._lock.release()
 
-    def _extend(self, reader: _RawReader, committed: int) -> None:
+    def _extend(self, reader: RawReader, committed: int) -> None:
         """Read and compute every level up to ``committed`` leaves, chunk by chunk;
         ``size`` moves after each chunk's arrays are complete. Holds the lock."""
         base = self.base or 0
@@ -237,14 +244,21 @@ class ProofTree:
         return self.levels[level]
 
     def _compute_above(self, base: int, end: int) -> None:
-        """Every level above ``base`` from the one below, up to ``end`` leaves."""
+        """Every held level above ``base`` from the ones below, up to ``end`` leaves."""
         level = base + 1
+        if base == 0:  # levels 1 and 2 are not held: level 3 from blocks of 8 leaf hashes
+            leaves, here = self.levels[0], self._level(LOWEST_STORED_BASE)
+            first, block = len(here) // HASH, HASH << LOWEST_STORED_BASE
+            row = _split(leaves[first * block : (end >> LOWEST_STORED_BASE) * block])
+            for _ in range(LOWEST_STORED_BASE):
+                row = _level_up(row)
+            here.extend(b"".join(row))
+            level = LOWEST_STORED_BASE + 1
         while end >> level:
             below, here = self.levels[level - 1], self._level(level)
-            sha = hashlib.sha256
-            for j in range(len(here) // HASH, end >> level):
-                at = 2 * j * HASH
-                here.extend(sha(b"\x01" + below[at : at + 2 * HASH]).digest())
+            first = len(here) // HASH
+            pairs = below[2 * first * HASH : 2 * (end >> level) * HASH]
+            here.extend(b"".join(_level_up(_split(pairs))))
             level += 1
 
     def _fit_budget(self, base: int) -> int:
@@ -285,80 +299,6 @@ class ProofTrees:
             tree.close()
 
 
-class _RawReader:
-    """Bulk reads on one raw driver connection of the primary (no SQLAlchemy row work)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._conn: Any = engine.raw_connection()
-        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-
-    def close(self) -> None:
-        try:
-            self._conn.rollback()  # PostgreSQL: end the implicit read transaction
-        finally:
-            self._conn.close()
-
-    def _rows(self, sql: str, params: tuple[int, ...]) -> list[tuple[Any, ...]]:
-        cursor = self._conn.cursor()
-        try:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
-
-    def committed_size(self, log: int) -> int:
-        """The log's committed size (0 when there is no such log)."""
-        rows = self._rows(f"SELECT size FROM logs WHERE id = {self._mark}", (log,))  # noqa: S608
-        self._conn.rollback()  # each read below sees at least what this one saw
-        return int(rows[0][0]) if rows else 0
-
-    def leaf_hashes(self, log: int, start: int, end: int) -> bytes | None:
-        """The leaf hashes of entries ``[start, end)``, concatenated; None if one is missing."""
-        m = self._mark
-        rows = self._rows(
-            f"SELECT idx, leaf FROM entries WHERE log = {m} AND idx >= {m} AND idx < {m} "  # noqa: S608
-            "ORDER BY idx",
-            (log, start, end),
-        )
-        return _contiguous(rows, start, end, lambda v: _leaf_hash(unpack(bytes(v))))
-
-    def node_hashes(self, log: int, level: int, start: int, end: int) -> bytes | None:
-        """The stored node hashes of ``level``, indices ``[start, end)``, concatenated."""
-        m = self._mark
-        rows = self._rows(
-            f"SELECT idx, hash FROM nodes WHERE log = {m} AND level = {m} "  # noqa: S608
-            f"AND idx >= {m} AND idx < {m} ORDER BY idx",
-            (log, level, start, end),
-        )
-        return _contiguous(rows, start, end, bytes)
-
-    def subtrees(self, log: int, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
-        """See `ProofTree.read_below_base`."""
-        m = self._mark
-        leaf = f"SELECT 0, idx, leaf FROM entries WHERE log = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608
-        node = (
-            f"SELECT level, idx, hash FROM nodes WHERE log = {m} AND level = {m} "  # noqa: S608
-            f"AND idx BETWEEN {m} AND {m}"
-        )
-        parts: list[str] = []
-        params: list[int] = []
-        for level, first, last in _runs(wanted):
-            parts.append(node if level else leaf)
-            params.extend((log, level, first, last) if level else (log, first, last))
-        found: dict[Subtree, bytes] = {}
-        if parts:
-            for level, idx, value in self._rows(" UNION ALL ".join(parts), tuple(params)):
-                found[Subtree(level, idx << level)] = (
-                    bytes(value) if level else _leaf_hash(unpack(bytes(value)))
-                )
-        out = {}
-        for sub in wanted:
-            value = _from_leaves(found, sub)
-            if value is not None:
-                out[sub] = value
-        return out
-
-
 def _fold(
     levels: list[bytearray], base: int, start: int, end: int, low: dict[Subtree, bytes] | None
 ) -> bytes | None:
@@ -367,8 +307,7 @@ def _fold(
     hashes = []
     for level, first in _piece_pairs(start, end):
         if level >= base:
-            at = (first >> level) * HASH
-            value = bytes(levels[level][at : at + HASH])
+            value = _held(levels, level, first) or b""
         else:
             value = (low.get(Subtree(level, first)) if low else None) or b""
         if len(value) != HASH:
@@ -380,60 +319,36 @@ def _fold(
     return acc
 
 
-def _contiguous(
-    rows: Iterable[tuple[Any, ...]], start: int, end: int, value: Callable[[Any], bytes]
-) -> bytes | None:
-    """The values of rows numbered ``start, start + 1, ... end - 1``, joined; None if a
-    number is missing or a value is not a 32-byte hash."""
-    out = bytearray()
-    expected = start
-    for idx, raw in rows:
-        if idx != expected:
+def _held(levels: list[bytearray], level: int, start: int) -> bytes | None:
+    """The hash of the perfect subtree (``level``, ``start``) from memory, the level held
+    (or, levels 1 and 2 with base 0, folded from its 2 or 4 leaf hashes: the levels below
+    `LOWEST_STORED_BASE`, 3); None if not there."""
+    if 0 < level < LOWEST_STORED_BASE:
+        width = HASH << level
+        at = start * HASH
+        leaves = bytes(levels[0][at : at + width])
+        if len(leaves) != width:
             return None
-        piece = value(raw)
-        if len(piece) != HASH:
-            return None
-        out += piece
-        expected += 1
-    return bytes(out) if expected == end else None
+        sha = hashlib.sha256
+        if level == 1:  # the two leaf hashes are adjacent: one hash of the 64 bytes
+            return sha(b"\x01" + leaves).digest()
+        left, right = sha(b"\x01" + leaves[:64]).digest(), sha(b"\x01" + leaves[64:]).digest()
+        return sha(b"\x01" + left + right).digest()
+    at = (start >> level) * HASH
+    held = bytes(levels[level][at : at + HASH])
+    return held if len(held) == HASH else None
 
 
-def _runs(wanted: Iterable[Subtree]) -> list[tuple[int, int, int]]:
-    """(level, first, last) runs of rows to read: leaves for levels below
-    `LOWEST_STORED_BASE`, nodes (by index) for the others."""
-    by_level: dict[int, set[int]] = {}
-    for s in wanted:
-        if s.level < LOWEST_STORED_BASE:
-            by_level.setdefault(0, set()).update(range(s.start, s.end))
-        else:
-            by_level.setdefault(s.level, set()).add(s.start >> s.level)
-    runs = []
-    for level, found in by_level.items():
-        ordered = sorted(found)
-        first = previous = ordered[0]
-        for idx in ordered[1:]:
-            if idx != previous + 1:
-                runs.append((level, first, previous))
-                first = idx
-            previous = idx
-        runs.append((level, first, previous))
-    return runs
+def _split(hashes: bytes | bytearray) -> list[bytes]:
+    """Concatenated hashes, one by one."""
+    return [bytes(hashes[at : at + HASH]) for at in range(0, len(hashes), HASH)]
 
 
-def _from_leaves(found: dict[Subtree, bytes], sub: Subtree) -> bytes | None:
-    """``sub``'s hash: read, or (levels 1-2) folded from its leaves; None if missing."""
-    if sub.level == 0 or sub.level >= LOWEST_STORED_BASE:
-        return found.get(sub)
-    half = 1 << (sub.level - 1)
-    left = _from_leaves(found, Subtree(sub.level - 1, sub.start))
-    right = _from_leaves(found, Subtree(sub.level - 1, sub.start + half))
-    if left is None or right is None:
-        return None
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def _leaf_hash(leaf: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + leaf).digest()
+def _level_up(row: list[bytes]) -> list[bytes]:
+    """The parents of an even number of sibling hashes, in order."""
+    sha = hashlib.sha256
+    pairs = iter(row)  # zip of one iterator with itself: (0, 1), (2, 3), ...
+    return [sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=True)]
 
 
 def _piece_pairs(start: int, end: int) -> list[tuple[int, int]]:

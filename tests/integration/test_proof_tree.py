@@ -161,7 +161,7 @@ def test_all_levels_in_memory_means_no_read(tmp_path: Any) -> None:
 
 
 def test_the_tree_follows_growth_and_drops_levels_beyond_its_budget(tmp_path: Any) -> None:
-    store, log = _open(f"sqlite:///{tmp_path}/t.db", 64 * 100)  # every level up to 100
+    store, log = _open(f"sqlite:///{tmp_path}/t.db", prooftree.ALL_NEEDED * 100)  # up to 100
     try:
         leaves: list[bytes] = []
         for count in (60, 39, 2, 120, 700):
@@ -272,10 +272,12 @@ def test_a_missing_row_stops_the_tree_and_the_store_path_answers(tmp_path: Any) 
 
 
 def test_choose_base() -> None:
-    assert prooftree.choose_base(1000, 64_000) == 0
-    assert prooftree.choose_base(1001, 64_000) == 3
-    assert prooftree.choose_base(10**7, prooftree.DEFAULT_BUDGET) == 3
-    assert prooftree.choose_base(10**8, prooftree.DEFAULT_BUDGET) == 6
+    assert prooftree.choose_base(1000, 40_000) == 0  # leaf hashes and levels >= 3
+    assert prooftree.choose_base(1001, 40_000) == 3  # 8 B/entry
+    assert prooftree.choose_base(1001, 4_100) == 4  # 4 B/entry
+    assert prooftree.choose_base(10**7, prooftree.DEFAULT_BUDGET) == 0  # 381 MiB
+    assert prooftree.choose_base(14 * 2**20, prooftree.DEFAULT_BUDGET) == 3
+    assert prooftree.choose_base(10**8, prooftree.DEFAULT_BUDGET) == 4
     assert prooftree.choose_base(5, 0) == 3  # nothing held: every hash read
 
 
@@ -299,7 +301,7 @@ def test_a_missing_row_below_the_base_is_an_error_not_a_wrong_proof(tmp_path: An
 def test_proofs_while_the_log_grows_past_the_budget_stay_exact(tmp_path: Any) -> None:
     """Readers in threads while a writer grows the log and the tree drops its lowest
     levels: every proof served equals ledger.merkle's at its (committed) size."""
-    store, log = _open(f"sqlite:///{tmp_path}/t.db", 64 * 150)  # every level up to 150
+    store, log = _open(f"sqlite:///{tmp_path}/t.db", prooftree.ALL_NEEDED * 150)  # up to 150
     try:
         final = 600
         leaves = [_leaf_hash(i) for i in range(final)]

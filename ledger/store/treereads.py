@@ -1,0 +1,272 @@
+"""The proof tree's reads (ledger.store.prooftree): bulk level loads, and the few hashes
+below its lowest level that a proof needs, on raw driver connections of the primary.
+
+- `RawReader` runs the reads on one DBAPI connection, without SQLAlchemy's per-row work:
+  the log's committed size, a level's leaf or node hashes in bulk (loading the tree),
+  and a proof's subtrees below the tree's base (`RawReader.subtrees`).
+- `LowReads` keeps a few *dedicated* connections for the latter. A proof at 10^7 entries
+  (levels >= 3 in memory) reads at most a block of 8 leaves and a few nodes; through the
+  engine's pool that read paid a checkout, a rollback and a checkin, most of its cost.
+  A dedicated connection is detached from the pool (it never takes one of the pool's
+  connections) and in autocommit mode, so each statement is its own read of what was
+  committed when it began. That is enough: a proof asks only for rows below a size the
+  tree read as committed, and such rows never change (the log is append-only).
+
+Every read returns only what it found; a caller missing a row takes the store's checked
+path, which reports it. A connection whose read raised is closed, never reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ledger.merkle import Subtree
+from ledger.store.leafpack import unpack
+
+HASH = 32
+#: the lowest stored node level: levels 1 and 2 are computed from the leaves
+#: (ledger.store.queries, migration 0017_storage)
+LOWEST_STORED_BASE = 3
+#: dedicated connections `LowReads` keeps idle (one per thread proving at once)
+MAX_IDLE = 4
+
+
+class RawReader:
+    """Reads on one raw DBAPI connection (see the module doc). Open with `pooled` or
+    `dedicated`; release with `close`."""
+
+    def __init__(self, conn: Any, mark: str, *, dedicated: bool) -> None:
+        self._conn = conn
+        self._mark = mark
+        self._dedicated = dedicated
+        leaf = (
+            f"SELECT 0, idx, leaf FROM entries WHERE log = {mark} "  # noqa: S608
+            f"AND idx BETWEEN {mark} AND {mark}"
+        )
+        node = (
+            f"SELECT level, idx, hash FROM nodes WHERE log = {mark} AND level = {mark} "  # noqa: S608
+            f"AND idx BETWEEN {mark} AND {mark}"
+        )
+        self._parts = {True: leaf, False: node}
+
+    @classmethod
+    def pooled(cls, engine: Engine) -> RawReader:
+        """A reader on a connection checked out of ``engine``'s pool (for a tree load:
+        `close` ends its read transaction and returns it)."""
+        return cls(engine.raw_connection(), _mark(engine), dedicated=False)
+
+    @classmethod
+    def dedicated(cls, engine: Engine) -> RawReader:
+        """A reader on a new connection of ``engine`` that its pool no longer counts or
+        manages (detached), in autocommit mode: each statement reads what is committed."""
+        fairy = engine.raw_connection()
+        fairy.detach()
+        conn: Any = fairy.dbapi_connection
+        if engine.dialect.name != "sqlite":  # SQLite's are autocommit already (database.py)
+            conn.rollback()  # the pool's pre-ping may have begun a transaction
+            conn.autocommit = True
+        return cls(conn, _mark(engine), dedicated=True)
+
+    def close(self) -> None:
+        """Release the connection: a pooled one back to its pool, a dedicated one closed."""
+        try:
+            if not self._dedicated:
+                self._conn.rollback()  # PostgreSQL: end the implicit read transaction
+        finally:
+            self._conn.close()
+
+    def _rows(self, sql: str, params: tuple[int, ...]) -> list[tuple[Any, ...]]:
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def committed_size(self, log: int) -> int:
+        """The log's committed size (0 when there is no such log)."""
+        rows = self._rows(f"SELECT size FROM logs WHERE id = {self._mark}", (log,))  # noqa: S608
+        if not self._dedicated:
+            self._conn.rollback()  # each read below sees at least what this one saw
+        return int(rows[0][0]) if rows else 0
+
+    def leaf_hashes(self, log: int, start: int, end: int) -> bytes | None:
+        """The leaf hashes of entries ``[start, end)``, concatenated; None if one is missing."""
+        m = self._mark
+        rows = self._rows(
+            f"SELECT idx, leaf FROM entries WHERE log = {m} AND idx >= {m} AND idx < {m} "  # noqa: S608
+            "ORDER BY idx",
+            (log, start, end),
+        )
+        if len(rows) != end - start:  # (log, idx) is the key: then every idx is there
+            return None
+        sha = hashlib.sha256
+        return b"".join([sha(b"\x00" + unpack(bytes(v))).digest() for _, v in rows])
+
+    def node_hashes(self, log: int, level: int, start: int, end: int) -> bytes | None:
+        """The stored node hashes of ``level``, indices ``[start, end)``, concatenated."""
+        m = self._mark
+        rows = self._rows(
+            f"SELECT idx, hash FROM nodes WHERE log = {m} AND level = {m} "  # noqa: S608
+            f"AND idx >= {m} AND idx < {m} ORDER BY idx",
+            (log, level, start, end),
+        )
+        return _contiguous(rows, start, end, bytes)
+
+    def subtrees(self, log: int, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
+        """The hashes of ``wanted`` that are stored, in one statement: for levels below
+        `LOWEST_STORED_BASE` the aligned blocks of 8 leaves holding them (the hashes of
+        only the leaves needed computed here: a stored leaf may have to be inflated
+        first), for the others node ranges. A subtree with a row missing is left out."""
+        parts: list[str] = []
+        params: list[int] = []
+        for level, first, last in _runs(wanted):
+            parts.append(self._parts[level == 0])
+            params.extend((log, level, first, last) if level else (log, first, last))
+        found: dict[Subtree, bytes] = {}
+        leaves: dict[int, bytes] = {}  # stored leaf values, hashed when needed
+        if parts:
+            for level, idx, value in self._rows(" UNION ALL ".join(parts), tuple(params)):
+                if level:
+                    found[Subtree(level, idx << level)] = bytes(value)
+                else:
+                    leaves[idx] = bytes(value)
+        out = {}
+        for sub in wanted:
+            value = _from_leaves(found, leaves, sub)
+            if value is not None:
+                out[sub] = value
+        return out
+
+
+class LowReads:
+    """The dedicated connections one tree reads its hashes below the base on (see the
+    module doc): taken idle or opened, kept after a clean read (at most `MAX_IDLE`),
+    closed after a failed one and by `close`."""
+
+    def __init__(self) -> None:
+        self._idle: list[RawReader] = []
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def subtrees(self, engine: Engine, log: int, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
+        """`RawReader.subtrees` on a dedicated connection of ``engine`` (the first engine
+        asked; another one, or after `close`, gets a pooled connection for this read).
+
+        Raises the driver's error (the connection is then closed).
+        """
+        if not wanted:
+            return {}
+        if self._engine is None:
+            self._engine = engine
+        if engine is not self._engine or self.closed:
+            once = RawReader.pooled(engine)
+            try:
+                return once.subtrees(log, wanted)
+            finally:
+                once.close()
+        try:
+            reader = self._idle.pop()  # atomic: each idle reader goes to one thread
+        except IndexError:
+            reader = RawReader.dedicated(engine)
+        try:
+            out = reader.subtrees(log, wanted)
+        except BaseException:
+            reader.close()  # a broken connection must not serve the next proof
+            raise
+        with self._lock:  # against `close` between the check and the append
+            if not self.closed and len(self._idle) < MAX_IDLE:
+                self._idle.append(reader)
+                return out
+        reader.close()
+        return out
+
+    def idle(self) -> int:
+        """How many dedicated connections are kept open now."""
+        return len(self._idle)
+
+    def close(self) -> None:
+        """Close every idle connection; one in use is closed when its read ends."""
+        with self._lock:
+            self.closed = True
+            idle, self._idle = self._idle, []
+        for reader in idle:
+            reader.close()
+
+
+def _mark(engine: Engine) -> str:
+    return "?" if engine.dialect.paramstyle == "qmark" else "%s"
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    """RFC 9162 leaf hash: SHA-256 of 0x00 and the leaf bytes."""
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def _contiguous(
+    rows: Iterable[tuple[Any, ...]], start: int, end: int, value: Callable[[Any], bytes]
+) -> bytes | None:
+    """The values of rows numbered ``start, start + 1, ... end - 1``, joined; None if a
+    number is missing or a value is not a 32-byte hash."""
+    out = bytearray()
+    expected = start
+    for idx, raw in rows:
+        if idx != expected:
+            return None
+        piece = value(raw)
+        if len(piece) != HASH:
+            return None
+        out += piece
+        expected += 1
+    return bytes(out) if expected == end else None
+
+
+def _runs(wanted: Iterable[Subtree]) -> list[tuple[int, int, int]]:
+    """(level, first, last) runs of rows to read: for levels below `LOWEST_STORED_BASE`
+    whole aligned blocks of 8 leaves (level 0; one range where a proof's low siblings
+    would be two around its own leaf), for the others nodes by index."""
+    block = 1 << LOWEST_STORED_BASE
+    by_level: dict[int, set[int]] = {}
+    for s in wanted:
+        if s.level < LOWEST_STORED_BASE:
+            first = s.start & -block
+            by_level.setdefault(0, set()).update(range(first, first + block))
+        else:
+            by_level.setdefault(s.level, set()).add(s.start >> s.level)
+    runs = []
+    for level, found in by_level.items():
+        ordered = sorted(found)
+        first = previous = ordered[0]
+        for idx in ordered[1:]:
+            if idx != previous + 1:
+                runs.append((level, first, previous))
+                first = idx
+            previous = idx
+        runs.append((level, first, previous))
+    return runs
+
+
+def _from_leaves(
+    found: dict[Subtree, bytes], leaves: dict[int, bytes], sub: Subtree
+) -> bytes | None:
+    """``sub``'s hash: read (a node), hashed from its stored leaf (level 0, kept in
+    ``found``), or (levels 1-2) folded from its leaves' hashes; None if missing."""
+    if sub.level >= LOWEST_STORED_BASE:
+        return found.get(sub)
+    if sub.level == 0:
+        value = found.get(sub)
+        if value is None and sub.start in leaves:
+            value = found[sub] = leaf_hash(unpack(leaves[sub.start]))
+        return value
+    half = 1 << (sub.level - 1)
+    left = _from_leaves(found, leaves, Subtree(sub.level - 1, sub.start))
+    right = _from_leaves(found, leaves, Subtree(sub.level - 1, sub.start + half))
+    if left is None or right is None:
+        return None
+    return hashlib.sha256(b"\x01" + left + right).digest()
