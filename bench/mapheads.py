@@ -11,8 +11,10 @@
    (batch 1 is shown too). Two wall-clock runs swing on a loaded machine:
    `bench.mapstep` times the map step inside the appends instead (wall and CPU).
 2. **Bytes.** The log of bench.storage (commissions, then two hops per unit: 5 entries
-   per unit) on SQLite; the ``map_nodes`` table's bytes from ``dbstat`` over the entries;
-   target <= 150.
+   per unit) on SQLite and PostgreSQL (when reachable); the ``map_nodes`` table's bytes
+   with its index (SQLite: ``dbstat`` after ``VACUUM``; PostgreSQL: ``pg_table_size``
+   and the primary key's ``pg_relation_size`` after a plain ``VACUUM (ANALYZE)``, so the
+   dead versions of rewritten rows still count) over the entries; target <= 150 on each.
 3. **Proofs.** A stored map of n unit keys (10^4 and 10^5; 10^6 in a full run) written
    straight into ``map_nodes`` (built with `ledger.map.update` from nothing), then
    `Store.map_proof` (a read transaction and one query) for random present and absent
@@ -105,22 +107,32 @@ def _overhead(run: Run) -> list[Figure]:
 
 def _bytes(run: Run) -> list[Figure]:
     units = run.pick(2_000, 20_000)
-    target = SqliteTarget()
+    targets: list[Any] = [SqliteTarget()]
+    if baselines.postgres_reachable(run):
+        targets.append(PostgresTarget(run.pg_url or ""))
+    out = []
     try:
-        url = target.fresh("mapbytes")
-        ledger = appends.open_ledger(url, streams.base_events(streams.base_world()))
-        try:
-            appends.append_all(ledger, streams.storage_stream(units), 1000)
-            entries = ledger.head().size
-        finally:
-            ledger.close()
-        _total, parts = target.storage(url)
-        size = parts.get("map_nodes", 0)
+        for target in targets:
+            url = target.fresh("mapbytes")
+            ledger = appends.open_ledger(url, streams.base_events(streams.base_world()))
+            try:
+                appends.append_all(ledger, streams.storage_stream(units), 1000)
+                entries = ledger.head().size
+            finally:
+                ledger.close()
+            # PostgreSQL: after a plain VACUUM (ANALYZE), as a live database is kept (the
+            # dead row versions of rewritten nodes stay in the table's pages for reuse)
+            sqlite = target.name == "sqlite"
+            _total, parts = target.storage(url) if sqlite else target.storage(url, False)
+            size = sum(v for part, v in parts.items() if part.split("/")[0] == "map_nodes")
+            per_entry = size / entries
+            name = f"map/bytes/{target.name}"
+            print(f"  {name}: {size:,} bytes / {entries:,} entries = {per_entry:.0f} bytes/entry")
+            out.append(Figure.value_at_most(name, per_entry, "bytes/entry", BYTES_TARGET))
     finally:
-        target.close()
-    per_entry = size / entries
-    print(f"  map/bytes/sqlite: {size:,} bytes / {entries:,} entries = {per_entry:.0f} bytes/entry")
-    return [Figure.value_at_most("map/bytes/sqlite", per_entry, "bytes/entry", BYTES_TARGET)]
+        for target in targets:
+            target.close()
+    return out
 
 
 def _proofs(run: Run) -> list[Figure]:

@@ -108,7 +108,8 @@ class MapNodeRow(Base):
     key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     idx: Mapped[int | None] = mapped_column(BigInteger)
     entry: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    __table_args__ = (_NO_ROWID,)
+    # PostgreSQL: room on each page for the rewritten nodes' new versions (0025)
+    __table_args__ = ({**_NO_ROWID, "postgresql_with": {"fillfactor": 70}},)
 
 
 class ActorTable(Base):

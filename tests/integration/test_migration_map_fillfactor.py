@@ -1,0 +1,48 @@
+"""Migration 0025_map_fillfactor: on PostgreSQL ``map_nodes`` gains a fill factor of 70
+and loses it on the downgrade; SQLite is left as it was. The map round-trips: appends
+before, between and after extend it, and the audit's replay agrees with every signed
+map root."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import text
+
+from ledger.service.ledger import Ledger
+from ledger.store.database import _alembic_config, migrate
+from tests.factories import GTIN
+from tests.integration.world import LedgerWorld
+
+#: these tests migrate every log in the database: a database of their own (conftest)
+OWN_DATABASE = True
+
+
+def _options(ledger: Ledger) -> list[str] | None:
+    """``map_nodes``'s storage options (PostgreSQL), or None on SQLite."""
+    with ledger.store.engines.writer.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            return None
+        found = conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE oid = to_regclass('map_nodes')")
+        ).scalar_one()
+        return list(found or [])
+
+
+def _commission(world: LedgerWorld, serial: str) -> None:
+    unit = {"gtin": GTIN, "serial": serial}
+    world.append(world.world.sign("commission", "acme", unit=unit, prev=None))
+
+
+def test_0025_map_fillfactor_round_trip(world: LedgerWorld) -> None:
+    ledger = world.ledger
+    postgres = ledger.store.engines.writer.dialect.name == "postgresql"
+    _commission(world, "FF-1")
+    assert _options(ledger) == (["fillfactor=70"] if postgres else None)
+    with ledger.store.engines.writer.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0023_scanstats")
+    assert _options(ledger) == ([] if postgres else None)
+    _commission(world, "FF-2")
+    migrate(ledger.store.engines)
+    assert _options(ledger) == (["fillfactor=70"] if postgres else None)
+    _commission(world, "FF-3")
+    assert ledger.audit().ok
