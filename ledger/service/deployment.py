@@ -92,6 +92,7 @@ class Deployment:
         # Every log's keys first: a key that cannot be used (a file others may read, a
         # token refusing its PIN) stops the start before any database is touched.
         keys = {spec.name: open_keys(spec) for spec in config.logs}
+        memory = proof_memory(os.environ)
         stores: dict[tuple[str, tuple[str, ...]], Store] = {}
         ledgers: dict[str, Ledger] = {}
         try:
@@ -100,7 +101,9 @@ class Deployment:
                 where = (spec.database_url, spec.replica_urls)
                 store = stores.get(where)
                 if store is None:
-                    store = Store.open(spec.database_url, replicas=spec.replica_urls)
+                    store = Store.open(
+                        spec.database_url, replicas=spec.replica_urls, proof_memory=memory
+                    )
                     stores[where] = store
                 log_config = LogConfig(
                     origin=spec.origin,
@@ -173,3 +176,28 @@ class Deployment:
             if id(ledger.store) not in closed:
                 closed.add(id(ledger.store))
                 ledger.close()
+
+
+#: the setting that caps each log's in-memory proof tree, in MiB (docs/OPERATIONS.md)
+PROOF_MEMORY_ENV = "PROVENANCE_PROOF_MEMORY_MB"
+
+
+def proof_memory(environ: Mapping[str, str]) -> int:
+    """Bytes each log's proof tree may hold in this process (ledger.store.prooftree):
+    ``PROVENANCE_PROOF_MEMORY_MB`` MiB (0: none, every proof reads its hashes), else the
+    default cap.
+
+    Raises:
+        ValidationError: the setting is not a whole number of MiB from 0 to 1,048,576.
+    """
+    from ledger.store.prooftree import DEFAULT_BUDGET
+
+    raw = environ.get(PROOF_MEMORY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_BUDGET
+    if not raw.isdigit() or int(raw) > 1 << 20:
+        raise ValidationError(
+            f"{PROOF_MEMORY_ENV} must be a whole number of MiB from 0 to 1048576, not {raw!r}",
+            field=PROOF_MEMORY_ENV,
+        )
+    return int(raw) << 20

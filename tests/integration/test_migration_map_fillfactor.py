@@ -39,7 +39,7 @@ def test_0025_map_fillfactor_round_trip(world: LedgerWorld) -> None:
     _commission(world, "FF-1")
     assert _options(ledger) == (["fillfactor=70"] if postgres else None)
     with ledger.store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0023_scanstats")
+        command.downgrade(_alembic_config(conn), "0025_slim_log")
     assert _options(ledger) == ([] if postgres else None)
     _commission(world, "FF-2")
     migrate(ledger.store.engines)

@@ -10,7 +10,7 @@ by later writes. Pages written before this revision fill up to the new factor on
 when rewritten (``VACUUM FULL map_nodes`` rewrites them all). SQLite: nothing changes.
 
 Revision ID: 0025_map_fillfactor
-Revises: 0023_scanstats
+Revises: 0025_slim_log
 Create Date: 2026-12-04 00:05:00
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0025_map_fillfactor"
-down_revision = "0023_scanstats"
+down_revision = "0025_slim_log"
 branch_labels = None
 depends_on = None
 
