@@ -20,7 +20,8 @@ reasons, the unit with its label state, owner, witnesses), the page language, th
 the picture, the day (the expiry is judged against it), and which optional slots show.
 A new log size is a new base, new objects, a new key: the page is invalidated exactly
 when the JSON encoding is. At most `MAX_BYTES` of pages are kept, least recently used
-out first.
+out first; a kept page holds its base's static objects alive until it goes (as a kept
+JSON encoding does), which the budget does not count.
 """
 
 from __future__ import annotations
