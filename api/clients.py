@@ -69,7 +69,15 @@ def is_https(request: Request) -> bool:
     peer in ``PROVENANCE_TRUSTED_PROXIES`` (a proxy that terminated TLS), an
     ``X-Forwarded-Proto`` naming ``https``; or the public URL is ``https://``. Decides the
     ``Secure`` flag of cookies. A stranger's ``X-Forwarded-Proto`` is ignored."""
-    if request.url.scheme == "https":
+    known = request.scope.get("provenance.https")
+    if known is None:  # asked more than once per request (csrf cookie name, Secure flag)
+        known = request.scope["provenance.https"] = _is_https(request)
+    return bool(known)
+
+
+def _is_https(request: Request) -> bool:
+    """`is_https`, computed."""
+    if request.scope.get("scheme") == "https":
         return True
     settings = _settings(request)
     if settings.public_url.lower().startswith("https://"):

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Sequence
+from functools import lru_cache
 
 from ledger.service.settings import Network
 
@@ -47,6 +48,7 @@ def resolve_client(peer: str, forwarded: Sequence[str], trusted: Sequence[Networ
     return current
 
 
+@lru_cache(maxsize=4096)  # a pure function of its text, asked for every peer
 def normal(text: str) -> str | None:
     """``text`` as a normalised IP address, or None if it is not one (ports, brackets,
     zone ids, names, ``unknown``, obfuscated identifiers: all refused)."""
@@ -69,6 +71,7 @@ def trusted_address(address: str, trusted: Sequence[Network]) -> bool:
     return any(ip.version == net.version and ip in net for net in trusted)
 
 
+@lru_cache(maxsize=4096)  # pure; every scan record and report names its network
 def network_of(address: str) -> str:
     """The network ``address`` lies in, as CIDR text: its /24 (IPv4) or /48 (IPv6); the
     text itself when it is not an IP address (such a client is its own network)."""

@@ -4,7 +4,7 @@ For a machine without ``wrk`` (bench.resolver needs it) and for profiling: seeds
 resolver group's log on SQLite (tests.e2e.server.seed), builds the real app with a bare
 endpoint beside it, and sends sequential requests through httpx's ASGI transport: the
 bare endpoint, a sold unit's view with its valid label signature, the same with fresh
-forged signatures, and an unknown unit. Prints per path p50/p99 (ms), the ratio of
+forged signatures, an unknown unit, and the sold unit's consumer page (HTML, Chinese). Prints per path p50/p99 (ms), the ratio of
 requests/s to the bare endpoint's, and SQL statements per request (scans flushed
 between rounds, as the server's flusher does).
 
@@ -41,15 +41,25 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+#: what a phone's browser sends for the consumer page (bench.resolver's BROWSER)
+PAGE = {"Accept": "text/html", "Accept-Language": "zh-CN"}
+
+
 async def _measure(
-    client: httpx.AsyncClient, paths: list[str], flush: Any, counter: list[int]
+    client: httpx.AsyncClient,
+    paths: list[str],
+    flush: Any,
+    counter: list[int],
+    headers: dict[str, str] | None = None,
 ) -> dict[str, float]:
     times: list[float] = []
+    cpu: list[float] = []
     before = counter[0]
     for i, path in enumerate(paths):
-        started = time.perf_counter()
-        answer = await client.get(path, headers={"Accept": "application/json"})
+        started, used = time.perf_counter(), time.process_time()
+        answer = await client.get(path, headers=headers or {"Accept": "application/json"})
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
         if answer.status_code != 200:
             raise SystemExit(f"{path}: {answer.status_code} {answer.text[:200]}")
         if i % 50 == 49:
@@ -60,6 +70,9 @@ async def _measure(
         "p50_ms": statistics.median(times) * 1000,
         "p99_ms": _percentile(times, 0.99) * 1000,
         "rps": len(times) / sum(times),
+        # this process's CPU per request (threads too): steadier than wall time on a
+        # machine shared with other work
+        "cpu_ms": sum(cpu) / len(cpu) * 1000,
         "statements": statements,
     }
 
@@ -113,6 +126,14 @@ def run(requests: int) -> dict[str, dict[str, float]]:
                     "unknown-unit": await _measure(
                         client, [unknown] * requests, app.state.ctx.flush_scans, counter
                     ),
+                    # the consumer page of the same label (a counted scan each time)
+                    "page": await _measure(
+                        client,
+                        [sold.replace("&format=json", "")] * requests,
+                        app.state.ctx.flush_scans,
+                        counter,
+                        PAGE,
+                    ),
                 }
             return out
 
@@ -128,12 +149,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     figures = run(parser.parse_args().requests)
     bare = figures["bare"]["rps"]
-    print(f"{'path':<16} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'x bare':>7} {'SQL/req':>8}")
+    print(
+        f"{'path':<16} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'x bare':>7} "
+        f"{'CPU ms':>7} {'SQL/req':>8}"
+    )
     for name, f in figures.items():
         print(
             f"{name:<16} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f} {f['rps']:8.0f} "
-            f"{f['rps'] / bare:7.3f} {f['statements']:8.2f}"
+            f"{f['rps'] / bare:7.3f} {f['cpu_ms']:7.3f} {f['statements']:8.2f}"
         )
+    page, sold = figures["page"], figures["sold-unit"]
+    print(
+        f"page / sold-unit JSON: {page['rps'] / sold['rps']:.3f} by req/s, "
+        f"{sold['cpu_ms'] / page['cpu_ms']:.3f} by CPU per request"
+    )
 
 
 if __name__ == "__main__":

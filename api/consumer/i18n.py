@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from api.consumer.i18n_hant import HANT
 from api.consumer.i18n_pages import MESSAGES as PAGE_MESSAGES
@@ -320,11 +321,30 @@ def text(lang: str, key: str, **values: object) -> str:
     english, simplified = MESSAGES[key]
     if lang not in _CHINESE:
         return english.format(**values) if values else english
-    template = hant(simplified, lang)
     if not values:
-        return template
+        return hant(simplified, lang)
+    try:  # the value's type too: 1, 1.0 and True are equal keys but read differently
+        memo = (lang, key, *((k, type(v), v) for k, v in values.items()))
+        found = _FILLED.get(memo)
+    except TypeError:  # an unhashable value: filled every time
+        return _filled(hant(simplified, lang), values)
+    if found is None:
+        if len(_FILLED) >= FILLED_MAX:
+            _FILLED.clear()
+        found = _FILLED[memo] = _filled(hant(simplified, lang), values)
+    return found
+
+
+#: Chinese messages filled (`text`), by language, key and values: a page fills the same
+#: ones again and again, and the seams' spacing is the dearest part of a page's words
+_FILLED: dict[tuple[object, ...], str] = {}
+FILLED_MAX = 8192
+
+
+def _filled(template: str, values: dict[str, object]) -> str:
+    """``template`` with its fields filled from ``values``, each seam spaced (`text`)."""
     out = ""
-    for literal, field, spec, conversion in _FORMATTER.parse(template):
+    for literal, field, spec, conversion in _parsed(template):
         out = _seam(out, literal)
         if field is not None:
             value = _FORMATTER.convert_field(_FORMATTER.get_field(field, (), values)[0], conversion)
@@ -355,9 +375,19 @@ def cjk_spaced(text: str) -> str:
 
 def _seam(left: str, right: str) -> str:
     """``left + right``, with a space where the convention wants one at the seam."""
-    return (
-        left + cjk_spaced(left[-1:] + right[:1])[1:-1] + right if left and right else left + right
-    )
+    return left + _gap(left[-1:] + right[:1]) + right if left and right else left + right
+
+
+@lru_cache(maxsize=16384)
+def _gap(pair: str) -> str:
+    """What goes between the two characters of ``pair``: a space or nothing (`cjk_spaced`)."""
+    return cjk_spaced(pair)[1:-1]
+
+
+@lru_cache(maxsize=4096)
+def _parsed(template: str) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
+    """``template`` cut into literals and fields (string.Formatter.parse), once."""
+    return tuple(_FORMATTER.parse(template))
 
 
 def chinese(lang: str | None) -> bool:

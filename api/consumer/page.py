@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -78,6 +79,35 @@ def render_unit_page(
     Raises:
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
     """
+    return (
+        environment()
+        .get_template("unit.html")
+        .render(
+            page_context(
+                view,
+                lang,
+                path=path,
+                switch_href=switch_href,
+                now=now,
+                csrf_token=csrf_token,
+                image=image,
+            )
+        )
+    )
+
+
+def page_context(
+    view: Mapping[str, Any],
+    lang: str,
+    *,
+    path: str,
+    switch_href: str,
+    now: datetime,
+    csrf_token: str = "",
+    image: tuple[str, int, int] | None = None,
+) -> dict[str, Any]:
+    """The template context of `render_unit_page` (same arguments): everything the page
+    shows, its per-request parts (`page_slots`) included."""
     lang = page_language(lang)
     verdict = str(view.get("verdict")) if view.get("verdict") in VERDICTS else "invalid"
     unit = _obj(view.get("unit")) or None
@@ -91,7 +121,7 @@ def render_unit_page(
     if head.forged:  # the genuine unit's claim form and history are not this label's
         form_parts["claim_action"] = form_parts["consume_action"] = None
         reasons = [r for r in reasons if r.tone == "bad"]
-    context = {
+    return {
         "lang": lang,
         "other": other,
         "t": lambda key, **values: text(lang, key, **values),
@@ -99,28 +129,45 @@ def render_unit_page(
         "head": head,
         "title": f"{head.title} · {product or text(lang, 'site')}",
         "reasons": [] if head.quiet else reasons,
-        "scans": scan_line(view.get("scans"), lang, known=unit is not None),
         "scanned": [] if unit else scanned_facts(path, lang),
         "product": product_facts(unit, product, lang, now),
         "status": status_facts(unit, entries, lang),
         "steps": [] if head.forged else [step(e, names, lang) for e in entries],
         "proof": _proof_line(view.get("checkpoint"), lang),
-        "checked": text(lang, "footer.checked", when=format_moment(now, lang)),
         "json_href": f"{path}?format=json" if is_local(path) else "?format=json",
         "proof_href": _proof_href(unit) if entries else None,
         "witnesses": _witness_line(view.get("witnesses"), lang),
-        "age": _age_line(view.get("checkpoint"), now, lang),
-        "switch_href": switch_href if is_local(switch_href) else f"?lang={other}",
         **form_parts,
         "here": path if is_local(path) else "",
         "lang_value": lang,
-        "csrf_token": csrf_token,
         "typed_code": "",
         "help_href": f"/how-to-check?lang={lang}",
         "retailers": _retailers_link(unit, lang),
         "image": _picture(image, product) if image and unit and not head.forged else None,
+        **page_slots(view, lang, switch_href=switch_href, now=now, csrf_token=csrf_token),
     }
-    return environment().get_template("unit.html").render(context)
+
+
+#: the page's parts that differ between two requests for the same unit view, language and
+#: log state (`page_slots`): the cached page (api.consumer.pagecache) splices them in
+SLOTS = ("switch_href", "csrf_token", "scans", "checked", "age")
+
+
+def page_slots(
+    view: Mapping[str, Any], lang: str, *, switch_href: str, now: datetime, csrf_token: str
+) -> dict[str, Any]:
+    """The per-request parts of the page's template context (`SLOTS`): the language
+    switch (it carries the scanned query), the forms' CSRF token, the scan sentence and
+    its hint (the count moves with every scan), the time of the check and the log
+    state's age. ``lang`` is a page language (`page_language`)."""
+    other = EN if chinese(lang) else ZH
+    return {
+        "switch_href": switch_href if is_local(switch_href) else f"?lang={other}",
+        "csrf_token": csrf_token,
+        "scans": scan_line(view.get("scans"), lang, known=bool(_obj(view.get("unit")))),
+        "checked": text(lang, "footer.checked", when=format_moment(now, lang)),
+        "age": _age_line(view.get("checkpoint"), now, lang),
+    }
 
 
 def _retailers_link(unit: Mapping[str, Any] | None, lang: str) -> tuple[str, str] | None:
@@ -179,7 +226,7 @@ def _witness_line(witnesses: object, lang: str) -> str | None:
 def _age_line(checkpoint: object, now: datetime, lang: str) -> str | None:
     """How old the log's state this page was checked against is (the checkpoint's time
     line, docs/FORMAT.md 5.2); None for a checkpoint without one."""
-    dated = served_time(checkpoint) if isinstance(checkpoint, str) else None
+    dated = _served_time(checkpoint) if isinstance(checkpoint, str) else None
     if dated is None:
         return None
     seconds = max(0, int(now.timestamp()) - dated)
@@ -190,6 +237,12 @@ def _age_line(checkpoint: object, now: datetime, lang: str) -> str | None:
     else:
         age = text(lang, "wait.h", n=round(seconds / 3600))
     return text(lang, "footer.age", age=age)
+
+
+@lru_cache(maxsize=256)
+def _served_time(checkpoint: str) -> int | None:
+    """`served_time` of a checkpoint, parsed once per checkpoint (every page shows it)."""
+    return served_time(checkpoint)
 
 
 def _proof_line(checkpoint: object, lang: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -26,9 +27,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from api import viewjson
+from api.consumer import pagecache
 from api.consumer.claim_page import claim_form, render_claim_page
 from api.consumer.i18n import EN, ZH, chinese
-from api.consumer.page import choose_language, reason_words, render_unit_page
+from api.consumer.page import choose_language, reason_words
 from api.consumer.page_signals import localise
 from api.context import Context, ctx, owner_cookie
 from api.csrf import guard
@@ -173,7 +175,7 @@ async def _resolve(request: Request) -> Response:
     await context.limit(request)
     raw = request.scope.get("raw_path", b"").decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
-    link = gs1.parse_digital_link(f"http://resolver{raw}" + (f"?{query}" if query else ""))
+    link = _parsed(f"http://resolver{raw}" + (f"?{query}" if query else ""))
     if link.serial is None:
         raise GS1Error("the resolver needs a serialized unit: /01/{gtin}/21/{serial}", field="path")
     if epcis.LD_JSON in request.headers.get("accept", ""):
@@ -222,7 +224,7 @@ async def _resolve(request: Request) -> Response:
         html = render_claim_page(form, lang, csrf_token=token, switch_href=switch, limit=limit)
     else:
         image = await _picture(context, view)
-        html = render_unit_page(
+        html = pagecache.render(  # bytes: rendered once per (view, language, log state)
             view,
             lang,
             path=raw,
@@ -235,6 +237,17 @@ async def _resolve(request: Request) -> Response:
     if fresh:
         csrf.set_cookie(response, request, nonce)
     return response
+
+
+@lru_cache(maxsize=2048)
+def _parsed(uri: str) -> gs1.DigitalLink:
+    """`gs1.parse_digital_link` of ``uri``, kept for the next scans of the same label
+    (a printed label is one URI; a parse is immutable; a refusal is not kept).
+
+    Raises:
+        GS1Error: ``uri`` is not a valid GS1 Digital Link.
+    """
+    return gs1.parse_digital_link(uri)
 
 
 async def _picture(context: Context, view: dict[str, Any]) -> tuple[str, int, int] | None:

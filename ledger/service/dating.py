@@ -62,6 +62,8 @@ class CheckpointDating:
         self._cosigning = cosigning
         self._clock = clock
         self._latest = latest
+        #: `served`'s answers by note, and the latest note they were given against
+        self._answers: tuple[str, dict[str, str]] = ("", {})
 
     def redate(self, every: int = REDATE_SECONDS) -> int | None:
         """Re-date the latest checkpoint when its time line is ``every`` seconds old or
@@ -111,6 +113,21 @@ class CheckpointDating:
             return None
         with self._latest.lock:
             text, latest = self._latest.text, self._latest.note
+        # every view of a unit at one log size carries the same note: its answer holds
+        # until `reload` puts a new latest note (two note parses per view saved)
+        against, answers = self._answers
+        if against is not latest:
+            against, answers = latest, {}
+            self._answers = (against, answers)  # one assignment: safe across threads
+        found = answers.get(note)
+        if found is None:
+            if len(answers) >= 64:  # notes of older sizes: a bound all the same
+                answers.clear()
+            found = answers[note] = self._served(note, text, latest)
+        return found
+
+    def _served(self, note: str, text: str, latest: str) -> str:
+        """`served` computed: ``latest`` when it is ``note``'s checkpoint dated as late."""
         if not text or not note.startswith(text + "\n"):
             return note
         try:

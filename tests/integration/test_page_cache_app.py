@@ -1,0 +1,108 @@
+"""The resolver's consumer page served from the page cache (api.consumer.pagecache):
+two units, two label states, two languages asked in turn, each page its own, its
+per-request parts (scan count, CSRF token, language switch) fresh; a grown log shows.
+
+On a SQLite file: this is about the server's memory, not the dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.consumer import pagecache
+from ledger import codec, label
+from ledger.gs1 import UnitId
+from ledger.service.settings import Settings
+from tests.factories import GTIN, key
+from tests.integration.signals_world import SignalWorld
+
+
+@pytest.fixture
+def sw(tmp_path: Path) -> Iterator[SignalWorld]:
+    pagecache.clear()
+    world = SignalWorld.open(f"sqlite:///{tmp_path}/ledger.db")
+    yield world
+    world.ledger.close()
+    pagecache.clear()
+
+
+def _verdict(html: str) -> str:
+    found = re.search(r'<section class="verdict v-([a-z]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def _lang(html: str) -> str:
+    found = re.search(r'<html lang="([^"]+)">', html)
+    assert found is not None
+    return found.group(1)
+
+
+def _csrf(html: str) -> set[str]:
+    return set(re.findall(r'name="csrf" value="([^"]*)"', html))
+
+
+def test_pages_never_cross_units_labels_or_languages(sw: SignalWorld) -> None:
+    for serial in ("SN-1", "SN-2"):
+        sw.mint(serial)
+    app = create_app(
+        Settings.from_env({"PROVENANCE_RATE": "100000", "PROVENANCE_BURST": "100000"}),
+        ledger=sw.ledger,
+    )
+    forged = codec.b64url_encode(bytes(64))
+
+    def url(serial: str, valid: bool) -> str:
+        signed = label.sign_label(UnitId(gtin=GTIN, serial=serial), key(2))
+        return f"/01/{GTIN}/21/{serial}?s={signed if valid else forged}"
+
+    asked = [
+        (serial, valid, lang)
+        for serial in ("SN-1", "SN-2")
+        for valid in (True, False)
+        for lang in ("en", "zh-CN")
+    ]
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            seen: dict[tuple[str, bool, str], str] = {}
+            for round_ in range(3):
+                for serial, valid, lang in asked:
+                    answer = await client.get(
+                        url(serial, valid),
+                        headers={"Accept": "text/html", "Accept-Language": lang},
+                    )
+                    assert answer.status_code == 200
+                    html = answer.text
+                    assert _lang(html) == lang
+                    assert _verdict(html) == ("genuine" if valid else "invalid")
+                    assert f"/01/{GTIN}/21/{serial}?format=json" in html
+                    assert f"/21/{'SN-2' if serial == 'SN-1' else 'SN-1'}" not in html
+                    if valid:
+                        assert len(_csrf(html)) == 1  # this request's token, every form
+                    key_ = (serial, valid, lang)
+                    if round_:
+                        # the scan sentence moved on (a counted check each time), the
+                        # rest is the page kept: at most the scan and footer lines differ
+                        before = seen[key_].splitlines()
+                        now = html.splitlines()
+                        assert len(before) == len(now)
+                        differ = [
+                            i for i, (a, b) in enumerate(zip(before, now, strict=True)) if a != b
+                        ]
+                        assert all(
+                            "csrf" in now[i] or "<p" in now[i] or 'class="lang"' in now[i]
+                            for i in differ
+                        ), [now[i] for i in differ]
+                    seen[key_] = html
+            assert pagecache.kept()[0] >= len(asked)
+            assert len({seen[k] for k in asked}) == len(asked)
+
+    asyncio.run(main())
