@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import os
 import pstats
 import time
@@ -94,19 +95,38 @@ STEPS = [
 ]
 
 
+class _CollectorClock:
+    """A `gc.callbacks` entry adding up the time the cyclic collector runs, by generation."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.counts = [0, 0, 0]
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.counts[info["generation"]] += 1
+
+
 def profile(units: int) -> None:
     """cProfile one `Ledger.audit` of a custody log of about 5 x ``units`` entries (SQLite)
     and print each step's share of it (the verify threads are not profiled: what shows
-    is the time the replay waits for them at the end)."""
+    is the time the replay waits for them at the end), and the cyclic collector's."""
     target = SqliteTarget()
     try:
         ledger = open_ledger(target.fresh("audit"), streams.base_events(streams.base_world()))
         try:
             append_all(ledger, streams.storage_stream(units), 1000)
+            collecting = _CollectorClock()
             profiler = cProfile.Profile()
+            gc.callbacks.append(collecting)
             profiler.enable()
             report = ledger.audit()
             profiler.disable()
+            gc.callbacks.remove(collecting)
         finally:
             ledger.close()
     finally:
@@ -119,6 +139,10 @@ def profile(units: int) -> None:
     for label, suffix, name in STEPS:
         seconds = sum(v[3] for (f, _, n), v in raw.items() if n == name and f.endswith(suffix))
         print(f"  {label:<48} {seconds:7.2f} s {100 * seconds / total:5.1f} %")
+    print(
+        f"  {'cyclic collector (gc.callbacks, all threads)':<48} {collecting.seconds:7.2f} s"
+        f" {100 * collecting.seconds / total:5.1f} %  collections {collecting.counts}"
+    )
     stats.sort_stats("tottime").print_stats(20)
 
 

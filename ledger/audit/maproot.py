@@ -29,29 +29,31 @@ class MapReplay:
 
     def __init__(self) -> None:
         self.trie = Trie()
-        self._waiting: dict[bytes, Head] = {}
+        self._state = State()
+        # one tracker between roots: its changes are the waiting heads (it reads them
+        # before the trie), so no tracker or closure is built per entry
+        self._tracker = HeadTracker(self.trie.get, self._partner_of)
 
     def get(self, key: bytes) -> Head | None:
         """The head of ``key`` after the entries added so far (None: not in the map)."""
-        head = self._waiting.get(key)
+        head = self._tracker.changes.get(key)
         return head if head is not None else self.trie.get(key)
+
+    def _partner_of(self, authorization: str) -> str | None:
+        record = self._state.authorizations.get(authorization)
+        return None if record is None else record.partner
 
     def add(self, index: int, leaf_hash: bytes, event: Event, state: State) -> None:
         """The entry at ``index`` (``state``: the replayed state after it) holds ``event``."""
-
-        def partner_of(authorization: str) -> str | None:
-            record = state.authorizations.get(authorization)
-            return None if record is None else record.partner
-
-        tracker = HeadTracker(self.get, partner_of)
-        tracker.add(index, leaf_hash, event)
-        self._waiting.update(tracker.changes)
+        self._state = state
+        self._tracker.add(index, leaf_hash, event)
 
     def root(self) -> bytes:
         """The map root after the entries added so far."""
-        for key, head in self._waiting.items():
+        waiting = self._tracker.changes
+        for key, head in waiting.items():
             self.trie.set(key, head)
-        self._waiting.clear()
+        waiting.clear()
         return self.trie.root()
 
 

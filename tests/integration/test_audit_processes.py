@@ -166,6 +166,16 @@ def test_a_tampered_stored_node_is_found_on_the_workers(
     assert [(f.code, f.index) for f in report.findings] == [("node", 15)]  # leaves 8..15
 
 
+def test_a_deleted_stored_node_is_found_on_both_paths(
+    pool: None, busy: LedgerWorld, submitted: list[str]
+) -> None:
+    # the audit asks the store only for levels >= 3 (lower ones are computed from the
+    # leaves it reads): a missing row of a level it asks for is still a finding
+    _sql(busy, "DELETE FROM nodes WHERE log = :log AND level = 4 AND idx = 0")
+    report = _both(busy, submitted)
+    assert [(f.code, f.index) for f in report.findings] == [("node", 15)]  # leaves 0..15
+
+
 def test_a_killed_worker_costs_time_not_findings(pool: None, busy: LedgerWorld) -> None:
     ledger = busy.ledger
     source = StoreSource(ledger.store, ledger.log)
