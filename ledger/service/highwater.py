@@ -43,8 +43,6 @@ import base64
 import binascii
 import contextlib
 import fcntl
-import hashlib
-import json
 import logging
 import os
 import threading
@@ -57,6 +55,11 @@ from urllib.parse import quote
 from ledger.audit.witness import Seen
 from ledger.errors import LedgerError, StorageError, ValidationError
 from ledger.service.settings import home
+from ledger.service.slotformat import body as _body
+from ledger.service.slotformat import pack_leaves as _pack
+from ledger.service.slotformat import parse as _parse
+from ledger.service.slotformat import size_of as _size
+from ledger.service.slotformat import split_leaves as _split
 from ledger.service.witnessed import evidence_folder, folder_files, largest
 
 if TYPE_CHECKING:
@@ -134,7 +137,8 @@ class HighWater:
                 size this log published would be a fork.
         """
         with self._exclusive():
-            loaded = self._load()
+            raw = self._load_bytes()
+            loaded = [(slot, data) for slot, data, _ in raw]
             data = max((d for _, d in loaded if d is not None), key=_size, default=None)
             if data is not None and _size(data) >= batch.size:
                 raise StorageError(
@@ -143,8 +147,8 @@ class HighWater:
                     "behind its mark must be opened through the start-up guard first)"
                 )
             slot = self._target(loaded)
-            # the undo's copy: the bytes just loaded (under the same lock), not a re-read
-            before = self._seen[slot][0] if any(p == slot for p, _ in loaded) else None
+            # the undo's copy: the bytes just loaded under this lock (not a re-read)
+            before = next((text for p, _, text in raw if p == slot), None)
             known = self._known
             # one string, not a list: the state is hashed and written before each commit
             leaves = base64.b64encode(_pack(batch.leaves)).decode()
@@ -376,6 +380,12 @@ class HighWater:
 
     def _load(self) -> list[tuple[Path, dict[str, Any] | None]]:
         """Each slot file that exists, with its content (None: damaged)."""
+        return [(slot, data) for slot, data, _ in self._load_bytes()]
+
+    def _load_bytes(self) -> list[tuple[Path, dict[str, Any] | None, bytes]]:
+        """Each slot file that exists, with its content (None: damaged) and its bytes as
+        read now. A slot whose bytes are those this process last saw is not parsed again
+        (`_seen` is only a hint: it is always compared with what was just read)."""
         found = []
         for slot in self.slots:
             try:
@@ -389,7 +399,7 @@ class HighWater:
             if seen is None or seen[0] != text:
                 seen = (text, _parse(text))
                 self._seen[slot] = seen
-            found.append((slot, seen[1]))
+            found.append((slot, seen[1], text))
         return found
 
     # --- the file -----------------------------------------------------------------
@@ -466,62 +476,3 @@ class HighWater:
 
 #: how much longer than its new content a slot may stay (padded) before it is cut
 _SLACK = 64 * 1024
-
-
-def _pack(leaves: Sequence[bytes]) -> bytes:
-    """A kept batch's leaves as stored: each a u32 big-endian length, then its bytes."""
-    return b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in leaves)
-
-
-def _split(packed: bytes) -> list[bytes]:
-    """The leaves of a kept batch (each a u32 big-endian length, then its bytes).
-
-    Raises:
-        ValueError: a length runs past the end.
-    """
-    leaves, at = [], 0
-    while at < len(packed):
-        size = int.from_bytes(packed[at : at + 4], "big")
-        if at + 4 + size > len(packed):
-            raise ValueError("a leaf runs past the end of the batch")
-        leaves.append(packed[at + 4 : at + 4 + size])
-        at += 4 + size
-    return leaves
-
-
-def _body(data: Mapping[str, Any]) -> bytes:
-    """A slot's bytes: ``data`` and its check (`_check`), as one JSON object.
-
-    ``data`` is encoded once: the check hashes that text, and the body is the same text
-    with the check added as a last member (a reader sorts keys again: `_parse`).
-    """
-    text = _text(data).encode()
-    check = hashlib.sha256(text).hexdigest()
-    return text[:-1] + (b', "check": "' if data else b'"check": "') + check.encode() + b'"}'
-
-
-def _text(data: Mapping[str, Any]) -> str:
-    """The text a slot's check hashes: ``data`` as JSON, keys sorted."""
-    return json.dumps(data, sort_keys=True)
-
-
-def _check(data: Mapping[str, Any]) -> str:
-    """The SHA-256 of a slot's content (without its check), to tell a torn write."""
-    return hashlib.sha256(_text(data).encode()).hexdigest()
-
-
-def _parse(text: bytes) -> dict[str, Any] | None:
-    """A slot's content, or None when it is damaged."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("size"), int):
-        return None
-    check = data.pop("check", None)
-    return data if check == _check(data) else None
-
-
-def _size(data: Mapping[str, Any]) -> int:
-    size = data.get("size")
-    return size if isinstance(size, int) else 0

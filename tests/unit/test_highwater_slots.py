@@ -1,4 +1,4 @@
-"""The high-water keeper's slot files as bytes (ledger.service.highwater): one encoding
+"""The high-water keeper's slot files as bytes (ledger.service.highwater, .slotformat): one encoding
 per write (the body is the checked text plus its check), the old indented form still
 read, and the in-memory copy of each slot never hiding what another process (another
 `HighWater` on the same files) or a torn write left there."""
@@ -14,8 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import StorageError
-from ledger.service.highwater import HighWater, _body, _check, _parse
+from ledger.service.highwater import HighWater
 from ledger.service.publishing import Publishing
+from ledger.service.slotformat import body as _body
+from ledger.service.slotformat import check as _check
+from ledger.service.slotformat import parse as _parse
 
 _TEXT = st.text(max_size=20)
 _JSON = st.recursive(
