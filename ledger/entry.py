@@ -165,7 +165,14 @@ class SignedEvent:
             raise WrongLogError(
                 f"the event was signed for log {self.origin!r}, not {origin!r}", field="v"
             )
-        return replace(self, origin=origin)
+        # one bound copy per log: the write quota and the append both bind a request's
+        # events, and a signature verified on the copy need not be verified again
+        # (`verify_event`); the copy is made from this frozen object's own fields
+        bound = self.__dict__.get("_bound")
+        if bound is None or bound.origin != origin:
+            bound = replace(self, origin=origin)
+            self.__dict__["_bound"] = bound
+        return bound
 
     @classmethod
     def from_dict(cls, data: object, log: str | None = None) -> SignedEvent:
@@ -228,16 +235,29 @@ def verify_event(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | byte
     the event's message (`signed_message`: format 1 names no log, format 2 names the log
     ``signed`` is bound to) verifies.
 
+    A success under raw key bytes is remembered on ``signed`` (this object, whose fields
+    cannot change): verifying it again under the same bytes returns at once, so a
+    request's events are verified once although the write quota and the append both
+    ask. A failure, or another key, is checked in full every time.
+
     Raises:
         SignatureError: the key id does not match or the signature does not verify.
         ValidationError: a format-2 event not bound to a log.
     """
+    raw = public_key if isinstance(public_key, bytes) else None
+    if raw is not None and signed.__dict__.get("_verified_by") == raw:
+        return  # this very (frozen) event already verified under these key bytes
     # (1)
     if crypto.key_id(public_key) != signed.key:
         raise SignatureError("signed by a different key than the one named", field="key")
     # (2)
     domain = crypto.DOMAIN_EVENT if signed.v == FORMAT_1 else crypto.DOMAIN_EVENT_V2
     crypto.verify(public_key, domain, signed.message[len(domain) :], signed.sig)
+    if raw is not None:
+        # Remembered on the object, never by value: its fields (event bytes, format,
+        # origin, signature) cannot change, so the outcome cannot either. This is what
+        # lets the write quota's check (api.quota) and the append's share one verify.
+        signed.__dict__["_verified_by"] = bytes(raw)
 
 
 @dataclass(frozen=True)

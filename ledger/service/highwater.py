@@ -43,8 +43,6 @@ import base64
 import binascii
 import contextlib
 import fcntl
-import hashlib
-import json
 import logging
 import os
 import threading
@@ -57,6 +55,11 @@ from urllib.parse import quote
 from ledger.audit.witness import Seen
 from ledger.errors import LedgerError, StorageError, ValidationError
 from ledger.service.settings import home
+from ledger.service.slotformat import body as _body
+from ledger.service.slotformat import pack_leaves as _pack
+from ledger.service.slotformat import parse as _parse
+from ledger.service.slotformat import size_of as _size
+from ledger.service.slotformat import split_leaves as _split
 from ledger.service.witnessed import evidence_folder, folder_files, largest
 
 if TYPE_CHECKING:
@@ -114,6 +117,12 @@ class HighWater:
         self.origin = origin
         self._known = -1  # the largest size this process wrote or read: skip smaller ones
         self._lock = threading.Lock()
+        # each slot's bytes as this process last read or wrote them, with their content:
+        # a slot whose bytes are unchanged is not parsed and checked again (a kept batch
+        # of 1,000 leaves is ~600 kB of JSON; re-parsing both slots cost ~10 ms a commit).
+        # Keyed by the bytes themselves, not by (size, mtime): a slot is rewritten in
+        # place, padded to its old size, by other processes within one mtime tick.
+        self._seen: dict[Path, tuple[bytes, dict[str, Any] | None]] = {}
 
     # --- writing ------------------------------------------------------------------
 
@@ -128,7 +137,8 @@ class HighWater:
                 size this log published would be a fork.
         """
         with self._exclusive():
-            loaded = self._load()
+            raw = self._load_bytes()
+            loaded = [(slot, data) for slot, data, _ in raw]
             data = max((d for _, d in loaded if d is not None), key=_size, default=None)
             if data is not None and _size(data) >= batch.size:
                 raise StorageError(
@@ -137,12 +147,8 @@ class HighWater:
                     "behind its mark must be opened through the start-up guard first)"
                 )
             slot = self._target(loaded)
-            try:
-                before: bytes | None = slot.read_bytes()
-            except FileNotFoundError:
-                before = None
-            except OSError as e:
-                raise StorageError(f"cannot read the high-water file {slot}: {e}") from e
+            # the undo's copy: the bytes just loaded under this lock (not a re-read)
+            before = next((text for p, _, text in raw if p == slot), None)
             known = self._known
             # one string, not a list: the state is hashed and written before each commit
             leaves = base64.b64encode(_pack(batch.leaves)).decode()
@@ -153,7 +159,7 @@ class HighWater:
                 "incidents": data.get("incidents", []) if data else [],
                 "batch": {"base": batch.base, "leaves": leaves},
             }
-            self._put(slot, _body(state))
+            self._put(slot, _body(state), content=state)
             self._known = batch.size
 
         def undo() -> None:
@@ -374,15 +380,26 @@ class HighWater:
 
     def _load(self) -> list[tuple[Path, dict[str, Any] | None]]:
         """Each slot file that exists, with its content (None: damaged)."""
+        return [(slot, data) for slot, data, _ in self._load_bytes()]
+
+    def _load_bytes(self) -> list[tuple[Path, dict[str, Any] | None, bytes]]:
+        """Each slot file that exists, with its content (None: damaged) and its bytes as
+        read now. A slot whose bytes are those this process last saw is not parsed again
+        (`_seen` is only a hint: it is always compared with what was just read)."""
         found = []
         for slot in self.slots:
             try:
                 text = slot.read_bytes()
             except FileNotFoundError:
+                self._seen.pop(slot, None)
                 continue
             except OSError as e:
                 raise StorageError(f"cannot read the high-water file {slot}: {e}") from e
-            found.append((slot, _parse(text)))
+            seen = self._seen.get(slot)
+            if seen is None or seen[0] != text:
+                seen = (text, _parse(text))
+                self._seen[slot] = seen
+            found.append((slot, seen[1], text))
         return found
 
     # --- the file -----------------------------------------------------------------
@@ -417,7 +434,18 @@ class HighWater:
         older = [slot for slot in self.slots if found.get(slot) is None]
         return older[0] if older else min(self.slots, key=lambda p: _size(found[p] or {}))
 
-    def _put(self, slot: Path, body: bytes, *, exact: bool = False) -> None:
+    def _put(
+        self,
+        slot: Path,
+        body: bytes,
+        *,
+        exact: bool = False,
+        content: dict[str, Any] | None = None,
+    ) -> None:
+        """Write ``body`` into ``slot`` in place, synced (``exact``: cut any padding, to
+        put back the exact bytes an undo restores). ``content``: what ``body`` holds (its
+        data without the check), remembered so that the next load need not parse it."""
+        self._seen.pop(slot, None)  # unknown until the write is whole
         try:
             created = not slot.exists()
             fd = os.open(slot, os.O_RDWR | os.O_CREAT, 0o600)
@@ -426,12 +454,16 @@ class HighWater:
                 # size, metadata the sync would also flush, rarely changes; a content far
                 # longer (a big batch's leaves) is cut, or every later write would carry it
                 old = os.fstat(fd).st_size
-                os.pwrite(fd, body.ljust(old, b" "), 0)
+                padded = body.ljust(old, b" ")
+                os.pwrite(fd, padded, 0)
                 if old > len(body) + (0 if exact else _SLACK):
                     os.ftruncate(fd, len(body))
+                    padded = body
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
+            if content is not None:
+                self._seen[slot] = (padded, content)
             if created:  # a new name in the folder: make the folder's entry durable too
                 folder = os.open(slot.parent, os.O_RDONLY)
                 try:
@@ -444,51 +476,3 @@ class HighWater:
 
 #: how much longer than its new content a slot may stay (padded) before it is cut
 _SLACK = 64 * 1024
-
-
-def _pack(leaves: Sequence[bytes]) -> bytes:
-    """A kept batch's leaves as stored: each a u32 big-endian length, then its bytes."""
-    return b"".join(len(leaf).to_bytes(4, "big") + leaf for leaf in leaves)
-
-
-def _split(packed: bytes) -> list[bytes]:
-    """The leaves of a kept batch (each a u32 big-endian length, then its bytes).
-
-    Raises:
-        ValueError: a length runs past the end.
-    """
-    leaves, at = [], 0
-    while at < len(packed):
-        size = int.from_bytes(packed[at : at + 4], "big")
-        if at + 4 + size > len(packed):
-            raise ValueError("a leaf runs past the end of the batch")
-        leaves.append(packed[at + 4 : at + 4 + size])
-        at += 4 + size
-    return leaves
-
-
-def _body(data: Mapping[str, Any]) -> bytes:
-    """A slot's bytes: ``data`` and its check."""
-    return json.dumps({**data, "check": _check(data)}, indent=1, sort_keys=True).encode()
-
-
-def _check(data: Mapping[str, Any]) -> str:
-    """The SHA-256 of a slot's content (without its check), to tell a torn write."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def _parse(text: bytes) -> dict[str, Any] | None:
-    """A slot's content, or None when it is damaged."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("size"), int):
-        return None
-    check = data.pop("check", None)
-    return data if check == _check(data) else None
-
-
-def _size(data: Mapping[str, Any]) -> int:
-    size = data.get("size")
-    return size if isinstance(size, int) else 0

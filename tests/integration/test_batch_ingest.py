@@ -1,0 +1,101 @@
+"""``POST /v1/entries:batch`` at the new speed (issue 20): each signature verified once
+although the write quota and the append both check it; a batch with one bad event still
+refused whole, with that event's position, leaving the log byte for byte as it was; a
+malformed body refused for the cost of its parse (no signature verified)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from ledger import codec, crypto
+from ledger.service.settings import Settings
+from tests.factories import GTIN
+from tests.integration.world import LedgerWorld, dump
+
+#: more than batchverify.PARALLEL_FROM: the batch is verified on the verify threads
+COUNT = 80
+
+
+def _app(world: LedgerWorld) -> FastAPI:
+    env = {"PROVENANCE_RATE": "100000", "PROVENANCE_BURST": "100000"}
+    return create_app(Settings.from_env(env), ledger=world.ledger)
+
+
+def _post(app: FastAPI, body: dict[str, Any]) -> httpx.Response:
+    async def main() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post("/v1/entries:batch", json=body)
+
+    return asyncio.run(main())
+
+
+def _events(world: LedgerWorld, tag: str) -> list[dict[str, Any]]:
+    return [
+        world.world.sign(
+            "commission", "acme", unit={"gtin": GTIN, "serial": f"{tag}-{n}"}, prev=None
+        ).to_dict()
+        for n in range(COUNT)
+    ]
+
+
+@pytest.fixture
+def verifies(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The signatures `crypto.verify` is asked to check (it still checks them)."""
+    calls: list[bytes] = []
+    real = crypto.verify
+
+    def counting(key: Any, domain: bytes, message: bytes, signature: bytes) -> None:
+        calls.append(bytes(signature))
+        real(key, domain, message, signature)
+
+    monkeypatch.setattr(crypto, "verify", counting)
+    return calls
+
+
+def test_each_signature_of_a_batch_is_verified_once(
+    world: LedgerWorld, verifies: list[bytes]
+) -> None:
+    events = _events(world, "ONCE")
+    answer = _post(_app(world), {"events": events})
+    assert answer.status_code == 201, answer.text
+    assert len(answer.json()["receipts"]) == COUNT
+    signatures = sorted(codec.b64url_decode(e["sig"]) for e in events)
+    assert sorted(verifies) == signatures  # each once: the quota's check served the append
+
+
+@pytest.mark.parametrize("position", [0, COUNT // 2, COUNT - 1])
+def test_one_forged_event_refuses_the_batch_whole_at_its_position(
+    world: LedgerWorld, position: int
+) -> None:
+    events = _events(world, f"BAD{position}")
+    sig = bytearray(codec.b64url_decode(events[position]["sig"]))
+    sig[0] ^= 1
+    events[position] = {**events[position], "sig": codec.b64url_encode(bytes(sig))}
+    before = dump(world.ledger)
+    answer = _post(_app(world), {"events": events})
+    assert answer.status_code == 403, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["field"] == f"events[{position}]"
+    assert dump(world.ledger) == before
+    good = _post(_app(world), {"events": events[:position] + events[position + 1 :]})
+    assert good.status_code == 201, good.text  # the others were never the problem
+
+
+def test_a_malformed_event_costs_its_parse_and_no_verify(
+    world: LedgerWorld, verifies: list[bytes]
+) -> None:
+    events = _events(world, "MAL")
+    events[-1] = {**events[-1], "key": "not-a-key"}
+    before = dump(world.ledger)
+    answer = _post(_app(world), {"events": events})
+    assert answer.status_code in (400, 422), answer.text
+    assert answer.json()["field"].startswith(f"events[{COUNT - 1}].key")
+    assert verifies == []
+    assert dump(world.ledger) == before
