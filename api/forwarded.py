@@ -48,12 +48,16 @@ def resolve_client(peer: str, forwarded: Sequence[str], trusted: Sequence[Networ
     return current
 
 
-@lru_cache(maxsize=4096)  # a pure function of its text, asked for every peer
 def normal(text: str) -> str | None:
     """``text`` as a normalised IP address, or None if it is not one (ports, brackets,
     zone ids, names, ``unknown``, obfuscated identifiers: all refused)."""
     if not text or len(text) > 45 or not text.isascii():
-        return None
+        return None  # before the cache: it keeps only texts an address could be
+    return _normal(text)
+
+
+@lru_cache(maxsize=4096)  # a pure function of its text, asked for every peer
+def _normal(text: str) -> str | None:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:

@@ -27,6 +27,7 @@ from api.jsonbody import json_body, require_json
 from api.problems import PayloadTooLargeError
 from api.quota import write_quota
 from api.schemas import Report, ReportFiled, problems
+from api.schemas_forms import REPORT_REQUEST, also_html
 from api.schemas_more import RESOLVE_BODY
 from ledger import codec, entry, gs1
 from ledger.errors import LedgerError, ValidationError
@@ -44,7 +45,8 @@ _Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="the report's id")]
     summary="Report a problem with a unit (JSON, or the page's form with a photo)",
     status_code=201,
     response_model=ReportFiled,
-    responses=problems(400, 403, 413, 415, 422, 429),
+    responses=also_html({201: {}, **problems(400, 403, 413, 415, 422, 429)}),
+    openapi_extra=REPORT_REQUEST,
 )
 async def report(request: Request) -> Response:
     """File a consumer report, stored outside the log (docs/API.md).

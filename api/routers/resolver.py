@@ -239,14 +239,26 @@ async def _resolve(request: Request) -> Response:
     return response
 
 
-@lru_cache(maxsize=2048)
+#: a printed label's link is short; only links up to this many characters are kept, so
+#: 2,048 kept parses hold at most a few MB however long a stranger makes his links
+_KEPT_URI = 256
+
+
 def _parsed(uri: str) -> gs1.DigitalLink:
     """`gs1.parse_digital_link` of ``uri``, kept for the next scans of the same label
-    (a printed label is one URI; a parse is immutable; a refusal is not kept).
+    when the link is a label's length (a printed label is one URI; a parse is immutable;
+    a refusal is not kept).
 
     Raises:
         GS1Error: ``uri`` is not a valid GS1 Digital Link.
     """
+    if len(uri) > _KEPT_URI:
+        return gs1.parse_digital_link(uri)
+    return _parsed_kept(uri)
+
+
+@lru_cache(maxsize=2048)
+def _parsed_kept(uri: str) -> gs1.DigitalLink:
     return gs1.parse_digital_link(uri)
 
 

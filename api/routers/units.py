@@ -34,6 +34,7 @@ from api.forms import read_form
 from api.jsonbody import json_body, require_json
 from api.params import Gtin, Serial, Signature
 from api.schemas import NOT_MODIFIED, ClaimReceipt, UnitView, problems
+from api.schemas_forms import CLAIM_REQUEST, also_html
 from api.schemas_more import CONSUME_BODY, ConsumeReceipt
 from api.views import cached_json
 from ledger import codec, gs1
@@ -125,7 +126,8 @@ async def _form_or_json(
     summary="Claim a unit with its claim code, or a resale with the owner's transfer code",
     status_code=201,
     response_model=ClaimReceipt,
-    responses=problems(400, 403, 404, 409, 413, 415, 422, 423, 429),
+    responses=also_html({201: {}, **problems(400, 403, 404, 409, 413, 415, 422, 423, 429)}),
+    openapi_extra=CLAIM_REQUEST,
 )
 async def claim(request: Request, gtin: str, serial: str) -> Response:
     """Check the code against the unit's commitment and append the claim (docs/API.md).

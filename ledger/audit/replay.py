@@ -16,7 +16,8 @@ Steps, for every entry in index order (streamed in chunks, O(log n) tree memory)
    from the entries at its size (`ledger.audit.maproot`);
 7. the event signatures verify (collected in step 4; each chunk's on the verify threads,
    over all cores, while the next chunk replays);
-8. the log's head row and the projection tables equal the replay.
+8. the log's head row and the projection tables equal the replay;
+9. no event is in the log twice (`ledger.audit.duplicates`).
 
 The result is an `AuditReport` listing every `Finding`; it is falsy when anything was
 found. `first_bad_index` is the lowest index a finding pins down exactly, or, when only
@@ -34,6 +35,7 @@ from ledger.audit import workers as workers_mod
 from ledger.audit.checkpoints import check_checkpoints as _check_checkpoints
 from ledger.audit.checkpoints import check_map_roots as _check_map_roots
 from ledger.audit.collect import fewer_collections
+from ledger.audit.duplicates import EventHashes
 from ledger.audit.maproot import MapReplay
 from ledger.audit.report import AuditReport as AuditReport  # re-exported: its old home
 from ledger.audit.report import Finding as Finding
@@ -72,6 +74,8 @@ class _Replay:
     processes: int = 0
     #: the lowest level of stored Merkle node the source keeps (`AuditSource.node_levels_from`)
     nodes_from: int = 1
+    #: every event hash, to find an event the log holds twice (step 8)
+    events: EventHashes = field(default_factory=EventHashes)
 
 
 class AuditSource(Protocol):
@@ -167,6 +171,7 @@ def _audit(
     _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
     _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
     _check_head(report, size, chain, replay)
+    _check_repeats(report, source, replay)
     stored_state = source.state()
     if stored_state is not None:
         _compare_projections(report, stored_state, replay.state)
@@ -290,6 +295,7 @@ def _replay_rules(
         return
     signed = leaf.signed
     event = signed.event
+    replay.events.add(index, signed.hash)
     unit = getattr(event, "unit", None)
     gtin, serial = (unit.gtin, unit.serial) if unit else (None, None)
     # key_id and received are read from the leaf itself (migration 0005_perf); the
@@ -345,6 +351,17 @@ def _check_signatures(
     # libsodium without the GIL, on one thread per core (ledger.verify.batchverify).
     for index in bad_event_signatures(items, workers):
         report.add("signature", "the event signature does not verify", index)
+
+
+def _check_repeats(report: AuditReport, source: AuditSource, replay: _Replay) -> None:
+    def event_hash_at(index: int) -> bytes | None:
+        rows = source.entries(index, index + 1)
+        return rows[0].event_hash if rows else None
+
+    for first, again in replay.events.repeats(event_hash_at):
+        report.add(
+            "duplicate", f"this event is already in the log at index {first}", again, first=first
+        )
 
 
 def _check_head(report: AuditReport, size: int, chain: bytes | None, replay: _Replay) -> None:

@@ -195,7 +195,7 @@ def proof_memory(environ: Mapping[str, str]) -> int:
     raw = environ.get(PROOF_MEMORY_ENV, "").strip()
     if not raw:
         return DEFAULT_BUDGET
-    if not raw.isdigit() or int(raw) > 1 << 20:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 1 << 20:  # "²".isdigit()
         raise ValidationError(
             f"{PROOF_MEMORY_ENV} must be a whole number of MiB from 0 to 1048576, not {raw!r}",
             field=PROOF_MEMORY_ENV,

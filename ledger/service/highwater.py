@@ -455,7 +455,7 @@ class HighWater:
                 # longer (a big batch's leaves) is cut, or every later write would carry it
                 old = os.fstat(fd).st_size
                 padded = body.ljust(old, b" ")
-                os.pwrite(fd, padded, 0)
+                _write_all(fd, padded)
                 if old > len(body) + (0 if exact else _SLACK):
                     os.ftruncate(fd, len(body))
                     padded = body
@@ -476,3 +476,14 @@ class HighWater:
 
 #: how much longer than its new content a slot may stay (padded) before it is cut
 _SLACK = 64 * 1024
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` at the start of ``fd``, all of it: a short write (a full disk) would
+    leave a torn slot behind a commit that believes its mark durable."""
+    done = 0
+    while done < len(data):
+        written = os.pwrite(fd, data[done:], done)
+        if written <= 0:
+            raise OSError(f"the high-water slot took {done} of {len(data)} bytes")
+        done += written

@@ -62,24 +62,33 @@ def read_entries(conn: Connection, log: int, start: int, end: int) -> list[Store
         "ORDER BY idx",
         (log, start, end),
     )
-    out = []
-    for idx, stored, chain, event_hash, kind, gtin, serial, signer in rows:
-        leaf = unpack(bytes(stored))
-        out.append(
-            StoredEntry(
-                index=idx,
-                leaf=leaf,
-                leaf_hash=leaf_hash(leaf),
-                chain=bytes(chain),
-                event_hash=bytes(event_hash),
-                kind=kind,
-                gtin=gtin,
-                serial=serial,
-                signer=signer,
-                **_envelope_tail(leaf),
-            )
-        )
-    return out
+    return [_entry(*row) for row in rows]
+
+
+def _entry(
+    idx: int,
+    stored: Any,
+    chain: Any,
+    event_hash: Any,
+    kind: str,
+    gtin: Any,
+    serial: Any,
+    signer: str,
+) -> StoredEntry:
+    """A `StoredEntry` from a row of `_ENTRY_COLUMNS`."""
+    leaf = unpack(bytes(stored))
+    return StoredEntry(
+        index=idx,
+        leaf=leaf,
+        leaf_hash=leaf_hash(leaf),
+        chain=bytes(chain),
+        event_hash=bytes(event_hash),
+        kind=kind,
+        gtin=gtin,
+        serial=serial,
+        signer=signer,
+        **_envelope_tail(leaf),
+    )
 
 
 def _envelope_tail(leaf: bytes) -> dict[str, str]:
@@ -213,12 +222,50 @@ def find_event_hashes(
     for chunk in chunks(list(dict.fromkeys(hashes))):
         marks = ", ".join(m for _ in chunk)
         rows = conn.exec_driver_sql(
-            f"SELECT event_hash, idx, leaf FROM entries WHERE log = {m} "  # noqa: S608
-            f"AND {EVENT_KEY} IN ({marks}) AND event_hash IN ({marks})",
+            f"SELECT event_hash, idx, leaf FROM entries{by_event_key(conn)} "  # noqa: S608
+            f"WHERE log = {m} AND {EVENT_KEY} IN ({marks}) AND event_hash IN ({marks})",
             (log, *(h[:8] for h in chunk), *chunk),
         )
         out.update({bytes(h): (int(i), leaf_hash(unpack(bytes(leaf)))) for h, i, leaf in rows})
     return out
+
+
+def by_event_key(conn: Connection) -> str:
+    """SQLite's ``INDEXED BY`` the event-key index, else nothing. SQLite keeps no
+    statistics here, and without them its planner prefers the primary key (``log = ?``:
+    every entry of the log) to a non-unique index: a lookup that must take milliseconds
+    under the log lock would read the whole log. Named, it also fails loudly if the index
+    is ever missing. PostgreSQL's planner picks the index itself."""
+    return " INDEXED BY ix_entries_event_key" if conn.dialect.name == "sqlite" else ""
+
+
+def unit_entries(conn: Connection, log: int, gtin: str, serial: str) -> list[StoredEntry]:
+    """A unit's entries in index order, read through the unit index (on SQLite named with
+    ``INDEXED BY``: see `by_event_key`; the primary key's order would otherwise win and
+    every entry of the log be read)."""
+    m = placeholder(conn)
+    hint = " INDEXED BY ix_entries_unit" if conn.dialect.name == "sqlite" else ""
+    rows = conn.exec_driver_sql(
+        f"SELECT {_ENTRY_COLUMNS} FROM entries{hint} "  # noqa: S608
+        f"WHERE log = {m} AND gtin = {m} AND serial = {m} ORDER BY idx",
+        (log, gtin, serial),
+    )
+    return [_entry(*row) for row in rows]
+
+
+def latest_leaf_of_kind(
+    conn: Connection, log: int, gtin: str, serial: str, kind: str
+) -> bytes | None:
+    """The leaf bytes of the unit's latest entry of ``kind``, through the unit index (as
+    `unit_entries`), or None."""
+    m = placeholder(conn)
+    hint = " INDEXED BY ix_entries_unit" if conn.dialect.name == "sqlite" else ""
+    row = conn.exec_driver_sql(
+        f"SELECT leaf FROM entries{hint} WHERE log = {m} AND gtin = {m} "  # noqa: S608
+        f"AND serial = {m} AND kind = {m} ORDER BY idx DESC LIMIT 1",
+        (log, gtin, serial, kind),
+    ).first()
+    return None if row is None else unpack(bytes(row[0]))
 
 
 def placeholder(conn: Connection) -> str:

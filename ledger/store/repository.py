@@ -43,6 +43,7 @@ from ledger.store.queries import (
     read_entries,
     read_subtrees,
 )
+from ledger.store.queries import unit_entries as read_unit_entries
 from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
 from ledger.store.replicas import ReadTarget, ReplicaStatus
 from ledger.store.scanstats import row_region
@@ -305,12 +306,7 @@ class Store:
     def unit_entries(self, log: int, gtin: str, serial: str) -> list[StoredEntry]:
         """Return a unit's entries in index order (empty if the unit is unknown)."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(ENTRIES)
-                .where(ENTRIES.c.log == log, ENTRIES.c.gtin == gtin, ENTRIES.c.serial == serial)
-                .order_by(ENTRIES.c.idx)
-            )
-            return [entry_from_row(r) for r in rows]
+            return read_unit_entries(conn, log, gtin, serial)
 
     def find_event_hashes(
         self, log: int, hashes: Sequence[bytes]

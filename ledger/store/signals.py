@@ -20,9 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger.errors import StorageError
 from ledger.rules.state import ProductRecord, UnitRecord
 from ledger.store.database import Engines
-from ledger.store.leafpack import unpack
 from ledger.store.privacy_schema import REPORT_QUOTAS
-from ledger.store.queries import ENTRIES, SCANS
+from ledger.store.queries import SCANS, latest_leaf_of_kind
 from ledger.store.records import RECORD_TABLES
 from ledger.store.repository import Store
 from ledger.store.signals_schema import CLAIM_ATTEMPTS, CLAIM_OWNERS, REPORTS
@@ -202,15 +201,9 @@ class SignalStore:
         out: dict[Any, bytes] = {}
         with self._read() as conn:
             for gtin, serial in units:
-                row = conn.execute(
-                    select(ENTRIES.c.leaf)
-                    .where(ENTRIES.c.log == log, ENTRIES.c.gtin == gtin)
-                    .where(ENTRIES.c.serial == serial, ENTRIES.c.kind == "claim")
-                    .order_by(ENTRIES.c.idx.desc())
-                    .limit(1)
-                ).first()
-                if row is not None:
-                    out[(gtin, serial)] = unpack(bytes(row.leaf))
+                leaf = latest_leaf_of_kind(conn, log, gtin, serial, "claim")
+                if leaf is not None:
+                    out[(gtin, serial)] = leaf
         return out
 
     # --- owners --------------------------------------------------------------------

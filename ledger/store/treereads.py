@@ -32,8 +32,12 @@ HASH = 32
 #: the lowest stored node level: levels 1 and 2 are computed from the leaves
 #: (ledger.store.queries, migration 0017_storage)
 LOWEST_STORED_BASE = 3
-#: dedicated connections `LowReads` keeps idle (one per thread proving at once)
+#: dedicated connections `LowReads` keeps open, idle or in use: a proof beyond them reads
+#: through the engine's pool (bounded by it), so concurrent proofs cannot open sessions
+#: without limit
 MAX_IDLE = 4
+#: ranges in one statement (SQLite allows 500 terms in a compound SELECT)
+MAX_PARTS = 200
 
 
 class RawReader:
@@ -68,8 +72,12 @@ class RawReader:
         fairy.detach()
         conn: Any = fairy.dbapi_connection
         if engine.dialect.name != "sqlite":  # SQLite's are autocommit already (database.py)
-            conn.rollback()  # the pool's pre-ping may have begun a transaction
-            conn.autocommit = True
+            try:
+                conn.rollback()  # the pool's pre-ping may have begun a transaction
+                conn.autocommit = True
+            except BaseException:
+                conn.close()  # detached: no pool would ever close it
+                raise
         return cls(conn, _mark(engine), dedicated=True)
 
     def close(self) -> None:
@@ -123,14 +131,15 @@ class RawReader:
         `LOWEST_STORED_BASE` the aligned blocks of 8 leaves holding them (the hashes of
         only the leaves needed computed here: a stored leaf may have to be inflated
         first), for the others node ranges. A subtree with a row missing is left out."""
-        parts: list[str] = []
-        params: list[int] = []
-        for level, first, last in _runs(wanted):
-            parts.append(self._parts[level == 0])
-            params.extend((log, level, first, last) if level else (log, first, last))
         found: dict[Subtree, bytes] = {}
         leaves: dict[int, bytes] = {}  # stored leaf values, hashed when needed
-        if parts:
+        runs = _runs(wanted)
+        for at in range(0, len(runs), MAX_PARTS):  # SQLite: at most 500 terms a statement
+            parts: list[str] = []
+            params: list[int] = []
+            for level, first, last in runs[at : at + MAX_PARTS]:
+                parts.append(self._parts[level == 0])
+                params.extend((log, level, first, last) if level else (log, first, last))
             for level, idx, value in self._rows(" UNION ALL ".join(parts), tuple(params)):
                 if level:
                     found[Subtree(level, idx << level)] = bytes(value)
@@ -146,13 +155,16 @@ class RawReader:
 
 class LowReads:
     """The dedicated connections one tree reads its hashes below the base on (see the
-    module doc): taken idle or opened, kept after a clean read (at most `MAX_IDLE`),
-    closed after a failed one and by `close`."""
+    module doc): taken idle or opened while fewer than `MAX_IDLE` are open (else the read
+    goes through the pool), kept after a clean read, closed after a failed one and by
+    `close`."""
 
     def __init__(self) -> None:
         self._idle: list[RawReader] = []
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        #: one per open dedicated connection, idle or in use
+        self._slots = threading.BoundedSemaphore(MAX_IDLE)
         self.closed = False
 
     def subtrees(self, engine: Engine, log: int, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
@@ -165,27 +177,45 @@ class LowReads:
             return {}
         if self._engine is None:
             self._engine = engine
-        if engine is not self._engine or self.closed:
+        reader = None if engine is not self._engine or self.closed else self._take(engine)
+        if reader is None:  # another engine, closed, or every dedicated one busy: pooled
             once = RawReader.pooled(engine)
             try:
                 return once.subtrees(log, wanted)
             finally:
                 once.close()
         try:
-            reader = self._idle.pop()  # atomic: each idle reader goes to one thread
-        except IndexError:
-            reader = RawReader.dedicated(engine)
-        try:
             out = reader.subtrees(log, wanted)
         except BaseException:
-            reader.close()  # a broken connection must not serve the next proof
+            self._close(reader)  # a broken connection must not serve the next proof
             raise
         with self._lock:  # against `close` between the check and the append
-            if not self.closed and len(self._idle) < MAX_IDLE:
+            if not self.closed:
                 self._idle.append(reader)
                 return out
-        reader.close()
+        self._close(reader)
         return out
+
+    def _take(self, engine: Engine) -> RawReader | None:
+        """An idle dedicated reader, else a new one while fewer than `MAX_IDLE` are open,
+        else None."""
+        try:
+            return self._idle.pop()  # atomic: each idle reader goes to one thread
+        except IndexError:
+            pass
+        if not self._slots.acquire(blocking=False):
+            return None
+        try:
+            return RawReader.dedicated(engine)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _close(self, reader: RawReader) -> None:
+        try:
+            reader.close()
+        finally:
+            self._slots.release()
 
     def idle(self) -> int:
         """How many dedicated connections are kept open now."""
@@ -197,7 +227,7 @@ class LowReads:
             self.closed = True
             idle, self._idle = self._idle, []
         for reader in idle:
-            reader.close()
+            self._close(reader)
 
 
 def _mark(engine: Engine) -> str:

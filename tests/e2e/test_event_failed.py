@@ -20,6 +20,12 @@ def _size(server: Served) -> int:
     return int(server.get("/healthz").json()["size"])
 
 
+def _tree(server: Served) -> list[str]:
+    """The latest checkpoint's origin, size and root: a quiet log's checkpoint is
+    re-dated (its time line cosignature, ledger.service.dating) without a new tree."""
+    return server.get("/v1/checkpoint").text.split("\n")[:3]
+
+
 def test_a_bug_in_one_events_apply_is_a_500_problem_and_writes_nothing(
     asgi_server: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -33,14 +39,14 @@ def test_a_bug_in_one_events_apply_is_a_500_problem_and_writes_nothing(
         real(self, index, leaf_hash, event)
 
     monkeypatch.setattr(MapKeeper, "add", add)
-    before, checkpoint = _size(server), server.get("/v1/checkpoint").text
+    before, checkpoint = _size(server), _tree(server)
     response = server.post("/v1/entries", json=bad.to_dict(), timeout=30)
     assert response.status_code == 500, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
     problem = response.json()
     assert problem["type"] == "urn:provenance-ledger:problem:event-failed"
     assert problem["status"] == 500
-    assert _size(server) == before and server.get("/v1/checkpoint").text == checkpoint
+    assert _size(server) == before and _tree(server) == checkpoint
     monkeypatch.undo()
     good: SignedEvent = bad  # the same event, the bug gone: judged afresh, it lands
     again = server.post("/v1/entries", json=good.to_dict(), timeout=30)

@@ -3,9 +3,8 @@
 The fuzzed document is the served ``/openapi.json`` completed with what it leaves out
 (`complete`), so that every route the app mounts is fuzzed, which a test checks:
 
-- the request bodies of the page's forms: the claim (JSON, or the urlencoded or
-  multipart form, answered by an HTML page) and the report (JSON, or the multipart form
-  with a photo);
+- examples for the claim's unit (its request bodies, JSON or the page's form answered
+  by an HTML page, and the report's are in the served document: api/schemas_forms.py);
 - the resolver's catch-all ``/01/{rest}`` (every other Digital Link form) and, on the
   resolver's routes (the shopper's page), a drawn ``Accept`` (``text/html`` as a browser
   sends it, JSON, JSON-LD) and ``Accept-Language``;
@@ -65,7 +64,6 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.routing import BaseRoute
 
 from api.app import LOG_SCOPED, app_from_env
-from ledger.vocab import ReportReason
 from tests.e2e.server import LiveServer, start
 from tests.openapi_copy import COPY, text
 
@@ -175,13 +173,6 @@ def _problems(*statuses: int) -> dict[str, Any]:
     }
 
 
-def _also_html(responses: dict[str, Any]) -> None:
-    """A browser's form is answered by an HTML page: success or error."""
-    for status, response in responses.items():
-        if status.startswith(("2", "4")):
-            response.setdefault("content", {})[HTML] = {"schema": {"type": "string"}}
-
-
 _UNIT_PARAMS = [
     {
         "name": "gtin",
@@ -196,44 +187,6 @@ _UNIT_PARAMS = [
         "schema": {"type": "string", "examples": ["SN-0001", "SOLD-1", "NO-SUCH-1"]},
     },
 ]
-_CLAIM = {
-    "type": "object",
-    "required": ["code"],
-    "properties": {
-        "code": {"type": "string", "examples": ["ABCD-EFGH-JKMN-PQRS-T"]},
-        "lang": {"type": "string", "enum": ["en", "zh-CN"]},
-    },
-}
-_REPORT_FIELDS: dict[str, Any] = {
-    "gtin": {"type": "string", "examples": ["09506000134352"]},
-    "serial": {"type": "string", "examples": ["SN-0001"]},
-    "reason": {"type": "string", "enum": [r.value for r in ReportReason]},
-    "text": {"type": "string", "maxLength": 2000},
-}
-_REPORT_JSON = {
-    "type": "object",
-    "required": ["gtin", "serial", "reason"],
-    "properties": {
-        **_REPORT_FIELDS,
-        "text": {"type": ["string", "null"], "maxLength": 2000},
-        "photo": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]*$"},
-    },
-}
-_REPORT_FORM = {
-    "type": "object",
-    "required": ["gtin", "serial", "reason"],
-    "properties": {
-        **_REPORT_FIELDS,
-        "lang": {"type": "string", "enum": ["en", "zh-CN"]},
-        "photo": {"type": "string", "format": "binary"},
-    },
-}
-
-#: the same form without a file (a urlencoded form cannot carry one)
-_REPORT_URLENCODED = {
-    **_REPORT_FORM,
-    "properties": {k: v for k, v in _REPORT_FORM["properties"].items() if k != "photo"},
-}
 
 
 def complete(served: dict[str, Any], log: str, url: str, mounted: set[str]) -> dict[str, Any]:
@@ -245,23 +198,6 @@ def complete(served: dict[str, Any], log: str, url: str, mounted: set[str]) -> d
 
     claim = paths["/v1/units/{gtin}/{serial}/claim"]["post"]
     claim["parameters"] = copy.deepcopy(_UNIT_PARAMS)
-    claim["requestBody"] = {
-        "required": True,
-        "content": {"application/json": {"schema": _CLAIM}}
-        | {form: {"schema": _CLAIM} for form in FORMS},
-    }
-    _also_html(claim["responses"])
-
-    report = paths["/v1/reports"]["post"]
-    report["requestBody"] = {
-        "required": True,
-        "content": {
-            "application/json": {"schema": _REPORT_JSON},
-            "multipart/form-data": {"schema": _REPORT_FORM},
-            "application/x-www-form-urlencoded": {"schema": _REPORT_URLENCODED},
-        },
-    }
-    _also_html(report["responses"])
 
     # The resolver's catch-all ``/01/{rest:path}``: every other Digital Link form (a CPV,
     # with or without a lot), and ``rest`` as one segment (its "/" sent as %2F: a serial

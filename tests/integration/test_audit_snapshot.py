@@ -55,3 +55,22 @@ def test_a_failed_read_in_a_snapshot_is_a_storage_error(world: LedgerWorld) -> N
     with pytest.raises(StorageError), ledger.store.snapshot() as held:
         with held.read() as conn:
             conn.exec_driver_sql("SELECT * FROM no_such_table")
+
+
+def test_an_event_written_twice_is_a_duplicate_finding(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the database keeps no unique index on the event hash (0025_slim_log): a writer that
+    # skipped the append's check (here: the check patched away) could write one event
+    # twice, and a repeated product.register passes the rules; the audit finds it
+    from ledger.store.writer import WriteTx
+
+    ledger = world.ledger
+    signed = world.world.sign("product.register", "acme", gtin=GTIN, name="Acme Boot")
+    first = ledger.append(signed).receipts[0].index
+    monkeypatch.setattr(WriteTx, "find_event_hashes", lambda self, hashes: {})
+    again = ledger.append(signed).receipts[0].index
+    assert again > first
+    report = audit_log(ledger.store, ledger.log, ledger.verifier_key)
+    assert [(f.code, f.index) for f in report.findings] == [("duplicate", again)]
+    assert f"already in the log at index {first}" in report.findings[0].message

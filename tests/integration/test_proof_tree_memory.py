@@ -7,8 +7,10 @@ closed, not reused."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -196,5 +198,60 @@ def test_a_read_after_close_uses_the_pool_and_keeps_nothing(tmp_path: Any) -> No
         got = tree.read_below_base(store.engines.reader, wanted)
         assert got == store.subtrees(log, wanted)
         assert tree.low_reads.idle() == 0
+    finally:
+        store.close()
+
+
+def test_concurrent_proofs_open_at_most_max_idle_dedicated_connections(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a stranger's parallel proof requests must not open database sessions without
+    # limit: past MAX_IDLE open dedicated connections a read goes through the pool
+    store, log = _open(f"sqlite:///{tmp_path}/t.db", 2_000, 100)
+    opened: list[object] = []
+    real = treereads.RawReader.dedicated.__func__  # type: ignore[attr-defined]
+    inside, everyone = [0], threading.Event()
+    lock = threading.Lock()
+
+    def dedicated(cls: type[treereads.RawReader], engine: Any) -> treereads.RawReader:
+        reader = real(cls, engine)
+        opened.append(reader)
+        return reader
+
+    def slow(self: treereads.RawReader, log: int, wanted: Any) -> Any:
+        with lock:
+            inside[0] += 1
+            if inside[0] >= 24:
+                everyone.set()
+        everyone.wait(timeout=10)  # every thread inside a read at once
+        return real_subtrees(self, log, wanted)
+
+    real_subtrees = treereads.RawReader.subtrees
+    monkeypatch.setattr(treereads.RawReader, "dedicated", classmethod(dedicated))
+    monkeypatch.setattr(treereads.RawReader, "subtrees", slow)
+    try:
+        store.prepare_proofs(log)
+        tree = store._trees.get(log)
+        leaves = [_leaf_hash(i) for i in range(100)]
+        with ThreadPoolExecutor(24) as pool:
+            served = list(pool.map(lambda i: store.inclusion_proof(log, i, 100), range(24)))
+        assert served == [merkle.inclusion_proof(leaves, i, 100) for i in range(24)]
+        assert len(opened) == treereads.MAX_IDLE  # the other 20 went through the pool
+        assert tree.low_reads.idle() == treereads.MAX_IDLE
+    finally:
+        store.close()
+    assert tree.low_reads.idle() == 0
+
+
+def test_reads_of_more_runs_than_sqlite_allows_in_one_statement(tmp_path: Any) -> None:
+    # SQLite allows 500 terms in a compound SELECT: a batch of far-apart subtrees is read
+    # in several statements, never refused
+    store, log = _open(f"sqlite:///{tmp_path}/t.db", 2_000, 16 * 600)
+    try:
+        store.prepare_proofs(log)
+        tree = store._trees.get(log)
+        wanted = [merkle.Subtree(0, 16 * i + 3) for i in range(600)]  # 600 apart: 600 runs
+        got = tree.low_reads.subtrees(store.engines.reader, log, wanted)
+        assert got == {s: _leaf_hash(s.start) for s in wanted}
     finally:
         store.close()

@@ -100,3 +100,26 @@ def test_an_undo_puts_back_the_exact_bytes(tmp_path: Path) -> None:
     assert water.pending() == (1, [b"leaf-1"], "cp\n2\n")
     water.before_commit(_batch(2, 3))  # and the next commit is judged on the bytes put back
     assert water.pending() == (2, [b"leaf-2"], "cp\n3\n")
+
+
+def test_a_short_write_refuses_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a full disk takes part of a slot: the keeper must not report the mark durable
+    import os
+
+    water = HighWater(tmp_path / "log.json", "o")
+    water.before_commit(_batch(0, 3))
+    real = os.pwrite
+    taken: list[int] = []
+
+    def short(fd: int, data: bytes, offset: int) -> int:
+        if taken:
+            return 0  # the disk is full after the first part
+        taken.append(real(fd, data[: len(data) // 2], offset))
+        return taken[0]
+
+    monkeypatch.setattr(os, "pwrite", short)
+    with pytest.raises(StorageError, match="took"):
+        water.before_commit(_batch(3, 5))
+    monkeypatch.setattr(os, "pwrite", real)
+    sizes = [d["size"] for _, d in water._load() if d is not None]
+    assert sizes == [3]  # the torn slot is passed over: the mark is still the last whole one

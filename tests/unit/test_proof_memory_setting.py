@@ -18,7 +18,7 @@ def test_the_setting_is_in_mib_and_defaults_to_the_cap() -> None:
     assert proof_memory({PROOF_MEMORY_ENV: "0"}) == 0
 
 
-@pytest.mark.parametrize("bad", ["-1", "1.5", "64MB", "1048577", "lots"])
+@pytest.mark.parametrize("bad", ["-1", "1.5", "64MB", "1048577", "lots", "²", "٦٤"])
 def test_anything_else_is_refused_by_name(bad: str) -> None:
     with pytest.raises(ValidationError, match=PROOF_MEMORY_ENV) as caught:
         proof_memory({PROOF_MEMORY_ENV: bad})

@@ -96,6 +96,10 @@
     }
     chart.getZr().on("click", function () { roam(true); });
     el.addEventListener("mouseleave", function () { roam(false); });
+    /* a touch screen has no pointer to leave: a tap elsewhere gives the page back */
+    document.addEventListener("pointerdown", function (e) {
+      if (!el.contains(e.target)) { roam(false); }
+    }, { passive: true });
     charts.push(chart);
   }
 
