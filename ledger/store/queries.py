@@ -187,6 +187,11 @@ def _runs(wanted: Iterable[Subtree]) -> list[tuple[int, int, int]]:
     by_level: dict[int, set[int]] = {}
     for s in wanted:
         by_level.setdefault(s.level, set()).add(s.start >> s.level)
+    return consecutive_runs(by_level)
+
+
+def consecutive_runs(by_level: dict[int, set[int]]) -> list[tuple[int, int, int]]:
+    """(level, first, last) for each run of consecutive indices of each level."""
     runs = []
     for level, found in by_level.items():
         ordered = sorted(found)

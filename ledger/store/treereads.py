@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from ledger.merkle import Subtree
 from ledger.store.leafpack import unpack
+from ledger.store.queries import consecutive_runs
 
 HASH = 32
 #: the lowest stored node level: levels 1 and 2 are computed from the leaves
@@ -269,17 +270,7 @@ def _runs(wanted: Iterable[Subtree]) -> list[tuple[int, int, int]]:
             by_level.setdefault(0, set()).update(range(first, first + block))
         else:
             by_level.setdefault(s.level, set()).add(s.start >> s.level)
-    runs = []
-    for level, found in by_level.items():
-        ordered = sorted(found)
-        first = previous = ordered[0]
-        for idx in ordered[1:]:
-            if idx != previous + 1:
-                runs.append((level, first, previous))
-                first = idx
-            previous = idx
-        runs.append((level, first, previous))
-    return runs
+    return consecutive_runs(by_level)
 
 
 def _from_leaves(
