@@ -224,10 +224,11 @@ def find_event_hashes(
     """
     out: dict[bytes, tuple[int, bytes]] = {}
     m = placeholder(conn)
+    hint = indexed_by(conn, "ix_entries_event_key")
     for chunk in chunks(list(dict.fromkeys(hashes))):
         marks = ", ".join(m for _ in chunk)
         rows = conn.exec_driver_sql(
-            f"SELECT event_hash, idx, leaf FROM entries{by_event_key(conn)} "  # noqa: S608
+            f"SELECT event_hash, idx, leaf FROM entries{hint} "  # noqa: S608
             f"WHERE log = {m} AND {EVENT_KEY} IN ({marks}) AND event_hash IN ({marks})",
             (log, *(h[:8] for h in chunk), *chunk),
         )
@@ -235,21 +236,29 @@ def find_event_hashes(
     return out
 
 
-def by_event_key(conn: Connection) -> str:
-    """SQLite's ``INDEXED BY`` the event-key index, else nothing. SQLite keeps no
-    statistics here, and without them its planner prefers the primary key (``log = ?``:
-    every entry of the log) to a non-unique index: a lookup that must take milliseconds
-    under the log lock would read the whole log. Named, it also fails loudly if the index
-    is ever missing. PostgreSQL's planner picks the index itself."""
-    return " INDEXED BY ix_entries_event_key" if conn.dialect.name == "sqlite" else ""
+def indexed_by(conn: Connection, index: str) -> str:
+    """`` INDEXED BY index`` on SQLite when the database has that index, else nothing.
+
+    SQLite keeps no statistics here, and without them its planner prefers the primary
+    key (``log = ?``: every entry of the log) to a non-unique index, even ordered by
+    ``idx``: a duplicate lookup that must take milliseconds under the log lock, or a
+    unit's entries, would read the whole log. The index is looked up in the schema (one
+    small read) so that a database on an older revision is still read, as before.
+    PostgreSQL's planner picks the index itself."""
+    if conn.dialect.name != "sqlite":
+        return ""
+    found = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
+    ).first()
+    return f" INDEXED BY {index}" if found else ""
 
 
 def unit_entries(conn: Connection, log: int, gtin: str, serial: str) -> list[StoredEntry]:
     """A unit's entries in index order, read through the unit index (on SQLite named with
-    ``INDEXED BY``: see `by_event_key`; the primary key's order would otherwise win and
+    ``INDEXED BY``: see `indexed_by`; the primary key's order would otherwise win and
     every entry of the log be read)."""
     m = placeholder(conn)
-    hint = " INDEXED BY ix_entries_unit" if conn.dialect.name == "sqlite" else ""
+    hint = indexed_by(conn, "ix_entries_unit")
     rows = conn.exec_driver_sql(
         f"SELECT {_ENTRY_COLUMNS} FROM entries{hint} "  # noqa: S608
         f"WHERE log = {m} AND gtin = {m} AND serial = {m} ORDER BY idx",
@@ -264,7 +273,7 @@ def latest_leaf_of_kind(
     """The leaf bytes of the unit's latest entry of ``kind``, through the unit index (as
     `unit_entries`), or None."""
     m = placeholder(conn)
-    hint = " INDEXED BY ix_entries_unit" if conn.dialect.name == "sqlite" else ""
+    hint = indexed_by(conn, "ix_entries_unit")
     row = conn.exec_driver_sql(
         f"SELECT leaf FROM entries{hint} WHERE log = {m} AND gtin = {m} "  # noqa: S608
         f"AND serial = {m} AND kind = {m} ORDER BY idx DESC LIMIT 1",
