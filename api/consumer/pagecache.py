@@ -21,7 +21,8 @@ the picture, the day (the expiry is judged against it), and which optional slots
 A new log size is a new base, new objects, a new key: the page is invalidated exactly
 when the JSON encoding is. At most `MAX_BYTES` of pages are kept, least recently used
 out first; a kept page holds its base's static objects alive until it goes (as a kept
-JSON encoding does), which the budget does not count.
+JSON encoding does), which the budget does not count; the budget counts each page's
+pieces and its key (the view's JSON and the path).
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ def render(
     found = _kept.get(key)
     if found is None or any(a is not b for a, b in zip(found[0], statics, strict=True)):
         found = _cut(view, lang, path, switch_href, now, image, statics, values)
+        # the key is kept too: the view's JSON and the path count in the budget
+        found = (*found[:3], found[3] + len(rest.encode()) + len(path))
         _keep(key, found)
     else:
         _kept.move_to_end(key)

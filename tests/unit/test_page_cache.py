@@ -170,6 +170,17 @@ def test_the_cache_is_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert pagecache.kept()[0] == count
 
 
+def test_the_budget_counts_the_key_a_page_is_kept_under() -> None:
+    # a view with a long text keeps that text in its key: the budget must see it
+    view = story("genuine")
+    long = {**view, "unit": {**view["unit"], "note": "x" * 50_000}}
+    assert both(view)[0]
+    small = pagecache.kept()[1]
+    pagecache.clear()
+    assert both(long)[0]
+    assert pagecache.kept()[1] >= small + 50_000
+
+
 def test_a_view_that_is_not_json_ready_is_rendered_and_not_kept() -> None:
     view = {**story("genuine"), "odd": object()}
     cached, plain = both(view)
