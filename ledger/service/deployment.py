@@ -49,6 +49,7 @@ from ledger.service.ledger import Ledger, LogConfig
 from ledger.service.policies import Policies
 from ledger.service.startguard import guard
 from ledger.store import Store
+from ledger.store.prooftree import DEFAULT_BUDGET
 
 #: Re-exported: the configuration lives in ledger.service.config (pure, no store).
 __all__ = ["Deployment", "DeploymentConfig", "LogSpec", "load_operator_key"]
@@ -190,8 +191,6 @@ def proof_memory(environ: Mapping[str, str]) -> int:
     Raises:
         ValidationError: the setting is not a whole number of MiB from 0 to 1,048,576.
     """
-    from ledger.store.prooftree import DEFAULT_BUDGET
-
     raw = environ.get(PROOF_MEMORY_ENV, "").strip()
     if not raw:
         return DEFAULT_BUDGET

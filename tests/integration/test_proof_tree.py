@@ -86,18 +86,24 @@ def _open(url: str, budget: int) -> tuple[Store, int]:
     return store, log
 
 
-def _statements(store: Store, call: Any) -> tuple[Any, int]:
+def counted_events(store: Store, name: str, call: Any) -> tuple[Any, int]:
+    """``call()``'s result and how many ``name`` events the reader engine fired meanwhile
+    (``before_cursor_execute``: statements; ``checkout``: pool checkouts)."""
     count = 0
 
     def counted(*_: Any) -> None:
         nonlocal count
         count += 1
 
-    event.listen(store.engines.reader, "before_cursor_execute", counted)
+    event.listen(store.engines.reader, name, counted)
     try:
         return call(), count
     finally:
-        event.remove(store.engines.reader, "before_cursor_execute", counted)
+        event.remove(store.engines.reader, name, counted)
+
+
+def _statements(store: Store, call: Any) -> tuple[Any, int]:
+    return counted_events(store, "before_cursor_execute", call)
 
 
 SIZE = 300

@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 
 from ledger import merkle
 from ledger.store import prooftree, treereads
 from ledger.store.prooftree import ProofTree
 from ledger.store.repository import Store
-from tests.integration.test_proof_tree import _leaf_hash, grow, store_path
+from tests.integration.test_proof_tree import _leaf_hash, counted_events, grow, store_path
 from tests.profiles import examples
 
 #: log sizes around the block (8) and level boundaries, and one of several chunks
@@ -108,17 +107,7 @@ def _open(url: str, budget: int, count: int) -> tuple[Store, int]:
 
 
 def _checkouts(store: Store, call: Any) -> tuple[Any, int]:
-    count = 0
-
-    def counted(*_: Any) -> None:
-        nonlocal count
-        count += 1
-
-    event.listen(store.engines.reader, "checkout", counted)
-    try:
-        return call(), count
-    finally:
-        event.remove(store.engines.reader, "checkout", counted)
+    return counted_events(store, "checkout", call)
 
 
 def test_reads_below_the_base_reuse_one_dedicated_connection(db_url: str) -> None:
