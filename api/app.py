@@ -48,6 +48,7 @@ from api.routers import (
     proofs,
     reports,
     resolver,
+    tiles,
     units,
 )
 from api.schemas import document_components
@@ -72,6 +73,7 @@ ROUTERS = (
     home,
     log,
     proofs,
+    tiles,
     actors,
     partners,
     ops,
@@ -79,7 +81,7 @@ ROUTERS = (
     products,
 )
 #: Routers whose resources belong to one log, also mounted under ``/logs/{log}``.
-LOG_SCOPED = (entries, log, proofs, actors, partners)
+LOG_SCOPED = (entries, log, proofs, tiles, actors, partners)
 
 DESCRIPTION = """
 A verifiable provenance ledger for product units. Partners append signed custody

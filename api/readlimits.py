@@ -3,7 +3,7 @@
 Each read spends tokens of the client's public bucket (the one the resolver and the
 unit APIs spend, ``PROVENANCE_RATE`` per second up to ``PROVENANCE_BURST``; the client
 is `api.context.client_address`) by what it costs the server: one token a request, a
-range of entries one more per 100 entries asked for. Past the budget: 429
+range of entries (or an entry bundle) one more per 100 entries asked for. Past the budget: 429
 ``rate-limited`` with ``Retry-After``. Routes take it as a dependency
 (``dependencies=[READ_LIMIT]``), which runs on the event loop before a sync handler
 takes a thread.
@@ -21,8 +21,14 @@ ENTRIES_PER_TOKEN = 100
 
 def read_cost(request: Request) -> int:
     """The tokens a read costs: 1, and for ``/v1/entries?start=&end=`` one per
-    `ENTRIES_PER_TOKEN` entries asked for (at most 1,000 are served)."""
-    if not request.url.path.endswith("/v1/entries"):
+    `ENTRIES_PER_TOKEN` entries asked for (at most 1,000 are served); an entry bundle
+    (``/v1/tile/entries/...``, up to 256 entries) as a read of its entries."""
+    path = request.url.path
+    if "/v1/tile/entries/" in path:
+        width = path.rpartition(".p/")[2] if ".p/" in path else ""
+        asked = int(width) if width.isdigit() and len(width) <= 3 else 256
+        return 1 + asked // ENTRIES_PER_TOKEN
+    if not path.endswith("/v1/entries"):
         return 1
     start, end = request.query_params.get("start", "0"), request.query_params.get("end")
     if not (start.isdigit() and len(start) < 19):

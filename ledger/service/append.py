@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ledger import codec, entry, merkle, note, rules
+from ledger import codec, entry, merkle, note, rules, tiles
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import EventFailedError, KeyFormatError, LedgerError, ValidationError
 from ledger.events import UnitEvent, format_time
@@ -440,10 +440,29 @@ def _forget_head(state: State, signed: SignedEvent) -> None:
 def _accept(
     state: State, signed: SignedEvent, index: int, received: datetime, known: dict[str, str]
 ) -> list[Any]:
+    if len(signed.event_bytes) > _LONG_EVENT:  # rare: measure the entry it would make
+        _check_entry_length(signed, received)
     public = rules.signing_key(state, signed, index)
     if known.get(signed.key) != public:
         _verify(signed, public)  # a key registered earlier in this same batch
     return rules.check(state, signed, index, received)
+
+
+#: an event this long may make an entry longer than `tiles.MAX_ENTRY_BYTES` (the key, the
+#: signature, the receive time and the leaf's own syntax add at most a few hundred bytes)
+_LONG_EVENT = tiles.MAX_ENTRY_BYTES - 1024
+
+
+def _check_entry_length(signed: SignedEvent, received: datetime) -> None:
+    """Refuse an event whose entry would be longer than a C2SP tlog-tiles entry bundle
+    holds (its uint16 length), so that every entry of the log can be served as tiles."""
+    length = len(Leaf.build(signed, received).data)
+    if length > tiles.MAX_ENTRY_BYTES:
+        raise ValidationError(
+            f"the event makes an entry of {length} bytes; the log holds entries of at most "
+            f"{tiles.MAX_ENTRY_BYTES} bytes (C2SP tlog-tiles, docs/API.md)",
+            field="event",
+        )
 
 
 def _verify(signed: SignedEvent, public_b64: str) -> None:

@@ -23,7 +23,7 @@ from ledger import merkle
 from ledger.entry import ZERO_HASH
 from ledger.errors import NotFoundError, StorageError, ValidationError
 from ledger.map import update as map_update
-from ledger.merkle import Subtree
+from ledger.merkle import Range, Subtree
 from ledger.rules.state import KeyRecord, Record, State
 from ledger.store import scanstats
 from ledger.store.cosignatures import CosignatureStore
@@ -416,6 +416,16 @@ class Store:
             return merkle.EMPTY_ROOT
         (root,) = self._proof(log, size, [(0, size)])
         return root
+
+    def range_hashes(self, log: int, size: int, ranges: Sequence[Range]) -> list[bytes]:
+        """Return the Merkle tree hash of each leaf range (nodes of the tree of ``size``),
+        the way proofs are assembled: from the in-memory tree when it holds ``size``.
+
+        Raises:
+            ValidationError: a range is not a node of a Merkle tree.
+            NotFoundError: the tree has fewer than ``size`` leaves.
+        """
+        return self._proof(log, size, list(ranges))
 
     def inclusion_proofs(self, log: int, indices: Sequence[int], size: int) -> list[list[bytes]]:
         """Return the inclusion proofs of several indices in the tree of ``size``.

@@ -473,6 +473,7 @@ def test_undeclared_methods_get_405_problems(
     values = {"index": "0", "gtin": "09506000134352", "serial": "SN-0001", "lot": "L1"}
     values["actor_id"] = "acme"
     values.update(brand="acme", report_id="1", sscc="095060000000000015", image_hash="A" * 43)
+    values["level"] = "0"
     with httpx.Client(base_url=server.url, timeout=10) as client:
         for template, operations in sorted(api_schema.raw_schema["paths"].items()):
             path = template.format(**values)
