@@ -26,6 +26,7 @@ PREFIXES = {
     "proofs": ("/v1/proofs/",),
     "reports": ("/v1/reports",),
     "resolver": ("/01/",),
+    "tiles": ("/v1/tile/",),
     "units": ("/v1/units/",),
 }
 
@@ -49,7 +50,7 @@ def test_every_router_is_mounted_once_and_log_scoped_ones_are_log_routers() -> N
     mounted = [module.__name__.rsplit(".", 1)[1] for module in app.ROUTERS]
     assert sorted(mounted) == _modules()
     scoped = {module.__name__.rsplit(".", 1)[1] for module in app.LOG_SCOPED}
-    assert scoped == {"entries", "log", "proofs", "actors", "partners"}
+    assert scoped == {"entries", "log", "proofs", "actors", "partners", "tiles"}
 
 
 def test_units_declares_the_proof_and_claim_before_the_catch_all_view() -> None:
