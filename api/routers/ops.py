@@ -85,8 +85,9 @@ def _observe(context: Context) -> None:
     metrics = context.metrics
     reads: dict[tuple[str, str], int] = {}
     for name, ledger in context.deployment.ledgers.items():
-        metrics.log_size.labels(name).set(ledger.primary_size())
-        for replica in ledger.replica_status():
+        size = ledger.primary_size()
+        metrics.log_size.labels(name).set(size)
+        for replica in ledger.replica_status(size):
             metrics.replica_up.labels(replica.name).set(1 if replica.up else 0)
             if replica.lag_entries is not None:
                 metrics.replica_lag_entries.labels(name, replica.name).set(replica.lag_entries)

@@ -331,9 +331,11 @@ class Ledger:
         pinned._compose()
         return pinned
 
-    def replica_status(self) -> list[ReplicaStatus]:
-        """Each read replica of this log's database: up, lag in entries and seconds."""
-        return self.store.replica_status(self.log, self.primary_size())
+    def replica_status(self, primary_size: int | None = None) -> list[ReplicaStatus]:
+        """Each read replica of this log's database: up, lag in entries and seconds
+        behind ``primary_size`` (read from the primary when not given)."""
+        size = self.primary_size() if primary_size is None else primary_size
+        return self.store.replica_status(self.log, size)
 
     def primary_size(self) -> int:
         """The log's size on the primary (never a lagging replica)."""

@@ -78,6 +78,16 @@ class ViewCache:
         """Forget the remembered log size: this process appended (the next view reads it)."""
         self._size = None
 
+    def _remember_size(self, size: int, began: float) -> None:
+        """Keep ``size`` as the log size read at ``began``, unless a larger size was
+        read since that is still fresh: reads on replicas (or overlapping reads) may
+        answer an older size, and a log never shrinks, so memory-only views never step
+        back to a size older than one this process has already served."""
+        found = self._size
+        if found is not None and found[0] > size and began - found[1] < SIZE_TTL:
+            return
+        self._size = (size, began)
+
     def known_size(self) -> int | None:
         """The log size read within `SIZE_TTL` and not outdated by a local append, else None."""
         found = self._size
@@ -129,9 +139,7 @@ class ViewCache:
         scanned at the resolver, see `unit_view`), and the unit's scan summary."""
         began = time.monotonic()
         size, count, first = store.size_and_scans(log, unit_id.gtin, unit_id.serial)
-        if not store.engines.reads.replicas:
-            # with replicas a read's size is its replica's: memory-only views are off
-            self._size = (size, began)
+        self._remember_size(size, began)
         built = self.base(store, log, verifier_key, unit_id, size)
         view = finish(built, signature, scanned)
         return {**view, "scans": {"count": count, "first": first_scan(first)}}, size
