@@ -37,8 +37,9 @@ class SqliteTarget:
         self.path = Path(self._folder.name)
         self._made = 0
 
-    def fresh(self, tag: str) -> str:
-        """Return the URL of a new, empty database file (never one handed out before)."""
+    def fresh(self, tag: str, slot: int = 0) -> str:
+        """Return the URL of a new, empty database file (never one handed out before;
+        ``slot`` as for `PostgresTarget.fresh`: every file is one of its own)."""
         self._made += 1
         return f"sqlite:///{self.path / f'{tag}-{self._made}.db'}"
 
@@ -90,17 +91,25 @@ class PostgresTarget:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
         self._admin = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
 
-    def _drop(self) -> None:
+        self._slots = {0}
+
+    def _drop(self, schema: str) -> None:
         self._admin.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA))
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
         )
 
-    def fresh(self, tag: str) -> str:
-        """Re-create the schema empty; return a URL whose search_path is that schema."""
-        self._drop()
-        self._admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
+    def fresh(self, tag: str, slot: int = 0) -> str:
+        """Re-create a schema empty; return a URL whose search_path is that schema.
+
+        ``slot`` 0 is `SCHEMA` (the one `storage` measures); another slot n is
+        ``SCHEMA_n``, so a benchmark can keep several databases open at once.
+        """
+        schema = _schema(slot)
+        self._slots.add(slot)
+        self._drop(schema)
+        self._admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         joiner = "&" if "?" in self.url else "?"
-        return f"{self.url}{joiner}options={quote(f'-csearch_path={SCHEMA}')}"
+        return f"{self.url}{joiner}options={quote(f'-csearch_path={schema}')}"
 
     def storage(self, url: str, full: bool) -> tuple[int, dict[str, int]]:
         """VACUUM (FULL when ``full``) the schema's tables; return (total, {part: bytes}).
@@ -148,6 +157,11 @@ class PostgresTarget:
         return str(row[0]) if row else "?"
 
     def close(self) -> None:
-        """Drop the schema and disconnect."""
-        self._drop()
+        """Drop the schemas and disconnect."""
+        for slot in sorted(self._slots):
+            self._drop(_schema(slot))
         self._admin.close()
+
+
+def _schema(slot: int) -> str:
+    return SCHEMA if slot == 0 else f"{SCHEMA}_{slot}"

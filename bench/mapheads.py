@@ -5,11 +5,14 @@
 1. **Append overhead.** Commissions of fresh units (each moves one map key) appended
    through `Ledger.append_batch` in batches of 1,000 and of 1, on SQLite and PostgreSQL
    (when reachable), once as the product runs and once with the map step replaced by a
-   no-op (same events, fresh database each time, pre-signed, one warm-up batch; the
-   runs without and with alternate, best of two each). The figure is microseconds per
-   event with the map over the same without it; target <= 1.25 at batches of 1,000
-   (batch 1 is shown too). Two wall-clock runs swing on a loaded machine:
-   `bench.mapstep` times the map step inside the appends instead (wall and CPU).
+   no-op: two databases (one with the map, one without), each set up once (base world,
+   one warm-up batch), then the same pre-signed events in `ROUNDS` timed rounds per
+   database in ABBA order (without, with, with, without: a load that drifts during
+   the runs weighs on both sides alike). Each round appends new events, so both maps
+   of rounds grow alike. The figure is the total microseconds per event with the map
+   over the total without it; target <= 1.25 at batches of 1,000 (batch 1 is shown
+   too). Wall-clock rounds still swing on a loaded machine: `bench.mapstep` times the
+   map step inside the appends instead (wall and CPU).
 2. **Bytes.** The log of bench.storage (commissions, then two hops per unit: 5 entries
    per unit) on SQLite and PostgreSQL (when reachable); the ``map_nodes`` table's bytes
    with its index (SQLite: ``dbstat`` after ``VACUUM``; PostgreSQL: ``pg_table_size``
@@ -40,10 +43,14 @@ from ledger.map import proof as map_proof
 from ledger.map import update as map_update
 from ledger.map.trie import Head
 from ledger.service import append as append_module
+from ledger.service.ledger import Ledger
 from ledger.store.mapnodes import write_nodes
 from ledger.store.repository import Store
 
 OVERHEAD_TARGET = 1.25
+#: timed rounds per database (ABBA: the order of `_ORDER`)
+ROUNDS = 2
+_ORDER = (False, True, True, False)
 BYTES_TARGET = 150.0
 PROOF_TARGET_US = 1000.0
 
@@ -62,19 +69,47 @@ class _NoMap:
         return "map/v1 " + "A" * 43 + "="
 
 
-def _per_event_us(target: Any, work: appends.Workload, base: list[Any], mapped: bool) -> float:
+def _seconds(ledger: Ledger, events: list[Any], batch: int, mapped: bool) -> float:
+    """Append ``events`` to ``ledger`` in batches of ``batch``, with or without the map."""
     keeper = vars(append_module)["MapKeeper"]
     if not mapped:
         setattr(append_module, "MapKeeper", _NoMap)  # noqa: B010 - the baseline's no-op
     try:
-        rate = appends.run_workload(target, base, work, None)
+        return appends.append_all(ledger, events, batch)
     finally:
         setattr(append_module, "MapKeeper", keeper)  # noqa: B010
-    return 1e6 / rate
+
+
+def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, float]:
+    """Microseconds per event without (False) and with (True) the map: one database
+    each, reused by every round (module doc); the rounds' events are ``work.timed``."""
+    ledgers: dict[bool, Ledger] = {}
+    spent = {False: 0.0, True: 0.0}
+    size = len(work.timed) // ROUNDS
+    try:
+        expected = {}
+        for mapped in (False, True):  # the setup appends the base world with the map
+            url = target.fresh(f"m{work.batch}", slot=int(mapped))
+            ledgers[mapped] = appends.open_ledger(url, base)
+            _seconds(ledgers[mapped], work.warm, work.batch, mapped)
+            expected[mapped] = ledgers[mapped].head().size + size * ROUNDS
+        done = {False: 0, True: 0}
+        for mapped in _ORDER * (ROUNDS // 2):
+            events = work.timed[done[mapped] * size : (done[mapped] + 1) * size]
+            spent[mapped] += _seconds(ledgers[mapped], events, work.batch, mapped)
+            done[mapped] += 1
+        for mapped, ledger in ledgers.items():
+            if ledger.head().size != expected[mapped]:
+                raise SystemExit(f"map/append: head size is not {expected[mapped]}")
+    finally:
+        for ledger in ledgers.values():
+            ledger.close()
+    return {mapped: 1e6 * seconds / (size * ROUNDS) for mapped, seconds in spent.items()}
 
 
 def _overhead(run: Run) -> list[Figure]:
-    counts = run.pick({1000: 2000, 1: 200}, {1000: 5000, 1: 1000})
+    # the timed events of all rounds: as many per side as two runs of 2,000 (200) were
+    counts = run.pick({1000: 4000, 1: 400}, {1000: 10000, 1: 2000})
     base = streams.base_events(streams.base_world())
     works = [w for w in appends.workloads(counts) if w.stream == "commission"]
     targets: list[Any] = [SqliteTarget()]
@@ -84,13 +119,8 @@ def _overhead(run: Run) -> list[Figure]:
     try:
         for target in targets:
             for work in works:
-                # interleaved, best of two each: a load change on a shared machine
-                # then hits both sides rather than one
-                runs: dict[bool, list[float]] = {False: [], True: []}
-                for _ in range(2):
-                    for mapped in (False, True):
-                        runs[mapped].append(_per_event_us(target, work, base, mapped))
-                without, with_map = min(runs[False]), min(runs[True])
+                spent = _abba(target, work, base)
+                without, with_map = spent[False], spent[True]
                 name = f"map/append/{target.name}/batch-{work.batch}"
                 print(f"  {name}: {with_map:,.0f} µs/event with the map, {without:,.0f} without")
                 if work.batch == 1000:

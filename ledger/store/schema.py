@@ -102,7 +102,8 @@ class MapNodeRow(Base):
     ``hash``, or a leaf's ``key`` and head (``idx``, ``entry``). The latest version only."""
 
     __tablename__ = "map_nodes"
-    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    # no foreign key: the append is the only writer, and the per-row check cost (0026)
+    log: Mapped[int] = mapped_column(primary_key=True)
     pos: Mapped[bytes] = mapped_column(LargeBinary(33), primary_key=True)
     hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
