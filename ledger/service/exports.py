@@ -43,7 +43,7 @@ class ExportService:
         stored = store.checkpoints(log)
         notes = [self._cosigning.cosigned_checkpoint(c.size) for c in stored]
         size = max((c.size for c in stored), default=0)
-        chain = store.entry(log, size - 1).chain if size else None
+        chain = store.chain_at(log, size - 1) if size else None
 
         def leaves() -> Iterator[tuple[int, bytes]]:
             for start in range(0, size, CHUNK):

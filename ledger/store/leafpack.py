@@ -7,11 +7,20 @@ A stored value is one of:
 - the leaf itself: canonical JSON, so its first byte is ``{`` (every log written before
   0017, and rows a tool wrote by hand);
 - ``0x01`` followed by raw DEFLATE (RFC 1951, no zlib header) of the leaf, compressed
-  with `DICTIONARY_V1` as the preset dictionary.
+  with `DICTIONARY_V1` as the preset dictionary (rows written before 0027_storage_v2,
+  and leaves the second form cannot hold);
+- ``0x02``, a flags byte, the raw bytes of the fields the flags name, then raw DEFLATE
+  of the leaf with those fields' values left empty (the *template*), compressed with
+  `DICTIONARY_V2`. The fields, in this order: the key id (``"key"``, 16 bytes, flag
+  1), the event's previous hash (``"prev"``, 32 bytes, flag 2) and the signature
+  (``"sig"``, 64 bytes, flag 4), each the first occurrence in the leaf of that name
+  with a canonical unpadded base64url value of that length. Unpacking puts each back,
+  in that order, into the first ``"name":""`` of the template.
 
 The structural text of a leaf (keys, kinds, the envelope) compresses almost away against
-the dictionary; the signature, key id and chain hash are random and stay near their
-size. A custody leaf of ~350 bytes packs to ~200.
+the dictionary; the signature, key id and previous hash are random: as text DEFLATE
+keeps them near 6 bits a character, the second form stores their 112 bytes as they are.
+A custody leaf of ~350 bytes packs to ~160 (~195 in the first form).
 
 Packing is an encoding of the store, not of the log: readers unpack before anything is
 hashed or parsed. A packed value that does not inflate (a damaged or tampered row) is
@@ -21,11 +30,22 @@ its hash is wrong); unpacking never raises.
 
 from __future__ import annotations
 
+import base64
+import re
 import zlib
 
 #: the tag byte of a value packed with `DICTIONARY_V1` (never the first byte of JSON)
 PACKED_V1 = 0x01
+#: the tag byte of a value whose random fields are stored raw (`DICTIONARY_V2`)
+PACKED_V2 = 0x02
 _TAG = bytes([PACKED_V1])
+_TAG_V2 = bytes([PACKED_V2])
+#: (flag, JSON name, raw length) of the fields the second form stores raw, in order
+_RAW_FIELDS = ((1, b"key", 16), (2, b"prev", 32), (4, b"sig", 64))
+_FIELD_VALUE = {
+    name: re.compile(rb'"' + name + rb'":"([A-Za-z0-9_-]{%d})"' % -(-size * 4 // 3))
+    for _, name, size in _RAW_FIELDS
+}
 
 #: Fixed forever: changing a byte would make every packed row unreadable. A new
 #: dictionary needs a new tag. Kept below the 1 KiB window, the most frequent text last
@@ -43,6 +63,18 @@ DICTIONARY_V1 = (
     b'"unit":{"gtin":"0","serial":""}},"key":"","received":"2026-12-01T12:00:00.000Z",'
     b'"sig":"","v":2}'
 )
+#: Fixed forever, as `DICTIONARY_V1`: its text up to the custody kinds, then the
+#: templates of the commonest leaves (their random fields are stored raw, so the
+#: template is what is left to compress), the most frequent last.
+DICTIONARY_V2 = DICTIONARY_V1[: DICTIONARY_V1.index(b'"kind":"commission"')] + (
+    b'"to":"","kind":"commission","prev":null,'
+    b'{"event":{"actor":"","kind":"receive","prev":"","time":"2026-12-01T12:00:00Z",'
+    b'"unit":{"gtin":"0","serial":""}},"key":"","received":"2026-12-01T12:00:00.000Z",'
+    b'"sig":"","v":2}'
+    b'{"event":{"actor":"","kind":"handoff","prev":"","time":"2026-12-01T12:00:00Z","to":"",'
+    b'"unit":{"gtin":"0","serial":""}},"key":"","received":"2026-12-01T12:00:00.000Z",'
+    b'"sig":"","v":2}'
+)
 #: largest leaf an unpack returns: far above any leaf the ledger accepts, so a damaged
 #: row cannot inflate without bound
 MAX_LEAF = 1 << 20
@@ -56,32 +88,103 @@ _PACK_WBITS, _PACK_MEMLEVEL, _UNPACK_WBITS = -11, 4, -15
 def pack(leaf: bytes) -> bytes:
     """The value to store for ``leaf``: packed when that is shorter, else the leaf.
 
-    A leaf that does not start with ``{`` is always packed, so a raw stored value can
-    never be mistaken for a packed one. ``unpack(pack(leaf)) == leaf`` for every ``leaf``.
+    The second form when the leaf has a field it stores raw and its value unpacks to
+    exactly ``leaf`` (checked here: a leaf whose text would put a field back in another
+    place is packed in the first form). A leaf that does not start with ``{`` is always
+    packed, so a raw stored value can never be mistaken for a packed one.
+    ``unpack(pack(leaf)) == leaf`` for every ``leaf``.
     """
-    packer = zlib.compressobj(
-        _LEVEL, zlib.DEFLATED, _PACK_WBITS, _PACK_MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1
-    )
-    packed = _TAG + packer.compress(leaf) + packer.flush()
+    packed = _pack_v2(leaf)
+    if packed is None or unpack(packed) != leaf:
+        return pack_v1(leaf)
     if len(packed) < len(leaf) or leaf[:1] != b"{":
         return packed
     return leaf
+
+
+def pack_v1(leaf: bytes) -> bytes:
+    """The value to store for ``leaf`` in the first packed form (code from before
+    0027_storage_v2 reads it; that revision's downgrade writes it), or the leaf itself
+    as `pack` decides. ``unpack(pack_v1(leaf)) == leaf``."""
+    packed = _TAG + _deflate(leaf, DICTIONARY_V1)
+    if len(packed) < len(leaf) or leaf[:1] != b"{":
+        return packed
+    return leaf
+
+
+def _deflate(data: bytes, dictionary: bytes) -> bytes:
+    packer = zlib.compressobj(
+        _LEVEL, zlib.DEFLATED, _PACK_WBITS, _PACK_MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary
+    )
+    return packer.compress(data) + packer.flush()
+
+
+def _pack_v2(leaf: bytes) -> bytes | None:
+    """The second form of ``leaf``, or None when it has no field to store raw."""
+    flags, raw, template = 0, b"", leaf
+    for flag, name, size in _RAW_FIELDS:
+        found = _FIELD_VALUE[name].search(template)
+        if found is None:
+            continue
+        value = base64.urlsafe_b64decode(found.group(1) + b"=" * (-size % 3))
+        if base64.urlsafe_b64encode(value).rstrip(b"=") != found.group(1):
+            continue  # not canonical (nonzero spare bits): it would not come back as is
+        flags, raw = flags | flag, raw + value
+        template = template[: found.start(1)] + template[found.end(1) :]
+    if not flags:
+        return None
+    return _TAG_V2 + bytes([flags]) + raw + _deflate(template, DICTIONARY_V2)
 
 
 def unpack(stored: bytes) -> bytes:
     """The leaf bytes of a stored value (see the module docstring); never raises.
 
     A packed value that is not exactly one complete DEFLATE stream of at most
-    `MAX_LEAF` bytes is returned unchanged: it is not a leaf, and every reader that
-    checks leaves (hash, parse) finds that.
+    `MAX_LEAF` bytes, or (second form) whose flags, raw fields and template do not fit
+    together, is returned unchanged: it is not a leaf, and every reader that checks
+    leaves (hash, parse) finds that.
     """
-    if stored[:1] != _TAG:
+    if stored[:1] == _TAG:
+        leaf = _inflate(stored[1:], DICTIONARY_V1)
+    elif stored[:1] == _TAG_V2:
+        leaf = _unpack_v2(stored)
+    else:
         return stored
-    unpacker = zlib.decompressobj(_UNPACK_WBITS, DICTIONARY_V1)
+    return stored if leaf is None else leaf
+
+
+def _inflate(data: bytes, dictionary: bytes) -> bytes | None:
+    """``data`` inflated, or None unless it is one complete stream of <= `MAX_LEAF`."""
+    unpacker = zlib.decompressobj(_UNPACK_WBITS, dictionary)
     try:
-        leaf = unpacker.decompress(stored[1:], MAX_LEAF)
+        out = unpacker.decompress(data, MAX_LEAF)
     except zlib.error:
-        return stored
+        return None
     if not unpacker.eof or unpacker.unconsumed_tail or unpacker.unused_data:
-        return stored
+        return None
+    return out
+
+
+def _unpack_v2(stored: bytes) -> bytes | None:
+    """The leaf of a value in the second form, or None when it is not one."""
+    if len(stored) < 2 or not 0 < stored[1] < 8:
+        return None
+    flags, at = stored[1], 2
+    fields = []
+    for flag, name, size in _RAW_FIELDS:
+        if flags & flag:
+            fields.append((name, stored[at : at + size]))
+            at += size
+    if at > len(stored):
+        return None
+    leaf = _inflate(stored[at:], DICTIONARY_V2)
+    for name, value in fields:
+        if leaf is None:
+            return None
+        empty = b'"' + name + b'":""'
+        place = leaf.find(empty)
+        if place < 0:
+            return None
+        cut = place + len(empty) - 1
+        leaf = leaf[:cut] + base64.urlsafe_b64encode(value).rstrip(b"=") + leaf[cut:]
     return leaf

@@ -33,13 +33,27 @@ SCAN_COUNTS = cast(Table, ScanCountRow.__table__)
 CHUNK = 200  # rows per IN (...) list or runs per UNION ALL: below every driver's limits
 
 
+#: ``entries.chain`` holds the running chain hash of every entry whose index is one
+#: below a multiple of this and of the last entry of each append (the size of its
+#: checkpoint, and the head's); the other rows hold it empty (0027_storage_v2) and
+#: read as ``chain=None``: `ledger.store.repository.Store.chain_at` folds it forward
+#: from the nearest stored one. The audit computes every chain and compares the
+#: stored ones.
+CHAIN_EVERY = 256
+
+
+def chain_to_store(index: int, chain: bytes, last: int) -> bytes:
+    """The ``entries.chain`` value of entry ``index`` of an append ending at ``last``."""
+    return chain if index == last or index % CHAIN_EVERY == CHAIN_EVERY - 1 else b""
+
+
 def entry_from_row(row: Any) -> StoredEntry:
     leaf = unpack(bytes(row.leaf))
     return StoredEntry(
         index=row.idx,
         leaf=leaf,
         leaf_hash=leaf_hash(leaf),
-        chain=bytes(row.chain),
+        chain=bytes(row.chain) or None,
         event_hash=bytes(row.event_hash),
         kind=row.kind,
         gtin=row.gtin,
@@ -81,7 +95,7 @@ def _entry(
         index=idx,
         leaf=leaf,
         leaf_hash=leaf_hash(leaf),
-        chain=bytes(chain),
+        chain=bytes(chain) or None,
         event_hash=bytes(event_hash),
         kind=kind,
         gtin=gtin,

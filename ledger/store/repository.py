@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ledger import merkle
-from ledger.entry import ZERO_HASH
+from ledger.entry import ZERO_HASH, chain_hash
 from ledger.errors import NotFoundError, StorageError, ValidationError
 from ledger.map import update as map_update
 from ledger.merkle import Range, Subtree
@@ -31,6 +31,7 @@ from ledger.store.database import Engines, connect, migrate
 from ledger.store.mapnodes import read_nodes
 from ledger.store.prooftree import DEFAULT_BUDGET, ProofTrees
 from ledger.store.queries import (
+    CHAIN_EVERY,
     CHECKPOINTS,
     ENTRIES,
     LOGS,
@@ -286,6 +287,29 @@ class Store:
         if row is None:
             raise NotFoundError(f"no entry at index {index}", field="index")
         return entry_from_row(row)
+
+    def chain_at(self, log: int, index: int) -> bytes:
+        """The running chain hash after entry ``index``: stored, or folded forward from
+        the nearest stored one below it (`queries.CHAIN_EVERY`) over the leaves between.
+
+        Raises:
+            NotFoundError: no entry at ``index``.
+        """
+        stored = self.entry(log, index).chain
+        if stored is not None:
+            return stored
+        base, chain = index - index % CHAIN_EVERY - 1, ZERO_HASH  # base keeps its chain
+        while base >= 0:
+            found = self.entry(log, base).chain
+            if found is not None:
+                chain = found
+                break
+            base -= CHAIN_EVERY  # not stored (a row written by hand): the one before
+        base = max(base, -1)  # none stored below: from the start of the log
+        for start in range(base + 1, index + 1, CHAIN_EVERY):
+            for row in self.entries(log, start, min(index + 1, start + CHAIN_EVERY)):
+                chain = chain_hash(chain, row.leaf_hash)
+        return chain
 
     def entries(self, log: int, start: int, end: int) -> list[StoredEntry]:
         """Return the entries with ``start <= index < end``, in index order."""

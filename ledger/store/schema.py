@@ -213,10 +213,20 @@ class UnitTable(Base):
     owner: Mapped[str | None] = mapped_column(String(43))
     consumed_at: Mapped[str | None] = mapped_column(String(32))
     # containers (migration 0019_cartons): the SSCCs it is packed in, outermost first,
-    # and the outermost alone, indexed: what a scan of a pallet's label finds
+    # and the outermost alone, indexed: what a scan of a pallet's label finds; only the
+    # units in a container are in the index (0027_storage_v2)
     containers: Mapped[str] = mapped_column(Text, server_default="")
     container: Mapped[str | None] = mapped_column(String(18))
-    __table_args__ = (Index("ix_units_container", "log", "container"), _NO_ROWID)
+    __table_args__ = (
+        Index(
+            "ix_units_container",
+            "log",
+            "container",
+            sqlite_where=text("container IS NOT NULL"),
+            postgresql_where=text("container IS NOT NULL"),
+        ),
+        _NO_ROWID,
+    )
 
 
 class ScanRow(Base):

@@ -29,6 +29,7 @@ from ledger.store.queries import (
     LOGS,
     LOWEST_NODE_LEVEL,
     NODES,
+    chain_to_store,
     find_event_hashes,
     head_from_row,
     read_subtrees,
@@ -96,8 +97,21 @@ class WriteTx:
 
     def insert_entries(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert entry rows (column dicts without ``log``); the leaf is stored packed
-        (ledger.store.leafpack)."""
-        self._insert_many(ENTRIES, [{**r, "log": self.log, "leaf": pack(r["leaf"])} for r in rows])
+        (ledger.store.leafpack), the chain only where `queries.chain_to_store` keeps it
+        (the last row's always)."""
+        last = max((r["idx"] for r in rows), default=-1)
+        self._insert_many(
+            ENTRIES,
+            [
+                {
+                    **r,
+                    "log": self.log,
+                    "leaf": pack(r["leaf"]),
+                    "chain": chain_to_store(r["idx"], r["chain"], last),
+                }
+                for r in rows
+            ],
+        )
 
     def insert_nodes(self, nodes: Mapping[Subtree, bytes]) -> None:
         """Insert the subtree hashes that are stored (level >= `LOWEST_NODE_LEVEL`; the

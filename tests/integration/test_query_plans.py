@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from ledger.rules.state import UnitRecord
 from ledger.service.ledger import Ledger
 from ledger.store.signals import SignalStore
 from tests.factories import GTIN
@@ -88,3 +89,22 @@ def test_a_units_entries_and_its_latest_claim_use_the_unit_index(
     statements = _captured(ledger, read, "gtin =")
     for plan in _plans(path, statements):
         assert "USING INDEX ix_entries_unit" in plan, plan
+
+
+def test_a_containers_units_use_the_partial_container_index(
+    sqlite_world: tuple[LedgerWorld, str],
+) -> None:
+    """``ix_units_container`` holds only units in a container (0027_storage_v2); the
+    lookup's ``container IN (...)`` implies that, so SQLite may and does use it."""
+    world, path = sqlite_world
+    ledger = world.ledger
+    store = ledger.store
+    with sqlite3.connect(path) as conn:  # statistics: a log whose units are mostly loose
+        conn.execute("ANALYZE")
+
+    def read() -> None:
+        store.records_in(ledger.log, UnitRecord, "container", ["095060000000000015"])
+
+    statements = _captured(ledger, read, "container IN")
+    for plan in _plans(path, statements):
+        assert "INDEX ix_units_container" in plan, plan

@@ -1,6 +1,6 @@
-"""ledger.store.leafpack: the stored form of a leaf round-trips exactly, old raw rows
-read as they are, and a damaged packed value is handed back unchanged (never raised,
-never turned into some other leaf)."""
+"""ledger.store.leafpack: the stored form of a leaf round-trips exactly, old raw rows and
+rows of the first packed form read as they are, and a damaged packed value is handed
+back unchanged (never raised, never turned into some other leaf)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ import zlib
 
 import pytest
 
-from ledger.store.leafpack import DICTIONARY_V1, MAX_LEAF, PACKED_V1, pack, unpack
+from ledger import codec
+from ledger.store.leafpack import (
+    DICTIONARY_V1,
+    DICTIONARY_V2,
+    MAX_LEAF,
+    PACKED_V1,
+    PACKED_V2,
+    pack,
+    unpack,
+)
 
 LEAF = (
     b'{"event":{"actor":"acme","kind":"handoff","prev":"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2La'
@@ -20,11 +29,44 @@ LEAF = (
 )
 
 
-def test_a_custody_leaf_packs_to_well_under_two_thirds_and_back() -> None:
+def test_a_custody_leaf_packs_to_under_half_with_its_random_fields_raw() -> None:
     stored = pack(LEAF)
-    assert stored[0] == PACKED_V1
-    assert len(stored) < 0.66 * len(LEAF)
+    assert stored[:2] == bytes([PACKED_V2, 7])  # key id, prev and signature all raw
+    assert codec.b64url_encode(stored[2:18]) == "ajgD1fBZkCocba-8m6Rykg"
+    assert len(stored) < 0.5 * len(LEAF)
     assert unpack(stored) == LEAF
+
+
+def test_a_row_of_the_first_packed_form_still_reads() -> None:
+    """Rows written before 0027_storage_v2: ``0x01`` and DEFLATE against DICTIONARY_V1."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -11, 4, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1)
+    old = bytes([PACKED_V1]) + packer.compress(LEAF) + packer.flush()
+    assert unpack(old) == LEAF
+    assert len(pack(LEAF)) < len(old) - 25
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        LEAF.replace(b'"prev":"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2LanBWQXKnk"', b'"prev":null'),
+        # a value that is not canonical base64url (spare bits set) is kept as text
+        LEAF.replace(b'"key":"ajgD1fBZkCocba-8m6Rykg"', b'"key":"ajgD1fBZkCocba-8m6Rykh"'),
+        LEAF.replace(b'"sig":"', b'"sig":"x'),  # 87 characters: not a signature
+        # an empty "key" before the key id: unpacking would put it back there, so the
+        # first form is used
+        LEAF.replace(b'"unit":{', b'"unit":{"key":"",'),
+        b'{"key":"ajgD1fBZkCocba-8m6Rykg"}',
+    ],
+)
+def test_leaves_with_fewer_or_misplaced_fields_round_trip(leaf: bytes) -> None:
+    stored = pack(leaf)
+    assert stored[0] in (PACKED_V1, PACKED_V2)
+    assert unpack(stored) == leaf
+
+
+def test_a_leaf_with_a_misleading_empty_field_falls_back_to_the_first_form() -> None:
+    leaf = LEAF.replace(b'"unit":{', b'"unit":{"key":"",')
+    assert pack(leaf)[0] == PACKED_V1
 
 
 def test_a_raw_leaf_from_before_0017_reads_as_stored() -> None:
@@ -62,6 +104,40 @@ def _deflate(data: bytes) -> bytes:
 def test_a_damaged_packed_value_is_returned_unchanged(damage: object) -> None:
     bad = damage(pack(LEAF))  # type: ignore[operator]
     assert unpack(bad) == bad
+
+
+def _second_form(flags: int, raw: bytes, template: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V2)
+    return bytes([PACKED_V2, flags]) + raw + packer.compress(template) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        bytes([PACKED_V2]),  # no flags
+        _second_form(0, b"", b"{}"),  # flags name no field
+        _second_form(8, b"", b"{}"),  # a flag of no field
+        _second_form(1, bytes(16), b'{"sig":""}'),  # no place for the key id
+        _second_form(7, bytes(112), b'{"key":"","sig":""}'),  # nor for prev
+        _second_form(4, bytes(10), b'{"sig":""}')[:12],  # raw field cut short
+    ],
+)
+def test_a_second_form_value_that_does_not_fit_is_returned_unchanged(bad: bytes) -> None:
+    assert unpack(bad) == bad
+
+
+def test_the_second_form_puts_each_field_back_in_order() -> None:
+    raw = bytes(range(16)) + bytes(32) + b"\xff" * 64
+    leaf = unpack(_second_form(7, raw, b'{"key":"","prev":"","sig":""}'))
+    assert leaf == (
+        b'{"key":"'
+        + codec.b64url_encode(raw[:16]).encode()
+        + b'","prev":"'
+        + codec.b64url_encode(bytes(32)).encode()
+        + b'","sig":"'
+        + codec.b64url_encode(raw[48:]).encode()
+        + b'"}'
+    )
 
 
 def test_a_flipped_byte_never_yields_the_original_leaf() -> None:
