@@ -81,7 +81,7 @@ def test_0027_storage_v2_round_trip(world: LedgerWorld) -> None:
         )
 
     with store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0025_map_fillfactor")
+        command.downgrade(_alembic_config(conn), "0026_map_nodes_no_fk")
     old = _stored(store, log)
     assert all(s[0] == PACKED_V1 for s in old[:-1]) and old[-1] == damaged
     assert sum(map(len, old[:-1])) > sum(map(len, new[:-1])) + 25 * (size - 1)
@@ -146,7 +146,7 @@ def test_chains_are_kept_sparsely_and_read_back(
     assert audit_log(store, log, ledger.verifier_key).ok
 
     with store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0025_map_fillfactor")
+        command.downgrade(_alembic_config(conn), "0026_map_nodes_no_fk")
     assert _chains(store, log) == expected  # every chain stored again
     assert audit_log(Store(store.engines), log, ledger.verifier_key).ok
 

@@ -24,7 +24,7 @@ The rewrite leaves the old row versions as free space: run ``VACUUM`` (SQLite) o
 ``VACUUM FULL entries`` (PostgreSQL) afterwards to hand it back to the file system.
 
 Revision ID: 0027_storage_v2
-Revises: 0025_map_fillfactor
+Revises: 0026_map_nodes_no_fk
 Create Date: 2026-12-04 09:00:00
 """
 
@@ -41,8 +41,7 @@ from ledger.store import queries
 from ledger.store.leafpack import PACKED_V1, PACKED_V2, pack, pack_v1, unpack
 
 revision = "0027_storage_v2"
-# the lead rechains this after 0026_map_nodes_no_fk (written on another branch)
-down_revision = "0025_map_fillfactor"
+down_revision = "0026_map_nodes_no_fk"
 branch_labels = None
 depends_on = None
 
