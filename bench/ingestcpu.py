@@ -87,9 +87,12 @@ class Steps:
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
-        """Wrap every step (none of them recurses, so no call is counted twice)."""
+        """Wrap every step (none of them recurses, so no call is counted twice); a step
+        the code does not have (an older commit, for a paired run) stays at zero."""
         for owner, name, label, _ in STEPS:
-            original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+            original = vars(owner).get(name)
+            if original is None:
+                continue
             self._undo.append(functools.partial(setattr, owner, name, original))
             setattr(owner, name, self._wrap(original, label))
 
