@@ -26,7 +26,7 @@ import functools
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -37,12 +37,16 @@ from api.ratelimit import Clock, Limiter, make_limiter
 from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError, ValidationError
+from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
 from ledger.verify.batchverify import first_bad_signature
 from ledger.vocab import Role
 
 PREFIX = "provenance:wq"
+#: up to this many events, a request whose key owners are in memory is checked on the
+#: event loop (a signature costs less than the hand-off to a thread and back)
+INLINE_EVENTS = 4
 
 
 class WriteQuotaError(LedgerError):
@@ -174,7 +178,12 @@ class WriteQuota:
         # read each event against this log, as the append will: a format-2 signature
         # names the log's origin (JSON carries none), and its event hash does too
         events = [e.for_log(ledger.origin) for e in events]
-        checked, deferred = await run_in_threadpool(_verified_signers, ledger, events)
+        keys = {s.key for s in events}
+        owners = ledger.cached_key_owners(keys) if len(events) <= INLINE_EVENTS else None
+        if owners is None:  # database reads, or many signatures: off the event loop
+            checked, deferred = await run_in_threadpool(_read_and_check, ledger, keys, events)
+        else:  # owners in memory, a few signatures: cheaper here than a thread hop
+            checked, deferred = _verified_signers(owners, events)
         if checked is None:
             return Admission(self, ledger)
         for actor in sorted(set(checked) | set(deferred)):
@@ -216,14 +225,21 @@ def _bucket(log: str, actor: str) -> str:
     return f"{log}/{actor}"
 
 
-def _verified_signers(
-    ledger: Ledger, events: Sequence[SignedEvent]
+def _read_and_check(
+    ledger: Ledger, keys: set[str], events: Sequence[SignedEvent]
 ) -> tuple[Counter[str] | None, Counter[str]]:
-    """(events per actor signed by one of its current keys with a signature that
-    verifies, or None if any such signature fails; events per actor whose key the log
-    does not know as a current key of a live actor). The operator's events are in
-    neither, nor are events signed with another actor's key (the append refuses those)."""
-    owners = ledger.key_owners({s.key for s in events})  # two reads for any batch
+    """`_verified_signers` with the key owners read first (two reads for any batch)."""
+    return _verified_signers(ledger.key_owners(keys), events)
+
+
+def _verified_signers(
+    owners: Mapping[str, tuple[ActorRecord, KeyRecord]], events: Sequence[SignedEvent]
+) -> tuple[Counter[str] | None, Counter[str]]:
+    """(events per actor signed by one of its current keys (``owners``, from
+    `Ledger.key_owners`) with a signature that verifies, or None if any such signature
+    fails; events per actor whose key the log does not know as a current key of a live
+    actor). The operator's events are in neither, nor are events signed with another
+    actor's key (the append refuses those). No I/O."""
     jobs, checked, deferred = [], Counter[str](), Counter[str]()
     for position, signed in enumerate(events):
         actor = signed.event.actor

@@ -15,6 +15,10 @@ Single events (figure 1, ``ingest/http/{sqlite,postgresql}/single-events``): 1,5
 (quick) or 4,000 commissions posted one per request to ``POST /v1/entries`` by `CLIENTS`
 concurrent clients, 1 worker: group commit (ledger.service.groupcommit) gathers them
 into shared transactions. Same checks, same baseline; target >= 0.1 x the verify rate.
+Its ceiling in this stack, measured on the same server right after
+(``ingest/http/{sqlite,postgresql}/single-events-bare-post``, a detail): the same bodies
+posted to ``POST /bench/bare`` (bench.resolver_app), which reads and parses the body and
+answers a constant receipt: uvicorn, FastAPI and the app's middleware, nothing else.
 
 Latency (figure 2) lives in bench.latency.
 """
@@ -44,6 +48,8 @@ RATE_TARGET = 0.35
 #: single events, concurrent (group commit): over the all-core verify rate (issue 20)
 SINGLE_TARGET = 0.1
 BATCH, SINGLE = "/v1/entries:batch", "/v1/entries"
+#: the same server's bare write (bench.resolver_app): the single-event figure's ceiling
+BARE = "/bench/bare"
 #: concurrent single-event clients (each its own keep-alive connection)
 CLIENTS = 32
 P99_TARGET_MS = 100.0
@@ -156,9 +162,12 @@ def single_bodies(events: Sequence[SignedEvent]) -> list[bytes]:
     return [json.dumps(s.to_dict()).encode() for s in events]
 
 
-def single_rate(target: Any, count: int) -> float:
+def single_rate(target: Any, count: int) -> tuple[float, float]:
     """Single events per second through ``POST /v1/entries`` (group commit) from
-    `CLIENTS` concurrent clients, 1 worker, on a fresh database of ``target``."""
+    `CLIENTS` concurrent clients, 1 worker, on a fresh database of ``target``; and, on
+    the same server right after, the same bodies per second through ``POST /bench/bare``
+    (bench.resolver_app: body read and parsed, a constant receipt; no quota, signature
+    or database), the HTTP stack's own ceiling for these requests."""
     base = streams.base_events(streams.base_world())
     url = target.fresh("singles")
     open_ledger(url, base).close()
@@ -168,9 +177,10 @@ def single_rate(target: Any, count: int) -> float:
     with serve(url, CONFIG, 1) as server:
         post_all(server, warm, CLIENTS, SINGLE)
         load = post_all(server, timed, CLIENTS, SINGLE)
+        bare = post_all(server, timed, CLIENTS, BARE)
     if load.events != count:
         raise SystemExit(f"single events: {load.events} of {count} accepted")
-    return load.events / load.seconds
+    return load.events / load.seconds, bare.events / bare.seconds
 
 
 def figures(run: Run) -> list[Figure]:
@@ -189,11 +199,15 @@ def figures(run: Run) -> list[Figure]:
                 print(f"  {name}: {rate:,.0f} events/s (verify all cores {ceiling:,.0f}/s)")
                 out.append(Figure.ratio_at_least(name, rate, "events/s", ceiling, RATE_TARGET))
             before = baselines.verify_rate(run)
-            rate = single_rate(target, run.pick(1500, 4000))
+            rate, bare = single_rate(target, run.pick(1500, 4000))
             ceiling = max(before, baselines.verify_rate(run))
             name = f"ingest/http/{target.name}/single-events"
-            print(f"  {name}: {rate:,.0f} events/s (verify all cores {ceiling:,.0f}/s)")
+            print(
+                f"  {name}: {rate:,.0f} events/s (verify all cores {ceiling:,.0f}/s; "
+                f"bare POST on the same server {bare:,.0f}/s, {rate / bare:.2f} of it)"
+            )
             out.append(Figure.ratio_at_least(name, rate, "events/s", ceiling, SINGLE_TARGET))
+            out.append(Figure.info(f"{name}-bare-post", bare, "requests/s", ceiling))
     finally:
         for target in targets:
             target.close()

@@ -1,6 +1,7 @@
 """Where the CPU of ``POST /v1/entries:batch`` goes, per event, in every thread.
 
     .venv/bin/python -m bench.ingestcpu [--events 5000] [--batch 1000]
+    .venv/bin/python -m bench.ingestcpu --single [--events 2000]
 
 The real app (bench.resolver_app, the bench server's settings: no quota limit, SQLite in
 a temp folder holding the base world) is driven in this process through httpx's ASGI
@@ -12,6 +13,11 @@ thread) do not: signature verification runs on the verify threads
 here, where cProfile shows only the caller waiting for it. Steps nest (the write
 transaction holds the map commit and the SQL); "process" is all threads' CPU, client
 included.
+
+``--single``: each event its own ``POST /v1/entries`` from `CLIENTS` concurrent clients
+(as bench.ingest's single-event figure: group commit gathers them), then the same
+bodies to ``POST /bench/bare`` (bench.resolver_app: the body read and parsed, a
+constant receipt), so the HTTP stack's own CPU per request is measured in the same run.
 """
 
 from __future__ import annotations
@@ -30,16 +36,18 @@ from typing import Any
 
 import httpx
 
+import api.context
 import api.quota
 import api.routers.entries
 import ledger.service.append
 import ledger.service.headmap
 import ledger.service.highwater
+import ledger.service.ledger
 import ledger.store.writer
 import ledger.verify.batchverify
 from bench import streams
 from bench.appends import open_ledger
-from bench.ingest import CONFIG, bodies
+from bench.ingest import BARE, CLIENTS, CONFIG, SINGLE, bodies, single_bodies
 from bench.server import METRICS_TOKEN
 from ledger import crypto
 from ledger.events import format_time
@@ -49,7 +57,10 @@ from ledger.service.config import write_key_file
 STEPS: list[tuple[Any, str, str, int]] = [
     (api.routers.entries.codec, "parse", "route: body JSON (codec.parse)", 0),
     (api.routers.entries, "_signed", "route: SignedEvent.from_dict", 0),
-    (api.quota, "_verified_signers", "quota: key owners + signature check", 0),
+    (api.context.Context, "ledger_for_events", "route: the request's ledger copy", 0),
+    (ledger.service.ledger.Ledger, "_read_key_owners", "quota: key owner reads (sql)", 0),
+    (api.quota, "_verified_signers", "quota: signature check (who pays)", 0),
+    (ledger.service.ledger.Ledger, "take_write_tokens", "quota: bucket take (sql)", 0),
     (ledger.verify.batchverify, "_first_bad", "Ed25519 verify (verify threads: quota, append)", 0),
     (ledger.service.append.Appender, "_verify_known", "append: verify known keys", 0),
     (ledger.service.append.Appender, "_write", "append: write transaction", 0),
@@ -76,9 +87,12 @@ class Steps:
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
-        """Wrap every step (none of them recurses, so no call is counted twice)."""
+        """Wrap every step (none of them recurses, so no call is counted twice); a step
+        the code does not have (an older commit, for a paired run) stays at zero."""
         for owner, name, label, _ in STEPS:
-            original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+            original = vars(owner).get(name)
+            if original is None:
+                continue
             self._undo.append(functools.partial(setattr, owner, name, original))
             setattr(owner, name, self._wrap(original, label))
 
@@ -130,14 +144,22 @@ def _app(folder: Path) -> Any:
     return app()
 
 
-async def _post_all(app: Any, work: Sequence[bytes]) -> None:
+async def _post_all(
+    app: Any, work: Sequence[bytes], path: str = "/v1/entries:batch", clients: int = 1
+) -> None:
+    """Post every body to ``path``, ``clients`` requests at a time, each 201 or exit."""
     headers = {"Content-Type": "application/json"}
     transport = httpx.ASGITransport(app=app)
+    queue = list(reversed(work))
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        for body in work:
-            answer = await client.post("/v1/entries:batch", content=body, headers=headers)
-            if answer.status_code != 201:
-                raise SystemExit(f"HTTP {answer.status_code}: {answer.text[:300]}")
+
+        async def one_client() -> None:
+            while queue:
+                answer = await client.post(path, content=queue.pop(), headers=headers)
+                if answer.status_code != 201:
+                    raise SystemExit(f"HTTP {answer.status_code}: {answer.text[:300]}")
+
+        await asyncio.gather(*(one_client() for _ in range(clients)))
 
 
 def measure(events: int, batch: int) -> tuple[dict[str, float], float, float]:
@@ -166,14 +188,52 @@ def measure(events: int, batch: int) -> tuple[dict[str, float], float, float]:
     return per_event, cpu / events * 1e6, events / wall
 
 
+def measure_single(events: int) -> tuple[dict[str, float], float, float, float, float]:
+    """({step: CPU us per event}, process CPU us per event, events/s, and the same two
+    for ``POST /bench/bare``) of ``events`` single commissions from `CLIENTS`
+    concurrent clients to a fresh in-process app."""
+    now = format_time(datetime.now(UTC))
+    warm = single_bodies(streams.commission_stream("W", 200, now))
+    timed = single_bodies(streams.commission_stream("I", events, now))
+    steps = Steps()
+    with tempfile.TemporaryDirectory(prefix="bench-ingestcpu-") as tmp:
+        app = _app(Path(tmp))
+
+        async def timed_run(path: str) -> tuple[float, float]:
+            cpu, wall = time.process_time(), time.perf_counter()
+            await _post_all(app, timed, path, CLIENTS)
+            return time.process_time() - cpu, time.perf_counter() - wall
+
+        async def run() -> tuple[float, float, float, float]:
+            async with app.router.lifespan_context(app):
+                await _post_all(app, warm, SINGLE, CLIENTS)
+                await _post_all(app, warm, BARE, CLIENTS)
+                steps.install()
+                try:
+                    cpu, wall = await timed_run(SINGLE)
+                finally:
+                    steps.remove()
+                return cpu, wall, *(await timed_run(BARE))
+
+        cpu, wall, bare_cpu, bare_wall = asyncio.run(run())
+    per_event = {label: steps.cpu[label] / events * 1e6 for _, _, label, _ in STEPS}
+    return per_event, cpu / events * 1e6, events / wall, bare_cpu / events * 1e6, events / bare_wall
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the CPU per event of each step of a batch ingest, and the load average."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--single", action="store_true", help="POST /v1/entries, concurrent")
     args = parser.parse_args(argv)
-    steps, process, rate = measure(args.events, args.batch)
-    print(f"{args.events:,} events in batches of {args.batch:,}: {rate:,.0f} events/s wall")
+    if args.single:
+        steps, process, rate, bare, bare_rate = measure_single(args.events)
+        print(f"{args.events:,} single events, {CLIENTS} clients: {rate:,.0f} events/s wall")
+        print(f"POST /bench/bare, same bodies: {bare:7.1f} us/request, {bare_rate:,.0f}/s wall")
+    else:
+        steps, process, rate = measure(args.events, args.batch)
+        print(f"{args.events:,} events in batches of {args.batch:,}: {rate:,.0f} events/s wall")
     print(f"process CPU (all threads, client included): {process:7.1f} us/event")
     for _, _, label, depth in STEPS:
         print(f"{'  ' * depth}{steps[label]:7.1f} us/event  {label}")

@@ -57,6 +57,7 @@ from ledger.service.dating import CheckpointDating, Latest
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
 from ledger.service.groupcommit import GroupCommitter
+from ledger.service.keyowners import KeyOwners, changes_owners
 from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
 from ledger.service.policies import Policies
@@ -167,6 +168,7 @@ class Ledger:
         self._probing = ProbingCache()
         self._facts = FactsCache()
         self._signals = SignalsCache()
+        self._owners = KeyOwners()  # who pays for a key's events (api.quota), for a moment
         self._faults = faults_from_env(os.environ)
         # one per ledger, shared with its per-request copies: the day's salt in memory
         self.salt = ScanSalt(SaltStore(store.engines), self._clock)
@@ -422,9 +424,13 @@ class Ledger:
         (ledger.service.groupcommit): concurrent single appends share one transaction and
         one checkpoint, each judged alone; the receipt comes after the commit. An explicit
         ``now`` (the time recorded as received) appends it alone."""
-        if now is not None:
-            return self.appender.append(signed, now)
-        return self.groups.append(signed)
+        try:
+            if now is not None:
+                return self.appender.append(signed, now)
+            return self.groups.append(signed)
+        finally:
+            if changes_owners([signed]):  # even if it failed: it may have committed
+                self._owners.forget()
 
     def append_batch(
         self, items: Sequence[SignedEvent], now: datetime | None = None
@@ -441,7 +447,11 @@ class Ledger:
             RuleError, ConflictError: the rules refuse an event (field ``events[i]...``).
             StorageError: the database failed; nothing was written.
         """
-        return self.appender.append_batch(items, now)
+        try:
+            return self.appender.append_batch(items, now)
+        finally:
+            if changes_owners(items):  # even if it failed: it may have committed
+                self._owners.forget()
 
     # --- reads --------------------------------------------------------------------
 
@@ -616,8 +626,20 @@ class Ledger:
 
     def key_owners(self, key_ids: Iterable[str]) -> dict[str, tuple[ActorRecord, KeyRecord]]:
         """The current keys among ``key_ids``, each with the live actor it belongs to
-        (``{key id: (actor, key)}``), in two reads however many. A removed key, or one of a
-        revoked actor, is left out: it cannot sign a new entry (write quotas, api.quota)."""
+        (``{key id: (actor, key)}``), in two reads however many, or none when all were
+        asked within the last second (ledger.service.keyowners: this process's own key
+        changes show at once, another worker's within that second). A removed key, or
+        one of a revoked actor, is left out: it cannot sign a new entry (write quotas,
+        api.quota; the append decides that from the log itself)."""
+        return self._owners.owners(key_ids, self._read_key_owners)
+
+    def cached_key_owners(
+        self, key_ids: Iterable[str]
+    ) -> dict[str, tuple[ActorRecord, KeyRecord]] | None:
+        """`key_owners` from memory alone, or None when that needs a database read."""
+        return self._owners.cached(key_ids)
+
+    def _read_key_owners(self, key_ids: Iterable[str]) -> dict[str, tuple[ActorRecord, KeyRecord]]:
         keys = [
             k
             for k in self.store.records_in(self.log, KeyRecord, "key_id", key_ids)

@@ -1,10 +1,16 @@
 """Engines for SQLite (embedded default) and PostgreSQL, and schema migration.
 
 SQLite runs in WAL mode with ``synchronous=FULL`` (a committed append survives a crash
-of the process or the machine) and a 30 s busy timeout. Writers use their own engine
-whose transactions start with ``BEGIN IMMEDIATE``, so two processes never both believe
-they extend the same head: the second waits for the first to commit. Readers use
-deferred transactions and, thanks to WAL, never block the writer.
+of the process or the machine) and a 30 s busy timeout. Readers share a pool of
+`SQLITE_READERS` connections (concurrent single-event requests each read before their
+append). The bookkeeping engine (`Engines.bookkeeping`) writes only what a crash may lose
+a few of, the write-quota takes (ledger.store.quotas): SQLite with ``synchronous=NORMAL``
+(no fsync per commit; the next append's fsync, or the WAL checkpoint, makes them
+durable), PostgreSQL the writer engine, whose quota transactions turn
+``synchronous_commit`` off for themselves. Never a ledger entry: those are the writer's.
+Writers use their own engine whose transactions start with ``BEGIN IMMEDIATE``, so two
+processes never both believe they extend the same head: the second waits for the first
+to commit. Readers use deferred transactions and, thanks to WAL, never block the writer.
 
 PostgreSQL serializes writers per log with ``SELECT ... FOR UPDATE`` on the log's row
 (ledger.store.repository); migrations take an advisory lock so that several workers
@@ -37,6 +43,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger.errors import StorageError
 from ledger.store.replicas import ReadRouter
 
+#: the SQLite reader engine's pooled connections
+SQLITE_READERS = 40
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x70726F76  # "prov": advisory lock id for schema upgrades
 
@@ -50,6 +58,8 @@ class Engines:
     writer: Engine
     #: the primary's reader plus any streaming replicas (ledger.store.replicas)
     reads: ReadRouter
+    #: writes a crash may lose a few of (write-quota takes), never ledger entries
+    bookkeeping: Engine
 
     @property
     def is_sqlite(self) -> bool:
@@ -60,6 +70,7 @@ class Engines:
         """Close every pooled connection."""
         self.reader.dispose()
         self.writer.dispose()
+        self.bookkeeping.dispose()
         self.reads.dispose()
 
 
@@ -80,15 +91,15 @@ def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
         if parsed.database in (None, "", ":memory:"):
             raise StorageError("SQLite needs a file path: several connections share it")
         _create_private(Path(parsed.database).expanduser())
-        reader = _sqlite_engine(url, "BEGIN")
-        return Engines(
-            url, reader, _sqlite_engine(url, "BEGIN IMMEDIATE"), ReadRouter.build(reader)
-        )
+        reader = _sqlite_engine(url, "BEGIN", pool_size=SQLITE_READERS)
+        writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
+        bookkeeping = _sqlite_engine(url, "BEGIN IMMEDIATE", synchronous="NORMAL")
+        return Engines(url, reader, writer, ReadRouter.build(reader), bookkeeping)
     if parsed.get_backend_name() == "postgresql":
         reader = create_engine(url, pool_pre_ping=True)
         writer = create_engine(url, pool_pre_ping=True)
         replicas = [(r, _replica_engine(r)) for r in replica_urls]
-        return Engines(url, reader, writer, ReadRouter.build(reader, replicas))
+        return Engines(url, reader, writer, ReadRouter.build(reader, replicas), writer)
     raise StorageError(
         f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
     )
@@ -120,8 +131,10 @@ def _replica_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 2})
 
 
-def _sqlite_engine(url: str, begin: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30})
+def _sqlite_engine(
+    url: str, begin: str, *, synchronous: str = "FULL", pool_size: int = 5
+) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30}, pool_size=pool_size)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -129,7 +142,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         dbapi_connection.isolation_level = None
         for pragma in (
             "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
+            f"PRAGMA synchronous={synchronous}",  # FULL but for the bookkeeping engine
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=30000",
         ):

@@ -7,13 +7,18 @@ holding its row (PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite: the write lock t
 ``BEGIN IMMEDIATE`` takes), so concurrent writers in any worker are served one after
 another and never both spend the last tokens. Created by the migration
 ``0010_write_buckets``.
+
+A take is bookkeeping, not a ledger entry: it commits without waiting for the disk
+(`Engines.bookkeeping`; PostgreSQL: ``synchronous_commit`` off for its transaction
+only), so a crash of the machine may lose the last few takes (docs/OPERATIONS.md) and a
+busy log's quota costs no fsync per request.
 """
 
 from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Float, ForeignKey, String, Table, select, update
+from sqlalchemy import Float, ForeignKey, String, Table, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,7 +71,9 @@ class QuotaStore:
         where = (table.c.log == log, table.c.actor == actor)
         dialect_insert = sqlite_insert if self.engines.is_sqlite else pg_insert
         try:
-            with self.engines.writer.begin() as conn:
+            with self.engines.bookkeeping.begin() as conn:
+                if not self.engines.is_sqlite:  # this transaction only; entries stay durable
+                    conn.execute(text("SET LOCAL synchronous_commit = off"))
                 conn.execute(
                     dialect_insert(table)
                     .values(log=log, actor=actor, tokens=float(burst), at=now)
