@@ -38,23 +38,28 @@ from ledger.verify.batchverify import Raw, bad_raw, start_event_signatures
 #: ~0.1 ms) stays well under 1 % of the work
 BATCH = 256
 
-#: logs from this many entries up send their signatures to worker processes (when the
-#: pool is up); below it the verify threads finish them as fast as a pool would start
-PROCESSES_FROM = 1_000
+#: logs from this many entries up start the worker processes for their signatures; a
+#: smaller log uses them only if they are up already: starting two processes in the
+#: middle of a 6,000-entry audit made it 2-3 x slower on a loaded machine
+#: (docs/PERFORMANCE.md, "Audit, session 20")
+PROCESSES_FROM = workers.PROCESSES_FROM
 
 
 def signature_processes(total: int, requested: int | None = None) -> int:
     """How many worker processes verify the signatures of an audit of ``total``
-    entries (0: the verify threads). ``requested`` wins when given; by default one per
-    core (at most 8) from `PROCESSES_FROM` entries on, on a machine with 2+ cores: the
-    work is a verification per entry, so unlike the leaf parsing
-    (`ledger.audit.workers.process_count`) it pays off on a loaded machine too."""
+    entries (0: the verify threads). ``requested`` wins when given; by default, on a
+    machine with 2+ cores, one per core (at most 8) from `PROCESSES_FROM` entries on, or
+    for any log while that many are up already (an earlier audit started them). Unlike
+    the leaf parsing (`ledger.audit.workers.process_count`) there is no idle-core
+    condition: the work is one verification per entry on whichever path, and on
+    processes it takes no GIL from the replay."""
     if requested is not None:
         return max(0, requested)
     cores = os.cpu_count() or 1
-    if total < PROCESSES_FROM or cores < 2:
+    wanted = min(8, cores)
+    if cores < 2 or not (total >= PROCESSES_FROM or workers.ready(wanted)):
         return 0
-    return min(8, cores)
+    return wanted
 
 
 class SignaturePipeline:

@@ -118,10 +118,15 @@ def test_a_pool_not_yet_up_leaves_the_work_to_the_threads(
     assert pipe.bad() == [29]
 
 
-def test_processes_for_signatures_from_a_thousand_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_processes_for_signatures_for_large_logs_or_once_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(sigpipe.os, "cpu_count", lambda: 4)
-    assert sigpipe.signature_processes(sigpipe.PROCESSES_FROM - 1) == 0
+    monkeypatch.setattr(workers, "ready", lambda processes: False)
+    assert sigpipe.signature_processes(sigpipe.PROCESSES_FROM - 1) == 0  # not started for it
     assert sigpipe.signature_processes(sigpipe.PROCESSES_FROM) == 4
+    monkeypatch.setattr(workers, "ready", lambda processes: processes == 4)
+    assert sigpipe.signature_processes(100) == 4  # up already: no start-up to repay
     assert sigpipe.signature_processes(10, 3) == 3  # asked for: always
     assert sigpipe.signature_processes(10**6, 0) == 0
     monkeypatch.setattr(sigpipe.os, "cpu_count", lambda: 1)
