@@ -6,12 +6,13 @@
 A custody log (bench.streams.storage_stream: commissions, then handoff/receive hops) is
 appended on SQLite, untimed. Then `Ledger.audit` (ledger.service.audit.audit_log) replays
 it from genesis with every check (leaf bytes, hashes, chain, rules, nodes, checkpoints,
-every signature on the verify threads while the replay goes on, head and projections),
+every signature on worker processes while the replay goes on (ledger.audit.sigpipe; on
+the verify threads until they are up), head and projections),
 timed; the report must be clean. Baseline: the all-core libsodium verify rate, measured
 right before and right after (the better of the two). Target: replay >= 0.4 x that rate (issue 20).
-A detail line repeats the audit with leaf parsing and signature checks on one worker
-process per core (`ledger.audit.workers`, which the default uses only for logs of
-20,000+ entries while a core is idle), against the verify rates around it.
+A detail line repeats the audit with leaf parsing on the worker processes too (one per
+core, `ledger.audit.workers`, which the default uses only for logs of 20,000+ entries
+while a core is idle), the pool up first, against the verify rates around it.
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ STEPS = [
     ("parse leaves: Leaf.from_bytes, of which", "ledger/entry.py", "from_bytes"),
     ("  canonical check on the bytes", "ledger/entry.py", "_canonical_object"),
     ("  event fields (event_from_dict)", "ledger/events.py", "event_from_dict"),
-    ("rules: rules.check", "ledger/rules/check.py", "check"),
+    ("rules: rules.check_signed", "ledger/rules/check.py", "check_signed"),
     ("rules: State.apply", "ledger/rules/state.py", "apply"),
-    ("signatures: waiting for the verify threads", "ledger/verify/batchverify.py", "<lambda>"),
+    ("signatures: waiting for the pipeline (end)", "ledger/audit/sigpipe.py", "bad"),
     ("nodes: stored Merkle nodes read", "ledger/store/repository.py", "subtrees"),
     ("projections: load_state", "ledger/store/repository.py", "load_state"),
 ]
@@ -113,8 +114,8 @@ class _CollectorClock:
 
 def profile(units: int) -> None:
     """cProfile one `Ledger.audit` of a custody log of about 5 x ``units`` entries (SQLite)
-    and print each step's share of it (the verify threads are not profiled: what shows
-    is the time the replay waits for them at the end), and the cyclic collector's."""
+    and print each step's share of it (the signature workers are not profiled: what
+    shows is the time the replay waits for them at the end), and the cyclic collector's."""
     target = SqliteTarget()
     try:
         ledger = open_ledger(target.fresh("audit"), streams.base_events(streams.base_world()))

@@ -314,13 +314,17 @@ class Leaf:
         """
         if isinstance(data, bytearray | memoryview):
             data = bytes(data)
+        if log is not None:
+            check_origin(log)
         parsed = None
         if type(data) is bytes:  # anything else: the general parser refuses it
             try:
-                parsed = _parse_leaf_fast(data)
+                parsed = _parse_leaf_fast(data, log)  # bound to ``log`` as it is built
             except LedgerError:
                 pass  # the general parser below names what is wrong
-        signed, received = parsed if parsed is not None else _parse_leaf(data)
+        if parsed is not None:
+            return cls(data=data, signed=parsed[0], received=parsed[1])
+        signed, received = _parse_leaf(data)
         if log is not None:
             signed = signed.for_log(log)
         return cls(data=bytes(data), signed=signed, received=received)
@@ -360,14 +364,17 @@ class _NotCanonicalError(Exception):
     """Raised inside the fast parse: leave these bytes to the general parser."""
 
 
-def _parse_leaf_fast(data: bytes) -> tuple[SignedEvent, str] | None:
+def _parse_leaf_fast(data: bytes, origin: str | None = None) -> tuple[SignedEvent, str] | None:
     """Parse a leaf in the shape `Leaf.build` writes, checking canonical form on the bytes
     instead of re-encoding: the envelope is a fixed head and tail, and the event's bytes
     are canonical when they hold no escape, no whitespace outside strings, no ``-0``, only
     integers and ASCII keys in ascending order (then JCS of the parsed value is exactly
     these bytes). Returns None for any other bytes (the caller falls back to
     `_parse_leaf`, which decides); accepts only what `_parse_leaf` accepts, with an
-    equal result (tests/unit/test_entry.py checks both ways).
+    equal result (tests/unit/test_entry.py checks both ways). A format-2 event is bound
+    to ``origin`` (a valid origin, checked by the caller) as it is built: the same
+    `SignedEvent` as `SignedEvent.for_log` would give, without the copy (one per entry
+    in an audit).
 
     Raises:
         LedgerError: the event or a value is malformed (the caller falls back too).
@@ -391,12 +398,14 @@ def _parse_leaf_fast(data: bytes) -> tuple[SignedEvent, str] | None:
         return None
     signature = base64.urlsafe_b64decode(sig + "==")
     parse_time(received, "received")
+    v = FORMAT_2 if tail.group(4) else FORMAT_1
     signed = SignedEvent(
         event=event_from_dict(value),
         event_bytes=event_bytes,
         key=key,
         sig=signature,
-        v=FORMAT_2 if tail.group(4) else FORMAT_1,
+        v=v,
+        origin=origin if v == FORMAT_2 else None,
     )
     return signed, received
 

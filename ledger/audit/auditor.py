@@ -45,6 +45,7 @@ from ledger.audit.replay import (
     _replay_entry,
     audit_source,
 )
+from ledger.audit.sigpipe import SignaturePipeline
 from ledger.audit.witness import ROLLBACK, Seen, check_consistent, refuse_rollback
 from ledger.audit.workers import parse_leaves
 from ledger.entry import Leaf
@@ -249,7 +250,7 @@ def follow(
     report = AuditReport()
     seen = Seen.verified(source.latest_checkpoint(), log_key)  # (1)
     new = seen.checkpoint
-    replay = _Replay(origin=new.origin)
+    replay = _Replay(origin=new.origin, signatures=SignaturePipeline(0, workers))
     if previous is not None:
         old = previous.seen.checkpoint
         proof = _proof_between(source, old.size, new.size)
@@ -262,7 +263,7 @@ def follow(
     if replay.size == new.size and new.size not in replay.roots:  # nothing new to replay
         pieces = merkle.range_subtrees(0, new.size)
         replay.roots[new.size] = merkle.range_root([replay.frontier[p] for p in pieces])
-    _check_signatures(report, replay.signatures, workers)
+    _check_signatures(report, replay.signatures)
     _check_log_key(report, replay.state, note.Verifier.from_text(log_key))
     stored = [StoredCheckpoint(new.size, new.root, seen.note, "")] if new.size else []
     check_checkpoints(report, stored, [], note.Verifier.from_text(log_key), replay.roots)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ledger import codec, crypto, entry, merkle, note, rules
+from ledger.audit import sigpipe
 from ledger.audit import workers as workers_mod
 from ledger.audit.checkpoints import check_checkpoints as _check_checkpoints
 from ledger.audit.checkpoints import check_map_roots as _check_map_roots
@@ -44,7 +45,6 @@ from ledger.merkle import Subtree
 from ledger.rules.registry import log_key
 from ledger.rules.state import State
 from ledger.stored import StoredCheckpoint, StoredEntry
-from ledger.verify.batchverify import bad_event_signatures
 
 CHUNK = 2000
 
@@ -59,9 +59,8 @@ class _Replay:
     chain: bytes = entry.ZERO_HASH
     size: int = 0
     frontier: dict[Subtree, bytes] = field(default_factory=dict)
-    signatures: list[tuple[int, bytes, bytes, bytes, bytes]] = field(default_factory=list)
-    #: chunks of signatures being verified on other threads (`_verify_ahead`)
-    verifying: list[Callable[[], list[int]]] = field(default_factory=list)
+    #: the event signatures, verified behind the replay (step 7, ledger.audit.sigpipe)
+    signatures: sigpipe.SignaturePipeline = field(default_factory=sigpipe.SignaturePipeline)
     #: raw public keys by their base64url text (a log has few keys, every entry names one)
     public_keys: dict[str, bytes] = field(default_factory=dict)
     #: the log's origin (its verifier key's name): format-2 messages name it
@@ -140,7 +139,9 @@ def _audit(
     replay = _Replay(origin=verifier.name, nodes_from=_node_levels_from(source))
     total = max([size, *watched]) if watched else size
     wanted_processes = workers_mod.process_count(total, processes)
-    workers_mod.warm(wanted_processes)
+    signing_processes = sigpipe.signature_processes(total, processes)
+    replay.signatures = sigpipe.SignaturePipeline(signing_processes, workers)
+    workers_mod.warm(max(wanted_processes, signing_processes))
     starts = range(0, max(total, 1), CHUNK)
 
     def fetch(start: int) -> tuple[list[StoredEntry], Callable[[], list[workers_mod.Parsed]]]:
@@ -162,11 +163,10 @@ def _audit(
         stored_nodes = source.nodes(wanted)
         for row, leaf in zip(rows, parsing(), strict=True):
             _replay_entry(report, replay, row, leaf, stored_nodes, watched)
-        _verify_ahead(replay, workers)
+        replay.signatures.flush()  # the chunk's last ones: checked while the next replays
         if progress:
             progress(min(replay.size, total), total)
-    for index in sorted(i for wait in replay.verifying for i in wait()):
-        report.add("signature", "the event signature does not verify", index)
+    _check_signatures(report, replay.signatures)
     _check_log_key(report, replay.state, verifier)
     _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
     _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
@@ -318,8 +318,8 @@ def _replay_rules(
             if stored != derived:
                 report.add("column", f"stored {name} does not match the leaf", index, column=name)
     try:
-        public = rules.signing_key(replay.state, signed, index)
-        records = rules.check(replay.state, signed, index, leaf.received_at)
+        # the rules name the key; its signature is verified by the pipeline (step 7)
+        public, records = rules.check_signed(replay.state, signed, index, leaf.received_at)
     except LedgerError as e:
         report.add("rule", f"the rules refuse this entry: {e}", index, rule=e.code)
         return
@@ -332,24 +332,12 @@ def _replay_rules(
     raw = replay.public_keys.get(public)
     if raw is None:
         raw = replay.public_keys[public] = codec.b64url_decode(public)
-    replay.signatures.append((index, raw, domain, message, signed.sig))
+    replay.signatures.add((index, raw, domain, message, signed.sig))
 
 
-def _verify_ahead(replay: _Replay, workers: int | None) -> None:
-    """Hand the signatures collected so far to the verify threads (step 7), which check
-    them while this thread replays the next chunk; `audit_source` waits at the end."""
-    if replay.signatures:
-        replay.verifying.append(
-            workers_mod.start_verify(replay.signatures, replay.processes, workers)
-        )
-        replay.signatures = []
-
-
-def _check_signatures(
-    report: AuditReport, items: list[tuple[int, bytes, bytes, bytes, bytes]], workers: int | None
-) -> None:
-    # libsodium without the GIL, on one thread per core (ledger.verify.batchverify).
-    for index in bad_event_signatures(items, workers):
+def _check_signatures(report: AuditReport, signatures: sigpipe.SignaturePipeline) -> None:
+    # waits for the signatures still being verified (step 7), then reports the bad ones
+    for index in signatures.bad():
         report.add("signature", "the event signature does not verify", index)
 
 

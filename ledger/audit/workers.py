@@ -153,6 +153,18 @@ def _split(items: Sequence[T], parts: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def submit(function: Callable[..., T], calls: list[tuple[object, ...]]) -> list[Future[T]] | None:
+    """Submit each call to the shared pool (started with `warm`); None when the pool
+    cannot take work (the caller then does it another way)."""
+    return _submit(function, calls)
+
+
+def result(future: Future[T], here: Callable[[], T]) -> T:
+    """A submitted call's result; if the pool broke meanwhile, ``here()`` (the same
+    work on this process): a dead worker costs time, never a result."""
+    return _result(future, here)
+
+
 def _submit(function: Callable[..., T], calls: list[tuple[object, ...]]) -> list[Future[T]] | None:
     """Submit each call to the shared pool; None when the pool cannot take work."""
     global _pool, _pool_size

@@ -34,7 +34,7 @@ is an argument).
 
 from __future__ import annotations
 
-from ledger.rules.check import check
+from ledger.rules.check import check, check_signed
 from ledger.rules.context import (
     MAX_BACKDATE,
     MAX_CLOCK_SKEW,
@@ -201,6 +201,7 @@ __all__ = [
     "check",
     "check_format",
     "check_key_use",
+    "check_signed",
     "check_time",
     "current_key",
     "is_full_key",

@@ -46,16 +46,30 @@ def check(state: State, signed: SignedEvent, index: int, now: datetime) -> list[
         ConflictError: a unit event's ``prev`` is not the unit's head (field ``prev``).
         ValidationError: ``index`` is negative or ``now`` is naive.
     """
+    return check_signed(state, signed, index, now)[1]
+
+
+def check_signed(
+    state: State, signed: SignedEvent, index: int, now: datetime
+) -> tuple[str, list[Record]]:
+    """`check`, also returning the public key (base64url) that must have signed ``signed``.
+
+    For a caller that verifies the signature elsewhere (the audit's pipeline,
+    ledger.audit.sigpipe): the rules name the key once, where `signing_key` followed by
+    `check` would run the signer checks twice. Like `check`, it verifies no signature:
+    the caller must verify ``signed.sig`` under the returned key before it trusts the
+    records. Raises what `check` raises.
+    """
     event = signed.event
-    signing_key(state, signed, index)  # (1)
+    public = signing_key(state, signed, index)  # (1)
     check_format(state, signed, index)  # (1b)
     check_time(event, now)  # (2)
     check_key_use(state, signed, now)  # (2b)
     if index == 0:  # (3)
-        return registry.genesis(signed, index)
+        return public, registry.genesis(signed, index)
     signer = state.actors[event.actor]
     _, rule_set = log_versions(state, index)
     ctx = Context(state=state, signed=signed, index=index, signer=signer, now=now, rules=rule_set)
     if isinstance(event, UnitEvent):
-        return custody.check_unit(ctx)
-    return registry.check_registry(ctx)
+        return public, custody.check_unit(ctx)
+    return public, registry.check_registry(ctx)

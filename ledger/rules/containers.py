@@ -22,11 +22,9 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ledger.events import Pack, Unpack
 from ledger.rules.errors import AlreadyPackedError, ContainerCycleError, NotInsideError
-from ledger.rules.state import UnitRecord
+from ledger.rules.state import UnitRecord, with_changes
 
 
 def pack(event: Pack, unit: UnitRecord) -> UnitRecord:
@@ -75,4 +73,6 @@ def unpack(event: Unpack, unit: UnitRecord) -> UnitRecord:
 
 
 def _placed(unit: UnitRecord, containers: tuple[str, ...]) -> UnitRecord:
-    return replace(unit, containers=containers, container=containers[0] if containers else None)
+    return with_changes(
+        unit, containers=containers, container=containers[0] if containers else None
+    )

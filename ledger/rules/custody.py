@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from ledger import codec, gs1
@@ -73,7 +72,7 @@ from ledger.rules.errors import (
     UnknownUnitError,
 )
 from ledger.rules.registry import live_actor, own_product, require_role
-from ledger.rules.state import AuthorizationRecord, Record, UnitRecord
+from ledger.rules.state import AuthorizationRecord, Record, UnitRecord, with_changes
 from ledger.vocab import Role
 
 #: roles that may inspect a unit they do not hold
@@ -95,7 +94,7 @@ def check_unit(ctx: Context) -> list[Record]:
         raise ValidationError("not a unit kind", field="kind")
     unit = _head(ctx, event)  # (1), (2)
     changed = _KINDS[type(event)](ctx, event, unit)  # (3), (4)
-    return [replace(changed, head=ctx.hash, head_index=ctx.index, length=unit.length + 1)]
+    return [with_changes(changed, head=ctx.hash, head_index=ctx.index, length=unit.length + 1)]
 
 
 def _commission(ctx: Context, event: Commission) -> UnitRecord:
@@ -194,7 +193,7 @@ def _handoff(ctx: Context, event: Handoff, unit: UnitRecord) -> UnitRecord:
     if event.to == ctx.signer.id:
         raise SelfHandoffError("a custodian cannot hand a unit to itself", field="to")
     live_actor(ctx.state, event.to, UnknownRecipientError, "to")
-    return replace(unit, pending=event.to)
+    return with_changes(unit, pending=event.to)
 
 
 def _receive(ctx: Context, event: Receive, unit: UnitRecord) -> UnitRecord:
@@ -203,7 +202,7 @@ def _receive(ctx: Context, event: Receive, unit: UnitRecord) -> UnitRecord:
         expected = unit.pending or "nobody (no transfer is open)"
         raise NotRecipientError(f"the unit is on its way to {expected}", field="actor")
     holders = unit.holders if ctx.signer.id in unit.holders else (*unit.holders, ctx.signer.id)
-    return replace(unit, custodian=ctx.signer.id, pending=None, holders=holders)
+    return with_changes(unit, custodian=ctx.signer.id, pending=None, holders=holders)
 
 
 def _inspect(ctx: Context, event: Inspect, unit: UnitRecord) -> UnitRecord:
@@ -221,7 +220,7 @@ def _sell(ctx: Context, event: Sell, unit: UnitRecord) -> UnitRecord:
     if unit.claimed:
         raise AlreadyClaimedError("the unit is claimed by its owner", field="unit")
     # The sale is remembered beyond a return (sales, last_sold): a verdict never hides it.
-    return replace(
+    return with_changes(
         unit, sold=True, seller=ctx.signer.id, sales=unit.sales + 1, last_sold=event.time
     )
 
@@ -232,7 +231,7 @@ def _deliver(ctx: Context, event: Deliver, unit: UnitRecord) -> UnitRecord:
     _require_no_pending(unit)
     if not unit.sold:
         raise NotSoldError("only a sold unit is delivered", field="unit")
-    return replace(unit, delivered=True, custodian=None)
+    return with_changes(unit, delivered=True, custodian=None)
 
 
 def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
@@ -258,7 +257,7 @@ def _claim(ctx: Context, event: Claim, unit: UnitRecord) -> UnitRecord:
             )
         raise BadClaimCodeError("the claim code does not match the unit", field="code")
     nxt = event.transfer
-    return replace(
+    return with_changes(
         unit,
         claimed=True,
         claim_salt=nxt.salt if nxt else None,
@@ -279,7 +278,7 @@ def _consume(ctx: Context, event: Consume, unit: UnitRecord) -> UnitRecord:
     digest = codec.b64url_encode(hashlib.sha256(event.owner_token.encode("ascii")).digest())
     if not hmac.compare_digest(digest, unit.owner):
         raise NotOwnerError("the owner token is not the current owner's", field="owner_token")
-    return replace(unit, consumed_at=event.time)
+    return with_changes(unit, consumed_at=event.time)
 
 
 def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
@@ -302,7 +301,7 @@ def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
             _require_authorized(ctx, unit, None)
             _require_custodian(ctx, unit)
         live_actor(ctx.state, event.to, UnknownRecipientError, "to")
-        return replace(unit, pending=event.to, sold=False, delivered=False)
+        return with_changes(unit, pending=event.to, sold=False, delivered=False)
     if unit.sold or unit.delivered:
         if ctx.signer.id not in (unit.seller, unit.brand):
             raise NotRetailerOfRecordError(
@@ -324,7 +323,7 @@ def _return(ctx: Context, event: Return, unit: UnitRecord) -> UnitRecord:
             field="to",
         )
     live_actor(ctx.state, event.to, UnknownRecipientError, "to")
-    return replace(unit, pending=event.to, sold=False, delivered=False)
+    return with_changes(unit, pending=event.to, sold=False, delivered=False)
 
 
 def _require_brand_or_operator(ctx: Context, unit: UnitRecord) -> None:
@@ -336,12 +335,12 @@ def _require_brand_or_operator(ctx: Context, unit: UnitRecord) -> None:
 
 def _recall(ctx: Context, event: Recall, unit: UnitRecord) -> UnitRecord:
     _require_brand_or_operator(ctx, unit)
-    return replace(unit, recalled=True)
+    return with_changes(unit, recalled=True)
 
 
 def _flag(ctx: Context, event: Flag, unit: UnitRecord) -> UnitRecord:
     _require_brand_or_operator(ctx, unit)
-    return replace(unit, flags=unit.flags + 1)
+    return with_changes(unit, flags=unit.flags + 1)
 
 
 def _decommission(ctx: Context, event: Decommission, unit: UnitRecord) -> UnitRecord:
@@ -349,7 +348,7 @@ def _decommission(ctx: Context, event: Decommission, unit: UnitRecord) -> UnitRe
         raise NotCustodianError(
             f"only the custodian or {unit.brand} may decommission the unit", field="actor"
         )
-    return replace(unit, decommissioned=True, pending=None)
+    return with_changes(unit, decommissioned=True, pending=None)
 
 
 def _pack(ctx: Context, event: Pack, unit: UnitRecord) -> UnitRecord:

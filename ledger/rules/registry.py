@@ -13,7 +13,6 @@ No I/O, no clock; the state is read, never changed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
 from ledger import gs1
@@ -89,6 +88,7 @@ from ledger.rules.state import (
     ProductRecord,
     Record,
     State,
+    with_changes,
 )
 from ledger.vocab import Role
 
@@ -117,7 +117,7 @@ def genesis(signed: SignedEvent, index: int) -> list[Record]:
     if not isinstance(event, ActorRegister):
         raise GenesisError("entry 0 must be an actor.register", field="kind")
     _check_prefixes(event)
-    actor = replace(_actor_record(event, index), recovery_wait=event.recovery_wait)
+    actor = with_changes(_actor_record(event, index), recovery_wait=event.recovery_wait)
     if event.format is not None or event.rules is not None:
         # each names the latest or is absent (format 1 stays open to signers that do not
         # yet name the log; rule set 2 holds from 0 either way)
@@ -128,7 +128,7 @@ def genesis(signed: SignedEvent, index: int) -> list[Record]:
             raise FormatRetiredError(
                 f"a genesis naming format {event.format} is signed in it", field="v"
             )
-        actor = replace(actor, log_format=event.format, log_rules=event.rules, log_since=0)
+        actor = with_changes(actor, log_format=event.format, log_rules=event.rules, log_since=0)
     records: list[Record] = [actor, *_new_keys(State(), event.keys, event.subject, index)]
     if event.log_key is not None:
         if event.log_key in event.keys:
@@ -159,7 +159,9 @@ def _log_upgrade(ctx: Context, event: LogUpgrade) -> list[Record]:
         )
     genesis = next(a for a in ctx.state.actors.values() if a.registered_index == 0)
     return [
-        replace(genesis, log_format=event.format, log_rules=event.rules, log_since=ctx.index + 1)
+        with_changes(
+            genesis, log_format=event.format, log_rules=event.rules, log_since=ctx.index + 1
+        )
     ]
 
 
@@ -331,7 +333,7 @@ def _actor_revoke(ctx: Context, event: ActorRevoke) -> list[Record]:
         raise CannotRevokeOperatorError(
             "an operator cannot revoke itself (the log keeps at least one)", field="subject"
         )
-    return [replace(subject, revoked_index=ctx.index, revoked_since=event.since)]
+    return [with_changes(subject, revoked_index=ctx.index, revoked_since=event.since)]
 
 
 def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
@@ -367,7 +369,7 @@ def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
                 field="compromised_since",
             )
     removed = [
-        replace(
+        with_changes(
             current_key(state, key_id, subject.id, f"remove[{i}]"),
             removed_index=ctx.index,
             compromised_since=event.compromised_since,
@@ -469,7 +471,7 @@ def _key_recover_cancel(ctx: Context, event: KeyRecoverCancel) -> list[Record]:
             f"the recovery took effect at {record.effective}: remove the key with key.rotate",
             field="key",
         )
-    return [replace(record, removed_index=ctx.index)]
+    return [with_changes(record, removed_index=ctx.index)]
 
 
 # --- authorizations and products ---------------------------------------------------------
@@ -524,7 +526,7 @@ def _authorization_revoke(ctx: Context, event: AuthorizationRevoke) -> list[Reco
         raise AlreadyRevokedError(
             f"the authorization was revoked at index {auth.revoked_index}", field="authorization"
         )
-    return [replace(auth, revoked_index=ctx.index, revoked_at=event.time)]
+    return [with_changes(auth, revoked_index=ctx.index, revoked_at=event.time)]
 
 
 def _product_register(ctx: Context, event: ProductRegister) -> list[Record]:

@@ -197,3 +197,26 @@ def test_a_killed_worker_costs_time_not_findings(pool: None, busy: LedgerWorld) 
         assert there.first_bad_index == TAMPERED
     finally:
         _start_one()  # a fresh pool for whatever runs next
+
+
+def test_the_signature_pipeline_finds_one_tampered_signature_on_the_workers(
+    pool: None, submitted: list[str]
+) -> None:
+    from ledger import crypto
+    from ledger.audit.sigpipe import SignaturePipeline
+    from tests.factories import key
+
+    signer = key(7)
+    public = crypto.public_key_to_raw(signer.public_key())
+    items = []
+    for i in range(500):
+        message = b"event %d" % i
+        signature = crypto.sign(signer, crypto.DOMAIN_EVENT, message)
+        if i == 321:
+            signature = signature[:-1] + bytes([signature[-1] ^ 0x40])
+        items.append((i, public, crypto.DOMAIN_EVENT, message, signature))
+    pipe = SignaturePipeline(1, batch=64)
+    for item in items:
+        pipe.add(item)
+    assert pipe.bad() == [321]
+    assert submitted == ["bad_raw"] * 8  # 7 full batches and the tail, all on the worker

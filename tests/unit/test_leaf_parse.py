@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import codec, entry, events
-from ledger.errors import EncodingError, LedgerError
+from ledger.errors import EncodingError, LedgerError, ValidationError
 from tests.factories import key, valid_events
 from tests.profiles import examples
 
@@ -170,3 +170,16 @@ def test_bytes_like_input_parses_and_other_types_are_refused_as_before() -> None
     for wrong in (leaf.data.decode(), None, 5):
         with pytest.raises(EncodingError, match="expected bytes"):
             entry.Leaf.from_bytes(wrong)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("log", [None, ORIGIN])
+def test_the_fast_path_binds_the_origin_as_for_log_does(log: str | None) -> None:
+    leaf = _leaf("handoff", log)
+    general, received = entry._parse_leaf(leaf.data)
+    bound = entry._parse_leaf_fast(leaf.data, "other.example/log")
+    assert bound is not None
+    assert bound == (general.for_log("other.example/log"), received)
+    assert bound[0].origin == ("other.example/log" if log else None)  # format 1 names none
+    assert entry.Leaf.from_bytes(leaf.data, ORIGIN).signed == general.for_log(ORIGIN)
+    with pytest.raises(ValidationError):  # a malformed origin is refused on the fast path too
+        entry.Leaf.from_bytes(leaf.data, "no spaces allowed")
