@@ -48,7 +48,7 @@ from ledger.service.config import write_key_file
 #: (owner, attribute, label, depth): the steps timed, in the order shown
 STEPS: list[tuple[Any, str, str, int]] = [
     (api.routers.entries.codec, "parse", "route: body JSON (codec.parse)", 0),
-    (api.routers.entries, "_signed", "route: SignedEvent.from_dict", 0),
+    (api.routers.entries, "_signed", "route: SignedEvent.from_json", 0),
     (api.quota, "_verified_signers", "quota: key owners + signature check", 0),
     (ledger.verify.batchverify, "_first_bad", "Ed25519 verify (verify threads: quota, append)", 0),
     (ledger.service.append.Appender, "_verify_known", "append: verify known keys", 0),
