@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -172,3 +173,18 @@ def test_parse_checks_in_one_pass_and_still_names_the_field() -> None:
     assert err.value.field == "$.a.b"
     with pytest.raises(EncodingError, match="duplicate key 'b'"):
         codec.parse(b'{"a":1,"b":2,"c":3,"b":4}')
+
+
+@given(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=12))
+def test_base64url_accepts_exactly_the_text_its_bytes_encode_to(text: str) -> None:
+    """Whatever the decoder accepts re-encodes to the same text, and it accepts every
+    text that is some bytes' encoding (the trailing-bits check, both ways)."""
+    try:
+        data = codec.b64url_decode(text)
+    except EncodingError:
+        padded = text + "=" * (-len(text) % 4)
+        if len(text) % 4 == 1:
+            return
+        assert codec.b64url_encode(base64.urlsafe_b64decode(padded)) != text
+        return
+    assert codec.b64url_encode(data) == text
