@@ -56,7 +56,7 @@ from ledger.service.config import write_key_file
 #: (owner, attribute, label, depth): the steps timed, in the order shown
 STEPS: list[tuple[Any, str, str, int]] = [
     (api.routers.entries.codec, "parse", "route: body JSON (codec.parse)", 0),
-    (api.routers.entries, "_signed", "route: SignedEvent.from_dict", 0),
+    (api.routers.entries, "_signed", "route: SignedEvent.from_json", 0),
     (api.context.Context, "ledger_for_events", "route: the request's ledger copy", 0),
     (ledger.service.ledger.Ledger, "_read_key_owners", "quota: key owner reads (sql)", 0),
     (api.quota, "_verified_signers", "quota: signature check (who pays)", 0),

@@ -33,6 +33,14 @@ from ledger.errors import EncodingError
 MAX_SAFE_INTEGER = 2**53 - 1
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _HEX = re.compile(r"[0-9a-f]*")
+#: the characters that may end unpadded base64url of 2 or 3 characters past a multiple of
+#: 4: their bits past the last whole byte are zero (4 and 2 bits: every 16th and 4th
+#: character of the alphabet), the one spelling a canonical encoding has
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_ZERO_TAIL = {2: frozenset(_ALPHABET[::16]), 3: frozenset(_ALPHABET[::4])}
+#: a JSON escape of a UTF-16 surrogate (may also match an escaped backslash before
+#: "ud800": then the value is only walked for nothing)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 JSONValue = Any  # dict[str, JSONValue] | list[JSONValue] | str | int | bool | None
 
@@ -44,19 +52,32 @@ def canonical(value: JSONValue) -> bytes:
         EncodingError: ``value`` holds a float, an integer outside +-(2**53-1), a
             non-string key, a lone surrogate, or a type that is not JSON.
     """
-    all_ascii_keys = _check(value, "$")
-    if all_ascii_keys:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(
-            "utf-8"
-        )
+    if _check(value, "$"):  # every key ASCII
+        return canonical_parsed(value)
     try:
         return bytes(rfc8785.dumps(value))
     except rfc8785.CanonicalizationError as e:  # pragma: no cover - _check rejects first
         raise EncodingError(str(e)) from e
 
 
+def canonical_parsed(value: JSONValue) -> bytes:
+    """Return the RFC 8785 bytes of a value that `parse` returned (so already checked:
+    no float, no unsafe integer, no lone surrogate) and whose object keys are all ASCII,
+    without walking it again. For anything else use `canonical`: handed a float or a
+    non-ASCII key, this returns bytes that are not canonical.
+    """
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(
+        "utf-8"
+    )
+
+
 def parse(data: bytes) -> JSONValue:
     """Parse strict UTF-8 JSON into Python values, refusing what `canonical` refuses.
+
+    One pass: the decoder's hooks refuse duplicate keys, floats, NaN/Infinity and unsafe
+    integers as it meets them. Lone surrogates can only come from ``\\uD800``-style
+    escapes (strict UTF-8 holds none), so the value is walked again only when the text
+    has such an escape.
 
     Raises:
         EncodingError: invalid UTF-8 or JSON, a duplicate key, a float, NaN/Infinity,
@@ -74,10 +95,31 @@ def parse(data: bytes) -> JSONValue:
             object_pairs_hook=_no_duplicates,
             parse_float=_no_float,
             parse_constant=_no_constant,
+            parse_int=_safe_int,
         )
+    except _UnsafeIntegerError:
+        return _parse_slowly(text)  # it names the field the integer is in
     except EncodingError:
         raise
     except (json.JSONDecodeError, RecursionError) as e:
+        raise EncodingError(f"not valid JSON: {e}") from e
+    if _SURROGATE_ESCAPE.search(text):
+        _check(value, "$")
+    return value
+
+
+def _parse_slowly(text: str) -> JSONValue:
+    """Parse, then walk the whole value: errors name the field (the rare error path)."""
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_no_float,
+            parse_constant=_no_constant,
+        )
+    except EncodingError:
+        raise
+    except (json.JSONDecodeError, RecursionError, ValueError) as e:
         raise EncodingError(f"not valid JSON: {e}") from e
     _check(value, "$")
     return value
@@ -137,12 +179,27 @@ def _check_text(text: str, path: str) -> None:
 
 
 def _no_duplicates(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:
-    out: dict[str, JSONValue] = {}
-    for key, value in pairs:
-        if key in out:
-            raise EncodingError(f"duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # rare: find the key to name it
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise EncodingError(f"duplicate key {key!r}")
+            seen.add(key)
     return out
+
+
+class _UnsafeIntegerError(Exception):
+    """Raised by the decoder's integer hook: `parse` falls back to name the field."""
+
+
+def _safe_int(text: str) -> int:
+    if len(text) > 17:  # more digits than 2**53 has (16) and a sign: refuse unread
+        raise _UnsafeIntegerError
+    value = int(text)
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise _UnsafeIntegerError
+    return value
 
 
 def _no_float(text: str) -> None:
@@ -169,12 +226,13 @@ def b64url_decode(text: str, *, field: str = "value", size: int | None = None) -
     """
     if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise EncodingError("not unpadded base64url", field=field)
+    rest = len(text) % 4
+    if rest and text[-1] not in _ZERO_TAIL[rest]:  # the last character's unused bits
+        raise EncodingError("non-canonical base64url (trailing bits set)", field=field)
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as e:  # pragma: no cover - regex rejects first
         raise EncodingError("not unpadded base64url", field=field) from e
-    if b64url_encode(data) != text:
-        raise EncodingError("non-canonical base64url (trailing bits set)", field=field)
     if size is not None and len(data) != size:
         raise EncodingError(f"expected {size} bytes, got {len(data)}", field=field)
     return data

@@ -26,15 +26,12 @@ and refuses bytes that are not already canonical. No I/O, no clock.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
-from itertools import pairwise
 from typing import Any
 
 from ledger import codec, crypto, merkle
@@ -47,6 +44,7 @@ from ledger.errors import (
     WrongLogError,
 )
 from ledger.events import Event, event_from_dict, format_time, parse_time
+from ledger.leafparse import split_leaf
 
 ZERO_HASH = bytes(32)
 _ENVELOPE_FIELDS = {"event", "key", "sig"}
@@ -187,6 +185,23 @@ class SignedEvent:
         if not isinstance(data, Mapping):
             raise ValidationError("expected a JSON object", field="signed")
         signed = _parse_envelope(data, _ENVELOPE_FIELDS)
+        return signed.for_log(log) if log is not None else signed
+
+    @classmethod
+    def from_json(cls, data: object, log: str | None = None) -> SignedEvent:
+        """`from_dict` for a value `codec.parse` returned (a request body or a part of
+        one): the same checks and the same result, but the event's canonical bytes are
+        encoded once from the parsed JSON instead of from the event re-built as a dict
+        and checked again. That is exact: the parse refused floats, unsafe integers and
+        lone surrogates, the kind's check leaves only its own (ASCII) field names, and
+        ``Event.from_dict(d).to_dict() == d`` (ledger.events).
+
+        Raises:
+            ValidationError: as `from_dict`.
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError("expected a JSON object", field="signed")
+        signed = _parse_envelope(data, _ENVELOPE_FIELDS, parsed=True)
         return signed.for_log(log) if log is not None else signed
 
     def to_dict(self) -> dict[str, Any]:
@@ -342,36 +357,9 @@ def _parse_leaf(data: bytes) -> tuple[SignedEvent, str]:
     return signed, received
 
 
-# A leaf as `Leaf.build` writes it: the event's canonical bytes spliced between a fixed
-# head and a tail of base64url and timestamp values (which JSON never escapes).
-_LEAF_HEAD = b'{"event":'
-_LEAF_TAIL = re.compile(
-    rb',"key":"([A-Za-z0-9_-]*)","received":"([0-9T:.Z-]*)","sig":"([A-Za-z0-9_-]*)"(,"v":2)?\}'
-)
-_TAIL_START = b',"key":"'
-_SIG_CHARS = -(-crypto.SIGNATURE_SIZE * 4 // 3)  # unpadded base64url of 64 bytes: 86
-# Without backslashes a JSON string is a quote, non-quote bytes, a quote; what is left
-# when they are cut out is the structure, which in canonical form has no whitespace.
-_STRING = re.compile(rb'"[^"]*"')
-_STRUCTURE = re.compile(rb"[{}\[\],:0-9a-z-]*")
-
-
-#: key ids already found well formed by `_parse_leaf_fast` (bounded)
-_KEY_IDS_SEEN: set[str] = set()
-
-
-class _NotCanonicalError(Exception):
-    """Raised inside the fast parse: leave these bytes to the general parser."""
-
-
 def _parse_leaf_fast(data: bytes, origin: str | None = None) -> tuple[SignedEvent, str] | None:
-    """Parse a leaf in the shape `Leaf.build` writes, checking canonical form on the bytes
-    instead of re-encoding: the envelope is a fixed head and tail, and the event's bytes
-    are canonical when they hold no escape, no whitespace outside strings, no ``-0``, only
-    integers and ASCII keys in ascending order (then JCS of the parsed value is exactly
-    these bytes). Returns None for any other bytes (the caller falls back to
-    `_parse_leaf`, which decides); accepts only what `_parse_leaf` accepts, with an
-    equal result (tests/unit/test_entry.py checks both ways). A format-2 event is bound
+    """The fast path of `Leaf.from_bytes` (ledger.leafparse): None for bytes it leaves to
+    `_parse_leaf`; otherwise what `_parse_leaf` would return. A format-2 event is bound
     to ``origin`` (a valid origin, checked by the caller) as it is built: the same
     `SignedEvent` as `SignedEvent.for_log` would give, without the copy (one per entry
     in an audit).
@@ -379,79 +367,26 @@ def _parse_leaf_fast(data: bytes, origin: str | None = None) -> tuple[SignedEven
     Raises:
         LedgerError: the event or a value is malformed (the caller falls back too).
     """
-    at = data.rfind(_TAIL_START)
-    tail = _LEAF_TAIL.fullmatch(data, at) if at > 0 else None
-    if tail is None or not data.startswith(_LEAF_HEAD):
+    parts = split_leaf(data)
+    if parts is None:
         return None
-    event_bytes = data[len(_LEAF_HEAD) : at]
-    value = _canonical_object(event_bytes)
-    if value is None:
-        return None
-    key, received, sig = (tail.group(i).decode("ascii") for i in (1, 2, 3))
-    if key not in _KEY_IDS_SEEN:  # a log has few keys: check each spelling once
-        codec.b64url_decode(key, field="key", size=crypto.KEY_ID_SIZE)
-        if len(_KEY_IDS_SEEN) < 4096:
-            _KEY_IDS_SEEN.add(key)
-    # 64 bytes are 86 base64url characters, the last carrying 2 bits and 4 zero bits
-    # (canonical: one of A, Q, g, w); the tail's pattern allowed only the alphabet
-    if len(sig) != _SIG_CHARS or sig[-1] not in "AQgw":
-        return None
-    signature = base64.urlsafe_b64decode(sig + "==")
-    parse_time(received, "received")
-    v = FORMAT_2 if tail.group(4) else FORMAT_1
+    format_2 = parts.format_2
     signed = SignedEvent(
-        event=event_from_dict(value),
-        event_bytes=event_bytes,
-        key=key,
-        sig=signature,
-        v=v,
-        origin=origin if v == FORMAT_2 else None,
+        event=event_from_dict(parts.event),
+        event_bytes=parts.event_bytes,
+        key=parts.key,
+        sig=parts.sig,
+        v=FORMAT_2 if format_2 else FORMAT_1,
+        origin=origin if format_2 else None,
     )
-    return signed, received
+    return signed, parts.received
 
 
-def _canonical_object(raw: bytes) -> dict[str, Any] | None:
-    """The JSON object ``raw`` holds if the bytes show it is canonical, else None."""
-    if b"\\" in raw:
-        return None
-    structure = _STRING.sub(b"", raw)
-    if not _STRUCTURE.fullmatch(structure) or b"-0" in structure:
-        return None
-    try:
-        value = json.loads(
-            raw.decode("utf-8"),
-            object_pairs_hook=_ascending_keys,
-            parse_float=_not_canonical,
-            parse_constant=_not_canonical,
-            parse_int=_safe_int,
-        )
-    except (ValueError, _NotCanonicalError):  # JSONDecodeError, UnicodeDecodeError
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _ascending_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # ASCII keys: code-point order is JCS's UTF-16 order; strictly ascending, no duplicate
-    for (a, _), (b, _) in pairwise(pairs):
-        if not a < b:
-            raise _NotCanonicalError
-    if not all(k.isascii() for k, _ in pairs):
-        raise _NotCanonicalError
-    return dict(pairs)
-
-
-def _safe_int(text: str) -> int:
-    value = int(text)
-    if not -codec.MAX_SAFE_INTEGER <= value <= codec.MAX_SAFE_INTEGER:
-        raise _NotCanonicalError
-    return value
-
-
-def _not_canonical(text: str) -> None:
-    raise _NotCanonicalError
-
-
-def _parse_envelope(data: Mapping[str, object], expected: set[str]) -> SignedEvent:
+def _parse_envelope(
+    data: Mapping[str, object], expected: set[str], *, parsed: bool = False
+) -> SignedEvent:
+    """The signed event in ``data`` (shape checked); ``parsed``: ``data`` is what
+    `codec.parse` returned, so its event is encoded as is (`SignedEvent.from_json`)."""
     v = FORMAT_1
     if "v" in data:
         # only format 2 is ever written: format 1 is the absence of "v" (one spelling)
@@ -471,6 +406,8 @@ def _parse_envelope(data: Mapping[str, object], expected: set[str]) -> SignedEve
         sig = codec.b64url_decode(data["sig"], field="sig", size=crypto.SIGNATURE_SIZE)  # type: ignore[arg-type]
     except (EncodingError, KeyFormatError) as e:
         raise ValidationError(e.message, field=e.field) from e
-    return SignedEvent(
-        event=event, event_bytes=codec.canonical(event.to_dict()), key=str(key), sig=sig, v=v
-    )
+    if parsed:
+        event_bytes = codec.canonical_parsed(data["event"])
+    else:
+        event_bytes = codec.canonical(event.to_dict())
+    return SignedEvent(event=event, event_bytes=event_bytes, key=str(key), sig=sig, v=v)

@@ -43,6 +43,7 @@ _ACTOR_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6})?Z")
 _CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _CLAIM_CODE = re.compile(r"[0-9A-Z-]{16,64}")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def parse_time(text: object, field: str = "time") -> datetime:
@@ -86,7 +87,7 @@ Check = Callable[[object, str], Any]
 def _text(value: object, field: str) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_TEXT:
         raise ValidationError(f"expected a string of 1 to {MAX_TEXT} characters", field=field)
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if _CONTROL.search(value):
         raise ValidationError("control characters are not allowed", field=field)
     return value
 
@@ -282,11 +283,9 @@ class Event:
             raise ValidationError("expected a JSON object", field="event")
         if data.get("kind") != cls.kind:
             raise ValidationError(f"expected kind {cls.kind!r}", field="kind")
-        all_checks: dict[str, Check] = {"actor": _actor_id, "time": _time, **cls.checks}
-        unknown = sorted(set(data) - set(all_checks) - {"kind"})
-        if unknown:
-            raise ValidationError("unknown field", field=unknown[0])
-        required = {f.name for f in fields(cls) if f.default is MISSING}
+        all_checks, known, required, _ = _shape(cls)
+        if not known.issuperset(data):
+            raise ValidationError("unknown field", field=sorted(set(data) - known)[0])
         values: dict[str, Any] = {}
         for name, check in all_checks.items():
             if name in data:
@@ -298,9 +297,9 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """Return the event as the plain dict that is signed (inverse of `from_dict`)."""
         out: dict[str, Any] = {"kind": self.kind}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None and f.name != "prev":
+        for name in _shape(type(self))[3]:
+            value = getattr(self, name)
+            if value is None and name != "prev":
                 continue  # optional and absent
             if isinstance(value, gs1.UnitId):
                 value = {"gtin": value.gtin, "serial": value.serial}
@@ -308,8 +307,27 @@ class Event:
                 value = value.to_dict()
             elif isinstance(value, tuple):
                 value = list(value)
-            out[f.name] = value
+            out[name] = value
         return out
+
+
+_Shape = tuple[dict[str, Check], frozenset[str], frozenset[str], tuple[str, ...]]
+
+
+_SHAPES: dict[type[Event], _Shape] = {}
+
+
+def _shape(cls: type[Event]) -> _Shape:
+    """A kind's (validators by field, the field names it may hold with ``kind``, the
+    required ones, its dataclass field names in order): fixed per class, so worked out
+    once instead of on every parse."""
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        all_checks: dict[str, Check] = {"actor": _actor_id, "time": _time, **cls.checks}
+        names = tuple(f.name for f in fields(cls))
+        required = frozenset(f.name for f in fields(cls) if f.default is MISSING)
+        shape = _SHAPES[cls] = (all_checks, frozenset(all_checks) | {"kind"}, required, names)
+    return shape
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -46,6 +46,11 @@ MAX_VALUE_LENGTH = 20  # AI 21, AI 10 and AI 22 are all X..20
 MAX_URI_LENGTH = 2048
 
 _DIGITS = re.compile(r"[0-9]+")
+#: a whole value of set 82, 1 to 20 characters (one C-level match; the loop in
+#: `_validate_cset82` runs only to name the first bad character)
+_CSET82_VALUE = re.compile(
+    "[" + "".join(sorted(re.escape(c) for c in CSET82)) + f"]{{1,{MAX_VALUE_LENGTH}}}"
+)
 _HEX = frozenset(string.hexdigits)
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")  # RFC 3986 2.3
 _PCHAR = _UNRESERVED | frozenset("!$&'()*+,;=:@")  # RFC 3986 3.3, "%" handled apart
@@ -134,6 +139,8 @@ def company_prefix_matches(gtin14: str, prefix: str) -> bool:
 
 
 def _validate_cset82(value: object, field: str) -> None:
+    if type(value) is str and _CSET82_VALUE.fullmatch(value):
+        return  # the common case, in one match
     if not isinstance(value, str):
         raise GS1Error("expected a string", field=field)
     if not 1 <= len(value) <= MAX_VALUE_LENGTH:

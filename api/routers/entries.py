@@ -56,8 +56,9 @@ def _receipt(context: Context, receipt: BatchReceipt) -> JSONResponse:
 
 
 def _signed(value: object, field: str) -> SignedEvent:
+    """A signed event of a parsed body (``value`` as `codec.parse` returned it)."""
     try:
-        return SignedEvent.from_dict(value)
+        return SignedEvent.from_json(value)
     except ValidationError as e:
         e.field = f"{field}.{e.field}" if e.field else field
         raise

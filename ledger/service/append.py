@@ -37,6 +37,7 @@ from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
 from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
+from ledger.store.writer import EntryValues
 from ledger.verify.batchverify import first_bad_signature
 
 MAX_BATCH = 1000
@@ -350,7 +351,7 @@ class Appender:
         at = int(received.timestamp())
         dated = logtime.stamp_signed(body, note_text, self._time_key(), at)
         tx.insert_checkpoint(tree.size, root, dated, format_time(received))
-        leaves = tuple(row["leaf"] for row in rows)
+        leaves = tuple(row.leaf for row in rows)
         return BatchReceipt(tuple(receipts), tree.size, dated), Publishing(
             head.size, tree.size, dated, leaves
         )
@@ -481,17 +482,16 @@ def _duplicate(receipt: Receipt) -> Receipt:
     return Receipt(receipt.index, receipt.leaf_hash, receipt.event_hash, duplicate=True)
 
 
-def _entry_row(index: int, leaf: Leaf, chain: bytes, event_hash: bytes) -> dict[str, Any]:
+def _entry_row(index: int, leaf: Leaf, chain: bytes, event_hash: bytes) -> EntryValues:
     event = leaf.signed.event
     unit = getattr(event, "unit", None)
-    return {
-        "idx": index,
-        "leaf": leaf.data,
-        "leaf_hash": leaf.hash,
-        "chain": chain,
-        "event_hash": event_hash,
-        "kind": event.kind,
-        "gtin": unit.gtin if unit else None,
-        "serial": unit.serial if unit else None,
-        "signer": event.actor,
-    }
+    return EntryValues(
+        index,
+        leaf.data,
+        chain,
+        event_hash,
+        event.kind,
+        unit.gtin if unit else None,
+        unit.serial if unit else None,
+        event.actor,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -54,15 +55,31 @@ def _fields(record_type: type[Any]) -> tuple[tuple[str, int], ...]:
 
 # computed once: dataclasses.fields() per row was a hot spot of the batch prefetch
 _FIELDS: dict[type[Any], tuple[tuple[str, int], ...]] = {t: _fields(t) for t in RECORD_TABLES}
+#: per record type, its (value, conversion) pairs in table column order (`to_values`)
+_COLUMN_VALUES: dict[type[Any], Any] = {}
 
 
-def to_row(log: int, record: Record) -> dict[str, Any]:
-    """Return the projection row (column -> value) of ``record`` in log ``log``."""
-    row: dict[str, Any] = {"log": log}
-    for name, kind in _FIELDS[type(record)]:
-        value = getattr(record, name)
-        row[name] = ",".join(value) if kind == _TUPLE else value
-    return row
+def to_values(log: int, record: Record) -> tuple[Any, ...]:
+    """The projection row of ``record`` in log ``log``: ``log`` and the record's fields as
+    column values (tuples of words comma-joined), in its table's column order."""
+    return (
+        log,
+        *[",".join(v) if k == _TUPLE else v for v, k in _COLUMN_VALUES[type(record)](record)],
+    )
+
+
+def _column_reader(record_type: type[Any]) -> Any:
+    """A function giving a record's (value, conversion) pairs in table column order."""
+    kinds = dict(_FIELDS[record_type])
+    names = [c.name for c in RECORD_TABLES[record_type].columns if c.name != "log"]
+    if set(names) != set(kinds):  # pragma: no cover - a schema and record out of step
+        raise AssertionError(f"{record_type.__name__}: columns {names} differ from its fields")
+    getter = attrgetter(*names)
+    order = [kinds[n] for n in names]
+    return lambda record: zip(getter(record), order, strict=True)
+
+
+_COLUMN_VALUES.update((t, _column_reader(t)) for t in RECORD_TABLES)
 
 
 def from_row(record_type: type[Record], row: Any) -> Record:

@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import Connection, Table, and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ledger import merkle
 from ledger.errors import NotFoundError
@@ -34,8 +35,22 @@ from ledger.store.queries import (
     head_from_row,
     read_subtrees,
 )
-from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records, to_row
+from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records, to_values
 from ledger.stored import LogHead
+
+
+class EntryValues(NamedTuple):
+    """One entry as `WriteTx.insert_entries` takes it: the ``entries`` columns after
+    ``log``, in table order (the leaf unpacked)."""
+
+    idx: int
+    leaf: bytes
+    chain: bytes
+    event_hash: bytes
+    kind: str
+    gtin: str | None
+    serial: str | None
+    signer: str
 
 
 class WriteTx:
@@ -95,29 +110,25 @@ class WriteTx:
         """Load the records of one type whose ``column`` is one of ``values``."""
         return load_in(self.conn, self.log, record_type, column, values)
 
-    def insert_entries(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert entry rows (column dicts without ``log``); the leaf is stored packed
-        (ledger.store.leafpack), the chain only where `queries.chain_to_store` keeps it
-        (the last row's always)."""
-        last = max((r["idx"] for r in rows), default=-1)
-        self._insert_many(
-            ENTRIES,
-            [
-                {
-                    **r,
-                    "log": self.log,
-                    "leaf": pack(r["leaf"]),
-                    "chain": chain_to_store(r["idx"], r["chain"], last),
-                }
-                for r in rows
-            ],
-        )
+    def insert_entries(self, rows: Sequence[EntryValues]) -> None:
+        """Insert entries (`EntryValues`, the columns after ``log`` in table order); the
+        leaf is stored packed (ledger.store.leafpack), the chain only where
+        `queries.chain_to_store` keeps it (the last row's always)."""
+        log = self.log
+        last = max((r[0] for r in rows), default=-1)
+        values = [
+            (log, r[0], pack(r[1]), chain_to_store(r[0], r[2], last), *r[3:]) for r in rows
+        ]
+        if self._is_sqlite:
+            self._insert_many(ENTRIES, values)
+        else:
+            self._copy(ENTRIES, values)
 
     def insert_nodes(self, nodes: Mapping[Subtree, bytes]) -> None:
         """Insert the subtree hashes that are stored (level >= `LOWEST_NODE_LEVEL`; the
         lower ones are computed from the leaves when read)."""
         rows = [
-            {"log": self.log, "level": s.level, "idx": s.start >> s.level, "hash": h}
+            (self.log, s.level, s.start >> s.level, h)
             for s, h in nodes.items()
             if s.level >= LOWEST_NODE_LEVEL
         ]
@@ -126,21 +137,24 @@ class WriteTx:
     def upsert(self, records: Iterable[Record]) -> None:
         """Insert or replace projection records (the last one for a key wins)."""
         latest: dict[tuple[Any, ...], Record] = {r.key: r for r in records}
-        by_type: dict[type[Any], list[dict[str, Any]]] = {}
+        by_type: dict[type[Any], list[tuple[Any, ...]]] = {}
         for record in latest.values():
-            by_type.setdefault(type(record), []).append(to_row(self.log, record))
+            by_type.setdefault(type(record), []).append(to_values(self.log, record))
         for record_type, rows in by_type.items():
             table = RECORD_TABLES[record_type]
             keys = [c.name for c in table.primary_key.columns]
             updates = ", ".join(
                 f"{c.name} = excluded.{c.name}" for c in table.columns if c.name not in keys
             )
-            self._insert_many(
-                table, rows, f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-            )
+            suffix = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+            if self._is_sqlite or len(rows) == 1:
+                self._insert_many(table, rows, suffix)
+            else:
+                self._insert_unnest(table, rows, suffix)
 
-    def _insert_many(self, table: Table, rows: Sequence[dict[str, Any]], suffix: str = "") -> None:
-        """One prepared INSERT run with executemany over plain tuples.
+    def _insert_many(self, table: Table, rows: Sequence[tuple[Any, ...]], suffix: str = "") -> None:
+        """One prepared INSERT run with executemany over ``rows``, tuples of all the
+        table's columns in table order.
 
         The write path's hot spot: SQLAlchemy's per-row parameter processing cost more
         than the database's work. The statement text comes from the table's own column
@@ -148,14 +162,43 @@ class WriteTx:
         """
         if not rows:
             return
-        quote = self.conn.dialect.identifier_preparer.quote
-        names = [c.name for c in table.columns]
         mark = "?" if self._is_sqlite else "%s"
         statement = (
-            f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
-            f"VALUES ({', '.join(mark for _ in names)}){suffix}"
+            f"INSERT INTO {self._columns(table)} "  # noqa: S608
+            f"VALUES ({', '.join(mark for _ in table.columns)}){suffix}"
         )
-        self.conn.exec_driver_sql(statement, [tuple(r[n] for n in names) for r in rows])
+        self.conn.exec_driver_sql(statement, rows)
+
+    def _insert_unnest(self, table: Table, rows: Sequence[tuple[Any, ...]], suffix: str) -> None:
+        """PostgreSQL: one INSERT of every row, each column sent as one typed array and
+        cut into rows by ``unnest`` (one statement and round trip where executemany sent
+        one per row). Same statement text rules as `_insert_many`."""
+        types = [c.type.compile(dialect=self.conn.dialect) for c in table.columns]
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        statement = f"INSERT INTO {self._columns(table)} SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
+        self.conn.exec_driver_sql(
+            statement, tuple(list(column) for column in zip(*rows, strict=True))
+        )
+
+    def _copy(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+        """PostgreSQL: insert ``rows`` (as for `_insert_many`) with ``COPY ... FROM STDIN``
+        on this transaction's own connection: one stream instead of a statement per row.
+        A failure is raised as SQLAlchemy's `DBAPIError`, as a statement's would be."""
+        if not rows:
+            return
+        statement = f"COPY {self._columns(table)} FROM STDIN"
+        driver = self.conn.connection.driver_connection
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as e:
+            raise DBAPIError(statement, None, e) from e
+
+    def _columns(self, table: Table) -> str:
+        """``table (column, ...)`` quoted, every column in table order."""
+        quote = self.conn.dialect.identifier_preparer.quote
+        return f"{quote(table.name)} ({', '.join(quote(c.name) for c in table.columns)})"
 
     def leaves(self, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
         """(index, leaf bytes, leaf hash) of the entries ``start <= index < end``."""

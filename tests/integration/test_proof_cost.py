@@ -22,6 +22,7 @@ from ledger import entry, merkle, note
 from ledger.entry import Leaf, SignedEvent
 from ledger.events import format_time
 from ledger.service.ledger import Ledger
+from ledger.store.writer import EntryValues
 from tests.factories import GTIN
 from tests.integration.world import clock, config
 from tests.rules_factories import World
@@ -70,17 +71,16 @@ def _bulk_append(ledger: Ledger, events: list[SignedEvent], signer: note.Signer)
             leaf = Leaf.build(signed, received)
             chain = entry.chain_hash(chain, leaf.hash)
             rows.append(
-                {
-                    "idx": size,
-                    "leaf": leaf.data,
-                    "leaf_hash": leaf.hash,
-                    "chain": chain,
-                    "event_hash": signed.hash,
-                    "kind": signed.event.kind,
-                    "gtin": GTIN,
-                    "serial": signed.event.unit.serial,
-                    "signer": signed.event.actor,
-                }
+                EntryValues(
+                    idx=size,
+                    leaf=leaf.data,
+                    chain=chain,
+                    event_hash=signed.hash,
+                    kind=signed.event.kind,
+                    gtin=GTIN,
+                    serial=signed.event.unit.serial,
+                    signer=signed.event.actor,
+                )
             )
             for sub in merkle.subtrees_completed_by(size):  # the nodes this leaf completes
                 if sub.level == 0:

@@ -20,6 +20,7 @@ from ledger import merkle
 from ledger.errors import NotFoundError, ValidationError
 from ledger.store import prooftree
 from ledger.store.repository import Store
+from ledger.store.writer import EntryValues
 from tests.profiles import examples
 
 #: 8 B/entry: levels >= 3 up to 1,000 entries; 0: only what the store reads
@@ -61,17 +62,17 @@ def grow(store: Store, log: int, count: int) -> int:
     return size
 
 
-def _row(i: int) -> dict[str, Any]:
-    return {
-        "idx": i,
-        "leaf": _leaf(i),
-        "chain": b"\x00" * 32,
-        "event_hash": hashlib.sha256(b"event %d" % i).digest(),
-        "kind": "commission",
-        "gtin": None,
-        "serial": None,
-        "signer": "t",
-    }
+def _row(i: int) -> EntryValues:
+    return EntryValues(
+        idx=i,
+        leaf=_leaf(i),
+        chain=b"\x00" * 32,
+        event_hash=hashlib.sha256(b"event %d" % i).digest(),
+        kind="commission",
+        gtin=None,
+        serial=None,
+        signer="t",
+    )
 
 
 def store_path(store: Store, log: int, ranges: list[tuple[int, int]]) -> list[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -154,3 +155,36 @@ def test_hex_refuses_non_lowercase(bad: str) -> None:
 def test_standard_base64_is_strict(bad: str) -> None:
     with pytest.raises(EncodingError):
         codec.b64_decode(bad)
+
+
+def test_parse_checks_in_one_pass_and_still_names_the_field() -> None:
+    # an escaped backslash before "ud800" is text, not a surrogate
+    assert codec.parse(b'{"a":"\\\\ud800"}') == {"a": "\\ud800"}
+    assert codec.parse(b'{"a":[-9007199254740991,9007199254740991]}') == {
+        "a": [-(2**53 - 1), 2**53 - 1]
+    }
+    with pytest.raises(EncodingError, match="safe range") as err:
+        codec.parse(b'{"a":{"b":[1,-9007199254740992]}}')
+    assert err.value.field == "$.a.b[1]"
+    with pytest.raises(EncodingError):  # refused, not a ValueError escaping
+        codec.parse(b'{"a":' + b"9" * 5000 + b"}")
+    with pytest.raises(EncodingError, match="surrogate") as err:
+        codec.parse(b'{"a":{"b":"x\\uDC00"}}')
+    assert err.value.field == "$.a.b"
+    with pytest.raises(EncodingError, match="duplicate key 'b'"):
+        codec.parse(b'{"a":1,"b":2,"c":3,"b":4}')
+
+
+@given(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=12))
+def test_base64url_accepts_exactly_the_text_its_bytes_encode_to(text: str) -> None:
+    """Whatever the decoder accepts re-encodes to the same text, and it accepts every
+    text that is some bytes' encoding (the trailing-bits check, both ways)."""
+    try:
+        data = codec.b64url_decode(text)
+    except EncodingError:
+        padded = text + "=" * (-len(text) % 4)
+        if len(text) % 4 == 1:
+            return
+        assert codec.b64url_encode(base64.urlsafe_b64decode(padded)) != text
+        return
+    assert codec.b64url_encode(data) == text

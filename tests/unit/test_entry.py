@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,3 +153,56 @@ def test_leaf_bytes_are_exactly_the_canonical_leaf_object(kind: str) -> None:
     signed = entry.sign_event(events.event_from_dict(VALID[kind]), key(1), log=None)
     leaf = entry.Leaf.build(signed, RECEIVED)
     assert leaf.data == codec.canonical({**signed.to_dict(), "received": leaf.received})
+
+
+def _as_sent(value: Any) -> bytes:
+    """A request body as a client might write it: keys reversed, spaces, escapes."""
+    if isinstance(value, dict):
+        value = dict(reversed(list(value.items())))
+    return json.dumps(value, indent=1, ensure_ascii=True).encode()
+
+
+def _reversed_deep(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _reversed_deep(v) for k, v in reversed(list(value.items()))}
+    if isinstance(value, list):
+        return [_reversed_deep(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("log", [None, "example.com/log"])
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_from_json_of_a_body_equals_from_dict(kind: str, log: str | None) -> None:
+    event = events.event_from_dict({**VALID[kind], "time": "2026-11-28T12:00:00Z"})
+    signed = entry.sign_event(event, key(1), log=log)
+    body = codec.parse(_as_sent(_reversed_deep(signed.to_dict())))
+    fast = entry.SignedEvent.from_json(body, log)
+    assert fast == entry.SignedEvent.from_dict(body, log) == signed
+    assert fast.event_bytes == signed.event_bytes  # the signed bytes, byte for byte
+    entry.verify_event(fast, key(1).public_key())
+
+
+def test_from_json_keeps_text_outside_ascii_exactly() -> None:
+    event = events.event_from_dict({**VALID["handoff"], "place": '上海 DC \u2028 "q" \\'})
+    signed = entry.sign_event(event, key(1), log=None)
+    fast = entry.SignedEvent.from_json(codec.parse(_as_sent(signed.to_dict())))
+    assert fast.event_bytes == signed.event_bytes == codec.canonical(event.to_dict())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        {"event": {}},
+        {"event": {**VALID["handoff"], "extra": 1}, "key": "A" * 22, "sig": "A" * 86},
+        {"event": VALID["handoff"], "key": "A" * 22, "sig": "A" * 86, "v": 1},
+        {"event": VALID["handoff"], "key": "A" * 21, "sig": "A" * 86},
+    ],
+)
+def test_from_json_refuses_what_from_dict_refuses(data: Any) -> None:
+    with pytest.raises(ValidationError) as slow:
+        entry.SignedEvent.from_dict(data)
+    with pytest.raises(ValidationError) as fast:
+        entry.SignedEvent.from_json(data)
+    assert (fast.value.field, fast.value.message) == (slow.value.field, slow.value.message)

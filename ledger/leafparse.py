@@ -1,0 +1,125 @@
+"""The fast read of stored leaf bytes: canonical form checked on the bytes themselves.
+
+`ledger.entry.Leaf.from_bytes` first asks `split_leaf`; only bytes it declines go to
+the general parser there (parse, re-encode, compare), which names what is wrong. A leaf
+as `Leaf.build` writes it is the event's canonical bytes spliced between a fixed head
+and a tail of base64url and timestamp values (which JSON never escapes), so the
+envelope is matched, not parsed, and the event's bytes are shown canonical without
+re-encoding them. Accepts only what the general parser accepts, with an equal result
+(tests/unit/test_leaf_parse.py checks both ways). No I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from itertools import pairwise
+from typing import Any, NamedTuple
+
+from ledger import codec, crypto
+from ledger.events import parse_time
+
+_LEAF_HEAD = b'{"event":'
+_LEAF_TAIL = re.compile(
+    rb',"key":"([A-Za-z0-9_-]*)","received":"([0-9T:.Z-]*)","sig":"([A-Za-z0-9_-]*)"(,"v":2)?\}'
+)
+_TAIL_START = b',"key":"'
+_SIG_CHARS = -(-crypto.SIGNATURE_SIZE * 4 // 3)  # unpadded base64url of 64 bytes: 86
+# Without backslashes a JSON string is a quote, non-quote bytes, a quote; what is left
+# when they are cut out is the structure, which in canonical form has no whitespace.
+_STRING = re.compile(rb'"[^"]*"')
+_STRUCTURE = re.compile(rb"[{}\[\],:0-9a-z-]*")
+
+#: key ids already found well formed by `split_leaf` (bounded)
+_KEY_IDS_SEEN: set[str] = set()
+
+
+class LeafParts(NamedTuple):
+    """What a leaf's bytes say, its event still a plain (checked, canonical) object."""
+
+    event: dict[str, Any]
+    event_bytes: bytes
+    key: str
+    received: str
+    sig: bytes
+    #: True for a format-2 leaf (``"v":2`` last), False for format 1
+    format_2: bool
+
+
+class _NotCanonicalError(Exception):
+    """Raised inside the fast parse: leave these bytes to the general parser."""
+
+
+def split_leaf(data: bytes) -> LeafParts | None:
+    """The parts of a leaf in the shape `Leaf.build` writes, checking canonical form on
+    the bytes instead of re-encoding: the envelope is a fixed head and tail, and the
+    event's bytes are canonical when they hold no escape, no whitespace outside strings,
+    no ``-0``, only integers and ASCII keys in ascending order (then JCS of the parsed
+    value is exactly these bytes). Returns None for any other bytes (the caller's general
+    parser decides). The event's shape is not checked here.
+
+    Raises:
+        LedgerError: the key id or the receive time is malformed.
+    """
+    at = data.rfind(_TAIL_START)
+    tail = _LEAF_TAIL.fullmatch(data, at) if at > 0 else None
+    if tail is None or not data.startswith(_LEAF_HEAD):
+        return None
+    event_bytes = data[len(_LEAF_HEAD) : at]
+    value = canonical_object(event_bytes)
+    if value is None:
+        return None
+    key, received, sig = (tail.group(i).decode("ascii") for i in (1, 2, 3))
+    if key not in _KEY_IDS_SEEN:  # a log has few keys: check each spelling once
+        codec.b64url_decode(key, field="key", size=crypto.KEY_ID_SIZE)
+        if len(_KEY_IDS_SEEN) < 4096:
+            _KEY_IDS_SEEN.add(key)
+    # 64 bytes are 86 base64url characters, the last carrying 2 bits and 4 zero bits
+    # (canonical: one of A, Q, g, w); the tail's pattern allowed only the alphabet
+    if len(sig) != _SIG_CHARS or sig[-1] not in "AQgw":
+        return None
+    signature = base64.urlsafe_b64decode(sig + "==")
+    parse_time(received, "received")
+    return LeafParts(value, event_bytes, key, received, signature, tail.group(4) is not None)
+
+
+def canonical_object(raw: bytes) -> dict[str, Any] | None:
+    """The JSON object ``raw`` holds if the bytes show it is canonical, else None."""
+    if b"\\" in raw:
+        return None
+    structure = _STRING.sub(b"", raw)
+    if not _STRUCTURE.fullmatch(structure) or b"-0" in structure:
+        return None
+    try:
+        value = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_ascending_keys,
+            parse_float=_not_canonical,
+            parse_constant=_not_canonical,
+            parse_int=_safe_int,
+        )
+    except (ValueError, _NotCanonicalError):  # JSONDecodeError, UnicodeDecodeError
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _ascending_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # ASCII keys: code-point order is JCS's UTF-16 order; strictly ascending, no duplicate
+    for (a, _), (b, _) in pairwise(pairs):
+        if not a < b:
+            raise _NotCanonicalError
+    if not all(k.isascii() for k, _ in pairs):
+        raise _NotCanonicalError
+    return dict(pairs)
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not -codec.MAX_SAFE_INTEGER <= value <= codec.MAX_SAFE_INTEGER:
+        raise _NotCanonicalError
+    return value
+
+
+def _not_canonical(text: str) -> None:
+    raise _NotCanonicalError
