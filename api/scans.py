@@ -19,7 +19,8 @@ import logging
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
@@ -296,6 +297,9 @@ class ScanFlusher:
         self._batch: list[Packed] = []
         #: the batch being written, if any: its end settles it (`_done`), whoever waits
         self._writing: asyncio.Future[None] | None = None
+        #: readers holding new batches back (`paused`), and what the flush waits on
+        self._holds = 0
+        self._resumed: asyncio.Event | None = None
 
     async def flush(self) -> None:
         """Write every queued scan now, batch by batch (first waiting for a write
@@ -311,6 +315,9 @@ class ScanFlusher:
                 continue
             if not self.queue.waiting:
                 return
+            if self._holds:
+                await self._resume().wait()
+                continue
             batch = self._batch = self.queue.take()
             write = asyncio.ensure_future(run_in_threadpool(self._write_packed, batch))
             self._writing = write
@@ -319,6 +326,25 @@ class ScanFlusher:
             # a cancelled flush leaves the write going on in its thread; its end settles
             # the batch: stored, or queued again, never written twice
             await asyncio.shield(write)
+
+    @asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """Begin no new batch's write inside this block (one under way goes on:
+        `settled` waits for it). For a read of stored scan counts that must not
+        overlap a write (api.unitviews); keep it short, the queue grows meanwhile."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if not self._holds:
+                self._resume().set()
+                self._resumed = None
+
+    def _resume(self) -> asyncio.Event:
+        if self._resumed is None:
+            self._resumed = asyncio.Event()
+        return self._resumed
 
     async def settled(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the write under way, if any, to end. Whether
