@@ -321,6 +321,7 @@ async def _exact_summary(
         generation = queue.generation
         count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
         summary = {"count": count, "first": first_scan(first)}
-        if not stalled:
+        if not stalled and queue.generation == generation:
+            # (a write held back past HOLD_MAX may have begun: then nothing is kept)
             summaries.put(gtin, serial, summary, generation)
     return dict(summary)

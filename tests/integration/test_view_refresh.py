@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
+from api.scans import HOLD_MAX
 from ledger import codec, label
 from ledger.gs1 import UnitId
 from ledger.label import ScannedLabel
@@ -265,6 +267,22 @@ def test_a_paused_flusher_begins_no_write_until_resumed(sw: SignalWorld) -> None
             await asyncio.sleep(0.05)
             assert not context.scans.writing and len(context.scans) == 1
         await flushing
+        assert len(context.scans) == 0
+
+    asyncio.run(main())
+
+
+def test_readers_holding_writes_back_cannot_starve_them(sw: SignalWorld) -> None:
+    """Holds one after another (many units' reads): a batch waits `HOLD_MAX` at most."""
+    context = create_app(settings(), ledger=sw.ledger).state.ctx
+    when = sw.clock.now - timedelta(minutes=1)
+
+    async def main() -> None:
+        context.scans.add(Scan(GTIN, "SN-1", when, "CN", "c0", "x"))
+        async with context.flusher.paused():
+            began = time.monotonic()
+            await asyncio.wait_for(context.flush_scans(), 5)
+            assert time.monotonic() - began >= HOLD_MAX * 0.9
         assert len(context.scans) == 0
 
     asyncio.run(main())
