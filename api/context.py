@@ -38,7 +38,7 @@ from api.pinning import MIN_SIZE_HEADER, implied_size, min_size, pin
 from api.problems import RateLimitedError
 from api.ratelimit import Limiter
 from api.readbody import read_body
-from api.scanrecord import owner_cookie, scan_of
+from api.scanrecord import Pseudonyms, owner_cookie, scan_of
 from api.scans import DRAIN_SECONDS, ScanFlusher, ScanQueue
 from ledger.entry import SignedEvent
 from ledger.label import ScannedLabel
@@ -76,8 +76,11 @@ class Context:
     flusher: ScanFlusher = field(init=False)
     #: units' stored scan summaries, for views from memory (api.unitviews)
     summaries: unitviews.ScanSummaries = field(default_factory=unitviews.ScanSummaries)
+    #: the day's client hashes last computed (api.scanrecord; set from the deployment)
+    pseudonyms: Pseudonyms = field(init=False)
 
     def __post_init__(self) -> None:
+        self.pseudonyms = Pseudonyms(self.deployment.default.salt)
         self.flusher = ScanFlusher(
             self.scans, self._record_scans, self.metrics, self.summaries.stored
         )
@@ -138,7 +141,7 @@ class Context:
         Raises:
             StorageError: the database failed (the day's salt is read once per day).
         """
-        scan = scan_of(request, self.settings, self.deployment.default.salt, gtin, serial, place)
+        scan = scan_of(request, self.settings, self.pseudonyms, gtin, serial, place)
         dropped = self.scans.add(scan)
         self.metrics.scans.inc()
         if dropped:

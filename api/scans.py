@@ -19,7 +19,8 @@ import logging
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
@@ -43,6 +44,8 @@ RETRY_FIRST = 0.5
 RETRY_MAX = 10.0
 #: how long a clean stop keeps retrying to store the queue (seconds)
 DRAIN_SECONDS = 30.0
+#: how long a batch's write waits at most for readers holding writes back (seconds)
+HOLD_MAX = 0.5
 
 _SLOT = 8  # a pointer in the queue or in a unit's recent scans
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -296,6 +299,9 @@ class ScanFlusher:
         self._batch: list[Packed] = []
         #: the batch being written, if any: its end settles it (`_done`), whoever waits
         self._writing: asyncio.Future[None] | None = None
+        #: readers holding new batches back (`paused`), and what the flush waits on
+        self._holds = 0
+        self._resumed: asyncio.Event | None = None
 
     async def flush(self) -> None:
         """Write every queued scan now, batch by batch (first waiting for a write
@@ -305,12 +311,23 @@ class ScanFlusher:
             Exception: the database's error of a batch; that batch and those after it
                 stay queued.
         """
+        overdue = False
         while True:
             if self._writing is not None:
                 await asyncio.wait([self._writing])
                 continue
             if not self.queue.waiting:
                 return
+            if self._holds and not overdue:
+                # a reader's hold is short; many readers in turn must not starve the
+                # writes, so after HOLD_MAX the batch is written all the same (the
+                # readers see the generation move and keep nothing they read)
+                try:
+                    await asyncio.wait_for(self._resume().wait(), HOLD_MAX)
+                except TimeoutError:
+                    overdue = True
+                continue
+            overdue = False
             batch = self._batch = self.queue.take()
             write = asyncio.ensure_future(run_in_threadpool(self._write_packed, batch))
             self._writing = write
@@ -319,6 +336,26 @@ class ScanFlusher:
             # a cancelled flush leaves the write going on in its thread; its end settles
             # the batch: stored, or queued again, never written twice
             await asyncio.shield(write)
+
+    @asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """Begin no new batch's write inside this block for up to `HOLD_MAX` seconds
+        (one under way goes on: `settled` waits for it). For a read of stored scan
+        counts that must not overlap a write (api.unitviews), which still checks the
+        queue's generation: a write held back longer begins all the same."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if not self._holds:
+                self._resume().set()
+                self._resumed = None
+
+    def _resume(self) -> asyncio.Event:
+        if self._resumed is None:
+            self._resumed = asyncio.Event()
+        return self._resumed
 
     async def settled(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the write under way, if any, to end. Whether

@@ -7,10 +7,19 @@ the unit's stored scans plus its queued ones (api.scans), each counted exactly o
 The hot path reads no database and does not leave the event loop: the log size read
 within `SIZE_TTL` (an entry appended here is seen at once, one appended by another
 process or worker within that long), the unit's base at that size, its stored scan
-summary as last read (`ScanSummaries`: kept while no scan batch of this process was
-written since, at most `SUMMARY_TTL`), its stored signal facts and the witness summary
-(each with its own TTL). Whatever is missing sends the request the ordinary way: a
-database read on the thread pool, which then fills the memory for the next views.
+summary as last read (`ScanSummaries`: each batch this process stores is added to it
+as the queue forgets the batch; read again for other processes' scans, at most
+`SUMMARY_TTL` old), its stored signal facts and the witness summary (each with its own
+TTL). A view older than `REFRESH_AFTER` starts a background read of its unit, one at a
+time; a busy unit's stored scans are read again by age (`FACTS_REREAD`), not after each
+flush. Whatever is missing sends the request the ordinary way: a database read on the
+thread pool, which then fills the memory for the next views; a crowd of views of the
+unit waits for that one read (single flight) instead of reading each.
+
+A summary is kept only when read with no scan batch written meanwhile (the read may or
+may not have seen a batch that committed during it): a read that overlapped a write is
+read again alone, with new batches held back (`ScanFlusher.paused`) while the one under
+way ends.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from api.scans import Packed, ScanFlusher, ScanQueue, unpack
 from ledger.events import format_time
 from ledger.label import ScannedLabel
 from ledger.service.ledger import Ledger
+from ledger.service.signalcaches import FACTS_REREAD
 from ledger.service.viewcache import SIZE_TTL, NotInMemoryError
 from ledger.signals.places import first_scan
 
@@ -43,8 +53,14 @@ SUMMARY_TTL = 5.0
 REFRESH_AFTER = 0.25
 #: units whose stored scan summary is kept at most (about 300 bytes each: ~15 MB)
 SUMMARY_UNITS = 50_000
+#: reads of a unit a view not in memory waits for before reading for itself alone
+WAIT_ROUNDS = 3
+#: how long an exact summary read waits for the scan batch being written (seconds):
+#: in the background, and when a view waits for it (a longer write is a stalled one)
+SETTLE_WAIT = 1.0
+STALL_WAIT = 0.05
 
-__all__ = ["SIZE_TTL", "SUMMARY_TTL", "ScanSummaries", "unit_view"]
+__all__ = ["FACTS_REREAD", "SIZE_TTL", "SUMMARY_TTL", "ScanSummaries", "unit_view"]
 
 
 class ScanSummaries:
@@ -58,6 +74,8 @@ class ScanSummaries:
         self._refreshed: dict[int, float] = {}
         #: the database reads of views under way, by (log, gtin, serial): one at a time
         self.reading: dict[tuple[int, str, str], asyncio.Future[dict[str, Any]]] = {}
+        #: units whose summary is being read with scan writes held back (one at a time)
+        self.exacting: set[tuple[str, str]] = set()
 
     def __len__(self) -> int:
         return len(self._found)
@@ -116,8 +134,8 @@ async def unit_view(
     scanned label, min_size); ``home`` the unit's log (its caches), ``http`` the HTTP
     request its reads are pinned for (api.pinning). From memory when it can (module
     docstring), refreshed in the background once older than `REFRESH_AFTER`; else
-    read on the thread pool, one read per unit at a time. Every queued scan is
-    counted exactly once.
+    read on the thread pool, one read per unit at a time (`_shared`). Every queued
+    scan is counted exactly once.
 
     Raises:
         StorageError: the database failed (a view not in memory).
@@ -126,19 +144,12 @@ async def unit_view(
     key = (home.log, gtin, serial)
     view = _from_memory(home, queue, summaries, request)
     if view is not None:
-        if summaries.aging(home.log, gtin, serial) and key not in summaries.reading:
+        # asked only when a refresh can start: one put off by a read under way is
+        # due as soon as that read ends, not `REFRESH_AFTER` later
+        if key not in summaries.reading and summaries.aging(home.log, gtin, serial):
             _start(key, summaries, _read(pin(home, http), queue, flusher, summaries, request))
     else:
-        running = summaries.reading.get(key)
-        if running is not None:
-            # one read per unit at a time: the others wait for it and use its memory
-            await asyncio.wait([running])
-            view = _from_memory(home, queue, summaries, request)
-        if view is None:
-            read = _start(
-                key, summaries, _read(pin(home, http), queue, flusher, summaries, request)
-            )
-            view = await asyncio.shield(read)
+        view = await _shared(key, home, http, queue, flusher, summaries, request)
     queued, oldest = queue.queued(gtin, serial)
     scans = view["scans"] = dict(view["scans"])
     scans["count"] += queued
@@ -147,21 +158,59 @@ async def unit_view(
     return view
 
 
+async def _shared(
+    key: tuple[int, str, str],
+    home: Ledger,
+    http: Request | None,
+    queue: ScanQueue,
+    flusher: ScanFlusher,
+    summaries: ScanSummaries,
+    request: tuple[str, str, str | None, str | None, ScannedLabel | None, int],
+) -> dict[str, Any]:
+    """The view of a unit not in memory: the unit's read under way is waited for and
+    its memory used (single flight: a crowd of views of one unit costs one read, not
+    one each); a read is started only when none is under way, and its starter gets
+    its view. After `WAIT_ROUNDS` reads that left the memory short (a unit with few
+    scans whose count moved again), the view is read for this request alone.
+
+    Raises:
+        StorageError: the database failed.
+    """
+    for _ in range(WAIT_ROUNDS):
+        running = summaries.reading.get(key)
+        if running is None:
+            mine = _start(
+                key, summaries, _read(pin(home, http), queue, flusher, summaries, request)
+            )
+            return dict(await asyncio.shield(mine))
+        # another view's read: its memory (base, summary, facts) serves this view too,
+        # and its stored scan summary when it could not be kept (a stalled write)
+        await asyncio.wait([running])
+        read = None
+        if not running.cancelled() and running.exception() is None:
+            read = running.result()["scans"]
+        view = _from_memory(home, queue, summaries, request, read)
+        if view is not None:
+            return view
+    return dict(await _read(pin(home, http), queue, flusher, summaries, request))
+
+
 def _start(
     key: tuple[int, str, str],
     summaries: ScanSummaries,
     read: Coroutine[Any, Any, dict[str, Any]],
 ) -> asyncio.Future[dict[str, Any]]:
-    """Run ``read`` as the unit's one read under way (``summaries.reading``)."""
+    """Run ``read`` as the unit's one read under way (``summaries.reading``; the
+    callers start one only when none is)."""
     task = asyncio.ensure_future(read)
-    summaries.reading.setdefault(key, task)
+    summaries.reading[key] = task
 
     def done(finished: asyncio.Future[dict[str, Any]]) -> None:
         if summaries.reading.get(key) is finished:
             del summaries.reading[key]
         if not finished.cancelled() and finished.exception() is not None:
-            # a background refresh that failed: the next view reads again
-            log.debug("refreshing %s failed: %s", key, finished.exception())
+            # a read that failed: the next view reads again
+            log.debug("reading %s failed: %s", key, finished.exception())
 
     task.add_done_callback(done)
     return task
@@ -172,10 +221,12 @@ def _from_memory(
     queue: ScanQueue,
     summaries: ScanSummaries,
     request: tuple[str, str, str | None, str | None, ScannedLabel | None, int],
+    read: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """The view from memory alone, or None when something is not there."""
+    """The view from memory alone, or None when something is not there; ``read``: the
+    stored scan summary a read just gave, if the memory keeps none."""
     gtin, serial, signature, token, scanned, asked = request
-    stored = summaries.get(gtin, serial)
+    stored = summaries.get(gtin, serial) or read
     if stored is None:
         return None
     try:
@@ -200,8 +251,9 @@ async def _read(
     summaries: ScanSummaries,
     request: tuple[str, str, str | None, str | None, ScannedLabel | None, int],
 ) -> dict[str, Any]:
-    """The view read from the database, its stored scan summary re-read when a scan
-    batch's write overlapped the read; the summary kept when none did."""
+    """The view read from the database; its stored scan summary kept (`ScanSummaries`)
+    when exact: read with no scan batch written meanwhile, else read again alone with
+    new batches held back (`_exact_summary`)."""
     gtin, serial, signature, token, scanned, _ = request
     before = queue.generation
     view: dict[str, Any] = dict(
@@ -217,21 +269,59 @@ async def _read(
             )
         )
     )
-    for _ in range(100):
-        if queue.generation == before and before % 2 == 1:
-            # a write was under way when the read began: wait a little for its end
-            await flusher.settled(0.02)
-            if queue.generation == before:
-                # still under way (a stalled database): it has not committed, so
-                # the read stands. `settled` alone cannot tell: the next batch's
-                # write may already have begun when it returns
-                break
-        elif queue.generation == before:
-            summaries.put(gtin, serial, {**view["scans"]}, before)
-            break
-        # A flush overlapped the read: re-read only the (one-row) scan summary.
-        await asyncio.sleep(0.002)
-        before = queue.generation
-        count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
-        view["scans"] = {"count": count, "first": first_scan(first)}
+    if queue.generation == before and before % 2 == 0:
+        # no write began or ended during the read: what it counted is exactly what
+        # the queue no longer holds
+        summaries.put(gtin, serial, {**view["scans"]}, before)
+        return view
+    kept = summaries.get(gtin, serial)
+    if kept is not None:
+        # the kept summary is exact (each stored batch is added to it): this view
+        # uses it, and the read for other processes' scans goes on by itself, so a
+        # refresh never waits for a write (nor do the views waiting for it)
+        view["scans"] = dict(kept)
+        if (gtin, serial) not in summaries.exacting:
+            summaries.exacting.add((gtin, serial))
+            exact = asyncio.ensure_future(
+                _exact_summary(ledger, queue, flusher, summaries, (gtin, serial))
+            )
+            exact.add_done_callback(functools.partial(_exacted, summaries, (gtin, serial)))
+        return view
+    # no summary kept: this view (and those waiting for it) waits for the write
+    view["scans"] = await _exact_summary(
+        ledger, queue, flusher, summaries, (gtin, serial), STALL_WAIT
+    )
     return view
+
+
+def _exacted(summaries: ScanSummaries, unit: tuple[str, str], done: asyncio.Future[Any]) -> None:
+    summaries.exacting.discard(unit)
+    if not done.cancelled() and done.exception() is not None:
+        # the kept summary stands; the next refresh reads again
+        log.debug("reading the scan summary of %s failed: %s", unit, done.exception())
+
+
+async def _exact_summary(
+    ledger: Ledger,
+    queue: ScanQueue,
+    flusher: ScanFlusher,
+    summaries: ScanSummaries,
+    unit: tuple[str, str],
+    wait: float = SETTLE_WAIT,
+) -> dict[str, Any]:
+    """The unit's stored scan summary (count, first) read while no batch is written:
+    new batches held back (`ScanFlusher.paused`) and the one under way, if any, waited
+    for up to ``wait`` seconds; kept (`ScanSummaries.put`) when no write was under way.
+    A write still under way then is stalled (a locked or lost database): it has not
+    committed, so the summary read stands for this view, and is not kept."""
+    gtin, serial = unit
+    async with flusher.paused():
+        await flusher.settled(wait)
+        stalled = queue.writing
+        generation = queue.generation
+        count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
+        summary = {"count": count, "first": first_scan(first)}
+        if not stalled and queue.generation == generation:
+            # (a write held back past HOLD_MAX may have begun: then nothing is kept)
+            summaries.put(gtin, serial, summary, generation)
+    return dict(summary)

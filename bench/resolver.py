@@ -17,8 +17,9 @@ bare endpoint measured in the same run, or has its target stated against it:
 - ``resolver/json/open-loop-p99``: requests sent at a fixed rate of 0.4 x the bare
   throughput (bench.resolver_openloop: latency from each request's due time, no
   coordinated omission), p99 <= 50 ms;
-- ``resolver/json/2-workers``: the same wrk load on two uvicorn workers, >= 1.6 x one
-  worker's figure of this run.
+- ``resolver/json/2-workers``: the same wrk load on two workers against one, each
+  worker on its own ``SO_REUSEPORT`` socket, in paired rounds (bench.resolver_workers:
+  the median of three), >= 1.6x.
 
     .venv/bin/python -m bench.suite --only resolver [--quick]
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from bench.figures import Figure, Run
 from bench.resolver_openloop import open_loop
+from bench.resolver_workers import median_round, paired_rounds
 from bench.server import serve, wrk_run
 from ledger import label
 from ledger.gs1 import UnitId
@@ -57,7 +59,7 @@ def bare_and_resolver(run: Run) -> Measured:
     """Measure on one server: bare, the resolver with the label's valid signature, an
     unknown unit, the page, the open-loop load, bare; then the resolver on two workers.
     Keys: bare (the better bare run), before, after, resolver, unknown, page, open_loop,
-    two_workers.
+    two_workers and one_worker (the median of bench.resolver_workers's paired rounds).
     """
     seconds = run.pick(4, 15)
     with tempfile.TemporaryDirectory(prefix="bench-resolver-") as tmp:
@@ -81,9 +83,9 @@ def bare_and_resolver(run: Run) -> Measured:
             after = wrk_run(f"{base}/bench/bare", seconds)
             bare = max(before, after, key=lambda r: r["rps"])
             opened = open_loop(url, OPEN_LOOP_SHARE * bare["rps"], seconds)
-        with serve(url_db, config(name), workers=2) as base:
-            wrk_run(f"{base}{path}", 2)  # warm both workers
-            two = wrk_run(f"{base}{path}", seconds)
+        workers = median_round(paired_rounds(url_db, config(name), path, seconds))
+    two = {"rps": workers["two"], "p99_ms": workers["two_p99"], "non_2xx": 0.0}
+    one = {"rps": workers["one"], "p99_ms": workers["one_p99"], "non_2xx": 0.0}
     measured = {
         "bare": bare,
         "before": before,
@@ -93,6 +95,7 @@ def bare_and_resolver(run: Run) -> Measured:
         "page": page,
         "open_loop": opened,
         "two_workers": two,
+        "one_worker": one,
     }
     if any(r["non_2xx"] for r in measured.values()):
         raise SystemExit(f"resolver benchmark: non-2xx answers {measured}")
@@ -100,7 +103,8 @@ def bare_and_resolver(run: Run) -> Measured:
         f"  bare {before['rps']:,.0f} / {after['rps']:,.0f} req/s, resolver "
         f"{resolver['rps']:,.0f}, unknown {unknown['rps']:,.0f}, open loop "
         f"{opened['achieved']:,.0f} of {opened['rate']:,.0f} req/s p99 {opened['p99_ms']:.1f} ms, "
-        f"2 workers {two['rps']:,.0f}, page {page['rps']:,.0f}"
+        f"2 workers {two['rps']:,.0f} against 1 {one['rps']:,.0f} (median of paired rounds), "
+        f"page {page['rps']:,.0f}"
     )
     return measured
 
@@ -137,7 +141,7 @@ def figures(run: Run) -> list[Figure]:
             "resolver/json/2-workers",
             m["two_workers"]["rps"],
             "req/s",
-            resolver["rps"],
+            m["one_worker"]["rps"],
             WORKERS_TARGET,
         ),
     ]

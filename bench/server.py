@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,20 +40,39 @@ METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+def reuse_port_socket(port: int) -> socket.socket:
+    """A listening TCP socket on loopback ``port`` with ``SO_REUSEPORT``: several such
+    sockets, one per process, share the port and the kernel spreads new connections
+    over them evenly (uvicorn's ``--workers`` shares one socket, and whichever process
+    wakes first takes the connection: with a few long-lived connections, as wrk
+    keeps, one worker can end up with most of them)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 @contextmanager
 def serve(
-    db_url: str, config: LogConfig, workers: int = 1, extra_env: dict[str, str] | None = None
+    db_url: str,
+    config: LogConfig,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    reuse_port: bool = False,
 ) -> Iterator[str]:
     """Run the app on ``db_url``'s log ``config`` with ``workers`` processes; yield its URL.
 
-    ``extra_env`` adds settings (e.g. ``DATABASE_REPLICA_URLS``).
+    ``extra_env`` adds settings (e.g. ``DATABASE_REPLICA_URLS``). ``reuse_port``: one
+    uvicorn process per worker, each on a socket of its own bound with ``SO_REUSEPORT``
+    (`reuse_port_socket`), instead of uvicorn's ``--workers`` on one shared socket.
     """
     assert isinstance(config.operator_key, crypto.Ed25519PrivateKey)
     assert isinstance(config.log_key, crypto.Ed25519PrivateKey)
@@ -76,23 +96,39 @@ def serve(
             "PROVENANCE_WRITE_BURST": "10000000",
             **(extra_env or {}),
         }
-        command = [
-            *(sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app"),
-            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
-            *("--log-level", "warning", "--no-access-log"),
-        ]
-        process = subprocess.Popen(command, cwd=ROOT, env=env)
+        start = [*(sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app")]
+        quiet = ("--log-level", "warning", "--no-access-log")
+        processes = []
+        if reuse_port:
+            for _ in range(workers):
+                # the child's socket: the parent's copy closes at once, so a worker
+                # that exits takes its socket (and its share of connections) with it
+                with reuse_port_socket(port) as sock:
+                    command = [*start, "--fd", str(sock.fileno()), *quiet]
+                    processes.append(
+                        subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=(sock.fileno(),))
+                    )
+        else:
+            command = [
+                *start,
+                *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+                *quiet,
+            ]
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(url, process)
+            for process in processes:
+                _wait_ready(url, process)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from cli import reuseport
 from cli.common import OPTIONS, console, emit, fail, safe, write_private_key
 
 app = typer.Typer()
@@ -155,7 +156,9 @@ def serve(
 ) -> None:
     """Serve the API and the consumer page with uvicorn.
 
-    Writes go to ``--db`` (``DATABASE_URL``), reads to its ``--replica`` servers
+    ``--workers N`` (N > 1) runs N worker processes, each on its own ``SO_REUSEPORT``
+    socket where the platform has it (cli.reuseport). Writes go to ``--db``
+    (``DATABASE_URL``), reads to its ``--replica`` servers
     (``DATABASE_REPLICA_URLS``) while they answer; ``--logs`` (``PROVENANCE_LOGS``)
     serves several logs instead, each with its own database and replicas.
     """
@@ -174,6 +177,12 @@ def serve(
     # same environment, whatever port this server listens on.
     os.environ.setdefault("PROVENANCE_ORIGIN", Settings.from_env().origin)
     os.environ.setdefault("PROVENANCE_PUBLIC_URL", f"http://{host}:{port}")
+    if workers > 1 and reuseport.supported():
+        # each worker on its own SO_REUSEPORT socket: the kernel spreads the
+        # connections evenly, where uvicorn's workers share one (cli.reuseport)
+        options = uvicorn_options(access_log)
+        code = reuseport.run("api.app:app_from_env", workers, host=host, port=port, **options)
+        raise typer.Exit(code)
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,

@@ -24,6 +24,9 @@ PROBING_TTL = timedelta(minutes=5)
 QUIET_TTL = timedelta(seconds=30)
 #: how long a unit's stored facts are reused at most (reports other processes change)
 FACTS_TTL = 2.0
+#: a busy unit's stored facts are read again once this old (seconds), not after every
+#: flush: well within `FACTS_TTL`, so views from memory always find facts to judge with
+FACTS_REREAD = 1.0
 #: a unit's signals are computed over every change of its queued scans while it has
 #: at most this many scans (stored and queued) ...
 EXACT_SCANS = 64
@@ -129,6 +132,18 @@ class FactsCache:
         them for at most that long)."""
         key = self._keys.get((gtin, serial))
         return None if key is None else self.get(key)
+
+    def recent(self, gtin: str, serial: str, size: int) -> StoredFacts | None:
+        """The unit's facts read at log size ``size`` within `FACTS_REREAD`, whatever
+        stored scan count they were read at (a busy unit's database view: the log has
+        not grown since, so no claim, recall or other entry is missing from them)."""
+        key = self._keys.get((gtin, serial))
+        if key is None or key[2] != size:
+            return None
+        found = self._facts.get(key)
+        if found is None or time.monotonic() - found.at >= FACTS_REREAD:
+            return None
+        return found
 
     def put(self, key: tuple[str, str, int, int], facts: StoredFacts) -> None:
         """Keep ``facts`` as the unit's, replacing what it had."""

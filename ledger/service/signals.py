@@ -200,9 +200,11 @@ class SignalService:
     ) -> StoredFacts:
         """The unit's stored scans, owner clients and open reports, from the
         `FactsCache` while the log's size and the unit's stored scan count are those
-        of ``view`` (three reads otherwise); ``memory_only``, for a unit with more
-        than `EXACT_SCANS` scans (``queued`` of them queued), the latest read within
-        `FACTS_TTL` also serves.
+        of ``view`` (three reads otherwise). For a unit with more than `EXACT_SCANS`
+        scans (``queued`` of them queued) older ones serve too: ``memory_only``, the
+        latest read within `FACTS_TTL`; else those read at this log size within
+        `FACTS_REREAD` (so a flush alone does not send a busy unit's refresh back
+        to its stored scans).
 
         Raises:
             NotInMemoryError: ``memory_only`` and not cached.
@@ -211,14 +213,21 @@ class SignalService:
         cached = self._facts_cache.get(key) if size else None
         if cached is not None:
             return cached
+        # a unit with few scans is judged over exactly its stored ones; a busy one
+        # over those read within FACTS_TTL (scans stored since are missing)
+        many = view["scans"]["count"] + queued > EXACT_SCANS
         if memory_only:
-            # a unit with few scans is judged over exactly its stored ones; a busy
-            # one over those read within FACTS_TTL (scans stored since are missing)
-            many = view["scans"]["count"] + queued > EXACT_SCANS
             cached = self._facts_cache.latest(unit.gtin, unit.serial) if many else None
             if cached is None:
                 raise NotInMemoryError("stored facts")
             return cached
+        if many and size:
+            # read again by age, not after every flush: a flush moves the count, and
+            # re-reading a busy unit's 500 latest scans each time is the resolver's
+            # cost; the log has not grown since these (`FactsCache.recent`)
+            cached = self._facts_cache.recent(unit.gtin, unit.serial, size)
+            if cached is not None:
+                return cached
         rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, since)
         owners = (
             self._signal_store.owner_clients(self._log, unit.gtin, unit.serial)

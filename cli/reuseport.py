@@ -1,0 +1,101 @@
+"""``provenance serve --workers N``: N uvicorn worker processes, each on a listening
+socket of its own bound with ``SO_REUSEPORT`` (Linux, the BSDs), so the kernel spreads
+new connections evenly over the workers.
+
+uvicorn's own ``--workers`` shares one listening socket among its workers, and a new
+connection goes to whichever process accepts first: with keep-alive connections (a CDN,
+a load balancer, a benchmark's 64 clients) one worker often ends up holding most of
+them while the other idles (measured: 19/45 and 64/0 of wrk's 64 connections on two
+workers; docs/PERFORMANCE.md). Each worker here is uvicorn's own worker process
+(health checks, graceful shutdown); this module supervises them as uvicorn's supervisor
+does: a worker that dies is replaced (on a new socket: the dead one's closed with it),
+SIGINT or SIGTERM stops them all, and a worker that fails to start stops the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from typing import Any
+
+#: how often the supervisor looks at its workers (seconds)
+WATCH = 0.5
+#: uvicorn's exit code of a worker whose startup failed
+STARTUP_FAILURE = 3
+
+log = logging.getLogger("uvicorn.error")
+
+
+def supported() -> bool:
+    """Whether this platform has ``SO_REUSEPORT`` (else uvicorn's ``--workers`` serves)."""
+    return hasattr(socket, "SO_REUSEPORT")
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (``host``, ``port``) with ``SO_REUSEPORT``: the
+    workers' sockets share the port.
+
+    Raises:
+        OSError: the address is taken by a socket without ``SO_REUSEPORT``, or not
+            this machine's.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _start(config: Any) -> Any:
+    """One worker process on a socket of its own (the supervisor's copy of the socket
+    is closed once the worker holds it, so a dead worker's socket goes with it)."""
+    from uvicorn.supervisors.multiprocess import Process
+
+    with reuse_port_socket(config.host, config.port) as sock:
+        process = Process(config, [sock])
+        process.start()
+    return process
+
+
+def run(app: str, workers: int, **options: Any) -> int:
+    """Serve ``app`` (a factory, as `uvicorn.run` takes it) on ``options``' host and
+    port with ``workers`` processes until SIGINT or SIGTERM; return the exit code
+    (0, or `STARTUP_FAILURE` when a worker could not start).
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(app, factory=True, workers=workers, **options)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    processes = [_start(config) for _ in range(workers)]
+    log.info("Started %d workers, each on its own SO_REUSEPORT socket", workers)
+    code = 0
+    while not stop.wait(WATCH):
+        for i, process in enumerate(processes):
+            if process.process.is_alive():
+                continue
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                log.error("Worker [%s] failed to start; stopping", process.pid)
+                code = STARTUP_FAILURE
+                stop.set()
+                break
+            log.warning("Worker [%s] exited (%s); starting another", process.pid, process.exitcode)
+            processes[i] = _start(config)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()
+    return code

@@ -1,0 +1,60 @@
+"""The day's client hashes kept in memory (api.scanrecord.Pseudonyms): the same values
+`ScanSalt.client_hash` gives, at most `PSEUDONYMS` kept, and none kept past its salt:
+a new day's scans never get a hash computed with yesterday's salt (docs/PRIVACY.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.scanrecord import Pseudonyms
+from ledger.service.ledger import Ledger
+from tests.integration.signals_world import Clock
+from tests.integration.world import config
+
+ADDRESSES = [f"203.0.113.{i}" for i in range(40)]
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[tuple[Ledger, Clock]]:
+    clock = Clock()
+    ledger = Ledger.open(f"sqlite:///{tmp_path}/ledger.db", config("pseudonyms"), clock=clock)
+    yield ledger, clock
+    ledger.close()
+
+
+def test_the_kept_hashes_are_the_days_client_hashes(worker: tuple[Ledger, Clock]) -> None:
+    ledger, clock = worker
+    pseudonyms = Pseudonyms(ledger.salt, capacity=16)
+    for _ in range(2):  # computed, then (the last 16) from memory
+        for address in ADDRESSES:
+            assert pseudonyms.of(address, clock.now) == ledger.salt.client_hash(address, clock.now)
+    assert len(pseudonyms) == 16  # bounded: the oldest went first
+
+
+def test_a_new_days_salt_drops_every_kept_hash(worker: tuple[Ledger, Clock]) -> None:
+    ledger, clock = worker
+    pseudonyms = Pseudonyms(ledger.salt)
+    monday = {a: pseudonyms.of(a, clock.now) for a in ADDRESSES}
+    assert len(pseudonyms) == len(ADDRESSES)
+    clock.advance(days=1)
+    tuesday = pseudonyms.of(ADDRESSES[0], clock.now)
+    assert len(pseudonyms) == 1  # Monday's went with Monday's salt
+    assert tuesday != monday[ADDRESSES[0]]
+    assert tuesday == ledger.salt.client_hash(ADDRESSES[0], clock.now)
+    assert ledger.salt.days() == [ledger.salt.days()[-1]]  # and the salt is gone
+
+
+def test_a_purged_salt_drops_every_kept_hash(worker: tuple[Ledger, Clock]) -> None:
+    """A salt read again (another worker's purge, a restart of the day's memory) is a
+    new key object: nothing computed before is trusted, it is computed again."""
+    ledger, clock = worker
+    pseudonyms = Pseudonyms(ledger.salt)
+    first = pseudonyms.of(ADDRESSES[0], clock.now)
+    forged = "0" * 32
+    pseudonyms._hashes[ADDRESSES[0]] = forged  # a value no salt gave
+    assert pseudonyms.of(ADDRESSES[0], clock.now) == forged  # memory is trusted ...
+    ledger.salt._current = None  # ... until the salt is read again
+    assert pseudonyms.of(ADDRESSES[0], clock.now) == first
