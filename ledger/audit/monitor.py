@@ -39,7 +39,7 @@ from typing import Any
 
 from ledger import codec, crypto, entry, gs1
 from ledger.errors import LedgerError, ValidationError
-from ledger.rules.skeleton import skeleton
+from ledger.rules.skeleton import look_alike, skeleton
 
 #: v2 keeps every actor's public keys (v1 did not: its entries were never verified)
 STATE_FORMAT = "provenance-ledger/monitor-state@v2"
@@ -359,7 +359,7 @@ def _newcomer(brand: Brand, event: Mapping[str, Any], alert: Any) -> list[Alert]
             )
         )
     name = event.get("name")
-    if brand.name and isinstance(name, str) and skeleton(name) == skeleton(brand.name):
+    if brand.name and isinstance(name, str) and look_alike(name, brand.name):
         out.append(
             alert(
                 "look-alike-name",
