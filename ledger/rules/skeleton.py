@@ -25,6 +25,10 @@ packages were weighed first: ``confusable-homoglyphs`` answers "is this string
 mixed-script" but computes no skeleton, ``confusables`` enumerates variants rather than
 mapping to a prototype.
 
+The table is part of the rules: a newer Unicode version's table can refuse a brand name
+an older one let in, so a regeneration goes with a rule-set change (docs/FORMAT.md 3.1),
+else a replay of an existing log could refuse what the log accepted.
+
 It lives with the rules because the rules refuse a brand registered under a name that
 looks like another brand's (`lookalike-name`, ledger.rules.registry); the brand monitor
 (ledger.audit.monitor) reports look-alikes with the same function. Pure (the table is
