@@ -10,7 +10,9 @@ state's next index up to that checkpoint is proven in it (leaf hash and inclusio
 proof); (4) `scan` verifies each entry's signature under the keys the log gave its
 signer (kept in the state) and reports forged entries and what touches the brand;
 (5) the state moves to the new checkpoint, then the report is printed: exit 1 and a
-JSON report when something was found, 0 when clean.
+JSON report when an alarm was found, 0 when clean. What the brand's scoped keys signed
+within their scope is listed under ``notices`` and alone leaves the exit status 0: such
+an entry is the brand's, the list is there for the brand to read (docs/CLI.md).
 """
 
 from __future__ import annotations
@@ -90,7 +92,9 @@ def monitor(
         entries = _proven(remote, start, size, latest.checkpoint)  # (3)
     finally:
         remote.close()
-    alerts, known, keyring = scan(known, keyring, entries)  # (4)
+    found, known, keyring = scan(known, keyring, entries)  # (4)
+    alerts = [a for a in found if a.severity == "alarm"]
+    notices = [a for a in found if a.severity != "alarm"]
     state_now = MonitorState(key, latest.to_dict(), size, known, keyring)
     write_json(path, state_now.to_dict())  # (5)
     report = {
@@ -99,16 +103,20 @@ def monitor(
         "from": start,
         "to": size,
         "alerts": [a.to_dict() for a in alerts],
+        "notices": [a.to_dict() for a in notices],
     }
     lines = [
-        safe(f"  {a.code} at {a.index}: {a.message} ({a.kind} by {a.actor})") for a in alerts[:50]
+        safe(f"  {a.code} at {a.index}: {a.message} ({a.kind} by {a.actor})")
+        for a in [*alerts, *notices][:50]
     ]
     read = f"entries {start} to {size - 1}" if size > start else f"no new entry (size {size})"
     touched = len({a.index for a in alerts})
+    listed = f"; {len(notices)} entries signed by its scoped keys" if notices else ""
     head = (
-        f"[bold red]{len(alerts)} findings in {touched} entries touching {safe(brand)}[/] ({read})"
+        f"[bold red]{len(alerts)} findings in {touched} entries touching {safe(brand)}[/]"
+        f" ({read}{listed})"
         if alerts
-        else f"[bold green]clean[/]: {read}, nothing touches {safe(brand)}"
+        else f"[bold green]clean[/]: {read}, nothing touches {safe(brand)}{listed}"
     )
     emit(report, head, *lines)
     if alerts:

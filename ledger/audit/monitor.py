@@ -23,7 +23,15 @@ monitor --as BRAND``). It reads the log in order from where it stopped and repor
   key the log gave its signer: the monitor keeps every actor's public keys (`Keyring`,
   learnt from the registrations, rotations, recoveries and cancellations it verified)
   and checks each entry it reads, so a server that writes entries no one signed is
-  caught by any monitor. A forged entry changes nothing the monitor knows.
+  caught by any monitor. A forged entry changes nothing the monitor knows;
+- ``scoped-key-out-of-scope``: an entry signed by one of the brand's scoped keys (a
+  ``key.rotate`` the brand signed with ``scope``, such as the console's key) of a kind
+  its scope does not reach (ledger.rules.SCOPE_KINDS), a ``key.*`` above all: an
+  honest log refuses it (``key-out-of-scope``), so it is counted as not the brand's.
+
+Those are alarms (`Alert.severity` ``alarm``). A scoped key's entry within its scope is
+the brand's, yet the brand should see what a key it lent to a server signs, so each is
+listed as a notice (severity ``notice``), never an alarm: ``scoped-key-signature``.
 
 It reads entries as served dicts (`entry_dict` of the leaf bytes: ``index``, ``event``,
 ``key``, ``hash``, ``sig``, ``v``, ``origin``) and matches on kind strings and fields,
@@ -39,10 +47,16 @@ from typing import Any
 
 from ledger import codec, crypto, entry, gs1
 from ledger.errors import LedgerError, ValidationError
-from ledger.rules.skeleton import skeleton
+from ledger.rules.context import SCOPE_KINDS
+from ledger.rules.skeleton import look_alike, skeleton
 
-#: v2 keeps every actor's public keys (v1 did not: its entries were never verified)
-STATE_FORMAT = "provenance-ledger/monitor-state@v2"
+#: v2 kept every actor's public keys (v1 did not: its entries were never verified); v3
+#: keeps the brand's scoped keys apart from its full ones (v2 counted them as full)
+STATE_FORMAT = "provenance-ledger/monitor-state@v3"
+_OLDER = {
+    "provenance-ledger/monitor-state@v1": "verified no signature",
+    "provenance-ledger/monitor-state@v2": "counted the brand's scoped keys as full keys",
+}
 CODES = (
     "key-recovery",
     "foreign-key-change",
@@ -54,7 +68,11 @@ CODES = (
     "foreign-unit",
     "partner-revoked",
     "forged-entry",
+    "scoped-key-out-of-scope",
+    "scoped-key-signature",
 )
+#: codes listed for the brand to read, never an alarm (module docstring)
+NOTICES = frozenset({"scoped-key-signature"})
 
 
 @dataclass(frozen=True)
@@ -68,11 +86,17 @@ class Alert:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def severity(self) -> str:
+        """``notice`` for a code in `NOTICES` (listed, exit 0), else ``alarm``."""
+        return "notice" if self.code in NOTICES else "alarm"
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (docs/AUDIT.md, "The brand monitor")."""
         return {
             "index": self.index,
             "code": self.code,
+            "severity": self.severity,
             "kind": self.kind,
             "actor": self.actor,
             "message": self.message,
@@ -84,8 +108,9 @@ class Alert:
 class Brand:
     """What the monitor knows of the brand, learnt from the log itself.
 
-    ``keys``: the key ids the brand registered or rotated in itself; ``partners``:
-    authorization id -> partner, for every authorization the brand granted.
+    ``keys``: the full key ids the brand registered or rotated in itself; ``scoped``:
+    key id -> scope of the scoped keys it rotated in; ``partners``: authorization id ->
+    partner, for every authorization the brand granted.
     """
 
     id: str
@@ -93,6 +118,7 @@ class Brand:
     prefixes: tuple[str, ...] = ()
     keys: frozenset[str] = frozenset()
     partners: Mapping[str, str] = field(default_factory=dict)
+    scoped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form kept in the monitor's state file."""
@@ -102,6 +128,7 @@ class Brand:
             "prefixes": list(self.prefixes),
             "keys": sorted(self.keys),
             "partners": dict(sorted(self.partners.items())),
+            "scoped": {k: list(v) for k, v in sorted(self.scoped.items())},
         }
 
     @classmethod
@@ -116,12 +143,13 @@ class Brand:
             prefixes = tuple(str(p) for p in data["prefixes"])
             keys = frozenset(str(k) for k in data["keys"])
             partners = {str(a): str(p) for a, p in dict(data["partners"]).items()}
+            scoped = {str(k): tuple(str(x) for x in v) for k, v in dict(data["scoped"]).items()}
             brand = str(data["id"])
         except (KeyError, TypeError, ValueError) as e:
             raise ValidationError(f"malformed monitor state: {e!r}", field="brand") from e
         if name is not None and not isinstance(name, str):
             raise ValidationError("name must be text", field="brand.name")
-        return cls(brand, name, prefixes, keys, partners)
+        return cls(brand, name, prefixes, keys, partners, scoped)
 
 
 @dataclass(frozen=True)
@@ -274,13 +302,27 @@ def _one(brand: Brand, item: Mapping[str, Any]) -> tuple[list[Alert], Brand]:
         return [], brand
     index, kind = int(item.get("index", -1)), str(event.get("kind", ""))
     actor, key = str(event.get("actor", "")), str(item.get("key", ""))
-    own = actor == brand.id and key in brand.keys
+    scope = brand.scoped.get(key) if actor == brand.id else None
+    # a scoped key's entry is the brand's within its scope; key.* lies outside every scope
+    in_scope = scope is not None and any(kind in SCOPE_KINDS.get(s, ()) for s in scope)
+    own = actor == brand.id and (key in brand.keys or in_scope)
 
     def alert(code: str, message: str, **evidence: Any) -> Alert:
         return Alert(index, code, kind, actor, message, {"key": key, **evidence})
 
     alerts: list[Alert] = []
-    if actor == brand.id and not own and brand.keys:
+    if scope is not None:
+        what = ", ".join(scope)
+        alerts.append(
+            alert("scoped-key-signature", f"{kind} signed by {brand.id}'s key scoped to {what}")
+            if in_scope
+            else alert(
+                "scoped-key-out-of-scope",
+                f"{kind} signed by {brand.id}'s key scoped to {what}, which may not sign it",
+                scope=list(scope),
+            )
+        )
+    elif actor == brand.id and not own and brand.keys:
         alerts.append(alert("foreign-signature", f"signed as {brand.id} by a key it never had"))
     subject = event.get("subject")
     if kind == "actor.register":
@@ -326,9 +368,18 @@ def _registered(brand: Brand, event: Mapping[str, Any]) -> Brand:
 
 
 def _rotated(brand: Brand, event: Mapping[str, Any]) -> Brand:
-    """A rotation the brand signed itself: its keys from now on."""
+    """A rotation the brand signed itself: its full and scoped keys from now on (a
+    ``scope`` applies to every key the rotation adds)."""
     removed = {str(k) for k in event.get("remove") or ()}
-    return replace(brand, keys=(brand.keys | _key_ids(event.get("add") or ())) - removed)
+    added = _key_ids(event.get("add") or ())
+    scope = tuple(str(s) for s in event.get("scope") or ())
+    keys, scoped = brand.keys, dict(brand.scoped)
+    if scope:
+        scoped.update(dict.fromkeys(added, scope))
+    else:
+        keys = keys | added
+    scoped = {k: v for k, v in scoped.items() if k not in removed}
+    return replace(brand, keys=keys - removed, scoped=scoped)
 
 
 def _key_ids(keys: Iterable[Any]) -> frozenset[str]:
@@ -359,7 +410,7 @@ def _newcomer(brand: Brand, event: Mapping[str, Any], alert: Any) -> list[Alert]
             )
         )
     name = event.get("name")
-    if brand.name and isinstance(name, str) and skeleton(name) == skeleton(brand.name):
+    if brand.name and isinstance(name, str) and look_alike(name, brand.name):
         out.append(
             alert(
                 "look-alike-name",
@@ -414,9 +465,10 @@ class MonitorState:
         Raises:
             ValidationError: not a monitor state, or kept for another brand or key.
         """
-        if isinstance(data, dict) and data.get("format") == "provenance-ledger/monitor-state@v1":
+        older = _OLDER.get(str(data.get("format"))) if isinstance(data, dict) else None
+        if older is not None:
             raise ValidationError(
-                "the state file was kept by an older monitor that verified no signature: "
+                f"the state file was kept by an older monitor that {older}: "
                 "remove it to read the log again from its start",
                 field="state",
             )

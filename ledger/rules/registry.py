@@ -80,7 +80,7 @@ from ledger.rules.errors import (
     UnknownSubjectError,
     UpgradeError,
 )
-from ledger.rules.skeleton import skeleton
+from ledger.rules.skeleton import look_alike
 from ledger.rules.state import (
     ActorRecord,
     AuthorizationRecord,
@@ -281,15 +281,14 @@ def _check_prefixes_free(state: State, prefixes: Iterable[str]) -> None:
 
 
 def _check_name_free(state: State, event: ActorRegister) -> None:
-    """Refuse a brand whose name looks like another brand's (the same TR39 confusable
-    skeleton after NFKC and case folding, ledger.rules.skeleton): "ACME", "Acme" with a
+    """Refuse a brand whose name looks like another brand's (a TR39 confusable skeleton
+    in common, case-insensitive, ledger.rules.skeleton): "ACME", "Acme" with a
     Cyrillic A, or "Acme" in full-width letters would show shoppers a second "Acme". Revoked
     brands keep their names, as they keep their prefixes."""
     if event.role != Role.BRAND:
         return
-    wanted = skeleton(event.name)
     for actor in state.actors.values():
-        if actor.role == Role.BRAND and skeleton(actor.name) == wanted:
+        if actor.role == Role.BRAND and look_alike(actor.name, event.name):
             raise LookalikeNameError(
                 f"name {event.name!r} looks like {actor.name!r}, the name of {actor.id}",
                 field="name",

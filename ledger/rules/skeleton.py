@@ -1,120 +1,86 @@
-"""Look-alike names: a Unicode TR39 confusable skeleton after NFKC and case folding.
+"""Look-alike names: Unicode TR39 confusable skeletons, case-insensitive.
 
-Two names whose `skeleton` is equal are shown alike to a shopper: "Acme" and "Acme"
-spelt with the Cyrillic A and ES (U+0410, U+0441), "ACME" and "acme", "Nike" in full
-width (U+FF2E...), "工力" and the katakana E and KA (U+30A8, U+30AB). The
-steps, per UTS #39 section 4 ("Confusable Detection") with case folding first:
+Two names look alike to a shopper when they share a skeleton: "Acme" and "Acme" spelt
+with the Cyrillic A and ES (U+0410, U+0441), "ACME" with the Cyrillic EM for its M
+(U+041C, which passes for M, and M for "rn"), "ACME" and "acme", "Nike" in full width
+(U+FF2E...), "工力" and the katakana E and KA (U+30A8, U+30AB). `skeletons` gives a
+name's two keys and `look_alike` compares them; both keys are UTS #39 section 4
+skeletons (NFD, the prototype mapping, NFD) with case folding added, applied until the
+text no longer changes (a fixed point: the prototype of Cyrillic EM is "M", whose folded
+"m" has its own prototype "rn"):
 
-1. NFKC (compatibility forms: full-width Latin, Kangxi radicals, CJK compatibility
-   ideographs, ligatures);
-2. case folding ("NIKE" is "nike");
-3. the prototype mapping of `CONFUSABLES` (Cyrillic a, U+0430, is "a"; katakana E is "工"),
-   then case folding again (a prototype may be a capital);
-4. NFD, as TR39's skeleton ends.
+- ``folded``: case folding first, so "NIKE" and "Nike" share it (the confusables table
+  maps the capital I to "l", which alone would part them);
+- ``shown``: the mapping first, on the name as it is displayed, then case folding, so a
+  capital whose small letter has another prototype still meets its Latin look-alike
+  (Cyrillic EM passes for M, its small form for a turned w; Greek NU for N, its small
+  form for v).
 
-`CONFUSABLES` is a subset of Unicode's confusables.txt (version 15.1, type MA): the
-Latin, Cyrillic, Greek, digit and CJK/kana prototypes that brand names use. The PyPI
-packages were weighed first: ``confusable-homoglyphs`` (3.3.1, 2024) answers "is this
-string mixed-script or confusable" but computes no skeleton to compare two names, and
-``confusables`` (1.2.0, 2021, unmaintained) enumerates variants rather than mapping to a
-prototype; neither gives TR39's skeleton, so the mapping is bundled here.
+The mapping (`CONFUSABLES`) is all of Unicode's confusables.txt (UTS #39 security data,
+version 17.0.0, type MA), bundled in ledger/rules/data/confusables.txt by
+tools/gen_confusables.py under the Unicode License v3 (ledger/rules/data/NOTICE), plus
+`EXTRA`, two look-alikes it lacks; a character the table does not list stands for its
+compatibility form (NFKC: full-width letters, ligatures, Kangxi radicals). The PyPI
+packages were weighed first: ``confusable-homoglyphs`` answers "is this string
+mixed-script" but computes no skeleton, ``confusables`` enumerates variants rather than
+mapping to a prototype.
+
+The table is part of the rules: a newer Unicode version's table can refuse a brand name
+an older one let in, so a regeneration goes with a rule-set change (docs/FORMAT.md 3.1),
+else a replay of an existing log could refuse what the log accepted.
 
 It lives with the rules because the rules refuse a brand registered under a name that
 looks like another brand's (`lookalike-name`, ledger.rules.registry); the brand monitor
-(ledger.audit.monitor) reports look-alikes with the same function. Pure.
+(ledger.audit.monitor) reports look-alikes with the same function. Pure (the table is
+read once, at import).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
 
-#: source character -> prototype (confusables.txt, MA), lower-case prototypes for letters
-CONFUSABLES: dict[str, str] = {
-    # digits and signs that pass for letters
-    "0": "o",
-    "1": "l",
-    "|": "l",
-    "\u01c0": "l",  # LATIN LETTER DENTAL CLICK
-    "\u0131": "i",  # DOTLESS I
-    "\u0261": "g",  # LATIN SMALL LETTER SCRIPT G
-    "\u0251": "a",  # LATIN SMALL LETTER ALPHA
-    "m": "rn",  # the one many-to-one mapping that matters: "rn" reads as "m"
-    "vv": "w",
-    # Cyrillic
-    "\u0430": "a",
-    "\u0410": "A",
-    "\u0432": "B",
-    "\u0412": "B",
-    "\u0435": "e",
-    "\u0415": "E",
-    "\u043a": "k",
-    "\u041a": "K",
-    "\u043c": "M",
-    "\u041c": "M",
-    "\u043d": "H",
-    "\u041d": "H",
-    "\u043e": "o",
-    "\u041e": "O",
-    "\u0440": "p",
-    "\u0420": "P",
-    "\u0441": "c",
-    "\u0421": "C",
-    "\u0442": "T",
-    "\u0422": "T",
-    "\u0443": "y",
-    "\u0445": "x",
-    "\u0425": "X",
-    "\u0455": "s",
-    "\u0405": "S",
-    "\u0456": "i",
-    "\u0406": "l",
-    "\u0458": "j",
-    "\u0408": "J",
-    "\u0501": "d",
-    "\u051b": "q",
-    "\u051d": "w",
-    "\u04bb": "h",
-    # Greek
-    "\u03bf": "o",
-    "\u039f": "O",
-    "\u03b1": "a",
-    "\u0391": "A",
-    "\u0392": "B",
-    "\u0395": "E",
-    "\u0396": "Z",
-    "\u0397": "H",
-    "\u0399": "l",
-    "\u039a": "K",
-    "\u039c": "M",
-    "\u039d": "N",
-    "\u03a1": "P",
-    "\u03c1": "p",
-    "\u03a4": "T",
-    "\u03a5": "Y",
-    "\u03a7": "X",
-    "\u03bd": "v",
-    "\u03b9": "i",
-    # CJK and kana: katakana that pass for ideographs, and the ideographic zero
-    "\u3007": "O",  # IDEOGRAPHIC NUMBER ZERO
-    "\u30a8": "\u5de5",  # KATAKANA E -> 工
-    "\u30ab": "\u529b",  # KATAKANA KA -> 力
-    "\u30bf": "\u5915",  # KATAKANA TA -> 夕
-    "\u30c8": "\u535c",  # KATAKANA TO -> 卜
-    "\u30cb": "\u4e8c",  # KATAKANA NI -> 二
-    "\u30cf": "\u516b",  # KATAKANA HA -> 八
-    "\u30ed": "\u53e3",  # KATAKANA RO -> 口
-    "\u56d7": "\u53e3",  # 囗 -> 口
-    "\u30fc": "\u4e00",  # KATAKANA-HIRAGANA PROLONGED SOUND MARK -> 一
-    "\u2014": "\u4e00",  # EM DASH -> 一
-    "\u4e28": "l",  # 丨 -> l
-}
+DATA = Path(__file__).parent / "data" / "confusables.txt"
+
+#: look-alikes confusables.txt lacks: "vv" reads as "w", the CJK stroke 丨 as l
+EXTRA: dict[str, str] = {"vv": "w", "\u4e28": "l"}
+
+#: every character settles within 4 changing rounds (casefold or NFKC can turn a
+#: prototype into a source: "M" -> "m" -> "rn"); tests/unit/test_skeleton.py checks each
+#: character the table names. A bound, so no table a future regeneration brings can loop.
+_ROUNDS = 8
+
+
+def _load(path: Path) -> dict[str, str]:
+    """source -> prototype, from the generated table (hex code points)."""
+    table: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            source, target = line.split(";")
+            table[chr(int(source, 16))] = "".join(chr(int(h, 16)) for h in target.split())
+    return table
+
+
+#: source character(s) -> prototype: confusables.txt (MA) and `EXTRA`
+CONFUSABLES: dict[str, str] = {**_load(DATA), **EXTRA}
 
 _LONGEST = max(len(k) for k in CONFUSABLES)
 
 
+class Skeletons(NamedTuple):
+    """A name's two keys (module docstring): ``folded`` (case folding first) and
+    ``shown`` (the name's prototypes as displayed, then case folding)."""
+
+    folded: str
+    shown: str
+
+
 def _map(text: str) -> str:
-    """Replace each confusable (longest source first) by its prototype."""
+    """Replace each confusable (longest source first) by its prototype, and any other
+    character by its compatibility form (NFKC): the table lists the full-width capitals
+    but not every full-width small letter, Kangxi radical or ligature."""
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -125,21 +91,37 @@ def _map(text: str) -> str:
                 i += width
                 break
         else:
-            out.append(text[i])
+            out.append(unicodedata.normalize("NFKC", text[i]))
             i += 1
     return "".join(out)
 
 
+def _settle(text: str) -> str:
+    """Map, fold and decompose until nothing changes (the fixed point); whitespace runs
+    count as one space, leading and trailing space is dropped."""
+    for _ in range(_ROUNDS):
+        step = " ".join(unicodedata.normalize("NFD", _map(text).casefold()).split())
+        if step == text:
+            return step
+        text = step
+    return text
+
+
 @lru_cache(maxsize=4096)  # each registration compares against every brand's name
+def skeletons(name: str) -> Skeletons:
+    """The two TR39 skeletons of ``name`` (module docstring). Each is its own skeleton:
+    ``skeletons(s).folded == s`` for ``s = skeletons(name).folded``, and likewise for
+    ``shown``."""
+    text = unicodedata.normalize("NFD", name)
+    return Skeletons(_settle(" ".join(text.casefold().split())), _settle(text))
+
+
 def skeleton(name: str) -> str:
-    """The TR39 skeleton of ``name`` after NFKC and case folding (module docstring): two
-    names look alike exactly when their skeletons are equal. Whitespace runs count as
-    one space, and leading or trailing space is dropped."""
-    text = " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
-    text = _map(text).casefold()
-    return unicodedata.normalize("NFD", text)
+    """The case-folded skeleton of ``name`` (`Skeletons.folded`), as a report shows it."""
+    return skeletons(name).folded
 
 
 def look_alike(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` have the same skeleton (`skeleton`)."""
-    return skeleton(a) == skeleton(b)
+    """True when ``a`` and ``b`` share a skeleton of either kind (`skeletons`)."""
+    x, y = skeletons(a), skeletons(b)
+    return x.folded == y.folded or x.shown == y.shown

@@ -43,8 +43,10 @@ class ConsoleMonitor:
 
     def findings(self, brand: str) -> dict[str, Any]:
         """Read up to `MAX_ENTRIES_PER_VIEW` entries past where ``brand``'s watch
-        stopped; return ``{findings (newest first, dicts as the CLI's --json), read
-        (entries read so far), size (the log's), complete}``."""
+        stopped; return ``{findings (the alarms, newest first, dicts as the CLI's
+        --json), notices (what the brand's scoped keys signed within their scope, such as
+        the console's own key: newest first, never an alarm), read (entries read so
+        far), size (the log's), complete}``."""
         with self._lock:  # one reader per process: the watch is read and advanced
             watch = self._watches.setdefault(brand, _Watch(brand=Brand(brand)))
             size = self._ledger.head().size
@@ -59,8 +61,10 @@ class ConsoleMonitor:
                 found, known, keyring = scan(watch.brand or Brand(brand), watch.keyring, items)
                 watch.alerts.extend(found)
                 watch.brand, watch.keyring, watch.next_index = known, keyring, end
+            newest = [a.to_dict() for a in reversed(watch.alerts)]
             return {
-                "findings": [a.to_dict() for a in reversed(watch.alerts)][:200],
+                "findings": [a for a in newest if a["severity"] == "alarm"][:200],
+                "notices": [a for a in newest if a["severity"] != "alarm"][:200],
                 "read": watch.next_index,
                 "size": size,
                 "complete": watch.next_index >= size,

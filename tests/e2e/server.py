@@ -16,6 +16,7 @@ import os
 import secrets
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,12 +149,16 @@ __all__ = [
 
 
 def seed(
-    db_url: str, name: str, event_format: int | None = LATEST_VERSION
+    db_url: str,
+    name: str,
+    event_format: int | None = LATEST_VERSION,
+    then: Callable[[LedgerWorld], None] | None = None,
 ) -> tuple[LedgerWorld, dict[str, tuple[str, str]]]:
     """Write the base world plus a sold and a recalled unit, signed for the log (format
     2); return them by story. The log holds format 2 from genesis, as every new log;
     ``event_format=None``: it still takes format 1 until its ``log.upgrade``
-    (`Ledger.init`)."""
+    (`Ledger.init`). ``then`` writes more before the ledger closes (a test playing a
+    dishonest operator appends there what the rules, patched out, would refuse)."""
     ledger = Ledger.open(db_url, config(name), clock=clock)
     ledger.init(name="Registry", event_format=event_format)
     world = LedgerWorld.base(ledger)
@@ -167,6 +172,8 @@ def seed(
     ):
         world.append(w.on_unit(step[0], step[1], serial="SOLD-1", **step[2]))
     world.append(w.on_unit("recall", "acme", serial="RECALL-1", reason="battery fault"))
+    if then is not None:
+        then(world)
     ledger.close()
     world.world = LiveWorld(w.state, w.log, w.seeds, w.auths, w.origin)
     units = {
@@ -215,16 +222,17 @@ def start(
     extra_env: dict[str, str] | None = None,
     name: str | None = None,
     event_format: int | None = LATEST_VERSION,
+    then: Callable[[LedgerWorld], None] | None = None,
 ) -> LiveServer:
     """Seed a fresh log in ``db_url`` and serve it under uvicorn on a random port.
 
     ``name`` (default: random) names the log; the seeded entries are the same bytes
     whatever the database, so two databases seeded under one name share a history
     prefix (an operator rewriting its log keeps the key and the origin).
-    ``event_format``: as `seed`.
+    ``event_format``, ``then``: as `seed`.
     """
     name = name or f"e2e-{uuid.uuid4().hex[:8]}"
-    world, units = seed(db_url, name, event_format)
+    world, units = seed(db_url, name, event_format, then)
     port = free_port()
     env = server_env(db_url, tmp, name, f"http://127.0.0.1:{port}", extra_env)
     server = ServerProcess(env, port=port, workers=workers)
