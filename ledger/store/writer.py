@@ -116,9 +116,7 @@ class WriteTx:
         `queries.chain_to_store` keeps it (the last row's always)."""
         log = self.log
         last = max((r[0] for r in rows), default=-1)
-        values = [
-            (log, r[0], pack(r[1]), chain_to_store(r[0], r[2], last), *r[3:]) for r in rows
-        ]
+        values = [(log, r[0], pack(r[1]), chain_to_store(r[0], r[2], last), *r[3:]) for r in rows]
         if self._is_sqlite:
             self._insert_many(ENTRIES, values)
         else:
