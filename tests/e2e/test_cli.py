@@ -119,15 +119,20 @@ def start_serve(
     command = [sys.executable, "-m", "cli", "--db", db_url, "serve", "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=cli.cwd, env=env, stdout=out, stderr=out)
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 30
+    # generous: under a loaded CI machine a start has taken over 30 s
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
+    answer = "no answer"
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            health = httpx.get(f"{url}/healthz", timeout=5)
+            if health.status_code == 200:
                 return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
+            answer = f"{health.status_code} {health.text[:300]}"
+        except httpx.HTTPError as e:
+            answer = repr(e)
+        time.sleep(0.1)
     stop(process)
-    raise AssertionError(f"provenance serve did not start:\n{log.read_text()}")
+    raise AssertionError(f"provenance serve did not start ({answer}):\n{log.read_text()}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
