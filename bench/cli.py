@@ -81,7 +81,7 @@ def figures(run: Run) -> list[Figure]:
         subprocess.run([script, "keys", "new", "bench-0"], env=env, check=True, capture_output=True)
         for name, args, expected in COMMANDS:
             # one untimed run: the files in the page cache and, when bench.suite keeps
-            # bytecode in a temp folder, this command's modules compiled once
+            # bytecode in RESULTS/pycache, this command's modules compiled there
             _median_seconds([script, *args], 1, env, expected, "warm-")
             baseline = _median_seconds([sys.executable, "-c", "pass"], runs, env)
             seconds = _median_seconds([script, *args], runs, env, expected)
