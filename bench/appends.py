@@ -17,7 +17,7 @@ the HTTP ingest figure (bench.ingest), which carries issue 9's target; here they
 details without a target.
 
 Concurrent single appends (``append/service/{db}/commission/single-concurrent``):
-2,000 (quick) or 5,000 commissions, each its own `Ledger.append` call, from `THREADS`
+1,000 (quick) or 5,000 commissions, each its own `Ledger.append` call, from `THREADS`
 threads at once, so that group commit (ledger.service.groupcommit) gathers them into
 shared transactions and checkpoints; 100 untimed first. Target: >= 0.1 x the verify rate
 (issue 20). Batch 1 above is the same events one after another, no concurrency.
@@ -43,7 +43,9 @@ from tests.factories import LOG_SEED, key
 from tests.rules_factories import NOW
 
 FULL = {1000: 5000, 100: 5000, 1: 1000}
-QUICK = {1000: 2000, 1: 200}
+#: a quick run's batch-1 runs are short: on PostgreSQL each append is a durable commit
+#: (~15-25 ms on these shared cores), and those rates carry no target
+QUICK = {1000: 2000, 1: 100}
 #: concurrent callers of the single-append figure (group commit), and its target
 THREADS = 32
 SINGLE_TARGET = 0.1
@@ -178,7 +180,7 @@ def figures(run: Run) -> list[Figure]:
         before = baselines.verify_rate(run)
         rates = append_rates(targets, base, works, run.pick(1, 2))
         ceiling = max(before, baselines.verify_rate(run))
-        singles = single_figures(targets, base, run.pick(2000, 5000), run.pick(1, 2), ceiling)
+        singles = single_figures(targets, base, run.pick(1000, 5000), run.pick(1, 2), ceiling)
     finally:
         for target in targets:
             target.close()

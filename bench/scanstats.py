@@ -31,13 +31,14 @@ import httpx
 
 from api.app import create_app
 from bench.figures import Figure, Run
-from ledger import gs1
+from ledger import entry, gs1
+from ledger.events import event_from_dict, format_time
 from ledger.service.console import ConsoleService
 from ledger.service.settings import Settings
 from ledger.service.signals import Scan
 from ledger.store import scanstats
 from tests.e2e.inprocess import InProcessApp
-from tests.factories import GTIN
+from tests.factories import GTIN, key
 from tests.integration.scanstats_world import build
 from tests.integration.signals_world import SignalWorld
 
@@ -55,6 +56,25 @@ def _gtin(n: int) -> str:
     return body + str(gs1.gtin_check_digit(body))
 
 
+def _commission(world: SignalWorld, units: list[tuple[str, str]]) -> None:
+    """acme commissions ``units`` (lots L0-L9) in batches of 1,000: one append (and one
+    durable commit) per event made setting up a world most of this group's time."""
+    stamp = format_time(world.clock.now)
+    signed = [
+        entry.sign_event(
+            event_from_dict(
+                {"kind": "commission", "actor": "acme", "time": stamp, "prev": None,
+                 "unit": {"gtin": gtin, "serial": serial}, "lot": f"L{n % 10}"}
+            ),
+            key(2),
+            log=world.ledger.origin,
+        )
+        for n, (gtin, serial) in enumerate(units)
+    ]  # fmt: skip
+    for at in range(0, len(signed), 1000):
+        world.ledger.append_batch(signed[at : at + 1000])
+
+
 def _world(url: str, scans: int, per_product: int) -> tuple[SignalWorld, float]:
     """The world with ``scans`` scans recorded; the seconds the recording took."""
     world = SignalWorld.open(url)
@@ -62,19 +82,8 @@ def _world(url: str, scans: int, per_product: int) -> tuple[SignalWorld, float]:
     gtins = [GTIN] + [_gtin(n) for n in range(1, 5)]
     for g in gtins[1:]:
         world.sign(2, "product.register", "acme", gtin=g, name=f"Runner {g[-4:]}")
-    units: list[tuple[str, str]] = []
-    for g in gtins:
-        for n in range(per_product):
-            serial = f"B{n:05d}"
-            world.sign(
-                2,
-                "commission",
-                "acme",
-                unit={"gtin": g, "serial": serial},
-                prev=None,
-                lot=f"L{n % 10}",
-            )
-            units.append((g, serial))
+    units = [(g, f"B{n:05d}") for g in gtins for n in range(per_product)]
+    _commission(world, units)
     rng = random.Random(21)
     start = world.clock.now - timedelta(days=89)
     began = time.perf_counter()
@@ -95,15 +104,7 @@ def _record_rate(tmp: str, count: int, aggregates: bool) -> float:
     """Scans a second `Ledger.record_scans` stores, with or without the aggregates."""
     world = SignalWorld.open(f"sqlite:///{tmp}/rate-{aggregates}-{time.monotonic_ns()}.db")
     build(world)
-    for n in range(200):
-        world.sign(
-            2,
-            "commission",
-            "acme",
-            unit={"gtin": GTIN, "serial": f"B{n}"},
-            prev=None,
-            lot=f"L{n % 10}",
-        )
+    _commission(world, [(GTIN, f"B{n}") for n in range(200)])
     rng = random.Random(5)
     batches = [
         [Scan(GTIN, f"B{rng.randrange(200)}" if rng.random() > 0.05 else f"F{rng.randrange(10**6)}",

@@ -122,7 +122,7 @@ def write_private_key(path: Path, key: crypto.Ed25519PrivateKey) -> None:
         KeyFormatError: the file exists.
     """
     from ledger import crypto
-    from ledger.service.config import write_key_file
+    from ledger.service.keyfiles import write_key_file  # not config: no routing, no events
 
     write_key_file(path, crypto.private_key_to_pem(key))
 
@@ -134,7 +134,7 @@ def load_private_key(path: Path) -> crypto.Ed25519PrivateKey:
         KeyFormatError: missing, readable by others, or not an Ed25519 PEM key.
     """
     from ledger import crypto
-    from ledger.service.config import read_key_file
+    from ledger.service.keyfiles import read_key_file  # not config: no routing, no events
 
     return crypto.private_key_from_pem(read_key_file(path))
 

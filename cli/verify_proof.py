@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from cli.common import UsageError, emit, safe
-from ledger.verify import unitproof
-from ledger.verify.freshness import Freshness
+
+if TYPE_CHECKING:  # the offline verifier loads with --proof only, not with every verify
+    from ledger.verify.freshness import Freshness
 
 
 def verify_proof_file(
@@ -34,6 +34,10 @@ def verify_proof_file(
         UsageError: no log key pinned.
         LedgerError: the proof does not verify (one line, exit 1).
     """
+    from rich.table import Table
+
+    from ledger.verify import unitproof
+
     pinned = log_key or os.environ.get("PROVENANCE_LOG_KEY")
     if not pinned:
         raise UsageError("an offline proof needs the log's key: --log-key or PROVENANCE_LOG_KEY")

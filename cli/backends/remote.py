@@ -17,15 +17,14 @@ from urllib.parse import quote
 from cli.backends.base import ImportRefusedError, KeyLoader, Progress, refusal_summary
 from cli.backends.http import Http, RemoteError, Response
 from cli.common import UsageError
-from ledger import codec, note, reqsig
-from ledger.entry import Leaf, SignedEvent, check_origin
+from ledger import codec
 from ledger.epcis.vocab import DEFAULT_EPC_BASE
 from ledger.errors import NotFoundError
-from ledger.events import format_time
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # events, notes and signing load in the methods that use them (start-up)
     from ledger import gs1
     from ledger.audit.replay import AuditReport
+    from ledger.entry import SignedEvent
 
 __all__ = ["Remote", "RemoteError"]
 
@@ -60,6 +59,8 @@ class Remote:
         Raises:
             NotFoundError: the unit is not in the log.
         """
+        from ledger.entry import Leaf
+
         view = self.unit(unit.gtin, unit.serial)
         if not view["entries"]:
             raise NotFoundError(f"unit {unit.gtin}/{unit.serial} is not in the log", field="unit")
@@ -78,6 +79,9 @@ class Remote:
         Raises:
             ValidationError: the served origin is not a valid origin.
         """
+        from ledger import note
+        from ledger.entry import check_origin
+
         if self._origin is None:
             pinned = os.environ.get("PROVENANCE_LOG_KEY", "").strip()
             if pinned:
@@ -117,7 +121,9 @@ class Remote:
 
     def export_epcis_range(self, start: int, end: int | None, epc_base: str) -> dict[str, Any]:
         """Entries from ``/v1/entries``, all proven to one checkpoint, exported here."""
+        from ledger.entry import Leaf
         from ledger.epcis.export import export_document
+        from ledger.events import format_time
 
         first = self.http.json(self.http.get("/v1/entries", start=0, end=1))
         size, checkpoint = int(first["size"]), str(first["checkpoint"])
@@ -159,6 +165,8 @@ class Remote:
         self, brand: str, gtin: str, data: bytes, signer: KeyLoader
     ) -> dict[str, Any]:
         """POST the picture as the body, the request signed with the brand's key."""
+        from ledger import reqsig
+
         path = f"/v1/products/{quote(gtin, safe='')}/image"
         auth = reqsig.sign_request(signer(), "POST", path, data, datetime.now(UTC))
         headers = {"Content-Type": "application/octet-stream", "Authorization": auth}
@@ -248,6 +256,8 @@ class Remote:
         data = b"" if body is None else codec.canonical(body)
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if signer is not None:
+            from ledger import reqsig
+
             headers["Authorization"] = reqsig.sign_request(
                 signer(), method, path, data, datetime.now(UTC)
             )

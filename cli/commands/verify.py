@@ -185,14 +185,17 @@ def verify(
     ),
 ) -> None:
     """Show a unit's verdict and chain, checking every proof and signature locally."""
-    from rich.table import Table
-
-    from cli.verify_proof import dated_line
-    from ledger.verify.freshness import parse_at, parse_max_age
-    from ledger.verify.unitview import verify_unit_view
+    # The verifier (events, rules, notes, cryptography: ~0.1 s of imports) loads once the
+    # view has arrived: an unreachable server or an unknown unit is said at once.
+    from ledger.verify.maxage import parse_max_age
 
     limit = parse_max_age(max_age)
-    now = int(time.time()) if at is None else parse_at(at)
+    if at is None:
+        now = int(time.time())
+    else:
+        from ledger.verify.freshness import parse_at
+
+        now = parse_at(at)
     if proof is not None:
         from cli.verify_proof import verify_proof_file
 
@@ -205,6 +208,8 @@ def verify(
     store = connect()
     try:
         view = store.unit(unit_id.gtin, unit_id.serial, signature)
+        from ledger.verify.unitview import verify_unit_view
+
         pinned = (log_key or os.environ.get("PROVENANCE_LOG_KEY") or "").strip()
         pinned = pinned or store.verifier_key()
         refused: list[dict[str, Any]] = []
@@ -251,6 +256,10 @@ def verify(
             for index, e in shown
         ],
     }
+    from rich.table import Table
+
+    from cli.verify_proof import dated_line
+
     table = Table(title=safe(f"{unit_id.gtin}/{unit_id.serial}"))
     for column in ("index", "event", "by", "time", "place"):
         table.add_column(column)

@@ -73,7 +73,7 @@ def _create_key(path: Path, name: str) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from ledger import note
-    from ledger.service.config import write_key_file
+    from ledger.service.keyfiles import write_key_file
 
     signer = note.Signer(name, Ed25519PrivateKey.generate(), note.ALG_COSIGNATURE_V1)
     write_key_file(path, (signer.to_text() + "\n").encode())
@@ -87,7 +87,7 @@ def _create_key(path: Path, name: str) -> None:
 
 def _load_key(path: Path) -> note.Signer:
     from ledger import note
-    from ledger.service.config import read_key_file
+    from ledger.service.keyfiles import read_key_file
 
     text = read_key_file(path).decode("utf-8", "replace").strip()
     signer = note.Signer.from_text(text)

@@ -27,7 +27,6 @@ Pure: the caller passes ``now`` (an offline proof can be checked as of its own t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,14 +36,13 @@ from ledger.note.checkpoint import Checkpoint, as_verifier, verify_checkpoint
 from ledger.note.cosignature import parse_witness_keys
 from ledger.note.logtime import time_verifier
 from ledger.note.signednote import ALG_ED25519, Note, Verifier, _verifies
+from ledger.verify.maxage import parse_max_age as parse_max_age
 
 #: the age past which a checkpoint is stale unless a trusted time says otherwise (seconds)
 DEFAULT_MAX_AGE = 600
 #: how far after ``now`` a trusted timestamp may lie (clocks drift; seconds)
 MAX_SKEW = 60
 _STAMPED = 72  # u64 timestamp || Ed25519 signature (tlog-cosignature timestamped_signature)
-_AGE = re.compile(r"([1-9][0-9]{0,6})([smh]?)")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 
 class CheckpointStaleError(LedgerError):
@@ -173,21 +171,6 @@ def _trusted_time(checkpoint: Checkpoint, verifier: Verifier, signature: bytes, 
             field="cosignature",
         )
     return when
-
-
-def parse_max_age(text: str) -> int:
-    """A maximum age written ``600``, ``600s``, ``10m`` or ``1h`` (at least 1 s), in seconds.
-
-    Raises:
-        ValidationError: any other form.
-    """
-    found = _AGE.fullmatch(text.strip()) if isinstance(text, str) else None
-    if found is None:
-        raise ValidationError(
-            f"a maximum age is a whole number of s, m or h, like 10m, not {text!r}",
-            field="max_age",
-        )
-    return int(found.group(1)) * _UNIT[found.group(2)]
 
 
 def parse_at(text: str) -> int:

@@ -105,6 +105,53 @@ def test_start_up_loads_no_store_api_or_http(code: str) -> None:
     assert loaded == ["LOADED "], done.stderr
 
 
+#: what a command that reads no events must not load: the event classes, the rules, the
+#: verifiers, the service's settings of a log (ledger.service.config and its routing)
+EVENTS = ("ledger.events", "ledger.rules", "ledger.routing", "ledger.service.config")
+VERIFIER = ("ledger.verify.unitview", "ledger.verify.unitproof", "ledger.note", "cryptography")
+
+
+def _loaded(args: list[str], home: Path, expected: int) -> set[str]:
+    """The modules ``provenance ARGS`` loaded, in a fresh process (exit code checked)."""
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.__stderr__.write('LOADED ' + ','.join(sys.modules) + '\\n'))\n"
+        f"sys.argv = ['provenance', *{args!r}]\n"
+        "import cli.main\n"
+        "cli.main.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env(PROVENANCE_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == expected, done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("LOADED ")]
+    return set(line.removeprefix("LOADED ").split(","))
+
+
+def _under(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in packages))
+
+
+def test_keys_show_and_a_refused_verify_load_no_events_rules_or_verifier(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    created = _loaded(["keys", "new", "acme"], home, 0)
+    assert "ledger.crypto" in created  # the probe sees what a command loads
+    assert not _under(created, EVENTS + HEAVY)
+    assert not _under(_loaded(["keys", "show", "acme"], home, 0), EVENTS + HEAVY)
+    # an unreachable server is said before the verifier loads (it loads with the view)
+    refused = ["--server", "http://127.0.0.1:9", "verify", "09506000134352/SN-1"]
+    loaded = _loaded(refused, home, 1)
+    assert "cli.backends.remote" in loaded
+    assert not _under(loaded, EVENTS + VERIFIER + HEAVY)
+    # a bad --max-age is refused before any connection, still with nothing heavy loaded
+    bad_age = [*refused, "--max-age", "ten minutes"]
+    assert not _under(_loaded(bad_age, home, 1), EVENTS + VERIFIER + HEAVY)
+
+
 def test_help_under_importtime_shows_no_store() -> None:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "cli", "--help"],
