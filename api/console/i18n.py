@@ -217,6 +217,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "operator.registered": ("Registered (index)", "注册时日志索引"),
     "operator.keys": ("Keys", "密钥"),
     "operator.key_removed": ("removed", "已移除"),
+    "operator.key_pending": ("recovered, in effect from {time}", "补发，{time} 起生效"),
     "operator.active": ("active", "正常"),
     "operator.blacklisted": ("blacklisted", "已列入黑名单"),
     "operator.since": ("Since", "追溯起始时间"),

@@ -81,7 +81,8 @@ class OperatorService:
     def actors(self, staff: Staff, query: str = "") -> list[dict[str, Any]]:
         """The registered actors, newest first (at most `LIST_LIMIT`; ``query`` keeps
         those whose id, name or role contains it): role, name, GS1 prefixes, registered
-        index, keys (with scope and whether removed), status (``active`` or
+        index, keys (with scope, whether removed, and when a recovered key not yet in
+        effect will be), status (``active`` or
         ``blacklisted`` with the revocation's index, reason and ``since``), and the
         licence document: its hash in the signed entry and whether a file is stored.
 
@@ -113,7 +114,8 @@ class OperatorService:
         wanted += [a.revoked_index for a in actors if a.revoked_index is not None]
         found = self._ledger.store.entries_at(self._ledger.log, wanted)
         events = {i: Leaf.from_bytes(e.leaf).signed.event for i, e in found.items()}
-        rows = [self._row(a, keys.get(a.id, []), events) for a in actors]
+        now = self.now()
+        rows = [self._row(a, keys.get(a.id, []), events, now) for a in actors]
         stored = self._documents.described(r["documents"] for r in rows if r["documents"])
         for row in rows:
             row["document"] = stored.get(row["documents"] or "")
@@ -154,7 +156,10 @@ class OperatorService:
 
     @staticmethod
     def _row(
-        actor: ActorRecord, keys: Sequence[KeyRecord], events: Mapping[int, object]
+        actor: ActorRecord,
+        keys: Sequence[KeyRecord],
+        events: Mapping[int, object],
+        now: datetime,
     ) -> dict[str, Any]:
         registered = events.get(actor.registered_index)
         documents = registered.documents if isinstance(registered, ActorRegister) else None
@@ -171,6 +176,8 @@ class OperatorService:
                     "key_id": k.key_id,
                     "scope": list(k.scope),
                     "removed": k.removed_index is not None,
+                    # a recovered key not yet in effect: when it will be
+                    "pending": (pending_recovery(k, now) or (0, None))[1],
                 }
                 for k in sorted(keys, key=lambda k: k.added_index)
             ],

@@ -277,6 +277,8 @@ def test_pending_key_recoveries_are_listed_until_cancelled_or_in_effect(
     assert f'title="{public_b64(60)}"' in row
     cancel = f"provenance actor cancel-recovery acme --key-id={acme_key} --as acme --key KEY.pem"
     assert cancel in row and "acme signs the cancellation with one of its own full keys" in row
+    acme_row = c.get("/console/operator/actors?q=acme").text  # and beside the key itself
+    assert f"recovered, in effect from {soon}" in acme_row
     zh = c.get("/console/operator/actors?lang=zh-CN").text
     assert "待生效的密钥恢复" in zh
     assert "由 acme 使用其自有的完整密钥签署撤销" in _recovery_row(zh, acme_key)
