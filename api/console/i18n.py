@@ -192,12 +192,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.operator_health": ("Log health", "日志运行状态"),
     "operator.actors.title": ("Actors: onboarding and blacklist", "参与方：入驻与黑名单"),
     "operator.search": ("Id, name or role", "标识、名称或角色"),
+    "operator.actors": ("Actors", "参与方"),
+    "operator.recoveries.title": ("Pending key recoveries", "待生效的密钥恢复"),
+    "operator.recoveries.help": (
+        "A key given by an operator's key.recover signs nothing before it takes effect; "
+        "until then any current full key of the actor can cancel it. A recovery the actor "
+        "did not ask for is someone acting as the actor: its monitor reports it.",
+        "平台运营方通过 key.recover 补发的密钥在生效前不能签署任何内容；在此之前，该参与方"
+        "任一现行完整密钥均可撤销该恢复。参与方并未申请的恢复意味着有人冒充该参与方，"
+        "其品牌监控会报告此事。",
+    ),
+    "operator.recoveries.none": ("No key recovery is pending.", "没有待生效的密钥恢复。"),
+    "operator.recovery.key": ("Recovered key", "补发的密钥"),
+    "operator.recovery.logged": ("Logged at (index)", "记录于日志索引"),
+    "operator.recovery.effective": ("Takes effect (UTC)", "生效时间（UTC）"),
+    "operator.recovery.cancel": ("To cancel", "如何撤销"),
+    "operator.recovery.hint": (
+        "{actor} signs the cancellation with one of its own full keys:",
+        "由 {actor} 使用其自有的完整密钥签署撤销：",
+    ),
     "operator.no_actors": ("No actor matches.", "没有匹配的参与方。"),
     "operator.actor": ("Actor", "参与方"),
     "operator.prefixes": ("GS1 prefixes", "GS1 厂商识别代码"),
     "operator.registered": ("Registered (index)", "注册时日志索引"),
     "operator.keys": ("Keys", "密钥"),
     "operator.key_removed": ("removed", "已移除"),
+    "operator.key_pending": ("recovered, in effect from {time}", "补发，{time} 起生效"),
     "operator.active": ("active", "正常"),
     "operator.blacklisted": ("blacklisted", "已列入黑名单"),
     "operator.since": ("Since", "追溯起始时间"),

@@ -1,9 +1,11 @@
 """The operator's console pages (docs/CONSOLE.md, "The operator"), over
 ledger.service.operator and ledger.service.loghealth:
 
-- ``GET /console/operator/actors?q=``: every actor with its role, GS1 prefixes,
-  registered index, keys, status (blacklisted: reason, ``since``) and licence
-  document; the onboarding form, a blacklist form per actor;
+- ``GET /console/operator/actors?q=``: the key recoveries still pending (actor, key,
+  the ``key.recover``'s index, when it takes effect, and how the actor cancels it);
+  every actor with its role, GS1 prefixes, registered index, keys, status (blacklisted:
+  reason, ``since``) and licence document; the onboarding form, a blacklist form per
+  actor;
 - ``POST /console/operator/actors``: onboard (``multipart/form-data``: ``subject``,
   ``role``, ``name``, ``keys``, ``prefixes``, ``document``, ``checked``);
 - ``GET|POST /console/operator/actors/{subject}/document``: the stored licence
@@ -67,10 +69,11 @@ async def actors(request: Request) -> Response:
     async def page(request: Request, staff: Staff) -> Response:
         query = (request.query_params.get("q") or "")[:64]
         found = operator(request).actors(staff, query)
+        recoveries = operator(request).recoveries(staff)  # all of them, whatever ``q``
         done = _done(request)
         return render(
             request, "operator_actors.html", staff, actors=found, q=query, roles=ONBOARD_ROLES,
-            done=done, max_mib=MAX_DOCUMENT // (1024 * 1024),
+            done=done, max_mib=MAX_DOCUMENT // (1024 * 1024), recoveries=recoveries,
         )  # fmt: skip
 
     return await _page(request, page)

@@ -49,6 +49,7 @@ from ledger.rules.context import (
     is_full_key,
     key_id_of,
     log_versions,
+    pending_recovery,
     recovery_wait,
     signing_key,
 )
@@ -207,6 +208,7 @@ __all__ = [
     "is_full_key",
     "key_id_of",
     "log_versions",
+    "pending_recovery",
     "recovery_wait",
     "signing_key",
 ]

@@ -5,7 +5,8 @@ the time bounds.
 signer breaks); `check_key_use` says whether that key may sign this kind now (its scope,
 a recovered key's waiting period); `check_time` bounds the event's own time against the
 log's clock; `key_id_of`, `current_key`, `is_full_key` and `recovery_wait` are the key
-lookups ledger.rules.registry reuses. Pure: no I/O, no clock (``now`` is an argument),
+lookups ledger.rules.registry reuses (`pending_recovery`: the service's lists of
+pending recoveries). Pure: no I/O, no clock (``now`` is an argument),
 the state is read, never changed.
 """
 
@@ -173,6 +174,17 @@ def is_full_key(record: KeyRecord, now: datetime) -> bool:
     if record.removed_index is not None or record.scope:
         return False
     return record.effective is None or parse_time(record.effective, "effective") <= now
+
+
+def pending_recovery(record: KeyRecord, now: datetime) -> tuple[int, str] | None:
+    """The ``key.recover``'s index and ``effective`` time if ``record`` is a key an
+    operator recovered that is not yet in effect at ``now`` and not cancelled: the
+    recovery its actor can still cancel, listed publicly (the actor's page, the
+    operator's console) until then; None for any other key."""
+    index, effective = record.recovered_index, record.effective
+    if index is None or effective is None or record.removed_index is not None:
+        return None
+    return (index, effective) if parse_time(effective, "effective") > now else None
 
 
 def log_versions(state: State, index: int) -> tuple[int, int]:

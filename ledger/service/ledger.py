@@ -35,7 +35,7 @@ from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import KeyFormatError, NotFoundError
-from ledger.events import LATEST_VERSION, ActorRegister, LogUpgrade, format_time, parse_time
+from ledger.events import LATEST_VERSION, ActorRegister, LogUpgrade, format_time
 from ledger.label import ScannedLabel
 from ledger.map.updateproof import UpdateProof
 from ledger.rules.state import ActorRecord, KeyRecord, State
@@ -612,14 +612,11 @@ class Ledger:
                 {
                     "key_id": k.key_id,
                     "public_key": k.public_key,
-                    "recovered_index": k.recovered_index,
-                    "effective": k.effective,
+                    "recovered_index": pending[0],
+                    "effective": pending[1],
                 }
                 for k in keys
-                if k.recovered_index is not None
-                and k.effective is not None
-                and k.removed_index is None
-                and parse_time(k.effective) > now
+                if (pending := rules.pending_recovery(k, now)) is not None
             ],
             "registry": registry_view(self.store, self.log, actor, keys),
         }

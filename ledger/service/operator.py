@@ -1,5 +1,6 @@
 """The operator's console pages over the default log (docs/CONSOLE.md, "The operator"):
-the actor list, onboarding with a checked licence document, and the blacklist.
+the actor list with the pending key recoveries, onboarding with a checked licence
+document, and the blacklist.
 
 **Onboarding.** The operator's staff (``onboard``: roles ``admin`` and ``onboarding``)
 upload the applicant's licence document (ledger.service.licences: PDF, JPEG or PNG by
@@ -34,6 +35,7 @@ from ledger.entry import Leaf, SignedEvent, sign_event
 from ledger.errors import NotFoundError, ValidationError
 from ledger.events import ActorRegister, ActorRevoke, event_from_dict, format_time, parse_time
 from ledger.reqsig import ForbiddenError
+from ledger.rules import pending_recovery
 from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.service import licences
 from ledger.service.console import ConsoleService
@@ -79,7 +81,8 @@ class OperatorService:
     def actors(self, staff: Staff, query: str = "") -> list[dict[str, Any]]:
         """The registered actors, newest first (at most `LIST_LIMIT`; ``query`` keeps
         those whose id, name or role contains it): role, name, GS1 prefixes, registered
-        index, keys (with scope and whether removed), status (``active`` or
+        index, keys (with scope, whether removed, and when a recovered key not yet in
+        effect will be), status (``active`` or
         ``blacklisted`` with the revocation's index, reason and ``since``), and the
         licence document: its hash in the signed entry and whether a file is stored.
 
@@ -111,15 +114,52 @@ class OperatorService:
         wanted += [a.revoked_index for a in actors if a.revoked_index is not None]
         found = self._ledger.store.entries_at(self._ledger.log, wanted)
         events = {i: Leaf.from_bytes(e.leaf).signed.event for i, e in found.items()}
-        rows = [self._row(a, keys.get(a.id, []), events) for a in actors]
+        now = self.now()
+        rows = [self._row(a, keys.get(a.id, []), events, now) for a in actors]
         stored = self._documents.described(r["documents"] for r in rows if r["documents"])
         for row in rows:
             row["document"] = stored.get(row["documents"] or "")
         return rows
 
+    def recoveries(self, staff: Staff) -> list[dict[str, Any]]:
+        """The key recoveries still pending at the log's clock, soonest in effect first:
+        each ``{actor, name, key_id, public_key, recovered_index, effective}``. The same
+        recoveries the actor's public record lists (`Ledger.actor_view`), across every
+        actor, so the operator sees what any of them can still cancel.
+
+        Raises:
+            ForbiddenError: not the operator's staff.
+        """
+        self.require(staff)
+        now = self.now()
+        pending = [
+            (k, found)
+            for k in self._ledger.store.recovered_keys(self._ledger.log)
+            if (found := pending_recovery(k, now)) is not None
+        ]
+        actors = self._ledger.store.records_in(
+            self._ledger.log, ActorRecord, "id", [k.actor for k, _ in pending]
+        )
+        names = {a.id: a.name for a in actors if isinstance(a, ActorRecord)}
+        pending.sort(key=lambda p: (parse_time(p[1][1]), p[0].key_id))
+        return [
+            {
+                "actor": k.actor,
+                "name": names.get(k.actor, ""),
+                "key_id": k.key_id,
+                "public_key": k.public_key,
+                "recovered_index": index,
+                "effective": effective,
+            }
+            for k, (index, effective) in pending
+        ]
+
     @staticmethod
     def _row(
-        actor: ActorRecord, keys: Sequence[KeyRecord], events: Mapping[int, object]
+        actor: ActorRecord,
+        keys: Sequence[KeyRecord],
+        events: Mapping[int, object],
+        now: datetime,
     ) -> dict[str, Any]:
         registered = events.get(actor.registered_index)
         documents = registered.documents if isinstance(registered, ActorRegister) else None
@@ -136,6 +176,8 @@ class OperatorService:
                     "key_id": k.key_id,
                     "scope": list(k.scope),
                     "removed": k.removed_index is not None,
+                    # a recovered key not yet in effect: when it will be
+                    "pending": (pending_recovery(k, now) or (0, None))[1],
                 }
                 for k in sorted(keys, key=lambda k: k.added_index)
             ],

@@ -141,6 +141,13 @@ def load_records(
     return out
 
 
+def load_recovered_keys(conn: Connection, log: int) -> list[Record]:
+    """The keys an operator recovered (``key.recover``) whose recovery was not cancelled
+    (``removed_index`` unset), whether or not in effect yet: few, so a scan of the
+    log's keys is cheap enough for the operator's console."""
+    return _select(conn, KeyRecord, "recovered_index IS NOT NULL AND removed_index IS NULL", (log,))
+
+
 def load_in(
     conn: Connection, log: int, record_type: type[Any], column: str, values: Iterable[Any]
 ) -> list[Record]:

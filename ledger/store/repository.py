@@ -45,7 +45,13 @@ from ledger.store.queries import (
     read_subtrees,
 )
 from ledger.store.queries import unit_entries as read_unit_entries
-from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records
+from ledger.store.records import (
+    RECORD_TABLES,
+    from_row,
+    load_in,
+    load_records,
+    load_recovered_keys,
+)
 from ledger.store.replicas import ReadTarget, ReplicaStatus
 from ledger.store.scanstats import row_region
 from ledger.store.writer import WriteTx
@@ -584,6 +590,12 @@ class Store:
         """Load the records of one type whose ``column`` is one of ``values``."""
         with self._read() as conn:
             return load_in(conn, log, record_type, column, values)
+
+    def recovered_keys(self, log: int) -> list[KeyRecord]:
+        """The keys recovered by an operator whose recovery was not cancelled
+        (`ledger.store.records.load_recovered_keys`)."""
+        with self._read() as conn:
+            return [k for k in load_recovered_keys(conn, log) if isinstance(k, KeyRecord)]
 
     # --- scans (telemetry, outside the signed log) ------------------------------------
 

@@ -3,7 +3,8 @@ brand's admin sees settings and revokes; every form without its CSRF token, or f
 another origin, is refused and changes nothing; a generic webhook's secret is shown
 once; a webhook to a loopback address is refused (the operator allowed none here); the
 revoke is signed by the console key and the page says "by Acme (console)"; the report
-page shows where the buyer bought, escaped and isolated."""
+page shows where the buyer bought, escaped and isolated; the brand monitor's feed on the
+settings page shows an operator's key recovery of the brand."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import itertools
 import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ import pytest
 
 from api.app import create_app
 from ledger import entry
+from ledger.events import format_time
 from ledger.service.console import ConsoleService
 from ledger.service.settings import Settings
 from tests.e2e.inprocess import InProcessApp
@@ -164,3 +167,24 @@ def test_where_bought_is_shown_escaped_and_isolated(world: dict[str, Any]) -> No
         )
     )
     assert answer.status_code == 422 and answer.json()["type"].endswith(":validation")
+
+
+def test_the_monitor_feed_shows_an_operators_key_recovery(world: dict[str, Any]) -> None:
+    """The settings page's monitor section is the feed of `provenance monitor --as acme`:
+    the operator's ``key.recover`` of acme appears in it as ``key-recovery``, with the
+    entry's index, kind and signer, once it is logged and not before."""
+    c, sw = client(world, "acme-admin"), world["sw"]
+    assert "key-recovery" not in c.get("/console/settings").text
+    index = sw.ledger.head().size
+    effective = format_time(sw.clock.now + timedelta(days=7, minutes=5))
+    sw.sign(1, "key.recover", "operator", subject="acme", key=public_b64(52), effective=effective)
+    page = c.get("/console/settings").text
+    rows = re.findall(
+        r"<tr><td>(\d+)</td><td><code>([a-z-]+)</code></td><td>([a-z.]+)</td><td>([a-z-]+)</td>"
+        r"<td>([^<]*)</td></tr>",
+        page,
+    )
+    assert (str(index), "key-recovery", "key.recover", "operator",
+            "operator started a key recovery of acme") in rows  # fmt: skip
+    assert 'id="monitor-clean"' not in page
+    assert f"共 {sw.ledger.head().size} 条" in c.get("/console/settings?lang=zh-CN").text

@@ -1,17 +1,20 @@
 """Labels bound to their unit, and signals that need evidence, attacked over HTTP (issue 17).
 
 Each attack is mounted against the app in process (``httpx.ASGITransport``: each client
-connects from the address it names, as a socket peer would), served from the same
-environment as the real server, on SQLite and PostgreSQL, and configured as an operator
-behind a CDN would be: ``PROVENANCE_TRUSTED_PROXIES`` names the proxy (10.9.9.9) and
-``PROVENANCE_PLACE_HEADER=CF-IPCountry`` its geolocation header.
+connects from the address it names, as a socket peer would, so documentation and IPv6
+networks can play the clients), served from the same environment as the real server, on
+SQLite and PostgreSQL, and configured as an operator behind a CDN would be:
+``PROVENANCE_TRUSTED_PROXIES`` names the proxy (10.9.9.9) and
+``PROVENANCE_PLACE_HEADER=CF-IPCountry`` its geolocation header. The signal attacks are
+mounted against the real server too, from loopback addresses
+(tests/e2e/test_forged_signals_live.py).
 
 Labels: a plain link without ``s`` is not ``genuine``; a wrong lot or expiry is refused;
 parameters the label did not sign change nothing; a lot outside set 82 has its own error.
 Signals: a typed ``place=`` never fires travel, nor does a geolocation header from anyone
 but the proxy; rotating ``X-Forwarded-For``, owner cookies or addresses of one network
-invents no scanners; one anonymous report is a note. And the positive cases: the proxy's header does fire travel,
-eleven real networks do fire many-scanners, and independent reporters from three
+invents no scanners; one anonymous report is a note. And the positive cases: the proxy's
+header does fire travel, eleven real networks do fire many-scanners, and independent reporters from three
 networks over two days do turn a unit amber.
 """
 
@@ -30,7 +33,7 @@ from api.context import owner_cookie
 from ledger import claimcode, label
 from ledger.gs1 import UnitId
 from tests.e2e.conftest import DATABASES
-from tests.e2e.server import InProcessServer, start_in_process
+from tests.e2e.server import InProcessServer, Served, start_in_process
 from tests.e2e.test_signals_api import _append, codes, mint
 from tests.factories import GTIN, key
 
@@ -63,7 +66,7 @@ def signature(serial: str) -> str:
     return label.sign_label(UnitId(gtin=GTIN, serial=serial), key(2))
 
 
-def mint_with(server: InProcessServer, serial: str, lot: str, expiry: str) -> None:
+def mint_with(server: Served, serial: str, lot: str, expiry: str) -> None:
     """Commission ``serial`` with a lot and an expiry."""
     code = claimcode.new_claim_code()
     salt, digest = claimcode.claim_commitment(code, claimcode.new_salt())
@@ -74,7 +77,7 @@ def mint_with(server: InProcessServer, serial: str, lot: str, expiry: str) -> No
 
 
 def scan(
-    server: InProcessServer,
+    server: Served,
     path: str,
     params: dict[str, str] | None = None,
     *,
@@ -89,7 +92,7 @@ def scan(
         return client.get(path, params=params, headers={**JSON, **(headers or {})})
 
 
-def view(server: InProcessServer, serial: str, **kw: Any) -> Any:
+def view(server: Served, serial: str, **kw: Any) -> Any:
     """Scan ``serial``'s signed label; the unit view."""
     params = {"s": signature(serial), **kw.pop("params", {})}
     response = scan(server, f"/01/{GTIN}/21/{serial}", params, **kw)
@@ -256,7 +259,7 @@ def test_eleven_real_networks_do_fire_many_scanners(server: InProcessServer) -> 
 # --- reports ---------------------------------------------------------------------------------
 
 
-def report(server: InProcessServer, serial: str, address: str) -> None:
+def report(server: Served, serial: str, address: str) -> None:
     with server.client(address) as client:
         sent = client.post("/v1/reports", json={"gtin": GTIN, "serial": serial,
                                                 "reason": "counterfeit"})  # fmt: skip

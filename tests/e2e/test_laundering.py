@@ -1,4 +1,5 @@
-"""Custody that cannot be laundered (issue 17), mounted against the served API.
+"""Custody that cannot be laundered (issue 17), mounted against the real server (uvicorn
+on loopback TCP, `live_server`; SQLite and PostgreSQL).
 
 The attacks, each refused with its own problem type and nothing written (the log's size,
 its checkpoint and the unit's view stay as they were):
@@ -23,27 +24,27 @@ import pytest
 
 from api.consumer.i18n import EN, ZH, format_day, text
 from ledger.entry import SignedEvent
-from tests.e2e.server import Served
+from tests.e2e.server import LiveServer
 from tests.factories import GTIN, public_b64
 from tests.rules_factories import World
 
 PROBLEM = "application/problem+json"
 
 
-def _post(server: Served, world: World, signed: SignedEvent) -> None:
+def _post(server: LiveServer, world: World, signed: SignedEvent) -> None:
     """Append ``signed`` (it must be accepted) and keep the test's world in step."""
     response = server.post("/v1/entries", json=signed.to_dict(), timeout=30)
     assert response.status_code == 201, response.text
     world.accept(signed)
 
 
-def _view(server: Served, serial: str) -> dict[str, Any]:
+def _view(server: LiveServer, serial: str) -> dict[str, Any]:
     view: dict[str, Any] = server.get(f"/v1/units/{GTIN}/{serial}").json()
     view.pop("scans", None)  # the one part of a view that is not the log's
     return view
 
 
-def _refused(server: Served, signed: SignedEvent, code: str, serial: str) -> None:
+def _refused(server: LiveServer, signed: SignedEvent, code: str, serial: str) -> None:
     """POSTing ``signed`` answers 422 problem ``code``; log and unit view are unchanged."""
     size = server.get("/healthz").json()["size"]
     checkpoint = server.get("/v1/checkpoint").text
@@ -57,17 +58,17 @@ def _refused(server: Served, signed: SignedEvent, code: str, serial: str) -> Non
     assert _view(server, serial) == view
 
 
-def _verdict(server: Served, serial: str) -> tuple[str, list[str], str]:
+def _verdict(server: LiveServer, serial: str) -> tuple[str, list[str], str]:
     view = _view(server, serial)
     return view["verdict"], [r["code"] for r in view["reasons"]], view["unit"]["state"]
 
 
-def _commission(server: Served, world: World, serial: str) -> None:
+def _commission(server: LiveServer, world: World, serial: str) -> None:
     unit = {"gtin": GTIN, "serial": serial}
     _post(server, world, world.sign("commission", "acme", unit=unit, prev=None))
 
 
-def _second_retailer(server: Served, world: World) -> None:
+def _second_retailer(server: LiveServer, world: World) -> None:
     """``shop-2``: a retailer of acme's products that never holds the laundered unit."""
     if "shop-2" in world.state.actors:
         return
@@ -94,7 +95,7 @@ def _second_retailer(server: Served, world: World) -> None:
     _post(server, world, authorize)
 
 
-def _sold_and_delivered(server: Served, world: World, serial: str) -> None:
+def _sold_and_delivered(server: LiveServer, world: World, serial: str) -> None:
     _commission(server, world, serial)
     for kind, actor, fields in (
         ("handoff", "acme", {"to": "shop"}),
@@ -105,8 +106,8 @@ def _sold_and_delivered(server: Served, world: World, serial: str) -> None:
         _post(server, world, world.on_unit(kind, actor, serial=serial, **fields))
 
 
-def test_a_retailer_that_never_held_a_sold_unit_cannot_launder_it(asgi_server: Served) -> None:
-    server, w = asgi_server, asgi_server.world.world
+def test_a_retailer_that_never_held_a_sold_unit_cannot_launder_it(live_server: LiveServer) -> None:
+    server, w = live_server, live_server.world.world
     serial = "LAUNDER-1"
     _second_retailer(server, w)
     _sold_and_delivered(server, w, serial)
@@ -127,9 +128,9 @@ def test_a_retailer_that_never_held_a_sold_unit_cannot_launder_it(asgi_server: S
 
 
 def test_the_retailer_of_record_takes_it_back_and_the_sale_stays_visible(
-    asgi_server: Served,
+    live_server: LiveServer,
 ) -> None:
-    server, w = asgi_server, asgi_server.world.world
+    server, w = live_server, live_server.world.world
     serial = "RETURN-1"
     _sold_and_delivered(server, w, serial)
     sold_on = w.unit(serial).last_sold
@@ -155,8 +156,8 @@ def test_the_retailer_of_record_takes_it_back_and_the_sale_stays_visible(
     assert "退回后再次售出" in server.get(f"/01/{GTIN}/21/{serial}", params={"lang": "zh-CN"}).text
 
 
-def test_a_return_over_an_open_handoff_is_refused(asgi_server: Served) -> None:
-    server, w = asgi_server, asgi_server.world.world
+def test_a_return_over_an_open_handoff_is_refused(live_server: LiveServer) -> None:
+    server, w = live_server, live_server.world.world
     serial = "OPEN-1"
     _commission(server, w, serial)
     _post(server, w, w.on_unit("handoff", "acme", serial=serial, to="ship-co"))
@@ -172,9 +173,9 @@ def test_a_return_over_an_open_handoff_is_refused(asgi_server: Served) -> None:
 
 @pytest.mark.parametrize("to", ["shop", "nobody-at-all"])
 def test_a_return_to_a_party_that_never_held_the_unit_is_refused(
-    asgi_server: Served, to: str
+    live_server: LiveServer, to: str
 ) -> None:
-    server, w = asgi_server, asgi_server.world.world
+    server, w = live_server, live_server.world.world
     serial = f"NEVER-{to}"
     _commission(server, w, serial)
     _post(server, w, w.on_unit("handoff", "acme", serial=serial, to="ship-co"))

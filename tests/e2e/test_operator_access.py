@@ -3,7 +3,9 @@
 an ``onboarding`` user onboards but cannot blacklist; forms without their CSRF token, or
 from another origin, are refused; oversized and mistyped uploads and script in text
 fields are refused and change nothing; an onboarding over HTTP signs the document's
-hash, stores the file and serves it back as an attachment only."""
+hash, stores the file and serves it back as an attachment only; the pending key
+recoveries are listed (actor, key, when in effect, how to cancel) until cancelled or in
+effect."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import itertools
 import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,13 +23,14 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.bodylimit import DOCUMENT_BODY
-from ledger import codec
+from ledger import codec, crypto
 from ledger.entry import Leaf
+from ledger.events import format_time
 from ledger.service.console import ConsoleService
 from ledger.service.licences import MAX_DOCUMENT
 from ledger.service.settings import Settings
 from tests.e2e.inprocess import InProcessApp
-from tests.factories import public_b64
+from tests.factories import key, public_b64
 from tests.integration.signals_world import SignalWorld
 
 BASE = "http://operator.test"
@@ -242,3 +246,50 @@ def test_a_stored_document_altered_afterwards_is_refused_not_served(
     answer = c.get("/console/operator/actors/altered-co/document")
     assert answer.status_code == 409 and "ALTERED" not in answer.text
     assert answer.headers["content-type"].startswith("text/html")
+
+
+def _recovery_row(page: str, key_id: str) -> str:
+    found = re.search(rf'<tr data-recovery="{re.escape(key_id)}">(.*?)</tr>', page, re.S)
+    assert found, key_id
+    return found.group(1)
+
+
+def test_pending_key_recoveries_are_listed_until_cancelled_or_in_effect(
+    world: dict[str, Any],
+) -> None:
+    sw, c = world["sw"], client(world, "operator-admin")
+    assert 'id="no-recoveries"' in c.get("/console/operator/actors").text
+    sw.sign(1, "actor.register", "operator", subject="lost-co", role="courier",
+            name="Lost Co", keys=[public_b64(63)])  # fmt: skip
+    soon = format_time(sw.clock.now + timedelta(days=7, minutes=5))
+    later = format_time(sw.clock.now + timedelta(days=8))
+    acme_index = sw.ledger.head().size
+    sw.sign(1, "key.recover", "operator", subject="acme", key=public_b64(60), effective=soon)
+    sw.sign(1, "key.recover", "operator", subject="lost-co", key=public_b64(61), effective=later)
+    acme_key, lost_key = (crypto.key_id(key(s).public_key()) for s in (60, 61))
+
+    page = c.get("/console/operator/actors?q=nothing-matches").text  # listed whatever q
+    assert 'id="no-recoveries"' not in page
+    assert page.index(f'data-recovery="{acme_key}"') < page.index(f'data-recovery="{lost_key}"')
+    row = _recovery_row(page, acme_key)
+    assert "<code>acme</code><br>Acme" in row and f"<td>{acme_index}</td>" in row
+    assert f'<time datetime="{soon}">{soon}</time>' in row
+    assert f'title="{public_b64(60)}"' in row
+    cancel = f"provenance actor cancel-recovery acme --key-id={acme_key} --as acme --key KEY.pem"
+    assert cancel in row and "acme signs the cancellation with one of its own full keys" in row
+    acme_row = c.get("/console/operator/actors?q=acme").text  # and beside the key itself
+    assert f"recovered, in effect from {soon}" in acme_row
+    zh = c.get("/console/operator/actors?lang=zh-CN").text
+    assert "待生效的密钥恢复" in zh
+    assert "由 acme 使用其自有的完整密钥签署撤销" in _recovery_row(zh, acme_key)
+    # the brand's staff never see the operator's pages
+    assert client(world, "acme-admin").get("/console/operator/actors").status_code == 403
+
+    sw.sign(2, "key.recover.cancel", "acme", subject="acme", key=acme_key)
+    page = c.get("/console/operator/actors").text
+    assert f'data-recovery="{acme_key}"' not in page and f'data-recovery="{lost_key}"' in page
+    assert [r["key_id"] for r in sw.ledger.actor_view("lost-co")["recoveries"]] == [lost_key]
+    sw.clock.advance(days=8, seconds=1)  # lost-co's new key is in effect: nothing pending
+    c = client(world, "operator-admin")  # (the session did not last the week)
+    assert 'id="no-recoveries"' in c.get("/console/operator/actors").text
+    assert sw.ledger.actor_view("lost-co")["recoveries"] == []

@@ -4,7 +4,9 @@
 and Chinese at 1280 px: the log's health with its witnesses and high-water mark; the
 actor list with the demo's blacklisted courier; onboarding a courier with a licence PDF
 through the form (its hash shown, the file served back); blacklisting it through the
-form. A brand admin gets 403. Screenshots go to tests/artifacts/screenshots/."""
+form; an operator's key recovery of acme (signed with ``provenance actor recover``)
+listed as pending with its time and how acme cancels it. A brand admin gets 403.
+Screenshots go to tests/artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import hashlib
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import codec, crypto, note
+from ledger.events import format_time
 from ledger.service.config import write_key_file
 from tests.e2e.console_demo import DESKTOP, FOREIGN, console_demo, sign_in
 from tests.e2e.test_cli import clean_env
@@ -57,6 +61,22 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def browser() -> Iterator[Any]:
     """Headless chromium driven by playwright, one per module."""
     yield from launch_chromium()
+
+
+@pytest.fixture(scope="module")
+def recovery(demo: dict[str, Any]) -> dict[str, str]:
+    """An operator's ``key.recover`` of acme, signed with the demo's operator key by the
+    real CLI over HTTP, in effect a week (and a bit) from now: its key id and time."""
+    new = crypto.generate_private_key().public_key()
+    effective = format_time(datetime.now(UTC) + timedelta(days=7, minutes=10))
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "--server", demo["base"], "actor", "recover", "acme",
+         "--public-key", crypto.public_key_to_b64(new), "--effective", effective,
+         "--key", str(demo["tmp"] / "provenance-demo" / "operator.pem")],
+        cwd=demo["tmp"], env=clean_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"key_id": crypto.key_id(new), "effective": effective}
 
 
 def _signed_in(browser: Any, demo: dict[str, Any], lang: str, user: str = "operator-admin") -> Any:
@@ -143,3 +163,25 @@ def test_a_brand_admin_is_refused(browser: Any, demo: dict[str, Any]) -> None:
     answer = page.goto(f"{demo['base']}/console/operator/actors")
     assert answer is not None and answer.status == 403
     _shot(page, "refused-brand-en")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_pending_key_recovery_is_shown(
+    browser: Any, demo: dict[str, Any], recovery: dict[str, str], lang: str
+) -> None:
+    page = _signed_in(browser, demo, lang)
+    page.click("a[href='/console/operator/actors']")
+    title = {"en": "Pending key recoveries", "zh-CN": "待生效的密钥恢复"}[lang]
+    assert page.locator("h2", has_text=title).is_visible()
+    row = page.locator(f"tr[data-recovery='{recovery['key_id']}']")
+    text = row.inner_text()
+    assert "acme" in text and recovery["effective"] in text
+    assert f"provenance actor cancel-recovery acme --key-id={recovery['key_id']}" in text
+    hint = {"en": "acme signs the cancellation", "zh-CN": "由 acme 使用其自有的完整密钥"}[lang]
+    assert hint in text
+    row.scroll_into_view_if_needed()
+    _shot(page, f"recoveries-{lang}")
+    page.set_viewport_size(TABLET)
+    assert recovery["key_id"] in row.inner_text()
+    _shot(page, f"recoveries-tablet-{lang}", TABLET["width"])
+    assert page.foreign == []

@@ -4,7 +4,8 @@ Mounted as an attacker would, through the CLI (in this process, tests/cli_runner
 
 - a log signed by another key than the pinned one (``--log-key`` or
   ``PROVENANCE_LOG_KEY``) fails the audit, locally even with the operator's key file
-  beside the database, and remotely whatever key the server serves;
+  beside the database, and remotely whatever key the server serves; a local ``verify``
+  under such a pin says ``checkpoint-invalid`` and exits 1;
 - ``audit`` of a mistyped ``--db`` is a one-line error and creates no file;
 - a database restored from an older backup (a consistent rollback) fails the next local
   audit without ``--trusted``: the audit kept the last checkpoint it verified;
@@ -131,6 +132,24 @@ def test_local_audit_honours_the_pinned_key_and_never_creates_a_database(tmp_pat
     _, err = cli("--db", f"sqlite:///{missing}", "audit", home=home, code=1, **env)
     assert "no database" in err and len(err.strip().splitlines()) == 1
     assert not missing.exists() and not missing.parent.exists()
+
+
+def test_local_verify_honours_the_pinned_key(tmp_path: Path) -> None:
+    """``provenance verify`` of a local log (its operator's key files beside it): a pinned
+    key (``--log-key`` or ``PROVENANCE_LOG_KEY``) that did not sign the log makes the
+    checkpoint invalid, exit 1; the log's real key passes."""
+    _, env, real = local_log(tmp_path, "pin-verify")
+    home, unit = tmp_path / "home", f"{GTIN}/SN-0001"
+    wrong = impostor("pin-verify")
+    for how in ({"PROVENANCE_LOG_KEY": wrong}, {}):
+        args = ("verify", unit) if how else ("verify", unit, "--log-key", wrong)
+        report, _ = cli(*args, home=home, code=1, **env, **how)
+        assert report["verdict"] == "invalid", report
+        assert "checkpoint-invalid" in [r["code"] for r in report["reasons"]]
+    for how in ({"PROVENANCE_LOG_KEY": real}, {}):
+        args = ("verify", unit) if how else ("verify", unit, "--log-key", real)
+        report, _ = cli(*args, home=home, **env, **how)
+        assert report["verdict"] == "genuine", report
 
 
 def test_local_rollback_is_caught_without_trusted(tmp_path: Path) -> None:

@@ -134,7 +134,8 @@ def test_signals_reach_the_resolver_and_the_brands_alerts(live_server: LiveServe
     view(server, "HTTP-TRAVEL", place="CN")
     travelled = view(server, "HTTP-TRAVEL", place="US")
     # ?place= is a client's hint, never evidence: a trusted geolocation header is
-    # (tests/e2e/test_forged_signals.py shows both against a real server)
+    # (tests/e2e/test_forged_signals.py shows both in process,
+    # tests/e2e/test_forged_signals_live.py the header against the real server)
     assert travelled["verdict"] == "genuine" and codes(travelled) == ["verified"]
     home = mint(server, "HTTP-HOME")
     view(server, "HTTP-HOME", place="CN-SH")

@@ -4,7 +4,7 @@ SQLite and PostgreSQL: onboarding signs the licence document's SHA-256 into
 caught when shown; bad uploads, markup and refused registrations change nothing; the
 blacklist is ``actor.revoke`` with its reason and ``since``; roles (an ``onboarding``
 user onboards but never blacklists; a brand's staff get nothing); witnesses, the
-checkpoint's age, the high-water mark."""
+checkpoint's age, the high-water mark; the pending key recoveries."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import hashlib
 import io
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from ledger import codec, note
+from ledger import codec, crypto, note
 from ledger.audit import witness
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, NotFoundError, ValidationError
@@ -290,3 +290,34 @@ def test_health_witnesses_checkpoint_age_and_the_high_water_mark(
     assert health["mark"] == {"size": size, "state": "ok", "error": None}
     assert [w["lagging"] for w in health["witnesses"]] == [False, True]
     assert health["replicas"] == []
+
+
+def test_pending_recoveries_soonest_first_this_logs_only_until_cancelled_or_in_effect(
+    sw: SignalWorld, ops: OperatorService, db_url: str
+) -> None:
+    assert ops.recoveries(ADMIN) == []
+    onboard(ops, "lost-co", 63)
+    later = format_time(sw.clock.now + timedelta(days=9))
+    soon = format_time(sw.clock.now + timedelta(days=7, minutes=1))
+    first = sw.ledger.head().size
+    sw.sign(1, "key.recover", "operator", subject="lost-co", key=public_b64(61), effective=later)
+    sw.sign(1, "key.recover", "operator", subject="acme", key=public_b64(60), effective=soon)
+    other = SignalWorld.open(db_url)  # another log in the same database: not listed here
+    try:
+        other.sign(1, "key.recover", "operator", subject="acme", key=public_b64(62),
+                   effective=format_time(other.clock.now + timedelta(days=8)))  # fmt: skip
+    finally:
+        other.ledger.close()
+    acme_key, lost_key = (crypto.key_id(key(s).public_key()) for s in (60, 61))
+    assert ops.recoveries(ADMIN) == [
+        {"actor": "acme", "name": "Acme", "key_id": acme_key, "public_key": public_b64(60),
+         "recovered_index": first + 1, "effective": soon},
+        {"actor": "lost-co", "name": "lost-co Ltd", "key_id": lost_key,
+         "public_key": public_b64(61), "recovered_index": first, "effective": later},
+    ]  # fmt: skip
+    with pytest.raises(ForbiddenError):
+        ops.recoveries(BRAND)
+    sw.sign(2, "key.recover.cancel", "acme", subject="acme", key=acme_key)
+    assert [r["key_id"] for r in ops.recoveries(ADMIN)] == [lost_key]
+    sw.clock.advance(days=9)  # in effect: no longer pending (nor on the actor's record)
+    assert ops.recoveries(ADMIN) == [] and sw.ledger.actor_view("lost-co")["recoveries"] == []
