@@ -73,6 +73,21 @@ HOOK_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "monitor.read": ("Read {read} of {size} entries.", "共 {size} 条，已读取 {read} 条。"),
     "monitor.clean": ("No findings.", "未发现异常。"),
+    "monitor.notices": ("Signed by your scoped keys", "由贵品牌限定范围密钥签署的条目"),
+    "monitor.notices.help": (
+        "What your brand's scoped keys (such as this console's key) signed within their "
+        "scope. Not an alarm: check that you expected each one.",
+        "贵品牌限定范围的密钥（例如本控制台的密钥）在其权限范围内签署的条目。"
+        "这不是警报，但请确认每一条都在您的预期之内。",
+    ),
+    "recoveries.title": ("Pending recoveries of your keys", "贵品牌待生效的密钥恢复"),
+    "recoveries.help": (
+        "The platform operator started a recovery of a key of your brand (key.recover). "
+        "The key signs nothing until the time shown. If you did not ask for it, cancel it "
+        "now with any current full key of your brand.",
+        "平台运营方已为贵品牌发起密钥恢复（key.recover）。在所示时间之前，该密钥不能签署"
+        "任何内容。如果这不是贵品牌申请的，请立即用贵品牌任一现有完整权限密钥撤销。",
+    ),
     "monitor.code": ("Finding", "问题类型"),
     "monitor.message": ("What", "说明"),
     "revoke.button": ("Revoke", "撤销授权"),

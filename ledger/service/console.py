@@ -554,6 +554,12 @@ class ConsoleService:
             if k.get("removed_index") is None
         ]
 
+    def key_recoveries(self, org: str) -> list[dict[str, Any]]:
+        """``org``'s key recoveries still pending at the log's clock, as its public record
+        lists them (`Ledger.actor_view`): key id, public key, the ``key.recover``'s index
+        and when it takes effect; the brand cancels one with any current full key."""
+        return list(self._ledger.actor_view(org).get("recoveries", []))
+
     def key_id(self, org: str) -> str | None:
         """The id of ``org``'s console key, or None."""
         row = self._store.key(org)

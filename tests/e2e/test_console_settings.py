@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from ledger import entry
+from ledger import crypto, entry
 from ledger.events import format_time
 from ledger.service.console import ConsoleService
 from ledger.service.settings import Settings
@@ -152,6 +152,10 @@ def test_a_partner_is_revoked_by_the_console_key(world: dict[str, Any]) -> None:
     assert "Acme\uff08控制台\uff09" in zh  # the full-width parentheses of zh-CN
     again = c.post("/console/partners/revoke", data=form, headers=ORIGIN)  # already revoked
     assert again.status_code == 409 and sw.ledger.head().size == size + 1
+    # the brand monitor lists what the scoped console key signed, apart from its alarms
+    settings = c.get("/console/settings").text
+    notices = settings.split('id="monitor-notices"', 1)[1]
+    assert f"<tr><td>{size}</td><td><code>scoped-key-signature</code></td>" in notices
 
 
 def test_where_bought_is_shown_escaped_and_isolated(world: dict[str, Any]) -> None:
@@ -174,7 +178,8 @@ def test_the_monitor_feed_shows_an_operators_key_recovery(world: dict[str, Any])
     the operator's ``key.recover`` of acme appears in it as ``key-recovery``, with the
     entry's index, kind and signer, once it is logged and not before."""
     c, sw = client(world, "acme-admin"), world["sw"]
-    assert "key-recovery" not in c.get("/console/settings").text
+    before = c.get("/console/settings").text
+    assert "key-recovery" not in before and 'id="no-recoveries"' in before
     index = sw.ledger.head().size
     effective = format_time(sw.clock.now + timedelta(days=7, minutes=5))
     sw.sign(1, "key.recover", "operator", subject="acme", key=public_b64(52), effective=effective)
@@ -187,4 +192,12 @@ def test_the_monitor_feed_shows_an_operators_key_recovery(world: dict[str, Any])
     assert (str(index), "key-recovery", "key.recover", "operator",
             "operator started a key recovery of acme") in rows  # fmt: skip
     assert 'id="monitor-clean"' not in page
-    assert f"共 {sw.ledger.head().size} 条" in c.get("/console/settings?lang=zh-CN").text
+    # the brand's own page lists the pending recovery, and how to cancel it
+    recovered = crypto.key_id(key(52).public_key())
+    assert (
+        f'<tr data-recovery="{recovered}"><td><code>{recovered}</code></td><td>{index}</td>' in page
+    )
+    assert f"cancel-recovery acme --key-id={recovered} --as acme" in page
+    assert 'id="no-recoveries"' not in page
+    chinese = c.get("/console/settings?lang=zh-CN").text
+    assert f"共 {sw.ledger.head().size} 条" in chinese and "贵品牌待生效的密钥恢复" in chinese
