@@ -558,7 +558,7 @@ class ConsoleService:
         """``org``'s key recoveries still pending at the log's clock, as its public record
         lists them (`Ledger.actor_view`): key id, public key, the ``key.recover``'s index
         and when it takes effect; the brand cancels one with any current full key."""
-        return list(self._ledger.actor_view(org).get("recoveries", []))
+        return [dict(r) for r in self._ledger.actor_view(org).get("recoveries", [])]
 
     def key_id(self, org: str) -> str | None:
         """The id of ``org``'s console key, or None."""
