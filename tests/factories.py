@@ -21,6 +21,13 @@ def key(seed_byte: int) -> crypto.Ed25519PrivateKey:
 LOG_SEED = 250
 
 
+def tampered(token: str) -> str:
+    """``token`` (base64url: a MAC, a signature) with its last two characters changed,
+    always to a different, still canonical value (a fixed "AA" equals the original about
+    once in a thousand draws)."""
+    return token[:-2] + ("QA" if token.endswith("AA") else "AA")
+
+
 def public_b64(seed_byte: int) -> str:
     """The base64url public key of `key(seed_byte)`."""
     return crypto.public_key_to_b64(key(seed_byte).public_key())

@@ -24,7 +24,7 @@ from ledger.service.batches import VOID_REASON
 from ledger.service.console import ConsoleService
 from ledger.service.settings import Settings
 from tests.e2e.inprocess import InProcessApp
-from tests.factories import GTIN, key, public_b64
+from tests.factories import GTIN, key, public_b64, tampered
 from tests.integration.signals_world import SignalWorld
 
 BASE = "http://console.test"
@@ -109,7 +109,7 @@ def test_uploads_need_an_admin_a_csrf_token_and_a_real_picture(world: dict[str, 
     admin, analyst = client(world, "acme-admin"), client(world, "acme-analyst")
     good = token(admin, "/console/products")
     assert upload(admin, picture(), None).status_code == 403
-    assert upload(admin, picture(), good[:-2] + "AA").status_code == 403
+    assert upload(admin, picture(), tampered(good)).status_code == 403
     other = {"Origin": "http://evil.example"}
     files = {"image": ("p.jpg", picture(), "image/jpeg")}
     form = {"gtin": GTIN, "csrf_token": good}

@@ -24,7 +24,7 @@ from ledger.events import format_time
 from ledger.service.console import ConsoleService
 from ledger.service.settings import Settings
 from tests.e2e.inprocess import InProcessApp
-from tests.factories import GTIN, key, public_b64
+from tests.factories import GTIN, key, public_b64, tampered
 from tests.integration.signals_world import SignalWorld
 
 BASE = "http://console.test"
@@ -101,7 +101,7 @@ def test_webhook_forms_need_their_token_and_a_public_target(world: dict[str, Any
     form = {"kind": "generic", "url": "https://8.8.8.8/hook"}
     for data, headers in [
         (form, ORIGIN),  # no token
-        ({**form, "csrf_token": good[:-2] + "AA"}, ORIGIN),  # forged
+        ({**form, "csrf_token": tampered(good)}, ORIGIN),  # forged
         ({**form, "csrf_token": good}, {"Origin": "http://evil.example"}),
     ]:
         assert c.post("/console/settings/webhooks", data=data, headers=headers).status_code == 403

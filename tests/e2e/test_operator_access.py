@@ -30,7 +30,7 @@ from ledger.service.console import ConsoleService
 from ledger.service.licences import MAX_DOCUMENT
 from ledger.service.settings import Settings
 from tests.e2e.inprocess import InProcessApp
-from tests.factories import key, public_b64
+from tests.factories import key, public_b64, tampered
 from tests.integration.signals_world import SignalWorld
 
 BASE = "http://operator.test"
@@ -168,7 +168,7 @@ def test_forms_without_their_csrf_token_or_from_elsewhere_change_nothing(
     files = {"document": ("l.pdf", PDF, "application/pdf")}
     for csrf, headers in [
         ("", ORIGIN),
-        (good[:-2] + "AA", ORIGIN),
+        (tampered(good), ORIGIN),
         (good, {"Origin": "http://evil.example"}),
         (good, {}),
     ]:

@@ -25,7 +25,7 @@ from ledger.service.ledger import Ledger, Scan
 from ledger.service.settings import Settings
 from ledger.service.unitview import FINISHED
 from ledger.service.viewcache import SIZE_TTL
-from tests.factories import GTIN, key
+from tests.factories import GTIN, key, tampered
 from tests.integration.signals_world import SignalWorld
 
 
@@ -137,7 +137,7 @@ def test_forged_signatures_are_judged_every_time_and_never_kept(sw: SignalWorld)
         assert view["verdict"] == "invalid" and view["unit"]["label"] == "invalid"
     # the valid label's view is kept; a tampered copy of it is not the same label
     assert sw.ledger.unit_view(GTIN, "SN-1", good)["verdict"] == "genuine"
-    assert sw.ledger.unit_view(GTIN, "SN-1", good[:-2] + "AA")["verdict"] == "invalid"
+    assert sw.ledger.unit_view(GTIN, "SN-1", tampered(good))["verdict"] == "invalid"
     bases = list(sw.ledger._views._bases.values())
     assert bases and all(len(b.finished) <= FINISHED for b in bases)
     kept = {sig for b in bases for sig, _ in b.finished}

@@ -29,7 +29,7 @@ from ledger.service.ledger import Ledger, Scan
 from ledger.service.settings import Settings
 from ledger.service.viewcache import ViewCache
 from ledger.store import SignalStore
-from tests.factories import GTIN, key
+from tests.factories import GTIN, key, tampered
 from tests.integration.signals_world import SignalWorld
 
 
@@ -74,7 +74,7 @@ def test_ten_thousand_fresh_signatures_cost_no_memory_and_are_still_judged(
     assert len(views_cache(sw.ledger)) == 1
     # and the cached base still judges each label on its own: the real one passes
     assert sw.ledger.unit_view(GTIN, "SN-1", good)["verdict"] == "genuine"
-    assert sw.ledger.unit_view(GTIN, "SN-1", good[:-2] + "AA")["verdict"] == "invalid"
+    assert sw.ledger.unit_view(GTIN, "SN-1", tampered(good))["verdict"] == "invalid"
 
 
 def test_the_view_cache_is_bounded_in_bytes(sw: SignalWorld) -> None:
