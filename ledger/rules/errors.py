@@ -194,6 +194,14 @@ class LookalikeNameError(RuleError):
     code = "lookalike-name"
 
 
+class HiddenCharactersError(RuleError):
+    """An actor's name holds characters that show nothing of their own (zero widths,
+    joiners, direction controls: ledger.rules.skeleton.hidden_characters), so it could
+    display as another name."""
+
+    code = "name-hidden-characters"
+
+
 class CompromiseTooOldError(RuleError):
     """``compromised_since`` lies further back than the rules allow, or before the key
     could sign."""

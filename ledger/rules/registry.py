@@ -55,6 +55,7 @@ from ledger.rules.errors import (
     EmptyScopeError,
     FormatRetiredError,
     GenesisError,
+    HiddenCharactersError,
     KeyInUseError,
     LastKeyError,
     LookalikeNameError,
@@ -80,7 +81,7 @@ from ledger.rules.errors import (
     UnknownSubjectError,
     UpgradeError,
 )
-from ledger.rules.skeleton import look_alike
+from ledger.rules.skeleton import hidden_characters, look_alike
 from ledger.rules.state import (
     ActorRecord,
     AuthorizationRecord,
@@ -281,10 +282,18 @@ def _check_prefixes_free(state: State, prefixes: Iterable[str]) -> None:
 
 
 def _check_name_free(state: State, event: ActorRegister) -> None:
-    """Refuse a brand whose name looks like another brand's (a TR39 confusable skeleton
-    in common, case-insensitive, ledger.rules.skeleton): "ACME", "Acme" with a
-    Cyrillic A, or "Acme" in full-width letters would show shoppers a second "Acme". Revoked
-    brands keep their names, as they keep their prefixes."""
+    """Refuse an actor's name holding characters that show nothing (a zero width space
+    in "Ac\u200bme", a right-to-left override: `hidden_characters`), and a brand whose
+    name looks like another brand's (a TR39 confusable skeleton in common,
+    case-insensitive, ledger.rules.skeleton): "ACME", "Acme" with a Cyrillic A, or
+    "Acme" in full-width letters would show shoppers a second "Acme". Revoked brands
+    keep their names, as they keep their prefixes."""
+    hidden = hidden_characters(event.name)
+    if hidden:
+        raise HiddenCharactersError(
+            f"name {event.name!r} holds characters that show nothing: {', '.join(hidden)}",
+            field="name",
+        )
     if event.role != Role.BRAND:
         return
     for actor in state.actors.values():

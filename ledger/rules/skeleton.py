@@ -25,6 +25,13 @@ packages were weighed first: ``confusable-homoglyphs`` answers "is this string
 mixed-script" but computes no skeleton, ``confusables`` enumerates variants rather than
 mapping to a prototype.
 
+Characters that show nothing of their own (format characters such as zero widths,
+joiners and direction controls, controls, separators, and the other default-ignorable
+code points) are dropped before either key is made, as TR39 does since Unicode 15.1, so
+"Ac\u200bme" has the skeleton of "Acme"; rule set 2 refuses an actor name holding any
+(`hidden_characters`, `name-hidden-characters`), since a right-to-left override can make
+a name display as another without sharing its skeleton.
+
 The table is part of the rules: a newer Unicode version's table can refuse a brand name
 an older one let in, so a regeneration goes with a rule-set change (docs/FORMAT.md 3.1),
 else a replay of an existing log could refuse what the log accepted.
@@ -77,6 +84,43 @@ class Skeletons(NamedTuple):
     shown: str
 
 
+#: default-ignorable code points that are not of category Cf (Unicode's
+#: DerivedCoreProperties.txt, Default_Ignorable_Code_Point): fillers, variation
+#: selectors, the combining grapheme joiner; TR39 (since 15.1) drops them all
+_IGNORABLE_RANGES = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0x1BCA0, 0x1BCA3),
+    (0xE0000, 0xE0FFF),
+)
+
+
+def _hidden(char: str) -> bool:
+    """Whether ``char`` shows nothing of its own: a format character (category Cf: zero
+    widths, joiners, direction controls, the soft hyphen, tags), a line or paragraph
+    separator, a control, or another default-ignorable code point."""
+    if unicodedata.category(char) in ("Cf", "Cc", "Zl", "Zp"):
+        return True
+    point = ord(char)
+    return any(low <= point <= high for low, high in _IGNORABLE_RANGES)
+
+
+def hidden_characters(name: str) -> list[str]:
+    """The characters of ``name`` that show nothing of their own (`_hidden`), as
+    ``U+XXXX`` in order: a name holding any can display as another name ("Ac\u200bme"
+    as "Acme", a right-to-left override reversing the rest)."""
+    return [f"U+{ord(c):04X}" for c in name if _hidden(c)]
+
+
+def _visible(text: str) -> str:
+    return "".join(c for c in text if not _hidden(c))
+
+
 def _map(text: str) -> str:
     """Replace each confusable (longest source first) by its prototype, and any other
     character by its compatibility form (NFKC): the table lists the full-width capitals
@@ -112,7 +156,7 @@ def skeletons(name: str) -> Skeletons:
     """The two TR39 skeletons of ``name`` (module docstring). Each is its own skeleton:
     ``skeletons(s).folded == s`` for ``s = skeletons(name).folded``, and likewise for
     ``shown``."""
-    text = unicodedata.normalize("NFD", name)
+    text = _visible(unicodedata.normalize("NFD", name))
     return Skeletons(_settle(" ".join(text.casefold().split())), _settle(text))
 
 

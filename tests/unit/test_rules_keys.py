@@ -428,6 +428,18 @@ def test_distinct_names_and_non_brands_pass_and_rule_set_1_kept_look_alikes() ->
     old.accept(old.sign("actor.register", "operator", prefixes=["9507000"], **copy))
 
 
+@pytest.mark.parametrize("name", ["Ac\u200bme", "\u202eemcA", "Acme\u2060 Shop"])
+@pytest.mark.parametrize("role", ["brand", "retailer"])
+def test_a_name_with_characters_that_show_nothing_is_refused(name: str, role: str) -> None:
+    world = base()
+    data = {"subject": "hidden", "role": role, "name": name, "keys": [public_b64(34)]}
+    prefixes = {"prefixes": ["9507000"]} if role == "brand" else {}
+    refused(world, world.sign("actor.register", "operator", **prefixes, **data),
+            rules.HiddenCharactersError, "name")  # fmt: skip
+    old = World.base(rules=None)  # rule set 1 kept such names
+    old.accept(old.sign("actor.register", "operator", **prefixes, **data))
+
+
 # --- compromised_since is bounded -----------------------------------------------------------
 
 

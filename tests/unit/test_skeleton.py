@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.rules import skeleton as sk
-from ledger.rules.skeleton import CONFUSABLES, look_alike, skeletons
+from ledger.rules.skeleton import CONFUSABLES, hidden_characters, look_alike, skeletons
 from tests.profiles import examples
 
 LATIN = string.ascii_letters
@@ -113,3 +113,19 @@ def test_each_latin_letter_replaced_by_a_listed_confusable_looks_alike(
     swapped = "".join(data.draw(st.sampled_from(CHOICES[c])) if CHOICES.get(c) else c for c in name)
     assert look_alike(name, swapped), (name, swapped)
     assert look_alike(name.upper(), name.lower())
+
+
+HIDDEN = [
+    "\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff", "\u034f", "\ufe0f",
+    "\u180e", "\U000e0041", "\u3164", "\u115f", "\u200e", "\u202e", "\u2028",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("char", HIDDEN)
+def test_characters_that_show_nothing_are_dropped_and_named(char: str) -> None:
+    assert look_alike("Acme", f"Ac{char}me")
+    assert hidden_characters(f"Ac{char}me") == [f"U+{ord(char):04X}"]
+
+
+def test_a_plain_name_has_no_hidden_characters() -> None:
+    assert hidden_characters("Acme 工力食品 Ünïcode") == []
