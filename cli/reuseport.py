@@ -8,8 +8,12 @@ a load balancer, a benchmark's 64 clients) one worker often ends up holding most
 them while the other idles (measured: 19/45 and 64/0 of wrk's 64 connections on two
 workers; docs/PERFORMANCE.md). Each worker here is uvicorn's own worker process
 (health checks, graceful shutdown); this module supervises them as uvicorn's supervisor
-does: a worker that dies is replaced (on a new socket: the dead one's closed with it),
-SIGINT or SIGTERM stops them all, and a worker that fails to start stops the server.
+does: a worker that dies or hangs (uvicorn's health check) is replaced on the same
+socket, SIGINT or SIGTERM stops them all, and a worker that fails to start stops the
+server. The supervisor refuses a port another socket already listens on
+(`check_port_free`): with ``SO_REUSEPORT`` a second server of the same user would
+otherwise share the port silently. Linux lets only sockets of the same effective user
+share a port this way, so the server wants a user of its own (docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
@@ -54,24 +58,40 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _start(config: Any) -> Any:
-    """One worker process on a socket of its own (the supervisor's copy of the socket
-    is closed once the worker holds it, so a dead worker's socket goes with it)."""
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another socket already listens on: a plain bind (no
+    ``SO_REUSEPORT``) fails then, where a ``SO_REUSEPORT`` one by the same user would
+    succeed and silently share the port with whatever holds it (another service of
+    this user, an older ``provenance serve``).
+
+    Raises:
+        OSError: the address is in use, or not this machine's.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def _start(config: Any, sock: socket.socket) -> Any:
+    """One worker process serving ``sock`` (the supervisor keeps the socket: a worker
+    that replaces a dead one serves the same socket, connections queued on it
+    included, and nothing new is ever bound)."""
     from uvicorn.supervisors.multiprocess import Process
 
-    with reuse_port_socket(config.host, config.port) as sock:
-        process = Process(config, [sock])
-        process.start()
+    process = Process(config, [sock])
+    process.start()
     return process
 
 
 def run(app: str, workers: int, **options: Any) -> int:
     """Serve ``app`` (a factory, as `uvicorn.run` takes it) on ``options``' host and
     port with ``workers`` processes until SIGINT or SIGTERM; return the exit code
-    (0, or `STARTUP_FAILURE` when a worker could not start).
+    (0, or `STARTUP_FAILURE` when a worker could not start). The port must be free
+    (`check_port_free`); the sockets are bound once, here.
 
     Raises:
-        OSError: the address cannot be bound.
+        OSError: the address cannot be bound, or another socket listens on it.
     """
     import uvicorn
 
@@ -79,23 +99,37 @@ def run(app: str, workers: int, **options: Any) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    processes = [_start(config) for _ in range(workers)]
-    log.info("Started %d workers, each on its own SO_REUSEPORT socket", workers)
+    check_port_free(config.host, config.port)
+    sockets: list[socket.socket] = []
+    processes: list[Any] = []
     code = 0
-    while not stop.wait(WATCH):
-        for i, process in enumerate(processes):
-            if process.process.is_alive():
-                continue
+    try:
+        for _ in range(workers):
+            sockets.append(reuse_port_socket(config.host, config.port))
+        processes = [_start(config, sock) for sock in sockets]
+        log.info("Started %d workers, each on its own SO_REUSEPORT socket", workers)
+        while not stop.wait(WATCH):
+            for i, process in enumerate(processes):
+                # uvicorn's health check: a worker that is alive but does not answer
+                # within the timeout is hung, and replaced like a dead one
+                if process.is_alive(timeout=config.timeout_worker_healthcheck):
+                    continue
+                process.kill()
+                process.join()
+                if process.exitcode == STARTUP_FAILURE:
+                    log.error("Worker [%s] failed to start; stopping", process.pid)
+                    code = STARTUP_FAILURE
+                    stop.set()
+                    break
+                log.warning(
+                    "Worker [%s] exited (%s); starting another", process.pid, process.exitcode
+                )
+                processes[i] = _start(config, sockets[i])
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
             process.join()
-            if process.exitcode == STARTUP_FAILURE:
-                log.error("Worker [%s] failed to start; stopping", process.pid)
-                code = STARTUP_FAILURE
-                stop.set()
-                break
-            log.warning("Worker [%s] exited (%s); starting another", process.pid, process.exitcode)
-            processes[i] = _start(config)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join()
+        for sock in sockets:
+            sock.close()
     return code

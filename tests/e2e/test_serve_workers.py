@@ -157,3 +157,29 @@ def test_a_dead_worker_is_replaced_and_no_connection_is_lost_to_it(
     process.terminate()
     assert process.wait(30) == 0
     assert not workers_of(process.pid, port)
+
+
+def test_a_port_another_socket_listens_on_is_refused(tmp_path: Path) -> None:
+    # with SO_REUSEPORT alone, a second server of the same user would share the port
+    # silently and answer some of its clients: the supervisor refuses it instead
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    env = clean_env(PROVENANCE_HOME=str(tmp_path / "home"))
+    cli = [sys.executable, "-m", "cli", "--db", db]
+    subprocess.run([*cli, "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    for reuse in (False, True):
+        with socket.socket() as holder:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, int(reuse))
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            done = subprocess.run(
+                [*cli, "serve", "--port", str(port), "--workers", "2"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        assert done.returncode != 0, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        assert "in use" in done.stderr.lower(), done.stderr
