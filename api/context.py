@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -226,8 +226,14 @@ class Context:
         salt_interval: float = housekeeping.SALT_PURGE_SECONDS,
         every: int = housekeeping.RETENTION_EVERY,
     ) -> None:
-        """Purge salts and run retention until cancelled (api.housekeeping.retain_forever)."""
-        await housekeeping.retain_forever(self.deployment, salt_interval, every)
+        """Purge salts and run retention until cancelled (api.housekeeping.retain_forever);
+        each purge also drops the past days' client hashes this worker kept in memory."""
+        await housekeeping.retain_forever(
+            self.deployment,
+            salt_interval,
+            every,
+            on_purge=lambda: self.pseudonyms.forget_before(datetime.now(UTC)),
+        )
 
     async def date_forever(self) -> None:
         """Re-date quiet logs' checkpoints until cancelled (api.housekeeping.date_forever)."""

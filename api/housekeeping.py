@@ -4,6 +4,7 @@ re-dating a quiet log's latest checkpoint."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
@@ -32,18 +33,24 @@ async def retain(deployment: Deployment) -> dict[str, dict[str, int]]:
 
 
 async def retain_forever(
-    deployment: Deployment, salt_interval: float = SALT_PURGE_SECONDS, every: int = RETENTION_EVERY
+    deployment: Deployment,
+    salt_interval: float = SALT_PURGE_SECONDS,
+    every: int = RETENTION_EVERY,
+    on_purge: Callable[[], None] | None = None,
 ) -> None:
     """Until cancelled: delete past days' salts every ``salt_interval`` seconds (so
     a day's salt is gone within that long after the day ends, even on a quiet
     server), and run the whole retention job every ``every`` of those rounds. A
-    failed round is retried at the next one (a database may be briefly away)."""
+    failed round is retried at the next one (a database may be briefly away).
+    ``on_purge`` runs after each purge (the workers' in-memory client hashes)."""
     rounds = 0
     while True:
         await asyncio.sleep(salt_interval)
         rounds += 1
         try:
             await run_in_threadpool(deployment.default.salt.purge)
+            if on_purge is not None:
+                on_purge()  # on the event loop, where the in-memory hashes live
             if rounds % every == 0:
                 await retain(deployment)
         except StorageError:

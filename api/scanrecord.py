@@ -25,7 +25,7 @@ from api.forwarded import network_of
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.ipregions import scan_region
 from ledger.service.ledger import Scan
-from ledger.service.salt import ScanSalt
+from ledger.service.salt import ScanSalt, utc_day
 from ledger.service.settings import Settings
 from ledger.signals.places import HEADER, HINT, stored_place
 
@@ -43,6 +43,7 @@ class Pseudonyms:
         self.salt = salt
         self.capacity = capacity
         self._salt: bytes | None = None
+        self._day: str | None = None
         self._hashes: dict[str, str] = {}
 
     def __len__(self) -> int:
@@ -59,7 +60,7 @@ class Pseudonyms:
         if salt is not self._salt:
             # a new day's salt (or one read again): yesterday's hashes go at once
             self._hashes.clear()
-            self._salt = salt
+            self._salt, self._day = salt, utc_day(now)
         found = self._hashes.get(text)
         if found is None:
             found = self.salt.client_hash(text, now)
@@ -67,6 +68,14 @@ class Pseudonyms:
                 del self._hashes[next(iter(self._hashes))]  # the oldest first out
             self._hashes[text] = found
         return found
+
+    def forget_before(self, now: datetime) -> None:
+        """Drop the hashes and the salt kept for a day before the UTC day of ``now``:
+        the salt purge calls this, so a worker that sees no scan after midnight keeps
+        no past day's salt or addresses past the purge either (docs/PRIVACY.md)."""
+        if self._day is not None and self._day < utc_day(now):
+            self._hashes.clear()
+            self._salt = self._day = None
 
 
 def owner_cookie(gtin: str, serial: str) -> str:

@@ -58,3 +58,18 @@ def test_a_purged_salt_drops_every_kept_hash(worker: tuple[Ledger, Clock]) -> No
     assert pseudonyms.of(ADDRESSES[0], clock.now) == forged  # memory is trusted ...
     ledger.salt._current = None  # ... until the salt is read again
     assert pseudonyms.of(ADDRESSES[0], clock.now) == first
+
+
+def test_the_purge_drops_a_past_days_hashes_without_a_scan(worker: tuple[Ledger, Clock]) -> None:
+    """A quiet worker (no scan after midnight) keeps no past day's salt or addresses
+    past the salt purge: the purge calls `forget_before`."""
+    ledger, clock = worker
+    pseudonyms = Pseudonyms(ledger.salt)
+    for address in ADDRESSES:
+        pseudonyms.of(address, clock.now)
+    pseudonyms.forget_before(clock.now)  # the same day: nothing goes
+    assert len(pseudonyms) == len(ADDRESSES)
+    clock.advance(days=1)
+    ledger.salt.purge(clock.now)
+    pseudonyms.forget_before(clock.now)
+    assert len(pseudonyms) == 0 and pseudonyms._salt is None
