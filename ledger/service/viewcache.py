@@ -49,6 +49,8 @@ class ViewCache:
         self._bases: OrderedDict[tuple[str, str, int], UnitBase] = OrderedDict()
         #: the log size last read from the database, and when (monotonic seconds)
         self._size: tuple[int, float] | None = None
+        #: when this process last appended (monotonic seconds): sizes read before are old
+        self._grown_at = float("-inf")
         #: witness summaries by the size a chain needs, and when they were read
         self._witnesses: dict[int, tuple[WitnessSummaryShape, float]] = {}
 
@@ -75,14 +77,18 @@ class ViewCache:
         return summary
 
     def grew(self) -> None:
-        """Forget the remembered log size: this process appended (the next view reads it)."""
+        """Forget the remembered log size: this process appended (the next view reads it,
+        and a read that began before the append is not kept)."""
         self._size = None
+        self._grown_at = time.monotonic()
 
     def _remember_size(self, size: int, began: float) -> None:
         """Keep ``size`` as the log size read at ``began``, unless a larger size was
         read since that is still fresh: reads on replicas (or overlapping reads) may
         answer an older size, and a log never shrinks, so memory-only views never step
         back to a size older than one this process has already served."""
+        if began <= self._grown_at:
+            return  # read before this process's own append: it may not hold it
         found = self._size
         if found is not None and found[0] > size and began - found[1] < SIZE_TTL:
             return

@@ -46,3 +46,14 @@ def test_within_the_ttl_the_known_size_is_the_largest_read(sizes: list[int]) -> 
     for offset, size in enumerate(sizes):
         cache._remember_size(size, now + offset * 1e-6)
     assert cache.known_size() == max(sizes)
+
+
+def test_a_read_that_began_before_an_append_here_is_not_kept() -> None:
+    # the read overlapped this process's append: the recall it just wrote may be missing
+    cache = ViewCache()
+    began = time.monotonic()
+    cache.grew()
+    cache._remember_size(5, began)
+    assert cache.known_size() is None
+    cache._remember_size(6, time.monotonic())
+    assert cache.known_size() == 6
