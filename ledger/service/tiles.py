@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ledger import tiles
-from ledger.errors import LedgerError, NotFoundError
+from ledger import merkle, tiles
+from ledger.errors import LedgerError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
     from ledger.service.ledger import Ledger
@@ -66,15 +66,24 @@ def entry_bundle(ledger: Ledger, index: int, width: int) -> bytes:
 
     Raises:
         NotFoundError: the latest signed checkpoint does not cover that bundle.
+        StorageError: the database failed, or a stored leaf does not hash to the tree's
+            leaf hash (never served as an immutable bundle).
         EntryTooLargeError: one of its entries is longer than 65,535 bytes (written before
             the log refused such entries; its tiles and `GET /v1/entries` still serve it).
-        StorageError: the database failed.
     """
-    _check_covered(ledger, "entry bundle", 0, index, width)
+    size = _check_covered(ledger, "entry bundle", 0, index, width)
     first = index * tiles.TILE_WIDTH
     stored = ledger.entries(first, first + width)
     if [e.index for e in stored] != list(range(first, first + width)):
         raise NotFoundError(f"entries {first} to {first + width - 1} are not all stored")
+    # served immutable (a CDN keeps it for good): leaves that do not hash to the
+    # tree's level-0 hashes (a damaged or edited row) are refused, not cached
+    tree = ledger.store.range_hashes(ledger.log, size, tiles.tile_ranges(0, index, width))
+    if [merkle.leaf_hash(e.leaf) for e in stored] != list(tree):
+        raise StorageError(
+            f"entries {first} to {first + width - 1}: a stored leaf does not hash to the "
+            "tree's leaf hash (the row is damaged); the bundle is not served"
+        )
     try:
         return tiles.encode_bundle([e.leaf for e in stored])
     except LedgerError as e:

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from api.app import create_app
 from ledger import claimcode, entry, tiles
 from ledger.errors import ValidationError
 from ledger.events import event_from_dict, format_time
 from ledger.service.settings import Settings
+from ledger.store.leafpack import pack
 from tests.factories import GTIN, key
 from tests.integration.signals_world import SignalWorld
 
@@ -206,3 +208,29 @@ def _signed(world: SignalWorld, serial: str, lot: str) -> entry.SignedEvent:
         "lot": lot,
     }
     return entry.sign_event(event_from_dict(fields), key(2), log=world.ledger.origin)
+
+
+def test_a_damaged_leaf_is_never_served_as_an_immutable_bundle(world: SignalWorld) -> None:
+    # a CDN keeps an immutable bundle for good: a row that does not hash to the tree's
+    # leaf hash (damaged, or edited by a database admin) is refused instead
+    path = "/v1/" + tiles.tile_path("entries", 0)
+    (good,) = get(world, path)
+    assert good.status_code == 200
+    original = world.ledger.entry(5).leaf
+    edited = original.replace(b"T-2", b"T-9", 1)
+    assert edited != original
+    engine = world.ledger.store.engines.writer
+    statement = text("UPDATE entries SET leaf = :v WHERE log = :log AND idx = 5")
+    try:
+        with engine.begin() as conn:
+            conn.execute(statement, {"v": pack(edited), "log": world.ledger.log})
+        (bad,) = get(world, path)
+        assert bad.status_code == 503, bad.text
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert "immutable" not in bad.headers.get("cache-control", "")
+        assert "does not hash to the tree's leaf hash" in bad.json()["detail"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(statement, {"v": pack(original), "log": world.ledger.log})
+    (again,) = get(world, path)
+    assert again.status_code == 200 and again.content == good.content
