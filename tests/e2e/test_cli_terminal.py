@@ -30,6 +30,9 @@ LINK = "[link=https://evil.example]click[/link]"
 PLACE = LINK + "\x1b]8;;https://evil.example\x07x"
 SIGNED_PLACE = LINK + "\x9d8;;https://evil.example\x9cx"
 MARKUP = "[bold red]GENUINE[/] \u202egnp.exe\u202c \x9b31m"
+#: rule set 2 refuses names holding characters that show nothing (bidi overrides, C1
+#: controls: `name-hidden-characters`), so the courier's name carries markup alone
+NAME = "[bold red]GENUINE[/] gnp.exe " + LINK
 #: what a terminal obeys: C0 (ESC, BEL...), DEL, C1 (8-bit CSI and OSC), bidi controls
 UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -55,8 +58,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Cli:
         public[actor] = cli("keys", "export", actor).stdout.strip()
     cli.sh(f"actor register acme --role brand --name Acme --prefix {PREFIX} "
            f"--public-key {public['acme']}")  # fmt: skip
-    cli(*shlex.split(f"actor register swift --role courier --public-key {public['swift']} "
-                     "--as operator"), "--name", MARKUP)  # fmt: skip
+    register = shlex.split(
+        f"actor register swift --role courier --public-key {public['swift']} --as operator"
+    )
+    cli(*register, "--name", MARKUP, code=1, error="show nothing: U+202E, U+202C, U+009B")
+    cli(*register, "--name", NAME)
     cli.sh(f"product register {GTIN} --name 'Runner 42' --as acme")
     cli.sh(f"authorize grant swift --role courier --prefix {PREFIX} {WINDOW} --as acme")
     cli.sh(f"mint {GTIN} --count 1 --out labels --as acme")
@@ -146,14 +152,16 @@ def test_on_a_real_terminal_no_link_and_no_foreign_style(
 def test_a_hostile_actor_name_is_printed_literally(hostile: Cli) -> None:
     out = hostile("actor", "show", "swift").stdout
     assert not UNSHOWABLE.search(out), repr(out)
-    assert "[bold red]GENUINE[/]" in out
+    assert "[bold red]GENUINE[/]" in out and LINK in out
 
 
 def test_json_keeps_the_values_without_raw_controls(hostile: Cli) -> None:
     done = hostile("--json", "actor", "show", "swift")
     assert not UNSHOWABLE.search(done.stdout), repr(done.stdout)
-    assert json.loads(done.stdout)["name"] == MARKUP  # the same value, escaped as \\uXXXX
-    report = json.loads(hostile("--json", "verify", U1).stdout)
+    assert json.loads(done.stdout)["name"] == NAME
+    verified = hostile("--json", "verify", U1).stdout
+    assert not UNSHOWABLE.search(verified), repr(verified)
+    report = json.loads(verified)
     assert report["entries"][-1]["kind"] == "handoff"
 
 
