@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cli.reuseport import reuse_port_socket
 from ledger import crypto
 from ledger.service.config import write_key_file
 from ledger.service.ledger import LogConfig
@@ -45,21 +46,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def reuse_port_socket(port: int) -> socket.socket:
-    """A listening TCP socket on loopback ``port`` with ``SO_REUSEPORT``: several such
-    sockets, one per process, share the port and the kernel spreads new connections
-    over them evenly (uvicorn's ``--workers`` shares one socket, and whichever process
-    wakes first takes the connection: with a few long-lived connections, as wrk
-    keeps, one worker can end up with most of them)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 @contextmanager
 def serve(
     db_url: str,
@@ -72,7 +58,7 @@ def serve(
 
     ``extra_env`` adds settings (e.g. ``DATABASE_REPLICA_URLS``). ``reuse_port``: one
     uvicorn process per worker, each on a socket of its own bound with ``SO_REUSEPORT``
-    (`reuse_port_socket`), instead of uvicorn's ``--workers`` on one shared socket.
+    (`cli.reuseport.reuse_port_socket`), instead of uvicorn's ``--workers`` on one shared socket.
     """
     assert isinstance(config.operator_key, crypto.Ed25519PrivateKey)
     assert isinstance(config.log_key, crypto.Ed25519PrivateKey)
@@ -103,7 +89,8 @@ def serve(
             for _ in range(workers):
                 # the child's socket: the parent's copy closes at once, so a worker
                 # that exits takes its socket (and its share of connections) with it
-                with reuse_port_socket(port) as sock:
+                with reuse_port_socket("127.0.0.1", port) as sock:
+                    sock.set_inheritable(True)
                     command = [*start, "--fd", str(sock.fileno()), *quiet]
                     processes.append(
                         subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=(sock.fileno(),))
