@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cli.reuseport import reuse_port_socket
 from ledger import crypto
 from ledger.service.config import write_key_file
 from ledger.service.ledger import LogConfig
@@ -56,9 +55,12 @@ def serve(
 ) -> Iterator[str]:
     """Run the app on ``db_url``'s log ``config`` with ``workers`` processes; yield its URL.
 
-    ``extra_env`` adds settings (e.g. ``DATABASE_REPLICA_URLS``). ``reuse_port``: one
-    uvicorn process per worker, each on a socket of its own bound with ``SO_REUSEPORT``
-    (`cli.reuseport.reuse_port_socket`), instead of uvicorn's ``--workers`` on one shared socket.
+    ``extra_env`` adds settings (e.g. ``DATABASE_REPLICA_URLS``). With ``workers`` > 1,
+    or ``reuse_port``, each worker is on a socket of its own bound with ``SO_REUSEPORT``,
+    under the supervisor of ``provenance serve --workers`` (`bench.serve_workers`), as
+    production runs them: uvicorn's ``--workers`` shares one socket that it binds with
+    Nagle's algorithm left on (`cli.reuseport.reuse_port_socket`). Else one plain
+    uvicorn process.
     """
     assert isinstance(config.operator_key, crypto.Ed25519PrivateKey)
     assert isinstance(config.log_key, crypto.Ed25519PrivateKey)
@@ -85,20 +87,15 @@ def serve(
         start = [*(sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app")]
         quiet = ("--log-level", "warning", "--no-access-log")
         processes = []
-        if reuse_port:
-            for _ in range(workers):
-                # the child's socket: the parent's copy closes at once, so a worker
-                # that exits takes its socket (and its share of connections) with it
-                with reuse_port_socket("127.0.0.1", port) as sock:
-                    sock.set_inheritable(True)
-                    command = [*start, "--fd", str(sock.fileno()), *quiet]
-                    processes.append(
-                        subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=(sock.fileno(),))
-                    )
+        if reuse_port or workers > 1:
+            # the production supervisor (cli.reuseport, as `provenance serve --workers`)
+            workers_command = [sys.executable, "-m", "bench.serve_workers"]
+            command = [*workers_command, "--port", str(port), "--workers", str(workers)]
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
         else:
             command = [
                 *start,
-                *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+                *("--host", "127.0.0.1", "--port", str(port)),
                 *quiet,
             ]
             processes.append(subprocess.Popen(command, cwd=ROOT, env=env))

@@ -43,16 +43,23 @@ def _family(host: str) -> socket.AddressFamily:
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on (``host``, ``port``) with ``SO_REUSEPORT``: the
-    workers' sockets share the port.
+    workers' sockets share the port. The connections it accepts have Nagle's algorithm
+    off (``TCP_NODELAY``), as those of a socket uvicorn binds from a host and port.
 
     Raises:
         OSError: the address is taken by a socket without ``SO_REUSEPORT``, or not
             this machine's.
     """
-    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    # proto named, not left 0: accepted sockets inherit it, and asyncio turns Nagle's
+    # algorithm off (TCP_NODELAY) only on sockets whose proto is IPPROTO_TCP. With 0,
+    # every keep-alive response waited for the client's delayed ACK, ~40 ms on Linux
+    # (uvicorn's own pre-bound sockets have the same flaw: Kludex/uvicorn#3149); the
+    # option is set on the listener too, which Linux copies to what it accepts
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(2048)
     except OSError:
