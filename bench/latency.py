@@ -6,7 +6,8 @@ world, single events go to ``POST /v1/entries`` (group commit, ledger.service.gr
 1. the most it takes: a closed loop of `CLIENTS` clients, each posting its next event
    as soon as it is answered (1,500 events in a quick run, 4,000 in a full one);
 2. the latency: an open-loop load paced at `LOAD` x that rate for 4 s (10 s full), event
-   ``k`` due at ``start + k / rate`` and spread over `PACED_CLIENTS` connections. An
+   ``k`` due at ``start + k / rate``, sent by the open-loop client of the resolver figure
+   (bench.resolver_openloop: one event loop, 64 keep-alive connections). An
    event's latency runs from when it was due (not from when a busy client got round to
    sending it: a server that falls behind is charged its whole backlog, no coordinated
    omission) to its receipt, checked to be new and to carry a signed checkpoint that
@@ -18,12 +19,8 @@ Reported: the maximum rate (over the all-core verify rate), the paced load achie
 
 from __future__ import annotations
 
-import http.client
-import threading
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from bench import baselines, streams
 from bench.appends import open_ledger, open_targets
@@ -39,67 +36,35 @@ from bench.ingest import (
     post_all,
     single_bodies,
 )
+from bench.resolver_openloop import post, scheduled
 from bench.server import serve
 from ledger.events import format_time
 
 #: the paced load, as a share of the closed-loop maximum measured in the same run
 LOAD = 0.7
-PACED_CLIENTS = 64
 #: the most events a paced load posts
 MAX_PACED = 20_000
 
 
-def paced(url: str, work: Sequence[bytes], rate: float, clients: int) -> Load:
-    """Post ``work`` at ``rate`` events per second, spread over ``clients`` connections;
-    each latency from the event's due time to its checked receipt (raises on errors)."""
+def paced(url: str, work: Sequence[bytes], rate: float) -> Load:
+    """Post ``work`` at ``rate`` events per second, spread over the open-loop client's
+    keep-alive connections (bench.resolver_openloop); each latency from the event's due
+    time to its receipt read whole, every receipt checked after the load (raises on
+    errors)."""
+    requests = [post(f"{url}{SINGLE}", body) for body in work]
+    answers = scheduled(url, requests, rate, keep=True)
     load = Load()
-    lock = threading.Lock()
-    start = time.perf_counter() + 0.05
-    due = [start + k / rate for k in range(len(work))]
-    threads = [
-        threading.Thread(target=_paced_client, args=(url, work, due, j, clients, lock, load))
-        for j in range(clients)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    load.seconds = time.perf_counter() - start
+    load.seconds = answers.seconds
+    load.latencies_ms = [seconds * 1000 for seconds in answers.latencies]
+    for status, data in zip(answers.statuses, answers.bodies, strict=True):
+        problem = _check(status, data, 1)
+        if problem:
+            load.errors.append(problem)
+        else:
+            load.events += 1
     if load.errors:
         raise SystemExit(f"paced load: {len(load.errors)} bad answers, first: {load.errors[0]}")
     return load
-
-
-def _paced_client(
-    url: str,
-    work: Sequence[bytes],
-    due: Sequence[float],
-    first: int,
-    step: int,
-    lock: threading.Lock,
-    load: Load,
-) -> None:
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=120)
-    headers = {"Content-Type": "application/json"}
-    try:
-        for k in range(first, len(work), step):
-            wait = due[k] - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            conn.request("POST", SINGLE, work[k], headers)
-            response = conn.getresponse()
-            data = response.read()
-            took = (time.perf_counter() - due[k]) * 1000
-            problem = _check(response.status, data, 1)
-            with lock:
-                load.latencies_ms.append(took)
-                if problem:
-                    load.errors.append(problem)
-                else:
-                    load.events += 1
-    finally:
-        conn.close()
 
 
 def latency_figures(run: Run) -> list[Figure]:
@@ -122,7 +87,7 @@ def latency_figures(run: Run) -> list[Figure]:
             # the 20,000 any rate could need (seconds of signing on a loaded machine)
             count = min(MAX_PACED, max(200, round(LOAD * ceiling * seconds)))
             fleet = single_bodies(streams.commission_stream("L", count, now))
-            load = paced(server, fleet, LOAD * ceiling, PACED_CLIENTS)
+            load = paced(server, fleet, LOAD * ceiling)
         verify = max(before, baselines.verify_rate(run))
     finally:
         targets[0].close()
