@@ -19,7 +19,10 @@ bare endpoint measured in the same run, or has its target stated against it:
   coordinated omission), p99 <= 50 ms;
 - ``resolver/json/2-workers``: the same wrk load on two workers against one, each
   worker on its own ``SO_REUSEPORT`` socket, in paired rounds (bench.resolver_workers:
-  the median of three), >= 1.6x.
+  the median of three), >= 1.6x;
+- ``resolver/json/1000-entry-unit``: the same load on a unit with 1,000 entries (its
+  commission and 999 inspections; ~1.3 MB of JSON with every entry's inclusion proof),
+  >= 0.25 x bare.
 
     .venv/bin/python -m bench.suite --only resolver [--quick]
 """
@@ -35,9 +38,10 @@ from bench.resolver_workers import median_round, paired_rounds
 from bench.server import serve, wrk_run
 from ledger import label
 from ledger.gs1 import UnitId
-from tests.e2e.server import seed
+from tests.e2e.server import GTIN, seed
 from tests.factories import key
-from tests.integration.world import config
+from tests.integration.world import LedgerWorld, config
+from tests.rules_factories import NOW
 
 RATIO_TARGET = 0.5
 #: the resolver's p99 at 64 clients, at most this many times the bare endpoint's
@@ -49,10 +53,28 @@ P99_TARGET_MS = 50.0
 WORKERS_TARGET = 1.6
 #: the consumer page at 64 clients, at least this share of the JSON figure
 PAGE_TARGET = 0.8
+#: the long unit's figure, at least this share of the bare endpoint ...
+LONG_TARGET = 0.25
+#: ... and its entries
+LONG_ENTRIES = 1000
+LONG_SERIAL = "LONG-1"
 #: what a phone's browser asks for: the consumer page
 BROWSER = 'wrk.headers["Accept"] = "text/html"\nwrk.headers["Accept-Language"] = "zh-CN"\n'
 
 Measured = dict[str, dict[str, float]]
+
+
+def long_unit(world: LedgerWorld) -> None:
+    """Append a unit of `LONG_ENTRIES` entries in one batch: acme's commission, then
+    the inspector's inspections (each signed on the unit's head)."""
+    w = world.world
+    unit = {"gtin": GTIN, "serial": LONG_SERIAL}
+    events = [w.sign("commission", "acme", unit=unit, prev=None)]
+    w.accept(events[0], NOW)
+    for _ in range(LONG_ENTRIES - 1):
+        events.append(w.on_unit("inspect", "insp", serial=LONG_SERIAL, result="pass"))
+        w.accept(events[-1], NOW)
+    world.ledger.append_batch(events, NOW)
 
 
 def bare_and_resolver(run: Run) -> Measured:
@@ -65,21 +87,25 @@ def bare_and_resolver(run: Run) -> Measured:
     with tempfile.TemporaryDirectory(prefix="bench-resolver-") as tmp:
         url_db = f"sqlite:///{Path(tmp) / 'ledger.db'}"
         name = "bench-resolver"
-        _, units = seed(url_db, name)
+        _, units = seed(url_db, name, then=long_unit)
         gtin, serial = units["sold"]
         # a scan of the printed label: its brand's signature (acme, key seed 2)
         signed = label.sign_label(UnitId(gtin=gtin, serial=serial), key(2))
         path = f"/01/{gtin}/21/{serial}?s={signed}"
+        long_signed = label.sign_label(UnitId(gtin=GTIN, serial=LONG_SERIAL), key(2))
         with serve(url_db, config(name)) as base:
             url = f"{base}{path}"
             nowhere = f"{base}/01/{units['unknown'][0]}/21/{units['unknown'][1]}"
+            long = f"{base}/01/{GTIN}/21/{LONG_SERIAL}?s={long_signed}"
             wrk_run(f"{base}/bench/bare", 1)  # warm-up: connections, imports, caches
             wrk_run(url, 1)
             wrk_run(nowhere, 1)
+            wrk_run(long, 1)
             before = wrk_run(f"{base}/bench/bare", seconds)
             resolver = wrk_run(url, seconds)
             unknown = wrk_run(nowhere, seconds)
             page = wrk_run(url, seconds, script=BROWSER)
+            long_unit_run = wrk_run(long, seconds)
             after = wrk_run(f"{base}/bench/bare", seconds)
             bare = max(before, after, key=lambda r: r["rps"])
             opened = open_loop(url, OPEN_LOOP_SHARE * bare["rps"], seconds)
@@ -93,6 +119,7 @@ def bare_and_resolver(run: Run) -> Measured:
         "resolver": resolver,
         "unknown": unknown,
         "page": page,
+        "long_unit": long_unit_run,
         "open_loop": opened,
         "two_workers": two,
         "one_worker": one,
@@ -104,7 +131,7 @@ def bare_and_resolver(run: Run) -> Measured:
         f"{resolver['rps']:,.0f}, unknown {unknown['rps']:,.0f}, open loop "
         f"{opened['achieved']:,.0f} of {opened['rate']:,.0f} req/s p99 {opened['p99_ms']:.1f} ms, "
         f"2 workers {two['rps']:,.0f} against 1 {one['rps']:,.0f} (median of paired rounds), "
-        f"page {page['rps']:,.0f}"
+        f"page {page['rps']:,.0f}, {LONG_ENTRIES:,}-entry unit {long_unit_run['rps']:,.0f}"
     )
     return measured
 
@@ -143,5 +170,12 @@ def figures(run: Run) -> list[Figure]:
             "req/s",
             m["one_worker"]["rps"],
             WORKERS_TARGET,
+        ),
+        Figure.ratio_at_least(
+            f"resolver/json/{LONG_ENTRIES}-entry-unit",
+            m["long_unit"]["rps"],
+            "req/s",
+            bare["rps"],
+            LONG_TARGET,
         ),
     ]
