@@ -225,7 +225,9 @@ class UnitTable(Base):
             sqlite_where=text("container IS NOT NULL"),
             postgresql_where=text("container IS NOT NULL"),
         ),
-        _NO_ROWID,
+        # PostgreSQL: room on each page for the new versions of its units' rows, so an
+        # append's updates stay on their page without a new index entry (0028_units_slim)
+        {**_NO_ROWID, "postgresql_with": {"fillfactor": 50}},
     )
 
 
