@@ -1,14 +1,16 @@
-"""Migration 0028_units_slim: on PostgreSQL ``units`` gains a fill factor of 50 and loses
-it on the downgrade; SQLite is left as it was. With it, a batch that moves every unit of
-a page writes their new versions on that page (heap-only updates: no new index entry).
-Units read the same on both revisions, appends work on both, and the audit passes."""
+"""Migration 0028_units_slim: on PostgreSQL ``units`` gains a fill factor of 50, and
+``logs`` and ``products`` (every column bounded) lose their TOAST table; the downgrade
+gives back both. SQLite is left as it was. With the fill factor, a batch that moves
+every unit of a page writes their new versions on that page (heap-only updates: no new
+index entry). Units, products and the log head read the same on both revisions, appends
+work on both, and the audit passes."""
 
 from __future__ import annotations
 
 from alembic import command
 from sqlalchemy import text
 
-from ledger.rules.state import UnitRecord
+from ledger.rules.state import ProductRecord, UnitRecord
 from ledger.service.ledger import Ledger
 from ledger.store.database import _alembic_config, migrate
 from tests.factories import GTIN
@@ -28,6 +30,20 @@ def _options(ledger: Ledger) -> list[str] | None:
             text("SELECT reloptions FROM pg_class WHERE oid = to_regclass('units')")
         ).scalar_one()
         return list(found or [])
+
+
+def _toasted(ledger: Ledger) -> dict[str, bool] | None:
+    """Whether ``logs`` and ``products`` have a TOAST table (PostgreSQL), else None."""
+    with ledger.store.engines.writer.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            return None
+        rows = conn.execute(
+            text(
+                "SELECT relname, reltoastrelid <> 0 AS toasted FROM pg_class "
+                "WHERE oid IN (to_regclass('logs'), to_regclass('products'))"
+            )
+        ).all()
+    return {r.relname: bool(r.toasted) for r in rows}
 
 
 def _blocks(ledger: Ledger, prefix: str) -> dict[str, int]:
@@ -73,6 +89,10 @@ def test_0028_units_slim_round_trip(world: LedgerWorld) -> None:
     ledger = world.ledger
     postgres = ledger.store.engines.writer.dialect.name == "postgresql"
     assert _options(ledger) == (["fillfactor=50"] if postgres else None)
+    untoasted = {"logs": False, "products": False} if postgres else None
+    assert _toasted(ledger) == untoasted
+    product = ledger.store.records(ledger.log, {ProductRecord: [GTIN]})
+    assert len(product) == 1
     # 60 units commissioned together fill pages; their handoffs stay on them (on
     # PostgreSQL; before this revision every full page's updates moved to new pages)
     moved, pages = _commission_and_move(world, "HOT-", 60)
@@ -86,12 +106,17 @@ def test_0028_units_slim_round_trip(world: LedgerWorld) -> None:
     with ledger.store.engines.writer.begin() as conn:
         command.downgrade(_alembic_config(conn), "0027_storage_v2")
     assert _options(ledger) == ([] if postgres else None)
+    assert _toasted(ledger) == ({"logs": True, "products": True} if postgres else None)
     assert _units(ledger, first) == kept
+    assert ledger.store.records(ledger.log, {ProductRecord: [GTIN]}) == product
     second, _ = _commission_and_move(world, "B-", 3)
 
     migrate(ledger.store.engines)
     assert _options(ledger) == (["fillfactor=50"] if postgres else None)
+    assert _toasted(ledger) == untoasted
     assert _units(ledger, first) == kept
+    assert ledger.store.records(ledger.log, {ProductRecord: [GTIN]}) == product
     third, _ = _commission_and_move(world, "C-", 3)
     assert [u.pending for u in _units(ledger, second + third)] == ["ship-co"] * 6
+    assert ledger.head().size == 13 + 2 * (60 + 3 + 3 + 3)
     assert ledger.audit().ok

@@ -17,6 +17,15 @@ every one of their new versions (60 measured worse than 50). Pages written befor
 revision fill up to the new factor only when rewritten (``VACUUM FULL units`` rewrites
 them all at once). SQLite rewrites a row in place: nothing changes there.
 
+Also, PostgreSQL: ``logs`` and ``products`` lose their TOAST table (an empty one costs
+a page of index, 8 KiB, in every database). A table gets one when a column could hold
+an unbounded value stored out of line; every column of these two is bounded (hashes of
+32 bytes, ``varchar(n)``: a row of at most ~1.3 and ~2.9 KB, under the 8 KB page), so
+their columns are stored ``PLAIN`` (never moved out of line or compressed: a row above
+2 KB, possible only for a product with three long names in 4-byte characters, is kept
+whole) and the tables are rewritten (``CLUSTER``, a few rows) without one. The
+downgrade stores them as before; ``ALTER TABLE`` creates the TOAST table again.
+
 Revision ID: 0028_units_slim
 Revises: 0027_storage_v2
 Create Date: 2026-12-04 12:45:00
@@ -32,15 +41,37 @@ branch_labels = None
 depends_on = None
 
 FILLFACTOR = 50
+#: the tables without a TOAST table, their variable-length columns, and the index to
+#: rewrite them by; the storage each column had (the type's default) is given back on
+#: the downgrade
+BOUNDED = {
+    "logs": (("name", "origin", "chain", "root"), "logs_pkey"),
+    "products": (("gtin", "brand", "name", "name_zh", "support", "image"), "products_pkey"),
+}
+
+
+def _storage(table: str, columns: tuple[str, ...], storage: str) -> None:
+    op.execute(
+        f"ALTER TABLE {table} "
+        + ", ".join(f"ALTER COLUMN {c} SET STORAGE {storage}" for c in columns)
+    )
 
 
 def upgrade() -> None:
     """Apply this revision (PostgreSQL only)."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ALTER TABLE units SET (fillfactor = {FILLFACTOR})")
+        for table, (columns, index) in BOUNDED.items():
+            _storage(table, columns, "PLAIN")
+            op.execute(f"CLUSTER {table} USING {index}")  # the rewrite leaves TOAST out
+            op.execute(f"ALTER TABLE {table} SET WITHOUT CLUSTER")  # no mark left behind
 
 
 def downgrade() -> None:
-    """Revert this revision (PostgreSQL only): the default fill factor (100)."""
+    """Revert this revision (PostgreSQL only): the default fill factor (100), the
+    default storage of each column (``EXTENDED``: varchar and bytea) and with it a
+    TOAST table for ``logs`` and ``products``."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE units RESET (fillfactor)")
+        for table, (columns, _) in BOUNDED.items():
+            _storage(table, columns, "EXTENDED")
