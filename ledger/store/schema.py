@@ -43,6 +43,7 @@ class LogRow(Base):
     """One log: its name, checkpoint origin and current head (locked by writers)."""
 
     __tablename__ = "logs"
+    # every column bounded: PostgreSQL stores them PLAIN, without a TOAST table (0028)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     origin: Mapped[str] = mapped_column(String(255))
@@ -171,6 +172,7 @@ class ProductTable(Base):
     """Projection of `ledger.rules.state.ProductRecord`."""
 
     __tablename__ = "products"
+    # every column bounded: PostgreSQL stores them PLAIN, without a TOAST table (0028)
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
     brand: Mapped[str] = mapped_column(String(64))
@@ -225,7 +227,9 @@ class UnitTable(Base):
             sqlite_where=text("container IS NOT NULL"),
             postgresql_where=text("container IS NOT NULL"),
         ),
-        _NO_ROWID,
+        # PostgreSQL: room on each page for the new versions of its units' rows, so an
+        # append's updates stay on their page without a new index entry (0028_units_slim)
+        {**_NO_ROWID, "postgresql_with": {"fillfactor": 50}},
     )
 
 
