@@ -36,38 +36,52 @@ HASH = 32
 
 
 def range_parts(mark: str) -> tuple[str, str]:
-    """The two SELECTs (to join with UNION ALL) that read a range of one level's nodes:
-    single rows from ``nodes`` (params: log, level, first, last) and whole tiles from
-    ``tiles`` (params: `tile_params`), each row ``(level, idx, value)``; a tile's level
-    is negated. ``mark`` is the driver's placeholder (never data)."""
+    """The two SELECTs (to join with UNION ALL) that read nodes ``first..last`` of one
+    level: single rows from ``nodes`` (params: log, level, first, last) and, from each
+    complete tile holding some, the slice of them (params: `tile_params`): rows
+    ``(level, idx, value)``, a slice's level negated, its idx its first node's. ``mark``
+    is the driver's placeholder (never data).
+
+    The database cuts the slice (``substr``): a proof wants one hash of each tile it
+    reads, and on PostgreSQL an EXTERNAL value's slice is read from its TOAST chunks
+    alone."""
     node = (
         f"SELECT level, idx, hash FROM nodes WHERE log = {mark} AND level = {mark} "  # noqa: S608
         f"AND idx BETWEEN {mark} AND {mark}"
     )
+    w, m = WIDTH, mark
+    # off, hi: the first and last wanted position inside the tile (0 .. WIDTH - 1)
     tile = (
-        f"SELECT -level, idx, hashes FROM tiles WHERE log = {mark} AND level = {mark} "  # noqa: S608
-        f"AND idx BETWEEN {mark} AND {mark}"
+        f"SELECT -level, idx * {w} + off, substr(hashes, off * {HASH} + 1, (hi - off + 1) * {HASH}) "  # noqa: S608, E501
+        f"FROM (SELECT level, idx, hashes, "
+        f"CAST(CASE WHEN {m} > idx * {w} THEN {m} - idx * {w} ELSE 0 END AS INTEGER) AS off, "
+        f"CAST(CASE WHEN {m} < idx * {w} + {w - 1} THEN {m} - idx * {w} ELSE {w - 1} END "
+        f"AS INTEGER) AS hi "
+        f"FROM tiles WHERE log = {m} AND level = {m} AND idx BETWEEN {m} AND {m}) AS cut"
     )
     return node, tile
 
 
-def tile_params(log: int, level: int, first: int, last: int) -> tuple[int, int, int, int]:
+def tile_params(log: int, level: int, first: int, last: int) -> tuple[int, ...]:
     """The parameters of `range_parts`' tile SELECT for nodes ``first..last`` of ``level``."""
-    return (log, level, first // WIDTH, last // WIDTH)
+    return (first, first, last, last, log, level, first // WIDTH, last // WIDTH)
 
 
 def rows(found: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[int, int, bytes]]:
     """``(level, idx, hash)`` for every row of a `range_parts` read: a node or leaf row
-    as it is, a tile row (negative level) cut into its nodes. A caller keeps the ones it
-    asked for; a damaged tile yields only the whole hashes it holds."""
+    as it is, a tile's slice (negative level) cut into its nodes. A damaged tile (not
+    `WIDTH` whole hashes) yields only the whole hashes its slice holds."""
     for level, idx, value in found:
         if level >= 0:
             yield level, idx, bytes(value)
-            continue
-        blob = bytes(value)
-        first = idx * WIDTH
-        for at in range(min(len(blob) // HASH, WIDTH)):
-            yield -level, first + at, blob[at * HASH : (at + 1) * HASH]
+        else:
+            yield from cut(-level, idx, bytes(value))
+
+
+def cut(level: int, first: int, hashes: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """``(level, first + k, hash k)`` for each whole 32-byte hash of ``hashes``."""
+    for k in range(len(hashes) // HASH):
+        yield level, first + k, hashes[k * HASH : (k + 1) * HASH]
 
 
 Rows = dict[tuple[int, int], bytes]

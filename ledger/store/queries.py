@@ -186,22 +186,20 @@ def _read_stored(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[
     for chunk in chunks(runs):
         parts: list[str] = []
         params: list[int] = []
-        wanted_runs: dict[int, list[tuple[int, int]]] = {}
         for level, first, last in chunk:
             if level:  # single rows and complete tiles (0028_tiles)
                 parts.extend((node, tile))
                 params.extend((log, level, first, last))
                 params.extend(nodetiles.tile_params(log, level, first, last))
-                wanted_runs.setdefault(level, []).append((first, last))
             else:
                 parts.append(leaf)
                 params.extend((log, first, last))
         rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
         for level, idx, value in nodetiles.rows(rows):
-            if not level:  # the leaf, hashed here (0014_slim_entries)
-                out[Subtree(0, idx)] = leaf_hash(unpack(value))
-            elif any(a <= idx <= b for a, b in wanted_runs[level]):  # a tile holds more
+            if level:
                 out[Subtree(level, idx << level)] = value
+            else:  # the leaf, hashed here (0014_slim_entries)
+                out[Subtree(0, idx)] = leaf_hash(unpack(value))
     return out
 
 

@@ -125,8 +125,8 @@ class RawReader:
             f"{self._node} UNION ALL {self._tile}",
             params + nodetiles.tile_params(*params),
         )
-        # complete tiles and single rows (0028_tiles), cut to the range and in order
-        rows = sorted({i: v for _, i, v in nodetiles.rows(found) if start <= i < end}.items())
+        # complete tiles' slices and single rows (0028_tiles), in order
+        rows = sorted({i: v for _, i, v in nodetiles.rows(found)}.items())
         return _contiguous(rows, start, end, bytes)
 
     def subtrees(self, log: int, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
@@ -150,12 +150,11 @@ class RawReader:
                     parts.append(self._leaf)
                     params.extend((log, first, last))
             rows = self._rows(" UNION ALL ".join(parts), tuple(params))
-            asked = _by_level(chunk)
             for level, idx, value in nodetiles.rows(rows):
-                if not level:
-                    leaves[idx] = value
-                elif any(a <= idx <= b for a, b in asked[level]):  # a tile holds more
+                if level:
                     found[Subtree(level, idx << level)] = value
+                else:
+                    leaves[idx] = value
         out = {}
         for sub in wanted:
             got = _from_leaves(found, leaves, sub)
@@ -266,14 +265,6 @@ def _contiguous(
         out += piece
         expected += 1
     return bytes(out) if expected == end else None
-
-
-def _by_level(runs: Sequence[tuple[int, int, int]]) -> dict[int, list[tuple[int, int]]]:
-    """``runs`` (level, first, last) as {level: [(first, last), ...]}."""
-    out: dict[int, list[tuple[int, int]]] = {}
-    for level, first, last in runs:
-        out.setdefault(level, []).append((first, last))
-    return out
 
 
 def _runs(wanted: Iterable[Subtree]) -> list[tuple[int, int, int]]:

@@ -109,7 +109,7 @@ def _move_tiles_into_nodes() -> None:
         nodes = [
             {"log": t.log, "lv": level, "idx": idx, "h": value}
             for t in tiles
-            for level, idx, value in nodetiles.rows([(-t.level, t.idx, t.hashes)])
+            for level, idx, value in nodetiles.cut(t.level, t.idx * width, bytes(t.hashes))
         ]
         conn.execute(
             sa.text("INSERT INTO nodes (log, level, idx, hash) VALUES (:log, :lv, :idx, :h)"),
