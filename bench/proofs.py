@@ -3,7 +3,7 @@
 For each log size n (10^4, 10^5, 10^6; 10^7 too in a full run) a SQLite store (made by
 `Store.open`, so with the real schema) gets n synthetic leaves: 16-byte leaf data in
 ``entries`` (written by SQLite itself) and the hash of every perfect subtree of level
->= 3 in ``nodes``, as the append path stores them, written directly in bulk (signing
+>= 3 in ``tiles`` and ``nodes``, as the append path stores them, written directly in bulk (signing
 and appending 10^7 real events would take hours; proofs read only hashes). The build is
 timed (``proofs/build``), as is the load of the store's in-memory proof tree
 (ledger.store.prooftree, `Store.prepare_proofs`: ``proofs/tree-load``; a server's first
@@ -31,12 +31,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
-from itertools import count, repeat
 from pathlib import Path
 from typing import Any
 
 from bench.figures import Figure, Run
 from ledger import merkle
+from ledger.store import nodetiles
 from ledger.store.queries import LOWEST_NODE_LEVEL
 from ledger.store.repository import Store
 
@@ -107,9 +107,14 @@ def build(folder: Path, size: int) -> tuple[Store, int, bytes]:
     )
     for level, hashes in enumerate(levels):
         if level >= LOWEST_NODE_LEVEL:  # levels 1 and 2 are computed from the leaves
+            tiles, singles = nodetiles.whole_level(hashes)  # as the append leaves them
+            conn.executemany(
+                "INSERT INTO tiles (log, level, idx, hashes) VALUES (?, ?, ?, ?)",
+                [(log, level, t, blob) for t, blob in tiles],
+            )
             conn.executemany(
                 "INSERT INTO nodes (log, level, idx, hash) VALUES (?, ?, ?, ?)",
-                zip(repeat(log), repeat(level), count(), hashes, strict=False),
+                [(log, level, i, h) for i, h in singles],
             )
     root = merkle.range_root(
         [levels[p.level][p.start >> p.level] for p in merkle.range_subtrees(0, size)]

@@ -8,7 +8,9 @@ exists (the log is append-only): the HTTP layer marks them immutable.
 
 The hashes come from the same place as the proofs (the store's in-memory tree, else its
 stored subtree hashes: ledger.store.prooftree), so serving a tile reads at most the
-latest checkpoint's size and, for a tree too large for memory, a few node rows.
+latest checkpoint's size and, for a tree too large for memory, a few node rows. The
+store keeps its node hashes in tiles of this same shape (ledger.store.nodetiles): a full
+tile of level ``L >= 1`` is then the slice of one stored tile row of tree level ``8 L``.
 """
 
 from __future__ import annotations

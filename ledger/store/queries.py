@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table
 
 from ledger.merkle import Subtree, leaf_hash, node_hash
+from ledger.store import nodetiles
 from ledger.store.leafpack import unpack
 from ledger.store.schema import (
     EVENT_KEY,
@@ -181,18 +182,24 @@ def _read_stored(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[
     # Only the driver's placeholder is formatted in; every value is a bound parameter.
     m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     leaf = f"SELECT 0, idx, leaf FROM entries WHERE log = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608
-    node = f"SELECT level, idx, hash FROM nodes WHERE log = {m} AND level = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608, E501
+    node, tile = nodetiles.range_parts(m)
     for chunk in chunks(runs):
         parts: list[str] = []
         params: list[int] = []
         for level, first, last in chunk:
-            parts.append(node if level else leaf)
-            params.extend((log, level, first, last) if level else (log, first, last))
+            if level:  # single rows and complete tiles (0028_tiles)
+                parts.extend((node, tile))
+                params.extend((log, level, first, last))
+                params.extend(nodetiles.tile_params(log, level, first, last))
+            else:
+                parts.append(leaf)
+                params.extend((log, first, last))
         rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
-        for level, idx, value in rows:  # level 0: the leaf, hashed here (0014_slim_entries)
-            out[Subtree(level, idx << level)] = (
-                bytes(value) if level else leaf_hash(unpack(bytes(value)))
-            )
+        for level, idx, value in nodetiles.rows(rows):
+            if level:
+                out[Subtree(level, idx << level)] = value
+            else:  # the leaf, hashed here (0014_slim_entries)
+                out[Subtree(0, idx)] = leaf_hash(unpack(value))
     return out
 
 

@@ -713,7 +713,7 @@ class Store:
             return
         try:
             with self.engines.writer.begin() as conn:
-                for table in ("entries", "units", "nodes"):
+                for table in ("entries", "units", "nodes", "tiles"):
                     conn.execute(text(f"ANALYZE {table}"))
         except SQLAlchemyError as e:
             raise StorageError(f"cannot refresh statistics: {e}") from e

@@ -1,7 +1,7 @@
 """Deleting shoppers' data once its retention period is over (docs/PRIVACY.md).
 
 Every statement here touches telemetry and triage tables only (reports, claim owners
-and attempts, report quotas); the log's tables (entries, leaves, nodes, checkpoints,
+and attempts, report quotas); the log's tables (entries, leaves, nodes, tiles, checkpoints,
 projections) are never named, so retention cannot change what the audit replays. The
 scans are pruned by `Store.delete_scans_before`. Times are ledger timestamps and days
 ``YYYY-MM-DD``: both fixed width, so they compare as text.

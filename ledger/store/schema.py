@@ -77,13 +77,28 @@ class EntryRow(Base):
 
 
 class NodeRow(Base):
-    """The hash of the perfect subtree ``[idx * 2**level, (idx + 1) * 2**level)``."""
+    """The hash of the perfect subtree ``[idx * 2**level, (idx + 1) * 2**level)``, while
+    its tile is incomplete (complete tiles are `TileRow` rows, 0028_tiles)."""
 
     __tablename__ = "nodes"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    __table_args__ = (_NO_ROWID,)
+
+
+class TileRow(Base):
+    """A complete tile of stored node hashes (ledger.store.nodetiles, 0028_tiles): the
+    256 hashes of nodes ``idx * 256 .. idx * 256 + 255`` of ``level``, concatenated.
+    Written once; the nodes of a level's incomplete last tile are `NodeRow` rows."""
+
+    __tablename__ = "tiles"
+    log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # PostgreSQL: STORAGE EXTERNAL (0028_tiles): out of line, never a compression try
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
     __table_args__ = (_NO_ROWID,)
 
 

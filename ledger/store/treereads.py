@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ledger.merkle import Subtree
+from ledger.store import nodetiles
 from ledger.store.leafpack import unpack
 from ledger.store.queries import consecutive_runs
 
@@ -37,7 +38,8 @@ LOWEST_STORED_BASE = 3
 #: through the engine's pool (bounded by it), so concurrent proofs cannot open sessions
 #: without limit
 MAX_IDLE = 4
-#: ranges in one statement (SQLite allows 500 terms in a compound SELECT)
+#: ranges in one statement (SQLite allows 500 terms in a compound SELECT; a node range
+#: is two: single rows and tiles)
 MAX_PARTS = 200
 
 
@@ -53,11 +55,8 @@ class RawReader:
             f"SELECT 0, idx, leaf FROM entries WHERE log = {mark} "  # noqa: S608
             f"AND idx BETWEEN {mark} AND {mark}"
         )
-        node = (
-            f"SELECT level, idx, hash FROM nodes WHERE log = {mark} AND level = {mark} "  # noqa: S608
-            f"AND idx BETWEEN {mark} AND {mark}"
-        )
-        self._parts = {True: leaf, False: node}
+        self._leaf = leaf
+        self._node, self._tile = nodetiles.range_parts(mark)
 
     @classmethod
     def pooled(cls, engine: Engine) -> RawReader:
@@ -119,12 +118,15 @@ class RawReader:
 
     def node_hashes(self, log: int, level: int, start: int, end: int) -> bytes | None:
         """The stored node hashes of ``level``, indices ``[start, end)``, concatenated."""
-        m = self._mark
-        rows = self._rows(
-            f"SELECT idx, hash FROM nodes WHERE log = {m} AND level = {m} "  # noqa: S608
-            f"AND idx >= {m} AND idx < {m} ORDER BY idx",
-            (log, level, start, end),
+        if end <= start:
+            return b"" if end == start else None
+        params = (log, level, start, end - 1)
+        found = self._rows(
+            f"{self._node} UNION ALL {self._tile}",
+            params + nodetiles.tile_params(*params),
         )
+        # complete tiles' slices and single rows (0028_tiles), in order
+        rows = sorted({i: v for _, i, v in nodetiles.rows(found)}.items())
         return _contiguous(rows, start, end, bytes)
 
     def subtrees(self, log: int, wanted: Sequence[Subtree]) -> dict[Subtree, bytes]:
@@ -138,19 +140,26 @@ class RawReader:
         for at in range(0, len(runs), MAX_PARTS):  # SQLite: at most 500 terms a statement
             parts: list[str] = []
             params: list[int] = []
-            for level, first, last in runs[at : at + MAX_PARTS]:
-                parts.append(self._parts[level == 0])
-                params.extend((log, level, first, last) if level else (log, first, last))
-            for level, idx, value in self._rows(" UNION ALL ".join(parts), tuple(params)):
-                if level:
-                    found[Subtree(level, idx << level)] = bytes(value)
+            chunk = runs[at : at + MAX_PARTS]
+            for level, first, last in chunk:
+                if level:  # single rows and complete tiles (0028_tiles)
+                    parts.extend((self._node, self._tile))
+                    params.extend((log, level, first, last))
+                    params.extend(nodetiles.tile_params(log, level, first, last))
                 else:
-                    leaves[idx] = bytes(value)
+                    parts.append(self._leaf)
+                    params.extend((log, first, last))
+            rows = self._rows(" UNION ALL ".join(parts), tuple(params))
+            for level, idx, value in nodetiles.rows(rows):
+                if level:
+                    found[Subtree(level, idx << level)] = value
+                else:
+                    leaves[idx] = value
         out = {}
         for sub in wanted:
-            value = _from_leaves(found, leaves, sub)
-            if value is not None:
-                out[sub] = value
+            got = _from_leaves(found, leaves, sub)
+            if got is not None:
+                out[sub] = got
         return out
 
 

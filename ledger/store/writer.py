@@ -22,6 +22,7 @@ from ledger.merkle import Subtree
 from ledger.rules.state import (
     Record,
 )
+from ledger.store import nodetiles
 from ledger.store.leafpack import pack, unpack
 from ledger.store.mapnodes import read_nodes, write_nodes
 from ledger.store.queries import (
@@ -29,7 +30,6 @@ from ledger.store.queries import (
     ENTRIES,
     LOGS,
     LOWEST_NODE_LEVEL,
-    NODES,
     chain_to_store,
     find_event_hashes,
     head_from_row,
@@ -124,13 +124,18 @@ class WriteTx:
 
     def insert_nodes(self, nodes: Mapping[Subtree, bytes]) -> None:
         """Insert the subtree hashes that are stored (level >= `LOWEST_NODE_LEVEL`; the
-        lower ones are computed from the leaves when read)."""
-        rows = [
-            (self.log, s.level, s.start >> s.level, h)
+        lower ones are computed from the leaves when read): in tiles once complete,
+        single rows until then (ledger.store.nodetiles).
+
+        Raises:
+            StorageError: a tile completed here lacks a node stored before."""
+        rows = {
+            (s.level, s.start >> s.level): h
             for s, h in nodes.items()
             if s.level >= LOWEST_NODE_LEVEL
-        ]
-        self._insert_many(NODES, rows)
+        }
+        # a tile completed here becomes one ``tiles`` row (ledger.store.nodetiles)
+        nodetiles.write(self.conn, self.log, rows, self._is_sqlite)
 
     def upsert(self, records: Iterable[Record]) -> None:
         """Insert or replace projection records (the last one for a key wins)."""

@@ -5,12 +5,11 @@ map root."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
 from ledger.service.ledger import Ledger
-from ledger.store.database import _alembic_config, migrate
 from tests.factories import GTIN
+from tests.integration import old_revision
 from tests.integration.world import LedgerWorld
 
 #: these tests migrate every log in the database: a database of their own (conftest)
@@ -38,11 +37,10 @@ def test_0025_map_fillfactor_round_trip(world: LedgerWorld) -> None:
     postgres = ledger.store.engines.writer.dialect.name == "postgresql"
     _commission(world, "FF-1")
     assert _options(ledger) == (["fillfactor=70"] if postgres else None)
-    with ledger.store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0025_slim_log")
+    old_revision.downgrade(ledger.store.engines, "0025_slim_log")
     assert _options(ledger) == ([] if postgres else None)
     _commission(world, "FF-2")
-    migrate(ledger.store.engines)
+    old_revision.upgrade(ledger.store.engines)
     assert _options(ledger) == (["fillfactor=70"] if postgres else None)
     _commission(world, "FF-3")
     assert ledger.audit().ok

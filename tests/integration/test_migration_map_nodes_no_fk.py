@@ -6,13 +6,12 @@ the map, and the audit's replay agrees with every signed map root."""
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from ledger.service.ledger import Ledger
-from ledger.store.database import _alembic_config, migrate
 from tests.factories import GTIN
+from tests.integration import old_revision
 from tests.integration.world import LedgerWorld
 
 #: these tests migrate every log in the database: a database of their own (conftest)
@@ -64,8 +63,7 @@ def test_0026_map_nodes_no_fk_round_trip(world: LedgerWorld) -> None:
     assert ("WITHOUT ROWID" in layout) if sqlite else ("fillfactor=70" in layout)
     before = _rows(ledger)
 
-    with ledger.store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0025_map_fillfactor")
+    old_revision.downgrade(ledger.store.engines, "0025_map_fillfactor")
     assert _foreign_keys(ledger) == [(["log"], "logs")]
     assert _rows(ledger) == before
     with pytest.raises(IntegrityError):  # the restored key checks again
@@ -75,7 +73,7 @@ def test_0026_map_nodes_no_fk_round_trip(world: LedgerWorld) -> None:
     between = _rows(ledger)
     assert between != before
 
-    migrate(ledger.store.engines)
+    old_revision.upgrade(ledger.store.engines)
     assert _foreign_keys(ledger) == []
     assert _rows(ledger) == between
     assert _layout(ledger) == layout

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from ledger.service.audit import audit_log
 from ledger.store import Store
-from ledger.store.database import _alembic_config, migrate
 from ledger.store.queries import find_event_hashes
 from tests.factories import GTIN
+from tests.integration import old_revision
 from tests.integration.world import LedgerWorld
 from tests.profiles import examples
 
@@ -75,8 +74,7 @@ def test_0025_slim_log_round_trip(world: LedgerWorld) -> None:
     assert "UNIQUE" not in indexes["ix_entries_event_key"].upper()
     assert "serial, idx" not in indexes["ix_entries_unit"]
 
-    with store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0023_scanstats")
+    old_revision.downgrade(store.engines, "0023_scanstats")
     indexes = _indexes(store)
     assert "ix_entries_event_key" not in indexes
     assert "UNIQUE" in indexes["ix_entries_event_hash"].upper()
@@ -86,7 +84,7 @@ def test_0025_slim_log_round_trip(world: LedgerWorld) -> None:
     assert _seen(fresh, log, size, asked) == before
     later = _commission(world, "SLIM-3")  # the code appends on the old revision too
 
-    migrate(store.engines)
+    old_revision.upgrade(store.engines)
     assert "ix_entries_event_key" in _indexes(store)
     fresh = Store(store.engines)
     assert _seen(fresh, log, size, asked) == before

@@ -5,15 +5,14 @@ receipts and the audit do not change across either step."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
 from ledger import merkle
 from ledger.service.audit import audit_log
 from ledger.store import Store
-from ledger.store.database import _alembic_config, migrate
 from ledger.store.leafpack import PACKED_V1, PACKED_V2
 from tests.factories import GTIN
+from tests.integration import old_revision
 from tests.integration.world import LedgerWorld
 
 #: these tests migrate every log in the database: a database of their own (conftest)
@@ -73,8 +72,7 @@ def test_0017_storage_round_trip(world: LedgerWorld) -> None:
     if postgres:
         assert _fill_factors(ledger.store) == packed
 
-    with ledger.store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0022_product_data")
+    old_revision.downgrade(ledger.store.engines, "0022_product_data")
     assert _stored(ledger.store, ledger.log) == [e.leaf for e in before]  # raw again
     leaves = [e.leaf_hash for e in before]
     assert size >= 8
@@ -94,7 +92,7 @@ def test_0017_storage_round_trip(world: LedgerWorld) -> None:
     assert Store(ledger.store.engines).entries(ledger.log, 0, size) == before
     assert audit_log(ledger.store, ledger.log, ledger.verifier_key).ok
 
-    migrate(ledger.store.engines)  # packs the raw rows in place
+    old_revision.upgrade(ledger.store.engines)  # packs the raw rows in place
     assert all(s[0] == PACKED_V2 for s in _stored(ledger.store, ledger.log))
     assert _low_nodes(ledger.store, ledger.log) == {}  # computed from the leaves instead
     if postgres:

@@ -7,7 +7,6 @@ are the same on both revisions, and a damaged row is left as it was both ways.""
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from ledger import entry
@@ -15,9 +14,9 @@ from ledger.entry import ZERO_HASH
 from ledger.rules.state import UnitRecord
 from ledger.service.audit import audit_log
 from ledger.store import Store, queries, repository
-from ledger.store.database import _alembic_config, migrate
 from ledger.store.leafpack import PACKED_V1, PACKED_V2
 from tests.factories import GTIN
+from tests.integration import old_revision
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import NOW
 
@@ -80,8 +79,7 @@ def test_0027_storage_v2_round_trip(world: LedgerWorld) -> None:
             {"v": damaged, "log": log, "i": size - 1},
         )
 
-    with store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0026_map_nodes_no_fk")
+    old_revision.downgrade(store.engines, "0026_map_nodes_no_fk")
     old = _stored(store, log)
     assert all(s[0] == PACKED_V1 for s in old[:-1]) and old[-1] == damaged
     assert sum(map(len, old[:-1])) > sum(map(len, new[:-1])) + 25 * (size - 1)
@@ -89,7 +87,7 @@ def test_0027_storage_v2_round_trip(world: LedgerWorld) -> None:
     assert Store(store.engines).entries(log, 0, size - 1) == before[:-1]
     assert _in_container(store, log) == ["V2-2"]
 
-    migrate(store.engines)
+    old_revision.upgrade(store.engines)
     assert _stored(store, log) == [*new[:-1], damaged]  # the same bytes as written new
     assert "IS NOT NULL" in _container_index(store).upper()
     assert _in_container(store, log) == ["V2-2"]
@@ -145,12 +143,13 @@ def test_chains_are_kept_sparsely_and_read_back(
     assert [store.chain_at(log, i) for i in range(size)] == expected
     assert audit_log(store, log, ledger.verifier_key).ok
 
-    with store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0026_map_nodes_no_fk")
+    old_revision.downgrade(store.engines, "0026_map_nodes_no_fk")
     assert _chains(store, log) == expected  # every chain stored again
     assert audit_log(Store(store.engines), log, ledger.verifier_key).ok
 
-    migrate(store.engines)  # thinned: kept are every 4th, each checkpoint's and the head's
+    old_revision.upgrade(
+        store.engines
+    )  # thinned: kept are every 4th, each checkpoint's and the head's
     with store.engines.reader.connect() as conn:
         sizes = {
             r.size

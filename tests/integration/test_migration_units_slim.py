@@ -7,13 +7,12 @@ work on both, and the audit passes."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
 from ledger.rules.state import ProductRecord, UnitRecord
 from ledger.service.ledger import Ledger
-from ledger.store.database import _alembic_config, migrate
 from tests.factories import GTIN
+from tests.integration import old_revision
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import NOW
 
@@ -103,15 +102,14 @@ def test_0028_units_slim_round_trip(world: LedgerWorld) -> None:
     kept = _units(ledger, first)
     assert [u.pending for u in kept] == ["ship-co"] * 3
 
-    with ledger.store.engines.writer.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0027_storage_v2")
+    old_revision.downgrade(ledger.store.engines, "0027_storage_v2")
     assert _options(ledger) == ([] if postgres else None)
     assert _toasted(ledger) == ({"logs": True, "products": True} if postgres else None)
     assert _units(ledger, first) == kept
     assert ledger.store.records(ledger.log, {ProductRecord: [GTIN]}) == product
     second, _ = _commission_and_move(world, "B-", 3)
 
-    migrate(ledger.store.engines)
+    old_revision.upgrade(ledger.store.engines)
     assert _options(ledger) == (["fillfactor=50"] if postgres else None)
     assert _toasted(ledger) == untoasted
     assert _units(ledger, first) == kept

@@ -1,0 +1,159 @@
+"""Stored Merkle node hashes in tiles (migration 0028_tiles, docs/FORMAT.md "Stored tree").
+
+The hashes of the perfect subtrees of level >= 3 (ledger.store.queries.LOWEST_NODE_LEVEL)
+are kept in two tables:
+
+- ``tiles(log, level, idx, hashes)``: a *complete* tile, the `WIDTH` (256) consecutive
+  hashes of nodes ``idx * WIDTH .. idx * WIDTH + WIDTH - 1`` of ``level``, concatenated
+  (8192 bytes). Written once, by the append that stores its last node, and never
+  changed (the log is append-only): on PostgreSQL a tile never leaves a dead tuple.
+- ``nodes(log, level, idx, hash)``: one row per node of a level's incomplete last tile.
+  The append that completes the tile writes its row and deletes these, in its own
+  transaction (so a rolled-back append changes neither table).
+
+One row per node cost PostgreSQL ~46 bytes of tuple header, pointer, key and index
+entry for each 32-byte hash; a tile row costs its 8192 bytes plus ~0.3 KiB.
+
+Readers ask for ranges of node indices of one level (`range_parts`); a tile row comes
+back with its level negated (a leaf or node row's level is >= 0) and `rows` cuts it into
+the nodes asked for. A tile of the wrong length yields only its whole 32-byte hashes
+inside it: a damaged tile reads as missing or wrong nodes, which the audit reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ledger.errors import StorageError
+
+#: node hashes in one tile row (the C2SP tlog-tiles width: a level-8k tile row is the
+#: full tlog-tile of tile level k)
+WIDTH = 256
+HASH = 32
+
+
+def range_parts(mark: str) -> tuple[str, str]:
+    """The two SELECTs (to join with UNION ALL) that read nodes ``first..last`` of one
+    level: single rows from ``nodes`` (params: log, level, first, last) and, from each
+    complete tile holding some, the slice of them (params: `tile_params`): rows
+    ``(level, idx, value)``, a slice's level negated, its idx its first node's. ``mark``
+    is the driver's placeholder (never data).
+
+    The database cuts the slice (``substr``): a proof wants one hash of each tile it
+    reads, and on PostgreSQL an EXTERNAL value's slice is read from its TOAST chunks
+    alone."""
+    node = (
+        f"SELECT level, idx, hash FROM nodes WHERE log = {mark} AND level = {mark} "  # noqa: S608
+        f"AND idx BETWEEN {mark} AND {mark}"
+    )
+    w, m = WIDTH, mark
+    # off, hi: the first and last wanted position inside the tile (0 .. WIDTH - 1)
+    tile = (
+        f"SELECT -level, idx * {w} + off, substr(hashes, off * {HASH} + 1, (hi - off + 1) * {HASH}) "  # noqa: S608, E501
+        f"FROM (SELECT level, idx, hashes, "
+        f"CAST(CASE WHEN {m} > idx * {w} THEN {m} - idx * {w} ELSE 0 END AS INTEGER) AS off, "
+        f"CAST(CASE WHEN {m} < idx * {w} + {w - 1} THEN {m} - idx * {w} ELSE {w - 1} END "
+        f"AS INTEGER) AS hi "
+        f"FROM tiles WHERE log = {m} AND level = {m} AND idx BETWEEN {m} AND {m}) AS cut"
+    )
+    return node, tile
+
+
+def tile_params(log: int, level: int, first: int, last: int) -> tuple[int, ...]:
+    """The parameters of `range_parts`' tile SELECT for nodes ``first..last`` of ``level``."""
+    return (first, first, last, last, log, level, first // WIDTH, last // WIDTH)
+
+
+def rows(found: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[int, int, bytes]]:
+    """``(level, idx, hash)`` for every row of a `range_parts` read: a node or leaf row
+    as it is, a tile's slice (negative level) cut into its nodes. A damaged tile (not
+    `WIDTH` whole hashes) yields only the whole hashes its slice holds."""
+    for level, idx, value in found:
+        if level >= 0:
+            yield level, idx, bytes(value)
+        else:
+            yield from cut(-level, idx, bytes(value))
+
+
+def cut(level: int, first: int, hashes: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """``(level, first + k, hash k)`` for each whole 32-byte hash of ``hashes``."""
+    for k in range(len(hashes) // HASH):
+        yield level, first + k, hashes[k * HASH : (k + 1) * HASH]
+
+
+Rows = dict[tuple[int, int], bytes]
+
+
+def split(level_rows: Mapping[tuple[int, int], bytes]) -> tuple[Rows, Rows]:
+    """``{(level, idx): hash}`` cut into complete tiles ``{(level, tile): hashes}`` and
+    the remaining single nodes: a bulk writer's rows (every node of each tile given)."""
+    tiles: dict[tuple[int, int], bytes] = {}
+    singles = dict(level_rows)
+    for level, idx in list(level_rows):
+        if idx % WIDTH == WIDTH - 1:
+            first = idx - WIDTH + 1
+            keys = [(level, i) for i in range(first, idx + 1)]
+            if all(k in singles for k in keys):
+                tiles[(level, idx // WIDTH)] = b"".join(singles.pop(k) for k in keys)
+    return tiles, singles
+
+
+def whole_level(hashes: Sequence[bytes]) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+    """A level's hashes from node 0 on, as a bulk writer stores them: ``(tile, hashes)``
+    for each complete tile and ``(idx, hash)`` for the nodes after the last one."""
+    full = len(hashes) // WIDTH
+    tiles = [(t, b"".join(hashes[t * WIDTH : (t + 1) * WIDTH])) for t in range(full)]
+    return tiles, [(i, hashes[i]) for i in range(full * WIDTH, len(hashes))]
+
+
+def write(
+    conn: Connection, log: int, new: Mapping[tuple[int, int], bytes], is_sqlite: bool
+) -> None:
+    """Store an append's new nodes ``{(level, idx): hash}`` (levels >= 3): each tile
+    this append completes as one tile row, its nodes stored by earlier appends deleted,
+    the others as single rows. Runs in the append's transaction.
+
+    Raises:
+        StorageError: a tile being completed lacks a node (a damaged store: the append
+            is rolled back rather than writing a tile with a hole).
+    """
+    mark = "?" if is_sqlite else "%s"
+    completing = {(lv, i // WIDTH) for lv, i in new if i % WIDTH == WIDTH - 1}
+    merged = dict(new)
+    had_rows = set()  # tiles with nodes stored by earlier appends: those rows go
+    for level, tile in sorted(completing):
+        first, last = tile * WIDTH, tile * WIDTH + WIDTH - 1
+        if any((level, i) not in merged for i in range(first, last + 1)):
+            stored = conn.exec_driver_sql(
+                f"SELECT idx, hash FROM nodes WHERE log = {mark} AND level = {mark} "  # noqa: S608
+                f"AND idx BETWEEN {mark} AND {mark}",
+                (log, level, first, last),
+            )
+            for idx, value in stored:
+                merged.setdefault((level, int(idx)), bytes(value))
+                had_rows.add((level, tile))
+    tiles, singles = split(merged)
+    if set(tiles) != completing:
+        missing = sorted(completing - set(tiles))
+        raise StorageError(f"log {log}: nodes missing in tile(s) (level, tile) {missing}")
+    for level, tile in sorted(had_rows):
+        first = tile * WIDTH
+        conn.exec_driver_sql(
+            f"DELETE FROM nodes WHERE log = {mark} AND level = {mark} "  # noqa: S608
+            f"AND idx BETWEEN {mark} AND {mark}",
+            (log, level, first, first + WIDTH - 1),
+        )
+    if tiles:
+        conn.exec_driver_sql(
+            f"INSERT INTO tiles (log, level, idx, hashes) VALUES ({mark}, {mark}, {mark}, {mark})",  # noqa: S608
+            [(log, lv, t, h) for (lv, t), h in sorted(tiles.items())],
+        )
+    fresh = [(log, lv, i, h) for (lv, i), h in singles.items() if (lv, i) in new]
+    if fresh:
+        conn.exec_driver_sql(
+            f"INSERT INTO nodes (log, level, idx, hash) VALUES ({mark}, {mark}, {mark}, {mark})",  # noqa: S608
+            fresh,
+        )
