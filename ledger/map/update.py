@@ -218,7 +218,8 @@ class _Batch:
         subtrees where the paths leave the stored internal nodes (`_build`), and return,
         per depth, the stored internal nodes met as (position, left, right, whether the
         left holds changed keys, whether the right does)."""
-        ints, known, seen = self.ints, self.known, self.seen
+        ints, seen, unread = self.ints, self.seen, _UNREAD
+        known = self.known.get
         levels = []
         # (lo, hi, prefix, position): the changed keys below one position
         groups = [(0, len(ints), 0, ROOT)]
@@ -228,7 +229,7 @@ class _Batch:
             missing = [
                 pos
                 for pos in chain((g[3] for g in groups), beside)
-                if pos not in seen and known.get(pos, _UNREAD) is _UNREAD
+                if known(pos, unread) is unread and pos not in seen
             ]
             if missing:
                 got = read(missing)
@@ -240,8 +241,8 @@ class _Batch:
             shift = KEY_BITS - depth - 1
             size, marker = _SIZES[depth + 1], _SHIFTS[depth + 1]
             for lo, hi, prefix, pos in groups:
-                node = known.get(pos, _UNREAD)
-                if node is _UNREAD:
+                node = known(pos, unread)
+                if node is unread:
                     node = seen[pos]
                 if node is None or node[1] is not None:  # empty, or a leaf: build here
                     self._terminal(lo, hi, depth, prefix, pos, node)
