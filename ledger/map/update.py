@@ -19,6 +19,7 @@ from the rows on one key's path, read the same way.
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,6 @@ from ledger.map.trie import (
     NODE_PREFIX,
     Head,
     Path,
-    _sha256,
     check_key,
     leaf_hash,
     node_hash,
@@ -174,6 +174,7 @@ def sibling(key: bytes, depth: int) -> bytes:
 
 
 _UNREAD: Any = object()  # a position not in ``known``
+_sha256 = hashlib.sha256  # bound once: the rebuild's hot loop
 
 
 def _hash(node: Stored | None) -> bytes:
