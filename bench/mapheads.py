@@ -8,8 +8,10 @@
    no-op: two databases (one with the map, one without), each set up once (base world,
    one warm-up batch), then the same pre-signed events in `ROUNDS` timed rounds per
    database in ABBA order (without, with, with, without: a load that drifts during
-   the runs weighs on both sides alike). Each round appends new events, so both maps
-   of rounds grow alike. The figure is the total microseconds per event with the map
+   the runs weighs on both sides alike; the process's older objects are frozen out of
+   the cyclic collector for the rounds, so that a full collection of the benchmark's
+   own heap does not land in one side's rounds at random). Each round appends new
+   events, so both maps of rounds grow alike. The figure is the total microseconds per event with the map
    over the total without it; target <= 1.25 at batches of 1,000 (batch 1 is shown
    too). Wall-clock rounds still swing on a loaded machine: `bench.mapstep` times the
    map step inside the appends instead (wall and CPU).
@@ -27,6 +29,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import random
@@ -94,6 +97,11 @@ def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, fl
             _seconds(ledgers[mapped], work.warm, work.batch, mapped)
             expected[mapped] = ledgers[mapped].head().size + size * ROUNDS
         done = {False: 0, True: 0}
+        # the process's objects so far (pre-signed events, earlier groups' leftovers) out
+        # of the collector's way: a full collection over them cost 15-40 µs/event of
+        # whichever side's round it fell in (docs/PERFORMANCE.md, "mapcost, session 21")
+        gc.collect()
+        gc.freeze()
         for mapped in _ORDER * (ROUNDS // 2):
             events = work.timed[done[mapped] * size : (done[mapped] + 1) * size]
             spent[mapped] += _seconds(ledgers[mapped], events, work.batch, mapped)
@@ -102,6 +110,7 @@ def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, fl
             if ledger.head().size != expected[mapped]:
                 raise SystemExit(f"map/append: head size is not {expected[mapped]}")
     finally:
+        gc.unfreeze()
         for ledger in ledgers.values():
             ledger.close()
     return {mapped: 1e6 * seconds / (size * ROUNDS) for mapped, seconds in spent.items()}

@@ -9,12 +9,17 @@ the append: commissions of fresh units in batches of 1,000 (3,000 timed after th
 setup and a warm-up batch), on a fresh database each run, several runs in one process
 (the later runs hold the earlier ledgers' objects, as a long-running server holds many).
 It prints, per run, the map step and the rest in microseconds per event, wall-clock
-and this process's CPU time (PostgreSQL's server CPU is not in it), and their ratio.
+and this process's CPU time (PostgreSQL's server CPU is not in it), and their ratio;
+then the bytes this process wrote per event (``wchar`` of ``/proc/self/io``: SQLite's
+WAL and checkpoints; Linux only) and the time in cyclic collections per event.
+``--no-map`` runs the same appends with the map step a no-op, for those two lines'
+baseline (the map step's timing is then zero).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -22,9 +27,30 @@ from typing import Any
 from bench import appends, streams
 from bench.databases import PostgresTarget, SqliteTarget
 from bench.figures import DEFAULT_PG_URL
+from bench.mapheads import _NoMap
 from ledger.service import append as append_module
 
 _spent = [0.0, 0.0]  # wall, CPU seconds inside MapKeeper
+_collecting = [0.0, 0.0]  # seconds in cyclic collections, start of the current one
+
+
+def _on_collection(phase: str, _info: dict[str, Any]) -> None:
+    if phase == "start":
+        _collecting[1] = time.perf_counter()
+    else:
+        _collecting[0] += time.perf_counter() - _collecting[1]
+
+
+def _written() -> int:
+    """Bytes this process has written through system calls (0 where unknown)."""
+    try:
+        with open("/proc/self/io") as counters:
+            for line in counters:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _timed(real: type) -> type:
@@ -57,10 +83,16 @@ def run(target: Any, runs: int) -> None:
         try:
             appends.append_all(ledger, work.setup, 1000)
             appends.append_all(ledger, work.warm, work.batch)
-            _spent[0] = _spent[1] = 0.0
+            _spent[0] = _spent[1] = _collecting[0] = 0.0
+            written = _written()
+            gc.callbacks.append(_on_collection)
             wall, cpu = time.perf_counter(), time.process_time()
-            appends.append_all(ledger, work.timed, work.batch)
+            try:
+                appends.append_all(ledger, work.timed, work.batch)
+            finally:
+                gc.callbacks.remove(_on_collection)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            written = _written() - written
         finally:
             ledger.close()
         n = len(work.timed)
@@ -71,6 +103,10 @@ def run(target: Any, runs: int) -> None:
             f"{1e6 * rest_cpu / n:.1f} CPU; ratio wall {wall / rest_wall:.3f}, "
             f"CPU {cpu / rest_cpu:.3f}"
         )
+        print(
+            f"  wrote {written / n:,.0f} bytes/event; collections "
+            f"{1e6 * _collecting[0] / n:.1f} µs/event"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -78,9 +114,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--no-map", action="store_true", help="the map step as a no-op")
     args = parser.parse_args(argv)
     real = vars(append_module)["MapKeeper"]
-    setattr(append_module, "MapKeeper", _timed(real))  # noqa: B010 - timed for this run
+    keeper = _timed(_NoMap if args.no_map else real)
+    setattr(append_module, "MapKeeper", keeper)  # noqa: B010 - timed for this run
     target: Any = PostgresTarget(DEFAULT_PG_URL) if args.pg else SqliteTarget()
     try:
         run(target, args.runs)

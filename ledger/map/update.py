@@ -19,14 +19,25 @@ from the rows on one key's path, read the same way.
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any, NamedTuple, cast
 
 from ledger.errors import ValidationError
 from ledger.map.proof import encode
-from ledger.map.trie import EMPTY, KEY_BITS, Head, Path, check_key, leaf_hash, node_hash
+from ledger.map.trie import (
+    EMPTY,
+    KEY_BITS,
+    NODE_PREFIX,
+    Head,
+    Path,
+    check_key,
+    leaf_hash,
+    node_hash,
+)
 
 
 class Stored(NamedTuple):
@@ -71,34 +82,55 @@ def position(key: bytes, depth: int) -> bytes:
 
 @dataclass(frozen=True)
 class MapUpdate:
-    """The result of `update`: the new root and the rows to write (position -> node).
+    """The result of `update`: the new root and the rows to write.
 
-    ``empty`` lists positions the update found to hold no node (the empty children of
-    the new nodes it built): a cache of the stored map may record them as absent.
+    ``nodes`` holds the internal nodes as (position, hash) and ``leaves`` the leaves as
+    (position, key, head), each position once, in no particular order (plain tuples: an
+    update writes about five rows a key, and a row object per position cost more than
+    its hash). ``empty`` lists positions the update found to hold no node (the empty
+    children of the new nodes it built): a cache of the stored map may record them as
+    absent.
     """
 
     root: bytes
-    rows: dict[bytes, Stored]
+    nodes: list[tuple[bytes, bytes]] = field(default_factory=list)
+    leaves: list[tuple[bytes, bytes, Head]] = field(default_factory=list)
     empty: tuple[bytes, ...] = ()
 
+    @property
+    def rows(self) -> dict[bytes, Stored]:
+        """The rows as position -> `Stored` (built on each call)."""
+        out = {pos: Stored(hash=value) for pos, value in self.nodes}
+        out.update((pos, Stored(key=key, head=head)) for pos, key, head in self.leaves)
+        return out
 
-def update(read: Reader, changes: Mapping[bytes, Head]) -> MapUpdate:
+
+def update(
+    read: Reader, changes: Mapping[bytes, Head], known: Mapping[bytes, Stored | None] | None = None
+) -> MapUpdate:
     """Apply ``changes`` (key -> its new head) to the stored map that ``read`` reads.
 
-    Calls ``read`` once per trie level the changed keys pass through (their paths and
-    the siblings along them, nothing else, each position once), then rebuilds the hashes
-    bottom-up in memory. The result is the same map as a `ledger.map.trie.Trie` holding
-    the old heads updated with ``changes``.
+    ``known`` (optional, only read) holds stored nodes already known, ``None`` for a
+    position known to hold none (a cache of the map's top, ledger.service.headmap): they
+    are not asked of ``read``. Calls ``read`` at most once per trie level the changed
+    keys pass through (their paths and the siblings along them, each position once),
+    then hashes each changed node once, level by level from the deepest up. The result
+    is the same map as a `ledger.map.trie.Trie` holding the old heads updated with
+    ``changes`` (tests/unit/test_map_update.py checks it against one key at a time).
 
     Raises:
         ValidationError: a key is not 32 bytes.
     """
     items = sorted((check_key(k), h) for k, h in changes.items())
     if not items:
-        return MapUpdate(_hash(read([ROOT]).get(ROOT)), {})
-    batch = _Batch(items)
-    batch.descend(read)
-    return MapUpdate(batch.rebuild(0, len(items), 0, 0, ROOT), batch.rows, tuple(batch.empty))
+        node = known.get(ROOT, _UNREAD) if known is not None else _UNREAD
+        if node is _UNREAD:
+            node = read([ROOT]).get(ROOT)
+        return MapUpdate(_hash(cast(Stored | None, node)))
+    batch = _Batch(items, known if known is not None else {})
+    levels = batch.descend(read)
+    root = batch.rebuild(levels)
+    return MapUpdate(root, batch.nodes, batch.leaves, tuple(batch.empty))
 
 
 def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
@@ -141,6 +173,10 @@ def sibling(key: bytes, depth: int) -> bytes:
     return position(bytes(flipped), depth)
 
 
+_UNREAD: Any = object()  # a position not in ``known``
+_sha256 = hashlib.sha256  # bound once: the rebuild's hot loop
+
+
 def _hash(node: Stored | None) -> bytes:
     return EMPTY if node is None else node.subtree_hash()
 
@@ -163,73 +199,103 @@ class _Batch:
     (``key >> (KEY_BITS - depth)``): no per-key, per-level byte slicing.
     """
 
-    def __init__(self, items: list[tuple[bytes, Head]]) -> None:
+    def __init__(self, items: list[tuple[bytes, Head]], known: Mapping[bytes, Any]) -> None:
         self.items = items
         self.ints = [int.from_bytes(k, "big") for k, _ in items]
-        self.known: dict[bytes, Stored | None] = {}
-        self.rows: dict[bytes, Stored] = {}
+        self.known = known
+        self.seen: dict[bytes, Stored | None] = {}  # read in this update
+        self.values: dict[bytes, bytes] = {}  # new hashes of changed subtrees
+        self.nodes: list[tuple[bytes, bytes]] = []
+        self.leaves: list[tuple[bytes, bytes, Head]] = []
         self.empty: list[bytes] = []
-        self.splits: dict[bytes, tuple[int, bytes, bytes]] = {}
 
-    def descend(self, read: Reader) -> None:
-        """Read, level by level, the nodes on the keys' paths and the siblings beside them.
+    def _node(self, pos: bytes) -> Stored | None:
+        node = self.known.get(pos, _UNREAD)
+        return self.seen[pos] if node is _UNREAD else node
 
-        Records, for every stored internal node met, where its keys split and its
-        children's positions (``splits``), so `rebuild` walks the same way without
-        computing them again.
-        """
-        known, ints, splits = self.known, self.ints, self.splits
-        # (lo, hi, prefix, position, sibling position): the keys below one stored node
-        groups = [(0, len(ints), 0, ROOT, ROOT)]
+    def descend(self, read: Reader) -> list[list[tuple[bytes, bytes, bytes, bool, bool]]]:
+        """Walk down level by level: read the nodes on the keys' paths and the keyless
+        children beside them (one `read` per level, only what ``known`` lacks), build the
+        subtrees where the paths leave the stored internal nodes (`_build`), and return,
+        per depth, the stored internal nodes met as (position, left, right, whether the
+        left holds changed keys, whether the right does)."""
+        ints, seen, unread = self.ints, self.seen, _UNREAD
+        known = self.known.get
+        levels = []
+        # (lo, hi, prefix, position): the changed keys below one position
+        groups = [(0, len(ints), 0, ROOT)]
+        beside: list[bytes] = []  # keyless children whose hash a parent needs
         depth = 0
         while groups:
-            missing = {pos for group in groups for pos in group[3:] if pos not in known}
+            missing = [
+                pos
+                for pos in chain((g[3] for g in groups), beside)
+                if known(pos, unread) is unread and pos not in seen
+            ]
             if missing:
-                got = read(sorted(missing))
+                got = read(missing)
                 for pos in missing:
-                    known[pos] = got.get(pos)
+                    seen[pos] = got.get(pos)
             following = []
+            beside = []
+            level = []
             shift = KEY_BITS - depth - 1
             size, marker = _SIZES[depth + 1], _SHIFTS[depth + 1]
-            for lo, hi, prefix, pos, _sibling in groups:
-                node = known[pos]
-                if node is None or node.key is not None:
+            for lo, hi, prefix, pos in groups:
+                node = known(pos, unread)
+                if node is unread:
+                    node = seen[pos]
+                if node is None or node[1] is not None:  # empty, or a leaf: build here
+                    self._terminal(lo, hi, depth, prefix, pos, node)
                     continue
                 low = prefix << 1
                 mid = bisect_left(ints, (low | 1) << shift, lo, hi)
                 left = (((low << 1) | 1) << marker).to_bytes(size, "big")
                 right = (((low << 1) | 3) << marker).to_bytes(size, "big")
-                splits[pos] = (mid, left, right)
                 if mid > lo:
-                    following.append((lo, mid, low, left, right))
+                    following.append((lo, mid, low, left))
+                else:
+                    beside.append(left)
                 if hi > mid:
-                    following.append((mid, hi, low | 1, right, left))
+                    following.append((mid, hi, low | 1, right))
+                else:
+                    beside.append(right)
+                level.append((pos, left, right, mid > lo, hi > mid))
+            levels.append(level)
             groups = following
             depth += 1
+        return levels
 
-    def rebuild(self, lo: int, hi: int, depth: int, prefix: int, pos: bytes) -> bytes:
-        """The new hash of the subtree at ``depth`` on ``prefix`` (at ``pos``), holding
-        keys ``[lo, hi)``."""
-        known = self.known
-        node = known.get(pos)
-        if node is None or node.key is not None:
-            part, ints = self.items[lo:hi], self.ints[lo:hi]
-            if node is not None and node.key is not None and node.head is not None:
-                if node.key not in dict(part):  # the stored leaf's key stays beside them
-                    part = sorted([*part, (node.key, node.head)])
-                    ints = [int.from_bytes(k, "big") for k, _ in part]
-            return self._build(part, ints, depth, prefix)
-        mid, left, right = self.splits[pos]
-        value = node_hash(
-            self.rebuild(lo, mid, depth + 1, prefix << 1, left)
-            if mid > lo
-            else _hash(known.get(left)),
-            self.rebuild(mid, hi, depth + 1, (prefix << 1) | 1, right)
-            if hi > mid
-            else _hash(known.get(right)),
-        )
-        self.rows[pos] = Stored(hash=value)
-        return value
+    def rebuild(self, levels: list[list[tuple[bytes, bytes, bytes, bool, bool]]]) -> bytes:
+        """Hash the stored internal nodes that `descend` met, deepest level first (each
+        once: its changed children's hashes are ready by then); return the root's."""
+        values, nodes, node_of = self.values, self.nodes, self._node
+        sha256 = _sha256
+        for level in reversed(levels):
+            for pos, left, right, left_changed, right_changed in level:
+                value = sha256(
+                    NODE_PREFIX
+                    + (values[left] if left_changed else _hash(node_of(left)))
+                    + (values[right] if right_changed else _hash(node_of(right)))
+                ).digest()
+                values[pos] = value
+                nodes.append((pos, value))
+        return values[ROOT]
+
+    def _terminal(
+        self, lo: int, hi: int, depth: int, prefix: int, pos: bytes, node: Stored | None
+    ) -> None:
+        """The keys ``[lo, hi)`` reach ``pos``, empty or a stored leaf: build it anew
+        (with the stored leaf's key, unless a change replaces its head)."""
+        items, ints = self.items[lo:hi], self.ints[lo:hi]
+        if node is not None and node.key is not None and node.head is not None:
+            key = node.key
+            if all(k != key for k, _ in items):  # the stored leaf stays beside them
+                number = int.from_bytes(key, "big")
+                at = bisect_left(ints, number)
+                items.insert(at, (key, node.head))
+                ints.insert(at, number)
+        self.values[pos] = self._build(items, ints, depth, prefix)
 
     def _build(
         self, items: list[tuple[bytes, Head]], ints: list[int], depth: int, prefix: int
@@ -240,16 +306,16 @@ class _Batch:
         prefix (the first and last key's, as they are sorted); every node from ``depth``
         down to there has one empty child, so that chain is written in one loop.
         """
-        rows = self.rows
+        nodes, leaves = self.nodes, self.leaves
         if len(items) == 1:
-            rows[_at(prefix, depth)] = Stored(key=items[0][0], head=items[0][1])
+            leaves.append((_at(prefix, depth), items[0][0], items[0][1]))
             return leaf_hash(items[0][0], items[0][1])
         split = KEY_BITS - (ints[0] ^ ints[-1]).bit_length()
         at_split = ints[0] >> (KEY_BITS - split)
         if len(items) == 2:  # the common case (a new key beside a stored leaf): two leaves
             (low_key, low_head), (high_key, high_head) = items
-            rows[_at(at_split << 1, split + 1)] = Stored(key=low_key, head=low_head)
-            rows[_at((at_split << 1) | 1, split + 1)] = Stored(key=high_key, head=high_head)
+            leaves.append((_at(at_split << 1, split + 1), low_key, low_head))
+            leaves.append((_at((at_split << 1) | 1, split + 1), high_key, high_head))
             value = node_hash(leaf_hash(low_key, low_head), leaf_hash(high_key, high_head))
         else:
             mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
@@ -257,11 +323,11 @@ class _Batch:
                 self._build(items[:mid], ints[:mid], split + 1, at_split << 1),
                 self._build(items[mid:], ints[mid:], split + 1, (at_split << 1) | 1),
             )
-        rows[_at(at_split, split)] = Stored(hash=value)
+        nodes.append((_at(at_split, split), value))
         for level in range(split - 1, depth - 1, -1):
             below = ints[0] >> (KEY_BITS - level - 1)
             value = node_hash(EMPTY, value) if below & 1 else node_hash(value, EMPTY)
-            rows[_at(below >> 1, level)] = Stored(hash=value)
+            nodes.append((_at(below >> 1, level), value))
             self.empty.append(_at(below ^ 1, level + 1))
         return value
 

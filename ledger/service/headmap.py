@@ -76,13 +76,22 @@ class MapCache:
 
         return cached
 
-    def wrote(self, rows: Mapping[bytes, map_update.Stored], empty: Iterable[bytes] = ()) -> None:
+    @property
+    def known(self) -> Mapping[bytes, map_update.Stored | None]:
+        """The cached positions (`ledger.map.update.update`'s ``known``): valid after
+        `check`, until the next write."""
+        return self._nodes
+
+    def wrote(self, result: map_update.MapUpdate) -> None:
         """Record the rows just written (the root among them) and positions left empty."""
-        nodes = self._nodes
-        for pos, node in rows.items():
+        nodes, stored, new = self._nodes, map_update.Stored, tuple.__new__
+        for pos, value in result.nodes:
             if len(pos) <= CACHED_BYTES:
-                nodes[pos] = node
-        for pos in empty:
+                nodes[pos] = new(stored, (value, None, None))  # Stored(value), without its checks
+        for pos, key, head in result.leaves:
+            if len(pos) <= CACHED_BYTES:
+                nodes[pos] = new(stored, (None, key, head))
+        for pos in result.empty:
             if len(pos) <= CACHED_BYTES:
                 nodes[pos] = None
 
@@ -122,10 +131,14 @@ class MapKeeper:
     def commit(self) -> str:
         """Write the changed nodes; return the extension line of the new root."""
         with _collector_paused():
-            result = map_update.update(self._read, self._tracker.changes)
-            self._tx.write_map(result.rows)
-        self._cache.wrote(result.rows, result.empty)
-        return map_commit.extension(result.root)
+            result = map_update.update(self._read, self._tracker.changes, self._cache.known)
+            self._tx.write_map(result)
+            self._cache.wrote(result)
+            root = result.root
+            # freed while paused: the collection that follows the pause then finds few
+            # young objects left, instead of a batch's rows to move into older generations
+            del result
+        return map_commit.extension(root)
 
     def _backfill(self, size: int) -> None:
         """Build the map of entries ``[0, size)`` from scratch (a log from before maps)."""
@@ -141,7 +154,7 @@ class MapKeeper:
                 if isinstance(signed.event, Authorize):
                     partners[codec.b64url_encode(signed.hash)] = signed.event.partner
                 tracker.add(index, leaf_hash, signed.event)
-        self._tx.write_map(map_update.update(lambda _ps: {}, tracker.changes).rows)
+        self._tx.write_map(map_update.update(lambda _ps: {}, tracker.changes))
 
 
 def _check_signed(tx: WriteTx, size: int, stored: bytes) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 
 from ledger.map.trie import Head
-from ledger.map.update import Stored
+from ledger.map.update import MapUpdate, Stored
 from ledger.store.queries import chunks
 from ledger.store.schema import MapNodeRow
 
@@ -68,23 +69,34 @@ _CUT = {
 }
 
 
-def write_nodes(conn: Connection, log: int, rows: Mapping[bytes, Stored], is_sqlite: bool) -> None:
-    """Insert or replace the nodes at the given positions.
+def write_nodes(
+    conn: Connection, log: int, rows: MapUpdate | Mapping[bytes, Stored], is_sqlite: bool
+) -> None:
+    """Insert or replace the nodes at the given positions (an update's rows, or
+    position -> node).
 
     In position order (neighbours in the primary key are written together), internal
-    nodes and leaves each by one statement. SQLite: executemany; PostgreSQL: one
-    statement whose rows the server cuts from packed columns (a single round trip where
-    executemany sent a statement per row).
+    nodes and leaves each by one statement. SQLite: many rows per statement (below);
+    PostgreSQL: one statement whose rows the server cuts from packed columns (a single
+    round trip where executemany sent a statement per row).
     """
-    nodes: list[tuple[Any, ...]] = []
-    leaves: list[tuple[Any, ...]] = []
-    for pos in sorted(rows):
-        node = rows[pos]
-        head = node.head
-        if node.key is not None and head is not None:
-            leaves.append((log, pos, node.key, head.index, head.entry_hash))
-        else:
-            nodes.append((log, pos, node.hash))
+    nodes: list[tuple[Any, ...]]
+    leaves: list[tuple[Any, ...]]
+    if isinstance(rows, MapUpdate):
+        nodes = [(log, pos, value) for pos, value in sorted(rows.nodes)]
+        leaves = [
+            (log, pos, key, head.index, head.entry_hash)
+            for pos, key, head in sorted(rows.leaves, key=_first)
+        ]
+    else:
+        nodes, leaves = [], []
+        for pos in sorted(rows):
+            node = rows[pos]
+            head = node.head
+            if node.key is not None and head is not None:
+                leaves.append((log, pos, node.key, head.index, head.entry_hash))
+            else:
+                nodes.append((log, pos, node.hash))
     for (columns, sets), params in ((_NODE, nodes), (_LEAF, leaves)):
         if not params:
             continue
@@ -101,29 +113,29 @@ def write_nodes(conn: Connection, log: int, rows: Mapping[bytes, Stored], is_sql
         )
 
 
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
 #: SQLite: rows per INSERT statement (at most 5 parameters a row: under SQLite's 999)
 _SQLITE_ROWS = 150
 
 
 def _write_sqlite(conn: Connection, insert: str, tail: str, params: list[tuple[Any, ...]]) -> None:
     """Many rows per statement: executemany steps one statement per row, and the per-row
-    statement overhead was most of the write's time (a batch writes ~5 rows per key)."""
+    statement overhead was most of the write's time (a batch writes ~5 rows per key).
+    The parameters are flattened once, in C, and cut into statements by slicing."""
+    width = len(params[0])
     mark = "(" + ", ".join("?" for _ in params[0]) + ")"
-    full = len(params) - len(params) % _SQLITE_ROWS
+    flat = list(chain.from_iterable(params))
+    step = _SQLITE_ROWS * width
+    full = len(flat) - len(flat) % step
     if full:
         statement = f"{insert}{', '.join([mark] * _SQLITE_ROWS)}{tail}"
-        conn.exec_driver_sql(
-            statement,
-            [
-                tuple(v for row in params[i : i + _SQLITE_ROWS] for v in row)
-                for i in range(0, full, _SQLITE_ROWS)
-            ],
-        )
-    if full < len(params):
-        rest = params[full:]
-        conn.exec_driver_sql(
-            f"{insert}{', '.join([mark] * len(rest))}{tail}", tuple(v for row in rest for v in row)
-        )
+        conn.exec_driver_sql(statement, [tuple(flat[i : i + step]) for i in range(0, full, step)])
+    if full < len(flat):
+        rest = len(params) - full // width
+        conn.exec_driver_sql(f"{insert}{', '.join([mark] * rest)}{tail}", tuple(flat[full:]))
 
 
 def _packed(log: int, names: list[str], params: list[tuple[Any, ...]]) -> dict[str, Any]:

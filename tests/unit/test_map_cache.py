@@ -49,7 +49,7 @@ def _append(store: DictStore, cache: MapCache, changes: dict[bytes, Head], check
         cache.check(store.root())
     result = update.update(cache.reader(store.read), changes)
     store.rows.update(result.rows)
-    cache.wrote(result.rows, result.empty)
+    cache.wrote(result)
     return result
 
 
@@ -106,7 +106,7 @@ def test_a_rolled_back_batch_is_forgotten_at_the_next_check() -> None:
         trie.set(key, head)
     cache.check(store.root())
     lost = update.update(cache.reader(store.read), {k: Head(7, k) for k in _keys("lost", 200)})
-    cache.wrote(lost.rows)  # cached, but the transaction rolled back: never stored
+    cache.wrote(lost)  # cached, but the transaction rolled back: never stored
     after = {k: Head(9, k) for k in _keys("after", 200)}
     result = _append(store, cache, after)
     for key, head in after.items():

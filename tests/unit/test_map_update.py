@@ -5,6 +5,8 @@ checkpoint line (ledger.map.commit).
   give, after every batch, the root of an in-memory `Trie` holding the same heads; every
   key's proof read from the stored rows is the Trie's own, verifies to its head, and
   every absent key's proof verifies to absence; flipping any byte of a proof is refused.
+- One batch update (with or without nodes known beforehand) leaves the same rows and
+  root as its keys applied one at a time.
 - Positions are unique for every depth and key prefix.
 - The actor chain changes when any registry entry is left out.
 - The checkpoint's map line round-trips; malformed or repeated lines are refused.
@@ -79,6 +81,57 @@ def test_random_logs_keep_the_stored_map_equal_to_the_trie(
     with pytest.raises(MapProofError):
         if proof.verify(trie.root(), key, bytes(served)) != trie.get(key):
             raise MapProofError("a flipped proof proved something else")
+
+
+#: keys that share long prefixes (deep paths, chains of one-child nodes) or none
+CLUSTERED = st.builds(
+    lambda prefix, rest: (prefix + rest)[:32],
+    st.sampled_from([b"", bytes(3), b"\xff\xff\xff", b"\x80\x00"]),
+    st.binary(min_size=32, max_size=32),
+)
+
+
+@settings(max_examples=examples(80), deadline=None)
+@given(
+    before=st.lists(st.tuples(CLUSTERED, HEADS), max_size=25),
+    batch=st.lists(st.tuples(CLUSTERED, HEADS), min_size=1, max_size=25),
+    moved=st.lists(st.tuples(st.integers(0, 24), HEADS), max_size=6),
+    cached_bytes=st.integers(0, 3),
+)
+def test_a_batch_update_equals_its_keys_one_by_one(before, batch, moved, cached_bytes: int) -> None:
+    """One update of a batch (with part of the map known beforehand, as the append's
+    cache of the top levels gives it, or not) leaves the same rows and root as updating
+    the same keys one at a time; known-empty positions are honoured too."""
+    base = DictStore()
+    if before:
+        base.rows.update(update.update(base.read, dict(before)).rows)
+    changes = dict(batch)
+    changes.update((before[i][0], head) for i, head in moved if i < len(before))
+    one_by_one = DictStore()
+    one_by_one.rows = dict(base.rows)
+    for key, head in changes.items():
+        one_by_one.rows.update(update.update(one_by_one.read, {key: head}).rows)
+    expected = update.update(one_by_one.read, {}).root
+    for known in (None, _known(base, cached_bytes, changes)):
+        batched = DictStore()
+        batched.rows = dict(base.rows)
+        result = update.update(batched.read, changes, known)
+        batched.rows.update(result.rows)
+        assert result.root == expected
+        assert batched.rows == one_by_one.rows
+        assert len(result.rows) == len(result.nodes) + len(result.leaves)
+        assert not set(result.empty) & batched.rows.keys()
+
+
+def _known(stored: DictStore, size: int, changes) -> dict[bytes, update.Stored | None]:
+    """The stored nodes at positions of at most ``size`` bytes on the changed keys'
+    paths and beside them, with None where none is (a cache's view)."""
+    known: dict[bytes, update.Stored | None] = {}
+    for key in changes:
+        for depth in range(min(8 * size, 256)):
+            for pos in (update.position(key, depth), update.sibling(key, depth + 1)):
+                known[pos] = stored.rows.get(pos)
+    return known
 
 
 def test_an_update_reads_one_level_at_a_time() -> None:
