@@ -37,9 +37,10 @@ from typing import Any
 
 from markupsafe import escape
 
+from api.consumer import slots as slot_words
 from api.consumer.environment import environment
 from api.consumer.i18n import page_language
-from api.consumer.page import page_context, page_slots
+from api.consumer.page import page_context
 from api.viewjson import STATIC
 
 #: bytes of cut pages kept at most (a page is 10-60 KB)
@@ -77,15 +78,10 @@ def render(
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
     """
     lang = page_language(lang)
-    slots = page_slots(view, lang, switch_href=switch_href, now=now, csrf_token=csrf_token)
-    values = {
-        "switch_href": slots["switch_href"],
-        "csrf_token": slots["csrf_token"],
-        "scans0": slots["scans"][0],
-        "scans1": slots["scans"][1],
-        "checked": slots["checked"],
-        "age": slots["age"],
-    }
+    # the slots' values escaped as Jinja escapes them and encoded (api.consumer.slots:
+    # the words of a slot are worked out once per what they depend on)
+    values = slot_words.escaped(view, lang, switch_href=switch_href, now=now)
+    values["csrf_token"] = str(escape(csrf_token)).encode()
     statics = tuple(view.get(k) for k in STATIC)
     try:
         rest = json.dumps(
@@ -116,15 +112,16 @@ def render(
     _, pieces, names, _ = found
     out = [pieces[0]]
     for name, piece in zip(names, pieces[1:], strict=True):
-        out.append(str(escape(values[name])).encode())
+        out.append(values[name])
         out.append(piece)
     return b"".join(out)
 
 
 def clear() -> None:
-    """Forget every kept page."""
+    """Forget every kept page (and the slots' words, api.consumer.slots)."""
     _kept.clear()
     _size[0] = 0
+    slot_words.clear()
 
 
 def kept() -> tuple[int, int]:
@@ -158,7 +155,7 @@ def _cut(
     now: datetime,
     image: tuple[str, int, int] | None,
     statics: tuple[Any, ...],
-    values: Mapping[str, Any],
+    values: Mapping[str, bytes | None],
 ) -> _Cut:
     """Render the page with a marker in each slot and cut it at the markers."""
     marked = {
