@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from fastapi import Request
 
@@ -97,6 +98,7 @@ class Pseudonyms:
         return found
 
 
+@lru_cache(maxsize=4096)  # pure; a resolver hit asks twice (the scan, the view)
 def owner_cookie(gtin: str, serial: str) -> str:
     """The name of the cookie that holds a unit's owner token (one per unit)."""
     return "pl_owner_" + hashlib.sha256(f"{gtin}/{serial}".encode()).hexdigest()[:16]
