@@ -8,7 +8,8 @@ the language switch (it carries the scanned query), the forms' CSRF token (per
 browser), the scan sentence (the count moves with every scan), the time of the check
 and the log state's age. `render` renders a page once with a marker in place of each
 slot, keeps it cut at the markers as UTF-8 pieces, and for later requests with the same
-key joins the pieces with the slots' values, escaped as Jinja escapes them: the bytes
+key joins the pieces with the slots' values, escaped as Jinja escapes them (worked out
+once per what they depend on: `api.consumer.slots`): the bytes
 are the ones `page.render_unit_page` gives (tests/unit/test_page_cache.py compares them).
 
 The key holds, as viewjson does for the JSON, the view's parts fixed per (unit, log
