@@ -38,7 +38,8 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -57,6 +58,10 @@ _CLOCK_SKEW = 300  # workers' clocks may disagree this much
 _COOKIE = "pl_csrf"
 _SECURE_COOKIE = "__Host-pl_csrf"  # https only: Secure, Path=/, no Domain, set by this host
 _NONCE = re.compile(r"[A-Za-z0-9_-]{43}")
+#: the nonce cookie's attributes after its value (`CsrfGuard.set_cookie`), in the order
+#: and spelling of Starlette's ``Response.set_cookie``
+_ATTRIBUTES = f"HttpOnly; Max-Age={COOKIE_AGE}; Path=/; SameSite=strict"
+_SECURE_ATTRIBUTES = _ATTRIBUTES + "; Secure"
 _TOKEN = re.compile(r"([0-9]{1,12})\.([A-Za-z0-9_-]{43})")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _DOMAIN = b"provenance-ledger csrf v1\n"
@@ -130,6 +135,12 @@ class CsrfGuard:
     key: bytes
     origins: frozenset[str] = frozenset()
     public_url: str = ""
+    #: an HMAC-SHA256 already keyed with ``key``: each MAC is a copy of it (the key's
+    #: two padded blocks are hashed once, not per token)
+    _keyed: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_keyed", hmac.new(self.key, digestmod=hashlib.sha256))
 
     # --- issuing ---------------------------------------------------------------------
 
@@ -148,16 +159,20 @@ class CsrfGuard:
 
     def set_cookie(self, response: Response, request: Request, nonce: str) -> None:
         """Give the browser its nonce: HttpOnly, SameSite=Strict, and ``Secure`` with the
-        ``__Host-`` prefix when the shopper's connection is https."""
-        response.set_cookie(
-            cookie_name(request),
-            nonce,
-            max_age=COOKIE_AGE,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=is_https(request),
-        )
+        ``__Host-`` prefix when the shopper's connection is https. The header is the one
+        Starlette's ``Response.set_cookie`` writes with those settings, byte for byte
+        (tests/unit/test_csrf_issue.py), written directly: a nonce (`nonce`) is 43
+        characters of the URL-safe base64 alphabet, which a cookie value takes unquoted.
+
+        Raises:
+            ValueError: ``nonce`` is not a nonce (a programming error).
+        """
+        if not _NONCE.fullmatch(nonce):
+            raise ValueError("not a csrf nonce")
+        secure = is_https(request)
+        name = _SECURE_COOKIE if secure else _COOKIE
+        line = f"{name}={nonce}; {_SECURE_ATTRIBUTES if secure else _ATTRIBUTES}"
+        response.raw_headers.append((b"set-cookie", line.encode("latin-1")))
 
     # --- checking ----------------------------------------------------------------------
 
@@ -227,9 +242,9 @@ class CsrfGuard:
         return frozenset(o for o in own if o is not None)
 
     def _mac(self, nonce: str, gtin: str, serial: str, issued: int) -> str:
-        message = _DOMAIN + "\n".join((nonce, gtin, serial, str(issued))).encode()
-        digest = hmac.new(self.key, message, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        mac = self._keyed.copy()  # HMAC-SHA256(key, message), as hmac.new would give
+        mac.update(_DOMAIN + "\n".join((nonce, gtin, serial, str(issued))).encode())
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
 def csrf_secret(signer: Signer | None) -> bytes:

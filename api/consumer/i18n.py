@@ -224,11 +224,23 @@ def choose_language(accept_language: str | None, explicit: str | None) -> str:
 
     An explicit choice (``?lang=``) that names a page language wins; otherwise the
     ``Accept-Language`` range with the highest q (RFC 9110 section 12.5.4; the first
-    one on ties) among those the page speaks; otherwise English.
+    one on ties) among those the page speaks; otherwise English. Kept per (header,
+    choice) when both are short (a browser sends the same header on every page).
 
     Raises:
         Nothing: a malformed header or value falls back to English.
     """
+    if len(accept_language or "") + len(explicit or "") > _KEPT_CHOICE:
+        return _choose(accept_language, explicit)
+    return _chosen(accept_language, explicit)
+
+
+#: header and choice kept up to this many characters together: 1,024 kept, a few hundred KB
+_KEPT_CHOICE = 200
+
+
+def _choose(accept_language: str | None, explicit: str | None) -> str:
+    """`choose_language`, worked out."""
     if explicit:
         chosen = _language_of(explicit) if explicit.strip() != "*" else None
         if chosen is not None:
@@ -240,3 +252,6 @@ def choose_language(accept_language: str | None, explicit: str | None) -> str:
         if language is not None and q > best_q:
             best, best_q = language, q
     return best
+
+
+_chosen = lru_cache(maxsize=1024)(_choose)

@@ -160,14 +160,29 @@ def page_slots(
     switch (it carries the scanned query), the forms' CSRF token, the scan sentence and
     its hint (the count moves with every scan), the time of the check and the log
     state's age. ``lang`` is a page language (`page_language`)."""
-    other = EN if chinese(lang) else ZH
     return {
-        "switch_href": switch_href if is_local(switch_href) else f"?lang={other}",
+        "switch_href": switch_slot(switch_href, lang),
         "csrf_token": csrf_token,
-        "scans": scan_line(view.get("scans"), lang, known=bool(_obj(view.get("unit")))),
-        "checked": text(lang, "footer.checked", when=format_moment(now, lang)),
+        "scans": scan_line(view.get("scans"), lang, known=known_unit(view)),
+        "checked": checked_line(now, lang),
         "age": _age_line(view.get("checkpoint"), now, lang),
     }
+
+
+def switch_slot(switch_href: str, lang: str) -> str:
+    """The language switch's link as the page shows it: ``switch_href`` when it stays
+    on this server (`is_local`), else just the other language."""
+    return switch_href if is_local(switch_href) else f"?lang={EN if chinese(lang) else ZH}"
+
+
+def known_unit(view: Mapping[str, Any]) -> bool:
+    """Whether the view is of a unit the log knows (the scan sentence's clone hint)."""
+    return bool(_obj(view.get("unit")))
+
+
+def checked_line(now: datetime, lang: str) -> str:
+    """The footer's time of the check (to the minute: `format_moment`)."""
+    return text(lang, "footer.checked", when=format_moment(now, lang))
 
 
 def _retailers_link(unit: Mapping[str, Any] | None, lang: str) -> tuple[str, str] | None:
@@ -226,10 +241,14 @@ def _witness_line(witnesses: object, lang: str) -> str | None:
 def _age_line(checkpoint: object, now: datetime, lang: str) -> str | None:
     """How old the log's state this page was checked against is (the checkpoint's time
     line, docs/FORMAT.md 5.2); None for a checkpoint without one."""
-    dated = _served_time(checkpoint) if isinstance(checkpoint, str) else None
+    dated = served_at(checkpoint)
     if dated is None:
         return None
-    seconds = max(0, int(now.timestamp()) - dated)
+    return age_words(max(0, int(now.timestamp()) - dated), lang)
+
+
+def age_words(seconds: int, lang: str) -> str:
+    """The footer's age line for a log state ``seconds`` old (`_age_line`)."""
     if seconds < 60:
         age = text(lang, "age.s", n=seconds)
     elif seconds < 5400:
@@ -237,6 +256,12 @@ def _age_line(checkpoint: object, now: datetime, lang: str) -> str | None:
     else:
         age = text(lang, "wait.h", n=round(seconds / 3600))
     return text(lang, "footer.age", age=age)
+
+
+def served_at(checkpoint: object) -> int | None:
+    """The time line of a checkpoint (`ledger.service.dating.served_time`), None for
+    anything else or a checkpoint without one; parsed once per checkpoint."""
+    return _served_time(checkpoint) if isinstance(checkpoint, str) else None
 
 
 @lru_cache(maxsize=256)

@@ -8,7 +8,8 @@ the language switch (it carries the scanned query), the forms' CSRF token (per
 browser), the scan sentence (the count moves with every scan), the time of the check
 and the log state's age. `render` renders a page once with a marker in place of each
 slot, keeps it cut at the markers as UTF-8 pieces, and for later requests with the same
-key joins the pieces with the slots' values, escaped as Jinja escapes them: the bytes
+key joins the pieces with the slots' values, escaped as Jinja escapes them (worked out
+once per what they depend on: `api.consumer.slots`): the bytes
 are the ones `page.render_unit_page` gives (tests/unit/test_page_cache.py compares them).
 
 The key holds, as viewjson does for the JSON, the view's parts fixed per (unit, log
@@ -37,9 +38,10 @@ from typing import Any
 
 from markupsafe import escape
 
+from api.consumer import slots as slot_words
 from api.consumer.environment import environment
 from api.consumer.i18n import page_language
-from api.consumer.page import page_context, page_slots
+from api.consumer.page import page_context
 from api.viewjson import STATIC
 
 #: bytes of cut pages kept at most (a page is 10-60 KB)
@@ -77,15 +79,10 @@ def render(
         jinja2.TemplateError: the templates are missing or broken (a deployment error).
     """
     lang = page_language(lang)
-    slots = page_slots(view, lang, switch_href=switch_href, now=now, csrf_token=csrf_token)
-    values = {
-        "switch_href": slots["switch_href"],
-        "csrf_token": slots["csrf_token"],
-        "scans0": slots["scans"][0],
-        "scans1": slots["scans"][1],
-        "checked": slots["checked"],
-        "age": slots["age"],
-    }
+    # the slots' values escaped as Jinja escapes them and encoded (api.consumer.slots:
+    # the words of a slot are worked out once per what they depend on)
+    values = slot_words.escaped(view, lang, switch_href=switch_href, now=now)
+    values["csrf_token"] = str(escape(csrf_token)).encode()
     statics = tuple(view.get(k) for k in STATIC)
     try:
         rest = json.dumps(
@@ -116,15 +113,16 @@ def render(
     _, pieces, names, _ = found
     out = [pieces[0]]
     for name, piece in zip(names, pieces[1:], strict=True):
-        out.append(str(escape(values[name])).encode())
+        out.append(values[name])
         out.append(piece)
     return b"".join(out)
 
 
 def clear() -> None:
-    """Forget every kept page."""
+    """Forget every kept page (and the slots' words, api.consumer.slots)."""
     _kept.clear()
     _size[0] = 0
+    slot_words.clear()
 
 
 def kept() -> tuple[int, int]:
@@ -158,7 +156,7 @@ def _cut(
     now: datetime,
     image: tuple[str, int, int] | None,
     statics: tuple[Any, ...],
-    values: Mapping[str, Any],
+    values: Mapping[str, bytes | None],
 ) -> _Cut:
     """Render the page with a marker in each slot and cut it at the markers."""
     marked = {

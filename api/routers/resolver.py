@@ -211,9 +211,7 @@ async def _resolve(request: Request) -> Response:
 
     lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
     other = EN if chinese(lang) else ZH
-    switch = (
-        raw + "?" + urlencode([(k, v) for k, v in link.query if k != "lang"] + [("lang", other)])
-    )
+    switch = _switch(raw, link.query, other)
     csrf = guard(request)
     nonce, fresh = csrf.nonce(request)  # the forms' token is bound to this browser's nonce
     token = csrf.token(nonce, gs1.normalize_gtin(link.gtin), link.serial)
@@ -260,6 +258,22 @@ def _parsed(uri: str) -> gs1.DigitalLink:
 @lru_cache(maxsize=2048)
 def _parsed_kept(uri: str) -> gs1.DigitalLink:
     return gs1.parse_digital_link(uri)
+
+
+def _switch(raw: str, query: gs1.QueryPairs, other: str) -> str:
+    """The language switch's link: the scanned path and query with ``lang=other`` (any
+    other ``lang`` dropped); kept, as the parse is, for a link of a label's length."""
+    if len(raw) + sum(len(k) + len(v) + 2 for k, v in query) > _KEPT_URI:
+        return _switch_of(raw, query, other)
+    return _switch_kept(raw, query, other)
+
+
+def _switch_of(raw: str, query: gs1.QueryPairs, other: str) -> str:
+    return raw + "?" + urlencode([(k, v) for k, v in query if k != "lang"] + [("lang", other)])
+
+
+# a pure function of short strings: 2,048 kept hold at most about a megabyte
+_switch_kept = lru_cache(maxsize=2048)(_switch_of)
 
 
 async def _picture(context: Context, view: dict[str, Any]) -> tuple[str, int, int] | None:

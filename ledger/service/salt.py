@@ -19,7 +19,7 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ledger.store import SaltStore
 
@@ -33,6 +33,11 @@ def utc_day(now: datetime) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+def _next_day(day: str) -> datetime:
+    """The start (UTC) of the day after ``day`` (``YYYY-MM-DD``)."""
+    return datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(days=1)
+
+
 class ScanSalt:
     """The day's salt of one database, and the client hashes keyed with it.
 
@@ -43,7 +48,8 @@ class ScanSalt:
         self._store = store
         self._clock = clock
         self._lock = threading.Lock()
-        self._current: tuple[str, bytes] | None = None
+        #: (day, its salt, the start of the next UTC day)
+        self._current: tuple[str, bytes, datetime] | None = None
 
     def salt(self, now: datetime | None = None) -> bytes:
         """The salt of the UTC day of ``now`` (default: the clock's).
@@ -51,8 +57,13 @@ class ScanSalt:
         Raises:
             StorageError: the database failed.
         """
-        day = utc_day(now or self._clock())
+        moment = now or self._clock()
         current = self._current
+        if current is not None and moment.tzinfo is not None and moment < current[2]:
+            # the day of an aware ``moment`` is at most the salt's (the test below,
+            # without writing out the day: every scan asks twice)
+            return current[1]
+        day = utc_day(moment)
         if current is not None and current[0] >= day:
             # today's salt; a clock a little behind another worker's never brings back
             # a past day's salt (it was deleted: that day is over)
@@ -64,7 +75,7 @@ class ScanSalt:
             salt = self._store.salt_of(day, secrets.token_bytes(32))
             # a new day: the old salts go, from memory and from the database
             self._store.forget_before(day)
-            self._current = (day, salt)
+            self._current = (day, salt, _next_day(day))
             return salt
 
     def client_hash(self, address: str, now: datetime | None = None) -> str:

@@ -106,3 +106,72 @@ def test_pages_never_cross_units_labels_or_languages(sw: SignalWorld) -> None:
             assert len({seen[k] for k in asked}) == len(asked)
 
     asyncio.run(main())
+
+
+def _nonce(answer: httpx.Response) -> str | None:
+    found = re.match(r"pl_csrf=([A-Za-z0-9_-]{43});", answer.headers.get("set-cookie", ""))
+    return found.group(1) if found else None
+
+
+def test_a_recall_shows_on_the_next_page_and_every_page_has_its_own_nonce(
+    sw: SignalWorld,
+) -> None:
+    """Freshness through the kept page: a recall appended after the page was kept is
+    on the very next page view, in both languages (the log grew: a new base, a new key).
+    And each browser without a cookie gets a nonce of its own and a token bound to it;
+    a browser with one keeps it."""
+    sw.mint("SN-1")
+    app = create_app(
+        Settings.from_env({"PROVENANCE_RATE": "100000", "PROVENANCE_BURST": "100000"}),
+        ledger=sw.ledger,
+    )
+    signed = label.sign_label(UnitId(gtin=GTIN, serial="SN-1"), key(2))
+    page = f"/01/{GTIN}/21/SN-1?s={signed}"
+    words = {"en": "Recalled by the brand", "zh-CN": "品牌方已召回"}
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+            async def get(lang: str, nonce: str | None = None) -> httpx.Response:
+                client.cookies.clear()
+                if nonce is not None:
+                    client.cookies.set("pl_csrf", nonce)
+                answer = await client.get(
+                    page, headers={"Accept": "text/html", "Accept-Language": lang}
+                )
+                assert answer.status_code == 200
+                return answer
+
+            nonces, tokens = set(), set()
+            for lang in ("en", "zh-CN", "en", "zh-CN"):  # kept, then from the kept pages
+                answer = await get(lang)
+                assert _verdict(answer.text) == "genuine"
+                assert words[lang] not in answer.text
+                nonce = _nonce(answer)
+                assert nonce is not None and nonce not in nonces
+                nonces.add(nonce)
+                (token,) = _csrf(answer.text)
+                assert token not in tokens
+                tokens.add(token)
+                # the token is this browser's: the guard takes it with this nonce only
+                guard = app.state.csrf
+                issued = int(token.split(".")[0])
+                assert token == guard.token(nonce, GTIN, "SN-1", now=issued)
+            kept = pagecache.kept()[0]
+            returning = await get("en", next(iter(nonces)))
+            assert _nonce(returning) is None  # a returning browser keeps its nonce
+
+            head = sw.ledger.state().units[(GTIN, "SN-1")].head
+            sw.sign(2, "recall", "acme", unit={"gtin": GTIN, "serial": "SN-1"}, prev=head,
+                    reason="faulty adhesive")  # fmt: skip
+            for lang in ("en", "zh-CN"):
+                answer = await get(lang)
+                assert _verdict(answer.text) != "genuine"  # a recall's page: stop using it
+                assert words[lang] in answer.text
+                if lang == "en":
+                    assert pagecache.kept()[0] == kept + 1  # kept afresh at the new size
+                pagecache.clear()  # and it is the page rendered whole
+                assert (await get(lang)).text.count(words[lang]) == answer.text.count(words[lang])
+
+    asyncio.run(main())

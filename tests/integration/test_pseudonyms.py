@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.scanrecord import Pseudonyms
+from ledger.service.ipregions import scan_region
 from ledger.service.ledger import Ledger
 from tests.integration.signals_world import Clock
 from tests.integration.world import config
@@ -73,3 +74,28 @@ def test_the_purge_drops_a_past_days_hashes_without_a_scan(worker: tuple[Ledger,
     ledger.salt.purge(clock.now)
     pseudonyms.forget_before(clock.now)
     assert len(pseudonyms) == 0 and pseudonyms._salt is None
+
+
+def test_the_kept_regions_are_the_tables_and_go_with_the_hashes(
+    worker: tuple[Ledger, Clock],
+) -> None:
+    ledger, clock = worker
+    pseudonyms = Pseudonyms(ledger.salt, capacity=4)
+    addresses = [*ADDRESSES[:3], "8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"]
+    addresses += ["::ffff:8.8.8.8", "unknown", "10.0.0.1"]
+    for _ in range(2):  # computed, then (the last 4) from memory
+        for address in addresses:
+            pseudonyms.of(address, clock.now)
+            assert pseudonyms.region(None, address) == scan_region(None, address)
+            # a recorded place wins, as in scan_region, and is not kept
+            assert pseudonyms.region("geo:CN-SH", address) == "CN-SH"
+            assert pseudonyms.region("DE", address) == scan_region("DE", address)
+    assert len(pseudonyms._regions) == 4  # bounded as the hashes
+    clock.advance(days=1)
+    pseudonyms.of(addresses[0], clock.now)  # a new day's salt: yesterday's addresses go
+    assert pseudonyms._regions == {}
+    pseudonyms.region(None, addresses[0])
+    clock.advance(days=1)
+    ledger.salt.purge(clock.now)
+    pseudonyms.forget_before(clock.now)  # and the purge drops them without a scan
+    assert pseudonyms._regions == {}

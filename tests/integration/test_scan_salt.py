@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -183,3 +183,23 @@ def test_hashes_are_equal_exactly_for_one_address_on_one_day(
         assert seen.setdefault(hashed, (day, address)) == (day, address)
         assert workers[second].salt.days() == [utc_day(clock.now)]
     assert len(set(seen.values())) == len(seen)
+
+
+def test_the_salt_turns_exactly_at_midnight_utc_in_any_zone(
+    workers: tuple[Ledger, Ledger, Clock],
+) -> None:
+    # the salt of a moment is kept with the start of the next UTC day, so a scan
+    # compares two times instead of writing out its day: the turn must stay midnight UTC
+    first, _, clock = workers
+    midnight = datetime.combine(clock.now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    last = midnight - timedelta(microseconds=1)
+    today = first.salt.salt(last)
+    beijing = last.astimezone(timezone(timedelta(hours=8)))  # already "tomorrow" there
+    assert first.salt.salt(beijing) == today
+    assert first.salt.salt(last.replace(tzinfo=None)) == today  # naive: read as UTC
+    tomorrow = first.salt.salt(midnight)
+    assert tomorrow != today
+    assert utc_day(midnight) in first.salt.days() and utc_day(last) not in first.salt.days()
+    # a clock behind (another worker's, a moment before midnight) keeps the new day's salt
+    assert first.salt.salt(last) == tomorrow
+    assert first.salt.salt(midnight.astimezone(timezone(timedelta(hours=-5)))) == tomorrow

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.consumer.i18n import MESSAGES, choose_language, format_moment
 from api.consumer.page import render_unit_page
@@ -673,3 +675,27 @@ def test_real_unit_view_from_a_sqlite_ledger(tmp_path: Path) -> None:
         in chinese.text
     )
     assert len(render(sold, "zh-CN").encode()) < 50_000
+
+
+_TAGS = st.sampled_from(["zh", "zh-TW", "zh-Hant", "zh_HK", "en", "*", "fr", "de-CH", ""])
+
+
+@given(
+    header=st.one_of(
+        st.none(),
+        st.lists(
+            st.tuples(_TAGS, st.sampled_from(["", ";q=0.5", ";q=0", ";q=1.5", ";q=x"])),
+            max_size=40,
+        ).map(lambda ranges: ",".join(tag + q for tag, q in ranges)),
+        st.text(max_size=300),
+    ),
+    explicit=st.one_of(st.none(), _TAGS, st.text(max_size=20)),
+)
+def test_a_kept_language_choice_is_the_choice_worked_out(
+    header: str | None, explicit: str | None
+) -> None:
+    """choose_language keeps its answers per short (header, choice): the same answer."""
+    from api.consumer import i18n
+
+    for _ in range(2):  # worked out (or kept), then from the memo
+        assert choose_language(header, explicit) == i18n._choose(header, explicit)

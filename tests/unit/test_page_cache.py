@@ -216,3 +216,43 @@ def test_kept_pages_equal_rendered_pages(
         # the age's paragraph is there exactly when the checkpoint has a time line
         said = ("public log as of about", "公开日志核对", "公開日誌核對")
         assert any(words.encode() in cached for words in said) == timed
+
+
+@settings(max_examples=150)
+@given(
+    lang=st.sampled_from(["en", "zh-CN", "zh-TW", "zh-HK"]),
+    count=st.one_of(st.integers(min_value=-2, max_value=10**7), st.sampled_from([True, False])),
+    place=st.sampled_from([None, "DE", "CN-SH", "US-CA"]),
+    source=st.sampled_from([None, "hint", "header"]),
+    at=st.sampled_from(["2026-11-28T12:00:00Z", "2026-12-31T23:59:59.999Z", "not a time <b>"]),
+    seconds=st.integers(min_value=-120, max_value=3 * 86_400),
+)
+def test_spliced_scan_sentences_and_footer_lines_are_the_rendered_ones(
+    lang: str, count: int, place: str | None, source: str | None, at: str, seconds: int
+) -> None:
+    """The scan sentence is spliced into words worked out once per first scan with a
+    marker count (api.consumer.slots), the time and age lines kept per minute and
+    second: each page is still the page rendered whole, twice over (worked out, then
+    from the memos)."""
+    view = story("genuine")
+    view["checkpoint"] = TIMED
+    view["scans"] = {"count": count, "first": {"at": at, "place": place, "place_source": source}}
+    for _ in range(2):
+        cached, plain = both(view, lang, csrf_token="t", now=NOW + timedelta(seconds=seconds))
+        assert cached == plain
+
+
+def test_the_marker_count_in_a_first_scan_is_shown_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first scan whose words hold the marker's digits (as if someone guessed them)
+    is worked out in full: the page is still the rendered one."""
+    from api.consumer import slots
+
+    view = story("genuine")
+    # the year of the first scan's date: in its words
+    monkeypatch.setattr(slots, "_COUNT", 2026)
+    monkeypatch.setattr(slots, "_COUNT_DIGITS", b"2026")
+    view["scans"] = {"count": 7, "first": {"at": "2026-11-28T12:00:00Z", "place": None}}
+    cached, plain = both(view, "en")
+    assert cached == plain and b"checked 7 times" in cached

@@ -1,0 +1,123 @@
+"""The consumer page's per-request parts (`api.consumer.page.SLOTS`, but the CSRF token)
+as the cached page (`api.consumer.pagecache`) splices them in: the strings
+`api.consumer.page.page_slots` gives, escaped as Jinja escapes them, UTF-8, each worked
+out once per what it depends on instead of once per request.
+
+- **The scan sentence** depends on the count, which moves with every scan. Its words are
+  worked out once per (language, known unit, first scan) with a marker count: an
+  18-digit number drawn when the process starts, so no date or place can hold it (a
+  sentence where it does not occur exactly once is worked out in full). The sentence of
+  a count is the marker's with the marker replaced by the count's digits: digits only
+  meet their message at its two seams, and the Chinese seam spacing (`i18n.text`)
+  treats every digit alike, so the bytes are those of the count worked out in full.
+  A count of 0 or 1 (other sentences), a missing first scan or a count that is not a
+  plain int is worked out in full.
+- **The time of the check** is written to the minute: once per (language, minute).
+- **The log state's age** is a number of whole seconds: once per (language, seconds).
+- **The language switch** is escaped per request (its lookup is kept by the router).
+
+Every memo holds at most `MAX_ENTRIES` entries and is emptied when full (an entry is a
+few hundred bytes: at most about 2 MB in all). tests/unit/test_page_cache.py compares the
+spliced pages with pages rendered whole.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from markupsafe import escape
+
+from api.consumer.facts import scan_line
+from api.consumer.page import age_words, checked_line, known_unit, served_at, switch_slot
+
+#: entries each memo holds at most
+MAX_ENTRIES = 4096
+#: the marker count: 18 digits, drawn per process
+_COUNT = 10**17 + secrets.randbelow(9 * 10**17)
+_COUNT_DIGITS = str(_COUNT).encode()
+
+_scans: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
+_checked: dict[tuple[str, datetime], bytes] = {}
+_ages: dict[tuple[str, int], bytes] = {}
+
+
+def escaped(
+    view: Mapping[str, Any], lang: str, *, switch_href: str, now: datetime
+) -> dict[str, bytes | None]:
+    """The slots of `page.page_slots` (same arguments; ``lang`` a page language) but the
+    CSRF token, each escaped and encoded: ``switch_href``, ``scans0`` (the scan
+    sentence), ``scans1`` (its hint, maybe empty), ``checked``, ``age`` (None without a
+    time line)."""
+    sentence, hint = _scan_words(view, lang)
+    return {
+        "switch_href": _bytes(switch_slot(switch_href, lang)),
+        "scans0": sentence,
+        "scans1": hint,
+        "checked": _checked_words(now, lang),
+        "age": _age_words(view.get("checkpoint"), now, lang),
+    }
+
+
+def clear() -> None:
+    """Forget every memo."""
+    for memo in (_scans, _checked, _ages):
+        memo.clear()
+
+
+def _bytes(text: str) -> bytes:
+    return str(escape(text)).encode()
+
+
+def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= MAX_ENTRIES:
+        memo.clear()
+    memo[key] = value
+
+
+def _scan_words(view: Mapping[str, Any], lang: str) -> tuple[bytes, bytes]:
+    known = known_unit(view)
+    scans = view.get("scans")
+    count = scans.get("count") if isinstance(scans, Mapping) else None
+    first = scans.get("first") if isinstance(scans, Mapping) else None
+    if type(count) is int and count > 1 and isinstance(first, Mapping):
+        try:
+            key: tuple[Any, ...] = (lang, known, *sorted(first.items()))
+            cut = _scans.get(key)
+        except TypeError:  # a value that is not hashable (or keys not comparable)
+            cut = None
+            key = ()
+        if cut is None:
+            marked, hint = scan_line({"count": _COUNT, "first": first}, lang, known=known)
+            parts = _bytes(marked).split(_COUNT_DIGITS)
+            if len(parts) == 2:
+                cut = (parts[0], parts[1], _bytes(hint))
+                if key:
+                    _keep(_scans, key, cut)
+        if cut is not None:
+            return cut[0] + str(count).encode() + cut[1], cut[2]
+    sentence, hint = scan_line(scans, lang, known=known)
+    return _bytes(sentence), _bytes(hint)
+
+
+def _checked_words(now: datetime, lang: str) -> bytes:
+    key = (lang, now.replace(second=0, microsecond=0))
+    found = _checked.get(key)
+    if found is None:
+        found = _bytes(checked_line(now, lang))
+        _keep(_checked, key, found)
+    return found
+
+
+def _age_words(checkpoint: object, now: datetime, lang: str) -> bytes | None:
+    dated = served_at(checkpoint)
+    if dated is None:
+        return None
+    key = (lang, max(0, int(now.timestamp()) - dated))
+    found = _ages.get(key)
+    if found is None:
+        found = _bytes(age_words(key[1], lang))
+        _keep(_ages, key, found)
+    return found
