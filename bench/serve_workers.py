@@ -34,6 +34,7 @@ def main() -> None:
             port=args.port,
             log_level="warning",
             access_log=False,
+            http="api.httpproto:PROTOCOL",
         )
     )
 

@@ -85,7 +85,7 @@ def serve(
             **(extra_env or {}),
         }
         start = [*(sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app")]
-        quiet = ("--log-level", "warning", "--no-access-log")
+        quiet = ("--log-level", "warning", "--no-access-log", "--http", "api.httpproto:PROTOCOL")
         processes = []
         if reuse_port or workers > 1:
             # the production supervisor (cli.reuseport, as `provenance serve --workers`)

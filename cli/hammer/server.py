@@ -70,6 +70,8 @@ class ServerProcess:
             # believe), and no access log records a client's address
             "--no-proxy-headers",
             "--no-access-log",
+            "--http",  # unreadable requests refused as problem+json (api.httpproto)
+            "api.httpproto:PROTOCOL",
         ]
 
     def start(self) -> None:
