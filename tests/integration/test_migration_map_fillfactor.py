@@ -5,11 +5,10 @@ map root."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
 from ledger.service.ledger import Ledger
 from tests.factories import GTIN
 from tests.integration import old_revision
+from tests.integration.reloptions import reloptions
 from tests.integration.world import LedgerWorld
 
 #: these tests migrate every log in the database: a database of their own (conftest)
@@ -17,14 +16,7 @@ OWN_DATABASE = True
 
 
 def _options(ledger: Ledger) -> list[str] | None:
-    """``map_nodes``'s storage options (PostgreSQL), or None on SQLite."""
-    with ledger.store.engines.writer.connect() as conn:
-        if conn.dialect.name != "postgresql":
-            return None
-        found = conn.execute(
-            text("SELECT reloptions FROM pg_class WHERE oid = to_regclass('map_nodes')")
-        ).scalar_one()
-        return list(found or [])
+    return reloptions(ledger, "map_nodes")
 
 
 def _commission(world: LedgerWorld, serial: str) -> None:

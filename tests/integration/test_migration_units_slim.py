@@ -13,6 +13,7 @@ from ledger.rules.state import ProductRecord, UnitRecord
 from ledger.service.ledger import Ledger
 from tests.factories import GTIN
 from tests.integration import old_revision
+from tests.integration.reloptions import reloptions
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import NOW
 
@@ -21,14 +22,7 @@ OWN_DATABASE = True
 
 
 def _options(ledger: Ledger) -> list[str] | None:
-    """``units``'s storage options (PostgreSQL), or None on SQLite."""
-    with ledger.store.engines.writer.connect() as conn:
-        if conn.dialect.name != "postgresql":
-            return None
-        found = conn.execute(
-            text("SELECT reloptions FROM pg_class WHERE oid = to_regclass('units')")
-        ).scalar_one()
-        return list(found or [])
+    return reloptions(ledger, "units")
 
 
 def _toasted(ledger: Ledger) -> dict[str, bool] | None:
