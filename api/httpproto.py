@@ -19,10 +19,10 @@ import json
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.problems import MEDIA_TYPE, PROBLEM_TYPE
+from api.problems import MALFORMED_REQUEST, MEDIA_TYPE, PROBLEM_TYPE
 
 #: the problem code of a request the HTTP parser refused
-CODE = "malformed-request"
+CODE = MALFORMED_REQUEST
 PROTOCOL_PATH = "api.httpproto:PROTOCOL"
 
 

@@ -36,6 +36,7 @@ HTTP_CODES: dict[int, str] = {
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 HTTP_ERROR = "http-error"  # any other status Starlette raises
 INTERNAL = "internal"  # 500: an unexpected exception
+MALFORMED_REQUEST = "malformed-request"  # 400: not HTTP/1.1 the parser reads (api.httpproto)
 
 
 class PayloadTooLargeError(LedgerError):

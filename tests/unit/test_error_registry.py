@@ -82,7 +82,7 @@ def _http_codes() -> dict[str, int]:
         code: status
         for status, code in {**problems.HTTP_CODES, 500: problems.INTERNAL}.items()
         if code not in {c.code for c in _declaring()}
-    } | {problems.HTTP_ERROR: 0}
+    } | {problems.HTTP_ERROR: 0, problems.MALFORMED_REQUEST: 400}
 
 
 def test_every_declared_code_is_unique() -> None:
