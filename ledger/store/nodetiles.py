@@ -14,7 +14,7 @@ are kept in two tables:
 One row per node cost PostgreSQL ~46 bytes of tuple header, pointer, key and index
 entry for each 32-byte hash; a tile row costs its 8192 bytes plus ~0.3 KiB.
 
-Readers ask for ranges of node indices of one level (`range_parts`); a tile row comes
+Readers ask for ranges of node indices of one level (`range_select`); a tile row comes
 back with its level negated (a leaf or node row's level is >= 0) and `rows` cuts it into
 the nodes asked for. A tile of the wrong length yields only its whole 32-byte hashes
 inside it: a damaged tile reads as missing or wrong nodes, which the audit reports.
@@ -35,12 +35,12 @@ WIDTH = 256
 HASH = 32
 
 
-def range_parts(mark: str) -> tuple[str, str]:
-    """The two SELECTs (to join with UNION ALL) that read nodes ``first..last`` of one
-    level: single rows from ``nodes`` (params: log, level, first, last) and, from each
-    complete tile holding some, the slice of them (params: `tile_params`): rows
-    ``(level, idx, value)``, a slice's level negated, its idx its first node's. ``mark``
-    is the driver's placeholder (never data).
+def range_select(mark: str) -> str:
+    """The SELECT that reads nodes ``first..last`` of one level (params: `range_params`):
+    single rows from ``nodes`` and, UNION ALL, from each complete tile holding some the
+    slice of them: rows ``(level, idx, value)``, a slice's level negated, its idx its
+    first node's. ``mark`` is the driver's parameter marker, ``?`` or ``%s`` (only that
+    is formatted in: every value is bound).
 
     The database cuts the slice (``substr``): a proof wants one hash of each tile it
     reads, and on PostgreSQL an EXTERNAL value's slice is read from its TOAST chunks
@@ -59,16 +59,29 @@ def range_parts(mark: str) -> tuple[str, str]:
         f"AS INTEGER) AS hi "
         f"FROM tiles WHERE log = {m} AND level = {m} AND idx BETWEEN {m} AND {m}) AS cut"
     )
-    return node, tile
+    return f"{node} UNION ALL {tile}"
 
 
-def tile_params(log: int, level: int, first: int, last: int) -> tuple[int, ...]:
-    """The parameters of `range_parts`' tile SELECT for nodes ``first..last`` of ``level``."""
-    return (first, first, last, last, log, level, first // WIDTH, last // WIDTH)
+def range_params(log: int, level: int, first: int, last: int) -> tuple[int, ...]:
+    """The parameters of `range_select` for nodes ``first..last`` of ``level``."""
+    return (
+        log,
+        level,
+        first,
+        last,
+        first,
+        first,
+        last,
+        last,
+        log,
+        level,
+        first // WIDTH,
+        last // WIDTH,
+    )
 
 
 def rows(found: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[int, int, bytes]]:
-    """``(level, idx, hash)`` for every row of a `range_parts` read: a node or leaf row
+    """``(level, idx, hash)`` for every row of a `range_select` read: a node or leaf row
     as it is, a tile's slice (negative level) cut into its nodes. A damaged tile (not
     `WIDTH` whole hashes) yields only the whole hashes its slice holds."""
     for level, idx, value in found:

@@ -182,15 +182,14 @@ def _read_stored(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[
     # Only the driver's placeholder is formatted in; every value is a bound parameter.
     m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     leaf = f"SELECT 0, idx, leaf FROM entries WHERE log = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608
-    node, tile = nodetiles.range_parts(m)
+    node = nodetiles.range_select(m)
     for chunk in chunks(runs):
         parts: list[str] = []
         params: list[int] = []
         for level, first, last in chunk:
             if level:  # single rows and complete tiles (0028_tiles)
-                parts.extend((node, tile))
-                params.extend((log, level, first, last))
-                params.extend(nodetiles.tile_params(log, level, first, last))
+                parts.append(node)
+                params.extend(nodetiles.range_params(log, level, first, last))
             else:
                 parts.append(leaf)
                 params.extend((log, first, last))

@@ -56,7 +56,7 @@ class RawReader:
             f"AND idx BETWEEN {mark} AND {mark}"
         )
         self._leaf = leaf
-        self._node, self._tile = nodetiles.range_parts(mark)
+        self._node = nodetiles.range_select(mark)
 
     @classmethod
     def pooled(cls, engine: Engine) -> RawReader:
@@ -120,11 +120,7 @@ class RawReader:
         """The stored node hashes of ``level``, indices ``[start, end)``, concatenated."""
         if end <= start:
             return b"" if end == start else None
-        params = (log, level, start, end - 1)
-        found = self._rows(
-            f"{self._node} UNION ALL {self._tile}",
-            params + nodetiles.tile_params(*params),
-        )
+        found = self._rows(self._node, nodetiles.range_params(log, level, start, end - 1))
         # complete tiles' slices and single rows (0028_tiles), in order
         rows = sorted({i: v for _, i, v in nodetiles.rows(found)}.items())
         return _contiguous(rows, start, end, bytes)
@@ -143,9 +139,8 @@ class RawReader:
             chunk = runs[at : at + MAX_PARTS]
             for level, first, last in chunk:
                 if level:  # single rows and complete tiles (0028_tiles)
-                    parts.extend((self._node, self._tile))
-                    params.extend((log, level, first, last))
-                    params.extend(nodetiles.tile_params(log, level, first, last))
+                    parts.append(self._node)
+                    params.extend(nodetiles.range_params(log, level, first, last))
                 else:
                     parts.append(self._leaf)
                     params.extend((log, first, last))
