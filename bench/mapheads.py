@@ -185,9 +185,12 @@ def _proofs(run: Run) -> list[Figure]:
             store = Store.open(f"sqlite:///{Path(folder) / f'map-{n}.db'}")
             log = store.ensure_log("map", "bench.example/map").id
             with store.engines.writer.begin() as conn:
-                rows = list(built.rows.items())
-                for i in range(0, len(rows), 50_000):
-                    write_nodes(conn, log, dict(rows[i : i + 50_000]), True)
+                step = 50_000
+                for i in range(0, max(len(built.nodes), len(built.leaves)), step):
+                    part = map_update.MapUpdate(
+                        built.root, built.nodes[i : i + step], built.leaves[i : i + step]
+                    )
+                    write_nodes(conn, log, part, True)
             rng = random.Random(n)
             asked = [rng.choice(keys) for _ in range(300)] + [
                 hashlib.sha256(b"absent %d" % i).digest() for i in range(100)

@@ -84,13 +84,13 @@ class MapCache:
 
     def wrote(self, result: map_update.MapUpdate) -> None:
         """Record the rows just written (the root among them) and positions left empty."""
-        nodes, stored, new = self._nodes, map_update.Stored, tuple.__new__
+        nodes, stored = self._nodes, map_update.Stored
         for pos, value in result.nodes:
             if len(pos) <= CACHED_BYTES:
-                nodes[pos] = new(stored, (value, None, None))  # Stored(value), without its checks
+                nodes[pos] = stored(value)
         for pos, key, head in result.leaves:
             if len(pos) <= CACHED_BYTES:
-                nodes[pos] = new(stored, (None, key, head))
+                nodes[pos] = stored(None, key, head)
         for pos in result.empty:
             if len(pos) <= CACHED_BYTES:
                 nodes[pos] = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from itertools import chain
 from typing import Any, cast
 
@@ -69,34 +69,19 @@ _CUT = {
 }
 
 
-def write_nodes(
-    conn: Connection, log: int, rows: MapUpdate | Mapping[bytes, Stored], is_sqlite: bool
-) -> None:
-    """Insert or replace the nodes at the given positions (an update's rows, or
-    position -> node).
+def write_nodes(conn: Connection, log: int, rows: MapUpdate, is_sqlite: bool) -> None:
+    """Insert or replace the nodes an update wrote (`MapUpdate.nodes` and ``leaves``).
 
     In position order (neighbours in the primary key are written together), internal
     nodes and leaves each by one statement. SQLite: many rows per statement (below);
     PostgreSQL: one statement whose rows the server cuts from packed columns (a single
     round trip where executemany sent a statement per row).
     """
-    nodes: list[tuple[Any, ...]]
-    leaves: list[tuple[Any, ...]]
-    if isinstance(rows, MapUpdate):
-        nodes = [(log, pos, value) for pos, value in sorted(rows.nodes)]
-        leaves = [
-            (log, pos, key, head.index, head.entry_hash)
-            for pos, key, head in sorted(rows.leaves, key=_first)
-        ]
-    else:
-        nodes, leaves = [], []
-        for pos in sorted(rows):
-            node = rows[pos]
-            head = node.head
-            if node.key is not None and head is not None:
-                leaves.append((log, pos, node.key, head.index, head.entry_hash))
-            else:
-                nodes.append((log, pos, node.hash))
+    nodes = [(log, pos, value) for pos, value in sorted(rows.nodes)]
+    leaves = [
+        (log, pos, key, head.index, head.entry_hash)
+        for pos, key, head in sorted(rows.leaves, key=_first)
+    ]
     for (columns, sets), params in ((_NODE, nodes), (_LEAF, leaves)):
         if not params:
             continue

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ledger import merkle
 from ledger.errors import NotFoundError
-from ledger.map.update import MapUpdate, Reader, Stored
+from ledger.map.update import MapUpdate, Reader
 from ledger.merkle import Subtree
 from ledger.rules.state import (
     Record,
@@ -217,8 +217,8 @@ class WriteTx:
         """Reads stored map nodes inside this transaction (ledger.map.update)."""
         return lambda positions: read_nodes(self.conn, self.log, positions)
 
-    def write_map(self, rows: MapUpdate | Mapping[bytes, Stored]) -> None:
-        """Insert or replace map nodes (an update's rows, or position -> node)."""
+    def write_map(self, rows: MapUpdate) -> None:
+        """Insert or replace the map nodes an update wrote (ledger.map.update)."""
         write_nodes(self.conn, self.log, rows, self._is_sqlite)
 
     def set_head(self, size: int, chain: bytes, root: bytes) -> None:

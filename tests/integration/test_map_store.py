@@ -39,7 +39,7 @@ def test_written_batches_read_back_as_the_same_map(db_url: str) -> None:
         for changes in batches:
             with store.engines.writer.begin() as conn:
                 result = update.update(lambda ps: read_nodes(conn, log, ps), changes)
-                write_nodes(conn, log, result.rows, is_sqlite)
+                write_nodes(conn, log, result, is_sqlite)
             rows.update(result.rows)
             for key, head in changes.items():
                 trie.set(key, head)
