@@ -72,13 +72,20 @@ def workers_of(pid: int, port: int) -> dict[int, set[str]]:
     return {child: sockets for child, sockets in held.items() if sockets & listening}
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    port = free_port()
+def initialised(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The CLI's command line on a fresh SQLite log in ``tmp_path`` (``init`` run) and
+    the environment to run it in."""
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     env = clean_env(PROVENANCE_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-m", "cli", "--db", db]
     subprocess.run([*cli, "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return cli, env
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    port = free_port()
+    cli, env = initialised(tmp_path)
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
         [*cli, "serve", "--port", str(port), "--workers", "2"],
@@ -162,10 +169,7 @@ def test_a_dead_worker_is_replaced_and_no_connection_is_lost_to_it(
 def test_a_port_another_socket_listens_on_is_refused(tmp_path: Path) -> None:
     # with SO_REUSEPORT alone, a second server of the same user would share the port
     # silently and answer some of its clients: the supervisor refuses it instead
-    db = f"sqlite:///{tmp_path / 'ledger.db'}"
-    env = clean_env(PROVENANCE_HOME=str(tmp_path / "home"))
-    cli = [sys.executable, "-m", "cli", "--db", db]
-    subprocess.run([*cli, "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    cli, env = initialised(tmp_path)
     for reuse in (False, True):
         with socket.socket() as holder:
             holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, int(reuse))
