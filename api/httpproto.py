@@ -9,39 +9,29 @@ subclasses send that refusal as every other API error is sent (docs/API.md,
 ``malformed-request``): the same status, connection close, and the parser's message
 as ``detail``.
 
-``PROTOCOL`` is the class `provenance serve` gives uvicorn (httptools when installed,
-else h11); ``PROTOCOL_PATH`` names it for ``uvicorn --http`` on a command line.
+``PROTOCOL`` is the class `provenance serve` gives uvicorn (httptools, a dependency);
+``PROTOCOL_PATH`` names it for ``uvicorn --http`` on a command line. `ProblemH11Protocol`
+is the same refusal on h11.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.problems import MALFORMED_REQUEST, MEDIA_TYPE, PROBLEM_TYPE
+from api.problems import MALFORMED_REQUEST, MEDIA_TYPE, problem_body
 
-#: the problem code of a request the HTTP parser refused
-CODE = MALFORMED_REQUEST
 PROTOCOL_PATH = "api.httpproto:PROTOCOL"
 
 
-def problem_body(message: str) -> bytes:
-    """The problem+json body of the parser's refusal ``message``."""
-    return json.dumps(
-        {
-            "type": PROBLEM_TYPE + CODE,
-            "title": CODE.replace("-", " "),
-            "status": 400,
-            "detail": f"the request is not valid HTTP/1.1: {message}",
-            "code": CODE,
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
-def _response(message: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
-    body = problem_body(message)
+def refusal(message: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The whole HTTP/1.1 answer to a request the parser refused with ``message``: 400,
+    uvicorn's default headers (date, server), problem+json, connection close."""
+    detail = f"the request is not valid HTTP/1.1: {message}"
+    body = json.dumps(problem_body(400, MALFORMED_REQUEST, detail), separators=(",", ":"))
     lines = [b"HTTP/1.1 400 Bad Request\r\n"]
     lines += [name + b": " + value + b"\r\n" for name, value in default_headers]
     lines += [
@@ -50,32 +40,29 @@ def _response(message: str, default_headers: list[tuple[bytes, bytes]]) -> bytes
         b"x-content-type-options: nosniff\r\n",
         b"content-length: " + str(len(body)).encode() + b"\r\n",
         b"connection: close\r\n\r\n",
-        body,
+        body.encode(),
     ]
     return b"".join(lines)
 
 
-class ProblemH11Protocol(H11Protocol):
-    """h11, refusing unreadable requests with problem+json."""
+class _ProblemRefusal:
+    """`send_400_response` for uvicorn's protocol classes (mixed in before them)."""
+
+    transport: Any
+    server_state: Any
 
     def send_400_response(self, msg: str) -> None:
         """Answer the parser's refusal as a problem and close the connection."""
-        self.transport.write(_response(msg, self.server_state.default_headers))
+        self.transport.write(refusal(msg, self.server_state.default_headers))
         self.transport.close()
 
 
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # pragma: no cover - httptools is a dependency
-    PROTOCOL: type[H11Protocol] | type = ProblemH11Protocol
-else:
+class ProblemHttpToolsProtocol(_ProblemRefusal, HttpToolsProtocol):
+    """httptools, refusing unreadable requests with problem+json."""
 
-    class ProblemHttpToolsProtocol(HttpToolsProtocol):
-        """httptools, refusing unreadable requests with problem+json."""
 
-        def send_400_response(self, msg: str) -> None:
-            """Answer the parser's refusal as a problem and close the connection."""
-            self.transport.write(_response(msg, self.server_state.default_headers))
-            self.transport.close()
+class ProblemH11Protocol(_ProblemRefusal, H11Protocol):
+    """h11, refusing unreadable requests with problem+json."""
 
-    PROTOCOL = ProblemHttpToolsProtocol
+
+PROTOCOL = ProblemHttpToolsProtocol

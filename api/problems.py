@@ -61,6 +61,17 @@ def problem(
     status: int, code: str, detail: str, field: str | None = None, **extra: Any
 ) -> JSONResponse:
     """Build a problem+json response."""
+    body = problem_body(status, code, detail, field, **extra)
+    # nosniff here too: a 500 is answered outside the middleware that adds it (api/headers.py)
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def problem_body(
+    status: int, code: str, detail: str, field: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The RFC 9457 object of a problem: ``type`` from the stable ``code``, its fixed
+    ``title``, ``status``, ``detail``, ``code``, and ``field`` when one is to blame."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + code,
         "title": code.replace("-", " "),
@@ -71,9 +82,7 @@ def problem(
     if field:
         body["field"] = field
     body.update(extra)
-    # nosniff here too: a 500 is answered outside the middleware that adds it (api/headers.py)
-    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return body
 
 
 def allowed_methods(request: Request) -> str:

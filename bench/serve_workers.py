@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from api.httpproto import PROTOCOL_PATH
 from cli import reuseport
 
 
@@ -34,7 +35,7 @@ def main() -> None:
             port=args.port,
             log_level="warning",
             access_log=False,
-            http="api.httpproto:PROTOCOL",
+            http=PROTOCOL_PATH,
         )
     )
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from api.httpproto import PROTOCOL_PATH
 from ledger import crypto
 from ledger.service.config import write_key_file
 from ledger.service.ledger import LogConfig
@@ -85,7 +86,7 @@ def serve(
             **(extra_env or {}),
         }
         start = [*(sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app")]
-        quiet = ("--log-level", "warning", "--no-access-log", "--http", "api.httpproto:PROTOCOL")
+        quiet = ("--log-level", "warning", "--no-access-log", "--http", PROTOCOL_PATH)
         processes = []
         if reuse_port or workers > 1:
             # the production supervisor (cli.reuseport, as `provenance serve --workers`)

@@ -55,7 +55,8 @@ def uvicorn_options(access_log: bool = False, log_level: str = "info") -> dict[s
     }
     handlers["access"]["filters"] = ["redact"]
     return {
-        # uvicorn's HTTP parser, refusing what it cannot read as problem+json (api.httpproto)
+        # uvicorn's HTTP parser, refusing what it cannot read as problem+json (api.httpproto;
+        # named, not imported: the faces do not import each other)
         "http": "api.httpproto:PROTOCOL",
         "proxy_headers": False,
         "access_log": access_log,

@@ -28,14 +28,7 @@ async def _app(scope: dict, receive: object, send: object) -> None:  # type: ign
     await send({"type": "http.response.body", "body": b"app"})  # type: ignore[operator]
 
 
-def _protocols() -> list[str]:
-    names = ["api.httpproto:ProblemH11Protocol"]
-    if hasattr(httpproto, "ProblemHttpToolsProtocol"):
-        names.append("api.httpproto:ProblemHttpToolsProtocol")
-    return names
-
-
-@pytest.fixture(params=_protocols())
+@pytest.fixture(params=["api.httpproto:ProblemH11Protocol", httpproto.PROTOCOL_PATH])
 def port(request: pytest.FixtureRequest) -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
