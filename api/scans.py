@@ -138,6 +138,12 @@ class _Lazy(Sequence[Scan]):
     def __len__(self) -> int:
         return len(self._packed)
 
+    @property
+    def newest(self) -> Packed | None:
+        """The newest scan as the queue holds it (the same object while queued: what
+        ledger.service.signals tells two queues of one length apart by)."""
+        return self._packed[-1] if self._packed else None
+
     @overload
     def __getitem__(self, index: int) -> Scan: ...
     @overload

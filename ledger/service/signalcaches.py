@@ -175,30 +175,47 @@ Answer = tuple[list[Signal], ReportFinding | None]
 
 class SignalsCache:
     """A unit's last computed signals and report finding, with the `StoredFacts` and
-    the number of queued scans they were computed over, at most ``capacity`` units
-    (least recently used first out; a few hundred bytes each). Owned by the `Ledger`."""
+    the queued scans they were computed over, at most ``capacity`` units (least
+    recently used first out; a few hundred bytes each). Owned by the `Ledger`.
+
+    The queued scans are told apart by their number and their newest scan: a number
+    alone is not enough, since one scan can leave the queue (stored) as another
+    arrives, and a view read across that write counted the stored one twice (from the
+    database and from the queue snapshot it took before the read)."""
 
     def __init__(self, capacity: int = 20_000) -> None:
         self.capacity = capacity
-        self._found: OrderedDict[tuple[str, str], tuple[StoredFacts, int, float, Answer]] = (
-            OrderedDict()
-        )
+        self._found: OrderedDict[
+            tuple[str, str], tuple[StoredFacts, int, object, float, Answer]
+        ] = OrderedDict()
 
-    def get(self, key: tuple[str, str], stored: StoredFacts, queued: int) -> Answer | None:
-        """The answer computed over ``stored`` and ``queued`` queued scans, or (more
-        than `EXACT_SCANS` in all) over ``stored`` within `SIGNALS_TTL`; else None."""
+    def get(
+        self, key: tuple[str, str], stored: StoredFacts, queued: int, newest: object
+    ) -> Answer | None:
+        """The answer computed over ``stored`` and the same queued scans (``queued``
+        of them, the newest ``newest``, compared by identity), or (more than
+        `EXACT_SCANS` in all) over ``stored`` within `SIGNALS_TTL`; else None."""
         found = self._found.get(key)
         if found is None or found[0] is not stored:
             return None
         few = queued + len(stored.scans) <= EXACT_SCANS
-        if found[1] != queued and (few or time.monotonic() - found[2] >= SIGNALS_TTL):
+        same = found[1] == queued and found[2] is newest
+        if not same and (few or time.monotonic() - found[3] >= SIGNALS_TTL):
             return None
         self._found.move_to_end(key)
-        return found[3]
+        return found[4]
 
-    def put(self, key: tuple[str, str], stored: StoredFacts, queued: int, answer: Answer) -> None:
-        """Keep ``answer`` as computed over ``stored`` and ``queued`` queued scans."""
-        self._found[key] = (stored, queued, time.monotonic(), answer)
+    def put(
+        self,
+        key: tuple[str, str],
+        stored: StoredFacts,
+        queued: int,
+        newest: object,
+        answer: Answer,
+    ) -> None:
+        """Keep ``answer`` as computed over ``stored`` and ``queued`` queued scans,
+        the newest ``newest``."""
+        self._found[key] = (stored, queued, newest, time.monotonic(), answer)
         self._found.move_to_end(key)
         while len(self._found) > self.capacity:
             self._found.popitem(last=False)

@@ -166,8 +166,8 @@ class SignalService:
         """The unit's clone signals and report finding over ``stored`` and its queued
         scans (``pending``), reused from the `SignalsCache` as `judge` says."""
         key = (unit.gtin, unit.serial)
-        queued = len(pending)
-        hit = self._signals_cache.get(key, stored, queued)
+        queued, newest = len(pending), newest_scan(pending)
+        hit = self._signals_cache.get(key, stored, queued, newest)
         if hit is not None:
             return hit
         owners = set(stored.owners)
@@ -185,7 +185,7 @@ class SignalService:
             facts, claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
         )
         finding = corroborated(stored.reports, self.policy.reports)
-        self._signals_cache.put(key, stored, queued, (signals, finding))
+        self._signals_cache.put(key, stored, queued, newest, (signals, finding))
         return signals, finding
 
     def _stored_facts(
@@ -356,6 +356,16 @@ def _latest_claim(entries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     # from the end, and no list of them all: a view of a unit of 1,000 entries spent
     # ~10% of its server time in this scan (docs/PERFORMANCE.md, session 21)
     return next((e for e in reversed(entries) if e["event"].get("kind") == "claim"), None)
+
+
+def newest_scan(pending: Sequence[Scan]) -> object:
+    """The object that stands for ``pending``'s newest scan, compared by identity: the
+    sequence's ``newest`` when it has one (api.scans hands out scans unpacked anew on
+    each read, and names the packed one that stays), else its last `Scan`."""
+    newest = getattr(pending, "newest", None)
+    if newest is not None or not pending:
+        return newest
+    return pending[-1]
 
 
 def _reasons(view: dict[str, Any]) -> list[Reason]:
