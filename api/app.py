@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import apidocs, problems
+from api import apidocs, heap, problems
 from api.badsigs import BadSignatureGuard, make_guard_limiter
 from api.bodylimit import RequestLimits, route_limits
 from api.callers import network_key
@@ -139,6 +139,8 @@ def create_app(
         retainer = asyncio.create_task(context.retain_forever())
         hooks = asyncio.create_task(hooks_worker.deliver_forever(_app.state.webhooks))
         dater = asyncio.create_task(context.date_forever())  # quiet logs stay dated
+        if settings.gc_freeze:
+            heap.settle()  # what the server keeps from now on: out of the collector's walks
         try:
             yield
         finally:

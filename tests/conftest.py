@@ -14,7 +14,9 @@ elsewhere; ``HYPOTHESIS_PROFILE`` picks one by name (tests/profiles.py).
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(E2E):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_stays_frozen() -> Iterator[None]:
+    """An app whose lifespan ran in this process froze its heap (api.heap, a server's
+    start): thawed after each test, so the test process's objects stay collectable."""
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()
 
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

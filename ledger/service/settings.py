@@ -117,6 +117,9 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     public_origins: tuple[str, ...] = ()
     metrics_token: str | None = None
+    #: move the heap alive once the server has started out of the cyclic collector's
+    #: reach (api.heap): its full collections then pause for what came after, not all
+    gc_freeze: bool = True
     #: the log key: a key file path or a ``pkcs11:`` URI
     checkpoint_key: str = ""
 
@@ -193,7 +196,25 @@ class Settings:
                 env.get("PROVENANCE_PUBLIC_ORIGINS", "").replace(",", " ").split()
             ),
             metrics_token=env.get("PROVENANCE_METRICS_TOKEN") or None,
+            gc_freeze=_switch(env, "PROVENANCE_GC_FREEZE", default=True),
         )
+
+
+def _switch(env: dict[str, str], name: str, *, default: bool) -> bool:
+    """An on/off setting: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``
+    (any case), ``default`` when unset or empty.
+
+    Raises:
+        ValidationError: any other value.
+    """
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValidationError(f"{name} is on or off (1/0, true/false), not {value!r}", field=name)
 
 
 def _key_setting(value: str | None, default: Path) -> str:

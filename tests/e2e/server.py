@@ -207,6 +207,9 @@ def server_env(
         "PROVENANCE_BURST": "5000",
         "PROVENANCE_BAD_SIGNATURES": "5000",  # tests of refusals share one server
         "PROVENANCE_METRICS_TOKEN": METRICS_TOKEN,
+        # the in-process app runs its lifespan in the test process, which must not freeze
+        # every earlier test's objects for good (api.heap; tests/unit/test_heap.py)
+        "PROVENANCE_GC_FREEZE": "0",
         # each server its own high-water file (ledger.service.highwater): tests that serve
         # a rewritten or shorter log beside an honest one play an operator who lies, and
         # such an operator deletes its own; the backup drill keeps one across restarts
