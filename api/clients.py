@@ -8,6 +8,7 @@ signals all take the client from `client_address`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from fastapi import Request
 
@@ -37,11 +38,16 @@ def client_address(request: Request) -> str:
     untrusted hop is the client (`api.forwarded.resolve_client`). uvicorn runs without proxy headers
     (``proxy_headers=False``), so the peer is the socket's, never a header's.
     """
-    peer = _peer(request)
-    trusted = _settings(request).trusted_proxies
-    if not trusted:
-        return normal(peer) or peer
-    return resolve_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+    known: str | None = request.scope.get("provenance.client")
+    if known is None:  # asked more than once per request (the rate limit, the scan)
+        peer = _peer(request)
+        trusted = _settings(request).trusted_proxies
+        if not trusted:
+            known = normal(peer) or peer
+        else:
+            known = resolve_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+        request.scope["provenance.client"] = known
+    return known
 
 
 def geo_place(request: Request, settings: Settings) -> str | None:
@@ -95,6 +101,22 @@ def _is_https(request: Request) -> bool:
 
 def agent_class(user_agent: str) -> str:
     """A coarse class of user agent: wechat, alipay, bot, mobile or desktop."""
+    if len(user_agent) <= _AGENT_CACHED:
+        return _agent_class(user_agent)
+    return _classify(user_agent)
+
+
+#: user agents up to this long are classified from a cache (the longest phones send are
+#: ~300 characters; a longer one is classified anew, so no one fills the cache with them)
+_AGENT_CACHED = 512
+
+
+@lru_cache(maxsize=1024)  # a pure function; a crowd's phones send a few hundred agents
+def _agent_class(user_agent: str) -> str:
+    return _classify(user_agent)
+
+
+def _classify(user_agent: str) -> str:
     for name, pattern in _AGENTS:
         if pattern.search(user_agent):
             return name

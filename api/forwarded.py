@@ -71,6 +71,8 @@ def _normal(text: str) -> str | None:
 
 
 def trusted_address(address: str, trusted: Sequence[Network]) -> bool:
+    if not trusted:  # the default: no address to parse
+        return False
     ip = ipaddress.ip_address(address)
     return any(ip.version == net.version and ip in net for net in trusted)
 

@@ -190,15 +190,22 @@ class SignalsCache:
         ] = OrderedDict()
 
     def get(
-        self, key: tuple[str, str], stored: StoredFacts, queued: int, newest: object
+        self,
+        key: tuple[str, str],
+        stored: StoredFacts,
+        queued: int,
+        newest: object,
+        scans: int | None = None,
     ) -> Answer | None:
         """The answer computed over ``stored`` and the same queued scans (``queued``
-        of them, the newest ``newest``, compared by identity), or (more than
-        `EXACT_SCANS` in all) over ``stored`` within `SIGNALS_TTL`; else None."""
+        of them, the newest ``newest``, compared by identity), or, for a unit of more
+        than `EXACT_SCANS` scans in all (``scans``: its stored count plus ``queued``;
+        default: the stored facts' own scans plus ``queued``), over ``stored`` within
+        `SIGNALS_TTL`; else None."""
         found = self._found.get(key)
         if found is None or found[0] is not stored:
             return None
-        few = queued + len(stored.scans) <= EXACT_SCANS
+        few = (queued + len(stored.scans) if scans is None else scans) <= EXACT_SCANS
         same = found[1] == queued and found[2] is newest
         if not same and (few or time.monotonic() - found[3] >= SIGNALS_TTL):
             return None

@@ -152,7 +152,9 @@ class SignalService:
             consumed = bool((view.get("unit") or {}).get("consumed_at"))
             if current and not consumed:
                 owner = owner_token is not None and owner_hash(owner_token) == current
-        signals, finding = self._signals_of(unit, stored, claim, pending)
+        signals, finding = self._signals_of(
+            unit, stored, claim, pending, view["scans"]["count"] + len(pending)
+        )
         verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
         return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
 
@@ -162,12 +164,14 @@ class SignalService:
         stored: StoredFacts,
         claim: dict[str, Any] | None,
         pending: Sequence[Scan],
+        scans: int,
     ) -> Answer:
         """The unit's clone signals and report finding over ``stored`` and its queued
-        scans (``pending``), reused from the `SignalsCache` as `judge` says."""
+        scans (``pending``; ``scans``: its stored and queued scans in all), reused from
+        the `SignalsCache` as `judge` says."""
         key = (unit.gtin, unit.serial)
         queued, newest = len(pending), newest_scan(pending)
-        hit = self._signals_cache.get(key, stored, queued, newest)
+        hit = self._signals_cache.get(key, stored, queued, newest, scans)
         if hit is not None:
             return hit
         owners = set(stored.owners)

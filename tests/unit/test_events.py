@@ -157,3 +157,15 @@ def test_format_time_converts_zones_and_refuses_naive() -> None:
     assert events.format_time(moment) == "2026-01-01T00:00:00.000Z"
     with pytest.raises(ValidationError, match="timezone"):
         events.format_time(datetime(2026, 1, 1))
+
+
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_time_format_is_the_strftime_one_in_any_zone(moment: datetime, minutes: int) -> None:
+    # the formatter took isoformat's shape for speed: the same text as strftime's
+    aware = moment.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    utc = aware.astimezone(UTC)
+    expected = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    assert events.format_time(aware) == expected

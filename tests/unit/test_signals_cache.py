@@ -64,3 +64,14 @@ def test_plain_sequences_are_told_apart_by_their_last_scan() -> None:
     assert newest_scan(()) is None
     assert newest_scan([first]) is first
     assert newest_scan([first, second]) is second
+
+
+def test_a_busy_unit_is_told_by_its_whole_count_not_by_the_facts_in_hand() -> None:
+    # stored facts read while the unit had few scans, reused while it has many (the
+    # facts cache keeps a busy unit's for a while): the unit's whole count decides
+    cache, facts = SignalsCache(), stored(3)
+    answer: tuple[list, None] = ([], None)
+    cache.put(KEY, facts, 1, scan("a"), answer)
+    assert cache.get(KEY, facts, 2, scan("b"), EXACT_SCANS + 100) is answer
+    assert cache.get(KEY, facts, 2, scan("b"), 5) is None
+    assert cache.get(KEY, facts, 2, scan("b")) is None  # default: the facts' own scans
