@@ -88,6 +88,8 @@ def _is_https(request: Request) -> bool:
     settings = _settings(request)
     if settings.public_url.lower().startswith("https://"):
         return True
+    if not settings.trusted_proxies:  # no one's X-Forwarded-Proto is believed
+        return False
     peer = normal(_peer(request))
     if peer is None or not trusted_address(peer, settings.trusted_proxies):
         return False
