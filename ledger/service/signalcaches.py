@@ -195,17 +195,17 @@ class SignalsCache:
         stored: StoredFacts,
         queued: int,
         newest: object,
-        scans: int | None = None,
+        scans: int,
     ) -> Answer | None:
         """The answer computed over ``stored`` and the same queued scans (``queued``
         of them, the newest ``newest``, compared by identity), or, for a unit of more
-        than `EXACT_SCANS` scans in all (``scans``: its stored count plus ``queued``;
-        default: the stored facts' own scans plus ``queued``), over ``stored`` within
-        `SIGNALS_TTL`; else None."""
+        than `EXACT_SCANS` scans in all (``scans``: its stored count plus ``queued``,
+        not the stored facts' own, which may be a snapshot from when it had few), over
+        ``stored`` within `SIGNALS_TTL`; else None."""
         found = self._found.get(key)
         if found is None or found[0] is not stored:
             return None
-        few = (queued + len(stored.scans) if scans is None else scans) <= EXACT_SCANS
+        few = scans <= EXACT_SCANS
         same = found[1] == queued and found[2] is newest
         if not same and (few or time.monotonic() - found[3] >= SIGNALS_TTL):
             return None

@@ -47,16 +47,17 @@ def test_a_stored_scan_replaced_by_a_new_one_is_not_the_same_queue() -> None:
     cache, facts = SignalsCache(), stored()
     owner_only: tuple[list, None] = ([], None)
     cache.put(KEY, facts, len(before), newest_scan(before), owner_only)
-    assert cache.get(KEY, facts, len(after), newest_scan(after)) is None
-    assert cache.get(KEY, facts, len(before), newest_scan(before)) is owner_only
+    assert cache.get(KEY, facts, len(after), newest_scan(after), 1) is None
+    assert cache.get(KEY, facts, len(before), newest_scan(before), 1) is owner_only
 
 
 def test_a_busy_unit_reuses_its_answer_within_the_ttl_whatever_is_queued() -> None:
     cache, facts = SignalsCache(), stored(EXACT_SCANS + 1)
     answer: tuple[list, None] = ([], None)
     cache.put(KEY, facts, 1, scan("a"), answer)
-    assert cache.get(KEY, facts, 2, scan("b")) is answer  # within SIGNALS_TTL
-    assert cache.get(KEY, stored(EXACT_SCANS + 1), 1, scan("a")) is None  # other facts
+    busy = EXACT_SCANS + 3
+    assert cache.get(KEY, facts, 2, scan("b"), busy) is answer  # within SIGNALS_TTL
+    assert cache.get(KEY, stored(EXACT_SCANS + 1), 1, scan("a"), busy) is None  # other facts
 
 
 def test_plain_sequences_are_told_apart_by_their_last_scan() -> None:
@@ -74,4 +75,3 @@ def test_a_busy_unit_is_told_by_its_whole_count_not_by_the_facts_in_hand() -> No
     cache.put(KEY, facts, 1, scan("a"), answer)
     assert cache.get(KEY, facts, 2, scan("b"), EXACT_SCANS + 100) is answer
     assert cache.get(KEY, facts, 2, scan("b"), 5) is None
-    assert cache.get(KEY, facts, 2, scan("b")) is None  # default: the facts' own scans
