@@ -89,13 +89,16 @@ class MapUpdate:
     update writes about five rows a key, and a row object per position cost more than
     its hash). ``empty`` lists positions the update found to hold no node (the empty
     children of the new nodes it built): a cache of the stored map may record them as
-    absent.
+    absent. ``existing`` holds the positions among the rows that held a node before the
+    update (every other row's position held none), so a writer may insert the others
+    without looking for a row first; ``None`` when not known (a writer must then look).
     """
 
     root: bytes
     nodes: list[tuple[bytes, bytes]] = field(default_factory=list)
     leaves: list[tuple[bytes, bytes, Head]] = field(default_factory=list)
     empty: tuple[bytes, ...] = ()
+    existing: frozenset[bytes] | None = None
 
     @property
     def rows(self) -> dict[bytes, Stored]:
@@ -130,7 +133,7 @@ def update(
     batch = _Batch(items, known if known is not None else {})
     levels = batch.descend(read)
     root = batch.rebuild(levels)
-    return MapUpdate(root, batch.nodes, batch.leaves, tuple(batch.empty))
+    return MapUpdate(root, batch.nodes, batch.leaves, tuple(batch.empty), frozenset(batch.existing))
 
 
 def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
@@ -208,6 +211,7 @@ class _Batch:
         self.nodes: list[tuple[bytes, bytes]] = []
         self.leaves: list[tuple[bytes, bytes, Head]] = []
         self.empty: list[bytes] = []
+        self.existing: list[bytes] = []  # positions rewritten that held a node
 
     def _node(self, pos: bytes) -> Stored | None:
         node = self.known.get(pos, _UNREAD)
@@ -271,6 +275,7 @@ class _Batch:
         once: its changed children's hashes are ready by then); return the root's."""
         values, nodes, node_of = self.values, self.nodes, self._node
         sha256 = _sha256
+        self.existing.extend(entry[0] for level in levels for entry in level)
         for level in reversed(levels):
             for pos, left, right, left_changed, right_changed in level:
                 value = sha256(
@@ -288,6 +293,8 @@ class _Batch:
         """The keys ``[lo, hi)`` reach ``pos``, empty or a stored leaf: build it anew
         (with the stored leaf's key, unless a change replaces its head)."""
         items, ints = self.items[lo:hi], self.ints[lo:hi]
+        if node is not None:  # `_build` writes a row at ``pos``: it replaces this one
+            self.existing.append(pos)
         if node is not None and node.key is not None and node.head is not None:
             key = node.key
             if all(k != key for k, _ in items):  # the stored leaf stays beside them

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any, cast
 
@@ -73,45 +73,63 @@ def write_nodes(conn: Connection, log: int, rows: MapUpdate, is_sqlite: bool) ->
     """Insert or replace the nodes an update wrote (`MapUpdate.nodes` and ``leaves``).
 
     In position order (neighbours in the primary key are written together), internal
-    nodes and leaves each by one statement. SQLite: many rows per statement (below);
-    PostgreSQL: one statement whose rows the server cuts from packed columns (a single
-    round trip where executemany sent a statement per row).
+    nodes and leaves apart. SQLite: many rows per upsert (below). PostgreSQL: one
+    statement (one round trip) whose rows the server cuts from packed columns; when the
+    update tells which positions held a node (`MapUpdate.existing`), only those rows go
+    through the upsert and the others are plainly inserted, as an upsert's speculative
+    insertion costs PostgreSQL a look into the index and an extra WAL record per row
+    (docs/PERFORMANCE.md, "mapstep, session 22"). A row inserted where one is stored
+    fails the write (the primary key) rather than being lost.
     """
-    nodes = [(log, pos, value) for pos, value in sorted(rows.nodes)]
-    leaves = [
-        (log, pos, key, head.index, head.entry_hash)
+    nodes: list[tuple[Any, ...]] = sorted(rows.nodes)
+    leaves: list[tuple[Any, ...]] = [
+        (pos, key, head.index, head.entry_hash)
         for pos, key, head in sorted(rows.leaves, key=_first)
     ]
+    existing = rows.existing
+    parts: list[str] = []  # PostgreSQL: the statement's inserts
+    values: dict[str, Any] = {"log": log}
     for (columns, sets), params in ((_NODE, nodes), (_LEAF, leaves)):
-        if not params:
-            continue
         insert = f"INSERT INTO map_nodes (log, pos, {columns})"
-        tail = f" ON CONFLICT (log, pos) DO UPDATE SET {sets}"
-        if is_sqlite:
-            _write_sqlite(conn, f"{insert} VALUES ", tail, params)
+        upsert = f" ON CONFLICT (log, pos) DO UPDATE SET {sets}"
+        if is_sqlite:  # (inserting the new rows apart made no difference there)
+            if params:
+                _write_sqlite(conn, log, f"{insert} VALUES ", upsert, params)
             continue
         names = ["pos", *columns.split(", ")]
-        cuts = ", ".join(_CUT[name] for name in names)
-        conn.exec_driver_sql(
-            f"{insert} SELECT %(log)s, {cuts} FROM generate_series(0, %(n)s - 1) AS i{tail}",  # noqa: S608
-            _packed(log, names, params),
-        )
+        split = [(params, upsert)]
+        if existing is not None:
+            split = [
+                ([row for row in params if row[0] not in existing], ""),
+                ([row for row in params if row[0] in existing], upsert),
+            ]
+        for part, tail in split:
+            if part:
+                prefix = f"p{len(parts)}_"
+                parts.append(f"{insert} {_select(names, prefix)}{tail}")
+                values.update(_packed(names, part, prefix))
+    if parts:  # all but the last as data-modifying WITH queries
+        head = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts[:-1]))
+        conn.exec_driver_sql(f"WITH {head} {parts[-1]}" if head else parts[-1], values)
 
 
 def _first(row: tuple[Any, ...]) -> Any:
     return row[0]
 
 
-#: SQLite: rows per INSERT statement (at most 5 parameters a row: under SQLite's 999)
+#: SQLite: rows per INSERT statement (at most 4 parameters a row: under SQLite's 999)
 _SQLITE_ROWS = 150
 
 
-def _write_sqlite(conn: Connection, insert: str, tail: str, params: list[tuple[Any, ...]]) -> None:
+def _write_sqlite(
+    conn: Connection, log: int, insert: str, tail: str, params: Sequence[tuple[Any, ...]]
+) -> None:
     """Many rows per statement: executemany steps one statement per row, and the per-row
     statement overhead was most of the write's time (a batch writes ~5 rows per key).
-    The parameters are flattened once, in C, and cut into statements by slicing."""
+    The parameters are flattened once, in C, and cut into statements by slicing; the
+    log is written into the statement (an integer), not bound once per row."""
     width = len(params[0])
-    mark = "(" + ", ".join("?" for _ in params[0]) + ")"
+    mark = f"({int(log)}, " + ", ".join("?" for _ in params[0]) + ")"
     flat = list(chain.from_iterable(params))
     step = _SQLITE_ROWS * width
     full = len(flat) - len(flat) % step
@@ -123,10 +141,18 @@ def _write_sqlite(conn: Connection, insert: str, tail: str, params: list[tuple[A
         conn.exec_driver_sql(f"{insert}{', '.join([mark] * rest)}{tail}", tuple(flat[full:]))
 
 
-def _packed(log: int, names: list[str], params: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """The PostgreSQL statement's parameters: each column's values joined into one bytes."""
-    out: dict[str, Any] = {"log": log, "n": len(params)}
-    for at, name in enumerate(names, start=1):
+def _select(names: list[str], prefix: str) -> str:
+    """PostgreSQL: the rows of the columns ``names`` cut from `_packed`'s ``prefix``-ed
+    parameters."""
+    cuts = ", ".join(_CUT[name] for name in names).replace("%(", f"%({prefix}")
+    return f"SELECT %(log)s, {cuts} FROM generate_series(0, %({prefix}n)s - 1) AS i"  # noqa: S608
+
+
+def _packed(names: list[str], params: Sequence[tuple[Any, ...]], prefix: str) -> dict[str, Any]:
+    """The PostgreSQL statement's parameters (named with ``prefix``): each column's
+    values joined into one bytes."""
+    out: dict[str, Any] = {"n": len(params)}
+    for at, name in enumerate(names):
         values = [row[at] for row in params]
         if name == "pos":
             out["lens"] = bytes(len(v) for v in values)
@@ -135,4 +161,4 @@ def _packed(log: int, names: list[str], params: list[tuple[Any, ...]]) -> dict[s
             out["idx"] = b"".join(int(v).to_bytes(8, "big", signed=True) for v in values)
         else:
             out[name] = b"".join(values)
-    return out
+    return {prefix + name: value for name, value in out.items()}

@@ -9,8 +9,12 @@ the in-memory Trie's and every key's proof served by the store verifies to its h
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
+
+import pytest
+from sqlalchemy.exc import IntegrityError
 
 from ledger.map import proof, update
 from ledger.map.trie import Head, Trie
@@ -48,5 +52,27 @@ def test_written_batches_read_back_as_the_same_map(db_url: str) -> None:
             assert read_nodes(conn, log, [*rows, update.position(bytes(32), 200)]) == rows
         for key in first[:50] + _keys("absent", 10):
             assert proof.verify(trie.root(), key, store.map_proof(log, key)) == trie.get(key)
+    finally:
+        store.close()
+
+
+def test_a_row_said_to_be_new_that_is_stored_fails_the_write(postgres_url: str) -> None:
+    """PostgreSQL plainly inserts the rows an update says held no node (the positions
+    not in `MapUpdate.existing`): one that is stored fails the write, it is not lost."""
+    store = Store.open(postgres_url)
+    try:
+        log = store.ensure_log(f"m-{uuid.uuid4().hex[:10]}", "test.example/map").id
+        result = update.update(lambda _ps: {}, {k: Head(i, k) for i, k in enumerate(_keys("d", 9))})
+        with store.engines.writer.begin() as conn:
+            write_nodes(conn, log, result, False)
+        with store.engines.writer.begin() as conn:
+            moved = update.update(
+                lambda ps: read_nodes(conn, log, ps), {_keys("d", 1)[0]: Head(9, bytes(32))}
+            )
+        assert moved.existing
+        with pytest.raises(IntegrityError), store.engines.writer.begin() as conn:
+            write_nodes(conn, log, dataclasses.replace(moved, existing=frozenset()), False)
+        with store.engines.writer.begin() as conn:
+            assert read_nodes(conn, log, result.rows) == result.rows
     finally:
         store.close()

@@ -123,6 +123,28 @@ def test_a_batch_update_equals_its_keys_one_by_one(before, batch, moved, cached_
         assert not set(result.empty) & batched.rows.keys()
 
 
+@settings(max_examples=examples(60), deadline=None)
+@given(
+    before=st.lists(st.tuples(CLUSTERED, HEADS), max_size=25),
+    batch=st.lists(st.tuples(CLUSTERED, HEADS), min_size=1, max_size=25),
+    moved=st.lists(st.tuples(st.integers(0, 24), HEADS), max_size=6),
+    cached_bytes=st.integers(0, 3),
+)
+def test_an_update_tells_which_rows_replace_stored_ones(
+    before, batch, moved, cached_bytes: int
+) -> None:
+    """``existing`` is exactly the positions among the rows written that held a row
+    (the store's writer updates those in place and plainly inserts the rest)."""
+    base = DictStore()
+    if before:
+        base.rows.update(update.update(base.read, dict(before)).rows)
+    changes = dict(batch)
+    changes.update((before[i][0], head) for i, head in moved if i < len(before))
+    for known in (None, _known(base, cached_bytes, changes)):
+        result = update.update(base.read, changes, known)
+        assert result.existing == result.rows.keys() & base.rows.keys()
+
+
 def _known(stored: DictStore, size: int, changes) -> dict[bytes, update.Stored | None]:
     """The stored nodes at positions of at most ``size`` bytes on the changed keys'
     paths and beside them, with None where none is (a cache's view)."""
