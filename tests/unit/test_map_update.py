@@ -101,7 +101,9 @@ CLUSTERED = st.builds(
 def test_a_batch_update_equals_its_keys_one_by_one(before, batch, moved, cached_bytes: int) -> None:
     """One update of a batch (with part of the map known beforehand, as the append's
     cache of the top levels gives it, or not) leaves the same rows and root as updating
-    the same keys one at a time; known-empty positions are honoured too."""
+    the same keys one at a time; known-empty positions are honoured too; ``existing``
+    is exactly the positions among the rows written that held a row (the store's
+    writer updates those in place and plainly inserts the rest)."""
     base = DictStore()
     if before:
         base.rows.update(update.update(base.read, dict(before)).rows)
@@ -116,33 +118,12 @@ def test_a_batch_update_equals_its_keys_one_by_one(before, batch, moved, cached_
         batched = DictStore()
         batched.rows = dict(base.rows)
         result = update.update(batched.read, changes, known)
+        assert result.existing == result.rows.keys() & base.rows.keys()
         batched.rows.update(result.rows)
         assert result.root == expected
         assert batched.rows == one_by_one.rows
         assert len(result.rows) == len(result.nodes) + len(result.leaves)
         assert not set(result.empty) & batched.rows.keys()
-
-
-@settings(max_examples=examples(60), deadline=None)
-@given(
-    before=st.lists(st.tuples(CLUSTERED, HEADS), max_size=25),
-    batch=st.lists(st.tuples(CLUSTERED, HEADS), min_size=1, max_size=25),
-    moved=st.lists(st.tuples(st.integers(0, 24), HEADS), max_size=6),
-    cached_bytes=st.integers(0, 3),
-)
-def test_an_update_tells_which_rows_replace_stored_ones(
-    before, batch, moved, cached_bytes: int
-) -> None:
-    """``existing`` is exactly the positions among the rows written that held a row
-    (the store's writer updates those in place and plainly inserts the rest)."""
-    base = DictStore()
-    if before:
-        base.rows.update(update.update(base.read, dict(before)).rows)
-    changes = dict(batch)
-    changes.update((before[i][0], head) for i, head in moved if i < len(before))
-    for known in (None, _known(base, cached_bytes, changes)):
-        result = update.update(base.read, changes, known)
-        assert result.existing == result.rows.keys() & base.rows.keys()
 
 
 def _known(stored: DictStore, size: int, changes) -> dict[bytes, update.Stored | None]:
