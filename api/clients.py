@@ -8,11 +8,11 @@ signals all take the client from `client_address`.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from fastapi import Request
 
 from api.forwarded import normal, resolve_client, trusted_address
+from api.shortmemo import kept_when_short
 from ledger.service.settings import Settings
 
 PLACE = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
@@ -101,24 +101,10 @@ def _is_https(request: Request) -> bool:
     return "https" in hops
 
 
+# the longest agents phones send are ~300 characters; a crowd sends a few hundred
+@kept_when_short(512, 1024)
 def agent_class(user_agent: str) -> str:
     """A coarse class of user agent: wechat, alipay, bot, mobile or desktop."""
-    if len(user_agent) <= _AGENT_CACHED:
-        return _agent_class(user_agent)
-    return _classify(user_agent)
-
-
-#: user agents up to this long are classified from a cache (the longest phones send are
-#: ~300 characters; a longer one is classified anew, so no one fills the cache with them)
-_AGENT_CACHED = 512
-
-
-@lru_cache(maxsize=1024)  # a pure function; a crowd's phones send a few hundred agents
-def _agent_class(user_agent: str) -> str:
-    return _classify(user_agent)
-
-
-def _classify(user_agent: str) -> str:
     for name, pattern in _AGENTS:
         if pattern.search(user_agent):
             return name

@@ -21,6 +21,7 @@ from api.consumer.i18n_hant import HANT
 from api.consumer.i18n_pages import MESSAGES as PAGE_MESSAGES
 from api.consumer.i18n_signals import MESSAGES as SIGNAL_MESSAGES
 from api.consumer.i18n_view import MESSAGES as VIEW_MESSAGES
+from api.shortmemo import kept_when_short
 
 EN, ZH = "en", "zh-CN"
 #: Traditional Chinese, for Taiwan and for Hong Kong and Macao
@@ -230,13 +231,7 @@ def choose_language(accept_language: str | None, explicit: str | None) -> str:
     Raises:
         Nothing: a malformed header or value falls back to English.
     """
-    if len(accept_language or "") + len(explicit or "") > _KEPT_CHOICE:
-        return _choose(accept_language, explicit)
     return _chosen(accept_language, explicit)
-
-
-#: header and choice kept up to this many characters together: 1,024 kept, a few hundred KB
-_KEPT_CHOICE = 200
 
 
 def _choose(accept_language: str | None, explicit: str | None) -> str:
@@ -254,4 +249,5 @@ def _choose(accept_language: str | None, explicit: str | None) -> str:
     return best
 
 
-_chosen = lru_cache(maxsize=1024)(_choose)
+#: header and choice kept up to 200 characters together: 1,024 kept, a few hundred KB
+_chosen = kept_when_short(200, 1024)(_choose)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -37,6 +36,7 @@ from api.csrf import guard
 from api.params import CSET82_PATTERN, Gtin, Serial, Signature
 from api.routers import epcis
 from api.schemas import UnitView, problems
+from api.shortmemo import kept_when_short
 from ledger import gs1
 from ledger.errors import GS1Error
 from ledger.label import ScannedLabel
@@ -242,6 +242,7 @@ async def _resolve(request: Request) -> Response:
 _KEPT_URI = 256
 
 
+@kept_when_short(_KEPT_URI, 2048)
 def _parsed(uri: str) -> gs1.DigitalLink:
     """`gs1.parse_digital_link` of ``uri``, kept for the next scans of the same label
     when the link is a label's length (a printed label is one URI; a parse is immutable;
@@ -250,30 +251,14 @@ def _parsed(uri: str) -> gs1.DigitalLink:
     Raises:
         GS1Error: ``uri`` is not a valid GS1 Digital Link.
     """
-    if len(uri) > _KEPT_URI:
-        return gs1.parse_digital_link(uri)
-    return _parsed_kept(uri)
-
-
-@lru_cache(maxsize=2048)
-def _parsed_kept(uri: str) -> gs1.DigitalLink:
     return gs1.parse_digital_link(uri)
 
 
+@kept_when_short(_KEPT_URI, 2048)
 def _switch(raw: str, query: gs1.QueryPairs, other: str) -> str:
     """The language switch's link: the scanned path and query with ``lang=other`` (any
     other ``lang`` dropped); kept, as the parse is, for a link of a label's length."""
-    if len(raw) + sum(len(k) + len(v) + 2 for k, v in query) > _KEPT_URI:
-        return _switch_of(raw, query, other)
-    return _switch_kept(raw, query, other)
-
-
-def _switch_of(raw: str, query: gs1.QueryPairs, other: str) -> str:
     return raw + "?" + urlencode([(k, v) for k, v in query if k != "lang"] + [("lang", other)])
-
-
-# a pure function of short strings: 2,048 kept hold at most about a megabyte
-_switch_kept = lru_cache(maxsize=2048)(_switch_of)
 
 
 async def _picture(context: Context, view: dict[str, Any]) -> tuple[str, int, int] | None:
