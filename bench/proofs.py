@@ -107,14 +107,17 @@ def build(folder: Path, size: int) -> tuple[Store, int, bytes]:
     )
     for level, hashes in enumerate(levels):
         if level >= LOWEST_NODE_LEVEL:  # levels 1 and 2 are computed from the leaves
-            tiles, singles = nodetiles.whole_level(hashes)  # as the append leaves them
+            # as the append leaves them: complete tiles, then the last one's nodes
+            tiles, singles = nodetiles.split(
+                dict(zip(((level, i) for i in range(len(hashes))), hashes, strict=True))
+            )
             conn.executemany(
                 "INSERT INTO tiles (log, level, idx, hashes) VALUES (?, ?, ?, ?)",
-                [(log, level, t, blob) for t, blob in tiles],
+                [(log, lv, t, blob) for (lv, t), blob in tiles.items()],
             )
             conn.executemany(
                 "INSERT INTO nodes (log, level, idx, hash) VALUES (?, ?, ?, ?)",
-                [(log, level, i, h) for i, h in singles],
+                [(log, lv, i, h) for (lv, i), h in singles.items()],
             )
     root = merkle.range_root(
         [levels[p.level][p.start >> p.level] for p in merkle.range_subtrees(0, size)]

@@ -80,6 +80,30 @@ def range_params(log: int, level: int, first: int, last: int) -> tuple[int, ...]
     )
 
 
+def runs_select(
+    mark: str, log: int, runs: Sequence[tuple[int, int, int]]
+) -> tuple[str, tuple[int, ...]]:
+    """One ``UNION ALL`` statement and its parameters reading ``runs`` of a log's tree:
+    ``(level, first, last)``, level 0 the stored leaves of entries ``first..last``
+    (rows ``(0, idx, leaf)``), any other level `range_select`'s nodes; read its rows
+    with `rows`. ``mark`` as for `range_select`."""
+    leaf = (
+        f"SELECT 0, idx, leaf FROM entries WHERE log = {mark} "  # noqa: S608
+        f"AND idx BETWEEN {mark} AND {mark}"
+    )
+    node = range_select(mark)
+    parts: list[str] = []
+    params: list[int] = []
+    for level, first, last in runs:
+        if level:
+            parts.append(node)
+            params.extend(range_params(log, level, first, last))
+        else:
+            parts.append(leaf)
+            params.extend((log, first, last))
+    return " UNION ALL ".join(parts), tuple(params)
+
+
 def rows(found: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[int, int, bytes]]:
     """``(level, idx, hash)`` for every row of a `range_select` read: a node or leaf row
     as it is, a tile's slice (negative level) cut into its nodes. A damaged tile (not
@@ -112,14 +136,6 @@ def split(level_rows: Mapping[tuple[int, int], bytes]) -> tuple[Rows, Rows]:
             if all(k in singles for k in keys):
                 tiles[(level, idx // WIDTH)] = b"".join(singles.pop(k) for k in keys)
     return tiles, singles
-
-
-def whole_level(hashes: Sequence[bytes]) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
-    """A level's hashes from node 0 on, as a bulk writer stores them: ``(tile, hashes)``
-    for each complete tile and ``(idx, hash)`` for the nodes after the last one."""
-    full = len(hashes) // WIDTH
-    tiles = [(t, b"".join(hashes[t * WIDTH : (t + 1) * WIDTH])) for t in range(full)]
-    return tiles, [(i, hashes[i]) for i in range(full * WIDTH, len(hashes))]
 
 
 def write(

@@ -181,19 +181,9 @@ def _read_stored(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[
     out: dict[Subtree, bytes] = {}
     # Only the driver's placeholder is formatted in; every value is a bound parameter.
     m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    leaf = f"SELECT 0, idx, leaf FROM entries WHERE log = {m} AND idx BETWEEN {m} AND {m}"  # noqa: S608
-    node = nodetiles.range_select(m)
     for chunk in chunks(runs):
-        parts: list[str] = []
-        params: list[int] = []
-        for level, first, last in chunk:
-            if level:  # single rows and complete tiles (0028_tiles)
-                parts.append(node)
-                params.extend(nodetiles.range_params(log, level, first, last))
-            else:
-                parts.append(leaf)
-                params.extend((log, first, last))
-        rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
+        # nodes from single rows and complete tiles (0028_tiles)
+        rows = conn.exec_driver_sql(*nodetiles.runs_select(m, log, chunk))
         for level, idx, value in nodetiles.rows(rows):
             if level:
                 out[Subtree(level, idx << level)] = value

@@ -51,12 +51,6 @@ class RawReader:
         self._conn = conn
         self._mark = mark
         self._dedicated = dedicated
-        leaf = (
-            f"SELECT 0, idx, leaf FROM entries WHERE log = {mark} "  # noqa: S608
-            f"AND idx BETWEEN {mark} AND {mark}"
-        )
-        self._leaf = leaf
-        self._node = nodetiles.range_select(mark)
 
     @classmethod
     def pooled(cls, engine: Engine) -> RawReader:
@@ -120,7 +114,9 @@ class RawReader:
         """The stored node hashes of ``level``, indices ``[start, end)``, concatenated."""
         if end <= start:
             return b"" if end == start else None
-        found = self._rows(self._node, nodetiles.range_params(log, level, start, end - 1))
+        found = self._rows(
+            nodetiles.range_select(self._mark), nodetiles.range_params(log, level, start, end - 1)
+        )
         # complete tiles' slices and single rows (0028_tiles), in order
         rows = sorted({i: v for _, i, v in nodetiles.rows(found)}.items())
         return _contiguous(rows, start, end, bytes)
@@ -134,17 +130,9 @@ class RawReader:
         leaves: dict[int, bytes] = {}  # stored leaf values, hashed when needed
         runs = _runs(wanted)
         for at in range(0, len(runs), MAX_PARTS):  # SQLite: at most 500 terms a statement
-            parts: list[str] = []
-            params: list[int] = []
-            chunk = runs[at : at + MAX_PARTS]
-            for level, first, last in chunk:
-                if level:  # single rows and complete tiles (0028_tiles)
-                    parts.append(self._node)
-                    params.extend(nodetiles.range_params(log, level, first, last))
-                else:
-                    parts.append(self._leaf)
-                    params.extend((log, first, last))
-            rows = self._rows(" UNION ALL ".join(parts), tuple(params))
+            # nodes from single rows and complete tiles (0028_tiles)
+            statement = nodetiles.runs_select(self._mark, log, runs[at : at + MAX_PARTS])
+            rows = self._rows(*statement)
             for level, idx, value in nodetiles.rows(rows):
                 if level:
                     found[Subtree(level, idx << level)] = value

@@ -134,7 +134,6 @@ class WriteTx:
             for s, h in nodes.items()
             if s.level >= LOWEST_NODE_LEVEL
         }
-        # a tile completed here becomes one ``tiles`` row (ledger.store.nodetiles)
         nodetiles.write(self.conn, self.log, rows, self._is_sqlite)
 
     def upsert(self, records: Iterable[Record]) -> None:

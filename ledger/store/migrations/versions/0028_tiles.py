@@ -24,6 +24,9 @@ Create Date: 2026-12-04 13:00:00
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -37,6 +40,23 @@ depends_on = None
 BATCH = 20_000  # node rows read at a time
 
 
+def _after(table: str, value: str, last: tuple[int, int, int], n: int) -> Sequence[Any]:
+    """The next ``n`` rows ``(log, level, idx, value)`` of ``table`` in key order after
+    the key ``last`` (keyset paging: each batch one index range read)."""
+    return (
+        op.get_bind()
+        .execute(
+            sa.text(
+                f"SELECT log, level, idx, {value} FROM {table}"  # noqa: S608 - our own names
+                " WHERE (log, level, idx) > (:log, :lv, :idx)"
+                " ORDER BY log, level, idx LIMIT :n"
+            ),
+            {"log": last[0], "lv": last[1], "idx": last[2], "n": n},
+        )
+        .all()
+    )
+
+
 def _move_tiles_out_of_nodes() -> None:
     """Every run of `nodetiles.WIDTH` stored nodes that fills a tile becomes a tile row;
     its node rows are deleted."""
@@ -45,14 +65,7 @@ def _move_tiles_out_of_nodes() -> None:
     last = (-1, -1, -1)
     pending: dict[tuple[int, int, int], list[bytes]] = {}  # (log, level, tile): hashes
     while True:
-        rows = conn.execute(
-            sa.text(
-                "SELECT log, level, idx, hash FROM nodes"
-                " WHERE (log, level, idx) > (:log, :lv, :idx)"
-                " ORDER BY log, level, idx LIMIT :n"
-            ),
-            {"log": last[0], "lv": last[1], "idx": last[2], "n": BATCH},
-        ).all()
+        rows = _after("nodes", "hash", last, BATCH)
         full = []
         for row in rows:
             key = (row.log, row.level, row.idx // width)
@@ -96,14 +109,7 @@ def _move_tiles_into_nodes() -> None:
     last = (-1, -1, -1)
     per_batch = max(1, BATCH // width)
     while True:
-        tiles = conn.execute(
-            sa.text(
-                "SELECT log, level, idx, hashes FROM tiles"
-                " WHERE (log, level, idx) > (:log, :lv, :idx)"
-                " ORDER BY log, level, idx LIMIT :n"
-            ),
-            {"log": last[0], "lv": last[1], "idx": last[2], "n": per_batch},
-        ).all()
+        tiles = _after("tiles", "hashes", last, per_batch)
         if not tiles:
             break
         nodes = [
