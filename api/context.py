@@ -38,8 +38,9 @@ from api.pinning import MIN_SIZE_HEADER, implied_size, min_size, pin
 from api.problems import RateLimitedError
 from api.ratelimit import Limiter
 from api.readbody import read_body
+from api.scanflush import DRAIN_SECONDS, ScanFlusher
 from api.scanrecord import Pseudonyms, owner_cookie, scan_of
-from api.scans import DRAIN_SECONDS, ScanFlusher, ScanQueue
+from api.scans import ScanQueue
 from ledger.entry import SignedEvent
 from ledger.label import ScannedLabel
 from ledger.service.deployment import Deployment
@@ -158,7 +159,7 @@ class Context:
         return self.deployment.default.salt.client_hash(address, now)
 
     async def flush_scans(self) -> None:
-        """Store every queued scan now (api.scans.ScanFlusher.flush).
+        """Store every queued scan now (api.scanflush.ScanFlusher.flush).
 
         Raises:
             StorageError: a database failed; the scans not stored stay queued.
@@ -210,7 +211,7 @@ class Context:
 
     async def flush_forever(self, interval: float = 0.5) -> None:
         """Flush queued scans every ``interval`` seconds until cancelled, surviving
-        database errors (api.scans.ScanFlusher.flush_forever)."""
+        database errors (api.scanflush.ScanFlusher.flush_forever)."""
         await self.flusher.flush_forever(interval)
 
     async def retain(self) -> dict[str, dict[str, int]]:

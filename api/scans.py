@@ -1,32 +1,24 @@
-"""The resolver's scans between their acknowledgement and their storage.
+"""The resolver's scans between their acknowledgement and their storage: the queue.
 
 A resolver hit answers at once and queues its scan (`ScanQueue`); a background task
-(`ScanFlusher.flush_forever`) writes the queue in batches, one transaction per log and
-batch. A database error leaves the batch queued and the task waits (doubling from
-`RETRY_FIRST` to `RETRY_MAX` seconds) and tries again: the task never dies. While the
-database is away the queue is bounded (`MAX_SCANS` scans and `MAX_BYTES` bytes): past
-that the oldest queued scan is dropped and counted (``provenance_scans_dropped`` in
-``/metrics``), so a stall costs telemetry, never memory. A clean stop drains the queue
-(`ScanFlusher.drain`), retrying until its deadline.
+(api.scanflush) writes the queue in batches. While the database is away the queue is
+bounded (`MAX_SCANS` scans and `MAX_BYTES` bytes): past that the oldest queued scan is
+dropped and counted (``provenance_scans_dropped`` in ``/metrics``), so a stall costs
+telemetry, never memory.
 
 Views read the queue per unit (`ScanQueue.pending`), never by scanning it all.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
-from starlette.concurrency import run_in_threadpool
-
-from api.metrics import Metrics
 from ledger.service.ledger import Scan
 
 log = logging.getLogger("provenance.scans")
@@ -39,13 +31,6 @@ MAX_BYTES = 32 * 1024 * 1024
 BATCH = 2_000
 #: the pending scans of a unit a view judges with at most (the store reads as many)
 RECENT = 500
-#: the first wait after a failed write, and the longest (seconds)
-RETRY_FIRST = 0.5
-RETRY_MAX = 10.0
-#: how long a clean stop keeps retrying to store the queue (seconds)
-DRAIN_SECONDS = 30.0
-#: how long a batch's write waits at most for readers holding writes back (seconds)
-HOLD_MAX = 0.5
 
 _SLOT = 8  # a pointer in the queue or in a unit's recent scans
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -289,139 +274,3 @@ class ScanQueue:
             # ones; otherwise the oldest recent one stands for it (shown only while the
             # database has no scan of the unit)
             unit.first = unit.recent[0] if unit.recent else None
-
-
-class ScanFlusher:
-    """Writes a `ScanQueue` with ``write`` (a blocking call: one batch, raises on a
-    database error), off the event loop, retrying with back-off."""
-
-    def __init__(
-        self,
-        queue: ScanQueue,
-        write: Callable[[list[Scan]], None],
-        metrics: Metrics,
-        stored: Callable[[list[Packed]], None] | None = None,
-    ) -> None:
-        self.queue = queue
-        self._write = write
-        self._metrics = metrics
-        #: told of each batch stored, as it leaves the queue (api.unitviews.ScanSummaries)
-        self._stored = stored
-        self._batch: list[Packed] = []
-        #: the batch being written, if any: its end settles it (`_done`), whoever waits
-        self._writing: asyncio.Future[None] | None = None
-        #: readers holding new batches back (`paused`), and what the flush waits on
-        self._holds = 0
-        self._resumed: asyncio.Event | None = None
-
-    async def flush(self) -> None:
-        """Write every queued scan now, batch by batch (first waiting for a write
-        already under way, e.g. one whose flush was cancelled).
-
-        Raises:
-            Exception: the database's error of a batch; that batch and those after it
-                stay queued.
-        """
-        overdue = False
-        while True:
-            if self._writing is not None:
-                await asyncio.wait([self._writing])
-                continue
-            if not self.queue.waiting:
-                return
-            if self._holds and not overdue:
-                # a reader's hold is short; many readers in turn must not starve the
-                # writes, so after HOLD_MAX the batch is written all the same (the
-                # readers see the generation move and keep nothing they read)
-                try:
-                    await asyncio.wait_for(self._resume().wait(), HOLD_MAX)
-                except TimeoutError:
-                    overdue = True
-                continue
-            overdue = False
-            batch = self._batch = self.queue.take()
-            write = asyncio.ensure_future(run_in_threadpool(self._write_packed, batch))
-            self._writing = write
-            # registered first, so the batch is settled before any awaiting code resumes
-            write.add_done_callback(self._done)
-            # a cancelled flush leaves the write going on in its thread; its end settles
-            # the batch: stored, or queued again, never written twice
-            await asyncio.shield(write)
-
-    @asynccontextmanager
-    async def paused(self) -> AsyncIterator[None]:
-        """Begin no new batch's write inside this block for up to `HOLD_MAX` seconds
-        (one under way goes on: `settled` waits for it). For a read of stored scan
-        counts that must not overlap a write (api.unitviews), which still checks the
-        queue's generation: a write held back longer begins all the same."""
-        self._holds += 1
-        try:
-            yield
-        finally:
-            self._holds -= 1
-            if not self._holds:
-                self._resume().set()
-                self._resumed = None
-
-    def _resume(self) -> asyncio.Event:
-        if self._resumed is None:
-            self._resumed = asyncio.Event()
-        return self._resumed
-
-    async def settled(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for the write under way, if any, to end. Whether
-        it did, the caller tells by the queue's generation: when this returns, the next
-        batch's write may already have begun."""
-        if self._writing is not None:
-            await asyncio.wait([self._writing], timeout=timeout)
-
-    def _done(self, write: asyncio.Future[None]) -> None:
-        self._writing = None
-        stored = not write.cancelled() and write.exception() is None
-        dropped = self.queue.settle(stored)
-        batch, self._batch = self._batch, []
-        if stored and self._stored is not None:
-            # in the same step as the queue forgets them: a view counts each scan once
-            self._stored(batch)
-        if dropped:
-            self._metrics.scans_dropped.inc(dropped)
-        self._metrics.scans_pending.set(len(self.queue))
-
-    def _write_packed(self, batch: list[Packed]) -> None:
-        """Unpack and write a batch (in a worker thread: off the event loop)."""
-        self._write([unpack(p) for p in batch])
-
-    async def flush_forever(self, interval: float = 0.5) -> None:
-        """Until cancelled: flush every ``interval`` seconds; after a failed flush wait
-        `RETRY_FIRST` seconds, doubling up to `RETRY_MAX`, and try again."""
-        wait = interval
-        while True:
-            await asyncio.sleep(wait)
-            try:
-                await self.flush()
-            except Exception as e:  # the flusher must outlive any database error
-                self._metrics.scan_flush_failures.inc()
-                wait = RETRY_FIRST if wait == interval else min(RETRY_MAX, wait * 2)
-                log.warning(
-                    "storing %d scans failed (%s); retrying in %.1f s", len(self.queue), e, wait
-                )
-                continue
-            wait = interval
-
-    async def drain(self, seconds: float = DRAIN_SECONDS) -> int:
-        """At a clean stop: store every queued scan, retrying with back-off for up to
-        ``seconds``; return how many could not be stored (logged as an error)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        wait = RETRY_FIRST
-        while True:
-            try:
-                await self.flush()
-                return 0
-            except Exception as e:
-                self._metrics.scan_flush_failures.inc()
-                if loop.time() + wait > deadline:
-                    log.error("%d scans not stored at shutdown: %s", len(self.queue), e)
-                    return len(self.queue)
-                await asyncio.sleep(wait)
-                wait = min(RETRY_MAX, wait * 2)

@@ -36,7 +36,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from api.pinning import pin
-from api.scans import Packed, ScanFlusher, ScanQueue, unpack
+from api.scanflush import ScanFlusher
+from api.scans import Packed, ScanQueue, unpack
 from ledger.events import format_time
 from ledger.label import ScannedLabel
 from ledger.service.ledger import Ledger

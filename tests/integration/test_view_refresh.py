@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from api.scans import HOLD_MAX
+from api.scanflush import HOLD_MAX
 from ledger import codec, label
 from ledger.gs1 import UnitId
 from ledger.label import ScannedLabel

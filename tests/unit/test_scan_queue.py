@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.metrics import Metrics
-from api.scans import MAX_BYTES, MAX_SCANS, ScanFlusher, ScanQueue, pack, scan_bytes, unpack
+from api.scanflush import ScanFlusher
+from api.scans import MAX_BYTES, MAX_SCANS, ScanQueue, pack, scan_bytes, unpack
 from ledger.errors import StorageError
 from ledger.service.ledger import Scan
 
