@@ -96,7 +96,7 @@ STEPS = [
 ]
 
 
-class _CollectorClock:
+class CollectorClock:
     """A `gc.callbacks` entry adding up the time the cyclic collector runs, by generation."""
 
     def __init__(self) -> None:
@@ -121,7 +121,7 @@ def profile(units: int) -> None:
         ledger = open_ledger(target.fresh("audit"), streams.base_events(streams.base_world()))
         try:
             append_all(ledger, streams.storage_stream(units), 1000)
-            collecting = _CollectorClock()
+            collecting = CollectorClock()
             profiler = cProfile.Profile()
             gc.callbacks.append(collecting)
             profiler.enable()

@@ -58,7 +58,7 @@ BYTES_TARGET = 150.0
 PROOF_TARGET_US = 1000.0
 
 
-class _NoMap:
+class NoMap:
     """The map step as a no-op: the append without the map, for the baseline."""
 
     def __init__(self, *_args: Any) -> None:
@@ -76,7 +76,7 @@ def _seconds(ledger: Ledger, events: list[Any], batch: int, mapped: bool) -> flo
     """Append ``events`` to ``ledger`` in batches of ``batch``, with or without the map."""
     keeper = vars(append_module)["MapKeeper"]
     if not mapped:
-        setattr(append_module, "MapKeeper", _NoMap)  # noqa: B010 - the baseline's no-op
+        setattr(append_module, "MapKeeper", NoMap)  # noqa: B010 - the baseline's no-op
     try:
         return appends.append_all(ledger, events, batch)
     finally:

@@ -25,20 +25,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench import appends, streams
+from bench.audit import CollectorClock
 from bench.databases import PostgresTarget, SqliteTarget
 from bench.figures import DEFAULT_PG_URL
-from bench.mapheads import _NoMap
+from bench.mapheads import NoMap
 from ledger.service import append as append_module
 
 _spent = [0.0, 0.0]  # wall, CPU seconds inside MapKeeper
-_collecting = [0.0, 0.0]  # seconds in cyclic collections, start of the current one
-
-
-def _on_collection(phase: str, _info: dict[str, Any]) -> None:
-    if phase == "start":
-        _collecting[1] = time.perf_counter()
-    else:
-        _collecting[0] += time.perf_counter() - _collecting[1]
 
 
 def _written() -> int:
@@ -83,14 +76,15 @@ def run(target: Any, runs: int) -> None:
         try:
             appends.append_all(ledger, work.setup, 1000)
             appends.append_all(ledger, work.warm, work.batch)
-            _spent[0] = _spent[1] = _collecting[0] = 0.0
+            _spent[0] = _spent[1] = 0.0
             written = _written()
-            gc.callbacks.append(_on_collection)
+            collecting = CollectorClock()
+            gc.callbacks.append(collecting)
             wall, cpu = time.perf_counter(), time.process_time()
             try:
                 appends.append_all(ledger, work.timed, work.batch)
             finally:
-                gc.callbacks.remove(_on_collection)
+                gc.callbacks.remove(collecting)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             written = _written() - written
         finally:
@@ -105,7 +99,7 @@ def run(target: Any, runs: int) -> None:
         )
         print(
             f"  wrote {written / n:,.0f} bytes/event; collections "
-            f"{1e6 * _collecting[0] / n:.1f} µs/event"
+            f"{1e6 * collecting.seconds / n:.1f} µs/event"
         )
 
 
@@ -117,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-map", action="store_true", help="the map step as a no-op")
     args = parser.parse_args(argv)
     real = vars(append_module)["MapKeeper"]
-    keeper = _timed(_NoMap if args.no_map else real)
+    keeper = _timed(NoMap if args.no_map else real)
     setattr(append_module, "MapKeeper", keeper)  # noqa: B010 - timed for this run
     target: Any = PostgresTarget(DEFAULT_PG_URL) if args.pg else SqliteTarget()
     try:
