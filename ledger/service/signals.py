@@ -141,9 +141,10 @@ class SignalService:
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
         claim = _latest_claim(view["entries"])
-        stored = self._stored_facts(
-            view, unit, since, claim is not None, size, memory_only, len(pending)
-        )
+        # its stored and queued scans: more than EXACT_SCANS make a busy unit, judged
+        # over facts and signals up to their TTLs old (signalcaches)
+        scans = view["scans"]["count"] + len(pending)
+        stored = self._stored_facts(view, unit, since, claim is not None, size, memory_only, scans)
         owner = False
         if claim is not None:
             current = claim["event"].get("owner")
@@ -152,9 +153,7 @@ class SignalService:
             consumed = bool((view.get("unit") or {}).get("consumed_at"))
             if current and not consumed:
                 owner = owner_token is not None and owner_hash(owner_token) == current
-        signals, finding = self._signals_of(
-            unit, stored, claim, pending, view["scans"]["count"] + len(pending)
-        )
+        signals, finding = self._signals_of(unit, stored, claim, pending, scans)
         verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
         return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
 
@@ -199,13 +198,13 @@ class SignalService:
         since: str,
         claimed: bool,
         size: int,
-        memory_only: bool = False,
-        queued: int = 0,
+        memory_only: bool,
+        scans: int,
     ) -> StoredFacts:
         """The unit's stored scans, owner clients and open reports, from the
         `FactsCache` while the log's size and the unit's stored scan count are those
         of ``view`` (three reads otherwise). For a unit with more than `EXACT_SCANS`
-        scans (``queued`` of them queued) older ones serve too: ``memory_only``, the
+        scans (``scans``: stored and queued) older ones serve too: ``memory_only``, the
         latest read within `FACTS_TTL`; else those read at this log size within
         `FACTS_REREAD` (so a flush alone does not send a busy unit's refresh back
         to its stored scans).
@@ -219,7 +218,7 @@ class SignalService:
             return cached
         # a unit with few scans is judged over exactly its stored ones; a busy one
         # over those read within FACTS_TTL (scans stored since are missing)
-        many = view["scans"]["count"] + queued > EXACT_SCANS
+        many = scans > EXACT_SCANS
         if memory_only:
             cached = self._facts_cache.latest(unit.gtin, unit.serial) if many else None
             if cached is None:
