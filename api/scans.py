@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import overload
 
 from ledger.service.ledger import Scan
+from ledger.signals.compute import ScanFact
+from ledger.signals.places import read_place
 
 log = logging.getLogger("provenance.scans")
 
@@ -115,10 +117,33 @@ class _Unit:
 
 
 class _Lazy(Sequence[Scan]):
-    """Packed scans seen as `Scan` objects, each unpacked when read."""
+    """Packed scans seen as `Scan` objects, each unpacked when read; ``unit``: the
+    (GTIN, serial) every one of them is a scan of, when they are one unit's."""
 
-    def __init__(self, packed: list[Packed]) -> None:
+    def __init__(self, packed: list[Packed], unit: tuple[str, str] | None = None) -> None:
         self._packed = packed
+        self._unit = unit
+
+    def facts_of(self, gtin: str, serial: str) -> list[ScanFact] | None:
+        """The scans as clone-signal facts (what ledger.service.signals makes of their
+        `Scan` objects), oldest first, made straight from the packed form: a busy
+        unit's signals read up to `RECENT` of them a few times a second. None unless
+        these are the scans of unit (``gtin``, ``serial``)."""
+        if self._unit != (gtin, serial):
+            return None
+        facts = []
+        for _, _, micros, stored, client, _, network, _ in self._packed:
+            place, source = read_place(stored)
+            facts.append(
+                ScanFact(
+                    _EPOCH + timedelta(microseconds=micros),
+                    place,
+                    _widen(client),
+                    source,
+                    None if network is None else _widen(network),
+                )
+            )
+        return facts
 
     def __len__(self) -> int:
         return len(self._packed)
@@ -210,7 +235,7 @@ class ScanQueue:
         """The unit's latest `RECENT` queued scans, unpacked only when read (a view
         whose signals are cached reads just how many there are)."""
         unit = self._units.get(gtin, {}).get(serial)
-        return _Lazy(list(unit.recent)) if unit is not None else ()
+        return _Lazy(list(unit.recent), (gtin, serial)) if unit is not None else ()
 
     def take(self, limit: int = BATCH) -> list[Packed]:
         """Move the oldest ``limit`` queued scans to the batch being written (still

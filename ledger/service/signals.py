@@ -14,7 +14,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,13 @@ from ledger.entry import Leaf
 from ledger.events import Claim, format_time, parse_time
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.policies import SignalPolicy
+from ledger.service.scanfacts import (
+    Scan,
+    by_time,
+    pending_facts,
+    report_facts,
+    row_facts,
+)
 from ledger.service.signalcaches import (
     EXACT_SCANS,
     Answer,
@@ -34,9 +40,8 @@ from ledger.service.signalcaches import (
 )
 from ledger.service.viewcache import NotInMemoryError
 from ledger.shapes import ReasonShape, ResponseSummaryShape, UnitAlertShape
-from ledger.signals.compute import ScanFact, Signal, serial_probing, unit_signals
-from ledger.signals.places import read_place
-from ledger.signals.reports import ReportFact, corroborated
+from ledger.signals.compute import Signal, serial_probing, unit_signals
+from ledger.signals.reports import corroborated
 from ledger.store import SignalStore, Store
 from ledger.verify.verdict import INVALID, UNKNOWN, Reason, with_signals
 from ledger.vocab import ReportStatus
@@ -52,35 +57,6 @@ __all__ = [
 
 #: units whose signals an alerts listing computes at most
 ALERT_UNITS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Scan:
-    """One resolver hit: which unit, when, a coarse place, a daily-salted client hash,
-    the client's network as a per-unit pseudonym (None when unknown), and its region for
-    the console's analytics (ledger.service.ipregions; None: recorded before regions)."""
-
-    gtin: str
-    serial: str
-    at: datetime
-    place: str | None
-    client: str
-    agent: str
-    network: str | None = None
-    region: str | None = None
-
-    def to_row(self) -> dict[str, Any]:
-        """The scans-table row."""
-        return {
-            "gtin": self.gtin,
-            "serial": self.serial,
-            "at": format_time(self.at),
-            "place": self.place,
-            "client": self.client,
-            "agent": self.agent,
-            "network": self.network,
-            "region": self.region,
-        }
 
 
 class SignalService:
@@ -180,10 +156,10 @@ class SignalService:
             current = claim["event"].get("owner")
             if current:
                 owners.add(owner_client(current))
-        mine = [p for p in pending if (p.gtin, p.serial) == key]
         facts = stored.scans
+        mine = pending_facts(pending, key)
         if mine:
-            facts = sorted(facts + _scan_facts(mine), key=lambda f: f.at)
+            facts = sorted(facts + mine, key=by_time)
         signals = unit_signals(
             facts, claimed_at=claimed_at, owners=owners, thresholds=self.policy.thresholds
         )
@@ -242,9 +218,9 @@ class SignalService:
         )
         found = StoredFacts(
             time.monotonic(),
-            _facts(rows),
+            row_facts(rows),
             frozenset(owners),
-            _report_facts(reports),
+            report_facts(reports),
             512 + 400 * len(rows) + 100 * len(owners) + 400 * len(reports),
         )
         if size:
@@ -319,7 +295,7 @@ class SignalService:
                     owners.add(owner_client(event.owner))
             path = gs1.UnitId(gtin=gtin, serial=serial).path()
             for signal in unit_signals(
-                _facts(rows),
+                row_facts(rows),
                 claimed_at=claimed_at,
                 owners=owners,
                 thresholds=self.policy.thresholds,
@@ -377,28 +353,3 @@ def _reasons(view: dict[str, Any]) -> list[Reason]:
 
 def _dicts(reasons: Sequence[Reason]) -> list[ReasonShape]:
     return [r.to_dict() for r in reasons]
-
-
-def _scan_facts(scans: Sequence[Scan]) -> list[ScanFact]:
-    """Queued scans as facts (what `_facts` makes of their rows, without the text)."""
-    facts = []
-    for scan in scans:
-        place, source = read_place(scan.place)
-        facts.append(ScanFact(scan.at, place, scan.client, source, scan.network))
-    return facts
-
-
-def _facts(rows: Sequence[dict[str, Any]]) -> list[ScanFact]:
-    facts = []
-    for r in rows:
-        place, source = read_place(r["place"])  # a trusted header's place, or a hint
-        facts.append(ScanFact(parse_time(r["at"]), place, r["client"], source, r.get("network")))
-    return sorted(facts, key=lambda f: f.at)
-
-
-def _report_facts(rows: Sequence[dict[str, Any]]) -> list[ReportFact]:
-    """Open report rows as the facts ledger.signals.reports judges."""
-    return [
-        ReportFact(r["reason"], parse_time(r["created_at"]), r["client"], r.get("network"))
-        for r in rows
-    ]

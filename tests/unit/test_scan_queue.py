@@ -10,12 +10,16 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.metrics import Metrics
 from api.scanflush import ScanFlusher
 from api.scans import MAX_BYTES, MAX_SCANS, ScanQueue, pack, scan_bytes, unpack
 from ledger.errors import StorageError
 from ledger.service.ledger import Scan
+from ledger.service.scanfacts import scan_facts
+from ledger.signals.places import HEADER, HINT, stored_place
 
 T0 = datetime(2026, 12, 3, tzinfo=UTC)
 GTIN = sys.intern("09506000134352")
@@ -76,6 +80,35 @@ def test_views_read_one_unit_and_a_failed_batch_returns_in_order() -> None:
 def test_a_packed_scan_unpacks_equal() -> None:
     for one in (scan(7), Scan(GTIN, "x/y", T0, None, "o" + "a" * 31, "bot", None)):
         assert unpack(pack(one)) == one
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10**12),
+            st.sampled_from([None, stored_place("CN", HEADER), stored_place("US-CA", HINT)]),
+            st.sampled_from(["a" * 32, "o" + "b" * 31, "0f" * 16, "not-a-hash"]),
+            st.sampled_from([None, "c" * 32, "not-a-hash"]),
+        ),
+        max_size=20,
+    )
+)
+def test_a_units_queued_scans_give_the_facts_of_their_scans(
+    raw: list[tuple[int, str | None, str, str | None]],
+) -> None:
+    """`_Lazy.facts_of` (straight from the packed form) gives what the signals make
+    of the unpacked scans, for the unit they are of, and nothing for another."""
+    queue = ScanQueue()
+    for micros, place, client, network in raw:
+        at = T0 + timedelta(microseconds=micros)
+        queue.add(Scan(GTIN, "SN-1", at, place, client, "mobile", network))
+    pending = queue.pending_scans(GTIN, "SN-1")
+    if not raw:
+        assert pending == ()
+        return
+    facts_of = pending.facts_of  # type: ignore[attr-defined]
+    assert facts_of(GTIN, "SN-1") == scan_facts(list(pending))
+    assert facts_of(GTIN, "SN-2") is None
 
 
 class Database:

@@ -116,6 +116,57 @@ def test_many_scanners_sliding_window_matches_the_definition(
         assert found is None
 
 
+def _sliding_window(scans: list[ScanFact], limit: int) -> tuple[int, int, int] | None:
+    """The earlier many-scanners window, kept as the reference: a 24-hour window that
+    never spans midnight, slid scan by scan; (scanners, start, end) of the first
+    window with the most scanners above ``limit``."""
+    best = None
+    start = 0
+    window: dict[str, int] = {}
+    for end, scan in enumerate(scans):
+        window[scan.scanner] = window.get(scan.scanner, 0) + 1
+        while scan.at - scans[start].at > timedelta(days=1) or (
+            scans[start].at.date() != scan.at.date()
+        ):
+            window[scans[start].scanner] -= 1
+            if not window[scans[start].scanner]:
+                del window[scans[start].scanner]
+            start += 1
+        if len(window) > limit and (best is None or len(window) > best[0]):
+            best = (len(window), start, end)
+    return best
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4 * 24 * 60),
+            st.sampled_from("abcdefgh"),
+            st.sampled_from(["", "n1", "n2", "n3"]),  # "": no network known
+        ),
+        max_size=80,
+    ).map(sorted),
+    st.integers(1, 6),
+)
+def test_many_scanners_evidence_is_the_sliding_windows(
+    raw: list[tuple[int, str, str | None]], limit: int
+) -> None:
+    """The day-by-day count gives the signal the sliding window gave: same scanners,
+    same first and last scan, same evidence."""
+    scans = [ScanFact(T0 + timedelta(minutes=m), "CN", c, "header", n or None) for m, c, n in raw]
+    found = signals.many_scanners(scans, Thresholds(scanners_per_day=limit))
+    reference = _sliding_window(scans, limit)
+    if reference is None:
+        assert found is None
+        return
+    scanners, first, last = reference
+    assert found is not None
+    assert found.evidence["scanners"] == scanners
+    assert found.evidence["scans"] == last - first + 1
+    assert found.evidence["from"] == signals.format_time(scans[first].at)
+    assert found.evidence["to"] == signals.format_time(scans[last].at)
+
+
 def test_probing_fires_per_gtin_from_the_threshold() -> None:
     rows = [
         {"gtin": "A", "serial": f"S{i}", "scans": 1, "first": "1", "last": "2"} for i in range(5)
