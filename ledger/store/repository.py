@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ledger import merkle
@@ -58,6 +56,8 @@ from ledger.store.writer import WriteTx
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 
 SUBTREE_CACHE_SIZE = 200_000  # about 40 MB of cached subtree hashes per store
+#: the scans-table columns a flush writes, in its INSERT's order (`Store.insert_scans`)
+_SCAN_COLUMNS = ("log", "gtin", "serial", "at", "place", "client", "agent", "network", "region")
 
 
 class Store:
@@ -618,13 +618,23 @@ class Store:
             entry[0] += 1
         try:
             with self.engines.writer.begin() as conn:
-                conn.execute(insert(SCANS), [{"region": None, "log": log, **s} for s in scans])
+                # straight to the driver, a tuple a row: SQLAlchemy's compiled insert
+                # built a parameter dict per row, most of a flush's cost on the event
+                # loop's side (docs/PERFORMANCE.md, session 23)
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                conn.exec_driver_sql(
+                    f"INSERT INTO scans ({', '.join(_SCAN_COLUMNS)}) "  # noqa: S608
+                    f"VALUES ({', '.join([mark] * len(_SCAN_COLUMNS))})",
+                    [
+                        (log, s["gtin"], s["serial"], s["at"], s["place"], s["client"],
+                         s["agent"], s.get("network"), s.get("region"))
+                        for s in scans
+                    ],
+                )  # fmt: skip
                 # the console's aggregates, before the counts show which units are new
                 scanstats.record(conn, log, scans, self.engines.is_sqlite)
-                upsert = (sqlite_insert if self.engines.is_sqlite else pg_insert)(SCAN_COUNTS)
-                upsert = upsert.on_conflict_do_update(
-                    index_elements=["log", "gtin", "serial"],
-                    set_={"count": SCAN_COUNTS.c.count + upsert.excluded["count"]},
+                upsert = scanstats.adding_upsert(
+                    self.engines.is_sqlite, SCAN_COUNTS, ("log", "gtin", "serial"), ("count",)
                 )
                 rows = [
                     {

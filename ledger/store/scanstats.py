@@ -23,6 +23,7 @@ The aggregates outlive the retention window that prunes the scans themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, Connection, ForeignKey, String, Table, and_, func, select
@@ -214,11 +215,19 @@ def _add(
     sums: list[str],
 ) -> None:  # fmt: skip
     """Insert ``rows``, adding their ``sums`` columns to rows that exist."""
-    upsert = ins(table)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=keys, set_={c: table.c[c] + upsert.excluded[c] for c in sums}
+    conn.execute(adding_upsert(ins is sqlite_insert, table, tuple(keys), tuple(sums)), rows)
+
+
+@lru_cache(maxsize=64)
+def adding_upsert(sqlite: bool, table: Table, keys: tuple[str, ...], sums: tuple[str, ...]) -> Any:
+    """The statement that inserts rows into ``table`` and, for a row whose ``keys``
+    exist, adds its ``sums`` columns to the stored ones (SQLite's or PostgreSQL's
+    ``ON CONFLICT``). Built once per table: a flush runs four or five of them, and
+    building one (its ``excluded`` columns) cost more than running it on a small batch."""
+    upsert = (sqlite_insert if sqlite else pg_insert)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=list(keys), set_={c: table.c[c] + upsert.excluded[c] for c in sums}
     )
-    conn.execute(upsert, rows)
 
 
 def _by_gtin(keys: set[tuple[str, str]]) -> dict[str, list[str]]:
