@@ -77,13 +77,17 @@ class EntryRow(Base):
 
 
 class NodeRow(Base):
-    """The hash of the perfect subtree ``[idx * 2**level, (idx + 1) * 2**level)``, while
-    its tile is incomplete (complete tiles are `TileRow` rows, 0028_tiles)."""
+    """A run of a level's incomplete last tile (0029_node_runs): ``hash`` holds the hashes
+    of the perfect subtrees ``[i * 2**level, (i + 1) * 2**level)`` for ``i = idx, idx +
+    1, ...``, 32 bytes each, never across a tile boundary (complete tiles are `TileRow`
+    rows, 0028_tiles; a single node is a run of one)."""
 
     __tablename__ = "nodes"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # 32 bytes a node (the length is no limit on either database); PostgreSQL: STORAGE
+    # MAIN (0029_node_runs), a run stays in its row while it fits the page
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     __table_args__ = (_NO_ROWID,)
 
