@@ -1,4 +1,5 @@
-"""Stored Merkle node hashes in tiles (migration 0028_tiles, docs/FORMAT.md "Stored tree").
+"""Stored Merkle node hashes in tiles and runs (0028_tiles, 0029_node_runs; docs/FORMAT.md
+"Stored tree").
 
 The hashes of the perfect subtrees of level >= 3 (ledger.store.queries.LOWEST_NODE_LEVEL)
 are kept in two tables:
@@ -7,17 +8,22 @@ are kept in two tables:
   hashes of nodes ``idx * WIDTH .. idx * WIDTH + WIDTH - 1`` of ``level``, concatenated
   (8192 bytes). Written once, by the append that stores its last node, and never
   changed (the log is append-only): on PostgreSQL a tile never leaves a dead tuple.
-- ``nodes(log, level, idx, hash)``: one row per node of a level's incomplete last tile.
-  The append that completes the tile writes its row and deletes these, in its own
-  transaction (so a rolled-back append changes neither table).
+- ``nodes(log, level, idx, hash)``: a *run* of a level's incomplete last tile, the
+  consecutive hashes of nodes ``idx ..`` that one append added to that tile (``hash``
+  is 32 bytes a node; a run never crosses a tile boundary). The append that completes
+  the tile writes its row and deletes its runs, in its own transaction (so a
+  rolled-back append changes neither table).
 
 One row per node cost PostgreSQL ~46 bytes of tuple header, pointer, key and index
-entry for each 32-byte hash; a tile row costs its 8192 bytes plus ~0.3 KiB.
+entry for each 32-byte hash, and every one of them became a dead tuple when its tile
+completed; a tile row costs its 8192 bytes plus ~0.3 KiB, a run one row an append and
+level (an append of 1,000 entries adds ~125 level-3 nodes: one 4,000-byte row).
 
-Readers ask for ranges of node indices of one level (`range_select`); a tile row comes
-back with its level negated (a leaf or node row's level is >= 0) and `rows` cuts it into
-the nodes asked for. A tile of the wrong length yields only its whole 32-byte hashes
-inside it: a damaged tile reads as missing or wrong nodes, which the audit reports.
+Readers ask for ranges of node indices of one level (`range_select`); the database
+cuts the asked nodes out of tiles and runs alike (``substr``), and the slice comes back
+with its level negated (a leaf row's level is 0) for `rows` to cut into nodes. A tile
+or run whose length is not whole hashes yields only the whole 32-byte hashes inside it:
+a damaged row reads as missing or wrong nodes, which the audit reports.
 """
 
 from __future__ import annotations
@@ -37,19 +43,24 @@ HASH = 32
 
 def range_select(mark: str) -> str:
     """The SELECT that reads nodes ``first..last`` of one level (params: `range_params`):
-    single rows from ``nodes`` and, UNION ALL, from each complete tile holding some the
-    slice of them: rows ``(level, idx, value)``, a slice's level negated, its idx its
-    first node's. ``mark`` is the driver's parameter marker, ``?`` or ``%s`` (only that
-    is formatted in: every value is bound).
+    from each run in ``nodes`` and each complete tile holding some, the slice of them:
+    rows ``(-level, idx, hashes)``, idx the slice's first node (a run or tile holding
+    none of them gives an empty slice). ``mark`` is the driver's parameter marker,
+    ``?`` or ``%s`` (only that is formatted in: every value is bound).
 
     The database cuts the slice (``substr``): a proof wants one hash of each tile it
     reads, and on PostgreSQL an EXTERNAL value's slice is read from its TOAST chunks
-    alone."""
-    node = (
-        f"SELECT level, idx, hash FROM nodes WHERE log = {mark} AND level = {mark} "  # noqa: S608
-        f"AND idx BETWEEN {mark} AND {mark}"
-    )
+    alone. A run starts in the tile of its nodes, so the runs that may hold ``first``
+    start at or after its tile's first node."""
     w, m = WIDTH, mark
+    # off, hi: the first and last wanted position inside the run (0 .. WIDTH - 1)
+    node = (
+        f"SELECT -level, idx + off, substr(hash, off * {HASH} + 1, (hi - off + 1) * {HASH}) "  # noqa: S608
+        f"FROM (SELECT level, idx, hash, "
+        f"CAST(CASE WHEN {m} > idx THEN {m} - idx ELSE 0 END AS INTEGER) AS off, "
+        f"CAST(CASE WHEN {m} < idx + {w - 1} THEN {m} - idx ELSE {w - 1} END AS INTEGER) AS hi "
+        f"FROM nodes WHERE log = {m} AND level = {m} AND idx BETWEEN {m} AND {m}) AS run"
+    )
     # off, hi: the first and last wanted position inside the tile (0 .. WIDTH - 1)
     tile = (
         f"SELECT -level, idx * {w} + off, substr(hashes, off * {HASH} + 1, (hi - off + 1) * {HASH}) "  # noqa: S608, E501
@@ -65,9 +76,13 @@ def range_select(mark: str) -> str:
 def range_params(log: int, level: int, first: int, last: int) -> tuple[int, ...]:
     """The parameters of `range_select` for nodes ``first..last`` of ``level``."""
     return (
+        first,
+        first,
+        last,
+        last,
         log,
         level,
-        first,
+        first - first % WIDTH,
         last,
         first,
         first,
@@ -105,9 +120,9 @@ def runs_select(
 
 
 def rows(found: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[int, int, bytes]]:
-    """``(level, idx, hash)`` for every row of a `range_select` read: a node or leaf row
-    as it is, a tile's slice (negative level) cut into its nodes. A damaged tile (not
-    `WIDTH` whole hashes) yields only the whole hashes its slice holds."""
+    """``(level, idx, hash)`` for every row of a `range_select` or `runs_select` read: a
+    leaf row as it is, a slice of a run or tile (negative level) cut into its nodes. A
+    damaged run or tile (not whole hashes) yields only the whole hashes its slice holds."""
     for level, idx, value in found:
         if level >= 0:
             yield level, idx, bytes(value)
@@ -142,8 +157,9 @@ def write(
     conn: Connection, log: int, new: Mapping[tuple[int, int], bytes], is_sqlite: bool
 ) -> None:
     """Store an append's new nodes ``{(level, idx): hash}`` (levels >= 3): each tile
-    this append completes as one tile row, its nodes stored by earlier appends deleted,
-    the others as single rows. Runs in the append's transaction.
+    this append completes as one tile row, the runs stored by earlier appends in it
+    deleted, the others as runs (`runs_of`: one row for each tile and stretch of
+    consecutive nodes). Runs in the append's transaction.
 
     Raises:
         StorageError: a tile being completed lacks a node (a damaged store: the append
@@ -162,7 +178,8 @@ def write(
                 (log, level, first, last),
             )
             for idx, value in stored:
-                merged.setdefault((level, int(idx)), bytes(value))
+                for _, i, node in cut(level, int(idx), bytes(value)):
+                    merged.setdefault((level, i), node)
                 had_rows.add((level, tile))
     tiles, singles = split(merged)
     if set(tiles) != completing:
@@ -180,9 +197,27 @@ def write(
             f"INSERT INTO tiles (log, level, idx, hashes) VALUES ({mark}, {mark}, {mark}, {mark})",  # noqa: S608
             [(log, lv, t, h) for (lv, t), h in sorted(tiles.items())],
         )
-    fresh = [(log, lv, i, h) for (lv, i), h in singles.items() if (lv, i) in new]
+    fresh = [(log, *run) for run in runs_of({k: h for k, h in singles.items() if k in new})]
     if fresh:
         conn.exec_driver_sql(
             f"INSERT INTO nodes (log, level, idx, hash) VALUES ({mark}, {mark}, {mark}, {mark})",  # noqa: S608
             fresh,
         )
+
+
+def runs_of(nodes: Mapping[tuple[int, int], bytes]) -> list[tuple[int, int, bytes]]:
+    """``{(level, idx): hash}`` as ``nodes`` rows ``(level, first idx, hashes)``: each
+    stretch of consecutive indices of one level within one tile, concatenated in order
+    (a run never crosses a tile boundary, so a reader finds it from the tile's start)."""
+    out: list[tuple[int, int, bytes]] = []
+    for level, idx in sorted(nodes):
+        if (
+            out
+            and out[-1][0] == level
+            and idx % WIDTH
+            and out[-1][1] + len(out[-1][2]) // HASH == idx
+        ):
+            out[-1] = (level, out[-1][1], out[-1][2] + nodes[(level, idx)])
+        else:
+            out.append((level, idx, nodes[(level, idx)]))
+    return out

@@ -16,12 +16,14 @@ from ledger.store import nodetiles
 from ledger.store.leafpack import unpack
 from ledger.store.schema import (
     EVENT_KEY,
+    EVENT_KEY_PG,
     CheckpointRow,
     EntryRow,
     LogRow,
     NodeRow,
     ScanCountRow,
     ScanRow,
+    event_key_of,
 )
 from ledger.stored import LogHead, StoredEntry
 
@@ -228,19 +230,22 @@ def find_event_hashes(
     up here under the log lock, and compiling SQLAlchemy's expanding ``IN`` cost more
     than the index probes. Only placeholders are formatted in; values are bound.
 
-    The index holds an 8-byte prefix of each hash (`EVENT_KEY`, 0025_slim_log): the
+    The index holds an 8-byte prefix of each hash (`EVENT_KEY`, 0025_slim_log; on
+    PostgreSQL a 4-byte one as an integer, `EVENT_KEY_PG`, 0030_event_key4): the
     statement probes the prefixes and keeps only the rows whose whole hash is one of
     ``hashes``, so another event sharing a prefix is never taken for one of them.
     """
     out: dict[bytes, tuple[int, bytes]] = {}
     m = placeholder(conn)
     hint = indexed_by(conn, "ix_entries_event_key")
+    is_sqlite = conn.dialect.name == "sqlite"
+    key = EVENT_KEY if is_sqlite else EVENT_KEY_PG
     for chunk in chunks(list(dict.fromkeys(hashes))):
         marks = ", ".join(m for _ in chunk)
         rows = conn.exec_driver_sql(
             f"SELECT event_hash, idx, leaf FROM entries{hint} "  # noqa: S608
-            f"WHERE log = {m} AND {EVENT_KEY} IN ({marks}) AND event_hash IN ({marks})",
-            (log, *(h[:8] for h in chunk), *chunk),
+            f"WHERE log = {m} AND {key} IN ({marks}) AND event_hash IN ({marks})",
+            (log, *(event_key_of(h, is_sqlite) for h in chunk), *chunk),
         )
         out.update({bytes(h): (int(i), leaf_hash(unpack(bytes(leaf)))) for h, i, leaf in rows})
     return out

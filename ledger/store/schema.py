@@ -30,9 +30,23 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 _NO_ROWID = {"sqlite_with_rowid": False}
-#: the indexed key of an entry's event hash: its first 8 bytes (SQLite and PostgreSQL
-#: both spell it so; a query must use this exact text to use the index)
+#: the indexed key of an entry's event hash on SQLite: its first 8 bytes (a query must
+#: use this exact text to use the index)
 EVENT_KEY = "substr(event_hash, 1, 8)"
+#: the same on PostgreSQL (0030_event_key4): its first 4 bytes as a signed big-endian
+#: int4, an index tuple of 16 bytes against the 8-byte prefix's 24 (`event_key_of`)
+EVENT_KEY_PG = (
+    "((get_byte(event_hash, 0) << 24) | (get_byte(event_hash, 1) << 16)"
+    " | (get_byte(event_hash, 2) << 8) | get_byte(event_hash, 3))"
+)
+
+
+def event_key_of(event_hash: bytes, is_sqlite: bool) -> bytes | int:
+    """The value of the dialect's event key expression (`EVENT_KEY`, `EVENT_KEY_PG`) for
+    ``event_hash``: the value a query binds to probe the index."""
+    if is_sqlite:
+        return event_hash[:8]
+    return int.from_bytes(event_hash[:4], "big", signed=True)
 
 
 class Base(DeclarativeBase):
@@ -68,7 +82,8 @@ class EntryRow(Base):
     # The key id and receive time are read from the leaf (migration 0005_perf), the leaf
     # hash is computed from it (0014_slim_entries). The duplicate lookup probes an 8-byte
     # prefix of the event hash and compares the whole hash in the row; a unit's entries
-    # share one key of the unit index, sorted by idx when read (0025_slim_log).
+    # share one key of the unit index, sorted by idx when read (0025_slim_log). On
+    # PostgreSQL the event key index is on `EVENT_KEY_PG` instead (0030_event_key4).
     __table_args__ = (
         Index("ix_entries_event_key", "log", text(EVENT_KEY)),
         Index("ix_entries_unit", "log", "gtin", "serial"),
@@ -77,13 +92,17 @@ class EntryRow(Base):
 
 
 class NodeRow(Base):
-    """The hash of the perfect subtree ``[idx * 2**level, (idx + 1) * 2**level)``, while
-    its tile is incomplete (complete tiles are `TileRow` rows, 0028_tiles)."""
+    """A run of a level's incomplete last tile (0029_node_runs): ``hash`` holds the hashes
+    of the perfect subtrees ``[i * 2**level, (i + 1) * 2**level)`` for ``i = idx, idx +
+    1, ...``, 32 bytes each, never across a tile boundary (complete tiles are `TileRow`
+    rows, 0028_tiles; a single node is a run of one)."""
 
     __tablename__ = "nodes"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # 32 bytes a node (the length is no limit on either database); PostgreSQL: STORAGE
+    # MAIN (0029_node_runs), a run stays in its row while it fits the page
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     __table_args__ = (_NO_ROWID,)
 

@@ -125,7 +125,7 @@ class WriteTx:
     def insert_nodes(self, nodes: Mapping[Subtree, bytes]) -> None:
         """Insert the subtree hashes that are stored (level >= `LOWEST_NODE_LEVEL`; the
         lower ones are computed from the leaves when read): in tiles once complete,
-        single rows until then (ledger.store.nodetiles).
+        until then one run of consecutive nodes per level and tile (ledger.store.nodetiles).
 
         Raises:
             StorageError: a tile completed here lacks a node stored before."""

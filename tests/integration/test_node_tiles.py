@@ -1,5 +1,6 @@
 """Stored node hashes in tiles (ledger.store.nodetiles, 0028_tiles): complete tiles of
-256 hashes are one ``tiles`` row, a level's incomplete last tile stays ``nodes`` rows.
+256 hashes are one ``tiles`` row, a level's incomplete last tile stays ``nodes`` rows,
+one run of consecutive nodes per append (0029_node_runs).
 
 Whatever the sizes the log grew through, every stored node, every proof (the store's
 path and the proof tree's bulk loads) equals a pure in-memory tree's; a tampered or cut
@@ -31,21 +32,30 @@ from tests.profiles import examples
 LOWEST = 3  # ledger.store.queries.LOWEST_NODE_LEVEL
 
 
+def _runs(store: Store, log: int) -> dict[tuple[int, int], bytes]:
+    """The ``nodes`` rows of ``log`` as stored: {(level, first idx): hashes of the run}."""
+    with store.engines.reader.connect() as conn:
+        nodes = conn.execute(
+            text("SELECT level, idx, hash FROM nodes WHERE log = :log"), {"log": log}
+        ).all()
+    return {(r.level, r.idx): bytes(r.hash) for r in nodes}
+
+
 def _rows(
     store: Store, log: int
 ) -> tuple[dict[tuple[int, int], bytes], dict[tuple[int, int], bytes]]:
-    """(tiles {(level, tile): hashes}, nodes {(level, idx): hash}) of ``log`` as stored."""
+    """(tiles {(level, tile): hashes}, nodes {(level, idx): hash}) of ``log`` as stored,
+    the runs of ``nodes`` cut into their nodes."""
     with store.engines.reader.connect() as conn:
         tiles = conn.execute(
             text("SELECT level, idx, hashes FROM tiles WHERE log = :log"), {"log": log}
         ).all()
-        nodes = conn.execute(
-            text("SELECT level, idx, hash FROM nodes WHERE log = :log"), {"log": log}
-        ).all()
-    return (
-        {(r.level, r.idx): bytes(r.hashes) for r in tiles},
-        {(r.level, r.idx): bytes(r.hash) for r in nodes},
-    )
+    nodes = {
+        (level, idx): value
+        for (lv, first), run in _runs(store, log).items()
+        for level, idx, value in nodetiles.cut(lv, first, run)
+    }
+    return {(r.level, r.idx): bytes(r.hashes) for r in tiles}, nodes
 
 
 def _levels(leaves: list[bytes]) -> list[list[bytes]]:
@@ -76,6 +86,9 @@ def _check_layout(store: Store, log: int, size: int) -> None:
             want_nodes[(level, i)] = hashes[i]
     assert tiles == want_tiles
     assert nodes == want_nodes
+    for (_, first), run in _runs(store, log).items():  # whole hashes, inside one tile
+        assert run and len(run) % nodetiles.HASH == 0
+        assert (first + len(run) // nodetiles.HASH - 1) // width == first // width
     every = [Subtree(lv, i << lv) for lv in range(len(levels)) for i in range(len(levels[lv]))]
     got = store.subtrees(log, every)
     assert got == {s: levels[s.level][s.start >> s.level] for s in every}
@@ -190,11 +203,25 @@ def _tiles_in(conn: Any, log: int) -> int:
 
 def test_completing_a_tile_with_a_hole_is_refused(at_2047: tuple[Store, int]) -> None:
     store, log = at_2047
+    runs = _runs(store, log)
+    first = max(i for lv, i in runs if lv == 3 and i <= 7)
+    run = runs[(3, first)]
+    cut_at = (7 - first) * nodetiles.HASH  # node 7 taken out of its run: a hole
     with store.engines.writer.begin() as conn:
         conn.execute(
-            text("DELETE FROM nodes WHERE log = :log AND level = 3 AND idx = 7"), {"log": log}
+            text("DELETE FROM nodes WHERE log = :log AND level = 3 AND idx = :i"),
+            {"log": log, "i": first},
+        )
+        conn.execute(
+            text("INSERT INTO nodes (log, level, idx, hash) VALUES (:log, 3, :i, :h)"),
+            [
+                {"log": log, "i": i, "h": h}
+                for i, h in ((first, run[:cut_at]), (8, run[cut_at + nodetiles.HASH :]))
+                if h
+            ],
         )
     before = _rows(store, log)
+    assert (3, 7) not in before[1]
     with pytest.raises(StorageError, match="nodes missing"):
         grow(store, log, 1)
     assert _rows(store, log) == before
@@ -248,3 +275,68 @@ def test_a_cut_tile_is_an_audit_finding(tiled: LedgerWorld) -> None:
     _edit_tile(tiled, 4, tiles[(4, 0)][:40])  # one whole hash and a piece
     report = audit_log(ledger.store, ledger.log, ledger.verifier_key)
     assert not report.ok
+
+
+# -- runs (0029_node_runs) --------------------------------------------------------------
+
+
+def test_one_run_per_append_and_level_and_a_damaged_run_reads_as_its_nodes(db_url: str) -> None:
+    """An append of 300 entries stores each level's new nodes as one run; a flipped byte
+    in a run changes that node alone, and a cut run reads as the whole hashes left (the
+    audit compares each stored node with the one it recomputes)."""
+    store, log = _open(db_url, 0)
+    try:
+        grow(store, log, 300)
+        runs = _runs(store, log)
+        assert sorted(runs) == [(3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0)]
+        assert len(runs[(3, 0)]) == 37 * 32
+        levels = _levels([_leaf_hash(i) for i in range(300)])
+        wanted = [Subtree(3, i << 3) for i in range(37)]
+
+        def level_3() -> dict[int, bytes]:
+            return {s.start >> 3: h for s, h in store.subtrees(log, wanted).items()}
+
+        def store_run(value: bytes) -> None:
+            with store.engines.writer.begin() as conn:
+                conn.execute(
+                    text("UPDATE nodes SET hash = :h WHERE log = :log AND level = 3 AND idx = 0"),
+                    {"h": value, "log": log},
+                )
+
+        flipped = bytearray(runs[(3, 0)])
+        flipped[20 * 32 + 5] ^= 0x01
+        store_run(bytes(flipped))
+        got = level_3()
+        assert got[20] != levels[3][20]
+        assert {i: h for i, h in got.items() if i != 20} == {
+            i: levels[3][i] for i in range(37) if i != 20
+        }
+        store_run(runs[(3, 0)][: 20 * 32 + 5])
+        assert level_3() == {i: levels[3][i] for i in range(20)}
+    finally:
+        store.close()
+
+
+@given(
+    keys=st.sets(st.tuples(st.integers(3, 5), st.integers(0, 40)), min_size=0, max_size=60),
+    width=st.sampled_from([2, 4, 256]),
+)
+def test_runs_of_cuts_at_gaps_levels_and_tiles(keys: set[tuple[int, int]], width: int) -> None:
+    """`runs_of` gives back exactly its nodes, each run consecutive, in one tile, and as
+    few runs as that allows."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(nodetiles, "WIDTH", width)
+        nodes = {k: k[0].to_bytes(1, "big") * 16 + k[1].to_bytes(16, "big") for k in keys}
+        runs = nodetiles.runs_of(nodes)
+        back = {
+            (lv, i): h
+            for level, first, run in runs
+            for lv, i, h in nodetiles.cut(level, first, run)
+        }
+        assert back == nodes
+        for _, first, run in runs:
+            last = first + len(run) // 32 - 1
+            assert first // width == last // width
+        ends = {(level, first + len(run) // 32) for level, first, run in runs}
+        for level, first, _ in runs:  # maximal: no run goes on where another ended
+            assert (level, first) not in ends or first % width == 0

@@ -261,10 +261,26 @@ def test_a_missing_row_stops_the_tree_and_the_store_path_answers(tmp_path: Any) 
         size = grow(store, log, 100)
         store.prepare_proofs(log)  # the committed tree, read before the damage
         more = grow(store, log, 60)
-        with store.engines.writer.begin() as conn:
-            conn.execute(
-                text("DELETE FROM nodes WHERE log = :log AND level = 3 AND idx = 15"),
+        with store.engines.writer.begin() as conn:  # level-3 node 15 cut out of its run
+            first, run = conn.execute(
+                text(
+                    "SELECT idx, hash FROM nodes WHERE log = :log AND level = 3 AND idx <= 15"
+                    " ORDER BY idx DESC LIMIT 1"
+                ),
                 {"log": log},
+            ).one()
+            at = (15 - first) * 32
+            conn.execute(
+                text("DELETE FROM nodes WHERE log = :log AND level = 3 AND idx = :i"),
+                {"log": log, "i": first},
+            )
+            conn.execute(
+                text("INSERT INTO nodes (log, level, idx, hash) VALUES (:log, 3, :i, :h)"),
+                [
+                    {"log": log, "i": i, "h": h}
+                    for i, h in ((first, bytes(run)[:at]), (16, bytes(run)[at + 32 :]))
+                    if h
+                ],
             )
         leaves = [_leaf_hash(i) for i in range(more)]
         assert store.consistency_proof(log, 5, size) == merkle.consistency_proof(leaves, 5, size)
