@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from ledger.entry import Leaf, SignedEvent
 from ledger.service.ledger import BatchReceipt, Ledger, LogConfig
+from ledger.store import nodetiles
 from ledger.store.records import RECORD_TABLES
 from tests.factories import LOG_SEED, key
 from tests.rules_factories import NOW, World
@@ -63,8 +64,10 @@ class LedgerWorld:
         return receipt
 
 
-def dump(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the ledger's log in every table, ordered: for byte-for-byte checks."""
+def dump(ledger: Ledger, *, runs_as_nodes: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the ledger's log in every table, ordered: for byte-for-byte checks.
+    ``runs_as_nodes``: the ``nodes`` table's runs cut into one row per node (a migration
+    down and up again may store the same nodes in other runs: 0029_node_runs)."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with ledger.store.engines.reader.connect() as conn:
         for table in TABLES:
@@ -76,4 +79,10 @@ def dump(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
             out[table] = sorted(
                 tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows
             )
+    if runs_as_nodes and "nodes" in out:
+        out["nodes"] = sorted(
+            (log, *node)
+            for log, level, idx, hashes in out["nodes"]
+            for node in nodetiles.cut(level, idx, hashes)
+        )
     return out
