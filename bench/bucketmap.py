@@ -116,6 +116,25 @@ class BucketMap:
             self._deep |= wanted
             top += 4
 
+    def lookup(self, key: bytes) -> Head | None:
+        """The head of ``key`` in the map (None: absent); reads a bucket not in memory."""
+        number, buckets = int.from_bytes(key, "big"), self.buckets
+        node, depth = buckets[0].get(1), 0
+        while isinstance(node, bytes):
+            top = (depth >> 2) << 2
+            bucket_key = ((number >> (KEY_BITS - top)) << 9) | top
+            bucket = buckets.get(bucket_key)
+            if bucket is None:
+                if self.read is None:
+                    raise KeyError(f"bucket at depth {top} not in memory")
+                pos = map_update._at(number >> (KEY_BITS - top), top)
+                bucket = buckets[bucket_key] = decode(self.read([pos])[pos])
+                self._deep.add(bucket_key)
+            rel = depth + 1 - top
+            node = bucket.get((1 << rel) | ((number >> (KEY_BITS - depth - 1)) & ((1 << rel) - 1)))
+            depth += 1
+        return node[1] if node is not None and node[0] == key else None
+
     def forget_deep(self) -> None:
         """Drop the buckets below `CACHED_TOP` (read or built in this batch)."""
         for key in self._deep:

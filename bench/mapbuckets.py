@@ -1,27 +1,28 @@
 """Probe: the map of heads stored four trie levels a row, updated bucket by bucket.
 
-    .venv/bin/python -m bench.mapbuckets [--keys N] [--batches N] [--pg]
+    .venv/bin/python -m bench.mapbuckets [--keys N] [--batches N] [--seed N] [--pg]
+    .venv/bin/python -m bench.mapbuckets --append [--runs N] [--pg]
+    .venv/bin/python -m bench.mapbuckets --figure {now,buckets}
 
 Not the product's code: a measurement of a layout the map could move to (issue 18,
 docs/PERFORMANCE.md "maplayout, session 23"), kept so the next step starts from numbers.
 
-The layout: a *bucket* is the subtree of the canonical trie (ledger.map.trie) below a
-node at a depth ``T`` divisible by 4, cut four levels down: its row holds every node at
-depths ``T + 1 .. T + 4`` under that node (up to 30), each as one entry, an internal
-node's hash or a leaf's key and head. The row is keyed by the position of its top node
-(ledger.map.update.position; the root's bucket also holds the root itself). A node is
-in exactly one row, so the rows hold the same nodes as ``map_nodes`` does one a row.
+The layout (bench.bucketmap): a *bucket* is the canonical trie (ledger.map.trie) below a
+node at a depth ``T`` divisible by 4, cut four levels down: its row, keyed by the
+position of that top node, holds every node at depths ``T + 1 .. T + 4`` under it (up
+to 30) as one entry each. A node is in exactly one row, so the rows hold the same nodes
+as ``map_nodes`` does one a row.
 
-`BucketMap` applies a batch to such buckets held in memory (as a cache of the whole map
-would hold them), rebuilding each changed node once, recursively, bucket by bucket, and
-marks the buckets it changed; `BucketMap.rows` encodes those (every entry of a changed
-bucket is rewritten). The probe replays the same batches (1,000 random keys each, into a
-map of ``--keys`` keys) through the current map step (`ledger.map.update.update` with the
-cache of the top levels, `ledger.store.mapnodes.write_nodes`, `MapCache.wrote`) and
-through `BucketMap` (update, encode, one upsert per bucket into a scratch table), in
-alternating order, and prints the CPU of each part per batch. It checks that both give
-the same root after every batch, and at the end that the buckets decode to exactly the
-rows of ``map_nodes``.
+By default the probe replays the same batches (1,000 random keys each, into a map of
+``--keys`` keys) through the current map step (`ledger.map.update.update` with the cache
+of the top levels, `ledger.store.mapnodes.write_nodes`, `MapCache.wrote`) and through
+`bench.bucketmap.BucketMap` (update, encode, one upsert per changed bucket into a
+scratch table), alternating, and prints the CPU of each part per batch, the writes'
+wall time, proofs' median time and both tables' bytes per key. It stops if the roots
+differ after any batch, if the buckets do not decode to exactly the rows of
+``map_nodes`` at the end, or if any proof differs. ``--append`` runs `bench.mapstep`
+with `bench.bucketkeeper.BucketKeeper` as the append's map step; ``--figure`` runs the
+suite's quick ``map/append`` figures (bench.mapheads) with the real map step or with it.
 """
 
 from __future__ import annotations
@@ -35,52 +36,22 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from itertools import accumulate
 from pathlib import Path as FilePath
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
+from bench import mapheads, mapstep
+from bench.bucketkeeper import BucketKeeper, read_buckets, write_buckets
 from bench.bucketmap import BucketMap, positions, prove
-from bench.databases import PostgresTarget
-from bench.figures import DEFAULT_PG_URL
+from bench.databases import PostgresTarget, SqliteTarget
+from bench.figures import DEFAULT_PG_URL, Run
 from ledger.map import update as map_update
 from ledger.map.trie import Head
+from ledger.service import append as append_module
 from ledger.service.headmap import MapCache
 from ledger.store import Store
 from ledger.store.mapnodes import read_nodes, write_nodes
-
-_UPSERT = (
-    "INSERT INTO map_buckets (log, pos, data) {} ON CONFLICT (log, pos) "
-    "DO UPDATE SET data = excluded.data"
-)
-
-
-def _write_buckets(conn: Connection, log: int, rows: list[tuple[bytes, bytes]], pg: bool) -> None:
-    """Upsert the bucket rows (SQLite: 300 a statement)."""
-    if pg:  # one statement whose rows the server cuts from packed columns (as mapnodes)
-        starts = list(accumulate((len(data) for _, data in rows), initial=0))
-        select = (
-            "SELECT %(log)s, substring(%(pos)s::bytea from i * 33 + 1 for get_byte(%(lens)s, i)),"
-            " substring(%(data)s::bytea from (%(starts)s::int4[])[i + 1] + 1 for "
-            "(%(starts)s::int4[])[i + 2] - (%(starts)s::int4[])[i + 1])"
-            " FROM generate_series(0, %(n)s - 1) AS i"
-        )
-        params = {
-            "log": log,
-            "n": len(rows),
-            "pos": b"".join(pos.ljust(33, b"\0") for pos, _ in rows),
-            "lens": bytes(len(pos) for pos, _ in rows),
-            "data": b"".join(data for _, data in rows),
-            "starts": starts,
-        }
-        conn.exec_driver_sql(_UPSERT.format(select), params)
-        return
-    for start in range(0, len(rows), 300):
-        part = rows[start : start + 300]
-        flat = tuple(x for pos, data in part for x in (log, pos, data))
-        conn.exec_driver_sql(_UPSERT.format("VALUES " + ", ".join(["(?, ?, ?)"] * len(part))), flat)
 
 
 def _proof_times(store: Store, log: int, pg: bool, keys: list[bytes]) -> dict[str, float]:
@@ -97,29 +68,11 @@ def _proof_times(store: Store, log: int, pg: bool, keys: list[bytes]) -> dict[st
         now.append(time.perf_counter() - start)
         start = time.perf_counter()
         with store.engines.reader.connect() as conn:
-            other = prove(partial(_read_buckets, conn, log, pg=pg), key)
+            other = prove(partial(read_buckets, conn, log, pg=pg), key)
         buckets.append(time.perf_counter() - start)
         if other != proof:
             raise SystemExit("mapbuckets: the proofs differ")
     return {"now": 1e6 * statistics.median(now), "buckets": 1e6 * statistics.median(buckets)}
-
-
-def _read_buckets(
-    conn: Connection, log: int, positions: list[bytes], *, pg: bool
-) -> dict[bytes, bytes]:
-    """The bucket rows at ``positions`` (absent ones left out)."""
-    out: dict[bytes, bytes] = {}
-    if pg:
-        query = "SELECT pos, data FROM map_buckets WHERE log = %s AND pos = ANY(%s)"
-        parts: list[tuple[Any, ...]] = [(log, positions)]
-    else:
-        query = "SELECT pos, data FROM map_buckets WHERE log = ? AND pos IN ({})"
-        parts = [(log, *positions[i : i + 500]) for i in range(0, len(positions), 500)]
-    for params in parts:
-        marks = ", ".join("?" * (len(params) - 1))
-        for pos, data in conn.exec_driver_sql(query.format(marks) if not pg else query, params):
-            out[bytes(pos)] = bytes(data)
-    return out
 
 
 def _timer(spent: dict[str, float]) -> Callable[..., Any]:
@@ -178,7 +131,7 @@ def run(url: str, keys: int, batches: int, seed: int) -> dict[str, float]:
                 "(log, pos))" if pg else "CREATE TABLE map_buckets (log INTEGER, pos BLOB, "
                 "data BLOB, PRIMARY KEY (log, pos))"
             )  # fmt: skip
-            _write_buckets(conn, log, first_rows, pg)
+            write_buckets(conn, log, first_rows, pg)
         cache = MapCache()
         cache.check(map_update.Stored(built.root))
         cache.wrote(built)
@@ -205,10 +158,10 @@ def run(url: str, keys: int, batches: int, seed: int) -> dict[str, float]:
                         roots[way] = result.root
                         rows_now += len(result.nodes) + len(result.leaves)
                     else:
-                        buckets.read = partial(_read_buckets, conn, log, pg=pg)
+                        buckets.read = partial(read_buckets, conn, log, pg=pg)
                         roots[way] = timed("buckets: update", buckets.update, changes)
                         rows = timed("buckets: encode", buckets.rows)
-                        timed("buckets: write", _write_buckets, conn, log, rows, pg)
+                        timed("buckets: write", write_buckets, conn, log, rows, pg)
                         buckets.forget_deep()
                         rows_buckets += len(rows)
                 gc.enable()
@@ -235,6 +188,33 @@ def run(url: str, keys: int, batches: int, seed: int) -> dict[str, float]:
         store.close()
 
 
+def _append(pg: bool, runs: int) -> None:
+    """`bench.mapstep`'s run with `BucketKeeper` as the map step (timed the same way)."""
+    real = vars(append_module)["MapKeeper"]
+    setattr(append_module, "MapKeeper", mapstep._timed(BucketKeeper))  # noqa: B010
+    target: Any = PostgresTarget(DEFAULT_PG_URL) if pg else SqliteTarget()
+    try:
+        mapstep.run(target, runs)
+    finally:
+        target.close()
+        setattr(append_module, "MapKeeper", real)  # noqa: B010
+
+
+def _figure(buckets: bool) -> None:
+    """`bench.mapheads`' quick ``map/append`` figures (both databases, ABBA rounds), the
+    map step being `BucketKeeper` if ``buckets``, else the real one."""
+    real = vars(append_module)["MapKeeper"]
+    if buckets:
+        setattr(append_module, "MapKeeper", BucketKeeper)  # noqa: B010
+    try:
+        for figure in mapheads._overhead(Run(quick=True)):
+            print(
+                f"{figure.name}: {figure.value:,.0f} / {figure.baseline:,.0f} = {figure.ratio:.3f}"
+            )
+    finally:
+        setattr(append_module, "MapKeeper", real)  # noqa: B010
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -242,7 +222,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=6, help="timed batches of 1,000 keys")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument(
+        "--append", action="store_true", help="bench.mapstep's appends with bench.bucketkeeper"
+    )
+    parser.add_argument("--runs", type=int, default=2, help="with --append: runs")
+    parser.add_argument(
+        "--figure",
+        choices=("now", "buckets"),
+        help="the suite's map/append figures (quick), with MapKeeper or BucketKeeper",
+    )
     args = parser.parse_args(argv)
+    if args.append:
+        _append(args.pg, args.runs)
+        return
+    if args.figure:
+        _figure(args.figure == "buckets")
+        return
     with tempfile.TemporaryDirectory() as folder:
         target = PostgresTarget(DEFAULT_PG_URL) if args.pg else None
         try:

@@ -5,7 +5,8 @@ chains of one-child nodes cross bucket boundaries; heads of stored keys moved) a
 both to the position rows of `ledger.map.update` and to a `BucketMap` that keeps only
 the top buckets between batches and reads the rest from its written rows: after every
 batch the roots are equal, the bucket rows decode to exactly the position rows, and
-every key's proof read from the bucket rows is the position rows' proof, byte for byte.
+every key's proof read from the bucket rows is the position rows' proof, byte for byte,
+and its head looked up in the buckets is the same.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def test_buckets_hold_the_same_map_as_position_rows(
         assert positions(stored) == rows
         for key in seen + absent:
             assert prove(read_buckets, key) == update.prove(read_rows, key)
+            assert buckets.lookup(key) == update.lookup(read_rows, key)
+        buckets.forget_deep()  # lookup read some deep buckets back
     if rows:  # no bucket row is left empty (keys never leave the map)
         assert all(decode(data) for data in stored.values())
 
