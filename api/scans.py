@@ -224,6 +224,11 @@ class ScanQueue:
         first = None if unit.first is None else unpack(unit.first)
         return unit.count, first, [unpack(p) for p in unit.recent]
 
+    def queued_count(self, gtin: str, serial: str) -> int:
+        """How many scans of the unit are queued (nothing unpacked)."""
+        unit = self._units.get(gtin, {}).get(serial)
+        return 0 if unit is None else unit.count
+
     def queued(self, gtin: str, serial: str) -> tuple[int, Scan | None]:
         """The unit's queued scans: how many, and the oldest (nothing else unpacked)."""
         unit = self._units.get(gtin, {}).get(serial)

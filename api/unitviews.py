@@ -151,11 +151,13 @@ async def unit_view(
             _start(key, summaries, _read(pin(home, http), queue, flusher, summaries, request))
     else:
         view = await _shared(key, home, http, queue, flusher, summaries, request)
-    queued, oldest = queue.queued(gtin, serial)
+    queued = queue.queued_count(gtin, serial)
     scans = view["scans"] = dict(view["scans"])
     scans["count"] += queued
-    if scans["first"] is None and oldest is not None:
-        scans["first"] = first_scan({"at": format_time(oldest.at), "place": oldest.place})
+    if scans["first"] is None and queued:  # the oldest queued scan unpacked only then
+        _, oldest = queue.queued(gtin, serial)
+        if oldest is not None:
+            scans["first"] = first_scan({"at": format_time(oldest.at), "place": oldest.place})
     return view
 
 

@@ -71,6 +71,8 @@ def test_views_read_one_unit_and_a_failed_batch_returns_in_order() -> None:
     batch = queue.take(limit=4)
     assert queue.generation % 2 == 1  # odd while written
     assert queue.pending(GTIN, "A")[0] == 3  # still counted while written
+    assert [queue.queued_count(GTIN, u) for u in ("A", "B", "C")] == [3, 2, 0]
+    assert queue.queued(GTIN, "A") == (3, scan(0, "A")) and queue.queued(GTIN, "C") == (0, None)
     assert queue.settle(stored=False) == 0 and queue.generation % 2 == 0
     assert queue.take() == [*batch, pack(scan(4, "B"))]
     queue.settle(stored=True)
