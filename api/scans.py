@@ -12,7 +12,6 @@ Views read the queue per unit (`ScanQueue.pending`), never by scanning it all.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections import deque
 from collections.abc import Sequence
@@ -36,7 +35,6 @@ RECENT = 500
 
 _SLOT = 8  # a pointer in the queue or in a unit's recent scans
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HASH = re.compile(r"[0-9a-f]{32}")
 
 #: a queued scan, packed: (gtin, serial, microseconds since the epoch, place, client,
 #: agent, network, region), the 32-hex-digit hashes as their 16 bytes. About 300 bytes
@@ -77,7 +75,16 @@ def unpack(packed: Packed) -> Scan:
 
 
 def _squeeze(value: str) -> str | bytes:
-    return bytes.fromhex(value) if _HASH.fullmatch(value) else value
+    # exactly 32 lower-case hex digits (a client or network hash) as their 16 bytes: a
+    # parse and a comparison, not a pattern, twice a scan
+    if len(value) == 32:
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            return value
+        if raw.hex() == value:
+            return raw
+    return value
 
 
 def _widen(value: str | bytes) -> str:

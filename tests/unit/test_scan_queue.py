@@ -5,6 +5,7 @@ database outage and never writes a batch twice, even when cancelled mid-write.""
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,16 @@ from hypothesis import strategies as st
 
 from api.metrics import Metrics
 from api.scanflush import ScanFlusher
-from api.scans import MAX_BYTES, MAX_SCANS, ScanQueue, pack, scan_bytes, unpack
+from api.scans import (
+    MAX_BYTES,
+    MAX_SCANS,
+    ScanQueue,
+    _squeeze,
+    _widen,
+    pack,
+    scan_bytes,
+    unpack,
+)
 from ledger.errors import StorageError
 from ledger.service.ledger import Scan
 from ledger.service.scanfacts import scan_facts
@@ -111,6 +121,15 @@ def test_a_units_queued_scans_give_the_facts_of_their_scans(
     facts_of = pending.facts_of  # type: ignore[attr-defined]
     assert facts_of(GTIN, "SN-1") == scan_facts(list(pending))
     assert facts_of(GTIN, "SN-2") is None
+
+
+@given(st.text("0123456789abcdefABCDEF \t-", min_size=30, max_size=34))
+def test_only_lower_case_hashes_are_packed_as_bytes(value: str) -> None:
+    """A client or network text is packed as 16 bytes exactly when it is 32 lower-case
+    hex digits, and either way unpacks to itself."""
+    packed = _squeeze(value)
+    assert isinstance(packed, bytes) == bool(re.fullmatch("[0-9a-f]{32}", value))
+    assert _widen(packed) == value
 
 
 class Database:
