@@ -29,7 +29,6 @@ import re
 from collections.abc import Iterable
 
 from fastapi import Request
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.consumer.environment import environment
@@ -64,6 +63,18 @@ def page_policy() -> str:
     )
 
 
+def _pair(name: str, value: str) -> tuple[bytes, bytes]:
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
+_NOSNIFF = _pair("X-Content-Type-Options", "nosniff")
+_DENY = _pair("X-Frame-Options", "DENY")
+_HSTS = _pair("Strict-Transport-Security", HSTS)
+_REFERRER_PAGE = _pair("Referrer-Policy", "same-origin")
+_REFERRER_OTHER = _pair("Referrer-Policy", "no-referrer")
+_CSP = "Content-Security-Policy"
+
+
 class SecurityHeaders:
     """ASGI middleware adding the headers of the module doc to every HTTP response."""
 
@@ -73,6 +84,10 @@ class SecurityHeaders:
         self.app = app
         self.page = page
         self.special = dict(special)
+        # the header lines encoded once: every response gets four or five of them
+        self._page = _pair(_CSP, page)
+        self._base = _pair(_CSP, BASE_POLICY)
+        self._special = {path: _pair(_CSP, policy) for path, policy in self.special.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve ``scope``; add the headers to its response start."""
@@ -82,23 +97,24 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._add(scope, MutableHeaders(scope=message))
+                self._add(scope, message)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-    def _add(self, scope: Scope, headers: MutableHeaders) -> None:
-        html = headers.get("content-type", "").lower().startswith("text/html")
-        policy = self.special.get(scope.get("path", "")) or (self.page if html else BASE_POLICY)
-        wanted = {
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": policy,
-            "Referrer-Policy": "same-origin" if html else "no-referrer",
-        }
+    def _add(self, scope: Scope, message: Message) -> None:
+        """Append to ``message``'s headers each of the module doc's that it lacks (by
+        name, in any case), in the raw form: the header list read once, not once per
+        header as a `MutableHeaders` would."""
+        raw = list(message.get("headers") or ())
+        present = {bytes(name).lower() for name, _ in raw}
+        content_type = next((v for n, v in raw if bytes(n).lower() == b"content-type"), b"")
+        html = bytes(content_type).lower().startswith(b"text/html")
+        policy = self._special.get(scope.get("path", "")) or (self._page if html else self._base)
+        wanted = [_NOSNIFF, policy, _REFERRER_PAGE if html else _REFERRER_OTHER]
         if html:
-            wanted["X-Frame-Options"] = "DENY"
+            wanted.append(_DENY)
         if "app" in scope and is_https(Request(scope)):
-            wanted["Strict-Transport-Security"] = HSTS
-        for name, value in wanted.items():
-            if name not in headers:
-                headers[name] = value
+            wanted.append(_HSTS)
+        raw.extend(pair for pair in wanted if pair[0] not in present)
+        message["headers"] = raw
