@@ -26,7 +26,7 @@ from ledger.store import nodetiles
 from ledger.store.repository import Store
 from tests.factories import GTIN
 from tests.integration.test_proof_tree import _leaf_hash, _open, _row, grow
-from tests.integration.world import LedgerWorld
+from tests.integration.world import LedgerWorld, cut_node_out
 from tests.profiles import examples
 
 LOWEST = 3  # ledger.store.queries.LOWEST_NODE_LEVEL
@@ -203,23 +203,8 @@ def _tiles_in(conn: Any, log: int) -> int:
 
 def test_completing_a_tile_with_a_hole_is_refused(at_2047: tuple[Store, int]) -> None:
     store, log = at_2047
-    runs = _runs(store, log)
-    first = max(i for lv, i in runs if lv == 3 and i <= 7)
-    run = runs[(3, first)]
-    cut_at = (7 - first) * nodetiles.HASH  # node 7 taken out of its run: a hole
-    with store.engines.writer.begin() as conn:
-        conn.execute(
-            text("DELETE FROM nodes WHERE log = :log AND level = 3 AND idx = :i"),
-            {"log": log, "i": first},
-        )
-        conn.execute(
-            text("INSERT INTO nodes (log, level, idx, hash) VALUES (:log, 3, :i, :h)"),
-            [
-                {"log": log, "i": i, "h": h}
-                for i, h in ((first, run[:cut_at]), (8, run[cut_at + nodetiles.HASH :]))
-                if h
-            ],
-        )
+    with store.engines.writer.begin() as conn:  # node 7 taken out of its run: a hole
+        cut_node_out(conn, log, 3, 7)
     before = _rows(store, log)
     assert (3, 7) not in before[1]
     with pytest.raises(StorageError, match="nodes missing"):

@@ -21,6 +21,7 @@ from ledger.errors import NotFoundError, ValidationError
 from ledger.store import prooftree
 from ledger.store.repository import Store
 from ledger.store.writer import EntryValues
+from tests.integration.world import cut_node_out
 from tests.profiles import examples
 
 #: 8 B/entry: levels >= 3 up to 1,000 entries; 0: only what the store reads
@@ -262,26 +263,7 @@ def test_a_missing_row_stops_the_tree_and_the_store_path_answers(tmp_path: Any) 
         store.prepare_proofs(log)  # the committed tree, read before the damage
         more = grow(store, log, 60)
         with store.engines.writer.begin() as conn:  # level-3 node 15 cut out of its run
-            first, run = conn.execute(
-                text(
-                    "SELECT idx, hash FROM nodes WHERE log = :log AND level = 3 AND idx <= 15"
-                    " ORDER BY idx DESC LIMIT 1"
-                ),
-                {"log": log},
-            ).one()
-            at = (15 - first) * 32
-            conn.execute(
-                text("DELETE FROM nodes WHERE log = :log AND level = 3 AND idx = :i"),
-                {"log": log, "i": first},
-            )
-            conn.execute(
-                text("INSERT INTO nodes (log, level, idx, hash) VALUES (:log, 3, :i, :h)"),
-                [
-                    {"log": log, "i": i, "h": h}
-                    for i, h in ((first, bytes(run)[:at]), (16, bytes(run)[at + 32 :]))
-                    if h
-                ],
-            )
+            cut_node_out(conn, log, 3, 15)
         leaves = [_leaf_hash(i) for i in range(more)]
         assert store.consistency_proof(log, 5, size) == merkle.consistency_proof(leaves, 5, size)
         store.inclusion_proof(log, 150, more)  # asks the tree to extend: it stops instead

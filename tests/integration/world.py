@@ -86,3 +86,25 @@ def dump(ledger: Ledger, *, runs_as_nodes: bool = False) -> dict[str, list[tuple
             for node in nodetiles.cut(level, idx, hashes)
         )
     return out
+
+
+def cut_node_out(conn: Any, log: int, level: int, node: int) -> None:
+    """Damage a stored tree: node ``node`` of ``level`` taken out of the ``nodes`` run
+    holding it (the run split around it; 0029_node_runs), as a lost row would leave it."""
+    first, run = conn.execute(
+        text(
+            "SELECT idx, hash FROM nodes WHERE log = :log AND level = :lv AND idx <= :i"
+            " ORDER BY idx DESC LIMIT 1"
+        ),
+        {"log": log, "lv": level, "i": node},
+    ).one()
+    run, at = bytes(run), (node - first) * nodetiles.HASH
+    conn.execute(
+        text("DELETE FROM nodes WHERE log = :log AND level = :lv AND idx = :i"),
+        {"log": log, "lv": level, "i": first},
+    )
+    parts = ((first, run[:at]), (node + 1, run[at + nodetiles.HASH :]))
+    conn.execute(
+        text("INSERT INTO nodes (log, level, idx, hash) VALUES (:log, :lv, :i, :h)"),
+        [{"log": log, "lv": level, "i": i, "h": h} for i, h in parts if h],
+    )
