@@ -31,6 +31,21 @@ _SIG_CHARS = -(-crypto.SIGNATURE_SIZE * 4 // 3)  # unpadded base64url of 64 byte
 _STRING = re.compile(rb'"[^"]*"')
 _STRUCTURE = re.compile(rb"[{}\[\],:0-9a-z-]*")
 
+# A number that may lie beyond the safe integers (2**53 - 1 has 16 digits): it follows
+# ``:`` ``,`` or ``[`` outside strings (inside one it only costs the slower check).
+_LONG_NUMBER = re.compile(rb"[:,\[]-?[0-9]{16}")
+# ensure_ascii=False: JCS writes DEL (0x7f) as is, which the ASCII-only encoder escapes
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=False, check_circular=False
+)
+
+
+def _not_canonical(text: str) -> None:
+    raise _NotCanonicalError
+
+
+_DECODER = json.JSONDecoder(parse_float=_not_canonical, parse_constant=_not_canonical)
+
 #: key ids already found well formed by `split_leaf` (bounded)
 _KEY_IDS_SEEN: set[str] = set()
 
@@ -85,9 +100,36 @@ def split_leaf(data: bytes) -> LeafParts | None:
 
 
 def canonical_object(raw: bytes) -> dict[str, Any] | None:
-    """The JSON object ``raw`` holds if the bytes show it is canonical, else None."""
+    """The JSON object ``raw`` holds if the bytes show it is canonical, else None.
+
+    ASCII bytes (nearly every event) are parsed by the C parser without hooks and
+    compared with their re-encoding by the C encoder (sorted keys, no whitespace): for
+    ASCII text without escapes that encoding is JCS, so equal bytes are canonical. Floats
+    and NaN/Infinity are refused as they are met; a number of 16 or more digits (maybe
+    beyond the safe integers) and non-ASCII bytes go to `_checked_object`, the check on
+    the bytes with a hook per object and integer. Both accept exactly the same bytes with
+    the same value (tests/unit/test_leaf_parse.py).
+    """
     if b"\\" in raw:
         return None
+    if not raw.isascii() or _LONG_NUMBER.search(raw):
+        return _checked_object(raw)
+    text = raw.decode("ascii")
+    try:
+        value = _DECODER.decode(text)
+    except (ValueError, _NotCanonicalError):  # JSONDecodeError, a float or a constant
+        return None
+    # only str keys come out of the parse, so sorting cannot fail; a duplicate key is
+    # dropped by the parse and then missing from the encoding
+    if type(value) is not dict or _ENCODER.encode(value) != text:
+        return None
+    return value
+
+
+def _checked_object(raw: bytes) -> dict[str, Any] | None:
+    """`canonical_object` for any bytes: the structure outside strings checked with
+    patterns, then parsed with hooks that refuse keys out of order or not ASCII,
+    floats, constants and unsafe integers."""
     structure = _STRING.sub(b"", raw)
     if not _STRUCTURE.fullmatch(structure) or b"-0" in structure:
         return None
@@ -119,7 +161,3 @@ def _safe_int(text: str) -> int:
     if not -codec.MAX_SAFE_INTEGER <= value <= codec.MAX_SAFE_INTEGER:
         raise _NotCanonicalError
     return value
-
-
-def _not_canonical(text: str) -> None:
-    raise _NotCanonicalError
