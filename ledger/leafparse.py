@@ -31,9 +31,6 @@ _SIG_CHARS = -(-crypto.SIGNATURE_SIZE * 4 // 3)  # unpadded base64url of 64 byte
 _STRING = re.compile(rb'"[^"]*"')
 _STRUCTURE = re.compile(rb"[{}\[\],:0-9a-z-]*")
 
-# A number that may lie beyond the safe integers (2**53 - 1 has 16 digits): it follows
-# ``:`` ``,`` or ``[`` outside strings (inside one it only costs the slower check).
-_LONG_NUMBER = re.compile(rb"[:,\[]-?[0-9]{16}")
 # ensure_ascii=False: JCS writes DEL (0x7f) as is, which the ASCII-only encoder escapes
 _ENCODER = json.JSONEncoder(
     separators=(",", ":"), sort_keys=True, ensure_ascii=False, check_circular=False
@@ -44,7 +41,16 @@ def _not_canonical(text: str) -> None:
     raise _NotCanonicalError
 
 
-_DECODER = json.JSONDecoder(parse_float=_not_canonical, parse_constant=_not_canonical)
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not -codec.MAX_SAFE_INTEGER <= value <= codec.MAX_SAFE_INTEGER:
+        raise _NotCanonicalError
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_not_canonical, parse_constant=_not_canonical, parse_int=_safe_int
+)
 
 #: key ids already found well formed by `split_leaf` (bounded)
 _KEY_IDS_SEEN: set[str] = set()
@@ -102,17 +108,17 @@ def split_leaf(data: bytes) -> LeafParts | None:
 def canonical_object(raw: bytes) -> dict[str, Any] | None:
     """The JSON object ``raw`` holds if the bytes show it is canonical, else None.
 
-    ASCII bytes (nearly every event) are parsed by the C parser without hooks and
-    compared with their re-encoding by the C encoder (sorted keys, no whitespace): for
-    ASCII text without escapes that encoding is JCS, so equal bytes are canonical. Floats
-    and NaN/Infinity are refused as they are met; a number of 16 or more digits (maybe
-    beyond the safe integers) and non-ASCII bytes go to `_checked_object`, the check on
-    the bytes with a hook per object and integer. Both accept exactly the same bytes with
-    the same value (tests/unit/test_leaf_parse.py).
+    ASCII bytes (nearly every event) are parsed by the C parser and compared with their
+    re-encoding by the C encoder (sorted keys, no whitespace): for ASCII text without
+    escapes that encoding is JCS, so equal bytes are canonical. Floats, NaN/Infinity and
+    unsafe integers are refused as they are met (hooks called only for those tokens and
+    integers, which custody events rarely hold); non-ASCII bytes go to `_checked_object`,
+    the check on the bytes with a hook per object. Both accept exactly the same bytes
+    with the same value (tests/unit/test_leaf_parse.py).
     """
     if b"\\" in raw:
         return None
-    if not raw.isascii() or _LONG_NUMBER.search(raw):
+    if not raw.isascii():
         return _checked_object(raw)
     text = raw.decode("ascii")
     try:
@@ -154,10 +160,3 @@ def _ascending_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if not all(k.isascii() for k, _ in pairs):
         raise _NotCanonicalError
     return dict(pairs)
-
-
-def _safe_int(text: str) -> int:
-    value = int(text)
-    if not -codec.MAX_SAFE_INTEGER <= value <= codec.MAX_SAFE_INTEGER:
-        raise _NotCanonicalError
-    return value
