@@ -11,7 +11,7 @@ re-encoding them. Accepts only what the general parser accepts, with an equal re
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import re
 from itertools import pairwise
@@ -26,6 +26,8 @@ _LEAF_TAIL = re.compile(
 )
 _TAIL_START = b',"key":"'
 _SIG_CHARS = -(-crypto.SIGNATURE_SIZE * 4 // 3)  # unpadded base64url of 64 bytes: 86
+_SIG_LAST = (b"A", b"Q", b"g", b"w")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 # Without backslashes a JSON string is a quote, non-quote bytes, a quote; what is left
 # when they are cut out is the structure, which in canonical form has no whitespace.
 _STRING = re.compile(rb'"[^"]*"')
@@ -91,16 +93,18 @@ def split_leaf(data: bytes) -> LeafParts | None:
     value = canonical_object(event_bytes)
     if value is None:
         return None
-    key, received, sig = (tail.group(i).decode("ascii") for i in (1, 2, 3))
+    raw_key, raw_received, sig = tail.group(1, 2, 3)
+    key, received = raw_key.decode("ascii"), raw_received.decode("ascii")
     if key not in _KEY_IDS_SEEN:  # a log has few keys: check each spelling once
         codec.b64url_decode(key, field="key", size=crypto.KEY_ID_SIZE)
         if len(_KEY_IDS_SEEN) < 4096:
             _KEY_IDS_SEEN.add(key)
     # 64 bytes are 86 base64url characters, the last carrying 2 bits and 4 zero bits
     # (canonical: one of A, Q, g, w); the tail's pattern allowed only the alphabet
-    if len(sig) != _SIG_CHARS or sig[-1] not in "AQgw":
+    if len(sig) != _SIG_CHARS or sig[-1:] not in _SIG_LAST:
         return None
-    signature = base64.urlsafe_b64decode(sig + "==")
+    # what base64.urlsafe_b64decode does, without its wrappers' frames
+    signature = binascii.a2b_base64(sig.translate(_FROM_URLSAFE) + b"==")
     parse_time(received, "received")
     return LeafParts(value, event_bytes, key, received, signature, tail.group(4) is not None)
 
