@@ -174,11 +174,27 @@ def _prefix(value: object, field: str) -> str:
 
 
 def _unit(value: object, field: str) -> gs1.UnitId:
+    if type(value) is dict and len(value) == 2:
+        # a unit is named by several events (an audit parses each): one accepted before
+        # is looked up, not validated twice again (here and in UnitId); UnitId is frozen
+        known = _UNITS.get((value.get("gtin"), value.get("serial")))
+        if known is not None:
+            return known
     if not isinstance(value, Mapping) or set(value) != {"gtin", "serial"}:
         raise ValidationError('expected {"gtin": ..., "serial": ...}', field=field)
     gtin = _gtin(value["gtin"], f"{field}.gtin")
     gs1.validate_serial(value["serial"], field=f"{field}.serial")
-    return gs1.UnitId(gtin=gtin, serial=str(value["serial"]))
+    unit = gs1.UnitId(gtin=gtin, serial=str(value["serial"]))
+    if type(value["serial"]) is str:  # str keys only, so no lookalike type hits
+        if len(_UNITS) >= _UNITS_KEPT:
+            _UNITS.clear()
+        _UNITS[(gtin, value["serial"])] = unit
+    return unit
+
+
+#: units `_unit` accepted, by their exact (gtin, serial) str values (bounded)
+_UNITS: dict[tuple[object, object], gs1.UnitId] = {}
+_UNITS_KEPT = 65536
 
 
 def _sscc(value: object, field: str) -> str:
