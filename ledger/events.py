@@ -176,10 +176,13 @@ def _prefix(value: object, field: str) -> str:
 def _unit(value: object, field: str) -> gs1.UnitId:
     if type(value) is dict and len(value) == 2:
         # a unit is named by several events (an audit parses each): one accepted before
-        # is looked up, not validated twice again (here and in UnitId); UnitId is frozen
-        known = _UNITS.get((value.get("gtin"), value.get("serial")))
-        if known is not None:
-            return known
+        # is looked up, not validated twice again (here and in UnitId); UnitId is frozen.
+        # Only str pairs are looked up: a stranger's list or dict is unhashable
+        gtin, serial = value.get("gtin"), value.get("serial")
+        if type(gtin) is str and type(serial) is str:
+            known = _UNITS.get((gtin, serial))
+            if known is not None:
+                return known
     if not isinstance(value, Mapping) or set(value) != {"gtin", "serial"}:
         raise ValidationError('expected {"gtin": ..., "serial": ...}', field=field)
     gtin = _gtin(value["gtin"], f"{field}.gtin")

@@ -183,6 +183,8 @@ def test_a_unit_seen_before_is_shared_and_a_malformed_one_still_refused() -> Non
         {"gtin": unit["gtin"], "serial": 5},
         {"gtin": unit["gtin"][:-1] + "0", "serial": unit["serial"]},
         {"gtin": unit["gtin"], "serial": unit["serial"] + " "},
+        {"gtin": [unit["gtin"]], "serial": unit["serial"]},  # unhashable: refused, no crash
+        {"gtin": unit["gtin"], "serial": {"s": unit["serial"]}},
     ):
         with pytest.raises((ValidationError, GS1Error)):
             events.event_from_dict({**handoff, "unit": bad})
