@@ -86,7 +86,7 @@ def figures(run: Run) -> list[Figure]:
 STEPS = [
     ("read entries (Store.entries)", "ledger/store/repository.py", "entries"),
     ("parse leaves: Leaf.from_bytes, of which", "ledger/entry.py", "from_bytes"),
-    ("  canonical check on the bytes", "ledger/entry.py", "_canonical_object"),
+    ("  canonical check on the bytes", "ledger/leafparse.py", "canonical_object"),
     ("  event fields (event_from_dict)", "ledger/events.py", "event_from_dict"),
     ("rules: rules.check_signed", "ledger/rules/check.py", "check_signed"),
     ("rules: State.apply", "ledger/rules/state.py", "apply"),

@@ -19,7 +19,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, ClassVar
 
 from ledger import gs1, sscc
@@ -52,19 +51,28 @@ def parse_time(text: object, field: str = "time") -> datetime:
     Raises:
         ValidationError: not a string of that exact form, or not a real date and time.
     """
+    if type(text) is str:
+        # The rules read an entry's times and the record windows several times per entry
+        # (about 7 parses an entry in an audit); a text that passed is looked up, not
+        # matched and parsed again, and datetimes are immutable, so shared.
+        known = _TIMES.get(text)
+        if known is not None:
+            return known
     if not isinstance(text, str) or not _TIME.fullmatch(text):
         raise ValidationError("expected RFC 3339 UTC time like 2026-01-31T12:00:00Z", field=field)
     try:
-        return _parse_utc(text)
+        moment = datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     except ValueError as e:
         raise ValidationError(f"not a valid date/time: {e}", field=field) from e
+    if len(_TIMES) >= _TIMES_KEPT:
+        _TIMES.clear()  # bounded: a long log's old times are not read again
+    _TIMES[str(text)] = moment
+    return moment
 
 
-@lru_cache(maxsize=4096)
-def _parse_utc(text: str) -> datetime:
-    # The rules read an entry's times and the record windows several times per entry
-    # (about 7 parses an entry in an audit); datetimes are immutable, so share them.
-    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+#: timestamps `parse_time` accepted, by their exact str text (bounded)
+_TIMES: dict[str, datetime] = {}
+_TIMES_KEPT = 4096
 
 
 def format_time(moment: datetime) -> str:
@@ -166,11 +174,30 @@ def _prefix(value: object, field: str) -> str:
 
 
 def _unit(value: object, field: str) -> gs1.UnitId:
+    if type(value) is dict and len(value) == 2:
+        # a unit is named by several events (an audit parses each): one accepted before
+        # is looked up, not validated twice again (here and in UnitId); UnitId is frozen.
+        # Only str pairs are looked up: a stranger's list or dict is unhashable
+        gtin, serial = value.get("gtin"), value.get("serial")
+        if type(gtin) is str and type(serial) is str:
+            known = _UNITS.get((gtin, serial))
+            if known is not None:
+                return known
     if not isinstance(value, Mapping) or set(value) != {"gtin", "serial"}:
         raise ValidationError('expected {"gtin": ..., "serial": ...}', field=field)
     gtin = _gtin(value["gtin"], f"{field}.gtin")
     gs1.validate_serial(value["serial"], field=f"{field}.serial")
-    return gs1.UnitId(gtin=gtin, serial=str(value["serial"]))
+    unit = gs1.UnitId(gtin=gtin, serial=str(value["serial"]))
+    if type(value["serial"]) is str:  # str keys only, so no lookalike type hits
+        if len(_UNITS) >= _UNITS_KEPT:
+            _UNITS.clear()
+        _UNITS[(gtin, value["serial"])] = unit
+    return unit
+
+
+#: units `_unit` accepted, by their exact (gtin, serial) str values (bounded)
+_UNITS: dict[tuple[object, object], gs1.UnitId] = {}
+_UNITS_KEPT = 65536
 
 
 def _sscc(value: object, field: str) -> str:

@@ -11,7 +11,7 @@ re-encoding them. Accepts only what the general parser accepts, with an equal re
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import re
 from itertools import pairwise
@@ -26,10 +26,33 @@ _LEAF_TAIL = re.compile(
 )
 _TAIL_START = b',"key":"'
 _SIG_CHARS = -(-crypto.SIGNATURE_SIZE * 4 // 3)  # unpadded base64url of 64 bytes: 86
+_SIG_LAST = (b"A", b"Q", b"g", b"w")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 # Without backslashes a JSON string is a quote, non-quote bytes, a quote; what is left
 # when they are cut out is the structure, which in canonical form has no whitespace.
 _STRING = re.compile(rb'"[^"]*"')
 _STRUCTURE = re.compile(rb"[{}\[\],:0-9a-z-]*")
+
+# ensure_ascii=False: JCS writes DEL (0x7f) as is, which the ASCII-only encoder escapes
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=False, check_circular=False
+)
+
+
+def _not_canonical(text: str) -> None:
+    raise _NotCanonicalError
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not -codec.MAX_SAFE_INTEGER <= value <= codec.MAX_SAFE_INTEGER:
+        raise _NotCanonicalError
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_not_canonical, parse_constant=_not_canonical, parse_int=_safe_int
+)
 
 #: key ids already found well formed by `split_leaf` (bounded)
 _KEY_IDS_SEEN: set[str] = set()
@@ -70,24 +93,53 @@ def split_leaf(data: bytes) -> LeafParts | None:
     value = canonical_object(event_bytes)
     if value is None:
         return None
-    key, received, sig = (tail.group(i).decode("ascii") for i in (1, 2, 3))
+    raw_key, raw_received, sig = tail.group(1, 2, 3)
+    key, received = raw_key.decode("ascii"), raw_received.decode("ascii")
     if key not in _KEY_IDS_SEEN:  # a log has few keys: check each spelling once
         codec.b64url_decode(key, field="key", size=crypto.KEY_ID_SIZE)
         if len(_KEY_IDS_SEEN) < 4096:
             _KEY_IDS_SEEN.add(key)
     # 64 bytes are 86 base64url characters, the last carrying 2 bits and 4 zero bits
     # (canonical: one of A, Q, g, w); the tail's pattern allowed only the alphabet
-    if len(sig) != _SIG_CHARS or sig[-1] not in "AQgw":
+    if len(sig) != _SIG_CHARS or sig[-1:] not in _SIG_LAST:
         return None
-    signature = base64.urlsafe_b64decode(sig + "==")
+    # what base64.urlsafe_b64decode does, without its wrappers' frames
+    signature = binascii.a2b_base64(sig.translate(_FROM_URLSAFE) + b"==")
     parse_time(received, "received")
     return LeafParts(value, event_bytes, key, received, signature, tail.group(4) is not None)
 
 
 def canonical_object(raw: bytes) -> dict[str, Any] | None:
-    """The JSON object ``raw`` holds if the bytes show it is canonical, else None."""
+    """The JSON object ``raw`` holds if the bytes show it is canonical, else None.
+
+    ASCII bytes (nearly every event) are parsed by the C parser and compared with their
+    re-encoding by the C encoder (sorted keys, no whitespace): for ASCII text without
+    escapes that encoding is JCS, so equal bytes are canonical. Floats, NaN/Infinity and
+    unsafe integers are refused as they are met (hooks called only for those tokens and
+    integers, which custody events rarely hold); non-ASCII bytes go to `_checked_object`,
+    the check on the bytes with a hook per object. Both accept exactly the same bytes
+    with the same value (tests/unit/test_leaf_parse.py).
+    """
     if b"\\" in raw:
         return None
+    if not raw.isascii():
+        return _checked_object(raw)
+    text = raw.decode("ascii")
+    try:
+        value = _DECODER.decode(text)
+    except (ValueError, _NotCanonicalError):  # JSONDecodeError, a float or a constant
+        return None
+    # only str keys come out of the parse, so sorting cannot fail; a duplicate key is
+    # dropped by the parse and then missing from the encoding
+    if type(value) is not dict or _ENCODER.encode(value) != text:
+        return None
+    return value
+
+
+def _checked_object(raw: bytes) -> dict[str, Any] | None:
+    """`canonical_object` for any bytes: the structure outside strings checked with
+    patterns, then parsed with hooks that refuse keys out of order or not ASCII,
+    floats, constants and unsafe integers."""
     structure = _STRING.sub(b"", raw)
     if not _STRUCTURE.fullmatch(structure) or b"-0" in structure:
         return None
@@ -112,14 +164,3 @@ def _ascending_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if not all(k.isascii() for k, _ in pairs):
         raise _NotCanonicalError
     return dict(pairs)
-
-
-def _safe_int(text: str) -> int:
-    value = int(text)
-    if not -codec.MAX_SAFE_INTEGER <= value <= codec.MAX_SAFE_INTEGER:
-        raise _NotCanonicalError
-    return value
-
-
-def _not_canonical(text: str) -> None:
-    raise _NotCanonicalError

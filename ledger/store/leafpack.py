@@ -31,6 +31,7 @@ its hash is wrong); unpacking never raises.
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import zlib
 
@@ -42,6 +43,7 @@ _TAG = bytes([PACKED_V1])
 _TAG_V2 = bytes([PACKED_V2])
 #: (flag, JSON name, raw length) of the fields the second form stores raw, in order
 _RAW_FIELDS = ((1, b"key", 16), (2, b"prev", 32), (4, b"sig", 64))
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FIELD_VALUE = {
     name: re.compile(rb'"' + name + rb'":"([A-Za-z0-9_-]{%d})"' % -(-size * 4 // 3))
     for _, name, size in _RAW_FIELDS
@@ -186,5 +188,7 @@ def _unpack_v2(stored: bytes) -> bytes | None:
         if place < 0:
             return None
         cut = place + len(empty) - 1
-        leaf = leaf[:cut] + base64.urlsafe_b64encode(value).rstrip(b"=") + leaf[cut:]
+        # base64.urlsafe_b64encode without its two wrappers' frames (3 fields a leaf read)
+        text = binascii.b2a_base64(value, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        leaf = leaf[:cut] + text + leaf[cut:]
     return leaf

@@ -169,3 +169,32 @@ def test_time_format_is_the_strftime_one_in_any_zone(moment: datetime, minutes: 
     utc = aware.astimezone(UTC)
     expected = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
     assert events.format_time(aware) == expected
+
+
+def test_a_unit_seen_before_is_shared_and_a_malformed_one_still_refused() -> None:
+    handoff = VALID["handoff"]
+    first = events.event_from_dict(copy.deepcopy(handoff))
+    again = events.event_from_dict(copy.deepcopy(handoff))
+    assert again == first and again.unit is first.unit  # type: ignore[attr-defined]
+    unit = handoff["unit"]
+    for bad in (
+        {**unit, "extra": 1},
+        {"gtin": unit["gtin"]},
+        {"gtin": unit["gtin"], "serial": 5},
+        {"gtin": unit["gtin"][:-1] + "0", "serial": unit["serial"]},
+        {"gtin": unit["gtin"], "serial": unit["serial"] + " "},
+        {"gtin": [unit["gtin"]], "serial": unit["serial"]},  # unhashable: refused, no crash
+        {"gtin": unit["gtin"], "serial": {"s": unit["serial"]}},
+    ):
+        with pytest.raises((ValidationError, GS1Error)):
+            events.event_from_dict({**handoff, "unit": bad})
+
+
+def test_parse_time_answers_a_text_seen_before_as_the_first_time() -> None:
+    text = "2026-03-04T05:06:07.123Z"
+    first = events.parse_time(text)
+    assert events.parse_time(text) is first
+    assert first == datetime(2026, 3, 4, 5, 6, 7, 123_000, tzinfo=UTC)
+    for bad in (text + " ", text[:-1], 5, None, "2026-02-30T00:00:00Z"):
+        with pytest.raises(ValidationError):
+            events.parse_time(bad)

@@ -183,3 +183,93 @@ def test_the_fast_path_binds_the_origin_as_for_log_does(log: str | None) -> None
     assert entry.Leaf.from_bytes(leaf.data, ORIGIN).signed == general.for_log(ORIGIN)
     with pytest.raises(ValidationError):  # a malformed origin is refused on the fast path too
         entry.Leaf.from_bytes(leaf.data, "no spaces allowed")
+
+
+# The fast canonical check against the check it replaced on ASCII bytes (kept as
+# `leafparse._checked_object`, still the path for non-ASCII bytes and long numbers):
+# both must accept exactly the same bytes, with the same value.
+_numbers = (
+    st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=True)
+    | st.sampled_from([0, -1, 2**53 - 1, 2**53, -(2**53) + 1, -(2**53), 10**15, 10**16])
+)
+_any_values = st.recursive(
+    st.none() | st.booleans() | _numbers | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=12,
+)
+_JSONISH = b'{}[],:"0123456789-+.eE \\\tanulrtfsx\x7f\x1f\xc3\xa9'
+
+
+def _old_check(raw: bytes) -> dict[str, Any] | None:
+    return None if b"\\" in raw else leafparse._checked_object(raw)
+
+
+def _written(value: dict[str, Any], sort: bool, compact: bool) -> bytes:
+    separators = (",", ":") if compact else (", ", ": ")
+    return json.dumps(value, sort_keys=sort, separators=separators).encode()
+
+
+@given(
+    st.dictionaries(_text, _any_values, max_size=4),
+    st.booleans(),
+    st.booleans(),
+    st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(0, 3), st.sampled_from(list(_JSONISH))),
+        max_size=4,
+    ),
+)
+@settings(max_examples=examples(1000), deadline=None)
+def test_the_fast_canonical_check_agrees_with_the_checked_one(
+    value: dict[str, Any], sort: bool, compact: bool, edits: list[tuple[int, int, int]]
+) -> None:
+    try:
+        start = codec.canonical(value)
+    except LedgerError:  # a float or an unsafe integer: start from a plain encoding
+        start = _written(value, sort, compact)
+    candidates = [start, _written(value, sort, compact)]
+    mutated = bytearray(start)
+    for at, how, byte in edits:  # insert, replace, delete or duplicate at a random place
+        at = at % (len(mutated) + 1)
+        if how == 0:
+            mutated[at:at] = bytes([byte])
+        elif at < len(mutated):
+            if how == 1:
+                mutated[at] = byte
+            elif how == 2:
+                del mutated[at]
+            else:
+                mutated[at:at] = mutated[at : at + 1]
+        candidates.append(bytes(mutated))
+    for raw in candidates:
+        assert leafparse.canonical_object(raw) == _old_check(raw), raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":1e+16}',
+        b'{"a":1.0}',
+        b'{"a":NaN}',
+        b'{"a":-Infinity}',
+        b'{"a":-0}',
+        b'{"a":9007199254740991}',
+        b'{"a":9007199254740992}',
+        b'{"a":-9007199254740992}',
+        b'{"a":[1,9007199254740993]}',
+        b'{"a":"x:1234567890123456"}',
+        b'{"a":1,"a":1}',
+        b'{"b":1,"a":2}',
+        b' {"a":1}',
+        b'{"a":1} ',
+        b'{"a":true,"b":null,"c":[false,{}]}',
+        b'{"\xc3\xa9":1}',
+        b'{"a":"\xc3\xa9"}',
+        b'{"\x7f":"\x7f"}',
+        b'{"a":"\x1f"}',
+        b"[1]",
+        b'"a"',
+    ],
+)
+def test_the_fast_canonical_check_on_edge_cases(raw: bytes) -> None:
+    assert leafparse.canonical_object(raw) == _old_check(raw)
