@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ledger.service.ledger import Ledger
+from ledger.store import Store
 
 
 def reloptions(ledger: Ledger, table: str) -> list[str] | None:
@@ -19,3 +20,18 @@ def reloptions(ledger: Ledger, table: str) -> list[str] | None:
             {"table": table},
         ).scalar_one()
         return list(found or [])
+
+
+def attstorage(store: Store, table: str, column: str) -> str:
+    """PostgreSQL's storage mode of ``table.column`` (``pg_attribute.attstorage``: 'p'
+    plain, 'm' main, 'e' external, 'x' extended)."""
+    with store.engines.reader.connect() as conn:
+        return str(
+            conn.execute(
+                text(
+                    "SELECT attstorage FROM pg_attribute"
+                    " WHERE attrelid = to_regclass(:table) AND attname = :column"
+                ),
+                {"table": table, "column": column},
+            ).scalar_one()
+        )

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from ledger.store import Store, nodetiles
 from ledger.store.database import _alembic_config, migrate
+from tests.integration.reloptions import attstorage
 from tests.integration.test_migration_tiles import _proofs
 from tests.integration.test_node_tiles import _check_layout, _rows, _runs
 from tests.integration.test_proof_tree import _open, grow
@@ -18,17 +19,6 @@ from tests.integration.test_proof_tree import _open, grow
 OWN_DATABASE = True
 SIZE = 6200  # level 3: 3 tiles and 7 nodes; level 4: a tile and 131 nodes
 DAMAGED = (30, 0, b"\x01" * 31)  # (level, idx, hash): not whole hashes, kept as it is
-
-
-def _storage(store: Store) -> str:
-    """PostgreSQL's storage mode of ``nodes.hash`` ('m': main, 'x': extended)."""
-    with store.engines.reader.connect() as conn:
-        return str(
-            conn.exec_driver_sql(
-                "SELECT attstorage FROM pg_attribute WHERE attrelid = 'nodes'::regclass"
-                " AND attname = 'hash'"
-            ).scalar_one()
-        )
 
 
 def test_0029_node_runs_round_trip(db_url: str) -> None:
@@ -43,7 +33,7 @@ def test_0029_node_runs_round_trip(db_url: str) -> None:
         assert len([k for k in written[log][1] if k[0] == 5]) == 4  # one per append
         proofs = _proofs(store, log, SIZE)
         if not store.engines.is_sqlite:
-            assert _storage(store) == "m"
+            assert attstorage(store, "nodes", "hash") == "m"
     finally:
         store.close()
 
@@ -60,7 +50,7 @@ def test_0029_node_runs_round_trip(db_url: str) -> None:
         assert all(len(h) == nodetiles.HASH for h in runs.values())  # a row per node
         assert {k: h for k, h in runs.items()} == written[lg][0][1]
     if not store.engines.is_sqlite:
-        assert _storage(old) == "x"
+        assert attstorage(old, "nodes", "hash") == "x"
 
     migrate(store.engines)
     fresh = Store(store.engines)
@@ -79,7 +69,7 @@ def test_0029_node_runs_round_trip(db_url: str) -> None:
         _check_layout(fresh, other, 500)
         assert _proofs(fresh, log, SIZE) == proofs
         if not store.engines.is_sqlite:
-            assert _storage(fresh) == "m"
+            assert attstorage(fresh, "nodes", "hash") == "m"
         assert grow(fresh, other, 3596) == 4096  # appends go on: level 3's second tile
         _check_layout(fresh, other, 4096)
     finally:

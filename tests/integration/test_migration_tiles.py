@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from ledger import merkle
 from ledger.store import Store
 from ledger.store.database import _alembic_config, migrate
+from tests.integration.reloptions import attstorage
 from tests.integration.test_node_tiles import _check_layout, _levels, _rows
 from tests.integration.test_proof_tree import _leaf_hash, _open, grow
 
@@ -32,17 +33,6 @@ def _proofs(store: Store, log: int, size: int) -> list[list[bytes]]:
     ]
 
 
-def _storage(store: Store) -> str:
-    """PostgreSQL's storage mode of ``tiles.hashes`` ('e': external)."""
-    with store.engines.reader.connect() as conn:
-        return str(
-            conn.exec_driver_sql(
-                "SELECT attstorage FROM pg_attribute WHERE attrelid = 'tiles'::regclass"
-                " AND attname = 'hashes'"
-            ).scalar_one()
-        )
-
-
 def test_0028_tiles_round_trip(db_url: str) -> None:
     store, big = _open(db_url, 0)
     small = store.ensure_log("tiles-small", "tiles.example/s").id
@@ -55,7 +45,7 @@ def test_0028_tiles_round_trip(db_url: str) -> None:
         proofs = _proofs(store, big, BIG)
         assert proofs[0] == merkle.inclusion_proof([_leaf_hash(i) for i in range(BIG)], 0, BIG)
         if not store.engines.is_sqlite:
-            assert _storage(store) == "e"
+            assert attstorage(store, "tiles", "hashes") == "e"
     finally:
         store.close()
 
@@ -109,7 +99,7 @@ def test_0028_tiles_round_trip(db_url: str) -> None:
         _check_layout(fresh, small, SMALL)
         assert _proofs(fresh, big, BIG) == proofs
         if not store.engines.is_sqlite:
-            assert _storage(fresh) == "e"
+            assert attstorage(fresh, "tiles", "hashes") == "e"
         assert grow(fresh, small, 2047) == 4096  # appends go on: level 3's second tile
         _check_layout(fresh, small, 4096)
     finally:
