@@ -107,9 +107,13 @@ class SecurityHeaders:
         name, in any case), in the raw form: the header list read once, not once per
         header as a `MutableHeaders` would."""
         raw = list(message.get("headers") or ())
-        present = {bytes(name).lower() for name, _ in raw}
-        content_type = next((v for n, v in raw if bytes(n).lower() == b"content-type"), b"")
-        html = bytes(content_type).lower().startswith(b"text/html")
+        present = set()
+        html = False
+        for name, value in raw:  # ASGI header names and values are bytes
+            lowered = name.lower()
+            if lowered == b"content-type" and lowered not in present:  # the first one
+                html = value.lower().startswith(b"text/html")
+            present.add(lowered)
         policy = self._special.get(scope.get("path", "")) or (self._page if html else self._base)
         wanted = [_NOSNIFF, policy, _REFERRER_PAGE if html else _REFERRER_OTHER]
         if html:
