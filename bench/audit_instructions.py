@@ -26,13 +26,14 @@ take about 2 minutes under callgrind.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from bench import callgrind
 
 
 def build(url: str, units: int) -> None:
@@ -45,15 +46,6 @@ def build(url: str, units: int) -> None:
         append_all(ledger, streams.storage_stream(units), 1000)
     finally:
         ledger.close()
-
-
-def _collect(on: bool) -> None:
-    """Switch callgrind's collection on or off for this process."""
-    subprocess.run(
-        ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
-        capture_output=True,
-        check=False,
-    )
 
 
 def _no_check(items: Sequence[object], threads: int | None = None) -> Callable[[], list[int]]:
@@ -73,23 +65,14 @@ def drive(url: str) -> None:
     config = LogConfig(origin=ORIGIN, operator_key=key(1), log_key=key(LOG_SEED))
     ledger = Ledger.open(url, config, clock=lambda: NOW)
     try:
-        _collect(True)
+        callgrind.collect(True)
         report = ledger.audit()
-        _collect(False)
+        callgrind.collect(False)
     finally:
         ledger.close()
     if not report:
         raise SystemExit(f"the log did not audit clean: {report.findings[:3]}")
     print(f"entries {report.entries}", file=sys.stderr)
-
-
-def _total(out: Path) -> int:
-    """The instruction count in a callgrind output file (its ``totals:`` line; the
-    ``summary:`` line counts from the start, when collection was still off)."""
-    for line in out.read_text().splitlines():
-        if line.startswith("totals:"):
-            return int(line.split()[1])
-    raise SystemExit(f"no totals in {out}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -102,31 +85,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.drive:
         drive(args.drive)
         return
-    if shutil.which("valgrind") is None:
-        raise SystemExit("needs valgrind (apt-get install valgrind)")
+    callgrind.require()
     with tempfile.TemporaryDirectory(prefix="audit-instr-") as folder:
         url = f"sqlite:///{Path(folder) / 'log.db'}"
         build(url, args.units)
         out = Path(folder) / "callgrind.out"
         run = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-m",
-                "bench.audit_instructions",
-                "--drive",
-                url,
-            ],
-            env={**os.environ, "PYTHONHASHSEED": "0"},
+            callgrind.command(out, "bench.audit_instructions", "--drive", url),
+            env=callgrind.environment(),
             capture_output=True,
             text=True,
             check=True,
         )
         entries = int(run.stderr.split("entries ", 1)[1].split()[0])
-        total = _total(out)
+        total = callgrind.total(out)
         if args.keep:
             shutil.copy(out, args.keep)
         print(

@@ -31,15 +31,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench import callgrind
 
 #: what each path sends: (query suffix, Accept, Accept-Language)
 PATHS: dict[str, tuple[str, str, str | None]] = {
@@ -100,15 +100,6 @@ def _fake_clocks(step: float) -> Callable[[], None]:
     return tick
 
 
-def _collect(on: bool) -> None:
-    """Switch callgrind's collection on or off for this process."""
-    subprocess.run(
-        ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
-        capture_output=True,
-        check=False,
-    )
-
-
 def drive(name: str, requests: int, flush_every: int, step: float, seeded: str) -> None:
     """Under callgrind: warm up, then collect ``requests`` requests of path ``name``."""
     tick = _fake_clocks(step)
@@ -145,13 +136,13 @@ def drive(name: str, requests: int, flush_every: int, step: float, seeded: str) 
             await app.state.ctx.flush_scans()
             gc.collect()
             gc.freeze()  # as the server's lifespan does (api.heap)
-            _collect(True)
+            callgrind.collect(True)
             for i in range(requests):
                 await _call(app, scope)
                 tick()
                 if i % flush_every == flush_every - 1:
                     await app.state.ctx.flush_scans()
-            _collect(False)
+            callgrind.collect(False)
             await app.state.ctx.flush_scans()
 
         try:
@@ -162,8 +153,7 @@ def drive(name: str, requests: int, flush_every: int, step: float, seeded: str) 
 
 def measure(names: list[str], requests: int, flush_every: int, step: float) -> dict[str, int]:
     """Instructions per request of each path in ``names`` (one callgrind run each)."""
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
+    callgrind.require()
     from tests.e2e.server import seed
 
     out: dict[str, int] = {}
@@ -174,13 +164,8 @@ def measure(names: list[str], requests: int, flush_every: int, step: float) -> d
         runs = {}
         for name in names:
             dump = Path(tmp) / f"{name}.callgrind"
-            command = [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={dump}",
-                sys.executable,
-                "-m",
+            command = callgrind.command(
+                dump,
                 "bench.resolver_instructions",
                 "--drive",
                 name,
@@ -192,8 +177,8 @@ def measure(names: list[str], requests: int, flush_every: int, step: float) -> d
                 str(step),
                 "--seeded",
                 seeded,
-            ]
-            env = {**os.environ, "PYTHONHASHSEED": "0"}
+            )
+            env = callgrind.environment()
             log = (Path(tmp) / f"{name}.log").open("w")
             process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
             runs[name] = (dump, process, log)
@@ -203,10 +188,7 @@ def measure(names: list[str], requests: int, flush_every: int, step: float) -> d
             if code != 0:
                 tail = (Path(tmp) / f"{name}.log").read_text()[-2000:]
                 raise SystemExit(f"{name}: the run under valgrind failed:\n{tail}")
-            totals = next(
-                line for line in dump.read_text().splitlines() if line.startswith("totals:")
-            )
-            out[name] = int(totals.split()[1]) // requests
+            out[name] = callgrind.total(dump) // requests
     return out
 
 
