@@ -21,6 +21,11 @@ counted), and off. The clocks ``time.monotonic`` and ``time.time`` advance a fix
 rate, not every few requests as under valgrind's real slowness.
 
     .venv/bin/python -m bench.resolver_instructions [--requests 1000] [--paths json,page]
+        [--cache]
+
+``--cache`` simulates the first-level caches and prints their misses per request too: the
+live server's CPU per request grows faster than its instructions where the code a path
+runs does not fit the instruction cache (docs/PERFORMANCE.md, "Session 24").
 
 Needs ``valgrind`` (Debian: ``apt-get install valgrind``); a run of the three paths at
 1,000 requests takes about 3-4 minutes (they run side by side).
@@ -151,12 +156,16 @@ def drive(name: str, requests: int, flush_every: int, step: float, seeded: str) 
             ledger.close()
 
 
-def measure(names: list[str], requests: int, flush_every: int, step: float) -> dict[str, int]:
-    """Instructions per request of each path in ``names`` (one callgrind run each)."""
+def measure(
+    names: list[str], requests: int, flush_every: int, step: float, cache: bool = False
+) -> dict[str, dict[str, int]]:
+    """Per path in ``names`` (one callgrind run each), each event callgrind counted per
+    request: ``Ir`` (instructions) and, with ``cache``, the first-level cache misses
+    (`bench.callgrind.totals`)."""
     callgrind.require()
     from tests.e2e.server import seed
 
-    out: dict[str, int] = {}
+    out: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         seeded = str(Path(tmp) / "seed.db")
         _, units = seed(f"sqlite:///{seeded}", "bench-resolver")
@@ -177,6 +186,7 @@ def measure(names: list[str], requests: int, flush_every: int, step: float) -> d
                 str(step),
                 "--seeded",
                 seeded,
+                cache=cache,
             )
             env = callgrind.environment()
             log = (Path(tmp) / f"{name}.log").open("w")
@@ -188,7 +198,7 @@ def measure(names: list[str], requests: int, flush_every: int, step: float) -> d
             if code != 0:
                 tail = (Path(tmp) / f"{name}.log").read_text()[-2000:]
                 raise SystemExit(f"{name}: the run under valgrind failed:\n{tail}")
-            out[name] = callgrind.total(dump) // requests
+            out[name] = {k: v // requests for k, v in callgrind.totals(dump).items()}
     return out
 
 
@@ -199,6 +209,9 @@ def main() -> None:
     parser.add_argument("--flush-every", type=int, default=1000)
     parser.add_argument("--step", type=float, default=0.0005)
     parser.add_argument("--paths", default=",".join(PATHS))
+    parser.add_argument(
+        "--cache", action="store_true", help="simulate the first-level caches, count misses"
+    )
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--seeded", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -209,12 +222,18 @@ def main() -> None:
     unknown = sorted(set(names) - set(PATHS))
     if unknown:
         raise SystemExit(f"unknown paths {unknown}: choose from {', '.join(PATHS)}")
-    found = measure(names, args.requests, args.flush_every, args.step)
-    for name, count in found.items():
-        print(f"  {name}: {count:,} instructions/request")
+    found = measure(names, args.requests, args.flush_every, args.step, args.cache)
+    for name, events in found.items():
+        misses = (
+            f"; first-level misses: instructions {events['I1mr']:,}, data "
+            f"{events['D1mr'] + events['D1mw']:,}"
+            if "I1mr" in events
+            else ""
+        )
+        print(f"  {name}: {events['Ir']:,} instructions/request{misses}")
     if "json" in found and "page" in found:
         print(f"  JSON over page (the page figure's ratio, in instructions): "
-              f"{found['json'] / found['page']:.3f}")  # fmt: skip
+              f"{found['json']['Ir'] / found['page']['Ir']:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":
