@@ -46,7 +46,8 @@ class EntryValues(NamedTuple):
     idx: int
     leaf: bytes
     chain: bytes
-    event_hash: bytes
+    #: the event hash's first 8 bytes (`ledger.store.schema.EVENT_KEY_SIZE`)
+    event_key: bytes
     kind: str
     gtin: str | None
     serial: str | None
@@ -68,6 +69,9 @@ class WriteTx:
         #: the log's size before and after this transaction, once `set_head` ran
         self.grew_from: int | None = None
         self.grew_to: int | None = None
+        #: the log's origin, once `lock_head` read it (an event hash read from a leaf
+        #: names it; `find_event_hashes` reads it itself before)
+        self._origin: str | None = None
 
     def lock_head(self) -> LogHead:
         """Lock the log's row and return its head (SQLite: BEGIN IMMEDIATE already did).
@@ -83,11 +87,12 @@ class WriteTx:
             raise NotFoundError(f"no log with id {self.log}", field="log")
         head = head_from_row(row)
         self.grew_from = head.size
+        self._origin = head.origin
         return head
 
     def find_event_hashes(self, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         """Return {event hash: (index, leaf hash)} for hashes already in the log."""
-        return find_event_hashes(self.conn, self.log, hashes)
+        return find_event_hashes(self.conn, self.log, hashes, self._origin)
 
     def subtrees(self, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
         """Read perfect-subtree hashes inside this transaction."""
