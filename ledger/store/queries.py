@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 
+from ledger.codec import b64url_encode
 from ledger.leafparse import leaf_event_hash
 from ledger.merkle import Subtree, leaf_hash, node_hash
 from ledger.store import nodetiles
@@ -60,6 +61,34 @@ def origin_of(conn: Connection, log: int) -> str:
         (log,),
     ).first()
     return "" if row is None else str(row[0])
+
+
+#: the stored leaf of a unit's entry at ``head_index``, as a column of a ``units`` row:
+#: a unit's head is not stored, it is that entry's event hash (0031_from_leaves,
+#: `unit_head`); a primary-key read per unit, in the statement that reads the unit
+HEAD_LEAF = (
+    "(SELECT entries.leaf FROM entries"
+    " WHERE entries.log = units.log AND entries.idx = units.head_index)"
+)
+
+
+def unit_head(stored: Any, origin: str) -> str:
+    """A unit's head (the base64url event hash of its latest event) from `HEAD_LEAF`,
+    the stored leaf of its entry at ``head_index`` in the log of ``origin``; "" when
+    there is no such leaf (a row written by hand: the audit's projection check reports
+    the unit)."""
+    found = None if stored is None else leaf_event_hash(unpack(bytes(stored)), origin)
+    return "" if found is None else b64url_encode(found)
+
+
+def with_heads(conn: Connection, log: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` of units of log ``log`` read with `HEAD_LEAF` as ``head``, each ``head``
+    made the unit's head (`unit_head`)."""
+    if rows:
+        origin = origin_of(conn, log)
+        for row in rows:
+            row["head"] = unit_head(row["head"], origin)
+    return rows
 
 
 _ENTRY_COLUMNS = "idx, leaf, chain, event_key, kind, gtin, serial, signer"

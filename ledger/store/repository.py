@@ -45,7 +45,7 @@ from ledger.store.queries import (
 from ledger.store.queries import unit_entries as read_unit_entries
 from ledger.store.records import (
     RECORD_TABLES,
-    from_row,
+    load_all,
     load_in,
     load_records,
     load_recovered_keys,
@@ -587,22 +587,22 @@ class Store:
         """Return every projection of ``log`` as an in-memory `State`."""
         state = State()
         with self._read() as conn:
-            for record_type, table in RECORD_TABLES.items():
-                rows = conn.execute(select(table).where(table.c.log == log))
-                state.apply(from_row(record_type, r) for r in rows)
+            origin = self._origin(conn, log)
+            for record_type in RECORD_TABLES:
+                state.apply(load_all(conn, log, record_type, origin))
         return state
 
     def records(self, log: int, refs: Mapping[type[Any], Iterable[Any]]) -> list[Record]:
         """Load projection records by primary key: {record type: keys}."""
         with self._read() as conn:
-            return load_records(conn, log, refs)
+            return load_records(conn, log, refs, self._origin(conn, log))
 
     def records_in(
         self, log: int, record_type: type[Any], column: str, values: Iterable[Any]
     ) -> list[Record]:
         """Load the records of one type whose ``column`` is one of ``values``."""
         with self._read() as conn:
-            return load_in(conn, log, record_type, column, values)
+            return load_in(conn, log, record_type, column, values, self._origin(conn, log))
 
     def recovered_keys(self, log: int) -> list[KeyRecord]:
         """The keys recovered by an operator whose recovery was not cancelled

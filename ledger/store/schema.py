@@ -221,14 +221,15 @@ class ProductTable(Base):
 
 
 class UnitTable(Base):
-    """Projection of `ledger.rules.state.UnitRecord`."""
+    """Projection of `ledger.rules.state.UnitRecord` (its ``head`` derived, not stored)."""
 
     __tablename__ = "units"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
     serial: Mapped[str] = mapped_column(String(20), primary_key=True)
     brand: Mapped[str] = mapped_column(String(64))
-    head: Mapped[str] = mapped_column(String(43))
+    # no head (0031_from_leaves): a unit's head is the event hash of its entry at
+    # head_index, read from that entry's leaf with the unit (ledger.store.records)
     head_index: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(Integer)
     commissioned_index: Mapped[int] = mapped_column(BigInteger)

@@ -9,9 +9,9 @@ before migrating up, checking that nothing was written to it meanwhile (these lo
 far below the 2048 entries that complete a tile).
 
 Today's code also reads and writes ``entries.event_key``, the 8-byte key of each event
-hash (0031_from_leaves): `downgrade` gives the old revision that column (the revision's
-own `cut_hashes`), and `upgrade` puts the whole hashes back from the leaves first
-(`restore_hashes`), as that revision's downgrade does.
+hash, and no ``units.head`` (0031_from_leaves): `downgrade` gives the old revision that
+layout (the revision's own `cut_hashes` and `drop_heads`), and `upgrade` puts the whole
+hashes and heads back from the leaves first, as that revision's downgrade does.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def downgrade(engines: Engines, revision: str) -> None:
         TILES.create(conn, checkfirst=True)
         # before 0025 the unique index on the whole hash follows the column's new name
         FROM_LEAVES.cut_hashes(conn, key_index=not _before_event_key(conn))
+        FROM_LEAVES.drop_heads(conn)
 
 
 def upgrade(engines: Engines) -> None:
@@ -66,5 +67,6 @@ def upgrade(engines: Engines) -> None:
     with engines.writer.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM tiles")).scalar() == 0
         TILES.drop(conn)
+        FROM_LEAVES.restore_heads(conn)
         FROM_LEAVES.restore_hashes(conn, key_index=not _before_event_key(conn))
     migrate(engines)

@@ -1,4 +1,4 @@
-"""from leaves: the event hash read from the leaf, an 8-byte key stored
+"""from leaves: the event hash read from the leaf, an 8-byte key stored; no unit head
 
 Issue 20, figure 7 (bytes per entry on PostgreSQL after a plain ``VACUUM``).
 ``entries.event_hash`` (32 bytes) becomes ``entries.event_key``, its first 8 bytes:
@@ -9,11 +9,18 @@ duplicate lookup probes the key and confirms each row found by its leaf's event 
 ``ix_entries_event_key`` is on the column itself on SQLite (the 8 bytes it indexed
 before) and on its first 4 bytes as an ``int4`` on PostgreSQL (as 0030_event_key4).
 
+``units.head`` (43 characters, the base64url event hash of the unit's latest event) is
+dropped: it is the event hash of the unit's entry at ``head_index``, read from that
+entry's leaf in the statement that reads the unit (`ledger.store.queries.HEAD_LEAF`).
+
 The upgrade cuts every row's hash to its key in place (PostgreSQL: one new version of
 each ``entries`` row; ``VACUUM FULL entries`` gives the space back, docs/OPERATIONS.md).
 The downgrade computes each row's whole hash from its leaf and the log's origin; a row
 whose value is not a leaf (never written by the ledger) keeps its 8 bytes, which the
-audit of that revision reports as it reports the leaf.
+audit of that revision reports as it reports the leaf. It adds ``units.head`` back,
+filled the same way from each unit's entry at ``head_index`` (empty where there is no
+such leaf; on SQLite the column keeps the ``''`` default it was added with, as SQLite
+cannot drop a default without rebuilding the table).
 
 Revision ID: 0031_from_leaves
 Revises: 0030_event_key4
@@ -22,6 +29,7 @@ Create Date: 2026-12-04 21:00:00
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
@@ -129,11 +137,53 @@ def restore_hashes(conn: Connection, key_index: bool = True) -> None:
         _key_index(conn, "event_hash")
 
 
+def drop_heads(conn: Connection) -> None:
+    """``units.head`` dropped (tests/integration/old_revision.py runs this too)."""
+    conn.exec_driver_sql("ALTER TABLE units DROP COLUMN head")
+
+
+def restore_heads(conn: Connection) -> None:
+    """Undo `drop_heads`: each unit's head from its entry at ``head_index``."""
+    conn.exec_driver_sql("ALTER TABLE units ADD COLUMN head VARCHAR(43) NOT NULL DEFAULT ''")
+    for log, origin in conn.execute(sa.text("SELECT id, origin FROM logs ORDER BY id")).all():
+        last = ("", "")
+        while True:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT u.gtin, u.serial, e.leaf FROM units AS u LEFT JOIN entries AS e"
+                    " ON e.log = u.log AND e.idx = u.head_index WHERE u.log = :log"
+                    " AND (u.gtin > :g OR (u.gtin = :g AND u.serial > :s))"
+                    " ORDER BY u.gtin, u.serial LIMIT :n"
+                ),
+                {"log": log, "g": last[0], "s": last[1], "n": BATCH},
+            ).all()
+            if not rows:
+                break
+            changed = []
+            for gtin, serial, leaf in rows:
+                found = None if leaf is None else event_hash_of(unpack(bytes(leaf)), origin)
+                head = "" if found is None else base64.urlsafe_b64encode(found).decode()
+                changed.append({"h": head.rstrip("="), "log": log, "g": gtin, "s": serial})
+            conn.execute(
+                sa.text(
+                    "UPDATE units SET head = :h WHERE log = :log AND gtin = :g AND serial = :s"
+                ),
+                changed,
+            )
+            last = (rows[-1].gtin, rows[-1].serial)
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql("ALTER TABLE units ALTER COLUMN head DROP DEFAULT")
+
+
 def upgrade() -> None:
-    """Apply this revision: the event hash cut to its key."""
-    cut_hashes(op.get_bind())
+    """Apply this revision: the event hash cut to its key, no unit head."""
+    conn = op.get_bind()
+    cut_hashes(conn)
+    drop_heads(conn)
 
 
 def downgrade() -> None:
-    """Revert this revision: every whole event hash again, from its leaf."""
-    restore_hashes(op.get_bind())
+    """Revert this revision: every whole event hash and unit head again, from leaves."""
+    conn = op.get_bind()
+    restore_heads(conn)
+    restore_hashes(conn)
