@@ -12,6 +12,7 @@ re-encoding them. Accepts only what the general parser accepts, with an equal re
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 import re
 from itertools import pairwise
@@ -107,6 +108,28 @@ def split_leaf(data: bytes) -> LeafParts | None:
     signature = binascii.a2b_base64(sig.translate(_FROM_URLSAFE) + b"==")
     parse_time(received, "received")
     return LeafParts(value, event_bytes, key, received, signature, tail.group(4) is not None)
+
+
+def leaf_event_hash(leaf: bytes, origin: str) -> bytes | None:
+    """The event hash (docs/FORMAT.md section 3) of the event in ``leaf``, the leaf bytes
+    of an entry of the log whose origin is ``origin``, read from the bytes without
+    parsing the event: the event's bytes are those between the envelope's fixed head and
+    its tail (`split_leaf`), the format is the tail's ``"v":2`` or its absence. The
+    store keeps only an 8-byte key of each event hash (0031_from_leaves); every
+    reader that needs the whole hash takes it from here. For a leaf the log accepted
+    this equals ``Leaf.from_bytes(leaf, origin).signed.hash`` (a test checks); for
+    bytes without a leaf's envelope it is None (the audit parses every leaf and reports
+    those). Never raises (``origin`` is a log's, already checked).
+    """
+    at = leaf.rfind(_TAIL_START)
+    tail = _LEAF_TAIL.fullmatch(leaf, at) if at > 0 else None
+    if tail is None or not leaf.startswith(_LEAF_HEAD):
+        return None
+    event_bytes = leaf[len(_LEAF_HEAD) : at]
+    if tail.group(4) is None:
+        return hashlib.sha256(crypto.DOMAIN_EVENT + event_bytes).digest()
+    prefix = crypto.DOMAIN_EVENT_V2 + origin.encode("ascii") + b"\n"
+    return hashlib.sha256(prefix + event_bytes).digest()
 
 
 def canonical_object(raw: bytes) -> dict[str, Any] | None:

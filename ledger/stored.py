@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: bytes of an event hash a store keeps (its key, ``entries.event_key``,
+#: 0031_from_leaves): the whole hash is read from the leaf wherever it is compared
+EVENT_KEY_SIZE = 8
+
 
 @dataclass(frozen=True)
 class LogHead:
@@ -24,7 +28,12 @@ class LogHead:
 
 @dataclass(frozen=True)
 class StoredEntry:
-    """One stored entry: leaf bytes and the values derived from them at append time."""
+    """One stored entry: leaf bytes and the values derived from them at append time.
+
+    ``event_hash`` is the hash of the leaf's event, read from the leaf
+    (`ledger.leafparse.leaf_event_hash`; empty for bytes without a leaf's envelope);
+    ``event_key`` is what the store keeps of it (its first 8 bytes, 0031_from_leaves),
+    which the audit compares with the leaf's."""
 
     index: int
     leaf: bytes
@@ -38,6 +47,8 @@ class StoredEntry:
     signer: str
     key_id: str
     received: str
+    #: the stored key of the event hash; a source without a store gives the leaf's
+    event_key: bytes = b""
 
 
 @dataclass(frozen=True)

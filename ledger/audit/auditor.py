@@ -53,7 +53,7 @@ from ledger.errors import LedgerError, SplitViewError, ValidationError
 from ledger.merkle import Subtree
 from ledger.note.checkpoint import verify_checkpoint
 from ledger.rules import state
-from ledger.stored import StoredCheckpoint, StoredEntry
+from ledger.stored import EVENT_KEY_SIZE, StoredCheckpoint, StoredEntry
 
 STATE_FORMAT = "provenance-ledger/audit-state@v1"
 KEPT_FORMAT = "provenance-ledger/kept-checkpoint@v1"
@@ -91,6 +91,7 @@ def entry_from_leaf(index: int, leaf_bytes: bytes, origin: str | None = None) ->
         signer=signer,
         key_id=key,
         received=received,
+        event_key=event_hash[:EVENT_KEY_SIZE],
     )
 
 

@@ -44,7 +44,7 @@ from ledger.errors import LedgerError
 from ledger.merkle import Subtree
 from ledger.rules.registry import log_key
 from ledger.rules.state import State
-from ledger.stored import StoredCheckpoint, StoredEntry
+from ledger.stored import EVENT_KEY_SIZE, StoredCheckpoint, StoredEntry
 
 CHUNK = 2000
 
@@ -298,17 +298,21 @@ def _replay_rules(
     replay.events.add(index, signed.hash)
     unit = getattr(event, "unit", None)
     gtin, serial = (unit.gtin, unit.serial) if unit else (None, None)
-    # key_id and received are read from the leaf itself (migration 0005_perf); the
-    # per-column comparison runs only when one of them differs (one test per entry)
-    if (row.event_hash, row.kind, row.gtin, row.serial, row.signer) != (
-        signed.hash,
+    # key_id and received are read from the leaf itself (migration 0005_perf), and so is
+    # the whole event hash (0031_from_leaves): the row keeps its 8-byte key, which the
+    # append's duplicate lookup probes, so a key that is not the leaf's is reported (the
+    # lookup would miss that event). The per-column comparison runs only when one of
+    # them differs (one test per entry)
+    key = signed.hash[:EVENT_KEY_SIZE]
+    if (row.event_key, row.kind, row.gtin, row.serial, row.signer) != (
+        key,
         event.kind,
         gtin,
         serial,
         event.actor,
     ):
         columns = {
-            "event_hash": (row.event_hash, signed.hash),
+            "event_key": (row.event_key, key),
             "kind": (row.kind, event.kind),
             "gtin": (row.gtin, gtin),
             "serial": (row.serial, serial),
@@ -343,8 +347,9 @@ def _check_signatures(report: AuditReport, signatures: sigpipe.SignaturePipeline
 
 def _check_repeats(report: AuditReport, source: AuditSource, replay: _Replay) -> None:
     def event_hash_at(index: int) -> bytes | None:
+        # read from the leaf (the store keeps only a key of it); empty: not a leaf
         rows = source.entries(index, index + 1)
-        return rows[0].event_hash if rows else None
+        return (rows[0].event_hash or None) if rows else None
 
     for first, again in replay.events.repeats(event_hash_at):
         report.add(

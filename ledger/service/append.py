@@ -37,6 +37,7 @@ from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
 from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
+from ledger.store.schema import EVENT_KEY_SIZE
 from ledger.store.writer import EntryValues
 from ledger.verify.batchverify import first_bad_signature
 
@@ -489,7 +490,7 @@ def _entry_row(index: int, leaf: Leaf, chain: bytes, event_hash: bytes) -> Entry
         index,
         leaf.data,
         chain,
-        event_hash,
+        event_hash[:EVENT_KEY_SIZE],
         event.kind,
         unit.gtin if unit else None,
         unit.serial if unit else None,

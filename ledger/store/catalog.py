@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Index,
     Integer,
     LargeBinary,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -37,6 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ledger.errors import StorageError
 from ledger.store.database import Engines
 from ledger.store.leafpack import unpack
+from ledger.store.queries import HEAD_LEAF, with_heads
 from ledger.store.schema import Base, EntryRow, ProductTable, UnitTable
 
 
@@ -91,6 +94,8 @@ BATCHES = cast(Table, PrintBatchRow.__table__)
 MARKS = cast(Table, PrintBatchMarkRow.__table__)
 _ENTRIES = cast(Table, EntryRow.__table__)
 _UNITS = cast(Table, UnitTable.__table__)
+#: a unit's head, read from its entry at head_index (0031_from_leaves; `queries.with_heads`)
+HEAD: ColumnElement[bytes] = literal_column(HEAD_LEAF).label("head")
 _PRODUCTS = cast(Table, ProductTable.__table__)
 
 
@@ -100,10 +105,13 @@ class CatalogStore:
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
 
-    def _rows(self, statement: Any) -> list[dict[str, Any]]:
+    def _rows(self, statement: Any, units_of: int | None = None) -> list[dict[str, Any]]:
+        """The rows ``statement`` reads; ``units_of``: they are units of that log, read
+        with `HEAD`, whose ``head`` is made the unit's head (`queries.with_heads`)."""
         try:
             with self.engines.writer.connect() as conn:  # staff read their own writes
-                return [dict(r._mapping) for r in conn.execute(statement)]
+                rows = [dict(r._mapping) for r in conn.execute(statement)]
+                return rows if units_of is None else with_heads(conn, units_of, rows)
         except SQLAlchemyError as exc:  # pragma: no cover - a database fault
             raise StorageError(f"the catalogue could not be read: {exc}") from exc
 
@@ -238,7 +246,7 @@ class CatalogStore:
         return self._rows(
             select(
                 _UNITS.c.serial,
-                _UNITS.c.head,
+                HEAD,
                 _UNITS.c.recalled,
                 _UNITS.c.decommissioned,
                 _UNITS.c.lot,
@@ -253,7 +261,8 @@ class CatalogStore:
                 _same(_UNITS.c.lot, batch["lot"]),
                 _same(_UNITS.c.expiry, batch["expiry"]),
             )
-            .order_by(_UNITS.c.serial)
+            .order_by(_UNITS.c.serial),
+            units_of=batch["log"],
         )
 
     def void_batch(self, batch_id: int, at: str, by: str, reason: str) -> None:

@@ -11,12 +11,15 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 
+from ledger.codec import b64url_encode
+from ledger.leafparse import leaf_event_hash
 from ledger.merkle import Subtree, leaf_hash, node_hash
 from ledger.store import nodetiles
 from ledger.store.leafpack import unpack
 from ledger.store.schema import (
     EVENT_KEY,
     EVENT_KEY_PG,
+    EVENT_KEY_SIZE,
     CheckpointRow,
     EntryRow,
     LogRow,
@@ -50,61 +53,98 @@ def chain_to_store(index: int, chain: bytes, last: int) -> bytes:
     return chain if index == last or index % CHAIN_EVERY == CHAIN_EVERY - 1 else b""
 
 
-def entry_from_row(row: Any) -> StoredEntry:
-    leaf = unpack(bytes(row.leaf))
-    return StoredEntry(
-        index=row.idx,
-        leaf=leaf,
-        leaf_hash=leaf_hash(leaf),
-        chain=bytes(row.chain) or None,
-        event_hash=bytes(row.event_hash),
-        kind=row.kind,
-        gtin=row.gtin,
-        serial=row.serial,
-        signer=row.signer,
-        **_envelope_tail(leaf),
-    )
+def origin_of(conn: Connection, log: int) -> str:
+    """The origin of log ``log`` (a format-2 event hash names it), or "" for no such log
+    (then no entry of it is read either)."""
+    row = conn.exec_driver_sql(
+        f"SELECT origin FROM logs WHERE id = {placeholder(conn)}",  # noqa: S608
+        (log,),
+    ).first()
+    return "" if row is None else str(row[0])
 
 
-_ENTRY_COLUMNS = "idx, leaf, chain, event_hash, kind, gtin, serial, signer"
+#: the stored leaf of a unit's entry at ``head_index``, as a column of a ``units`` row:
+#: a unit's head is not stored, it is that entry's event hash (0031_from_leaves,
+#: `unit_head`); a primary-key read per unit, in the statement that reads the unit
+HEAD_LEAF = (
+    "(SELECT entries.leaf FROM entries"
+    " WHERE entries.log = units.log AND entries.idx = units.head_index)"
+)
 
 
-def read_entries(conn: Connection, log: int, start: int, end: int) -> list[StoredEntry]:
+def unit_head(stored: Any, origin: str) -> str:
+    """A unit's head (the base64url event hash of its latest event) from `HEAD_LEAF`,
+    the stored leaf of its entry at ``head_index`` in the log of ``origin``; "" when
+    there is no such leaf (a row written by hand: the audit's projection check reports
+    the unit)."""
+    found = None if stored is None else leaf_event_hash(unpack(bytes(stored)), origin)
+    return "" if found is None else b64url_encode(found)
+
+
+def with_heads(conn: Connection, log: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` of units of log ``log`` read with `HEAD_LEAF` as ``head``, each ``head``
+    made the unit's head (`unit_head`)."""
+    if rows:
+        origin = origin_of(conn, log)
+        for row in rows:
+            row["head"] = unit_head(row["head"], origin)
+    return rows
+
+
+_ENTRY_COLUMNS = "idx, leaf, chain, event_key, kind, gtin, serial, signer"
+
+
+def read_entries(
+    conn: Connection, log: int, start: int, end: int, origin: str
+) -> list[StoredEntry]:
     """Entries with ``start <= idx < end``, in order: one primary-key range read in raw
     driver SQL (the audit reads every entry; SQLAlchemy's row handling cost 4x the
-    read)."""
-    m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    read). ``origin``: the log's (`origin_of`), which each event hash names."""
+    return select_entries(conn, "idx >= {m} AND idx < {m} ORDER BY idx", (log, start, end), origin)
+
+
+def select_entries(
+    conn: Connection, where: str, params: Sequence[Any], origin: str, hint: str = ""
+) -> list[StoredEntry]:
+    """The entries of log ``params[0]`` matching ``where`` (column names, SQL and ``{m}``
+    for each placeholder: never a value), as `StoredEntry` values whose event hashes
+    are read from their leaves (`entry_from_values`)."""
+    m = placeholder(conn)
     rows = conn.exec_driver_sql(
-        f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE log = {m} AND idx >= {m} AND idx < {m} "  # noqa: S608
-        "ORDER BY idx",
-        (log, start, end),
+        f"SELECT {_ENTRY_COLUMNS} FROM entries{hint} WHERE log = {m} AND "  # noqa: S608
+        + where.format(m=m),
+        tuple(params),
     )
-    return [_entry(*row) for row in rows]
+    return [entry_from_values(origin, *row) for row in rows]
 
 
-def _entry(
+def entry_from_values(
+    origin: str,
     idx: int,
     stored: Any,
     chain: Any,
-    event_hash: Any,
+    event_key: Any,
     kind: str,
     gtin: Any,
     serial: Any,
     signer: str,
 ) -> StoredEntry:
-    """A `StoredEntry` from a row of `_ENTRY_COLUMNS`."""
+    """A `StoredEntry` from a row of `_ENTRY_COLUMNS` of the log whose origin is
+    ``origin``: its event hash is the leaf's event's (`leaf_event_hash`; empty for bytes
+    without a leaf's envelope, which the audit reports), never the stored key."""
     leaf = unpack(bytes(stored))
     return StoredEntry(
         index=idx,
         leaf=leaf,
         leaf_hash=leaf_hash(leaf),
         chain=bytes(chain) or None,
-        event_hash=bytes(event_hash),
+        event_hash=leaf_event_hash(leaf, origin) or b"",
         kind=kind,
         gtin=gtin,
         serial=serial,
         signer=signer,
         **_envelope_tail(leaf),
+        event_key=bytes(event_key),
     )
 
 
@@ -222,32 +262,51 @@ def head_from_row(row: Any) -> LogHead:
 
 
 def find_event_hashes(
-    conn: Connection, log: int, hashes: Sequence[bytes]
+    conn: Connection, log: int, hashes: Sequence[bytes], origin: str | None = None
 ) -> dict[bytes, tuple[int, bytes]]:
-    """{event hash: (index, leaf hash)} of the given hashes already in log ``log``.
+    """{event hash: (index, leaf hash)} of the given hashes already in log ``log``
+    (``origin``: the log's, read here when not given and a row is found).
 
     Raw driver SQL, one ``IN`` list per `CHUNK` hashes: every event of a batch is looked
     up here under the log lock, and compiling SQLAlchemy's expanding ``IN`` cost more
     than the index probes. Only placeholders are formatted in; values are bound.
 
-    The index holds an 8-byte prefix of each hash (`EVENT_KEY`, 0025_slim_log; on
-    PostgreSQL a 4-byte one as an integer, `EVENT_KEY_PG`, 0030_event_key4): the
-    statement probes the prefixes and keeps only the rows whose whole hash is one of
-    ``hashes``, so another event sharing a prefix is never taken for one of them.
+    A row keeps only an 8-byte key of its event hash (`EVENT_KEY_SIZE`,
+    0031_from_leaves), which the index holds (`EVENT_KEY`; on PostgreSQL its first 4
+    bytes as an integer, `EVENT_KEY_PG`, 0030_event_key4, the statement comparing the
+    row's 8 bytes too). A key is never an identity (an event sharing one takes 2^64
+    work to make): each row found is confirmed by the hash of its leaf's event
+    (`leaf_event_hash`), so only an entry holding one of ``hashes`` is returned, and
+    the leaves read are those of the duplicates (another event under a key is met once
+    in ~2^64/n probes). An event the log holds twice (the audit reports it) gives its
+    first entry.
     """
     out: dict[bytes, tuple[int, bytes]] = {}
     m = placeholder(conn)
     hint = indexed_by(conn, "ix_entries_event_key")
     is_sqlite = conn.dialect.name == "sqlite"
-    key = EVENT_KEY if is_sqlite else EVENT_KEY_PG
     for chunk in chunks(list(dict.fromkeys(hashes))):
+        wanted = set(chunk)
         marks = ", ".join(m for _ in chunk)
+        probe = (*(event_key_of(h, is_sqlite) for h in chunk),)
+        where = f"{EVENT_KEY} IN ({marks})"
+        if not is_sqlite:  # the index holds 4 bytes of the key, the row all 8
+            where = f"{EVENT_KEY_PG} IN ({marks}) AND {where}"
+            probe += (*(h[:EVENT_KEY_SIZE] for h in chunk),)
         rows = conn.exec_driver_sql(
-            f"SELECT event_hash, idx, leaf FROM entries{hint} "  # noqa: S608
-            f"WHERE log = {m} AND {key} IN ({marks}) AND event_hash IN ({marks})",
-            (log, *(event_key_of(h, is_sqlite) for h in chunk), *chunk),
-        )
-        out.update({bytes(h): (int(i), leaf_hash(unpack(bytes(leaf)))) for h, i, leaf in rows})
+            f"SELECT idx, leaf FROM entries{hint} WHERE log = {m} AND {where}",  # noqa: S608
+            (log, *probe),
+        ).all()
+        if rows and origin is None:
+            origin = origin_of(conn, log)
+        for idx, stored in rows:
+            leaf = unpack(bytes(stored))
+            found = leaf_event_hash(leaf, origin or "")
+            # an event held twice (the audit reports it) answers with its first entry
+            if found is None or found not in wanted:
+                continue
+            if found not in out or idx < out[found][0]:
+                out[found] = (int(idx), leaf_hash(leaf))
     return out
 
 
@@ -268,18 +327,15 @@ def indexed_by(conn: Connection, index: str) -> str:
     return f" INDEXED BY {index}" if found else ""
 
 
-def unit_entries(conn: Connection, log: int, gtin: str, serial: str) -> list[StoredEntry]:
+def unit_entries(
+    conn: Connection, log: int, gtin: str, serial: str, origin: str
+) -> list[StoredEntry]:
     """A unit's entries in index order, read through the unit index (on SQLite named with
     ``INDEXED BY``: see `indexed_by`; the primary key's order would otherwise win and
-    every entry of the log be read)."""
-    m = placeholder(conn)
+    every entry of the log be read). ``origin``: the log's (`origin_of`)."""
     hint = indexed_by(conn, "ix_entries_unit")
-    rows = conn.exec_driver_sql(
-        f"SELECT {_ENTRY_COLUMNS} FROM entries{hint} "  # noqa: S608
-        f"WHERE log = {m} AND gtin = {m} AND serial = {m} ORDER BY idx",
-        (log, gtin, serial),
-    )
-    return [_entry(*row) for row in rows]
+    where = "gtin = {m} AND serial = {m} ORDER BY idx"
+    return select_entries(conn, where, (log, gtin, serial), origin, hint)
 
 
 def latest_leaf_of_kind(

@@ -3,6 +3,11 @@
 One table per record type; columns carry the record's field names. Tuples of digits
 (GTINs, prefixes, a unit's container SSCCs), of words (a key's scope) and of actor ids
 (a unit's holders) are stored comma-joined, since none can contain a comma.
+
+A unit's ``head`` has no column (0031_from_leaves): it is the event hash of the unit's
+entry at ``head_index``, read with the unit from that entry's leaf
+(`queries.HEAD_LEAF`, `queries.unit_head`), so every reader of units here needs the
+log's origin (given, or read once).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from ledger.rules.state import (
     Record,
     UnitRecord,
 )
-from ledger.store.queries import chunks, indexed_by, placeholder
+from ledger.store.queries import HEAD_LEAF, chunks, indexed_by, origin_of, placeholder, unit_head
 from ledger.store.schema import (
     ActorTable,
     AuthorizationTable,
@@ -55,6 +60,14 @@ def _fields(record_type: type[Any]) -> tuple[tuple[str, int], ...]:
 
 # computed once: dataclasses.fields() per row was a hot spot of the batch prefetch
 _FIELDS: dict[type[Any], tuple[tuple[str, int], ...]] = {t: _fields(t) for t in RECORD_TABLES}
+#: fields stored in no column, read from the entries (0031_from_leaves): a unit's head
+_DERIVED: dict[type[Any], set[str]] = {UnitRecord: {"head"}}
+#: per record type, what a SELECT reads for each field, in field order
+_SELECTED: dict[type[Any], str] = {
+    t: ", ".join(HEAD_LEAF if name in _DERIVED.get(t, ()) else name for name, _ in fields)
+    for t, fields in _FIELDS.items()
+}
+_HEAD_AT = [name for name, _ in _FIELDS[UnitRecord]].index("head")
 #: per record type, its (value, conversion) pairs in table column order (`to_values`)
 _COLUMN_VALUES: dict[type[Any], Any] = {}
 
@@ -72,7 +85,8 @@ def _column_reader(record_type: type[Any]) -> Any:
     """A function giving a record's (value, conversion) pairs in table column order."""
     kinds = dict(_FIELDS[record_type])
     names = [c.name for c in RECORD_TABLES[record_type].columns if c.name != "log"]
-    if set(names) != set(kinds):  # pragma: no cover - a schema and record out of step
+    stored = set(kinds) - _DERIVED.get(record_type, set())
+    if set(names) != stored:  # pragma: no cover - a schema and record out of step
         raise AssertionError(f"{record_type.__name__}: columns {names} differ from its fields")
     getter = attrgetter(*names)
     order = [kinds[n] for n in names]
@@ -80,11 +94,6 @@ def _column_reader(record_type: type[Any]) -> Any:
 
 
 _COLUMN_VALUES.update((t, _column_reader(t)) for t in RECORD_TABLES)
-
-
-def from_row(record_type: type[Record], row: Any) -> Record:
-    """Return the record of type ``record_type`` stored in a projection row."""
-    return _from_values(record_type, [getattr(row, name) for name, _ in _FIELDS[record_type]])
 
 
 def _from_values(record_type: type[Any], values: Sequence[Any]) -> Record:
@@ -100,18 +109,56 @@ def _from_values(record_type: type[Any], values: Sequence[Any]) -> Record:
 
 
 def _select(
-    conn: Connection, record_type: type[Any], where: str, params: Sequence[Any], hint: str = ""
+    conn: Connection,
+    record_type: type[Any],
+    where: str,
+    params: Sequence[Any],
+    hint: str = "",
+    origin: str | None = None,
 ) -> list[Record]:
-    """Records of ``record_type`` matching ``where`` (column names and placeholders only),
-    in raw driver SQL: the batch prefetch runs this under the log lock. ``hint``: an
-    ``INDEXED BY`` clause (`queries.indexed_by`) or nothing."""
+    """Records of ``record_type`` matching ``where`` (column names and placeholders only)
+    in log ``params[0]``, in raw driver SQL: the batch prefetch runs this under the log
+    lock. ``hint``: an ``INDEXED BY`` clause (`queries.indexed_by`) or nothing;
+    ``origin``: the log's (read here when units are found and it is not given)."""
     table = RECORD_TABLES[record_type]
-    columns = ", ".join(name for name, _ in _FIELDS[record_type])
     rows = conn.exec_driver_sql(
-        f"SELECT {columns} FROM {table.name}{hint} WHERE log = {placeholder(conn)} AND {where}",  # noqa: S608
+        f"SELECT {_SELECTED[record_type]} FROM {table.name}{hint} "  # noqa: S608
+        f"WHERE log = {placeholder(conn)} AND {where}",
         tuple(params),
-    )
-    return [_from_values(record_type, row) for row in rows]
+    ).all()
+    if record_type is not UnitRecord:
+        return [_from_values(record_type, row) for row in rows]
+    if rows and origin is None:
+        origin = origin_of(conn, params[0])
+    out = []
+    for row in rows:
+        values = list(row)
+        values[_HEAD_AT] = unit_head(values[_HEAD_AT], origin or "")
+        out.append(_from_values(UnitRecord, values))
+    return out
+
+
+def load_all(
+    conn: Connection, log: int, record_type: type[Any], origin: str | None = None
+) -> list[Record]:
+    """Every record of ``record_type`` in log ``log``."""
+    return _select(conn, record_type, "1 = 1", (log,), origin=origin)
+
+
+def load_equal(
+    conn: Connection,
+    log: int,
+    record_type: type[Any],
+    equals: Mapping[str, Any],
+    origin: str | None = None,
+) -> list[Record]:
+    """The records of ``record_type`` in log ``log`` whose columns equal ``equals``."""
+    columns = RECORD_TABLES[record_type].c
+    if any(name not in columns for name in equals):
+        raise KeyError(sorted(set(equals) - set(columns.keys())))  # only names are formatted
+    m = placeholder(conn)
+    where = " AND ".join([f"{name} = {m}" for name in equals] or ["1 = 1"])
+    return _select(conn, record_type, where, (log, *equals.values()), origin=origin)
 
 
 #: (record type, column) -> the index a lookup by that column names on SQLite: the
@@ -128,14 +175,18 @@ _KEY_COLUMNS = {
 
 
 def load_records(
-    conn: Connection, log: int, refs: Mapping[type[Any], Iterable[Any]]
+    conn: Connection,
+    log: int,
+    refs: Mapping[type[Any], Iterable[Any]],
+    origin: str | None = None,
 ) -> list[Record]:
-    """Load projection records by primary key: {record type: keys}; units by (gtin, serial)."""
+    """Load projection records by primary key: {record type: keys}; units by (gtin,
+    serial). ``origin``: the log's (read here when units are found and it is not given)."""
     out: list[Record] = []
     for record_type, keys in refs.items():
         wanted = list(dict.fromkeys(keys))
         if record_type is UnitRecord:
-            out.extend(_load_units(conn, log, wanted))
+            out.extend(_load_units(conn, log, wanted, origin))
         else:
             out.extend(load_in(conn, log, record_type, _KEY_COLUMNS[record_type], wanted))
     return out
@@ -149,9 +200,15 @@ def load_recovered_keys(conn: Connection, log: int) -> list[Record]:
 
 
 def load_in(
-    conn: Connection, log: int, record_type: type[Any], column: str, values: Iterable[Any]
+    conn: Connection,
+    log: int,
+    record_type: type[Any],
+    column: str,
+    values: Iterable[Any],
+    origin: str | None = None,
 ) -> list[Record]:
-    """Load the records of one type whose ``column`` is one of ``values``."""
+    """Load the records of one type whose ``column`` is one of ``values`` (``origin``:
+    as for `load_records`)."""
     if column not in RECORD_TABLES[record_type].c:
         raise KeyError(column)  # only a column name is ever formatted into the SQL
     m = placeholder(conn)
@@ -160,11 +217,14 @@ def load_in(
     out: list[Record] = []
     for chunk in chunks(list(dict.fromkeys(values))):
         marks = ", ".join(m for _ in chunk)
-        out.extend(_select(conn, record_type, f"{column} IN ({marks})", (log, *chunk), hint))
+        where = f"{column} IN ({marks})"
+        out.extend(_select(conn, record_type, where, (log, *chunk), hint, origin))
     return out
 
 
-def _load_units(conn: Connection, log: int, keys: Sequence[tuple[str, str]]) -> list[Record]:
+def _load_units(
+    conn: Connection, log: int, keys: Sequence[tuple[str, str]], origin: str | None
+) -> list[Record]:
     # gtin IN (...) AND serial IN (...) uses the primary key on both databases (a
     # row-value IN list does not on PostgreSQL); exact pairs are kept afterwards.
     wanted = set(keys)
@@ -176,6 +236,6 @@ def _load_units(conn: Connection, log: int, keys: Sequence[tuple[str, str]]) -> 
             f"gtin IN ({', '.join(m for _ in gtins)}) "
             f"AND serial IN ({', '.join(m for _ in serials)})"
         )
-        units = _select(conn, UnitRecord, where, (log, *gtins, *serials))
+        units = _select(conn, UnitRecord, where, (log, *gtins, *serials), origin=origin)
         out.extend(u for u in units if isinstance(u, UnitRecord) and (u.gtin, u.serial) in wanted)
     return out

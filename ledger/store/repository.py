@@ -31,21 +31,21 @@ from ledger.store.prooftree import DEFAULT_BUDGET, ProofTrees
 from ledger.store.queries import (
     CHAIN_EVERY,
     CHECKPOINTS,
-    ENTRIES,
     LOGS,
     SCAN_COUNTS,
     SCANS,
     chunks,
-    entry_from_row,
     find_event_hashes,
     head_from_row,
+    origin_of,
     read_entries,
     read_subtrees,
+    select_entries,
 )
 from ledger.store.queries import unit_entries as read_unit_entries
 from ledger.store.records import (
     RECORD_TABLES,
-    from_row,
+    load_all,
     load_in,
     load_records,
     load_recovered_keys,
@@ -68,7 +68,8 @@ class Store:
         engines: Engines,
         target: ReadTarget | None = None,
         floor: tuple[int, int, bool] | None = None,
-        caches: tuple[Engines, dict[Any, bytes], dict[Any, bytes], ProofTrees] | None = None,
+        caches: tuple[Engines, dict[Any, bytes], dict[Any, bytes], ProofTrees, dict[int, str]]
+        | None = None,
         proof_memory: int = DEFAULT_BUDGET,
     ) -> None:
         self.engines = engines
@@ -87,11 +88,13 @@ class Store:
         # tree is kept in memory down to the level its budget allows
         # (ledger.store.prooftree): a proof within it reads nothing, or only its few
         # hashes below that level.
-        shared = caches if caches is not None else (engines, {}, {}, ProofTrees(proof_memory))
+        shared = caches or (engines, {}, {}, ProofTrees(proof_memory), {})
         self._caches = shared
         self._subtree_cache: dict[tuple[int, Subtree], bytes] = shared[1]
         self._range_cache: dict[tuple[int, int, int], bytes] = shared[2]
         self._trees = shared[3]
+        #: each log's origin (never changes), which an event hash read from a leaf names
+        self._origins = shared[4]
         self._sizes_seen: dict[int, int] = {}
         #: set by `snapshot`: every read of this store is on this one transaction
         self._held: Connection | None = None
@@ -287,12 +290,19 @@ class Store:
             NotFoundError: no such entry.
         """
         with self._read() as conn:
-            row = conn.execute(
-                select(ENTRIES).where(ENTRIES.c.log == log, ENTRIES.c.idx == index)
-            ).first()
-        if row is None:
+            rows = select_entries(conn, "idx = {m}", (log, index), self._origin(conn, log))
+        if not rows:
             raise NotFoundError(f"no entry at index {index}", field="index")
-        return entry_from_row(row)
+        return rows[0]
+
+    def _origin(self, conn: Connection, log: int) -> str:
+        """Log ``log``'s origin (`queries.origin_of`), read once per store family."""
+        found = self._origins.get(log)
+        if found is None:
+            found = origin_of(conn, log)
+            if found:  # a log not there yet may be created by then
+                self._origins[log] = found
+        return found
 
     def chain_at(self, log: int, index: int) -> bytes:
         """The running chain hash after entry ``index``: stored, or folded forward from
@@ -320,30 +330,33 @@ class Store:
     def entries(self, log: int, start: int, end: int) -> list[StoredEntry]:
         """Return the entries with ``start <= index < end``, in index order."""
         with self._read() as conn:
-            return read_entries(conn, log, start, end)
+            return read_entries(conn, log, start, end, self._origin(conn, log))
 
     def entries_at(self, log: int, indices: Iterable[int]) -> dict[int, StoredEntry]:
         """Return ``{index: entry}`` of those ``indices`` in the log, in one read."""
         wanted = sorted(set(indices))
         if not wanted:
             return {}
+        out: dict[int, StoredEntry] = {}
         with self._read() as conn:
-            rows = conn.execute(
-                select(ENTRIES).where(ENTRIES.c.log == log, ENTRIES.c.idx.in_(wanted))
-            )
-            return {e.index: e for e in (entry_from_row(r) for r in rows)}
+            origin = self._origin(conn, log)
+            for chunk in chunks(wanted):
+                marks = ", ".join("{m}" for _ in chunk)
+                found = select_entries(conn, f"idx IN ({marks})", (log, *chunk), origin)
+                out.update((e.index, e) for e in found)
+        return out
 
     def unit_entries(self, log: int, gtin: str, serial: str) -> list[StoredEntry]:
         """Return a unit's entries in index order (empty if the unit is unknown)."""
         with self._read() as conn:
-            return read_unit_entries(conn, log, gtin, serial)
+            return read_unit_entries(conn, log, gtin, serial, self._origin(conn, log))
 
     def find_event_hashes(
         self, log: int, hashes: Sequence[bytes]
     ) -> dict[bytes, tuple[int, bytes]]:
         """Return {event hash: (index, leaf hash)} for the given hashes already in the log."""
         with self._read() as conn:
-            return find_event_hashes(conn, log, hashes)
+            return find_event_hashes(conn, log, hashes, self._origin(conn, log))
 
     def public_keys(self, log: int, key_ids: Iterable[str]) -> dict[str, str]:
         """Return {key id: base64url public key} for the known ones among ``key_ids``.
@@ -574,22 +587,22 @@ class Store:
         """Return every projection of ``log`` as an in-memory `State`."""
         state = State()
         with self._read() as conn:
-            for record_type, table in RECORD_TABLES.items():
-                rows = conn.execute(select(table).where(table.c.log == log))
-                state.apply(from_row(record_type, r) for r in rows)
+            origin = self._origin(conn, log)
+            for record_type in RECORD_TABLES:
+                state.apply(load_all(conn, log, record_type, origin))
         return state
 
     def records(self, log: int, refs: Mapping[type[Any], Iterable[Any]]) -> list[Record]:
         """Load projection records by primary key: {record type: keys}."""
         with self._read() as conn:
-            return load_records(conn, log, refs)
+            return load_records(conn, log, refs, self._origin(conn, log))
 
     def records_in(
         self, log: int, record_type: type[Any], column: str, values: Iterable[Any]
     ) -> list[Record]:
         """Load the records of one type whose ``column`` is one of ``values``."""
         with self._read() as conn:
-            return load_in(conn, log, record_type, column, values)
+            return load_in(conn, log, record_type, column, values, self._origin(conn, log))
 
     def recovered_keys(self, log: int) -> list[KeyRecord]:
         """The keys recovered by an operator whose recovery was not cancelled

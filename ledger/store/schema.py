@@ -2,16 +2,16 @@
 
 Every table carries ``log``, the small integer id of a row in ``logs``, so several logs
 (per brand or region) can share one database. ``entries`` keeps each entry's exact leaf
-bytes with the chain and event hashes; ``nodes`` keeps the hash of every perfect
-Merkle subtree of level >= 1 (level 0 are the leaf hashes in ``entries``), so any proof
-reads O(log n) rows; ``checkpoints`` keeps every signed tree head; the remaining tables
-are the projections of ledger.rules.state, rebuildable from the entries.
+bytes with the chain hash and an 8-byte key of the event hash; ``nodes`` keeps the hash
+of every perfect Merkle subtree of level >= 1 (level 0 are the leaf hashes in
+``entries``), so any proof reads O(log n) rows; ``checkpoints`` keeps every signed tree
+head; the remaining tables are the projections of ledger.rules.state, rebuildable from
+the entries.
 
 Large tables are WITHOUT ROWID on SQLite: their primary key is their only index key,
 which saves a second copy of it. The Alembic migrations in ``migrations/`` create
-exactly these tables; a test compares the two (SQLite cannot reflect an index on an
-expression, ``ix_entries_event_key``: a migration that rebuilds ``entries`` with
-``batch_alter_table`` on SQLite must create that index again itself).
+exactly these tables; a test compares the two (on PostgreSQL ``ix_entries_event_key``
+is on an expression, `EVENT_KEY_PG`, which the model does not spell).
 """
 
 from __future__ import annotations
@@ -29,15 +29,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ledger.stored import EVENT_KEY_SIZE as EVENT_KEY_SIZE  # re-exported: the column's size
+
 _NO_ROWID = {"sqlite_with_rowid": False}
-#: the indexed key of an entry's event hash on SQLite: its first 8 bytes (a query must
-#: use this exact text to use the index)
-EVENT_KEY = "substr(event_hash, 1, 8)"
+#: the indexed key of an entry's event hash on SQLite: the stored 8-byte key itself
+EVENT_KEY = "event_key"
 #: the same on PostgreSQL (0030_event_key4): its first 4 bytes as a signed big-endian
-#: int4, an index tuple of 16 bytes against the 8-byte prefix's 24 (`event_key_of`)
+#: int4, an index tuple of 16 bytes against the 8-byte key's 24 (`event_key_of`)
 EVENT_KEY_PG = (
-    "((get_byte(event_hash, 0) << 24) | (get_byte(event_hash, 1) << 16)"
-    " | (get_byte(event_hash, 2) << 8) | get_byte(event_hash, 3))"
+    "((get_byte(event_key, 0) << 24) | (get_byte(event_key, 1) << 16)"
+    " | (get_byte(event_key, 2) << 8) | get_byte(event_key, 3))"
 )
 
 
@@ -74,18 +75,20 @@ class EntryRow(Base):
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
     chain: Mapped[bytes] = mapped_column(LargeBinary(32))
-    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # the first `EVENT_KEY_SIZE` bytes of the event hash (0031_from_leaves)
+    event_key: Mapped[bytes] = mapped_column(LargeBinary(EVENT_KEY_SIZE))
     kind: Mapped[str] = mapped_column(String(32))
     gtin: Mapped[str | None] = mapped_column(String(14))
     serial: Mapped[str | None] = mapped_column(String(20))
     signer: Mapped[str] = mapped_column(String(64))
     # The key id and receive time are read from the leaf (migration 0005_perf), the leaf
-    # hash is computed from it (0014_slim_entries). The duplicate lookup probes an 8-byte
-    # prefix of the event hash and compares the whole hash in the row; a unit's entries
-    # share one key of the unit index, sorted by idx when read (0025_slim_log). On
-    # PostgreSQL the event key index is on `EVENT_KEY_PG` instead (0030_event_key4).
+    # hash is computed from it (0014_slim_entries), and so is the event hash: the row
+    # keeps its 8-byte key, which the duplicate lookup probes, confirming a match with
+    # the hash of the leaf's event (0031_from_leaves); a unit's entries share one key of
+    # the unit index, sorted by idx when read (0025_slim_log). On PostgreSQL the event
+    # key index is on `EVENT_KEY_PG` instead (0030_event_key4).
     __table_args__ = (
-        Index("ix_entries_event_key", "log", text(EVENT_KEY)),
+        Index("ix_entries_event_key", "log", EVENT_KEY),
         Index("ix_entries_unit", "log", "gtin", "serial"),
         _NO_ROWID,
     )
@@ -218,14 +221,15 @@ class ProductTable(Base):
 
 
 class UnitTable(Base):
-    """Projection of `ledger.rules.state.UnitRecord`."""
+    """Projection of `ledger.rules.state.UnitRecord` (its ``head`` derived, not stored)."""
 
     __tablename__ = "units"
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
     serial: Mapped[str] = mapped_column(String(20), primary_key=True)
     brand: Mapped[str] = mapped_column(String(64))
-    head: Mapped[str] = mapped_column(String(43))
+    # no head (0031_from_leaves): a unit's head is the event hash of its entry at
+    # head_index, read from that entry's leaf with the unit (ledger.store.records)
     head_index: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(Integer)
     commissioned_index: Mapped[int] = mapped_column(BigInteger)

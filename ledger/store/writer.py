@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import psycopg
-from sqlalchemy import Connection, Table, and_, insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -35,7 +35,7 @@ from ledger.store.queries import (
     head_from_row,
     read_subtrees,
 )
-from ledger.store.records import RECORD_TABLES, from_row, load_in, load_records, to_values
+from ledger.store.records import RECORD_TABLES, load_equal, load_in, load_records, to_values
 from ledger.stored import LogHead
 
 
@@ -46,7 +46,8 @@ class EntryValues(NamedTuple):
     idx: int
     leaf: bytes
     chain: bytes
-    event_hash: bytes
+    #: the event hash's first 8 bytes (`ledger.store.schema.EVENT_KEY_SIZE`)
+    event_key: bytes
     kind: str
     gtin: str | None
     serial: str | None
@@ -68,6 +69,9 @@ class WriteTx:
         #: the log's size before and after this transaction, once `set_head` ran
         self.grew_from: int | None = None
         self.grew_to: int | None = None
+        #: the log's origin, once `lock_head` read it (an event hash read from a leaf
+        #: names it; `find_event_hashes` reads it itself before)
+        self._origin: str | None = None
 
     def lock_head(self) -> LogHead:
         """Lock the log's row and return its head (SQLite: BEGIN IMMEDIATE already did).
@@ -83,11 +87,12 @@ class WriteTx:
             raise NotFoundError(f"no log with id {self.log}", field="log")
         head = head_from_row(row)
         self.grew_from = head.size
+        self._origin = head.origin
         return head
 
     def find_event_hashes(self, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         """Return {event hash: (index, leaf hash)} for hashes already in the log."""
-        return find_event_hashes(self.conn, self.log, hashes)
+        return find_event_hashes(self.conn, self.log, hashes, self._origin)
 
     def subtrees(self, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
         """Read perfect-subtree hashes inside this transaction."""
@@ -95,20 +100,17 @@ class WriteTx:
 
     def load_records(self, refs: Mapping[type[Record], Iterable[Any]]) -> list[Record]:
         """Load projection records by primary key (see `records.load_records`)."""
-        return load_records(self.conn, self.log, refs)
+        return load_records(self.conn, self.log, refs, self._origin)
 
     def load_where(self, record_type: type[Record], **equals: Any) -> list[Record]:
         """Load the records of one type whose columns equal the given values."""
-        table = RECORD_TABLES[record_type]
-        conditions = [table.c.log == self.log] + [table.c[k] == v for k, v in equals.items()]
-        rows = self.conn.execute(select(table).where(and_(*conditions)))
-        return [from_row(record_type, r) for r in rows]
+        return load_equal(self.conn, self.log, record_type, equals, self._origin)
 
     def load_in(
         self, record_type: type[Record], column: str, values: Iterable[Any]
     ) -> list[Record]:
         """Load the records of one type whose ``column`` is one of ``values``."""
-        return load_in(self.conn, self.log, record_type, column, values)
+        return load_in(self.conn, self.log, record_type, column, values, self._origin)
 
     def insert_entries(self, rows: Sequence[EntryValues]) -> None:
         """Insert entries (`EntryValues`, the columns after ``log`` in table order); the

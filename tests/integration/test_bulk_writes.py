@@ -47,7 +47,7 @@ def test_a_failing_bulk_insert_is_a_storage_error_and_writes_nothing(
 ) -> None:
     before = dump(world.ledger)
     taken = world.ledger.entry(1)
-    clash = EntryValues(1, taken.leaf, taken.chain, taken.event_hash, "x", None, None, "t")
+    clash = EntryValues(1, taken.leaf, taken.chain, taken.event_key, "x", None, None, "t")
     with pytest.raises(StorageError, match="nothing was written"):
         with world.ledger.store.writer(world.ledger.log) as tx:
             tx.lock_head()

@@ -2,11 +2,11 @@
 of the event hash as an integer (ledger.store.schema.EVENT_KEY_PG); the downgrade puts
 it back on the 8-byte prefix; SQLite keeps the prefix throughout. Either way the
 duplicate lookup finds exactly the stored hashes asked for (a hash sharing a stored
-key is told apart by the whole hash), and on PostgreSQL its statement uses the index."""
+key is told apart by the whole hash, read from the leaf since 0031_from_leaves), and on
+PostgreSQL its statement uses the index. Today's code reads the old revision with the
+event keys `tests.integration.old_revision` gives it."""
 
 from __future__ import annotations
-
-import hashlib
 
 from alembic import command
 from sqlalchemy import text
@@ -15,7 +15,8 @@ from ledger.store import Store
 from ledger.store.database import _alembic_config, migrate
 from ledger.store.queries import find_event_hashes
 from ledger.store.schema import EVENT_KEY_PG, event_key_of
-from tests.integration.test_proof_tree import _leaf_hash, _open, _row, grow
+from tests.integration.old_revision import FROM_LEAVES
+from tests.integration.test_proof_tree import _leaf_hash, _open, _row, event_hash_of, grow
 
 #: these tests migrate every log in the database: a database of their own (conftest)
 OWN_DATABASE = True
@@ -24,7 +25,7 @@ SIZE = 300
 
 def _hash(i: int) -> bytes:
     """The event hash of synthetic entry ``i`` (tests.integration.test_proof_tree)."""
-    return hashlib.sha256(b"event %d" % i).digest()
+    return event_hash_of(i)
 
 
 def _index(store: Store) -> str:
@@ -53,9 +54,9 @@ def _plan(store: Store, log: int) -> str:
     hashes = [_hash(3), _hash(4)]
     with store.engines.reader.connect() as conn:
         rows = conn.exec_driver_sql(
-            "EXPLAIN SELECT event_hash, idx, leaf FROM entries WHERE log = %s AND "
-            f"{EVENT_KEY_PG} IN (%s, %s) AND event_hash IN (%s, %s)",
-            (log, *(event_key_of(h, False) for h in hashes), *hashes),
+            "EXPLAIN SELECT idx, leaf FROM entries WHERE log = %s AND "
+            f"{EVENT_KEY_PG} IN (%s, %s) AND event_key IN (%s, %s)",
+            (log, *(event_key_of(h, False) for h in hashes), *(h[:8] for h in hashes)),
         ).all()
     return " ".join(str(r[0]) for r in rows)
 
@@ -68,10 +69,11 @@ def test_0030_event_key4_round_trip(db_url: str) -> None:
         twin = _hash(9)[:4] + bytes(28)
         with store.writer(log) as tx:
             tx.lock_head()
-            tx.insert_entries([_row(SIZE + 50)._replace(event_hash=twin)])
+            tx.insert_entries([_row(SIZE + 50)._replace(event_key=twin[:8])])
         with store.engines.reader.connect() as conn:
             assert find_event_hashes(conn, log, [_hash(9)]) == {_hash(9): (9, _leaf_hash(9))}
-            assert set(find_event_hashes(conn, log, [twin])) == {twin}
+            # its key is twin's, its leaf's event is not: a key alone is no match
+            assert find_event_hashes(conn, log, [twin]) == {}
         with store.engines.writer.begin() as conn:  # the twin was only for the lookup
             conn.execute(
                 text("DELETE FROM entries WHERE log = :log AND idx = :i"),
@@ -79,7 +81,7 @@ def test_0030_event_key4_round_trip(db_url: str) -> None:
             )
         _lookups(store, log)
         if not store.engines.is_sqlite:
-            assert "get_byte(event_hash, 0) << 24" in _index(store)
+            assert "get_byte(event_key, 0) << 24" in _index(store)
             with store.engines.writer.begin() as conn:
                 conn.exec_driver_sql("ANALYZE entries")
             plan = _plan(store, log)  # an index scan or a bitmap scan of the index
@@ -93,13 +95,17 @@ def test_0030_event_key4_round_trip(db_url: str) -> None:
     old = Store(store.engines)
     if not store.engines.is_sqlite:
         assert "substr(event_hash, 1, 8)" in _index(old)
-    _lookups(old, log)  # today's code reads the old revision right (without the index)
+    with store.engines.writer.begin() as conn:
+        FROM_LEAVES.cut_hashes(conn)
+    _lookups(old, log)  # today's code reads the old revision right (with its keys)
+    with store.engines.writer.begin() as conn:
+        FROM_LEAVES.restore_hashes(conn)
 
     migrate(store.engines)
     fresh = Store(store.engines)
     try:
         if not store.engines.is_sqlite:
-            assert "get_byte(event_hash, 0) << 24" in _index(fresh)
+            assert "get_byte(event_key, 0) << 24" in _index(fresh)
         _lookups(fresh, log)
         grow(fresh, log, 10)
         assert fresh.find_event_hashes(log, [_hash(SIZE + 5)]) == {

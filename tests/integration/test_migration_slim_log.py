@@ -16,6 +16,7 @@ from ledger.store import Store
 from ledger.store.queries import find_event_hashes
 from tests.factories import GTIN
 from tests.integration import old_revision
+from tests.integration.test_proof_tree import _leaf, event_hash_of
 from tests.integration.world import LedgerWorld
 from tests.profiles import examples
 
@@ -70,10 +71,11 @@ def test_0025_slim_log_round_trip(world: LedgerWorld) -> None:
     assert [e.event_hash for e in before[2]] == [hashes[0], handoff.hash]  # in idx order
     indexes = _indexes(store)
     assert "ix_entries_event_hash" not in indexes
-    # SQLite's key; PostgreSQL's is a 4-byte integer since 0030_event_key4
-    assert (
-        "substr(event_hash, 1, 8)" if store.engines.is_sqlite else "get_byte(event_hash, 0)"
-    ) in (indexes["ix_entries_event_key"])
+    # SQLite's key (the stored 8 bytes since 0031_from_leaves); PostgreSQL's is a
+    # 4-byte integer since 0030_event_key4
+    assert ("(log, (event_key))" if store.engines.is_sqlite else "get_byte(event_key, 0)") in (
+        indexes["ix_entries_event_key"]
+    )
     assert "UNIQUE" not in indexes["ix_entries_event_key"].upper()
     assert "serial, idx" not in indexes["ix_entries_unit"]
 
@@ -96,7 +98,8 @@ def test_0025_slim_log_round_trip(world: LedgerWorld) -> None:
 
 
 def test_a_hash_sharing_a_stored_prefix_is_told_apart(world: LedgerWorld) -> None:
-    """The index finds rows by 8 bytes; the lookup must still compare all 32."""
+    """The index finds rows by 8 bytes, all the row keeps (0031_from_leaves): the lookup
+    confirms each with the hash of its leaf's event, so a key is never an identity."""
     ledger = world.ledger
     stored = _commission(world, "SLIM-4")
     index = ledger.head().size - 1
@@ -106,22 +109,22 @@ def test_a_hash_sharing_a_stored_prefix_is_told_apart(world: LedgerWorld) -> Non
         assert found == {}
         found = find_event_hashes(conn, ledger.log, [twin, stored])
         assert set(found) == {stored} and found[stored][0] == index
-        # a second row under the same prefix (written by hand, rolled back): each hash
-        # finds its own row
+        # a row written by hand (rolled back) under the same key holding another event:
+        # neither twin nor stored is taken for it
         row = conn.execute(
             text("SELECT * FROM entries WHERE log = :log AND idx = :idx"),
-            {"log": ledger.log, "idx": index},
+            {"log": ledger.log, "idx": index - 1},
         ).one()
         conn.execute(
             text(
-                "INSERT INTO entries (log, idx, leaf, chain, event_hash, kind, gtin, serial, "
-                "signer) VALUES (:log, :idx, :leaf, :chain, :twin, :kind, :gtin, :serial, "
+                "INSERT INTO entries (log, idx, leaf, chain, event_key, kind, gtin, serial, "
+                "signer) VALUES (:log, :idx, :leaf, :chain, :key, :kind, :gtin, :serial, "
                 ":signer)"
             ),
-            {**row._asdict(), "idx": index + 1000, "twin": twin},
+            {**row._asdict(), "idx": index + 1000, "key": stored[:8]},
         )
         found = find_event_hashes(conn, ledger.log, [stored, twin])
-        assert {h: i for h, (i, _) in found.items()} == {stored: index, twin: index + 1000}
+        assert {h: i for h, (i, _) in found.items()} == {stored: index}
         assert find_event_hashes(conn, ledger.log, [stored[:8] + bytes(24)]) == {}
         conn.rollback()
     assert ledger.store.find_event_hashes(ledger.log, [twin]) == {}
@@ -129,39 +132,52 @@ def test_a_hash_sharing_a_stored_prefix_is_told_apart(world: LedgerWorld) -> Non
 
 
 def test_the_lookup_finds_exactly_the_stored_hashes_asked_for(world: LedgerWorld) -> None:
-    """Property: whatever hashes are stored and asked, sharing prefixes or not, the
-    lookup answers exactly the asked ones that are stored, each with its own row."""
+    """Property: whatever rows are stored (events repeated, keys right or wrong) and
+    whatever hashes asked (stored, or sharing a stored key), the lookup answers exactly
+    the asked hashes that the leaf of a row found by an asked key holds, each with the
+    first such row: a key finds rows, only a leaf's event hash answers."""
     ledger = world.ledger
     base = ledger.head().size + 1000  # rows written past the head, rolled back each time
-    prefixes = st.sampled_from([bytes(8), b"\xff" * 8, b"prefix-1"])
-    hashes = st.builds(bytes.__add__, prefixes, st.binary(min_size=24, max_size=24))
+    pool = range(4)  # synthetic events (format 1): a leaf's envelope, its event hash
+    hashes = [event_hash_of(i) for i in pool]
+    keys = st.sampled_from([*(h[:8] for h in hashes), bytes(8)])
+    rows = st.lists(st.tuples(st.sampled_from(pool), keys), max_size=12)
+    twins = st.builds(
+        bytes.__add__, st.sampled_from([h[:8] for h in hashes]), st.binary(min_size=24, max_size=24)
+    )
+    asked_hashes = st.lists(st.one_of(st.sampled_from(hashes), twins), max_size=12)
 
     @settings(
         max_examples=examples(60),
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
-    @given(st.lists(hashes, max_size=12, unique=True), st.lists(hashes, max_size=12))
-    def run(stored: list[bytes], asked: list[bytes]) -> None:
+    @given(rows, asked_hashes)
+    def run(stored: list[tuple[int, bytes]], asked: list[bytes]) -> None:
         with ledger.store.engines.writer.connect() as conn:
-            for offset, event_hash in enumerate(stored):
+            for offset, (event, key) in enumerate(stored):
                 conn.execute(
                     text(
-                        "INSERT INTO entries (log, idx, leaf, chain, event_hash, kind, gtin, "
-                        "serial, signer) VALUES (:log, :idx, :leaf, :chain, :hash, 'flag', "
+                        "INSERT INTO entries (log, idx, leaf, chain, event_key, kind, gtin, "
+                        "serial, signer) VALUES (:log, :idx, :leaf, :chain, :key, 'flag', "
                         "NULL, NULL, 'acme')"
                     ),
                     {
                         "log": ledger.log,
                         "idx": base + offset,
-                        "leaf": b"{}",
+                        "leaf": _leaf(event),
                         "chain": bytes(32),
-                        "hash": event_hash,
+                        "key": key,
                     },
                 )
             found = find_event_hashes(conn, ledger.log, asked)
             conn.rollback()
-        expected = {h: base + stored.index(h) for h in asked if h in stored}
+        expected: dict[bytes, int] = {}
+        probed = {a[:8] for a in asked}
+        for offset, (event, key) in enumerate(stored):
+            h = hashes[event]
+            if h in asked and key in probed:
+                expected.setdefault(h, base + offset)
         assert {h: i for h, (i, _) in found.items()} == expected
 
     run()

@@ -75,7 +75,7 @@ def _bulk_append(ledger: Ledger, events: list[SignedEvent], signer: note.Signer)
                     idx=size,
                     leaf=leaf.data,
                     chain=chain,
-                    event_hash=signed.hash,
+                    event_key=signed.hash[:8],
                     kind=signed.event.kind,
                     gtin=GTIN,
                     serial=signed.event.unit.serial,

@@ -68,7 +68,7 @@ def test_the_duplicate_lookup_uses_the_event_key_index(
     ledger = world.ledger
     hashes = [bytes([i]) * 32 for i in range(3)]
     statements = _captured(
-        ledger, lambda: ledger.store.find_event_hashes(ledger.log, hashes), "event_hash IN"
+        ledger, lambda: ledger.store.find_event_hashes(ledger.log, hashes), "event_key IN"
     )
     for plan in _plans(path, statements):
         assert "USING INDEX ix_entries_event_key" in plan, plan

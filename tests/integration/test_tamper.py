@@ -57,7 +57,7 @@ def _flip(value: Any) -> Any:
 COLUMNS = [  # the leaf hash is computed from the leaf (0014_slim_entries)
     "leaf",
     "chain",
-    "event_hash",
+    "event_key",  # the event hash's key (0031_from_leaves): the hash is the leaf's
     "kind",
     "gtin",
     "serial",
@@ -145,13 +145,13 @@ def _rewrite(world: LedgerWorld, index: int, leaf: bytes, *, resign: bool) -> No
                 parsed = Leaf.from_bytes(data, ledger.origin)
                 conn.execute(
                     text(
-                        "UPDATE entries SET leaf = :leaf, chain = :c, event_hash = :e"
+                        "UPDATE entries SET leaf = :leaf, chain = :c, event_key = :e"
                         " WHERE log = :log AND idx = :i"
                     ),
                     {
                         "leaf": data,
                         "c": chain,
-                        "e": parsed.signed.hash,
+                        "e": parsed.signed.hash[:8],
                         "log": ledger.log,
                         "i": i,
                     },
