@@ -244,7 +244,9 @@ class _Batch:
             beside = []
             level = []
             shift = KEY_BITS - depth - 1
-            size, marker = _SIZES[depth + 1], _SHIFTS[depth + 1]
+            # (at depth 256 every node is a leaf: the child's sizes are never used)
+            below = min(depth + 1, KEY_BITS)
+            size, marker = _SIZES[below], _SHIFTS[below]
             for lo, hi, prefix, pos in groups:
                 node = known(pos, unread)
                 if node is unread:
