@@ -19,6 +19,7 @@ from ledger.errors import ValidationError
 from ledger.map.buckets import (
     Bucket,
     BucketReader,
+    Leaf,
     Node,
     decode,
     encode,
@@ -200,11 +201,13 @@ class BucketMap:
             high = self._node(bucket, key, top, right, rel + 1, (path << 1) | 1, mid, hi)
         return _sha256(NODE_PREFIX + value(low) + value(high)).digest()
 
-    def _fresh(self, depth: int, path: int, lo: int, hi: int, stored: Node | None) -> Node:
+    def _fresh(self, depth: int, path: int, lo: int, hi: int, stored: Leaf | None) -> Node:
         """The subtree at ``depth`` built from the keys ``[lo, hi)`` and the stored leaf
         that was there (unless a change replaces its head)."""
+        if hi - lo == 1 and (stored is None or stored[0] == self._keys[lo]):
+            return make_leaf(self._keys[lo], self._heads[lo])  # the common case: no slices
         keys, heads, ints = self._keys[lo:hi], self._heads[lo:hi], self._ints[lo:hi]
-        if stored is not None and not isinstance(stored, bytes) and stored[0] not in keys:
+        if stored is not None and stored[0] not in keys:
             number = int.from_bytes(stored[0], "big")
             at = bisect_left(ints, number)
             keys.insert(at, stored[0])
@@ -218,9 +221,13 @@ class BucketMap:
             return make_leaf(keys[0], heads[0])
         split = KEY_BITS - (ints[0] ^ ints[-1]).bit_length()
         at_split = ints[0] >> (KEY_BITS - split)
-        mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
-        low = self._build(split + 1, keys[:mid], heads[:mid], ints[:mid])
-        high = self._build(split + 1, keys[mid:], heads[mid:], ints[mid:])
+        if len(ints) == 2:  # the common case (a new key beside a stored leaf): two leaves
+            low: Node = make_leaf(keys[0], heads[0])
+            high: Node = make_leaf(keys[1], heads[1])
+        else:
+            mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
+            low = self._build(split + 1, keys[:mid], heads[:mid], ints[:mid])
+            high = self._build(split + 1, keys[mid:], heads[mid:], ints[mid:])
         self._place(split + 1, at_split << 1, low)
         self._place(split + 1, (at_split << 1) | 1, high)
         new = _sha256(NODE_PREFIX + value(low) + value(high)).digest()

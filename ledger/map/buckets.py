@@ -20,11 +20,12 @@ a leaf as a `Leaf` tuple (key, head, leaf hash, the entry's encoded 72 bytes).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 
 from ledger.errors import StorageError
 from ledger.map import proof as map_proof
-from ledger.map.trie import EMPTY, KEY_BITS, Head, Path, check_key, leaf_hash
+from ledger.map.trie import EMPTY, KEY_BITS, LEAF_PREFIX, Head, Path, check_key
 from ledger.map.update import Stored, _at
 
 #: reads bucket rows by the positions of their tops (absent ones left out)
@@ -36,7 +37,8 @@ Bucket = dict[int, Node]
 
 _INTERNAL = [bytes((slot,)) for slot in range(32)]  # an entry's first byte: its slot
 _LEAF = [bytes((slot | 0x80,)) for slot in range(32)]  # ... with 0x80 for a leaf
-_SIZE = {False: 33, True: 73}  # an entry's bytes, internal node or leaf
+_SIZE = {False: 33, True: 73}
+_sha256 = hashlib.sha256  # an entry's bytes, internal node or leaf
 
 
 class CorruptBucketError(StorageError):
@@ -64,7 +66,7 @@ def decode(data: bytes) -> Bucket:
         if slot & 0x80:
             key, tail = data[at + 1 : at + 33], data[at + 1 : after]
             head = Head(int.from_bytes(data[at + 33 : at + 41], "big"), data[at + 41 : after])
-            out[number] = (key, head, leaf_hash(key, head), tail)
+            out[number] = (key, head, _sha256(LEAF_PREFIX + tail).digest(), tail)
         else:
             out[number] = data[at + 1 : after]
         at = after
@@ -87,8 +89,9 @@ def value(node: Node | None) -> bytes:
 
 
 def make_leaf(key: bytes, head: Head) -> Leaf:
-    """The leaf entry of ``key`` at ``head``."""
-    return (key, head, leaf_hash(key, head), key + head.to_bytes())
+    """The leaf entry of ``key`` at ``head`` (its hash is `ledger.map.trie.leaf_hash`)."""
+    tail = key + head.index.to_bytes(8, "big") + head.entry_hash
+    return (key, head, _sha256(LEAF_PREFIX + tail).digest(), tail)
 
 
 def depth_and_path(pos: bytes) -> tuple[int, int] | None:

@@ -47,15 +47,15 @@ class MapCache:
     def __init__(self) -> None:
         self._map: BucketMap | None = None
 
-    def open(self, read: BucketReader) -> BucketMap:
+    def open(self, read: BucketReader, root_row: bytes | None) -> BucketMap:
         """The map as stored now, reading through ``read``: the cached one if its root
-        is the stored root bucket's, else a fresh one holding that bucket only.
+        is that of ``root_row`` (the stored root bucket, read now; None: none), else a
+        fresh one holding that bucket only.
 
         Raises:
             CorruptBucketError: the stored root bucket is damaged.
         """
-        got = read([map_update.ROOT]).get(map_update.ROOT)
-        root_bucket = {} if got is None else decode(got)
+        root_bucket = {} if root_row is None else decode(root_row)
         cached = self._map
         if cached is None or cached.root_node() != root_bucket.get(1) or cached.dirty:
             cached = self._map = BucketMap(read, root_bucket)
@@ -80,9 +80,11 @@ class MapKeeper:
         self._state = state
         self._cache = cache if cache is not None else MapCache()
         read = tx.map_bucket_reader()
-        if size and not read([map_update.ROOT]):
+        root_row = read([map_update.ROOT]).get(map_update.ROOT)
+        if size and root_row is None:
             self._backfill(size)
-        self._map = self._cache.open(read)
+            root_row = read([map_update.ROOT]).get(map_update.ROOT)
+        self._map = self._cache.open(read, root_row)
         _check_signed(tx, size, self._map.root())
         self._tracker = HeadTracker(self._map.lookup, self._partner_of)
 

@@ -144,6 +144,8 @@ class MapBucketRow(Base):
     log: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     pos: Mapped[bytes] = mapped_column(LargeBinary(33), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # PostgreSQL: room on each page for the rewritten buckets' new versions (0032)
+    __table_args__ = ({"postgresql_with": {"fillfactor": 70}},)
 
 
 class ActorTable(Base):

@@ -5,7 +5,7 @@ Two logs: a ledger's (its appends' map) and one holding 3,000 keys written direc
 (buckets below the cached top, chains across bucket edges). The downgrade gives back
 exactly the nodes the buckets hold, in ``map_nodes`` as 0026 left it (SQLite WITHOUT
 ROWID, PostgreSQL fill factor 70); the upgrade gives back the same nodes as buckets in a
-rowid table (SQLite), leaving out a damaged ``map_nodes`` row; served proofs are the
+rowid table (SQLite; PostgreSQL: fill factor 70), leaving out a damaged ``map_nodes`` row; served proofs are the
 same bytes before and after; an append afterwards extends the map and the audit's
 replay agrees with every signed map root.
 """
@@ -110,6 +110,8 @@ def test_0032_map_buckets_round_trip(world: LedgerWorld) -> None:
     assert _buckets(ledger) == before
     if sqlite:  # a rowid table: rows of ~1 KB stay in their b-tree pages
         assert "WITHOUT ROWID" not in _sqlite_sql(ledger, "map_buckets")
+    else:
+        assert reloptions(ledger, "map_buckets") == ["fillfactor=70"]
     assert [ledger.store.map_proof(log, key) for log, key in asked] == proofs
     _commission(world, "MB-4")
     assert ledger.audit().ok

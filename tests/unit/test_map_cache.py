@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from ledger.map.bucketmap import CACHED_TOP, BucketMap
 from ledger.map.buckets import depth_and_path
 from ledger.map.trie import Head, Trie
+from ledger.map.update import ROOT
 from ledger.service.headmap import MapCache
 from tests.profiles import examples
 
@@ -36,6 +37,9 @@ class DictStore:
         self.asked += positions
         return {p: self.rows[p] for p in positions if p in self.rows}
 
+    def root(self) -> bytes | None:
+        return self.rows.get(ROOT)
+
 
 def _keys(tag: str, count: int) -> list[bytes]:
     return [hashlib.sha256(f"{tag} {i}".encode()).digest() for i in range(count)]
@@ -43,7 +47,7 @@ def _keys(tag: str, count: int) -> list[bytes]:
 
 def _append(store: DictStore, cache: MapCache, changes: dict[bytes, Head]) -> bytes:
     """One append as MapKeeper does it: open (the root check), update, write."""
-    buckets = cache.open(store.read)
+    buckets = cache.open(store.read, store.root())
     root = buckets.update(changes)
     store.rows.update(buckets.rows())
     buckets.forget_deep()
@@ -107,7 +111,7 @@ def test_a_rolled_back_batch_is_forgotten_at_the_next_open() -> None:
     _append(store, cache, kept)
     for key, head in kept.items():
         trie.set(key, head)
-    lost = cache.open(store.read)
+    lost = cache.open(store.read, store.root())
     lost.update({k: Head(7, k) for k in _keys("lost", 200)})
     lost.rows()  # updated in the cache, but the transaction rolled back: never stored
     after = {k: Head(9, k) for k in _keys("after", 200)}
@@ -123,17 +127,17 @@ def test_an_update_that_failed_half_way_is_dropped() -> None:
     _append(store, cache, kept)
     for key, head in kept.items():
         trie.set(key, head)
-    half = cache.open(store.read)
+    half = cache.open(store.read, store.root())
     half.update({k: Head(5, k) for k in _keys("half", 100)})  # rows never taken
     cache.drop()
-    assert cache.open(store.read) is not half
+    assert cache.open(store.read, store.root()) is not half
     root = _append(store, cache, {})
     assert root == trie.root()
 
 
 def test_a_cache_still_marked_changed_is_not_handed_out() -> None:
     store, cache = DictStore(), MapCache()
-    first = cache.open(store.read)
+    first = cache.open(store.read, store.root())
     first.update({bytes(32): Head(1, bytes(32))})  # changed, never written (no rows())
     with pytest.raises(AssertionError):
-        assert cache.open(store.read) is first
+        assert cache.open(store.read, store.root()) is first

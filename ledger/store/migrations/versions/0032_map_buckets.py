@@ -10,7 +10,8 @@ The upgrade groups each log's ``map_nodes`` rows into buckets in Python and drop
 ``map_nodes``; the downgrade cuts every bucket into its nodes again, into ``map_nodes``
 as 0026 left it (no foreign key; SQLite WITHOUT ROWID, PostgreSQL fill factor 70), and
 drops ``map_buckets``. ``map_buckets`` is a rowid table on SQLite (rows of up to ~1 KB:
-an index b-tree would spill them to overflow pages). Run ``VACUUM`` (SQLite) afterwards
+an index b-tree would spill them to overflow pages) and has a fill factor of 70 on
+PostgreSQL (a batch rewrites most of the top buckets). Run ``VACUUM`` (SQLite) afterwards
 to hand the freed pages back.
 
 Revision ID: 0032_map_buckets
@@ -30,6 +31,11 @@ down_revision = "0030_event_key4"
 branch_labels = None
 depends_on = None
 
+#: PostgreSQL: room on each page for the rewritten buckets' new versions (heap-only
+#: updates, pruned in the page): map/bytes 74 bytes/entry against 154 at 100, 102 at
+#: 85 (docs/PERFORMANCE.md "buckets, session 24")
+FILLFACTOR = 70
+
 
 def upgrade() -> None:
     """Apply this revision: ``map_buckets`` filled from ``map_nodes``, which goes."""
@@ -39,6 +45,7 @@ def upgrade() -> None:
         sa.Column("pos", sa.LargeBinary(length=33), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("log", "pos"),
+        postgresql_with={"fillfactor": FILLFACTOR},
     )
     nodes_to_buckets(op.get_bind())
     op.drop_table("map_nodes")
