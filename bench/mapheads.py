@@ -16,12 +16,12 @@
    too). Wall-clock rounds still swing on a loaded machine: `bench.mapstep` times the
    map step inside the appends instead (wall and CPU).
 2. **Bytes.** The log of bench.storage (commissions, then two hops per unit: 5 entries
-   per unit) on SQLite and PostgreSQL (when reachable); the ``map_nodes`` table's bytes
+   per unit) on SQLite and PostgreSQL (when reachable); the ``map_buckets`` table's bytes
    with its index (SQLite: ``dbstat`` after ``VACUUM``; PostgreSQL: ``pg_table_size``
    and the primary key's ``pg_relation_size`` after a plain ``VACUUM (ANALYZE)``, so the
    dead versions of rewritten rows still count) over the entries; target <= 150 on each.
 3. **Proofs.** A stored map of n unit keys (10^4 and 10^5; 10^6 in a full run) written
-   straight into ``map_nodes`` (built with `ledger.map.update` from nothing), then
+   straight into ``map_buckets`` (built with `ledger.map.bucketmap` from nothing), then
    `Store.map_proof` (a read transaction and one query) for random present and absent
    keys, each proof verified against the root (untimed). Target: under 1 ms at the
    largest n, and growth like log n.
@@ -42,12 +42,13 @@ from typing import Any
 from bench import appends, baselines, streams
 from bench.databases import PostgresTarget, SqliteTarget
 from bench.figures import Figure, Run
+from bench.storage import MAP_TABLE
 from ledger.map import proof as map_proof
-from ledger.map import update as map_update
+from ledger.map.bucketmap import BucketMap
 from ledger.map.trie import Head
 from ledger.service import append as append_module
 from ledger.service.ledger import Ledger
-from ledger.store.mapnodes import write_nodes
+from ledger.store.mapnodes import write_buckets
 from ledger.store.repository import Store
 
 OVERHEAD_TARGET = 1.25
@@ -163,7 +164,7 @@ def _bytes(run: Run) -> list[Figure]:
             # dead row versions of rewritten nodes stay in the table's pages for reuse)
             sqlite = target.name == "sqlite"
             _total, parts = target.storage(url) if sqlite else target.storage(url, False)
-            size = sum(v for part, v in parts.items() if part.split("/")[0] == "map_nodes")
+            size = sum(v for part, v in parts.items() if part.split("/")[0] == MAP_TABLE)
             per_entry = size / entries
             name = f"map/bytes/{target.name}"
             print(f"  {name}: {size:,} bytes / {entries:,} entries = {per_entry:.0f} bytes/entry")
@@ -181,16 +182,15 @@ def _proofs(run: Run) -> list[Figure]:
     with tempfile.TemporaryDirectory() as folder:
         for n in sizes:
             keys = [hashlib.sha256(b"unit %d" % i).digest() for i in range(n)]
-            built = map_update.update(lambda _ps: {}, {k: Head(i, k) for i, k in enumerate(keys)})
+            built = BucketMap()
+            root = built.update({k: Head(i, k) for i, k in enumerate(keys)})
+            rows = built.rows()
             store = Store.open(f"sqlite:///{Path(folder) / f'map-{n}.db'}")
             log = store.ensure_log("map", "bench.example/map").id
             with store.engines.writer.begin() as conn:
                 step = 50_000
-                for i in range(0, max(len(built.nodes), len(built.leaves)), step):
-                    part = map_update.MapUpdate(
-                        built.root, built.nodes[i : i + step], built.leaves[i : i + step]
-                    )
-                    write_nodes(conn, log, part, True)
+                for i in range(0, len(rows), step):
+                    write_buckets(conn, log, rows[i : i + step], True)
             rng = random.Random(n)
             asked = [rng.choice(keys) for _ in range(300)] + [
                 hashlib.sha256(b"absent %d" % i).digest() for i in range(100)
@@ -200,11 +200,11 @@ def _proofs(run: Run) -> list[Figure]:
                 start = time.perf_counter()
                 proof = store.map_proof(log, key)
                 samples.append((time.perf_counter() - start) * 1e6)
-                map_proof.verify(built.root, key, proof)  # untimed: a wrong proof raises
+                map_proof.verify(root, key, proof)  # untimed: a wrong proof raises
             store.close()
             times[n] = statistics.median(samples)
             label = f"10^{round(math.log10(n))}"
-            print(f"  map/proof/n={label}: median {times[n]:.0f} µs, {len(built.rows):,} rows")
+            print(f"  map/proof/n={label}: median {times[n]:.0f} µs, {len(rows):,} rows")
             out.append(Figure.info(f"map/proof/n={label}", times[n], "µs"))
     largest = max(times)
     label = f"10^{round(math.log10(largest))}"

@@ -8,7 +8,7 @@ share (indexes included) from ``dbstat``. PostgreSQL: the sum of
 ``VACUUM FULL``. Baseline: the mean leaf size (the bytes the log must keep, as hashed;
 the store keeps them packed, ledger.store.leafpack). Target: <= 700 bytes per entry.
 
-The map of heads (``map_nodes``, issue 19 "Completeness proofs") is counted apart, as
+The map of heads (``map_buckets``, issue 19 "Completeness proofs") is counted apart, as
 issue 20 defines the figure: ``storage/<db>/map`` gives its bytes per entry (its own
 target is in ``bench/mapheads.py``); the total is the log and its indexes.
 
@@ -40,7 +40,7 @@ from ledger.service.ledger import Ledger
 
 BYTES_TARGET = 700
 DETAIL_FROM = 10.0  # tables and indexes below this many bytes per entry are not listed
-MAP_TABLE = "map_nodes"  # counted apart (issue 20): the map has its own figure and target
+MAP_TABLE = "map_buckets"  # counted apart (issue 20): the map has its own figure and target
 
 
 def _without_map(total: int, parts: dict[str, int]) -> tuple[int, int]:

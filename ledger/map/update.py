@@ -1,9 +1,14 @@
-"""The map kept in a store: node positions, stored nodes, batch updates and proofs.
+"""The map one node a position: node positions, stored nodes, batch updates and proofs.
 
-A store keeps the latest version of every node of the canonical trie (ledger.map.trie),
-one row per position, and nothing else: keys never leave the map, so a position that
-holds a node keeps one forever (an empty subtree is no row; a leaf may turn into an
-internal node when a second key reaches it; an internal node stays one). The root of
+The store keeps the latest version of every node of the canonical trie (ledger.map.trie)
+and nothing else, grouped four levels a row since 0032 (ledger.map.buckets; the append
+updates those rows with ledger.map.bucketmap). This module is the map seen one node a
+position: what `ledger.map.partial.PartialTrie` and the update proofs read
+(ledger.store.mapnodes.read_nodes), and the reference the bucket update is checked
+against, hash for hash and proof for proof (tests/unit/test_map_buckets.py). Keys
+never leave the map, so a position that holds a node keeps one forever (an empty subtree
+holds none; a leaf may turn into an internal node when a second key reaches it; an
+internal node stays one). The root of
 each checkpoint is in the checkpoint itself (docs/FORMAT.md section 14), so proofs are
 served at the latest checkpoint only.
 
@@ -13,8 +18,8 @@ every depth 0..256. The root is ``0x80``.
 
 `update` applies a batch of new heads to the stored map: it reads the nodes it needs
 level by level through a callable (so it stays pure: the store does the reading) and
-returns the new root and the rows to write. `prove` builds a proof (ledger.map.proof)
-from the rows on one key's path, read the same way.
+returns the new root and the nodes it wrote. `prove` builds a proof (ledger.map.proof)
+from the nodes on one key's path, read the same way.
 """
 
 from __future__ import annotations
@@ -244,7 +249,9 @@ class _Batch:
             beside = []
             level = []
             shift = KEY_BITS - depth - 1
-            size, marker = _SIZES[depth + 1], _SHIFTS[depth + 1]
+            # (at depth 256 every node is a leaf: the child's sizes are never used)
+            below = min(depth + 1, KEY_BITS)
+            size, marker = _SIZES[below], _SHIFTS[below]
             for lo, hi, prefix, pos in groups:
                 node = known(pos, unread)
                 if node is unread:

@@ -1,8 +1,9 @@
 """Keeping a log's map of heads (ledger.map) in step with its appends.
 
 `MapKeeper` is opened inside an append's write transaction: it tells the append which
-heads its entries move (`add`) and, at the end, writes the changed map nodes and returns
-the checkpoint extension line that commits to the new root (`commit`). A log written
+heads its entries move (`add`) and, at the end, writes the changed map buckets
+(ledger.map.buckets) and returns the checkpoint extension line that commits to the new
+root (`commit`). A log written
 before the map existed (no stored root while it has entries) gets its whole map built
 from its entries first, in the same transaction.
 """
@@ -10,9 +11,8 @@ from its entries first, in the same transaction.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import cast
 
 from ledger import codec
 from ledger.entry import Leaf
@@ -20,15 +20,12 @@ from ledger.errors import NotFoundError, StorageError
 from ledger.events import Authorize, Event
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
+from ledger.map.bucketmap import BucketMap
+from ledger.map.buckets import BucketReader, decode
 from ledger.map.heads import HeadTracker
-from ledger.map.trie import EMPTY, Head
 from ledger.note import Checkpoint
 from ledger.rules.state import State
 from ledger.store import WriteTx
-
-#: positions of at most this many bytes (depths 0..15, at most 65,535 nodes) are cached
-CACHED_BYTES = 2
-_UNREAD = object()
 
 
 class MapDivergedError(StorageError):
@@ -39,61 +36,36 @@ class MapDivergedError(StorageError):
 
 
 class MapCache:
-    """The stored map's nodes at depths 0..15 last read or written by this process.
+    """The top buckets of the stored map (ledger.map.bucketmap.CACHED_TOP) last read or
+    written by this process, as a `BucketMap` kept between appends.
 
-    ``None`` records a position known to hold no node. Only used through `reader`,
-    after `check` (see the module doc).
+    `open` hands it out only while its root is the stored root (read now): a batch
+    rolled back after its update moved the cached root, so the next `open` starts
+    afresh; an update that failed half-way has dropped it (`drop`).
     """
 
     def __init__(self) -> None:
-        self._nodes: dict[bytes, map_update.Stored | None] = {}
+        self._map: BucketMap | None = None
 
-    def check(self, stored_root: map_update.Stored | None) -> None:
-        """Keep the cache if ``stored_root`` (the root row read now) is the cached root."""
-        if self._nodes.get(map_update.ROOT, _UNREAD) != stored_root:
-            self._nodes = {map_update.ROOT: stored_root}
+    def open(self, read: BucketReader, root_row: bytes | None) -> BucketMap:
+        """The map as stored now, reading through ``read``: the cached one if its root
+        is that of ``root_row`` (the stored root bucket, read now; None: none), else a
+        fresh one holding that bucket only.
 
-    def reader(self, read: map_update.Reader) -> map_update.Reader:
-        """``read`` answered from the cache where it can; what it reads is cached."""
-        nodes = self._nodes
-
-        def cached(positions: Iterable[bytes]) -> dict[bytes, map_update.Stored]:
-            out: dict[bytes, map_update.Stored] = {}
-            missing = []
-            for pos in positions:
-                node = nodes.get(pos, _UNREAD)
-                if node is _UNREAD:
-                    missing.append(pos)
-                elif node is not None:
-                    out[pos] = cast(map_update.Stored, node)
-            if missing:
-                got = read(missing)
-                out.update(got)
-                for pos in missing:
-                    if len(pos) <= CACHED_BYTES:
-                        nodes[pos] = got.get(pos)
-            return out
-
+        Raises:
+            CorruptBucketError: the stored root bucket is damaged.
+        """
+        root_bucket = {} if root_row is None else decode(root_row)
+        cached = self._map
+        if cached is None or cached.root_node() != root_bucket.get(1) or cached.dirty:
+            cached = self._map = BucketMap(read, root_bucket)
+        cached.forget_deep()
+        cached.read = read
         return cached
 
-    @property
-    def known(self) -> Mapping[bytes, map_update.Stored | None]:
-        """The cached positions (`ledger.map.update.update`'s ``known``): valid after
-        `check`, until the next write."""
-        return self._nodes
-
-    def wrote(self, result: map_update.MapUpdate) -> None:
-        """Record the rows just written (the root among them) and positions left empty."""
-        nodes, stored = self._nodes, map_update.Stored
-        for pos, value in result.nodes:
-            if len(pos) <= CACHED_BYTES:
-                nodes[pos] = stored(value)
-        for pos, key, head in result.leaves:
-            if len(pos) <= CACHED_BYTES:
-                nodes[pos] = stored(None, key, head)
-        for pos in result.empty:
-            if len(pos) <= CACHED_BYTES:
-                nodes[pos] = None
+    def drop(self) -> None:
+        """Forget the cached map (an update on it did not finish)."""
+        self._map = None
 
 
 class MapKeeper:
@@ -106,19 +78,15 @@ class MapKeeper:
     def __init__(self, tx: WriteTx, size: int, state: State, cache: MapCache | None = None) -> None:
         self._tx = tx
         self._state = state
-        read = tx.map_reader()
-        root = read([map_update.ROOT]).get(map_update.ROOT)
-        if size and root is None:
-            self._backfill(size)
-            root = read([map_update.ROOT]).get(map_update.ROOT)
-        _check_signed(tx, size, EMPTY if root is None else root.subtree_hash())
         self._cache = cache if cache is not None else MapCache()
-        self._cache.check(root)
-        self._read = self._cache.reader(read)
-        self._tracker = HeadTracker(self._current, self._partner_of)
-
-    def _current(self, key: bytes) -> Head | None:
-        return map_update.lookup(self._read, key)
+        read = tx.map_bucket_reader()
+        root_row = read([map_update.ROOT]).get(map_update.ROOT)
+        if size and root_row is None:
+            self._backfill(size)
+            root_row = read([map_update.ROOT]).get(map_update.ROOT)
+        self._map = self._cache.open(read, root_row)
+        _check_signed(tx, size, self._map.root())
+        self._tracker = HeadTracker(self._map.lookup, self._partner_of)
 
     def _partner_of(self, authorization: str) -> str | None:
         record = self._state.authorizations.get(authorization)
@@ -129,15 +97,15 @@ class MapKeeper:
         self._tracker.add(index, leaf_hash, event)
 
     def commit(self) -> str:
-        """Write the changed nodes; return the extension line of the new root."""
+        """Write the changed buckets; return the extension line of the new root."""
         with _collector_paused():
-            result = map_update.update(self._read, self._tracker.changes, self._cache.known)
-            self._tx.write_map(result)
-            self._cache.wrote(result)
-            root = result.root
-            # freed while paused: the collection that follows the pause then finds few
-            # young objects left, instead of a batch's rows to move into older generations
-            del result
+            try:
+                root = self._map.update(self._tracker.changes)
+                self._tx.write_map_buckets(self._map.rows())
+            except BaseException:
+                self._cache.drop()  # the update changed cached buckets in place
+                raise
+            self._map.forget_deep()
         return map_commit.extension(root)
 
     def _backfill(self, size: int) -> None:
@@ -154,7 +122,9 @@ class MapKeeper:
                 if isinstance(signed.event, Authorize):
                     partners[codec.b64url_encode(signed.hash)] = signed.event.partner
                 tracker.add(index, leaf_hash, signed.event)
-        self._tx.write_map(map_update.update(lambda _ps: {}, tracker.changes))
+        built = BucketMap()
+        built.update(tracker.changes)
+        self._tx.write_map_buckets(built.rows())
 
 
 def _check_signed(tx: WriteTx, size: int, stored: bytes) -> None:

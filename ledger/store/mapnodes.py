@@ -1,164 +1,198 @@
-"""Reading and writing the stored map of heads (table ``map_nodes``, ledger.map.update)."""
+"""Reading and writing the stored map of heads: table ``map_buckets``, four trie levels
+a row (ledger.map.buckets; docs/FORMAT.md 14.2).
+
+`read_buckets` and `write_buckets` move whole bucket rows (the append's map step,
+ledger.service.headmap, and proofs); `read_nodes` answers by position, one node a
+position as ledger.map.update's readers expect (`ledger.map.partial.PartialTrie`, the
+update proofs, the diverged check's tests), by decoding the buckets holding them.
+`nodes_to_buckets` and `buckets_to_nodes` convert every log's map between the two
+forms (the migration 0032_map_buckets, both ways).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import chain
+from itertools import accumulate, chain
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, text
 
-from ledger.map.trie import Head
-from ledger.map.update import MapUpdate, Stored
+from ledger.errors import ValidationError
+from ledger.map.buckets import bucket_of, decode, group, positions, stored
+from ledger.map.trie import HASH_BYTES, KEY_BYTES, Head
+from ledger.map.update import Stored
 from ledger.store.queries import chunks
-from ledger.store.schema import MapNodeRow
+from ledger.store.schema import MapBucketRow
 
-MAP_NODES = cast(Table, MapNodeRow.__table__)
+MAP_BUCKETS = cast(Table, MapBucketRow.__table__)
 
 
-def read_nodes(conn: Connection, log: int, positions: Iterable[bytes]) -> dict[bytes, Stored]:
-    """The stored nodes at ``positions`` (absent positions are left out).
+def read_buckets(conn: Connection, log: int, positions: Sequence[bytes]) -> dict[bytes, bytes]:
+    """The bucket rows whose tops are at ``positions`` (absent ones left out).
 
-    PostgreSQL: one query (``pos = ANY(array)``); SQLite: one per `CHUNK` positions
-    (its bound parameters are limited, and the reads are in-process anyway).
+    PostgreSQL: one query (``pos = ANY(array)``); SQLite: one per `CHUNK` positions.
     """
-    wanted = sorted(set(positions))
-    out: dict[bytes, Stored] = {}
+    out: dict[bytes, bytes] = {}
+    if not positions:
+        return out
     if conn.dialect.paramstyle == "qmark":
         parts = [
-            (f"IN ({', '.join('?' for _ in chunk)})", (log, *chunk)) for chunk in chunks(wanted)
+            (f"IN ({', '.join('?' for _ in chunk)})", (log, *chunk)) for chunk in chunks(positions)
         ]
         mark = "?"
     else:
-        parts = [("= ANY(%s)", (log, wanted))] if wanted else []
+        parts = [("= ANY(%s)", (log, list(positions)))]
         mark = "%s"
     for test, params in parts:
         rows = conn.exec_driver_sql(
-            f"SELECT pos, hash, key, idx, entry FROM map_nodes WHERE log = {mark} AND pos {test}",  # noqa: S608
+            f"SELECT pos, data FROM map_buckets WHERE log = {mark} AND pos {test}",  # noqa: S608
             params,
         )
-        for pos, value, key, idx, entry in rows:
-            out[bytes(pos)] = _stored(value, key, idx, entry)
+        for pos, data in rows:
+            out[bytes(pos)] = bytes(data)
     return out
 
 
-def _stored(value: Any, key: Any, idx: Any, entry: Any) -> Stored:
-    if key is not None:
-        return Stored(key=bytes(key), head=Head(int(idx), bytes(entry)))
-    return Stored(hash=bytes(value))
+def read_nodes(conn: Connection, log: int, positions: Iterable[bytes]) -> dict[bytes, Stored]:
+    """The stored nodes at ``positions`` (absent positions, and bytes that are not a
+    position, are left out), read from the buckets holding them.
+
+    Raises:
+        CorruptBucketError: a bucket row read is damaged.
+    """
+    wanted: dict[bytes, tuple[bytes, int]] = {}
+    for pos in positions:
+        found = bucket_of(pos)
+        if found is not None:
+            wanted[pos] = found
+    rows = read_buckets(conn, log, sorted({top for top, _ in wanted.values()}))
+    buckets = {top: decode(data) for top, data in rows.items()}
+    out: dict[bytes, Stored] = {}
+    for pos, (top, slot) in wanted.items():
+        node = buckets.get(top, {}).get(slot)
+        if node is not None:
+            out[pos] = stored(node)
+    return out
 
 
-#: (columns bound, what a conflict sets): internal nodes bind only their hash, leaves
-#: only their key and head (fewer parameters per row: the write's main cost on SQLite)
-_NODE = ("hash", "hash = excluded.hash, key = NULL, idx = NULL, entry = NULL")
-_LEAF = (
-    "key, idx, entry",
-    "hash = NULL, key = excluded.key, idx = excluded.idx, entry = excluded.entry",
+_UPSERT = (
+    "INSERT INTO map_buckets (log, pos, data) {} ON CONFLICT (log, pos) "
+    "DO UPDATE SET data = excluded.data"
 )
 _POS = 33  # the longest position (depth 256)
-#: PostgreSQL: the rows' columns come as one packed bytea each, cut apart by the server
-#: (psycopg adapts a list of bytes element by element, ten times the server's work);
-#: positions are padded to 33 bytes, with their lengths one byte each
-_CUT = {
-    "pos": f"substring(%(pos)s::bytea from i * {_POS} + 1 for get_byte(%(lens)s::bytea, i))",
-    "hash": "substring(%(hash)s::bytea from i * 32 + 1 for 32)",
-    "key": "substring(%(key)s::bytea from i * 32 + 1 for 32)",
-    "idx": "('x' || encode(substring(%(idx)s::bytea from i * 8 + 1 for 8), 'hex'))"
-    "::bit(64)::bigint",
-    "entry": "substring(%(entry)s::bytea from i * 32 + 1 for 32)",
-}
+#: PostgreSQL: the rows come as packed columns cut apart by the server (psycopg adapts
+#: a list of bytes element by element, ten times the server's work): positions padded to
+#: 33 bytes with their lengths one byte each, rows joined with their start offsets
+_SELECT = (
+    "SELECT %(log)s, substring(%(pos)s::bytea from i * 33 + 1 for get_byte(%(lens)s, i)),"
+    " substring(%(data)s::bytea from (%(starts)s::int4[])[i + 1] + 1 for "
+    "(%(starts)s::int4[])[i + 2] - (%(starts)s::int4[])[i + 1])"
+    " FROM generate_series(0, %(n)s - 1) AS i"
+)
+#: SQLite: rows per INSERT statement (3 parameters a row: under SQLite's 999)
+_SQLITE_ROWS = 300
 
 
-def write_nodes(conn: Connection, log: int, rows: MapUpdate, is_sqlite: bool) -> None:
-    """Insert or replace the nodes an update wrote (`MapUpdate.nodes` and ``leaves``).
-
-    In position order (neighbours in the primary key are written together), internal
-    nodes and leaves apart. SQLite: many rows per upsert (below). PostgreSQL: one
-    statement (one round trip) whose rows the server cuts from packed columns; when the
-    update tells which positions held a node (`MapUpdate.existing`), only those rows go
-    through the upsert and the others are plainly inserted, as an upsert's speculative
-    insertion costs PostgreSQL a look into the index and an extra WAL record per row
-    (docs/PERFORMANCE.md, "mapstep, session 22"). A row inserted where one is stored
-    fails the write (the primary key) rather than being lost.
-    """
-    nodes: list[tuple[Any, ...]] = sorted(rows.nodes)
-    leaves: list[tuple[Any, ...]] = [
-        (pos, key, head.index, head.entry_hash)
-        for pos, key, head in sorted(rows.leaves, key=_first)
-    ]
-    existing = rows.existing
-    parts: list[str] = []  # PostgreSQL: the statement's inserts
-    values: dict[str, Any] = {"log": log}
-    for (columns, sets), params in ((_NODE, nodes), (_LEAF, leaves)):
-        insert = f"INSERT INTO map_nodes (log, pos, {columns})"
-        upsert = f" ON CONFLICT (log, pos) DO UPDATE SET {sets}"
-        if is_sqlite:  # (inserting the new rows apart made no difference there)
-            if params:
-                _write_sqlite(conn, log, f"{insert} VALUES ", upsert, params)
-            continue
-        names = ["pos", *columns.split(", ")]
-        split = [(params, upsert)]
-        if existing is not None:
-            split = [
-                ([row for row in params if row[0] not in existing], ""),
-                ([row for row in params if row[0] in existing], upsert),
-            ]
-        for part, tail in split:
-            if part:
-                prefix = f"p{len(parts)}_"
-                parts.append(f"{insert} {_select(names, prefix)}{tail}")
-                values.update(_packed(names, part, prefix))
-    if parts:  # all but the last as data-modifying WITH queries
-        head = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts[:-1]))
-        conn.exec_driver_sql(f"WITH {head} {parts[-1]}" if head else parts[-1], values)
-
-
-def _first(row: tuple[Any, ...]) -> Any:
-    return row[0]
-
-
-#: SQLite: rows per INSERT statement (at most 4 parameters a row: under SQLite's 999)
-_SQLITE_ROWS = 150
-
-
-def _write_sqlite(
-    conn: Connection, log: int, insert: str, tail: str, params: Sequence[tuple[Any, ...]]
+def write_buckets(
+    conn: Connection, log: int, rows: Sequence[tuple[bytes, bytes]], is_sqlite: bool
 ) -> None:
-    """Many rows per statement: executemany steps one statement per row, and the per-row
-    statement overhead was most of the write's time (a batch writes ~5 rows per key).
-    The parameters are flattened once, in C, and cut into statements by slicing; the
-    log is written into the statement (an integer), not bound once per row."""
-    width = len(params[0])
-    mark = f"({int(log)}, " + ", ".join("?" for _ in params[0]) + ")"
-    flat = list(chain.from_iterable(params))
-    step = _SQLITE_ROWS * width
+    """Insert or replace the bucket rows ``(position of the top, row)`` (in position
+    order: neighbours in the primary key are written together).
+
+    SQLite: many rows a statement (the per-statement overhead was most of the write's
+    time); PostgreSQL: one statement, one round trip.
+    """
+    if not rows:
+        return
+    if not is_sqlite:
+        params = {
+            "log": log,
+            "n": len(rows),
+            "pos": b"".join(pos.ljust(_POS, b"\0") for pos, _ in rows),
+            "lens": bytes(len(pos) for pos, _ in rows),
+            "data": b"".join(data for _, data in rows),
+            "starts": list(accumulate((len(data) for _, data in rows), initial=0)),
+        }
+        conn.exec_driver_sql(_UPSERT.format(_SELECT), params)
+        return
+    mark = f"({int(log)}, ?, ?)"  # the log written in (an integer), not bound per row
+    flat = list(chain.from_iterable(rows))
+    step = 2 * _SQLITE_ROWS
     full = len(flat) - len(flat) % step
     if full:
-        statement = f"{insert}{', '.join([mark] * _SQLITE_ROWS)}{tail}"
+        statement = _UPSERT.format("VALUES " + ", ".join([mark] * _SQLITE_ROWS))
         conn.exec_driver_sql(statement, [tuple(flat[i : i + step]) for i in range(0, full, step)])
     if full < len(flat):
-        rest = len(params) - full // width
-        conn.exec_driver_sql(f"{insert}{', '.join([mark] * rest)}{tail}", tuple(flat[full:]))
+        rest = (len(flat) - full) // 2
+        conn.exec_driver_sql(
+            _UPSERT.format("VALUES " + ", ".join([mark] * rest)), tuple(flat[full:])
+        )
 
 
-def _select(names: list[str], prefix: str) -> str:
-    """PostgreSQL: the rows of the columns ``names`` cut from `_packed`'s ``prefix``-ed
-    parameters."""
-    cuts = ", ".join(_CUT[name] for name in names).replace("%(", f"%({prefix}")
-    return f"SELECT %(log)s, {cuts} FROM generate_series(0, %({prefix}n)s - 1) AS i"  # noqa: S608
+def nodes_to_buckets(conn: Connection) -> None:
+    """Fill the empty ``map_buckets`` from ``map_nodes`` (one row a position), every log
+    (grouped in Python, a log at a time). A damaged row (neither a whole hash nor a
+    whole leaf) is left out: the next append then finds the map diverged from its
+    signed root and refuses, as docs/FORMAT.md 14.2 says."""
+    logs = [int(log) for (log,) in conn.exec_driver_sql("SELECT DISTINCT log FROM map_nodes")]
+    for log in logs:
+        nodes: dict[bytes, Stored] = {}
+        for pos, value, key, idx, entry in _log_rows(
+            conn, log, "pos, hash, key, idx, entry", "map_nodes"
+        ):
+            node = _node_row(value, key, idx, entry)
+            if node is not None:
+                nodes[bytes(pos)] = node
+        rows = list(group(nodes).items())
+        for start in range(0, len(rows), 1000):
+            write_buckets(conn, log, rows[start : start + 1000], conn.dialect.name == "sqlite")
 
 
-def _packed(names: list[str], params: Sequence[tuple[Any, ...]], prefix: str) -> dict[str, Any]:
-    """The PostgreSQL statement's parameters (named with ``prefix``): each column's
-    values joined into one bytes."""
-    out: dict[str, Any] = {"n": len(params)}
-    for at, name in enumerate(names):
-        values = [row[at] for row in params]
-        if name == "pos":
-            out["lens"] = bytes(len(v) for v in values)
-            out["pos"] = b"".join(v.ljust(_POS, b"\0") for v in values)
-        elif name == "idx":  # signed: an index past 2**63 - 1 fails here as in a BIGINT
-            out["idx"] = b"".join(int(v).to_bytes(8, "big", signed=True) for v in values)
-        else:
-            out[name] = b"".join(values)
-    return {prefix + name: value for name, value in out.items()}
+def buckets_to_nodes(conn: Connection) -> None:
+    """Fill the empty ``map_nodes`` from ``map_buckets``, every log: `nodes_to_buckets`
+    backwards.
+
+    Raises:
+        CorruptBucketError: a bucket row is damaged (nothing is converted).
+    """
+    logs = [int(log) for (log,) in conn.exec_driver_sql("SELECT DISTINCT log FROM map_buckets")]
+    insert = text(
+        "INSERT INTO map_nodes (log, pos, hash, key, idx, entry)"
+        " VALUES (:log, :pos, :hash, :key, :idx, :entry)"
+    )
+    for log in logs:
+        rows = _log_rows(conn, log, "pos, data", "map_buckets")
+        nodes = positions({bytes(pos): bytes(data) for pos, data in rows})
+        params = [
+            {
+                "log": log,
+                "pos": pos,
+                "hash": node.hash,
+                "key": node.key,
+                "idx": None if node.head is None else node.head.index,
+                "entry": None if node.head is None else node.head.entry_hash,
+            }
+            for pos, node in sorted(nodes.items())
+        ]
+        for start in range(0, len(params), 5000):
+            conn.execute(insert, params[start : start + 5000])
+
+
+def _log_rows(conn: Connection, log: int, columns: str, table: str) -> list[Any]:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = f"SELECT {columns} FROM {table} WHERE log = {mark} ORDER BY pos"  # noqa: S608 (constants)
+    return list(conn.exec_driver_sql(statement, (log,)))
+
+
+def _node_row(value: Any, key: Any, idx: Any, entry: Any) -> Stored | None:
+    """A ``map_nodes`` row as `Stored`, None if it is damaged."""
+    try:
+        if key is not None:
+            if len(key) != KEY_BYTES:
+                return None
+            return Stored(key=bytes(key), head=Head(int(idx), bytes(entry)))
+        if value is not None and len(value) == HASH_BYTES:
+            return Stored(hash=bytes(value))
+    except (TypeError, ValueError, ValidationError):
+        pass
+    return None

@@ -20,13 +20,14 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from ledger import merkle
 from ledger.entry import ZERO_HASH, chain_hash
 from ledger.errors import NotFoundError, StorageError, ValidationError
+from ledger.map import buckets as map_buckets
 from ledger.map import update as map_update
 from ledger.merkle import Range, Subtree
 from ledger.rules.state import KeyRecord, Record, State
 from ledger.store import scanstats
 from ledger.store.cosignatures import CosignatureStore
 from ledger.store.database import Engines, connect, migrate
-from ledger.store.mapnodes import read_nodes
+from ledger.store.mapnodes import read_buckets, read_nodes
 from ledger.store.prooftree import DEFAULT_BUDGET, ProofTrees
 from ledger.store.queries import (
     CHAIN_EVERY,
@@ -397,7 +398,7 @@ class Store:
     def map_proof(self, log: int, key: bytes) -> bytes:
         """The map proof (ledger.map.proof bytes) of ``key`` in the latest stored map."""
         with self._read() as conn:
-            return map_update.prove(lambda ps: read_nodes(conn, log, ps), key)
+            return map_buckets.prove(lambda ps: read_buckets(conn, log, ps), key)
 
     def map_nodes(self, log: int, positions: Iterable[bytes]) -> dict[bytes, map_update.Stored]:
         """The latest stored map nodes at ``positions`` (a `ledger.map.update.Reader`)."""

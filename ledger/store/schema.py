@@ -135,20 +135,20 @@ class CheckpointRow(Base):
     signed_at: Mapped[str] = mapped_column(String(32))
 
 
-class MapNodeRow(Base):
-    """A node of the map of heads (ledger.map.update): at ``pos``, an internal node's
-    ``hash``, or a leaf's ``key`` and head (``idx``, ``entry``). The latest version only."""
+class MapBucketRow(Base):
+    """A bucket of the map of heads (ledger.map.buckets): the nodes at the four depths
+    below the node at ``pos`` (a depth divisible by 4), encoded in ``data``. The latest
+    version only (0032_map_buckets; before it, ``map_nodes`` held one node a row)."""
 
-    __tablename__ = "map_nodes"
-    # no foreign key: the append is the only writer, and the per-row check cost (0026)
-    log: Mapped[int] = mapped_column(primary_key=True)
+    __tablename__ = "map_buckets"
+    # no foreign key: the append is the only writer (as 0026 for map_nodes). A rowid
+    # table on SQLite: an index b-tree keeps ~1 KB of a row in its page and spills the
+    # rest, and the top buckets are ~1 KB (docs/PERFORMANCE.md "maplayout, session 23")
+    log: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     pos: Mapped[bytes] = mapped_column(LargeBinary(33), primary_key=True)
-    hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    idx: Mapped[int | None] = mapped_column(BigInteger)
-    entry: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    # PostgreSQL: room on each page for the rewritten nodes' new versions (0025)
-    __table_args__ = ({**_NO_ROWID, "postgresql_with": {"fillfactor": 70}},)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # PostgreSQL: room on each page for the rewritten buckets' new versions (0032)
+    __table_args__ = ({"postgresql_with": {"fillfactor": 70}},)
 
 
 class ActorTable(Base):

@@ -17,14 +17,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ledger import merkle
 from ledger.errors import NotFoundError
-from ledger.map.update import MapUpdate, Reader
+from ledger.map.buckets import BucketReader
 from ledger.merkle import Subtree
 from ledger.rules.state import (
     Record,
 )
 from ledger.store import nodetiles
 from ledger.store.leafpack import pack, unpack
-from ledger.store.mapnodes import read_nodes, write_nodes
+from ledger.store.mapnodes import read_buckets, write_buckets
 from ledger.store.queries import (
     CHECKPOINTS,
     ENTRIES,
@@ -214,13 +214,13 @@ class WriteTx:
         leaves = [(int(r.idx), unpack(bytes(r.leaf))) for r in rows]
         return [(idx, leaf, merkle.leaf_hash(leaf)) for idx, leaf in leaves]
 
-    def map_reader(self) -> Reader:
-        """Reads stored map nodes inside this transaction (ledger.map.update)."""
-        return lambda positions: read_nodes(self.conn, self.log, positions)
+    def map_bucket_reader(self) -> BucketReader:
+        """Reads stored map buckets inside this transaction (ledger.map.buckets)."""
+        return lambda positions: read_buckets(self.conn, self.log, positions)
 
-    def write_map(self, rows: MapUpdate) -> None:
-        """Insert or replace the map nodes an update wrote (ledger.map.update)."""
-        write_nodes(self.conn, self.log, rows, self._is_sqlite)
+    def write_map_buckets(self, rows: Sequence[tuple[bytes, bytes]]) -> None:
+        """Insert or replace map bucket rows (`ledger.map.bucketmap.BucketMap.rows`)."""
+        write_buckets(self.conn, self.log, rows, self._is_sqlite)
 
     def set_head(self, size: int, chain: bytes, root: bytes) -> None:
         """Move the log's head."""

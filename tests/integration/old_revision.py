@@ -9,9 +9,16 @@ before migrating up, checking that nothing was written to it meanwhile (these lo
 far below the 2048 entries that complete a tile).
 
 Today's code also reads and writes ``entries.event_key``, the 8-byte key of each event
-hash, and no ``units.head`` (0031_from_leaves): `downgrade` gives the old revision that
-layout (the revision's own `cut_hashes` and `drop_heads`), and `upgrade` puts the whole
-hashes and heads back from the leaves first, as that revision's downgrade does.
+hash, and no ``units.head`` (0031_from_leaves): `downgrade` gives a revision before it
+that layout (the revision's own `cut_hashes` and `drop_heads`), and `upgrade` puts the
+whole hashes and heads back from the leaves first, as that revision's downgrade does.
+
+Today's code keeps the map of heads in ``map_buckets`` (0032_map_buckets), which older
+revisions keep as ``map_nodes``: `downgrade` gives the old revision a ``map_buckets``
+converted from its ``map_nodes`` (today's code reads and extends it there), and
+`upgrade` (or a further `downgrade`) first puts that map back into ``map_nodes``
+(ledger.store.mapnodes.buckets_to_nodes) and drops ``map_buckets``, so the migrations
+see the map as an older revision would have kept it.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ from types import ModuleType
 from typing import cast
 
 from alembic import command
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Table, inspect, text
 
 from ledger.store.database import Engines, _alembic_config, migrate
+from ledger.store.mapnodes import MAP_BUCKETS, buckets_to_nodes, nodes_to_buckets
 from ledger.store.schema import TileRow
 
 TILES = cast(Table, TileRow.__table__)
@@ -43,30 +51,49 @@ def revision_module(name: str) -> ModuleType:
 FROM_LEAVES = revision_module("0031_from_leaves")
 
 
-def _before_event_key(conn: Connection) -> bool:
-    """Whether the database is at a revision before 0025_slim_log, which replaced the
-    unique index on the whole hash (``ix_entries_event_hash``) by the key index."""
+def _revision(conn: Connection) -> int:
+    """The number of the database's revision (``0030_event_key4`` -> 30)."""
     version = str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
-    return int(version[:4]) < 25
+    return int(version[:4])
 
 
 def downgrade(engines: Engines, revision: str) -> None:
-    """Migrate down to ``revision``, then add an empty ``tiles`` table and the event keys
-    for today's code."""
+    """Migrate down to ``revision``, then add what today's code needs of the newer
+    layouts: an empty ``tiles`` table, the event keys and no stored heads (before 0031),
+    the map as ``map_buckets`` (before 0032)."""
     with engines.writer.begin() as conn:
+        _fold_buckets(conn)
         command.downgrade(_alembic_config(conn), revision)
         TILES.create(conn, checkfirst=True)
-        # before 0025 the unique index on the whole hash follows the column's new name
-        FROM_LEAVES.cut_hashes(conn, key_index=not _before_event_key(conn))
-        FROM_LEAVES.drop_heads(conn)
+        number = _revision(conn)
+        if number < 31:
+            # before 0025 the unique index on the whole hash follows the column's new name
+            FROM_LEAVES.cut_hashes(conn, key_index=number >= 25)
+            FROM_LEAVES.drop_heads(conn)
+        if number < 32:
+            MAP_BUCKETS.create(conn)
+            nodes_to_buckets(conn)
 
 
 def upgrade(engines: Engines) -> None:
-    """Drop the (still empty) ``tiles`` table `downgrade` added, restore the whole event
-    hashes, then migrate up."""
+    """Drop the (still empty) ``tiles`` table `downgrade` added, put the map back into
+    ``map_nodes`` and the whole event hashes and heads back, then migrate up."""
     with engines.writer.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM tiles")).scalar() == 0
         TILES.drop(conn)
-        FROM_LEAVES.restore_heads(conn)
-        FROM_LEAVES.restore_hashes(conn, key_index=not _before_event_key(conn))
+        _fold_buckets(conn)
+        number = _revision(conn)
+        if number < 31:
+            FROM_LEAVES.restore_heads(conn)
+            FROM_LEAVES.restore_hashes(conn, key_index=number >= 25)
     migrate(engines)
+
+
+def _fold_buckets(conn: Connection) -> None:
+    """At an older revision: ``map_nodes`` replaced by the map in ``map_buckets``, which
+    goes (at the newest revision, where ``map_nodes`` is gone: nothing)."""
+    tables = set(inspect(conn).get_table_names())
+    if {"map_nodes", "map_buckets"} <= tables:
+        conn.execute(text("DELETE FROM map_nodes"))
+        buckets_to_nodes(conn)
+        MAP_BUCKETS.drop(conn)

@@ -3,8 +3,9 @@ the one the log's last signed checkpoint commits to (ledger.service.headmap), on
 and PostgreSQL:
 
 - an honest log appends, and its checkpoint's map root is the stored root;
-- a ``map_nodes`` root row changed behind the log's back is refused with
+- a ``map_buckets`` root row changed behind the log's back is refused with
   ``map-diverged``, and nothing of the refused append is written (every table the same);
+  a root row cut short is refused with ``map-bucket-corrupt``, as is a proof read of it;
 - the documented recovery (delete the log's map rows) rebuilds the map from the entries,
   passes the check, and the audit's replay agrees with every signed map root; a rebuilt
   map is checked like a stored one (against a checkpoint whose map line was changed, it
@@ -21,6 +22,8 @@ from sqlalchemy import text
 from ledger import note
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
+from ledger.map.buckets import CorruptBucketError, decode, encode
+from ledger.map.trie import unit_key
 from ledger.service.headmap import MapDivergedError
 from ledger.service.ledger import Ledger
 from tests.factories import GTIN
@@ -34,6 +37,16 @@ def _signed_map_root(ledger: Ledger) -> bytes | None:
 
 def _stored_root(ledger: Ledger) -> bytes:
     return ledger.store.map_nodes(ledger.log, [map_update.ROOT])[map_update.ROOT].subtree_hash()
+
+
+def _root_row(ledger: Ledger) -> bytes:
+    with ledger.store.engines.reader.connect() as conn:
+        return bytes(
+            conn.execute(
+                text("SELECT data FROM map_buckets WHERE log = :log AND pos = :p"),
+                {"log": ledger.log, "p": map_update.ROOT},
+            ).scalar_one()
+        )
 
 
 def _sql(ledger: Ledger, statement: str, **params: object) -> None:
@@ -58,10 +71,13 @@ def test_a_changed_map_root_is_refused_and_nothing_is_written(world: LedgerWorld
     ledger = world.ledger
     world.append(_commission(world, "DIV-1"))
     forged = hashlib.sha256(b"not the signed root").digest()
+    root_bucket = decode(_root_row(ledger))
+    assert isinstance(root_bucket[1], bytes)  # several keys: the root is an internal node
+    root_bucket[1] = forged
     _sql(
         ledger,
-        "UPDATE map_nodes SET hash = :h WHERE log = :log AND pos = :p",
-        h=forged,
+        "UPDATE map_buckets SET data = :d WHERE log = :log AND pos = :p",
+        d=encode(root_bucket),
         p=map_update.ROOT,
     )
     before = dump(ledger)
@@ -74,10 +90,31 @@ def test_a_changed_map_root_is_refused_and_nothing_is_written(world: LedgerWorld
     assert ledger.head().size == size
 
 
+def test_a_damaged_root_row_is_refused_as_such(world: LedgerWorld) -> None:
+    ledger = world.ledger
+    world.append(_commission(world, "DIV-1"))
+    key = unit_key(GTIN, "DIV-1")
+    _sql(
+        ledger,
+        "UPDATE map_buckets SET data = :d WHERE log = :log AND pos = :p",
+        d=_root_row(ledger)[:-5],
+        p=map_update.ROOT,
+    )
+    before = dump(ledger)
+    with pytest.raises(CorruptBucketError) as caught:
+        ledger.append(_commission(world, "DIV-2"))
+    assert caught.value.code == "map-bucket-corrupt"
+    assert dump(ledger) == before
+    with pytest.raises(CorruptBucketError):
+        ledger.store.map_proof(ledger.log, key)
+    with pytest.raises(CorruptBucketError):
+        ledger.store.map_nodes(ledger.log, [map_update.ROOT])
+
+
 def test_deleting_the_map_rebuilds_it_from_the_entries(world: LedgerWorld) -> None:
     ledger = world.ledger
     world.append(_commission(world, "DIV-1"))
-    _sql(ledger, "DELETE FROM map_nodes WHERE log = :log")
+    _sql(ledger, "DELETE FROM map_buckets WHERE log = :log")
     world.append(_commission(world, "DIV-2"))  # rebuilt, checked, then extended
     assert _signed_map_root(ledger) == _stored_root(ledger)
     assert ledger.audit().ok  # the audit's replay gives every signed map root
@@ -103,7 +140,7 @@ def test_a_rebuilt_map_is_checked_too(world: LedgerWorld) -> None:
             text("UPDATE checkpoints SET note = :note WHERE log = :log AND size = :size"),
             {"log": ledger.log, "size": size, "note": changed},
         )
-        conn.execute(text("DELETE FROM map_nodes WHERE log = :log"), {"log": ledger.log})
+        conn.execute(text("DELETE FROM map_buckets WHERE log = :log"), {"log": ledger.log})
     before = dump(ledger)
     with pytest.raises(MapDivergedError):
         ledger.append(_commission(world, "DIV-2"))

@@ -1,0 +1,264 @@
+"""A batch update of the map of heads working on its buckets (ledger.map.buckets).
+
+`BucketMap` holds the buckets read or written so far (the top ones stay between
+batches: ledger.service.headmap.MapCache), reads the others through a callable, one
+query per bucket level a batch's keys enter, and applies a batch of new heads by
+rebuilding each changed node once, recursing bucket by bucket on slot numbers (no
+position bytes, no per-row objects). The changed buckets are then re-encoded whole
+(`BucketMap.rows`) for the store to write. The result is the map `ledger.map.update`
+computes one node a position, hash for hash (tests/unit/test_map_buckets.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left
+from collections.abc import Mapping
+
+from ledger.errors import ValidationError
+from ledger.map.buckets import (
+    Bucket,
+    BucketReader,
+    Leaf,
+    Node,
+    decode,
+    encode,
+    make_leaf,
+    missing,
+    value,
+)
+from ledger.map.trie import EMPTY, KEY_BITS, KEY_BYTES, NODE_PREFIX, Head
+from ledger.map.update import ROOT, _at
+
+_sha256 = hashlib.sha256  # bound once: the update's hot loop
+
+#: buckets whose top is at most this deep stay in memory between batches (the nodes at
+#: depths up to 16, about 4,400 rows at most)
+CACHED_TOP = 12
+#: `lookup` reads the buckets of this many levels below a missing one in the same query
+_PATH_READ = 32
+
+
+def _empty_read(_positions: list[bytes]) -> dict[bytes, bytes]:
+    return {}
+
+
+class BucketMap:
+    """A map of heads as buckets in memory, reading missing ones through ``read``.
+
+    Buckets are keyed by ``path << 9 | T`` (the top node's path and depth ``T``); a
+    bucket maps slots to nodes (ledger.map.buckets). ``root_bucket`` is the stored root
+    bucket (None or empty: an empty map); with the default ``read`` nothing else is
+    stored (a map built from nothing).
+    """
+
+    def __init__(self, read: BucketReader = _empty_read, root_bucket: Bucket | None = None) -> None:
+        self.buckets: dict[int, Bucket] = {0: root_bucket or {}}
+        self.dirty: set[int] = set()
+        self.read = read
+        self._deep: set[int] = set()  # buckets below CACHED_TOP, held for one batch
+        self._keys: list[bytes] = []
+        self._heads: list[Head] = []
+        self._ints: list[int] = []
+
+    def root(self) -> bytes:
+        """The root hash (`ledger.map.trie.EMPTY` for an empty map)."""
+        return value(self.buckets[0].get(1))
+
+    def root_node(self) -> Node | None:
+        """The root node as stored (None: an empty map)."""
+        return self.buckets[0].get(1)
+
+    def update(self, changes: Mapping[bytes, Head]) -> bytes:
+        """Apply ``changes`` (key -> new head); return the new root hash. The buckets it
+        changes are marked for `rows`.
+
+        Raises:
+            ValidationError: a key is not 32 bytes.
+            CorruptBucketError: a stored bucket it reads is damaged or missing.
+        """
+        items = sorted(changes.items())
+        if any(len(key) != KEY_BYTES for key, _ in items):
+            raise ValidationError(f"a map key is {KEY_BYTES} bytes", field="key")
+        self._keys = [key for key, _ in items]
+        self._heads = [head for _, head in items]
+        self._ints = [int.from_bytes(key, "big") for key in self._keys]
+        if not items:
+            return self.root()
+        self._fetch()
+        self.dirty.add(0)
+        return value(self._node(self.buckets[0], 0, 0, 1, 0, 0, 0, len(items)))
+
+    def _fetch(self) -> None:
+        """Read the buckets not in memory that the changed keys' paths enter, one query
+        per bucket level (a path enters the bucket below when its parent's bottom node
+        on the path is an internal node)."""
+        buckets, top, alive = self.buckets, 4, self._ints
+        while alive and top < KEY_BITS:
+            wanted, following = set(), []
+            for number in alive:
+                path = number >> (KEY_BITS - top)
+                parent = buckets.get(((path >> 4) << 9) | (top - 4))
+                if parent is None or not isinstance(parent.get(16 | (path & 15)), bytes):
+                    continue  # the path ends above this bucket level
+                following.append(number)
+                key = (path << 9) | top
+                if key not in buckets:
+                    wanted.add(key)
+            if wanted:
+                self._load(wanted, top)
+            alive, top = following, top + 4
+
+    def _load(self, wanted: set[int], top: int) -> None:
+        got = self.read([_at(key >> 9, top) for key in wanted])
+        for key in wanted:
+            data = got.get(_at(key >> 9, top))
+            if data is None:
+                raise missing(top)
+            self.buckets[key] = decode(data)
+        if top > CACHED_TOP:
+            self._deep |= wanted
+
+    def lookup(self, key: bytes) -> Head | None:
+        """The head of ``key`` in the map (None: absent); reads the buckets on its path
+        not in memory (those below `CACHED_TOP` are kept until `forget_deep`).
+
+        Raises:
+            CorruptBucketError: a stored bucket on the path is damaged or missing.
+        """
+        number, buckets = int.from_bytes(key, "big"), self.buckets
+        node, depth = buckets[0].get(1), 0
+        while isinstance(node, bytes):
+            top = (depth >> 2) << 2
+            bucket_key = ((number >> (KEY_BITS - top)) << 9) | top
+            bucket = buckets.get(bucket_key)
+            if bucket is None:
+                self._read_path(number, top)
+                bucket = buckets.get(bucket_key)
+                if bucket is None:
+                    raise missing(depth)
+            rel = depth + 1 - top
+            node = bucket.get((1 << rel) | ((number >> (KEY_BITS - depth - 1)) & ((1 << rel) - 1)))
+            depth += 1
+        return node[1] if node is not None and node[0] == key else None
+
+    def _read_path(self, number: int, first: int) -> None:
+        """Read the buckets on the path of ``number`` from depth ``first`` down, up to
+        `_PATH_READ` levels, in one query (those not stored are simply not there)."""
+        buckets = self.buckets
+        wanted = {}
+        for top in range(first, min(first + _PATH_READ, KEY_BITS), 4):
+            key = ((number >> (KEY_BITS - top)) << 9) | top
+            if key not in buckets:
+                wanted[_at(key >> 9, top)] = key
+        got = self.read(list(wanted))
+        for pos, data in got.items():
+            key = wanted[pos]
+            buckets[key] = decode(data)
+            if key & 0x1FF > CACHED_TOP:
+                self._deep.add(key)
+
+    def forget_deep(self) -> None:
+        """Drop the buckets below `CACHED_TOP` (read or built in this batch)."""
+        for key in self._deep:
+            self.buckets.pop(key, None)
+        self._deep = set()
+
+    def _node(
+        self, bucket: Bucket, key: int, top: int, slot: int, rel: int, path: int,
+        lo: int, hi: int,
+    ) -> Node:  # fmt: skip
+        """The node at ``slot`` of ``bucket`` with the changed keys ``[lo, hi)`` below it:
+        rebuilt, stored in its slot and returned."""
+        node = bucket.get(slot)
+        if node is None or not isinstance(node, bytes):  # empty or a leaf: built anew here
+            built = self._fresh(top + rel, path, lo, hi, node)
+            bucket[slot] = built
+            self.dirty.add(key)
+            return built
+        if rel == 4:  # the top of the bucket below: its children are there
+            below_key = (path << 9) | (top + 4)
+            self.dirty.add(below_key)
+            new = self._split(self.buckets[below_key], below_key, top + 4, 1, 0, path, lo, hi)
+        else:
+            new = self._split(bucket, key, top, slot, rel, path, lo, hi)
+        bucket[slot] = new
+        return new
+
+    def _split(
+        self, bucket: Bucket, key: int, top: int, slot: int, rel: int, path: int,
+        lo: int, hi: int,
+    ) -> bytes:  # fmt: skip
+        """The new hash of a stored internal node, from its children in ``bucket``."""
+        depth = top + rel
+        mid = bisect_left(self._ints, ((path << 1) | 1) << (KEY_BITS - depth - 1), lo, hi)
+        left, right = 2 * slot, 2 * slot + 1
+        low: Node | None = bucket.get(left)
+        if mid > lo:
+            low = self._node(bucket, key, top, left, rel + 1, path << 1, lo, mid)
+        high: Node | None = bucket.get(right)
+        if hi > mid:
+            high = self._node(bucket, key, top, right, rel + 1, (path << 1) | 1, mid, hi)
+        return _sha256(NODE_PREFIX + value(low) + value(high)).digest()
+
+    def _fresh(self, depth: int, path: int, lo: int, hi: int, stored: Leaf | None) -> Node:
+        """The subtree at ``depth`` built from the keys ``[lo, hi)`` and the stored leaf
+        that was there (unless a change replaces its head)."""
+        if hi - lo == 1 and (stored is None or stored[0] == self._keys[lo]):
+            return make_leaf(self._keys[lo], self._heads[lo])  # the common case: no slices
+        keys, heads, ints = self._keys[lo:hi], self._heads[lo:hi], self._ints[lo:hi]
+        if stored is not None and stored[0] not in keys:
+            number = int.from_bytes(stored[0], "big")
+            at = bisect_left(ints, number)
+            keys.insert(at, stored[0])
+            heads.insert(at, stored[1])
+            ints.insert(at, number)
+        return self._build(depth, keys, heads, ints)
+
+    def _build(self, depth: int, keys: list[bytes], heads: list[Head], ints: list[int]) -> Node:
+        """The node at ``depth`` over ``keys`` (sorted); every node below it is placed."""
+        if len(ints) == 1:
+            return make_leaf(keys[0], heads[0])
+        split = KEY_BITS - (ints[0] ^ ints[-1]).bit_length()
+        at_split = ints[0] >> (KEY_BITS - split)
+        if len(ints) == 2:  # the common case (a new key beside a stored leaf): two leaves
+            low: Node = make_leaf(keys[0], heads[0])
+            high: Node = make_leaf(keys[1], heads[1])
+        else:
+            mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
+            low = self._build(split + 1, keys[:mid], heads[:mid], ints[:mid])
+            high = self._build(split + 1, keys[mid:], heads[mid:], ints[mid:])
+        self._place(split + 1, at_split << 1, low)
+        self._place(split + 1, (at_split << 1) | 1, high)
+        new = _sha256(NODE_PREFIX + value(low) + value(high)).digest()
+        for level in range(split - 1, depth - 1, -1):  # the chain of one-child nodes
+            below = ints[0] >> (KEY_BITS - level - 1)
+            self._place(level + 1, below, new)
+            pair = EMPTY + new if below & 1 else new + EMPTY
+            new = _sha256(NODE_PREFIX + pair).digest()
+        return new
+
+    def _place(self, depth: int, path: int, node: Node) -> None:
+        """Put ``node`` at ``depth`` on ``path`` (depth >= 1) in its bucket."""
+        top = ((depth - 1) >> 2) << 2
+        rel = depth - top
+        key = ((path >> rel) << 9) | top
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = {}
+        if top > CACHED_TOP:
+            self._deep.add(key)
+        bucket[(1 << rel) | (path & ((1 << rel) - 1))] = node
+        self.dirty.add(key)
+
+    def rows(self) -> list[tuple[bytes, bytes]]:
+        """The changed buckets as (position of the top, row), in position order; forgets
+        which were changed."""
+        buckets = self.buckets
+        out = [(_at(key >> 9, key & 0x1FF), encode(buckets[key])) for key in self.dirty]
+        self.dirty = set()
+        out.sort()
+        return out
+
+
+__all__ = ["CACHED_TOP", "ROOT", "BucketMap"]
