@@ -20,7 +20,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
     Index,
     Integer,
     LargeBinary,
@@ -29,7 +28,6 @@ from sqlalchemy import (
     Text,
     func,
     insert,
-    literal_column,
     select,
     update,
 )
@@ -39,7 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ledger.errors import StorageError
 from ledger.store.database import Engines
 from ledger.store.leafpack import unpack
-from ledger.store.queries import HEAD_LEAF, with_heads
+from ledger.store.queries import HEAD_COLUMN, with_heads
 from ledger.store.schema import Base, EntryRow, ProductTable, UnitTable
 
 
@@ -94,8 +92,6 @@ BATCHES = cast(Table, PrintBatchRow.__table__)
 MARKS = cast(Table, PrintBatchMarkRow.__table__)
 _ENTRIES = cast(Table, EntryRow.__table__)
 _UNITS = cast(Table, UnitTable.__table__)
-#: a unit's head, read from its entry at head_index (0031_from_leaves; `queries.with_heads`)
-HEAD: ColumnElement[bytes] = literal_column(HEAD_LEAF).label("head")
 _PRODUCTS = cast(Table, ProductTable.__table__)
 
 
@@ -107,7 +103,7 @@ class CatalogStore:
 
     def _rows(self, statement: Any, units_of: int | None = None) -> list[dict[str, Any]]:
         """The rows ``statement`` reads; ``units_of``: they are units of that log, read
-        with `HEAD`, whose ``head`` is made the unit's head (`queries.with_heads`)."""
+        with `HEAD_COLUMN`, whose ``head`` is made the unit's head (`queries.with_heads`)."""
         try:
             with self.engines.writer.connect() as conn:  # staff read their own writes
                 rows = [dict(r._mapping) for r in conn.execute(statement)]
@@ -246,7 +242,7 @@ class CatalogStore:
         return self._rows(
             select(
                 _UNITS.c.serial,
-                HEAD,
+                HEAD_COLUMN,
                 _UNITS.c.recalled,
                 _UNITS.c.decommissioned,
                 _UNITS.c.lot,

@@ -22,7 +22,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
     Index,
     Integer,
     LargeBinary,
@@ -31,7 +30,6 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
-    literal_column,
     or_,
     select,
     update,
@@ -41,7 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.errors import ConflictError, StorageError
 from ledger.store.database import Engines
-from ledger.store.queries import HEAD_LEAF, with_heads
+from ledger.store.queries import HEAD_COLUMN, with_heads
 from ledger.store.schema import ActorTable, AuthorizationTable, Base, ScanRow, UnitTable
 
 
@@ -114,8 +112,6 @@ AUDIT = cast(Table, ConsoleAuditRow.__table__)
 TRIAGE = cast(Table, ConsoleTriageRow.__table__)
 KEYS = cast(Table, ConsoleKeyRow.__table__)
 _UNITS = cast(Table, UnitTable.__table__)
-#: a unit's head, read from its entry at head_index (0031_from_leaves; `queries.with_heads`)
-HEAD: ColumnElement[bytes] = literal_column(HEAD_LEAF).label("head")
 _ACTORS = cast(Table, ActorTable.__table__)
 _SCANS = cast(Table, ScanRow.__table__)
 _AUTHS = cast(Table, AuthorizationTable.__table__)
@@ -142,7 +138,7 @@ class ConsoleStore:
 
     def _rows(self, statement: Any, units_of: int | None = None) -> list[dict[str, Any]]:
         """The rows ``statement`` reads; ``units_of``: they are units of that log, read
-        with `HEAD`, whose ``head`` is made the unit's head (`queries.with_heads`)."""
+        with `HEAD_COLUMN`, whose ``head`` is made the unit's head (`queries.with_heads`)."""
         try:
             with self.engines.writer.connect() as conn:  # staff read their own writes
                 rows = [dict(r._mapping) for r in conn.execute(statement)]
@@ -304,7 +300,7 @@ class ConsoleStore:
     def lot_units(self, log: int, brand: str, gtin: str, lot: str) -> list[dict[str, Any]]:
         """The units of ``brand`` with ``gtin`` in ``lot``, with their heads."""
         return self._rows(
-            select(_UNITS.c.serial, HEAD, _UNITS.c.recalled, _UNITS.c.decommissioned)
+            select(_UNITS.c.serial, HEAD_COLUMN, _UNITS.c.recalled, _UNITS.c.decommissioned)
             .where(
                 _UNITS.c.log == log,
                 _UNITS.c.brand == brand,

@@ -21,7 +21,7 @@ from ledger.errors import ValidationError
 from ledger.map.buckets import bucket_of, decode, group, positions, stored
 from ledger.map.trie import HASH_BYTES, KEY_BYTES, Head
 from ledger.map.update import Stored
-from ledger.store.queries import chunks
+from ledger.store.queries import chunks, placeholder
 from ledger.store.schema import MapBucketRow
 
 MAP_BUCKETS = cast(Table, MapBucketRow.__table__)
@@ -35,14 +35,13 @@ def read_buckets(conn: Connection, log: int, positions: Sequence[bytes]) -> dict
     out: dict[bytes, bytes] = {}
     if not positions:
         return out
-    if conn.dialect.paramstyle == "qmark":
+    mark = placeholder(conn)
+    if mark == "?":
         parts = [
             (f"IN ({', '.join('?' for _ in chunk)})", (log, *chunk)) for chunk in chunks(positions)
         ]
-        mark = "?"
     else:
         parts = [("= ANY(%s)", (log, list(positions)))]
-        mark = "%s"
     for test, params in parts:
         rows = conn.exec_driver_sql(
             f"SELECT pos, data FROM map_buckets WHERE log = {mark} AND pos {test}",  # noqa: S608
@@ -179,8 +178,7 @@ def buckets_to_nodes(conn: Connection) -> None:
 
 
 def _log_rows(conn: Connection, log: int, columns: str, table: str) -> list[Any]:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    statement = f"SELECT {columns} FROM {table} WHERE log = {mark} ORDER BY pos"  # noqa: S608 (constants)
+    statement = f"SELECT {columns} FROM {table} WHERE log = {placeholder(conn)} ORDER BY pos"  # noqa: S608 (constants)
     return list(conn.exec_driver_sql(statement, (log,)))
 
 

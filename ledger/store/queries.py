@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table, literal_column
 
 from ledger.codec import b64url_encode
 from ledger.leafparse import leaf_event_hash
@@ -70,6 +70,9 @@ HEAD_LEAF = (
     "(SELECT entries.leaf FROM entries"
     " WHERE entries.log = units.log AND entries.idx = units.head_index)"
 )
+#: `HEAD_LEAF` as a column named ``head`` of a SQLAlchemy select over ``units`` (the
+#: console's and the catalogue's unit lists; `with_heads` turns it into the head)
+HEAD_COLUMN: ColumnElement[bytes] = literal_column(HEAD_LEAF).label("head")
 
 
 def unit_head(stored: Any, origin: str) -> str:
@@ -222,7 +225,7 @@ def _read_stored(conn: Connection, log: int, wanted: Iterable[Subtree]) -> dict[
     runs = _runs(wanted)
     out: dict[Subtree, bytes] = {}
     # Only the driver's placeholder is formatted in; every value is a bound parameter.
-    m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    m = placeholder(conn)
     for chunk in chunks(runs):
         # nodes from single rows and complete tiles (0028_tiles)
         rows = conn.exec_driver_sql(*nodetiles.runs_select(m, log, chunk))

@@ -39,6 +39,7 @@ from ledger.store.queries import (
     find_event_hashes,
     head_from_row,
     origin_of,
+    placeholder,
     read_entries,
     read_subtrees,
     select_entries,
@@ -635,7 +636,7 @@ class Store:
                 # straight to the driver, a tuple a row: SQLAlchemy's compiled insert
                 # built a parameter dict per row, most of a flush's cost on the event
                 # loop's side (docs/PERFORMANCE.md, session 23)
-                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                mark = placeholder(conn)
                 conn.exec_driver_sql(
                     f"INSERT INTO scans ({', '.join(_SCAN_COLUMNS)}) "  # noqa: S608
                     f"VALUES ({', '.join([mark] * len(_SCAN_COLUMNS))})",
