@@ -11,7 +11,6 @@ re-encoding them. Accepts only what the general parser accepts, with an equal re
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 import re
@@ -28,7 +27,6 @@ _LEAF_TAIL = re.compile(
 _TAIL_START = b',"key":"'
 _SIG_CHARS = -(-crypto.SIGNATURE_SIZE * 4 // 3)  # unpadded base64url of 64 bytes: 86
 _SIG_LAST = (b"A", b"Q", b"g", b"w")
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 # Without backslashes a JSON string is a quote, non-quote bytes, a quote; what is left
 # when they are cut out is the structure, which in canonical form has no whitespace.
 _STRING = re.compile(rb'"[^"]*"')
@@ -104,8 +102,7 @@ def split_leaf(data: bytes) -> LeafParts | None:
     # (canonical: one of A, Q, g, w); the tail's pattern allowed only the alphabet
     if len(sig) != _SIG_CHARS or sig[-1:] not in _SIG_LAST:
         return None
-    # what base64.urlsafe_b64decode does, without its wrappers' frames
-    signature = binascii.a2b_base64(sig.translate(_FROM_URLSAFE) + b"==")
+    signature = codec.b64url_decode_prechecked(sig)
     parse_time(received, "received")
     return LeafParts(value, event_bytes, key, received, signature, tail.group(4) is not None)
 

@@ -30,10 +30,10 @@ its hash is wrong); unpacking never raises.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import zlib
+
+from ledger.codec import b64url_ascii, b64url_decode_prechecked
 
 #: the tag byte of a value packed with `DICTIONARY_V1` (never the first byte of JSON)
 PACKED_V1 = 0x01
@@ -43,7 +43,6 @@ _TAG = bytes([PACKED_V1])
 _TAG_V2 = bytes([PACKED_V2])
 #: (flag, JSON name, raw length) of the fields the second form stores raw, in order
 _RAW_FIELDS = ((1, b"key", 16), (2, b"prev", 32), (4, b"sig", 64))
-_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FIELD_VALUE = {
     name: re.compile(rb'"' + name + rb'":"([A-Za-z0-9_-]{%d})"' % -(-size * 4 // 3))
     for _, name, size in _RAW_FIELDS
@@ -124,12 +123,12 @@ def _deflate(data: bytes, dictionary: bytes) -> bytes:
 def _pack_v2(leaf: bytes) -> bytes | None:
     """The second form of ``leaf``, or None when it has no field to store raw."""
     flags, raw, template = 0, b"", leaf
-    for flag, name, size in _RAW_FIELDS:
+    for flag, name, _ in _RAW_FIELDS:
         found = _FIELD_VALUE[name].search(template)
         if found is None:
             continue
-        value = base64.urlsafe_b64decode(found.group(1) + b"=" * (-size % 3))
-        if base64.urlsafe_b64encode(value).rstrip(b"=") != found.group(1):
+        value = b64url_decode_prechecked(found.group(1))  # the pattern held the alphabet
+        if b64url_ascii(value) != found.group(1):
             continue  # not canonical (nonzero spare bits): it would not come back as is
         flags, raw = flags | flag, raw + value
         template = template[: found.start(1)] + template[found.end(1) :]
@@ -188,7 +187,5 @@ def _unpack_v2(stored: bytes) -> bytes | None:
         if place < 0:
             return None
         cut = place + len(empty) - 1
-        # base64.urlsafe_b64encode without its two wrappers' frames (3 fields a leaf read)
-        text = binascii.b2a_base64(value, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
-        leaf = leaf[:cut] + text + leaf[cut:]
+        leaf = leaf[:cut] + b64url_ascii(value) + leaf[cut:]
     return leaf
