@@ -165,7 +165,7 @@ def group(nodes: Mapping[bytes, Stored]) -> dict[bytes, bytes]:
 def prove(read: BucketReader, key: bytes) -> bytes:
     """The map proof (ledger.map.proof bytes) of ``key`` from bucket rows: one read of
     the buckets on its path per 32 levels (one read for maps of up to ~2**26 keys). The
-    same bytes as `ledger.map.update.prove` over the same map.
+    same bytes as a proof read one node a position (tests/map_reference.py).
 
     Raises:
         ValidationError: the key is not 32 bytes.

@@ -18,8 +18,9 @@ every depth 0..256. The root is ``0x80``.
 
 `update` applies a batch of new heads to the stored map: it reads the nodes it needs
 level by level through a callable (so it stays pure: the store does the reading) and
-returns the new root and the nodes it wrote. `prove` builds a proof (ledger.map.proof)
-from the nodes on one key's path, read the same way.
+returns the new root and the nodes it wrote (the update proofs, ledger.map.updateproof,
+replay it over the nodes they carry; the tests compare the bucket update with it).
+Proofs and lookups are the buckets' (ledger.map.buckets.prove, BucketMap.lookup).
 """
 
 from __future__ import annotations
@@ -32,13 +33,11 @@ from itertools import chain
 from typing import Any, NamedTuple, cast
 
 from ledger.errors import ValidationError
-from ledger.map.proof import encode
 from ledger.map.trie import (
     EMPTY,
     KEY_BITS,
     NODE_PREFIX,
     Head,
-    Path,
     check_key,
     leaf_hash,
     node_hash,
@@ -139,35 +138,6 @@ def update(
     levels = batch.descend(read)
     root = batch.rebuild(levels)
     return MapUpdate(root, batch.nodes, batch.leaves, tuple(batch.empty), frozenset(batch.existing))
-
-
-def prove(read: Reader, key: bytes, chunk: int = 24) -> bytes:
-    """The proof (ledger.map.proof bytes) for ``key`` in the stored map ``read`` reads.
-
-    Reads the key's path ``chunk`` levels per call of ``read`` (one call for any map of
-    fewer than about 2**20 keys).
-
-    Raises:
-        ValidationError: the key is not 32 bytes.
-    """
-    key = check_key(key)
-    known: dict[bytes, Stored | None] = {}
-    siblings: list[bytes] = []
-    depth = 0
-    while True:
-        if position(key, depth) not in known:
-            top = min(depth + chunk, KEY_BITS)
-            wanted = [position(key, d) for d in range(depth, top + 1)]
-            # the siblings one level deeper too: a node at ``top`` needs its child's
-            wanted += [sibling(key, d) for d in range(max(depth, 1), min(top + 1, KEY_BITS) + 1)]
-            got = read(wanted)
-            known.update({pos: got.get(pos) for pos in wanted})
-        node = known[position(key, depth)]
-        if node is None or node.is_leaf:
-            leaf = (node.key, node.head) if node is not None and node.key and node.head else None
-            return encode(Path(key, tuple(siblings), leaf))
-        siblings.append(_hash(known[sibling(key, depth + 1)]))
-        depth += 1
 
 
 #: the position of the root
@@ -344,23 +314,3 @@ class _Batch:
             nodes.append((_at(below >> 1, level), value))
             self.empty.append(_at(below ^ 1, level + 1))
         return value
-
-
-def lookup(read: Reader, key: bytes, chunk: int = 24) -> Head | None:
-    """The head stored for ``key`` in the stored map ``read`` reads, or None.
-
-    Raises:
-        ValidationError: the key is not 32 bytes.
-    """
-    key = check_key(key)
-    depth = 0
-    while True:
-        top = min(depth + chunk, KEY_BITS)
-        got = read([position(key, d) for d in range(depth, top + 1)])
-        for d in range(depth, top + 1):
-            node = got.get(position(key, d))
-            if node is None:
-                return None
-            if node.is_leaf:
-                return node.head if node.key == key else None
-        depth = top + 1

@@ -22,6 +22,7 @@ from ledger.map.buckets import decode
 from ledger.map.trie import Head, Trie
 from ledger.store.mapnodes import read_buckets, read_nodes, write_buckets
 from ledger.store.repository import Store
+from tests import map_reference
 
 
 def _keys(tag: str, count: int) -> list[bytes]:
@@ -60,7 +61,9 @@ def test_written_batches_read_back_as_the_same_map(db_url: str) -> None:
         read = dict(rows)
         for key in first[:50] + _keys("absent", 10):
             served = store.map_proof(log, key)
-            assert served == update.prove(lambda ps: {p: read[p] for p in ps if p in read}, key)
+            assert served == map_reference.prove(
+                lambda ps: {p: read[p] for p in ps if p in read}, key
+            )
             assert proof.verify(trie.root(), key, served) == trie.get(key)
     finally:
         store.close()

@@ -34,6 +34,7 @@ from ledger.map.buckets import (
     prove,
 )
 from ledger.map.trie import EMPTY, Head
+from tests import map_reference
 from tests.profiles import examples
 
 HEADS = st.builds(Head, st.integers(0, 2**64 - 1), st.binary(min_size=32, max_size=32))
@@ -81,8 +82,8 @@ def test_buckets_hold_the_same_map_as_position_rows(
         buckets.forget_deep()
         assert positions(stored) == rows
         for key in seen + absent:
-            assert prove(read_buckets, key) == update.prove(read_rows, key)
-            assert buckets.lookup(key) == update.lookup(read_rows, key)
+            assert prove(read_buckets, key) == map_reference.prove(read_rows, key)
+            assert buckets.lookup(key) == map_reference.lookup(read_rows, key)
         buckets.forget_deep()  # lookup read some deep buckets back
     if rows:  # no bucket row is left empty (keys never leave the map)
         assert all(decode(data) for data in stored.values())
