@@ -7,6 +7,8 @@
   checkpoint origin of the log the event is meant for (ledger.crypto). The origin is not
   in the JSON: the log that receives the event supplies its own, so an event signed for
   one log never verifies in another (`SignedEvent.for_log`).
+  (The message, the event hash and the formats are ledger.eventhash's; this module
+  names them too.)
 - The *event hash* is ``SHA-256(message)``: it names an event (the unit chain's ``prev``,
   idempotency, authorization ids) and does not depend on the signature or on when the
   log received it, so a partner can chain several events of one unit before sending any.
@@ -27,7 +29,6 @@ and refuses bytes that are not already canonical. No I/O, no clock.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -43,67 +44,22 @@ from ledger.errors import (
     ValidationError,
     WrongLogError,
 )
+from ledger.eventhash import (
+    FORMAT_1,
+    FORMAT_2,
+    FORMATS,
+    LATEST_FORMAT,
+    check_origin,
+    event_hash,
+    leaf_event_hash,
+    signed_message,
+)
 from ledger.events import Event, event_from_dict, format_time, parse_time
 from ledger.leafparse import split_leaf
 
 ZERO_HASH = bytes(32)
 _ENVELOPE_FIELDS = {"event", "key", "sig"}
 _LEAF_FIELDS = {"event", "key", "received", "sig"}
-_ORIGIN = re.compile(r"[\x21-\x7e]{1,255}")
-_ORIGINS_SEEN: set[str] = set()  # origins check_origin accepted (bounded), str values only
-#: the event formats: 1 (the message names no log) and 2 (it names the log's origin)
-FORMAT_1 = 1
-FORMAT_2 = 2
-FORMATS = (FORMAT_1, FORMAT_2)
-#: the format new signers use and new logs require from genesis
-LATEST_FORMAT = FORMAT_2
-
-
-def check_origin(origin: object, field: str = "log") -> str:
-    """Return ``origin`` if it can name a log in a format-2 message: 1 to 255 printable
-    ASCII characters without spaces (a checkpoint origin line), so ``origin || "\n"``
-    is unambiguous.
-
-    Raises:
-        ValidationError: it cannot.
-    """
-    if type(origin) is str and origin in _ORIGINS_SEEN:  # few logs, named by every entry
-        return origin
-    if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
-        raise ValidationError(
-            "a log origin is 1 to 255 printable ASCII characters without spaces", field=field
-        )
-    if type(origin) is str and len(_ORIGINS_SEEN) < 1024:
-        _ORIGINS_SEEN.add(origin)
-    return origin
-
-
-def signed_message(event_bytes: bytes, v: int = FORMAT_1, origin: str | None = None) -> bytes:
-    """Return the exact bytes an event signature covers, domain included.
-
-    Format 1: ``DOMAIN_EVENT || event_bytes``; format 2: ``DOMAIN_EVENT_V2 || origin ||
-    "\n" || event_bytes``.
-
-    Raises:
-        ValidationError: an unknown format, or format 2 without a valid origin (a
-            format-2 event means nothing until it is read against a log).
-    """
-    if v == FORMAT_1:
-        return crypto.DOMAIN_EVENT + event_bytes
-    if v == FORMAT_2:
-        if origin is None:
-            raise ValidationError("a format-2 event is read against its log's origin", field="v")
-        return crypto.DOMAIN_EVENT_V2 + check_origin(origin).encode("ascii") + b"\n" + event_bytes
-    raise ValidationError(f"unknown event format {v!r}; expected 1 or 2", field="v")
-
-
-def event_hash(event_bytes: bytes, v: int = FORMAT_1, origin: str | None = None) -> bytes:
-    """Return ``SHA-256(signed_message(event_bytes, v, origin))`` for canonical event bytes.
-
-    Raises:
-        ValidationError: as `signed_message`.
-    """
-    return hashlib.sha256(signed_message(event_bytes, v, origin)).digest()
 
 
 def chain_hash(previous: bytes, leaf_hash: bytes) -> bytes:
@@ -416,3 +372,16 @@ def _parse_envelope(
     else:
         event_bytes = codec.canonical(event.to_dict())
     return SignedEvent(event=event, event_bytes=event_bytes, key=str(key), sig=sig, v=v)
+
+
+# the message and hash helpers live in ledger.eventhash; callers name them from here too
+__all__ = [
+    "FORMATS",
+    "FORMAT_1",
+    "FORMAT_2",
+    "LATEST_FORMAT",
+    "check_origin",
+    "event_hash",
+    "leaf_event_hash",
+    "signed_message",
+]

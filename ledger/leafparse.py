@@ -11,7 +11,6 @@ re-encoding them. Accepts only what the general parser accepts, with an equal re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from itertools import pairwise
@@ -84,11 +83,10 @@ def split_leaf(data: bytes) -> LeafParts | None:
     Raises:
         LedgerError: the key id or the receive time is malformed.
     """
-    at = data.rfind(_TAIL_START)
-    tail = _LEAF_TAIL.fullmatch(data, at) if at > 0 else None
-    if tail is None or not data.startswith(_LEAF_HEAD):
+    found = _envelope(data)
+    if found is None:
         return None
-    event_bytes = data[len(_LEAF_HEAD) : at]
+    event_bytes, tail = found
     value = canonical_object(event_bytes)
     if value is None:
         return None
@@ -107,26 +105,22 @@ def split_leaf(data: bytes) -> LeafParts | None:
     return LeafParts(value, event_bytes, key, received, signature, tail.group(4) is not None)
 
 
-def leaf_event_hash(leaf: bytes, origin: str) -> bytes | None:
-    """The event hash (docs/FORMAT.md section 3) of the event in ``leaf``, the leaf bytes
-    of an entry of the log whose origin is ``origin``, read from the bytes without
-    parsing the event: the event's bytes are those between the envelope's fixed head and
-    its tail (`split_leaf`), the format is the tail's ``"v":2`` or its absence. The
-    store keeps only an 8-byte key of each event hash (0031_from_leaves); every
-    reader that needs the whole hash takes it from here. For a leaf the log accepted
-    this equals ``Leaf.from_bytes(leaf, origin).signed.hash`` (a test checks); for
-    bytes without a leaf's envelope it is None (the audit parses every leaf and reports
-    those). Never raises (``origin`` is a log's, already checked).
-    """
-    at = leaf.rfind(_TAIL_START)
-    tail = _LEAF_TAIL.fullmatch(leaf, at) if at > 0 else None
-    if tail is None or not leaf.startswith(_LEAF_HEAD):
+def leaf_event(data: bytes) -> tuple[bytes, bool] | None:
+    """(the event's bytes, whether the leaf is format 2) of ``data`` in the envelope
+    `Leaf.build` writes, read without parsing the event: the bytes between the fixed
+    head and the tail, the format the tail's ``"v":2`` or its absence. None for bytes
+    without that envelope (the general parser decides about those). Never raises."""
+    found = _envelope(data)
+    return None if found is None else (found[0], found[1].group(4) is not None)
+
+
+def _envelope(data: bytes) -> tuple[bytes, re.Match[bytes]] | None:
+    """The event's bytes and the tail's match, for bytes in a leaf's envelope."""
+    at = data.rfind(_TAIL_START)
+    tail = _LEAF_TAIL.fullmatch(data, at) if at > 0 else None
+    if tail is None or not data.startswith(_LEAF_HEAD):
         return None
-    event_bytes = leaf[len(_LEAF_HEAD) : at]
-    if tail.group(4) is None:
-        return hashlib.sha256(crypto.DOMAIN_EVENT + event_bytes).digest()
-    prefix = crypto.DOMAIN_EVENT_V2 + origin.encode("ascii") + b"\n"
-    return hashlib.sha256(prefix + event_bytes).digest()
+    return data[len(_LEAF_HEAD) : at], tail
 
 
 def canonical_object(raw: bytes) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ class StoredEntry:
     """One stored entry: leaf bytes and the values derived from them at append time.
 
     ``event_hash`` is the hash of the leaf's event, read from the leaf
-    (`ledger.leafparse.leaf_event_hash`; empty for bytes without a leaf's envelope);
+    (`ledger.entry.leaf_event_hash`; empty for bytes without a leaf's envelope);
     ``event_key`` is what the store keeps of it (its first 8 bytes, 0031_from_leaves),
     which the audit compares with the leaf's."""
 

@@ -12,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Connection, Table, literal_column
 
 from ledger.codec import b64url_encode
-from ledger.leafparse import leaf_event_hash
+from ledger.entry import leaf_event_hash
 from ledger.merkle import Subtree, leaf_hash, node_hash
 from ledger.store import nodetiles
 from ledger.store.leafpack import unpack

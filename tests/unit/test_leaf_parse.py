@@ -278,14 +278,14 @@ def test_the_fast_canonical_check_on_edge_cases(raw: bytes) -> None:
 @pytest.mark.parametrize("log", [None, ORIGIN])
 @pytest.mark.parametrize("kind", sorted(VALID))
 def test_the_event_hash_read_from_a_leaf_is_its_events_hash(kind: str, log: str | None) -> None:
-    """`leafparse.leaf_event_hash` (the store keeps only a key of each event hash,
+    """`entry.leaf_event_hash` (the store keeps only a key of each event hash,
     0031_from_leaves) gives what parsing gives, in both formats, escapes and non-ASCII
     text included; the format is the leaf's, the origin the log's."""
     leaf = _leaf(kind, log)
-    assert leafparse.leaf_event_hash(leaf.data, ORIGIN) == leaf.signed.for_log(ORIGIN).hash
+    assert entry.leaf_event_hash(leaf.data, ORIGIN) == leaf.signed.for_log(ORIGIN).hash
     for place in ("上海 DC", 'say "hi" \\ back', ',"key":"x","received":"0","sig":"y"}'):
         leaf = _leaf("handoff", log, place=place)
-        assert leafparse.leaf_event_hash(leaf.data, ORIGIN) == leaf.signed.for_log(ORIGIN).hash
+        assert entry.leaf_event_hash(leaf.data, ORIGIN) == leaf.signed.for_log(ORIGIN).hash
 
 
 @pytest.mark.parametrize(
@@ -293,4 +293,4 @@ def test_the_event_hash_read_from_a_leaf_is_its_events_hash(kind: str, log: str 
     [b"", b"{}", b'{"n":1}', b'{"event":{}}', b'{"event":{},"key":"k","received":"0"}'],
 )
 def test_bytes_without_a_leafs_envelope_have_no_event_hash(data: bytes) -> None:
-    assert leafparse.leaf_event_hash(data, ORIGIN) is None
+    assert entry.leaf_event_hash(data, ORIGIN) is None

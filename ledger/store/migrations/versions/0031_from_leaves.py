@@ -3,7 +3,7 @@
 Issue 20, figure 7 (bytes per entry on PostgreSQL after a plain ``VACUUM``).
 ``entries.event_hash`` (32 bytes) becomes ``entries.event_key``, its first 8 bytes:
 the whole hash is the hash of the leaf's event (docs/FORMAT.md section 3), read from
-the stored leaf wherever it is compared (`ledger.leafparse.leaf_event_hash`). The
+the stored leaf wherever it is compared (`ledger.entry.leaf_event_hash`). The
 duplicate lookup probes the key and confirms each row found by its leaf's event hash
 (`ledger.store.queries.find_event_hashes`), so a key is never taken for an identity.
 ``ix_entries_event_key`` is on the column itself on SQLite (the 8 bytes it indexed
