@@ -95,19 +95,22 @@ class BucketMap:
         on the path is an internal node)."""
         buckets, top, alive = self.buckets, 4, self._ints
         while alive and top < KEY_BITS:
-            wanted, following = set(), []
-            for number in alive:
-                path = number >> (KEY_BITS - top)
+            shift = KEY_BITS - top
+            paths = {number >> shift for number in alive}  # a batch's keys share the top
+            going, wanted = set(), set()
+            for path in paths:
                 parent = buckets.get(((path >> 4) << 9) | (top - 4))
                 if parent is None or not isinstance(parent.get(16 | (path & 15)), bytes):
                     continue  # the path ends above this bucket level
-                following.append(number)
+                going.add(path)
                 key = (path << 9) | top
                 if key not in buckets:
                     wanted.add(key)
             if wanted:
                 self._load(wanted, top)
-            alive, top = following, top + 4
+            if len(going) < len(paths):
+                alive = [number for number in alive if number >> shift in going]
+            top += 4
 
     def _load(self, wanted: set[int], top: int) -> None:
         got = self.read([_at(key >> 9, top) for key in wanted])
@@ -171,41 +174,47 @@ class BucketMap:
         """The node at ``slot`` of ``bucket`` with the changed keys ``[lo, hi)`` below it:
         rebuilt, stored in its slot and returned."""
         node = bucket.get(slot)
-        if node is None or not isinstance(node, bytes):  # empty or a leaf: built anew here
+        if not isinstance(node, bytes):  # empty or a leaf: built anew here
             built = self._fresh(top + rel, path, lo, hi, node)
             bucket[slot] = built
             self.dirty.add(key)
             return built
-        if rel == 4:  # the top of the bucket below: its children are there
-            below_key = (path << 9) | (top + 4)
-            self.dirty.add(below_key)
-            new = self._split(self.buckets[below_key], below_key, top + 4, 1, 0, path, lo, hi)
+        # a stored internal node: its children are in this bucket, or at the top of the
+        # bucket below (slots 2 and 3 there) when this node is this bucket's bottom
+        depth = top + rel
+        if rel == 4:
+            key, top, rel, below = (path << 9) | depth, depth, 0, 2
+            self.dirty.add(key)
+            children = self.buckets[key]
         else:
-            new = self._split(bucket, key, top, slot, rel, path, lo, hi)
+            children, below = bucket, 2 * slot
+        mid = bisect_left(self._ints, ((path << 1) | 1) << (KEY_BITS - depth - 1), lo, hi)
+        low: Node | None
+        high: Node | None
+        if mid > lo:
+            low = self._node(children, key, top, below, rel + 1, path << 1, lo, mid)
+        else:
+            low = children.get(below)
+        if hi > mid:
+            high = self._node(children, key, top, below + 1, rel + 1, (path << 1) | 1, mid, hi)
+        else:
+            high = children.get(below + 1)
+        new = _sha256(
+            NODE_PREFIX
+            + (EMPTY if low is None else low if isinstance(low, bytes) else low[2])
+            + (EMPTY if high is None else high if isinstance(high, bytes) else high[2])
+        ).digest()
         bucket[slot] = new
         return new
-
-    def _split(
-        self, bucket: Bucket, key: int, top: int, slot: int, rel: int, path: int,
-        lo: int, hi: int,
-    ) -> bytes:  # fmt: skip
-        """The new hash of a stored internal node, from its children in ``bucket``."""
-        depth = top + rel
-        mid = bisect_left(self._ints, ((path << 1) | 1) << (KEY_BITS - depth - 1), lo, hi)
-        left, right = 2 * slot, 2 * slot + 1
-        low: Node | None = bucket.get(left)
-        if mid > lo:
-            low = self._node(bucket, key, top, left, rel + 1, path << 1, lo, mid)
-        high: Node | None = bucket.get(right)
-        if hi > mid:
-            high = self._node(bucket, key, top, right, rel + 1, (path << 1) | 1, mid, hi)
-        return _sha256(NODE_PREFIX + value(low) + value(high)).digest()
 
     def _fresh(self, depth: int, path: int, lo: int, hi: int, stored: Leaf | None) -> Node:
         """The subtree at ``depth`` built from the keys ``[lo, hi)`` and the stored leaf
         that was there (unless a change replaces its head)."""
-        if hi - lo == 1 and (stored is None or stored[0] == self._keys[lo]):
-            return make_leaf(self._keys[lo], self._heads[lo])  # the common case: no slices
+        if hi - lo == 1:  # the common cases: no slices
+            if stored is None or stored[0] == self._keys[lo]:
+                return make_leaf(self._keys[lo], self._heads[lo])
+            leaf = make_leaf(self._keys[lo], self._heads[lo])
+            return self._pair(depth, leaf, self._ints[lo], stored)
         keys, heads, ints = self._keys[lo:hi], self._heads[lo:hi], self._ints[lo:hi]
         if stored is not None and stored[0] not in keys:
             number = int.from_bytes(stored[0], "big")
@@ -214,6 +223,18 @@ class BucketMap:
             heads.insert(at, stored[1])
             ints.insert(at, number)
         return self._build(depth, keys, heads, ints)
+
+    def _pair(self, depth: int, leaf: Leaf, number: int, other: Leaf) -> bytes:
+        """The subtree at ``depth`` of two leaves: ``leaf`` (its key's integer
+        ``number``) and ``other``, a stored leaf, kept as it is (no hash redone)."""
+        other_number = int.from_bytes(other[0], "big")
+        if other_number < number:
+            number, other_number, leaf, other = other_number, number, other, leaf
+        split = KEY_BITS - (number ^ other_number).bit_length()
+        at_split = number >> (KEY_BITS - split)
+        self._place(split + 1, at_split << 1, leaf)
+        self._place(split + 1, (at_split << 1) | 1, other)
+        return self._chain(depth, split, number, _sha256(NODE_PREFIX + leaf[2] + other[2]).digest())
 
     def _build(self, depth: int, keys: list[bytes], heads: list[Head], ints: list[int]) -> Node:
         """The node at ``depth`` over ``keys`` (sorted); every node below it is placed."""
@@ -230,9 +251,14 @@ class BucketMap:
             high = self._build(split + 1, keys[mid:], heads[mid:], ints[mid:])
         self._place(split + 1, at_split << 1, low)
         self._place(split + 1, (at_split << 1) | 1, high)
-        new = _sha256(NODE_PREFIX + value(low) + value(high)).digest()
-        for level in range(split - 1, depth - 1, -1):  # the chain of one-child nodes
-            below = ints[0] >> (KEY_BITS - level - 1)
+        pair = _sha256(NODE_PREFIX + value(low) + value(high)).digest()
+        return self._chain(depth, split, ints[0], pair)
+
+    def _chain(self, depth: int, split: int, number: int, new: bytes) -> bytes:
+        """The node at ``depth`` above the node ``new`` at ``split`` on the path of
+        ``number``: the chain of one-child nodes between them placed, its top returned."""
+        for level in range(split - 1, depth - 1, -1):
+            below = number >> (KEY_BITS - level - 1)
             self._place(level + 1, below, new)
             pair = EMPTY + new if below & 1 else new + EMPTY
             new = _sha256(NODE_PREFIX + pair).digest()

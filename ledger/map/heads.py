@@ -86,9 +86,9 @@ class HeadTracker:
 
     def add(self, index: int, leaf_hash: bytes, event: Event) -> None:
         """Record the entry at ``index`` with ``leaf_hash`` holding ``event``."""
-        unit = unit_of(event)
-        if unit is not None:
-            self.changes[unit] = Head(index, leaf_hash)
+        if isinstance(event, UnitEvent):  # a unit event is about no actor
+            self.changes[unit_key(event.unit.gtin, event.unit.serial)] = Head(index, leaf_hash)
+            return
         for actor in actors_of(event, self._partner_of):
             key = actor_key(actor)
             before = self.changes.get(key) or self._current(key)
