@@ -346,7 +346,7 @@ class Appender:
         tx.upsert(records)
         root = tree.root()
         tx.set_head(tree.size, chain, root)
-        body = note.Checkpoint(head.origin, tree.size, root, (heads.commit(),))
+        body = note.Checkpoint(head.origin, tree.size, root, (heads.commit(tree.size),))
         note_text = note.sign_checkpoint(body, self.require_signer()).decode()
         # dated by the log's own time line (docs/FORMAT.md 5.2): clients bound its age
         at = int(received.timestamp())

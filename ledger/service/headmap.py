@@ -41,11 +41,14 @@ class MapCache:
 
     `open` hands it out only while its root is the stored root (read now): a batch
     rolled back after its update moved the cached root, so the next `open` starts
-    afresh; an update that failed half-way has dropped it (`drop`).
+    afresh; an update that failed half-way has dropped it (`drop`). It also remembers
+    the (size, root) of the last checkpoint line it gave (`signed`), so that the next
+    append on the same map need not read that checkpoint back to compare roots.
     """
 
     def __init__(self) -> None:
         self._map: BucketMap | None = None
+        self._signed: tuple[int, bytes] | None = None
 
     def open(self, read: BucketReader, root_row: bytes | None) -> BucketMap:
         """The map as stored now, reading through ``read``: the cached one if its root
@@ -59,13 +62,26 @@ class MapCache:
         cached = self._map
         if cached is None or cached.root_node() != root_bucket.get(1) or cached.dirty:
             cached = self._map = BucketMap(read, root_bucket)
+            self._signed = None
         cached.forget_deep()
         cached.read = read
         return cached
 
+    def signed(self, size: int, root: bytes) -> bool:
+        """Whether this cache's map gave ``root`` for the checkpoint of size ``size``
+        (`remember`) and has not been dropped or replaced since: the stored root (which
+        `open` just found equal to the cached one) is then the one that checkpoint
+        signs, or that append rolled back and the log is not at ``size``."""
+        return self._signed == (size, root)
+
+    def remember(self, size: int, root: bytes) -> None:
+        """The checkpoint of size ``size`` is to carry ``root`` (see `signed`)."""
+        self._signed = (size, root)
+
     def drop(self) -> None:
         """Forget the cached map (an update on it did not finish)."""
         self._map = None
+        self._signed = None
 
 
 class MapKeeper:
@@ -82,10 +98,12 @@ class MapKeeper:
         read = tx.map_bucket_reader()
         root_row = read([map_update.ROOT]).get(map_update.ROOT)
         if size and root_row is None:
+            self._cache.drop()  # a map built anew is checked like a stored one
             self._backfill(size)
             root_row = read([map_update.ROOT]).get(map_update.ROOT)
         self._map = self._cache.open(read, root_row)
-        _check_signed(tx, size, self._map.root())
+        if not self._cache.signed(size, self._map.root()):
+            _check_signed(tx, size, self._map.root())
         self._tracker = HeadTracker(self._map.lookup, self._partner_of)
 
     def _partner_of(self, authorization: str) -> str | None:
@@ -96,8 +114,9 @@ class MapKeeper:
         """The entry at ``index`` holds ``event``: move the heads it touches."""
         self._tracker.add(index, leaf_hash, event)
 
-    def commit(self) -> str:
-        """Write the changed buckets; return the extension line of the new root."""
+    def commit(self, size: int) -> str:
+        """Write the changed buckets; return the extension line of the new root, for the
+        checkpoint of size ``size`` (the log's size after this append)."""
         with _collector_paused():
             try:
                 root = self._map.update(self._tracker.changes)
@@ -106,6 +125,7 @@ class MapKeeper:
                 self._cache.drop()  # the update changed cached buckets in place
                 raise
             self._map.forget_deep()
+        self._cache.remember(size, root)
         return map_commit.extension(root)
 
     def _backfill(self, size: int) -> None:

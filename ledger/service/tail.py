@@ -133,7 +133,7 @@ def _append_chunk(
         tx.insert_nodes(tree.new)
         tx.upsert(records)
         tx.set_head(tree.size, chain, tree.root())
-        map_root = map_commit.root_of([heads.commit()])
+        map_root = map_commit.root_of([heads.commit(tree.size)])
         for size, (root, at) in signed_at.items():
             text = checkpoints[size]
             body = note.Checkpoint.from_body(text.split("\n\n", 1)[0] + "\n")

@@ -141,3 +141,30 @@ def test_a_cache_still_marked_changed_is_not_handed_out() -> None:
     first.update({bytes(32): Head(1, bytes(32))})  # changed, never written (no rows())
     with pytest.raises(AssertionError):
         assert cache.open(store.read, store.root()) is first
+
+
+def test_the_cache_vouches_only_for_the_root_it_gave_at_that_size() -> None:
+    """`MapCache.signed` lets an append skip reading back the last checkpoint only when
+    the stored root is the one this cache gave, for that very size: a rolled-back
+    append, another writer's root, a drop or another size each bring the check back."""
+    store, cache = DictStore(), MapCache()
+    root = _append(store, cache, {k: Head(i, k) for i, k in enumerate(_keys("a", 50))})
+    cache.remember(50, root)
+    opened = cache.open(store.read, store.root())
+    assert cache.signed(50, opened.root())
+    assert not cache.signed(51, opened.root())  # entries that moved no key: other size
+    assert not cache.signed(50, bytes(32))
+    # another writer moved the stored root: the cache starts afresh, vouching for nothing
+    other = MapCache()
+    _append(store, other, {k: Head(9, k) for k in _keys("b", 10)})
+    reopened = cache.open(store.read, store.root())
+    assert reopened is not opened and not cache.signed(50, root)
+    assert not cache.signed(50, reopened.root())
+    # a rolled-back update: its root was remembered but never stored
+    cache.remember(60, reopened.update({k: Head(3, k) for k in _keys("c", 10)}))
+    reopened.rows()
+    after = cache.open(store.read, store.root())
+    assert not cache.signed(60, after.root())
+    cache.remember(60, after.root())
+    cache.drop()
+    assert not cache.signed(60, after.root())
