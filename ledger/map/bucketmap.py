@@ -1,8 +1,8 @@
 """A batch update of the map of heads working on its buckets (ledger.map.buckets).
 
 `BucketMap` holds the buckets read or written so far (the top ones stay between
-batches: ledger.service.headmap.MapCache), reads the others through a callable, one
-query per bucket level a batch's keys enter, and applies a batch of new heads by
+batches: ledger.service.headmap.MapCache), reads the others through a callable (one
+query per bucket level, at the first bucket of the level found missing), and applies a batch of new heads by
 rebuilding each changed node once, recursing bucket by bucket on slot numbers (no
 position bytes, no per-row objects). The changed buckets are then re-encoded whole
 (`BucketMap.rows`) for the store to write. The result is the map `ledger.map.update`
@@ -85,32 +85,25 @@ class BucketMap:
         self._ints = [int.from_bytes(key, "big") for key in self._keys]
         if not items:
             return self.root()
-        self._fetch()
         self.dirty.add(0)
         return value(self._node(self.buckets[0], 0, 0, 1, 0, 0, 0, len(items)))
 
-    def _fetch(self) -> None:
-        """Read the buckets not in memory that the changed keys' paths enter, one query
-        per bucket level (a path enters the bucket below when its parent's bottom node
-        on the path is an internal node)."""
-        buckets, top, alive = self.buckets, 4, self._ints
-        while alive and top < KEY_BITS:
-            shift = KEY_BITS - top
-            paths = {number >> shift for number in alive}  # a batch's keys share the top
-            going, wanted = set(), set()
-            for path in paths:
-                parent = buckets.get(((path >> 4) << 9) | (top - 4))
-                if parent is None or not isinstance(parent.get(16 | (path & 15)), bytes):
-                    continue  # the path ends above this bucket level
-                going.add(path)
-                key = (path << 9) | top
-                if key not in buckets:
-                    wanted.add(key)
-            if wanted:
-                self._load(wanted, top)
-            if len(going) < len(paths):
-                alive = [number for number in alive if number >> shift in going]
-            top += 4
+    def _fetch_level(self, top: int) -> None:
+        """Read, in one query, the buckets with top ``top`` that the changed keys' paths
+        enter and that are not in memory (a path enters the bucket below when its parent
+        bucket's bottom node on the path is an internal node). `_node` calls it at the
+        first bucket it finds missing there, so levels kept in memory cost nothing; a
+        node made internal by this batch has its bucket already (`_place`)."""
+        buckets, shift, wanted = self.buckets, KEY_BITS - top, set()
+        for path in {number >> shift for number in self._ints}:
+            key = (path << 9) | top
+            if key in buckets:
+                continue
+            parent = buckets.get(((path >> 4) << 9) | (top - 4))
+            if parent is not None and isinstance(parent.get(16 | (path & 15)), bytes):
+                wanted.add(key)
+        if wanted:
+            self._load(wanted, top)
 
     def _load(self, wanted: set[int], top: int) -> None:
         got = self.read([_at(key >> 9, top) for key in wanted])
@@ -185,7 +178,13 @@ class BucketMap:
         if rel == 4:
             key, top, rel, below = (path << 9) | depth, depth, 0, 2
             self.dirty.add(key)
-            children = self.buckets[key]
+            found = self.buckets.get(key)
+            if found is None:  # the first of this level not in memory: read them all
+                self._fetch_level(depth)
+                found = self.buckets.get(key)
+                if found is None:
+                    raise missing(depth)
+            children = found
         else:
             children, below = bucket, 2 * slot
         mid = bisect_left(self._ints, ((path << 1) | 1) << (KEY_BITS - depth - 1), lo, hi)
@@ -232,8 +231,7 @@ class BucketMap:
             number, other_number, leaf, other = other_number, number, other, leaf
         split = KEY_BITS - (number ^ other_number).bit_length()
         at_split = number >> (KEY_BITS - split)
-        self._place(split + 1, at_split << 1, leaf)
-        self._place(split + 1, (at_split << 1) | 1, other)
+        self._place(split + 1, at_split << 1, leaf, other)
         return self._chain(depth, split, number, _sha256(NODE_PREFIX + leaf[2] + other[2]).digest())
 
     def _build(self, depth: int, keys: list[bytes], heads: list[Head], ints: list[int]) -> Node:
@@ -264,8 +262,9 @@ class BucketMap:
             new = _sha256(NODE_PREFIX + pair).digest()
         return new
 
-    def _place(self, depth: int, path: int, node: Node) -> None:
-        """Put ``node`` at ``depth`` on ``path`` (depth >= 1) in its bucket."""
+    def _place(self, depth: int, path: int, node: Node, sibling: Node | None = None) -> None:
+        """Put ``node`` at ``depth`` on ``path`` (depth >= 1) in its bucket, and
+        ``sibling`` (if given) beside it, at ``path + 1``."""
         top = ((depth - 1) >> 2) << 2
         rel = depth - top
         key = ((path >> rel) << 9) | top
@@ -274,7 +273,10 @@ class BucketMap:
             bucket = self.buckets[key] = {}
         if top > CACHED_TOP:
             self._deep.add(key)
-        bucket[(1 << rel) | (path & ((1 << rel) - 1))] = node
+        slot = (1 << rel) | (path & ((1 << rel) - 1))
+        bucket[slot] = node
+        if sibling is not None:
+            bucket[slot + 1] = sibling
         self.dirty.add(key)
 
     def rows(self) -> list[tuple[bytes, bytes]]:

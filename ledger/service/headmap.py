@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from ledger import codec
 from ledger.entry import Leaf
 from ledger.errors import NotFoundError, StorageError
-from ledger.events import Authorize, Event
+from ledger.events import Authorize
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
 from ledger.map.bucketmap import BucketMap
@@ -84,8 +84,9 @@ class MapCache:
         self._signed = None
 
 
-class MapKeeper:
-    """The map side of one append (see the module doc).
+class MapKeeper(HeadTracker):
+    """The map side of one append (see the module doc): a `HeadTracker` (its ``add``
+    is the append's, one call an entry) of the stored map's heads.
 
     ``cache`` is the log's `MapCache` kept by the caller between appends (default: a
     fresh one, which reads everything from the store).
@@ -104,22 +105,18 @@ class MapKeeper:
         self._map = self._cache.open(read, root_row)
         if not self._cache.signed(size, self._map.root()):
             _check_signed(tx, size, self._map.root())
-        self._tracker = HeadTracker(self._map.lookup, self._partner_of)
+        super().__init__(self._map.lookup, self._partner_by_authorization)
 
-    def _partner_of(self, authorization: str) -> str | None:
+    def _partner_by_authorization(self, authorization: str) -> str | None:
         record = self._state.authorizations.get(authorization)
         return None if record is None else record.partner
-
-    def add(self, index: int, leaf_hash: bytes, event: Event) -> None:
-        """The entry at ``index`` holds ``event``: move the heads it touches."""
-        self._tracker.add(index, leaf_hash, event)
 
     def commit(self, size: int) -> str:
         """Write the changed buckets; return the extension line of the new root, for the
         checkpoint of size ``size`` (the log's size after this append)."""
         with _collector_paused():
             try:
-                root = self._map.update(self._tracker.changes)
+                root = self._map.update(self.changes)
                 self._tx.write_map_buckets(self._map.rows())
             except BaseException:
                 self._cache.drop()  # the update changed cached buckets in place
