@@ -7,12 +7,15 @@
    (when reachable), once as the product runs and once with the map step replaced by a
    no-op: two databases (one with the map, one without), each set up once (base world,
    one warm-up batch), then the same pre-signed events in `ROUNDS` timed rounds per
-   database in ABBA order (without, with, with, without: a load that drifts during
-   the runs weighs on both sides alike; the process's older objects are frozen out of
-   the cyclic collector for the rounds, so that a full collection of the benchmark's
-   own heap does not land in one side's rounds at random). Each round appends new
-   events, so both maps of rounds grow alike. The figure is the total microseconds per event with the map
-   over the total without it; target <= 1.25 at batches of 1,000 (batch 1 is shown
+   database in ABBA order (without, with, with, without, twice: a load that drifts
+   during the runs weighs on both sides alike; the process's older objects are frozen
+   out of the cyclic collector for the rounds, so that a full collection of the
+   benchmark's own heap does not land in one side's rounds at random). Each round
+   appends new events, so both maps of rounds grow alike. The figure is the median
+   round's microseconds per event with the map over the median round's without it:
+   one round that meets a stall of a shared disk (a durable commit that took a second)
+   or a WAL checkpoint moves the median of four rounds little, where it moved the
+   total of two by up to 5x. Target <= 1.25 at batches of 1,000 (batch 1 is shown
    too). Wall-clock rounds still swing on a loaded machine: `bench.mapstep` times the
    map step inside the appends instead (wall and CPU).
 2. **Bytes.** The log of bench.storage (commissions, then two hops per unit: 5 entries
@@ -52,8 +55,8 @@ from ledger.store.mapnodes import write_buckets
 from ledger.store.repository import Store
 
 OVERHEAD_TARGET = 1.25
-#: timed rounds per database (ABBA: the order of `_ORDER`)
-ROUNDS = 2
+#: timed rounds per database (ABBA: the order of `_ORDER`, repeated)
+ROUNDS = 4
 _ORDER = (False, True, True, False)
 BYTES_TARGET = 150.0
 PROOF_TARGET_US = 1000.0
@@ -84,11 +87,12 @@ def _seconds(ledger: Ledger, events: list[Any], batch: int, mapped: bool) -> flo
         setattr(append_module, "MapKeeper", keeper)  # noqa: B010
 
 
-def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, float]:
-    """Microseconds per event without (False) and with (True) the map: one database
-    each, reused by every round (module doc); the rounds' events are ``work.timed``."""
+def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, list[float]]:
+    """Microseconds per event of each round, without (False) and with (True) the map:
+    one database each, reused by every round (module doc); the rounds' events are
+    ``work.timed``."""
     ledgers: dict[bool, Ledger] = {}
-    spent = {False: 0.0, True: 0.0}
+    rounds: dict[bool, list[float]] = {False: [], True: []}
     size = len(work.timed) // ROUNDS
     try:
         expected = {}
@@ -97,16 +101,16 @@ def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, fl
             ledgers[mapped] = appends.open_ledger(url, base)
             _seconds(ledgers[mapped], work.warm, work.batch, mapped)
             expected[mapped] = ledgers[mapped].head().size + size * ROUNDS
-        done = {False: 0, True: 0}
         # the process's objects so far (pre-signed events, earlier groups' leftovers) out
         # of the collector's way: a full collection over them cost 15-40 µs/event of
         # whichever side's round it fell in (docs/PERFORMANCE.md, "mapcost, session 21")
         gc.collect()
         gc.freeze()
         for mapped in _ORDER * (ROUNDS // 2):
-            events = work.timed[done[mapped] * size : (done[mapped] + 1) * size]
-            spent[mapped] += _seconds(ledgers[mapped], events, work.batch, mapped)
-            done[mapped] += 1
+            done = len(rounds[mapped])
+            events = work.timed[done * size : (done + 1) * size]
+            seconds = _seconds(ledgers[mapped], events, work.batch, mapped)
+            rounds[mapped].append(1e6 * seconds / size)
         for mapped, ledger in ledgers.items():
             if ledger.head().size != expected[mapped]:
                 raise SystemExit(f"map/append: head size is not {expected[mapped]}")
@@ -114,12 +118,12 @@ def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, fl
         gc.unfreeze()
         for ledger in ledgers.values():
             ledger.close()
-    return {mapped: 1e6 * seconds / (size * ROUNDS) for mapped, seconds in spent.items()}
+    return rounds
 
 
 def _overhead(run: Run) -> list[Figure]:
-    # the timed events of all rounds: as many per side as two runs of 2,000 (200) were
-    counts = run.pick({1000: 4000, 1: 400}, {1000: 10000, 1: 2000})
+    # the timed events of all rounds per side (four rounds: one batch of 1,000 a round quick)
+    counts = run.pick({1000: 4000, 1: 400}, {1000: 8000, 1: 2000})
     base = streams.base_events(streams.base_world())
     works = [w for w in appends.workloads(counts) if w.stream == "commission"]
     targets: list[Any] = [SqliteTarget()]
@@ -129,10 +133,14 @@ def _overhead(run: Run) -> list[Figure]:
     try:
         for target in targets:
             for work in works:
-                spent = _abba(target, work, base)
-                without, with_map = spent[False], spent[True]
+                rounds = _abba(target, work, base)
+                without, with_map = (statistics.median(rounds[m]) for m in (False, True))
                 name = f"map/append/{target.name}/batch-{work.batch}"
-                print(f"  {name}: {with_map:,.0f} µs/event with the map, {without:,.0f} without")
+                print(
+                    f"  {name}: {with_map:,.0f} µs/event with the map, {without:,.0f} "
+                    f"without (median rounds; with {_listed(rounds[True])}, "
+                    f"without {_listed(rounds[False])})"
+                )
                 if work.batch == 1000:
                     out.append(
                         Figure.ratio_at_most(name, with_map, "µs/event", without, OVERHEAD_TARGET)
@@ -143,6 +151,10 @@ def _overhead(run: Run) -> list[Figure]:
         for target in targets:
             target.close()
     return out
+
+
+def _listed(values: list[float]) -> str:
+    return ", ".join(f"{v:,.0f}" for v in values)
 
 
 def _bytes(run: Run) -> list[Figure]:
