@@ -76,13 +76,14 @@ def run(target: Any, runs: int) -> None:
         try:
             appends.append_all(ledger, work.setup, 1000)
             appends.append_all(ledger, work.warm, work.batch)
+            timed = appends.unverified(work.timed)  # a second run's are verified anew
             _spent[0] = _spent[1] = 0.0
             written = _written()
             collecting = CollectorClock()
             gc.callbacks.append(collecting)
             wall, cpu = time.perf_counter(), time.process_time()
             try:
-                appends.append_all(ledger, work.timed, work.batch)
+                appends.append_all(ledger, timed, work.batch)
             finally:
                 gc.callbacks.remove(collecting)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
