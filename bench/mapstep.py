@@ -1,13 +1,14 @@
 """The map step's share of an append, timed inside the appends (docs/PERFORMANCE.md).
 
-    .venv/bin/python -m bench.mapstep [--pg] [--runs N]
+    .venv/bin/python -m bench.mapstep [--pg] [--runs N] [--units N]
 
 The suite's ``map/append`` figures (bench.mapheads) divide two wall-clock runs, which
 swing by 0.2 or more on a shared, loaded machine. This times the map step itself
 (`MapKeeper`: open, ``add``, ``commit``) inside the same timed batches as the rest of
 the append: commissions of fresh units in batches of 1,000 (3,000 timed after the
-setup and a warm-up batch), on a fresh database each run, several runs in one process
-(the later runs hold the earlier ledgers' objects, as a long-running server holds many).
+setup and a warm-up batch; ``--units N`` appends N more commissions first, untimed, for
+a map of N more keys), on a fresh database each run, several runs in one process (the
+later runs hold the earlier ledgers' objects, as a long-running server holds many).
 It prints, per run, the map step and the rest in microseconds per event, wall-clock
 and this process's CPU time (PostgreSQL's server CPU is not in it), and their ratio;
 then the bytes this process wrote per event (``wchar`` of ``/proc/self/io``: SQLite's
@@ -67,13 +68,20 @@ def _timed(real: type) -> type:
     )
 
 
-def run(target: Any, runs: int) -> None:
-    """Print the map step against the rest of the append, ``runs`` times on ``target``."""
+def run(target: Any, runs: int, units: int = 0) -> None:
+    """Print the map step against the rest of the append, ``runs`` times on ``target``,
+    after ``units`` commissions appended untimed (a map of that many more keys)."""
     base = streams.base_events(streams.base_world())
     work = next(w for w in appends.workloads({1000: 3000}) if w.stream == "commission")
-    for _ in range(runs):
+    for run_number in range(runs):
         ledger = appends.open_ledger(target.fresh("mapstep"), base)
         try:
+            for start in range(0, units, 10_000):  # signed a slice at a time, then dropped,
+                # so that the collector does not walk 10^5 events during the timed batches
+                count = min(10_000, units - start)
+                tag = f"P{run_number}-{start}"
+                appends.append_all(ledger, streams.commission_stream(tag, count), 1000)
+            gc.collect()
             appends.append_all(ledger, work.setup, 1000)
             appends.append_all(ledger, work.warm, work.batch)
             timed = appends.unverified(work.timed)  # a second run's are verified anew
@@ -110,13 +118,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--no-map", action="store_true", help="the map step as a no-op")
+    parser.add_argument(
+        "--units", type=int, default=0, help="commissions appended first, untimed (map size)"
+    )
     args = parser.parse_args(argv)
     real = vars(append_module)["MapKeeper"]
     keeper = _timed(NoMap if args.no_map else real)
     setattr(append_module, "MapKeeper", keeper)  # noqa: B010 - timed for this run
     target: Any = PostgresTarget(DEFAULT_PG_URL) if args.pg else SqliteTarget()
     try:
-        run(target, args.runs)
+        run(target, args.runs, args.units)
     finally:
         target.close()
         setattr(append_module, "MapKeeper", real)  # noqa: B010
