@@ -1,7 +1,8 @@
 """Engines for SQLite (embedded default) and PostgreSQL, and schema migration.
 
 SQLite runs in WAL mode with ``synchronous=FULL`` (a committed append survives a crash
-of the process or the machine) and a 30 s busy timeout. Readers share a pool of
+of the process or the machine) and a 30 s busy timeout; the writer's connections keep a
+larger page cache (`SQLITE_WRITER_CACHE_KIB`). Readers share a pool of
 `SQLITE_READERS` connections (concurrent single-event requests each read before their
 append). The bookkeeping engine (`Engines.bookkeeping`) writes only what a crash may lose
 a few of, the write-quota takes (ledger.store.quotas): SQLite with ``synchronous=NORMAL``
@@ -45,6 +46,13 @@ from ledger.store.replicas import ReadRouter
 
 #: the SQLite reader engine's pooled connections
 SQLITE_READERS = 40
+#: the SQLite writer's page cache, KiB a connection (SQLite's default is 2 MiB). An
+#: append rewrites the map buckets its keys reach, about two a key on random pages of
+#: the map table, which outgrows 2 MiB at ~10^5 units; with 32 MiB an append of 1,000
+#: events on a map of 10^5 keys took 220-236 µs an event against 322-361
+#: (docs/PERFORMANCE.md, "Session 25"). The writer's transactions are serialized, so
+#: few of its pooled connections ever fill theirs.
+SQLITE_WRITER_CACHE_KIB = 32 * 1024
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x70726F76  # "prov": advisory lock id for schema upgrades
 
@@ -92,7 +100,7 @@ def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
             raise StorageError("SQLite needs a file path: several connections share it")
         _create_private(Path(parsed.database).expanduser())
         reader = _sqlite_engine(url, "BEGIN", pool_size=SQLITE_READERS)
-        writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
+        writer = _sqlite_engine(url, "BEGIN IMMEDIATE", cache_kib=SQLITE_WRITER_CACHE_KIB)
         bookkeeping = _sqlite_engine(url, "BEGIN IMMEDIATE", synchronous="NORMAL")
         return Engines(url, reader, writer, ReadRouter.build(reader), bookkeeping)
     if parsed.get_backend_name() == "postgresql":
@@ -132,20 +140,28 @@ def _replica_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(
-    url: str, begin: str, *, synchronous: str = "FULL", pool_size: int = 5
+    url: str,
+    begin: str,
+    *,
+    synchronous: str = "FULL",
+    pool_size: int = 5,
+    cache_kib: int | None = None,
 ) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30}, pool_size=pool_size)
+    pragmas = [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA synchronous={synchronous}",  # FULL but for the bookkeeping engine
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA busy_timeout=30000",
+    ]
+    if cache_kib is not None:
+        pragmas.append(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN, so we choose its kind.
         dbapi_connection.isolation_level = None
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            f"PRAGMA synchronous={synchronous}",  # FULL but for the bookkeeping engine
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=30000",
-        ):
+        for pragma in pragmas:
             dbapi_connection.execute(pragma)
 
     @event.listens_for(engine, "begin")
