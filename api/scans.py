@@ -288,6 +288,11 @@ class ScanQueue:
         unit.recent.append(packed)
         if len(unit.recent) > RECENT:
             del unit.recent[0]
+        if (
+            len(self._queued) + len(self._writing) <= self.max_scans
+            and self.nbytes <= self.max_bytes
+        ):
+            return 0  # within the bounds (`_bound`'s test, without its call)
         return self._bound()
 
     def pending(self, gtin: str, serial: str) -> tuple[int, Scan | None, list[Scan]]:

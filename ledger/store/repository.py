@@ -626,10 +626,11 @@ class Store:
             return
         counts: dict[tuple[str, str], list[Any]] = {}
         for scan in scans:
-            entry = counts.setdefault(
-                (scan["gtin"], scan["serial"]),
-                [0, scan["at"], scan["place"], row_region(scan["place"], scan.get("region"))],
-            )
+            unit = (scan["gtin"], scan["serial"])
+            entry = counts.get(unit)
+            if entry is None:  # a unit's first scan of the batch (most are repeats)
+                region = row_region(scan["place"], scan.get("region"))
+                entry = counts[unit] = [0, scan["at"], scan["place"], region]
             entry[0] += 1
         try:
             with self.engines.writer.begin() as conn:
