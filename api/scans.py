@@ -315,11 +315,16 @@ class ScanQueue:
             return 0, None
         return unit.count, None if unit.first is None else unpack(unit.first)
 
-    def pending_scans(self, gtin: str, serial: str) -> Sequence[Scan]:
+    def pending_scans(self, gtin: str, serial: str, *, shared: bool = False) -> Sequence[Scan]:
         """The unit's latest `RECENT` queued scans, unpacked only when read (a view
-        whose signals are cached reads just how many there are)."""
+        whose signals are cached reads just how many there are). A copy of the queue's
+        list, unless ``shared``: then the queue's own, which the next scan queued or
+        stored changes, for a caller that reads it at once on the event loop and keeps
+        nothing of it (a view from memory: a copy of up to 500 scans a page)."""
         unit = self._units.get(gtin, {}).get(serial)
-        return _Lazy(list(unit.recent), (gtin, serial)) if unit is not None else ()
+        if unit is None:
+            return ()
+        return _Lazy(unit.recent if shared else list(unit.recent), (gtin, serial))
 
     def take(self, limit: int = BATCH) -> list[Packed]:
         """Move the oldest ``limit`` queued scans to the batch being written (still

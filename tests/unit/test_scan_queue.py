@@ -252,3 +252,15 @@ def test_the_flusher_outlives_a_database_outage() -> None:
     asyncio.run(main())
     assert database.stored == [scan(i) for i in range(50)]
     assert metrics.scan_flush_failures._value.get() >= 1
+
+
+def test_a_shared_pending_view_is_the_queues_own_and_a_plain_one_a_snapshot() -> None:
+    queue = ScanQueue()
+    queue.add(scan(0, "SN-1"))
+    snapshot = queue.pending_scans(GTIN, "SN-1")
+    shared = queue.pending_scans(GTIN, "SN-1", shared=True)
+    assert list(snapshot) == list(shared) == [scan(0, "SN-1")]
+    queue.add(scan(1, "SN-1"))
+    # a view from memory reads the shared one at once; one read later sees the queue
+    assert len(snapshot) == 1 and len(shared) == 2
+    assert queue.pending_scans(GTIN, "SN-2", shared=True) == ()
