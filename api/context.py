@@ -39,12 +39,12 @@ from api.problems import RateLimitedError
 from api.ratelimit import Limiter
 from api.readbody import read_body
 from api.scanflush import DRAIN_SECONDS, ScanFlusher
-from api.scanrecord import Pseudonyms, owner_cookie, scan_of
-from api.scans import ScanQueue
+from api.scanrecord import Pseudonyms, owner_cookie, queue_scan
+from api.scans import Packed, ScanQueue, rows_of
 from ledger.entry import SignedEvent
 from ledger.label import ScannedLabel
 from ledger.service.deployment import Deployment
-from ledger.service.ledger import Ledger, Scan
+from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
 
 __all__ = [
@@ -135,19 +135,19 @@ class Context:
         if wait is not None:
             raise RateLimitedError(f"too many requests; retry in {wait} s", wait)
 
-    def scan(self, request: Request, gtin: str, serial: str, place: str | None) -> Scan:
+    def scan(self, request: Request, gtin: str, serial: str, place: str | None) -> None:
         """Queue a scan record for this resolver hit (api.scanrecord; flushed in the
         background).
 
         Raises:
             StorageError: the database failed (the day's salt is read once per day).
         """
-        scan = scan_of(request, self.settings, self.pseudonyms, gtin, serial, place)
-        dropped = self.scans.add(scan)
+        dropped = queue_scan(
+            request, self.settings, self.pseudonyms, self.scans, gtin, serial, place
+        )
         self.metrics.scans.inc()
         if dropped:
             self.metrics.scans_dropped.inc(dropped)
-        return scan
 
     def client_hash(self, address: str, now: datetime) -> str:
         """The client's hash of the UTC day of ``now``, keyed with the day's random salt
@@ -171,14 +171,19 @@ class Context:
         return how many could not be stored."""
         return await self.flusher.drain(seconds)
 
-    def _record_scans(self, batch: list[Scan]) -> None:
-        """Write each scan to its unit's log (one transaction per log)."""
-        by_log: dict[int, tuple[Ledger, list[Scan]]] = {}
-        for scan in batch:
-            ledger = self.deployment.for_gtin(scan.gtin)
-            by_log.setdefault(id(ledger), (ledger, []))[1].append(scan)
-        for ledger, scans in by_log.values():
-            ledger.record_scans(scans)
+    def _record_scans(self, batch: list[Packed]) -> None:
+        """Write each queued scan to its unit's log (one transaction per log), as its
+        scans-table row (`api.scans.rows_of`)."""
+        by_gtin: dict[str, Ledger] = {}  # a batch holds few GTINs: routed once each
+        by_log: dict[int, tuple[Ledger, list[dict[str, Any]]]] = {}
+        for row in rows_of(batch):
+            gtin = row["gtin"]
+            ledger = by_gtin.get(gtin)
+            if ledger is None:
+                ledger = by_gtin[gtin] = self.deployment.for_gtin(gtin)
+            by_log.setdefault(id(ledger), (ledger, []))[1].append(row)
+        for ledger, rows in by_log.values():
+            ledger.record_scan_rows(rows)
 
     async def unit_view(
         self,

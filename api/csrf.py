@@ -17,14 +17,21 @@ from the visitor's address). Two checks, both before anything is evaluated or co
    header, with ``null`` (a sandboxed frame, a privacy-stripped request) or with a
    malformed one is refused.
 2. **Token.** The form's ``csrf`` field must be a token this server issued to this
-   browser for this unit: ``<issued>.<mac>``, the MAC an HMAC-SHA256 over the nonce held
-   in the browser's csrf cookie, the unit (GTIN, serial) and the time of issue. It is
+   browser for this unit: ``<issued>.<mac>``, the MAC a keyed BLAKE2b (32 bytes, the
+   key as BLAKE2b's own key: a PRF without HMAC's nesting, in CPython's own code) over
+   the nonce held in the browser's csrf cookie, the unit (GTIN, serial) and the time of
+   issue, in URL-safe base64 without padding. It is
    stateless (any worker holding the key checks it) and a signed double-submit: a
    token read from another browser's page does not fit this browser's cookie, and a
    cookie planted by a sibling host does not help without a token minted for it (on
    https the cookie is ``__Host-`` prefixed, which no sibling host can set at all).
 
 Refusals are 403 problem ``csrf`` (`CsrfError`).
+
+A nonce is 43 characters of URL-safe base64 (258 random bits). New ones are cut from one
+``os.urandom`` draw of `_NONCES` at a time (`fresh_nonce`): each is handed out once,
+and the pool is emptied in a child after ``fork`` (``os.register_at_fork``), so two
+worker processes forked from one parent never hand out the same nonces.
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ import hmac
 import ipaddress
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -64,7 +70,37 @@ _ATTRIBUTES = f"HttpOnly; Max-Age={COOKIE_AGE}; Path=/; SameSite=strict"
 _SECURE_ATTRIBUTES = _ATTRIBUTES + "; Secure"
 _TOKEN = re.compile(r"([0-9]{1,12})\.([A-Za-z0-9_-]{43})")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_DOMAIN = b"provenance-ledger csrf v1\n"
+#: the MAC's message starts with this (v1 was an HMAC-SHA256; its tokens fit no v2 MAC)
+_DOMAIN = b"provenance-ledger csrf v2\n"
+#: nonces cut from one random draw (`fresh_nonce`): 43 characters of base64 each, so a
+#: draw of 43 * 96 characters is 3,096 bytes, a multiple of 3 (no padding in between)
+_NONCES = 96
+_pool: list[str] = []
+
+
+def fresh_nonce() -> str:
+    """A new browser nonce: 43 characters of the URL-safe base64 alphabet (258 bits from
+    ``os.urandom``), never handed out before by this process or by the process it was
+    forked from (the pool is emptied in a forked child)."""
+    try:
+        return _pool.pop()
+    except IndexError:
+        pass
+    # one system call and one encoding for `_NONCES` nonces (each was a
+    # ``secrets.token_urlsafe(32)``: a getrandom call and a base64 encoding a page)
+    text = base64.urlsafe_b64encode(os.urandom(_NONCES * 43 * 6 // 8)).decode()
+    fresh = [text[i : i + 43] for i in range(0, _NONCES * 43, 43)]
+    nonce = fresh.pop()
+    _pool.extend(fresh)  # after the draw: a thread that ran out meanwhile drew its own
+    return nonce
+
+
+def _forget_nonces() -> None:
+    # a forked child must not hand out the nonces its parent (or a sibling) will
+    _pool.clear()
+
+
+os.register_at_fork(after_in_child=_forget_nonces)
 
 
 class CsrfError(LedgerError):
@@ -135,12 +171,12 @@ class CsrfGuard:
     key: bytes
     origins: frozenset[str] = frozenset()
     public_url: str = ""
-    #: an HMAC-SHA256 already keyed with ``key``: each MAC is a copy of it (the key's
-    #: two padded blocks are hashed once, not per token)
+    #: a BLAKE2b already keyed with ``key``: each MAC is a copy of it (the key's block
+    #: is hashed once, not per token)
     _keyed: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_keyed", hmac.new(self.key, digestmod=hashlib.sha256))
+        object.__setattr__(self, "_keyed", hashlib.blake2b(key=self.key, digest_size=32))
 
     # --- issuing ---------------------------------------------------------------------
 
@@ -149,7 +185,7 @@ class CsrfGuard:
         held = request.cookies.get(cookie_name(request), "")
         if _NONCE.fullmatch(held):
             return held, False
-        return secrets.token_urlsafe(32), True
+        return fresh_nonce(), True
 
     def token(self, nonce: str, gtin: str, serial: str, now: float | None = None) -> str:
         """The token for the forms of unit (``gtin``, ``serial``) on a page shown to the
@@ -242,9 +278,9 @@ class CsrfGuard:
         return frozenset(o for o in own if o is not None)
 
     def _mac(self, nonce: str, gtin: str, serial: str, issued: int) -> str:
-        mac = self._keyed.copy()  # HMAC-SHA256(key, message), as hmac.new would give
+        mac = self._keyed.copy()  # BLAKE2b(message, key=key, digest_size=32)
         mac.update(_DOMAIN + "\n".join((nonce, gtin, serial, str(issued))).encode())
-        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+        return base64.urlsafe_b64encode(mac.digest())[:43].decode()
 
 
 def csrf_secret(signer: Signer | None) -> bytes:

@@ -17,8 +17,7 @@ from contextlib import asynccontextmanager
 from starlette.concurrency import run_in_threadpool
 
 from api.metrics import Metrics
-from api.scans import Packed, ScanQueue, unpack
-from ledger.service.ledger import Scan
+from api.scans import Packed, ScanQueue
 
 log = logging.getLogger("provenance.scans")
 
@@ -32,13 +31,14 @@ HOLD_MAX = 0.5
 
 
 class ScanFlusher:
-    """Writes a `ScanQueue` with ``write`` (a blocking call: one batch, raises on a
-    database error), off the event loop, retrying with back-off."""
+    """Writes a `ScanQueue` with ``write`` (a blocking call: one batch of packed scans,
+    `api.scans.unpack` or `api.scans.rows_of` read them; raises on a database error),
+    off the event loop, retrying with back-off."""
 
     def __init__(
         self,
         queue: ScanQueue,
-        write: Callable[[list[Scan]], None],
+        write: Callable[[list[Packed]], None],
         metrics: Metrics,
         stored: Callable[[list[Packed]], None] | None = None,
     ) -> None:
@@ -128,8 +128,8 @@ class ScanFlusher:
         self._metrics.scans_pending.set(len(self.queue))
 
     def _write_packed(self, batch: list[Packed]) -> None:
-        """Unpack and write a batch (in a worker thread: off the event loop)."""
-        self._write([unpack(p) for p in batch])
+        """Write a batch (in a worker thread: off the event loop)."""
+        self._write(batch)
 
     async def flush_forever(self, interval: float = 0.5) -> None:
         """Until cancelled: flush every ``interval`` seconds; after a failed flush wait

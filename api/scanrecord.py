@@ -1,5 +1,5 @@
-"""What a resolver hit records: its `Scan` (unit, time, place, client pseudonyms, agent,
-region).
+"""What a resolver hit records: its scan (unit, time, place, client pseudonyms, agent,
+region), queued in the queue's packed form (api.scans).
 
 The place is the trusted geolocation header's (`api.clients.geo_place`), else the
 client's ``place`` hint, recorded as a hint (ledger.signals.places): only the former is
@@ -25,9 +25,9 @@ from fastapi import Request
 
 from api.clients import PLACE, agent_class, client_address, geo_place
 from api.forwarded import network_of
+from api.scans import ScanQueue, micros_of
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.ipregions import scan_region
-from ledger.service.ledger import Scan
 from ledger.service.salt import ScanSalt, utc_day
 from ledger.service.settings import Settings
 from ledger.signals.places import HEADER, HINT, stored_place
@@ -104,17 +104,20 @@ def owner_cookie(gtin: str, serial: str) -> str:
     return "pl_owner_" + hashlib.sha256(f"{gtin}/{serial}".encode()).hexdigest()[:16]
 
 
-def scan_of(
+def queue_scan(
     request: Request,
     settings: Settings,
     pseudonyms: Pseudonyms,
+    queue: ScanQueue,
     gtin: str,
     serial: str,
     place: str | None,
-) -> Scan:
-    """The scan record of this resolver hit (module docstring); the client pseudonyms
-    are keyed with the day's salt (``pseudonyms``, ledger.service.salt), never the raw
-    address.
+) -> int:
+    """Queue the scan record of this resolver hit (module docstring) in ``queue``,
+    packed straight from its fields (`ScanQueue.record`: the `Scan` it would make is
+    never built); return how many old scans the queue's bounds dropped. The client
+    pseudonyms are keyed with the day's salt (``pseudonyms``, ledger.service.salt),
+    never the raw address.
 
     Raises:
         StorageError: the database failed (the day's salt is read once per day).
@@ -129,16 +132,16 @@ def scan_of(
     # many-scanners counts networks: addresses of one network are one scanner;
     # keyed like the client hash (daily), per unit, never the address or prefix
     network = pseudonyms.of(f"network|{gtin}/{serial}|{network_of(address)}", now)
-    return Scan(
+    return queue.record(
         # interned: the queue holds many scans of few GTINs and places (api.scans)
-        gtin=sys.intern(gtin),
-        serial=serial,
-        at=now,
-        place=None if place is None else sys.intern(place),
-        client=owner_client(owner_hash(token)) if token else pseudonyms.of(address, now),
-        agent=agent_class(request.headers.get("user-agent", "")),
-        network=network,
+        sys.intern(gtin),
+        serial,
+        micros_of(now),
+        None if place is None else sys.intern(place),
+        owner_client(owner_hash(token)) if token else pseudonyms.of(address, now),
+        agent_class(request.headers.get("user-agent", "")),
+        network,
         # the analytics' region: the recorded place, else the offline table's region
         # of the address (looked up here, never stored; kept in memory as the hashes)
-        region=sys.intern(pseudonyms.region(place, address)),
+        sys.intern(pseudonyms.region(place, address)),
     )

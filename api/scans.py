@@ -16,8 +16,9 @@ import sys
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import overload
+from typing import Any, overload
 
+from ledger.events import format_time
 from ledger.service.ledger import Scan
 from ledger.signals.compute import ScanFact
 from ledger.signals.places import read_place
@@ -45,18 +46,22 @@ Packed = tuple[str, str, int, str | None, str | bytes, str, str | bytes | None, 
 def pack(scan: Scan, serial: str | None = None) -> Packed:
     """The queue's form of ``scan`` (`unpack` gives it back, equal); ``serial``: an
     equal string to share instead of the scan's own."""
-    at = scan.at - _EPOCH
-    micros = (at.days * 86_400 + at.seconds) * 1_000_000 + at.microseconds
     return (
         scan.gtin,
         serial or scan.serial,
-        micros,
+        micros_of(scan.at),
         scan.place,
         _squeeze(scan.client),
         scan.agent,
         None if scan.network is None else _squeeze(scan.network),
         scan.region,
     )
+
+
+def micros_of(at: datetime) -> int:
+    """Microseconds since the epoch of an aware time (exact: no float on the way)."""
+    since = at - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
 
 
 def unpack(packed: Packed) -> Scan:
@@ -72,6 +77,33 @@ def unpack(packed: Packed) -> Scan:
         None if network is None else _widen(network),
         region,
     )
+
+
+def rows_of(batch: Sequence[Packed]) -> list[dict[str, Any]]:
+    """The scans-table rows of packed scans: each ``unpack(p).to_row()``, made without
+    the `Scan` in between and with the time's text worked out once per whole second
+    (a batch holds a few seconds of scans): the flusher's thread writes every scan."""
+    seconds: dict[int, str] = {}
+    rows = []
+    for gtin, serial, micros, place, client, agent, network, region in batch:
+        second = micros // 1_000_000
+        prefix = seconds.get(second)
+        if prefix is None:
+            # format_time's YYYY-MM-DDTHH:MM:SS, then its milliseconds (cut, not rounded)
+            prefix = seconds[second] = format_time(_EPOCH + timedelta(seconds=second))[:19]
+        rows.append(
+            {
+                "gtin": gtin,
+                "serial": serial,
+                "at": f"{prefix}.{micros // 1000 % 1000:03d}Z",
+                "place": place,
+                "client": client.hex() if client.__class__ is bytes else client,
+                "agent": agent,
+                "network": network.hex() if network.__class__ is bytes else network,
+                "region": region,
+            }
+        )
+    return rows
 
 
 def _squeeze(value: str) -> str | bytes:
@@ -207,20 +239,60 @@ class ScanQueue:
     def add(self, scan: Scan) -> int:
         """Queue ``scan``; drop the oldest queued scans past the bounds; return how
         many were dropped."""
-        serials = self._units.setdefault(scan.gtin, {})
-        unit = serials.get(scan.serial)
+        return self.record(
+            scan.gtin,
+            scan.serial,
+            micros_of(scan.at),
+            scan.place,
+            scan.client,
+            scan.agent,
+            scan.network,
+            scan.region,
+        )
+
+    def record(
+        self,
+        gtin: str,
+        serial: str,
+        micros: int,
+        place: str | None,
+        client: str,
+        agent: str,
+        network: str | None,
+        region: str | None,
+    ) -> int:
+        """Queue the scan of these fields (those of a `Scan`, its time as `micros_of`
+        gives it), as `add` queues a `Scan` of them: the resolver's scans are packed
+        from its record without a `Scan` object in between. Drop the oldest queued
+        scans past the bounds; return how many were dropped."""
+        serials = self._units.get(gtin)
+        if serials is None:
+            serials = self._units[gtin] = {}
+        unit = serials.get(serial)
+        packed = (
+            gtin,
+            serial if unit is None else unit.serial,  # one string a unit's scans share
+            micros,
+            place,
+            _squeeze(client),
+            agent,
+            None if network is None else _squeeze(network),
+            region,
+        )
         if unit is None:
-            packed = pack(scan)
-            unit = serials[scan.serial] = _Unit(packed)
-            self.nbytes += UNIT_BYTES + sys.getsizeof(scan.serial)
-        else:
-            packed = pack(scan, unit.serial)
+            unit = serials[serial] = _Unit(packed)
+            self.nbytes += UNIT_BYTES + sys.getsizeof(serial)
         self._queued.append(packed)
         self.nbytes += scan_bytes(packed)
         unit.count += 1
         unit.recent.append(packed)
         if len(unit.recent) > RECENT:
             del unit.recent[0]
+        if (
+            len(self._queued) + len(self._writing) <= self.max_scans
+            and self.nbytes <= self.max_bytes
+        ):
+            return 0  # within the bounds (`_bound`'s test, without its call)
         return self._bound()
 
     def pending(self, gtin: str, serial: str) -> tuple[int, Scan | None, list[Scan]]:
@@ -243,11 +315,16 @@ class ScanQueue:
             return 0, None
         return unit.count, None if unit.first is None else unpack(unit.first)
 
-    def pending_scans(self, gtin: str, serial: str) -> Sequence[Scan]:
+    def pending_scans(self, gtin: str, serial: str, *, shared: bool = False) -> Sequence[Scan]:
         """The unit's latest `RECENT` queued scans, unpacked only when read (a view
-        whose signals are cached reads just how many there are)."""
+        whose signals are cached reads just how many there are). A copy of the queue's
+        list, unless ``shared``: then the queue's own, which the next scan queued or
+        stored changes, for a caller that reads it at once on the event loop and keeps
+        nothing of it (a view from memory: a copy of up to 500 scans a page)."""
         unit = self._units.get(gtin, {}).get(serial)
-        return _Lazy(list(unit.recent), (gtin, serial)) if unit is not None else ()
+        if unit is None:
+            return ()
+        return _Lazy(unit.recent if shared else list(unit.recent), (gtin, serial))
 
     def take(self, limit: int = BATCH) -> list[Packed]:
         """Move the oldest ``limit`` queued scans to the batch being written (still

@@ -238,7 +238,8 @@ def _from_memory(
             serial,
             signature,
             owner_token=token,
-            pending=queue.pending_scans(gtin, serial),
+            # read here and now, on the event loop: the queue's own list, not a copy
+            pending=queue.pending_scans(gtin, serial, shared=True),
             scanned=scanned,
             memory=(stored, asked),
         )

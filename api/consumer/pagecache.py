@@ -24,6 +24,16 @@ when the JSON encoding is. At most `MAX_BYTES` of pages are kept, least recently
 out first; a kept page holds its base's static objects alive until it goes (as a kept
 JSON encoding does), which the budget does not count; the budget counts each page's
 pieces and its key (the view's JSON and the path).
+
+The rest's value is written per request without a JSON encoder where it can be
+(`_rest_key`): a str, int, bool or None as itself with its type (so ``True`` and ``1``
+never share a key, as their JSON does not), the ``unit`` object as its JSON kept per
+object (`_unit_json`: a view base's label-judged unit is one object for every view of
+that label, ledger.service.unitview.finish, never changed after it is made, as the
+views that share it rely on), anything else (the verdict, the reasons, the witnesses)
+as one JSON text. Keyed by the unit's JSON, not its identity: a unit made afresh per
+request (an unsigned label's) still finds its page, and a unit object is never taken
+for another (`_unit_json` holds each object it keeps, so its id is not reused).
 """
 
 from __future__ import annotations
@@ -83,17 +93,22 @@ def render(
     # the words of a slot are worked out once per what they depend on)
     values = slot_words.escaped(view, lang, switch_href=switch_href, now=now)
     values["csrf_token"] = str(escape(csrf_token)).encode()
-    statics = tuple(view.get(k) for k in STATIC)
+    # STATIC's parts, spelled out: a generator and its tuple per request cost more
+    statics = (
+        view.get("entries"),
+        view.get("checkpoint"),
+        view.get("map_proof"),
+        view.get("versions"),
+    )
     try:
-        rest = json.dumps(
-            [[k, v] for k, v in view.items() if k not in STATIC and k != "scans"],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        rest, nbytes = _rest_key(view)
     except (TypeError, ValueError):  # not a JSON-ready view: render it, keep nothing
         return _render(view, lang, path, switch_href, now, csrf_token, image).encode()
     key = (
-        tuple(id(s) for s in statics),
+        id(statics[0]),
+        id(statics[1]),
+        id(statics[2]),
+        id(statics[3]),
         rest,
         lang,
         path,
@@ -103,10 +118,19 @@ def render(
         values["age"] is None,  # and the age's
     )
     found = _kept.get(key)
-    if found is None or any(a is not b for a, b in zip(found[0], statics, strict=True)):
+    if found is not None:
+        held = found[0]
+        if (
+            held[0] is not statics[0]
+            or held[1] is not statics[1]
+            or held[2] is not statics[2]
+            or held[3] is not statics[3]
+        ):
+            found = None
+    if found is None:
         found = _cut(view, lang, path, switch_href, now, image, statics, values)
         # the key is kept too: the view's JSON and the path count in the budget
-        found = (*found[:3], found[3] + len(rest.encode()) + len(path))
+        found = (*found[:3], found[3] + nbytes + len(path))
         _keep(key, found)
     else:
         _kept.move_to_end(key)
@@ -118,10 +142,65 @@ def render(
     return b"".join(out)
 
 
+#: view keys the key leaves out of the rest: the static parts (by identity) and the
+#: scan count (a slot)
+_NOT_REST = frozenset((*STATIC, "scans"))
+#: types whose values go into the key as themselves (with their type)
+_PLAIN = frozenset((str, int, bool, type(None)))
+#: the JSON of the rest's parts that are neither plain nor the unit: the view's JSON
+#: settings (Starlette's), one encoder for every request
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: unit objects whose JSON is kept at most (`_unit_json`; emptied when full)
+UNIT_JSON = 1024
+_units: dict[int, tuple[object, str]] = {}
+
+
+def _rest_key(view: Mapping[str, Any]) -> tuple[tuple[Any, ...], int]:
+    """(the view's rest by value, the bytes it holds about): every part but `STATIC`
+    and ``scans``, in the view's order (module doc).
+
+    Raises:
+        TypeError, ValueError: a part is not JSON-ready.
+    """
+    plain: list[tuple[Any, ...]] = []
+    other = []
+    unit = None
+    nbytes = 0
+    for k, v in view.items():
+        if k in _NOT_REST:
+            continue
+        kind = type(v)
+        if kind in _PLAIN:
+            plain.append((k, kind, v))
+            nbytes += 64 + (len(v) if kind is str else 0)
+        elif k == "unit" and kind is dict:
+            unit = _unit_json(v)
+            nbytes += len(unit)
+        else:
+            other.append([k, v])
+    text = _ENCODER.encode(other) if other else ""
+    return (tuple(plain), unit, text), nbytes + len(text)
+
+
+def _unit_json(unit: dict[str, Any]) -> str:
+    """``unit``'s JSON (the rest's settings), kept per object: every view of a label at
+    one log size carries the same unit object (module doc)."""
+    found = _units.get(id(unit))
+    if found is not None and found[0] is unit:
+        return found[1]
+    text = _ENCODER.encode(unit)
+    if len(_units) >= UNIT_JSON:
+        _units.clear()
+    _units[id(unit)] = (unit, text)  # held: its id is not another object's meanwhile
+    return text
+
+
 def clear() -> None:
-    """Forget every kept page (and the slots' words, api.consumer.slots)."""
+    """Forget every kept page (and the slots' words, api.consumer.slots, and the units'
+    JSON)."""
     _kept.clear()
     _size[0] = 0
+    _units.clear()
     slot_words.clear()
 
 

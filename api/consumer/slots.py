@@ -14,7 +14,8 @@ out once per what it depends on instead of once per request.
   plain int is worked out in full.
 - **The time of the check** is written to the minute: once per (language, minute).
 - **The log state's age** is a number of whole seconds: once per (language, seconds).
-- **The language switch** is escaped per request (its lookup is kept by the router).
+- **The language switch** is escaped once per (link, language) for a link of a label's
+  length (`KEPT_LINK` characters; the router keeps the link itself per label).
 
 Every memo holds at most `MAX_ENTRIES` entries and is emptied when full (an entry is a
 few hundred bytes: at most about 2 MB in all). tests/unit/test_page_cache.py compares the
@@ -35,6 +36,8 @@ from api.consumer.page import age_words, checked_line, known_unit, served_at, sw
 
 #: entries each memo holds at most
 MAX_ENTRIES = 4096
+#: language switch links up to this long are kept escaped (a label's link is ~200)
+KEPT_LINK = 512
 #: the marker count: 18 digits, drawn per process
 _COUNT = 10**17 + secrets.randbelow(9 * 10**17)
 _COUNT_DIGITS = str(_COUNT).encode()
@@ -42,6 +45,7 @@ _COUNT_DIGITS = str(_COUNT).encode()
 _scans: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
 _checked: dict[tuple[str, datetime], bytes] = {}
 _ages: dict[tuple[str, int], bytes] = {}
+_switches: dict[tuple[str, str], bytes] = {}
 
 
 def escaped(
@@ -53,7 +57,7 @@ def escaped(
     time line)."""
     sentence, hint = _scan_words(view, lang)
     return {
-        "switch_href": _bytes(switch_slot(switch_href, lang)),
+        "switch_href": _switch_words(switch_href, lang),
         "scans0": sentence,
         "scans1": hint,
         "checked": _checked_words(now, lang),
@@ -63,7 +67,7 @@ def escaped(
 
 def clear() -> None:
     """Forget every memo."""
-    for memo in (_scans, _checked, _ages):
+    for memo in (_scans, _checked, _ages, _switches):
         memo.clear()
 
 
@@ -84,7 +88,9 @@ def _scan_words(view: Mapping[str, Any], lang: str) -> tuple[bytes, bytes]:
     first = scans.get("first") if isinstance(scans, Mapping) else None
     if type(count) is int and count > 1 and isinstance(first, Mapping):
         try:
-            key: tuple[Any, ...] = (lang, known, *sorted(first.items()))
+            # the first scan's items in its own order: an equal scan in another order
+            # is only another key (the view's are made in one order)
+            key: tuple[Any, ...] = (lang, known, tuple(first.items()))
             cut = _scans.get(key)
         except TypeError:  # a value that is not hashable (or keys not comparable)
             cut = None
@@ -100,6 +106,16 @@ def _scan_words(view: Mapping[str, Any], lang: str) -> tuple[bytes, bytes]:
             return cut[0] + str(count).encode() + cut[1], cut[2]
     sentence, hint = scan_line(scans, lang, known=known)
     return _bytes(sentence), _bytes(hint)
+
+
+def _switch_words(switch_href: str, lang: str) -> bytes:
+    key = (switch_href, lang)
+    found = _switches.get(key)
+    if found is None:
+        found = _bytes(switch_slot(switch_href, lang))
+        if len(switch_href) <= KEPT_LINK:  # a stranger's long links are not kept
+            _keep(_switches, key, found)
+    return found
 
 
 def _checked_words(now: datetime, lang: str) -> bytes:

@@ -219,7 +219,7 @@ async def _resolve(request: Request) -> Response:
 
     lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
     other = EN if chinese(lang) else ZH
-    switch = _switch(raw, link.query, other)
+    switch = _switch(raw, query, other)
     csrf = guard(request)
     nonce, fresh = csrf.nonce(request)  # the forms' token is bound to this browser's nonce
     token = csrf.token(nonce, gs1.normalize_gtin(link.gtin), link.serial)
@@ -263,10 +263,16 @@ def _parsed(uri: str) -> gs1.DigitalLink:
 
 
 @kept_when_short(_KEPT_URI, 2048)
-def _switch(raw: str, query: gs1.QueryPairs, other: str) -> str:
-    """The language switch's link: the scanned path and query with ``lang=other`` (any
-    other ``lang`` dropped); kept, as the parse is, for a link of a label's length."""
-    return raw + "?" + urlencode([(k, v) for k, v in query if k != "lang"] + [("lang", other)])
+def _switch(raw: str, query: str, other: str) -> str:
+    """The language switch's link: the scanned path (``raw``) and query string with
+    ``lang=other`` (any other ``lang`` dropped); kept, as the parse is, for a link of a
+    label's length (keyed by the strings as sent: no tuple of pairs to size and hash).
+
+    Raises:
+        GS1Error: the link is not a valid GS1 Digital Link (the caller parsed it first).
+    """
+    pairs = _parsed(f"http://resolver{raw}" + (f"?{query}" if query else "")).query
+    return raw + "?" + urlencode([(k, v) for k, v in pairs if k != "lang"] + [("lang", other)])
 
 
 async def _picture(context: Context, view: dict[str, Any]) -> tuple[str, int, int] | None:

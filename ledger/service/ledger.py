@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -668,8 +668,13 @@ class Ledger:
 
     def record_scans(self, scans: Sequence[Scan]) -> None:
         """Store scan telemetry (outside the signed log) in one transaction."""
-        self.store.insert_scans(self.log, [s.to_row() for s in scans])
-        self.signals.scans_recorded(scans)
+        self.record_scan_rows([s.to_row() for s in scans])
+
+    def record_scan_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`record_scans` of the scans whose scans-table rows (`Scan.to_row`) these
+        are: the resolver's flusher makes the rows straight from its queue."""
+        self.store.insert_scans(self.log, rows)
+        self.signals.scans_recorded(rows)
 
     def state(self) -> State:
         """Every projection of the log, in memory."""

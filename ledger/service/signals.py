@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -259,14 +259,15 @@ class SignalService:
         self._probing_cache.put(gtin, Probe(now, found, serials))
         return found
 
-    def scans_recorded(self, scans: Sequence[Scan]) -> None:
-        """Tell the probing cache about scans just stored: a quiet GTIN's answer is
-        dropped when a scan names a serial it did not count and no unit has (one
-        indexed read per such GTIN and batch), so the next view counts again. Repeat
-        scans of the serials it counted, and scans of real units, keep it."""
+    def scans_recorded(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Tell the probing cache about scans just stored (their scans-table rows,
+        `Scan.to_row`): a quiet GTIN's answer is dropped when a scan names a serial it
+        did not count and no unit has (one indexed read per such GTIN and batch), so
+        the next view counts again. Repeat scans of the serials it counted, and scans
+        of real units, keep it."""
         by_gtin: dict[str, set[str]] = {}
-        for scan in scans:
-            by_gtin.setdefault(scan.gtin, set()).add(scan.serial)
+        for row in rows:
+            by_gtin.setdefault(row["gtin"], set()).add(row["serial"])
         for gtin, serials in by_gtin.items():
             probe = self._probing_cache.quiet(gtin)
             if probe is None or probe.serials is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text
@@ -60,6 +61,19 @@ from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 SUBTREE_CACHE_SIZE = 200_000  # about 40 MB of cached subtree hashes per store
 #: the scans-table columns a flush writes, in its INSERT's order (`Store.insert_scans`)
 _SCAN_COLUMNS = ("log", "gtin", "serial", "at", "place", "client", "agent", "network", "region")
+#: scans-table rows in one INSERT at most: 900 parameters, under SQLite's oldest limit
+#: of 999 a statement (PostgreSQL's is 65,535)
+_SCAN_ROWS = 100
+
+
+@lru_cache(maxsize=16)
+def _scan_insert(mark: str, rows: int) -> str:
+    """The INSERT of ``rows`` scans-table rows (`_SCAN_COLUMNS` each), with the driver's
+    parameter marker ``mark``: a flush writes full statements and one shorter one."""
+    one = f"({', '.join([mark] * len(_SCAN_COLUMNS))})"
+    return f"INSERT INTO scans ({', '.join(_SCAN_COLUMNS)}) VALUES " + ", ".join(  # noqa: S608
+        [one] * rows
+    )
 
 
 class Store:
@@ -626,26 +640,31 @@ class Store:
             return
         counts: dict[tuple[str, str], list[Any]] = {}
         for scan in scans:
-            entry = counts.setdefault(
-                (scan["gtin"], scan["serial"]),
-                [0, scan["at"], scan["place"], row_region(scan["place"], scan.get("region"))],
-            )
+            unit = (scan["gtin"], scan["serial"])
+            entry = counts.get(unit)
+            if entry is None:  # a unit's first scan of the batch (most are repeats)
+                region = row_region(scan["place"], scan.get("region"))
+                entry = counts[unit] = [0, scan["at"], scan["place"], region]
             entry[0] += 1
         try:
             with self.engines.writer.begin() as conn:
-                # straight to the driver, a tuple a row: SQLAlchemy's compiled insert
-                # built a parameter dict per row, most of a flush's cost on the event
-                # loop's side (docs/PERFORMANCE.md, session 23)
+                # straight to the driver, no parameter dict a row: SQLAlchemy's compiled
+                # insert built one per row, most of a flush's cost on the event loop's
+                # side (docs/PERFORMANCE.md, session 23); and `_SCAN_ROWS` rows a
+                # statement: the driver releases the GIL around each statement's step,
+                # and one a row handed the GIL to the event loop and back a scan
+                # (docs/PERFORMANCE.md, "pagefoot")
                 mark = placeholder(conn)
-                conn.exec_driver_sql(
-                    f"INSERT INTO scans ({', '.join(_SCAN_COLUMNS)}) "  # noqa: S608
-                    f"VALUES ({', '.join([mark] * len(_SCAN_COLUMNS))})",
-                    [
-                        (log, s["gtin"], s["serial"], s["at"], s["place"], s["client"],
-                         s["agent"], s.get("network"), s.get("region"))
-                        for s in scans
-                    ],
-                )  # fmt: skip
+                values = [
+                    v
+                    for s in scans
+                    for v in (log, s["gtin"], s["serial"], s["at"], s["place"], s["client"],
+                              s["agent"], s.get("network"), s.get("region"))
+                ]  # fmt: skip
+                width = len(_SCAN_COLUMNS)
+                for start in range(0, len(values), _SCAN_ROWS * width):
+                    part = values[start : start + _SCAN_ROWS * width]
+                    conn.exec_driver_sql(_scan_insert(mark, len(part) // width), tuple(part))
                 # the console's aggregates, before the counts show which units are new
                 scanstats.record(conn, log, scans, self.engines.is_sqlite)
                 upsert = scanstats.adding_upsert(

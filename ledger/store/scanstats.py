@@ -146,7 +146,8 @@ def record(conn: Connection, log: int, scans: Sequence[Mapping[str, Any]], sqlit
     probed: dict[tuple[str, str], str] = {}
     for scan in scans:
         gtin, serial, day = scan["gtin"], scan["serial"], str(scan["at"])[:10]
-        region = row_region(scan["place"], scan.get("region"))
+        # row_region's answer, without its call for a row that has its region
+        region = scan.get("region") or row_region(scan["place"], None)
         unit = units.get((gtin, serial))
         if unit is not None:
             brand, lot = unit

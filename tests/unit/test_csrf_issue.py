@@ -1,13 +1,16 @@
-"""Issuing CSRF nonces and tokens (api/csrf.py) the cheap way: a pre-keyed HMAC and the
-cookie header written directly. The tokens are the HMAC-SHA256 the module doc describes,
-the cookie the header Starlette's ``set_cookie`` writes, a nonce fresh per browser, and a
-token still refused when forged, foreign or missing (the checks are unchanged)."""
+"""Issuing CSRF nonces and tokens (api/csrf.py) the cheap way: a pre-keyed BLAKE2b, nonces
+cut from one random draw, and the cookie header written directly. The tokens are the
+keyed BLAKE2b the module doc describes, the cookie the header Starlette's ``set_cookie``
+writes, a nonce fresh per browser (never one handed out before, not across a fork
+either), and a token still refused when forged, foreign or missing."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import os
+import re
 import time
 from typing import Any
 
@@ -17,7 +20,8 @@ from fastapi.responses import Response
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.csrf import COOKIE_AGE, CsrfError, CsrfGuard, derive_key
+from api import csrf
+from api.csrf import COOKIE_AGE, CsrfError, CsrfGuard, derive_key, fresh_nonce
 from tests.factories import GTIN, tampered
 
 KEY = derive_key(b"test secret")
@@ -59,9 +63,9 @@ def _request(cookie: str | None = None, scheme: str = "http") -> Request:
 def _reference(key: bytes, nonce: str, gtin: str, serial: str, issued: int) -> str:
     """The token the module doc specifies, computed the plain way."""
     message = (
-        b"provenance-ledger csrf v1\n" + "\n".join((nonce, gtin, serial, str(issued))).encode()
+        b"provenance-ledger csrf v2\n" + "\n".join((nonce, gtin, serial, str(issued))).encode()
     )
-    digest = hmac.new(key, message, hashlib.sha256).digest()
+    digest = hashlib.blake2b(message, key=key, digest_size=32).digest()
     return f"{issued}." + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
@@ -72,7 +76,9 @@ def _reference(key: bytes, nonce: str, gtin: str, serial: str, issued: int) -> s
     serial=st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=20),
     issued=st.integers(0, 10**11),
 )
-def test_a_token_is_the_hmac_of_the_module_doc(nonce: str, serial: str, issued: int) -> None:
+def test_a_token_is_the_keyed_blake2b_of_the_module_doc(
+    nonce: str, serial: str, issued: int
+) -> None:
     guard = CsrfGuard(KEY)
     assert guard.token(nonce, GTIN, serial, now=issued) == _reference(
         KEY, nonce, GTIN, serial, issued
@@ -118,8 +124,8 @@ def test_only_a_nonce_goes_into_the_cookie_header(bad: str) -> None:
 
 def test_a_nonce_is_fresh_for_every_browser_without_one_and_kept_for_one_with_one() -> None:
     guard = CsrfGuard(KEY)
-    nonces = [guard.nonce(_request()) for _ in range(2000)]
-    assert all(fresh and len(n) == 43 for n, fresh in nonces)
+    nonces = [guard.nonce(_request()) for _ in range(2000)]  # about 21 random draws
+    assert all(fresh and re.fullmatch(r"[A-Za-z0-9_-]{43}", n) for n, fresh in nonces)
     assert len({n for n, _ in nonces}) == 2000
     held = nonces[0][0]
     assert guard.nonce(_request(f"pl_csrf={held}")) == (held, False)
@@ -148,3 +154,51 @@ def test_tokens_are_still_refused_when_forged_foreign_or_missing() -> None:
         guard.check_token(
             mine, CsrfGuard(derive_key(b"x")).token(nonce, GTIN, SERIAL), GTIN, SERIAL
         )
+
+
+def test_nonces_look_random() -> None:
+    # 43 * 2,000 characters cut from draws: each of the 64 characters of the alphabet
+    # about 1,344 times (a slicing error would repeat or skip text, or bias the tail)
+    text = "".join(fresh_nonce() for _ in range(2000))
+    counts = [text.count(c) for c in set(text)]
+    assert len(counts) == 64
+    assert 1100 < min(counts) and max(counts) < 1600
+
+
+def test_a_token_of_the_old_hmac_format_is_refused() -> None:
+    # v1 tokens were an HMAC-SHA256 over a v1 message: they fit no v2 MAC
+    guard = CsrfGuard(KEY)
+    nonce = fresh_nonce()
+    issued = int(time.time())
+    message = (
+        b"provenance-ledger csrf v1\n" + "\n".join((nonce, GTIN, SERIAL, str(issued))).encode()
+    )
+    old = base64.urlsafe_b64encode(hmac.new(KEY, message, hashlib.sha256).digest())
+    with pytest.raises(CsrfError):
+        guard.check_token(
+            _request(f"pl_csrf={nonce}"), f"{issued}.{old.rstrip(b'=').decode()}", GTIN, SERIAL
+        )
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_never_hands_out_its_parents_nonces() -> None:
+    fresh_nonce()  # the pool holds nonces now
+    assert csrf._pool
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: the nonces it hands out, to the parent
+        try:
+            os.write(write, "".join(fresh_nonce() for _ in range(200)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 65536):
+        chunks.append(chunk)
+    os.close(read)
+    os.waitpid(child, 0)
+    text = b"".join(chunks).decode()
+    theirs = {text[i : i + 43] for i in range(0, len(text), 43)}
+    mine = {fresh_nonce() for _ in range(200)}
+    assert len(theirs) == 200
+    assert not theirs & mine

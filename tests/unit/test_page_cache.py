@@ -143,6 +143,34 @@ def test_owner_and_picture_and_day_are_part_of_the_key() -> None:
     assert today[0] != tomorrow[0]
 
 
+def test_the_unit_is_keyed_by_its_value_whatever_object_holds_it() -> None:
+    """A unit object made afresh per request (an unsigned label's view) finds the page
+    its equal made; a unit of another value, in a new object or not, does not."""
+    view = story("sold")
+    first = both(view)
+    again = {**view, "unit": copy.deepcopy(view["unit"])}
+    assert both(again) == first
+    assert pagecache.kept()[0] == 1
+    moved = {**view, "unit": {**view["unit"], "custodian": {"id": "x", "name": "Elsewhere"}}}
+    cached, plain = both(moved)
+    assert cached == plain and cached != first[0] and b"Elsewhere" in cached
+    assert pagecache.kept()[0] == 2
+    # the unit objects whose JSON is kept are bounded, and a dropped one is encoded again
+    for _ in range(pagecache.UNIT_JSON + 5):
+        assert both({**view, "unit": dict(view["unit"])})[0] == first[0]
+    assert len(pagecache._units) <= pagecache.UNIT_JSON
+    assert pagecache.kept()[0] == 2
+
+
+def test_plain_values_are_keyed_with_their_type() -> None:
+    # True and 1 are equal in Python, not in the view's JSON: two keys, two pages
+    view = story("claimed")
+    for owner in (True, 1, "1", None):
+        cached, plain = both({**view, "owner": owner})
+        assert cached == plain
+    assert pagecache.kept()[0] == 4
+
+
 def test_a_marker_like_text_in_a_view_is_shown_as_text() -> None:
     """A name holding a made-up marker cannot make the cache splice into it."""
     view = story("genuine")

@@ -19,10 +19,13 @@ from api.scanflush import ScanFlusher
 from api.scans import (
     MAX_BYTES,
     MAX_SCANS,
+    Packed,
     ScanQueue,
     _squeeze,
     _widen,
+    micros_of,
     pack,
+    rows_of,
     scan_bytes,
     unpack,
 )
@@ -95,6 +98,62 @@ def test_a_packed_scan_unpacks_equal() -> None:
 
 
 @given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+    ),
+    st.sampled_from([None, "CN"]),
+    st.sampled_from(["a" * 32, "o" + "b" * 31, "not-a-hash"]),
+    st.sampled_from([None, "c" * 32]),
+    st.sampled_from([None, "CN-SH"]),
+)
+def test_fields_recorded_are_queued_as_their_scan_would_be(
+    at: datetime, place: str | None, client: str, network: str | None, region: str | None
+) -> None:
+    # the resolver's scans are queued from their fields (ScanQueue.record), the tests'
+    # from Scan objects (add): the same packed scan, the unit's serial string shared
+    one = Scan(GTIN, "SN-1", at, place, client, "mobile", network, region)
+    by_scan, by_fields = ScanQueue(), ScanQueue()
+    by_scan.add(one)
+    serial = "".join(["SN-", "1"])  # an equal string, not the same object
+    fields = (GTIN, serial, micros_of(at), place, client, "mobile", network, region)
+    by_fields.record(*fields)
+    by_fields.record(*fields)
+    assert by_fields.take() == [pack(one)] * 2 == [by_scan.take()[0]] * 2
+    _, _, recent = by_fields.pending(GTIN, "SN-1")
+    assert recent == [one, one]
+    assert by_fields.nbytes == by_scan.nbytes + scan_bytes(pack(one))
+    assert micros_of(at) == (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-(10**15), 253_402_300_799 * 10**6),  # 1938 .. the end of 9999
+            st.sampled_from([None, "CN"]),
+            st.sampled_from(["a" * 32, "o" + "b" * 31, "not-a-hash"]),
+            st.sampled_from([None, "c" * 32, "not-a-hash"]),
+            st.sampled_from([None, "CN-SH"]),
+        ),
+        max_size=30,
+    ),
+    st.integers(0, 3),
+)
+def test_rows_of_packed_scans_are_their_scans_rows(
+    raw: list[tuple[int, str | None, str, str | None, str | None]], spread: int
+) -> None:
+    """The flusher's rows, made from the packed scans with the time's text kept per
+    second, are the rows of the unpacked scans (times before the epoch, millisecond and
+    second edges, many scans in one second)."""
+    batch = []
+    for micros, place, client, network, region in raw:
+        for step in range(spread + 1):  # neighbours: the same second, or the next
+            at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros + step * 999)
+            one = Scan(GTIN, "SN-1", at, place, client, "mobile", network, region)
+            batch.append(pack(one))
+    assert rows_of(batch) == [unpack(p).to_row() for p in batch]
+
+
+@given(
     st.lists(
         st.tuples(
             st.integers(0, 10**12),
@@ -140,11 +199,11 @@ class Database:
         self.down = False
         self.stored: list[Scan] = []
 
-    def write(self, batch: list[Scan]) -> None:
+    def write(self, batch: list[Packed]) -> None:
         time.sleep(self.seconds)
         if self.down:
             raise StorageError("database is locked")
-        self.stored.extend(batch)
+        self.stored.extend(unpack(p) for p in batch)
 
 
 def test_a_cancelled_flush_stores_its_batch_once() -> None:
@@ -193,3 +252,15 @@ def test_the_flusher_outlives_a_database_outage() -> None:
     asyncio.run(main())
     assert database.stored == [scan(i) for i in range(50)]
     assert metrics.scan_flush_failures._value.get() >= 1
+
+
+def test_a_shared_pending_view_is_the_queues_own_and_a_plain_one_a_snapshot() -> None:
+    queue = ScanQueue()
+    queue.add(scan(0, "SN-1"))
+    snapshot = queue.pending_scans(GTIN, "SN-1")
+    shared = queue.pending_scans(GTIN, "SN-1", shared=True)
+    assert list(snapshot) == list(shared) == [scan(0, "SN-1")]
+    queue.add(scan(1, "SN-1"))
+    # a view from memory reads the shared one at once; one read later sees the queue
+    assert len(snapshot) == 1 and len(shared) == 2
+    assert queue.pending_scans(GTIN, "SN-2", shared=True) == ()
