@@ -16,8 +16,11 @@
    one round that meets a stall of a shared disk (a durable commit that took a second)
    or a WAL checkpoint moves the median of four rounds little, where it moved the
    total of two by up to 5x. Target <= 1.25 at batches of 1,000 (batch 1 is shown
-   too). Wall-clock rounds still swing on a loaded machine: `bench.mapstep` times the
-   map step inside the appends instead (wall and CPU).
+   too). The full run adds ``map/append/sqlite/batch-1000/map-100000``: the same on
+   SQLite after `LARGE_MAP` commissions in each database, untimed (the map's cost
+   grows with its keys: docs/PERFORMANCE.md, "Session 25"). Wall-clock rounds still
+   swing on a loaded machine: `bench.mapstep` times the map step inside the appends
+   instead (wall and CPU).
 2. **Bytes.** The log of bench.storage (commissions, then two hops per unit: 5 entries
    per unit) on SQLite and PostgreSQL (when reachable); the ``map_buckets`` table's bytes
    with its index (SQLite: ``dbstat`` after ``VACUUM``; PostgreSQL: ``pg_table_size``
@@ -55,6 +58,9 @@ from ledger.store.mapnodes import write_buckets
 from ledger.store.repository import Store
 
 OVERHEAD_TARGET = 1.25
+#: the full run also times batches of 1,000 on SQLite after this many commissions, so
+#: that the map holds a large brand's units (the suite's own maps hold a few thousand)
+LARGE_MAP = 100_000
 #: timed rounds per database (ABBA: the order of `_ORDER`, repeated)
 ROUNDS = 4
 _ORDER = (False, True, True, False)
@@ -87,10 +93,13 @@ def _seconds(ledger: Ledger, events: list[Any], batch: int, mapped: bool) -> flo
         setattr(append_module, "MapKeeper", keeper)  # noqa: B010
 
 
-def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, list[float]]:
+def _abba(
+    target: Any, work: appends.Workload, base: list[Any], units: int = 0
+) -> dict[bool, list[float]]:
     """Microseconds per event of each round, without (False) and with (True) the map:
     one database each, reused by every round (module doc); the rounds' events are
-    ``work.timed``."""
+    ``work.timed``. ``units`` more commissions go into each database first, untimed
+    (each side as it runs: the map side's map then holds that many more keys)."""
     ledgers: dict[bool, Ledger] = {}
     rounds: dict[bool, list[float]] = {False: [], True: []}
     size = len(work.timed) // ROUNDS
@@ -99,6 +108,9 @@ def _abba(target: Any, work: appends.Workload, base: list[Any]) -> dict[bool, li
         for mapped in (False, True):  # the setup appends the base world with the map
             url = target.fresh(f"m{work.batch}", slot=int(mapped))
             ledgers[mapped] = appends.open_ledger(url, base)
+            for start in range(0, units, 10_000):  # signed a slice at a time, dropped
+                preload = streams.commission_stream(f"L{start}", min(10_000, units - start))
+                _seconds(ledgers[mapped], preload, 1000, mapped)
             _seconds(ledgers[mapped], work.warm, work.batch, mapped)
             expected[mapped] = ledgers[mapped].head().size + size * ROUNDS
         # the process's objects so far (pre-signed events, earlier groups' leftovers) out
@@ -149,6 +161,17 @@ def _overhead(run: Run) -> list[Figure]:
                     )
                 else:
                     out.append(Figure.info(name, with_map, "µs/event", without))
+        if not run.quick:  # the full run: SQLite on a large brand's map too
+            work = next(w for w in works if w.batch == 1000)
+            rounds = _abba(targets[0], work, base, LARGE_MAP)
+            without, with_map = (statistics.median(rounds[m]) for m in (False, True))
+            name = f"map/append/sqlite/batch-1000/map-{LARGE_MAP}"
+            print(
+                f"  {name}: {with_map:,.0f} µs/event with the map, {without:,.0f} without "
+                f"(median rounds; with {_listed(rounds[True])}, "
+                f"without {_listed(rounds[False])})"
+            )
+            out.append(Figure.ratio_at_most(name, with_map, "µs/event", without, OVERHEAD_TARGET))
     finally:
         for target in targets:
             target.close()
