@@ -147,35 +147,29 @@ def _overhead(run: Run) -> list[Figure]:
     try:
         for target in targets:
             for work in works:
-                rounds = _abba(target, work, base)
-                without, with_map = (statistics.median(rounds[m]) for m in (False, True))
                 name = f"map/append/{target.name}/batch-{work.batch}"
-                print(
-                    f"  {name}: {with_map:,.0f} µs/event with the map, {without:,.0f} "
-                    f"without (median rounds; with {_listed(rounds[True])}, "
-                    f"without {_listed(rounds[False])})"
-                )
-                if work.batch == 1000:
-                    out.append(
-                        Figure.ratio_at_most(name, with_map, "µs/event", without, OVERHEAD_TARGET)
-                    )
-                else:
-                    out.append(Figure.info(name, with_map, "µs/event", without))
+                out.append(_figure(name, _abba(target, work, base), work.batch == 1000))
         if not run.quick:  # the full run: SQLite on a large brand's map too
             work = next(w for w in works if w.batch == 1000)
-            rounds = _abba(targets[0], work, base, LARGE_MAP)
-            without, with_map = (statistics.median(rounds[m]) for m in (False, True))
             name = f"map/append/sqlite/batch-1000/map-{LARGE_MAP}"
-            print(
-                f"  {name}: {with_map:,.0f} µs/event with the map, {without:,.0f} without "
-                f"(median rounds; with {_listed(rounds[True])}, "
-                f"without {_listed(rounds[False])})"
-            )
-            out.append(Figure.ratio_at_most(name, with_map, "µs/event", without, OVERHEAD_TARGET))
+            out.append(_figure(name, _abba(targets[0], work, base, LARGE_MAP), True))
     finally:
         for target in targets:
             target.close()
     return out
+
+
+def _figure(name: str, rounds: dict[bool, list[float]], targeted: bool) -> Figure:
+    """The figure of ``rounds`` (`_abba`): the median rounds with the map over without,
+    printed with every round; against `OVERHEAD_TARGET` if ``targeted``."""
+    without, with_map = (statistics.median(rounds[m]) for m in (False, True))
+    print(
+        f"  {name}: {with_map:,.0f} µs/event with the map, {without:,.0f} without "
+        f"(median rounds; with {_listed(rounds[True])}, without {_listed(rounds[False])})"
+    )
+    if targeted:
+        return Figure.ratio_at_most(name, with_map, "µs/event", without, OVERHEAD_TARGET)
+    return Figure.info(name, with_map, "µs/event", without)
 
 
 def _listed(values: list[float]) -> str:
