@@ -46,15 +46,39 @@ Packed = tuple[str, str, int, str | None, str | bytes, str, str | bytes | None, 
 def pack(scan: Scan, serial: str | None = None) -> Packed:
     """The queue's form of ``scan`` (`unpack` gives it back, equal); ``serial``: an
     equal string to share instead of the scan's own."""
-    return (
+    return _packed(
         scan.gtin,
         serial or scan.serial,
         micros_of(scan.at),
         scan.place,
-        _squeeze(scan.client),
+        scan.client,
         scan.agent,
-        None if scan.network is None else _squeeze(scan.network),
+        scan.network,
         scan.region,
+    )
+
+
+def _packed(
+    gtin: str,
+    serial: str,
+    micros: int,
+    place: str | None,
+    client: str,
+    agent: str,
+    network: str | None,
+    region: str | None,
+) -> Packed:
+    """The queue's tuple of a scan's fields (`pack` of a `Scan`, `ScanQueue.record` of
+    the resolver's fields): the hashes squeezed to bytes where they can be."""
+    return (
+        gtin,
+        serial,
+        micros,
+        place,
+        _squeeze(client),
+        agent,
+        None if network is None else _squeeze(network),
+        region,
     )
 
 
@@ -269,16 +293,8 @@ class ScanQueue:
         if serials is None:
             serials = self._units[gtin] = {}
         unit = serials.get(serial)
-        packed = (
-            gtin,
-            serial if unit is None else unit.serial,  # one string a unit's scans share
-            micros,
-            place,
-            _squeeze(client),
-            agent,
-            None if network is None else _squeeze(network),
-            region,
-        )
+        shared = serial if unit is None else unit.serial  # one string a unit's scans share
+        packed = _packed(gtin, shared, micros, place, client, agent, network, region)
         if unit is None:
             unit = serials[serial] = _Unit(packed)
             self.nbytes += UNIT_BYTES + sys.getsizeof(serial)
