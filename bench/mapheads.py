@@ -108,8 +108,7 @@ def _abba(
         for mapped in (False, True):  # the setup appends the base world with the map
             url = target.fresh(f"m{work.batch}", slot=int(mapped))
             ledgers[mapped] = appends.open_ledger(url, base)
-            for start in range(0, units, 10_000):  # signed a slice at a time, dropped
-                preload = streams.commission_stream(f"L{start}", min(10_000, units - start))
+            for preload in streams.commission_slices("L", units):
                 _seconds(ledgers[mapped], preload, 1000, mapped)
             _seconds(ledgers[mapped], work.warm, work.batch, mapped)
             expected[mapped] = ledgers[mapped].head().size + size * ROUNDS

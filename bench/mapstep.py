@@ -76,11 +76,8 @@ def run(target: Any, runs: int, units: int = 0) -> None:
     for run_number in range(runs):
         ledger = appends.open_ledger(target.fresh("mapstep"), base)
         try:
-            for start in range(0, units, 10_000):  # signed a slice at a time, then dropped,
-                # so that the collector does not walk 10^5 events during the timed batches
-                count = min(10_000, units - start)
-                tag = f"P{run_number}-{start}"
-                appends.append_all(ledger, streams.commission_stream(tag, count), 1000)
+            for preload in streams.commission_slices(f"P{run_number}-", units):
+                appends.append_all(ledger, preload, 1000)
             gc.collect()
             appends.append_all(ledger, work.setup, 1000)
             appends.append_all(ledger, work.warm, work.batch)

@@ -15,6 +15,7 @@ No I/O, no database: this module only builds signed events.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,14 @@ class Fleet:
 def commission_stream(tag: str, count: int, time: str | None = None) -> list[SignedEvent]:
     """``count`` commissions of fresh units (valid after `base_events`)."""
     return Fleet(base_world(), time).commission(tag, count)
+
+
+def commission_slices(tag: str, count: int, size: int = 10_000) -> Iterator[list[SignedEvent]]:
+    """``count`` commissions of fresh units, signed ``size`` at a time as the caller
+    takes each slice: a caller that appends and drops each one never holds them all
+    (10^5 held events would be walked by every full collection after)."""
+    for start in range(0, count, size):
+        yield commission_stream(f"{tag}{start}", min(size, count - start))
 
 
 def custody_stream(
