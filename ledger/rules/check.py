@@ -1,8 +1,8 @@
 """The dispatch: `check` runs the signer and time checks, then the rules of the event's kind.
 
-It imports ledger.rules.registry and ledger.rules.custody at module level; neither
-imports this module (they build on ledger.rules.errors and ledger.rules.context), so the
-rules have no import circle.
+It imports ledger.rules.registry (which routes the key kinds to ledger.rules.keys) and
+ledger.rules.custody at module level; none of them imports this module (they build on
+ledger.rules.errors and ledger.rules.context), so the rules have no import circle.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ the time bounds.
 `signing_key` says which public key must have signed an event (or raises the rule the
 signer breaks); `check_key_use` says whether that key may sign this kind now (its scope,
 a recovered key's waiting period); `check_time` bounds the event's own time against the
-log's clock; `key_id_of`, `current_key`, `is_full_key` and `recovery_wait` are the key
-lookups ledger.rules.registry reuses (`pending_recovery`: the service's lists of
-pending recoveries). Pure: no I/O, no clock (``now`` is an argument),
+log's clock; `require_role` is the kinds' check of the signer's role; `key_id_of`,
+`current_key`, `is_full_key` and `recovery_wait` are the key lookups ledger.rules.registry
+and ledger.rules.keys reuse (`pending_recovery`: the service's lists of pending
+recoveries). Pure: no I/O, no clock (``now`` is an argument),
 the state is read, never changed.
 """
 
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 
 from ledger import codec, crypto
 from ledger.entry import SignedEvent
-from ledger.errors import ValidationError
+from ledger.errors import RuleError, ValidationError
 from ledger.events import ActorRegister, Event, parse_time
 from ledger.rules.errors import (
     ActorRevokedError,
@@ -267,7 +268,20 @@ def check_time(event: Event, now: datetime) -> None:
         )
 
 
-# --- key checks shared with ledger.rules.registry ------------------------------------------
+# --- checks shared by the kinds' rules ------------------------------------------------------
+
+
+def require_role(ctx: Context, role: str, error: type[RuleError]) -> None:
+    """Refuse unless the signer has ``role``.
+
+    Raises:
+        RuleError: the caller's ``error`` subclass, naming the field ``actor``.
+    """
+    if ctx.signer.role != role:
+        raise error(f"only an actor with role {role} may sign {ctx.event.kind}", field="actor")
+
+
+# --- key checks shared with ledger.rules.registry and ledger.rules.keys ----------------------
 
 
 def key_id_of(public: str, field: str) -> str:

@@ -47,7 +47,7 @@ from ledger.events import (
     parse_time,
 )
 from ledger.rules import containers
-from ledger.rules.context import Context
+from ledger.rules.context import Context, require_role
 from ledger.rules.errors import (
     AlreadyClaimedError,
     AlreadySoldError,
@@ -71,7 +71,7 @@ from ledger.rules.errors import (
     UnknownRecipientError,
     UnknownUnitError,
 )
-from ledger.rules.registry import live_actor, own_product, require_role
+from ledger.rules.registry import live_actor, own_product
 from ledger.rules.state import AuthorizationRecord, Record, UnitRecord, with_changes
 from ledger.vocab import Role
 

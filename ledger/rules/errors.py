@@ -2,8 +2,8 @@
 
 The ``code`` is the API's problem type and the CLI's one-line message prefix, so it is
 never reworded; every class answers HTTP 422 (inherited from `RuleError`). The rules in
-ledger.rules.context, ledger.rules.registry and ledger.rules.custody raise these; no
-other module defines a rule error. Pure: imports only ledger.errors.
+ledger.rules.context, ledger.rules.registry, ledger.rules.keys and ledger.rules.custody raise
+these; no other module defines a rule error. Pure: imports only ledger.errors.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Called by `ledger.rules.check.check` (which has already checked the signer, its 
 event time) for ``actor.register``, ``actor.revoke``, ``key.rotate``, ``key.recover``,
 ``key.recover.cancel``, ``authorize``, ``authorization.revoke`` and ``product.register``;
 each returns the records the event creates or replaces, or raises the `RuleError`
-subclass (ledger.rules.errors) of the rule it breaks. Also holds the actor and product
-lookups that ledger.rules.custody shares.
+subclass (ledger.rules.errors) of the rule it breaks. The key kinds' rules, and the key
+records every registration makes, are ledger.rules.keys'; this module's table routes
+to them. Also holds the actor and product lookups that ledger.rules.custody shares.
 
 No I/O, no clock; the state is read, never changed.
 """
@@ -33,54 +34,38 @@ from ledger.events import (
     parse_time,
 )
 from ledger.rules.context import (
-    MAX_COMPROMISE_BACKDATE,
     Context,
-    current_key,
-    is_full_key,
-    key_id_of,
     log_versions,
-    recovery_wait,
+    require_role,
 )
 from ledger.rules.errors import (
     ActorExistsError,
-    ActorRevokedError,
     AlreadyRevokedError,
     AuthorizationExistsError,
     BadWindowError,
     BrandPrefixesError,
     CannotRevokeOperatorError,
-    CompromisedInFutureError,
-    CompromiseTooOldError,
-    EmptyRotationError,
     EmptyScopeError,
     FormatRetiredError,
     GenesisError,
     HiddenCharactersError,
-    KeyInUseError,
-    LastKeyError,
     LookalikeNameError,
     NotAuthorizationOwnerError,
     NotBrandError,
-    NothingCompromisedError,
-    NothingScopedError,
     NotOperatorError,
     NotProductOwnerError,
-    NotSubjectError,
     NotUnderPrefixError,
-    OperatorNotSubjectError,
     PrefixTakenError,
     ProductExistsError,
-    RecoveryNotPendingError,
-    RecoveryTooSoonError,
     RecoveryWaitError,
     RoleMismatchError,
     UnknownAuthorizationError,
     UnknownPartnerError,
     UnknownProductError,
-    UnknownRecoveryError,
     UnknownSubjectError,
     UpgradeError,
 )
+from ledger.rules.keys import key_recover, key_recover_cancel, key_rotate, new_keys
 from ledger.rules.skeleton import hidden_characters, look_alike
 from ledger.rules.state import (
     ActorRecord,
@@ -130,13 +115,13 @@ def genesis(signed: SignedEvent, index: int) -> list[Record]:
                 f"a genesis naming format {event.format} is signed in it", field="v"
             )
         actor = with_changes(actor, log_format=event.format, log_rules=event.rules, log_since=0)
-    records: list[Record] = [actor, *_new_keys(State(), event.keys, event.subject, index)]
+    records: list[Record] = [actor, *new_keys(State(), event.keys, event.subject, index)]
     if event.log_key is not None:
         if event.log_key in event.keys:
             raise GenesisError(
                 "the log key must not be one of the operator's keys", field="log_key"
             )
-        records += _new_keys(State(), (event.log_key,), LOG_KEY_OWNER, index, "log_key")
+        records += new_keys(State(), (event.log_key,), LOG_KEY_OWNER, index, "log_key")
     return records
 
 
@@ -196,16 +181,6 @@ def live_actor(state: State, actor_id: str, error: type[RuleError], field: str) 
     return actor
 
 
-def require_role(ctx: Context, role: str, error: type[RuleError]) -> None:
-    """Refuse unless the signer has ``role``.
-
-    Raises:
-        RuleError: the caller's ``error`` subclass, naming the field ``actor``.
-    """
-    if ctx.signer.role != role:
-        raise error(f"only an actor with role {role} may sign {ctx.event.kind}", field="actor")
-
-
 def own_product(ctx: Context, gtin: str, field: str) -> ProductRecord:
     """Return the product ``gtin``, which the signer must have registered.
 
@@ -243,7 +218,7 @@ def _actor_register(ctx: Context, event: ActorRegister) -> list[Record]:
     if ctx.rules >= 2:  # rule set 1 let prefixes overlap (docs/ARCHITECTURE.md section 4)
         _check_prefixes_free(ctx.state, event.prefixes or ())
         _check_name_free(ctx.state, event)
-    keys = _new_keys(ctx.state, event.keys, event.subject, ctx.index)
+    keys = new_keys(ctx.state, event.keys, event.subject, ctx.index)
     return [_actor_record(event, ctx.index), *keys]
 
 
@@ -304,29 +279,6 @@ def _check_name_free(state: State, event: ActorRegister) -> None:
             )
 
 
-def _new_keys(
-    state: State,
-    keys: Iterable[str],
-    owner: str,
-    index: int,
-    field: str = "keys",
-    scope: tuple[str, ...] = (),
-) -> list[KeyRecord]:
-    """Key records for keys this log has never seen: no key is ever reused."""
-    out = []
-    for i, public in enumerate(keys):
-        key_id = key_id_of(public, f"{field}[{i}]")
-        if key_id in state.keys:
-            raise KeyInUseError(
-                f"key {key_id} is already registered to {state.keys[key_id].actor}",
-                field=f"{field}[{i}]",
-            )
-        out.append(
-            KeyRecord(key_id=key_id, actor=owner, public_key=public, added_index=index, scope=scope)
-        )
-    return out
-
-
 def _actor_revoke(ctx: Context, event: ActorRevoke) -> list[Record]:
     require_role(ctx, Role.OPERATOR, NotOperatorError)
     subject = ctx.state.actors.get(event.subject)
@@ -342,144 +294,6 @@ def _actor_revoke(ctx: Context, event: ActorRevoke) -> list[Record]:
             "an operator cannot revoke itself (the log keeps at least one)", field="subject"
         )
     return [with_changes(subject, revoked_index=ctx.index, revoked_since=event.since)]
-
-
-def _key_rotate(ctx: Context, event: KeyRotate) -> list[Record]:
-    state = ctx.state
-    subject = _live_subject(state, event.subject)
-    # No one signs for another: not even an operator rotates someone else's keys (a lost
-    # actor is recovered by key.recover, which waits and can be cancelled). The signing
-    # key is a full one: check_key_use refused a scoped key, a pending recovered key.
-    if ctx.rules >= 2 or ctx.signer.role != Role.OPERATOR:
-        # rule set 1 let an operator rotate anyone's keys (docs/ARCHITECTURE.md section 4)
-        _require_subject(ctx, subject)
-    if not event.add and not event.remove:
-        raise EmptyRotationError("a key.rotate adds or removes at least one key", field="add")
-    if event.scope is not None and not event.add:
-        raise NothingScopedError("a scope applies to the keys a key.rotate adds", field="scope")
-    if event.compromised_since is not None:
-        if not event.remove:
-            raise NothingCompromisedError(
-                "compromised_since applies to the keys a key.rotate removes",
-                field="compromised_since",
-            )
-        since = parse_time(event.compromised_since, "compromised_since")
-        if since > event.at:
-            raise CompromisedInFutureError(
-                "a key is reported compromised as of a time before the report",
-                field="compromised_since",
-            )
-        if ctx.rules >= 2 and since < ctx.now - MAX_COMPROMISE_BACKDATE:
-            # bounded by the log's clock, which the signer does not choose
-            raise CompromiseTooOldError(
-                f"a key is reported compromised at most {MAX_COMPROMISE_BACKDATE.days} days"
-                " back from the log's time",
-                field="compromised_since",
-            )
-    removed = [
-        with_changes(
-            current_key(state, key_id, subject.id, f"remove[{i}]"),
-            removed_index=ctx.index,
-            compromised_since=event.compromised_since,
-        )
-        for i, key_id in enumerate(event.remove)
-    ]
-    if ctx.rules >= 2 and event.compromised_since is not None:
-        _check_compromise_after_key(event.compromised_since, removed)
-    added = _new_keys(state, event.add, subject.id, ctx.index, "add", event.scope or ())
-    # only a full key can rotate again: an actor left with scoped keys alone could never
-    # manage its keys and would need an operator's recovery
-    gone = {k.key_id for k in removed}
-    full = sum(
-        1
-        for k in state.keys.values()
-        if k.actor == subject.id and k.key_id not in gone and is_full_key(k, ctx.now)
-    )
-    if full + (len(added) if not event.scope else 0) < 1:
-        raise LastKeyError(
-            f"{subject.id} must keep at least one current, unscoped key", field="remove"
-        )
-    return [*removed, *added]
-
-
-def _check_compromise_after_key(since: str, removed: Iterable[KeyRecord]) -> None:
-    """Refuse a compromise time before a removed key could sign: before a recovered key's
-    ``effective`` time. (An ordinary key signed nothing before its registration, so a
-    time before it marks nothing more; the state keeps no times to compare with.)"""
-    for key in removed:
-        if key.effective is not None and parse_time(since) < parse_time(key.effective):
-            raise CompromiseTooOldError(
-                f"key {key.key_id} signed nothing before {key.effective}, when its recovery"
-                " took effect",
-                field="compromised_since",
-            )
-
-
-def _live_subject(state: State, subject_id: str) -> ActorRecord:
-    subject = state.actors.get(subject_id)
-    if subject is None:
-        raise UnknownSubjectError(f"no actor {subject_id!r} is registered", field="subject")
-    if subject.revoked_index is not None:
-        raise ActorRevokedError(f"{subject.id} is revoked", field="subject")
-    return subject
-
-
-def _require_subject(ctx: Context, subject: ActorRecord) -> None:
-    if ctx.signer.id == subject.id:
-        return
-    if ctx.signer.role == Role.OPERATOR:
-        raise OperatorNotSubjectError(
-            f"an operator may not sign {ctx.event.kind} for {subject.id}: only its own keys"
-            " may (an actor that lost every key is recovered with key.recover)",
-            field="actor",
-        )
-    raise NotSubjectError(f"only {subject.id} may sign {ctx.event.kind} for itself", field="actor")
-
-
-def _key_recover(ctx: Context, event: KeyRecover) -> list[Record]:
-    require_role(ctx, Role.OPERATOR, NotOperatorError)
-    subject = _live_subject(ctx.state, event.subject)
-    wait = recovery_wait(ctx.state)
-    # measured in log time (the entry's receive time), which the signer does not choose
-    if parse_time(event.effective, "effective") < ctx.now + wait:
-        raise RecoveryTooSoonError(
-            f"a recovered key takes effect at least {wait} after the log records it",
-            field="effective",
-        )
-    key_id = key_id_of(event.key, "key")
-    if key_id in ctx.state.keys:
-        raise KeyInUseError(
-            f"key {key_id} is already registered to {ctx.state.keys[key_id].actor}", field="key"
-        )
-    recovered = KeyRecord(
-        key_id=key_id,
-        actor=subject.id,
-        public_key=event.key,
-        added_index=ctx.index,
-        recovered_index=ctx.index,
-        effective=event.effective,
-    )
-    return [recovered]
-
-
-def _key_recover_cancel(ctx: Context, event: KeyRecoverCancel) -> list[Record]:
-    subject = _live_subject(ctx.state, event.subject)
-    _require_subject(ctx, subject)
-    record = ctx.state.keys.get(event.key)
-    if record is None or record.actor != subject.id or record.recovered_index is None:
-        raise UnknownRecoveryError(
-            f"no key {event.key} was recovered for {subject.id}", field="key"
-        )
-    if record.removed_index is not None:
-        raise RecoveryNotPendingError(
-            f"key {event.key} was removed at index {record.removed_index}", field="key"
-        )
-    if record.effective is not None and parse_time(record.effective, "effective") <= ctx.now:
-        raise RecoveryNotPendingError(
-            f"the recovery took effect at {record.effective}: remove the key with key.rotate",
-            field="key",
-        )
-    return [with_changes(record, removed_index=ctx.index)]
 
 
 # --- authorizations and products ---------------------------------------------------------
@@ -567,9 +381,9 @@ _KINDS: dict[type[Event], Callable[[Context, Any], list[Record]]] = {
     ActorRegister: _actor_register,
     ActorRevoke: _actor_revoke,
     LogUpgrade: _log_upgrade,
-    KeyRotate: _key_rotate,
-    KeyRecover: _key_recover,
-    KeyRecoverCancel: _key_recover_cancel,
+    KeyRotate: key_rotate,
+    KeyRecover: key_recover,
+    KeyRecoverCancel: key_recover_cancel,
     Authorize: _authorize,
     AuthorizationRevoke: _authorization_revoke,
     ProductRegister: _product_register,
