@@ -86,9 +86,10 @@ async def append_one(request: Request) -> Response:
     body = await json_body(request, context.settings.max_event_bytes)
     signed = _signed(codec.parse(body), "body")
     ledger = context.ledger_for_events(request, [signed])
-    admission = await write_quota(request).admit(ledger, [signed])
+    # the database bucket's take goes with the event's group (ledger.service.groupcommit)
+    admission = await write_quota(request).admit(ledger, [signed], grouped=True)
     try:
-        receipt = await run_in_threadpool(ledger.append, signed)
+        receipt = await run_in_threadpool(ledger.append, signed, None, admission.charge)
     except Exception:
         await admission.refund()  # refused: nothing written, nothing spent
         raise

@@ -20,6 +20,16 @@ groups instead (leader and followers, no thread of its own):
    nothing is acknowledged before it is durable, and the receipt carries the group's
    signed checkpoint, which includes the event.
 
+A caller may hand its event's write-quota charge (`Charge`, api.quota: a bucket in the
+log's database) to the group instead of taking it itself before the append: the leader
+takes the group's charges, one take per bucket when the sum fits (else one by one, in
+queue order), in its own thread right before the group's transaction. An event whose
+take is refused fails alone with the charge's error and is not written; the charge of
+an event that did not land (refused, a duplicate, the group failed) is given back
+before its caller is answered. Taken before the append, in the same order: the same
+decisions as a take per request, without a second writer queueing on the database's
+write lock between the groups (docs/PERFORMANCE.md, "latency, session 26").
+
 An unexpected error (a bug) while applying one event fails that event alone
 (`EventFailedError`, see `Appender.append_each`). A failure of the whole group (the
 database, the state file) reaches every caller of that group; nothing of it was
@@ -29,8 +39,10 @@ of several processes (server workers) are serialized by the log's write lock as 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from ledger.entry import SignedEvent
@@ -42,14 +54,34 @@ WINDOW = 0.002
 #: a leader waits for others only if an append ran this recently (seconds)
 IDLE_AFTER = 0.05
 
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What an event costs in a write-quota bucket, taken by its group's leader.
+
+    ``take(cost, force)`` spends ``cost`` tokens of the bucket and returns 0, or the
+    seconds until they are there (nothing taken unless ``force``; a negative cost gives
+    tokens back); it may raise (the database). ``refusal(wait)`` is the error of an
+    event whose take was refused. Charges of one ``bucket`` in a group are merged.
+    """
+
+    bucket: Hashable
+    cost: int
+    take: Callable[[float, bool], float]
+    refusal: Callable[[float], BaseException]
+
 
 @dataclass
 class _Slot:
     """One caller's event and, once its group is done, its answer."""
 
     signed: SignedEvent
+    charge: Charge | None = None
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False  # woken to lead the next group, not answered
+    charged: bool = False  # its charge was taken (given back unless it lands)
     receipt: BatchReceipt | None = None
     error: BaseException | None = None
 
@@ -88,15 +120,17 @@ class GroupCommitter:
         with self._lock:
             return len(self._pending)
 
-    def append(self, signed: SignedEvent) -> BatchReceipt:
+    def append(self, signed: SignedEvent, charge: Charge | None = None) -> BatchReceipt:
         """Append one signed event as part of a group; return its own receipt with the
-        group's checkpoint (size and note), after the group's commit.
+        group's checkpoint (size and note), after the group's commit. ``charge`` is taken
+        before the group's transaction and given back unless the event lands new.
 
         Raises what a batch of one would raise for this event (the error's field
-        unprefixed): SignatureError, RuleError, ConflictError, KeyFormatError; and
-        StorageError (or what ``on_commit`` raised) when the whole group failed.
+        unprefixed): SignatureError, RuleError, ConflictError, KeyFormatError; the
+        charge's refusal (or what its take raised), nothing written; and StorageError (or
+        what ``on_commit`` raised) when the whole group failed.
         """
-        slot = _Slot(signed)
+        slot = _Slot(signed, charge)
         with self._lock:
             self._pending.append(slot)
             lead = not self._busy
@@ -127,11 +161,20 @@ class GroupCommitter:
                 following.done.set()
 
     def _write(self, group: list[_Slot]) -> None:
+        _take_charges(group)
+        for slot in group:
+            if slot.error is not None:  # its take was refused or failed: not written
+                slot.done.set()
+        group = [slot for slot in group if slot.error is None]
+        if not group:
+            return
         try:
             outcome = self._appender.append_each([s.signed for s in group])
         except BaseException as e:  # the whole group failed: every caller hears it
             for slot in group:
                 slot.error = e
+            _give_back(group)
+            for slot in group:
                 slot.done.set()
             return
         self.groups += 1
@@ -141,7 +184,62 @@ class GroupCommitter:
                 slot.error = result
             else:
                 slot.receipt = _own(result, outcome.size, outcome.checkpoint)
+        _give_back(group)
+        for slot in group:
             slot.done.set()
+
+
+def _take_charges(group: list[_Slot]) -> None:
+    """Take the group's charges, per bucket: the sum at once when it fits, else each in
+    queue order; a refused take sets its slot's error (the charge's refusal), a failed
+    one (the database) the error of every slot of its bucket not yet charged."""
+    buckets: dict[Hashable, list[tuple[_Slot, Charge]]] = {}
+    for slot in group:
+        if slot.charge is not None:
+            buckets.setdefault(slot.charge.bucket, []).append((slot, slot.charge))
+    for pairs in buckets.values():
+        try:
+            _take_bucket(pairs)
+        except Exception as e:  # the database: the bucket's takes not yet made fail
+            for slot, _ in pairs:
+                if not slot.charged:
+                    slot.error = e
+
+
+def _take_bucket(pairs: list[tuple[_Slot, Charge]]) -> None:
+    # as api.quotagroup merges concurrent takes: granted whole, each is admitted as it
+    # would have been one by one; else each is judged alone, never refused for another
+    if len(pairs) > 1 and pairs[0][1].take(sum(c.cost for _, c in pairs), False) == 0:
+        for slot, _ in pairs:
+            slot.charged = True
+        return
+    for slot, charge in pairs:
+        wait = charge.take(charge.cost, False)
+        if wait > 0:
+            slot.error = charge.refusal(wait)
+        else:
+            slot.charged = True
+
+
+def _give_back(group: list[_Slot]) -> None:
+    """Give back, per bucket, the charges of the slots that did not land new (refused,
+    a duplicate, the group failed). The events' fates are settled: a failure here is
+    logged, not answered (the bucket keeps the tokens, as a lost refund would)."""
+    back: dict[Hashable, tuple[Charge, int]] = {}
+    for slot in group:
+        if slot.charge is None or not slot.charged:
+            continue
+        receipt = slot.receipt
+        if receipt is not None and not receipt.receipts[0].duplicate:
+            continue  # landed new: it pays
+        slot.charged = False
+        charge, cost = back.get(slot.charge.bucket, (slot.charge, 0))
+        back[slot.charge.bucket] = (charge, cost + slot.charge.cost)
+    for charge, cost in back.values():
+        try:
+            charge.take(-cost, True)
+        except Exception:
+            _log.warning("could not give back %d write-quota tokens", cost, exc_info=True)
 
 
 def _own(receipt: Receipt, size: int, checkpoint: str) -> BatchReceipt:

@@ -56,7 +56,7 @@ from ledger.service.cosigning import CosigningService
 from ledger.service.dating import CheckpointDating, Latest
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
-from ledger.service.groupcommit import GroupCommitter
+from ledger.service.groupcommit import Charge, GroupCommitter
 from ledger.service.keyowners import KeyOwners, changes_owners
 from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
@@ -419,15 +419,21 @@ class Ledger:
         )
         return self.append_batch([entry.sign_event(event, key, log=self.origin)])
 
-    def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
+    def append(
+        self, signed: SignedEvent, now: datetime | None = None, charge: Charge | None = None
+    ) -> BatchReceipt:
         """Append one signed event (see `append_batch`), by group commit
         (ledger.service.groupcommit): concurrent single appends share one transaction and
-        one checkpoint, each judged alone; the receipt comes after the commit. An explicit
-        ``now`` (the time recorded as received) appends it alone."""
+        one checkpoint, each judged alone; the receipt comes after the commit. ``charge``
+        (its write quota) is taken by the group before its transaction, and given back
+        unless the event lands new. An explicit ``now`` (the time recorded as received)
+        appends it alone, and takes no charge."""
+        if now is not None and charge is not None:
+            raise ValueError("a charge is taken by a group: not with an explicit time")
         try:
             if now is not None:
                 return self.appender.append(signed, now)
-            return self.groups.append(signed)
+            return self.groups.append(signed, charge)
         finally:
             if changes_owners([signed]):  # even if it failed: it may have committed
                 self._owners.forget()
