@@ -4,7 +4,7 @@ A single append costs one transaction, one durable commit (an fsync on SQLite, a
 flush on PostgreSQL), one checkpoint signature and one map-head update, whatever it
 holds: done one by one, concurrent writers queue behind the log's write lock and each
 pays all of it. `GroupCommitter.append` gathers the single appends of one process into
-groups instead (leader and followers, no thread of its own):
+groups instead (leader and followers):
 
 1. a caller queues its event; if no group is being gathered or written, it leads: it
    waits up to ``window`` seconds for others (only if an append ran in the last
@@ -15,6 +15,13 @@ groups instead (leader and followers, no thread of its own):
 2. the others wait; events that arrive while a group is written queue up for the next
    one, whose first caller the leader wakes to lead it (so a busy log gathers groups
    without waiting on any timer);
+2a. a caller on an event loop (`GroupCommitter.submit`, the API's ``POST /v1/entries``)
+   does not wait in a thread: it is woken by a callback once answered, and its groups
+   are led by the committer's one writer thread (started at the first such caller),
+   which writes one group after another while they queue. A request then costs no
+   thread of its own and no hand-off to one and back; a busy log, one thread that
+   writes instead of a leader woken per group (docs/PERFORMANCE.md, "latency, session
+   26");
 3. every caller of the group gets its answer only after the group's commit and the
    appender's ``on_commit`` (the high-water state file, ledger.service.highwater):
    nothing is acknowledged before it is durable, and the receipt carries the group's
@@ -43,6 +50,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ledger.entry import SignedEvent
@@ -74,18 +82,30 @@ class Charge:
 
 
 @dataclass
-class _Slot:
-    """One caller's event and, once its group is done, its answer."""
+class Pending:
+    """One caller's event and, once its group is done, its answer (`answer`)."""
 
     signed: SignedEvent
     charge: Charge | None = None
+    #: called (from the writing thread) once answered: a caller not waiting in a thread
+    wake: Callable[[], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False  # woken to lead the next group, not answered
     charged: bool = False  # its charge was taken (given back unless it lands)
     receipt: BatchReceipt | None = None
     error: BaseException | None = None
 
+    def finish(self) -> None:
+        """Mark it answered (or, with ``lead`` set, to lead) and wake its caller."""
+        self.done.set()
+        if self.wake is not None:
+            try:
+                self.wake()
+            except Exception:  # the caller's own affair: the writer must go on
+                _log.exception("group commit: waking a caller failed")
+
     def answer(self) -> BatchReceipt:
+        """Its receipt, once answered; or raise its error."""
         if self.error is not None:
             raise self.error
         if self.receipt is None:  # set with done whenever error is not: a bug if missing
@@ -108,8 +128,9 @@ class GroupCommitter:
         self._window = window
         self._max = max(1, min(max_group, MAX_BATCH))
         self._lock = threading.Lock()
-        self._pending: list[_Slot] = []
+        self._pending: list[Pending] = []
         self._busy = False  # a leader is gathering or writing a group
+        self._writer: ThreadPoolExecutor | None = None  # leads for callers of `submit`
         self._last = 0.0  # monotonic time the last group ended
         #: groups written and events in them, since start (tests, metrics)
         self.groups = 0
@@ -130,7 +151,7 @@ class GroupCommitter:
         charge's refusal (or what its take raised), nothing written; and StorageError (or
         what ``on_commit`` raised) when the whole group failed.
         """
-        slot = _Slot(signed, charge)
+        slot = Pending(signed, charge)
         with self._lock:
             self._pending.append(slot)
             lead = not self._busy
@@ -140,10 +161,50 @@ class GroupCommitter:
             if not slot.lead:
                 return slot.answer()
             # woken to lead the group that gathered while the last one was written
-        elif self._window > 0 and time.monotonic() - self._last < IDLE_AFTER:
-            time.sleep(self._window)
+        else:
+            self._gather()
         self._lead()
         return slot.answer()
+
+    def submit(
+        self, signed: SignedEvent, wake: Callable[[], None], charge: Charge | None = None
+    ) -> Pending:
+        """Queue one signed event for a group without waiting (for a caller on an event
+        loop); ``wake`` is called, from the thread that wrote its group, once it is
+        answered: then `Pending.answer` returns its receipt or raises its error, as
+        `append` would. Groups of such callers are led by the committer's own writer
+        thread, so no caller's thread waits for a group, nor leads one."""
+        slot = Pending(signed, charge, wake)
+        with self._lock:
+            self._pending.append(slot)
+            lead = not self._busy
+            self._busy = True
+        if lead:
+            self._writing().submit(self._gather_and_lead)
+        return slot
+
+    def _gather(self) -> None:
+        """A first leader waits for others, but only if the log was busy just now."""
+        if self._window > 0 and time.monotonic() - self._last < IDLE_AFTER:
+            time.sleep(self._window)
+
+    def _gather_and_lead(self) -> None:
+        self._gather()
+        self._lead()
+
+    def close(self) -> None:
+        """Let the writer thread end once the groups queued to it are written (a later
+        `submit` starts another)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=False)  # a queued group still runs; its hand-over, anew
+
+    def _writing(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._writer is None:  # one thread: it leads one group after another
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
+            return self._writer
 
     def _lead(self) -> None:
         """Write the queued events as one group, answer each, hand over the lead."""
@@ -157,14 +218,20 @@ class GroupCommitter:
                 following = self._pending[0] if self._pending else None
                 self._busy = following is not None
             if following is not None:
-                following.lead = True
-                following.done.set()
+                self._hand_over(following)
 
-    def _write(self, group: list[_Slot]) -> None:
+    def _hand_over(self, following: Pending) -> None:
+        if following.wake is None:  # its caller waits in `append`: it leads
+            following.lead = True
+            following.finish()
+        else:  # a caller of `submit`: the writer thread leads the next group
+            self._writing().submit(self._lead)
+
+    def _write(self, group: list[Pending]) -> None:
         _take_charges(group)
         for slot in group:
             if slot.error is not None:  # its take was refused or failed: not written
-                slot.done.set()
+                slot.finish()
         group = [slot for slot in group if slot.error is None]
         if not group:
             return
@@ -175,7 +242,7 @@ class GroupCommitter:
                 slot.error = e
             _give_back(group)
             for slot in group:
-                slot.done.set()
+                slot.finish()
             return
         self.groups += 1
         self.events += len(group)
@@ -186,14 +253,14 @@ class GroupCommitter:
                 slot.receipt = _own(result, outcome.size, outcome.checkpoint)
         _give_back(group)
         for slot in group:
-            slot.done.set()
+            slot.finish()
 
 
-def _take_charges(group: list[_Slot]) -> None:
+def _take_charges(group: list[Pending]) -> None:
     """Take the group's charges, per bucket: the sum at once when it fits, else each in
     queue order; a refused take sets its slot's error (the charge's refusal), a failed
     one (the database) the error of every slot of its bucket not yet charged."""
-    buckets: dict[Hashable, list[tuple[_Slot, Charge]]] = {}
+    buckets: dict[Hashable, list[tuple[Pending, Charge]]] = {}
     for slot in group:
         if slot.charge is not None:
             buckets.setdefault(slot.charge.bucket, []).append((slot, slot.charge))
@@ -206,7 +273,7 @@ def _take_charges(group: list[_Slot]) -> None:
                     slot.error = e
 
 
-def _take_bucket(pairs: list[tuple[_Slot, Charge]]) -> None:
+def _take_bucket(pairs: list[tuple[Pending, Charge]]) -> None:
     # as api.quotagroup merges concurrent takes: granted whole, each is admitted as it
     # would have been one by one; else each is judged alone, never refused for another
     if len(pairs) > 1 and pairs[0][1].take(sum(c.cost for _, c in pairs), False) == 0:
@@ -221,7 +288,7 @@ def _take_bucket(pairs: list[tuple[_Slot, Charge]]) -> None:
             slot.charged = True
 
 
-def _give_back(group: list[_Slot]) -> None:
+def _give_back(group: list[Pending]) -> None:
     """Give back, per bucket, the charges of the slots that did not land new (refused,
     a duplicate, the group failed). The events' fates are settled: a failure here is
     logged, not answered (the bucket keeps the tokens, as a lost refund would)."""

@@ -56,7 +56,7 @@ from ledger.service.cosigning import CosigningService
 from ledger.service.dating import CheckpointDating, Latest
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
-from ledger.service.groupcommit import Charge, GroupCommitter
+from ledger.service.groupcommit import Charge, GroupCommitter, Pending
 from ledger.service.keyowners import KeyOwners, changes_owners
 from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
@@ -312,7 +312,8 @@ class Ledger:
             raise
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections and the group commit's writer thread."""
+        self.groups.close()
         self.store.close()
 
     def reading(self, min_size: int = 0, *, primary: bool = False, wait: bool = True) -> Ledger:
@@ -437,6 +438,22 @@ class Ledger:
         finally:
             if changes_owners([signed]):  # even if it failed: it may have committed
                 self._owners.forget()
+
+    def submit(
+        self, signed: SignedEvent, wake: Callable[[], None], charge: Charge | None = None
+    ) -> Pending:
+        """`append` for a caller on an event loop: queue ``signed`` for a group without
+        waiting (`GroupCommitter.submit`); ``wake`` is called from the writing thread once
+        it is answered, then `Pending.answer` gives the receipt or raises the error that
+        `append` would. ``wake`` must not block (it runs in the group's writer)."""
+        if not changes_owners([signed]):
+            return self.groups.submit(signed, wake, charge)
+
+        def woken() -> None:  # even if it failed: it may have committed
+            self._owners.forget()
+            wake()
+
+        return self.groups.submit(signed, woken, charge)
 
     def append_batch(
         self, items: Sequence[SignedEvent], now: datetime | None = None
