@@ -174,8 +174,9 @@ class WriteQuota:
         refuses it whole). Returns the `Admission` to settle after a successful append.
         ``grouped`` (one event, appended by group commit): with the buckets in the
         database, the take is left to the group (the admission's ``charge``, for
-        `Ledger.append`): its leader takes it right before the group's transaction and
-        gives it back unless the event lands new, with `WriteQuotaError` as here.
+        `Ledger.submit` or `Ledger.append`): its leader takes it right before the group's
+        transaction and gives it back unless the event lands new; a refusal is the
+        `WriteQuotaError` raised here otherwise, and nothing of the event is written.
 
         Raises:
             WriteQuotaError: an actor's bucket holds fewer tokens than its events in
