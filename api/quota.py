@@ -38,6 +38,7 @@ from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError, ValidationError
 from ledger.rules.state import ActorRecord, KeyRecord
+from ledger.service.groupcommit import Charge
 from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
 from ledger.verify.batchverify import first_bad_signature
@@ -70,6 +71,8 @@ class Admission:
     deferred: Counter[str] = field(default_factory=Counter)
     #: the charged events, by event hash: a duplicate is given back when settling
     charged: dict[bytes, str] = field(default_factory=dict)
+    #: the single event's charge, not yet taken: its group takes it (`WriteQuota.admit`)
+    charge: Charge | None = None
 
     async def settle(self, duplicates: Iterable[bytes] = ()) -> None:
         """After a successful append: charge the events that could not be checked before
@@ -162,11 +165,18 @@ class WriteQuota:
         wait = await self._groups.take((ledger.config.name, actor), cost, force, run)
         return max(1, math.ceil(wait)) if wait > 0 else None
 
-    async def admit(self, ledger: Ledger, events: Sequence[SignedEvent]) -> Admission:
+    async def admit(
+        self, ledger: Ledger, events: Sequence[SignedEvent], grouped: bool = False
+    ) -> Admission:
         """Charge each actor the events of ``events`` it verifiably signed, all or none.
 
         A batch in which some signature does not verify is charged nothing (the append
         refuses it whole). Returns the `Admission` to settle after a successful append.
+        ``grouped`` (one event, appended by group commit): with the buckets in the
+        database, the take is left to the group (the admission's ``charge``, for
+        `Ledger.submit` or `Ledger.append`): its leader takes it right before the group's
+        transaction and gives it back unless the event lands new; a refusal is the
+        `WriteQuotaError` raised here otherwise, and nothing of the event is written.
 
         Raises:
             WriteQuotaError: an actor's bucket holds fewer tokens than its events in
@@ -194,21 +204,40 @@ class WriteQuota:
                     f"{self.burst}: split the batch",
                     field="events",
                 )
+        if grouped and self.limiter is None and len(events) == 1 and len(checked) == 1:
+            ((actor, cost),) = checked.items()
+            return Admission(self, ledger, deferred, charge=self._charge(ledger, actor, cost))
         taken: list[tuple[str, int]] = []
         for actor, cost in sorted(checked.items()):
             wait = await self.take(ledger, actor, cost)
             if wait is not None:
                 await self._give_back(ledger, taken)
-                raise WriteQuotaError(
-                    f"{actor!r} is over its write quota ({self.rate_per_minute:g} events "
-                    f"per minute, {self.burst} at once): {cost} events refused, nothing "
-                    f"written; retry in {wait} s",
-                    wait,
-                    field="actor",
-                )
+                raise self._over(actor, cost, wait)
             taken.append((actor, cost))
         charged = {e.hash: e.event.actor for e in events if e.event.actor in checked}
         return Admission(self, ledger, deferred, charged)
+
+    def _charge(self, ledger: Ledger, actor: str, cost: int) -> Charge:
+        """``actor``'s ``cost`` in its database bucket, for a group to take (in its
+        leader's thread: the database's own call, not the event loop's)."""
+        rate = self.rate_per_minute / 60
+
+        def take(amount: float, force: bool) -> float:
+            return ledger.take_write_tokens(actor, amount, rate, self.burst, self.clock(), force)
+
+        def refusal(wait: float) -> WriteQuotaError:
+            return self._over(actor, cost, max(1, math.ceil(wait)))
+
+        return Charge((ledger.config.name, actor), cost, take, refusal)
+
+    def _over(self, actor: str, cost: int, wait: int) -> WriteQuotaError:
+        return WriteQuotaError(
+            f"{actor!r} is over its write quota ({self.rate_per_minute:g} events "
+            f"per minute, {self.burst} at once): {cost} events refused, nothing "
+            f"written; retry in {wait} s",
+            wait,
+            field="actor",
+        )
 
     async def _give_back(self, ledger: Ledger, taken: list[tuple[str, int]]) -> None:
         for actor, cost in taken:

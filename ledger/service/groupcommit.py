@@ -4,7 +4,7 @@ A single append costs one transaction, one durable commit (an fsync on SQLite, a
 flush on PostgreSQL), one checkpoint signature and one map-head update, whatever it
 holds: done one by one, concurrent writers queue behind the log's write lock and each
 pays all of it. `GroupCommitter.append` gathers the single appends of one process into
-groups instead (leader and followers, no thread of its own):
+groups instead (leader and followers):
 
 1. a caller queues its event; if no group is being gathered or written, it leads: it
    waits up to ``window`` seconds for others (only if an append ran in the last
@@ -15,10 +15,27 @@ groups instead (leader and followers, no thread of its own):
 2. the others wait; events that arrive while a group is written queue up for the next
    one, whose first caller the leader wakes to lead it (so a busy log gathers groups
    without waiting on any timer);
+2a. a caller on an event loop (`GroupCommitter.submit`, the API's ``POST /v1/entries``)
+   does not wait in a thread: it is woken by a callback once answered, and its groups
+   are led by the committer's one writer thread (started at the first such caller),
+   which writes one group after another while they queue. A request then costs no
+   thread of its own and no hand-off to one and back; a busy log, one thread that
+   writes instead of a leader woken per group (docs/PERFORMANCE.md, "latency, session
+   26");
 3. every caller of the group gets its answer only after the group's commit and the
    appender's ``on_commit`` (the high-water state file, ledger.service.highwater):
    nothing is acknowledged before it is durable, and the receipt carries the group's
    signed checkpoint, which includes the event.
+
+A caller may hand its event's write-quota charge (`Charge`, api.quota: a bucket in the
+log's database) to the group instead of taking it itself before the append: the leader
+takes the group's charges, one take per bucket when the sum fits (else one by one, in
+queue order), in its own thread right before the group's transaction. An event whose
+take is refused fails alone with the charge's error and is not written; the charge of
+an event that did not land (refused, a duplicate, the group failed) is given back
+before its caller is answered. Taken before the append, in the same order: the same
+decisions as a take per request, without a second writer queueing on the database's
+write lock between the groups (docs/PERFORMANCE.md, "latency, session 26").
 
 An unexpected error (a bug) while applying one event fails that event alone
 (`EventFailedError`, see `Appender.append_each`). A failure of the whole group (the
@@ -29,8 +46,11 @@ of several processes (server workers) are serialized by the log's write lock as 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ledger.entry import SignedEvent
@@ -42,18 +62,50 @@ WINDOW = 0.002
 #: a leader waits for others only if an append ran this recently (seconds)
 IDLE_AFTER = 0.05
 
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What an event costs in a write-quota bucket, taken by its group's leader.
+
+    ``take(cost, force)`` spends ``cost`` tokens of the bucket and returns 0, or the
+    seconds until they are there (nothing taken unless ``force``; a negative cost gives
+    tokens back); it may raise (the database). ``refusal(wait)`` is the error of an
+    event whose take was refused. Charges of one ``bucket`` in a group are merged.
+    """
+
+    bucket: Hashable
+    cost: int
+    take: Callable[[float, bool], float]
+    refusal: Callable[[float], BaseException]
+
 
 @dataclass
-class _Slot:
-    """One caller's event and, once its group is done, its answer."""
+class Pending:
+    """One caller's event and, once its group is done, its answer (`answer`)."""
 
     signed: SignedEvent
+    charge: Charge | None = None
+    #: called (from the writing thread) once answered: a caller not waiting in a thread
+    wake: Callable[[], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False  # woken to lead the next group, not answered
+    charged: bool = False  # its charge was taken (given back unless it lands)
     receipt: BatchReceipt | None = None
     error: BaseException | None = None
 
+    def finish(self) -> None:
+        """Mark it answered (or, with ``lead`` set, to lead) and wake its caller."""
+        self.done.set()
+        if self.wake is not None:
+            try:
+                self.wake()
+            except Exception:  # the caller's own affair: the writer must go on
+                _log.exception("group commit: waking a caller failed")
+
     def answer(self) -> BatchReceipt:
+        """Its receipt, once answered; or raise its error."""
         if self.error is not None:
             raise self.error
         if self.receipt is None:  # set with done whenever error is not: a bug if missing
@@ -76,8 +128,9 @@ class GroupCommitter:
         self._window = window
         self._max = max(1, min(max_group, MAX_BATCH))
         self._lock = threading.Lock()
-        self._pending: list[_Slot] = []
+        self._pending: list[Pending] = []
         self._busy = False  # a leader is gathering or writing a group
+        self._writer: ThreadPoolExecutor | None = None  # leads for callers of `submit`
         self._last = 0.0  # monotonic time the last group ended
         #: groups written and events in them, since start (tests, metrics)
         self.groups = 0
@@ -88,15 +141,17 @@ class GroupCommitter:
         with self._lock:
             return len(self._pending)
 
-    def append(self, signed: SignedEvent) -> BatchReceipt:
+    def append(self, signed: SignedEvent, charge: Charge | None = None) -> BatchReceipt:
         """Append one signed event as part of a group; return its own receipt with the
-        group's checkpoint (size and note), after the group's commit.
+        group's checkpoint (size and note), after the group's commit. ``charge`` is taken
+        before the group's transaction and given back unless the event lands new.
 
         Raises what a batch of one would raise for this event (the error's field
-        unprefixed): SignatureError, RuleError, ConflictError, KeyFormatError; and
-        StorageError (or what ``on_commit`` raised) when the whole group failed.
+        unprefixed): SignatureError, RuleError, ConflictError, KeyFormatError; the
+        charge's refusal (or what its take raised), nothing written; and StorageError (or
+        what ``on_commit`` raised) when the whole group failed.
         """
-        slot = _Slot(signed)
+        slot = Pending(signed, charge)
         with self._lock:
             self._pending.append(slot)
             lead = not self._busy
@@ -106,10 +161,50 @@ class GroupCommitter:
             if not slot.lead:
                 return slot.answer()
             # woken to lead the group that gathered while the last one was written
-        elif self._window > 0 and time.monotonic() - self._last < IDLE_AFTER:
-            time.sleep(self._window)
+        else:
+            self._gather()
         self._lead()
         return slot.answer()
+
+    def submit(
+        self, signed: SignedEvent, wake: Callable[[], None], charge: Charge | None = None
+    ) -> Pending:
+        """Queue one signed event for a group without waiting (for a caller on an event
+        loop); ``wake`` is called, from the thread that wrote its group, once it is
+        answered: then `Pending.answer` returns its receipt or raises its error, as
+        `append` would. Groups of such callers are led by the committer's own writer
+        thread, so no caller's thread waits for a group, nor leads one."""
+        slot = Pending(signed, charge, wake)
+        with self._lock:
+            self._pending.append(slot)
+            lead = not self._busy
+            self._busy = True
+        if lead:
+            self._writing().submit(self._gather_and_lead)
+        return slot
+
+    def _gather(self) -> None:
+        """A first leader waits for others, but only if the log was busy just now."""
+        if self._window > 0 and time.monotonic() - self._last < IDLE_AFTER:
+            time.sleep(self._window)
+
+    def _gather_and_lead(self) -> None:
+        self._gather()
+        self._lead()
+
+    def close(self) -> None:
+        """Let the writer thread end once the groups queued to it are written (a later
+        `submit` starts another)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=False)  # a queued group still runs; its hand-over, anew
+
+    def _writing(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._writer is None:  # one thread: it leads one group after another
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
+            return self._writer
 
     def _lead(self) -> None:
         """Write the queued events as one group, answer each, hand over the lead."""
@@ -123,16 +218,31 @@ class GroupCommitter:
                 following = self._pending[0] if self._pending else None
                 self._busy = following is not None
             if following is not None:
-                following.lead = True
-                following.done.set()
+                self._hand_over(following)
 
-    def _write(self, group: list[_Slot]) -> None:
+    def _hand_over(self, following: Pending) -> None:
+        if following.wake is None:  # its caller waits in `append`: it leads
+            following.lead = True
+            following.finish()
+        else:  # a caller of `submit`: the writer thread leads the next group
+            self._writing().submit(self._lead)
+
+    def _write(self, group: list[Pending]) -> None:
+        _take_charges(group)
+        for slot in group:
+            if slot.error is not None:  # its take was refused or failed: not written
+                slot.finish()
+        group = [slot for slot in group if slot.error is None]
+        if not group:
+            return
         try:
             outcome = self._appender.append_each([s.signed for s in group])
         except BaseException as e:  # the whole group failed: every caller hears it
             for slot in group:
                 slot.error = e
-                slot.done.set()
+            _give_back(group)
+            for slot in group:
+                slot.finish()
             return
         self.groups += 1
         self.events += len(group)
@@ -141,7 +251,62 @@ class GroupCommitter:
                 slot.error = result
             else:
                 slot.receipt = _own(result, outcome.size, outcome.checkpoint)
-            slot.done.set()
+        _give_back(group)
+        for slot in group:
+            slot.finish()
+
+
+def _take_charges(group: list[Pending]) -> None:
+    """Take the group's charges, per bucket: the sum at once when it fits, else each in
+    queue order; a refused take sets its slot's error (the charge's refusal), a failed
+    one (the database) the error of every slot of its bucket not yet charged."""
+    buckets: dict[Hashable, list[tuple[Pending, Charge]]] = {}
+    for slot in group:
+        if slot.charge is not None:
+            buckets.setdefault(slot.charge.bucket, []).append((slot, slot.charge))
+    for pairs in buckets.values():
+        try:
+            _take_bucket(pairs)
+        except Exception as e:  # the database: the bucket's takes not yet made fail
+            for slot, _ in pairs:
+                if not slot.charged:
+                    slot.error = e
+
+
+def _take_bucket(pairs: list[tuple[Pending, Charge]]) -> None:
+    # as api.quotagroup merges concurrent takes: granted whole, each is admitted as it
+    # would have been one by one; else each is judged alone, never refused for another
+    if len(pairs) > 1 and pairs[0][1].take(sum(c.cost for _, c in pairs), False) == 0:
+        for slot, _ in pairs:
+            slot.charged = True
+        return
+    for slot, charge in pairs:
+        wait = charge.take(charge.cost, False)
+        if wait > 0:
+            slot.error = charge.refusal(wait)
+        else:
+            slot.charged = True
+
+
+def _give_back(group: list[Pending]) -> None:
+    """Give back, per bucket, the charges of the slots that did not land new (refused,
+    a duplicate, the group failed). The events' fates are settled: a failure here is
+    logged, not answered (the bucket keeps the tokens, as a lost refund would)."""
+    back: dict[Hashable, tuple[Charge, int]] = {}
+    for slot in group:
+        if slot.charge is None or not slot.charged:
+            continue
+        receipt = slot.receipt
+        if receipt is not None and not receipt.receipts[0].duplicate:
+            continue  # landed new: it pays
+        slot.charged = False
+        charge, cost = back.get(slot.charge.bucket, (slot.charge, 0))
+        back[slot.charge.bucket] = (charge, cost + slot.charge.cost)
+    for charge, cost in back.values():
+        try:
+            charge.take(-cost, True)
+        except Exception:
+            _log.warning("could not give back %d write-quota tokens", cost, exc_info=True)
 
 
 def _own(receipt: Receipt, size: int, checkpoint: str) -> BatchReceipt:

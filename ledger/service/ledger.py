@@ -56,7 +56,7 @@ from ledger.service.cosigning import CosigningService
 from ledger.service.dating import CheckpointDating, Latest
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
-from ledger.service.groupcommit import GroupCommitter
+from ledger.service.groupcommit import Charge, GroupCommitter, Pending
 from ledger.service.keyowners import KeyOwners, changes_owners
 from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
@@ -312,7 +312,8 @@ class Ledger:
             raise
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections and the group commit's writer thread."""
+        self.groups.close()
         self.store.close()
 
     def reading(self, min_size: int = 0, *, primary: bool = False, wait: bool = True) -> Ledger:
@@ -419,18 +420,40 @@ class Ledger:
         )
         return self.append_batch([entry.sign_event(event, key, log=self.origin)])
 
-    def append(self, signed: SignedEvent, now: datetime | None = None) -> BatchReceipt:
+    def append(
+        self, signed: SignedEvent, now: datetime | None = None, charge: Charge | None = None
+    ) -> BatchReceipt:
         """Append one signed event (see `append_batch`), by group commit
         (ledger.service.groupcommit): concurrent single appends share one transaction and
-        one checkpoint, each judged alone; the receipt comes after the commit. An explicit
-        ``now`` (the time recorded as received) appends it alone."""
+        one checkpoint, each judged alone; the receipt comes after the commit. ``charge``
+        (its write quota) is taken by the group before its transaction, and given back
+        unless the event lands new. An explicit ``now`` (the time recorded as received)
+        appends it alone, and takes no charge."""
+        if now is not None and charge is not None:
+            raise ValueError("a charge is taken by a group: not with an explicit time")
         try:
             if now is not None:
                 return self.appender.append(signed, now)
-            return self.groups.append(signed)
+            return self.groups.append(signed, charge)
         finally:
             if changes_owners([signed]):  # even if it failed: it may have committed
                 self._owners.forget()
+
+    def submit(
+        self, signed: SignedEvent, wake: Callable[[], None], charge: Charge | None = None
+    ) -> Pending:
+        """`append` for a caller on an event loop: queue ``signed`` for a group without
+        waiting (`GroupCommitter.submit`); ``wake`` is called from the writing thread once
+        it is answered, then `Pending.answer` gives the receipt or raises the error that
+        `append` would. ``wake`` must not block (it runs in the group's writer)."""
+        if not changes_owners([signed]):
+            return self.groups.submit(signed, wake, charge)
+
+        def woken() -> None:  # even if it failed: it may have committed
+            self._owners.forget()
+            wake()
+
+        return self.groups.submit(signed, woken, charge)
 
     def append_batch(
         self, items: Sequence[SignedEvent], now: datetime | None = None
