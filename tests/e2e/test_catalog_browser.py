@@ -110,6 +110,7 @@ def test_a_picture_uploaded_signed_and_shown_to_the_shopper(
     row.locator("input[type=file]").set_input_files(str(shoe))
     row.locator("button").click()
     page.wait_for_selector("#uploaded")
+    page.wait_for_load_state("load")  # its pictures too, not only its HTML
     shown_hash = page.inner_text("#image-hash")
     assert f"--image {shown_hash} --as acme" in page.inner_text("#sign-command")
     assert page.evaluate("document.querySelector('#uploaded img').naturalWidth") == 800
@@ -136,6 +137,7 @@ def test_a_picture_uploaded_signed_and_shown_to_the_shopper(
         assert len(answer.body()) < 50_000  # the page before its picture
         picture = phone.locator("img.product")
         picture.scroll_into_view_if_needed()
+        picture.evaluate("i => i.complete || new Promise(done => i.onload = i.onerror = done)")
         assert picture.evaluate("i => i.complete && i.naturalWidth") == 800
         assert picture.get_attribute("src") == f"/v1/products/{SHOE}/image/{shown_hash}"
         box = picture.bounding_box()

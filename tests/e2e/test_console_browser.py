@@ -85,6 +85,8 @@ def test_the_console_pages(browser: Any, demo: dict[str, Any], lang: str) -> Non
 
     page.click("a[href^='/console/reports/']")
     assert "stitching is crooked" in page.inner_text("#report-text")
+    # the click waits for the new page's HTML, not its pictures: the load event does
+    page.wait_for_load_state("load")
     size = page.evaluate("document.querySelector('img.photo').naturalWidth")
     assert size == 320  # the photo loads
     _shot(page, f"report-{lang}")
