@@ -58,7 +58,7 @@ def new_keys(
     Raises:
         KeyInUseError: a key this log has seen before (no key is ever reused), named by
             its position in ``field``.
-        ValidationError: a key that is not an Ed25519 public key.
+        EncodingError: a key that is not base64url of 32 bytes.
     """
     out = []
     for i, public in enumerate(keys):
