@@ -43,12 +43,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Packed = tuple[str, str, int, str | None, str | bytes, str, str | bytes | None, str | None]
 
 
-def pack(scan: Scan, serial: str | None = None) -> Packed:
-    """The queue's form of ``scan`` (`unpack` gives it back, equal); ``serial``: an
-    equal string to share instead of the scan's own."""
-    return _packed(
+def pack(scan: Scan) -> Packed:
+    """The queue's form of ``scan`` (`unpack` gives it back, equal)."""
+    return _packed(*_fields(scan))
+
+
+def _fields(scan: Scan) -> tuple[str, str, int, str | None, str, str, str | None, str | None]:
+    """``scan``'s fields in the order `_packed` and `ScanQueue.record` take them, its
+    time as `micros_of` gives it."""
+    return (
         scan.gtin,
-        serial or scan.serial,
+        scan.serial,
         micros_of(scan.at),
         scan.place,
         scan.client,
@@ -263,16 +268,7 @@ class ScanQueue:
     def add(self, scan: Scan) -> int:
         """Queue ``scan``; drop the oldest queued scans past the bounds; return how
         many were dropped."""
-        return self.record(
-            scan.gtin,
-            scan.serial,
-            micros_of(scan.at),
-            scan.place,
-            scan.client,
-            scan.agent,
-            scan.network,
-            scan.region,
-        )
+        return self.record(*_fields(scan))
 
     def record(
         self,
