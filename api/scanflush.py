@@ -80,7 +80,7 @@ class ScanFlusher:
                 continue
             overdue = False
             batch = self._batch = self.queue.take()
-            write = asyncio.ensure_future(run_in_threadpool(self._write_packed, batch))
+            write = asyncio.ensure_future(run_in_threadpool(self._write, batch))
             self._writing = write
             # registered first, so the batch is settled before any awaiting code resumes
             write.add_done_callback(self._done)
@@ -126,10 +126,6 @@ class ScanFlusher:
         if dropped:
             self._metrics.scans_dropped.inc(dropped)
         self._metrics.scans_pending.set(len(self.queue))
-
-    def _write_packed(self, batch: list[Packed]) -> None:
-        """Write a batch (in a worker thread: off the event loop)."""
-        self._write(batch)
 
     async def flush_forever(self, interval: float = 0.5) -> None:
         """Until cancelled: flush every ``interval`` seconds; after a failed flush wait
