@@ -4,9 +4,10 @@
 batches: ledger.service.headmap.MapCache), reads the others through a callable (one
 query per bucket level, at the first bucket of the level found missing), and applies a
 batch of new heads by rebuilding each changed node once, recursing bucket by bucket on
-slot numbers (no position bytes, no per-row objects). The changed buckets are then re-encoded whole
-(`BucketMap.rows`) for the store to write. The result is the map `ledger.map.update`
-computes one node a position, hash for hash (tests/unit/test_map_buckets.py).
+slot numbers (no position bytes, no per-row objects). The changed buckets are then
+re-encoded whole (`BucketMap.rows`) for the store to write. The result is the map
+`ledger.map.update` computes one node a position, hash for hash
+(tests/unit/test_map_buckets.py).
 """
 
 from __future__ import annotations

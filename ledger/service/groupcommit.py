@@ -152,11 +152,7 @@ class GroupCommitter:
         what ``on_commit`` raised) when the whole group failed.
         """
         slot = Pending(signed, charge)
-        with self._lock:
-            self._pending.append(slot)
-            lead = not self._busy
-            self._busy = True
-        if not lead:
+        if not self._queue(slot):
             slot.done.wait()
             if not slot.lead:
                 return slot.answer()
@@ -175,13 +171,17 @@ class GroupCommitter:
         `append` would. Groups of such callers are led by the committer's own writer
         thread, so no caller's thread waits for a group, nor leads one."""
         slot = Pending(signed, charge, wake)
+        if self._queue(slot):
+            self._writing().submit(self._gather_and_lead)
+        return slot
+
+    def _queue(self, slot: Pending) -> bool:
+        """Queue ``slot``; whether its caller leads (no group is gathered or written)."""
         with self._lock:
             self._pending.append(slot)
             lead = not self._busy
             self._busy = True
-        if lead:
-            self._writing().submit(self._gather_and_lead)
-        return slot
+        return lead
 
     def _gather(self) -> None:
         """A first leader waits for others, but only if the log was busy just now."""
