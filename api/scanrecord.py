@@ -11,7 +11,9 @@ under the owner token's pseudonym instead of the daily client hash.
 the many scans behind one carrier-grade NAT, cost a dictionary lookup instead of two
 HMACs per scan (docs/PRIVACY.md says what that memory holds and for how long). It keeps
 the regions of the same addresses for as long (`Pseudonyms.region`): the table's lookup
-parses the address and tests it against the reserved ranges, 8 us a scan.
+parses the address and tests it against the reserved ranges, 8 us a scan. And it keeps
+each (address, unit)'s scan identifiers as the queue packs them (`Pseudonyms.scan_ids`):
+the page's repeat scans, most of them, cost one lookup for all three.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from fastapi import Request
 
 from api.clients import PLACE, agent_class, client_address, geo_place
 from api.forwarded import network_of
-from api.scans import ScanQueue, micros_of
+from api.scans import ScanQueue, micros_of, squeeze
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.ipregions import scan_region
 from ledger.service.salt import ScanSalt, utc_day
@@ -49,6 +51,7 @@ class Pseudonyms:
         self._day: str | None = None
         self._hashes: dict[str, str] = {}
         self._regions: dict[str, str] = {}
+        self._scans: dict[tuple[str, str, str], tuple[str | bytes, str | bytes, str]] = {}
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -63,8 +66,7 @@ class Pseudonyms:
         salt = self.salt.salt(now)
         if salt is not self._salt:
             # a new day's salt (or one read again): yesterday's hashes go at once
-            self._hashes.clear()
-            self._regions.clear()
+            self._forget()
             self._salt, self._day = salt, utc_day(now)
         found = self._hashes.get(text)
         if found is None:
@@ -79,9 +81,39 @@ class Pseudonyms:
         the salt purge calls this, so a worker that sees no scan after midnight keeps
         no past day's salt or addresses past the purge either (docs/PRIVACY.md)."""
         if self._day is not None and self._day < utc_day(now):
-            self._hashes.clear()
-            self._regions.clear()
+            self._forget()
             self._salt = self._day = None
+
+    def _forget(self) -> None:
+        self._hashes.clear()
+        self._regions.clear()
+        self._scans.clear()
+
+    def scan_ids(
+        self, address: str, gtin: str, serial: str, now: datetime
+    ) -> tuple[str | bytes, str | bytes, str]:
+        """A scan's identifiers from ``address`` of unit (``gtin``, ``serial``) on the
+        UTC day of ``now``, as the queue packs them (`api.scans.squeeze`): the client
+        hash (`of` the address), the unit's network pseudonym (`of` its network key)
+        and the address's region (`region`, interned); kept with the day's hashes, at
+        most `capacity` of them.
+
+        Raises:
+            StorageError: the database failed (the day's salt is read once per day).
+        """
+        if self.salt.salt(now) is self._salt:
+            found = self._scans.get((address, gtin, serial))
+            if found is not None:
+                return found
+        client = squeeze(self.of(address, now))  # a new day's salt clears the memory here
+        # many-scanners counts networks: addresses of one network are one scanner;
+        # keyed like the client hash (daily), per unit, never the address or prefix
+        network = squeeze(self.of(f"network|{gtin}/{serial}|{network_of(address)}", now))
+        found = (client, network, sys.intern(self.region(None, address)))
+        if len(self._scans) >= self.capacity:
+            del self._scans[next(iter(self._scans))]  # the oldest first out
+        self._scans[(address, gtin, serial)] = found
+        return found
 
     def region(self, stored_place: str | None, address: str) -> str:
         """`ledger.service.ipregions.scan_region` of (``stored_place``, ``address``);
@@ -128,20 +160,23 @@ def queue_scan(
     hint = place.upper() if place and PLACE.fullmatch(place.upper()) else None
     place = stored_place(trusted, HEADER) if trusted else stored_place(hint, HINT)
     address = client_address(request)
+    client, network, region = pseudonyms.scan_ids(address, gtin, serial, now)
     token = request.cookies.get(owner_cookie(gtin, serial))
-    # many-scanners counts networks: addresses of one network are one scanner;
-    # keyed like the client hash (daily), per unit, never the address or prefix
-    network = pseudonyms.of(f"network|{gtin}/{serial}|{network_of(address)}", now)
+    if token:
+        client = owner_client(owner_hash(token))
+    if place is not None:
+        # the analytics' region: the recorded place, else the offline table's region
+        # of the address (looked up in scan_ids, never stored)
+        place = sys.intern(place)
+        region = sys.intern(pseudonyms.region(place, address))
     return queue.record(
         # interned: the queue holds many scans of few GTINs and places (api.scans)
         sys.intern(gtin),
         serial,
         micros_of(now),
-        None if place is None else sys.intern(place),
-        owner_client(owner_hash(token)) if token else pseudonyms.of(address, now),
+        place,
+        client,
         agent_class(request.headers.get("user-agent", "")),
         network,
-        # the analytics' region: the recorded place, else the offline table's region
-        # of the address (looked up here, never stored; kept in memory as the hashes)
-        sys.intern(pseudonyms.region(place, address)),
+        region,
     )

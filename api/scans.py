@@ -68,9 +68,9 @@ def _packed(
     serial: str,
     micros: int,
     place: str | None,
-    client: str,
+    client: str | bytes,
     agent: str,
-    network: str | None,
+    network: str | bytes | None,
     region: str | None,
 ) -> Packed:
     """The queue's tuple of a scan's fields (`pack` of a `Scan`, `ScanQueue.record` of
@@ -80,9 +80,10 @@ def _packed(
         serial,
         micros,
         place,
-        _squeeze(client),
+        # the resolver's record brings them squeezed (api.scanrecord.Pseudonyms)
+        client if client.__class__ is bytes else squeeze(client),
         agent,
-        None if network is None else _squeeze(network),
+        network if network is None or network.__class__ is bytes else squeeze(network),
         region,
     )
 
@@ -135,10 +136,12 @@ def rows_of(batch: Sequence[Packed]) -> list[dict[str, Any]]:
     return rows
 
 
-def _squeeze(value: str) -> str | bytes:
-    # exactly 32 lower-case hex digits (a client or network hash) as their 16 bytes: a
-    # parse and a comparison, not a pattern, twice a scan
-    if len(value) == 32:
+def squeeze(value: str | bytes) -> str | bytes:
+    """A client or network hash as the queue keeps it: exactly 32 lower-case hex digits
+    as their 16 bytes, anything else (an owner's ``o...`` pseudonym) as it is; bytes
+    are taken as squeezed already."""
+    # a parse and a comparison, not a pattern
+    if isinstance(value, str) and len(value) == 32:
         try:
             raw = bytes.fromhex(value)
         except ValueError:
@@ -276,14 +279,15 @@ class ScanQueue:
         serial: str,
         micros: int,
         place: str | None,
-        client: str,
+        client: str | bytes,
         agent: str,
-        network: str | None,
+        network: str | bytes | None,
         region: str | None,
     ) -> int:
         """Queue the scan of these fields (those of a `Scan`, its time as `micros_of`
-        gives it), as `add` queues a `Scan` of them: the resolver's scans are packed
-        from its record without a `Scan` object in between. Drop the oldest queued
+        gives it, the hashes as they are or `squeeze`d), as `add` queues a `Scan` of
+        them: the resolver's scans are packed from its record without a `Scan` object
+        in between. Drop the oldest queued
         scans past the bounds; return how many were dropped."""
         serials = self._units.get(gtin)
         if serials is None:

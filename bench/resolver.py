@@ -13,7 +13,10 @@ bare endpoint measured in the same run, or has its target stated against it:
 - ``resolver/json/64-clients/p99``: its p99, <= 2 x the bare endpoint's p99;
 - ``resolver/json/unknown-unit``: an unknown unit, >= 0.5 x bare;
 - ``resolver/page/64-clients``: the consumer page (``Accept: text/html``, Chinese) for the
-  same label, >= 0.8 x the JSON figure;
+  same label, >= 0.8 x the JSON figure; the page runs between two JSON runs and is held
+  to their mean, so a drift of the machine over the run weighs on both sides alike
+  (each path has its warm-up first: the page's queues scans, so both are measured on
+  a unit that is being scanned);
 - ``resolver/json/open-loop-p99``: requests sent at a fixed rate of 0.4 x the bare
   throughput (bench.resolver_openloop: latency from each request's due time, no
   coordinated omission), p99 <= 50 ms;
@@ -79,8 +82,9 @@ def long_unit(world: LedgerWorld) -> None:
 
 def bare_and_resolver(run: Run) -> Measured:
     """Measure on one server: bare, the resolver with the label's valid signature, an
-    unknown unit, the page, the open-loop load, bare; then the resolver on two workers.
-    Keys: bare (the better bare run), before, after, resolver, unknown, page, open_loop,
+    the page, the resolver again, an unknown unit, the 1,000-entry unit, bare, the open-loop
+    load; then the resolver on two workers. Keys: bare (the better bare run), before,
+    after, resolver, resolver_again, unknown, page, long_unit, open_loop,
     two_workers and one_worker (the median of bench.resolver_workers's paired rounds).
     """
     seconds = run.pick(4, 15)
@@ -99,12 +103,14 @@ def bare_and_resolver(run: Run) -> Measured:
             long = f"{base}/01/{GTIN}/21/{LONG_SERIAL}?s={long_signed}"
             wrk_run(f"{base}/bench/bare", 1)  # warm-up: connections, imports, caches
             wrk_run(url, 1)
+            wrk_run(url, 1, script=BROWSER)
             wrk_run(nowhere, 1)
             wrk_run(long, 1)
             before = wrk_run(f"{base}/bench/bare", seconds)
             resolver = wrk_run(url, seconds)
-            unknown = wrk_run(nowhere, seconds)
             page = wrk_run(url, seconds, script=BROWSER)
+            resolver_again = wrk_run(url, seconds)
+            unknown = wrk_run(nowhere, seconds)
             long_unit_run = wrk_run(long, seconds)
             after = wrk_run(f"{base}/bench/bare", seconds)
             bare = max(before, after, key=lambda r: r["rps"])
@@ -117,6 +123,7 @@ def bare_and_resolver(run: Run) -> Measured:
         "before": before,
         "after": after,
         "resolver": resolver,
+        "resolver_again": resolver_again,
         "unknown": unknown,
         "page": page,
         "long_unit": long_unit_run,
@@ -128,7 +135,7 @@ def bare_and_resolver(run: Run) -> Measured:
         raise SystemExit(f"resolver benchmark: non-2xx answers {measured}")
     print(
         f"  bare {before['rps']:,.0f} / {after['rps']:,.0f} req/s, resolver "
-        f"{resolver['rps']:,.0f}, unknown {unknown['rps']:,.0f}, open loop "
+        f"{resolver['rps']:,.0f} / {resolver_again['rps']:,.0f}, unknown {unknown['rps']:,.0f}, open loop "
         f"{opened['achieved']:,.0f} of {opened['rate']:,.0f} req/s p99 {opened['p99_ms']:.1f} ms, "
         f"2 workers {two['rps']:,.0f} against 1 {one['rps']:,.0f} (median of paired rounds), "
         f"page {page['rps']:,.0f}, {LONG_ENTRIES:,}-entry unit {long_unit_run['rps']:,.0f}"
@@ -158,7 +165,11 @@ def figures(run: Run) -> list[Figure]:
             "resolver/json/unknown-unit", m["unknown"]["rps"], "req/s", bare["rps"], RATIO_TARGET
         ),
         Figure.ratio_at_least(
-            "resolver/page/64-clients", m["page"]["rps"], "req/s", resolver["rps"], PAGE_TARGET
+            "resolver/page/64-clients",
+            m["page"]["rps"],
+            "req/s",
+            (resolver["rps"] + m["resolver_again"]["rps"]) / 2,
+            PAGE_TARGET,
         ),
         Figure.info("resolver/json/open-loop-rate", opened["achieved"], "req/s", opened["rate"]),
         Figure.value_at_most(

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from api.forwarded import network_of
 from api.scanrecord import Pseudonyms
+from api.scans import squeeze
 from ledger.service.ipregions import scan_region
 from ledger.service.ledger import Ledger
 from tests.integration.signals_world import Clock
@@ -99,3 +101,48 @@ def test_the_kept_regions_are_the_tables_and_go_with_the_hashes(
     ledger.salt.purge(clock.now)
     pseudonyms.forget_before(clock.now)  # and the purge drops them without a scan
     assert pseudonyms._regions == {}
+
+
+def test_the_kept_scan_ids_are_the_days_and_go_with_the_hashes(
+    worker: tuple[Ledger, Clock],
+) -> None:
+    """`Pseudonyms.scan_ids` gives what the scan record would compute without it (the
+    client hash, the unit's network pseudonym, the address's region, the hashes as the
+    queue packs them), bounded, and none of it past its salt."""
+    ledger, clock = worker
+    pseudonyms = Pseudonyms(ledger.salt, capacity=4)
+    units = [("09506000134352", "SN-1"), ("09506000134352", "SN-2")]
+    addresses = ["203.0.113.7", "203.0.113.8", "2001:db8::1", "unknown"]
+
+    def computed(address: str, gtin: str, serial: str) -> tuple[str | bytes, str | bytes, str]:
+        network = f"network|{gtin}/{serial}|{network_of(address)}"
+        return (
+            squeeze(ledger.salt.client_hash(address, clock.now)),
+            squeeze(ledger.salt.client_hash(network, clock.now)),
+            scan_region(None, address),
+        )
+
+    for _ in range(2):  # computed, then (the last 4) from memory
+        for address in addresses:
+            for gtin, serial in units:
+                found = pseudonyms.scan_ids(address, gtin, serial, clock.now)
+                assert found == computed(address, gtin, serial)
+    # one network, two units: unlinkable pseudonyms; two addresses of a /24: one network
+    assert (
+        pseudonyms.scan_ids(addresses[0], *units[0], clock.now)[1]
+        != (pseudonyms.scan_ids(addresses[0], *units[1], clock.now)[1])
+    )
+    assert (
+        pseudonyms.scan_ids(addresses[0], *units[0], clock.now)[1]
+        == (pseudonyms.scan_ids(addresses[1], *units[0], clock.now)[1])
+    )
+    assert len(pseudonyms._scans) == 4  # bounded as the hashes
+    monday = pseudonyms.scan_ids(addresses[0], *units[0], clock.now)
+    clock.advance(days=1)
+    tuesday = pseudonyms.scan_ids(addresses[0], *units[0], clock.now)
+    assert tuesday != monday and tuesday == computed(addresses[0], *units[0])
+    assert len(pseudonyms._scans) == 1  # Monday's went with Monday's salt
+    clock.advance(days=1)
+    ledger.salt.purge(clock.now)
+    pseudonyms.forget_before(clock.now)  # and the purge drops them without a scan
+    assert pseudonyms._scans == {}

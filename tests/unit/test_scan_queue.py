@@ -21,7 +21,7 @@ from api.scans import (
     MAX_SCANS,
     Packed,
     ScanQueue,
-    _squeeze,
+    squeeze,
     _widen,
     micros_of,
     pack,
@@ -186,7 +186,7 @@ def test_a_units_queued_scans_give_the_facts_of_their_scans(
 def test_only_lower_case_hashes_are_packed_as_bytes(value: str) -> None:
     """A client or network text is packed as 16 bytes exactly when it is 32 lower-case
     hex digits, and either way unpacks to itself."""
-    packed = _squeeze(value)
+    packed = squeeze(value)
     assert isinstance(packed, bytes) == bool(re.fullmatch("[0-9a-f]{32}", value))
     assert _widen(packed) == value
 
