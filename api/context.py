@@ -45,6 +45,7 @@ from ledger.entry import SignedEvent
 from ledger.label import ScannedLabel
 from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
+from ledger.service.scanfacts import ScanRow
 from ledger.service.settings import Settings
 
 __all__ = [
@@ -175,9 +176,9 @@ class Context:
         """Write each queued scan to its unit's log (one transaction per log), as its
         scans-table row (`api.scans.rows_of`)."""
         by_gtin: dict[str, Ledger] = {}  # a batch holds few GTINs: routed once each
-        by_log: dict[int, tuple[Ledger, list[dict[str, Any]]]] = {}
+        by_log: dict[int, tuple[Ledger, list[ScanRow]]] = {}
         for row in rows_of(batch):
-            gtin = row["gtin"]
+            gtin = row[0]
             ledger = by_gtin.get(gtin)
             if ledger is None:
                 ledger = by_gtin[gtin] = self.deployment.for_gtin(gtin)

@@ -16,10 +16,11 @@ import sys
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, overload
+from typing import overload
 
 from ledger.events import format_time
 from ledger.service.ledger import Scan
+from ledger.service.scanfacts import ScanRow
 from ledger.signals.compute import ScanFact
 from ledger.signals.places import read_place
 
@@ -109,7 +110,7 @@ def unpack(packed: Packed) -> Scan:
     )
 
 
-def rows_of(batch: Sequence[Packed]) -> list[dict[str, Any]]:
+def rows_of(batch: Sequence[Packed]) -> list[ScanRow]:
     """The scans-table rows of packed scans: each ``unpack(p).to_row()``, made without
     the `Scan` in between and with the time's text worked out once per whole second
     (a batch holds a few seconds of scans): the flusher's thread writes every scan."""
@@ -122,16 +123,16 @@ def rows_of(batch: Sequence[Packed]) -> list[dict[str, Any]]:
             # format_time's YYYY-MM-DDTHH:MM:SS, then its milliseconds (cut, not rounded)
             prefix = seconds[second] = format_time(_EPOCH + timedelta(seconds=second))[:19]
         rows.append(
-            {
-                "gtin": gtin,
-                "serial": serial,
-                "at": f"{prefix}.{micros // 1000 % 1000:03d}Z",
-                "place": place,
-                "client": client.hex() if client.__class__ is bytes else client,
-                "agent": agent,
-                "network": network.hex() if network.__class__ is bytes else network,
-                "region": region,
-            }
+            (
+                gtin,
+                serial,
+                f"{prefix}.{micros // 1000 % 1000:03d}Z",
+                place,
+                client.hex() if client.__class__ is bytes else client,
+                agent,
+                network.hex() if network.__class__ is bytes else network,
+                region,
+            )
         )
     return rows
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -66,6 +66,7 @@ from ledger.service.registryview import registry_view
 from ledger.service.reports import ReportService
 from ledger.service.retention import RetentionService
 from ledger.service.salt import ScanSalt
+from ledger.service.scanfacts import ScanRow
 from ledger.service.signals import FactsCache, ProbingCache, Scan, SignalsCache, SignalService
 from ledger.service.unitview import entry_json
 from ledger.service.viewcache import ViewCache
@@ -693,7 +694,7 @@ class Ledger:
         """Store scan telemetry (outside the signed log) in one transaction."""
         self.record_scan_rows([s.to_row() for s in scans])
 
-    def record_scan_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def record_scan_rows(self, rows: Sequence[ScanRow]) -> None:
         """`record_scans` of the scans whose scans-table rows (`Scan.to_row`) these
         are: the resolver's flusher makes the rows straight from its queue."""
         self.store.insert_scans(self.log, rows)

@@ -13,6 +13,7 @@ from ledger.events import format_time, parse_time
 from ledger.signals.compute import ScanFact
 from ledger.signals.places import read_place
 from ledger.signals.reports import ReportFact
+from ledger.store.scanstats import ScanRow as ScanRow  # the rows `Scan.to_row` makes
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,18 +31,18 @@ class Scan:
     network: str | None = None
     region: str | None = None
 
-    def to_row(self) -> dict[str, Any]:
-        """The scans-table row."""
-        return {
-            "gtin": self.gtin,
-            "serial": self.serial,
-            "at": format_time(self.at),
-            "place": self.place,
-            "client": self.client,
-            "agent": self.agent,
-            "network": self.network,
-            "region": self.region,
-        }
+    def to_row(self) -> ScanRow:
+        """The scans-table row (`ledger.store.scanstats.ScanRow`)."""
+        return (
+            self.gtin,
+            self.serial,
+            format_time(self.at),
+            self.place,
+            self.client,
+            self.agent,
+            self.network,
+            self.region,
+        )
 
 
 def pending_facts(pending: Sequence[Scan], key: tuple[str, str]) -> list[ScanFact]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from ledger.service.claims import owner_client, owner_hash
 from ledger.service.policies import SignalPolicy
 from ledger.service.scanfacts import (
     Scan,
+    ScanRow,
     by_time,
     pending_facts,
     report_facts,
@@ -259,7 +260,7 @@ class SignalService:
         self._probing_cache.put(gtin, Probe(now, found, serials))
         return found
 
-    def scans_recorded(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def scans_recorded(self, rows: Sequence[ScanRow]) -> None:
         """Tell the probing cache about scans just stored (their scans-table rows,
         `Scan.to_row`): a quiet GTIN's answer is dropped when a scan names a serial it
         did not count and no unit has (one indexed read per such GTIN and batch), so
@@ -267,7 +268,7 @@ class SignalService:
         of real units, keep it."""
         by_gtin: dict[str, set[str]] = {}
         for row in rows:
-            by_gtin.setdefault(row["gtin"], set()).add(row["serial"])
+            by_gtin.setdefault(row[0], set()).add(row[1])
         for gtin, serials in by_gtin.items():
             probe = self._probing_cache.quiet(gtin)
             if probe is None or probe.serials is None:

@@ -54,7 +54,7 @@ from ledger.store.records import (
     load_recovered_keys,
 )
 from ledger.store.replicas import ReadTarget, ReplicaStatus
-from ledger.store.scanstats import row_region
+from ledger.store.scanstats import ScanRow, row_region
 from ledger.store.writer import WriteTx
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 
@@ -628,9 +628,9 @@ class Store:
 
     # --- scans (telemetry, outside the signed log) ------------------------------------
 
-    def insert_scans(self, log: int, scans: Sequence[Mapping[str, Any]]) -> None:
-        """Store scan records (gtin, serial, at, place, client, agent, network, region)
-        and bump the per-unit counts and the console's aggregates
+    def insert_scans(self, log: int, scans: Sequence[ScanRow]) -> None:
+        """Store scan records (`ScanRow`s: gtin, serial, at, place, client, agent,
+        network, region) and bump the per-unit counts and the console's aggregates
         (ledger.store.scanstats), in one transaction.
 
         Raises:
@@ -640,11 +640,10 @@ class Store:
             return
         counts: dict[tuple[str, str], list[Any]] = {}
         for scan in scans:
-            unit = (scan["gtin"], scan["serial"])
+            unit = (scan[0], scan[1])
             entry = counts.get(unit)
             if entry is None:  # a unit's first scan of the batch (most are repeats)
-                region = row_region(scan["place"], scan.get("region"))
-                entry = counts[unit] = [0, scan["at"], scan["place"], region]
+                entry = counts[unit] = [0, scan[2], scan[3], row_region(scan[3], scan[7])]
             entry[0] += 1
         try:
             with self.engines.writer.begin() as conn:
@@ -655,12 +654,7 @@ class Store:
                 # and one a row handed the GIL to the event loop and back a scan
                 # (docs/PERFORMANCE.md, "pagefoot")
                 mark = placeholder(conn)
-                values = [
-                    v
-                    for s in scans
-                    for v in (log, s["gtin"], s["serial"], s["at"], s["place"], s["client"],
-                              s["agent"], s.get("network"), s.get("region"))
-                ]  # fmt: skip
+                values = [v for s in scans for v in (log, *s)]
                 width = len(_SCAN_COLUMNS)
                 for start in range(0, len(values), _SCAN_ROWS * width):
                     part = values[start : start + _SCAN_ROWS * width]

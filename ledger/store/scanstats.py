@@ -22,7 +22,7 @@ The aggregates outlive the retention window that prunes the scans themselves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, cast
 
@@ -36,6 +36,11 @@ from ledger.errors import StorageError
 from ledger.signals.places import read_place
 from ledger.store.database import Engines
 from ledger.store.schema import Base, ProductTable, ScanCountRow, UnitTable
+
+#: a scans-table row as a flush writes it: (gtin, serial, at, place, client, agent,
+#: network, region), the columns of ``scans`` after ``log`` (tuples: the flush makes
+#: thousands a second, and reads each field by position)
+ScanRow = tuple[str, str, str, str | None, str, str, str | None, str | None]
 
 #: the region of a scan with neither a place nor a placeable address
 UNKNOWN = "unknown"
@@ -132,22 +137,22 @@ def row_region(place: str | None, region: str | None) -> str:
     return found or UNKNOWN
 
 
-def record(conn: Connection, log: int, scans: Sequence[Mapping[str, Any]], sqlite: bool) -> None:
+def record(conn: Connection, log: int, scans: Sequence[ScanRow], sqlite: bool) -> None:
     """Add a batch of scans-table rows (oldest first) to the aggregates, in the caller's
     transaction, before the batch's ``scan_counts`` upsert (a unit without a row there
     is scanned for the first time). Rows are written in key order, so two writers
     lock shared rows in the same order."""
-    keys = {(s["gtin"], s["serial"]) for s in scans}
+    keys = {(s[0], s[1]) for s in scans}
     units = _units(conn, log, keys)
     seen = _counted(conn, log, keys)
     daily: dict[tuple[str, str, str, str, str], int] = {}
     firsts: dict[tuple[str, str, str], int] = {}
     probes: dict[tuple[str, str], int] = {}
     probed: dict[tuple[str, str], str] = {}
-    for scan in scans:
-        gtin, serial, day = scan["gtin"], scan["serial"], str(scan["at"])[:10]
+    for gtin, serial, at, place, _, _, _, region in scans:
+        day = at[:10]
         # row_region's answer, without its call for a row that has its region
-        region = scan.get("region") or row_region(scan["place"], None)
+        region = region or row_region(place, None)
         unit = units.get((gtin, serial))
         if unit is not None:
             brand, lot = unit

@@ -21,12 +21,12 @@ from api.scans import (
     MAX_SCANS,
     Packed,
     ScanQueue,
-    squeeze,
     _widen,
     micros_of,
     pack,
     rows_of,
     scan_bytes,
+    squeeze,
     unpack,
 )
 from ledger.errors import StorageError
