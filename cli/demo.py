@@ -91,7 +91,7 @@ def console_logins(store: Local, home: Path, base_url: str) -> list[dict[str, st
     from ledger.service.console import ConsoleService
 
     console = ConsoleService(store.ledger)
-    console.delegate_key("acme", load_private_key(home / "keys" / "acme.pem"), revoke=True)
+    console.keys.delegate_key("acme", load_private_key(home / "keys" / "acme.pem"), revoke=True)
     photo = io.BytesIO()
     Image.new("RGB", (320, 240), (180, 40, 40)).save(photo, "PNG")
     store.ledger.reports.report(

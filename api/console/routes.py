@@ -268,7 +268,7 @@ async def unit(request: Request, gtin: str, serial: str) -> Response:
     async def page(request: Request, staff: Staff) -> Response:
         console = session.service(request)
         view = console.unit(staff, gtin, serial)
-        console_key = console.key_id(view["record"].brand)
+        console_key = console.keys.key_id(view["record"].brand)
         verdict = verdict_text(_lang(request), f"{view['verdict']}.title")  # the shopper's words
         return render(
             request,

@@ -47,8 +47,8 @@ def _settings_values(request: Request, staff: Staff) -> dict[str, Any]:
         "hooks": hooks.hooks(staff),
         "deliveries": hooks.deliveries(staff),
         "monitor": _monitor(request).findings(staff.org),
-        "keys": console.key_scopes(staff.org),
-        "recoveries": console.key_recoveries(staff.org),
+        "keys": console.keys.key_scopes(staff.org),
+        "recoveries": console.keys.key_recoveries(staff.org),
         "allowed": [str(n) for n in hooks.policy.allowed],
         "kinds": ("generic", "wecom", "dingtalk", "feishu"),
     }

@@ -100,7 +100,7 @@ def key_delegate(
     private = load_private_key(key_path(key, as_))
     local, console = _console()
     try:
-        key_id = console.delegate_key(brand, private, revoke=revoke)
+        key_id = console.keys.delegate_key(brand, private, revoke=revoke)
     finally:
         local.close()
     scope = ["flag", "recall", *(["revoke"] if revoke else [])]

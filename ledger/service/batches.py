@@ -184,7 +184,7 @@ class PrintBatches:
         if row["voided_at"] is not None and not todo:
             raise ConflictError(f"print batch {batch_id} is voided already")
         events = [
-            self._console.console_sign(
+            self._console.keys.console_sign(
                 row["brand"],
                 "recall",
                 unit={"gtin": row["gtin"], "serial": u["serial"]},

@@ -3,14 +3,10 @@
 `ConsoleService` gives the console its staff (ledger.service.console_auth), the alert
 queue with its triage state, unit search, and the console's signed writes.
 
-**The console key.** A brand delegates a key to its console: the server makes the key,
-seals it (AES-256-GCM under a key derived from the operator's registry key, so a copy of
-the database alone does not open it) and the brand's own key registers it in the log by
-a ``key.rotate`` with ``scope`` `CONSOLE_SCOPE` (``flag``, ``recall``). The rules
-(ledger.rules.context) refuse anything else it signs: it can never commission a unit,
-register a product or rotate a key. Confirming an alert appends a ``flag`` signed by
-it; a lot recall appends one ``recall`` per unit of the lot, in one batch. The brand
-revokes it any time with a ``key.rotate`` that removes it.
+The console's writes are signed with the brand's console key
+(ledger.service.console_keys.ConsoleKeys, ``ConsoleService.keys``): confirming an alert
+appends a ``flag`` signed by it; a lot recall appends one ``recall`` per unit of the
+lot, in one batch.
 
 Triage state (acknowledged, assigned, closed, confirmed; the assignee and the note) is
 console data, not log entries; a report's first response is also recorded on the
@@ -19,30 +15,23 @@ report itself (ledger.service.reports).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
-from ledger import crypto, gs1
-from ledger.entry import Leaf, SignedEvent, sign_event
+from ledger import gs1
+from ledger.entry import Leaf, SignedEvent
 from ledger.errors import ConflictError, NotFoundError, ValidationError
-from ledger.events import event_from_dict, format_time
+from ledger.events import format_time
 from ledger.reqsig import ForbiddenError
 from ledger.rules.state import ActorRecord, UnitRecord
+from ledger.service.console_alerts import report_alert, signal_alert
 from ledger.service.console_auth import Staff, StaffService
+from ledger.service.console_keys import ConsoleKeys
 from ledger.service.ledger import Ledger
 from ledger.store import ConsoleStore
-from ledger.vocab import ReportAction, ReportStatus, Role
+from ledger.vocab import ReportAction, Role
 
-#: what a console key may sign (ledger.vocab.KeyScope)
-CONSOLE_SCOPE = ("flag", "recall")
-#: added to `CONSOLE_SCOPE` when the brand lets its console end partners' authorizations
-#: (``revoke``: ``authorization.revoke`` alone, never ``authorize``)
-REVOKE_SCOPE = "revoke"
 MAX_REVOKE_REASON = 500
 #: the console's alert statuses
 STATUSES = ("new", "acknowledged", "assigned", "closed", "confirmed")
@@ -51,7 +40,6 @@ TRIAGE_ACTIONS = ("acknowledge", "assign", "note", "close", "confirm")
 FLAG_CODE = "counterfeit-confirmed"
 SEARCH_LIMIT = 100
 MAX_NOTE = 2000
-_SEAL_AAD = b"provenance-ledger console key v1\n"
 
 
 class ConsoleService:
@@ -62,10 +50,8 @@ class ConsoleService:
         self._clock = clock or ledger.now
         self._store = ConsoleStore(ledger.store.engines)
         self.staff = StaffService(self._store, self.kind_of, self._clock)
-        operator_key = ledger.config.operator_key
-        self._seal_key = (
-            crypto.signer_secret(operator_key, "console-keys") if operator_key else None
-        )
+        #: the brands' console keys, and what they sign
+        self.keys = ConsoleKeys(ledger, self._store, self.kind_of, self._clock)
 
     @property
     def ledger(self) -> Ledger:
@@ -148,8 +134,8 @@ class ConsoleService:
         webhooks (ledger.service.webhooks) watch for new ones."""
         triage = self._store.triage(brand)
         queue = self._ledger.reports.alerts(brand)
-        out = [_signal_alert(brand, signal, triage) for signal in queue["signals"]]
-        out.extend(_report_alert(brand, dict(report), triage) for report in queue["reports"])
+        out = [signal_alert(brand, signal, triage) for signal in queue["signals"]]
+        out.extend(report_alert(brand, dict(report), triage) for report in queue["reports"])
         return out
 
     def alert(self, staff: Staff, alert_id: str) -> dict[str, Any]:
@@ -176,7 +162,7 @@ class ConsoleService:
             raise NotFoundError(f"no report {report_id}", field="report")
         self.check_brand(staff, row["brand"])
         triage = self._store.triage(row["brand"] or staff.org)
-        out = _report_alert(row["brand"] or "", {**row, "photo": row["photo"] is not None}, triage)
+        out = report_alert(row["brand"] or "", {**row, "photo": row["photo"] is not None}, triage)
         out["report"] = {k: v for k, v in row.items() if k not in ("photo", "client", "network")}
         return out
 
@@ -322,7 +308,7 @@ class ConsoleService:
             if a["unit"] and (a["unit"]["gtin"], a["unit"]["serial"]) == (unit.gtin, unit.serial)
         ]
         view["record"] = record
-        key_id = self.key_id(record.brand)
+        key_id = self.keys.key_id(record.brand)
         view["by_console"] = {
             e.index
             for e in self._ledger.unit_entries(unit.gtin, unit.serial)
@@ -383,9 +369,9 @@ class ConsoleService:
         todo = [r for r in rows if not r["recalled"] and not r["decommissioned"]]
         if not todo:
             raise NotFoundError(f"lot {lot} of {gtin} has no unit left to recall", field="lot")
-        signer = self._console_signer(staff.org)
+        signer = self.keys.signer(staff.org)
         events = [
-            self._sign(
+            self.keys.sign(
                 signer,
                 staff.org,
                 "recall",
@@ -469,8 +455,7 @@ class ConsoleService:
             raise ValidationError(
                 f"a reason is at most {MAX_REVOKE_REASON} characters", field="reason"
             )
-        signed = self._sign(
-            self._console_signer(staff.org),
+        signed = self.keys.console_sign(
             staff.org,
             "authorization.revoke",
             authorization=authorization,
@@ -484,7 +469,7 @@ class ConsoleService:
 
     def _signed_by_console(self, org: str, index: int) -> bool:
         """Whether entry ``index`` was signed by ``org``'s console key."""
-        key_id = self.key_id(org)
+        key_id = self.keys.key_id(org)
         if key_id is None:
             return False
         return Leaf.from_bytes(self._ledger.entry(index).leaf).signed.key == key_id
@@ -499,112 +484,19 @@ class ConsoleService:
         self.require(staff, "users")
         return self.staff.audit_trail(None if staff.operator else staff.org)
 
-    # --- the console key -----------------------------------------------------------------
-
-    def delegate_key(self, org: str, brand_key: crypto.Signer, *, revoke: bool = False) -> str:
-        """Make ``org``'s console key, seal and store it, and append the ``key.rotate``
-        that registers it with scope `CONSOLE_SCOPE` (and `REVOKE_SCOPE` when ``revoke``:
-        the console may then end partners' authorizations, never grant one), signed by
-        ``brand_key`` (a current, unscoped key of the brand); return the new key's id. A
-        former console key is replaced here (the brand removes it from the log with its
-        own key).
-
-        Raises:
-            ValidationError: ``org`` is not a registered brand; the server has no
-                operator key to seal with.
-            RuleError, SignatureError: the log refuses the rotation (nothing is stored).
-        """
-        if self.kind_of(org) != "brand":
-            raise ValidationError(f"{org!r} is not a registered brand", field="org")
-        if self._seal_key is None:
-            raise ValidationError("a read-only server cannot hold a console key", field="key")
-        private = crypto.generate_private_key()
-        public = crypto.public_key_to_b64(private.public_key())
-        signed = self._sign(
-            brand_key, org, "key.rotate", subject=org, add=[public], remove=[],
-            scope=[*CONSOLE_SCOPE, *([REVOKE_SCOPE] if revoke else [])],
-        )  # fmt: skip
-        self._ledger.append(signed)
-        raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        nonce = os.urandom(12)
-        sealed = nonce + AESGCM(self._seal_key).encrypt(nonce, raw, _SEAL_AAD + org.encode())
-        key_id = crypto.key_id(private.public_key())
-        self._store.put_key(
-            {
-                "org": org,
-                "key_id": key_id,
-                "sealed": sealed,
-                "created_at": format_time(self._clock()),
-            }
-        )
-        return key_id
-
-    def key_scopes(self, org: str) -> list[dict[str, Any]]:
-        """``org``'s current keys as the log lists them (the brand monitor's view): key
-        id, scope (empty: a full key), and whether it is the console's key."""
-        console_key = self.key_id(org)
-        view = self._ledger.actor_view(org)
-        return [
-            {
-                "key_id": k.get("key_id"),
-                "scope": list(k.get("scope") or ()),
-                "console": k.get("key_id") == console_key,
-            }
-            for k in view.get("keys", [])
-            if k.get("removed_index") is None
-        ]
-
-    def key_recoveries(self, org: str) -> list[dict[str, Any]]:
-        """``org``'s key recoveries still pending at the log's clock, as its public record
-        lists them (`Ledger.actor_view`): key id, public key, the ``key.recover``'s index
-        and when it takes effect; the brand cancels one with any current full key."""
-        return [dict(r) for r in self._ledger.actor_view(org).get("recoveries", [])]
-
-    def key_id(self, org: str) -> str | None:
-        """The id of ``org``'s console key, or None."""
-        row = self._store.key(org)
-        return str(row["key_id"]) if row else None
-
-    def _console_signer(self, org: str) -> crypto.Ed25519PrivateKey:
-        row = self._store.key(org)
-        if row is None or self._seal_key is None:
-            raise NotFoundError(
-                f"{org} has delegated no console key: run `provenance console key "
-                f"delegate {org} --as {org}`",
-                field="key",
-            )
-        sealed = bytes(row["sealed"])
-        raw = AESGCM(self._seal_key).decrypt(sealed[:12], sealed[12:], _SEAL_AAD + org.encode())
-        return crypto.Ed25519PrivateKey.from_private_bytes(raw)
-
-    def console_sign(self, org: str, kind: str, **fields: Any) -> SignedEvent:
-        """An event of ``kind`` by ``org`` signed with ``org``'s console key (only what
-        the key's scope allows will be accepted by the log).
-
-        Raises:
-            NotFoundError: ``org`` has delegated no console key.
-        """
-        return self._sign(self._console_signer(org), org, kind, **fields)
-
     def _unit_event(
         self, brand: str, kind: str, gtin: str, serial: str, **fields: Any
     ) -> SignedEvent:
         record = self._unit(gtin, serial)
         if record is None:
             raise NotFoundError(f"no unit {gtin}/{serial}", field="unit")
-        return self._sign(
-            self._console_signer(brand),
+        return self.keys.console_sign(
             brand,
             kind,
             unit={"gtin": gtin, "serial": serial},
             prev=record.head,
             **fields,
         )
-
-    def _sign(self, key: crypto.Signer, actor: str, kind: str, **fields: Any) -> SignedEvent:
-        data = {"kind": kind, "actor": actor, "time": format_time(self._clock()), **fields}
-        event = event_from_dict({k: v for k, v in data.items() if v is not None or k == "prev"})
-        return sign_event(event, key, log=self._ledger.origin)
 
     # --- records -------------------------------------------------------------------------
 
@@ -646,86 +538,3 @@ def _digital_link(text: str) -> gs1.UnitId | None:
         return gs1.UnitId(gtin=link.gtin, serial=link.serial)
     except Exception:
         return None
-
-
-def _signal_alert(
-    brand: str, signal: dict[str, Any] | Any, triage: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    signal = dict(signal)
-    unit = signal.get("unit")
-    where = f"{unit['gtin']}/{unit['serial']}" if unit else "-"
-    alert_id = f"signal:{where}/{signal['code']}"[:128]
-    row = triage.get(alert_id, {})
-    status = row.get("status", "new")
-    evidence = dict(signal.get("evidence") or {})
-    start = evidence.get("from") or evidence.get("first") or ""
-    first_seen = str(start.get("at", "") if isinstance(start, dict) else start)
-    return {
-        "id": alert_id,
-        "source": "signal",
-        "brand": brand,
-        "code": signal["code"],
-        "unit": unit,
-        "evidence": evidence,
-        "status": status,
-        "open": status not in ("closed", "confirmed"),
-        "assignee": row.get("assignee"),
-        "note": row.get("note"),
-        "flag_index": row.get("flag_index"),
-        "created_at": first_seen,
-        "first_action_at": row.get("first_action_at"),
-        "response_seconds": None,
-        "report_id": None,
-        "sort": first_seen,
-    }
-
-
-def _report_alert(
-    brand: str, report: dict[str, Any], triage: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    alert_id = f"report:{report['id']}"
-    row = triage.get(alert_id, {})
-    stored = report["status"]
-    if stored == ReportStatus.FLAGGED:
-        status = "confirmed"
-    elif stored == ReportStatus.CLOSED:
-        status = "closed"
-    else:
-        status = row.get("status") or ("acknowledged" if report["first_response_at"] else "new")
-        if status in ("closed", "confirmed"):  # the report itself is still open
-            status = "acknowledged"
-    unit = report.get("unit") or {"gtin": report["gtin"], "serial": report["serial"]}
-    first = report["first_response_at"]
-    seconds = None
-    if first:
-        seconds = int(
-            (
-                datetime.fromisoformat(first) - datetime.fromisoformat(report["created_at"])
-            ).total_seconds()
-        )
-    return {
-        "id": alert_id,
-        "source": "report",
-        "brand": report.get("brand") or brand,
-        "code": report["reason"],
-        "unit": {"gtin": unit["gtin"], "serial": unit["serial"]},
-        "evidence": {"text": report.get("text"), "photo": bool(report.get("photo"))},
-        "status": status,
-        "open": status not in ("closed", "confirmed"),
-        "assignee": row.get("assignee"),
-        "note": row.get("note") or report.get("note"),
-        "flag_index": report.get("flag_index"),
-        "created_at": report["created_at"],
-        "first_action_at": first,
-        "response_seconds": seconds,
-        "report_id": int(report["id"]),
-        "sort": report["created_at"],
-    }
-
-
-def scope_of(view: dict[str, Any], key_id: str | None) -> Sequence[str]:
-    """The scope of ``key_id`` in an actor view (empty if absent or unscoped)."""
-    for key in view.get("keys", []):
-        if key.get("key_id") == key_id:
-            return tuple(key.get("scope") or ())
-    return ()

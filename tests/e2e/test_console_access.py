@@ -44,7 +44,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     sw.mint("SN-1")
     sw.mint("SN-2")
     console = ConsoleService(sw.ledger)
-    console.delegate_key("acme", key(2))
+    console.keys.delegate_key("acme", key(2))
     passwords = {
         user: console.staff.add_user(org, user, role)
         for org, user, role in [
@@ -181,7 +181,7 @@ def test_a_lot_recall_and_a_confirmed_report_are_signed_by_the_console_key(
     world: dict[str, Any],
 ) -> None:
     sw, c = world["sw"], client(world, "acme-admin")
-    console_key = ConsoleService(sw.ledger).key_id("acme")
+    console_key = ConsoleService(sw.ledger).keys.key_id("acme")
     form = {"csrf_token": token(c, "/console/units"), "gtin": GTIN, "lot": "L7", "reason": "glue"}
     answer = c.post("/console/recall-lot", data=form, headers=ORIGIN)
     assert answer.status_code == 303 and "done=recall_lot&n=3" in answer.headers["location"]

@@ -46,7 +46,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             2, "commission", "acme", unit={"gtin": GTIN, "serial": f"L-{n}"}, prev=None, lot="L7"
         )
     console = ConsoleService(sw.ledger)
-    console.delegate_key("acme", key(2))
+    console.keys.delegate_key("acme", key(2))
     passwords = {
         user: console.staff.add_user(org, user, role)
         for org, user, role in [
@@ -235,7 +235,7 @@ def test_print_batches_list_reprint_and_void(world: dict[str, Any]) -> None:
     done = admin.post(path, data={"note": "<b>misprint</b>", "csrf_token": good}, headers=ORIGIN)
     assert done.status_code == 303 and "done=void&n=3" in done.headers["location"]
     assert sw.ledger.head().size == size + 3
-    console_key = ConsoleService(sw.ledger).key_id("acme")
+    console_key = ConsoleService(sw.ledger).keys.key_id("acme")
     last = entry.Leaf.from_bytes(sw.ledger.entry(size).leaf).signed
     assert (last.event.kind, last.key, last.event.reason) == ("recall", console_key, VOID_REASON)
     listed = admin.get(done.headers["location"]).text

@@ -54,6 +54,6 @@ def test_console_user_add_and_the_demo_logins(
     try:
         staff, _ = ConsoleService(local.ledger).staff.login("acme-triager", password)
         assert (staff.org, staff.role) == ("acme", "triager")
-        assert ConsoleService(local.ledger).key_id("acme") is not None  # the demo's key
+        assert ConsoleService(local.ledger).keys.key_id("acme") is not None  # the demo's key
     finally:
         local.close()

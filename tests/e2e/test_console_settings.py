@@ -46,7 +46,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     )  # fmt: skip
     sw.mint("SN-1")
     console = ConsoleService(sw.ledger)
-    console.delegate_key("acme", key(2), revoke=True)
+    console.keys.delegate_key("acme", key(2), revoke=True)
     passwords = {
         user: console.staff.add_user(org, user, role)
         for org, user, role in [
@@ -145,7 +145,7 @@ def test_a_partner_is_revoked_by_the_console_key(world: dict[str, Any]) -> None:
     assert done.status_code == 303 and "done=revoke" in done.headers["location"]
     signed = entry.Leaf.from_bytes(sw.ledger.entry(size).leaf).signed
     assert signed.event.kind == "authorization.revoke"
-    assert signed.key == ConsoleService(sw.ledger).key_id("acme")
+    assert signed.key == ConsoleService(sw.ledger).keys.key_id("acme")
     after = c.get(done.headers["location"]).text
     assert "Acme (console)" in after and "Authorization revoked" in after
     zh = c.get("/console/partners?lang=zh-CN").text

@@ -150,11 +150,11 @@ def test_a_brand_uploads_only_for_its_own_gtins(sw: SignalWorld) -> None:
 
 def test_product_data_is_signed_by_the_brand_key_never_the_console_key(sw: SignalWorld) -> None:
     console = ConsoleService(sw.ledger)
-    console.delegate_key("acme", key(2))
+    console.keys.delegate_key("acme", key(2))
     size = sw.ledger.primary_size()
     with pytest.raises(KeyOutOfScopeError):
         sw.ledger.append(
-            console.console_sign("acme", "product.register", gtin=GTIN, name="Swapped")
+            console.keys.console_sign("acme", "product.register", gtin=GTIN, name="Swapped")
         )
     assert sw.ledger.primary_size() == size
     assert ProductImages(sw.ledger).product(GTIN).name == "Acme Sneaker 42"  # type: ignore[union-attr]
@@ -221,7 +221,7 @@ def test_print_batches_are_read_from_the_log_and_voided_by_the_console_key(
     analyst = login(console, "acme", "acme-analyst", "analyst")
     rival = login(console, "rival", "rival-admin", "admin")
     operator = login(console, "operator", "op-admin", "admin")
-    console.delegate_key("acme", key(2))
+    console.keys.delegate_key("acme", key(2))
     size = sw.ledger.primary_size()
     with pytest.raises(ForbiddenError):
         batches.void(analyst, first, "misprint")
@@ -266,10 +266,10 @@ def test_a_label_signed_by_the_console_key_does_not_verify(
     from ledger.gs1 import UnitId
 
     sw.mint("SN-L")
-    console.delegate_key("acme", key(2))
+    console.keys.delegate_key("acme", key(2))
     unit = UnitId(gtin=GTIN, serial="SN-L")
     genuine = label.sign_label(unit, key(2))
     assert sw.ledger.unit_view(GTIN, "SN-L", genuine)["unit"]["label"] == "valid"
-    forged = label.sign_label(unit, console._console_signer("acme"))
+    forged = label.sign_label(unit, console.keys.signer("acme"))
     view = sw.ledger.unit_view(GTIN, "SN-L", forged)
     assert view["verdict"] == "invalid" and view["unit"]["label"] == "invalid"

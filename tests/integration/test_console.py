@@ -13,8 +13,9 @@ from ledger.errors import ConflictError, LedgerError, NotFoundError, ValidationE
 from ledger.events import event_from_dict, format_time
 from ledger.reqsig import ForbiddenError
 from ledger.rules.errors import KeyOutOfScopeError
-from ledger.service.console import CONSOLE_SCOPE, ConsoleService
+from ledger.service.console import ConsoleService
 from ledger.service.console_auth import MAX_FAILURES, AccountLockedError, LoginError
+from ledger.service.console_keys import CONSOLE_SCOPE
 from tests.factories import GTIN, key, public_b64
 from tests.integration.signals_world import SignalWorld
 
@@ -108,7 +109,7 @@ def test_the_console_key_flags_and_recalls_a_lot_but_cannot_mint_or_rotate(
     admin = login(console, "acme", "acme-admin", "admin")
     with pytest.raises(NotFoundError):  # no key delegated yet
         console.flag_unit(admin, GTIN, "SN-1", None)
-    key_id = console.delegate_key("acme", key(2))
+    key_id = console.keys.delegate_key("acme", key(2))
     view = sw.ledger.actor_view("acme")
     scoped = [k for k in view["keys"] if k["key_id"] == key_id]
     assert scoped and tuple(scoped[0]["scope"]) == CONSOLE_SCOPE
@@ -124,7 +125,7 @@ def test_the_console_key_flags_and_recalls_a_lot_but_cannot_mint_or_rotate(
         console.recall_lot(admin, GTIN, "L7", "again")
 
     # The same key, used directly: the rules refuse a commission and a key rotation.
-    signer = console._console_signer("acme")
+    signer = console.keys.signer("acme")
     size = sw.ledger.head().size
     for kind, fields in [
         ("commission", {"unit": {"gtin": GTIN, "serial": "FAKE-1"}, "prev": None}),
@@ -141,7 +142,7 @@ def test_the_console_key_flags_and_recalls_a_lot_but_cannot_mint_or_rotate(
 
 
 def test_roles_and_brands_are_enforced(sw: SignalWorld, console: ConsoleService) -> None:
-    console.delegate_key("acme", key(2))
+    console.keys.delegate_key("acme", key(2))
     analyst = login(console, "acme", "acme-analyst", "analyst")
     rival = login(console, "rival", "rival-admin", "admin")
     size = sw.ledger.head().size
@@ -161,7 +162,7 @@ def test_roles_and_brands_are_enforced(sw: SignalWorld, console: ConsoleService)
 def test_a_report_is_triaged_to_confirmed_with_a_flag_by_the_console_key(
     sw: SignalWorld, console: ConsoleService
 ) -> None:
-    key_id = console.delegate_key("acme", key(2))
+    key_id = console.keys.delegate_key("acme", key(2))
     filed = sw.ledger.reports.report(GTIN, "SN-1", "counterfeit", text="<b>x</b>", client="c1")
     triager = login(console, "acme", "acme-triager", "triager")
     rival = login(console, "rival", "rival-admin", "admin")
@@ -206,7 +207,7 @@ def test_the_brand_revokes_its_console_key_and_the_console_can_sign_nothing(
     sw: SignalWorld, console: ConsoleService
 ) -> None:
     admin = login(console, "acme", "acme-admin", "admin")
-    key_id = console.delegate_key("acme", key(2))
+    key_id = console.keys.delegate_key("acme", key(2))
     head = sw.ledger.state().units[(GTIN, "SN-1")].head
     removal = event_from_dict(
         {"kind": "key.rotate", "actor": "acme", "time": format_time(sw.clock.now),
@@ -223,7 +224,7 @@ def test_the_brand_revokes_its_console_key_and_the_console_can_sign_nothing(
 def test_a_confirmed_clone_signal_is_a_flag_and_the_audit_trail_keeps_it(
     sw: SignalWorld, console: ConsoleService
 ) -> None:
-    key_id = console.delegate_key("acme", key(2))
+    key_id = console.keys.delegate_key("acme", key(2))
     sw.scan("SN-1", "CN-SH", "a")
     sw.clock.advance(minutes=60)
     sw.scan("SN-1", "US", "b")

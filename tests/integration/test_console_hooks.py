@@ -367,9 +367,9 @@ def test_the_console_key_with_revoke_scope_revokes_but_cannot_grant_mint_or_rota
     admin = login(console, "acme", "acme-admin", "admin")
     analyst = login(console, "acme", "acme-analyst", "analyst")
     [auth] = console.partners(admin)
-    key_id = console.delegate_key("acme", key(2), revoke=True)
+    key_id = console.keys.delegate_key("acme", key(2), revoke=True)
     assert {"key_id": key_id, "scope": ["flag", "recall", "revoke"], "console": True} in (
-        console.key_scopes("acme")
+        console.keys.key_scopes("acme")
     )
     size = sw.ledger.head().size
     with pytest.raises(ForbiddenError):
@@ -382,7 +382,7 @@ def test_the_console_key_with_revoke_scope_revokes_but_cannot_grant_mint_or_rota
     assert (signed.event.kind, signed.key) == ("authorization.revoke", key_id)
     [after] = console.partners(admin)
     assert (after["state"], after["by_console"], after["brand_name"]) == ("revoked", True, "Acme")
-    signer = console._console_signer("acme")
+    signer = console.keys.signer("acme")
     size = sw.ledger.head().size
     for kind, fields in [
         ("authorize", {"partner": "ship-co", "role": "courier", "gtins": [GTIN], "prefixes": [],
@@ -403,7 +403,7 @@ def test_without_the_revoke_scope_the_rules_refuse_the_console_keys_revoke(
 ) -> None:
     console = ConsoleService(sw.ledger)
     admin = login(console, "acme", "acme-admin", "admin")
-    console.delegate_key("acme", key(2))  # flag and recall only
+    console.keys.delegate_key("acme", key(2))  # flag and recall only
     [auth] = console.partners(admin)
     size = sw.ledger.head().size
     with pytest.raises(KeyOutOfScopeError):
