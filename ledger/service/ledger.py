@@ -62,7 +62,7 @@ from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
 from ledger.service.policies import Policies
 from ledger.service.publishing import Keeper
-from ledger.service.registryview import registry_view
+from ledger.service.registryview import actor_view
 from ledger.service.reports import ReportService
 from ledger.service.retention import RetentionService
 from ledger.service.salt import ScanSalt
@@ -81,7 +81,6 @@ from ledger.store import (
 )
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 from ledger.verify.verdict import ServedEntry
-from ledger.vocab import Role
 
 if TYPE_CHECKING:
     from ledger.service.highwater import HighWater
@@ -592,58 +591,13 @@ class Ledger:
         return cast(UnitViewShape, {**judged, "checkpoint": dated, "witnesses": witnesses})
 
     def actor_view(self, actor_id: str) -> ActorShape:
-        """An actor with its role, name, prefixes, registration, revocation and keys, and
-        the recoveries of its keys still pending at the log's clock (public, so the actor
-        and its monitor see them while they can be cancelled).
+        """`ledger.service.registryview.actor_view` of ``actor_id`` in this log, at the
+        log's clock.
 
         Raises:
             NotFoundError: no such actor.
         """
-        found = self.store.records(self.log, {ActorRecord: [actor_id]})
-        actor = next((a for a in found if isinstance(a, ActorRecord)), None)
-        if actor is None:
-            raise NotFoundError(f"no actor {actor_id!r}", field="actor_id")
-        keys = sorted(
-            (
-                k
-                for k in self.store.records_in(self.log, KeyRecord, "actor", [actor_id])
-                if isinstance(k, KeyRecord)
-            ),
-            key=lambda k: k.added_index,
-        )
-        now = self._clock()
-        return {
-            "id": actor.id,
-            "role": Role(actor.role),
-            "name": actor.name,
-            "prefixes": list(actor.prefixes),
-            "registered_index": actor.registered_index,
-            "revoked_index": actor.revoked_index,
-            "keys": [
-                {
-                    "key_id": k.key_id,
-                    "public_key": k.public_key,
-                    "added_index": k.added_index,
-                    "removed_index": k.removed_index,
-                    "scope": list(k.scope),
-                    "recovered_index": k.recovered_index,
-                    "effective": k.effective,
-                    "compromised_since": k.compromised_since,
-                }
-                for k in keys
-            ],
-            "recoveries": [
-                {
-                    "key_id": k.key_id,
-                    "public_key": k.public_key,
-                    "recovered_index": pending[0],
-                    "effective": pending[1],
-                }
-                for k in keys
-                if (pending := rules.pending_recovery(k, now)) is not None
-            ],
-            "registry": registry_view(self.store, self.log, actor, keys),
-        }
+        return actor_view(self.store, self.log, actor_id, self._clock())
 
     def key_owners(self, key_ids: Iterable[str]) -> dict[str, tuple[ActorRecord, KeyRecord]]:
         """The current keys among ``key_ids``, each with the live actor it belongs to

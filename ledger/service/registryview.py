@@ -12,14 +12,19 @@ key removal) is caught (ledger.verify.registry).
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from ledger import rules
 from ledger.entry import Leaf
+from ledger.errors import NotFoundError
 from ledger.map.trie import actor_key
 from ledger.rules.state import ActorRecord, AuthorizationRecord, KeyRecord
 from ledger.service.mapproofs import checkpoint_and_map_proof
 from ledger.service.unitview import entry_json
-from ledger.shapes import RegistryShape
+from ledger.shapes import ActorShape, RegistryShape
 from ledger.store import Store
 from ledger.verify.verdict import ServedEntry
+from ledger.vocab import Role
 
 
 def registry_indices(
@@ -57,3 +62,58 @@ def registry_view(
         served = ServedEntry(index, stored.leaf, stored.leaf_hash, proof)
         entries.append(entry_json(served, Leaf.from_bytes(stored.leaf)))
     return {"checkpoint": checkpoint.note, "map_proof": proof_text, "entries": entries}
+
+
+def actor_view(store: Store, log: int, actor_id: str, now: datetime) -> ActorShape:
+    """An actor of log ``log`` with its role, name, prefixes, registration, revocation
+    and keys, the recoveries of its keys still pending at ``now`` (public, so the actor
+    and its monitor see them while they can be cancelled), and its registry proven
+    whole (`registry_view`).
+
+    Raises:
+        NotFoundError: no such actor.
+    """
+    found = store.records(log, {ActorRecord: [actor_id]})
+    actor = next((a for a in found if isinstance(a, ActorRecord)), None)
+    if actor is None:
+        raise NotFoundError(f"no actor {actor_id!r}", field="actor_id")
+    keys = sorted(
+        (
+            k
+            for k in store.records_in(log, KeyRecord, "actor", [actor_id])
+            if isinstance(k, KeyRecord)
+        ),
+        key=lambda k: k.added_index,
+    )
+    return {
+        "id": actor.id,
+        "role": Role(actor.role),
+        "name": actor.name,
+        "prefixes": list(actor.prefixes),
+        "registered_index": actor.registered_index,
+        "revoked_index": actor.revoked_index,
+        "keys": [
+            {
+                "key_id": k.key_id,
+                "public_key": k.public_key,
+                "added_index": k.added_index,
+                "removed_index": k.removed_index,
+                "scope": list(k.scope),
+                "recovered_index": k.recovered_index,
+                "effective": k.effective,
+                "compromised_since": k.compromised_since,
+            }
+            for k in keys
+        ],
+        "recoveries": [
+            {
+                "key_id": k.key_id,
+                "public_key": k.public_key,
+                "recovered_index": pending[0],
+                "effective": pending[1],
+            }
+            for k in keys
+            if (pending := rules.pending_recovery(k, now)) is not None
+        ],
+        "registry": registry_view(store, log, actor, keys),
+    }
