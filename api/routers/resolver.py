@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from api import viewjson
 from api.consumer import pagecache
@@ -160,21 +160,39 @@ async def _served(request: Request) -> Response:
 
 #: Every ``GET /01/...`` straight to `_resolve`, without FastAPI's parameter handling:
 #: the typed routes above document the forms (OpenAPI) and take no other action, since
-#: `_resolve` reads the raw path and query itself. Mounted right before them
-#: (`install_fast_route`), so the routes of routers mounted earlier keep precedence.
+#: `_resolve` reads the raw path and query itself. Mounted first of all routes
+#: (`install_fast_route`): a scan is the request the server answers most, and each route
+#: tried before it costs every scan a match.
 FAST_ROUTE = Route("/01/{rest:path}", _served, methods=["GET"], include_in_schema=False)
 FAST_ROUTE.methods = {"GET"}  # as the typed routes: no implicit HEAD
 
+#: a path of each form the resolver serves (`install_fast_route` checks that no route
+#: mounted before the resolver's answers one)
+_SAMPLES = ("/01/09506000134352/21/X", "/01/09506000134352/10/L/21/X", "/01/x")
+
 
 def install_fast_route(routes: list[Any]) -> None:
-    """Put `FAST_ROUTE` right before the resolver's first route in ``routes``."""
+    """Put `FAST_ROUTE` first in ``routes``. The routes mounted before the resolver's
+    keep their precedence: none of them may answer a resolver path (`_SAMPLES`, any
+    method), which is checked here.
+
+    Raises:
+        RuntimeError: a route mounted before the resolver's answers ``/01/`` paths (a
+            programming error: the fast route would take its requests).
+    """
     at = next(
         i
         for i, r in enumerate(routes)
         # FastAPI keeps an included router whole (its original_router), or its routes
         if getattr(r, "original_router", None) is router or getattr(r, "endpoint", None) is resolve
     )
-    routes.insert(at, FAST_ROUTE)
+    for earlier in routes[:at]:
+        for path in _SAMPLES:
+            for method in ("GET", "HEAD", "POST"):
+                scope = {"type": "http", "path": path, "root_path": "", "method": method}
+                if earlier.matches(scope)[0] is not Match.NONE:
+                    raise RuntimeError(f"{earlier!r} answers {method} {path}: before the resolver")
+    routes.insert(0, FAST_ROUTE)
 
 
 async def _resolve(request: Request) -> Response:
