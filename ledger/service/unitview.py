@@ -53,6 +53,21 @@ from ledger.vocab import KeyScope, LabelState, UnitState
 FINISHED = 8
 
 
+class Entries(list[UnitEntryShape]):
+    """A unit view's entries (a list: JSON encodes it as one) with what every view of
+    them reads worked out once, when they are made: ``latest_claim``, the last
+    ``claim`` entry (None: none). The entries are never changed after that (`UnitBase`).
+    A unit of 1,000 entries spent a tenth of its view's time finding its claim."""
+
+    __slots__ = ("latest_claim",)
+
+    def __init__(self, entries: list[UnitEntryShape]) -> None:
+        super().__init__(entries)
+        self.latest_claim: UnitEntryShape | None = next(
+            (e for e in reversed(entries) if e["event"].get("kind") == "claim"), None
+        )
+
+
 @dataclass(frozen=True)
 class UnitBase:
     """What a unit's view is at one log size, before any label is looked at: the
@@ -71,7 +86,7 @@ class UnitBase:
     actors: dict[str, ActorRecord]
     #: the partners the unit's brand chose to show by their role alone (`_by_role`)
     by_role: frozenset[str]
-    entries: list[UnitEntryShape]
+    entries: Entries
     failures: list[Reason]
     signers: dict[str, ActorRecord]
     inspections: list[str]
@@ -130,7 +145,21 @@ def build_base(
         checkpoint, proof_text = checkpoint_and_map_proof(store, log, key)
     except NotFoundError:
         return UnitBase(
-            unit_id, size, None, None, None, {}, frozenset(), [], [], {}, [], [], [], (), 1024
+            unit_id,
+            size,
+            None,
+            None,
+            None,
+            {},
+            frozenset(),
+            Entries([]),
+            [],
+            {},
+            [],
+            [],
+            [],
+            (),
+            1024,
         )
     stored = [
         e
@@ -162,7 +191,9 @@ def build_base(
     }
     keys = {k: r.public_key for k, r in key_records.items()}
     by_role = partners_by_role(store, log, unit, actor_ids)
-    entries = [_entry(s, leaf, actors, by_role) for s, leaf in zip(served, leaves, strict=True)]
+    entries = Entries(
+        [_entry(s, leaf, actors, by_role) for s, leaf in zip(served, leaves, strict=True)]
+    )
     return UnitBase(
         unit_id=unit_id,
         size=size,
