@@ -232,8 +232,8 @@ async def _resolve(request: Request) -> Response:
         )
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
     if as_json:
-        body = viewjson.render(localise(view, reason_words))
-        return Response(body, media_type="application/json", headers=headers)
+        parts = viewjson.render_parts(localise(view, reason_words))
+        return viewjson.PartsResponse(parts, media_type="application/json", headers=headers)
 
     lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
     other = EN if chinese(lang) else ZH

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -33,3 +34,31 @@ def test_render_is_the_views_json_and_reuses_only_the_same_objects() -> None:
     moved = {**view(entries), "checkpoint": "origin\n4\nroot2\n"}
     assert json.loads(viewjson.render(moved)) == moved
     assert json.loads(viewjson.render(view([]))) == view([])  # no entries: plain
+
+
+def test_a_parts_response_sends_the_parts_whole_with_their_length() -> None:
+    """What `PartsResponse` sends is the joined view, with its true Content-Length and
+    the headers given, in one body message per part (the last one ends the body)."""
+    parts = viewjson.render_parts(view([{"index": i, "leaf": "AA" * i} for i in range(50)]))
+    response = viewjson.PartsResponse(
+        parts, media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("a response reads nothing")
+
+    asyncio.run(response({"type": "http"}, receive, send))
+    start, *bodies = sent
+    headers = dict(start["headers"])
+    body = b"".join(m["body"] for m in bodies)
+    assert body == viewjson.render(view([{"index": i, "leaf": "AA" * i} for i in range(50)]))
+    assert headers[b"content-length"] == str(len(body)).encode()
+    assert [k for k, _ in start["headers"]].count(b"content-length") == 1
+    assert headers[b"content-type"] == b"application/json"
+    assert headers[b"cache-control"] == b"no-store"
+    assert [m["more_body"] for m in bodies] == [True] * (len(bodies) - 1) + [False]
+    assert len(bodies) == len(parts) == 3
