@@ -27,7 +27,15 @@ from ledger.rules.state import (
     Record,
     UnitRecord,
 )
-from ledger.store.queries import HEAD_LEAF, chunks, indexed_by, origin_of, placeholder, unit_head
+from ledger.store.queries import (
+    HEAD_LEAF,
+    chunks,
+    indexed_by,
+    one_of,
+    origin_of,
+    placeholder,
+    unit_head,
+)
 from ledger.store.schema import (
     ActorTable,
     AuthorizationTable,
@@ -217,15 +225,19 @@ def load_in(
     as for `load_records`)."""
     if column not in RECORD_TABLES[record_type].c:
         raise KeyError(column)  # only a column name is ever formatted into the SQL
-    m = placeholder(conn)
     index = _INDEXED_BY.get((record_type, column))
     hint = indexed_by(conn, index) if index else ""
+    sql_type = _sql_type(conn, RECORD_TABLES[record_type].c[column])
     out: list[Record] = []
     for chunk in chunks(list(dict.fromkeys(values))):
-        marks = ", ".join(m for _ in chunk)
-        where = f"{column} IN ({marks})"
-        out.extend(_select(conn, record_type, where, (log, *chunk), hint, origin))
+        where, params = one_of(conn, column, chunk, sql_type)
+        out.extend(_select(conn, record_type, where, (log, *params), hint, origin))
     return out
+
+
+def _sql_type(conn: Connection, column: Any) -> str:
+    """The column's type as the dialect spells it (an array parameter is cast to it)."""
+    return str(column.type.compile(dialect=conn.dialect))
 
 
 def _load_units(
@@ -234,14 +246,14 @@ def _load_units(
     # gtin IN (...) AND serial IN (...) uses the primary key on both databases (a
     # row-value IN list does not on PostgreSQL); exact pairs are kept afterwards.
     wanted = set(keys)
-    m = placeholder(conn)
+    columns = RECORD_TABLES[UnitRecord].c
+    gtin_type, serial_type = _sql_type(conn, columns.gtin), _sql_type(conn, columns.serial)
     out: list[Record] = []
     for chunk in chunks(list(keys)):
         gtins, serials = sorted({g for g, _ in chunk}), sorted({s for _, s in chunk})
-        where = (
-            f"gtin IN ({', '.join(m for _ in gtins)}) "
-            f"AND serial IN ({', '.join(m for _ in serials)})"
-        )
-        units = _select(conn, UnitRecord, where, (log, *gtins, *serials), origin=origin)
+        by_gtin, gtin_params = one_of(conn, "gtin", gtins, gtin_type)
+        by_serial, serial_params = one_of(conn, "serial", serials, serial_type)
+        where = f"{by_gtin} AND {by_serial}"
+        units = _select(conn, UnitRecord, where, (log, *gtin_params, *serial_params), origin=origin)
         out.extend(u for u in units if isinstance(u, UnitRecord) and (u.gtin, u.serial) in wanted)
     return out
