@@ -32,6 +32,7 @@ from ledger.events import UnitEvent, format_time
 from ledger.merkle import Subtree
 from ledger.note import logtime
 from ledger.rules.state import State
+from ledger.service import collector
 from ledger.service.headmap import MapCache, MapKeeper
 from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
@@ -268,10 +269,11 @@ class Appender:
         refused: dict[int, LedgerError] | None = None,
     ) -> BatchReceipt:
         """One write transaction (`_append_locked`), the keeper's mark durable before its
-        commit and undone if the commit fails."""
+        commit and undone if the commit fails; the cyclic collector paused meanwhile
+        (ledger.service.collector)."""
         undo: Callable[[], None] | None = None
         try:
-            with self._store.writer(self._log) as tx:
+            with collector.paused(), self._store.writer(self._log) as tx:
                 receipt, batch = self._append_locked(tx, items, received, known, refused)
                 if batch is not None and self._keeper is not None:
                     undo = self._keeper.before_commit(batch)  # before anyone can read it
