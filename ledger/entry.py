@@ -161,7 +161,7 @@ class SignedEvent:
         Raises:
             ValidationError: as `from_dict`.
         """
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # (dict: no ABC check)
             raise ValidationError("expected a JSON object", field="signed")
         signed = _parse_envelope(data, _ENVELOPE_FIELDS, parsed=True)
         return signed.for_log(log) if log is not None else signed
