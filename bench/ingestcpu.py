@@ -47,6 +47,7 @@ import httpx
 import api.context
 import api.quota
 import api.routers.entries
+import ledger.map.heads
 import ledger.service.append
 import ledger.service.headmap
 import ledger.service.highwater
@@ -78,7 +79,7 @@ STEPS: list[tuple[Any, str, str, int]] = [
     (ledger.service.append, "_accept", "rules", 1),
     (ledger.service.append.Leaf, "build", "leaf bytes", 1),
     (ledger.service.append._TreeAppender, "add", "Merkle tree", 1),
-    (ledger.service.headmap.MapKeeper, "add", "map: add", 1),
+    (ledger.map.heads.HeadTracker, "add", "map: add", 1),  # (MapKeeper inherits it)
     (ledger.service.headmap.MapKeeper, "commit", "map: commit (headmap)", 1),
     (ledger.store.writer.WriteTx, "insert_entries", "sql: entries", 1),
     (ledger.store.writer.WriteTx, "upsert", "sql: projections", 1),
