@@ -14,6 +14,12 @@ here, where cProfile shows only the caller waiting for it. Steps nest (the write
 transaction holds the map commit and the SQL); "process" is all threads' CPU, client
 included.
 
+``--direct sqlite|postgresql``: no HTTP, `Ledger.append_batch` of the same commissions
+(bench.appends' ledger and fixed clock; PostgreSQL in a schema of its own, as
+bench.databases makes), so the write path of either database is seen alone. That
+process has not frozen its heap as the server does (api.heap), so the collector costs
+more there.
+
 ``--single``: each event its own ``POST /v1/entries`` from `CLIENTS` concurrent clients
 (as bench.ingest's single-event figure: group commit gathers them), then the same
 bodies to ``POST /bench/bare`` (bench.resolver_app: the body read and parsed, a
@@ -25,8 +31,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import os
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -39,6 +47,7 @@ import httpx
 import api.context
 import api.quota
 import api.routers.entries
+import ledger.map.heads
 import ledger.service.append
 import ledger.service.headmap
 import ledger.service.highwater
@@ -47,6 +56,7 @@ import ledger.store.writer
 import ledger.verify.batchverify
 from bench import streams
 from bench.appends import open_ledger
+from bench.databases import PostgresTarget, SqliteTarget
 from bench.ingest import BARE, CLIENTS, CONFIG, SINGLE, bodies, single_bodies
 from bench.server import METRICS_TOKEN
 from ledger import crypto
@@ -69,7 +79,7 @@ STEPS: list[tuple[Any, str, str, int]] = [
     (ledger.service.append, "_accept", "rules", 1),
     (ledger.service.append.Leaf, "build", "leaf bytes", 1),
     (ledger.service.append._TreeAppender, "add", "Merkle tree", 1),
-    (ledger.service.headmap.MapKeeper, "add", "map: add", 1),
+    (ledger.map.heads.HeadTracker, "add", "map: add", 1),  # (MapKeeper inherits it)
     (ledger.service.headmap.MapKeeper, "commit", "map: commit (headmap)", 1),
     (ledger.store.writer.WriteTx, "insert_entries", "sql: entries", 1),
     (ledger.store.writer.WriteTx, "upsert", "sql: projections", 1),
@@ -77,6 +87,9 @@ STEPS: list[tuple[Any, str, str, int]] = [
     (ledger.service.highwater.HighWater, "before_commit", "high-water file (fdatasync)", 1),
     (api.routers.entries, "_receipt", "route: receipt JSON", 0),
 ]
+#: the cyclic collector's own time (`Steps` times it through `gc.callbacks`): it is
+#: also counted in whichever step it interrupted, so it moves between steps run to run
+GC = "cyclic garbage collector (inside the steps it interrupts)"
 
 
 class Steps:
@@ -88,7 +101,19 @@ class Steps:
 
     def install(self) -> None:
         """Wrap every step (none of them recurses, so no call is counted twice); a step
-        the code does not have (an older commit, for a paired run) stays at zero."""
+        the code does not have (an older commit, for a paired run) stays at zero. The
+        collector's collections are timed too (`GC`)."""
+        started: dict[int, float] = {}
+
+        def collecting(phase: str, _info: dict[str, int]) -> None:
+            now, thread = time.thread_time(), threading.get_ident()
+            if phase == "start":
+                started[thread] = now
+            elif thread in started:
+                self.cpu[GC] += now - started.pop(thread)
+
+        gc.callbacks.append(collecting)
+        self._undo.append(functools.partial(gc.callbacks.remove, collecting))
         for owner, name, label, _ in STEPS:
             original = vars(owner).get(name)
             if original is None:
@@ -185,7 +210,42 @@ def measure(events: int, batch: int) -> tuple[dict[str, float], float, float]:
 
         cpu, wall = asyncio.run(run())
     per_event = {label: steps.cpu[label] / events * 1e6 for _, _, label, _ in STEPS}
+    per_event[GC] = steps.cpu[GC] / events * 1e6
     return per_event, cpu / events * 1e6, events / wall
+
+
+def measure_direct(events: int, batch: int, db: str) -> tuple[dict[str, float], float, float]:
+    """As `measure`, through `Ledger.append_batch` on ``db`` (sqlite or postgresql)
+    instead of HTTP: the write path alone, on either database."""
+    events_all = streams.commission_stream("D", 2 * batch + events)
+    base = streams.base_events(streams.base_world())
+    target = PostgresTarget() if db == "postgresql" else SqliteTarget()
+    try:
+        ledger = open_ledger(target.fresh("ingestcpu", slot=DIRECT_SLOT), base)
+        try:
+            for start in range(0, 2 * batch, batch):
+                ledger.append_batch(events_all[start : start + batch])
+            steps = Steps()
+            steps.install()
+            try:
+                cpu, wall = time.process_time(), time.perf_counter()
+                for start in range(2 * batch, len(events_all), batch):
+                    ledger.append_batch(events_all[start : start + batch])
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            finally:
+                steps.remove()
+        finally:
+            ledger.close()
+    finally:
+        target.close()
+    per_event = {label: steps.cpu[label] / events * 1e6 for _, _, label, _ in STEPS}
+    per_event[GC] = steps.cpu[GC] / events * 1e6
+    return per_event, cpu / events * 1e6, events / wall
+
+
+#: the PostgreSQL schema slot of ``--direct postgresql`` (bench.databases), apart from
+#: the suite's
+DIRECT_SLOT = 27
 
 
 def measure_single(events: int) -> tuple[dict[str, float], float, float, float, float]:
@@ -217,6 +277,7 @@ def measure_single(events: int) -> tuple[dict[str, float], float, float, float, 
 
         cpu, wall, bare_cpu, bare_wall = asyncio.run(run())
     per_event = {label: steps.cpu[label] / events * 1e6 for _, _, label, _ in STEPS}
+    per_event[GC] = steps.cpu[GC] / events * 1e6
     return per_event, cpu / events * 1e6, events / wall, bare_cpu / events * 1e6, events / bare_wall
 
 
@@ -226,8 +287,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--single", action="store_true", help="POST /v1/entries, concurrent")
+    parser.add_argument("--direct", choices=("sqlite", "postgresql"), help="no HTTP")
     args = parser.parse_args(argv)
-    if args.single:
+    if args.direct:
+        steps, process, rate = measure_direct(args.events, args.batch, args.direct)
+        print(
+            f"{args.events:,} events in batches of {args.batch:,}, Ledger.append_batch on "
+            f"{args.direct}: {rate:,.0f} events/s wall"
+        )
+    elif args.single:
         steps, process, rate, bare, bare_rate = measure_single(args.events)
         print(f"{args.events:,} single events, {CLIENTS} clients: {rate:,.0f} events/s wall")
         print(f"POST /bench/bare, same bodies: {bare:7.1f} us/request, {bare_rate:,.0f}/s wall")
@@ -237,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"process CPU (all threads, client included): {process:7.1f} us/event")
     for _, _, label, depth in STEPS:
         print(f"{'  ' * depth}{steps[label]:7.1f} us/event  {label}")
+    print(f"{steps[GC]:7.1f} us/event  {GC}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -106,7 +106,7 @@ class Event:
         Raises:
             ValidationError: a field is unknown, missing, null or malformed.
         """
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # (dict: no ABC check)
             raise ValidationError("expected a JSON object", field="event")
         if data.get("kind") != cls.kind:
             raise ValidationError(f"expected kind {cls.kind!r}", field="kind")
@@ -550,7 +550,7 @@ def event_from_dict(data: object) -> Event:
     Raises:
         ValidationError: not an object, an unknown kind, or a malformed field.
     """
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):  # (dict: no ABC check)
         raise ValidationError("expected a JSON object", field="event")
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:

@@ -34,7 +34,7 @@ is an argument).
 
 from __future__ import annotations
 
-from ledger.rules.check import check, check_signed
+from ledger.rules.check import check, check_signed, check_signer_known
 from ledger.rules.context import (
     MAX_BACKDATE,
     MAX_CLOCK_SKEW,
@@ -205,6 +205,7 @@ __all__ = [
     "check_format",
     "check_key_use",
     "check_signed",
+    "check_signer_known",
     "check_time",
     "current_key",
     "is_full_key",

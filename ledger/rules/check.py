@@ -60,16 +60,27 @@ def check_signed(
     the caller must verify ``signed.sig`` under the returned key before it trusts the
     records. Raises what `check` raises.
     """
-    event = signed.event
     public = signing_key(state, signed, index)  # (1)
+    return public, check_signer_known(state, signed, index, now)
+
+
+def check_signer_known(
+    state: State, signed: SignedEvent, index: int, now: datetime
+) -> list[Record]:
+    """`check` after its step (1): for a caller that has just called `signing_key` with
+    this very ``state``, ``signed`` and ``index`` (the append: it verifies the signature
+    under that key between the two, so the signer is checked once, not twice). Steps
+    (1b) to (3); raises what `check` raises there. Called without `signing_key` first,
+    it accepts a signer the rules would refuse: never do that."""
+    event = signed.event
     check_format(state, signed, index)  # (1b)
     check_time(event, now)  # (2)
     check_key_use(state, signed, now)  # (2b)
     if index == 0:  # (3)
-        return public, registry.genesis(signed, index)
+        return registry.genesis(signed, index)
     signer = state.actors[event.actor]
     _, rule_set = log_versions(state, index)
     ctx = Context(state=state, signed=signed, index=index, signer=signer, now=now, rules=rule_set)
     if isinstance(event, UnitEvent):
-        return public, custody.check_unit(ctx)
-    return public, registry.check_registry(ctx)
+        return custody.check_unit(ctx)
+    return registry.check_registry(ctx)

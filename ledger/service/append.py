@@ -32,6 +32,7 @@ from ledger.events import UnitEvent, format_time
 from ledger.merkle import Subtree
 from ledger.note import logtime
 from ledger.rules.state import State
+from ledger.service import collector
 from ledger.service.headmap import MapCache, MapKeeper
 from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
@@ -268,10 +269,11 @@ class Appender:
         refused: dict[int, LedgerError] | None = None,
     ) -> BatchReceipt:
         """One write transaction (`_append_locked`), the keeper's mark durable before its
-        commit and undone if the commit fails."""
+        commit and undone if the commit fails; the cyclic collector paused meanwhile
+        (ledger.service.collector)."""
         undo: Callable[[], None] | None = None
         try:
-            with self._store.writer(self._log) as tx:
+            with collector.paused(), self._store.writer(self._log) as tx:
                 receipt, batch = self._append_locked(tx, items, received, known, refused)
                 if batch is not None and self._keeper is not None:
                     undo = self._keeper.before_commit(batch)  # before anyone can read it
@@ -382,28 +384,40 @@ def _failed(error: Exception, signed: SignedEvent) -> EventFailedError:
 
 
 class _TreeAppender:
-    """Extends the Merkle tree leaf by leaf from the stored right-edge subtrees."""
+    """Extends the Merkle tree leaf by leaf from the stored right-edge subtrees (the
+    perfect subtrees of ``[0, size)``, `merkle.range_subtrees`). ``new`` holds every
+    perfect subtree the added leaves complete, level 0 (the leaf) included."""
 
     def __init__(self, size: int, frontier: dict[Subtree, bytes]) -> None:
         self.size = size
-        self.known = dict(frontier)
         self.new: dict[Subtree, bytes] = {}
+        self._frontier = frontier
+        self._edge: list[bytes] | None = None  # read from the frontier when first needed
+
+    def _right_edge(self) -> list[bytes]:
+        """The hashes of the perfect subtrees of ``[0, size)``, left to right."""
+        if self._edge is None:
+            pieces = merkle.range_subtrees(0, self.size)
+            self._edge = [self._frontier[p] for p in pieces]
+        return self._edge
 
     def add(self, leaf_hash: bytes) -> None:
-        for sub in merkle.subtrees_completed_by(self.size):
-            if sub.level == 0:
-                value = leaf_hash
-            else:
-                half = 1 << (sub.level - 1)
-                left = self.known[Subtree(sub.level - 1, sub.start)]
-                value = merkle.node_hash(left, self.known[Subtree(sub.level - 1, sub.start + half)])
-            self.known[sub] = value
-            self.new[sub] = value
-        self.size += 1
+        # Leaf ``index`` completes one subtree per trailing 1 bit of ``index`` (what
+        # `merkle.subtrees_completed_by` lists), each the node of the right edge's last
+        # piece and the one just made: a stack, instead of a Subtree lookup per half.
+        index, edge, value = self.size, self._right_edge(), leaf_hash
+        self.new[Subtree(0, index)] = value
+        level = 0
+        while index >> level & 1:
+            level += 1
+            value = merkle.node_hash(edge.pop(), value)
+            self.new[Subtree(level, index + 1 - (1 << level))] = value
+        edge.append(value)
+        self.size = index + 1
 
     def root(self) -> bytes:
-        pieces = merkle.range_subtrees(0, self.size)
-        return merkle.range_root([self.known[p] for p in pieces]) if pieces else merkle.EMPTY_ROOT
+        edge = self._right_edge()
+        return merkle.range_root(edge) if edge else merkle.EMPTY_ROOT
 
 
 def faults_from_env(environ: Mapping[str, str]) -> frozenset[str]:
@@ -447,7 +461,7 @@ def _accept(
     public = rules.signing_key(state, signed, index)
     if known.get(signed.key) != public:
         _verify(signed, public)  # a key registered earlier in this same batch
-    return rules.check(state, signed, index, received)
+    return rules.check_signer_known(state, signed, index, received)  # signer checked above
 
 
 #: an event this long may make an entry longer than `tiles.MAX_ENTRY_BYTES` (the key, the

@@ -96,7 +96,7 @@ def pack(leaf: bytes) -> bytes:
     ``unpack(pack(leaf)) == leaf`` for every ``leaf``.
     """
     packed = _pack_v2(leaf)
-    if packed is None or unpack(packed) != leaf:
+    if packed is None:
         return pack_v1(leaf)
     if len(packed) < len(leaf) or leaf[:1] != b"{":
         return packed
@@ -114,27 +114,75 @@ def pack_v1(leaf: bytes) -> bytes:
 
 
 def _deflate(data: bytes, dictionary: bytes) -> bytes:
-    packer = zlib.compressobj(
-        _LEVEL, zlib.DEFLATED, _PACK_WBITS, _PACK_MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary
-    )
+    packer = _packer(dictionary).copy()
     return packer.compress(data) + packer.flush()
 
 
+def _packer(dictionary: bytes) -> zlib._Compress:
+    """A compressor primed with ``dictionary`` and nothing else, to be copied: a copy is
+    in exactly the state a new one would be (so it writes the same bytes), without
+    setting the dictionary up again for every leaf."""
+    packer = _PACKERS.get(dictionary)
+    if packer is None:
+        packer = zlib.compressobj(
+            _LEVEL, zlib.DEFLATED, _PACK_WBITS, _PACK_MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary
+        )
+        _PACKERS[dictionary] = packer
+    return packer
+
+
+_PACKERS: dict[bytes, zlib._Compress] = {}
+#: per raw length, the characters that may end its canonical base64url text (the
+#: unused bits of the last character zero): 16 and 64 bytes end in 2 spare bits' worth
+#: of choice (every 16th character), 32 bytes in 4 (every 4th)
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_CANONICAL_LAST = {
+    size: frozenset(_ALPHABET[:: 16 if size % 3 == 1 else 4]) for _, _, size in _RAW_FIELDS
+}
+
+
 def _pack_v2(leaf: bytes) -> bytes | None:
-    """The second form of ``leaf``, or None when it has no field to store raw."""
-    flags, raw, template = 0, b"", leaf
-    for flag, name, _ in _RAW_FIELDS:
+    """The second form of ``leaf``, or None when it has no field to store raw or its
+    fields would not come back in their places (then `pack` uses the first form)."""
+    flags, raw, template, texts = 0, b"", leaf, []
+    for flag, name, size in _RAW_FIELDS:
         found = _FIELD_VALUE[name].search(template)
         if found is None:
             continue
-        value = b64url_decode_prechecked(found.group(1))  # the pattern held the alphabet
-        if b64url_ascii(value) != found.group(1):
+        text = found.group(1)  # the pattern held the alphabet and the length
+        if text[-1] not in _CANONICAL_LAST[size]:
             continue  # not canonical (nonzero spare bits): it would not come back as is
-        flags, raw = flags | flag, raw + value
+        flags, raw = flags | flag, raw + b64url_decode_prechecked(text)
+        texts.append((name, text))
         template = template[: found.start(1)] + template[found.end(1) :]
     if not flags:
         return None
+    # What `unpack` will do with this value: inflate gives the template back (DEFLATE
+    # is lossless), then `_refill` puts each field's text (the canonical text of its raw
+    # bytes, checked above) into the first empty place of its name. Run here on the
+    # template itself, that is `unpack(packed) == leaf` without the inflate.
+    if len(template) > MAX_LEAF or _refill(template, texts) != leaf:
+        return None  # (an inflate stops at MAX_LEAF)
     return _TAG_V2 + bytes([flags]) + raw + _deflate(template, DICTIONARY_V2)
+
+
+def _refill(template: bytes | None, texts: list[tuple[bytes, bytes]]) -> bytes | None:
+    """``template`` with each (name, text) put, in order, into the first ``"name":""``
+    of it; None when one has no such place (or ``template`` is None)."""
+    leaf = template
+    for name, text in texts:
+        if leaf is None:
+            return None
+        place = leaf.find(_EMPTY[name])
+        if place < 0:
+            return None
+        cut = place + len(name) + 4  # after '"name":"'
+        leaf = leaf[:cut] + text + leaf[cut:]
+    return leaf
+
+
+#: per raw field, its empty place in a template
+_EMPTY = {name: b'"' + name + b'":""' for _, name, _ in _RAW_FIELDS}
 
 
 def unpack(stored: bytes) -> bytes:
@@ -178,14 +226,5 @@ def _unpack_v2(stored: bytes) -> bytes | None:
             at += size
     if at > len(stored):
         return None
-    leaf = _inflate(stored[at:], DICTIONARY_V2)
-    for name, value in fields:
-        if leaf is None:
-            return None
-        empty = b'"' + name + b'":""'
-        place = leaf.find(empty)
-        if place < 0:
-            return None
-        cut = place + len(empty) - 1
-        leaf = leaf[:cut] + b64url_ascii(value) + leaf[cut:]
-    return leaf
+    template = _inflate(stored[at:], DICTIONARY_V2)
+    return _refill(template, [(name, b64url_ascii(value)) for name, value in fields])

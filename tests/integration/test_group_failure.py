@@ -59,7 +59,7 @@ def _events(world: LedgerWorld) -> list[SignedEvent]:
 
 
 def _failing_rules(bad: bytes) -> Callable[..., Any]:
-    real = rules.check
+    real = rules.check_signer_known
 
     def check(state: Any, signed: SignedEvent, *args: Any) -> Any:
         if signed.hash == bad:
@@ -98,7 +98,7 @@ def test_one_failing_event_fails_alone_and_the_ledger_is_as_without_it(
 
         monkeypatch.setattr(with_it.ledger.store, "writer", counted)
         if where == "rules":
-            monkeypatch.setattr(append_module.rules, "check", _failing_rules(bad.hash))
+            monkeypatch.setattr(append_module.rules, "check_signer_known", _failing_rules(bad.hash))
         else:
             monkeypatch.setattr(MapKeeper, "add", _failing_map(bad))
         outcome = with_it.ledger.appender.append_each(events)

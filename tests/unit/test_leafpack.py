@@ -5,11 +5,13 @@ back unchanged (never raised, never turned into some other leaf)."""
 from __future__ import annotations
 
 import os
+import re
 import zlib
 
 import pytest
 
 from ledger import codec
+from ledger.errors import EncodingError
 from ledger.store.leafpack import (
     DICTIONARY_V1,
     DICTIONARY_V2,
@@ -153,3 +155,71 @@ def test_inflating_is_bounded() -> None:
     assert unpack(bomb) == bomb  # over MAX_LEAF: not a leaf, and not inflated further
     ok = b"{" + b" " * 1000 + b"}"
     assert unpack(_deflate(ok)) == ok  # any raw DEFLATE stream against the dictionary reads
+
+
+def _pack_as_before(leaf: bytes) -> bytes:
+    """`pack` as it was written before session 27 (a new compressor per leaf, fields
+    re-encoded to check canonical form, the whole value unpacked to check it): the
+    stored bytes must not change."""
+
+    def deflate(data: bytes, dictionary: bytes) -> bytes:
+        packer = zlib.compressobj(6, zlib.DEFLATED, -11, 4, zlib.Z_DEFAULT_STRATEGY, dictionary)
+        return packer.compress(data) + packer.flush()
+
+    flags, raw, template = 0, b"", leaf
+    for flag, name, size in ((1, b"key", 16), (2, b"prev", 32), (4, b"sig", 64)):
+        found = re.search(rb'"' + name + rb'":"([A-Za-z0-9_-]{%d})"' % -(-size * 4 // 3), template)
+        if found is None:
+            continue
+        value = codec.b64url_decode(found.group(1).decode()) if _canonical(found.group(1)) else None
+        if value is None:
+            continue
+        flags, raw = flags | flag, raw + value
+        template = template[: found.start(1)] + template[found.end(1) :]
+    packed = None
+    if flags:
+        packed = bytes([PACKED_V2, flags]) + raw + deflate(template, DICTIONARY_V2)
+    if packed is None or unpack(packed) != leaf:
+        packed = bytes([PACKED_V1]) + deflate(leaf, DICTIONARY_V1)
+    return packed if len(packed) < len(leaf) or leaf[:1] != b"{" else leaf
+
+
+def _canonical(text: bytes) -> bool:
+    try:
+        return codec.b64url_encode(codec.b64url_decode(text.decode())).encode() == text
+    except EncodingError:
+        return False
+
+
+def _random_field(size: int) -> bytes:
+    return codec.b64url_encode(os.urandom(size)).encode()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_packing_stores_the_same_bytes_as_before(seed: int) -> None:
+    """The prepared compressor and the check without the inflate change no stored byte:
+    custody leaves with fresh random fields, non-canonical ones, misplaced empty ones."""
+    sig, key, prev = _random_field(64), _random_field(16), _random_field(32)
+    leaf = (
+        LEAF.replace(
+            b"LwiTzOCQItUb5oLssDFFSfZ7O8GdypIJXZTSKdD9hllhpYc2SGy7vUHRxRZGZ2C--cfa_LvsXR8w2ddG-AiiDQ",
+            sig,
+        )
+        .replace(b"ajgD1fBZkCocba-8m6Rykg", key)
+        .replace(b"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2LanBWQXKnk", prev)
+    )
+    variants = [
+        leaf,
+        leaf.replace(prev, b"null"),
+        leaf.replace(sig, sig[:-1] + b"B"),  # spare bits set: kept as text
+        leaf.replace(key, key[:-1] + b"h"),
+        leaf.replace(b'"unit":{', b'"unit":{"key":"",'),  # unpacking would misplace it
+        leaf.replace(b'"unit":{', b'"unit":{"sig":"",'),
+        leaf.replace(b'"to":"', b'"prev":"","to":"'),
+        leaf.replace(b'"sig":"', b'"sig":"x'),
+        os.urandom(seed * 10),
+        b"{" + os.urandom(seed * 10),
+    ]
+    for value in variants:
+        assert pack(value) == _pack_as_before(value), value
+        assert unpack(pack(value)) == value
