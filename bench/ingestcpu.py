@@ -52,6 +52,7 @@ import ledger.service.append
 import ledger.service.headmap
 import ledger.service.highwater
 import ledger.service.ledger
+import ledger.service.treeappend
 import ledger.store.writer
 import ledger.verify.batchverify
 from bench import streams
@@ -78,7 +79,7 @@ STEPS: list[tuple[Any, str, str, int]] = [
     (ledger.service.append, "load_state_for", "prefetch: rule state", 1),
     (ledger.service.append, "_accept", "rules", 1),
     (ledger.service.append.Leaf, "build", "leaf bytes", 1),
-    (ledger.service.append._TreeAppender, "add", "Merkle tree", 1),
+    (ledger.service.treeappend.TreeAppender, "add", "Merkle tree", 1),
     (ledger.map.heads.HeadTracker, "add", "map: add", 1),  # (MapKeeper inherits it)
     (ledger.service.headmap.MapKeeper, "commit", "map: commit (headmap)", 1),
     (ledger.store.writer.WriteTx, "insert_entries", "sql: entries", 1),

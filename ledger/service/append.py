@@ -20,7 +20,7 @@ write (claims, reports, EPCIS capture).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -29,13 +29,13 @@ from ledger import codec, entry, merkle, note, rules, tiles
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import EventFailedError, KeyFormatError, LedgerError, ValidationError
 from ledger.events import UnitEvent, format_time
-from ledger.merkle import Subtree
 from ledger.note import logtime
 from ledger.rules.state import State
 from ledger.service import collector
 from ledger.service.headmap import MapCache, MapKeeper
 from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
+from ledger.service.treeappend import TreeAppender
 from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
 from ledger.store.schema import EVENT_KEY_SIZE
@@ -45,14 +45,6 @@ from ledger.verify.batchverify import first_bad_signature
 MAX_BATCH = 1000
 
 _log = logging.getLogger(__name__)
-
-#: Fault injection, for the hammer's broken-build tests ONLY (docs/RELIABILITY.md): a
-#: ledger that honours it is deliberately wrong. Never set these in production.
-FAULT_ENV = "PROVENANCE_FAULT_INJECTION"
-FAULT_CONSENT_ENV = "PROVENANCE_FAULT_INJECTION_CONSENT"
-FAULT_CONSENT = "break-this-ledger-for-a-test"
-#: skip-head-check: accept a unit event whatever its ``prev`` (a unit chain can fork)
-FAULTS = frozenset({"skip-head-check"})
 
 
 @dataclass(frozen=True)
@@ -298,7 +290,7 @@ class Appender:
         head = tx.lock_head()
         existing = tx.find_event_hashes([s.hash for s in items])
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
-        tree = _TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
+        tree = TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
         heads: MapKeeper | None = None  # opened at the first new entry
         chain, rows, records = head.chain, [], []
         receipts: list[Receipt] = []
@@ -381,67 +373,6 @@ def _failed(error: Exception, signed: SignedEvent) -> EventFailedError:
         f"an unexpected error while applying this event ({type(error).__name__}); "
         "it was left out and nothing of it was written"
     )
-
-
-class _TreeAppender:
-    """Extends the Merkle tree leaf by leaf from the stored right-edge subtrees (the
-    perfect subtrees of ``[0, size)``, `merkle.range_subtrees`). ``new`` holds every
-    perfect subtree the added leaves complete, level 0 (the leaf) included."""
-
-    def __init__(self, size: int, frontier: dict[Subtree, bytes]) -> None:
-        self.size = size
-        self.new: dict[Subtree, bytes] = {}
-        self._frontier = frontier
-        self._edge: list[bytes] | None = None  # read from the frontier when first needed
-
-    def _right_edge(self) -> list[bytes]:
-        """The hashes of the perfect subtrees of ``[0, size)``, left to right."""
-        if self._edge is None:
-            pieces = merkle.range_subtrees(0, self.size)
-            self._edge = [self._frontier[p] for p in pieces]
-        return self._edge
-
-    def add(self, leaf_hash: bytes) -> None:
-        # Leaf ``index`` completes one subtree per trailing 1 bit of ``index`` (what
-        # `merkle.subtrees_completed_by` lists), each the node of the right edge's last
-        # piece and the one just made: a stack, instead of a Subtree lookup per half.
-        index, edge, value = self.size, self._right_edge(), leaf_hash
-        self.new[Subtree(0, index)] = value
-        level = 0
-        while index >> level & 1:
-            level += 1
-            value = merkle.node_hash(edge.pop(), value)
-            self.new[Subtree(level, index + 1 - (1 << level))] = value
-        edge.append(value)
-        self.size = index + 1
-
-    def root(self) -> bytes:
-        edge = self._right_edge()
-        return merkle.range_root(edge) if edge else merkle.EMPTY_ROOT
-
-
-def faults_from_env(environ: Mapping[str, str]) -> frozenset[str]:
-    """The injected faults named by ``PROVENANCE_FAULT_INJECTION`` (comma-separated).
-
-    The one place fault injection is read. Refused unless
-    ``PROVENANCE_FAULT_INJECTION_CONSENT`` is exactly `FAULT_CONSENT`, so that a stray
-    variable cannot break a production ledger.
-
-    Raises:
-        ValidationError: an unknown fault, or faults without the consent variable.
-    """
-    names = frozenset(n.strip() for n in environ.get(FAULT_ENV, "").split(",") if n.strip())
-    if not names:
-        return names
-    if names - FAULTS:
-        raise ValidationError(f"unknown injected fault {sorted(names - FAULTS)}", field=FAULT_ENV)
-    if environ.get(FAULT_CONSENT_ENV) != FAULT_CONSENT:
-        raise ValidationError(
-            f"{FAULT_ENV} breaks the ledger on purpose (tests only); refused without "
-            f"{FAULT_CONSENT_ENV}={FAULT_CONSENT}",
-            field=FAULT_ENV,
-        )
-    return names
 
 
 def _forget_head(state: State, signed: SignedEvent) -> None:

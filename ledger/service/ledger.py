@@ -39,23 +39,20 @@ from ledger.events import LATEST_VERSION, ActorRegister, LogUpgrade, format_time
 from ledger.label import ScannedLabel
 from ledger.map.updateproof import UpdateProof
 from ledger.rules.state import ActorRecord, KeyRecord, State
-from ledger.service.append import (
-    FAULT_CONSENT,
-    FAULT_CONSENT_ENV,
-    FAULT_ENV,
-    FAULTS,
-    MAX_BATCH,
-    Appender,
-    BatchReceipt,
-    Receipt,
-    faults_from_env,
-)
+from ledger.service.append import MAX_BATCH, Appender, BatchReceipt, Receipt
 from ledger.service.audit import audit_log
 from ledger.service.claims import ClaimService
 from ledger.service.cosigning import CosigningService
 from ledger.service.dating import CheckpointDating, Latest
 from ledger.service.epcis import EpcisService
 from ledger.service.exports import ExportService
+from ledger.service.faults import (
+    FAULT_CONSENT,
+    FAULT_CONSENT_ENV,
+    FAULT_ENV,
+    FAULTS,
+    faults_from_env,
+)
 from ledger.service.groupcommit import Charge, GroupCommitter, Pending
 from ledger.service.keyowners import KeyOwners, changes_owners
 from ledger.service.mapupdate import map_update_proof

@@ -24,10 +24,11 @@ from ledger.audit.witness import Seen
 from ledger.entry import Leaf
 from ledger.errors import LedgerError, ValidationError
 from ledger.map import commit as map_commit
-from ledger.service.append import MAX_BATCH, _entry_row, _TreeAppender
+from ledger.service.append import MAX_BATCH, _entry_row
 from ledger.service.headmap import MapKeeper
 from ledger.service.highwater import HighWater
 from ledger.service.prefetch import load_state_for
+from ledger.service.treeappend import TreeAppender
 from ledger.store import Store
 
 #: entries per transaction: one append's largest batch
@@ -108,7 +109,7 @@ def _append_chunk(
         head = tx.lock_head()
         parsed = [Leaf.from_bytes(data, origin) for data in chunk]
         state = load_state_for(tx, [leaf.signed for leaf in parsed])
-        tree = _TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
+        tree = TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
         heads = MapKeeper(tx, head.size, state)
         chain, rows, records, signed_at = head.chain, [], [], {}
         for leaf in parsed:
