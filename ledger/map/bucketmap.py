@@ -4,8 +4,10 @@
 batches: ledger.service.headmap.MapCache), reads the others through a callable (one
 query per bucket level, at the first bucket of the level found missing), and applies a
 batch of new heads by rebuilding each changed node once, recursing bucket by bucket on
-slot numbers (no position bytes, no per-row objects). The changed buckets are then
-re-encoded whole (`BucketMap.rows`) for the store to write. The result is the map
+slot numbers (no position bytes, no per-row objects). Each node is held as its entry's
+bytes (ledger.map.buckets), so a changed bucket's row is its entries joined
+(`BucketMap.rows`), and a stored leaf is hashed only where its parent is rehashed. The
+result is the map
 `ledger.map.update` computes one node a position, hash for hash
 (tests/unit/test_map_buckets.py).
 """
@@ -18,17 +20,19 @@ from collections.abc import Mapping
 
 from ledger.errors import ValidationError
 from ledger.map.buckets import (
+    INTERNAL,
+    INTERNAL_SIZE,
+    LEAF,
     Bucket,
     BucketReader,
-    Leaf,
     Node,
     decode,
-    encode,
-    make_leaf,
+    leaf_head,
     missing,
+    tail,
     value,
 )
-from ledger.map.trie import EMPTY, KEY_BITS, KEY_BYTES, NODE_PREFIX, Head
+from ledger.map.trie import EMPTY, KEY_BITS, KEY_BYTES, LEAF_PREFIX, NODE_PREFIX, Head
 from ledger.map.update import ROOT, _at
 
 _sha256 = hashlib.sha256  # bound once: the update's hot loop
@@ -59,7 +63,7 @@ class BucketMap:
         self.read = read
         self._deep: set[int] = set()  # buckets below CACHED_TOP, held for one batch
         self._keys: list[bytes] = []
-        self._heads: list[Head] = []
+        self._tails: list[bytes] = []  # each changed key's leaf bytes after the slot
         self._ints: list[int] = []
 
     def root(self) -> bytes:
@@ -67,7 +71,7 @@ class BucketMap:
         return value(self.buckets[0].get(1))
 
     def root_node(self) -> Node | None:
-        """The root node as stored (None: an empty map)."""
+        """The root node's entry as stored (None: an empty map)."""
         return self.buckets[0].get(1)
 
     def update(self, changes: Mapping[bytes, Head]) -> bytes:
@@ -82,12 +86,12 @@ class BucketMap:
         if any(len(key) != KEY_BYTES for key, _ in items):
             raise ValidationError(f"a map key is {KEY_BYTES} bytes", field="key")
         self._keys = [key for key, _ in items]
-        self._heads = [head for _, head in items]
+        self._tails = [tail(key, head) for key, head in items]
         self._ints = [int.from_bytes(key, "big") for key in self._keys]
         if not items:
             return self.root()
         self.dirty.add(0)
-        return value(self._node(self.buckets[0], 0, 0, 1, 0, 0, 0, len(items)))
+        return self._node(self.buckets[0], 0, 0, 1, 0, 0, 0, len(items))
 
     def _fetch_level(self, top: int) -> None:
         """Read, in one query, the buckets with top ``top`` that the changed keys' paths
@@ -101,8 +105,10 @@ class BucketMap:
             if key in buckets:
                 continue
             parent = buckets.get(((path >> 4) << 9) | (top - 4))
-            if parent is not None and isinstance(parent.get(16 | (path & 15)), bytes):
-                wanted.add(key)
+            if parent is not None:
+                node = parent.get(16 | (path & 15))
+                if node is not None and len(node) == INTERNAL_SIZE:
+                    wanted.add(key)
         if wanted:
             self._load(wanted, top)
 
@@ -125,7 +131,7 @@ class BucketMap:
         """
         number, buckets = int.from_bytes(key, "big"), self.buckets
         node, depth = buckets[0].get(1), 0
-        while isinstance(node, bytes):
+        while node is not None and len(node) == INTERNAL_SIZE:
             top = (depth >> 2) << 2
             bucket_key = ((number >> (KEY_BITS - top)) << 9) | top
             bucket = buckets.get(bucket_key)
@@ -137,7 +143,7 @@ class BucketMap:
             rel = depth + 1 - top
             node = bucket.get((1 << rel) | ((number >> (KEY_BITS - depth - 1)) & ((1 << rel) - 1)))
             depth += 1
-        return node[1] if node is not None and node[0] == key else None
+        return leaf_head(node) if node is not None and node[1:33] == key else None
 
     def _read_path(self, number: int, first: int) -> None:
         """Read the buckets on the path of ``number`` from depth ``first`` down, up to
@@ -164,15 +170,25 @@ class BucketMap:
     def _node(
         self, bucket: Bucket, key: int, top: int, slot: int, rel: int, path: int,
         lo: int, hi: int,
-    ) -> Node:  # fmt: skip
+    ) -> bytes:  # fmt: skip
         """The node at ``slot`` of ``bucket`` with the changed keys ``[lo, hi)`` below it:
-        rebuilt, stored in its slot and returned."""
+        rebuilt, its entry stored in its slot; returns its hash."""
         node = bucket.get(slot)
-        if not isinstance(node, bytes):  # empty or a leaf: built anew here
-            built = self._fresh(top + rel, path, lo, hi, node)
-            bucket[slot] = built
+        if node is None or len(node) != INTERNAL_SIZE:  # empty or a leaf: built anew here
             self.dirty.add(key)
-            return built
+            if hi - lo == 1:  # the common cases: one key, no slices
+                one = self._tails[lo]
+                if node is None or node[1:33] == self._keys[lo]:
+                    bucket[slot] = LEAF[slot] + one
+                    return _sha256(LEAF_PREFIX + one).digest()
+                new = self._pair(top + rel, one, self._ints[lo], node)
+            else:
+                new, leaf = self._fresh(top + rel, lo, hi, node)
+                if leaf is not None:
+                    bucket[slot] = LEAF[slot] + leaf
+                    return new
+            bucket[slot] = INTERNAL[slot] + new
+            return new
         # a stored internal node: its children are in this bucket, or at the top of the
         # bucket below (slots 2 and 3 there) when this node is this bucket's bottom
         depth = top + rel
@@ -189,83 +205,98 @@ class BucketMap:
         else:
             children, below = bucket, 2 * slot
         mid = bisect_left(self._ints, ((path << 1) | 1) << (KEY_BITS - depth - 1), lo, hi)
-        low: Node | None
-        high: Node | None
         if mid > lo:
             low = self._node(children, key, top, below, rel + 1, path << 1, lo, mid)
-        else:
-            low = children.get(below)
+        else:  # the untouched child's hash, inline (`value`)
+            child = children.get(below)
+            low = (
+                EMPTY if child is None
+                else child[1:] if len(child) == INTERNAL_SIZE
+                else _sha256(LEAF_PREFIX + child[1:]).digest()
+            )  # fmt: skip
         if hi > mid:
             high = self._node(children, key, top, below + 1, rel + 1, (path << 1) | 1, mid, hi)
         else:
-            high = children.get(below + 1)
-        new = _sha256(
-            NODE_PREFIX
-            + (EMPTY if low is None else low if isinstance(low, bytes) else low[2])
-            + (EMPTY if high is None else high if isinstance(high, bytes) else high[2])
-        ).digest()
-        bucket[slot] = new
+            child = children.get(below + 1)
+            high = (
+                EMPTY if child is None
+                else child[1:] if len(child) == INTERNAL_SIZE
+                else _sha256(LEAF_PREFIX + child[1:]).digest()
+            )  # fmt: skip
+        new = _sha256(NODE_PREFIX + low + high).digest()
+        bucket[slot] = INTERNAL[slot] + new
         return new
 
-    def _fresh(self, depth: int, path: int, lo: int, hi: int, stored: Leaf | None) -> Node:
-        """The subtree at ``depth`` built from the keys ``[lo, hi)`` and the stored leaf
-        that was there (unless a change replaces its head)."""
-        if hi - lo == 1:  # the common cases: no slices
-            if stored is None or stored[0] == self._keys[lo]:
-                return make_leaf(self._keys[lo], self._heads[lo])
-            leaf = make_leaf(self._keys[lo], self._heads[lo])
-            return self._pair(depth, leaf, self._ints[lo], stored)
-        keys, heads, ints = self._keys[lo:hi], self._heads[lo:hi], self._ints[lo:hi]
-        if stored is not None and stored[0] not in keys:
-            number = int.from_bytes(stored[0], "big")
+    def _fresh(
+        self, depth: int, lo: int, hi: int, stored: Node | None
+    ) -> tuple[bytes, bytes | None]:
+        """The subtree at ``depth`` built from the changed keys ``[lo, hi)`` (two or
+        more) and the stored leaf that was there (unless a change replaces its head):
+        its hash, and its leaf's bytes after the slot if it is a leaf."""
+        tails, ints = self._tails[lo:hi], self._ints[lo:hi]
+        if stored is not None and stored[1:33] not in self._keys[lo:hi]:
+            number = int.from_bytes(stored[1:33], "big")
             at = bisect_left(ints, number)
-            keys.insert(at, stored[0])
-            heads.insert(at, stored[1])
+            tails.insert(at, stored[1:])
             ints.insert(at, number)
-        return self._build(depth, keys, heads, ints)
+        return self._build(depth, tails, ints)
 
-    def _pair(self, depth: int, leaf: Leaf, number: int, other: Leaf) -> bytes:
-        """The subtree at ``depth`` of two leaves: ``leaf`` (its key's integer
-        ``number``) and ``other``, a stored leaf, kept as it is (no hash redone)."""
-        other_number = int.from_bytes(other[0], "big")
+    def _pair(self, depth: int, leaf: bytes, number: int, other: Node) -> bytes:
+        """The hash of the subtree at ``depth`` of two leaves: ``leaf`` (a leaf's bytes
+        after the slot, its key's integer ``number``) and ``other``, a stored leaf's
+        entry, moved to its new slot as it is."""
+        other_leaf = other[1:]
+        other_number = int.from_bytes(other_leaf[:KEY_BYTES], "big")
         if other_number < number:
-            number, other_number, leaf, other = other_number, number, other, leaf
+            number, other_number, leaf, other_leaf = other_number, number, other_leaf, leaf
         split = KEY_BITS - (number ^ other_number).bit_length()
         at_split = number >> (KEY_BITS - split)
-        self._place(split + 1, at_split << 1, leaf, other)
-        return self._chain(depth, split, number, _sha256(NODE_PREFIX + leaf[2] + other[2]).digest())
+        self._place_leaves(split + 1, at_split << 1, leaf, other_leaf)
+        pair = _sha256(
+            NODE_PREFIX
+            + _sha256(LEAF_PREFIX + leaf).digest()
+            + _sha256(LEAF_PREFIX + other_leaf).digest()
+        ).digest()
+        return self._chain(depth, split, number, pair)
 
-    def _build(self, depth: int, keys: list[bytes], heads: list[Head], ints: list[int]) -> Node:
-        """The node at ``depth`` over ``keys`` (sorted); every node below it is placed."""
+    def _build(self, depth: int, tails: list[bytes], ints: list[int]) -> tuple[bytes, bytes | None]:
+        """The node at ``depth`` over the leaves ``tails`` (sorted; their keys' integers
+        ``ints``), every node below it placed: its hash, and its leaf's bytes after the
+        slot if it is a leaf."""
         if len(ints) == 1:
-            return make_leaf(keys[0], heads[0])
+            return _sha256(LEAF_PREFIX + tails[0]).digest(), tails[0]
         split = KEY_BITS - (ints[0] ^ ints[-1]).bit_length()
         at_split = ints[0] >> (KEY_BITS - split)
         if len(ints) == 2:  # the common case (a new key beside a stored leaf): two leaves
-            low: Node = make_leaf(keys[0], heads[0])
-            high: Node = make_leaf(keys[1], heads[1])
+            self._place_leaves(split + 1, at_split << 1, tails[0], tails[1])
+            pair = _sha256(
+                NODE_PREFIX
+                + _sha256(LEAF_PREFIX + tails[0]).digest()
+                + _sha256(LEAF_PREFIX + tails[1]).digest()
+            ).digest()
         else:
             mid = bisect_left(ints, ((at_split << 1) | 1) << (KEY_BITS - split - 1))
-            low = self._build(split + 1, keys[:mid], heads[:mid], ints[:mid])
-            high = self._build(split + 1, keys[mid:], heads[mid:], ints[mid:])
-        self._place(split + 1, at_split << 1, low)
-        self._place(split + 1, (at_split << 1) | 1, high)
-        pair = _sha256(NODE_PREFIX + value(low) + value(high)).digest()
-        return self._chain(depth, split, ints[0], pair)
+            low, low_leaf = self._build(split + 1, tails[:mid], ints[:mid])
+            high, high_leaf = self._build(split + 1, tails[mid:], ints[mid:])
+            self._place(split + 1, at_split << 1, low, low_leaf)
+            self._place(split + 1, (at_split << 1) | 1, high, high_leaf)
+            pair = _sha256(NODE_PREFIX + low + high).digest()
+        return self._chain(depth, split, ints[0], pair), None
 
     def _chain(self, depth: int, split: int, number: int, new: bytes) -> bytes:
-        """The node at ``depth`` above the node ``new`` at ``split`` on the path of
-        ``number``: the chain of one-child nodes between them placed, its top returned."""
+        """The hash of the node at ``depth`` above the internal node of hash ``new`` at
+        ``split`` on the path of ``number``: the chain of one-child nodes between them
+        placed, its top's hash returned."""
         for level in range(split - 1, depth - 1, -1):
             below = number >> (KEY_BITS - level - 1)
-            self._place(level + 1, below, new)
+            self._place(level + 1, below, new, None)
             pair = EMPTY + new if below & 1 else new + EMPTY
             new = _sha256(NODE_PREFIX + pair).digest()
         return new
 
-    def _place(self, depth: int, path: int, node: Node, sibling: Node | None = None) -> None:
-        """Put ``node`` at ``depth`` on ``path`` (depth >= 1) in its bucket, and
-        ``sibling`` (if given) beside it, at ``path + 1``."""
+    def _bucket(self, depth: int, path: int) -> tuple[Bucket, int]:
+        """The bucket (made if new, marked changed) holding the node at ``depth`` (>= 1)
+        on ``path``, and its slot there."""
         top = ((depth - 1) >> 2) << 2
         rel = depth - top
         key = ((path >> rel) << 9) | top
@@ -274,17 +305,27 @@ class BucketMap:
             bucket = self.buckets[key] = {}
         if top > CACHED_TOP:
             self._deep.add(key)
-        slot = (1 << rel) | (path & ((1 << rel) - 1))
-        bucket[slot] = node
-        if sibling is not None:
-            bucket[slot + 1] = sibling
         self.dirty.add(key)
+        return bucket, (1 << rel) | (path & ((1 << rel) - 1))
+
+    def _place(self, depth: int, path: int, subtree_hash: bytes, leaf: bytes | None) -> None:
+        """Put the node at ``depth`` on ``path`` in its bucket: the leaf ``leaf`` (its
+        bytes after the slot) if given, else the internal node ``subtree_hash``."""
+        bucket, slot = self._bucket(depth, path)
+        bucket[slot] = INTERNAL[slot] + subtree_hash if leaf is None else LEAF[slot] + leaf
+
+    def _place_leaves(self, depth: int, path: int, low: bytes, high: bytes) -> None:
+        """Put the leaves ``low`` and ``high`` (their bytes after the slot) at ``depth``,
+        on ``path`` and beside it (``path + 1``)."""
+        bucket, slot = self._bucket(depth, path)
+        bucket[slot] = LEAF[slot] + low
+        bucket[slot + 1] = LEAF[slot + 1] + high
 
     def rows(self) -> list[tuple[bytes, bytes]]:
         """The changed buckets as (position of the top, row), in position order; forgets
         which were changed."""
         buckets = self.buckets
-        out = [(_at(key >> 9, key & 0x1FF), encode(buckets[key])) for key in self.dirty]
+        out = [(_at(key >> 9, key & 0x1FF), b"".join(buckets[key].values())) for key in self.dirty]
         self.dirty = set()
         out.sort()
         return out

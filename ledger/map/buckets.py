@@ -14,8 +14,11 @@ migration 0032 and the position reader of ledger.store.mapnodes). Hashes, roots 
 proofs are those of ledger.map.update: only the storage changed. Entries may be in any
 order within a row. Pure: no I/O (the store reads and writes rows).
 
-In memory a bucket is a dict slot -> node (`Node`): an internal node's hash (bytes), or
-a leaf as a `Leaf` tuple (key, head, leaf hash, the entry's encoded 72 bytes).
+In memory a bucket is a dict slot -> node (`Node`), each node its entry's bytes as in
+the row (the slot byte, then the hash or the leaf's 72 bytes): a row is its entries
+joined (`encode`), a decode only cuts it (no hashing, no objects but the slices), and a
+leaf's hash is computed where its parent is rehashed (`value`). An internal node's
+entry is 33 bytes long, a leaf's 73.
 """
 
 from __future__ import annotations
@@ -30,14 +33,17 @@ from ledger.map.update import Stored, _at
 
 #: reads bucket rows by the positions of their tops (absent ones left out)
 BucketReader = Callable[[list[bytes]], Mapping[bytes, bytes]]
-#: a leaf entry: key, head, leaf hash, and its encoded tail (key, index, entry hash)
-Leaf = tuple[bytes, Head, bytes, bytes]
-Node = bytes | Leaf  # an internal node's hash, or a leaf
+#: a node: its entry as stored, 33 bytes (slot, hash) or 73 (slot | 0x80, key, index,
+#: entry hash)
+Node = bytes
 Bucket = dict[int, Node]
 
-_INTERNAL = [bytes((slot,)) for slot in range(32)]  # an entry's first byte: its slot
-_LEAF = [bytes((slot | 0x80,)) for slot in range(32)]  # ... with 0x80 for a leaf
-_SIZE = {False: 33, True: 73}
+INTERNAL = [bytes((slot,)) for slot in range(32)]  # an entry's first byte: its slot
+LEAF = [bytes((slot | 0x80,)) for slot in range(32)]  # ... with 0x80 for a leaf
+#: the length of an internal node's entry (a leaf's is `LEAF_SIZE`)
+INTERNAL_SIZE = 33
+LEAF_SIZE = 73
+_SIZE = {False: INTERNAL_SIZE, True: LEAF_SIZE}
 _sha256 = hashlib.sha256  # an entry's bytes, internal node or leaf
 
 
@@ -48,7 +54,7 @@ class CorruptBucketError(StorageError):
 
 
 def decode(data: bytes) -> Bucket:
-    """A bucket row's entries as slot -> node.
+    """A bucket row's entries as slot -> node (each entry's bytes, cut from the row).
 
     Raises:
         CorruptBucketError: an entry cut short or a slot outside 1..31.
@@ -63,35 +69,56 @@ def decode(data: bytes) -> Bucket:
             raise CorruptBucketError(
                 f"a stored map bucket is damaged at byte {at} of {end}", field="map"
             )
-        if slot & 0x80:
-            key, tail = data[at + 1 : at + 33], data[at + 1 : after]
-            head = Head(int.from_bytes(data[at + 33 : at + 41], "big"), data[at + 41 : after])
-            out[number] = (key, head, _sha256(LEAF_PREFIX + tail).digest(), tail)
-        else:
-            out[number] = data[at + 1 : after]
+        out[number] = data[at:after]
         at = after
     return out
 
 
 def encode(bucket: Mapping[int, Node]) -> bytes:
-    """The row of ``bucket`` (`decode` gives it back)."""
-    return b"".join(
-        [
-            _INTERNAL[slot] + node if isinstance(node, bytes) else _LEAF[slot] + node[3]
-            for slot, node in bucket.items()
-        ]
-    )
+    """The row of ``bucket`` (`decode` gives it back): its entries joined, in the
+    bucket's order (each entry carries its slot)."""
+    return b"".join(bucket.values())
 
 
 def value(node: Node | None) -> bytes:
-    """The hash a node contributes to its parent (`EMPTY` for none)."""
-    return EMPTY if node is None else node if isinstance(node, bytes) else node[2]
+    """The hash a node contributes to its parent (`EMPTY` for none): an internal node's
+    stored hash, or a leaf's hash (`ledger.map.trie.leaf_hash`) computed from its entry."""
+    if node is None:
+        return EMPTY
+    if len(node) == INTERNAL_SIZE:
+        return node[1:]
+    return _sha256(LEAF_PREFIX + node[1:]).digest()
 
 
-def make_leaf(key: bytes, head: Head) -> Leaf:
-    """The leaf entry of ``key`` at ``head`` (its hash is `ledger.map.trie.leaf_hash`)."""
-    tail = key + head.index.to_bytes(8, "big") + head.entry_hash
-    return (key, head, _sha256(LEAF_PREFIX + tail).digest(), tail)
+def internal(slot: int, subtree_hash: bytes) -> Node:
+    """The entry of an internal node with hash ``subtree_hash`` at ``slot``."""
+    return INTERNAL[slot] + subtree_hash
+
+
+def tail(key: bytes, head: Head) -> bytes:
+    """A leaf entry's bytes after its slot: ``key``, the head's index (8 bytes,
+    big-endian) and entry hash; its leaf hash is ``SHA-256(LEAF_PREFIX || tail)``."""
+    return key + head.index.to_bytes(8, "big") + head.entry_hash
+
+
+def make_leaf(slot: int, key: bytes, head: Head) -> Node:
+    """The leaf entry of ``key`` at ``head`` at ``slot`` (its hash: `value`)."""
+    return LEAF[slot] + tail(key, head)
+
+
+def is_leaf(node: Node | None) -> bool:
+    """Whether ``node`` (an entry, or None for an empty slot) is a leaf."""
+    return node is not None and len(node) == LEAF_SIZE
+
+
+def leaf_key(node: Node) -> bytes:
+    """The key of a leaf entry."""
+    return node[1:33]
+
+
+def leaf_head(node: Node) -> Head:
+    """The head of a leaf entry."""
+    return Head(int.from_bytes(node[33:41], "big"), node[41:LEAF_SIZE])
 
 
 def depth_and_path(pos: bytes) -> tuple[int, int] | None:
@@ -122,7 +149,9 @@ def bucket_of(pos: bytes) -> tuple[bytes, int] | None:
 
 def stored(node: Node) -> Stored:
     """A bucket entry as `ledger.map.update.Stored` (one row a position)."""
-    return Stored(node) if isinstance(node, bytes) else Stored(None, node[0], node[1])
+    if is_leaf(node):
+        return Stored(None, leaf_key(node), leaf_head(node))
+    return Stored(node[1:])
 
 
 def positions(rows: Mapping[bytes, bytes]) -> dict[bytes, Stored]:
@@ -155,9 +184,9 @@ def group(nodes: Mapping[bytes, Stored]) -> dict[bytes, bytes]:
             continue
         top_pos, slot = found
         if node.key is not None and node.head is not None:
-            entry: Node = make_leaf(node.key, node.head)
+            entry = make_leaf(slot, node.key, node.head)
         else:
-            entry = node.subtree_hash()
+            entry = internal(slot, node.subtree_hash())
         buckets.setdefault(top_pos, {})[slot] = entry
     return {pos: encode(dict(sorted(b.items()))) for pos, b in sorted(buckets.items())}
 
@@ -183,7 +212,7 @@ def prove(read: BucketReader, key: bytes) -> bytes:
 
     load(0)
     node, siblings, depth = path[0].get(1) if 0 in path else None, [], 0
-    while isinstance(node, bytes):
+    while node is not None and len(node) == INTERNAL_SIZE:
         top = (depth >> 2) << 2
         if top not in path:
             load(top)
@@ -194,7 +223,7 @@ def prove(read: BucketReader, key: bytes) -> bytes:
         siblings.append(value(path[top].get(slot ^ 1)))
         node = path[top].get(slot)
         depth += 1
-    leaf = None if node is None else (node[0], node[1])
+    leaf = None if node is None else (leaf_key(node), leaf_head(node))
     return map_proof.encode(Path(key, tuple(siblings), leaf))
 
 

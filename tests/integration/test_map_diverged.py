@@ -22,7 +22,7 @@ from sqlalchemy import text
 from ledger import note
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
-from ledger.map.buckets import CorruptBucketError, decode, encode
+from ledger.map.buckets import CorruptBucketError, decode, encode, internal, is_leaf
 from ledger.map.trie import unit_key
 from ledger.service.headmap import MapDivergedError
 from ledger.service.ledger import Ledger
@@ -72,8 +72,8 @@ def test_a_changed_map_root_is_refused_and_nothing_is_written(world: LedgerWorld
     world.append(_commission(world, "DIV-1"))
     forged = hashlib.sha256(b"not the signed root").digest()
     root_bucket = decode(_root_row(ledger))
-    assert isinstance(root_bucket[1], bytes)  # several keys: the root is an internal node
-    root_bucket[1] = forged
+    assert not is_leaf(root_bucket[1])  # several keys: the root is an internal node
+    root_bucket[1] = internal(1, forged)
     _sql(
         ledger,
         "UPDATE map_buckets SET data = :d WHERE log = :log AND pos = :p",

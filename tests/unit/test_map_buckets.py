@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.map import update
+from ledger.map import trie, update
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import (
     CorruptBucketError,
@@ -29,9 +29,15 @@ from ledger.map.buckets import (
     decode,
     encode,
     group,
+    internal,
+    is_leaf,
+    leaf_head,
+    leaf_key,
     make_leaf,
     positions,
     prove,
+    stored,
+    value,
 )
 from ledger.map.trie import EMPTY, Head
 from tests import map_reference
@@ -99,20 +105,38 @@ def test_an_empty_map_and_an_empty_batch() -> None:
     assert positions(rows) == update.update(lambda _ps: {}, {key: Head(7, bytes(32))}).rows
 
 
+#: a node before it has a slot: an internal node's hash, or a leaf's key and head
 NODES = st.one_of(
     st.binary(min_size=32, max_size=32),
-    st.builds(make_leaf, st.binary(min_size=32, max_size=32), HEADS),
+    st.tuples(st.binary(min_size=32, max_size=32), HEADS),
 )
 
 
+def _bucket(nodes: dict[int, bytes | tuple[bytes, Head]]) -> dict[int, Node]:
+    """``nodes`` as a bucket: each node its entry at its slot."""
+    return {
+        slot: internal(slot, node) if isinstance(node, bytes) else make_leaf(slot, *node)
+        for slot, node in nodes.items()
+    }
+
+
 @settings(max_examples=examples(100), deadline=None)
-@given(st.dictionaries(st.integers(1, 31), NODES, max_size=31))
+@given(st.dictionaries(st.integers(1, 31), NODES, max_size=31).map(_bucket))
 def test_a_bucket_row_decodes_to_what_was_encoded(bucket: dict[int, Node]) -> None:
     assert decode(encode(bucket)) == bucket
+    for slot, node in bucket.items():  # what the update reads of a node
+        if is_leaf(node):
+            key, head = leaf_key(node), leaf_head(node)
+            assert value(node) == trie.leaf_hash(key, head)
+            assert stored(node) == update.Stored(None, key, head)
+        else:
+            assert value(node) == node[1:] and stored(node) == update.Stored(node[1:])
+        assert node[0] & 0x7F == slot
+    assert value(None) == EMPTY
 
 
 @settings(max_examples=examples(100), deadline=None)
-@given(st.dictionaries(st.integers(1, 31), NODES, min_size=1, max_size=31), st.data())
+@given(st.dictionaries(st.integers(1, 31), NODES, min_size=1, max_size=31).map(_bucket), st.data())
 def test_a_damaged_row_is_refused_with_its_own_error(
     bucket: dict[int, Node], data: st.DataObject
 ) -> None:
