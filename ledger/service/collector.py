@@ -6,7 +6,8 @@ the collector on, those allocations set off collections that walk every young ob
 of the process, mid-batch, while they are all still alive (`bench.ingestcpu`'s
 collector line: 7.0-7.4 us of the ~255 an event cost, docs/PERFORMANCE.md
 "ingest27"). Paused, nothing is lost: the next collection runs after the block, when
-the batch's objects are gone. (ledger.service.headmap pauses its map step the same way.)
+the batch's objects are gone. The map step (ledger.service.headmap) pauses it too, also
+when it runs outside an append's transaction.
 """
 
 from __future__ import annotations

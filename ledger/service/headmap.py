@@ -10,10 +10,6 @@ from its entries first, in the same transaction.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from ledger import codec
 from ledger.entry import Leaf
 from ledger.errors import NotFoundError, StorageError
@@ -25,6 +21,7 @@ from ledger.map.buckets import BucketReader, decode
 from ledger.map.heads import HeadTracker
 from ledger.note import Checkpoint
 from ledger.rules.state import State
+from ledger.service import collector
 from ledger.store import WriteTx
 
 
@@ -114,7 +111,7 @@ class MapKeeper(HeadTracker):
     def commit(self, size: int) -> str:
         """Write the changed buckets; return the extension line of the new root, for the
         checkpoint of size ``size`` (the log's size after this append)."""
-        with _collector_paused():
+        with collector.paused():
             try:
                 root = self._map.update(self.changes)
                 self._tx.write_map_buckets(self._map.rows())
@@ -165,23 +162,3 @@ def _check_signed(tx: WriteTx, size: int, stored: bytes) -> None:
             "extend it; docs/FORMAT.md section 14.2 says how to rebuild it",
             field="map",
         )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block, back on after if it was on.
-
-    A batch update allocates tens of thousands of small tuples and dicts (about five
-    rows a key) and frees them all at its end; none is in a cycle. With the collector
-    on, those allocations set off collections that traverse every live object of the
-    process: in a process holding a ledger's worth of objects the map step took twice
-    its CPU time (docs/PERFORMANCE.md, "The map of heads"). Paused, nothing is lost: the
-    next collection runs when the block ends.
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
