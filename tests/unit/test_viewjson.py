@@ -62,3 +62,25 @@ def test_a_parts_response_sends_the_parts_whole_with_their_length() -> None:
     assert headers[b"cache-control"] == b"no-store"
     assert [m["more_body"] for m in bodies] == [True] * (len(bodies) - 1) + [False]
     assert len(bodies) == len(parts) == 3
+
+
+def test_kept_parts_encode_as_json_dumps_and_only_for_the_same_objects() -> None:
+    """The per-request part, its kept pieces (reasons, unit, witnesses) reused by
+    identity, is byte for byte what ``json.dumps`` of the whole view writes (rest first),
+    and a changed object of the same content is encoded afresh."""
+    entries = [{"index": 0, "leaf": "AA"}]
+    reasons = [{"code": "sold", "message": "m", "text": {"zh-CN": {"title": "已售出"}}}]
+    unit = {"gtin": "09506000134352", "pending": None, "sold": True, "flags": 0}
+
+    def whole(v: dict[str, Any]) -> bytes:
+        rest = {k: x for k, x in v.items() if k not in viewjson.STATIC}
+        static = {k: x for k, x in v.items() if k in viewjson.STATIC}
+        text = json.dumps({**rest, **static}, ensure_ascii=False, separators=(",", ":"))
+        return text.encode()
+
+    for owner in (False, True, None):
+        v = {**view(entries), "reasons": reasons, "unit": unit, "owner": owner,
+             "witnesses": {"configured": 0, "vouched": 0}}  # fmt: skip
+        assert viewjson.render(v) == whole(v)
+    other = {**view(entries), "reasons": [{**reasons[0], "code": "recalled"}], "unit": unit}
+    assert viewjson.render(other) == whole(other)
