@@ -88,11 +88,12 @@ def _member(name: str, value: Any) -> bytes:
     key = _keys.get(name)
     if key is None:
         key = _keys[name] = _dumps(name) + b":"
-    if value.__class__ is bool or value is None:
+    kind = value.__class__
+    if kind is bool or value is None:
         return key + _CONSTANTS[value]
-    if name in KEPT_PARTS and value.__class__ in (list, dict):
+    if (kind is list or kind is dict) and name in KEPT_PARTS:
         return key + _piece(value)
-    return key + _dumps(value)
+    return key + _encode(value).encode("utf-8")
 
 
 def _piece(value: list[Any] | dict[str, Any]) -> bytes:
