@@ -194,18 +194,21 @@ class Context:
         owner_token: str | None = None,
         request: Request | None = None,
         scanned: ScannedLabel | None = None,
+        asked: int | None = None,
     ) -> dict[str, Any]:
         """The unit view from the unit's log, every queued scan counted exactly once,
         judged with its clone signals and for the owner of ``owner_token``; ``scanned``
-        is the label scanned at the resolver (ledger.label.ScannedLabel). From memory
-        when it can answer (api.unitviews).
+        is the label scanned at the resolver (ledger.label.ScannedLabel); ``asked``:
+        the request's ``min_size`` when the caller read it (`api.pinning.asked_size`;
+        None: read from ``request``). From memory when it can answer (api.unitviews).
 
         Raises:
             GS1Error: the GTIN or serial is malformed.
             ValidationError: a malformed ``min_size`` on ``request``.
         """
         home = self.deployment.for_gtin(gtin)
-        asked = 0 if request is None else min_size(request)
+        if asked is None:
+            asked = 0 if request is None else min_size(request)
         return await unitviews.unit_view(
             home,
             request,

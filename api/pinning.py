@@ -60,7 +60,17 @@ def min_size(request: Request) -> int:
     Raises:
         ValidationError: not a non-negative decimal integer below 2^63.
     """
-    raw = request.query_params.get("min_size") or request.headers.get(MIN_SIZE_HEADER)
+    return asked_size(request.query_params.get("min_size"), request.headers.get(MIN_SIZE_HEADER))
+
+
+def asked_size(query: str | None, header: str | None) -> int:
+    """`min_size` of the query parameter's decoded value (``query``; empty or None:
+    absent) and the header's (``header``), for a caller that parsed the query itself.
+
+    Raises:
+        ValidationError: not a non-negative decimal integer below 2^63.
+    """
+    raw = query or header
     if raw is None:
         return 0
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:

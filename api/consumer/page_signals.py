@@ -98,14 +98,31 @@ def place_words(scan: Mapping[str, Any], lang: str) -> str:
     return place_name(place, lang)
 
 
+#: localised reason lists kept (`localise`), by the identity of the list they word
+LOCALISED = 1024
+_localised: dict[int, tuple[object, object, list[dict[str, Any]]]] = {}
+
+
 def localise(view: dict[str, Any], reason_text: Any) -> dict[str, Any]:
     """The view with ``text: {en: {title, text}, zh-CN: {...}}`` on every reason;
-    ``reason_text(reason, lang) -> (title, text)`` words one reason."""
+    ``reason_text(reason, lang) -> (title, text)`` words one reason (a pure function).
+
+    A view's reasons list that is a kept object (a unit's judged reasons,
+    ledger.service.signals) is worded once: the words are kept with the very list and
+    function they came from (identity, never equality) and shared (read, not changed)."""
+    given = view.get("reasons") or ()
+    kept = _localised.get(id(given))
+    if kept is not None and kept[0] is given and kept[1] is reason_text:
+        return {**view, "reasons": kept[2]}
     reasons = []
-    for reason in view.get("reasons") or ():
+    for reason in given:
         words = {lang: dict(zip(("title", "text"), reason_text(reason, lang), strict=True))
                  for lang in LANGUAGES}  # fmt: skip
         reasons.append({**reason, "text": words})
+    if isinstance(given, list):
+        if len(_localised) >= LOCALISED:
+            _localised.clear()
+        _localised[id(given)] = (given, reason_text, reasons)
     return {**view, "reasons": reasons}
 
 

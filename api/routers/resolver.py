@@ -24,6 +24,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from api import viewjson
 from api.consumer import pagecache
@@ -34,6 +35,7 @@ from api.consumer.page_signals import localise
 from api.context import Context, ctx, owner_cookie
 from api.csrf import guard
 from api.params import CSET82_PATTERN, Gtin, Serial, Signature
+from api.pinning import MIN_SIZE_HEADER, asked_size
 from api.routers import epcis
 from api.schemas import UnitView, problems
 from api.shortmemo import kept_when_short
@@ -199,43 +201,53 @@ async def _resolve(request: Request) -> Response:
     """Parse the Digital Link from the raw path and query, record the scan, answer."""
     context = ctx(request)
     await context.limit(request)
-    raw = request.scope.get("raw_path", b"").decode("latin-1")
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    link = _parsed(f"http://resolver{raw}" + (f"?{query}" if query else ""))
+    scope = request.scope
+    raw = scope.get("raw_path", b"").decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    uri = f"http://resolver{raw}" + (f"?{query}" if query else "")
+    link = _parsed(uri)
     if link.serial is None:
         raise GS1Error("the resolver needs a serialized unit: /01/{gtin}/21/{serial}", field="path")
-    if epcis.LD_JSON in request.headers.get("accept", ""):
+    accept, agent, cookie, asked_header, accept_language = _headers(scope)
+    accept = accept or ""
+    if epcis.LD_JSON in accept:
         return await epcis.unit_document(request, link)  # docs/EPCIS.md; not a scan
     params = dict(link.query)
     # what the label says: its one signature, its lot and expiry (bound to the unit's
     # commission); parameters it did not sign (WeChat's from=, utm_*) are not read
-    scanned = ScannedLabel.from_link(link)
-    as_json = params.get("format") == "json" or "application/json" in request.headers.get(
-        "accept", ""
-    )
+    scanned = _scanned(uri)
+    as_json = params.get("format") == "json" or "application/json" in accept
     claiming = "claim" in params and not as_json
-    agent = request.headers.get("user-agent", "")
     # a check is a person's: not a claim, a language switch, a crawler, nor a machine
     # or verifier reading JSON (the page is what a phone opens), nor the owner's own
     # rescan (known only from the view: a cookie alone proves nothing)
-    counted = not (as_json or claiming or "lang" in params or _is_crawler(agent))
-    token = request.cookies.get(owner_cookie(link.gtin, link.serial))
+    counted = not (as_json or claiming or "lang" in params or _is_crawler(agent or ""))
+    # no cookie header, no owner cookie: its name (a hash) is not worked out then
+    token = None if cookie is None else request.cookies.get(owner_cookie(link.gtin, link.serial))
     if counted and token is None:
         context.scan(request, link.gtin, link.serial, params.get("place"))
+    # the query as the link's parse read it: Starlette's QueryParams not built again
+    asked = asked_size(params.get("min_size"), asked_header)
     view = await context.unit_view(
-        link.gtin, link.serial, scanned.signature, token, request, scanned=scanned
+        link.gtin, link.serial, scanned.signature, token, request, scanned=scanned, asked=asked
     )
     if counted and token is not None and not view.get("owner"):
         context.scan(request, link.gtin, link.serial, params.get("place"))
         view = await context.unit_view(  # counting this check, as every view does
-            link.gtin, link.serial, scanned.signature, token, request, scanned=scanned
+            link.gtin,
+            link.serial,
+            scanned.signature,
+            token,
+            request,
+            scanned=scanned,
+            asked=asked,
         )
     headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
     if as_json:
         parts = viewjson.render_parts(localise(view, reason_words))
         return viewjson.PartsResponse(parts, media_type="application/json", headers=headers)
 
-    lang = choose_language(request.headers.get("accept-language"), params.get("lang"))
+    lang = choose_language(accept_language, params.get("lang"))
     other = EN if chinese(lang) else ZH
     switch = _switch(raw, query, other)
     csrf = guard(request)
@@ -263,6 +275,29 @@ async def _resolve(request: Request) -> Response:
     return response
 
 
+#: the request headers `_resolve` reads, by their ASGI (lower-case) names: their index
+#: in `_headers`'s answer
+_READ = {
+    b"accept": 0,
+    b"user-agent": 1,
+    b"cookie": 2,
+    MIN_SIZE_HEADER.lower().encode("latin-1"): 3,
+    b"accept-language": 4,
+}
+
+
+def _headers(scope: Scope) -> list[str | None]:
+    """The value of each of `_READ`'s headers (the first of its name, as Starlette's
+    ``Headers.get``), None for one not sent: the raw list read once, not once per
+    header as ``request.headers.get`` reads it."""
+    found: list[str | None] = [None] * len(_READ)
+    for name, value in scope["headers"]:
+        at = _READ.get(name)
+        if at is not None and found[at] is None:
+            found[at] = value.decode("latin-1")
+    return found
+
+
 #: a printed label's link is short; only links up to this many characters are kept, so
 #: 2,048 kept parses hold at most a few MB however long a stranger makes his links
 _KEPT_URI = 256
@@ -278,6 +313,16 @@ def _parsed(uri: str) -> gs1.DigitalLink:
         GS1Error: ``uri`` is not a valid GS1 Digital Link.
     """
     return gs1.parse_digital_link(uri)
+
+
+@kept_when_short(_KEPT_URI, 2048)
+def _scanned(uri: str) -> ScannedLabel:
+    """`ScannedLabel.from_link` of `_parsed` ``uri``, kept as the parse is.
+
+    Raises:
+        GS1Error: ``uri`` is not a valid GS1 Digital Link, or it has several ``s``.
+    """
+    return ScannedLabel.from_link(_parsed(uri))
 
 
 @kept_when_short(_KEPT_URI, 2048)

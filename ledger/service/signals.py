@@ -59,6 +59,9 @@ __all__ = [
 
 #: units whose signals an alerts listing computes at most
 ALERT_UNITS = 200
+#: units whose last judged reasons are kept at most (`SignalService._judged`): each holds
+#: a list of a few reasons; cleared whole when full
+JUDGED_UNITS = 4096
 
 
 class SignalService:
@@ -83,6 +86,8 @@ class SignalService:
         self._probing_cache = probing
         self._facts_cache = facts if facts is not None else FactsCache()
         self._signals_cache = signals if signals is not None else SignalsCache()
+        #: per unit: (view's reasons, answer, owner, verdict in, verdict, reasons) (`_judged`)
+        self._judged_last: dict[tuple[str, str], tuple[Any, ...]] = {}
 
     def _since(self) -> str:
         return format_time(self._clock() - self.policy.scan_retention)
@@ -112,17 +117,16 @@ class SignalService:
         """
         if view["verdict"] == INVALID:
             return {**view, "owner": False}
-        since = self._since()
         memory_only = memory is not None
         if view["verdict"] == UNKNOWN:
-            signals = self._probing_of(unit.gtin, since, memory_only)
+            signals = self._probing_of(unit.gtin, self._since(), memory_only)
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
         claim = _latest_claim(view["entries"])
         # its stored and queued scans: more than EXACT_SCANS make a busy unit, judged
         # over facts and signals up to their TTLs old (signalcaches)
         scans = view["scans"]["count"] + len(pending)
-        stored = self._stored_facts(view, unit, since, claim is not None, size, memory_only, scans)
+        stored = self._stored_facts(view, unit, claim is not None, size, memory_only, scans)
         owner = False
         if claim is not None:
             current = claim["event"].get("owner")
@@ -131,9 +135,35 @@ class SignalService:
             consumed = bool((view.get("unit") or {}).get("consumed_at"))
             if current and not consumed:
                 owner = owner_token is not None and owner_hash(owner_token) == current
-        signals, finding = self._signals_of(unit, stored, claim, pending, scans)
+        answer = self._signals_of(unit, stored, claim, pending, scans)
+        judged, worded = self._judged(unit, view, answer, owner)
+        return {**view, "verdict": judged, "reasons": worded, "owner": owner}
+
+    def _judged(
+        self, unit: gs1.UnitId, view: dict[str, Any], answer: Answer, owner: bool
+    ) -> tuple[str, list[ReasonShape]]:
+        """`with_signals` of the view's verdict and reasons with ``answer`` (signals,
+        report finding) for ``owner``, as dicts; the unit's last answer again while the
+        view's reasons and ``answer`` are the objects it was worked out from (a label's
+        finished view and a cached answer are kept objects: identity, never equality)
+        and the viewer's ownership is the same. The list is shared: read, not changed."""
+        key = (unit.gtin, unit.serial)
+        found = self._judged_last.get(key)
+        if (
+            found is not None
+            and found[0] is view["reasons"]
+            and found[1] is answer
+            and found[2] == owner
+            and found[3] == view["verdict"]
+        ):
+            return found[4], found[5]
+        signals, finding = answer
         verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
-        return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": owner}
+        done = _dicts(reasons)
+        if len(self._judged_last) >= JUDGED_UNITS:
+            self._judged_last.clear()
+        self._judged_last[key] = (view["reasons"], answer, owner, view["verdict"], verdict, done)
+        return verdict, done
 
     def _signals_of(
         self,
@@ -173,7 +203,6 @@ class SignalService:
         self,
         view: dict[str, Any],
         unit: gs1.UnitId,
-        since: str,
         claimed: bool,
         size: int,
         memory_only: bool,
@@ -209,7 +238,7 @@ class SignalService:
             cached = self._facts_cache.recent(unit.gtin, unit.serial, size)
             if cached is not None:
                 return cached
-        rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, since)
+        rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, self._since())
         owners = (
             self._signal_store.owner_clients(self._log, unit.gtin, unit.serial)
             if claimed
