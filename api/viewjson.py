@@ -23,11 +23,11 @@ from starlette.types import Receive, Scope, Send
 STATIC = ("entries", "checkpoint", "map_proof", "versions")
 #: the view's per-request parts that are kept objects when the view comes from memory
 #: (a label's finished view's ``unit``, the judged and worded ``reasons``, the
-#: ``witnesses`` summary): their encodings kept by identity too (`_piece`)
+#: ``witnesses`` summary): their encodings kept by identity too (`piece`)
 KEPT_PARTS = frozenset({"reasons", "unit", "witnesses"})
 #: encodings kept at most (bytes)
 MAX_BYTES = 16 * 1024 * 1024
-#: per-request parts' encodings kept at most (`_piece`); cleared whole when full
+#: per-request parts' encodings kept at most (`piece`); cleared whole when full
 MAX_PIECES = 4096
 
 _kept: OrderedDict[int, tuple[tuple[Any, ...], bytes]] = OrderedDict()
@@ -92,11 +92,11 @@ def _member(name: str, value: Any) -> bytes:
     if kind is bool or value is None:
         return key + _CONSTANTS[value]
     if (kind is list or kind is dict) and name in KEPT_PARTS:
-        return key + _piece(value)
+        return key + piece(value)
     return key + _encode(value).encode("utf-8")
 
 
-def _piece(value: list[Any] | dict[str, Any]) -> bytes:
+def piece(value: list[Any] | dict[str, Any]) -> bytes:
     """``_dumps(value)``, kept with the very object (identity, never equality: a kept
     object is read, not changed, by every view that shares it)."""
     found = _pieces.get(id(value))

@@ -48,11 +48,12 @@ from typing import Any
 
 from markupsafe import escape
 
+from api import viewjson
 from api.consumer import slots as slot_words
 from api.consumer.environment import environment
 from api.consumer.i18n import page_language
 from api.consumer.page import page_context
-from api.viewjson import STATIC
+from api.viewjson import KEPT_PARTS, STATIC
 
 #: bytes of cut pages kept at most (a page is 10-60 KB)
 MAX_BYTES = 8 * 1024 * 1024
@@ -163,7 +164,7 @@ def _rest_key(view: Mapping[str, Any]) -> tuple[tuple[Any, ...], int]:
         TypeError, ValueError: a part is not JSON-ready.
     """
     plain: list[tuple[Any, ...]] = []
-    other = []
+    other: list[tuple[str, str | bytes]] = []
     unit = None
     nbytes = 0
     for k, v in view.items():
@@ -177,9 +178,17 @@ def _rest_key(view: Mapping[str, Any]) -> tuple[tuple[Any, ...], int]:
             unit = _unit_json(v)
             nbytes += len(unit)
         else:
-            other.append([k, v])
-    text = _ENCODER.encode(other) if other else ""
-    return (tuple(plain), unit, text), nbytes + len(text)
+            # a kept part (the judged reasons, the witnesses) as the JSON kept with the
+            # very object (viewjson.piece: bytes), anything else encoded here (text):
+            # by value either way, and bytes never equal text
+            text: str | bytes = (
+                viewjson.piece(v)
+                if (kind is list or kind is dict) and k in KEPT_PARTS
+                else _ENCODER.encode(v)
+            )
+            other.append((k, text))
+            nbytes += 64 + len(text)
+    return (tuple(plain), unit, tuple(other)), nbytes
 
 
 def _unit_json(unit: dict[str, Any]) -> str:
