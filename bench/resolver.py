@@ -2,7 +2,8 @@
 
 Seeds a small log on SQLite (tests.e2e.server.seed: the base world plus a sold and a
 recalled unit), serves it with uvicorn (bench.server: the real app plus
-``GET /bench/bare`` on the same server), and drives it on the same 2-core machine (so
+``GET /bench/bare`` on the same server, first in its route table, as the resolver's own
+route is), and drives it on the same 2-core machine (so
 the load generators take CPU from the server too). Every figure is a ratio to the
 bare endpoint measured in the same run, or has its target stated against it:
 
