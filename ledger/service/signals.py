@@ -15,7 +15,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from ledger import gs1
 from ledger.entry import Leaf
@@ -39,7 +39,7 @@ from ledger.service.signalcaches import (
     SignalsCache,
     StoredFacts,
 )
-from ledger.service.unitview import Entries
+from ledger.service.unitview import last_claim
 from ledger.service.viewcache import NotInMemoryError
 from ledger.shapes import ReasonShape, ResponseSummaryShape, UnitAlertShape
 from ledger.signals.compute import Signal, serial_probing, unit_signals
@@ -122,7 +122,7 @@ class SignalService:
             signals = self._probing_of(unit.gtin, self._since(), memory_only)
             verdict, reasons = with_signals(view["verdict"], _reasons(view), signals)
             return {**view, "verdict": verdict, "reasons": _dicts(reasons), "owner": False}
-        claim = _latest_claim(view["entries"])
+        claim = last_claim(view["entries"])
         # its stored and queued scans: more than EXACT_SCANS make a busy unit, judged
         # over facts and signals up to their TTLs old (signalcaches)
         scans = view["scans"]["count"] + len(pending)
@@ -361,14 +361,6 @@ def response_summary(reports: Sequence[dict[str, Any]]) -> ResponseSummaryShape:
         "median_seconds": round(statistics.median(waits)) if waits else None,
         "max_seconds": round(max(waits)) if waits else None,
     }
-
-
-def _latest_claim(entries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    if isinstance(entries, Entries):  # a view's entries (a unit's base): found once
-        return cast(dict[str, Any] | None, entries.latest_claim)
-    # from the end, and no list of them all: a view of a unit of 1,000 entries spent
-    # ~10% of its server time in this scan (docs/PERFORMANCE.md, session 21)
-    return next((e for e in reversed(entries) if e["event"].get("kind") == "claim"), None)
 
 
 def newest_scan(pending: Sequence[Scan]) -> object:

@@ -12,6 +12,7 @@ set of its index, read from the log, not assumed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +64,15 @@ class Entries(list[UnitEntryShape]):
 
     def __init__(self, entries: list[UnitEntryShape]) -> None:
         super().__init__(entries)
-        self.latest_claim: UnitEntryShape | None = next(
-            (e for e in reversed(entries) if e["event"].get("kind") == "claim"), None
-        )
+        self.latest_claim: UnitEntryShape | None = last_claim(entries)
+
+
+def last_claim(entries: Sequence[Any]) -> Any:
+    """The last ``claim`` entry of a view's ``entries`` (None: none), searched from the
+    end; an `Entries` list answers from what it found when it was made."""
+    if isinstance(entries, Entries):
+        return entries.latest_claim
+    return next((e for e in reversed(entries) if e["event"].get("kind") == "claim"), None)
 
 
 @dataclass(frozen=True)

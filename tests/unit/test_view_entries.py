@@ -9,20 +9,19 @@ import pickle
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.service.signals import _latest_claim
-from ledger.service.unitview import Entries
+from ledger.service.unitview import Entries, last_claim
 
 KINDS = st.sampled_from(["commission", "handoff", "receive", "claim", "sell", "inspect"])
 
 
 @given(st.lists(KINDS, max_size=30))
-def test_the_latest_claim_is_the_one_the_scan_finds(kinds: list[str]) -> None:
+def test_thelast_claim_is_the_one_the_scan_finds(kinds: list[str]) -> None:
     entries = [{"index": i, "event": {"kind": kind}} for i, kind in enumerate(kinds)]
     claims = [e for e in entries if e["event"]["kind"] == "claim"]
     made = Entries(entries)
     assert made.latest_claim is (claims[-1] if claims else None)
-    assert _latest_claim(made) is made.latest_claim  # read, not searched
-    assert _latest_claim(list(entries)) is made.latest_claim  # a plain list: searched
+    assert last_claim(made) is made.latest_claim  # read, not searched
+    assert last_claim(list(entries)) is made.latest_claim  # a plain list: searched
     # still a list to everything else: JSON, equality, a copy, pickling
     assert json.dumps(made) == json.dumps(entries) and made == entries
     copied = pickle.loads(pickle.dumps(made))  # noqa: S301 - our own bytes
