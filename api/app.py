@@ -170,7 +170,7 @@ def create_app(
     )
     app.state.ctx = context
     app.state.network_key = network_key(served.config.operator_key)  # once, not per report
-    app.state.csrf = CsrfGuard(
+    app.state.csrf = context.csrf = CsrfGuard(
         key=derive_key(csrf_secret(served.config.operator_key)),
         origins=origins,
         public_url=settings.public_url,

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -47,6 +47,9 @@ from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.scanfacts import ScanRow
 from ledger.service.settings import Settings
+
+if TYPE_CHECKING:  # api.csrf reads api.context
+    from api.csrf import CsrfGuard
 
 __all__ = [
     "MIN_SIZE_HEADER",
@@ -80,6 +83,9 @@ class Context:
     summaries: unitviews.ScanSummaries = field(default_factory=unitviews.ScanSummaries)
     #: the day's client hashes last computed (api.scanrecord; set from the deployment)
     pseudonyms: Pseudonyms = field(init=False)
+    #: the app's CSRF guard (api.csrf.guard's, set with it): the resolver's page reads
+    #: it here, where the app's state answers it only after a failed attribute lookup
+    csrf: CsrfGuard | None = None
 
     def __post_init__(self) -> None:
         self.pseudonyms = Pseudonyms(self.deployment.default.salt)
@@ -136,15 +142,34 @@ class Context:
         if wait is not None:
             raise RateLimitedError(f"too many requests; retry in {wait} s", wait)
 
-    def scan(self, request: Request, gtin: str, serial: str, place: str | None) -> None:
-        """Queue a scan record for this resolver hit (api.scanrecord; flushed in the
-        background).
+    def scan(
+        self,
+        request: Request,
+        gtin: str,
+        serial: str,
+        place: str | None,
+        *,
+        now: datetime,
+        agent: str | None,
+        owner_token: str | None,
+    ) -> None:
+        """Queue a scan record for this resolver hit (api.scanrecord.queue_scan, whose
+        arguments these are; flushed in the background).
 
         Raises:
             StorageError: the database failed (the day's salt is read once per day).
         """
         dropped = queue_scan(
-            request, self.settings, self.pseudonyms, self.scans, gtin, serial, place
+            request,
+            self.settings,
+            self.pseudonyms,
+            self.scans,
+            gtin,
+            serial,
+            place,
+            now=now,
+            agent=agent,
+            owner_token=owner_token,
         )
         self.metrics.scans.inc()
         if dropped:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 
 from fastapi import Request
@@ -144,26 +144,30 @@ def queue_scan(
     gtin: str,
     serial: str,
     place: str | None,
+    *,
+    now: datetime,
+    agent: str | None,
+    owner_token: str | None,
 ) -> int:
     """Queue the scan record of this resolver hit (module docstring) in ``queue``,
     packed straight from its fields (`ScanQueue.record`: the `Scan` it would make is
-    never built); return how many old scans the queue's bounds dropped. The client
-    pseudonyms are keyed with the day's salt (``pseudonyms``, ledger.service.salt),
-    never the raw address.
+    never built); return how many old scans the queue's bounds dropped. ``now``: the
+    time of the hit; ``agent``: its User-Agent header (None: not sent);
+    ``owner_token``: the unit's owner cookie it carries (`owner_cookie`; None: none),
+    as the resolver read them. The client pseudonyms are keyed with the day's salt
+    (``pseudonyms``, ledger.service.salt), never the raw address.
 
     Raises:
         StorageError: the database failed (the day's salt is read once per day).
     """
-    now = datetime.now(UTC)
     # the geolocation header is evidence only from a trusted proxy; ?place= is a hint
-    trusted = geo_place(request, settings)
+    trusted = geo_place(request, settings) if settings.place_header else None
     hint = place.upper() if place and PLACE.fullmatch(place.upper()) else None
     place = stored_place(trusted, HEADER) if trusted else stored_place(hint, HINT)
     address = client_address(request)
     client, network, region = pseudonyms.scan_ids(address, gtin, serial, now)
-    token = request.cookies.get(owner_cookie(gtin, serial))
-    if token:
-        client = owner_client(owner_hash(token))
+    if owner_token:
+        client = owner_client(owner_hash(owner_token))
     if place is not None:
         # the analytics' region: the recorded place, else the offline table's region
         # of the address (looked up in scan_ids, never stored)
@@ -176,7 +180,7 @@ def queue_scan(
         micros_of(now),
         place,
         client,
-        agent_class(request.headers.get("user-agent", "")),
+        agent_class(agent or ""),
         network,
         region,
     )

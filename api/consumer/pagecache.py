@@ -93,46 +93,54 @@ def render(
     # the slots' values escaped as Jinja escapes them and encoded (api.consumer.slots:
     # the words of a slot are worked out once per what they depend on)
     values = slot_words.escaped(view, lang, switch_href=switch_href, now=now)
-    values["csrf_token"] = str(escape(csrf_token)).encode()
-    # STATIC's parts, spelled out: a generator and its tuple per request cost more
-    statics = (
-        view.get("entries"),
-        view.get("checkpoint"),
-        view.get("map_proof"),
-        view.get("versions"),
+    values["csrf_token"] = (
+        csrf_token.encode()
+        if _PLAIN_TOKEN.fullmatch(csrf_token)
+        else str(escape(csrf_token)).encode()
     )
-    try:
-        rest, nbytes = _rest_key(view)
-    except (TypeError, ValueError):  # not a JSON-ready view: render it, keep nothing
-        return _render(view, lang, path, switch_href, now, csrf_token, image).encode()
-    key = (
-        id(statics[0]),
-        id(statics[1]),
-        id(statics[2]),
-        id(statics[3]),
-        rest,
-        lang,
-        path,
-        image,
-        now.date(),
-        bool(values["scans1"]),  # the template shows the hint's paragraph only if any
-        values["age"] is None,  # and the age's
-    )
-    found = _kept.get(key)
-    if found is not None:
-        held = found[0]
-        if (
-            held[0] is not statics[0]
-            or held[1] is not statics[1]
-            or held[2] is not statics[2]
-            or held[3] is not statics[3]
-        ):
-            found = None
+    # what the page shows besides the view: the same in the identity key and the key
+    around = (lang, path, image, now.date(), bool(values["scans1"]), values["age"] is None)
+    found = None
+    fast = None
+    if tuple(view) == _SHAPE:  # the usual view: each part by identity (`_by_identity`)
+        parts = tuple(view.values())
+        fast = (*map(id, parts[:7]), id(parts[8]), id(parts[9]), *around)
+        known = _by_identity.get(fast)
+        if known is not None:
+            found = _kept.get(known[1])
+            if found is not None and not _holds(found[0], parts):
+                found = None
+            key = known[1]
     if found is None:
-        found = _cut(view, lang, path, switch_href, now, image, statics, values)
-        # the key is kept too: the view's JSON and the path count in the budget
-        found = (*found[:3], found[3] + nbytes + len(path))
-        _keep(key, found)
+        # STATIC's parts, spelled out: a generator and its tuple per request cost more
+        statics = (
+            view.get("entries"),
+            view.get("checkpoint"),
+            view.get("map_proof"),
+            view.get("versions"),
+        )
+        try:
+            rest, nbytes = _rest_key(view)
+        except (TypeError, ValueError):  # not a JSON-ready view: render it, keep nothing
+            return _render(view, lang, path, switch_href, now, csrf_token, image).encode()
+        key = (id(statics[0]), id(statics[1]), id(statics[2]), id(statics[3]), rest, *around)
+        found = _kept.get(key)
+        if found is not None and not _holds(found[0], (None, None, None, *statics)):
+            found = None
+        if found is None:
+            found = _cut(view, lang, path, switch_href, now, image, statics, values)
+            # the key is kept too: the view's JSON and the path count in the budget
+            found = (*found[:3], found[3] + nbytes + len(path))
+            _keep(key, found)
+        else:
+            _kept.move_to_end(key)
+        if fast is not None:
+            if len(_by_identity) >= IDENTITY_KEYS:
+                _by_identity.clear()
+            # the parts but the static ones (the cut page holds those) and the scans,
+            # held so that their ids stay theirs while kept here
+            parts = tuple(view.values())
+            _by_identity[fast] = ((parts[0], parts[1], parts[2], parts[8], parts[9]), key)
     else:
         _kept.move_to_end(key)
     _, pieces, names, _ = found
@@ -141,6 +149,42 @@ def render(
         out.append(values[name])
         out.append(piece)
     return b"".join(out)
+
+
+def _holds(held: tuple[Any, ...], parts: tuple[Any, ...]) -> bool:
+    """Whether a cut page's static parts (``held``) are the view's (``parts``, in
+    `_SHAPE`'s order): the very objects, not equal ones."""
+    return (
+        held[0] is parts[3] and held[1] is parts[4] and held[2] is parts[5] and held[3] is parts[6]
+    )
+
+
+#: a view's keys as ledger.service.ledger.unit_view makes them, in its order: such a
+#: view is looked up by the identity of its parts first (`_by_identity`)
+_SHAPE = (
+    "verdict",
+    "reasons",
+    "unit",
+    "entries",
+    "checkpoint",
+    "map_proof",
+    "versions",
+    "scans",
+    "owner",
+    "witnesses",
+)
+#: a token the page shows as it is (digits, the URL-safe base64 alphabet, a dot)
+_PLAIN_TOKEN = re.compile(r"[0-9A-Za-z_.-]*")
+#: (the ids of a view's parts but its scans, and what else the page shows) -> (the
+#: view's parts, held so that no other object takes their ids meanwhile; the key of its
+#: cut page): a view whose parts are the very objects of one seen before has that
+#: page, and its key needs no JSON. Parts are only read, never changed, once in a view
+#: (the static parts: ledger.service.unitview; the kept ones: viewjson.piece); the cut
+#: page's static parts are still checked by identity, as the key's are
+_by_identity: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+#: identity keys kept at most (emptied when full; each holds a view's small parts
+#: alive: its verdict, reasons, unit, owner and witnesses)
+IDENTITY_KEYS = 1024
 
 
 #: view keys the key leaves out of the rest: the static parts (by identity) and the
@@ -210,6 +254,7 @@ def clear() -> None:
     _kept.clear()
     _size[0] = 0
     _units.clear()
+    _by_identity.clear()
     slot_words.clear()
 
 

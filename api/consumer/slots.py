@@ -43,7 +43,7 @@ _COUNT = 10**17 + secrets.randbelow(9 * 10**17)
 _COUNT_DIGITS = str(_COUNT).encode()
 
 _scans: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
-_checked: dict[tuple[str, datetime], bytes] = {}
+_checked: dict[tuple[str, int | datetime], bytes] = {}
 _ages: dict[tuple[str, int], bytes] = {}
 _switches: dict[tuple[str, str], bytes] = {}
 
@@ -56,12 +56,14 @@ def escaped(
     sentence), ``scans1`` (its hint, maybe empty), ``checked``, ``age`` (None without a
     time line)."""
     sentence, hint = _scan_words(view, lang)
+    stamp = now.timestamp()  # one reading for both footer lines
+    switch = _switches.get((switch_href, lang))
     return {
-        "switch_href": _switch_words(switch_href, lang),
+        "switch_href": _switch_words(switch_href, lang) if switch is None else switch,
         "scans0": sentence,
         "scans1": hint,
-        "checked": _checked_words(now, lang),
-        "age": _age_words(view.get("checkpoint"), now, lang),
+        "checked": _checked_words(now, lang, stamp),
+        "age": _age_words(view.get("checkpoint"), stamp, lang),
     }
 
 
@@ -82,29 +84,36 @@ def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:
 
 
 def _scan_words(view: Mapping[str, Any], lang: str) -> tuple[bytes, bytes]:
-    known = known_unit(view)
     scans = view.get("scans")
-    count = scans.get("count") if isinstance(scans, Mapping) else None
-    first = scans.get("first") if isinstance(scans, Mapping) else None
-    if type(count) is int and count > 1 and isinstance(first, Mapping):
-        try:
-            # the first scan's items in its own order: an equal scan in another order
-            # is only another key (the view's are made in one order)
-            key: tuple[Any, ...] = (lang, known, tuple(first.items()))
-            cut = _scans.get(key)
-        except TypeError:  # a value that is not hashable (or keys not comparable)
-            cut = None
-            key = ()
-        if cut is None:
-            marked, hint = scan_line({"count": _COUNT, "first": first}, lang, known=known)
-            parts = _bytes(marked).split(_COUNT_DIGITS)
-            if len(parts) == 2:
-                cut = (parts[0], parts[1], _bytes(hint))
-                if key:
-                    _keep(_scans, key, cut)
-        if cut is not None:
-            return cut[0] + str(count).encode() + cut[1], cut[2]
-    sentence, hint = scan_line(scans, lang, known=known)
+    # a view's parts are dicts: the abstract Mapping test only for anything else
+    if scans.__class__ is dict or isinstance(scans, Mapping):
+        count = scans.get("count")
+        first = scans.get("first")
+        if (
+            count.__class__ is int
+            and count > 1
+            and (first.__class__ is dict or isinstance(first, Mapping))
+        ):
+            unit = view.get("unit")
+            known = bool(unit) and (unit.__class__ is dict or isinstance(unit, Mapping))
+            try:
+                # the first scan's items in its own order: an equal scan in another
+                # order is only another key (the view's are made in one order)
+                key: tuple[Any, ...] = (lang, known, tuple(first.items()))
+                cut = _scans.get(key)
+            except TypeError:  # a value that is not hashable (or keys not comparable)
+                cut = None
+                key = ()
+            if cut is None:
+                marked, hint = scan_line({"count": _COUNT, "first": first}, lang, known=known)
+                parts = _bytes(marked).split(_COUNT_DIGITS)
+                if len(parts) == 2:
+                    cut = (parts[0], parts[1], _bytes(hint))
+                    if key:
+                        _keep(_scans, key, cut)
+            if cut is not None:
+                return b"%s%d%s" % (cut[0], count, cut[1]), cut[2]
+    sentence, hint = scan_line(scans, lang, known=known_unit(view))
     return _bytes(sentence), _bytes(hint)
 
 
@@ -118,8 +127,14 @@ def _switch_words(switch_href: str, lang: str) -> bytes:
     return found
 
 
-def _checked_words(now: datetime, lang: str) -> bytes:
-    key = (lang, now.replace(second=0, microsecond=0))
+def _checked_words(now: datetime, lang: str, stamp: float) -> bytes:
+    # the line is written in UTC (or Beijing time) to the minute (`format_moment`): for
+    # an aware time that is its minute since the epoch; a naive one is read as UTC
+    # there, and as local time by ``timestamp``, so it keys by its own minute
+    minute: int | datetime = (
+        int(stamp // 60) if now.tzinfo is not None else now.replace(second=0, microsecond=0)
+    )
+    key = (lang, minute)
     found = _checked.get(key)
     if found is None:
         found = _bytes(checked_line(now, lang))
@@ -127,11 +142,11 @@ def _checked_words(now: datetime, lang: str) -> bytes:
     return found
 
 
-def _age_words(checkpoint: object, now: datetime, lang: str) -> bytes | None:
+def _age_words(checkpoint: object, stamp: float, lang: str) -> bytes | None:
     dated = served_at(checkpoint)
     if dated is None:
         return None
-    key = (lang, max(0, int(now.timestamp()) - dated))
+    key = (lang, max(0, int(stamp) - dated))
     found = _ages.get(key)
     if found is None:
         found = _bytes(age_words(key[1], lang))

@@ -33,7 +33,7 @@ from api.consumer.i18n import EN, ZH, chinese
 from api.consumer.page import choose_language, reason_words
 from api.consumer.page_signals import localise
 from api.context import Context, ctx, owner_cookie
-from api.csrf import guard
+from api.csrf import fresh_nonce, guard
 from api.params import CSET82_PATTERN, Gtin, Serial, Signature
 from api.pinning import MIN_SIZE_HEADER, asked_size
 from api.routers import epcis
@@ -224,15 +224,32 @@ async def _resolve(request: Request) -> Response:
     counted = not (as_json or claiming or "lang" in params or _is_crawler(agent or ""))
     # no cookie header, no owner cookie: its name (a hash) is not worked out then
     token = None if cookie is None else request.cookies.get(owner_cookie(link.gtin, link.serial))
+    now = datetime.now(UTC)  # the time of the scan, and of the page's check
     if counted and token is None:
-        context.scan(request, link.gtin, link.serial, params.get("place"))
+        context.scan(
+            request,
+            link.gtin,
+            link.serial,
+            params.get("place"),
+            now=now,
+            agent=agent,
+            owner_token=None,
+        )
     # the query as the link's parse read it: Starlette's QueryParams not built again
     asked = asked_size(params.get("min_size"), asked_header)
     view = await context.unit_view(
         link.gtin, link.serial, scanned.signature, token, request, scanned=scanned, asked=asked
     )
     if counted and token is not None and not view.get("owner"):
-        context.scan(request, link.gtin, link.serial, params.get("place"))
+        context.scan(
+            request,
+            link.gtin,
+            link.serial,
+            params.get("place"),
+            now=now,
+            agent=agent,
+            owner_token=token,
+        )
         view = await context.unit_view(  # counting this check, as every view does
             link.gtin,
             link.serial,
@@ -250,9 +267,11 @@ async def _resolve(request: Request) -> Response:
     lang = choose_language(accept_language, params.get("lang"))
     other = EN if chinese(lang) else ZH
     switch = _switch(raw, query, other)
-    csrf = guard(request)
-    nonce, fresh = csrf.nonce(request)  # the forms' token is bound to this browser's nonce
-    token = csrf.token(nonce, gs1.normalize_gtin(link.gtin), link.serial)
+    csrf = context.csrf or guard(request)
+    # the forms' token is bound to this browser's nonce; with no Cookie header there is
+    # none to read (the cookies are not parsed)
+    nonce, fresh = (fresh_nonce(), True) if cookie is None else csrf.nonce(request)
+    token = csrf.token(nonce, link.gtin, link.serial)  # the link's GTIN is normalized
     if claiming:
         form = claim_form(view, raw, params.get("claim") or "", lang)
         policy = context.ledger_for_unit(link.gtin).claims.policy
@@ -265,7 +284,7 @@ async def _resolve(request: Request) -> Response:
             lang,
             path=raw,
             switch_href=switch,
-            now=datetime.now(UTC),
+            now=now,
             csrf_token=token,
             image=image,
         )

@@ -160,6 +160,10 @@ class SignalService:
         signals, finding = answer
         verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
         done = _dicts(reasons)
+        if found is not None and found[5] == done:
+            # the same words as last time: the same object, so that what is kept by it
+            # (the reasons' JSON, the consumer page) is found again
+            done = found[5]
         if len(self._judged_last) >= JUDGED_UNITS:
             self._judged_last.clear()
         self._judged_last[key] = (view["reasons"], answer, owner, view["verdict"], verdict, done)

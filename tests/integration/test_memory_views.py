@@ -8,6 +8,7 @@ On SQLite files: these are about the service's memory, not the dialect.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import event
 
 from api.app import create_app
+from api.consumer import pagecache
 from ledger import codec, label
 from ledger.gs1 import UnitId
 from ledger.label import ScannedLabel
@@ -142,3 +144,27 @@ def test_forged_signatures_are_judged_every_time_and_never_kept(sw: SignalWorld)
     assert bases and all(len(b.finished) <= FINISHED for b in bases)
     kept = {sig for b in bases for sig, _ in b.finished}
     assert kept == {good}
+
+
+def test_a_warm_views_parts_are_the_objects_the_page_is_kept_by(sw: SignalWorld) -> None:
+    """The consumer page finds a served view's cut page by the identity of its parts
+    (api.consumer.pagecache): a view from memory has its shape, and every part but the
+    scans is the same object from one view of the unit to the next."""
+    sw.mint("SN-1")
+    context = create_app(settings(), ledger=sw.ledger).state.ctx
+    when = sw.clock.now - timedelta(minutes=1)
+    signed = label.sign_label(UnitId(gtin=GTIN, serial="SN-1"), key(2))
+    scanned = ScannedLabel(signature=signed)
+
+    async def main() -> None:
+        await context.unit_view(GTIN, "SN-1", signed, scanned=scanned)  # warm
+        views = []
+        for _ in range(4):  # a shopper's scans, each then viewed (signals worked out again)
+            context.scans.add(Scan(GTIN, "SN-1", when, "CN", "one-shopper", "x"))
+            views.append(await context.unit_view(GTIN, "SN-1", signed, scanned=scanned))
+        for first, second in itertools.pairwise(views):
+            assert tuple(first) == tuple(second) == pagecache._SHAPE
+            assert second["scans"]["count"] == first["scans"]["count"] + 1
+            assert [k for k in pagecache._SHAPE if first[k] is not second[k]] == ["scans"]
+
+    asyncio.run(main())

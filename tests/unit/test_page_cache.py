@@ -209,6 +209,98 @@ def test_the_budget_counts_the_key_a_page_is_kept_under() -> None:
     assert pagecache.kept()[1] >= small + 50_000
 
 
+def served(view: dict[str, Any], **parts: Any) -> dict[str, Any]:
+    """``view`` with the parts and in the order of a served view (pagecache._SHAPE:
+    ledger.service.ledger.unit_view's), ``parts`` put in its place."""
+    whole = {"map_proof": "map-proof", "versions": {}, "owner": False, "witnesses": {}}
+    whole = {**whole, **view, **parts}
+    return {k: whole[k] for k in pagecache._SHAPE}
+
+
+def test_a_served_view_is_found_by_the_identity_of_its_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A view whose parts (but its scans) are the objects of one seen before has that
+    page, without working out its key: with this request's count, token and time."""
+    view = served(story("sold"))
+    assert both(view)[0] == both(view)[1]
+    assert len(pagecache._by_identity) == 1
+
+    def not_again(_view: object) -> None:
+        raise AssertionError("the key was worked out again")
+
+    monkeypatch.setattr(pagecache, "_rest_key", not_again)
+    for count in (3, 4, 90):
+        again = {**view, "scans": {**view["scans"], "count": count}}
+        later = NOW + timedelta(seconds=count)
+        cached = pagecache.render(
+            again, "en", path=PATH, switch_href=SWITCH, now=later, csrf_token=f"t{count}"
+        )
+        plain = render_unit_page(
+            again, "en", path=PATH, switch_href=SWITCH, now=later, csrf_token=f"t{count}"
+        )
+        assert cached == plain.encode() and f"t{count}".encode() in cached
+    assert pagecache.kept()[0] == 1
+
+
+def test_new_objects_are_keyed_by_value_and_never_served_a_stale_page() -> None:
+    """Parts in new objects miss the identity key: equal ones find their page by value,
+    others (and new static parts, equal or not) get their own."""
+    view = served(story("sold"))
+    first = both(view)[0]
+    # equal reasons in a new object: by value, the same page
+    assert both({**view, "reasons": copy.deepcopy(view["reasons"])})[0] == first
+    assert pagecache.kept()[0] == 1
+    # other reasons, a new unit, another verdict: each its own page, as rendered
+    other = served(story("recalled"), entries=view["entries"], checkpoint=view["checkpoint"])
+    for changed in (
+        {**view, "reasons": other["reasons"]},
+        {**view, "unit": {**view["unit"], "serial": "SN-9"}},
+        {**view, "owner": True},
+    ):
+        cached, plain = both(changed)
+        assert cached == plain and cached != first
+    # the verdict is keyed too (the page words it from the reasons)
+    assert both({**view, "verdict": other["verdict"]})[0] == first
+    # the same content in new static objects (a rebuilt base): a new page, not the kept
+    rebuilt = {**view, "entries": copy.deepcopy(view["entries"])}
+    before = pagecache.kept()[0]
+    assert both(rebuilt)[0] == both(rebuilt)[1]
+    assert pagecache.kept()[0] == before + 1
+
+
+class _Entries(list):  # type: ignore[type-arg]
+    """A list that can be watched for its end (a weak reference)."""
+
+
+def test_the_identity_keys_are_bounded_and_hold_no_static_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The identity memo is bounded and holds a view's small parts only: a base whose
+    cut page left the cache is freed, and its key then finds nothing."""
+    import gc
+    import weakref
+
+    monkeypatch.setattr(pagecache, "IDENTITY_KEYS", 8)
+    view = served(story("genuine"))
+    for _ in range(20):  # a unit made afresh per request (an unsigned label's view)
+        fresh = {**view, "unit": dict(view["unit"])}
+        assert both(fresh)[0] == both(fresh)[1]
+    assert len(pagecache._by_identity) <= 8
+    assert pagecache.kept()[0] == 1  # all of them one page, by value
+    entries = _Entries(copy.deepcopy(view["entries"]))
+    watched = weakref.ref(entries)
+    based = {**view, "entries": entries}
+    assert both(based)[0] == both(based)[1]
+    known = dict(pagecache._by_identity)
+    pagecache._kept.clear()  # its cut page leaves (as the byte budget makes it)
+    del based, entries
+    gc.collect()
+    assert watched() is None
+    pagecache._by_identity.update(known)
+    assert both(view)[0] == both(view)[1]  # still right, rendered again
+
+
 def test_a_view_that_is_not_json_ready_is_rendered_and_not_kept() -> None:
     view = {**story("genuine"), "odd": object()}
     cached, plain = both(view)
@@ -228,12 +320,21 @@ _text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)
     switch=_text,
     seconds=st.integers(min_value=0, max_value=10 * 86_400),
     timed=st.booleans(),
+    shaped=st.booleans(),
 )
 def test_kept_pages_equal_rendered_pages(
-    name: str, lang: str, count: int, token: str, switch: str, seconds: int, timed: bool
+    name: str,
+    lang: str,
+    count: int,
+    token: str,
+    switch: str,
+    seconds: int,
+    timed: bool,
+    shaped: bool,
 ) -> None:
-    """Whatever the per-request parts, the kept page spliced is the rendered page."""
-    view = story(name)
+    """Whatever the per-request parts, the kept page spliced is the rendered page (a
+    served view's found by the identity of its parts too)."""
+    view = served(story(name)) if shaped else story(name)
     view["checkpoint"] = TIMED if timed else CHECKPOINT
     view["scans"] = {**view["scans"], "count": count}
     for href in (SWITCH, "?" + switch, switch):
