@@ -28,8 +28,9 @@ import asyncio
 import functools
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Coroutine
+from operator import itemgetter
 from typing import Any
 
 from fastapi import Request
@@ -60,6 +61,9 @@ WAIT_ROUNDS = 3
 #: in the background, and when a view waits for it (a longer write is a stalled one)
 SETTLE_WAIT = 1.0
 STALL_WAIT = 0.05
+
+#: a packed scan's unit (`ScanSummaries.stored`)
+_UNIT = itemgetter(0, 1)
 
 __all__ = ["FACTS_REREAD", "SIZE_TTL", "SUMMARY_TTL", "ScanSummaries", "unit_view"]
 
@@ -103,14 +107,17 @@ class ScanSummaries:
     def stored(self, batch: list[Packed]) -> None:
         """Add a batch just stored to the summaries of its units (called as the queue
         forgets it, so count = summary + queued stays exact)."""
-        for packed in batch:
-            found = self._found.get((packed[0], packed[1]))
+        if not self._found:
+            return
+        # per unit, not per scan: it runs on the event loop, a batch at a time
+        for unit, count in Counter(map(_UNIT, batch)).items():
+            found = self._found.get(unit)
             if found is None:
                 continue
             summary = found[0]
-            summary["count"] += 1
+            summary["count"] += count
             if summary["first"] is None:
-                scan = unpack(packed)
+                scan = unpack(next(p for p in batch if p[0] == unit[0] and p[1] == unit[1]))
                 summary["first"] = first_scan({"at": format_time(scan.at), "place": scan.place})
 
     def put(self, gtin: str, serial: str, summary: dict[str, Any], generation: int) -> None:
