@@ -171,7 +171,7 @@ class Context:
             agent=agent,
             owner_token=owner_token,
         )
-        self.metrics.scans.inc()
+        self.metrics.scans.value += 1
         if dropped:
             self.metrics.scans_dropped.inc(dropped)
 
