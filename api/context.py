@@ -27,12 +27,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 
 from api import housekeeping, unitviews
 from api.clients import agent_class, client_address, geo_place, is_https
+from api.csrf import CsrfGuard
 from api.metrics import Metrics
 from api.pinning import MIN_SIZE_HEADER, implied_size, min_size, pin
 from api.problems import RateLimitedError
@@ -47,9 +48,6 @@ from ledger.service.deployment import Deployment
 from ledger.service.ledger import Ledger
 from ledger.service.scanfacts import ScanRow
 from ledger.service.settings import Settings
-
-if TYPE_CHECKING:  # api.csrf reads api.context
-    from api.csrf import CsrfGuard
 
 __all__ = [
     "MIN_SIZE_HEADER",

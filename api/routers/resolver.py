@@ -272,14 +272,17 @@ async def _resolve(request: Request) -> Response:
     # none to read (the cookies are not parsed)
     nonce, fresh = (fresh_nonce(), True) if cookie is None else csrf.nonce(request)
     token = csrf.token(nonce, link.gtin, link.serial)  # the link's GTIN is normalized
+    headers["Content-Language"] = lang
+    response: Response
     if claiming:
         form = claim_form(view, raw, params.get("claim") or "", lang)
         policy = context.ledger_for_unit(link.gtin).claims.policy
         limit = (policy.max_failures, policy.lockout)
         html = render_claim_page(form, lang, csrf_token=token, switch_href=switch, limit=limit)
+        response = HTMLResponse(html, headers=headers)
     else:
         image = await _picture(context, view)
-        html = pagecache.render(  # bytes: rendered once per (view, language, log state)
+        page = pagecache.render(  # bytes: rendered once per (view, language, log state)
             view,
             lang,
             path=raw,
@@ -288,7 +291,8 @@ async def _resolve(request: Request) -> Response:
             csrf_token=token,
             image=image,
         )
-    response = HTMLResponse(html, headers={**headers, "Content-Language": lang})
+        # HTMLResponse's headers, their list worked out once (viewjson.PartsResponse)
+        response = viewjson.PartsResponse((page,), media_type="text/html", headers=headers)
     if fresh:
         csrf.set_cookie(response, request, nonce)
     return response
