@@ -40,6 +40,7 @@ from ledger.label import ScannedLabel
 from ledger.map.updateproof import UpdateProof
 from ledger.rules.state import ActorRecord, KeyRecord, State
 from ledger.service.append import MAX_BATCH, Appender, BatchReceipt, Receipt
+from ledger.service.appendmemo import AppendMemo
 from ledger.service.audit import audit_log
 from ledger.service.claims import ClaimService
 from ledger.service.cosigning import CosigningService
@@ -166,6 +167,7 @@ class Ledger:
         self._facts = FactsCache()
         self._signals = SignalsCache()
         self._owners = KeyOwners()  # who pays for a key's events (api.quota), for a moment
+        self._append_memo = AppendMemo()  # keys and the tree's edge between appends
         self._faults = faults_from_env(os.environ)
         # one per ledger, shared with its per-request copies: the day's salt in memory
         self.salt = ScanSalt(SaltStore(store.engines), self._clock)
@@ -237,7 +239,15 @@ class Ledger:
         store, log, clock = self.store, self.log, self._clock
         signal_store = SignalStore(store.engines, store)
         self.appender = Appender(
-            store, log, self.origin, self.signer, clock, self._faults, self._committed, self._keeper
+            store,
+            log,
+            self.origin,
+            self.signer,
+            clock,
+            self._faults,
+            self._committed,
+            self._keeper,
+            self._append_memo,
         )
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
         self.dating = CheckpointDating(
