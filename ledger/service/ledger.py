@@ -622,12 +622,13 @@ class Ledger:
         return self._owners.cached(key_ids)
 
     def _read_key_owners(self, key_ids: Iterable[str]) -> dict[str, tuple[ActorRecord, KeyRecord]]:
+        store = self.store.on_primary()  # a replica may not hold the latest key change yet
         keys = [
             k
-            for k in self.store.records_in(self.log, KeyRecord, "key_id", key_ids)
+            for k in store.records_in(self.log, KeyRecord, "key_id", key_ids)
             if isinstance(k, KeyRecord) and k.removed_index is None
         ]
-        found = self.store.records(self.log, {ActorRecord: sorted({k.actor for k in keys})})
+        found = store.records(self.log, {ActorRecord: sorted({k.actor for k in keys})})
         actors = {a.id: a for a in found if isinstance(a, ActorRecord)}
         return {
             k.key_id: (actors[k.actor], k)
