@@ -13,7 +13,7 @@ log's origin (given, or read once).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -29,6 +29,7 @@ from ledger.rules.state import (
 )
 from ledger.store.queries import (
     HEAD_LEAF,
+    Fetch,
     chunks,
     indexed_by,
     one_of,
@@ -120,11 +121,6 @@ def _from_values(record_type: type[Any], values: Sequence[Any]) -> Record:
             value = bool(value)
         out.append(value)
     return record_type(*out)  # type: ignore[no-any-return]
-
-
-#: runs one statement in driver SQL with its parameters and returns every row (a write
-#: transaction's own, `WriteTx.fetch`); without one, ``conn.exec_driver_sql``
-Fetch = Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]]
 
 
 def _select(

@@ -142,7 +142,7 @@ class WriteTx:
 
     def find_event_hashes(self, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         """Return {event hash: (index, leaf hash)} for hashes already in the log."""
-        return find_event_hashes(self.conn, self.log, hashes, self._origin)
+        return find_event_hashes(self.conn, self.log, hashes, self._origin, self.fetch)
 
     def subtrees(self, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
         """Read perfect-subtree hashes inside this transaction."""
