@@ -197,6 +197,7 @@ def create_app(
     for module in ROUTERS:
         app.include_router(module.router)
     resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
+    entries.install_fast_route(app.router.routes)  # POST /v1/entries: single events
     app.include_router(console_routes.router)
     app.include_router(console_settings.router)
     app.include_router(console_catalog.router)

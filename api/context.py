@@ -129,6 +129,19 @@ class Context:
         ledger = self.deployment.for_events(events, request.path_params.get("log"))
         return ledger.reading(primary=True)
 
+    def ledger_to_queue(self, request: Request, events: Sequence[SignedEvent]) -> Ledger:
+        """The one log these signed events go to, as the ledger itself, not a copy
+        reading on the primary (`ledger_for_events`): for a route that only asks who pays
+        (`Ledger.key_owners` reads on the primary itself) and queues its event for a
+        group (`Ledger.submit`), which the ledger's own appender writes whatever the copy.
+
+        Raises:
+            NotFoundError: the URL names a log this deployment does not serve.
+            ValidationError: the events span logs or belong to another log than the
+                URL names (field ``log``).
+        """
+        return self.deployment.for_events(events, request.path_params.get("log"))
+
     async def limit(self, request: Request, cost: int = 1) -> None:
         """Spend ``cost`` tokens (one request: 1) of the client's public budget, or
         raise 429 and spend nothing.

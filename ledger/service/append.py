@@ -32,6 +32,7 @@ from ledger.events import UnitEvent, format_time
 from ledger.note import logtime
 from ledger.rules.state import State
 from ledger.service import collector
+from ledger.service.appendmemo import AppendMemo
 from ledger.service.headmap import MapCache, MapKeeper
 from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
@@ -102,7 +103,9 @@ class Appender:
     ``on_commit`` is called with each receipt after its batch committed and before it is
     returned; what it raises reaches the caller, whose retry is answered as a duplicate.
     ``keeper`` keeps the published checkpoint outside the database, durably before each
-    commit (ledger.service.publishing, ledger.service.highwater).
+    commit (ledger.service.publishing, ledger.service.highwater). ``memo`` is what it
+    keeps between transactions (ledger.service.appendmemo; the ledger shares one with
+    its copies).
     """
 
     def __init__(
@@ -115,8 +118,10 @@ class Appender:
         faults: frozenset[str] = frozenset(),
         on_commit: Callable[[BatchReceipt], None] | None = None,
         keeper: Keeper | None = None,
+        memo: AppendMemo | None = None,
     ) -> None:
         self._store = store
+        self._memo = memo or AppendMemo()
         self._keeper = keeper
         self._log = log
         self._origin = origin
@@ -219,7 +224,7 @@ class Appender:
                 bound[i] = signed.for_log(self._origin)
             except LedgerError as e:
                 refused[i] = e
-        known = self._store.public_keys(self._log, {s.key for s in bound.values()})
+        known = self._public_keys({s.key for s in bound.values()})
         raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
         jobs = [(i, s, raw[s.key]) for i, s in bound.items() if s.key in raw]
         while jobs:  # one pass on every core; another after each bad one (rare)
@@ -244,8 +249,14 @@ class Appender:
             self._on_commit(receipt)
         return GroupOutcome(outcomes, receipt.size, receipt.checkpoint)
 
+    def _public_keys(self, key_ids: set[str]) -> dict[str, str]:
+        """{key id: public key} of the ids the log knows (`Store.public_keys`), those met
+        before from memory (ledger.service.appendmemo): only a hint of what to verify
+        outside the lock; the rules name the key that must sign, in the transaction."""
+        return self._memo.public_keys(key_ids, lambda ids: self._store.public_keys(self._log, ids))
+
     def _verify_known(self, items: Sequence[SignedEvent]) -> dict[str, str]:
-        known = self._store.public_keys(self._log, {s.key for s in items})
+        known = self._public_keys({s.key for s in items})
         raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
         jobs = [(i, s, raw[s.key]) for i, s in enumerate(items) if s.key in raw]
         bad = first_bad_signature(jobs)  # on every core; the first bad one wins
@@ -266,13 +277,15 @@ class Appender:
         undo: Callable[[], None] | None = None
         try:
             with collector.paused(), self._store.writer(self._log) as tx:
-                receipt, batch = self._append_locked(tx, items, received, known, refused)
+                receipt, batch, grown = self._append_locked(tx, items, received, known, refused)
                 if batch is not None and self._keeper is not None:
                     undo = self._keeper.before_commit(batch)  # before anyone can read it
         except BaseException:
             if undo is not None:
                 undo()
             raise
+        if grown is not None:  # committed: the next transaction starts from this tree
+            self._memo.keep_edge(*grown)
         return receipt
 
     def _append_locked(
@@ -282,15 +295,16 @@ class Appender:
         received: datetime,
         known: dict[str, str],
         refused: dict[int, LedgerError] | None = None,
-    ) -> tuple[BatchReceipt, Publishing | None]:
+    ) -> tuple[BatchReceipt, Publishing | None, tuple[int, bytes, list[bytes]] | None]:
         """Write ``items`` under the lock. A refusal refuses all (raised, located) unless
         ``refused`` is given: then it is kept there by position and the event left out
         (its receipt too: the receipts are those of the events that landed, in order).
-        Returns the receipt and what the batch publishes (None: nothing new)."""
+        Returns the receipt, what the batch publishes and the grown tree's size, root and
+        right edge (None, None: nothing new)."""
         head = tx.lock_head()
         existing = tx.find_event_hashes([s.hash for s in items])
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
-        tree = TreeAppender(head.size, tx.subtrees(merkle.range_subtrees(0, head.size)))
+        tree = self._tree(tx, head.size, head.root)
         heads: MapKeeper | None = None  # opened at the first new entry
         chain, rows, records = head.chain, [], []
         receipts: list[Receipt] = []
@@ -334,7 +348,8 @@ class Appender:
                     raise  # a refusal, the database or the map: the whole group, as before
                 raise _Redo(i, _failed(e, signed)) from e
         if not rows or heads is None:
-            return BatchReceipt(tuple(receipts), head.size, tx.checkpoint_note(head.size)), None
+            note_text = tx.checkpoint_note(head.size)
+            return BatchReceipt(tuple(receipts), head.size, note_text), None, None
         tx.insert_entries(rows)
         tx.insert_nodes(tree.new)
         tx.upsert(records)
@@ -347,9 +362,25 @@ class Appender:
         dated = logtime.stamp_signed(body, note_text, self._time_key(), at)
         tx.insert_checkpoint(tree.size, root, dated, format_time(received))
         leaves = tuple(row.leaf for row in rows)
-        return BatchReceipt(tuple(receipts), tree.size, dated), Publishing(
-            head.size, tree.size, dated, leaves
+        published = Publishing(head.size, tree.size, dated, leaves)
+        return (
+            BatchReceipt(tuple(receipts), tree.size, dated),
+            published,
+            (
+                tree.size,
+                root,
+                tree.edge(),
+            ),
         )
+
+    def _tree(self, tx: WriteTx, size: int, root: bytes) -> TreeAppender:
+        """The tree of the locked head (``size``, ``root``) to extend: its right edge as
+        the last committed transaction left it, if that is this tree
+        (ledger.service.appendmemo), else read in ``tx``."""
+        edge = self._memo.edge(size, root)
+        if edge is not None:
+            return TreeAppender(size, {}, edge)
+        return TreeAppender(size, tx.subtrees(merkle.range_subtrees(0, size)))
 
 
 class _Redo(Exception):  # noqa: N818 - not an error: a signal to write the group again

@@ -40,6 +40,7 @@ from ledger.label import ScannedLabel
 from ledger.map.updateproof import UpdateProof
 from ledger.rules.state import ActorRecord, KeyRecord, State
 from ledger.service.append import MAX_BATCH, Appender, BatchReceipt, Receipt
+from ledger.service.appendmemo import AppendMemo
 from ledger.service.audit import audit_log
 from ledger.service.claims import ClaimService
 from ledger.service.cosigning import CosigningService
@@ -166,6 +167,7 @@ class Ledger:
         self._facts = FactsCache()
         self._signals = SignalsCache()
         self._owners = KeyOwners()  # who pays for a key's events (api.quota), for a moment
+        self._append_memo = AppendMemo()  # keys and the tree's edge between appends
         self._faults = faults_from_env(os.environ)
         # one per ledger, shared with its per-request copies: the day's salt in memory
         self.salt = ScanSalt(SaltStore(store.engines), self._clock)
@@ -237,7 +239,15 @@ class Ledger:
         store, log, clock = self.store, self.log, self._clock
         signal_store = SignalStore(store.engines, store)
         self.appender = Appender(
-            store, log, self.origin, self.signer, clock, self._faults, self._committed, self._keeper
+            store,
+            log,
+            self.origin,
+            self.signer,
+            clock,
+            self._faults,
+            self._committed,
+            self._keeper,
+            self._append_memo,
         )
         self.cosigning = CosigningService(store, log, self._verifier_key, self.config.witnesses)
         self.dating = CheckpointDating(
@@ -612,12 +622,13 @@ class Ledger:
         return self._owners.cached(key_ids)
 
     def _read_key_owners(self, key_ids: Iterable[str]) -> dict[str, tuple[ActorRecord, KeyRecord]]:
+        store = self.store.on_primary()  # a replica may not hold the latest key change yet
         keys = [
             k
-            for k in self.store.records_in(self.log, KeyRecord, "key_id", key_ids)
+            for k in store.records_in(self.log, KeyRecord, "key_id", key_ids)
             if isinstance(k, KeyRecord) and k.removed_index is None
         ]
-        found = self.store.records(self.log, {ActorRecord: sorted({k.actor for k in keys})})
+        found = store.records(self.log, {ActorRecord: sorted({k.actor for k in keys})})
         actors = {a.id: a for a in found if isinstance(a, ActorRecord)}
         return {
             k.key_id: (actors[k.actor], k)

@@ -12,11 +12,15 @@ class TreeAppender:
     perfect subtrees of ``[0, size)``, `merkle.range_subtrees`). ``new`` holds every
     perfect subtree the added leaves complete, level 0 (the leaf) included."""
 
-    def __init__(self, size: int, frontier: dict[Subtree, bytes]) -> None:
+    def __init__(
+        self, size: int, frontier: dict[Subtree, bytes], edge: list[bytes] | None = None
+    ) -> None:
+        """``frontier``: the right-edge subtrees by `Subtree`; or ``edge``: their hashes
+        left to right, as `edge` gave them for this size (then ``frontier`` is unused)."""
         self.size = size
         self.new: dict[Subtree, bytes] = {}
         self._frontier = frontier
-        self._edge: list[bytes] | None = None  # read from the frontier when first needed
+        self._edge: list[bytes] | None = edge  # else read from the frontier when needed
 
     def _right_edge(self) -> list[bytes]:
         """The hashes of the perfect subtrees of ``[0, size)``, left to right."""
@@ -40,5 +44,10 @@ class TreeAppender:
         self.size = index + 1
 
     def root(self) -> bytes:
+        """The root hash of the tree of `size` leaves."""
         edge = self._right_edge()
         return merkle.range_root(edge) if edge else merkle.EMPTY_ROOT
+
+    def edge(self) -> list[bytes]:
+        """A copy of the right edge at `size` (for `TreeAppender(size, {}, edge)`)."""
+        return list(self._right_edge())

@@ -6,7 +6,7 @@ No transactions are opened here: every function runs on a connection it is given
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Table, literal_column
@@ -29,6 +29,11 @@ from ledger.store.schema import (
     event_key_of,
 )
 from ledger.stored import LogHead, StoredEntry
+
+#: runs one statement in driver SQL with its parameters and returns every row: a write
+#: transaction's own (`WriteTx.fetch`, on its DBAPI cursor), or `_fetch`'s default
+Fetch = Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]]
+
 
 LOGS = cast(Table, LogRow.__table__)
 ENTRIES = cast(Table, EntryRow.__table__)
@@ -265,10 +270,15 @@ def head_from_row(row: Any) -> LogHead:
 
 
 def find_event_hashes(
-    conn: Connection, log: int, hashes: Sequence[bytes], origin: str | None = None
+    conn: Connection,
+    log: int,
+    hashes: Sequence[bytes],
+    origin: str | None = None,
+    fetch: Fetch | None = None,
 ) -> dict[bytes, tuple[int, bytes]]:
     """{event hash: (index, leaf hash)} of the given hashes already in log ``log``
-    (``origin``: the log's, read here when not given and a row is found).
+    (``origin``: the log's, read here when not given and a row is found; ``fetch``:
+    what runs the reads, default ``conn.exec_driver_sql``).
 
     Raw driver SQL, one ``IN`` list per `CHUNK` hashes: every event of a batch is looked
     up here under the log lock, and compiling SQLAlchemy's expanding ``IN`` cost more
@@ -286,7 +296,7 @@ def find_event_hashes(
     """
     out: dict[bytes, tuple[int, bytes]] = {}
     m = placeholder(conn)
-    hint = indexed_by(conn, "ix_entries_event_key")
+    hint = indexed_by(conn, "ix_entries_event_key", fetch)
     is_sqlite = conn.dialect.name == "sqlite"
     for chunk in chunks(list(dict.fromkeys(hashes))):
         wanted = set(chunk)
@@ -296,10 +306,8 @@ def find_event_hashes(
             where, probe = one_of(conn, EVENT_KEY_PG, keys, "integer")
             full, eight = one_of(conn, EVENT_KEY, [h[:EVENT_KEY_SIZE] for h in chunk], "bytea")
             where, probe = f"{where} AND {full}", probe + eight
-        rows = conn.exec_driver_sql(
-            f"SELECT idx, leaf FROM entries{hint} WHERE log = {m} AND {where}",  # noqa: S608
-            (log, *probe),
-        ).all()
+        statement = f"SELECT idx, leaf FROM entries{hint} WHERE log = {m} AND {where}"  # noqa: S608
+        rows = _fetch(conn, fetch)(statement, (log, *probe))
         if rows and origin is None:
             origin = origin_of(conn, log)
         for idx, stored in rows:
@@ -313,7 +321,7 @@ def find_event_hashes(
     return out
 
 
-def indexed_by(conn: Connection, index: str) -> str:
+def indexed_by(conn: Connection, index: str, fetch: Fetch | None = None) -> str:
     """`` INDEXED BY index`` on SQLite when the database has that index, else nothing.
 
     SQLite keeps no statistics here, and without them its planner prefers the primary
@@ -324,10 +332,16 @@ def indexed_by(conn: Connection, index: str) -> str:
     PostgreSQL's planner picks the index itself."""
     if conn.dialect.name != "sqlite":
         return ""
-    found = conn.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
-    ).first()
+    statement = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
+    found = _fetch(conn, fetch)(statement, (index,))
     return f" INDEXED BY {index}" if found else ""
+
+
+def _fetch(conn: Connection, fetch: Fetch | None) -> Fetch:
+    """``fetch``, or ``conn.exec_driver_sql`` with every row."""
+    if fetch is not None:
+        return fetch
+    return lambda statement, params: conn.exec_driver_sql(statement, params).all()
 
 
 def unit_entries(

@@ -16,11 +16,9 @@ busy log's quota costs no fsync per request.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import Float, ForeignKey, String, Table, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Float, ForeignKey, String, Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,6 +38,30 @@ class WriteBucketRow(Base):
 
 
 WRITE_BUCKETS = cast(Table, WriteBucketRow.__table__)
+
+
+class _Statements(NamedTuple):
+    """A take's statements in one driver's SQL: raw, as the append's (a take runs once
+    per group of single events, and SQLAlchemy's compiling cost more than the row's
+    work). Only placeholders are formatted in; every value is a bound parameter."""
+
+    hold: str  # the bucket's tokens and time, its row held (PostgreSQL: FOR UPDATE)
+    start: str  # a new bucket, unless another transaction started it first
+    put: str  # the bucket's new tokens and time
+
+
+def _statements(m: str, lock: str) -> _Statements:
+    name = WRITE_BUCKETS.name
+    return _Statements(
+        f"SELECT tokens, at FROM {name} WHERE log = {m} AND actor = {m}{lock}",  # noqa: S608
+        f"INSERT INTO {name} (log, actor, tokens, at) VALUES ({m}, {m}, {m}, {m}) "  # noqa: S608
+        "ON CONFLICT (log, actor) DO NOTHING",
+        f"UPDATE {name} SET tokens = {m}, at = {m} WHERE log = {m} AND actor = {m}",  # noqa: S608
+    )
+
+
+#: by whether the database is SQLite (BEGIN IMMEDIATE holds the write lock already)
+_SQL = {True: _statements("?", ""), False: _statements("%s", " FOR UPDATE")}
 
 
 class QuotaStore:
@@ -67,21 +89,16 @@ class QuotaStore:
         Raises:
             StorageError: the database failed; nothing was taken.
         """
-        table = WRITE_BUCKETS
-        where = (table.c.log == log, table.c.actor == actor)
-        dialect_insert = sqlite_insert if self.engines.is_sqlite else pg_insert
+        sql = _SQL[self.engines.is_sqlite]
         try:
             with self.engines.bookkeeping.begin() as conn:
                 if not self.engines.is_sqlite:  # this transaction only; entries stay durable
-                    conn.execute(text("SET LOCAL synchronous_commit = off"))
-                conn.execute(
-                    dialect_insert(table)
-                    .values(log=log, actor=actor, tokens=float(burst), at=now)
-                    .on_conflict_do_nothing(index_elements=["log", "actor"])
-                )
-                tokens, at = conn.execute(
-                    select(table.c.tokens, table.c.at).where(*where).with_for_update()
-                ).one()
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                row = conn.exec_driver_sql(sql.hold, (log, actor)).first()
+                if row is None:  # a new bucket starts full (another may start it first)
+                    conn.exec_driver_sql(sql.start, (log, actor, float(burst), now))
+                    row = conn.exec_driver_sql(sql.hold, (log, actor)).one()
+                tokens, at = float(row[0]), float(row[1])
                 if now > at:  # a clock that went back refills nothing
                     tokens, at = min(float(burst), tokens + (now - at) * rate), now
                 wait = 0.0
@@ -89,7 +106,7 @@ class QuotaStore:
                     tokens = min(float(burst), tokens - cost)
                 else:
                     wait = (cost - tokens) / rate
-                conn.execute(update(table).where(*where).values(tokens=tokens, at=at))
+                conn.exec_driver_sql(sql.put, (tokens, at, log, actor))
         except SQLAlchemyError as e:
             raise StorageError(f"cannot count the write quota; nothing was written: {e}") from e
         return wait

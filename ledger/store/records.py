@@ -29,6 +29,7 @@ from ledger.rules.state import (
 )
 from ledger.store.queries import (
     HEAD_LEAF,
+    Fetch,
     chunks,
     indexed_by,
     one_of,
@@ -129,17 +130,22 @@ def _select(
     params: Sequence[Any],
     hint: str = "",
     origin: str | None = None,
+    fetch: Fetch | None = None,
 ) -> list[Record]:
     """Records of ``record_type`` matching ``where`` (column names and placeholders only)
     in log ``params[0]``, in raw driver SQL: the batch prefetch runs this under the log
     lock. ``hint``: an ``INDEXED BY`` clause (`queries.indexed_by`) or nothing;
-    ``origin``: the log's (read here when units are found and it is not given)."""
+    ``origin``: the log's (read here when units are found and it is not given);
+    ``fetch``: what runs the statement (default: ``conn.exec_driver_sql``)."""
     table = RECORD_TABLES[record_type]
-    rows = conn.exec_driver_sql(
+    statement = (
         f"SELECT {_SELECTED[record_type]} FROM {table.name}{hint} "  # noqa: S608
-        f"WHERE log = {placeholder(conn)} AND {where}",
-        tuple(params),
-    ).all()
+        f"WHERE log = {placeholder(conn)} AND {where}"
+    )
+    if fetch is None:
+        rows: Sequence[Sequence[Any]] = conn.exec_driver_sql(statement, tuple(params)).all()
+    else:
+        rows = fetch(statement, tuple(params))
     if record_type is not UnitRecord:
         return [_from_values(record_type, row) for row in rows]
     if rows and origin is None:
@@ -165,14 +171,16 @@ def load_equal(
     record_type: type[Any],
     equals: Mapping[str, Any],
     origin: str | None = None,
+    fetch: Fetch | None = None,
 ) -> list[Record]:
-    """The records of ``record_type`` in log ``log`` whose columns equal ``equals``."""
+    """The records of ``record_type`` in log ``log`` whose columns equal ``equals``
+    (``fetch``: as for `_select`)."""
     columns = RECORD_TABLES[record_type].c
     if any(name not in columns for name in equals):
         raise KeyError(sorted(set(equals) - set(columns.keys())))  # only names are formatted
     m = placeholder(conn)
     where = " AND ".join([f"{name} = {m}" for name in equals] or ["1 = 1"])
-    return _select(conn, record_type, where, (log, *equals.values()), origin=origin)
+    return _select(conn, record_type, where, (log, *equals.values()), origin=origin, fetch=fetch)
 
 
 #: (record type, column) -> the index a lookup by that column names on SQLite: the
@@ -193,16 +201,19 @@ def load_records(
     log: int,
     refs: Mapping[type[Any], Iterable[Any]],
     origin: str | None = None,
+    fetch: Fetch | None = None,
 ) -> list[Record]:
     """Load projection records by primary key: {record type: keys}; units by (gtin,
-    serial). ``origin``: the log's (read here when units are found and it is not given)."""
+    serial). ``origin``: the log's (read here when units are found and it is not given);
+    ``fetch``: as for `_select`."""
     out: list[Record] = []
     for record_type, keys in refs.items():
         wanted = list(dict.fromkeys(keys))
         if record_type is UnitRecord:
-            out.extend(_load_units(conn, log, wanted, origin))
+            out.extend(_load_units(conn, log, wanted, origin, fetch))
         else:
-            out.extend(load_in(conn, log, record_type, _KEY_COLUMNS[record_type], wanted))
+            column = _KEY_COLUMNS[record_type]
+            out.extend(load_in(conn, log, record_type, column, wanted, fetch=fetch))
     return out
 
 
@@ -220,9 +231,10 @@ def load_in(
     column: str,
     values: Iterable[Any],
     origin: str | None = None,
+    fetch: Fetch | None = None,
 ) -> list[Record]:
-    """Load the records of one type whose ``column`` is one of ``values`` (``origin``:
-    as for `load_records`)."""
+    """Load the records of one type whose ``column`` is one of ``values`` (``origin``,
+    ``fetch``: as for `load_records`)."""
     if column not in RECORD_TABLES[record_type].c:
         raise KeyError(column)  # only a column name is ever formatted into the SQL
     index = _INDEXED_BY.get((record_type, column))
@@ -231,17 +243,30 @@ def load_in(
     out: list[Record] = []
     for chunk in chunks(list(dict.fromkeys(values))):
         where, params = one_of(conn, column, chunk, sql_type)
-        out.extend(_select(conn, record_type, where, (log, *params), hint, origin))
+        out.extend(_select(conn, record_type, where, (log, *params), hint, origin, fetch))
     return out
 
 
 def _sql_type(conn: Connection, column: Any) -> str:
-    """The column's type as the dialect spells it (an array parameter is cast to it)."""
-    return str(column.type.compile(dialect=conn.dialect))
+    """The column's type as the dialect spells it (an array parameter is cast to it),
+    compiled once per column and dialect (a prefetch asks it for each of its reads)."""
+    key = (column, conn.dialect.name)
+    spelled = _SQL_TYPES.get(key)
+    if spelled is None:
+        spelled = _SQL_TYPES[key] = str(column.type.compile(dialect=conn.dialect))
+    return spelled
+
+
+#: (column, dialect name) -> its type's spelling (`_sql_type`): the tables' own columns
+_SQL_TYPES: dict[tuple[Any, str], str] = {}
 
 
 def _load_units(
-    conn: Connection, log: int, keys: Sequence[tuple[str, str]], origin: str | None
+    conn: Connection,
+    log: int,
+    keys: Sequence[tuple[str, str]],
+    origin: str | None,
+    fetch: Fetch | None = None,
 ) -> list[Record]:
     # gtin IN (...) AND serial IN (...) uses the primary key on both databases (a
     # row-value IN list does not on PostgreSQL); exact pairs are kept afterwards.
@@ -254,6 +279,7 @@ def _load_units(
         by_gtin, gtin_params = one_of(conn, "gtin", gtins, gtin_type)
         by_serial, serial_params = one_of(conn, "serial", serials, serial_type)
         where = f"{by_gtin} AND {by_serial}"
-        units = _select(conn, UnitRecord, where, (log, *gtin_params, *serial_params), origin=origin)
+        params = (log, *gtin_params, *serial_params)
+        units = _select(conn, UnitRecord, where, params, origin=origin, fetch=fetch)
         out.extend(u for u in units if isinstance(u, UnitRecord) and (u.gtin, u.serial) in wanted)
     return out

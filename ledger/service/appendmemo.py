@@ -1,0 +1,69 @@
+"""What a log's appender keeps between its write transactions, so that a small group
+(group commit, ledger.service.groupcommit) does not pay for reading it again: the
+public keys of the key ids it met, and the Merkle tree's right edge at the size it last
+committed. One per ledger, shared by its per-request copies (`Ledger.reading`).
+
+Neither is trusted for anything a check rests on:
+
+- a key id is the hash of its public key (`ledger.crypto.key_id`, and
+  `ledger.entry.verify_event` checks it), so the public key the log stores for an id
+  never changes; which key may sign an event is the rules' decision, read from the log
+  inside the append's transaction (`ledger.service.append._accept` verifies again under
+  that key whenever it is not the one verified with);
+- the right edge is used only for a head whose size and root are the ones it was kept
+  for: the root is the hash of exactly that edge, so another writer's append (another
+  worker, ledger.service.tail) or a rolled-back transaction makes it miss, and the edge
+  is read from the database as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+
+#: key ids remembered at most (then forgotten all at once and read again as met)
+MAX_KEYS = 4096
+
+
+class AppendMemo:
+    """Public keys by key id, and one right edge of the log's Merkle tree."""
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self._max_keys = max_keys
+        self._keys: dict[str, str] = {}
+        self._edge: tuple[int, bytes, tuple[bytes, ...]] | None = None
+        self._lock = threading.Lock()
+
+    def public_keys(
+        self, key_ids: Iterable[str], read: Callable[[list[str]], dict[str, str]]
+    ) -> dict[str, str]:
+        """{key id: base64url public key} of the ids among ``key_ids`` the log knows, as
+        ``read`` (`Store.public_keys` of the log) answers: the ids met before from
+        memory, the others read (one call, or none when all were met). An id the log
+        does not know is read again each time (an event may register it)."""
+        wanted = set(key_ids)
+        with self._lock:
+            known = {k: self._keys[k] for k in wanted if k in self._keys}
+        missing = sorted(wanted - known.keys())
+        if missing:
+            found = read(missing)
+            with self._lock:
+                if len(self._keys) + len(found) > self._max_keys:
+                    self._keys.clear()
+                self._keys.update(found)
+            known.update(found)
+        return known
+
+    def edge(self, size: int, root: bytes) -> list[bytes] | None:
+        """A copy of the right edge (the perfect subtrees' hashes of ``[0, size)``, left
+        to right) kept for the tree of ``size`` entries and root hash ``root``; None
+        when the kept one is another tree's."""
+        kept = self._edge
+        if kept is None or kept[0] != size or kept[1] != root:
+            return None
+        return list(kept[2])
+
+    def keep_edge(self, size: int, root: bytes, edge: Sequence[bytes]) -> None:
+        """Keep ``edge`` as the tree of ``size`` and ``root``'s right edge (call it once
+        that tree is committed)."""
+        self._edge = (size, root, tuple(edge))

@@ -1,0 +1,110 @@
+"""What the appender keeps between transactions (ledger.service.appendmemo) never
+decides anything: another writer's appends to the same log, a failed transaction, a
+key rotated out and a key seen before are all met as if nothing were kept. On SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ledger.crypto import key_id
+from ledger.entry import SignedEvent
+from ledger.errors import LedgerError
+from ledger.service.audit import audit_log
+from ledger.service.ledger import Ledger
+from ledger.store.writer import WriteTx
+from tests.factories import GTIN, public_b64
+from tests.factories import key as seed_key
+from tests.integration.world import LedgerWorld, clock, dump
+
+
+def _commission(world: LedgerWorld, serial: str) -> SignedEvent:
+    unit = {"gtin": GTIN, "serial": serial}
+    return world.world.sign("commission", "acme", unit=unit, prev=None)
+
+
+def _audited(ledger: Ledger) -> None:
+    report = audit_log(ledger.store, ledger.log, ledger.verifier_key)
+    assert report.ok, report.findings
+
+
+def test_another_writer_between_two_groups(world: LedgerWorld, db_url: str) -> None:
+    """A second ledger on the same log (another worker) appends between this one's
+    groups: this one's kept right edge is another tree's, so it reads the edge again and
+    every checkpoint's root is the tree's."""
+    ledger = world.ledger
+    other = Ledger.open(db_url, ledger.config, clock=clock)
+    try:
+        for round_ in range(5):
+            world.append(_commission(world, f"M-{round_}"))
+            for i in range(round_ + 1):  # sizes that change the edge's shape
+                other.append(_commission(world, f"O-{round_}-{i}"))
+        world.append(_commission(world, "M-last"))
+        assert ledger.head() == other.head()
+    finally:
+        other.close()
+    _audited(ledger)
+
+
+def test_a_failed_transaction_keeps_nothing(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction that grew the tree and then failed leaves nothing kept of that
+    tree: the next append starts from the committed one."""
+    ledger = world.ledger
+    world.append(_commission(world, "F-0"))
+    real = WriteTx.insert_checkpoint
+
+    def failing(*args: Any) -> None:
+        raise LedgerError("injected: the checkpoint could not be stored")
+
+    monkeypatch.setattr(WriteTx, "insert_checkpoint", failing)
+    before = dump(ledger)
+    with pytest.raises(LedgerError):
+        ledger.append(_commission(world, "F-1"))
+    assert dump(ledger) == before
+    monkeypatch.setattr(WriteTx, "insert_checkpoint", real)
+    for serial in ("F-1", "F-2", "F-3"):
+        world.append(_commission(world, serial))
+    _audited(ledger)
+
+
+def test_a_key_seen_before_is_not_read_again(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = world.ledger
+    world.append(_commission(world, "K-0"))  # acme's key read once, kept
+    reads: list[list[str]] = []
+    real = type(ledger.store).public_keys
+
+    def counted(store: Any, log: int, key_ids: Any) -> dict[str, str]:
+        reads.append(sorted(key_ids))
+        return real(store, log, key_ids)
+
+    monkeypatch.setattr(type(ledger.store), "public_keys", counted)
+    world.append(_commission(world, "K-1"))
+    ledger.appender.append_each([_commission(world, "K-2")])
+    assert reads == []
+
+
+def test_a_rotated_out_key_is_refused_though_kept(world: LedgerWorld) -> None:
+    """acme's key is kept (its public key, by id) when acme rotates it out: an event
+    signed with it is refused by the rules, the log unchanged, through a group too."""
+    ledger = world.ledger
+    world.append(_commission(world, "R-0"))
+    old = key_id(seed_key(2).public_key())
+    world.append(
+        world.world.sign("key.rotate", "acme", subject="acme", add=[public_b64(41)], remove=[old])
+    )
+    before = dump(ledger)
+    stale = _commission(world, "R-1")  # signed by seed 2, the removed key
+    outcome = ledger.appender.append_each([stale])
+    assert isinstance(outcome.outcomes[0], LedgerError)
+    assert outcome.outcomes[0].code == "key-removed"
+    assert dump(ledger) == before
+    world.world.seeds["acme"] = 41
+    world.append(_commission(world, "R-2"))
+    _audited(ledger)
