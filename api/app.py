@@ -196,8 +196,10 @@ def create_app(
     apidocs.install_docs(app)
     for module in ROUTERS:
         app.include_router(module.router)
-    resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     entries.install_fast_route(app.router.routes)  # POST /v1/entries: single events
+    # last, so first of all: a scan is the request served most (each route tried before
+    # it costs every scan a match)
+    resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     app.include_router(console_routes.router)
     app.include_router(console_settings.router)
     app.include_router(console_catalog.router)

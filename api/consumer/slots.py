@@ -43,7 +43,7 @@ _COUNT = 10**17 + secrets.randbelow(9 * 10**17)
 _COUNT_DIGITS = str(_COUNT).encode()
 
 _scans: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
-_checked: dict[tuple[str, int | datetime], bytes] = {}
+_checked: dict[tuple[Any, ...], bytes] = {}
 _ages: dict[tuple[str, int], bytes] = {}
 _switches: dict[tuple[str, str], bytes] = {}
 
@@ -129,12 +129,14 @@ def _switch_words(switch_href: str, lang: str) -> bytes:
 
 def _checked_words(now: datetime, lang: str, stamp: float) -> bytes:
     # the line is written in UTC (or Beijing time) to the minute (`format_moment`): for
-    # an aware time that is its minute since the epoch; a naive one is read as UTC
-    # there, and as local time by ``timestamp``, so it keys by its own minute
-    minute: int | datetime = (
-        int(stamp // 60) if now.tzinfo is not None else now.replace(second=0, microsecond=0)
+    # an aware time that is its minute since the epoch, with its minute of the hour
+    # (exact: a float rounding up to the next minute gives another key); a naive one is
+    # read as UTC there, and as local time by ``timestamp``, so it keys by its own minute
+    key = (
+        (lang, int(stamp // 60), now.minute)
+        if now.tzinfo is not None
+        else (lang, now.replace(second=0, microsecond=0))
     )
-    key = (lang, minute)
     found = _checked.get(key)
     if found is None:
         found = _bytes(checked_line(now, lang))

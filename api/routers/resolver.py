@@ -241,6 +241,7 @@ async def _resolve(request: Request) -> Response:
         link.gtin, link.serial, scanned.signature, token, request, scanned=scanned, asked=asked
     )
     if counted and token is not None and not view.get("owner"):
+        now = datetime.now(UTC)  # the view's read may have waited: the scan is now
         context.scan(
             request,
             link.gtin,

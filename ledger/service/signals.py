@@ -11,6 +11,7 @@ its GTINs with invented serials, and its consumer reports with their response ti
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -160,7 +161,7 @@ class SignalService:
         signals, finding = answer
         verdict, reasons = with_signals(view["verdict"], _reasons(view), signals, finding, owner)
         done = _dicts(reasons)
-        if found is not None and found[5] == done:
+        if found is not None and _same_json(found[5], done):
             # the same words as last time: the same object, so that what is kept by it
             # (the reasons' JSON, the consumer page) is found again
             done = found[5]
@@ -383,3 +384,14 @@ def _reasons(view: dict[str, Any]) -> list[Reason]:
 
 def _dicts(reasons: Sequence[Reason]) -> list[ReasonShape]:
     return [r.to_dict() for r in reasons]
+
+
+def _same_json(kept: object, new: object) -> bool:
+    """Whether two values are written alike in JSON (equality would take ``1``, ``1.0``
+    and ``True`` for one another, and dicts in another order as equal)."""
+    if kept != new:
+        return False
+    try:
+        return json.dumps(kept) == json.dumps(new)
+    except (TypeError, ValueError):
+        return False

@@ -168,3 +168,21 @@ def test_a_warm_views_parts_are_the_objects_the_page_is_kept_by(sw: SignalWorld)
             assert [k for k in pagecache._SHAPE if first[k] is not second[k]] == ["scans"]
 
     asyncio.run(main())
+
+
+def test_reasons_equal_but_written_otherwise_are_not_taken_for_the_kept_ones() -> None:
+    """The judged reasons are kept as one object while worked out alike: alike in JSON,
+    not merely equal (``1 == 1.0 == True``; dicts in another order)."""
+    from ledger.service.signals import _same_json
+
+    reasons = [{"code": "sold", "message": "m", "evidence": {"scans": 1, "places": 2}}]
+    assert _same_json(
+        reasons, [{"code": "sold", "message": "m", "evidence": {"scans": 1, "places": 2}}]
+    )
+    for other in (
+        [{"code": "sold", "message": "m", "evidence": {"scans": 1.0, "places": 2}}],
+        [{"code": "sold", "message": "m", "evidence": {"scans": True, "places": 2}}],
+        [{"code": "sold", "message": "m", "evidence": {"places": 2, "scans": 1}}],
+        [{"code": "sold", "message": "m", "evidence": {"scans": 1, "places": 3}}],
+    ):
+        assert not _same_json(reasons, other)
