@@ -42,8 +42,9 @@ import json
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from markupsafe import escape
@@ -61,8 +62,11 @@ MAX_BYTES = 8 * 1024 * 1024
 _SECRET = secrets.token_hex(12)
 _MARKER = re.compile(f"\x02{_SECRET}([a-z_0-9]+)\x03")
 
-#: a cut page: the objects its key named by identity, its pieces and the slots between
-_Cut = tuple[tuple[Any, ...], tuple[bytes, ...], tuple[str, ...], int]
+#: a cut page: the objects its key named by identity, its pieces with a place for each
+#: slot's value between them, what picks the slots' values in their order, its bytes
+_Cut = tuple[
+    tuple[Any, ...], list[bytes | None], Callable[[Mapping[str, Any]], tuple[Any, ...]], int
+]
 
 _kept: OrderedDict[tuple[Any, ...], _Cut] = OrderedDict()
 _size = [0]
@@ -93,9 +97,11 @@ def render(
     # the slots' values escaped as Jinja escapes them and encoded (api.consumer.slots:
     # the words of a slot are worked out once per what they depend on)
     values = slot_words.escaped(view, lang, switch_href=switch_href, now=now)
+    token = csrf_token.encode()
+    # a token without a character Jinja escapes (every token issued has none) as it is
     values["csrf_token"] = (
-        csrf_token.encode()
-        if _PLAIN_TOKEN.fullmatch(csrf_token)
+        token
+        if len(token.translate(None, _ESCAPED)) == len(token)
         else str(escape(csrf_token)).encode()
     )
     # what the page shows besides the view: the same in the identity key and the key
@@ -108,8 +114,15 @@ def render(
         known = _by_identity.get(fast)
         if known is not None:
             found = _kept.get(known[1])
-            if found is not None and not _holds(found[0], parts):
-                found = None
+            if found is not None:
+                held = found[0]  # `_holds`, spelled out on the path most pages take
+                if not (
+                    held[0] is parts[3]
+                    and held[1] is parts[4]
+                    and held[2] is parts[5]
+                    and held[3] is parts[6]
+                ):
+                    found = None
             key = known[1]
     if found is None:
         # STATIC's parts, spelled out: a generator and its tuple per request cost more
@@ -143,11 +156,10 @@ def render(
             _by_identity[fast] = ((parts[0], parts[1], parts[2], parts[8], parts[9]), key)
     else:
         _kept.move_to_end(key)
-    _, pieces, names, _ = found
-    out = [pieces[0]]
-    for name, piece in zip(names, pieces[1:], strict=True):
-        out.append(values[name])
-        out.append(piece)
+    # the cut page's pieces with this request's slot values between them (both in C)
+    _, template, slots, _ = found
+    out = template.copy()
+    out[1::2] = slots(values)
     return b"".join(out)
 
 
@@ -173,8 +185,9 @@ _SHAPE = (
     "owner",
     "witnesses",
 )
-#: a token the page shows as it is (digits, the URL-safe base64 alphabet, a dot)
-_PLAIN_TOKEN = re.compile(r"[0-9A-Za-z_.-]*")
+#: the characters Jinja's escaping replaces (markupsafe.escape): a text without them is
+#: shown as it is
+_ESCAPED = b"&<>\"'"
 #: (the ids of a view's parts but its scans, and what else the page shows) -> (the
 #: view's parts, held so that no other object takes their ids meanwhile; the key of its
 #: cut page): a view whose parts are the very objects of one seen before has that
@@ -301,10 +314,20 @@ def _cut(
         "age": None if values["age"] is None else _mark("age"),
     }
     parts = _MARKER.split(_render(view, lang, path, switch_href, now, "", image, marked))
-    pieces = tuple(p.encode() for p in parts[0::2])
-    names = tuple(parts[1::2])
+    pieces = [p.encode() for p in parts[0::2]]
+    names = parts[1::2]
     nbytes = sum(len(p) for p in pieces) + 64 * len(pieces) + 200
-    return statics, pieces, names, nbytes
+    template: list[bytes | None] = [None] * (2 * len(pieces) - 1)
+    template[0::2] = pieces
+    return statics, template, _picker(names), nbytes
+
+
+def _picker(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """What gives the values of the slots ``names`` from a request's values, as a tuple
+    (``itemgetter`` gives one name's value alone)."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda values: tuple(values[name] for name in names)
 
 
 def _keep(key: tuple[Any, ...], cut: _Cut) -> None:

@@ -46,6 +46,11 @@ _scans: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
 _checked: dict[tuple[Any, ...], bytes] = {}
 _ages: dict[tuple[str, int], bytes] = {}
 _switches: dict[tuple[str, str], bytes] = {}
+#: the scan sentence with no scan (0) or of the first (1), by language
+_plain: dict[tuple[str, int], tuple[bytes, bytes]] = {}
+#: the checkpoint text last read for its time line, and that time (`served_at`): every
+#: view of a log at one size shares the one text object
+_dated: list[tuple[Any, int | None]] = [(None, None)]
 
 
 def escaped(
@@ -57,20 +62,31 @@ def escaped(
     time line)."""
     sentence, hint = _scan_words(view, lang)
     stamp = now.timestamp()  # one reading for both footer lines
+    # each memo looked up here first: its function (which keeps what it works out) is
+    # called only for what is not kept yet
     switch = _switches.get((switch_href, lang))
+    checked = _checked.get((lang, int(stamp // 60), now.minute)) if now.tzinfo is not None else None
+    checkpoint = view.get("checkpoint")
+    age: bytes | None = None
+    last = _dated[0]
+    dated = last[1] if checkpoint is last[0] else served_at(checkpoint)
+    if dated is not None:
+        _dated[0] = (checkpoint, dated)  # one store: a pair never half another's
+        age = _ages.get((lang, max(0, int(stamp) - dated)))
     return {
         "switch_href": _switch_words(switch_href, lang) if switch is None else switch,
         "scans0": sentence,
         "scans1": hint,
-        "checked": _checked_words(now, lang, stamp),
-        "age": _age_words(view.get("checkpoint"), stamp, lang),
+        "checked": _checked_words(now, lang, stamp) if checked is None else checked,
+        "age": _age_words(checkpoint, stamp, lang) if age is None and dated is not None else age,
     }
 
 
 def clear() -> None:
     """Forget every memo."""
-    for memo in (_scans, _checked, _ages, _switches):
+    for memo in (_scans, _checked, _ages, _switches, _plain):
         memo.clear()
+    _dated[0] = (None, None)
 
 
 def _bytes(text: str) -> bytes:
@@ -113,6 +129,18 @@ def _scan_words(view: Mapping[str, Any], lang: str) -> tuple[bytes, bytes]:
                         _keep(_scans, key, cut)
             if cut is not None:
                 return b"%s%d%s" % (cut[0], count, cut[1]), cut[2]
+    # no scan or the first one: a sentence of the language alone (`scan_line`'s first
+    # two cases, tested as it tests them), worked out once per language
+    counted = scans.get("count") if isinstance(scans, Mapping) else None
+    firsts = scans.get("first") if isinstance(scans, Mapping) else None
+    count = counted if isinstance(counted, int) else 0
+    case = 0 if not count or not isinstance(firsts, Mapping) else 1 if count == 1 else None
+    if case is not None:
+        words = _plain.get((lang, case))
+        if words is None:
+            sentence, hint = scan_line(scans, lang, known=known_unit(view))
+            words = _plain[(lang, case)] = (_bytes(sentence), _bytes(hint))
+        return words
     sentence, hint = scan_line(scans, lang, known=known_unit(view))
     return _bytes(sentence), _bytes(hint)
 
