@@ -225,16 +225,9 @@ async def _resolve(request: Request) -> Response:
     # no cookie header, no owner cookie: its name (a hash) is not worked out then
     token = None if cookie is None else request.cookies.get(owner_cookie(link.gtin, link.serial))
     now = datetime.now(UTC)  # the time of the scan, and of the page's check
+    place = params.get("place")
     if counted and token is None:
-        context.scan(
-            request,
-            link.gtin,
-            link.serial,
-            params.get("place"),
-            now=now,
-            agent=agent,
-            owner_token=None,
-        )
+        context.scan(request, link.gtin, link.serial, place, now=now, agent=agent, owner_token=None)
     # the query as the link's parse read it: Starlette's QueryParams not built again
     asked = asked_size(params.get("min_size"), asked_header)
     view = await context.unit_view(
@@ -243,13 +236,7 @@ async def _resolve(request: Request) -> Response:
     if counted and token is not None and not view.get("owner"):
         now = datetime.now(UTC)  # the view's read may have waited: the scan is now
         context.scan(
-            request,
-            link.gtin,
-            link.serial,
-            params.get("place"),
-            now=now,
-            agent=agent,
-            owner_token=token,
+            request, link.gtin, link.serial, place, now=now, agent=agent, owner_token=token
         )
         view = await context.unit_view(  # counting this check, as every view does
             link.gtin,

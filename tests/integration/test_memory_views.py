@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +58,17 @@ def size_of(view: dict[str, Any]) -> int:
     return int(view["checkpoint"].split("\n")[1])
 
 
-def test_a_warm_view_reads_no_database_and_counts_every_scan_once(sw: SignalWorld) -> None:
+def minted(sw: SignalWorld) -> tuple[Any, datetime, str, ScannedLabel]:
+    """SN-1 minted: the app's context, a time a minute ago, its label's signature and
+    the label as scanned."""
     sw.mint("SN-1")
     context = create_app(settings(), ledger=sw.ledger).state.ctx
-    when = sw.clock.now - timedelta(minutes=1)
     signed = label.sign_label(UnitId(gtin=GTIN, serial="SN-1"), key(2))
-    scanned = ScannedLabel(signature=signed)
+    return context, sw.clock.now - timedelta(minutes=1), signed, ScannedLabel(signature=signed)
+
+
+def test_a_warm_view_reads_no_database_and_counts_every_scan_once(sw: SignalWorld) -> None:
+    context, when, signed, scanned = minted(sw)
 
     async def main() -> None:
         first = await context.unit_view(GTIN, "SN-1", signed, scanned=scanned)
@@ -150,11 +155,7 @@ def test_a_warm_views_parts_are_the_objects_the_page_is_kept_by(sw: SignalWorld)
     """The consumer page finds a served view's cut page by the identity of its parts
     (api.consumer.pagecache): a view from memory has its shape, and every part but the
     scans is the same object from one view of the unit to the next."""
-    sw.mint("SN-1")
-    context = create_app(settings(), ledger=sw.ledger).state.ctx
-    when = sw.clock.now - timedelta(minutes=1)
-    signed = label.sign_label(UnitId(gtin=GTIN, serial="SN-1"), key(2))
-    scanned = ScannedLabel(signature=signed)
+    context, when, signed, scanned = minted(sw)
 
     async def main() -> None:
         await context.unit_view(GTIN, "SN-1", signed, scanned=scanned)  # warm
