@@ -211,16 +211,19 @@ class Context:
     def _record_scans(self, batch: list[Packed]) -> None:
         """Write each queued scan to its unit's log (one transaction per log), as its
         scans-table row (`api.scans.rows_of`)."""
-        by_gtin: dict[str, Ledger] = {}  # a batch holds few GTINs: routed once each
+        rows = rows_of(batch)
+        # a batch holds few GTINs, most often of one log: routed once each, and the
+        # rows split only when they go to several logs
+        ledgers = {gtin: self.deployment.for_gtin(gtin) for gtin in {row[0] for row in rows}}
+        if len({id(ledger) for ledger in ledgers.values()}) == 1:
+            next(iter(ledgers.values())).record_scan_rows(rows)
+            return
         by_log: dict[int, tuple[Ledger, list[ScanRow]]] = {}
-        for row in rows_of(batch):
-            gtin = row[0]
-            ledger = by_gtin.get(gtin)
-            if ledger is None:
-                ledger = by_gtin[gtin] = self.deployment.for_gtin(gtin)
+        for row in rows:
+            ledger = ledgers[row[0]]
             by_log.setdefault(id(ledger), (ledger, []))[1].append(row)
-        for ledger, rows in by_log.values():
-            ledger.record_scan_rows(rows)
+        for ledger, part in by_log.values():
+            ledger.record_scan_rows(part)
 
     async def unit_view(
         self,
