@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text
@@ -66,11 +67,12 @@ _SCAN_COLUMNS = ("log", "gtin", "serial", "at", "place", "client", "agent", "net
 _SCAN_ROWS = 100
 
 
-@lru_cache(maxsize=16)
-def _scan_insert(mark: str, rows: int) -> str:
-    """The INSERT of ``rows`` scans-table rows (`_SCAN_COLUMNS` each), with the driver's
-    parameter marker ``mark``: a flush writes full statements and one shorter one."""
-    one = f"({', '.join([mark] * len(_SCAN_COLUMNS))})"
+@lru_cache(maxsize=64)
+def _scan_insert(mark: str, rows: int, log: int) -> str:
+    """The INSERT of ``rows`` scans-table rows of log ``log`` (its id written in: an
+    integer of ours, never a client's), the other `_SCAN_COLUMNS` a parameter each with
+    the driver's marker ``mark``: a flush writes full statements and one shorter one."""
+    one = f"({int(log)}, {', '.join([mark] * (len(_SCAN_COLUMNS) - 1))})"
     return f"INSERT INTO scans ({', '.join(_SCAN_COLUMNS)}) VALUES " + ", ".join(  # noqa: S608
         [one] * rows
     )
@@ -654,11 +656,14 @@ class Store:
                 # and one a row handed the GIL to the event loop and back a scan
                 # (docs/PERFORMANCE.md, "pagefoot")
                 mark = placeholder(conn)
-                values = [v for s in scans for v in (log, *s)]
-                width = len(_SCAN_COLUMNS)
+                values = list(chain.from_iterable(scans))  # the rows' fields, flat, in C
+                width = len(_SCAN_COLUMNS) - 1  # the log is written in
+                if len(values) != width * len(scans):
+                    raise ValueError(f"a scans-table row has {width} fields")
                 for start in range(0, len(values), _SCAN_ROWS * width):
                     part = values[start : start + _SCAN_ROWS * width]
-                    conn.exec_driver_sql(_scan_insert(mark, len(part) // width), tuple(part))
+                    statement = _scan_insert(mark, len(part) // width, log)
+                    conn.exec_driver_sql(statement, tuple(part))
                 # the console's aggregates, before the counts show which units are new
                 scanstats.record(conn, log, scans, self.engines.is_sqlite)
                 upsert = scanstats.adding_upsert(
