@@ -73,8 +73,12 @@ class ScanFlusher:
                 # a reader's hold is short; many readers in turn must not starve the
                 # writes, so after HOLD_MAX the batch is written all the same (the
                 # readers see the generation move and keep nothing they read)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns when the
+                # hold ends as the flush is cancelled, and the cancellation is lost (the
+                # flusher then never stops: a test's hang)
                 try:
-                    await asyncio.wait_for(self._resume().wait(), HOLD_MAX)
+                    async with asyncio.timeout(HOLD_MAX):
+                        await self._resume().wait()
                 except TimeoutError:
                     overdue = True
                 continue
