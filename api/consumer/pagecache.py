@@ -25,6 +25,15 @@ out first; a kept page holds its base's static objects alive until it goes (as a
 JSON encoding does), which the budget does not count; the budget counts each page's
 pieces and its key (the view's JSON and the path).
 
+A served view (the keys of ledger.service.ledger.unit_view, in its order: `_SHAPE`) is
+looked up first by the identity of its parts but the scans (`_by_identity`): a view of
+a busy unit carries the very objects of the view before (its base's static parts, the
+label-judged unit, the judged reasons, the witnesses), and their ids with what else the
+page shows find the key above without working out its JSON. Such an entry holds the
+small parts (verdict, reasons, unit, owner, witnesses) so that their ids stay theirs;
+the static parts are checked by identity against the cut page's, as for the key; a
+view of another shape, or with new objects, takes the key by value.
+
 The rest's value is written per request without a JSON encoder where it can be
 (`_rest_key`): a str, int, bool or None as itself with its type (so ``True`` and ``1``
 never share a key, as their JSON does not), the ``unit`` object as its JSON kept per
