@@ -169,12 +169,8 @@ def scan_bytes(packed: Packed) -> int:
 
 #: what an 8-tuple holds itself (`scan_bytes`: asked twice per scan, so spelled out)
 _PACKED = sys.getsizeof((None,) * 8)
-_NONE = sys.getsizeof(None)
-#: a packed scan's fields, for the stored batch's bookkeeping (`ScanQueue.settle`)
+#: a packed scan's unit, for the stored batch's bookkeeping (`ScanQueue.settle`)
 _UNIT = itemgetter(0, 1)
-_MICROS = itemgetter(2)
-_CLIENT = itemgetter(4)
-_NETWORK = itemgetter(6)
 
 
 #: an estimate of what the per-unit index holds for each unit with queued scans,
@@ -387,16 +383,7 @@ class ScanQueue:
         """`_forget` of every scan of a stored batch (the oldest queued scans, in their
         order: each unit's are its oldest), worked out per unit, not per scan: it runs
         on the event loop, a batch of up to `BATCH` scans at a time."""
-        # `scan_bytes` of each, summed in C: an 8-tuple, the time, the client, the
-        # network unless it is None (which `scan_bytes` does not count)
-        networks = list(map(_NETWORK, batch))
-        self.nbytes -= (
-            len(batch) * (_PACKED + 2 * _SLOT)
-            + sum(map(sys.getsizeof, map(_MICROS, batch)))
-            + sum(map(sys.getsizeof, map(_CLIENT, batch)))
-            + sum(map(sys.getsizeof, networks))
-            - networks.count(None) * _NONE
-        )
+        self.nbytes -= sum(map(scan_bytes, batch))
         gone = {id(scan) for scan in batch}
         for (gtin, serial), count in Counter(map(_UNIT, batch)).items():
             serials = self._units[gtin]
@@ -408,14 +395,9 @@ class ScanQueue:
                     del self._units[gtin]
                 self.nbytes -= UNIT_BYTES + sys.getsizeof(unit.serial)
                 continue
-            # the unit's stored scans among its recent ones are their front (its oldest);
-            # but a scan the bounds dropped while the batch was written may stay behind
-            # in front of them (`_forget`), so any left are looked for too
+            # the unit's stored scans among its recent ones (its oldest; a scan the
+            # bounds dropped while the batch was written may stay in front of them)
             recent = unit.recent
-            front = 0
-            while front < len(recent) and id(recent[front]) in gone:
-                front += 1
-            del recent[:front]
             if not gone.isdisjoint(map(id, recent)):
                 recent[:] = [scan for scan in recent if id(scan) not in gone]
             if id(unit.first) in gone:

@@ -123,15 +123,8 @@ def render(
         known = _by_identity.get(fast)
         if known is not None:
             found = _kept.get(known[1])
-            if found is not None:
-                held = found[0]  # `_holds`, spelled out on the path most pages take
-                if not (
-                    held[0] is parts[3]
-                    and held[1] is parts[4]
-                    and held[2] is parts[5]
-                    and held[3] is parts[6]
-                ):
-                    found = None
+            if found is not None and not _holds(found[0], parts):
+                found = None
             key = known[1]
     if found is None:
         # STATIC's parts, spelled out: a generator and its tuple per request cost more

@@ -48,9 +48,6 @@ _ages: dict[tuple[str, int], bytes] = {}
 _switches: dict[tuple[str, str], bytes] = {}
 #: the scan sentence with no scan (0) or of the first (1), by language
 _plain: dict[tuple[str, int], tuple[bytes, bytes]] = {}
-#: the checkpoint text last read for its time line, and that time (`served_at`): every
-#: view of a log at one size shares the one text object
-_dated: list[tuple[Any, int | None]] = [(None, None)]
 
 
 def escaped(
@@ -65,20 +62,17 @@ def escaped(
     # each memo looked up here first: its function (which keeps what it works out) is
     # called only for what is not kept yet
     switch = _switches.get((switch_href, lang))
-    checked = _checked.get((lang, int(stamp // 60), now.minute)) if now.tzinfo is not None else None
-    checkpoint = view.get("checkpoint")
-    age: bytes | None = None
-    last = _dated[0]
-    dated = last[1] if checkpoint is last[0] else served_at(checkpoint)
-    if dated is not None:
-        _dated[0] = (checkpoint, dated)  # one store: a pair never half another's
-        age = _ages.get((lang, max(0, int(stamp) - dated)))
+    checked_key = _checked_key(now, lang, stamp)
+    checked = _checked.get(checked_key)
+    dated = served_at(view.get("checkpoint"))
+    age_key = None if dated is None else (lang, max(0, int(stamp) - dated))
+    age = None if age_key is None else _ages.get(age_key)
     return {
         "switch_href": _switch_words(switch_href, lang) if switch is None else switch,
         "scans0": sentence,
         "scans1": hint,
-        "checked": _checked_words(now, lang, stamp) if checked is None else checked,
-        "age": _age_words(checkpoint, stamp, lang) if age is None and dated is not None else age,
+        "checked": _checked_words(now, lang, checked_key) if checked is None else checked,
+        "age": _age_words(age_key) if age is None and age_key is not None else age,
     }
 
 
@@ -86,7 +80,6 @@ def clear() -> None:
     """Forget every memo."""
     for memo in (_scans, _checked, _ages, _switches, _plain):
         memo.clear()
-    _dated[0] = (None, None)
 
 
 def _bytes(text: str) -> bytes:
@@ -155,30 +148,24 @@ def _switch_words(switch_href: str, lang: str) -> bytes:
     return found
 
 
-def _checked_words(now: datetime, lang: str, stamp: float) -> bytes:
-    # the line is written in UTC (or Beijing time) to the minute (`format_moment`): for
-    # an aware time that is its minute since the epoch, with its minute of the hour
-    # (exact: a float rounding up to the next minute gives another key); a naive one is
-    # read as UTC there, and as local time by ``timestamp``, so it keys by its own minute
-    key = (
-        (lang, int(stamp // 60), now.minute)
-        if now.tzinfo is not None
-        else (lang, now.replace(second=0, microsecond=0))
-    )
-    found = _checked.get(key)
-    if found is None:
-        found = _bytes(checked_line(now, lang))
-        _keep(_checked, key, found)
+def _checked_key(now: datetime, lang: str, stamp: float) -> tuple[Any, ...]:
+    """The footer's time line's memo key. The line is written in UTC (or Beijing time) to
+    the minute (`format_moment`): for an aware time that is its minute since the epoch
+    (``stamp``: its timestamp), with its minute of the hour (exact: a float rounding up
+    to the next minute gives another key); a naive one is read as UTC there, and as
+    local time by ``timestamp``, so it keys by its own minute."""
+    if now.tzinfo is not None:
+        return (lang, int(stamp // 60), now.minute)
+    return (lang, now.replace(second=0, microsecond=0))
+
+
+def _checked_words(now: datetime, lang: str, key: tuple[Any, ...]) -> bytes:
+    found = _bytes(checked_line(now, lang))
+    _keep(_checked, key, found)
     return found
 
 
-def _age_words(checkpoint: object, stamp: float, lang: str) -> bytes | None:
-    dated = served_at(checkpoint)
-    if dated is None:
-        return None
-    key = (lang, max(0, int(stamp) - dated))
-    found = _ages.get(key)
-    if found is None:
-        found = _bytes(age_words(key[1], lang))
-        _keep(_ages, key, found)
+def _age_words(key: tuple[str, int]) -> bytes:
+    found = _bytes(age_words(key[1], key[0]))
+    _keep(_ages, key, found)
     return found
