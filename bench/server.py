@@ -30,7 +30,12 @@ from ledger.service.config import write_key_file
 from ledger.service.ledger import LogConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-ACCEPT_JSON = 'wrk.headers["Accept"] = "application/json"\n'
+#: what an app or a browser's fetch sends for JSON: every one of them takes gzip
+ACCEPT_JSON = (
+    'wrk.headers["Accept"] = "application/json"\nwrk.headers["Accept-Encoding"] = "gzip"\n'
+)
+#: JSON from a client that takes no compression (as `provenance verify` asks)
+IDENTITY_JSON = 'wrk.headers["Accept"] = "application/json"\n'
 
 
 #: the bearer token /metrics wants on the bench's servers (random per run)

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from api import viewjson
+from api import gzipparts, viewjson
 from api.consumer import pagecache
 from api.consumer.claim_page import claim_form, render_claim_page
 from api.consumer.i18n import EN, ZH, chinese
@@ -122,6 +122,9 @@ async def resolve_with_lot(
     return await _resolve(request)
 
 
+#: what a resolver answer varies by: a cache keeps one answer per value of each
+VARY = "Accept, Accept-Encoding, Accept-Language, Cookie"
+JSON = "application/json"
 #: user agents that are crawlers or link previewers, not a shopper holding the item
 _BOTS = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|facebookexternalhit|preview",
@@ -208,7 +211,7 @@ async def _resolve(request: Request) -> Response:
     link = _parsed(uri)
     if link.serial is None:
         raise GS1Error("the resolver needs a serialized unit: /01/{gtin}/21/{serial}", field="path")
-    accept, agent, cookie, asked_header, accept_language = _headers(scope)
+    accept, agent, cookie, asked_header, accept_language, accept_encoding = _headers(scope)
     accept = accept or ""
     if epcis.LD_JSON in accept:
         return await epcis.unit_document(request, link)  # docs/EPCIS.md; not a scan
@@ -247,10 +250,18 @@ async def _resolve(request: Request) -> Response:
             scanned=scanned,
             asked=asked,
         )
-    headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Cookie"}
+    headers = {"Cache-Control": "no-store", "Vary": VARY}
     if as_json:
-        parts = viewjson.render_parts(localise(view, reason_words))
-        return viewjson.PartsResponse(parts, media_type="application/json", headers=headers)
+        worded = localise(view, reason_words)
+        # a large unit's view deflated once, for every client that takes gzip (a phone,
+        # a CDN, httpx): 1.3 MB -> 0.25 MB for a unit of 1,000 entries
+        if gzipparts.accepts_gzip(accept_encoding):
+            packed = await viewjson.render_gzip(worded)
+            if packed is not None:
+                headers["Content-Encoding"] = "gzip"
+                return viewjson.PartsResponse(packed, media_type=JSON, headers=headers)
+        parts = viewjson.render_parts(worded)
+        return viewjson.PartsResponse(parts, media_type=JSON, headers=headers)
 
     lang = choose_language(accept_language, params.get("lang"))
     other = EN if chinese(lang) else ZH
@@ -294,6 +305,7 @@ _READ = {
     b"cookie": 2,
     MIN_SIZE_HEADER.lower().encode("latin-1"): 3,
     b"accept-language": 4,
+    b"accept-encoding": 5,
 }
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+from collections import OrderedDict
 from typing import Any
+
+import pytest
 
 from api import viewjson
 
@@ -95,3 +99,101 @@ def test_kept_parts_encode_as_json_dumps_and_only_for_the_same_objects() -> None
         assert viewjson.render(v) == whole(v)
     other = {**view(entries), "reasons": [{**reasons[0], "code": "recalled"}], "unit": unit}
     assert viewjson.render(other) == whole(other)
+
+
+def big_entries(n: int = 60, mark: str = "a") -> list[dict[str, Any]]:
+    """Entries whose encoding passes `viewjson.GZIP_ABOVE`."""
+    return [
+        {"index": i, "leaf": mark * 40 + f"{i:04d}", "proof": ["p" * 43] * 12} for i in range(n)
+    ]
+
+
+def gunzip_json(parts: tuple[bytes, ...]) -> Any:
+    return json.loads(gzip.decompress(b"".join(parts)))
+
+
+def test_a_gzip_answer_is_the_same_json_its_large_part_deflated_once() -> None:
+    entries = big_entries()
+    first = view(entries)
+    assert len(viewjson.render_parts(first)[1]) >= viewjson.GZIP_ABOVE
+    packed = asyncio.run(viewjson.render_gzip(first))
+    assert packed is not None
+    assert gunzip_json(packed) == json.loads(viewjson.render(first)) == first
+    assert len(b"".join(packed)) < len(viewjson.render(first)) / 4
+    # another request on the same kept objects: the very deflated bytes, a fresh tail
+    again = {**view(entries, verdict="caution"), "scans": {"count": 3, "first": None}}
+    repacked = asyncio.run(viewjson.render_gzip(again))
+    assert repacked is not None and repacked[0] is packed[0]
+    assert gunzip_json(repacked) == again
+    # the per-request part is sent as it is, after the deflated part
+    assert b'"verdict":"caution"' in repacked[1]
+
+
+def test_a_gzip_answer_is_never_another_views() -> None:
+    """Equal content in new objects, a changed checkpoint, a grown chain: each is
+    deflated afresh, never served from the bytes kept for other objects."""
+    entries = big_entries()
+    old = asyncio.run(viewjson.render_gzip(view(entries)))
+    assert old is not None
+    grown = view([*entries, {"index": 999, "leaf": "recall", "proof": []}])
+    moved = {**view(entries), "checkpoint": "origin\n9\nroot9\n"}
+    other = view(big_entries(mark="b"))
+    for changed in (grown, moved, other):
+        packed = asyncio.run(viewjson.render_gzip(changed))
+        assert packed is not None and packed[0] is not old[0]
+        assert gunzip_json(packed) == changed
+
+
+def test_a_small_view_or_one_without_entries_gets_no_gzip_answer() -> None:
+    assert asyncio.run(viewjson.render_gzip(view([{"index": 0, "leaf": "AA"}]))) is None
+    assert asyncio.run(viewjson.render_gzip(view([]))) is None
+
+
+def test_the_deflated_bytes_count_in_the_kept_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(viewjson, "_kept", OrderedDict())
+    monkeypatch.setattr(viewjson, "_size", [0])
+    entries = big_entries()
+    viewjson.render(view(entries))
+    plain = viewjson._size[0]
+    packed = asyncio.run(viewjson.render_gzip(view(entries)))
+    assert packed is not None
+    assert viewjson._size[0] == plain + len(packed[0])
+    # a budget of about two views: the oldest goes, and its deflated bytes with it
+    monkeypatch.setattr(viewjson, "MAX_BYTES", 2 * viewjson._size[0] + 10)
+    for mark in "bcd":
+        asyncio.run(viewjson.render_gzip(view(big_entries(mark=mark))))
+        assert viewjson._size[0] == sum(k.size() for k in viewjson._kept.values())
+        assert viewjson._size[0] <= viewjson.MAX_BYTES
+    assert len(viewjson._kept) == 2
+
+
+def test_a_failed_deflate_falls_back_to_the_plain_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_: bytes) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(viewjson.gzipparts, "deflate_prefix", broken)
+    assert asyncio.run(viewjson.render_gzip(view(big_entries(mark="z")))) is None
+    monkeypatch.undo()
+    packed = asyncio.run(viewjson.render_gzip(view(big_entries(mark="z"))))
+    assert packed is not None  # tried again once it can
+
+
+def test_many_waiting_requests_share_one_deflate(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = viewjson.gzipparts.deflate_prefix
+
+    def counted(*pieces: bytes) -> Any:
+        calls.append(1)
+        return real(*pieces)
+
+    monkeypatch.setattr(viewjson.gzipparts, "deflate_prefix", counted)
+    entries = big_entries(mark="w")
+
+    async def many() -> list[tuple[bytes, ...] | None]:
+        return await asyncio.gather(*(viewjson.render_gzip(view(entries)) for _ in range(20)))
+
+    answers = asyncio.run(many())
+    assert len(calls) == 1
+    assert all(a is not None and gunzip_json(a) == view(entries) for a in answers)

@@ -1,0 +1,81 @@
+"""The resolver's JSON as gzip (api.viewjson.render_gzip): the same view as the plain
+answer for every client that takes gzip, never a stale one after the unit changed, and
+the plain answer for a client that refuses gzip.
+
+On a SQLite file, through the app in process (httpx decodes the gzip as any client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api import viewjson
+from api.app import create_app
+from ledger import label
+from ledger.gs1 import UnitId
+from ledger.service.settings import Settings
+from tests.factories import GTIN, key
+from tests.integration.signals_world import SignalWorld
+
+
+@pytest.fixture
+def sw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignalWorld]:
+    # a one-entry unit's view (~2 kB) stands for a large one: the threshold is the
+    # unit tests' (tests/unit/test_viewjson.py), the answer's path is this test's
+    monkeypatch.setattr(viewjson, "GZIP_ABOVE", 256)
+    world = SignalWorld.open(f"sqlite:///{tmp_path}/ledger.db")
+    yield world
+    world.ledger.close()
+
+
+def test_gzip_answers_are_the_views_json_and_follow_a_recall(sw: SignalWorld) -> None:
+    sw.mint("SN-1")
+    app = create_app(
+        Settings.from_env({"PROVENANCE_RATE": "100000", "PROVENANCE_BURST": "100000"}),
+        ledger=sw.ledger,
+    )
+    signed = label.sign_label(UnitId(gtin=GTIN, serial="SN-1"), key(2))
+    url = f"/01/{GTIN}/21/SN-1?s={signed}"
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+            async def get(encoding: str) -> httpx.Response:
+                answer = await client.get(
+                    url, headers={"Accept": "application/json", "Accept-Encoding": encoding}
+                )
+                assert answer.status_code == 200
+                assert "Accept-Encoding" in answer.headers["vary"]
+                return answer
+
+            plain = await get("identity")
+            assert "content-encoding" not in plain.headers
+            packed = await get("gzip, deflate, br")
+            assert packed.headers["content-encoding"] == "gzip"
+            assert int(packed.headers["content-length"]) < len(plain.content)
+            body: dict[str, Any] = packed.json()
+            assert body == plain.json()
+            assert body["verdict"] == "genuine"
+            refused = await get("gzip;q=0, identity")
+            assert "content-encoding" not in refused.headers
+            assert refused.json() == plain.json()
+
+            head = sw.ledger.state().units[(GTIN, "SN-1")].head
+            sw.sign(2, "recall", "acme", unit={"gtin": GTIN, "serial": "SN-1"}, prev=head,
+                    reason="faulty adhesive")  # fmt: skip
+            after = await get("gzip")
+            assert after.headers["content-encoding"] == "gzip"
+            recalled = after.json()
+            assert recalled["verdict"] != "genuine"
+            assert len(recalled["entries"]) == len(body["entries"]) + 1
+            assert recalled["entries"][-1]["event"]["kind"] == "recall"
+            assert recalled == (await get("identity")).json()
+
+    asyncio.run(main())
