@@ -36,7 +36,7 @@ from api.params import Gtin, Serial, Signature
 from api.schemas import NOT_MODIFIED, ClaimReceipt, UnitView, problems
 from api.schemas_forms import CLAIM_REQUEST, also_html
 from api.schemas_more import CONSUME_BODY, ConsumeReceipt
-from api.views import cached_json
+from api.views import cached_view
 from ledger import codec, gs1
 from ledger.errors import LedgerError, ValidationError
 
@@ -273,7 +273,7 @@ async def get_unit(
     ledger = context.ledger_for_unit(unit.gtin, request)
     view = await run_in_threadpool(ledger.unit_view, unit.gtin, unit.serial, s)
     view = localise(view, reason_words)
-    return cached_json(request, view, _etag(view), "public, no-cache")
+    return await cached_view(request, dict(view), _etag(view), "public, no-cache")
 
 
 def _unit_id(gtin: str, serial: str) -> gs1.UnitId:

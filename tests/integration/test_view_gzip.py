@@ -1,6 +1,7 @@
-"""The resolver's JSON as gzip (api.viewjson.render_gzip): the same view as the plain
-answer for every client that takes gzip, never a stale one after the unit changed, and
-the plain answer for a client that refuses gzip.
+"""A unit's JSON view as gzip (api.viewjson.render_gzip), at the resolver and at
+``/v1/units``: the same view as the plain answer for every client that takes gzip, never
+a stale one after the unit changed, the plain answer for a client that refuses gzip;
+``/v1/units``'s ETag names the encoding and either tag revalidates.
 
 On a SQLite file, through the app in process (httpx decodes the gzip as any client).
 """
@@ -77,5 +78,42 @@ def test_gzip_answers_are_the_views_json_and_follow_a_recall(sw: SignalWorld) ->
             assert len(recalled["entries"]) == len(body["entries"]) + 1
             assert recalled["entries"][-1]["event"]["kind"] == "recall"
             assert recalled == (await get("identity")).json()
+
+    asyncio.run(main())
+
+
+def test_the_unit_endpoint_gzips_with_its_own_etag(sw: SignalWorld) -> None:
+    sw.mint("SN-1")
+    app = create_app(
+        Settings.from_env({"PROVENANCE_RATE": "100000", "PROVENANCE_BURST": "100000"}),
+        ledger=sw.ledger,
+    )
+    url = f"/v1/units/{GTIN}/SN-1"
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            plain = await client.get(url, headers={"Accept-Encoding": "identity"})
+            packed = await client.get(url, headers={"Accept-Encoding": "gzip"})
+            assert plain.status_code == packed.status_code == 200
+            assert "content-encoding" not in plain.headers
+            assert packed.headers["content-encoding"] == "gzip"
+            assert packed.json() == plain.json()
+            assert plain.headers["vary"] == packed.headers["vary"] == "Accept-Encoding"
+            tag, packed_tag = plain.headers["etag"], packed.headers["etag"]
+            assert packed_tag == tag[:-1] + '-gz"'
+            for held in (tag, packed_tag):
+                again = await client.get(
+                    url, headers={"Accept-Encoding": "gzip", "If-None-Match": held}
+                )
+                assert again.status_code == 304 and again.headers["etag"] == held
+            head = sw.ledger.state().units[(GTIN, "SN-1")].head
+            sw.sign(2, "recall", "acme", unit={"gtin": GTIN, "serial": "SN-1"}, prev=head,
+                    reason="faulty adhesive")  # fmt: skip
+            after = await client.get(
+                url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed_tag}
+            )
+            assert after.status_code == 200 and after.headers["etag"] != packed_tag
+            assert after.json()["entries"][-1]["event"]["kind"] == "recall"
 
     asyncio.run(main())
