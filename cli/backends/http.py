@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json as jsonlib
 import ssl
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from ledger.errors import LedgerError
 
 TIMEOUT_SECONDS = 60.0
 USER_AGENT = "provenance-cli"
+#: a gzip answer decoded to more than this is refused (a unit of 1,000 entries is 1.3 MB)
+MAX_DECODED = 256 * 1024 * 1024
 
 
 class RemoteError(LedgerError):
@@ -66,6 +69,34 @@ def _query(params: Mapping[str, Any]) -> str:
             value = "true" if value else "false"
         pairs.append((name, "" if value is None else str(value)))
     return urlencode(pairs)
+
+
+def _decoded(content: bytes, headers: Mapping[str, str], url: str) -> bytes:
+    """``content`` as sent before its ``Content-Encoding`` (none, ``identity`` or one
+    ``gzip``: what `Http` asks for), at most `MAX_DECODED` bytes.
+
+    Raises:
+        RemoteError: another encoding, a broken or truncated gzip member, bytes after it,
+            or more than `MAX_DECODED` bytes decoded (``http-error``).
+    """
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return content
+    if encoding != "gzip":
+        raise RemoteError(502, "http-error", f"{url} answered in the encoding {encoding!r}", None)
+    decoder = zlib.decompressobj(wbits=31)  # a gzip header and trailer, the CRC checked
+    try:
+        out = decoder.decompress(content, MAX_DECODED)
+    except zlib.error as e:
+        raise RemoteError(502, "http-error", f"{url} sent a broken gzip answer: {e}", None) from e
+    if decoder.unconsumed_tail:
+        limit = f"{MAX_DECODED // (1024 * 1024)} MiB"
+        raise RemoteError(502, "http-error", f"{url} sent a gzip answer over {limit}", None)
+    if not decoder.eof:
+        raise RemoteError(502, "http-error", f"{url} sent a truncated gzip answer", None)
+    if decoder.unused_data:
+        raise RemoteError(502, "http-error", f"{url} sent bytes after its gzip answer", None)
+    return out
 
 
 class Http:
@@ -121,7 +152,7 @@ class Http:
             if answer.will_close:
                 self.close()
             names = {name.lower(): value for name, value in answer.getheaders()}
-            return Response(answer.status, names, content)
+            return Response(answer.status, names, _decoded(content, names, self.url))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def request(
@@ -139,7 +170,7 @@ class Http:
         Raises:
             RemoteError: the server cannot be reached (``unreachable``).
         """
-        sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"}
         body = content
         if json is not None:
             body = jsonlib.dumps(json, separators=(",", ":")).encode()

@@ -3,20 +3,24 @@
 Against a real local HTTP server (``http.server`` in a thread): query strings as the
 server expects them, JSON and raw bodies, problems turned into `RemoteError` with the
 problem's code, one kept connection for many requests, a connection the server closed
-while idle replaced without the caller noticing, and a server that is not there is
-``unreachable`` in one line.
+while idle replaced without the caller noticing, a server that is not there is
+``unreachable`` in one line, and a gzip answer decoded, bounded and checked (a broken,
+truncated, padded, oversized or foreign-encoded answer refused in one line).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from cli.backends import http as http_backend
 from cli.backends.http import Http, RemoteError
 
 
@@ -24,9 +28,16 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[dict[str, Any]] = []  # noqa: RUF012 - shared by the test and the handler
 
-    def _answer(self, status: int, body: bytes, kind: str, close: bool = False) -> None:
+    #: what /base/v1/packed/<name> answers: (body, Content-Encoding)
+    packed: dict[str, tuple[bytes, str]] = {}  # noqa: RUF012 - set by the test
+
+    def _answer(
+        self, status: int, body: bytes, kind: str, close: bool = False, encoding: str = ""
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
         self.send_header("Content-Length", str(len(body)))
         if close:
             self.send_header("Connection", "close")
@@ -43,6 +54,7 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body,
                 "type": self.headers.get("Content-Type"),
                 "port": self.client_address[1],
+                "accept-encoding": self.headers.get("Accept-Encoding"),
             }
         )
         return body
@@ -54,6 +66,9 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(404, json.dumps(problem).encode(), "application/problem+json")
         elif self.path.startswith("/base/v1/text"):
             self._answer(200, "héllo\n".encode(), "text/plain; charset=utf-8")
+        elif self.path.startswith("/base/v1/packed/"):
+            body, encoding = self.packed[self.path.rsplit("/", 1)[1]]
+            self._answer(200, body, "application/json", encoding=encoding)
         elif self.path.startswith("/base/v1/bye"):
             self._answer(200, b"{}", "application/json", close=True)
         else:
@@ -124,3 +139,45 @@ def test_no_server_is_unreachable_in_one_line(url: str) -> None:
     assert refused.value.code == "unreachable"
     assert str(refused.value.message).startswith("cannot reach ")
     assert "\n" not in str(refused.value.message)
+
+
+def test_gzip_answers_are_decoded_and_bad_ones_refused(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = json.dumps({"entries": [{"index": i, "proof": ["h" * 43] * 9} for i in range(500)]})
+    whole = gzip.compress(view.encode())
+    bomb = gzip.compress(b" " * (2 * 1024 * 1024))  # 2 MB of spaces in ~2 kB
+    Handler.packed = {
+        "good": (whole, "gzip"),
+        "GOOD": (whole, " GZIP "),
+        "plain": (view.encode(), "identity"),
+        "truncated": (whole[:-20], "gzip"),
+        "padded": (whole + b"more", "gzip"),
+        "crc": (whole[:-8] + bytes([whole[-8] ^ 1]) + whole[-7:], "gzip"),
+        "garbage": (b"\x1f\x8b not really", "gzip"),
+        "bomb": (bomb, "gzip"),
+        "brotli": (b"\x0b\x02\x80{}\x03", "br"),
+    }
+    client = Http(server)
+    try:
+        for name in ("good", "GOOD", "plain"):
+            assert client.json(client.get(f"/v1/packed/{name}")) == json.loads(view)
+        assert Handler.seen[0]["accept-encoding"] == "gzip"
+        monkeypatch.setattr(http_backend, "MAX_DECODED", 1024 * 1024)
+        refusals = {
+            "truncated": "truncated",
+            "padded": "bytes after",
+            "crc": "broken gzip",
+            "garbage": "broken gzip",
+            "bomb": "over 1 MiB",
+            "brotli": "encoding 'br'",
+        }
+        for name, words in refusals.items():
+            with pytest.raises(RemoteError) as refused:
+                client.get(f"/v1/packed/{name}")
+            assert refused.value.code == "http-error" and words in str(refused.value), name
+            assert "\n" not in str(refused.value)
+        # the bound is the decoder's: the bomb was never inflated whole
+        assert len(zlib.decompress(bomb, wbits=31)) > http_backend.MAX_DECODED
+    finally:
+        client.close()
