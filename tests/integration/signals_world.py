@@ -80,6 +80,12 @@ class SignalWorld:
         self.codes[serial] = code
         return code
 
+    def recall(self, serial: str) -> None:
+        """The brand recalls ``serial``, signed on the unit's head."""
+        head = self.ledger.state().units[(GTIN, serial)].head
+        self.sign(2, "recall", "acme", unit={"gtin": GTIN, "serial": serial}, prev=head,
+                  reason="faulty adhesive")  # fmt: skip
+
     def scan(
         self,
         serial: str,

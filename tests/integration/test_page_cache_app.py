@@ -162,9 +162,7 @@ def test_a_recall_shows_on_the_next_page_and_every_page_has_its_own_nonce(
             returning = await get("en", next(iter(nonces)))
             assert _nonce(returning) is None  # a returning browser keeps its nonce
 
-            head = sw.ledger.state().units[(GTIN, "SN-1")].head
-            sw.sign(2, "recall", "acme", unit={"gtin": GTIN, "serial": "SN-1"}, prev=head,
-                    reason="faulty adhesive")  # fmt: skip
+            sw.recall("SN-1")
             for lang in ("en", "zh-CN"):
                 answer = await get(lang)
                 assert _verdict(answer.text) != "genuine"  # a recall's page: stop using it

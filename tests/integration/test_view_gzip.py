@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from api import viewjson
 from api.app import create_app
@@ -35,12 +36,15 @@ def sw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignalWorld]
     world.ledger.close()
 
 
-def test_gzip_answers_are_the_views_json_and_follow_a_recall(sw: SignalWorld) -> None:
+def minted_app(sw: SignalWorld) -> FastAPI:
+    """The app on ``sw`` with SN-1 minted, its read limits out of the way."""
     sw.mint("SN-1")
-    app = create_app(
-        Settings.from_env({"PROVENANCE_RATE": "100000", "PROVENANCE_BURST": "100000"}),
-        ledger=sw.ledger,
-    )
+    limits = {"PROVENANCE_RATE": "100000", "PROVENANCE_BURST": "100000"}
+    return create_app(Settings.from_env(limits), ledger=sw.ledger)
+
+
+def test_gzip_answers_are_the_views_json_and_follow_a_recall(sw: SignalWorld) -> None:
+    app = minted_app(sw)
     signed = label.sign_label(UnitId(gtin=GTIN, serial="SN-1"), key(2))
     url = f"/01/{GTIN}/21/SN-1?s={signed}"
 
@@ -68,9 +72,7 @@ def test_gzip_answers_are_the_views_json_and_follow_a_recall(sw: SignalWorld) ->
             assert "content-encoding" not in refused.headers
             assert refused.json() == plain.json()
 
-            head = sw.ledger.state().units[(GTIN, "SN-1")].head
-            sw.sign(2, "recall", "acme", unit={"gtin": GTIN, "serial": "SN-1"}, prev=head,
-                    reason="faulty adhesive")  # fmt: skip
+            sw.recall("SN-1")
             after = await get("gzip")
             assert after.headers["content-encoding"] == "gzip"
             recalled = after.json()
@@ -83,11 +85,7 @@ def test_gzip_answers_are_the_views_json_and_follow_a_recall(sw: SignalWorld) ->
 
 
 def test_the_unit_endpoint_gzips_with_its_own_etag(sw: SignalWorld) -> None:
-    sw.mint("SN-1")
-    app = create_app(
-        Settings.from_env({"PROVENANCE_RATE": "100000", "PROVENANCE_BURST": "100000"}),
-        ledger=sw.ledger,
-    )
+    app = minted_app(sw)
     url = f"/v1/units/{GTIN}/SN-1"
 
     async def main() -> None:
@@ -107,9 +105,7 @@ def test_the_unit_endpoint_gzips_with_its_own_etag(sw: SignalWorld) -> None:
                     url, headers={"Accept-Encoding": "gzip", "If-None-Match": held}
                 )
                 assert again.status_code == 304 and again.headers["etag"] == held
-            head = sw.ledger.state().units[(GTIN, "SN-1")].head
-            sw.sign(2, "recall", "acme", unit={"gtin": GTIN, "serial": "SN-1"}, prev=head,
-                    reason="faulty adhesive")  # fmt: skip
+            sw.recall("SN-1")
             after = await client.get(
                 url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed_tag}
             )
