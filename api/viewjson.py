@@ -20,6 +20,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from starlette.responses import Response
@@ -65,6 +66,9 @@ _pieces: dict[int, tuple[object, bytes]] = {}
 _keys: dict[str, bytes] = {}
 #: one thread deflates, one view at a time: the event loop never does (10 ms for 1.3 MB)
 _deflater = ThreadPoolExecutor(max_workers=1, thread_name_prefix="viewjson-deflate")
+#: deflates queued or running at most: past them a view is answered plain
+MAX_PENDING = 4
+_pending: set[Future[gzipparts.Prefix]] = set()
 #: `PartsResponse`'s header lists kept at most, by (status, media type, headers)
 MAX_TEMPLATES = 64
 _templates: dict[tuple[Any, ...], list[tuple[bytes, bytes]]] = {}
@@ -99,10 +103,18 @@ def render_parts(view: Mapping[str, Any]) -> tuple[bytes, ...]:
     return rest + b",", kept.fragment, b"}"
 
 
+def gzip_eligible(view: Mapping[str, Any]) -> bool:
+    """Whether `render_gzip` would answer ``view`` in gzip, were the deflate done: its
+    kept part is `GZIP_ABOVE` bytes or more (encoded and kept now if it was not)."""
+    kept = _fixed(view)
+    return kept is not None and len(kept.fragment) >= GZIP_ABOVE
+
+
 async def render_gzip(view: Mapping[str, Any]) -> tuple[bytes, ...] | None:
     """``view``'s JSON as one gzip member in pieces (its kept part first, then the rest:
     the same object as `render`'s, its keys in another order), or None when its kept
-    part is under `GZIP_ABOVE` bytes or could not be deflated (send `render_parts`)."""
+    part is under `GZIP_ABOVE` bytes, or could not be deflated now (`MAX_PENDING`
+    others waiting, or the deflate failed): then send `render_parts`."""
     kept = _fixed(view)
     if kept is None or len(kept.fragment) < GZIP_ABOVE:
         return None
@@ -118,14 +130,22 @@ async def render_gzip(view: Mapping[str, Any]) -> tuple[bytes, ...] | None:
 
 async def _deflated(kept: Kept) -> gzipparts.Prefix | None:
     """``kept``'s gzip start, deflated on `_deflater` once however many requests wait for
-    it; counted in `MAX_BYTES` while ``kept`` is still kept."""
-    if kept.pending is None:
-        kept.pending = _deflater.submit(gzipparts.deflate_prefix, b"{", kept.fragment)
-    # shielded: a client that goes away does not cancel the others' deflate
+    it; counted in `MAX_BYTES` while ``kept`` is still kept. None when `MAX_PENDING`
+    other deflates are queued (a crowd asking for many large units in turn waits for
+    no queue: it gets plain answers) or the deflate failed."""
+    pending = kept.pending
     try:
-        prefix = await asyncio.shield(asyncio.wrap_future(kept.pending))
-    except Exception:  # e.g. MemoryError: the identity answer still serves
-        kept.pending = None
+        if pending is None:
+            if len(_pending) >= MAX_PENDING:
+                return None
+            pending = kept.pending = _deflater.submit(gzipparts.deflate_prefix, b"{", kept.fragment)
+            _pending.add(pending)
+            pending.add_done_callback(partial(_settled, kept))
+        waiter = asyncio.wrap_future(pending)
+        waiter.add_done_callback(_retrieved)
+        # shielded: a client that goes away does not cancel the others' deflate
+        prefix = await asyncio.shield(waiter)
+    except Exception:  # e.g. MemoryError, or no thread at shutdown: the plain answer
         return None
     if kept.deflated is None:
         kept.deflated = prefix
@@ -134,6 +154,22 @@ async def _deflated(kept: Kept) -> gzipparts.Prefix | None:
             _size[0] += len(prefix.data)
             _trim()
     return prefix
+
+
+def _settled(kept: Kept, done: Future[gzipparts.Prefix]) -> None:
+    """On the deflate's thread, once it ends: no longer queued; a failed deflate is
+    forgotten, so that a later request tries again (a success is recorded, and counted,
+    by the request that reads it)."""
+    _pending.discard(done)
+    if kept.pending is done and (done.cancelled() or done.exception() is not None):
+        kept.pending = None
+
+
+def _retrieved(waiter: asyncio.Future[Any]) -> None:
+    """Read a waiter's outcome, so that one whose request went away logs no "exception
+    was never retrieved" (the request that is still there reads its own)."""
+    if not waiter.cancelled():
+        waiter.exception()
 
 
 def _fixed(view: Mapping[str, Any]) -> Kept | None:
@@ -224,8 +260,9 @@ class PartsResponse(Response):
         if template is None:
             self.init_headers(headers)
             template = self.raw_headers
-            if len(_templates) < MAX_TEMPLATES:
-                _templates[key] = template
+            if len(_templates) >= MAX_TEMPLATES:
+                _templates.clear()  # a unit endpoint's ETags fill it: begin again
+            _templates[key] = template
         total = sum(len(p) for p in self.parts)
         if total < self.JOIN_BELOW and len(self.parts) > 1:
             self.parts = (b"".join(self.parts),)

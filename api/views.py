@@ -17,7 +17,7 @@ def cached_json(request: Request, body: Any, etag: str, cache_control: str) -> R
     """JSON with an ETag; 304 when the client already holds this version."""
     tag = f'"{etag}"'
     headers = {"ETag": tag, "Cache-Control": cache_control}
-    if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if _holds(request, tag):
         return Response(status_code=304, headers=headers)
     return JSONResponse(body, headers=headers)
 
@@ -27,19 +27,33 @@ async def cached_view(
 ) -> Response:
     """A unit view as `cached_json` answers it (an ETag, 304 when the client holds this
     version), gzip-compressed for a client that takes it when the view is large
-    (api.viewjson.render_gzip: its own ETag, ``-gz`` added; either tag is this version)."""
-    tag, packed_tag = f'"{etag}"', f'"{etag}-gz"'
+    (api.viewjson.render_gzip), under an ETag of its own (``-gz`` added): a 304 only for
+    the tag of the answer this request would get, and with that tag (a cache holding
+    both must not serve the gzip one to a client that refused gzip)."""
+    packing = gzipparts.accepts_gzip(
+        request.headers.get("accept-encoding")
+    ) and viewjson.gzip_eligible(view)
+    tag = f'"{etag}-gz"' if packing else f'"{etag}"'
     headers = {"ETag": tag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
-    held = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
-    if tag in held or packed_tag in held:
-        headers["ETag"] = packed_tag if packed_tag in held else tag
+    if _holds(request, tag):
         return Response(status_code=304, headers=headers)
-    if gzipparts.accepts_gzip(request.headers.get("accept-encoding")):
+    if packing:
         packed = await viewjson.render_gzip(view)
         if packed is not None:
-            headers["ETag"] = packed_tag
             headers["Content-Encoding"] = "gzip"
             return viewjson.PartsResponse(packed, media_type="application/json", headers=headers)
+        headers["ETag"] = f'"{etag}"'  # not deflated now: the plain answer, its own tag
     return viewjson.PartsResponse(
         viewjson.render_parts(view), media_type="application/json", headers=headers
     )
+
+
+def _holds(request: Request, tag: str) -> bool:
+    """Whether ``If-None-Match`` names ``tag`` (or is ``*``), by its weak comparison: a
+    tag marked weak (``W/``, as a CDN marks one when it re-encodes) matches its strong
+    twin."""
+    for held in request.headers.get("if-none-match", "").split(","):
+        held = held.strip()
+        if held == tag or held == "*" or (held.startswith("W/") and held[2:] == tag):
+            return True
+    return False

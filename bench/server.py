@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCEPT_JSON = (
     'wrk.headers["Accept"] = "application/json"\nwrk.headers["Accept-Encoding"] = "gzip"\n'
 )
-#: JSON from a client that takes no compression (as `provenance verify` asks)
+#: JSON from a client that takes no compression (wrk's own default: no Accept-Encoding)
 IDENTITY_JSON = 'wrk.headers["Accept"] = "application/json"\n'
 
 

@@ -71,19 +71,21 @@ def _query(params: Mapping[str, Any]) -> str:
     return urlencode(pairs)
 
 
-def _decoded(content: bytes, headers: Mapping[str, str], url: str) -> bytes:
-    """``content`` as sent before its ``Content-Encoding`` (none, ``identity`` or one
-    ``gzip``: what `Http` asks for), at most `MAX_DECODED` bytes.
+def _decoded(content: bytes, codings: list[str], url: str) -> bytes:
+    """``content`` as sent before its ``Content-Encoding`` headers ``codings`` (none,
+    ``identity`` or one ``gzip``: what `Http` asks for), at most `MAX_DECODED` bytes; an
+    empty body (a 204, a 304) as it is.
 
     Raises:
-        RemoteError: another encoding, a broken or truncated gzip member, bytes after it,
-            or more than `MAX_DECODED` bytes decoded (``http-error``).
+        RemoteError: another or a second encoding, a broken or truncated gzip member,
+            bytes after it, or more than `MAX_DECODED` bytes decoded (``http-error``).
     """
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
+    named = [c.strip().lower() for v in codings for c in v.split(",")]
+    named = [c for c in named if c not in ("", "identity")]
+    if not named or not content:
         return content
-    if encoding != "gzip":
-        raise RemoteError(502, "http-error", f"{url} answered in the encoding {encoding!r}", None)
+    if named != ["gzip"]:
+        raise RemoteError(502, "http-error", f"{url} answered in the encoding {named!r}", None)
     decoder = zlib.decompressobj(wbits=31)  # a gzip header and trailer, the CRC checked
     try:
         out = decoder.decompress(content, MAX_DECODED)
@@ -152,7 +154,8 @@ class Http:
             if answer.will_close:
                 self.close()
             names = {name.lower(): value for name, value in answer.getheaders()}
-            return Response(answer.status, names, _decoded(content, names, self.url))
+            codings = answer.msg.get_all("content-encoding") or []
+            return Response(answer.status, names, _decoded(content, codings, self.url))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def request(

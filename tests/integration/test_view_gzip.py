@@ -100,11 +100,20 @@ def test_the_unit_endpoint_gzips_with_its_own_etag(sw: SignalWorld) -> None:
             assert plain.headers["vary"] == packed.headers["vary"] == "Accept-Encoding"
             tag, packed_tag = plain.headers["etag"], packed.headers["etag"]
             assert packed_tag == tag[:-1] + '-gz"'
-            for held in (tag, packed_tag):
-                again = await client.get(
-                    url, headers={"Accept-Encoding": "gzip", "If-None-Match": held}
+
+            async def revalidate(encoding: str, held: str) -> httpx.Response:
+                return await client.get(
+                    url, headers={"Accept-Encoding": encoding, "If-None-Match": held}
                 )
-                assert again.status_code == 304 and again.headers["etag"] == held
+
+            # a 304 names the answer this client would get, whichever tags it holds (a
+            # cache holding both must not serve the gzip one to a client refusing gzip)
+            for encoding, mine, other in (("gzip", packed_tag, tag), ("identity", tag, packed_tag)):
+                for held in (mine, f"{other}, {mine}", f"W/{mine}", "*"):
+                    again = await revalidate(encoding, held)
+                    assert again.status_code == 304 and again.headers["etag"] == mine, held
+                fresh = await revalidate(encoding, other)
+                assert fresh.status_code == 200 and fresh.headers["etag"] == mine
             sw.recall("SN-1")
             after = await client.get(
                 url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed_tag}

@@ -157,27 +157,50 @@ def test_gzip_answers_are_decoded_and_bad_ones_refused(
         "garbage": (b"\x1f\x8b not really", "gzip"),
         "bomb": (bomb, "gzip"),
         "brotli": (b"\x0b\x02\x80{}\x03", "br"),
+        "twice": (gzip.compress(whole), "gzip, gzip"),
+        "empty": (b"", "gzip"),  # as a 204 or 304 would come: nothing to decode
     }
     client = Http(server)
     try:
         for name in ("good", "GOOD", "plain"):
             assert client.json(client.get(f"/v1/packed/{name}")) == json.loads(view)
         assert Handler.seen[0]["accept-encoding"] == "gzip"
+        assert client.get("/v1/packed/empty").content == b""
         monkeypatch.setattr(http_backend, "MAX_DECODED", 1024 * 1024)
+        asked: list[int] = []
+        real = zlib.decompressobj
+
+        class Capped:
+            """zlib's decoder, recording the output bound each call is given."""
+
+            def __init__(self, wbits: int) -> None:
+                self._inner = real(wbits=wbits)
+
+            def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+                asked.append(max_length)
+                return self._inner.decompress(data, max_length)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._inner, name)
+
+        monkeypatch.setattr(http_backend.zlib, "decompressobj", Capped)
         refusals = {
             "truncated": "truncated",
             "padded": "bytes after",
             "crc": "broken gzip",
             "garbage": "broken gzip",
             "bomb": "over 1 MiB",
-            "brotli": "encoding 'br'",
+            "brotli": "encoding ['br']",
+            "twice": "encoding ['gzip', 'gzip']",
         }
         for name, words in refusals.items():
             with pytest.raises(RemoteError) as refused:
                 client.get(f"/v1/packed/{name}")
             assert refused.value.code == "http-error" and words in str(refused.value), name
             assert "\n" not in str(refused.value)
-        # the bound is the decoder's: the bomb was never inflated whole
-        assert len(zlib.decompress(bomb, wbits=31)) > http_backend.MAX_DECODED
+        # the bound is the decoder's: the bomb was never inflated past it
+        assert asked and set(asked) == {http_backend.MAX_DECODED}
+        monkeypatch.undo()
+        assert len(zlib.decompress(bomb, wbits=31)) > 1024 * 1024
     finally:
         client.close()

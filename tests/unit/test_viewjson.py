@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -173,11 +174,74 @@ def test_a_failed_deflate_falls_back_to_the_plain_answer(
     def broken(*_: bytes) -> Any:
         raise MemoryError
 
+    entries = big_entries(mark="z")  # the same kept entry both times
     monkeypatch.setattr(viewjson.gzipparts, "deflate_prefix", broken)
-    assert asyncio.run(viewjson.render_gzip(view(big_entries(mark="z")))) is None
+    assert asyncio.run(viewjson.render_gzip(view(entries))) is None
     monkeypatch.undo()
-    packed = asyncio.run(viewjson.render_gzip(view(big_entries(mark="z"))))
+    packed = asyncio.run(viewjson.render_gzip(view(entries)))
     assert packed is not None  # tried again once it can
+    assert gunzip_json(packed) == view(entries)
+
+
+def test_a_view_replaced_while_its_deflate_runs_is_not_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kept entry is replaced (the unit grew) while its deflate is on the thread:
+    the waiting request still gets its own view's gzip, and the budget counts only the
+    entries kept."""
+    monkeypatch.setattr(viewjson, "_kept", OrderedDict())
+    monkeypatch.setattr(viewjson, "_size", [0])
+    release = threading.Event()
+    real = viewjson.gzipparts.deflate_prefix
+
+    def held(*pieces: bytes) -> Any:
+        release.wait(10)
+        return real(*pieces)
+
+    monkeypatch.setattr(viewjson.gzipparts, "deflate_prefix", held)
+    entries = big_entries(mark="r")
+    old = view(entries)
+
+    async def race() -> tuple[bytes, ...] | None:
+        waiting = asyncio.create_task(viewjson.render_gzip(old))
+        await asyncio.sleep(0.05)
+        # the same list object, another checkpoint: the kept entry is replaced
+        viewjson.render({**old, "checkpoint": "origin\n7\nroot7\n"})
+        release.set()
+        return await waiting
+
+    packed = asyncio.run(race())
+    assert packed is not None and gunzip_json(packed) == old
+    assert viewjson._size[0] == sum(k.size() for k in viewjson._kept.values())
+    (kept,) = viewjson._kept.values()
+    assert kept.deflated is None  # the new entry has not been deflated
+
+
+def test_past_max_pending_deflates_a_view_is_answered_plain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    real = viewjson.gzipparts.deflate_prefix
+
+    def held(*pieces: bytes) -> Any:
+        release.wait(10)
+        return real(*pieces)
+
+    monkeypatch.setattr(viewjson.gzipparts, "deflate_prefix", held)
+    views = [view(big_entries(mark=m)) for m in "mnopqrs"]
+
+    async def crowd() -> list[tuple[bytes, ...] | None]:
+        tasks = [asyncio.create_task(viewjson.render_gzip(v)) for v in views]
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.gather(*tasks)
+
+    answers = asyncio.run(crowd())
+    packed = [a for a in answers if a is not None]
+    assert len(packed) == viewjson.MAX_PENDING
+    assert all(gunzip_json(a) == v for a, v in zip(answers, views, strict=True) if a)
+    # once the queue drained, the others are deflated when next asked
+    assert all(asyncio.run(viewjson.render_gzip(v)) is not None for v in views)
 
 
 def test_many_waiting_requests_share_one_deflate(monkeypatch: pytest.MonkeyPatch) -> None:
