@@ -33,7 +33,7 @@ from ledger.note import logtime
 from ledger.rules.state import State
 from ledger.service import collector
 from ledger.service.appendmemo import AppendMemo
-from ledger.service.headmap import MapCache, MapKeeper
+from ledger.service.headmap import MapKeeper
 from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
 from ledger.service.treeappend import TreeAppender
@@ -129,7 +129,7 @@ class Appender:
         self._clock = clock
         self._faults = faults
         self._on_commit = on_commit
-        self._map_cache = MapCache()  # the top of this log's map, between appends
+        self._map_cache = self._memo.map_cache  # the top of this log's map, between appends
         self._time_signer: note.Signer | None = None  # the log key as a 0x04 key (_time_key)
 
     @property
