@@ -19,6 +19,7 @@ write (claims, reports, EPCIS capture).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -66,6 +67,28 @@ class BatchReceipt:
     size: int
     checkpoint: str
 
+    def to_json(self) -> bytes:
+        """`to_dict` as JSON the way the API's `JSONResponse` renders it (no spaces,
+        UTF-8), built from a template per receipt rather than by json's encoder: an
+        index is an int, the hashes are base64url (which JSON never escapes), and the
+        checkpoint, the one free text, goes through json's own encoder
+        (tests/unit/test_receipt_json.py compares the two)."""
+        b64 = codec.b64url_encode
+        parts = [
+            _RECEIPT_JSON
+            % (
+                r.index,
+                b64(r.leaf_hash),
+                b64(r.event_hash),
+                "true" if r.duplicate else "false",
+            )
+            for r in self.receipts
+        ]
+        receipts, checkpoint = ",".join(parts), _json_text(self.checkpoint)
+        return (
+            f'{{"receipts":[{receipts}],"size":{self.size:d},"checkpoint":{checkpoint}}}'.encode()
+        )
+
     def to_dict(self) -> ReceiptShape:
         """The receipt as the API returns it (hashes in base64url)."""
         return {
@@ -81,6 +104,24 @@ class BatchReceipt:
             "size": self.size,
             "checkpoint": self.checkpoint,
         }
+
+
+#: one receipt of `BatchReceipt.to_json`
+_RECEIPT_JSON = '{"index":%d,"leaf_hash":"%s","event_hash":"%s","duplicate":%s}'
+#: a string as JSON, as `JSONResponse` renders it (ensure_ascii off)
+_json_text = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def _new_receipt(index: int, leaf_hash: bytes, event_hash: bytes) -> Receipt:
+    """``Receipt(index, leaf_hash, event_hash)`` (not a duplicate) without the frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` a field; one receipt an
+    entry): it holds its fields and nothing else, so its instance dictionary filled in
+    field order is the object ``__init__`` makes."""
+    receipt = object.__new__(Receipt)
+    receipt.__dict__.update(
+        index=index, leaf_hash=leaf_hash, event_hash=event_hash, duplicate=False
+    )
+    return receipt
 
 
 @dataclass(frozen=True)
@@ -340,7 +381,7 @@ class Appender:
                 heads.add(tree.size, leaf.hash, signed.event)
                 chain = entry.chain_hash(chain, leaf.hash)
                 rows.append(_entry_row(tree.size, leaf, chain, event_hash))
-                seen[event_hash] = Receipt(tree.size, leaf.hash, event_hash)
+                seen[event_hash] = _new_receipt(tree.size, leaf.hash, event_hash)
                 receipts.append(seen[event_hash])
                 tree.add(leaf.hash)
             except Exception as e:  # the group's state is half-changed: redo without it
