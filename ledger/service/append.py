@@ -40,6 +40,7 @@ from ledger.service.publishing import Keeper, Publishing
 from ledger.service.treeappend import TreeAppender
 from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
+from ledger.store.queries import LOWEST_NODE_LEVEL
 from ledger.store.schema import EVENT_KEY_SIZE
 from ledger.store.writer import EntryValues
 from ledger.verify.batchverify import first_bad_signature
@@ -420,8 +421,9 @@ class Appender:
         (ledger.service.appendmemo), else read in ``tx``."""
         edge = self._memo.edge(size, root)
         if edge is not None:
-            return TreeAppender(size, {}, edge)
-        return TreeAppender(size, tx.subtrees(merkle.range_subtrees(0, size)))
+            return TreeAppender(size, {}, edge, LOWEST_NODE_LEVEL)
+        frontier = tx.subtrees(merkle.range_subtrees(0, size))
+        return TreeAppender(size, frontier, keep_from=LOWEST_NODE_LEVEL)
 
 
 class _Redo(Exception):  # noqa: N818 - not an error: a signal to write the group again

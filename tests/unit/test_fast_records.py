@@ -86,3 +86,24 @@ def test_new_context_signed_and_leaf_are_init() -> None:
     assert {k: v for k, v in vars(bound).items() if k != "hash"} == vars(expected)
     leaf = Leaf.build(bound, now)
     _same(leaf, Leaf(leaf.data, bound, leaf.received))
+
+
+def test_a_parsed_event_is_init_s() -> None:
+    """Every kind parsed (`Event.from_dict`, filled field by field) is the event its
+    ``__init__`` makes from the same values, optional fields absent or given."""
+    for data in valid_events().values():
+        event = event_from_dict(data)
+        again = type(event)(**{f.name: getattr(event, f.name) for f in fields(event)})
+        _same(event, again)
+        assert list(vars(event)) == [f.name for f in fields(event)]
+
+
+def test_new_head_is_init_s() -> None:
+    from ledger.errors import ValidationError
+    from ledger.map.trie import Head, new_head
+
+    _same(new_head(5, b"h" * 32), Head(5, b"h" * 32))
+    _same(new_head(2**64 - 1, b"h" * 32), Head(2**64 - 1, b"h" * 32))
+    for index, entry_hash in ((-1, b"h" * 32), (2**64, b"h" * 32), (True, b"h" * 32), (1, b"h")):
+        with pytest.raises(ValidationError):
+            new_head(index, entry_hash)
