@@ -226,9 +226,11 @@ class WriteTx:
     def _insert_unnest(self, table: Table, rows: Sequence[tuple[Any, ...]], suffix: str) -> None:
         """PostgreSQL: one INSERT of every row, each column sent as one typed array and
         cut into rows by ``unnest`` (one statement and round trip where executemany sent
-        one per row). Same statement text rules as `_insert_many`."""
+        one per row). Same statement text rules as `_insert_many`. The arrays go in
+        binary (``%b``): as text, psycopg quoted every element through a regular
+        expression (projections of a batch of 1,000: 9.2 -> 5.5 us an event)."""
         types = [c.type.compile(dialect=self.conn.dialect) for c in table.columns]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        arrays = ", ".join(f"%b::{t}[]" for t in types)
         statement = f"INSERT INTO {self._columns(table)} SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
         self.conn.exec_driver_sql(
             statement, tuple(list(column) for column in zip(*rows, strict=True))
