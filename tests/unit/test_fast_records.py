@@ -107,3 +107,22 @@ def test_new_head_is_init_s() -> None:
     for index, entry_hash in ((-1, b"h" * 32), (2**64, b"h" * 32), (True, b"h" * 32), (1, b"h")):
         with pytest.raises(ValidationError):
             new_head(index, entry_hash)
+
+
+def test_a_loaded_record_is_init_s() -> None:
+    """`records._from_values` fills a record's fields in order: the record ``__init__``
+    makes from the same column values (tuples split, booleans made bool)."""
+    from ledger.store.records import _FIELDS, _from_values
+
+    unit = UnitRecord(
+        "09506000134352", "S-9", "acme", "h" * 43, 7, 2, 3, "ship-co",
+        sold=True, holders=("acme", "ship-co"), lot="L1", sales=1,
+    )  # fmt: skip
+    values = [
+        ",".join(v) if isinstance(v, tuple) else int(v) if isinstance(v, bool) else v
+        for v in (getattr(unit, name) for name, _ in _FIELDS[UnitRecord])
+    ]
+    _same(_from_values(UnitRecord, values), unit)
+    key = KeyRecord("k", "a", "p", 2, scope=("mint",))
+    values = [",".join(v) if isinstance(v, tuple) else v for v in vars(key).values()]
+    _same(_from_values(KeyRecord, values), key)
