@@ -130,7 +130,12 @@ class SignedEvent:
         bound = self.__dict__.get("_bound")
         if bound is None or bound.origin != origin:
             # (not dataclasses.replace: the same object, in half the time)
-            bound = type(self)(self.event, self.event_bytes, self.key, self.sig, self.v, origin)
+            if type(self) is SignedEvent:
+                bound = _new_signed(
+                    self.event, self.event_bytes, self.key, self.sig, self.v, origin
+                )
+            else:  # (a subclass: its own __init__)
+                bound = type(self)(self.event, self.event_bytes, self.key, self.sig, self.v, origin)
             self.__dict__["_bound"] = bound
         return bound
 
@@ -277,7 +282,13 @@ class Leaf:
                 b'"}' if signed.v == FORMAT_1 else b'","v":%d}' % signed.v,
             )
         )
-        return cls(data=data, signed=signed, received=stamp)
+        if cls is not Leaf:  # (a subclass: its own __init__)
+            return cls(data=data, signed=signed, received=stamp)
+        # not the frozen dataclass's __init__ (one object.__setattr__ a field; one leaf
+        # an entry): a leaf holds its fields and nothing else until its cached hash
+        leaf = object.__new__(Leaf)
+        leaf.__dict__.update(data=data, signed=signed, received=stamp)
+        return leaf
 
     @classmethod
     def from_bytes(cls, data: bytes, log: str | None = None) -> Leaf:
@@ -375,7 +386,22 @@ def _parse_envelope(
         event_bytes = codec.canonical_parsed(data["event"])
     else:
         event_bytes = codec.canonical(event.to_dict())
-    return SignedEvent(event=event, event_bytes=event_bytes, key=str(key), sig=sig, v=v)
+    return _new_signed(event, event_bytes, str(key), sig, v, None)
+
+
+def _new_signed(
+    event: Event, event_bytes: bytes, key: str, sig: bytes, v: int, origin: str | None
+) -> SignedEvent:
+    """``SignedEvent(event, event_bytes, key, sig, v, origin)`` without the frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` a field; a request makes two
+    an event: parsed, then bound to the log). It holds its fields and nothing else
+    until its cached ``hash`` and memos are added, so its instance dictionary filled in
+    field order is the object ``__init__`` makes."""
+    signed = object.__new__(SignedEvent)
+    signed.__dict__.update(
+        event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin
+    )
+    return signed
 
 
 def _check_names(names: Iterable[str], expected: set[str]) -> None:

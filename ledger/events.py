@@ -110,16 +110,21 @@ class Event:
             raise ValidationError("expected a JSON object", field="event")
         if data.get("kind") != cls.kind:
             raise ValidationError(f"expected kind {cls.kind!r}", field="kind")
-        all_checks, known, required, _ = _shape(cls)
+        all_checks, known, required, _, defaults = _shape(cls)
         if not known.issuperset(data):
             raise ValidationError("unknown field", field=sorted(set(data) - known)[0])
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(defaults)  # every field, in field order
         for name, check in all_checks.items():
             if name in data:
                 values[name] = check(data[name], name)
             elif name in required:
                 raise ValidationError("required field is missing", field=name)
-        return cls(**values)
+        # every field is set (the required ones were given): the instance dictionary
+        # filled in field order is what the frozen dataclass's __init__ makes, one
+        # object.__setattr__ a field (an event's parse makes one, the audit one an entry)
+        event = object.__new__(cls)
+        event.__dict__.update(values)
+        return event
 
     def to_dict(self) -> dict[str, Any]:
         """Return the event as the plain dict that is signed (inverse of `from_dict`)."""
@@ -138,7 +143,7 @@ class Event:
         return out
 
 
-_Shape = tuple[dict[str, Check], frozenset[str], frozenset[str], tuple[str, ...]]
+_Shape = tuple[dict[str, Check], frozenset[str], frozenset[str], tuple[str, ...], dict[str, Any]]
 
 
 _SHAPES: dict[type[Event], _Shape] = {}
@@ -146,14 +151,33 @@ _SHAPES: dict[type[Event], _Shape] = {}
 
 def _shape(cls: type[Event]) -> _Shape:
     """A kind's (validators by field, the field names it may hold with ``kind``, the
-    required ones, its dataclass field names in order): fixed per class, so worked out
-    once instead of on every parse."""
+    required ones, its dataclass field names in order, and the optional ones' defaults
+    in field order): fixed per class, so worked out once instead of on every parse.
+
+    `Event.from_dict` makes an event by filling its instance dictionary, which is what
+    ``__init__`` does only while every field has a validator and no field a default
+    factory, and no kind has a ``__post_init__``: checked here."""
     shape = _SHAPES.get(cls)
     if shape is None:
         all_checks: dict[str, Check] = {"actor": _actor_id, "time": _time, **cls.checks}
         names = tuple(f.name for f in fields(cls))
         required = frozenset(f.name for f in fields(cls) if f.default is MISSING)
-        shape = _SHAPES[cls] = (all_checks, frozenset(all_checks) | {"kind"}, required, names)
+        if (
+            set(names) != set(all_checks)
+            or any(f.default_factory is not MISSING for f in fields(cls))
+            or hasattr(cls, "__post_init__")
+        ):
+            raise TypeError(f"{cls.__name__}: Event.from_dict cannot fill it field by field")
+        defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+        # in field order, the required ones as placeholders that the parse overwrites
+        in_order = {name: defaults.get(name) for name in names}
+        shape = _SHAPES[cls] = (
+            all_checks,
+            frozenset(all_checks) | {"kind"},
+            required,
+            names,
+            in_order,
+        )
     return shape
 
 

@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Route
 
@@ -48,13 +48,15 @@ _Size = Annotated[
 ]
 
 
-def _receipt(context: Context, receipt: BatchReceipt) -> JSONResponse:
+def _receipt(context: Context, receipt: BatchReceipt) -> Response:
     """The receipt response (201 if anything was new), counting what was appended."""
     context.metrics.appended.inc(sum(not r.duplicate for r in receipt.receipts))
-    body = receipt.to_dict()
     created = any(not r.duplicate for r in receipt.receipts)
-    return JSONResponse(
-        body, status_code=201 if created else 200, headers={"Cache-Control": "no-store"}
+    return Response(
+        receipt.to_json(),
+        status_code=201 if created else 200,
+        headers={"Cache-Control": "no-store"},
+        media_type="application/json",
     )
 
 

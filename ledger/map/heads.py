@@ -33,7 +33,7 @@ from ledger.events import (
     KeyRotate,
     UnitEvent,
 )
-from ledger.map.trie import EMPTY, Head, actor_key, unit_key
+from ledger.map.trie import EMPTY, Head, actor_key, new_head, unit_key
 
 ACTOR_CHAIN_DOMAIN = b"provenance-ledger/map/actor-chain/v1\x00"
 _SUBJECT_KINDS = (ActorRegister, ActorRevoke, KeyRotate, KeyRecover, KeyRecoverCancel)
@@ -87,7 +87,7 @@ class HeadTracker:
     def add(self, index: int, leaf_hash: bytes, event: Event) -> None:
         """Record the entry at ``index`` with ``leaf_hash`` holding ``event``."""
         if isinstance(event, UnitEvent):  # a unit event is about no actor
-            self.changes[unit_key(event.unit.gtin, event.unit.serial)] = Head(index, leaf_hash)
+            self.changes[unit_key(event.unit.gtin, event.unit.serial)] = new_head(index, leaf_hash)
             return
         for actor in actors_of(event, self._partner_of):
             key = actor_key(actor)

@@ -68,6 +68,22 @@ class Head:
         return self.index.to_bytes(8, "big") + bytes(self.entry_hash)
 
 
+def new_head(index: int, entry_hash: bytes) -> Head:
+    """``Head(index, entry_hash)``, its checks made inline, without the frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` a field, then
+    ``__post_init__``): the append makes one an entry. It holds its fields and nothing
+    else, so its instance dictionary filled in field order is the same object.
+
+    Raises:
+        ValidationError: as `Head`.
+    """
+    if type(index) is not int or not 0 <= index < 2**64 or len(entry_hash) != HASH_BYTES:
+        return Head(index, entry_hash)  # raises what Head raises (or makes a subclass's)
+    head = object.__new__(Head)
+    head.__dict__.update(index=index, entry_hash=entry_hash)
+    return head
+
+
 def unit_key(gtin14: str, serial: str) -> bytes:
     """The map key of a unit: ``SHA-256(UNIT_DOMAIN || GTIN-14 || 0x00 || serial)``.
 

@@ -13,11 +13,11 @@ from ledger.entry import SignedEvent
 from ledger.events import UnitEvent
 from ledger.rules import custody, registry
 from ledger.rules.context import (
-    Context,
-    check_format,
+    check_format_at,
     check_key_use,
     check_time,
     log_versions,
+    new_context,
     signing_key,
 )
 from ledger.rules.state import Record, State
@@ -73,14 +73,14 @@ def check_signer_known(
     (1b) to (3); raises what `check` raises there. Called without `signing_key` first,
     it accepts a signer the rules would refuse: never do that."""
     event = signed.event
-    check_format(state, signed, index)  # (1b)
+    event_format, rule_set = log_versions(state, index)  # one walk of the actors
+    check_format_at(state, signed, event_format)  # (1b)
     check_time(event, now)  # (2)
     check_key_use(state, signed, now)  # (2b)
     if index == 0:  # (3)
         return registry.genesis(signed, index)
     signer = state.actors[event.actor]
-    _, rule_set = log_versions(state, index)
-    ctx = Context(state=state, signed=signed, index=index, signer=signer, now=now, rules=rule_set)
+    ctx = new_context(state, signed, index, signer, now, rule_set)
     if isinstance(event, UnitEvent):
         return custody.check_unit(ctx)
     return registry.check_registry(ctx)

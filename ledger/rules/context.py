@@ -107,6 +107,19 @@ class Context:
         return codec.b64url_encode(self.signed.hash)
 
 
+def new_context(
+    state: State, signed: SignedEvent, index: int, signer: ActorRecord, now: datetime, rules: int
+) -> Context:
+    """``Context(...)`` of these fields, made without the frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` a field; one context an entry): it holds its fields and
+    nothing else, so its instance dictionary filled in field order is the same object."""
+    ctx = object.__new__(Context)
+    ctx.__dict__.update(
+        state=state, signed=signed, index=index, signer=signer, now=now, rules=rules
+    )
+    return ctx
+
+
 def signing_key(state: State, signed: SignedEvent, index: int) -> str:
     """Return the base64url public key that must have signed ``signed``.
 
@@ -209,7 +222,17 @@ def check_format(state: State, signed: SignedEvent, index: int) -> None:
     Raises:
         FormatRetiredError: a format-1 event after the switch.
     """
-    required, _ = log_versions(state, index)
+    check_format_at(state, signed, log_versions(state, index)[0])
+
+
+def check_format_at(state: State, signed: SignedEvent, required: int) -> None:
+    """`check_format` with the event format in force at the index already looked up
+    (`log_versions`): for `ledger.rules.check.check_signer_known`, which needs the
+    rule set of the same index too, so the actors are walked once, not twice.
+
+    Raises:
+        FormatRetiredError: a format-1 event after the switch.
+    """
     if signed.v < required:
         raise FormatRetiredError(
             f"this log takes event format {required} from index "

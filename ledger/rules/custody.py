@@ -72,7 +72,13 @@ from ledger.rules.errors import (
     UnknownUnitError,
 )
 from ledger.rules.registry import live_actor, own_product
-from ledger.rules.state import AuthorizationRecord, Record, UnitRecord, with_changes
+from ledger.rules.state import (
+    AuthorizationRecord,
+    Record,
+    UnitRecord,
+    new_record,
+    with_changes,
+)
 from ledger.vocab import Role
 
 #: roles that may inspect a unit they do not hold
@@ -101,20 +107,22 @@ def _commission(ctx: Context, event: Commission) -> UnitRecord:
     own_product(ctx, event.unit.gtin, "unit.gtin")
     if (event.unit.gtin, event.unit.serial) in ctx.state.units:
         raise UnitExistsError(f"unit {event.unit.path()} was already commissioned", field="unit")
-    return UnitRecord(
+    signer, index, claim = ctx.signer.id, ctx.index, event.claim
+    return new_record(
+        UnitRecord,
         gtin=event.unit.gtin,
         serial=event.unit.serial,
-        brand=ctx.signer.id,
+        brand=signer,
         head=ctx.hash,
-        head_index=ctx.index,
+        head_index=index,
         length=1,
-        commissioned_index=ctx.index,
-        custodian=ctx.signer.id,
-        holders=(ctx.signer.id,),
+        commissioned_index=index,
+        custodian=signer,
+        holders=(signer,),
         lot=event.lot,
         expiry=event.expiry,
-        claim_salt=event.claim.salt if event.claim else None,
-        claim_hash=event.claim.hash if event.claim else None,
+        claim_salt=claim.salt if claim else None,
+        claim_hash=claim.hash if claim else None,
     )
 
 

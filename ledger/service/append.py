@@ -19,6 +19,7 @@ write (claims, reports, EPCIS capture).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -33,12 +34,13 @@ from ledger.note import logtime
 from ledger.rules.state import State
 from ledger.service import collector
 from ledger.service.appendmemo import AppendMemo
-from ledger.service.headmap import MapCache, MapKeeper
+from ledger.service.headmap import MapKeeper
 from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
 from ledger.service.treeappend import TreeAppender
 from ledger.shapes import ReceiptShape
 from ledger.store import Store, WriteTx
+from ledger.store.queries import LOWEST_NODE_LEVEL
 from ledger.store.schema import EVENT_KEY_SIZE
 from ledger.store.writer import EntryValues
 from ledger.verify.batchverify import first_bad_signature
@@ -66,6 +68,28 @@ class BatchReceipt:
     size: int
     checkpoint: str
 
+    def to_json(self) -> bytes:
+        """`to_dict` as JSON the way the API's `JSONResponse` renders it (no spaces,
+        UTF-8), built from a template per receipt rather than by json's encoder: an
+        index is an int, the hashes are base64url (which JSON never escapes), and the
+        checkpoint, the one free text, goes through json's own encoder
+        (tests/unit/test_receipt_json.py compares the two)."""
+        b64 = codec.b64url_encode
+        parts = [
+            _RECEIPT_JSON
+            % (
+                r.index,
+                b64(r.leaf_hash),
+                b64(r.event_hash),
+                "true" if r.duplicate else "false",
+            )
+            for r in self.receipts
+        ]
+        receipts, checkpoint = ",".join(parts), _json_text(self.checkpoint)
+        return (
+            f'{{"receipts":[{receipts}],"size":{self.size:d},"checkpoint":{checkpoint}}}'.encode()
+        )
+
     def to_dict(self) -> ReceiptShape:
         """The receipt as the API returns it (hashes in base64url)."""
         return {
@@ -81,6 +105,24 @@ class BatchReceipt:
             "size": self.size,
             "checkpoint": self.checkpoint,
         }
+
+
+#: one receipt of `BatchReceipt.to_json`
+_RECEIPT_JSON = '{"index":%d,"leaf_hash":"%s","event_hash":"%s","duplicate":%s}'
+#: a string as JSON, as `JSONResponse` renders it (ensure_ascii off)
+_json_text = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def _new_receipt(index: int, leaf_hash: bytes, event_hash: bytes) -> Receipt:
+    """``Receipt(index, leaf_hash, event_hash)`` (not a duplicate) without the frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` a field; one receipt an
+    entry): it holds its fields and nothing else, so its instance dictionary filled in
+    field order is the object ``__init__`` makes."""
+    receipt = object.__new__(Receipt)
+    receipt.__dict__.update(
+        index=index, leaf_hash=leaf_hash, event_hash=event_hash, duplicate=False
+    )
+    return receipt
 
 
 @dataclass(frozen=True)
@@ -129,7 +171,7 @@ class Appender:
         self._clock = clock
         self._faults = faults
         self._on_commit = on_commit
-        self._map_cache = MapCache()  # the top of this log's map, between appends
+        self._map_cache = self._memo.map_cache  # the top of this log's map, between appends
         self._time_signer: note.Signer | None = None  # the log key as a 0x04 key (_time_key)
 
     @property
@@ -340,7 +382,7 @@ class Appender:
                 heads.add(tree.size, leaf.hash, signed.event)
                 chain = entry.chain_hash(chain, leaf.hash)
                 rows.append(_entry_row(tree.size, leaf, chain, event_hash))
-                seen[event_hash] = Receipt(tree.size, leaf.hash, event_hash)
+                seen[event_hash] = _new_receipt(tree.size, leaf.hash, event_hash)
                 receipts.append(seen[event_hash])
                 tree.add(leaf.hash)
             except Exception as e:  # the group's state is half-changed: redo without it
@@ -379,8 +421,9 @@ class Appender:
         (ledger.service.appendmemo), else read in ``tx``."""
         edge = self._memo.edge(size, root)
         if edge is not None:
-            return TreeAppender(size, {}, edge)
-        return TreeAppender(size, tx.subtrees(merkle.range_subtrees(0, size)))
+            return TreeAppender(size, {}, edge, LOWEST_NODE_LEVEL)
+        frontier = tx.subtrees(merkle.range_subtrees(0, size))
+        return TreeAppender(size, frontier, keep_from=LOWEST_NODE_LEVEL)
 
 
 class _Redo(Exception):  # noqa: N818 - not an error: a signal to write the group again

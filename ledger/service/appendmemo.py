@@ -1,7 +1,10 @@
 """What a log's appender keeps between its write transactions, so that a small group
 (group commit, ledger.service.groupcommit) does not pay for reading it again: the
-public keys of the key ids it met, and the Merkle tree's right edge at the size it last
-committed. One per ledger, shared by its per-request copies (`Ledger.reading`).
+public keys of the key ids it met, the Merkle tree's right edge at the size it last
+committed, and the top of the log's map of heads (ledger.service.headmap.MapCache).
+One per ledger, shared by its per-request copies (`Ledger.reading`): a batch posted
+over HTTP appends through such a copy, and each copy used to start with an empty map
+cache, reading and decoding the map's top buckets again for every batch.
 
 Neither is trusted for anything a check rests on:
 
@@ -13,7 +16,12 @@ Neither is trusted for anything a check rests on:
 - the right edge is used only for a head whose size and root are the ones it was kept
   for: the root is the hash of exactly that edge, so another writer's append (another
   worker, ledger.service.tail) or a rolled-back transaction makes it miss, and the edge
-  is read from the database as before.
+  is read from the database as before;
+- the map cache is handed out only while its root is the stored root bucket, read in
+  the transaction that opens it (`MapCache.open`), and it is opened and changed only
+  inside the log's write transaction, which holds the log's write lock (``BEGIN
+  IMMEDIATE`` on SQLite, the head row ``FOR UPDATE`` on PostgreSQL): the ledger's
+  appender and its copies' never use it at the same time.
 """
 
 from __future__ import annotations
@@ -21,15 +29,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
+from ledger.service.headmap import MapCache
+
 #: key ids remembered at most (then forgotten all at once and read again as met)
 MAX_KEYS = 4096
 
 
 class AppendMemo:
-    """Public keys by key id, and one right edge of the log's Merkle tree."""
+    """Public keys by key id, one right edge of the log's Merkle tree, and the top of
+    its map of heads (``map_cache``)."""
 
     def __init__(self, max_keys: int = MAX_KEYS) -> None:
         self._max_keys = max_keys
+        #: the top of this log's map between appends (ledger.service.headmap)
+        self.map_cache = MapCache()
         self._keys: dict[str, str] = {}
         self._edge: tuple[int, bytes, tuple[bytes, ...]] | None = None
         self._lock = threading.Lock()

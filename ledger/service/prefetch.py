@@ -53,7 +53,10 @@ def load_state_for(tx: WriteTx, items: Sequence[SignedEvent]) -> State:
             value = getattr(event, name, None)
             if isinstance(value, str):
                 refs[ActorRecord].add(value)
-        if isinstance(event, ActorRegister):
+        if isinstance(event, UnitEvent):  # most events: tested first (no kind below is one)
+            refs[UnitRecord].add((event.unit.gtin, event.unit.serial))
+            refs[ProductRecord].add(event.unit.gtin)
+        elif isinstance(event, ActorRegister):
             refs[KeyRecord].update(crypto.key_id(codec.b64url_decode(k)) for k in event.keys)
             prefixes = prefixes or bool(event.prefixes)
         elif isinstance(event, KeyRecover):
@@ -70,9 +73,6 @@ def load_state_for(tx: WriteTx, items: Sequence[SignedEvent]) -> State:
             refs[ProductRecord].update(event.gtins)
         elif isinstance(event, AuthorizationRevoke):
             refs[AuthorizationRecord].add(event.authorization)
-        elif isinstance(event, UnitEvent):
-            refs[UnitRecord].add((event.unit.gtin, event.unit.serial))
-            refs[ProductRecord].add(event.unit.gtin)
     units = tx.load_records({UnitRecord: refs.pop(UnitRecord)})
     for unit in units:
         if isinstance(unit, UnitRecord):

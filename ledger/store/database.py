@@ -57,6 +57,37 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x70726F76  # "prov": advisory lock id for schema upgrades
 
 
+def _adapt_as_is() -> None:
+    """Register identity adapters with Python's sqlite3 for ``bytes``, ``bool`` and
+    ``None``.
+
+    The sqlite3 module binds an int, float, str or bytearray parameter directly, but
+    asks its adapter registry about every other value, ``bytes`` and ``None``
+    included, and when none is registered it looks for ``__adapt__`` on its
+    ``PrepareProtocol`` type: a failed attribute lookup on a type, which formats an
+    ``AttributeError`` message and throws it away (~600 instructions a parameter). A
+    batch binds ~80 such values an event (the leaf, hashes and the unit row's many
+    NULL columns): ~9 % of the write transaction's instructions (docs/PERFORMANCE.md,
+    "ingest29"). A registered adapter is found first and called instead: ``bytes``
+    itself returns an exact ``bytes`` object unchanged, ``int`` turns a bool into the
+    0 or 1 sqlite3 binds for it, and an empty dict's ``get`` returns None for None, so
+    every parameter is bound exactly as before (a blob, an integer, a NULL). An
+    adapter someone registered already is left in place.
+    """
+    protocol = sqlite3.PrepareProtocol
+    if (bytes, protocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(bytes, bytes)
+    if (bool, protocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(bool, int)  # bound as the integer 0 or 1 either way
+    if (type(None), protocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), _NOTHING.get)
+
+
+#: never holds anything: its ``get`` is a C function answering None (`_adapt_as_is`)
+_NOTHING: dict[None, None] = {}
+_adapt_as_is()
+
+
 @dataclass(frozen=True)
 class Engines:
     """A reader and a writer engine on one database, and where reads may go."""

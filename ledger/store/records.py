@@ -109,6 +109,10 @@ def _column_reader(record_type: type[Any]) -> Any:
 
 
 _COLUMN_VALUES.update((t, _column_reader(t)) for t in RECORD_TABLES)
+#: per record type, its field names in order (`_from_values`)
+_NAMES: dict[type[Any], tuple[str, ...]] = {
+    t: tuple(name for name, _ in fields) for t, fields in _FIELDS.items()
+}
 
 
 def _from_values(record_type: type[Any], values: Sequence[Any]) -> Record:
@@ -120,7 +124,11 @@ def _from_values(record_type: type[Any], values: Sequence[Any]) -> Record:
         elif kind == _BOOL:
             value = bool(value)
         out.append(value)
-    return record_type(*out)  # type: ignore[no-any-return]
+    # every field in field order (the zip is strict): its instance dictionary filled is
+    # the record __init__ makes, without a frozen dataclass's object.__setattr__ a field
+    record = object.__new__(record_type)
+    record.__dict__.update(zip(_NAMES[record_type], out, strict=True))
+    return record  # type: ignore[no-any-return]
 
 
 def _select(

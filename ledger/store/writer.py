@@ -226,9 +226,11 @@ class WriteTx:
     def _insert_unnest(self, table: Table, rows: Sequence[tuple[Any, ...]], suffix: str) -> None:
         """PostgreSQL: one INSERT of every row, each column sent as one typed array and
         cut into rows by ``unnest`` (one statement and round trip where executemany sent
-        one per row). Same statement text rules as `_insert_many`."""
+        one per row). Same statement text rules as `_insert_many`. The arrays go in
+        binary (``%b``): as text, psycopg quoted every element through a regular
+        expression (projections of a batch of 1,000: 9.2 -> 5.5 us an event)."""
         types = [c.type.compile(dialect=self.conn.dialect) for c in table.columns]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        arrays = ", ".join(f"%b::{t}[]" for t in types)
         statement = f"INSERT INTO {self._columns(table)} SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
         self.conn.exec_driver_sql(
             statement, tuple(list(column) for column in zip(*rows, strict=True))
@@ -236,14 +238,17 @@ class WriteTx:
 
     def _copy(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
         """PostgreSQL: insert ``rows`` (as for `_insert_many`) with ``COPY ... FROM STDIN``
-        on this transaction's own connection: one stream instead of a statement per row.
+        on this transaction's own connection: one stream instead of a statement per row,
+        in binary (as text, psycopg escaped every leaf's bytes as hex and every value
+        through a text dumper: entries of a batch of 1,000 ~10 -> ~7 us an event).
         A failure is raised as SQLAlchemy's `DBAPIError`, as a statement's would be."""
         if not rows:
             return
-        statement = f"COPY {self._columns(table)} FROM STDIN"
+        statement = f"COPY {self._columns(table)} FROM STDIN (FORMAT BINARY)"
         driver = self.conn.connection.driver_connection
         try:
             with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                copy.set_types(_copy_types(table, self.conn.dialect))
                 for row in rows:
                     copy.write_row(row)
         except psycopg.Error as e:
@@ -304,3 +309,19 @@ class WriteTx:
     def insert_checkpoint(self, size: int, root: bytes, note: str, signed_at: str) -> None:
         """Store a signed checkpoint."""
         self.fetch(_SQL[self._is_sqlite].insert_checkpoint, (self.log, size, root, note, signed_at))
+
+
+_COPY_TYPES: dict[str, list[str]] = {}
+
+
+def _copy_types(table: Table, dialect: Any) -> list[str]:
+    """The PostgreSQL type names of ``table``'s columns in order, as a binary COPY
+    declares them (``VARCHAR(32)`` -> ``varchar``: the server still checks the length,
+    its receive function gets the column's own type modifier)."""
+    names = _COPY_TYPES.get(table.name)
+    if names is None:
+        names = [
+            c.type.compile(dialect=dialect).split("(", 1)[0].strip().lower() for c in table.columns
+        ]
+        _COPY_TYPES[table.name] = names
+    return names

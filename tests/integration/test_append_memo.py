@@ -108,3 +108,44 @@ def test_a_rotated_out_key_is_refused_though_kept(world: LedgerWorld) -> None:
     world.world.seeds["acme"] = 41
     world.append(_commission(world, "R-2"))
     _audited(ledger)
+
+
+def test_copies_share_the_map_cache(
+    world: LedgerWorld, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-request copies (`Ledger.reading`, as a batch over HTTP appends) use the
+    ledger's map cache: a copy's append after another copy's finds the map's top in
+    memory; another writer's append, and a failed transaction on a copy, make it start
+    afresh, and every checkpoint's map root is the map's."""
+    ledger = world.ledger
+    first, second = ledger.reading(primary=True), ledger.reading(primary=True)
+    assert first.appender._map_cache is ledger.appender._map_cache
+    assert second.appender._map_cache is ledger.appender._map_cache
+    first.append(_commission(world, "C-0"))
+    kept = ledger.appender._map_cache._map
+    assert kept is not None
+    second.append(_commission(world, "C-1"))
+    assert ledger.appender._map_cache._map is kept  # not read again
+    other = Ledger.open(db_url, ledger.config, clock=clock)
+    try:
+        other.append(_commission(world, "C-2"))  # another worker moves the map
+    finally:
+        other.close()
+    first.append(_commission(world, "C-3"))
+    assert ledger.appender._map_cache._map is not kept  # its root was not the stored one
+
+    def failing(*args: Any) -> None:
+        raise LedgerError("injected: the checkpoint could not be stored")
+
+    real = WriteTx.insert_checkpoint
+    monkeypatch.setattr(WriteTx, "insert_checkpoint", failing)
+    before = dump(ledger)
+    with pytest.raises(LedgerError):
+        second.append(_commission(world, "C-4"))
+    assert dump(ledger) == before
+    monkeypatch.setattr(WriteTx, "insert_checkpoint", real)
+    for serial in ("C-4", "C-5"):
+        first.append(_commission(world, serial))
+    world.append(_commission(world, "C-6"))
+    assert ledger.head() == first.head()
+    _audited(ledger)
