@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ledger import codec, crypto, entry, merkle, note, rules
-from ledger.audit import sigpipe
+from ledger.audit import sigpipe, sigproc
 from ledger.audit import workers as workers_mod
 from ledger.audit.checkpoints import check_checkpoints as _check_checkpoints
 from ledger.audit.checkpoints import check_map_roots as _check_map_roots
@@ -140,41 +140,46 @@ def _audit(
     total = max([size, *watched]) if watched else size
     wanted_processes = workers_mod.process_count(total, processes)
     signing_processes = sigpipe.signature_processes(total, processes)
-    replay.signatures = sigpipe.SignaturePipeline(signing_processes, workers)
-    workers_mod.warm(max(wanted_processes, signing_processes))
-    starts = range(0, max(total, 1), CHUNK)
+    replay.signatures = sigpipe.SignaturePipeline(
+        signing_processes, workers, process=sigproc.wanted(total, workers)
+    )
+    try:
+        workers_mod.warm(max(wanted_processes, signing_processes))
+        starts = range(0, max(total, 1), CHUNK)
 
-    def fetch(start: int) -> tuple[list[StoredEntry], Callable[[], list[workers_mod.Parsed]]]:
-        # read a chunk and start parsing its leaves on the worker processes once they
-        # are up (until then, on this thread when the chunk replays)
-        rows = source.entries(start, start + CHUNK)
-        replay.processes = wanted_processes if workers_mod.ready(wanted_processes) else 0
-        return rows, workers_mod.start_parse(
-            [r.leaf for r in rows], replay.origin, replay.processes
-        )
+        def fetch(start: int) -> tuple[list[StoredEntry], Callable[[], list[workers_mod.Parsed]]]:
+            # read a chunk and start parsing its leaves on the worker processes once they
+            # are up (until then, on this thread when the chunk replays)
+            rows = source.entries(start, start + CHUNK)
+            replay.processes = wanted_processes if workers_mod.ready(wanted_processes) else 0
+            return rows, workers_mod.start_parse(
+                [r.leaf for r in rows], replay.origin, replay.processes
+            )
 
-    ahead = fetch(0)
-    for k, start in enumerate(starts):
-        rows, parsing = ahead
-        if k + 1 < len(starts):
-            ahead = fetch(starts[k + 1])  # parsed while this chunk replays
-        _expect_rows(report, rows, start, min(total, start + CHUNK))
-        wanted = _completed_nodes(start, start + CHUNK, replay.nodes_from)
-        stored_nodes = source.nodes(wanted)
-        for row, leaf in zip(rows, parsing(), strict=True):
-            _replay_entry(report, replay, row, leaf, stored_nodes, watched)
-        replay.signatures.flush()  # the chunk's last ones: checked while the next replays
-        if progress:
-            progress(min(replay.size, total), total)
-    _check_signatures(report, replay.signatures)
-    _check_log_key(report, replay.state, verifier)
-    _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
-    _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
-    _check_head(report, size, chain, replay)
-    _check_repeats(report, source, replay)
-    stored_state = source.state()
-    if stored_state is not None:
-        _compare_projections(report, stored_state, replay.state)
+        ahead = fetch(0)
+        for k, start in enumerate(starts):
+            rows, parsing = ahead
+            if k + 1 < len(starts):
+                ahead = fetch(starts[k + 1])  # parsed while this chunk replays
+            _expect_rows(report, rows, start, min(total, start + CHUNK))
+            wanted = _completed_nodes(start, start + CHUNK, replay.nodes_from)
+            stored_nodes = source.nodes(wanted)
+            for row, leaf in zip(rows, parsing(), strict=True):
+                _replay_entry(report, replay, row, leaf, stored_nodes, watched)
+            replay.signatures.flush()  # the chunk's last ones: checked while the next replays
+            if progress:
+                progress(min(replay.size, total), total)
+        _check_signatures(report, replay.signatures)
+        _check_log_key(report, replay.state, verifier)
+        _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
+        _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
+        _check_head(report, size, chain, replay)
+        _check_repeats(report, source, replay)
+        stored_state = source.state()
+        if stored_state is not None:
+            _compare_projections(report, stored_state, replay.state)
+    finally:
+        replay.signatures.close()  # the verifier process, if the replay failed
     report.entries = replay.size
     report.checkpoints = len(checkpoints)
     return report

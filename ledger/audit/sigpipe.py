@@ -31,6 +31,7 @@ from collections.abc import Callable
 from functools import partial
 
 from ledger.audit import workers
+from ledger.audit.sigproc import VerifierProcess
 from ledger.verify.batchverify import Raw, bad_raw, start_event_signatures
 
 #: items per task: about 40 ms of one core's verifying, so the replay rarely waits at
@@ -67,13 +68,24 @@ class SignaturePipeline:
 
     ``processes``: the worker processes to use once they are up (0: never);
     ``threads``: the verify threads for what is not sent to a process (None: one per
-    core, `ledger.verify.batchverify.start_event_signatures`).
+    core, `ledger.verify.batchverify.start_event_signatures`); ``process``: without
+    worker processes, verify on one `ledger.audit.sigproc.VerifierProcess` (started
+    now) instead of the threads, which the replay's GIL starves
+    (`ledger.audit.sigproc.wanted`).
     """
 
-    def __init__(self, processes: int = 0, threads: int | None = None, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        processes: int = 0,
+        threads: int | None = None,
+        batch: int = BATCH,
+        *,
+        process: bool = False,
+    ) -> None:
         self.processes = processes
         self.threads = threads
         self.batch = batch
+        self._process = VerifierProcess() if process and not processes else None
         self._items: list[Raw] = []
         #: one per batch sent or chunk handed to the threads, in order: each returns
         #: the bad indices of its items
@@ -84,16 +96,22 @@ class SignaturePipeline:
         a full batch goes to a worker process at once when the pool is up."""
         items = self._items
         items.append(item)
-        if len(items) >= self.batch and self.processes and workers.ready(self.processes):
-            self._send(items)
-            self._items = []
+        if len(items) >= self.batch:
+            if self._process is not None:
+                self._process.send(items)
+                self._items = []
+            elif self.processes and workers.ready(self.processes):
+                self._send(items)
+                self._items = []
 
     def flush(self) -> None:
         """Start checking everything queued (the replay calls it at each chunk's end):
         on the worker processes when they are up, else on the verify threads."""
         if not self._items:
             return
-        if self.processes and workers.ready(self.processes):
+        if self._process is not None:
+            self._process.send(self._items)
+        elif self.processes and workers.ready(self.processes):
             # the tail split over every process: the replay waits for it at the end
             size = -(-len(self._items) // self.processes)
             for at in range(0, len(self._items), size):
@@ -107,7 +125,15 @@ class SignaturePipeline:
         of every item whose signature does not verify, ascending."""
         self.flush()
         waiting, self._waiting = self._waiting, []
-        return sorted(i for wait in waiting for i in wait())
+        found = [i for wait in waiting for i in wait()]
+        if self._process is not None:
+            found.extend(self._process.bad())
+        return sorted(found)
+
+    def close(self) -> None:
+        """End the verifier process, if any, without its answers (a failed audit)."""
+        if self._process is not None:
+            self._process.close()
 
     def _send(self, items: list[Raw]) -> None:
         futures = workers.submit(bad_raw, [(items,)])

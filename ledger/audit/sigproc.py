@@ -1,0 +1,162 @@
+"""One verifier process beside an audit that uses no worker pool.
+
+On the verify threads (ledger.verify.batchverify) each verification needs the GIL back
+after libsodium returns, and the replay thread holds it: a waiting thread gets it after
+the switch interval (5 ms), so while the replay runs the threads verify a few hundred
+signatures a second and nearly all of them are checked after the replay, at the end
+(docs/PERFORMANCE.md, "audit29, session 29": the wait for them was a quarter of the
+audit's time on an idle machine). A separate process takes no GIL from the replay.
+
+The worker pool (ledger.audit.workers) imports the ledger in spawned interpreters
+(0.2-2 s), too slow to start for an audit of a few thousand entries. This process runs
+only `ledger.verify.rawsig.serve` (it imports `ledger.crypto` and nothing else of the
+ledger: ~60 ms), fed by the replay thread: each batch is one pickle written to its
+stdin; each answer (the bad indices) comes back in order on its stdout. The pipes are
+used without blocking on either side's full buffer (`select`), so neither side can
+wait for the other forever.
+
+Nothing is lost on the way: a batch whose answer never came (the process did not start,
+died, or closed its pipe) is verified by `bad_raw` on this process when the audit asks
+for the result, so every item is verified exactly once by some path, and the bad
+indices are the same list as verifying everything in order here
+(tests/unit/test_sigproc.py).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+from typing import IO
+
+import ledger
+from ledger.verify.batchverify import start_event_signatures
+from ledger.verify.rawsig import COUNT, INDEX, Raw
+
+#: audits of fewer entries verify on the threads: the process's start (~60 ms of another
+#: core) is then comparable with the whole verification
+PROCESS_FROM = 4_000
+
+#: the directory that holds the `ledger` package this process runs: the child imports the
+#: same code
+_ROOT = str(Path(ledger.__file__).resolve().parent.parent)
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from ledger.verify.rawsig import serve; serve()"
+)
+
+
+def wanted(total: int, threads: int | None) -> bool:
+    """Whether an audit of ``total`` entries that uses no worker pool verifies on one
+    `VerifierProcess`: on POSIX machines with 2+ cores, from `PROCESS_FROM` entries, unless
+    the caller chose a number of verify threads."""
+    return (
+        threads is None
+        and total >= PROCESS_FROM
+        and os.name == "posix"
+        and (os.cpu_count() or 1) >= 2
+    )
+
+
+class VerifierProcess:
+    """A child process verifying batches of `Raw` items in order (see the module)."""
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        self._sent: deque[list[Raw]] = deque()  # batches without their answer yet
+        self._read = bytearray()  # answers' bytes not parsed yet
+        self._bad: list[int] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stdin: IO[bytes] | None = None
+        self._in = self._out = -1
+        try:
+            proc = self._proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
+                command or [sys.executable, "-P", "-c", _CHILD, _ROOT],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            if proc.stdin is None or proc.stdout is None:
+                raise ValueError("no pipes")
+            self._stdin = proc.stdin
+            self._in, self._out = proc.stdin.fileno(), proc.stdout.fileno()
+            os.set_blocking(self._in, False)
+            os.set_blocking(self._out, False)
+        except (OSError, ValueError):
+            self._stop()
+
+    def send(self, items: list[Raw]) -> None:
+        """Hand ``items`` over (their answer is read meanwhile or by `bad`). Waits only
+        while the process's pipe is full, reading its answers meanwhile."""
+        self._sent.append(items)
+        if self._proc is None:
+            return  # verified here by `bad`
+        data = memoryview(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            while data:
+                readable, writable, _ = select.select([self._out], [self._in], [])
+                if readable and not self._receive():
+                    raise BrokenPipeError("the verifier process ended")
+                if writable:
+                    data = data[os.write(self._in, data[: 1 << 16]) :]
+        except OSError:  # the process is gone: what it did not answer is verified here
+            self._stop()
+
+    def bad(self) -> list[int]:
+        """Wait for every answer; the indices of the items that do not verify, ascending."""
+        if self._proc is not None and self._stdin is not None:
+            try:
+                self._stdin.close()  # the process answers what it has, then ends
+                os.set_blocking(self._out, True)
+                while self._sent and self._receive():
+                    pass
+            except OSError:
+                pass
+            self._stop()
+        if self._sent:  # never answered: verified on this process
+            wait = start_event_signatures([item for batch in self._sent for item in batch])
+            self._bad.extend(wait())
+            self._sent.clear()
+        return sorted(self._bad)
+
+    def close(self) -> None:
+        """End the process without waiting for its answers (an audit that failed)."""
+        self._stop()
+
+    def _receive(self) -> bool:
+        """Read what the process has written and take the complete answers (False: it
+        closed its side)."""
+        try:
+            chunk = os.read(self._out, 1 << 16)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        self._read += chunk
+        data = self._read
+        at = 0
+        while self._sent and len(data) - at >= COUNT.size:
+            (count,) = COUNT.unpack_from(data, at)
+            end = at + COUNT.size + count * INDEX.size
+            if len(data) < end:
+                break
+            self._bad.extend(i for (i,) in INDEX.iter_unpack(data[at + COUNT.size : end]))
+            self._sent.popleft()
+            at = end
+        del data[:at]
+        return True
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+        try:
+            proc.wait(timeout=0 if self._sent else 5)  # all answered: it is ending
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
