@@ -75,6 +75,8 @@ class _Replay:
     nodes_from: int = 1
     #: every event hash, to find an event the log holds twice (step 8)
     events: EventHashes = field(default_factory=EventHashes)
+    #: the source computes each entry's leaf hash from its leaf (`AuditSource.entries`)
+    leaf_hashes_derived: bool = False
 
 
 class AuditSource(Protocol):
@@ -85,7 +87,13 @@ class AuditSource(Protocol):
         """The log's size and running chain hash (None when the source has no chain)."""
 
     def entries(self, start: int, end: int) -> list[StoredEntry]:
-        """Entries with ``start <= index < end``, in order."""
+        """Entries with ``start <= index < end``, in order. A source may also offer
+        ``replay_entries(start, end)``, the same entries for the replay, which reads
+        neither their ``event_hash`` nor ``key_id`` nor ``received`` (it takes them from
+        the parsed leaf), and may set ``leaf_hashes_from_leaves`` (a bool attribute,
+        default False) when every entry's ``leaf_hash`` is computed from its ``leaf``:
+        the audit then neither hashes the leaf again nor compares the two (the
+        comparison could never fail)."""
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         """Every checkpoint the source keeps."""
@@ -136,7 +144,12 @@ def _audit(
     checkpoints = source.checkpoints()
     kept = _verify_trusted(report, trusted, verifier)
     watched = {c.size for c in checkpoints} | {cp.size for cp, _ in kept}
-    replay = _Replay(origin=verifier.name, nodes_from=_node_levels_from(source))
+    replay = _Replay(
+        origin=verifier.name,
+        nodes_from=_node_levels_from(source),
+        leaf_hashes_derived=getattr(source, "leaf_hashes_from_leaves", False) is True,
+    )
+    read = getattr(source, "replay_entries", source.entries)
     total = max([size, *watched]) if watched else size
     wanted_processes = workers_mod.process_count(total, processes)
     signing_processes = sigpipe.signature_processes(total, processes)
@@ -150,7 +163,7 @@ def _audit(
         def fetch(start: int) -> tuple[list[StoredEntry], Callable[[], list[workers_mod.Parsed]]]:
             # read a chunk and start parsing its leaves on the worker processes once they
             # are up (until then, on this thread when the chunk replays)
-            rows = source.entries(start, start + CHUNK)
+            rows: list[StoredEntry] = read(start, start + CHUNK)
             replay.processes = wanted_processes if workers_mod.ready(wanted_processes) else 0
             return rows, workers_mod.start_parse(
                 [r.leaf for r in rows], replay.origin, replay.processes
@@ -229,8 +242,11 @@ def _replay_entry(
     index = replay.size
     if row.index != index:
         return  # a gap: reported by _expect_rows; later indices shift and are not replayed
-    leaf_hash = merkle.leaf_hash(row.leaf)
-    _check_stored_values(report, row, leaf_hash)  # (2)
+    if replay.leaf_hashes_derived:
+        leaf_hash = row.leaf_hash  # computed from row.leaf by the source: (2) holds
+    else:
+        leaf_hash = merkle.leaf_hash(row.leaf)
+        _check_stored_values(report, row, leaf_hash)  # (2)
     replay.chain = entry.chain_hash(replay.chain, leaf_hash)  # (3)
     if row.chain is not None and replay.chain != row.chain:
         report.add(

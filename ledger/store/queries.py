@@ -111,6 +111,39 @@ def read_entries(
     return select_entries(conn, "idx >= {m} AND idx < {m} ORDER BY idx", (log, start, end), origin)
 
 
+def read_replay_entries(conn: Connection, log: int, start: int, end: int) -> list[StoredEntry]:
+    """`read_entries` for the audit's replay, which parses every leaf itself: each entry's
+    leaf hash is computed from its leaf, but its event hash, ``key_id`` and ``received``
+    are left empty (the replay derives them from the parsed leaf; computing them here
+    was ~5 % of its time)."""
+    m = placeholder(conn)
+    rows = conn.exec_driver_sql(
+        f"SELECT {_ENTRY_COLUMNS} FROM entries"  # noqa: S608
+        f" WHERE log = {m} AND idx >= {m} AND idx < {m} ORDER BY idx",
+        (log, start, end),
+    )
+    out = []
+    for idx, stored, chain, event_key, kind, gtin, serial, signer in rows:
+        leaf = unpack(bytes(stored))
+        out.append(
+            StoredEntry(
+                idx,
+                leaf,
+                leaf_hash(leaf),
+                bytes(chain) or None,
+                b"",
+                kind,
+                gtin,
+                serial,
+                signer,
+                "",
+                "",
+                bytes(event_key),
+            )
+        )
+    return out
+
+
 def select_entries(
     conn: Connection, where: str, params: Sequence[Any], origin: str, hint: str = ""
 ) -> list[StoredEntry]:

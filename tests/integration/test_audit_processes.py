@@ -252,3 +252,21 @@ def test_a_forged_signature_is_found_on_the_verifier_process(
     assert [(f.code, f.index) for f in there.findings if f.code == "signature"] == [
         ("signature", TAMPERED)
     ]
+
+
+def test_the_replay_reads_the_entries_without_their_derived_values(busy: LedgerWorld) -> None:
+    # Store.replay_entries: the same rows as Store.entries, leaf hash included (the audit
+    # takes it as computed from the leaf: StoreSource.leaf_hashes_from_leaves), the event
+    # hash, key id and receive time left empty (the replay takes them from the leaf)
+    import dataclasses
+
+    from ledger import merkle
+
+    ledger = busy.ledger
+    full = ledger.store.entries(ledger.log, 0, 21)
+    light = ledger.store.replay_entries(ledger.log, 0, 21)
+    assert len(light) == 21
+    for a, b in zip(full, light, strict=True):
+        assert b.leaf_hash == merkle.leaf_hash(b.leaf)
+        assert dataclasses.replace(a, event_hash=b"", key_id="", received="") == b
+    assert StoreSource.leaf_hashes_from_leaves is True
