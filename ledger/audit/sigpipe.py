@@ -39,6 +39,11 @@ from ledger.verify.batchverify import Raw, bad_raw, start_event_signatures
 #: ~0.1 ms) stays well under 1 % of the work
 BATCH = 256
 
+#: items per batch for the one verifier process (ledger.audit.sigproc): ~5 ms of its
+#: verifying, so the audit's end waits for little more than that; a hand-off (one
+#: pickle and one pipe write) costs ~0.2 % of the replay's time per item
+PROCESS_BATCH = 128
+
 #: logs from this many entries up start the worker processes for their signatures; a
 #: smaller log uses them only if they are up already: starting two processes in the
 #: middle of a 6,000-entry audit made it 2-3 x slower on a loaded machine
@@ -84,8 +89,8 @@ class SignaturePipeline:
     ) -> None:
         self.processes = processes
         self.threads = threads
-        self.batch = batch
         self._process = VerifierProcess() if process and not processes else None
+        self.batch = batch if self._process is None else min(batch, PROCESS_BATCH)
         self._items: list[Raw] = []
         #: one per batch sent or chunk handed to the threads, in order: each returns
         #: the bad indices of its items
@@ -106,12 +111,13 @@ class SignaturePipeline:
 
     def flush(self) -> None:
         """Start checking everything queued (the replay calls it at each chunk's end):
-        on the worker processes when they are up, else on the verify threads."""
-        if not self._items:
+        on the worker processes when they are up, else on the verify threads. On the
+        verifier process (which takes each full batch at once) a partial batch waits
+        for more items, and at the end `bad` verifies it on this thread while the
+        process finishes."""
+        if not self._items or self._process is not None:
             return
-        if self._process is not None:
-            self._process.send(self._items)
-        elif self.processes and workers.ready(self.processes):
+        if self.processes and workers.ready(self.processes):
             # the tail split over every process: the replay waits for it at the end
             size = -(-len(self._items) // self.processes)
             for at in range(0, len(self._items), size):
@@ -123,12 +129,14 @@ class SignaturePipeline:
     def bad(self) -> list[int]:
         """Check what is still queued, wait for everything sent, and return the index
         of every item whose signature does not verify, ascending."""
+        if self._process is not None:
+            found = bad_raw(self._items)  # the last partial batch, beside the process
+            self._items = []
+            found.extend(self._process.bad())
+            return sorted(found)
         self.flush()
         waiting, self._waiting = self._waiting, []
-        found = [i for wait in waiting for i in wait()]
-        if self._process is not None:
-            found.extend(self._process.bad())
-        return sorted(found)
+        return sorted(i for wait in waiting for i in wait())
 
     def close(self) -> None:
         """End the verifier process, if any, without its answers (a failed audit)."""

@@ -43,6 +43,11 @@ PROCESS_FROM = 4_000
 
 #: the directory that holds the `ledger` package this process runs: the child imports the
 #: same code
+#: the bytes of batches the pipe has not taken yet, at most, before the replay waits for
+#: the process (~10,000 items: the backlog of a process starting on a loaded machine)
+WAITING = 1 << 22
+_PIPE = 1 << 16  # bytes written at a time
+
 _ROOT = str(Path(ledger.__file__).resolve().parent.parent)
 _CHILD = (
     "import sys; sys.path.insert(0, sys.argv[1]); from ledger.verify.rawsig import serve; serve()"
@@ -67,6 +72,7 @@ class VerifierProcess:
     def __init__(self, command: list[str] | None = None) -> None:
         self._sent: deque[list[Raw]] = deque()  # batches without their answer yet
         self._read = bytearray()  # answers' bytes not parsed yet
+        self._queued = bytearray()  # batches' bytes not written to the pipe yet
         self._bad: list[int] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._stdin: IO[bytes] | None = None
@@ -88,26 +94,39 @@ class VerifierProcess:
             self._stop()
 
     def send(self, items: list[Raw]) -> None:
-        """Hand ``items`` over (their answer is read meanwhile or by `bad`). Waits only
-        while the process's pipe is full, reading its answers meanwhile."""
+        """Hand ``items`` over (their answer is read meanwhile or by `bad`). Never waits
+        for the process while fewer than `WAITING` bytes are queued for its pipe (it
+        may still be starting): what the pipe does not take now is written later."""
         self._sent.append(items)
         if self._proc is None:
             return  # verified here by `bad`
-        data = memoryview(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
+        self._queued += pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            while data:
-                readable, writable, _ = select.select([self._out], [self._in], [])
-                if readable and not self._receive():
-                    raise BrokenPipeError("the verifier process ended")
-                if writable:
-                    data = data[os.write(self._in, data[: 1 << 16]) :]
+            self._pump(WAITING)
         except OSError:  # the process is gone: what it did not answer is verified here
             self._stop()
+
+    def _pump(self, keep: int) -> None:
+        """Write what the pipe takes and read what the process answered, waiting for
+        the process (`select`) only until at most ``keep`` bytes are left queued."""
+        queued = self._queued
+        while True:
+            if queued:
+                try:
+                    del queued[: os.write(self._in, bytes(queued[:_PIPE]))]
+                except BlockingIOError:
+                    pass
+            if not self._receive():
+                raise BrokenPipeError("the verifier process ended")
+            if len(queued) <= keep:
+                return
+            select.select([self._out], [self._in] if queued else [], [])
 
     def bad(self) -> list[int]:
         """Wait for every answer; the indices of the items that do not verify, ascending."""
         if self._proc is not None and self._stdin is not None:
             try:
+                self._pump(0)
                 self._stdin.close()  # the process answers what it has, then ends
                 os.set_blocking(self._out, True)
                 while self._sent and self._receive():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import pickle
 import sys
+import time
 
 import pytest
 
@@ -49,6 +50,22 @@ def test_a_batch_larger_than_the_pipe_is_written_while_answers_are_read() -> Non
     for at in range(0, 3000, 1500):  # ~600 kB a batch, answers read meanwhile
         process.send(_items(1500, {at + 7}, at))
     assert process.bad() == [7, 1507]
+
+
+def test_the_replay_does_not_wait_for_a_process_still_starting() -> None:
+    # a process that reads nothing for 1.5 s: ~600 kB of batches (under WAITING) are
+    # queued without waiting for it, then written and answered by `bad`
+    child = (
+        "import sys, time; time.sleep(1.5); sys.path.insert(0, sys.argv[1]);"
+        " from ledger.verify.rawsig import serve; serve()"
+    )
+    process = sigproc.VerifierProcess([sys.executable, "-c", child, sigproc._ROOT])
+    items = _items(1500, {3, 1499})
+    started = time.monotonic()
+    for at in range(0, 1500, 128):
+        process.send(items[at : at + 128])
+    assert time.monotonic() - started < 1.0
+    assert process.bad() == [3, 1499]
 
 
 def test_a_process_that_does_not_start_leaves_the_work_here() -> None:
