@@ -316,7 +316,8 @@ def _replay_rules(
         return
     signed = leaf.signed
     event = signed.event
-    replay.events.add(index, signed.hash)
+    message, event_hash = signed.message_and_hash()  # the rules read signed.hash too
+    replay.events.add(index, event_hash)
     unit = getattr(event, "unit", None)
     gtin, serial = (unit.gtin, unit.serial) if unit else (None, None)
     # key_id and received are read from the leaf itself (migration 0005_perf), and so is
@@ -324,7 +325,7 @@ def _replay_rules(
     # append's duplicate lookup probes, so a key that is not the leaf's is reported (the
     # lookup would miss that event). The per-column comparison runs only when one of
     # them differs (one test per entry)
-    key = signed.hash[:EVENT_KEY_SIZE]
+    key = event_hash[:EVENT_KEY_SIZE]
     if (row.event_key, row.kind, row.gtin, row.serial, row.signer) != (
         key,
         event.kind,
@@ -353,7 +354,7 @@ def _replay_rules(
     # the leaf says its format ("v"): format 1 is DOMAIN_EVENT || JCS(event), format 2
     # DOMAIN_EVENT_V2 || origin || "\n" || JCS(event); the rules checked it was allowed here
     domain = crypto.DOMAIN_EVENT if signed.v == entry.FORMAT_1 else crypto.DOMAIN_EVENT_V2
-    message = signed.message[len(domain) :]
+    message = message[len(domain) :]
     raw = replay.public_keys.get(public)
     if raw is None:
         raw = replay.public_keys[public] = codec.b64url_decode(public)
