@@ -30,6 +30,7 @@ import select
 import subprocess
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -73,6 +74,9 @@ class VerifierProcess:
         self._sent: deque[list[Raw]] = deque()  # batches without their answer yet
         self._read = bytearray()  # answers' bytes not parsed yet
         self._queued = bytearray()  # batches' bytes not written to the pipe yet
+        #: [size, bytes not yet written] of each batch with bytes in `_queued`: the last
+        #: ones of `_sent`, in order
+        self._unwritten: deque[list[int]] = deque()
         self._bad: list[int] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._stdin: IO[bytes] | None = None
@@ -100,7 +104,9 @@ class VerifierProcess:
         self._sent.append(items)
         if self._proc is None:
             return  # verified here by `bad`
-        self._queued += pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+        self._queued += data
+        self._unwritten.append([len(data), len(data)])
         try:
             self._pump(WAITING)
         except OSError:  # the process is gone: what it did not answer is verified here
@@ -113,7 +119,7 @@ class VerifierProcess:
         while True:
             if queued:
                 try:
-                    del queued[: os.write(self._in, bytes(queued[:_PIPE]))]
+                    self._written(os.write(self._in, bytes(queued[:_PIPE])))
                 except BlockingIOError:
                     pass
             if not self._receive():
@@ -122,9 +128,28 @@ class VerifierProcess:
                 return
             select.select([self._out], [self._in] if queued else [], [])
 
+    def _written(self, count: int) -> None:
+        del self._queued[:count]
+        unwritten = self._unwritten
+        while count:
+            first = unwritten[0]
+            done = min(count, first[1])
+            first[1] -= done
+            count -= done
+            if not first[1]:
+                unwritten.popleft()
+
     def bad(self) -> list[int]:
-        """Wait for every answer; the indices of the items that do not verify, ascending."""
+        """Wait for every answer; the indices of the items that do not verify, ascending.
+
+        The batches the process has not begun to receive (it fell behind: a loaded
+        machine) are taken back and verified here, on the verify threads, while it
+        finishes the others."""
+        here: Callable[[], list[int]] = list
         if self._proc is not None and self._stdin is not None:
+            taken = self._take_back()
+            if taken:  # on the threads while this one waits for the process
+                here = start_event_signatures(taken)
             try:
                 self._pump(0)
                 self._stdin.close()  # the process answers what it has, then ends
@@ -138,7 +163,20 @@ class VerifierProcess:
             wait = start_event_signatures([item for batch in self._sent for item in batch])
             self._bad.extend(wait())
             self._sent.clear()
+        self._bad.extend(here())
         return sorted(self._bad)
+
+    def _take_back(self) -> list[Raw]:
+        """Drop from `_sent` and `_queued` the last batches none of whose bytes were
+        written (a batch begun is finished by the process); return their items."""
+        unwritten = self._unwritten
+        begun = 1 if unwritten and unwritten[0][1] < unwritten[0][0] else 0
+        taken: list[Raw] = []
+        while len(unwritten) > begun:
+            size, _ = unwritten.pop()
+            del self._queued[len(self._queued) - size :]
+            taken[:0] = self._sent.pop()
+        return taken
 
     def close(self) -> None:
         """End the process without waiting for its answers (an audit that failed)."""

@@ -65,7 +65,11 @@ def test_the_replay_does_not_wait_for_a_process_still_starting() -> None:
     for at in range(0, 1500, 128):
         process.send(items[at : at + 128])
     assert time.monotonic() - started < 1.0
+    # the pipe took the first batch or two: the rest are verified here by `bad`, item
+    # 3 by the process, item 1499 here
+    assert 0 < len(process._unwritten) < len(process._sent)
     assert process.bad() == [3, 1499]
+    assert not process._sent and not process._queued
 
 
 def test_a_process_that_does_not_start_leaves_the_work_here() -> None:
