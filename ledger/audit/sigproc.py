@@ -11,14 +11,17 @@ The worker pool (ledger.audit.workers) imports the ledger in spawned interpreter
 (0.2-2 s), too slow to start for an audit of a few thousand entries. This process runs
 only `ledger.verify.rawsig.serve` (it imports `ledger.crypto` and nothing else of the
 ledger: ~60 ms), fed by the replay thread: each batch is one pickle written to its
-stdin; each answer (the bad indices) comes back in order on its stdout. The pipes are
-used without blocking on either side's full buffer (`select`), so neither side can
-wait for the other forever.
+stdin (a 1 MiB pipe where Linux allows it); each answer (the bad indices) comes back in
+order on its stdout. The replay never waits for the process while it starts (the
+batches queue here); the pipes are used without blocking on either side's full buffer
+(`select`), so neither side can wait for the other forever. At the end this thread
+verifies the unanswered batches from the last one back while the process answers from
+the first (`VerifierProcess.bad`).
 
 Nothing is lost on the way: a batch whose answer never came (the process did not start,
 died, or closed its pipe) is verified by `bad_raw` on this process when the audit asks
-for the result, so every item is verified exactly once by some path, and the bad
-indices are the same list as verifying everything in order here
+for the result, so every item is verified at least once, its answer taken once, and
+the bad indices are the same list as verifying everything in order here
 (tests/unit/test_sigproc.py).
 """
 
@@ -30,13 +33,11 @@ import select
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import ledger
 from ledger.verify.batchverify import start_event_signatures
-from ledger.verify.rawsig import COUNT, INDEX, Raw
+from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw
 
 #: audits of fewer entries verify on the threads: the process's start (~60 ms of another
 #: core) is then comparable with the whole verification
@@ -48,6 +49,8 @@ PROCESS_FROM = 4_000
 #: the process (~10,000 items: the backlog of a process starting on a loaded machine)
 WAITING = 1 << 22
 _PIPE = 1 << 16  # bytes written at a time
+#: the stdin pipe's size asked for (Linux's default limit: /proc/sys/fs/pipe-max-size)
+PIPE_SIZE = 1 << 20
 
 _ROOT = str(Path(ledger.__file__).resolve().parent.parent)
 _CHILD = (
@@ -67,6 +70,19 @@ def wanted(total: int, threads: int | None) -> bool:
     )
 
 
+def _widen(pipe: int) -> None:
+    """Let the pipe hold `PIPE_SIZE` bytes (Linux; elsewhere it stays as it is): the
+    replay writes only when it hands a batch over, so a 64 kB pipe held the process to
+    about one batch per hand-off and it never caught up with what queued while it
+    started (docs/PERFORMANCE.md, "audit29, session 29")."""
+    try:
+        import fcntl  # POSIX only
+
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
 class VerifierProcess:
     """A child process verifying batches of `Raw` items in order (see the module)."""
 
@@ -74,12 +90,8 @@ class VerifierProcess:
         self._sent: deque[list[Raw]] = deque()  # batches without their answer yet
         self._read = bytearray()  # answers' bytes not parsed yet
         self._queued = bytearray()  # batches' bytes not written to the pipe yet
-        #: [size, bytes not yet written] of each batch with bytes in `_queued`: the last
-        #: ones of `_sent`, in order
-        self._unwritten: deque[list[int]] = deque()
         self._bad: list[int] = []
         self._proc: subprocess.Popen[bytes] | None = None
-        self._stdin: IO[bytes] | None = None
         self._in = self._out = -1
         try:
             proc = self._proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
@@ -90,10 +102,10 @@ class VerifierProcess:
             )
             if proc.stdin is None or proc.stdout is None:
                 raise ValueError("no pipes")
-            self._stdin = proc.stdin
             self._in, self._out = proc.stdin.fileno(), proc.stdout.fileno()
             os.set_blocking(self._in, False)
             os.set_blocking(self._out, False)
+            _widen(self._in)
         except (OSError, ValueError):
             self._stop()
 
@@ -104,9 +116,7 @@ class VerifierProcess:
         self._sent.append(items)
         if self._proc is None:
             return  # verified here by `bad`
-        data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
-        self._queued += data
-        self._unwritten.append([len(data), len(data)])
+        self._queued += pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             self._pump(WAITING)
         except OSError:  # the process is gone: what it did not answer is verified here
@@ -119,7 +129,7 @@ class VerifierProcess:
         while True:
             if queued:
                 try:
-                    self._written(os.write(self._in, bytes(queued[:_PIPE])))
+                    del queued[: os.write(self._in, bytes(queued[:_PIPE]))]
                 except BlockingIOError:
                     pass
             if not self._receive():
@@ -128,55 +138,31 @@ class VerifierProcess:
                 return
             select.select([self._out], [self._in] if queued else [], [])
 
-    def _written(self, count: int) -> None:
-        del self._queued[:count]
-        unwritten = self._unwritten
-        while count:
-            first = unwritten[0]
-            done = min(count, first[1])
-            first[1] -= done
-            count -= done
-            if not first[1]:
-                unwritten.popleft()
-
     def bad(self) -> list[int]:
         """Wait for every answer; the indices of the items that do not verify, ascending.
 
-        The batches the process has not begun to receive (it fell behind: a loaded
-        machine) are taken back and verified here, on the verify threads, while it
-        finishes the others."""
-        here: Callable[[], list[int]] = list
-        if self._proc is not None and self._stdin is not None:
-            taken = self._take_back()
-            if taken:  # on the threads while this one waits for the process
-                here = start_event_signatures(taken)
+        Meanwhile this thread verifies the batches still unanswered from the last one
+        backwards (the process answers from the first): when the two meet every batch
+        has been verified once by one of them, and the process, now only repeating
+        this thread's work, is ended. Its answers come in order, so an answer is taken
+        for the first unanswered batch while one is left (`_receive`), and a batch this
+        thread has taken is never also taken from the process."""
+        here: list[int] = []
+        if self._proc is not None:
             try:
-                self._pump(0)
-                self._stdin.close()  # the process answers what it has, then ends
-                os.set_blocking(self._out, True)
-                while self._sent and self._receive():
-                    pass
-            except OSError:
+                while self._sent:
+                    self._pump(len(self._queued))  # writes what the pipe takes, reads answers
+                    if self._sent:
+                        here.extend(bad_raw(self._sent.pop()))
+            except OSError:  # the process ended early: the rest is verified below
                 pass
             self._stop()
         if self._sent:  # never answered: verified on this process
             wait = start_event_signatures([item for batch in self._sent for item in batch])
             self._bad.extend(wait())
             self._sent.clear()
-        self._bad.extend(here())
+        self._bad.extend(here)
         return sorted(self._bad)
-
-    def _take_back(self) -> list[Raw]:
-        """Drop from `_sent` and `_queued` the last batches none of whose bytes were
-        written (a batch begun is finished by the process); return their items."""
-        unwritten = self._unwritten
-        begun = 1 if unwritten and unwritten[0][1] < unwritten[0][0] else 0
-        taken: list[Raw] = []
-        while len(unwritten) > begun:
-            size, _ = unwritten.pop()
-            del self._queued[len(self._queued) - size :]
-            taken[:0] = self._sent.pop()
-        return taken
 
     def close(self) -> None:
         """End the process without waiting for its answers (an audit that failed)."""
@@ -206,14 +192,13 @@ class VerifierProcess:
         return True
 
     def _stop(self) -> None:
+        """End the process (what it is still doing is not needed) and close its pipes."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        if proc.poll() is None:
+            proc.kill()
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None and not pipe.closed:
                 pipe.close()
-        try:
-            proc.wait(timeout=0 if self._sent else 5)  # all answered: it is ending
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.wait()

@@ -65,9 +65,8 @@ def test_the_replay_does_not_wait_for_a_process_still_starting() -> None:
     for at in range(0, 1500, 128):
         process.send(items[at : at + 128])
     assert time.monotonic() - started < 1.0
-    # the pipe took the first batch or two: the rest are verified here by `bad`, item
-    # 3 by the process, item 1499 here
-    assert 0 < len(process._unwritten) < len(process._sent)
+    # the process verifies from the first batch, `bad` on this thread from the last
+    assert len(process._sent) == 12
     assert process.bad() == [3, 1499]
     assert not process._sent and not process._queued
 
@@ -98,6 +97,22 @@ def test_a_process_that_answers_nothing_leaves_everything_here() -> None:
     process = sigproc.VerifierProcess([sys.executable, "-c", "import sys; sys.stdin.read()"])
     process.send(_items(50, {49}))
     assert process.bad() == [49]
+
+
+@pytest.mark.parametrize("bad", [{0}, {640}, {1279}, {0, 639, 640, 1279}])
+def test_the_process_and_this_thread_meet_without_losing_or_repeating(bad: set[int]) -> None:
+    # ten batches, the process slowed down: whichever batch is verified by which side,
+    # every bad index is reported once
+    child = (
+        "import sys, time; time.sleep(0.3); sys.path.insert(0, sys.argv[1]);"
+        " from ledger.verify.rawsig import serve; serve()"
+    )
+    for command in (None, [sys.executable, "-c", child, sigproc._ROOT]):
+        process = sigproc.VerifierProcess(command)
+        items = _items(1280, bad)
+        for at in range(0, 1280, 128):
+            process.send(items[at : at + 128])
+        assert process.bad() == sorted(bad)
 
 
 def test_close_ends_the_process() -> None:
