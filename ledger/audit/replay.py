@@ -14,8 +14,9 @@ Steps, for every entry in index order (streamed in chunks, O(log n) tree memory)
    outside the database (the only defence against an insider who re-signs checkpoints),
    and the map root it signs (its ``map/v1`` line) equals the map of heads recomputed
    from the entries at its size (`ledger.audit.maproot`);
-7. the event signatures verify (collected in step 4; each chunk's on the verify threads,
-   over all cores, while the next chunk replays);
+7. the event signatures verify (collected in step 4, verified behind the replay by
+   `ledger.audit.sigpipe`: on the worker pool, on one verifier process for logs of
+   `ledger.audit.sigproc.PROCESS_FROM` entries or more, else on the verify threads);
 8. the log's head row and the projection tables equal the replay;
 9. no event is in the log twice (`ledger.audit.duplicates`).
 

@@ -17,10 +17,11 @@ crosses is a few hundred bytes per entry (pickled bytes), a small fraction of th
 of a verification.
 
 Nothing is lost on the way: until the pool is up (`ledger.audit.workers.ready`), and
-for an audit that does not use processes, items are verified on the verify threads at
-each chunk's end (`flush`), as before; a task whose worker died is verified again on
-this process (`ledger.audit.workers` falls back). Every item is verified exactly once by
-some path, and one bad signature among N is reported with its index
+for an audit that does not use the pool, items are verified on the verify threads at
+each chunk's end (`flush`), as before, or on one verifier process (logs of
+`ledger.audit.sigproc.PROCESS_FROM` entries or more, `ledger.audit.sigproc`); a task
+whose worker died is verified again on this process (`ledger.audit.workers` falls
+back). Every item is verified by some path, and one bad signature among N is reported with its index
 (tests/unit/test_sigpipe.py).
 """
 
