@@ -2,9 +2,10 @@
 
 `bad_raw` is what every path of the audit's signature check runs (the verify threads,
 the worker pool, the verifier process), so all of them accept exactly what
-`ledger.crypto.verify` accepts. `serve` is the verifier process's loop
-(`ledger.audit.sigproc`): it imports nothing beyond `ledger.crypto`, so the process is
-up in a few tens of milliseconds.
+`ledger.crypto.verify` accepts (`ledger.sigcheck.verify_raw`, what it runs for a raw
+key). `serve` is the verifier process's loop (`ledger.audit.sigproc`): this module
+imports nothing of the ledger beyond `ledger.sigcheck` and `ledger.errors` (no
+pyca/cryptography), so the process is up in a few tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from ledger import crypto
 from ledger.errors import LedgerError
+from ledger.sigcheck import verify_raw
 
 #: (index, raw public key, signing domain, message after it, signature): what an audit
 #: collects per entry (the domain says the event format, ledger.entry.signed_message)
@@ -32,7 +33,7 @@ def bad_raw(items: Sequence[Raw]) -> list[int]:
     bad = []
     for index, public, domain, message, signature in items:
         try:
-            crypto.verify(public, domain, message, signature)
+            verify_raw(public, domain, message, signature)
         except LedgerError:
             bad.append(index)
     return bad
