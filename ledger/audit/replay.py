@@ -183,13 +183,15 @@ def _audit(
             replay.signatures.flush()  # the chunk's last ones: checked while the next replays
             if progress:
                 progress(min(replay.size, total), total)
+        # the stored projections are read while the last signatures are verified on the
+        # verifier process or the threads (their comparison is reported in its place)
+        stored_state = source.state()
         _check_signatures(report, replay.signatures)
         _check_log_key(report, replay.state, verifier)
         _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
         _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
         _check_head(report, size, chain, replay)
         _check_repeats(report, source, replay)
-        stored_state = source.state()
         if stored_state is not None:
             _compare_projections(report, stored_state, replay.state)
     finally:
