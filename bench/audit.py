@@ -84,7 +84,7 @@ def figures(run: Run) -> list[Figure]:
 #: (label, file suffix, function): the steps of `ledger.audit.replay` (indented: within
 #: the step above)
 STEPS = [
-    ("read entries (Store.entries)", "ledger/store/repository.py", "entries"),
+    ("read entries (Store.replay_entries)", "ledger/store/repository.py", "replay_entries"),
     ("parse leaves: Leaf.from_bytes, of which", "ledger/entry.py", "from_bytes"),
     ("  canonical check on the bytes", "ledger/leafparse.py", "canonical_object"),
     ("  event fields (event_from_dict)", "ledger/events.py", "event_from_dict"),

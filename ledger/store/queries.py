@@ -123,24 +123,29 @@ def read_replay_entries(conn: Connection, log: int, start: int, end: int) -> lis
         (log, start, end),
     )
     out = []
+    new = object.__new__
     for idx, stored, chain, event_key, kind, gtin, serial, signer in rows:
         leaf = unpack(bytes(stored))
-        out.append(
-            StoredEntry(
-                idx,
-                leaf,
-                leaf_hash(leaf),
-                bytes(chain) or None,
-                b"",
-                kind,
-                gtin,
-                serial,
-                signer,
-                "",
-                "",
-                bytes(event_key),
-            )
-        )
+        # StoredEntry(idx, leaf, leaf_hash(leaf), chain or None, b"", kind, gtin, serial,
+        # signer, "", "", event_key) without the frozen dataclass's __init__ (a setattr
+        # per field: 1.2 us against 0.3, per entry of an audit); a frozen dataclass with
+        # no __post_init__ or slots, so the same value (tests/integration/
+        # test_audit_processes.py compares the two reads)
+        entry = new(StoredEntry)
+        values = entry.__dict__
+        values["index"] = idx
+        values["leaf"] = leaf
+        values["leaf_hash"] = leaf_hash(leaf)
+        values["chain"] = bytes(chain) or None
+        values["event_hash"] = b""
+        values["kind"] = kind
+        values["gtin"] = gtin
+        values["serial"] = serial
+        values["signer"] = signer
+        values["key_id"] = ""
+        values["received"] = ""
+        values["event_key"] = bytes(event_key)
+        out.append(entry)
     return out
 
 

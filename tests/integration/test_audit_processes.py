@@ -269,4 +269,5 @@ def test_the_replay_reads_the_entries_without_their_derived_values(busy: LedgerW
     for a, b in zip(full, light, strict=True):
         assert b.leaf_hash == merkle.leaf_hash(b.leaf)
         assert dataclasses.replace(a, event_hash=b"", key_id="", received="") == b
+        assert list(vars(b)) == [f.name for f in dataclasses.fields(b)]  # built field by field
     assert StoreSource.leaf_hashes_from_leaves is True
