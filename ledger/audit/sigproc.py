@@ -43,8 +43,6 @@ from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw
 #: core) is then comparable with the whole verification
 PROCESS_FROM = 4_000
 
-#: the directory that holds the `ledger` package this process runs: the child imports the
-#: same code
 #: the bytes of batches the pipe has not taken yet, at most, before the replay waits for
 #: the process (~10,000 items: the backlog of a process starting on a loaded machine)
 WAITING = 1 << 22
@@ -52,6 +50,8 @@ _PIPE = 1 << 16  # bytes written at a time
 #: the stdin pipe's size asked for (Linux's default limit: /proc/sys/fs/pipe-max-size)
 PIPE_SIZE = 1 << 20
 
+#: the directory that holds the `ledger` package this process runs: the child imports the
+#: same code
 _ROOT = str(Path(ledger.__file__).resolve().parent.parent)
 _CHILD = (
     "import sys; sys.path.insert(0, sys.argv[1]); from ledger.verify.rawsig import serve; serve()"
