@@ -6,8 +6,8 @@
 A custody log (bench.streams.storage_stream: commissions, then handoff/receive hops) is
 appended on SQLite, untimed. Then `Ledger.audit` (ledger.service.audit.audit_log) replays
 it from genesis with every check (leaf bytes, hashes, chain, rules, nodes, checkpoints,
-every signature on worker processes while the replay goes on (ledger.audit.sigpipe; on
-the verify threads until they are up), head and projections),
+every signature behind the replay (ledger.audit.sigpipe: for this log, on one verifier
+process, ledger.audit.sigproc), head and projections),
 timed; the report must be clean. Baseline: the all-core libsodium verify rate, measured
 right before and right after (the better of the two). Target: replay >= 0.4 x that rate (issue 20).
 A detail line repeats the audit with leaf parsing on the worker processes too (one per
@@ -84,7 +84,7 @@ def figures(run: Run) -> list[Figure]:
 #: (label, file suffix, function): the steps of `ledger.audit.replay` (indented: within
 #: the step above)
 STEPS = [
-    ("read entries (Store.entries)", "ledger/store/repository.py", "entries"),
+    ("read entries (Store.replay_entries)", "ledger/store/repository.py", "replay_entries"),
     ("parse leaves: Leaf.from_bytes, of which", "ledger/entry.py", "from_bytes"),
     ("  canonical check on the bytes", "ledger/leafparse.py", "canonical_object"),
     ("  event fields (event_from_dict)", "ledger/events.py", "event_from_dict"),

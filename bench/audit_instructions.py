@@ -14,8 +14,13 @@ The signature check is left out of the count: in the driver only, the verify thr
 entry point (`ledger.audit.sigpipe.start_event_signatures`) is replaced by one that
 checks nothing, so every instruction counted is the replay thread's (reading entries,
 parsing leaves, hashes, rules, nodes, checkpoints, projections, and building each
-signature's message). The log stays below 20,000 entries and no pool is started, so the
-audit takes the thread path, as the figure's does. The audit must still come out clean.
+signature's message). The log stays below 20,000 entries and no pool is started; at the
+default 400 units (2,013 entries) the audit takes the verify threads' path. From
+`ledger.audit.sigproc.PROCESS_FROM` entries (``--units 1200``: the figure's 6,013) it
+takes the verifier process's path: the process runs outside callgrind, and what is
+counted is the replay thread, its hand-offs (pickling, pipe writes) and the last
+partial batch, which it verifies itself (~125 verifications at 6,013 entries, ~14 k
+instructions an entry). The audit must still come out clean.
 
     .venv/bin/python -m bench.audit_instructions [--units 400]
 

@@ -36,23 +36,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from nacl.bindings import crypto_sign_open
-from nacl.exceptions import BadSignatureError
-from nacl.exceptions import ValueError as NaclValueError
 
 from ledger.codec import b64url_decode, b64url_encode
-from ledger.errors import KeyFormatError, SignatureError
+from ledger.errors import KeyFormatError
 
-DOMAIN_EVENT = b"provenance-ledger/v1 event\n"
-#: event format 2: the message after this domain starts with the log's origin and a newline
-#: (ledger.entry), so an event signed for one log verifies in no other
-DOMAIN_EVENT_V2 = b"provenance-ledger/v2 event\n"
-DOMAIN_LABEL = b"provenance-ledger/v1 label\n"
-DOMAIN_REQUEST = b"provenance-ledger/v1 request\n"  # signed HTTP requests (ledger.reqsig)
-DOMAINS = (DOMAIN_EVENT, DOMAIN_EVENT_V2, DOMAIN_LABEL, DOMAIN_REQUEST)
+# the domains and the raw-key verification live in ledger.sigcheck (no pyca/cryptography
+# there: the audit's verifier process imports it alone)
+from ledger.sigcheck import DOMAIN_EVENT as DOMAIN_EVENT
+from ledger.sigcheck import DOMAIN_EVENT_V2 as DOMAIN_EVENT_V2
+from ledger.sigcheck import DOMAIN_LABEL as DOMAIN_LABEL
+from ledger.sigcheck import DOMAIN_REQUEST as DOMAIN_REQUEST
+from ledger.sigcheck import DOMAINS as DOMAINS
+from ledger.sigcheck import PUBLIC_KEY_SIZE as PUBLIC_KEY_SIZE
+from ledger.sigcheck import SIGNATURE_SIZE as SIGNATURE_SIZE
+from ledger.sigcheck import check_domain as _check_domain
+from ledger.sigcheck import verify_raw
 
-PUBLIC_KEY_SIZE = 32
-SIGNATURE_SIZE = 64
 KEY_ID_SIZE = 16
 
 __all__ = [
@@ -234,21 +233,9 @@ def verify(key: Ed25519PublicKey | bytes, domain: bytes, message: bytes, signatu
         SignatureError: the signature is not 64 bytes or does not verify.
     """
     _check_domain(domain)
-    raw = key if isinstance(key, bytes) else public_key_to_raw(key)
-    if len(raw) != PUBLIC_KEY_SIZE:
-        raise KeyFormatError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
-    if len(signature) != SIGNATURE_SIZE:
-        raise SignatureError(f"signature must be 64 bytes, got {len(signature)}")
-    try:
-        # crypto_sign_open takes the signature followed by the signed message (RFC 8032).
-        crypto_sign_open(bytes(signature) + domain + message, raw)
-    except (BadSignatureError, NaclValueError) as e:
-        raise SignatureError("signature does not verify") from e
-
-
-def _check_domain(domain: bytes) -> None:
-    if domain not in DOMAINS:
-        raise KeyFormatError(f"unknown signing domain {domain!r}")
+    verify_raw(
+        key if isinstance(key, bytes) else public_key_to_raw(key), domain, message, signature
+    )
 
 
 def signer_secret(signer: Signer, purpose: str) -> bytes:

@@ -105,6 +105,20 @@ class SignedEvent:
         """The bytes its signature covers, domain included (`signed_message`)."""
         return signed_message(self.event_bytes, self.v, self.origin)
 
+    def message_and_hash(self) -> tuple[bytes, bytes]:
+        """(`message`, `hash`) from one `signed_message` (the hash is its SHA-256,
+        `event_hash`), the hash kept as `hash` keeps it: for the audit, which needs
+        both for every entry.
+
+        Raises:
+            ValidationError: as `hash`.
+        """
+        message = signed_message(self.event_bytes, self.v, self.origin)
+        found = self.__dict__.get("hash")
+        if found is None:
+            found = self.__dict__["hash"] = hashlib.sha256(message).digest()
+        return message, found
+
     def for_log(self, origin: str) -> SignedEvent:
         """This event read against the log named ``origin``.
 

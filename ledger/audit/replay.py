@@ -14,8 +14,9 @@ Steps, for every entry in index order (streamed in chunks, O(log n) tree memory)
    outside the database (the only defence against an insider who re-signs checkpoints),
    and the map root it signs (its ``map/v1`` line) equals the map of heads recomputed
    from the entries at its size (`ledger.audit.maproot`);
-7. the event signatures verify (collected in step 4; each chunk's on the verify threads,
-   over all cores, while the next chunk replays);
+7. the event signatures verify (collected in step 4, verified behind the replay by
+   `ledger.audit.sigpipe`: on the worker pool, on one verifier process for logs of
+   `ledger.audit.sigproc.PROCESS_FROM` entries or more, else on the verify threads);
 8. the log's head row and the projection tables equal the replay;
 9. no event is in the log twice (`ledger.audit.duplicates`).
 
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ledger import codec, crypto, entry, merkle, note, rules
-from ledger.audit import sigpipe
+from ledger.audit import sigpipe, sigproc
 from ledger.audit import workers as workers_mod
 from ledger.audit.checkpoints import check_checkpoints as _check_checkpoints
 from ledger.audit.checkpoints import check_map_roots as _check_map_roots
@@ -75,6 +76,8 @@ class _Replay:
     nodes_from: int = 1
     #: every event hash, to find an event the log holds twice (step 8)
     events: EventHashes = field(default_factory=EventHashes)
+    #: the source computes each entry's leaf hash from its leaf (`AuditSource.entries`)
+    leaf_hashes_derived: bool = False
 
 
 class AuditSource(Protocol):
@@ -85,7 +88,13 @@ class AuditSource(Protocol):
         """The log's size and running chain hash (None when the source has no chain)."""
 
     def entries(self, start: int, end: int) -> list[StoredEntry]:
-        """Entries with ``start <= index < end``, in order."""
+        """Entries with ``start <= index < end``, in order. A source may also offer
+        ``replay_entries(start, end)``, the same entries for the replay, which reads
+        neither their ``event_hash`` nor ``key_id`` nor ``received`` (it takes them from
+        the parsed leaf), and may set ``leaf_hashes_from_leaves`` (a bool attribute,
+        default False) when every entry's ``leaf_hash`` is computed from its ``leaf``:
+        the audit then neither hashes the leaf again nor compares the two (the
+        comparison could never fail)."""
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         """Every checkpoint the source keeps."""
@@ -136,45 +145,57 @@ def _audit(
     checkpoints = source.checkpoints()
     kept = _verify_trusted(report, trusted, verifier)
     watched = {c.size for c in checkpoints} | {cp.size for cp, _ in kept}
-    replay = _Replay(origin=verifier.name, nodes_from=_node_levels_from(source))
+    replay = _Replay(
+        origin=verifier.name,
+        nodes_from=_node_levels_from(source),
+        leaf_hashes_derived=getattr(source, "leaf_hashes_from_leaves", False) is True,
+    )
+    read = getattr(source, "replay_entries", source.entries)
     total = max([size, *watched]) if watched else size
     wanted_processes = workers_mod.process_count(total, processes)
     signing_processes = sigpipe.signature_processes(total, processes)
-    replay.signatures = sigpipe.SignaturePipeline(signing_processes, workers)
-    workers_mod.warm(max(wanted_processes, signing_processes))
-    starts = range(0, max(total, 1), CHUNK)
+    replay.signatures = sigpipe.SignaturePipeline(
+        signing_processes, workers, process=sigproc.wanted(total, workers)
+    )
+    try:
+        workers_mod.warm(max(wanted_processes, signing_processes))
+        starts = range(0, max(total, 1), CHUNK)
 
-    def fetch(start: int) -> tuple[list[StoredEntry], Callable[[], list[workers_mod.Parsed]]]:
-        # read a chunk and start parsing its leaves on the worker processes once they
-        # are up (until then, on this thread when the chunk replays)
-        rows = source.entries(start, start + CHUNK)
-        replay.processes = wanted_processes if workers_mod.ready(wanted_processes) else 0
-        return rows, workers_mod.start_parse(
-            [r.leaf for r in rows], replay.origin, replay.processes
-        )
+        def fetch(start: int) -> tuple[list[StoredEntry], Callable[[], list[workers_mod.Parsed]]]:
+            # read a chunk and start parsing its leaves on the worker processes once they
+            # are up (until then, on this thread when the chunk replays)
+            rows: list[StoredEntry] = read(start, start + CHUNK)
+            replay.processes = wanted_processes if workers_mod.ready(wanted_processes) else 0
+            return rows, workers_mod.start_parse(
+                [r.leaf for r in rows], replay.origin, replay.processes
+            )
 
-    ahead = fetch(0)
-    for k, start in enumerate(starts):
-        rows, parsing = ahead
-        if k + 1 < len(starts):
-            ahead = fetch(starts[k + 1])  # parsed while this chunk replays
-        _expect_rows(report, rows, start, min(total, start + CHUNK))
-        wanted = _completed_nodes(start, start + CHUNK, replay.nodes_from)
-        stored_nodes = source.nodes(wanted)
-        for row, leaf in zip(rows, parsing(), strict=True):
-            _replay_entry(report, replay, row, leaf, stored_nodes, watched)
-        replay.signatures.flush()  # the chunk's last ones: checked while the next replays
-        if progress:
-            progress(min(replay.size, total), total)
-    _check_signatures(report, replay.signatures)
-    _check_log_key(report, replay.state, verifier)
-    _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
-    _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
-    _check_head(report, size, chain, replay)
-    _check_repeats(report, source, replay)
-    stored_state = source.state()
-    if stored_state is not None:
-        _compare_projections(report, stored_state, replay.state)
+        ahead = fetch(0)
+        for k, start in enumerate(starts):
+            rows, parsing = ahead
+            if k + 1 < len(starts):
+                ahead = fetch(starts[k + 1])  # parsed while this chunk replays
+            _expect_rows(report, rows, start, min(total, start + CHUNK))
+            wanted = _completed_nodes(start, start + CHUNK, replay.nodes_from)
+            stored_nodes = source.nodes(wanted)
+            for row, leaf in zip(rows, parsing(), strict=True):
+                _replay_entry(report, replay, row, leaf, stored_nodes, watched)
+            replay.signatures.flush()  # the chunk's last ones: checked while the next replays
+            if progress:
+                progress(min(replay.size, total), total)
+        # the stored projections are read while the last signatures are verified on the
+        # verifier process or the threads (their comparison is reported in its place)
+        stored_state = source.state()
+        _check_signatures(report, replay.signatures)
+        _check_log_key(report, replay.state, verifier)
+        _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
+        _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
+        _check_head(report, size, chain, replay)
+        _check_repeats(report, source, replay)
+        if stored_state is not None:
+            _compare_projections(report, stored_state, replay.state)
+    finally:
+        replay.signatures.close()  # the verifier process, if the replay failed
     report.entries = replay.size
     report.checkpoints = len(checkpoints)
     return report
@@ -224,8 +245,11 @@ def _replay_entry(
     index = replay.size
     if row.index != index:
         return  # a gap: reported by _expect_rows; later indices shift and are not replayed
-    leaf_hash = merkle.leaf_hash(row.leaf)
-    _check_stored_values(report, row, leaf_hash)  # (2)
+    if replay.leaf_hashes_derived:
+        leaf_hash = row.leaf_hash  # computed from row.leaf by the source: (2) holds
+    else:
+        leaf_hash = merkle.leaf_hash(row.leaf)
+        _check_stored_values(report, row, leaf_hash)  # (2)
     replay.chain = entry.chain_hash(replay.chain, leaf_hash)  # (3)
     if row.chain is not None and replay.chain != row.chain:
         report.add(
@@ -295,7 +319,8 @@ def _replay_rules(
         return
     signed = leaf.signed
     event = signed.event
-    replay.events.add(index, signed.hash)
+    message, event_hash = signed.message_and_hash()  # the rules read signed.hash too
+    replay.events.add(index, event_hash)
     unit = getattr(event, "unit", None)
     gtin, serial = (unit.gtin, unit.serial) if unit else (None, None)
     # key_id and received are read from the leaf itself (migration 0005_perf), and so is
@@ -303,7 +328,7 @@ def _replay_rules(
     # append's duplicate lookup probes, so a key that is not the leaf's is reported (the
     # lookup would miss that event). The per-column comparison runs only when one of
     # them differs (one test per entry)
-    key = signed.hash[:EVENT_KEY_SIZE]
+    key = event_hash[:EVENT_KEY_SIZE]
     if (row.event_key, row.kind, row.gtin, row.serial, row.signer) != (
         key,
         event.kind,
@@ -332,7 +357,7 @@ def _replay_rules(
     # the leaf says its format ("v"): format 1 is DOMAIN_EVENT || JCS(event), format 2
     # DOMAIN_EVENT_V2 || origin || "\n" || JCS(event); the rules checked it was allowed here
     domain = crypto.DOMAIN_EVENT if signed.v == entry.FORMAT_1 else crypto.DOMAIN_EVENT_V2
-    message = signed.message[len(domain) :]
+    message = message[len(domain) :]
     raw = replay.public_keys.get(public)
     if raw is None:
         raw = replay.public_keys[public] = codec.b64url_decode(public)

@@ -17,10 +17,11 @@ crosses is a few hundred bytes per entry (pickled bytes), a small fraction of th
 of a verification.
 
 Nothing is lost on the way: until the pool is up (`ledger.audit.workers.ready`), and
-for an audit that does not use processes, items are verified on the verify threads at
-each chunk's end (`flush`), as before; a task whose worker died is verified again on
-this process (`ledger.audit.workers` falls back). Every item is verified exactly once by
-some path, and one bad signature among N is reported with its index
+for an audit that does not use the pool, items are verified on the verify threads at
+each chunk's end (`flush`), as before, or on one verifier process (logs of
+`ledger.audit.sigproc.PROCESS_FROM` entries or more, `ledger.audit.sigproc`); a task
+whose worker died is verified again on this process (`ledger.audit.workers` falls
+back). Every item is verified by some path, and one bad signature among N is reported with its index
 (tests/unit/test_sigpipe.py).
 """
 
@@ -31,12 +32,18 @@ from collections.abc import Callable
 from functools import partial
 
 from ledger.audit import workers
+from ledger.audit.sigproc import VerifierProcess
 from ledger.verify.batchverify import Raw, bad_raw, start_event_signatures
 
 #: items per task: about 40 ms of one core's verifying, so the replay rarely waits at
 #: the end for more than one batch, and the hand-off (one pickle, one pipe write,
 #: ~0.1 ms) stays well under 1 % of the work
 BATCH = 256
+
+#: items per batch for the one verifier process (ledger.audit.sigproc): ~5 ms of its
+#: verifying, so the audit's end waits for little more than that; a hand-off (one
+#: pickle and one pipe write) costs ~0.2 % of the replay's time per item
+PROCESS_BATCH = 128
 
 #: logs from this many entries up start the worker processes for their signatures; a
 #: smaller log uses them only if they are up already: starting two processes in the
@@ -67,13 +74,24 @@ class SignaturePipeline:
 
     ``processes``: the worker processes to use once they are up (0: never);
     ``threads``: the verify threads for what is not sent to a process (None: one per
-    core, `ledger.verify.batchverify.start_event_signatures`).
+    core, `ledger.verify.batchverify.start_event_signatures`); ``process``: without
+    worker processes, verify on one `ledger.audit.sigproc.VerifierProcess` (started
+    now) instead of the threads, which the replay's GIL starves
+    (`ledger.audit.sigproc.wanted`).
     """
 
-    def __init__(self, processes: int = 0, threads: int | None = None, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        processes: int = 0,
+        threads: int | None = None,
+        batch: int = BATCH,
+        *,
+        process: bool = False,
+    ) -> None:
         self.processes = processes
         self.threads = threads
-        self.batch = batch
+        self._process = VerifierProcess() if process and not processes else None
+        self.batch = batch if self._process is None else min(batch, PROCESS_BATCH)
         self._items: list[Raw] = []
         #: one per batch sent or chunk handed to the threads, in order: each returns
         #: the bad indices of its items
@@ -84,14 +102,21 @@ class SignaturePipeline:
         a full batch goes to a worker process at once when the pool is up."""
         items = self._items
         items.append(item)
-        if len(items) >= self.batch and self.processes and workers.ready(self.processes):
-            self._send(items)
-            self._items = []
+        if len(items) >= self.batch:
+            if self._process is not None:
+                self._process.send(items)
+                self._items = []
+            elif self.processes and workers.ready(self.processes):
+                self._send(items)
+                self._items = []
 
     def flush(self) -> None:
         """Start checking everything queued (the replay calls it at each chunk's end):
-        on the worker processes when they are up, else on the verify threads."""
-        if not self._items:
+        on the worker processes when they are up, else on the verify threads. On the
+        verifier process (which takes each full batch at once) a partial batch waits
+        for more items, and at the end `bad` verifies it on this thread while the
+        process finishes."""
+        if not self._items or self._process is not None:
             return
         if self.processes and workers.ready(self.processes):
             # the tail split over every process: the replay waits for it at the end
@@ -105,9 +130,19 @@ class SignaturePipeline:
     def bad(self) -> list[int]:
         """Check what is still queued, wait for everything sent, and return the index
         of every item whose signature does not verify, ascending."""
+        if self._process is not None:
+            found = bad_raw(self._items)  # the last partial batch, beside the process
+            self._items = []
+            found.extend(self._process.bad())
+            return sorted(found)
         self.flush()
         waiting, self._waiting = self._waiting, []
         return sorted(i for wait in waiting for i in wait())
+
+    def close(self) -> None:
+        """End the verifier process, if any, without its answers (a failed audit)."""
+        if self._process is not None:
+            self._process.close()
 
     def _send(self, items: list[Raw]) -> None:
         futures = workers.submit(bad_raw, [(items,)])

@@ -43,6 +43,7 @@ from ledger.store.queries import (
     origin_of,
     placeholder,
     read_entries,
+    read_replay_entries,
     read_subtrees,
     select_entries,
 )
@@ -349,6 +350,13 @@ class Store:
         """Return the entries with ``start <= index < end``, in index order."""
         with self._read() as conn:
             return read_entries(conn, log, start, end, self._origin(conn, log))
+
+    def replay_entries(self, log: int, start: int, end: int) -> list[StoredEntry]:
+        """`entries` as the audit's replay reads them: the leaf hash computed from the
+        leaf, the event hash, key id and receive time left empty
+        (`queries.read_replay_entries`)."""
+        with self._read() as conn:
+            return read_replay_entries(conn, log, start, end)
 
     def entries_at(self, log: int, indices: Iterable[int]) -> dict[int, StoredEntry]:
         """Return ``{index: entry}`` of those ``indices`` in the log, in one read."""

@@ -15,9 +15,11 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from ledger import crypto, entry
+from ledger import entry
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError
+from ledger.verify.rawsig import Raw as Raw  # re-exported: its old home
+from ledger.verify.rawsig import bad_raw as bad_raw
 
 PARALLEL_FROM = 64  # below this many events the hand-off costs more than it saves
 
@@ -55,22 +57,6 @@ def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
     parts = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     found = [bad for bad in _pool.map(_first_bad, parts) if bad is not None]
     return min(found, key=lambda bad: bad[0]) if found else None
-
-
-#: (index, raw public key, signing domain, message after it, signature): what an audit
-#: collects per entry (the domain says the event format, ledger.entry.signed_message)
-Raw = tuple[int, bytes, bytes, bytes, bytes]
-
-
-def bad_raw(items: Sequence[Raw]) -> list[int]:
-    """The indices of ``items`` whose signature does not verify, in the order given."""
-    bad = []
-    for index, public, domain, message, signature in items:
-        try:
-            crypto.verify(public, domain, message, signature)
-        except LedgerError:
-            bad.append(index)
-    return bad
 
 
 def bad_event_signatures(items: Sequence[Raw], threads: int | None = None) -> list[int]:

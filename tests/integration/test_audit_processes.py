@@ -220,3 +220,54 @@ def test_the_signature_pipeline_finds_one_tampered_signature_on_the_workers(
         pipe.add(item)
     assert pipe.bad() == [321]
     assert submitted == ["bad_raw"] * 8  # 7 full batches and the tail, all on the worker
+
+
+def test_a_forged_signature_is_found_on_the_verifier_process(
+    busy: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the small log takes the verifier process (ledger.audit.sigproc) as a log of
+    # PROCESS_FROM entries does: the same report as the verify threads give
+    from ledger.audit import sigproc
+
+    ledger = busy.ledger
+    original = ledger.entry(TAMPERED).leaf
+    at = original.index(b'"sig":"') + 7
+    forged = original[:at] + (b"B" if original[at : at + 1] == b"A" else b"A") + original[at + 1 :]
+    _rewrite(busy, TAMPERED, forged, resign=True)  # every hash and checkpoint agrees
+    source = StoreSource(ledger.store, ledger.log)
+    here = audit_source(source, ledger.verifier_key, processes=0)
+    started: list[int] = []
+    real = sigproc.VerifierProcess.__init__
+
+    def spy(self: sigproc.VerifierProcess, command: list[str] | None = None) -> None:
+        real(self, command)
+        started.append(1 if self._proc is not None else 0)
+
+    monkeypatch.setattr(sigproc, "PROCESS_FROM", 10)
+    monkeypatch.setattr(sigproc.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(sigproc.VerifierProcess, "__init__", spy)
+    there = audit_source(source, ledger.verifier_key, processes=0)
+    assert started == [1]
+    assert there.to_dict() == here.to_dict()
+    assert [(f.code, f.index) for f in there.findings if f.code == "signature"] == [
+        ("signature", TAMPERED)
+    ]
+
+
+def test_the_replay_reads_the_entries_without_their_derived_values(busy: LedgerWorld) -> None:
+    # Store.replay_entries: the same rows as Store.entries, leaf hash included (the audit
+    # takes it as computed from the leaf: StoreSource.leaf_hashes_from_leaves), the event
+    # hash, key id and receive time left empty (the replay takes them from the leaf)
+    import dataclasses
+
+    from ledger import merkle
+
+    ledger = busy.ledger
+    full = ledger.store.entries(ledger.log, 0, 21)
+    light = ledger.store.replay_entries(ledger.log, 0, 21)
+    assert len(light) == 21
+    for a, b in zip(full, light, strict=True):
+        assert b.leaf_hash == merkle.leaf_hash(b.leaf)
+        assert dataclasses.replace(a, event_hash=b"", key_id="", received="") == b
+        assert list(vars(b)) == [f.name for f in dataclasses.fields(b)]  # built field by field
+    assert StoreSource.leaf_hashes_from_leaves is True

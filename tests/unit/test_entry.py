@@ -96,6 +96,22 @@ def test_event_hash_is_domain_separated_sha256() -> None:
     assert signed.hash == expected.digest()
 
 
+@pytest.mark.parametrize("log", [None, "example.org/log"])
+def test_message_and_hash_are_message_and_hash(log: str | None) -> None:
+    # format 1 (no log) and format 2 (bound to a log); before and after `hash` was read
+    made = events.event_from_dict(VALID["commission"])
+    for read_first in (False, True):
+        signed = entry.sign_event(made, key(1), log=log)
+        fresh = entry.sign_event(made, key(1), log=log)
+        if read_first:
+            assert signed.hash == fresh.hash
+        assert signed.message_and_hash() == (fresh.message, fresh.hash)
+        assert signed.hash == fresh.hash
+    unbound = entry.SignedEvent(made, codec.canonical(VALID["commission"]), "k", b"s", v=2)
+    with pytest.raises(ValidationError):  # format 2 read against no log, as `hash`
+        unbound.message_and_hash()
+
+
 def test_leaf_commits_to_event_key_signature_and_receive_time() -> None:
     signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1), log=None)
     leaf = entry.Leaf.build(signed, RECEIVED)

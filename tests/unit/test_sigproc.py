@@ -1,0 +1,154 @@
+"""The audit's verifier process (ledger.audit.sigproc): every bad signature is found with
+its index through the real child process, and nothing is lost when the process does not
+start, dies or answers part of the work: what it did not answer is verified here."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import sys
+import time
+
+import pytest
+
+from ledger import crypto
+from ledger.audit import sigpipe, sigproc
+from ledger.verify import rawsig
+from ledger.verify.rawsig import Raw
+from tests.factories import key
+
+
+def _items(count: int, bad: set[int], start: int = 0) -> list[Raw]:
+    signer = key(7)
+    public = crypto.public_key_to_raw(signer.public_key())
+    out: list[Raw] = []
+    for i in range(start, start + count):
+        domain = crypto.DOMAIN_EVENT if i % 2 else crypto.DOMAIN_EVENT_V2
+        message = b"event %d" % i
+        signature = crypto.sign(signer, domain, message)
+        if i in bad:  # one bit of the signature flipped
+            signature = bytes([signature[0] ^ 1]) + signature[1:]
+        out.append((i, public, domain, message, signature))
+    return out
+
+
+def test_the_process_finds_every_bad_signature_with_its_index() -> None:
+    items = _items(700, {0, 255, 256, 699})
+    # a wrong domain, a short key and a short signature are refused as crypto.verify does
+    items[10] = (10, items[10][1], crypto.DOMAIN_LABEL, items[10][3], items[10][4])
+    items[20] = (20, items[20][1][:31], *items[20][2:])
+    items[30] = (*items[30][:4], items[30][4][:63])
+    process = sigproc.VerifierProcess()
+    for at in range(0, 700, 256):
+        process.send(items[at : at + 256])
+    assert process.bad() == [0, 10, 20, 30, 255, 256, 699]
+    assert process.bad() == [0, 10, 20, 30, 255, 256, 699]  # kept, nothing sent twice
+
+
+def test_a_batch_larger_than_the_pipe_is_written_while_answers_are_read() -> None:
+    process = sigproc.VerifierProcess()
+    for at in range(0, 3000, 1500):  # ~600 kB a batch, answers read meanwhile
+        process.send(_items(1500, {at + 7}, at))
+    assert process.bad() == [7, 1507]
+
+
+def test_the_replay_does_not_wait_for_a_process_still_starting() -> None:
+    # a process that reads nothing for 1.5 s: ~600 kB of batches (under WAITING) are
+    # queued without waiting for it, then written and answered by `bad`
+    child = (
+        "import sys, time; time.sleep(1.5); sys.path.insert(0, sys.argv[1]);"
+        " from ledger.verify.rawsig import serve; serve()"
+    )
+    process = sigproc.VerifierProcess([sys.executable, "-c", child, sigproc._ROOT])
+    items = _items(1500, {3, 1499})
+    started = time.monotonic()
+    for at in range(0, 1500, 128):
+        process.send(items[at : at + 128])
+    assert time.monotonic() - started < 1.0
+    # the process verifies from the first batch, `bad` on this thread from the last
+    assert len(process._sent) == 12
+    assert process.bad() == [3, 1499]
+    assert not process._sent and not process._queued
+
+
+def test_a_process_that_does_not_start_leaves_the_work_here() -> None:
+    process = sigproc.VerifierProcess(["/nonexistent/python"])
+    process.send(_items(40, {3}))
+    process.send(_items(40, {45}, 40))
+    assert process.bad() == [3, 45]
+
+
+def test_a_process_that_dies_leaves_what_it_did_not_answer_here() -> None:
+    # answers the first batch, then exits: the other two are verified on this process
+    child = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import pickle;"
+        " from ledger.verify import rawsig;"
+        " items = pickle.load(sys.stdin.buffer);"
+        " sys.stdout.buffer.write(rawsig.answer(rawsig.bad_raw(items)))"
+    )
+    process = sigproc.VerifierProcess([sys.executable, "-c", child, sigproc._ROOT])
+    process.send(_items(30, {5}))
+    process.send(_items(30, {31, 59}, 30))
+    process.send(_items(30, {60}, 60))
+    assert process.bad() == [5, 31, 59, 60]
+
+
+def test_a_process_that_answers_nothing_leaves_everything_here() -> None:
+    process = sigproc.VerifierProcess([sys.executable, "-c", "import sys; sys.stdin.read()"])
+    process.send(_items(50, {49}))
+    assert process.bad() == [49]
+
+
+@pytest.mark.parametrize("bad", [{0}, {640}, {1279}, {0, 639, 640, 1279}])
+def test_the_process_and_this_thread_meet_without_losing_or_repeating(bad: set[int]) -> None:
+    # ten batches, the process slowed down: whichever batch is verified by which side,
+    # every bad index is reported once
+    child = (
+        "import sys, time; time.sleep(0.3); sys.path.insert(0, sys.argv[1]);"
+        " from ledger.verify.rawsig import serve; serve()"
+    )
+    for command in (None, [sys.executable, "-c", child, sigproc._ROOT]):
+        process = sigproc.VerifierProcess(command)
+        items = _items(1280, bad)
+        for at in range(0, 1280, 128):
+            process.send(items[at : at + 128])
+        assert process.bad() == sorted(bad)
+
+
+def test_close_ends_the_process() -> None:
+    process = sigproc.VerifierProcess()
+    process.send(_items(10, set()))
+    proc = process._proc
+    process.close()
+    assert proc is not None and proc.returncode is not None
+
+
+def test_serve_answers_each_batch_in_order() -> None:
+    batches = [_items(5, {2}), _items(0, set()), _items(4, {5, 8}, 5)]
+    source = io.BytesIO(b"".join(pickle.dumps(b) for b in batches))
+    sink = io.BytesIO()
+    rawsig.serve(source, sink)
+    assert sink.getvalue() == rawsig.answer([2]) + rawsig.answer([]) + rawsig.answer([5, 8])
+
+
+@pytest.mark.parametrize("tampered", [0, 300, 1999])
+def test_the_pipeline_on_the_process_finds_one_tampered_signature(tampered: int) -> None:
+    items = _items(2000, {tampered})
+    pipe = sigpipe.SignaturePipeline(batch=256, process=True)
+    for item in items[:1500]:
+        pipe.add(item)
+    pipe.flush()  # a chunk's end
+    for item in items[1500:]:
+        pipe.add(item)
+    assert pipe.bad() == [tampered]
+
+
+def test_the_process_is_wanted_for_larger_logs_without_chosen_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sigproc.os, "cpu_count", lambda: 2)
+    assert sigproc.wanted(sigproc.PROCESS_FROM, None) == (sigproc.os.name == "posix")
+    assert not sigproc.wanted(sigproc.PROCESS_FROM - 1, None)
+    assert not sigproc.wanted(10**6, 2)  # verify threads asked for
+    monkeypatch.setattr(sigproc.os, "cpu_count", lambda: 1)
+    assert not sigproc.wanted(10**6, None)
