@@ -49,6 +49,23 @@ def test_another_writer_between_two_groups(world: LedgerWorld, db_url: str) -> N
     _audited(ledger)
 
 
+def _refused_whole(
+    monkeypatch: pytest.MonkeyPatch, ledger: Ledger, appender: Ledger, event: Any
+) -> None:
+    """``appender.append(event)`` fails at its checkpoint's insert (injected) and leaves
+    ``ledger``'s store as it was."""
+
+    def failing(*args: Any) -> None:
+        raise LedgerError("injected: the checkpoint could not be stored")
+
+    before = dump(ledger)
+    with monkeypatch.context() as patched:
+        patched.setattr(WriteTx, "insert_checkpoint", failing)
+        with pytest.raises(LedgerError):
+            appender.append(event)
+    assert dump(ledger) == before
+
+
 def test_a_failed_transaction_keeps_nothing(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,17 +73,7 @@ def test_a_failed_transaction_keeps_nothing(
     tree: the next append starts from the committed one."""
     ledger = world.ledger
     world.append(_commission(world, "F-0"))
-    real = WriteTx.insert_checkpoint
-
-    def failing(*args: Any) -> None:
-        raise LedgerError("injected: the checkpoint could not be stored")
-
-    monkeypatch.setattr(WriteTx, "insert_checkpoint", failing)
-    before = dump(ledger)
-    with pytest.raises(LedgerError):
-        ledger.append(_commission(world, "F-1"))
-    assert dump(ledger) == before
-    monkeypatch.setattr(WriteTx, "insert_checkpoint", real)
+    _refused_whole(monkeypatch, ledger, ledger, _commission(world, "F-1"))
     for serial in ("F-1", "F-2", "F-3"):
         world.append(_commission(world, serial))
     _audited(ledger)
@@ -133,17 +140,7 @@ def test_copies_share_the_map_cache(
         other.close()
     first.append(_commission(world, "C-3"))
     assert ledger.appender._map_cache._map is not kept  # its root was not the stored one
-
-    def failing(*args: Any) -> None:
-        raise LedgerError("injected: the checkpoint could not be stored")
-
-    real = WriteTx.insert_checkpoint
-    monkeypatch.setattr(WriteTx, "insert_checkpoint", failing)
-    before = dump(ledger)
-    with pytest.raises(LedgerError):
-        second.append(_commission(world, "C-4"))
-    assert dump(ledger) == before
-    monkeypatch.setattr(WriteTx, "insert_checkpoint", real)
+    _refused_whole(monkeypatch, ledger, second, _commission(world, "C-4"))
     for serial in ("C-4", "C-5"):
         first.append(_commission(world, serial))
     world.append(_commission(world, "C-6"))

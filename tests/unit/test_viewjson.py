@@ -183,14 +183,8 @@ def test_a_failed_deflate_falls_back_to_the_plain_answer(
     assert gunzip_json(packed) == view(entries)
 
 
-def test_a_view_replaced_while_its_deflate_runs_is_not_counted(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The kept entry is replaced (the unit grew) while its deflate is on the thread:
-    the waiting request still gets its own view's gzip, and the budget counts only the
-    entries kept."""
-    monkeypatch.setattr(viewjson, "_kept", OrderedDict())
-    monkeypatch.setattr(viewjson, "_size", [0])
+def held_deflates(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Make every deflate wait on the thread until the returned event is set."""
     release = threading.Event()
     real = viewjson.gzipparts.deflate_prefix
 
@@ -199,6 +193,18 @@ def test_a_view_replaced_while_its_deflate_runs_is_not_counted(
         return real(*pieces)
 
     monkeypatch.setattr(viewjson.gzipparts, "deflate_prefix", held)
+    return release
+
+
+def test_a_view_replaced_while_its_deflate_runs_is_not_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kept entry is replaced (the unit grew) while its deflate is on the thread:
+    the waiting request still gets its own view's gzip, and the budget counts only the
+    entries kept."""
+    monkeypatch.setattr(viewjson, "_kept", OrderedDict())
+    monkeypatch.setattr(viewjson, "_size", [0])
+    release = held_deflates(monkeypatch)
     entries = big_entries(mark="r")
     old = view(entries)
 
@@ -220,14 +226,7 @@ def test_a_view_replaced_while_its_deflate_runs_is_not_counted(
 def test_past_max_pending_deflates_a_view_is_answered_plain(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    release = threading.Event()
-    real = viewjson.gzipparts.deflate_prefix
-
-    def held(*pieces: bytes) -> Any:
-        release.wait(10)
-        return real(*pieces)
-
-    monkeypatch.setattr(viewjson.gzipparts, "deflate_prefix", held)
+    release = held_deflates(monkeypatch)
     views = [view(big_entries(mark=m)) for m in "mnopqrs"]
 
     async def crowd() -> list[tuple[bytes, ...] | None]:
