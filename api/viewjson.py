@@ -93,7 +93,10 @@ def render_parts(view: Mapping[str, Any]) -> tuple[bytes, ...]:
     """`render`'s bytes in pieces, the kept encoding among them as it is kept: sent one
     after another (`PartsResponse`), a large unit's view is never copied into one
     string (1.3 MB for a unit of 1,000 entries)."""
-    kept = _fixed(view)
+    return _plain(_fixed(view), view)
+
+
+def _plain(kept: Kept | None, view: Mapping[str, Any]) -> tuple[bytes, ...]:
     if kept is None:
         return (_dumps(dict(view)),)
     rest = b"{" + _members(view)
@@ -104,28 +107,33 @@ def render_parts(view: Mapping[str, Any]) -> tuple[bytes, ...]:
 
 
 def gzip_eligible(view: Mapping[str, Any]) -> bool:
-    """Whether `render_gzip` would answer ``view`` in gzip, were the deflate done: its
+    """Whether `render_encoded` would answer ``view`` in gzip, were the deflate done: its
     kept part is `GZIP_ABOVE` bytes or more (encoded and kept now if it was not)."""
     kept = _fixed(view)
     return kept is not None and len(kept.fragment) >= GZIP_ABOVE
 
 
-async def render_gzip(view: Mapping[str, Any]) -> tuple[bytes, ...] | None:
-    """``view``'s JSON as one gzip member in pieces (its kept part first, then the rest:
-    the same object as `render`'s, its keys in another order), or None when its kept
-    part is under `GZIP_ABOVE` bytes, or could not be deflated now (`MAX_PENDING`
-    others waiting, or the deflate failed): then send `render_parts`."""
+async def render_encoded(view: Mapping[str, Any], gzip: bool) -> tuple[tuple[bytes, ...], bool]:
+    """``view``'s JSON in pieces, and whether they are gzip: with ``gzip``, one gzip
+    member when its kept part is `GZIP_ABOVE` bytes or more and deflated (now, if it
+    was not, unless `MAX_PENDING` others wait or the deflate fails): its kept part
+    first, then the rest (the same object as `render`'s, its keys in another order);
+    else `render_parts`'s pieces. The kept part is looked up once."""
     kept = _fixed(view)
-    if kept is None or len(kept.fragment) < GZIP_ABOVE:
-        return None
-    prefix = kept.deflated
-    if prefix is None:
-        prefix = await _deflated(kept)
-        if prefix is None:
-            return None
-    members = _members(view)
-    tail = b"," + members + b"}" if members else b"}"
-    return prefix.data, gzipparts.gzip_tail(prefix, tail)
+    if gzip and kept is not None and len(kept.fragment) >= GZIP_ABOVE:
+        prefix = kept.deflated or await _deflated(kept)
+        if prefix is not None:
+            members = _members(view)
+            tail = b"," + members + b"}" if members else b"}"
+            return (prefix.data, gzipparts.gzip_tail(prefix, tail)), True
+    return _plain(kept, view), False
+
+
+async def render_gzip(view: Mapping[str, Any]) -> tuple[bytes, ...] | None:
+    """`render_encoded`'s gzip pieces of ``view``, or None when it would send the plain
+    ones."""
+    parts, packed = await render_encoded(view, True)
+    return parts if packed else None
 
 
 async def _deflated(kept: Kept) -> gzipparts.Prefix | None:

@@ -37,15 +37,12 @@ async def cached_view(
     headers = {"ETag": tag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
     if _holds(request, tag):
         return Response(status_code=304, headers=headers)
-    if packing:
-        packed = await viewjson.render_gzip(view)
-        if packed is not None:
-            headers["Content-Encoding"] = "gzip"
-            return viewjson.PartsResponse(packed, media_type="application/json", headers=headers)
+    parts, packed = await viewjson.render_encoded(view, packing)
+    if packed:
+        headers["Content-Encoding"] = "gzip"
+    elif packing:
         headers["ETag"] = f'"{etag}"'  # not deflated now: the plain answer, its own tag
-    return viewjson.PartsResponse(
-        viewjson.render_parts(view), media_type="application/json", headers=headers
-    )
+    return viewjson.PartsResponse(parts, media_type="application/json", headers=headers)
 
 
 def _holds(request: Request, tag: str) -> bool:
