@@ -40,8 +40,9 @@ from api.problems import RateLimitedError
 from api.ratelimit import Limiter
 from api.readbody import read_body
 from api.scanflush import DRAIN_SECONDS, ScanFlusher
+from api.scanpack import Packed, rows_of
 from api.scanrecord import Pseudonyms, owner_cookie, queue_scan
-from api.scans import Packed, ScanQueue, rows_of
+from api.scans import ScanQueue
 from ledger.entry import SignedEvent
 from ledger.label import ScannedLabel
 from ledger.service.deployment import Deployment
@@ -210,7 +211,7 @@ class Context:
 
     def _record_scans(self, batch: list[Packed]) -> None:
         """Write each queued scan to its unit's log (one transaction per log), as its
-        scans-table row (`api.scans.rows_of`)."""
+        scans-table row (`api.scanpack.rows_of`)."""
         rows = rows_of(batch)
         # a batch holds few GTINs, most often of one log: routed once each, and the
         # rows split only when they go to several logs

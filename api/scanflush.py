@@ -17,7 +17,8 @@ from contextlib import asynccontextmanager
 from starlette.concurrency import run_in_threadpool
 
 from api.metrics import Metrics
-from api.scans import Packed, ScanQueue
+from api.scanpack import Packed
+from api.scans import ScanQueue
 
 log = logging.getLogger("provenance.scans")
 
@@ -32,7 +33,7 @@ HOLD_MAX = 0.5
 
 class ScanFlusher:
     """Writes a `ScanQueue` with ``write`` (a blocking call: one batch of packed scans,
-    `api.scans.unpack` or `api.scans.rows_of` read them; raises on a database error),
+    `api.scanpack.unpack` or `api.scanpack.rows_of` read them; raises on a database error),
     off the event loop, retrying with back-off."""
 
     def __init__(

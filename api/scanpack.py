@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from ledger.events import format_time
 from ledger.service.ledger import Scan
 from ledger.service.scanfacts import ScanRow
+from ledger.signals.compute import ScanFact
+from ledger.signals.places import read_place
 
 _SLOT = 8  # a pointer in the queue or in a unit's recent scans
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -22,10 +24,10 @@ Packed = tuple[str, str, int, str | None, str | bytes, str, str | bytes | None, 
 
 def pack(scan: Scan) -> Packed:
     """The queue's form of ``scan`` (`unpack` gives it back, equal)."""
-    return _packed(*_fields(scan))
+    return packed_of(*fields_of(scan))
 
 
-def _fields(scan: Scan) -> tuple[str, str, int, str | None, str, str, str | None, str | None]:
+def fields_of(scan: Scan) -> tuple[str, str, int, str | None, str, str, str | None, str | None]:
     """``scan``'s fields in the order `_packed` and `ScanQueue.record` take them, its
     time as `micros_of` gives it."""
     return (
@@ -40,7 +42,7 @@ def _fields(scan: Scan) -> tuple[str, str, int, str | None, str, str, str | None
     )
 
 
-def _packed(
+def packed_of(
     gtin: str,
     serial: str,
     micros: int,
@@ -126,6 +128,24 @@ def squeeze(value: str | bytes) -> str | bytes:
         if raw.hex() == value:
             return raw
     return value
+
+
+def facts_of(packed: Sequence[Packed]) -> list[ScanFact]:
+    """Packed scans as clone-signal facts (what ledger.service.signals makes of their
+    `Scan` objects), in their order, made straight from the packed form."""
+    facts = []
+    for _, _, micros, stored, client, _, network, _ in packed:
+        place, source = read_place(stored)
+        facts.append(
+            ScanFact(
+                _EPOCH + timedelta(microseconds=micros),
+                place,
+                _widen(client),
+                source,
+                None if network is None else _widen(network),
+            )
+        )
+    return facts
 
 
 def _widen(value: str | bytes) -> str:

@@ -27,7 +27,8 @@ from fastapi import Request
 
 from api.clients import PLACE, agent_class, client_address, geo_place
 from api.forwarded import network_of
-from api.scans import ScanQueue, micros_of, squeeze
+from api.scanpack import micros_of, squeeze
+from api.scans import ScanQueue
 from ledger.service.claims import owner_client, owner_hash
 from ledger.service.ipregions import scan_region
 from ledger.service.salt import ScanSalt, utc_day
@@ -93,7 +94,7 @@ class Pseudonyms:
         self, address: str, gtin: str, serial: str, now: datetime
     ) -> tuple[str | bytes, str | bytes, str]:
         """A scan's identifiers from ``address`` of unit (``gtin``, ``serial``) on the
-        UTC day of ``now``, as the queue packs them (`api.scans.squeeze`): the client
+        UTC day of ``now``, as the queue packs them (`api.scanpack.squeeze`): the client
         hash (`of` the address), the unit's network pseudonym (`of` its network key)
         and the address's region (`region`, interned); kept with the day's hashes, at
         most `capacity` of them.

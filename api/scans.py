@@ -15,26 +15,12 @@ import logging
 import sys
 from collections import Counter, deque
 from collections.abc import Sequence
-from datetime import timedelta
 from operator import itemgetter
 from typing import overload
 
-from api.scanpack import (
-    _EPOCH,
-    Packed,
-    _fields,
-    _packed,
-    _widen,
-    micros_of,
-    pack,
-    rows_of,
-    scan_bytes,
-    squeeze,
-    unpack,
-)
+from api.scanpack import Packed, facts_of, fields_of, packed_of, scan_bytes, unpack
 from ledger.service.ledger import Scan
 from ledger.signals.compute import ScanFact
-from ledger.signals.places import read_place
 
 log = logging.getLogger("provenance.scans")
 
@@ -45,14 +31,7 @@ __all__ = [
     "MAX_SCANS",
     "RECENT",
     "UNIT_BYTES",
-    "Packed",
     "ScanQueue",
-    "micros_of",
-    "pack",
-    "rows_of",
-    "scan_bytes",
-    "squeeze",
-    "unpack",
 ]
 
 #: the queue keeps at most this many scans ...
@@ -101,19 +80,7 @@ class _Lazy(Sequence[Scan]):
         these are the scans of unit (``gtin``, ``serial``)."""
         if self._unit != (gtin, serial):
             return None
-        facts = []
-        for _, _, micros, stored, client, _, network, _ in self._packed:
-            place, source = read_place(stored)
-            facts.append(
-                ScanFact(
-                    _EPOCH + timedelta(microseconds=micros),
-                    place,
-                    _widen(client),
-                    source,
-                    None if network is None else _widen(network),
-                )
-            )
-        return facts
+        return facts_of(self._packed)
 
     def __len__(self) -> int:
         return len(self._packed)
@@ -170,7 +137,7 @@ class ScanQueue:
     def add(self, scan: Scan) -> int:
         """Queue ``scan``; drop the oldest queued scans past the bounds; return how
         many were dropped."""
-        return self.record(*_fields(scan))
+        return self.record(*fields_of(scan))
 
     def record(
         self,
@@ -193,7 +160,7 @@ class ScanQueue:
             serials = self._units[gtin] = {}
         unit = serials.get(serial)
         shared = serial if unit is None else unit.serial  # one string a unit's scans share
-        packed = _packed(gtin, shared, micros, place, client, agent, network, region)
+        packed = packed_of(gtin, shared, micros, place, client, agent, network, region)
         if unit is None:
             unit = serials[serial] = _Unit(packed)
             self.nbytes += UNIT_BYTES + sys.getsizeof(serial)

@@ -38,7 +38,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.pinning import pin
 from api.scanflush import ScanFlusher
-from api.scans import Packed, ScanQueue, unpack
+from api.scanpack import Packed, unpack
+from api.scans import ScanQueue
 from ledger.events import format_time
 from ledger.label import ScannedLabel
 from ledger.service.ledger import Ledger

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from api.forwarded import network_of
+from api.scanpack import squeeze
 from api.scanrecord import Pseudonyms
-from api.scans import squeeze
 from ledger.service.ipregions import scan_region
 from ledger.service.ledger import Ledger
 from tests.integration.signals_world import Clock

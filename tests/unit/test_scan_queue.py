@@ -16,11 +16,8 @@ from hypothesis import strategies as st
 
 from api.metrics import Metrics
 from api.scanflush import ScanFlusher
-from api.scans import (
-    MAX_BYTES,
-    MAX_SCANS,
+from api.scanpack import (
     Packed,
-    ScanQueue,
     _widen,
     micros_of,
     pack,
@@ -29,6 +26,7 @@ from api.scans import (
     squeeze,
     unpack,
 )
+from api.scans import MAX_BYTES, MAX_SCANS, ScanQueue
 from ledger.errors import StorageError
 from ledger.service.ledger import Scan
 from ledger.service.scanfacts import scan_facts

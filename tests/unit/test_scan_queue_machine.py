@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import api.scans
-from api.scans import UNIT_BYTES, Packed, ScanQueue, scan_bytes
+from api.scanpack import Packed, scan_bytes
+from api.scans import UNIT_BYTES, ScanQueue
 
 GTINS = ("09506000134352", "04012345678901")
 SERIALS = ("SN-1", "SN-2", "SN-3")
