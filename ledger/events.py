@@ -169,7 +169,7 @@ def _shape(cls: type[Event]) -> _Shape:
         ):
             raise TypeError(f"{cls.__name__}: Event.from_dict cannot fill it field by field")
         defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
-        # in field order, the required ones as placeholders that the parse overwrites
+        # in field order; a required field holds None here until the parse sets it
         in_order = {name: defaults.get(name) for name in names}
         shape = _SHAPES[cls] = (
             all_checks,
