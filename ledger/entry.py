@@ -55,6 +55,7 @@ from ledger.eventhash import (
     signed_message,
 )
 from ledger.events import Event, event_from_dict, format_time, parse_time
+from ledger.frozen import filled
 from ledger.leafparse import split_leaf
 
 ZERO_HASH = bytes(32)
@@ -300,9 +301,7 @@ class Leaf:
             return cls(data=data, signed=signed, received=stamp)
         # not the frozen dataclass's __init__ (one object.__setattr__ a field; one leaf
         # an entry): a leaf holds its fields and nothing else until its cached hash
-        leaf = object.__new__(Leaf)
-        leaf.__dict__.update(data=data, signed=signed, received=stamp)
-        return leaf
+        return filled(Leaf, data=data, signed=signed, received=stamp)
 
     @classmethod
     def from_bytes(cls, data: bytes, log: str | None = None) -> Leaf:
@@ -411,11 +410,9 @@ def _new_signed(
     an event: parsed, then bound to the log). It holds its fields and nothing else
     until its cached ``hash`` and memos are added, so its instance dictionary filled in
     field order is the object ``__init__`` makes."""
-    signed = object.__new__(SignedEvent)
-    signed.__dict__.update(
-        event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin
+    return filled(
+        SignedEvent, event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin
     )
-    return signed
 
 
 def _check_names(names: Iterable[str], expected: set[str]) -> None:

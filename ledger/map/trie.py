@@ -38,6 +38,7 @@ import hashlib
 from dataclasses import dataclass
 
 from ledger.errors import ValidationError
+from ledger.frozen import filled
 
 KEY_BYTES = 32
 HASH_BYTES = 32
@@ -79,9 +80,7 @@ def new_head(index: int, entry_hash: bytes) -> Head:
     """
     if type(index) is not int or not 0 <= index < 2**64 or len(entry_hash) != HASH_BYTES:
         return Head(index, entry_hash)  # raises what Head raises (or makes a subclass's)
-    head = object.__new__(Head)
-    head.__dict__.update(index=index, entry_hash=entry_hash)
-    return head
+    return filled(Head, index=index, entry_hash=entry_hash)
 
 
 def unit_key(gtin14: str, serial: str) -> bytes:

@@ -20,6 +20,7 @@ from ledger import codec, crypto
 from ledger.entry import SignedEvent
 from ledger.errors import RuleError, ValidationError
 from ledger.events import ActorRegister, Event, parse_time
+from ledger.frozen import filled
 from ledger.rules.errors import (
     ActorRevokedError,
     ForeignKeyError,
@@ -113,11 +114,9 @@ def new_context(
     """``Context(...)`` of these fields, made without the frozen dataclass's ``__init__``
     (one ``object.__setattr__`` a field; one context an entry): it holds its fields and
     nothing else, so its instance dictionary filled in field order is the same object."""
-    ctx = object.__new__(Context)
-    ctx.__dict__.update(
-        state=state, signed=signed, index=index, signer=signer, now=now, rules=rules
+    return filled(
+        Context, state=state, signed=signed, index=index, signer=signer, now=now, rules=rules
     )
-    return ctx
 
 
 def signing_key(state: State, signed: SignedEvent, index: int) -> str:

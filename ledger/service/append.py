@@ -30,6 +30,7 @@ from ledger import codec, entry, merkle, note, rules, tiles
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import EventFailedError, KeyFormatError, LedgerError, ValidationError
 from ledger.events import UnitEvent, format_time
+from ledger.frozen import filled
 from ledger.note import logtime
 from ledger.rules.state import State
 from ledger.service import collector
@@ -118,11 +119,7 @@ def _new_receipt(index: int, leaf_hash: bytes, event_hash: bytes) -> Receipt:
     dataclass's ``__init__`` (one ``object.__setattr__`` a field; one receipt an
     entry): it holds its fields and nothing else, so its instance dictionary filled in
     field order is the object ``__init__`` makes."""
-    receipt = object.__new__(Receipt)
-    receipt.__dict__.update(
-        index=index, leaf_hash=leaf_hash, event_hash=event_hash, duplicate=False
-    )
-    return receipt
+    return filled(Receipt, index=index, leaf_hash=leaf_hash, event_hash=event_hash, duplicate=False)
 
 
 @dataclass(frozen=True)
