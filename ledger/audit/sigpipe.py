@@ -4,7 +4,7 @@ The replay (ledger.audit.replay) names, entry by entry, the key that must have s
 each event (the rules decide it) and hands the pipeline one item per entry: (index, raw
 public key, signing domain, message after it, signature), plain bytes. Every `BATCH`
 items go to the shared worker pool (ledger.audit.workers) as one task; the worker runs
-`ledger.verify.batchverify.bad_raw` on them and sends back the indices that do not
+`ledger.verify.rawsig.bad_raw` on them and sends back the indices that do not
 verify. `SignaturePipeline.bad` waits for every task, in the order they were sent, and
 returns all those indices, ascending: the same list as verifying everything in order on
 this thread.
@@ -33,7 +33,8 @@ from functools import partial
 
 from ledger.audit import workers
 from ledger.audit.sigproc import VerifierProcess
-from ledger.verify.batchverify import Raw, bad_raw, start_event_signatures
+from ledger.verify.batchverify import start_event_signatures
+from ledger.verify.rawsig import Raw, bad_raw
 
 #: items per task: about 40 ms of one core's verifying, so the replay rarely waits at
 #: the end for more than one batch, and the hand-off (one pickle, one pipe write,

@@ -31,7 +31,8 @@ from typing import TypeVar
 from ledger.audit.collect import fewer_collections
 from ledger.entry import Leaf
 from ledger.errors import LedgerError
-from ledger.verify.batchverify import Raw, bad_raw, start_event_signatures
+from ledger.verify.batchverify import start_event_signatures
+from ledger.verify.rawsig import Raw, bad_raw
 
 #: below this many entries starting the processes (0.2-2 s: each imports the ledger)
 #: costs more than they save, and the replay stays on this process as before

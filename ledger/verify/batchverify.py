@@ -18,8 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ledger import entry
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError
-from ledger.verify.rawsig import Raw as Raw  # re-exported: its old home
-from ledger.verify.rawsig import bad_raw as bad_raw
+from ledger.verify.rawsig import Raw, bad_raw
 
 PARALLEL_FROM = 64  # below this many events the hand-off costs more than it saves
 

@@ -22,7 +22,7 @@ from ledger.rules.state import (
     UnitRecord,
     with_changes,
 )
-from ledger.verify.batchverify import Raw
+from ledger.verify.rawsig import Raw
 from tests.factories import GTIN, key
 from tests.rules_factories import NOW, base
 
