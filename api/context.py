@@ -127,8 +127,7 @@ class Context:
             ValidationError: the events span logs or belong to another log than the
                 URL names (field ``log``).
         """
-        ledger = self.deployment.for_events(events, request.path_params.get("log"))
-        return ledger.reading(primary=True)
+        return self.ledger_to_queue(request, events).reading(primary=True)
 
     def ledger_to_queue(self, request: Request, events: Sequence[SignedEvent]) -> Ledger:
         """The one log these signed events go to, as the ledger itself, not a copy
