@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Match, Route
+from starlette.routing import Route
 
 from api.context import Context, ctx
+from api.fastroute import install_first
 from api.jsonbody import json_body
 from api.quota import write_quota
 from api.readlimits import READ_LIMIT
@@ -136,27 +137,13 @@ _APPEND_ONE = next(r for r in router.routes if getattr(r, "endpoint", None) is a
 
 
 def install_fast_route(routes: list[Any]) -> None:
-    """Put `FAST_ROUTE` first in ``routes``. The routes mounted before the typed
-    ``POST /v1/entries`` keep their precedence: none of them may answer it (any
-    match, even of the path alone, would have served or refused it first), which is
-    checked here.
+    """Put `FAST_ROUTE` first in ``routes`` (`api.fastroute.install_first`): no route
+    mounted before the typed ``POST /v1/entries`` may answer it.
 
     Raises:
-        RuntimeError: a route mounted before it answers ``/v1/entries`` (a programming
-            error: the fast route would take its requests).
+        RuntimeError: one does (a programming error).
     """
-    at = next(
-        i
-        for i, r in enumerate(routes)
-        # FastAPI keeps an included router whole (its original_router), or its routes
-        if getattr(r, "original_router", None) is router
-        or getattr(r, "endpoint", None) is append_one
-    )
-    scope = {"type": "http", "path": "/v1/entries", "root_path": "", "method": "POST"}
-    for earlier in routes[:at]:
-        if earlier.matches(scope)[0] is not Match.NONE:
-            raise RuntimeError(f"{earlier!r} answers POST /v1/entries: before the entries'")
-    routes.insert(0, FAST_ROUTE)
+    install_first(routes, FAST_ROUTE, router, append_one, [("POST", "/v1/entries")], "the entries'")
 
 
 @router.post(

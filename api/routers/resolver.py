@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Match, Route
+from starlette.routing import Route
 from starlette.types import Scope
 
 from api import gzipparts, viewjson
@@ -34,6 +34,7 @@ from api.consumer.page import choose_language, reason_words
 from api.consumer.page_signals import localise
 from api.context import Context, ctx, owner_cookie
 from api.csrf import fresh_nonce, guard
+from api.fastroute import install_first
 from api.params import CSET82_PATTERN, Gtin, Serial, Signature
 from api.pinning import MIN_SIZE_HEADER, asked_size
 from api.routers import epcis
@@ -177,27 +178,14 @@ _SAMPLES = ("/01/09506000134352/21/X", "/01/09506000134352/10/L/21/X", "/01/x")
 
 
 def install_fast_route(routes: list[Any]) -> None:
-    """Put `FAST_ROUTE` first in ``routes``. The routes mounted before the resolver's
-    keep their precedence: none of them may answer a resolver path (`_SAMPLES`, any
-    method), which is checked here.
+    """Put `FAST_ROUTE` first in ``routes`` (`api.fastroute.install_first`): no route
+    mounted before the resolver's may answer a resolver path (`_SAMPLES`, any method).
 
     Raises:
-        RuntimeError: a route mounted before the resolver's answers ``/01/`` paths (a
-            programming error: the fast route would take its requests).
+        RuntimeError: one does (a programming error).
     """
-    at = next(
-        i
-        for i, r in enumerate(routes)
-        # FastAPI keeps an included router whole (its original_router), or its routes
-        if getattr(r, "original_router", None) is router or getattr(r, "endpoint", None) is resolve
-    )
-    for earlier in routes[:at]:
-        for path in _SAMPLES:
-            for method in ("GET", "HEAD", "POST"):
-                scope = {"type": "http", "path": path, "root_path": "", "method": method}
-                if earlier.matches(scope)[0] is not Match.NONE:
-                    raise RuntimeError(f"{earlier!r} answers {method} {path}: before the resolver")
-    routes.insert(0, FAST_ROUTE)
+    asked = [(method, path) for path in _SAMPLES for method in ("GET", "HEAD", "POST")]
+    install_first(routes, FAST_ROUTE, router, resolve, asked, "the resolver")
 
 
 async def _resolve(request: Request) -> Response:
