@@ -242,7 +242,7 @@ def verify_event(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | byte
         ValidationError: a format-2 event not bound to a log.
     """
     raw = public_key if isinstance(public_key, bytes) else None
-    if raw is not None and signed.__dict__.get("_verified_by") == raw:
+    if raw is not None and verified_under(signed, raw):
         return  # this very (frozen) event already verified under these key bytes
     # (1)
     if crypto.key_id(public_key) != signed.key:
@@ -255,6 +255,13 @@ def verify_event(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | byte
         # origin, signature) cannot change, so the outcome cannot either. This is what
         # lets the write quota's check (api.quota) and the append's share one verify.
         signed.__dict__["_verified_by"] = bytes(raw)
+
+
+def verified_under(signed: SignedEvent, public_key: bytes) -> bool:
+    """Whether `verify_event` already succeeded for this very object under the raw key
+    bytes ``public_key`` (so verifying it again would return at once, checking
+    nothing). False means only "not remembered": verify it."""
+    return signed.__dict__.get("_verified_by") == public_key
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
-from ledger import codec, crypto
+from ledger import codec, crypto, entry
+from ledger.errors import SignatureError
+from ledger.service import append
 from ledger.service.settings import Settings
-from tests.factories import GTIN
+from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld, dump
 
 #: more than batchverify.PARALLEL_FROM: the batch is verified on the verify threads
@@ -99,3 +101,32 @@ def test_a_malformed_event_costs_its_parse_and_no_verify(
     assert answer.json()["field"].startswith(f"events[{COUNT - 1}].key")
     assert verifies == []
     assert dump(world.ledger) == before
+
+
+def test_the_append_skips_only_what_was_verified_under_the_logs_key_bytes(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Appender._verify_known` leaves out an event verified before (the write quota's
+    check) under the very key bytes the log holds for its key id; under other bytes it
+    is verified again, and refused if they are not its signer's."""
+    signed = world.world.sign(
+        "commission", "acme", unit={"gtin": GTIN, "serial": "SKIP-1"}, prev=None
+    )
+    appender = world.ledger.appender
+    raw = codec.b64url_decode(appender._public_keys({signed.key})[signed.key])
+    entry.verify_event(signed, raw)  # as the write quota does
+    jobs: list[list[Any]] = []
+    real = append.first_bad_signature
+
+    def recording(batch: Any) -> Any:
+        jobs.append(list(batch))
+        return real(batch)
+
+    monkeypatch.setattr(append, "first_bad_signature", recording)
+    appender._verify_known([signed])
+    assert jobs == [[]]  # remembered under these bytes: no verify again
+    other = codec.b64url_encode(crypto.public_key_to_raw(key(7).public_key()))
+    monkeypatch.setattr(appender, "_public_keys", lambda _ids: {signed.key: other})
+    with pytest.raises(SignatureError):
+        appender._verify_known([signed])
+    assert [len(batch) for batch in jobs] == [0, 1]

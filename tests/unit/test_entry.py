@@ -222,3 +222,25 @@ def test_from_json_refuses_what_from_dict_refuses(data: Any) -> None:
     with pytest.raises(ValidationError) as fast:
         entry.SignedEvent.from_json(data)
     assert (fast.value.field, fast.value.message) == (slow.value.field, slow.value.message)
+
+
+def test_verified_under_remembers_only_a_success_under_the_same_key_bytes() -> None:
+    """`entry.verified_under` is what lets the append skip a signature the write quota
+    verified: true only for this object after a success under exactly these bytes."""
+    signer = key(1)
+    raw = crypto.public_key_to_raw(signer.public_key())
+    other = crypto.public_key_to_raw(key(2).public_key())
+    commission = events.event_from_dict(VALID["commission"])
+    signed = entry.sign_event(commission, signer, log="test.example/log")
+    assert not entry.verified_under(signed, raw)
+    entry.verify_event(signed, raw)
+    assert entry.verified_under(signed, raw)
+    assert not entry.verified_under(signed, other)
+    twin = entry.SignedEvent.from_dict(signed.to_dict(), log="test.example/log")
+    assert not entry.verified_under(twin, raw)  # another object: verified anew
+    forged = entry.SignedEvent.from_dict(
+        {**signed.to_dict(), "sig": codec.b64url_encode(bytes(64))}, log="test.example/log"
+    )
+    with pytest.raises(SignatureError):
+        entry.verify_event(forged, raw)
+    assert not entry.verified_under(forged, raw)
