@@ -74,6 +74,7 @@ STEPS: list[tuple[Any, str, str, int]] = [
     (ledger.service.ledger.Ledger, "take_write_tokens", "quota: bucket take (sql)", 0),
     (ledger.verify.batchverify, "_first_bad", "Ed25519 verify (verify threads: quota, append)", 0),
     (ledger.service.append.Appender, "_verify_known", "append: verify known keys", 0),
+    (ledger.service.append, "_leaves", "append: leaves and their packing, before the lock", 0),
     (ledger.service.append.Appender, "_write", "append: write transaction", 0),
     (ledger.store.writer.WriteTx, "find_event_hashes", "sql: idempotency read", 1),
     (ledger.service.append, "load_state_for", "prefetch: rule state", 1),

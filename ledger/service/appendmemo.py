@@ -46,6 +46,11 @@ class AppendMemo:
         self._keys: dict[str, str] = {}
         self._edge: tuple[int, bytes, tuple[bytes, ...]] | None = None
         self._lock = threading.Lock()
+        #: taken by a batch for the work it does just before its write transaction and
+        #: that transaction (ledger.service.append): this process's batches do both in
+        #: turn, not beside each other (a scheduling aid only; the log's write lock is
+        #: what serializes writers)
+        self.turn = threading.Lock()
 
     def public_keys(
         self, key_ids: Iterable[str], read: Callable[[list[str]], dict[str, str]]

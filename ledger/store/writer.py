@@ -162,13 +162,21 @@ class WriteTx:
         """Load the records of one type whose ``column`` is one of ``values``."""
         return load_in(self.conn, self.log, record_type, column, values, self._origin, self.fetch)
 
-    def insert_entries(self, rows: Sequence[EntryValues]) -> None:
+    def insert_entries(
+        self, rows: Sequence[EntryValues], packed: Sequence[bytes] | None = None
+    ) -> None:
         """Insert entries (`EntryValues`, the columns after ``log`` in table order); the
         leaf is stored packed (ledger.store.leafpack), the chain only where
-        `queries.chain_to_store` keeps it (the last row's always)."""
+        `queries.chain_to_store` keeps it (the last row's always). ``packed``, if given,
+        is each row's ``leafpack.pack(row.leaf)``, already made by the caller (the
+        append packs before it takes the log's lock)."""
         log = self.log
         last = max((r[0] for r in rows), default=-1)
-        values = [(log, r[0], pack(r[1]), chain_to_store(r[0], r[2], last), *r[3:]) for r in rows]
+        stored = [pack(r[1]) for r in rows] if packed is None else packed
+        values = [
+            (log, r[0], leaf, chain_to_store(r[0], r[2], last), *r[3:])
+            for r, leaf in zip(rows, stored, strict=True)
+        ]
         if self._is_sqlite:
             self._insert_many(ENTRIES, values)
         else:

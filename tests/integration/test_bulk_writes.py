@@ -5,10 +5,12 @@ the rules made, and a failing bulk write is a StorageError that leaves nothing b
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from ledger.entry import Leaf
 from ledger.errors import StorageError
 from ledger.rules.state import UnitRecord
+from ledger.store.leafpack import pack
 from ledger.store.writer import EntryValues
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld, dump
@@ -40,6 +42,38 @@ def test_a_batch_stores_the_rules_records_and_the_exact_leaves(world: LedgerWorl
     with world.ledger.store.writer(world.ledger.log) as tx:
         stored = tx.load_records({UnitRecord: [(GTIN, s) for s in serials]})
     assert {r.key: r for r in stored} == {r.key: r for r in map(world.world.unit, serials)}
+
+
+def test_leaves_made_before_the_lock_land_at_their_events_indices(world: LedgerWorld) -> None:
+    """The append makes each event's leaf and its packed form before the lock
+    (`append._leaves`, by position in the batch): with events already in the log and
+    repeats in the batch between the new ones, each index holds its own event's leaf,
+    stored as `pack` of it, and the receipts carry those leaves' hashes."""
+    old = world.world.sign("commission", "acme", unit={"gtin": GTIN, "serial": "MADE-0"}, prev=None)
+    world.append(old)
+    new = [
+        world.world.sign(
+            "commission", "acme", unit={"gtin": GTIN, "serial": f"MADE-{i}"}, prev=None
+        )
+        for i in (1, 2, 3)
+    ]
+    batch = [old, new[0], new[1], new[0], old, new[2]]
+    receipt = world.ledger.append_batch(batch, NOW)
+    assert [r.duplicate for r in receipt.receipts] == [True, False, False, True, True, False]
+    landed = [r for r in receipt.receipts if not r.duplicate]
+    assert [r.index for r in landed] == [landed[0].index + i for i in range(3)]
+    with world.ledger.store.engines.reader.connect() as conn:
+        stored = dict(
+            conn.execute(
+                text("SELECT idx, leaf FROM entries WHERE log = :log AND idx >= :first"),
+                {"log": world.ledger.log, "first": landed[0].index},
+            ).all()
+        )
+    for event, got in zip(new, landed, strict=True):
+        leaf = Leaf.build(event, NOW)
+        assert world.ledger.entry(got.index).leaf == leaf.data
+        assert bytes(stored[got.index]) == pack(leaf.data)
+        assert (got.leaf_hash, got.event_hash) == (leaf.hash, event.hash)
 
 
 def test_a_failing_bulk_insert_is_a_storage_error_and_writes_nothing(
