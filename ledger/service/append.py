@@ -484,8 +484,8 @@ _Made = tuple[Leaf, bytes, bytes]
 
 
 def _leaves(items: Sequence[SignedEvent], received: datetime) -> list[_Made]:
-    """Each event's leaf, its hash and its stored form (ledger.store.leafpack: the DEFLATE
-    is most of it), made before the write transaction takes the log's lock. All three
+    """Each event's leaf, its hash and its stored form (ledger.store.leafpack: `pack` is
+    most of it), made before the write transaction takes the log's lock. All three
     depend on the event and the receive time only (not on the index or the log's state),
     so they are the bytes the transaction would make; it then holds the lock ~12 us an
     event less (SQLite, docs/PERFORMANCE.md "ingest30"). The leaf of an event found
