@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.errors import StorageError
 from ledger.store.database import Engines
+from ledger.store.driversql import fetch
 from ledger.store.schema import Base
 
 
@@ -92,13 +93,16 @@ class QuotaStore:
         sql = _SQL[self.engines.is_sqlite]
         try:
             with self.engines.bookkeeping.begin() as conn:
+                # each statement on the driver's own cursor (ledger.store.driversql)
                 if not self.engines.is_sqlite:  # this transaction only; entries stay durable
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                row = conn.exec_driver_sql(sql.hold, (log, actor)).first()
-                if row is None:  # a new bucket starts full (another may start it first)
-                    conn.exec_driver_sql(sql.start, (log, actor, float(burst), now))
-                    row = conn.exec_driver_sql(sql.hold, (log, actor)).one()
-                tokens, at = float(row[0]), float(row[1])
+                    fetch(conn, "SET LOCAL synchronous_commit = off", ())
+                rows = fetch(conn, sql.hold, (log, actor))
+                if not rows:  # a new bucket starts full (another may start it first)
+                    fetch(conn, sql.start, (log, actor, float(burst), now))
+                    rows = fetch(conn, sql.hold, (log, actor))
+                    if len(rows) != 1:  # the row just started or kept: a broken database
+                        raise StorageError(f"the write bucket of {actor!r} cannot be read")
+                tokens, at = float(rows[0][0]), float(rows[0][1])
                 if now > at:  # a clock that went back refills nothing
                     tokens, at = min(float(burst), tokens + (now - at) * rate), now
                 wait = 0.0
@@ -106,7 +110,7 @@ class QuotaStore:
                     tokens = min(float(burst), tokens - cost)
                 else:
                     wait = (cost - tokens) / rate
-                conn.exec_driver_sql(sql.put, (tokens, at, log, actor))
+                fetch(conn, sql.put, (tokens, at, log, actor))
         except SQLAlchemyError as e:
             raise StorageError(f"cannot count the write quota; nothing was written: {e}") from e
         return wait
