@@ -282,11 +282,9 @@ def _inside(slot: Pending) -> bool:
 
 
 class _LeftOutError(LedgerError):
-    """An event left out of its group's transaction because its take was refused (its
-    caller hears the charge's own refusal, `Pending.refused`)."""
-
-    code = "write-quota"
-    status = 429
+    """An event left out of its group's transaction because its take was refused: a
+    placeholder for `Appender.append_each` (its caller hears the charge's own refusal,
+    `Pending.refused`, never this)."""
 
 
 def _taking_inside(
