@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -174,9 +175,10 @@ class WriteQuota:
         refuses it whole). Returns the `Admission` to settle after a successful append.
         ``grouped`` (one event, appended by group commit): with the buckets in the
         database, the take is left to the group (the admission's ``charge``, for
-        `Ledger.submit` or `Ledger.append`): its leader takes it right before the group's
-        transaction and gives it back unless the event lands new; a refusal is the
-        `WriteQuotaError` raised here otherwise, and nothing of the event is written.
+        `Ledger.submit` or `Ledger.append`): the group takes it in its own write
+        transaction, before the events are judged, and gives it back unless the event
+        lands new; a refusal is the `WriteQuotaError` raised here otherwise, and nothing
+        of the event is written.
 
         Raises:
             WriteQuotaError: an actor's bucket holds fewer tokens than its events in
@@ -219,16 +221,21 @@ class WriteQuota:
 
     def _charge(self, ledger: Ledger, actor: str, cost: int) -> Charge:
         """``actor``'s ``cost`` in its database bucket, for a group to take (in its
-        leader's thread: the database's own call, not the event loop's)."""
+        leader's thread: the database's own call, not the event loop's), in the group's
+        own write transaction (``take_in``; ``take`` gives back what did not land)."""
         rate = self.rate_per_minute / 60
 
         def take(amount: float, force: bool) -> float:
             return ledger.take_write_tokens(actor, amount, rate, self.burst, self.clock(), force)
 
+        def take_in(tx: Any, amount: float, force: bool) -> float:  # the group's transaction
+            now = self.clock()
+            return ledger.take_write_tokens(actor, amount, rate, self.burst, now, force, tx)
+
         def refusal(wait: float) -> WriteQuotaError:
             return self._over(actor, cost, max(1, math.ceil(wait)))
 
-        return Charge((ledger.config.name, actor), cost, take, refusal)
+        return Charge((ledger.config.name, actor), cost, take, refusal, take_in)
 
     def _over(self, actor: str, cost: int, wait: int) -> WriteQuotaError:
         return WriteQuotaError(

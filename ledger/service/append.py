@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -238,7 +238,9 @@ class Appender:
             self._on_commit(receipt)
         return receipt
 
-    def append_each(self, items: Sequence[SignedEvent]) -> GroupOutcome:
+    def append_each(
+        self, items: Sequence[SignedEvent], first: FirstInTx | None = None
+    ) -> GroupOutcome:
         """Append events whose fates are independent (group commit,
         ledger.service.groupcommit): in order, in one transaction under one checkpoint.
 
@@ -252,6 +254,11 @@ class Appender:
         began to change the group's state, the transaction is rolled back and the group
         written again without it (one more transaction, only then).
         ``on_commit`` runs once for the whole group after its commit, before this returns.
+        ``first`` (group commit's write-quota takes, ledger.service.groupcommit) is called
+        in each write transaction once the log's head is locked, with the transaction and
+        the positions in ``items`` still to be written; the events it returns errors for
+        are left out, unwritten, those errors their outcomes. Whatever it wrote commits or
+        rolls back with the group (a rolled-back transaction calls it again in the next).
 
         Raises:
             ValidationError: an empty or oversized group.
@@ -282,7 +289,10 @@ class Appender:
         while True:
             judged: dict[int, LedgerError] = {}
             try:
-                receipt = self._write([bound[i] for i in positions], received, known, judged)
+                items_first = _renumbered(first, positions)
+                receipt = self._write(
+                    [bound[i] for i in positions], received, known, judged, items_first
+                )
                 break
             except _Redo as redo:  # rolled back: write the group again without it
                 failed = positions.pop(redo.position)
@@ -322,6 +332,7 @@ class Appender:
         received: datetime,
         known: dict[str, str],
         refused: dict[int, LedgerError] | None = None,
+        first: Callable[[WriteTx], Mapping[int, LedgerError]] | None = None,
         made: Sequence[_Made] | None = None,
     ) -> BatchReceipt:
         """One write transaction (`_append_locked`), the keeper's mark durable before its
@@ -331,7 +342,7 @@ class Appender:
         try:
             with collector.paused(), self._store.writer(self._log) as tx:
                 receipt, batch, grown = self._append_locked(
-                    tx, items, received, known, refused, made
+                    tx, items, received, known, refused, first, made
                 )
                 if batch is not None and self._keeper is not None:
                     undo = self._keeper.before_commit(batch)  # before anyone can read it
@@ -350,15 +361,19 @@ class Appender:
         received: datetime,
         known: dict[str, str],
         refused: dict[int, LedgerError] | None = None,
+        first: Callable[[WriteTx], Mapping[int, LedgerError]] | None = None,
         made: Sequence[_Made] | None = None,
     ) -> tuple[BatchReceipt, Publishing | None, tuple[int, bytes, list[bytes]] | None]:
         """Write ``items`` under the lock. A refusal refuses all (raised, located) unless
         ``refused`` is given: then it is kept there by position and the event left out
         (its receipt too: the receipts are those of the events that landed, in order).
+        ``first`` runs once the head is locked; the positions it refuses are left out.
         ``made``: each item's leaf made before the lock (`_leaves`), else made here.
         Returns the receipt, what the batch publishes and the grown tree's size, root and
         right edge (None, None: nothing new)."""
         head = tx.lock_head()
+        if first is not None and refused is not None:  # (after the lock: one order, no deadlock)
+            refused.update(first(tx))
         existing = tx.find_event_hashes([s.hash for s in items])
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
         tree = self._tree(tx, head.size, head.root)
@@ -368,6 +383,8 @@ class Appender:
         receipts: list[Receipt] = []
         seen: dict[bytes, Receipt] = {}
         for i, signed in enumerate(items):
+            if refused and i in refused:  # left out by ``first``
+                continue
             event_hash = signed.hash
             if event_hash in existing:
                 index, leaf_hash = existing[event_hash]
@@ -445,6 +462,21 @@ class Appender:
             return TreeAppender(size, {}, edge, LOWEST_NODE_LEVEL)
         frontier = tx.subtrees(merkle.range_subtrees(0, size))
         return TreeAppender(size, frontier, keep_from=LOWEST_NODE_LEVEL)
+
+
+#: `Appender.append_each`'s ``first``: (the write transaction, the positions of the group
+#: still to be written) -> {position: its error} of those to leave out
+FirstInTx = Callable[[WriteTx, Sequence[int]], Mapping[int, LedgerError]]
+
+
+def _renumbered(
+    first: FirstInTx | None, positions: list[int]
+) -> Callable[[WriteTx], Mapping[int, LedgerError]] | None:
+    """``first`` as `_append_locked` calls it: on the written items' own positions."""
+    if first is None:
+        return None
+    at = {i: j for j, i in enumerate(positions)}
+    return lambda tx: {at[i]: e for i, e in first(tx, positions).items() if i in at}
 
 
 class _Redo(Exception):  # noqa: N818 - not an error: a signal to write the group again

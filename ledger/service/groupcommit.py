@@ -30,12 +30,16 @@ groups instead (leader and followers):
 A caller may hand its event's write-quota charge (`Charge`, api.quota: a bucket in the
 log's database) to the group instead of taking it itself before the append: the leader
 takes the group's charges, one take per bucket when the sum fits (else one by one, in
-queue order), in its own thread right before the group's transaction. An event whose
-take is refused fails alone with the charge's error and is not written; the charge of
-an event that did not land (refused, a duplicate, the group failed) is given back
-before its caller is answered. Taken before the append, in the same order: the same
-decisions as a take per request, without a second writer queueing on the database's
-write lock between the groups (docs/PERFORMANCE.md, "latency, session 26").
+queue order). A charge that can be taken in the group's own write transaction
+(``take_in``: the database bucket's) is taken there, once the log's head is locked and
+before any event is judged, and commits or rolls back with the group; any other in the
+leader's thread right before the transaction. An event whose take is refused fails
+alone with the charge's error and is not written; the charge of an event that did not
+land new (refused by the rules, a duplicate, or, taken before, the group failed) is
+given back before its caller is answered. Taken before the events are judged, in the
+same order: the same decisions as a take per request, without a transaction of its
+own (docs/PERFORMANCE.md, "latency, session 26"; "single30, session 30"). A database
+error in a take made inside the transaction fails the whole group, as any statement's.
 
 An unexpected error (a bug) while applying one event fails that event alone
 (`EventFailedError`, see `Appender.append_each`). A failure of the whole group (the
@@ -46,12 +50,14 @@ of several processes (server workers) are serialized by the log's write lock as 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError
@@ -73,12 +79,16 @@ class Charge:
     seconds until they are there (nothing taken unless ``force``; a negative cost gives
     tokens back); it may raise (the database). ``refusal(wait)`` is the error of an
     event whose take was refused. Charges of one ``bucket`` in a group are merged.
+    ``take_in(tx, cost, force)``, if given, is ``take`` inside the group's own write
+    transaction ``tx`` (the appender's `WriteTx`, of the log the bucket counts for):
+    the group takes it there. ``take`` still gives back what did not land.
     """
 
     bucket: Hashable
     cost: int
     take: Callable[[float, bool], float]
     refusal: Callable[[float], BaseException]
+    take_in: Callable[[Any, float, bool], float] | None = None
 
 
 @dataclass
@@ -92,6 +102,7 @@ class Pending:
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False  # woken to lead the next group, not answered
     charged: bool = False  # its charge was taken (given back unless it lands)
+    refused: BaseException | None = None  # its take in the group's transaction was refused
     receipt: BatchReceipt | None = None
     error: BaseException | None = None
 
@@ -228,16 +239,23 @@ class GroupCommitter:
             self._writing().submit(self._lead)
 
     def _write(self, group: list[Pending]) -> None:
-        _take_charges(group)
+        _take_charges([slot for slot in group if not _inside(slot)])
         for slot in group:
             if slot.error is not None:  # its take was refused or failed: not written
                 slot.finish()
         group = [slot for slot in group if slot.error is None]
         if not group:
             return
+        inside = [slot for slot in group if _inside(slot)]
         try:
-            outcome = self._appender.append_each([s.signed for s in group])
+            signed = [s.signed for s in group]
+            if inside:
+                outcome = self._appender.append_each(signed, _taking_inside(group))
+            else:
+                outcome = self._appender.append_each(signed)
         except BaseException as e:  # the whole group failed: every caller hears it
+            for slot in inside:  # rolled back with it (or, committed, their events landed)
+                slot.charged = False
             for slot in group:
                 slot.error = e
             _give_back(group)
@@ -247,13 +265,55 @@ class GroupCommitter:
         self.groups += 1
         self.events += len(group)
         for slot, result in zip(group, outcome.outcomes, strict=True):
-            if isinstance(result, LedgerError):
+            if slot.refused is not None:  # its take, in the transaction, was refused
+                slot.error = slot.refused
+            elif isinstance(result, LedgerError):
                 slot.error = result
             else:
                 slot.receipt = _own(result, outcome.size, outcome.checkpoint)
         _give_back(group)
         for slot in group:
             slot.finish()
+
+
+def _inside(slot: Pending) -> bool:
+    """Whether ``slot``'s charge is taken inside the group's transaction."""
+    return slot.charge is not None and slot.charge.take_in is not None
+
+
+class _LeftOutError(LedgerError):
+    """An event left out of its group's transaction because its take was refused: a
+    placeholder for `Appender.append_each` (its caller hears the charge's own refusal,
+    `Pending.refused`, never this)."""
+
+
+def _taking_inside(
+    group: list[Pending],
+) -> Callable[[Any, Sequence[int]], Mapping[int, LedgerError]]:
+    """`Appender.append_each`'s ``first``: the charges of ``group`` (by position) that
+    are taken inside the transaction, taken there (as `_take_charges`, each bucket's
+    ``take_in`` on ``tx``); the positions whose take was refused, to leave out. Called
+    anew in each transaction of the group (a rolled-back one took nothing)."""
+
+    def first(tx: Any, positions: Sequence[int]) -> Mapping[int, LedgerError]:
+        for slot in group:  # what an earlier, rolled-back transaction decided is undone
+            if _inside(slot):  # (an event left out since, too: it was never taken)
+                slot.charged, slot.refused = False, None
+        slots = [group[i] for i in positions if _inside(group[i])]
+        buckets: dict[Hashable, list[tuple[Pending, Charge]]] = {}
+        for slot in slots:
+            charge = cast(Charge, slot.charge)
+            buckets.setdefault(charge.bucket, []).append((slot, charge))
+        for pairs in buckets.values():  # a database error here fails the whole group
+            take_in = cast(Callable[[Any, float, bool], float], pairs[0][1].take_in)
+            _take_bucket(pairs, functools.partial(take_in, tx), inside=True)
+        return {
+            i: _LeftOutError("its write-quota take was refused")
+            for i in positions
+            if group[i].refused is not None
+        }
+
+    return first
 
 
 def _take_charges(group: list[Pending]) -> None:
@@ -273,19 +333,29 @@ def _take_charges(group: list[Pending]) -> None:
                     slot.error = e
 
 
-def _take_bucket(pairs: list[tuple[Pending, Charge]]) -> None:
+def _take_bucket(
+    pairs: list[tuple[Pending, Charge]],
+    take: Callable[[float, bool], float] | None = None,
+    inside: bool = False,
+) -> None:
+    """Take one bucket's charges (``take``: the bucket's, default its charges' own); a
+    refusal sets the slot's error, or, ``inside`` the group's transaction, its
+    ``refused`` (the event is then left out by the append)."""
     # as api.quotagroup merges concurrent takes: granted whole, each is admitted as it
     # would have been one by one; else each is judged alone, never refused for another
-    if len(pairs) > 1 and pairs[0][1].take(sum(c.cost for _, c in pairs), False) == 0:
+    whole = take or pairs[0][1].take
+    if len(pairs) > 1 and whole(sum(c.cost for _, c in pairs), False) == 0:
         for slot, _ in pairs:
             slot.charged = True
         return
     for slot, charge in pairs:
-        wait = charge.take(charge.cost, False)
-        if wait > 0:
-            slot.error = charge.refusal(wait)
-        else:
+        wait = (take or charge.take)(charge.cost, False)
+        if wait <= 0:
             slot.charged = True
+        elif inside:
+            slot.refused = charge.refusal(wait)
+        else:
+            slot.error = charge.refusal(wait)
 
 
 def _give_back(group: list[Pending]) -> None:

@@ -76,6 +76,7 @@ from ledger.store import (
     SaltStore,
     SignalStore,
     Store,
+    WriteTx,
 )
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 from ledger.verify.verdict import ServedEntry
@@ -637,16 +638,31 @@ class Ledger:
         }
 
     def take_write_tokens(
-        self, actor: str, cost: float, rate: float, burst: float, now: float, force: bool = False
+        self,
+        actor: str,
+        cost: float,
+        rate: float,
+        burst: float,
+        now: float,
+        force: bool = False,
+        within: WriteTx | None = None,
     ) -> float:
         """Spend ``cost`` tokens of ``actor``'s write bucket in this log's database, shared
         by every worker (ledger.store.quotas.QuotaStore.take): 0 when taken, else the
-        seconds until they are there (nothing taken unless ``force``).
+        seconds until they are there (nothing taken unless ``force``). ``within``: in
+        that write transaction of this log (a group's, `Charge.take_in`), committed or
+        rolled back with it.
 
         Raises:
             StorageError: the database failed; nothing was taken.
+            ValueError: ``within`` writes another log (a programming error).
+            SQLAlchemyError: ``within``'s statement failed (it must roll back).
         """
-        return self._quotas.take(self.log, actor, cost, rate, burst, now, force)
+        if within is None:
+            return self._quotas.take(self.log, actor, cost, rate, burst, now, force)
+        if within.log != self.log:
+            raise ValueError(f"a take of log {self.log} in a transaction of log {within.log}")
+        return self._quotas.take_in(within.conn, self.log, actor, cost, rate, burst, now, force)
 
     def scan_summary(self, gtin: str, serial: str) -> tuple[int, dict[str, Any] | None]:
         """How often a unit was scanned, and its first scan (at, place)."""

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import NamedTuple, cast
 
-from sqlalchemy import Float, ForeignKey, String, Table
+from sqlalchemy import Connection, Float, ForeignKey, String, Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.errors import StorageError
 from ledger.store.database import Engines
+from ledger.store.driversql import fetch
 from ledger.store.schema import Base
 
 
@@ -84,29 +85,54 @@ class QuotaStore:
         take ``cost`` tokens and return 0, or, if fewer are there and not ``force``, take
         nothing and return the seconds until there are. ``force`` takes them anyway (the
         bucket may go below zero); a negative ``cost`` gives tokens back (never above
-        ``burst``). A new bucket starts full.
+        ``burst``). A new bucket starts full. In a transaction of its own.
 
         Raises:
             StorageError: the database failed; nothing was taken.
         """
-        sql = _SQL[self.engines.is_sqlite]
         try:
             with self.engines.bookkeeping.begin() as conn:
                 if not self.engines.is_sqlite:  # this transaction only; entries stay durable
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                row = conn.exec_driver_sql(sql.hold, (log, actor)).first()
-                if row is None:  # a new bucket starts full (another may start it first)
-                    conn.exec_driver_sql(sql.start, (log, actor, float(burst), now))
-                    row = conn.exec_driver_sql(sql.hold, (log, actor)).one()
-                tokens, at = float(row[0]), float(row[1])
-                if now > at:  # a clock that went back refills nothing
-                    tokens, at = min(float(burst), tokens + (now - at) * rate), now
-                wait = 0.0
-                if force or tokens >= cost:
-                    tokens = min(float(burst), tokens - cost)
-                else:
-                    wait = (cost - tokens) / rate
-                conn.exec_driver_sql(sql.put, (tokens, at, log, actor))
+                    fetch(conn, "SET LOCAL synchronous_commit = off", ())
+                return self.take_in(conn, log, actor, cost, rate, burst, now, force)
         except SQLAlchemyError as e:
             raise StorageError(f"cannot count the write quota; nothing was written: {e}") from e
+
+    def take_in(
+        self,
+        conn: Connection,
+        log: int,
+        actor: str,
+        cost: float,
+        rate: float,
+        burst: float,
+        now: float,
+        force: bool = False,
+    ) -> float:
+        """`take` inside the caller's open transaction ``conn`` (a group's write
+        transaction, ledger.service.groupcommit): the same decisions, committed or rolled
+        back with it, as durable as its commit. The bucket's row stays held (PostgreSQL:
+        ``FOR UPDATE``) until then.
+
+        Raises:
+            SQLAlchemyError: a statement failed (the caller's transaction must roll back).
+            StorageError: the bucket's row, just started, cannot be read back.
+        """
+        sql = _SQL[self.engines.is_sqlite]
+        # each statement on the driver's own cursor (ledger.store.driversql)
+        rows = fetch(conn, sql.hold, (log, actor))
+        if not rows:  # a new bucket starts full (another may start it first)
+            fetch(conn, sql.start, (log, actor, float(burst), now))
+            rows = fetch(conn, sql.hold, (log, actor))
+            if len(rows) != 1:  # the row just started or kept: a broken database
+                raise StorageError(f"the write bucket of {actor!r} cannot be read")
+        tokens, at = float(rows[0][0]), float(rows[0][1])
+        if now > at:  # a clock that went back refills nothing
+            tokens, at = min(float(burst), tokens + (now - at) * rate), now
+        wait = 0.0
+        if force or tokens >= cost:
+            tokens = min(float(burst), tokens - cost)
+        else:
+            wait = (cost - tokens) / rate
+        fetch(conn, sql.put, (tokens, at, log, actor))
         return wait

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -23,7 +22,7 @@ from ledger.merkle import Subtree
 from ledger.rules.state import (
     Record,
 )
-from ledger.store import nodetiles
+from ledger.store import driversql, nodetiles
 from ledger.store.leafpack import pack, unpack
 from ledger.store.mapnodes import read_buckets, write_buckets
 from ledger.store.queries import (
@@ -77,9 +76,6 @@ def _statements(mark: str, lock: str) -> _Statements:
     )
 
 
-#: what a driver raises for a failing statement (`WriteTx.fetch`)
-_DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
-
 #: by whether the database is SQLite (BEGIN IMMEDIATE holds its lock) or PostgreSQL
 #: (the log's row locked FOR UPDATE)
 _SQL = {True: _statements("?", ""), False: _statements("%s", " FOR UPDATE")}
@@ -130,15 +126,7 @@ class WriteTx:
         SQLite, ~40-90 of ~55-100 on PostgreSQL), and a group of a few single events
         runs these once each. A driver error is raised as SQLAlchemy's `DBAPIError`, as
         a statement's would be (`DATABASE_ERRORS`; `Store.writer` reports it)."""
-        driver = self.conn.connection.driver_connection
-        cursor = driver.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(statement, params)
-            return list(cursor.fetchall()) if cursor.description is not None else []
-        except _DRIVER_ERRORS as e:
-            raise DBAPIError(statement, params, e) from e
-        finally:
-            cursor.close()
+        return driversql.fetch(self.conn, statement, params)
 
     def find_event_hashes(self, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         """Return {event hash: (index, leaf hash)} for hashes already in the log."""

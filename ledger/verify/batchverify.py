@@ -47,8 +47,10 @@ def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
     The error is what `ledger.entry.verify_event` raised for it (a `SignatureError`).
     """
     global _pool
+    if len(jobs) < PARALLEL_FROM:  # (before `_threads`: os.cpu_count asks the OS, ~2 us)
+        return _first_bad(jobs)
     threads = _threads()
-    if len(jobs) < PARALLEL_FROM or threads == 1:
+    if threads == 1:
         return _first_bad(jobs)
     if _pool is None:
         _pool = ThreadPoolExecutor(threads, thread_name_prefix="verify")

@@ -45,12 +45,12 @@ class _Gate:
         self.sizes: list[int] = []
         inner = groups._appender.append_each
 
-        def gated(items: Any) -> GroupOutcome:
+        def gated(items: Any, *first: Any) -> GroupOutcome:
             self.sizes.append(len(items))
             if len(self.sizes) == 1:
                 self.entered.set()
                 self.release.wait(30)
-            return inner(items)
+            return inner(items, *first)
 
         groups._appender.append_each = gated  # type: ignore[method-assign]
 

@@ -123,3 +123,25 @@ def test_a_short_write_refuses_the_commit(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(os, "pwrite", real)
     sizes = [d["size"] for _, d in water._load() if d is not None]
     assert sizes == [3]  # the torn slot is passed over: the mark is still the last whole one
+
+
+def test_the_folder_is_made_private_when_missing_even_after_a_first_write(
+    tmp_path: Path,
+) -> None:
+    """The folder is made only when the lock file cannot be opened (not at every
+    commit): first use, and a folder removed while the process runs."""
+    import shutil
+
+    folder = tmp_path / "deep" / "highwater"
+    water = HighWater(folder / "log.json", "o")
+    water.before_commit(_batch(0, 1))
+    assert folder.stat().st_mode & 0o777 == 0o700
+    shutil.rmtree(folder)
+    water.before_commit(_batch(1, 2))  # made again; the mark kept from this process on
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert water.pending() == (1, [b"leaf-1"], "cp\n2\n")
+    (folder / "log.lock").unlink()
+    (folder / "log.lock").mkdir()  # a lock that cannot be opened (even by root): no commit
+    with pytest.raises(StorageError, match="cannot lock"):
+        water.before_commit(_batch(2, 3))
+    assert water.pending() == (1, [b"leaf-1"], "cp\n2\n")
