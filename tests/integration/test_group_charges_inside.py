@@ -129,7 +129,7 @@ def test_a_rolled_back_group_takes_nothing_and_gives_nothing_back(
     assert _tokens(ledger) == 8
     before = dump(ledger)
 
-    def broken(self: Any, rows: Any) -> None:
+    def broken(self: Any, *_args: Any) -> None:
         raise StorageError("database write failed; nothing was written: test")
 
     monkeypatch.setattr(WriteTx, "insert_entries", broken)
