@@ -22,6 +22,7 @@ pass through these routes at all.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import time
@@ -42,12 +43,13 @@ from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.service.groupcommit import Charge
 from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
-from ledger.verify.batchverify import first_bad_signature
+from ledger.verify.batchverify import first_bad_signature, quick_pool
 from ledger.vocab import Role
 
 PREFIX = "provenance:wq"
-#: up to this many events, a request whose key owners are in memory is checked on the
-#: event loop (a signature costs less than the hand-off to a thread and back)
+#: up to this many events, a request whose key owners are in memory is checked without
+#: a database read, on the quick verify threads (`batchverify.quick_pool`), awaited; more,
+#: or owners not in memory, are read and checked in one hop to anyio's threads
 INLINE_EVENTS = 4
 
 
@@ -194,8 +196,13 @@ class WriteQuota:
         owners = ledger.cached_key_owners(keys) if len(events) <= INLINE_EVENTS else None
         if owners is None:  # database reads, or many signatures: off the event loop
             checked, deferred = await run_in_threadpool(_read_and_check, ledger, keys, events)
-        else:  # owners in memory, a few signatures: cheaper here than a thread hop
-            checked, deferred = _verified_signers(owners, events)
+        else:  # owners in memory, a few signatures: verified off the loop, awaited; on
+            # the loop, each verify gave the GIL up and the loop then waited for the group's
+            # writer to give it back (~250 us a call; docs/PERFORMANCE.md "loop30")
+            loop = asyncio.get_running_loop()
+            checked, deferred = await loop.run_in_executor(
+                quick_pool(), _verified_signers, owners, events
+            )
         if checked is None:
             return Admission(self, ledger)
         for actor in sorted(set(checked) | set(deferred)):

@@ -26,6 +26,7 @@ PARALLEL_FROM = 64  # below this many events the hand-off costs more than it sav
 Job = tuple[int, SignedEvent, bytes]
 
 _pool: ThreadPoolExecutor | None = None
+_quick: ThreadPoolExecutor | None = None
 
 
 def _threads() -> int:
@@ -39,6 +40,18 @@ def _first_bad(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
         except LedgerError as e:
             return position, e
     return None
+
+
+def quick_pool() -> ThreadPoolExecutor:
+    """The threads that check a request's few signatures off an event loop (api.quota's
+    who-pays check), created on first use. Their own, not the batches' shared threads:
+    a single event's check never waits behind a large batch's parts. libsodium releases
+    the GIL, so the loop goes on serving other requests meanwhile instead of waiting to
+    take the GIL back after each verify (docs/PERFORMANCE.md, "loop30")."""
+    global _quick
+    if _quick is None:
+        _quick = ThreadPoolExecutor(_threads(), thread_name_prefix="verify-quick")
+    return _quick
 
 
 def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:

@@ -8,6 +8,7 @@ writers cannot take more than the burst, in memory and through Redis (two "worke
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,7 +20,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.quota import WriteQuota
 from api.ratelimit import MemoryLimiter, RedisLimiter
-from ledger import codec, gs1
+from ledger import codec, entry, gs1
 from ledger.entry import Leaf, SignedEvent
 from ledger.epcis.sign import sign_document
 from ledger.service.settings import Settings
@@ -457,3 +458,41 @@ def test_two_workers_share_one_quota(
         assert after == size + 5
     finally:
         server.stop()
+
+
+def test_the_who_pays_check_runs_off_the_event_loop(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the key owners in memory, `WriteQuota.admit` checks the signature on a quick
+    verify thread (not the event loop's) and waits for it; the decision is the loop's
+    was: a good signature gets its charge, a forged one none (the append refuses it),
+    and only a signature that verified is remembered."""
+    quota = _quota(60, 5, FakeClock())
+    where: list[str] = []
+    real = entry.verify_event
+
+    def spy(signed: SignedEvent, public: Any) -> None:
+        where.append(threading.current_thread().name)
+        real(signed, public)
+
+    monkeypatch.setattr(entry, "verify_event", spy)
+    good = _commission(world, "Q-1").for_log(world.ledger.origin)
+    forged = SignedEvent.from_json(_forged(_commission(world, "Q-2"))).for_log(world.ledger.origin)
+
+    async def admit(signed: SignedEvent) -> tuple[Any, str]:
+        world.ledger.key_owners({signed.key})  # in memory for the next second
+        assert world.ledger.cached_key_owners({signed.key}) is not None
+        admission = await quota.admit(world.ledger, [signed], grouped=True)
+        return admission, threading.current_thread().name
+
+    admitted, loop_thread = asyncio.run(admit(good))
+    assert admitted.charge is not None and admitted.charge.bucket[1] == "acme"
+    assert where and all(name.startswith("verify-quick") for name in where)
+    assert loop_thread not in where
+    public = codec.b64url_decode(world.ledger.key_owners({good.key})[good.key][1].public_key)
+    assert entry.verified_under(good, public)
+    where.clear()
+    refused, _ = asyncio.run(admit(forged))
+    assert refused.charge is None and not refused.charged and not refused.deferred
+    assert where and all(name.startswith("verify-quick") for name in where)
+    assert not entry.verified_under(forged, public)
