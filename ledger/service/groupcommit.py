@@ -282,9 +282,10 @@ def _inside(slot: Pending) -> bool:
 
 
 class _LeftOutError(LedgerError):
-    """An event left out of its group's transaction because its take was refused: a
-    placeholder for `Appender.append_each` (its caller hears the charge's own refusal,
-    `Pending.refused`, never this)."""
+    """Why `Appender.append_each` leaves an event out of its group's transaction: its
+    take there was refused. The charge's refusal may be any exception, where the append
+    keeps a `LedgerError` a position; the caller hears that refusal (`Pending.refused`),
+    never this."""
 
 
 def _taking_inside(
