@@ -25,9 +25,10 @@ DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
 def fetch(conn: Connection, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """Every row of ``statement`` (driver SQL: only the driver's parameter marks
     formatted in, every value a bound parameter) with ``params``, run on ``conn``'s
-    DBAPI connection inside its transaction; [] for a statement that returns no rows. A driver error is raised as
-    SQLAlchemy's `DBAPIError` (an `SQLAlchemyError`), as the statement run through
-    SQLAlchemy would raise it, so the caller's rollback and error reporting are unchanged.
+    DBAPI connection inside its transaction; [] for a statement that returns no rows.
+    A driver error is raised as SQLAlchemy's `DBAPIError` (an `SQLAlchemyError`), as
+    the statement run through SQLAlchemy would raise it, so the caller's rollback and
+    error reporting are unchanged.
     """
     driver = conn.connection.driver_connection
     cursor = driver.cursor()  # type: ignore[union-attr]
