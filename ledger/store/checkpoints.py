@@ -125,9 +125,10 @@ class Checkpointer:
             self._wake.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        if self._shm is not None:
-            os.close(self._shm)
-            self._shm = None
+        with self._guard:
+            shm, self._shm = self._shm, None
+        if shm is not None:
+            os.close(shm)
 
     @property
     def alive(self) -> bool:
@@ -185,10 +186,9 @@ class Checkpointer:
         WAL-index header; (`frames`, 0) when it cannot be read as expected, so that
         the thread is woken and SQLite itself answers."""
         try:
-            if self._shm is None:
-                self._shm = os.open(f"{self.path}-shm", os.O_RDONLY)
-            header = os.pread(self._shm, _BACKFILL_AT + 4, 0)
-        except OSError:
+            shm = self._shm if self._shm is not None else self._open_shm()
+            header = os.pread(shm, _BACKFILL_AT + 4, 0)
+        except OSError:  # not there yet, or closed meanwhile
             return self.frames, 0
         if len(header) < _BACKFILL_AT + 4:
             return self.frames, 0
@@ -197,6 +197,20 @@ class Checkpointer:
             return self.frames, 0
         (backfilled,) = _BACKFILL.unpack_from(header, _BACKFILL_AT)
         return max(length - backfilled, 0), length
+
+    def _open_shm(self) -> int:
+        """The WAL-index file's descriptor, opened once (OSError: no such file, or
+        this checkpointer closed)."""
+        fd = os.open(f"{self.path}-shm", os.O_RDONLY)
+        with self._guard:  # two committing threads may both get here
+            if self._shm is None and not self._closed:
+                self._shm, fd = fd, -1
+            shm = self._shm
+        if fd >= 0:
+            os.close(fd)
+        if shm is None:
+            raise OSError("checkpointer closed")
+        return shm
 
 
 class CheckpointingConnection(sqlite3.Connection):
