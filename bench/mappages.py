@@ -13,12 +13,11 @@ after each batch the WAL's frames of that transaction are read back (the frames
 carrying the WAL header's salts: SQLite's own test of a valid frame), their distinct
 page numbers are attributed to tables and indexes through ``dbstat``, and the WAL is
 checkpointed and truncated by hand, so that every batch starts on an empty WAL (the
-writer's own autocheckpoint, after a batch of over 1,000 frames, leaves the frames in
-the file: they are read all the same). It prints the median pages a batch of each
+store's checkpointer, ledger.store.checkpoints, is held back for the run: its thread
+would restart the WAL under the count). It prints the median pages a batch of each
 table on each side and the map's extra pages a batch (docs/PERFORMANCE.md, "map28").
 
-``--checkpoint-every K`` checkpoints by hand after every ``K`` batches instead (the
-writer's connections then set ``wal_autocheckpoint=0``): a checkpoint copies each page
+``--checkpoint-every K`` checkpoints by hand after every ``K`` batches instead: a checkpoint copies each page
 once, its latest frame, so pages rewritten by several batches are written to the
 database once. It also prints the pages a checkpoint copied, a batch: what a larger
 autocheckpoint would save of the second write.
@@ -34,7 +33,6 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from bench import appends, mapheads, streams
@@ -72,31 +70,19 @@ def by_table(side: sqlite3.Connection, pages: Sequence[int]) -> Counter[str]:
     return Counter(owner.get(page, "?") for page in set(pages))
 
 
-def _no_autocheckpoint(url: str, begin: str, **options: object) -> object:
-    """`database._sqlite_engine` whose connections never checkpoint on their own."""
-    engine = _ENGINE(url, begin, **options)  # type: ignore[arg-type]
-
-    @event.listens_for(engine, "connect")
-    def _off(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
-
-    return engine
-
-
-_ENGINE = vars(database)["_sqlite_engine"]
-
-
 def run(
     units: int, batches: int, every: int = 1
 ) -> tuple[dict[bool, list[Counter[str]]], dict[bool, list[int]]]:
     """Per side (with the map: True), the pages by table of each timed batch, and the
     pages each checkpoint (after ``every`` batches) copied."""
-    if every > 1:
-        setattr(database, "_sqlite_engine", _no_autocheckpoint)  # noqa: B010 - this run only
+    # The writers never autocheckpoint (ledger.store.checkpoints); with the checkpointer's
+    # thresholds out of reach, only this run's own checkpoints copy the WAL.
+    saved = database.SQLITE_CHECKPOINT_FRAMES, database.SQLITE_WAL_BOUND_FRAMES
+    database.SQLITE_CHECKPOINT_FRAMES = database.SQLITE_WAL_BOUND_FRAMES = 1 << 62
     try:
         return _run(units, batches, every)
     finally:
-        setattr(database, "_sqlite_engine", _ENGINE)  # noqa: B010
+        database.SQLITE_CHECKPOINT_FRAMES, database.SQLITE_WAL_BOUND_FRAMES = saved
 
 
 def _run(

@@ -12,6 +12,10 @@ durable), PostgreSQL the writer engine, whose quota transactions turn
 Writers use their own engine whose transactions start with ``BEGIN IMMEDIATE``, so two
 processes never both believe they extend the same head: the second waits for the first
 to commit. Readers use deferred transactions and, thanks to WAL, never block the writer.
+The writing engines' connections do not checkpoint the WAL after their commits
+(``wal_autocheckpoint=0``): a daemon thread per engine set does, on its own connection,
+woken by their commits (ledger.store.checkpoints); a commit checkpoints itself only if
+the WAL grows past a bound.
 
 PostgreSQL serializes writers per log with ``SELECT ... FOR UPDATE`` on the log's row
 (ledger.store.repository); migrations take an advisory lock so that several workers
@@ -42,6 +46,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import StorageError
+from ledger.store.checkpoints import Checkpointer, CheckpointingConnection
 from ledger.store.replicas import ReadRouter
 
 #: the SQLite reader engine's pooled connections
@@ -53,6 +58,11 @@ SQLITE_READERS = 40
 #: (docs/PERFORMANCE.md, "Session 25"). The writer's transactions are serialized, so
 #: few of its pooled connections ever fill theirs.
 SQLITE_WRITER_CACHE_KIB = 32 * 1024
+#: WAL frames not yet in the database at which a SQLite commit wakes the checkpointer
+#: thread, and the WAL length (frames) at which the commit checkpoints itself
+#: (ledger.store.checkpoints)
+SQLITE_CHECKPOINT_FRAMES = 1000
+SQLITE_WAL_BOUND_FRAMES = 16_000
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x70726F76  # "prov": advisory lock id for schema upgrades
 
@@ -99,6 +109,8 @@ class Engines:
     reads: ReadRouter
     #: writes a crash may lose a few of (write-quota takes), never ledger entries
     bookkeeping: Engine
+    #: SQLite: checkpoints the WAL off the committing threads; None for PostgreSQL
+    checkpointer: Checkpointer | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -106,7 +118,10 @@ class Engines:
         return self.reader.dialect.name == "sqlite"
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, and stop the checkpointer thread (closing its
+        connection)."""
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.reader.dispose()
         self.writer.dispose()
         self.bookkeeping.dispose()
@@ -129,11 +144,19 @@ def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
             raise StorageError("read replicas need PostgreSQL streaming replication")
         if parsed.database in (None, "", ":memory:"):
             raise StorageError("SQLite needs a file path: several connections share it")
-        _create_private(Path(parsed.database).expanduser())
+        path = Path(parsed.database).expanduser()
+        _create_private(path)
+        checkpointer = Checkpointer(
+            path, frames=SQLITE_CHECKPOINT_FRAMES, bound=SQLITE_WAL_BOUND_FRAMES
+        )
         reader = _sqlite_engine(url, "BEGIN", pool_size=SQLITE_READERS)
-        writer = _sqlite_engine(url, "BEGIN IMMEDIATE", cache_kib=SQLITE_WRITER_CACHE_KIB)
-        bookkeeping = _sqlite_engine(url, "BEGIN IMMEDIATE", synchronous="NORMAL")
-        return Engines(url, reader, writer, ReadRouter.build(reader), bookkeeping)
+        writer = _sqlite_engine(
+            url, "BEGIN IMMEDIATE", cache_kib=SQLITE_WRITER_CACHE_KIB, checkpointer=checkpointer
+        )
+        bookkeeping = _sqlite_engine(
+            url, "BEGIN IMMEDIATE", synchronous="NORMAL", checkpointer=checkpointer
+        )
+        return Engines(url, reader, writer, ReadRouter.build(reader), bookkeeping, checkpointer)
     if parsed.get_backend_name() == "postgresql":
         reader = create_engine(url, pool_pre_ping=True)
         writer = create_engine(url, pool_pre_ping=True)
@@ -177,8 +200,19 @@ def _sqlite_engine(
     synchronous: str = "FULL",
     pool_size: int = 5,
     cache_kib: int | None = None,
+    checkpointer: Checkpointer | None = None,
 ) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30}, pool_size=pool_size)
+    """An engine on the SQLite file of ``url`` whose transactions start with ``begin``.
+
+    Its connections run in WAL mode with ``synchronous`` and a 30 s busy timeout. With a
+    ``checkpointer`` they never checkpoint after their own commits but tell it instead
+    (ledger.store.checkpoints); without one (the readers, which do not write) SQLite's
+    autocheckpoint stays on.
+    """
+    connect_args: dict[str, Any] = {"timeout": 30}
+    if checkpointer is not None:
+        connect_args["factory"] = CheckpointingConnection
+    engine = create_engine(url, connect_args=connect_args, pool_size=pool_size)
     pragmas = [
         "PRAGMA journal_mode=WAL",
         f"PRAGMA synchronous={synchronous}",  # FULL but for the bookkeeping engine
@@ -187,6 +221,9 @@ def _sqlite_engine(
     ]
     if cache_kib is not None:
         pragmas.append(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB
+    if checkpointer is not None:
+        # Checkpoints off the commit path: the checkpointer's thread runs them.
+        pragmas.append("PRAGMA wal_autocheckpoint=0")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -194,6 +231,8 @@ def _sqlite_engine(
         dbapi_connection.isolation_level = None
         for pragma in pragmas:
             dbapi_connection.execute(pragma)
+        if checkpointer is not None:
+            dbapi_connection.checkpointer = checkpointer  # type: ignore[attr-defined]
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
