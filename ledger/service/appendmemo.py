@@ -54,15 +54,19 @@ class AppendMemo:
         #: what serializes writers)
         self.turn = threading.Lock()
         self._map_worker: MapWorker | None = None
+        self._map_asks = 0
 
     def map_worker(self, url: str, log: int) -> MapWorker | None:
         """The child process that updates this log's map for large batches
-        (ledger.service.mapworker), made at the first call; None on a machine with one
-        core (the child would only take turns with the append)."""
+        (ledger.service.mapworker), made at the second call: a process that appends
+        one large batch (a command-line import) never starts one. None before that,
+        and on a machine with one core (the child would only take turns with the
+        append)."""
         if (os.cpu_count() or 1) < 2:
             return None
         with self._lock:
-            if self._map_worker is None:
+            self._map_asks += 1
+            if self._map_worker is None and self._map_asks >= 2:
                 self._map_worker = MapWorker(url, log)
             return self._map_worker
 

@@ -85,7 +85,10 @@ class _Counting:
 
 def _started(ledger: Ledger) -> mapworker.MapWorker:
     """The ledger's map child, started and ready (an append does not wait for it)."""
-    worker = ledger._append_memo.map_worker(ledger.store.engines.url, ledger.log)
+    memo = ledger._append_memo
+    worker = memo.map_worker(ledger.store.engines.url, ledger.log) or memo.map_worker(
+        ledger.store.engines.url, ledger.log
+    )
     assert worker is not None and worker.started(30)
     return worker
 
@@ -139,6 +142,10 @@ def test_small_batches_and_actor_events_stay_in_the_append(
     counting = _Counting(monkeypatch)
     world.ledger.append_batch(_units(world, "S", mapworker.EARLY_FROM - 1), NOW)
     assert counting.answers == [] and counting.updates == 1
+    assert world.ledger._append_memo._map_worker is None  # never started
+    # one large batch starts no child either (a command-line import of one batch)
+    world.ledger.append_batch(_units(world, "T"), NOW)
+    assert counting.answers == [] and counting.updates == 2
     assert world.ledger._append_memo._map_worker is None
     assert (
         map_heads.unit_heads(
