@@ -217,6 +217,7 @@ def test_a_dead_silent_or_failing_child_leaves_the_update_to_the_append(
 def test_a_refused_batch_leaves_no_answer_behind(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    counting = _Counting(monkeypatch)
     ledger = world.ledger
     _started(ledger)
     ledger.append_batch(_units(world, "R1"), NOW)
@@ -228,7 +229,9 @@ def test_a_refused_batch_leaves_no_answer_behind(
     with pytest.raises(LedgerError):
         ledger.append_batch(bad, NOW)
     assert _buckets(ledger) == before  # nothing of the refused batch written
+    # the next batch: the refused one's answer read and dropped, this one's taken
     _same_as_without_child(world, [_units(world, "R3")], monkeypatch)
+    assert counting.answers == [True, True] and counting.updates == 2  # (2: the rebuild)
 
 
 def test_closing_the_ledger_stops_the_child(ledger: Ledger) -> None:
