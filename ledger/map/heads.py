@@ -20,7 +20,7 @@ Pure: `HeadTracker` is told the current heads and authorizations through callabl
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Container, Sequence
 
 from ledger.events import (
     ActorRegister,
@@ -94,3 +94,30 @@ class HeadTracker:
             before = self.changes.get(key) or self._current(key)
             chain = actor_chain(EMPTY if before is None else before.entry_hash, leaf_hash)
             self.changes[key] = Head(index, chain)
+
+
+def unit_heads(
+    events: Sequence[tuple[bytes, Event, bytes]], size: int, skip: Container[bytes]
+) -> dict[bytes, Head] | None:
+    """The heads that ``events`` (event hash, event, leaf hash; in order) move if each
+    one whose hash is not in ``skip`` nor earlier in ``events`` lands, at the next index
+    from ``size``: what `HeadTracker` collects for them then. None when one of them is
+    about an actor (its head depends on the stored chain: not predicted here).
+    """
+    changes: dict[bytes, Head] = {}
+    seen: set[bytes] = set()
+    index = size
+    for event_hash, event, leaf_hash in events:
+        if event_hash in skip or event_hash in seen:
+            continue
+        seen.add(event_hash)
+        if isinstance(event, UnitEvent):
+            changes[unit_key(event.unit.gtin, event.unit.serial)] = new_head(index, leaf_hash)
+        elif actors_of(event, _anyone):
+            return None
+        index += 1
+    return changes
+
+
+def _anyone(_authorization: str) -> str:
+    return "?"

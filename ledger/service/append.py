@@ -36,6 +36,7 @@ from ledger.rules.state import State
 from ledger.service import collector
 from ledger.service.appendmemo import AppendMemo
 from ledger.service.headmap import MapKeeper
+from ledger.service.mapworker import EARLY_FROM, MapWorker
 from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
 from ledger.service.treeappend import TreeAppender
@@ -378,6 +379,11 @@ class Appender:
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
         tree = self._tree(tx, head.size, head.root)
         heads: MapKeeper | None = None  # opened at the first new entry
+        if refused is None and made is not None and len(items) >= EARLY_FROM:
+            # a batch that lands whole or not at all: its heads are known now, and the
+            # map's child process updates the map while this loop runs
+            heads = MapKeeper(tx, head.size, state, self._map_cache)
+            heads.begin(self._map_worker, items, [m[1] for m in made], existing)
         chain, rows, records = head.chain, [], []
         packed: list[bytes] = []  # the rows' stored leaves, when ``made``
         receipts: list[Receipt] = []
@@ -452,6 +458,10 @@ class Appender:
                 tree.edge(),
             ),
         )
+
+    def _map_worker(self) -> MapWorker | None:
+        """This log's map child process (ledger.service.mapworker), started at first use."""
+        return self._memo.map_worker(self._store.engines.url, self._log)
 
     def _tree(self, tx: WriteTx, size: int, root: bytes) -> TreeAppender:
         """The tree of the locked head (``size``, ``root``) to extend: its right edge as

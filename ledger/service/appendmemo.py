@@ -26,10 +26,12 @@ Neither is trusted for anything a check rests on:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
 from ledger.service.headmap import MapCache
+from ledger.service.mapworker import MapWorker
 
 #: key ids remembered at most (then forgotten all at once and read again as met)
 MAX_KEYS = 4096
@@ -51,6 +53,29 @@ class AppendMemo:
         #: turn, not beside each other (a scheduling aid only; the log's write lock is
         #: what serializes writers)
         self.turn = threading.Lock()
+        self._map_worker: MapWorker | None = None
+        self._map_asks = 0
+
+    def map_worker(self, url: str, log: int) -> MapWorker | None:
+        """The child process that updates this log's map for large batches
+        (ledger.service.mapworker), made at the second call: a process that appends
+        one large batch (a command-line import) never starts one. None before that,
+        and on a machine with one core (the child would only take turns with the
+        append)."""
+        if (os.cpu_count() or 1) < 2:
+            return None
+        with self._lock:
+            self._map_asks += 1
+            if self._map_worker is None and self._map_asks >= 2:
+                self._map_worker = MapWorker(url, log)
+            return self._map_worker
+
+    def close(self) -> None:
+        """Stop the map's child process, if one was started."""
+        with self._lock:
+            worker, self._map_worker = self._map_worker, None
+        if worker is not None:
+            worker.close()
 
     def public_keys(
         self, key_ids: Iterable[str], read: Callable[[list[str]], dict[str, str]]

@@ -10,18 +10,22 @@ from its entries first, in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Sequence
+
 from ledger import codec
-from ledger.entry import Leaf
+from ledger.entry import Leaf, SignedEvent
 from ledger.errors import NotFoundError, StorageError
 from ledger.events import Authorize
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import BucketReader, decode
-from ledger.map.heads import HeadTracker
+from ledger.map.heads import HeadTracker, unit_heads
+from ledger.map.trie import Head
 from ledger.note import Checkpoint
 from ledger.rules.state import State
 from ledger.service import collector
+from ledger.service.mapworker import EARLY_FROM, MapWorker, adopted
 from ledger.store import WriteTx
 
 
@@ -80,6 +84,13 @@ class MapCache:
         self._map = None
         self._signed = None
 
+    def adopt(self, root_only: BucketMap) -> None:
+        """Hold ``root_only`` (the root bucket of a map this process did not update
+        itself, ledger.service.mapworker) instead of the cached map: `open` reads the
+        rest through the store."""
+        self._map = root_only
+        self._signed = None
+
 
 class MapKeeper(HeadTracker):
     """The map side of one append (see the module doc): a `HeadTracker` (its ``add``
@@ -91,13 +102,20 @@ class MapKeeper(HeadTracker):
 
     def __init__(self, tx: WriteTx, size: int, state: State, cache: MapCache | None = None) -> None:
         self._tx = tx
+        self._size = size
         self._state = state
         self._cache = cache if cache is not None else MapCache()
+        self._early: tuple[MapWorker, int, dict[bytes, Head]] | None = None
         read = tx.map_bucket_reader()
         root_row = read([map_update.ROOT]).get(map_update.ROOT)
+        #: the stored root row as committed (None: a map built in this transaction, which
+        #: another connection cannot read yet)
+        self._committed_root: bytes | None = root_row
+        self._rebuilt = False
         if size and root_row is None:
             self._cache.drop()  # a map built anew is checked like a stored one
             self._backfill(size)
+            self._rebuilt = True
             root_row = read([map_update.ROOT]).get(map_update.ROOT)
         self._map = self._cache.open(read, root_row)
         if not self._cache.signed(size, self._map.root()):
@@ -108,9 +126,48 @@ class MapKeeper(HeadTracker):
         record = self._state.authorizations.get(authorization)
         return None if record is None else record.partner
 
+    def begin(
+        self,
+        worker: Callable[[], MapWorker | None],
+        items: Sequence[SignedEvent],
+        leaf_hashes: Sequence[bytes],
+        existing: Container[bytes],
+    ) -> None:
+        """Hand the map's update to the map's child process (``worker()``, called only
+        when it is wanted; ledger.service.mapworker) now, for the append of ``items``
+        (with ``leaf_hashes``; those whose hash is in ``existing`` are in the log) that
+        lands whole or not at all: each new one at the next index. `commit` takes its
+        answer only if the entries then moved exactly the heads predicted here. Nothing
+        is handed over for fewer than `EARLY_FROM` unit heads, an event about an actor
+        (its head depends on the stored chain), or a map rebuilt in this transaction."""
+        if self._rebuilt:
+            return
+        predicted = unit_heads(
+            [(s.hash, s.event, h) for s, h in zip(items, leaf_hashes, strict=True)],
+            self._size,
+            existing,
+        )
+        if predicted is None or len(predicted) < EARLY_FROM:
+            return
+        child = worker()
+        number = None if child is None else child.submit(self._committed_root, predicted)
+        if child is not None and number is not None:
+            self._early = (child, number, predicted)
+
     def commit(self, size: int) -> str:
         """Write the changed buckets; return the extension line of the new root, for the
         checkpoint of size ``size`` (the log's size after this append)."""
+        if self._early is not None:
+            worker, number, predicted = self._early
+            self._early = None
+            answer = worker.result(number)
+            root_only = None if answer is None else adopted(answer[1])
+            if answer is not None and root_only is not None and self.changes == predicted:
+                root, rows = answer
+                self._tx.write_map_buckets(rows)
+                self._cache.adopt(root_only)
+                self._cache.remember(size, root)
+                return map_commit.extension(root)
         with collector.paused():
             try:
                 root = self._map.update(self.changes)

@@ -320,8 +320,10 @@ class Ledger:
             raise
 
     def close(self) -> None:
-        """Release the store's connections and the group commit's writer thread."""
+        """Release the store's connections, the group commit's writer thread and the
+        map's child process."""
         self.groups.close()
+        self._append_memo.close()
         self.store.close()
 
     def reading(self, min_size: int = 0, *, primary: bool = False, wait: bool = True) -> Ledger:

@@ -1,0 +1,304 @@
+"""The map of heads' update for a large batch, in a child process beside the append.
+
+A batch of 1,000 new units into a map of 10^5 keys costs the append ~24 ms of one
+core in `BucketMap.update` and `rows` (docs/PERFORMANCE.md, "mapproc31"), all of it
+Python, so a thread would only trade the GIL with the append; the append's own work
+under the log's lock (the rules, the leaves' rows, the entries' and records' inserts,
+~40 ms) leaves the second core idle meanwhile. `MapWorker` hands the update to one
+child process per ledger as soon as the append knows the batch's heads, and collects
+the new root and the changed buckets' rows when the append writes the map.
+
+What the child computes is never trusted beyond what the append itself would have
+computed:
+
+- it runs the same `BucketMap` over the same stored buckets: the stored root row the
+  append read inside its write transaction (the log's write lock held, so no other
+  writer changes the map until this one commits) and, below the cached top, the
+  committed buckets read through the child's own connection (the map this transaction
+  has not written yet);
+- the heads it is given are predicted (`ledger.map.heads.unit_heads`: each new unit
+  event lands at the next index); the append uses the answer only if the heads its
+  own loop then tracked are exactly those, else it updates the map itself, as it does
+  for small batches, registry events, a rebuilt map, or a child that is missing, slow,
+  dead or failed;
+- the root it gives goes into the checkpoint the log signs, and every audit replays
+  the map from the entries and compares every signed root (docs/AUDIT.md).
+
+The child is `ledger.service.mapchild.serve`, run by this interpreter (``-P -c``, this
+checkout's `ledger` first on its path); it learns the database's URL from its stdin,
+never from its command line (which other users of the host can read). Messages are
+pickles framed by their length, one request at a time, each answer tagged with its
+request's number so an answer nobody collected (an append that raised) is skipped.
+It exits when its stdin closes: when the ledger closes it, or when this process dies.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import IO, Any
+
+import ledger
+from ledger.map.bucketmap import BucketMap
+from ledger.map.buckets import decode
+from ledger.map.trie import Head
+from ledger.map.update import ROOT
+
+#: batches moving fewer keys update the map in the append (the hand-over's fixed cost,
+#: ~1 ms, is then most of the update)
+EARLY_FROM = 256
+#: seconds the append (holding the log's write lock) waits for an answer before it stops
+#: the child and updates the map itself (an answer takes ~25 ms at 10^5 keys)
+ANSWER_WAIT = 5.0
+#: seconds before a child that died or failed to start is started again
+RESTART_AFTER = 60.0
+_LENGTH = struct.Struct(">Q")
+_PIPE_SIZE = 1 << 20
+_ROOT_DIR = str(Path(ledger.__file__).resolve().parent.parent)
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from ledger.service.mapchild import serve; serve()"
+)
+
+#: (request number, root hash, rows) or (request number, None, the failure's text)
+Answer = tuple[int, bytes | None, Any]
+
+
+def send(pipe: IO[bytes], message: object) -> None:
+    """Write ``message`` whole (a raw pipe may take part of a write at a time)."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_LENGTH.pack(len(data)) + data)
+    while view:
+        view = view[pipe.write(view) or 0 :]
+    pipe.flush()
+
+
+def receive(pipe: IO[bytes]) -> Any:
+    """The next message on a blocking stream, or None at its end (the child's side)."""
+    head = pipe.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(head)
+    data = pipe.read(length)
+    if len(data) < length:
+        return None
+    return pickle.loads(data)  # noqa: S301 - our own parent, over its pipe
+
+
+def _read_exactly(fd: int, count: int, deadline: float) -> bytes | None:
+    """``count`` bytes from the raw pipe ``fd`` (the parent's side), or None at its end
+    or at ``deadline`` (`time.monotonic`)."""
+    parts, got = [], 0
+    while got < count:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            return None
+        part = os.read(fd, min(count - got, _PIPE_SIZE))
+        if not part:
+            return None
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _answer(fd: int, deadline: float) -> Answer | None:
+    """The child's next answer, or None (its end, or ``deadline`` passed)."""
+    head = _read_exactly(fd, _LENGTH.size, deadline)
+    if head is None:
+        return None
+    data = _read_exactly(fd, _LENGTH.unpack(head)[0], deadline)
+    if data is None:
+        return None
+    answer: Answer = pickle.loads(data)  # noqa: S301 - our own child, over its pipe
+    return answer
+
+
+def _widen(fd: int) -> None:
+    try:
+        import fcntl  # POSIX only
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Close the child's stdin (it exits at its end) and reap it; kill it if it lingers."""
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdout,):
+        if pipe is not None:
+            pipe.close()
+
+
+class MapWorker:
+    """One child process updating one log's map (see the module doc).
+
+    ``url`` is the database's (the primary's) URL, ``log`` the log's number in it.
+    Thread-safe: a request and its answer are exchanged under one lock, and the log's
+    write lock already lets one append of the log at a time reach it.
+    """
+
+    def __init__(self, url: str, log: int, command: list[str] | None = None) -> None:
+        self._url = url
+        self._log = log
+        self._command = command or [sys.executable, "-P", "-c", _CHILD, _ROOT_DIR]
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._failed_at = -RESTART_AFTER
+        self._number = 0
+        self._waiting: int | None = None  # the request whose answer is not read yet
+        self._ready = False  # the child said it is ready (`serve`'s first answer)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, root_row: bytes | None, changes: dict[bytes, Head]) -> int | None:
+        """Ask for the update of the map whose stored root row is ``root_row`` (None: an
+        empty map) by ``changes``; the request's number for `result`, or None when no
+        child can take it (then the caller updates the map itself)."""
+        with self._lock:
+            proc = self._running()
+            if proc is None or proc.stdin is None or proc.stdout is None:
+                return None
+            if not self._is_ready(proc, time.monotonic()):
+                # still starting (~0.5-1 s of imports): the append does this one itself
+                # rather than wait for the child
+                return None
+            if self._waiting is not None:
+                # an answer nobody collected (its append raised): read it first, so that
+                # neither side waits on a full pipe the other does not read
+                self._collect(proc, self._waiting, ANSWER_WAIT)
+                if self._proc is None:
+                    return None
+            self._number += 1
+            flat = [(key, head.index, head.entry_hash) for key, head in changes.items()]
+            try:
+                send(proc.stdin, (self._number, root_row, flat))
+            except (OSError, ValueError):
+                self._fail()
+                return None
+            self._waiting = self._number
+            return self._number
+
+    def result(self, number: int, wait: float = ANSWER_WAIT) -> tuple[bytes, list[Any]] | None:
+        """The root hash and the changed buckets' rows (`BucketMap.rows`) answering
+        request ``number``; None when the child failed, died or did not answer within
+        ``wait`` seconds (it is then stopped, and started again later)."""
+        with self._lock:
+            proc = self._proc
+            if proc is None or self._waiting != number:
+                return None
+            return self._collect(proc, number, wait)
+
+    def _collect(
+        self, proc: subprocess.Popen[bytes], number: int, wait: float
+    ) -> tuple[bytes, list[Any]] | None:
+        """Read answers up to request ``number``'s (see `result`)."""
+        self._waiting = None
+        if proc.stdout is None:
+            return None
+        deadline = time.monotonic() + wait
+        while True:
+            answer = _answer(proc.stdout.fileno(), deadline)
+            if answer is None:
+                self._fail()
+                return None
+            got, root, rows = answer
+            if got < number:
+                continue  # the ready line, or an earlier answer (not expected: one is
+                # in flight at a time)
+            if got != number or root is None:
+                return None  # the child's update failed: the append does it itself
+            return root, rows
+
+    def started(self, wait: float) -> bool:
+        """Start the child if it is not running and wait up to ``wait`` seconds for it
+        to be ready; whether it is."""
+        with self._lock:
+            proc = self._running()
+            return proc is not None and self._is_ready(proc, time.monotonic() + wait)
+
+    def _is_ready(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
+        """Whether the child has said it is ready (`serve`'s first answer), waiting for
+        that until ``deadline`` at most."""
+        if not self._ready:
+            if proc.stdout is None or _answer(proc.stdout.fileno(), deadline) is None:
+                if proc.poll() is not None:
+                    self._fail()
+                return False
+            self._ready = True
+        return True
+
+    def close(self) -> None:
+        """Stop the child (waits for it at most ~2 s)."""
+        with self._lock:
+            self._closed = True
+            self._halt()
+
+    def _running(self) -> subprocess.Popen[bytes] | None:
+        if self._closed:
+            return None
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        if self._proc is not None:
+            self._fail()
+        if time.monotonic() - self._failed_at < RESTART_AFTER:
+            return None
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
+                self._command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                bufsize=0,  # raw pipes: `select` then sees every byte not yet read
+            )
+            if proc.stdin is None or proc.stdout is None:
+                raise ValueError("no pipes")
+            _widen(proc.stdin.fileno())
+            _widen(proc.stdout.fileno())
+            send(proc.stdin, (self._url, self._log))
+        except (OSError, ValueError):
+            self._failed_at = time.monotonic()
+            return None
+        self._proc = proc
+        self._ready = False
+        self._finalizer = weakref.finalize(self, _stop, proc)
+        return proc
+
+    def _fail(self) -> None:
+        self._failed_at = time.monotonic()
+        self._halt()
+
+    def _halt(self) -> None:
+        self._waiting = None
+        if self._finalizer is not None:
+            self._finalizer()  # stops the child once
+            self._finalizer = None
+        self._proc = None
+
+
+def adopted(rows: list[Any]) -> BucketMap | None:
+    """A map holding only the root bucket found in ``rows`` (None: no root row)."""
+    for pos, data in rows:
+        if pos == ROOT:
+            return BucketMap(root_bucket=decode(data))
+    return None
+
+
+__all__ = ["EARLY_FROM", "Answer", "MapWorker", "adopted", "receive", "send"]

@@ -1,0 +1,243 @@
+"""The map's child process (ledger.service.mapworker) on SQLite and PostgreSQL: a batch of
+`EARLY_FROM`+ new units has its map updated by the child while the append runs, and
+the result is the map the append would have made itself:
+
+- the root the checkpoint signs is the stored root, the audit's replay gives every
+  signed root, and the stored buckets equal those of the same appends made with no
+  child (the parent's own update);
+- the child's answer is taken only when the entries moved exactly the predicted heads:
+  a wrong prediction, a dead child, a child that never answers, or one whose update
+  failed leave the parent to update the map itself, correctly;
+- an answer nobody collected (a refused batch) is skipped, and the child's cached map,
+  moved by it, is not used for the next batch;
+- the database's URL is not on the child's command line; closing the ledger stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from ledger.entry import SignedEvent
+from ledger.errors import LedgerError
+from ledger.map import heads as map_heads
+from ledger.map.bucketmap import BucketMap
+from ledger.map.buckets import decode
+from ledger.service import headmap, mapworker
+from ledger.service.ledger import Ledger
+from tests.factories import GTIN
+from tests.integration.world import LedgerWorld
+from tests.rules_factories import NOW
+
+BATCH = mapworker.EARLY_FROM + 44
+LATER = "2026-11-28T12:00:01Z"
+#: a child that says it is ready, then never answers
+_SILENT = (
+    "import pickle, struct, sys, time; d = pickle.dumps((0, None, 'ready')); "
+    "sys.stdout.buffer.write(struct.pack('>Q', len(d)) + d); sys.stdout.flush(); time.sleep(30)"
+)
+
+
+def _units(world: LedgerWorld, tag: str, count: int = BATCH) -> list[SignedEvent]:
+    return [
+        world.world.sign(
+            "commission", "acme", unit={"gtin": GTIN, "serial": f"{tag}-{i}"}, prev=None
+        )
+        for i in range(count)
+    ]
+
+
+def _buckets(ledger: Ledger) -> dict[bytes, dict[int, bytes]]:
+    """The log's stored map buckets, decoded (a row's entries may come in any order)."""
+    with ledger.store.engines.reader.connect() as conn:
+        rows = conn.execute(
+            text("SELECT pos, data FROM map_buckets WHERE log = :log"), {"log": ledger.log}
+        )
+        return {bytes(pos): decode(bytes(data)) for pos, data in rows}
+
+
+class _Counting:
+    """Counts the parent's own `BucketMap.update` calls and the child's answers taken."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.updates = 0
+        self.answers: list[bool] = []
+        update, result = BucketMap.update, mapworker.MapWorker.result
+
+        def counted_update(bucket_map: BucketMap, changes: Any) -> bytes:
+            self.updates += 1
+            return update(bucket_map, changes)
+
+        def counted_result(worker: mapworker.MapWorker, number: int, wait: float = 30.0) -> Any:
+            got = result(worker, number, wait)
+            self.answers.append(got is not None)
+            return got
+
+        monkeypatch.setattr(BucketMap, "update", counted_update)
+        monkeypatch.setattr(mapworker.MapWorker, "result", counted_result)
+
+
+def _started(ledger: Ledger) -> mapworker.MapWorker:
+    """The ledger's map child, started and ready (an append does not wait for it)."""
+    memo = ledger._append_memo
+    worker = memo.map_worker(ledger.store.engines.url, ledger.log) or memo.map_worker(
+        ledger.store.engines.url, ledger.log
+    )
+    assert worker is not None and worker.started(30)
+    return worker
+
+
+def _child(ledger: Ledger) -> Any:
+    worker = ledger._append_memo._map_worker
+    assert worker is not None
+    return worker._proc
+
+
+def _same_as_without_child(
+    world: LedgerWorld, batches: list[list[SignedEvent]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Append ``batches`` to ``world`` and check the result against the parent's own
+    update: the audit, the signed root, and the stored buckets rebuilt without a child."""
+    ledger = world.ledger
+    for batch in batches:
+        ledger.append_batch(batch, NOW)
+    assert ledger.audit().ok  # the replay's map root agrees with every signed one
+    with_child = _buckets(ledger)
+    # the same map rebuilt by the parent alone: rows deleted, the next append rebuilds
+    with ledger.store.engines.writer.begin() as conn:
+        conn.execute(text("DELETE FROM map_buckets WHERE log = :log"), {"log": ledger.log})
+    monkeypatch.setattr(ledger._append_memo, "map_worker", lambda *_a: None)
+    one = world.world.sign("commission", "acme", unit={"gtin": GTIN, "serial": "ONE"}, prev=None)
+    ledger.append(one, NOW)
+    assert ledger.audit().ok
+    rebuilt = _buckets(ledger)
+    # the rebuilt map holds one key more; every bucket off its path is the same
+    same = sum(1 for pos, bucket in with_child.items() if rebuilt.get(pos) == bucket)
+    assert len(with_child) > 100 and same >= len(with_child) - 8
+
+
+def test_a_large_batch_takes_the_childs_update(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    batches = [_units(world, "A"), _units(world, "B")]
+    _started(world.ledger)
+    world.ledger.append_batch(batches[0], NOW)
+    assert counting.answers == [True] and counting.updates == 0  # the child's, not ours
+    child = _child(world.ledger)
+    assert world.ledger.store.engines.url not in " ".join(map(str, child.args))
+    _same_as_without_child(world, batches[1:], monkeypatch)
+    assert counting.answers == [True, True]
+
+
+def test_small_batches_and_actor_events_stay_in_the_append(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    world.ledger.append_batch(_units(world, "S", mapworker.EARLY_FROM - 1), NOW)
+    assert counting.answers == [] and counting.updates == 1
+    assert world.ledger._append_memo._map_worker is None  # never started
+    # one large batch starts no child either (a command-line import of one batch)
+    world.ledger.append_batch(_units(world, "T"), NOW)
+    assert counting.answers == [] and counting.updates == 2
+    assert world.ledger._append_memo._map_worker is None
+    assert (
+        map_heads.unit_heads(
+            [
+                (
+                    b"h",
+                    world.world.sign(
+                        "actor.revoke", "operator", subject="ship-co", reason="compromised"
+                    ).event,
+                    b"l",
+                )
+            ],
+            0,
+            (),
+        )
+        is None
+    )
+
+
+def test_a_wrong_prediction_is_not_taken(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    predict = map_heads.unit_heads
+
+    def off_by_one(events: Any, size: int, skip: Any) -> Any:
+        return predict(events, size + 1, skip)
+
+    monkeypatch.setattr(headmap, "unit_heads", off_by_one)
+    _started(world.ledger)
+    _same_as_without_child(world, [_units(world, "W")], monkeypatch)
+    assert counting.answers[0] is True  # answered, and not taken: the parent updated
+    assert counting.updates >= 1
+
+
+def test_a_dead_silent_or_failing_child_leaves_the_update_to_the_append(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    ledger = world.ledger
+    worker = _started(ledger)
+    ledger.append_batch(_units(world, "D1"), NOW)
+    assert counting.answers == [True] and counting.updates == 0
+    os.kill(_child(ledger).pid, signal.SIGKILL)
+    _child(ledger).wait()
+    ledger.append_batch(_units(world, "D2"), NOW)  # a dead child: the parent updates
+    assert counting.updates == 1
+    assert ledger.audit().ok
+    monkeypatch.setattr(mapworker, "RESTART_AFTER", 0.0)
+    # a child whose update fails (it cannot open the database): answered, not taken
+    good_url = worker._url
+    worker._url = "sqlite:////nonexistent-folder/none.db"
+    assert worker.started(30)
+    ledger.append_batch(_units(world, "D3"), NOW)
+    assert counting.answers[-1] is False and counting.updates == 2
+    worker._url = good_url
+    # a child that never answers: the append waits ``wait`` seconds, then updates itself
+    worker._fail()  # the failing child stopped: the next one starts at once
+    worker._command = [sys.executable, "-c", _SILENT]
+    assert worker.started(30)
+    result = mapworker.MapWorker.result
+    monkeypatch.setattr(mapworker.MapWorker, "result", lambda w, n, wait=30.0: result(w, n, 0.5))
+    started = time.monotonic()
+    ledger.append_batch(_units(world, "D4"), NOW)
+    assert time.monotonic() - started < 20 and counting.updates == 3
+    assert ledger.audit().ok
+
+
+def test_a_refused_batch_leaves_no_answer_behind(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    ledger = world.ledger
+    _started(ledger)
+    ledger.append_batch(_units(world, "R1"), NOW)
+    bad = _units(world, "R2")
+    # the same unit commissioned again (another event: a later time): the rules refuse
+    again = {"gtin": GTIN, "serial": "R1-0"}
+    bad.append(world.world.sign("commission", "acme", unit=again, prev=None, time=LATER))
+    before = _buckets(ledger)
+    with pytest.raises(LedgerError):
+        ledger.append_batch(bad, NOW)
+    assert _buckets(ledger) == before  # nothing of the refused batch written
+    # the next batch: the refused one's answer read and dropped, this one's taken
+    _same_as_without_child(world, [_units(world, "R3")], monkeypatch)
+    assert counting.answers == [True, True] and counting.updates == 2  # (2: the rebuild)
+
+
+def test_closing_the_ledger_stops_the_child(ledger: Ledger) -> None:
+    world = LedgerWorld.base(ledger)
+    _started(ledger)
+    ledger.append_batch(_units(world, "C"), NOW)
+    child = _child(ledger)
+    ledger.close()
+    assert child.poll() is not None
