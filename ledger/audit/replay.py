@@ -185,11 +185,13 @@ def _audit(
                 progress(min(replay.size, total), total)
         # the stored projections are read while the last signatures are verified on the
         # verifier process or the threads (their comparison is reported in its place)
+        replay.signatures.finish()
         stored_state = source.state()
         _check_signatures(report, replay.signatures)
         _check_log_key(report, replay.state, verifier)
-        _check_checkpoints(report, checkpoints, kept, verifier, replay.roots)
-        _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots)
+        verified: list[note.Checkpoint] = []
+        _check_checkpoints(report, checkpoints, kept, verifier, replay.roots, verified)
+        _check_map_roots(report, checkpoints, kept, verifier, replay.map_roots, verified)
         _check_head(report, size, chain, replay)
         _check_repeats(report, source, replay)
         if stored_state is not None:
@@ -393,7 +395,14 @@ def _check_head(report: AuditReport, size: int, chain: bytes | None, replay: _Re
         report.add("head", "the head's running chain hash does not match", replay.size - 1)
 
 
+#: a `State`'s tables: `State.apply` keys each by its records' `key` (the table's name
+#: and the rest), so two states have equal records under every key iff these are equal
+_TABLES = ("actors", "keys", "authorizations", "products", "units")
+
+
 def _compare_projections(report: AuditReport, stored: State, replayed: State) -> None:
+    if all(getattr(stored, t) == getattr(replayed, t) for t in _TABLES):
+        return  # nothing differs: the usual case, without sorting every record (~1.4 ms)
     have = {r.key: r for r in stored.records()}
     want = {r.key: r for r in replayed.records()}
     for key in sorted(set(have) | set(want), key=repr):

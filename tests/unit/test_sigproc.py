@@ -143,6 +143,55 @@ def test_the_pipeline_on_the_process_finds_one_tampered_signature(tampered: int)
     assert pipe.bad() == [tampered]
 
 
+@pytest.mark.parametrize("tampered", [0, 255, 256, 1999])
+def test_finish_hands_the_last_partial_batch_to_the_process(tampered: int) -> None:
+    # 2000 items in batches of 256: the last 208 are a partial batch, which `finish`
+    # sends to the process (the replay then reads the projections meanwhile)
+    items = _items(2000, {tampered})
+    pipe = sigpipe.SignaturePipeline(batch=256, process=True)
+    sent: list[int] = []
+    assert pipe._process is not None
+    real = pipe._process.send
+
+    def spy(batch: list[Raw]) -> None:
+        sent.append(len(batch))
+        real(batch)
+
+    pipe._process.send = spy  # type: ignore[method-assign]
+    for item in items:
+        pipe.add(item)
+    pipe.finish()
+    assert sent == [128] * 15 + [80]  # PROCESS_BATCH caps the batch; the tail went too
+    assert pipe._items == []
+    assert pipe.bad() == [tampered]
+
+
+@pytest.mark.parametrize("command", [["/nonexistent/python"], None])
+def test_finish_then_bad_with_a_dead_process_verifies_the_tail_here(
+    command: list[str] | None,
+) -> None:
+    # a process that never started, or one killed before it answered: the partial batch
+    # handed over by `finish` is verified on this process by `bad`
+    pipe = sigpipe.SignaturePipeline(batch=256, process=True)
+    assert pipe._process is not None
+    pipe._process.close()  # as if it died
+    if command is not None:
+        pipe._process = sigproc.VerifierProcess(command)
+    for item in _items(300, {7, 299}):
+        pipe.add(item)
+    pipe.finish()
+    assert pipe.bad() == [7, 299]
+
+
+def test_finish_on_the_threads_is_flush() -> None:
+    pipe = sigpipe.SignaturePipeline(batch=256, threads=2)
+    for item in _items(100, {42}):
+        pipe.add(item)
+    pipe.finish()
+    assert pipe._items == [] and len(pipe._waiting) == 1
+    assert pipe.bad() == [42]
+
+
 def test_the_process_is_wanted_for_larger_logs_without_chosen_threads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
