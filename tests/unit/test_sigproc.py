@@ -45,6 +45,22 @@ def test_the_process_finds_every_bad_signature_with_its_index() -> None:
     assert process.bad() == [0, 10, 20, 30, 255, 256, 699]  # kept, nothing sent twice
 
 
+def test_the_default_child_starts_without_site_and_answers_itself() -> None:
+    # -S: the child imports the ledger, PyNaCl and cffi from the directories it is given;
+    # it must answer every batch itself (a child that failed to import would leave the
+    # work to this process and the results alone would not show it)
+    process = sigproc.VerifierProcess()
+    assert process._proc is not None and "-S" in process._proc.args
+    for at in range(0, 300, 100):
+        process.send(_items(100, {at + 1}, at))
+    deadline = time.monotonic() + 60
+    while process._sent:
+        assert time.monotonic() < deadline, "the child did not answer"
+        process._pump(0)  # writes and reads without verifying anything here
+        time.sleep(0.01)
+    assert process.bad() == [1, 101, 201]
+
+
 def test_a_batch_larger_than_the_pipe_is_written_while_answers_are_read() -> None:
     process = sigproc.VerifierProcess()
     for at in range(0, 3000, 1500):  # ~600 kB a batch, answers read meanwhile
