@@ -202,7 +202,9 @@ def set_head(root: Tree, key: bytes, head: Head) -> tuple[Tree, bool]:
     tree, depth, side = root, 0, 0
     while isinstance(tree, Node):
         tree.hash = None
-        parent, side = tree, bit(key, depth)
+        # `bit(key, depth)` inline: the walk is the hot loop of a map root after a
+        # batch of updates (an audit sets every moved key at each checkpoint)
+        parent, side = tree, (key[depth >> 3] >> (7 - (depth & 7))) & 1
         tree = tree.right if side else tree.left
         depth += 1
     if isinstance(tree, Opaque):
