@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import hashlib
 
-from bench import streams
 from ledger.audit.maproot import MapReplay
 from ledger.events import UnitEvent
 from ledger.map.heads import HeadTracker
 from ledger.map.trie import Trie
 from ledger.rules.state import State
+from tests.rules_factories import World
 
 
 def test_map_replay_roots_equal_a_plain_tracker_over_a_trie() -> None:
-    world = streams.base_world()
-    events = [s.event for s in streams.base_events(world) + streams.storage_stream(12)]
+    world = World.base("maproot.example/log")
+    for serial in ("SN-2", "SN-3"):
+        world.commission(serial)
+    for serial in ("SN-0001", "SN-2", "SN-3"):
+        world.unit_do("handoff", "acme", serial, to="ship-co")
+        world.unit_do("receive", "ship-co", serial)
+    events = [s.event for s in world.log]
     replay, trie = MapReplay(), Trie()
     state = State()
     for index, event in enumerate(events):
