@@ -331,7 +331,10 @@ class Leaf:
             except LedgerError:
                 pass  # the general parser below names what is wrong
         if parsed is not None:
-            return cls(data=data, signed=parsed[0], received=parsed[1])
+            if cls is not Leaf:  # (a subclass: its own __init__)
+                return cls(data=data, signed=parsed[0], received=parsed[1])
+            # not the frozen dataclass's __init__ (one leaf an entry of an audit), as `build`
+            return filled(Leaf, data=data, signed=parsed[0], received=parsed[1])
         signed, received = _parse_leaf(data)
         if log is not None:
             signed = signed.for_log(log)
@@ -369,13 +372,14 @@ def _parse_leaf_fast(data: bytes, origin: str | None = None) -> tuple[SignedEven
     if parts is None:
         return None
     format_2 = parts.format_2
-    signed = SignedEvent(
-        event=event_from_dict(parts.event),
-        event_bytes=parts.event_bytes,
-        key=parts.key,
-        sig=parts.sig,
-        v=FORMAT_2 if format_2 else FORMAT_1,
-        origin=origin if format_2 else None,
+    # `_new_signed`: not the frozen dataclass's __init__ (six fields, one event an entry)
+    signed = _new_signed(
+        event_from_dict(parts.event),
+        parts.event_bytes,
+        parts.key,
+        parts.sig,
+        FORMAT_2 if format_2 else FORMAT_1,
+        origin if format_2 else None,
     )
     return signed, parts.received
 

@@ -259,7 +259,7 @@ def follow(
             return report, None
         replay.state.apply(previous.records)
         replay.chain, replay.size = previous.chain, old.size
-        replay.frontier = dict(previous.frontier)
+        replay.frontier = {(s.level, s.start): h for s, h in previous.frontier.items()}
     _replay_new(report, replay, source, new.size, progress)  # (3)
     if replay.size == new.size and new.size not in replay.roots:  # nothing new to replay
         pieces = merkle.range_subtrees(0, new.size)
@@ -272,9 +272,9 @@ def follow(
     report.checkpoints = 1
     if not report.ok:  # (4)
         return report, None
-    return report, AuditorState(
-        log_key, seen, replay.chain, replay.frontier, replay.state.records()
-    )
+    # the replay keys its frontier by plain (level, start) tuples: the state names them
+    frontier = {Subtree(level, start): h for (level, start), h in replay.frontier.items()}
+    return report, AuditorState(log_key, seen, replay.chain, frontier, replay.state.records())
 
 
 def _replay_new(

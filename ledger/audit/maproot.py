@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ledger.events import Event
+from ledger.events import Event, UnitEvent
 from ledger.map.commit import root_of
 from ledger.map.heads import HeadTracker
 from ledger.map.proof import MapProofError
-from ledger.map.trie import Head, Trie
+from ledger.map.trie import Head, Trie, new_head, unit_key
 from ledger.note import Checkpoint
 from ledger.rules.state import State
 
@@ -30,6 +30,10 @@ class MapReplay:
     def __init__(self) -> None:
         self.trie = Trie()
         self._state = State()
+        #: each unit's map key by (GTIN, serial): a unit's later events (a custody log
+        #: has several a unit) look it up rather than hash it again. One a unit, as the
+        #: replayed state holds one record a unit
+        self._unit_keys: dict[tuple[str, str], bytes] = {}
         # one tracker between roots: its changes are the waiting heads (it reads them
         # before the trie), so no tracker or closure is built per entry
         self._tracker = HeadTracker(self.trie.get, self._partner_of)
@@ -46,6 +50,13 @@ class MapReplay:
     def add(self, index: int, leaf_hash: bytes, event: Event, state: State) -> None:
         """The entry at ``index`` (``state``: the replayed state after it) holds ``event``."""
         self._state = state
+        if isinstance(event, UnitEvent):  # `HeadTracker.add`'s unit case, its key kept
+            unit = event.unit
+            found = self._unit_keys.get((unit.gtin, unit.serial))
+            if found is None:
+                found = self._unit_keys[(unit.gtin, unit.serial)] = unit_key(unit.gtin, unit.serial)
+            self._tracker.changes[found] = new_head(index, leaf_hash)
+            return
         self._tracker.add(index, leaf_hash, event)
 
     def root(self) -> bytes:

@@ -115,8 +115,8 @@ class SignaturePipeline:
         """Start checking everything queued (the replay calls it at each chunk's end):
         on the worker processes when they are up, else on the verify threads. On the
         verifier process (which takes each full batch at once) a partial batch waits
-        for more items, and at the end `bad` verifies it on this thread while the
-        process finishes."""
+        for more items: `finish` sends the last one (if `finish` was not called, `bad`
+        verifies it on this thread while the process finishes)."""
         if not self._items or self._process is not None:
             return
         if self.processes and workers.ready(self.processes):
@@ -128,11 +128,23 @@ class SignaturePipeline:
             self._waiting.append(start_event_signatures(self._items, self.threads))
         self._items = []
 
+    def finish(self) -> None:
+        """No more items come (the replay is over): start checking what is queued. On
+        the verifier process the last partial batch goes to it too, so this thread can
+        do the audit's last reads while the process verifies it (`bad` takes it back,
+        from the last batch on, if the process has not answered it by then)."""
+        if self._process is not None:
+            if self._items:
+                self._process.send(self._items)
+                self._items = []
+            return
+        self.flush()
+
     def bad(self) -> list[int]:
         """Check what is still queued, wait for everything sent, and return the index
         of every item whose signature does not verify, ascending."""
         if self._process is not None:
-            found = bad_raw(self._items)  # the last partial batch, beside the process
+            found = bad_raw(self._items)  # a partial batch `finish` did not send
             self._items = []
             found.extend(self._process.bad())
             return sorted(found)

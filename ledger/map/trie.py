@@ -168,12 +168,23 @@ def subtree_hash(tree: Tree) -> bytes:
     """The hash of an in-memory subtree (`EMPTY` for none); cached on its nodes."""
     if tree is None:
         return EMPTY
-    if tree.hash is None:
+    found = tree.hash
+    if found is None:
         if isinstance(tree, Leaf):
-            tree.hash = leaf_hash(tree.key, tree.head)
+            found = leaf_hash(tree.key, tree.head)
         else:
-            tree.hash = node_hash(subtree_hash(tree.left), subtree_hash(tree.right))
-    return tree.hash
+            # `node_hash` of the two halves, a half's cached hash read here rather than
+            # through a call (a root after a batch of updates hashes every node on their
+            # paths; most of the halves it meets are unchanged). A hash is 32 bytes,
+            # never empty, so ``or`` falls to the call only for one not yet computed
+            left, right = tree.left, tree.right  # type: ignore[union-attr]  # (an Opaque has its hash)
+            found = _sha256(
+                NODE_PREFIX
+                + (EMPTY if left is None else left.hash or subtree_hash(left))
+                + (EMPTY if right is None else right.hash or subtree_hash(right))
+            ).digest()
+        tree.hash = found
+    return found
 
 
 def _unread() -> ValidationError:
@@ -191,7 +202,9 @@ def set_head(root: Tree, key: bytes, head: Head) -> tuple[Tree, bool]:
     tree, depth, side = root, 0, 0
     while isinstance(tree, Node):
         tree.hash = None
-        parent, side = tree, bit(key, depth)
+        # `bit(key, depth)` inline: the walk is the hot loop of a map root after a
+        # batch of updates (an audit sets every moved key at each checkpoint)
+        parent, side = tree, (key[depth >> 3] >> (7 - (depth & 7))) & 1
         tree = tree.right if side else tree.left
         depth += 1
     if isinstance(tree, Opaque):

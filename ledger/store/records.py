@@ -115,19 +115,37 @@ _NAMES: dict[type[Any], tuple[str, ...]] = {
 }
 
 
+#: per record type, the positions of its tuple fields and of its bool fields
+#: (`_from_values` converts only those: a test a field was most of reading a record)
+_CONVERTED: dict[type[Any], tuple[tuple[int, ...], tuple[int, ...]]] = {
+    t: (
+        tuple(at for at, (_, kind) in enumerate(fields) if kind == _TUPLE),
+        tuple(at for at, (_, kind) in enumerate(fields) if kind == _BOOL),
+    )
+    for t, fields in _FIELDS.items()
+}
+
+
 def _from_values(record_type: type[Any], values: Sequence[Any]) -> Record:
-    """The record of ``record_type`` from its column values in field order."""
-    out = []
-    for (_, kind), value in zip(_FIELDS[record_type], values, strict=True):
-        if kind == _TUPLE:
-            value = tuple(value.split(",")) if value else ()
-        elif kind == _BOOL:
-            value = bool(value)
-        out.append(value)
-    # every field in field order (the zip is strict): its instance dictionary filled is
-    # the record __init__ makes, without a frozen dataclass's object.__setattr__ a field
+    """The record of ``record_type`` from its column values in field order.
+
+    Raises:
+        ValueError: not one value a field.
+    """
+    names = _NAMES[record_type]
+    if len(values) != len(names):
+        raise ValueError(f"{record_type.__name__} has {len(names)} fields, not {len(values)}")
+    out = list(values)
+    tuples, bools = _CONVERTED[record_type]
+    for at in tuples:
+        value = out[at]
+        out[at] = tuple(value.split(",")) if value else ()
+    for at in bools:
+        out[at] = bool(out[at])
+    # every field in field order: its instance dictionary filled is the record __init__
+    # makes, without a frozen dataclass's object.__setattr__ a field
     record = object.__new__(record_type)
-    record.__dict__.update(zip(_NAMES[record_type], out, strict=True))
+    record.__dict__.update(zip(names, out, strict=True))
     return record  # type: ignore[no-any-return]
 
 

@@ -45,6 +45,24 @@ def test_every_valid_leaf_takes_the_fast_path_with_the_general_result(
     assert entry.Leaf.from_bytes(leaf.data, log) == leaf
 
 
+@pytest.mark.parametrize("log", [None, ORIGIN])
+@pytest.mark.parametrize("kind", ["handoff", "actor.register"])
+def test_the_fast_path_makes_the_objects_their_init_makes(kind: str, log: str | None) -> None:
+    # Leaf.from_bytes and _parse_leaf_fast fill the frozen dataclasses without their
+    # __init__ (ledger.frozen): the same instance dictionaries, in field order
+    data = _leaf(kind, log).data
+    parsed = entry.Leaf.from_bytes(data, log)
+    s = parsed.signed
+    signed = entry.SignedEvent(
+        event=s.event, event_bytes=s.event_bytes, key=s.key, sig=s.sig, v=s.v, origin=s.origin
+    )
+    made = entry.Leaf(data=data, signed=signed, received=parsed.received)
+    assert type(parsed) is entry.Leaf and type(s) is entry.SignedEvent
+    assert list(vars(s).items()) == list(vars(signed).items())
+    assert list(vars(parsed).keys()) == list(vars(made).keys())
+    assert parsed == made and repr(parsed) == repr(made)
+
+
 def test_text_outside_ascii_and_quotes_is_canonical_and_fast() -> None:
     leaf = _leaf("handoff", ORIGIN, place="上海 DC 3 \u2028 ~")
     assert entry._parse_leaf_fast(leaf.data) == entry._parse_leaf(leaf.data)

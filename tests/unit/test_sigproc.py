@@ -45,6 +45,22 @@ def test_the_process_finds_every_bad_signature_with_its_index() -> None:
     assert process.bad() == [0, 10, 20, 30, 255, 256, 699]  # kept, nothing sent twice
 
 
+def test_the_default_child_starts_without_site_and_answers_itself() -> None:
+    # -S: the child imports the ledger, PyNaCl and cffi from the directories it is given;
+    # it must answer every batch itself (a child that failed to import would leave the
+    # work to this process and the results alone would not show it)
+    process = sigproc.VerifierProcess()
+    assert process._proc is not None and "-S" in process._proc.args
+    for at in range(0, 300, 100):
+        process.send(_items(100, {at + 1}, at))
+    deadline = time.monotonic() + 60
+    while process._sent:
+        assert time.monotonic() < deadline, "the child did not answer"
+        process._pump(0)  # writes and reads without verifying anything here
+        time.sleep(0.01)
+    assert process.bad() == [1, 101, 201]
+
+
 def test_a_batch_larger_than_the_pipe_is_written_while_answers_are_read() -> None:
     process = sigproc.VerifierProcess()
     for at in range(0, 3000, 1500):  # ~600 kB a batch, answers read meanwhile
@@ -141,6 +157,55 @@ def test_the_pipeline_on_the_process_finds_one_tampered_signature(tampered: int)
     for item in items[1500:]:
         pipe.add(item)
     assert pipe.bad() == [tampered]
+
+
+@pytest.mark.parametrize("tampered", [0, 255, 256, 1999])
+def test_finish_hands_the_last_partial_batch_to_the_process(tampered: int) -> None:
+    # 2000 items in batches of 256: the last 208 are a partial batch, which `finish`
+    # sends to the process (the replay then reads the projections meanwhile)
+    items = _items(2000, {tampered})
+    pipe = sigpipe.SignaturePipeline(batch=256, process=True)
+    sent: list[int] = []
+    assert pipe._process is not None
+    real = pipe._process.send
+
+    def spy(batch: list[Raw]) -> None:
+        sent.append(len(batch))
+        real(batch)
+
+    pipe._process.send = spy  # type: ignore[method-assign]
+    for item in items:
+        pipe.add(item)
+    pipe.finish()
+    assert sent == [128] * 15 + [80]  # PROCESS_BATCH caps the batch; the tail went too
+    assert pipe._items == []
+    assert pipe.bad() == [tampered]
+
+
+@pytest.mark.parametrize("command", [["/nonexistent/python"], None])
+def test_finish_then_bad_with_a_dead_process_verifies_the_tail_here(
+    command: list[str] | None,
+) -> None:
+    # a process that never started, or one killed before it answered: the partial batch
+    # handed over by `finish` is verified on this process by `bad`
+    pipe = sigpipe.SignaturePipeline(batch=256, process=True)
+    assert pipe._process is not None
+    pipe._process.close()  # as if it died
+    if command is not None:
+        pipe._process = sigproc.VerifierProcess(command)
+    for item in _items(300, {7, 299}):
+        pipe.add(item)
+    pipe.finish()
+    assert pipe.bad() == [7, 299]
+
+
+def test_finish_on_the_threads_is_flush() -> None:
+    pipe = sigpipe.SignaturePipeline(batch=256, threads=2)
+    for item in _items(100, {42}):
+        pipe.add(item)
+    pipe.finish()
+    assert pipe._items == [] and len(pipe._waiting) == 1
+    assert pipe.bad() == [42]
 
 
 def test_the_process_is_wanted_for_larger_logs_without_chosen_threads(
