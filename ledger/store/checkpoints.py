@@ -40,6 +40,7 @@ import struct
 import threading
 import weakref
 from pathlib import Path
+from typing import Any
 
 _log = logging.getLogger(__name__)
 
@@ -108,14 +109,21 @@ class Checkpointer:
         this process's running one ends; a busy or failing checkpoint is logged and
         left for the next commit."""
         with self._running:
-            try:
-                row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as e:
-                _log.warning("WAL checkpoint of %s failed: %s", self.path, e)
+            row = self._passive(connection)
+            if row is False:
                 return
         self.inline += 1
         if row is not None and row[0]:
             self.busy += 1
+
+    def _passive(self, connection: sqlite3.Connection) -> Any:
+        """``PRAGMA wal_checkpoint(PASSIVE)``'s row on ``connection`` (busy, frames,
+        copied), or False when it failed (logged; the next commit tries again)."""
+        try:
+            return connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as e:
+            _log.warning("WAL checkpoint of %s failed: %s", self.path, e)
+            return False
 
     def close(self) -> None:
         """Stop the thread after its running checkpoint, and close its connection."""
@@ -170,10 +178,8 @@ class Checkpointer:
                 if self._closed:
                     return
                 with self._running:
-                    try:
-                        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    except sqlite3.Error as e:
-                        _log.warning("WAL checkpoint of %s failed: %s", self.path, e)
+                    row = self._passive(conn)
+                    if row is False:
                         continue
                 self.runs += 1
                 if row is not None and row[0]:
