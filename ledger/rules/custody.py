@@ -153,12 +153,10 @@ def _require_authorized(ctx: Context, unit: UnitRecord, roles: tuple[str, ...] |
     """The brand acts on its own units; anyone else needs a fitting authorization."""
     if ctx.signer.id == unit.brand:
         return
-    # `State.authorizations_of` without its sort (oldest first): `_grants` is a pure
-    # test, so whether any grants does not depend on the order (a custody event of an
-    # audit or an append reads them; sorting with a key function was ~1 us of it)
-    table = ctx.state.authorizations
-    granted = [table[i] for i in ctx.state.by_partner.get(ctx.signer.id, ())]
-    if not any(_grants(a, unit, ctx, roles) for a in granted):
+    # oldest first, as `State.authorizations_of` sorts them: `by_partner` is a set, whose
+    # order differs between processes, and a damaged stored authorization can make
+    # `_grants` raise, so an append and an audit must meet them in one order
+    if not any(_grants(a, unit, ctx, roles) for a in ctx.state.authorizations_of(ctx.signer.id)):
         as_role = f" as {' or '.join(roles)}" if roles else ""
         raise NotAuthorizedError(
             f"{ctx.signer.id} holds no authorization from {unit.brand} for GTIN {unit.gtin}"

@@ -162,7 +162,12 @@ class MapKeeper(HeadTracker):
             self._early = None
             answer = worker.result(number)
             root_only = None if answer is None else adopted(answer[1])
-            if answer is not None and root_only is not None and self.changes == predicted:
+            if (
+                answer is not None
+                and root_only is not None
+                and root_only.root() == answer[0]  # the rows' root is the root given
+                and self.changes == predicted
+            ):
                 root, rows = answer
                 self._tx.write_map_buckets(rows)
                 self._cache.adopt(root_only)

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 
 from ledger.map.trie import new_head
 from ledger.service.headmap import MapCache
-from ledger.service.mapworker import Answer, receive, send
+from ledger.service.mapworker import CODE_ID, Answer, receive, send
 from ledger.store.mapnodes import read_buckets
 
 
@@ -29,13 +29,13 @@ def serve() -> None:
     first = receive(stdin)
     if first is None:
         return
-    url, log = first
+    url, log = first[0]
     engine = create_engine(url, pool_size=1)  # reads only: no pragma, no migration
     cache = MapCache()
-    send(stdout, (0, None, "ready"))
+    send(stdout, (0, CODE_ID, None, "ready"))
     try:
-        while (request := receive(stdin)) is not None:
-            number, root_row, flat = request
+        while (received := receive(stdin)) is not None:
+            (number, root_row, flat), digest = received
             answer: Answer
             try:
                 with engine.connect() as conn:
@@ -43,10 +43,10 @@ def serve() -> None:
                     root = bucket_map.update({k: new_head(i, h) for k, i, h in flat})
                     rows = bucket_map.rows()
                     bucket_map.forget_deep()
-                answer = (number, root, rows)
+                answer = (number, digest, root, rows)
             except Exception as e:  # told to the parent, which updates the map itself
                 cache.drop()
-                answer = (number, None, f"{type(e).__name__}: {e}"[:500])
+                answer = (number, digest, None, f"{type(e).__name__}: {e}"[:500])
             send(stdout, answer)
     finally:
         engine.dispose()

@@ -34,6 +34,7 @@ It exits when its stdin closes: when the ledger closes it, or when this process 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import select
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import ledger
+from ledger.errors import StorageError
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import decode
 from ledger.map.trie import Head
@@ -63,26 +65,57 @@ RESTART_AFTER = 60.0
 _LENGTH = struct.Struct(">Q")
 _PIPE_SIZE = 1 << 20
 _ROOT_DIR = str(Path(ledger.__file__).resolve().parent.parent)
+#: the source files of the code that updates, encodes and reads the map, as this
+#: process loaded them (the child reads them again when it starts)
+_MAP_CODE = (
+    "map/bucketmap.py",
+    "map/buckets.py",
+    "map/trie.py",
+    "map/update.py",
+    "service/headmap.py",
+    "service/mapchild.py",
+    "service/mapworker.py",
+    "store/mapnodes.py",
+)
+
+
+def _code_id() -> bytes:
+    digest = hashlib.sha256()
+    for name in _MAP_CODE:
+        try:
+            digest.update((Path(ledger.__file__).parent / name).read_bytes())
+        except OSError:
+            digest.update(b"missing " + name.encode())
+    return digest.digest()
+
+
+#: the map code's fingerprint (`_code_id`) when this module was imported: a child whose
+#: own differs is not used
+CODE_ID = _code_id()
 _CHILD = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from ledger.service.mapchild import serve; serve()"
 )
 
-#: (request number, root hash, rows) or (request number, None, the failure's text)
-Answer = tuple[int, bytes | None, Any]
+#: (request number, the request's SHA-256, root hash, rows); (number, digest, None, the
+#: failure's text); the ready line is (0, the child's `CODE_ID`, None, "ready")
+Answer = tuple[int, bytes, bytes | None, Any]
 
 
-def send(pipe: IO[bytes], message: object) -> None:
-    """Write ``message`` whole (a raw pipe may take part of a write at a time)."""
+def send(pipe: IO[bytes], message: object) -> bytes:
+    """Write ``message`` whole (a raw pipe may take part of a write at a time); return
+    the SHA-256 of its pickle (an answer names the request it answers by it)."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     view = memoryview(_LENGTH.pack(len(data)) + data)
     while view:
         view = view[pipe.write(view) or 0 :]
     pipe.flush()
+    return hashlib.sha256(data).digest()
 
 
-def receive(pipe: IO[bytes]) -> Any:
-    """The next message on a blocking stream, or None at its end (the child's side)."""
+def receive(pipe: IO[bytes]) -> tuple[Any, bytes] | None:
+    """The next message on a blocking stream and the SHA-256 of its pickle, or None at
+    its end (the child's side)."""
     head = pipe.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
         return None
@@ -90,7 +123,7 @@ def receive(pipe: IO[bytes]) -> Any:
     data = pipe.read(length)
     if len(data) < length:
         return None
-    return pickle.loads(data)  # noqa: S301 - our own parent, over its pipe
+    return pickle.loads(data), hashlib.sha256(data).digest()  # noqa: S301 - our own parent
 
 
 def _read_exactly(fd: int, count: int, deadline: float) -> bytes | None:
@@ -117,8 +150,11 @@ def _answer(fd: int, deadline: float) -> Answer | None:
     data = _read_exactly(fd, _LENGTH.unpack(head)[0], deadline)
     if data is None:
         return None
-    answer: Answer = pickle.loads(data)  # noqa: S301 - our own child, over its pipe
-    return answer
+    try:
+        number, digest, root, rows = pickle.loads(data)  # noqa: S301 - our own child's pipe
+    except Exception:
+        return None
+    return number, digest, root, rows
 
 
 def _widen(fd: int) -> None:
@@ -164,6 +200,8 @@ class MapWorker:
         self._failed_at = -RESTART_AFTER
         self._number = 0
         self._waiting: int | None = None  # the request whose answer is not read yet
+        self._digest = b""  # its pickle's SHA-256, which its answer must name
+        self._pid = os.getpid()  # the process that started the child
         self._ready = False  # the child said it is ready (`serve`'s first answer)
         self._lock = threading.Lock()
         self._closed = False
@@ -189,7 +227,7 @@ class MapWorker:
             self._number += 1
             flat = [(key, head.index, head.entry_hash) for key, head in changes.items()]
             try:
-                send(proc.stdin, (self._number, root_row, flat))
+                self._digest = send(proc.stdin, (self._number, root_row, flat))
             except (OSError, ValueError):
                 self._fail()
                 return None
@@ -202,7 +240,7 @@ class MapWorker:
         ``wait`` seconds (it is then stopped, and started again later)."""
         with self._lock:
             proc = self._proc
-            if proc is None or self._waiting != number:
+            if proc is None or self._waiting != number or self._pid != os.getpid():
                 return None
             return self._collect(proc, number, wait)
 
@@ -210,7 +248,7 @@ class MapWorker:
         self, proc: subprocess.Popen[bytes], number: int, wait: float
     ) -> tuple[bytes, list[Any]] | None:
         """Read answers up to request ``number``'s (see `result`)."""
-        self._waiting = None
+        self._waiting, expected = None, self._digest
         if proc.stdout is None:
             return None
         deadline = time.monotonic() + wait
@@ -219,12 +257,12 @@ class MapWorker:
             if answer is None:
                 self._fail()
                 return None
-            got, root, rows = answer
+            got, digest, root, rows = answer
             if got < number:
                 continue  # the ready line, or an earlier answer (not expected: one is
                 # in flight at a time)
-            if got != number or root is None:
-                return None  # the child's update failed: the append does it itself
+            if got != number or digest != expected or root is None:
+                return None  # the child's update failed (or answered something else)
             return root, rows
 
     def started(self, wait: float) -> bool:
@@ -238,9 +276,15 @@ class MapWorker:
         """Whether the child has said it is ready (`serve`'s first answer), waiting for
         that until ``deadline`` at most."""
         if not self._ready:
-            if proc.stdout is None or _answer(proc.stdout.fileno(), deadline) is None:
+            said = None if proc.stdout is None else _answer(proc.stdout.fileno(), deadline)
+            if said is None:
                 if proc.poll() is not None:
                     self._fail()
+                return False
+            if said[:2] != (0, CODE_ID):
+                # not the code this process runs (e.g. installed over it since it began):
+                # its updates could differ from ours, so it is not used
+                self._fail()
                 return False
             self._ready = True
         return True
@@ -254,6 +298,17 @@ class MapWorker:
     def _running(self) -> subprocess.Popen[bytes] | None:
         if self._closed:
             return None
+        if self._pid != os.getpid():
+            # a forked copy of the process that started the child: the child is that
+            # process's (its answers must not be read here): this copy closes only its own
+            # copies of the pipes, which leaves the child's ends open, and starts its own
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            for pipe in () if self._proc is None else (self._proc.stdin, self._proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+            self._finalizer, self._proc, self._waiting = None, None, None
+            self._pid, self._failed_at = os.getpid(), -RESTART_AFTER
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         if self._proc is not None:
@@ -293,12 +348,16 @@ class MapWorker:
         self._proc = None
 
 
-def adopted(rows: list[Any]) -> BucketMap | None:
-    """A map holding only the root bucket found in ``rows`` (None: no root row)."""
-    for pos, data in rows:
-        if pos == ROOT:
-            return BucketMap(root_bucket=decode(data))
+def adopted(rows: Any) -> BucketMap | None:
+    """A map holding only the root bucket found in ``rows`` (the child's answer); None
+    when there is none or the rows are not (position, bucket row) pairs that decode."""
+    try:
+        for pos, data in rows:
+            if pos == ROOT:
+                return BucketMap(root_bucket=decode(data))
+    except (TypeError, ValueError, StorageError):  # CorruptBucketError is a StorageError
+        return None
     return None
 
 
-__all__ = ["EARLY_FROM", "Answer", "MapWorker", "adopted", "receive", "send"]
+__all__ = ["CODE_ID", "EARLY_FROM", "Answer", "MapWorker", "adopted", "receive", "send"]

@@ -195,14 +195,23 @@ class Checkpointer:
             shm = self._shm if self._shm is not None else self._open_shm()
             header = os.pread(shm, _BACKFILL_AT + 4, 0)
         except OSError:  # not there yet, or closed meanwhile
-            return self.frames, 0
+            return self.frames, self._frames_by_size()
         if len(header) < _BACKFILL_AT + 4:
-            return self.frames, 0
+            return self.frames, self._frames_by_size()
         version, length = _HEADER.unpack_from(header)
         if version != _WAL_INDEX_VERSION:
-            return self.frames, 0
+            return self.frames, self._frames_by_size()
         (backfilled,) = _BACKFILL.unpack_from(header, _BACKFILL_AT)
         return max(length - backfilled, 0), length
+
+    def _frames_by_size(self) -> int:
+        """The WAL file's length in 4 KiB frames at most (0 if it cannot be read): when
+        the header cannot be read the bound still holds (a WAL never shrinks below its
+        used length; a longer file only checkpoints sooner)."""
+        try:
+            return os.stat(f"{self.path}-wal").st_size // (4096 + 24)
+        except OSError:
+            return 0
 
     def _open_shm(self) -> int:
         """The WAL-index file's descriptor, opened once (OSError: no such file, or
@@ -229,7 +238,10 @@ class CheckpointingConnection(sqlite3.Connection):
         super().commit()
         checkpointer = self.checkpointer
         if checkpointer is not None:
-            checkpointer.committed(self)
+            try:
+                checkpointer.committed(self)
+            except Exception:  # the commit is durable: a checkpoint's trouble is not its own
+                _log.exception("WAL checkpoint after a commit to %s failed", checkpointer.path)
 
 
 def _after_fork() -> None:

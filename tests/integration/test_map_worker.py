@@ -37,11 +37,28 @@ from tests.rules_factories import NOW
 
 BATCH = mapworker.EARLY_FROM + 44
 LATER = "2026-11-28T12:00:01Z"
-#: a child that says it is ready, then never answers
-_SILENT = (
-    "import pickle, struct, sys, time; d = pickle.dumps((0, None, 'ready')); "
-    "sys.stdout.buffer.write(struct.pack('>Q', len(d)) + d); sys.stdout.flush(); time.sleep(30)"
-)
+#: a child that says it is ready (with the code id given), reads its first request, then
+#: answers ``sys.argv[2]``: "never", "garbage" (not a pickle), "other" (another request's)
+_FAKE = """
+import hashlib, pickle, struct, sys, time
+out, inp = sys.stdout.buffer, sys.stdin.buffer
+def say(data):
+    out.write(struct.pack('>Q', len(data)) + data); out.flush()
+def read():
+    n = struct.unpack('>Q', inp.read(8))[0]; return inp.read(n)
+read()
+say(pickle.dumps((0, bytes.fromhex(sys.argv[1]), None, 'ready')))
+number = pickle.loads(read())[0]
+if sys.argv[2] == 'garbage':
+    say(b'not a pickle')
+elif sys.argv[2] == 'other':
+    say(pickle.dumps((number, hashlib.sha256(b'another request').digest(), b'r' * 32, [])))
+time.sleep(30)
+"""
+
+
+def _fake(kind: str, code: bytes = mapworker.CODE_ID) -> list[str]:
+    return [sys.executable, "-c", _FAKE, code.hex(), kind]
 
 
 def _units(world: LedgerWorld, tag: str, count: int = BATCH) -> list[SignedEvent]:
@@ -204,7 +221,7 @@ def test_a_dead_silent_or_failing_child_leaves_the_update_to_the_append(
     worker._url = good_url
     # a child that never answers: the append waits ``wait`` seconds, then updates itself
     worker._fail()  # the failing child stopped: the next one starts at once
-    worker._command = [sys.executable, "-c", _SILENT]
+    worker._command = _fake("never")
     assert worker.started(30)
     result = mapworker.MapWorker.result
     monkeypatch.setattr(mapworker.MapWorker, "result", lambda w, n, wait=30.0: result(w, n, 0.5))
@@ -241,3 +258,44 @@ def test_closing_the_ledger_stops_the_child(ledger: Ledger) -> None:
     child = _child(ledger)
     ledger.close()
     assert child.poll() is not None
+
+
+@pytest.mark.parametrize("kind", ["garbage", "other"])
+def test_an_answer_that_is_not_this_requests_is_not_taken(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    counting = _Counting(monkeypatch)
+    ledger = world.ledger
+    worker = _started(ledger)
+    worker._fail()
+    monkeypatch.setattr(mapworker, "RESTART_AFTER", 0.0)
+    worker._command = _fake(kind)
+    assert worker.started(30)
+    ledger.append_batch(_units(world, "G"), NOW)  # no exception: the append updated
+    assert counting.answers == [False] and counting.updates == 1
+    assert ledger.audit().ok
+
+
+def test_a_child_of_other_code_is_not_used(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = world.ledger
+    worker = _started(ledger)
+    worker._fail()
+    monkeypatch.setattr(mapworker, "RESTART_AFTER", 0.0)
+    worker._command = _fake("never", code=b"\x00" * 32)  # code installed since we began
+    assert not worker.started(30)
+
+
+def test_a_forked_copy_leaves_the_childs_pipes_alone(world: LedgerWorld) -> None:
+    ledger = world.ledger
+    worker = _started(ledger)
+    first = worker._proc
+    assert first is not None
+    worker._pid = -1  # as a forked copy of the process that started the child sees it
+    assert worker.result(1) is None  # not this copy's answers to read
+    assert worker.submit(None, {}) is None  # its own child is starting
+    assert worker._proc is not first  # neither stopped nor read here (only its pipes'
+    # copies closed; in this test one process plays both sides, so the child may end)
+    first.kill()
+    first.wait(10)
