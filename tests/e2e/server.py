@@ -26,7 +26,7 @@ from unittest import mock
 import httpx
 
 from api.app import app_from_env
-from cli.hammer.server import ServerProcess, free_port
+from cli.hammer.server import ServerProcess, ServerStartError, free_port
 from ledger import crypto
 from ledger.entry import SignedEvent
 from ledger.events import LATEST_VERSION, format_time
@@ -218,6 +218,10 @@ def server_env(
     }
 
 
+#: ports tried by `start` when the server cannot start on the first
+PORT_ATTEMPTS = 3
+
+
 def start(
     db_url: str,
     tmp: Path,
@@ -236,15 +240,23 @@ def start(
     """
     name = name or f"e2e-{uuid.uuid4().hex[:8]}"
     world, units = seed(db_url, name, event_format, then)
-    port = free_port()
-    env = server_env(db_url, tmp, name, f"http://127.0.0.1:{port}", extra_env)
-    server = ServerProcess(env, port=port, workers=workers)
-    server.start()
-    try:
-        server.wait_ready()
-    except BaseException:
-        server.kill()
-        raise
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        env = server_env(db_url, tmp, name, f"http://127.0.0.1:{port}", extra_env)
+        server = ServerProcess(env, port=port, workers=workers)
+        server.start()
+        try:
+            server.wait_ready()
+            break
+        except ServerStartError:
+            server.kill()
+            # uvicorn's startup failure (3), e.g. the free port taken meanwhile by another
+            # test's outgoing connection (both come from the ephemeral range): a new port
+            if attempt == PORT_ATTEMPTS or server.process is None or server.process.returncode != 3:
+                raise
+        except BaseException:
+            server.kill()
+            raise
     return LiveServer(url=server.url, units=units, world=world, server=server, env=env)
 
 
