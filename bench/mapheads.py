@@ -146,10 +146,7 @@ def _map_child_ready(ledger: Ledger, url: str) -> None:
     starts at a log's second large batch and imports for ~0.6 s of CPU; untimed here,
     else the first rounds would time that start (on the other core) and the append
     updating the map itself meanwhile."""
-    memo = ledger._append_memo
-    worker = memo.map_worker(url, ledger.log) or memo.map_worker(url, ledger.log)
-    if worker is not None:
-        worker.started(30)
+    ledger._append_memo.ready_map_worker(url, ledger.log, 30)
 
 
 def _overhead(run: Run) -> list[Figure]:

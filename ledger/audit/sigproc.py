@@ -87,7 +87,7 @@ def wanted(total: int, threads: int | None) -> bool:
     )
 
 
-def _widen(pipe: int) -> None:
+def widen(pipe: int) -> None:
     """Let the pipe hold `PIPE_SIZE` bytes (Linux; elsewhere it stays as it is): the
     replay writes only when it hands a batch over, so a 64 kB pipe held the process to
     about one batch per hand-off and it never caught up with what queued while it
@@ -122,7 +122,7 @@ class VerifierProcess:
             self._in, self._out = proc.stdin.fileno(), proc.stdout.fileno()
             os.set_blocking(self._in, False)
             os.set_blocking(self._out, False)
-            _widen(self._in)
+            widen(self._in)
         except (OSError, ValueError):
             self._stop()
 

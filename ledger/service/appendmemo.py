@@ -70,6 +70,17 @@ class AppendMemo:
                 self._map_worker = MapWorker(url, log)
             return self._map_worker
 
+    def ready_map_worker(self, url: str, log: int, wait: float) -> MapWorker | None:
+        """This log's map child process started now (not at the second large batch)
+        and ready, waiting up to ``wait`` seconds: what a writer that keeps appending
+        large batches has (benchmarks and tests start there); None if it is not."""
+        if (os.cpu_count() or 1) < 2:
+            return None
+        with self._lock:
+            self._map_asks = max(self._map_asks, 1)
+        worker = self.map_worker(url, log)
+        return worker if worker is not None and worker.started(wait) else None
+
     def close(self) -> None:
         """Stop the map's child process, if one was started."""
         with self._lock:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import ledger
+from ledger.audit.sigproc import PIPE_SIZE, widen
 from ledger.errors import StorageError
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import decode
@@ -63,7 +64,6 @@ ANSWER_WAIT = 5.0
 #: seconds before a child that died or failed to start is started again
 RESTART_AFTER = 60.0
 _LENGTH = struct.Struct(">Q")
-_PIPE_SIZE = 1 << 20
 _ROOT_DIR = str(Path(ledger.__file__).resolve().parent.parent)
 #: the source files of the code that updates, encodes and reads the map, as this
 #: process loaded them (the child reads them again when it starts)
@@ -134,7 +134,7 @@ def _read_exactly(fd: int, count: int, deadline: float) -> bytes | None:
         ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
             return None
-        part = os.read(fd, min(count - got, _PIPE_SIZE))
+        part = os.read(fd, min(count - got, PIPE_SIZE))
         if not part:
             return None
         parts.append(part)
@@ -157,15 +157,6 @@ def _answer(fd: int, deadline: float) -> Answer | None:
     return number, digest, root, rows
 
 
-def _widen(fd: int) -> None:
-    try:
-        import fcntl  # POSIX only
-
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-    except (ImportError, AttributeError, OSError):
-        pass
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """Close the child's stdin (it exits at its end) and reap it; kill it if it lingers."""
     try:
@@ -178,9 +169,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    for pipe in (proc.stdout,):
-        if pipe is not None:
-            pipe.close()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 class MapWorker:
@@ -325,8 +315,8 @@ class MapWorker:
             )
             if proc.stdin is None or proc.stdout is None:
                 raise ValueError("no pipes")
-            _widen(proc.stdin.fileno())
-            _widen(proc.stdout.fileno())
+            widen(proc.stdin.fileno())
+            widen(proc.stdout.fileno())
             send(proc.stdin, (self._url, self._log))
         except (OSError, ValueError):
             self._failed_at = time.monotonic()

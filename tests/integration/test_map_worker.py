@@ -102,11 +102,8 @@ class _Counting:
 
 def _started(ledger: Ledger) -> mapworker.MapWorker:
     """The ledger's map child, started and ready (an append does not wait for it)."""
-    memo = ledger._append_memo
-    worker = memo.map_worker(ledger.store.engines.url, ledger.log) or memo.map_worker(
-        ledger.store.engines.url, ledger.log
-    )
-    assert worker is not None and worker.started(30)
+    worker = ledger._append_memo.ready_map_worker(ledger.store.engines.url, ledger.log, 30)
+    assert worker is not None
     return worker
 
 
