@@ -460,7 +460,8 @@ class Appender:
         )
 
     def _map_worker(self) -> MapWorker | None:
-        """This log's map child process (ledger.service.mapworker), started at first use."""
+        """This log's map child process (ledger.service.mapworker; `AppendMemo.map_worker`
+        starts it at the second large batch)."""
         return self._memo.map_worker(self._store.engines.url, self._log)
 
     def _tree(self, tx: WriteTx, size: int, root: bytes) -> TreeAppender:
