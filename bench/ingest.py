@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from bench import baselines, streams
 from bench.appends import open_ledger, open_targets
 from bench.figures import Figure, Run
-from bench.server import serve
+from bench.server import map_children, map_children_settled, serve
 from ledger.entry import SignedEvent
 from ledger.events import format_time
 from ledger.service.ledger import LogConfig
@@ -54,6 +54,8 @@ BATCH, SINGLE = "/v1/entries:batch", "/v1/entries"
 BARE = "/bench/bare"
 #: concurrent single-event clients (each its own keep-alive connection)
 CLIENTS = 32
+#: at most this many warm-up rounds (2 batches a client each) before the timed posts
+WARM_ROUNDS = 6
 P99_TARGET_MS = 100.0
 CONFIG = LogConfig(origin=streams.ORIGIN, operator_key=key(1), log_key=key(LOG_SEED))
 
@@ -167,15 +169,30 @@ def _ingest_once(target: Any, workers: int, count: int, batch: int) -> float:
     url = target.fresh(f"ingest{workers}")
     open_ledger(url, base).close()
     now = format_time(datetime.now(UTC))
-    warm = bodies(streams.commission_stream("W", batch * workers * 2, now), batch)
     timed = bodies(streams.commission_stream("I", count, now), batch)
     with serve(url, CONFIG, workers) as server:
-        post_all(server, warm, 2 * workers)
+        _warm_up(server, workers, batch, now)
         with _client_heap_frozen():
             load = post_all(server, timed, 2 * workers)
     if load.events != count:
         raise SystemExit(f"ingest: {load.events} of {count} events accepted")
     return load.events / load.seconds
+
+
+def _warm_up(server: str, workers: int, batch: int, now: str) -> None:
+    """Bring the server to the steady state of one that keeps ingesting large batches:
+    two batches a client, then more rounds until every worker has started its map child
+    (ledger.service.mapworker: at a worker's second large batch; which worker a
+    connection reaches is the kernel's choice) and the children have settled. A child
+    imports for ~0.6 s of CPU; timed, that start took a core from the first batches and
+    moved the 2-worker figure by up to a third (docs/PERFORMANCE.md, "Session 32")."""
+    for round_ in range(WARM_ROUNDS):
+        events = streams.commission_stream(f"W{round_}", batch * workers * 2, now)
+        post_all(server, bodies(events, batch), 2 * workers)
+        if len(map_children()) >= workers:
+            break
+    if not map_children_settled(workers):
+        print(f"  (warm-up: {len(map_children())} of {workers} map children settled)")
 
 
 def single_bodies(events: Sequence[SignedEvent]) -> list[bytes]:

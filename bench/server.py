@@ -176,3 +176,52 @@ def _ms(text: str) -> float:
     number = re.match(r"[\d.]+", text)
     assert number is not None
     return float(number.group(0)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[text[number.end() :]]
+
+
+#: what a map child's command line holds (ledger.service.mapworker starts it)
+MAP_CHILD = b"ledger.service.mapchild"
+
+
+def map_children() -> dict[int, int]:
+    """The map child processes (ledger.service.mapworker) below this process, pid -> the
+    CPU ticks each has used so far (Linux /proc; empty elsewhere)."""
+    parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_bytes()
+            fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (comm) "
+            parent[int(entry.name)] = int(fields[1])
+            if MAP_CHILD in (entry / "cmdline").read_bytes():
+                ticks[int(entry.name)] = int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    me = os.getpid()
+
+    def below_me(pid: int) -> bool:
+        seen = 0
+        while pid > 1 and seen < 64:
+            pid, seen = parent.get(pid, 0), seen + 1
+            if pid == me:
+                return True
+        return False
+
+    return {pid: used for pid, used in ticks.items() if below_me(pid)}
+
+
+def map_children_settled(count: int, timeout: float = 30.0) -> bool:
+    """Wait until at least ``count`` map children run below this process and none used
+    CPU for 0.3 s (each has imported, connected and waits for its first request);
+    whether that happened within ``timeout`` seconds. A server that keeps receiving
+    large batches has them ready: its steady state, which a warm-up should reach."""
+    deadline = time.monotonic() + timeout
+    before = map_children()
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = map_children()
+        if len(now) >= count and now == before:
+            return True
+        before = now
+    return False
