@@ -11,7 +11,8 @@ the entries.
 Large tables are WITHOUT ROWID on SQLite: their primary key is their only index key,
 which saves a second copy of it. The Alembic migrations in ``migrations/`` create
 exactly these tables; a test compares the two (on PostgreSQL ``ix_entries_event_key``
-is on an expression, `EVENT_KEY_PG`, which the model does not spell).
+is on an expression, `EVENT_KEY_PG`, which the model does not spell, and the tables of
+`PG_WITHOUT_FOREIGN_KEY` have no foreign key).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ EVENT_KEY_PG = (
     "((get_byte(event_key, 0) << 24) | (get_byte(event_key, 1) << 16)"
     " | (get_byte(event_key, 2) << 8) | get_byte(event_key, 3))"
 )
+
+
+#: the tables whose ``log`` references ``logs.id`` on SQLite only (0033_append_no_fk):
+#: PostgreSQL checked it with a trigger and a query a row, on the rows every append
+#: inserts, a check that could not fail (only a log's write transaction writes them,
+#: holding that log's locked row; logs are never deleted)
+PG_WITHOUT_FOREIGN_KEY = ("entries", "units")
 
 
 def event_key_of(event_hash: bytes, is_sqlite: bool) -> bytes | int:
@@ -71,6 +79,7 @@ class EntryRow(Base):
     """A log entry: the leaf bytes exactly as hashed, and what is indexed about them."""
 
     __tablename__ = "entries"
+    # the foreign key: SQLite's only (`PG_WITHOUT_FOREIGN_KEY`)
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
@@ -224,6 +233,7 @@ class UnitTable(Base):
     """Projection of `ledger.rules.state.UnitRecord` (its ``head`` derived, not stored)."""
 
     __tablename__ = "units"
+    # the foreign key: SQLite's only (`PG_WITHOUT_FOREIGN_KEY`)
     log: Mapped[int] = mapped_column(ForeignKey("logs.id"), primary_key=True)
     gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
     serial: Mapped[str] = mapped_column(String(20), primary_key=True)

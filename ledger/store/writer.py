@@ -19,9 +19,7 @@ from ledger import merkle
 from ledger.errors import NotFoundError
 from ledger.map.buckets import BucketReader
 from ledger.merkle import Subtree
-from ledger.rules.state import (
-    Record,
-)
+from ledger.rules.state import Record, UnitRecord
 from ledger.store import driversql, nodetiles
 from ledger.store.leafpack import pack, unpack
 from ledger.store.mapnodes import read_buckets, write_buckets
@@ -99,6 +97,9 @@ class WriteTx:
         #: the log's origin, once `lock_head` read it (an event hash read from a leaf
         #: names it; `find_event_hashes` reads it itself before)
         self._origin: str | None = None
+        #: PostgreSQL: the keys of the units `load_records` looked up in this
+        #: transaction and did not find (`upsert` copies their new rows in)
+        self._absent_units: set[tuple[str, str, str]] = set()
 
     def lock_head(self) -> LogHead:
         """Lock the log's row and return its head (SQLite: BEGIN IMMEDIATE already did).
@@ -137,8 +138,18 @@ class WriteTx:
         return read_subtrees(self.conn, self.log, wanted)
 
     def load_records(self, refs: Mapping[type[Record], Iterable[Any]]) -> list[Record]:
-        """Load projection records by primary key (see `records.load_records`)."""
-        return load_records(self.conn, self.log, refs, self._origin, self.fetch)
+        """Load projection records by primary key (see `records.load_records`).
+
+        PostgreSQL: the units asked for and not found are remembered as absent (this
+        transaction holds the log's lock: no one else writes its units until it ends),
+        so `upsert` inserts their rows with COPY instead of an upsert."""
+        found = load_records(self.conn, self.log, refs, self._origin, self.fetch)
+        if not self._is_sqlite and UnitRecord in refs:
+            keys = {r.key for r in found if isinstance(r, UnitRecord)}
+            self._absent_units.update(
+                k for k in (("unit", g, s) for g, s in refs[UnitRecord]) if k not in keys
+            )
+        return found
 
     def load_where(self, record_type: type[Record], **equals: Any) -> list[Record]:
         """Load the records of one type whose columns equal the given values."""
@@ -185,11 +196,25 @@ class WriteTx:
         nodetiles.write(self.conn, self.log, rows, self._is_sqlite)
 
     def upsert(self, records: Iterable[Record]) -> None:
-        """Insert or replace projection records (the last one for a key wins)."""
+        """Insert or replace projection records (the last one for a key wins).
+
+        PostgreSQL: the units `load_records` found absent are new rows, inserted with
+        COPY (no conflict to look for: a commission's unit; a unit absent after all
+        would be refused by the primary key and the transaction rolled back); the
+        others are upserted."""
         latest: dict[tuple[Any, ...], Record] = {r.key: r for r in records}
         by_type: dict[type[Any], list[tuple[Any, ...]]] = {}
-        for record in latest.values():
-            by_type.setdefault(type(record), []).append(to_values(self.log, record))
+        new_units: list[tuple[Any, ...]] = []
+        absent = self._absent_units
+        for key, record in latest.items():
+            row = to_values(self.log, record)
+            if key in absent:
+                new_units.append(row)
+                absent.discard(key)  # inserted now: an upsert from here on
+            else:
+                by_type.setdefault(type(record), []).append(row)
+        if new_units:
+            self._copy(RECORD_TABLES[UnitRecord], new_units)
         for record_type, rows in by_type.items():
             table = RECORD_TABLES[record_type]
             keys = [c.name for c in table.primary_key.columns]

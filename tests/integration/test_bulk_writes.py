@@ -4,6 +4,9 @@ the rules made, and a failing bulk write is a StorageError that leaves nothing b
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 from sqlalchemy import text
 
@@ -11,7 +14,7 @@ from ledger.entry import Leaf
 from ledger.errors import StorageError
 from ledger.rules.state import UnitRecord
 from ledger.store.leafpack import pack
-from ledger.store.writer import EntryValues
+from ledger.store.writer import EntryValues, WriteTx
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld, dump
 from tests.rules_factories import NOW
@@ -147,3 +150,117 @@ def test_upserted_records_come_back_as_they_were(world: LedgerWorld) -> None:
             assert {**vars(got), "head": record.head} == vars(record)
         else:
             assert record in loaded
+
+
+def _unit(serial: str, i: int) -> UnitRecord:
+    """A unit record with unusual values (NULLs, large indices, non-ASCII, tuples)."""
+    big = 2**62 + 7
+    return UnitRecord(
+        GTIN,
+        serial,
+        "bulk-a",
+        "h" * 43,
+        big - i,
+        i + 1,
+        big,
+        None if i % 2 else "ship-co",
+        pending="bulk-b" if i == 1 else None,
+        sold=bool(i % 2),
+        claimed=i == 2,
+        recalled=i == 3,
+        flags=i,
+        holders=("bulk-a", "bulk-b")[: i % 3],
+        lot="L\u00e9" if i else None,
+        expiry="261231" if i else None,
+        sales=2**31 - 1 if i == 3 else 0,
+        containers=("000950600000000017", "000950600000000024")[: i % 3],
+        container="000950600000000017" if i % 3 else None,
+    )
+
+
+def test_units_found_absent_are_copied_in_and_come_back_as_they_were(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The units `load_records` looked up and did not find are new rows: PostgreSQL
+    copies them in (`WriteTx._copy`, no upsert), SQLite upserts them as any; either way
+    they read back as written, the units found (or never looked up) are upserted, and a
+    unit written twice keeps its last record."""
+    copied: list[str] = []
+    original = WriteTx._copy
+
+    def spying(self: WriteTx, table: Any, rows: Any) -> None:
+        copied.append(f"{table.name}:{len(rows)}")
+        original(self, table, rows)
+
+    monkeypatch.setattr(WriteTx, "_copy", spying)
+    sqlite = world.ledger.store.engines.is_sqlite
+    fresh = [_unit(f"ABS-{i}", i) for i in range(5)]
+    with world.ledger.store.writer(world.ledger.log) as tx:
+        tx.lock_head()
+        assert tx.load_records({UnitRecord: [(GTIN, r.serial) for r in fresh]}) == []
+        tx.upsert(fresh)
+        # again in the same transaction: inserted now, so upserted (the last one wins)
+        again = [dataclasses.replace(fresh[0], flags=99), _unit("NEVER-LOOKED-UP", 4)]
+        tx.upsert(again)
+        loaded = tx.load_records({UnitRecord: [(GTIN, r.serial) for r in fresh + again]})
+        tx.conn.rollback()
+    assert copied == ([] if sqlite else ["units:5"])
+    expected = {r.key: r for r in fresh + again}
+    assert {r.key: {**vars(r), "head": expected[r.key].head} for r in loaded} == {
+        k: vars(r) for k, r in expected.items()
+    }
+
+
+def test_a_batch_of_new_and_known_units_stores_what_the_rules_made(world: LedgerWorld) -> None:
+    """One batch: commissions (new units, copied in on PostgreSQL), handoffs of units
+    stored before (upserted) and a unit commissioned and handed off in the batch."""
+    old = [f"MIX-{i}" for i in range(3)]
+    for serial in old:
+        world.append(
+            world.world.sign("commission", "acme", unit={"gtin": GTIN, "serial": serial}, prev=None)
+        )
+    batch = []
+    for i in range(3, 6):
+        unit = {"gtin": GTIN, "serial": f"MIX-{i}"}
+        batch.append(world.world.sign("commission", "acme", unit=unit, prev=None))
+        world.world.accept(batch[-1], NOW)
+    for serial in (*old, "MIX-3"):
+        batch.append(world.world.on_unit("handoff", "acme", serial, to="ship-co"))
+        world.world.accept(batch[-1], NOW)
+    world.ledger.append_batch(batch, NOW)
+    serials = [f"MIX-{i}" for i in range(6)]
+    with world.ledger.store.writer(world.ledger.log) as tx:
+        stored = tx.load_records({UnitRecord: [(GTIN, s) for s in serials]})
+    assert {r.key: r for r in stored} == {r.key: r for r in map(world.world.unit, serials)}
+    assert world.ledger.audit().ok
+
+
+def test_a_unit_wrongly_taken_for_absent_is_refused_and_writes_nothing(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were a stored unit taken for absent (it cannot be: the write transaction holds
+    the log's lock), its copied row would clash with the stored one: the primary key
+    refuses it, a StorageError, and the transaction writes nothing (PostgreSQL; SQLite
+    upserts every unit)."""
+    world.append(
+        world.world.sign("commission", "acme", unit={"gtin": GTIN, "serial": "TAKEN"}, prev=None)
+    )
+    before = dump(world.ledger)
+    original = WriteTx.load_records
+
+    def forgetting(self: WriteTx, refs: Any) -> list[Any]:
+        found = original(self, refs)
+        if not self._is_sqlite:
+            self._absent_units.add(("unit", GTIN, "TAKEN"))
+        return [r for r in found if not (isinstance(r, UnitRecord) and r.serial == "TAKEN")]
+
+    monkeypatch.setattr(WriteTx, "load_records", forgetting)
+    commission = world.world.sign(  # another event (its lot) on the same unit
+        "commission", "acme", unit={"gtin": GTIN, "serial": "TAKEN"}, prev=None, lot="L2"
+    )
+    if world.ledger.store.engines.is_sqlite:
+        world.ledger.append_batch([commission], NOW)  # upserted over the stored row
+        return
+    with pytest.raises(StorageError, match="nothing was written"):
+        world.ledger.append_batch([commission], NOW)
+    assert dump(world.ledger) == before
