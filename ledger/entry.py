@@ -402,7 +402,10 @@ def _parse_envelope(
     event = event_from_dict(data["event"])
     try:
         key = data["key"]
-        codec.b64url_decode(key, field="key", size=crypto.KEY_ID_SIZE)  # type: ignore[arg-type]
+        if type(key) is not str or key not in _KEY_IDS_SEEN:
+            codec.b64url_decode(key, field="key", size=crypto.KEY_ID_SIZE)  # type: ignore[arg-type]
+            if type(key) is str and len(_KEY_IDS_SEEN) < _KEY_IDS_KEPT:
+                _KEY_IDS_SEEN.add(key)
         sig = codec.b64url_decode(data["sig"], field="sig", size=crypto.SIGNATURE_SIZE)  # type: ignore[arg-type]
     except (EncodingError, KeyFormatError) as e:
         raise ValidationError(e.message, field=e.field) from e
@@ -411,6 +414,12 @@ def _parse_envelope(
     else:
         event_bytes = codec.canonical(event.to_dict())
     return _new_signed(event, event_bytes, str(key), sig, v, None)
+
+
+#: key ids `_parse_envelope` found well formed, by their exact str text: a log has few
+#: signing keys, each naming many events, so each spelling is checked once (bounded)
+_KEY_IDS_SEEN: set[str] = set()
+_KEY_IDS_KEPT = 4096
 
 
 def _new_signed(

@@ -87,6 +87,31 @@ def _signed(value: object, field: str) -> SignedEvent:
         raise
 
 
+def _batch(body: bytes, most: int) -> list[SignedEvent]:
+    """The signed events of a batch body ``{"events": [...]}`` of 1 to ``most``.
+
+    The parsed JSON is dropped when this returns: only the events are kept while the
+    batch is appended, so the cyclic collector's passes meanwhile (each walks every
+    young object alive) do not walk the body's dicts as well.
+
+    Raises:
+        EncodingError: the body is not JSON as `codec.parse` accepts it.
+        ValidationError: not that shape, or an event is malformed (field
+            ``events[i]...``).
+    """
+    data = codec.parse(body)
+    if (
+        not isinstance(data, dict)
+        or set(data) != {"events"}
+        or not isinstance(data["events"], list)
+    ):
+        raise ValidationError('expected {"events": [...]}', field="body")
+    events = data["events"]
+    if not 1 <= len(events) <= most:
+        raise ValidationError(f"a batch holds 1 to {most} events", field="events")
+    return [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
+
+
 @router.post(
     "/v1/entries",
     summary="Append one signed event",
@@ -183,19 +208,7 @@ async def append_batch(request: Request) -> Response:
     """
     context = ctx(request)
     body = await json_body(request, context.settings.max_batch_bytes)
-    data = codec.parse(body)
-    if (
-        not isinstance(data, dict)
-        or set(data) != {"events"}
-        or not isinstance(data["events"], list)
-    ):
-        raise ValidationError('expected {"events": [...]}', field="body")
-    events = data["events"]
-    if not 1 <= len(events) <= context.settings.max_batch:
-        raise ValidationError(
-            f"a batch holds 1 to {context.settings.max_batch} events", field="events"
-        )
-    signed = [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
+    signed = _batch(body, context.settings.max_batch)
     ledger = context.ledger_for_events(request, signed)
     admission = await write_quota(request).admit(ledger, signed)
     try:

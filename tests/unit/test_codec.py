@@ -188,3 +188,39 @@ def test_base64url_accepts_exactly_the_text_its_bytes_encode_to(text: str) -> No
         assert codec.b64url_encode(base64.urlsafe_b64decode(padded)) != text
         return
     assert codec.b64url_encode(data) == text
+
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@given(
+    st.text(_B64_ALPHABET + "=+/ é\n", max_size=90) | st.text(_B64_ALPHABET, max_size=90),
+    st.sampled_from([None, 0, 1, 16, 32, 64]),
+)
+def test_base64url_fast_path_answers_as_the_checks_step_by_step(
+    text: str, size: int | None
+) -> None:
+    """`b64url_decode`'s one-test path for the common case and its step-by-step checks
+    (`_b64url_decode_checked`) accept the same texts with the same bytes, and refuse the
+    others with the same message and field."""
+    try:
+        expected: bytes | str = codec._b64url_decode_checked(text, "f", size)
+    except EncodingError as e:
+        expected = f"{e.message}|{e.field}"
+    try:
+        got: bytes | str = codec.b64url_decode(text, field="f", size=size)
+    except EncodingError as e:
+        got = f"{e.message}|{e.field}"
+    assert got == expected
+
+
+class _Text(str):
+    """A str subclass: not the fast path's, still decoded as before."""
+
+
+@pytest.mark.parametrize("bad", [None, 7, b"AQ", ["AQ"]])
+def test_base64url_refuses_what_is_not_text_and_reads_a_str_subclass(bad: object) -> None:
+    with pytest.raises(EncodingError, match="not unpadded base64url") as err:
+        codec.b64url_decode(bad, field="sig")  # type: ignore[arg-type]
+    assert err.value.field == "sig"
+    assert codec.b64url_decode(_Text("AQ"), size=1) == b"\x01"
