@@ -534,9 +534,10 @@ def _leaves(items: Sequence[SignedEvent], received: datetime) -> list[_Made]:
     event less (SQLite, docs/PERFORMANCE.md "ingest30"). The leaf of an event found
     already in the log, or of a refused batch, is made for nothing."""
     made = []
-    for signed in items:
-        leaf = Leaf.build(signed, received)
-        made.append((leaf, leaf.hash, pack(leaf.data)))
+    with collector.paused():  # the write transaction's pause follows (`Appender._write`)
+        for signed in items:
+            leaf = Leaf.build(signed, received)
+            made.append((leaf, leaf.hash, pack(leaf.data)))
     return made
 
 
