@@ -392,14 +392,16 @@ def _parse_envelope(
     v = FORMAT_1
     if "v" in data:
         # only format 2 is ever written: format 1 is the absence of "v" (one spelling)
-        if type(data["v"]) is not int or data["v"] != FORMAT_2:
+        given = data["v"]
+        if type(given) is not int or given != FORMAT_2:
             raise ValidationError("v is 2 (format 2) or absent (format 1)", field="v")
         v = FORMAT_2
     names = data.keys()
     # exactly ``expected`` and "v" when present ("v" is in ``data`` iff format 2 here)
     if len(names) != len(expected) + (v == FORMAT_2) or not names >= expected:
         _check_names(names, expected)  # refused: name the field
-    event = event_from_dict(data["event"])
+    fields = data["event"]
+    event = event_from_dict(fields)
     try:
         key = data["key"]
         if type(key) is not str or key not in _KEY_IDS_SEEN:
@@ -410,10 +412,10 @@ def _parse_envelope(
     except (EncodingError, KeyFormatError) as e:
         raise ValidationError(e.message, field=e.field) from e
     if parsed:
-        event_bytes = codec.canonical_parsed(data["event"])
+        event_bytes = codec.canonical_parsed(fields)
     else:
         event_bytes = codec.canonical(event.to_dict())
-    return _new_signed(event, event_bytes, str(key), sig, v, None)
+    return _new_signed(event, event_bytes, key if type(key) is str else str(key), sig, v, None)
 
 
 #: key ids `_parse_envelope` found well formed, by their exact str text: a log has few
@@ -430,9 +432,9 @@ def _new_signed(
     an event: parsed, then bound to the log). It holds its fields and nothing else
     until its cached ``hash`` and memos are added, so its instance dictionary filled in
     field order is the object ``__init__`` makes."""
-    return filled(
-        SignedEvent, event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin
-    )
+    made = object.__new__(SignedEvent)  # `filled` without its frame (one event a call)
+    made.__dict__.update(event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin)
+    return made
 
 
 def _check_names(names: Iterable[str], expected: set[str]) -> None:
