@@ -300,7 +300,7 @@ class Leaf:
                 b'","received":"',
                 stamp.encode("ascii"),
                 b'","sig":"',
-                codec.b64url_encode(signed.sig).encode("ascii"),
+                codec.b64url_ascii(signed.sig),
                 b'"}' if signed.v == FORMAT_1 else b'","v":%d}' % signed.v,
             )
         )

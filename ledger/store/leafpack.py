@@ -146,9 +146,10 @@ def _pack_v2(leaf: bytes) -> bytes | None:
     fields would not come back in their places (then `pack` uses the first form)."""
     found = _built_fields(leaf)
     if found is not None:
-        flags, raw, template = found
-        if len(template) <= MAX_LEAF:
-            return _TAG_V2 + bytes([flags]) + raw + _deflate(template, DICTIONARY_V2)
+        head, template = found
+        if len(template) <= MAX_LEAF:  # `_deflate`, in line (a leaf an entry)
+            packer = _packer(DICTIONARY_V2).copy()
+            return b"".join((head, packer.compress(template), packer.flush()))
     return _pack_v2_searched(leaf)
 
 
@@ -208,8 +209,9 @@ _PREV_CHARS = 43  # unpadded base64url of 32 bytes
 _RAW_KEYS: dict[bytes, bytes] = {}
 
 
-def _built_fields(leaf: bytes) -> tuple[int, bytes, bytes] | None:
-    """(flags, raw fields, template) of a leaf in `Leaf.build`'s envelope, found
+def _built_fields(leaf: bytes) -> tuple[bytes, bytes] | None:
+    """(the second form's tag, flags and raw fields; the template) of a leaf in
+    `Leaf.build`'s envelope, found
     without searching each field and without unpacking the template to check it; None
     for any other leaf (`_pack_v2_searched` then decides), and for a leaf whose key id
     or signature is not canonical.
@@ -251,8 +253,14 @@ def _built_fields(leaf: bytes) -> tuple[int, bytes, bytes] | None:
             and text[-1] in _CANONICAL_LAST[32]
         ):
             return (
-                7,
-                raw_key + b64url_decode_prechecked(text) + b64url_decode_prechecked(sig),
+                b"".join(
+                    (
+                        _HEAD_KEY_PREV_SIG,
+                        raw_key,
+                        b64url_decode_prechecked(text),
+                        b64url_decode_prechecked(sig),
+                    )
+                ),
                 b"".join(
                     (
                         leaf[:value],
@@ -263,12 +271,13 @@ def _built_fields(leaf: bytes) -> tuple[int, bytes, bytes] | None:
                 ),
             )
     return (
-        5,
-        raw_key + b64url_decode_prechecked(sig),
+        b"".join((_HEAD_KEY_SIG, raw_key, b64url_decode_prechecked(sig))),
         b"".join((leaf[:key_at], leaf[key_at + 22 : sig_at], leaf[sig_at + 86 :])),
     )
 
 
+#: the second form's tag and flags: key id, prev and signature raw; key id and signature
+_HEAD_KEY_PREV_SIG, _HEAD_KEY_SIG = _TAG_V2 + bytes([7]), _TAG_V2 + bytes([5])
 _PREV_VALUE = re.compile(rb"[A-Za-z0-9_-]{%d}" % _PREV_CHARS)
 
 

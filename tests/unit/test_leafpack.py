@@ -296,7 +296,7 @@ def test_the_envelope_path_is_the_one_a_built_leaf_takes() -> None:
         b'"prev":"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2LanBWQXKnk"', b'"prev":null'
     )
     found = leafpack._built_fields(prev_null)
-    assert found is not None and found[0] == 5  # key id and signature raw, no prev
+    assert found is not None and found[0][:2] == bytes([PACKED_V2, 5])  # key id, sig raw
     assert pack(prev_null) == _searched_pack(prev_null)
     assert pack(LEAF) == _searched_pack(LEAF)
 
