@@ -32,7 +32,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from ledger import codec, crypto, merkle
@@ -55,7 +55,7 @@ from ledger.eventhash import (
     signed_message,
 )
 from ledger.events import Event, event_from_dict, format_time, parse_time
-from ledger.frozen import filled
+from ledger.frozen import cached, filled
 from ledger.leafparse import split_leaf
 
 ZERO_HASH = bytes(32)
@@ -92,7 +92,7 @@ class SignedEvent:
     v: int = FORMAT_1
     origin: str | None = None
 
-    @cached_property
+    @cached
     def hash(self) -> bytes:
         """The event hash (see module docstring).
 
@@ -272,7 +272,7 @@ class Leaf:
     signed: SignedEvent
     received: str
 
-    @cached_property
+    @cached
     def hash(self) -> bytes:
         """The RFC 9162 leaf hash ``SHA-256(0x00 || data)``."""
         return merkle.leaf_hash(self.data)
