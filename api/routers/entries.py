@@ -79,12 +79,15 @@ async def _grouped(ledger: Ledger, signed: SignedEvent, charge: Charge | None) -
     return pending.answer()
 
 
-def _signed(value: object, field: str) -> SignedEvent:
-    """A signed event of a parsed body (``value`` as `codec.parse` returned it)."""
+def _signed(value: object, field: str, position: int | None = None) -> SignedEvent:
+    """A signed event of a parsed body (``value`` as `codec.parse` returned it), its
+    errors' field under ``field`` (``field[position]`` for an item of a list: named
+    only when refused)."""
     try:
         return SignedEvent.from_json(value)
     except ValidationError as e:
-        e.field = f"{field}.{e.field}" if e.field else field
+        where = field if position is None else f"{field}[{position}]"
+        e.field = f"{where}.{e.field}" if e.field else where
         raise
 
 
@@ -117,7 +120,7 @@ def _batch(body: bytes, most: int) -> list[SignedEvent]:
             events = data["events"]
             if not 1 <= len(events) <= most:
                 raise ValidationError(f"a batch holds 1 to {most} events", field="events")
-            signed = [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
+            signed = [_signed(item, "events", i) for i, item in enumerate(events)]
         except Exception:
             if count is not None:
                 codec.parse(body)  # a duplicate key is the error, as it always was
