@@ -19,13 +19,11 @@ write (claims, reports, EPCIS capture).
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 from ledger import codec, entry, merkle, note, rules, tiles
@@ -79,30 +77,17 @@ class BatchReceipt:
         index is an int, the hashes are base64url (which JSON never escapes), and the
         checkpoint, the one free text, goes through json's own encoder
         (tests/unit/test_receipt_json.py compares the two)."""
-        texts = _hash_texts(self.receipts)
-        if texts is not None:  # every hash 32 bytes: each 88 characters of ``texts``
-            parts = [
-                _RECEIPT_JSON
-                % (
-                    r.index,
-                    texts[at : at + 43],
-                    texts[at + 44 : at + 87],
-                    "true" if r.duplicate else "false",
-                )
-                for at, r in zip(range(0, len(texts), 88), self.receipts, strict=True)
-            ]
-        else:
-            b64 = codec.b64url_encode
-            parts = [
-                _RECEIPT_JSON
-                % (
-                    r.index,
-                    b64(r.leaf_hash),
-                    b64(r.event_hash),
-                    "true" if r.duplicate else "false",
-                )
-                for r in self.receipts
-            ]
+        b64 = codec.b64url_encode
+        parts = [
+            _RECEIPT_JSON
+            % (
+                r.index,
+                b64(r.leaf_hash),
+                b64(r.event_hash),
+                "true" if r.duplicate else "false",
+            )
+            for r in self.receipts
+        ]
         receipts, checkpoint = ",".join(parts), _json_text(self.checkpoint)
         return (
             f'{{"receipts":[{receipts}],"size":{self.size:d},"checkpoint":{checkpoint}}}'.encode()
@@ -127,24 +112,6 @@ class BatchReceipt:
 
 #: one receipt of `BatchReceipt.to_json`
 _RECEIPT_JSON = '{"index":%d,"leaf_hash":"%s","event_hash":"%s","duplicate":%s}'
-_LEAF_HASH, _EVENT_HASH = attrgetter("leaf_hash"), attrgetter("event_hash")
-
-
-def _hash_texts(receipts: Sequence[Receipt]) -> str | None:
-    """The base64url of every receipt's two hashes in one encoding, when each is 32
-    bytes (else None): each hash and a zero byte are 33 bytes, a whole number of base64
-    groups, so the text is 88 characters a receipt, the leaf hash's unpadded base64url
-    its first 43 (the 44th, the zero byte's 6 bits past them, is always ``A``) and the
-    event hash's the 43 after that. One C call for a batch instead of two encodings a
-    receipt (tests/unit/test_receipt_json.py)."""
-    if {*map(len, map(_LEAF_HASH, receipts)), *map(len, map(_EVENT_HASH, receipts))} != {32}:
-        return None
-    pairs = zip(map(_LEAF_HASH, receipts), map(_EVENT_HASH, receipts), strict=True)
-    joined = _ZERO.join(itertools.chain.from_iterable(pairs)) + _ZERO
-    return codec.b64url_ascii(joined).decode("ascii")
-
-
-_ZERO = b"\x00"
 #: a string as JSON, as `JSONResponse` renders it (ensure_ascii off)
 _json_text = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 

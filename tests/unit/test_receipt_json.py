@@ -7,7 +7,7 @@ import random
 
 from starlette.responses import JSONResponse
 
-from ledger.service.append import BatchReceipt, Receipt, _hash_texts, _new_receipt
+from ledger.service.append import BatchReceipt, Receipt, _new_receipt
 
 
 def _rendered(receipt: BatchReceipt) -> bytes:
@@ -41,17 +41,3 @@ def test_a_new_receipt_is_the_dataclass_s() -> None:
     assert made == Receipt(3, b"l" * 32, b"e" * 32)
     assert vars(made) == vars(Receipt(3, b"l" * 32, b"e" * 32))
     assert list(vars(made)) == ["index", "leaf_hash", "event_hash", "duplicate"]
-
-
-def test_hashes_of_other_lengths_take_the_encoding_a_receipt_at_a_time() -> None:
-    """`_hash_texts` encodes a batch's hashes at once only when every one is 32 bytes;
-    any other length (not one the append makes) renders the same JSON one by one."""
-    rng = random.Random(32)
-    for sizes in ((31, 32), (32, 33), (0, 32), (64, 32), (32, 32)):
-        receipts = tuple(
-            Receipt(i, rng.randbytes(sizes[i % 2]), rng.randbytes(sizes[(i + 1) % 2]))
-            for i in range(5)
-        )
-        receipt = BatchReceipt(receipts, 5, "note\n")
-        assert receipt.to_json() == _rendered(receipt)
-        assert (_hash_texts(receipts) is None) == (sizes != (32, 32))
