@@ -211,10 +211,9 @@ _RAW_KEYS: dict[bytes, bytes] = {}
 
 def _built_fields(leaf: bytes) -> tuple[bytes, bytes] | None:
     """(the second form's tag, flags and raw fields; the template) of a leaf in
-    `Leaf.build`'s envelope, found
-    without searching each field and without unpacking the template to check it; None
-    for any other leaf (`_pack_v2_searched` then decides), and for a leaf whose key id
-    or signature is not canonical.
+    `Leaf.build`'s envelope, found without searching each field and without unpacking
+    the template to check it; None for any other leaf (`_pack_v2_searched` then
+    decides), and for a leaf whose key id or signature is not canonical.
 
     What `_pack_v2_searched` finds, shown on the envelope: the tail after the event
     holds the key id and the signature, each a canonical value of its length, and
