@@ -32,7 +32,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from ledger import codec, crypto, merkle
@@ -55,7 +55,7 @@ from ledger.eventhash import (
     signed_message,
 )
 from ledger.events import Event, event_from_dict, format_time, parse_time
-from ledger.frozen import filled
+from ledger.frozen import cached, filled
 from ledger.leafparse import split_leaf
 
 ZERO_HASH = bytes(32)
@@ -92,7 +92,7 @@ class SignedEvent:
     v: int = FORMAT_1
     origin: str | None = None
 
-    @cached_property
+    @cached
     def hash(self) -> bytes:
         """The event hash (see module docstring).
 
@@ -272,7 +272,7 @@ class Leaf:
     signed: SignedEvent
     received: str
 
-    @cached_property
+    @cached
     def hash(self) -> bytes:
         """The RFC 9162 leaf hash ``SHA-256(0x00 || data)``."""
         return merkle.leaf_hash(self.data)
@@ -300,7 +300,7 @@ class Leaf:
                 b'","received":"',
                 stamp.encode("ascii"),
                 b'","sig":"',
-                codec.b64url_encode(signed.sig).encode("ascii"),
+                codec.b64url_ascii(signed.sig),
                 b'"}' if signed.v == FORMAT_1 else b'","v":%d}' % signed.v,
             )
         )
@@ -392,25 +392,36 @@ def _parse_envelope(
     v = FORMAT_1
     if "v" in data:
         # only format 2 is ever written: format 1 is the absence of "v" (one spelling)
-        if type(data["v"]) is not int or data["v"] != FORMAT_2:
+        given = data["v"]
+        if type(given) is not int or given != FORMAT_2:
             raise ValidationError("v is 2 (format 2) or absent (format 1)", field="v")
         v = FORMAT_2
     names = data.keys()
     # exactly ``expected`` and "v" when present ("v" is in ``data`` iff format 2 here)
     if len(names) != len(expected) + (v == FORMAT_2) or not names >= expected:
         _check_names(names, expected)  # refused: name the field
-    event = event_from_dict(data["event"])
+    fields = data["event"]
+    event = event_from_dict(fields)
     try:
         key = data["key"]
-        codec.b64url_decode(key, field="key", size=crypto.KEY_ID_SIZE)  # type: ignore[arg-type]
+        if type(key) is not str or key not in _KEY_IDS_SEEN:
+            codec.b64url_decode(key, field="key", size=crypto.KEY_ID_SIZE)  # type: ignore[arg-type]
+            if type(key) is str and len(_KEY_IDS_SEEN) < _KEY_IDS_KEPT:
+                _KEY_IDS_SEEN.add(key)
         sig = codec.b64url_decode(data["sig"], field="sig", size=crypto.SIGNATURE_SIZE)  # type: ignore[arg-type]
     except (EncodingError, KeyFormatError) as e:
         raise ValidationError(e.message, field=e.field) from e
     if parsed:
-        event_bytes = codec.canonical_parsed(data["event"])
+        event_bytes = codec.canonical_parsed(fields)
     else:
         event_bytes = codec.canonical(event.to_dict())
-    return _new_signed(event, event_bytes, str(key), sig, v, None)
+    return _new_signed(event, event_bytes, key if type(key) is str else str(key), sig, v, None)
+
+
+#: key ids `_parse_envelope` found well formed, by their exact str text: a log has few
+#: signing keys, each naming many events, so each spelling is checked once (bounded)
+_KEY_IDS_SEEN: set[str] = set()
+_KEY_IDS_KEPT = 4096
 
 
 def _new_signed(
@@ -421,9 +432,9 @@ def _new_signed(
     an event: parsed, then bound to the log). It holds its fields and nothing else
     until its cached ``hash`` and memos are added, so its instance dictionary filled in
     field order is the object ``__init__`` makes."""
-    return filled(
-        SignedEvent, event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin
-    )
+    made = object.__new__(SignedEvent)  # `filled` without its frame (one event a call)
+    made.__dict__.update(event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin)
+    return made
 
 
 def _check_names(names: Iterable[str], expected: set[str]) -> None:

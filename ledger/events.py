@@ -110,6 +110,12 @@ class Event:
             raise ValidationError("expected a JSON object", field="event")
         if data.get("kind") != cls.kind:
             raise ValidationError(f"expected kind {cls.kind!r}", field="kind")
+        return cls._filled(data)
+
+    @classmethod
+    def _filled(cls, data: Mapping[str, object]) -> Event:
+        """`from_dict` once ``data`` is known to be a mapping of this kind (as
+        `event_from_dict` knows it): the fields checked, the event made."""
         all_checks, known, required, _, defaults = _shape(cls)
         if not known.issuperset(data):
             raise ValidationError("unknown field", field=sorted(set(data) - known)[0])
@@ -579,4 +585,4 @@ def event_from_dict(data: object) -> Event:
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         raise ValidationError(f"unknown kind; expected one of {', '.join(KINDS)}", field="kind")
-    return KINDS[kind].from_dict(data)
+    return KINDS[kind]._filled(data)  # (a mapping, of that kind: `from_dict`'s checks)

@@ -20,7 +20,8 @@ from api.schemas_events import REF
 from api.views import IMMUTABLE, REVALIDATE, cached_json
 from ledger import codec
 from ledger.entry import SignedEvent
-from ledger.errors import NotFoundError, ValidationError
+from ledger.errors import EncodingError, NotFoundError, ValidationError
+from ledger.service import collector
 from ledger.service.groupcommit import Charge
 from ledger.service.ledger import BatchReceipt, Ledger
 
@@ -78,13 +79,70 @@ async def _grouped(ledger: Ledger, signed: SignedEvent, charge: Charge | None) -
     return pending.answer()
 
 
-def _signed(value: object, field: str) -> SignedEvent:
-    """A signed event of a parsed body (``value`` as `codec.parse` returned it)."""
+def _signed(value: object, field: str, position: int | None = None) -> SignedEvent:
+    """A signed event of a parsed body (``value`` as `codec.parse` returned it), its
+    errors' field under ``field`` (``field[position]`` for an item of a list: named
+    only when refused)."""
     try:
         return SignedEvent.from_json(value)
     except ValidationError as e:
-        e.field = f"{field}.{e.field}" if e.field else field
+        where = field if position is None else f"{field}[{position}]"
+        e.field = f"{where}.{e.field}" if e.field else where
         raise
+
+
+def _batch(body: bytes, most: int) -> list[SignedEvent]:
+    """The signed events of a batch body ``{"events": [...]}`` of 1 to ``most``.
+
+    The body is parsed without the duplicate-key hook (`codec.parse_counted`), then
+    shown to have had no duplicate key by counting (`_colons`); a body that has one,
+    or any error, is parsed by `codec.parse` first, so it is refused as it always was
+    (a duplicate key before the shape and the events' errors).
+
+    The parsed JSON is dropped when this returns: only the events are kept while the
+    batch is appended, so the cyclic collector's passes meanwhile (each walks every
+    young object alive) do not walk the body's dicts as well.
+
+    Raises:
+        EncodingError: the body is not JSON as `codec.parse` accepts it.
+        ValidationError: not that shape, or an event is malformed (field
+            ``events[i]...``).
+    """
+    with collector.paused():
+        data, count = codec.parse_counted(body)
+        try:
+            if (
+                not isinstance(data, dict)
+                or set(data) != {"events"}
+                or not isinstance(data["events"], list)
+            ):
+                raise ValidationError('expected {"events": [...]}', field="body")
+            events = data["events"]
+            if not 1 <= len(events) <= most:
+                raise ValidationError(f"a batch holds 1 to {most} events", field="events")
+            signed = [_signed(item, "events", i) for i, item in enumerate(events)]
+        except Exception:
+            if count is not None:
+                codec.parse(body)  # a duplicate key is the error, as it always was
+            raise
+        if count is not None and count != _colons(events, signed):
+            codec.parse(body)  # raises: a key was duplicated
+            raise EncodingError("duplicate key")  # (unreachable: fail closed)
+        del data, events  # freed before the collector's next pass: it never walks them
+    return signed
+
+
+def _colons(events: list[dict[str, Any]], signed: list[SignedEvent]) -> int:
+    """`codec.colons` of ``{"events": events}`` (the body's value) when each of
+    ``events`` was made into the matching one of ``signed``, counted without walking
+    it: the one member ``events``; each event's members (``event``, ``key``, ``sig``
+    and ``v``, the only names `SignedEvent.from_json` lets through, none holding a
+    ``:``, nor do the key id, the signature, or 2); and the event's own, its canonical
+    bytes' ``:`` (one per member, and each in its strings, which JSON writes as they
+    are: UTF-8 holds no 0x3a byte but ``:``)."""
+    return 1 + sum(
+        len(item) + s.event_bytes.count(b":") for item, s in zip(events, signed, strict=True)
+    )
 
 
 @router.post(
@@ -183,20 +241,11 @@ async def append_batch(request: Request) -> Response:
     """
     context = ctx(request)
     body = await json_body(request, context.settings.max_batch_bytes)
-    data = codec.parse(body)
-    if (
-        not isinstance(data, dict)
-        or set(data) != {"events"}
-        or not isinstance(data["events"], list)
-    ):
-        raise ValidationError('expected {"events": [...]}', field="body")
-    events = data["events"]
-    if not 1 <= len(events) <= context.settings.max_batch:
-        raise ValidationError(
-            f"a batch holds 1 to {context.settings.max_batch} events", field="events"
-        )
-    signed = [_signed(item, f"events[{i}]") for i, item in enumerate(events)]
+    signed = _batch(body, context.settings.max_batch)
     ledger = context.ledger_for_events(request, signed)
+    # each event read against its log here, once (the quota and the append find them
+    # bound), and the unbound ones freed: a request's objects are fewer for the collector
+    signed = [s.for_log(ledger.origin) for s in signed]
     admission = await write_quota(request).admit(ledger, signed)
     try:
         receipt = await run_in_threadpool(ledger.append_batch, signed)

@@ -232,9 +232,12 @@ class Appender:
         # (1) outside the log's lock too: the leaves, then (2) the write transaction under
         # it; both in this process's turn (`AppendMemo.turn`): two batches' Python side
         # by side in one process only trade the GIL, while another worker can write
-        with self._memo.turn:
+        # The cyclic collector paused from the leaves to the commit (`_write` pauses it
+        # too), the leaves dropped before it resumes: its next pass does not walk them.
+        with self._memo.turn, collector.paused():
             made = _leaves(items, received)
             receipt = self._write(items, received, known, made=made)
+            del made
         if self._on_commit is not None:  # (3) committed; not yet acknowledged
             self._on_commit(receipt)
         return receipt

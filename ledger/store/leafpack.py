@@ -144,6 +144,18 @@ _CANONICAL_LAST = {
 def _pack_v2(leaf: bytes) -> bytes | None:
     """The second form of ``leaf``, or None when it has no field to store raw or its
     fields would not come back in their places (then `pack` uses the first form)."""
+    found = _built_fields(leaf)
+    if found is not None:
+        head, template = found
+        if len(template) <= MAX_LEAF:  # `_deflate`, in line (a leaf an entry)
+            packer = _packer(DICTIONARY_V2).copy()
+            return b"".join((head, packer.compress(template), packer.flush()))
+    return _pack_v2_searched(leaf)
+
+
+def _pack_v2_searched(leaf: bytes) -> bytes | None:
+    """`_pack_v2` for any bytes: each field searched for, the template unpacked again
+    (without the inflate) to see that every field comes back in its place."""
     flags, raw, template, texts = 0, b"", leaf, []
     for flag, name, size in _RAW_FIELDS:
         found = _FIELD_VALUE[name].search(template)
@@ -183,6 +195,89 @@ def _refill(template: bytes | None, texts: list[tuple[bytes, bytes]]) -> bytes |
 
 #: per raw field, its empty place in a template
 _EMPTY = {name: b'"' + name + b'":""' for _, name, _ in _RAW_FIELDS}
+
+# --- leaves as ledger.entry's `Leaf.build` writes them ---------------------------------
+#: the envelope's tail after the event: the key id and signature of their lengths, the
+#: receive time (no quote in any of them), the format
+_BUILT_TAIL = re.compile(
+    rb',"key":"([A-Za-z0-9_-]{22})","received":"[0-9T:.Z-]*",'
+    rb'"sig":"([A-Za-z0-9_-]{86})"(?:,"v":2)?\}'
+)
+_KEY_START, _SIG_START, _PREV_START = b',"key":"', b'"sig":"', b'"prev":"'
+_PREV_CHARS = 43  # unpadded base64url of 32 bytes
+#: raw bytes of the key ids met (a log has few), by their text (bounded)
+_RAW_KEYS: dict[bytes, bytes] = {}
+
+
+def _built_fields(leaf: bytes) -> tuple[bytes, bytes] | None:
+    """(the second form's tag, flags and raw fields; the template) of a leaf in
+    `Leaf.build`'s envelope, found without searching each field and without unpacking
+    the template to check it; None for any other leaf (`_pack_v2_searched` then
+    decides), and for a leaf whose key id or signature is not canonical.
+
+    What `_pack_v2_searched` finds, shown on the envelope: the tail after the event
+    holds the key id and the signature, each a canonical value of its length, and
+    nothing else with a quote in it; the event before it holds no ``"key":"`` and no
+    ``"sig":"`` (so the tail's are the first of their names in the leaf and the
+    template's first empty ones) and at most one ``"prev":"`` (the first ``"prev"`` of
+    the leaf if any, and the template's only empty one once emptied). Emptying a value
+    makes no new occurrence of any of the three (the text on either side of it held
+    it already), so the fields are the ones searched for, in the places unpacking puts
+    them back (tests/unit/test_leafpack.py compares the two on any bytes).
+    """
+    at = leaf.rfind(_KEY_START)
+    tail = _BUILT_TAIL.fullmatch(leaf, at) if at > 0 else None
+    if tail is None or leaf.find(_SIG_START, 0, at) >= 0 or leaf.find(_KEY_START[1:], 0, at) >= 0:
+        return None
+    key, sig = tail.group(1, 2)
+    if key[-1] not in _CANONICAL_LAST[16] or sig[-1] not in _CANONICAL_LAST[64]:
+        return None
+    raw_key = _RAW_KEYS.get(key)
+    if raw_key is None:
+        raw_key = b64url_decode_prechecked(key)
+        if len(_RAW_KEYS) < 4096:
+            _RAW_KEYS[key] = raw_key
+    key_at, sig_at = tail.start(1), tail.start(2)
+    prev = leaf.find(_PREV_START, 0, at)
+    if prev >= 0:
+        if leaf.find(_PREV_START, prev + 1, at) >= 0:
+            return None  # another "prev" (rare): the search decides which is first
+        value = prev + len(_PREV_START)
+        end = value + _PREV_CHARS
+        text = leaf[value:end]
+        if (
+            end < at
+            and leaf[end] == 0x22  # '"'
+            and _PREV_VALUE.fullmatch(text)
+            and text[-1] in _CANONICAL_LAST[32]
+        ):
+            return (
+                b"".join(
+                    (
+                        _HEAD_KEY_PREV_SIG,
+                        raw_key,
+                        b64url_decode_prechecked(text),
+                        b64url_decode_prechecked(sig),
+                    )
+                ),
+                b"".join(
+                    (
+                        leaf[:value],
+                        leaf[end:key_at],
+                        leaf[key_at + 22 : sig_at],
+                        leaf[sig_at + 86 :],
+                    )
+                ),
+            )
+    return (
+        b"".join((_HEAD_KEY_SIG, raw_key, b64url_decode_prechecked(sig))),
+        b"".join((leaf[:key_at], leaf[key_at + 22 : sig_at], leaf[sig_at + 86 :])),
+    )
+
+
+#: the second form's tag and flags: key id, prev and signature raw; key id and signature
+_HEAD_KEY_PREV_SIG, _HEAD_KEY_SIG = _TAG_V2 + bytes([7]), _TAG_V2 + bytes([5])
+_PREV_VALUE = re.compile(rb"[A-Za-z0-9_-]{%d}" % _PREV_CHARS)
 
 
 def unpack(stored: bytes) -> bytes:

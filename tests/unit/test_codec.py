@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 import rfc8785
@@ -188,3 +189,127 @@ def test_base64url_accepts_exactly_the_text_its_bytes_encode_to(text: str) -> No
         assert codec.b64url_encode(base64.urlsafe_b64decode(padded)) != text
         return
     assert codec.b64url_encode(data) == text
+
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@given(
+    st.text(_B64_ALPHABET + "=+/ é\n", max_size=90) | st.text(_B64_ALPHABET, max_size=90),
+    st.sampled_from([None, 0, 1, 16, 32, 64]),
+)
+def test_base64url_fast_path_answers_as_the_checks_step_by_step(
+    text: str, size: int | None
+) -> None:
+    """`b64url_decode`'s one-test path for the common case and its step-by-step checks
+    (`_b64url_decode_checked`) accept the same texts with the same bytes, and refuse the
+    others with the same message and field."""
+    try:
+        expected: bytes | str = codec._b64url_decode_checked(text, "f", size)
+    except EncodingError as e:
+        expected = f"{e.message}|{e.field}"
+    try:
+        got: bytes | str = codec.b64url_decode(text, field="f", size=size)
+    except EncodingError as e:
+        got = f"{e.message}|{e.field}"
+    assert got == expected
+
+
+class _Text(str):
+    """A str subclass: not the fast path's, still decoded as before."""
+
+
+@pytest.mark.parametrize("bad", [None, 7, b"AQ", ["AQ"]])
+def test_base64url_refuses_what_is_not_text_and_reads_a_str_subclass(bad: object) -> None:
+    with pytest.raises(EncodingError, match="not unpadded base64url") as err:
+        codec.b64url_decode(bad, field="sig")  # type: ignore[arg-type]
+    assert err.value.field == "sig"
+    assert codec.b64url_decode(_Text("AQ"), size=1) == b"\x01"
+
+
+# --- parse_counted: no duplicate-key hook, the absence of duplicates shown by counting
+
+
+def _string(draw: st.DrawFn, value: str) -> str:
+    """``value`` as a JSON string literal, written as a client might: escaped to ASCII
+    or not, and now and then each ``:`` spelled ``\\u003a``."""
+    literal = json.dumps(value, ensure_ascii=draw(st.booleans()))
+    if draw(st.integers(0, 4)) == 0:
+        literal = literal.replace(":", draw(st.sampled_from(["\\u003a", "\\u003A"])))
+    return literal
+
+
+@st.composite
+def _json_texts(draw: st.DrawFn, depth: int = 0) -> str:
+    """JSON text of objects whose keys may repeat (a duplicate a few times in ten),
+    strings with ``:`` and escapes, integers, and now and then a float or an unsafe
+    integer."""
+    choice = draw(st.integers(0, 9 if depth < 3 else 4))
+    if choice <= 1:
+        return _string(draw, draw(st.text(st.sampled_from('ab:é"\\\n'), max_size=5)))
+    if choice == 2:
+        return str(draw(safe_int))
+    if choice == 3:
+        return draw(st.sampled_from(["null", "true", "1.5", "9007199254740993", "-0"]))
+    if choice == 4:
+        return draw(st.sampled_from(['""', "[]", "{}", '":"']))
+    if choice <= 6:
+        items = draw(st.lists(_json_texts(depth + 1), max_size=4))
+        return "[" + ",".join(items) + "]"
+    keys = draw(st.lists(st.text(st.sampled_from("ab:"), max_size=3), max_size=4))
+    if keys and draw(st.integers(0, 3)) == 0:
+        keys.insert(draw(st.integers(0, len(keys))), draw(st.sampled_from(keys)))
+    members = [_string(draw, k) + draw(st.sampled_from([":", " : "])) for k in keys]
+    values = [draw(_json_texts(depth + 1)) for _ in keys]
+    return "{" + ",".join(m + v for m, v in zip(members, values, strict=True)) + "}"
+
+
+@settings(max_examples=examples(1500), deadline=None)
+@given(_json_texts())
+def test_parse_counted_accepts_with_an_equal_count_exactly_what_parse_accepts(
+    text: str,
+) -> None:
+    """`parse_counted` then `colons` (a duplicate key shown by an unequal count) accept
+    exactly the texts `parse` accepts, with the same value; refused, the same error."""
+    data = text.encode()
+    try:
+        expected: Any = codec.parse(data)
+    except EncodingError as e:
+        expected = e
+    try:
+        value, count = codec.parse_counted(data)
+    except EncodingError as e:
+        assert isinstance(expected, EncodingError)
+        assert (e.message, e.field) == (expected.message, expected.field)
+        return
+    if count is None:  # `parse` made it
+        assert value == expected
+    elif codec.colons(value) == count:
+        assert value == expected  # no duplicate key: `parse` accepts it as well
+    else:
+        assert isinstance(expected, EncodingError)
+        assert "duplicate key" in expected.message
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        (b'{"a":"1:2","b":{"c":[1,":"]}}', 5),
+        (b'{"a":1,"a":2}', 2),  # one member left: the count shows the lost one
+        (b'{"t":"12\\u003a00"}', None),  # an escape spelling ":": left to `parse`
+        (b'{"a":"\\ud800"}', "surrogate"),
+        (b'{"a":1.5,"a":1}', "floats"),  # refused by `parse`, its error as always
+        (b'{"x":{"a":1,"a":1},"b":2.5}', "duplicate key 'a'"),
+        (b'{"a":99999999999999999}', "safe range"),
+        (b"\xff", "UTF-8"),
+    ],
+)
+def test_parse_counted_cases(text: bytes, counted: int | str | None) -> None:
+    if isinstance(counted, str):
+        with pytest.raises(EncodingError, match=counted):
+            codec.parse_counted(text)
+        return
+    value, count = codec.parse_counted(text)
+    assert count == counted
+    if count is not None:
+        assert (codec.colons(value) == count) == (b'"a":1,"a"' not in text)

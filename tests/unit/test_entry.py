@@ -224,6 +224,33 @@ def test_from_json_refuses_what_from_dict_refuses(data: Any) -> None:
     assert (fast.value.field, fast.value.message) == (slow.value.field, slow.value.message)
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("A" * 21, "not unpadded base64url"),
+        ("A" * 21 + "B", "trailing bits"),
+        ("A" * 24, "expected 16 bytes"),
+        (["A" * 22], "not unpadded base64url"),
+        (7, "not unpadded base64url"),
+    ],
+)
+def test_a_key_id_seen_well_formed_is_not_checked_again_and_no_other_is_let_through(
+    bad: object, message: str
+) -> None:
+    """The envelope's key ids are checked once per spelling (`entry._KEY_IDS_SEEN`):
+    a malformed one is refused every time, before and after a good one was seen, and
+    never remembered."""
+    signed = entry.sign_event(events.event_from_dict(VALID["handoff"]), key(1), log=None)
+    good = signed.to_dict()
+    for _ in range(2):
+        with pytest.raises(ValidationError, match=message) as err:
+            entry.SignedEvent.from_json({**good, "key": bad})
+        assert err.value.field == "key"
+        assert entry.SignedEvent.from_json(good) == signed
+        assert signed.key in entry._KEY_IDS_SEEN
+    assert bad not in entry._KEY_IDS_SEEN if isinstance(bad, str) else True
+
+
 def test_verified_under_remembers_only_a_success_under_the_same_key_bytes() -> None:
     """`entry.verified_under` is what lets the append skip a signature the write quota
     verified: true only for this object after a success under exactly these bytes."""

@@ -9,9 +9,12 @@ import re
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import codec
 from ledger.errors import EncodingError
+from ledger.store import leafpack
 from ledger.store.leafpack import (
     DICTIONARY_V1,
     DICTIONARY_V2,
@@ -21,6 +24,7 @@ from ledger.store.leafpack import (
     pack,
     unpack,
 )
+from tests.profiles import examples
 
 LEAF = (
     b'{"event":{"actor":"acme","kind":"handoff","prev":"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2La'
@@ -223,3 +227,102 @@ def test_packing_stores_the_same_bytes_as_before(seed: int) -> None:
     for value in variants:
         assert pack(value) == _pack_as_before(value), value
         assert unpack(pack(value)) == value
+
+
+# --- the envelope's fields found without searching (`leafpack._built_fields`) --------
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _b64(size: int) -> st.SearchStrategy[str]:
+    """Canonical base64url of ``size`` random bytes, or (a quarter of the time) a text of
+    that length whose spare bits are set (not canonical)."""
+    canonical = st.binary(min_size=size, max_size=size).map(codec.b64url_encode)
+    chars = -(-size * 4 // 3)
+    return canonical | st.text(_ALPHABET, min_size=chars, max_size=chars)
+
+
+#: pieces an event's bytes are made of here: the names the packing looks for, with and
+#: without values of the right length, quotes, JSON structure, other text
+_PIECES = st.one_of(
+    st.sampled_from(
+        [
+            *(b'"prev":"', b'"key":"', b'"sig":"', b'"prev":""', b'"key":""', b'"sig":""'),
+            *(b'"', b'"prev":null', b",", b":", b"{", b"}", b"[", b"]", b"x"),
+            *(b'"kind":"handoff"', b'"prev', b'ev":"', b'"ke', b'y":"', b"\\", b"\xc3\xa9"),
+        ]
+    ),
+    _b64(32).map(str.encode),
+    _b64(16).map(str.encode),
+    _b64(64).map(str.encode),
+    _b64(32).map(lambda t: b'"prev":"' + t.encode() + b'"'),
+    _b64(16).map(lambda t: b'"key":"' + t.encode() + b'"'),
+    _b64(64).map(lambda t: b'"sig":"' + t.encode() + b'"'),
+)
+
+
+@st.composite
+def _leaves(draw: st.DrawFn) -> bytes:
+    """Bytes in `Leaf.build`'s envelope (now and then not quite) around any event bytes."""
+    event = b"".join(draw(st.lists(_PIECES, max_size=12)))
+    tail = b",".join(
+        (
+            b'"key":"' + draw(_b64(16)).encode() + b'"',
+            b'"received":"' + draw(st.sampled_from([b"2026-12-01T12:00:00.000Z", b""])) + b'"',
+            b'"sig":"' + draw(_b64(64)).encode() + b'"',
+        )
+    )
+    leaf = b'{"event":{' + event + b"}," + tail + draw(st.sampled_from([b"}", b',"v":2}']))
+    if draw(st.integers(0, 9)) == 0:  # damaged somewhere
+        at = draw(st.integers(0, len(leaf) - 1))
+        leaf = leaf[:at] + draw(st.sampled_from([b"", b'"', b"A", b","])) + leaf[at + 1 :]
+    return leaf
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(_leaves())
+def test_the_envelope_path_packs_exactly_as_the_search(leaf: bytes) -> None:
+    """Wherever `_built_fields` answers, the value stored is the one the fields' search
+    (`_pack_v2_searched`) makes, byte for byte, and it unpacks to the leaf."""
+    assert leafpack._pack_v2(leaf) == leafpack._pack_v2_searched(leaf)
+    assert pack(leaf) == _searched_pack(leaf)
+    assert unpack(pack(leaf)) == leaf
+
+
+def test_the_envelope_path_is_the_one_a_built_leaf_takes() -> None:
+    assert leafpack._built_fields(LEAF) is not None
+    assert leafpack._built_fields(LEAF.replace(b',"v":2}', b"}")) is not None
+    prev_null = LEAF.replace(
+        b'"prev":"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2LanBWQXKnk"', b'"prev":null'
+    )
+    found = leafpack._built_fields(prev_null)
+    assert found is not None and found[0][:2] == bytes([PACKED_V2, 5])  # key id, sig raw
+    assert pack(prev_null) == _searched_pack(prev_null)
+    assert pack(LEAF) == _searched_pack(LEAF)
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        # names the search must decide about: left to it
+        LEAF.replace(b'"unit":{', b'"unit":{"key":"",'),
+        LEAF.replace(b'"unit":{', b'"unit":{"sig":"x",'),
+        LEAF.replace(b'"unit":{', b'"unit":{"prev":"x",'),
+        # the key id or signature not canonical, or not their lengths
+        LEAF.replace(b'"key":"ajgD1fBZkCocba-8m6Rykg"', b'"key":"ajgD1fBZkCocba-8m6Rykh"'),
+        LEAF.replace(b'"sig":"', b'"sig":"x'),
+        LEAF.replace(b'"received":"2026-11-28T12:00:00.000Z"', b'"received":"x\\"'),
+    ],
+)
+def test_a_leaf_the_envelope_path_cannot_vouch_for_goes_to_the_search(leaf: bytes) -> None:
+    assert leafpack._built_fields(leaf) is None
+    assert pack(leaf) == _searched_pack(leaf)
+    assert unpack(pack(leaf)) == leaf
+
+
+def _searched_pack(leaf: bytes) -> bytes:
+    """`pack` with every field searched for (as before `_built_fields`)."""
+    packed = leafpack._pack_v2_searched(leaf)
+    if packed is None:
+        return leafpack.pack_v1(leaf)
+    return packed if len(packed) < len(leaf) or leaf[:1] != b"{" else leaf
