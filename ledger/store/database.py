@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger.errors import StorageError
 from ledger.store.checkpoints import Checkpointer, CheckpointingConnection
 from ledger.store.replicas import ReadRouter
+from ledger.store.statistics import StatisticsRefresher
 
 #: the SQLite reader engine's pooled connections
 SQLITE_READERS = 40
@@ -111,6 +112,8 @@ class Engines:
     bookkeeping: Engine
     #: SQLite: checkpoints the WAL off the committing threads; None for PostgreSQL
     checkpointer: Checkpointer | None = None
+    #: PostgreSQL: refreshes the planner's statistics off the appends; None for SQLite
+    statistics: StatisticsRefresher | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -119,9 +122,11 @@ class Engines:
 
     def dispose(self) -> None:
         """Close every pooled connection, and stop the checkpointer thread (closing its
-        connection)."""
+        connection) and the statistics refresher (waiting for its run)."""
         if self.checkpointer is not None:
             self.checkpointer.close()
+        if self.statistics is not None:
+            self.statistics.close()
         self.reader.dispose()
         self.writer.dispose()
         self.bookkeeping.dispose()
@@ -161,7 +166,8 @@ def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
         reader = create_engine(url, pool_pre_ping=True)
         writer = create_engine(url, pool_pre_ping=True)
         replicas = [(r, _replica_engine(r)) for r in replica_urls]
-        return Engines(url, reader, writer, ReadRouter.build(reader, replicas), writer)
+        routed = ReadRouter.build(reader, replicas)
+        return Engines(url, reader, writer, routed, writer, None, StatisticsRefresher(writer))
     raise StorageError(
         f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
     )

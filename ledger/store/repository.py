@@ -26,7 +26,7 @@ from ledger.map import buckets as map_buckets
 from ledger.map import update as map_update
 from ledger.merkle import Range, Subtree
 from ledger.rules.state import KeyRecord, Record, State
-from ledger.store import scanstats
+from ledger.store import scanstats, statistics
 from ledger.store.cosignatures import CosignatureStore
 from ledger.store.database import Engines, connect, migrate
 from ledger.store.mapnodes import read_buckets, read_nodes
@@ -750,21 +750,12 @@ class Store:
         self._refresh_statistics(tx)
 
     def _refresh_statistics(self, tx: WriteTx) -> None:
-        """ANALYZE the growing tables when a log's size crosses a power of two.
-
-        PostgreSQL plans the append's lookups (event hash, unit keys) from table
-        statistics; a young, fast-growing log whose statistics are stale (or with
-        autovacuum off) gets sequential scans that make each append O(n). Refreshing at
-        powers of two costs O(log n) ANALYZE runs over a log's life, after the commit and
-        outside the write lock. SQLite's planner needs no statistics for these lookups.
-        """
-        if self.engines.is_sqlite or tx.grew_from is None or tx.grew_to is None:
+        """PostgreSQL: when the log's size crossed a power of two, have the planner's
+        statistics refreshed beside the appends (ledger.store.statistics: after the
+        commit, on a thread of its own; this append neither waits for it nor fails
+        because of it). SQLite's planner needs no statistics for these lookups."""
+        refresher = self.engines.statistics
+        if refresher is None or tx.grew_from is None or tx.grew_to is None:
             return
-        if tx.grew_to < 1024 or tx.grew_from.bit_length() == tx.grew_to.bit_length():
-            return
-        try:
-            with self.engines.writer.begin() as conn:
-                for table in ("entries", "units", "nodes", "tiles"):
-                    conn.execute(text(f"ANALYZE {table}"))
-        except SQLAlchemyError as e:
-            raise StorageError(f"cannot refresh statistics: {e}") from e
+        if statistics.crossed(tx.grew_from, tx.grew_to):
+            refresher.refresh()
