@@ -23,7 +23,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import json.decoder
 import json.encoder
+import json.scanner
 import re
 from collections.abc import Callable
 from typing import Any
@@ -167,7 +169,7 @@ def parse_counted(data: bytes) -> tuple[JSONValue, int | None]:
     Raises:
         EncodingError: as `parse`.
     """
-    if type(data) is not bytes:
+    if type(data) is not bytes or not _STRICT_SCANNER:
         return parse(data), None
     try:
         text = data.decode("utf-8", errors="strict")
@@ -180,6 +182,25 @@ def parse_counted(data: bytes) -> tuple[JSONValue, int | None]:
         return parse(data), None  # rare: `parse` decides (and names the field)
     return value, text.count(":")
 
+
+def _strict_scanner() -> bool:
+    """Whether `json.loads` runs json's C scanner, which reads a ``\\u`` escape only
+    with four hex digits. `parse_counted`'s proof rests on that: the module's Python
+    fallback reads ``\\u0_3a`` as ``:`` (``int(esc, 16)``), an escaped colon the count
+    would not see. Without it every text goes to `parse`."""
+    # (the stubs do not name these module attributes; None without the C module)
+    if getattr(json.decoder, "c_scanstring", None) is None:
+        return False
+    if getattr(json.scanner, "c_make_scanner", None) is None:
+        return False
+    try:
+        json.loads('"\\u0_3a"')
+    except ValueError:
+        return True
+    return False  # pragma: no cover - a scanner that reads it
+
+
+_STRICT_SCANNER = _strict_scanner()
 
 #: the start of a JSON escape that may spell ``:`` (``\u003a``, ``\u003A``)
 _COLON_ESCAPE = "\\u003"

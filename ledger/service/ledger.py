@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
-from ledger.errors import KeyFormatError, NotFoundError
+from ledger.errors import KeyFormatError, NotFoundError, StorageError
 from ledger.events import LATEST_VERSION, ActorRegister, LogUpgrade, format_time
 from ledger.label import ScannedLabel
 from ledger.map.updateproof import UpdateProof
@@ -70,6 +70,7 @@ from ledger.service.unitview import entry_json
 from ledger.service.viewcache import ViewCache
 from ledger.shapes import ActorShape, EntryShape, UnitViewShape
 from ledger.store import (
+    ProjectionsBehindError,
     QuotaStore,
     ReplicaStatus,
     RetentionStore,
@@ -83,6 +84,10 @@ from ledger.verify.verdict import ServedEntry
 
 if TYPE_CHECKING:
     from ledger.service.highwater import HighWater
+
+#: `Ledger.rebuild_projections` replays what was appended meanwhile and tries again at
+#: most this many times
+REBUILD_TRIES = 5
 
 #: Re-exported: callers import the receipts, the batch limit, `Scan` and the fault
 #: switch from here, where they lived before the append path had its own module.
@@ -716,17 +721,44 @@ class Ledger:
             LedgerError: an entry does not replay (the audit reports these in detail).
         """
         state = State()
+        self._replay_into(state, 0, progress)
+        return state
+
+    def _replay_into(
+        self, state: State, start: int, progress: Callable[[int, int], None] | None
+    ) -> int:
+        """Replay the entries from ``start`` to the head's size now into ``state``;
+        return that size."""
         size = self.head().size
-        for start in range(0, size, 1000):
-            for stored in self.entries(start, min(size, start + 1000)):
+        for at in range(start, size, 1000):
+            for stored in self.entries(at, min(size, at + 1000)):
                 leaf = Leaf.from_bytes(stored.leaf, self.origin)
                 state.apply(rules.check(state, leaf.signed, stored.index, leaf.received_at))
             if progress:
-                progress(min(size, start + 1000), size)
-        return state
+                progress(min(size, at + 1000), size)
+        return size
 
     def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> State:
-        """Replace the projection tables with a replay of the log; return the state."""
-        state = self.replay(progress)
-        self.store.replace_projections(self.log, state)
-        return state
+        """Replace the projection tables with a replay of the log; return the state.
+
+        The tables are written under the log's write lock only if no append landed
+        since the replay; else the new entries are replayed too and the write tried
+        again (at most `REBUILD_TRIES` times), so an append meanwhile is never lost.
+
+        Raises:
+            LedgerError: an entry does not replay.
+            StorageError: the database failed, or the log kept growing faster than the
+                replay caught up; nothing was written.
+        """
+        state, size = State(), 0
+        for _ in range(REBUILD_TRIES):
+            size = self._replay_into(state, size, progress)
+            try:
+                self.store.replace_projections(self.log, state, size)
+                return state
+            except ProjectionsBehindError:
+                continue  # appended meanwhile: replay those entries as well
+        raise StorageError(
+            f"the log grew during each of {REBUILD_TRIES} rebuilds of its projections; "
+            "nothing was written (run it again when appends are fewer)"
+        )

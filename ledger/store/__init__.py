@@ -17,7 +17,7 @@ from ledger.store.console import ConsoleStore
 from ledger.store.documents import DocumentStore
 from ledger.store.quotas import QuotaStore
 from ledger.store.replicas import ReplicaStatus
-from ledger.store.repository import Store
+from ledger.store.repository import ProjectionsBehindError, Store
 from ledger.store.retention import RetentionStore
 from ledger.store.salts import SaltStore
 from ledger.store.scanstats import ScanStatsStore
@@ -29,6 +29,7 @@ __all__ = [
     "CatalogStore",
     "ConsoleStore",
     "DocumentStore",
+    "ProjectionsBehindError",
     "QuotaStore",
     "ReplicaStatus",
     "RetentionStore",

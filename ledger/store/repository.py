@@ -10,6 +10,7 @@ Every database failure surfaces as `StorageError`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -60,6 +61,8 @@ from ledger.store.scanstats import ScanRow, row_region
 from ledger.store.writer import WriteTx
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 
+_log = logging.getLogger(__name__)
+
 SUBTREE_CACHE_SIZE = 200_000  # about 40 MB of cached subtree hashes per store
 #: the scans-table columns a flush writes, in its INSERT's order (`Store.insert_scans`)
 _SCAN_COLUMNS = ("log", "gtin", "serial", "at", "place", "client", "agent", "network", "region")
@@ -77,6 +80,19 @@ def _scan_insert(mark: str, rows: int, log: int) -> str:
     return f"INSERT INTO scans ({', '.join(_SCAN_COLUMNS)}) VALUES " + ", ".join(  # noqa: S608
         [one] * rows
     )
+
+
+class ProjectionsBehindError(StorageError):
+    """The projections to write are the replay of fewer entries than the log holds now
+    (`Store.replace_projections`): nothing was written. Replay the rest and try again."""
+
+    def __init__(self, replayed: int, size: int) -> None:
+        super().__init__(
+            f"the projections replay {replayed} entries and the log holds {size} now: "
+            "nothing was written"
+        )
+        self.replayed = replayed
+        self.size = size
 
 
 class Store:
@@ -725,9 +741,20 @@ class Store:
             result = conn.execute(delete(SCANS).where(SCANS.c.log == log, SCANS.c.at < at))
         return int(result.rowcount)
 
-    def replace_projections(self, log: int, state: State) -> None:
-        """Replace every projection row of ``log`` with ``state``, in one transaction."""
+    def replace_projections(self, log: int, state: State, size: int) -> None:
+        """Replace every projection row of ``log`` with ``state``, the replay of its first
+        ``size`` entries, in one transaction holding the log's write lock.
+
+        Raises:
+            ProjectionsBehindError: the log holds more than ``size`` entries now (an
+                append landed after the replay: its changes would be lost); nothing was
+                written.
+            StorageError: the database failed; nothing was written.
+        """
         with self.writer(log) as tx:
+            head = tx.lock_head()  # no append between this check and the commit
+            if head.size != size:
+                raise ProjectionsBehindError(size, head.size)
             for table in RECORD_TABLES.values():
                 tx.conn.execute(delete(table).where(table.c.log == log))
             tx.upsert(state.records())
@@ -747,7 +774,10 @@ class Store:
                 yield tx
         except SQLAlchemyError as e:
             raise StorageError(f"database write failed; nothing was written: {e}") from e
-        self._refresh_statistics(tx)
+        try:  # committed: nothing after this may tell the caller its write failed
+            self._refresh_statistics(tx)
+        except Exception:
+            _log.exception("refreshing the planner's statistics after a commit failed")
 
     def _refresh_statistics(self, tx: WriteTx) -> None:
         """PostgreSQL: when the log's size crossed a power of two, have the planner's

@@ -17,7 +17,6 @@ import logging
 import threading
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 _log = logging.getLogger(__name__)
 
@@ -46,14 +45,20 @@ class StatisticsRefresher:
 
     def refresh(self) -> bool:
         """Start a run unless one is running or the refresher is closed; whether one
-        started."""
+        started. Never raises: a thread that cannot start (the process is out of
+        threads or memory) is logged and counted as a failed run (the caller's append
+        is committed by then)."""
         with self._lock:
             if self._closed or (self._thread is not None and self._thread.is_alive()):
                 return False
-            self._thread = threading.Thread(
-                target=self._run, name="statistics-refresh", daemon=True
-            )
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name="statistics-refresh", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as e:
+                self.failures += 1
+                _log.warning("cannot start refreshing the planner's statistics: %s", e)
+                return False
+            self._thread = thread  # only a started thread: `wait` joins it
             return True
 
     def _run(self) -> None:
@@ -62,7 +67,7 @@ class StatisticsRefresher:
                 for table in TABLES:
                     conn.execute(text(f"ANALYZE {table}"))
             self.runs += 1
-        except SQLAlchemyError as e:  # statistics only: the appends are committed
+        except Exception as e:  # statistics only: the appends are committed
             self.failures += 1
             _log.warning("cannot refresh the planner's statistics: %s", e)
 

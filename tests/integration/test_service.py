@@ -15,8 +15,10 @@ from ledger import codec, crypto, merkle, note
 from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, LedgerError, SignatureError, ValidationError
 from ledger.events import format_time
+from ledger.rules.state import State
 from ledger.service.audit import audit_log
 from ledger.service.ledger import Ledger
+from ledger.store import ProjectionsBehindError
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import LedgerWorld, dump
 from tests.rules_factories import CLAIM_CODE, NOW, SERIAL, World
@@ -328,3 +330,38 @@ def test_unit_view_follows_the_log_and_counts_scans(world: LedgerWorld) -> None:
     first = {"at": "2026-11-28T12:00:00.000Z", "place": "CN", "place_source": "hint"}
     assert counted == {"count": 3, "first": first}  # a bare stored place is a hint
     assert ledger.unit_view(GTIN, "NOPE")["verdict"] == "unknown"
+
+
+def test_rebuild_projections_loses_no_append_that_lands_meanwhile(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An append between the rebuild's replay and its write (another worker's) is
+    replayed too: the write is refused under the lock and tried again."""
+    w = world.world
+    store = world.ledger.store
+    replace = store.replace_projections
+    calls = []
+
+    def append_first(log: int, state: State, size: int) -> None:
+        calls.append(size)
+        if len(calls) == 1:  # the replay is done; an append lands before the write
+            world.append(w.on_unit("handoff", "acme", to="shop"))
+        replace(log, state, size)
+
+    monkeypatch.setattr(store, "replace_projections", append_first)
+    state = world.ledger.rebuild_projections()
+    assert len(calls) == 2 and calls[1] == calls[0] + 1
+    assert state.records() == w.state.records()  # the handoff's unit record included
+    before = dump(world.ledger)
+    world.ledger.rebuild_projections()  # as stored: nothing to change
+    assert dump(world.ledger) == before
+
+
+def test_replace_projections_refuses_a_replay_the_log_outgrew(world: LedgerWorld) -> None:
+    state = world.ledger.replay()
+    size = world.ledger.head().size
+    world.append(world.world.on_unit("handoff", "acme", to="shop"))
+    before = dump(world.ledger)
+    with pytest.raises(ProjectionsBehindError):
+        world.ledger.store.replace_projections(world.ledger.log, state, size)
+    assert dump(world.ledger) == before  # nothing written

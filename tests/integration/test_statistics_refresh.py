@@ -70,3 +70,18 @@ def test_a_failed_refresh_does_not_fail_the_committed_append(
     refresher.wait(30)
     assert refresher.failures == failures + 1
     assert world.ledger.head().size == size + statistics.SMALLEST + 10
+
+
+def test_nothing_after_the_commit_fails_the_append(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the statistics step raises after a commit (here on either database), the
+    append is answered and the log holds it."""
+
+    def broken(self: object, tx: object) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(type(world.ledger.store), "_refresh_statistics", broken)
+    size = world.ledger.head().size
+    _commissions(world, "N", 3)
+    assert world.ledger.head().size == size + 3

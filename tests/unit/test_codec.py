@@ -313,3 +313,15 @@ def test_parse_counted_cases(text: bytes, counted: int | str | None) -> None:
     assert count == counted
     if count is not None:
         assert (codec.colons(value) == count) == (b'"a":1,"a"' not in text)
+
+
+def test_counting_needs_json_s_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the C scanner (whose Python fallback reads ``\\u0_3a`` as ``:``), no text
+    is counted: `parse` reads every one, duplicates refused by its hook."""
+    assert codec._strict_scanner()  # CPython's json: the count is used
+    monkeypatch.setattr(json.decoder, "c_scanstring", None)
+    assert not codec._strict_scanner()
+    monkeypatch.setattr(codec, "_STRICT_SCANNER", False)
+    assert codec.parse_counted(b'{"a":"x:y"}') == ({"a": "x:y"}, None)
+    with pytest.raises(EncodingError, match="duplicate"):
+        codec.parse_counted(b'{"a":1,"a":2}')

@@ -89,3 +89,29 @@ def test_a_failed_run_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> 
     assert refresher.refresh()  # a later crossing tries again
     refresher.close()
     assert refresher.failures == 2
+
+
+def test_a_thread_that_cannot_start_is_a_failed_run_and_close_still_works(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    refresher = StatisticsRefresher(_Engine())  # type: ignore[arg-type]
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    assert not refresher.refresh()  # no exception for the committed append's caller
+    assert refresher.failures == 1
+    assert "cannot start refreshing" in caplog.text
+    refresher.close()  # joins nothing that never started
+
+
+def test_any_error_of_a_run_is_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(_Engine):
+        def execute(self, statement: Any) -> None:
+            raise ValueError("not an SQLAlchemy error")
+
+    refresher = StatisticsRefresher(Broken())  # type: ignore[arg-type]
+    assert refresher.refresh()
+    refresher.wait(10)
+    assert (refresher.runs, refresher.failures) == (0, 1)
+    assert "not an SQLAlchemy error" in caplog.text
