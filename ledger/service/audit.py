@@ -84,12 +84,31 @@ def audit_log(
         progress: called with (entries done, total) after each chunk.
     """
     with store.snapshot() as held:  # a live log: head, entries and projections agree
-        return audit_source(
+        report = audit_source(
             StoreSource(held, log),
             verifier_key,
             trusted=trusted,
             workers=workers,
             progress=progress,
+        )
+        _entries_past_head(held, log, report)
+        return report
+
+
+def _entries_past_head(store: Store, log: int, report: AuditReport) -> None:
+    """Report entry rows at or past the head (an ``entry-past-head`` finding): no append
+    writes them, the replay (which reads up to the head) never sees them, and the append
+    that reaches the first one fails on its primary key."""
+    size = store.head(log).size
+    count, first = store.entries_past(log, size)
+    if count:
+        report.add(
+            "entry-past-head",
+            f"{count} stored entries at or past the head's size {size}, the first at "
+            f"index {first}: no append wrote them",
+            first,
+            count=count,
+            size=size,
         )
 
 

@@ -35,6 +35,7 @@ from ledger.store.prooftree import DEFAULT_BUDGET, ProofTrees
 from ledger.store.queries import (
     CHAIN_EVERY,
     CHECKPOINTS,
+    ENTRIES,
     LOGS,
     SCAN_COUNTS,
     SCANS,
@@ -366,6 +367,17 @@ class Store:
         """Return the entries with ``start <= index < end``, in index order."""
         with self._read() as conn:
             return read_entries(conn, log, start, end, self._origin(conn, log))
+
+    def entries_past(self, log: int, size: int) -> tuple[int, int | None]:
+        """How many stored entries of ``log`` are at an index of ``size`` or more, and
+        the lowest such index (None: none). An append writes only below its new head,
+        so any is a row no append wrote (the audit reports it)."""
+        column = ENTRIES.c.idx
+        with self._read() as conn:
+            row = conn.execute(
+                select(func.count(), func.min(column)).where(ENTRIES.c.log == log, column >= size)
+            ).one()
+        return int(row[0]), None if row[1] is None else int(row[1])
 
     def replay_entries(self, log: int, start: int, end: int) -> list[StoredEntry]:
         """`entries` as the audit's replay reads them: the leaf hash computed from the

@@ -91,6 +91,25 @@ def test_a_deleted_row_is_found(busy: LedgerWorld) -> None:
     assert "missing-entry" in {f.code for f in report.findings}
 
 
+def test_a_row_planted_past_the_head_is_found(busy: LedgerWorld) -> None:
+    """A copy of an entry at index size + 5: the replay never reads it, the append that
+    reaches that index would fail on it; the audit names it."""
+    assert "entry-past-head" not in {f.code for f in _audit(busy).findings}
+    columns = ", ".join(c for c in COLUMNS)
+    _sql(
+        busy,
+        f"INSERT INTO entries (log, idx, {columns}) SELECT log, idx + :shift, {columns}"
+        " FROM entries WHERE log = :log AND idx = :i",
+        shift=26 - TAMPERED,
+        i=TAMPERED,
+    )
+    report = _audit(busy)
+    found = [f for f in report.findings if f.code == "entry-past-head"]
+    assert len(found) == 1 and found[0].index == 26
+    assert found[0].evidence == {"count": 1, "size": 21}
+    assert report.first_bad_index == 26
+
+
 def test_two_swapped_rows_are_found(busy: LedgerWorld) -> None:
     _sql(busy, "UPDATE entries SET idx = -1 WHERE log = :log AND idx = :i", i=TAMPERED)
     _sql(
