@@ -72,9 +72,9 @@ def canonical_parsed(value: JSONValue) -> bytes:
     without walking it again. For anything else use `canonical`: handed a float or a
     non-ASCII key, this returns bytes that are not canonical.
     """
-    if _encode_chunks is not None:  # `_encode_sorted_compact` without its lambda's frame
+    if _encode_chunks is not None:
         return "".join(_encode_chunks(value, 0)).encode("utf-8")
-    return _encode_sorted_compact(value).encode("utf-8")  # pragma: no cover - no C encoder
+    return _encode_slowly(value).encode("utf-8")  # pragma: no cover - no C encoder
 
 
 def _sorted_compact_encoder() -> tuple[Callable[[JSONValue], str], Any]:
@@ -83,8 +83,9 @@ def _sorted_compact_encoder() -> tuple[Callable[[JSONValue], str], Any]:
     (json.encoder's ``c_make_encoder``, with the arguments `JSONEncoder.iterencode`
     passes it), built once. An event is encoded per submitted event, and building the
     encoder was half of that (~3 of ~6 us). Without the accelerator, or should its
-    arguments change, `JSONEncoder.encode` (the same text, built per call). Returned
-    with the C encoder itself (None without it): ``"".join(encoder(value, 0))``."""
+    arguments change, `JSONEncoder.encode` (the same text, built per call). Returned:
+    that ``encode`` (for the fallback), and the C encoder (None without it), whose
+    ``"".join(encoder(value, 0))`` is the text."""
     encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     make = getattr(json.encoder, "c_make_encoder", None)
     try:
@@ -105,10 +106,10 @@ def _sorted_compact_encoder() -> tuple[Callable[[JSONValue], str], Any]:
             raise TypeError("json's C encoder changed")
     except TypeError:
         return encoder.encode, None
-    return (lambda value: "".join(encode(value, 0))), encode
+    return encoder.encode, encode
 
 
-_encode_sorted_compact, _encode_chunks = _sorted_compact_encoder()
+_encode_slowly, _encode_chunks = _sorted_compact_encoder()
 
 
 def parse(data: bytes) -> JSONValue:
@@ -155,13 +156,13 @@ def parse_counted(data: bytes) -> tuple[JSONValue, int | None]:
     Every other check of `parse` is made: what `parse` refuses (invalid UTF-8 or
     JSON, a float, NaN/Infinity, an unsafe integer, a lone surrogate) goes to `parse`,
     which raises as it always does. A duplicate key only leaves its last member in
-    the value, so the caller must show ``colons(value) == count`` (`colons`: one per
-    object member and each ``:`` inside a string): a text's ``:`` are its members'
-    and those inside its strings, a member lost takes at least its own away, and the
-    value's strings hold exactly the text's ``:`` unless an escape (``\\u003a``) spells
-    one, so such a text is left to `parse` too. The count is then None: `parse` made
-    the value, duplicate keys refused (also when the caller's count is unequal: `parse`
-    raises the error to report).
+    the value, so the caller must show that the value's compact JSON holds ``count``
+    colons (one per object member and each ``:`` inside a string): a text's ``:`` are
+    its members' and those inside its strings, a member lost takes at least its own
+    away, and the value's strings hold exactly the text's ``:`` unless an escape
+    (``\\u003a``) spells one, so such a text is left to `parse` too. The count is then
+    None: `parse` made the value, duplicate keys refused (also when the caller's count
+    is unequal: `parse` raises the error to report).
 
     The hook is a call per object (three an event of a batch): ~0.8 us of the ~2 an
     event that the parse took (docs/PERFORMANCE.md "parse32").
@@ -188,7 +189,7 @@ def _strict_scanner() -> bool:
     with four hex digits. `parse_counted`'s proof rests on that: the module's Python
     fallback reads ``\\u0_3a`` as ``:`` (``int(esc, 16)``), an escaped colon the count
     would not see. Without it every text goes to `parse`."""
-    # (the stubs do not name these module attributes; None without the C module)
+    # getattr: typeshed declares neither attribute; each is None without json's C module
     if getattr(json.decoder, "c_scanstring", None) is None:
         return False
     if getattr(json.scanner, "c_make_scanner", None) is None:
@@ -204,18 +205,6 @@ _STRICT_SCANNER = _strict_scanner()
 
 #: the start of a JSON escape that may spell ``:`` (``\u003a``, ``\u003A``)
 _COLON_ESCAPE = "\\u003"
-
-
-def colons(value: JSONValue) -> int:
-    """The number of ``:`` the compact JSON of a value `parse_counted` returned holds:
-    one per object member, and each ``:`` in its strings (keys and values)."""
-    if isinstance(value, str):
-        return value.count(":")
-    if isinstance(value, dict):
-        return sum(1 + key.count(":") + colons(item) for key, item in value.items())
-    if isinstance(value, list):
-        return sum(colons(item) for item in value)
-    return 0
 
 
 def _parse_slowly(text: str) -> JSONValue:

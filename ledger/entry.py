@@ -432,9 +432,9 @@ def _new_signed(
     an event: parsed, then bound to the log). It holds its fields and nothing else
     until its cached ``hash`` and memos are added, so its instance dictionary filled in
     field order is the object ``__init__`` makes."""
-    made = object.__new__(SignedEvent)  # `filled` without its frame (one event a call)
-    made.__dict__.update(event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin)
-    return made
+    return filled(
+        SignedEvent, event=event, event_bytes=event_bytes, key=key, sig=sig, v=v, origin=origin
+    )
 
 
 def _check_names(names: Iterable[str], expected: set[str]) -> None:

@@ -133,7 +133,8 @@ def _batch(body: bytes, most: int) -> list[SignedEvent]:
 
 
 def _colons(events: list[dict[str, Any]], signed: list[SignedEvent]) -> int:
-    """`codec.colons` of ``{"events": events}`` (the body's value) when each of
+    """The ``:`` in the compact JSON of ``{"events": events}`` (the body's value: one
+    per object member, and each in its strings; `codec.parse_counted`) when each of
     ``events`` was made into the matching one of ``signed``, counted without walking
     it: the one member ``events``; each event's members (``event``, ``key``, ``sig``
     and ``v``, the only names `SignedEvent.from_json` lets through, none holding a

@@ -147,9 +147,8 @@ def _pack_v2(leaf: bytes) -> bytes | None:
     found = _built_fields(leaf)
     if found is not None:
         head, template = found
-        if len(template) <= MAX_LEAF:  # `_deflate`, in line (a leaf an entry)
-            packer = _packer(DICTIONARY_V2).copy()
-            return b"".join((head, packer.compress(template), packer.flush()))
+        if len(template) <= MAX_LEAF:
+            return head + _deflate(template, DICTIONARY_V2)
     return _pack_v2_searched(leaf)
 
 
