@@ -89,6 +89,7 @@ def test_settings_webhook_delivery_and_partner_revoke(
         "zh-CN": ("设置", "投递记录", "已送达"),
     }
     page.click("a[href='/console/settings']")
+    page.wait_for_url(f"{demo['base']}/console/settings")
     assert words[lang][0] in page.inner_text("h1")
     assert "flag, recall, revoke" in page.inner_text("#keys")
     _shot(page, f"settings-empty-{lang}")

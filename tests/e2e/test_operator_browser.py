@@ -113,6 +113,7 @@ def test_onboard_with_a_licence_and_blacklist(
 ) -> None:
     page = _signed_in(browser, demo, lang)
     page.click("a[href='/console/operator/actors']")
+    page.wait_for_url(f"{demo['base']}/console/operator/actors")
     shady = page.inner_text("tr[data-actor='shady-courier']")
     assert "blacklisted: caught relabelling goods" in shady
     assert {"en": "blacklisted", "zh-CN": "已列入黑名单"}[lang] in shady
@@ -171,6 +172,8 @@ def test_a_pending_key_recovery_is_shown(
 ) -> None:
     page = _signed_in(browser, demo, lang)
     page.click("a[href='/console/operator/actors']")
+    # is_visible does not wait: without this it can look at the page the click left
+    page.wait_for_url(f"{demo['base']}/console/operator/actors")
     title = {"en": "Pending key recoveries", "zh-CN": "待生效的密钥恢复"}[lang]
     assert page.locator("h2", has_text=title).is_visible()
     row = page.locator(f"tr[data-recovery='{recovery['key_id']}']")
