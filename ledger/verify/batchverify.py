@@ -77,20 +77,20 @@ def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
 
 
 def start_first_bad(jobs: Sequence[Job]) -> Callable[[], tuple[int, LedgerError] | None]:
-    """`first_bad_signature` started on the shared threads, returning at once: calling
-    the result waits for them and returns what `first_bad_signature` would. The caller's
-    Python runs meanwhile (libsodium holds no GIL): a group commit's leader builds its
-    leaves while its events are verified (ledger.service.append, `Appender.append_each`).
+    """`first_bad_signature` started on the quick threads (`quick_pool`, one part per
+    core), returning at once: calling the result waits for them and returns what
+    `first_bad_signature` would. The caller's Python runs meanwhile (libsodium holds no
+    GIL): a group commit's leader makes its leaves while its events are verified
+    (ledger.service.append, `Appender.append_each`). The quick threads, not the batches'
+    shared ones: a group of single events never waits behind a large batch's parts.
     Fewer than `START_FROM` jobs, or one core, are verified now, on this thread."""
-    global _pool
     threads = _threads() if len(jobs) >= START_FROM else 1
     if threads == 1:
         bad = _first_bad(jobs)
         return lambda: bad
-    if _pool is None:
-        _pool = ThreadPoolExecutor(threads, thread_name_prefix="verify")
+    pool = quick_pool()
     size = -(-len(jobs) // threads)
-    futures = [_pool.submit(_first_bad, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+    futures = [pool.submit(_first_bad, jobs[i : i + size]) for i in range(0, len(jobs), size)]
 
     def result() -> tuple[int, LedgerError] | None:
         found = [bad for bad in (f.result() for f in futures) if bad is not None]
