@@ -46,7 +46,7 @@ from ledger.store.leafpack import pack
 from ledger.store.queries import LOWEST_NODE_LEVEL
 from ledger.store.schema import EVENT_KEY_SIZE
 from ledger.store.writer import EntryValues
-from ledger.verify.batchverify import first_bad_signature
+from ledger.verify.batchverify import first_bad_signature, start_first_bad
 
 MAX_BATCH = 1000
 
@@ -282,20 +282,33 @@ class Appender:
                 refused[i] = e
         known = self._public_keys({s.key for s in bound.values()})
         raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
-        jobs = [(i, s, raw[s.key]) for i, s in bound.items() if s.key in raw]
-        while jobs:  # one pass on every core; another after each bad one (rare)
-            bad = first_bad_signature(jobs)
-            if bad is None:
-                break
+        # those already verified under these key bytes (the write quota's check: the
+        # same objects) are left out, as `_verify_known` does
+        jobs = [
+            (i, s, public)
+            for i, s in bound.items()
+            if (public := raw.get(s.key)) is not None and not entry.verified_under(s, public)
+        ]
+        # on every core, while this thread makes the leaves (libsodium holds no GIL)
+        verified = start_first_bad(jobs)
+        made = _group_leaves(bound, received)
+        bad = verified()
+        while bad is not None:  # another pass after each bad one (rare)
             refused[bad[0]] = bad[1]
             jobs = [job for job in jobs if job[0] > bad[0]]
+            bad = first_bad_signature(jobs)
         positions = [i for i in bound if i not in refused]
         while True:
             judged: dict[int, LedgerError] = {}
             try:
                 items_first = _renumbered(first, positions)
                 receipt = self._write(
-                    [bound[i] for i in positions], received, known, judged, items_first
+                    [bound[i] for i in positions],
+                    received,
+                    known,
+                    judged,
+                    items_first,
+                    [made[i] for i in positions],
                 )
                 break
             except _Redo as redo:  # rolled back: write the group again without it
@@ -337,7 +350,7 @@ class Appender:
         known: dict[str, str],
         refused: dict[int, LedgerError] | None = None,
         first: Callable[[WriteTx], Mapping[int, LedgerError]] | None = None,
-        made: Sequence[_Made] | None = None,
+        made: Sequence[_Made | None] | None = None,
     ) -> BatchReceipt:
         """One write transaction (`_append_locked`), the keeper's mark durable before its
         commit and undone if the commit fails; the cyclic collector paused meanwhile
@@ -366,13 +379,14 @@ class Appender:
         known: dict[str, str],
         refused: dict[int, LedgerError] | None = None,
         first: Callable[[WriteTx], Mapping[int, LedgerError]] | None = None,
-        made: Sequence[_Made] | None = None,
+        made: Sequence[_Made | None] | None = None,
     ) -> tuple[BatchReceipt, Publishing | None, tuple[int, bytes, list[bytes]] | None]:
         """Write ``items`` under the lock. A refusal refuses all (raised, located) unless
         ``refused`` is given: then it is kept there by position and the event left out
         (its receipt too: the receipts are those of the events that landed, in order).
         ``first`` runs once the head is locked; the positions it refuses are left out.
-        ``made``: each item's leaf made before the lock (`_leaves`), else made here.
+        ``made``: each item's leaf made before the lock (`_leaves`; None: made here, as
+        are all without ``made``).
         Returns the receipt, what the batch publishes and the grown tree's size, root and
         right edge (None, None: nothing new)."""
         head = tx.lock_head()
@@ -386,7 +400,7 @@ class Appender:
             # a batch that lands whole or not at all: its heads are known now, and the
             # map's child process updates the map while this loop runs
             heads = MapKeeper(tx, head.size, state, self._map_cache)
-            heads.begin(self._map_worker, items, [m[1] for m in made], existing)
+            heads.begin(self._map_worker, items, [_made_hash(m) for m in made], existing)
         chain, rows, records = head.chain, [], []
         packed: list[bytes] = []  # the rows' stored leaves, when ``made``
         receipts: list[Receipt] = []
@@ -423,7 +437,7 @@ class Appender:
                     leaf = Leaf.build(signed, received)
                     leaf_hash = leaf.hash
                 else:
-                    leaf, leaf_hash, stored = made[i]
+                    leaf, leaf_hash, stored = made[i] or _made(signed, received)
                     packed.append(stored)
                 heads = heads or MapKeeper(tx, head.size, state, self._map_cache)
                 heads.add(tree.size, leaf_hash, signed.event)
@@ -529,6 +543,31 @@ def _forget_head(state: State, signed: SignedEvent) -> None:
 _Made = tuple[Leaf, bytes, bytes]
 
 
+def _made(signed: SignedEvent, received: datetime) -> _Made:
+    """One event's leaf, its hash and its stored form (see `_leaves`)."""
+    leaf = Leaf.build(signed, received)
+    return leaf, leaf.hash, pack(leaf.data)
+
+
+def _made_hash(made: _Made | None) -> bytes:
+    if made is None:  # (only a group's leaves may be missing, and groups start no map)
+        raise ValueError("a batch's leaves are all made before its lock")
+    return made[1]
+
+
+def _group_leaves(bound: Mapping[int, SignedEvent], received: datetime) -> dict[int, _Made | None]:
+    """`_leaves` of a group's events, by position; None for one whose leaf could not be
+    made (it is made again under the lock, where its error fails it alone, as before:
+    an error here must not fail the group)."""
+    made: dict[int, _Made | None] = {}
+    for i, signed in bound.items():
+        try:
+            made[i] = _made(signed, received)
+        except Exception:
+            made[i] = None
+    return made
+
+
 def _leaves(items: Sequence[SignedEvent], received: datetime) -> list[_Made]:
     """Each event's leaf, its hash and its stored form (ledger.store.leafpack: `pack` is
     most of it), made before the write transaction takes the log's lock. All three
@@ -536,11 +575,7 @@ def _leaves(items: Sequence[SignedEvent], received: datetime) -> list[_Made]:
     so they are the bytes the transaction would make; it then holds the lock ~12 us an
     event less (SQLite, docs/PERFORMANCE.md "ingest30"). The leaf of an event found
     already in the log, or of a refused batch, is made for nothing."""
-    made = []
-    for signed in items:
-        leaf = Leaf.build(signed, received)
-        made.append((leaf, leaf.hash, pack(leaf.data)))
-    return made
+    return [_made(signed, received) for signed in items]
 
 
 def _accept(

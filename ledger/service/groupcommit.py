@@ -8,7 +8,8 @@ groups instead (leader and followers):
 
 1. a caller queues its event; if no group is being gathered or written, it leads: it
    waits up to ``window`` seconds for others (only if an append ran in the last
-   `IDLE_AFTER` seconds: an idle log answers a lone append at once), then takes every
+   `IDLE_AFTER` seconds: an idle log answers a lone append at once; and only until as
+   many events are queued as the last group took), then takes every
    queued event (at most ``max_group``) and appends them with `Appender.append_each`:
    each still read against the log, verified and judged by the rules on its own, in
    queue order; a refused one fails alone, with its own error, and the others land;
@@ -139,6 +140,10 @@ class GroupCommitter:
         self._window = window
         self._max = max(1, min(max_group, MAX_BATCH))
         self._lock = threading.Lock()
+        #: a gathering leader waits on it for `_enough` queued events (`_gather`)
+        self._gathered = threading.Condition(self._lock)
+        self._enough = 0  # while a leader gathers: the queue it waits for; else 0
+        self._last_size = 0  # how many events the last group took
         self._pending: list[Pending] = []
         self._busy = False  # a leader is gathering or writing a group
         self._writer: ThreadPoolExecutor | None = None  # leads for callers of `submit`
@@ -192,12 +197,24 @@ class GroupCommitter:
             self._pending.append(slot)
             lead = not self._busy
             self._busy = True
+            if self._enough and len(self._pending) >= self._enough:
+                self._enough = 0
+                self._gathered.notify()
         return lead
 
     def _gather(self) -> None:
-        """A first leader waits for others, but only if the log was busy just now."""
-        if self._window > 0 and time.monotonic() - self._last < IDLE_AFTER:
-            time.sleep(self._window)
+        """A first leader waits for others, but only if the log was busy just now: for
+        at most the window, and no longer than until as many events are queued as the
+        last group took (its callers, back with their next events, are all there: the
+        rest of the window would only delay them all)."""
+        if self._window <= 0 or time.monotonic() - self._last >= IDLE_AFTER:
+            return
+        with self._lock:
+            if len(self._pending) >= max(2, self._last_size):
+                return
+            self._enough = max(2, self._last_size)
+            self._gathered.wait(self._window)
+            self._enough = 0
 
     def _gather_and_lead(self) -> None:
         self._gather()
@@ -221,6 +238,7 @@ class GroupCommitter:
         """Write the queued events as one group, answer each, hand over the lead."""
         with self._lock:
             group, self._pending = self._pending[: self._max], self._pending[self._max :]
+            self._last_size = len(group)
         try:
             self._write(group)
         finally:

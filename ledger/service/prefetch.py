@@ -73,17 +73,33 @@ def load_state_for(tx: WriteTx, items: Sequence[SignedEvent]) -> State:
             refs[ProductRecord].update(event.gtins)
         elif isinstance(event, AuthorizationRevoke):
             refs[AuthorizationRecord].add(event.authorization)
-    units = tx.load_records({UnitRecord: refs.pop(UnitRecord)})
-    for unit in units:
-        if isinstance(unit, UnitRecord):
-            refs[ActorRecord].update(a for a in (unit.brand, unit.custodian, unit.pending) if a)
-    refs[ActorRecord].update(signers)
-    state = State()
-    state.apply(units)
-    state.apply(tx.load_records(refs))
-    state.apply(tx.load_where(ActorRecord, role="operator"))
-    if prefixes:
-        state.apply(tx.load_where(ActorRecord, role="brand"))
-    state.apply(tx.load_in(KeyRecord, "actor", rotating | signers))
-    state.apply(tx.load_in(AuthorizationRecord, "partner", signers))
+    unit_refs = refs.pop(UnitRecord)
+    owners = rotating | signers
+
+    def reads() -> None:
+        """Every read below but the actors' (which wait for the units' brands,
+        custodians and recipients): read ahead in one round trip (`WriteTx.reading_ahead`,
+        PostgreSQL), then asked again below, in the same order as before."""
+        tx.load_records({UnitRecord: unit_refs})
+        tx.load_records({t: refs[t] for t in refs if t is not ActorRecord})
+        tx.load_where(ActorRecord, role="operator")
+        if prefixes:
+            tx.load_where(ActorRecord, role="brand")
+        tx.load_in(KeyRecord, "actor", owners)
+        tx.load_in(AuthorizationRecord, "partner", signers)
+
+    with tx.reading_ahead(reads):
+        units = tx.load_records({UnitRecord: unit_refs})
+        for unit in units:
+            if isinstance(unit, UnitRecord):
+                refs[ActorRecord].update(a for a in (unit.brand, unit.custodian, unit.pending) if a)
+        refs[ActorRecord].update(signers)
+        state = State()
+        state.apply(units)
+        state.apply(tx.load_records(refs))
+        state.apply(tx.load_where(ActorRecord, role="operator"))
+        if prefixes:
+            state.apply(tx.load_where(ActorRecord, role="brand"))
+        state.apply(tx.load_in(KeyRecord, "actor", owners))
+        state.apply(tx.load_in(AuthorizationRecord, "partner", signers))
     return state

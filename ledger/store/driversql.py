@@ -12,6 +12,7 @@ to the driver's cursor.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -39,3 +40,31 @@ def fetch(conn: Connection, statement: str, params: tuple[Any, ...]) -> list[tup
         raise DBAPIError(statement, params, e) from e
     finally:
         cursor.close()
+
+
+def fetch_many(
+    conn: Connection, reads: Sequence[tuple[str, tuple[Any, ...]]]
+) -> list[list[tuple[Any, ...]]]:
+    """Every row of each of ``reads`` (statements as for `fetch`, each returning rows),
+    in order. On PostgreSQL they are sent in one pipeline (psycopg's pipeline mode: one
+    round trip for all, where `fetch` waits for each); the statements run on the server
+    one after another, in this order, in ``conn``'s transaction, exactly as one by one.
+    On SQLite (reads are calls in this process) one by one. A driver error is raised as
+    SQLAlchemy's `DBAPIError`, as `fetch` raises it."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        return [fetch(conn, statement, params) for statement, params in reads]
+    cursors: list[psycopg.Cursor[Any]] = []
+    statement: str = ""
+    try:
+        with driver.pipeline():  # its end sends them all and reads every result
+            for statement, params in reads:
+                cursor = driver.cursor()
+                cursors.append(cursor)
+                cursor.execute(statement, params)
+        return [list(cursor.fetchall()) for cursor in cursors]
+    except DRIVER_ERRORS as e:
+        raise DBAPIError(statement, None, e) from e
+    finally:
+        for cursor in cursors:
+            cursor.close()

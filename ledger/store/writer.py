@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import psycopg
@@ -100,6 +101,10 @@ class WriteTx:
         #: PostgreSQL: the keys of the units `load_records` looked up in this
         #: transaction and did not find (`upsert` copies their new rows in)
         self._absent_units: set[tuple[str, str, str]] = set()
+        #: `reading_ahead`: the reads being planned (answered no rows), or the rows of
+        #: those read ahead, not yet asked again
+        self._planning: list[tuple[str, tuple[Any, ...]]] | None = None
+        self._ahead: list[tuple[str, tuple[Any, ...], list[tuple[Any, ...]]]] | None = None
 
     def lock_head(self) -> LogHead:
         """Lock the log's row and return its head (SQLite: BEGIN IMMEDIATE already did).
@@ -127,7 +132,45 @@ class WriteTx:
         SQLite, ~40-90 of ~55-100 on PostgreSQL), and a group of a few single events
         runs these once each. A driver error is raised as SQLAlchemy's `DBAPIError`, as
         a statement's would be (`DATABASE_ERRORS`; `Store.writer` reports it)."""
+        if self._planning is not None:  # `reading_ahead`'s plan: only noted
+            self._planning.append((statement, params))
+            return []
+        if self._ahead:
+            for i, (ahead, ahead_params, rows) in enumerate(self._ahead):
+                if ahead == statement and ahead_params == params:
+                    del self._ahead[i]
+                    return rows
         return driversql.fetch(self.conn, statement, params)
+
+    @contextmanager
+    def reading_ahead(self, plan: Callable[[], object]) -> Iterator[None]:
+        """Within the block, the reads ``plan`` makes through `fetch` are answered from
+        one round trip (PostgreSQL): ``plan`` is run first with every read only noted
+        (answered no rows, so it must change nothing: what it returns is dropped), then
+        the noted reads are sent at once (`driversql.fetch_many`: one pipeline, run in
+        order in this transaction), and each is answered from its rows when the block
+        asks it again (the same statement and parameters; any other read goes to the
+        database). Rows not asked for in the block are dropped at its end: nothing read
+        ahead answers a read after the block, whatever the block wrote. On SQLite (no
+        round trips) ``plan`` is not run and every read goes as before.
+
+        The append's prefetch reads this way (ledger.service.prefetch): seven reads of
+        a group's state in one round trip, where each was one."""
+        if self._is_sqlite:
+            yield
+            return
+        self._planning = []
+        try:
+            plan()
+            planned = self._planning
+        finally:
+            self._planning = None
+        rows = driversql.fetch_many(self.conn, planned)
+        self._ahead = [(s, p, r) for (s, p), r in zip(planned, rows, strict=True)]
+        try:
+            yield
+        finally:
+            self._ahead = None
 
     def find_event_hashes(self, hashes: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
         """Return {event hash: (index, leaf hash)} for hashes already in the log."""
@@ -144,7 +187,8 @@ class WriteTx:
         transaction holds the log's lock: no one else writes its units until it ends),
         so `upsert` inserts their rows with COPY instead of an upsert."""
         found = load_records(self.conn, self.log, refs, self._origin, self.fetch)
-        if not self._is_sqlite and UnitRecord in refs:
+        # (not while `reading_ahead` plans: its reads answer nothing, not "absent")
+        if not self._is_sqlite and UnitRecord in refs and self._planning is None:
             keys = {r.key for r in found if isinstance(r, UnitRecord)}
             self._absent_units.update(
                 k for k in (("unit", g, s) for g, s in refs[UnitRecord]) if k not in keys

@@ -4,6 +4,7 @@ check would: nothing when all verify, else the lowest bad position."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 
@@ -54,3 +55,44 @@ def test_one_thread_gives_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> No
     jobs[99] = _forge(jobs[99])
     bad = first_bad_signature(jobs)
     assert bad is not None and bad[0] == 99
+
+
+@pytest.mark.parametrize("count", [3, 8, 40])
+def test_started_all_good_is_none(count: int) -> None:
+    assert batchverify.start_first_bad(_jobs(count))() is None
+
+
+@pytest.mark.parametrize("count", [5, 12, 40])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_started_reports_the_lowest_bad_position(
+    count: int, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same answer as `first_bad_signature` in order, on the threads or not."""
+    monkeypatch.setattr(batchverify, "_threads", lambda: threads)
+    jobs = _jobs(count)
+    for position in {count - 1, count // 2, count // 3 + 1}:  # (distinct: forged once)
+        jobs[position] = _forge(jobs[position])
+    bad = batchverify.start_first_bad(jobs)()
+    assert bad is not None
+    assert bad[0] == count // 3 + 1
+    assert isinstance(bad[1], SignatureError)
+    assert first_bad_signature(jobs) is not None
+    assert first_bad_signature(jobs)[0] == bad[0]  # type: ignore[index]
+
+
+def test_started_small_batches_are_verified_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below `START_FROM` the jobs are verified on the calling thread before it returns."""
+    seen: list[str] = []
+    real = batchverify._first_bad
+
+    def first_bad(jobs: list[tuple[int, SignedEvent, bytes]]) -> object:
+        seen.append(threading.current_thread().name)
+        return real(jobs)
+
+    monkeypatch.setattr(batchverify, "_first_bad", first_bad)
+    jobs = _jobs(batchverify.START_FROM - 1)
+    jobs[2] = _forge(jobs[2])
+    result = batchverify.start_first_bad(jobs)
+    assert seen == [threading.current_thread().name]
+    bad = result()
+    assert bad is not None and bad[0] == 2
