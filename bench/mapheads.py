@@ -81,6 +81,9 @@ class NoMap:
     def begin(self, *_args: Any) -> None:
         """Hand nothing over (no map: no child process either)."""
 
+    def use_state(self, *_args: Any) -> None:
+        """Nothing to look partners up in."""
+
     def commit(self, _size: int) -> str:
         """A fixed line, so the checkpoint is the same size."""
         return "map/v1 " + "A" * 43 + "="

@@ -97,10 +97,14 @@ class MapKeeper(HeadTracker):
     is the append's, one call an entry) of the stored map's heads.
 
     ``cache`` is the log's `MapCache` kept by the caller between appends (default: a
-    fresh one, which reads everything from the store).
+    fresh one, which reads everything from the store). ``state`` (the rules' state, for
+    the partner of an authorization an ``authorization.revoke`` ends) may come later,
+    by `use_state`, before the first `add`.
     """
 
-    def __init__(self, tx: WriteTx, size: int, state: State, cache: MapCache | None = None) -> None:
+    def __init__(
+        self, tx: WriteTx, size: int, state: State | None, cache: MapCache | None = None
+    ) -> None:
         self._tx = tx
         self._size = size
         self._state = state
@@ -122,7 +126,14 @@ class MapKeeper(HeadTracker):
             _check_signed(tx, size, self._map.root())
         super().__init__(self._map.lookup, self._partner_by_authorization)
 
+    def use_state(self, state: State) -> None:
+        """The rules' state this append's entries are checked against (see the class
+        doc)."""
+        self._state = state
+
     def _partner_by_authorization(self, authorization: str) -> str | None:
+        if self._state is None:  # `use_state` not called: a caller's bug, not a head
+            raise RuntimeError("MapKeeper.add before use_state")
         record = self._state.authorizations.get(authorization)
         return None if record is None else record.partner
 
@@ -137,7 +148,10 @@ class MapKeeper(HeadTracker):
         when it is wanted; ledger.service.mapworker) now, for the append of ``items``
         (with ``leaf_hashes``; those whose hash is in ``existing`` are in the log) that
         lands whole or not at all: each new one at the next index. `commit` takes its
-        answer only if the entries then moved exactly the heads predicted here. Nothing
+        answer only if the entries then moved exactly the heads predicted here, so
+        ``existing`` may be empty when the caller has not looked yet (the append sends
+        the request before it does: a batch holding known events is then answered and
+        not taken). Nothing
         is handed over for fewer than `EARLY_FROM` unit heads, an event about an actor
         (its head depends on the stored chain), or a map rebuilt in this transaction."""
         if self._rebuilt:
