@@ -57,6 +57,17 @@ def quick_pool() -> ThreadPoolExecutor:
     return _quick
 
 
+def _after_fork() -> None:
+    # A forked child has none of its parent's threads: pools started there would queue
+    # its parts for threads that do not exist (a group's leader waiting forever); the
+    # child starts its own at first use.
+    global _pool, _quick
+    _pool = _quick = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
     """Verify every job; return (position, error) of the lowest bad position, or None.
 
