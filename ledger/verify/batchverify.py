@@ -3,10 +3,12 @@
 libsodium (ledger.crypto) runs without the GIL (PyNaCl calls it through cffi, which
 releases the GIL around C calls), so a few threads verify a large batch on all cores
 without the start-up cost or pickling of a process pool. Small batches stay on the
-calling thread. The outcome is the same as verifying in order: the first bad event (by
-position) is the one reported, and every event is verified.
+calling thread (below `PARALLEL_FROM`; a group commit's, `start_first_bad`, go to the
+quick threads from `START_FROM`). The outcome is the same as verifying in order: the
+first bad event (by position) is the one reported, and every event is verified.
 
-No I/O; the thread pool is created on first use and shared by the process.
+No I/O; the thread pools are created on first use and shared by the process (a forked
+child starts its own).
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ def _first_bad(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
 
 def quick_pool() -> ThreadPoolExecutor:
     """The threads that check a request's few signatures off an event loop (api.quota's
-    who-pays check), created on first use. Their own, not the batches' shared threads:
-    a single event's check never waits behind a large batch's parts. libsodium releases
-    the GIL, so the loop goes on serving other requests meanwhile instead of waiting to
-    take the GIL back after each verify (docs/PERFORMANCE.md, "loop30")."""
+    who-pays check) and a group commit's events (`start_first_bad`: up to its
+    ``max_group``, 1,000 by default), created on first use. Not the batches' shared
+    threads: neither waits behind a large batch's parts (a quota check may wait behind
+    a group's, one part per thread). libsodium releases the GIL, so the loop goes on
+    serving other requests meanwhile instead of waiting to take the GIL back after each
+    verify (docs/PERFORMANCE.md, "loop30")."""
     global _quick
     if _quick is None:
         _quick = ThreadPoolExecutor(_threads(), thread_name_prefix="verify-quick")
