@@ -98,14 +98,19 @@ def start_first_bad(jobs: Sequence[Job]) -> Callable[[], tuple[int, LedgerError]
     GIL): a group commit's leader makes its leaves while its events are verified
     (ledger.service.append, `Appender.append_each`). The quick threads, not the batches'
     shared ones: a group of single events never waits behind a large batch's parts.
-    Fewer than `START_FROM` jobs, or one core, are verified now, on this thread."""
+    Fewer than `START_FROM` jobs, or one core, or a pool that refuses work (the
+    interpreter shutting down), are verified now, on this thread."""
     threads = _threads() if len(jobs) >= START_FROM else 1
     if threads == 1:
         bad = _first_bad(jobs)
         return lambda: bad
     pool = quick_pool()
     size = -(-len(jobs) // threads)
-    futures = [pool.submit(_first_bad, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+    try:
+        futures = [pool.submit(_first_bad, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+    except RuntimeError:  # the pool refuses work (the interpreter is shutting down)
+        bad = _first_bad(jobs)  # (a part already started verifies for nothing)
+        return lambda: bad
 
     def result() -> tuple[int, LedgerError] | None:
         found = [bad for bad in (f.result() for f in futures) if bad is not None]

@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -131,3 +132,21 @@ def test_a_forked_child_verifies_on_threads_of_its_own(monkeypatch: pytest.Monke
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     pytest.fail("the forked child's verify never answered (its pool had no threads)")
+
+
+def test_a_group_verifies_on_its_own_thread_once_the_quick_threads_refuse_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """review33: once the interpreter shuts down (the main thread ended, another still
+    appends) a pool refuses new work (RuntimeError): a group of >= `START_FROM` then
+    failed whole with that error, every caller refused for a reason not its own, where
+    a smaller group (verified on the leader's thread) landed. It is verified here."""
+    closed = ThreadPoolExecutor(1)
+    closed.shutdown()
+    monkeypatch.setattr(batchverify, "quick_pool", lambda: closed)
+    monkeypatch.setattr(batchverify, "_threads", lambda: 2)
+    jobs = _jobs(batchverify.START_FROM + 2)
+    assert batchverify.start_first_bad(jobs)() is None
+    jobs[7] = _forge(jobs[7])
+    bad = batchverify.start_first_bad(jobs)()
+    assert bad is not None and bad[0] == 7 and isinstance(bad[1], SignatureError)
