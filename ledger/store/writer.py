@@ -124,7 +124,8 @@ class WriteTx:
     def fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Every row of ``statement`` (driver SQL, only placeholders formatted in) with
         ``params`` (none for a statement that returns none), run on this transaction's
-        own DBAPI connection.
+        own DBAPI connection; within `reading_ahead`, a read it made ahead is answered
+        from its rows (and while its plan runs, each statement is only noted: no rows).
 
         The append's fixed reads (the head, the prefetch: `records.Fetch`) go this way:
         SQLAlchemy's result set-up for driver SQL (each column's metadata, per
