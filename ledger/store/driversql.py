@@ -50,12 +50,12 @@ def fetch_many(
     round trip for all, where `fetch` waits for each); the statements run on the server
     one after another, in this order, in ``conn``'s transaction, exactly as one by one.
     On SQLite (reads are calls in this process) one by one. A driver error is raised as
-    SQLAlchemy's `DBAPIError`, as `fetch` raises it."""
+    SQLAlchemy's `DBAPIError`, as `fetch` raises it, naming every statement of the
+    pipeline (the server's error says which failed; the pipeline's end reports it)."""
     driver = conn.connection.driver_connection
     if not isinstance(driver, psycopg.Connection):
         return [fetch(conn, statement, params) for statement, params in reads]
     cursors: list[psycopg.Cursor[Any]] = []
-    statement: str = ""
     try:
         with driver.pipeline():  # its end sends them all and reads every result
             for statement, params in reads:
@@ -64,7 +64,7 @@ def fetch_many(
                 cursor.execute(statement, params)
         return [list(cursor.fetchall()) for cursor in cursors]
     except DRIVER_ERRORS as e:
-        raise DBAPIError(statement, None, e) from e
+        raise DBAPIError(";\n".join(s for s, _ in reads), None, e) from e
     finally:
         for cursor in cursors:
             cursor.close()

@@ -124,7 +124,8 @@ class WriteTx:
     def fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Every row of ``statement`` (driver SQL, only placeholders formatted in) with
         ``params`` (none for a statement that returns none), run on this transaction's
-        own DBAPI connection.
+        own DBAPI connection; within `reading_ahead`, a read it made ahead is answered
+        from its rows (and while its plan runs, each statement is only noted: no rows).
 
         The append's fixed reads (the head, the prefetch: `records.Fetch`) go this way:
         SQLAlchemy's result set-up for driver SQL (each column's metadata, per
@@ -140,7 +141,14 @@ class WriteTx:
                 if ahead == statement and ahead_params == params:
                     del self._ahead[i]
                     return rows
+            if statement.lstrip()[:6].upper() != "SELECT":
+                self._wrote()  # (a write: what was read ahead may be stale now)
         return driversql.fetch(self.conn, statement, params)
+
+    def _wrote(self) -> None:
+        """This transaction writes: rows read ahead (`reading_ahead`) no longer answer
+        any read, which goes to the database and sees the write."""
+        self._ahead = None
 
     @contextmanager
     def reading_ahead(self, plan: Callable[[], object]) -> Iterator[None]:
@@ -150,8 +158,11 @@ class WriteTx:
         the noted reads are sent at once (`driversql.fetch_many`: one pipeline, run in
         order in this transaction), and each is answered from its rows when the block
         asks it again (the same statement and parameters; any other read goes to the
-        database). Rows not asked for in the block are dropped at its end: nothing read
-        ahead answers a read after the block, whatever the block wrote. On SQLite (no
+        database). Rows not asked for in the block are dropped at its end, and at the
+        block's first write (a statement through `fetch` other than a SELECT, or one of
+        this transaction's writers): nothing read ahead answers a read after a write, or
+        after the block. A write made on ``conn`` directly, past this object, is not
+        seen: a block that reads ahead writes only through it. On SQLite (no
         round trips) ``plan`` is not run and every read goes as before.
 
         The append's prefetch reads this way (ledger.service.prefetch): seven reads of
@@ -232,6 +243,7 @@ class WriteTx:
 
         Raises:
             StorageError: a tile completed here lacks a node stored before."""
+        self._wrote()
         rows = {
             (s.level, s.start >> s.level): h
             for s, h in nodes.items()
@@ -279,6 +291,7 @@ class WriteTx:
         than the database's work. The statement text comes from the table's own column
         names (never from data), and every value is a bound parameter.
         """
+        self._wrote()
         if not rows:
             return
         mark = "?" if self._is_sqlite else "%s"
@@ -294,6 +307,7 @@ class WriteTx:
         one per row). Same statement text rules as `_insert_many`. The arrays go in
         binary (``%b``): as text, psycopg quoted every element through a regular
         expression (projections of a batch of 1,000: 9.2 -> 5.5 us an event)."""
+        self._wrote()
         types = [c.type.compile(dialect=self.conn.dialect) for c in table.columns]
         arrays = ", ".join(f"%b::{t}[]" for t in types)
         statement = f"INSERT INTO {self._columns(table)} SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
@@ -307,6 +321,7 @@ class WriteTx:
         in binary (as text, psycopg escaped every leaf's bytes as hex and every value
         through a text dumper: entries of a batch of 1,000 ~10 -> ~7 us an event).
         A failure is raised as SQLAlchemy's `DBAPIError`, as a statement's would be."""
+        self._wrote()
         if not rows:
             return
         statement = f"COPY {self._columns(table)} FROM STDIN (FORMAT BINARY)"
@@ -340,6 +355,7 @@ class WriteTx:
 
     def write_map_buckets(self, rows: Sequence[tuple[bytes, bytes]]) -> None:
         """Insert or replace map bucket rows (`ledger.map.bucketmap.BucketMap.rows`)."""
+        self._wrote()
         write_buckets(self.conn, self.log, rows, self._is_sqlite)
 
     def set_head(self, size: int, chain: bytes, root: bytes) -> None:
@@ -365,6 +381,7 @@ class WriteTx:
     def redate_checkpoint(self, size: int, note: str, signed_at: str) -> None:
         """Replace the stored note of the checkpoint at ``size`` by the same checkpoint
         re-dated by the log (ledger.note.logtime; the caller keeps its text and root)."""
+        self._wrote()
         self.conn.execute(
             update(CHECKPOINTS)
             .where(CHECKPOINTS.c.log == self.log, CHECKPOINTS.c.size == size)

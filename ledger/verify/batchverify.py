@@ -3,10 +3,12 @@
 libsodium (ledger.crypto) runs without the GIL (PyNaCl calls it through cffi, which
 releases the GIL around C calls), so a few threads verify a large batch on all cores
 without the start-up cost or pickling of a process pool. Small batches stay on the
-calling thread. The outcome is the same as verifying in order: the first bad event (by
-position) is the one reported, and every event is verified.
+calling thread (below `PARALLEL_FROM`; a group commit's, `start_first_bad`, go to the
+quick threads from `START_FROM`). The outcome is the same as verifying in order: the
+first bad event (by position) is the one reported, and every event is verified.
 
-No I/O; the thread pool is created on first use and shared by the process.
+No I/O; the thread pools are created on first use and shared by the process (a forked
+child starts its own).
 """
 
 from __future__ import annotations
@@ -47,14 +49,27 @@ def _first_bad(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
 
 def quick_pool() -> ThreadPoolExecutor:
     """The threads that check a request's few signatures off an event loop (api.quota's
-    who-pays check), created on first use. Their own, not the batches' shared threads:
-    a single event's check never waits behind a large batch's parts. libsodium releases
-    the GIL, so the loop goes on serving other requests meanwhile instead of waiting to
-    take the GIL back after each verify (docs/PERFORMANCE.md, "loop30")."""
+    who-pays check) and a group commit's events (`start_first_bad`: up to its
+    ``max_group``, 1,000 by default), created on first use. Not the batches' shared
+    threads: neither waits behind a large batch's parts (a quota check may wait behind
+    a group's, one part per thread). libsodium releases the GIL, so the loop goes on
+    serving other requests meanwhile instead of waiting to take the GIL back after each
+    verify (docs/PERFORMANCE.md, "loop30")."""
     global _quick
     if _quick is None:
         _quick = ThreadPoolExecutor(_threads(), thread_name_prefix="verify-quick")
     return _quick
+
+
+def _after_fork() -> None:
+    # A forked child has none of its parent's threads: pools started there would queue
+    # its parts for threads that do not exist (a group's leader waiting forever); the
+    # child starts its own at first use.
+    global _pool, _quick
+    _pool = _quick = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
@@ -83,14 +98,19 @@ def start_first_bad(jobs: Sequence[Job]) -> Callable[[], tuple[int, LedgerError]
     GIL): a group commit's leader makes its leaves while its events are verified
     (ledger.service.append, `Appender.append_each`). The quick threads, not the batches'
     shared ones: a group of single events never waits behind a large batch's parts.
-    Fewer than `START_FROM` jobs, or one core, are verified now, on this thread."""
+    Fewer than `START_FROM` jobs, or one core, or a pool that refuses work (the
+    interpreter shutting down), are verified now, on this thread."""
     threads = _threads() if len(jobs) >= START_FROM else 1
     if threads == 1:
         bad = _first_bad(jobs)
         return lambda: bad
     pool = quick_pool()
     size = -(-len(jobs) // threads)
-    futures = [pool.submit(_first_bad, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+    try:
+        futures = [pool.submit(_first_bad, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+    except RuntimeError:  # the pool refuses work (the interpreter is shutting down)
+        bad = _first_bad(jobs)  # (a part already started verifies for nothing)
+        return lambda: bad
 
     def result() -> tuple[int, LedgerError] | None:
         found = [bad for bad in (f.result() for f in futures) if bad is not None]

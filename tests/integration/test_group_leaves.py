@@ -1,5 +1,5 @@
 """Group commit (`Appender.append_each`): a group's signatures are verified on the
-shared threads while its leader makes the leaves before the log's lock (session 33).
+quick verify threads while its leader makes the leaves before the log's lock (session 33).
 
 Each case runs on two fresh databases of the same log (same keys, same fixed clock) and
 compares them row by row in every table: a group with refused or failing events against

@@ -7,6 +7,7 @@ the reads go one by one, as before."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -136,3 +137,34 @@ def test_stored_units_read_ahead_are_updated_not_inserted_again(world: LedgerWor
         stored = tx.load_records({UnitRecord: [(GTIN, s) for s in serials]})
     assert sorted(u.pending for u in stored if isinstance(u, UnitRecord)) == ["ship-co"] * 3
     assert world.ledger.audit().ok
+
+
+def test_a_read_after_a_write_in_the_block_sees_the_write(world: LedgerWorld) -> None:
+    """review33: rows read ahead answer a read only while the block has written nothing.
+    A write in the block (a statement through `fetch`, or one of the transaction's own
+    writers: `upsert` here) drops them: the same read asked after it goes to the
+    database and sees the write (it was answered the stale rows read before it)."""
+    with pytest.raises(_Undo), world.ledger.store.writer(world.ledger.log) as tx:
+        tx.lock_head()
+        mark = "?" if tx._is_sqlite else "%s"
+
+        def plan() -> None:
+            tx.load_where(ActorRecord, role="operator")
+            tx.load_where(ActorRecord, role="operator")
+
+        with tx.reading_ahead(plan):
+            (before,) = tx.load_where(ActorRecord, role="operator")
+            assert isinstance(before, ActorRecord)
+            tx.fetch(
+                f"UPDATE actors SET name = {mark} WHERE log = {mark} AND id = {mark}",
+                ("Renamed", tx.log, before.id),
+            )
+            (after,) = tx.load_where(ActorRecord, role="operator")
+            assert isinstance(after, ActorRecord) and after.name == "Renamed"
+        with tx.reading_ahead(plan):
+            (before,) = tx.load_where(ActorRecord, role="operator")
+            assert isinstance(before, ActorRecord)
+            tx.upsert([replace(before, name="Upserted")])
+            (after,) = tx.load_where(ActorRecord, role="operator")
+            assert isinstance(after, ActorRecord) and after.name == "Upserted"
+        raise _Undo

@@ -4,7 +4,11 @@ check would: nothing when all verify, else the lowest bad position."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -96,3 +100,53 @@ def test_started_small_batches_are_verified_at_once(monkeypatch: pytest.MonkeyPa
     assert seen == [threading.current_thread().name]
     bad = result()
     assert bad is not None and bad[0] == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_verifies_on_threads_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """review33: a process that forks after its verify threads started (the quick threads
+    a group commit now waits on from 8 events; the shared ones from 64) leaves its child
+    pools whose threads do not exist there: a group's leader in the child waited forever
+    for parts no thread would run. The child starts threads of its own."""
+    monkeypatch.setattr(batchverify, "_threads", lambda: 2)
+    jobs = _jobs(batchverify.START_FROM + 2)
+    assert batchverify.start_first_bad(jobs)() is None  # the parent's quick threads exist
+    assert batchverify.first_bad_signature(_jobs(batchverify.PARALLEL_FROM)) is None
+    jobs[5] = _forge(jobs[5])
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if both answers come
+        code = 1
+        try:
+            bad = batchverify.start_first_bad(jobs)()
+            many = batchverify.first_bad_signature(_jobs(batchverify.PARALLEL_FROM))
+            code = 0 if bad is not None and bad[0] == 5 and many is None else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's verify never answered (its pool had no threads)")
+
+
+def test_a_group_verifies_on_its_own_thread_once_the_quick_threads_refuse_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """review33: once the interpreter shuts down (the main thread ended, another still
+    appends) a pool refuses new work (RuntimeError): a group of >= `START_FROM` then
+    failed whole with that error, every caller refused for a reason not its own, where
+    a smaller group (verified on the leader's thread) landed. It is verified here."""
+    closed = ThreadPoolExecutor(1)
+    closed.shutdown()
+    monkeypatch.setattr(batchverify, "quick_pool", lambda: closed)
+    monkeypatch.setattr(batchverify, "_threads", lambda: 2)
+    jobs = _jobs(batchverify.START_FROM + 2)
+    assert batchverify.start_first_bad(jobs)() is None
+    jobs[7] = _forge(jobs[7])
+    bad = batchverify.start_first_bad(jobs)()
+    assert bad is not None and bad[0] == 7 and isinstance(bad[1], SignatureError)
