@@ -393,14 +393,16 @@ class Appender:
         if first is not None and refused is not None:  # (after the lock: one order, no deadlock)
             refused.update(first(tx))
         heads: MapKeeper | None = None  # opened at the first new entry
-        if refused is None and made is not None and len(items) >= EARLY_FROM:
-            # a batch that lands whole or not at all: its heads are known now (predicted
-            # as if every event were new: `MapKeeper.commit` takes the child's answer only
-            # if the loop's heads are the predicted ones), and the map's child process
-            # updates the map while the lookups below and this loop run
-            heads = MapKeeper(tx, head.size, None, self._map_cache)
-            heads.begin(self._map_worker, items, [_made_hash(m) for m in made], ())
         existing = tx.find_event_hashes([s.hash for s in items])
+        if refused is None and made is not None and len(items) - len(existing) >= EARLY_FROM:
+            # a batch that lands whole or not at all: its heads are known now (each new
+            # event at the next index: `MapKeeper.commit` takes the child's answer only if
+            # the loop's heads are the predicted ones), and the map's child process
+            # updates the map while the state's lookup below and this loop run. Asked
+            # after the known events' lookup: a batch re-sent (anyone can post entries
+            # that are public) would have the child compute an update for nothing
+            heads = MapKeeper(tx, head.size, None, self._map_cache)
+            heads.begin(self._map_worker, items, [_made_hash(m) for m in made], existing)
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
         if heads is not None:
             heads.use_state(state)

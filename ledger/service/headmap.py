@@ -148,10 +148,7 @@ class MapKeeper(HeadTracker):
         when it is wanted; ledger.service.mapworker) now, for the append of ``items``
         (with ``leaf_hashes``; those whose hash is in ``existing`` are in the log) that
         lands whole or not at all: each new one at the next index. `commit` takes its
-        answer only if the entries then moved exactly the heads predicted here, so
-        ``existing`` may be empty when the caller has not looked yet (the append sends
-        the request before it does: a batch holding known events is then answered and
-        not taken). Nothing
+        answer only if the entries then moved exactly the heads predicted here. Nothing
         is handed over for fewer than `EARLY_FROM` unit heads, an event about an actor
         (its head depends on the stored chain), or a map rebuilt in this transaction."""
         if self._rebuilt:

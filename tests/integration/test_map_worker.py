@@ -195,29 +195,32 @@ def test_a_wrong_prediction_is_not_taken(
     assert counting.updates >= 1
 
 
-def test_a_batch_with_events_already_in_the_log_is_not_taken(
+def test_a_batch_with_events_already_in_the_log_is_predicted_and_taken(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The heads are predicted before the log is asked which events it holds, as if all
-    were new: a batch sent again (part of it landed) is answered and not taken."""
+    """The child is asked once the log has said which of the batch's events it holds: a
+    batch sent again in part is predicted right (its known events move no head) and the
+    answer taken; a batch sent again whole asks the child nothing (anyone can re-post
+    public entries: they must not buy a map update each)."""
     counting = _Counting(monkeypatch)
     ledger = world.ledger
     _started(ledger)
     first = _units(world, "E1")
     ledger.append_batch(first, NOW)
     assert counting.answers == [True] and counting.updates == 0
-    # half of it again, with as many new events: the prediction gives the new ones the
-    # wrong indexes (and the old ones new heads); the parent updates the map itself
     mixed = first[: BATCH // 2] + _units(world, "E2")
     receipt = ledger.append_batch(mixed, NOW)
     assert sum(r.duplicate for r in receipt.receipts) == BATCH // 2
-    assert counting.answers == [True, True] and counting.updates == 1  # answered, not taken
-    # the same batch again, nothing new: no map step; its answer is read (and dropped)
-    # before the next batch's request, whose answer is taken
+    assert counting.answers == [True, True] and counting.updates == 0  # taken
+    child = ledger._append_memo._map_worker
+    assert child is not None
+    asked = child._number
     again = ledger.append_batch(mixed, NOW)
     assert all(r.duplicate for r in again.receipts) and again.size == receipt.size
+    assert counting.answers == [True, True] and counting.updates == 0  # not asked
+    assert child._number == asked
     _same_as_without_child(world, [_units(world, "E3")], monkeypatch)
-    assert counting.answers == [True, True, True] and counting.updates == 3  # (2: rebuild)
+    assert counting.answers == [True, True, True] and counting.updates == 2  # (the rebuild)
 
 
 def test_a_dead_silent_or_failing_child_leaves_the_update_to_the_append(
