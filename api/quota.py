@@ -23,6 +23,7 @@ pass through these routes at all.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import math
 import time
@@ -192,6 +193,10 @@ class WriteQuota:
         # read each event against this log, as the append will: a format-2 signature
         # names the log's origin (JSON carries none), and its event hash does too
         events = [e.for_log(ledger.origin) for e in events]
+        if grouped and self.limiter is None and len(events) == 1:
+            charge = self._charge_if_verified(ledger, events[0])
+            if charge is not None:  # its group checks the signature, then takes
+                return Admission(self, ledger, charge=charge)
         keys = {s.key for s in events}
         owners = ledger.cached_key_owners(keys) if len(events) <= INLINE_EVENTS else None
         if owners is None:  # database reads, or many signatures: off the event loop
@@ -225,6 +230,30 @@ class WriteQuota:
             taken.append((actor, cost))
         charged = {e.hash: e.event.actor for e in events if e.event.actor in checked}
         return Admission(self, ledger, deferred, charged)
+
+    def _charge_if_verified(self, ledger: Ledger, signed: SignedEvent) -> Charge | None:
+        """A single event's charge whose signature is checked by its group, not here:
+        its actor's, due only if the event is signed by one of the actor's current keys
+        (the owners in memory) and the signature verifies under it (`Charge.due`, asked
+        by the group's leader right before the take, in its transaction: the group's own
+        verify of the event, before its lock, has answered it by then, so it is one
+        verify and no hop to the quick threads and back on the event loop). None when
+        the owners are not in memory or the event would not be charged (an unknown key,
+        another actor's key, the operator's): `admit`'s other ways decide as before."""
+        owners = ledger.cached_key_owners({signed.key})
+        owner = None if owners is None else owners.get(signed.key)
+        if owner is None:
+            return None
+        record, key = owner
+        if record.id != signed.event.actor or record.role == Role.OPERATOR:
+            return None
+        public = codec.b64url_decode(key.public_key, field="key")
+        charge = self._charge(ledger, record.id, 1)
+
+        def due() -> bool:  # (already verified: `verify_event` returns at once)
+            return first_bad_signature([(0, signed, public)]) is None
+
+        return dataclasses.replace(charge, due=due)
 
     def _charge(self, ledger: Ledger, actor: str, cost: int) -> Charge:
         """``actor``'s ``cost`` in its database bucket, for a group to take (in its
