@@ -23,12 +23,11 @@ pass through these routes at all.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,17 +247,19 @@ class WriteQuota:
         if record.id != signed.event.actor or record.role == Role.OPERATOR:
             return None
         public = codec.b64url_decode(key.public_key, field="key")
-        charge = self._charge(ledger, record.id, 1)
 
         def due() -> bool:  # (already verified: `verify_event` returns at once)
             return first_bad_signature([(0, signed, public)]) is None
 
-        return dataclasses.replace(charge, due=due)
+        return self._charge(ledger, record.id, 1, due)
 
-    def _charge(self, ledger: Ledger, actor: str, cost: int) -> Charge:
+    def _charge(
+        self, ledger: Ledger, actor: str, cost: int, due: Callable[[], bool] | None = None
+    ) -> Charge:
         """``actor``'s ``cost`` in its database bucket, for a group to take (in its
         leader's thread: the database's own call, not the event loop's), in the group's
-        own write transaction (``take_in``; ``take`` gives back what did not land)."""
+        own write transaction (``take_in``; ``take`` gives back what did not land); only
+        if ``due`` says so, when given (`Charge.due`)."""
         rate = self.rate_per_minute / 60
 
         def take(amount: float, force: bool) -> float:
@@ -271,7 +272,7 @@ class WriteQuota:
         def refusal(wait: float) -> WriteQuotaError:
             return self._over(actor, cost, max(1, math.ceil(wait)))
 
-        return Charge((ledger.config.name, actor), cost, take, refusal, take_in)
+        return Charge((ledger.config.name, actor), cost, take, refusal, take_in, due)
 
     def _over(self, actor: str, cost: int, wait: int) -> WriteQuotaError:
         return WriteQuotaError(
