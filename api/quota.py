@@ -27,7 +27,7 @@ import functools
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +192,10 @@ class WriteQuota:
         # read each event against this log, as the append will: a format-2 signature
         # names the log's origin (JSON carries none), and its event hash does too
         events = [e.for_log(ledger.origin) for e in events]
+        if grouped and self.limiter is None and len(events) == 1:
+            charge = self._charge_if_verified(ledger, events[0])
+            if charge is not None:  # its group checks the signature, then takes
+                return Admission(self, ledger, charge=charge)
         keys = {s.key for s in events}
         owners = ledger.cached_key_owners(keys) if len(events) <= INLINE_EVENTS else None
         if owners is None:  # database reads, or many signatures: off the event loop
@@ -226,10 +230,36 @@ class WriteQuota:
         charged = {e.hash: e.event.actor for e in events if e.event.actor in checked}
         return Admission(self, ledger, deferred, charged)
 
-    def _charge(self, ledger: Ledger, actor: str, cost: int) -> Charge:
+    def _charge_if_verified(self, ledger: Ledger, signed: SignedEvent) -> Charge | None:
+        """A single event's charge whose signature is checked by its group, not here:
+        its actor's, due only if the event is signed by one of the actor's current keys
+        (the owners in memory) and the signature verifies under it (`Charge.due`, asked
+        by the group's leader right before the take, in its transaction: the group's own
+        verify of the event, before its lock, has answered it by then, so it is one
+        verify and no hop to the quick threads and back on the event loop). None when
+        the owners are not in memory or the event would not be charged (an unknown key,
+        another actor's key, the operator's): `admit`'s other ways decide as before."""
+        owners = ledger.cached_key_owners({signed.key})
+        owner = None if owners is None else owners.get(signed.key)
+        if owner is None:
+            return None
+        record, key = owner
+        if record.id != signed.event.actor or record.role == Role.OPERATOR:
+            return None
+        public = codec.b64url_decode(key.public_key, field="key")
+
+        def due() -> bool:  # (already verified: `verify_event` returns at once)
+            return first_bad_signature([(0, signed, public)]) is None
+
+        return self._charge(ledger, record.id, 1, due)
+
+    def _charge(
+        self, ledger: Ledger, actor: str, cost: int, due: Callable[[], bool] | None = None
+    ) -> Charge:
         """``actor``'s ``cost`` in its database bucket, for a group to take (in its
         leader's thread: the database's own call, not the event loop's), in the group's
-        own write transaction (``take_in``; ``take`` gives back what did not land)."""
+        own write transaction (``take_in``; ``take`` gives back what did not land); only
+        if ``due`` says so, when given (`Charge.due`)."""
         rate = self.rate_per_minute / 60
 
         def take(amount: float, force: bool) -> float:
@@ -242,7 +272,7 @@ class WriteQuota:
         def refusal(wait: float) -> WriteQuotaError:
             return self._over(actor, cost, max(1, math.ceil(wait)))
 
-        return Charge((ledger.config.name, actor), cost, take, refusal, take_in)
+        return Charge((ledger.config.name, actor), cost, take, refusal, take_in, due)
 
     def _over(self, actor: str, cost: int, wait: int) -> WriteQuotaError:
         return WriteQuotaError(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import threading
+import weakref
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -65,18 +68,60 @@ def _receipt(context: Context, receipt: BatchReceipt) -> Response:
 async def _grouped(ledger: Ledger, signed: SignedEvent, charge: Charge | None) -> BatchReceipt:
     """`Ledger.append` by group commit without a thread of this request's own: queued
     (`Ledger.submit`), woken on this loop once its group has committed."""
-    loop = asyncio.get_running_loop()
-    woken = asyncio.Event()
-
-    def wake() -> None:  # in the group's writer thread
-        try:
-            loop.call_soon_threadsafe(woken.set)
-        except RuntimeError:  # the loop is closed: nobody waits for this answer
-            pass
-
-    pending = ledger.submit(signed, wake, charge)
-    await woken.wait()
+    waker = _waker()
+    woken = waker.future()
+    pending = ledger.submit(signed, functools.partial(waker.wake, woken), charge)
+    await woken
     return pending.answer()
+
+
+class _Waker:
+    """Wakes the requests of one event loop waiting for their groups (`_grouped`): the
+    group's writer thread answers each caller in turn (`Pending.finish`), and each
+    answer lands here; the first of a run asks the loop to run `_drain` (one
+    ``call_soon_threadsafe``: a write to the loop's self-pipe, on which the writer lets
+    the GIL go), the others join it. So a group of n callers wakes its loop once or a
+    few times, not n times."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._ready: list[asyncio.Future[None]] = []
+
+    def future(self) -> asyncio.Future[None]:
+        """A future of this loop for one caller, resolved by `wake` (from any thread)."""
+        return self._loop.create_future()
+
+    def wake(self, future: asyncio.Future[None]) -> None:  # in the group's writer thread
+        with self._lock:
+            self._ready.append(future)
+            first = len(self._ready) == 1
+        if first:
+            try:
+                self._loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop is closed: nobody waits for these answers
+                with self._lock:
+                    self._ready.clear()
+
+    def _drain(self) -> None:  # on the loop
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for future in ready:
+            if not future.done():  # (a request cancelled meanwhile)
+                future.set_result(None)
+
+
+#: each running loop's `_Waker` (dropped with its loop)
+_WAKERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waker] = weakref.WeakKeyDictionary()
+
+
+def _waker() -> _Waker:
+    """This running loop's `_Waker`."""
+    loop = asyncio.get_running_loop()
+    waker = _WAKERS.get(loop)
+    if waker is None:
+        waker = _WAKERS.setdefault(loop, _Waker(loop))
+    return waker
 
 
 def _signed(value: object, field: str, position: int | None = None) -> SignedEvent:

@@ -90,6 +90,11 @@ class Charge:
     take: Callable[[float, bool], float]
     refusal: Callable[[float], BaseException]
     take_in: Callable[[Any, float, bool], float] | None = None
+    #: whether the charge is due at all, asked in the leader's thread right before its
+    #: take (None: always): one not due is neither taken nor refused. The API's single
+    #: events pay only for a signature that verifies (api.quota), checked here with the
+    #: group's own verify (done by then: the question costs a look-up)
+    due: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -299,6 +304,12 @@ def _inside(slot: Pending) -> bool:
     return slot.charge is not None and slot.charge.take_in is not None
 
 
+def _due(slot: Pending) -> bool:
+    """Whether ``slot``'s charge is to be taken (`Charge.due`)."""
+    due = cast(Charge, slot.charge).due
+    return due is None or due()
+
+
 class _LeftOutError(LedgerError):
     """Why `Appender.append_each` leaves an event out of its group's transaction: its
     take there was refused. The charge's refusal may be any exception, where the append
@@ -318,7 +329,7 @@ def _taking_inside(
         for slot in group:  # what an earlier, rolled-back transaction decided is undone
             if _inside(slot):  # (an event left out since, too: it was never taken)
                 slot.charged, slot.refused = False, None
-        slots = [group[i] for i in positions if _inside(group[i])]
+        slots = [group[i] for i in positions if _inside(group[i]) and _due(group[i])]
         buckets: dict[Hashable, list[tuple[Pending, Charge]]] = {}
         for slot in slots:
             charge = cast(Charge, slot.charge)
@@ -341,7 +352,7 @@ def _take_charges(group: list[Pending]) -> None:
     one (the database) the error of every slot of its bucket not yet charged."""
     buckets: dict[Hashable, list[tuple[Pending, Charge]]] = {}
     for slot in group:
-        if slot.charge is not None:
+        if slot.charge is not None and _due(slot):
             buckets.setdefault(slot.charge.bucket, []).append((slot, slot.charge))
     for pairs in buckets.values():
         try:

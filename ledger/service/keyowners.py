@@ -6,7 +6,10 @@ request. `KeyOwners` keeps the answers ``{key id: (actor, key) or None}`` for `T
 seconds and forgets all of them whenever this process appends an event that can change
 one (`CHANGES_OWNERS`: a registration, revocation, key rotation or recovery, a log
 upgrade), right after that append, so this process never answers from before a change
-it wrote. A change another worker appended shows within `TTL`.
+it wrote. A change another worker appended shows within `TTL`. Callers that miss the
+same keys while one of them reads them wait for that read's answers (one read when an
+answer expires under many concurrent requests, not one each); a read that failed, or
+that a `forget` overtook, is not believed: they read anew.
 
 The answers only decide who pays: whether a key may sign an entry is decided by the
 rules in the append's own transaction (ledger.service.append), never from here. A
@@ -25,6 +28,8 @@ from ledger.rules.state import ActorRecord, KeyRecord
 
 #: seconds an answer is trusted: how late another worker's key change may show here
 TTL = 1.0
+#: seconds a caller waits for another's read of the same keys before reading itself
+FLIGHT_WAIT = 5.0
 #: event kinds (by prefix) after whose append every answer is forgotten
 CHANGES_OWNERS = ("actor.", "key.", "log.")
 
@@ -50,6 +55,9 @@ class KeyOwners:
         self._known: dict[str, tuple[Owner | None, float]] = {}
         #: bumped by `forget`: a read begun before it must not store what it read
         self._generation = 0
+        #: the reads under way, by their keys: a caller missing the same keys meanwhile
+        #: waits for that read's answers instead of reading them again (`owners`)
+        self._flights: dict[frozenset[str], threading.Event] = {}
 
     def cached(self, key_ids: Iterable[str]) -> dict[str, Owner] | None:
         """The owners of ``key_ids`` from memory alone (keys without one left out), or
@@ -72,8 +80,31 @@ class KeyOwners:
         found = self.cached(wanted)
         if found is not None:
             return found
+        flight_key = frozenset(wanted)
         with self._lock:
             generation = self._generation
+            flight = self._flights.get(flight_key)
+            leads = flight is None
+            if flight is None:
+                flight = self._flights[flight_key] = threading.Event()
+        if not leads:  # the same keys are being read by another caller: its answers
+            flight.wait(FLIGHT_WAIT)
+            found = self.cached(wanted)
+            if found is not None:
+                return found
+            with self._lock:  # it failed, or a `forget` overtook it: read them anew
+                generation = self._generation
+            return self._read(wanted, load, generation)
+        try:
+            return self._read(wanted, load, generation)
+        finally:
+            with self._lock:
+                self._flights.pop(flight_key, None)
+            flight.set()
+
+    def _read(self, wanted: set[str], load: Load, generation: int) -> dict[str, Owner]:
+        """``load`` the owners of ``wanted``, kept unless `forget` ran since
+        ``generation`` was read."""
         loaded = dict(load(wanted))
         now = self._clock()
         with self._lock:

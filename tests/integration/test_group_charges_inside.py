@@ -7,6 +7,7 @@ and costs nothing, and a rolled-back group neither takes nor gives back anything
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -179,3 +180,60 @@ def test_a_take_inside_another_logs_transaction_is_refused(world: LedgerWorld) -
     ledger = world.ledger
     with ledger.store.writer(ledger.log + 10**6) as tx, pytest.raises(ValueError, match="log"):
         ledger.take_write_tokens("acme", 1, 1.0, 5.0, NOW, within=tx)
+
+
+def test_a_charge_due_on_its_signature_is_taken_once_the_group_verified_it(
+    world: LedgerWorld, pool: ThreadPoolExecutor, own_takes: list[float]
+) -> None:
+    """`Charge.due` (api.quota's single events: due only for a signature that verifies
+    under the actor's key) is asked right before the take in the group's transaction:
+    the genuine events pay, in order, up to the bucket; a forged one naming the same
+    actor, queued first, takes nothing, so it cannot spend the bucket before them; a
+    charge not due is neither taken nor refused (both ways)."""
+    ledger = world.ledger
+    start = ledger.head().size
+    quota = _quota(2)
+    forged = _forged(_commission(world, "DUE-FORGED")).for_log(ledger.origin)
+    events = [_commission(world, f"DUE-{n}").for_log(ledger.origin) for n in range(3)]
+    ledger.key_owners({events[0].key})  # the owners in memory, as the API finds them
+    charges = [quota._charge_if_verified(ledger, s) for s in (forged, *events)]
+    assert all(c is not None and c.due is not None for c in charges)
+    asked: list[bool] = []
+
+    def spied(charge: Any) -> Any:
+        def due() -> bool:
+            asked.append(charge.due())
+            return asked[-1]
+
+        return replace(charge, due=due)
+
+    items = [(s, spied(c)) for s, c in zip((forged, *events), charges, strict=True)]
+    lead, others, _ = _charged_group(
+        ledger.groups, pool, (_commission(world, "DUE-LEAD"), None), items
+    )
+    got = [_outcome(f) for f in others]
+    assert isinstance(got[0], SignatureError)  # refused by the group's verify, unpaid
+    assert [isinstance(g, BatchReceipt) for g in got[1:]] == [True, True, False]
+    assert isinstance(got[3], WriteQuotaError)  # the bucket held two: the third waits
+    assert asked == [True, True, True]  # the forged one never reached its take
+    assert own_takes == [] and _tokens(ledger) == 0
+    assert isinstance(lead.result(30), BatchReceipt)
+    assert ledger.head().size == start + 3  # the lead and two
+    # a charge that is not due is neither taken nor refused: the bucket is empty, yet
+    # the event lands, and nothing is given back
+    late = _commission(world, "DUE-LATE")
+    never = replace(quota._charge(ledger, "acme", 1), due=lambda: False)
+    lead, others, _ = _charged_group(
+        ledger.groups, pool, (_commission(world, "DUE-LEAD-2"), None), [(late, never)]
+    )
+    assert isinstance(_outcome(others[0]), BatchReceipt)
+    assert own_takes == [] and _tokens(ledger) == 0
+    due = replace(quota._charge(ledger, "acme", 1), due=lambda: True)
+    lead, others, _ = _charged_group(
+        ledger.groups,
+        pool,
+        (_commission(world, "DUE-LEAD-3"), None),
+        [(_commission(world, "DUE-PAYS"), due)],
+    )
+    assert isinstance(_outcome(others[0]), WriteQuotaError)  # due: taken, and refused
+    assert ledger.audit().ok

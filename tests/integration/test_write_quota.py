@@ -463,10 +463,10 @@ def test_two_workers_share_one_quota(
 def test_the_who_pays_check_runs_off_the_event_loop(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the key owners in memory, `WriteQuota.admit` checks the signature on a quick
-    verify thread (not the event loop's) and waits for it; the decision is the loop's
-    was: a good signature gets its charge, a forged one none (the append refuses it),
-    and only a signature that verified is remembered."""
+    """With the key owners in memory, `WriteQuota.admit` of a few events not grouped
+    checks the signatures on a quick verify thread (not the event loop's) and waits for
+    it; the decision is the loop's was: a good signature is charged, a forged one not
+    (the append refuses it), and only a signature that verified is remembered."""
     quota = _quota(60, 5, FakeClock())
     where: list[str] = []
     real = entry.verify_event
@@ -482,11 +482,11 @@ def test_the_who_pays_check_runs_off_the_event_loop(
     async def admit(signed: SignedEvent) -> tuple[Any, str]:
         world.ledger.key_owners({signed.key})  # in memory for the next second
         assert world.ledger.cached_key_owners({signed.key}) is not None
-        admission = await quota.admit(world.ledger, [signed], grouped=True)
+        admission = await quota.admit(world.ledger, [signed])
         return admission, threading.current_thread().name
 
     admitted, loop_thread = asyncio.run(admit(good))
-    assert admitted.charge is not None and admitted.charge.bucket[1] == "acme"
+    assert admitted.charge is None and admitted.charged == {good.hash: "acme"}
     assert where and all(name.startswith("verify-quick") for name in where)
     assert loop_thread not in where
     public = codec.b64url_decode(world.ledger.key_owners({good.key})[good.key][1].public_key)
@@ -496,3 +496,54 @@ def test_the_who_pays_check_runs_off_the_event_loop(
     assert refused.charge is None and not refused.charged and not refused.deferred
     assert where and all(name.startswith("verify-quick") for name in where)
     assert not entry.verified_under(forged, public)
+
+
+def test_a_grouped_single_events_signature_is_checked_once_by_its_group(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single event for group commit, its key owners in memory: `WriteQuota.admit`
+    verifies nothing and hops to no thread; its charge is due only if the signature
+    verifies under the actor's current key (`Charge.due`, asked by the group right
+    before the take, after the group's own verify). A forged signature is never due; an
+    unknown key, another actor's key, or owners not in memory take the other ways
+    (no charge of this kind)."""
+    quota = _quota(60, 5, FakeClock())
+    where: list[str] = []
+    real = entry.verify_event
+
+    def spy(signed: SignedEvent, public: Any) -> None:
+        where.append(threading.current_thread().name)
+        real(signed, public)
+
+    monkeypatch.setattr(entry, "verify_event", spy)
+    origin = world.ledger.origin
+    good = _commission(world, "G-1").for_log(origin)
+    forged = SignedEvent.from_json(_forged(_commission(world, "G-2"))).for_log(origin)
+    unknown = _commission(world, "G-3", seed=99).for_log(origin)  # a key the log never saw
+    foreign = _commission(world, "G-4", seed=4).for_log(origin)  # ship-co's key, acme's name
+
+    async def admit(signed: SignedEvent, in_memory: bool = True) -> Any:
+        if in_memory:
+            world.ledger.key_owners({signed.key})  # in memory for the next second
+        return await quota.admit(world.ledger, [signed], grouped=True)
+
+    admitted = asyncio.run(admit(good))
+    assert where == []  # nothing verified at admission
+    charge = admitted.charge
+    assert charge is not None and charge.bucket[1] == "acme" and charge.due is not None
+    assert charge.take_in is not None and not admitted.charged and not admitted.deferred
+    public = codec.b64url_decode(world.ledger.key_owners({good.key})[good.key][1].public_key)
+    assert not entry.verified_under(good, public)
+    assert charge.due() and entry.verified_under(good, public)  # verified, remembered
+    refused = asyncio.run(admit(forged))
+    assert refused.charge is not None and refused.charge.due is not None
+    assert not refused.charge.due() and not entry.verified_under(forged, public)
+    for other in (unknown, foreign):
+        other_admission = asyncio.run(admit(other))
+        assert other_admission.charge is None
+    world.ledger._owners.forget()  # not in memory any more
+    where.clear()
+    fresh = _commission(world, "G-5").for_log(origin)
+    slow = asyncio.run(admit(fresh, in_memory=False))
+    assert slow.charge is not None and slow.charge.due is None  # checked at admission
+    assert where  # (on anyio's thread, with the owners' read)
