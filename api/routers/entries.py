@@ -84,13 +84,18 @@ class _Waker:
     few times, not n times."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # held weakly: `_WAKERS` keeps this waker only as long as its loop lives, which
+        # a strong reference from the value to its own key would prevent for ever
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._ready: list[asyncio.Future[None]] = []
 
     def future(self) -> asyncio.Future[None]:
         """A future of this loop for one caller, resolved by `wake` (from any thread)."""
-        return self._loop.create_future()
+        loop = self._loop()
+        if loop is None:  # (only a caller on its running loop asks: never gone)
+            raise RuntimeError("the event loop is gone")
+        return loop.create_future()
 
     def wake(self, future: asyncio.Future[None]) -> None:  # in the group's writer thread
         with self._lock:
@@ -98,7 +103,10 @@ class _Waker:
             first = len(self._ready) == 1
         if first:
             try:
-                self._loop.call_soon_threadsafe(self._drain)
+                loop = self._loop()
+                if loop is None:
+                    raise RuntimeError("the event loop is gone")
+                loop.call_soon_threadsafe(self._drain)
             except RuntimeError:  # the loop is closed: nobody waits for these answers
                 with self._lock:
                     self._ready.clear()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -349,7 +349,7 @@ class Appender:
         received: datetime,
         known: dict[str, str],
         refused: dict[int, LedgerError] | None = None,
-        first: Callable[[WriteTx], Mapping[int, LedgerError]] | None = None,
+        first: Callable[[WriteTx, Set[int]], Mapping[int, LedgerError]] | None = None,
         made: Sequence[_Made | None] | None = None,
     ) -> BatchReceipt:
         """One write transaction (`_append_locked`), the keeper's mark durable before its
@@ -378,7 +378,7 @@ class Appender:
         received: datetime,
         known: dict[str, str],
         refused: dict[int, LedgerError] | None = None,
-        first: Callable[[WriteTx], Mapping[int, LedgerError]] | None = None,
+        first: Callable[[WriteTx, Set[int]], Mapping[int, LedgerError]] | None = None,
         made: Sequence[_Made | None] | None = None,
     ) -> tuple[BatchReceipt, Publishing | None, tuple[int, bytes, list[bytes]] | None]:
         """Write ``items`` under the lock. A refusal refuses all (raised, located) unless
@@ -390,10 +390,13 @@ class Appender:
         Returns the receipt, what the batch publishes and the grown tree's size, root and
         right edge (None, None: nothing new)."""
         head = tx.lock_head()
-        if first is not None and refused is not None:  # (after the lock: one order, no deadlock)
-            refused.update(first(tx))
-        heads: MapKeeper | None = None  # opened at the first new entry
         existing = tx.find_event_hashes([s.hash for s in items])
+        if first is not None and refused is not None:  # (after the lock: one order, no deadlock)
+            # not the events already logged: a duplicate (anyone's replay of a public
+            # event) is free, and must not take its actor's tokens meanwhile
+            logged = {i for i, s in enumerate(items) if s.hash in existing}
+            refused.update(first(tx, logged))
+        heads: MapKeeper | None = None  # opened at the first new entry
         if refused is None and made is not None and len(items) - len(existing) >= EARLY_FROM:
             # a batch that lands whole or not at all: its heads are known now (each new
             # event at the next index: `MapKeeper.commit` takes the child's answer only if
@@ -505,12 +508,18 @@ FirstInTx = Callable[[WriteTx, Sequence[int]], Mapping[int, LedgerError]]
 
 def _renumbered(
     first: FirstInTx | None, positions: list[int]
-) -> Callable[[WriteTx], Mapping[int, LedgerError]] | None:
-    """``first`` as `_append_locked` calls it: on the written items' own positions."""
+) -> Callable[[WriteTx, Set[int]], Mapping[int, LedgerError]] | None:
+    """``first`` as `_append_locked` calls it: on the written items' own positions, less
+    those (of the written items) already in the log."""
     if first is None:
         return None
     at = {i: j for j, i in enumerate(positions)}
-    return lambda tx: {at[i]: e for i, e in first(tx, positions).items() if i in at}
+
+    def renumbered(tx: WriteTx, logged: Set[int]) -> Mapping[int, LedgerError]:
+        asked = [i for j, i in enumerate(positions) if j not in logged]
+        return {at[i]: e for i, e in first(tx, asked).items() if i in at}
+
+    return renumbered
 
 
 class _Redo(Exception):  # noqa: N818 - not an error: a signal to write the group again

@@ -108,9 +108,10 @@ def test_what_does_not_land_new_is_given_back_and_a_forged_event_is_never_taken(
     assert isinstance(got[1], BatchReceipt) and got[1].receipts[0].duplicate
     assert isinstance(got[2], SignatureError)
     assert isinstance(got[3], BatchReceipt) and got[3].receipts[0].duplicate
-    # three taken in the transaction (the forged one failed its check before it), the
-    # two duplicates' given back after the commit: one event paid for
-    assert own_takes == [-2]
+    # two taken in the transaction (the forged one failed its check before it, the one
+    # already logged is free: review33b), the duplicate in the group's given back after
+    # the commit: one event paid for
+    assert own_takes == [-1]
     assert _tokens(ledger) == 9
     assert isinstance(lead.result(30), BatchReceipt)
 
@@ -237,3 +238,30 @@ def test_a_charge_due_on_its_signature_is_taken_once_the_group_verified_it(
     )
     assert isinstance(_outcome(others[0]), WriteQuotaError)  # due: taken, and refused
     assert ledger.audit().ok
+
+
+def test_a_replay_of_an_actors_logged_event_does_not_spend_its_bucket_for_its_group(
+    world: LedgerWorld, pool: ThreadPoolExecutor, own_takes: list[float]
+) -> None:
+    """Anyone may post an actor's public, already logged events again (answered as
+    duplicates, and free). Queued ahead of the actor's own new event in one group, such
+    a replay must not take the actor's tokens in the group's transaction, where the take
+    comes before the duplicate is known, and so refuse the actor's genuine event (429)
+    only to give them back after the commit: a stranger denying a partner its writes
+    at no cost to himself."""
+    ledger = world.ledger
+    quota = _quota(1)
+    old = _commission(world, "REPLAY-OLD")
+    ledger.append(old)  # public: anyone can read it and post it again
+    genuine = _commission(world, "REPLAY-NEW")
+    lead, others, _ = _charged_group(
+        ledger.groups,
+        pool,
+        (_commission(world, "REPLAY-LEAD"), None),
+        [(s, quota._charge(ledger, "acme", 1)) for s in (old, genuine)],
+    )
+    got = [_outcome(f) for f in others]
+    assert isinstance(got[0], BatchReceipt) and got[0].receipts[0].duplicate
+    assert isinstance(got[1], BatchReceipt), got[1]  # the actor's own event lands
+    assert _tokens(ledger) == 0  # it paid its one token; the replay nothing
+    assert isinstance(lead.result(30), BatchReceipt)

@@ -93,3 +93,19 @@ def test_a_single_event_through_the_route_is_answered_by_its_group(
         return await asyncio.wait_for(entries._grouped(Ledger(), None, None), 5)  # type: ignore[arg-type]
 
     assert asyncio.run(main()) == "receipt"
+
+
+def test_a_closed_loop_and_its_waker_are_dropped() -> None:
+    """`_WAKERS` is keyed weakly by the loop: its waker must not hold the loop itself
+    (a value that refers to its own key keeps both for ever: each closed loop, with
+    everything it refers to, leaked)."""
+    import gc
+    import weakref
+
+    async def main() -> weakref.ref[asyncio.AbstractEventLoop]:
+        entries._waker()
+        return weakref.ref(asyncio.get_running_loop())
+
+    gone = asyncio.run(main())
+    gc.collect()
+    assert gone() is None
