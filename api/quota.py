@@ -205,7 +205,7 @@ class WriteQuota:
             # writer to give it back (~250 us a call; docs/PERFORMANCE.md "loop30")
             loop = asyncio.get_running_loop()
             checked, deferred = await loop.run_in_executor(
-                quick_pool(), _verified_signers, owners, events
+                quick_pool(), _check_new, ledger, owners, events
             )
         if checked is None:
             return Admission(self, ledger)
@@ -227,7 +227,11 @@ class WriteQuota:
                 await self._give_back(ledger, taken)
                 raise self._over(actor, cost, wait)
             taken.append((actor, cost))
-        charged = {e.hash: e.event.actor for e in events if e.event.actor in checked}
+        charged = {
+            e.hash: e.event.actor
+            for e in events
+            if e.event.actor in checked and e.hash in checked.new
+        }
         return Admission(self, ledger, deferred, charged)
 
     def _charge_if_verified(self, ledger: Ledger, signed: SignedEvent) -> Charge | None:
@@ -298,22 +302,42 @@ def _bucket(log: str, actor: str) -> str:
     return f"{log}/{actor}"
 
 
+class _Checked(Counter[str]):
+    """Events per actor (`_verified_signers`), and the hashes of those events (``new``:
+    what the admission charges and gives back)."""
+
+    new: frozenset[bytes] = frozenset()
+
+
 def _read_and_check(
     ledger: Ledger, keys: set[str], events: Sequence[SignedEvent]
-) -> tuple[Counter[str] | None, Counter[str]]:
-    """`_verified_signers` with the key owners read first (two reads for any batch)."""
-    return _verified_signers(ledger.key_owners(keys), events)
+) -> tuple[_Checked | None, Counter[str]]:
+    """`_check_new` with the key owners read first (three reads for any batch)."""
+    return _check_new(ledger, ledger.key_owners(keys), events)
+
+
+def _check_new(
+    ledger: Ledger,
+    owners: Mapping[str, tuple[ActorRecord, KeyRecord]],
+    events: Sequence[SignedEvent],
+) -> tuple[_Checked | None, Counter[str]]:
+    """`_verified_signers` of the events the log does not hold yet (one read): the
+    others are duplicates, which cost nothing, so a stranger's replays of an actor's
+    public events never hold its tokens, not even while they are answered."""
+    logged = ledger.logged_events([s.hash for s in events])
+    return _verified_signers(owners, [s for s in events if s.hash not in logged])
 
 
 def _verified_signers(
     owners: Mapping[str, tuple[ActorRecord, KeyRecord]], events: Sequence[SignedEvent]
-) -> tuple[Counter[str] | None, Counter[str]]:
+) -> tuple[_Checked | None, Counter[str]]:
     """(events per actor signed by one of its current keys (``owners``, from
-    `Ledger.key_owners`) with a signature that verifies, or None if any such signature
-    fails; events per actor whose key the log does not know as a current key of a live
-    actor). The operator's events are in neither, nor are events signed with another
-    actor's key (the append refuses those). No I/O."""
-    jobs, checked, deferred = [], Counter[str](), Counter[str]()
+    `Ledger.key_owners`) with a signature that verifies, their hashes in ``new``, or
+    None if any such signature fails; events per actor whose key the log does not know
+    as a current key of a live actor). The operator's events are in neither, nor are
+    events signed with another actor's key (the append refuses those). No I/O."""
+    jobs, checked, deferred = [], _Checked(), Counter[str]()
+    hashes: set[bytes] = set()
     for position, signed in enumerate(events):
         actor = signed.event.actor
         owner = owners.get(signed.key)
@@ -325,8 +349,10 @@ def _verified_signers(
             continue
         jobs.append((position, signed, codec.b64url_decode(key.public_key, field="key")))
         checked[actor] += 1
+        hashes.add(signed.hash)
     if first_bad_signature(jobs) is not None:
         return None, Counter()
+    checked.new = frozenset(hashes)
     return checked, deferred
 
 

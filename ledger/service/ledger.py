@@ -623,6 +623,13 @@ class Ledger:
         api.quota; the append decides that from the log itself)."""
         return self._owners.owners(key_ids, self._read_key_owners)
 
+    def logged_events(self, event_hashes: Sequence[bytes]) -> set[bytes]:
+        """Which of ``event_hashes`` this log holds (one read). The write quota leaves
+        them uncharged: a replay of an actor's public event is a duplicate, free, and
+        must not hold the actor's tokens while it is answered (api.quota). An event
+        landing meanwhile is missed here, and charged and given back as before."""
+        return set(self.store.find_event_hashes(self.log, event_hashes))
+
     def cached_key_owners(
         self, key_ids: Iterable[str]
     ) -> dict[str, tuple[ActorRecord, KeyRecord]] | None:

@@ -547,3 +547,39 @@ def test_a_grouped_single_events_signature_is_checked_once_by_its_group(
     slow = asyncio.run(admit(fresh, in_memory=False))
     assert slow.charge is not None and slow.charge.due is None  # checked at admission
     assert where  # (on anyio's thread, with the owners' read)
+
+
+@pytest.mark.parametrize("where", ["database", "memory"])
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_replay_in_flight_holds_none_of_the_actors_tokens(
+    world: LedgerWorld, where: str, cached: bool
+) -> None:
+    """A stranger's re-post of an actor's logged event is admitted without a charge (it
+    is a duplicate): while it is being answered (admitted, not yet settled) the actor's
+    own new event still gets its token. Before, the replay took one and gave it back
+    only after its append, so enough replays in flight kept the bucket empty. Both the
+    inline check (owners in memory) and the read one (owners read first)."""
+    clock = FakeClock()
+    quota = _quota(1, 1, clock)  # one event, then one a minute
+    if where == "memory":
+        quota = WriteQuota(MemoryLimiter(1 / 60, 1, clock=clock), 1, 1)
+    ledger = world.ledger
+    logged = _commission(world, "F-1")
+    ledger.append(logged)
+    fresh = _commission(world, "F-2")
+
+    async def story() -> None:
+        if cached:
+            ledger.key_owners({logged.key})  # in memory: the inline check
+        else:
+            ledger._owners.forget()  # read first
+        replay = await quota.admit(ledger, [logged, logged])
+        assert replay.charged == {}
+        own = await quota.admit(ledger, [fresh])  # the token is still there
+        assert set(own.charged) == {fresh.for_log(ledger.origin).hash}
+        with pytest.raises(Exception) as refused:  # and now it is spent
+            await quota.admit(ledger, [_commission(world, "F-3")])
+        assert getattr(refused.value, "code", None) == "write-quota"
+        await replay.settle([logged.for_log(ledger.origin).hash])
+
+    asyncio.run(story())
