@@ -460,14 +460,8 @@ def test_two_workers_share_one_quota(
         server.stop()
 
 
-def test_the_who_pays_check_runs_off_the_event_loop(
-    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With the key owners in memory, `WriteQuota.admit` of a few events not grouped
-    checks the signatures on a quick verify thread (not the event loop's) and waits for
-    it; the decision is the loop's was: a good signature is charged, a forged one not
-    (the append refuses it), and only a signature that verified is remembered."""
-    quota = _quota(60, 5, FakeClock())
+def _verify_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads `entry.verify_event` runs on from now on, in order."""
     where: list[str] = []
     real = entry.verify_event
 
@@ -476,6 +470,18 @@ def test_the_who_pays_check_runs_off_the_event_loop(
         real(signed, public)
 
     monkeypatch.setattr(entry, "verify_event", spy)
+    return where
+
+
+def test_the_who_pays_check_runs_off_the_event_loop(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the key owners in memory, `WriteQuota.admit` of a few events not grouped
+    checks the signatures on a quick verify thread (not the event loop's) and waits for
+    it; the decision is the loop's was: a good signature is charged, a forged one not
+    (the append refuses it), and only a signature that verified is remembered."""
+    quota = _quota(60, 5, FakeClock())
+    where = _verify_threads(monkeypatch)
     good = _commission(world, "Q-1").for_log(world.ledger.origin)
     forged = SignedEvent.from_json(_forged(_commission(world, "Q-2"))).for_log(world.ledger.origin)
 
@@ -508,14 +514,7 @@ def test_a_grouped_single_events_signature_is_checked_once_by_its_group(
     unknown key, another actor's key, or owners not in memory take the other ways
     (no charge of this kind)."""
     quota = _quota(60, 5, FakeClock())
-    where: list[str] = []
-    real = entry.verify_event
-
-    def spy(signed: SignedEvent, public: Any) -> None:
-        where.append(threading.current_thread().name)
-        real(signed, public)
-
-    monkeypatch.setattr(entry, "verify_event", spy)
+    where = _verify_threads(monkeypatch)
     origin = world.ledger.origin
     good = _commission(world, "G-1").for_log(origin)
     forged = SignedEvent.from_json(_forged(_commission(world, "G-2"))).for_log(origin)
