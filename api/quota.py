@@ -227,11 +227,7 @@ class WriteQuota:
                 await self._give_back(ledger, taken)
                 raise self._over(actor, cost, wait)
             taken.append((actor, cost))
-        charged = {
-            e.hash: e.event.actor
-            for e in events
-            if e.event.actor in checked and e.hash in checked.new
-        }
+        charged = {e.hash: e.event.actor for e in events if e.hash in checked.new}
         return Admission(self, ledger, deferred, charged)
 
     def _charge_if_verified(self, ledger: Ledger, signed: SignedEvent) -> Charge | None:

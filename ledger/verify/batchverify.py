@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from ledger import entry
 from ledger.entry import SignedEvent
@@ -29,6 +29,8 @@ START_FROM = 8
 
 #: (position in the batch, signed event, raw public key)
 Job = tuple[int, SignedEvent, bytes]
+#: (position, what `verify_event` raised) of a bad one, or None
+Bad = tuple[int, LedgerError] | None
 
 _pool: ThreadPoolExecutor | None = None
 _quick: ThreadPoolExecutor | None = None
@@ -85,9 +87,19 @@ def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
         return _first_bad(jobs)
     if _pool is None:
         _pool = ThreadPoolExecutor(threads, thread_name_prefix="verify")
+    return _lowest(_started(_pool, jobs, threads))
+
+
+def _started(pool: ThreadPoolExecutor, jobs: Sequence[Job], threads: int) -> list[Future[Bad]]:
+    """``jobs`` in ``threads`` parts of consecutive positions, each `_first_bad` on
+    ``pool``. Raises RuntimeError if the pool refuses work."""
     size = -(-len(jobs) // threads)
-    parts = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    found = [bad for bad in _pool.map(_first_bad, parts) if bad is not None]
+    return [pool.submit(_first_bad, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+
+
+def _lowest(parts: Sequence[Future[Bad]]) -> Bad:
+    """The lowest bad position the parts found (each waited for), or None."""
+    found = [bad for bad in (part.result() for part in parts) if bad is not None]
     return min(found, key=lambda bad: bad[0]) if found else None
 
 
@@ -104,19 +116,12 @@ def start_first_bad(jobs: Sequence[Job]) -> Callable[[], tuple[int, LedgerError]
     if threads == 1:
         bad = _first_bad(jobs)
         return lambda: bad
-    pool = quick_pool()
-    size = -(-len(jobs) // threads)
     try:
-        futures = [pool.submit(_first_bad, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+        parts = _started(quick_pool(), jobs, threads)
     except RuntimeError:  # the pool refuses work (the interpreter is shutting down)
         bad = _first_bad(jobs)  # (a part already started verifies for nothing)
         return lambda: bad
-
-    def result() -> tuple[int, LedgerError] | None:
-        found = [bad for bad in (f.result() for f in futures) if bad is not None]
-        return min(found, key=lambda bad: bad[0]) if found else None
-
-    return result
+    return lambda: _lowest(parts)
 
 
 def bad_event_signatures(items: Sequence[Raw], threads: int | None = None) -> list[int]:
