@@ -31,6 +31,7 @@ from ledger.rules.state import (
     AuthorizationRecord,
     KeyRecord,
     ProductRecord,
+    Record,
     State,
     UnitRecord,
 )
@@ -74,32 +75,32 @@ def load_state_for(tx: WriteTx, items: Sequence[SignedEvent]) -> State:
         elif isinstance(event, AuthorizationRevoke):
             refs[AuthorizationRecord].add(event.authorization)
     unit_refs = refs.pop(UnitRecord)
+    actor_refs = refs.pop(ActorRecord)
     owners = rotating | signers
 
-    def reads() -> None:
-        """Every read below but the actors' (which wait for the units' brands,
-        custodians and recipients): read ahead in one round trip (`WriteTx.reading_ahead`,
-        PostgreSQL), then asked again below, in the same order as before."""
-        tx.load_records({UnitRecord: unit_refs})
-        tx.load_records({t: refs[t] for t in refs if t is not ActorRecord})
-        tx.load_where(ActorRecord, role="operator")
+    def reads() -> list[list[Record]]:
+        """Every read but the actors' (which wait for the units' brands, custodians and
+        recipients), in order: run first as `WriteTx.reading_ahead`'s plan (PostgreSQL:
+        all sent in one round trip), then again for their rows."""
+        found = [
+            tx.load_records({UnitRecord: unit_refs}),
+            tx.load_records(refs),
+            tx.load_where(ActorRecord, role="operator"),
+        ]
         if prefixes:
-            tx.load_where(ActorRecord, role="brand")
-        tx.load_in(KeyRecord, "actor", owners)
-        tx.load_in(AuthorizationRecord, "partner", signers)
+            found.append(tx.load_where(ActorRecord, role="brand"))
+        found.append(tx.load_in(KeyRecord, "actor", owners))
+        found.append(tx.load_in(AuthorizationRecord, "partner", signers))
+        return found
 
     with tx.reading_ahead(reads):
-        units = tx.load_records({UnitRecord: unit_refs})
-        for unit in units:
+        found = reads()
+        for unit in found[0]:
             if isinstance(unit, UnitRecord):
-                refs[ActorRecord].update(a for a in (unit.brand, unit.custodian, unit.pending) if a)
-        refs[ActorRecord].update(signers)
-        state = State()
-        state.apply(units)
-        state.apply(tx.load_records(refs))
-        state.apply(tx.load_where(ActorRecord, role="operator"))
-        if prefixes:
-            state.apply(tx.load_where(ActorRecord, role="brand"))
-        state.apply(tx.load_in(KeyRecord, "actor", owners))
-        state.apply(tx.load_in(AuthorizationRecord, "partner", signers))
+                actor_refs.update(a for a in (unit.brand, unit.custodian, unit.pending) if a)
+        actor_refs.update(signers)
+        found.append(tx.load_records({ActorRecord: actor_refs}))
+    state = State()
+    for records in found:
+        state.apply(records)
     return state
