@@ -24,6 +24,10 @@ class LogHead:
     size: int
     chain: bytes
     root: bytes
+    #: the size of the log whose map the stored map of heads is, while it is behind the
+    #: log (the map's child process has a committed batch's rows to write,
+    #: ledger.service.mapworker); None: the stored map is the whole log's
+    map_size: int | None = None
 
 
 @dataclass(frozen=True)

@@ -354,8 +354,11 @@ class Appender:
     ) -> BatchReceipt:
         """One write transaction (`_append_locked`), the keeper's mark durable before its
         commit and undone if the commit fails; the cyclic collector paused meanwhile
-        (ledger.service.collector)."""
+        (ledger.service.collector). The map's rows a batch before left to the map's
+        child are waited for first, and this batch's, if it leaves them, are written by
+        the child once it commits (ledger.service.mapworker)."""
         undo: Callable[[], None] | None = None
+        self._memo.settle_map()
         try:
             with collector.paused(), self._store.writer(self._log) as tx:
                 receipt, batch, grown = self._append_locked(
@@ -364,9 +367,11 @@ class Appender:
                 if batch is not None and self._keeper is not None:
                     undo = self._keeper.before_commit(batch)  # before anyone can read it
         except BaseException:
+            self._memo.abandon_map()
             if undo is not None:
                 undo()
             raise
+        self._memo.release_map()
         if grown is not None:  # committed: the next transaction starts from this tree
             self._memo.keep_edge(*grown)
         return receipt

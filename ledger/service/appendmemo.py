@@ -81,8 +81,30 @@ class AppendMemo:
         worker = self.map_worker(url, log)
         return worker if worker is not None and worker.started(wait) else None
 
+    def settle_map(self) -> None:
+        """Wait for the map's child to write the rows of the last committed batch that
+        left them to it (`MapWorker.settle`), if any: what a write transaction of the
+        log does first, so that it finds the map in step instead of catching it up."""
+        worker = self._map_worker
+        if worker is not None:
+            worker.settle()
+
+    def release_map(self) -> None:
+        """The write transaction committed: the map's child writes the rows it left to
+        it, if it left any (`MapWorker.release`)."""
+        worker = self._map_worker
+        if worker is not None:
+            worker.release()
+
+    def abandon_map(self) -> None:
+        """The write transaction did not commit: rows it left to the map's child are
+        never written (`MapWorker.abandon`)."""
+        worker = self._map_worker
+        if worker is not None:
+            worker.abandon()
+
     def close(self) -> None:
-        """Stop the map's child process, if one was started."""
+        """Stop the map's child process, if one was started (once its write is done)."""
         with self._lock:
             worker, self._map_worker = self._map_worker, None
         if worker is not None:

@@ -6,14 +6,14 @@ Reads the store; writes nothing (the face writes the file).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ledger import gs1
 from ledger.audit.bundle import write_lines
 from ledger.errors import NotFoundError, StorageError
 from ledger.map.trie import actor_key, unit_key
 from ledger.service.cosigning import CosigningService
-from ledger.service.mapproofs import checkpoint_and_map_proofs
+from ledger.service.mapproofs import checkpoint_and_map_proofs, proven_before, when_proven
 from ledger.service.proofentries import proof_entries
 from ledger.store import Store
 from ledger.verify import unitproof
@@ -25,12 +25,19 @@ class ExportService:
     """Exports of one log, whose checkpoints carry the cosignatures ``cosigning`` stored."""
 
     def __init__(
-        self, store: Store, log: int, verifier_key: str, cosigning: CosigningService
+        self,
+        store: Store,
+        log: int,
+        verifier_key: str,
+        cosigning: CosigningService,
+        catch_up: Callable[[], object] | None = None,
     ) -> None:
         self._store = store
         self._log = log
         self._verifier_key = verifier_key
         self._cosigning = cosigning
+        #: a writer's catch-up of a stored map left behind its log (`when_proven`)
+        self._catch_up = catch_up
 
     def bundle_lines(self) -> Iterator[str]:
         """Yield the export bundle of the log as it stands now, line by line.
@@ -61,6 +68,17 @@ class ExportService:
         )
 
     def unit_proof(self, gtin: str, serial: str) -> str:
+        """`_unit_proof`, waiting for the map's rows of a batch the unit is in
+        (ledger.service.mapproofs.when_proven).
+
+        Raises:
+            GS1Error: the GTIN or serial is malformed.
+            NotFoundError: the log holds no entry of the unit.
+            MapBehindError: the map stayed behind the unit's latest entry.
+        """
+        return when_proven(lambda: self._unit_proof(gtin, serial), self._catch_up)
+
+    def _unit_proof(self, gtin: str, serial: str) -> str:
         """The offline proof of a unit's chain (ledger.verify.unitproof), as text.
 
         Holds the unit's entries, the log's ``log.upgrade`` if it has one (the switch of
@@ -100,6 +118,7 @@ class ExportService:
                 latest = stored
             else:
                 raise StorageError("the log kept growing while its proof was read")
+            proven_before([e.index for e in chain], latest)  # the map behind the unit
             size = latest.size
         included = gathered.entries
         checkpoint = self._cosigning.cosigned_checkpoint(size)

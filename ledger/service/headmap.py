@@ -6,6 +6,15 @@ heads its entries move (`add`) and, at the end, writes the changed map buckets
 root (`commit`). A log written
 before the map existed (no stored root while it has entries) gets its whole map built
 from its entries first, in the same transaction.
+
+A large batch's rows may instead be left to the map's child process, which computed
+them (ledger.service.mapworker): the append signs the root, records that the stored map
+is still that of the log's size before the batch (`LogHead.map_size`) and commits; the
+child writes the rows in a transaction of its own right after, only if the stored map
+is still that one. A keeper that finds the stored map behind its log (the child's write
+lost to a crash, a kill or another writer) catches it up first from the entries it
+lacks, in its own transaction, and checks the root it reaches against the checkpoint at
+the log's size, as for any stored map.
 """
 
 from __future__ import annotations
@@ -23,10 +32,10 @@ from ledger.map.buckets import BucketReader, decode
 from ledger.map.heads import HeadTracker, unit_heads
 from ledger.map.trie import Head
 from ledger.note import Checkpoint
-from ledger.rules.state import State
+from ledger.rules.state import AuthorizationRecord, State
 from ledger.service import collector
 from ledger.service.mapworker import EARLY_FROM, MapWorker, adopted
-from ledger.store import WriteTx
+from ledger.store import Store, WriteTx
 
 
 class MapDivergedError(StorageError):
@@ -115,10 +124,20 @@ class MapKeeper(HeadTracker):
         #: the stored root row as committed (None: a map built in this transaction, which
         #: another connection cannot read yet)
         self._committed_root: bytes | None = root_row
+        #: the map was built or caught up in this transaction (the child, which reads
+        #: the committed map, is not asked)
         self._rebuilt = False
+        behind = (tx.locked or tx.lock_head()).map_size
         if size and root_row is None:
             self._cache.drop()  # a map built anew is checked like a stored one
             self._backfill(size)
+            if behind is not None:
+                tx.set_map_size(None)
+            self._rebuilt = True
+            root_row = read([map_update.ROOT]).get(map_update.ROOT)
+        elif behind is not None:
+            self._cache.drop()  # caught up below, then checked like a stored map
+            self._catch_up(behind, root_row)
             self._rebuilt = True
             root_row = read([map_update.ROOT]).get(map_update.ROOT)
         self._map = self._cache.open(read, root_row)
@@ -176,11 +195,14 @@ class MapKeeper(HeadTracker):
             if (
                 answer is not None
                 and root_only is not None
-                and root_only.root() == answer[0]  # the rows' root is the root given
+                and root_only.root() == answer[0]  # the root bucket's root is the root given
                 and self.changes == predicted
             ):
-                root, rows = answer
-                self._tx.write_map_buckets(rows)
+                root = answer[0]
+                # the child writes the rows once this commits (`MapWorker.release`); till
+                # then the stored map is the one of the size before this batch
+                self._tx.set_map_size(self._size)
+                worker.defer(number, self._size)
                 self._cache.adopt(root_only)
                 self._cache.remember(size, root)
                 return map_commit.extension(root)
@@ -195,23 +217,83 @@ class MapKeeper(HeadTracker):
         self._cache.remember(size, root)
         return map_commit.extension(root)
 
-    def _backfill(self, size: int) -> None:
-        """Build the map of entries ``[0, size)`` from scratch (a log from before maps)."""
+    def _catch_up(self, behind: int, root_row: bytes | None) -> None:
+        """Bring the stored map of entries ``[0, behind)`` (root bucket ``root_row``) up
+        to the log's size, from the entries it lacks; the stored map is then the whole
+        log's. The caller checks the root it reaches against the signed one.
+
+        Raises:
+            MapDivergedError: ``behind`` is not below the log's size (no writer records
+                that: the log's row was changed).
+        """
+        if not 0 <= behind < self._size:
+            raise MapDivergedError(
+                f"the stored map of heads says it is the map of {behind} entries, in a log "
+                f"of {self._size}: refusing to extend it; docs/FORMAT.md section 14.2 says "
+                "how to rebuild it",
+                field="map",
+            )
+        stored = BucketMap(
+            self._tx.map_bucket_reader(), {} if root_row is None else decode(root_row)
+        )
         partners: dict[str, str] = {}
-        tracker = HeadTracker(lambda _key: None, partners.get)
+
+        def partner_of(authorization: str) -> str | None:
+            if authorization not in partners:  # granted before ``behind``: its record
+                found = self._tx.load_records({AuthorizationRecord: [authorization]})
+                grants = [r for r in found if isinstance(r, AuthorizationRecord)]
+                if not grants:
+                    return None
+                partners[authorization] = grants[0].partner
+            return partners[authorization]
+
+        tracker = HeadTracker(stored.lookup, partner_of)
+        self._replay(tracker, partners, behind, self._size)
+        with collector.paused():
+            stored.update(tracker.changes)
+            self._tx.write_map_buckets(stored.rows())
+        self._tx.set_map_size(None)
+
+    def _replay(self, tracker: HeadTracker, partners: dict[str, str], start: int, end: int) -> None:
+        """Tell ``tracker`` the entries ``[start, end)``, noting each authorization's
+        partner in ``partners`` on the way."""
         step = 10_000
         # format-2 leaves are read against the log's origin (the head row is this
         # transaction's already: reading it again locks nothing new)
-        origin = self._tx.lock_head().origin
-        for start in range(0, size, step):
-            for index, data, leaf_hash in self._tx.leaves(start, min(start + step, size)):
+        origin = (self._tx.locked or self._tx.lock_head()).origin
+        for first in range(start, end, step):
+            for index, data, leaf_hash in self._tx.leaves(first, min(first + step, end)):
                 signed = Leaf.from_bytes(data, origin).signed
                 if isinstance(signed.event, Authorize):
                     partners[codec.b64url_encode(signed.hash)] = signed.event.partner
                 tracker.add(index, leaf_hash, signed.event)
+
+    def _backfill(self, size: int) -> None:
+        """Build the map of entries ``[0, size)`` from scratch (a log from before maps)."""
+        partners: dict[str, str] = {}
+        tracker = HeadTracker(lambda _key: None, partners.get)
+        self._replay(tracker, partners, 0, size)
         built = BucketMap()
         built.update(tracker.changes)
         self._tx.write_map_buckets(built.rows())
+
+
+def catch_up(store: Store, log: int) -> bool:
+    """Bring log ``log``'s stored map up to the log when it is behind it (the map's
+    child did not write a committed batch's rows: stopped, killed, or this process
+    was), in a write transaction of its own, checked against the checkpoint at the
+    log's size like any stored map; whether it was behind.
+
+    Raises:
+        MapDivergedError: the map caught up is not the one that checkpoint signs.
+        StorageError: the database failed (nothing was written).
+    """
+    with store.writer(log) as tx:
+        head = tx.lock_head()
+        if head.map_size is None:
+            return False
+        MapKeeper(tx, head.size, None)
+    return True
 
 
 def _check_signed(tx: WriteTx, size: int, stored: bytes) -> None:

@@ -25,6 +25,7 @@ methods of `Ledger`. The faces (api, cli) call only this package, never the stor
 from __future__ import annotations
 
 import copy
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ledger import crypto, entry, gs1, note, rules
 from ledger.audit.replay import AuditReport, Progress
 from ledger.entry import Leaf, SignedEvent
-from ledger.errors import KeyFormatError, NotFoundError, StorageError
+from ledger.errors import KeyFormatError, LedgerError, NotFoundError, StorageError
 from ledger.events import LATEST_VERSION, ActorRegister, LogUpgrade, format_time
 from ledger.label import ScannedLabel
 from ledger.map.updateproof import UpdateProof
@@ -55,7 +56,9 @@ from ledger.service.faults import (
     faults_from_env,
 )
 from ledger.service.groupcommit import Charge, GroupCommitter, Pending
+from ledger.service.headmap import catch_up
 from ledger.service.keyowners import KeyOwners, changes_owners
+from ledger.service.mapproofs import when_proven
 from ledger.service.mapupdate import map_update_proof
 from ledger.service.partners import PartnerService
 from ledger.service.policies import Policies
@@ -137,6 +140,20 @@ class LogConfig:
     log_key: crypto.Signer | None = None
 
 
+def _catch_up_map(store: Store, log: int) -> None:
+    """Bring the log's stored map up to the log at start (the map's child did not write
+    a batch's rows before the last stop: ledger.service.mapworker), so readers are not
+    served the older checkpoint until the next append. A map that cannot be caught up
+    is left as it is and logged: the next append refuses it with its own error, and
+    reads are still served at the map's size."""
+    try:
+        catch_up(store, log)
+    except LedgerError:
+        logging.getLogger("provenance.map").exception(
+            "the stored map of heads could not be caught up with log %d at start", log
+        )
+
+
 class Ledger:
     """One log in one store, and its services. Open with `Ledger.open`; close with `close`.
 
@@ -199,6 +216,8 @@ class Ledger:
             self._check_keys(store.on_primary().find_log(config.name), config)
             head = store.ensure_log(config.name, config.origin)
             self.log, self.origin = head.id, head.origin
+            if head.map_size is not None:
+                _catch_up_map(store, head.id)
         self._compose()
         # one per ledger, shared with its per-request copies: they append as one group
         self.groups = GroupCommitter(self.appender)
@@ -285,7 +304,9 @@ class Ledger:
         self.retention = RetentionService(
             RetentionStore(store.engines), log, self.signals, self.salt, self.policies, clock
         )
-        self.exports = ExportService(store, log, self._verifier_key, self.cosigning)
+        self.exports = ExportService(
+            store, log, self._verifier_key, self.cosigning, self._map_catch_up()
+        )
         self.epcis = EpcisService(store, log, self.appender, clock)
         self.partners = PartnerService(store, log)
         self._quotas = QuotaStore(store.engines)
@@ -590,8 +611,11 @@ class Ledger:
         if memory is not None:  # (stored scan summary, min_size): no database read
             view, size = self._views.memory_view(unit, label_signature, scanned, *memory)
         else:
-            view, size = self._views.view(
-                self.store, self.log, self.verifier_key, unit, label_signature, scanned
+            view, size = when_proven(
+                lambda: self._views.view(
+                    self.store, self.log, self.verifier_key, unit, label_signature, scanned
+                ),
+                self._map_catch_up(),
             )
         judged = self.signals.judge(
             view, unit, owner_token=owner_token, pending=pending, size=size, memory=memory
@@ -604,6 +628,15 @@ class Ledger:
         # the checkpoint as dated now (a cached view keeps the note it was built with)
         dated = self.dating.served(judged["checkpoint"])
         return cast(UnitViewShape, {**judged, "checkpoint": dated, "witnesses": witnesses})
+
+    def _map_catch_up(self) -> Callable[[], object] | None:
+        """For a writer, what brings the stored map up to the log when the map's child
+        left it behind (ledger.service.headmap.catch_up, on the primary); None for a
+        read-only ledger."""
+        if self.signer is None:
+            return None
+        store, log = self.store.on_primary(), self.log
+        return lambda: catch_up(store, log)
 
     def actor_view(self, actor_id: str) -> ActorShape:
         """`ledger.service.registryview.actor_view` of ``actor_id`` in this log, at the

@@ -3,50 +3,98 @@
 
 It reads the database's URL and log number (its first message), says it is ready, then
 answers each request (the stored root row, the predicted heads) with the new root and
-the changed buckets' rows, or with the failure's text: the parent then updates the map
-itself. It keeps the map's top buckets between requests (`MapCache`: used only while
-their root is the stored root the request carries) and reads the committed buckets
-below them through its own connection.
+the root's bucket row, or with the failure's text: the parent then updates the map
+itself. It keeps the other changed rows of its last answer, and writes them when the
+parent, whose append took that answer and committed, asks (`WRITE`): in a transaction
+of its own, only if the log's row still says that the stored map is the one of the
+log's size before that batch (`LogHead.map_size`, set by the append); it then says the
+map is the whole log's. It keeps the map's top buckets between requests (`MapCache`:
+used only while their root is the stored root the request carries) and reads the
+committed buckets below them through its own connection.
 """
 
 from __future__ import annotations
 
 import sys
 from functools import partial
+from typing import Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 
 from ledger.map.trie import new_head
+from ledger.map.update import ROOT
 from ledger.service.headmap import MapCache
-from ledger.service.mapworker import CODE_ID, Answer, receive, send
-from ledger.store.mapnodes import read_buckets
+from ledger.service.mapworker import CODE_ID, STALE, WRITE, WROTE, Answer, receive, send
+from ledger.store.database import map_writer
+from ledger.store.mapnodes import read_buckets, write_buckets
 
 
 def serve() -> None:
     """The child's loop (see the module doc): updates a cached map per request, reading
-    the committed buckets below its cached top through its own connection."""
+    the committed buckets below its cached top through its own connection, and writes
+    the rows of the last update when told to."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     first = receive(stdin)
     if first is None:
         return
     url, log = first[0]
     engine = create_engine(url, pool_size=1)  # reads only: no pragma, no migration
+    writer: Engine | None = None  # made at the first write
     cache = MapCache()
+    kept: tuple[int, list[Any]] | None = None  # (request, its rows) not written yet
     send(stdout, (0, CODE_ID, None, "ready"))
     try:
         while (received := receive(stdin)) is not None:
-            (number, root_row, flat), digest = received
+            message, digest = received
             answer: Answer
+            if message[0] == WRITE:
+                _, number, size = message
+                rows = kept[1] if kept is not None and kept[0] == number else None
+                kept = None
+                try:
+                    writer = writer or map_writer(url)
+                    outcome = STALE if rows is None else write_rows(writer, log, size, rows)
+                except Exception as e:  # told to the parent; the next append catches up
+                    outcome = f"{type(e).__name__}: {e}"[:500]
+                if outcome != WROTE:
+                    cache.drop()  # its top is the map that was not written
+                send(stdout, (number, digest, None, outcome))
+                continue
+            number, root_row, flat = message
+            kept = None
             try:
                 with engine.connect() as conn:
                     bucket_map = cache.open(partial(read_buckets, conn, log), root_row)
                     root = bucket_map.update({k: new_head(i, h) for k, i, h in flat})
                     rows = bucket_map.rows()
                     bucket_map.forget_deep()
-                answer = (number, digest, root, rows)
+                kept = (number, rows)
+                answer = (number, digest, root, [row for row in rows if row[0] == ROOT])
             except Exception as e:  # told to the parent, which updates the map itself
                 cache.drop()
                 answer = (number, digest, None, f"{type(e).__name__}: {e}"[:500])
             send(stdout, answer)
     finally:
         engine.dispose()
+        if writer is not None:
+            writer.dispose()
+
+
+def write_rows(engine: Engine, log: int, size: int, rows: list[tuple[bytes, bytes]]) -> str:
+    """Write ``rows`` (an update of the stored map of the log's first ``size`` entries)
+    and mark the stored map as the whole log's, in one transaction, if the log's row
+    still says the stored map is that of ``size`` entries: `WROTE`; else nothing is
+    written (another writer caught the map up, or the append did not commit): `STALE`."""
+    sqlite = engine.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    with engine.begin() as conn:
+        if not sqlite:  # a lost write leaves the map behind, which is caught up
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        moved = conn.exec_driver_sql(
+            f"UPDATE logs SET map_size = NULL WHERE id = {mark} AND map_size = {mark}",  # noqa: S608
+            (log, size),
+        ).rowcount
+        if moved != 1:
+            return STALE
+        write_buckets(conn, log, rows, sqlite)
+    return WROTE

@@ -24,6 +24,20 @@ computed:
 - the root it gives goes into the checkpoint the log signs, and every audit replays
   the map from the entries and compares every signed root (docs/AUDIT.md).
 
+The child also writes the rows, after the append commits: it answers a request with
+the new root and the root's bucket only, and keeps the other rows; the append signs the
+root, records that the stored map is still that of the log's size before the batch
+(`LogHead.map_size`, in its own transaction: `defer`) and commits; then `release` has
+the child write the rows in a transaction of its own, which lands only if the stored
+map is still that one (the log's row says so: no other writer caught it up meanwhile),
+and the log's next append waits for that (`settle`) before it opens its transaction.
+Writing ~2,000 bucket rows, their WAL frames and their fsync (~19 ms a batch of 1,000
+at 10^5 keys, docs/PERFORMANCE.md "mapdefer34") so leave the append's transaction for
+the second core. A write that never lands (the child killed, or this process) leaves
+the stored map behind the log: readers then serve the checkpoint at the map's size
+(ledger.service.mapproofs), and the next append catches the map up from the entries
+(ledger.service.headmap).
+
 The child is `ledger.service.mapchild.serve`, run by this interpreter (``-P -c``, this
 checkout's `ledger` first on its path); it learns the database's URL from its stdin,
 never from its command line (which other users of the host can read). Messages are
@@ -35,6 +49,7 @@ It exits when its stdin closes: when the ledger closes it, or when this process 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import select
@@ -64,6 +79,7 @@ ANSWER_WAIT = 5.0
 #: seconds before a child that died or failed to start is started again
 RESTART_AFTER = 60.0
 _LENGTH = struct.Struct(">Q")
+_log = logging.getLogger("provenance.map")
 _ROOT_DIR = str(Path(ledger.__file__).resolve().parent.parent)
 #: the source files of the code that updates, encodes and reads the map, as this
 #: process loaded them (the child reads them again when it starts)
@@ -75,6 +91,7 @@ _MAP_CODE = (
     "service/headmap.py",
     "service/mapchild.py",
     "service/mapworker.py",
+    "store/database.py",
     "store/mapnodes.py",
 )
 
@@ -97,9 +114,16 @@ _CHILD = (
     "from ledger.service.mapchild import serve; serve()"
 )
 
-#: (request number, the request's SHA-256, root hash, rows); (number, digest, None, the
-#: failure's text); the ready line is (0, the child's `CODE_ID`, None, "ready")
+#: (request number, the request's SHA-256, root hash, the root's bucket row); (number,
+#: digest, None, the failure's text); a write's (number, digest, None, `WROTE` or
+#: `STALE` or the failure's text); the ready line is (0, the child's `CODE_ID`, None,
+#: "ready")
 Answer = tuple[int, bytes, bytes | None, Any]
+#: a write request's tag (its message: ``(WRITE, request number, size)``)
+WRITE = "write"
+#: the child's answers to a write: the rows landed; the stored map was no longer the
+#: one of that size (another writer caught it up), nothing written
+WROTE, STALE = "wrote", "stale"
 
 
 def send(pipe: IO[bytes], message: object) -> bytes:
@@ -157,6 +181,12 @@ def _answer(fd: int, deadline: float) -> Answer | None:
     return number, digest, root, rows
 
 
+def _readable(fd: int) -> bool:
+    """Whether the raw pipe ``fd`` has bytes (or its end) to read now."""
+    ready, _, _ = select.select([fd], [], [], 0)
+    return bool(ready)
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """Close the child's stdin (it exits at its end) and reap it; kill it if it lingers."""
     try:
@@ -191,6 +221,11 @@ class MapWorker:
         self._number = 0
         self._waiting: int | None = None  # the request whose answer is not read yet
         self._digest = b""  # its pickle's SHA-256, which its answer must name
+        #: (request, the log's size before its batch): rows the child keeps, to write
+        #: once the append that took them commits (`defer`, `release`)
+        self._deferred: tuple[int, int] | None = None
+        #: (request, the write message's SHA-256): a write asked for, not acknowledged
+        self._writing: tuple[int, bytes] | None = None
         self._pid = os.getpid()  # the process that started the child
         self._ready = False  # the child said it is ready (`serve`'s first answer)
         self._lock = threading.Lock()
@@ -208,6 +243,14 @@ class MapWorker:
                 # still starting (~0.5-1 s of imports): the append does this one itself
                 # rather than wait for the child
                 return None
+            if self._writing is not None:
+                if proc.stdout is None or not _readable(proc.stdout.fileno()):
+                    # the child is still writing (it waits for this transaction's lock:
+                    # waiting for it here would wait for ourselves): do this one here
+                    return None
+                self._settle(proc, ANSWER_WAIT)
+                if self._proc is None:
+                    return None
             if self._waiting is not None:
                 # an answer nobody collected (its append raised): read it first, so that
                 # neither side waits on a full pipe the other does not read
@@ -225,9 +268,10 @@ class MapWorker:
             return self._number
 
     def result(self, number: int, wait: float = ANSWER_WAIT) -> tuple[bytes, list[Any]] | None:
-        """The root hash and the changed buckets' rows (`BucketMap.rows`) answering
-        request ``number``; None when the child failed, died or did not answer within
-        ``wait`` seconds (it is then stopped, and started again later)."""
+        """The root hash and the root's bucket row (as ``[(ROOT, row)]``, from
+        `BucketMap.rows`) answering request ``number``; None when the child failed, died
+        or did not answer within ``wait`` seconds (it is then stopped, and started again
+        later). The child keeps the other rows for `defer` and `release`."""
         with self._lock:
             proc = self._proc
             if proc is None or self._waiting != number or self._pid != os.getpid():
@@ -255,6 +299,64 @@ class MapWorker:
                 return None  # the child's update failed (or answered something else)
             return root, rows
 
+    def defer(self, number: int, size: int) -> None:
+        """The append that took request ``number``'s answer signs its root without its
+        rows: its transaction records that the stored map stays that of the log's first
+        ``size`` entries, and `release` has the child write the rows once it commits
+        (`abandon` if it does not)."""
+        with self._lock:
+            self._deferred = (number, size)
+
+    def abandon(self) -> None:
+        """The append that deferred rows (`defer`) did not commit: nothing is written
+        (the child drops the rows at its next request)."""
+        with self._lock:
+            self._deferred = None
+
+    def release(self) -> None:
+        """The append that deferred rows (`defer`) committed: have the child write them
+        now, in a transaction of its own that lands only if the stored map is still the
+        one of the size `defer` named (else another writer caught it up, and nothing
+        is written). Does not wait (`settle` does)."""
+        with self._lock:
+            deferred, self._deferred = self._deferred, None
+            proc = self._proc
+            if deferred is None or proc is None or proc.stdin is None:
+                return
+            if self._pid != os.getpid():
+                return
+            try:
+                digest = send(proc.stdin, (WRITE, *deferred))
+            except (OSError, ValueError):
+                self._fail()
+                return
+            self._writing = (deferred[0], digest)
+
+    def settle(self, wait: float = ANSWER_WAIT) -> None:
+        """Wait up to ``wait`` seconds for the child's write `release` asked for, if any
+        (a child that does not answer in time is stopped: the next append then catches
+        the map up itself). The log's appends call it before their write transaction,
+        so that they find the map the child wrote instead of catching it up."""
+        with self._lock:
+            proc = self._proc
+            if proc is not None and self._writing is not None and self._pid == os.getpid():
+                self._settle(proc, wait)
+
+    def _settle(self, proc: subprocess.Popen[bytes], wait: float) -> None:
+        """Read the acknowledgement of the write in `_writing` (see `settle`)."""
+        (number, digest), self._writing = self._writing or (0, b""), None
+        if proc.stdout is None:
+            return
+        answer = _answer(proc.stdout.fileno(), time.monotonic() + wait)
+        if answer is None:  # died, or too slow: the map is caught up without it
+            self._fail()
+            return
+        got, named, _root, outcome = answer
+        if got != number or named != digest:
+            self._fail()  # not the answer expected: the exchange is out of step
+        elif outcome not in (WROTE, STALE):  # the next append catches the map up
+            _log.warning("the map's child could not write a batch's map rows: %s", outcome)
+
     def started(self, wait: float) -> bool:
         """Start the child if it is not running and wait up to ``wait`` seconds for it
         to be ready; whether it is."""
@@ -280,8 +382,12 @@ class MapWorker:
         return True
 
     def close(self) -> None:
-        """Stop the child (waits for it at most ~2 s)."""
+        """Stop the child, once its write (`release`) is done (waits for it at most
+        `ANSWER_WAIT` and then ~2 s)."""
         with self._lock:
+            proc = self._proc
+            if proc is not None and self._writing is not None and self._pid == os.getpid():
+                self._settle(proc, ANSWER_WAIT)
             self._closed = True
             self._halt()
 
@@ -298,6 +404,7 @@ class MapWorker:
                 if pipe is not None:
                     pipe.close()
             self._finalizer, self._proc, self._waiting = None, None, None
+            self._deferred, self._writing = None, None
             self._pid, self._failed_at = os.getpid(), -RESTART_AFTER
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
@@ -331,7 +438,7 @@ class MapWorker:
         self._halt()
 
     def _halt(self) -> None:
-        self._waiting = None
+        self._waiting, self._deferred, self._writing = None, None, None
         if self._finalizer is not None:
             self._finalizer()  # stops the child once
             self._finalizer = None
@@ -350,4 +457,15 @@ def adopted(rows: Any) -> BucketMap | None:
     return None
 
 
-__all__ = ["CODE_ID", "EARLY_FROM", "Answer", "MapWorker", "adopted", "receive", "send"]
+__all__ = [
+    "CODE_ID",
+    "EARLY_FROM",
+    "STALE",
+    "WRITE",
+    "WROTE",
+    "Answer",
+    "MapWorker",
+    "adopted",
+    "receive",
+    "send",
+]

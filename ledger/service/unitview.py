@@ -28,7 +28,7 @@ from ledger.rules.state import (
     ProductRecord,
     UnitRecord,
 )
-from ledger.service.mapproofs import checkpoint_and_map_proof
+from ledger.service.mapproofs import checkpoint_and_map_proof, proven_before
 from ledger.service.viewactors import actor_ref, partners_by_role
 from ledger.shapes import (
     EntryShape,
@@ -107,6 +107,10 @@ class UnitBase:
     map_proof: str | None = None
     #: the genesis and log.upgrade entries, proven: which rules hold where (None: no entries)
     versions: LogVersionsShape | None = None
+    #: the size of the checkpoint the chain is proven in (0: none): below ``size`` while
+    #: the stored map of heads is behind the log (ledger.service.mapproofs), and then
+    #: not kept for ``size`` (`ViewCache.base`): the map's rows land within moments
+    proven_size: int = 0
     #: views finished for labels whose signature verified (`finish`), by the label: a
     #: unit has one valid signature per brand key, so strangers cannot grow it past
     #: `FINISHED` (fresh forged ``s=`` values are checked every time and never kept)
@@ -168,11 +172,9 @@ def build_base(
             (),
             1024,
         )
-    stored = [
-        e
-        for e in store.unit_entries(log, unit_id.gtin, unit_id.serial)
-        if e.index < checkpoint.size
-    ]
+    chain = store.unit_entries(log, unit_id.gtin, unit_id.serial)
+    proven_before([e.index for e in chain], checkpoint)  # the records show them all
+    stored = [e for e in chain if e.index < checkpoint.size]
     # the log's switch, proven to the same checkpoint in the same read (a unit to judge)
     switch = switch_entries(store, log, checkpoint.size) if stored else []
     proofs = store.inclusion_proofs(log, [e.index for e in (*stored, *switch)], checkpoint.size)
@@ -229,6 +231,7 @@ def build_base(
         nbytes=_estimate(served, len(checkpoint.note)),
         map_proof=proof_text,
         versions=versions,
+        proven_size=checkpoint.size,
     )
 
 

@@ -116,14 +116,16 @@ class ViewCache:
         self, store: Store, log: int, verifier_key: str, unit_id: gs1.UnitId, size: int
     ) -> UnitBase:
         """The unit's base at log size ``size``, from the cache or built now (and kept
-        unless it alone is over the budget)."""
+        unless it alone is over the budget, or it is proven at an older checkpoint)."""
         key = (unit_id.gtin, unit_id.serial, size)
         cached = self._bases.get(key)
         if cached is not None:
             self._bases.move_to_end(key)
             return cached
         built = build_base(store, log, verifier_key, unit_id, size)
-        if built.nbytes <= self.max_bytes:
+        # not one proven at a checkpoint before ``size`` (the stored map behind the log
+        # for a moment): kept, it would be served until the log grew again
+        if built.nbytes <= self.max_bytes and built.proven_size >= size:
             self._bases[key] = built
             self.nbytes += built.nbytes
             while self.nbytes > self.max_bytes:

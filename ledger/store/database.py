@@ -173,6 +173,21 @@ def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
     )
 
 
+def map_writer(url: str) -> Engine:
+    """An engine of one connection for the writes of the map's child process
+    (ledger.service.mapworker), on the database of ``url``. SQLite: transactions begin
+    with ``BEGIN IMMEDIATE``, in WAL mode with ``synchronous=NORMAL`` and no
+    autocheckpoint (the writers' checkpointer runs them). A write a crash loses leaves
+    the stored map behind its log, and the log's row says so in the same transaction:
+    the next append catches the map up from the entries, so it needs no fsync of its
+    own (on PostgreSQL the child's transaction sets ``synchronous_commit`` off)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(
+            url, "BEGIN IMMEDIATE", synchronous="NORMAL", pool_size=1, autocheckpoint=False
+        )
+    return create_engine(url, pool_size=1, pool_pre_ping=True)
+
+
 def _create_private(path: Path) -> None:
     """Create a new SQLite file with mode 0600 before SQLAlchemy opens it.
 
@@ -207,13 +222,15 @@ def _sqlite_engine(
     pool_size: int = 5,
     cache_kib: int | None = None,
     checkpointer: Checkpointer | None = None,
+    autocheckpoint: bool = True,
 ) -> Engine:
     """An engine on the SQLite file of ``url`` whose transactions start with ``begin``.
 
     Its connections run in WAL mode with ``synchronous`` and a 30 s busy timeout. With a
     ``checkpointer`` they never checkpoint after their own commits but tell it instead
     (ledger.store.checkpoints); without one (the readers, which do not write) SQLite's
-    autocheckpoint stays on.
+    autocheckpoint stays on, unless ``autocheckpoint`` is False (a writer in another
+    process than the checkpointer's, `map_writer`).
     """
     connect_args: dict[str, Any] = {"timeout": 30}
     if checkpointer is not None:
@@ -227,7 +244,7 @@ def _sqlite_engine(
     ]
     if cache_kib is not None:
         pragmas.append(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB
-    if checkpointer is not None:
+    if checkpointer is not None or not autocheckpoint:
         # Checkpoints off the commit path: the checkpointer's thread runs them.
         pragmas.append("PRAGMA wal_autocheckpoint=0")
 

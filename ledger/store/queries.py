@@ -303,7 +303,9 @@ def consecutive_runs(by_level: dict[int, set[int]]) -> list[tuple[int, int, int]
 
 
 def head_from_row(row: Any) -> LogHead:
-    return LogHead(row.id, row.name, row.origin, row.size, bytes(row.chain), bytes(row.root))
+    return LogHead(
+        row.id, row.name, row.origin, row.size, bytes(row.chain), bytes(row.root), row.map_size
+    )
 
 
 def find_event_hashes(

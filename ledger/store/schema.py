@@ -73,6 +73,10 @@ class LogRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     chain: Mapped[bytes] = mapped_column(LargeBinary(32))
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: the size of the log whose map the stored map is, while the map's child process
+    #: has not yet written a committed batch's map rows (ledger.service.mapworker);
+    #: NULL: the stored map is the whole log's (0034_map_size)
+    map_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class EntryRow(Base):

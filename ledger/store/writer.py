@@ -66,7 +66,7 @@ class _Statements(NamedTuple):
 
 
 def _statements(mark: str, lock: str) -> _Statements:
-    head = "id, name, origin, size, chain, root"  # `LogHead`'s fields, in its order
+    head = "id, name, origin, size, chain, root, map_size"  # `LogHead`'s fields, in order
     return _Statements(
         f"SELECT {head} FROM {LOGS.name} WHERE id = {mark}{lock}",  # noqa: S608
         f"UPDATE {LOGS.name} SET size = {mark}, chain = {mark}, root = {mark} WHERE id = {mark}",  # noqa: S608
@@ -98,6 +98,8 @@ class WriteTx:
         #: the log's origin, once `lock_head` read it (an event hash read from a leaf
         #: names it; `find_event_hashes` reads it itself before)
         self._origin: str | None = None
+        #: the head `lock_head` read last (None: not yet)
+        self.locked: LogHead | None = None
         #: PostgreSQL: the keys of the units `load_records` looked up in this
         #: transaction and did not find (`upsert` copies their new rows in)
         self._absent_units: set[tuple[str, str, str]] = set()
@@ -115,10 +117,11 @@ class WriteTx:
         rows = self.fetch(_SQL[self._is_sqlite].lock_head, (self.log,))
         if not rows:
             raise NotFoundError(f"no log with id {self.log}", field="log")
-        log, name, origin, size, chain, root = rows[0]
-        head = LogHead(log, name, origin, size, bytes(chain), bytes(root))
+        log, name, origin, size, chain, root, map_size = rows[0]
+        head = LogHead(log, name, origin, size, bytes(chain), bytes(root), map_size)
         self.grew_from = head.size
         self._origin = head.origin
+        self.locked = head
         return head
 
     def fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -357,6 +360,13 @@ class WriteTx:
         """Insert or replace map bucket rows (`ledger.map.bucketmap.BucketMap.rows`)."""
         self._wrote()
         write_buckets(self.conn, self.log, rows, self._is_sqlite)
+
+    def set_map_size(self, size: int | None) -> None:
+        """Record that the stored map of heads is the map of the log's first ``size``
+        entries, behind the log until the map's child process writes its rows (None:
+        the whole log's map; `LogHead.map_size`)."""
+        mark = "?" if self._is_sqlite else "%s"
+        self.fetch(f"UPDATE {LOGS.name} SET map_size = {mark} WHERE id = {mark}", (size, self.log))  # noqa: S608
 
     def set_head(self, size: int, chain: bytes, root: bytes) -> None:
         """Move the log's head."""

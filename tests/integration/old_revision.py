@@ -19,6 +19,10 @@ converted from its ``map_nodes`` (today's code reads and extends it there), and
 `upgrade` (or a further `downgrade`) first puts that map back into ``map_nodes``
 (ledger.store.mapnodes.buckets_to_nodes) and drops ``map_buckets``, so the migrations
 see the map as an older revision would have kept it.
+
+Today's code reads and writes ``logs.map_size`` (0034_map_size): `downgrade` gives an
+older revision the column (NULL: the map in step; the appends there wait for the map's
+child before they return, so they leave it NULL), and `upgrade` drops it again first.
 """
 
 from __future__ import annotations
@@ -60,9 +64,11 @@ def _revision(conn: Connection) -> int:
 def downgrade(engines: Engines, revision: str) -> None:
     """Migrate down to ``revision``, then add what today's code needs of the newer
     layouts: an empty ``tiles`` table, the event keys and no stored heads (before 0031),
-    the map as ``map_buckets`` (before 0032)."""
+    the map as ``map_buckets`` (before 0032), ``logs.map_size`` (before 0034)."""
     with engines.writer.begin() as conn:
         _fold_buckets(conn)
+        if _revision(conn) < 34:
+            drop_map_size(conn)
         command.downgrade(_alembic_config(conn), revision)
         TILES.create(conn, checkfirst=True)
         number = _revision(conn)
@@ -73,6 +79,8 @@ def downgrade(engines: Engines, revision: str) -> None:
         if number < 32:
             MAP_BUCKETS.create(conn)
             nodes_to_buckets(conn)
+        if number < 34:
+            add_map_size(conn)
 
 
 def upgrade(engines: Engines) -> None:
@@ -83,10 +91,24 @@ def upgrade(engines: Engines) -> None:
         TILES.drop(conn)
         _fold_buckets(conn)
         number = _revision(conn)
+        if number < 34:
+            drop_map_size(conn)
         if number < 31:
             FROM_LEAVES.restore_heads(conn)
             FROM_LEAVES.restore_hashes(conn, key_index=number >= 25)
     migrate(engines)
+
+
+def add_map_size(conn: Connection) -> None:
+    """At a revision before 0034: ``logs.map_size`` as today's code reads it (NULL)."""
+    conn.execute(text("ALTER TABLE logs ADD COLUMN map_size BIGINT"))
+
+
+def drop_map_size(conn: Connection) -> None:
+    """At a revision before 0034: the ``logs.map_size`` `add_map_size` added goes
+    (every value NULL: no map was left behind its log)."""
+    assert conn.execute(text("SELECT count(*) FROM logs WHERE map_size IS NOT NULL")).scalar() == 0
+    conn.execute(text("ALTER TABLE logs DROP COLUMN map_size"))
 
 
 def _fold_buckets(conn: Connection) -> None:
