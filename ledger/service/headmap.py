@@ -118,7 +118,7 @@ class MapKeeper(HeadTracker):
         self._size = size
         self._state = state
         self._cache = cache if cache is not None else MapCache()
-        self._early: tuple[MapWorker, int, dict[bytes, Head]] | None = None
+        self._early: tuple[MapWorker, int, dict[bytes, Head], bool] | None = None
         read = tx.map_bucket_reader()
         root_row = read([map_update.ROOT]).get(map_update.ROOT)
         #: the stored root row as committed (None: a map built in this transaction, which
@@ -127,6 +127,9 @@ class MapKeeper(HeadTracker):
         #: the map was built or caught up in this transaction (the child, which reads
         #: the committed map, is not asked)
         self._rebuilt = False
+        #: the map was behind and caught up here: another writer's child had not written
+        #: its rows yet (or it never will)
+        self.caught_up = False
         behind = (tx.locked or tx.lock_head()).map_size
         if size and root_row is None:
             self._cache.drop()  # a map built anew is checked like a stored one
@@ -138,7 +141,7 @@ class MapKeeper(HeadTracker):
         elif behind is not None:
             self._cache.drop()  # caught up below, then checked like a stored map
             self._catch_up(behind, root_row)
-            self._rebuilt = True
+            self._rebuilt = self.caught_up = True
             root_row = read([map_update.ROOT]).get(map_update.ROOT)
         self._map = self._cache.open(read, root_row)
         if not self._cache.signed(size, self._map.root()):
@@ -170,6 +173,13 @@ class MapKeeper(HeadTracker):
         answer only if the entries then moved exactly the heads predicted here. Nothing
         is handed over for fewer than `EARLY_FROM` unit heads, an event about an actor
         (its head depends on the stored chain), or a map rebuilt in this transaction."""
+        if self.caught_up:
+            # another process appends this log too (its child's rows were not written
+            # when this append came): while it does, this process's batches write their
+            # rows in their own transactions, or each would catch up the other's
+            found = worker()
+            if found is not None:
+                found.crowded()
         if self._rebuilt:
             return
         predicted = unit_heads(
@@ -180,15 +190,16 @@ class MapKeeper(HeadTracker):
         if predicted is None or len(predicted) < EARLY_FROM:
             return
         child = worker()
-        number = None if child is None else child.submit(self._committed_root, predicted)
+        keep = child is not None and not child.is_crowded()
+        number = None if child is None else child.submit(self._committed_root, predicted, keep)
         if child is not None and number is not None:
-            self._early = (child, number, predicted)
+            self._early = (child, number, predicted, keep)
 
     def commit(self, size: int) -> str:
         """Write the changed buckets; return the extension line of the new root, for the
         checkpoint of size ``size`` (the log's size after this append)."""
         if self._early is not None:
-            worker, number, predicted = self._early
+            worker, number, predicted, kept = self._early
             self._early = None
             answer = worker.result(number)
             root_only = None if answer is None else adopted(answer[1])
@@ -198,11 +209,14 @@ class MapKeeper(HeadTracker):
                 and root_only.root() == answer[0]  # the root bucket's root is the root given
                 and self.changes == predicted
             ):
-                root = answer[0]
-                # the child writes the rows once this commits (`MapWorker.release`); till
-                # then the stored map is the one of the size before this batch
-                self._tx.set_map_size(self._size)
-                worker.defer(number, self._size)
+                root, rows = answer
+                if kept:
+                    # the child writes the rows once this commits (`MapWorker.release`);
+                    # till then the stored map is the one of the size before this batch
+                    self._tx.set_map_size(self._size)
+                    worker.defer(number, self._size)
+                else:
+                    self._tx.write_map_buckets(rows)
                 self._cache.adopt(root_only)
                 self._cache.remember(size, root)
                 return map_commit.extension(root)

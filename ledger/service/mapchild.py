@@ -4,7 +4,8 @@
 It reads the database's URL and log number (its first message), says it is ready, then
 answers each request (the stored root row, the predicted heads) with the new root and
 the root's bucket row, or with the failure's text: the parent then updates the map
-itself. It keeps the other changed rows of its last answer, and writes them when the
+itself. It keeps the other changed rows of its last answer (all are answered when the
+request says not to keep them), and writes them when the
 parent, whose append took that answer and committed, asks (`WRITE`): in a transaction
 of its own, only if the log's row still says that the stored map is the one of the
 log's size before that batch (`LogHead.map_size`, set by the append); it then says the
@@ -60,7 +61,7 @@ def serve() -> None:
                     cache.drop()  # its top is the map that was not written
                 send(stdout, (number, digest, None, outcome))
                 continue
-            number, root_row, flat = message
+            number, root_row, flat, keep = message
             kept = None
             try:
                 with engine.connect() as conn:
@@ -68,8 +69,10 @@ def serve() -> None:
                     root = bucket_map.update({k: new_head(i, h) for k, i, h in flat})
                     rows = bucket_map.rows()
                     bucket_map.forget_deep()
-                kept = (number, rows)
-                answer = (number, digest, root, [row for row in rows if row[0] == ROOT])
+                if keep:
+                    kept = (number, rows)
+                    rows = [row for row in rows if row[0] == ROOT]
+                answer = (number, digest, root, rows)
             except Exception as e:  # told to the parent, which updates the map itself
                 cache.drop()
                 answer = (number, digest, None, f"{type(e).__name__}: {e}"[:500])

@@ -78,6 +78,9 @@ EARLY_FROM = 256
 ANSWER_WAIT = 5.0
 #: seconds before a child that died or failed to start is started again
 RESTART_AFTER = 60.0
+#: seconds a process that met another writer of its log (`crowded`) has its batches'
+#: map rows written in their own transactions, not left to the child
+CROWDED_FOR = 30.0
 _LENGTH = struct.Struct(">Q")
 _log = logging.getLogger("provenance.map")
 _ROOT_DIR = str(Path(ledger.__file__).resolve().parent.parent)
@@ -226,15 +229,34 @@ class MapWorker:
         self._deferred: tuple[int, int] | None = None
         #: (request, the write message's SHA-256): a write asked for, not acknowledged
         self._writing: tuple[int, bytes] | None = None
+        #: until when (`time.monotonic`) the rows are not left to the child (`crowded`)
+        self._crowded_until = 0.0
         self._pid = os.getpid()  # the process that started the child
         self._ready = False  # the child said it is ready (`serve`'s first answer)
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, root_row: bytes | None, changes: dict[bytes, Head]) -> int | None:
+    def crowded(self) -> None:
+        """Another process appends this log too: an append of this one found the map
+        behind it (that process's child had not written its rows), or this child's
+        write found the map caught up. For `CROWDED_FOR` seconds the rows are handed
+        back with the root and written in the append's transaction (`is_crowded`): two
+        writers that each left their rows to a child would each catch up the other's
+        batch in its own transaction."""
+        self._crowded_until = time.monotonic() + CROWDED_FOR
+
+    def is_crowded(self) -> bool:
+        """Whether another writer was met within `CROWDED_FOR` seconds (`crowded`)."""
+        return time.monotonic() < self._crowded_until
+
+    def submit(
+        self, root_row: bytes | None, changes: dict[bytes, Head], keep: bool = True
+    ) -> int | None:
         """Ask for the update of the map whose stored root row is ``root_row`` (None: an
         empty map) by ``changes``; the request's number for `result`, or None when no
-        child can take it (then the caller updates the map itself)."""
+        child can take it (then the caller updates the map itself). ``keep``: the child
+        answers the root's bucket row only and keeps the other rows for `release`; else
+        it answers them all."""
         with self._lock:
             proc = self._running()
             if proc is None or proc.stdin is None or proc.stdout is None:
@@ -260,7 +282,7 @@ class MapWorker:
             self._number += 1
             flat = [(key, head.index, head.entry_hash) for key, head in changes.items()]
             try:
-                self._digest = send(proc.stdin, (self._number, root_row, flat))
+                self._digest = send(proc.stdin, (self._number, root_row, flat, keep))
             except (OSError, ValueError):
                 self._fail()
                 return None
@@ -268,10 +290,11 @@ class MapWorker:
             return self._number
 
     def result(self, number: int, wait: float = ANSWER_WAIT) -> tuple[bytes, list[Any]] | None:
-        """The root hash and the root's bucket row (as ``[(ROOT, row)]``, from
-        `BucketMap.rows`) answering request ``number``; None when the child failed, died
-        or did not answer within ``wait`` seconds (it is then stopped, and started again
-        later). The child keeps the other rows for `defer` and `release`."""
+        """The root hash and the changed buckets' rows (`BucketMap.rows`; the root's
+        only, as ``[(ROOT, row)]``, when the request said ``keep``: the child keeps the
+        others for `defer` and `release`) answering request ``number``; None when the
+        child failed, died or did not answer within ``wait`` seconds (it is then
+        stopped, and started again later)."""
         with self._lock:
             proc = self._proc
             if proc is None or self._waiting != number or self._pid != os.getpid():
@@ -354,7 +377,9 @@ class MapWorker:
         got, named, _root, outcome = answer
         if got != number or named != digest:
             self._fail()  # not the answer expected: the exchange is out of step
-        elif outcome not in (WROTE, STALE):  # the next append catches the map up
+        elif outcome == STALE:  # another writer caught the map up first
+            self.crowded()
+        elif outcome != WROTE:  # the next append catches the map up
             _log.warning("the map's child could not write a batch's map rows: %s", outcome)
 
     def started(self, wait: float) -> bool:

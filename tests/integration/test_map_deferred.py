@@ -218,7 +218,34 @@ def test_another_writers_catch_up_makes_the_childs_late_write_a_no_op(
     assert _map_size(ledger) is None
     assert _stored_root(ledger) == _signed_root(ledger)
     assert ledger.audit().ok
-    _same_as_without_child(world, [_units(world, "T3")], monkeypatch)
+    # another writer met: this process's large batches write their rows themselves
+    worker = ledger._append_memo._map_worker
+    assert worker is not None and worker.is_crowded()
+    held = _Held(monkeypatch)
+    ledger.append_batch(_units(world, "T3"), NOW)
+    assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
+    worker._crowded_until = 0.0  # alone again (after `CROWDED_FOR`): left to the child
+    ledger.append_batch(_units(world, "T4"), NOW)
+    assert _map_size(ledger) is not None
+    held.let_go()
+    assert outcomes[-1] == mapworker.WROTE and _map_size(ledger) is None
+    _same_as_without_child(world, [_units(world, "T5")], monkeypatch)
+
+
+def test_an_append_that_catches_up_another_writers_batch_marks_the_log_crowded(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = _Held(monkeypatch)
+    ledger = world.ledger
+    _started(ledger)
+    ledger.append_batch(_units(world, "C1"), NOW)
+    held.held.clear()  # as another process's batch whose rows are not written yet
+    worker = ledger._append_memo._map_worker
+    assert worker is not None and not worker.is_crowded()
+    ledger.append_batch(_units(world, "C2"), NOW)  # caught up C1, then its own inline
+    assert worker.is_crowded() and _map_size(ledger) is None
+    assert _stored_root(ledger) == _signed_root(ledger)
+    assert ledger.audit().ok
 
 
 def test_a_reader_of_a_unit_in_the_batch_waits_for_the_childs_rows(
