@@ -26,8 +26,8 @@ computed:
 
 The child also writes the rows, after the append commits: it answers a request with
 the new root and the root's bucket only, and keeps the other rows; the append signs the
-root, records that the stored map is still that of the log's size before the batch
-(`LogHead.map_size`, in its own transaction: `defer`) and commits; then `release` has
+root, records in its transaction that the stored map is still that of the log's size
+before the batch (`LogHead.map_size`; `defer`) and commits; then `release` has
 the child write the rows in a transaction of its own, which lands only if the stored
 map is still that one (the log's row says so: no other writer caught it up meanwhile),
 and the log's next append waits for that (`settle`) before it opens its transaction.
@@ -36,7 +36,8 @@ at 10^5 keys, docs/PERFORMANCE.md "mapdefer34") so leave the append's transactio
 the second core. A write that never lands (the child killed, or this process) leaves
 the stored map behind the log: readers then serve the checkpoint at the map's size
 (ledger.service.mapproofs), and the next append catches the map up from the entries
-(ledger.service.headmap).
+(ledger.service.headmap). While another process appends the same log (`crowded`), the
+rows come back with the root and the append writes them, as before.
 
 The child is `ledger.service.mapchild.serve`, run by this interpreter (``-P -c``, this
 checkout's `ledger` first on its path); it learns the database's URL from its stdin,
