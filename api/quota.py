@@ -334,6 +334,7 @@ def _verified_signers(
     events signed with another actor's key (the append refuses those). No I/O."""
     jobs, checked, deferred = [], _Checked(), Counter[str]()
     hashes: set[bytes] = set()
+    raw: dict[str, bytes] = {}  # each key's bytes decoded once, not once an event
     for position, signed in enumerate(events):
         actor = signed.event.actor
         owner = owners.get(signed.key)
@@ -343,7 +344,10 @@ def _verified_signers(
         record, key = owner
         if record.id != actor or record.role == Role.OPERATOR:
             continue
-        jobs.append((position, signed, codec.b64url_decode(key.public_key, field="key")))
+        public = raw.get(signed.key)
+        if public is None:
+            public = raw[signed.key] = codec.b64url_decode(key.public_key, field="key")
+        jobs.append((position, signed, public))
         checked[actor] += 1
         hashes.add(signed.hash)
     if first_bad_signature(jobs) is not None:

@@ -74,6 +74,8 @@ STEPS: list[tuple[Any, str, str, int]] = [
     (api.routers.entries, "_signed", "route: SignedEvent.from_json", 0),
     (api.context.Context, "ledger_for_events", "route: the request's ledger copy", 0),
     (ledger.service.ledger.Ledger, "_read_key_owners", "quota: key owner reads (sql)", 0),
+    # the batch's events the log holds already are not charged (api.quota._check_new)
+    (ledger.service.ledger.Ledger, "logged_events", "quota: logged events read (sql)", 0),
     (api.quota, "_verified_signers", "quota: signature check (who pays)", 0),
     (ledger.service.ledger.Ledger, "take_write_tokens", "quota: bucket take (sql)", 0),
     # nested in the quota's check when the quota asks (the append's own call is then

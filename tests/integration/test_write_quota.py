@@ -582,3 +582,35 @@ def test_a_replay_in_flight_holds_none_of_the_actors_tokens(
         await replay.settle([logged.for_log(ledger.origin).hash])
 
     asyncio.run(story())
+
+
+def test_a_batchs_signers_keys_are_decoded_once_and_each_event_verified(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`WriteQuota.admit` of a batch decodes each signer's key once, not once an event,
+    and still checks every event under it: the genuine ones are charged and remembered
+    as verified under those bytes; one forged event among them charges nothing."""
+    quota = _quota(60, 100, FakeClock())
+    origin = world.ledger.origin
+    events = [_commission(world, f"K-{i}").for_log(origin) for i in range(70)]
+    forged = SignedEvent.from_json(_forged(_commission(world, "K-x"))).for_log(origin)
+    more = [_commission(world, f"L-{i}").for_log(origin) for i in range(69)]
+    public_b64url = world.ledger.key_owners({events[0].key})[events[0].key][1].public_key
+    public = codec.b64url_decode(public_b64url)
+    decoded: list[object] = []
+    real = codec.b64url_decode
+
+    def counted(value: Any, *args: Any, **kwargs: Any) -> bytes:
+        decoded.append(value)
+        return real(value, *args, **kwargs)
+
+    monkeypatch.setattr(codec, "b64url_decode", counted)
+    admitted = asyncio.run(quota.admit(world.ledger, events))
+    assert admitted.charged == {s.hash: "acme" for s in events}
+    assert decoded == [public_b64url]  # one signer, one key, decoded once
+    assert all(entry.verified_under(s, public) for s in events)
+    decoded.clear()
+    refused = asyncio.run(quota.admit(world.ledger, [*more[:30], forged, *more[30:]]))
+    assert not refused.charged and not refused.deferred
+    assert decoded == [public_b64url]
+    assert not entry.verified_under(forged, public)

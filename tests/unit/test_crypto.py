@@ -122,6 +122,46 @@ def test_key_id_is_truncated_sha256_of_raw_key() -> None:
     assert len(expected) == 22
 
 
+def test_key_id_of_raw_bytes_is_hashed_once_and_stays_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every event's verify asks the key id of its key's bytes: computed once a key,
+    then remembered by value; the same id as the definition, for bytes equal but not
+    the same object too; a key object, or bytes of the wrong length, as before; the
+    memory bounded (cleared when full, then answers the same)."""
+    calls: list[bytes] = []
+    real = hashlib.sha256
+
+    def counted(data: bytes = b"") -> object:
+        calls.append(bytes(data))
+        return real(data)
+
+    monkeypatch.setattr(crypto, "_KEY_IDS", {})
+    monkeypatch.setattr(crypto.hashlib, "sha256", counted)
+    raws = [
+        crypto.public_key_to_raw(crypto.private_key_from_seed(bytes([i]) * 32).public_key())
+        for i in range(3)
+    ]
+    for raw in raws * 4:
+        expected = codec.b64url_encode(real(raw).digest()[:16])
+        assert crypto.key_id(raw) == expected
+        assert crypto.key_id(bytes(bytearray(raw))) == expected  # equal bytes, another object
+    assert calls == raws  # one SHA-256 a key
+    public = crypto.private_key_from_seed(SEED).public_key()
+    assert crypto.key_id(public) == codec.b64url_encode(
+        real(crypto.public_key_to_raw(public)).digest()[:16]
+    )
+    for short in (raws[0][:31], raws[0] + b"\0", b""):
+        with pytest.raises(KeyFormatError):
+            crypto.key_id(short)
+        assert short not in crypto._KEY_IDS
+    monkeypatch.setattr(crypto, "_KEY_IDS_KEPT", 2)
+    crypto._KEY_IDS.clear()
+    for raw in raws * 2:
+        assert crypto.key_id(raw) == codec.b64url_encode(real(raw).digest()[:16])
+        assert len(crypto._KEY_IDS) <= 2
+
+
 def test_verify_accepts_raw_public_key_bytes() -> None:
     key = crypto.private_key_from_seed(SEED)
     raw = crypto.public_key_to_raw(key.public_key())
