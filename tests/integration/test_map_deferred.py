@@ -248,6 +248,37 @@ def test_an_append_that_catches_up_another_writers_batch_marks_the_log_crowded(
     assert ledger.audit().ok
 
 
+def test_the_next_append_waits_for_the_childs_write_instead_of_catching_it_up(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`AppendMemo.settle_map` before the write transaction: a child slow to write (held
+    stopped here for 0.3 s) is waited for, so the next batch finds the map in step (no
+    catch-up of its own, the log not marked crowded) and leaves its rows to the child too."""
+    counting = _Counting(monkeypatch)
+    held = _Held(monkeypatch)
+    ledger = world.ledger
+    worker = _started(ledger)
+    ledger.append_batch(_units(world, "N1"), NOW)
+    first = _map_size(ledger)
+    assert first is not None
+    child = _child(ledger)
+    os.kill(child.pid, signal.SIGSTOP)  # the write is asked for and not yet done
+    resume = threading.Timer(0.3, os.kill, (child.pid, signal.SIGCONT))
+    resume.start()
+    try:
+        worker.release()
+        assert _map_size(ledger) == first
+        monkeypatch.setattr(appendmemo.AppendMemo, "release_map", held._release)
+        ledger.append_batch(_units(world, "N2"), NOW)
+    finally:
+        resume.join()
+        os.kill(child.pid, signal.SIGCONT)
+    assert counting.updates == 0 and not worker.is_crowded()  # the child's rows, both
+    ledger._append_memo.settle_map()
+    assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
+    assert ledger.audit().ok
+
+
 def test_a_reader_of_a_unit_in_the_batch_waits_for_the_childs_rows(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
