@@ -36,6 +36,7 @@ from ledger.service.headmap import MapDivergedError
 from ledger.service.ledger import Ledger
 from ledger.service.mapproofs import MapBehindError, checkpoint_and_map_proof
 from ledger.service.unitview import build_base
+from ledger.store.writer import WriteTx
 from ledger.verify import unitproof
 from ledger.verify.unitview import verify_unit_view
 from tests.factories import GTIN
@@ -277,6 +278,43 @@ def test_the_next_append_waits_for_the_childs_write_instead_of_catching_it_up(
     ledger._append_memo.settle_map()
     assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
     assert ledger.audit().ok
+
+
+def test_a_batch_rolled_back_after_leaving_its_rows_has_nothing_written(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`AppendMemo.abandon_map`: a batch whose transaction fails after it left its rows to
+    the child (`MapWorker.defer`) has no write asked for, not even by the next append's
+    `release`; the map stays in step, the log is not taken for crowded."""
+    ledger = world.ledger
+    worker = _started(ledger)
+    insert, defer = WriteTx.insert_checkpoint, mapworker.MapWorker.defer
+    deferred: list[int] = []
+
+    def deferring(child: mapworker.MapWorker, number: int, size: int) -> None:
+        deferred.append(size)
+        defer(child, number, size)
+
+    def failing(tx: WriteTx, *args: Any) -> None:
+        raise StorageError("the database went away")
+
+    monkeypatch.setattr(WriteTx, "insert_checkpoint", failing)
+    monkeypatch.setattr(mapworker.MapWorker, "defer", deferring)
+    before = dump(ledger)
+    with pytest.raises(StorageError):
+        ledger.append_batch(_units(world, "R1"), NOW)
+    assert deferred == [ledger.head().size]  # its rows were left to the child
+    assert dump(ledger) == before and _map_size(ledger) is None
+    monkeypatch.setattr(WriteTx, "insert_checkpoint", insert)
+    ledger.append_batch(_units(world, "R2", 3), NOW)  # a small one: nothing to release
+    ledger._append_memo.settle_map()
+    assert not worker.is_crowded()
+    assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
+    ledger.append_batch(_units(world, "R1"), NOW)  # the batch again: its rows to the child
+    assert _map_size(ledger) is not None
+    ledger._append_memo.settle_map()
+    assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
+    assert not worker.is_crowded() and ledger.audit().ok
 
 
 def test_a_reader_of_a_unit_in_the_batch_waits_for_the_childs_rows(
