@@ -31,7 +31,8 @@ from ledger.gs1 import UnitId
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
 from ledger.note import Checkpoint
-from ledger.service import appendmemo, mapproofs, mapworker
+from ledger.rules.state import UnitRecord
+from ledger.service import appendmemo, exports, mapproofs, mapworker
 from ledger.service.headmap import MapDivergedError
 from ledger.service.ledger import Ledger
 from ledger.service.mapproofs import MapBehindError, checkpoint_and_map_proof
@@ -315,6 +316,55 @@ def test_a_batch_rolled_back_after_leaving_its_rows_has_nothing_written(
     ledger._append_memo.settle_map()
     assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
     assert not worker.is_crowded() and ledger.audit().ok
+
+
+def test_an_entry_appended_between_the_chain_and_the_records_is_not_served_unproven(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`build_base` reads the unit's records after its chain: an entry of the unit that
+    lands in between shows in the records (its head), not in the proven chain, so the
+    base is refused (`MapBehindError`) and the view read again, whole."""
+    ledger = world.ledger
+    unit = UnitId(gtin=GTIN, serial=SERIAL)
+    records = ledger.store.records
+    raced: list[int] = []
+
+    def racing(log: int, refs: Any) -> Any:
+        if UnitRecord in refs and not raced:
+            raced.append(ledger.head().size)
+            world.append(world.world.on_unit("inspect", "insp", result="pass"))
+        return records(log, refs)
+
+    monkeypatch.setattr(ledger.store, "records", racing)
+    size = ledger.head().size
+    with pytest.raises(MapBehindError):
+        build_base(ledger.store, ledger.log, ledger.verifier_key, unit, size)
+    assert raced == [size]
+    view, checked = _verified(world, SERIAL)  # read again: the new entry proven with it
+    assert checked.ok and _checkpoint_size(view) == ledger.head().size
+    assert view["entries"][-1]["index"] == raced[0]
+
+
+def test_an_entry_appended_between_the_chain_and_the_checkpoint_is_in_the_offline_proof(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ExportService.unit_proof` reads the unit's chain, then the checkpoint: an entry of
+    the unit that lands in between is proven by the checkpoint's map (the unit's head),
+    so the chain is read again under it, and the proof served checks."""
+    ledger = world.ledger
+    read = exports.checkpoint_and_map_proofs
+    raced: list[int] = []
+
+    def racing(store: Any, log: int, keys: list[bytes]) -> Any:
+        if not raced:
+            raced.append(ledger.head().size)
+            world.append(world.world.on_unit("inspect", "insp", result="pass"))
+        return read(store, log, keys)
+
+    monkeypatch.setattr(exports, "checkpoint_and_map_proofs", racing)
+    proof = unitproof.verify(ledger.exports.unit_proof(GTIN, SERIAL), ledger.verifier_key)
+    assert raced and proof.size == ledger.head().size
+    assert proof.chain[-1].signed.event.kind == "inspect"  # the entry at raced[0]
 
 
 def test_a_reader_of_a_unit_in_the_batch_waits_for_the_childs_rows(
