@@ -110,6 +110,9 @@ class ExportService:
             size = latest.size if best is None else best
         else:
             for _ in range(5):  # the actors' proofs under the same root as the unit's
+                # the chain read again under this checkpoint: one of the unit's entries
+                # that landed since the first read is in the map it signs
+                chain = store.unit_entries(log, unit.gtin, unit.serial)
                 gathered = proof_entries(store, log, chain, latest.size, registries=True)
                 keys = [key, *(actor_key(a) for a in sorted(gathered.actors))]
                 stored, proofs = checkpoint_and_map_proofs(store, log, keys)

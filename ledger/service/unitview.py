@@ -188,6 +188,8 @@ def build_base(
         log, {UnitRecord: [(unit_id.gtin, unit_id.serial)], ProductRecord: [unit_id.gtin]}
     )
     unit = next((r for r in records if isinstance(r, UnitRecord)), None)
+    if unit is not None:  # read after the chain: an entry landed in between shows here
+        proven_before([unit.head_index], checkpoint)
     product = next((r for r in records if isinstance(r, ProductRecord)), None)
     actor_ids = {leaf.signed.event.actor for leaf in leaves} | _unit_actors(unit)
     actors = {

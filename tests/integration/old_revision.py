@@ -21,8 +21,10 @@ converted from its ``map_nodes`` (today's code reads and extends it there), and
 see the map as an older revision would have kept it.
 
 Today's code reads and writes ``logs.map_size`` (0034_map_size): `downgrade` gives an
-older revision the column (NULL: the map in step; the appends there wait for the map's
-child before they return, so they leave it NULL), and `upgrade` drops it again first.
+older revision the column (NULL: the map in step), and `upgrade` drops it again first,
+asserting it is still NULL (an append there leaves it set only while the map's child has
+a large batch's rows to write: `upgrade` after one has the test settle it first,
+`AppendMemo.settle_map`).
 """
 
 from __future__ import annotations

@@ -31,11 +31,13 @@ from ledger.gs1 import UnitId
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
 from ledger.note import Checkpoint
-from ledger.service import appendmemo, mapproofs, mapworker
+from ledger.rules.state import UnitRecord
+from ledger.service import appendmemo, exports, mapproofs, mapworker
 from ledger.service.headmap import MapDivergedError
 from ledger.service.ledger import Ledger
 from ledger.service.mapproofs import MapBehindError, checkpoint_and_map_proof
 from ledger.service.unitview import build_base
+from ledger.store.writer import WriteTx
 from ledger.verify import unitproof
 from ledger.verify.unitview import verify_unit_view
 from tests.factories import GTIN
@@ -246,6 +248,123 @@ def test_an_append_that_catches_up_another_writers_batch_marks_the_log_crowded(
     assert worker.is_crowded() and _map_size(ledger) is None
     assert _stored_root(ledger) == _signed_root(ledger)
     assert ledger.audit().ok
+
+
+def test_the_next_append_waits_for_the_childs_write_instead_of_catching_it_up(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`AppendMemo.settle_map` before the write transaction: a child slow to write (held
+    stopped here for 0.3 s) is waited for, so the next batch finds the map in step (no
+    catch-up of its own, the log not marked crowded) and leaves its rows to the child too."""
+    counting = _Counting(monkeypatch)
+    held = _Held(monkeypatch)
+    ledger = world.ledger
+    worker = _started(ledger)
+    ledger.append_batch(_units(world, "N1"), NOW)
+    first = _map_size(ledger)
+    assert first is not None
+    child = _child(ledger)
+    os.kill(child.pid, signal.SIGSTOP)  # the write is asked for and not yet done
+    resume = threading.Timer(0.3, os.kill, (child.pid, signal.SIGCONT))
+    resume.start()
+    try:
+        worker.release()
+        assert _map_size(ledger) == first
+        monkeypatch.setattr(appendmemo.AppendMemo, "release_map", held._release)
+        ledger.append_batch(_units(world, "N2"), NOW)
+    finally:
+        resume.join()
+        os.kill(child.pid, signal.SIGCONT)
+    assert counting.updates == 0 and not worker.is_crowded()  # the child's rows, both
+    ledger._append_memo.settle_map()
+    assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
+    assert ledger.audit().ok
+
+
+def test_a_batch_rolled_back_after_leaving_its_rows_has_nothing_written(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`AppendMemo.abandon_map`: a batch whose transaction fails after it left its rows to
+    the child (`MapWorker.defer`) has no write asked for, not even by the next append's
+    `release`; the map stays in step, the log is not taken for crowded."""
+    ledger = world.ledger
+    worker = _started(ledger)
+    insert, defer = WriteTx.insert_checkpoint, mapworker.MapWorker.defer
+    deferred: list[int] = []
+
+    def deferring(child: mapworker.MapWorker, number: int, size: int) -> None:
+        deferred.append(size)
+        defer(child, number, size)
+
+    def failing(tx: WriteTx, *args: Any) -> None:
+        raise StorageError("the database went away")
+
+    monkeypatch.setattr(WriteTx, "insert_checkpoint", failing)
+    monkeypatch.setattr(mapworker.MapWorker, "defer", deferring)
+    before = dump(ledger)
+    with pytest.raises(StorageError):
+        ledger.append_batch(_units(world, "R1"), NOW)
+    assert deferred == [ledger.head().size]  # its rows were left to the child
+    assert dump(ledger) == before and _map_size(ledger) is None
+    monkeypatch.setattr(WriteTx, "insert_checkpoint", insert)
+    ledger.append_batch(_units(world, "R2", 3), NOW)  # a small one: nothing to release
+    ledger._append_memo.settle_map()
+    assert not worker.is_crowded()
+    assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
+    ledger.append_batch(_units(world, "R1"), NOW)  # the batch again: its rows to the child
+    assert _map_size(ledger) is not None
+    ledger._append_memo.settle_map()
+    assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
+    assert not worker.is_crowded() and ledger.audit().ok
+
+
+def test_an_entry_appended_between_the_chain_and_the_records_is_not_served_unproven(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`build_base` reads the unit's records after its chain: an entry of the unit that
+    lands in between shows in the records (its head), not in the proven chain, so the
+    base is refused (`MapBehindError`) and the view read again, whole."""
+    ledger = world.ledger
+    unit = UnitId(gtin=GTIN, serial=SERIAL)
+    records = ledger.store.records
+    raced: list[int] = []
+
+    def racing(log: int, refs: Any) -> Any:
+        if UnitRecord in refs and not raced:
+            raced.append(ledger.head().size)
+            world.append(world.world.on_unit("inspect", "insp", result="pass"))
+        return records(log, refs)
+
+    monkeypatch.setattr(ledger.store, "records", racing)
+    size = ledger.head().size
+    with pytest.raises(MapBehindError):
+        build_base(ledger.store, ledger.log, ledger.verifier_key, unit, size)
+    assert raced == [size]
+    view, checked = _verified(world, SERIAL)  # read again: the new entry proven with it
+    assert checked.ok and _checkpoint_size(view) == ledger.head().size
+    assert view["entries"][-1]["index"] == raced[0]
+
+
+def test_an_entry_appended_between_the_chain_and_the_checkpoint_is_in_the_offline_proof(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ExportService.unit_proof` reads the unit's chain, then the checkpoint: an entry of
+    the unit that lands in between is proven by the checkpoint's map (the unit's head),
+    so the chain is read again under it, and the proof served checks."""
+    ledger = world.ledger
+    read = exports.checkpoint_and_map_proofs
+    raced: list[int] = []
+
+    def racing(store: Any, log: int, keys: list[bytes]) -> Any:
+        if not raced:
+            raced.append(ledger.head().size)
+            world.append(world.world.on_unit("inspect", "insp", result="pass"))
+        return read(store, log, keys)
+
+    monkeypatch.setattr(exports, "checkpoint_and_map_proofs", racing)
+    proof = unitproof.verify(ledger.exports.unit_proof(GTIN, SERIAL), ledger.verifier_key)
+    assert raced and proof.size == ledger.head().size
+    assert proof.chain[-1].signed.event.kind == "inspect"  # the entry at raced[0]
 
 
 def test_a_reader_of_a_unit_in_the_batch_waits_for_the_childs_rows(
