@@ -19,8 +19,7 @@ groups instead (leader and followers):
 2a. a caller on an event loop (`GroupCommitter.submit`, the API's ``POST /v1/entries``)
    does not wait in a thread: it is woken by a callback once answered, and its groups
    are led by the committer's one writer thread (started at the first such caller),
-   which writes one group after another while they queue, each after waiting (at most
-   the window) for the callers it just answered to queue again. A request then costs no
+   which writes one group after another while they queue. A request then costs no
    thread of its own and no hand-off to one and back; a busy log, one thread that
    writes instead of a leader woken per group (docs/PERFORMANCE.md, "latency, session
    26");
@@ -208,36 +207,22 @@ class GroupCommitter:
                 self._gathered.notify()
         return lead
 
-    def _gather(self, following: bool = False) -> None:
+    def _gather(self) -> None:
         """A first leader waits for others, but only if the log was busy just now: for
         at most the window, and no longer than until as many events are queued as the
         last group took (its callers, back with their next events, are all there: the
-        rest of the window would only delay them all).
-
-        ``following``: the writer thread's next group, right after it answered the last
-        one (callers of `submit`), waits the same way until the callers it just answered
-        are back too: as many events queued as there are now plus the last group's (at
-        most `max_group`), or the window's end. Else the requests that queued while a
-        group was written make the next group alone and the answered ones the one after:
-        a busy loop's clients split into two cohorts of half the groups, each group's
-        fixed cost (its transaction, map commit, checkpoint signature, state file)
-        paid twice as often (docs/PERFORMANCE.md, "single34")."""
+        rest of the window would only delay them all)."""
         if self._window <= 0 or time.monotonic() - self._last >= IDLE_AFTER:
             return
         with self._lock:
-            queued = len(self._pending)
-            if following:
-                enough = min(self._max, queued + self._last_size)
-            else:
-                enough = max(2, self._last_size)
-            if queued >= enough:
+            if len(self._pending) >= max(2, self._last_size):
                 return
-            self._enough = enough
+            self._enough = max(2, self._last_size)
             self._gathered.wait(self._window)
             self._enough = 0
 
-    def _gather_and_lead(self, following: bool = False) -> None:
-        self._gather(following)
+    def _gather_and_lead(self) -> None:
+        self._gather()
         self._lead()
 
     def close(self) -> None:
@@ -273,9 +258,8 @@ class GroupCommitter:
         if following.wake is None:  # its caller waits in `append`: it leads
             following.lead = True
             following.finish()
-        else:  # a caller of `submit`: the writer thread leads the next group, once
-            # the callers it just answered are back (or the window ends)
-            self._writing().submit(self._gather_and_lead, True)
+        else:  # a caller of `submit`: the writer thread leads the next group
+            self._writing().submit(self._lead)
 
     def _write(self, group: list[Pending]) -> None:
         _take_charges([slot for slot in group if not _inside(slot)])

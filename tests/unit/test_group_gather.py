@@ -1,7 +1,6 @@
 """ledger.service.groupcommit: a gathering leader stops waiting once as many events are
 queued as the last group took (its callers are back), else at the end of the window;
-an idle log does not wait at all (session 33). The writer thread's next group waits,
-within the window, for the callers it just answered (session 34)."""
+an idle log does not wait at all (session 33)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import threading
 import time
 from typing import Any
 
-from ledger.service.append import GroupOutcome, Receipt
 from ledger.service.groupcommit import IDLE_AFTER, GroupCommitter, Pending
 
 
@@ -74,79 +72,3 @@ def test_an_idle_log_does_not_wait() -> None:
     start = time.monotonic()
     groups._gather()
     assert time.monotonic() - start < 1.0
-
-
-class _Appender:
-    """Writes a group in ``write`` seconds; records each group's size."""
-
-    def __init__(self, write: float) -> None:
-        self.write = write
-        self.sizes: list[int] = []
-
-    def append_each(self, signed: list[Any], first: Any = None) -> GroupOutcome:
-        self.sizes.append(len(signed))
-        time.sleep(self.write)
-        receipts = tuple(Receipt(i, b"", b"") for i in range(len(signed)))
-        return GroupOutcome(receipts, len(signed), "")
-
-
-def _closed_loop(groups: GroupCommitter, clients: int, turns: int, back_after: float) -> None:
-    """``clients`` callers of `submit`, each queueing its next event ``back_after`` s
-    after its answer (a loop's turnaround: the answer sent, the next request read),
-    ``turns`` events each; returns once all are answered."""
-    done = threading.Semaphore(0)
-
-    def client(left: int) -> None:
-        if left == 0:
-            done.release()
-            return
-
-        def answered() -> None:  # in the writer thread: come back later, as a loop would
-            threading.Timer(back_after, client, (left - 1,)).start()
-
-        groups.submit(object(), answered)  # type: ignore[arg-type]
-
-    for _ in range(clients):
-        client(turns)
-    for _ in range(clients):
-        assert done.acquire(timeout=30)
-
-
-def test_the_writers_next_group_waits_for_the_callers_it_just_answered() -> None:
-    """Callers of `submit` that come back 2 ms after their answer, a group written in
-    10 ms: without the wait the ones that queued during a write make the next group
-    alone, and the clients stay split in two cohorts of about half; with it, each group
-    after the first takes them all."""
-    appender = _Appender(write=0.01)
-    groups = GroupCommitter(appender, window=0.02)  # type: ignore[arg-type]
-    try:
-        _closed_loop(groups, clients=12, turns=8, back_after=0.002)
-    finally:
-        groups.close()
-    sizes = appender.sizes
-    assert sum(sizes) == 12 * 8
-    assert sorted(sizes)[len(sizes) // 2] == 12  # the median group: every client
-
-
-def test_the_writers_next_group_waits_no_longer_than_the_window() -> None:
-    """Callers that do not come back (their clients are done): the next group waits the
-    window for them, then goes with what is queued."""
-    groups = _committer(window=0.2, last_size=6)
-    _queue(groups, 2)  # queued while the last group was written
-    start = time.monotonic()
-    groups._gather(following=True)
-    took = time.monotonic() - start
-    assert 0.19 <= took < 2.0
-    assert len(groups._pending) == 2
-
-
-def test_the_writers_next_group_goes_once_they_are_back() -> None:
-    groups = _committer(window=5.0, last_size=4)
-    _queue(groups, 2)
-    later = threading.Timer(0.05, _queue, (groups, 4))  # the 4 answered, back
-    later.start()
-    start = time.monotonic()
-    groups._gather(following=True)
-    assert time.monotonic() - start < 2.0
-    later.join()
-    assert len(groups._pending) == 6
