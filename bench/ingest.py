@@ -20,7 +20,7 @@ Single events (figure 1, ``ingest/http/{sqlite,postgresql}/single-events``): sig
 commissions posted one per request to ``POST /v1/entries`` on `CLIENTS` keep-alive
 connections, 1 worker: group commit (ledger.service.groupcommit) gathers them into
 shared transactions. The clients are wrk's (bench.wrkposts: C, a Lua script posting
-each pre-made body once, for 2 s quick or 5 s full; ~60-90 us of CPU a request where
+each pre-made body once, for 2 s quick or 5 s full; ~55-110 us of CPU a request where
 the Python client threads took ~200-300 us of the same two cores, docs/PERFORMANCE.md
 "single34"); where wrk is not installed, one line says so and the Python client threads
 post 1,500 (quick) or 4,000. Every answer must be a new receipt in a checkpoint
