@@ -16,14 +16,22 @@ verifies every signature and commits durably before it answers (as in production
 Baseline: the all-core libsodium verify rate, measured right before and right after each
 configuration (the better of the two). Target: ingest >= 0.35 x that rate.
 
-Single events (figure 1, ``ingest/http/{sqlite,postgresql}/single-events``): 1,500
-(quick) or 4,000 commissions posted one per request to ``POST /v1/entries`` by `CLIENTS`
-concurrent clients, 1 worker: group commit (ledger.service.groupcommit) gathers them
-into shared transactions. Same checks, same baseline; target >= 0.1 x the verify rate.
-Its ceiling in this stack, measured on the same server right after
-(``ingest/http/{sqlite,postgresql}/single-events-bare-post``, a detail): the same bodies
-posted to ``POST /bench/bare`` (bench.resolver_app), which reads and parses the body and
-answers a constant receipt: uvicorn, FastAPI and the app's middleware, nothing else.
+Single events (figure 1, ``ingest/http/{sqlite,postgresql}/single-events``): signed
+commissions posted one per request to ``POST /v1/entries`` on `CLIENTS` keep-alive
+connections, 1 worker: group commit (ledger.service.groupcommit) gathers them into
+shared transactions. The clients are wrk's (bench.wrkposts: C, a Lua script posting
+each pre-made body once, for 2 s quick or 5 s full; ~55-110 us of CPU a request where
+the Python client threads took ~200-300 us of the same two cores, docs/PERFORMANCE.md
+"single34"); where wrk is not installed, one line says so and the Python client threads
+post 1,500 (quick) or 4,000. Every answer must be a new receipt in a checkpoint
+including it, else the figure fails. Same baseline; target >= 0.1 x the verify rate.
+1 worker, not 2: a second worker on these two cores halves each process's groups, and
+each group's fixed cost then nearly doubles the CPU a request (server and PostgreSQL
+alike; "single34"). Beside it, as details: the events' p99 latency (``-p99``), and the
+ceiling of this stack measured on the same server right after
+(``...-single-events-bare-post``): the same bodies posted to ``POST /bench/bare``
+(bench.resolver_app), which reads and parses the body and answers a constant receipt:
+uvicorn, FastAPI and the app's middleware, nothing else.
 
 Latency (figure 2) lives in bench.latency.
 """
@@ -42,7 +50,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import baselines, streams
+from bench import baselines, streams, wrkposts
 from bench.appends import open_ledger, open_targets
 from bench.figures import Figure, Run
 from bench.server import map_children, map_children_settled, serve
@@ -59,6 +67,13 @@ BATCH, SINGLE = "/v1/entries:batch", "/v1/entries"
 BARE = "/bench/bare"
 #: concurrent single-event clients (each its own keep-alive connection)
 CLIENTS = 32
+#: seconds wrk posts single events (quick run, full run)
+SINGLE_SECONDS = (2, 5)
+#: seconds wrk posts them to the bare route (a detail: its rate is steady within one)
+BARE_SECONDS = 1
+#: the single-event rate wrk's bodies are made for (a faster server runs out: the figure
+#: fails, saying so); ~1.3x the bare POST's rate on a quiet 2-core machine
+SINGLE_MOST = 8000
 #: at most this many warm-up rounds (2 batches a client each) before the timed posts
 WARM_ROUNDS = 6
 P99_TARGET_MS = 100.0
@@ -217,34 +232,92 @@ def single_bodies(events: Sequence[SignedEvent]) -> list[bytes]:
     return [json.dumps(s.to_dict()).encode() for s in events]
 
 
-def single_rate(target: Any, count: int) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Singles:
+    """The single-event figure's run: events/s, the bare POST's requests/s on the same
+    server, the events' latency (ms) and the client that posted them."""
+
+    rate: float
+    bare: float
+    p50_ms: float
+    p99_ms: float
+    client: str
+
+
+def single_rate(
+    target: Any, warm: Sequence[bytes], timed: Sequence[bytes], seconds: int, by_wrk: bool
+) -> Singles:
     """Single events per second through ``POST /v1/entries`` (group commit) from
     `CLIENTS` concurrent clients, 1 worker, on a fresh database of ``target``; and, on
     the same server right after, the same bodies per second through ``POST /bench/bare``
     (bench.resolver_app: body read and parsed, a constant receipt; no quota, signature
-    or database), the HTTP stack's own ceiling for these requests."""
+    or database), the HTTP stack's own ceiling for these requests.
+
+    With ``by_wrk`` the clients are wrk's connections (bench.wrkposts) posting for
+    ``seconds``, each of ``timed`` at most once; else the Python client threads post
+    all of ``timed``. Every answer must be a new receipt in a checkpoint including it;
+    raises SystemExit otherwise (or when wrk ran out of bodies)."""
     base = streams.base_events(streams.base_world())
     url = target.fresh("singles")
     open_ledger(url, base).close()
-    now = format_time(datetime.now(UTC))
-    warm = single_bodies(streams.commission_stream("WS", 200, now))
-    timed = single_bodies(streams.commission_stream("S", count, now))
     with serve(url, CONFIG, 1) as server:
         post_all(server, warm, CLIENTS, SINGLE)
         with _client_heap_frozen():
-            load = post_all(server, timed, CLIENTS, SINGLE)
-            bare = post_all(server, timed, CLIENTS, BARE)
-    if load.events != count:
-        raise SystemExit(f"single events: {load.events} of {count} accepted")
-    return load.events / load.seconds, bare.events / bare.seconds
+            if by_wrk:
+                load = wrkposts.post_each(server + SINGLE, timed, seconds, CLIENTS)
+                bare = wrkposts.post_each(server + BARE, timed, BARE_SECONDS, CLIENTS)
+            else:
+                threads = post_all(server, timed, CLIENTS, SINGLE)
+                bare_threads = post_all(server, timed, CLIENTS, BARE)
+    if not by_wrk:
+        if threads.events != len(timed):
+            raise SystemExit(f"single events: {threads.events} of {len(timed)} accepted")
+        return Singles(
+            threads.events / threads.seconds,
+            bare_threads.events / bare_threads.seconds,
+            percentile(threads.latencies_ms, 50),
+            percentile(threads.latencies_ms, 99),
+            "Python threads",
+        )
+    for posted, what in ((load, "single events"), (bare, "bare POSTs")):
+        if posted.refused:
+            raise SystemExit(
+                f"{what}: {posted.refused} answers not a new receipt (the first: HTTP "
+                f"{posted.first_status}) beside {posted.created} new ones"
+            )
+        if posted.ran_out:
+            raise SystemExit(
+                f"{what}: wrk posted all {len(timed)} bodies before its run ended "
+                f"(more than {len(timed) / posted.seconds:,.0f}/s): raise SINGLE_MOST"
+            )
+    return Singles(load.rate, bare.rate, load.p50_ms, load.p99_ms, "wrk")
+
+
+def _single_bodies_for(run: Run) -> tuple[list[bytes], list[bytes], int, bool]:
+    """The single-event figure's warm-up and timed bodies (one set for every target:
+    each posts them to a fresh database), wrk's seconds, and whether wrk posts them
+    (else, said in one line, the Python client threads)."""
+    by_wrk = wrkposts.available()
+    seconds = run.pick(*SINGLE_SECONDS)
+    if not by_wrk:
+        print(
+            "  (wrk is not installed: single events posted by the Python client threads, "
+            "whose own CPU shares the cores with the server; `make bench-sysdeps` installs it)"
+        )
+    count = seconds * SINGLE_MOST if by_wrk else run.pick(1500, 4000)
+    now = format_time(datetime.now(UTC))
+    warm = single_bodies(streams.commission_stream("WS", 200, now))
+    return warm, single_bodies(streams.commission_stream("S", count, now)), seconds, by_wrk
 
 
 def figures(run: Run) -> list[Figure]:
     """Ingest rates (SQLite/PostgreSQL x 1/2 workers, batches of 1,000; and single events
-    from concurrent clients, 1 worker) over the verify rate around each."""
+    from concurrent clients, 1 worker, with their p99 and the bare POST's rate) over the
+    verify rate around each."""
     count = run.pick(8000, 20_000)
     out = []
     targets = open_targets(run)
+    warm, timed, seconds, by_wrk = _single_bodies_for(run)
     try:
         for target in targets:
             for workers in (1, 2):
@@ -255,15 +328,19 @@ def figures(run: Run) -> list[Figure]:
                 print(f"  {name}: {rate:,.0f} events/s (verify all cores {ceiling:,.0f}/s)")
                 out.append(Figure.ratio_at_least(name, rate, "events/s", ceiling, RATE_TARGET))
             before = baselines.verify_rate(run)
-            rate, bare = single_rate(target, run.pick(1500, 4000))
+            singles = single_rate(target, warm, timed, seconds, by_wrk)
             ceiling = max(before, baselines.verify_rate(run))
             name = f"ingest/http/{target.name}/single-events"
+            rate, bare = singles.rate, singles.bare
             print(
-                f"  {name}: {rate:,.0f} events/s (verify all cores {ceiling:,.0f}/s; "
-                f"bare POST on the same server {bare:,.0f}/s, {rate / bare:.2f} of it)"
+                f"  {name}: {rate:,.0f} events/s, p50 {singles.p50_ms:.1f} ms, p99 "
+                f"{singles.p99_ms:.1f} ms, by {singles.client} (verify all cores "
+                f"{ceiling:,.0f}/s; bare POST on the same server {bare:,.0f}/s, "
+                f"{rate / bare:.2f} of it)"
             )
             out.append(Figure.ratio_at_least(name, rate, "events/s", ceiling, SINGLE_TARGET))
             out.append(Figure.info(f"{name}-bare-post", bare, "requests/s", ceiling))
+            out.append(Figure.info(f"{name}-p99", singles.p99_ms, "ms"))
     finally:
         for target in targets:
             target.close()

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -143,29 +143,46 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the benchmark server did not answer /healthz within 60 s")
 
 
+#: wrk's threads (`wrk_run`)
+WRK_THREADS = 2
+
+
 def wrk_run(
-    url: str, seconds: float, connections: int = 64, script: str = ACCEPT_JSON
+    url: str,
+    seconds: float,
+    connections: int = 64,
+    script: str = ACCEPT_JSON,
+    args: Sequence[str] = (),
 ) -> dict[str, float]:
-    """Drive ``url`` with wrk (2 threads); return rps, p50_ms, p99_ms, non_2xx, requests."""
+    """Drive ``url`` with wrk (`WRK_THREADS` threads); return rps, p50_ms, p99_ms,
+    non_2xx, requests and seconds (wrk's own run time), plus every ``counter NAME
+    VALUE`` line the script's ``done`` printed, by name. ``args`` go to the script's
+    ``init``."""
     tool = shutil.which("wrk")
     if tool is None:
         raise SystemExit("wrk is not installed: `make bench` installs it (apt-get install wrk)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
-        command = [tool, "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
-        out = subprocess.run(
-            [*command, "-s", lua.name, url], capture_output=True, text=True, check=True
-        ).stdout
+        command = [tool, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+        command += ["--latency", "-s", lua.name, url]
+        if args:
+            command += ["--", *args]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    total = re.search(r"(\d+) requests in", out)
+    total = re.search(r"(\d+) requests in ([\d.]+\w+),", out)
     lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"\s+(50|99)%\s+([\d.]+\w+)", out)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if rps is None or total is None or "50" not in lat or "99" not in lat:
         raise SystemExit(f"cannot read wrk's output:\n{out}")
+    counters = {
+        m.group(1): float(m.group(2)) for m in re.finditer(r"^counter (\w+) (\d+)$", out, re.M)
+    }
     return {
+        **counters,
         "rps": float(rps.group(1)),
         "requests": float(total.group(1)),
+        "seconds": _ms(total.group(2)) / 1000,
         "p50_ms": lat["50"],
         "p99_ms": lat["99"],
         "non_2xx": float(errors.group(1)) if errors else 0.0,
@@ -175,7 +192,8 @@ def wrk_run(
 def _ms(text: str) -> float:
     number = re.match(r"[\d.]+", text)
     assert number is not None
-    return float(number.group(0)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[text[number.end() :]]
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+    return float(number.group(0)) * unit[text[number.end() :]]
 
 
 #: what a map child's command line holds (ledger.service.mapworker starts it)
