@@ -354,24 +354,32 @@ class Appender:
     ) -> BatchReceipt:
         """One write transaction (`_append_locked`), the keeper's mark durable before its
         commit and undone if the commit fails; the cyclic collector paused meanwhile
-        (ledger.service.collector). The map's rows a batch before left to the map's
-        child are waited for first, and this batch's, if it leaves them, are written by
-        the child once it commits (ledger.service.mapworker)."""
+        (ledger.service.collector). The map's rows an append before left to the map's
+        child are waited for first (also when this process's other thread left them
+        while this one waited for the lock: rolled back and begun again once), and this
+        append's, if it leaves them, are written by the child once it commits
+        (ledger.service.mapworker)."""
         undo: Callable[[], None] | None = None
-        self._memo.settle_map()
-        try:
-            with collector.paused(), self._store.writer(self._log) as tx:
-                receipt, batch, grown = self._append_locked(
-                    tx, items, received, known, refused, first, made
-                )
-                if batch is not None and self._keeper is not None:
-                    undo = self._keeper.before_commit(batch)  # before anyone can read it
-        except BaseException:
-            self._memo.abandon_map()
-            if undo is not None:
-                undo()
-            raise
-        self._memo.release_map()
+        turn = _MapTurn()
+        while True:
+            self._memo.settle_map()
+            try:
+                with collector.paused(), self._store.writer(self._log) as tx:
+                    receipt, batch, grown = self._append_locked(
+                        tx, items, received, known, refused, first, made, turn
+                    )
+                    if batch is not None and self._keeper is not None:
+                        undo = self._keeper.before_commit(batch)  # before anyone can read it
+            except _MapWritePendingError:
+                turn = _MapTurn(wait=False)  # rolled back: once more, after the write
+                continue
+            except BaseException:
+                turn.abandon()
+                if undo is not None:
+                    undo()
+                raise
+            break
+        turn.release()
         if grown is not None:  # committed: the next transaction starts from this tree
             self._memo.keep_edge(*grown)
         return receipt
@@ -385,16 +393,26 @@ class Appender:
         refused: dict[int, LedgerError] | None = None,
         first: Callable[[WriteTx, Set[int]], Mapping[int, LedgerError]] | None = None,
         made: Sequence[_Made | None] | None = None,
+        turn: _MapTurn | None = None,
     ) -> tuple[BatchReceipt, Publishing | None, tuple[int, bytes, list[bytes]] | None]:
         """Write ``items`` under the lock. A refusal refuses all (raised, located) unless
         ``refused`` is given: then it is kept there by position and the event left out
         (its receipt too: the receipts are those of the events that landed, in order).
         ``first`` runs once the head is locked; the positions it refuses are left out.
         ``made``: each item's leaf made before the lock (`_leaves`; None: made here, as
-        are all without ``made``).
+        are all without ``made``). ``turn`` gets the transaction's map keeper.
         Returns the receipt, what the batch publishes and the grown tree's size, root and
-        right edge (None, None: nothing new)."""
+        right edge (None, None: nothing new).
+
+        Raises:
+            _MapWritePendingError: (``turn.wait``) the stored map is behind the log while this
+                process's map child has rows to write: the caller waits for them and
+                begins again, rather than catch the map up here.
+        """
+        turn = turn or _MapTurn()
         head = tx.lock_head()
+        if turn.wait and head.map_size is not None and self._memo.map_write_pending():
+            raise _MapWritePendingError
         existing = tx.find_event_hashes([s.hash for s in items])
         if first is not None and refused is not None:  # (after the lock: one order, no deadlock)
             # not the events already logged: a duplicate (anyone's replay of a public
@@ -409,7 +427,7 @@ class Appender:
             # updates the map while the state's lookup below and this loop run. Asked
             # after the known events' lookup: a batch re-sent (anyone can post entries
             # that are public) would have the child compute an update for nothing
-            heads = MapKeeper(tx, head.size, None, self._map_cache)
+            heads = turn.keeper = MapKeeper(tx, head.size, None, self._map_cache)
             heads.begin(self._map_worker, items, [_made_hash(m) for m in made], existing)
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
         if heads is not None:
@@ -454,6 +472,7 @@ class Appender:
                     leaf, leaf_hash, stored = made[i] or _made(signed, received)
                     packed.append(stored)
                 heads = heads or MapKeeper(tx, head.size, state, self._map_cache)
+                turn.keeper = heads
                 heads.add(tree.size, leaf_hash, signed.event)
                 chain = entry.chain_hash(chain, leaf_hash)
                 rows.append(_entry_row(tree.size, leaf, chain, event_hash))
@@ -557,6 +576,34 @@ def _forget_head(state: State, signed: SignedEvent) -> None:
         unit = state.units.get((event.unit.gtin, event.unit.serial))
         if unit is not None:
             state.units[(unit.gtin, unit.serial)] = replace(unit, head=event.prev)
+
+
+class _MapWritePendingError(Exception):
+    """The stored map is behind the log and this process's map child has its rows to
+    write (`Appender._append_locked`): wait for them outside the lock."""
+
+
+@dataclass
+class _MapTurn:
+    """One write transaction's side of the map's child (ledger.service.mapworker): its
+    keeper, whose rows, if it left them to the child, are released when the
+    transaction commits and abandoned when it does not. ``wait``: refuse to catch up a
+    map that this process's child is about to write (`_MapWritePendingError`)."""
+
+    keeper: MapKeeper | None = None
+    wait: bool = True
+
+    def release(self) -> None:
+        """The transaction committed: the child writes the rows it was left, if any."""
+        if self.keeper is not None and self.keeper.deferred is not None:
+            worker, number = self.keeper.deferred
+            worker.release(number)
+
+    def abandon(self) -> None:
+        """The transaction did not commit: rows it left to the child are not written."""
+        if self.keeper is not None and self.keeper.deferred is not None:
+            worker, number = self.keeper.deferred
+            worker.abandon(number)
 
 
 #: an event's leaf made before the lock: the leaf, its hash, its stored form

@@ -89,19 +89,11 @@ class AppendMemo:
         if worker is not None:
             worker.settle()
 
-    def release_map(self) -> None:
-        """The write transaction committed: the map's child writes the rows it left to
-        it, if it left any (`MapWorker.release`)."""
+    def map_write_pending(self) -> bool:
+        """Whether rows an append of this process left to the map's child are not yet
+        written (`MapWorker.pending`)."""
         worker = self._map_worker
-        if worker is not None:
-            worker.release()
-
-    def abandon_map(self) -> None:
-        """The write transaction did not commit: rows it left to the map's child are
-        never written (`MapWorker.abandon`)."""
-        worker = self._map_worker
-        if worker is not None:
-            worker.abandon()
+        return worker is not None and worker.pending()
 
     def close(self) -> None:
         """Stop the map's child process, if one was started (once its write is done)."""

@@ -119,6 +119,9 @@ class MapKeeper(HeadTracker):
         self._state = state
         self._cache = cache if cache is not None else MapCache()
         self._early: tuple[MapWorker, int, dict[bytes, Head], bool] | None = None
+        #: the child's request whose rows this append left to it (`commit`): released
+        #: once the transaction commits, abandoned if it does not
+        self.deferred: tuple[MapWorker, int] | None = None
         read = tx.map_bucket_reader()
         root_row = read([map_update.ROOT]).get(map_update.ROOT)
         #: the stored root row as committed (None: a map built in this transaction, which
@@ -215,6 +218,7 @@ class MapKeeper(HeadTracker):
                     # till then the stored map is the one of the size before this batch
                     self._tx.set_map_size(self._size)
                     worker.defer(number, self._size)
+                    self.deferred = (worker, number)
                 else:
                     self._tx.write_map_buckets(rows)
                 self._cache.adopt(root_only)

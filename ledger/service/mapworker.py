@@ -235,6 +235,8 @@ class MapWorker:
         self._pid = os.getpid()  # the process that started the child
         self._ready = False  # the child said it is ready (`serve`'s first answer)
         self._lock = threading.Lock()
+        #: notified when a deferral is released or abandoned (`settle` waits for it)
+        self._undeferred = threading.Condition(self._lock)
         self._closed = False
 
     def crowded(self) -> None:
@@ -331,23 +333,27 @@ class MapWorker:
         with self._lock:
             self._deferred = (number, size)
 
-    def abandon(self) -> None:
-        """The append that deferred rows (`defer`) did not commit: nothing is written
-        (the child drops the rows at its next request)."""
+    def abandon(self, number: int) -> None:
+        """The append that deferred request ``number``'s rows (`defer`) did not commit:
+        nothing is written (the child drops the rows at its next request)."""
         with self._lock:
-            self._deferred = None
+            if self._deferred is not None and self._deferred[0] == number:
+                self._deferred = None
+                self._undeferred.notify_all()
 
-    def release(self) -> None:
-        """The append that deferred rows (`defer`) committed: have the child write them
-        now, in a transaction of its own that lands only if the stored map is still the
-        one of the size `defer` named (else another writer caught it up, and nothing
-        is written). Does not wait (`settle` does)."""
+    def release(self, number: int) -> None:
+        """The append that deferred request ``number``'s rows (`defer`) committed: have
+        the child write them now, in a transaction of its own that lands only if the
+        stored map is still the one of the size `defer` named (else another writer
+        caught it up, and nothing is written). Does not wait (`settle` does)."""
         with self._lock:
-            deferred, self._deferred = self._deferred, None
-            proc = self._proc
-            if deferred is None or proc is None or proc.stdin is None:
+            deferred = self._deferred
+            if deferred is None or deferred[0] != number:
                 return
-            if self._pid != os.getpid():
+            self._deferred = None
+            self._undeferred.notify_all()
+            proc = self._proc
+            if proc is None or proc.stdin is None or self._pid != os.getpid():
                 return
             try:
                 digest = send(proc.stdin, (WRITE, *deferred))
@@ -356,12 +362,21 @@ class MapWorker:
                 return
             self._writing = (deferred[0], digest)
 
-    def settle(self, wait: float = ANSWER_WAIT) -> None:
-        """Wait up to ``wait`` seconds for the child's write `release` asked for, if any
-        (a child that does not answer in time is stopped: the next append then catches
-        the map up itself). The log's appends call it before their write transaction,
-        so that they find the map the child wrote instead of catching it up."""
+    def pending(self) -> bool:
+        """Whether rows are left to the child and not yet written (deferred by an append
+        of this process, or released and not acknowledged)."""
         with self._lock:
+            return self._deferred is not None or self._writing is not None
+
+    def settle(self, wait: float = ANSWER_WAIT) -> None:
+        """Wait up to ``wait`` seconds for the rows an append of this process left to
+        the child to be written: for that append to commit and release them (or to
+        abandon them), then for the child's write (a child that does not answer in time
+        is stopped: the next append then catches the map up itself). The log's appends
+        call it before their write transaction, so that they find the map the child
+        wrote instead of catching it up."""
+        with self._lock:
+            self._undeferred.wait_for(lambda: self._deferred is None, timeout=wait)
             proc = self._proc
             if proc is not None and self._writing is not None and self._pid == os.getpid():
                 self._settle(proc, wait)
