@@ -72,6 +72,9 @@ PROOF_TARGET_US = 1000.0
 class NoMap:
     """The map step as a no-op: the append without the map, for the baseline."""
 
+    #: no rows left to a map child (ledger.service.headmap.MapKeeper.deferred)
+    deferred = None
+
     def __init__(self, *_args: Any) -> None:
         pass
 
