@@ -11,7 +11,9 @@ REDATE_SECONDS + 2 rounds = 420 s, under the 600 s default.
 Unit views are cached by log size (ledger.service.unitview), with the note they were
 built with; `served` swaps in the latest note of the same checkpoint (newer time line,
 and the witnesses' cosignatures the log holds), kept in memory by `reload`: the view
-path reads nothing.
+path reads nothing. A map of heads left behind the log (its child's write lost,
+docs/FORMAT.md 14.2) is caught up here too once `MAP_LOST_AFTER` seconds old: readers
+are served the checkpoint at the map's size meanwhile, which is not the one re-dated.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from ledger.errors import LedgerError, NotFoundError
 from ledger.events import format_time
 from ledger.note import Note, Signer, logtime
 from ledger.service.cosigning import CosigningService
+from ledger.service.headmap import MapKeeper
 from ledger.store import Store
 
 #: re-date the latest checkpoint once its time line is this old (seconds)
 REDATE_SECONDS = 300
+#: seconds after its checkpoint's time a map still behind the log is caught up by
+#: `CheckpointDating.redate` (its child's write lands ~20-50 ms after the commit)
+MAP_LOST_AFTER = 10
 #: how often the server's housekeeping calls `CheckpointDating.redate` (seconds)
 ROUND_SECONDS = 60.0
 
@@ -85,6 +91,11 @@ class CheckpointDating:
                 except NotFoundError:
                     note = None
                 at = None if note is None else logtime.stamped_at(note, self._verifier_key)
+                if head.map_size is not None and (at is None or stamp - at >= MAP_LOST_AFTER):
+                    # the map's child never wrote the last batch's rows (killed, or its
+                    # process stopped): readers are served the checkpoint at the map's
+                    # size, which is not re-dated; catch the map up (ledger.service.headmap)
+                    MapKeeper(tx, head.size, None)
                 if note is not None and (at is None or stamp - at >= every):
                     tx.redate_checkpoint(
                         head.size, logtime.stamp(note, self._signer, stamp), format_time(now)

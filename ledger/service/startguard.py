@@ -14,6 +14,7 @@ the leaves the file keeps, to the very checkpoint the mark holds, before the com
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,9 @@ def guard(ledger: Ledger, water: HighWater, override: str | None = None) -> Mark
     primary = ledger.store.on_primary()
     head = primary.head(ledger.log)
     if mark is not None and head.size < mark.size:
+        # another process (a second worker) may be between its mark and its commit
+        head = _committed(primary, ledger.log, mark.size, head)
+    if mark is not None and head.size < mark.size:
         if roll_forward(ledger.store, ledger.log, ledger.verifier_key, water, head.size):
             head = primary.head(ledger.log)
     if mark is not None and head.size < mark.size:
@@ -74,6 +78,23 @@ def guard(ledger: Ledger, water: HighWater, override: str | None = None) -> Mark
         water.record_checkpoint(head.size, ledger.checkpoint(head.size))
     sign_incidents(ledger, water)
     return water.read(ledger.verifier_key)
+
+
+#: seconds the guard waits for a log behind its mark to reach it (another writer's
+#: commit in flight) before it rolls the log forward or refuses it
+COMMIT_WAIT = 2.0
+
+
+def _committed(store: Any, log_id: int, size: int, head: Any) -> Any:
+    """The log's head once it holds ``size`` entries, or as it is after `COMMIT_WAIT`
+    seconds: a writer writes its mark before its commit (ledger.service.publishing),
+    so a process starting beside a writer of the same log can read the mark of a batch
+    that commits a moment later."""
+    deadline = time.monotonic() + COMMIT_WAIT
+    while head.size < size and time.monotonic() < deadline:
+        time.sleep(0.02)
+        head = store.head(log_id)
+    return head
 
 
 def sign_incidents(ledger: Ledger, water: HighWater) -> int:

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import json
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -246,3 +247,30 @@ def _kept_size(water: HighWater) -> int:
     data = water._read_raw()
     assert data is not None
     return int(data["size"])
+
+
+def test_a_process_starting_beside_a_commit_in_flight_waits_for_it(site: Site) -> None:
+    """A second worker that starts while the first is between its mark and its commit
+    reads a mark one batch ahead of the log: it waits for the commit (the guard's
+    `COMMIT_WAIT`) instead of refusing a log it takes for shorter (`ShorterLogError`)."""
+    site.mint(1)
+    size = site.ledger.head().size
+    marked, go_on = threading.Event(), threading.Event()
+
+    def before_commit(batch: Publishing) -> Callable[[], None]:
+        undo = site.water.before_commit(batch)
+        marked.set()
+        go_on.wait(5)  # the commit is a moment away
+        return undo
+
+    site.ledger.appender._keeper = SimpleNamespace(before_commit=before_commit)  # type: ignore[assignment]
+    writer = threading.Thread(target=site.mint, args=(2,))
+    writer.start()
+    assert marked.wait(5)
+    threading.Timer(0.3, go_on.set).start()
+    second = site.open()  # the guard reads the mark of size + 2, the log at size
+    try:
+        assert second.head().size == size + 2
+    finally:
+        writer.join()
+        second.close()

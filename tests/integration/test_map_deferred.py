@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ from ledger.map import commit as map_commit
 from ledger.map import update as map_update
 from ledger.note import Checkpoint
 from ledger.rules.state import UnitRecord
-from ledger.service import appendmemo, exports, mapproofs, mapworker
+from ledger.service import appendmemo, dating, exports, mapproofs, mapworker
 from ledger.service.headmap import MapDivergedError
 from ledger.service.ledger import Ledger
 from ledger.service.mapproofs import MapBehindError, checkpoint_and_map_proof
@@ -561,3 +562,26 @@ def test_a_map_behind_with_a_changed_bucket_is_not_caught_up(
         ledger.append_batch(_units(world, "B2", 3), NOW)
     assert refused.value.code in ("map-diverged", "map-bucket-corrupt")
     assert dump(ledger) == before
+
+
+def test_a_map_left_behind_on_a_quiet_log_is_caught_up_by_the_re_dating(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers of a quiet log whose map stayed behind are served the checkpoint at the
+    map's size, which the housekeeping does not re-date: its round catches the map up
+    once the batch's checkpoint is `MAP_LOST_AFTER` seconds old (not before: the child's
+    write is due within moments)."""
+    held = _Held(monkeypatch)
+    ledger = world.ledger
+    _started(ledger)
+    ledger.append_batch(_units(world, "Z1"), NOW)
+    held.drop()
+    assert _map_size(ledger) is not None
+    signed = ledger.dating._clock()
+    ledger.dating.redate()  # at the batch's own time: not yet
+    assert _map_size(ledger) is not None
+    later = signed + timedelta(seconds=dating.MAP_LOST_AFTER)
+    monkeypatch.setattr(ledger.dating, "_clock", lambda: later)
+    ledger.dating.redate()
+    assert _map_size(ledger) is None and _stored_root(ledger) == _signed_root(ledger)
+    assert ledger.audit().ok
