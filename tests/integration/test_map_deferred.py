@@ -88,6 +88,17 @@ class _Held:
         self.held.clear()
 
 
+def _with_child(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> tuple[_Counting, _Held, Ledger]:
+    """The ledger's map child started, its updates and answers counted, and its writes
+    held back (`_Held`)."""
+    counting = _Counting(monkeypatch)
+    held = _Held(monkeypatch)
+    _started(world.ledger)
+    return counting, held, world.ledger
+
+
 def _map_size(ledger: Ledger) -> int | None:
     return ledger.store.head(ledger.log).map_size
 
@@ -121,10 +132,7 @@ def _checkpoint_size(view: dict[str, Any]) -> int:
 def test_the_childs_rows_land_after_the_commit_and_readers_wait_at_the_maps_checkpoint(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counting = _Counting(monkeypatch)
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    counting, held, ledger = _with_child(world, monkeypatch)
     before = ledger.head().size
     ledger.append_batch(_units(world, "H1"), NOW)
     after = ledger.head().size
@@ -160,10 +168,7 @@ def test_the_childs_rows_land_after_the_commit_and_readers_wait_at_the_maps_chec
 def test_a_child_killed_before_its_write_leaves_the_map_behind_until_the_next_append(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counting = _Counting(monkeypatch)
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    counting, held, ledger = _with_child(world, monkeypatch)
     before = ledger.head().size
     ledger.append_batch(_units(world, "K1"), NOW)
     os.kill(_child(ledger).pid, signal.SIGKILL)
@@ -186,9 +191,7 @@ def test_a_child_killed_before_its_write_leaves_the_map_behind_until_the_next_ap
 def test_a_map_behind_at_start_is_caught_up(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    _, held, ledger = _with_child(world, monkeypatch)
     ledger.append_batch(_units(world, "S1"), NOW)
     behind = _map_size(ledger)
     assert behind is not None
@@ -207,9 +210,7 @@ def test_a_map_behind_at_start_is_caught_up(
 def test_another_writers_catch_up_makes_the_childs_late_write_a_no_op(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    _, held, ledger = _with_child(world, monkeypatch)
     ledger.append_batch(_units(world, "T1"), NOW)
     assert _map_size(ledger) is not None
     outcomes: list[Any] = []
@@ -249,9 +250,7 @@ def test_another_writers_catch_up_makes_the_childs_late_write_a_no_op(
 def test_an_append_that_catches_up_another_writers_batch_marks_the_log_crowded(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    _, held, ledger = _with_child(world, monkeypatch)
     ledger.append_batch(_units(world, "C1"), NOW)
     held.drop()  # as another process's batch whose rows are not written yet
     worker = ledger._append_memo._map_worker
@@ -460,10 +459,7 @@ def test_an_entry_appended_between_the_chain_and_the_checkpoint_is_in_the_offlin
 def test_a_reader_of_a_unit_in_the_batch_waits_for_the_childs_rows(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counting = _Counting(monkeypatch)
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    counting, held, ledger = _with_child(world, monkeypatch)
     ledger.append_batch(_units(world, "W1"), NOW)
     after = ledger.head().size
     letting = threading.Timer(0.1, held.let_go)
@@ -504,9 +500,7 @@ def test_a_witness_cosigns_the_batch_while_its_rows_are_not_written(
     """The update proof undoes from the stored map, which is the one of the size before
     the batch: the keys the batch moved are put back as they were (absent), and the
     undone root is the old checkpoint's, as with the map in step."""
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    _, held, ledger = _with_child(world, monkeypatch)
     first = cosign(ledger, None)
     ledger.append_batch(_units(world, "U1"), NOW)
     assert _map_size(ledger) == first.seen.checkpoint.size
@@ -543,9 +537,7 @@ def test_a_map_size_no_writer_sets_is_refused_and_nothing_is_written(
 def test_a_map_behind_with_a_changed_bucket_is_not_caught_up(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    _, held, ledger = _with_child(world, monkeypatch)
     ledger.append_batch(_units(world, "B1"), NOW)
     held.drop()
     assert _map_size(ledger) is not None
@@ -571,9 +563,7 @@ def test_a_map_left_behind_on_a_quiet_log_is_caught_up_by_the_re_dating(
     map's size, which the housekeeping does not re-date: its round catches the map up
     once the batch's checkpoint is `MAP_LOST_AFTER` seconds old (not before: the child's
     write is due within moments)."""
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    _, held, ledger = _with_child(world, monkeypatch)
     ledger.append_batch(_units(world, "Z1"), NOW)
     held.drop()
     assert _map_size(ledger) is not None

@@ -12,8 +12,13 @@ from sqlalchemy import inspect, text
 
 from ledger.service.ledger import Ledger
 from ledger.store.database import _alembic_config, migrate
-from tests.integration.test_map_deferred import _Held, _map_size, _signed_root, _stored_root
-from tests.integration.test_map_worker import _buckets, _started, _units
+from tests.integration.test_map_deferred import (
+    _map_size,
+    _signed_root,
+    _stored_root,
+    _with_child,
+)
+from tests.integration.test_map_worker import _buckets, _units
 from tests.integration.world import LedgerWorld, dump
 from tests.rules_factories import NOW
 
@@ -47,9 +52,7 @@ def test_0034_a_map_in_step_keeps_every_row(world: LedgerWorld) -> None:
 def test_0034_a_map_behind_is_dropped_and_rebuilt(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = _Held(monkeypatch)
-    ledger = world.ledger
-    _started(ledger)
+    _, held, ledger = _with_child(world, monkeypatch)
     ledger.append_batch(_units(world, "B1"), NOW)
     held.drop()  # the child's rows never written
     assert _map_size(ledger) is not None and _buckets(ledger)
