@@ -382,8 +382,10 @@ class MapWorker:
                 self._settle(proc, wait)
 
     def _settle(self, proc: subprocess.Popen[bytes], wait: float) -> None:
-        """Read the acknowledgement of the write in `_writing` (see `settle`)."""
-        (number, digest), self._writing = self._writing or (0, b""), None
+        """Read the acknowledgement of the write in `_writing` (see `settle`; set)."""
+        if self._writing is None:
+            return
+        (number, digest), self._writing = self._writing, None
         if proc.stdout is None:
             return
         answer = _answer(proc.stdout.fileno(), time.monotonic() + wait)
