@@ -161,8 +161,13 @@ class BucketMap:
             if key & 0x1FF > CACHED_TOP:
                 self._deep.add(key)
 
-    def forget_deep(self) -> None:
-        """Drop the buckets below `CACHED_TOP` (read or built in this batch)."""
+    def forget_deep(self, keep: int = 0) -> None:
+        """Drop the buckets below `CACHED_TOP` (read or built since they were last
+        dropped), unless there are at most ``keep`` of them: a process whose only work is
+        the map (ledger.service.mapchild) keeps a map of up to ``keep`` such buckets whole
+        (~1 KB each), so that its batches read none; past that it drops them all."""
+        if len(self._deep) <= keep:
+            return
         for key in self._deep:
             self.buckets.pop(key, None)
         self._deep = set()

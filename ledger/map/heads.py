@@ -96,15 +96,14 @@ class HeadTracker:
             self.changes[key] = Head(index, chain)
 
 
-def unit_heads(
+def unit_entries(
     events: Sequence[tuple[bytes, Event, bytes]], size: int, skip: Container[bytes]
-) -> dict[bytes, Head] | None:
-    """The heads that ``events`` (event hash, event, leaf hash; in order) move if each
-    one whose hash is not in ``skip`` nor earlier in ``events`` lands, at the next index
-    from ``size``: what `HeadTracker` collects for them then. None when one of them is
-    about an actor (its head depends on the stored chain: not predicted here).
-    """
-    changes: dict[bytes, Head] = {}
+) -> list[tuple[int, bytes, UnitEvent]] | None:
+    """The entries ``(index, leaf hash, event)`` that ``events`` (event hash, event, leaf
+    hash; in order) add if each one whose hash is not in ``skip`` nor earlier in
+    ``events`` lands, at the next index from ``size``. None when one of them is about an
+    actor (its head depends on the stored chain: not predicted here)."""
+    entries: list[tuple[int, bytes, UnitEvent]] = []
     seen: set[bytes] = set()
     index = size
     for event_hash, event, leaf_hash in events:
@@ -112,11 +111,29 @@ def unit_heads(
             continue
         seen.add(event_hash)
         if isinstance(event, UnitEvent):
-            changes[unit_key(event.unit.gtin, event.unit.serial)] = new_head(index, leaf_hash)
+            entries.append((index, leaf_hash, event))
         elif actors_of(event, _anyone):
             return None
         index += 1
-    return changes
+    return entries
+
+
+def unit_heads_of(entries: Sequence[tuple[int, bytes, UnitEvent]]) -> dict[bytes, Head]:
+    """The heads that a `HeadTracker` given the unit events ``entries`` (index, leaf
+    hash, event; in log order) collects: each unit's key at its last entry."""
+    return {
+        unit_key(event.unit.gtin, event.unit.serial): new_head(index, leaf_hash)
+        for index, leaf_hash, event in entries
+    }
+
+
+def unit_heads(
+    events: Sequence[tuple[bytes, Event, bytes]], size: int, skip: Container[bytes]
+) -> dict[bytes, Head] | None:
+    """The heads that ``events`` move as `unit_entries` says they land: what
+    `HeadTracker` collects for them then (None as for `unit_entries`)."""
+    entries = unit_entries(events, size, skip)
+    return None if entries is None else unit_heads_of(entries)
 
 
 def _anyone(_authorization: str) -> str:

@@ -423,7 +423,7 @@ class Appender:
         if refused is None and made is not None and len(items) - len(existing) >= EARLY_FROM:
             # a batch that lands whole or not at all: its heads are known now (each new
             # event at the next index: `MapKeeper.commit` takes the child's answer only if
-            # the loop's heads are the predicted ones), and the map's child process
+            # the loop's entries are the predicted ones), and the map's child process
             # updates the map while the state's lookup below and this loop run. Asked
             # after the known events' lookup: a batch re-sent (anyone can post entries
             # that are public) would have the child compute an update for nothing

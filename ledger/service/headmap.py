@@ -24,12 +24,12 @@ from collections.abc import Callable, Container, Sequence
 from ledger import codec
 from ledger.entry import Leaf, SignedEvent
 from ledger.errors import NotFoundError, StorageError
-from ledger.events import Authorize
+from ledger.events import Authorize, Event, UnitEvent
 from ledger.map import commit as map_commit
 from ledger.map import update as map_update
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import BucketReader, decode
-from ledger.map.heads import HeadTracker, unit_heads
+from ledger.map.heads import HeadTracker, unit_entries, unit_heads_of
 from ledger.map.trie import Head
 from ledger.note import Checkpoint
 from ledger.rules.state import AuthorizationRecord, State
@@ -47,7 +47,8 @@ class MapDivergedError(StorageError):
 
 class MapCache:
     """The top buckets of the stored map (ledger.map.bucketmap.CACHED_TOP) last read or
-    written by this process, as a `BucketMap` kept between appends.
+    written by this process, as a `BucketMap` kept between appends; with ``keep_deep``,
+    also up to that many of the buckets below them (`BucketMap.forget_deep`).
 
     `open` hands it out only while its root is the stored root (read now): a batch
     rolled back after its update moved the cached root, so the next `open` starts
@@ -56,9 +57,10 @@ class MapCache:
     append on the same map need not read that checkpoint back to compare roots.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_deep: int = 0) -> None:
         self._map: BucketMap | None = None
         self._signed: tuple[int, bytes] | None = None
+        self.keep_deep = keep_deep  # `BucketMap.forget_deep`'s ``keep``
 
     def open(self, read: BucketReader, root_row: bytes | None) -> BucketMap:
         """The map as stored now, reading through ``read``: the cached one if its root
@@ -73,7 +75,7 @@ class MapCache:
         if cached is None or cached.root_node() != root_bucket.get(1) or cached.dirty:
             cached = self._map = BucketMap(read, root_bucket)
             self._signed = None
-        cached.forget_deep()
+        cached.forget_deep(self.keep_deep)
         cached.read = read
         return cached
 
@@ -118,7 +120,13 @@ class MapKeeper(HeadTracker):
         self._size = size
         self._state = state
         self._cache = cache if cache is not None else MapCache()
-        self._early: tuple[MapWorker, int, dict[bytes, Head], bool] | None = None
+        self._early: (
+            tuple[MapWorker, int, dict[bytes, Head], bool, list[tuple[int, bytes, UnitEvent]]]
+            | None
+        ) = None
+        #: while the child has the predicted heads: the unit entries added so far, not
+        #: yet tracked (`add`); None: every entry added is tracked
+        self._untracked: list[tuple[int, bytes, Event]] | None = None
         #: the child's request whose rows this append left to it (`commit`): released
         #: once the transaction commits, abandoned if it does not
         self.deferred: tuple[MapWorker, int] | None = None
@@ -173,7 +181,8 @@ class MapKeeper(HeadTracker):
         when it is wanted; ledger.service.mapworker) now, for the append of ``items``
         (with ``leaf_hashes``; those whose hash is in ``existing`` are in the log) that
         lands whole or not at all: each new one at the next index. `commit` takes its
-        answer only if the entries then moved exactly the heads predicted here. Nothing
+        answer only if the entries then added are exactly the ones predicted here (so
+        they move exactly the heads predicted here). Nothing
         is handed over for fewer than `EARLY_FROM` unit heads, an event about an actor
         (its head depends on the stored chain), or a map rebuilt in this transaction."""
         if self.caught_up:
@@ -185,24 +194,47 @@ class MapKeeper(HeadTracker):
                 found.crowded()
         if self._rebuilt:
             return
-        predicted = unit_heads(
+        entries = unit_entries(
             [(s.hash, s.event, h) for s, h in zip(items, leaf_hashes, strict=True)],
             self._size,
             existing,
         )
-        if predicted is None or len(predicted) < EARLY_FROM:
+        if entries is None:
+            return
+        predicted = unit_heads_of(entries)
+        if len(predicted) < EARLY_FROM:
             return
         child = worker()
         keep = child is not None and not child.is_crowded()
         number = None if child is None else child.submit(self._committed_root, predicted, keep)
         if child is not None and number is not None:
-            self._early = (child, number, predicted, keep)
+            self._early = (child, number, predicted, keep, entries)
+            self._untracked = []
+
+    def add(self, index: int, leaf_hash: bytes, event: Event) -> None:
+        """`HeadTracker.add`; while the child has the predicted heads, a unit entry is
+        only noted: if the entries added are exactly the predicted ones, the heads they
+        move are the predicted heads (`commit` compares the entries, and tracks them
+        only if they differ)."""
+        untracked = self._untracked
+        if untracked is not None:
+            if isinstance(event, UnitEvent):
+                untracked.append((index, leaf_hash, event))
+                return
+            self._track()
+        super().add(index, leaf_hash, event)
+
+    def _track(self) -> None:
+        """Track the unit entries `add` only noted (in their order)."""
+        untracked, self._untracked = self._untracked, None
+        for entry in untracked or ():
+            super().add(*entry)
 
     def commit(self, size: int) -> str:
         """Write the changed buckets; return the extension line of the new root, for the
         checkpoint of size ``size`` (the log's size after this append)."""
         if self._early is not None:
-            worker, number, predicted, kept = self._early
+            worker, number, predicted, kept, entries = self._early
             self._early = None
             answer = worker.result(number)
             root_only = None if answer is None else adopted(answer[1])
@@ -210,8 +242,11 @@ class MapKeeper(HeadTracker):
                 answer is not None
                 and root_only is not None
                 and root_only.root() == answer[0]  # the root bucket's root is the root given
-                and self.changes == predicted
+                and self._untracked == entries  # so the heads moved are the predicted ones
+                and not self.changes  # no entry was tracked
             ):
+                self._untracked = None
+                self.changes = predicted
                 root, rows = answer
                 if kept:
                     # the child writes the rows once this commits (`MapWorker.release`);
@@ -224,6 +259,7 @@ class MapKeeper(HeadTracker):
                 self._cache.adopt(root_only)
                 self._cache.remember(size, root)
                 return map_commit.extension(root)
+        self._track()
         with collector.paused():
             try:
                 root = self._map.update(self.changes)

@@ -11,7 +11,8 @@ of its own, only if the log's row still says that the stored map is the one of t
 log's size before that batch (`LogHead.map_size`, set by the append); it then says the
 map is the whole log's. It keeps the map's top buckets between requests (`MapCache`:
 used only while their root is the stored root the request carries) and reads the
-committed buckets below them through its own connection.
+committed buckets below them through its own connection, keeping up to
+`DEEP_BUCKETS` of those too (a map of ~10^5 keys whole: its batches then read nothing).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from ledger.service.mapworker import CODE_ID, STALE, WRITE, WROTE, Answer, recei
 from ledger.store.database import map_writer
 from ledger.store.mapnodes import read_buckets, write_buckets
 
+#: buckets below the cached top the child keeps between requests (~1 KB each: ~64 MB;
+#: a map of 10^5 keys has ~38,600 of them)
+DEEP_BUCKETS = 65_536
+
 
 def serve() -> None:
     """The child's loop (see the module doc): updates a cached map per request, reading
@@ -41,7 +46,7 @@ def serve() -> None:
     url, log = first[0]
     engine = create_engine(url, pool_size=1)  # reads only: no pragma, no migration
     writer: Engine | None = None  # made at the first write
-    cache = MapCache()
+    cache = MapCache(keep_deep=DEEP_BUCKETS)
     kept: tuple[int, list[Any]] | None = None  # (request, its rows) not written yet
     send(stdout, (0, CODE_ID, None, "ready"))
     try:
@@ -68,7 +73,7 @@ def serve() -> None:
                     bucket_map = cache.open(partial(read_buckets, conn, log), root_row)
                     root = bucket_map.update({k: new_head(i, h) for k, i, h in flat})
                     rows = bucket_map.rows()
-                    bucket_map.forget_deep()
+                    bucket_map.forget_deep(DEEP_BUCKETS)
                 if keep:
                     kept = (number, rows)
                     rows = [row for row in rows if row[0] == ROOT]

@@ -186,12 +186,12 @@ def test_a_wrong_prediction_is_not_taken(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counting = _Counting(monkeypatch)
-    predict = map_heads.unit_heads
+    predict = map_heads.unit_entries
 
     def off_by_one(events: Any, size: int, skip: Any) -> Any:
         return predict(events, size + 1, skip)
 
-    monkeypatch.setattr(headmap, "unit_heads", off_by_one)
+    monkeypatch.setattr(headmap, "unit_entries", off_by_one)
     _started(world.ledger)
     _same_as_without_child(world, [_units(world, "W")], monkeypatch)
     assert counting.answers[0] is True  # answered, and not taken: the parent updated
