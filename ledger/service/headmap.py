@@ -215,13 +215,15 @@ class MapKeeper(HeadTracker):
         """`HeadTracker.add`; while the child has the predicted heads, a unit entry is
         only noted: if the entries added are exactly the predicted ones, the heads they
         move are the predicted heads (`commit` compares the entries, and tracks them
-        only if they differ)."""
+        only if they differ). Other entries are tracked at once: a unit's head and an
+        actor's never depend on each other (their keys are apart, an actor's chain is
+        over registry entries only), so the order the two kinds are tracked in does
+        not matter, and an entry that moves no head (``product.register``) leaves the
+        noted entries as they are."""
         untracked = self._untracked
-        if untracked is not None:
-            if isinstance(event, UnitEvent):
-                untracked.append((index, leaf_hash, event))
-                return
-            self._track()
+        if untracked is not None and isinstance(event, UnitEvent):
+            untracked.append((index, leaf_hash, event))
+            return
         super().add(index, leaf_hash, event)
 
     def _track(self) -> None:
@@ -243,7 +245,7 @@ class MapKeeper(HeadTracker):
                 and root_only is not None
                 and root_only.root() == answer[0]  # the root bucket's root is the root given
                 and self._untracked == entries  # so the heads moved are the predicted ones
-                and not self.changes  # no entry was tracked
+                and not self.changes  # and no other head moved (no actor's)
             ):
                 self._untracked = None
                 self.changes = predicted
@@ -267,7 +269,7 @@ class MapKeeper(HeadTracker):
             except BaseException:
                 self._cache.drop()  # the update changed cached buckets in place
                 raise
-            self._map.forget_deep()
+            self._map.forget_deep(self._cache.keep_deep)
         self._cache.remember(size, root)
         return map_commit.extension(root)
 

@@ -30,8 +30,9 @@ from ledger.service.mapworker import CODE_ID, STALE, WRITE, WROTE, Answer, recei
 from ledger.store.database import map_writer
 from ledger.store.mapnodes import read_buckets, write_buckets
 
-#: buckets below the cached top the child keeps between requests (~1 KB each: ~64 MB;
-#: a map of 10^5 keys has ~38,600 of them)
+#: buckets below the cached top the child keeps between requests: a map of 10^5 keys has
+#: ~34,500 (~1 KB each); at 10^6 keys those a batch touches are 0.6-2.4 KB, ~100 MB in
+#: all before they are dropped (docs/OPERATIONS.md)
 DEEP_BUCKETS = 65_536
 
 

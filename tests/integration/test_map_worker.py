@@ -198,6 +198,21 @@ def test_a_wrong_prediction_is_not_taken(
     assert counting.updates >= 1
 
 
+def test_a_batch_with_an_entry_that_moves_no_head_is_taken(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``product.register`` in a large batch moves no head: the unit entries noted
+    around it are still the predicted ones, and the child's answer is taken."""
+    counting = _Counting(monkeypatch)
+    _started(world.ledger)
+    units = _units(world, "P")
+    product = world.world.sign("product.register", "acme", gtin="09506000134369", name="Other")
+    batch = [*units[:100], product, *units[100:]]
+    _same_as_without_child(world, [batch], monkeypatch)
+    assert counting.answers == [True]
+    assert counting.updates == 2  # the recovery append's, in `_same_as_without_child`
+
+
 def test_a_batch_with_events_already_in_the_log_is_predicted_and_taken(
     world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -103,6 +103,32 @@ def test_a_cache_keeping_the_deep_buckets_reads_nothing_until_its_limit() -> Non
     assert store.rows == other.rows == plain.rows
 
 
+def test_a_cache_keeping_the_deep_buckets_forgets_a_batch_never_stored() -> None:
+    """The child's cases, on a map with buckets below the top: a batch updated in the
+    cache whose rows were never stored (the append rolled back, or the child's write
+    came back stale and it dropped the cache) leaves no deep bucket behind that the
+    next batch would build on."""
+    store, cache, trie = DictStore(), MapCache(keep_deep=10**6), Trie()
+    for tag in ("k1", "k2"):
+        kept = {k: Head(i, k) for i, k in enumerate(_keys(tag, 10_000))}
+        _append(store, cache, kept)
+        for key, head in kept.items():
+            trie.set(key, head)
+    for tag, stale in (("lost", False), ("stale", True)):
+        lost = cache.open(store.read, store.root())
+        lost.update({k: Head(7, k) for k in _keys(tag, 2_000)})
+        lost.rows()  # updated in the cache, never stored
+        if stale:
+            cache.drop()
+        after = {k: Head(9, k) for k in _keys(f"after {tag}", 2_000)}
+        store.asked.clear()
+        root = _append(store, cache, after)
+        assert _deep_reads(store) > 0  # read again, not taken from the lost batch
+        for key, head in after.items():
+            trie.set(key, head)
+        assert root == trie.root()
+
+
 def _deep_reads(store: DictStore) -> int:
     found = (depth_and_path(p) for p in store.asked)
     return sum(1 for f in found if f is not None and f[0] > CACHED_TOP)
