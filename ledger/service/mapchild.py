@@ -13,6 +13,10 @@ map is the whole log's. It keeps the map's top buckets between requests (`MapCac
 used only while their root is the stored root the request carries) and reads the
 committed buckets below them through its own connection, keeping up to
 `DEEP_BUCKETS` of those too (a map of ~10^5 keys whole: its batches then read nothing).
+Python's cyclic collector is paused while it updates and while it writes (as the
+parent's map step: ledger.service.collector): collections set off by a batch's
+allocations walked its young objects mid-batch, and the full ones every bucket dict
+held (tens of thousands with the map held whole).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy import Engine, create_engine
 
 from ledger.map.trie import new_head
 from ledger.map.update import ROOT
+from ledger.service import collector
 from ledger.service.headmap import MapCache
 from ledger.service.mapworker import CODE_ID, STALE, WRITE, WROTE, Answer, receive, send
 from ledger.store.database import map_writer
@@ -60,7 +65,8 @@ def serve() -> None:
                 kept = None
                 try:
                     writer = writer or map_writer(url)
-                    outcome = STALE if rows is None else write_rows(writer, log, size, rows)
+                    with collector.paused():
+                        outcome = STALE if rows is None else write_rows(writer, log, size, rows)
                 except Exception as e:  # told to the parent; the next append catches up
                     outcome = f"{type(e).__name__}: {e}"[:500]
                 if outcome != WROTE:
@@ -70,7 +76,7 @@ def serve() -> None:
             number, root_row, flat, keep = message
             kept = None
             try:
-                with engine.connect() as conn:
+                with collector.paused(), engine.connect() as conn:
                     bucket_map = cache.open(partial(read_buckets, conn, log), root_row)
                     root = bucket_map.update({k: new_head(i, h) for k, i, h in flat})
                     rows = bucket_map.rows()
