@@ -182,9 +182,9 @@ class MapKeeper(HeadTracker):
         (with ``leaf_hashes``; those whose hash is in ``existing`` are in the log) that
         lands whole or not at all: each new one at the next index. `commit` takes its
         answer only if the entries then added are exactly the ones predicted here (so
-        they move exactly the heads predicted here). Nothing
-        is handed over for fewer than `EARLY_FROM` unit heads, an event about an actor
-        (its head depends on the stored chain), or a map rebuilt in this transaction."""
+        they move exactly the heads predicted here). Nothing is handed over for fewer
+        than `EARLY_FROM` unit heads, an event about an actor (its head depends on the
+        stored chain), or a map rebuilt in this transaction."""
         if self.caught_up:
             # another process appends this log too (its child's rows were not written
             # when this append came): while it does, this process's batches write their
