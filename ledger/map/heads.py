@@ -127,14 +127,5 @@ def unit_heads_of(entries: Sequence[tuple[int, bytes, UnitEvent]]) -> dict[bytes
     }
 
 
-def unit_heads(
-    events: Sequence[tuple[bytes, Event, bytes]], size: int, skip: Container[bytes]
-) -> dict[bytes, Head] | None:
-    """The heads that ``events`` move as `unit_entries` says they land: what
-    `HeadTracker` collects for them then (None as for `unit_entries`)."""
-    entries = unit_entries(events, size, skip)
-    return None if entries is None else unit_heads_of(entries)
-
-
 def _anyone(_authorization: str) -> str:
     return "?"

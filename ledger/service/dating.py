@@ -27,7 +27,7 @@ from ledger.errors import LedgerError, NotFoundError
 from ledger.events import format_time
 from ledger.note import Note, Signer, logtime
 from ledger.service.cosigning import CosigningService
-from ledger.service.headmap import MapKeeper
+from ledger.service.headmap import catch_up_in
 from ledger.store import Store
 
 #: re-date the latest checkpoint once its time line is this old (seconds)
@@ -95,7 +95,7 @@ class CheckpointDating:
                     # the map's child never wrote the last batch's rows (killed, or its
                     # process stopped): readers are served the checkpoint at the map's
                     # size, which is not re-dated; catch the map up (ledger.service.headmap)
-                    MapKeeper(tx, head.size, None)
+                    catch_up_in(tx, head.size)
                 if note is not None and (at is None or stamp - at >= every):
                     tx.redate_checkpoint(
                         head.size, logtime.stamp(note, self._signer, stamp), format_time(now)

@@ -348,8 +348,19 @@ def catch_up(store: Store, log: int) -> bool:
         head = tx.lock_head()
         if head.map_size is None:
             return False
-        MapKeeper(tx, head.size, None)
+        catch_up_in(tx, head.size)
     return True
+
+
+def catch_up_in(tx: WriteTx, size: int) -> None:
+    """Bring the stored map up to the log's ``size`` entries in ``tx`` (its head locked),
+    from the entries it lacks, if it is behind (`LogHead.map_size`), and check it
+    against the checkpoint at ``size``: what every `MapKeeper` does as it opens.
+
+    Raises:
+        MapDivergedError: the map caught up is not the one that checkpoint signs.
+    """
+    MapKeeper(tx, size, None)
 
 
 def _check_signed(tx: WriteTx, size: int, stored: bytes) -> None:

@@ -165,7 +165,7 @@ def test_small_batches_and_actor_events_stay_in_the_append(
     assert counting.answers == [] and counting.updates == 2
     assert world.ledger._append_memo._map_worker is None
     assert (
-        map_heads.unit_heads(
+        map_heads.unit_entries(
             [
                 (
                     b"h",
