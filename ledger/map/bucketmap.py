@@ -326,6 +326,10 @@ class BucketMap:
         bucket[slot] = LEAF[slot] + low
         bucket[slot + 1] = LEAF[slot + 1] + high
 
+    def root_row(self) -> bytes:
+        """The root bucket's row, as `rows` gives it."""
+        return b"".join(self.buckets[0].values())
+
     def rows(self) -> list[tuple[bytes, bytes]]:
         """The changed buckets as (position of the top, row), in position order; forgets
         which were changed."""

@@ -13,6 +13,10 @@ map is the whole log's. It keeps the map's top buckets between requests (`MapCac
 used only while their root is the stored root the request carries) and reads the
 committed buckets below them through its own connection, keeping up to
 `DEEP_BUCKETS` of those too (a map of ~10^5 keys whole: its batches then read nothing).
+A request whose rows it keeps is answered as soon as the root is known: the rows are
+made after the answer, while the append finishes. On SQLite it keeps the rowids of the
+rows it read or wrote (up to `ROWIDS_KEPT`), and rewrites those rows by rowid, in rowid
+order (ledger.store.mapnodes.write_buckets).
 Python's cyclic collector is paused while it updates and while it writes (as the
 parent's map step: ledger.service.collector): collections set off by a batch's
 allocations walked its young objects mid-batch, and the full ones every bucket dict
@@ -39,6 +43,9 @@ from ledger.store.mapnodes import read_buckets, write_buckets
 #: ~34,500 (~1 KB each); at 10^6 keys those a batch touches are 0.6-2.4 KB, ~100 MB in
 #: all before they are dropped (docs/OPERATIONS.md)
 DEEP_BUCKETS = 65_536
+#: rowids of bucket rows the child keeps (SQLite; ~100 bytes each): past this many they
+#: are forgotten, and learned again as rows are read and written
+ROWIDS_KEPT = DEEP_BUCKETS + 8_192
 
 
 def serve() -> None:
@@ -54,6 +61,8 @@ def serve() -> None:
     writer: Engine | None = None  # made at the first write
     cache = MapCache(keep_deep=DEEP_BUCKETS)
     kept: tuple[int, list[Any]] | None = None  # (request, its rows) not written yet
+    #: bucket rows' rowids by position (SQLite; None on PostgreSQL)
+    rowids: dict[bytes, int] | None = {} if engine.dialect.name == "sqlite" else None
     send(stdout, (0, CODE_ID, None, "ready"))
     try:
         while (received := receive(stdin)) is not None:
@@ -66,27 +75,40 @@ def serve() -> None:
                 try:
                     writer = writer or map_writer(url)
                     with collector.paused():
-                        outcome = STALE if rows is None else write_rows(writer, log, size, rows)
+                        outcome = (
+                            STALE if rows is None else write_rows(writer, log, size, rows, rowids)
+                        )
                 except Exception as e:  # told to the parent; the next append catches up
                     outcome = f"{type(e).__name__}: {e}"[:500]
+                    if rowids is not None:  # some may be of rows its rollback undid
+                        rowids.clear()
                 if outcome != WROTE:
                     cache.drop()  # its top is the map that was not written
+                if rowids is not None and len(rowids) > ROWIDS_KEPT:
+                    rowids.clear()
                 send(stdout, (number, digest, None, outcome))
                 continue
             number, root_row, flat, keep = message
             kept = None
+            answered = False
             try:
                 with collector.paused(), engine.connect() as conn:
-                    bucket_map = cache.open(partial(read_buckets, conn, log), root_row)
+                    read = partial(read_buckets, conn, log, rowids=rowids)
+                    bucket_map = cache.open(read, root_row)
                     root = bucket_map.update({k: new_head(i, h) for k, i, h in flat})
+                    if keep:  # the append needs the root bucket only: the rest after
+                        send(stdout, (number, digest, root, [(ROOT, bucket_map.root_row())]))
+                        answered = True
                     rows = bucket_map.rows()
                     bucket_map.forget_deep(DEEP_BUCKETS)
                 if keep:
                     kept = (number, rows)
-                    rows = [row for row in rows if row[0] == ROOT]
+                    continue
                 answer = (number, digest, root, rows)
             except Exception as e:  # told to the parent, which updates the map itself
                 cache.drop()
+                if answered:  # (not expected: rows are only joined) nothing to write: the
+                    continue  # write finds no rows kept, and the next append catches up
                 answer = (number, digest, None, f"{type(e).__name__}: {e}"[:500])
             send(stdout, answer)
     finally:
@@ -95,11 +117,18 @@ def serve() -> None:
             writer.dispose()
 
 
-def write_rows(engine: Engine, log: int, size: int, rows: list[tuple[bytes, bytes]]) -> str:
+def write_rows(
+    engine: Engine,
+    log: int,
+    size: int,
+    rows: list[tuple[bytes, bytes]],
+    rowids: dict[bytes, int] | None = None,
+) -> str:
     """Write ``rows`` (an update of the stored map of the log's first ``size`` entries)
     and mark the stored map as the whole log's, in one transaction, if the log's row
     still says the stored map is that of ``size`` entries: `WROTE`; else nothing is
-    written (another writer caught the map up, or the append did not commit): `STALE`."""
+    written (another writer caught the map up, or the append did not commit): `STALE`.
+    ``rowids``: as `write_buckets` takes them (SQLite)."""
     sqlite = engine.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     with engine.begin() as conn:
@@ -111,5 +140,5 @@ def write_rows(engine: Engine, log: int, size: int, rows: list[tuple[bytes, byte
         ).rowcount
         if moved != 1:
             return STALE
-        write_buckets(conn, log, rows, sqlite)
+        write_buckets(conn, log, rows, sqlite, rowids)
     return WROTE

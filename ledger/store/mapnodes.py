@@ -2,7 +2,9 @@
 a row (ledger.map.buckets; docs/FORMAT.md 14.2).
 
 `read_buckets` and `write_buckets` move whole bucket rows (the append's map step,
-ledger.service.headmap, and proofs); `read_nodes` answers by position, one node a
+ledger.service.headmap, and proofs); on SQLite, a writer that keeps the rows' rowids
+(the map's child process, ledger.service.mapchild) rewrites the rows it knows by rowid,
+in rowid order. `read_nodes` answers by position, one node a
 position as ledger.map.update's readers expect (`ledger.map.partial.PartialTrie`, the
 update proofs, the diverged check's tests), by decoding the buckets holding them.
 `nodes_to_buckets` and `buckets_to_nodes` convert every log's map between the two
@@ -11,6 +13,7 @@ forms (the migration 0032_map_buckets, both ways).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, chain
 from typing import Any, cast
@@ -27,8 +30,11 @@ from ledger.store.schema import MapBucketRow
 MAP_BUCKETS = cast(Table, MapBucketRow.__table__)
 
 
-def read_buckets(conn: Connection, log: int, positions: Sequence[bytes]) -> dict[bytes, bytes]:
-    """The bucket rows whose tops are at ``positions`` (absent ones left out).
+def read_buckets(
+    conn: Connection, log: int, positions: Sequence[bytes], rowids: dict[bytes, int] | None = None
+) -> dict[bytes, bytes]:
+    """The bucket rows whose tops are at ``positions`` (absent ones left out). On SQLite,
+    ``rowids`` (if given) learns each row's rowid by its position, for `write_buckets`.
 
     PostgreSQL: one query (``pos = ANY(array)``); SQLite: one per `CHUNK` positions.
     """
@@ -42,13 +48,20 @@ def read_buckets(conn: Connection, log: int, positions: Sequence[bytes]) -> dict
         ]
     else:
         parts = [("= ANY(%s)", (log, list(positions)))]
+        rowids = None  # PostgreSQL has no rowid
+    columns = "pos, data" if rowids is None else "pos, data, rowid"
     for test, params in parts:
         rows = conn.exec_driver_sql(
-            f"SELECT pos, data FROM map_buckets WHERE log = {mark} AND pos {test}",  # noqa: S608
+            f"SELECT {columns} FROM map_buckets WHERE log = {mark} AND pos {test}",  # noqa: S608
             params,
         )
-        for pos, data in rows:
-            out[bytes(pos)] = bytes(data)
+        if rowids is None:
+            for pos, data in rows:
+                out[bytes(pos)] = bytes(data)
+        else:
+            for pos, data, rowid in rows:
+                out[bytes(pos)] = bytes(data)
+                rowids[bytes(pos)] = rowid
     return out
 
 
@@ -90,18 +103,38 @@ _SELECT = (
 )
 #: SQLite: rows per INSERT statement (3 parameters a row: under SQLite's 999)
 _SQLITE_ROWS = 300
+#: SQLite: a row rewritten where it is, found by its rowid (no search of the primary
+#: key's index), and only if that rowid still holds the row's log and position
+_BY_ROWID = "UPDATE map_buckets SET data = ? WHERE rowid = ? AND log = ? AND pos = ?"
+#: SQLite's RETURNING (3.35, 2021) tells an upsert's rowids
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 
 
 def write_buckets(
-    conn: Connection, log: int, rows: Sequence[tuple[bytes, bytes]], is_sqlite: bool
+    conn: Connection,
+    log: int,
+    rows: Sequence[tuple[bytes, bytes]],
+    is_sqlite: bool,
+    rowids: dict[bytes, int] | None = None,
 ) -> None:
     """Insert or replace the bucket rows ``(position of the top, row)`` (in position
     order: neighbours in the primary key are written together).
 
     SQLite: many rows a statement (the per-statement overhead was most of the write's
     time); PostgreSQL: one statement, one round trip.
+
+    ``rowids`` (SQLite; ignored on PostgreSQL): the rowids of rows by their positions,
+    as `read_buckets` and earlier calls with the same dict learned them. The rows it
+    names are rewritten by rowid, in rowid order (a batch's ~2,000 rows on random pages
+    of the table: in rowid order each page is visited once, in file order, and no index
+    is searched); a rowid that no longer holds its row's log and position (a ``VACUUM``
+    renumbers rowids) changes nothing, and then every row is upserted and the dict
+    forgotten. The rows it does not name are upserted and their rowids learned.
     """
     if not rows:
+        return
+    if is_sqlite and rowids is not None:
+        _write_by_rowid(conn, log, rows, rowids)
         return
     if not is_sqlite:
         params = {
@@ -126,6 +159,35 @@ def write_buckets(
         conn.exec_driver_sql(
             _UPSERT.format("VALUES " + ", ".join([mark] * rest)), tuple(flat[full:])
         )
+
+
+def _write_by_rowid(
+    conn: Connection, log: int, rows: Sequence[tuple[bytes, bytes]], rowids: dict[bytes, int]
+) -> None:
+    """`write_buckets` on SQLite with ``rowids`` (see there)."""
+    known = sorted(
+        (rowid, pos, data) for pos, data in rows if (rowid := rowids.get(pos)) is not None
+    )
+    rest = [row for row in rows if row[0] not in rowids]
+    if known:
+        done = conn.exec_driver_sql(
+            _BY_ROWID, [(data, rowid, log, pos) for rowid, pos, data in known]
+        ).rowcount
+        if done != len(known):  # a rowid moved: the rows are upserted, which is idempotent
+            rowids.clear()
+            rest = list(rows)
+    if not _RETURNING:
+        write_buckets(conn, log, rest, True)
+        return
+    mark = f"({int(log)}, ?, ?)"
+    for start in range(0, len(rest), _SQLITE_ROWS):
+        part = rest[start : start + _SQLITE_ROWS]
+        statement = _UPSERT.format("VALUES " + ", ".join([mark] * len(part)))
+        returned = conn.exec_driver_sql(
+            statement + " RETURNING pos, rowid", tuple(chain.from_iterable(part))
+        )
+        for pos, rowid in returned:
+            rowids[bytes(pos)] = rowid
 
 
 def nodes_to_buckets(conn: Connection) -> None:

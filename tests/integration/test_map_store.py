@@ -15,6 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.map import proof, update
 from ledger.map.bucketmap import BucketMap
@@ -65,5 +72,152 @@ def test_written_batches_read_back_as_the_same_map(db_url: str) -> None:
                 lambda ps: {p: read[p] for p in ps if p in read}, key
             )
             assert proof.verify(trie.root(), key, served) == trie.get(key)
+    finally:
+        store.close()
+
+
+def _stored(conn: Any, log: int) -> dict[bytes, tuple[int, bytes]]:
+    """Every bucket row of ``log``: position -> (rowid, row) (SQLite)."""
+    found = conn.exec_driver_sql(
+        "SELECT pos, rowid, data FROM map_buckets WHERE log = ?", (log,)
+    ).fetchall()
+    return {bytes(pos): (rowid, bytes(data)) for pos, rowid, data in found}
+
+
+def _write_batches(
+    store: Store, log: int, batches: list[dict[bytes, Head]], rowids: dict[bytes, int],
+    spoil: Callable[[int, dict[bytes, int]], None] = lambda _i, _r: None,
+    reread: bool = False,
+) -> tuple[BucketMap, set[bytes]]:  # fmt: skip
+    """Each batch read and written with ``rowids``, as the map's child does (its map kept
+    between batches; ``reread``: a fresh one each batch, every bucket it needs read from
+    the table); ``spoil(i, rowids)`` runs before batch ``i``'s write. Returns the map
+    and the positions of the last batch's rows."""
+    written: set[bytes] = set()
+    buckets = BucketMap()
+    is_sqlite = store.engines.is_sqlite
+    for i, changes in enumerate(batches):
+        with store.engines.writer.begin() as conn:
+
+            def read(ps: list[bytes], conn: Any = conn) -> dict[bytes, bytes]:
+                return read_buckets(conn, log, ps, rowids=rowids)
+
+            if reread:
+                root_row = read([update.ROOT]).get(update.ROOT)
+                buckets = BucketMap(read, None if root_row is None else decode(root_row))
+            buckets.read = read
+            buckets.update(changes)
+            spoil(i, rowids)
+            rows = buckets.rows()
+            write_buckets(conn, log, rows, is_sqlite, rowids)
+            written = {pos for pos, _ in rows}
+    return buckets, written
+
+
+def test_rows_rewritten_by_rowid_are_the_map_and_the_rowids_learned_are_theirs(
+    db_url: str,
+) -> None:
+    store = Store.open(db_url)
+    try:
+        log = store.ensure_log(f"r-{uuid.uuid4().hex[:10]}", "test.example/rowid").id
+        first = _keys("r", 900)
+        batches = [
+            {k: Head(i, k) for i, k in enumerate(first[:400])},
+            {k: Head(400 + i, k) for i, k in enumerate(first[400:])},  # 300+ rows: upserts
+            {k: Head(900 + i, bytes(32)) for i, k in enumerate(first[::2])},  # by rowid
+        ]
+        rowids: dict[bytes, int] = {}
+        written, _ = _write_batches(store, log, batches, rowids, reread=True)
+        trie = Trie()
+        for changes in batches:
+            for key, head in changes.items():
+                trie.set(key, head)
+        assert written.root() == trie.root()
+        with store.engines.writer.begin() as conn:
+            root_row = read_buckets(conn, log, [update.ROOT])[update.ROOT]
+            fresh = BucketMap(lambda ps: read_buckets(conn, log, ps), decode(root_row))
+            assert fresh.root() == trie.root()
+            for key in first[::7] + _keys("absent", 5):
+                assert fresh.lookup(key) == trie.get(key)
+            if not store.engines.is_sqlite:
+                assert rowids == {}  # PostgreSQL: no rowid, the one upsert statement
+                return
+            stored = _stored(conn, log)
+        assert rowids and all(stored[pos][0] == rowid for pos, rowid in rowids.items())
+        assert set(rowids) == set(stored)  # every row was written through the dict
+    finally:
+        store.close()
+
+
+def test_a_rowid_that_moved_writes_no_other_row(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        log = store.ensure_log("rowid-moved", "test.example/rowid").id
+        keys = _keys("m", 600)
+        batches = [
+            {k: Head(i, k) for i, k in enumerate(keys[:300])},
+            {k: Head(300 + i, k) for i, k in enumerate(keys[300:])},
+            {k: Head(600 + i, bytes(32)) for i, k in enumerate(keys[::3])},
+        ]
+
+        def spoil(i: int, rowids: dict[bytes, int]) -> None:
+            if i != 2:
+                return
+            a, b, c = sorted(rowids)[:3]
+            rowids[a], rowids[b] = rowids[b], rowids[a]  # each names the other's row
+            rowids[c] = 10**9  # no such row
+
+        rowids: dict[bytes, int] = {}
+        written, last = _write_batches(store, log, batches, rowids, spoil)
+        with store.engines.writer.begin() as conn:
+            stored = _stored(conn, log)
+        assert {pos: data for pos, (_, data) in stored.items()} == dict(
+            _all_rows(written)
+        )  # every row its own bucket's, none lost, none written twice
+        assert all(stored[pos][0] == rowids[pos] for pos in last)  # (relearned)
+    finally:
+        store.close()
+
+
+def _all_rows(buckets: BucketMap) -> list[tuple[bytes, bytes]]:
+    """Every bucket ``buckets`` holds, as rows (its whole map: kept, never forgotten)."""
+    buckets.dirty = set(buckets.buckets)
+    return buckets.rows()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.integers(1, 120), min_size=1, max_size=4),
+    spoils=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6)), max_size=6),
+)
+def test_rowids_spoiled_at_random_leave_exactly_the_map(
+    tmp_path_factory: pytest.TempPathFactory,
+    sizes: list[int],
+    spoils: list[tuple[int, int]],
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('rowids') / 'ledger.db'}")
+    try:
+        log = store.ensure_log("rowid-random", "test.example/rowid").id
+        keys = _keys("h", sum(sizes))
+        batches, start = [], 0
+        for n, size in enumerate(sizes):  # new keys, and new heads for a third of the old
+            fresh = {k: Head(start + i, k) for i, k in enumerate(keys[start : start + size])}
+            again = {k: Head(10**6 + n, bytes(32)) for k in keys[:start:3]}
+            batches.append(fresh | again)
+            start += size
+
+        def spoil(i: int, rowids: dict[bytes, int]) -> None:
+            for at, value in spoils:
+                if at == i and rowids:
+                    rowids[sorted(rowids)[value % len(rowids)]] = value % 50 + 1
+
+        rowids: dict[bytes, int] = {}
+        written, last = _write_batches(store, log, batches, rowids, spoil)
+        with store.engines.writer.begin() as conn:
+            stored = _stored(conn, log)
+        assert {pos: data for pos, (_, data) in stored.items()} == dict(_all_rows(written))
+        # a row written last has its own rowid in the dict (a spoiled one not written
+        # since is caught when it is next used)
+        assert all(stored[pos][0] == rowids[pos] for pos in last)
     finally:
         store.close()
