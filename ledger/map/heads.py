@@ -20,7 +20,7 @@ Pure: `HeadTracker` is told the current heads and authorizations through callabl
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 
 from ledger.events import (
     ActorRegister,
@@ -118,13 +118,20 @@ def unit_entries(
     return entries
 
 
-def unit_heads_of(entries: Sequence[tuple[int, bytes, UnitEvent]]) -> dict[bytes, Head]:
-    """The heads that a `HeadTracker` given the unit events ``entries`` (index, leaf
-    hash, event; in log order) collects: each unit's key at its last entry."""
+def unit_heads_of(units: Iterable[tuple[int, bytes, str, str]]) -> dict[bytes, Head]:
+    """The heads that a `HeadTracker` given unit events collects, from each entry's
+    ``(index, leaf hash, GTIN-14, serial)`` (`units_of`; in log order): each unit's key
+    at its last entry."""
     return {
-        unit_key(event.unit.gtin, event.unit.serial): new_head(index, leaf_hash)
-        for index, leaf_hash, event in entries
+        unit_key(gtin, serial): new_head(index, leaf_hash)
+        for index, leaf_hash, gtin, serial in units
     }
+
+
+def units_of(entries: Sequence[tuple[int, bytes, UnitEvent]]) -> list[tuple[int, bytes, str, str]]:
+    """Each unit entry ``(index, leaf hash, event)`` as ``(index, leaf hash, GTIN-14,
+    serial)``: what `unit_heads_of` needs of it (the map's child computes the keys)."""
+    return [(index, leaf_hash, e.unit.gtin, e.unit.serial) for index, leaf_hash, e in entries]
 
 
 def _anyone(_authorization: str) -> str:

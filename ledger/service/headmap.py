@@ -29,8 +29,7 @@ from ledger.map import commit as map_commit
 from ledger.map import update as map_update
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import BucketReader, decode
-from ledger.map.heads import HeadTracker, unit_entries, unit_heads_of
-from ledger.map.trie import Head
+from ledger.map.heads import HeadTracker, unit_entries, units_of
 from ledger.note import Checkpoint
 from ledger.rules.state import AuthorizationRecord, State
 from ledger.service import collector
@@ -120,10 +119,7 @@ class MapKeeper(HeadTracker):
         self._size = size
         self._state = state
         self._cache = cache if cache is not None else MapCache()
-        self._early: (
-            tuple[MapWorker, int, dict[bytes, Head], bool, list[tuple[int, bytes, UnitEvent]]]
-            | None
-        ) = None
+        self._early: tuple[MapWorker, int, bool, list[tuple[int, bytes, UnitEvent]]] | None = None
         #: while the child has the predicted heads: the unit entries added so far, not
         #: yet tracked (`add`); None: every entry added is tracked
         self._untracked: list[tuple[int, bytes, Event]] | None = None
@@ -201,14 +197,16 @@ class MapKeeper(HeadTracker):
         )
         if entries is None:
             return
-        predicted = unit_heads_of(entries)
-        if len(predicted) < EARLY_FROM:
+        units = units_of(entries)
+        if len({(gtin, serial) for _, _, gtin, serial in units}) < EARLY_FROM:
             return
         child = worker()
         keep = child is not None and not child.is_crowded()
-        number = None if child is None else child.submit(self._committed_root, predicted, keep)
+        # the units, not their keys: the child hashes them (`unit_heads_of`), off the
+        # append's thread, which then needs no key unless it tracks the entries itself
+        number = None if child is None else child.submit(self._committed_root, units, keep)
         if child is not None and number is not None:
-            self._early = (child, number, predicted, keep, entries)
+            self._early = (child, number, keep, entries)
             self._untracked = []
 
     def add(self, index: int, leaf_hash: bytes, event: Event) -> None:
@@ -236,7 +234,7 @@ class MapKeeper(HeadTracker):
         """Write the changed buckets; return the extension line of the new root, for the
         checkpoint of size ``size`` (the log's size after this append)."""
         if self._early is not None:
-            worker, number, predicted, kept, entries = self._early
+            worker, number, kept, entries = self._early
             self._early = None
             answer = worker.result(number)
             root_only = None if answer is None else adopted(answer[1])
@@ -247,8 +245,9 @@ class MapKeeper(HeadTracker):
                 and self._untracked == entries  # so the heads moved are the predicted ones
                 and not self.changes  # and no other head moved (no actor's)
             ):
+                # the heads moved are the child's (`changes` is left to the tracking
+                # that does not happen: nothing reads it after `commit`)
                 self._untracked = None
-                self.changes = predicted
                 root, rows = answer
                 if kept:
                     # the child writes the rows once this commits (`MapWorker.release`);

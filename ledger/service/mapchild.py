@@ -2,7 +2,7 @@
 ``python -P -c "...; from ledger.service.mapchild import serve; serve()"``.
 
 It reads the database's URL and log number (its first message), says it is ready, then
-answers each request (the stored root row, the predicted heads) with the new root and
+answers each request (the stored root row, the predicted unit entries) with the new root and
 the root's bucket row, or with the failure's text: the parent then updates the map
 itself. It keeps the other changed rows of its last answer (all are answered when the
 request says not to keep them), and writes them when the
@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
-from ledger.map.trie import new_head
+from ledger.map.heads import unit_heads_of
 from ledger.map.update import ROOT
 from ledger.service import collector
 from ledger.service.headmap import MapCache
@@ -88,14 +88,14 @@ def serve() -> None:
                     rowids.clear()
                 send(stdout, (number, digest, None, outcome))
                 continue
-            number, root_row, flat, keep = message
+            number, root_row, units, keep = message
             kept = None
             answered = False
             try:
                 with collector.paused(), engine.connect() as conn:
                     read = partial(read_buckets, conn, log, rowids=rowids)
                     bucket_map = cache.open(read, root_row)
-                    root = bucket_map.update({k: new_head(i, h) for k, i, h in flat})
+                    root = bucket_map.update(unit_heads_of(units))
                     if keep:  # the append needs the root bucket only: the rest after
                         send(stdout, (number, digest, root, [(ROOT, bucket_map.root_row())]))
                         answered = True

@@ -68,7 +68,6 @@ from ledger.audit.sigproc import PIPE_SIZE, widen
 from ledger.errors import StorageError
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import decode
-from ledger.map.trie import Head
 from ledger.map.update import ROOT
 
 #: batches moving fewer keys update the map in the append (the hand-over's fixed cost,
@@ -253,13 +252,14 @@ class MapWorker:
         return time.monotonic() < self._crowded_until
 
     def submit(
-        self, root_row: bytes | None, changes: dict[bytes, Head], keep: bool = True
+        self, root_row: bytes | None, units: list[tuple[int, bytes, str, str]], keep: bool = True
     ) -> int | None:
         """Ask for the update of the map whose stored root row is ``root_row`` (None: an
-        empty map) by ``changes``; the request's number for `result`, or None when no
-        child can take it (then the caller updates the map itself). ``keep``: the child
-        answers the root's bucket row only and keeps the other rows for `release`; else
-        it answers them all."""
+        empty map) by the heads of ``units`` (each unit entry's index, leaf hash, GTIN-14
+        and serial, in log order: `ledger.map.heads.unit_heads_of`); the request's number
+        for `result`, or None when no child can take it (then the caller updates the map
+        itself). ``keep``: the child answers the root's bucket row only and keeps the
+        other rows for `release`; else it answers them all."""
         with self._lock:
             proc = self._running()
             if proc is None or proc.stdin is None or proc.stdout is None:
@@ -283,9 +283,8 @@ class MapWorker:
                 if self._proc is None:
                     return None
             self._number += 1
-            flat = [(key, head.index, head.entry_hash) for key, head in changes.items()]
             try:
-                self._digest = send(proc.stdin, (self._number, root_row, flat, keep))
+                self._digest = send(proc.stdin, (self._number, root_row, units, keep))
             except (OSError, ValueError):
                 self._fail()
                 return None

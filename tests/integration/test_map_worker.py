@@ -24,13 +24,17 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError
 from ledger.map import heads as map_heads
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import decode
+from ledger.map.trie import unit_key
+from ledger.map.update import ROOT
 from ledger.service import headmap, mapworker
 from ledger.service.ledger import Ledger
+from ledger.store.mapnodes import read_buckets
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import NOW
@@ -151,6 +155,39 @@ def test_a_large_batch_takes_the_childs_update(
     assert world.ledger.store.engines.url not in " ".join(map(str, child.args))
     _same_as_without_child(world, batches[1:], monkeypatch)
     assert counting.answers == [True, True]
+
+
+def test_a_large_batch_that_moves_units_twice_maps_each_to_its_last_entry(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    _started(world.ledger)
+    units = _units(world, "T")
+    again = [  # an inspection of every third unit, in the same batch as its commission
+        world.world.sign(
+            "inspect",
+            "insp",
+            unit={"gtin": GTIN, "serial": f"T-{i}"},
+            prev=codec.b64url_encode(units[i].hash),
+            result="pass",
+        )
+        for i in range(0, len(units), 3)
+    ]
+    receipt = world.ledger.append_batch(units + again, NOW)
+    assert counting.answers == [True] and counting.updates == 0  # the child's update
+    world.ledger._append_memo.settle_map()
+    assert world.ledger.audit().ok  # the signed root is the replay's
+    ledger = world.ledger
+    with ledger.store.engines.reader.connect() as conn:
+        root_row = read_buckets(conn, ledger.log, [ROOT])[ROOT]
+        stored = BucketMap(lambda ps: read_buckets(conn, ledger.log, ps), decode(root_row))
+        for i in range(len(units)):
+            head = stored.lookup(unit_key(GTIN, f"T-{i}"))
+            last = receipt.receipts[len(units) + i // 3] if i % 3 == 0 else receipt.receipts[i]
+            assert head is not None and (head.index, head.entry_hash) == (
+                last.index,
+                last.leaf_hash,
+            )
 
 
 def test_small_batches_and_actor_events_stay_in_the_append(
@@ -338,7 +375,7 @@ def test_a_forked_copy_leaves_the_childs_pipes_alone(world: LedgerWorld) -> None
     assert first is not None
     worker._pid = -1  # as a forked copy of the process that started the child sees it
     assert worker.result(1) is None  # not this copy's answers to read
-    assert worker.submit(None, {}) is None  # its own child is starting
+    assert worker.submit(None, []) is None  # its own child is starting
     assert worker._proc is not first  # neither stopped nor read here (only its pipes'
     # copies closed; in this test one process plays both sides, so the child may end)
     first.kill()
