@@ -16,8 +16,10 @@ computed:
   writer changes the map until this one commits) and, below the cached top, the
   committed buckets read through the child's own connection (the map this transaction
   has not written yet);
-- the heads it is given are predicted (`ledger.map.heads.unit_entries`: each new unit
-  event lands at the next index); the append uses the answer only if the entries its
+- the unit entries it is given are predicted (`ledger.map.heads.unit_entries`: each new
+  unit event lands at the next index), and it computes their heads itself
+  (`unit_heads_of`: each unit's key at its last entry); the append uses the answer only
+  if the entries its
   own loop then added are exactly those, else it updates the map itself, as it does
   for small batches, registry events, a rebuilt map, or a child that is missing, slow,
   dead or failed;
