@@ -43,8 +43,10 @@ from ledger.store.mapnodes import read_buckets, write_buckets
 #: ~34,500 (~1 KB each); at 10^6 keys those a batch touches are 0.6-2.4 KB, ~100 MB in
 #: all before they are dropped (docs/OPERATIONS.md)
 DEEP_BUCKETS = 65_536
-#: rowids of bucket rows the child keeps (SQLite; ~100 bytes each): past this many they
-#: are forgotten, and learned again as rows are read and written
+#: rowids of bucket rows the child keeps (SQLite; ~100 bytes each): as many as the deep
+#: buckets it keeps, plus the top buckets (~4,400 at most) and a batch's new rows; past
+#: this many (checked after each message) they are forgotten, and learned again as rows
+#: are read and written
 ROWIDS_KEPT = DEEP_BUCKETS + 8_192
 
 
@@ -60,12 +62,15 @@ def serve() -> None:
     engine = create_engine(url, pool_size=1)  # reads only: no pragma, no migration
     writer: Engine | None = None  # made at the first write
     cache = MapCache(keep_deep=DEEP_BUCKETS)
-    kept: tuple[int, list[Any]] | None = None  # (request, its rows) not written yet
+    #: (request, its rows) not written yet; or (request, why it has none): the write's answer
+    kept: tuple[int, list[Any] | str] | None = None
     #: bucket rows' rowids by position (SQLite; None on PostgreSQL)
     rowids: dict[bytes, int] | None = {} if engine.dialect.name == "sqlite" else None
     send(stdout, (0, CODE_ID, None, "ready"))
     try:
         while (received := receive(stdin)) is not None:
+            if rowids is not None and len(rowids) > ROWIDS_KEPT:
+                rowids.clear()
             message, digest = received
             answer: Answer
             if message[0] == WRITE:
@@ -75,17 +80,18 @@ def serve() -> None:
                 try:
                     writer = writer or map_writer(url)
                     with collector.paused():
-                        outcome = (
-                            STALE if rows is None else write_rows(writer, log, size, rows, rowids)
-                        )
+                        if isinstance(rows, str):  # the rows failed after the answer
+                            outcome = rows
+                        elif rows is None:
+                            outcome = STALE
+                        else:
+                            outcome = write_rows(writer, log, size, rows, rowids)
                 except Exception as e:  # told to the parent; the next append catches up
                     outcome = f"{type(e).__name__}: {e}"[:500]
                     if rowids is not None:  # some may be of rows its rollback undid
                         rowids.clear()
                 if outcome != WROTE:
                     cache.drop()  # its top is the map that was not written
-                if rowids is not None and len(rowids) > ROWIDS_KEPT:
-                    rowids.clear()
                 send(stdout, (number, digest, None, outcome))
                 continue
             number, root_row, units, keep = message
@@ -107,9 +113,14 @@ def serve() -> None:
                 answer = (number, digest, root, rows)
             except Exception as e:  # told to the parent, which updates the map itself
                 cache.drop()
-                if answered:  # (not expected: rows are only joined) nothing to write: the
-                    continue  # write finds no rows kept, and the next append catches up
-                answer = (number, digest, None, f"{type(e).__name__}: {e}"[:500])
+                failure = f"{type(e).__name__}: {e}"[:500]
+                # after the answer (not expected: the rows are only joined), the failure
+                # is the write's answer: the parent logs it, and its next append catches
+                # the map up, as after any write that did not land
+                if answered:
+                    kept = (number, failure)
+                    continue
+                answer = (number, digest, None, failure)
             send(stdout, answer)
     finally:
         engine.dispose()

@@ -106,8 +106,8 @@ _SQLITE_ROWS = 300
 #: SQLite: a row rewritten where it is, found by its rowid (no search of the primary
 #: key's index), and only if that rowid still holds the row's log and position
 _BY_ROWID = "UPDATE map_buckets SET data = ? WHERE rowid = ? AND log = ? AND pos = ?"
-#: SQLite's RETURNING (3.35, 2021) tells an upsert's rowids
-_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+#: SQLite's RETURNING tells an upsert's rowids (3.35, 2021; fixed up to 3.35.5)
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 5)
 
 
 def write_buckets(
@@ -147,7 +147,28 @@ def write_buckets(
         }
         conn.exec_driver_sql(_UPSERT.format(_SELECT), params)
         return
+    _upsert_sqlite(conn, log, rows)
+
+
+def _upsert_sqlite(
+    conn: Connection,
+    log: int,
+    rows: Sequence[tuple[bytes, bytes]],
+    learn: dict[bytes, int] | None = None,
+) -> None:
+    """Upsert ``rows`` on SQLite, `_SQLITE_ROWS` a statement; with ``learn`` (and SQLite
+    3.35.5 or later), each statement's rows' rowids by position go into it."""
     mark = f"({int(log)}, ?, ?)"  # the log written in (an integer), not bound per row
+    if learn is not None and _RETURNING:
+        for start in range(0, len(rows), _SQLITE_ROWS):
+            part = rows[start : start + _SQLITE_ROWS]
+            statement = _UPSERT.format("VALUES " + ", ".join([mark] * len(part)))
+            returned = conn.exec_driver_sql(
+                statement + " RETURNING pos, rowid", tuple(chain.from_iterable(part))
+            )
+            for pos, rowid in returned:
+                learn[bytes(pos)] = rowid
+        return
     flat = list(chain.from_iterable(rows))
     step = 2 * _SQLITE_ROWS
     full = len(flat) - len(flat) % step
@@ -176,18 +197,8 @@ def _write_by_rowid(
         if done != len(known):  # a rowid moved: the rows are upserted, which is idempotent
             rowids.clear()
             rest = list(rows)
-    if not _RETURNING:
-        write_buckets(conn, log, rest, True)
-        return
-    mark = f"({int(log)}, ?, ?)"
-    for start in range(0, len(rest), _SQLITE_ROWS):
-        part = rest[start : start + _SQLITE_ROWS]
-        statement = _UPSERT.format("VALUES " + ", ".join([mark] * len(part)))
-        returned = conn.exec_driver_sql(
-            statement + " RETURNING pos, rowid", tuple(chain.from_iterable(part))
-        )
-        for pos, rowid in returned:
-            rowids[bytes(pos)] = rowid
+    if rest:
+        _upsert_sqlite(conn, log, rest, rowids)
 
 
 def nodes_to_buckets(conn: Connection) -> None:

@@ -127,12 +127,12 @@ def test_rows_rewritten_by_rowid_are_the_map_and_the_rowids_learned_are_theirs(
             {k: Head(900 + i, bytes(32)) for i, k in enumerate(first[::2])},  # by rowid
         ]
         rowids: dict[bytes, int] = {}
-        written, _ = _write_batches(store, log, batches, rowids, reread=True)
+        buckets, _ = _write_batches(store, log, batches, rowids, reread=True)
         trie = Trie()
         for changes in batches:
             for key, head in changes.items():
                 trie.set(key, head)
-        assert written.root() == trie.root()
+        assert buckets.root() == trie.root()
         with store.engines.writer.begin() as conn:
             root_row = read_buckets(conn, log, [update.ROOT])[update.ROOT]
             fresh = BucketMap(lambda ps: read_buckets(conn, log, ps), decode(root_row))
@@ -168,11 +168,11 @@ def test_a_rowid_that_moved_writes_no_other_row(tmp_path: Path) -> None:
             rowids[c] = 10**9  # no such row
 
         rowids: dict[bytes, int] = {}
-        written, last = _write_batches(store, log, batches, rowids, spoil)
+        buckets, last = _write_batches(store, log, batches, rowids, spoil)
         with store.engines.writer.begin() as conn:
             stored = _stored(conn, log)
         assert {pos: data for pos, (_, data) in stored.items()} == dict(
-            _all_rows(written)
+            _all_rows(buckets)
         )  # every row its own bucket's, none lost, none written twice
         assert all(stored[pos][0] == rowids[pos] for pos in last)  # (relearned)
     finally:
@@ -212,12 +212,39 @@ def test_rowids_spoiled_at_random_leave_exactly_the_map(
                     rowids[sorted(rowids)[value % len(rowids)]] = value % 50 + 1
 
         rowids: dict[bytes, int] = {}
-        written, last = _write_batches(store, log, batches, rowids, spoil)
+        buckets, last = _write_batches(store, log, batches, rowids, spoil)
         with store.engines.writer.begin() as conn:
             stored = _stored(conn, log)
-        assert {pos: data for pos, (_, data) in stored.items()} == dict(_all_rows(written))
+        assert {pos: data for pos, (_, data) in stored.items()} == dict(_all_rows(buckets))
         # a row written last has its own rowid in the dict (a spoiled one not written
         # since is caught when it is next used)
         assert all(stored[pos][0] == rowids[pos] for pos in last)
+    finally:
+        store.close()
+
+
+def test_a_rowid_of_another_logs_row_leaves_that_row_alone(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        logs = [store.ensure_log(f"two-{n}", "test.example/rowid").id for n in (0, 1)]
+        keys = _keys("same", 400)  # the same keys: both logs' rows at the same positions
+        first = [{k: Head(i, k) for i, k in enumerate(keys)}]
+        own: dict[bytes, int] = {}
+        other: dict[bytes, int] = {}
+        _write_batches(store, logs[0], first, own)
+        _write_batches(store, logs[1], first, other)
+        with store.engines.writer.begin() as conn:
+            before = _stored(conn, logs[1])
+
+        def spoil(i: int, rowids: dict[bytes, int]) -> None:
+            if i == 1:  # every row of log 0 named by the rowid of log 1's row there
+                rowids.update(other)
+
+        again = [*first, {k: Head(500 + i, bytes(32)) for i, k in enumerate(keys[::2])}]
+        buckets, _ = _write_batches(store, logs[0], again, {}, spoil)
+        with store.engines.writer.begin() as conn:
+            assert _stored(conn, logs[1]) == before  # not one byte of the other log
+            mine = _stored(conn, logs[0])
+        assert {pos: data for pos, (_, data) in mine.items()} == dict(_all_rows(buckets))
     finally:
         store.close()
