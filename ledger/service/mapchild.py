@@ -2,9 +2,9 @@
 ``python -P -c "...; from ledger.service.mapchild import serve; serve()"``.
 
 It reads the database's URL and log number (its first message), says it is ready, then
-answers each request (the stored root row, the predicted unit entries) with the new root and
-the root's bucket row, or with the failure's text: the parent then updates the map
-itself. It keeps the other changed rows of its last answer (all are answered when the
+answers each request (the stored root row, the predicted unit entries) with the new
+root and the root's bucket row, or with the failure's text: the parent then updates the
+map itself. It keeps the other changed rows of its last answer (all are answered when the
 request says not to keep them), and writes them when the
 parent, whose append took that answer and committed, asks (`WRITE`): in a transaction
 of its own, only if the log's row still says that the stored map is the one of the

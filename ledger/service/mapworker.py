@@ -19,10 +19,9 @@ computed:
 - the unit entries it is given are predicted (`ledger.map.heads.unit_entries`: each new
   unit event lands at the next index), and it computes their heads itself
   (`unit_heads_of`: each unit's key at its last entry); the append uses the answer only
-  if the entries its
-  own loop then added are exactly those, else it updates the map itself, as it does
-  for small batches, registry events, a rebuilt map, or a child that is missing, slow,
-  dead or failed;
+  if the entries its own loop then added are exactly those, else it updates the map
+  itself, as it does for small batches, registry events, a rebuilt map, or a child
+  that is missing, slow, dead or failed;
 - the root it gives goes into the checkpoint the log signs, and every audit replays
   the map from the entries and compares every signed root (docs/AUDIT.md).
 
