@@ -16,7 +16,10 @@ committed buckets below them through its own connection, keeping up to
 A request whose rows it keeps is answered as soon as the root is known: the rows are
 made after the answer, while the append finishes. On SQLite it keeps the rowids of the
 rows it read or wrote (up to `ROWIDS_KEPT`), and rewrites those rows by rowid, in rowid
-order (ledger.store.mapnodes.write_buckets).
+order (ledger.store.mapnodes.write_buckets), and after each write it has a thread
+flush the WAL file (ledger.store.checkpoints.WalSyncer): its commits do not fsync, and
+the append's next commit, which does, would otherwise flush its frames under the log's
+lock.
 Python's cyclic collector is paused while it updates and while it writes (as the
 parent's map step: ledger.service.collector): collections set off by a batch's
 allocations walked its young objects mid-batch, and the full ones every bucket dict
@@ -36,8 +39,10 @@ from ledger.map.update import ROOT
 from ledger.service import collector
 from ledger.service.headmap import MapCache
 from ledger.service.mapworker import CODE_ID, STALE, WRITE, WROTE, Answer, receive, send
+from ledger.store.checkpoints import WalSyncer
 from ledger.store.database import map_writer
 from ledger.store.mapnodes import read_buckets, write_buckets
+from ledger.store.snapshot import sqlite_file
 
 #: buckets below the cached top the child keeps between requests: a map of 10^5 keys has
 #: ~34,500 (~1 KB each); at 10^6 keys those a batch touches are 0.6-2.4 KB, ~100 MB in
@@ -66,6 +71,8 @@ def serve() -> None:
     kept: tuple[int, list[Any] | str] | None = None
     #: bucket rows' rowids by position (SQLite; None on PostgreSQL)
     rowids: dict[bytes, int] | None = {} if engine.dialect.name == "sqlite" else None
+    path = sqlite_file(url)
+    syncer = None if path is None else WalSyncer(path)
     send(stdout, (0, CODE_ID, None, "ready"))
     try:
         while (received := receive(stdin)) is not None:
@@ -93,6 +100,8 @@ def serve() -> None:
                 if outcome != WROTE:
                     cache.drop()  # its top is the map that was not written
                 send(stdout, (number, digest, None, outcome))
+                if outcome == WROTE and syncer is not None:
+                    syncer.sync()  # after the answer: the parent does not wait for it
                 continue
             number, root_row, units, keep = message
             kept = None
@@ -123,6 +132,8 @@ def serve() -> None:
                 answer = (number, digest, None, failure)
             send(stdout, answer)
     finally:
+        if syncer is not None:
+            syncer.close()
         engine.dispose()
         if writer is not None:
             writer.dispose()

@@ -13,7 +13,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -338,3 +338,74 @@ def test_an_unreadable_wal_index_wakes_the_thread(db: Path) -> None:
     finally:
         probe.close()
     assert checkpoints.DEFAULT_FRAMES <= checkpoints.DEFAULT_BOUND
+
+
+def _flushes(monkeypatch: pytest.MonkeyPatch, gate: threading.Event | None = None) -> list[str]:
+    """The files `os.fdatasync` is called on from now (each call waits for ``gate``)."""
+    flushed: list[str] = []
+    real = os.fdatasync
+
+    def recorded(fd: int) -> None:
+        if gate is not None:
+            gate.wait(5)
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recorded)
+    return flushed
+
+
+def _until(test: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 5
+    while not test() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_the_wal_syncer_flushes_the_wal_file_on_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "wal.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # its commits do not flush the WAL
+    db.execute("CREATE TABLE t (x BLOB)")
+    db.execute("INSERT INTO t VALUES (randomblob(20000))")
+    flushed = _flushes(monkeypatch)
+    syncer = checkpoints.WalSyncer(path)
+    try:
+        syncer.sync()
+        _until(lambda: len(flushed) == 1)
+        assert flushed == [f"{path}-wal"]
+        thread = syncer._thread
+        assert thread is not None and thread is not threading.current_thread()
+    finally:
+        syncer.close()
+        db.close()
+    assert not thread.is_alive()
+    syncer.sync()  # closed: nothing more
+    time.sleep(0.05)
+    assert len(flushed) == 1
+
+
+def test_asks_during_a_flush_make_one_more_and_a_missing_wal_stops_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "none.db"
+    syncer = checkpoints.WalSyncer(path)
+    try:
+        syncer.sync()  # no WAL file: the open fails, the thread goes on
+        time.sleep(0.05)
+        assert syncer._thread is not None and syncer._thread.is_alive()
+        (tmp_path / "none.db-wal").write_bytes(b"frames")
+        gate = threading.Event()
+        flushed = _flushes(monkeypatch, gate)
+        syncer.sync()
+        time.sleep(0.05)  # the thread is in its flush, waiting at the gate
+        for _ in range(5):
+            syncer.sync()
+        gate.set()
+        _until(lambda: len(flushed) == 2)
+        time.sleep(0.05)
+        assert flushed == [f"{path}-wal"] * 2  # the five asks made one more flush
+    finally:
+        syncer.close()
