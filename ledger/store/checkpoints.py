@@ -25,6 +25,11 @@ this process's running checkpoint to end. The WAL restarts from its beginning at
 first write after a checkpoint has copied every frame (no reader on an older snapshot),
 so the file is reused rather than grown.
 
+`WalSyncer` is for a writer whose commits do not fsync (``synchronous=NORMAL``: the
+map's child process, whose lost writes are caught up from the log): a thread of its
+own flushes the WAL file after each of its writes, so that the appends' next commit
+(which does fsync the WAL, whole) seldom has those frames left to flush.
+
 The WAL-index header read is the documented format (https://www.sqlite.org/walformat.html,
 "The WAL-Index Header", version 3007000 since SQLite 3.7.0, native byte order). It only
 decides when to wake the thread: a header that does not read as expected wakes it after
@@ -253,13 +258,15 @@ class WalSyncer:
     ``synchronous=FULL``, under the log's write lock) would flush that writer's frames
     too: ~6 MB of a batch's map rows at 10^5 keys, 2.5 ms more in every such commit
     (docs/PERFORMANCE.md, "walsync36"). Flushed here right after that writer's commit,
-    they are on disk before the next append commits. Asks made while a flush runs are
-    served by one more flush; a flush that fails is ignored (it only moves work the
-    next fsync of the WAL does anyway: no guarantee rests on it).
+    they are usually on disk before the next append commits (if not, that commit's
+    fsync waits for the flush under way). Asks made while a flush runs are served by one
+    more flush; a flush that fails is ignored (it only moves work the next fsync of the
+    WAL does anyway: no guarantee rests on it).
     """
 
     def __init__(self, path: Path) -> None:
-        self.wal = f"{path}-wal"
+        # SQLite puts the WAL beside the database's real file (a symlink followed)
+        self.wal = f"{os.path.realpath(path)}-wal"
         self._wake = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -282,19 +289,24 @@ class WalSyncer:
             try:  # opened each time: a WAL file removed and made again is the new one
                 fd = os.open(self.wal, os.O_RDONLY)
                 try:
-                    os.fdatasync(fd)
+                    _flush(fd)
                 finally:
                     os.close(fd)
             except OSError:
                 continue
 
-    def close(self, wait: float = 5.0) -> None:
+    def close(self, wait: float = 1.0) -> None:
         """Stop the thread, after the flush it is running (waiting up to ``wait``
         seconds for it)."""
         self._closed = True
         self._wake.set()
         if self._thread is not None:
             self._thread.join(wait)
+
+
+def _flush(fd: int) -> None:
+    """``fdatasync`` where the platform has it (Linux), else ``fsync``."""
+    getattr(os, "fdatasync", os.fsync)(fd)
 
 
 def _after_fork() -> None:

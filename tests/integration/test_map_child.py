@@ -10,7 +10,7 @@ import hashlib
 import io
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -76,3 +76,32 @@ def test_rows_that_fail_after_the_answer_make_the_write_say_so(
     assert answers[1][2] is not None  # the root was answered
     outcome = answers[2][3]
     assert outcome not in (WROTE, STALE) and "rows lost" in outcome
+
+
+def test_a_write_that_lands_has_the_wal_flushed_after_its_answer(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.open(url)
+    try:
+        log = store.ensure_log("child-wal", "test.example/child").id
+        with store.engines.writer.begin() as conn:  # the stored map: that of 0 entries
+            conn.exec_driver_sql("UPDATE logs SET map_size = 0 WHERE id = ?", (log,))
+    finally:
+        store.close()
+    calls: list[str] = []
+
+    class Spy:
+        def __init__(self, path: Path) -> None:
+            calls.append(f"made for {Path(path).name}")
+
+        def sync(self) -> None:  # the write's answer is out by then
+            written = cast(io.BytesIO, sys.stdout.buffer).getvalue()
+            calls.append("sync after the answer" if WROTE.encode() in written else "sync")
+
+        def close(self) -> None:
+            calls.append("close")
+
+    monkeypatch.setattr(mapchild, "WalSyncer", Spy)
+    answers = _serve([(url, log), (1, None, _units(300), True), (WRITE, 1, 0)], monkeypatch)
+    assert answers[2][3] == WROTE
+    assert calls == ["made for ledger.db", "sync after the answer", "close"]

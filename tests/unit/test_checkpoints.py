@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -340,19 +341,28 @@ def test_an_unreadable_wal_index_wakes_the_thread(db: Path) -> None:
     assert checkpoints.DEFAULT_FRAMES <= checkpoints.DEFAULT_BOUND
 
 
-def _flushes(monkeypatch: pytest.MonkeyPatch, gate: threading.Event | None = None) -> list[str]:
-    """The files `os.fdatasync` is called on from now (each call waits for ``gate``)."""
-    flushed: list[str] = []
-    real = os.fdatasync
+_LINUX = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc/self/fd (Linux only)"
+)
 
-    def recorded(fd: int) -> None:
-        if gate is not None:
-            gate.wait(5)
-        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real(fd)
 
-    monkeypatch.setattr(os, "fdatasync", recorded)
-    return flushed
+class _Flushes:
+    """`checkpoints._flush` recorded from now: each call's file and thread; with
+    ``gate``, each call says it began (``began``) and then waits for the gate."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, gate: threading.Event | None = None):
+        self.calls: list[tuple[str, threading.Thread]] = []
+        self.began = threading.Event()
+        real = checkpoints._flush
+
+        def recorded(fd: int) -> None:
+            self.began.set()
+            if gate is not None:
+                gate.wait(5)
+            self.calls.append((os.readlink(f"/proc/self/fd/{fd}"), threading.current_thread()))
+            real(fd)
+
+        monkeypatch.setattr(checkpoints, "_flush", recorded)
 
 
 def _until(test: Callable[[], bool]) -> None:
@@ -361,6 +371,7 @@ def _until(test: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
+@_LINUX
 def test_the_wal_syncer_flushes_the_wal_file_on_its_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -370,42 +381,57 @@ def test_the_wal_syncer_flushes_the_wal_file_on_its_thread(
     db.execute("PRAGMA synchronous=NORMAL")  # its commits do not flush the WAL
     db.execute("CREATE TABLE t (x BLOB)")
     db.execute("INSERT INTO t VALUES (randomblob(20000))")
-    flushed = _flushes(monkeypatch)
-    syncer = checkpoints.WalSyncer(path)
+    flushes = _Flushes(monkeypatch)
+    link = tmp_path / "link.db"
+    link.symlink_to(path)  # the WAL is beside the real file
+    syncer = checkpoints.WalSyncer(link)
     try:
         syncer.sync()
-        _until(lambda: len(flushed) == 1)
-        assert flushed == [f"{path}-wal"]
+        _until(lambda: len(flushes.calls) == 1)
         thread = syncer._thread
         assert thread is not None and thread is not threading.current_thread()
+        assert flushes.calls == [(f"{path}-wal", thread)]  # on the syncer's own thread
     finally:
         syncer.close()
         db.close()
     assert not thread.is_alive()
     syncer.sync()  # closed: nothing more
     time.sleep(0.05)
-    assert len(flushed) == 1
+    assert len(flushes.calls) == 1
 
 
+@_LINUX
 def test_asks_during_a_flush_make_one_more_and_a_missing_wal_stops_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "none.db"
+    wal = f"{path}-wal"
+    failed = threading.Event()
+    real_open = os.open
+
+    def watched_open(name: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        try:
+            return real_open(name, flags, *args, **kwargs)
+        except OSError:
+            if str(name) == wal:
+                failed.set()
+            raise
+
+    monkeypatch.setattr(os, "open", watched_open)
     syncer = checkpoints.WalSyncer(path)
     try:
-        syncer.sync()  # no WAL file: the open fails, the thread goes on
-        time.sleep(0.05)
-        assert syncer._thread is not None and syncer._thread.is_alive()
-        (tmp_path / "none.db-wal").write_bytes(b"frames")
+        syncer.sync()  # no WAL file: the open fails, and the thread goes on
+        assert failed.wait(5)
+        Path(wal).write_bytes(b"frames")
         gate = threading.Event()
-        flushed = _flushes(monkeypatch, gate)
+        flushes = _Flushes(monkeypatch, gate)
         syncer.sync()
-        time.sleep(0.05)  # the thread is in its flush, waiting at the gate
+        assert flushes.began.wait(5)  # the thread is in its flush, held at the gate
         for _ in range(5):
             syncer.sync()
         gate.set()
-        _until(lambda: len(flushed) == 2)
-        time.sleep(0.05)
-        assert flushed == [f"{path}-wal"] * 2  # the five asks made one more flush
+        _until(lambda: len(flushes.calls) == 2)
+        time.sleep(0.1)  # (a third flush would be a lost coalescing)
+        assert [name for name, _ in flushes.calls] == [wal, wal]  # five asks, one flush
     finally:
         syncer.close()
