@@ -84,19 +84,19 @@ def serve() -> None:
                 _, number, size = message
                 rows = kept[1] if kept is not None and kept[0] == number else None
                 kept = None
-                try:
-                    writer = writer or map_writer(url)
-                    with collector.paused():
-                        if isinstance(rows, str):  # the rows failed after the answer
-                            outcome = rows
-                        elif rows is None:
-                            outcome = STALE
-                        else:
+                if rows is None:
+                    outcome = STALE
+                elif isinstance(rows, str):  # the rows failed after the answer
+                    outcome = rows
+                else:
+                    try:
+                        writer = writer or map_writer(url)
+                        with collector.paused():
                             outcome = write_rows(writer, log, size, rows, rowids)
-                except Exception as e:  # told to the parent; the next append catches up
-                    outcome = f"{type(e).__name__}: {e}"[:500]
-                    if rowids is not None:  # some may be of rows its rollback undid
-                        rowids.clear()
+                    except Exception as e:  # told to the parent; the next append catches up
+                        outcome = f"{type(e).__name__}: {e}"[:500]
+                        if rowids is not None:  # some may be of rows its rollback undid
+                            rowids.clear()
                 if outcome != WROTE:
                     cache.drop()  # its top is the map that was not written
                 send(stdout, (number, digest, None, outcome))

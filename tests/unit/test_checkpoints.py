@@ -13,7 +13,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -365,12 +365,6 @@ class _Flushes:
         monkeypatch.setattr(checkpoints, "_flush", recorded)
 
 
-def _until(test: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 5
-    while not test() and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
 @_LINUX
 def test_the_wal_syncer_flushes_the_wal_file_on_its_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -387,7 +381,7 @@ def test_the_wal_syncer_flushes_the_wal_file_on_its_thread(
     syncer = checkpoints.WalSyncer(link)
     try:
         syncer.sync()
-        _until(lambda: len(flushes.calls) == 1)
+        _wait(lambda: len(flushes.calls) == 1)
         thread = syncer._thread
         assert thread is not None and thread is not threading.current_thread()
         assert flushes.calls == [(f"{path}-wal", thread)]  # on the syncer's own thread
@@ -430,7 +424,7 @@ def test_asks_during_a_flush_make_one_more_and_a_missing_wal_stops_nothing(
         for _ in range(5):
             syncer.sync()
         gate.set()
-        _until(lambda: len(flushes.calls) == 2)
+        _wait(lambda: len(flushes.calls) == 2)
         time.sleep(0.1)  # (a third flush would be a lost coalescing)
         assert [name for name, _ in flushes.calls] == [wal, wal]  # five asks, one flush
     finally:
