@@ -323,6 +323,7 @@ def test_a_refused_batch_leaves_no_answer_behind(
     # the same unit commissioned again (another event: a later time): the rules refuse
     again = {"gtin": GTIN, "serial": "R1-0"}
     bad.append(world.world.sign("commission", "acme", unit=again, prev=None, time=LATER))
+    ledger._append_memo.settle_map()  # the first batch's rows written (after its commit)
     before = _buckets(ledger)
     with pytest.raises(LedgerError):
         ledger.append_batch(bad, NOW)
