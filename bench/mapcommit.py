@@ -1,4 +1,5 @@
-"""The large-map figure with more rounds, and the commit's share of each batch.
+"""The large-map figure with more rounds, the commit's share of each batch, and the CPU
+each process spent on it.
 
     .venv/bin/python -m bench.mapcommit [--rounds R] [--checkpoint-frames N]
 
@@ -11,11 +12,18 @@ main thread's CPU (``time.thread_time``) and the wall and CPU of the DBAPI commi
 without the map: the commit is where SQLite's autocheckpoint ran before the
 checkpoints moved to their own thread (ledger.store.checkpoints; docs/PERFORMANCE.md,
 "ckpt31"). ``--checkpoint-frames`` sets the checkpointer's wake threshold.
+
+It also prints, per batch, the CPU time of all this process's threads (the append, the
+signature checks, the WAL checkpointer) and of the map's child process (Linux: from
+``/proc/<pid>/task/*/schedstat``, in ns; 0 where unreadable). On two cores the ratio
+swings by ±0.05 from run to run while these move by 1-3 ms: they tell where a change
+saves work when the ratio alone cannot (docs/PERFORMANCE.md, "ckpt38").
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -41,18 +49,56 @@ def _timed_commit(original: Any) -> Any:
     return do_commit
 
 
+def _process_cpu(pid: int | None) -> float:
+    """Seconds on a CPU of every thread of process ``pid`` so far (0.0: no such process,
+    or no ``/proc``)."""
+    if pid is None:
+        return 0.0
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
+
+
+def _map_child(ledger: Any) -> int | None:
+    """The process id of ``ledger``'s map child, if it runs one."""
+    worker = ledger._append_memo._map_worker
+    proc = None if worker is None else worker._proc
+    return None if proc is None else proc.pid
+
+
 def run(rounds: int) -> tuple[float, dict[bool, list[float]]]:
     """The figure's ratio (median rounds), and per side (with the map: True) the
-    medians in ms a batch of: wall, main-thread CPU, commit wall, commit CPU."""
-    calls: list[tuple[bool, int, float, float, float, float]] = []
+    medians in ms a batch of: wall, main-thread CPU, commit wall, commit CPU, this
+    process's CPU (all threads), the map child's CPU."""
+    calls: list[tuple[bool, int, float, float, float, float, float, float]] = []
     seconds = mapheads._seconds
 
     def timed(ledger: Any, events: list[Any], batch: int, mapped: bool) -> float:
         _COMMITS[:] = [0.0, 0.0]
+        child = _map_child(ledger)
         cpu = time.thread_time()
+        process, child_cpu = _process_cpu(os.getpid()), _process_cpu(child)
         wall = seconds(ledger, events, batch, mapped)
         calls.append(
-            (mapped, len(events), wall, time.thread_time() - cpu, _COMMITS[0], _COMMITS[1])
+            (
+                mapped,
+                len(events),
+                wall,
+                time.thread_time() - cpu,
+                _COMMITS[0],
+                _COMMITS[1],
+                _process_cpu(os.getpid()) - process,
+                _process_cpu(child) - child_cpu if child == _map_child(ledger) else 0.0,
+            )
         )
         return wall
 
@@ -77,7 +123,7 @@ def run(rounds: int) -> tuple[float, dict[bool, list[float]]]:
             statistics.median(
                 1e6 * c[i] / c[1] for c in timed_calls if c[0] == mapped
             )  # seconds an event, times 1,000 events, in ms
-            for i in (2, 3, 4, 5)
+            for i in (2, 3, 4, 5, 6, 7)
         ]
         for mapped in (False, True)
     }
@@ -93,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.checkpoint_frames:
         database.SQLITE_CHECKPOINT_FRAMES = args.checkpoint_frames
     ratio, parts = run(args.rounds)
-    names = ("wall", "thread CPU", "commit wall", "commit CPU")
+    names = ("wall", "thread CPU", "commit wall", "commit CPU", "process CPU", "map child CPU")
     print(
         f"map/append/sqlite/batch-1000/map-{mapheads.LARGE_MAP}, {args.rounds} rounds: {ratio:.3f}"
     )
