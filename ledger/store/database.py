@@ -65,8 +65,8 @@ SQLITE_WRITER_CACHE_KIB = 32 * 1024
 #: of it the WAL holds: the map's buckets, ~1,700 pages a batch of 1,000 at 10^5 keys
 #: on random pages of the table, are rewritten again and again, so copying every
 #: ~3.5 such batches instead of after each one, the map added 5-8 ms of the appending
-#: process's CPU a batch instead of 10-11 (docs/PERFORMANCE.md, "ckpt38"). The bound leaves 16,000 frames (64 MiB) for the
-#: commits made while a checkpoint runs.
+#: process's CPU a batch instead of 10-11 (docs/PERFORMANCE.md, "ckpt38"). The bound
+#: leaves 16,000 frames (64 MiB) for the commits made while a checkpoint runs.
 SQLITE_CHECKPOINT_FRAMES = 8000
 SQLITE_WAL_BOUND_FRAMES = 24_000
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
