@@ -15,7 +15,7 @@ checkpoints moved to their own thread (ledger.store.checkpoints; docs/PERFORMANC
 
 It also prints, per batch, the CPU time of all this process's threads (the append, the
 signature checks, the WAL checkpointer) and of the map's child process (Linux: from
-``/proc/<pid>/task/*/schedstat``, in ns; 0 where unreadable). On two cores the ratio
+``bench.proccpu``; 0 where unreadable). On two cores the ratio
 swings by ±0.05 from run to run while these move by 1-3 ms: they tell where a change
 saves work when the ratio alone cannot (docs/PERFORMANCE.md, "ckpt38").
 """
@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
 from bench import appends, mapheads, streams
 from bench.databases import SqliteTarget
+from bench.proccpu import cpu_seconds
 from ledger.store import database
 
 #: the commits' (wall, CPU) seconds since the round began
@@ -47,25 +48,6 @@ def _timed_commit(original: Any) -> Any:
         _COMMITS[1] += time.thread_time() - cpu
 
     return do_commit
-
-
-def _process_cpu(pid: int | None) -> float:
-    """Seconds on a CPU of every thread of process ``pid`` so far (0.0: no such process,
-    or no ``/proc``)."""
-    if pid is None:
-        return 0.0
-    total = 0
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return 0.0
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
-                total += int(stat.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue  # a thread that ended meanwhile
-    return total / 1e9
 
 
 def _map_child(ledger: Any) -> int | None:
@@ -86,7 +68,7 @@ def run(rounds: int) -> tuple[float, dict[bool, list[float]]]:
         _COMMITS[:] = [0.0, 0.0]
         child = _map_child(ledger)
         cpu = time.thread_time()
-        process, child_cpu = _process_cpu(os.getpid()), _process_cpu(child)
+        process, child_cpu = cpu_seconds(os.getpid()), cpu_seconds(child)
         wall = seconds(ledger, events, batch, mapped)
         calls.append(
             (
@@ -96,8 +78,8 @@ def run(rounds: int) -> tuple[float, dict[bool, list[float]]]:
                 time.thread_time() - cpu,
                 _COMMITS[0],
                 _COMMITS[1],
-                _process_cpu(os.getpid()) - process,
-                _process_cpu(child) - child_cpu if child == _map_child(ledger) else 0.0,
+                cpu_seconds(os.getpid()) - process,
+                cpu_seconds(child) - child_cpu if child == _map_child(ledger) else 0.0,
             )
         )
         return wall

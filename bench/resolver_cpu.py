@@ -3,7 +3,7 @@ page without a scan, on one uvicorn worker under ``wrk -c64``.
 
 On a machine shared with other work, requests/s and p99 swing several-fold from run to
 run (other processes take the cores); the CPU time the server process itself spends
-per request (user + system, from /proc, its threads included) swings far less, so
+per request (from /proc, its threads included: bench.proccpu) swings far less, so
 this is the figure to compare two commits by when the machine is not quiet. The page
 (``Accept: text/html``, Chinese, the label's valid signature, no cookie: a fresh CSRF
 nonce each time, as a first visit) records a counted scan; ``?lang=zh-CN`` (a language
@@ -16,25 +16,19 @@ writes, the signals over the unit's growing scans).
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import bench.server as served
+from bench.proccpu import cpu_seconds
 from bench.resolver import BROWSER
 from ledger import label
 from ledger.gs1 import UnitId
 from tests.e2e.server import seed
 from tests.factories import key
 from tests.integration.world import config
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (Linux /proc), its threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(seconds: float, rounds: int) -> list[dict[str, float]]:
@@ -69,9 +63,9 @@ def run(seconds: float, rounds: int) -> list[dict[str, float]]:
                 for _ in range(rounds):
                     figures = {}
                     for name, (url, script) in paths.items():
-                        before = _cpu_seconds(pid)
+                        before = cpu_seconds(pid)
                         answer = served.wrk_run(url, seconds, script=script)
-                        used = _cpu_seconds(pid) - before
+                        used = cpu_seconds(pid) - before
                         figures[name] = used / max(1.0, answer["requests"]) * 1000
                     out.append(figures)
         finally:
