@@ -228,15 +228,26 @@ class Appender:
             except LedgerError as e:
                 raise _locate(e, i, len(items)) from None
         items = bound
-        known = self._verify_known(items)  # (1) outside the lock
-        # (1) outside the log's lock too: the leaves, then (2) the write transaction under
-        # it; both in this process's turn (`AppendMemo.turn`): two batches' Python side
-        # by side in one process only trade the GIL, while another worker can write
-        # The cyclic collector paused from the leaves to the commit (`_write` pauses it
-        # too), the leaves dropped before it resumes: its next pass does not walk them.
-        with self._memo.turn, collector.paused():
-            made = _leaves(items, received)
-            receipt = self._write(items, received, known, made=made)
+        # (1) outside the log's lock: the leaves, then the signatures on every core, then
+        # (2) the write transaction under it. The leaves and the write each in this
+        # process's turn (`AppendMemo.turn`): two batches' Python side by side in one
+        # process only trade the GIL, while another worker can write. The leaves come
+        # first so that the map's child writes the previous batch's rows (after its
+        # commit, ledger.service.mapworker) on the core they leave idle, not on one the
+        # signature checks want (docs/PERFORMANCE.md, "order39"). The cyclic collector
+        # is paused from the leaves to the commit (`_write` pauses it too), the leaves
+        # dropped before it resumes: its next pass does not walk them.
+        with collector.paused():
+            with self._memo.turn:
+                try:
+                    made: list[_Made] | Exception = _leaves(items, received)
+                except Exception as e:  # raised below, after the signatures
+                    made = e
+            known = self._verify_known(items)  # a bad signature is reported first, as ever
+            if isinstance(made, Exception):
+                raise made
+            with self._memo.turn:
+                receipt = self._write(items, received, known, made=made)
             del made
         if self._on_commit is not None:  # (3) committed; not yet acknowledged
             self._on_commit(receipt)

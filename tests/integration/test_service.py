@@ -7,7 +7,9 @@ every table of the log byte-for-byte unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -16,9 +18,11 @@ from ledger.entry import SignedEvent
 from ledger.errors import ConflictError, LedgerError, SignatureError, ValidationError
 from ledger.events import format_time
 from ledger.rules.state import State
+from ledger.service import append as append_module
 from ledger.service.audit import audit_log
 from ledger.service.ledger import Ledger
 from ledger.store import ProjectionsBehindError
+from ledger.verify import batchverify
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import LedgerWorld, dump
 from tests.rules_factories import CLAIM_CODE, NOW, SERIAL, World
@@ -97,6 +101,44 @@ def test_a_refused_event_refuses_its_whole_batch(world: LedgerWorld) -> None:
         world.ledger.append_batch([good, bad], NOW)
     assert err.value.field == "events[1].prev"
     assert dump(world.ledger) == before
+
+
+def test_a_batch_makes_its_leaves_before_its_signatures_and_reports_a_bad_signature_first(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The leaves come first, so that the map's child writes the last batch's rows on the
+    # core they leave idle (docs/PERFORMANCE.md, "order39"); a leaf that cannot be made is
+    # still reported after the signatures, as when the signatures came first.
+    calls: list[str] = []
+    make_leaves, check = append_module._leaves, batchverify.first_bad_signature
+
+    def leaves(items: Any, received: Any) -> Any:
+        calls.append("leaves")
+        if fail_leaves:
+            raise RuntimeError("no leaf")
+        return make_leaves(items, received)
+
+    def signatures(jobs: Any) -> Any:
+        calls.append("signatures")
+        return check(jobs)
+
+    monkeypatch.setattr(append_module, "_leaves", leaves)
+    monkeypatch.setattr("ledger.service.append.first_bad_signature", signatures)
+    w = world.world
+    good = w.on_unit("handoff", "acme", to="ship-co")
+    forged = replace(good, sig=bytes([good.sig[0] ^ 1]) + good.sig[1:])
+    before = dump(world.ledger)
+    fail_leaves = True
+    with pytest.raises(SignatureError):
+        world.ledger.append_batch([forged], NOW)
+    assert calls == ["leaves", "signatures"]
+    with pytest.raises(RuntimeError, match="no leaf"):
+        world.ledger.append_batch([good], NOW)
+    assert dump(world.ledger) == before
+    fail_leaves = False
+    calls.clear()
+    assert world.ledger.append_batch([good], NOW).size == 14
+    assert calls == ["leaves", "signatures"]
 
 
 def test_batch_limits(world: LedgerWorld) -> None:
