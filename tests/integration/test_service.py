@@ -110,6 +110,7 @@ def test_a_batch_makes_its_leaves_before_its_signatures_and_reports_a_bad_signat
     # core they leave idle (docs/PERFORMANCE.md, "order39"); a leaf that cannot be made is
     # still reported after the signatures, as when the signatures came first.
     calls: list[str] = []
+    fail_leaves = True  # (read by `leaves` at each call)
     make_leaves, check = append_module._leaves, batchverify.first_bad_signature
 
     def leaves(items: Any, received: Any) -> Any:
@@ -128,7 +129,6 @@ def test_a_batch_makes_its_leaves_before_its_signatures_and_reports_a_bad_signat
     good = w.on_unit("handoff", "acme", to="ship-co")
     forged = replace(good, sig=bytes([good.sig[0] ^ 1]) + good.sig[1:])
     before = dump(world.ledger)
-    fail_leaves = True
     with pytest.raises(SignatureError):
         world.ledger.append_batch([forged], NOW)
     assert calls == ["leaves", "signatures"]
