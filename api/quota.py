@@ -43,7 +43,8 @@ from ledger.rules.state import ActorRecord, KeyRecord
 from ledger.service.groupcommit import Charge
 from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
-from ledger.verify.batchverify import first_bad_signature, quick_pool
+from ledger.service.sigpool import first_bad_signature
+from ledger.verify.batchverify import quick_pool
 from ledger.vocab import Role
 
 PREFIX = "provenance:wq"

@@ -245,16 +245,44 @@ def verify_event(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | byte
     if raw is not None and verified_under(signed, raw):
         return  # this very (frozen) event already verified under these key bytes
     # (1)
-    if crypto.key_id(public_key) != signed.key:
+    if not names_key(signed, public_key):
         raise SignatureError("signed by a different key than the one named", field="key")
     # (2)
-    domain = crypto.DOMAIN_EVENT if signed.v == FORMAT_1 else crypto.DOMAIN_EVENT_V2
-    crypto.verify(public_key, domain, signed.message[len(domain) :], signed.sig)
+    crypto.verify(public_key, *signature_parts(signed), signed.sig)
     if raw is not None:
         # Remembered on the object, never by value: its fields (event bytes, format,
         # origin, signature) cannot change, so the outcome cannot either. This is what
         # lets the write quota's check (api.quota) and the append's share one verify.
         signed.__dict__["_verified_by"] = bytes(raw)
+
+
+def names_key(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | bytes) -> bool:
+    """Whether ``signed``'s envelope names ``public_key`` (its key id): `verify_event`'s
+    first step."""
+    return crypto.key_id(public_key) == signed.key
+
+
+def signature_parts(signed: SignedEvent) -> tuple[bytes, bytes]:
+    """(signing domain, the message after it): what ``signed``'s signature covers, as
+    `verify_event` checks it (format 1: `crypto.DOMAIN_EVENT` and the event's canonical
+    bytes; format 2: `crypto.DOMAIN_EVENT_V2`, the origin and a newline first)."""
+    domain = crypto.DOMAIN_EVENT if signed.v == FORMAT_1 else crypto.DOMAIN_EVENT_V2
+    return domain, signed.message[len(domain) :]
+
+
+def remember_verified(signed: SignedEvent, public_key: bytes) -> None:
+    """Remember, as `verify_event` does after a success, that ``signed`` verifies under
+    the raw key ``public_key``, for a signature checked elsewhere: by
+    `ledger.sigcheck.verify_raw` (what `verify_event` runs for raw bytes) over exactly
+    `signature_parts` and ``signed.sig``, in a verifier child (ledger.service.sigpool).
+    Only for that. The key id, `verify_event`'s first step, is checked here.
+
+    Raises:
+        SignatureError: the envelope names another key (nothing remembered).
+    """
+    if not names_key(signed, public_key):
+        raise SignatureError("signed by a different key than the one named", field="key")
+    signed.__dict__["_verified_by"] = bytes(public_key)
 
 
 def verified_under(signed: SignedEvent, public_key: bytes) -> bool:

@@ -75,6 +75,13 @@ def _import_dirs(names: tuple[str, ...]) -> list[str]:
 _PATHS = [_ROOT, *_import_dirs(("nacl", "_cffi_backend"))]
 
 
+def child_command() -> list[str]:
+    """The command that runs one verifier child (`ledger.verify.rawsig.serve`) with this
+    interpreter: the audit's `VerifierProcess` and the server's pool
+    (ledger.service.sigpool)."""
+    return [sys.executable, "-P", "-S", "-c", _CHILD, *_PATHS]
+
+
 def wanted(total: int, threads: int | None) -> bool:
     """Whether an audit of ``total`` entries that uses no worker pool verifies on one
     `VerifierProcess`: on POSIX machines with 2+ cores, from `PROCESS_FROM` entries, unless
@@ -112,7 +119,7 @@ class VerifierProcess:
         self._in = self._out = -1
         try:
             proc = self._proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
-                command or [sys.executable, "-P", "-S", "-c", _CHILD, *_PATHS],
+                command or child_command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

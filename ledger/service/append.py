@@ -33,7 +33,7 @@ from ledger.events import UnitEvent, format_time
 from ledger.frozen import filled
 from ledger.note import logtime
 from ledger.rules.state import State
-from ledger.service import collector
+from ledger.service import collector, sigpool
 from ledger.service.appendmemo import AppendMemo
 from ledger.service.headmap import MapKeeper
 from ledger.service.mapworker import EARLY_FROM, MapWorker
@@ -349,7 +349,7 @@ class Appender:
             for i, s in enumerate(items)
             if (public := raw.get(s.key)) is not None and not entry.verified_under(s, public)
         ]
-        bad = first_bad_signature(jobs)  # on every core; the first bad one wins
+        bad = sigpool.first_bad_signature(jobs)  # off this GIL; the first bad one wins
         if bad is not None:
             raise _locate(bad[1], bad[0], len(items)) from None
         return known

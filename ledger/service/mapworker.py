@@ -65,11 +65,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import ledger
-from ledger.audit.sigproc import PIPE_SIZE, widen
+from ledger.audit.sigproc import widen
 from ledger.errors import StorageError
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import decode
 from ledger.map.update import ROOT
+from ledger.service.pipes import read_exactly, stop_child
 
 #: batches moving fewer keys update the map in the append (the hand-over's fixed cost,
 #: ~1 ms, is then most of the update)
@@ -154,28 +155,12 @@ def receive(pipe: IO[bytes]) -> tuple[Any, bytes] | None:
     return pickle.loads(data), hashlib.sha256(data).digest()  # noqa: S301 - our own parent
 
 
-def _read_exactly(fd: int, count: int, deadline: float) -> bytes | None:
-    """``count`` bytes from the raw pipe ``fd`` (the parent's side), or None at its end
-    or at ``deadline`` (`time.monotonic`)."""
-    parts, got = [], 0
-    while got < count:
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            return None
-        part = os.read(fd, min(count - got, PIPE_SIZE))
-        if not part:
-            return None
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
-
-
 def _answer(fd: int, deadline: float) -> Answer | None:
     """The child's next answer, or None (its end, or ``deadline`` passed)."""
-    head = _read_exactly(fd, _LENGTH.size, deadline)
+    head = read_exactly(fd, _LENGTH.size, deadline)
     if head is None:
         return None
-    data = _read_exactly(fd, _LENGTH.unpack(head)[0], deadline)
+    data = read_exactly(fd, _LENGTH.unpack(head)[0], deadline)
     if data is None:
         return None
     try:
@@ -189,22 +174,6 @@ def _readable(fd: int) -> bool:
     """Whether the raw pipe ``fd`` has bytes (or its end) to read now."""
     ready, _, _ = select.select([fd], [], [], 0)
     return bool(ready)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Close the child's stdin (it exits at its end) and reap it; kill it if it lingers."""
-    try:
-        if proc.stdin is not None:
-            proc.stdin.close()
-    except OSError:
-        pass
-    try:
-        proc.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 class MapWorker:
@@ -473,7 +442,7 @@ class MapWorker:
             return None
         self._proc = proc
         self._ready = False
-        self._finalizer = weakref.finalize(self, _stop, proc)
+        self._finalizer = weakref.finalize(self, stop_child, proc)
         return proc
 
     def _fail(self) -> None:

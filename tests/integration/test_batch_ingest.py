@@ -15,13 +15,15 @@ from fastapi import FastAPI
 from api.app import create_app
 from ledger import codec, crypto, entry
 from ledger.errors import SignatureError
-from ledger.service import append
+from ledger.service import sigpool
 from ledger.service.settings import Settings
 from tests.factories import GTIN, key
 from tests.integration.world import LedgerWorld, dump
 
 #: more than batchverify.PARALLEL_FROM: the batch is verified on the verify threads
 COUNT = 80
+#: sigpool.PROCESS_FROM or more: verified in the verifier children (ledger.service.sigpool)
+LARGE = 300
 
 
 def _app(world: LedgerWorld) -> FastAPI:
@@ -38,12 +40,12 @@ def _post(app: FastAPI, body: dict[str, Any]) -> httpx.Response:
     return asyncio.run(main())
 
 
-def _events(world: LedgerWorld, tag: str) -> list[dict[str, Any]]:
+def _events(world: LedgerWorld, tag: str, count: int = COUNT) -> list[dict[str, Any]]:
     return [
         world.world.sign(
             "commission", "acme", unit={"gtin": GTIN, "serial": f"{tag}-{n}"}, prev=None
         ).to_dict()
-        for n in range(COUNT)
+        for n in range(count)
     ]
 
 
@@ -72,11 +74,34 @@ def test_each_signature_of_a_batch_is_verified_once(
     assert sorted(verifies) == signatures  # each once: the quota's check served the append
 
 
-@pytest.mark.parametrize("position", [0, COUNT // 2, COUNT - 1])
-def test_one_forged_event_refuses_the_batch_whole_at_its_position(
-    world: LedgerWorld, position: int
+def test_a_large_batch_is_verified_once_in_the_verifier_children(
+    world: LedgerWorld, verifies: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = _events(world, f"BAD{position}")
+    sent: list[bytes] = []
+    real = sigpool._Child.send
+
+    def send(self: sigpool._Child, items: list[Any]) -> None:
+        sent.extend(item[4] for item in items)  # (index, key, domain, message, signature)
+        real(self, items)
+
+    monkeypatch.setattr(sigpool._Child, "send", send)
+    events = _events(world, "KIDS", LARGE)
+    answer = _post(_app(world), {"events": events})
+    assert answer.status_code == 201, answer.text
+    assert len(answer.json()["receipts"]) == LARGE
+    signatures = sorted(codec.b64url_decode(e["sig"]) for e in events)
+    assert sorted(sent) == signatures  # each once, off this process
+    assert verifies == []
+
+
+@pytest.mark.parametrize(
+    ("count", "position"),
+    [(COUNT, 0), (COUNT, COUNT // 2), (COUNT, COUNT - 1), (LARGE, 0), (LARGE, LARGE - 1)],
+)
+def test_one_forged_event_refuses_the_batch_whole_at_its_position(
+    world: LedgerWorld, count: int, position: int
+) -> None:
+    events = _events(world, f"BAD{position}", count)
     sig = bytearray(codec.b64url_decode(events[position]["sig"]))
     sig[0] ^= 1
     events[position] = {**events[position], "sig": codec.b64url_encode(bytes(sig))}
@@ -116,13 +141,13 @@ def test_the_append_skips_only_what_was_verified_under_the_logs_key_bytes(
     raw = codec.b64url_decode(appender._public_keys({signed.key})[signed.key])
     entry.verify_event(signed, raw)  # as the write quota does
     jobs: list[list[Any]] = []
-    real = append.first_bad_signature
+    real = sigpool.first_bad_signature
 
     def recording(batch: Any) -> Any:
         jobs.append(list(batch))
         return real(batch)
 
-    monkeypatch.setattr(append, "first_bad_signature", recording)
+    monkeypatch.setattr(sigpool, "first_bad_signature", recording)
     appender._verify_known([signed])
     assert jobs == [[]]  # remembered under these bytes: no verify again
     other = codec.b64url_encode(crypto.public_key_to_raw(key(7).public_key()))

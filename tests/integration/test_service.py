@@ -19,10 +19,10 @@ from ledger.errors import ConflictError, LedgerError, SignatureError, Validation
 from ledger.events import format_time
 from ledger.rules.state import State
 from ledger.service import append as append_module
+from ledger.service import sigpool
 from ledger.service.audit import audit_log
 from ledger.service.ledger import Ledger
 from ledger.store import ProjectionsBehindError
-from ledger.verify import batchverify
 from tests.factories import GTIN, key, public_b64
 from tests.integration.world import LedgerWorld, dump
 from tests.rules_factories import CLAIM_CODE, NOW, SERIAL, World
@@ -111,7 +111,7 @@ def test_a_batch_makes_its_leaves_before_its_signatures_and_reports_a_bad_signat
     # still reported after the signatures, as when the signatures came first.
     calls: list[str] = []
     fail_leaves = True  # (read by `leaves` at each call)
-    make_leaves, check = append_module._leaves, batchverify.first_bad_signature
+    make_leaves, check = append_module._leaves, sigpool.first_bad_signature
 
     def leaves(items: Any, received: Any) -> Any:
         calls.append("leaves")
@@ -124,7 +124,7 @@ def test_a_batch_makes_its_leaves_before_its_signatures_and_reports_a_bad_signat
         return check(jobs)
 
     monkeypatch.setattr(append_module, "_leaves", leaves)
-    monkeypatch.setattr("ledger.service.append.first_bad_signature", signatures)
+    monkeypatch.setattr(sigpool, "first_bad_signature", signatures)
     w = world.world
     good = w.on_unit("handoff", "acme", to="ship-co")
     forged = replace(good, sig=bytes([good.sig[0] ^ 1]) + good.sig[1:])

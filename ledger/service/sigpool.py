@@ -1,0 +1,240 @@
+"""A large batch's signatures verified in child processes, off this process's GIL.
+
+The verify threads (ledger.verify.batchverify) run libsodium without the GIL but need it
+back after every signature. In a server the write transaction's thread holds it nearly
+all the time, and a waiting thread takes it back only after the switch interval (5 ms):
+a batch of 1,000 took 100-190 ms of wall time on two cores for ~56 ms of verifying, the
+next batch's write waited for it, and the hand-offs slowed the writer too
+(docs/PERFORMANCE.md, "procverify40"). The audit met the same wall and verifies in a
+process (ledger.audit.sigproc). Here the server keeps a pool of children, one per core,
+each running `ledger.verify.rawsig.serve`: `bad_raw` over `ledger.sigcheck.verify_raw`,
+the very check every other path runs. They are started at first use and kept; a child
+exits when this process closes its stdin (or dies).
+
+What a child is trusted with: it is this process's own child, running this package's
+code, fed only through pipes this process holds, as the verify threads are. It answers
+which items do not verify. Each item is made here from the event as `entry.verify_event`
+would verify it (`entry.signature_parts`), after the key id check that `verify_event`
+does first; a success is remembered on the event (`entry.remember_verified`) so the
+append does not verify it again. The lowest position that fails, by the key id or by a
+child, is verified again here by `entry.verify_event`, whose error is the one reported:
+the outcome is `batchverify.first_bad_signature`'s, position for position.
+
+Nothing is lost on the way: a child that does not start, dies, says nothing within
+`ANSWER_WAIT` or answers out of shape is stopped (another starts at the next use) and
+its part is verified on the calling thread. A forked copy of this process starts its
+own children.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+
+from ledger import entry
+from ledger.audit.sigproc import child_command, widen
+from ledger.errors import LedgerError
+from ledger.service.pipes import read_exactly, stop_child
+from ledger.verify import batchverify
+from ledger.verify.batchverify import Bad, Job
+from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw
+
+#: batches of fewer signatures stay on the verify threads: below this the hand-over
+#: (pickling, two pipe hops, ~1.5 ms for 1,000) is a larger share of the work
+PROCESS_FROM = 256
+#: seconds a child may take to answer a part (~30 ms for 500 on an idle core) before it
+#: is stopped and its part verified on the calling thread
+ANSWER_WAIT = 30.0
+
+
+class _Child:
+    """One verifier child (`ledger.verify.rawsig.serve`) and its raw pipes."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
+            child_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,  # raw pipes: `select` sees every byte not yet read
+        )
+        if self.proc.stdin is None or self.proc.stdout is None:
+            raise OSError("no pipes")
+        self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        widen(self._in)  # a part (~210 kB for 500) goes in one write
+        self._finalizer = weakref.finalize(self, stop_child, self.proc)
+
+    def send(self, items: list[Raw]) -> None:
+        """Hand ``items`` over (raises OSError if the child is gone)."""
+        data = memoryview(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
+        while data:  # a pipe may take part of a write
+            data = data[os.write(self._in, data) :]
+
+    def bad(self, count: int) -> list[int] | None:
+        """The answer to the last `send` of ``count`` items: the indices that do not
+        verify; None if the child ended, did not answer in time or answered out of
+        shape (then it is of no further use: `stop` it)."""
+        deadline = time.monotonic() + ANSWER_WAIT
+        head = read_exactly(self._out, COUNT.size, deadline)
+        if head is None:
+            return None
+        (bad,) = COUNT.unpack(head)
+        if bad > count:
+            return None
+        data = read_exactly(self._out, bad * INDEX.size, deadline) if bad else b""
+        if data is None:
+            return None
+        return [index for (index,) in INDEX.iter_unpack(data)]
+
+    def stop(self) -> None:
+        """End the child (once)."""
+        self._finalizer()
+
+
+class SignaturePool:
+    """Up to ``size`` verifier children shared by this process's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._idle: queue.SimpleQueue[_Child] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._made = 0  # children started and not stopped
+
+    def bad(self, items: Sequence[Raw]) -> list[int]:
+        """The indices (the items' own, first member) of ``items`` whose signature does
+        not verify, ascending: what `bad_raw` returns, verified on as many children as
+        are free (at least one, waited for), one part each. A part whose child fails is
+        verified on this thread."""
+        children = self._take()
+        size = -(-len(items) // len(children))
+        parts = [list(items[i : i + size]) for i in range(0, len(items), size)]
+        sent: list[tuple[_Child | None, list[Raw]]] = []
+        for child, part in zip(children, parts, strict=False):
+            try:
+                child.send(part)
+            except OSError:  # the child is gone: its part is verified below
+                self._drop(child)
+                sent.append((None, part))
+                continue
+            sent.append((child, part))
+        for child in children[len(parts) :]:
+            self._idle.put(child)
+        found: list[int] = []
+        for verifier, part in sent:
+            answer = None if verifier is None else verifier.bad(len(part))
+            if verifier is not None:
+                if answer is None:
+                    self._drop(verifier)
+                else:
+                    self._idle.put(verifier)
+            found.extend(bad_raw(part) if answer is None else answer)
+        return sorted(found)
+
+    def _take(self) -> list[_Child]:
+        """Every free child, starting new ones up to `size`; at least one (waiting for
+        one to be given back when all are busy). Raises OSError if none can start."""
+        taken: list[_Child] = []
+        while len(taken) < self.size:
+            try:
+                taken.append(self._idle.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            with self._lock:
+                start = self._made < self.size
+                if start:
+                    self._made += 1
+            if start:
+                try:
+                    taken.append(_Child())
+                except OSError:
+                    with self._lock:
+                        self._made -= 1
+                    if not taken:
+                        raise
+                    break
+            elif taken:
+                break
+            else:
+                taken.append(self._idle.get())
+        return taken
+
+    def _drop(self, child: _Child) -> None:
+        child.stop()
+        with self._lock:
+            self._made -= 1
+
+    def close(self) -> None:
+        """Stop the idle children (those in use are stopped when dropped)."""
+        while True:
+            try:
+                self._drop(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+_pool: SignaturePool | None = None
+_pool_lock = threading.Lock()
+
+
+def _cores() -> int:
+    return min(8, os.cpu_count() or 1)
+
+
+def pool() -> SignaturePool | None:
+    """This process's pool (one child a core, at most 8), made at first use; None on a
+    machine with one core or without POSIX pipes, where the threads verify."""
+    global _pool
+    if _pool is None and os.name == "posix" and _cores() >= 2:
+        with _pool_lock:
+            if _pool is None:
+                _pool = SignaturePool(_cores())
+    return _pool
+
+
+def _after_fork() -> None:
+    # the children are the parent's: a forked copy must not write to their pipes
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def first_bad_signature(jobs: Sequence[Job]) -> Bad:
+    """`batchverify.first_bad_signature`, the same outcome: every job verified, the
+    lowest bad position returned with what `entry.verify_event` raises for it, or None.
+    From `PROCESS_FROM` jobs not verified yet, on the verifier children (see the
+    module); else, or without a pool, on the verify threads."""
+    pending = [job for job in jobs if not entry.verified_under(job[1], job[2])]
+    workers = pool() if len(pending) >= PROCESS_FROM else None
+    if workers is None:
+        return batchverify.first_bad_signature(pending)
+    suspects: set[int] = set()
+    items: list[Raw] = []
+    for position, signed, public in pending:
+        if not entry.names_key(signed, public):
+            suspects.add(position)  # `verify_event` refuses it below
+            continue
+        domain, message = entry.signature_parts(signed)
+        items.append((position, public, domain, message, signed.sig))
+    try:
+        suspects.update(workers.bad(items))
+    except OSError:  # no child could start: the threads verify them all
+        return batchverify.first_bad_signature(pending)
+    for position, signed, public in pending:
+        if position not in suspects:
+            entry.remember_verified(signed, public)
+    for position, signed, public in sorted(pending, key=lambda job: job[0]):
+        if position in suspects:
+            try:
+                entry.verify_event(signed, public)
+            except LedgerError as e:
+                return position, e
+    return None

@@ -1,0 +1,210 @@
+"""ledger.service.sigpool: a large batch verified in child processes reports what an
+in-order check on this process reports (nothing, or the lowest bad position and the
+error `verify_event` raises), remembers only what a child verified under the key the
+envelope names, and loses nothing when a child fails to start, dies or talks nonsense."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import crypto, entry
+from ledger.entry import SignedEvent
+from ledger.errors import SignatureError
+from ledger.service import sigpool
+from ledger.service.sigpool import PROCESS_FROM, SignaturePool, first_bad_signature
+from ledger.verify import batchverify
+from tests.factories import GTIN, key
+from tests.rules_factories import ACTORS, World
+
+Job = tuple[int, SignedEvent, bytes]
+_SIGNED: list[SignedEvent] = []
+
+
+def _jobs(count: int) -> list[Job]:
+    """``count`` fresh (never verified) commissions of acme's, with its raw key."""
+    while len(_SIGNED) < count:
+        world = World.base()
+        _SIGNED.extend(
+            world.sign("commission", "acme", unit={"gtin": GTIN, "serial": f"SP{i}"}, prev=None)
+            for i in range(len(_SIGNED), len(_SIGNED) + 100)
+        )
+    public = crypto.public_key_to_raw(key(ACTORS["acme"][1]).public_key())
+    # copies: a success is remembered on the object, and each test starts unverified
+    return [(i, dataclasses.replace(s), public) for i, s in enumerate(_SIGNED[:count])]
+
+
+def _forge(job: Job) -> Job:
+    position, signed, public = job
+    return (
+        position,
+        dataclasses.replace(signed, sig=bytes([signed.sig[0] ^ 1]) + signed.sig[1:]),
+        public,
+    )
+
+
+def _other_key(job: Job) -> Job:
+    """The same event and signature, checked under a key its envelope does not name."""
+    position, signed, _ = job
+    return position, signed, crypto.public_key_to_raw(key(7).public_key())
+
+
+@pytest.fixture
+def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[SignaturePool]:
+    """A pool of two children of this test's own, as the process's pool."""
+    mine = SignaturePool(2)
+    monkeypatch.setattr(sigpool, "_pool", mine)
+    yield mine
+    mine.close()
+
+
+def _sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the parts handed to children from now on."""
+    sizes: list[int] = []
+    real = sigpool._Child.send
+
+    def send(self: sigpool._Child, items: list[tuple[int, bytes, bytes, bytes, bytes]]) -> None:
+        sizes.append(len(items))
+        real(self, items)
+
+    monkeypatch.setattr(sigpool._Child, "send", send)
+    return sizes
+
+
+def test_a_good_batch_is_verified_on_the_children_and_remembered(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _sends(monkeypatch)
+    jobs = _jobs(PROCESS_FROM)
+    assert first_bad_signature(jobs) is None
+    assert sorted(sizes) == [PROCESS_FROM // 2] * 2  # one part a child
+    assert all(entry.verified_under(s, public) for _, s, public in jobs)
+    sizes.clear()
+    assert first_bad_signature(jobs) is None  # remembered: nothing is sent again
+    assert sizes == []
+
+
+def test_a_small_batch_stays_on_the_threads(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _sends(monkeypatch)
+    jobs = _jobs(PROCESS_FROM - 1)
+    jobs[5] = _forge(jobs[5])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 5
+    assert sizes == []
+
+
+def test_the_lowest_forged_position_is_reported_with_verify_events_error(
+    pool: SignaturePool,
+) -> None:
+    jobs = _jobs(PROCESS_FROM + 40)
+    for position in (PROCESS_FROM + 10, 200, 7):
+        jobs[position] = _forge(jobs[position])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 7
+    assert isinstance(bad[1], SignatureError) and "does not verify" in str(bad[1])
+    # what is left unremembered: the forged ones; the rest verified under acme's key
+    assert [i for i, s, public in jobs if not entry.verified_under(s, public)] == [
+        7,
+        200,
+        PROCESS_FROM + 10,
+    ]
+
+
+def test_a_key_the_envelope_does_not_name_is_refused_and_not_remembered(
+    pool: SignaturePool,
+) -> None:
+    jobs = _jobs(PROCESS_FROM)
+    jobs[100] = _other_key(jobs[100])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 100
+    assert "different key" in str(bad[1])
+    assert not entry.verified_under(jobs[100][1], jobs[100][2])
+    with pytest.raises(SignatureError):
+        entry.remember_verified(jobs[100][1], jobs[100][2])
+    assert not entry.verified_under(jobs[100][1], jobs[100][2])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sets(st.integers(0, PROCESS_FROM + 19), max_size=6), st.integers(0, 2))
+def test_the_answer_is_the_in_order_answer(bad: set[int], wrong_key_at: int) -> None:
+    jobs = _jobs(PROCESS_FROM + 20)
+    for position in bad:
+        jobs[position] = _forge(jobs[position])
+    jobs[wrong_key_at * 50] = _other_key(jobs[wrong_key_at * 50])
+    expected = batchverify._first_bad([(p, dataclasses.replace(s), k) for p, s, k in jobs])
+    got = first_bad_signature(jobs)
+    assert expected is not None and got is not None
+    assert got[0] == expected[0]
+    assert type(got[1]) is type(expected[1]) and str(got[1]) == str(expected[1])
+
+
+def test_a_child_that_dies_loses_nothing(pool: SignaturePool) -> None:
+    jobs = _jobs(PROCESS_FROM)
+    assert first_bad_signature(jobs) is None  # the children are up
+    for child in list(_idle(pool)):
+        child.proc.kill()
+        child.proc.wait()
+    jobs = _jobs(PROCESS_FROM)
+    jobs[33] = _forge(jobs[33])
+    bad = first_bad_signature(jobs)  # verified here instead, then new children
+    assert bad is not None and bad[0] == 33
+    jobs = _jobs(PROCESS_FROM)
+    jobs[250] = _forge(jobs[250])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 250
+    assert all(child.proc.poll() is None for child in _idle(pool))
+
+
+def test_a_child_that_answers_nonsense_is_stopped_and_its_part_verified_here(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # more bad indices than items sent: out of shape
+    liar = "import sys; sys.stdout.buffer.write(b'\\xff' * 4); sys.stdout.flush(); sys.stdin.read()"
+    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", liar])
+    jobs = _jobs(PROCESS_FROM)
+    jobs[3] = _forge(jobs[3])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 3
+    assert _idle(pool) == []  # both stopped
+    assert first_bad_signature(_jobs(PROCESS_FROM)) is None  # (new liars, same answer)
+
+
+def test_a_child_that_answers_nothing_in_time_is_stopped(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    silent = "import sys; sys.stdin.read()"
+    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", silent])
+    monkeypatch.setattr(sigpool, "ANSWER_WAIT", 0.3)
+    jobs = _jobs(PROCESS_FROM)
+    jobs[PROCESS_FROM - 1] = _forge(jobs[PROCESS_FROM - 1])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == PROCESS_FROM - 1
+    assert _idle(pool) == []
+
+
+def test_children_that_cannot_start_leave_it_to_the_threads(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sigpool, "child_command", lambda: ["/nonexistent/python"])
+    jobs = _jobs(PROCESS_FROM)
+    jobs[77] = _forge(jobs[77])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 77
+    assert first_bad_signature(_jobs(PROCESS_FROM)) is None
+
+
+def _idle(pool: SignaturePool) -> list[sigpool._Child]:
+    """The pool's idle children (taken out and put back)."""
+    children = []
+    while not pool._idle.empty():
+        children.append(pool._idle.get_nowait())
+    for child in children:
+        pool._idle.put(child)
+    return children
