@@ -8,9 +8,11 @@ a temp folder holding the base world) is driven in this process through httpx's 
 transport, one batch at a time, after two untimed warm-up batches. Each step below is
 timed in the CPU time of the thread that runs it (`time.thread_time`), so the figures
 hold on a loaded machine, where wall-clock profiles (and cProfile, which sees one
-thread) do not: signature verification runs on the verify threads
-(ledger.verify.batchverify), outside the log lock and without the GIL, and shows up
-here, where cProfile shows only the caller waiting for it. Steps nest (the write
+thread) do not: a batch's signatures are verified in the verifier children
+(ledger.service.sigpool), whose own CPU is read from /proc (`bench.proccpu`) and shown
+on a line of its own, and smaller sets on the verify threads
+(ledger.verify.batchverify), outside the log lock and without the GIL: both show up
+here, where cProfile shows only the caller waiting for them. Steps nest (the write
 transaction holds the map commit and the SQL); "process" is all threads' CPU, client
 included.
 
@@ -59,9 +61,11 @@ from bench import streams
 from bench.appends import open_ledger
 from bench.databases import PostgresTarget, SqliteTarget
 from bench.ingest import BARE, CLIENTS, CONFIG, SINGLE, bodies, single_bodies
+from bench.proccpu import cpu_seconds
 from bench.server import METRICS_TOKEN
 from ledger import crypto
 from ledger.events import format_time
+from ledger.service import sigpool
 from ledger.service.config import write_key_file
 
 #: (owner, attribute, label, depth): the steps timed, in the order shown
@@ -100,8 +104,11 @@ STEPS: list[tuple[Any, str, str, int]] = [
 #: the cyclic collector's own time (`Steps` times it through `gc.callbacks`): it is
 #: also counted in whichever step it interrupted, so it moves between steps run to run
 GC = "cyclic garbage collector (inside the steps it interrupts)"
-#: how many signatures libsodium checked (`crypto.verify` calls: a memo hit makes none)
+#: how many signatures libsodium checked (`crypto.verify` calls in this process, a memo
+#: hit makes none; and the items handed to the verifier children, ledger.service.sigpool)
 VERIFIED = "Ed25519 signatures checked"
+#: the verifier children's own CPU (`bench.proccpu`: they are processes, not threads)
+CHILDREN = "Ed25519 verify in the verifier children (ledger.service.sigpool)"
 
 
 class Steps:
@@ -110,6 +117,8 @@ class Steps:
     def __init__(self) -> None:
         self.cpu: Counter[str] = Counter()
         self.verified: list[None] = []  # one item a `crypto.verify` call
+        self._children: dict[int, float] = {}  # verifier child's pid: its CPU at first use
+        self.children_seconds = 0.0  # their CPU since, read by `remove`
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
@@ -135,6 +144,15 @@ class Steps:
 
         crypto.verify = counted  # type: ignore[assignment]
         self._undo.append(functools.partial(setattr, crypto, "verify", verify))
+        send = sigpool._Child.send
+
+        def sending(child: sigpool._Child, items: list[Any]) -> None:
+            self._children.setdefault(child.proc.pid, cpu_seconds(child.proc.pid))
+            self.verified.extend([None] * len(items))
+            send(child, items)
+
+        sigpool._Child.send = sending  # type: ignore[method-assign,assignment]
+        self._undo.append(functools.partial(setattr, sigpool._Child, "send", send))
         for owner, name, label, _ in STEPS:
             original = vars(owner).get(name)
             if original is None:
@@ -143,7 +161,11 @@ class Steps:
             setattr(owner, name, self._wrap(original, label))
 
     def remove(self) -> None:
-        """Put every original back."""
+        """Put every original back, after reading into `children_seconds` the CPU the
+        verifier children spent since this process first handed each one work."""
+        self.children_seconds = sum(
+            cpu_seconds(pid) - start for pid, start in self._children.items()
+        )
         while self._undo:
             self._undo.pop()()
 
@@ -233,6 +255,7 @@ def measure(events: int, batch: int) -> tuple[dict[str, float], float, float]:
     per_event = {label: steps.cpu[label] / events * 1e6 for _, _, label, _ in STEPS}
     per_event[GC] = steps.cpu[GC] / events * 1e6
     per_event[VERIFIED] = len(steps.verified) / events
+    per_event[CHILDREN] = steps.children_seconds / events * 1e6
     return per_event, cpu / events * 1e6, events / wall
 
 
@@ -332,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if label not in shown:  # (a label may time several functions)
             shown.add(label)
             print(f"{'  ' * depth}{steps[label]:7.1f} us/event  {label}")
+    print(f"{steps.get(CHILDREN, 0.0):7.1f} us/event  {CHILDREN}")
     print(f"{steps[GC]:7.1f} us/event  {GC}")
     print(f"{steps[VERIFIED]:7.2f} per event   {VERIFIED}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

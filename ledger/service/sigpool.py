@@ -96,6 +96,14 @@ class _Child:
         """End the child (once)."""
         self._finalizer()
 
+    def forget(self) -> None:
+        """In a forked copy of the process that started the child: leave the child (its
+        parent's) alone at exit; only this copy's ends of its pipes are closed."""
+        self._finalizer.detach()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
 
 class SignaturePool:
     """Up to ``size`` verifier children shared by this process's threads."""
@@ -199,9 +207,15 @@ def pool() -> SignaturePool | None:
 
 
 def _after_fork() -> None:
-    # the children are the parent's: a forked copy must not write to their pipes
+    # the children are the parent's: a forked copy must not write to their pipes, nor
+    # stop them at its exit; it starts its own at first use
     global _pool
-    _pool = None
+    old, _pool = _pool, None
+    while old is not None:
+        try:
+            old._idle.get_nowait().forget()
+        except queue.Empty:
+            return
 
 
 os.register_at_fork(after_in_child=_after_fork)

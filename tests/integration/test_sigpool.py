@@ -6,8 +6,11 @@ envelope names, and loses nothing when a child fails to start, dies or talks non
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -208,3 +211,40 @@ def _idle(pool: SignaturePool) -> list[sigpool._Child]:
     for child in children:
         pool._idle.put(child)
     return children
+
+
+_FORKED = """
+import os, sys
+from ledger.service import sigpool
+from tests.integration.test_sigpool import PROCESS_FROM, _forge, _idle, _jobs
+
+assert sigpool.first_bad_signature(_jobs(PROCESS_FROM)) is None
+pool = sigpool._pool
+parents = [child.proc.pid for child in _idle(pool)]
+pid = os.fork()
+if pid == 0:  # the copy: its own pool, the right answer, nothing of the parent's
+    jobs = _jobs(PROCESS_FROM)
+    jobs[9] = _forge(jobs[9])
+    bad = sigpool.first_bad_signature(jobs)
+    mine = [child.proc.pid for child in _idle(sigpool._pool)]
+    ok = bad is not None and bad[0] == 9 and sigpool._pool is not pool
+    sys.exit(0 if ok and mine and not set(mine) & set(parents) else 3)  # (finalizers run)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+assert [child.proc.pid for child in _idle(pool)] == parents
+assert all(child.proc.poll() is None for child in _idle(pool)), "the copy stopped them"
+assert sigpool.first_bad_signature(_jobs(PROCESS_FROM)) is None
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this system")
+def test_a_forked_copy_starts_its_own_children_and_leaves_the_parents_alone() -> None:
+    # in a process of its own: a fork from this one (xdist's, with threads) could copy a
+    # lock another thread holds
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKED], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
