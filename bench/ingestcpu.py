@@ -146,10 +146,10 @@ class Steps:
         self._undo.append(functools.partial(setattr, crypto, "verify", verify))
         send = sigpool._Child.send
 
-        def sending(child: sigpool._Child, items: list[Any]) -> None:
+        def sending(child: sigpool._Child, items: list[Any], deadline: float) -> None:
             self._children.setdefault(child.proc.pid, cpu_seconds(child.proc.pid))
             self.verified.extend([None] * len(items))
-            send(child, items)
+            send(child, items, deadline)
 
         sigpool._Child.send = sending  # type: ignore[method-assign,assignment]
         self._undo.append(functools.partial(setattr, sigpool._Child, "send", send))

@@ -54,7 +54,6 @@ import hashlib
 import logging
 import os
 import pickle
-import select
 import struct
 import subprocess
 import sys
@@ -70,7 +69,7 @@ from ledger.errors import StorageError
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import decode
 from ledger.map.update import ROOT
-from ledger.service.pipes import read_exactly, stop_child
+from ledger.service.pipes import read_exactly, readable, stop_child
 
 #: batches moving fewer keys update the map in the append (the hand-over's fixed cost,
 #: ~1 ms, is then most of the update)
@@ -170,12 +169,6 @@ def _answer(fd: int, deadline: float) -> Answer | None:
     return number, digest, root, rows
 
 
-def _readable(fd: int) -> bool:
-    """Whether the raw pipe ``fd`` has bytes (or its end) to read now."""
-    ready, _, _ = select.select([fd], [], [], 0)
-    return bool(ready)
-
-
 class MapWorker:
     """One child process updating one log's map (see the module doc).
 
@@ -239,7 +232,7 @@ class MapWorker:
                 # rather than wait for the child
                 return None
             if self._writing is not None:
-                if proc.stdout is None or not _readable(proc.stdout.fileno()):
+                if proc.stdout is None or not readable(proc.stdout.fileno()):
                     # the child is still writing (it waits for this transaction's lock:
                     # waiting for it here would wait for ourselves): do this one here
                     return None

@@ -20,10 +20,12 @@ append does not verify it again. The lowest position that fails, by the key id o
 child, is verified again here by `entry.verify_event`, whose error is the one reported:
 the outcome is `batchverify.first_bad_signature`'s, position for position.
 
-Nothing is lost on the way: a child that does not start, dies, says nothing within
-`ANSWER_WAIT` or answers out of shape is stopped (another starts at the next use) and
-its part is verified on the calling thread. A forked copy of this process starts its
-own children.
+Nothing is lost on the way: a child that does not start, dies, has not taken its part
+and answered within `ANSWER_WAIT` of the batch's hand-over, or answers out of shape
+(more failures than it was sent, an index it was not sent) is stopped (another starts
+at the next use) and its part is verified on the calling thread; whatever fails, a
+child not given back to the pool is stopped, so no caller waits for one that will not
+come back. A forked copy of this process starts its own children.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from collections.abc import Sequence
 from ledger import entry
 from ledger.audit.sigproc import child_command, widen
 from ledger.errors import LedgerError
-from ledger.service.pipes import read_exactly, stop_child
+from ledger.service.pipes import read_exactly, stop_child, write_all
 from ledger.verify import batchverify
 from ledger.verify.batchverify import Bad, Job
 from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw
@@ -48,6 +50,8 @@ from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw
 #: batches of fewer signatures stay on the verify threads: below this the hand-over
 #: (pickling, two pipe hops, ~1.5 ms for 1,000) is a larger share of the work
 PROCESS_FROM = 256
+#: seconds a caller waits for a busy child before it looks again whether one was dropped
+_WAIT_STEP = 0.05
 #: seconds a child may take to answer a part (~30 ms for 500 on an idle core) before it
 #: is stopped and its part verified on the calling thread
 ANSWER_WAIT = 30.0
@@ -67,30 +71,31 @@ class _Child:
         if self.proc.stdin is None or self.proc.stdout is None:
             raise OSError("no pipes")
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        os.set_blocking(self._in, False)  # written with a deadline (`pipes.write_all`)
         widen(self._in)  # a part (~210 kB for 500) goes in one write
         self._finalizer = weakref.finalize(self, stop_child, self.proc)
 
-    def send(self, items: list[Raw]) -> None:
-        """Hand ``items`` over (raises OSError if the child is gone)."""
-        data = memoryview(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
-        while data:  # a pipe may take part of a write
-            data = data[os.write(self._in, data) :]
+    def send(self, items: list[Raw], deadline: float) -> None:
+        """Hand ``items`` over before ``deadline`` (`time.monotonic`). Raises OSError
+        if the child is gone or does not take them in time."""
+        write_all(self._in, pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL), deadline)
 
-    def bad(self, count: int) -> list[int] | None:
-        """The answer to the last `send` of ``count`` items: the indices that do not
-        verify; None if the child ended, did not answer in time or answered out of
-        shape (then it is of no further use: `stop` it)."""
-        deadline = time.monotonic() + ANSWER_WAIT
+    def bad(self, items: list[Raw], deadline: float) -> list[int] | None:
+        """The answer to the `send` of ``items``: the indices among theirs that do not
+        verify; None if the child ended, did not answer before ``deadline`` or answered
+        out of shape (then it is of no further use: `stop` it)."""
         head = read_exactly(self._out, COUNT.size, deadline)
         if head is None:
             return None
         (bad,) = COUNT.unpack(head)
-        if bad > count:
+        if bad > len(items):
             return None
         data = read_exactly(self._out, bad * INDEX.size, deadline) if bad else b""
         if data is None:
             return None
-        return [index for (index,) in INDEX.iter_unpack(data)]
+        found = [index for (index,) in INDEX.iter_unpack(data)]
+        sent = {item[0] for item in items}
+        return found if all(index in sent for index in found) else None
 
     def stop(self) -> None:
         """End the child (once)."""
@@ -117,32 +122,40 @@ class SignaturePool:
     def bad(self, items: Sequence[Raw]) -> list[int]:
         """The indices (the items' own, first member) of ``items`` whose signature does
         not verify, ascending: what `bad_raw` returns, verified on as many children as
-        are free (at least one, waited for), one part each. A part whose child fails is
-        verified on this thread."""
+        are free (at least one, waited for), one part each, all within one
+        `ANSWER_WAIT`. A part whose child fails is verified on this thread. Raises
+        OSError if no child can start."""
+        if not items:
+            return []
         children = self._take()
-        size = -(-len(items) // len(children))
-        parts = [list(items[i : i + size]) for i in range(0, len(items), size)]
-        sent: list[tuple[_Child | None, list[Raw]]] = []
-        for child, part in zip(children, parts, strict=False):
-            try:
-                child.send(part)
-            except OSError:  # the child is gone: its part is verified below
-                self._drop(child)
-                sent.append((None, part))
-                continue
-            sent.append((child, part))
-        for child in children[len(parts) :]:
-            self._idle.put(child)
-        found: list[int] = []
-        for verifier, part in sent:
-            answer = None if verifier is None else verifier.bad(len(part))
-            if verifier is not None:
-                if answer is None:
-                    self._drop(verifier)
-                else:
+        given_back: set[int] = set()
+        try:
+            deadline = time.monotonic() + ANSWER_WAIT
+            size = -(-len(items) // len(children))
+            parts = [list(items[i : i + size]) for i in range(0, len(items), size)]
+            sent: list[tuple[_Child | None, list[Raw]]] = []
+            for child, part in zip(children, parts, strict=False):
+                try:
+                    child.send(part, deadline)
+                except (OSError, ValueError):  # gone or stuck: its part is verified below
+                    sent.append((None, part))
+                    continue
+                sent.append((child, part))
+            found: list[int] = []
+            for verifier, part in sent:
+                answer = None if verifier is None else _answer(verifier, part, deadline)
+                if answer is not None and verifier is not None:
                     self._idle.put(verifier)
-            found.extend(bad_raw(part) if answer is None else answer)
-        return sorted(found)
+                    given_back.add(id(verifier))
+                found.extend(bad_raw(part) if answer is None else answer)
+            for child in children[len(parts) :]:
+                self._idle.put(child)
+                given_back.add(id(child))
+            return sorted(found)
+        finally:  # whatever failed, a child not given back is stopped: none is lost
+            for child in children:
+                if id(child) not in given_back:
+                    self._drop(child)
 
     def _take(self) -> list[_Child]:
         """Every free child, starting new ones up to `size`; at least one (waiting for
@@ -169,8 +182,12 @@ class SignaturePool:
                     break
             elif taken:
                 break
-            else:
-                taken.append(self._idle.get())
+            else:  # all busy: wait for one, asking again now and then (a busy child that
+                # fails is dropped, not given back: then a new one may start)
+                try:
+                    taken.append(self._idle.get(timeout=_WAIT_STEP))
+                except queue.Empty:
+                    continue
         return taken
 
     def _drop(self, child: _Child) -> None:
@@ -185,6 +202,14 @@ class SignaturePool:
                 self._drop(self._idle.get_nowait())
             except queue.Empty:
                 return
+
+
+def _answer(child: _Child, part: list[Raw], deadline: float) -> list[int] | None:
+    """`_Child.bad`, None also when reading it fails (the child is then dropped)."""
+    try:
+        return child.bad(part, deadline)
+    except (OSError, ValueError):
+        return None
 
 
 _pool: SignaturePool | None = None
@@ -208,9 +233,10 @@ def pool() -> SignaturePool | None:
 
 def _after_fork() -> None:
     # the children are the parent's: a forked copy must not write to their pipes, nor
-    # stop them at its exit; it starts its own at first use
-    global _pool
-    old, _pool = _pool, None
+    # stop them at its exit; it starts its own at first use. (A child another thread had
+    # taken is not reached here: the copy keeps its end of that child's pipes open)
+    global _pool, _pool_lock
+    old, _pool, _pool_lock = _pool, None, threading.Lock()
     while old is not None:
         try:
             old._idle.get_nowait().forget()
@@ -233,10 +259,14 @@ def first_bad_signature(jobs: Sequence[Job]) -> Bad:
     suspects: set[int] = set()
     items: list[Raw] = []
     for position, signed, public in pending:
-        if not entry.names_key(signed, public):
-            suspects.add(position)  # `verify_event` refuses it below
+        try:
+            if not entry.names_key(signed, public):
+                suspects.add(position)  # `verify_event` refuses it below
+                continue
+            domain, message = entry.signature_parts(signed)
+        except LedgerError:  # (a key of the wrong length, an event bound to no log)
+            suspects.add(position)  # `verify_event` raises it below, in its order
             continue
-        domain, message = entry.signature_parts(signed)
         items.append((position, public, domain, message, signed.sig))
     try:
         suspects.update(workers.bad(items))

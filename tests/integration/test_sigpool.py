@@ -9,7 +9,9 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -71,9 +73,11 @@ def _sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     real = sigpool._Child.send
 
-    def send(self: sigpool._Child, items: list[tuple[int, bytes, bytes, bytes, bytes]]) -> None:
+    def send(
+        self: sigpool._Child, items: list[tuple[int, bytes, bytes, bytes, bytes]], deadline: float
+    ) -> None:
         sizes.append(len(items))
-        real(self, items)
+        real(self, items, deadline)
 
     monkeypatch.setattr(sigpool._Child, "send", send)
     return sizes
@@ -134,18 +138,61 @@ def test_a_key_the_envelope_does_not_name_is_refused_and_not_remembered(
     assert not entry.verified_under(jobs[100][1], jobs[100][2])
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.sets(st.integers(0, PROCESS_FROM + 19), max_size=6), st.integers(0, 2))
-def test_the_answer_is_the_in_order_answer(bad: set[int], wrong_key_at: int) -> None:
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sets(st.integers(0, PROCESS_FROM + 19), max_size=6),
+    st.sets(st.integers(0, PROCESS_FROM + 19), max_size=2),
+)
+def test_the_answer_is_the_in_order_answer(bad: set[int], wrong_key: set[int]) -> None:
     jobs = _jobs(PROCESS_FROM + 20)
     for position in bad:
         jobs[position] = _forge(jobs[position])
-    jobs[wrong_key_at * 50] = _other_key(jobs[wrong_key_at * 50])
+    for position in wrong_key:
+        jobs[position] = _other_key(jobs[position])
     expected = batchverify._first_bad([(p, dataclasses.replace(s), k) for p, s, k in jobs])
     got = first_bad_signature(jobs)
-    assert expected is not None and got is not None
-    assert got[0] == expected[0]
+    if expected is None:
+        assert got is None and not bad and not wrong_key
+        return
+    assert got is not None and got[0] == expected[0] == min(bad | wrong_key)
     assert type(got[1]) is type(expected[1]) and str(got[1]) == str(expected[1])
+
+
+def test_a_batch_whose_every_key_is_another_sends_nothing(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _sends(monkeypatch)
+    jobs = [_other_key(job) for job in _jobs(PROCESS_FROM)]
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 0 and "different key" in str(bad[1])
+    assert sizes == []
+    assert first_bad_signature(_jobs(PROCESS_FROM)) is None  # the pool still serves
+
+
+def test_a_key_of_the_wrong_length_is_reported_at_its_position_not_raised(
+    pool: SignaturePool,
+) -> None:
+    jobs = _jobs(PROCESS_FROM)
+    position, signed, public = jobs[40]
+    jobs[40] = (position, signed, public[:31])
+    jobs[60] = _forge(jobs[60])
+    expected = batchverify._first_bad([(p, dataclasses.replace(s), k) for p, s, k in jobs])
+    got = first_bad_signature(jobs)
+    assert expected is not None and got is not None and got[0] == expected[0] == 40
+    assert type(got[1]) is type(expected[1]) and str(got[1]) == str(expected[1])
+
+
+def test_threads_sharing_the_pool_each_get_their_own_answer(pool: SignaturePool) -> None:
+    batches = []
+    for forged in (None, 3, 200, PROCESS_FROM - 1, 17, None):
+        jobs = _jobs(PROCESS_FROM)
+        if forged is not None:
+            jobs[forged] = _forge(jobs[forged])
+        batches.append((forged, jobs))
+    with ThreadPoolExecutor(len(batches)) as threads:
+        answers = list(threads.map(lambda b: first_bad_signature(b[1]), batches))
+    assert [None if a is None else a[0] for a in answers] == [f for f, _ in batches]
+    assert len(_idle(pool)) <= pool.size
 
 
 def test_a_child_that_dies_loses_nothing(pool: SignaturePool) -> None:
@@ -177,6 +224,53 @@ def test_a_child_that_answers_nonsense_is_stopped_and_its_part_verified_here(
     assert bad is not None and bad[0] == 3
     assert _idle(pool) == []  # both stopped
     assert first_bad_signature(_jobs(PROCESS_FROM)) is None  # (new liars, same answer)
+
+
+def test_a_child_that_dies_after_half_an_answer_loses_nothing(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "one bad index", then its end before the index
+    half = "import sys; sys.stdin.buffer.read(1); sys.stdout.buffer.write(b'\\x01\\0\\0\\0')"
+    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", half])
+    jobs = _jobs(PROCESS_FROM)
+    jobs[150] = _forge(jobs[150])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 150
+    assert [i for i, s, k in jobs if not entry.verified_under(s, k)] == [150]
+    assert _idle(pool) == [] and pool._made == 0
+
+
+def test_a_child_that_names_an_index_it_was_not_sent_is_not_believed(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one bad index: 2**40, in no part (every part is believed only about its own items)
+    liar = (
+        "import struct, sys; sys.stdin.buffer.read(1); "
+        "sys.stdout.buffer.write(struct.pack('<IQ', 1, 2**40)); sys.stdout.flush(); "
+        "sys.stdin.read()"
+    )
+    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", liar])
+    jobs = _jobs(PROCESS_FROM)
+    jobs[99] = _forge(jobs[99])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 99
+    assert _idle(pool) == []
+
+
+def test_a_read_that_fails_loses_no_child_and_no_answer(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(fd: int, count: int, deadline: float) -> bytes | None:
+        raise ValueError("filedescriptor out of range in select()")
+
+    monkeypatch.setattr(sigpool, "read_exactly", failing)
+    jobs = _jobs(PROCESS_FROM)
+    jobs[8] = _forge(jobs[8])
+    bad = first_bad_signature(jobs)
+    assert bad is not None and bad[0] == 8
+    assert pool._made == 0  # both stopped, none left taken
+    monkeypatch.undo()
+    assert first_bad_signature(_jobs(PROCESS_FROM)) is None  # new children serve
 
 
 def test_a_child_that_answers_nothing_in_time_is_stopped(
@@ -248,3 +342,21 @@ def test_a_forked_copy_starts_its_own_children_and_leaves_the_parents_alone() ->
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_a_caller_waiting_for_a_busy_child_goes_on_when_that_child_is_dropped() -> None:
+    lone = SignaturePool(1)
+    try:
+        (busy,) = lone._take()  # another caller's, in use
+        answers: list[list[int]] = []
+        jobs = _jobs(4)
+        items = [(p, k, *entry.signature_parts(s), s.sig) for p, s, k in jobs]
+        waiting = threading.Thread(target=lambda: answers.append(lone.bad(items)), daemon=True)
+        waiting.start()
+        waiting.join(0.3)
+        assert waiting.is_alive()  # the one child is busy
+        lone._drop(busy)  # it failed: dropped, never given back
+        waiting.join(10)
+        assert not waiting.is_alive() and answers == [[]]  # a new child answered
+    finally:
+        lone.close()
