@@ -1,0 +1,139 @@
+"""Who uses the machine's cores during `bench.ingest`'s batch figure, per event.
+
+    .venv/bin/python -m bench.ingestsplit [--db sqlite|postgresql] [--workers 1|2]
+                                          [--events 20000]
+
+Runs the figure's own workload (`bench.ingest._ingest_once`: the bench server on a fresh
+database holding the base world, its warm-up until the map children have settled,
+``2 x workers`` clients posting batches of 1,000) and reads, around the timed posts only,
+the CPU of every process under this one from ``/proc/<pid>/task/*/schedstat``: the
+server's workers, the verifier children (ledger.service.sigpool), the map children
+(ledger.service.mapworker) and this process (the clients). It prints the rate, each
+process's CPU per event with its busiest threads, and how many of the machine's cores
+were busy on average: a figure far below the core count while the rate is short of its
+target says the work waits on something (a lock, the GIL, a pipeline step), not on the
+CPU (docs/PERFORMANCE.md, "procverify40"). PostgreSQL's own backends are not this
+process's children and are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from bench import ingest
+from bench.appends import open_targets
+from bench.figures import Run
+
+#: how a child process is named in the report, by a part of its command line
+ROLES = (
+    ("rawsig import serve", "verifier child"),
+    ("mapchild", "map child"),
+    ("uvicorn", "server"),
+    ("multiprocessing.spawn", "server worker"),
+    ("serve_workers", "workers' supervisor"),
+)
+
+
+def _threads(pid: int) -> dict[int, float]:
+    """{thread id: CPU seconds so far} of process ``pid`` (empty if it is gone)."""
+    out: dict[int, float] = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                out[int(task)] = int(stat.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _descendants() -> Iterator[tuple[int, str]]:
+    """(pid, command line) of every live process below this one."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as stat:
+                    parents[int(name)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    me = os.getpid()
+    for pid in parents:
+        up, hops = parents.get(pid, 0), 0
+        while up and up != me and hops < 32:
+            up, hops = parents.get(up, 0), hops + 1
+        if up == me:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    yield pid, cmd.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+
+
+def _role(command: str) -> str:
+    return next((role for part, role in ROLES if part in command), command[:40])
+
+
+def measured(events: int) -> Any:
+    """`ingest.post_all`, wrapped: the timed posts (``events`` of them) print who used
+    the cores; the warm-up's smaller posts pass through."""
+    post_all = ingest.post_all
+
+    def wrapped(url: str, work: Sequence[bytes], clients: int, *rest: Any, **kw: Any) -> Any:
+        if len(work) * 1000 < events:
+            return post_all(url, work, clients, *rest, **kw)
+        procs = list(_descendants())
+        before = {pid: _threads(pid) for pid, _ in procs}
+        mine = time.process_time()  # (ended client threads included, unlike /proc's tasks)
+        start = time.perf_counter()
+        load = post_all(url, work, clients, *rest, **kw)
+        wall = time.perf_counter() - start
+        done = load.events
+        print(f"{done:,} events in {wall:.2f} s: {done / wall:,.0f} events/s")
+        total = 0.0
+        for pid, command in procs:
+            after = _threads(pid)
+            spent = {t: after[t] - before[pid].get(t, 0.0) for t in after}
+            cpu = sum(spent.values())
+            total += cpu
+            busiest = sorted(spent.values(), reverse=True)[:5]
+            threads = ", ".join(f"{x / done * 1e6:.1f}" for x in busiest if x > 0)
+            print(f"  {_role(command):22} {pid:>7}: {cpu / done * 1e6:6.1f} us/event ({threads})")
+        client = time.process_time() - mine
+        total += client
+        print(f"  {'clients (this process)':22} {'':>7}: {client / done * 1e6:6.1f} us/event")
+        print(f"the machine: {total / done * 1e6:.1f} us/event; cores busy {total / wall:.2f}")
+        return load
+
+    return wrapped
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the batch figure's workload once and print who used the cores."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--events", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    ingest.post_all = measured(args.events)
+    targets = open_targets(Run(quick=True))
+    try:
+        target = next((t for t in targets if t.name == args.db), None)
+        if target is None:
+            raise SystemExit(f"ingestsplit: {args.db} is not reachable")
+        ingest._ingest_once(target, args.workers, args.events, 1000)
+    finally:
+        for target in targets:
+            target.close()
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
