@@ -212,49 +212,34 @@ def test_a_child_that_dies_loses_nothing(pool: SignaturePool) -> None:
     assert all(child.proc.poll() is None for child in _idle(pool))
 
 
-def test_a_child_that_answers_nonsense_is_stopped_and_its_part_verified_here(
-    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+#: children that misbehave, each with its part then verified here: more bad indices
+#: than it was sent; "one bad index", then its end before the index; one bad index it
+#: was not sent (every part is believed only about its own items); no answer at all
+_MISBEHAVING = {
+    "nonsense": "import sys; sys.stdout.buffer.write(b'\\xff' * 4); sys.stdout.flush(); "
+    "sys.stdin.read()",
+    "half an answer": "import sys; sys.stdin.buffer.read(1); "
+    "sys.stdout.buffer.write(b'\\x01\\0\\0\\0')",
+    "an index not sent": "import struct, sys; sys.stdin.buffer.read(1); "
+    "sys.stdout.buffer.write(struct.pack('<IQ', 1, 2**40)); sys.stdout.flush(); "
+    "sys.stdin.read()",
+    "silence": "import sys; sys.stdin.read()",
+}
+
+
+@pytest.mark.parametrize("script", _MISBEHAVING.values(), ids=_MISBEHAVING.keys())
+def test_a_child_that_misbehaves_is_stopped_and_its_part_verified_here(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch, script: str
 ) -> None:
-    # more bad indices than items sent: out of shape
-    liar = "import sys; sys.stdout.buffer.write(b'\\xff' * 4); sys.stdout.flush(); sys.stdin.read()"
-    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", liar])
-    jobs = _jobs(PROCESS_FROM)
-    jobs[3] = _forge(jobs[3])
-    bad = first_bad_signature(jobs)
-    assert bad is not None and bad[0] == 3
-    assert _idle(pool) == []  # both stopped
-    assert first_bad_signature(_jobs(PROCESS_FROM)) is None  # (new liars, same answer)
-
-
-def test_a_child_that_dies_after_half_an_answer_loses_nothing(
-    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # "one bad index", then its end before the index
-    half = "import sys; sys.stdin.buffer.read(1); sys.stdout.buffer.write(b'\\x01\\0\\0\\0')"
-    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", half])
-    jobs = _jobs(PROCESS_FROM)
-    jobs[150] = _forge(jobs[150])
-    bad = first_bad_signature(jobs)
-    assert bad is not None and bad[0] == 150
-    assert [i for i, s, k in jobs if not entry.verified_under(s, k)] == [150]
-    assert _idle(pool) == [] and pool._made == 0
-
-
-def test_a_child_that_names_an_index_it_was_not_sent_is_not_believed(
-    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # one bad index: 2**40, in no part (every part is believed only about its own items)
-    liar = (
-        "import struct, sys; sys.stdin.buffer.read(1); "
-        "sys.stdout.buffer.write(struct.pack('<IQ', 1, 2**40)); sys.stdout.flush(); "
-        "sys.stdin.read()"
-    )
-    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", liar])
-    jobs = _jobs(PROCESS_FROM)
-    jobs[99] = _forge(jobs[99])
-    bad = first_bad_signature(jobs)
-    assert bad is not None and bad[0] == 99
-    assert _idle(pool) == []
+    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", script])
+    monkeypatch.setattr(sigpool, "ANSWER_WAIT", 0.5)
+    for forged in (150, PROCESS_FROM - 1):
+        jobs = _jobs(PROCESS_FROM)
+        jobs[forged] = _forge(jobs[forged])
+        bad = first_bad_signature(jobs)
+        assert bad is not None and bad[0] == forged
+        assert [i for i, s, k in jobs if not entry.verified_under(s, k)] == [forged]
+        assert _idle(pool) == [] and pool._made == 0  # both stopped, new ones next time
 
 
 def test_a_read_that_fails_loses_no_child_and_no_answer(
@@ -271,19 +256,6 @@ def test_a_read_that_fails_loses_no_child_and_no_answer(
     assert pool._made == 0  # both stopped, none left taken
     monkeypatch.undo()
     assert first_bad_signature(_jobs(PROCESS_FROM)) is None  # new children serve
-
-
-def test_a_child_that_answers_nothing_in_time_is_stopped(
-    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    silent = "import sys; sys.stdin.read()"
-    monkeypatch.setattr(sigpool, "child_command", lambda: [sys.executable, "-c", silent])
-    monkeypatch.setattr(sigpool, "ANSWER_WAIT", 0.3)
-    jobs = _jobs(PROCESS_FROM)
-    jobs[PROCESS_FROM - 1] = _forge(jobs[PROCESS_FROM - 1])
-    bad = first_bad_signature(jobs)
-    assert bad is not None and bad[0] == PROCESS_FROM - 1
-    assert _idle(pool) == []
 
 
 def test_children_that_cannot_start_leave_it_to_the_threads(
