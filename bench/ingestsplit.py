@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bench import ingest
 from bench.appends import open_targets
 from bench.figures import Run
+from bench.proccpu import descendants, thread_seconds
 
 #: how a child process is named in the report, by a part of its command line
 ROLES = (
@@ -36,45 +37,6 @@ ROLES = (
     ("multiprocessing.spawn", "server worker"),
     ("serve_workers", "workers' supervisor"),
 )
-
-
-def _threads(pid: int) -> dict[int, float]:
-    """{thread id: CPU seconds so far} of process ``pid`` (empty if it is gone)."""
-    out: dict[int, float] = {}
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
-                out[int(task)] = int(stat.read().split()[0]) / 1e9
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
-def _descendants() -> Iterator[tuple[int, str]]:
-    """(pid, command line) of every live process below this one."""
-    parents: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as stat:
-                    parents[int(name)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    me = os.getpid()
-    for pid in parents:
-        up, hops = parents.get(pid, 0), 0
-        while up and up != me and hops < 32:
-            up, hops = parents.get(up, 0), hops + 1
-        if up == me:
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
-                    yield pid, cmd.read().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
 
 
 def _role(command: str) -> str:
@@ -89,8 +51,11 @@ def measured(events: int) -> Any:
     def wrapped(url: str, work: Sequence[bytes], clients: int, *rest: Any, **kw: Any) -> Any:
         if len(work) * 1000 < events:
             return post_all(url, work, clients, *rest, **kw)
-        procs = list(_descendants())
-        before = {pid: _threads(pid) for pid, _ in procs}
+        procs = [
+            (pid, command.replace(b"\0", b" ").decode(errors="replace"))
+            for pid, (command, _) in descendants().items()
+        ]
+        before = {pid: thread_seconds(pid) for pid, _ in procs}
         mine = time.process_time()  # (ended client threads included, unlike /proc's tasks)
         start = time.perf_counter()
         load = post_all(url, work, clients, *rest, **kw)
@@ -99,7 +64,7 @@ def measured(events: int) -> Any:
         print(f"{done:,} events in {wall:.2f} s: {done / wall:,.0f} events/s")
         total = 0.0
         for pid, command in procs:
-            after = _threads(pid)
+            after = thread_seconds(pid)
             spent = {t: after[t] - before[pid].get(t, 0.0) for t in after}
             cpu = sum(spent.values())
             total += cpu

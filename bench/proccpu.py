@@ -1,29 +1,66 @@
-"""The CPU time a process has spent, read from Linux's /proc: for comparing what two
-commits cost on a shared machine, where wall times swing and CPU times much less
-(bench.resolver_cpu, bench.mapcommit)."""
+"""The CPU time a process has spent, and the processes below this one, read from
+Linux's /proc: for comparing what two commits cost on a shared machine, where wall times
+swing and CPU times much less (bench.resolver_cpu, bench.mapcommit, bench.ingestcpu,
+bench.ingestsplit), and for finding a server's children (bench.server)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """Seconds on a CPU of every live thread of process ``pid`` so far, to the
-    nanosecond (``/proc/<pid>/task/*/schedstat``); 0.0 for None, a process that is gone,
-    or a system without ``/proc``. A thread that ended between two readings takes its
-    time with it: measure processes whose threads outlive the interval (a server's
+def thread_seconds(pid: int | None) -> dict[int, float]:
+    """{thread id: seconds on a CPU so far, to the nanosecond} of every live thread of
+    process ``pid`` (``/proc/<pid>/task/*/schedstat``); empty for None, a process that is
+    gone, or a system without ``/proc``. A thread that ended between two readings takes
+    its time with it: measure processes whose threads outlive the interval (a server's
     workers, a thread pool)."""
     if pid is None:
-        return 0.0
+        return {}
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return 0.0
-    total = 0
+        return {}
+    spent = {}
     for task in tasks:
         try:
             with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
-                total += int(stat.read().split()[0])
+                spent[int(task)] = int(stat.read().split()[0]) / 1e9
         except (OSError, ValueError, IndexError):
             continue  # a thread that ended meanwhile
-    return total / 1e9
+    return spent
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """Seconds on a CPU of every live thread of process ``pid`` so far (the sum of
+    `thread_seconds`; 0.0 for None or a process that is gone)."""
+    return sum(thread_seconds(pid).values())
+
+
+def descendants() -> dict[int, tuple[bytes, list[bytes]]]:
+    """{pid: (command line, the ``stat`` fields after its name)} of every live process
+    below this one (empty without /proc). The command line's arguments are separated by
+    NUL bytes; ``stat`` field 1 is the parent, 11 and 12 the user and system ticks."""
+    parent: dict[int, int] = {}
+    found: dict[int, tuple[bytes, list[bytes]]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_bytes()
+            fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (comm) "
+            parent[int(entry.name)] = int(fields[1])
+            found[int(entry.name)] = ((entry / "cmdline").read_bytes(), fields)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    me = os.getpid()
+
+    def below_me(pid: int) -> bool:
+        seen = 0
+        while pid > 1 and seen < 64:
+            pid, seen = parent.get(pid, 0), seen + 1
+            if pid == me:
+                return True
+        return False
+
+    return {pid: info for pid, info in found.items() if below_me(pid)}

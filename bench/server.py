@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from api.httpproto import PROTOCOL_PATH
+from bench.proccpu import descendants
 from ledger import crypto
 from ledger.service.config import write_key_file
 from ledger.service.ledger import LogConfig
@@ -203,30 +204,11 @@ MAP_CHILD = b"ledger.service.mapchild"
 def map_children() -> dict[int, int]:
     """The map child processes (ledger.service.mapworker) below this process, pid -> the
     CPU ticks each has used so far (Linux /proc; empty elsewhere)."""
-    parent: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_bytes()
-            fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (comm) "
-            parent[int(entry.name)] = int(fields[1])
-            if MAP_CHILD in (entry / "cmdline").read_bytes():
-                ticks[int(entry.name)] = int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-    me = os.getpid()
-
-    def below_me(pid: int) -> bool:
-        seen = 0
-        while pid > 1 and seen < 64:
-            pid, seen = parent.get(pid, 0), seen + 1
-            if pid == me:
-                return True
-        return False
-
-    return {pid: used for pid, used in ticks.items() if below_me(pid)}
+    return {
+        pid: int(fields[11]) + int(fields[12])  # utime, stime
+        for pid, (command, fields) in descendants().items()
+        if MAP_CHILD in command
+    }
 
 
 def map_children_settled(count: int, timeout: float = 30.0) -> bool:

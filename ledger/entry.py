@@ -244,16 +244,22 @@ def verify_event(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | byte
     raw = public_key if isinstance(public_key, bytes) else None
     if raw is not None and verified_under(signed, raw):
         return  # this very (frozen) event already verified under these key bytes
-    # (1)
+    _require_named(signed, public_key)  # (1)
+    crypto.verify(public_key, *signature_parts(signed), signed.sig)  # (2)
+    if raw is not None:
+        _remember(signed, raw)
+
+
+def _require_named(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | bytes) -> None:
     if not names_key(signed, public_key):
         raise SignatureError("signed by a different key than the one named", field="key")
-    # (2)
-    crypto.verify(public_key, *signature_parts(signed), signed.sig)
-    if raw is not None:
-        # Remembered on the object, never by value: its fields (event bytes, format,
-        # origin, signature) cannot change, so the outcome cannot either. This is what
-        # lets the write quota's check (api.quota) and the append's share one verify.
-        signed.__dict__["_verified_by"] = bytes(raw)
+
+
+def _remember(signed: SignedEvent, raw: bytes) -> None:
+    # Remembered on the object, never by value: its fields (event bytes, format, origin,
+    # signature) cannot change, so the outcome cannot either. This is what lets the write
+    # quota's check (api.quota) and the append's share one verify.
+    signed.__dict__["_verified_by"] = bytes(raw)
 
 
 def names_key(signed: SignedEvent, public_key: crypto.Ed25519PublicKey | bytes) -> bool:
@@ -280,9 +286,8 @@ def remember_verified(signed: SignedEvent, public_key: bytes) -> None:
     Raises:
         SignatureError: the envelope names another key (nothing remembered).
     """
-    if not names_key(signed, public_key):
-        raise SignatureError("signed by a different key than the one named", field="key")
-    signed.__dict__["_verified_by"] = bytes(public_key)
+    _require_named(signed, public_key)
+    _remember(signed, public_key)
 
 
 def verified_under(signed: SignedEvent, public_key: bytes) -> bool:

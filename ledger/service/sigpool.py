@@ -94,6 +94,8 @@ class _Child:
         if data is None:
             return None
         found = [index for (index,) in INDEX.iter_unpack(data)]
+        if not found:  # (the usual answer: nothing to check it against)
+            return found
         sent = {item[0] for item in items}
         return found if all(index in sent for index in found) else None
 
