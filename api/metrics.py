@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests by route and status, latency, log size.
+"""Prometheus metrics: requests by route and status, latency, log size, write lock times.
 
 Each worker process has its own registry; scrape each worker, or put the workers
 behind one scrape target per process.
@@ -39,6 +39,48 @@ class Tally:
     def collect(self) -> list[Metric]:
         """The family with its count now."""
         return [CounterMetricFamily(self.name, self.documentation, value=self.value)]
+
+
+class LogWrites:
+    """Each log's write transactions in this process (`Ledger.write_totals`), set at
+    scrape time (`set`) and shown as three counters by log: the transactions, the
+    seconds they waited for the log's write lock, the seconds they held it. The held
+    seconds' rate is the share of the time the log's lock was held: near 1 (summed over
+    the workers) the log is write-bound, and more workers only queue for it."""
+
+    _FAMILIES = (
+        ("provenance_log_write_transactions", "Write transactions of the log (committed or not)"),
+        (
+            "provenance_log_write_lock_wait_seconds",
+            "Seconds write transactions waited for the log's write lock",
+        ),
+        (
+            "provenance_log_write_lock_held_seconds",
+            "Seconds write transactions held the log's write lock, to their commit's end",
+        ),
+    )
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._values: dict[str, tuple[int, float, float]] = {}
+        registry.register(self)
+
+    def set(self, log: str, transactions: int, waited: float, held: float) -> None:
+        """The totals of the log named ``log`` now."""
+        self._values[log] = (transactions, waited, held)
+
+    def describe(self) -> list[Metric]:
+        """The families, without their values (what the registry checks names with)."""
+        return [CounterMetricFamily(name, doc, labels=["log"]) for name, doc in self._FAMILIES]
+
+    def collect(self) -> list[Metric]:
+        """The families with each log's totals as last set."""
+        families = []
+        for at, (name, doc) in enumerate(self._FAMILIES):
+            family = CounterMetricFamily(name, doc, labels=["log"])
+            for log, values in sorted(self._values.items()):
+                family.add_metric([log], values[at])
+            families.append(family)
+        return families
 
 
 class Metrics:
@@ -99,6 +141,7 @@ class Metrics:
             ["replica"],
             registry=self.registry,
         )
+        self.writes = LogWrites(self.registry)
         self.reads = Gauge(
             "provenance_db_read_transactions",
             "Read transactions opened by this process, by database and role",

@@ -12,7 +12,10 @@ server's workers, the verifier children (ledger.service.sigpool), the map childr
 process's CPU per event with its busiest threads, and how many of the machine's cores
 were busy on average: a figure far below the core count while the rate is short of its
 target says the work waits on something (a lock, the GIL, a pipeline step), not on the
-CPU (docs/PERFORMANCE.md, "procverify40"). PostgreSQL's own backends are not this
+CPU (docs/PERFORMANCE.md, "procverify40"). With one worker it also prints how long the
+log's write lock was held and waited for, per event and as a share of the time (the
+worker's ``/metrics``, `provenance_log_write_lock_*`; with two, a scrape reaches one
+worker of the two, so none is printed). PostgreSQL's own backends are not this
 process's children and are not counted.
 """
 
@@ -20,14 +23,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
+
+import httpx
 
 from bench import ingest
 from bench.appends import open_targets
 from bench.figures import Run
 from bench.proccpu import descendants, thread_seconds
+from bench.server import METRICS_AUTH
 
 #: how a child process is named in the report, by a part of its command line
 ROLES = (
@@ -43,7 +50,23 @@ def _role(command: str) -> str:
     return next((role for part, role in ROLES if part in command), command[:40])
 
 
-def measured(events: int) -> Any:
+def lock_seconds(url: str) -> tuple[float, float] | None:
+    """(seconds waited for, seconds held) the log's write lock, summed over the logs, as
+    the server process that answers reports them (its ``/metrics``); None if it does
+    not."""
+    text = httpx.get(f"{url}/metrics", headers=METRICS_AUTH).text
+    totals = []
+    for what in ("wait", "held"):
+        found = re.findall(
+            rf"^provenance_log_write_lock_{what}_seconds_total\{{[^}}]*\}} (\S+)$", text, re.M
+        )
+        if not found:
+            return None
+        totals.append(sum(float(value) for value in found))
+    return totals[0], totals[1]
+
+
+def measured(events: int, workers: int) -> Any:
     """`ingest.post_all`, wrapped: the timed posts (``events`` of them) print who used
     the cores; the warm-up's smaller posts pass through."""
     post_all = ingest.post_all
@@ -55,6 +78,7 @@ def measured(events: int) -> Any:
             (pid, command.replace(b"\0", b" ").decode(errors="replace"))
             for pid, (command, _) in descendants().items()
         ]
+        locks = lock_seconds(url) if workers == 1 else None
         before = {pid: thread_seconds(pid) for pid, _ in procs}
         mine = time.process_time()  # (ended client threads included, unlike /proc's tasks)
         start = time.perf_counter()
@@ -75,6 +99,13 @@ def measured(events: int) -> Any:
         total += client
         print(f"  {'clients (this process)':22} {'':>7}: {client / done * 1e6:6.1f} us/event")
         print(f"the machine: {total / done * 1e6:.1f} us/event; cores busy {total / wall:.2f}")
+        after = lock_seconds(url) if locks is not None else None
+        if locks is not None and after is not None:
+            waited, held = after[0] - locks[0], after[1] - locks[1]
+            print(
+                f"the log's write lock: held {held / done * 1e6:.1f} us/event "
+                f"({held / wall:.0%} of the time), waited for {waited / done * 1e6:.1f} us/event"
+            )
         return load
 
     return wrapped
@@ -87,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args(argv)
-    ingest.post_all = measured(args.events)
+    ingest.post_all = measured(args.events, args.workers)
     targets = open_targets(Run(quick=True))
     try:
         target = next((t for t in targets if t.name == args.db), None)

@@ -81,12 +81,15 @@ def refuse(request: Request, token: str | None) -> Response | None:
 
 
 def _observe(context: Context) -> None:
-    """Set the gauges read at scrape time: each log's size, each replica's lag."""
+    """Set what is read at scrape time: each log's size and write transactions, each
+    replica's lag."""
     metrics = context.metrics
     reads: dict[tuple[str, str], int] = {}
     for name, ledger in context.deployment.ledgers.items():
         size = ledger.primary_size()
         metrics.log_size.labels(name).set(size)
+        writes = ledger.write_totals()
+        metrics.writes.set(name, writes.transactions, writes.waited, writes.held)
         for replica in ledger.replica_status(size):
             metrics.replica_up.labels(replica.name).set(1 if replica.up else 0)
             if replica.lag_entries is not None:

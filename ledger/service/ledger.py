@@ -80,6 +80,7 @@ from ledger.store import (
     SaltStore,
     SignalStore,
     Store,
+    WriteTotals,
     WriteTx,
 )
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
@@ -379,6 +380,11 @@ class Ledger:
     def primary_size(self) -> int:
         """The log's size on the primary (never a lagging replica)."""
         return self.store.on_primary().head(self.log).size
+
+    def write_totals(self) -> WriteTotals:
+        """This log's write transactions in this process: how many, and the seconds they
+        waited for the log's write lock and held it (ledger.store.writetimes)."""
+        return self.store.write_totals(self.log)
 
     def read_counts(self) -> dict[tuple[str, str], int]:
         """Reads served so far by (database, role) of this log's store; logs sharing a

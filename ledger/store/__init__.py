@@ -24,6 +24,7 @@ from ledger.store.scanstats import ScanStatsStore
 from ledger.store.signals import SignalStore
 from ledger.store.webhooks import WebhookStore
 from ledger.store.writer import WriteTx
+from ledger.store.writetimes import WriteTotals
 
 __all__ = [
     "CatalogStore",
@@ -38,5 +39,6 @@ __all__ = [
     "SignalStore",
     "Store",
     "WebhookStore",
+    "WriteTotals",
     "WriteTx",
 ]

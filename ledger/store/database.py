@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from ledger.errors import StorageError
 from ledger.store.checkpoints import Checkpointer, CheckpointingConnection
 from ledger.store.replicas import ReadRouter
 from ledger.store.statistics import StatisticsRefresher
+from ledger.store.writetimes import WriteTimes
 
 #: the SQLite reader engine's pooled connections
 SQLITE_READERS = 40
@@ -119,6 +120,8 @@ class Engines:
     checkpointer: Checkpointer | None = None
     #: PostgreSQL: refreshes the planner's statistics off the appends; None for SQLite
     statistics: StatisticsRefresher | None = None
+    #: how long this process's write transactions waited for each log's lock and held it
+    write_times: WriteTimes = field(default_factory=WriteTimes)
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,6 +11,7 @@ Every database failure surfaces as `StorageError`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -60,6 +61,7 @@ from ledger.store.records import (
 from ledger.store.replicas import ReadTarget, ReplicaStatus
 from ledger.store.scanstats import ScanRow, row_region
 from ledger.store.writer import WriteTx
+from ledger.store.writetimes import WriteTotals
 from ledger.stored import LogHead, StoredCheckpoint, StoredEntry
 
 _log = logging.getLogger(__name__)
@@ -221,6 +223,11 @@ class Store:
     def replica_status(self, log: int, primary_size: int) -> list[ReplicaStatus]:
         """Each read replica: up, and its lag behind ``primary_size`` entries of ``log``."""
         return self.engines.reads.status(log, primary_size)
+
+    def write_totals(self, log: int) -> WriteTotals:
+        """How many write transactions of ``log`` this process ran on this database, and
+        how long they waited for its write lock and held it (ledger.store.writetimes)."""
+        return self.engines.write_times.totals(log)
 
     def read_counts(self) -> dict[tuple[str, str], int]:
         """Read transactions opened so far, by (database, ``primary`` or ``replica``)."""
@@ -780,12 +787,19 @@ class Store:
         Raises:
             StorageError: the database failed (the transaction wrote nothing).
         """
+        start = time.perf_counter()
+        tx: WriteTx | None = None
         try:
             with self.engines.writer.begin() as conn:
                 tx = WriteTx(conn, log, is_sqlite=self.engines.is_sqlite)
+                if self.engines.is_sqlite:  # its BEGIN IMMEDIATE took the lock
+                    tx.locked_at = time.perf_counter()
                 yield tx
         except SQLAlchemyError as e:
             raise StorageError(f"database write failed; nothing was written: {e}") from e
+        finally:
+            locked = None if tx is None else tx.locked_at
+            self.engines.write_times.note(log, start, locked, time.perf_counter())
         try:  # committed: nothing after this may tell the caller its write failed
             self._refresh_statistics(tx)
         except Exception:

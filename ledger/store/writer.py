@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -100,6 +101,9 @@ class WriteTx:
         self._origin: str | None = None
         #: the head `lock_head` read last (None: not yet)
         self.locked: LogHead | None = None
+        #: when (`time.perf_counter`) this transaction took the log's write lock: its
+        #: BEGIN IMMEDIATE on SQLite (set by `Store.writer`), `lock_head` on PostgreSQL
+        self.locked_at: float | None = None
         #: PostgreSQL: the keys of the units `load_records` looked up in this
         #: transaction and did not find (`upsert` copies their new rows in)
         self._absent_units: set[tuple[str, str, str]] = set()
@@ -115,6 +119,8 @@ class WriteTx:
             NotFoundError: no such log.
         """
         rows = self.fetch(_SQL[self._is_sqlite].lock_head, (self.log,))
+        if self.locked_at is None:
+            self.locked_at = time.perf_counter()
         if not rows:
             raise NotFoundError(f"no log with id {self.log}", field="log")
         log, name, origin, size, chain, root, map_size = rows[0]
