@@ -44,19 +44,21 @@ class Tally:
 class LogWrites:
     """Each log's write transactions in this process (`Ledger.write_totals`), set at
     scrape time (`set`) and shown as three counters by log: the transactions, the
-    seconds they waited for the log's write lock, the seconds they held it. The held
-    seconds' rate is the share of the time the log's lock was held: near 1 (summed over
-    the workers) the log is write-bound, and more workers only queue for it."""
+    seconds they waited for the log's write lock, the seconds they held it (what is
+    not counted: ledger.store.writetimes; docs/SCALING.md)."""
 
     _FAMILIES = (
-        ("provenance_log_write_transactions", "Write transactions of the log (committed or not)"),
+        (
+            "provenance_log_write_transactions",
+            "This process's write transactions of the log (committed or not)",
+        ),
         (
             "provenance_log_write_lock_wait_seconds",
-            "Seconds write transactions waited for the log's write lock",
+            "Seconds this process's write transactions waited for the log's write lock",
         ),
         (
             "provenance_log_write_lock_held_seconds",
-            "Seconds write transactions held the log's write lock, to their commit's end",
+            "Seconds this process's write transactions held the log's write lock",
         ),
     )
 
@@ -75,9 +77,10 @@ class LogWrites:
     def collect(self) -> list[Metric]:
         """The families with each log's totals as last set."""
         families = []
+        values_now = sorted(dict(self._values).items())  # (a scrape may `set` meanwhile)
         for at, (name, doc) in enumerate(self._FAMILIES):
             family = CounterMetricFamily(name, doc, labels=["log"])
-            for log, values in sorted(self._values.items()):
+            for log, values in values_now:
                 family.add_metric([log], values[at])
             families.append(family)
         return families

@@ -23,18 +23,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
-
-import httpx
 
 from bench import ingest
 from bench.appends import open_targets
 from bench.figures import Run
 from bench.proccpu import descendants, thread_seconds
-from bench.server import METRICS_AUTH
+from bench.server import metric_total
 
 #: how a child process is named in the report, by a part of its command line
 ROLES = (
@@ -54,16 +51,9 @@ def lock_seconds(url: str) -> tuple[float, float] | None:
     """(seconds waited for, seconds held) the log's write lock, summed over the logs, as
     the server process that answers reports them (its ``/metrics``); None if it does
     not."""
-    text = httpx.get(f"{url}/metrics", headers=METRICS_AUTH).text
-    totals = []
-    for what in ("wait", "held"):
-        found = re.findall(
-            rf"^provenance_log_write_lock_{what}_seconds_total\{{[^}}]*\}} (\S+)$", text, re.M
-        )
-        if not found:
-            return None
-        totals.append(sum(float(value) for value in found))
-    return totals[0], totals[1]
+    waited = metric_total(url, r"provenance_log_write_lock_wait_seconds_total\{[^}]*\}")
+    held = metric_total(url, r"provenance_log_write_lock_held_seconds_total\{[^}]*\}")
+    return None if waited is None or held is None else (waited, held)
 
 
 def measured(events: int, workers: int) -> Any:
@@ -99,9 +89,9 @@ def measured(events: int, workers: int) -> Any:
         total += client
         print(f"  {'clients (this process)':22} {'':>7}: {client / done * 1e6:6.1f} us/event")
         print(f"the machine: {total / done * 1e6:.1f} us/event; cores busy {total / wall:.2f}")
-        after = lock_seconds(url) if locks is not None else None
-        if locks is not None and after is not None:
-            waited, held = after[0] - locks[0], after[1] - locks[1]
+        locks_after = lock_seconds(url) if locks is not None else None
+        if locks is not None and locks_after is not None:
+            waited, held = locks_after[0] - locks[0], locks_after[1] - locks[1]
             print(
                 f"the log's write lock: held {held / done * 1e6:.1f} us/event "
                 f"({held / wall:.0%} of the time), waited for {waited / done * 1e6:.1f} us/event"

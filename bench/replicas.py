@@ -24,13 +24,10 @@ is settled after the seeding and off while measuring.
 
 from __future__ import annotations
 
-import re
 import time
 
-import httpx
-
 from bench.figures import Figure, Run
-from bench.server import METRICS_AUTH, serve, wrk_run
+from bench.server import metric_total, serve, wrk_run
 from tests.e2e.server import seed
 from tests.integration.pgcluster import Cluster, clusters, server_binaries
 from tests.integration.world import config
@@ -100,13 +97,10 @@ def _drive(
 
 def _primary_reads(url: str) -> float:
     """The server's read transactions on the primary so far (its /metrics)."""
-    text = httpx.get(f"{url}/metrics", headers=METRICS_AUTH).text
-    found = re.findall(
-        r'^provenance_db_read_transactions\{[^}]*role="primary"[^}]*\} (\S+)$', text, re.M
-    )
-    if not found:
+    found = metric_total(url, r'provenance_db_read_transactions\{[^}]*role="primary"[^}]*\}')
+    if found is None:
         raise SystemExit("the server did not report its read transactions")
-    return sum(float(value) for value in found)
+    return found
 
 
 def figures(run: Run) -> list[Figure]:
@@ -133,10 +127,10 @@ def figures(run: Run) -> list[Figure]:
         extra = {"DATABASE_REPLICA_URLS": replica.url()}
         with serve(primary.url(), config(name), extra_env=extra) as url:
             split, split_primary, split_replica, split_reads = _drive(url, path, seconds, pair)
-            metrics = httpx.get(f"{url}/metrics", headers=METRICS_AUTH).text
+            replica_up = metric_total(url, r"provenance_replica_up\{[^}]*\}")
         with serve(primary.url(), config(name)) as url:
             again, _, _, _ = _drive(url, path, seconds, pair)
-    if "provenance_replica_up" not in metrics:
+    if replica_up is None:
         raise SystemExit("the server did not report its replica")
     baseline = max(alone, again, key=lambda r: r["rps"])
     print(

@@ -45,6 +45,20 @@ METRICS_TOKEN = secrets.token_urlsafe(16)
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
+def metric_total(url: str, sample: str) -> float | None:
+    """The sum of the samples of the server at ``url`` whose name and labels match
+    ``sample`` (a regular expression), from its ``/metrics`` as this bench's scraper;
+    None if it reports none."""
+    connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=30)
+    try:
+        connection.request("GET", "/metrics", headers=METRICS_AUTH)
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    found = re.findall(rf"^{sample} (\S+)$", text, re.M)
+    return sum(float(value) for value in found) if found else None
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -373,9 +374,10 @@ class Appender:
         undo: Callable[[], None] | None = None
         turn = _MapTurn()
         while True:
+            since = time.perf_counter()  # waiting for the lock's holder: the map's child too
             self._memo.settle_map()
             try:
-                with collector.paused(), self._store.writer(self._log) as tx:
+                with collector.paused(), self._store.writer(self._log, since) as tx:
                     receipt, batch, grown = self._append_locked(
                         tx, items, received, known, refused, first, made, turn
                     )

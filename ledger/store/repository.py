@@ -779,15 +779,18 @@ class Store:
             tx.upsert(state.records())
 
     @contextmanager
-    def writer(self, log: int) -> Iterator[WriteTx]:
+    def writer(self, log: int, since: float | None = None) -> Iterator[WriteTx]:
         """Open the write transaction of ``log`` holding its write lock.
 
         Commits when the block ends normally, rolls back (writing nothing) otherwise.
+        Its wait for the lock and its hold are counted (`write_totals`), the wait from
+        ``since`` (a `time.perf_counter` time: when the caller began waiting for the
+        lock's holder, e.g. its map child's write) or from now.
 
         Raises:
             StorageError: the database failed (the transaction wrote nothing).
         """
-        start = time.perf_counter()
+        start = time.perf_counter() if since is None else since
         tx: WriteTx | None = None
         try:
             with self.engines.writer.begin() as conn:
@@ -799,7 +802,10 @@ class Store:
             raise StorageError(f"database write failed; nothing was written: {e}") from e
         finally:
             locked = None if tx is None else tx.locked_at
-            self.engines.write_times.note(log, start, locked, time.perf_counter())
+            try:  # (after a commit nothing may tell the caller its write failed)
+                self.engines.write_times.note(log, start, locked, time.perf_counter())
+            except Exception:
+                _log.exception("counting a write transaction's times failed")
         try:  # committed: nothing after this may tell the caller its write failed
             self._refresh_statistics(tx)
         except Exception:

@@ -1,7 +1,13 @@
 """How long this process's write transactions of each log waited for its write lock, and
-held it: the figures an operator reads to tell a write-bound log (its lock held nearly
-all the time, so more workers only queue) from one bound by something else
-(``provenance_log_write_lock_seconds``, docs/OPERATIONS.md "Metrics")."""
+held it: what an operator reads to tell a write-bound log from one bound by something
+else (``provenance_log_write_lock_{wait,held}_seconds``, docs/SCALING.md "Is the log
+write-bound?").
+
+Only this process's own write transactions are counted. Others hold the same lock and
+are not: another worker's (each counts its own), the map's child writing a batch's map
+rows after its commit (ledger.service.mapworker; the append's wait for it is counted as
+its wait), and on SQLite every other writer of the same file (other logs, scans,
+quotas), whose lock is the file's."""
 
 from __future__ import annotations
 
@@ -12,8 +18,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class WriteTotals:
     """One log's write transactions in this process since it started: how many ended
-    (committed or rolled back), the seconds they waited for the log's write lock, and
-    the seconds they held it (from the lock taken to the commit or rollback ended)."""
+    (committed or rolled back), the seconds they waited for the log's write lock (from
+    the wait's start: this process's map child's last write waited for, a connection
+    taken, the transaction begun, the lock taken), and the seconds they held it (from
+    the lock taken to the commit or rollback ended)."""
 
     transactions: int = 0
     waited: float = 0.0

@@ -1,7 +1,7 @@
 """A log's write transactions are timed where the lock is: the wait for the log's write
 lock and its hold are each counted, on SQLite (BEGIN IMMEDIATE) and PostgreSQL (the
 log's row, FOR UPDATE), for appends that land and for those refused, and ``/metrics``
-shows them by log (docs/OPERATIONS.md, "Metrics")."""
+shows them by log (docs/SCALING.md, "Is the log write-bound?")."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from ledger.service.settings import Settings
 from tests.factories import GTIN
 from tests.integration.world import LedgerWorld
 
-#: how long another writer holds the log's lock while an append waits for it
-HOLD = 0.4
+#: how long another writer holds the log's lock while an append waits for it (long
+#: enough that the append's own signing and start, on a loaded machine, stay far below)
+HOLD = 1.0
 
 
 def _commission(world: LedgerWorld, serial: str) -> None:
@@ -73,12 +74,13 @@ def test_the_wait_for_another_writers_lock_is_counted_as_a_wait(world: LedgerWor
     elapsed = time.perf_counter() - started
     holder.join()
     after = ledger.write_totals()
+    waited, held = after.waited - before.waited, after.held - before.held
     assert after.transactions >= before.transactions + 2  # the holder's and the append's
-    assert after.waited - before.waited >= HOLD / 2  # the append waited for the holder
-    assert after.held - before.held >= HOLD  # the holder held it that long
-    # the append's own hold is not its wait: held grew by about the holder's hold plus
-    # the append's, not by the append's whole time as well
-    assert after.held - before.held < HOLD + elapsed
+    assert waited >= HOLD / 4  # the append waited for the holder
+    assert held >= HOLD  # the holder held it that long
+    # the append's wait is not in its hold: held grew by the holder's hold and the
+    # append's own (at most its time less its wait), not by its wait as well
+    assert held < HOLD + (elapsed - waited) + HOLD / 4
 
 
 def test_metrics_show_each_logs_write_lock(world: LedgerWorld) -> None:
