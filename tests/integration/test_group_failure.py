@@ -92,9 +92,9 @@ def test_one_failing_event_fails_alone_and_the_ledger_is_as_without_it(
         writes: list[int] = []
         opened = with_it.ledger.store.writer
 
-        def counted(log: int) -> Any:
+        def counted(log: int, since: float | None = None) -> Any:
             writes.append(log)
-            return opened(log)
+            return opened(log, since)
 
         monkeypatch.setattr(with_it.ledger.store, "writer", counted)
         if where == "rules":

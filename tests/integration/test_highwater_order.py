@@ -84,8 +84,8 @@ def test_a_failed_commit_puts_the_previous_mark_back_byte_for_byte(
     original = site.ledger.store.writer
 
     @contextlib.contextmanager
-    def failing(log: int) -> Iterator[WriteTx]:
-        with original(log) as tx:
+    def failing(log: int, since: float | None = None) -> Iterator[WriteTx]:
+        with original(log, since) as tx:
             yield tx
             raise StorageError("database write failed; nothing was written: commit lost")
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import events
+from ledger import events, gs1
 from ledger.errors import GS1Error, ValidationError
 from tests.factories import GTIN, HASH, valid_events
 
@@ -188,6 +188,32 @@ def test_a_unit_seen_before_is_shared_and_a_malformed_one_still_refused() -> Non
     ):
         with pytest.raises((ValidationError, GS1Error)):
             events.event_from_dict({**handoff, "unit": bad})
+
+
+_GTINS = st.builds(
+    lambda body: body + str(gs1.gtin_check_digit(body)),
+    st.text(alphabet="0123456789", min_size=13, max_size=13),
+)
+_SERIALS = st.text(alphabet="".join(sorted(gs1.CSET82)), min_size=1, max_size=20)
+
+
+class _Text(str):
+    """A str subclass, as no JSON parser makes but a caller might."""
+
+
+@given(_GTINS, _SERIALS, st.booleans())
+def test_a_new_unit_is_the_unit_its_own_class_makes(gtin: str, serial: str, sub: bool) -> None:
+    """`eventfields._unit` builds a unit not met before without `UnitId.__init__`'s own
+    checks: the unit is equal to, hashes as, and holds the same plain values as the one
+    `UnitId` makes, a str subclass included."""
+    given_serial = _Text(serial) if sub else serial
+    made = events.event_from_dict(
+        {**VALID["handoff"], "unit": {"gtin": gtin, "serial": given_serial}}
+    ).unit  # type: ignore[attr-defined]
+    expected = gs1.UnitId(gtin=gtin, serial=serial)
+    assert made == expected and hash(made) == hash(expected)
+    assert type(made.gtin) is str and type(made.serial) is str
+    assert made.path() == expected.path()
 
 
 def test_parse_time_answers_a_text_seen_before_as_the_first_time() -> None:
