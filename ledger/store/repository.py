@@ -795,8 +795,6 @@ class Store:
         try:
             with self.engines.writer.begin() as conn:
                 tx = WriteTx(conn, log, is_sqlite=self.engines.is_sqlite)
-                if self.engines.is_sqlite:  # its BEGIN IMMEDIATE took the lock
-                    tx.locked_at = time.perf_counter()
                 yield tx
         except SQLAlchemyError as e:
             raise StorageError(f"database write failed; nothing was written: {e}") from e

@@ -101,9 +101,10 @@ class WriteTx:
         self._origin: str | None = None
         #: the head `lock_head` read last (None: not yet)
         self.locked: LogHead | None = None
-        #: when (`time.perf_counter`) this transaction took the log's write lock: its
-        #: BEGIN IMMEDIATE on SQLite (set by `Store.writer`), `lock_head` on PostgreSQL
-        self.locked_at: float | None = None
+        #: when (`time.perf_counter`) this transaction took the log's write lock: on
+        #: SQLite its BEGIN IMMEDIATE, which ran as `Store.writer` began it, just before
+        #: this object is made; on PostgreSQL `lock_head`
+        self.locked_at: float | None = time.perf_counter() if is_sqlite else None
         #: PostgreSQL: the keys of the units `load_records` looked up in this
         #: transaction and did not find (`upsert` copies their new rows in)
         self._absent_units: set[tuple[str, str, str]] = set()
