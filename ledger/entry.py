@@ -279,8 +279,9 @@ def signature_parts(signed: SignedEvent) -> tuple[bytes, bytes]:
 def remember_verified(signed: SignedEvent, public_key: bytes) -> None:
     """Remember, as `verify_event` does after a success, that ``signed`` verifies under
     the raw key ``public_key``, for a signature checked elsewhere: by
-    `ledger.sigcheck.verify_raw` (what `verify_event` runs for raw bytes) over exactly
-    `signature_parts` and ``signed.sig``, in a verifier child (ledger.service.sigpool).
+    `ledger.sigcheck.verifies` (what `verify_event`'s `verify_raw` checks for raw bytes)
+    over exactly `signature_parts` and ``signed.sig``, in a verifier child
+    (ledger.service.sigpool).
     Only for that. The key id, `verify_event`'s first step, is checked here.
 
     Raises:

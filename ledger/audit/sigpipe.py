@@ -43,7 +43,7 @@ BATCH = 256
 
 #: items per batch for the one verifier process (ledger.audit.sigproc): ~5 ms of its
 #: verifying, so the audit's end waits for little more than that; a hand-off (one
-#: pickle and one pipe write) costs ~0.2 % of the replay's time per item
+#: `ledger.verify.rawsig.frame` and one pipe write) costs ~0.2 % of the replay's time per item
 PROCESS_BATCH = 128
 
 #: logs from this many entries up start the worker processes for their signatures; a

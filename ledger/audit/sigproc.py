@@ -8,15 +8,15 @@ signatures a second and nearly all of them are checked after the replay, at the 
 audit's time on an idle machine). A separate process takes no GIL from the replay.
 
 The worker pool (ledger.audit.workers) imports the ledger in spawned interpreters
-(0.2-2 s), too slow to start for an audit of a few thousand entries. This process runs
-only `ledger.verify.rawsig.serve` (it imports `ledger.crypto` and nothing else of the
-ledger: ~60 ms), fed by the replay thread: each batch is one pickle written to its
-stdin (a 1 MiB pipe where Linux allows it); each answer (the bad indices) comes back in
-order on its stdout. The replay never waits for the process while it starts (the
-batches queue here); the pipes are used without blocking on either side's full buffer
-(`select`), so neither side can wait for the other forever. At the end this thread
-verifies the unanswered batches from the last one back while the process answers from
-the first (`VerifierProcess.bad`).
+(0.2-2 s), too slow to start for an audit of a few thousand entries. This process runs only
+`ledger.verify.rawsig.serve` (it imports `ledger.sigcheck`, `ledger.errors` and PyNaCl's
+compiled module, nothing else: ~20 ms), fed by the replay thread: each batch is one
+`ledger.verify.rawsig.frame` written to its stdin (a 1 MiB pipe where Linux allows it);
+each answer (the bad indices) comes back in order on its stdout. The replay never waits
+for the process while it starts (the batches queue here); the pipes are used without
+blocking on either side's full buffer (`select`), so neither side can wait for the other
+forever. At the end this thread verifies the unanswered batches from the last one back
+while the process answers from the first (`VerifierProcess.bad`).
 
 Nothing is lost on the way: a batch whose answer never came (the process did not start,
 died, or closed its pipe) is verified by `bad_raw` on this process when the audit asks
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import pickle
 import select
 import subprocess
 import sys
@@ -38,10 +37,11 @@ from pathlib import Path
 
 import ledger
 from ledger.verify.batchverify import start_event_signatures
-from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw
+from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw, frame
 
 #: audits of fewer entries verify on the threads: the process's start (~60 ms of another
-#: core) is then comparable with the whole verification
+#: core when this was chosen, ~15 ms since session 42: docs/PERFORMANCE.md "audit42") is
+#: then comparable with the whole verification
 PROCESS_FROM = 4_000
 
 #: the bytes of batches the pipe has not taken yet, at most, before the replay waits for
@@ -140,11 +140,11 @@ class VerifierProcess:
         self._sent.append(items)
         if self._proc is None:
             return  # verified here by `bad`
-        self._queued += pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
         try:
+            self._queued += frame(items)
             self._pump(WAITING)
-        except OSError:  # the process is gone: what it did not answer is verified here
-            self._stop()
+        except (OSError, ValueError):  # the process is gone (or the batch cannot be
+            self._stop()  # framed): what it did not answer is verified here
 
     def _pump(self, keep: int) -> None:
         """Write what the pipe takes and read what the process answered, waiting for

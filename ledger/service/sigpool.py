@@ -7,7 +7,7 @@ a batch of 1,000 took 100-190 ms of wall time on two cores for ~56 ms of verifyi
 next batch's write waited for it, and the hand-offs slowed the writer too
 (docs/PERFORMANCE.md, "procverify40"). The audit met the same wall and verifies in a
 process (ledger.audit.sigproc). Here the server keeps a pool of children, one per core,
-each running `ledger.verify.rawsig.serve`: `bad_raw` over `ledger.sigcheck.verify_raw`,
+each running `ledger.verify.rawsig.serve`: `bad_raw` over `ledger.sigcheck.verifies`,
 the very check every other path runs. They are started at first use and kept; a child
 exits when this process closes its stdin (or dies).
 
@@ -31,7 +31,6 @@ come back. A forked copy of this process starts its own children.
 from __future__ import annotations
 
 import os
-import pickle
 import queue
 import subprocess
 import threading
@@ -45,10 +44,10 @@ from ledger.errors import LedgerError
 from ledger.service.pipes import read_exactly, stop_child, write_all
 from ledger.verify import batchverify
 from ledger.verify.batchverify import Bad, Job
-from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw
+from ledger.verify.rawsig import COUNT, INDEX, Raw, bad_raw, frame
 
 #: batches of fewer signatures stay on the verify threads: below this the hand-over
-#: (pickling, two pipe hops, ~1.5 ms for 1,000) is a larger share of the work
+#: (framing, two pipe hops, ~1.5 ms for 1,000) is a larger share of the work
 PROCESS_FROM = 256
 #: seconds a caller waits for a busy child before it looks again whether one was dropped
 _WAIT_STEP = 0.05
@@ -78,7 +77,7 @@ class _Child:
     def send(self, items: list[Raw], deadline: float) -> None:
         """Hand ``items`` over before ``deadline`` (`time.monotonic`). Raises OSError
         if the child is gone or does not take them in time."""
-        write_all(self._in, pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL), deadline)
+        write_all(self._in, frame(items), deadline)
 
     def bad(self, items: list[Raw], deadline: float) -> list[int] | None:
         """The answer to the `send` of ``items``: the indices among theirs that do not

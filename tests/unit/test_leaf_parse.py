@@ -260,7 +260,11 @@ def test_the_fast_canonical_check_agrees_with_the_checked_one(
                 mutated[at:at] = mutated[at : at + 1]
         candidates.append(bytes(mutated))
     for raw in candidates:
-        assert leafparse.canonical_object(raw) == _old_check(raw), raw
+        _agree(raw)
+
+
+def _agree(raw: bytes) -> None:
+    assert leafparse.canonical_object(raw) == _old_check(raw), raw
 
 
 @pytest.mark.parametrize(
@@ -287,10 +291,38 @@ def test_the_fast_canonical_check_agrees_with_the_checked_one(
         b'{"a":"\x1f"}',
         b"[1]",
         b'"a"',
+        b'{"a":"1.5e3","b":"v1.2"}',
+        b'{"a":[1,2],"a":[1,2]}',
+        b'{"a":{"b":1,"b":1}}',
+        b'{"a":18446744073709551615}',
+        b'{"a":18446744073709551616}',
+        b'{"a":-9223372036854775809}',
+        b'{"a":1234567890123456}',
+        b'{"a":[-1234567890123456]}',
+        b'{"a":123456789012345}',
+        b'{"a":01}',
+        b'{"a":-}',
+        b'{"a":tru}',
+        b'{"a":"\x00"}',
+        b'{"a":"\t"}',
+        b'{"a":1}{"b":2}',
+        b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}",  # too deep for both libraries
+        b'{"a":' + b"[" * 300 + b"]" * 300 + b"}",  # too deep for orjson's encoder only
+        b'{"a":"\x7f"}',
     ],
 )
 def test_the_fast_canonical_check_on_edge_cases(raw: bytes) -> None:
-    assert leafparse.canonical_object(raw) == _old_check(raw)
+    _agree(raw)
+
+
+@pytest.mark.parametrize("inner", [b"1", b"1.5", b'"\xc3\xa9"'])
+def test_a_leaf_nested_too_deep_is_an_encoding_error_on_every_path(inner: bytes) -> None:
+    # a tampered row must be reported as a leaf that does not parse, not end the audit
+    # with a RecursionError (json's parser raised one through the fast check)
+    deep = b"[" * 3000 + inner + b"]" * 3000
+    data = _leaf().data.replace(b'"kind":', b'"deep":' + deep + b',"kind":', 1)
+    with pytest.raises(EncodingError):
+        entry.Leaf.from_bytes(data)
 
 
 @pytest.mark.parametrize("log", [None, ORIGIN])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger import merkle
-from ledger.audit.replay import _completed_nodes
+from ledger.audit.replay import CHUNK, FIRST_CHUNK, _completed_nodes, chunk_starts
 
 
 @pytest.mark.parametrize("start", [0, 1, 2, 3, 7, 2000, 4096, 65535, 123456])
@@ -47,3 +47,17 @@ def test_a_store_declares_the_levels_it_computes_rather_than_stores() -> None:
     assert _node_levels_from(StoreSource(None, 1)) == LOWEST_NODE_LEVEL  # type: ignore[arg-type]
     assert _node_levels_from(Plain()) == 1  # type: ignore[arg-type]
     assert _node_levels_from(Odd()) == 1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("total", [0, 1, 255, 256, 257, 2255, 2256, 2257, 4256, 4257, 10_000])
+def test_the_chunks_cover_the_log_once_and_their_nodes_are_every_node(total: int) -> None:
+    # the replay's chunks (a short first one, then CHUNK each): contiguous from 0, past
+    # the end, and the nodes they ask for are every node the leaves complete, once
+    starts = chunk_starts(total)
+    ends = [*starts[1:], starts[-1] + CHUNK]
+    assert starts[0] == 0 and ends[-1] >= total
+    assert all(a < b for a, b in zip(starts, ends, strict=True))
+    assert starts[1:2] in ([], [FIRST_CHUNK])
+    asked = [n for s, e in zip(starts, ends, strict=True) for n in _completed_nodes(s, e)]
+    want = [n for i in range(ends[-1]) for n in merkle.subtrees_completed_by(i) if n.level]
+    assert sorted(asked) == sorted(want) and len(set(asked)) == len(asked)

@@ -5,7 +5,7 @@ start, dies or answers part of the work: what it did not answer is verified here
 from __future__ import annotations
 
 import io
-import pickle
+import subprocess
 import sys
 import time
 
@@ -97,9 +97,9 @@ def test_a_process_that_does_not_start_leaves_the_work_here() -> None:
 def test_a_process_that_dies_leaves_what_it_did_not_answer_here() -> None:
     # answers the first batch, then exits: the other two are verified on this process
     child = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import pickle;"
+        "import sys; sys.path.insert(0, sys.argv[1]);"
         " from ledger.verify import rawsig;"
-        " items = pickle.load(sys.stdin.buffer);"
+        " items = rawsig.read_frame(sys.stdin.buffer);"
         " sys.stdout.buffer.write(rawsig.answer(rawsig.bad_raw(items)))"
     )
     process = sigproc.VerifierProcess([sys.executable, "-c", child, sigproc._ROOT])
@@ -141,10 +141,94 @@ def test_close_ends_the_process() -> None:
 
 def test_serve_answers_each_batch_in_order() -> None:
     batches = [_items(5, {2}), _items(0, set()), _items(4, {5, 8}, 5)]
-    source = io.BytesIO(b"".join(pickle.dumps(b) for b in batches))
+    source = io.BytesIO(b"".join(rawsig.frame(b) for b in batches))
     sink = io.BytesIO()
     rawsig.serve(source, sink)
     assert sink.getvalue() == rawsig.answer([2]) + rawsig.answer([]) + rawsig.answer([5, 8])
+
+
+@pytest.mark.parametrize("cut", [1, 4, 5, -1])
+def test_serve_ends_at_a_cut_frame_without_answering_it(cut: int) -> None:
+    # a parent that died mid-write: the whole batches before are answered, the cut one
+    # not (its items are verified by the parent's fallback, if it lives)
+    whole = rawsig.frame(_items(3, {1}))
+    source = io.BytesIO(whole + rawsig.frame(_items(3, {4}, 3))[:cut])
+    sink = io.BytesIO()
+    rawsig.serve(source, sink)
+    assert sink.getvalue() == rawsig.answer([1])
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"\x80\x05\x95\x00",  # a pickle's first bytes: an old parent's batch
+        b"RS1" + bytes([rawsig.MAGIC[3] + 1]) + rawsig.LENGTH.pack(4),  # another marshal
+        rawsig.MAGIC + rawsig.LENGTH.pack(rawsig.MAX_FRAME + 1),  # over the size
+    ],
+)
+def test_serve_ends_at_once_on_a_frame_it_does_not_read(head: bytes) -> None:
+    # a child fed another format or a huge length stops (its parent then verifies the
+    # batch itself) instead of waiting for gigabytes that never come
+    source = io.BytesIO(head + b"\0" * 64)
+    sink = io.BytesIO()
+    rawsig.serve(source, sink)
+    assert sink.getvalue() == b""
+
+
+def test_a_frame_read_in_pieces_is_read_whole() -> None:
+    # a raw (unbuffered) stream may return fewer bytes a read than asked for
+    class Trickle(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            take = 3 if size < 0 else min(3, size)
+            piece, self.data = self.data[:take], self.data[take:]
+            return piece
+
+    items = _items(4, set())
+    source = Trickle(rawsig.frame(items) + rawsig.frame(items[:1]))
+    assert rawsig.read_frame(source) == items  # type: ignore[arg-type]
+    assert rawsig.read_frame(source) == items[:1]  # type: ignore[arg-type]
+    assert rawsig.read_frame(source) is None  # type: ignore[arg-type]
+
+
+def test_a_batch_that_cannot_be_framed_is_verified_here() -> None:
+    # an index marshal cannot write: the process is stopped (answers come in order, so
+    # a batch it never got must not wait for one) and every batch is verified here
+    class Index(int):
+        pass
+
+    process = sigproc.VerifierProcess()
+    process.send(_items(20, {3}))
+    odd = [(Index(i), *rest) for i, *rest in _items(20, {25}, 20)]
+    process.send(odd)  # type: ignore[arg-type]
+    process.send(_items(20, {41}, 40))
+    assert process._proc is None
+    assert process.bad() == [3, 25, 41]
+
+
+def test_a_frame_carries_bytes_like_fields_as_bytes() -> None:
+    items = _items(2, {1})
+    views: list[Raw] = [(i, bytearray(p), d, memoryview(m), s) for i, p, d, m, s in items]  # type: ignore[misc]
+    assert rawsig.read_frame(io.BytesIO(rawsig.frame(views))) == items
+
+
+def test_the_child_starts_without_pickle_typing_or_pynacl_bindings() -> None:
+    # what a verifier child imports is what its start costs (docs/PERFORMANCE.md
+    # "audit42"): the loop runs on PyNaCl's compiled module, batches cross as marshal
+    check = (
+        "import sys; sys.path[:0] = sys.argv[1:]; from ledger.verify import rawsig;"
+        " print(sorted(m for m in ('pickle', 'typing', 'nacl.bindings', 'cryptography')"
+        " if m in sys.modules))"
+    )
+    command = sigproc.child_command()
+    command[command.index("-c") + 1] = check
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("tampered", [0, 300, 1999])
