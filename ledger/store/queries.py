@@ -15,7 +15,7 @@ from ledger.codec import b64url_encode
 from ledger.entry import leaf_event_hash
 from ledger.frozen import filled
 from ledger.merkle import Subtree, leaf_hash, node_hash
-from ledger.store import nodetiles
+from ledger.store import driversql, nodetiles
 from ledger.store.leafpack import unpack
 from ledger.store.schema import (
     EVENT_KEY,
@@ -118,7 +118,10 @@ def read_replay_entries(conn: Connection, log: int, start: int, end: int) -> lis
     are left empty (the replay derives them from the parsed leaf; computing them here
     was ~5 % of its time)."""
     m = placeholder(conn)
-    rows = conn.exec_driver_sql(
+    # the driver's rows as they come (driversql): SQLAlchemy's row handling was ~5 % of
+    # an audit's replay (docs/PERFORMANCE.md "audit42")
+    rows = driversql.fetch(
+        conn,
         f"SELECT {_ENTRY_COLUMNS} FROM entries"  # noqa: S608
         f" WHERE log = {m} AND idx >= {m} AND idx < {m} ORDER BY idx",
         (log, start, end),

@@ -27,6 +27,7 @@ from ledger.rules.state import (
     Record,
     UnitRecord,
 )
+from ledger.store import driversql
 from ledger.store.queries import (
     HEAD_LEAF,
     Fetch,
@@ -187,8 +188,16 @@ def _select(
 def load_all(
     conn: Connection, log: int, record_type: type[Any], origin: str | None = None
 ) -> list[Record]:
-    """Every record of ``record_type`` in log ``log``."""
-    return _select(conn, record_type, "1 = 1", (log,), origin=origin)
+    """Every record of ``record_type`` in log ``log`` (the driver's rows as they come,
+    `driversql.fetch`: an audit reads every projection)."""
+    return _select(
+        conn,
+        record_type,
+        "1 = 1",
+        (log,),
+        origin=origin,
+        fetch=lambda statement, params: driversql.fetch(conn, statement, params),
+    )
 
 
 def load_equal(
