@@ -62,6 +62,38 @@ def test_fast_path_equals_reference_implementation(value: object) -> None:
     assert codec.canonical(value) == rfc8785.dumps(value)
 
 
+_every_character = st.text(
+    st.sampled_from(
+        [chr(c) for c in range(0x80)] + ["\u0080", "\u2028", "\u2029", "\ufeff", "\U0001f600"]
+    ),
+    max_size=16,
+)
+_tricky = st.recursive(
+    st.none() | st.booleans() | safe_int | _every_character,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=4), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_tricky)
+@settings(max_examples=examples(1000), deadline=None)
+def test_orjsons_encoding_is_jsons_for_every_character(value: object) -> None:
+    # canonical_parsed writes with orjson: byte for byte what json's encoder (the path
+    # before, and the fallback) and rfc8785 write, every ASCII character in strings
+    assert codec.canonical_parsed(value) == "".join(codec._encode_chunks(value, 0)).encode()
+    assert codec.canonical_parsed(value) == rfc8785.dumps(value)
+
+
+def test_a_value_nested_deeper_than_orjson_writes_is_still_canonical() -> None:
+    value: object = "x"
+    for depth in range(300):
+        value = {"a": [value]} if depth % 2 else [value]
+    assert codec.canonical_parsed(value) == rfc8785.dumps(value)
+
+
 @given(json_values)
 @settings(max_examples=examples(400), deadline=None)
 def test_any_value_equals_reference_and_round_trips(value: object) -> None:
