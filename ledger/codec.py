@@ -11,9 +11,10 @@ section 5) everywhere in ledger JSON; C2SP notes use standard padded base64 beca
 their specification says so. Lowercase hex helpers exist for humans and logs.
 
 Speed: for objects whose keys are all ASCII (every ledger event), UTF-16 code-unit order
-(RFC 8785 section 3.2.3) equals code-point order, and CPython's ``json`` escapes exactly
-the characters JCS escapes, so ``json.dumps(sort_keys=True)`` yields JCS bytes; other
-values go through the reference ``rfc8785`` package. A property test proves the two equal.
+(RFC 8785 section 3.2.3) equals code-point order, and orjson (as CPython's ``json``)
+escapes exactly the characters JCS escapes, so ``orjson.dumps`` with sorted keys yields
+JCS bytes (``json.dumps(sort_keys=True)`` beyond orjson's 254 levels); other values go
+through the reference ``rfc8785`` package. Property tests prove them equal.
 
 No I/O happens here.
 """
