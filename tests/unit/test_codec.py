@@ -23,14 +23,23 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
     max_leaves=20,
 )
-ascii_keyed = st.recursive(
-    st.none() | st.booleans() | safe_int | text,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+
+
+def _ascii_keyed(strings: st.SearchStrategy[str]) -> st.SearchStrategy[object]:
+    """JSON values whose object keys are ASCII, their strings drawn from ``strings``."""
+    return st.recursive(
+        st.none() | st.booleans() | safe_int | strings,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.text(st.characters(max_codepoint=127), max_size=8), inner, max_size=4
+            )
+        ),
+        max_leaves=20,
+    )
+
+
+ascii_keyed = _ascii_keyed(text)
 
 
 def test_rfc8785_sorting_example_uses_utf16_order() -> None:
@@ -68,14 +77,7 @@ _every_character = st.text(
     ),
     max_size=16,
 )
-_tricky = st.recursive(
-    st.none() | st.booleans() | safe_int | _every_character,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=4), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+_tricky = _ascii_keyed(_every_character)
 
 
 @given(_tricky)
