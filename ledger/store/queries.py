@@ -118,7 +118,10 @@ def read_replay_entries(conn: Connection, log: int, start: int, end: int) -> lis
     are left empty (the replay derives them from the parsed leaf; computing them here
     was ~5 % of its time)."""
     m = placeholder(conn)
-    rows = fetcher(conn, None)(
+    # the driver's rows as they come (driversql): SQLAlchemy's row handling was ~5 % of
+    # an audit's replay (docs/PERFORMANCE.md "audit42")
+    rows = driversql.fetch(
+        conn,
         f"SELECT {_ENTRY_COLUMNS} FROM entries"  # noqa: S608
         f" WHERE log = {m} AND idx >= {m} AND idx < {m} ORDER BY idx",
         (log, start, end),
@@ -317,7 +320,7 @@ def find_event_hashes(
 ) -> dict[bytes, tuple[int, bytes]]:
     """{event hash: (index, leaf hash)} of the given hashes already in log ``log``
     (``origin``: the log's, read here when not given and a row is found; ``fetch``:
-    what runs the reads, default `driversql.fetch`).
+    what runs the reads, default ``conn.exec_driver_sql``).
 
     Raw driver SQL, one ``IN`` list per `CHUNK` hashes: every event of a batch is looked
     up here under the log lock, and compiling SQLAlchemy's expanding ``IN`` cost more
@@ -346,7 +349,7 @@ def find_event_hashes(
             full, eight = one_of(conn, EVENT_KEY, [h[:EVENT_KEY_SIZE] for h in chunk], "bytea")
             where, probe = f"{where} AND {full}", probe + eight
         statement = f"SELECT idx, leaf FROM entries{hint} WHERE log = {m} AND {where}"  # noqa: S608
-        rows = fetcher(conn, fetch)(statement, (log, *probe))
+        rows = _fetch(conn, fetch)(statement, (log, *probe))
         if rows and origin is None:
             origin = origin_of(conn, log)
         for idx, stored in rows:
@@ -372,16 +375,15 @@ def indexed_by(conn: Connection, index: str, fetch: Fetch | None = None) -> str:
     if conn.dialect.name != "sqlite":
         return ""
     statement = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
-    found = fetcher(conn, fetch)(statement, (index,))
+    found = _fetch(conn, fetch)(statement, (index,))
     return f" INDEXED BY {index}" if found else ""
 
 
-def fetcher(conn: Connection, fetch: Fetch | None) -> Fetch:
-    """``fetch``, or every row as the driver gives it (`driversql.fetch`: past
-    SQLAlchemy's row handling, ~5 % of an audit's replay, docs/PERFORMANCE.md "audit42")."""
+def _fetch(conn: Connection, fetch: Fetch | None) -> Fetch:
+    """``fetch``, or ``conn.exec_driver_sql`` with every row."""
     if fetch is not None:
         return fetch
-    return lambda statement, params: driversql.fetch(conn, statement, params)
+    return lambda statement, params: conn.exec_driver_sql(statement, params).all()
 
 
 def unit_entries(

@@ -27,11 +27,11 @@ from ledger.rules.state import (
     Record,
     UnitRecord,
 )
+from ledger.store import driversql
 from ledger.store.queries import (
     HEAD_LEAF,
     Fetch,
     chunks,
-    fetcher,
     indexed_by,
     one_of,
     origin_of,
@@ -163,13 +163,16 @@ def _select(
     in log ``params[0]``, in raw driver SQL: the batch prefetch runs this under the log
     lock. ``hint``: an ``INDEXED BY`` clause (`queries.indexed_by`) or nothing;
     ``origin``: the log's (read here when units are found and it is not given);
-    ``fetch``: what runs the statement (default: the driver's rows, `queries.fetcher`)."""
+    ``fetch``: what runs the statement (default: ``conn.exec_driver_sql``)."""
     table = RECORD_TABLES[record_type]
     statement = (
         f"SELECT {_SELECTED[record_type]} FROM {table.name}{hint} "  # noqa: S608
         f"WHERE log = {placeholder(conn)} AND {where}"
     )
-    rows: Sequence[Sequence[Any]] = fetcher(conn, fetch)(statement, tuple(params))
+    if fetch is None:
+        rows: Sequence[Sequence[Any]] = conn.exec_driver_sql(statement, tuple(params)).all()
+    else:
+        rows = fetch(statement, tuple(params))
     if record_type is not UnitRecord:
         return [_from_values(record_type, row) for row in rows]
     if rows and origin is None:
@@ -185,8 +188,16 @@ def _select(
 def load_all(
     conn: Connection, log: int, record_type: type[Any], origin: str | None = None
 ) -> list[Record]:
-    """Every record of ``record_type`` in log ``log``."""
-    return _select(conn, record_type, "1 = 1", (log,), origin=origin)
+    """Every record of ``record_type`` in log ``log`` (the driver's rows as they come,
+    `driversql.fetch`: an audit reads every projection)."""
+    return _select(
+        conn,
+        record_type,
+        "1 = 1",
+        (log,),
+        origin=origin,
+        fetch=lambda statement, params: driversql.fetch(conn, statement, params),
+    )
 
 
 def load_equal(
