@@ -17,8 +17,6 @@ import re
 from itertools import pairwise
 from typing import Any, NamedTuple
 
-import orjson
-
 from ledger import codec, crypto
 from ledger.events import parse_time
 
@@ -52,7 +50,6 @@ _DECODER = json.JSONDecoder(
 #: the decoder's scanner (json's C scanner where there is one): (value, end) of the JSON
 #: value at an index; it clears its key memo after each call
 _SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
-_SORTED, _SORT = orjson.dumps, orjson.OPT_SORT_KEYS
 
 #: key ids already found well formed by `split_leaf` (bounded)
 _KEY_IDS_SEEN: set[str] = set()
@@ -129,7 +126,7 @@ def canonical_object(raw: bytes) -> dict[str, Any] | None:
     """The JSON object ``raw`` holds if the bytes show it is canonical, else None.
 
     ASCII bytes (nearly every event) are parsed by json's C scanner and compared with
-    their re-encoding by orjson (sorted keys, no whitespace): for ASCII text without
+    their re-encoding (`codec.canonical_parsed`: sorted keys, no whitespace): for ASCII text without
     escapes that encoding is JCS, so equal bytes are canonical. Floats, NaN/Infinity and
     unsafe integers are refused by the scanner's hooks as they are met (called only for
     those tokens and integers, which custody events rarely hold); non-ASCII bytes go to
@@ -145,19 +142,16 @@ def canonical_object(raw: bytes) -> dict[str, Any] | None:
         # the scanner itself, without `JSONDecoder.decode`'s wrapper (two whitespace
         # matches): bytes with whitespace around the object are not canonical anyway
         value, end = _SCAN(text, 0)
-        # orjson's sorted encoding (~0.6 us against json's ~4 for an event:
-        # docs/PERFORMANCE.md "audit42"): for the values this parse gives (ASCII keys and
-        # strings without escapes or control characters, safe integers) it is the text
-        # json's encoder writes; a duplicate key is dropped by the parse and then
-        # missing from the encoding
-        if end != len(text) or type(value) is not dict or _SORTED(value, option=_SORT) != raw:
+        # the JCS bytes of what this parse gives (ASCII keys, safe integers: what
+        # `codec.canonical_parsed` asks), by orjson (~0.6 us against json's ~4 for an
+        # event: docs/PERFORMANCE.md "audit42"); a duplicate key is dropped by the parse
+        # and then missing from the encoding
+        if end != len(text) or type(value) is not dict or codec.canonical_parsed(value) != raw:
             return None
     except (StopIteration, ValueError, _NotCanonicalError, RecursionError):
         # not JSON (StopIteration, JSONDecodeError), a float, a constant or an unsafe
         # integer, or nested too deep to parse (the general parser names it)
         return None
-    except orjson.JSONEncodeError:  # nested deeper than orjson encodes (254 levels)
-        return _checked_object(raw)
     return value
 
 
