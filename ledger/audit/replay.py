@@ -49,7 +49,10 @@ from ledger.stored import EVENT_KEY_SIZE, StoredCheckpoint, StoredEntry
 
 CHUNK = 2000
 #: the first chunk's entries: its signatures reach the verifier process (or the pool)
-#: after this many are read and replayed, not after a whole chunk (~30 ms)
+#: after this many are read and replayed, not after a whole chunk (~30 ms). The chunks
+#: after it double up to `CHUNK`: each is read and parsed while the verifier process
+#: checks the one before, which a chunk of 2,000 outlasted, leaving it idle for
+#: 60-110 ms (docs/PERFORMANCE.md "audit43")
 FIRST_CHUNK = 256
 
 Progress = Callable[[int, int], None]
@@ -112,7 +115,10 @@ class AuditSource(Protocol):
         neither asks for them nor compares them (the comparison could never fail)."""
 
     def state(self) -> State | None:
-        """The stored projections, or None when the source keeps none."""
+        """The stored projections, or None when the source keeps none. A source may also
+        offer ``replay_state(heads)``: the same, given the replay's unit heads by their
+        log index (``heads``: the event hash of the entry at each index), which it may
+        take instead of computing a unit's head from the entry at its head index."""
 
 
 def audit_source(
@@ -195,7 +201,7 @@ def _audit(
         # the stored projections are read while the last signatures are verified on the
         # verifier process or the threads (their comparison is reported in its place)
         replay.signatures.finish()
-        stored_state = source.state()
+        stored_state = _stored_state(source, replay.state)
         _check_signatures(report, replay.signatures)
         _check_log_key(report, replay.state, verifier)
         verified: list[note.Checkpoint] = []
@@ -210,6 +216,19 @@ def _audit(
     report.entries = replay.size
     report.checkpoints = len(checkpoints)
     return report
+
+
+def _stored_state(source: AuditSource, replayed: State) -> State | None:
+    """The source's projections (`AuditSource.state`), given the replayed unit heads
+    when it takes them."""
+    given = getattr(source, "replay_state", None)
+    if given is None:
+        return source.state()
+    # a unit's head is the event hash of the entry at its head index (ledger.rules.custody
+    # sets the two together), so this maps indices to the hashes of the very leaves read
+    heads = {unit.head_index: unit.head for unit in replayed.units.values()}
+    state: State | None = given(heads)
+    return state
 
 
 def _check_log_key(report: AuditReport, state: State, verifier: note.Verifier) -> None:
@@ -299,10 +318,13 @@ def _replay_entry(
 
 def chunk_starts(total: int) -> list[int]:
     """The first index of each chunk the replay reads for a log of ``total`` entries:
-    0, then `FIRST_CHUNK`, then every `CHUNK` (one chunk, at 0, for an empty log)."""
-    if total <= FIRST_CHUNK:
-        return [0]
-    return [0, *range(FIRST_CHUNK, total, CHUNK)]
+    0, then chunks doubling from `FIRST_CHUNK` entries up to `CHUNK` (one chunk, at 0,
+    for an empty log)."""
+    starts, size = [0], FIRST_CHUNK
+    while starts[-1] + size < total:
+        starts.append(starts[-1] + size)
+        size = min(2 * size, CHUNK)
+    return starts
 
 
 def _node_levels_from(source: AuditSource) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from ledger.vocab import UnitState
@@ -268,6 +269,9 @@ def new_record(kind: type[R], **values: Any) -> R:
     return record
 
 
+_granted_index = attrgetter("granted_index")
+
+
 @dataclass
 class State:
     """An in-memory view of a log's projections, keyed like the store's tables."""
@@ -279,6 +283,12 @@ class State:
     units: dict[tuple[str, str], UnitRecord] = field(default_factory=dict)
     #: authorization ids by partner, kept in step with ``authorizations``
     by_partner: dict[str, set[str]] = field(default_factory=dict)
+    #: `authorizations_of`'s answers, each dropped when one of that partner's records is
+    #: applied (every custody event asks for its signer's: sorting them each time was
+    #: ~1 % of an audit, docs/PERFORMANCE.md "audit43")
+    _sorted_of: dict[str, tuple[AuthorizationRecord, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def apply(self, records: Iterable[Record]) -> None:
         """Insert or replace each record (the last one for a key wins)."""
@@ -290,15 +300,20 @@ class State:
             elif isinstance(record, AuthorizationRecord):
                 self.authorizations[record.id] = record
                 self.by_partner.setdefault(record.partner, set()).add(record.id)
+                self._sorted_of.pop(record.partner, None)
             elif isinstance(record, ProductRecord):
                 self.products[record.gtin] = record
             else:
                 self.units[(record.gtin, record.serial)] = record
 
-    def authorizations_of(self, partner: str) -> list[AuthorizationRecord]:
+    def authorizations_of(self, partner: str) -> tuple[AuthorizationRecord, ...]:
         """Every authorization (revoked or not) granted to ``partner``, oldest first."""
-        ids = self.by_partner.get(partner, set())
-        return sorted((self.authorizations[i] for i in ids), key=lambda a: a.granted_index)
+        found = self._sorted_of.get(partner)
+        if found is None:
+            ids = self.by_partner.get(partner, set())
+            found = tuple(sorted((self.authorizations[i] for i in ids), key=_granted_index))
+            self._sorted_of[partner] = found
+        return found
 
     def records(self) -> list[Record]:
         """Every record, in a stable order (for comparison and persistence)."""

@@ -9,7 +9,7 @@ restored from an old backup or rewritten is caught without ``--trusted``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -63,6 +63,13 @@ class StoreSource:
     def state(self) -> State | None:
         """Stored projections."""
         return self.store.load_state(self.log)
+
+    def replay_state(self, heads: Mapping[int, str]) -> State | None:
+        """Stored projections, each unit's head taken from ``heads`` (event hashes by
+        log index, from the replay of this snapshot) where its head index is there
+        (`Store.load_state`): a unit's head is the event hash of its entry at that index,
+        so its comparison could never fail there."""
+        return self.store.load_state(self.log, heads)
 
 
 def audit_log(

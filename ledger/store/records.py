@@ -78,6 +78,7 @@ _SELECTED: dict[type[Any], str] = {
     for t, fields in _FIELDS.items()
 }
 _HEAD_AT = [name for name, _ in _FIELDS[UnitRecord]].index("head")
+_HEAD_INDEX_AT = [name for name, _ in _FIELDS[UnitRecord]].index("head_index")
 #: per record type, its (value, conversion) pairs in table column order (`to_values`)
 _COLUMN_VALUES: dict[type[Any], Any] = {}
 
@@ -158,12 +159,14 @@ def _select(
     hint: str = "",
     origin: str | None = None,
     fetch: Fetch | None = None,
+    heads: Mapping[int, str] | None = None,
 ) -> list[Record]:
     """Records of ``record_type`` matching ``where`` (column names and placeholders only)
     in log ``params[0]``, in raw driver SQL: the batch prefetch runs this under the log
     lock. ``hint``: an ``INDEXED BY`` clause (`queries.indexed_by`) or nothing;
     ``origin``: the log's (read here when units are found and it is not given);
-    ``fetch``: what runs the statement (default: ``conn.exec_driver_sql``)."""
+    ``fetch``: what runs the statement (default: ``conn.exec_driver_sql``); ``heads``:
+    as for `load_all`."""
     table = RECORD_TABLES[record_type]
     statement = (
         f"SELECT {_SELECTED[record_type]} FROM {table.name}{hint} "  # noqa: S608
@@ -177,19 +180,32 @@ def _select(
         return [_from_values(record_type, row) for row in rows]
     if rows and origin is None:
         origin = origin_of(conn, params[0])
+    known = heads or {}
     out = []
     for row in rows:
         values = list(row)
-        values[_HEAD_AT] = unit_head(values[_HEAD_AT], origin or "")
+        head = known.get(values[_HEAD_INDEX_AT])
+        values[_HEAD_AT] = unit_head(values[_HEAD_AT], origin or "") if head is None else head
         out.append(_from_values(UnitRecord, values))
     return out
 
 
 def load_all(
-    conn: Connection, log: int, record_type: type[Any], origin: str | None = None
+    conn: Connection,
+    log: int,
+    record_type: type[Any],
+    origin: str | None = None,
+    heads: Mapping[int, str] | None = None,
 ) -> list[Record]:
     """Every record of ``record_type`` in log ``log`` (the driver's rows as they come,
-    `driversql.fetch`: an audit reads every projection)."""
+    `driversql.fetch`: an audit reads every projection).
+
+    ``heads``: event hashes (base64url) by log index that the caller knows to be those
+    of the log's entries at those indices, as this read would find them (an audit's
+    replay of the same snapshot): a unit whose head index is among them takes its head
+    from there instead of from its entry's leaf (`unit_head`: unpacked and hashed, ~3 %
+    of an audit, docs/PERFORMANCE.md "audit43"); a unit's head is by definition the
+    event hash of that entry, so the result is the same."""
     return _select(
         conn,
         record_type,
@@ -197,6 +213,7 @@ def load_all(
         (log,),
         origin=origin,
         fetch=lambda statement, params: driversql.fetch(conn, statement, params),
+        heads=heads,
     )
 
 

@@ -644,13 +644,14 @@ class Store:
 
     # --- projections ------------------------------------------------------------------
 
-    def load_state(self, log: int) -> State:
-        """Return every projection of ``log`` as an in-memory `State`."""
+    def load_state(self, log: int, heads: Mapping[int, str] | None = None) -> State:
+        """Return every projection of ``log`` as an in-memory `State` (``heads``: unit
+        heads the caller knows by their log index, `records.load_all`)."""
         state = State()
         with self._read() as conn:
             origin = self._origin(conn, log)
             for record_type in RECORD_TABLES:
-                state.apply(load_all(conn, log, record_type, origin))
+                state.apply(load_all(conn, log, record_type, origin, heads))
         return state
 
     def records(self, log: int, refs: Mapping[type[Any], Iterable[Any]]) -> list[Record]:

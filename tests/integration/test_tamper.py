@@ -148,6 +148,41 @@ def test_an_edited_projection_is_found(busy: LedgerWorld) -> None:
     assert report.first_bad_index is None
 
 
+@pytest.mark.parametrize("pointed", [TAMPERED, 19, 99])  # not a head; SN-0001's head; none
+def test_a_unit_head_index_moved_is_found(busy: LedgerWorld, pointed: int) -> None:
+    # the audit hands the store the replay's heads by index (Store.load_state's
+    # ``heads``): a unit pointed at another entry, another unit's head, or no entry
+    # still differs from the replay, and the finding shows the head the store gives
+    _sql(
+        busy,
+        "UPDATE units SET head_index = :i WHERE log = :log AND serial = 'SN-2'",
+        i=pointed,
+    )
+    ledger = busy.ledger
+    report = _audit(busy)
+    assert [f.code for f in report.findings] == ["projection"]
+    evidence = report.findings[0].evidence
+    assert evidence["key"] == [GTIN, "SN-2"]
+    stored = ledger.store.load_state(ledger.log).units[(GTIN, "SN-2")]
+    assert stored.head_index == pointed
+    assert evidence["stored"] == repr(stored)
+    entries = ledger.entries(pointed, pointed + 1)
+    expected = codec.b64url_encode(entries[0].event_hash) if entries else ""
+    assert stored.head == expected
+
+
+def test_unit_heads_given_by_index_are_the_ones_read(busy: LedgerWorld) -> None:
+    ledger = busy.ledger
+    read = ledger.store.load_state(ledger.log)
+    heads = {u.head_index: u.head for u in read.units.values()}
+    assert len(heads) == 2
+    assert ledger.store.load_state(ledger.log, heads) == read
+    # taken as given where the index is there (the caller vouches for them), else read
+    given = ledger.store.load_state(ledger.log, {20: "x"})
+    assert given.units[(GTIN, "SN-2")].head == "x"
+    assert given.units[(GTIN, SERIAL)] == read.units[(GTIN, SERIAL)]
+
+
 def _rewrite(world: LedgerWorld, index: int, leaf: bytes, *, resign: bool) -> None:
     """Replace one leaf and recompute every derived value: hashes, chain, nodes, head;
     with ``resign`` also every checkpoint (an insider holding the operator key)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from ledger import merkle
@@ -49,15 +51,20 @@ def test_a_store_declares_the_levels_it_computes_rather_than_stores() -> None:
     assert _node_levels_from(Odd()) == 1  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("total", [0, 1, 255, 256, 257, 2255, 2256, 2257, 4256, 4257, 10_000])
+@pytest.mark.parametrize(
+    "total", [0, 1, 255, 256, 257, 768, 769, 1792, 1793, 3792, 3793, 5792, 10_000, 100_000]
+)
 def test_the_chunks_cover_the_log_once_and_their_nodes_are_every_node(total: int) -> None:
-    # the replay's chunks (a short first one, then CHUNK each): contiguous from 0, past
-    # the end, and the nodes they ask for are every node the leaves complete, once
+    # the replay's chunks (a short first one, then doubling up to CHUNK): contiguous
+    # from 0, past the end, and the nodes they ask for are every node the leaves
+    # complete, once
     starts = chunk_starts(total)
     ends = [*starts[1:], starts[-1] + CHUNK]
     assert starts[0] == 0 and ends[-1] >= total
     assert all(a < b for a, b in zip(starts, ends, strict=True))
     assert starts[1:2] in ([], [FIRST_CHUNK])
+    sizes = [b - a for a, b in pairwise(starts)]
+    assert all(b == min(2 * a, CHUNK) for a, b in pairwise(sizes))
     asked = [n for s, e in zip(starts, ends, strict=True) for n in _completed_nodes(s, e)]
     want = [n for i in range(ends[-1]) for n in merkle.subtrees_completed_by(i) if n.level]
     assert sorted(asked) == sorted(want) and len(set(asked)) == len(asked)

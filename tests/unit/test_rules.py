@@ -410,7 +410,30 @@ def test_brand_authorizes_a_partner() -> None:
     assert world.state.authorizations[auth_id] == AuthorizationRecord(
         auth_id, "acme", "ship-2", "courier", (GTIN,), (PREFIX + "1",), *WINDOW.values(), index
     )
-    assert world.state.authorizations_of("ship-2") == [world.state.authorizations[auth_id]]
+    assert world.state.authorizations_of("ship-2") == (world.state.authorizations[auth_id],)
+
+
+def test_a_partners_authorizations_follow_every_change() -> None:
+    # `State.authorizations_of` keeps its answer per partner until one of that
+    # partner's records is applied: a revocation, or an older grant loaded later
+    state = State()
+
+    def grant(auth_id: str, index: int, revoked: int | None = None) -> AuthorizationRecord:
+        return AuthorizationRecord(
+            auth_id, "acme", "ship-2", "courier", (GTIN,), (), *WINDOW.values(), index, revoked
+        )
+
+    state.apply([grant("b", 9)])
+    assert state.authorizations_of("ship-2") == (grant("b", 9),)
+    state.apply([grant("b", 9, revoked=12)])
+    assert state.authorizations_of("ship-2") == (grant("b", 9, revoked=12),)
+    state.apply([grant("a", 3)])
+    assert state.authorizations_of("ship-2") == (grant("a", 3), grant("b", 9, revoked=12))
+    assert state.authorizations_of("nobody") == ()
+    # the kept answers are not part of what a state is
+    fresh = State()
+    fresh.apply([grant("a", 3), grant("b", 9, revoked=12)])
+    assert fresh == state
 
 
 def _authorize(world: World, actor: str = "acme", **fields: Any) -> SignedEvent:
