@@ -62,6 +62,8 @@ WAIT_ROUNDS = 3
 #: in the background, and when a view waits for it (a longer write is a stalled one)
 SETTLE_WAIT = 1.0
 STALL_WAIT = 0.05
+#: reads of a stored scan summary at most, while writes keep ending during them
+READS = 3
 
 #: a packed scan's unit (`ScanSummaries.stored`)
 _UNIT = itemgetter(0, 1)
@@ -324,14 +326,21 @@ async def _exact_summary(
     """The unit's stored scan summary (count, first) read while no batch is written:
     new batches held back (`ScanFlusher.paused`) and the one under way, if any, waited
     for up to ``wait`` seconds; kept (`ScanSummaries.put`) when no write was under way.
-    A write still under way then is stalled (a locked or lost database): it has not
-    committed, so the summary read stands for this view, and is not kept."""
+    A write still under way then is slow or stalled (a locked or lost database): while
+    it has not ended, the queue still counts its batch and the read does not, so the
+    summary read stands for this view, and is not kept. If it ends during the read, the
+    read may or may not have seen its batch, which the queue then no longer counts: the
+    summary is read again (up to `READS` times: under load a page counted a first check
+    as none, tests/integration/test_scan_path.py)."""
     gtin, serial = unit
     async with flusher.paused():
-        await flusher.settled(wait)
-        stalled = queue.writing
-        generation = queue.generation
-        count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
+        for _ in range(READS):
+            await flusher.settled(wait)
+            stalled = queue.writing
+            generation = queue.generation
+            count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
+            if queue.generation == generation:
+                break  # no write ended (nor began) during the read
         summary = {"count": count, "first": first_scan(first)}
         if not stalled and queue.generation == generation:
             # (a write held back past HOLD_MAX may have begun: then nothing is kept)

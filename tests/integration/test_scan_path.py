@@ -398,3 +398,53 @@ def test_a_view_read_across_one_write_ending_and_the_next_beginning_counts_every
         assert view["scans"]["first"]["place"] == "CN"
 
     asyncio.run(main())
+
+
+def test_a_slow_write_that_commits_during_the_views_read_is_counted_once(
+    sw: SignalWorld,
+) -> None:
+    """The flake CI met under load (the browser page said "not checked before" for its
+    first check): the unit's first scan is in a batch whose write outlasts the view's
+    wait (`STALL_WAIT`), and commits while the view reads the stored count; the read
+    missed the batch and the queue forgot it at once. The view must read again."""
+    sw.mint("SN-1")
+    app = create_app(settings(), ledger=sw.ledger)
+    context = app.state.ctx
+    flusher = context.flusher
+    real_write = flusher._write
+    may_commit = threading.Event()
+
+    def slow_write(batch: list[Scan]) -> None:
+        may_commit.wait(10)  # slower than the view's wait for it
+        real_write(batch)
+
+    real_summary = sw.ledger.scan_summary
+    reads = 0
+
+    def read_then_let_it_commit(gtin: str, serial: str) -> Any:
+        nonlocal reads
+        reads += 1
+        found = real_summary(gtin, serial)  # before the commit: the batch is not there
+        if reads == 1:
+            generation = context.scans.generation
+            may_commit.set()
+            deadline = time.monotonic() + 10
+            while context.scans.generation == generation and time.monotonic() < deadline:
+                time.sleep(0.005)  # the write commits and the queue forgets the batch
+        return found
+
+    flusher._write = slow_write
+    sw.ledger.scan_summary = read_then_let_it_commit  # type: ignore[method-assign]
+
+    async def main() -> None:
+        context.scans.add(Scan(GTIN, "SN-1", sw.clock.now, "CN", "first", "x"))
+        flushing = asyncio.create_task(context.flush_scans())
+        while not context.scans.writing:
+            await asyncio.sleep(0.001)
+        view = await context.unit_view(GTIN, "SN-1", None)
+        await flushing
+        assert reads >= 1
+        assert view["scans"]["count"] == 1  # the first check, counted once
+        assert view["scans"]["first"] is not None and view["scans"]["first"]["place"] == "CN"
+
+    asyncio.run(main())
