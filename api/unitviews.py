@@ -326,12 +326,16 @@ async def _exact_summary(
     """The unit's stored scan summary (count, first) read while no batch is written:
     new batches held back (`ScanFlusher.paused`) and the one under way, if any, waited
     for up to ``wait`` seconds; kept (`ScanSummaries.put`) when no write was under way.
-    A write still under way then is slow or stalled (a locked or lost database): while
-    it has not ended, the queue still counts its batch and the read does not, so the
-    summary read stands for this view, and is not kept. If it ends during the read, the
-    read may or may not have seen its batch, which the queue then no longer counts: the
-    summary is read again (up to `READS` times: under load a page counted a first check
-    as none, tests/integration/test_scan_path.py)."""
+    A write still under way then is slow or stalled (a locked or lost database): the
+    queue still counts its batch, and the read, if it began before the write's commit,
+    does not, so the summary read stands for this view, and is not kept. If the write
+    ends during the read, the read may or may not have seen its batch, which the queue
+    then no longer counts: the summary is read again (up to `READS` times; the last
+    read stands if writes keep ending: under load a page counted a first check as
+    none, tests/integration/test_scan_path.py). Not covered: a write that commits
+    after the read began but whose end this loop only sees after the read returned
+    (the moments between its commit and its thread's return) is counted twice by this
+    one view: by the read and by the queue."""
     gtin, serial = unit
     async with flusher.paused():
         for _ in range(READS):

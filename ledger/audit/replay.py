@@ -50,9 +50,10 @@ from ledger.stored import EVENT_KEY_SIZE, StoredCheckpoint, StoredEntry
 CHUNK = 2000
 #: the first chunk's entries: its signatures reach the verifier process (or the pool)
 #: after this many are read and replayed, not after a whole chunk (~30 ms). The chunks
-#: after it double up to `CHUNK`: each is read and parsed while the verifier process
-#: checks the one before, which a chunk of 2,000 outlasted, leaving it idle for
-#: 60-110 ms (docs/PERFORMANCE.md "audit43")
+#: after it double up to `CHUNK`, so the verifier process, which has only the first
+#: chunk's signatures to check, is not left idle for the 60-110 ms of a 2,000-entry
+#: chunk's read and parse (docs/PERFORMANCE.md "audit43"); later chunks of 2,000 still
+#: leave it idle whenever the replay is slower than its verifying
 FIRST_CHUNK = 256
 
 Progress = Callable[[int, int], None]
@@ -116,9 +117,10 @@ class AuditSource(Protocol):
 
     def state(self) -> State | None:
         """The stored projections, or None when the source keeps none. A source may also
-        offer ``replay_state(heads)``: the same, given the replay's unit heads by their
-        log index (``heads``: the event hash of the entry at each index), which it may
-        take instead of computing a unit's head from the entry at its head index."""
+        offer ``replay_state(heads, origin)``: the same, given the replay's unit heads
+        by their log index (``heads``: the event hash of the entry at each index, for a
+        log whose origin is ``origin``), which it may take instead of computing a unit's
+        head from the entry at its head index, when its log's origin is ``origin``."""
 
 
 def audit_source(
@@ -172,7 +174,9 @@ def _audit(
     try:
         workers_mod.warm(max(wanted_processes, signing_processes))
         starts = chunk_starts(total)
-        ends = [*starts[1:], starts[-1] + CHUNK]
+        # the last chunk ends at the head (or the largest checkpoint): a row past it is
+        # never replayed, only reported (ledger.service.audit: ``entry-past-head``)
+        ends = [*starts[1:], max(total, starts[-1])]
 
         def fetch(k: int) -> _Chunk:
             # read a chunk and start parsing its leaves on the worker processes once they
@@ -201,7 +205,7 @@ def _audit(
         # the stored projections are read while the last signatures are verified on the
         # verifier process or the threads (their comparison is reported in its place)
         replay.signatures.finish()
-        stored_state = _stored_state(source, replay.state)
+        stored_state = _stored_state(source, replay.state, verifier.name)
         _check_signatures(report, replay.signatures)
         _check_log_key(report, replay.state, verifier)
         verified: list[note.Checkpoint] = []
@@ -218,16 +222,17 @@ def _audit(
     return report
 
 
-def _stored_state(source: AuditSource, replayed: State) -> State | None:
+def _stored_state(source: AuditSource, replayed: State, origin: str) -> State | None:
     """The source's projections (`AuditSource.state`), given the replayed unit heads
-    when it takes them."""
+    (for the log ``origin``, which the replay read the leaves against) when it takes
+    them."""
     given = getattr(source, "replay_state", None)
     if given is None:
         return source.state()
     # a unit's head is the event hash of the entry at its head index (ledger.rules.custody
     # sets the two together), so this maps indices to the hashes of the very leaves read
     heads = {unit.head_index: unit.head for unit in replayed.units.values()}
-    state: State | None = given(heads)
+    state: State | None = given(heads, origin)
     return state
 
 

@@ -113,11 +113,14 @@ class SignaturePipeline:
 
     def flush(self) -> None:
         """Start checking everything queued (the replay calls it at each chunk's end):
-        on the worker processes when they are up, else on the verify threads. On the
-        verifier process (which takes each full batch at once) a partial batch waits
-        for more items: `finish` sends the last one (if `finish` was not called, `bad`
-        verifies it on this thread while the process finishes)."""
-        if not self._items or self._process is not None:
+        on the verifier process (the chunk's partial batch too: it is checked while the
+        next chunk is read and parsed, docs/PERFORMANCE.md "audit43"), else on the
+        worker processes when they are up, else on the verify threads."""
+        if not self._items:
+            return
+        if self._process is not None:
+            self._process.send(self._items)
+            self._items = []
             return
         if self.processes and workers.ready(self.processes):
             # the tail split over every process: the replay waits for it at the end
@@ -129,15 +132,11 @@ class SignaturePipeline:
         self._items = []
 
     def finish(self) -> None:
-        """No more items come (the replay is over): start checking what is queued. On
-        the verifier process the last partial batch goes to it too, so this thread can
-        do the audit's last reads while the process verifies it (`bad` takes it back,
-        from the last batch on, if the process has not answered it by then)."""
-        if self._process is not None:
-            if self._items:
-                self._process.send(self._items)
-                self._items = []
-            return
+        """No more items come (the replay is over): start checking what is queued
+        (`flush`). On the verifier process the last partial batch goes to it too, so
+        this thread can do the audit's last reads while the process verifies it (`bad`
+        takes it back, from the last batch on, if the process has not answered it by
+        then)."""
         self.flush()
 
     def bad(self) -> list[int]:

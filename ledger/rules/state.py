@@ -287,7 +287,7 @@ class State:
     #: applied (every custody event asks for its signer's: sorting them each time was
     #: ~1 % of an audit, docs/PERFORMANCE.md "audit43")
     _sorted_of: dict[str, tuple[AuthorizationRecord, ...]] = field(
-        default_factory=dict, compare=False, repr=False
+        default_factory=dict, init=False, compare=False, repr=False
     )
 
     def apply(self, records: Iterable[Record]) -> None:
@@ -298,6 +298,9 @@ class State:
             elif isinstance(record, KeyRecord):
                 self.keys[record.key_id] = record
             elif isinstance(record, AuthorizationRecord):
+                old = self.authorizations.get(record.id)
+                if old is not None and old.partner != record.partner:  # (no rule does this)
+                    self._forget_partner(old.partner, record.id)
                 self.authorizations[record.id] = record
                 self.by_partner.setdefault(record.partner, set()).add(record.id)
                 self._sorted_of.pop(record.partner, None)
@@ -305,6 +308,15 @@ class State:
                 self.products[record.gtin] = record
             else:
                 self.units[(record.gtin, record.serial)] = record
+
+    def _forget_partner(self, partner: str, authorization: str) -> None:
+        """Take ``authorization`` out of ``partner``'s list (it now names another)."""
+        ids = self.by_partner.get(partner)
+        if ids is not None:
+            ids.discard(authorization)
+            if not ids:
+                del self.by_partner[partner]
+        self._sorted_of.pop(partner, None)
 
     def authorizations_of(self, partner: str) -> tuple[AuthorizationRecord, ...]:
         """Every authorization (revoked or not) granted to ``partner``, oldest first."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ledger import note
 from ledger.audit.auditor import KeptCheckpoint, check_kept
 from ledger.audit.replay import AuditReport, Progress, audit_source
 from ledger.audit.witness import Seen
@@ -64,11 +65,15 @@ class StoreSource:
         """Stored projections."""
         return self.store.load_state(self.log)
 
-    def replay_state(self, heads: Mapping[int, str]) -> State | None:
+    def replay_state(self, heads: Mapping[int, str], origin: str) -> State | None:
         """Stored projections, each unit's head taken from ``heads`` (event hashes by
-        log index, from the replay of this snapshot) where its head index is there
-        (`Store.load_state`): a unit's head is the event hash of its entry at that index,
-        so its comparison could never fail there."""
+        log index that the replay of this snapshot computed for the log ``origin``)
+        where its head index is there (`Store.load_state`): a unit's head is the event
+        hash of its entry at that index for the log's origin, so its comparison could
+        not fail there. When the log row names another origin (`audit_log` reports
+        it), every head is read from its entry instead, as `state` does."""
+        if self.store.head(self.log).origin != origin:
+            return self.state()
         return self.store.load_state(self.log, heads)
 
 
@@ -99,7 +104,25 @@ def audit_log(
             progress=progress,
         )
         _entries_past_head(held, log, report)
+        _check_origin(held, log, verifier_key, report)
         return report
+
+
+def _check_origin(store: Store, log: int, verifier_key: str, report: AuditReport) -> None:
+    """Report an ``origin`` finding when the log row's origin is not the verifier key's
+    name: format-2 event hashes name the log's origin, and a reader that takes the
+    origin from the row (a read-only `Ledger`, every stored unit head) would compute
+    every such hash, and so every unit head it serves, for another log; the replay
+    itself reads against the verifier key's name."""
+    stored = store.head(log).origin
+    expected = note.Verifier.from_text(verifier_key).name
+    if stored != expected:
+        report.add(
+            "origin",
+            f"the log row's origin {stored!r} is not the verifier key's name {expected!r}",
+            stored=stored,
+            expected=expected,
+        )
 
 
 def _entries_past_head(store: Store, log: int, report: AuditReport) -> None:

@@ -12,7 +12,7 @@ from ledger import codec, entry, merkle, note
 from ledger.audit.replay import AuditReport
 from ledger.entry import Leaf, sign_event
 from ledger.events import event_from_dict
-from ledger.service.audit import audit_log
+from ledger.service.audit import StoreSource, audit_log
 from tests.factories import GTIN, LOG_SEED, key
 from tests.integration.world import LedgerWorld
 from tests.rules_factories import SERIAL
@@ -110,6 +110,22 @@ def test_a_row_planted_past_the_head_is_found(busy: LedgerWorld) -> None:
     assert report.first_bad_index == 26
 
 
+def test_a_row_planted_at_the_head_is_reported_not_replayed(busy: LedgerWorld) -> None:
+    # the replay reads up to the head only: the row at index == size is the append's
+    # next index, reported as past the head, and replays nothing (no chain or head
+    # findings from a 22nd entry)
+    columns = ", ".join(c for c in COLUMNS)
+    _sql(
+        busy,
+        f"INSERT INTO entries (log, idx, {columns}) SELECT log, 21, {columns}"
+        " FROM entries WHERE log = :log AND idx = :i",
+        i=TAMPERED,
+    )
+    report = _audit(busy)
+    assert [f.code for f in report.findings] == ["entry-past-head"]
+    assert report.findings[0].index == 21 and report.entries == 21
+
+
 def test_two_swapped_rows_are_found(busy: LedgerWorld) -> None:
     _sql(busy, "UPDATE entries SET idx = -1 WHERE log = :log AND idx = :i", i=TAMPERED)
     _sql(
@@ -169,6 +185,41 @@ def test_a_unit_head_index_moved_is_found(busy: LedgerWorld, pointed: int) -> No
     entries = ledger.entries(pointed, pointed + 1)
     expected = codec.b64url_encode(entries[0].event_hash) if entries else ""
     assert stored.head == expected
+
+
+def test_a_rewritten_log_origin_is_found(busy: LedgerWorld) -> None:
+    # format-2 event hashes name the origin: a reader taking it from the row (a
+    # read-only ledger, every stored unit head) would serve hashes of another log
+    _sql(busy, "UPDATE logs SET origin = 'evil.example/log' WHERE id = :log")
+    report = _audit(busy)
+    found = [f for f in report.findings if f.code == "origin"]
+    assert len(found) == 1 and not report
+    assert found[0].evidence == {"stored": "evil.example/log", "expected": busy.ledger.origin}
+    # and the units' heads are then read from their entries, not taken from the replay
+    ledger = busy.ledger
+    source = StoreSource(ledger.store, ledger.log)
+    bogus = {u.head_index: "x" for u in ledger.store.load_state(ledger.log).units.values()}
+    assert all(u.head != "x" for u in source.replay_state(bogus, ledger.origin).units.values())
+    _sql(busy, "UPDATE logs SET origin = :o WHERE id = :log", o=ledger.origin)
+    assert all(u.head == "x" for u in source.replay_state(bogus, ledger.origin).units.values())
+
+
+@pytest.mark.parametrize("tamper", [None, "custodian", "head_index"])
+def test_the_heads_from_the_replay_change_no_report(
+    busy: LedgerWorld, tamper: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if tamper == "custodian":
+        _sql(
+            busy,
+            "UPDATE units SET custodian = 'mallory' WHERE log = :log AND serial = :s",
+            s=SERIAL,
+        )
+    elif tamper == "head_index":
+        _sql(busy, "UPDATE units SET head_index = 3 WHERE log = :log AND serial = 'SN-2'")
+    taken = _audit(busy).to_dict()
+    monkeypatch.delattr(StoreSource, "replay_state")
+    assert _audit(busy).to_dict() == taken
+    assert taken["ok"] is (tamper is None)
 
 
 def test_unit_heads_given_by_index_are_the_ones_read(busy: LedgerWorld) -> None:

@@ -430,6 +430,12 @@ def test_a_partners_authorizations_follow_every_change() -> None:
     state.apply([grant("a", 3)])
     assert state.authorizations_of("ship-2") == (grant("a", 3), grant("b", 9, revoked=12))
     assert state.authorizations_of("nobody") == ()
+    # a record that names another partner (no rule writes one) leaves the first's list
+    moved = AuthorizationRecord("a", "acme", "shop", "retailer", (GTIN,), (), *WINDOW.values(), 3)
+    state.apply([moved])
+    assert state.authorizations_of("ship-2") == (grant("b", 9, revoked=12),)
+    assert state.authorizations_of("shop") == (moved,)
+    state.apply([grant("a", 3)])
     # the kept answers are not part of what a state is
     fresh = State()
     fresh.apply([grant("a", 3), grant("b", 9, revoked=12)])

@@ -237,7 +237,8 @@ def test_the_pipeline_on_the_process_finds_one_tampered_signature(tampered: int)
     pipe = sigpipe.SignaturePipeline(batch=256, process=True)
     for item in items[:1500]:
         pipe.add(item)
-    pipe.flush()  # a chunk's end
+    pipe.flush()  # a chunk's end: its partial batch (1500 = 11 x 128 + 92) goes too
+    assert pipe._items == []
     for item in items[1500:]:
         pipe.add(item)
     assert pipe.bad() == [tampered]
