@@ -327,15 +327,15 @@ async def _exact_summary(
     new batches held back (`ScanFlusher.paused`) and the one under way, if any, waited
     for up to ``wait`` seconds; kept (`ScanSummaries.put`) when no write was under way.
     A write still under way then is slow or stalled (a locked or lost database): the
-    queue still counts its batch, and the read, if it began before the write's commit,
-    does not, so the summary read stands for this view, and is not kept. If the write
-    ends during the read, the read may or may not have seen its batch, which the queue
-    then no longer counts: the summary is read again (up to `READS` times; the last
-    read stands if writes keep ending: under load a page counted a first check as
-    none, tests/integration/test_scan_path.py). Not covered: a write that commits
-    after the read began but whose end this loop only sees after the read returned
-    (the moments between its commit and its thread's return) is counted twice by this
-    one view: by the read and by the queue."""
+    queue still counts its batch, and the read may or may not have seen it (the write
+    may commit during the read, its end seen on this loop only later). So after such a
+    read the write is waited for once more, up to ``wait``: if it ends (or ended during
+    the read), the summary is read again, the queue no longer counting the batch (up to
+    `READS` reads; the last stands if writes keep ending: under load a page counted a
+    first check as none, or twice, tests/integration/test_scan_path.py); if it does
+    not, it is taken as stalled before its commit, the summary read stands for this
+    view, and is not kept. Not covered: a write whose thread is held up longer than
+    ``wait`` between its commit and its return is counted twice by this one view."""
     gtin, serial = unit
     async with flusher.paused():
         for _ in range(READS):
@@ -343,8 +343,12 @@ async def _exact_summary(
             stalled = queue.writing
             generation = queue.generation
             count, first = await run_in_threadpool(ledger.scan_summary, gtin, serial)
+            if stalled and queue.generation == generation:
+                # the write under way may have committed during the read, its end not
+                # seen yet: a moment more for it (a stalled one has not committed)
+                await flusher.settled(wait)
             if queue.generation == generation:
-                break  # no write ended (nor began) during the read
+                break  # no write ended (nor began) during or just after the read
         summary = {"count": count, "first": first_scan(first)}
         if not stalled and queue.generation == generation:
             # (a write held back past HOLD_MAX may have begun: then nothing is kept)

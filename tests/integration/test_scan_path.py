@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from api import unitviews
 from api.app import create_app
 from ledger import codec, label
 from ledger.gs1 import UnitId
@@ -446,5 +447,53 @@ def test_a_slow_write_that_commits_during_the_views_read_is_counted_once(
         assert reads == 2  # read again once the write had ended during the first read
         assert view["scans"]["count"] == 1  # the first check, counted once
         assert view["scans"]["first"] is not None and view["scans"]["first"]["place"] == "CN"
+
+    asyncio.run(main())
+
+
+def test_a_write_that_committed_before_the_views_read_and_ends_after_it_is_counted_once(
+    sw: SignalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's case: the batch's write commits, the view reads (and sees the batch),
+    and only then does the write's thread return and the queue forget the batch. The
+    view must not count the scan from the read and from the queue both."""
+    # the view's wait for the write, far above the write's 20 ms way back (under any load)
+    monkeypatch.setattr(unitviews, "STALL_WAIT", 1.0)
+    sw.mint("SN-1")
+    app = create_app(settings(), ledger=sw.ledger)
+    context = app.state.ctx
+    flusher = context.flusher
+    real_write = flusher._write
+    committed, read_done = threading.Event(), threading.Event()
+
+    def write_then_linger(batch: list[Scan]) -> None:
+        real_write(batch)
+        committed.set()
+        read_done.wait(10)
+        time.sleep(0.02)  # the thread's way back, slower than the view's next look
+
+    real_summary = sw.ledger.scan_summary
+    reads = 0
+
+    def read_after_the_commit(gtin: str, serial: str) -> Any:
+        nonlocal reads
+        reads += 1
+        committed.wait(10)
+        found = real_summary(gtin, serial)  # the batch is there
+        read_done.set()
+        return found
+
+    flusher._write = write_then_linger
+    sw.ledger.scan_summary = read_after_the_commit  # type: ignore[method-assign]
+
+    async def main() -> None:
+        context.scans.add(Scan(GTIN, "SN-1", sw.clock.now, "CN", "first", "x"))
+        flushing = asyncio.create_task(context.flush_scans())
+        while not context.scans.writing:
+            await asyncio.sleep(0.001)
+        view = await context.unit_view(GTIN, "SN-1", None)
+        await flushing
+        assert view["scans"]["count"] == 1  # not 2: from the read or the queue, once
+        assert reads == 2
 
     asyncio.run(main())
