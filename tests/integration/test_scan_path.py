@@ -13,7 +13,7 @@ import sqlite3
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -401,6 +401,32 @@ def test_a_view_read_across_one_write_ending_and_the_next_beginning_counts_every
     asyncio.run(main())
 
 
+def _view_while_the_first_scan_is_written(
+    sw: SignalWorld,
+    wrap_write: Callable[[Callable[[list[Scan]], None]], Callable[[list[Scan]], None]],
+    wrap_read: Callable[[Callable[..., Any], Any], Callable[..., Any]],
+) -> dict[str, Any]:
+    """Mint SN-1, queue its first scan and view the unit while the flusher writes it:
+    ``wrap_write(real write)`` replaces the flusher's write, ``wrap_read(real read,
+    context)`` the ledger's stored scan summary read."""
+    sw.mint("SN-1")
+    app = create_app(settings(), ledger=sw.ledger)
+    context = app.state.ctx
+    context.flusher._write = wrap_write(context.flusher._write)
+    sw.ledger.scan_summary = wrap_read(sw.ledger.scan_summary, context)  # type: ignore[method-assign]
+
+    async def main() -> dict[str, Any]:
+        context.scans.add(Scan(GTIN, "SN-1", sw.clock.now, "CN", "first", "x"))
+        flushing = asyncio.create_task(context.flush_scans())
+        while not context.scans.writing:
+            await asyncio.sleep(0.001)
+        view = await context.unit_view(GTIN, "SN-1", None)
+        await flushing
+        return view
+
+    return asyncio.run(main())
+
+
 def test_a_slow_write_that_commits_during_the_views_read_is_counted_once(
     sw: SignalWorld,
 ) -> None:
@@ -408,47 +434,35 @@ def test_a_slow_write_that_commits_during_the_views_read_is_counted_once(
     first check): the unit's first scan is in a batch whose write outlasts the view's
     wait (`STALL_WAIT`), and commits while the view reads the stored count; the read
     missed the batch and the queue forgot it at once. The view must read again."""
-    sw.mint("SN-1")
-    app = create_app(settings(), ledger=sw.ledger)
-    context = app.state.ctx
-    flusher = context.flusher
-    real_write = flusher._write
     may_commit = threading.Event()
-
-    def slow_write(batch: list[Scan]) -> None:
-        may_commit.wait(10)  # slower than the view's wait for it
-        real_write(batch)
-
-    real_summary = sw.ledger.scan_summary
     reads = 0
 
-    def read_then_let_it_commit(gtin: str, serial: str) -> Any:
-        nonlocal reads
-        reads += 1
-        found = real_summary(gtin, serial)  # before the commit: the batch is not there
-        if reads == 1:
-            generation = context.scans.generation
-            may_commit.set()
-            deadline = time.monotonic() + 10
-            while context.scans.generation == generation and time.monotonic() < deadline:
-                time.sleep(0.005)  # the write commits and the queue forgets the batch
-        return found
+    def slow(real_write: Callable[[list[Scan]], None]) -> Callable[[list[Scan]], None]:
+        def write(batch: list[Scan]) -> None:
+            may_commit.wait(10)  # slower than the view's wait for it
+            real_write(batch)
 
-    flusher._write = slow_write
-    sw.ledger.scan_summary = read_then_let_it_commit  # type: ignore[method-assign]
+        return write
 
-    async def main() -> None:
-        context.scans.add(Scan(GTIN, "SN-1", sw.clock.now, "CN", "first", "x"))
-        flushing = asyncio.create_task(context.flush_scans())
-        while not context.scans.writing:
-            await asyncio.sleep(0.001)
-        view = await context.unit_view(GTIN, "SN-1", None)
-        await flushing
-        assert reads == 2  # read again once the write had ended during the first read
-        assert view["scans"]["count"] == 1  # the first check, counted once
-        assert view["scans"]["first"] is not None and view["scans"]["first"]["place"] == "CN"
+    def read_then_let_it_commit(real_summary: Callable[..., Any], context: Any) -> Any:
+        def read(gtin: str, serial: str) -> Any:
+            nonlocal reads
+            reads += 1
+            found = real_summary(gtin, serial)  # before the commit: the batch is not there
+            if reads == 1:
+                generation = context.scans.generation
+                may_commit.set()
+                deadline = time.monotonic() + 10
+                while context.scans.generation == generation and time.monotonic() < deadline:
+                    time.sleep(0.005)  # the write commits and the queue forgets the batch
+            return found
 
-    asyncio.run(main())
+        return read
+
+    view = _view_while_the_first_scan_is_written(sw, slow, read_then_let_it_commit)
+    assert reads == 2  # read again once the write had ended during the first read
+    assert view["scans"]["count"] == 1  # the first check, counted once
+    assert view["scans"]["first"] is not None and view["scans"]["first"]["place"] == "CN"
 
 
 def test_a_write_that_committed_before_the_views_read_and_ends_after_it_is_counted_once(
@@ -459,41 +473,29 @@ def test_a_write_that_committed_before_the_views_read_and_ends_after_it_is_count
     view must not count the scan from the read and from the queue both."""
     # the view's wait for the write, far above the write's 20 ms way back (under any load)
     monkeypatch.setattr(unitviews, "STALL_WAIT", 1.0)
-    sw.mint("SN-1")
-    app = create_app(settings(), ledger=sw.ledger)
-    context = app.state.ctx
-    flusher = context.flusher
-    real_write = flusher._write
     committed, read_done = threading.Event(), threading.Event()
-
-    def write_then_linger(batch: list[Scan]) -> None:
-        real_write(batch)
-        committed.set()
-        read_done.wait(10)
-        time.sleep(0.02)  # the thread's way back, slower than the view's next look
-
-    real_summary = sw.ledger.scan_summary
     reads = 0
 
-    def read_after_the_commit(gtin: str, serial: str) -> Any:
-        nonlocal reads
-        reads += 1
-        committed.wait(10)
-        found = real_summary(gtin, serial)  # the batch is there
-        read_done.set()
-        return found
+    def lingering(real_write: Callable[[list[Scan]], None]) -> Callable[[list[Scan]], None]:
+        def write(batch: list[Scan]) -> None:
+            real_write(batch)
+            committed.set()
+            read_done.wait(10)
+            time.sleep(0.02)  # the thread's way back, slower than the view's next look
 
-    flusher._write = write_then_linger
-    sw.ledger.scan_summary = read_after_the_commit  # type: ignore[method-assign]
+        return write
 
-    async def main() -> None:
-        context.scans.add(Scan(GTIN, "SN-1", sw.clock.now, "CN", "first", "x"))
-        flushing = asyncio.create_task(context.flush_scans())
-        while not context.scans.writing:
-            await asyncio.sleep(0.001)
-        view = await context.unit_view(GTIN, "SN-1", None)
-        await flushing
-        assert view["scans"]["count"] == 1  # not 2: from the read or the queue, once
-        assert reads == 2
+    def read_after_the_commit(real_summary: Callable[..., Any], context: Any) -> Any:
+        def read(gtin: str, serial: str) -> Any:
+            nonlocal reads
+            reads += 1
+            committed.wait(10)
+            found = real_summary(gtin, serial)  # the batch is there
+            read_done.set()
+            return found
 
-    asyncio.run(main())
+        return read
+
+    view = _view_while_the_first_scan_is_written(sw, lingering, read_after_the_commit)
+    assert view["scans"]["count"] == 1  # not 2: from the read or the queue, once
+    assert reads == 2
