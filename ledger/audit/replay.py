@@ -206,7 +206,10 @@ def _audit(
         # verifier process or the threads (their comparison is reported in its place)
         replay.signatures.finish()
         stored_state = _stored_state(source, replay.state, verifier.name)
-        _check_signatures(report, replay.signatures)
+        # the checks that need no event signature run while the verifier process
+        # finishes its batches (docs/PERFORMANCE.md "audit44"); their findings are
+        # reported after the signatures' all the same, in the order of the steps
+        before = len(report.findings)
         _check_log_key(report, replay.state, verifier)
         verified: list[note.Checkpoint] = []
         _check_checkpoints(report, checkpoints, kept, verifier, replay.roots, verified)
@@ -215,6 +218,10 @@ def _audit(
         _check_repeats(report, source, replay)
         if stored_state is not None:
             _compare_projections(report, stored_state, replay.state)
+        later = report.findings[before:]
+        del report.findings[before:]
+        _check_signatures(report, replay.signatures)
+        report.findings.extend(later)
     finally:
         replay.signatures.close()  # the verifier process, if the replay failed
     report.entries = replay.size

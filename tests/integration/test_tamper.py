@@ -309,6 +309,20 @@ def test_a_rewritten_entry_with_recomputed_nodes_is_found_by_its_signature(
     assert "checkpoint-root" in codes
 
 
+def test_findings_keep_the_order_of_the_steps(busy: LedgerWorld) -> None:
+    # the checks after the signatures' run while they are verified (ledger.audit.replay):
+    # their findings still follow the signature's, as the steps do
+    original = busy.ledger.entry(TAMPERED).leaf
+    at = original.index(b'"sig":"') + 20  # a character inside the signature's text
+    forged = original[:at] + (b"B" if original[at : at + 1] == b"A" else b"A") + original[at + 1 :]
+    _rewrite(busy, TAMPERED, forged, resign=False)
+    _sql(busy, "UPDATE units SET custodian = 'mallory' WHERE log = :log AND serial = 'SN-2'")
+    codes = [f.code for f in _audit(busy).findings]
+    assert {"signature", "checkpoint-root", "projection"} <= set(codes), codes
+    assert codes.index("signature") < codes.index("checkpoint-root") < codes.index("projection")
+    assert codes[-1] == "projection"
+
+
 def _resigned_last_inspect(world: LedgerWorld) -> tuple[int, bytes]:
     """Entry 20 (the last event of SN-2) re-signed by the inspector's stolen key as 'fail'."""
     index = 20
