@@ -36,6 +36,7 @@ from ledger.audit import sigpipe, sigproc
 from ledger.audit import workers as workers_mod
 from ledger.audit.checkpoints import check_checkpoints as _check_checkpoints
 from ledger.audit.checkpoints import check_map_roots as _check_map_roots
+from ledger.audit.chunks import chunk_starts, completed_nodes, node_levels_from
 from ledger.audit.collect import fewer_collections
 from ledger.audit.duplicates import EventHashes
 from ledger.audit.maproot import MapReplay
@@ -46,15 +47,6 @@ from ledger.merkle import Subtree
 from ledger.rules.registry import log_key
 from ledger.rules.state import State
 from ledger.stored import EVENT_KEY_SIZE, StoredCheckpoint, StoredEntry
-
-CHUNK = 2000
-#: the first chunk's entries: its signatures reach the verifier process (or the pool)
-#: after this many are read and replayed, not after a whole chunk (~30 ms). The chunks
-#: after it double up to `CHUNK`, so the verifier process, which has only the first
-#: chunk's signatures to check, is not left idle for the 60-110 ms of a 2,000-entry
-#: chunk's read and parse (docs/PERFORMANCE.md "audit43"); later chunks of 2,000 still
-#: leave it idle whenever the replay is slower than its verifying
-FIRST_CHUNK = 256
 
 Progress = Callable[[int, int], None]
 #: a chunk's stored entries, and what gives their parsed leaves
@@ -161,7 +153,7 @@ def _audit(
     watched = {c.size for c in checkpoints} | {cp.size for cp, _ in kept}
     replay = _Replay(
         origin=verifier.name,
-        nodes_from=_node_levels_from(source),
+        nodes_from=node_levels_from(source),
         leaf_hashes_derived=getattr(source, "leaf_hashes_from_leaves", False) is True,
     )
     read = getattr(source, "replay_entries", source.entries)
@@ -195,7 +187,7 @@ def _audit(
             rows, parsing = ahead if ahead is not None else fetch(k)
             ahead = fetch(k + 1) if wanted_processes and k + 1 < len(starts) else None
             _expect_rows(report, rows, start, min(total, ends[k]))
-            wanted = _completed_nodes(start, ends[k], replay.nodes_from)
+            wanted = completed_nodes(start, ends[k], replay.nodes_from)
             stored_nodes = source.nodes(wanted)
             for row, leaf in zip(rows, parsing(), strict=True):
                 _replay_entry(report, replay, row, leaf, stored_nodes, watched)
@@ -326,37 +318,6 @@ def _replay_entry(
         pieces = merkle.range_subtrees(0, replay.size)
         replay.roots[replay.size] = merkle.range_root([replay.frontier[p] for p in pieces])
         replay.map_roots[replay.size] = replay.heads.root()
-
-
-def chunk_starts(total: int) -> list[int]:
-    """The first index of each chunk the replay reads for a log of ``total`` entries:
-    0, then chunks doubling from `FIRST_CHUNK` entries up to `CHUNK` (one chunk, at 0,
-    for an empty log)."""
-    starts, size = [0], FIRST_CHUNK
-    while starts[-1] + size < total:
-        starts.append(starts[-1] + size)
-        size = min(2 * size, CHUNK)
-    return starts
-
-
-def _node_levels_from(source: AuditSource) -> int:
-    """The lowest stored node level ``source`` declares (`AuditSource.nodes`), at least 1."""
-    declared = getattr(source, "node_levels_from", 1)
-    return declared if type(declared) is int and declared > 1 else 1
-
-
-def _completed_nodes(start: int, end: int, lowest: int = 1) -> list[Subtree]:
-    """The subtrees of level ``lowest`` or higher that the leaves ``start <= i < end``
-    complete (those whose last leaf is among them: what `merkle.subtrees_completed_by`
-    gives, level 0 left out), level by level."""
-    out: list[Subtree] = []
-    level = max(1, lowest)
-    while (1 << level) <= end:
-        width = 1 << level
-        last = -(-(start + 1) // width) * width  # the first subtree end past start
-        out.extend(Subtree(level, e - width) for e in range(last, end + 1, width))
-        level += 1
-    return out
 
 
 def _check_stored_values(report: AuditReport, row: StoredEntry, leaf_hash: bytes) -> None:

@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from ledger import merkle
-from ledger.audit.replay import CHUNK, FIRST_CHUNK, _completed_nodes, chunk_starts
+from ledger.audit.chunks import CHUNK, FIRST_CHUNK, chunk_starts, completed_nodes
 
 
 @pytest.mark.parametrize("start", [0, 1, 2, 3, 7, 2000, 4096, 65535, 123456])
@@ -16,7 +16,7 @@ def test_completed_nodes_are_merkles(start: int, count: int) -> None:
     expected = {
         s for i in range(start, start + count) for s in merkle.subtrees_completed_by(i) if s.level
     }
-    found = _completed_nodes(start, start + count)
+    found = completed_nodes(start, start + count)
     assert len(found) == len(expected)
     assert set(found) == expected
 
@@ -28,13 +28,13 @@ def test_completed_nodes_are_merkles(start: int, count: int) -> None:
 def test_completed_nodes_from_a_level_leave_out_exactly_the_lower_ones(
     lowest: int, start: int, count: int
 ) -> None:
-    every = _completed_nodes(start, start + count)
-    found = _completed_nodes(start, start + count, lowest)
+    every = completed_nodes(start, start + count)
+    found = completed_nodes(start, start + count, lowest)
     assert found == [s for s in every if s.level >= lowest]
 
 
 def test_a_store_declares_the_levels_it_computes_rather_than_stores() -> None:
-    from ledger.audit.replay import _node_levels_from
+    from ledger.audit.chunks import node_levels_from
     from ledger.service.audit import StoreSource
     from ledger.store.queries import LOWEST_NODE_LEVEL
 
@@ -46,9 +46,9 @@ def test_a_store_declares_the_levels_it_computes_rather_than_stores() -> None:
 
     assert LOWEST_NODE_LEVEL > 1
     assert StoreSource.node_levels_from == LOWEST_NODE_LEVEL
-    assert _node_levels_from(StoreSource(None, 1)) == LOWEST_NODE_LEVEL  # type: ignore[arg-type]
-    assert _node_levels_from(Plain()) == 1  # type: ignore[arg-type]
-    assert _node_levels_from(Odd()) == 1  # type: ignore[arg-type]
+    assert node_levels_from(StoreSource(None, 1)) == LOWEST_NODE_LEVEL  # type: ignore[arg-type]
+    assert node_levels_from(Plain()) == 1  # type: ignore[arg-type]
+    assert node_levels_from(Odd()) == 1  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -65,6 +65,6 @@ def test_the_chunks_cover_the_log_once_and_their_nodes_are_every_node(total: int
     assert starts[1:2] in ([], [FIRST_CHUNK])
     sizes = [b - a for a, b in pairwise(starts)]
     assert all(b == min(2 * a, CHUNK) for a, b in pairwise(sizes))
-    asked = [n for s, e in zip(starts, ends, strict=True) for n in _completed_nodes(s, e)]
+    asked = [n for s, e in zip(starts, ends, strict=True) for n in completed_nodes(s, e)]
     want = [n for i in range(ends[-1]) for n in merkle.subtrees_completed_by(i) if n.level]
     assert sorted(asked) == sorted(want) and len(set(asked)) == len(asked)
