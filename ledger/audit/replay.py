@@ -200,7 +200,7 @@ def _audit(
         stored_state = _stored_state(source, replay.state, verifier.name)
         # the checks that need no event signature run while the verifier process
         # finishes its batches (docs/PERFORMANCE.md "audit44"); their findings are
-        # reported after the signatures' all the same, in the order of the steps
+        # reported after the signatures' all the same, as they were when they ran after
         before = len(report.findings)
         _check_log_key(report, replay.state, verifier)
         verified: list[note.Checkpoint] = []

@@ -309,9 +309,10 @@ def test_a_rewritten_entry_with_recomputed_nodes_is_found_by_its_signature(
     assert "checkpoint-root" in codes
 
 
-def test_findings_keep_the_order_of_the_steps(busy: LedgerWorld) -> None:
-    # the checks after the signatures' run while they are verified (ledger.audit.replay):
-    # their findings still follow the signature's, as the steps do
+def test_the_later_checks_findings_still_follow_the_signatures(busy: LedgerWorld) -> None:
+    # the checks that need no event signature run while the signatures are verified
+    # (ledger.audit.replay): their findings are still reported after the signatures',
+    # in their own order, as when they ran after them
     original = busy.ledger.entry(TAMPERED).leaf
     at = original.index(b'"sig":"') + 20  # a character inside the signature's text
     forged = original[:at] + (b"B" if original[at : at + 1] == b"A" else b"A") + original[at + 1 :]

@@ -47,8 +47,8 @@ def test_a_store_declares_the_levels_it_computes_rather_than_stores() -> None:
     assert LOWEST_NODE_LEVEL > 1
     assert StoreSource.node_levels_from == LOWEST_NODE_LEVEL
     assert node_levels_from(StoreSource(None, 1)) == LOWEST_NODE_LEVEL  # type: ignore[arg-type]
-    assert node_levels_from(Plain()) == 1  # type: ignore[arg-type]
-    assert node_levels_from(Odd()) == 1  # type: ignore[arg-type]
+    assert node_levels_from(Plain()) == 1
+    assert node_levels_from(Odd()) == 1
 
 
 @pytest.mark.parametrize(
