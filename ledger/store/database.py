@@ -35,13 +35,9 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -50,6 +46,9 @@ from ledger.store.checkpoints import Checkpointer, CheckpointingConnection
 from ledger.store.replicas import ReadRouter
 from ledger.store.statistics import StatisticsRefresher
 from ledger.store.writetimes import WriteTimes
+
+if TYPE_CHECKING:  # Alembic is imported only to upgrade a database (`migrate`)
+    from alembic.config import Config
 
 #: the SQLite reader engine's pooled connections
 SQLITE_READERS = 40
@@ -272,7 +271,19 @@ def _sqlite_engine(
     return engine
 
 
+#: the newest migration revisions this code ships (`head_revisions` reads them from the
+#: migration scripts, through Alembic; tests/unit/test_migration_heads.py checks that the
+#: two agree, so a new migration must name itself here). A database at these opens
+#: without importing Alembic or reading the scripts (~0.25 s of every process that opens
+#: a store: the CLI's, each server worker, each map child; docs/PERFORMANCE.md "audit44")
+HEADS = frozenset({"0034_map_size"})
+#: the table in which Alembic keeps a database's revisions (its default name)
+VERSION_TABLE = "alembic_version"
+
+
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -280,11 +291,15 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def head_revisions() -> frozenset[str]:
-    """The newest migration revisions shipped with this code.
+    """The newest migration revisions shipped with this code, read from the migration
+    scripts (what `HEADS` must say).
 
     Usually one; independent features may add migrations that branch from the same
     parent, and Alembic applies every head.
     """
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     heads = frozenset(ScriptDirectory.from_config(config).get_heads())
@@ -293,21 +308,33 @@ def head_revisions() -> frozenset[str]:
     return heads
 
 
+def current_revisions(conn: Connection) -> frozenset[str]:
+    """The revisions the database on ``conn`` is at: the rows of `VERSION_TABLE`, what
+    Alembic's ``MigrationContext.get_current_heads`` reads (empty: a database no
+    migration has touched)."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return frozenset()
+    rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))  # noqa: S608
+    return frozenset(str(version) for (version,) in rows)
+
+
 def migrate(engines: Engines) -> None:
-    """Upgrade the database schema to the newest revision, once even under concurrency.
+    """Upgrade the database schema to the newest revision (`HEADS`), once even under
+    concurrency. Alembic is imported only when there is something to upgrade.
 
     Raises:
         StorageError: the database cannot be reached or the upgrade fails.
     """
-    heads = head_revisions()
     try:
         with engines.reader.connect() as conn:
-            if frozenset(MigrationContext.configure(conn).get_current_heads()) == heads:
+            if current_revisions(conn) == HEADS:
                 return
+        from alembic import command
+
         with engines.writer.begin() as conn:
             if not engines.is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_MIGRATION_LOCK})
-            if frozenset(MigrationContext.configure(conn).get_current_heads()) != heads:
+            if current_revisions(conn) != HEADS:
                 command.upgrade(_alembic_config(conn), "heads")
     except SQLAlchemyError as e:
         raise StorageError(f"cannot migrate the database: {e}") from e
