@@ -8,12 +8,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alembic import command
 from alembic.runtime.migration import MigrationContext
 
 from ledger.store import Store
-from ledger.store.database import HEADS, current_revisions, head_revisions, migrate
+from ledger.store.database import (
+    HEADS,
+    _alembic_config,
+    current_revisions,
+    head_revisions,
+    migrate,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+#: a PostgreSQL schema of its own (conftest): these tests read a database before any
+#: migration and move it down a revision
+OWN_DATABASE = True
 
 
 def test_the_heads_constant_names_the_migration_scripts_heads() -> None:
@@ -22,17 +32,26 @@ def test_the_heads_constant_names_the_migration_scripts_heads() -> None:
     assert head_revisions() == HEADS
 
 
+def _both(store: Store) -> tuple[frozenset[str], frozenset[str]]:
+    """(what the store reads of the database's revisions, what Alembic reads)."""
+    with store.engines.reader.connect() as conn:
+        return current_revisions(conn), frozenset(
+            MigrationContext.configure(conn).get_current_heads()
+        )
+
+
 def test_the_revisions_read_are_alembics(db_url: str) -> None:
     store = Store.open(db_url, create=False)
     try:
-        with store.engines.reader.connect() as conn:
-            before = current_revisions(conn)
-            assert before == frozenset(MigrationContext.configure(conn).get_current_heads())
+        assert _both(store) == (frozenset(), frozenset())  # before any migration
         migrate(store.engines)
-        with store.engines.reader.connect() as conn:
-            after = current_revisions(conn)
-            assert after == frozenset(MigrationContext.configure(conn).get_current_heads())
-        assert after == HEADS
+        assert _both(store) == (HEADS, HEADS)
+        with store.engines.writer.begin() as conn:  # one revision back
+            command.downgrade(_alembic_config(conn), "-1")
+        read, alembic = _both(store)
+        assert read == alembic and read and read != HEADS
+        migrate(store.engines)  # behind the heads: upgraded
+        assert _both(store) == (HEADS, HEADS)
     finally:
         store.close()
 
