@@ -19,7 +19,7 @@ default 400 units (2,013 entries) the audit takes the verify threads' path. From
 `ledger.audit.sigproc.PROCESS_FROM` entries (``--units 1200``: the figure's 6,013) it
 takes the verifier process's path: the process runs outside callgrind, and what is
 counted is the replay thread and its hand-offs (pickling, pipe writes); the last
-partial batch goes to the process too (`SignaturePipeline.finish`; before session 31
+partial batch goes to the process too (`SignaturePipeline.flush`; before session 31
 the replay thread verified it, ~125 verifications at 6,013 entries, ~14 k instructions
 an entry), and under callgrind's slowdown the process has answered everything by the
 end, so nothing is verified on the counted thread. The audit must still come out clean.

@@ -196,7 +196,7 @@ def _audit(
                 progress(min(replay.size, total), total)
         # the stored projections are read while the last signatures are verified on the
         # verifier process or the threads (their comparison is reported in its place)
-        replay.signatures.finish()
+        replay.signatures.flush()
         stored_state = _stored_state(source, replay.state, verifier.name)
         # the checks that need no event signature run while the verifier process
         # finishes its batches (docs/PERFORMANCE.md "audit44"); their findings are

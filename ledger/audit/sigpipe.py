@@ -112,7 +112,9 @@ class SignaturePipeline:
                 self._items = []
 
     def flush(self) -> None:
-        """Start checking everything queued (the replay calls it at each chunk's end):
+        """Start checking everything queued (the replay calls it at each chunk's end
+        and once more at its end, so the audit's last reads go on while the last
+        partial batch is checked; `bad` takes back what is still unanswered then):
         on the verifier process (the chunk's partial batch too: it is checked while the
         next chunk is read and parsed, docs/PERFORMANCE.md "audit43"), else on the
         worker processes when they are up, else on the verify threads."""
@@ -131,19 +133,11 @@ class SignaturePipeline:
             self._waiting.append(start_event_signatures(self._items, self.threads))
         self._items = []
 
-    def finish(self) -> None:
-        """No more items come (the replay is over): start checking what is queued
-        (`flush`). On the verifier process the last partial batch goes to it too, so
-        this thread can do the audit's last reads while the process verifies it (`bad`
-        takes it back, from the last batch on, if the process has not answered it by
-        then)."""
-        self.flush()
-
     def bad(self) -> list[int]:
         """Check what is still queued, wait for everything sent, and return the index
         of every item whose signature does not verify, ascending."""
         if self._process is not None:
-            found = bad_raw(self._items)  # a partial batch `finish` did not send
+            found = bad_raw(self._items)  # a partial batch no `flush` sent
             self._items = []
             found.extend(self._process.bad())
             return sorted(found)

@@ -103,18 +103,18 @@ def audit_log(
             workers=workers,
             progress=progress,
         )
-        _entries_past_head(held, log, report)
-        _check_origin(held, log, verifier_key, report)
+        head = held.head(log)
+        _entries_past_head(held, log, head.size, report)
+        _check_origin(head.origin, verifier_key, report)
         return report
 
 
-def _check_origin(store: Store, log: int, verifier_key: str, report: AuditReport) -> None:
+def _check_origin(stored: str, verifier_key: str, report: AuditReport) -> None:
     """Report an ``origin`` finding when the log row's origin is not the verifier key's
     name: format-2 event hashes name the log's origin, and a reader that takes the
     origin from the row (a read-only `Ledger`, every stored unit head) would compute
     every such hash, and so every unit head it serves, for another log; the replay
-    itself reads against the verifier key's name."""
-    stored = store.head(log).origin
+    itself reads against the verifier key's name. ``stored``: the row's origin."""
     expected = note.Verifier.from_text(verifier_key).name
     if stored != expected:
         report.add(
@@ -125,11 +125,10 @@ def _check_origin(store: Store, log: int, verifier_key: str, report: AuditReport
         )
 
 
-def _entries_past_head(store: Store, log: int, report: AuditReport) -> None:
-    """Report entry rows at or past the head (an ``entry-past-head`` finding): no append
-    writes them, the replay (which reads up to the head) never sees them, and the append
-    that reaches the first one fails on its primary key."""
-    size = store.head(log).size
+def _entries_past_head(store: Store, log: int, size: int, report: AuditReport) -> None:
+    """Report entry rows at or past the head's ``size`` (an ``entry-past-head`` finding):
+    no append writes them, the replay (which reads up to the head) never sees them, and
+    the append that reaches the first one fails on its primary key."""
     count, first = store.entries_past(log, size)
     if count:
         report.add(

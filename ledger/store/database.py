@@ -273,9 +273,10 @@ def _sqlite_engine(
 
 #: the newest migration revisions this code ships (`head_revisions` reads them from the
 #: migration scripts, through Alembic; tests/integration/test_migration_heads.py checks
-#: that the two agree, so a new migration must name itself here). A database at these opens
-#: without importing Alembic or reading the scripts (~0.25 s of every process that opens
-#: a store: the CLI's, each server worker, each map child; docs/PERFORMANCE.md "audit44")
+#: that the two agree, so a new migration must name itself here). A database at these
+#: opens without importing Alembic or reading the scripts (~0.25 s of every process
+#: that opens a store: the CLI's, each server worker, each map child;
+#: docs/PERFORMANCE.md "audit44")
 HEADS = frozenset({"0034_map_size"})
 #: the table in which Alembic keeps a database's revisions (its default name)
 VERSION_TABLE = "alembic_version"

@@ -246,7 +246,7 @@ def test_the_pipeline_on_the_process_finds_one_tampered_signature(tampered: int)
 
 @pytest.mark.parametrize("tampered", [0, 255, 256, 1999])
 def test_finish_hands_the_last_partial_batch_to_the_process(tampered: int) -> None:
-    # 2000 items in batches of 256: the last 208 are a partial batch, which `finish`
+    # 2000 items in batches of 256: the last 208 are a partial batch, which `flush`
     # sends to the process (the replay then reads the projections meanwhile)
     items = _items(2000, {tampered})
     pipe = sigpipe.SignaturePipeline(batch=256, process=True)
@@ -261,7 +261,7 @@ def test_finish_hands_the_last_partial_batch_to_the_process(tampered: int) -> No
     pipe._process.send = spy  # type: ignore[method-assign]
     for item in items:
         pipe.add(item)
-    pipe.finish()
+    pipe.flush()
     assert sent == [128] * 15 + [80]  # PROCESS_BATCH caps the batch; the tail went too
     assert pipe._items == []
     assert pipe.bad() == [tampered]
@@ -272,7 +272,7 @@ def test_finish_then_bad_with_a_dead_process_verifies_the_tail_here(
     command: list[str] | None,
 ) -> None:
     # a process that never started, or one killed before it answered: the partial batch
-    # handed over by `finish` is verified on this process by `bad`
+    # handed over by `flush` is verified on this process by `bad`
     pipe = sigpipe.SignaturePipeline(batch=256, process=True)
     assert pipe._process is not None
     pipe._process.close()  # as if it died
@@ -280,7 +280,7 @@ def test_finish_then_bad_with_a_dead_process_verifies_the_tail_here(
         pipe._process = sigproc.VerifierProcess(command)
     for item in _items(300, {7, 299}):
         pipe.add(item)
-    pipe.finish()
+    pipe.flush()
     assert pipe.bad() == [7, 299]
 
 
@@ -288,7 +288,7 @@ def test_finish_on_the_threads_is_flush() -> None:
     pipe = sigpipe.SignaturePipeline(batch=256, threads=2)
     for item in _items(100, {42}):
         pipe.add(item)
-    pipe.finish()
+    pipe.flush()
     assert pipe._items == [] and len(pipe._waiting) == 1
     assert pipe.bad() == [42]
 
