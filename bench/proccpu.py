@@ -37,6 +37,29 @@ def cpu_seconds(pid: int | None) -> float:
     return sum(thread_seconds(pid).values())
 
 
+def user_seconds(uid: int) -> float | None:
+    """Seconds on a CPU (user and system) of every live process of user ``uid`` so far,
+    from each one's ``/proc/<pid>/stat`` (a local PostgreSQL server's postmaster, its
+    backends and helpers, which are not this process's children); None without /proc.
+    A process that ended between two readings takes its time with it: the bench's
+    backends are pooled connections, which outlive the interval measured."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            stat = (entry / "stat").read_bytes()
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total / ticks
+
+
 def descendants() -> dict[int, tuple[bytes, list[bytes]]]:
     """{pid: (command line, the ``stat`` fields after its name)} of every live process
     below this one (empty without /proc). The command line's arguments are separated by
