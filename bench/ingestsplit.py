@@ -16,16 +16,17 @@ CPU (docs/PERFORMANCE.md, "procverify40"). With one worker it also prints how lo
 log's write lock was held and waited for, per event and as a share of the time (the
 worker's ``/metrics``, `provenance_log_write_lock_*`; with two, a scrape reaches one
 worker of the two, so none is printed). PostgreSQL's processes are not this process's
-children: with ``--db postgresql`` those of the local user ``postgres`` (the server at
-127.0.0.1 the bench uses) are read from ``/proc/<pid>/stat`` and counted on a line of
-their own.
+children: with ``--db postgresql`` every thread of the local user ``postgres`` (the
+server at 127.0.0.1 the bench uses; any other client of it counts too) is read from
+``/proc`` and counted on a line of its own, or a line says it could not be.
 
-Last, the ceiling: the rate if every step overlapped every other, from the CPU an event
-measured (one server process's Python runs on one core at most, its threads sharing a
-GIL; all of it shares the machine's cores), as a share of the all-core verify rate
-measured right after, and how much of that ceiling the run reached. A ceiling under the
-figure's target says the CPU an event must fall; a run far under its ceiling says the
-steps wait on each other (docs/PERFORMANCE.md, "balance45").
+Last, once the server has stopped, the ceiling (`ceiling`): the rate if every step
+overlapped every other, from the CPU an event measured (a server process's Python on
+one core at most, its threads sharing a GIL; all of it on the cores this process may
+use), as a share of the all-core verify rate measured then, and how much of that
+ceiling the run reached (bound by the cores, that is the cores busy over the cores). A
+ceiling under the figure's target says the CPU an event must fall; a run far under its
+ceiling says the steps wait on each other (docs/PERFORMANCE.md, "balance45").
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ import os
 import pwd
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bench import baselines, ingest
 from bench.appends import open_targets
 from bench.figures import Run
-from bench.proccpu import descendants, thread_seconds, user_seconds
+from bench.proccpu import descendants, spent_between, thread_seconds, user_threads
 from bench.server import metric_total
 
 #: how a child process is named in the report, by a part of its command line
@@ -66,33 +68,55 @@ def lock_seconds(url: str) -> tuple[float, float] | None:
     return None if waited is None or held is None else (waited, held)
 
 
-def postgres_seconds() -> float | None:
-    """The CPU seconds so far of the local PostgreSQL server's processes (user
-    ``postgres``), or None: no such user, or no /proc."""
+def postgres_threads() -> dict[tuple[int, int], float] | None:
+    """`user_threads` of the local PostgreSQL server (user ``postgres``), or None: no
+    such user, or no /proc."""
     try:
         uid = pwd.getpwnam("postgres").pw_uid
     except KeyError:
         return None
-    return user_seconds(uid)
+    return user_threads(uid)
+
+
+def sides(processes: Sequence[tuple[str, float]], others: float) -> tuple[list[float], float]:
+    """(each server process's CPU, the rest's) from each process's (role, CPU), the
+    same unit: the server's workers (roles ``server``, ``server worker``) one by one;
+    every other process and ``others`` (the clients, PostgreSQL) summed."""
+    server = [cpu for role, cpu in processes if role in ("server", "server worker")]
+    rest = sum(cpu for role, cpu in processes if role not in ("server", "server worker"))
+    return server, rest + others
 
 
 def ceiling(server: Sequence[float], rest: float, cores: int) -> tuple[float, float, float]:
-    """(events/s one server process's GIL allows, events/s the cores allow, the smaller):
-    the rate if every step overlapped every other, from the CPU an event of each server
-    process (``server``: its Python, one core at most, since its threads share a GIL) and
-    of the rest of the machine (``rest``: verifier and map children, the clients, a local
-    PostgreSQL), in seconds. The measured rate over this ceiling is how well the steps
-    overlap; the ceiling over the verify rate is the best the figure could be with this
-    much CPU an event (docs/PERFORMANCE.md, "balance45")."""
+    """(events/s the busiest server process allows, events/s the cores allow, the
+    smaller): the rate if every step overlapped every other, from the CPU an event, in
+    seconds, of each server process (``server``) and of the rest of the machine
+    (``rest``, `sides`). A server process's threads share a GIL: if all of its CPU held
+    it, it runs on one core at most (its C calls that let the GIL go, SQLite's and
+    libsodium's, may use a second). The measured rate over this ceiling is how well the
+    steps overlap; the ceiling over the verify rate is the best the figure could be
+    with this much CPU an event (docs/PERFORMANCE.md, "balance45")."""
     gil = 1 / max(server) if server and max(server) > 0 else float("inf")
     whole = sum(server) + rest
     machine = cores / whole if whole > 0 else float("inf")
     return gil, machine, min(gil, machine)
 
 
-def measured(events: int, workers: int, db: str = "sqlite") -> Any:
+@dataclass
+class Split:
+    """What the timed posts measured, for the ceiling `main` prints once the server
+    has stopped: the rate, and the ceiling's events/s (`ceiling`)."""
+
+    rate: float = 0.0
+    gil: float = 0.0
+    machine: float = 0.0
+    best: float = 0.0
+
+
+def measured(events: int, workers: int, db: str, split: Split) -> Any:
     """`ingest.post_all`, wrapped: the timed posts (``events`` of them) print who used
-    the cores; the warm-up's smaller posts pass through."""
+    the cores, and leave the rate and the ceiling in ``split``; the warm-up's smaller
+    posts pass through."""
     post_all = ingest.post_all
 
     def wrapped(url: str, work: Sequence[bytes], clients: int, *rest: Any, **kw: Any) -> Any:
@@ -103,45 +127,44 @@ def measured(events: int, workers: int, db: str = "sqlite") -> Any:
             for pid, (command, _) in descendants().items()
         ]
         locks = lock_seconds(url) if workers == 1 else None
-        postgres = postgres_seconds() if db == "postgresql" else None
+        postgres = postgres_threads() if db == "postgresql" else None
         before = {pid: thread_seconds(pid) for pid, _ in procs}
         mine = time.process_time()  # (ended client threads included, unlike /proc's tasks)
         start = time.perf_counter()
         load = post_all(url, work, clients, *rest, **kw)
         wall = time.perf_counter() - start
+        client = time.process_time() - mine
+        postgres_after = postgres_threads() if postgres is not None else None
+        locks_after = lock_seconds(url) if locks is not None else None
         done = load.events
         print(f"{done:,} events in {wall:.2f} s: {done / wall:,.0f} events/s")
-        total, servers = 0.0, []
+        used = []
         for pid, command in procs:
             after = thread_seconds(pid)
             spent = {t: after[t] - before[pid].get(t, 0.0) for t in after}
             cpu = sum(spent.values())
-            total += cpu
-            if _role(command) in ("server", "server worker"):
-                servers.append(cpu / done)
+            used.append((_role(command), cpu))
             busiest = sorted(spent.values(), reverse=True)[:5]
             threads = ", ".join(f"{x / done * 1e6:.1f}" for x in busiest if x > 0)
             print(f"  {_role(command):22} {pid:>7}: {cpu / done * 1e6:6.1f} us/event ({threads})")
-        client = time.process_time() - mine
-        total += client
         print(f"  {'clients (this process)':22} {'':>7}: {client / done * 1e6:6.1f} us/event")
-        postgres_after = postgres_seconds() if postgres is not None else None
-        if postgres is not None and postgres_after is not None:
-            total += postgres_after - postgres
-            print(
-                f"  {'PostgreSQL (user postgres)':22} {'':>7}: "
-                f"{(postgres_after - postgres) / done * 1e6:6.1f} us/event"
-            )
+        others = client
+        if db == "postgresql":
+            found = None
+            if postgres and postgres_after:
+                found = spent_between(postgres, postgres_after)
+            if found:
+                others += found
+                print(f"  {'PostgreSQL (postgres)':22} {'':>7}: {found / done * 1e6:6.1f} us/event")
+            else:
+                print("  (PostgreSQL's processes not found: not counted)")
+        server, rest_cpu = sides(used, others)
+        total = sum(server) + rest_cpu
         print(f"the machine: {total / done * 1e6:.1f} us/event; cores busy {total / wall:.2f}")
-        cores = os.cpu_count() or 1
-        gil, machine, best = ceiling(servers, total / done - sum(servers), cores)
-        verify = baselines.verify_rate(Run(quick=True))
-        print(
-            f"every step overlapped: at most {gil:,.0f} events/s on a server's GIL, "
-            f"{machine:,.0f} on {cores} cores: {best / verify:.3f} of the verify rate "
-            f"({verify:,.0f}/s, measured after); this run {done / wall / best:.0%} of it"
+        split.rate = done / wall
+        split.gil, split.machine, split.best = ceiling(
+            [cpu / done for cpu in server], rest_cpu / done, len(os.sched_getaffinity(0))
         )
-        locks_after = lock_seconds(url) if locks is not None else None
         if locks is not None and locks_after is not None:
             waited, held = locks_after[0] - locks[0], locks_after[1] - locks[1]
             print(
@@ -160,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args(argv)
-    ingest.post_all = measured(args.events, args.workers, args.db)
+    split = Split()
+    ingest.post_all = measured(args.events, args.workers, args.db, split)
     targets = open_targets(Run(quick=True))
     try:
         target = next((t for t in targets if t.name == args.db), None)
@@ -170,6 +194,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         for target in targets:
             target.close()
+    if split.best:  # the verify rate with the server and its children gone
+        verify = baselines.verify_rate(Run(quick=True))
+        print(
+            f"every step overlapped: at most {split.gil:,.0f} events/s on the busiest "
+            f"server's GIL, {split.machine:,.0f} on the cores: {split.best / verify:.3f} of "
+            f"the verify rate ({verify:,.0f}/s, measured after); this run reached "
+            f"{split.rate / split.best:.0%} of it"
+        )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -6,7 +6,12 @@ bench.ingestsplit), and for finding a server's children (bench.server)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable, Mapping
 from pathlib import Path
+from typing import TypeVar
+
+#: a thread's key in two readings of the same threads
+Key = TypeVar("Key", bound=Hashable)
 
 
 def thread_seconds(pid: int | None) -> dict[int, float]:
@@ -37,27 +42,33 @@ def cpu_seconds(pid: int | None) -> float:
     return sum(thread_seconds(pid).values())
 
 
-def user_seconds(uid: int) -> float | None:
-    """Seconds on a CPU (user and system) of every live process of user ``uid`` so far,
-    from each one's ``/proc/<pid>/stat`` (a local PostgreSQL server's postmaster, its
-    backends and helpers, which are not this process's children); None without /proc.
-    A process that ended between two readings takes its time with it: the bench's
-    backends are pooled connections, which outlive the interval measured."""
+def user_threads(uid: int) -> dict[tuple[int, int], float] | None:
+    """{(pid, thread id): seconds on a CPU so far} of every live thread of every process
+    of user ``uid`` (`thread_seconds` of each: a local PostgreSQL server's postmaster,
+    its backends and helpers, which are not this process's children); None without
+    /proc. Compare two readings with `spent_between`."""
     if not Path("/proc/self/stat").exists():
         return None
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    found: dict[tuple[int, int], float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if entry.stat().st_uid != uid:
                 continue
-            stat = (entry / "stat").read_bytes()
-            fields = stat[stat.rindex(b")") + 2 :].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, ValueError, IndexError):
+        except OSError:
             continue  # gone meanwhile
-    return total / ticks
+        pid = int(entry.name)
+        found.update(((pid, tid), seconds) for tid, seconds in thread_seconds(pid).items())
+    return found
+
+
+def spent_between(before: Mapping[Key, float], after: Mapping[Key, float]) -> float:
+    """The CPU seconds spent between two readings of the same threads (`user_threads`):
+    the growth of each thread alive at the second reading, all of its time if it began
+    after the first. A thread that ended in between took its time with it: it counts
+    for nothing, and never less (nor does a number reused by a new thread)."""
+    return sum(max(0.0, seconds - before.get(key, 0.0)) for key, seconds in after.items())
 
 
 def descendants() -> dict[int, tuple[bytes, list[bytes]]]:
