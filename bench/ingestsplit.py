@@ -78,12 +78,16 @@ def postgres_threads() -> dict[tuple[int, int], float] | None:
     return user_threads(uid)
 
 
+#: the roles (`ROLES`) of the processes that run the server's Python
+SERVER_ROLES = ("server", "server worker")
+
+
 def sides(processes: Sequence[tuple[str, float]], others: float) -> tuple[list[float], float]:
     """(each server process's CPU, the rest's) from each process's (role, CPU), the
-    same unit: the server's workers (roles ``server``, ``server worker``) one by one;
-    every other process and ``others`` (the clients, PostgreSQL) summed."""
-    server = [cpu for role, cpu in processes if role in ("server", "server worker")]
-    rest = sum(cpu for role, cpu in processes if role not in ("server", "server worker"))
+    same unit: the server's workers (`SERVER_ROLES`) one by one; every other process
+    and ``others`` (the clients, PostgreSQL) summed."""
+    server = [cpu for role, cpu in processes if role in SERVER_ROLES]
+    rest = sum(cpu for role, cpu in processes if role not in SERVER_ROLES)
     return server, rest + others
 
 

@@ -282,12 +282,15 @@ HEADS = frozenset({"0034_map_size"})
 VERSION_TABLE = "alembic_version"
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration of this code's migration scripts (upgrading or
+    downgrading on ``connection``, if given)."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
@@ -298,12 +301,9 @@ def head_revisions() -> frozenset[str]:
     Usually one; independent features may add migrations that branch from the same
     parent, and Alembic applies every head.
     """
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    heads = frozenset(ScriptDirectory.from_config(config).get_heads())
+    heads = frozenset(ScriptDirectory.from_config(_alembic_config()).get_heads())
     if not heads:  # pragma: no cover - the package ships migrations
         raise StorageError("no migrations found")
     return heads

@@ -245,7 +245,7 @@ def test_the_pipeline_on_the_process_finds_one_tampered_signature(tampered: int)
 
 
 @pytest.mark.parametrize("tampered", [0, 255, 256, 1999])
-def test_finish_hands_the_last_partial_batch_to_the_process(tampered: int) -> None:
+def test_the_last_flush_hands_the_partial_batch_to_the_process(tampered: int) -> None:
     # 2000 items in batches of 256: the last 208 are a partial batch, which `flush`
     # sends to the process (the replay then reads the projections meanwhile)
     items = _items(2000, {tampered})
@@ -268,7 +268,7 @@ def test_finish_hands_the_last_partial_batch_to_the_process(tampered: int) -> No
 
 
 @pytest.mark.parametrize("command", [["/nonexistent/python"], None])
-def test_finish_then_bad_with_a_dead_process_verifies_the_tail_here(
+def test_a_flush_then_bad_with_a_dead_process_verifies_the_tail_here(
     command: list[str] | None,
 ) -> None:
     # a process that never started, or one killed before it answered: the partial batch
@@ -284,7 +284,7 @@ def test_finish_then_bad_with_a_dead_process_verifies_the_tail_here(
     assert pipe.bad() == [7, 299]
 
 
-def test_finish_on_the_threads_is_flush() -> None:
+def test_a_flush_on_the_threads_starts_the_queued_items() -> None:
     pipe = sigpipe.SignaturePipeline(batch=256, threads=2)
     for item in _items(100, {42}):
         pipe.add(item)
