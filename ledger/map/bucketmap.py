@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from ledger.errors import ValidationError
 from ledger.map.buckets import (
@@ -25,6 +26,7 @@ from ledger.map.buckets import (
     LEAF,
     Bucket,
     BucketReader,
+    CorruptBucketError,
     Node,
     decode,
     leaf_head,
@@ -35,6 +37,11 @@ from ledger.map.buckets import (
 from ledger.map.trie import EMPTY, KEY_BITS, KEY_BYTES, LEAF_PREFIX, NODE_PREFIX, Head
 from ledger.map.update import ROOT, _at
 
+try:  # the walk of `update` in C (setup.py); where it was not built, the Python below
+    from ledger.map import _cbucketmap as compiled_walk
+except ImportError:
+    compiled_walk = None  # type: ignore[assignment]  # (mypy reads the stub, .pyi)
+
 _sha256 = hashlib.sha256  # bound once: the update's hot loop
 
 #: buckets whose top is at most this deep stay in memory between batches (the nodes at
@@ -42,6 +49,24 @@ _sha256 = hashlib.sha256  # bound once: the update's hot loop
 CACHED_TOP = 12
 #: `lookup` reads the buckets of this many levels below a missing one in the same query
 _PATH_READ = 32
+
+
+class CompiledWalk(Protocol):
+    """What `BucketMap.update` calls of its compiled walk (ledger.map._cbucketmap)."""
+
+    def update(
+        self,
+        bucket_map: BucketMap,
+        tails: list[bytes],
+        cached_top: int,
+        missing: Callable[[int], CorruptBucketError],
+    ) -> bytes:
+        """The root after the walk over ``tails`` (sorted, one a key)."""
+        ...
+
+    def rows(self, buckets: dict[int, Bucket], dirty: set[int]) -> list[tuple[bytes, bytes]]:
+        """`BucketMap.rows` of ``dirty`` (the set left as it is)."""
+        ...
 
 
 def _empty_read(_positions: list[bytes]) -> dict[bytes, bytes]:
@@ -65,6 +90,8 @@ class BucketMap:
         self._keys: list[bytes] = []
         self._tails: list[bytes] = []  # each changed key's leaf bytes after the slot
         self._ints: list[int] = []
+        #: `update`'s walk in C (None: the Python methods), the same bytes either way
+        self.compiled: CompiledWalk | None = compiled_walk
 
     def root(self) -> bytes:
         """The root hash (`ledger.map.trie.EMPTY` for an empty map)."""
@@ -90,6 +117,8 @@ class BucketMap:
         self._ints = [int.from_bytes(key, "big") for key in self._keys]
         if not items:
             return self.root()
+        if self.compiled is not None:
+            return self.compiled.update(self, self._tails, CACHED_TOP, missing)
         self.dirty.add(0)
         return self._node(self.buckets[0], 0, 0, 1, 0, 0, 0, len(items))
 
@@ -333,6 +362,10 @@ class BucketMap:
     def rows(self) -> list[tuple[bytes, bytes]]:
         """The changed buckets as (position of the top, row), in position order; forgets
         which were changed."""
+        if self.compiled is not None:
+            out = self.compiled.rows(self.buckets, self.dirty)
+            self.dirty = set()
+            return out
         buckets = self.buckets
         out = [(_at(key >> 9, key & 0x1FF), b"".join(buckets[key].values())) for key in self.dirty]
         self.dirty = set()

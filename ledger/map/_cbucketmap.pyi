@@ -1,0 +1,14 @@
+"""Types of the compiled walk (ledger/map/_cbucketmap.c)."""
+
+from collections.abc import Callable
+
+from ledger.map.bucketmap import BucketMap
+from ledger.map.buckets import Bucket, CorruptBucketError
+
+def update(
+    bucket_map: BucketMap,
+    tails: list[bytes],
+    cached_top: int,
+    missing: Callable[[int], CorruptBucketError],
+) -> bytes: ...
+def rows(buckets: dict[int, Bucket], dirty: set[int]) -> list[tuple[bytes, bytes]]: ...
