@@ -16,8 +16,8 @@ PYTEST  := $(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 .PHONY: test test-slow test-fast lint demo clean vectors sysdeps bench bench-quick bench-sysdeps
 
-# setup.py builds the map's walk in C (ledger/map/_cbucketmap.c) in place, when it can.
-$(STAMP): pyproject.toml setup.py ledger/map/_cbucketmap.c
+# setup.py builds the compiled parts (ledger/native/*.c) in place, when it can.
+$(STAMP): pyproject.toml setup.py $(wildcard ledger/native/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -86,4 +86,4 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build
-	rm -f ledger/map/_cbucketmap*.so
+	rm -f ledger/native/*.so

@@ -38,7 +38,7 @@ from ledger.map.trie import EMPTY, KEY_BITS, KEY_BYTES, LEAF_PREFIX, NODE_PREFIX
 from ledger.map.update import ROOT, _at
 
 try:  # the walk of `update` in C (setup.py); where it was not built, the Python below
-    from ledger.map import _cbucketmap as compiled_walk
+    from ledger.native import bucketmap as compiled_walk
 except ImportError:
     compiled_walk = None  # type: ignore[assignment]  # (mypy reads the stub, .pyi)
 
@@ -52,7 +52,7 @@ _PATH_READ = 32
 
 
 class CompiledWalk(Protocol):
-    """What `BucketMap.update` calls of its compiled walk (ledger.map._cbucketmap)."""
+    """What `BucketMap.update` calls of its compiled walk (ledger.native.bucketmap)."""
 
     def update(
         self,

@@ -88,11 +88,11 @@ _ROOT_DIR = str(Path(ledger.__file__).resolve().parent.parent)
 #: the source files of the code that updates, encodes and reads the map, as this
 #: process loaded them (the child reads them again when it starts)
 _MAP_CODE = (
-    "map/_cbucketmap.c",
     "map/bucketmap.py",
     "map/buckets.py",
     "map/trie.py",
     "map/update.py",
+    "native/bucketmap.c",
     "service/headmap.py",
     "service/mapchild.py",
     "service/mapworker.py",

@@ -326,3 +326,68 @@ def _searched_pack(leaf: bytes) -> bytes:
     if packed is None:
         return leafpack.pack_v1(leaf)
     return packed if len(packed) < len(leaf) or leaf[:1] != b"{" else leaf
+
+
+# --- the compiled packer (ledger/native/leafpack.c, `leafpack.pack_many`) ------------
+
+_COMPILED = leafpack.compiled_packer
+if _COMPILED is None and os.environ.get("CI"):
+    raise AssertionError("ledger.native.leafpack was not built (setup.py): CI tests it")
+_NEEDS_COMPILED = pytest.mark.skipif(
+    _COMPILED is None, reason="ledger.native.leafpack is not built (no C compiler or zlib)"
+)
+
+
+def _compiled(leaves: list[bytes]) -> list[bytes | None]:
+    assert _COMPILED is not None
+    return _COMPILED.pack_built(
+        leaves, DICTIONARY_V2, leafpack._LEVEL, leafpack._PACK_WBITS, leafpack._PACK_MEMLEVEL
+    )
+
+
+@_NEEDS_COMPILED
+@settings(max_examples=examples(2000), deadline=None)
+@given(st.lists(_leaves(), min_size=1, max_size=5))
+def test_the_compiled_packer_stores_packs_bytes(leaves: list[bytes]) -> None:
+    """It answers exactly for the leaves `_built_fields` vouches for, with `pack`'s
+    value, byte for byte; `pack_many` is `pack` of each."""
+    for leaf, value in zip(leaves, _compiled(leaves), strict=True):
+        assert (value is not None) == (leafpack._built_fields(leaf) is not None), leaf
+        assert value is None or value == pack(leaf)
+    assert leafpack.pack_many(leaves) == [pack(leaf) for leaf in leaves]
+
+
+@_NEEDS_COMPILED
+def test_the_compiled_packer_on_built_leaves_and_any_bytes() -> None:
+    sig, key, prev = _random_field(64), _random_field(16), _random_field(32)
+    leaf = (
+        LEAF.replace(
+            b"LwiTzOCQItUb5oLssDFFSfZ7O8GdypIJXZTSKdD9hllhpYc2SGy7vUHRxRZGZ2C--cfa_LvsXR8w2ddG-AiiDQ",
+            sig,
+        )
+        .replace(b"ajgD1fBZkCocba-8m6Rykg", key)
+        .replace(b"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2LanBWQXKnk", prev)
+    )
+    leaves = [
+        leaf,
+        leaf.replace(b',"v":2}', b"}"),
+        leaf.replace(prev, b"null"),  # key id and signature raw
+        leaf.replace(b'"to":"', b'"prev":"","to":"'),  # two "prev": left to the search
+        leaf.replace(b'"received":"2026-11-28T12:00:00.000Z"', b'"received":""'),
+        b"x" + leaf[1:],  # not JSON: packed even when longer
+        leaf[:-1],  # cut short
+        b"",
+        b"{}",
+        os.urandom(300),
+        b'{"event":{' + b"a" * (MAX_LEAF + 10) + b"}," + leaf[leaf.index(b'"key":') :],
+    ]
+    expected = [pack(value) for value in leaves]
+    assert leafpack.pack_many(leaves) == expected
+    assert [value is not None for value in _compiled(leaves)] == [
+        True, True, True, False, True, True, False, False, False, False, False,
+    ]  # fmt: skip
+    for value, leaf in zip(expected[:-1], leaves, strict=False):  # (the last: > MAX_LEAF)
+        assert unpack(value) == leaf
+    assert leafpack.pack_many([]) == []
+    with pytest.raises(TypeError):
+        _compiled([leaf, "not bytes"])  # type: ignore[list-item]

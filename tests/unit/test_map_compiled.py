@@ -1,4 +1,4 @@
-"""The map's batch update in C (ledger/map/_cbucketmap.c) against its Python walk.
+"""The map's batch update in C (ledger/native/bucketmap.c) against its Python walk.
 
 The same random batches (keys with long shared prefixes, so that chains of one-child
 nodes cross bucket boundaries and leaves meet at depth 256; stored keys' heads moved)
@@ -27,9 +27,9 @@ from tests.profiles import examples
 
 compiled = bucketmap.compiled_walk
 if compiled is None and os.environ.get("CI"):
-    raise AssertionError("ledger.map._cbucketmap was not built (setup.py): CI tests it")
+    raise AssertionError("ledger.native.bucketmap was not built (setup.py): CI tests it")
 pytestmark = pytest.mark.skipif(
-    compiled is None, reason="ledger.map._cbucketmap is not built (no C compiler or OpenSSL)"
+    compiled is None, reason="ledger.native.bucketmap is not built (no C compiler or OpenSSL)"
 )
 
 HEADS = st.builds(Head, st.integers(0, 2**64 - 1), st.binary(min_size=32, max_size=32))

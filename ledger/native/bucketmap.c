@@ -548,9 +548,9 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_cbucketmap",
+    PyModuleDef_HEAD_INIT, "ledger.native.bucketmap",
     "The map's batch update in C (ledger.map.bucketmap uses it when it is built).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__cbucketmap(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit_bucketmap(void) { return PyModule_Create(&module); }

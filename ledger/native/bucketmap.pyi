@@ -1,4 +1,4 @@
-"""Types of the compiled walk (ledger/map/_cbucketmap.c)."""
+"""Types of the compiled walk (ledger/native/bucketmap.c)."""
 
 from collections.abc import Callable
 
