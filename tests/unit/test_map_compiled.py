@@ -12,6 +12,8 @@ compiled module must be there (a failed build would otherwise test only Python t
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterable
 
 import pytest
@@ -118,3 +120,25 @@ def test_the_compiled_walk_refuses_what_the_python_walk_never_gets() -> None:
         with pytest.raises(ValueError):
             compiled.update(built, tails, bucketmap.CACHED_TOP, lambda depth: None)
     assert built.rows() == []  # nothing was marked changed
+
+
+def test_without_the_compiled_modules_the_python_runs() -> None:
+    """A machine that could not build them: the imports fall back, the same bytes."""
+    script = (
+        "import sys\n"
+        "sys.modules['ledger.native.bucketmap'] = None\n"
+        "sys.modules['ledger.native.leafpack'] = None\n"
+        "from ledger.map import bucketmap\n"
+        "from ledger.store import leafpack\n"
+        "from ledger.map.trie import Head\n"
+        "assert bucketmap.compiled_walk is None and leafpack.compiled_packer is None\n"
+        "m = bucketmap.BucketMap()\n"
+        "print(m.update({bytes([i]) * 32: Head(i, bytes(32)) for i in range(9)}).hex())\n"
+        "print(leafpack.pack_many([b'{}', b'x']) == [leafpack.pack(b'{}'), leafpack.pack(b'x')])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    built = BucketMap()
+    root = built.update({bytes([i]) * 32: Head(i, bytes(32)) for i in range(9)})
+    assert done.stdout.split() == [root.hex(), "True"]
