@@ -18,6 +18,7 @@ PYTEST  := $(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 # setup.py builds the compiled parts (ledger/native/*.c) in place, when it can.
 $(STAMP): pyproject.toml setup.py $(wildcard ledger/native/*.c)
+	rm -f ledger/native/*.so
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

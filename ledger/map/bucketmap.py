@@ -32,6 +32,7 @@ from ledger.map.buckets import (
     leaf_head,
     missing,
     tail,
+    too_deep,
     value,
 )
 from ledger.map.trie import EMPTY, KEY_BITS, KEY_BYTES, LEAF_PREFIX, NODE_PREFIX, Head
@@ -60,6 +61,7 @@ class CompiledWalk(Protocol):
         tails: list[bytes],
         cached_top: int,
         missing: Callable[[int], CorruptBucketError],
+        too_deep: Callable[[int], CorruptBucketError],
     ) -> bytes:
         """The root after the walk over ``tails`` (sorted, one a key)."""
         ...
@@ -118,7 +120,7 @@ class BucketMap:
         if not items:
             return self.root()
         if self.compiled is not None:
-            return self.compiled.update(self, self._tails, CACHED_TOP, missing)
+            return self.compiled.update(self, self._tails, CACHED_TOP, missing, too_deep)
         self.dirty.add(0)
         return self._node(self.buckets[0], 0, 0, 1, 0, 0, 0, len(items))
 
@@ -226,6 +228,8 @@ class BucketMap:
         # a stored internal node: its children are in this bucket, or at the top of the
         # bucket below (slots 2 and 3 there) when this node is this bucket's bottom
         depth = top + rel
+        if depth >= KEY_BITS:  # damaged rows: no key has a bit there to follow
+            raise too_deep(depth)
         if rel == 4:
             key, top, rel, below = (path << 9) | depth, depth, 0, 2
             self.dirty.add(key)
@@ -373,4 +377,4 @@ class BucketMap:
         return out
 
 
-__all__ = ["CACHED_TOP", "ROOT", "BucketMap"]
+__all__ = ["CACHED_TOP", "ROOT", "BucketMap", "CompiledWalk", "compiled_walk"]

@@ -227,6 +227,15 @@ def prove(read: BucketReader, key: bytes) -> bytes:
     return map_proof.encode(Path(key, tuple(siblings), leaf))
 
 
+def too_deep(depth: int) -> CorruptBucketError:
+    """The error for a stored internal node at ``depth`` 256 (or more): only leaves can
+    be there, since no key has a bit below it to follow (damaged rows)."""
+    return CorruptBucketError(
+        f"the stored map has an internal node at depth {depth}, where only leaves can be",
+        field="map",
+    )
+
+
 def missing(depth: int) -> CorruptBucketError:
     """The error for a stored internal node at ``depth`` whose children's bucket is gone."""
     return CorruptBucketError(

@@ -10,6 +10,9 @@
  * the log's lock, and the event loop and the other threads run meanwhile. Why: `pack`
  * is ~7 us of the server's Python an event, this ~3 (docs/PERFORMANCE.md "cmap46").
  */
+#ifndef SOURCE_SHA256 /* setup.py defines it: the SHA-256 of this file, as it was built */
+#define SOURCE_SHA256 "unknown"
+#endif
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
@@ -289,5 +292,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit_leafpack(void) {
     init_b64();
-    return PyModule_Create(&module);
+    PyObject *made = PyModule_Create(&module);
+    if (made && PyModule_AddStringConstant(made, "SOURCE_SHA256", SOURCE_SHA256) < 0)
+        Py_CLEAR(made);
+    return made;
 }

@@ -66,6 +66,7 @@ from typing import IO, Any
 import ledger
 from ledger.audit.sigproc import widen
 from ledger.errors import StorageError
+from ledger.map import bucketmap
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import decode
 from ledger.map.update import ROOT
@@ -92,7 +93,6 @@ _MAP_CODE = (
     "map/buckets.py",
     "map/trie.py",
     "map/update.py",
-    "native/bucketmap.c",
     "service/headmap.py",
     "service/mapchild.py",
     "service/mapworker.py",
@@ -108,6 +108,9 @@ def _code_id() -> bytes:
             digest.update((Path(ledger.__file__).parent / name).read_bytes())
         except OSError:
             digest.update(b"missing " + name.encode())
+    # the walk the process loaded: its compiled module (as built) or the Python
+    walk = bucketmap.compiled_walk
+    digest.update(b"python" if walk is None else walk.SOURCE_SHA256.encode())
     return digest.digest()
 
 

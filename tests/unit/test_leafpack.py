@@ -4,9 +4,11 @@ back unchanged (never raised, never turned into some other leaf)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -355,6 +357,13 @@ def test_the_compiled_packer_stores_packs_bytes(leaves: list[bytes]) -> None:
         assert (value is not None) == (leafpack._built_fields(leaf) is not None), leaf
         assert value is None or value == pack(leaf)
     assert leafpack.pack_many(leaves) == [pack(leaf) for leaf in leaves]
+
+
+@_NEEDS_COMPILED
+def test_the_packer_is_built_from_the_source_beside_it() -> None:
+    source = Path(leafpack.__file__).parent.parent / "native" / "leafpack.c"
+    assert _COMPILED is not None
+    assert _COMPILED.SOURCE_SHA256 == hashlib.sha256(source.read_bytes()).hexdigest()
 
 
 @_NEEDS_COMPILED
