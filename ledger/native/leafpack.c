@@ -4,7 +4,7 @@
  * ledger.store.leafpack._built_fields recognises: each is packed in the second form
  * (its key id, previous hash and signature stored raw, the rest DEFLATE-d against
  * DICTIONARY_V2) exactly as `pack` packs it, byte for byte; every other leaf gets None
- * and `pack` decides (tests/unit/test_leafpack_compiled.py compares the two on built
+ * and `pack` decides (tests/unit/test_leafpack.py compares the two on built
  * leaves, on leaves altered around each field and on any bytes). The batch is packed
  * with the GIL released: the append makes its leaves in a worker thread before it takes
  * the log's lock, and the event loop and the other threads run meanwhile. Why: `pack`
@@ -30,14 +30,26 @@ static const char PREV_START[] = "\"prev\":\"";
 static const char RECEIVED[] = "\",\"received\":\"";
 static const char SIG_AFTER_RECEIVED[] = "\",\"sig\":\"";
 
-static signed char B64[256]; /* base64url value of a character, -1 outside the alphabet */
-
-static void init_b64(void) {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    memset(B64, -1, sizeof B64);
-    for (int i = 0; i < 64; i++) B64[(unsigned char)alphabet[i]] = (signed char)i;
-}
+/* base64url value of a character, -1 outside the alphabet (a constant: read without
+ * the GIL) */
+static const signed char B64[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 static int all_b64(const unsigned char *text, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -69,10 +81,14 @@ static void b64_decode(const unsigned char *text, size_t n, unsigned char *out) 
 /* The first ``needle`` wholly inside ``hay[from .. to)``, or -1 (bytes.find). */
 static Py_ssize_t find(const unsigned char *hay, Py_ssize_t from, Py_ssize_t to,
                        const char *needle) {
-    size_t n = strlen(needle);
-    if (to - from < (Py_ssize_t)n) return -1;
-    const unsigned char *at = memmem(hay + from, (size_t)(to - from), needle, n);
-    return at ? at - hay : -1;
+    Py_ssize_t n = (Py_ssize_t)strlen(needle);
+    for (Py_ssize_t at = from; at + n <= to; at++) {
+        const unsigned char *first = memchr(hay + at, needle[0], (size_t)(to - n + 1 - at));
+        if (!first) return -1;
+        at = first - hay;
+        if (memcmp(hay + at, needle, (size_t)n) == 0) return at;
+    }
+    return -1;
 }
 
 /* The last ``needle`` in ``hay[0 .. len)``, or -1 (bytes.rfind). */
@@ -170,13 +186,15 @@ static int pack_one(Job *job, z_stream *primed) {
         at += piece;
     }
     z_stream stream;
-    int rc = -1;
-    if (deflateCopy(&stream, primed) != Z_OK) {
+    int rc = 0; /* a deflate that does not finish: not this path (`pack` decides) */
+    int copied = deflateCopy(&stream, primed);
+    if (copied != Z_OK) {
         free(template);
-        return -1;
+        return copied == Z_MEM_ERROR ? -1 : 0;
     }
     size_t bound = deflateBound(&stream, (uLong)template_len) + 16;
     unsigned char *out = malloc(head_len + bound);
+    if (!out) rc = -1;
     if (out) {
         memcpy(out, head, head_len);
         stream.next_in = template;
@@ -193,7 +211,6 @@ static int pack_one(Job *job, z_stream *primed) {
             } else {
                 job->use_leaf = 1;
             }
-            rc = 0;
         }
         free(out);
     }
@@ -204,7 +221,7 @@ static int pack_one(Job *job, z_stream *primed) {
 
 PyDoc_STRVAR(pack_built_doc,
 "pack_built(leaves, dictionary, level, wbits, memlevel) -> list[bytes | None]\n\n"
-"For each of ``leaves`` (bytes) in the envelope ledger.entry.Leaf.build writes, the\n"
+"For each of ``leaves`` that is bytes in the envelope ledger.entry.Leaf.build writes, the\n"
 "value ledger.store.leafpack.pack stores for it (the second packed form, DEFLATE with\n"
 "``dictionary`` at ``level``, ``wbits``, ``memlevel``), or None where pack must decide.");
 
@@ -227,10 +244,7 @@ static PyObject *pack_built(PyObject *module, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(held, i);
-        if (!PyBytes_Check(item)) {
-            PyErr_SetString(PyExc_TypeError, "a leaf is bytes");
-            goto out;
-        }
+        if (!PyBytes_Check(item)) continue; /* not bytes: None, `pack` decides */
         jobs[i].leaf = (const unsigned char *)PyBytes_AS_STRING(item);
         jobs[i].len = PyBytes_GET_SIZE(item);
     }
@@ -291,9 +305,9 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit_leafpack(void) {
-    init_b64();
     PyObject *made = PyModule_Create(&module);
-    if (made && PyModule_AddStringConstant(made, "SOURCE_SHA256", SOURCE_SHA256) < 0)
+    if (made && (PyModule_AddStringConstant(made, "SOURCE_SHA256", SOURCE_SHA256) < 0 ||
+                 PyModule_AddStringConstant(made, "ZLIB_VERSION", zlibVersion()) < 0))
         Py_CLEAR(made);
     return made;
 }

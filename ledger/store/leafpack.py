@@ -32,13 +32,29 @@ from __future__ import annotations
 
 import re
 import zlib
+from typing import Protocol
 
 from ledger.codec import b64url_ascii, b64url_decode_prechecked
 
-try:  # `pack_many`'s packer in C; where it was not built, `pack` packs every leaf
-    from ledger.native import leafpack as compiled_packer
+
+class PackerModule(Protocol):
+    """What `pack_many` uses of the compiled packer (ledger/native/leafpack.c)."""
+
+    ZLIB_VERSION: str
+
+    def pack_built(
+        self, leaves: list[bytes], dictionary: bytes, level: int, wbits: int, memlevel: int
+    ) -> list[bytes | None]:
+        """`pack` of each leaf in `Leaf.build`'s envelope, None for the others."""
+        ...
+
+
+try:  # `pack_many`'s packer in C; where it was not built, `pack` packs every leaf (and
+    # where it deflates otherwise than this zlib: `same_deflate`, at the end)
+    from ledger.native import leafpack as _native_packer
 except ImportError:
-    compiled_packer = None  # type: ignore[assignment]  # (mypy reads the stub, .pyi)
+    _native_packer = None  # type: ignore[assignment]  # (mypy reads the stub, .pyi)
+compiled_packer: PackerModule | None = _native_packer
 
 #: the tag byte of a value packed with `DICTIONARY_V1` (never the first byte of JSON)
 PACKED_V1 = 0x01
@@ -114,6 +130,7 @@ def pack_many(leaves: list[bytes]) -> list[bytes]:
     are packed there, the whole batch with the GIL released; `pack` packs the others."""
     if compiled_packer is None:
         return [pack(leaf) for leaf in leaves]
+    leaves = list(leaves)  # (what the packer saw, whatever another thread does to ours)
     out = compiled_packer.pack_built(leaves, DICTIONARY_V2, _LEVEL, _PACK_WBITS, _PACK_MEMLEVEL)
     return [pack(leaf) if value is None else value for leaf, value in zip(leaves, out, strict=True)]
 
@@ -337,3 +354,29 @@ def _unpack_v2(stored: bytes) -> bytes | None:
         return None
     template = _inflate(stored[at:], DICTIONARY_V2)
     return _refill(template, [(name, b64url_ascii(value)) for name, value in fields])
+
+
+def same_deflate(packer: PackerModule) -> bool:
+    """Whether ``packer`` (the compiled module) deflates as this interpreter's zlib does:
+    the same zlib version at run time, and a sample leaf packed to `pack`'s bytes. A
+    Python whose zlib is another build (static, zlib-ng) would otherwise store other
+    bytes than `pack` for the same leaf: they would still unpack, but the two paths
+    must write the same store."""
+    sample = (
+        b'{"event":{"actor":"acme","kind":"handoff","prev":"' + b"A" * 43 + b'","time":"'
+        b'2026-12-01T12:00:00Z","to":"ship-co","unit":{"gtin":"09506000134352","serial":"S'
+        b'-1"}},"key":"'
+        + b"Q" * 22
+        + b'","received":"2026-12-01T12:00:00.000Z","sig":"'
+        + b"g" * 86
+        + b'","v":2}'
+    )
+    if packer.ZLIB_VERSION != zlib.ZLIB_RUNTIME_VERSION:
+        return False
+    return packer.pack_built([sample], DICTIONARY_V2, _LEVEL, _PACK_WBITS, _PACK_MEMLEVEL) == [
+        pack(sample)
+    ]
+
+
+if compiled_packer is not None and not same_deflate(compiled_packer):
+    compiled_packer = None

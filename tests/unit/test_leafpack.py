@@ -398,5 +398,25 @@ def test_the_compiled_packer_on_built_leaves_and_any_bytes() -> None:
     for value, leaf in zip(expected[:-1], leaves, strict=False):  # (the last: > MAX_LEAF)
         assert unpack(value) == leaf
     assert leafpack.pack_many([]) == []
-    with pytest.raises(TypeError):
-        _compiled([leaf, "not bytes"])  # type: ignore[list-item]
+    assert _compiled([leaf, "not bytes"])[1:] == [None]  # type: ignore[list-item]
+
+
+@_NEEDS_COMPILED
+def test_a_packer_that_deflates_otherwise_is_not_used() -> None:
+    """Another zlib than this interpreter's, or other bytes for the sample: `pack` packs
+    (the two paths must write the same store)."""
+    assert _COMPILED is not None and leafpack.same_deflate(_COMPILED)
+
+    class OtherZlib:
+        ZLIB_VERSION = "1.3.0.zlib-ng"
+        pack_built = staticmethod(_compiled)
+
+    class OtherBytes:
+        ZLIB_VERSION = zlib.ZLIB_RUNTIME_VERSION
+
+        @staticmethod
+        def pack_built(leaves: list[bytes], *_args: object) -> list[bytes | None]:
+            return [b"\x02" for _ in leaves]
+
+    assert not leafpack.same_deflate(OtherZlib())
+    assert not leafpack.same_deflate(OtherBytes())  # type: ignore[arg-type]
