@@ -201,10 +201,9 @@ def _random_field(size: int) -> bytes:
     return codec.b64url_encode(os.urandom(size)).encode()
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_packing_stores_the_same_bytes_as_before(seed: int) -> None:
-    """The prepared compressor and the check without the inflate change no stored byte:
-    custody leaves with fresh random fields, non-canonical ones, misplaced empty ones."""
+def _fresh_custody_leaf() -> tuple[bytes, bytes, bytes, bytes]:
+    """`LEAF` with a fresh random signature, key id and previous hash: (the leaf, and
+    those three as they appear in it)."""
     sig, key, prev = _random_field(64), _random_field(16), _random_field(32)
     leaf = (
         LEAF.replace(
@@ -214,6 +213,14 @@ def test_packing_stores_the_same_bytes_as_before(seed: int) -> None:
         .replace(b"ajgD1fBZkCocba-8m6Rykg", key)
         .replace(b"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2LanBWQXKnk", prev)
     )
+    return leaf, sig, key, prev
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_packing_stores_the_same_bytes_as_before(seed: int) -> None:
+    """The prepared compressor and the check without the inflate change no stored byte:
+    custody leaves with fresh random fields, non-canonical ones, misplaced empty ones."""
+    leaf, sig, key, prev = _fresh_custody_leaf()
     variants = [
         leaf,
         leaf.replace(prev, b"null"),
@@ -368,15 +375,7 @@ def test_the_packer_is_built_from_the_source_beside_it() -> None:
 
 @_NEEDS_COMPILED
 def test_the_compiled_packer_on_built_leaves_and_any_bytes() -> None:
-    sig, key, prev = _random_field(64), _random_field(16), _random_field(32)
-    leaf = (
-        LEAF.replace(
-            b"LwiTzOCQItUb5oLssDFFSfZ7O8GdypIJXZTSKdD9hllhpYc2SGy7vUHRxRZGZ2C--cfa_LvsXR8w2ddG-AiiDQ",
-            sig,
-        )
-        .replace(b"ajgD1fBZkCocba-8m6Rykg", key)
-        .replace(b"DPJzY1z_y7fekrXH7GoH_Z9BlSATMye_2LanBWQXKnk", prev)
-    )
+    leaf, _sig, _key, prev = _fresh_custody_leaf()
     leaves = [
         leaf,
         leaf.replace(b',"v":2}', b"}"),
