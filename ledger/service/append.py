@@ -639,13 +639,18 @@ def _group_leaves(bound: Mapping[int, SignedEvent], received: datetime) -> dict[
     """`_leaves` of a group's events, by position; None for one whose leaf could not be
     made (it is made again under the lock, where its error fails it alone, as before:
     an error here must not fail the group)."""
-    made: dict[int, _Made | None] = {}
+    built: dict[int, tuple[Leaf, bytes]] = {}
     for i, signed in bound.items():
         try:
-            made[i] = _made(signed, received)
-        except Exception:
-            made[i] = None
-    return made
+            leaf = Leaf.build(signed, received)
+            built[i] = leaf, leaf.hash
+        except Exception:  # noqa: S112 - made again under the lock, where it fails alone
+            continue
+    stored = dict(zip(built, pack_many([leaf.data for leaf, _ in built.values()]), strict=True))
+    return {
+        i: (*built[i], stored[i]) if i in built else None  # (`pack` never raises)
+        for i in bound
+    }
 
 
 def _leaves(items: Sequence[SignedEvent], received: datetime) -> list[_Made]:
