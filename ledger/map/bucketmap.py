@@ -38,11 +38,6 @@ from ledger.map.buckets import (
 from ledger.map.trie import EMPTY, KEY_BITS, KEY_BYTES, LEAF_PREFIX, NODE_PREFIX, Head
 from ledger.map.update import ROOT, _at
 
-try:  # the walk of `update` in C (setup.py); where it was not built, the Python below
-    from ledger.native import bucketmap as compiled_walk
-except ImportError:
-    compiled_walk = None  # type: ignore[assignment]  # (mypy reads the stub, .pyi)
-
 _sha256 = hashlib.sha256  # bound once: the update's hot loop
 
 #: buckets whose top is at most this deep stay in memory between batches (the nodes at
@@ -54,6 +49,9 @@ _PATH_READ = 32
 
 class CompiledWalk(Protocol):
     """What `BucketMap.update` calls of its compiled walk (ledger.native.bucketmap)."""
+
+    #: the SHA-256 of the C source it was built from (setup.py)
+    SOURCE_SHA256: str
 
     def update(
         self,
@@ -69,6 +67,15 @@ class CompiledWalk(Protocol):
     def rows(self, buckets: dict[int, Bucket], dirty: set[int]) -> list[tuple[bytes, bytes]]:
         """`BucketMap.rows` of ``dirty`` (the set left as it is)."""
         ...
+
+
+compiled_walk: CompiledWalk | None
+try:  # the walk of `update` in C (setup.py); where it was not built, the Python below
+    from ledger.native import bucketmap as _native_walk
+
+    compiled_walk = _native_walk
+except ImportError:
+    compiled_walk = None
 
 
 def _empty_read(_positions: list[bytes]) -> dict[bytes, bytes]:

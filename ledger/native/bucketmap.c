@@ -39,7 +39,6 @@ typedef struct {
     PyObject *missing;  /* ledger.map.buckets.missing */
     PyObject *too_deep; /* ledger.map.buckets.too_deep */
     Tail *tails;       /* the changed keys' tails, sorted by key */
-    Py_ssize_t n;
     int cached_top; /* ledger.map.bucketmap.CACHED_TOP */
 } Walk;
 
@@ -453,7 +452,7 @@ static PyObject *update(PyObject *module, PyObject *args) {
                           &too_deep))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(tail_list);
-    Walk w = {bm, NULL, NULL, NULL, missing, too_deep, NULL, n, cached_top};
+    Walk w = {bm, NULL, NULL, NULL, missing, too_deep, NULL, cached_top};
     PyObject *result = NULL, *held = NULL;
     if (n == 0) {
         PyErr_SetString(PyExc_ValueError, "an update of no keys");

@@ -639,18 +639,14 @@ def _group_leaves(bound: Mapping[int, SignedEvent], received: datetime) -> dict[
     """`_leaves` of a group's events, by position; None for one whose leaf could not be
     made (it is made again under the lock, where its error fails it alone, as before:
     an error here must not fail the group)."""
-    built: dict[int, tuple[Leaf, bytes]] = {}
+    built: dict[int, Leaf] = {}
     for i, signed in bound.items():
         try:
-            leaf = Leaf.build(signed, received)
-            built[i] = leaf, leaf.hash
+            built[i] = Leaf.build(signed, received)
         except Exception:  # noqa: S112 - made again under the lock, where it fails alone
             continue
-    stored = dict(zip(built, pack_many([leaf.data for leaf, _ in built.values()]), strict=True))
-    return {
-        i: (*built[i], stored[i]) if i in built else None  # (`pack` never raises)
-        for i in bound
-    }
+    made = dict(zip(built, _made_all(list(built.values())), strict=True))
+    return {i: made.get(i) for i in bound}  # (a built leaf's hash and packing never raise)
 
 
 def _leaves(items: Sequence[SignedEvent], received: datetime) -> list[_Made]:
@@ -660,8 +656,13 @@ def _leaves(items: Sequence[SignedEvent], received: datetime) -> list[_Made]:
     so they are the bytes the transaction would make; it then holds the lock ~12 us an
     event less (SQLite, docs/PERFORMANCE.md "ingest30"). The leaf of an event found
     already in the log, or of a refused batch, is made for nothing. The stored forms
-    are packed as a batch (`pack_many`: in C with the GIL released, where it is built)."""
-    leaves = [Leaf.build(signed, received) for signed in items]
+    are packed as a batch (`_made_all`)."""
+    return _made_all([Leaf.build(signed, received) for signed in items])
+
+
+def _made_all(leaves: Sequence[Leaf]) -> list[_Made]:
+    """Each of ``leaves`` with its hash and its stored form, packed as a batch
+    (`pack_many`: in C with the GIL released, where it is built)."""
     stored = pack_many([leaf.data for leaf in leaves])
     return [(leaf, leaf.hash, value) for leaf, value in zip(leaves, stored, strict=True)]
 

@@ -49,12 +49,14 @@ class PackerModule(Protocol):
         ...
 
 
+compiled_packer: PackerModule | None
 try:  # `pack_many`'s packer in C; where it was not built, `pack` packs every leaf (and
     # where it deflates otherwise than this zlib: `same_deflate`, at the end)
     from ledger.native import leafpack as _native_packer
+
+    compiled_packer = _native_packer
 except ImportError:
-    _native_packer = None  # type: ignore[assignment]  # (mypy reads the stub, .pyi)
-compiled_packer: PackerModule | None = _native_packer
+    compiled_packer = None
 
 #: the tag byte of a value packed with `DICTIONARY_V1` (never the first byte of JSON)
 PACKED_V1 = 0x01
