@@ -38,11 +38,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _nothing_stays_frozen() -> Iterator[None]:
-    """An app whose lifespan ran in this process froze its heap (api.heap, a server's
-    start): thawed after each test, so the test process's objects stay collectable."""
+    """An app whose lifespan ran in this process froze its heap and raised the
+    collector's thresholds (api.heap, a server's start): thawed and put back after each
+    test, so the test process's objects stay collectable as before."""
+    thresholds = gc.get_threshold()
     yield
     if gc.get_freeze_count():
         gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

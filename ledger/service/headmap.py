@@ -102,6 +102,19 @@ class MapCache:
         self._signed = None
 
 
+class _Partners:
+    """The partner of an authorization, from the rules' state of one append (`MapKeeper`)."""
+
+    def __init__(self, state: State | None) -> None:
+        self.state = state
+
+    def partner_by_authorization(self, authorization: str) -> str | None:
+        if self.state is None:  # `use_state` not called: a caller's bug, not a head
+            raise RuntimeError("MapKeeper.add before use_state")
+        record = self.state.authorizations.get(authorization)
+        return None if record is None else record.partner
+
+
 class MapKeeper(HeadTracker):
     """The map side of one append (see the module doc): a `HeadTracker` (its ``add``
     is the append's, one call an entry) of the stored map's heads.
@@ -117,7 +130,7 @@ class MapKeeper(HeadTracker):
     ) -> None:
         self._tx = tx
         self._size = size
-        self._state = state
+        self._partners = _Partners(state)
         self._cache = cache if cache is not None else MapCache()
         self._early: tuple[MapWorker, int, bool, list[tuple[int, bytes, UnitEvent]]] | None = None
         #: while the child has the predicted heads: the unit entries added so far, not
@@ -153,18 +166,16 @@ class MapKeeper(HeadTracker):
         self._map = self._cache.open(read, root_row)
         if not self._cache.signed(size, self._map.root()):
             _check_signed(tx, size, self._map.root())
-        super().__init__(self._map.lookup, self._partner_by_authorization)
+        # the partner lookup is the holder's, not a method of this keeper: a keeper
+        # holding its own bound method is a reference cycle, and the batch's state,
+        # records and heads it reaches were then freed only by the cyclic collector,
+        # whose passes walked them meanwhile (docs/PERFORMANCE.md "cycles47")
+        super().__init__(self._map.lookup, self._partners.partner_by_authorization)
 
     def use_state(self, state: State) -> None:
         """The rules' state this append's entries are checked against (see the class
         doc)."""
-        self._state = state
-
-    def _partner_by_authorization(self, authorization: str) -> str | None:
-        if self._state is None:  # `use_state` not called: a caller's bug, not a head
-            raise RuntimeError("MapKeeper.add before use_state")
-        record = self._state.authorizations.get(authorization)
-        return None if record is None else record.partner
+        self._partners.state = state
 
     def begin(
         self,

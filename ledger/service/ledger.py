@@ -155,6 +155,20 @@ def _catch_up_map(store: Store, log: int) -> None:
         )
 
 
+class _Committed:
+    """What a ledger does after each committed batch: memory-only views read the new
+    size first, then its ``on_commit`` is told."""
+
+    def __init__(self, views: ViewCache, on_commit: Callable[[BatchReceipt], None] | None) -> None:
+        self._views = views
+        self._on_commit = on_commit
+
+    def __call__(self, receipt: BatchReceipt) -> None:
+        self._views.grew()
+        if self._on_commit is not None:
+            self._on_commit(receipt)
+
+
 class Ledger:
     """One log in one store, and its services. Open with `Ledger.open`; close with `close`.
 
@@ -174,7 +188,6 @@ class Ledger:
         keeper: Keeper | None = None,
     ) -> None:
         self.store = store
-        self._on_commit = on_commit
         self._keeper = keeper
         #: the log's signed incident notes, oldest first: the high-water file's, which
         #: whoever opened it with the log key attaches (ledger.service.highwater)
@@ -186,6 +199,10 @@ class Ledger:
         self.policies = policies or Policies()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._views = ViewCache()
+        # a callable of its own, not the bound `_committed`: an appender holding a bound
+        # method of the ledger that holds it is a reference cycle, and each request's
+        # copy (`reading`) was then freed only by the cyclic collector
+        self._committed = _Committed(self._views, on_commit)
         self._latest = Latest()  # the latest checkpoint's served note (ledger.service.dating)
         self._probing = ProbingCache()
         self._facts = FactsCache()
@@ -311,12 +328,6 @@ class Ledger:
         self.epcis = EpcisService(store, log, self.appender, clock)
         self.partners = PartnerService(store, log)
         self._quotas = QuotaStore(store.engines)
-
-    def _committed(self, receipt: BatchReceipt) -> None:
-        """After each committed batch: memory-only views read the new size first."""
-        self._views.grew()
-        if self._on_commit is not None:
-            self._on_commit(receipt)
 
     @classmethod
     def open(

@@ -57,7 +57,9 @@ SQLITE_READERS = 40
 #: the map table, which outgrows 2 MiB at ~10^5 units; with 32 MiB an append of 1,000
 #: events on a map of 10^5 keys took 220-236 µs an event against 322-361
 #: (docs/PERFORMANCE.md, "Session 25"). The writer's transactions are serialized, so
-#: few of its pooled connections ever fill theirs.
+#: few of its pooled connections ever fill theirs. The map child's writer (`map_writer`),
+#: which now writes those rows, keeps the same (with the default its ~1,600 pages a batch
+#: spilled to the WAL mid-transaction; docs/PERFORMANCE.md "cycles47").
 SQLITE_WRITER_CACHE_KIB = 32 * 1024
 #: WAL frames not yet in the database at which a SQLite commit wakes the checkpointer
 #: thread, and the WAL length (frames) at which the commit checkpoints itself
@@ -183,14 +185,20 @@ def connect(url: str, replica_urls: Sequence[str] = ()) -> Engines:
 def map_writer(url: str) -> Engine:
     """An engine of one connection for the writes of the map's child process
     (ledger.service.mapworker), on the database of ``url``. SQLite: transactions begin
-    with ``BEGIN IMMEDIATE``, in WAL mode with ``synchronous=NORMAL`` and no
-    autocheckpoint (the writers' checkpointer runs them). A write a crash loses leaves
+    with ``BEGIN IMMEDIATE``, in WAL mode with ``synchronous=NORMAL``, the writer's page
+    cache (`SQLITE_WRITER_CACHE_KIB`) and no autocheckpoint (the writers' checkpointer
+    runs them). A write a crash loses leaves
     the stored map behind its log, and the log's row says so in the same transaction:
     the next append catches the map up from the entries, so it needs no fsync of its
     own (on PostgreSQL the child's transaction sets ``synchronous_commit`` off)."""
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(
-            url, "BEGIN IMMEDIATE", synchronous="NORMAL", pool_size=1, autocheckpoint=False
+            url,
+            "BEGIN IMMEDIATE",
+            synchronous="NORMAL",
+            pool_size=1,
+            cache_kib=SQLITE_WRITER_CACHE_KIB,
+            autocheckpoint=False,
         )
     return create_engine(url, pool_size=1, pool_pre_ping=True)
 

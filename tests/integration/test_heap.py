@@ -13,6 +13,7 @@ import pytest
 from api import heap
 from api.app import create_app
 from ledger.errors import ValidationError
+from ledger.service.collector import LONG_RUN_THRESHOLDS
 from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
 from tests.integration.world import clock, config
@@ -37,9 +38,13 @@ class _Node:
 def test_settle_takes_the_live_heap_out_of_the_full_collections() -> None:
     kept = [_Node() for _ in range(1_000)]
     walked_before = len(gc.get_objects())
+    thresholds = gc.get_threshold()
     frozen = heap.settle()
     try:
         assert frozen >= len(kept)
+        # and collections come less often for the server's life (collector.for_long_runs)
+        raised = zip(gc.get_threshold(), LONG_RUN_THRESHOLDS, strict=True)
+        assert all(now >= wanted for now, wanted in raised)
         walked = gc.get_objects()
         # what a full collection walks now: a small part of what it walked before
         assert len(walked) < walked_before / 10
@@ -49,6 +54,7 @@ def test_settle_takes_the_live_heap_out_of_the_full_collections() -> None:
         del later
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def _frozen_after_start(ledger: Ledger, env: dict[str, str]) -> int:

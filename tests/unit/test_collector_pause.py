@@ -8,7 +8,7 @@ import gc
 
 import pytest
 
-from ledger.service.collector import paused
+from ledger.service.collector import for_long_runs, paused
 
 
 def test_the_collector_is_off_inside_and_back_on_after() -> None:
@@ -32,3 +32,14 @@ def test_a_collector_turned_off_by_the_caller_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_long_run_raises_the_thresholds_and_never_lowers_one() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 100)  # the defaults, and a third already higher
+        for_long_runs()
+        assert gc.get_threshold() == (10_000, 20, 100)
+        assert gc.isenabled()
+    finally:
+        gc.set_threshold(*before)
