@@ -15,7 +15,7 @@ from ledger.map.heads import HeadTracker
 from ledger.map.proof import MapProofError
 from ledger.map.trie import Head, Trie, new_head, unit_key
 from ledger.note import Checkpoint
-from ledger.rules.state import State
+from ledger.rules.state import PartnerLookup, State
 
 
 class MapReplay:
@@ -29,27 +29,25 @@ class MapReplay:
 
     def __init__(self) -> None:
         self.trie = Trie()
-        self._state = State()
+        self._partners = PartnerLookup(State())
         #: each unit's map key by (GTIN, serial): a unit's later events (a custody log
         #: has several a unit) look it up rather than hash it again. One a unit, as the
         #: replayed state holds one record a unit
         self._unit_keys: dict[tuple[str, str], bytes] = {}
         # one tracker between roots: its changes are the waiting heads (it reads them
         # before the trie), so no tracker or closure is built per entry
-        self._tracker = HeadTracker(self.trie.get, self._partner_of)
+        # (`PartnerLookup`, not a method of this object: a reference cycle otherwise,
+        # which kept the whole trie after an audit until a full collection)
+        self._tracker = HeadTracker(self.trie.get, self._partners)
 
     def get(self, key: bytes) -> Head | None:
         """The head of ``key`` after the entries added so far (None: not in the map)."""
         head = self._tracker.changes.get(key)
         return head if head is not None else self.trie.get(key)
 
-    def _partner_of(self, authorization: str) -> str | None:
-        record = self._state.authorizations.get(authorization)
-        return None if record is None else record.partner
-
     def add(self, index: int, leaf_hash: bytes, event: Event, state: State) -> None:
         """The entry at ``index`` (``state``: the replayed state after it) holds ``event``."""
-        self._state = state
+        self._partners.state = state
         if isinstance(event, UnitEvent):  # `HeadTracker.add`'s unit case, its key kept
             unit = event.unit
             found = self._unit_keys.get((unit.gtin, unit.serial))

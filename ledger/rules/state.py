@@ -334,3 +334,26 @@ class State:
             out.extend(table[k] for k in sorted(table))
         out.extend(self.units[k] for k in sorted(self.units))
         return out
+
+
+class PartnerLookup:
+    """The partner an authorization was granted to, in the rules' state its holder keeps
+    current (``state``): the ``partner_of`` that `ledger.map.heads.HeadTracker` takes,
+    as an object of its own. A bound method of the tracker's owner would make owner ->
+    tracker -> method -> owner a reference cycle, freed only by the cyclic collector
+    with everything the owner reaches (a batch's records and heads, an audit's whole
+    trie; docs/PERFORMANCE.md "cycles47")."""
+
+    def __init__(self, state: State | None = None) -> None:
+        self.state = state
+
+    def __call__(self, authorization: str) -> str | None:
+        """The partner of ``authorization`` (None: no such authorization).
+
+        Raises:
+            RuntimeError: no state was given yet (a caller's bug, not a head).
+        """
+        if self.state is None:
+            raise RuntimeError("an authorization's partner asked before any rules' state")
+        record = self.state.authorizations.get(authorization)
+        return None if record is None else record.partner

@@ -291,7 +291,7 @@ class Appender:
             try:
                 bound[i] = signed.for_log(self._origin)
             except LedgerError as e:
-                refused[i] = e
+                refused[i] = e.with_traceback(None)  # (kept with its frame: a cycle)
         known = self._public_keys({s.key for s in bound.values()})
         raw = {k: codec.b64url_decode(v, field="key") for k, v in known.items()}
         # those already verified under these key bytes (the write quota's check: the
@@ -468,7 +468,9 @@ class Appender:
             except LedgerError as e:
                 if refused is None:
                     raise _locate(e, i, len(items)) from None
-                refused[i] = e
+                # without its traceback, which holds this frame and so ``refused``: a
+                # reference cycle that kept the group's state until a collection
+                refused[i] = e.with_traceback(None)
                 continue
             except Exception as e:  # a bug in the rules, which change nothing: left out
                 if refused is None:

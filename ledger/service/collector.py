@@ -40,19 +40,22 @@ def paused() -> Iterator[None]:
 
 
 #: `for_long_runs`' thresholds: a young collection every 10,000 net allocations of
-#: container objects (instead of 700), the middle generation every 20th of those, the
-#: whole heap every 10th of those. A server's steady batch ingest spent 5.8 us an event
-#: in the collector with the defaults, 3.0 with these; 50,000 gave 2.1, but each young
-#: collection then walked the batches in flight for ~30 ms, a pause every request
-#: waited through (~5 ms at 10,000; docs/PERFORMANCE.md "cycles47").
+#: container objects (instead of 700), the middle generation at every 20th young one
+#: (200,000), the whole heap at every 10th middle one (2,000,000). A server's steady
+#: batch ingest spent 5.8 us an event in the collector with the defaults, 3.0 with
+#: these; 50,000 gave 2.1, but each young collection then walked the batches in flight
+#: for ~30 ms, a pause every request in flight waited through (~5 ms at 10,000, a
+#: middle one ~14 ms; docs/PERFORMANCE.md "cycles47").
 LONG_RUN_THRESHOLDS = (10_000, 20, 10)
 
 
 def for_long_runs() -> None:
     """Raise the collector's thresholds to `LONG_RUN_THRESHOLDS` for the rest of this
-    process (a threshold already higher stays). The collector stays on: cycles are
-    still collected, later. Nothing of this code makes one per request or per event
+    process (a threshold already higher stays; a first threshold of 0, which turns
+    automatic collection off, too). The collector stays on: cycles are still collected,
+    later. Nothing of this code makes one per request or per event
     (tests/integration/test_append_cycles.py)."""
-    gc.set_threshold(
-        *(max(a, b) for a, b in zip(LONG_RUN_THRESHOLDS, gc.get_threshold(), strict=True))
-    )
+    found = gc.get_threshold()
+    if found[0] == 0:  # automatic collection turned off by whoever runs the process: kept
+        return
+    gc.set_threshold(*(max(a, b) for a, b in zip(LONG_RUN_THRESHOLDS, found, strict=True)))

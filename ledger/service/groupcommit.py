@@ -122,11 +122,20 @@ class Pending:
                 _log.exception("group commit: waking a caller failed")
 
     def answer(self) -> BatchReceipt:
-        """Its receipt, once answered; or raise its error."""
-        if self.error is not None:
-            raise self.error
+        """Its receipt, once answered; or raise its error, once (kept after, the error's
+        traceback, which holds the caller's frames and so this slot, would make a
+        reference cycle of the slot, its event and the group's objects)."""
+        error = self.error
+        if error is not None:
+            self.error = None
+            try:
+                raise error
+            finally:
+                del error  # (this frame's own reference: in its traceback, a cycle too)
         if self.receipt is None:  # set with done whenever error is not: a bug if missing
-            raise RuntimeError("group commit answered neither a receipt nor an error")
+            raise RuntimeError(
+                "group commit answered neither a receipt nor an error (or raised it already)"
+            )
         return self.receipt
 
 

@@ -31,7 +31,7 @@ from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import BucketReader, decode
 from ledger.map.heads import HeadTracker, unit_entries, units_of
 from ledger.note import Checkpoint
-from ledger.rules.state import AuthorizationRecord, State
+from ledger.rules.state import AuthorizationRecord, PartnerLookup, State
 from ledger.service import collector
 from ledger.service.mapworker import EARLY_FROM, MapWorker, adopted
 from ledger.store import Store, WriteTx
@@ -102,19 +102,6 @@ class MapCache:
         self._signed = None
 
 
-class _Partners:
-    """The partner of an authorization, from the rules' state of one append (`MapKeeper`)."""
-
-    def __init__(self, state: State | None) -> None:
-        self.state = state
-
-    def partner_by_authorization(self, authorization: str) -> str | None:
-        if self.state is None:  # `use_state` not called: a caller's bug, not a head
-            raise RuntimeError("MapKeeper.add before use_state")
-        record = self.state.authorizations.get(authorization)
-        return None if record is None else record.partner
-
-
 class MapKeeper(HeadTracker):
     """The map side of one append (see the module doc): a `HeadTracker` (its ``add``
     is the append's, one call an entry) of the stored map's heads.
@@ -130,7 +117,7 @@ class MapKeeper(HeadTracker):
     ) -> None:
         self._tx = tx
         self._size = size
-        self._partners = _Partners(state)
+        self._partners = PartnerLookup(state)
         self._cache = cache if cache is not None else MapCache()
         self._early: tuple[MapWorker, int, bool, list[tuple[int, bytes, UnitEvent]]] | None = None
         #: while the child has the predicted heads: the unit entries added so far, not
@@ -166,11 +153,8 @@ class MapKeeper(HeadTracker):
         self._map = self._cache.open(read, root_row)
         if not self._cache.signed(size, self._map.root()):
             _check_signed(tx, size, self._map.root())
-        # the partner lookup is the holder's, not a method of this keeper: a keeper
-        # holding its own bound method is a reference cycle, and the batch's state,
-        # records and heads it reaches were then freed only by the cyclic collector,
-        # whose passes walked them meanwhile (docs/PERFORMANCE.md "cycles47")
-        super().__init__(self._map.lookup, self._partners.partner_by_authorization)
+        # not a method of this keeper (`PartnerLookup`: a reference cycle otherwise)
+        super().__init__(self._map.lookup, self._partners)
 
     def use_state(self, state: State) -> None:
         """The rules' state this append's entries are checked against (see the class

@@ -1,6 +1,7 @@
-"""A started server moves its heap out of the cyclic collector's walks (api.heap):
-``PROVENANCE_GC_FREEZE``, on by default, off with 0; what was alive at the start is
-no longer walked by a full collection, and what comes after still is."""
+"""A started server moves its heap out of the cyclic collector's walks and raises the
+collector's thresholds (api.heap): ``PROVENANCE_GC_FREEZE``, on by default, off with 0
+(then neither); what was alive at the start is no longer walked by a full collection,
+and what comes after still is."""
 
 from __future__ import annotations
 
@@ -57,17 +58,20 @@ def test_settle_takes_the_live_heap_out_of_the_full_collections() -> None:
         gc.set_threshold(*thresholds)
 
 
-def _frozen_after_start(ledger: Ledger, env: dict[str, str]) -> int:
+def _frozen_after_start(ledger: Ledger, env: dict[str, str]) -> tuple[int, tuple[int, ...]]:
+    """(the objects frozen, the collector's thresholds) once the app has started."""
     app = create_app(Settings.from_env(env), ledger=ledger)
 
-    async def main() -> int:
+    async def main() -> tuple[int, tuple[int, ...]]:
         async with app.router.lifespan_context(app):
-            return gc.get_freeze_count()
+            return gc.get_freeze_count(), gc.get_threshold()
 
+    thresholds = gc.get_threshold()
     try:
         return asyncio.run(main())
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def test_a_started_app_settles_its_heap_unless_told_not_to(tmp_path: Path) -> None:
@@ -75,7 +79,10 @@ def test_a_started_app_settles_its_heap_unless_told_not_to(tmp_path: Path) -> No
     try:
         ledger.init(name="Registry")
         gc.unfreeze()
-        assert _frozen_after_start(ledger, {"PROVENANCE_GC_FREEZE": "0"}) == 0
-        assert _frozen_after_start(ledger, {}) > 10_000
+        gc.set_threshold(700, 10, 10)
+        assert _frozen_after_start(ledger, {"PROVENANCE_GC_FREEZE": "0"}) == (0, (700, 10, 10))
+        frozen, thresholds = _frozen_after_start(ledger, {})
+        assert frozen > 10_000
+        assert thresholds == LONG_RUN_THRESHOLDS
     finally:
         ledger.close()

@@ -43,3 +43,13 @@ def test_a_long_run_raises_the_thresholds_and_never_lowers_one() -> None:
         assert gc.isenabled()
     finally:
         gc.set_threshold(*before)
+
+
+def test_a_collector_set_to_never_run_stays_so() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(0, 10, 10)
+        for_long_runs()
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*before)
