@@ -187,10 +187,10 @@ def map_writer(url: str) -> Engine:
     (ledger.service.mapworker), on the database of ``url``. SQLite: transactions begin
     with ``BEGIN IMMEDIATE``, in WAL mode with ``synchronous=NORMAL``, the writer's page
     cache (`SQLITE_WRITER_CACHE_KIB`) and no autocheckpoint (the writers' checkpointer
-    runs them). A write a crash loses leaves
-    the stored map behind its log, and the log's row says so in the same transaction:
-    the next append catches the map up from the entries, so it needs no fsync of its
-    own (on PostgreSQL the child's transaction sets ``synchronous_commit`` off)."""
+    runs them). A write a crash loses leaves the stored map behind its log, and the
+    log's row says so in the same transaction: the next append catches the map up from
+    the entries, so it needs no fsync of its own (on PostgreSQL the child's transaction
+    sets ``synchronous_commit`` off)."""
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(
             url,

@@ -30,7 +30,8 @@ from tests.rules_factories import NOW, World
 _PACKAGE = str(Path(ledger.__file__).parent)
 _NO_HASH = "A" * 43  # a 32-byte hash, base64url: the head of no unit
 
-#: the types an append makes once a batch or a request, and one a new unit
+#: the types an append makes once a batch or a request (one a new unit: records, heads),
+#: and the audit's map replay once an audit
 _OURS = {
     "State",
     "MapKeeper",
