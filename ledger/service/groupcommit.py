@@ -14,8 +14,13 @@ groups instead (leader and followers):
    each still read against the log, verified and judged by the rules on its own, in
    queue order; a refused one fails alone, with its own error, and the others land;
 2. the others wait; events that arrive while a group is written queue up for the next
-   one, whose first caller the leader wakes to lead it (so a busy log gathers groups
-   without waiting on any timer);
+   one, whose first caller the leader wakes to lead it. That leader too waits up to
+   ``window`` for the callers of the group just written to be back with their next
+   events (until as many are queued as that group took plus those queued already): else
+   a busy log settles into two half groups, each written while the other's callers are
+   answered, and every event pays twice the share of a group's fixed cost (its
+   transaction, commit, checkpoint signature and map head; docs/PERFORMANCE.md,
+   "gather48");
 2a. a caller on an event loop (`GroupCommitter.submit`, the API's ``POST /v1/entries``)
    does not wait in a thread: it is woken by a callback once answered, and its groups
    are led by the committer's one writer thread (started at the first such caller),
@@ -187,6 +192,7 @@ class GroupCommitter:
             if not slot.lead:
                 return slot.answer()
             # woken to lead the group that gathered while the last one was written
+            self._gather(handed_over=True)
         else:
             self._gather()
         self._lead()
@@ -216,22 +222,27 @@ class GroupCommitter:
                 self._gathered.notify()
         return lead
 
-    def _gather(self) -> None:
-        """A first leader waits for others, but only if the log was busy just now: for
-        at most the window, and no longer than until as many events are queued as the
-        last group took (its callers, back with their next events, are all there: the
-        rest of the window would only delay them all)."""
+    def _gather(self, handed_over: bool = False) -> None:
+        """A leader waits for others, but only if the log was busy just now: for at most
+        the window, and no longer than until the callers it expects are queued (then the
+        rest of the window would only delay them all). A first leader expects as many
+        events as the last group took (its callers, back with their next events); a
+        leader ``handed_over`` the lead by the group just written expects those already
+        queued plus that group's callers back (at most a group's maximum)."""
         if self._window <= 0 or time.monotonic() - self._last >= IDLE_AFTER:
             return
         with self._lock:
-            if len(self._pending) >= max(2, self._last_size):
+            queued = len(self._pending)
+            expected = self._last_size + queued if handed_over else self._last_size
+            enough = min(self._max, max(2, expected))
+            if queued >= enough:
                 return
-            self._enough = max(2, self._last_size)
+            self._enough = enough
             self._gathered.wait(self._window)
             self._enough = 0
 
-    def _gather_and_lead(self) -> None:
-        self._gather()
+    def _gather_and_lead(self, handed_over: bool = False) -> None:
+        self._gather(handed_over)
         self._lead()
 
     def close(self) -> None:
@@ -268,7 +279,7 @@ class GroupCommitter:
             following.lead = True
             following.finish()
         else:  # a caller of `submit`: the writer thread leads the next group
-            self._writing().submit(self._lead)
+            self._writing().submit(self._gather_and_lead, True)
 
     def _write(self, group: list[Pending]) -> None:
         _take_charges([slot for slot in group if not _inside(slot)])

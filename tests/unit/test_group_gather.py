@@ -72,3 +72,51 @@ def test_an_idle_log_does_not_wait() -> None:
     start = time.monotonic()
     groups._gather()
     assert time.monotonic() - start < 1.0
+
+
+def _handed_over(groups: GroupCommitter, queued: int, after: float, count: int) -> float:
+    """Seconds a leader handed the lead (``queued`` events waiting, its own among them)
+    gathers while ``count`` more are queued ``after`` s into it."""
+    _queue(groups, queued)
+    later = threading.Timer(after, _queue, (groups, count))
+    later.start()
+    start = time.monotonic()
+    groups._gather(handed_over=True)
+    took = time.monotonic() - start
+    later.join()
+    return took
+
+
+def test_a_handed_over_leader_waits_for_the_last_groups_callers_too() -> None:
+    """The group just written took 4; 3 are queued: the leader expects 7 (those 3 and
+    the 4 callers back with their next events), and stops waiting once they are."""
+    groups = _committer(window=5.0, last_size=4)
+    took = _handed_over(groups, 3, 0.05, 4)
+    assert took < 2.0
+    assert len(groups._pending) == 7
+    assert groups._enough == 0
+
+
+def test_a_handed_over_leader_does_not_stop_at_the_last_groups_size() -> None:
+    """4 queued of the 7 expected: as many as the last group took is not enough (a first
+    leader would have stopped there); the leader waits out the window."""
+    groups = _committer(window=0.3, last_size=4)
+    took = _handed_over(groups, 3, 0.02, 1)
+    assert took >= 0.29
+    assert len(groups._pending) == 4
+
+
+def test_a_handed_over_leader_expects_no_more_than_a_group_holds() -> None:
+    groups = GroupCommitter(appender=object(), window=5.0, max_group=5)  # type: ignore[arg-type]
+    groups._last = time.monotonic()
+    groups._last_size = 5
+    took = _handed_over(groups, 3, 0.05, 2)  # 3 + 5 expected, 5 the most a group takes
+    assert took < 2.0
+
+
+def test_a_handed_over_leader_of_an_idle_log_does_not_wait() -> None:
+    groups: Any = _committer(window=5.0, last_size=8)
+    groups._last = time.monotonic() - IDLE_AFTER - 0.01
+    start = time.monotonic()
+    _handed_over(groups, 1, 0.0, 0)
+    assert time.monotonic() - start < 1.0
