@@ -77,7 +77,7 @@ class BadSignatureGuard:
             await self.app(scope, receive, send)
             return
         client = client_address(Request(scope))
-        wait = await self.limiter.acquire(client, 1)  # a look: given back at once
+        wait = await self.limiter.look(client, 1)
         if wait is not None:
             refusal = problem(
                 BadSignaturesError.status,
@@ -88,7 +88,6 @@ class BadSignatureGuard:
             refusal.headers["Retry-After"] = str(wait)
             await refusal(scope, receive, send)
             return
-        await self.limiter.spend(client, -1)
         try:
             await self.app(scope, receive, send)
         finally:

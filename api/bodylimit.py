@@ -63,25 +63,36 @@ def route_limits(settings: Settings) -> Limits:
     """``limit(method, path)``: the largest body a request to that route may carry.
 
     The log-scoped ``/logs/{log}/...`` URLs have the limits of their unprefixed twins.
+    Every request asks (`RequestLimits`): the fixed paths are one dict look-up, and only
+    a path with a variable part is matched against the patterns.
     """
-    routes: list[tuple[str, re.Pattern[str], int]] = [
-        ("POST", re.compile(r"/v1/reports"), REPORT_BODY),
-        ("POST", re.compile(r"/v1/reports/[^/]+/resolve"), settings.max_event_bytes),
-        ("POST", re.compile(r"/v1/units/.+/claim"), CLAIM_BODY),
-        ("POST", re.compile(r"/v1/entries"), settings.max_event_bytes),
-        ("POST", re.compile(r"/v1/entries:batch"), settings.max_batch_bytes),
-        ("POST", re.compile(r"/v1/epcis/capture"), settings.max_batch_bytes),
-        ("POST", re.compile(r"/v1/checkpoint/cosignatures"), COSIGNATURE_BODY),
-        ("POST", re.compile(r"/console/products/image"), IMAGE_BODY),
-        ("POST", re.compile(r"/v1/products/[^/]+/image"), IMAGE_BODY),
-        ("POST", re.compile(r"/console/operator/actors(/[a-z0-9._-]+/document)?"), DOCUMENT_BODY),
+    exact: dict[str, int] = {
+        "/v1/reports": REPORT_BODY,
+        "/v1/entries": settings.max_event_bytes,
+        "/v1/entries:batch": settings.max_batch_bytes,
+        "/v1/epcis/capture": settings.max_batch_bytes,
+        "/v1/checkpoint/cosignatures": COSIGNATURE_BODY,
+        "/console/products/image": IMAGE_BODY,
+        "/console/operator/actors": DOCUMENT_BODY,
+    }
+    patterns: list[tuple[re.Pattern[str], int]] = [
+        (re.compile(r"/v1/reports/[^/]+/resolve"), settings.max_event_bytes),
+        (re.compile(r"/v1/units/.+/claim"), CLAIM_BODY),
+        (re.compile(r"/v1/products/[^/]+/image"), IMAGE_BODY),
+        (re.compile(r"/console/operator/actors/[a-z0-9._-]+/document"), DOCUMENT_BODY),
     ]
     default = settings.max_event_bytes
 
     def limit(method: str, path: str) -> int:
-        path = _LOG_PREFIX.sub("", path, count=1)
-        for verb, pattern, size in routes:
-            if method == verb and pattern.fullmatch(path):
+        if method != "POST":  # every larger limit is a POST's
+            return default
+        if path.startswith("/logs/"):
+            path = _LOG_PREFIX.sub("", path, count=1)
+        size = exact.get(path)
+        if size is not None:
+            return size
+        for pattern, size in patterns:
+            if pattern.fullmatch(path):
                 return size
         return default
 
@@ -100,11 +111,11 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refuse_early(scope)
+        limit = self.limits(scope["method"], scope.get("path", ""))
+        refusal = self._refuse_early(scope, limit)
         if refusal is not None:
             await _answer(refusal, scope, receive, send)
             return
-        limit = self.limits(scope["method"], scope.get("path", ""))
         counted = 0
         over = False
         started = False
@@ -141,15 +152,14 @@ class RequestLimits:
                 send,
             )
 
-    def _refuse_early(self, scope: Scope) -> LedgerError | None:
+    def _refuse_early(self, scope: Scope, limit: int) -> LedgerError | None:
         """The refusal the headers alone decide (too many, too large, a declared body
-        over the limit), or None."""
+        over the route's ``limit``), or None."""
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
         if len(headers) > MAX_HEADERS:
             return HeadersTooLargeError(f"more than {MAX_HEADERS} header lines")
         if sum(len(k) + len(v) + 4 for k, v in headers) > MAX_HEADER_BYTES:
             return HeadersTooLargeError(f"the headers exceed {MAX_HEADER_BYTES} bytes")
-        limit = self.limits(scope["method"], scope.get("path", ""))
         for name, value in headers:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 return PayloadTooLargeError(f"the body is {int(value)} bytes; the limit is {limit}")

@@ -5,7 +5,8 @@
 it, updated by one Lua script (atomic: concurrent workers cannot both spend the last
 token). Both answer `acquire(client, cost)` with None (go ahead: ``cost`` tokens taken) or
 the whole seconds to wait (-> 429 + Retry-After), taking nothing then: a request costing
-several tokens (a batch of events, api.quota) is admitted whole or not at all. `spend`
+several tokens (a batch of events, api.quota) is admitted whole or not at all. `look`
+answers the same and takes nothing (api.badsigs: is this client's bucket empty?). `spend`
 takes tokens unconditionally (the bucket may go below zero: a debt that later requests
 wait out), or gives them back when ``cost`` is negative.
 """
@@ -27,6 +28,9 @@ class Limiter(Protocol):
     async def acquire(self, client: str, cost: int = 1) -> int | None:
         """Take ``cost`` tokens and return None, or take nothing and return the whole
         seconds until ``cost`` tokens are there."""
+
+    async def look(self, client: str, cost: int = 1) -> int | None:
+        """What `acquire` would answer now, taking nothing."""
 
     async def spend(self, client: str, cost: int) -> None:
         """Take ``cost`` tokens whatever the balance (negative ``cost``: give them back)."""
@@ -80,6 +84,13 @@ class MemoryLimiter:
         self._store(client, tokens - cost, now)
         return None
 
+    async def look(self, client: str, cost: int = 1) -> int | None:
+        """None if ``client``'s bucket holds ``cost`` tokens, else the whole seconds until
+        it will; nothing taken."""
+        tokens, now = self._refilled(client)
+        self._store(client, tokens, now)
+        return None if tokens >= cost else _wait(cost - tokens, self.rate)
+
     async def spend(self, client: str, cost: int) -> None:
         """Take ``cost`` tokens (or give back a negative ``cost``), never above ``burst``."""
         tokens, now = self._refilled(client)
@@ -89,18 +100,24 @@ class MemoryLimiter:
         """Nothing to release."""
 
 
-#: KEYS[1] the bucket; ARGV: rate (tokens/s), burst, now (s), cost, force (1: spend even
-#: below zero). Returns the seconds to wait as a string (0: taken). One script runs at a
-#: time in Redis, so the read, the decision and the write are one atomic step.
+#: KEYS[1] the bucket; ARGV: rate (tokens/s), burst, now (s), cost, mode (1: spend even
+#: below zero; 2: only look, take nothing). Returns the seconds to wait as a string (0:
+#: taken, or there to take). One script runs at a time in Redis, so the read, the decision
+#: and the write are one atomic step.
 _BUCKET = """
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local now, cost, force = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
+local now, cost = tonumber(ARGV[3]), tonumber(ARGV[4])
+local force, look = ARGV[5] == '1', ARGV[5] == '2'
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens, at = tonumber(state[1]), tonumber(state[2])
 if tokens == nil then tokens, at = burst, now end
 if now > at then
   tokens = math.min(burst, tokens + (now - at) * rate)
   at = now
+end
+if look then  -- nothing written: the refill is worked out from 'at' at every call
+  if tokens >= cost then return '0' end
+  return tostring((cost - tokens) / rate)
 end
 local wait = 0
 if force or tokens >= cost then
@@ -112,6 +129,10 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('EXPIRE', KEYS[1], math.ceil((burst - tokens) / rate) + 1)
 return tostring(wait)
 """
+
+
+#: `_BUCKET`'s modes
+_TAKE, _FORCE, _LOOK = 0, 1, 2
 
 
 class RedisLimiter:
@@ -138,19 +159,24 @@ class RedisLimiter:
         self.clock = clock
         self._script = self.client.register_script(_BUCKET)
 
-    async def _run(self, client: str, cost: int, force: bool) -> float:
-        args = [self.rate, self.burst, self.clock(), cost, 1 if force else 0]
+    async def _run(self, client: str, cost: int, mode: int) -> float:
+        args = [self.rate, self.burst, self.clock(), cost, mode]
         wait = await self._script(keys=[f"{self.prefix}:{client}"], args=args)
         return float(wait)
 
     async def acquire(self, client: str, cost: int = 1) -> int | None:
         """Take ``cost`` tokens from the client's shared bucket, or say how long to wait."""
-        wait = await self._run(client, cost, force=False)
+        wait = await self._run(client, cost, _TAKE)
+        return _wait(wait, 1.0) if wait > 0 else None
+
+    async def look(self, client: str, cost: int = 1) -> int | None:
+        """What `acquire` would answer now, in one round trip, taking nothing."""
+        wait = await self._run(client, cost, _LOOK)
         return _wait(wait, 1.0) if wait > 0 else None
 
     async def spend(self, client: str, cost: int) -> None:
         """Take ``cost`` tokens (or give back a negative ``cost``), never above ``burst``."""
-        await self._run(client, cost, force=True)
+        await self._run(client, cost, _FORCE)
 
     async def close(self) -> None:
         """Close the Redis connection pool."""

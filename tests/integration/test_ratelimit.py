@@ -66,3 +66,55 @@ def test_redis_limit_is_shared_between_limiters() -> None:
     results = asyncio.run(run())
     assert results[:4] == [None] * 4
     assert all(r is not None and r >= 1 for r in results[4:])
+
+
+def _looks(limiter: MemoryLimiter | RedisLimiter, client: str) -> list[int | None]:
+    """Looks and takes on a bucket of 2 tokens refilling at 1 a second, on a still clock:
+    a look answers as a take would and takes nothing."""
+
+    async def run() -> list[int | None]:
+        try:
+            out = [await limiter.look(client, 1) for _ in range(5)]  # 2 tokens: none taken
+            out += [await limiter.look(client, 3)]  # more than there are
+            out += [await limiter.acquire(client, 1), await limiter.look(client, 1)]  # 1 left
+            out += [await limiter.acquire(client, 1), await limiter.look(client, 1)]  # empty
+            await limiter.spend(client, 2)  # a debt of 2: 3 s until one token
+            out += [await limiter.look(client, 1), await limiter.acquire(client, 1)]
+            return out
+        finally:
+            await limiter.close()
+
+    return asyncio.run(run())
+
+
+#: what `_looks` answers, on either limiter
+LOOKS = [None, None, None, None, None, 1, None, None, None, 1, 3, 3]
+
+
+def test_a_memory_look_takes_nothing() -> None:
+    limiter = MemoryLimiter(rate=1.0, burst=2, clock=lambda: 100.0)
+    assert _looks(limiter, "client-a") == LOOKS
+
+
+def test_a_redis_look_takes_nothing_and_writes_nothing() -> None:
+    _redis_or_skip()
+    import redis
+
+    prefix = f"test-look-{uuid.uuid4().hex}"
+    limiter = RedisLimiter(REDIS_URL, rate=1.0, burst=2, prefix=prefix, clock=lambda: 100.0)
+    assert _looks(limiter, "client-a") == LOOKS
+    unknown = RedisLimiter(REDIS_URL, rate=1.0, burst=2, prefix=prefix, clock=lambda: 100.0)
+
+    async def look_at_a_stranger() -> int | None:
+        try:
+            return await unknown.look("client-b", 1)
+        finally:
+            await unknown.close()
+
+    assert asyncio.run(look_at_a_stranger()) is None
+    store = redis.from_url(REDIS_URL)
+    try:
+        assert store.exists(f"{prefix}:client-b") == 0  # a look leaves no key behind
+    finally:
+        store.delete(f"{prefix}:client-a")
+        store.close()
