@@ -36,6 +36,7 @@ def main() -> None:
             log_level="warning",
             access_log=False,
             http=PROTOCOL_PATH,
+            proxy_headers=False,  # as `provenance serve` runs them
         )
     )
 

@@ -106,7 +106,12 @@ def serve(
             **(extra_env or {}),
         }
         start = [*(sys.executable, "-m", "uvicorn", "--factory", "bench.resolver_app:app")]
-        quiet = ("--log-level", "warning", "--no-access-log", "--http", PROTOCOL_PATH)
+        # as `provenance serve` runs it (cli.commands.server.uvicorn_options): no proxy
+        # headers, so no ProxyHeadersMiddleware in front of every request either
+        quiet = (
+            *("--log-level", "warning", "--no-access-log", "--no-proxy-headers"),
+            *("--http", PROTOCOL_PATH),
+        )
         processes = []
         if reuse_port or workers > 1:
             # the production supervisor (cli.reuseport, as `provenance serve --workers`)
