@@ -32,6 +32,7 @@ from api.console import settings as console_settings
 from api.context import Context
 from api.csrf import CsrfGuard, csrf_secret, derive_key, parse_origins
 from api.headers import SecurityHeaders, page_policy
+from api.hotroutes import HotRoutes
 from api.metrics import Metrics
 from api.quota import WriteQuota
 from api.ratelimit import make_limiter
@@ -187,6 +188,9 @@ def create_app(
     document_components(app)
     # The last added is the outermost: the headers go on every answer, the metrics count
     # the refusals of the size limits too, and those limits stand before every route.
+    # The innermost answers single events and scans without the router (api.hotroutes).
+    hot = [("/v1/entries", entries.FAST_ROUTE), ("/01/", resolver.FAST_ROUTE)]
+    app.add_middleware(HotRoutes, routes=hot, owner=app)
     app.add_middleware(RequestLimits, limits=route_limits(settings))
     app.add_middleware(BadSignatureGuard, limiter=bad_signatures)
     app.add_middleware(_MetricsMiddleware, metrics=context.metrics)

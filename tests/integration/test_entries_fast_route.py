@@ -6,6 +6,7 @@ log byte-for-byte unchanged, and the metrics counting it under its template."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -149,3 +150,74 @@ def test_a_route_before_the_entries_that_answers_post_v1_entries_is_refused() ->
     fine.include_router(entries.router)
     entries.install_fast_route(fine.router.routes)
     assert fine.router.routes[0] is entries.FAST_ROUTE
+
+
+def _note_the_layers(monkeypatch: pytest.MonkeyPatch, route: Any, seen: list[bool]) -> None:
+    """Make ``route``'s endpoint note, per request, whether FastAPI's layers (its exit
+    stack middleware, which only the router's way passes) ran before it."""
+    endpoint = route.endpoint
+
+    async def noting(request: Any) -> Any:
+        seen.append("fastapi_middleware_astack" in request.scope)
+        return await endpoint(request)
+
+    monkeypatch.setattr(route, "endpoint", noting)
+
+
+def test_single_events_and_scans_are_answered_inside_the_apps_middleware(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """api.hotroutes answers them: neither FastAPI's layers nor the router run first (the
+    route's endpoint sees no exit stack), the answers are the routes' own."""
+    from api.routers import resolver
+
+    app = _app(world)
+    seen: list[bool] = []
+    _note_the_layers(monkeypatch, entries.FAST_ROUTE, seen)
+    _note_the_layers(monkeypatch, resolver.FAST_ROUTE, seen)
+
+    async def story(client: httpx.AsyncClient) -> None:
+        ok = await client.post("/v1/entries", json=_commission(world, "H-1").to_dict())
+        assert ok.status_code == 201, ok.text
+        assert ok.headers["x-content-type-options"] == "nosniff"  # the app's middleware ran
+        scan = await client.get(f"/01/{GTIN}/21/H-1", headers={"accept": "application/json"})
+        assert scan.status_code == 200, scan.text
+        assert scan.json()["verdict"]
+        batch = await client.post(  # not a hot route: the router's way, as before
+            "/v1/entries:batch", json={"events": [_commission(world, "H-2").to_dict()]}
+        )
+        assert batch.status_code == 201, batch.text
+
+    _run(app, story)
+    assert seen == [False, False]
+
+
+def test_an_unexpected_error_is_the_servers_500_either_way(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception no handler takes goes on from the hot route to the server's error
+    middleware: the same 500 problem as through the typed route, nothing written."""
+    name = world.ledger.config.name
+    app = _app(world)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(type(world.ledger), "submit", broken)
+    before = dump(world.ledger)
+
+    async def answered(client: httpx.AsyncClient) -> None:
+        body = _commission(world, "U-1").to_dict()
+        fast = await client.post("/v1/entries", json=body)
+        typed = await client.post(f"/logs/{name}/v1/entries", json=body)
+        assert fast.status_code == 500
+        _same(fast, typed)
+        assert fast.json()["type"].endswith(":internal")
+
+    async def main() -> None:  # (`_run`'s transport raises the app's error after the 500)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            await answered(client)
+
+    asyncio.run(main())
+    assert dump(world.ledger) == before
