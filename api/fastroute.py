@@ -38,10 +38,16 @@ def install_first(
         # FastAPI keeps an included router whole (its original_router), or its routes
         if getattr(r, "original_router", None) is router or getattr(r, "endpoint", None) is endpoint
     )
+    refuse_answered(routes[:at], asked, f"before {owner}")
+    routes.insert(0, fast)
+
+
+def refuse_answered(earlier: Iterable[Any], asked: Iterable[tuple[str, str]], where: str) -> None:
+    """Raise RuntimeError ("... answers METHOD PATH: ``where``") if any of ``earlier``
+    routes answers (matches at all) any (method, path) in ``asked``."""
     asked = list(asked)
-    for earlier in routes[:at]:
+    for route in earlier:
         for method, path in asked:
             scope = {"type": "http", "path": path, "root_path": "", "method": method}
-            if earlier.matches(scope)[0] is not Match.NONE:
-                raise RuntimeError(f"{earlier!r} answers {method} {path}: before {owner}")
-    routes.insert(0, fast)
+            if route.matches(scope)[0] is not Match.NONE:
+                raise RuntimeError(f"{route!r} answers {method} {path}: {where}")

@@ -248,6 +248,10 @@ FAST_ROUTE = Route("/v1/entries", _append_fast, methods=["POST"], include_in_sch
 _APPEND_ONE = next(r for r in router.routes if getattr(r, "endpoint", None) is append_one)
 
 
+#: the request `FAST_ROUTE` answers, which no route mounted before it may answer
+ASKED = [("POST", "/v1/entries")]
+
+
 def install_fast_route(routes: list[Any]) -> None:
     """Put `FAST_ROUTE` first in ``routes`` (`api.fastroute.install_first`): no route
     mounted before the typed ``POST /v1/entries`` may answer it.
@@ -255,7 +259,7 @@ def install_fast_route(routes: list[Any]) -> None:
     Raises:
         RuntimeError: one does (a programming error).
     """
-    install_first(routes, FAST_ROUTE, router, append_one, [("POST", "/v1/entries")], "the entries'")
+    install_first(routes, FAST_ROUTE, router, append_one, ASKED, "the entries'")
 
 
 @router.post(

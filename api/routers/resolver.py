@@ -172,9 +172,10 @@ async def _served(request: Request) -> Response:
 FAST_ROUTE = Route("/01/{rest:path}", _served, methods=["GET"], include_in_schema=False)
 FAST_ROUTE.methods = {"GET"}  # as the typed routes: no implicit HEAD
 
-#: a path of each form the resolver serves (`install_fast_route` checks that no route
-#: mounted before the resolver's answers one)
+#: a path of each form the resolver serves, by any method (`install_fast_route` checks
+#: that no route mounted before the resolver's answers one)
 _SAMPLES = ("/01/09506000134352/21/X", "/01/09506000134352/10/L/21/X", "/01/x")
+ASKED = [(method, path) for path in _SAMPLES for method in ("GET", "HEAD", "POST")]
 
 
 def install_fast_route(routes: list[Any]) -> None:
@@ -184,8 +185,7 @@ def install_fast_route(routes: list[Any]) -> None:
     Raises:
         RuntimeError: one does (a programming error).
     """
-    asked = [(method, path) for path in _SAMPLES for method in ("GET", "HEAD", "POST")]
-    install_first(routes, FAST_ROUTE, router, resolve, asked, "the resolver")
+    install_first(routes, FAST_ROUTE, router, resolve, ASKED, "the resolver")
 
 
 async def _resolve(request: Request) -> Response:

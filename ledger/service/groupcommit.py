@@ -16,11 +16,12 @@ groups instead (leader and followers):
 2. the others wait; events that arrive while a group is written queue up for the next
    one, whose first caller the leader wakes to lead it. That leader too waits up to
    ``window`` for the callers of the group just written to be back with their next
-   events (until as many are queued as that group took plus those queued already): else
-   a busy log settles into two half groups, each written while the other's callers are
-   answered, and every event pays twice the share of a group's fixed cost (its
+   events (until as many are queued as that group took plus those others had queued):
+   else a busy log settles into two half groups, each written while the other's callers
+   are answered, and every event pays twice the share of a group's fixed cost (its
    transaction, commit, checkpoint signature and map head; docs/PERFORMANCE.md,
-   "gather48");
+   "gather48"). Where callers do not come back (an open loop), a wait that ran out makes
+   the next hand-overs lead at once, more of them after each such wait in a row;
 2a. a caller on an event loop (`GroupCommitter.submit`, the API's ``POST /v1/entries``)
    does not wait in a thread: it is woken by a callback once answered, and its groups
    are led by the committer's one writer thread (started at the first such caller),
@@ -73,6 +74,8 @@ from ledger.service.append import MAX_BATCH, Appender, BatchReceipt, Receipt
 WINDOW = 0.002
 #: a leader waits for others only if an append ran this recently (seconds)
 IDLE_AFTER = 0.05
+#: the most hand-overs led at once, without gathering, after gathers that fell short
+MAX_SKIPS = 31
 
 _log = logging.getLogger(__name__)
 
@@ -163,6 +166,11 @@ class GroupCommitter:
         self._gathered = threading.Condition(self._lock)
         self._enough = 0  # while a leader gathers: the queue it waits for; else 0
         self._last_size = 0  # how many events the last group took
+        #: events queued by others than the last group's callers when those were answered
+        self._others = 0
+        #: hand-overs to lead without gathering (after gathers that fell short: `_gather`)
+        self._skips = 0
+        self._misses = 0  # gathers after a hand-over that fell short, one after another
         self._pending: list[Pending] = []
         self._busy = False  # a leader is gathering or writing a group
         self._writer: ThreadPoolExecutor | None = None  # leads for callers of `submit`
@@ -227,19 +235,34 @@ class GroupCommitter:
         the window, and no longer than until the callers it expects are queued (then the
         rest of the window would only delay them all). A first leader expects as many
         events as the last group took (its callers, back with their next events); a
-        leader ``handed_over`` the lead by the group just written expects those already
-        queued plus that group's callers back (at most a group's maximum)."""
+        leader ``handed_over`` the lead by the group just written expects that group's
+        callers back besides the events others had queued when they were answered (at
+        most a group's maximum).
+
+        Callers that do not come back (each sends one event: an open loop) would make
+        every hand-over wait out the window. So a gather after a hand-over that ends
+        short of its target makes the next hand-overs lead at once: 1, then 3, 7, ...
+        up to `MAX_SKIPS` after each further one in a row; one that reaches its target
+        starts the count again."""
         if self._window <= 0 or time.monotonic() - self._last >= IDLE_AFTER:
             return
         with self._lock:
-            queued = len(self._pending)
-            expected = self._last_size + queued if handed_over else self._last_size
-            enough = min(self._max, max(2, expected))
-            if queued >= enough:
+            if handed_over and self._skips:
+                self._skips -= 1
                 return
-            self._enough = enough
-            self._gathered.wait(self._window)
-            self._enough = 0
+            queued = len(self._pending)
+            expected = self._last_size + self._others if handed_over else self._last_size
+            enough = min(self._max, max(2, expected))
+            if queued < enough:
+                self._enough = enough
+                self._gathered.wait(self._window)
+                self._enough = 0
+            if handed_over:
+                if len(self._pending) >= enough:
+                    self._misses = 0
+                else:  # the window ran out first
+                    self._misses = min(self._misses + 1, MAX_SKIPS.bit_length())
+                    self._skips = min(MAX_SKIPS, 2**self._misses - 1)
 
     def _gather_and_lead(self, handed_over: bool = False) -> None:
         self._gather(handed_over)
@@ -302,8 +325,7 @@ class GroupCommitter:
             for slot in group:
                 slot.error = e
             _give_back(group)
-            for slot in group:
-                slot.finish()
+            self._answer(group)
             return
         self.groups += 1
         self.events += len(group)
@@ -315,6 +337,14 @@ class GroupCommitter:
             else:
                 slot.receipt = _own(result, outcome.size, outcome.checkpoint)
         _give_back(group)
+        self._answer(group)
+
+    def _answer(self, group: list[Pending]) -> None:
+        """Answer every caller of ``group``, counting first the events queued by others
+        (`_others`): a caller answered may be back before the hand-over counts the queue,
+        and would be expected twice (`_gather`)."""
+        with self._lock:
+            self._others = len(self._pending)
         for slot in group:
             slot.finish()
 

@@ -74,49 +74,75 @@ def test_an_idle_log_does_not_wait() -> None:
     assert time.monotonic() - start < 1.0
 
 
-def _handed_over(groups: GroupCommitter, queued: int, after: float, count: int) -> float:
-    """Seconds a leader handed the lead (``queued`` events waiting, its own among them)
-    gathers while ``count`` more are queued ``after`` s into it."""
-    _queue(groups, queued)
-    later = threading.Timer(after, _queue, (groups, count))
-    later.start()
+def _handed_over(
+    groups: GroupCommitter, others: int, arrivals: list[tuple[float, int]], back: int = 0
+) -> float:
+    """Seconds a leader handed the lead gathers: ``others`` events were queued by others
+    when the last group's callers were answered (its own among them), ``back`` of those
+    callers are queued already, and each (delay, count) of ``arrivals`` queues more."""
+    groups._others = others
+    _queue(groups, others + back)
+    timers = [threading.Timer(after, _queue, (groups, count)) for after, count in arrivals]
+    for timer in timers:
+        timer.start()
     start = time.monotonic()
     groups._gather(handed_over=True)
     took = time.monotonic() - start
-    later.join()
+    for timer in timers:
+        timer.join()
     return took
 
 
 def test_a_handed_over_leader_waits_for_the_last_groups_callers_too() -> None:
-    """The group just written took 4; 3 are queued: the leader expects 7 (those 3 and
-    the 4 callers back with their next events), and stops waiting once they are."""
+    """The group just written took 4; 3 others are queued: the leader expects 7, does
+    not stop at the last group's 4 (a first leader would), and stops at 7."""
     groups = _committer(window=5.0, last_size=4)
-    took = _handed_over(groups, 3, 0.05, 4)
-    assert took < 2.0
+    took = _handed_over(groups, 3, [(0.05, 1), (0.4, 3)])
+    assert 0.35 <= took < 2.0
     assert len(groups._pending) == 7
     assert groups._enough == 0
 
 
-def test_a_handed_over_leader_does_not_stop_at_the_last_groups_size() -> None:
-    """4 queued of the 7 expected: as many as the last group took is not enough (a first
-    leader would have stopped there); the leader waits out the window."""
+def test_a_handed_over_leader_waits_the_window_for_callers_not_back() -> None:
     groups = _committer(window=0.3, last_size=4)
-    took = _handed_over(groups, 3, 0.02, 1)
+    took = _handed_over(groups, 3, [(0.02, 1)])  # 4 of the 7 expected
     assert took >= 0.29
     assert len(groups._pending) == 4
+
+
+def test_callers_back_before_the_count_are_not_expected_twice() -> None:
+    """Two of the last group's callers were back before the hand-over counted the
+    queue: the leader still expects 4 + 3, not 4 + 5, and stops once 7 are queued."""
+    groups = _committer(window=5.0, last_size=4)
+    took = _handed_over(groups, 3, [(0.05, 2)], back=2)
+    assert took < 2.0
+    assert len(groups._pending) == 7
 
 
 def test_a_handed_over_leader_expects_no_more_than_a_group_holds() -> None:
     groups = GroupCommitter(appender=object(), window=5.0, max_group=5)  # type: ignore[arg-type]
     groups._last = time.monotonic()
     groups._last_size = 5
-    took = _handed_over(groups, 3, 0.05, 2)  # 3 + 5 expected, 5 the most a group takes
+    took = _handed_over(groups, 3, [(0.05, 2)])  # 3 + 5 expected, 5 the most a group takes
     assert took < 2.0
 
 
-def test_a_handed_over_leader_of_an_idle_log_does_not_wait() -> None:
-    groups: Any = _committer(window=5.0, last_size=8)
-    groups._last = time.monotonic() - IDLE_AFTER - 0.01
-    start = time.monotonic()
-    _handed_over(groups, 1, 0.0, 0)
-    assert time.monotonic() - start < 1.0
+def test_waits_that_run_out_make_the_next_hand_overs_lead_at_once() -> None:
+    """An open loop (callers not back): after a wait that ran out the next hand-over
+    leads at once; after two in a row, the next three; a wait that reaches its target
+    starts the count again."""
+    groups = _committer(window=0.05, last_size=4)
+
+    def hand_over(arrivals: list[tuple[float, int]]) -> float:
+        groups._pending.clear()
+        groups._last = time.monotonic()
+        return _handed_over(groups, 1, arrivals)
+
+    assert hand_over([]) >= 0.045  # ran out: 1 skipped
+    assert hand_over([]) < 0.02
+    assert hand_over([]) >= 0.045  # ran out again, in a row: 3 skipped
+    assert [hand_over([]) < 0.02 for _ in range(3)] == [True, True, True]
+    assert hand_over([(0.01, 4)]) < 0.045  # reached its 5: the count starts again
+    assert groups._skips == 0 and groups._misses == 0
+    assert hand_over([]) >= 0.045
+    assert groups._skips == 1
