@@ -311,6 +311,7 @@ class GroupCommitter:
                 slot.finish()
         group = [slot for slot in group if slot.error is None]
         if not group:
+            self._answer(group)  # (every caller answered: the queue counted now)
             return
         inside = [slot for slot in group if _inside(slot)]
         try:

@@ -146,3 +146,17 @@ def test_waits_that_run_out_make_the_next_hand_overs_lead_at_once() -> None:
     assert groups._skips == 0 and groups._misses == 0
     assert hand_over([]) >= 0.045
     assert groups._skips == 1
+
+
+def test_a_group_all_refused_before_its_write_still_counts_the_others() -> None:
+    """Every take of a group refused (nothing to write): its callers are answered, and
+    the events others had queued are counted then, as after a write."""
+    groups = _committer(window=5.0, last_size=2)
+    group = [Pending(signed=object()) for _ in range(2)]  # type: ignore[arg-type]
+    for slot in group:
+        slot.error = RuntimeError("its take was refused")
+    groups._others = 9  # (a count from an earlier group)
+    _queue(groups, 3)
+    groups._write(group)
+    assert groups._others == 3
+    assert all(slot.done.is_set() for slot in group)
