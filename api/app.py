@@ -204,8 +204,8 @@ def create_app(
     for module in ROUTERS:
         app.include_router(module.router)
     entries.install_fast_route(app.router.routes)  # POST /v1/entries: single events
-    # last, so first of all: a scan is the request served most (each route tried before
-    # it costs every scan a match)
+    # last, so first of all (api.hotroutes answers both raw routes before the router;
+    # where they stand in it is what it checks them against)
     resolver.install_fast_route(app.router.routes)  # GET /01/... without FastAPI's params
     app.include_router(console_routes.router)
     app.include_router(console_settings.router)

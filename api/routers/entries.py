@@ -243,7 +243,8 @@ async def _append_fast(request: Request) -> Response:
 #: most frequent route). The typed route documents it (OpenAPI) and serves
 #: ``/logs/{log}/v1/entries``; `append_one` reads its body and does every check itself,
 #: and the app's middleware (size limits, bad signatures, metrics, headers) and error
-#: handlers (problem+json) stand in front of either. Mounted first (`install_fast_route`).
+#: handlers (problem+json) stand in front of either. Mounted first (`install_fast_route`)
+#: and answered before the router (api.hotroutes).
 FAST_ROUTE = Route("/v1/entries", _append_fast, methods=["POST"], include_in_schema=False)
 _APPEND_ONE = next(r for r in router.routes if getattr(r, "endpoint", None) is append_one)
 

@@ -167,8 +167,8 @@ async def _served(request: Request) -> Response:
 #: Every ``GET /01/...`` straight to `_resolve`, without FastAPI's parameter handling:
 #: the typed routes above document the forms (OpenAPI) and take no other action, since
 #: `_resolve` reads the raw path and query itself. Mounted first of all routes
-#: (`install_fast_route`): a scan is the request the server answers most, and each route
-#: tried before it costs every scan a match.
+#: (`install_fast_route`), where no other route may answer a scan, and answered before
+#: the router (api.hotroutes): a scan is the request the server answers most.
 FAST_ROUTE = Route("/01/{rest:path}", _served, methods=["GET"], include_in_schema=False)
 FAST_ROUTE.methods = {"GET"}  # as the typed routes: no implicit HEAD
 
