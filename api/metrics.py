@@ -7,6 +7,7 @@ behind one scrape target per process.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 
 from fastapi import Response
 from prometheus_client import (
@@ -14,10 +15,9 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -39,6 +39,72 @@ class Tally:
     def collect(self) -> list[Metric]:
         """The family with its count now."""
         return [CounterMetricFamily(self.name, self.documentation, value=self.value)]
+
+
+#: the request latency histogram's upper bounds, seconds (``+Inf`` besides)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class RequestTally:
+    """HTTP requests by route template, method and status, and their latency by route,
+    counted on the event loop: plain ints in dicts, one look-up each, where prometheus's
+    ``Counter`` and ``Histogram`` take a label look-up and a lock a call (~6 us of a
+    request's ~90 in the app, docs/PERFORMANCE.md "loop49"). Shown when the registry is
+    scraped as the counter ``provenance_http_requests`` (``_total``) and the histogram
+    ``provenance_http_request_seconds``, as those were.
+
+    `record` is called by the one thread that runs the event loop; a scrape on another
+    thread copies each dict first (one C call, under the GIL: never a half-made entry)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._counts: dict[tuple[str, str, str], int] = {}
+        #: per route: a count per bucket (not cumulative; the last is +Inf), then the sum
+        self._latency: dict[str, list[float]] = {}
+        registry.register(self)
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request answered ``status`` after ``seconds``."""
+        key = (route, method, str(status))
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+        buckets = self._latency.get(route)
+        if buckets is None:
+            buckets = self._latency[route] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        buckets[-1] += seconds
+
+    def count(self, route: str, method: str, status: int) -> int:
+        """How many requests of ``route`` and ``method`` were answered ``status``."""
+        return self._counts.get((route, method, str(status)), 0)
+
+    def describe(self) -> list[Metric]:
+        """The families, without their values (what the registry checks names with)."""
+        return list(_request_families())
+
+    def collect(self) -> list[Metric]:
+        """The families with the counts now."""
+        requests, latency = _request_families()
+        for labels, value in sorted(dict(self._counts).items()):
+            requests.add_metric(list(labels), value)
+        bounds = [*(repr(float(b)) for b in LATENCY_BUCKETS), "+Inf"]
+        for route, values in sorted(dict(self._latency).items()):
+            cumulative, running = [], 0.0
+            for bound, count in zip(bounds, values[:-1], strict=True):
+                running += count
+                cumulative.append((bound, running))
+            latency.add_metric([route], cumulative, sum_value=values[-1])
+        return [requests, latency]
+
+
+def _request_families() -> tuple[CounterMetricFamily, HistogramMetricFamily]:
+    return (
+        CounterMetricFamily(
+            "provenance_http_requests", "HTTP requests", labels=["route", "method", "status"]
+        ),
+        HistogramMetricFamily(
+            "provenance_http_request_seconds", "HTTP request latency", labels=["route"]
+        ),
+    )
 
 
 class LogWrites:
@@ -91,19 +157,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "provenance_http_requests",
-            "HTTP requests",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "provenance_http_request_seconds",
-            "HTTP request latency",
-            ["route"],
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-            registry=self.registry,
-        )
+        self.requests = RequestTally(self.registry)
         self.log_size = Gauge(
             "provenance_log_size", "Entries in the log", ["log"], registry=self.registry
         )
@@ -159,6 +213,8 @@ class Metrics:
         and a stream per request on the resolver's hot path).
         """
 
+        tally = self.requests.record
+
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 await app(scope, receive, send)
@@ -175,8 +231,7 @@ class Metrics:
                 await app(scope, receive, record)
             finally:
                 name = getattr(scope.get("route"), "path", "unmatched")
-                self.requests.labels(name, scope["method"], str(status[0])).inc()
-                self.latency.labels(name).observe(time.perf_counter() - start)
+                tally(name, scope["method"], status[0], time.perf_counter() - start)
 
         return wrapped
 
