@@ -258,11 +258,14 @@ def demo(
     if serve_:
         import uvicorn
 
-        console.print(safe(f"serving on {host}:{port} for {base_url} (Ctrl-C to stop)"))
-        uvicorn.run(
+        from cli.announcing import AnnouncingServer
+
+        config = uvicorn.Config(
             "api.app:app_from_env",
             factory=True,
             host=host,
             port=port,
             **uvicorn_options(log_level="warning"),
         )
+        line = safe(f"serving on {host}:{port} for {base_url} (Ctrl-C to stop)")
+        AnnouncingServer(config, lambda: console.print(line)).run()
