@@ -17,6 +17,7 @@ from api.context import read_body
 from ledger.errors import LedgerError
 
 JSON = "application/json"
+_JSON_BYTES = JSON.encode()
 
 
 class UnsupportedMediaTypeError(LedgerError):
@@ -29,8 +30,9 @@ class UnsupportedMediaTypeError(LedgerError):
 
 def is_json(request: Request) -> bool:
     """True when the one ``Content-Type`` header is ``application/json`` (any parameters)."""
-    values = request.headers.getlist("content-type")
-    return len(values) == 1 and values[0].split(";", 1)[0].strip().lower() == JSON
+    # the scope's raw list (ASGI header names are lowercase), not a `Headers` built for it
+    values = [value for name, value in request.scope["headers"] if name == b"content-type"]
+    return len(values) == 1 and values[0].split(b";", 1)[0].strip().lower() == _JSON_BYTES
 
 
 def require_json(request: Request) -> None:
