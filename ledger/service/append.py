@@ -37,7 +37,7 @@ from ledger.rules.state import State
 from ledger.service import collector, sigpool
 from ledger.service.appendmemo import AppendMemo
 from ledger.service.headmap import MapKeeper
-from ledger.service.mapworker import EARLY_FROM, MapWorker
+from ledger.service.mapworker import EARLY_FROM, GROUP_EARLY_FROM, MapWorker
 from ledger.service.prefetch import load_state_for
 from ledger.service.publishing import Keeper, Publishing
 from ledger.service.treeappend import TreeAppender
@@ -433,15 +433,30 @@ class Appender:
             logged = {i for i, s in enumerate(items) if s.hash in existing}
             refused.update(first(tx, logged))
         heads: MapKeeper | None = None  # opened at the first new entry
-        if refused is None and made is not None and len(items) - len(existing) >= EARLY_FROM:
-            # a batch that lands whole or not at all: its heads are known now (each new
-            # event at the next index: `MapKeeper.commit` takes the child's answer only if
-            # the loop's entries are the predicted ones), and the map's child process
-            # updates the map while the state's lookup below and this loop run. Asked
-            # after the known events' lookup: a batch re-sent (anyone can post entries
-            # that are public) would have the child compute an update for nothing
+        # the events still to land: a batch's all (it lands whole or not at all); a
+        # group's, those ``first`` did not leave out (the rules may still refuse some)
+        landing = [i for i in range(len(items)) if not refused or i not in refused]
+        least = EARLY_FROM if refused is None else GROUP_EARLY_FROM
+        if (
+            made is not None
+            and len(landing) - len(existing) >= least
+            and all(made[i] is not None for i in landing)
+        ):
+            # their heads are known now if each lands at the next index (`MapKeeper.commit`
+            # takes the child's answer only if the loop's entries are the predicted ones:
+            # a group whose rules refused one of them updates the map itself), and the
+            # map's child process updates the map while the state's lookup below and this
+            # loop run. Asked after the known events' lookup: a batch re-sent (anyone can
+            # post entries that are public) would have the child compute an update for
+            # nothing
             heads = turn.keeper = MapKeeper(tx, head.size, None, self._map_cache)
-            heads.begin(self._map_worker, items, [_made_hash(m) for m in made], existing)
+            heads.begin(
+                self._map_worker,
+                [items[i] for i in landing],
+                [_made_hash(made[i]) for i in landing],
+                existing,
+                least,
+            )
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
         if heads is not None:
             heads.use_state(state)
@@ -632,8 +647,8 @@ def _made(signed: SignedEvent, received: datetime) -> _Made:
 
 
 def _made_hash(made: _Made | None) -> bytes:
-    if made is None:  # (only a group's leaves may be missing, and groups start no map)
-        raise ValueError("a batch's leaves are all made before its lock")
+    if made is None:  # (only a group's may be missing, and then it starts no map)
+        raise ValueError("the leaves a map's child is asked for are all made before the lock")
     return made[1]
 
 

@@ -167,15 +167,17 @@ class MapKeeper(HeadTracker):
         items: Sequence[SignedEvent],
         leaf_hashes: Sequence[bytes],
         existing: Container[bytes],
+        least: int = EARLY_FROM,
     ) -> None:
         """Hand the map's update to the map's child process (``worker()``, called only
         when it is wanted; ledger.service.mapworker) now, for the append of ``items``
-        (with ``leaf_hashes``; those whose hash is in ``existing`` are in the log) that
-        lands whole or not at all: each new one at the next index. `commit` takes its
-        answer only if the entries then added are exactly the ones predicted here (so
-        they move exactly the heads predicted here). Nothing is handed over for fewer
-        than `EARLY_FROM` unit heads, an event about an actor (its head depends on the
-        stored chain), or a map rebuilt in this transaction."""
+        (with ``leaf_hashes``; those whose hash is in ``existing`` are in the log),
+        predicted to land each new one at the next index (a batch, which lands whole or
+        not at all; a group, unless its rules refuse one). `commit` takes its answer
+        only if the entries then added are exactly the ones predicted here (so they
+        move exactly the heads predicted here). Nothing is handed over for fewer than
+        ``least`` unit heads, an event about an actor (its head depends on the stored
+        chain), or a map rebuilt in this transaction."""
         if self.caught_up:
             # another process appends this log too (its child's rows were not written
             # when this append came): while it does, this process's batches write their
@@ -193,7 +195,7 @@ class MapKeeper(HeadTracker):
         if entries is None:
             return
         units = units_of(entries)
-        if len({(gtin, serial) for _, _, gtin, serial in units}) < EARLY_FROM:
+        if len({(gtin, serial) for _, _, gtin, serial in units}) < least:
             return
         child = worker()
         keep = child is not None and not child.is_crowded()

@@ -1,0 +1,113 @@
+"""The map's child process for a group of single events (group commit,
+`Appender.append_each`), on SQLite and PostgreSQL: a group of `GROUP_EARLY_FROM`+ new
+units has its map updated by the child, predicted without the events its ``first``
+left out; a group whose rules refuse one of the predicted events is not what was
+predicted, and the append updates the map itself. Either way the audit's replay gives
+every signed root, and each unit's stored head is its entry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from ledger.errors import LedgerError, RuleError
+from ledger.map.bucketmap import BucketMap
+from ledger.map.buckets import decode
+from ledger.map.trie import unit_key
+from ledger.map.update import ROOT
+from ledger.service.append import GroupOutcome, Receipt
+from ledger.service.ledger import Ledger
+from ledger.service.mapworker import GROUP_EARLY_FROM
+from ledger.store.mapnodes import read_buckets
+from tests.factories import GTIN
+from tests.integration.test_map_worker import _Counting, _started, _units
+from tests.integration.world import LedgerWorld
+
+LATER = "2026-11-28T12:00:01Z"
+
+
+def _heads_are_the_entries(ledger: Ledger, serials: Mapping[str, Receipt]) -> None:
+    """The committed map maps each unit to the entry its receipt names."""
+    ledger._append_memo.settle_map()  # the child's rows, written after the commit
+    assert ledger.audit().ok  # the replay's map root agrees with every signed one
+    with ledger.store.engines.reader.connect() as conn:
+        root = read_buckets(conn, ledger.log, [ROOT])[ROOT]
+        stored = BucketMap(lambda ps: read_buckets(conn, ledger.log, ps), decode(root))
+        for serial, receipt in serials.items():
+            head = stored.lookup(unit_key(GTIN, serial))
+            assert head is not None
+            assert (head.index, head.entry_hash) == (receipt.index, receipt.leaf_hash)
+
+
+def _landed(outcome: GroupOutcome, tag: str, count: int) -> dict[str, Receipt]:
+    return {
+        f"{tag}-{i}": r
+        for i, r in enumerate(outcome.outcomes[:count])
+        if isinstance(r, Receipt) and not r.duplicate
+    }
+
+
+def test_a_group_takes_the_childs_update(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    ledger = world.ledger
+    _started(ledger)
+    outcome = ledger.appender.append_each(_units(world, "G", GROUP_EARLY_FROM))
+    assert all(isinstance(r, Receipt) for r in outcome.outcomes)
+    assert counting.answers == [True] and counting.updates == 0  # the child's, not ours
+    _heads_are_the_entries(ledger, _landed(outcome, "G", GROUP_EARLY_FROM))
+
+
+def test_a_smaller_group_updates_the_map_itself(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    ledger = world.ledger
+    _started(ledger)
+    outcome = ledger.appender.append_each(_units(world, "s", GROUP_EARLY_FROM - 1))
+    assert counting.answers == [] and counting.updates == 1
+    _heads_are_the_entries(ledger, _landed(outcome, "s", GROUP_EARLY_FROM - 1))
+
+
+def test_a_group_whose_rules_refuse_one_is_updated_by_the_append(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = world.ledger
+    _started(ledger)
+    ledger.appender.append_each(_units(world, "F", 1))
+    counting = _Counting(monkeypatch)
+    group = _units(world, "R", GROUP_EARLY_FROM + 2)
+    # a unit commissioned again (another event: a later time): its rules refuse it alone
+    group[5] = world.world.sign(
+        "commission", "acme", unit={"gtin": GTIN, "serial": "F-0"}, prev=None, time=LATER
+    )
+    outcome = ledger.appender.append_each(group)
+    assert isinstance(outcome.outcomes[5], RuleError)
+    assert sum(isinstance(r, Receipt) for r in outcome.outcomes) == len(group) - 1
+    # the child was asked for all of them: its answer is not the log's, and not taken
+    assert counting.answers == [True] and counting.updates == 1
+    landed = _landed(outcome, "R", len(group))
+    assert "R-5" not in landed
+    _heads_are_the_entries(ledger, landed)
+
+
+def test_a_group_is_predicted_without_the_events_first_left_out(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting(monkeypatch)
+    ledger = world.ledger
+    _started(ledger)
+    group = _units(world, "Q", GROUP_EARLY_FROM + 3)
+
+    def first(tx: Any, positions: Sequence[int]) -> dict[int, LedgerError]:
+        return {3: LedgerError("left out"), 7: LedgerError("left out")}
+
+    outcome = ledger.appender.append_each(group, first)
+    assert [i for i, r in enumerate(outcome.outcomes) if not isinstance(r, Receipt)] == [3, 7]
+    assert counting.answers == [True] and counting.updates == 0  # predicted right: taken
+    landed = _landed(outcome, "Q", len(group))
+    assert len(landed) == len(group) - 2
+    _heads_are_the_entries(ledger, landed)
