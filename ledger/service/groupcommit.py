@@ -63,7 +63,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from ledger.entry import SignedEvent
@@ -113,7 +113,11 @@ class Pending:
     charge: Charge | None = None
     #: called (from the writing thread) once answered: a caller not waiting in a thread
     wake: Callable[[], None] | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    #: set once answered: a caller waiting in a thread (`append`) waits on it; one woken
+    #: by ``wake`` has none (an Event is a lock and a condition: ~2 us an event made
+    #: for nobody, in the GIL the event loop shares; docs/PERFORMANCE.md "loop49")
+    done: threading.Event | None = None
+    finished: bool = False  # answered (or, with ``lead``, woken to lead): `finish` ran
     lead: bool = False  # woken to lead the next group, not answered
     charged: bool = False  # its charge was taken (given back unless it lands)
     refused: BaseException | None = None  # its take in the group's transaction was refused
@@ -122,7 +126,9 @@ class Pending:
 
     def finish(self) -> None:
         """Mark it answered (or, with ``lead`` set, to lead) and wake its caller."""
-        self.done.set()
+        self.finished = True
+        if self.done is not None:
+            self.done.set()
         if self.wake is not None:
             try:
                 self.wake()
@@ -194,9 +200,10 @@ class GroupCommitter:
         charge's refusal (or what its take raised), nothing written; and StorageError (or
         what ``on_commit`` raised) when the whole group failed.
         """
-        slot = Pending(signed, charge)
+        done = threading.Event()
+        slot = Pending(signed, charge, done=done)
         if not self._queue(slot):
-            slot.done.wait()
+            done.wait()
             if not slot.lead:
                 return slot.answer()
             # woken to lead the group that gathered while the last one was written

@@ -92,5 +92,5 @@ def test_a_failing_wake_up_does_not_stop_the_writer(world: LedgerWorld) -> None:
     woken = _Woken(1)
     later = ledger.submit(_commission(world, "LATER"), woken)
     assert woken.all.wait(30)
-    assert lost.done.is_set() and not lost.answer().receipts[0].duplicate
+    assert lost.finished and not lost.answer().receipts[0].duplicate
     assert later.answer().receipts[0].index == lost.answer().receipts[0].index + 1

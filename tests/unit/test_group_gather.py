@@ -159,4 +159,4 @@ def test_a_group_all_refused_before_its_write_still_counts_the_others() -> None:
     _queue(groups, 3)
     groups._write(group)
     assert groups._others == 3
-    assert all(slot.done.is_set() for slot in group)
+    assert all(slot.finished for slot in group)
