@@ -53,8 +53,10 @@ class RequestTally:
     scraped as the counter ``provenance_http_requests`` (``_total``) and the histogram
     ``provenance_http_request_seconds``, as those were.
 
-    `record` is called by the one thread that runs the event loop; a scrape on another
-    thread copies each dict first (one C call, under the GIL: never a half-made entry)."""
+    `record` is called by the one thread that runs the event loop, and the app's
+    ``/metrics`` renders on it too; a scrape from another thread would still be sound:
+    `collect` copies each dict first (one C call under the GIL, never a half-made
+    entry). Unlike prometheus's own, the two families carry no ``_created`` samples."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._counts: dict[tuple[str, str, str], int] = {}

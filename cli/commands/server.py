@@ -6,6 +6,7 @@ and the API load only in ``serve`` and ``demo``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -268,4 +269,5 @@ def demo(
             **uvicorn_options(log_level="warning"),
         )
         line = safe(f"serving on {host}:{port} for {base_url} (Ctrl-C to stop)")
-        AnnouncingServer(config, lambda: console.print(line)).run()
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stopped cleanly, as uvicorn.run
+            AnnouncingServer(config, lambda: console.print(line)).run()

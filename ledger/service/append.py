@@ -441,6 +441,11 @@ class Appender:
             made is not None
             and len(landing) - len(existing) >= least
             and all(made[i] is not None for i in landing)
+            # a group may land nothing (its rules refuse each event) and must then have
+            # written nothing: its keeper, opened before any entry lands, only where its
+            # map is in step, as this process committed it (a keeper that rebuilds or
+            # catches up a map writes it); a batch that lands nothing raises
+            and (refused is None or (head.map_size is None and self._map_cache.holds(head.size)))
         ):
             # their heads are known now if each lands at the next index (`MapKeeper.commit`
             # takes the child's answer only if the loop's entries are the predicted ones:
@@ -541,7 +546,7 @@ class Appender:
 
     def _map_worker(self) -> MapWorker | None:
         """This log's map child process (ledger.service.mapworker; `AppendMemo.map_worker`
-        starts it at the second large batch)."""
+        starts it at the second large batch or group)."""
         return self._memo.map_worker(self._store.engines.url, self._log)
 
     def _tree(self, tx: WriteTx, size: int, root: bytes) -> TreeAppender:

@@ -57,7 +57,7 @@ class AppendMemo:
         self._map_asks = 0
 
     def map_worker(self, url: str, log: int) -> MapWorker | None:
-        """The child process that updates this log's map for large batches
+        """The child process that updates this log's map for large batches and groups
         (ledger.service.mapworker), made at the second call: a process that appends
         one large batch (a command-line import) never starts one. None before that,
         and on a machine with one core (the child would only take turns with the

@@ -305,7 +305,7 @@ class GroupCommitter:
                 self._hand_over(following)
 
     def _hand_over(self, following: Pending) -> None:
-        if following.wake is None:  # its caller waits in `append`: it leads
+        if following.done is not None:  # its caller waits in `append`: it leads
             following.lead = True
             following.finish()
         else:  # a caller of `submit`: the writer thread leads the next group

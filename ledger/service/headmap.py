@@ -7,7 +7,8 @@ root (`commit`). A log written
 before the map existed (no stored root while it has entries) gets its whole map built
 from its entries first, in the same transaction.
 
-A large batch's rows may instead be left to the map's child process, which computed
+A large batch's rows (or a group's of single events) may instead be left to the map's
+child process, which computed
 them (ledger.service.mapworker): the append signs the root, records that the stored map
 is still that of the log's size before the batch (`LogHead.map_size`) and commits; the
 child writes the rows in a transaction of its own right after, only if the stored map
@@ -84,6 +85,12 @@ class MapCache:
         `open` just found equal to the cached one) is then the one that checkpoint
         signs, or that append rolled back and the log is not at ``size``."""
         return self._signed == (size, root)
+
+    def holds(self, size: int) -> bool:
+        """Whether this cache's map is the one an append of this process gave the
+        checkpoint of size ``size`` (`remember`): with the log at ``size`` and its map not
+        behind (``map_size`` unset), a keeper opened now builds and catches up nothing."""
+        return self._signed is not None and self._signed[0] == size
 
     def remember(self, size: int, root: bytes) -> None:
         """The checkpoint of size ``size`` is to carry ``root`` (see `signed`)."""

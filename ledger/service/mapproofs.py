@@ -2,8 +2,9 @@
 
 The store keeps the map at its latest state only, and the checkpoint and the proof are
 read apart: an append in between moves the map past the checkpoint. And for a moment
-after a large batch commits, the stored map is behind the log: the map's child process
-writes that batch's map rows in a transaction of its own (ledger.service.mapworker), and
+after a large batch (or a group of single events) commits, the stored map is behind the
+log: the map's child process writes those map rows in a transaction of its own
+(ledger.service.mapworker), and
 until then the map is that of the log's first ``map_size`` entries (`LogHead.map_size`),
 whose checkpoint signs its root. So a proof is checked against the root the latest
 checkpoint signs or, while the map is behind, the root the checkpoint at the map's size

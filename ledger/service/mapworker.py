@@ -1,5 +1,8 @@
 """The map of heads' update for a large batch, in a child process beside the append.
 
+(A group of single events, ledger.service.groupcommit, from `GROUP_EARLY_FROM` new
+units, is handed over as a batch is: what follows says "batch" for both.)
+
 A batch of 1,000 new units into a map of 10^5 keys costs the append ~24 ms of one
 core in `BucketMap.update` and `rows` (docs/PERFORMANCE.md, "mapproc31"), all of it
 Python, so a thread would only trade the GIL with the append; the append's own work

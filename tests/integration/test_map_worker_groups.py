@@ -11,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import inspect, text
 
-from ledger.errors import LedgerError, RuleError
+from ledger.errors import EventFailedError, LedgerError, RuleError
 from ledger.map.bucketmap import BucketMap
 from ledger.map.buckets import decode
 from ledger.map.trie import unit_key
 from ledger.map.update import ROOT
+from ledger.rules.state import State
 from ledger.service.append import GroupOutcome, Receipt
 from ledger.service.ledger import Ledger
 from ledger.service.mapworker import GROUP_EARLY_FROM
@@ -111,3 +113,81 @@ def test_a_group_is_predicted_without_the_events_first_left_out(
     landed = _landed(outcome, "Q", len(group))
     assert len(landed) == len(group) - 2
     _heads_are_the_entries(ledger, landed)
+
+
+def test_a_group_written_again_without_a_failing_event_keeps_a_true_map(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error in one event's state change rolls the group back, and it is
+    written again without it (`_Redo`): the map is still the log's, then and after."""
+    ledger = world.ledger
+    _started(ledger)
+    group = _units(world, "X", GROUP_EARLY_FROM + 4)
+    bad = group[6].event.unit.serial  # type: ignore[attr-defined]
+    apply = State.apply
+
+    def flaky(self: State, records: Any) -> Any:
+        if any(getattr(r, "serial", None) == bad for r in records):
+            raise RuntimeError("a bug in one event's state change")
+        return apply(self, records)
+
+    monkeypatch.setattr(State, "apply", flaky)
+    outcome = ledger.appender.append_each(group)
+    assert isinstance(outcome.outcomes[6], EventFailedError)
+    landed = _landed(outcome, "X", len(group))
+    assert len(landed) == len(group) - 1
+    _heads_are_the_entries(ledger, landed)
+    more = ledger.appender.append_each(_units(world, "Y", GROUP_EARLY_FROM))
+    _heads_are_the_entries(ledger, {**landed, **_landed(more, "Y", GROUP_EARLY_FROM)})
+
+
+def test_a_group_holding_an_event_twice_takes_the_childs_update(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = world.ledger
+    _started(ledger)
+    units = _units(world, "D", GROUP_EARLY_FROM)
+    counting = _Counting(monkeypatch)
+    outcome = ledger.appender.append_each([*units, units[3], units[0]])
+    assert [r.duplicate for r in outcome.outcomes[-2:]] == [True, True]  # type: ignore[union-attr]
+    assert counting.answers == [True] and counting.updates == 0
+    _heads_are_the_entries(ledger, _landed(outcome, "D", GROUP_EARLY_FROM))
+
+
+def test_a_group_the_rules_refuse_whole_writes_nothing_even_with_the_map_behind(
+    world: LedgerWorld,
+) -> None:
+    """A group's keeper is opened before its entries land only where it would write
+    nothing itself: with the stored map flagged behind (a child's write lost), a group
+    whose every event the rules refuse leaves every table as it was."""
+    ledger = world.ledger
+    _started(ledger)
+    ledger.appender.append_each(_units(world, "K", GROUP_EARLY_FROM))
+    ledger._append_memo.settle_map()
+    size = ledger.store.head(ledger.log).size  # type: ignore[union-attr]
+    with ledger.store.engines.writer.begin() as conn:
+        conn.execute(
+            text("UPDATE logs SET map_size = :s WHERE id = :log"), {"s": size, "log": ledger.log}
+        )
+    again = [
+        world.world.sign(
+            "commission", "acme", unit={"gtin": GTIN, "serial": f"K-{i}"}, prev=None, time=LATER
+        )
+        for i in range(GROUP_EARLY_FROM)
+    ]
+    before = _tables(ledger)
+    outcome = ledger.appender.append_each(again)
+    assert all(isinstance(r, RuleError) for r in outcome.outcomes)
+    assert _tables(ledger) == before
+
+
+def _tables(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the log's database, sorted."""
+    with ledger.store.engines.reader.connect() as conn:
+        names = sorted(inspect(conn).get_table_names())
+        return {
+            name: sorted(
+                tuple(map(repr, row)) for row in conn.execute(text(f'SELECT * FROM "{name}"'))
+            )
+            for name in names
+        }
