@@ -40,7 +40,7 @@ from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError, ValidationError
 from ledger.rules.state import ActorRecord, KeyRecord
-from ledger.service.groupcommit import Charge
+from ledger.service.groupcharges import Charge
 from ledger.service.ledger import Ledger
 from ledger.service.settings import Settings
 from ledger.service.sigpool import first_bad_signature

@@ -25,7 +25,7 @@ from ledger import codec
 from ledger.entry import SignedEvent
 from ledger.errors import EncodingError, NotFoundError, ValidationError
 from ledger.service import collector
-from ledger.service.groupcommit import Charge
+from ledger.service.groupcharges import Charge
 from ledger.service.ledger import BatchReceipt, Ledger
 
 router = APIRouter(tags=["entries"])

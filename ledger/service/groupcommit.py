@@ -34,19 +34,9 @@ groups instead (leader and followers):
    nothing is acknowledged before it is durable, and the receipt carries the group's
    signed checkpoint, which includes the event.
 
-A caller may hand its event's write-quota charge (`Charge`, api.quota: a bucket in the
-log's database) to the group instead of taking it itself before the append: the leader
-takes the group's charges, one take per bucket when the sum fits (else one by one, in
-queue order). A charge that can be taken in the group's own write transaction
-(``take_in``: the database bucket's) is taken there, once the log's head is locked and
-before any event is judged, and commits or rolls back with the group; any other in the
-leader's thread right before the transaction. An event whose take is refused fails
-alone with the charge's error and is not written; the charge of an event that did not
-land new (refused by the rules, a duplicate, or, taken before, the group failed) is
-given back before its caller is answered. Taken before the events are judged, in the
-same order: the same decisions as a take per request, without a transaction of its
-own (docs/PERFORMANCE.md, "latency, session 26"; "single30, session 30"). A database
-error in a take made inside the transaction fails the whole group, as any statement's.
+A caller may hand its event's write-quota charge (`Charge`) to the group instead of
+taking it itself before the append: the leader takes the group's charges, some in the
+group's own write transaction (ledger.service.groupcharges).
 
 An unexpected error (a bug) while applying one event fails that event alone
 (`EventFailedError`, see `Appender.append_each`). A failure of the whole group (the
@@ -57,18 +47,17 @@ of several processes (server workers) are serialized by the log's write lock as 
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, cast
 
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError
 from ledger.service.append import MAX_BATCH, Appender, BatchReceipt, Receipt
+from ledger.service.groupcharges import Charge, give_back, inside, take_charges, taking_inside
 
 #: the default gathering window, seconds (a few ms: far below the latency target)
 WINDOW = 0.002
@@ -78,31 +67,6 @@ IDLE_AFTER = 0.05
 MAX_SKIPS = 31
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Charge:
-    """What an event costs in a write-quota bucket, taken by its group's leader.
-
-    ``take(cost, force)`` spends ``cost`` tokens of the bucket and returns 0, or the
-    seconds until they are there (nothing taken unless ``force``; a negative cost gives
-    tokens back); it may raise (the database). ``refusal(wait)`` is the error of an
-    event whose take was refused. Charges of one ``bucket`` in a group are merged.
-    ``take_in(tx, cost, force)``, if given, is ``take`` inside the group's own write
-    transaction ``tx`` (the appender's `WriteTx`, of the log the bucket counts for):
-    the group takes it there. ``take`` still gives back what did not land.
-    """
-
-    bucket: Hashable
-    cost: int
-    take: Callable[[float, bool], float]
-    refusal: Callable[[float], BaseException]
-    take_in: Callable[[Any, float, bool], float] | None = None
-    #: whether the charge is due at all, asked in the leader's thread right before its
-    #: take (None: always): one not due is neither taken nor refused. The API's single
-    #: events pay only for a signature that verifies (api.quota), checked here with the
-    #: group's own verify (done by then: the question costs a look-up)
-    due: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -312,7 +276,7 @@ class GroupCommitter:
             self._writing().submit(self._gather_and_lead, True)
 
     def _write(self, group: list[Pending]) -> None:
-        _take_charges([slot for slot in group if not _inside(slot)])
+        take_charges([slot for slot in group if not inside(slot)])
         for slot in group:
             if slot.error is not None:  # its take was refused or failed: not written
                 slot.finish()
@@ -320,19 +284,19 @@ class GroupCommitter:
         if not group:
             self._answer(group)  # (every caller answered: the queue counted now)
             return
-        inside = [slot for slot in group if _inside(slot)]
+        taken_inside = [slot for slot in group if inside(slot)]
         try:
             signed = [s.signed for s in group]
-            if inside:
-                outcome = self._appender.append_each(signed, _taking_inside(group))
+            if taken_inside:
+                outcome = self._appender.append_each(signed, taking_inside(group))
             else:
                 outcome = self._appender.append_each(signed)
         except BaseException as e:  # the whole group failed: every caller hears it
-            for slot in inside:  # rolled back with it (or, committed, their events landed)
+            for slot in taken_inside:  # rolled back with it (or, committed, their events landed)
                 slot.charged = False
             for slot in group:
                 slot.error = e
-            _give_back(group)
+            give_back(group)
             self._answer(group)
             return
         self.groups += 1
@@ -344,7 +308,7 @@ class GroupCommitter:
                 slot.error = result
             else:
                 slot.receipt = _own(result, outcome.size, outcome.checkpoint)
-        _give_back(group)
+        give_back(group)
         self._answer(group)
 
     def _answer(self, group: list[Pending]) -> None:
@@ -355,116 +319,6 @@ class GroupCommitter:
             self._others = len(self._pending)
         for slot in group:
             slot.finish()
-
-
-def _inside(slot: Pending) -> bool:
-    """Whether ``slot``'s charge is taken inside the group's transaction."""
-    return slot.charge is not None and slot.charge.take_in is not None
-
-
-def _due(slot: Pending) -> bool:
-    """Whether ``slot``'s charge is to be taken (`Charge.due`)."""
-    due = cast(Charge, slot.charge).due
-    return due is None or due()
-
-
-class _LeftOutError(LedgerError):
-    """Why `Appender.append_each` leaves an event out of its group's transaction: its
-    take there was refused. The charge's refusal may be any exception, where the append
-    keeps a `LedgerError` a position; the caller hears that refusal (`Pending.refused`),
-    never this."""
-
-
-def _taking_inside(
-    group: list[Pending],
-) -> Callable[[Any, Sequence[int]], Mapping[int, LedgerError]]:
-    """`Appender.append_each`'s ``first``: the charges of ``group`` (by position) that
-    are taken inside the transaction, taken there (as `_take_charges`, each bucket's
-    ``take_in`` on ``tx``); the positions whose take was refused, to leave out. Called
-    anew in each transaction of the group (a rolled-back one took nothing)."""
-
-    def first(tx: Any, positions: Sequence[int]) -> Mapping[int, LedgerError]:
-        for slot in group:  # what an earlier, rolled-back transaction decided is undone
-            if _inside(slot):  # (an event left out since, too: it was never taken)
-                slot.charged, slot.refused = False, None
-        slots = [group[i] for i in positions if _inside(group[i]) and _due(group[i])]
-        buckets: dict[Hashable, list[tuple[Pending, Charge]]] = {}
-        for slot in slots:
-            charge = cast(Charge, slot.charge)
-            buckets.setdefault(charge.bucket, []).append((slot, charge))
-        for pairs in buckets.values():  # a database error here fails the whole group
-            take_in = cast(Callable[[Any, float, bool], float], pairs[0][1].take_in)
-            _take_bucket(pairs, functools.partial(take_in, tx), inside=True)
-        return {
-            i: _LeftOutError("its write-quota take was refused")
-            for i in positions
-            if group[i].refused is not None
-        }
-
-    return first
-
-
-def _take_charges(group: list[Pending]) -> None:
-    """Take the group's charges, per bucket: the sum at once when it fits, else each in
-    queue order; a refused take sets its slot's error (the charge's refusal), a failed
-    one (the database) the error of every slot of its bucket not yet charged."""
-    buckets: dict[Hashable, list[tuple[Pending, Charge]]] = {}
-    for slot in group:
-        if slot.charge is not None and _due(slot):
-            buckets.setdefault(slot.charge.bucket, []).append((slot, slot.charge))
-    for pairs in buckets.values():
-        try:
-            _take_bucket(pairs)
-        except Exception as e:  # the database: the bucket's takes not yet made fail
-            for slot, _ in pairs:
-                if not slot.charged:
-                    slot.error = e
-
-
-def _take_bucket(
-    pairs: list[tuple[Pending, Charge]],
-    take: Callable[[float, bool], float] | None = None,
-    inside: bool = False,
-) -> None:
-    """Take one bucket's charges (``take``: the bucket's, default its charges' own); a
-    refusal sets the slot's error, or, ``inside`` the group's transaction, its
-    ``refused`` (the event is then left out by the append)."""
-    # as api.quotagroup merges concurrent takes: granted whole, each is admitted as it
-    # would have been one by one; else each is judged alone, never refused for another
-    whole = take or pairs[0][1].take
-    if len(pairs) > 1 and whole(sum(c.cost for _, c in pairs), False) == 0:
-        for slot, _ in pairs:
-            slot.charged = True
-        return
-    for slot, charge in pairs:
-        wait = (take or charge.take)(charge.cost, False)
-        if wait <= 0:
-            slot.charged = True
-        elif inside:
-            slot.refused = charge.refusal(wait)
-        else:
-            slot.error = charge.refusal(wait)
-
-
-def _give_back(group: list[Pending]) -> None:
-    """Give back, per bucket, the charges of the slots that did not land new (refused,
-    a duplicate, the group failed). The events' fates are settled: a failure here is
-    logged, not answered (the bucket keeps the tokens, as a lost refund would)."""
-    back: dict[Hashable, tuple[Charge, int]] = {}
-    for slot in group:
-        if slot.charge is None or not slot.charged:
-            continue
-        receipt = slot.receipt
-        if receipt is not None and not receipt.receipts[0].duplicate:
-            continue  # landed new: it pays
-        slot.charged = False
-        charge, cost = back.get(slot.charge.bucket, (slot.charge, 0))
-        back[slot.charge.bucket] = (charge, cost + slot.charge.cost)
-    for charge, cost in back.values():
-        try:
-            charge.take(-cost, True)
-        except Exception:
-            _log.warning("could not give back %d write-quota tokens", cost, exc_info=True)
 
 
 def _own(receipt: Receipt, size: int, checkpoint: str) -> BatchReceipt:

@@ -55,7 +55,8 @@ from ledger.service.faults import (
     FAULTS,
     faults_from_env,
 )
-from ledger.service.groupcommit import Charge, GroupCommitter, Pending
+from ledger.service.groupcharges import Charge
+from ledger.service.groupcommit import GroupCommitter, Pending
 from ledger.service.headmap import catch_up
 from ledger.service.keyowners import KeyOwners, changes_owners
 from ledger.service.mapproofs import when_proven

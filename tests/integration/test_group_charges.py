@@ -15,7 +15,8 @@ from typing import Any
 from ledger.entry import SignedEvent
 from ledger.errors import SignatureError, StorageError
 from ledger.service.append import BatchReceipt, GroupOutcome
-from ledger.service.groupcommit import Charge, GroupCommitter
+from ledger.service.groupcharges import Charge
+from ledger.service.groupcommit import GroupCommitter
 from tests.integration.test_group_commit import _commission, _forged, _Gate, _outcome, pool
 from tests.integration.world import LedgerWorld, dump
 
