@@ -189,10 +189,7 @@ def create_app(
     # The last added is the outermost: the headers go on every answer, the metrics count
     # the refusals of the size limits too, and those limits stand before every route.
     # The innermost answers single events and scans without the router (api.hotroutes).
-    hot = [
-        ("/v1/entries", entries.FAST_ROUTE, entries.ASKED),
-        ("/01/", resolver.FAST_ROUTE, resolver.ASKED),
-    ]
+    hot = [(entries.FAST_ROUTE, entries.ASKED), (resolver.FAST_ROUTE, resolver.ASKED)]
     app.add_middleware(HotRoutes, routes=hot, owner=app)
     app.add_middleware(RequestLimits, limits=route_limits(settings))
     app.add_middleware(BadSignatureGuard, limiter=bad_signatures)

@@ -42,9 +42,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.fastroute import refuse_answered
 
-#: (the start every path the route answers has, the route, requests it answers that
-#: no other route of the app may answer: (method, path) pairs)
-HotRoute = tuple[str, Route, Sequence[tuple[str, str]]]
+#: (the route, requests it answers that no other route of the app may answer: (method,
+#: path) pairs)
+HotRoute = tuple[Route, Sequence[tuple[str, str]]]
 
 
 class HotRoutes:
@@ -65,10 +65,12 @@ class HotRoutes:
                 or body limit would be skipped here). Programming errors.
         """
         self.app = app
-        self.routes = [(start, route) for start, route, _ in routes]
+        # each route's path up to its first parameter: a request of another start is
+        # not matched against it
+        self.routes = [(route.path.split("{", 1)[0], route) for route, _ in routes]
         self.owner = owner  # the Starlette app: its router and exception handlers
         mounted: list[Any] = list(owner.router.routes)
-        for _, route, asked in routes:
+        for route, asked in routes:
             at = next((i for i, r in enumerate(mounted) if r is route), None)
             if at is None:
                 raise RuntimeError(f"{route!r} is not in the app's router")

@@ -433,35 +433,35 @@ class Appender:
             logged = {i for i, s in enumerate(items) if s.hash in existing}
             refused.update(first(tx, logged))
         heads: MapKeeper | None = None  # opened at the first new entry
-        # the events still to land: a batch's all (it lands whole or not at all); a
-        # group's, those ``first`` did not leave out (the rules may still refuse some)
-        landing = [i for i in range(len(items)) if not refused or i not in refused]
         least = EARLY_FROM if refused is None else GROUP_EARLY_FROM
         if (
             made is not None
-            and len(landing) - len(existing) >= least
-            and all(made[i] is not None for i in landing)
+            and len(items) - len(refused or ()) - len(existing) >= least
             # a group may land nothing (its rules refuse each event) and must then have
             # written nothing: its keeper, opened before any entry lands, only where its
             # map is in step, as this process committed it (a keeper that rebuilds or
             # catches up a map writes it); a batch that lands nothing raises
             and (refused is None or (head.map_size is None and self._map_cache.holds(head.size)))
         ):
-            # their heads are known now if each lands at the next index (`MapKeeper.commit`
-            # takes the child's answer only if the loop's entries are the predicted ones:
-            # a group whose rules refused one of them updates the map itself), and the
-            # map's child process updates the map while the state's lookup below and this
-            # loop run. Asked after the known events' lookup: a batch re-sent (anyone can
-            # post entries that are public) would have the child compute an update for
-            # nothing
-            heads = turn.keeper = MapKeeper(tx, head.size, None, self._map_cache)
-            heads.begin(
-                self._map_worker,
-                [items[i] for i in landing],
-                [_made_hash(made[i]) for i in landing],
-                existing,
-                least,
-            )
+            # the events still to land: a batch's all (it lands whole or not at all); a
+            # group's, those ``first`` did not leave out (the rules may still refuse some)
+            landing = [i for i in range(len(items)) if not refused or i not in refused]
+            if all(made[i] is not None for i in landing):  # (a group's may be missing)
+                # their heads are known now if each lands at the next index
+                # (`MapKeeper.commit` takes the child's answer only if the loop's entries
+                # are the predicted ones: a group whose rules refused one of them updates
+                # the map itself), and the map's child process updates the map while the
+                # state's lookup below and this loop run. Asked after the known events'
+                # lookup: a batch re-sent (anyone can post entries that are public) would
+                # have the child compute an update for nothing
+                heads = turn.keeper = MapKeeper(tx, head.size, None, self._map_cache)
+                heads.begin(
+                    self._map_worker,
+                    [items[i] for i in landing],
+                    [_made_hash(made[i]) for i in landing],
+                    existing,
+                    least,
+                )
         state = load_state_for(tx, [s for s in items if s.hash not in existing])
         if heads is not None:
             heads.use_state(state)

@@ -146,11 +146,11 @@ def test_a_hot_route_must_be_the_routers_first_answer_and_an_async_endpoint_alon
 
     hot = Route("/hot", _ok)
     other = Route("/other", _ok)
-    HotRoutes(_passed_on, [("/hot", hot, ASKED)], _Owner([other, hot], {}))  # fine
+    HotRoutes(_passed_on, [(hot, ASKED)], _Owner([other, hot], {}))  # fine
     with pytest.raises(RuntimeError, match="answers GET /hot: before"):
-        HotRoutes(_passed_on, [("/hot", hot, ASKED)], _Owner([Route("/{x}", _ok), hot], {}))
+        HotRoutes(_passed_on, [(hot, ASKED)], _Owner([Route("/{x}", _ok), hot], {}))
     with pytest.raises(RuntimeError, match="not in the app's router"):
-        HotRoutes(_passed_on, [("/hot", hot, ASKED)], _Owner([other], {}))
+        HotRoutes(_passed_on, [(hot, ASKED)], _Owner([other], {}))
 
     def sync(request: Request) -> PlainTextResponse:
         return PlainTextResponse("sync")
@@ -165,7 +165,7 @@ def test_a_hot_route_must_be_the_routers_first_answer_and_an_async_endpoint_alon
     guarded = Route("/hot", _ok, middleware=[Middleware(Passing)])
     for route in (Route("/hot", sync), guarded, Route("/hot", _ok, max_body_size=10)):
         with pytest.raises(RuntimeError, match="async endpoint alone"):
-            HotRoutes(_passed_on, [("/hot", route, ASKED)], _Owner([route], {}))
+            HotRoutes(_passed_on, [(route, ASKED)], _Owner([route], {}))
 
 
 def test_errors_are_answered_by_sync_or_async_handlers_or_left_unanswered() -> None:
@@ -186,13 +186,13 @@ def test_errors_are_answered_by_sync_or_async_handlers_or_left_unanswered() -> N
         return None
 
     hot = Route("/hot", raise_it)
-    app = HotRoutes(_passed_on, [("/hot", hot, ASKED)], _Owner([hot], {OtherError: sync_handler}))
+    app = HotRoutes(_passed_on, [(hot, ASKED)], _Owner([hot], {OtherError: sync_handler}))
     assert _call(app, "/hot") == (299, b"sync handler")
     assert error.__traceback__ is None
     assert _call(app, "/else") == (404, b"the app")
-    quiet = HotRoutes(_passed_on, [("/hot", hot, ASKED)], _Owner([hot], {OtherError: silent}))
+    quiet = HotRoutes(_passed_on, [(hot, ASKED)], _Owner([hot], {OtherError: silent}))
     assert _call(quiet, "/hot") == (None, b"")
     bare = Route("/hot", _raise_other)
-    unhandled = HotRoutes(_passed_on, [("/hot", bare, ASKED)], _Owner([bare], {}))
+    unhandled = HotRoutes(_passed_on, [(bare, ASKED)], _Owner([bare], {}))
     with pytest.raises(OtherError):
         _call(unhandled, "/hot")
