@@ -240,14 +240,16 @@ class MapKeeper(HeadTracker):
         if self._early is not None:
             worker, number, kept, entries = self._early
             self._early = None
-            answer = worker.result(number)
+            # the heads moved are the predicted ones and no other moved (no actor's): else
+            # the child's answer is not this log's, and is not waited for (the next
+            # request to the child reads it first, `MapWorker.submit`)
+            predicted = self._untracked == entries and not self.changes
+            answer = worker.result(number) if predicted else None
             root_only = None if answer is None else adopted(answer[1])
             if (
                 answer is not None
                 and root_only is not None
                 and root_only.root() == answer[0]  # the root bucket's root is the root given
-                and self._untracked == entries  # so the heads moved are the predicted ones
-                and not self.changes  # and no other head moved (no actor's)
             ):
                 # the heads moved are the child's (`changes` is left to the tracking
                 # that does not happen: nothing reads it after `commit`)

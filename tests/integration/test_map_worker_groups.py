@@ -89,11 +89,17 @@ def test_a_group_whose_rules_refuse_one_is_updated_by_the_append(
     outcome = ledger.appender.append_each(group)
     assert isinstance(outcome.outcomes[5], RuleError)
     assert sum(isinstance(r, Receipt) for r in outcome.outcomes) == len(group) - 1
-    # the child was asked for all of them: its answer is not the log's, and not taken
-    assert counting.answers == [True] and counting.updates == 1
+    # the child was asked for all of them: its answer is not the log's, and is neither
+    # waited for nor taken (the append's own entries say so first)
+    assert counting.answers == [] and counting.updates == 1
     landed = _landed(outcome, "R", len(group))
     assert "R-5" not in landed
     _heads_are_the_entries(ledger, landed)
+    # the answer left in the pipe is read before the next request: the next group
+    # takes the child's update
+    after = ledger.appender.append_each(_units(world, "N", GROUP_EARLY_FROM))
+    assert counting.answers == [True] and counting.updates == 1
+    _heads_are_the_entries(ledger, {**landed, **_landed(after, "N", GROUP_EARLY_FROM)})
 
 
 def test_a_group_is_predicted_without_the_events_first_left_out(
