@@ -97,12 +97,8 @@ def taking_inside(
         for slot in group:  # what an earlier, rolled-back transaction decided is undone
             if inside(slot):  # (an event left out since, too: it was never taken)
                 slot.charged, slot.refused = False, None
-        slots = [group[i] for i in positions if inside(group[i]) and _due(group[i])]
-        buckets: dict[Hashable, list[tuple[ChargedSlot, Charge]]] = {}
-        for slot in slots:
-            charge = cast(Charge, slot.charge)
-            buckets.setdefault(charge.bucket, []).append((slot, charge))
-        for pairs in buckets.values():  # a database error here fails the whole group
+        slots = [group[i] for i in positions if inside(group[i])]
+        for pairs in _by_bucket(slots).values():  # a database error fails the whole group
             take_in = cast(Callable[[Any, float, bool], float], pairs[0][1].take_in)
             _take_bucket(pairs, functools.partial(take_in, tx), in_tx=True)
         return {
@@ -118,17 +114,23 @@ def take_charges(group: Sequence[ChargedSlot]) -> None:
     """Take the group's charges, per bucket: the sum at once when it fits, else each in
     queue order; a refused take sets its slot's error (the charge's refusal), a failed
     one (the database) the error of every slot of its bucket not yet charged."""
-    buckets: dict[Hashable, list[tuple[ChargedSlot, Charge]]] = {}
-    for slot in group:
-        if slot.charge is not None and _due(slot):
-            buckets.setdefault(slot.charge.bucket, []).append((slot, slot.charge))
-    for pairs in buckets.values():
+    for pairs in _by_bucket(group).values():
         try:
             _take_bucket(pairs)
         except Exception as e:  # the database: the bucket's takes not yet made fail
             for slot, _ in pairs:
                 if not slot.charged:
                     slot.error = e
+
+
+def _by_bucket(slots: Sequence[ChargedSlot]) -> dict[Hashable, list[tuple[ChargedSlot, Charge]]]:
+    """The charges of ``slots`` that are due (`Charge.due`), with their slots, by bucket,
+    in queue order."""
+    buckets: dict[Hashable, list[tuple[ChargedSlot, Charge]]] = {}
+    for slot in slots:
+        if slot.charge is not None and _due(slot):
+            buckets.setdefault(slot.charge.bucket, []).append((slot, slot.charge))
+    return buckets
 
 
 def _take_bucket(
