@@ -19,7 +19,9 @@ unit waits for that one read (single flight) instead of reading each.
 A summary is kept only when read with no scan batch written meanwhile (the read may or
 may not have seen a batch that committed during it): a read that overlapped a write is
 read again alone, with new batches held back (`ScanFlusher.paused`) while the one under
-way ends.
+way ends. Its signals, judged over the unit's stored scans and its queued ones, are
+judged again from memory over the exact count (the stored scans are kept by the count
+read with them), so that a batch is not counted from the database and the queue both.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ WAIT_ROUNDS = 3
 #: in the background, and when a view waits for it (a longer write is a stalled one)
 SETTLE_WAIT = 1.0
 STALL_WAIT = 0.05
-#: reads of a stored scan summary at most, while writes keep ending during them
+#: reads of a view, or of its stored scan summary, at most while writes keep ending
+#: during them
 READS = 3
 
 #: a packed scan's unit (`ScanSummaries.stored`)
@@ -267,45 +270,59 @@ async def _read(
 ) -> dict[str, Any]:
     """The view read from the database; its stored scan summary kept (`ScanSummaries`)
     when exact: read with no scan batch written meanwhile, else read again alone with
-    new batches held back (`_exact_summary`)."""
+    new batches held back (`_exact_summary`). A read that a write began or ended
+    during may have counted the batch in its signals from the database and from the
+    queue both (or in neither): the view is judged again from memory over its exact
+    count (the unit's stored scans are kept by the count read with them,
+    ledger.service.signals), or read again, up to `READS` reads; the last stands."""
     gtin, serial, signature, token, scanned, _ = request
-    before = queue.generation
-    view: dict[str, Any] = dict(
-        await run_in_threadpool(
-            functools.partial(
-                ledger.unit_view,
-                gtin,
-                serial,
-                signature,
-                owner_token=token,
-                pending=queue.pending_scans(gtin, serial),
-                scanned=scanned,
+    for _ in range(READS):
+        before = queue.generation
+        view: dict[str, Any] = dict(
+            await run_in_threadpool(
+                functools.partial(
+                    ledger.unit_view,
+                    gtin,
+                    serial,
+                    signature,
+                    owner_token=token,
+                    pending=queue.pending_scans(gtin, serial),
+                    scanned=scanned,
+                )
             )
         )
-    )
-    if queue.generation == before and before % 2 == 0:
-        # no write began or ended during the read: what it counted is exactly what
-        # the queue no longer holds
-        summaries.put(gtin, serial, {**view["scans"]}, before)
-        return view
-    kept = summaries.get(gtin, serial)
-    if kept is not None:
-        # the kept summary is exact (each stored batch is added to it): this view
-        # uses it, and the read for other processes' scans goes on by itself, so a
-        # refresh never waits for a write (nor do the views waiting for it)
-        view["scans"] = dict(kept)
-        if (gtin, serial) not in summaries.exacting:
-            summaries.exacting.add((gtin, serial))
-            exact = asyncio.ensure_future(
-                _exact_summary(ledger, queue, flusher, summaries, (gtin, serial))
-            )
-            exact.add_done_callback(functools.partial(_exacted, summaries, (gtin, serial)))
-        return view
-    # no summary kept: this view (and those waiting for it) waits for the write
-    view["scans"] = await _exact_summary(
-        ledger, queue, flusher, summaries, (gtin, serial), STALL_WAIT
-    )
+        if queue.generation == before and before % 2 == 0:
+            # no write began or ended during the read: what it counted is exactly what
+            # the queue no longer holds
+            summaries.put(gtin, serial, {**view["scans"]}, before)
+            return view
+        view["scans"] = await _settled_scans(ledger, queue, flusher, summaries, (gtin, serial))
+        again = _from_memory(ledger, queue, summaries, request, view["scans"])
+        if again is not None:
+            return again
     return view
+
+
+async def _settled_scans(
+    ledger: Ledger,
+    queue: ScanQueue,
+    flusher: ScanFlusher,
+    summaries: ScanSummaries,
+    unit: tuple[str, str],
+) -> dict[str, Any]:
+    """The unit's exact stored scan summary after a read a write overlapped: the kept
+    one (exact: each stored batch is added to it), with the read for other processes'
+    scans going on by itself, so that a refresh never waits for a write (nor do the
+    views waiting for it); with none kept, read while no batch is written."""
+    kept = summaries.get(*unit)
+    if kept is None:
+        # no summary kept: this view (and those waiting for it) waits for the write
+        return await _exact_summary(ledger, queue, flusher, summaries, unit, STALL_WAIT)
+    if unit not in summaries.exacting:
+        summaries.exacting.add(unit)
+        exact = asyncio.ensure_future(_exact_summary(ledger, queue, flusher, summaries, unit))
+        exact.add_done_callback(functools.partial(_exacted, summaries, unit))
+    return dict(kept)
 
 
 def _exacted(summaries: ScanSummaries, unit: tuple[str, str], done: asyncio.Future[Any]) -> None:

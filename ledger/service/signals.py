@@ -215,11 +215,11 @@ class SignalService:
     ) -> StoredFacts:
         """The unit's stored scans, owner clients and open reports, from the
         `FactsCache` while the log's size and the unit's stored scan count are those
-        of ``view`` (three reads otherwise). For a unit with more than `EXACT_SCANS`
-        scans (``scans``: stored and queued) older ones serve too: ``memory_only``, the
-        latest read within `FACTS_TTL`; else those read at this log size within
-        `FACTS_REREAD` (so a flush alone does not send a busy unit's refresh back
-        to its stored scans).
+        of ``view`` (three reads otherwise, kept at the count read with the scans).
+        For a unit with more than `EXACT_SCANS` scans (``scans``: stored and queued)
+        older ones serve too: ``memory_only``, the latest read within `FACTS_TTL`;
+        else those read at this log size within `FACTS_REREAD` (so a flush alone does
+        not send a busy unit's refresh back to its stored scans).
 
         Raises:
             NotInMemoryError: ``memory_only`` and not cached.
@@ -243,7 +243,12 @@ class SignalService:
             cached = self._facts_cache.recent(unit.gtin, unit.serial, size)
             if cached is not None:
                 return cached
-        rows = self._signal_store.unit_scans(self._log, unit.gtin, unit.serial, self._since())
+        # the count read with the scans, not the view's: a batch stored between the
+        # view's read and this one is in these scans, and the facts are kept as what
+        # they are (a view whose count and scans differ is judged again: api.unitviews)
+        count, rows = self._signal_store.unit_scans(
+            self._log, unit.gtin, unit.serial, self._since()
+        )
         owners = (
             self._signal_store.owner_clients(self._log, unit.gtin, unit.serial)
             if claimed
@@ -260,7 +265,7 @@ class SignalService:
             512 + 400 * len(rows) + 100 * len(owners) + 400 * len(reports),
         )
         if size:
-            self._facts_cache.put(key, found)
+            self._facts_cache.put((unit.gtin, unit.serial, size, count), found)
         return found
 
     def forget_unit(self, gtin: str, serial: str) -> None:
@@ -320,7 +325,7 @@ class SignalService:
         claims = self._signal_store.claim_leaves(self._log, units)
         out: list[UnitAlertShape] = []
         for gtin, serial in units:
-            rows = self._signal_store.unit_scans(self._log, gtin, serial, since)
+            _, rows = self._signal_store.unit_scans(self._log, gtin, serial, since)
             claimed_at, owners = None, set()
             leaf = claims.get((gtin, serial))
             if leaf is not None:

@@ -12,7 +12,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +33,7 @@ from ledger.errors import StorageError
 from ledger.rules.state import ProductRecord, UnitRecord
 from ledger.store.database import Engines
 from ledger.store.privacy_schema import REPORT_QUOTAS
-from ledger.store.queries import SCANS, latest_leaf_of_kind
+from ledger.store.queries import SCAN_COUNTS, SCANS, latest_leaf_of_kind
 from ledger.store.records import RECORD_TABLES
 from ledger.store.repository import Store
 from ledger.store.signals_schema import CLAIM_ATTEMPTS, CLAIM_OWNERS, REPORTS
@@ -92,21 +104,45 @@ class SignalStore:
 
     # --- scans -------------------------------------------------------------------------
 
-    def unit_scans(self, log: int, gtin: str, serial: str, since: str) -> list[dict[str, Any]]:
-        """The unit's latest scans at or after ``since`` (at most `UNIT_SCAN_LIMIT`), oldest
-        first, as ``{at, place, client, network}``."""
-        query = (
-            select(SCANS.c.at, SCANS.c.place, SCANS.c.client, SCANS.c.network)
-            .where(SCANS.c.log == log, SCANS.c.gtin == gtin, SCANS.c.serial == serial)
-            .where(SCANS.c.at >= since)
+    def unit_scans(
+        self, log: int, gtin: str, serial: str, since: str
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The unit's stored scan count (``scan_counts``) and its latest scans at or after
+        ``since`` (at most `UNIT_SCAN_LIMIT`), oldest first, as ``{at, place, client,
+        network}``: both as of one moment (one statement, so one snapshot on either
+        database). A batch committing between two reads would give a count that does
+        not describe the scans read with it (ledger.service.signals keys them by it)."""
+        unit = (SCANS.c.log == log, SCANS.c.gtin == gtin, SCANS.c.serial == serial)
+        recent = (
+            select(SCANS.c.id, SCANS.c.at, SCANS.c.place, SCANS.c.client, SCANS.c.network)
+            .where(*unit, SCANS.c.at >= since)
             .order_by(SCANS.c.id.desc())
             .limit(UNIT_SCAN_LIMIT)
+            .subquery()
+        )
+        counted = (
+            select(SCAN_COUNTS.c.count)
+            .where(
+                SCAN_COUNTS.c.log == log,
+                SCAN_COUNTS.c.gtin == gtin,
+                SCAN_COUNTS.c.serial == serial,
+            )
+            .scalar_subquery()
+        )
+        # one row for the count even when no scan is recent: the scans joined onto it
+        one = select(literal(1).label("one")).subquery()
+        query = (
+            select(counted.label("n"), *(recent.c[c] for c in ("at", "place", "client", "network")))
+            .select_from(one.outerjoin(recent, true()))
+            .order_by(recent.c.id)
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [
+        count = int(rows[0].n or 0) if rows else 0
+        return count, [
             {"at": r.at, "place": r.place, "client": r.client, "network": r.network}
-            for r in reversed(rows)
+            for r in rows
+            if r.at is not None
         ]
 
     def scanned_units(self, log: int, brand: str, since: str, limit: int) -> list[tuple[str, str]]:

@@ -499,3 +499,61 @@ def test_a_write_that_committed_before_the_views_read_and_ends_after_it_is_count
     view = _view_while_the_first_scan_is_written(sw, lingering, read_after_the_commit)
     assert view["scans"]["count"] == 1  # not 2: from the read or the queue, once
     assert reads == 2
+
+
+def test_a_write_that_commits_between_the_views_count_and_its_signals_counts_each_scan_once(
+    sw: SignalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flake CI met on PostgreSQL (a many-scanners signal quoting 14 scans for 11):
+    the view reads the unit's stored count, the flusher's batch commits, and only then
+    are the unit's stored scans read for its signals. The signals must not count the
+    batch from the read and from the queue both, now or in a later view from memory."""
+    sw.mint("SN-1")
+    app = create_app(settings(), ledger=sw.ledger)
+    context = app.state.ctx
+    may_commit = threading.Event()
+    real_write = context.flusher._write
+
+    def write(batch: list[Scan]) -> None:
+        may_commit.wait(10)  # held until the view has read its count
+        real_write(batch)
+
+    context.flusher._write = write
+    original = SignalStore.unit_scans
+    reads = 0
+
+    def after_the_commit(self: SignalStore, *args: Any) -> list[dict[str, Any]]:
+        nonlocal reads
+        reads += 1
+        if reads == 1:
+            generation = context.scans.generation
+            may_commit.set()
+            deadline = time.monotonic() + 10
+            while context.scans.generation == generation and time.monotonic() < deadline:
+                time.sleep(0.005)  # the batch commits and the queue forgets it
+        return original(self, *args)
+
+    monkeypatch.setattr(SignalStore, "unit_scans", after_the_commit)
+    when = sw.clock.now - timedelta(minutes=1)
+
+    def scanners(view: dict[str, Any]) -> dict[str, Any]:
+        found = [r for r in view["reasons"] if r["code"] == "many-scanners"]
+        assert found, view["reasons"]
+        evidence: dict[str, Any] = found[0]["evidence"]
+        return evidence
+
+    async def main() -> None:
+        for i in range(11):
+            at = when + timedelta(seconds=i)
+            context.scans.add(Scan(GTIN, "SN-1", at, None, f"c{i}", "x", network=f"n{i}"))
+        flushing = asyncio.create_task(context.flush_scans())
+        while not context.scans.writing:
+            await asyncio.sleep(0.001)
+        view = await context.unit_view(GTIN, "SN-1", None)
+        await flushing
+        assert view["scans"]["count"] == 11
+        assert scanners(view)["scans"] == 11  # not 22: from the read or the queue, once
+        again = await context.unit_view(GTIN, "SN-1", None)
+        assert again["scans"]["count"] == 11 and scanners(again)["scans"] == 11
+
+    asyncio.run(main())
