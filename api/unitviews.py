@@ -20,8 +20,9 @@ A summary is kept only when read with no scan batch written meanwhile (the read 
 may not have seen a batch that committed during it): a read that overlapped a write is
 read again alone, with new batches held back (`ScanFlusher.paused`) while the one under
 way ends. Its signals, judged over the unit's stored scans and its queued ones, are
-judged again from memory over the exact count (the stored scans are kept by the count
-read with them), so that a batch is not counted from the database and the queue both.
+judged again from memory over the exact count once the write under way has ended (the
+stored scans are kept by the count read with them), or read again, so that a batch is
+not counted from the database and the queue both (`_read`).
 """
 
 from __future__ import annotations
@@ -269,38 +270,65 @@ async def _read(
     request: tuple[str, str, str | None, str | None, ScannedLabel | None, int],
 ) -> dict[str, Any]:
     """The view read from the database; its stored scan summary kept (`ScanSummaries`)
-    when exact: read with no scan batch written meanwhile, else read again alone with
-    new batches held back (`_exact_summary`). A read that a write began or ended
-    during may have counted the batch in its signals from the database and from the
-    queue both (or in neither): the view is judged again from memory over its exact
-    count (the unit's stored scans are kept by the count read with them,
-    ledger.service.signals), or read again, up to `READS` reads; the last stands."""
+    when exact: read with no scan batch written meanwhile. A read that a write began,
+    ended or went on during may have counted the batch in its signals from the
+    database and from the queue both (or in neither): with new batches held back
+    (`ScanFlusher.paused`) and the write under way waited for up to `STALL_WAIT`, the
+    view's count is settled (`_settled_scans`) and its signals judged again from
+    memory over that count (the unit's stored scans are kept by the count read with
+    them, ledger.service.signals), or the view read again, up to `READS` reads in all
+    (during a stalled write, a view not in memory costs that many reads and waits).
+    The last stands: a write whose thread returns more than ``READS x STALL_WAIT``
+    after its commit (another log's part of the batch, a loaded machine) can leave
+    that one view counting its batch twice in its signals."""
+    gtin, serial = request[0], request[1]
+    view, clean = await _database_view(ledger, queue, summaries, request)
+    if clean:
+        return view
+    again = None
+    async with flusher.paused():
+        for attempt in range(READS):
+            # the signals judged over that read may count the batch twice: not reused
+            ledger.forget_signals(gtin, serial)
+            await flusher.settled(STALL_WAIT)
+            view["scans"] = await _settled_scans(ledger, queue, flusher, summaries, (gtin, serial))
+            again = _from_memory(ledger, queue, summaries, request, view["scans"])
+            if again is not None or attempt == READS - 1:
+                break
+            view, clean = await _database_view(ledger, queue, summaries, request)
+            if clean:
+                return view
+    return again if again is not None else view
+
+
+async def _database_view(
+    ledger: Ledger,
+    queue: ScanQueue,
+    summaries: ScanSummaries,
+    request: tuple[str, str, str | None, str | None, ScannedLabel | None, int],
+) -> tuple[dict[str, Any], bool]:
+    """The view read on the thread pool, and whether it is clean: no scan write began
+    or ended during the read, nor was one under way (then its stored scan summary is
+    kept: what it counted is exactly what the queue no longer holds)."""
     gtin, serial, signature, token, scanned, _ = request
-    for _ in range(READS):
-        before = queue.generation
-        view: dict[str, Any] = dict(
-            await run_in_threadpool(
-                functools.partial(
-                    ledger.unit_view,
-                    gtin,
-                    serial,
-                    signature,
-                    owner_token=token,
-                    pending=queue.pending_scans(gtin, serial),
-                    scanned=scanned,
-                )
+    before = queue.generation
+    view: dict[str, Any] = dict(
+        await run_in_threadpool(
+            functools.partial(
+                ledger.unit_view,
+                gtin,
+                serial,
+                signature,
+                owner_token=token,
+                pending=queue.pending_scans(gtin, serial),
+                scanned=scanned,
             )
         )
-        if queue.generation == before and before % 2 == 0:
-            # no write began or ended during the read: what it counted is exactly what
-            # the queue no longer holds
-            summaries.put(gtin, serial, {**view["scans"]}, before)
-            return view
-        view["scans"] = await _settled_scans(ledger, queue, flusher, summaries, (gtin, serial))
-        again = _from_memory(ledger, queue, summaries, request, view["scans"])
-        if again is not None:
-            return again
-    return view
+    )
+    clean = queue.generation == before and before % 2 == 0
+    if clean:
+        summaries.put(gtin, serial, {**view["scans"]}, before)
+    return view, clean
 
 
 async def _settled_scans(
@@ -312,8 +340,8 @@ async def _settled_scans(
 ) -> dict[str, Any]:
     """The unit's exact stored scan summary after a read a write overlapped: the kept
     one (exact: each stored batch is added to it), with the read for other processes'
-    scans going on by itself, so that a refresh never waits for a write (nor do the
-    views waiting for it); with none kept, read while no batch is written."""
+    scans going on by itself (a refresh waits no longer than `STALL_WAIT` for a write,
+    nor do the views waiting for it); with none kept, read while no batch is written."""
     kept = summaries.get(*unit)
     if kept is None:
         # no summary kept: this view (and those waiting for it) waits for the write

@@ -729,6 +729,12 @@ class Ledger:
             raise ValueError(f"a take of log {self.log} in a transaction of log {within.log}")
         return self._quotas.take_in(within.conn, self.log, actor, cost, rate, burst, now, force)
 
+    def forget_signals(self, gtin: str, serial: str) -> None:
+        """Drop the unit's last computed clone signals (`SignalService.forget_answer`):
+        a view read while the resolver stored scans judged them over queued scans that
+        may have been stored during the read."""
+        self.signals.forget_answer(gtin, serial)
+
     def scan_summary(self, gtin: str, serial: str) -> tuple[int, dict[str, Any] | None]:
         """How often a unit was scanned, and its first scan (at, place)."""
         return self.store.scan_summary(self.log, gtin, serial)

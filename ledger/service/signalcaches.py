@@ -226,3 +226,8 @@ class SignalsCache:
         self._found.move_to_end(key)
         while len(self._found) > self.capacity:
             self._found.popitem(last=False)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        """Drop the unit's answer (computed over queued scans a write may have stored
+        during the read of its facts: api.unitviews)."""
+        self._found.pop(key, None)

@@ -268,6 +268,12 @@ class SignalService:
             self._facts_cache.put((unit.gtin, unit.serial, size, count), found)
         return found
 
+    def forget_answer(self, gtin: str, serial: str) -> None:
+        """Drop the unit's last computed signals (not its stored facts, kept by the
+        count read with them): they were judged with queued scans that a write may
+        have stored during the read, so they may count a scan twice (api.unitviews)."""
+        self._signals_cache.forget((gtin, serial))
+
     def forget_unit(self, gtin: str, serial: str) -> None:
         """Drop what is cached of the unit's stored facts (a report changed)."""
         self._facts_cache.forget(gtin, serial)
