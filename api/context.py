@@ -39,7 +39,7 @@ from api.pinning import MIN_SIZE_HEADER, implied_size, min_size, pin
 from api.problems import RateLimitedError
 from api.ratelimit import Limiter
 from api.readbody import read_body
-from api.scanflush import DRAIN_SECONDS, ScanFlusher
+from api.scanflush import DRAIN_SECONDS, PartlyStoredError, ScanFlusher
 from api.scanpack import Packed, rows_of
 from api.scanrecord import Pseudonyms, owner_cookie, queue_scan
 from api.scans import ScanQueue
@@ -210,7 +210,12 @@ class Context:
 
     def _record_scans(self, batch: list[Packed]) -> None:
         """Write each queued scan to its unit's log (one transaction per log), as its
-        scans-table row (`api.scanpack.rows_of`)."""
+        scans-table row (`api.scanpack.rows_of`).
+
+        Raises:
+            PartlyStoredError: a log's write failed after others' had been stored.
+            StorageError: the first log's write failed (nothing was stored).
+        """
         rows = rows_of(batch)
         # a batch holds few GTINs, most often of one log: routed once each, and the
         # rows split only when they go to several logs
@@ -218,12 +223,21 @@ class Context:
         if len({id(ledger) for ledger in ledgers.values()}) == 1:
             next(iter(ledgers.values())).record_scan_rows(rows)
             return
-        by_log: dict[int, tuple[Ledger, list[ScanRow]]] = {}
-        for row in rows:
+        by_log: dict[int, tuple[Ledger, list[ScanRow], list[Packed]]] = {}
+        for row, packed in zip(rows, batch, strict=True):
             ledger = ledgers[row[0]]
-            by_log.setdefault(id(ledger), (ledger, []))[1].append(row)
-        for ledger, part in by_log.values():
-            ledger.record_scan_rows(part)
+            part = by_log.setdefault(id(ledger), (ledger, [], []))
+            part[1].append(row)
+            part[2].append(packed)
+        stored: list[Packed] = []
+        for ledger, part_rows, part_packed in by_log.values():
+            try:
+                ledger.record_scan_rows(part_rows)
+            except Exception as e:
+                if stored:  # the logs written before: not queued again
+                    raise PartlyStoredError(stored, e) from e
+                raise
+            stored += part_packed
 
     async def unit_view(
         self,

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.metrics import Metrics
 from api.scanpack import Packed
 from api.scans import ScanQueue
+from ledger.errors import StorageError
 
 log = logging.getLogger("provenance.scans")
 
@@ -29,6 +30,17 @@ RETRY_MAX = 10.0
 DRAIN_SECONDS = 30.0
 #: how long a batch's write waits at most for readers holding writes back (seconds)
 HOLD_MAX = 0.5
+
+
+class PartlyStoredError(StorageError):
+    """A batch's write that stored only ``stored`` of it (whole logs' parts, each in its
+    own transaction) before the database's error ``cause``: those scans are not
+    queued again (they would be stored twice), the rest are."""
+
+    def __init__(self, stored: list[Packed], cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.stored = stored
+        self.cause = cause
 
 
 class ScanFlusher:
@@ -122,12 +134,16 @@ class ScanFlusher:
 
     def _done(self, write: asyncio.Future[None]) -> None:
         self._writing = None
-        stored = not write.cancelled() and write.exception() is None
-        dropped = self.queue.settle(stored)
+        error = None if write.cancelled() else write.exception()
         batch, self._batch = self._batch, []
+        if isinstance(error, PartlyStoredError):
+            dropped, stored = self.queue.settle_part(error.stored), error.stored
+        else:
+            whole = not write.cancelled() and error is None
+            dropped, stored = self.queue.settle(whole), batch if whole else []
         if stored and self._stored is not None:
             # in the same step as the queue forgets them: a view counts each scan once
-            self._stored(batch)
+            self._stored(stored)
         if dropped:
             self._metrics.scans_dropped.inc(dropped)
         self._metrics.scans_pending.set(len(self.queue))

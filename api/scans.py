@@ -232,6 +232,19 @@ class ScanQueue:
         self.generation += 1
         return dropped
 
+    def settle_part(self, stored: Sequence[Packed]) -> int:
+        """End the write of the batch `take` gave when only ``stored`` of it (the scans
+        of whole units: one log's part, ledger by ledger) was stored: those leave the
+        queue, the rest go back to its front (in their order), then the bounds drop the
+        oldest; return how many were dropped."""
+        batch, self._writing = self._writing, []
+        done = {id(scan) for scan in stored}
+        self._forget_stored([scan for scan in batch if id(scan) in done])
+        self._queued.extendleft(reversed([scan for scan in batch if id(scan) not in done]))
+        dropped = self._bound()
+        self.generation += 1
+        return dropped
+
     def _bound(self) -> int:
         """Drop the oldest queued scans past the bounds; return how many."""
         dropped = 0

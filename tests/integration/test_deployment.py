@@ -21,11 +21,12 @@ from api.app import create_app
 from api.context import _implied_size, min_size
 from ledger import crypto, label, note
 from ledger.entry import Leaf, SignedEvent
-from ledger.errors import ValidationError
+from ledger.errors import StorageError, ValidationError
 from ledger.gs1 import UnitId
 from ledger.service.audit import audit_log
 from ledger.service.config import write_key_file
 from ledger.service.deployment import Deployment, DeploymentConfig
+from ledger.service.ledger import Ledger, Scan
 from ledger.service.settings import Settings
 from tests.factories import GTIN, LOG_SEED, key, public_b64
 from tests.integration.world import LedgerWorld, clock
@@ -157,6 +158,45 @@ def test_units_land_in_their_brands_log_and_are_found_there(deployment: Deployme
     assert a.scan_summary(GTIN_B, "B-1")[0] == 0
     for log in (a, b):
         assert audit_log(log.store, log.log, log.verifier_key, workers=1).ok
+
+
+def test_a_scan_batch_one_log_of_which_failed_stores_the_others_once(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of scans of two logs is written a log at a time: when log b's write
+    fails after log a's was stored, a's scans leave the queue and b's are queued
+    again, so the retry stores each scan once (a's were stored twice)."""
+    a, b = deployment.for_log("a"), deployment.for_log("b")
+    context = create_app(
+        Settings.from_env({"PROVENANCE_RATE": "1000", "PROVENANCE_BURST": "1000"}),
+        deployment=deployment,
+    ).state.ctx
+    real, failures = Ledger.record_scan_rows, [0]
+
+    def failing_once(self: Ledger, rows: Any) -> None:
+        if self is b and not failures[0]:
+            failures[0] += 1
+            raise StorageError("database write failed; nothing was written: locked")
+        real(self, rows)
+
+    monkeypatch.setattr(Ledger, "record_scan_rows", failing_once)
+    now = clock()
+
+    async def main() -> None:
+        for i in range(3):
+            context.scans.add(Scan(GTIN, "SN-0001", now, "CN", f"a{i}", "x"))
+            context.scans.add(Scan(GTIN_B, "B-1", now, "CN", f"b{i}", "x"))
+        with pytest.raises(StorageError, match="locked"):
+            await context.flush_scans()
+        assert len(context.scans) == 3  # b's three, queued again; a's stored
+        assert (a.scan_summary(GTIN, "SN-0001")[0], b.scan_summary(GTIN_B, "B-1")[0]) == (3, 0)
+        assert (await context.unit_view(GTIN, "SN-0001", None))["scans"]["count"] == 3
+        assert (await context.unit_view(GTIN_B, "B-1", None))["scans"]["count"] == 3
+        await context.flush_scans()
+        assert len(context.scans) == 0
+
+    asyncio.run(main())
+    assert (a.scan_summary(GTIN, "SN-0001")[0], b.scan_summary(GTIN_B, "B-1")[0]) == (3, 3)
 
 
 def test_writes_to_the_wrong_log_or_an_unknown_log_are_refused(deployment: Deployment) -> None:

@@ -1,6 +1,7 @@
 """api.scans.ScanQueue: a stored batch's bookkeeping, worked out per unit
 (`ScanQueue._forget_stored`), leaves the queue as forgetting each of its scans in turn
 (`ScanQueue._forget`) did, under random records and batches stored or failed; and with
+a batch stored in part (one log's scans of it, `ScanQueue.settle_part`) as well,
 the bounds dropping scans too, counts and bytes stay exact and no stored scan is left
 among a unit's recent or oldest ones (views would count it twice)."""
 
@@ -129,6 +130,20 @@ class Bounded(_Machine):
         self.queue.settle(stored)
         if stored:
             self.stored.extend(self.batch)
+        self.queued = list(self.queue._writing) + list(self.queue._queued)
+
+    @precondition(lambda self: self.queue.writing)
+    @rule(gtin=st.sampled_from(GTINS))
+    def settle_part(self, gtin: str) -> None:
+        # one log's part stored (a log holds whole GTINs), the others' written back
+        part = [scan for scan in self.batch if scan[0] == gtin]
+        rest = [scan for scan in self.batch if scan[0] != gtin]
+        generation = self.queue.generation
+        dropped = self.queue.settle_part(part)
+        assert self.queue.generation == generation + 1 and not self.queue.writing
+        # the rest back in front, in order (the bounds drop the oldest first)
+        assert list(self.queue._queued)[: len(rest) - dropped] == rest[dropped:]
+        self.stored.extend(part)
         self.queued = list(self.queue._writing) + list(self.queue._queued)
 
     @invariant()
