@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -94,6 +95,31 @@ def test_a_good_batch_is_verified_on_the_children_and_remembered(
     sizes.clear()
     assert first_bad_signature(jobs) is None  # remembered: nothing is sent again
     assert sizes == []
+
+
+def test_the_children_run_below_this_process(
+    pool: SignaturePool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's threads, the serial part of a batch, take a core before them."""
+    pids: list[int] = []
+    real = sigpool._Child.send
+
+    def send(self: sigpool._Child, items: list[Any], deadline: float) -> None:
+        pids.append(self.proc.pid)
+        real(self, items, deadline)
+
+    monkeypatch.setattr(sigpool._Child, "send", send)
+    assert first_bad_signature(_jobs(PROCESS_FROM)) is None
+    assert len(set(pids)) == 2
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for pid in pids:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == max(mine, sigpool.NICE)
+
+
+def test_lowering_a_gone_process_is_no_error() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    sigpool.lower_priority(child.pid, sigpool.NICE)  # reaped: nothing to lower, no error
 
 
 def test_a_small_batch_stays_on_the_threads(
