@@ -34,13 +34,12 @@ HOLD_MAX = 0.5
 
 class PartlyStoredError(StorageError):
     """A batch's write that stored only ``stored`` of it (whole logs' parts, each in its
-    own transaction) before the database's error ``cause``: those scans are not
-    queued again (they would be stored twice), the rest are."""
+    own transaction) before the database's error ``cause`` (raised from it): those
+    scans are not queued again (they would be stored twice), the rest are."""
 
     def __init__(self, stored: list[Packed], cause: Exception) -> None:
         super().__init__(str(cause))
         self.stored = stored
-        self.cause = cause
 
 
 class ScanFlusher:

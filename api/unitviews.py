@@ -269,18 +269,14 @@ async def _read(
     summaries: ScanSummaries,
     request: tuple[str, str, str | None, str | None, ScannedLabel | None, int],
 ) -> dict[str, Any]:
-    """The view read from the database; its stored scan summary kept (`ScanSummaries`)
-    when exact: read with no scan batch written meanwhile. A read that a write began,
-    ended or went on during may have counted the batch in its signals from the
-    database and from the queue both (or in neither): with new batches held back
-    (`ScanFlusher.paused`) and the write under way waited for up to `STALL_WAIT`, the
-    view's count is settled (`_settled_scans`) and its signals judged again from
-    memory over that count (the unit's stored scans are kept by the count read with
-    them, ledger.service.signals), or the view read again, up to `READS` reads in all
-    (during a stalled write, a view not in memory costs that many reads and waits).
-    The last stands: a write whose thread returns more than ``READS x STALL_WAIT``
-    after its commit (another log's part of the batch, a loaded machine) can leave
-    that one view counting its batch twice in its signals."""
+    """The view read from the database (`_database_view`). One that a scan write
+    overlapped may count the batch in its signals from the database and the queue
+    both, or in neither: with new batches held back and the write under way waited
+    for up to `STALL_WAIT`, its count is settled (`_settled_scans`) and its signals
+    judged again from memory over it (stored scans are kept by the count read with
+    them), or it is read again: `READS` reads at most, also during a stalled write.
+    The last stands: a write whose thread returns over ``READS x STALL_WAIT`` after
+    its commit can leave that one view counting its batch twice in its signals."""
     gtin, serial = request[0], request[1]
     view, clean = await _database_view(ledger, queue, summaries, request)
     if clean:

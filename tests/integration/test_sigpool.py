@@ -116,10 +116,23 @@ def test_the_children_run_below_this_process(
         assert os.getpriority(os.PRIO_PROCESS, pid) == max(mine, sigpool.NICE)
 
 
-def test_lowering_a_gone_process_is_no_error() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    sigpool.lower_priority(child.pid, sigpool.NICE)  # reaped: nothing to lower, no error
+def test_a_process_is_lowered_never_raised_and_a_gone_one_is_no_error() -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    lowered, nicer = subprocess.Popen(sleeper), subprocess.Popen(sleeper)
+    try:
+        os.setpriority(os.PRIO_PROCESS, nicer.pid, 19)
+        sigpool.lower_priority(lowered.pid, sigpool.NICE)
+        sigpool.lower_priority(nicer.pid, sigpool.NICE)
+        assert os.getpriority(os.PRIO_PROCESS, lowered.pid) == max(mine, sigpool.NICE)
+        assert os.getpriority(os.PRIO_PROCESS, nicer.pid) == 19  # its own, higher: kept
+    finally:
+        for child in (lowered, nicer):
+            child.kill()
+            child.wait()
+    with pytest.raises(ProcessLookupError):  # reaped: the call below finds no process
+        os.getpriority(os.PRIO_PROCESS, lowered.pid)
+    sigpool.lower_priority(lowered.pid, sigpool.NICE)  # and says nothing
 
 
 def test_a_small_batch_stays_on_the_threads(
