@@ -74,7 +74,8 @@ BARE_SECONDS = 1
 #: the single-event rate wrk's bodies are made for (a faster server runs out: the figure
 #: fails, saying so); ~1.3x the bare POST's rate on a quiet 2-core machine
 SINGLE_MOST = 8000
-#: at most this many warm-up rounds (2 batches a client each) before the timed posts
+#: at most this many warm-up rounds (2 batches a client each, or 200 single events)
+#: before the timed posts
 WARM_ROUNDS = 6
 P99_TARGET_MS = 100.0
 CONFIG = LogConfig(origin=streams.ORIGIN, operator_key=key(1), log_key=key(LOG_SEED))
@@ -227,6 +228,23 @@ def _warm_up(server: str, workers: int, batch: int, now: str) -> None:
         print(f"  (warm-up: {len(map_children())} of {workers} map children settled)")
 
 
+def warm_singles(server: str, now: str, tag: str = "WS") -> None:
+    """Bring a server taking single events to the steady state of one that keeps taking
+    them: 200 single events from `CLIENTS` client threads, then more rounds until its
+    map child runs (ledger.service.mapworker: started by the first group of
+    ``GROUP_EARLY_FROM`` new units), and until that child has settled. A child imports
+    for ~0.6 s of CPU: timed, that start took a core from a 2-second figure and moved
+    single events by ~15 % (2,422 / 2,365 -> 2,794 / 2,682 events/s, docs/PERFORMANCE.md
+    "warm52"), as `_warm_up` found for batches."""
+    for round_ in range(WARM_ROUNDS):
+        events = streams.commission_stream(f"{tag}{round_}", 200, now)
+        post_all(server, single_bodies(events), CLIENTS, SINGLE)
+        if map_children():
+            break
+    if not map_children_settled(1):
+        print(f"  (warm-up: {len(map_children())} of 1 map child settled)")
+
+
 def single_bodies(events: Sequence[SignedEvent]) -> list[bytes]:
     """One ``POST /v1/entries`` body per event (encoded before timing)."""
     return [json.dumps(s.to_dict()).encode() for s in events]
@@ -245,10 +263,11 @@ class Singles:
 
 
 def single_rate(
-    target: Any, warm: Sequence[bytes], timed: Sequence[bytes], seconds: int, by_wrk: bool
+    target: Any, now: str, timed: Sequence[bytes], seconds: int, by_wrk: bool
 ) -> Singles:
     """Single events per second through ``POST /v1/entries`` (group commit) from
-    `CLIENTS` concurrent clients, 1 worker, on a fresh database of ``target``; and, on
+    `CLIENTS` concurrent clients, 1 worker, on a fresh database of ``target`` once warmed
+    up (`warm_singles`, its events signed at ``now`` as ``timed`` were); and, on
     the same server right after, the same bodies per second through ``POST /bench/bare``
     (bench.resolver_app: body read and parsed, a constant receipt; no quota, signature
     or database), the HTTP stack's own ceiling for these requests.
@@ -261,7 +280,7 @@ def single_rate(
     url = target.fresh("singles")
     open_ledger(url, base).close()
     with serve(url, CONFIG, 1) as server:
-        post_all(server, warm, CLIENTS, SINGLE)
+        warm_singles(server, now)
         with _client_heap_frozen():
             if by_wrk:
                 load = wrkposts.post_each(server + SINGLE, timed, seconds, CLIENTS)
@@ -293,10 +312,11 @@ def single_rate(
     return Singles(load.rate, bare.rate, load.p50_ms, load.p99_ms, "wrk")
 
 
-def _single_bodies_for(run: Run) -> tuple[list[bytes], list[bytes], int, bool]:
-    """The single-event figure's warm-up and timed bodies (one set for every target:
-    each posts them to a fresh database), wrk's seconds, and whether wrk posts them
-    (else, said in one line, the Python client threads)."""
+def _single_bodies_for(run: Run) -> tuple[str, list[bytes], int, bool]:
+    """The single-event figure's signing time (the warm-up's events are signed at it
+    too) and timed bodies (one set for every target: each posts them to a fresh
+    database), wrk's seconds, and whether wrk posts them (else, said in one line, the
+    Python client threads)."""
     by_wrk = wrkposts.available()
     seconds = run.pick(*SINGLE_SECONDS)
     if not by_wrk:
@@ -306,8 +326,7 @@ def _single_bodies_for(run: Run) -> tuple[list[bytes], list[bytes], int, bool]:
         )
     count = seconds * SINGLE_MOST if by_wrk else run.pick(1500, 4000)
     now = format_time(datetime.now(UTC))
-    warm = single_bodies(streams.commission_stream("WS", 200, now))
-    return warm, single_bodies(streams.commission_stream("S", count, now)), seconds, by_wrk
+    return now, single_bodies(streams.commission_stream("S", count, now)), seconds, by_wrk
 
 
 def figures(run: Run) -> list[Figure]:
@@ -317,7 +336,7 @@ def figures(run: Run) -> list[Figure]:
     count = run.pick(8000, 20_000)
     out = []
     targets = open_targets(run)
-    warm, timed, seconds, by_wrk = _single_bodies_for(run)
+    now, timed, seconds, by_wrk = _single_bodies_for(run)
     try:
         for target in targets:
             for workers in (1, 2):
@@ -328,7 +347,7 @@ def figures(run: Run) -> list[Figure]:
                 print(f"  {name}: {rate:,.0f} events/s (verify all cores {ceiling:,.0f}/s)")
                 out.append(Figure.ratio_at_least(name, rate, "events/s", ceiling, RATE_TARGET))
             before = baselines.verify_rate(run)
-            singles = single_rate(target, warm, timed, seconds, by_wrk)
+            singles = single_rate(target, now, timed, seconds, by_wrk)
             ceiling = max(before, baselines.verify_rate(run))
             name = f"ingest/http/{target.name}/single-events"
             rate, bare = singles.rate, singles.bare

@@ -1,7 +1,8 @@
 """Figure 2: append -> in a signed checkpoint, p50/p99, at 0.7 x the most the server takes.
 
 On one server (SQLite, 1 worker, bench.server) on a fresh database holding the base
-world, single events go to ``POST /v1/entries`` (group commit, ledger.service.groupcommit):
+world, warmed up as the single-event ingest figure's (`bench.ingest.warm_singles`),
+single events go to ``POST /v1/entries`` (group commit, ledger.service.groupcommit):
 
 1. the most it takes: a closed loop of `CLIENTS` clients, each posting its next event
    as soon as it is answered (1,500 events in a quick run, 4,000 in a full one);
@@ -35,6 +36,7 @@ from bench.ingest import (
     percentile,
     post_all,
     single_bodies,
+    warm_singles,
 )
 from bench.resolver_openloop import post, scheduled
 from bench.server import serve
@@ -75,12 +77,11 @@ def latency_figures(run: Run) -> list[Figure]:
         url = targets[0].fresh("latency")
         open_ledger(url, base).close()
         now = format_time(datetime.now(UTC))
-        warm = single_bodies(streams.commission_stream("W", 300, now))
         top = single_bodies(streams.commission_stream("M", run.pick(1500, 4000), now))
         seconds = run.pick(4, 10)
         before = baselines.verify_rate(run)
         with serve(url, CONFIG, 1) as server:
-            post_all(server, warm, CLIENTS, SINGLE)
+            warm_singles(server, now, "W")  # its map child settled, as the ingest figure's
             most = post_all(server, top, CLIENTS, SINGLE)
             ceiling = most.events / most.seconds
             # signed now (untimed, the server idle): as many as the paced rate needs, not
