@@ -7,7 +7,8 @@ calling thread (below `PARALLEL_FROM`; a group commit's, `start_first_bad`, go t
 quick threads from `START_FROM`). The outcome is the same as verifying in order: the
 first bad event (by position) is the one reported, and every event is verified.
 
-No I/O; the thread pools are created on first use and shared by the process (a forked
+No I/O; the thread pools (ledger.verify.spreadpool: a queue per thread, so the parts of
+one batch start together) are created on first use and shared by the process (a forked
 child starts its own).
 """
 
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 
 from ledger import entry
 from ledger.entry import SignedEvent
 from ledger.errors import LedgerError
 from ledger.verify.rawsig import Raw, bad_raw
+from ledger.verify.spreadpool import SpreadPool
 
 PARALLEL_FROM = 64  # below this many events the hand-off costs more than it saves
 #: `start_first_bad`: from this many events they go to the threads (the caller's own
@@ -32,8 +34,8 @@ Job = tuple[int, SignedEvent, bytes]
 #: (position, what `verify_event` raised) of a bad one, or None
 Bad = tuple[int, LedgerError] | None
 
-_pool: ThreadPoolExecutor | None = None
-_quick: ThreadPoolExecutor | None = None
+_pool: SpreadPool | None = None
+_quick: SpreadPool | None = None
 
 
 def _threads() -> int:
@@ -49,7 +51,7 @@ def _first_bad(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
     return None
 
 
-def quick_pool() -> ThreadPoolExecutor:
+def quick_pool() -> Executor:
     """The threads that check a request's few signatures off an event loop (api.quota's
     who-pays check) and a group commit's events (`start_first_bad`: up to its
     ``max_group``, 1,000 by default), created on first use. Not the batches' shared
@@ -59,7 +61,7 @@ def quick_pool() -> ThreadPoolExecutor:
     verify (docs/PERFORMANCE.md, "loop30")."""
     global _quick
     if _quick is None:
-        _quick = ThreadPoolExecutor(_threads(), thread_name_prefix="verify-quick")
+        _quick = SpreadPool(_threads(), "verify-quick")
     return _quick
 
 
@@ -86,11 +88,11 @@ def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
     if threads == 1:
         return _first_bad(jobs)
     if _pool is None:
-        _pool = ThreadPoolExecutor(threads, thread_name_prefix="verify")
+        _pool = SpreadPool(threads, "verify")
     return _lowest(_started(_pool, jobs, threads))
 
 
-def _started(pool: ThreadPoolExecutor, jobs: Sequence[Job], threads: int) -> list[Future[Bad]]:
+def _started(pool: Executor, jobs: Sequence[Job], threads: int) -> list[Future[Bad]]:
     """``jobs`` in ``threads`` parts of consecutive positions, each `_first_bad` on
     ``pool``. Raises RuntimeError if the pool refuses work."""
     size = -(-len(jobs) // threads)
@@ -149,7 +151,7 @@ def start_event_signatures(
         bad = bad_raw(items)
         return lambda: bad
     if _pool is None:
-        _pool = ThreadPoolExecutor(_threads(), thread_name_prefix="verify")
+        _pool = SpreadPool(_threads(), "verify")
     size = -(-len(items) // count)
     futures = [_pool.submit(bad_raw, items[i : i + size]) for i in range(0, len(items), size)]
     return lambda: sorted(i for future in futures for i in future.result())
