@@ -235,7 +235,7 @@ def warm_singles(server: str, now: str, tag: str = "WS") -> None:
     ``GROUP_EARLY_FROM`` new units), and until that child has settled. A child imports
     for ~0.6 s of CPU: timed, that start took a core from a 2-second figure and moved
     single events by ~15 % (2,422 / 2,365 -> 2,794 / 2,682 events/s, docs/PERFORMANCE.md
-    "warm52"), as `_warm_up` found for batches."""
+    "spread52"), as `_warm_up` found for batches."""
     for round_ in range(WARM_ROUNDS):
         events = streams.commission_stream(f"{tag}{round_}", 200, now)
         post_all(server, single_bodies(events), CLIENTS, SINGLE)

@@ -15,6 +15,7 @@ child starts its own).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 
@@ -36,6 +37,8 @@ Bad = tuple[int, LedgerError] | None
 
 _pool: SpreadPool | None = None
 _quick: SpreadPool | None = None
+#: taken to make a pool (two first callers at once would each start one, both kept)
+_making = threading.Lock()
 
 
 def _threads() -> int:
@@ -61,7 +64,9 @@ def quick_pool() -> Executor:
     verify (docs/PERFORMANCE.md, "loop30")."""
     global _quick
     if _quick is None:
-        _quick = SpreadPool(_threads(), "verify-quick")
+        with _making:
+            if _quick is None:
+                _quick = SpreadPool(_threads(), "verify-quick")
     return _quick
 
 
@@ -69,8 +74,9 @@ def _after_fork() -> None:
     # A forked child has none of its parent's threads: pools started there would queue
     # its parts for threads that do not exist (a group's leader waiting forever); the
     # child starts its own at first use.
-    global _pool, _quick
+    global _pool, _quick, _making
     _pool = _quick = None
+    _making = threading.Lock()  # (a parent's thread may have held it at the fork)
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -81,15 +87,22 @@ def first_bad_signature(jobs: Sequence[Job]) -> tuple[int, LedgerError] | None:
 
     The error is what `ledger.entry.verify_event` raised for it (a `SignatureError`).
     """
-    global _pool
     if len(jobs) < PARALLEL_FROM:  # (before `_threads`: os.cpu_count asks the OS, ~2 us)
         return _first_bad(jobs)
     threads = _threads()
     if threads == 1:
         return _first_bad(jobs)
+    return _lowest(_started(_shared_pool(), jobs, threads))
+
+
+def _shared_pool() -> SpreadPool:
+    """The batches' shared threads, one per core (at most 8), made at first use."""
+    global _pool
     if _pool is None:
-        _pool = SpreadPool(threads, "verify")
-    return _lowest(_started(_pool, jobs, threads))
+        with _making:
+            if _pool is None:
+                _pool = SpreadPool(_threads(), "verify")
+    return _pool
 
 
 def _started(pool: Executor, jobs: Sequence[Job], threads: int) -> list[Future[Bad]]:
@@ -145,13 +158,11 @@ def start_event_signatures(
     `bad_event_signatures`; with 1, or fewer than `PARALLEL_FROM` items, they are
     verified now, on this thread.
     """
-    global _pool
     count = threads or _threads()
     if len(items) < PARALLEL_FROM or count == 1:
         bad = bad_raw(items)
         return lambda: bad
-    if _pool is None:
-        _pool = SpreadPool(_threads(), "verify")
+    pool = _shared_pool()
     size = -(-len(items) // count)
-    futures = [_pool.submit(bad_raw, items[i : i + size]) for i in range(0, len(items), size)]
+    futures = [pool.submit(bad_raw, items[i : i + size]) for i in range(0, len(items), size)]
     return lambda: sorted(i for future in futures for i in future.result())

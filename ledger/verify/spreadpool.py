@@ -36,6 +36,7 @@ _Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]] |
 #: the pools alive in this process (ended at its exit)
 _pools: weakref.WeakSet[SpreadPool] = weakref.WeakSet()
 _exiting = False
+_exit_lock = threading.Lock()  # `_exiting` and `_pools` against `_at_exit`
 
 
 class SpreadPool(Executor):
@@ -49,13 +50,24 @@ class SpreadPool(Executor):
         self._next = 0  # the thread first in turn among equally busy ones
         self._lock = threading.Lock()
         self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, args=(i,), name=f"{name}_{i}")
-            for i in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
-        _pools.add(self)
+        self._threads: list[threading.Thread] = []
+        if _exiting:  # no thread that nothing would end (submit refuses work)
+            self._closed = True
+            return
+        try:
+            for i in range(threads):
+                thread = threading.Thread(target=self._work, args=(i,), name=f"{name}_{i}")
+                thread.start()
+                self._threads.append(thread)
+        except BaseException:
+            self.shutdown(wait=False)  # the threads started end
+            raise
+        with _exit_lock:
+            late = _exiting
+            if not late:
+                _pools.add(self)
+        if late:  # `_at_exit` ran meanwhile, without this pool
+            self.shutdown(wait=False)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Run ``fn(*args, **kwargs)`` on the least busy thread; its future.
@@ -70,8 +82,9 @@ class SpreadPool(Executor):
             index = min(range(count), key=lambda i: (self._queued[i], (i - self._next) % count))
             self._next = (index + 1) % count
             self._queued[index] += 1
-        future: Future[T] = Future()
-        self._queues[index].put((future, fn, args, kwargs))
+            future: Future[T] = Future()
+            # (under the lock: a shutdown's end marker never goes before an accepted job)
+            self._queues[index].put((future, fn, args, kwargs))
         return future
 
     def _work(self, index: int) -> None:
@@ -81,6 +94,7 @@ class SpreadPool(Executor):
             del job
             if not future.set_running_or_notify_cancel():
                 self._finished(index)
+                del future, fn, args, kwargs
                 continue
             try:
                 result = fn(*args, **kwargs)
@@ -130,8 +144,10 @@ def _at_exit() -> None:
     # before the interpreter joins its threads (as concurrent.futures does for its own):
     # each pool's threads end once their queued jobs have run
     global _exiting
-    _exiting = True
-    for pool in list(_pools):
+    with _exit_lock:
+        _exiting = True
+        pools = list(_pools)
+    for pool in pools:
         pool.shutdown(wait=True)
 
 
@@ -139,6 +155,8 @@ def _after_fork_in_child() -> None:
     # A forked child has none of its parent's threads, and a lock a parent's thread held
     # at the fork stays held: each pool it inherited refuses work (its callers start
     # their own, ledger.verify.batchverify) and is not waited for at its exit.
+    global _exit_lock
+    _exit_lock = threading.Lock()
     for pool in list(_pools):
         pool._lock = threading.Lock()
         pool._closed = True

@@ -4,11 +4,16 @@ their own; results, errors, cancelling, shutdown and the interpreter's exit."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,8 +98,14 @@ def test_a_shut_down_pool_refuses_work_after_running_what_it_was_given() -> None
 
 def test_shutdown_can_cancel_the_jobs_not_started() -> None:
     pool = SpreadPool(1, "test-spread-cancel")
-    gate = threading.Event()
-    running = pool.submit(gate.wait, 10)
+    started, gate = threading.Event(), threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return gate.wait(10)
+
+    running = pool.submit(hold)
+    assert started.wait(10)  # running, so not cancelled (CI: it was still queued once)
     waiting = [pool.submit(len, "x") for _ in range(3)]
     threading.Timer(0.2, gate.set).start()
     pool.shutdown(wait=True, cancel_futures=True)
@@ -122,3 +133,134 @@ def test_the_interpreter_exits_with_a_pool_alive() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert done.stdout.strip() == "ran"
+
+
+class _PutHeldUp:
+    """A thread's queue whose puts of jobs wait until told to go on: the submitter
+    preempted between its check of the pool and its put."""
+
+    def __init__(self, real: Any, in_put: threading.Event, go_on: threading.Event) -> None:
+        self.real, self.in_put, self.go_on = real, in_put, go_on
+
+    def put(self, item: Any) -> None:
+        if item is not None:
+            self.in_put.set()
+            self.go_on.wait(0.5)
+        self.real.put(item)
+
+    def get_nowait(self) -> Any:
+        return self.real.get_nowait()
+
+
+def test_a_job_submitted_as_the_pool_shuts_down_is_run_or_refused_never_lost() -> None:
+    """review52: the job was put on its queue after the pool's lock was let go, so a
+    shutdown in between put the thread's end first: the job never ran nor was cancelled,
+    and its caller (a group's leader) waited for ever. Now the shutdown waits for the put;
+    the job runs."""
+    pool = SpreadPool(1, "test-spread-race")
+    in_put, go_on = threading.Event(), threading.Event()
+    pool._queues = [_PutHeldUp(q, in_put, go_on) for q in pool._queues]  # type: ignore[misc]
+    outcome: list[object] = []
+
+    def submit() -> None:
+        try:
+            outcome.append(pool.submit(len, "abc"))
+        except RuntimeError as refused:
+            outcome.append(refused)
+
+    submitter = threading.Thread(target=submit)
+    submitter.start()
+    assert in_put.wait(5)  # accepted, its put not done yet
+    stopper = threading.Thread(target=pool.shutdown, kwargs={"wait": False})
+    stopper.start()
+    time.sleep(0.1)  # (before: the shutdown's end went first meanwhile)
+    go_on.set()
+    submitter.join(5)
+    stopper.join(5)
+    pool.shutdown(wait=True)
+    (result,) = outcome
+    assert isinstance(result, Future) and result.result(timeout=5) == 3
+
+
+class _Big:
+    payload = bytes(10**6)
+
+
+def test_a_cancelled_jobs_arguments_are_let_go() -> None:
+    """review52: a cancelled job's function, arguments and future stayed referenced by
+    its idle thread until its next job."""
+    pool = SpreadPool(1, "test-spread-keep")
+    try:
+        gate = threading.Event()
+        running = pool.submit(gate.wait, 10)
+        arg = _Big()
+        kept = weakref.ref(arg)
+        cancelled = pool.submit(id, arg)
+        assert cancelled.cancel()
+        del arg, cancelled
+        gate.set()
+        assert running.result(timeout=10)
+        deadline = time.monotonic() + 5
+        while kept() is not None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the thread takes the cancelled job, passes it, waits again
+            gc.collect()
+        assert kept() is None
+    finally:
+        pool.shutdown()
+
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+
+#: the main thread has ended and a server thread still appends a group (the case the
+#: quick threads' RuntimeError fallback is for): its pool is made during the exit
+_LATE_GROUP = """
+import threading, time
+from ledger.verify import batchverify, spreadpool
+from tests.unit.test_batchverify import _jobs
+batchverify._threads = lambda: 2
+jobs = _jobs(batchverify.START_FROM + 2)
+
+def appender():
+    while not spreadpool._exiting:
+        time.sleep(0.01)
+    print("late group:", batchverify.start_first_bad(jobs)(), flush=True)
+
+threading.Thread(target=appender).start()
+"""
+
+#: a thread of the pool fails to start (a container's limit on processes)
+_START_FAILS = """
+import threading
+from ledger.verify.spreadpool import SpreadPool
+real, calls = threading.Thread.start, []
+def start(self):
+    calls.append(self)
+    if len(calls) == 2:
+        raise RuntimeError("can't start new thread")
+    real(self)
+threading.Thread.start = start
+try:
+    SpreadPool(2, "half")
+except RuntimeError as e:
+    print("refused:", e, flush=True)
+threading.Thread.start = real
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [(_LATE_GROUP, "late group: None"), (_START_FAILS, "refused")],
+    ids=["made-during-the-exit", "a-thread-failed-to-start"],
+)
+def test_the_interpreter_exits_after_a_pool_made_late_or_half(code: str, says: str) -> None:
+    """review52: a pool made once the exit had begun started threads nothing ended (the
+    exit's hook had run), and so did one whose second thread failed to start: the
+    interpreter waited for them for ever. `ThreadPoolExecutor` exits in the first case."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=_ROOT
+        )
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(f"the interpreter never exited (its output: {hung.stdout!r})")
+    assert done.returncode == 0, done.stderr
+    assert says in done.stdout
