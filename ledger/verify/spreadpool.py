@@ -14,7 +14,7 @@ median 1.36 ms, with a queue per thread (docs/PERFORMANCE.md, "spread52").
 turn among equals), so jobs submitted together start together. It is an `Executor`: an
 event loop's ``run_in_executor`` takes it too. Its threads end at the interpreter's exit
 as `ThreadPoolExecutor`'s do (the jobs queued before still run; a job submitted after
-is refused with `RuntimeError`), or at `shutdown`.
+is refused with `RuntimeError`; a pool made after starts no thread), or at `shutdown`.
 """
 
 from __future__ import annotations
