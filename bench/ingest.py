@@ -44,7 +44,7 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -214,35 +214,44 @@ def _ingest_once(target: Any, workers: int, count: int, batch: int) -> float:
 
 def _warm_up(server: str, workers: int, batch: int, now: str) -> None:
     """Bring the server to the steady state of one that keeps ingesting large batches:
-    two batches a client, then more rounds until every worker has started its map child
-    (ledger.service.mapworker: at a worker's second large batch; which worker a
-    connection reaches is the kernel's choice) and the children have settled. A child
-    imports for ~0.6 s of CPU; timed, that start took a core from the first batches and
-    moved the 2-worker figure by up to a third (docs/PERFORMANCE.md, "Session 32")."""
-    for round_ in range(WARM_ROUNDS):
-        events = streams.commission_stream(f"W{round_}", batch * workers * 2, now)
+    two batches a client a round (`_rounds_until_settled`); a worker's map child starts
+    at its second large batch, and which worker a connection reaches is the kernel's
+    choice. A child imports for ~0.6 s of CPU; timed, that start took a core from the
+    first batches and moved the 2-worker figure by up to a third (docs/PERFORMANCE.md,
+    "Session 32")."""
+
+    def round_(number: int) -> None:
+        events = streams.commission_stream(f"W{number}", batch * workers * 2, now)
         post_all(server, bodies(events, batch), 2 * workers, reconnect=workers > 1)
-        if len(map_children()) >= workers:
-            break
-    if not map_children_settled(workers):
-        print(f"  (warm-up: {len(map_children())} of {workers} map children settled)")
+
+    _rounds_until_settled(round_, workers)
 
 
 def warm_singles(server: str, now: str, tag: str = "WS") -> None:
     """Bring a server taking single events to the steady state of one that keeps taking
-    them: 200 single events from `CLIENTS` client threads, then more rounds until its
-    map child runs (ledger.service.mapworker: started by the first group of
-    ``GROUP_EARLY_FROM`` new units), and until that child has settled. A child imports
-    for ~0.6 s of CPU: timed, that start took a core from a 2-second figure and moved
-    single events by ~15 % (2,422 / 2,365 -> 2,794 / 2,682 events/s, docs/PERFORMANCE.md
-    "spread52"), as `_warm_up` found for batches."""
-    for round_ in range(WARM_ROUNDS):
-        events = streams.commission_stream(f"{tag}{round_}", 200, now)
+    them: 200 single events from `CLIENTS` client threads a round
+    (`_rounds_until_settled`); its map child starts at the first group of
+    ``GROUP_EARLY_FROM`` new units. Timed, that child's start took a core from a
+    2-second figure and moved single events by ~15 % (2,422 / 2,365 -> 2,794 / 2,682
+    events/s, docs/PERFORMANCE.md "spread52"), as `_warm_up` found for batches."""
+
+    def round_(number: int) -> None:
+        events = streams.commission_stream(f"{tag}{number}", 200, now)
         post_all(server, single_bodies(events), CLIENTS, SINGLE)
-        if map_children():
+
+    _rounds_until_settled(round_, 1)
+
+
+def _rounds_until_settled(round_: Callable[[int], None], workers: int) -> None:
+    """Run warm-up rounds (``round_(number)``), at least one and at most `WARM_ROUNDS`,
+    until each of the ``workers`` has started its map child (ledger.service.mapworker),
+    then wait until the children have settled (each imported, connected and idle)."""
+    for number in range(WARM_ROUNDS):
+        round_(number)
+        if len(map_children()) >= workers:
             break
-    if not map_children_settled(1):
-        print(f"  (warm-up: {len(map_children())} of 1 map child settled)")
+    if not map_children_settled(workers):
+        print(f"  (warm-up: {len(map_children())} of {workers} map children settled)")
 
 
 def single_bodies(events: Sequence[SignedEvent]) -> list[bytes]:

@@ -10,8 +10,8 @@ leaves, were checked one after the other in about a third of its groups; 200 suc
 of 16 libsodium checks ran one after the other 82 times, median 2.23 ms, and 1 time,
 median 1.36 ms, with a queue per thread (docs/PERFORMANCE.md, "spread52").
 
-`SpreadPool` hands each job to the thread with the fewest jobs queued (the next one in
-turn among equals), so jobs submitted together start together. It is an `Executor`: an
+`SpreadPool` hands each job to the thread with the fewest jobs queued, so jobs
+submitted together start together. It is an `Executor`: an
 event loop's ``run_in_executor`` takes it too. Its threads end at the interpreter's exit
 as `ThreadPoolExecutor`'s do (the jobs queued before still run; a job submitted after
 is refused with `RuntimeError`; a pool made after starts no thread), or at `shutdown`.
@@ -47,7 +47,6 @@ class SpreadPool(Executor):
             raise ValueError("a pool needs at least one thread")
         self._queues: list[queue.SimpleQueue[_Job]] = [queue.SimpleQueue() for _ in range(threads)]
         self._queued = [0] * threads  # jobs given to each thread and not finished
-        self._next = 0  # the thread first in turn among equally busy ones
         self._lock = threading.Lock()
         self._closed = False
         self._threads: list[threading.Thread] = []
@@ -78,10 +77,9 @@ class SpreadPool(Executor):
         with self._lock:
             if self._closed or _exiting:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            count = len(self._queues)
-            index = min(range(count), key=lambda i: (self._queued[i], (i - self._next) % count))
-            self._next = (index + 1) % count
-            self._queued[index] += 1
+            queued = self._queued
+            index = queued.index(min(queued))
+            queued[index] += 1
             future: Future[T] = Future()
             # (under the lock: a shutdown's end marker never goes before an accepted job)
             self._queues[index].put((future, fn, args, kwargs))
